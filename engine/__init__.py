@@ -1,0 +1,1 @@
+"""Seat-inventory domain: pure, no I/O, no clock, no Ray, no protobuf."""

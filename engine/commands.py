@@ -1,0 +1,293 @@
+"""Commands (change something, carry a request id) and queries (read only).
+
+Each is a small frozen dataclass validated on construction: a bad field raises `Rejected` naming
+the field, so nothing malformed ever reaches an owner.  Every command and query knows the trip it
+is about (`trip_id`), which is how the gateway routes it to the owner of that trip.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .limits import (
+    DEFAULT_HOLD_TTL_MS,
+    MAX_GATE_ID_CHARS,
+    MAX_HOLD_TTL_MS,
+    MAX_ID_CHARS,
+    MAX_REQUEST_ID_CHARS,
+    MAX_SEATS_PER_HOLD,
+    MAX_SWEEP,
+    MIN_HOLD_TTL_MS,
+)
+from .network import SEAT_LABEL, STATION_CODE, TripSpec
+from .reasons import Reason, Rejected, invalid, reject
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+TRIP_ID = re.compile(r"[A-Z0-9][A-Za-z0-9_-]*")
+GATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+HOLD_SUFFIX = re.compile(r"H[1-9][0-9]*")
+TICKET_SUFFIX = re.compile(r"[0-9]{4,}")
+
+
+def _require(field_name: str, value: str, pattern: re.Pattern, max_chars: int) -> None:
+    if not value:
+        raise Rejected(reject(Reason.MISSING_FIELD, f"{field_name} is required", field=field_name))
+    if len(value) > max_chars:
+        raise invalid(field_name, f"longer than {max_chars} characters")
+    if not pattern.fullmatch(value):
+        raise invalid(field_name, f"{value!r} is not a valid {field_name}")
+
+
+def _request_id(value: str) -> None:
+    _require("request_id", value, REQUEST_ID, MAX_REQUEST_ID_CHARS)
+
+
+def _trip_id(value: str, field_name: str = "trip_id") -> None:
+    _require(field_name, value, TRIP_ID, MAX_ID_CHARS)
+
+
+def _station(field_name: str, value: str) -> None:
+    _require(field_name, value, STATION_CODE, 8)
+
+
+def _split_id(field_name: str, value: str, suffix: re.Pattern) -> str:
+    """Hold and ticket ids are `<trip id>-<suffix>`; return the trip id part."""
+    _require(field_name, value, TRIP_ID, MAX_ID_CHARS)
+    trip_id, _, tail = value.rpartition("-")
+    if not trip_id or not suffix.fullmatch(tail):
+        raise invalid(field_name, f"{value!r} is not a valid {field_name}")
+    return trip_id
+
+
+def _seats(seat_numbers: tuple[str, ...], seat_count: int) -> None:
+    """Either name the seats or ask for a number of them, within the per-hold limit."""
+    if seat_numbers and seat_count:
+        raise invalid("seat_count", "give seat_numbers or seat_count, not both")
+    wanted = len(seat_numbers) or seat_count
+    if wanted <= 0:
+        raise Rejected(reject(Reason.MISSING_FIELD, "seat_numbers or seat_count is required", field="seat_count"))
+    if wanted > MAX_SEATS_PER_HOLD:
+        raise Rejected(reject(Reason.TOO_MANY_SEATS, f"at most {MAX_SEATS_PER_HOLD} seats at a time", field="seat_count", limit=MAX_SEATS_PER_HOLD))
+    for label in seat_numbers:
+        if not SEAT_LABEL.fullmatch(label):
+            raise invalid("seat_numbers", f"{label!r} is not a seat number")
+    if len(set(seat_numbers)) != len(seat_numbers):
+        raise Rejected(reject(Reason.DUPLICATE_SEAT, "a seat is named twice", field="seat_numbers"))
+
+
+def _segment(from_station: str, to_station: str) -> None:
+    _station("from_station", from_station)
+    _station("to_station", to_station)
+    if from_station == to_station:
+        raise Rejected(reject(Reason.BAD_SEGMENT, "from_station and to_station are the same", field="to_station"))
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTrip:
+    request_id: str
+    spec: TripSpec
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _trip_id(self.spec.trip_id)
+
+    @property
+    def trip_id(self) -> str:
+        return self.spec.trip_id
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHold:
+    request_id: str
+    trip_id: str
+    from_station: str
+    to_station: str
+    seat_numbers: tuple[str, ...] = ()
+    seat_count: int = 0
+    ttl_ms: int = DEFAULT_HOLD_TTL_MS
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _trip_id(self.trip_id)
+        _segment(self.from_station, self.to_station)
+        _seats(self.seat_numbers, self.seat_count)
+        if not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
+            raise invalid("ttl_seconds", f"must be {MIN_HOLD_TTL_MS // 1000}..{MAX_HOLD_TTL_MS // 1000} seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Sell:
+    """A counter sale: hold and confirm in one step."""
+
+    request_id: str
+    trip_id: str
+    from_station: str
+    to_station: str
+    seat_numbers: tuple[str, ...] = ()
+    seat_count: int = 0
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _trip_id(self.trip_id)
+        _segment(self.from_station, self.to_station)
+        _seats(self.seat_numbers, self.seat_count)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmHold:
+    request_id: str
+    hold_id: str
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.hold_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseHold:
+    request_id: str
+    hold_id: str
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.hold_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    request_id: str
+    ticket_id: str
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.ticket_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    request_id: str
+    ticket_id: str
+    gate_id: str
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+        _require("gate_id", self.gate_id, GATE_ID, MAX_GATE_ID_CHARS)
+
+    @property
+    def trip_id(self) -> str:
+        return self.ticket_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class DepartTrip:
+    """The dispatcher saw the coach leave its first stop: boarding there is over."""
+
+    request_id: str
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _trip_id(self.trip_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTrip:
+    request_id: str
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _request_id(self.request_id)
+        _trip_id(self.trip_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepHolds:
+    """Release holds whose time is up.  Issued by the owner itself, so it has no request id."""
+
+    limit: int = MAX_SWEEP
+    request_id: str = ""
+    trip_id: str = ""
+
+
+Command = ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | SweepHolds
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTrips:
+    """Trips from one station to another leaving that station in [start_ms, end_ms)."""
+
+    from_station: str
+    to_station: str
+    start_ms: int
+    end_ms: int
+    trip_id: str = ""
+
+    def __post_init__(self) -> None:
+        _segment(self.from_station, self.to_station)
+
+
+@dataclass(frozen=True, slots=True)
+class GetTrip:
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+
+
+@dataclass(frozen=True, slots=True)
+class GetSeatMap:
+    trip_id: str
+    from_station: str
+    to_station: str
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+        _segment(self.from_station, self.to_station)
+
+
+@dataclass(frozen=True, slots=True)
+class GetTicket:
+    ticket_id: str
+
+    def __post_init__(self) -> None:
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.ticket_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class GetManifest:
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ListStations:
+    trip_id: str = ""
+
+
+Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations

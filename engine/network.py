@@ -1,0 +1,347 @@
+"""The bus network: stations, operators, seat layouts, routes, schedules, and the trips they make.
+
+A network file (TOML, documented in docs/network-file.md) is parsed into a `Network`, then
+`expand` turns its daily schedules into `TripSpec`s for a range of dates.  Everything here is pure:
+the caller reads the file and supplies the dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE, MAX_TRIPS_PER_LOAD
+
+STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
+OPERATOR_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,15}")
+VEHICLE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
+ROUTE_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,23}")
+SCHEDULE_ID = re.compile(r"[A-Z0-9]{2,12}")
+SEAT_LABEL = re.compile(r"[A-Za-z0-9]{1,4}")
+CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+UTC_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
+AISLE = ""
+MAX_NAME_CHARS = 40
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    code: str
+    name: str
+    offset_min: int  # minutes after the trip leaves its first stop
+
+
+@dataclass(frozen=True, slots=True)
+class TripSpec:
+    """Everything an owner needs to sell a trip; carried whole by the TripScheduled event."""
+
+    trip_id: str
+    schedule_id: str
+    route_id: str
+    route_name: str
+    operator_id: str
+    operator_name: str
+    vehicle_name: str
+    departs_at_ms: int
+    stops: tuple[Stop, ...]
+    rows: tuple[tuple[str, ...], ...]  # seat labels by row, AISLE between groups
+    fares: tuple[tuple[int, int, int], ...]  # (from stop index, to stop index, fen) for every i < j
+
+    @property
+    def seat_labels(self) -> tuple[str, ...]:
+        return tuple(label for row in self.rows for label in row if label != AISLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    schedule_id: str
+    route_id: str
+    operator_id: str
+    vehicle_id: str
+    departs_min: int  # minutes after local midnight
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    route_id: str
+    name: str
+    stops: tuple[tuple[str, int, int], ...]  # (station code, minutes, km)
+    fares: dict[tuple[int, int], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    utc_offset_min: int
+    stations: dict[str, tuple[str, str]]  # code -> (name, city)
+    operators: dict[str, str]
+    vehicles: dict[str, tuple[str, tuple[tuple[str, ...], ...]]]  # id -> (name, rows)
+    routes: dict[str, Route]
+    schedules: tuple[Schedule, ...]
+
+
+class NetworkError(Exception):
+    """All problems found in a network file, each naming the field it is about."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def standard_rows(seats: int) -> tuple[tuple[str, ...], ...]:
+    """Coach seating: rows of two seats either side of the aisle; a back row of five when it fits."""
+    back = 5 if seats >= 5 and (seats - 5) % 4 == 0 else 0
+    rows: list[tuple[str, ...]] = []
+    number = 1
+    while number <= seats - back:
+        labels = [str(n) for n in range(number, min(number + 4, seats - back + 1))]
+        rows.append(tuple(labels[:2] + [AISLE] + labels[2:]) if len(labels) > 2 else tuple(labels))
+        number += 4
+    if back:
+        rows.append(tuple(str(n) for n in range(seats - 4, seats + 1)))
+    return tuple(rows)
+
+
+def default_fare(km: int, fen_per_km: int) -> int:
+    """Distance fare rounded to whole yuan, never below one yuan."""
+    return max(100, (km * fen_per_km + 50) // 100 * 100)
+
+
+class _Reader:
+    """Collects problems while walking the parsed TOML, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def table_list(self, doc: dict, key: str) -> list[dict]:
+        value = doc.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.problem(key, "must be an array of tables ([[%s]])" % key)
+            return []
+        return value
+
+    def string(self, table: dict, where: str, key: str, pattern: re.Pattern | None = None) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            self.problem(f"{where}.{key}", "missing or not a string")
+            return ""
+        if pattern is not None and not pattern.fullmatch(value):
+            self.problem(f"{where}.{key}", f"{value!r} does not match {pattern.pattern}")
+        elif pattern is None and len(value) > MAX_NAME_CHARS:
+            self.problem(f"{where}.{key}", f"longer than {MAX_NAME_CHARS} characters")
+        return value
+
+    def integer(self, table: dict, where: str, key: str, low: int, high: int) -> int:
+        value = table.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.problem(f"{where}.{key}", "missing or not an integer")
+            return low
+        if not low <= value <= high:
+            self.problem(f"{where}.{key}", f"{value} is outside {low}..{high}")
+        return value
+
+    def unique(self, seen: dict, where: str, key: str, value: str) -> None:
+        if value in seen:
+            self.problem(f"{where}.{key}", f"duplicate {key} {value!r}")
+
+
+def parse_network(doc: dict) -> Network:
+    """Validate a parsed network file; raise NetworkError listing every problem found."""
+    r = _Reader()
+    if doc.get("format") != FORMAT_VERSION:
+        r.problem("format", f"must be {FORMAT_VERSION}")
+    offset = _parse_offset(r, doc.get("utc_offset", "+08:00"))
+    stations = _parse_stations(r, r.table_list(doc, "stations"))
+    operators = _parse_operators(r, r.table_list(doc, "operators"))
+    vehicles = _parse_vehicles(r, r.table_list(doc, "vehicles"))
+    routes = _parse_routes(r, r.table_list(doc, "routes"), stations)
+    schedules = _parse_schedules(r, r.table_list(doc, "schedules"), routes, operators, vehicles)
+    if r.problems:
+        raise NetworkError(r.problems)
+    return Network(str(doc.get("name", "")), offset, stations, operators, vehicles, routes, schedules)
+
+
+def _parse_offset(r: _Reader, text: object) -> int:
+    match = UTC_OFFSET.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        r.problem("utc_offset", f"{text!r} is not like +08:00")
+        return 0
+    minutes = int(match[2]) * 60 + int(match[3])
+    return -minutes if match[1] == "-" else minutes
+
+
+def _parse_stations(r: _Reader, tables: list[dict]) -> dict[str, tuple[str, str]]:
+    stations: dict[str, tuple[str, str]] = {}
+    for n, table in enumerate(tables):
+        where = f"stations[{n}]"
+        code = r.string(table, where, "code", STATION_CODE)
+        r.unique(stations, where, "code", code)
+        name = r.string(table, where, "name")
+        city = table.get("city", "")
+        stations[code] = (name, city if isinstance(city, str) else "")
+    if not stations:
+        r.problem("stations", "at least one station is required")
+    return stations
+
+
+def _parse_operators(r: _Reader, tables: list[dict]) -> dict[str, str]:
+    operators: dict[str, str] = {}
+    for n, table in enumerate(tables):
+        where = f"operators[{n}]"
+        operator_id = r.string(table, where, "id", OPERATOR_ID)
+        r.unique(operators, where, "id", operator_id)
+        operators[operator_id] = r.string(table, where, "name")
+    return operators
+
+
+def _parse_vehicles(r: _Reader, tables: list[dict]) -> dict[str, tuple[str, tuple[tuple[str, ...], ...]]]:
+    vehicles: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {}
+    for n, table in enumerate(tables):
+        where = f"vehicles[{n}]"
+        vehicle_id = r.string(table, where, "id", VEHICLE_ID)
+        r.unique(vehicles, where, "id", vehicle_id)
+        name = r.string(table, where, "name")
+        if ("seats" in table) == ("rows" in table):
+            r.problem(where, "give exactly one of seats or rows")
+            continue
+        if "seats" in table:
+            rows = standard_rows(r.integer(table, where, "seats", 1, MAX_SEATS_PER_TRIP))
+        else:
+            rows = _parse_rows(r, where, table["rows"])
+        vehicles[vehicle_id] = (name, rows)
+    return vehicles
+
+
+def _parse_rows(r: _Reader, where: str, rows: object) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, list) for row in rows):
+        r.problem(f"{where}.rows", "must be a non-empty array of arrays of seat labels")
+        return ()
+    labels = [label for row in rows for label in row if label != AISLE]
+    bad = [label for label in labels if not isinstance(label, str) or not SEAT_LABEL.fullmatch(label)]
+    if bad:
+        r.problem(f"{where}.rows", f"bad seat labels {bad[:3]!r}: 1-4 letters or digits")
+    elif len(set(labels)) != len(labels):
+        r.problem(f"{where}.rows", "seat labels must be unique")
+    elif not 1 <= len(labels) <= MAX_SEATS_PER_TRIP:
+        r.problem(f"{where}.rows", f"{len(labels)} seats is outside 1..{MAX_SEATS_PER_TRIP}")
+    return tuple(tuple(row) for row in rows)
+
+
+def _parse_routes(r: _Reader, tables: list[dict], stations: dict) -> dict[str, Route]:
+    routes: dict[str, Route] = {}
+    for n, table in enumerate(tables):
+        where = f"routes[{n}]"
+        route_id = r.string(table, where, "id", ROUTE_ID)
+        r.unique(routes, where, "id", route_id)
+        name = r.string(table, where, "name")
+        fen_per_km = r.integer(table, where, "fen_per_km", 1, 10_000)
+        stops = _parse_stops(r, where, table.get("stops"), stations)
+        fares = {
+            (i, j): default_fare(stops[j][2] - stops[i][2], fen_per_km)
+            for i in range(len(stops))
+            for j in range(i + 1, len(stops))
+        }
+        _parse_fare_overrides(r, where, table.get("fares", []), stops, fares)
+        routes[route_id] = Route(route_id, name, stops, fares)
+    return routes
+
+
+def _parse_stops(r: _Reader, where: str, stops: object, stations: dict) -> tuple[tuple[str, int, int], ...]:
+    if not isinstance(stops, list) or not 2 <= len(stops) <= MAX_STOPS_PER_ROUTE:
+        r.problem(f"{where}.stops", f"must list 2..{MAX_STOPS_PER_ROUTE} stops")
+        return ()
+    parsed: list[tuple[str, int, int]] = []
+    for k, stop in enumerate(stops):
+        at = f"{where}.stops[{k}]"
+        if not isinstance(stop, dict):
+            r.problem(at, "must be a table like { station = \"SJZ\", minutes = 0, km = 0 }")
+            continue
+        code = r.string(stop, at, "station", STATION_CODE)
+        if code and code not in stations:
+            r.problem(f"{at}.station", f"unknown station {code!r}")
+        minutes = r.integer(stop, at, "minutes", 0, 48 * 60)
+        km = r.integer(stop, at, "km", 0, 5000)
+        if parsed and (minutes <= parsed[-1][1] or km <= parsed[-1][2]):
+            r.problem(at, "minutes and km must increase along the route")
+        if not parsed and (minutes, km) != (0, 0):
+            r.problem(at, "the first stop has minutes = 0 and km = 0")
+        if any(code == seen[0] for seen in parsed):
+            r.problem(f"{at}.station", f"station {code!r} appears twice on the route")
+        parsed.append((code, minutes, km))
+    return tuple(parsed)
+
+
+def _parse_fare_overrides(r: _Reader, where: str, overrides: object, stops: tuple, fares: dict) -> None:
+    if not isinstance(overrides, list):
+        r.problem(f"{where}.fares", "must be an array of { from, to, fen } tables")
+        return
+    index = {code: i for i, (code, _, _) in enumerate(stops)}
+    for k, fare in enumerate(overrides):
+        at = f"{where}.fares[{k}]"
+        if not isinstance(fare, dict):
+            r.problem(at, "must be a table like { from = \"SJZ\", to = \"BJ\", fen = 8500 }")
+            continue
+        i, j = index.get(fare.get("from")), index.get(fare.get("to"))
+        if i is None or j is None or i >= j:
+            r.problem(at, "from and to must be stops of the route, from before to")
+            continue
+        fares[(i, j)] = r.integer(fare, at, "fen", 1, 10_000_000)
+
+
+def _parse_schedules(r: _Reader, tables: list[dict], routes: dict, operators: dict, vehicles: dict) -> tuple[Schedule, ...]:
+    schedules: dict[str, Schedule] = {}
+    for n, table in enumerate(tables):
+        where = f"schedules[{n}]"
+        schedule_id = r.string(table, where, "id", SCHEDULE_ID)
+        r.unique(schedules, where, "id", schedule_id)
+        route_id = r.string(table, where, "route")
+        operator_id = r.string(table, where, "operator")
+        vehicle_id = r.string(table, where, "vehicle")
+        for key, value, known in (("route", route_id, routes), ("operator", operator_id, operators), ("vehicle", vehicle_id, vehicles)):
+            if value and value not in known:
+                r.problem(f"{where}.{key}", f"unknown {key} {value!r}")
+        departs = table.get("departs")
+        match = CLOCK.fullmatch(departs) if isinstance(departs, str) else None
+        if match is None:
+            r.problem(f"{where}.departs", f"{departs!r} is not a time like 07:30")
+        departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
+        schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min)
+    return tuple(schedules.values())
+
+
+def expand(network: Network, first_day: dt.date, days: int) -> list[TripSpec]:
+    """The trips the network's daily schedules make on `days` consecutive local dates."""
+    if not 1 <= days <= MAX_LOAD_DAYS:
+        raise NetworkError([f"days: {days} is outside 1..{MAX_LOAD_DAYS}"])
+    if len(network.schedules) * days > MAX_TRIPS_PER_LOAD:
+        raise NetworkError([f"schedules x days makes more than {MAX_TRIPS_PER_LOAD} trips"])
+    return [
+        _trip(network, schedule, first_day + dt.timedelta(days=d))
+        for d in range(days)
+        for schedule in network.schedules
+    ]
+
+
+def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
+    route = network.routes[schedule.route_id]
+    vehicle_name, rows = network.vehicles[schedule.vehicle_id]
+    midnight_utc = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    departs_at = midnight_utc + dt.timedelta(minutes=schedule.departs_min - network.utc_offset_min)
+    return TripSpec(
+        trip_id=f"{schedule.schedule_id}-{day:%Y%m%d}",
+        schedule_id=schedule.schedule_id,
+        route_id=route.route_id,
+        route_name=route.name,
+        operator_id=schedule.operator_id,
+        operator_name=network.operators[schedule.operator_id],
+        vehicle_name=vehicle_name,
+        departs_at_ms=int(departs_at.timestamp() * 1000),
+        stops=tuple(Stop(code, network.stations[code][0], minutes) for code, minutes, _ in route.stops),
+        rows=rows,
+        fares=tuple((i, j, fen) for (i, j), fen in sorted(route.fares.items())),
+    )

@@ -1,0 +1,74 @@
+"""Stable reason codes for every rejection.
+
+A rejection is data, not an exception: a `Reason` plus a human message and a few machine-readable
+facts.  Codes are never reused or renumbered; add new ones at the end of their block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Reason(IntEnum):
+    # 1xxx: the request itself is malformed.  Nothing was looked up.
+    INVALID_FIELD = 1001
+    MISSING_FIELD = 1002
+    REQUEST_ID_REUSED = 1003
+    TOO_MANY_SEATS = 1004
+    BAD_SEGMENT = 1005
+    DUPLICATE_SEAT = 1006
+    BAD_PAGE_TOKEN = 1007
+    BAD_NETWORK = 1008
+
+    # 2xxx: something named in the request does not exist.
+    UNKNOWN_TRIP = 2001
+    UNKNOWN_HOLD = 2002
+    UNKNOWN_TICKET = 2003
+    UNKNOWN_SEAT = 2004
+    UNKNOWN_STATION = 2005
+
+    # 3xxx: the request is well-formed but the state of the trip does not allow it.
+    SEAT_TAKEN = 3001
+    NOT_ENOUGH_SEATS = 3002
+    HOLD_EXPIRED = 3003
+    SALES_CLOSED = 3004
+    REFUND_NOT_ALLOWED = 3005
+    ALREADY_REFUNDED = 3006
+    NOT_YET_BOARDING = 3007
+    ALREADY_CHECKED_IN = 3008
+    BOARDING_CLOSED = 3009
+    TRIP_CANCELLED = 3010
+    TRIP_CONFLICT = 3011
+    TICKET_CHECKED_IN = 3012
+    HOLD_CLOSED = 3013
+    TRIP_DEPARTED = 3014
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a command was refused.  `facts` are machine-readable details (all strings)."""
+
+    reason: Reason
+    message: str
+    facts: tuple[tuple[str, str], ...] = field(default=())
+
+    def fact(self, key: str) -> str | None:
+        return dict(self.facts).get(key)
+
+
+class Rejected(Exception):
+    """Raised by command constructors when a field is invalid; carries the rejection as data."""
+
+    def __init__(self, rejection: Rejection):
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+def reject(reason: Reason, message: str, **facts: object) -> Rejection:
+    return Rejection(reason, message, tuple((k, str(v)) for k, v in facts.items()))
+
+
+def invalid(field_name: str, message: str) -> Rejected:
+    """The exception for a bad field, naming the field so clients can point at it."""
+    return Rejected(reject(Reason.INVALID_FIELD, f"{field_name}: {message}", field=field_name))

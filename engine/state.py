@@ -1,0 +1,192 @@
+"""The state an owner keeps for its trips, and `evolve`, the one place it changes.
+
+State is mutable for speed (an owner applies hundreds of thousands of events a second), but only
+`evolve` mutates it, one event at a time; `decide` only reads it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .events import (
+    Event,
+    HoldExpired,
+    HoldPlaced,
+    HoldReleased,
+    TicketCheckedIn,
+    TicketRefunded,
+    TicketsIssued,
+    TripCancelled,
+    TripDeparted,
+    TripScheduled,
+)
+from .network import TripSpec
+
+
+class TicketStatus(Enum):
+    ISSUED = "issued"
+    CHECKED_IN = "checked_in"
+    REFUNDED = "refunded"
+
+
+def legs_mask(from_stop: int, to_stop: int) -> int:
+    """Bits for the legs from_stop..to_stop-1: leg k joins stop k and stop k+1."""
+    return (1 << to_stop) - (1 << from_stop)
+
+
+def seats_free(trip: "Trip", mask: int) -> int:
+    """How many seats are free on every leg of `mask`."""
+    return sum(1 for bits in trip.occupied if bits & mask == 0)
+
+
+@dataclass(slots=True)
+class Hold:
+    hold_id: str
+    seats: tuple[int, ...]
+    from_stop: int
+    to_stop: int
+    fare_fen: int
+    expires_at_ms: int
+
+
+@dataclass(slots=True)
+class Ticket:
+    ticket_id: str
+    seat: int
+    from_stop: int
+    to_stop: int
+    price_fen: int
+    issued_at_ms: int
+    status: TicketStatus = TicketStatus.ISSUED
+    checked_in_at_ms: int = 0
+    gate_id: str = ""
+    refund_fee_fen: int = 0
+    refunded_fen: int = 0
+    refunded_at_ms: int = 0
+
+
+@dataclass(slots=True)
+class Trip:
+    spec: TripSpec
+    seat_labels: tuple[str, ...]
+    seat_index: dict[str, int]
+    fares: dict[tuple[int, int], int]
+    stop_index: dict[str, int]
+    occupied: list[int]  # per seat, bits of the legs held or sold
+    holds: dict[str, Hold] = field(default_factory=dict)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    departed_at_ms: int = 0
+    cancelled_at_ms: int = 0
+    holds_placed: int = 0  # numbers hold ids
+    tickets_issued: int = 0  # numbers ticket ids
+
+    @classmethod
+    def new(cls, spec: TripSpec) -> Trip:
+        labels = spec.seat_labels
+        return cls(
+            spec=spec,
+            seat_labels=labels,
+            seat_index={label: i for i, label in enumerate(labels)},
+            fares={(i, j): fen for i, j, fen in spec.fares},
+            stop_index={stop.code: i for i, stop in enumerate(spec.stops)},
+            occupied=[0] * len(labels),
+        )
+
+    def departs_at_ms(self, stop: int) -> int:
+        return self.spec.departs_at_ms + self.spec.stops[stop].offset_min * 60_000
+
+
+@dataclass(slots=True)
+class ShardState:
+    trips: dict[str, Trip] = field(default_factory=dict)
+    # (expires_at_ms, trip_id, hold_id), lazily cleaned: entries for holds already gone are skipped.
+    expiry: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def evolve(state: ShardState, event: Event) -> None:
+    """Apply one event to the state."""
+    match event:
+        case TripScheduled(spec):
+            state.trips[spec.trip_id] = Trip.new(spec)
+        case HoldPlaced():
+            _place_hold(state, event)
+        case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
+            _drop_hold(state.trips[trip_id], hold_id)
+            _trim_expiry(state)
+        case TicketsIssued():
+            _issue(state.trips[event.trip_id], event)
+            _trim_expiry(state)
+        case TicketRefunded(trip_id, ticket_id, fee_fen, refund_fen, at_ms):
+            trip = state.trips[trip_id]
+            ticket = trip.tickets[ticket_id]
+            ticket.status = TicketStatus.REFUNDED
+            ticket.refund_fee_fen, ticket.refunded_fen, ticket.refunded_at_ms = fee_fen, refund_fen, at_ms
+            trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
+        case TicketCheckedIn(trip_id, ticket_id, gate_id, at_ms):
+            ticket = state.trips[trip_id].tickets[ticket_id]
+            ticket.status = TicketStatus.CHECKED_IN
+            ticket.checked_in_at_ms, ticket.gate_id = at_ms, gate_id
+        case TripDeparted(trip_id, at_ms):
+            state.trips[trip_id].departed_at_ms = at_ms
+        case TripCancelled(trip_id, at_ms):
+            state.trips[trip_id].cancelled_at_ms = at_ms
+        case _:
+            raise AssertionError(f"unknown event {event!r}")
+
+
+def _place_hold(state: ShardState, event: HoldPlaced) -> None:
+    trip = state.trips[event.trip_id]
+    mask = legs_mask(event.from_stop, event.to_stop)
+    for seat in event.seats:
+        assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
+        trip.occupied[seat] |= mask
+    trip.holds[event.hold_id] = Hold(event.hold_id, event.seats, event.from_stop, event.to_stop, event.fare_fen, event.expires_at_ms)
+    trip.holds_placed += 1
+    heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
+
+
+def _drop_hold(trip: Trip, hold_id: str) -> Hold:
+    hold = trip.holds.pop(hold_id)
+    mask = legs_mask(hold.from_stop, hold.to_stop)
+    for seat in hold.seats:
+        trip.occupied[seat] &= ~mask
+    return hold
+
+
+def _trim_expiry(state: ShardState) -> None:
+    """Drop index entries of holds that have ended, so the earliest entry is always a live hold."""
+    heap = state.expiry
+    while heap:
+        expires_at_ms, trip_id, hold_id = heap[0]
+        hold = state.trips[trip_id].holds.get(hold_id)
+        if hold is not None and hold.expires_at_ms == expires_at_ms:
+            return
+        heapq.heappop(heap)
+
+
+def _issue(trip: Trip, event: TicketsIssued) -> None:
+    mask = legs_mask(event.from_stop, event.to_stop)
+    if event.hold_id:
+        _drop_hold(trip, event.hold_id)
+    for issued in event.tickets:
+        assert trip.occupied[issued.seat] & mask == 0, "a seat-leg is never held or sold twice"
+        trip.occupied[issued.seat] |= mask
+        trip.tickets[issued.ticket_id] = Ticket(issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms)
+    trip.tickets_issued += len(event.tickets)
+
+
+def check_invariants(state: ShardState) -> None:
+    """Held + sold + free = capacity on every leg, and no seat-leg is held or sold twice."""
+    for trip in state.trips.values():
+        claimed = [0] * len(trip.seat_labels)
+        claims = [(h.seats, h.from_stop, h.to_stop) for h in trip.holds.values()]
+        claims += [((t.seat,), t.from_stop, t.to_stop) for t in trip.tickets.values() if t.status is not TicketStatus.REFUNDED]
+        for seats, from_stop, to_stop in claims:
+            mask = legs_mask(from_stop, to_stop)
+            for seat in seats:
+                assert claimed[seat] & mask == 0, f"{trip.spec.trip_id}: seat {seat} claimed twice"
+                claimed[seat] |= mask
+        assert claimed == trip.occupied, f"{trip.spec.trip_id}: occupancy does not match holds and tickets"
+        assert trip.holds_placed >= len(trip.holds) and trip.tickets_issued == len(trip.tickets)

@@ -1,0 +1,306 @@
+"""What owners answer: plain values rendered from state, for commands (`render`) and queries (`answer`).
+
+A command's reply is rendered right after its events are applied, from state and the batch's
+`now` alone, so replaying the journal renders the very same replies for the idempotency window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .commands import (
+    CancelTrip,
+    CheckIn,
+    Command,
+    ConfirmHold,
+    DepartTrip,
+    GetManifest,
+    GetSeatMap,
+    GetTicket,
+    GetTrip,
+    ListStations,
+    PlaceHold,
+    Query,
+    Refund,
+    ReleaseHold,
+    ScheduleTrip,
+    SearchTrips,
+    Sell,
+    SweepHolds,
+)
+from .decide import TripStatus, find_segment, find_trip, segment_status
+from .events import Event, HoldPlaced, TicketsIssued
+from .network import AISLE
+from .policy import Policy
+from .reasons import Reason, Rejection, reject
+from .state import ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
+
+
+@dataclass(frozen=True, slots=True)
+class StopView:
+    code: str
+    name: str
+    departs_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TripView:
+    trip_id: str
+    schedule_id: str
+    route_id: str
+    route_name: str
+    operator_name: str
+    vehicle_name: str
+    stops: tuple[StopView, ...]
+    status: TripStatus
+    seats_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """A trip as a search result for one segment."""
+
+    trip: TripView
+    from_stop: StopView
+    to_stop: StopView
+    fare_fen: int
+    seats_free: int
+    status: TripStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SeatView:
+    label: str  # AISLE for the gap between seat groups
+    free: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SeatMapView:
+    trip_id: str
+    from_stop: StopView
+    to_stop: StopView
+    fare_fen: int
+    seats_free: int
+    rows: tuple[tuple[SeatView, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldView:
+    hold_id: str
+    trip_id: str
+    from_stop: StopView
+    to_stop: StopView
+    seat_labels: tuple[str, ...]
+    fare_fen: int
+    expires_at_ms: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.fare_fen * len(self.seat_labels)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    ticket_id: str
+    trip: TripView
+    from_stop: StopView
+    to_stop: StopView
+    seat_label: str
+    price_fen: int
+    status: TicketStatus
+    issued_at_ms: int
+    checked_in_at_ms: int
+    gate_id: str
+    refund_fee_fen: int
+    refunded_fen: int
+    refunded_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TicketsView:
+    tickets: tuple[TicketView, ...]
+
+    @property
+    def total_fen(self) -> int:
+        return sum(ticket.price_fen for ticket in self.tickets)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestView:
+    trip: TripView
+    tickets: tuple[TicketView, ...]  # every ticket ever issued, refunded ones included, by seat
+
+    def count(self, status: TicketStatus) -> int:
+        return sum(1 for ticket in self.tickets if ticket.status is status)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledView:
+    trip_id: str
+    created: bool  # False: the same trip was already scheduled
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedView:
+    hold_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SweptView:
+    hold_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OffersView:
+    offers: tuple[OfferView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StationsView:
+    stations: tuple[tuple[str, str], ...]  # (code, name)
+
+
+Reply = (
+    TripView | OffersView | SeatMapView | HoldView | TicketView | TicketsView | ManifestView
+    | ScheduledView | ReleasedView | SweptView | StationsView
+)
+
+
+def stop_view(trip: Trip, stop: int) -> StopView:
+    spec = trip.spec.stops[stop]
+    return StopView(spec.code, spec.name, trip.departs_at_ms(stop))
+
+
+def trip_view(trip: Trip, now: int, policy: Policy) -> TripView:
+    spec = trip.spec
+    return TripView(
+        trip_id=spec.trip_id,
+        schedule_id=spec.schedule_id,
+        route_id=spec.route_id,
+        route_name=spec.route_name,
+        operator_name=spec.operator_name,
+        vehicle_name=spec.vehicle_name,
+        stops=tuple(stop_view(trip, k) for k in range(len(spec.stops))),
+        status=segment_status(trip, 0, now, policy),
+        seats_total=len(trip.seat_labels),
+    )
+
+
+def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy) -> TicketView:
+    return TicketView(
+        ticket_id=ticket.ticket_id,
+        trip=trip_view(trip, now, policy),
+        from_stop=stop_view(trip, ticket.from_stop),
+        to_stop=stop_view(trip, ticket.to_stop),
+        seat_label=trip.seat_labels[ticket.seat],
+        price_fen=ticket.price_fen,
+        status=ticket.status,
+        issued_at_ms=ticket.issued_at_ms,
+        checked_in_at_ms=ticket.checked_in_at_ms,
+        gate_id=ticket.gate_id,
+        refund_fee_fen=ticket.refund_fee_fen,
+        refunded_fen=ticket.refunded_fen,
+        refunded_at_ms=ticket.refunded_at_ms,
+    )
+
+
+def render(state: ShardState, command: Command, events: tuple[Event, ...], now: int, policy: Policy) -> Reply:
+    """The reply to a command whose events have just been applied."""
+    match command:
+        case ScheduleTrip():
+            return ScheduledView(command.spec.trip_id, created=bool(events))
+        case PlaceHold():
+            (placed,) = events
+            assert isinstance(placed, HoldPlaced)
+            trip = state.trips[placed.trip_id]
+            return HoldView(
+                placed.hold_id,
+                placed.trip_id,
+                stop_view(trip, placed.from_stop),
+                stop_view(trip, placed.to_stop),
+                tuple(trip.seat_labels[seat] for seat in placed.seats),
+                placed.fare_fen,
+                placed.expires_at_ms,
+            )
+        case Sell() | ConfirmHold():
+            (issued,) = events
+            assert isinstance(issued, TicketsIssued)
+            trip = state.trips[issued.trip_id]
+            return TicketsView(tuple(ticket_view(trip, trip.tickets[t.ticket_id], now, policy) for t in issued.tickets))
+        case ReleaseHold():
+            return ReleasedView(command.hold_id)
+        case Refund() | CheckIn():
+            trip = state.trips[command.trip_id]
+            return ticket_view(trip, trip.tickets[command.ticket_id], now, policy)
+        case DepartTrip() | CancelTrip():
+            return trip_view(state.trips[command.trip_id], now, policy)
+        case SweepHolds():
+            return SweptView(tuple(event.hold_id for event in events))
+    raise AssertionError(f"unknown command {command!r}")
+
+
+def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply | Rejection:
+    """The reply to a read-only query."""
+    match query:
+        case SearchTrips():
+            return OffersView(tuple(_offers(state, query, now, policy)))
+        case ListStations():
+            stops = {stop.code: stop.name for trip in state.trips.values() for stop in trip.spec.stops}
+            return StationsView(tuple(sorted(stops.items())))
+    trip = find_trip(state, query.trip_id)
+    if isinstance(trip, Rejection):
+        return trip
+    match query:
+        case GetTrip():
+            return trip_view(trip, now, policy)
+        case GetSeatMap():
+            return _seat_map(trip, query, now, policy)
+        case GetTicket():
+            ticket = trip.tickets.get(query.ticket_id)
+            if ticket is None:
+                return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
+            return ticket_view(trip, ticket, now, policy)
+        case GetManifest():
+            tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
+            return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
+    raise AssertionError(f"unknown query {query!r}")
+
+
+def _offers(state: ShardState, query: SearchTrips, now: int, policy: Policy):
+    for trip in state.trips.values():
+        i, j = trip.stop_index.get(query.from_station), trip.stop_index.get(query.to_station)
+        if i is None or j is None or i >= j:
+            continue
+        departs = trip.departs_at_ms(i)
+        if query.start_ms <= departs < query.end_ms:
+            mask = legs_mask(i, j)
+            yield OfferView(
+                trip=trip_view(trip, now, policy),
+                from_stop=stop_view(trip, i),
+                to_stop=stop_view(trip, j),
+                fare_fen=trip.fares[(i, j)],
+                seats_free=seats_free(trip, mask),
+                status=segment_status(trip, i, now, policy),
+            )
+
+
+def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMapView | Rejection:
+    segment = find_segment(trip, query.from_station, query.to_station)
+    if isinstance(segment, Rejection):
+        return segment
+    mask = legs_mask(*segment)
+    rows = tuple(
+        tuple(
+            SeatView(AISLE, False) if label == AISLE else SeatView(label, trip.occupied[trip.seat_index[label]] & mask == 0)
+            for label in row
+        )
+        for row in trip.spec.rows
+    )
+    return SeatMapView(
+        trip_id=trip.spec.trip_id,
+        from_stop=stop_view(trip, segment[0]),
+        to_stop=stop_view(trip, segment[1]),
+        fare_fen=trip.fares[segment],
+        seats_free=sum(1 for row in rows for seat in row if seat.free),
+        rows=rows,
+    )
