@@ -39,7 +39,7 @@ def _require(field_name: str, value: str, pattern: re.Pattern, max_chars: int) -
         raise invalid(field_name, f"{value!r} is not a valid {field_name}")
 
 
-def _request_id(value: str) -> None:
+def check_request_id(value: str) -> None:
     _require("request_id", value, REQUEST_ID, MAX_REQUEST_ID_CHARS)
 
 
@@ -92,7 +92,7 @@ class ScheduleTrip:
     spec: TripSpec
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _trip_id(self.spec.trip_id)
 
     @property
@@ -111,7 +111,7 @@ class PlaceHold:
     ttl_ms: int = DEFAULT_HOLD_TTL_MS
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
@@ -131,7 +131,7 @@ class Sell:
     seat_count: int = 0
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
@@ -143,7 +143,7 @@ class ConfirmHold:
     hold_id: str
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
     @property
@@ -157,7 +157,7 @@ class ReleaseHold:
     hold_id: str
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
     @property
@@ -171,7 +171,7 @@ class Refund:
     ticket_id: str
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
     @property
@@ -186,7 +186,7 @@ class CheckIn:
     gate_id: str
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
         _require("gate_id", self.gate_id, GATE_ID, MAX_GATE_ID_CHARS)
 
@@ -203,7 +203,7 @@ class DepartTrip:
     trip_id: str
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _trip_id(self.trip_id)
 
 
@@ -213,7 +213,7 @@ class CancelTrip:
     trip_id: str
 
     def __post_init__(self) -> None:
-        _request_id(self.request_id)
+        check_request_id(self.request_id)
         _trip_id(self.trip_id)
 
 

@@ -210,7 +210,9 @@ def _parse_vehicles(r: _Reader, tables: list[dict]) -> dict[str, tuple[str, tupl
             r.problem(where, "give exactly one of seats or rows")
             continue
         if "seats" in table:
-            rows = standard_rows(r.integer(table, where, "seats", 1, MAX_SEATS_PER_TRIP))
+            seats = r.integer(table, where, "seats", 1, MAX_SEATS_PER_TRIP)
+            # An out-of-range count is already a problem; never lay out a coach of 10**12 seats.
+            rows = standard_rows(min(seats, MAX_SEATS_PER_TRIP))
         else:
             rows = _parse_rows(r, where, table["rows"])
         vehicles[vehicle_id] = (name, rows)
@@ -286,7 +288,8 @@ def _parse_fare_overrides(r: _Reader, where: str, overrides: object, stops: tupl
         if not isinstance(fare, dict):
             r.problem(at, "must be a table like { from = \"SJZ\", to = \"BJ\", fen = 8500 }")
             continue
-        i, j = index.get(fare.get("from")), index.get(fare.get("to"))
+        # Only strings can name a stop; a TOML array or table here is unhashable and would crash.
+        i, j = (index.get(code) if isinstance(code, str) else None for code in (fare.get("from"), fare.get("to")))
         if i is None or j is None or i >= j:
             r.problem(at, "from and to must be stops of the route, from before to")
             continue

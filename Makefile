@@ -1,0 +1,29 @@
+# The two commands of the quick start: `make run` and `make test`.  Both create or reuse .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DATA_DIR ?= data
+PORT ?= 50051
+
+.PHONY: run test proto bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/keyun serve --demo --data-dir $(DATA_DIR) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Regenerate proto/keyun/v1/*_pb2*.py after editing a .proto file.
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
+		--grpc_python_out=proto proto/keyun/v1/*.proto
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,96 @@
+"""The `keyun` command: `keyun serve` here; terminal verbs (counter, gate, network) in terminals.cli."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+
+from keyun.engine.reasons import Rejected
+from keyun.terminals import cli as terminal_cli
+
+from .network_loader import local_today, load_network
+from .server import KeyunServer, install_event_loop_policy, start_ray
+
+log = logging.getLogger("keyun")
+
+DEMO_NETWORK = "demo/hebei.toml"
+DEMO_DAYS = 7
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="keyun", description="Keyun: ticketing for intercity bus stations.")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    add_serve(verbs)
+    terminal_cli.add_counter(verbs)
+    terminal_cli.add_gate(verbs)
+    terminal_cli.add_network(verbs)
+    args = parser.parse_args(argv)
+    if args.verb == "serve":
+        return serve(args)
+    return terminal_cli.run(args)
+
+
+def add_serve(verbs) -> None:
+    p = verbs.add_parser("serve", help="start the gateway and the trip owners (an embedded Ray unless --ray-address)")
+    p.add_argument("--data-dir", type=Path, default=Path("data"), help="where this station's data lives (default ./data)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=50051, help="port to bind; 0 picks a free one (default 50051)")
+    p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="trip owner actors (default: one per CPU)")
+    p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
+    p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.shards < 1:
+        print("--shards must be at least 1", file=sys.stderr)
+        return 2
+    install_event_loop_policy()
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    fresh = not any(args.data_dir.iterdir())
+    log.info("starting Ray (%s)", args.ray_address or "embedded")
+    start_ray(args.ray_address)
+    server = KeyunServer.create("keyun", args.shards, detached=bool(args.ray_address))
+    port = await server.start(args.host, args.port)
+    if args.demo and fresh:
+        await _load_demo(server)
+    # Tests and scripts read this line to find the port when started with --port 0.
+    print(f"keyun listening on {args.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises KeyboardInterrupt instead
+            pass
+    await stop.wait()
+    log.info("stopping")
+    await server.stop()
+
+
+async def _load_demo(server: KeyunServer) -> None:
+    text = resources.files("keyun.gateway").joinpath(DEMO_NETWORK).read_text(encoding="utf-8")
+    try:
+        result = await load_network(server.gateway, "demo-network", text, local_today(server.gateway.utc_offset_min).isoformat(), DEMO_DAYS)
+    except Rejected as rejected:
+        raise SystemExit(f"the demo network did not load: {rejected.rejection.message}") from None
+    log.info("demo network: %d trips scheduled over %d days (%d stations)", result.created + result.unchanged, DEMO_DAYS, result.stations)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

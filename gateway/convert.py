@@ -1,0 +1,102 @@
+"""Engine views to protobuf messages.  Nothing here decides anything."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from keyun.engine.decide import TripStatus
+from keyun.engine.state import TicketStatus
+from keyun.engine.views import HoldView, OfferView, SeatMapView, StopView, TicketView, TripView
+from keyun.v1 import catalog_pb2, common_pb2, sales_pb2
+
+TRIP_STATUS = {
+    TripStatus.ON_SALE: common_pb2.TRIP_STATUS_ON_SALE,
+    TripStatus.CHECKING_IN: common_pb2.TRIP_STATUS_CHECKING_IN,
+    TripStatus.DEPARTED: common_pb2.TRIP_STATUS_DEPARTED,
+    TripStatus.CANCELLED: common_pb2.TRIP_STATUS_CANCELLED,
+}
+TICKET_STATUS = {
+    TicketStatus.ISSUED: common_pb2.TICKET_STATUS_ISSUED,
+    TicketStatus.CHECKED_IN: common_pb2.TICKET_STATUS_CHECKED_IN,
+    TicketStatus.REFUNDED: common_pb2.TICKET_STATUS_REFUNDED,
+}
+
+
+def timestamp(ms: int) -> Timestamp | None:
+    """A Timestamp, or None (field left unset) for 0, which the engine uses for "not yet"."""
+    if not ms:
+        return None
+    stamp = Timestamp()
+    stamp.FromMilliseconds(ms)
+    return stamp
+
+
+def stop(view: StopView) -> common_pb2.Stop:
+    return common_pb2.Stop(code=view.code, name=view.name, departs_at=timestamp(view.departs_at_ms))
+
+
+def trip(view: TripView) -> common_pb2.Trip:
+    return common_pb2.Trip(
+        trip_id=view.trip_id,
+        schedule_id=view.schedule_id,
+        route_id=view.route_id,
+        route_name=view.route_name,
+        operator_name=view.operator_name,
+        vehicle_name=view.vehicle_name,
+        stops=[stop(s) for s in view.stops],
+        status=TRIP_STATUS[view.status],
+        seats_total=view.seats_total,
+    )
+
+
+def ticket(view: TicketView) -> common_pb2.Ticket:
+    return common_pb2.Ticket(
+        ticket_id=view.ticket_id,
+        trip=trip(view.trip),
+        from_stop=stop(view.from_stop),
+        to_stop=stop(view.to_stop),
+        seat_number=view.seat_label,
+        price_fen=view.price_fen,
+        status=TICKET_STATUS[view.status],
+        issued_at=timestamp(view.issued_at_ms),
+        checked_in_at=timestamp(view.checked_in_at_ms),
+        gate_id=view.gate_id,
+        refund_fee_fen=view.refund_fee_fen,
+        refunded_fen=view.refunded_fen,
+        refunded_at=timestamp(view.refunded_at_ms),
+    )
+
+
+def offer(view: OfferView) -> catalog_pb2.Offer:
+    return catalog_pb2.Offer(
+        trip=trip(view.trip),
+        from_stop=stop(view.from_stop),
+        to_stop=stop(view.to_stop),
+        fare_fen=view.fare_fen,
+        seats_free=view.seats_free,
+        status=TRIP_STATUS[view.status],
+    )
+
+
+def seat_map(view: SeatMapView) -> catalog_pb2.GetSeatMapResponse:
+    return catalog_pb2.GetSeatMapResponse(
+        trip_id=view.trip_id,
+        from_stop=stop(view.from_stop),
+        to_stop=stop(view.to_stop),
+        fare_fen=view.fare_fen,
+        seats_free=view.seats_free,
+        rows=[catalog_pb2.SeatRow(seats=[catalog_pb2.Seat(seat_number=s.label, free=s.free) for s in row]) for row in view.rows],
+    )
+
+
+def hold(view: HoldView) -> sales_pb2.Hold:
+    return sales_pb2.Hold(
+        hold_id=view.hold_id,
+        trip_id=view.trip_id,
+        from_stop=stop(view.from_stop),
+        to_stop=stop(view.to_stop),
+        seat_numbers=list(view.seat_labels),
+        fare_fen=view.fare_fen,
+        total_fen=view.total_fen,
+        expires_at=timestamp(view.expires_at_ms),
+    )

@@ -1,0 +1,81 @@
+"""Rejections on the wire: one table from reason to gRPC status, details as google.rpc.Status.
+
+Clients get the status code, a message, and an ErrorInfo (AIP-193) whose reason is the reason's
+name, domain "keyun.v1", and metadata holding the numeric code and the rejection's facts.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from keyun.engine.reasons import Reason, Rejection
+
+DOMAIN = "keyun.v1"
+DETAILS_KEY = "grpc-status-details-bin"
+
+STATUS_OF: dict[Reason, grpc.StatusCode] = {
+    Reason.INVALID_FIELD: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.MISSING_FIELD: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.REQUEST_ID_REUSED: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.TOO_MANY_SEATS: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.BAD_SEGMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.DUPLICATE_SEAT: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.BAD_PAGE_TOKEN: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.BAD_NETWORK: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.UNKNOWN_TRIP: grpc.StatusCode.NOT_FOUND,
+    Reason.UNKNOWN_HOLD: grpc.StatusCode.NOT_FOUND,
+    Reason.UNKNOWN_TICKET: grpc.StatusCode.NOT_FOUND,
+    Reason.UNKNOWN_SEAT: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.UNKNOWN_STATION: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.SEAT_TAKEN: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NOT_ENOUGH_SEATS: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.HOLD_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SALES_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.REFUND_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.ALREADY_REFUNDED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NOT_YET_BOARDING: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.ALREADY_CHECKED_IN: grpc.StatusCode.ALREADY_EXISTS,
+    Reason.BOARDING_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.TRIP_CANCELLED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.TRIP_CONFLICT: grpc.StatusCode.ALREADY_EXISTS,
+    Reason.TICKET_CHECKED_IN: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.HOLD_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.TRIP_DEPARTED: grpc.StatusCode.FAILED_PRECONDITION,
+}
+assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
+
+
+def _packed(message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str], field: str | None = None, retry_after_s: float | None = None) -> bytes:
+    """A serialized google.rpc.Status for the grpc-status-details-bin trailer."""
+    details = [_packed(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))]
+    if field:
+        violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=[violation])))
+    if retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(retry_after_s * 1000))
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
+    return status.SerializeToString()
+
+
+async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> None:
+    """End the call with the rejection's status and details.  Raises, as context.abort does."""
+    code = STATUS_OF[rejection.reason]
+    metadata = {"reason_code": str(int(rejection.reason)), **dict(rejection.facts)}
+    details = status_details(code, rejection.message, rejection.reason.name, metadata, rejection.fact("field"))
+    await context.abort(code, rejection.message, trailing_metadata=((DETAILS_KEY, details),))
+
+
+async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str, retry_after_s: float) -> None:
+    """Overload or an owner restarting: tell the client when to try again."""
+    details = status_details(code, message, reason, {}, retry_after_s=retry_after_s)
+    await context.abort(code, message, trailing_metadata=((DETAILS_KEY, details),))

@@ -1,0 +1,78 @@
+"""Loading a network file: parse and validate it, then schedule its trips on their owners."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from keyun.engine.commands import ScheduleTrip, check_request_id
+from keyun.engine.limits import MAX_NETWORK_FILE_BYTES
+from keyun.engine.network import Network, NetworkError, expand, parse_network
+from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+
+if TYPE_CHECKING:
+    from .services import Gateway
+
+DEFAULT_DAYS = 7
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    created: int
+    unchanged: int
+    stations: int
+    schedules: int
+
+
+def parse_network_text(text: str) -> Network:
+    """Parse a network file's text; raise Rejected(BAD_NETWORK) naming every problem found."""
+    if len(text.encode()) > MAX_NETWORK_FILE_BYTES:
+        raise _bad_network([f"the file is larger than {MAX_NETWORK_FILE_BYTES} bytes"])
+    try:
+        return parse_network(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as error:
+        raise _bad_network([f"not valid TOML: {error}"]) from None
+    except NetworkError as error:
+        raise _bad_network(error.problems) from None
+
+
+def _bad_network(problems: list[str]) -> Rejected:
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
+    return Rejected(reject(Reason.BAD_NETWORK, "bad network file: " + "; ".join(shown) + more, field="network_toml", problems=len(problems)))
+
+
+def local_today(utc_offset_min: int) -> dt.date:
+    return dt.datetime.now(dt.timezone(dt.timedelta(minutes=utc_offset_min))).date()
+
+
+async def load_network(gateway: Gateway, request_id: str, text: str, first_date: str, days: int) -> LoadResult:
+    """Schedule the file's trips for `days` days from `first_date` (default: today, 7 days)."""
+    check_request_id(request_id)
+    network = parse_network_text(text)
+    if network.utc_offset_min != gateway.utc_offset_min:
+        raise invalid("network_toml", f"utc_offset differs from the server's ({gateway.utc_offset_min} minutes)")
+    try:
+        first_day = dt.date.fromisoformat(first_date) if first_date else local_today(network.utc_offset_min)
+        specs = expand(network, first_day, days or DEFAULT_DAYS)
+    except ValueError:
+        raise invalid("first_date", f"{first_date!r} is not a date like 2026-11-25") from None
+    except NetworkError as error:
+        raise invalid("days", "; ".join(error.problems)) from None
+    replies = await asyncio.gather(*(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in specs))
+    conflicts = [reply for reply in replies if isinstance(reply, Rejection)]
+    if conflicts:
+        trips = ", ".join(c.fact("trip_id") or "?" for c in conflicts[:MAX_PROBLEMS_SHOWN])
+        raise Rejected(reject(Reason.TRIP_CONFLICT, f"{len(conflicts)} trips exist with a different definition and were left as they are: {trips}"))
+    created = sum(1 for reply in replies if reply.created)
+    return LoadResult(created, len(replies) - created, len(network.stations), len(network.schedules))
+
+
+def _part_id(request_id: str, part: str) -> str:
+    """The request id of one trip of a load, stable across retries of the whole load."""
+    return "load-" + hashlib.sha256(f"{request_id}|{part}".encode()).hexdigest()[:40]

@@ -1,0 +1,112 @@
+"""The gateway's side of the owners: which shard owns a trip, and one batcher per shard.
+
+Natural batching: each shard has at most one batch in flight; calls that arrive meanwhile wait in a
+bounded queue and go together in the next batch.  No timers, so an idle system answers at once and
+a busy one batches more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from typing import Any
+
+import ray
+
+from keyun.actors.trip_shard import RemoteTripShard
+from keyun.engine.limits import MAX_BATCH
+from keyun.engine.policy import Policy
+
+# Calls waiting for one shard beyond this are refused with RESOURCE_EXHAUSTED: at ~100k commands/s
+# per shard this is a tenth of a second of work, so a client waiting longer is better told to retry.
+MAX_QUEUE_PER_SHARD = 10_000
+
+RAY_NAMESPACE = "keyun"
+
+
+class Overloaded(Exception):
+    """The shard's queue is full."""
+
+
+class OwnerUnavailable(Exception):
+    """The owner failed during the call (Ray will restart it); the call may or may not have run."""
+
+
+def shard_of(trip_id: str, shards: int) -> int:
+    """Stable across processes and restarts, unlike hash()."""
+    return zlib.crc32(trip_id.encode()) % shards
+
+
+class Batcher:
+    def __init__(self, actor: Any):
+        self.actor = actor
+        self.waiting: list[tuple[Any, asyncio.Future]] = []
+        self.draining: asyncio.Task | None = None
+        self.batches = 0  # batches sent, for tests and metrics
+
+    def queue_depth(self) -> int:
+        return len(self.waiting)
+
+    async def submit(self, item: Any) -> Any:
+        if len(self.waiting) >= MAX_QUEUE_PER_SHARD:
+            raise Overloaded()
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, future))
+        if self.draining is None:
+            self.draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                batch = [(item, future) for item, future in batch if not future.cancelled()]
+                if batch:
+                    await self._send(batch)
+        finally:
+            self.draining = None
+
+    async def _send(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        self.batches += 1
+        try:
+            replies = await self.actor.apply.remote([item for item, _ in batch])
+        except ray.exceptions.RayError as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(OwnerUnavailable(str(error)))
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if not future.done():
+                future.set_result(reply)
+
+
+class OwnerPool:
+    """The fixed pool of TripShard actors, found by name so several gateways share them."""
+
+    def __init__(self, instance: str, shards: int, policy: Policy, check_invariants: bool = False, detached: bool = False):
+        options = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
+        if detached:
+            options["lifetime"] = "detached"
+        self.actors = [
+            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, check_invariants)
+            for n in range(shards)
+        ]
+        self.batchers = [Batcher(actor) for actor in self.actors]
+
+    async def ready(self) -> None:
+        await asyncio.gather(*(actor.ready.remote() for actor in self.actors))
+
+    def owner_of(self, trip_id: str) -> Batcher:
+        return self.batchers[shard_of(trip_id, len(self.batchers))]
+
+    async def submit(self, item: Any) -> Any:
+        """Send a command or query to the owner of its trip."""
+        return await self.owner_of(item.trip_id).submit(item)
+
+    async def ask_all(self, item: Any) -> list[Any]:
+        """Send a query to every owner (searches span all trips)."""
+        return list(await asyncio.gather(*(batcher.submit(item) for batcher in self.batchers)))
+
+    def kill(self) -> None:
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)

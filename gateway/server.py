@@ -1,0 +1,115 @@
+"""The grpc.aio server: services, health, reflection; and starting Ray for it."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import sys
+
+import grpc
+import ray
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from keyun.engine.policy import Policy
+from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
+
+from .owners import OwnerPool
+from .services import CatalogService, DispatchService, Gateway, GateService, SalesService
+
+log = logging.getLogger("keyun.gateway")
+
+SERVICE_NAMES = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in ((catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"))
+)
+
+# The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
+OBJECT_STORE_BYTES = 256 * 1024 * 1024
+
+# Seconds in-flight calls get to finish when the server stops.
+STOP_GRACE_S = 5.0
+
+# A batch of up to MAX_BATCH commands is far below this; it guards against absurd requests.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+def start_ray(address: str | None = None, cpus: int | None = None) -> None:
+    """Join a Ray cluster at `address`, or start an embedded one sized for a small machine."""
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, namespace="keyun", logging_level=logging.WARNING, log_to_driver=False)
+        return
+    ray.init(
+        num_cpus=cpus,
+        include_dashboard=False,
+        object_store_memory=OBJECT_STORE_BYTES,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        namespace="keyun",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def install_event_loop_policy() -> None:
+    """uvloop where it exists (not on Windows); asyncio's own loop otherwise."""
+    if sys.platform == "win32":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        log.info("uvloop is not installed; using the default asyncio event loop")
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+class KeyunServer:
+    def __init__(self, pool: OwnerPool, utc_offset_min: int = 8 * 60):
+        self.pool = pool
+        self.gateway = Gateway(pool, utc_offset_min)
+        self.health = health.aio.HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+
+    @classmethod
+    def create(cls, instance: str, shards: int, policy: Policy | None = None, check_invariants: bool = False, detached: bool = False, utc_offset_min: int = 8 * 60) -> KeyunServer:
+        pool = OwnerPool(instance, shards, policy or Policy(), check_invariants, detached)
+        return cls(pool, utc_offset_min)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Bind and serve; return the bound port (useful with port 0)."""
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)])
+        catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway), server)
+        sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), server)
+        gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), server)
+        dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.port = server.add_insecure_port(address)
+        await server.start()
+        self.server = server
+        if not is_loopback(host):
+            log.warning("serving plaintext gRPC on a non-loopback address %s; TLS is not configured", host)
+        await self.pool.ready()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("Keyun serving on %s:%d with %d trip shards", host, self.port, len(self.pool.actors))
+        return self.port
+
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        if self.server is not None:
+            await self.server.stop(grace_s)
+            self.server = None

@@ -1,0 +1,220 @@
+"""gRPC servicers: proto request -> engine command -> owner -> view -> proto response.
+
+Every handler follows the same path (`_ask`): build the command (its constructor validates every
+field), send it to the owner of its trip through that owner's batcher, and turn a rejection into a
+gRPC status with details.  The servicers hold no state of their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from keyun.engine import commands as cmd
+from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.engine.state import TicketStatus
+from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
+
+from . import convert
+from .errors import abort, abort_unavailable
+from .network_loader import load_network
+from .owners import OwnerPool, OwnerUnavailable, Overloaded
+
+# How soon a client should retry after an overload or an owner restart.
+RETRY_AFTER_OVERLOAD_S = 0.2
+RETRY_AFTER_RESTART_S = 1.0
+
+
+class Gateway:
+    """What every servicer shares: the owner pool and the station's UTC offset."""
+
+    def __init__(self, pool: OwnerPool, utc_offset_min: int):
+        self.pool = pool
+        self.utc_offset_min = utc_offset_min
+
+    async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False) -> Any:
+        """Validate, route, and return the owner's reply; abort the call on any rejection."""
+        try:
+            item = build()
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        try:
+            reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
+        except Overloaded:
+            await abort_unavailable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
+        except OwnerUnavailable:
+            await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
+        replies = reply if fan_out else [reply]
+        for each in replies:
+            if isinstance(each, Rejection):
+                await abort(context, each)
+        return reply
+
+    def day_window_ms(self, date_text: str) -> tuple[int, int]:
+        """[start, end) in epoch ms of a local date at the station's UTC offset."""
+        try:
+            day = dt.date.fromisoformat(date_text)
+        except ValueError:
+            raise invalid("date", f"{date_text!r} is not a date like 2026-11-25") from None
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min)))
+        start_ms = int(midnight.timestamp() * 1000)
+        return start_ms, start_ms + 86_400_000
+
+
+def page(items: list, page_size: int, page_token: str, query_key: str) -> tuple[list, str]:
+    """One page of `items` and the token of the next (AIP-158); the token is bound to the query."""
+    if page_size < 0:
+        raise invalid("page_size", "must not be negative")
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    key = zlib.crc32(query_key.encode())
+    offset = 0
+    if page_token:
+        try:
+            token = json.loads(base64.urlsafe_b64decode(page_token.encode()))
+            offset, token_key = int(token["o"]), int(token["k"])
+        except (ValueError, KeyError, TypeError):
+            raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server issued", field="page_token")) from None
+        if token_key != key or offset < 0:
+            raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token belongs to a different query", field="page_token"))
+    end = offset + size
+    next_token = base64.urlsafe_b64encode(json.dumps({"o": end, "k": key}).encode()).decode() if end < len(items) else ""
+    return items[offset:end], next_token
+
+
+async def paged(context: grpc.aio.ServicerContext, items: list, request: Any, query_key: str) -> tuple[list, str]:
+    try:
+        return page(items, request.page_size, request.page_token, query_key)
+    except Rejected as rejected:
+        await abort(context, rejected.rejection)
+
+
+class CatalogService(catalog_pb2_grpc.CatalogServicer):
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    async def SearchTrips(self, request, context):
+        def build():
+            start_ms, end_ms = self.gateway.day_window_ms(request.date)
+            return cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms)
+
+        replies = await self.gateway.ask(context, build, fan_out=True)
+        offers = sorted((o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id))
+        offers, next_token = await paged(context, offers, request, f"{request.from_station}|{request.to_station}|{request.date}")
+        return catalog_pb2.SearchTripsResponse(offers=[convert.offer(o) for o in offers], next_page_token=next_token)
+
+    async def GetTrip(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.GetTrip(request.trip_id))
+        return catalog_pb2.GetTripResponse(trip=convert.trip(view))
+
+    async def GetSeatMap(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.GetSeatMap(request.trip_id, request.from_station, request.to_station))
+        return convert.seat_map(view)
+
+    async def ListStations(self, request, context):
+        replies = await self.gateway.ask(context, cmd.ListStations, fan_out=True)
+        stations = sorted({code: name for reply in replies for code, name in reply.stations}.items())
+        return catalog_pb2.ListStationsResponse(stations=[catalog_pb2.Station(code=c, name=n) for c, n in stations])
+
+
+class SalesService(sales_pb2_grpc.SalesServicer):
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    async def Hold(self, request, context):
+        view = await self.gateway.ask(
+            context,
+            lambda: cmd.PlaceHold(
+                request.request_id,
+                request.trip_id,
+                request.from_station,
+                request.to_station,
+                tuple(request.seat_numbers),
+                request.seat_count,
+                request.ttl_seconds * 1000 if request.ttl_seconds else cmd.DEFAULT_HOLD_TTL_MS,
+            ),
+        )
+        return sales_pb2.HoldResponse(hold=convert.hold(view))
+
+    async def Confirm(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id))
+        return sales_pb2.ConfirmResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+
+    async def Release(self, request, context):
+        await self.gateway.ask(context, lambda: cmd.ReleaseHold(request.request_id, request.hold_id))
+        return sales_pb2.ReleaseResponse()
+
+    async def Sell(self, request, context):
+        view = await self.gateway.ask(
+            context,
+            lambda: cmd.Sell(
+                request.request_id,
+                request.trip_id,
+                request.from_station,
+                request.to_station,
+                tuple(request.seat_numbers),
+                request.seat_count,
+            ),
+        )
+        return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+
+    async def Refund(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id))
+        return sales_pb2.RefundResponse(ticket=convert.ticket(view))
+
+    async def GetTicket(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id))
+        return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
+
+
+class GateService(gate_pb2_grpc.GateServicer):
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    async def CheckIn(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.CheckIn(request.request_id, request.ticket_id, request.gate_id))
+        return gate_pb2.CheckInResponse(ticket=convert.ticket(view))
+
+    async def GetManifest(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.GetManifest(request.trip_id))
+        tickets, next_token = await paged(context, list(view.tickets), request, request.trip_id)
+        return gate_pb2.GetManifestResponse(
+            trip=convert.trip(view.trip),
+            tickets=[convert.ticket(t) for t in tickets],
+            next_page_token=next_token,
+            tickets_issued=len(view.tickets),
+            tickets_checked_in=view.count(TicketStatus.CHECKED_IN),
+            tickets_refunded=view.count(TicketStatus.REFUNDED),
+        )
+
+
+class DispatchService(dispatch_pb2_grpc.DispatchServicer):
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    async def LoadNetwork(self, request, context):
+        try:
+            result = await load_network(self.gateway, request.request_id, request.network_toml, request.first_date, request.days)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        return dispatch_pb2.LoadNetworkResponse(
+            trips_created=result.created,
+            trips_unchanged=result.unchanged,
+            stations=result.stations,
+            schedules=result.schedules,
+        )
+
+    async def DepartTrip(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.DepartTrip(request.request_id, request.trip_id))
+        return dispatch_pb2.DepartTripResponse(trip=convert.trip(view))
+
+    async def CancelTrip(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.CancelTrip(request.request_id, request.trip_id))
+        return dispatch_pb2.CancelTripResponse(trip=convert.trip(view))
+

@@ -1,0 +1,97 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TripStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIP_STATUS_UNSPECIFIED: _ClassVar[TripStatus]
+    TRIP_STATUS_ON_SALE: _ClassVar[TripStatus]
+    TRIP_STATUS_CHECKING_IN: _ClassVar[TripStatus]
+    TRIP_STATUS_DEPARTED: _ClassVar[TripStatus]
+    TRIP_STATUS_CANCELLED: _ClassVar[TripStatus]
+
+class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TICKET_STATUS_UNSPECIFIED: _ClassVar[TicketStatus]
+    TICKET_STATUS_ISSUED: _ClassVar[TicketStatus]
+    TICKET_STATUS_CHECKED_IN: _ClassVar[TicketStatus]
+    TICKET_STATUS_REFUNDED: _ClassVar[TicketStatus]
+TRIP_STATUS_UNSPECIFIED: TripStatus
+TRIP_STATUS_ON_SALE: TripStatus
+TRIP_STATUS_CHECKING_IN: TripStatus
+TRIP_STATUS_DEPARTED: TripStatus
+TRIP_STATUS_CANCELLED: TripStatus
+TICKET_STATUS_UNSPECIFIED: TicketStatus
+TICKET_STATUS_ISSUED: TicketStatus
+TICKET_STATUS_CHECKED_IN: TicketStatus
+TICKET_STATUS_REFUNDED: TicketStatus
+
+class Stop(_message.Message):
+    __slots__ = ("code", "name", "departs_at")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEPARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    departs_at: _timestamp_pb2.Timestamp
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Trip(_message.Message):
+    __slots__ = ("trip_id", "schedule_id", "route_id", "route_name", "operator_name", "vehicle_name", "stops", "status", "seats_total")
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_NAME_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    STOPS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SEATS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    schedule_id: str
+    route_id: str
+    route_name: str
+    operator_name: str
+    vehicle_name: str
+    stops: _containers.RepeatedCompositeFieldContainer[Stop]
+    status: TripStatus
+    seats_total: int
+    def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ...) -> None: ...
+
+class Ticket(_message.Message):
+    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    FROM_STOP_FIELD_NUMBER: _ClassVar[int]
+    TO_STOP_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_IN_AT_FIELD_NUMBER: _ClassVar[int]
+    GATE_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FEE_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_AT_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    trip: Trip
+    from_stop: Stop
+    to_stop: Stop
+    seat_number: str
+    price_fen: int
+    status: TicketStatus
+    issued_at: _timestamp_pb2.Timestamp
+    checked_in_at: _timestamp_pb2.Timestamp
+    gate_id: str
+    refund_fee_fen: int
+    refunded_fen: int
+    refunded_at: _timestamp_pb2.Timestamp
+    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,59 @@
+from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LoadNetworkRequest(_message.Message):
+    __slots__ = ("request_id", "network_toml", "first_date", "days")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_TOML_FIELD_NUMBER: _ClassVar[int]
+    FIRST_DATE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    network_toml: str
+    first_date: str
+    days: int
+    def __init__(self, request_id: _Optional[str] = ..., network_toml: _Optional[str] = ..., first_date: _Optional[str] = ..., days: _Optional[int] = ...) -> None: ...
+
+class LoadNetworkResponse(_message.Message):
+    __slots__ = ("trips_created", "trips_unchanged", "stations", "schedules")
+    TRIPS_CREATED_FIELD_NUMBER: _ClassVar[int]
+    TRIPS_UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    STATIONS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    trips_created: int
+    trips_unchanged: int
+    stations: int
+    schedules: int
+    def __init__(self, trips_created: _Optional[int] = ..., trips_unchanged: _Optional[int] = ..., stations: _Optional[int] = ..., schedules: _Optional[int] = ...) -> None: ...
+
+class DepartTripRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ...) -> None: ...
+
+class DepartTripResponse(_message.Message):
+    __slots__ = ("trip",)
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
+
+class CancelTripRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ...) -> None: ...
+
+class CancelTripResponse(_message.Message):
+    __slots__ = ("trip",)
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...

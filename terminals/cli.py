@@ -1,0 +1,174 @@
+"""`keyun counter`, `keyun gate` and `keyun network`: terminal commands over the client library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from keyun.engine.reasons import Rejected
+
+from . import printing
+from .client import KeyunClient, KeyunError
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def _client(args: argparse.Namespace) -> KeyunClient:
+    return KeyunClient(args.server, deadline_s=args.deadline)
+
+
+def _emit(args: argparse.Namespace, message, text: str) -> None:
+    print(json.dumps(printing.as_json(message), ensure_ascii=False, indent=2) if args.json else text)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"Keyun gateway address (default {DEFAULT_SERVER})")
+    parser.add_argument("--deadline", type=float, default=5.0, help="seconds each call may take (default 5)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _seats(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def add_counter(verbs) -> None:
+    counter = verbs.add_parser("counter", help="ticket counter: search, seat map, sell, refund, print").add_subparsers(dest="action", required=True)
+
+    p = counter.add_parser("stations", help="list the stations served")
+    _common(p)
+    p.set_defaults(run=lambda a: _stations(a))
+
+    p = counter.add_parser("search", help="trips between two stations on a date")
+    p.add_argument("from_station")
+    p.add_argument("to_station")
+    p.add_argument("--date", default=printing.dt.datetime.now(printing.CHINA).date().isoformat(), help="local date YYYY-MM-DD (default today)")
+    _common(p)
+    p.set_defaults(run=lambda a: _search(a))
+
+    p = counter.add_parser("seats", help="the seat map of a trip for a segment")
+    p.add_argument("trip_id")
+    p.add_argument("from_station")
+    p.add_argument("to_station")
+    _common(p)
+    p.set_defaults(run=lambda a: _emit(a, m := _client(a).seat_map(a.trip_id, a.from_station, a.to_station), printing.seat_map_text(m)))
+
+    p = counter.add_parser("sell", help="sell seats (named with --seats, or any --count)")
+    p.add_argument("trip_id")
+    p.add_argument("from_station")
+    p.add_argument("to_station")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--seats", type=_seats, help="seat numbers, e.g. 3,4")
+    group.add_argument("--count", type=int, help="any N seats, side by side when possible")
+    p.add_argument("--request-id", help="idempotency key (default: a new one)")
+    _common(p)
+    p.set_defaults(run=lambda a: _sell(a))
+
+    p = counter.add_parser("refund", help="refund a ticket (fee by the station's schedule)")
+    p.add_argument("ticket_id")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=lambda a: _emit(a, t := _client(a).refund(a.ticket_id, a.request_id), printing.ticket_text(t)))
+
+    p = counter.add_parser("ticket", help="show or print a ticket")
+    p.add_argument("ticket_id")
+    _common(p)
+    p.set_defaults(run=lambda a: _emit(a, t := _client(a).ticket(a.ticket_id), printing.ticket_text(t)))
+
+
+def add_gate(verbs) -> None:
+    gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(dest="action", required=True)
+
+    p = gate.add_parser("checkin", help="check a ticket in")
+    p.add_argument("ticket_id")
+    p.add_argument("--gate", required=True, help="this gate's id, e.g. G3")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=lambda a: _emit(a, t := _client(a).check_in(a.ticket_id, a.gate, a.request_id), "BOARD\n" + printing.ticket_text(t)))
+
+    p = gate.add_parser("manifest", help="every ticket of a trip")
+    p.add_argument("trip_id")
+    _common(p)
+    p.set_defaults(run=lambda a: _manifest(a))
+
+
+def add_network(verbs) -> None:
+    network = verbs.add_parser("network", help="check or load a network file (stations, routes, schedules)").add_subparsers(dest="action", required=True)
+
+    p = network.add_parser("check", help="validate a network file without a server")
+    p.add_argument("file", type=Path)
+    p.set_defaults(run=lambda a: _check(a))
+
+    p = network.add_parser("load", help="schedule a network file's trips on a running server")
+    p.add_argument("file", type=Path)
+    p.add_argument("--first-date", default="", help="first local date (default today)")
+    p.add_argument("--days", type=int, default=7, help="days of trips to schedule (default 7)")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=lambda a: _load(a))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a terminal verb; print refusals as `REASON: message` on stderr with exit code 1."""
+    try:
+        args.run(args)
+    except KeyunError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        for key, value in error.facts.items():
+            print(f"  {key}: {value}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _stations(args) -> None:
+    stations = _client(args).stations()
+    if args.json:
+        print(json.dumps([printing.as_json(s) for s in stations], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(f"{s.code:<6} {s.name}" for s in stations))
+
+
+def _search(args) -> None:
+    response = _client(args).search(args.from_station, args.to_station, args.date, page_size=500)
+    _emit(args, response, printing.offers_table(response.offers))
+
+
+def _sell(args) -> None:
+    response = _client(args).sell(args.trip_id, args.from_station, args.to_station, args.seats or (), args.count or 0, args.request_id)
+    text = "\n".join(printing.ticket_text(t) for t in response.tickets) + f"\ntotal {printing.yuan(response.total_fen)}"
+    _emit(args, response, text)
+
+
+def _manifest(args) -> None:
+    client, token, tickets = _client(args), "", []
+    while True:
+        response = client.manifest(args.trip_id, page_size=500, page_token=token)
+        tickets.extend(response.tickets)
+        token = response.next_page_token
+        if not token:
+            break
+    lines = [f"{args.trip_id}: {response.tickets_issued} issued, {response.tickets_checked_in} checked in, {response.tickets_refunded} refunded"]
+    lines += [
+        f"{t.seat_number:>4} {t.from_stop.code:>5}→{t.to_stop.code:<5} {t.ticket_id:<22} {printing.TICKET_STATUS.get(t.status, '?'):<10} {t.gate_id}"
+        for t in tickets
+    ]
+    if args.json:
+        print(json.dumps([printing.as_json(t) for t in tickets], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(lines))
+
+
+def _check(args) -> None:
+    from keyun.gateway.network_loader import parse_network_text
+
+    try:
+        network = parse_network_text(args.file.read_text(encoding="utf-8"))
+    except Rejected as rejected:
+        raise SystemExit(f"{args.file}: {rejected.rejection.message}") from None
+    print(f"{args.file}: ok, {len(network.stations)} stations, {len(network.routes)} routes, {len(network.schedules)} schedules")
+
+
+def _load(args) -> None:
+    response = _client(args).load_network(args.file.read_text(encoding="utf-8"), args.first_date, args.days, args.request_id)
+    _emit(args, response, f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} schedules, {response.stations} stations)")

@@ -1,0 +1,166 @@
+"""A small client over the generated stubs: request ids, retries with the same id, deadlines.
+
+Every mutating call gets a fresh request id unless the caller passes one; a retry after
+UNAVAILABLE or a missed deadline reuses it, so the server applies the operation at most once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from keyun.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
+    gate_pb2,
+    gate_pb2_grpc,
+    sales_pb2,
+    sales_pb2_grpc,
+)
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+DEFAULT_DEADLINE_S = 5.0
+DEFAULT_ATTEMPTS = 4
+FIRST_BACKOFF_S = 0.1
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class KeyunError(Exception):
+    """A refused call: gRPC status, stable reason (name and number), message, facts."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str = ""
+    reason_code: int = 0
+    facts: dict[str, str] = field(default_factory=dict)
+    retry_after_s: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.reason or self.code.name}: {self.message}"
+
+    @classmethod
+    def from_rpc(cls, error: grpc.RpcError) -> KeyunError:
+        status = rpc_status.from_call(error)
+        result = cls(error.code(), error.details() or "")
+        for detail in status.details if status else ():
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                facts = dict(info.metadata)
+                result.reason = info.reason
+                result.reason_code = int(facts.pop("reason_code", "0"))
+                result.facts = facts
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                result.retry_after_s = retry.retry_delay.ToMilliseconds() / 1000
+        return result
+
+
+class KeyunClient:
+    def __init__(self, target: str, deadline_s: float = DEFAULT_DEADLINE_S, attempts: int = DEFAULT_ATTEMPTS, channel: grpc.Channel | None = None):
+        self.channel = channel or grpc.insecure_channel(target)
+        self.deadline_s = deadline_s
+        self.attempts = attempts
+        self.catalog = catalog_pb2_grpc.CatalogStub(self.channel)
+        self.sales = sales_pb2_grpc.SalesStub(self.channel)
+        self.gate = gate_pb2_grpc.GateStub(self.channel)
+        self.dispatch = dispatch_pb2_grpc.DispatchStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> KeyunClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: Callable[..., Any], request: Any) -> Any:
+        """Call with a deadline; retry retryable failures with backoff and the same request."""
+        backoff_s = FIRST_BACKOFF_S
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return method(request, timeout=self.deadline_s)
+            except grpc.RpcError as rpc_error:
+                error = KeyunError.from_rpc(rpc_error)
+                if error.code not in RETRYABLE or attempt == self.attempts:
+                    raise error from None
+                time.sleep(error.retry_after_s or backoff_s)
+                backoff_s *= 2
+        raise AssertionError("unreachable")
+
+    # --- catalog -------------------------------------------------------------------------------
+
+    def search(self, from_station: str, to_station: str, date: str, page_size: int = 0, page_token: str = "") -> catalog_pb2.SearchTripsResponse:
+        request = catalog_pb2.SearchTripsRequest(from_station=from_station, to_station=to_station, date=date, page_size=page_size, page_token=page_token)
+        return self.call(self.catalog.SearchTrips, request)
+
+    def trip(self, trip_id: str) -> Any:
+        return self.call(self.catalog.GetTrip, catalog_pb2.GetTripRequest(trip_id=trip_id)).trip
+
+    def seat_map(self, trip_id: str, from_station: str, to_station: str) -> catalog_pb2.GetSeatMapResponse:
+        return self.call(self.catalog.GetSeatMap, catalog_pb2.GetSeatMapRequest(trip_id=trip_id, from_station=from_station, to_station=to_station))
+
+    def stations(self) -> list[catalog_pb2.Station]:
+        return list(self.call(self.catalog.ListStations, catalog_pb2.ListStationsRequest()).stations)
+
+    # --- sales ---------------------------------------------------------------------------------
+
+    def hold(self, trip_id: str, from_station: str, to_station: str, seat_numbers: tuple[str, ...] = (), seat_count: int = 0, ttl_seconds: int = 0, request_id: str | None = None) -> sales_pb2.Hold:
+        request = sales_pb2.HoldRequest(
+            request_id=request_id or new_request_id(), trip_id=trip_id, from_station=from_station, to_station=to_station,
+            seat_numbers=list(seat_numbers), seat_count=seat_count, ttl_seconds=ttl_seconds,
+        )
+        return self.call(self.sales.Hold, request).hold
+
+    def confirm(self, hold_id: str, request_id: str | None = None) -> sales_pb2.ConfirmResponse:
+        return self.call(self.sales.Confirm, sales_pb2.ConfirmRequest(request_id=request_id or new_request_id(), hold_id=hold_id))
+
+    def release(self, hold_id: str, request_id: str | None = None) -> None:
+        self.call(self.sales.Release, sales_pb2.ReleaseRequest(request_id=request_id or new_request_id(), hold_id=hold_id))
+
+    def sell(self, trip_id: str, from_station: str, to_station: str, seat_numbers: tuple[str, ...] = (), seat_count: int = 0, request_id: str | None = None) -> sales_pb2.SellResponse:
+        request = sales_pb2.SellRequest(
+            request_id=request_id or new_request_id(), trip_id=trip_id, from_station=from_station, to_station=to_station,
+            seat_numbers=list(seat_numbers), seat_count=seat_count,
+        )
+        return self.call(self.sales.Sell, request)
+
+    def refund(self, ticket_id: str, request_id: str | None = None) -> Any:
+        return self.call(self.sales.Refund, sales_pb2.RefundRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id)).ticket
+
+    def ticket(self, ticket_id: str) -> Any:
+        return self.call(self.sales.GetTicket, sales_pb2.GetTicketRequest(ticket_id=ticket_id)).ticket
+
+    # --- gate and dispatch ---------------------------------------------------------------------
+
+    def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None) -> Any:
+        request = gate_pb2.CheckInRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id)
+        return self.call(self.gate.CheckIn, request).ticket
+
+    def manifest(self, trip_id: str, page_size: int = 0, page_token: str = "") -> gate_pb2.GetManifestResponse:
+        return self.call(self.gate.GetManifest, gate_pb2.GetManifestRequest(trip_id=trip_id, page_size=page_size, page_token=page_token))
+
+    def load_network(self, network_toml: str, first_date: str = "", days: int = 0, request_id: str | None = None) -> dispatch_pb2.LoadNetworkResponse:
+        request = dispatch_pb2.LoadNetworkRequest(request_id=request_id or new_request_id(), network_toml=network_toml, first_date=first_date, days=days)
+        return self.call(self.dispatch.LoadNetwork, request)
+
+    def depart(self, trip_id: str, request_id: str | None = None) -> Any:
+        return self.call(self.dispatch.DepartTrip, dispatch_pb2.DepartTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id)).trip
+
+    def cancel(self, trip_id: str, request_id: str | None = None) -> Any:
+        return self.call(self.dispatch.CancelTrip, dispatch_pb2.CancelTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id)).trip

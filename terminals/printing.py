@@ -1,0 +1,87 @@
+"""Text renderings for counter and gate screens: money, times, tickets, seat maps, search results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.protobuf.json_format import MessageToDict
+
+from keyun.v1 import common_pb2
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+TICKET_STATUS = {
+    common_pb2.TICKET_STATUS_ISSUED: "valid",
+    common_pb2.TICKET_STATUS_CHECKED_IN: "checked in",
+    common_pb2.TICKET_STATUS_REFUNDED: "refunded",
+}
+TRIP_STATUS = {
+    common_pb2.TRIP_STATUS_ON_SALE: "on sale",
+    common_pb2.TRIP_STATUS_CHECKING_IN: "boarding",
+    common_pb2.TRIP_STATUS_DEPARTED: "departed",
+    common_pb2.TRIP_STATUS_CANCELLED: "cancelled",
+}
+
+
+def yuan(fen: int) -> str:
+    return f"¥{fen // 100}.{fen % 100:02d}"
+
+
+def local(stamp, tz: dt.timezone = CHINA, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if not stamp.seconds and not stamp.nanos:
+        return "-"
+    return stamp.ToDatetime(tzinfo=dt.timezone.utc).astimezone(tz).strftime(fmt)
+
+
+def as_json(message) -> dict:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def offers_table(offers) -> str:
+    lines = [f"{'trip':<16} {'leaves':<16} {'from':<6} {'to':<6} {'fare':>8} {'free':>5}  {'status':<9} route / operator"]
+    for o in offers:
+        lines.append(
+            f"{o.trip.trip_id:<16} {local(o.from_stop.departs_at):<16} {o.from_stop.code:<6} {o.to_stop.code:<6} "
+            f"{yuan(o.fare_fen):>8} {o.seats_free:>5}  {TRIP_STATUS.get(o.status, '?'):<9} {o.trip.route_name} / {o.trip.operator_name}"
+        )
+    return "\n".join(lines) if offers else "no trips"
+
+
+def seat_map_text(seat_map) -> str:
+    """Free seats by number, taken ones as [xx], the aisle as a gap."""
+    width = max((len(s.seat_number) for row in seat_map.rows for s in row.seats), default=2)
+    lines = [
+        f"{seat_map.trip_id}  {seat_map.from_stop.code}→{seat_map.to_stop.code}  fare {yuan(seat_map.fare_fen)}  {seat_map.seats_free} free",
+        "front",
+    ]
+    for row in seat_map.rows:
+        cells = []
+        for seat in row.seats:
+            if not seat.seat_number:
+                cells.append(" " * (width + 2))
+            else:
+                label = seat.seat_number.rjust(width)
+                cells.append(f" {label} " if seat.free else f"[{'x' * width}]")
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+def ticket_text(ticket) -> str:
+    """The ticket as printed at the counter."""
+    trip = ticket.trip
+    lines = [
+        "=" * 40,
+        f"  {trip.operator_name}",
+        f"  {ticket.from_stop.name} → {ticket.to_stop.name}",
+        f"  {ticket.from_stop.code} → {ticket.to_stop.code}   班次 {trip.schedule_id}",
+        f"  departs  {local(ticket.from_stop.departs_at)}",
+        f"  seat     {ticket.seat_number}",
+        f"  fare     {yuan(ticket.price_fen)}",
+        f"  ticket   {ticket.ticket_id}",
+        f"  status   {TICKET_STATUS.get(ticket.status, '?')}",
+    ]
+    if ticket.status == common_pb2.TICKET_STATUS_CHECKED_IN:
+        lines.append(f"  boarded  {local(ticket.checked_in_at)} at gate {ticket.gate_id}")
+    if ticket.status == common_pb2.TICKET_STATUS_REFUNDED:
+        lines.append(f"  refunded {yuan(ticket.refunded_fen)} (fee {yuan(ticket.refund_fee_fen)}) at {local(ticket.refunded_at)}")
+    lines.append("=" * 40)
+    return "\n".join(lines)
