@@ -1,0 +1,131 @@
+"""Shared fixtures: one Ray per test session, real Keyun servers on port 0, and a test network."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from keyun.gateway.server import KeyunServer, install_event_loop_policy, start_ray
+from keyun.terminals.client import KeyunClient
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+# A four-stop line with a 2+1 minibus; fares fixed so tests can check amounts.
+STATIONS = """
+format = 1
+utc_offset = "+08:00"
+
+[[stations]]
+code = "AAA"
+name = "甲站"
+[[stations]]
+code = "BBB"
+name = "乙站"
+[[stations]]
+code = "CCC"
+name = "丙站"
+[[stations]]
+code = "DDD"
+name = "丁站"
+
+[[operators]]
+id = "TESTOP"
+name = "测试客运"
+
+[[vehicles]]
+id = "mini12"
+name = "12座中巴"
+rows = [["1", "2", "", "3"], ["4", "5", "", "6"], ["7", "8", "", "9"], ["10", "11", "", "12"]]
+
+[[vehicles]]
+id = "coach45"
+name = "45座大客"
+seats = 45
+
+[[routes]]
+id = "LINE"
+name = "甲—丁"
+fen_per_km = 30
+stops = [
+  { station = "AAA", minutes = 0, km = 0 },
+  { station = "BBB", minutes = 40, km = 50 },
+  { station = "CCC", minutes = 80, km = 100 },
+  { station = "DDD", minutes = 120, km = 150 },
+]
+fares = [{ from = "AAA", to = "DDD", fen = 4000 }]
+"""
+# Default fares from 30 fen/km rounded to whole yuan: AAA→BBB 15.00, BBB→DDD 30.00, AAA→CCC 30.00.
+
+
+def network_with_schedule(schedule_id: str, departs: dt.datetime, vehicle: str) -> str:
+    return STATIONS + f"""
+[[schedules]]
+id = "{schedule_id}"
+route = "LINE"
+operator = "TESTOP"
+vehicle = "{vehicle}"
+departs = "{departs:%H:%M}"
+"""
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    start_ray(cpus=2)
+    yield
+
+
+class ServerThread:
+    """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
+
+    def __init__(self, shards: int):
+        install_event_loop_policy()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", shards, check_invariants=True)
+        self.port = self.run(self.server.start("127.0.0.1", 0))
+        self.target = f"127.0.0.1:{self.port}"
+
+    def run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+
+    def stop(self) -> None:
+        self.run(self.server.stop(0))
+        self.server.pool.kill()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Keyun:
+    """A running server and helpers to schedule test trips on it."""
+
+    server: ServerThread
+    client: KeyunClient
+    numbers: itertools.count
+
+    @property
+    def target(self) -> str:
+        return self.server.target
+
+    def trip(self, departs_in: dt.timedelta, vehicle: str = "mini12") -> str:
+        """Schedule a fresh trip on LINE leaving AAA `departs_in` from now; return its trip id."""
+        schedule_id = f"T{next(self.numbers)}"
+        departs = dt.datetime.now(CHINA) + departs_in
+        self.client.load_network(network_with_schedule(schedule_id, departs, vehicle), departs.date().isoformat(), 1)
+        return f"{schedule_id}-{departs:%Y%m%d}"
+
+
+@pytest.fixture(scope="module")
+def keyun(ray_session):
+    server = ServerThread(shards=2)
+    client = KeyunClient(server.target)
+    yield Keyun(server, client, itertools.count(1))
+    client.close()
+    server.stop()

@@ -1,0 +1,94 @@
+"""`make run`'s path for real: `keyun serve --demo` as a process, driven by the terminal commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+KEYUN = str(BIN / "keyun")
+CHINA = dt.timezone(dt.timedelta(hours=8))
+DEMO = Path(__file__).parent.parent / "gateway" / "demo" / "hebei.toml"
+START_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    process = subprocess.Popen(
+        [KEYUN, "serve", "--demo", "--port", "0", "--shards", "2", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen = []
+    while True:
+        line = lines.get(timeout=START_TIMEOUT_S)
+        seen.append(line)
+        if line.startswith("keyun listening on "):
+            break
+        assert process.poll() is None, "".join(seen)
+    yield line.split()[-1]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+
+
+def keyun(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([KEYUN, *args], capture_output=True, text=True, timeout=60)
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    return result
+
+
+def test_a_counter_and_a_gate_against_the_demo_network(demo_server):
+    server = ("--server", demo_server)
+    stations = keyun("counter", "stations", *server).stdout
+    assert "SJZ" in stations and "石家庄客运总站" in stations and "BJ" in stations
+
+    tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).date().isoformat()
+    offers = json.loads(keyun("counter", "search", "SJZ", "BD", "--date", tomorrow, "--json", *server).stdout)["offers"]
+    assert len(offers) >= 3 and all(o["seats_free"] > 0 and int(o["fare_fen"]) > 0 for o in offers)
+    trip_id = offers[0]["trip"]["trip_id"]
+
+    seat_map = keyun("counter", "seats", trip_id, "SJZ", "BD", *server).stdout
+    assert "free" in seat_map and "front" in seat_map
+
+    sold = json.loads(keyun("counter", "sell", trip_id, "SJZ", "BD", "--count", "2", "--json", *server).stdout)
+    ticket_ids = [t["ticket_id"] for t in sold["tickets"]]
+    assert len(ticket_ids) == 2 and int(sold["total_fen"]) == 2 * int(offers[0]["fare_fen"])
+
+    printed = keyun("counter", "ticket", ticket_ids[0], *server).stdout
+    assert ticket_ids[0] in printed and "valid" in printed and "石家庄客运总站" in printed
+
+    taken = keyun("counter", "sell", trip_id, "SJZ", "BD", "--seats", sold["tickets"][0]["seat_number"], *server, ok=False)
+    assert "SEAT_TAKEN" in taken.stderr
+
+    early = keyun("gate", "checkin", ticket_ids[1], "--gate", "G1", *server, ok=False)
+    assert "NOT_YET_BOARDING" in early.stderr
+
+    refunded = keyun("counter", "refund", ticket_ids[0], *server).stdout
+    assert "refunded" in refunded
+
+    manifest = keyun("gate", "manifest", trip_id, *server).stdout
+    assert "2 issued, 0 checked in, 1 refunded" in manifest
+
+
+def test_network_check_names_the_bad_field(tmp_path):
+    assert "ok" in keyun("network", "check", str(DEMO)).stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEMO.read_text(encoding="utf-8").replace('station = "DZ"', 'station = "XXX"', 1), encoding="utf-8")
+    result = keyun("network", "check", str(bad), ok=False)
+    assert "routes[0].stops[1].station" in result.stderr and "XXX" in result.stderr
+
+
+def test_every_verb_has_help():
+    for verb in (["serve"], ["counter", "sell"], ["counter", "search"], ["gate", "checkin"], ["network", "load"]):
+        assert "usage: keyun" in keyun(*verb, "--help").stdout
