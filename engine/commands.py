@@ -62,6 +62,8 @@ def _split_id(field_name: str, value: str, suffix: re.Pattern) -> str:
 
 def _seats(seat_numbers: tuple[str, ...], seat_count: int) -> None:
     """Either name the seats or ask for a number of them, within the per-hold limit."""
+    if seat_count < 0:  # present but wrong: INVALID_FIELD, not MISSING_FIELD
+        raise invalid("seat_count", f"{seat_count} is negative")
     if seat_numbers and seat_count:
         raise invalid("seat_count", "give seat_numbers or seat_count, not both")
     wanted = len(seat_numbers) or seat_count

@@ -183,6 +183,9 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
 def _live_hold(trip: Trip, hold_id: str, now: int):
     hold = trip.holds.get(hold_id)
     if hold is None:
+        expired_at_ms = trip.expired_holds.get(hold_id)
+        if expired_at_ms is not None:
+            return reject(Reason.HOLD_EXPIRED, f"hold {hold_id} expired", hold_id=hold_id, expired_at_ms=expired_at_ms)
         number = int(hold_id.rpartition("-H")[2])
         if number <= trip.holds_placed:
             return reject(Reason.HOLD_CLOSED, f"hold {hold_id} was already confirmed, released or swept", hold_id=hold_id)

@@ -3,20 +3,21 @@
 This is the whole sequential core an owner actor wraps.  It answers retries from its idempotency
 window, decides, evolves, renders replies, and hands back the journal entries of the batch (the
 commands that changed something, with their events) for the shell to make durable before replying.
+It also keeps track of what changed since the last snapshot, so snapshots can be incremental.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .commands import Command, Query, SearchTrips, GetManifest, GetSeatMap, GetTicket, GetTrip, ListStations, SweepHolds
+from .commands import Command, GetManifest, GetSeatMap, GetTicket, GetTrip, ListStations, Query, SearchTrips, SweepHolds
 from .decide import decide
 from .events import Event
 from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
-from .state import ShardState, check_invariants, evolve
+from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
 from .views import Reply, answer, render
 
 QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations)
@@ -30,6 +31,15 @@ class Entry:
     events: tuple[Event, ...]
 
 
+@dataclass
+class Changes:
+    """What changed since the previous snapshot: trip records and the idempotency window's moves."""
+
+    trips: list[tuple] = field(default_factory=list)
+    requests_added: list[tuple[int, str, Command, Reply | Rejection]] = field(default_factory=list)  # (sequence, id, command, reply)
+    requests_evicted: list[str] = field(default_factory=list)
+
+
 class ShardEngine:
     def __init__(self, policy: Policy | None = None, check: bool = False):
         self.state = ShardState()
@@ -37,6 +47,10 @@ class ShardEngine:
         self.check = check  # assert the invariants after every batch (tests and debug runs)
         self.last_now = 0
         self.recent: OrderedDict[str, tuple[Command, Reply | Rejection]] = OrderedDict()
+        self.remembered = 0  # numbers remembered requests, so a snapshot keeps their order
+        self.dirty_trips: set[str] = set()
+        self.requests_added: dict[str, tuple[int, Command, Reply | Rejection]] = {}
+        self.requests_evicted: set[str] = set()
 
     def execute(self, batch: list[Command | Query], now: int) -> tuple[list[Reply | Rejection], list[Entry]]:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
@@ -52,13 +66,31 @@ class ShardEngine:
             check_invariants(self.state)
         return replies, entries
 
-    def replay(self, now: int, entries: list[Entry]) -> None:
+    def replay(self, now: int, entries: tuple[Entry, ...] | list[Entry]) -> None:
         """Rebuild state and the idempotency window from journaled entries of one batch."""
         self.last_now = max(now, self.last_now)
         for entry in entries:
-            for event in entry.events:
-                evolve(self.state, event)
+            self._evolve(entry.events)
             self._remember(entry.command, render(self.state, entry.command, entry.events, now, self.policy))
+
+    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Command, Reply | Rejection]]) -> None:
+        """Start from a snapshot: its trip records and remembered requests, oldest first."""
+        self.last_now = now
+        for record in trips:
+            restore_trip(self.state, record)
+        for sequence, request_id, command, reply in requests:
+            self.recent[request_id] = (command, reply)
+            self.remembered = sequence
+
+    def take_changes(self) -> Changes:
+        """What changed since the last call, for an incremental snapshot."""
+        changes = Changes(
+            trips=[trip_record(self.state.trips[trip_id]) for trip_id in sorted(self.dirty_trips)],
+            requests_added=[(sequence, rid, command, reply) for rid, (sequence, command, reply) in self.requests_added.items()],
+            requests_evicted=sorted(self.requests_evicted),
+        )
+        self.dirty_trips, self.requests_added, self.requests_evicted = set(), {}, set()
+        return changes
 
     def _command(self, command: Command, now: int, entries: list[Entry]) -> Reply | Rejection:
         if command.request_id:
@@ -72,17 +104,27 @@ class ShardEngine:
         if isinstance(outcome, Rejection):
             reply: Reply | Rejection = outcome
         else:
-            for event in outcome:
-                evolve(self.state, event)
+            self._evolve(outcome)
             reply = render(self.state, command, outcome, now, self.policy)
             if outcome:
                 entries.append(Entry(command, outcome))
         self._remember(command, reply)
         return reply
 
+    def _evolve(self, events: tuple[Event, ...]) -> None:
+        for event in events:
+            evolve(self.state, event)
+            self.dirty_trips.add(event.trip_id)
+
     def _remember(self, command: Command, reply: Reply | Rejection) -> None:
-        if not command.request_id:
+        rid = command.request_id
+        if not rid:
             return
-        self.recent[command.request_id] = (command, reply)
+        self.remembered += 1
+        self.recent[rid] = (command, reply)
+        self.requests_added[rid] = (self.remembered, command, reply)
+        self.requests_evicted.discard(rid)
         if len(self.recent) > IDEMPOTENCY_WINDOW:
-            self.recent.popitem(last=False)
+            oldest, _ = self.recent.popitem(last=False)
+            self.requests_added.pop(oldest, None)
+            self.requests_evicted.add(oldest)

@@ -76,6 +76,9 @@ class Trip:
     stop_index: dict[str, int]
     occupied: list[int]  # per seat, bits of the legs held or sold
     holds: dict[str, Hold] = field(default_factory=dict)
+    # hold id -> when it expired: every batch sweeps first, so without this a late confirm of an
+    # expired hold could only hear HOLD_CLOSED, never HOLD_EXPIRED.
+    expired_holds: dict[str, int] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     departed_at_ms: int = 0
     cancelled_at_ms: int = 0
@@ -113,7 +116,9 @@ def evolve(state: ShardState, event: Event) -> None:
         case HoldPlaced():
             _place_hold(state, event)
         case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
-            _drop_hold(state.trips[trip_id], hold_id)
+            hold = _drop_hold(state.trips[trip_id], hold_id)
+            if isinstance(event, HoldExpired):
+                state.trips[trip_id].expired_holds[hold_id] = hold.expires_at_ms
             _trim_expiry(state)
         case TicketsIssued():
             _issue(state.trips[event.trip_id], event)
@@ -190,3 +195,26 @@ def check_invariants(state: ShardState) -> None:
                 claimed[seat] |= mask
         assert claimed == trip.occupied, f"{trip.spec.trip_id}: occupancy does not match holds and tickets"
         assert trip.holds_placed >= len(trip.holds) and trip.tickets_issued == len(trip.tickets)
+
+
+def trip_record(trip: Trip) -> tuple:
+    """Everything about a trip that is not derived from its spec, for snapshots."""
+    return (
+        trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), trip.expired_holds,
+        trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued,
+    )
+
+
+def restore_trip(state: ShardState, record: tuple) -> None:
+    """Put a trip back from its snapshot record (the inverse of trip_record)."""
+    spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued = record
+    trip = Trip.new(spec)
+    trip.occupied = list(occupied)
+    trip.holds = {hold.hold_id: hold for hold in holds}
+    trip.tickets = {ticket.ticket_id: ticket for ticket in tickets}
+    trip.expired_holds = dict(expired_holds)
+    trip.departed_at_ms, trip.cancelled_at_ms = departed_at_ms, cancelled_at_ms
+    trip.holds_placed, trip.tickets_issued = holds_placed, tickets_issued
+    state.trips[spec.trip_id] = trip
+    for hold in holds:
+        heapq.heappush(state.expiry, (hold.expires_at_ms, spec.trip_id, hold.hold_id))

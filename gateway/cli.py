@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from keyun.engine.reasons import Rejected
+from keyun.persistence import layout
 from keyun.terminals import cli as terminal_cli
 
 from .network_loader import local_today, load_network
@@ -61,11 +62,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    fresh = not any(args.data_dir.iterdir())
+    fresh = layout.read_manifest(args.data_dir) is None
     log.info("starting Ray (%s)", args.ray_address or "embedded")
     start_ray(args.ray_address)
-    server = KeyunServer.create("keyun", args.shards, detached=bool(args.ray_address))
+    try:
+        server = KeyunServer.create("keyun", args.data_dir, args.shards, detached=bool(args.ray_address))
+    except layout.DataDirError as error:
+        raise SystemExit(f"keyun serve: {error}") from None
     port = await server.start(args.host, args.port)
     if args.demo and fresh:
         await _load_demo(server)

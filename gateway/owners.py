@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -29,7 +30,14 @@ class Overloaded(Exception):
 
 
 class OwnerUnavailable(Exception):
-    """The owner failed during the call (Ray will restart it); the call may or may not have run."""
+    """The owner stayed down longer than OWNER_RESTART_WAIT_S; the call may or may not have run."""
+
+
+# How long a batch keeps being retried while its owner restarts and recovers.  Retrying is safe:
+# the owner answers commands it already applied from its idempotency window.
+OWNER_RESTART_WAIT_S = 30.0
+FIRST_RETRY_DELAY_S = 0.05
+MAX_RETRY_DELAY_S = 1.0
 
 
 def shard_of(trip_id: str, shards: int) -> int:
@@ -43,6 +51,7 @@ class Batcher:
         self.waiting: list[tuple[Any, asyncio.Future]] = []
         self.draining: asyncio.Task | None = None
         self.batches = 0  # batches sent, for tests and metrics
+        self.retries = 0  # batches resent after the owner died
 
     def queue_depth(self) -> int:
         return len(self.waiting)
@@ -67,34 +76,53 @@ class Batcher:
             self.draining = None
 
     async def _send(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        """Send a batch; while its owner is down, resend the same batch until it answers."""
         self.batches += 1
-        try:
-            replies = await self.actor.apply.remote([item for item, _ in batch])
-        except ray.exceptions.RayError as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(OwnerUnavailable(str(error)))
-            return
+        items = [item for item, _ in batch]
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + OWNER_RESTART_WAIT_S
+        delay_s = FIRST_RETRY_DELAY_S
+        while True:
+            try:
+                replies = await self.actor.apply.remote(items)
+                break
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
+                if loop.time() > give_up_at:
+                    _fail(batch, OwnerUnavailable(str(error)))
+                    return
+                self.retries += 1
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, MAX_RETRY_DELAY_S)
         for (_, future), reply in zip(batch, replies, strict=True):
             if not future.done():
                 future.set_result(reply)
 
 
+def _fail(batch: list[tuple[Any, asyncio.Future]], error: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
+
+
 class OwnerPool:
     """The fixed pool of TripShard actors, found by name so several gateways share them."""
 
-    def __init__(self, instance: str, shards: int, policy: Policy, check_invariants: bool = False, detached: bool = False):
+    def __init__(self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False, detached: bool = False):
         options = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
         if detached:
             options["lifetime"] = "detached"
         self.actors = [
-            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, check_invariants)
+            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants)
             for n in range(shards)
         ]
         self.batchers = [Batcher(actor) for actor in self.actors]
 
-    async def ready(self) -> None:
-        await asyncio.gather(*(actor.ready.remote() for actor in self.actors))
+    async def ready(self) -> list[dict]:
+        """Wait until every owner has recovered; return what each reports."""
+        return list(await asyncio.gather(*(actor.ready.remote() for actor in self.actors)))
+
+    async def snapshot(self) -> list[int]:
+        return list(await asyncio.gather(*(actor.snapshot.remote() for actor in self.actors)))
 
     def owner_of(self, trip_id: str) -> Batcher:
         return self.batchers[shard_of(trip_id, len(self.batchers))]

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import sys
+from pathlib import Path
 
 import grpc
 import ray
@@ -13,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from keyun.engine.policy import Policy
+from keyun.persistence import layout
 from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
 
 from .owners import OwnerPool
@@ -82,8 +84,10 @@ class KeyunServer:
         self.port = 0
 
     @classmethod
-    def create(cls, instance: str, shards: int, policy: Policy | None = None, check_invariants: bool = False, detached: bool = False, utc_offset_min: int = 8 * 60) -> KeyunServer:
-        pool = OwnerPool(instance, shards, policy or Policy(), check_invariants, detached)
+    def create(cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False, detached: bool = False, utc_offset_min: int = 8 * 60) -> KeyunServer:
+        """Owners for `data_dir` (checked and prepared for `shards`) behind a new server."""
+        layout.prepare(data_dir, shards)
+        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached)
         return cls(pool, utc_offset_min)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -103,7 +107,8 @@ class KeyunServer:
         self.server = server
         if not is_loopback(host):
             log.warning("serving plaintext gRPC on a non-loopback address %s; TLS is not configured", host)
-        await self.pool.ready()
+        reports = await self.pool.ready()
+        log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("Keyun serving on %s:%d with %d trip shards", host, self.port, len(self.pool.actors))

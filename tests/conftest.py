@@ -83,12 +83,12 @@ def ray_session():
 class ServerThread:
     """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
 
-    def __init__(self, shards: int):
+    def __init__(self, data_dir, shards: int):
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", shards, check_invariants=True)
+        self.server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, check_invariants=True)
         self.port = self.run(self.server.start("127.0.0.1", 0))
         self.target = f"127.0.0.1:{self.port}"
 
@@ -123,8 +123,8 @@ class Keyun:
 
 
 @pytest.fixture(scope="module")
-def keyun(ray_session):
-    server = ServerThread(shards=2)
+def keyun(ray_session, tmp_path_factory):
+    server = ServerThread(tmp_path_factory.mktemp("data"), shards=2)
     client = KeyunClient(server.target)
     yield Keyun(server, client, itertools.count(1))
     client.close()

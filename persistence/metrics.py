@@ -1,0 +1,13 @@
+"""Prometheus metrics of the durability layer, observed in the owner processes."""
+
+from prometheus_client import Counter, Histogram
+
+FSYNC_SECONDS = Histogram(
+    "keyun_wal_fsync_seconds", "Time to write and fsync one batch's log record",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+RECORD_BYTES = Histogram("keyun_wal_record_bytes", "Size of one batch's log record", buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576))
+BATCH_COMMANDS = Histogram("keyun_owner_batch_commands", "Commands and queries in one owner batch", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512))
+SNAPSHOT_SECONDS = Histogram("keyun_snapshot_seconds", "Time to write one incremental snapshot", buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10))
+RECOVERY_SECONDS = Histogram("keyun_recovery_seconds", "Time an owner took to load its snapshot and replay its log", buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60))
+REPLAYED_EVENTS = Counter("keyun_replayed_events_total", "Events replayed from the log during recovery")
