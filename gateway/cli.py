@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from keyun.engine.reasons import Rejected
+from keyun.persistence import cli as persistence_cli
 from keyun.persistence import layout
 from keyun.terminals import cli as terminal_cli
 
@@ -31,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     terminal_cli.add_counter(verbs)
     terminal_cli.add_gate(verbs)
     terminal_cli.add_network(verbs)
+    persistence_cli.add_verbs(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
         return serve(args)
+    if args.verb in {"backup", "restore", "wal"}:
+        return persistence_cli.run(args)
     return terminal_cli.run(args)
 
 

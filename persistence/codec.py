@@ -36,6 +36,13 @@ def _engine_types(*modules: ModuleType) -> dict[str, type]:
 
 TYPES = _engine_types(commands, events, network, reasons, state, views, decide, shard)
 FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in TYPES.items() if dataclasses.is_dataclass(cls)}
+# msgpack writes an IntEnum (Reason) as a bare int without asking _default, so fields declared
+# with an IntEnum type are turned back into members when decoded: (field position, enum class).
+INT_ENUM_FIELDS = {
+    name: tuple((n, TYPES[f.type]) for n, f in enumerate(dataclasses.fields(cls)) if isinstance(f.type, str) and issubclass(TYPES.get(f.type, object), enum.IntEnum))
+    for name, cls in TYPES.items()
+    if dataclasses.is_dataclass(cls)
+}
 
 
 def _default(value: Any) -> msgpack.ExtType:
@@ -53,6 +60,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if cls is None:
         raise ValueError(f"unknown type {name!r} in encoded data")
     if code == _DATACLASS:
+        for n, enum_cls in INT_ENUM_FIELDS.get(name, ()):
+            values[n] = enum_cls(values[n])
         return cls(*values)
     if code == _ENUM:
         return cls(values[0])

@@ -146,7 +146,7 @@ class WriteAheadLog:
 
     def _cut(self, path: Path, valid_end: int) -> None:
         with open(path, "r+b") as file:
-            file.truncate(max(valid_end, len(MAGIC)))
+            file.truncate(valid_end)  # 0 for a partial header, which _open_for_append then completes
             file.flush()
             os.fsync(file.fileno())
 

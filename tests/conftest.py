@@ -116,10 +116,14 @@ class Keyun:
 
     def trip(self, departs_in: dt.timedelta, vehicle: str = "mini12") -> str:
         """Schedule a fresh trip on LINE leaving AAA `departs_in` from now; return its trip id."""
-        schedule_id = f"T{next(self.numbers)}"
-        departs = dt.datetime.now(CHINA) + departs_in
-        self.client.load_network(network_with_schedule(schedule_id, departs, vehicle), departs.date().isoformat(), 1)
-        return f"{schedule_id}-{departs:%Y%m%d}"
+        return schedule_trip(self.client, f"T{next(self.numbers)}", departs_in, vehicle)
+
+
+def schedule_trip(client: KeyunClient, schedule_id: str, departs_in: dt.timedelta, vehicle: str = "mini12") -> str:
+    """Load a one-schedule network for the day of its departure; return the trip id."""
+    departs = dt.datetime.now(CHINA) + departs_in
+    client.load_network(network_with_schedule(schedule_id, departs, vehicle), departs.date().isoformat(), 1)
+    return f"{schedule_id}-{departs:%Y%m%d}"
 
 
 @pytest.fixture(scope="module")

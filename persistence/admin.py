@@ -1,0 +1,198 @@
+"""Operator tasks on a data directory: backup, restore, log verify and dump.
+
+A backup can be taken while Keyun serves: each owner's directory is copied log first, snapshot
+second (see store.backup_owner), and every file is listed with its SHA-256 in backup.json so a
+restore can tell a damaged backup from a good one.  A restore refuses a data directory that is in
+use or not empty, and recovers every owner from the restored files before it reports success.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, is_dataclass
+from enum import Enum
+from pathlib import Path
+
+from keyun.engine.policy import Policy
+from keyun.engine.shard import ShardEngine
+
+from .layout import MANIFEST, read_manifest, shard_directories
+from .lock import is_locked
+from .progress import Progress
+from .snapshot import SnapshotStore
+from .store import OwnerStore, backup_owner
+from .wal import WalCorruption, scan
+
+BACKUP_MANIFEST = "backup.json"
+HASH_CHUNK_BYTES = 1024 * 1024
+
+
+class AdminError(Exception):
+    pass
+
+
+def _require_data_dir(data_dir: Path) -> dict:
+    manifest = read_manifest(data_dir)
+    if manifest is None:
+        raise AdminError(f"{data_dir} is not a Keyun data directory (no {MANIFEST})")
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in {BACKUP_MANIFEST, "lock.mdb", "owner.lock"})
+
+
+def backup(data_dir: Path, target: Path) -> dict:
+    """Copy a data directory, running or not, into `target`; return the backup manifest."""
+    manifest = _require_data_dir(data_dir)
+    if target.exists() and any(target.iterdir()):
+        raise AdminError(f"{target} is not empty")
+    shards = shard_directories(data_dir)
+    progress = Progress("backup", len(shards), " shards")
+    copied = 0
+    for shard in shards:
+        copied += backup_owner(shard, target / "shards" / shard.name)
+        progress.advance(note=f"{copied / 1e6:.1f} MB")
+    shutil.copyfile(data_dir / MANIFEST, target / MANIFEST)
+    files = {str(p.relative_to(target)).replace("\\", "/"): _sha256(p) for p in _files(target)}
+    summary = {"created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "source": str(data_dir.resolve()), "shards": manifest["shards"], "bytes": copied, "files": files}
+    (target / BACKUP_MANIFEST).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    progress.finish(note=f"{copied / 1e6:.1f} MB, {len(files)} files")
+    return summary
+
+
+def restore(source: Path, data_dir: Path) -> list[dict]:
+    """Check a backup, copy it into an empty data directory, and recover every owner from it."""
+    summary = _verify_backup(source)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if any(is_locked(shard) for shard in shard_directories(data_dir)):
+            raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
+        raise AdminError(f"{data_dir} is not empty; restore into a new directory")
+    shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST))
+    shards = shard_directories(data_dir)
+    if len(shards) != summary["shards"]:
+        raise AdminError(f"the backup lists {summary['shards']} shards but holds {len(shards)}")
+    progress = Progress("restore", len(shards), " shards")
+    reports = []
+    for shard in shards:
+        store = OwnerStore(shard, wait_for_lock_s=0)
+        try:
+            report = store.recover(ShardEngine(Policy()))
+        finally:
+            store.close()
+        reports.append({"shard": shard.name, "trips": report.trips, "events_replayed": report.events_replayed})
+        progress.advance(note=f"shard {shard.name}: {report.trips} trips")
+    progress.finish()
+    return reports
+
+
+def _verify_backup(source: Path) -> dict:
+    path = source / BACKUP_MANIFEST
+    if not path.exists():
+        raise AdminError(f"{source} is not a Keyun backup (no {BACKUP_MANIFEST})")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    listed = summary["files"]
+    present = {str(p.relative_to(source)).replace("\\", "/") for p in _files(source)}
+    if present != set(listed):
+        raise AdminError(f"the backup's files differ from its list: missing {sorted(set(listed) - present)[:5]}, extra {sorted(present - set(listed))[:5]}")
+    progress = Progress("verify", len(listed), " files")
+    for name, digest in listed.items():
+        if _sha256(source / name) != digest:
+            raise AdminError(f"{source / name} is damaged (checksum differs from the backup's list)")
+        progress.advance()
+    progress.finish()
+    return summary
+
+
+@dataclass
+class ShardLogReport:
+    shard: str
+    snapshot_lsn: int
+    first_lsn: int
+    last_lsn: int
+    records: int
+    events: int
+
+
+def verify_logs(data_dir: Path) -> list[ShardLogReport]:
+    """Read every log record of every owner, checking frames, checksums and LSN order.
+
+    Safe while Keyun serves.  Raises WalCorruption naming the file and offset of the first damage.
+    """
+    _require_data_dir(data_dir)
+    reports = []
+    for shard in shard_directories(data_dir):
+        snapshot_lsn = _snapshot_position(shard)
+        first = last = records = events = 0
+        for path, offset, record in scan(shard / "wal"):
+            if last and record.lsn != last + 1:
+                raise WalCorruption(path, offset, f"expected LSN {last + 1}, found {record.lsn}")
+            first = first or record.lsn
+            last, records, events = record.lsn, records + 1, events + sum(len(e.events) for e in record.entries)
+        if first > snapshot_lsn + 1:
+            raise WalCorruption(shard / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}")
+        reports.append(ShardLogReport(shard.name, snapshot_lsn, first, last, records, events))
+    return reports
+
+
+def _snapshot_position(shard: Path) -> int:
+    if not (shard / "snapshot" / "data.mdb").exists():
+        return 0
+    store = SnapshotStore(shard / "snapshot", readonly=True)
+    try:
+        return store.position()
+    finally:
+        store.close()
+
+
+def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
+    """Every log record as plain data, oldest first: what happened, in words an operator can read."""
+    _require_data_dir(data_dir)
+    for shard in shard_directories(data_dir):
+        if shard_name is not None and shard.name != shard_name.zfill(4):
+            continue
+        for _, _, record in scan(shard / "wal"):
+            for entry in record.entries:
+                yield {
+                    "shard": shard.name,
+                    "lsn": record.lsn,
+                    "at": dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                    "request_id": entry.command.request_id,
+                    "command": type(entry.command).__name__,
+                    "events": [plain(event) for event in entry.events],
+                }
+
+
+def plain(value):
+    """Engine values as JSON-ready data; trip specs shortened to their id."""
+    if is_dataclass(value):
+        if type(value).__name__ == "TripSpec":
+            return {"trip_id": value.trip_id, "departs_at_ms": value.departs_at_ms}
+        return {"type": type(value).__name__, **{f.name: plain(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+def describe(row: dict) -> str:
+    """One dump row as a line of text."""
+    events = "; ".join(
+        f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")" for e in row["events"]
+    )
+    trip = next((e.get("trip_id") or e.get("spec", {}).get("trip_id") for e in row["events"]), "")
+    return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {trip:<16} {row['request_id'] or '-':<34} {events}"
+

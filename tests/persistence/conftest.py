@@ -1,0 +1,172 @@
+"""Fixtures for the durability layer: a small network, an owner on real files, and comparisons.
+
+The network runs AA → BB → CC → DD (an hour between stops) at 08:00 and 14:00 local time (+08:00)
+on 13-seat coaches, like the engine tests' network, so realistic engine values go in the log.
+Every time is derived from DEPARTS_MS, the 08:00 departure on DAY.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+
+from keyun.engine import commands as c
+from keyun.engine.network import TripSpec, expand, parse_network
+from keyun.engine.policy import HOUR_MS, MINUTE_MS
+from keyun.engine.reasons import Rejection
+from keyun.engine.shard import Entry, ShardEngine
+from keyun.persistence.store import OwnerStore, RecoveryReport
+
+A, B, C, D = "AA", "BB", "CC", "DD"
+DAY = dt.date(2030, 6, 1)
+DEPARTS_MS = int(dt.datetime(2030, 6, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)  # 08:00 at +08:00
+NOW = DEPARTS_MS - 24 * HOUR_MS  # a day before the morning coach: on sale, not yet boarding
+TRIP = "S1-20300601"
+PM_TRIP = "S2-20300601"
+NEXT_DAY_TRIP = "S1-20300602"
+
+NETWORK = {
+    "format": 1,
+    "name": "Persistence test network",
+    "utc_offset": "+08:00",
+    "stations": [{"code": A, "name": "Alpha"}, {"code": B, "name": "Bravo"}, {"code": C, "name": "Charlie"}, {"code": D, "name": "Delta"}],
+    "operators": [{"id": "OP1", "name": "Test Coaches"}],
+    "vehicles": [
+        {"id": "coach", "name": "13-seat coach", "rows": [["1A", "1B", "", "1C", "1D"], ["2A", "2B", "", "2C", "2D"], ["3A", "3B", "3C", "3D", "3E"]]},
+    ],
+    "routes": [
+        {
+            "id": "R1",
+            "name": "Alpha-Delta",
+            "fen_per_km": 30,
+            "stops": [
+                {"station": A, "minutes": 0, "km": 0},
+                {"station": B, "minutes": 60, "km": 50},
+                {"station": C, "minutes": 120, "km": 100},
+                {"station": D, "minutes": 180, "km": 150},
+            ],
+            "fares": [{"from": A, "to": D, "fen": 4000}],
+        }
+    ],
+    "schedules": [
+        {"id": "S1", "route": "R1", "operator": "OP1", "vehicle": "coach", "departs": "08:00"},
+        {"id": "S2", "route": "R1", "operator": "OP1", "vehicle": "coach", "departs": "14:00"},
+    ],
+}
+
+
+def trip_specs(days: int = 2) -> list[TripSpec]:
+    return expand(parse_network(NETWORK), DAY, days)
+
+
+def schedule_batch(prefix: str = "sched") -> list[c.ScheduleTrip]:
+    return [c.ScheduleTrip(f"{prefix}-{spec.trip_id}", spec) for spec in trip_specs()]
+
+
+class Owner:
+    """An owner on a real directory: an engine whose batches are committed to an OwnerStore.
+
+    `crash()` closes the store (as a killed process would leave its files: every acknowledged batch
+    is already fsynced) and recovers a new store and a new engine from the directory.
+    """
+
+    def __init__(self, directory: Path, segment_bytes: int | None = None) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.store: OwnerStore | None = None
+        self.engine: ShardEngine | None = None
+        self.report = self.open()
+
+    def open(self) -> RecoveryReport:
+        self.store = OwnerStore(self.directory, wait_for_lock_s=0)
+        if self.segment_bytes is not None:
+            self.store.wal.segment_bytes = self.segment_bytes
+        self.engine = ShardEngine(check=True)
+        self.report = self.store.recover(self.engine)
+        return self.report
+
+    def run(self, batch: list, now: int) -> tuple[list, list[Entry]]:
+        replies, entries = self.engine.execute(batch, now)
+        self.store.commit(self.engine.last_now, entries)
+        return replies, entries
+
+    def ok(self, item, now: int):
+        (reply,), _ = self.run([item], now)
+        assert not isinstance(reply, Rejection), reply
+        return reply
+
+    def snapshot(self) -> None:
+        self.store.snapshot(self.engine)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def crash(self) -> RecoveryReport:
+        self.close()
+        return self.open()
+
+
+@pytest.fixture
+def owner(tmp_path: Path):
+    o = Owner(tmp_path / "owner")
+    yield o
+    o.close()
+
+
+def recover_copy(directory: Path, target: Path) -> tuple[ShardEngine, RecoveryReport]:
+    """Recover a fresh engine from a copy of `directory` (the original is left untouched)."""
+    shutil.copytree(directory, target, ignore=shutil.ignore_patterns("owner.lock", "lock.mdb"))
+    store = OwnerStore(target, wait_for_lock_s=0)
+    try:
+        engine = ShardEngine(check=True)
+        return engine, store.recover(engine)
+    finally:
+        store.close()
+
+
+def window(engine: ShardEngine) -> OrderedDict:
+    return OrderedDict(engine.recent)
+
+
+def assert_same_trips(recovered: ShardEngine, expected: ShardEngine) -> None:
+    assert set(recovered.state.trips) == set(expected.state.trips)
+    for trip_id, trip in expected.state.trips.items():
+        assert recovered.state.trips[trip_id] == trip, trip_id
+    assert recovered.state.trips == expected.state.trips
+
+
+def assert_identical(a, b, path: str = "value") -> None:
+    """Equal, and of the very same types all the way down (an IntEnum must not come back as an int)."""
+    import dataclasses
+    import enum
+
+    # The codec decodes every array as a tuple, which is what the frozen engine values hold.
+    if not (type(a) is tuple and type(b) is list):
+        assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            assert_identical(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif isinstance(a, (tuple, list)):
+        assert len(a) == len(b), f"{path}: lengths {len(a)} != {len(b)}"
+        for n, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{path}[{n}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), f"{path}: keys differ"
+        for key in a:
+            assert_identical(a[key], b[key], f"{path}[{key!r}]")
+    elif isinstance(a, enum.Enum):
+        assert a is b, f"{path}: {a!r} is not {b!r}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+__all__ = [
+    "A", "B", "C", "D", "DAY", "DEPARTS_MS", "NOW", "TRIP", "PM_TRIP", "NEXT_DAY_TRIP", "HOUR_MS", "MINUTE_MS",
+    "trip_specs", "schedule_batch", "Owner", "recover_copy", "window", "assert_same_trips", "assert_identical",
+]

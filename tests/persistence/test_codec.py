@@ -1,0 +1,273 @@
+"""The codec round-trips every engine value that goes in the log or a snapshot, and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from keyun.engine import commands as c
+from keyun.engine import events as ev
+from keyun.engine import views as v
+from keyun.engine.decide import TripStatus
+from keyun.engine.network import Stop, TripSpec
+from keyun.engine.reasons import Reason, Rejection, reject
+from keyun.engine.shard import Entry, ShardEngine
+from keyun.engine.state import Hold, ShardState, Ticket, TicketStatus, check_invariants, restore_trip, trip_record
+from keyun.persistence import codec
+
+from .conftest import A, B, C, D, DEPARTS_MS, MINUTE_MS, NOW, PM_TRIP, TRIP, assert_identical, schedule_batch
+
+# --- a scenario that makes every kind of value ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    """Drive an engine through every command, event, view and several rejections; keep everything."""
+    engine = ShardEngine(check=True)
+    seen = {"commands": [], "entries": [], "replies": []}
+
+    def run(batch, now):
+        replies, entries = engine.execute(batch, now)
+        seen["commands"] += batch
+        seen["entries"] += entries
+        seen["replies"] += replies
+        return replies
+
+    run(schedule_batch(), NOW)
+    run(schedule_batch(), NOW)  # already scheduled: ScheduledView(created=False)
+    h1, h2, h3 = run(
+        [
+            c.PlaceHold("h1", TRIP, A, D, seat_count=2, ttl_ms=60_000),
+            c.PlaceHold("h2", TRIP, B, D, seat_numbers=("3E",)),
+            c.PlaceHold("h3", TRIP, A, B, seat_count=1, ttl_ms=1000),
+        ],
+        NOW,
+    )
+    run([c.ConfirmHold("c1", h1.hold_id), c.Sell("s1", TRIP, A, C, seat_count=2), c.ReleaseHold("rl1", h2.hold_id)], NOW + 500)
+    # h3 expires: the sweep at the start of this batch journals HoldExpired.
+    expired = run([c.ConfirmHold("c3", h3.hold_id), c.Sell("s2", TRIP, C, D, seat_numbers=("1A",))], NOW + 5000)
+    assert isinstance(expired[0], Rejection) and expired[0].reason is Reason.HOLD_EXPIRED
+    run([c.Refund("rf1", f"{TRIP}-0001"), c.CancelTrip("x1", PM_TRIP)], NOW + 6000)
+    run(
+        [
+            c.Sell("bad1", PM_TRIP, A, B, seat_count=1),  # TRIP_CANCELLED
+            c.Sell("bad2", "NOPE-1", A, B, seat_count=1),  # UNKNOWN_TRIP with a fact
+            c.Sell("s1", TRIP, A, B, seat_count=1),  # REQUEST_ID_REUSED
+            c.Refund("bad3", f"{TRIP}-0001"),  # ALREADY_REFUNDED
+        ],
+        NOW + 7000,
+    )
+    run([c.CheckIn("k1", f"{TRIP}-0002", "gate-1")], DEPARTS_MS - 30 * MINUTE_MS)
+    run([c.DepartTrip("d1", TRIP)], DEPARTS_MS)
+    run(
+        [
+            c.GetTrip(TRIP),
+            c.GetSeatMap(TRIP, A, D),
+            c.GetTicket(f"{TRIP}-0001"),
+            c.GetTicket(f"{TRIP}-0002"),
+            c.GetTicket(f"{TRIP}-0003"),
+            c.GetManifest(TRIP),
+            c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
+            c.ListStations(),
+        ],
+        DEPARTS_MS + 1,
+    )
+    return engine, seen
+
+
+def walk(value, found: set[type]) -> None:
+    found.add(type(value))
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            walk(getattr(value, f.name), found)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            walk(item, found)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            walk(key, found)
+            walk(item, found)
+
+
+def round_trip(value):
+    decoded = codec.decode(codec.encode(value))
+    assert_identical(decoded, value)
+    if not isinstance(value, list):
+        assert decoded == value
+    return decoded
+
+
+COMMAND_TYPES = {c.ScheduleTrip, c.PlaceHold, c.Sell, c.ConfirmHold, c.ReleaseHold, c.Refund, c.CheckIn, c.DepartTrip, c.CancelTrip, c.SweepHolds}
+EVENT_TYPES = {
+    ev.TripScheduled, ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired, ev.TicketsIssued, ev.IssuedTicket,
+    ev.TicketRefunded, ev.TicketCheckedIn, ev.TripDeparted, ev.TripCancelled,
+}
+VIEW_TYPES = {
+    v.StopView, v.TripView, v.OfferView, v.SeatView, v.SeatMapView, v.HoldView, v.TicketView, v.TicketsView,
+    v.ManifestView, v.ScheduledView, v.ReleasedView, v.OffersView, v.StationsView, Rejection, Reason, TripStatus, TicketStatus,
+}
+
+
+def test_scenario_makes_every_kind_of_value(scenario):
+    """Guards the other tests: the scenario really produces every type they claim to cover."""
+    engine, seen = scenario
+    found: set[type] = set()
+    walk(seen, found)
+    walk(list(engine.recent.values()), found)
+    assert COMMAND_TYPES <= found, COMMAND_TYPES - found
+    assert EVENT_TYPES <= found, EVENT_TYPES - found
+    assert VIEW_TYPES - {v.SweptView} <= found, VIEW_TYPES - found
+    assert {TripSpec, Stop} <= found
+    statuses = {t.status for trip in engine.state.trips.values() for t in trip.tickets.values()}
+    assert statuses == set(TicketStatus)
+
+
+def test_commands_round_trip(scenario):
+    _, seen = scenario
+    for command in seen["commands"]:
+        round_trip(command)
+    for command in (c.SweepHolds(), c.SweepHolds(7), c.PlaceHold("r", TRIP, A, B, seat_numbers=("1A", "1B"), ttl_ms=5000)):
+        round_trip(command)
+
+
+def test_schedule_trip_with_its_spec_round_trips(scenario):
+    _, seen = scenario
+    schedules = [command for command in seen["commands"] if isinstance(command, c.ScheduleTrip)]
+    assert schedules
+    for command in schedules:
+        decoded = round_trip(command)
+        assert isinstance(decoded.spec, TripSpec) and isinstance(decoded.spec.stops[0], Stop)
+        assert decoded.spec.seat_labels == command.spec.seat_labels  # rows keep the aisle markers
+        assert decoded.trip_id == command.trip_id
+
+
+def test_every_event_type_round_trips(scenario):
+    _, seen = scenario
+    events = [event for entry in seen["entries"] for event in entry.events]
+    assert {type(event) for event in events} == EVENT_TYPES - {ev.IssuedTicket}
+    for event in events:
+        round_trip(event)
+
+
+def test_journal_entries_round_trip_as_a_log_record_would(scenario):
+    _, seen = scenario
+    entries = seen["entries"]
+    decoded = round_trip([7, NOW, entries])
+    assert all(isinstance(entry, Entry) for entry in decoded[2])
+
+
+def test_replies_and_rejections_round_trip(scenario):
+    _, seen = scenario
+    for reply in seen["replies"]:
+        round_trip(reply)
+    round_trip(v.SweptView((f"{TRIP}-H1", f"{TRIP}-H2")))
+    round_trip(v.SweptView(()))
+
+
+def test_every_reason_and_status_keeps_its_enum_type():
+    """msgpack writes an IntEnum as a bare int unless the codec takes care: the gateway needs `.name`."""
+    for reason in Reason:
+        decoded = round_trip(reject(reason, f"because {reason.name}", field="x", limit=3))
+        assert decoded.reason is reason and decoded.reason.name == reason.name
+        assert decoded.facts == (("field", "x"), ("limit", "3"))
+    for status in TicketStatus:
+        assert codec.decode(codec.encode(status)) is status
+    for status in TripStatus:
+        assert codec.decode(codec.encode(status)) is status
+
+
+def test_remembered_window_round_trips(scenario):
+    engine, _ = scenario
+    rejections = 0
+    for request_id, (command, reply) in engine.recent.items():
+        round_trip([1, request_id, command, reply])
+        rejections += isinstance(reply, Rejection)
+    assert rejections >= 3
+
+
+def test_trip_records_round_trip_and_restore(scenario):
+    engine, _ = scenario
+    restored = ShardState()
+    for trip in engine.state.trips.values():
+        record = trip_record(trip)
+        decoded = round_trip(record)
+        assert all(isinstance(hold, Hold) for hold in decoded[2])
+        assert all(isinstance(ticket, Ticket) and isinstance(ticket.status, TicketStatus) for ticket in decoded[3])
+        restore_trip(restored, decoded)
+    assert restored.trips == engine.state.trips
+    check_invariants(restored)
+    trip = engine.state.trips[TRIP]
+    assert trip.expired_holds and trip.departed_at_ms and len(trip.tickets) >= 4
+    assert engine.state.trips[PM_TRIP].cancelled_at_ms
+
+
+def test_a_trip_record_with_live_holds_round_trips():
+    engine = ShardEngine(check=True)
+    engine.execute(schedule_batch(), NOW)
+    engine.execute([c.PlaceHold("h1", TRIP, A, C, seat_count=3), c.PlaceHold("h2", TRIP, B, D, seat_numbers=("1A", "1B"))], NOW)
+    record = trip_record(engine.state.trips[TRIP])
+    assert len(record[2]) == 2
+    restored = ShardState()
+    restore_trip(restored, round_trip(record))
+    assert restored.trips[TRIP] == engine.state.trips[TRIP]
+    assert sorted(restored.expiry) == sorted(engine.state.expiry)
+
+
+def test_containers_decode_as_tuples_and_plain_values_survive():
+    assert codec.decode(codec.encode([1, [2, 3], (4,)])) == (1, (2, 3), (4,))
+    value = {"a": 1, "b": (True, False, None), "c": "é字", "d": b"\x00\xff", "e": -(2**40)}
+    assert codec.decode(codec.encode(value)) == value
+
+
+# --- only engine types decode -----------------------------------------------------------------------
+
+
+def ext(code: int, *payload) -> msgpack.ExtType:
+    return msgpack.ExtType(code, msgpack.packb(list(payload), use_bin_type=True))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        msgpack.packb(ext(1, "NoSuchType", 1, 2)),
+        msgpack.packb(ext(2, "NoSuchEnum", "x")),
+        msgpack.packb([1, {"k": ext(1, "Popen", "rm -rf /")}]),  # nested inside containers too
+        msgpack.packb(ext(1, "OrderedDict")),  # a real Python class, but not an engine type
+        msgpack.packb(ext(1, "HoldExpired", TRIP, ext(1, "NoSuchType"))),  # inside a known type
+    ],
+    ids=["dataclass", "enum", "nested", "stdlib-name", "inside-known"],
+)
+def test_unknown_types_are_refused(data):
+    with pytest.raises(ValueError, match="unknown type"):
+        codec.decode(data)
+
+
+def test_unknown_extension_code_is_refused():
+    with pytest.raises(ValueError, match="unknown extension code"):
+        codec.decode(msgpack.packb(ext(9, "HoldExpired", TRIP, f"{TRIP}-H1")))
+
+
+def test_bad_enum_value_is_refused():
+    with pytest.raises(ValueError):
+        codec.decode(msgpack.packb(ext(2, "TicketStatus", "lost")))
+
+
+def test_hand_built_known_type_decodes():
+    """The format is what the docstring says: class name then fields in order."""
+    data = msgpack.packb(ext(1, "HoldExpired", TRIP, f"{TRIP}-H1"))
+    assert codec.decode(data) == ev.HoldExpired(TRIP, f"{TRIP}-H1")
+    assert codec.decode(msgpack.packb(ext(2, "TicketStatus", "refunded"))) is TicketStatus.REFUNDED
+
+
+class NotEngine(enum.Enum):
+    X = 1
+
+
+@pytest.mark.parametrize("value", [object(), Path("x"), NotEngine.X, {1, 2}], ids=["object", "path", "foreign-enum", "set"])
+def test_encoding_a_foreign_value_fails_loudly(value):
+    with pytest.raises(TypeError):
+        codec.encode(value)
