@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 
 from .limits import (
-    DEFAULT_HOLD_TTL_MS,
     MAX_GATE_ID_CHARS,
     MAX_HOLD_TTL_MS,
     MAX_ID_CHARS,
@@ -70,7 +69,8 @@ def _seats(seat_numbers: tuple[str, ...], seat_count: int) -> None:
     if wanted <= 0:
         raise Rejected(reject(Reason.MISSING_FIELD, "seat_numbers or seat_count is required", field="seat_count"))
     if wanted > MAX_SEATS_PER_HOLD:
-        raise Rejected(reject(Reason.TOO_MANY_SEATS, f"at most {MAX_SEATS_PER_HOLD} seats at a time", field="seat_count", limit=MAX_SEATS_PER_HOLD))
+        named = "seat_numbers" if seat_numbers else "seat_count"
+        raise Rejected(reject(Reason.TOO_MANY_SEATS, f"at most {MAX_SEATS_PER_HOLD} seats at a time", field=named, limit=MAX_SEATS_PER_HOLD))
     for label in seat_numbers:
         if not SEAT_LABEL.fullmatch(label):
             raise invalid("seat_numbers", f"{label!r} is not a seat number")
@@ -110,14 +110,14 @@ class PlaceHold:
     to_station: str
     seat_numbers: tuple[str, ...] = ()
     seat_count: int = 0
-    ttl_ms: int = DEFAULT_HOLD_TTL_MS
+    ttl_ms: int = 0  # 0: the station's default (Policy.hold_ttl_ms)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
-        if not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
+        if self.ttl_ms != 0 and not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
             raise invalid("ttl_seconds", f"must be {MIN_HOLD_TTL_MS // 1000}..{MAX_HOLD_TTL_MS // 1000} seconds")
 
 

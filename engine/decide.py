@@ -103,7 +103,7 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
         case CheckIn():
             return _check_in(trip, command, now, policy)
         case DepartTrip():
-            return _depart(trip, now)
+            return _depart(trip, now, policy)
         case CancelTrip():
             return _cancel(trip, now, policy)
     raise AssertionError(f"unknown command {command!r}")
@@ -164,7 +164,8 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
         return claim
     (i, j), seats = claim
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
-    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + command.ttl_ms),)
+    ttl_ms = command.ttl_ms or policy.hold_ttl_ms
+    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + ttl_ms),)
 
 
 def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int) -> tuple[IssuedTicket, ...]:
@@ -212,10 +213,10 @@ def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
-    if ticket.status is TicketStatus.CHECKED_IN:
-        return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded and cannot be refunded")
     if trip.cancelled_at_ms:
-        fee = 0  # the station cancelled: the passenger gets everything back
+        fee = 0  # the station cancelled: every passenger gets everything back, boarded or not
+    elif ticket.status is TicketStatus.CHECKED_IN:
+        return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded and cannot be refunded")
     elif segment_status(trip, ticket.from_stop, now, policy) is TripStatus.DEPARTED:
         fee = None
     else:
@@ -249,9 +250,12 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
     return (TicketCheckedIn(trip.spec.trip_id, ticket.ticket_id, command.gate_id, now),)
 
 
-def _depart(trip: Trip, now: int) -> Outcome:
+def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
     if trip.cancelled_at_ms:
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
+    if segment_status(trip, 0, now, policy) is TripStatus.ON_SALE:
+        opens = trip.departs_at_ms(0) - policy.boarding_opens_ms
+        return reject(Reason.NOT_YET_BOARDING, "a coach cannot leave before boarding has opened", boarding_opens_at_ms=opens)
     return () if trip.departed_at_ms else (TripDeparted(trip.spec.trip_id, now),)
 
 

@@ -24,6 +24,17 @@ UTC_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
 AISLE = ""
 MAX_NAME_CHARS = 40
 FORMAT_VERSION = 1
+MAX_UTC_OFFSET_MIN = 14 * 60
+KEYS = {
+    "file": frozenset({"format", "name", "utc_offset", "stations", "operators", "vehicles", "routes", "schedules"}),
+    "stations": frozenset({"code", "name", "city"}),
+    "operators": frozenset({"id", "name"}),
+    "vehicles": frozenset({"id", "name", "seats", "rows"}),
+    "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares"}),
+    "stops": frozenset({"station", "minutes", "km"}),
+    "fares": frozenset({"from", "to", "fen"}),
+    "schedules": frozenset({"id", "route", "operator", "vehicle", "departs"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,8 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.problem(key, "must be an array of tables ([[%s]])" % key)
             return []
+        for n, table in enumerate(value):
+            self.known_keys(table, f"{key}[{n}]", KEYS[key])
         return value
 
     def string(self, table: dict, where: str, key: str, pattern: re.Pattern | None = None) -> str:
@@ -145,6 +158,11 @@ class _Reader:
             self.problem(f"{where}.{key}", f"{value} is outside {low}..{high}")
         return value
 
+    def known_keys(self, table: dict, where: str, allowed: frozenset[str]) -> None:
+        """A misspelt key would otherwise be ignored silently (a `fare` meant as `fares`)."""
+        for key in sorted(set(table) - allowed):
+            self.problem(f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
+
     def unique(self, seen: dict, where: str, key: str, value: str) -> None:
         if value in seen:
             self.problem(f"{where}.{key}", f"duplicate {key} {value!r}")
@@ -153,8 +171,9 @@ class _Reader:
 def parse_network(doc: dict) -> Network:
     """Validate a parsed network file; raise NetworkError listing every problem found."""
     r = _Reader()
-    if doc.get("format") != FORMAT_VERSION:
-        r.problem("format", f"must be {FORMAT_VERSION}")
+    if type(doc.get("format")) is not int or doc["format"] != FORMAT_VERSION:
+        r.problem("format", f"must be the integer {FORMAT_VERSION}")
+    r.known_keys(doc, "file", KEYS["file"])
     offset = _parse_offset(r, doc.get("utc_offset", "+08:00"))
     stations = _parse_stations(r, r.table_list(doc, "stations"))
     operators = _parse_operators(r, r.table_list(doc, "operators"))
@@ -172,6 +191,8 @@ def _parse_offset(r: _Reader, text: object) -> int:
         r.problem("utc_offset", f"{text!r} is not like +08:00")
         return 0
     minutes = int(match[2]) * 60 + int(match[3])
+    if int(match[3]) >= 60 or minutes > MAX_UTC_OFFSET_MIN:
+        r.problem("utc_offset", f"{text!r} is not a real UTC offset")
     return -minutes if match[1] == "-" else minutes
 
 
@@ -263,6 +284,7 @@ def _parse_stops(r: _Reader, where: str, stops: object, stations: dict) -> tuple
         if not isinstance(stop, dict):
             r.problem(at, "must be a table like { station = \"SJZ\", minutes = 0, km = 0 }")
             continue
+        r.known_keys(stop, at, KEYS["stops"])
         code = r.string(stop, at, "station", STATION_CODE)
         if code and code not in stations:
             r.problem(f"{at}.station", f"unknown station {code!r}")
@@ -288,6 +310,7 @@ def _parse_fare_overrides(r: _Reader, where: str, overrides: object, stops: tupl
         if not isinstance(fare, dict):
             r.problem(at, "must be a table like { from = \"SJZ\", to = \"BJ\", fen = 8500 }")
             continue
+        r.known_keys(fare, at, KEYS["fares"])
         # Only strings can name a stop; a TOML array or table here is unhashable and would crash.
         i, j = (index.get(code) if isinstance(code, str) else None for code in (fare.get("from"), fare.get("to")))
         if i is None or j is None or i >= j:

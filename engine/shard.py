@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .commands import Command, GetManifest, GetSeatMap, GetTicket, GetTrip, ListStations, Query, SearchTrips, SweepHolds
-from .decide import decide
+from .decide import TripStatus, decide, segment_status
 from .events import Event
 from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
 from .policy import Policy
@@ -31,12 +31,26 @@ class Entry:
     events: tuple[Event, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the idempotency window keeps of a command: enough to answer its retry exactly.
+
+    Events and `now` rather than the rendered reply: they are a fraction of its size, they are
+    what the journal holds anyway, and `render` turns them back into the very same reply.
+    """
+
+    command: Command
+    outcome: tuple[Event, ...] | Rejection
+    now_ms: int
+    trip_status: TripStatus | None = None  # the trip's status right after the command, if it names one
+
+
 @dataclass
 class Changes:
     """What changed since the previous snapshot: trip records and the idempotency window's moves."""
 
     trips: list[tuple] = field(default_factory=list)
-    requests_added: list[tuple[int, str, Command, Reply | Rejection]] = field(default_factory=list)  # (sequence, id, command, reply)
+    requests_added: list[tuple[int, str, Receipt]] = field(default_factory=list)  # (sequence, request id, receipt)
     requests_evicted: list[str] = field(default_factory=list)
 
 
@@ -46,10 +60,10 @@ class ShardEngine:
         self.policy = policy or Policy()
         self.check = check  # assert the invariants after every batch (tests and debug runs)
         self.last_now = 0
-        self.recent: OrderedDict[str, tuple[Command, Reply | Rejection]] = OrderedDict()
+        self.recent: OrderedDict[str, Receipt] = OrderedDict()
         self.remembered = 0  # numbers remembered requests, so a snapshot keeps their order
         self.dirty_trips: set[str] = set()
-        self.requests_added: dict[str, tuple[int, Command, Reply | Rejection]] = {}
+        self.requests_added: dict[str, tuple[int, Receipt]] = {}
         self.requests_evicted: set[str] = set()
 
     def execute(self, batch: list[Command | Query], now: int) -> tuple[list[Reply | Rejection], list[Entry]]:
@@ -71,22 +85,31 @@ class ShardEngine:
         self.last_now = max(now, self.last_now)
         for entry in entries:
             self._evolve(entry.events)
-            self._remember(entry.command, render(self.state, entry.command, entry.events, now, self.policy))
+            self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
 
-    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Command, Reply | Rejection]]) -> None:
+    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]]) -> None:
         """Start from a snapshot: its trip records and remembered requests, oldest first."""
         self.last_now = now
         for record in trips:
             restore_trip(self.state, record)
-        for sequence, request_id, command, reply in requests:
-            self.recent[request_id] = (command, reply)
+        for sequence, request_id, receipt in requests:
+            self.recent[request_id] = receipt
             self.remembered = sequence
+
+    def answer_retry(self, request_id: str) -> Reply | Rejection | None:
+        """The original reply to a remembered request, or None."""
+        receipt = self.recent.get(request_id)
+        if receipt is None:
+            return None
+        if isinstance(receipt.outcome, Rejection):
+            return receipt.outcome
+        return render(self.state, receipt.command, receipt.outcome, receipt.now_ms, self.policy, receipt.trip_status)
 
     def take_changes(self) -> Changes:
         """What changed since the last call, for an incremental snapshot."""
         changes = Changes(
             trips=[trip_record(self.state.trips[trip_id]) for trip_id in sorted(self.dirty_trips)],
-            requests_added=[(sequence, rid, command, reply) for rid, (sequence, command, reply) in self.requests_added.items()],
+            requests_added=[(sequence, rid, receipt) for rid, (sequence, receipt) in self.requests_added.items()],
             requests_evicted=sorted(self.requests_evicted),
         )
         self.dirty_trips, self.requests_added, self.requests_evicted = set(), {}, set()
@@ -96,33 +119,36 @@ class ShardEngine:
         if command.request_id:
             seen = self.recent.get(command.request_id)
             if seen is not None:
-                earlier, reply = seen
-                if earlier != command:
+                if seen.command != command:
                     return reject(Reason.REQUEST_ID_REUSED, f"request_id {command.request_id} was used for a different request")
-                return reply
+                return self.answer_retry(command.request_id)
         outcome = decide(self.state, command, now, self.policy)
         if isinstance(outcome, Rejection):
-            reply: Reply | Rejection = outcome
-        else:
-            self._evolve(outcome)
-            reply = render(self.state, command, outcome, now, self.policy)
-            if outcome:
-                entries.append(Entry(command, outcome))
-        self._remember(command, reply)
-        return reply
+            self._remember(Receipt(command, outcome, now))
+            return outcome
+        self._evolve(outcome)
+        status = self._trip_status(command, now)
+        if outcome:
+            entries.append(Entry(command, outcome))
+        self._remember(Receipt(command, outcome, now, status))
+        return render(self.state, command, outcome, now, self.policy, status)
+
+    def _trip_status(self, command: Command, now: int) -> TripStatus | None:
+        trip = self.state.trips.get(command.trip_id)
+        return segment_status(trip, 0, now, self.policy) if trip is not None else None
 
     def _evolve(self, events: tuple[Event, ...]) -> None:
         for event in events:
             evolve(self.state, event)
             self.dirty_trips.add(event.trip_id)
 
-    def _remember(self, command: Command, reply: Reply | Rejection) -> None:
-        rid = command.request_id
+    def _remember(self, receipt: Receipt) -> None:
+        rid = receipt.command.request_id
         if not rid:
             return
         self.remembered += 1
-        self.recent[rid] = (command, reply)
-        self.requests_added[rid] = (self.remembered, command, reply)
+        self.recent[rid] = receipt
+        self.requests_added[rid] = (self.remembered, receipt)
         self.requests_evicted.discard(rid)
         if len(self.recent) > IDEMPOTENCY_WINDOW:
             oldest, _ = self.recent.popitem(last=False)

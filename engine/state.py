@@ -84,6 +84,8 @@ class Trip:
     cancelled_at_ms: int = 0
     holds_placed: int = 0  # numbers hold ids
     tickets_issued: int = 0  # numbers ticket ids
+    # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
+    view_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def new(cls, spec: TripSpec) -> Trip:

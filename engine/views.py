@@ -29,7 +29,7 @@ from .commands import (
     SweepHolds,
 )
 from .decide import TripStatus, find_segment, find_trip, segment_status
-from .events import Event, HoldPlaced, TicketsIssued
+from .events import Event, HoldPlaced, TicketCheckedIn, TicketRefunded, TicketsIssued
 from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
@@ -153,6 +153,7 @@ class SweptView:
 @dataclass(frozen=True, slots=True)
 class OffersView:
     offers: tuple[OfferView, ...]
+    stations_known: frozenset[str]  # which of the two searched stations some trip here serves
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,30 +167,43 @@ Reply = (
 )
 
 
+def stop_views(trip: Trip) -> tuple[StopView, ...]:
+    stops = trip.view_cache.get("stops")
+    if stops is None:
+        stops = trip.view_cache["stops"] = tuple(
+            StopView(stop.code, stop.name, trip.departs_at_ms(k)) for k, stop in enumerate(trip.spec.stops)
+        )
+    return stops
+
+
 def stop_view(trip: Trip, stop: int) -> StopView:
-    spec = trip.spec.stops[stop]
-    return StopView(spec.code, spec.name, trip.departs_at_ms(stop))
+    return stop_views(trip)[stop]
 
 
-def trip_view(trip: Trip, now: int, policy: Policy) -> TripView:
-    spec = trip.spec
-    return TripView(
-        trip_id=spec.trip_id,
-        schedule_id=spec.schedule_id,
-        route_id=spec.route_id,
-        route_name=spec.route_name,
-        operator_name=spec.operator_name,
-        vehicle_name=spec.vehicle_name,
-        stops=tuple(stop_view(trip, k) for k in range(len(spec.stops))),
-        status=segment_status(trip, 0, now, policy),
-        seats_total=len(trip.seat_labels),
-    )
+def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = None) -> TripView:
+    """The trip as of `now` (or with a status given); one value per status, made once."""
+    status = status or segment_status(trip, 0, now, policy)
+    view = trip.view_cache.get(status)
+    if view is None:
+        spec = trip.spec
+        view = trip.view_cache[status] = TripView(
+            trip_id=spec.trip_id,
+            schedule_id=spec.schedule_id,
+            route_id=spec.route_id,
+            route_name=spec.route_name,
+            operator_name=spec.operator_name,
+            vehicle_name=spec.vehicle_name,
+            stops=stop_views(trip),
+            status=status,
+            seats_total=len(trip.seat_labels),
+        )
+    return view
 
 
-def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy) -> TicketView:
+def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_status: TripStatus | None = None) -> TicketView:
     return TicketView(
         ticket_id=ticket.ticket_id,
-        trip=trip_view(trip, now, policy),
+        trip=trip_view(trip, now, policy, trip_status),
         from_stop=stop_view(trip, ticket.from_stop),
         to_stop=stop_view(trip, ticket.to_stop),
         seat_label=trip.seat_labels[ticket.seat],
@@ -204,8 +218,13 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy) -> TicketV
     )
 
 
-def render(state: ShardState, command: Command, events: tuple[Event, ...], now: int, policy: Policy) -> Reply:
-    """The reply to a command whose events have just been applied."""
+def render(state: ShardState, command: Command, events: tuple[Event, ...], now: int, policy: Policy, trip_status: TripStatus | None) -> Reply:
+    """The reply to a command, as it was when its events were applied at `now`.
+
+    Only the events, `now`, the trip's status right after them, and what never changes (trip specs,
+    where a ticket sits) are read, so the same reply can be rendered again later for a retry: the
+    idempotency window keeps those, not replies.
+    """
     match command:
         case ScheduleTrip():
             return ScheduledView(command.spec.trip_id, created=bool(events))
@@ -226,24 +245,45 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             (issued,) = events
             assert isinstance(issued, TicketsIssued)
             trip = state.trips[issued.trip_id]
-            return TicketsView(tuple(ticket_view(trip, trip.tickets[t.ticket_id], now, policy) for t in issued.tickets))
+            return TicketsView(tuple(
+                ticket_view(trip, Ticket(t.ticket_id, t.seat, issued.from_stop, issued.to_stop, t.price_fen, issued.at_ms), now, policy, trip_status)
+                for t in issued.tickets
+            ))
+        case Refund():
+            (refunded,) = events
+            assert isinstance(refunded, TicketRefunded)
+            trip = state.trips[command.trip_id]
+            then = _as_issued(trip.tickets[command.ticket_id])
+            then.status, then.refund_fee_fen, then.refunded_fen, then.refunded_at_ms = TicketStatus.REFUNDED, refunded.fee_fen, refunded.refund_fen, refunded.at_ms
+            return ticket_view(trip, then, now, policy, trip_status)
+        case CheckIn():
+            (checked,) = events
+            assert isinstance(checked, TicketCheckedIn)
+            trip = state.trips[command.trip_id]
+            then = _as_issued(trip.tickets[command.ticket_id])
+            then.status, then.checked_in_at_ms, then.gate_id = TicketStatus.CHECKED_IN, checked.at_ms, checked.gate_id
+            return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)
-        case Refund() | CheckIn():
-            trip = state.trips[command.trip_id]
-            return ticket_view(trip, trip.tickets[command.ticket_id], now, policy)
         case DepartTrip() | CancelTrip():
-            return trip_view(state.trips[command.trip_id], now, policy)
+            return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
             return SweptView(tuple(event.hold_id for event in events))
     raise AssertionError(f"unknown command {command!r}")
+
+
+def _as_issued(ticket: Ticket) -> Ticket:
+    """A copy of the ticket as it was when issued: its seat and price never change, the rest does."""
+    return Ticket(ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms)
 
 
 def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply | Rejection:
     """The reply to a read-only query."""
     match query:
         case SearchTrips():
-            return OffersView(tuple(_offers(state, query, now, policy)))
+            wanted = {query.from_station, query.to_station}
+            known = frozenset(code for code in wanted if any(code in trip.stop_index for trip in state.trips.values()))
+            return OffersView(tuple(_offers(state, query, now, policy)), known)
         case ListStations():
             stops = {stop.code: stop.name for trip in state.trips.values() for stop in trip.spec.stops}
             return StationsView(tuple(sorted(stops.items())))

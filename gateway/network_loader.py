@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from .services import Gateway
 
 DEFAULT_DAYS = 7
+# Trips of one load sent at a time: far below an owner's queue bound, so a big timetable on one
+# shard waits its turn instead of overflowing the queue.
+TRIPS_IN_FLIGHT = 1000
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -63,12 +66,23 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     except ValueError:
         raise invalid("first_date", f"{first_date!r} is not a date like 2026-11-25") from None
     except NetworkError as error:
-        raise invalid("days", "; ".join(error.problems)) from None
-    replies = await asyncio.gather(*(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in specs))
-    conflicts = [reply for reply in replies if isinstance(reply, Rejection)]
-    if conflicts:
-        trips = ", ".join(c.fact("trip_id") or "?" for c in conflicts[:MAX_PROBLEMS_SHOWN])
-        raise Rejected(reject(Reason.TRIP_CONFLICT, f"{len(conflicts)} trips exist with a different definition and were left as they are: {trips}"))
+        raise invalid("days", "; ".join(p.removeprefix("days: ") for p in error.problems)) from None
+    replies = []
+    for first in range(0, len(specs), TRIPS_IN_FLIGHT):
+        chunk = specs[first : first + TRIPS_IN_FLIGHT]
+        replies += await asyncio.gather(*(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in chunk))
+    refused = [reply for reply in replies if isinstance(reply, Rejection)]
+    reused = [r for r in refused if r.reason is Reason.REQUEST_ID_REUSED]
+    if reused:
+        raise Rejected(reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different load", field="request_id"))
+    if refused:
+        trips = ", ".join(r.fact("trip_id") or "?" for r in refused[:MAX_PROBLEMS_SHOWN])
+        created = sum(1 for reply in replies if not isinstance(reply, Rejection) and reply.created)
+        raise Rejected(reject(
+            Reason.TRIP_CONFLICT,
+            f"{len(refused)} trips exist with a different definition and were left as they are ({created} others were scheduled): {trips}",
+            conflicts=len(refused), created=created, first_trip_id=refused[0].fact("trip_id"),
+        ))
     created = sum(1 for reply in replies if reply.created)
     return LoadResult(created, len(replies) - created, len(network.stations), len(network.schedules))
 

@@ -33,6 +33,10 @@ class OwnerUnavailable(Exception):
     """The owner stayed down longer than OWNER_RESTART_WAIT_S; the call may or may not have run."""
 
 
+class OwnerFailed(Exception):
+    """The owner call failed for a reason other than the owner dying: a bug to investigate."""
+
+
 # How long a batch keeps being retried while its owner restarts and recovers.  Retrying is safe:
 # the owner answers commands it already applied from its idempotency window.
 OWNER_RESTART_WAIT_S = 30.0
@@ -93,6 +97,9 @@ class Batcher:
                 self.retries += 1
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, MAX_RETRY_DELAY_S)
+            except Exception as error:  # never leave callers waiting on a batch that cannot answer
+                _fail(batch, OwnerFailed(repr(error)))
+                return
         for (_, future), reply in zip(batch, replies, strict=True):
             if not future.done():
                 future.set_result(reply)

@@ -8,8 +8,10 @@ gRPC status with details.  The servicers hold no state of their own.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
+import logging
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +27,9 @@ from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_g
 from . import convert
 from .errors import abort, abort_unavailable
 from .network_loader import load_network
-from .owners import OwnerPool, OwnerUnavailable, Overloaded
+from .owners import OwnerFailed, OwnerPool, OwnerUnavailable, Overloaded
+
+log = logging.getLogger("keyun.gateway")
 
 # How soon a client should retry after an overload or an owner restart.
 RETRY_AFTER_OVERLOAD_S = 0.2
@@ -45,12 +49,8 @@ class Gateway:
             item = build()
         except Rejected as rejected:
             await abort(context, rejected.rejection)
-        try:
+        async with owner_errors(context):
             reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
-        except Overloaded:
-            await abort_unavailable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
-        except OwnerUnavailable:
-            await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
         replies = reply if fan_out else [reply]
         for each in replies:
             if isinstance(each, Rejection):
@@ -66,6 +66,20 @@ class Gateway:
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min)))
         start_ms = int(midnight.timestamp() * 1000)
         return start_ms, start_ms + 86_400_000
+
+
+@contextlib.asynccontextmanager
+async def owner_errors(context: grpc.aio.ServicerContext):
+    """Turn an owner that cannot answer into a status the client can act on."""
+    try:
+        yield
+    except Overloaded:
+        await abort_unavailable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
+    except OwnerUnavailable:
+        await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
+    except OwnerFailed:
+        log.exception("an owner call failed")
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
 
 
 def page(items: list, page_size: int, page_token: str, query_key: str) -> tuple[list, str]:
@@ -105,6 +119,9 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
             return cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms)
 
         replies = await self.gateway.ask(context, build, fan_out=True)
+        for field_name, code in (("from_station", request.from_station), ("to_station", request.to_station)):
+            if not any(code in reply.stations_known for reply in replies):
+                await abort(context, reject(Reason.UNKNOWN_STATION, f"no trip serves station {code}", field=field_name, station=code))
         offers = sorted((o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id))
         offers, next_token = await paged(context, offers, request, f"{request.from_station}|{request.to_station}|{request.date}")
         return catalog_pb2.SearchTripsResponse(offers=[convert.offer(o) for o in offers], next_page_token=next_token)
@@ -137,7 +154,7 @@ class SalesService(sales_pb2_grpc.SalesServicer):
                 request.to_station,
                 tuple(request.seat_numbers),
                 request.seat_count,
-                request.ttl_seconds * 1000 if request.ttl_seconds else cmd.DEFAULT_HOLD_TTL_MS,
+                request.ttl_seconds * 1000,
             ),
         )
         return sales_pb2.HoldResponse(hold=convert.hold(view))
@@ -200,7 +217,8 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
 
     async def LoadNetwork(self, request, context):
         try:
-            result = await load_network(self.gateway, request.request_id, request.network_toml, request.first_date, request.days)
+            async with owner_errors(context):
+                result = await load_network(self.gateway, request.request_id, request.network_toml, request.first_date, request.days)
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         return dispatch_pb2.LoadNetworkResponse(

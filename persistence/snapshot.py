@@ -30,7 +30,7 @@ class Snapshot:
     lsn: int  # the last log record the snapshot covers; 0 for none
     now_ms: int
     trips: list[Any]  # trip records, see engine.state.Trip.to_record
-    requests: list[tuple[int, str, Any, Any]]  # (sequence, request id, command, reply), oldest first
+    requests: list[tuple[int, str, Any]]  # (sequence, request id, receipt), oldest first
 
 
 class SnapshotStore:
@@ -47,7 +47,7 @@ class SnapshotStore:
             lsn, now_ms = codec.decode(meta) if meta else (0, 0)
             trips = [codec.decode(value) for _, value in txn.cursor(db=self.trips)]
             requests = sorted((codec.decode(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)), key=lambda r: r[0])
-        return Snapshot(lsn, now_ms, trips, [(sequence, rid, command, reply) for sequence, command, reply, rid in requests])
+        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests])
 
     def save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         """Write the changes and the new position in one transaction (atomic and durable on commit)."""
@@ -56,8 +56,8 @@ class SnapshotStore:
                 txn.put(record[0].trip_id.encode(), codec.encode(record), db=self.trips)
             for rid in changes.requests_evicted:
                 txn.delete(rid.encode(), db=self.requests)
-            for sequence, rid, command, reply in changes.requests_added:
-                txn.put(rid.encode(), codec.encode([sequence, command, reply]), db=self.requests)
+            for sequence, rid, receipt in changes.requests_added:
+                txn.put(rid.encode(), codec.encode([sequence, receipt]), db=self.requests)
             txn.put(b"position", codec.encode([lsn, now_ms]), db=self.meta)
 
     def position(self) -> int:

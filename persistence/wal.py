@@ -89,13 +89,19 @@ def read_segment(path: Path, last: bool) -> tuple[list[tuple[int, Record]], int]
     while offset < len(data):
         problem, end = _frame_problem(data, offset)
         if problem is not None:
-            if last and end >= len(data):
-                break  # torn write at the end of the log
+            if last and (end >= len(data) or not data[offset:].strip(b"\0")) and not _frame_follows(data, offset):
+                break  # torn write at the end of the log (a crash may also leave it zero-filled)
             raise WalCorruption(path, offset, problem)
         lsn, now_ms, entries = codec.decode(data[offset + FRAME.size : end])
         records.append((offset, Record(lsn, now_ms, entries)))
         offset = end
     return records, offset
+
+
+def _frame_follows(data: bytes, offset: int) -> bool:
+    """Whether a valid frame starts somewhere after `offset`.  A crash tears only the last frame,
+    so then the bad frame at `offset` (say, a damaged length field) is damage, not a torn tail."""
+    return any(_frame_problem(data, start)[0] is None for start in range(offset + 1, len(data) - FRAME.size))
 
 
 def _frame_problem(data: bytes, offset: int) -> tuple[str | None, int]:
@@ -104,6 +110,8 @@ def _frame_problem(data: bytes, offset: int) -> tuple[str | None, int]:
         return "truncated frame header", len(data)
     length, checksum = FRAME.unpack_from(data, offset)
     end = offset + FRAME.size + length
+    if length == 0:  # every record has a payload; zeroed bytes pass the checksum (crc32 of b"" is 0)
+        return "empty record", end
     if length > MAX_RECORD_BYTES:
         return f"implausible record length {length}", max(end, len(data))
     if end > len(data):

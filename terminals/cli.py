@@ -164,6 +164,8 @@ def _check(args) -> None:
 
     try:
         network = parse_network_text(args.file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SystemExit(f"{args.file}: {error.strerror}") from None
     except Rejected as rejected:
         raise SystemExit(f"{args.file}: {rejected.rejection.message}") from None
     print(f"{args.file}: ok, {len(network.stations)} stations, {len(network.routes)} routes, {len(network.schedules)} schedules")

@@ -372,6 +372,21 @@ def test_a_retried_confirm_returns_the_tickets(desk):
     desk.refused(c.ConfirmHold("confirm-2", hold.hold_id), Reason.HOLD_CLOSED)
 
 
+def test_a_retry_gets_the_original_reply_after_the_trip_was_cancelled(desk):
+    sale = desk.ok(c.Sell("sale-1", TRIP, A, D, seat_count=1))
+    assert sale.tickets[0].trip.status is TripStatus.ON_SALE
+    desk.ok(desk.cancel())
+    assert desk.ok(c.Sell("sale-1", TRIP, A, D, seat_count=1)) == sale
+
+
+def test_a_retry_gets_the_original_reply_after_the_coach_left(desk):
+    ticket = sold_ticket(desk, B, D)
+    refund = desk.ok(c.Refund("refund-1", ticket.ticket_id), DEPARTS_MS - 10 * MINUTE_MS)
+    assert refund.trip.status is TripStatus.CHECKING_IN
+    desk.ok(desk.depart())
+    assert desk.ok(c.Refund("refund-1", ticket.ticket_id), DEPARTS_MS + HOUR_MS) == refund
+
+
 @pytest.mark.parametrize(
     "other",
     [
@@ -767,8 +782,9 @@ def test_a_batch_applies_in_order_and_journals_what_changed(desk):
             c.Sell("b2", TRIP, A, D, seat_numbers=("1A",)),  # taken by the hold just placed
             c.ConfirmHold("b3", hold_id),
             c.GetSeatMap(TRIP, A, D),
-            c.DepartTrip("b4", PM_TRIP),
-            c.DepartTrip("b5", PM_TRIP),  # no-op: replied, not journaled
+            c.DepartTrip("b4", PM_TRIP),  # refused: boarding has not opened, so not journaled
+            c.CancelTrip("b5", PM_TRIP),
+            c.CancelTrip("b6", PM_TRIP),  # no-op: replied, not journaled
         ],
         NOW,
     )
@@ -776,7 +792,8 @@ def test_a_batch_applies_in_order_and_journals_what_changed(desk):
     assert isinstance(replies[1], Rejection) and replies[1].reason is Reason.SEAT_TAKEN
     assert isinstance(replies[2], TicketsView)
     assert not [s for row in replies[3].rows for s in row if s.label == "1A" and s.free]
-    assert [e.command.request_id for e in entries] == ["b1", "b3", "b4"]
+    assert isinstance(replies[4], Rejection) and replies[4].reason is Reason.NOT_YET_BOARDING
+    assert [e.command.request_id for e in entries] == ["b1", "b3", "b5"]
 
 
 def test_time_never_runs_backwards(desk):
@@ -787,11 +804,12 @@ def test_time_never_runs_backwards(desk):
 
 def test_replay_rebuilds_state_and_remembered_replies():
     live = ShardEngine(check=True)
-    journal = []
+    journal, originals = [], {}
 
     def run(batch, now):
         replies, entries = live.execute(batch, now)
         journal.append((now, entries))
+        originals.update({command.request_id: (command, reply) for command, reply in zip(batch, replies)})
         return replies
 
     run([c.ScheduleTrip(f"s-{s.trip_id}", s) for s in trip_specs()], NOW)
@@ -807,6 +825,11 @@ def test_replay_rebuilds_state_and_remembered_replies():
         replayed.replay(now, entries)
     assert replayed.state == live.state
     assert replayed.last_now == live.last_now
-    assert set(replayed.recent) == {"h1", "h2", "s1", "c1", "r1", "x1", "k1", "d1"} | {f"s-{s.trip_id}" for s in trip_specs()}
-    for request_id, remembered in replayed.recent.items():
-        assert remembered == live.recent[request_id], request_id
+    journaled = {entry.command.request_id for _, entries in journal for entry in entries if entry.command.request_id}
+    assert journaled == {"h1", "h2", "s1", "c1", "r1", "x1", "k1", "d1"} | {f"s-{s.trip_id}" for s in trip_specs()}
+    # Retried against the rebuilt engine, every journaled request gets its original reply.
+    commands = [originals[rid][0] for rid in sorted(journaled)]
+    replies, entries = replayed.execute(commands, replayed.last_now)
+    assert entries == []
+    for command, reply in zip(commands, replies):
+        assert reply == originals[command.request_id][1], command

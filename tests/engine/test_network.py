@@ -160,8 +160,10 @@ def _append(key: str, table: dict):
 
 BAD = [
     # (id, change, field path, words in the message)
-    ("missing format", _delete(("format",)), "format", ("must be 1",)),
-    ("wrong format", _set(("format",), 2), "format", ("must be 1",)),
+    ("missing format", _delete(("format",)), "format", ("must be the integer 1",)),
+    ("wrong format", _set(("format",), 2), "format", ("must be the integer 1",)),
+    ("float format", _set(("format",), 1.0), "format", ("must be the integer 1",)),
+    ("boolean format", _set(("format",), True), "format", ("must be the integer 1",)),
     ("format as string", _set(("format",), "1"), "format", ()),
     ("bad utc offset", _set(("utc_offset",), "8"), "utc_offset", ("+08:00",)),
     ("utc offset not a string", _set(("utc_offset",), 8), "utc_offset", ()),

@@ -166,8 +166,11 @@ def test_retire_deletes_only_segments_fully_covered(tmp_path):
 def test_recovery_after_retire(tmp_path):
     log = write_log(tmp_path, 20, SMALL)
     firsts = [int(p.stem) for p in segments(tmp_path)]
-    upto = firsts[2] + 1  # a snapshot covering the first two segments and a bit of the third
-    assert log.retire(upto) == 2
+    upto = firsts[2]  # a snapshot covering the first two segments and the first record of the third
+    covered = sum(1 for following in firsts[1:] if following - 1 <= upto)
+    assert covered >= 2
+    assert log.retire(upto) == covered
+    assert [int(p.stem) for p in segments(tmp_path)] == firsts[covered:]
     log.close()
     records, log = recover(tmp_path, after_lsn=upto, segment_bytes=SMALL)
     assert records == expected(range(upto + 1, 21))
@@ -204,17 +207,22 @@ def test_a_tail_torn_at_every_offset_is_cut(tmp_path, segment_bytes):
 
 
 def test_a_torn_first_record_of_a_new_segment_is_cut(tmp_path):
-    closed_log(tmp_path, 20, SMALL)
+    log = write_log(tmp_path, 0, SMALL)
+    n = 0
+    while n < 2 or len(segments(tmp_path)) < 3 or frames(tmp_path)[-1][1] != len(MAGIC):
+        n += 1
+        log.append(now_for(n), entries_for(n))  # until a record starts a new segment
+    log.close()
     path, start, last = frames(tmp_path)[-1]
-    assert start == len(MAGIC), "the last record is the first of its segment"  # by construction below
+    assert last.lsn == n and path.name == segment_name(n)
     with open(path, "r+b") as file:
         file.truncate(start + 5)
     records, log = recover(tmp_path, segment_bytes=SMALL)
-    assert records == expected(range(1, 20))
+    assert records == expected(range(1, n))
     assert path.stat().st_size == len(MAGIC)
-    assert log.append(now_for(20), entries_for(20))[0] == 20
+    assert log.append(now_for(n), entries_for(n))[0] == n
     log.close()
-    assert recover(tmp_path)[0] == expected(range(1, 21))
+    assert recover(tmp_path)[0] == expected(range(1, n + 1))
 
 
 def test_garbage_after_the_last_record_is_cut(tmp_path):
@@ -378,3 +386,85 @@ def test_a_partial_header_in_a_segment_that_is_not_the_last_is_refused(tmp_path)
     paths[1].write_bytes(MAGIC[:5])
     with pytest.raises(WalCorruption, match="not a Keyun log segment"):
         recover(tmp_path, segment_bytes=SMALL)
+
+
+# --- zero-filled tails ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zeros", [1, 7, 8, 9, 40, 4096])
+def test_a_zero_filled_tail_is_cut(tmp_path, zeros):
+    """A crash can leave the end of the file extended with zeros that were never written."""
+    closed_log(tmp_path, 4)
+    path = segments(tmp_path)[-1]
+    size = path.stat().st_size
+    with open(path, "ab") as file:
+        file.write(bytes(zeros))
+    records, log = recover(tmp_path)
+    assert records == expected(range(1, 5))
+    assert path.stat().st_size == size
+    assert log.append(now_for(5), entries_for(5))[0] == 5
+    log.close()
+    assert recover(tmp_path)[0] == expected(range(1, 6))
+
+
+def test_a_torn_record_followed_by_zeros_is_cut(tmp_path):
+    closed_log(tmp_path, 4)
+    path, start, _ = frames(tmp_path)[-1]
+    data = path.read_bytes()
+    path.write_bytes(data[: start + 10] + bytes(len(data) - start - 10))  # the file is as long as the write
+    records, log = recover(tmp_path)
+    log.close()
+    assert records == expected(range(1, 4))
+    assert path.stat().st_size == start
+
+
+def test_zeros_before_a_good_record_are_corruption(tmp_path):
+    closed_log(tmp_path, 4)
+    scanned = frames(tmp_path)
+    path, offset, _ = scanned[1]
+    end = scanned[2][1]
+    data = path.read_bytes()
+    path.write_bytes(data[:offset] + bytes(end - offset) + data[end:])
+    error = assert_corrupt(tmp_path, path, offset)
+    assert "empty record" in error.why
+
+
+def test_a_zero_filled_tail_of_a_segment_that_is_not_the_last_is_corruption(tmp_path):
+    closed_log(tmp_path, 20, SMALL)
+    first_segment = segments(tmp_path)[0]
+    end = first_segment.stat().st_size
+    with open(first_segment, "ab") as file:
+        file.write(bytes(16))
+    assert_corrupt(tmp_path, first_segment, end, segment_bytes=SMALL)
+
+
+@pytest.mark.parametrize("bit", range(32))
+def test_a_damaged_length_in_the_middle_of_the_last_segment_is_corruption(tmp_path, bit):
+    """A length pointing past the end of the file looks like a torn write, but records follow it:
+    cutting there would silently drop acknowledged records."""
+    closed_log(tmp_path, 5)
+    path, offset, _ = frames(tmp_path)[1]
+    size = path.stat().st_size
+    with open(path, "r+b") as file:
+        file.seek(offset + bit // 8)
+        byte = file.read(1)[0]
+        file.seek(offset + bit // 8)
+        file.write(bytes([byte ^ (1 << bit % 8)]))
+    assert_corrupt(tmp_path, path, offset)
+    assert path.stat().st_size == size
+
+
+@pytest.mark.parametrize("bit", [13, 20, 27, 31])  # bits that are 0 in a small length: it grows past the end
+def test_a_damaged_length_in_the_last_record_is_a_torn_tail(tmp_path, bit):
+    """Nothing follows the last record, so damage there cannot be told from a torn write: it is cut."""
+    closed_log(tmp_path, 5)
+    path, offset, _ = frames(tmp_path)[-1]
+    with open(path, "r+b") as file:
+        file.seek(offset + bit // 8)
+        byte = file.read(1)[0]
+        file.seek(offset + bit // 8)
+        file.write(bytes([byte ^ (1 << bit % 8)]))
+    records, log = recover(tmp_path)
+    log.close()
+    assert records == expected(range(1, 5))
+    assert path.stat().st_size == offset
