@@ -127,10 +127,10 @@ class Model:
     def refund_fee(self, ticket: ModelTicket, now: int) -> Reason | int:
         if ticket.status is TicketStatus.REFUNDED:
             return Reason.ALREADY_REFUNDED
+        if ticket.trip_id in self.cancelled:
+            return 0  # the station cancelled: everyone gets everything back, boarded or not
         if ticket.status is TicketStatus.CHECKED_IN:
             return Reason.TICKET_CHECKED_IN
-        if ticket.trip_id in self.cancelled:
-            return 0
         before = departs(ticket.trip_id, ticket.from_stop) - now
         if self.gone(ticket.trip_id, ticket.from_stop, now) or before <= 0:
             return Reason.REFUND_NOT_ALLOWED
