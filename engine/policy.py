@@ -39,3 +39,62 @@ class Policy:
             if ms_before_departure > tier.min_ms_before:
                 return (price_fen * tier.fee_basis_points + 5000) // 10_000
         return None
+
+
+class PolicyError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+POLICY_KEYS = {"hold_minutes", "boarding_opens_minutes", "boarding_closes_minutes", "sales_close_minutes", "refund_tiers"}
+MAX_POLICY_MINUTES = 24 * 60
+
+
+def parse_policy(doc: dict) -> Policy:
+    """A station's rules from a policy file (TOML, docs/operations.md); every problem is named.
+
+        hold_minutes = 10
+        boarding_opens_minutes = 60
+        boarding_closes_minutes = 5
+        sales_close_minutes = 0
+        refund_tiers = [{ hours_before = 2, fee_percent = 10 }, { hours_before = 0, fee_percent = 20 }]
+    """
+    problems = [f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})" for key in sorted(set(doc) - POLICY_KEYS)]
+    defaults = Policy()
+
+    def minutes(key: str, default_ms: int, low: int) -> int:
+        value = doc.get(key, default_ms // MINUTE_MS)
+        if type(value) is not int or not low <= value <= MAX_POLICY_MINUTES:
+            problems.append(f"{key}: must be a whole number of minutes in {low}..{MAX_POLICY_MINUTES}")
+            return default_ms
+        return value * MINUTE_MS
+
+    hold_ms = minutes("hold_minutes", defaults.hold_ttl_ms, 1)
+    if hold_ms > 30 * MINUTE_MS:
+        problems.append("hold_minutes: at most 30 (a hold keeps seats from everyone else)")
+    opens_ms = minutes("boarding_opens_minutes", defaults.boarding_opens_ms, 0)
+    closes_ms = minutes("boarding_closes_minutes", defaults.boarding_closes_ms, 0)
+    sales_ms = minutes("sales_close_minutes", defaults.sales_close_ms, 0)
+    tiers = _parse_tiers(doc.get("refund_tiers"), problems) if "refund_tiers" in doc else defaults.refund_tiers
+    if problems:
+        raise PolicyError(problems)
+    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers)
+
+
+def _parse_tiers(value: object, problems: list[str]) -> tuple[RefundTier, ...]:
+    if not isinstance(value, list) or not value:
+        problems.append("refund_tiers: must be a non-empty array of { hours_before, fee_percent } tables")
+        return ()
+    tiers = []
+    for n, tier in enumerate(value):
+        hours, percent = (tier.get("hours_before"), tier.get("fee_percent")) if isinstance(tier, dict) else (None, None)
+        if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 <= hours <= 24 * 30:
+            problems.append(f"refund_tiers[{n}].hours_before: must be a number of hours in 0..720")
+        elif not isinstance(percent, (int, float)) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            problems.append(f"refund_tiers[{n}].fee_percent: must be a percentage in 0..100")
+        else:
+            tiers.append(RefundTier(int(hours * HOUR_MS), round(percent * 100)))
+    if [t.min_ms_before for t in tiers] != sorted({t.min_ms_before for t in tiers}, reverse=True):
+        problems.append("refund_tiers: hours_before must fall from one tier to the next")
+    return tuple(tiers)

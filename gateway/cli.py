@@ -8,9 +8,11 @@ import logging
 import os
 import signal
 import sys
+import tomllib
 from importlib import resources
 from pathlib import Path
 
+from keyun.engine.policy import Policy, PolicyError, parse_policy
 from keyun.engine.reasons import Rejected
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import layout
@@ -49,6 +51,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="trip owner actors (default: one per CPU)")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
+    p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -56,6 +59,11 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.shards < 1:
         print("--shards must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        args.station_policy = read_policy(args.policy) if args.policy else Policy()
+    except (OSError, tomllib.TOMLDecodeError, PolicyError) as error:
+        print(f"keyun serve: {args.policy}: {error}", file=sys.stderr)
         return 2
     install_event_loop_policy()
     try:
@@ -70,7 +78,7 @@ async def _serve(args: argparse.Namespace) -> None:
     log.info("starting Ray (%s)", args.ray_address or "embedded")
     start_ray(args.ray_address)
     try:
-        server = KeyunServer.create("keyun", args.data_dir, args.shards, detached=bool(args.ray_address))
+        server = KeyunServer.create("keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address))
     except layout.DataDirError as error:
         raise SystemExit(f"keyun serve: {error}") from None
     port = await server.start(args.host, args.port)
@@ -88,6 +96,11 @@ async def _serve(args: argparse.Namespace) -> None:
     await stop.wait()
     log.info("stopping")
     await server.stop()
+
+
+def read_policy(path: Path) -> Policy:
+    with open(path, "rb") as file:
+        return parse_policy(tomllib.load(file))
 
 
 async def _load_demo(server: KeyunServer) -> None:

@@ -140,23 +140,17 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         return catalog_pb2.ListStationsResponse(stations=[catalog_pb2.Station(code=c, name=n) for c, n in stations])
 
 
+def _seat_request(request) -> tuple:
+    """The fields HoldRequest and SellRequest share, in the order PlaceHold and Sell take them."""
+    return request.request_id, request.trip_id, request.from_station, request.to_station, tuple(request.seat_numbers), request.seat_count
+
+
 class SalesService(sales_pb2_grpc.SalesServicer):
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
 
     async def Hold(self, request, context):
-        view = await self.gateway.ask(
-            context,
-            lambda: cmd.PlaceHold(
-                request.request_id,
-                request.trip_id,
-                request.from_station,
-                request.to_station,
-                tuple(request.seat_numbers),
-                request.seat_count,
-                request.ttl_seconds * 1000,
-            ),
-        )
+        view = await self.gateway.ask(context, lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000))
         return sales_pb2.HoldResponse(hold=convert.hold(view))
 
     async def Confirm(self, request, context):
@@ -168,17 +162,7 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.ReleaseResponse()
 
     async def Sell(self, request, context):
-        view = await self.gateway.ask(
-            context,
-            lambda: cmd.Sell(
-                request.request_id,
-                request.trip_id,
-                request.from_station,
-                request.to_station,
-                tuple(request.seat_numbers),
-                request.seat_count,
-            ),
-        )
+        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request)))
         return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Refund(self, request, context):

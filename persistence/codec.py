@@ -59,7 +59,15 @@ def _builder(cls: type):
     is generated per class because decoding builds millions of these during recovery.
     """
     if issubclass(cls, enum.Enum):
-        return lambda values: cls(values[0])
+        members = {member.value: member for member in cls}
+
+        def member(values):
+            try:
+                return members[values[0]]
+            except KeyError:
+                raise ValueError(f"{values[0]!r} is not a {cls.__name__}") from None
+
+        return member
     params = dataclasses.fields(cls)
     if not hasattr(cls, "__post_init__") and not cls.__dataclass_params__.frozen:
         return lambda values: cls(*values)
@@ -93,13 +101,13 @@ def _ext_hook(code: int, data: bytes) -> Any:
     raise ValueError(f"unknown extension code {code} in encoded data")
 
 
-def _array_hook(values: list) -> Any:
+def _array_hook(values: tuple) -> Any:
     if values and values[0] is _MARKER:
         build = BUILDERS.get(values[1])
         if build is None:
             raise ValueError(f"unknown type {values[1]!r} in encoded data")
         return build(values[2:])
-    return tuple(values)
+    return values
 
 
 def encode(value: Any) -> bytes:
@@ -108,4 +116,4 @@ def encode(value: Any) -> bytes:
 
 
 def decode(data: bytes) -> Any:
-    return msgpack.unpackb(data, ext_hook=_ext_hook, list_hook=_array_hook, use_list=True, raw=False, strict_map_key=False)
+    return msgpack.unpackb(data, ext_hook=_ext_hook, list_hook=_array_hook, use_list=False, raw=False, strict_map_key=False)

@@ -43,6 +43,8 @@ class RecoveryReport:
     records_replayed: int
     events_replayed: int
     seconds: float
+    snapshot_seconds: float = 0.0  # of which: loading the snapshot
+    check_seconds: float = 0.0  # of which: checking the invariants
 
 
 class OwnerStore:
@@ -76,6 +78,7 @@ class OwnerStore:
         started = time.perf_counter()
         snapshot = self.snapshots.load()
         engine.restore(snapshot.now_ms, snapshot.trips, snapshot.requests)
+        snapshot_s = time.perf_counter() - started
         records = events = 0
         last_report = time.monotonic()
         for record in self.wal.recover(after_lsn=snapshot.lsn):
@@ -85,7 +88,9 @@ class OwnerStore:
             if progress is not None and time.monotonic() - last_report > PROGRESS_EVERY_S:
                 progress(records, events)
                 last_report = time.monotonic()
+        checking = time.perf_counter()
         check_invariants(engine.state)
+        check_s = time.perf_counter() - checking
         # What was replayed stays in the engine's changes: the next snapshot moves past these log
         # records (and retires them), so it must also write the trips and requests they changed.
         self.snapshot_lsn = snapshot.lsn
@@ -94,7 +99,7 @@ class OwnerStore:
         seconds = time.perf_counter() - started
         metrics.RECOVERY_SECONDS.observe(seconds)
         metrics.REPLAYED_EVENTS.inc(events)
-        return RecoveryReport(snapshot.lsn, len(engine.state.trips), records, events, seconds)
+        return RecoveryReport(snapshot.lsn, len(engine.state.trips), records, events, seconds, snapshot_s, check_s)
 
     def commit(self, now_ms: int, entries: list[Entry]) -> None:
         """Make one batch's entries durable: one write and one fsync.  Returns only when done."""

@@ -196,3 +196,23 @@ def test_bad_network_files_are_refused_with_the_field_named(keyun):
     assert "stations[0].code" in error.message
     syntax = refused(keyun.client.load_network, "format = = 1")
     assert "line 1" in syntax.message
+
+
+def test_a_station_policy_sets_fees_and_hold_lifetime(ray_session, tmp_path):
+    from keyun.engine.policy import parse_policy
+
+    from .conftest import ServerThread, schedule_trip
+    from keyun.terminals.client import KeyunClient
+
+    policy = parse_policy({"hold_minutes": 3, "refund_tiers": [{"hours_before": 4, "fee_percent": 5}, {"hours_before": 0, "fee_percent": 50}]})
+    server = ServerThread(tmp_path, shards=1, policy=policy)
+    try:
+        with KeyunClient(server.target) as client:
+            trip_id = schedule_trip(client, "P1", 5 * HOURS)
+            hold = client.hold(trip_id, "AAA", "DDD", seat_count=1)
+            lifetime_ms = hold.expires_at.ToMilliseconds() - int(time.time() * 1000)
+            assert 2.5 * 60_000 < lifetime_ms <= 3 * 60_000
+            ticket = client.confirm(hold.hold_id).tickets[0]
+            assert client.refund(ticket.ticket_id).refund_fee_fen == 200  # 5 % of 40.00, more than 4 h out
+    finally:
+        server.stop()

@@ -92,3 +92,11 @@ def test_network_check_names_the_bad_field(tmp_path):
 def test_every_verb_has_help():
     for verb in (["serve"], ["counter", "sell"], ["counter", "search"], ["gate", "checkin"], ["network", "load"]):
         assert "usage: keyun" in keyun(*verb, "--help").stdout
+
+
+def test_serve_refuses_a_bad_policy_file_before_starting(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("hold_minutes = 90\nrefund_tier = []\n", encoding="utf-8")
+    result = subprocess.run([KEYUN, "serve", "--policy", str(policy), "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "hold_minutes: at most 30" in result.stderr and "refund_tier: unknown key" in result.stderr

@@ -14,53 +14,13 @@ from pathlib import Path
 import pytest
 
 from keyun.engine import commands as c
-from keyun.engine.network import TripSpec, expand, parse_network
 from keyun.engine.policy import HOUR_MS, MINUTE_MS
 from keyun.engine.reasons import Rejection
 from keyun.engine.shard import Entry, ShardEngine
 from keyun.persistence.store import OwnerStore, RecoveryReport
 
-A, B, C, D = "AA", "BB", "CC", "DD"
-DAY = dt.date(2030, 6, 1)
-DEPARTS_MS = int(dt.datetime(2030, 6, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)  # 08:00 at +08:00
-NOW = DEPARTS_MS - 24 * HOUR_MS  # a day before the morning coach: on sale, not yet boarding
-TRIP = "S1-20300601"
-PM_TRIP = "S2-20300601"
-NEXT_DAY_TRIP = "S1-20300602"
-
-NETWORK = {
-    "format": 1,
-    "name": "Persistence test network",
-    "utc_offset": "+08:00",
-    "stations": [{"code": A, "name": "Alpha"}, {"code": B, "name": "Bravo"}, {"code": C, "name": "Charlie"}, {"code": D, "name": "Delta"}],
-    "operators": [{"id": "OP1", "name": "Test Coaches"}],
-    "vehicles": [
-        {"id": "coach", "name": "13-seat coach", "rows": [["1A", "1B", "", "1C", "1D"], ["2A", "2B", "", "2C", "2D"], ["3A", "3B", "3C", "3D", "3E"]]},
-    ],
-    "routes": [
-        {
-            "id": "R1",
-            "name": "Alpha-Delta",
-            "fen_per_km": 30,
-            "stops": [
-                {"station": A, "minutes": 0, "km": 0},
-                {"station": B, "minutes": 60, "km": 50},
-                {"station": C, "minutes": 120, "km": 100},
-                {"station": D, "minutes": 180, "km": 150},
-            ],
-            "fares": [{"from": A, "to": D, "fen": 4000}],
-        }
-    ],
-    "schedules": [
-        {"id": "S1", "route": "R1", "operator": "OP1", "vehicle": "coach", "departs": "08:00"},
-        {"id": "S2", "route": "R1", "operator": "OP1", "vehicle": "coach", "departs": "14:00"},
-    ],
-}
-
-
-def trip_specs(days: int = 2) -> list[TripSpec]:
-    return expand(parse_network(NETWORK), DAY, days)
-
+# The engine tests' network and clock, so realistic engine values go in the log.
+from ..engine.conftest import A, B, C, D, DAY, DEPARTS_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, trip_specs  # noqa: F401
 
 def schedule_batch(prefix: str = "sched") -> list[c.ScheduleTrip]:
     return [c.ScheduleTrip(f"{prefix}-{spec.trip_id}", spec) for spec in trip_specs()]
