@@ -68,6 +68,10 @@ class TripShard:
         """Answered once recovery is done (calls queue behind __init__)."""
         return {"shard": self.shard_no, "trips": self.recovery.trips, "events_replayed": self.recovery.events_replayed, "pid": os.getpid()}
 
+    def metrics(self) -> list:
+        """This owner's metric families, for the gateway's /metrics."""
+        return list(metrics.OWNER_REGISTRY.collect())
+
     def snapshot(self) -> int:
         """Take a snapshot now (used before a backup and by operators); return the LSN it covers."""
         self.store.snapshot(self.engine)

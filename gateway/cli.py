@@ -49,6 +49,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=50051, help="port to bind; 0 picks a free one (default 50051)")
     p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="trip owner actors (default: one per CPU)")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0 picks one)")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
     p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
@@ -84,6 +85,9 @@ async def _serve(args: argparse.Namespace) -> None:
     port = await server.start(args.host, args.port)
     if args.demo and fresh:
         await _load_demo(server)
+    if args.metrics_port is not None:
+        metrics_port = server.metrics.serve(args.host, args.metrics_port)
+        print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
     # Tests and scripts read this line to find the port when started with --port 0.
     print(f"keyun listening on {args.host}:{port}", flush=True)
     stop = asyncio.Event()

@@ -18,6 +18,8 @@ from keyun.actors.trip_shard import RemoteTripShard
 from keyun.engine.limits import MAX_BATCH
 from keyun.engine.policy import Policy
 
+from .metrics import GatewayMetrics
+
 # Calls waiting for one shard beyond this are refused with RESOURCE_EXHAUSTED: at ~100k commands/s
 # per shard this is a tenth of a second of work, so a client waiting longer is better told to retry.
 MAX_QUEUE_PER_SHARD = 10_000
@@ -50,9 +52,10 @@ def shard_of(trip_id: str, shards: int) -> int:
 
 
 class Batcher:
-    def __init__(self, actor: Any):
+    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None):
         self.actor = actor
-        self.waiting: list[tuple[Any, asyncio.Future]] = []
+        self.metrics = metrics
+        self.waiting: list[tuple[Any, asyncio.Future, float]] = []
         self.draining: asyncio.Task | None = None
         self.batches = 0  # batches sent, for tests and metrics
         self.retries = 0  # batches resent after the owner died
@@ -63,8 +66,9 @@ class Batcher:
     async def submit(self, item: Any) -> Any:
         if len(self.waiting) >= MAX_QUEUE_PER_SHARD:
             raise Overloaded()
-        future = asyncio.get_running_loop().create_future()
-        self.waiting.append((item, future))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.waiting.append((item, future, loop.time()))
         if self.draining is None:
             self.draining = asyncio.create_task(self._drain())
         return await future
@@ -73,9 +77,14 @@ class Batcher:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-                batch = [(item, future) for item, future in batch if not future.cancelled()]
-                if batch:
-                    await self._send(batch)
+                live = [(item, future) for item, future, _ in batch if not future.cancelled()]  # callers gone: drop
+                if self.metrics is not None:
+                    now = asyncio.get_running_loop().time()
+                    for _, _, queued_at in batch:
+                        self.metrics.queue_wait_seconds.observe(now - queued_at)
+                    self.metrics.batch_items.observe(len(live))
+                if live:
+                    await self._send(live)
         finally:
             self.draining = None
 
@@ -86,6 +95,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + OWNER_RESTART_WAIT_S
         delay_s = FIRST_RETRY_DELAY_S
+        sent_at = loop.time()
         while True:
             try:
                 replies = await self.actor.apply.remote(items)
@@ -100,6 +110,8 @@ class Batcher:
             except Exception as error:  # never leave callers waiting on a batch that cannot answer
                 _fail(batch, OwnerFailed(repr(error)))
                 return
+        if self.metrics is not None:
+            self.metrics.owner_call_seconds.observe(loop.time() - sent_at)
         for (_, future), reply in zip(batch, replies, strict=True):
             if not future.done():
                 future.set_result(reply)
@@ -114,7 +126,7 @@ def _fail(batch: list[tuple[Any, asyncio.Future]], error: Exception) -> None:
 class OwnerPool:
     """The fixed pool of TripShard actors, found by name so several gateways share them."""
 
-    def __init__(self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False, detached: bool = False):
+    def __init__(self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False, detached: bool = False, metrics: GatewayMetrics | None = None):
         options = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
         if detached:
             options["lifetime"] = "detached"
@@ -122,7 +134,7 @@ class OwnerPool:
             RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants)
             for n in range(shards)
         ]
-        self.batchers = [Batcher(actor) for actor in self.actors]
+        self.batchers = [Batcher(actor, metrics) for actor in self.actors]
 
     async def ready(self) -> list[dict]:
         """Wait until every owner has recovered; return what each reports."""

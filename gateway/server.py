@@ -17,6 +17,7 @@ from keyun.engine.policy import Policy
 from keyun.persistence import layout
 from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
 
+from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .owners import OwnerPool
 from .services import CatalogService, DispatchService, Gateway, GateService, SalesService
 
@@ -76,8 +77,10 @@ def install_event_loop_policy() -> None:
 
 
 class KeyunServer:
-    def __init__(self, pool: OwnerPool, utc_offset_min: int = 8 * 60):
+    def __init__(self, pool: OwnerPool, metrics: GatewayMetrics, utc_offset_min: int = 8 * 60):
         self.pool = pool
+        self.metrics = metrics
+        metrics.registry.register(OwnerCollector(pool))
         self.gateway = Gateway(pool, utc_offset_min)
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
@@ -87,12 +90,13 @@ class KeyunServer:
     def create(cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False, detached: bool = False, utc_offset_min: int = 8 * 60) -> KeyunServer:
         """Owners for `data_dir` (checked and prepared for `shards`) behind a new server."""
         layout.prepare(data_dir, shards)
-        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached)
-        return cls(pool, utc_offset_min)
+        metrics = GatewayMetrics()
+        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics)
+        return cls(pool, metrics, utc_offset_min)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Bind and serve; return the bound port (useful with port 0)."""
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics)], options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)])
         catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway), server)
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), server)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), server)

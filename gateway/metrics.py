@@ -1,0 +1,134 @@
+"""Prometheus metrics of a gateway and of the owners behind it, served on `--metrics-port`.
+
+Gateway metrics are plain prometheus-client objects in a registry of their own (one per server,
+so tests can run several).  Owner metrics live in the owner processes (persistence/metrics.py);
+a scrape asks every owner for them and adds a `shard` label.  Labels stay bounded: RPC method
+names, gRPC status codes and shard numbers, never trip or ticket ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import grpc
+import ray
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+log = logging.getLogger("keyun.gateway")
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# A scrape waits at most this long for the owners' own metrics.
+OWNER_SCRAPE_TIMEOUT_S = 2.0
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.rpcs = Counter("keyun_rpc_requests_total", "RPCs answered, by method and gRPC status", ["method", "code"], registry=self.registry)
+        self.rpc_seconds = Histogram("keyun_rpc_duration_seconds", "Time to answer an RPC, by method", ["method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.batch_items = Histogram("keyun_gateway_batch_items", "Commands and queries per batch sent to an owner", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512), registry=self.registry)
+        self.owner_call_seconds = Histogram("keyun_owner_call_seconds", "Round trip of one batch to its owner (apply, journal, fsync)", buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.queue_wait_seconds = Histogram("keyun_owner_queue_wait_seconds", "Time a call waited for its owner's next batch", buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.tickets_sold = Counter("keyun_tickets_sold_total", "Tickets issued (one per seat)", registry=self.registry)
+        self.holds = Counter("keyun_holds_total", "Holds placed", registry=self.registry)
+        self.refunds = Counter("keyun_refunds_total", "Tickets refunded", registry=self.registry)
+        self.check_ins = Counter("keyun_check_ins_total", "Tickets checked in", registry=self.registry)
+
+    def serve(self, host: str, port: int) -> int:
+        """Serve /metrics over HTTP; return the bound port."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server.server_address[1]
+
+
+class OwnerCollector:
+    """Queue depth and restarts per shard from the gateway's batchers, plus each owner's own metrics."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def describe(self) -> list:
+        return []  # collected fresh on every scrape
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("keyun_owner_queue_depth", "Calls waiting for an owner's next batch", labels=["shard"])
+        restarts = CounterMetricFamily("keyun_owner_restarts", "Batches resent because their owner died and restarted", labels=["shard"])
+        up = GaugeMetricFamily("keyun_owner_up", "1 if the owner answered the metrics scrape", labels=["shard"])
+        for shard, batcher in enumerate(self.pool.batchers):
+            depth.add_metric([str(shard)], batcher.queue_depth())
+            restarts.add_metric([str(shard)], batcher.retries)
+        yield depth
+        yield restarts
+        merged: dict[str, Metric] = {}
+        for shard, families in enumerate(self._owner_families()):
+            up.add_metric([str(shard)], 0 if families is None else 1)
+            for family in families or ():
+                target = merged.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                for sample in family.samples:
+                    target.add_sample(sample.name, {**sample.labels, "shard": str(shard)}, sample.value)
+        yield up
+        yield from merged.values()
+
+    def _owner_families(self) -> list[list[Metric] | None]:
+        refs = [actor.metrics.remote() for actor in self.pool.actors]
+        results: list[list[Metric] | None] = []
+        deadline = time.monotonic() + OWNER_SCRAPE_TIMEOUT_S
+        for ref in refs:
+            try:
+                results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+            except (ray.exceptions.RayError, TimeoutError) as error:
+                log.warning("an owner did not answer the metrics scrape: %s", error)
+                results.append(None)
+        return results
+
+
+# Business counters by RPC: how many each successful reply adds.
+def _counted(metrics: GatewayMetrics, method: str, response) -> None:
+    if method in ("Sell", "Confirm"):
+        metrics.tickets_sold.inc(len(response.tickets))
+    elif method == "Hold":
+        metrics.holds.inc()
+    elif method == "Refund":
+        metrics.refunds.inc()
+    elif method == "CheckIn":
+        metrics.check_ins.inc()
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts and times every unary RPC by method and status code."""
+
+    def __init__(self, metrics: GatewayMetrics):
+        self.metrics = metrics
+        self.wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        wrapped = self.wrapped.get(method)
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None or handler.unary_unary is None:
+                return handler
+            wrapped = self.wrapped[method] = self._wrap(method.rsplit("/", 1)[-1], handler)
+        return wrapped
+
+    def _wrap(self, name: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        behavior, metrics = handler.unary_unary, self.metrics
+        seconds = metrics.rpc_seconds.labels(name)
+
+        async def timed(request, context):
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                response = await behavior(request, context)
+                _counted(metrics, name, response)
+                return response
+            except BaseException:
+                code = context.code().name if context.code() is not None else "UNKNOWN"
+                raise
+            finally:
+                seconds.observe(time.perf_counter() - started)
+                metrics.rpcs.labels(name, code).inc()
+
+        return grpc.unary_unary_rpc_method_handler(timed, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)

@@ -1,0 +1,52 @@
+"""The Prometheus endpoint, scraped during load and parsed with prometheus-client's own parser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from keyun.terminals.client import KeyunClient
+
+from .audit import Load
+from .conftest import ServerThread, schedule_trip
+
+
+def scrape(port: int) -> dict[str, list]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def value(samples, name: str, **labels) -> float:
+    return sum(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_metrics_during_load(ray_session, tmp_path):
+    server = ServerThread(tmp_path, shards=2)
+    try:
+        port = server.server.metrics.serve("127.0.0.1", 0)
+        with KeyunClient(server.target) as client:
+            trip_ids = [schedule_trip(client, f"M{n}", dt.timedelta(minutes=30), vehicle="coach45") for n in range(2)]
+            load = Load(server.target, trip_ids, workers=4).start()
+            load.wait_for(80)
+            during = scrape(port)
+            record = load.stop()
+        after = scrape(port)
+    finally:
+        server.stop()
+
+    assert value(during["keyun_rpc_requests"], "keyun_rpc_requests_total", method="Sell", code="OK") > 0
+    assert value(after["keyun_rpc_requests"], "keyun_rpc_requests_total", method="Sell", code="OK") >= len({t for t in record.sold}) / 2
+    assert value(after["keyun_rpc_duration_seconds"], "keyun_rpc_duration_seconds_count", method="Sell") > 0
+    assert value(after["keyun_tickets_sold"], "keyun_tickets_sold_total") == len(record.sold)
+    assert value(after["keyun_refunds"], "keyun_refunds_total") == len(record.refunded)
+    assert value(after["keyun_check_ins"], "keyun_check_ins_total") == len(record.checked_in)
+    assert value(after["keyun_gateway_batch_items"], "keyun_gateway_batch_items_count") > 0
+    # Owner metrics come from the owner processes, one series per shard.
+    assert {s.labels["shard"] for s in after["keyun_owner_up"] if s.value == 1} == {"0", "1"}
+    assert value(after["keyun_wal_fsync_seconds"], "keyun_wal_fsync_seconds_count") > 0
+    assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
+    assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1"}
+    # Labels stay bounded: no trip or ticket ids anywhere.
+    assert not any(trip_ids[0] in str(s.labels) for samples in after.values() for s in samples)
