@@ -15,17 +15,28 @@ from grpc_reflection.v1alpha import reflection
 
 from keyun.engine.policy import Policy
 from keyun.persistence import layout
-from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
+from keyun.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
+    gate_pb2,
+    gate_pb2_grpc,
+    sales_pb2,
+    sales_pb2_grpc,
+)
 
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .owners import OwnerPool
-from .services import CatalogService, DispatchService, Gateway, GateService, SalesService
+from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 
 log = logging.getLogger("keyun.gateway")
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
-    for module, name in ((catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"))
+    for module, name in ((catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"), (diagnostics_pb2, "Diagnostics"))
 )
 
 # The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
@@ -101,6 +112,7 @@ class KeyunServer:
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), server)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), server)
         dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway), server)
+        diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         for name in ("", *SERVICE_NAMES):

@@ -22,7 +22,18 @@ from keyun.engine import commands as cmd
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 from keyun.engine.state import TicketStatus
-from keyun.v1 import catalog_pb2, catalog_pb2_grpc, dispatch_pb2, dispatch_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
+from keyun.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
+    gate_pb2,
+    gate_pb2_grpc,
+    sales_pb2,
+    sales_pb2_grpc,
+)
 
 from . import convert
 from .errors import abort, abort_unavailable
@@ -220,3 +231,15 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         view = await self.gateway.ask(context, lambda: cmd.CancelTrip(request.request_id, request.trip_id))
         return dispatch_pb2.CancelTripResponse(trip=convert.trip(view))
 
+
+
+# Echo answers are bounded like any other message.
+MAX_ECHO_BYTES = 64 * 1024
+
+
+class DiagnosticsService(diagnostics_pb2_grpc.DiagnosticsServicer):
+    async def Echo(self, request, context):
+        if not 0 <= request.response_bytes <= MAX_ECHO_BYTES or len(request.payload) > MAX_ECHO_BYTES:
+            await abort(context, reject(Reason.INVALID_FIELD, f"response_bytes and payload: at most {MAX_ECHO_BYTES} bytes", field="response_bytes"))
+        payload = bytes(request.response_bytes) if request.response_bytes else request.payload
+        return diagnostics_pb2.EchoResponse(payload=payload)

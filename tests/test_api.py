@@ -216,3 +216,13 @@ def test_a_station_policy_sets_fees_and_hold_lifetime(ray_session, tmp_path):
             assert client.refund(ticket.ticket_id).refund_fee_fen == 200  # 5 % of 40.00, more than 4 h out
     finally:
         server.stop()
+
+
+def test_echo_answers_with_the_size_asked_and_bounds_it(keyun):
+    from keyun.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+
+    echo = diagnostics_pb2_grpc.DiagnosticsStub(keyun.client.channel)
+    assert echo.Echo(diagnostics_pb2.EchoRequest(payload=b"seat")).payload == b"seat"
+    assert len(echo.Echo(diagnostics_pb2.EchoRequest(payload=b"x" * 80, response_bytes=1100)).payload) == 1100
+    error = refused(keyun.client.call, echo.Echo, diagnostics_pb2.EchoRequest(response_bytes=10**6))
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")

@@ -1,0 +1,279 @@
+"""Load scenarios against a real Keyun, each compared with the echo ceiling measured in the same run.
+
+    python -m bench.load [--scenarios echo,sell,rush,mixed] [--concurrency 1000] [--seconds 15]
+                         [--processes 1] [--target HOST:PORT] [--out bench/results]
+
+Without --target it starts `keyun serve` (embedded Ray, a fresh data directory, 2 shards) and loads
+a bench network.  Each scenario runs closed-loop: `concurrency` calls always in flight, split over
+`processes` client processes (asyncio gRPC).  The echo scenario sends a no-op RPC with a request and
+a reply of the same sizes as a sale's through the same gateway stack: what Python gRPC itself can
+carry here.  Every other figure is also given as a ratio to it.
+
+Results: a table on stdout, JSON and an SVG chart in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import grpc
+
+from keyun.v1 import catalog_pb2, catalog_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc, sales_pb2, sales_pb2_grpc
+
+from .chart import write_chart
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+STOPS = [f"B{n:02d}" for n in range(10)]
+TRIPS = 100
+RUSH_TRIPS = 3
+WARMUP_S = 2.0
+CLIENT_CHANNELS = 8  # calls spread over a few HTTP/2 connections, as many terminals would
+
+
+@dataclass
+class Result:
+    scenario: str
+    calls: int
+    ok: int
+    refused: int  # answered with a business rejection (sold out, already refunded, ...)
+    failed: int  # transport or server errors
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    ratio_to_echo: float = 0.0
+
+
+def bench_network(first: dt.datetime) -> str:
+    stations = "\n".join(f'[[stations]]\ncode = "{code}"\nname = "Bench {code}"\n' for code in STOPS)
+    stops = ", ".join(f'{{ station = "{code}", minutes = {30 * n}, km = {40 * n} }}' for n, code in enumerate(STOPS))
+    schedules = "\n".join(
+        f'[[schedules]]\nid = "BN{n:03d}"\nroute = "BENCH"\noperator = "BENCH"\nvehicle = "coach53"\ndeparts = "{(first + dt.timedelta(minutes=5 * n)):%H:%M}"\n'
+        for n in range(TRIPS)
+    )
+    return f"""format = 1
+utc_offset = "+08:00"
+{stations}
+[[operators]]
+id = "BENCH"
+name = "Bench Coaches"
+
+[[vehicles]]
+id = "coach53"
+name = "53 seats"
+seats = 53
+
+[[routes]]
+id = "BENCH"
+name = "Bench line"
+fen_per_km = 30
+stops = [{stops}]
+
+{schedules}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    keyun = str(Path(sys.executable).parent / "keyun")
+    process = subprocess.Popen(
+        [keyun, "serve", "--port", str(port), "--shards", "2", "--data-dir", str(data_dir), "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True, env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    for line in process.stdout:
+        if line.startswith("keyun listening on "):
+            return process, f"127.0.0.1:{port}"
+    raise SystemExit("keyun serve did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def prepare(target: str) -> tuple[list[str], str]:
+    """Schedule the bench trips (tomorrow, so on sale all day); return their ids and the date."""
+    from keyun.terminals.client import KeyunClient
+
+    first = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
+    with KeyunClient(target, deadline_s=60) as client:
+        client.load_network(bench_network(first), first.date().isoformat(), 1)
+    return [f"BN{n:03d}-{first:%Y%m%d}" for n in range(TRIPS)], first.date().isoformat()
+
+
+def sample_sizes() -> tuple[int, int]:
+    """Bytes of a typical sale request and reply, for an echo of the same size."""
+    request = sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id="BN000-20300101", from_station="B01", to_station="B03", seat_count=1)
+    return request.ByteSize(), 1100  # a SellResponse with one ticket and its trip's 10 stops is about 1.1 kB
+
+
+class Scenario:
+    """Builds the next call of a client task: (rpc callable, request)."""
+
+    def __init__(self, name: str, stubs: dict, trip_ids: list[str], date: str, rng: random.Random):
+        self.name, self.stubs, self.trip_ids, self.date, self.rng = name, stubs, trip_ids, date, rng
+        self.request_bytes, self.response_bytes = sample_sizes()
+
+    def next_call(self, channel_index: int):
+        stubs = {k: v[channel_index] for k, v in self.stubs.items()}
+        if self.name == "echo":
+            return stubs["diag"].Echo, diagnostics_pb2.EchoRequest(payload=bytes(self.request_bytes), response_bytes=self.response_bytes)
+        if self.name == "sell":
+            return stubs["sales"].Sell, self._sell(self.trip_ids)
+        if self.name == "rush":
+            return stubs["sales"].Sell, self._sell(self.trip_ids[:RUSH_TRIPS])
+        roll = self.rng.random()  # mixed station day
+        if roll < 0.5:
+            a = self.rng.randrange(len(STOPS) - 1)
+            return stubs["catalog"].SearchTrips, catalog_pb2.SearchTripsRequest(from_station=STOPS[a], to_station=STOPS[self.rng.randrange(a + 1, len(STOPS))], date=self.date, page_size=20)
+        if roll < 0.6:
+            return stubs["catalog"].GetSeatMap, catalog_pb2.GetSeatMapRequest(trip_id=self.rng.choice(self.trip_ids), from_station=STOPS[0], to_station=STOPS[-1])
+        return stubs["sales"].Sell, self._sell(self.trip_ids)
+
+    def _sell(self, trip_ids: list[str]) -> sales_pb2.SellRequest:
+        a = self.rng.randrange(len(STOPS) - 1)
+        b = min(len(STOPS) - 1, a + self.rng.choice([1, 1, 2]))
+        return sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id=self.rng.choice(trip_ids), from_station=STOPS[a], to_station=STOPS[b], seat_count=1)
+
+
+BUSINESS_CODES = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
+
+
+async def _client(target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int) -> dict:
+    channels = [grpc.aio.insecure_channel(target) for _ in range(CLIENT_CHANNELS)]
+    stubs = {
+        "sales": [sales_pb2_grpc.SalesStub(c) for c in channels],
+        "catalog": [catalog_pb2_grpc.CatalogStub(c) for c in channels],
+        "diag": [diagnostics_pb2_grpc.DiagnosticsStub(c) for c in channels],
+    }
+    scenario = Scenario(scenario_name, stubs, trip_ids, date, random.Random(seed))
+    loop = asyncio.get_running_loop()
+    measure_from = loop.time() + WARMUP_S
+    stop_at = measure_from + seconds
+    latencies: list[float] = []
+    counts = {"ok": 0, "refused": 0, "failed": 0}
+
+    async def task(n: int) -> None:
+        while loop.time() < stop_at:
+            rpc, request = scenario.next_call(n % CLIENT_CHANNELS)
+            started = loop.time()
+            try:
+                await rpc(request, timeout=30)
+                outcome = "ok"
+            except grpc.aio.AioRpcError as error:
+                outcome = "refused" if error.code() in BUSINESS_CODES else "failed"
+            if started >= measure_from and loop.time() <= stop_at:
+                latencies.append(loop.time() - started)
+                counts[outcome] += 1
+
+    await asyncio.gather(*(task(n) for n in range(concurrency)))
+    for channel in channels:
+        await channel.close()
+    return {"latencies": latencies, **counts}
+
+
+def _client_process(args: tuple, results) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    results.put(asyncio.run(_client(*args)))
+
+
+def run_scenario(name: str, target: str, concurrency: int, processes: int, seconds: float, trip_ids: list[str], date: str) -> Result:
+    results = multiprocessing.get_context("spawn").Queue()
+    per_process = max(1, concurrency // processes)
+    workers = [
+        multiprocessing.get_context("spawn").Process(target=_client_process, args=((target, name, per_process, seconds, trip_ids, date, n), results))
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    parts = [results.get(timeout=seconds + 120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    latencies = sorted(l for part in parts for l in part["latencies"])
+    ok, refused, failed = (sum(part[k] for part in parts) for k in ("ok", "refused", "failed"))
+    calls = len(latencies)
+
+    def percentile(q: float) -> float:
+        return 1000 * latencies[min(calls - 1, int(q * calls))] if calls else 0.0
+
+    return Result(name, calls, ok, refused, failed, seconds, calls / seconds, percentile(0.50), percentile(0.95), percentile(0.99))
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'scenario':<8} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"]
+    for r in results:
+        lines.append(f"{r.scenario:<8} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default="echo,sell,rush,mixed")
+    parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    if "echo" not in names:
+        names.insert(0, "echo")  # every figure is a ratio to it
+    with tempfile.TemporaryDirectory() as tmp:
+        process, target = (None, args.target) if args.target else start_server(Path(tmp) / "data")
+        try:
+            trip_ids, date = prepare(target)
+            results = []
+            for name in names:
+                print(f"running {name}: {args.concurrency} concurrent calls for {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
+                results.append(run_scenario(name, target, args.concurrency, args.processes, args.seconds, trip_ids, date))
+        finally:
+            if process is not None:
+                stop_server(process)
+    echo = next(r for r in results if r.scenario == "echo")
+    for r in results:
+        r.ratio_to_echo = r.throughput / echo.throughput if echo.throughput else 0.0
+    print(table(results))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}",
+        "concurrency": args.concurrency, "processes": args.processes, "seconds": args.seconds,
+        "results": [asdict(r) for r in results],
+    }
+    (args.out / f"load-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_chart(args.out / f"load-{stamp}.svg", results)
+    print(f"wrote {args.out}/load-{stamp}.json and .svg", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
