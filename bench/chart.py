@@ -24,8 +24,8 @@ def write_chart(path: Path, results) -> None:
         parts += [
             f'<text x="{LEFT - 8}" y="{y + 16}" text-anchor="end">{escape(r.scenario)}</text>',
             f'<rect x="{LEFT}" y="{y}" width="{BAR}" height="22" fill="#eee"/>',
-            f'<rect x="{LEFT}" y="{y}" width="{BAR * share:.1f}" height="22" fill="#4a7fb5"/>',
-            f'<text x="{LEFT + 6}" y="{y + 16}" fill="white">{r.throughput:.0f}/s  {r.ratio_to_echo:.2f}x</text>',
+            f'<rect x="{LEFT}" y="{y}" width="{BAR * share:.1f}" height="22" fill="#9dbfe3"/>',
+            f'<text x="{LEFT + 6}" y="{y + 16}" fill="#111">{r.throughput:.0f}/s  {r.ratio_to_echo:.2f}x</text>',
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p99:.1f}" height="22" fill="#f0a060"/>',
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p50:.1f}" height="22" fill="#c05020"/>',
             f'<text x="{LEFT + BAR + 66 + p99:.1f}" y="{y + 16}">{r.p50_ms:.0f} / {r.p99_ms:.0f}</text>',

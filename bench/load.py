@@ -144,8 +144,8 @@ class Scenario:
         if self.name == "echo":
             return stubs["diag"].Echo, diagnostics_pb2.EchoRequest(payload=bytes(self.request_bytes), response_bytes=self.response_bytes)
         if self.name == "sell":
-            return stubs["sales"].Sell, self._sell(self.trip_ids)
-        if self.name == "rush":
+            return stubs["sales"].Sell, self._sell(self.trip_ids[RUSH_TRIPS:])
+        if self.name == "rush":  # everyone after the same few trips, which sell out within a second
             return stubs["sales"].Sell, self._sell(self.trip_ids[:RUSH_TRIPS])
         roll = self.rng.random()  # mixed station day
         if roll < 0.5:
@@ -153,7 +153,7 @@ class Scenario:
             return stubs["catalog"].SearchTrips, catalog_pb2.SearchTripsRequest(from_station=STOPS[a], to_station=STOPS[self.rng.randrange(a + 1, len(STOPS))], date=self.date, page_size=20)
         if roll < 0.6:
             return stubs["catalog"].GetSeatMap, catalog_pb2.GetSeatMapRequest(trip_id=self.rng.choice(self.trip_ids), from_station=STOPS[0], to_station=STOPS[-1])
-        return stubs["sales"].Sell, self._sell(self.trip_ids)
+        return stubs["sales"].Sell, self._sell(self.trip_ids[RUSH_TRIPS:])
 
     def _sell(self, trip_ids: list[str]) -> sales_pb2.SellRequest:
         a = self.rng.randrange(len(STOPS) - 1)
