@@ -189,7 +189,7 @@ def _live_hold(trip: Trip, hold_id: str, now: int):
             return reject(Reason.HOLD_EXPIRED, f"hold {hold_id} expired", hold_id=hold_id, expired_at_ms=expired_at_ms)
         number = int(hold_id.rpartition("-H")[2])
         if number <= trip.holds_placed:
-            return reject(Reason.HOLD_CLOSED, f"hold {hold_id} was already confirmed, released or swept", hold_id=hold_id)
+            return reject(Reason.HOLD_CLOSED, f"hold {hold_id} was already confirmed or released", hold_id=hold_id)
         return reject(Reason.UNKNOWN_HOLD, f"no hold {hold_id}", hold_id=hold_id)
     if now >= hold.expires_at_ms:
         return reject(Reason.HOLD_EXPIRED, f"hold {hold_id} expired", hold_id=hold_id, expired_at_ms=hold.expires_at_ms)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from .network import AISLE
 from .state import Trip
 
 
 def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
     """Seat indices free on every leg of `mask`, adjacent when possible; None if too few are free."""
-    rows = [[trip.seat_index[label] if label != AISLE else None for label in row] for row in trip.spec.rows]
-    free = [[seat if seat is not None and trip.occupied[seat] & mask == 0 else None for seat in row] for row in rows]
+    occupied = trip.occupied
+    if count == 1:  # the common case: the first free seat from the front (seat indices follow the layout)
+        return next(((seat,) for seat, bits in enumerate(occupied) if bits & mask == 0), None)
+    free = [[seat if seat is not None and occupied[seat] & mask == 0 else None for seat in row] for row in trip.seat_rows]
     for row in free:  # side by side, no aisle between
         run = _run_of(row, count)
         if run:

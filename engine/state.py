@@ -74,6 +74,7 @@ class Trip:
     seat_index: dict[str, int]
     fares: dict[tuple[int, int], int]
     stop_index: dict[str, int]
+    seat_rows: tuple[tuple[int | None, ...], ...]  # the layout as seat indices, None for the aisle
     occupied: list[int]  # per seat, bits of the legs held or sold
     holds: dict[str, Hold] = field(default_factory=dict)
     # hold id -> when it expired: every batch sweeps first, so without this a late confirm of an
@@ -90,12 +91,14 @@ class Trip:
     @classmethod
     def new(cls, spec: TripSpec) -> Trip:
         labels = spec.seat_labels
+        seat_index = {label: i for i, label in enumerate(labels)}
         return cls(
             spec=spec,
             seat_labels=labels,
-            seat_index={label: i for i, label in enumerate(labels)},
+            seat_index=seat_index,
             fares={(i, j): fen for i, j, fen in spec.fares},
             stop_index={stop.code: i for i, stop in enumerate(spec.stops)},
+            seat_rows=tuple(tuple(seat_index.get(label) for label in row) for row in spec.rows),
             occupied=[0] * len(labels),
         )
 

@@ -6,7 +6,8 @@ A command's reply is rendered right after its events are applied, from state and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, fields
 
 from .commands import (
     CancelTrip,
@@ -344,3 +345,19 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
         seats_free=sum(1 for row in rows for seat in row if seat.free),
         rows=rows,
     )
+
+
+def _pickle_as_constructor_call(cls: type) -> None:
+    """Replies cross from the owner to the gateway process in every batch.  Pickling a slotted
+    dataclass by default runs Python-level __getstate__/__setstate__ per object; pickling it as
+    a constructor call with its fields is about three times faster (bench: 500 replies 5.2 → 1.6 ms)."""
+    names = [f.name for f in fields(cls)]
+    getter = operator.attrgetter(*names)
+    if len(names) == 1:
+        cls.__reduce__ = lambda self: (cls, (getter(self),))
+    else:
+        cls.__reduce__ = lambda self: (cls, getter(self))
+
+
+for _view in (StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView, OffersView, StationsView):
+    _pickle_as_constructor_call(_view)

@@ -35,7 +35,24 @@ def stop(view: StopView) -> common_pb2.Stop:
     return common_pb2.Stop(code=view.code, name=view.name, departs_at=timestamp(view.departs_at_ms))
 
 
+# Every ticket carries its trip, stops and all; building that message is most of the cost of a
+# reply, and it only changes with the trip's status.  Assigning a cached message to a field copies
+# it, so sharing is safe.  Bounded: cleared when it grows past a busy week's trips.
+_TRIPS: dict[tuple[str, TripStatus], common_pb2.Trip] = {}
+MAX_CACHED_TRIPS = 50_000
+
+
 def trip(view: TripView) -> common_pb2.Trip:
+    key = (view.trip_id, view.status)
+    message = _TRIPS.get(key)
+    if message is None:
+        if len(_TRIPS) >= MAX_CACHED_TRIPS:
+            _TRIPS.clear()
+        message = _TRIPS[key] = _trip(view)
+    return message
+
+
+def _trip(view: TripView) -> common_pb2.Trip:
     return common_pb2.Trip(
         trip_id=view.trip_id,
         schedule_id=view.schedule_id,

@@ -75,7 +75,8 @@ async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> None
     await context.abort(code, rejection.message, trailing_metadata=((DETAILS_KEY, details),))
 
 
-async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str, retry_after_s: float) -> None:
-    """Overload or an owner restarting: tell the client when to try again."""
+async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str, retry_after_s: float | None) -> None:
+    """The server, not the request, is the problem (overload, an owner restarting or failing):
+    say so with a reason, and when to try again if retrying can help."""
     details = status_details(code, message, reason, {}, retry_after_s=retry_after_s)
     await context.abort(code, message, trailing_metadata=((DETAILS_KEY, details),))

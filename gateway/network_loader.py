@@ -70,7 +70,11 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     replies = []
     for first in range(0, len(specs), TRIPS_IN_FLIGHT):
         chunk = specs[first : first + TRIPS_IN_FLIGHT]
-        replies += await asyncio.gather(*(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in chunk))
+        answers = await asyncio.gather(*(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in chunk), return_exceptions=True)
+        failure = next((a for a in answers if isinstance(a, BaseException)), None)
+        if failure is not None:
+            raise failure  # every call of the chunk has finished, so none is left unobserved
+        replies += answers
     refused = [reply for reply in replies if isinstance(reply, Rejection)]
     reused = [r for r in refused if r.reason is Reason.REQUEST_ID_REUSED]
     if reused:

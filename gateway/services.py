@@ -90,7 +90,7 @@ async def owner_errors(context: grpc.aio.ServicerContext):
         await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
     except OwnerFailed:
         log.exception("an owner call failed")
-        await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
+        await abort_unavailable(context, grpc.StatusCode.INTERNAL, "OWNER_FAILED", "internal error; it has been logged, and the outcome is unknown", None)
 
 
 def page(items: list, page_size: int, page_token: str, query_key: str) -> tuple[list, str]:
@@ -239,7 +239,9 @@ MAX_ECHO_BYTES = 64 * 1024
 
 class DiagnosticsService(diagnostics_pb2_grpc.DiagnosticsServicer):
     async def Echo(self, request, context):
-        if not 0 <= request.response_bytes <= MAX_ECHO_BYTES or len(request.payload) > MAX_ECHO_BYTES:
-            await abort(context, reject(Reason.INVALID_FIELD, f"response_bytes and payload: at most {MAX_ECHO_BYTES} bytes", field="response_bytes"))
+        if len(request.payload) > MAX_ECHO_BYTES:
+            await abort(context, reject(Reason.INVALID_FIELD, f"payload: at most {MAX_ECHO_BYTES} bytes", field="payload"))
+        if not 0 <= request.response_bytes <= MAX_ECHO_BYTES:
+            await abort(context, reject(Reason.INVALID_FIELD, f"response_bytes: must be 0..{MAX_ECHO_BYTES}", field="response_bytes"))
         payload = bytes(request.response_bytes) if request.response_bytes else request.payload
         return diagnostics_pb2.EchoResponse(payload=payload)

@@ -141,11 +141,11 @@ class WriteAheadLog:
         for n, path in enumerate(paths):
             last = n == len(paths) - 1
             records, valid_end = read_segment(path, last)
-            for _, record in records:
+            for offset, record in records:
                 if record.lsn <= after_lsn:
                     continue
                 if record.lsn != self.next_lsn:
-                    raise WalCorruption(path, 0, f"expected LSN {self.next_lsn}, found {record.lsn}: records are missing")
+                    raise WalCorruption(path, offset, f"expected LSN {self.next_lsn}, found {record.lsn}: records are missing")
                 self.next_lsn += 1
                 yield record
             if last and valid_end < path.stat().st_size:

@@ -33,7 +33,7 @@ def local(stamp, tz: dt.timezone = CHINA, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def as_json(message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True)
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def offers_table(offers) -> str:

@@ -65,7 +65,8 @@ class DispatchServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DepartTrip(self, request, context):
-        """The coach has left its first stop: boarding there closes.
+        """The coach has left its first stop: boarding there closes.  Refused with NOT_YET_BOARDING
+        before boarding has opened, so a trip cannot be marked gone hours early.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
