@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 import tomllib
+
+import ray
 from importlib import resources
 from pathlib import Path
 
@@ -49,7 +51,9 @@ def add_serve(verbs) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=50051, help="port to bind; 0 picks a free one (default 50051)")
     p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="trip owner actors (default: one per CPU)")
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0 picks one)")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0 picks one); worker i of --workers uses PORT+i")
+    p.add_argument("--workers", type=int, default=1, help="gateway processes sharing the port through SO_REUSEPORT (Linux; default 1)")
+    p.add_argument("--gateway-only", action="store_true", help=argparse.SUPPRESS)  # a worker started by --workers
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
     p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
@@ -58,8 +62,11 @@ def add_serve(verbs) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.shards < 1:
-        print("--shards must be at least 1", file=sys.stderr)
+    if args.shards < 1 or args.workers < 1:
+        print("--shards and --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and sys.platform == "win32":
+        print("--workers needs SO_REUSEPORT, which Windows does not have; run one gateway per port", file=sys.stderr)
         return 2
     try:
         args.station_policy = read_policy(args.policy) if args.policy else Policy()
@@ -82,14 +89,15 @@ async def _serve(args: argparse.Namespace) -> None:
         server = KeyunServer.create("keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address))
     except layout.DataDirError as error:
         raise SystemExit(f"keyun serve: {error}") from None
-    port = await server.start(args.host, args.port)
-    if args.demo and fresh:
+    port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only)
+    if args.demo and fresh and not args.gateway_only:
         await _load_demo(server)
     if args.metrics_port is not None:
         metrics_port = server.metrics.serve(args.host, args.metrics_port)
         print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
+    workers = await _start_workers(args, port)
     # Tests and scripts read this line to find the port when started with --port 0.
-    print(f"keyun listening on {args.host}:{port}", flush=True)
+    print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -99,7 +107,35 @@ async def _serve(args: argparse.Namespace) -> None:
             pass
     await stop.wait()
     log.info("stopping")
+    for worker in workers:
+        worker.terminate()
+    await asyncio.gather(*(worker.wait() for worker in workers))
     await server.stop()
+
+
+async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.subprocess.Process]:
+    """Start --workers - 1 more gateway processes on the same port, joined to this Ray.
+
+    They find the owners by name, so every gateway talks to the same owners; the kernel spreads
+    incoming connections over the processes (SO_REUSEPORT).
+    """
+    workers = []
+    for n in range(1, args.workers):
+        command = [
+            sys.executable, "-m", "keyun.gateway.cli", "serve", "--gateway-only",
+            "--ray-address", ray.get_runtime_context().gcs_address,
+            "--host", args.host, "--port", str(port), "--data-dir", str(args.data_dir),
+            "--shards", str(args.shards), "--log-level", args.log_level,
+        ]
+        if args.metrics_port:
+            command += ["--metrics-port", str(args.metrics_port + n)]
+        worker = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+        while not (line := (await worker.stdout.readline()).decode()).startswith("keyun listening on "):
+            if not line:
+                raise SystemExit(f"gateway worker {n} did not start")
+        workers.append(worker)
+        log.info("gateway worker %d serving on port %d (pid %d)", n, port, worker.pid)
+    return workers
 
 
 def read_policy(path: Path) -> Policy:

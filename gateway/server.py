@@ -105,9 +105,14 @@ class KeyunServer:
         pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics)
         return cls(pool, metrics, utc_offset_min)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Bind and serve; return the bound port (useful with port 0)."""
-        server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics)], options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)])
+    async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> int:
+        """Bind and serve; return the bound port (useful with port 0).
+
+        Only with reuse_port may other processes bind the same port (keyun serve --workers);
+        otherwise a second Keyun on a taken port fails instead of silently sharing it.
+        """
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0)]
+        server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics)], options=options)
         catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway), server)
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), server)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), server)

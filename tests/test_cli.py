@@ -100,3 +100,40 @@ def test_serve_refuses_a_bad_policy_file_before_starting(tmp_path):
     result = subprocess.run([KEYUN, "serve", "--policy", str(policy), "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "hold_minutes: at most 30" in result.stderr and "refund_tier: unknown key" in result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading is Linux behaviour")
+def test_workers_share_one_port_and_the_owners(tmp_path):
+    import socket
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from keyun.terminals.client import KeyunClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        metrics_port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [KEYUN, "serve", "--workers", "2", "--demo", "--port", "0", "--shards", "2", "--metrics-port", str(metrics_port), "--data-dir", str(tmp_path / "d")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    try:
+        line = next(line for line in process.stdout if line.startswith("keyun listening on "))
+        assert "(2 gateway processes)" in line
+        target = line.split()[3]
+        tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).strftime("%Y%m%d")
+        sold = set()
+        for _ in range(24):  # a new connection each time: the kernel picks a process per connection
+            with KeyunClient(target) as client:
+                sold |= {t.ticket_id for t in client.sell(f"K103-{tomorrow}", "SJZ", "BD", seat_count=1).tickets}
+        assert len(sold) == 24  # both gateways reached the same owners: no seat sold twice
+        per_process = []
+        for port in (metrics_port, metrics_port + 1):
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+            per_process.append(sum(s.value for s in samples if s.name == "keyun_rpc_requests_total" and s.labels.get("method") == "Sell"))
+        assert sum(per_process) == 24 and all(count > 0 for count in per_process), per_process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
