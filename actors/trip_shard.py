@@ -74,7 +74,10 @@ class TripShard:
 
     def ready(self) -> dict:
         """Answered once recovery is done (calls queue behind __init__)."""
-        return {"shard": self.shard_no, "trips": self.recovery.trips, "events_replayed": self.recovery.events_replayed, "pid": os.getpid()}
+        return {
+            "shard": self.shard_no, "trips": self.recovery.trips, "events_replayed": self.recovery.events_replayed,
+            "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+        }
 
     def metrics(self) -> list:
         """This owner's metric families, for the gateway's /metrics."""

@@ -53,6 +53,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="trip owner actors (default: one per CPU)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0 picks one); worker i of --workers uses PORT+i")
     p.add_argument("--workers", type=int, default=1, help="gateway processes sharing the port through SO_REUSEPORT (Linux; default 1)")
+    p.add_argument("--owner-resource", help="in a Ray cluster: run owners only on nodes advertising this custom resource (where --data-dir is)")
     p.add_argument("--gateway-only", action="store_true", help=argparse.SUPPRESS)  # a worker started by --workers
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
@@ -86,7 +87,9 @@ async def _serve(args: argparse.Namespace) -> None:
     log.info("starting Ray (%s)", args.ray_address or "embedded")
     start_ray(args.ray_address)
     try:
-        server = KeyunServer.create("keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address))
+        server = KeyunServer.create(
+            "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
+        )
     except layout.DataDirError as error:
         raise SystemExit(f"keyun serve: {error}") from None
     port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only)

@@ -126,10 +126,17 @@ def _fail(batch: list[tuple[Any, asyncio.Future]], error: Exception) -> None:
 class OwnerPool:
     """The fixed pool of TripShard actors, found by name so several gateways share them."""
 
-    def __init__(self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False, detached: bool = False, metrics: GatewayMetrics | None = None):
-        options = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
+    def __init__(
+        self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
+        detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None,
+    ):
+        options: dict[str, Any] = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
         if detached:
             options["lifetime"] = "detached"
+        if owner_resource:
+            # Owners must run where their data directory is: only nodes that advertise this custom
+            # resource (`ray start --resources '{"keyun_owner": 64}'`) qualify.
+            options["resources"] = {owner_resource: 1}
         self.actors = [
             RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants)
             for n in range(shards)

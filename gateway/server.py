@@ -98,11 +98,14 @@ class KeyunServer:
         self.port = 0
 
     @classmethod
-    def create(cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False, detached: bool = False, utc_offset_min: int = 8 * 60) -> KeyunServer:
+    def create(
+        cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
+        detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None,
+    ) -> KeyunServer:
         """Owners for `data_dir` (checked and prepared for `shards`) behind a new server."""
         layout.prepare(data_dir, shards)
         metrics = GatewayMetrics()
-        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics)
+        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource)
         return cls(pool, metrics, utc_offset_min)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> int:
