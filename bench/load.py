@@ -1,7 +1,12 @@
 """Load scenarios against a real Keyun, each compared with the echo ceiling measured in the same run.
 
-    python -m bench.load [--scenarios echo,sell,rush,mixed] [--concurrency 1000] [--seconds 15]
-                         [--processes 1] [--target HOST:PORT] [--out bench/results]
+    python -m bench.load [--scenarios echo,sell,rush,mixed,gate,refund] [--concurrency 1000]
+                         [--seconds 15] [--processes 1] [--stock 12000] [--target HOST:PORT]
+                         [--out bench/results]
+
+Scenarios: echo (the ceiling), sell (durable sales spread over 97 trips), rush (everyone after the
+same 3 trips, which sell out at once), mixed (a station day: searches, seat maps, sales), gate
+(check-ins on coaches now boarding), refund (a refund storm on coaches leaving soon).
 
 Without --target it starts `keyun serve` (embedded Ray, a fresh data directory, 2 shards) and loads
 a bench network.  Each scenario runs closed-loop: `concurrency` calls always in flight, split over
@@ -34,7 +39,7 @@ from pathlib import Path
 
 import grpc
 
-from keyun.v1 import catalog_pb2, catalog_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc, sales_pb2, sales_pb2_grpc
+from keyun.v1 import catalog_pb2, catalog_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
 
 from .chart import write_chart
 
@@ -42,6 +47,8 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 STOPS = [f"B{n:02d}" for n in range(10)]
 TRIPS = 100
 RUSH_TRIPS = 3
+BOARDING_TRIPS = 240  # boarding happens at the first stop only (the others are hours away): 240 x 53 seats
+PRESELL_CONCURRENCY = 200
 WARMUP_S = 2.0
 CLIENT_CHANNELS = 8  # calls spread over a few HTTP/2 connections, as many terminals would
 
@@ -61,12 +68,13 @@ class Result:
     ratio_to_echo: float = 0.0
 
 
-def bench_network(first: dt.datetime) -> str:
+def bench_network(departures: list[tuple[str, dt.datetime]]) -> str:
+    """A 10-stop line with 53-seat coaches and one schedule per (id, departure)."""
     stations = "\n".join(f'[[stations]]\ncode = "{code}"\nname = "Bench {code}"\n' for code in STOPS)
     stops = ", ".join(f'{{ station = "{code}", minutes = {30 * n}, km = {40 * n} }}' for n, code in enumerate(STOPS))
     schedules = "\n".join(
-        f'[[schedules]]\nid = "BN{n:03d}"\nroute = "BENCH"\noperator = "BENCH"\nvehicle = "coach53"\ndeparts = "{(first + dt.timedelta(minutes=5 * n)):%H:%M}"\n'
-        for n in range(TRIPS)
+        f'[[schedules]]\nid = "{schedule_id}"\nroute = "BENCH"\noperator = "BENCH"\nvehicle = "coach53"\ndeparts = "{departs:%H:%M}"\n'
+        for schedule_id, departs in departures
     )
     return f"""format = 1
 utc_offset = "+08:00"
@@ -116,14 +124,47 @@ def stop_server(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def prepare(target: str) -> tuple[list[str], str]:
-    """Schedule the bench trips (tomorrow, so on sale all day); return their ids and the date."""
+def schedule(target: str, prefix: str, count: int, first: dt.datetime, step: dt.timedelta) -> list[str]:
+    """Schedule `count` trips from `first`, `step` apart (all on first's date); return their ids."""
     from keyun.terminals.client import KeyunClient
 
-    first = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
+    departures = [(f"{prefix}{n:03d}", first + n * step) for n in range(count)]
     with KeyunClient(target, deadline_s=60) as client:
-        client.load_network(bench_network(first), first.date().isoformat(), 1)
-    return [f"BN{n:03d}-{first:%Y%m%d}" for n in range(TRIPS)], first.date().isoformat()
+        client.load_network(bench_network(departures), first.date().isoformat(), 1)
+    return [f"{schedule_id}-{first:%Y%m%d}" for schedule_id, _ in departures]
+
+
+def prepare(target: str) -> tuple[list[str], str]:
+    """Schedule the sale trips (tomorrow, so on sale all day); return their ids and the date."""
+    first = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
+    return schedule(target, "BN", TRIPS, first, dt.timedelta(minutes=5)), first.date().isoformat()
+
+
+async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
+    """Sell `count` single seats from the first stop over the trips; return the ticket ids."""
+    channel = grpc.aio.insecure_channel(target)
+    stub = sales_pb2_grpc.SalesStub(channel)
+    pending = iter(range(count))
+    tickets: list[str] = []
+
+    async def seller() -> None:
+        for n in pending:
+            request = sales_pb2.SellRequest(
+                request_id=uuid.uuid4().hex, trip_id=trip_ids[n % len(trip_ids)], from_station=STOPS[0], to_station=STOPS[1 + n % (len(STOPS) - 1)], seat_count=1,
+            )
+            tickets.extend(t.ticket_id for t in (await stub.Sell(request, timeout=60)).tickets)
+
+    await asyncio.gather(*(seller() for _ in range(PRESELL_CONCURRENCY)))
+    await channel.close()
+    return tickets
+
+
+def boarding_stock(target: str, prefix: str, count: int) -> list[str]:
+    """Tickets on trips now boarding (leaving in 40 minutes), for the gate and refund scenarios."""
+    first = dt.datetime.now(CHINA) + dt.timedelta(minutes=40)
+    trip_ids = schedule(target, prefix, BOARDING_TRIPS, first, dt.timedelta(0))
+    print(f"selling {count} tickets for the {prefix} scenario ...", file=sys.stderr, flush=True)
+    return asyncio.run(_presell(target, trip_ids, count))
 
 
 def sample_sizes() -> tuple[int, int]:
@@ -135,12 +176,20 @@ def sample_sizes() -> tuple[int, int]:
 class Scenario:
     """Builds the next call of a client task: (rpc callable, request)."""
 
-    def __init__(self, name: str, stubs: dict, trip_ids: list[str], date: str, rng: random.Random):
+    def __init__(self, name: str, stubs: dict, trip_ids: list[str], date: str, rng: random.Random, tickets: list[str]):
         self.name, self.stubs, self.trip_ids, self.date, self.rng = name, stubs, trip_ids, date, rng
+        self.tickets = tickets  # for gate and refund: each ticket is used once
         self.request_bytes, self.response_bytes = sample_sizes()
 
     def next_call(self, channel_index: int):
         stubs = {k: v[channel_index] for k, v in self.stubs.items()}
+        if self.name in ("gate", "refund"):
+            if not self.tickets:
+                return None
+            ticket_id = self.tickets.pop()
+            if self.name == "gate":
+                return stubs["gate"].CheckIn, gate_pb2.CheckInRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id, gate_id=f"G{channel_index}")
+            return stubs["sales"].Refund, sales_pb2.RefundRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id)
         if self.name == "echo":
             return stubs["diag"].Echo, diagnostics_pb2.EchoRequest(payload=bytes(self.request_bytes), response_bytes=self.response_bytes)
         if self.name == "sell":
@@ -164,37 +213,44 @@ class Scenario:
 BUSINESS_CODES = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
 
 
-async def _client(target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int) -> dict:
+async def _client(target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int, tickets: list[str]) -> dict:
     channels = [grpc.aio.insecure_channel(target) for _ in range(CLIENT_CHANNELS)]
     stubs = {
         "sales": [sales_pb2_grpc.SalesStub(c) for c in channels],
         "catalog": [catalog_pb2_grpc.CatalogStub(c) for c in channels],
         "diag": [diagnostics_pb2_grpc.DiagnosticsStub(c) for c in channels],
+        "gate": [gate_pb2_grpc.GateStub(c) for c in channels],
     }
-    scenario = Scenario(scenario_name, stubs, trip_ids, date, random.Random(seed))
+    scenario = Scenario(scenario_name, stubs, trip_ids, date, random.Random(seed), tickets)
     loop = asyncio.get_running_loop()
     measure_from = loop.time() + WARMUP_S
     stop_at = measure_from + seconds
     latencies: list[float] = []
     counts = {"ok": 0, "refused": 0, "failed": 0}
+    last_end = [measure_from]  # when the last measured call ended: a scenario may run out of tickets early
 
     async def task(n: int) -> None:
         while loop.time() < stop_at:
-            rpc, request = scenario.next_call(n % CLIENT_CHANNELS)
+            call = scenario.next_call(n % CLIENT_CHANNELS)
+            if call is None:  # out of tickets: the scenario is over for this task
+                return
+            rpc, request = call
             started = loop.time()
             try:
                 await rpc(request, timeout=30)
                 outcome = "ok"
             except grpc.aio.AioRpcError as error:
                 outcome = "refused" if error.code() in BUSINESS_CODES else "failed"
-            if started >= measure_from and loop.time() <= stop_at:
-                latencies.append(loop.time() - started)
+            ended = loop.time()
+            if started >= measure_from and ended <= stop_at:
+                latencies.append(ended - started)
                 counts[outcome] += 1
+                last_end[0] = max(last_end[0], ended)
 
     await asyncio.gather(*(task(n) for n in range(concurrency)))
     for channel in channels:
         await channel.close()
-    return {"latencies": latencies, **counts}
+    return {"latencies": latencies, "active_seconds": last_end[0] - measure_from, **counts}
 
 
 def _client_process(args: tuple, results) -> None:
@@ -207,11 +263,11 @@ def _client_process(args: tuple, results) -> None:
     results.put(asyncio.run(_client(*args)))
 
 
-def run_scenario(name: str, target: str, concurrency: int, processes: int, seconds: float, trip_ids: list[str], date: str) -> Result:
+def run_scenario(name: str, target: str, concurrency: int, processes: int, seconds: float, trip_ids: list[str], date: str, tickets: list[str]) -> Result:
     results = multiprocessing.get_context("spawn").Queue()
     per_process = max(1, concurrency // processes)
     workers = [
-        multiprocessing.get_context("spawn").Process(target=_client_process, args=((target, name, per_process, seconds, trip_ids, date, n), results))
+        multiprocessing.get_context("spawn").Process(target=_client_process, args=((target, name, per_process, seconds, trip_ids, date, n, tickets[n::processes]), results))
         for n in range(processes)
     ]
     for worker in workers:
@@ -226,7 +282,8 @@ def run_scenario(name: str, target: str, concurrency: int, processes: int, secon
     def percentile(q: float) -> float:
         return 1000 * latencies[min(calls - 1, int(q * calls))] if calls else 0.0
 
-    return Result(name, calls, ok, refused, failed, seconds, calls / seconds, percentile(0.50), percentile(0.95), percentile(0.99))
+    active = max((part["active_seconds"] for part in parts), default=0.0) or seconds
+    return Result(name, calls, ok, refused, failed, active, calls / active, percentile(0.50), percentile(0.95), percentile(0.99))
 
 
 def table(results: list[Result]) -> str:
@@ -238,7 +295,8 @@ def table(results: list[Result]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="echo,sell,rush,mixed")
+    parser.add_argument("--scenarios", default="echo,sell,rush,mixed,gate,refund")
+    parser.add_argument("--stock", type=int, default=12_000, help="tickets sold beforehand for each of gate and refund")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -253,9 +311,10 @@ def main() -> None:
         try:
             trip_ids, date = prepare(target)
             results = []
+            stock = {name: boarding_stock(target, f"{name[0].upper()}S", args.stock) for name in names if name in ("gate", "refund")}
             for name in names:
                 print(f"running {name}: {args.concurrency} concurrent calls for {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-                results.append(run_scenario(name, target, args.concurrency, args.processes, args.seconds, trip_ids, date))
+                results.append(run_scenario(name, target, args.concurrency, args.processes, args.seconds, trip_ids, date, stock.get(name, [])))
         finally:
             if process is not None:
                 stop_server(process)
