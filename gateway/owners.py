@@ -59,6 +59,8 @@ class Batcher:
         self.draining: asyncio.Task | None = None
         self.batches = 0  # batches sent, for tests and metrics
         self.retries = 0  # batches resent after the owner died
+        self.owner_down = False  # while a batch is being resent: the owner is dead or recovering
+        self.owner_back_at = 0.0  # loop time when a resent batch last got through
 
     def queue_depth(self) -> int:
         return len(self.waiting)
@@ -102,14 +104,17 @@ class Batcher:
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:
-                    _fail(batch, OwnerUnavailable(str(error)))
+                    _fail(batch, OwnerUnavailable(str(error)))  # owner_down stays set: health shows it
                     return
                 self.retries += 1
+                self.owner_down = True
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, MAX_RETRY_DELAY_S)
             except Exception as error:  # never leave callers waiting on a batch that cannot answer
                 _fail(batch, OwnerFailed(repr(error)))
                 return
+        if self.owner_down:
+            self.owner_down, self.owner_back_at = False, loop.time()
         if self.metrics is not None:
             self.metrics.owner_call_seconds.observe(loop.time() - sent_at)
         for (_, future), reply in zip(batch, replies, strict=True):

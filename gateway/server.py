@@ -42,6 +42,12 @@ SERVICE_NAMES = tuple(
 # The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
 
+# How often health is brought in line with the owners' state, and how long it stays NOT_SERVING
+# after an owner came back (a restart can take less than one poll; checkers should still see it,
+# and a load balancer should not flap).
+HEALTH_POLL_S = 0.1
+HEALTH_HOLD_DOWN_S = 1.0
+
 # Seconds in-flight calls get to finish when the server stops.
 STOP_GRACE_S = 5.0
 
@@ -96,6 +102,8 @@ class KeyunServer:
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port = 0
+        self.serving = health_pb2.HealthCheckResponse.UNKNOWN
+        self.health_watch: asyncio.Task | None = None
 
     @classmethod
     def create(
@@ -123,8 +131,7 @@ class KeyunServer:
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.port = server.add_insecure_port(address)
         await server.start()
@@ -133,12 +140,33 @@ class KeyunServer:
             log.warning("serving plaintext gRPC on a non-loopback address %s; TLS is not configured", host)
         reports = await self.pool.ready()
         log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
-        for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        self.health_watch = asyncio.create_task(self._watch_health())
         log.info("Keyun serving on %s:%d with %d trip shards", host, self.port, len(self.pool.actors))
         return self.port
 
+    async def _set_health(self, status: int) -> None:
+        self.serving = status
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+    async def _watch_health(self) -> None:
+        """NOT_SERVING while any owner is down or recovering (its batcher is resending), so load
+        balancers and operators see it; SERVING again once every owner answers."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(HEALTH_POLL_S)
+            settling = loop.time() - HEALTH_HOLD_DOWN_S
+            down = any(b.owner_down or b.owner_back_at > settling for b in self.pool.batchers)
+            wanted = health_pb2.HealthCheckResponse.NOT_SERVING if down else health_pb2.HealthCheckResponse.SERVING
+            if wanted != self.serving:
+                log.warning("health: %s", "an owner is down or recovering: NOT_SERVING" if down else "every owner answers: SERVING")
+                await self._set_health(wanted)
+
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        if self.health_watch is not None:
+            self.health_watch.cancel()
+            self.health_watch = None
         if self.server is not None:
             await self.server.stop(grace_s)
             self.server = None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import ray
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from keyun.terminals.client import KeyunClient
 
@@ -56,6 +57,7 @@ def test_owner_crashes_mid_load_lose_nothing(ray_session, tmp_path):
     try:
         with KeyunClient(server.target) as client:
             trip_ids = trips(client, "A")
+            health = HealthWatch(client).start()
             load = Load(server.target, trip_ids).start()
             for crash in range(3):
                 load.wait_for(40 * (crash + 1))
@@ -65,8 +67,42 @@ def test_owner_crashes_mid_load_lose_nothing(ray_session, tmp_path):
             restarts = sum(b.retries for b in server.server.pool.batchers)
             assert restarts > 0, "the kills were not noticed"
             assert audit(client, trip_ids, record) > 0
+            seen = health.stop()
+            # Health told the truth: not serving while an owner recovered, serving again after.
+            assert health_pb2.HealthCheckResponse.NOT_SERVING in seen
+            assert seen[-1] == health_pb2.HealthCheckResponse.SERVING
     finally:
         server.stop()
+
+
+class HealthWatch:
+    """Polls the standard health service every 20 ms in a thread; records each change."""
+
+    def __init__(self, client: KeyunClient):
+        self.stub = health_pb2_grpc.HealthStub(client.channel)
+        self.seen: list[int] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self) -> HealthWatch:
+        self.thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self.stopping.is_set():
+            status = self.stub.Check(health_pb2.HealthCheckRequest(service="keyun.v1.Sales"), timeout=5).status
+            if not self.seen or self.seen[-1] != status:
+                self.seen.append(status)
+            time.sleep(0.02)
+
+    def stop(self, settle_s: float = 5.0) -> list[int]:
+        """Stop once health reads SERVING again (or after settle_s); return the changes seen."""
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline and (not self.seen or self.seen[-1] != health_pb2.HealthCheckResponse.SERVING):
+            time.sleep(0.05)
+        self.stopping.set()
+        self.thread.join(timeout=10)
+        return self.seen
 
 
 def free_port() -> int:
