@@ -143,7 +143,7 @@ def prepare(target: str) -> tuple[list[str], str]:
 async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
     """Sell `count` single seats from the first stop over the trips; return the ticket ids."""
     channel = grpc.aio.insecure_channel(target)
-    stub = sales_pb2_grpc.SalesStub(channel)
+    sales = sales_pb2_grpc.SalesStub(channel)
     pending = iter(range(count))
     tickets: list[str] = []
 
@@ -152,7 +152,7 @@ async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
             request = sales_pb2.SellRequest(
                 request_id=uuid.uuid4().hex, trip_id=trip_ids[n % len(trip_ids)], from_station=STOPS[0], to_station=STOPS[1 + n % (len(STOPS) - 1)], seat_count=1,
             )
-            tickets.extend(t.ticket_id for t in (await stub.Sell(request, timeout=60)).tickets)
+            tickets.extend(t.ticket_id for t in (await sales.Sell(request, timeout=60)).tickets)
 
     await asyncio.gather(*(seller() for _ in range(PRESELL_CONCURRENCY)))
     await channel.close()
