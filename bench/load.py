@@ -103,11 +103,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     keyun = str(Path(sys.executable).parent / "keyun")
     process = subprocess.Popen(
-        [keyun, "serve", "--port", str(port), "--shards", "2", "--data-dir", str(data_dir), "--log-level", "WARNING"],
+        [keyun, "serve", "--port", str(port), "--shards", "2", "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "WARNING"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True, env={**os.environ, "RAY_ADDRESS": ""},
     )
     for line in process.stdout:
@@ -300,6 +300,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=1, help="gateway processes of the server started (keyun serve --workers)")
     parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
@@ -307,7 +308,7 @@ def main() -> None:
     if "echo" not in names:
         names.insert(0, "echo")  # every figure is a ratio to it
     with tempfile.TemporaryDirectory() as tmp:
-        process, target = (None, args.target) if args.target else start_server(Path(tmp) / "data")
+        process, target = (None, args.target) if args.target else start_server(Path(tmp) / "data", args.workers)
         try:
             trip_ids, date = prepare(target)
             results = []
@@ -326,7 +327,7 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}",
-        "concurrency": args.concurrency, "processes": args.processes, "seconds": args.seconds,
+        "concurrency": args.concurrency, "processes": args.processes, "seconds": args.seconds, "gateway_workers": args.workers,
         "results": [asdict(r) for r in results],
     }
     (args.out / f"load-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
