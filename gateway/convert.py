@@ -36,14 +36,16 @@ def stop(view: StopView) -> common_pb2.Stop:
 
 
 # Every ticket carries its trip, stops and all; building that message is most of the cost of a
-# reply, and it only changes with the trip's status.  Assigning a cached message to a field copies
-# it, so sharing is safe.  Bounded: cleared when it grows past a busy week's trips.
-_TRIPS: dict[tuple[str, TripStatus], common_pb2.Trip] = {}
+# reply, and a trip's view only changes with its status.  Keyed by the whole (frozen, hashable)
+# view, so a cached message can never be stale, even with several servers in one process.
+# Assigning a cached message to a field copies it, so sharing is safe.  Bounded: cleared when it
+# grows past a busy week's trips.
+_TRIPS: dict[TripView, common_pb2.Trip] = {}
 MAX_CACHED_TRIPS = 50_000
 
 
 def trip(view: TripView) -> common_pb2.Trip:
-    key = (view.trip_id, view.status)
+    key = view
     message = _TRIPS.get(key)
     if message is None:
         if len(_TRIPS) >= MAX_CACHED_TRIPS:
