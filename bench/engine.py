@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import random
-import resource
 import time
 
 from keyun.actors.trip_shard import GC_THRESHOLDS
@@ -29,7 +28,11 @@ from .replay import START, STOPS, trip_spec
 
 
 def rss_mib() -> float:
-    """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process (Linux reports KiB, macOS bytes); 0 where unknown."""
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return 0.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if platform.system() == "Linux" else peak / 1024**2
 

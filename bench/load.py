@@ -121,7 +121,10 @@ def stop_server(process: subprocess.Popen) -> None:
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        if hasattr(os, "killpg"):  # POSIX: the server's whole session, Ray included
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
 
 
 def schedule(target: str, prefix: str, count: int, first: dt.datetime, step: dt.timedelta) -> list[str]:
