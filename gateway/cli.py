@@ -103,11 +103,9 @@ async def _serve(args: argparse.Namespace) -> None:
     print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
+    if sys.platform != "win32":  # Windows loops take no signal handlers: Ctrl-C raises KeyboardInterrupt there
+        for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises KeyboardInterrupt instead
-            pass
     await stop.wait()
     log.info("stopping")
     for worker in workers:
