@@ -27,6 +27,10 @@ class Reason(IntEnum):
     UNKNOWN_TICKET = 2003
     UNKNOWN_SEAT = 2004
     UNKNOWN_STATION = 2005
+    UNKNOWN_ACCOUNT = 2006
+    UNKNOWN_PASSENGER = 2007
+    UNKNOWN_ROLE = 2008
+    UNKNOWN_DEVICE = 2009
 
     # 3xxx: the request is well-formed but the state of the trip does not allow it.
     SEAT_TAKEN = 3001
@@ -43,6 +47,23 @@ class Reason(IntEnum):
     TICKET_CHECKED_IN = 3012
     HOLD_CLOSED = 3013
     TRIP_DEPARTED = 3014
+
+    # 4xxx: who is calling, and what they may do (accounts, sessions, permissions).
+    NOT_AUTHENTICATED = 4001  # no credentials, or a token that is malformed or badly signed
+    TOKEN_EXPIRED = 4002
+    SESSION_ENDED = 4003  # logged out, idle too long, or revoked
+    PERMISSION_DENIED = 4004
+    BAD_CREDENTIALS = 4005  # wrong account name, password or second factor: never says which
+    ACCOUNT_LOCKED = 4006
+    SECOND_FACTOR_REQUIRED = 4007
+    WEAK_PASSWORD = 4008
+    ACCOUNT_EXISTS = 4009
+    LOGIN_THROTTLED = 4010  # back-off between failed logins, before the lock-out
+    SETUP_CLOSED = 4011  # the one-time setup token was used already, or is wrong
+    ACCOUNT_DISABLED = 4012
+    PASSENGER_EXISTS = 4013
+    TOO_MANY_PASSENGERS = 4014
+    RETENTION_TOO_SHORT = 4015  # an audit purge that would remove records younger than the law allows
 
 
 @dataclass(frozen=True, slots=True)
