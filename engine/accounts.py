@@ -1,0 +1,909 @@
+"""Accounts, sessions and frequent passengers: the pure core of the accounts owner.
+
+Like a trip shard, the accounts owner decides each command against its state, evolves the state
+by the resulting events, and journals the events before it replies.  Everything sensitive arrives
+already protected by the gateway: passwords as argon2id hashes, phone and document numbers and
+names as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
+the log or in snapshots, holds personal data in the clear.
+
+Session activity (`TouchSessions`) is not journaled: after a restart a session counts as idle
+from its last journaled moment (login or refresh), which can only end sessions sooner.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from .commands import check_request_id
+from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
+from .permissions import ROLE_BY_NAME, Role
+from .reasons import Reason, Rejected, Rejection, invalid, reject
+
+# A family and the people a passenger regularly travels with; 12306 allows 15 too.
+MAX_PASSENGERS_PER_ACCOUNT = 15
+
+# Login names of staff and devices: short, printable, unambiguous on a badge.
+LOGIN_NAME = re.compile(r"[a-z][a-z0-9_.-]{2,31}")
+MAX_DISPLAY_NAME_CHARS = 64
+# argon2 hashes are about 100 characters; ciphertexts of short fields a few hundred bytes.
+MAX_SECRET_BYTES = 1024
+MAX_SCOPE_ENTRIES = 64
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+# A session ends after this long without a call (GB/T 22239 level 3: idle sessions end).
+DEFAULT_IDLE_MS = 30 * 60_000
+# Five wrong passwords in a row lock the account for fifteen minutes...
+DEFAULT_MAX_FAILED_LOGINS = 5
+DEFAULT_LOCKOUT_MS = 15 * 60_000
+# ...and before that each failure doubles the wait before the next try: 1, 2, 4, 8 s.
+FIRST_BACKOFF_MS = 1000
+# Sessions looked at for idleness per batch: bounded so a batch never scans every session.
+MAX_IDLE_SWEEP = 64
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRules:
+    idle_ms: int = DEFAULT_IDLE_MS
+    max_failed_logins: int = DEFAULT_MAX_FAILED_LOGINS
+    lockout_ms: int = DEFAULT_LOCKOUT_MS
+
+    def backoff_ms(self, failures: int) -> int:
+        return FIRST_BACKOFF_MS << (failures - 1) if failures > 0 else 0
+
+
+class AccountKind(Enum):
+    PASSENGER = "passenger"
+    STAFF = "staff"
+    DEVICE = "device"
+
+
+# ---------------------------------------------------------------------------------------------
+# Values kept in the state.
+
+
+@dataclass(frozen=True, slots=True)
+class PassengerRecord:
+    passenger_id: str
+    name_cipher: bytes
+    document_type: str
+    document_cipher: bytes
+    document_index: bytes  # blind index: equal documents give equal bytes, without decrypting
+    phone_cipher: bytes
+    added_at_ms: int
+
+
+@dataclass(slots=True)
+class Account:
+    account_id: str
+    kind: AccountKind
+    login_key: str  # "name:<login name>" or "phone:<blind index hex>"
+    login_name: str  # staff and devices; "" for passengers (their phone is personal data)
+    phone_cipher: bytes
+    display_name: str
+    password_hash: str
+    totp_cipher: bytes  # b"" when the account logs in without a second factor
+    roles: tuple[str, ...]
+    stations: tuple[str, ...]
+    operators: tuple[str, ...]
+    created_at_ms: int
+    disabled: bool = False
+    failed_logins: int = 0
+    last_failed_ms: int = 0
+    locked_until_ms: int = 0
+    totp_last_step: int = 0  # a TOTP code is good once: later logins need a later step
+    passengers: dict[str, PassengerRecord] = field(default_factory=dict)
+    passengers_added: int = 0  # numbers passenger ids
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: str
+    account_id: str
+    started_at_ms: int
+    last_seen_ms: int
+    refresh_id: str  # the one refresh token that may renew this session
+    ended_at_ms: int = 0
+
+
+@dataclass(slots=True)
+class AccountsState:
+    accounts: dict[str, Account] = field(default_factory=dict)
+    by_login: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    accounts_created: int = 0
+    setup_token_hash: bytes = b""  # set while a production station waits for its administrators
+    set_up: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands and queries.  Validated on construction, like the trip commands.
+
+
+def _text(field_name: str, value: str, max_chars: int, required: bool = True) -> None:
+    if required and not value.strip():
+        raise Rejected(reject(Reason.MISSING_FIELD, f"{field_name} is required", field=field_name))
+    if len(value) > max_chars or any(ord(c) < 32 for c in value):
+        raise invalid(field_name, f"must be at most {max_chars} printable characters")
+
+
+def _secret(field_name: str, value: bytes | str, required: bool = True) -> None:
+    if required and not value:
+        raise Rejected(reject(Reason.MISSING_FIELD, f"{field_name} is required", field=field_name))
+    if len(value) > MAX_SECRET_BYTES:
+        raise invalid(field_name, "too long")
+
+
+def check_login_name(value: str) -> None:
+    if not value:
+        raise Rejected(reject(Reason.MISSING_FIELD, "login_name is required", field="login_name"))
+    if not LOGIN_NAME.fullmatch(value):
+        raise invalid("login_name", "3 to 32 characters: a lower-case letter, then lower-case letters, digits, '_', '.' or '-'")
+
+
+def check_roles(roles: tuple[str, ...], stations: tuple[str, ...], operators: tuple[str, ...]) -> None:
+    for name in roles:
+        if name not in ROLE_BY_NAME:
+            raise Rejected(reject(Reason.UNKNOWN_ROLE, f"no role {name!r}; roles are {', '.join(ROLE_BY_NAME)}", field="roles"))
+    if len(set(roles)) != len(roles):
+        raise invalid("roles", "a role is named twice")
+    for field_name, values in (("stations", stations), ("operators", operators)):
+        if len(values) > MAX_SCOPE_ENTRIES:
+            raise invalid(field_name, f"at most {MAX_SCOPE_ENTRIES} entries")
+        for value in values:
+            _text(field_name, value, 16)
+
+
+def _account_id(value: str) -> None:
+    if not re.fullmatch(r"A[0-9]{6,}", value or ""):
+        raise invalid("account_id", f"{value!r} is not an account id like A000001")
+
+
+def _session_id(field_name: str, value: str) -> None:
+    if not SESSION_ID.fullmatch(value or ""):
+        raise invalid(field_name, "not a session or token id")
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """What an account starts as: used by registration, staff creation and the first setup."""
+
+    kind: AccountKind
+    login_key: str
+    login_name: str
+    phone_cipher: bytes
+    display_name: str
+    password_hash: str
+    totp_cipher: bytes = b""
+    roles: tuple[str, ...] = ()
+    stations: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _text("login_key", self.login_key, 128)
+        if self.kind is not AccountKind.PASSENGER:
+            check_login_name(self.login_name)
+        _text("display_name", self.display_name, MAX_DISPLAY_NAME_CHARS, required=False)
+        _secret("password_hash", self.password_hash)
+        _secret("phone_cipher", self.phone_cipher, required=self.kind is AccountKind.PASSENGER)
+        _secret("totp_cipher", self.totp_cipher, required=False)
+        check_roles(self.roles, self.stations, self.operators)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccount:
+    request_id: str
+    account: NewAccount
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSetup:
+    """A production station starts with no accounts: the first start prints a one-time token."""
+
+    token_hash: bytes
+
+    def __post_init__(self) -> None:
+        _secret("token_hash", self.token_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class SetUp:
+    token_hash: bytes
+    administrators: tuple[NewAccount, ...]
+
+    def __post_init__(self) -> None:
+        _secret("setup_token", self.token_hash)
+        roles = sorted(role for admin in self.administrators for role in admin.roles)
+        assert roles == sorted(r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)), "three administrators, one role each"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailed:
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartSession:
+    """The gateway checked the password (and TOTP code); the owner re-checks lock and replay."""
+
+    account_id: str
+    session_id: str
+    refresh_id: str
+    totp_step: int = 0
+
+    def __post_init__(self) -> None:
+        _account_id(self.account_id)
+        _session_id("session_id", self.session_id)
+        _session_id("refresh_id", self.refresh_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RenewSession:
+    session_id: str
+    refresh_id: str  # the refresh token presented
+    new_refresh_id: str
+
+    def __post_init__(self) -> None:
+        _session_id("session_id", self.session_id)
+        _session_id("refresh_id", self.refresh_id)
+        _session_id("new_refresh_id", self.new_refresh_id)
+
+
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SweepIdleSessions:
+    """Journaled with the idle sessions each batch ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class TouchSessions:
+    """Are these sessions alive?  Marks them seen now; ends the ones idle too long."""
+
+    session_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword:
+    request_id: str
+    account_id: str
+    password_hash: str
+    keep_session_id: str  # the caller's own session stays; every other one ends
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _secret("password_hash", self.password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProfile:
+    request_id: str
+    account_id: str
+    display_name: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _text("display_name", self.display_name, MAX_DISPLAY_NAME_CHARS)
+
+
+@dataclass(frozen=True, slots=True)
+class AddPassenger:
+    request_id: str
+    account_id: str
+    name_cipher: bytes
+    document_type: str
+    document_cipher: bytes
+    document_index: bytes
+    phone_cipher: bytes
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        for name in ("name_cipher", "document_cipher", "document_index"):
+            _secret(name, getattr(self, name))
+        _secret("phone_cipher", self.phone_cipher, required=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RemovePassenger:
+    request_id: str
+    account_id: str
+    passenger_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _text("passenger_id", self.passenger_id, 16)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRoles:
+    request_id: str
+    account_id: str
+    roles: tuple[str, ...]
+    stations: tuple[str, ...]
+    operators: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _account_id(self.account_id)
+        check_roles(self.roles, self.stations, self.operators)
+
+
+@dataclass(frozen=True, slots=True)
+class DisableAccount:
+    request_id: str
+    account_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _account_id(self.account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FindLogin:
+    """Query: the account a login name or phone index leads to, with what login checks need."""
+
+    login_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetAccount:
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListAccounts:
+    offset: int
+    page_size: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.page_size <= MAX_PAGE_SIZE or self.offset < 0:
+            raise invalid("page_size", f"must be 1..{MAX_PAGE_SIZE}")
+
+
+@dataclass(frozen=True, slots=True)
+class ListPassengers:
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetupStatus:
+    """Query: (set up, waiting for the setup token)."""
+
+
+AccountCommand = (
+    CreateAccount | OpenSetup | SetUp | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
+    | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
+)
+QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events.
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCreated:
+    account_id: str
+    account: NewAccount
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetupOpened:
+    token_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SetupDone:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailureCounted:
+    account_id: str
+    at_ms: int
+    locked_until_ms: int  # 0 unless this failure locked the account
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    account_id: str
+    session_id: str
+    refresh_id: str
+    totp_step: int
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRenewed:
+    session_id: str
+    refresh_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    session_id: str
+    at_ms: int
+    why: str  # "logout", "idle", "refresh token reused", "password changed", "account disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    account_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileUpdated:
+    account_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PassengerAdded:
+    account_id: str
+    passenger: PassengerRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PassengerRemoved:
+    account_id: str
+    passenger_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RolesGranted:
+    account_id: str
+    roles: tuple[str, ...]
+    stations: tuple[str, ...]
+    operators: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDisabled:
+    account_id: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Replies.
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    account_id: str
+    kind: AccountKind
+    login_name: str
+    phone_cipher: bytes  # the gateway decrypts and masks it
+    display_name: str
+    roles: tuple[str, ...]
+    stations: tuple[str, ...]
+    operators: tuple[str, ...]
+    disabled: bool
+    created_at_ms: int
+    second_factor: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoginView:
+    """What the gateway needs to check a login: never leaves the gateway."""
+
+    account: AccountView
+    password_hash: str
+    totp_cipher: bytes
+    totp_last_step: int
+    locked_until_ms: int
+    retry_at_ms: int  # the back-off: no attempt before this
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    session_id: str
+    account: AccountView
+    refresh_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """TouchSessions' answer for one session: its account when alive, else why it ended."""
+
+    session_id: str
+    alive: bool
+    account: AccountView | None
+
+
+@dataclass(frozen=True, slots=True)
+class PassengersView:
+    account_id: str
+    passengers: tuple[PassengerRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsPage:
+    accounts: tuple[AccountView, ...]
+    next_offset: int  # 0 when this was the last page
+
+
+@dataclass(frozen=True, slots=True)
+class SetupView:
+    set_up: bool
+    waiting_for_token: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# decide: reads the state, returns events or a rejection.
+
+
+def view(account: Account) -> AccountView:
+    return AccountView(
+        account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name, account.roles,
+        account.stations, account.operators, account.disabled, account.created_at_ms, bool(account.totp_cipher),
+    )
+
+
+def _find(state: AccountsState, account_id: str) -> Account | Rejection:
+    account = state.accounts.get(account_id)
+    return account if account is not None else reject(Reason.UNKNOWN_ACCOUNT, f"no account {account_id}", field="account_id")
+
+
+def _live_session(state: AccountsState, session_id: str, now_ms: int, rules: AccountRules) -> Session | Rejection:
+    session = state.sessions.get(session_id)
+    if session is None or session.ended_at_ms:
+        return reject(Reason.SESSION_ENDED, "the session has ended; log in again")
+    if now_ms - session.last_seen_ms > rules.idle_ms:
+        return reject(Reason.SESSION_ENDED, "the session ended after being idle; log in again")
+    return session
+
+
+def next_account_id(state: AccountsState, offset: int = 0) -> str:
+    return f"A{state.accounts_created + 1 + offset:06d}"
+
+
+def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+    match command:
+        case CreateAccount(_, new):
+            if new.login_key in state.by_login:
+                return reject(Reason.ACCOUNT_EXISTS, "an account with this login already exists", field="login_name")
+            return (AccountCreated(next_account_id(state), new, now_ms),)
+        case OpenSetup(token_hash):
+            return () if state.set_up else (SetupOpened(token_hash),)
+        case SetUp(token_hash, admins):
+            return _set_up(state, token_hash, admins, now_ms)
+        case LoginFailed(account_id):
+            return _login_failed(state, account_id, now_ms, rules)
+        case StartSession():
+            return _start_session(state, command, now_ms)
+        case RenewSession(session_id, refresh_id, new_refresh_id):
+            session = _live_session(state, session_id, now_ms, rules)
+            if isinstance(session, Rejection):
+                return session
+            if refresh_id != session.refresh_id:
+                # A refresh token used twice means it was copied: end the session for both holders.
+                return (SessionEnded(session_id, now_ms, "refresh token reused"),)
+            account = state.accounts[session.account_id]
+            if account.disabled:
+                return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
+            return (SessionRenewed(session_id, new_refresh_id, now_ms),)
+        case EndSession(session_id):
+            session = state.sessions.get(session_id)
+            return () if session is None or session.ended_at_ms else (SessionEnded(session_id, now_ms, "logout"),)
+        case ChangePassword(_, account_id, password_hash, keep):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            others = [s.session_id for s in state.sessions.values() if s.account_id == account_id and not s.ended_at_ms and s.session_id != keep]
+            return (PasswordChanged(account_id, password_hash), *(SessionEnded(s, now_ms, "password changed") for s in others))
+        case UpdateProfile(_, account_id, display_name):
+            account = _find(state, account_id)
+            return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name),)
+        case AddPassenger():
+            return _add_passenger(state, command, now_ms)
+        case RemovePassenger(_, account_id, passenger_id):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            if passenger_id not in account.passengers:
+                return reject(Reason.UNKNOWN_PASSENGER, f"no passenger {passenger_id}", field="passenger_id")
+            return (PassengerRemoved(account_id, passenger_id),)
+        case GrantRoles(_, account_id, roles, stations, operators):
+            return _grant(state, account_id, roles, stations, operators)
+        case DisableAccount(_, account_id):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            sessions = [s.session_id for s in state.sessions.values() if s.account_id == account_id and not s.ended_at_ms]
+            return () if account.disabled else (AccountDisabled(account_id), *(SessionEnded(s, now_ms, "account disabled") for s in sessions))
+    raise AssertionError(f"unknown command {command!r}")
+
+
+def _set_up(state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, ...], now_ms: int) -> tuple | Rejection:
+    if state.set_up or not state.setup_token_hash or token_hash != state.setup_token_hash:
+        return reject(Reason.SETUP_CLOSED, "the setup token is wrong or was used already")
+    keys = [admin.login_key for admin in admins]
+    if len(set(keys)) != len(keys) or any(key in state.by_login for key in keys):
+        return reject(Reason.ACCOUNT_EXISTS, "the administrators need three different login names", field="login_name")
+    created = tuple(AccountCreated(next_account_id(state, n), admin, now_ms) for n, admin in enumerate(admins))
+    return (*created, SetupDone())
+
+
+def _login_failed(state: AccountsState, account_id: str, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+    account = _find(state, account_id)
+    if isinstance(account, Rejection):
+        return account
+    failures = account.failed_logins + 1
+    locked_until = now_ms + rules.lockout_ms if failures >= rules.max_failed_logins else 0
+    return (LoginFailureCounted(account_id, now_ms, locked_until),)
+
+
+def login_refusal(account: Account, now_ms: int, rules: AccountRules) -> Rejection | None:
+    """Whether the account may try to log in now at all (disabled, locked, backing off)."""
+    if account.disabled:
+        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
+    if account.locked_until_ms > now_ms:
+        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=account.locked_until_ms)
+    retry_at = _retry_at(account, rules)
+    if retry_at > now_ms:
+        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=retry_at)
+    return None
+
+
+def _retry_at(account: Account, rules: AccountRules) -> int:
+    return account.last_failed_ms + rules.backoff_ms(account.failed_logins) if account.failed_logins else 0
+
+
+def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> tuple | Rejection:
+    account = _find(state, command.account_id)
+    if isinstance(account, Rejection):
+        return account
+    if account.disabled:
+        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
+    if account.locked_until_ms > now_ms:
+        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=account.locked_until_ms)
+    if account.totp_cipher and command.totp_step <= account.totp_last_step:
+        return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")  # a replayed code
+    if command.session_id in state.sessions:
+        return reject(Reason.REQUEST_ID_REUSED, "session id in use")
+    return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms),)
+
+
+def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> tuple | Rejection:
+    account = _find(state, command.account_id)
+    if isinstance(account, Rejection):
+        return account
+    if any(p.document_index == command.document_index for p in account.passengers.values()):
+        return reject(Reason.PASSENGER_EXISTS, "a passenger with this document is already on the list", field="document_number")
+    if len(account.passengers) >= MAX_PASSENGERS_PER_ACCOUNT:
+        return reject(Reason.TOO_MANY_PASSENGERS, f"at most {MAX_PASSENGERS_PER_ACCOUNT} passengers per account")
+    record = PassengerRecord(
+        f"P{account.passengers_added + 1}", command.name_cipher, command.document_type, command.document_cipher,
+        command.document_index, command.phone_cipher, now_ms,
+    )
+    return (PassengerAdded(command.account_id, record),)
+
+
+def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], stations, operators) -> tuple | Rejection:
+    account = _find(state, account_id)
+    if isinstance(account, Rejection):
+        return account
+    kinds_allowed = {
+        AccountKind.PASSENGER: {Role.PASSENGER.value},
+        AccountKind.DEVICE: {Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value},
+    }.get(account.kind, {r.value for r in Role} - {Role.PASSENGER.value, Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value})
+    wrong = [role for role in roles if role not in kinds_allowed]
+    if wrong:
+        return reject(Reason.PERMISSION_DENIED, f"a {account.kind.value} account cannot hold {', '.join(wrong)}", field="roles")
+    return (RolesGranted(account_id, roles, stations, operators),)
+
+
+# ---------------------------------------------------------------------------------------------
+# evolve: the one place the state changes.
+
+
+def evolve(state: AccountsState, event) -> None:
+    match event:
+        case AccountCreated(account_id, new, at_ms):
+            state.accounts[account_id] = Account(
+                account_id, new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, new.password_hash,
+                new.totp_cipher, new.roles, new.stations, new.operators, at_ms,
+            )
+            state.by_login[new.login_key] = account_id
+            state.accounts_created += 1
+        case SetupOpened(token_hash):
+            state.setup_token_hash = token_hash
+        case SetupDone():
+            state.set_up, state.setup_token_hash = True, b""
+        case LoginFailureCounted(account_id, at_ms, locked_until_ms):
+            account = state.accounts[account_id]
+            account.failed_logins, account.last_failed_ms = account.failed_logins + 1, at_ms
+            if locked_until_ms:
+                account.locked_until_ms, account.failed_logins = locked_until_ms, 0
+        case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms):
+            account = state.accounts[account_id]
+            account.failed_logins, account.totp_last_step = 0, max(account.totp_last_step, totp_step)
+            state.sessions[session_id] = Session(session_id, account_id, at_ms, at_ms, refresh_id)
+        case SessionRenewed(session_id, refresh_id, at_ms):
+            session = state.sessions[session_id]
+            session.refresh_id, session.last_seen_ms = refresh_id, at_ms
+        case SessionEnded(session_id, at_ms, _):
+            state.sessions.pop(session_id, None)  # ended sessions need no memory: unknown ids count as ended
+        case PasswordChanged(account_id, password_hash):
+            state.accounts[account_id].password_hash = password_hash
+        case ProfileUpdated(account_id, display_name):
+            state.accounts[account_id].display_name = display_name
+        case PassengerAdded(account_id, passenger):
+            account = state.accounts[account_id]
+            account.passengers[passenger.passenger_id] = passenger
+            account.passengers_added += 1
+        case PassengerRemoved(account_id, passenger_id):
+            del state.accounts[account_id].passengers[passenger_id]
+        case RolesGranted(account_id, roles, stations, operators):
+            account = state.accounts[account_id]
+            account.roles, account.stations, account.operators = roles, stations, operators
+        case AccountDisabled(account_id):
+            state.accounts[account_id].disabled = True
+        case _:
+            raise AssertionError(f"unknown event {event!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries and replies.
+
+
+def answer(state: AccountsState, query, now_ms: int, rules: AccountRules):
+    match query:
+        case FindLogin(login_key):
+            account_id = state.by_login.get(login_key)
+            if account_id is None:
+                return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")
+            account = state.accounts[account_id]
+            return LoginView(view(account), account.password_hash, account.totp_cipher, account.totp_last_step, account.locked_until_ms, _retry_at(account, rules))
+        case GetAccount(account_id):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            return view(account)
+        case ListAccounts(offset, page_size):
+            ids = sorted(state.accounts)[offset : offset + page_size]
+            more = offset + page_size < len(state.accounts)
+            return AccountsPage(tuple(view(state.accounts[i]) for i in ids), offset + page_size if more else 0)
+        case ListPassengers(account_id):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            return PassengersView(account_id, tuple(account.passengers.values()))
+        case SetupStatus():
+            return SetupView(state.set_up, bool(state.setup_token_hash))
+    raise AssertionError(f"unknown query {query!r}")
+
+
+def touch(state: AccountsState, session_ids: tuple[str, ...], now_ms: int, rules: AccountRules) -> tuple[tuple[SessionCheck, ...], tuple]:
+    """Check sessions and mark them seen; returns the checks and the events of the ones idle too long."""
+    checks, ended = [], []
+    for session_id in session_ids:
+        session = state.sessions.get(session_id)
+        if session is not None and now_ms - session.last_seen_ms > rules.idle_ms:
+            ended.append(SessionEnded(session_id, now_ms, "idle"))
+            session = None
+        account = state.accounts.get(session.account_id) if session is not None else None
+        if session is None or account is None or account.disabled:
+            checks.append(SessionCheck(session_id, False, None))
+            continue
+        session.last_seen_ms = now_ms
+        checks.append(SessionCheck(session_id, True, view(account)))
+    return tuple(checks), tuple(ended)
+
+
+def render(state: AccountsState, command, events: tuple):
+    """The reply to a command that succeeded."""
+    match command:
+        case CreateAccount():
+            return view(state.accounts[events[0].account_id])
+        case SetUp():
+            return tuple(view(state.accounts[e.account_id]) for e in events if isinstance(e, AccountCreated))
+        case StartSession(account_id, session_id, refresh_id):
+            return SessionView(session_id, view(state.accounts[account_id]), refresh_id)
+        case RenewSession(session_id):
+            session = state.sessions.get(session_id)
+            if session is None:
+                return reject(Reason.SESSION_ENDED, "this refresh token was used before: the session has ended; log in again")
+            return SessionView(session_id, view(state.accounts[session.account_id]), session.refresh_id)
+        case AddPassenger(_, account_id):
+            return PassengersView(account_id, (events[0].passenger,))
+        case ChangePassword(_, account_id) | UpdateProfile(_, account_id) | GrantRoles(_, account_id) | DisableAccount(_, account_id):
+            return view(state.accounts[account_id])
+    return Done()
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine the owner actor wraps.
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEntry:
+    command: object
+    events: tuple
+
+
+class AccountsEngine:
+    def __init__(self, rules: AccountRules | None = None):
+        self.state = AccountsState()
+        self.rules = rules or AccountRules()
+        self.last_now = 0
+        self.recent: OrderedDict[str, tuple[object, object]] = OrderedDict()  # request id -> (command, reply)
+
+    def execute(self, batch: list, now_ms: int) -> tuple[list, list[AccountEntry]]:
+        now_ms = max(now_ms, self.last_now)
+        self.last_now = now_ms
+        entries: list[AccountEntry] = []
+        self._sweep_idle(now_ms, entries)
+        return [self._one(item, now_ms, entries) for item in batch], entries
+
+    def _sweep_idle(self, now_ms: int, entries: list[AccountEntry]) -> None:
+        """End sessions nobody has used for too long, oldest first, a bounded number per batch."""
+        idle = []
+        for session in itertools.islice(self.state.sessions.values(), MAX_IDLE_SWEEP):
+            if now_ms - session.last_seen_ms > self.rules.idle_ms:
+                idle.append(SessionEnded(session.session_id, now_ms, "idle"))
+        self._apply(SweepIdleSessions(), tuple(idle), entries)
+
+    def _apply(self, command, events: tuple, entries: list[AccountEntry]) -> None:
+        for event in events:
+            evolve(self.state, event)
+        if events:
+            entries.append(AccountEntry(command, events))
+
+    def _one(self, item, now_ms: int, entries: list[AccountEntry]):
+        if isinstance(item, TouchSessions):
+            checks, ended = touch(self.state, item.session_ids, now_ms, self.rules)
+            self._apply(item, ended, entries)
+            return checks
+        if isinstance(item, QUERIES):
+            return answer(self.state, item, now_ms, self.rules)
+        request_id = getattr(item, "request_id", "")
+        if request_id and request_id in self.recent:
+            command, reply = self.recent[request_id]
+            return reply if command == item else reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request")
+        outcome = decide(self.state, item, now_ms, self.rules)
+        if not isinstance(outcome, Rejection):
+            self._apply(item, outcome, entries)
+            outcome = render(self.state, item, outcome)
+        if request_id:
+            self._remember(request_id, item, outcome)
+        return outcome
+
+    def _remember(self, request_id: str, command, reply) -> None:
+        self.recent[request_id] = (command, reply)
+        if len(self.recent) > IDEMPOTENCY_WINDOW:
+            self.recent.popitem(last=False)
+
+    def replay(self, now_ms: int, entries) -> None:
+        self.last_now = max(self.last_now, now_ms)
+        for entry in entries:
+            for event in entry.events:
+                evolve(self.state, event)
+            request_id = getattr(entry.command, "request_id", "")
+            if request_id:
+                self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))
+
+    def snapshot(self) -> tuple:
+        """The whole state and idempotency window, for a snapshot (accounts are few: no increments)."""
+        return (self.state, tuple((rid, command, reply) for rid, (command, reply) in self.recent.items()))
+
+    def restore(self, now_ms: int, snapshot: tuple) -> None:
+        self.last_now = now_ms
+        self.state, recent = snapshot
+        self.recent = OrderedDict((rid, (command, reply)) for rid, command, reply in recent)

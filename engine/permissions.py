@@ -1,0 +1,141 @@
+"""Roles, permissions, and which permission every RPC needs: the one table the gateway enforces.
+
+Nothing is allowed by default: an RPC missing from RULES is refused for everyone, and a test checks
+that every RPC of every service has a rule.  A role is a fixed set of permissions; an account holds
+roles and a scope (the stations and operators it works for).  The three administrators are
+separated as GB/T 22239 level 3 asks: the system administrator runs staff, devices and backups,
+the security administrator grants roles, the audit administrator only reads the audit log, and no
+role can change or delete audit records (there is no RPC that could).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Permission(Enum):
+    PUBLIC = "public"  # anyone, even without logging in: timetables, registration, login
+    SELF = "self"  # any logged-in account, about itself: profile, password, logout, passengers
+    SELL = "sell"  # hold, confirm, release and sell seats
+    REFUND = "refund"
+    TICKET_READ = "ticket_read"
+    CHECK_IN = "check_in"
+    MANIFEST_READ = "manifest_read"
+    DISPATCH = "dispatch"  # departures and cancellations
+    NETWORK_LOAD = "network_load"  # routes, schedules and trips
+    PERSONAL_DATA_READ = "personal_data_read"  # unmasked document and phone numbers; audited
+    STAFF_MANAGE = "staff_manage"  # staff and device accounts: create, list, disable
+    ROLE_GRANT = "role_grant"  # grant and revoke roles and scopes
+    AUDIT_READ = "audit_read"
+
+
+class Role(Enum):
+    PASSENGER = "passenger"
+    TICKET_SELLER = "ticket_seller"
+    GATE_INSPECTOR = "gate_inspector"
+    DISPATCHER = "dispatcher"
+    FINANCE = "finance"
+    KIOSK_DEVICE = "kiosk_device"
+    GATE_DEVICE = "gate_device"
+    HANDHELD_DEVICE = "handheld_device"
+    SYSTEM_ADMIN = "system_admin"
+    SECURITY_ADMIN = "security_admin"
+    AUDIT_ADMIN = "audit_admin"
+
+
+P = Permission
+PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
+    Role.PASSENGER: frozenset({P.SELF}),
+    Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.REFUND, P.TICKET_READ}),
+    Role.GATE_INSPECTOR: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ}),
+    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD}),
+    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ}),
+    Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
+    Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
+    Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ}),
+    Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE}),
+    Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT}),
+    Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),
+}
+assert set(PERMISSIONS_OF) == set(Role), "every role has its permissions"
+
+ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+DEVICE_ROLES = frozenset({Role.KIOSK_DEVICE, Role.GATE_DEVICE, Role.HANDHELD_DEVICE})
+STAFF_ROLES = frozenset(Role) - DEVICE_ROLES - {Role.PASSENGER}
+
+# Accounts scoped to stations or operators use "*" for all of them.
+EVERYWHERE = "*"
+
+
+class Scope(Enum):
+    """What part of a request the caller's scope must cover, besides the permission."""
+
+    NONE = "none"
+    FROM_STATION = "from_station"  # the request's from_station must be one of the caller's stations
+    TRIP = "trip"  # the trip (named by trip_id, or in a ticket or hold id) must stop at one of them
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    permission: Permission
+    scope: Scope = Scope.NONE
+    mutating: bool = False  # recorded in the audit log
+
+
+RULES: dict[str, Rule] = {
+    "/keyun.v1.Catalog/SearchTrips": Rule(P.PUBLIC),
+    "/keyun.v1.Catalog/GetTrip": Rule(P.PUBLIC),
+    "/keyun.v1.Catalog/GetSeatMap": Rule(P.PUBLIC),
+    "/keyun.v1.Catalog/ListStations": Rule(P.PUBLIC),
+    "/keyun.v1.Diagnostics/Echo": Rule(P.SELF),
+    "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True),
+    "/keyun.v1.Sales/Confirm": Rule(P.SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/Sell": Rule(P.SELL, Scope.FROM_STATION, mutating=True),
+    "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP),
+    "/keyun.v1.Gate/CheckIn": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
+    "/keyun.v1.Gate/GetManifest": Rule(P.MANIFEST_READ, Scope.TRIP),
+    "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
+    "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Accounts/Register": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Accounts/Login": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Accounts/Refresh": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Accounts/Logout": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/GetProfile": Rule(P.SELF),
+    "/keyun.v1.Accounts/UpdateProfile": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/ChangePassword": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/AddPassenger": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/ListPassengers": Rule(P.SELF),
+    "/keyun.v1.Accounts/RemovePassenger": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Staff/SetUp": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Staff/CreateAccount": Rule(P.STAFF_MANAGE, mutating=True),
+    "/keyun.v1.Staff/ListAccounts": Rule(P.STAFF_MANAGE),
+    "/keyun.v1.Staff/DisableAccount": Rule(P.STAFF_MANAGE, mutating=True),
+    "/keyun.v1.Staff/GrantRoles": Rule(P.ROLE_GRANT, mutating=True),
+    "/keyun.v1.Staff/LookUpPassenger": Rule(P.PERSONAL_DATA_READ, mutating=True),
+    "/keyun.v1.Audit/ListRecords": Rule(P.AUDIT_READ),
+    "/keyun.v1.Audit/Verify": Rule(P.AUDIT_READ),
+}
+
+# Health checks and reflection carry no data and load balancers call them without credentials.
+UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+
+
+def permissions(roles: tuple[str, ...]) -> frozenset[Permission]:
+    """Everything the roles allow; unknown role names (from an older release) allow nothing."""
+    allowed: set[Permission] = set()
+    for name in roles:
+        role = ROLE_BY_NAME.get(name)
+        if role is not None:
+            allowed |= PERMISSIONS_OF[role]
+    return frozenset(allowed)
+
+
+ROLE_BY_NAME = {role.value: role for role in Role}
+
+
+def in_scope(scope: tuple[str, ...], value: str) -> bool:
+    return EVERYWHERE in scope or value in scope

@@ -1,0 +1,187 @@
+"""The accounts owner's pure core: registration, logins, sessions, passengers, roles, setup."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyun.engine import accounts as ac
+from keyun.engine.reasons import Reason, Rejected, Rejection
+from keyun.persistence.small_store import SmallStore
+
+T0 = 1_800_000_000_000
+SID = "s" * 20
+RID = "r" * 20
+
+
+def passenger(n: int = 1) -> ac.NewAccount:
+    return ac.NewAccount(ac.AccountKind.PASSENGER, f"phone:{n:04x}", "", b"cipher-phone", "", "argon2-hash", roles=("passenger",))
+
+
+def staff(name: str, roles=(), totp=b"") -> ac.NewAccount:
+    return ac.NewAccount(ac.AccountKind.STAFF, f"name:{name}", name, b"", name.title(), "argon2-hash", totp, roles, ("*",))
+
+
+def run(engine: ac.AccountsEngine, item, now=T0):
+    (reply,), entries = engine.execute([item], now)
+    return reply
+
+
+def reason(reply) -> Reason:
+    assert isinstance(reply, Rejection), reply
+    return reply.reason
+
+
+@pytest.fixture
+def engine() -> ac.AccountsEngine:
+    return ac.AccountsEngine()
+
+
+def test_register_gives_ids_in_order_and_refuses_a_second_account_for_the_same_login(engine):
+    first = run(engine, ac.CreateAccount("r1", passenger(1)))
+    second = run(engine, ac.CreateAccount("r2", passenger(2)))
+    assert (first.account_id, second.account_id) == ("A000001", "A000002")
+    assert reason(run(engine, ac.CreateAccount("r3", passenger(1)))) is Reason.ACCOUNT_EXISTS
+
+
+def test_a_retry_with_the_same_request_id_gets_the_same_account_and_a_different_request_is_refused(engine):
+    first = run(engine, ac.CreateAccount("r1", passenger(1)))
+    assert run(engine, ac.CreateAccount("r1", passenger(1))) == first
+    assert reason(run(engine, ac.CreateAccount("r1", passenger(2)))) is Reason.REQUEST_ID_REUSED
+    assert len(engine.state.accounts) == 1
+
+
+def test_bad_fields_are_refused_on_construction():
+    with pytest.raises(Rejected):
+        staff("X")  # login names start with a lower-case letter
+    with pytest.raises(Rejected) as caught:
+        staff("anna", roles=("king",))
+    assert caught.value.rejection.reason is Reason.UNKNOWN_ROLE
+    with pytest.raises(Rejected):
+        ac.StartSession("A000001", "short", RID)
+
+
+def test_failed_logins_back_off_then_lock_and_a_success_resets_the_count(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    rules = engine.rules
+    now = T0
+    for failures in range(1, rules.max_failed_logins):
+        run(engine, ac.LoginFailed(account.account_id), now)
+        found = run(engine, ac.FindLogin("phone:0001"), now)
+        assert found.retry_at_ms == now + rules.backoff_ms(failures)
+        assert ac.login_refusal(engine.state.accounts[account.account_id], now, rules).reason is Reason.LOGIN_THROTTLED
+        now = found.retry_at_ms
+    assert ac.login_refusal(engine.state.accounts[account.account_id], now, rules) is None
+    run(engine, ac.LoginFailed(account.account_id), now)  # the fifth
+    locked = engine.state.accounts[account.account_id]
+    assert locked.locked_until_ms == now + rules.lockout_ms
+    assert ac.login_refusal(locked, now + 1000, rules).reason is Reason.ACCOUNT_LOCKED
+    assert reason(run(engine, ac.StartSession(account.account_id, SID, RID), now + 1000)) is Reason.ACCOUNT_LOCKED
+    after = now + rules.lockout_ms + 1
+    assert ac.login_refusal(locked, after, rules) is None
+    run(engine, ac.StartSession(account.account_id, SID, RID), after)
+    assert engine.state.accounts[account.account_id].failed_logins == 0
+
+
+def test_sessions_renew_once_per_refresh_token_and_a_reused_token_ends_the_session(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    started = run(engine, ac.StartSession(account.account_id, SID, RID))
+    assert started.refresh_id == RID
+    renewed = run(engine, ac.RenewSession(SID, RID, "n" * 20), T0 + 1000)
+    assert renewed.refresh_id == "n" * 20
+    assert reason(run(engine, ac.RenewSession(SID, RID, "m" * 20), T0 + 2000)) is Reason.SESSION_ENDED
+    (check,) = run(engine, ac.TouchSessions((SID,)), T0 + 3000)
+    assert not check.alive
+
+
+def test_logout_and_idleness_end_sessions(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    run(engine, ac.StartSession(account.account_id, SID, RID))
+    run(engine, ac.StartSession(account.account_id, "t" * 20, RID))
+    (alive,) = run(engine, ac.TouchSessions((SID,)), T0 + engine.rules.idle_ms - 1)
+    assert alive.alive and alive.account.account_id == account.account_id
+    run(engine, ac.EndSession(SID), T0 + engine.rules.idle_ms)
+    other_idle = T0 + 2 * engine.rules.idle_ms
+    checks = run(engine, ac.TouchSessions((SID, "t" * 20)), other_idle)
+    assert [c.alive for c in checks] == [False, False]
+    assert not engine.state.sessions
+
+
+def test_a_totp_step_is_good_once(engine):
+    admin = run(engine, ac.CreateAccount("r1", staff("root", ("system_admin",), totp=b"secret")))
+    run(engine, ac.StartSession(admin.account_id, SID, RID, totp_step=100))
+    assert reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.BAD_CREDENTIALS
+    assert run(engine, ac.StartSession(admin.account_id, "v" * 20, RID, totp_step=101)).session_id == "v" * 20
+
+
+def test_passengers_are_added_once_per_document_up_to_the_limit_and_removed(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+
+    def add(n: int, request: str):
+        return run(engine, ac.AddPassenger(request, account.account_id, b"name", "RESIDENT_ID", b"doc", bytes([n]) * 32, b""))
+
+    first = add(1, "p1")
+    assert first.passengers[0].passenger_id == "P1"
+    assert reason(add(1, "p2")) is Reason.PASSENGER_EXISTS
+    for n in range(2, ac.MAX_PASSENGERS_PER_ACCOUNT + 1):
+        add(n, f"p{n + 1}")
+    assert reason(add(99, "full")) is Reason.TOO_MANY_PASSENGERS
+    run(engine, ac.RemovePassenger("rm", account.account_id, "P1"))
+    assert reason(run(engine, ac.RemovePassenger("rm2", account.account_id, "P1"))) is Reason.UNKNOWN_PASSENGER
+    listed = run(engine, ac.ListPassengers(account.account_id))
+    assert len(listed.passengers) == ac.MAX_PASSENGERS_PER_ACCOUNT - 1
+
+
+def test_roles_must_fit_the_kind_of_account_and_disabling_ends_sessions(engine):
+    seller = run(engine, ac.CreateAccount("r1", staff("anna")))
+    pax = run(engine, ac.CreateAccount("r2", passenger(1)))
+    assert run(engine, ac.GrantRoles("g1", seller.account_id, ("ticket_seller",), ("SJZ",), ())).roles == ("ticket_seller",)
+    assert reason(run(engine, ac.GrantRoles("g2", pax.account_id, ("ticket_seller",), (), ()))) is Reason.PERMISSION_DENIED
+    assert reason(run(engine, ac.GrantRoles("g3", seller.account_id, ("kiosk_device",), (), ()))) is Reason.PERMISSION_DENIED
+    run(engine, ac.StartSession(seller.account_id, SID, RID))
+    assert run(engine, ac.DisableAccount("d1", seller.account_id)).disabled
+    (check,) = run(engine, ac.TouchSessions((SID,)))
+    assert not check.alive
+    assert ac.login_refusal(engine.state.accounts[seller.account_id], T0, engine.rules).reason is Reason.ACCOUNT_DISABLED
+
+
+def test_setup_needs_the_open_token_and_works_once(engine):
+    admins = (staff("sys", ("system_admin",), b"t"), staff("sec", ("security_admin",), b"t"), staff("aud", ("audit_admin",), b"t"))
+    assert reason(run(engine, ac.SetUp(b"h" * 32, admins))) is Reason.SETUP_CLOSED  # not opened yet
+    run(engine, ac.OpenSetup(b"h" * 32))
+    assert reason(run(engine, ac.SetUp(b"x" * 32, admins))) is Reason.SETUP_CLOSED
+    created = run(engine, ac.SetUp(b"h" * 32, admins))
+    assert [a.roles for a in created] == [("system_admin",), ("security_admin",), ("audit_admin",)]
+    assert run(engine, ac.SetupStatus()) == ac.SetupView(True, False)
+    assert reason(run(engine, ac.SetUp(b"h" * 32, admins))) is Reason.SETUP_CLOSED
+
+
+def test_a_password_change_ends_every_other_session(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    run(engine, ac.StartSession(account.account_id, SID, RID))
+    run(engine, ac.StartSession(account.account_id, "w" * 20, RID))
+    run(engine, ac.ChangePassword("c1", account.account_id, "new-hash", keep_session_id=SID))
+    assert [c.alive for c in run(engine, ac.TouchSessions((SID, "w" * 20)))] == [True, False]
+    assert engine.state.accounts[account.account_id].password_hash == "new-hash"
+
+
+def test_the_store_recovers_the_same_state_from_snapshot_and_log(tmp_path, engine):
+    store = SmallStore(tmp_path / "accounts")
+    store.recover(engine)
+
+    def apply(items, now):
+        replies, entries = engine.execute(items, now)
+        store.commit(engine.last_now, entries)
+        return replies
+
+    (account,) = apply([ac.CreateAccount("r1", passenger(1))], T0)
+    apply([ac.StartSession(account.account_id, SID, RID), ac.LoginFailed(account.account_id)], T0 + 1)
+    store.snapshot(engine)
+    apply([ac.AddPassenger("p1", account.account_id, b"n", "PASSPORT", b"d", b"i" * 32, b"")], T0 + 2)
+    store.close()
+
+    again = ac.AccountsEngine()
+    reopened = SmallStore(tmp_path / "accounts")
+    assert reopened.recover(again) == 1  # one record after the snapshot
+    assert again.state == engine.state
+    assert again.execute([ac.AddPassenger("p1", account.account_id, b"n", "PASSPORT", b"d", b"i" * 32, b"")], T0 + 3)[0][0].passengers[0].passenger_id == "P1"
+    reopened.close()
