@@ -20,6 +20,7 @@ from keyun.persistence import cli as persistence_cli
 from keyun.persistence import layout
 from keyun.terminals import cli as terminal_cli
 
+from . import tls
 from .network_loader import local_today, load_network
 from .server import KeyunServer, install_event_loop_policy, start_ray
 
@@ -37,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     terminal_cli.add_gate(verbs)
     terminal_cli.add_network(verbs)
     persistence_cli.add_verbs(verbs)
+    tls.add_verbs(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
         return serve(args)
+    if args.verb == "certs":
+        return tls.run(args)
     if args.verb in {"backup", "restore", "wal"}:
         return persistence_cli.run(args)
     return terminal_cli.run(args)
@@ -59,6 +63,8 @@ def add_serve(verbs) -> None:
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
     p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: DATA_DIR/tls, made on first start, off loopback)")
+    p.add_argument("--require-client-cert", action="store_true", help="mTLS: only devices with a certificate from the station CA connect (keyun certs client)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -74,6 +80,8 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, tomllib.TOMLDecodeError, PolicyError) as error:
         print(f"keyun serve: {args.policy}: {error}", file=sys.stderr)
         return 2
+    if (status := _resolve_tls(args)) != 0:
+        return status
     install_event_loop_policy()
     try:
         asyncio.run(_serve(args))
@@ -89,6 +97,7 @@ async def _serve(args: argparse.Namespace) -> None:
     try:
         server = KeyunServer.create(
             "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
+            tls=args.tls,
         )
     except layout.DataDirError as error:
         raise SystemExit(f"keyun serve: {error}") from None
@@ -130,6 +139,8 @@ async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.su
         ]
         if args.metrics_port:
             command += ["--metrics-port", str(args.metrics_port + n)]
+        if args.tls is not None:  # the same certificates, already made: workers never make their own
+            command += ["--tls-dir", str(args.tls.directory)] + (["--require-client-cert"] if args.tls.require_client_cert else [])
         worker = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
         while not (line := (await worker.stdout.readline()).decode()).startswith("keyun listening on "):
             if not line:
@@ -137,6 +148,19 @@ async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.su
         workers.append(worker)
         log.info("gateway worker %d serving on port %d (pid %d)", n, port, worker.pid)
     return workers
+
+
+def _resolve_tls(args: argparse.Namespace) -> int:
+    """Set args.tls (plain text only on loopback); make the station certificates on first start."""
+    try:
+        args.tls, created = tls.serving_tls(args.host, args.tls_dir, args.require_client_cert, args.data_dir)
+    except (tls.TlsError, OSError) as error:
+        print(f"keyun serve: TLS: {error}", file=sys.stderr)
+        return 2
+    if created is not None:
+        log.warning("made a station CA and server certificate in %s; give terminals %s (keyun certs client --dir %s issues device certificates)",
+                    created.directory, created.ca_cert, created.directory)
+    return 0
 
 
 def read_policy(path: Path) -> Policy:

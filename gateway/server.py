@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from keyun.v1 import (
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .owners import OwnerPool
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
+from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
 
 log = logging.getLogger("keyun.gateway")
 
@@ -72,15 +72,6 @@ def start_ray(address: str | None = None, cpus: int | None = None) -> None:
     )
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def install_event_loop_policy() -> None:
     """uvloop where it exists (not on Windows); asyncio's own loop otherwise."""
     if sys.platform == "win32":
@@ -94,8 +85,9 @@ def install_event_loop_policy() -> None:
 
 
 class KeyunServer:
-    def __init__(self, pool: OwnerPool, metrics: GatewayMetrics, utc_offset_min: int = 8 * 60):
+    def __init__(self, pool: OwnerPool, metrics: GatewayMetrics, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None):
         self.pool = pool
+        self.tls = tls
         self.metrics = metrics
         metrics.registry.register(OwnerCollector(pool))
         self.gateway = Gateway(pool, utc_offset_min)
@@ -108,13 +100,14 @@ class KeyunServer:
     @classmethod
     def create(
         cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
-        detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None,
+        detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
     ) -> KeyunServer:
-        """Owners for `data_dir` (checked and prepared for `shards`) behind a new server."""
+        """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
+        `tls`, it serves TLS from those certificates, else plain text on loopback only."""
         layout.prepare(data_dir, shards)
         metrics = GatewayMetrics()
         pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource)
-        return cls(pool, metrics, utc_offset_min)
+        return cls(pool, metrics, utc_offset_min, tls)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> int:
         """Bind and serve; return the bound port (useful with port 0).
@@ -122,6 +115,7 @@ class KeyunServer:
         Only with reuse_port may other processes bind the same port (keyun serve --workers);
         otherwise a second Keyun on a taken port fails instead of silently sharing it.
         """
+        credentials = self._credentials(host)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0)]
         server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics)], options=options)
         catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway), server)
@@ -133,17 +127,31 @@ class KeyunServer:
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.port = server.add_insecure_port(address)
+        self.port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
         await server.start()
         self.server = server
-        if not is_loopback(host):
-            log.warning("serving plaintext gRPC on a non-loopback address %s; TLS is not configured", host)
+        self._log_transport(host)
         reports = await self.pool.ready()
         log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
         log.info("Keyun serving on %s:%d with %d trip shards", host, self.port, len(self.pool.actors))
         return self.port
+
+    def _credentials(self, host: str) -> grpc.ServerCredentials | None:
+        """TLS credentials when configured; None (plain text) only for a loopback host."""
+        if self.tls is not None:
+            return server_credentials(self.tls.directory, self.tls.require_client_cert)
+        if not is_loopback(host):
+            raise TlsError(f"plain text is only allowed on loopback, not on {host}: give the server a TLS configuration")
+        return None
+
+    def _log_transport(self, host: str) -> None:
+        if self.tls is None:
+            log.warning("serving plain text (no TLS) on %s: plain text is only allowed on loopback; any other address gets TLS", host)
+            return
+        clients = "client certificates from the station CA required" if self.tls.require_client_cert else "no client certificates"
+        log.info("serving TLS on %s with the certificates in %s (%s); terminals trust %s", host, self.tls.directory, clients, self.tls.directory / CA_CERT)
 
     async def _set_health(self, status: int) -> None:
         self.serving = status

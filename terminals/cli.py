@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from keyun.engine.reasons import Rejected
 
 from . import printing
+from keyun.gateway.tls import TlsError
+
 from .client import KeyunClient, KeyunError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
 
 def _client(args: argparse.Namespace) -> KeyunClient:
-    return KeyunClient(args.server, deadline_s=args.deadline)
+    return KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
 
 
 def _emit(args: argparse.Namespace, message, text: str) -> None:
@@ -27,6 +30,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", default=DEFAULT_SERVER, help=f"Keyun gateway address (default {DEFAULT_SERVER})")
     parser.add_argument("--deadline", type=float, default=5.0, help="seconds each call may take (default 5)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    # From the environment too, so a terminal's wrapper script or service unit sets them once.
+    parser.add_argument("--ca", type=Path, default=os.environ.get("KEYUN_CA") or None, help="the station CA certificate (ca.pem): connect with TLS (env KEYUN_CA)")
+    parser.add_argument("--cert", type=Path, default=os.environ.get("KEYUN_CERT") or None, help="this device's certificate, for servers that require one (env KEYUN_CERT)")
+    parser.add_argument("--key", type=Path, default=os.environ.get("KEYUN_KEY") or None, help="this device's private key (env KEYUN_KEY)")
 
 
 def _seats(text: str) -> tuple[str, ...]:
@@ -118,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
         for key, value in error.facts.items():
             print(f"  {key}: {value}", file=sys.stderr)
         return 1
+    except TlsError as error:
+        print(f"keyun {args.verb}: TLS: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,12 +10,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from keyun.gateway.tls import TlsError, channel_credentials
 from keyun.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -70,9 +72,22 @@ class KeyunError(Exception):
         return result
 
 
+def open_channel(target: str, ca_file: Path | str | None = None, cert_file: Path | str | None = None, key_file: Path | str | None = None) -> grpc.Channel:
+    """A TLS channel trusting the station CA in `ca_file` (presenting a device certificate when
+    given), or a plain-text one without it: servers only speak plain text on loopback."""
+    if ca_file is None:
+        if cert_file is not None or key_file is not None:
+            raise TlsError("a client certificate needs TLS: give the station CA (--ca or KEYUN_CA) too")
+        return grpc.insecure_channel(target)
+    return grpc.secure_channel(target, channel_credentials(ca_file, cert_file, key_file))
+
+
 class KeyunClient:
-    def __init__(self, target: str, deadline_s: float = DEFAULT_DEADLINE_S, attempts: int = DEFAULT_ATTEMPTS, channel: grpc.Channel | None = None):
-        self.channel = channel or grpc.insecure_channel(target)
+    def __init__(
+        self, target: str, deadline_s: float = DEFAULT_DEADLINE_S, attempts: int = DEFAULT_ATTEMPTS, channel: grpc.Channel | None = None,
+        ca_file: Path | str | None = None, cert_file: Path | str | None = None, key_file: Path | str | None = None,
+    ):
+        self.channel = channel or open_channel(target, ca_file, cert_file, key_file)
         self.deadline_s = deadline_s
         self.attempts = attempts
         self.catalog = catalog_pb2_grpc.CatalogStub(self.channel)

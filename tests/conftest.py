@@ -83,12 +83,12 @@ def ray_session():
 class ServerThread:
     """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
 
-    def __init__(self, data_dir, shards: int, policy=None):
+    def __init__(self, data_dir, shards: int, policy=None, tls=None):
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True)
+        self.server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls)
         self.port = self.run(self.server.start("127.0.0.1", 0))
         self.target = f"127.0.0.1:{self.port}"
 

@@ -1,0 +1,294 @@
+"""TLS for every terminal connection: station certificates, TLS and mTLS servers, and the rule
+that plain text is only served on loopback. Real certificates, real handshakes, real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import queue
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from keyun.gateway import tls
+from keyun.gateway.server import KeyunServer
+from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+
+from .conftest import ServerThread, schedule_trip
+
+KEYUN = str(Path(sys.executable).parent / "keyun")
+START_TIMEOUT_S = 120
+POSIX = sys.platform != "win32"  # file modes are only enforced on POSIX
+
+
+def load_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def san_of(path: Path) -> tuple[set[str], set[str]]:
+    names = load_cert(path).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return set(names.get_values_for_type(x509.DNSName)), {str(a) for a in names.get_values_for_type(x509.IPAddress)}
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory) -> Path:
+    """A station CA and server certificate, and a certificate for device gate-G1."""
+    directory = tmp_path_factory.mktemp("station") / "tls"
+    tls.init_station_certs(directory, "甲站", ["keyun.station.example"])
+    tls.issue_client_cert(directory, "gate-G1")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def stranger(tmp_path_factory) -> Path:
+    """Another station's CA, with a device certificate of its own."""
+    directory = tmp_path_factory.mktemp("stranger") / "tls"
+    tls.init_station_certs(directory, "乙站", [])
+    tls.issue_client_cert(directory, "gate-G1")
+    return directory
+
+
+def client_files(directory: Path, device: str) -> dict[str, Path]:
+    return {"cert_file": directory / "clients" / f"{device}.pem", "key_file": directory / "clients" / f"{device}.key"}
+
+
+# --- certificates --------------------------------------------------------------------------------
+
+
+def test_certs_init_writes_private_keys_and_names_every_host(tmp_path):
+    directory = tmp_path / "tls"
+    paths = tls.init_station_certs(directory, "石家庄客运总站", ["keyun.sjz.example", "10.20.30.40", "[fd00::7]", "KEYUN.sjz.example"])
+
+    assert sorted(p.name for p in directory.iterdir()) == ["ca.key", "ca.pem", "server.key", "server.pem"]
+    if POSIX:
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert stat.S_IMODE(paths.ca_key.stat().st_mode) == 0o600
+        assert stat.S_IMODE(paths.server_key.stat().st_mode) == 0o600
+    dns, ips = san_of(paths.server_cert)
+    assert dns == {"keyun.sjz.example", "localhost"}
+    assert ips == {"10.20.30.40", "fd00::7", "127.0.0.1"}
+
+    ca, server = load_cert(paths.ca_cert), load_cert(paths.server_cert)
+    server.verify_directly_issued_by(ca)
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert not server.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert ExtendedKeyUsageOID.SERVER_AUTH in server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+
+
+def test_certs_init_refuses_to_replace_a_station_ca_unless_forced(tmp_path):
+    directory = tmp_path / "tls"
+    paths = tls.init_station_certs(directory, "甲站", [])
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+
+    with pytest.raises(tls.TlsError, match="already holds ca.pem"):
+        tls.init_station_certs(directory, "甲站", ["other.example"])
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+
+    tls.init_station_certs(directory, "甲站", ["other.example"], force=True)
+    assert paths.ca_cert.read_bytes() != before["ca.pem"] and "other.example" in san_of(paths.server_cert)[0]
+    if POSIX:
+        assert stat.S_IMODE(paths.ca_key.stat().st_mode) == 0o600
+
+
+def test_certs_refuse_hosts_and_device_names_that_cannot_work(tmp_path):
+    for host in ("0.0.0.0", "::", "", "two words"):
+        with pytest.raises(tls.TlsError):
+            tls.init_station_certs(tmp_path / "tls", "甲站", [host])
+    assert not (tmp_path / "tls").exists()  # nothing written before the hosts were checked
+    tls.init_station_certs(tmp_path / "tls", "甲站", [])
+    for name in ("../gate", ".hidden", "gate G1", "", "x" * 65):
+        with pytest.raises(tls.TlsError):
+            tls.issue_client_cert(tmp_path / "tls", name)
+    with pytest.raises(tls.TlsError, match="run keyun certs init"):
+        tls.issue_client_cert(tmp_path / "elsewhere", "gate-G1")
+
+
+def test_a_client_certificate_names_its_device_and_is_signed_by_the_station(station):
+    files = client_files(station, "gate-G1")
+    cert = load_cert(files["cert_file"])
+    cert.verify_directly_issued_by(load_cert(station / "ca.pem"))
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "gate-G1"
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    if POSIX:
+        assert stat.S_IMODE(files["key_file"].stat().st_mode) == 0o600
+    with pytest.raises(tls.TlsError, match="already holds a certificate for gate-G1"):
+        tls.issue_client_cert(station, "gate-G1")
+
+
+def test_loopback_is_only_this_machine():
+    assert all(tls.is_loopback(h) for h in ("localhost", "127.0.0.1", "127.9.8.7", "::1", "[::1]"))
+    assert not any(tls.is_loopback(h) for h in ("0.0.0.0", "::", "", "10.0.0.1", "keyun.example", "localhost.example"))
+
+
+def test_the_certs_verbs_print_paths_and_never_keys(tmp_path):
+    directory = tmp_path / "tls"
+    init = subprocess.run([KEYUN, "certs", "init", "--dir", str(directory), "--station", "甲站", "--host", "10.1.2.3"], capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    assert str(directory / "ca.pem") in init.stdout and "10.1.2.3" in init.stdout and "127.0.0.1" in init.stdout
+    again = subprocess.run([KEYUN, "certs", "init", "--dir", str(directory), "--station", "甲站"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "--force" in again.stderr
+    device = subprocess.run([KEYUN, "certs", "client", "--dir", str(directory), "--name", "counter-3"], capture_output=True, text=True, timeout=60)
+    assert device.returncode == 0, device.stderr
+    assert str(directory / "clients" / "counter-3.pem") in device.stdout
+    for output in (init.stdout + init.stderr, again.stderr, device.stdout + device.stderr):
+        assert "PRIVATE KEY" not in output and "BEGIN" not in output
+
+
+# --- a real Keyun over TLS -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(ray_session, station, tmp_path_factory):
+    server = ServerThread(tmp_path_factory.mktemp("data"), shards=1, tls=tls.TlsConfig(station))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def mtls_server(ray_session, station, tmp_path_factory):
+    server = ServerThread(tmp_path_factory.mktemp("data"), shards=1, tls=tls.TlsConfig(station, require_client_cert=True))
+    yield server
+    server.stop()
+
+
+def refused_code(target: str, **files) -> grpc.StatusCode:
+    with KeyunClient(target, deadline_s=3, attempts=1, **files) as client, pytest.raises(KeyunError) as refused:
+        client.stations()
+    return refused.value.code
+
+
+def test_a_terminal_trusting_the_station_ca_works_over_tls(tls_server, station):
+    with KeyunClient(tls_server.target, ca_file=station / "ca.pem") as client:
+        trip_id = schedule_trip(client, "TLS1", dt.timedelta(hours=3))
+        sold = client.sell(trip_id, "AAA", "BBB", seat_count=1)
+        assert len(sold.tickets) == 1
+    # By name too: localhost is always in the server certificate.
+    with KeyunClient(f"localhost:{tls_server.port}", ca_file=station / "ca.pem") as client:
+        assert client.ticket(sold.tickets[0].ticket_id).ticket_id == sold.tickets[0].ticket_id
+
+
+def test_plain_text_and_other_stations_cas_are_turned_away(tls_server, stranger):
+    assert refused_code(tls_server.target) == grpc.StatusCode.UNAVAILABLE
+    assert refused_code(tls_server.target, ca_file=stranger / "ca.pem") == grpc.StatusCode.UNAVAILABLE
+
+
+def test_mtls_admits_only_devices_with_a_station_certificate(mtls_server, station, stranger):
+    assert refused_code(mtls_server.target, ca_file=station / "ca.pem") == grpc.StatusCode.UNAVAILABLE
+    assert refused_code(mtls_server.target, ca_file=station / "ca.pem", **client_files(stranger, "gate-G1")) == grpc.StatusCode.UNAVAILABLE
+    with KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")) as client:
+        assert client.stations() == []
+
+
+class WhoAmI(diagnostics_pb2_grpc.DiagnosticsServicer):
+    """Answers every Echo with the caller's peer_identity, as an auth interceptor would see it."""
+
+    async def Echo(self, request, context):
+        return diagnostics_pb2.EchoResponse(payload=(tls.peer_identity(context) or "<none>").encode())
+
+
+async def identity_seen(directory: Path, require_client_cert: bool, **files) -> str:
+    server = grpc.aio.server()
+    diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(WhoAmI(), server)
+    port = server.add_secure_port("127.0.0.1:0", tls.server_credentials(directory, require_client_cert))
+    await server.start()
+    try:
+        credentials = tls.channel_credentials(directory / "ca.pem", files.get("cert_file"), files.get("key_file"))
+        async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
+            response = await diagnostics_pb2_grpc.DiagnosticsStub(channel).Echo(diagnostics_pb2.EchoRequest(), timeout=5)
+        return response.payload.decode()
+    finally:
+        await server.stop(0)
+
+
+def test_peer_identity_is_the_verified_device_name_only_with_mtls(station):
+    assert asyncio.run(identity_seen(station, True, **client_files(station, "gate-G1"))) == "gate-G1"
+    # A server that does not require client certificates never asks for one: no identity.
+    assert asyncio.run(identity_seen(station, False, **client_files(station, "gate-G1"))) == "<none>"
+    assert asyncio.run(identity_seen(station, False)) == "<none>"
+
+
+def test_a_server_without_tls_refuses_to_bind_beyond_loopback(ray_session, tmp_path):
+    server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", tmp_path / "data", 1)
+    try:
+        with pytest.raises(tls.TlsError, match="only allowed on loopback"):
+            asyncio.run(server.start("0.0.0.0", 0))
+        assert server.server is None
+    finally:
+        server.pool.kill()
+
+
+# --- keyun serve ---------------------------------------------------------------------------------
+
+
+def start_serve(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
+    """`keyun serve ARGS` as a process: its port and the log lines up to `keyun listening on`."""
+    process = subprocess.Popen(
+        [KEYUN, "serve", "--port", "0", "--shards", "1", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen: list[str] = []
+    while not seen or not seen[-1].startswith("keyun listening on "):
+        seen.append(lines.get(timeout=START_TIMEOUT_S))
+        assert process.poll() is None, "".join(seen)
+    return process, seen[-1].split(":")[-1].strip(), seen
+
+
+def stop_serve(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+
+
+def terminal(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([KEYUN, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+
+
+def test_serve_on_every_interface_makes_station_certs_and_speaks_only_tls(tmp_path):
+    data_dir = tmp_path / "data"
+    process, port, log = start_serve("--host", "0.0.0.0", "--data-dir", str(data_dir))
+    try:
+        ca = data_dir / "tls" / "ca.pem"
+        assert ca.exists()
+        assert "127.0.0.1" in san_of(data_dir / "tls" / "server.pem")[1]
+        text = "".join(log)
+        assert "serving TLS on 0.0.0.0" in text and str(ca) in text and "plain text" not in text
+
+        target = f"127.0.0.1:{port}"
+        trusted = terminal("counter", "stations", "--server", target, "--json", env={"KEYUN_CA": str(ca)})
+        assert trusted.returncode == 0 and trusted.stdout.strip() == "[]", trusted.stderr
+        plain = terminal("counter", "stations", "--server", target, "--deadline", "3", env={"KEYUN_CA": ""})
+        assert plain.returncode == 1 and "UNAVAILABLE" in plain.stderr
+    finally:
+        stop_serve(process)
+
+
+def test_serve_on_loopback_is_plain_text_and_says_so(tmp_path):
+    process, port, log = start_serve("--host", "127.0.0.1", "--data-dir", str(tmp_path / "data"))
+    try:
+        assert any("WARNING" in line and "plain text is only allowed on loopback" in line for line in log), "".join(log)
+        assert not (tmp_path / "data" / "tls").exists()
+        with KeyunClient(f"127.0.0.1:{port}") as client:
+            assert client.stations() == []
+    finally:
+        stop_serve(process)
+
+
+def test_serve_refuses_a_tls_dir_without_certificates(tmp_path):
+    result = subprocess.run(
+        [KEYUN, "serve", "--host", "0.0.0.0", "--tls-dir", str(tmp_path / "none"), "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and "server.pem" in result.stderr
+
