@@ -1,7 +1,7 @@
 """Load scenarios against a real Keyun, each compared with the echo ceiling measured in the same run.
 
     python -m bench.load [--scenarios echo,sell,rush,mixed,gate,refund] [--concurrency 1000]
-                         [--seconds 15] [--processes 1] [--stock 12000] [--target HOST:PORT]
+                         [--seconds 15] [--processes 1] [--stock 12000] [--target HOST:PORT [--ca ca.pem]]
                          [--out bench/results]
 
 Scenarios: echo (the ceiling), sell (durable sales spread over 97 trips), rush (everyone after the
@@ -50,6 +50,7 @@ RUSH_TRIPS = 3
 BOARDING_TRIPS = 240  # boarding happens at the first stop only (the others are hours away): 240 x 53 seats
 PRESELL_CONCURRENCY = 200
 WARMUP_S = 2.0
+CA_ENV = "KEYUN_CA"  # the station CA for a TLS --target; spawned client processes inherit it
 CLIENT_CHANNELS = 8  # calls spread over a few HTTP/2 connections, as many terminals would
 
 
@@ -132,7 +133,7 @@ def schedule(target: str, prefix: str, count: int, first: dt.datetime, step: dt.
     from keyun.terminals.client import KeyunClient
 
     departures = [(f"{prefix}{n:03d}", first + n * step) for n in range(count)]
-    with KeyunClient(target, deadline_s=60) as client:
+    with KeyunClient(target, deadline_s=60, ca_file=os.environ.get(CA_ENV) or None) as client:
         client.load_network(bench_network(departures), first.date().isoformat(), 1)
     return [f"{schedule_id}-{first:%Y%m%d}" for schedule_id, _ in departures]
 
@@ -145,7 +146,7 @@ def prepare(target: str) -> tuple[list[str], str]:
 
 async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
     """Sell `count` single seats from the first stop over the trips; return the ticket ids."""
-    channel = grpc.aio.insecure_channel(target)
+    channel = open_channel(target)
     sales = sales_pb2_grpc.SalesStub(channel)
     pending = iter(range(count))
     tickets: list[str] = []
@@ -213,11 +214,21 @@ class Scenario:
         return sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id=self.rng.choice(trip_ids), from_station=STOPS[a], to_station=STOPS[b], seat_count=1)
 
 
+def open_channel(target: str) -> grpc.aio.Channel:
+    """TLS when a CA is given (--ca, handed to client processes through the environment)."""
+    ca_file = os.environ.get(CA_ENV)
+    if not ca_file:
+        return grpc.aio.insecure_channel(target)
+    from keyun.gateway.tls import channel_credentials
+
+    return grpc.aio.secure_channel(target, channel_credentials(ca_file))
+
+
 BUSINESS_CODES = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
 
 
 async def _client(target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int, tickets: list[str]) -> dict:
-    channels = [grpc.aio.insecure_channel(target) for _ in range(CLIENT_CHANNELS)]
+    channels = [open_channel(target) for _ in range(CLIENT_CHANNELS)]
     stubs = {
         "sales": [sales_pb2_grpc.SalesStub(c) for c in channels],
         "catalog": [catalog_pb2_grpc.CatalogStub(c) for c in channels],
@@ -305,8 +316,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=1, help="gateway processes of the server started (keyun serve --workers)")
     parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
+    parser.add_argument("--ca", type=Path, help="the station CA (ca.pem) of a TLS --target (default: env KEYUN_CA)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
+    if args.ca:
+        os.environ[CA_ENV] = str(args.ca)
+    elif not args.target:
+        os.environ.pop(CA_ENV, None)  # the server started here is plain text on loopback
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     if "echo" not in names:
         names.insert(0, "echo")  # every figure is a ratio to it
