@@ -101,7 +101,7 @@ def init_station_certs(directory: Path, station: str, hosts: list[str], days: in
     names = _subject_alternative_names([*hosts, *LOCAL_HOSTS])
     _check_days(days)
     paths = CertPaths.of(directory)
-    existing = [p.name for p in (paths.ca_cert, paths.ca_key, paths.server_cert, paths.server_key) if p.exists()]
+    existing = [name for name in STATION_FILES if (directory / name).exists()]
     if existing and not force:
         raise TlsError(f"{directory} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal then needs the new {CA_CERT})")
     _private_directory(directory)
