@@ -272,8 +272,8 @@ class Keyring:
             raise KeyringError("an encrypted field is truncated")
         try:
             data = self._ciphers[key_id].open(body[:NONCE_BYTES], body[NONCE_BYTES:], _associated(header, context))
-        except InvalidTag:
-            raise KeyringError(f"an encrypted field did not decrypt with key {key_id!r}: it was damaged, or belongs to another field or owner") from None
+        except InvalidTag as error:  # chained: InvalidTag carries no key or plaintext
+            raise KeyringError(f"an encrypted field did not decrypt with key {key_id!r}: it was damaged, or belongs to another field or owner") from error
         return data.decode("utf-8")
 
     def key_id_of(self, blob: bytes) -> str:

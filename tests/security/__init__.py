@@ -1,0 +1,1 @@
+"""Tests of the security primitives: identity checks, the keyring, credentials."""
