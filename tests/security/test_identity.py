@@ -6,6 +6,7 @@ Every refusal is checked for the field it names and for not repeating what was t
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -94,16 +95,19 @@ def test_control_characters_are_refused():
     assert check_password("Abc\tdefg1").reason is Reason.WEAK_PASSWORD
 
 
+def stand_in(ch: str) -> str:
+    """A character of the same kind as `ch`, as check_password sorts them."""
+    if unicodedata.category(ch).startswith("C"):
+        return "\x00"
+    return "a" if ch.islower() else "A" if ch.isupper() else "1" if ch.isdigit() else "!"
+
+
 @settings(max_examples=200)
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=150))
-def test_a_verdict_never_contains_the_password(password):
-    rejection = check_password(password)
-    if rejection is None:
-        return
-    assert rejection.reason is Reason.WEAK_PASSWORD
-    shown = rejection.message + "".join(value for _, value in rejection.facts)
-    if len(password) >= 4:  # a short string can appear in any sentence by chance
-        assert password not in shown
+def test_a_verdict_depends_only_on_the_kinds_of_characters(password):
+    # Replacing every character by a stand-in of its kind gives the same verdict, so nothing of
+    # the password itself can be in the message or the facts.
+    assert check_password(password) == check_password("".join(stand_in(ch) for ch in password))
 
 
 @given(
