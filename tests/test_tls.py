@@ -4,7 +4,6 @@ that plain text is only served on loopback. Real certificates, real handshakes, 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import queue
 import signal
@@ -25,7 +24,7 @@ from keyun.gateway.server import KeyunServer
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 
-from .conftest import ServerThread, schedule_trip
+from .conftest import ServerThread
 
 KEYUN = str(Path(sys.executable).parent / "keyun")
 START_TIMEOUT_S = 120
@@ -169,13 +168,12 @@ def refused_code(target: str, **files) -> grpc.StatusCode:
 
 
 def test_a_terminal_trusting_the_station_ca_works_over_tls(tls_server, station):
-    with KeyunClient(tls_server.target, ca_file=station / "ca.pem") as client:
-        trip_id = schedule_trip(client, "TLS1", dt.timedelta(hours=3))
-        sold = client.sell(trip_id, "AAA", "BBB", seat_count=1)
-        assert len(sold.tickets) == 1
+    # ListStations needs no login: the call reaching the service proves the handshake succeeded.
+    with KeyunClient(tls_server.target, ca_file=station / "ca.pem", attempts=1) as client:
+        assert client.stations() == []
     # By name too: localhost is always in the server certificate.
-    with KeyunClient(f"localhost:{tls_server.port}", ca_file=station / "ca.pem") as client:
-        assert client.ticket(sold.tickets[0].ticket_id).ticket_id == sold.tickets[0].ticket_id
+    with KeyunClient(f"localhost:{tls_server.port}", ca_file=station / "ca.pem", attempts=1) as client:
+        assert client.stations() == []
 
 
 def test_plain_text_and_other_stations_cas_are_turned_away(tls_server, stranger):
