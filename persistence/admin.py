@@ -1,9 +1,10 @@
-"""Operator tasks on a data directory: backup, restore, log verify and dump.
+"""Operator tasks on a data directory: backup, restore, log verify and dump, and opening the audit log.
 
 A backup can be taken while Keyun serves: each owner's directory is copied log first, snapshot
-second (see store.backup_owner), and every file is listed with its SHA-256 in backup.json so a
-restore can tell a damaged backup from a good one.  A restore refuses a data directory that is in
-use or not empty, and recovers every owner from the restored files before it reports success.
+second (see store.backup_owner), the audit log by LMDB's hot copy, and every file is listed with
+its SHA-256 in backup.json so a restore can tell a damaged backup from a good one.  A restore
+refuses a data directory that is in use or not empty, recovers every owner from the restored files
+and verifies the audit log's hash chain up to the head the backup recorded before it reports success.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
 
+from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
 from .lock import is_locked
 from .progress import Progress
@@ -29,6 +31,8 @@ from .wal import WalCorruption, scan
 
 BACKUP_MANIFEST = "backup.json"
 HASH_CHUNK_BYTES = 1024 * 1024
+AUDIT_DIR = "audit"  # the audit owner's LMDB environment (actors/audit_log.py)
+LMDB_LOCK_FILE = "lock.mdb"  # readers' table of a live environment: never part of a copy
 
 
 class AdminError(Exception):
@@ -51,7 +55,7 @@ def _sha256(path: Path) -> str:
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in {BACKUP_MANIFEST, "lock.mdb", "owner.lock"})
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in {BACKUP_MANIFEST, LMDB_LOCK_FILE, "owner.lock"})
 
 
 def backup(data_dir: Path, target: Path) -> dict:
@@ -65,22 +69,52 @@ def backup(data_dir: Path, target: Path) -> dict:
     for shard in shards:
         copied += backup_owner(shard, target / "shards" / shard.name)
         progress.advance(note=f"{copied / 1e6:.1f} MB")
+    audit = _backup_audit(data_dir / AUDIT_DIR, target / AUDIT_DIR)
+    if audit is not None:
+        copied += audit.pop("bytes")
     shutil.copyfile(data_dir / MANIFEST, target / MANIFEST)
     files = {str(p.relative_to(target)).replace("\\", "/"): _sha256(p) for p in _files(target)}
-    summary = {"created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "source": str(data_dir.resolve()), "shards": manifest["shards"], "bytes": copied, "files": files}
+    summary = {
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "source": str(data_dir.resolve()), "shards": manifest["shards"], "bytes": copied,
+        "audit": audit, "files": files,
+    }
     (target / BACKUP_MANIFEST).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     progress.finish(note=f"{copied / 1e6:.1f} MB, {len(files)} files")
     return summary
 
 
+def _backup_audit(source: Path, target: Path) -> dict | None:
+    """Copy the audit log (a consistent LMDB copy, also while its owner appends); return the
+    copy's head and size, or None when this data directory has no audit log yet."""
+    if not is_audit_directory(source):
+        return None
+    store = AuditStore(source, readonly=True)
+    try:
+        store.copy_to(target)
+    finally:
+        store.close()
+    head_seq, head_hash = _audit_head(target)
+    return {"head_seq": head_seq, "head_hash": head_hash.hex(), "bytes": sum(p.stat().st_size for p in target.iterdir())}
+
+
+def _audit_head(directory: Path) -> tuple[int, bytes]:
+    copy = AuditStore(directory, readonly=True)
+    try:
+        return copy.head()
+    finally:
+        copy.close()
+        (directory / LMDB_LOCK_FILE).unlink(missing_ok=True)  # made by this read; a copy holds data only
+
+
 def restore(source: Path, data_dir: Path) -> list[dict]:
-    """Check a backup, copy it into an empty data directory, and recover every owner from it."""
+    """Check a backup, copy it into an empty data directory, recover every owner from it and verify
+    the audit log's chain."""
     summary = _verify_backup(source)
     if data_dir.exists() and any(data_dir.iterdir()):
-        if any(is_locked(shard) for shard in shard_directories(data_dir)):
+        if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / AUDIT_DIR]):
             raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
         raise AdminError(f"{data_dir} is not empty; restore into a new directory")
-    shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST))
+    shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, LMDB_LOCK_FILE))
     shards = shard_directories(data_dir)
     if len(shards) != summary["shards"]:
         raise AdminError(f"the backup lists {summary['shards']} shards but holds {len(shards)}")
@@ -95,7 +129,45 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
         reports.append({"shard": shard.name, "trips": report.trips, "events_replayed": report.events_replayed})
         progress.advance(note=f"shard {shard.name}: {report.trips} trips")
     progress.finish()
+    if summary.get("audit"):
+        _verify_restored_audit(data_dir, summary["audit"])
     return reports
+
+
+def _verify_restored_audit(data_dir: Path, backed_up: dict) -> None:
+    """The restored audit log must verify and end exactly at the head the backup recorded."""
+    store = open_audit(data_dir)
+    try:
+        progress = Progress("verify audit", store.count(), " records")
+        report = store.verify(progress=lambda checked, _total: progress.advance(checked - progress.done))
+        progress.finish(note=f"head {report.head_seq}")
+    finally:
+        store.close()
+    if not report.ok:
+        raise AdminError(f"the restored audit log does not verify: {report.problem.value} at record {report.at_seq}: {report.message}")
+    if (report.head_seq, report.head_hash.hex()) != (backed_up["head_seq"], backed_up["head_hash"]):
+        raise AdminError(f"the restored audit log ends at record {report.head_seq}, but the backup recorded head {backed_up['head_seq']}")
+
+
+def open_audit(data_dir: Path) -> AuditStore:
+    """The audit log of a data directory, read-only (safe while Keyun serves)."""
+    _require_data_dir(data_dir)
+    directory = data_dir / AUDIT_DIR
+    if not is_audit_directory(directory):
+        raise AdminError(f"{data_dir} has no audit log yet (no {AUDIT_DIR}/data.mdb)")
+    return AuditStore(directory, readonly=True)
+
+
+def audit_status(data_dir: Path) -> dict | None:
+    """Records and head of a data directory's audit log; None when it has none."""
+    if not is_audit_directory(data_dir / AUDIT_DIR):
+        return None
+    store = open_audit(data_dir)
+    try:
+        head_seq, head_hash = store.head()
+        return {"records": store.count(), "head_seq": head_seq, "head_hash": head_hash.hex()}
+    finally:
+        store.close()
 
 
 def _verify_backup(source: Path) -> dict:

@@ -1,14 +1,24 @@
-"""`keyun backup`, `keyun restore` and `keyun wal verify|dump`."""
+"""`keyun backup`, `keyun restore`, `keyun wal verify|dump` and `keyun audit verify|tail`."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 
+import lmdb
+
+from keyun.engine.audit import HASH_BYTES, TEXT_FIELDS, AuditRecord
+
 from . import admin
+from .audit_store import MAX_AUDIT_PAGE
 from .wal import WalCorruption
+
+# `keyun audit verify` prints a progress line this often while it walks a long log.
+AUDIT_PROGRESS_EVERY_S = 1.0
 
 
 def add_verbs(verbs) -> None:
@@ -33,27 +43,51 @@ def add_verbs(verbs) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_dump)
 
+    add_audit_verbs(verbs)
+
+
+def add_audit_verbs(verbs) -> None:
+    audit = verbs.add_parser("audit", help="check or read the audit log of a data directory (also while Keyun serves)").add_subparsers(dest="action", required=True)
+    p = audit.add_parser("verify", help="walk the hash chain; exit 1 on any altered, removed or reordered record")
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument(
+        "--expect-head", type=_head, metavar="SEQ:HEXHASH",
+        help="a head printed by an earlier verify: also detects records removed from the end, or a rewritten chain",
+    )
+    p.set_defaults(run=_audit_verify)
+    p = audit.add_parser("tail", help="print the newest records, oldest of them first")
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("-n", type=_tail_count, default=20, help=f"how many records (default 20, at most {MAX_AUDIT_PAGE})")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(run=_audit_tail)
+
 
 def run(args: argparse.Namespace) -> int:
     try:
-        args.run(args)
+        return args.run(args) or 0
     except (admin.AdminError, WalCorruption) as error:
         print(f"keyun {args.verb}: {error}", file=sys.stderr)
         return 1
+    except lmdb.Error as error:
+        print(f"keyun {args.verb}: cannot read the audit log: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `keyun wal dump | head`
-        pass
-    return 0
+        return 0
 
 
 def _backup(args) -> None:
     summary = admin.backup(args.data_dir, args.to)
-    print(f"backup of {summary['shards']} shards written to {args.to} ({summary['bytes']} bytes, {len(summary['files'])} files)")
+    audit = f" and the audit log up to record {summary['audit']['head_seq']}" if summary["audit"] else ""
+    print(f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, {len(summary['files'])} files)")
 
 
 def _restore(args) -> None:
     reports = admin.restore(args.source, args.data_dir)
     trips = sum(r["trips"] for r in reports)
-    print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips; start it with keyun serve --data-dir {args.data_dir} --shards {len(reports)}")
+    audit = admin.audit_status(args.data_dir)
+    verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
+    print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve --data-dir {args.data_dir} --shards {len(reports)}")
 
 
 def _verify(args) -> None:
@@ -68,3 +102,83 @@ def _verify(args) -> None:
 def _dump(args) -> None:
     for row in admin.dump_logs(args.data_dir, args.shard):
         print(json.dumps(row, ensure_ascii=False) if args.json else admin.describe(row))
+
+
+def _head(text: str) -> tuple[int, bytes]:
+    seq, _, digest = text.partition(":")
+    try:
+        head = int(seq), bytes.fromhex(digest)
+    except ValueError:
+        head = None
+    if head is None or head[0] < 0 or len(head[1]) != HASH_BYTES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SEQ:HEXHASH (a sequence number and a {2 * HASH_BYTES}-digit hash)")
+    return head
+
+
+def _tail_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_AUDIT_PAGE:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to {MAX_AUDIT_PAGE}")
+    return count
+
+
+class _EverySecond:
+    """verify's progress: one line on stderr at most every AUDIT_PROGRESS_EVERY_S, so a long walk
+    shows it is alive on a terminal and in a log file alike, and a short one prints nothing."""
+
+    def __init__(self) -> None:
+        self.printed_at = time.monotonic()
+
+    def __call__(self, checked: int, total: int) -> None:
+        if time.monotonic() - self.printed_at >= AUDIT_PROGRESS_EVERY_S:
+            self.printed_at = time.monotonic()
+            print(f"audit verify: {checked}/{total} records checked", file=sys.stderr, flush=True)
+
+
+def _audit_verify(args) -> int:
+    store = admin.open_audit(args.data_dir)
+    try:
+        report = store.verify(progress=_EverySecond(), expect_head=args.expect_head)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0 if report.ok else 1
+    head = f"head {report.head_seq}:{report.head_hash.hex()}"
+    if not report.ok:
+        print(f"audit log: {report.problem.value} at record {report.at_seq}: {report.message} ({report.checked} records verified before it, {head})")
+        return 1
+    print(f"audit log: ok, {report.checked} records checked after the purge anchor {report.anchor_seq}, {head}")
+    if args.expect_head is not None:
+        noted = "matches the head noted earlier" if report.expected_head_checked else "the head noted earlier was purged since and could not be checked"
+        print(f"audit log: {noted}")
+    return 0
+
+
+def _audit_tail(args) -> None:
+    store = admin.open_audit(args.data_dir)
+    try:
+        rows = store.tail(args.n)
+    finally:
+        store.close()
+    for seq, record in rows:
+        print(json.dumps(_audit_row(seq, record), ensure_ascii=False) if args.json else _describe_audit(seq, record))
+
+
+def _audit_row(seq: int, record: AuditRecord | None) -> dict:
+    if record is None:
+        return {"seq": seq, "unreadable": True}
+    at = dt.datetime.fromtimestamp(record.at_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+    return {"seq": seq, "at": at, **dict(zip(("at_ms", *TEXT_FIELDS), record.values(), strict=True))}
+
+
+def _describe_audit(seq: int, record: AuditRecord | None) -> str:
+    row = _audit_row(seq, record)
+    if record is None:
+        return f"{seq:>10} unreadable: run keyun audit verify"
+    who = " ".join(f"{name}={row[name] or '-'}" for name in ("actor", "role", "device", "station", "source"))
+    line = f"{seq:>10} {row['at']} {record.outcome:<20} {record.action} {record.target or '-'} {who}"
+    return f"{line} {record.detail}" if record.detail else line
