@@ -25,7 +25,7 @@ from pathlib import Path
 import lmdb
 import msgpack
 
-from keyun.engine.audit import GENESIS, MIN_RETENTION_DAYS, AuditRecord, ChainReport, chain_hash, check_retention, verify_chain
+from keyun.engine.audit import GENESIS, HASH_BYTES, MIN_RETENTION_DAYS, AuditRecord, ChainReport, chain_hash, check_retention, verify_chain
 from keyun.engine.reasons import Rejected, Rejection, invalid
 
 from .lock import DirectoryLock
@@ -66,7 +66,7 @@ PROGRESS_EVERY_RECORDS = 10_000
 DAY_MS = 24 * 60 * 60 * 1000
 
 __all__ = [
-    "AuditStore", "DEFAULT_AUDIT_PAGE", "MAX_AUDIT_PAGE", "MAX_AUDIT_SCAN", "MAX_PURGE_RECORDS", "MIN_RETENTION_DAYS", "is_audit_directory",
+    "AuditLogDamaged", "AuditStore", "DEFAULT_AUDIT_PAGE", "MAX_AUDIT_PAGE", "MAX_AUDIT_SCAN", "MAX_PURGE_RECORDS", "MIN_RETENTION_DAYS", "is_audit_directory",
 ]
 
 # (seq, record, stored hash); the record is None when the stored bytes are not a record.
@@ -101,10 +101,20 @@ def _decode(key: bytes, value: bytes) -> Entry:
         return _seq(key), None, b""
 
 
+class AuditLogDamaged(Exception):
+    """The log's own bookkeeping (its head or anchor) cannot be read: nothing can be chained to it."""
+
+
 def _position(raw: bytes | None) -> tuple[int, bytes]:
+    """A stored head or anchor: (seq, hash)."""
     if raw is None:
         return 0, GENESIS
-    seq, hash_ = msgpack.unpackb(raw, raw=False)
+    try:
+        seq, hash_ = msgpack.unpackb(raw, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException):
+        seq = hash_ = None
+    if type(seq) is not int or seq < 0 or not isinstance(hash_, bytes) or len(hash_) != HASH_BYTES:
+        raise AuditLogDamaged("the audit log's stored head or purge anchor is damaged")
     return seq, hash_
 
 

@@ -14,7 +14,7 @@ import lmdb
 from keyun.engine.audit import HASH_BYTES, TEXT_FIELDS, AuditRecord
 
 from . import admin
-from .audit_store import MAX_AUDIT_PAGE
+from .audit_store import MAX_AUDIT_PAGE, AuditLogDamaged
 from .wal import WalCorruption
 
 # `keyun audit verify` prints a progress line this often while it walks a long log.
@@ -49,7 +49,7 @@ def add_verbs(verbs) -> None:
 def add_audit_verbs(verbs) -> None:
     audit = verbs.add_parser("audit", help="check or read the audit log of a data directory (also while Keyun serves)").add_subparsers(dest="action", required=True)
     p = audit.add_parser("verify", help="walk the hash chain; exit 1 on any altered, removed or reordered record")
-    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--data-dir", type=Path, required=True, help="a Keyun data directory (its audit log is DIR/audit)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument(
         "--expect-head", type=_head, metavar="SEQ:HEXHASH",
@@ -57,7 +57,7 @@ def add_audit_verbs(verbs) -> None:
     )
     p.set_defaults(run=_audit_verify)
     p = audit.add_parser("tail", help="print the newest records, oldest of them first")
-    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--data-dir", type=Path, required=True, help="a Keyun data directory (its audit log is DIR/audit)")
     p.add_argument("-n", type=_tail_count, default=20, help=f"how many records (default 20, at most {MAX_AUDIT_PAGE})")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_audit_tail)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except (admin.AdminError, WalCorruption) as error:
         print(f"keyun {args.verb}: {error}", file=sys.stderr)
         return 1
-    except lmdb.Error as error:
+    except (lmdb.Error, AuditLogDamaged) as error:
         print(f"keyun {args.verb}: cannot read the audit log: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `keyun wal dump | head`

@@ -56,9 +56,13 @@ def build_chain(records: list[AuditRecord], anchor: tuple[int, bytes] = (0, GENE
     return chain
 
 
+# Fifty chains per property keep this file at a few seconds; the faults are placed anywhere in them.
+PROPERTY = settings(max_examples=50)
+
 chains = st.integers(2, 12).flatmap(lambda n: st.tuples(*(audit_records(i) for i in range(n)))).map(list)
 
 
+@PROPERTY
 @given(chains)
 def test_an_untouched_chain_verifies(records):
     chain = build_chain(records)
@@ -74,6 +78,7 @@ def _altered(value):
     return value + "X" if value else "X"  # uppercase, so an outcome stays a valid reason name
 
 
+@PROPERTY
 @given(chains, st.data())
 def test_any_single_altered_field_is_found_at_its_record(records, data):
     chain = build_chain(records)
@@ -85,6 +90,7 @@ def test_any_single_altered_field_is_found_at_its_record(records, data):
     assert (report.ok, report.problem, report.at_seq, report.checked) == (False, ChainProblem.ALTERED, seq, index)
 
 
+@PROPERTY
 @given(chains, st.data())
 def test_an_altered_stored_hash_is_found(records, data):
     chain = build_chain(records)
@@ -95,6 +101,7 @@ def test_an_altered_stored_hash_is_found(records, data):
     assert (report.problem, report.at_seq) == (ChainProblem.ALTERED, seq)
 
 
+@PROPERTY
 @given(chains, st.data())
 def test_a_removed_record_is_found(records, data):
     """Inside the chain by the gap; at the end only against a head noted earlier."""
@@ -108,6 +115,7 @@ def test_a_removed_record_is_found(records, data):
         assert verify_chain(chain, (0, GENESIS)).problem is ChainProblem.MISSING
 
 
+@PROPERTY
 @given(chains, st.data())
 def test_a_swapped_pair_is_found_as_reordered(records, data):
     chain = build_chain(records)
@@ -118,6 +126,7 @@ def test_a_swapped_pair_is_found_as_reordered(records, data):
     assert (report.ok, report.problem, report.at_seq, report.checked) == (False, ChainProblem.REORDERED, first + 1, first)
 
 
+@PROPERTY
 @given(chains, st.data())
 def test_a_duplicated_record_is_found_as_reordered(records, data):
     chain = build_chain(records)
@@ -127,6 +136,7 @@ def test_a_duplicated_record_is_found_as_reordered(records, data):
     assert (report.problem, report.at_seq) == (ChainProblem.REORDERED, index + 2)
 
 
+@PROPERTY
 @given(chains, st.data())
 def test_a_record_renumbered_to_fill_a_gap_breaks_the_hash(records, data):
     """Removing a record and renumbering the rest keeps the numbers in order but not the hashes."""

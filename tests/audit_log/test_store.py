@@ -304,6 +304,14 @@ def test_a_truncated_tail_is_found_against_the_head_noted_earlier(data_dir, caps
     assert "MISSING at record 9" in capsys.readouterr().out
 
 
+def test_a_damaged_stored_head_is_reported_not_crashed_on(data_dir, capsys):
+    directory = filled(data_dir, 5)
+    with raw_records(directory) as (txn, _, meta):
+        txn.put(b"head", msgpack.packb([5, b"short"]), db=meta)
+    assert keyun_in_process("audit", "verify", "--data-dir", str(data_dir)) == 1
+    assert "stored head or purge anchor is damaged" in capsys.readouterr().err
+
+
 def test_a_truncated_tail_without_a_matching_head_is_found_on_its_own(data_dir):
     directory = filled(data_dir, 10)
     with raw_records(directory) as (txn, records, _):
