@@ -50,9 +50,10 @@ class AccountRules:
     idle_ms: int = DEFAULT_IDLE_MS
     max_failed_logins: int = DEFAULT_MAX_FAILED_LOGINS
     lockout_ms: int = DEFAULT_LOCKOUT_MS
+    first_backoff_ms: int = FIRST_BACKOFF_MS
 
     def backoff_ms(self, failures: int) -> int:
-        return FIRST_BACKOFF_MS << (failures - 1) if failures > 0 else 0
+        return self.first_backoff_ms << (failures - 1) if failures > 0 else 0
 
 
 class AccountKind(Enum):
@@ -157,9 +158,14 @@ def check_roles(roles: tuple[str, ...], stations: tuple[str, ...], operators: tu
             _text(field_name, value, 16)
 
 
-def _account_id(value: str) -> None:
+def check_account_id(value: str) -> None:
     if not re.fullmatch(r"A[0-9]{6,}", value or ""):
         raise invalid("account_id", f"{value!r} is not an account id like A000001")
+
+
+def check_passenger_id(value: str) -> None:
+    if not re.fullmatch(r"P[1-9][0-9]{0,5}", value or ""):
+        raise invalid("passenger_id", f"{value[:20]!r} is not a passenger id like P1")
 
 
 def _session_id(field_name: str, value: str) -> None:
@@ -238,7 +244,7 @@ class StartSession:
     totp_step: int = 0
 
     def __post_init__(self) -> None:
-        _account_id(self.account_id)
+        check_account_id(self.account_id)
         _session_id("session_id", self.session_id)
         _session_id("refresh_id", self.refresh_id)
 
@@ -320,7 +326,7 @@ class RemovePassenger:
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
-        _text("passenger_id", self.passenger_id, 16)
+        check_passenger_id(self.passenger_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +339,7 @@ class GrantRoles:
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
-        _account_id(self.account_id)
+        check_account_id(self.account_id)
         check_roles(self.roles, self.stations, self.operators)
 
 
@@ -344,7 +350,7 @@ class DisableAccount:
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
-        _account_id(self.account_id)
+        check_account_id(self.account_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,9 @@ def _trip_id(value: str, field_name: str = "trip_id") -> None:
     _require(field_name, value, TRIP_ID, MAX_ID_CHARS)
 
 
+check_trip_id = _trip_id
+
+
 def _station(field_name: str, value: str) -> None:
     _require(field_name, value, STATION_CODE, 8)
 

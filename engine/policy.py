@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .accounts import AccountRules
 from .limits import DEFAULT_HOLD_TTL_MS
 
 HOUR_MS = 3_600_000
@@ -47,7 +48,8 @@ class PolicyError(Exception):
         self.problems = problems
 
 
-POLICY_KEYS = {"hold_minutes", "boarding_opens_minutes", "boarding_closes_minutes", "sales_close_minutes", "refund_tiers"}
+POLICY_KEYS = {"hold_minutes", "boarding_opens_minutes", "boarding_closes_minutes", "sales_close_minutes", "refund_tiers", "accounts"}
+ACCOUNT_KEYS = {"idle_session_minutes", "max_failed_logins", "lockout_minutes"}
 MAX_POLICY_MINUTES = 24 * 60
 
 
@@ -80,6 +82,37 @@ def parse_policy(doc: dict) -> Policy:
     if problems:
         raise PolicyError(problems)
     return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers)
+
+
+def parse_account_rules(doc: dict) -> AccountRules:
+    """The `[accounts]` table of a policy file: session idle time and the login lock-out.
+
+        [accounts]
+        idle_session_minutes = 30
+        max_failed_logins = 5
+        lockout_minutes = 15
+    """
+    table = doc.get("accounts", {})
+    if not isinstance(table, dict):
+        raise PolicyError(["accounts: must be a table"])
+    problems = [f"accounts.{key}: unknown key (expected one of {', '.join(sorted(ACCOUNT_KEYS))})" for key in sorted(set(table) - ACCOUNT_KEYS)]
+    defaults = AccountRules()
+
+    def whole(key: str, default: int, low: int, high: int) -> int:
+        value = table.get(key, default)
+        if type(value) is not int or not low <= value <= high:
+            problems.append(f"accounts.{key}: must be a whole number in {low}..{high}")
+            return default
+        return value
+
+    # GB/T 22239 level 3 wants idle sessions to end and repeated failures to lock: allow tuning,
+    # not switching either off.
+    idle = whole("idle_session_minutes", defaults.idle_ms // MINUTE_MS, 1, 8 * 60)
+    failures = whole("max_failed_logins", defaults.max_failed_logins, 3, 10)
+    lockout = whole("lockout_minutes", defaults.lockout_ms // MINUTE_MS, 1, 24 * 60)
+    if problems:
+        raise PolicyError(problems)
+    return AccountRules(idle * MINUTE_MS, failures, lockout * MINUTE_MS)
 
 
 def _parse_tiers(value: object, problems: list[str]) -> tuple[RefundTier, ...]:

@@ -55,6 +55,7 @@ class TripView:
     stops: tuple[StopView, ...]
     status: TripStatus
     seats_total: int
+    operator_id: str = ""  # for operator-scoped staff; not shown to passengers
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,7 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             stops=stop_views(trip),
             status=status,
             seats_total=len(trip.seat_labels),
+            operator_id=spec.operator_id,
         )
     return view
 

@@ -8,19 +8,22 @@ import logging
 import os
 import signal
 import sys
+import time
 import tomllib
 
 import ray
 from importlib import resources
 from pathlib import Path
 
-from keyun.engine.policy import Policy, PolicyError, parse_policy
+from keyun.engine.accounts import AccountRules
+from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
 from keyun.persistence import cli as persistence_cli
-from keyun.persistence import layout
+from keyun.persistence import keyring_cli, layout
+from keyun.persistence.keyring import KeyringError
 from keyun.terminals import cli as terminal_cli
 
-from . import tls
+from . import credentials, tls
 from .network_loader import local_today, load_network
 from .server import KeyunServer, install_event_loop_policy, start_ray
 
@@ -39,12 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     terminal_cli.add_network(verbs)
     persistence_cli.add_verbs(verbs)
     tls.add_verbs(verbs)
+    keyring_cli.add_verbs(verbs)
+    add_totp(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
         return serve(args)
     if args.verb == "certs":
         return tls.run(args)
-    if args.verb in {"backup", "restore", "wal"}:
+    if args.verb == "keys":
+        return keyring_cli.run(args)
+    if args.verb == "totp":
+        return show_totp(args)
+    if args.verb in {"backup", "restore", "wal", "audit"}:
         return persistence_cli.run(args)
     return terminal_cli.run(args)
 
@@ -65,6 +74,21 @@ def add_serve(verbs) -> None:
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: DATA_DIR/tls, made on first start, off loopback)")
     p.add_argument("--require-client-cert", action="store_true", help="mTLS: only devices with a certificate from the station CA connect (keyun certs client)")
+    p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
+
+
+def add_totp(verbs) -> None:
+    p = verbs.add_parser("totp", help="print the current TOTP code for a base32 secret (the demo administrators' second factor)")
+    p.add_argument("secret", help="base32 secret, e.g. the demo one in the README")
+
+
+def show_totp(args: argparse.Namespace) -> int:
+    try:
+        print(credentials.totp_code(args.secret, time.time_ns() // 1_000_000))
+    except ValueError as error:
+        print(f"keyun totp: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -76,7 +100,7 @@ def serve(args: argparse.Namespace) -> int:
         print("--workers needs SO_REUSEPORT, which Windows does not have; run one gateway per port", file=sys.stderr)
         return 2
     try:
-        args.station_policy = read_policy(args.policy) if args.policy else Policy()
+        args.station_policy, args.account_rules = read_policy(args.policy) if args.policy else (Policy(), AccountRules())
     except (OSError, tomllib.TOMLDecodeError, PolicyError) as error:
         print(f"keyun serve: {args.policy}: {error}", file=sys.stderr)
         return 2
@@ -97,11 +121,18 @@ async def _serve(args: argparse.Namespace) -> None:
     try:
         server = KeyunServer.create(
             "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
-            tls=args.tls,
+            tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules,
         )
-    except layout.DataDirError as error:
+    except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
-    port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only)
+    port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
+    if server.setup_token:
+        # Printed once, to the terminal that started the server, never to the log.
+        print(
+            "\nNo administrators yet.  Create them once with Staff/SetUp and this one-time setup token\n"
+            f"(a new token replaces it at the next start until setup is done):\n\n    {server.setup_token}\n",
+            flush=True,
+        )
     if args.demo and fresh and not args.gateway_only:
         await _load_demo(server)
     if args.metrics_port is not None:
@@ -137,6 +168,8 @@ async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.su
             "--host", args.host, "--port", str(port), "--data-dir", str(args.data_dir),
             "--shards", str(args.shards), "--log-level", args.log_level,
         ]
+        if args.key_dir:
+            command += ["--key-dir", str(args.key_dir)]
         if args.metrics_port:
             command += ["--metrics-port", str(args.metrics_port + n)]
         if args.tls is not None:  # the same certificates, already made: workers never make their own
@@ -163,9 +196,10 @@ def _resolve_tls(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_policy(path: Path) -> Policy:
+def read_policy(path: Path) -> tuple[Policy, AccountRules]:
     with open(path, "rb") as file:
-        return parse_policy(tomllib.load(file))
+        doc = tomllib.load(file)
+    return parse_policy(doc), parse_account_rules(doc)
 
 
 async def _load_demo(server: KeyunServer) -> None:

@@ -6,6 +6,8 @@ name, domain "keyun.v1", and metadata holding the numeric code and the rejection
 
 from __future__ import annotations
 
+import contextvars
+
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -13,6 +15,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from keyun.engine.reasons import Reason, Rejection
 
 DOMAIN = "keyun.v1"
+
+# The audit note of the call being handled (set by the auth interceptor): abort() writes the
+# reason there, so the audit record says why a call was refused.
+OUTCOME: contextvars.ContextVar[dict | None] = contextvars.ContextVar("keyun_outcome", default=None)
 DETAILS_KEY = "grpc-status-details-bin"
 
 STATUS_OF: dict[Reason, grpc.StatusCode] = {
@@ -89,6 +95,9 @@ def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: d
 async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> None:
     """End the call with the rejection's status and details.  Raises, as context.abort does."""
     code = STATUS_OF[rejection.reason]
+    note = OUTCOME.get()
+    if note is not None:
+        note["outcome"] = rejection.reason.name
     metadata = {"reason_code": str(int(rejection.reason)), **dict(rejection.facts)}
     details = status_details(code, rejection.message, rejection.reason.name, metadata, rejection.fact("field"))
     await context.abort(code, rejection.message, trailing_metadata=((DETAILS_KEY, details),))

@@ -14,7 +14,9 @@ from typing import Any
 
 import ray
 
+from keyun.actors.account_shard import RemoteAccountShard
 from keyun.actors.trip_shard import RemoteTripShard
+from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
 from keyun.engine.policy import Policy
 
@@ -128,6 +130,22 @@ def _fail(batch: list[tuple[Any, asyncio.Future]], error: Exception) -> None:
             future.set_exception(error)
 
 
+def owner_options(detached: bool = False, owner_resource: str | None = None) -> dict[str, Any]:
+    """Ray options every owner actor shares: found by name, so several gateways share one owner."""
+    options: dict[str, Any] = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
+    if detached:
+        options["lifetime"] = "detached"
+    if owner_resource:
+        # Owners must run where their data directory is: only nodes that advertise this custom
+        # resource (`ray start --resources '{"keyun_owner": 64}'`) qualify.
+        options["resources"] = {owner_resource: 1}
+    return options
+
+
+def accounts_owner(instance: str, data_dir: Path, rules: AccountRules, detached: bool = False, owner_resource: str | None = None) -> Any:
+    return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(str(data_dir.resolve()), rules)
+
+
 class OwnerPool:
     """The fixed pool of TripShard actors, found by name so several gateways share them."""
 
@@ -135,13 +153,7 @@ class OwnerPool:
         self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
         detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None,
     ):
-        options: dict[str, Any] = {"namespace": RAY_NAMESPACE, "get_if_exists": True}
-        if detached:
-            options["lifetime"] = "detached"
-        if owner_resource:
-            # Owners must run where their data directory is: only nodes that advertise this custom
-            # resource (`ray start --resources '{"keyun_owner": 64}'`) qualify.
-            options["resources"] = {owner_resource: 1}
+        options = owner_options(detached, owner_resource)
         self.actors = [
             RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants)
             for n in range(shards)

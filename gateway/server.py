@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import ray
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from keyun.actors.audit_log import audit_actor
+from keyun.engine import accounts as ac
+from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.persistence import layout
+from keyun.persistence.keyring import MANIFEST, Keyring, refuse_inside
 from keyun.v1 import (
+    accounts_pb2,
+    accounts_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     diagnostics_pb2,
@@ -25,10 +36,16 @@ from keyun.v1 import (
     gate_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
+    staff_pb2,
+    staff_pb2_grpc,
 )
 
+from . import credentials
+from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService
+from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
+from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
-from .owners import OwnerPool
+from .owners import Batcher, OwnerPool, accounts_owner
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
 
@@ -36,7 +53,10 @@ log = logging.getLogger("keyun.gateway")
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
-    for module, name in ((catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"), (diagnostics_pb2, "Diagnostics"))
+    for module, name in (
+        (catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"), (diagnostics_pb2, "Diagnostics"),
+        (accounts_pb2, "Accounts"), (staff_pb2, "Staff"), (audit_pb2, "Audit"),
+    )
 )
 
 # The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
@@ -84,13 +104,51 @@ def install_event_loop_policy() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def default_key_dir(data_dir: Path) -> Path:
+    """Beside the data directory, never inside it: a copied data dir or backup reveals nothing."""
+    data_dir = data_dir.resolve()
+    return data_dir.parent / f"{data_dir.name}-keys"
+
+
+def open_keyring(key_dir: Path, data_dir: Path) -> Keyring:
+    refuse_inside(key_dir, data_dir)
+    if (key_dir / MANIFEST).exists():
+        return Keyring.open(key_dir)
+    log.warning("no keys in %s: creating the station's keys there; back them up apart from the data directory", key_dir)
+    return Keyring.init(key_dir)
+
+
+@dataclass
+class Owners:
+    """Every owner actor of a station: trip shards, accounts, audit log."""
+
+    pool: OwnerPool
+    accounts: Any
+    audit: Any
+
+    def all_actors(self) -> list:
+        return [*self.pool.actors, self.accounts, self.audit]
+
+
 class KeyunServer:
-    def __init__(self, pool: OwnerPool, metrics: GatewayMetrics, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None):
+    def __init__(
+        self, owners: Owners, metrics: GatewayMetrics, keyring: Keyring, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
+        password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
+    ):
+        pool = owners.pool
+        self.owners = owners
         self.pool = pool
         self.tls = tls
         self.metrics = metrics
+        self.demo_accounts = demo_accounts
+        self.setup_token: str | None = None
         metrics.registry.register(OwnerCollector(pool))
         self.gateway = Gateway(pool, utc_offset_min)
+        self.accounts = Batcher(owners.accounts, metrics)
+        self.audit = Batcher(owners.audit, metrics)
+        signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
+        self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
+        self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port = 0
@@ -101,28 +159,38 @@ class KeyunServer:
     def create(
         cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
         detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
+        key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
+        account_rules: ac.AccountRules | None = None,
     ) -> KeyunServer:
         """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
-        `tls`, it serves TLS from those certificates, else plain text on loopback only."""
+        `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
+        live in `key_dir` (default: beside the data directory), created on first use."""
         layout.prepare(data_dir, shards)
+        keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
         metrics = GatewayMetrics()
         pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource)
-        return cls(pool, metrics, utc_offset_min, tls)
+        owners = Owners(pool, accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource), audit_actor(instance, data_dir, detached, owner_resource))
+        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> int:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False, primary: bool = True) -> int:
         """Bind and serve; return the bound port (useful with port 0).
 
         Only with reuse_port may other processes bind the same port (keyun serve --workers);
-        otherwise a second Keyun on a taken port fails instead of silently sharing it.
+        otherwise a second Keyun on a taken port fails instead of silently sharing it.  The
+        primary process (not a --workers helper) creates demo accounts or opens the first setup.
         """
         credentials = self._credentials(host)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0)]
-        server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics)], options=options)
+        # Metrics outermost, so refused calls are counted too; then who may call what.
+        server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics), AuthInterceptor(self.auth)], options=options)
         catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway), server)
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), server)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), server)
         dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway), server)
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(), server)
+        accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), server)
+        staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), server)
+        audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -133,10 +201,26 @@ class KeyunServer:
         self._log_transport(host)
         reports = await self.pool.ready()
         log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
+        await asyncio.gather(self.owners.accounts.ready.remote(), self.owners.audit.ready.remote())
+        if primary:
+            await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
         log.info("Keyun serving on %s:%d with %d trip shards", host, self.port, len(self.pool.actors))
         return self.port
+
+    async def _offer_setup(self) -> None:
+        """A station without administrators gets a one-time setup token (cli prints it once)."""
+        status = await self.accounts.submit(ac.SetupStatus())
+        if status.set_up:
+            return
+        self.setup_token = credentials.new_setup_token()
+        await self.accounts.submit(ac.OpenSetup(hashlib.sha256(self.setup_token.encode()).digest()))
+
+    def kill(self) -> None:
+        """Stop every owner actor of this server for good (tests)."""
+        for actor in self.owners.all_actors():
+            ray.kill(actor, no_restart=True)
 
     def _credentials(self, host: str) -> grpc.ServerCredentials | None:
         """TLS credentials when configured; None (plain text) only for a loopback host."""
@@ -165,7 +249,7 @@ class KeyunServer:
         while True:
             await asyncio.sleep(HEALTH_POLL_S)
             settling = loop.time() - HEALTH_HOLD_DOWN_S
-            down = any(b.owner_down or b.owner_back_at > settling for b in self.pool.batchers)
+            down = any(b.owner_down or b.owner_back_at > settling for b in (*self.pool.batchers, self.accounts, self.audit))
             wanted = health_pb2.HealthCheckResponse.NOT_SERVING if down else health_pb2.HealthCheckResponse.SERVING
             if wanted != self.serving:
                 log.warning("health: %s", "an owner is down or recovering: NOT_SERVING" if down else "every owner answers: SERVING")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -19,7 +20,13 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 
 
 def _client(args: argparse.Namespace) -> KeyunClient:
-    return KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
+    """A client for this command, logged in when --user is given (logged out again by `run`)."""
+    client = KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
+    if args.user:
+        password = os.environ.get("KEYUN_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
+        client.login(args.user, password, args.totp or "")
+        args.opened.append(client)
+    return client
 
 
 def _emit(args: argparse.Namespace, message, text: str) -> None:
@@ -34,6 +41,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca", type=Path, default=os.environ.get("KEYUN_CA") or None, help="the station CA certificate (ca.pem): connect with TLS (env KEYUN_CA)")
     parser.add_argument("--cert", type=Path, default=os.environ.get("KEYUN_CERT") or None, help="this device's certificate, for servers that require one (env KEYUN_CERT)")
     parser.add_argument("--key", type=Path, default=os.environ.get("KEYUN_KEY") or None, help="this device's private key (env KEYUN_KEY)")
+    parser.add_argument("--user", default=os.environ.get("KEYUN_USER") or None, help="log in as this account (env KEYUN_USER); the password comes from env KEYUN_PASSWORD or a prompt")
+    parser.add_argument("--totp", help="the current code of an administrator's authenticator")
 
 
 def _seats(text: str) -> tuple[str, ...]:
@@ -118,8 +127,11 @@ def add_network(verbs) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run a terminal verb; print refusals as `REASON: message` on stderr with exit code 1."""
+    args.opened = []
     try:
         args.run(args)
+        for client in args.opened:
+            client.logout()
     except KeyunError as error:
         print(f"refused: {error}", file=sys.stderr)
         for key, value in error.facts.items():

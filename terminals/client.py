@@ -19,6 +19,8 @@ from grpc_status import rpc_status
 
 from keyun.gateway.tls import TlsError, channel_credentials
 from keyun.v1 import (
+    accounts_pb2,
+    accounts_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     dispatch_pb2,
@@ -27,6 +29,7 @@ from keyun.v1 import (
     gate_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
+    staff_pb2_grpc,
 )
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
@@ -82,21 +85,67 @@ def open_channel(target: str, ca_file: Path | str | None = None, cert_file: Path
     return grpc.secure_channel(target, channel_credentials(ca_file, cert_file, key_file))
 
 
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):
+        self.method, self.timeout, self.metadata = method, timeout, metadata
+        self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor):
+    """Adds the client's current access token to every call."""
+
+    def __init__(self, client: KeyunClient):
+        self.client = client
+
+    def intercept_unary_unary(self, continuation, details, request):
+        token = self.client.access_token
+        if token:
+            metadata = [*(details.metadata or ()), ("authorization", f"Bearer {token}")]
+            details = _CallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+        return continuation(details, request)
+
+
 class KeyunClient:
+    """A terminal's connection.  `login` once; the token then goes with every call and is
+    refreshed when it expires."""
+
     def __init__(
         self, target: str, deadline_s: float = DEFAULT_DEADLINE_S, attempts: int = DEFAULT_ATTEMPTS, channel: grpc.Channel | None = None,
         ca_file: Path | str | None = None, cert_file: Path | str | None = None, key_file: Path | str | None = None,
     ):
-        self.channel = channel or open_channel(target, ca_file, cert_file, key_file)
+        self.raw_channel = channel or open_channel(target, ca_file, cert_file, key_file)
+        self.channel = grpc.intercept_channel(self.raw_channel, _Bearer(self))
         self.deadline_s = deadline_s
         self.attempts = attempts
+        self.access_token = ""
+        self.refresh_token = ""
+        self.account: accounts_pb2.Account | None = None
+        self.accounts = accounts_pb2_grpc.AccountsStub(self.channel)
+        self.staff = staff_pb2_grpc.StaffStub(self.channel)
         self.catalog = catalog_pb2_grpc.CatalogStub(self.channel)
         self.sales = sales_pb2_grpc.SalesStub(self.channel)
         self.gate = gate_pb2_grpc.GateStub(self.channel)
         self.dispatch = dispatch_pb2_grpc.DispatchStub(self.channel)
 
     def close(self) -> None:
-        self.channel.close()
+        self.raw_channel.close()
+
+    def login(self, login_name: str, password: str, totp_code: str = "") -> accounts_pb2.LoginResponse:
+        reply = self.call(self.accounts.Login, accounts_pb2.LoginRequest(login_name=login_name, password=password, totp_code=totp_code))
+        self._keep(reply)
+        return reply
+
+    def refresh(self) -> accounts_pb2.LoginResponse:
+        reply = self.call(self.accounts.Refresh, accounts_pb2.RefreshRequest(refresh_token=self.refresh_token), refresh_expired=False)
+        self._keep(reply)
+        return reply
+
+    def logout(self) -> None:
+        self.call(self.accounts.Logout, accounts_pb2.LogoutRequest())
+        self.access_token = self.refresh_token = ""
+
+    def _keep(self, reply: accounts_pb2.LoginResponse) -> None:
+        self.access_token, self.refresh_token, self.account = reply.access_token, reply.refresh_token, reply.account
 
     def __enter__(self) -> KeyunClient:
         return self
@@ -104,14 +153,18 @@ class KeyunClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def call(self, method: Callable[..., Any], request: Any) -> Any:
-        """Call with a deadline; retry retryable failures with backoff and the same request."""
+    def call(self, method: Callable[..., Any], request: Any, refresh_expired: bool = True) -> Any:
+        """Call with a deadline; retry retryable failures with backoff and the same request.
+        An expired access token is refreshed once and the call repeated."""
         backoff_s = FIRST_BACKOFF_S
         for attempt in range(1, self.attempts + 1):
             try:
                 return method(request, timeout=self.deadline_s)
             except grpc.RpcError as rpc_error:
                 error = KeyunError.from_rpc(rpc_error)
+                if refresh_expired and error.reason == "TOKEN_EXPIRED" and self.refresh_token:
+                    self.refresh()
+                    return self.call(method, request, refresh_expired=False)
                 if error.code not in RETRYABLE or attempt == self.attempts:
                     raise error from None
                 time.sleep(error.retry_after_s or backoff_s)

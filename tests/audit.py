@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import grpc
 
 from keyun.terminals.client import KeyunClient, KeyunError
+
+from .conftest import logged_in
 from keyun.v1 import common_pb2
 
 STOPS = ["AAA", "BBB", "CCC", "DDD"]
@@ -66,7 +68,7 @@ class Load:
             time.sleep(0.05)
 
     def _work(self, rng: random.Random) -> None:
-        client = KeyunClient(self.target, deadline_s=5.0, attempts=1)
+        client = logged_in(KeyunClient(self.target, deadline_s=5.0, attempts=1))
         mine: list[str] = []
         try:
             while not self.stopping.is_set():

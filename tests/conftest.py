@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from keyun.gateway.credentials import FAST_TEST_PARAMS
+from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from keyun.gateway.server import KeyunServer, install_event_loop_policy, start_ray
 from keyun.terminals.client import KeyunClient
 
@@ -74,8 +79,19 @@ departs = "{departs:%H:%M}"
 """
 
 
+class _Capture(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(self.format(record))
+
+
+LOG_LINES: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def ray_session():
+    keyun_log = logging.getLogger("keyun")
+    keyun_log.addHandler(_Capture(logging.DEBUG))
+    keyun_log.setLevel(logging.DEBUG)
     start_ray(cpus=2)
     yield
 
@@ -83,21 +99,33 @@ def ray_session():
 class ServerThread:
     """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
 
-    def __init__(self, data_dir, shards: int, policy=None, tls=None):
+    def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None):
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls)
+        self.server = KeyunServer.create(
+            f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls,
+            password_params=FAST_TEST_PARAMS, demo_accounts=True, account_rules=account_rules,
+        )
+        self.data_dir = data_dir
         self.port = self.run(self.server.start("127.0.0.1", 0))
         self.target = f"127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        """Everything logged so far: this process's Keyun loggers and every Ray worker's log files."""
+        import ray
+
+        session = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
+        files = [p.read_text(errors="replace") for p in session.glob("*") if p.is_file()]
+        return "\n".join([*LOG_LINES, *files])
 
     def run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
 
     def stop(self) -> None:
         self.run(self.server.stop(0))
-        self.server.pool.kill()
+        self.server.kill()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
 
@@ -126,10 +154,22 @@ def schedule_trip(client: KeyunClient, schedule_id: str, departs_in: dt.timedelt
     return f"{schedule_id}-{departs:%Y%m%d}"
 
 
+def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
+    """Log a client in as one of the demo accounts every test server has (administrators with
+    the demo TOTP secret's current code)."""
+    from keyun.gateway.credentials import totp_code
+    from keyun.gateway.demo_accounts import ADMIN_ROLES, DEMO_ACCOUNTS
+
+    admin = any(ADMIN_ROLES & set(a.roles) for a in DEMO_ACCOUNTS if a.login_name == login_name)
+    code = totp_code(DEMO_TOTP_SECRET, time.time_ns() // 1_000_000) if admin else ""
+    client.login(login_name, DEMO_PASSWORD, code)
+    return client
+
+
 @pytest.fixture(scope="module")
 def keyun(ray_session, tmp_path_factory):
     server = ServerThread(tmp_path_factory.mktemp("data"), shards=2)
-    client = KeyunClient(server.target)
+    client = logged_in(KeyunClient(server.target))
     yield Keyun(server, client, itertools.count(1))
     client.close()
     server.stop()

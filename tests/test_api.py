@@ -201,13 +201,14 @@ def test_bad_network_files_are_refused_with_the_field_named(keyun):
 def test_a_station_policy_sets_fees_and_hold_lifetime(ray_session, tmp_path):
     from keyun.engine.policy import parse_policy
 
-    from .conftest import ServerThread, schedule_trip
     from keyun.terminals.client import KeyunClient
+
+    from .conftest import ServerThread, logged_in, schedule_trip
 
     policy = parse_policy({"hold_minutes": 3, "refund_tiers": [{"hours_before": 4, "fee_percent": 5}, {"hours_before": 0, "fee_percent": 50}]})
     server = ServerThread(tmp_path, shards=1, policy=policy)
     try:
-        with KeyunClient(server.target) as client:
+        with logged_in(KeyunClient(server.target)) as client:
             trip_id = schedule_trip(client, "P1", 5 * HOURS)
             hold = client.hold(trip_id, "AAA", "DDD", seat_count=1)
             lifetime_ms = hold.expires_at.ToMilliseconds() - int(time.time() * 1000)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from keyun.gateway.demo_accounts import DEMO_PASSWORD
+
 BIN = Path(sys.executable).parent
 KEYUN = str(BIN / "keyun")
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -43,7 +45,9 @@ def demo_server(tmp_path_factory):
 
 
 def keyun(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([KEYUN, *args], capture_output=True, text=True, timeout=60)
+    # The station's duty manager of the demo data: sells, checks in and loads networks.
+    login = {"KEYUN_USER": "master", "KEYUN_PASSWORD": DEMO_PASSWORD}
+    result = subprocess.run([KEYUN, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **login})
     assert (result.returncode == 0) == ok, result.stdout + result.stderr
     return result
 
@@ -111,6 +115,8 @@ def test_workers_share_one_port_and_the_owners(tmp_path):
 
     from keyun.terminals.client import KeyunClient
 
+    from .conftest import logged_in
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         metrics_port = s.getsockname()[1]
@@ -125,7 +131,7 @@ def test_workers_share_one_port_and_the_owners(tmp_path):
         tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).strftime("%Y%m%d")
         sold = set()
         for _ in range(24):  # a new connection each time: the kernel picks a process per connection
-            with KeyunClient(target) as client:
+            with logged_in(KeyunClient(target)) as client:
                 sold |= {t.ticket_id for t in client.sell(f"K103-{tomorrow}", "SJZ", "BD", seat_count=1).tickets}
         assert len(sold) == 24  # both gateways reached the same owners: no seat sold twice
         per_process = []

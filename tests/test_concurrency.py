@@ -16,14 +16,14 @@ STOPS = ["AAA", "BBB", "CCC", "DDD"]
 SEATS = 12
 
 
-async def race(target: str, requests: list[sales_pb2.SellRequest]) -> list:
+async def race(target: str, requests: list[sales_pb2.SellRequest], token: str) -> list:
     """Fire every request at once over a few channels; return each one's response or KeyunError."""
     channels = [grpc.aio.insecure_channel(target) for _ in range(4)]
     stubs = [sales_pb2_grpc.SalesStub(channel) for channel in channels]
 
     async def one(n: int, request: sales_pb2.SellRequest):
         try:
-            return await stubs[n % len(stubs)].Sell(request, timeout=30)
+            return await stubs[n % len(stubs)].Sell(request, timeout=30, metadata=(('authorization', f'Bearer {token}'),))
         except grpc.aio.AioRpcError as error:
             return KeyunError.from_rpc(error)
 
@@ -43,7 +43,7 @@ def sell(trip_id: str, a: int, b: int, count: int = 1) -> sales_pb2.SellRequest:
 
 def test_exactly_capacity_is_sold_when_everyone_wants_the_whole_line(keyun):
     trip_id = keyun.trip(dt.timedelta(hours=5))
-    sold, refused = split(asyncio.run(race(keyun.target, [sell(trip_id, 0, 3) for _ in range(200)])))
+    sold, refused = split(asyncio.run(race(keyun.target, [sell(trip_id, 0, 3) for _ in range(200)], keyun.client.access_token)))
     assert len(sold) == SEATS
     assert len({t.seat_number for s in sold for t in s.tickets}) == SEATS
     assert len(refused) == 200 - SEATS
@@ -58,7 +58,7 @@ def test_mixed_segments_never_oversell_a_leg(keyun):
     for _ in range(300):
         a = rng.randrange(3)
         requests.append(sell(trip_id, a, rng.randrange(a + 1, 4), count=rng.choice([1, 1, 2])))
-    results = asyncio.run(race(keyun.target, requests))
+    results = asyncio.run(race(keyun.target, requests, keyun.client.access_token))
     sold, refused = split(results)
     assert sold and refused
     assert all(e.reason == "NOT_ENOUGH_SEATS" for e in refused)

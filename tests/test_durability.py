@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from keyun.terminals.client import KeyunClient
 
 from .audit import Load, audit
-from .conftest import ServerThread, schedule_trip
+from .conftest import ServerThread, logged_in, schedule_trip
 
 KEYUN = str(Path(sys.executable).parent / "keyun")
 BOARDING = dt.timedelta(minutes=30)  # inside the check-in window, so the load can check in
@@ -32,7 +32,7 @@ def trips(client: KeyunClient, prefix: str, count: int = 3) -> list[str]:
 
 def test_a_restarted_server_serves_what_it_sold(ray_session, tmp_path):
     first = ServerThread(tmp_path, shards=2)
-    with KeyunClient(first.target) as client:
+    with logged_in(KeyunClient(first.target)) as client:
         trip_ids = trips(client, "R")
         sold = client.sell(trip_ids[0], "AAA", "DDD", seat_count=3)
         refunded = client.refund(sold.tickets[0].ticket_id)
@@ -42,7 +42,7 @@ def test_a_restarted_server_serves_what_it_sold(ray_session, tmp_path):
 
     second = ServerThread(tmp_path, shards=2)
     try:
-        with KeyunClient(second.target) as client:
+        with logged_in(KeyunClient(second.target)) as client:
             assert client.ticket(refunded.ticket_id) == refunded
             assert client.ticket(checked.ticket_id) == checked
             assert client.ticket(sold.tickets[2].ticket_id).status == sold.tickets[2].status
@@ -55,7 +55,7 @@ def test_a_restarted_server_serves_what_it_sold(ray_session, tmp_path):
 def test_owner_crashes_mid_load_lose_nothing(ray_session, tmp_path):
     server = ServerThread(tmp_path, shards=2)
     try:
-        with KeyunClient(server.target) as client:
+        with logged_in(KeyunClient(server.target)) as client:
             trip_ids = trips(client, "A")
             health = HealthWatch(client).start()
             load = Load(server.target, trip_ids).start()
@@ -116,7 +116,7 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, port: int):
         self.process = subprocess.Popen(
-            [KEYUN, "serve", "--port", str(port), "--shards", "2", "--data-dir", str(data_dir)],
+            [KEYUN, "serve", "--demo", "--port", str(port), "--shards", "2", "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
             env={**os.environ, "RAY_ADDRESS": ""},
         )
@@ -155,7 +155,7 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
     port, data_dir = free_port(), tmp_path / "data"
     target = f"127.0.0.1:{port}"
     server = ServerProcess(data_dir, port)
-    with KeyunClient(target) as client:
+    with logged_in(KeyunClient(target)) as client:
         trip_ids = trips(client, "K")
     load = Load(target, trip_ids).start()
     rng = random.Random(11)
@@ -167,7 +167,7 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
     load.wait_for(load.record.acknowledged + 30)
     record = load.stop()
     try:
-        with KeyunClient(target) as client:
+        with logged_in(KeyunClient(target)) as client:
             assert audit(client, trip_ids, record) > 0
         assert record.retried > 0, "no operation saw the server down"
     finally:
@@ -180,7 +180,7 @@ def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_sess
     data_dir, backup_dir, restored_dir = tmp_path / "data", tmp_path / "backup", tmp_path / "restored"
     server = ServerThread(data_dir, shards=2)
     try:
-        with KeyunClient(server.target) as client:
+        with logged_in(KeyunClient(server.target)) as client:
             trip_ids = trips(client, "B")
         load = Load(server.target, trip_ids).start()
         load.wait_for(60)
@@ -196,7 +196,7 @@ def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_sess
     assert restore.returncode == 0, restore.stderr
     restored = ServerThread(restored_dir, shards=2)
     try:
-        with KeyunClient(restored.target) as client:
+        with logged_in(KeyunClient(restored.target)) as client:
             for ticket_id, (seat, a, b) in before.items():
                 ticket = client.ticket(ticket_id)
                 assert (ticket.seat_number, ticket.from_stop.code, ticket.to_stop.code) == (seat, a, b)
@@ -208,7 +208,7 @@ def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_sess
 def test_restore_refuses_a_damaged_backup(ray_session, tmp_path):
     server = ServerThread(tmp_path / "data", shards=2)
     try:
-        with KeyunClient(server.target) as client:
+        with logged_in(KeyunClient(server.target)) as client:
             client.sell(trips(client, "D", count=1)[0], "AAA", "BBB", seat_count=1)
         subprocess.run([KEYUN, "backup", "--data-dir", str(tmp_path / "data"), "--to", str(tmp_path / "b")], check=True, capture_output=True)
     finally:

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from keyun.terminals.client import KeyunClient
 
 from .audit import Load
-from .conftest import ServerThread, schedule_trip
+from .conftest import ServerThread, logged_in, schedule_trip
 
 
 def scrape(port: int) -> dict[str, list]:
@@ -26,7 +26,7 @@ def test_metrics_during_load(ray_session, tmp_path):
     server = ServerThread(tmp_path, shards=2)
     try:
         port = server.server.metrics.serve("127.0.0.1", 0)
-        with KeyunClient(server.target) as client:
+        with logged_in(KeyunClient(server.target)) as client:
             trip_ids = [schedule_trip(client, f"M{n}", dt.timedelta(minutes=30), vehicle="coach45") for n in range(2)]
             load = Load(server.target, trip_ids, workers=4).start()
             load.wait_for(80)

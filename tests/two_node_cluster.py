@@ -20,7 +20,8 @@ from keyun.gateway.server import KeyunServer
 from keyun.terminals.client import KeyunClient
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from tests.conftest import schedule_trip  # noqa: E402
+from tests.conftest import logged_in, schedule_trip  # noqa: E402
+from keyun.gateway.credentials import FAST_TEST_PARAMS  # noqa: E402
 
 
 async def main() -> dict:
@@ -29,12 +30,15 @@ async def main() -> dict:
     ray.init(address=cluster.address, namespace="keyun", log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            server = KeyunServer.create("cluster", Path(tmp), 2, owner_resource="keyun_owner")
+            server = KeyunServer.create(
+                "cluster", Path(tmp) / "data", 2, owner_resource="keyun_owner", key_dir=Path(tmp) / "keys",
+                password_params=FAST_TEST_PARAMS, demo_accounts=True,
+            )
             port = await server.start("127.0.0.1", 0)
             owner_nodes = {report["node"] for report in await server.pool.ready()}
 
             def drive() -> int:
-                with KeyunClient(f"127.0.0.1:{port}") as client:
+                with logged_in(KeyunClient(f"127.0.0.1:{port}")) as client:
                     trip_id = schedule_trip(client, "C1", dt.timedelta(hours=5))
                     return len(client.sell(trip_id, "AAA", "DDD", seat_count=3).tickets)
 

@@ -1,0 +1,484 @@
+"""gRPC servicers for accounts, staff and the audit log.
+
+The gateway is where secrets are handled, so the owners never see them: passwords are hashed
+here (argon2id, in a worker thread so the event loop keeps serving), personal data is encrypted
+here with the station's keyring and masked in every reply, tokens are signed and checked here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from keyun.engine import accounts as ac
+from keyun.engine import identity
+from keyun.engine.audit import AuditRecord
+from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from keyun.engine.permissions import Role
+from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.persistence.keyring import Keyring
+from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, staff_pb2, staff_pb2_grpc
+
+from . import credentials
+from .auth import Auth, Principal, caller
+from .errors import OUTCOME, abort
+from .owners import Batcher
+
+PHONE_CONTEXT = "account.phone"
+ADMIN_KINDS = {Role.SYSTEM_ADMIN.value, Role.SECURITY_ADMIN.value, Role.AUDIT_ADMIN.value}
+# Why personal data was read is kept in the audit record; a sentence, not an essay.
+MAX_PURPOSE_CHARS = 200
+# Device secrets are generated, never chosen: 32 random bytes.
+DEVICE_SECRET_BYTES = 32
+
+KIND_TO_PROTO = {
+    ac.AccountKind.PASSENGER: accounts_pb2.ACCOUNT_KIND_PASSENGER,
+    ac.AccountKind.STAFF: accounts_pb2.ACCOUNT_KIND_STAFF,
+    ac.AccountKind.DEVICE: accounts_pb2.ACCOUNT_KIND_DEVICE,
+}
+DOCUMENT_TO_PROTO = {kind.name: getattr(accounts_pb2, f"DOCUMENT_TYPE_{kind.name}") for kind in identity.DocumentType}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def timestamp(ms: int) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromMilliseconds(ms)
+    return stamp
+
+
+def totp_context(account_id_or_login: str) -> str:
+    return f"account.totp:{account_id_or_login}"
+
+
+@dataclass
+class Secrets:
+    """What the account services need besides the owner: keys, hashing, tokens."""
+
+    keyring: Keyring
+    passwords: credentials.PasswordHasher
+    signer: credentials.TokenSigner
+
+
+class AccountDesk:
+    """Shared by the three services: the accounts owner, secrets, and the audit trail."""
+
+    def __init__(self, accounts: Batcher, secrets_: Secrets, auth: Auth):
+        self.accounts = accounts
+        self.secrets = secrets_
+        self.auth = auth
+
+    async def ask(self, context: grpc.aio.ServicerContext, item: Any) -> Any:
+        reply = await self.accounts.submit(item)
+        if isinstance(reply, Rejection):
+            await abort(context, reply)
+        return reply
+
+    async def build(self, context: grpc.aio.ServicerContext, make):
+        try:
+            return make()
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+
+    async def hash_password(self, password: str) -> str:
+        return await asyncio.get_running_loop().run_in_executor(None, self.secrets.passwords.hash_password, password)
+
+    async def password_matches(self, stored: str, password: str) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(None, self.secrets.passwords.verify_password, stored, password)
+
+    def phone_login_key(self, phone: str) -> str:
+        return "phone:" + self.secrets.keyring.blind_index(phone, PHONE_CONTEXT).hex()
+
+    def login_key(self, login_name: str) -> str:
+        """Staff and devices log in by name, passengers by mobile number."""
+        if login_name[:1].isdigit() or login_name.startswith("+"):
+            return self.phone_login_key(identity.normalize_phone(login_name))
+        ac.check_login_name(login_name)
+        return "name:" + login_name
+
+    def account(self, view: ac.AccountView) -> accounts_pb2.Account:
+        login = view.login_name
+        if view.kind is ac.AccountKind.PASSENGER and view.phone_cipher:
+            login = identity.mask_phone(self.secrets.keyring.decrypt(view.phone_cipher, PHONE_CONTEXT))
+        return accounts_pb2.Account(
+            account_id=view.account_id, kind=KIND_TO_PROTO[view.kind], login_name=login, display_name=view.display_name,
+            roles=view.roles, stations=view.stations, operators=view.operators, disabled=view.disabled,
+            created_at=timestamp(view.created_at_ms), second_factor=view.second_factor,
+        )
+
+    def passenger(self, account_id: str, record: ac.PassengerRecord, unmasked: bool = False) -> accounts_pb2.Passenger:
+        keyring = self.secrets.keyring
+        name = keyring.decrypt(record.name_cipher, passenger_context("name", account_id))
+        number = keyring.decrypt(record.document_cipher, passenger_context("document", account_id))
+        phone = keyring.decrypt(record.phone_cipher, passenger_context("phone", account_id)) if record.phone_cipher else ""
+        if not unmasked:
+            name, number, phone = identity.mask_name(name), identity.mask_document(number), identity.mask_phone(phone) if phone else ""
+        return accounts_pb2.Passenger(
+            passenger_id=record.passenger_id, name=name, document_type=DOCUMENT_TO_PROTO[record.document_type],
+            document_number=number, phone=phone,
+        )
+
+    async def new_account(self, context, kind: ac.AccountKind, login_name: str, password: str, display_name: str, totp_secret: str = "") -> ac.NewAccount:
+        weak = identity.check_password(password)
+        if weak is not None:
+            await abort(context, weak)
+        password_hash = await self.hash_password(password)
+        totp = self.secrets.keyring.encrypt(totp_secret, totp_context(login_name)) if totp_secret else b""
+        return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", display_name, password_hash, totp))
+
+    async def issue_tokens(self, session: ac.SessionView) -> accounts_pb2.LoginResponse:
+        signer, issued, view = self.secrets.signer, now_ms(), session.account
+        device = view.login_name if view.kind is ac.AccountKind.DEVICE else ""
+        access, access_claims = signer.issue_with_claims(
+            credentials.Claims(view.account_id, session.session_id, credentials.ACCESS, view.roles, view.stations, view.operators, device),
+            issued, credentials.ACCESS_TOKEN_TTL_MS,
+        )
+        refresh, refresh_claims = signer.issue_with_claims(
+            credentials.Claims(view.account_id, session.session_id, credentials.REFRESH, token_id=session.refresh_id),
+            issued, credentials.REFRESH_TOKEN_TTL_MS,
+        )
+        return accounts_pb2.LoginResponse(
+            access_token=access, access_expires_at=timestamp(access_claims.expires_at_ms),
+            refresh_token=refresh, refresh_expires_at=timestamp(refresh_claims.expires_at_ms), account=self.account(view),
+        )
+
+
+def passenger_context(field: str, account_id: str) -> str:
+    """Ciphertexts are bound to their field and account: moved elsewhere, they do not decrypt."""
+    return f"passenger.{field}:{account_id}"
+
+
+def principal_of(view: ac.AccountView, session_id: str = "") -> Principal:
+    from keyun.engine.permissions import permissions
+
+    device = view.login_name if view.kind is ac.AccountKind.DEVICE else ""
+    return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles))
+
+
+def _note(**values: Any) -> None:
+    note = OUTCOME.get()
+    if note is not None:
+        note.update(values)
+
+
+class AccountsService(accounts_pb2_grpc.AccountsServicer):
+    def __init__(self, desk: AccountDesk):
+        self.desk = desk
+
+    async def Register(self, request, context):
+        desk = self.desk
+        try:
+            phone = identity.normalize_phone(request.phone)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        weak = identity.check_password(request.password)
+        if weak is not None:
+            await abort(context, weak)
+        display_name = request.display_name.strip()
+        command = await desk.build(context, lambda: ac.CreateAccount(request.request_id, ac.NewAccount(
+            ac.AccountKind.PASSENGER, desk.phone_login_key(phone), "", desk.secrets.keyring.encrypt(phone, PHONE_CONTEXT),
+            display_name, "pending", roles=(Role.PASSENGER.value,),
+        )))
+        # Hash only once the request is known to be well formed: hashing is the expensive part.
+        new = command.account
+        hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
+        view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed))
+        _note(target=view.account_id)
+        return accounts_pb2.RegisterResponse(account=desk.account(view))
+
+    async def Login(self, request, context):
+        desk, now = self.desk, now_ms()
+        _note(target=_login_target(request.login_name))
+        try:
+            key = desk.login_key(request.login_name)
+        except Rejected:
+            await abort(context, bad_credentials())
+        found = await desk.accounts.submit(ac.FindLogin(key))
+        if isinstance(found, Rejection):
+            await asyncio.get_running_loop().run_in_executor(None, desk.secrets.passwords.dummy_verify)
+            await abort(context, bad_credentials())
+        account = found.account
+        _note(target=account.account_id, principal=principal_of(account))
+        refusal = _refusal(found, now)
+        if refusal is not None:
+            await abort(context, refusal)
+        password_ok = await desk.password_matches(found.password_hash, request.password)
+        step = 0
+        if password_ok and found.totp_cipher:
+            if not request.totp_code:
+                await desk.accounts.submit(ac.LoginFailed(account.account_id))
+                await abort(context, reject(Reason.SECOND_FACTOR_REQUIRED, "this account needs a TOTP code from its authenticator app", field="totp_code"))
+            secret = desk.secrets.keyring.decrypt(found.totp_cipher, totp_context(account.login_name))
+            step = credentials.verify_totp(secret, request.totp_code, now) or 0
+            password_ok = step > found.totp_last_step
+        if not password_ok:
+            counted = await desk.accounts.submit(ac.LoginFailed(account.account_id))
+            if isinstance(counted, Rejection):
+                await abort(context, counted)
+            await abort(context, bad_credentials())
+        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step))
+        return await desk.issue_tokens(session)
+
+    async def Refresh(self, request, context):
+        desk = self.desk
+        claims = desk.secrets.signer.verify(request.refresh_token, now_ms(), kind=credentials.REFRESH)
+        if isinstance(claims, Rejection):
+            await abort(context, claims)
+        _note(target=claims.subject)
+        session = await desk.accounts.submit(ac.RenewSession(claims.session_id, claims.token_id, secrets.token_urlsafe(24)))
+        if isinstance(session, Rejection):
+            desk.auth.sessions.forget(claims.session_id)
+            await abort(context, session)
+        _note(principal=principal_of(session.account, session.session_id))
+        return await desk.issue_tokens(session)
+
+    async def Logout(self, request, context):
+        principal = caller()
+        await self.desk.ask(context, ac.EndSession(principal.session_id))
+        self.desk.auth.sessions.forget(principal.session_id)
+        return accounts_pb2.LogoutResponse()
+
+    async def GetProfile(self, request, context):
+        view = await self.desk.ask(context, ac.GetAccount(caller().account_id))
+        return accounts_pb2.GetProfileResponse(account=self.desk.account(view))
+
+    async def UpdateProfile(self, request, context):
+        command = await self.desk.build(context, lambda: ac.UpdateProfile(request.request_id, caller().account_id, request.display_name.strip()))
+        view = await self.desk.ask(context, command)
+        return accounts_pb2.GetProfileResponse(account=self.desk.account(view))
+
+    async def ChangePassword(self, request, context):
+        desk, principal = self.desk, caller()
+        weak = identity.check_password(request.new_password)
+        if weak is not None:
+            await abort(context, reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"))
+        view = await desk.ask(context, ac.GetAccount(principal.account_id))
+        found = await desk.ask(context, ac.FindLogin(await _login_key_of(desk, view)))
+        if not await desk.password_matches(found.password_hash, request.old_password):
+            await abort(context, reject(Reason.BAD_CREDENTIALS, "the old password is wrong", field="old_password"))
+        command = await desk.build(context, lambda: ac.ChangePassword(request.request_id, principal.account_id, "pending", principal.session_id))
+        await desk.ask(context, ac.ChangePassword(command.request_id, principal.account_id, await desk.hash_password(request.new_password), principal.session_id))
+        return accounts_pb2.ChangePasswordResponse()
+
+    async def AddPassenger(self, request, context):
+        desk, principal = self.desk, caller()
+        keyring = desk.secrets.keyring
+        try:
+            name = identity.check_person_name(request.name)
+            kind = _document_type(request.document_type)
+            number = identity.normalize_document(kind, request.document_number)
+            phone = identity.normalize_phone(request.phone) if request.phone else ""
+            command = ac.AddPassenger(
+                request.request_id, principal.account_id, keyring.encrypt(name, passenger_context("name", principal.account_id)), kind.name,
+                keyring.encrypt(number, passenger_context("document", principal.account_id)),
+                keyring.blind_index(f"{kind.name}:{number}", "passenger.document"),
+                keyring.encrypt(phone, passenger_context("phone", principal.account_id)) if phone else b"",
+            )
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        added = await desk.ask(context, command)
+        _note(target=added.passengers[0].passenger_id)
+        return accounts_pb2.AddPassengerResponse(passenger=desk.passenger(principal.account_id, added.passengers[0]))
+
+    async def ListPassengers(self, request, context):
+        account_id = caller().account_id
+        listed = await self.desk.ask(context, ac.ListPassengers(account_id))
+        return accounts_pb2.ListPassengersResponse(passengers=[self.desk.passenger(account_id, p) for p in listed.passengers])
+
+    async def RemovePassenger(self, request, context):
+        command = await self.desk.build(context, lambda: ac.RemovePassenger(request.request_id, caller().account_id, request.passenger_id))
+        await self.desk.ask(context, command)
+        return accounts_pb2.RemovePassengerResponse()
+
+
+async def _login_key_of(desk: AccountDesk, view: ac.AccountView) -> str:
+    if view.kind is ac.AccountKind.PASSENGER:
+        return desk.phone_login_key(desk.secrets.keyring.decrypt(view.phone_cipher, PHONE_CONTEXT))
+    return "name:" + view.login_name
+
+
+def _login_target(login_name: str) -> str:
+    """What a failed login is recorded against: a staff name as is, a phone number masked."""
+    text = login_name.strip()[:64]
+    if text[:1].isdigit() or text.startswith("+"):
+        return identity.mask_phone(text) if len(text) == 11 else "(a phone number)"
+    return text
+
+
+def bad_credentials() -> Rejection:
+    return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")
+
+
+def _refusal(found: ac.LoginView, now: int) -> Rejection | None:
+    if found.account.disabled:
+        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
+    if found.locked_until_ms > now:
+        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked for now", locked_until_ms=found.locked_until_ms)
+    if found.retry_at_ms > now:
+        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=found.retry_at_ms)
+    return None
+
+
+def _document_type(value: int) -> identity.DocumentType:
+    for name, number in DOCUMENT_TO_PROTO.items():
+        if number == value:
+            return identity.DocumentType[name]
+    raise invalid("document_type", "choose a document type")
+
+
+def _page(request) -> tuple[int, int]:
+    size = request.page_size or DEFAULT_PAGE_SIZE
+    if not 0 < size <= MAX_PAGE_SIZE:
+        raise invalid("page_size", f"must be 1..{MAX_PAGE_SIZE}")
+    if not request.page_token:
+        return 0, size
+    try:
+        offset = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
+    except ValueError:
+        raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token")) from None
+    return offset, size
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode() if offset else ""
+
+
+class StaffService(staff_pb2_grpc.StaffServicer):
+    def __init__(self, desk: AccountDesk, issuer: str = "Keyun"):
+        self.desk = desk
+        self.issuer = issuer
+
+    async def SetUp(self, request, context):
+        desk = self.desk
+        token_hash = hashlib.sha256(request.setup_token.encode()).digest()
+        secrets_: dict[str, str] = {}
+        admins = []
+        for field, role in (("system_admin", Role.SYSTEM_ADMIN), ("security_admin", Role.SECURITY_ADMIN), ("audit_admin", Role.AUDIT_ADMIN)):
+            given = getattr(request, field)
+            try:
+                ac.check_login_name(given.login_name)
+            except Rejected as rejected:
+                await abort(context, reject(rejected.rejection.reason, f"{field}.{rejected.rejection.message}", field=f"{field}.login_name"))
+            secret = secrets_[given.login_name] = credentials.new_totp_secret()
+            new = await desk.new_account(context, ac.AccountKind.STAFF, given.login_name, given.password, given.display_name.strip(), secret)
+            admins.append(ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, new.password_hash, new.totp_cipher, (role.value,), ("*",), ("*",)))
+        created = await desk.ask(context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))))
+        return staff_pb2.SetUpResponse(administrators=[
+            staff_pb2.AdministratorSecret(
+                account=desk.account(view), totp_secret=secrets_[view.login_name],
+                totp_uri=credentials.provisioning_uri(secrets_[view.login_name], view.login_name, issuer=self.issuer),
+            )
+            for view in created
+        ])
+
+    async def CreateAccount(self, request, context):
+        desk = self.desk
+        if request.kind == accounts_pb2.ACCOUNT_KIND_STAFF:
+            kind, password, device_secret = ac.AccountKind.STAFF, request.password, ""
+        elif request.kind == accounts_pb2.ACCOUNT_KIND_DEVICE:
+            device_secret = secrets.token_urlsafe(DEVICE_SECRET_BYTES)
+            kind, password = ac.AccountKind.DEVICE, device_secret
+            if request.password:
+                await abort(context, reject(Reason.INVALID_FIELD, "password: devices get a generated secret; leave it empty", field="password"))
+        else:
+            await abort(context, reject(Reason.INVALID_FIELD, "kind: STAFF or DEVICE", field="kind"))
+        await desk.build(context, lambda: ac.check_login_name(request.login_name))
+        new = await desk.new_account(context, kind, request.login_name, password, request.display_name.strip())
+        view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new)))
+        _note(target=view.account_id)
+        return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret)
+
+    async def ListAccounts(self, request, context):
+        try:
+            offset, size = _page(request)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        page = await self.desk.ask(context, ac.ListAccounts(offset, size))
+        return staff_pb2.ListAccountsResponse(accounts=[self.desk.account(v) for v in page.accounts], next_page_token=_token(page.next_offset))
+
+    async def DisableAccount(self, request, context):
+        principal = caller()
+        command = await self.desk.build(context, lambda: ac.DisableAccount(request.request_id, request.account_id))
+        if command.account_id == principal.account_id:
+            await abort(context, reject(Reason.PERMISSION_DENIED, "an administrator cannot disable their own account", field="account_id"))
+        view = await self.desk.ask(context, command)
+        return staff_pb2.DisableAccountResponse(account=self.desk.account(view))
+
+    async def GrantRoles(self, request, context):
+        principal = caller()
+        command = await self.desk.build(context, lambda: ac.GrantRoles(
+            request.request_id, request.account_id, tuple(request.roles), tuple(request.stations), tuple(request.operators),
+        ))
+        if command.account_id == principal.account_id:
+            await abort(context, reject(Reason.PERMISSION_DENIED, "nobody may change their own roles", field="account_id"))
+        if len(ADMIN_KINDS & set(command.roles)) > 1 or (ADMIN_KINDS & set(command.roles) and len(command.roles) > 1):
+            await abort(context, reject(Reason.PERMISSION_DENIED, "the three administrators are separate: an administrator holds one role only", field="roles"))
+        _note(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators))
+        view = await self.desk.ask(context, command)
+        return staff_pb2.GrantRolesResponse(account=self.desk.account(view))
+
+    async def LookUpPassenger(self, request, context):
+        purpose = request.purpose.strip()
+        if not purpose:
+            await abort(context, reject(Reason.MISSING_FIELD, "purpose: say why the personal data is needed", field="purpose"))
+        if len(purpose) > MAX_PURPOSE_CHARS or any(ord(c) < 32 for c in purpose):
+            await abort(context, reject(Reason.INVALID_FIELD, f"purpose: at most {MAX_PURPOSE_CHARS} printable characters", field="purpose"))
+        await self.desk.build(context, lambda: (ac.check_account_id(request.account_id), ac.check_passenger_id(request.passenger_id)))
+        listed = await self.desk.ask(context, ac.ListPassengers(request.account_id))
+        record = next((p for p in listed.passengers if p.passenger_id == request.passenger_id), None)
+        if record is None:
+            await abort(context, reject(Reason.UNKNOWN_PASSENGER, f"no passenger {request.passenger_id}", field="passenger_id"))
+        _note(target=f"{request.account_id}/{request.passenger_id}", detail=f"unmasked read: {purpose}")
+        return staff_pb2.LookUpPassengerResponse(passenger=self.desk.passenger(request.account_id, record, unmasked=True))
+
+
+class AuditService(audit_pb2_grpc.AuditServicer):
+    def __init__(self, audit_actor: Any):
+        self.actor = audit_actor
+
+    async def ListRecords(self, request, context):
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        if not 0 < size <= MAX_PAGE_SIZE:
+            await abort(context, reject(Reason.INVALID_FIELD, f"page_size: must be 1..{MAX_PAGE_SIZE}", field="page_size"))
+        before = None
+        if request.page_token:
+            try:
+                before = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
+            except ValueError:
+                before = 0
+            if before < 1:
+                await abort(context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token"))
+        since = request.since.ToMilliseconds() if request.HasField("since") else 0
+        until = request.until.ToMilliseconds() if request.HasField("until") else None
+        records, following = await self.actor.query.remote(
+            since_ms=since, until_ms=until, actor=request.actor, action=request.action, outcome=request.outcome, target=request.target,
+            page_size=size, before_seq=before,
+        )
+        return audit_pb2.ListRecordsResponse(
+            records=[_audit_record(seq, record) for seq, record in records],
+            next_page_token=base64.urlsafe_b64encode(str(following).encode()).decode() if following else "",
+        )
+
+    async def Verify(self, request, context):
+        report = await self.actor.verify.remote()
+        return audit_pb2.VerifyResponse(
+            ok=report.ok, records_checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),
+            problem=report.message, problem_seq=report.at_seq,
+        )
+
+
+def _audit_record(seq: int, record: AuditRecord) -> audit_pb2.AuditRecord:
+    return audit_pb2.AuditRecord(
+        seq=seq, at=timestamp(record.at_ms), actor=record.actor, role=record.role, device=record.device, station=record.station,
+        source=record.source, action=record.action, target=record.target, outcome=record.outcome, detail=record.detail,
+    )

@@ -1,0 +1,295 @@
+"""Who is calling and what they may do: the one interceptor every RPC passes.
+
+For each call: find the method's rule (no rule, no entry), check the access token (signature and
+expiry here, the session with the accounts owner), check the permission and the scope the rule
+asks for, run the handler, and record mutating calls, logins and refusals in the audit log before
+the answer leaves.  Handlers find the caller in `CALLER`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from keyun.engine import accounts as ac
+from keyun.engine import commands as cmd
+from keyun.engine.audit import (
+    MAX_DETAIL_CHARS,
+    MAX_DEVICE_CHARS,
+    MAX_ROLE_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_STATION_CHARS,
+    MAX_TARGET_CHARS,
+    AuditRecord,
+    fit,
+)
+from keyun.engine.permissions import RULES, UNAUTHENTICATED_SERVICES, Permission, Rule, Scope, in_scope, permissions
+from keyun.engine.reasons import Reason, Rejected, Rejection, reject
+
+from . import tls
+from . import credentials
+from .credentials import Claims, TokenSigner
+from .errors import OUTCOME, abort
+
+log = logging.getLogger("keyun.auth")
+
+# A session confirmed alive by the accounts owner this recently is taken as alive without asking
+# again: one owner round trip per session per second at most, whatever the call rate.  Logging out
+# through this gateway ends the session here at once; other gateway processes learn within this.
+SESSION_RECHECK_S = 1.0
+# Sessions and verified tokens remembered per gateway process.
+MAX_CACHED_SESSIONS = 100_000
+MAX_CACHED_TOKENS = 100_000
+# Trips whose stops and operator are remembered for scope checks (trip definitions never change).
+MAX_CACHED_TRIPS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    account_id: str
+    kind: ac.AccountKind
+    login_name: str
+    roles: tuple[str, ...]
+    stations: tuple[str, ...]
+    operators: tuple[str, ...]
+    session_id: str
+    device: str  # the device's login name, or its client certificate's name
+    allowed: frozenset[Permission]
+
+    @property
+    def role(self) -> str:
+        return ",".join(self.roles)
+
+
+CALLER: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("keyun_caller", default=None)
+
+
+def caller() -> Principal:
+    principal = CALLER.get()
+    assert principal is not None, "a handler behind a rule other than PUBLIC always has a caller"
+    return principal
+
+
+class SessionCache:
+    """Sessions this gateway has recently seen alive, checked with the accounts owner at most once
+    per SESSION_RECHECK_S each; concurrent checks of one session share one owner call."""
+
+    def __init__(self, submit: Callable[[Any], Any]):
+        self.submit = submit
+        self.alive: OrderedDict[str, tuple[float, ac.AccountView]] = OrderedDict()
+        self.checking: dict[str, asyncio.Future] = {}
+
+    async def account(self, session_id: str) -> ac.AccountView | None:
+        loop = asyncio.get_running_loop()
+        cached = self.alive.get(session_id)
+        if cached is not None and loop.time() - cached[0] < SESSION_RECHECK_S:
+            return cached[1]
+        pending = self.checking.get(session_id)
+        if pending is None:
+            pending = self.checking[session_id] = asyncio.ensure_future(self._check(session_id))
+        return await asyncio.shield(pending)
+
+    async def _check(self, session_id: str) -> ac.AccountView | None:
+        try:
+            (check,) = await self.submit(ac.TouchSessions((session_id,)))
+        finally:
+            del self.checking[session_id]
+        if not check.alive:
+            self.forget(session_id)
+            return None
+        self.alive[session_id] = (asyncio.get_running_loop().time(), check.account)
+        self.alive.move_to_end(session_id)
+        if len(self.alive) > MAX_CACHED_SESSIONS:
+            self.alive.popitem(last=False)
+        return check.account
+
+    def forget(self, session_id: str) -> None:
+        self.alive.pop(session_id, None)
+
+
+class TripDirectory:
+    """The stations and operator of a trip, for scope checks, asked of its owner once."""
+
+    def __init__(self, ask_trip: Callable[[str], Any]):
+        self.ask_trip = ask_trip
+        self.known: OrderedDict[str, tuple[frozenset[str], str]] = OrderedDict()
+
+    async def scope_of(self, trip_id: str) -> tuple[frozenset[str], str] | None:
+        known = self.known.get(trip_id)
+        if known is not None:
+            return known
+        trip = await self.ask_trip(trip_id)
+        if isinstance(trip, Rejection):
+            return None  # the handler will say the trip does not exist
+        known = self.known[trip_id] = (frozenset(stop.code for stop in trip.stops), trip.operator_id)
+        if len(self.known) > MAX_CACHED_TRIPS:
+            self.known.popitem(last=False)
+        return known
+
+
+def trip_of(request: Any) -> str:
+    """The trip a request is about: named, or the trip part of a hold or ticket id."""
+    for name in ("trip_id", "hold_id", "ticket_id"):
+        value = getattr(request, name, "")
+        if value:
+            return value if name == "trip_id" else value.rpartition("-")[0]
+    return ""
+
+
+def audit_target(request: Any) -> str:
+    for name in ("ticket_id", "hold_id", "trip_id", "passenger_id", "account_id"):
+        value = getattr(request, name, "")
+        if value:
+            return value
+    return ""
+
+
+class Auth:
+    """Everything the interceptor needs; the Accounts service shares it for logins."""
+
+    def __init__(self, signer: TokenSigner, sessions: SessionCache, trips: TripDirectory, audit_submit: Callable[[AuditRecord], Any]):
+        self.signer = signer
+        self.sessions = sessions
+        self.trips = trips
+        self.audit_submit = audit_submit
+        self.verified: OrderedDict[str, Claims] = OrderedDict()
+
+    def claims(self, token: str, now_ms: int) -> Claims | Rejection:
+        """Verify a token's signature once per process; its expiry on every call."""
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = self.signer.verify(token, now_ms)
+            if isinstance(claims, Rejection):
+                return claims
+            self.verified[token] = claims
+            if len(self.verified) > MAX_CACHED_TOKENS:
+                self.verified.popitem(last=False)
+        if now_ms >= claims.expires_at_ms:
+            return reject(Reason.TOKEN_EXPIRED, "the access token has expired; refresh it or log in again")
+        return claims
+
+    async def authenticate(self, context: grpc.aio.ServicerContext) -> Principal | Rejection:
+        token = bearer_token(context)
+        if not token:
+            return reject(Reason.NOT_AUTHENTICATED, "this call needs an access token: log in and send 'authorization: Bearer <token>'")
+        claims = self.claims(token, time.time_ns() // 1_000_000)
+        if isinstance(claims, Rejection):
+            return claims
+        if claims.kind != credentials.ACCESS:
+            return reject(Reason.NOT_AUTHENTICATED, "a refresh token only works with Accounts/Refresh")
+        account = await self.sessions.account(claims.session_id)
+        if account is None:
+            return reject(Reason.SESSION_ENDED, "the session has ended (logged out, idle, or revoked); log in again")
+        device = account.login_name if account.kind is ac.AccountKind.DEVICE else (tls.peer_identity(context) or "")
+        # Roles and scope come from the account as it is now, not as it was at login: a revoked
+        # role stops working within a second.
+        return Principal(
+            account.account_id, account.kind, account.login_name, account.roles, account.stations, account.operators,
+            claims.session_id, device, permissions(account.roles),
+        )
+
+    async def in_scope(self, rule: Rule, request: Any, principal: Principal) -> bool:
+        if rule.scope is Scope.NONE:
+            return True
+        if rule.scope is Scope.FROM_STATION:
+            return in_scope(principal.stations, request.from_station)
+        trip_id = trip_of(request)
+        if not trip_id:
+            return True  # nothing named: the handler refuses the missing field
+        try:
+            cmd.check_trip_id(trip_id)
+        except Rejected:
+            return True  # malformed: the handler says so, and it names no trip of anyone's
+        scope = await self.trips.scope_of(trip_id)
+        if scope is None:
+            return True
+        stations, operator = scope
+        return any(in_scope(principal.stations, code) for code in stations) or in_scope(principal.operators, operator)
+
+    async def record(self, principal: Principal | None, context: grpc.aio.ServicerContext, action: str, target: str, outcome: str, detail: str = "", station: str = "") -> None:
+        """Append an audit record and wait until it is durable."""
+        # Target, station and detail come from the request: fit() makes any text a valid field.
+        record = AuditRecord(
+            record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000,
+            actor=principal.account_id if principal else "", role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
+            device=fit(principal.device if principal else (tls.peer_identity(context) or ""), MAX_DEVICE_CHARS),
+            station=fit(station or (principal.stations[0] if principal and len(principal.stations) == 1 else ""), MAX_STATION_CHARS),
+            source=fit(context.peer() or "", MAX_SOURCE_CHARS), action=action, target=fit(target, MAX_TARGET_CHARS), outcome=outcome,
+            detail=fit(detail, MAX_DETAIL_CHARS),
+        )
+        await self.audit_submit(record)
+
+
+def bearer_token(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+            return value[len("Bearer ") :].strip()
+    return ""
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, auth: Auth):
+        self.auth = auth
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(UNAUTHENTICATED_SERVICES):
+            return handler
+        if handler.unary_unary is None:  # streams: none yet; refuse rather than pass unchecked
+            return _refusing(handler, method)
+        rule = RULES.get(method)
+        return handler._replace(unary_unary=self._guard(handler.unary_unary, method, rule))
+
+    def _guard(self, behavior, method: str, rule: Rule | None):
+        auth = self.auth
+        action = method.lstrip("/")
+
+        async def guarded(request, context):
+            if rule is None:
+                await auth.record(None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC")
+                await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))
+            principal = None
+            if rule.permission is not Permission.PUBLIC:
+                principal = await auth.authenticate(context)
+                if isinstance(principal, Rejection):
+                    await auth.record(None, context, action, audit_target(request), principal.reason.name)
+                    await abort(context, principal)
+                if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
+                    denial = reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
+                    await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
+                    await abort(context, denial)
+            caller_token = CALLER.set(principal)
+            note: dict[str, Any] = {}
+            outcome_token = OUTCOME.set(note)
+            outcome = "OK"
+            try:
+                return await behavior(request, context)
+            except BaseException:
+                outcome = note.get("outcome") or (context.code().name if context.code() else "ERROR")
+                raise
+            finally:
+                CALLER.reset(caller_token)
+                OUTCOME.reset(outcome_token)
+                if rule.mutating and not note.get("recorded"):
+                    principal = note.get("principal", principal)
+                    await auth.record(principal, context, action, note.get("target") or audit_target(request), outcome, note.get("detail", ""), getattr(request, "from_station", ""))
+
+        return guarded
+
+
+def _refusing(handler, method: str):
+    async def refuse(request_or_iterator, context):
+        await abort(context, reject(Reason.PERMISSION_DENIED, f"{method} is not allowed to anyone"))
+
+    kind = next(name for name in ("unary_stream", "stream_unary", "stream_stream") if getattr(handler, name) is not None)
+    return handler._replace(**{kind: refuse})

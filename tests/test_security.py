@@ -1,0 +1,341 @@
+"""Accounts, permissions, tokens, lock-out, personal data and the audit trail, through gRPC.
+
+One real server (real Ray owners, real keys) with the demo accounts, one of each role, and fast
+login rules so lock-out and back-off run in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pb2  # noqa: F401  (the descriptors below come from the generated modules)
+
+from keyun.engine.accounts import AccountRules
+from keyun.engine.permissions import PERMISSIONS_OF, RULES, Permission, Role
+from keyun.gateway import credentials
+from keyun.gateway.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSENGER_PHONE, DEMO_PASSWORD, DEMO_TOTP_SECRET
+from keyun.gateway.server import SERVICE_NAMES
+from keyun.persistence.keyring import Keyring
+from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, staff_pb2, staff_pb2_grpc
+
+from .conftest import ServerThread, schedule_trip
+
+# Fast rules for the test server: the lock-out and back-off the issue asks for, in seconds.
+RULES_FOR_TESTS = AccountRules(idle_ms=60_000, max_failed_logins=5, lockout_ms=3_000, first_backoff_ms=100)
+ID_NUMBER = "11010519491231002X"  # a valid GB 11643 number (the standard's example)
+PHONE = "13912345678"
+STRONG = "Tr1p-to-Beijing"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Station:
+    """The test server plus one logged-in client per demo account (administrators with TOTP)."""
+
+    def __init__(self, server: ServerThread):
+        self.server = server
+        self.clients: dict[str, KeyunClient] = {}
+        self.next_step: dict[str, int] = {}
+
+    def client(self, login: str = "") -> KeyunClient:
+        if login and login in self.clients:
+            return self.clients[login]
+        client = KeyunClient(self.server.target, attempts=1)
+        if login:
+            client.login(login, DEMO_PASSWORD, self.totp(login))
+            self.clients[login] = client
+        return client
+
+    def totp(self, login: str) -> str:
+        if not any(a.login_name == login and set(a.roles) & {"system_admin", "security_admin", "audit_admin"} for a in DEMO_ACCOUNTS):
+            return ""
+        # Each TOTP code is good once per account: a second login of one administrator within the
+        # same 30 s uses the next step's code, which the server accepts for clock drift.
+        step = max(credentials.totp_step(now_ms()), self.next_step.get(login, 0))
+        self.next_step[login] = step + 1
+        return credentials.totp_code(DEMO_TOTP_SECRET, step * credentials.TOTP_STEP_MS)
+
+    def passenger(self) -> KeyunClient:
+        if "passenger" not in self.clients:
+            client = KeyunClient(self.server.target, attempts=1)
+            client.login(DEMO_PASSENGER_PHONE, DEMO_PASSWORD)
+            self.clients["passenger"] = client
+        return self.clients["passenger"]
+
+    def keyring(self) -> Keyring:
+        data_dir = Path(self.server.data_dir).resolve()
+        return Keyring.open(data_dir.parent / f"{data_dir.name}-keys")
+
+
+@pytest.fixture(scope="module")
+def station(ray_session, tmp_path_factory):
+    server = ServerThread(tmp_path_factory.mktemp("secure"), shards=2, account_rules=RULES_FOR_TESTS)
+    yield Station(server)
+    server.stop()
+
+
+def refused(call) -> KeyunError:
+    with pytest.raises(KeyunError) as caught:
+        call()
+    return caught.value
+
+
+def generic_call(client_or_channel, method: str, request, token: str = ""):
+    """Call any RPC by name with an empty (or given) request, as a terminal would."""
+    channel = client_or_channel.raw_channel if isinstance(client_or_channel, KeyunClient) else client_or_channel
+    response_class = RESPONSE_OF[method]
+    stub = channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=response_class.FromString)
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    try:
+        stub(request, timeout=10, metadata=metadata)
+        return grpc.StatusCode.OK
+    except grpc.RpcError as error:
+        return error.code()
+
+
+def _methods():
+    from keyun.v1 import accounts_pb2 as a, audit_pb2 as au, catalog_pb2, diagnostics_pb2, dispatch_pb2, gate_pb2, sales_pb2, staff_pb2 as st
+    from google.protobuf import symbol_database
+
+    database = symbol_database.Default()
+    methods = {}
+    for module in (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                methods[f"/{service.full_name}/{method.name}"] = (
+                    database.GetSymbol(method.input_type.full_name), database.GetSymbol(method.output_type.full_name),
+                )
+    return methods
+
+
+METHODS = _methods()
+RESPONSE_OF = {name: output for name, (_, output) in METHODS.items()}
+ROLE_LOGINS = {role: next(a.login_name for a in DEMO_ACCOUNTS if a.roles == (role.value,)) for role in Role if role is not Role.PASSENGER}
+
+
+def test_every_rpc_of_every_service_has_a_rule_and_nothing_else_does():
+    served = {name.rsplit("/", 2)[1] for name in METHODS}
+    assert served == set(SERVICE_NAMES)
+    assert set(METHODS) == set(RULES)
+
+
+def test_the_permission_matrix_every_rpc_for_every_role(station):
+    """Each role gets PERMISSION_DENIED exactly where the table says; elsewhere the call reaches
+    its handler (which may still refuse the empty request for other reasons)."""
+    tokens = {role: station.client(login).access_token for role, login in ROLE_LOGINS.items()}
+    tokens[Role.PASSENGER] = station.passenger().access_token
+    channel = station.client().raw_channel
+    mismatches = []
+    for method, rule in sorted(RULES.items()):
+        if method == "/keyun.v1.Accounts/Logout":
+            continue  # would end the session the rest of the matrix uses; tested on its own below
+        request = METHODS[method][0]()
+        for role, token in tokens.items():
+            code = generic_call(channel, method, request, token)
+            allowed = rule.permission is Permission.PUBLIC or rule.permission in PERMISSIONS_OF[role]
+            if allowed and code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                mismatches.append((method, role.value, "allowed but got", code.name))
+            if allowed and rule.permission is not Permission.PUBLIC and code is grpc.StatusCode.UNAUTHENTICATED:
+                mismatches.append((method, role.value, "allowed but got", code.name))
+            if not allowed and code is not grpc.StatusCode.PERMISSION_DENIED:
+                mismatches.append((method, role.value, "denied but got", code.name))
+    assert not mismatches, "\n".join(map(str, mismatches))
+
+
+def test_calls_without_a_token_or_with_a_bad_one_are_unauthenticated(station):
+    channel = station.client().raw_channel
+    good = station.client("seller").access_token
+    signed, signature = good.rsplit(".", 1)
+    tampered = signed[:-2] + ("A" if signed[-2] != "A" else "B") + signed[-1] + "." + signature
+    keyring = station.keyring()
+    signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
+    claims = credentials.TokenSigner(keyring.signing_key, keyring.verify_key).verify(good, now_ms())
+    expired = signer.issue(dataclasses.replace(claims, token_id=""), now_ms() - 2 * credentials.ACCESS_TOKEN_TTL_MS, credentials.ACCESS_TOKEN_TTL_MS)
+    foreign = credentials.TokenSigner(Keyring.init(Path(station.server.data_dir).parent / "other-keys").signing_key, keyring.verify_key)
+    forged = foreign.issue(dataclasses.replace(claims, token_id=""), now_ms(), credentials.ACCESS_TOKEN_TTL_MS)
+    refresh = station.client("seller").refresh_token
+    for method, rule in RULES.items():
+        if rule.permission is Permission.PUBLIC:
+            continue
+        request = METHODS[method][0]()
+        for token in ("", "not-a-token", tampered, expired, forged, refresh):
+            assert generic_call(channel, method, request, token) is grpc.StatusCode.UNAUTHENTICATED, (method, token[:12])
+
+
+def test_logout_and_refresh_rotation_take_effect_at_once(station):
+    client = KeyunClient(station.server.target, attempts=1)
+    client.login("seller", DEMO_PASSWORD)
+    old_access, old_refresh = client.access_token, client.refresh_token
+    assert client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest()).account.login_name == "seller"
+    client.refresh()
+    assert client.refresh_token != old_refresh
+    replay = KeyunClient(station.server.target, attempts=1)
+    replay.refresh_token = old_refresh
+    assert refused(replay.refresh).reason == "SESSION_ENDED"  # a reused refresh token ends the session
+    assert refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason == "SESSION_ENDED"
+
+    client.login("seller", DEMO_PASSWORD)
+    token = client.access_token
+    client.logout()
+    assert generic_call(client, "/keyun.v1.Accounts/GetProfile", accounts_pb2.GetProfileRequest(), token) is grpc.StatusCode.UNAUTHENTICATED
+    assert generic_call(client, "/keyun.v1.Accounts/GetProfile", accounts_pb2.GetProfileRequest(), old_access) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_administrators_need_the_second_factor_and_a_code_works_once(station):
+    client = KeyunClient(station.server.target, attempts=1)
+    assert refused(lambda: client.login("secadmin", DEMO_PASSWORD)).reason == "SECOND_FACTOR_REQUIRED"
+    time.sleep(RULES_FOR_TESTS.backoff_ms(1) / 1000 + 0.1)
+    assert refused(lambda: client.login("secadmin", DEMO_PASSWORD, "12345")).reason == "BAD_CREDENTIALS"  # not a code at all
+    time.sleep(RULES_FOR_TESTS.backoff_ms(2) / 1000 + 0.1)
+    code = station.totp("secadmin")
+    client.login("secadmin", DEMO_PASSWORD, code)
+    again = KeyunClient(station.server.target, attempts=1)
+    assert refused(lambda: again.login("secadmin", DEMO_PASSWORD, code)).reason == "BAD_CREDENTIALS"  # replayed code
+
+
+def test_brute_force_is_slowed_then_locked_and_recorded(station):
+    target = KeyunClient(station.server.target, attempts=1)
+    target.call(target.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-brute", phone="13700001111", password=STRONG))
+    reasons = []
+    for attempt in range(RULES_FOR_TESTS.max_failed_logins):
+        reasons.append(refused(lambda: target.login("13700001111", "wrong-Password-1")).reason)
+        if attempt < RULES_FOR_TESTS.max_failed_logins - 1:
+            assert refused(lambda: target.login("13700001111", "wrong-Password-1")).reason == "LOGIN_THROTTLED"  # no wait: slowed
+        time.sleep(RULES_FOR_TESTS.backoff_ms(attempt + 1) / 1000 + 0.05)
+    assert reasons == ["BAD_CREDENTIALS"] * RULES_FOR_TESTS.max_failed_logins
+    assert refused(lambda: target.login("13700001111", STRONG)).reason == "ACCOUNT_LOCKED"  # even the right password
+    time.sleep(RULES_FOR_TESTS.lockout_ms / 1000 + 0.2)
+    target.login("13700001111", STRONG)  # the lock lifts by itself
+    auditor = station.client("auditor")
+    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100)).records
+    outcomes = [r.outcome for r in records if r.target == target.account.account_id]
+    assert outcomes.count("BAD_CREDENTIALS") == RULES_FOR_TESTS.max_failed_logins
+    assert "ACCOUNT_LOCKED" in outcomes and "LOGIN_THROTTLED" in outcomes and "OK" in outcomes
+
+
+def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(station):
+    client = KeyunClient(station.server.target, attempts=1)
+    sysadmin = station.client("sysadmin")
+    before = len(sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts)
+    for phone, password, reason in (
+        (PHONE, "short1A", "WEAK_PASSWORD"), (PHONE, "alllowercaseletters", "WEAK_PASSWORD"), ("12345", STRONG, "INVALID_FIELD"),
+        ("", STRONG, "INVALID_FIELD"), (PHONE, "", "WEAK_PASSWORD"),
+    ):
+        error = refused(lambda: client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id=f"r-{phone}-{len(password)}", phone=phone, password=password)))
+        assert error.code is grpc.StatusCode.INVALID_ARGUMENT and error.reason in (reason, "MISSING_FIELD"), error
+    assert len(sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts) == before
+
+
+def test_frequent_passengers_are_masked_and_only_a_dedicated_permission_reads_them_audited(station):
+    client = KeyunClient(station.server.target, attempts=1)
+    client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-pax", phone=PHONE, password=STRONG, display_name="张三"))
+    client.login(PHONE, STRONG)
+    assert client.account.login_name == "139****5678"
+    add = accounts_pb2.AddPassengerRequest(
+        request_id="add-1", name="张三丰", document_type=accounts_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=ID_NUMBER, phone=PHONE,
+    )
+    added = client.call(client.accounts.AddPassenger, add).passenger
+    assert (added.name, added.document_number, added.phone) == ("张**", "110105********002X", "139****5678")
+    assert refused(lambda: client.call(client.accounts.AddPassenger, dataclasses_replace(add, request_id="add-2"))).reason == "PASSENGER_EXISTS"
+    bad = dataclasses_replace(add, request_id="add-3", document_number="110105194912310021")  # wrong check character
+    assert refused(lambda: client.call(client.accounts.AddPassenger, bad)).code is grpc.StatusCode.INVALID_ARGUMENT
+    (listed,) = client.call(client.accounts.ListPassengers, accounts_pb2.ListPassengersRequest()).passengers
+    assert listed.document_number == "110105********002X"
+
+    lookup = staff_pb2.LookUpPassengerRequest(account_id=client.account.account_id, passenger_id=added.passenger_id, purpose="gate real-name check")
+    assert refused(lambda: station.client("seller").call(station.client("seller").staff.LookUpPassenger, lookup)).code is grpc.StatusCode.PERMISSION_DENIED
+    inspector = station.client("inspector")
+    unmasked = inspector.call(inspector.staff.LookUpPassenger, lookup).passenger
+    assert (unmasked.name, unmasked.document_number, unmasked.phone) == ("张三丰", ID_NUMBER, PHONE)
+    auditor = station.client("auditor")
+    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/LookUpPassenger")).records
+    assert any(r.actor == inspector.account.account_id and "gate real-name check" in r.detail and r.outcome == "OK" for r in records)
+
+
+def dataclasses_replace(message, **changes):
+    copy = type(message)()
+    copy.CopyFrom(message)
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
+
+
+def test_staff_are_created_by_the_system_admin_and_given_roles_by_the_security_admin(station):
+    sysadmin, secadmin = station.client("sysadmin"), station.client("secadmin")
+    created = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+        request_id="new-seller", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="lili", password=STRONG, display_name="李丽",
+    )).account
+    assert list(created.roles) == []
+    fresh = KeyunClient(station.server.target, attempts=1)
+    fresh.login("lili", STRONG)
+    trip_id = schedule_trip(station.client("master"), "SEC1", dt.timedelta(hours=5))
+    assert refused(lambda: fresh.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED
+    # The system administrator cannot grant roles; the security administrator cannot grant their own.
+    grant = staff_pb2.GrantRolesRequest(request_id="grant-1", account_id=created.account_id, roles=["ticket_seller"], stations=["BBB"])
+    assert refused(lambda: sysadmin.call(sysadmin.staff.GrantRoles, grant)).code is grpc.StatusCode.PERMISSION_DENIED
+    own = staff_pb2.GrantRolesRequest(request_id="grant-own", account_id=secadmin.account.account_id, roles=["system_admin"])
+    assert refused(lambda: secadmin.call(secadmin.staff.GrantRoles, own)).code is grpc.StatusCode.PERMISSION_DENIED
+    assert list(secadmin.call(secadmin.staff.GrantRoles, grant).account.roles) == ["ticket_seller"]
+    # Within a second the new role works, scoped to its station.
+    time.sleep(1.1)
+    assert refused(lambda: fresh.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED  # not their station
+    assert fresh.sell(trip_id, "BBB", "CCC", seat_count=1).tickets
+    sysadmin.call(sysadmin.staff.DisableAccount, staff_pb2.DisableAccountRequest(request_id="disable-lili", account_id=created.account_id))
+    time.sleep(1.1)
+    assert refused(lambda: fresh.sell(trip_id, "BBB", "CCC", seat_count=1)).code is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_the_audit_log_records_who_did_what_and_only_the_audit_admin_reads_it(station):
+    master = station.client("master")
+    trip_id = schedule_trip(master, "AUD1", dt.timedelta(hours=5))
+    ticket = master.sell(trip_id, "AAA", "CCC", seat_count=1).tickets[0]
+    auditor = station.client("auditor")
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+    records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=master.account.account_id, page_size=50)).records
+    sale = next(r for r in records if r.action == "keyun.v1.Sales/Sell" and r.target == trip_id)
+    assert (sale.outcome, sale.role) == ("OK", "ticket_seller,gate_inspector,dispatcher,finance") and sale.source.startswith("ipv")
+    assert ticket.ticket_id
+    report = auditor.call(audit.Verify, audit_pb2.VerifyRequest())
+    assert report.ok and report.records_checked >= len(records) and report.head_seq >= sale.seq
+    for login in ("seller", "sysadmin", "secadmin"):
+        other = station.client(login)
+        assert refused(lambda: other.call(audit_pb2_grpc.AuditStub(other.channel).ListRecords, audit_pb2.ListRecordsRequest())).code is grpc.StatusCode.PERMISSION_DENIED
+    assert refused(lambda: auditor.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED
+    denied = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=auditor.account.account_id, outcome="PERMISSION_DENIED")).records
+    assert any(r.action == "keyun.v1.Sales/Sell" for r in denied)
+
+
+def test_personal_data_and_passwords_never_reach_disk_in_the_clear(station):
+    client = KeyunClient(station.server.target, attempts=1)
+    secret_phone, secret_password, secret_id = "13611112222", "Unique-Passw0rd-xyz", "110101199003077774"
+    assert id_check_ok(secret_id)
+    client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-disk", phone=secret_phone, password=secret_password))
+    client.login(secret_phone, secret_password)
+    client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+        request_id="add-disk", name="王秘密", document_type=accounts_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=secret_id, phone=secret_phone,
+    ))
+    data_dir = Path(station.server.data_dir)
+    needles = [value.encode() for value in (secret_phone, secret_password, secret_id, "王秘密")] + [secret_id.encode("utf-16-le")]
+    files = [p for p in data_dir.rglob("*") if p.is_file()]
+    assert any("accounts" in p.parts for p in files) and any("audit" in p.parts for p in files)
+    for path in files:
+        blob = path.read_bytes()
+        for needle in needles:
+            assert needle not in blob, f"{needle!r} in {path}"
+    log_text = station.server.log_text()
+    for needle in needles[:4]:
+        assert needle.decode() not in log_text
+
+
+def id_check_ok(number: str) -> bool:
+    from keyun.engine.identity import id_check_char
+
+    return id_check_char(number[:17]) == number[17]
