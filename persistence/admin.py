@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 
+from keyun.engine.accounts import AccountsEngine
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
 
@@ -25,12 +26,14 @@ from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
 from .lock import is_locked
 from .progress import Progress
+from .small_store import SmallStore, backup_small_owner, snapshot_position
 from .snapshot import SnapshotStore
 from .store import OwnerStore, backup_owner
 from .wal import WalCorruption, scan
 
 BACKUP_MANIFEST = "backup.json"
 HASH_CHUNK_BYTES = 1024 * 1024
+ACCOUNTS_DIR = "accounts"  # the accounts owner's log and snapshot (actors/account_shard.py)
 AUDIT_DIR = "audit"  # the audit owner's LMDB environment (actors/audit_log.py)
 LMDB_LOCK_FILE = "lock.mdb"  # readers' table of a live environment: never part of a copy
 
@@ -69,6 +72,8 @@ def backup(data_dir: Path, target: Path) -> dict:
     for shard in shards:
         copied += backup_owner(shard, target / "shards" / shard.name)
         progress.advance(note=f"{copied / 1e6:.1f} MB")
+    if (data_dir / ACCOUNTS_DIR).exists():
+        copied += backup_small_owner(data_dir / ACCOUNTS_DIR, target / ACCOUNTS_DIR)
     audit = _backup_audit(data_dir / AUDIT_DIR, target / AUDIT_DIR)
     if audit is not None:
         copied += audit.pop("bytes")
@@ -111,7 +116,7 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
     the audit log's chain."""
     summary = _verify_backup(source)
     if data_dir.exists() and any(data_dir.iterdir()):
-        if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / AUDIT_DIR]):
+        if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / ACCOUNTS_DIR, data_dir / AUDIT_DIR]):
             raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
         raise AdminError(f"{data_dir} is not empty; restore into a new directory")
     shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, LMDB_LOCK_FILE))
@@ -128,10 +133,23 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
             store.close()
         reports.append({"shard": shard.name, "trips": report.trips, "events_replayed": report.events_replayed})
         progress.advance(note=f"shard {shard.name}: {report.trips} trips")
-    progress.finish()
+    accounts = _recover_accounts(data_dir / ACCOUNTS_DIR) if (data_dir / ACCOUNTS_DIR).exists() else 0
+    progress.finish(note=f"and {accounts} accounts")
     if summary.get("audit"):
         _verify_restored_audit(data_dir, summary["audit"])
     return reports
+
+
+def _recover_accounts(directory: Path) -> int:
+    """Load the restored accounts owner as it will at start (snapshot, then its log); return how
+    many accounts it holds.  A damaged log or snapshot raises WalCorruption, failing the restore."""
+    store = SmallStore(directory, wait_for_lock_s=0)
+    try:
+        engine = AccountsEngine()
+        store.recover(engine)
+    finally:
+        store.close()
+    return len(engine.state.accounts)
 
 
 def _verify_restored_audit(data_dir: Path, backed_up: dict) -> None:
@@ -204,19 +222,22 @@ def verify_logs(data_dir: Path) -> list[ShardLogReport]:
     Safe while Keyun serves.  Raises WalCorruption naming the file and offset of the first damage.
     """
     _require_data_dir(data_dir)
-    reports = []
-    for shard in shard_directories(data_dir):
-        snapshot_lsn = _snapshot_position(shard)
-        first = last = records = events = 0
-        for path, offset, record in scan(shard / "wal"):
-            if last and record.lsn != last + 1:
-                raise WalCorruption(path, offset, f"expected LSN {last + 1}, found {record.lsn}")
-            first = first or record.lsn
-            last, records, events = record.lsn, records + 1, events + sum(len(e.events) for e in record.entries)
-        if first > snapshot_lsn + 1:
-            raise WalCorruption(shard / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}")
-        reports.append(ShardLogReport(shard.name, snapshot_lsn, first, last, records, events))
+    reports = [_verify_log(shard, shard.name, _snapshot_position(shard)) for shard in shard_directories(data_dir)]
+    if (data_dir / ACCOUNTS_DIR / "wal").exists():
+        reports.append(_verify_log(data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR, snapshot_position(data_dir / ACCOUNTS_DIR)))
     return reports
+
+
+def _verify_log(owner: Path, name: str, snapshot_lsn: int) -> ShardLogReport:
+    first = last = records = events = 0
+    for path, offset, record in scan(owner / "wal"):
+        if last and record.lsn != last + 1:
+            raise WalCorruption(path, offset, f"expected LSN {last + 1}, found {record.lsn}")
+        first = first or record.lsn
+        last, records, events = record.lsn, records + 1, events + sum(len(e.events) for e in record.entries)
+    if first > snapshot_lsn + 1:
+        raise WalCorruption(owner / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}")
+    return ShardLogReport(name, snapshot_lsn, first, last, records, events)
 
 
 def _snapshot_position(shard: Path) -> int:

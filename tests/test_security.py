@@ -335,6 +335,61 @@ def test_personal_data_and_passwords_never_reach_disk_in_the_clear(station):
         assert needle.decode() not in log_text
 
 
+def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(station, tmp_path):
+    from keyun.persistence import admin
+
+    client = KeyunClient(station.server.target, attempts=1)
+    phone, password, document = "13522223333", "Backup-Passw0rd", "E98765432"
+    client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-backup", phone=phone, password=password))
+    client.login(phone, password)
+    client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+        request_id="add-backup", name="赵备份", document_type=accounts_pb2.DOCUMENT_TYPE_PASSPORT, document_number=document,
+    ))
+    admin.backup(Path(station.server.data_dir), tmp_path / "backup")
+    for path in (p for p in (tmp_path / "backup").rglob("*") if p.is_file()):
+        blob = path.read_bytes()
+        for needle in (phone, password, document, "赵备份"):
+            assert needle.encode() not in blob, f"{needle} in {path}"
+    admin.restore(tmp_path / "backup", tmp_path / "restored")
+    data_dir = Path(station.server.data_dir).resolve()
+    restored = ServerThread(tmp_path / "restored", shards=2, key_dir=data_dir.parent / f"{data_dir.name}-keys")
+    try:
+        again = KeyunClient(restored.target, attempts=1)
+        again.login(phone, password)
+        (passenger,) = again.call(again.accounts.ListPassengers, accounts_pb2.ListPassengersRequest()).passengers
+        assert (passenger.name, passenger.document_number) == ("赵**", "E******32")
+        again.close()
+    finally:
+        restored.stop()
+
+
+def test_a_production_start_has_no_accounts_and_a_one_time_setup_token(ray_session, tmp_path):
+    server = ServerThread(tmp_path / "data", shards=1, account_rules=RULES_FOR_TESTS, demo_accounts=False)  # as `keyun serve` starts
+    try:
+        token = server.server.setup_token
+        assert token and len(token) >= 32
+        client = KeyunClient(server.target, attempts=1)
+        assert refused(lambda: client.login("master", DEMO_PASSWORD)).reason == "BAD_CREDENTIALS"  # no demo accounts
+        admins = {
+            role: staff_pb2.NewAdministrator(login_name=name, password=STRONG, display_name=name)
+            for role, name in (("system_admin", "root"), ("security_admin", "keeper"), ("audit_admin", "watcher"))
+        }
+        wrong = staff_pb2.SetUpRequest(setup_token="x" * 43, **admins)
+        assert refused(lambda: client.call(client.staff.SetUp, wrong)).reason == "SETUP_CLOSED"
+        done = client.call(client.staff.SetUp, staff_pb2.SetUpRequest(setup_token=token, **admins)).administrators
+        assert sorted(list(a.account.roles) for a in done) == [["audit_admin"], ["security_admin"], ["system_admin"]]
+        assert refused(lambda: client.call(client.staff.SetUp, staff_pb2.SetUpRequest(setup_token=token, **admins))).reason == "SETUP_CLOSED"
+        root = next(a for a in done if a.account.login_name == "root")
+        assert root.totp_uri.startswith("otpauth://totp/")
+        assert refused(lambda: client.login("root", STRONG)).reason == "SECOND_FACTOR_REQUIRED"
+        time.sleep(RULES_FOR_TESTS.backoff_ms(1) / 1000 + 0.2)
+        client.login("root", STRONG, credentials.totp_code(root.totp_secret, now_ms()))
+        assert client.account.roles == ["system_admin"]
+        client.close()
+    finally:
+        server.stop()
+
+
 def id_check_ok(number: str) -> bool:
     from keyun.engine.identity import id_check_char
 
