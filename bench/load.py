@@ -8,8 +8,9 @@ Scenarios: echo (the ceiling), sell (durable sales spread over 97 trips), rush (
 same 3 trips, which sell out at once), mixed (a station day: searches, seat maps, sales), gate
 (check-ins on coaches now boarding), refund (a refund storm on coaches leaving soon).
 
-Without --target it starts `keyun serve` (embedded Ray, a fresh data directory, 2 shards) and loads
-a bench network.  Each scenario runs closed-loop: `concurrency` calls always in flight, split over
+Without --target it starts `keyun serve --demo` (embedded Ray, a fresh data directory, 2 shards)
+and loads a bench network.  Every call is authenticated, audited where the RPC mutates, as in
+service: the load logs in as the demo duty manager, or as KEYUN_USER / KEYUN_PASSWORD on a --target.  Each scenario runs closed-loop: `concurrency` calls always in flight, split over
 `processes` client processes (asyncio gRPC).  The echo scenario sends a no-op RPC with a request and
 a reply of the same sizes as a sale's through the same gateway stack: what Python gRPC itself can
 carry here.  Every other figure is also given as a ratio to it.
@@ -51,6 +52,9 @@ BOARDING_TRIPS = 240  # boarding happens at the first stop only (the others are 
 PRESELL_CONCURRENCY = 200
 WARMUP_S = 2.0
 CA_ENV = "KEYUN_CA"  # the station CA for a TLS --target; spawned client processes inherit it
+# Who the load logs in as: the demo station's duty manager unless a --target's own account is given.
+USER_ENV, PASSWORD_ENV = "KEYUN_USER", "KEYUN_PASSWORD"
+DEFAULT_USER = "master"
 CLIENT_CHANNELS = 8  # calls spread over a few HTTP/2 connections, as many terminals would
 
 
@@ -108,7 +112,7 @@ def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     keyun = str(Path(sys.executable).parent / "keyun")
     process = subprocess.Popen(
-        [keyun, "serve", "--port", str(port), "--shards", "2", "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "WARNING"],
+        [keyun, "serve", "--demo", "--port", str(port), "--shards", "2", "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "WARNING"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True, env={**os.environ, "RAY_ADDRESS": ""},
     )
     for line in process.stdout:
@@ -128,12 +132,26 @@ def stop_server(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def schedule(target: str, prefix: str, count: int, first: dt.datetime, step: dt.timedelta) -> list[str]:
-    """Schedule `count` trips from `first`, `step` apart (all on first's date); return their ids."""
+def logged_in_client(target: str):
+    """A client logged in as the bench's account (every call is authenticated, as in service)."""
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD
     from keyun.terminals.client import KeyunClient
 
+    client = KeyunClient(target, deadline_s=60, ca_file=os.environ.get(CA_ENV) or None)
+    client.login(os.environ.get(USER_ENV) or DEFAULT_USER, os.environ.get(PASSWORD_ENV) or DEMO_PASSWORD)
+    return client
+
+
+def access_metadata(target: str) -> tuple:
+    """Metadata carrying a fresh access token (good for 15 minutes: one per scenario)."""
+    with logged_in_client(target) as client:
+        return (("authorization", f"Bearer {client.access_token}"),)
+
+
+def schedule(target: str, prefix: str, count: int, first: dt.datetime, step: dt.timedelta) -> list[str]:
+    """Schedule `count` trips from `first`, `step` apart (all on first's date); return their ids."""
     departures = [(f"{prefix}{n:03d}", first + n * step) for n in range(count)]
-    with KeyunClient(target, deadline_s=60, ca_file=os.environ.get(CA_ENV) or None) as client:
+    with logged_in_client(target) as client:
         client.load_network(bench_network(departures), first.date().isoformat(), 1)
     return [f"{schedule_id}-{first:%Y%m%d}" for schedule_id, _ in departures]
 
@@ -146,6 +164,7 @@ def prepare(target: str) -> tuple[list[str], str]:
 
 async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
     """Sell `count` single seats from the first stop over the trips; return the ticket ids."""
+    metadata = await asyncio.to_thread(access_metadata, target)
     channel = open_channel(target)
     sales = sales_pb2_grpc.SalesStub(channel)
     pending = iter(range(count))
@@ -156,7 +175,7 @@ async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
             request = sales_pb2.SellRequest(
                 request_id=uuid.uuid4().hex, trip_id=trip_ids[n % len(trip_ids)], from_station=STOPS[0], to_station=STOPS[1 + n % (len(STOPS) - 1)], seat_count=1,
             )
-            tickets.extend(t.ticket_id for t in (await sales.Sell(request, timeout=60)).tickets)
+            tickets.extend(t.ticket_id for t in (await sales.Sell(request, timeout=60, metadata=metadata)).tickets)
 
     await asyncio.gather(*(seller() for _ in range(PRESELL_CONCURRENCY)))
     await channel.close()
@@ -227,7 +246,9 @@ def open_channel(target: str) -> grpc.aio.Channel:
 BUSINESS_CODES = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
 
 
-async def _client(target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int, tickets: list[str]) -> dict:
+async def _client(
+    target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int, tickets: list[str], metadata: tuple,
+) -> dict:
     channels = [open_channel(target) for _ in range(CLIENT_CHANNELS)]
     stubs = {
         "sales": [sales_pb2_grpc.SalesStub(c) for c in channels],
@@ -251,7 +272,7 @@ async def _client(target: str, scenario_name: str, concurrency: int, seconds: fl
             rpc, request = call
             started = loop.time()
             try:
-                await rpc(request, timeout=30)
+                await rpc(request, timeout=30, metadata=metadata)
                 outcome = "ok"
             except grpc.aio.AioRpcError as error:
                 outcome = "refused" if error.code() in BUSINESS_CODES else "failed"
@@ -280,8 +301,9 @@ def _client_process(args: tuple, results) -> None:
 def run_scenario(name: str, target: str, concurrency: int, processes: int, seconds: float, trip_ids: list[str], date: str, tickets: list[str]) -> Result:
     results = multiprocessing.get_context("spawn").Queue()
     per_process = max(1, concurrency // processes)
+    metadata = access_metadata(target)
     workers = [
-        multiprocessing.get_context("spawn").Process(target=_client_process, args=((target, name, per_process, seconds, trip_ids, date, n, tickets[n::processes]), results))
+        multiprocessing.get_context("spawn").Process(target=_client_process, args=((target, name, per_process, seconds, trip_ids, date, n, tickets[n::processes], metadata), results))
         for n in range(processes)
     ]
     for worker in workers:

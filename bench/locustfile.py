@@ -5,12 +5,14 @@
 Users: EchoUser (the ceiling), StationDayUser (searches, seat maps, sales, refunds of its own
 tickets) and RushSaleUser (everyone after tomorrow's first Shijiazhuang→Beijing coaches).  Pick
 some with their class names after the options, e.g. `... RushSaleUser`.  bench/load.py is the
-faster generator for figures; this is for people who know Locust's UI and reports.
+faster generator for figures; this is for people who know Locust's UI and reports.  Each user
+logs in first, as the demo seller unless KEYUN_USER / KEYUN_PASSWORD say otherwise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import time
 import uuid
@@ -36,13 +38,19 @@ class GrpcUser(User):
     wait_time = between(0.05, 0.2)
 
     def on_start(self) -> None:
-        self.channel = grpc.insecure_channel(self.host)
+        from keyun.gateway.demo_accounts import DEMO_PASSWORD
+        from keyun.terminals.client import KeyunClient
+
+        self.client = KeyunClient(self.host)
+        self.client.login(os.environ.get("KEYUN_USER") or "seller", os.environ.get("KEYUN_PASSWORD") or DEMO_PASSWORD)
+        self.channel = self.client.channel  # carries the access token, refreshed when it expires
         self.catalog = catalog_pb2_grpc.CatalogStub(self.channel)
         self.sales = sales_pb2_grpc.SalesStub(self.channel)
         self.diagnostics = diagnostics_pb2_grpc.DiagnosticsStub(self.channel)
 
     def on_stop(self) -> None:
-        self.channel.close()
+        self.client.logout()
+        self.client.close()
 
     def call(self, name: str, method, request):
         """Call, time and report; business refusals (sold out...) count as answered, not failed."""
