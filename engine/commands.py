@@ -19,6 +19,7 @@ from .limits import (
     MAX_SWEEP,
     MIN_HOLD_TTL_MS,
 )
+from .events import Holder
 from .network import SEAT_LABEL, STATION_CODE, TripSpec
 from .reasons import Reason, Rejected, invalid, reject
 
@@ -36,6 +37,13 @@ def _require(field_name: str, value: str, pattern: re.Pattern, max_chars: int) -
         raise invalid(field_name, f"longer than {max_chars} characters")
     if not pattern.fullmatch(value):
         raise invalid(field_name, f"{value!r} is not a valid {field_name}")
+
+
+def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_count: int) -> None:
+    if holders and len(holders) != (len(seat_numbers) or seat_count):
+        raise invalid("passenger_ids", "name one passenger per seat")
+    if len({(h.account_id, h.passenger_id) for h in holders}) != len(holders):
+        raise invalid("passenger_ids", "a passenger is named twice")
 
 
 def check_request_id(value: str) -> None:
@@ -114,12 +122,15 @@ class PlaceHold:
     seat_numbers: tuple[str, ...] = ()
     seat_count: int = 0
     ttl_ms: int = 0  # 0: the station's default (Policy.hold_ttl_ms)
+    buyer: str = ""  # a passenger account buying for itself; "" for staff and devices
+    holders: tuple[Holder, ...] = ()  # real-name passengers, one per seat
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
+        _holders(self.holders, self.seat_numbers, self.seat_count)
         if self.ttl_ms != 0 and not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
             raise invalid("ttl_seconds", f"must be {MIN_HOLD_TTL_MS // 1000}..{MAX_HOLD_TTL_MS // 1000} seconds")
 
@@ -134,12 +145,15 @@ class Sell:
     to_station: str
     seat_numbers: tuple[str, ...] = ()
     seat_count: int = 0
+    buyer: str = ""
+    holders: tuple[Holder, ...] = ()
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
+        _holders(self.holders, self.seat_numbers, self.seat_count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +174,7 @@ class ConfirmHold:
 class ReleaseHold:
     request_id: str
     hold_id: str
+    buyer: str = ""  # set when a passenger releases: only their own hold
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -273,6 +288,7 @@ class GetSeatMap:
 @dataclass(frozen=True, slots=True)
 class GetTicket:
     ticket_id: str
+    viewer: str = ""  # set when a passenger asks: only their own tickets exist for them
 
     def __post_init__(self) -> None:
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)

@@ -20,6 +20,7 @@ from .commands import (
 )
 from .events import (
     Event,
+    Holder,
     HoldExpired,
     HoldPlaced,
     HoldReleased,
@@ -97,6 +98,8 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _confirm(trip, command, now, policy)
         case ReleaseHold():
             hold = _live_hold(trip, command.hold_id, now)
+            if not isinstance(hold, Rejection) and command.buyer and hold.buyer != command.buyer:
+                hold = reject(Reason.UNKNOWN_HOLD, f"no hold {command.hold_id}", hold_id=command.hold_id)  # someone else's: not theirs to see
             return hold if isinstance(hold, Rejection) else (HoldReleased(trip.spec.trip_id, hold.hold_id),)
         case Refund():
             return _refund(trip, command, now, policy)
@@ -165,12 +168,13 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
     (i, j), seats = claim
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
     ttl_ms = command.ttl_ms or policy.hold_ttl_ms
-    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + ttl_ms),)
+    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + ttl_ms, command.buyer, command.holders),)
 
 
-def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int) -> tuple[IssuedTicket, ...]:
+def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()) -> tuple[IssuedTicket, ...]:
     first = trip.tickets_issued + 1
-    return tuple(IssuedTicket(f"{trip.spec.trip_id}-{first + k:04d}", seat, fare_fen) for k, seat in enumerate(seats))
+    named = holders or (None,) * len(seats)
+    return tuple(IssuedTicket(f"{trip.spec.trip_id}-{first + k:04d}", seat, fare_fen, holder) for k, (seat, holder) in enumerate(zip(seats, named, strict=True)))
 
 
 def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
@@ -178,7 +182,7 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
     if isinstance(claim, Rejection):
         return claim
     (i, j), seats = claim
-    return (TicketsIssued(trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)]), now),)
+    return (TicketsIssued(trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)], command.holders), now, command.buyer),)
 
 
 def _live_hold(trip: Trip, hold_id: str, now: int):
@@ -203,8 +207,8 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
     closed = _sales_open(trip, hold.from_stop, now, policy)
     if closed is not None:
         return closed
-    tickets = _tickets(trip, hold.seats, hold.fare_fen)
-    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now),)
+    tickets = _tickets(trip, hold.seats, hold.fare_fen, hold.holders)
+    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now, hold.buyer),)
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:

@@ -12,6 +12,19 @@ from .network import TripSpec
 
 
 @dataclass(frozen=True, slots=True)
+class Holder:
+    """The real-name passenger a ticket is for: which frequent passenger of the buyer's account,
+    and the masked name and document printed on the ticket.  The full values stay encrypted with
+    the accounts owner; a gate reads them through an audited look-up."""
+
+    account_id: str
+    passenger_id: str
+    name_masked: str
+    document_type: str
+    document_masked: str
+
+
+@dataclass(frozen=True, slots=True)
 class TripScheduled:
     spec: TripSpec
 
@@ -29,6 +42,8 @@ class HoldPlaced:
     to_stop: int
     fare_fen: int  # per seat
     expires_at_ms: int
+    buyer: str = ""  # the passenger account that placed it; "" for staff and devices
+    holders: tuple[Holder, ...] = ()  # one per seat, in seat order, when bought for named passengers
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +63,7 @@ class IssuedTicket:
     ticket_id: str
     seat: int
     price_fen: int
+    holder: Holder | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +76,7 @@ class TicketsIssued:
     to_stop: int
     tickets: tuple[IssuedTicket, ...]
     at_ms: int
+    buyer: str = ""
 
 
 @dataclass(frozen=True, slots=True)

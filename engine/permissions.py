@@ -17,6 +17,7 @@ from enum import Enum
 class Permission(Enum):
     PUBLIC = "public"  # anyone, even without logging in: timetables, registration, login
     SELF = "self"  # any logged-in account, about itself: profile, password, logout, passengers
+    RESERVE = "reserve"  # hold seats for one's own frequent passengers, release such holds, read one's own tickets
     SELL = "sell"  # hold, confirm, release and sell seats
     REFUND = "refund"
     TICKET_READ = "ticket_read"
@@ -46,7 +47,7 @@ class Role(Enum):
 
 P = Permission
 PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
-    Role.PASSENGER: frozenset({P.SELF}),
+    Role.PASSENGER: frozenset({P.SELF, P.RESERVE}),
     Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.REFUND, P.TICKET_READ}),
     Role.GATE_INSPECTOR: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ}),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD}),
@@ -81,6 +82,9 @@ class Rule:
     permission: Permission
     scope: Scope = Scope.NONE
     mutating: bool = False  # recorded in the audit log
+    # Callers without `permission` but with this one may call the RPC for their own things only
+    # (their passengers, holds and tickets): the handler narrows the command to their account.
+    own: Permission | None = None
 
 
 RULES: dict[str, Rule] = {
@@ -89,12 +93,12 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Catalog/GetSeatMap": Rule(P.PUBLIC),
     "/keyun.v1.Catalog/ListStations": Rule(P.PUBLIC),
     "/keyun.v1.Diagnostics/Echo": Rule(P.SELF),
-    "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True),
+    "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True, own=P.RESERVE),
     "/keyun.v1.Sales/Confirm": Rule(P.SELL, Scope.TRIP, mutating=True),
-    "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
     "/keyun.v1.Sales/Sell": Rule(P.SELL, Scope.FROM_STATION, mutating=True),
     "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
-    "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP),
+    "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
     "/keyun.v1.Gate/CheckIn": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
     "/keyun.v1.Gate/GetManifest": Rule(P.MANIFEST_READ, Scope.TRIP),
     "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),

@@ -12,6 +12,7 @@ from enum import Enum
 
 from .events import (
     Event,
+    Holder,
     HoldExpired,
     HoldPlaced,
     HoldReleased,
@@ -49,6 +50,8 @@ class Hold:
     to_stop: int
     fare_fen: int
     expires_at_ms: int
+    buyer: str = ""
+    holders: tuple[Holder, ...] = ()
 
 
 @dataclass(slots=True)
@@ -65,6 +68,8 @@ class Ticket:
     refund_fee_fen: int = 0
     refunded_fen: int = 0
     refunded_at_ms: int = 0
+    buyer: str = ""
+    holder: Holder | None = None
 
 
 @dataclass(slots=True)
@@ -152,7 +157,7 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
     for seat in event.seats:
         assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[seat] |= mask
-    trip.holds[event.hold_id] = Hold(event.hold_id, event.seats, event.from_stop, event.to_stop, event.fare_fen, event.expires_at_ms)
+    trip.holds[event.hold_id] = Hold(event.hold_id, event.seats, event.from_stop, event.to_stop, event.fare_fen, event.expires_at_ms, event.buyer, event.holders)
     trip.holds_placed += 1
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
 
@@ -183,7 +188,9 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
     for issued in event.tickets:
         assert trip.occupied[issued.seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[issued.seat] |= mask
-        trip.tickets[issued.ticket_id] = Ticket(issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms)
+        trip.tickets[issued.ticket_id] = Ticket(
+            issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms, buyer=event.buyer, holder=issued.holder,
+        )
     trip.tickets_issued += len(event.tickets)
 
 

@@ -30,7 +30,7 @@ from .commands import (
     SweepHolds,
 )
 from .decide import TripStatus, find_segment, find_trip, segment_status
-from .events import Event, HoldPlaced, TicketCheckedIn, TicketRefunded, TicketsIssued
+from .events import Event, Holder, HoldPlaced, TicketCheckedIn, TicketRefunded, TicketsIssued
 from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
@@ -95,6 +95,7 @@ class HoldView:
     seat_labels: tuple[str, ...]
     fare_fen: int
     expires_at_ms: int
+    holders: tuple[Holder, ...] = ()
 
     @property
     def total_fen(self) -> int:
@@ -116,6 +117,7 @@ class TicketView:
     refund_fee_fen: int
     refunded_fen: int
     refunded_at_ms: int
+    holder: Holder | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,7 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_statu
         refund_fee_fen=ticket.refund_fee_fen,
         refunded_fen=ticket.refunded_fen,
         refunded_at_ms=ticket.refunded_at_ms,
+        holder=ticket.holder,
     )
 
 
@@ -243,13 +246,14 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
                 tuple(trip.seat_labels[seat] for seat in placed.seats),
                 placed.fare_fen,
                 placed.expires_at_ms,
+                placed.holders,
             )
         case Sell() | ConfirmHold():
             (issued,) = events
             assert isinstance(issued, TicketsIssued)
             trip = state.trips[issued.trip_id]
             return TicketsView(tuple(
-                ticket_view(trip, Ticket(t.ticket_id, t.seat, issued.from_stop, issued.to_stop, t.price_fen, issued.at_ms), now, policy, trip_status)
+                ticket_view(trip, Ticket(t.ticket_id, t.seat, issued.from_stop, issued.to_stop, t.price_fen, issued.at_ms, buyer=issued.buyer, holder=t.holder), now, policy, trip_status)
                 for t in issued.tickets
             ))
         case Refund():
@@ -300,7 +304,7 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
             return _seat_map(trip, query, now, policy)
         case GetTicket():
             ticket = trip.tickets.get(query.ticket_id)
-            if ticket is None:
+            if ticket is None or (query.viewer and ticket.buyer != query.viewer):  # a passenger sees only their own
                 return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
             return ticket_view(trip, ticket, now, policy)
         case GetManifest():

@@ -21,11 +21,12 @@ from google.protobuf import timestamp_pb2
 from keyun.engine import accounts as ac
 from keyun.engine import identity
 from keyun.engine.audit import AuditRecord
+from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from keyun.engine.permissions import Role
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 from keyun.persistence.keyring import Keyring
-from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, staff_pb2, staff_pb2_grpc
+from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, common_pb2, staff_pb2, staff_pb2_grpc
 
 from . import credentials
 from .auth import Auth, Principal, caller
@@ -44,7 +45,7 @@ KIND_TO_PROTO = {
     ac.AccountKind.STAFF: accounts_pb2.ACCOUNT_KIND_STAFF,
     ac.AccountKind.DEVICE: accounts_pb2.ACCOUNT_KIND_DEVICE,
 }
-DOCUMENT_TO_PROTO = {kind.name: getattr(accounts_pb2, f"DOCUMENT_TYPE_{kind.name}") for kind in identity.DocumentType}
+DOCUMENT_TO_PROTO = {kind.name: getattr(common_pb2, f"DOCUMENT_TYPE_{kind.name}") for kind in identity.DocumentType}
 
 
 def now_ms() -> int:
@@ -115,6 +116,23 @@ class AccountDesk:
             roles=view.roles, stations=view.stations, operators=view.operators, disabled=view.disabled,
             created_at=timestamp(view.created_at_ms), second_factor=view.second_factor,
         )
+
+    async def holders(self, account_id: str, passenger_ids: tuple[str, ...]) -> tuple[Holder, ...] | Rejection:
+        """The named frequent passengers of an account as ticket holders, masked for printing."""
+        listed = await self.accounts.submit(ac.ListPassengers(account_id))
+        if isinstance(listed, Rejection):
+            return listed
+        records = {p.passenger_id: p for p in listed.passengers}
+        holders = []
+        for passenger_id in passenger_ids:
+            record = records.get(passenger_id)
+            if record is None:
+                return reject(Reason.UNKNOWN_PASSENGER, f"no passenger {passenger_id} on this account's list", field="passenger_ids")
+            keyring = self.secrets.keyring
+            name = keyring.decrypt(record.name_cipher, passenger_context("name", account_id))
+            number = keyring.decrypt(record.document_cipher, passenger_context("document", account_id))
+            holders.append(Holder(account_id, passenger_id, identity.mask_name(name), record.document_type, identity.mask_document(number)))
+        return tuple(holders)
 
     def passenger(self, account_id: str, record: ac.PassengerRecord, unmasked: bool = False) -> accounts_pb2.Passenger:
         keyring = self.secrets.keyring

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import time
 import uuid
@@ -64,6 +65,7 @@ class Principal:
     session_id: str
     device: str  # the device's login name, or its client certificate's name
     allowed: frozenset[Permission]
+    own_only: bool = False  # allowed this call by the rule's `own` permission: only for their own things
 
     @property
     def role(self) -> str:
@@ -264,7 +266,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 if isinstance(principal, Rejection):
                     await auth.record(None, context, action, audit_target(request), principal.reason.name)
                     await abort(context, principal)
-                if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
+                if rule.permission not in principal.allowed and rule.own in principal.allowed:
+                    principal = dataclasses.replace(principal, own_only=True)  # scope is their own account
+                elif rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
                     denial = reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
                     await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
                     await abort(context, denial)

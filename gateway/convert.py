@@ -5,6 +5,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyun.engine.decide import TripStatus
+from keyun.engine.events import Holder
 from keyun.engine.state import TicketStatus
 from keyun.engine.views import HoldView, OfferView, SeatMapView, StopView, TicketView, TripView
 from keyun.v1 import catalog_pb2, common_pb2, sales_pb2
@@ -83,6 +84,15 @@ def ticket(view: TicketView) -> common_pb2.Ticket:
         refund_fee_fen=view.refund_fee_fen,
         refunded_fen=view.refunded_fen,
         refunded_at=timestamp(view.refunded_at_ms),
+        holder=holder(view.holder) if view.holder is not None else None,
+    )
+
+
+def holder(view: Holder) -> common_pb2.TicketHolder:
+    """Already masked by the gateway when the ticket was bought: printed as is."""
+    return common_pb2.TicketHolder(
+        passenger_id=view.passenger_id, name=view.name_masked, document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{view.document_type}"),
+        document_number=view.document_masked,
     )
 
 
@@ -118,4 +128,5 @@ def hold(view: HoldView) -> sales_pb2.Hold:
         fare_fen=view.fare_fen,
         total_fen=view.total_fen,
         expires_at=timestamp(view.expires_at_ms),
+        holders=[holder(h) for h in view.holders],
     )

@@ -149,6 +149,7 @@ class KeyunServer:
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
+        self.gateway.resolve_holders = self.desk.holders
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port = 0

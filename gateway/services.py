@@ -13,13 +13,15 @@ import datetime as dt
 import json
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from keyun.engine import commands as cmd
-from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from keyun.engine.accounts import check_passenger_id
+from keyun.engine.events import Holder
+from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
@@ -36,6 +38,7 @@ from keyun.v1 import (
 )
 
 from . import convert
+from .auth import CALLER
 from .errors import abort, abort_unavailable
 from .network_loader import load_network
 from .owners import OwnerFailed, OwnerPool, OwnerUnavailable, Overloaded
@@ -48,11 +51,40 @@ RETRY_AFTER_RESTART_S = 1.0
 
 
 class Gateway:
-    """What every servicer shares: the owner pool and the station's UTC offset."""
+    """What every servicer shares: the owner pool, the station's UTC offset, and how to find the
+    caller's frequent passengers (the account services set it)."""
 
-    def __init__(self, pool: OwnerPool, utc_offset_min: int):
+    def __init__(self, pool: OwnerPool, utc_offset_min: int, resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None):
         self.pool = pool
         self.utc_offset_min = utc_offset_min
+        self.resolve_holders = resolve_holders
+
+    async def buyer_and_holders(self, context: grpc.aio.ServicerContext, passenger_ids) -> tuple[str, tuple[Holder, ...]]:
+        """Who buys and for whom: a passenger account buys for the passengers it names (it must
+        name them); staff may name their own account's passengers too."""
+        principal = CALLER.get()
+        own = principal is not None and principal.own_only
+        if own and not passenger_ids:
+            await abort(context, reject(Reason.MISSING_FIELD, "passenger_ids: name who travels (Accounts/AddPassenger adds them)", field="passenger_ids"))
+        if not passenger_ids:
+            return "", ()
+        try:
+            ids = tuple(passenger_ids)
+            if len(ids) > MAX_SEATS_PER_HOLD:
+                raise invalid("passenger_ids", f"at most {MAX_SEATS_PER_HOLD} passengers")
+            for passenger_id in ids:
+                check_passenger_id(passenger_id)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        holders = await self.resolve_holders(principal.account_id, ids)
+        if isinstance(holders, Rejection):
+            await abort(context, holders)
+        return (principal.account_id if own else ""), holders
+
+    def own_account(self) -> str:
+        """The caller's account when the call is allowed only for their own things, else ""."""
+        principal = CALLER.get()
+        return principal.account_id if principal is not None and principal.own_only else ""
 
     async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False) -> Any:
         """Validate, route, and return the owner's reply; abort the call on any rejection."""
@@ -161,7 +193,8 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         self.gateway = gateway
 
     async def Hold(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000))
+        buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
+        view = await self.gateway.ask(context, lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders))
         return sales_pb2.HoldResponse(hold=convert.hold(view))
 
     async def Confirm(self, request, context):
@@ -169,11 +202,12 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.ConfirmResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Release(self, request, context):
-        await self.gateway.ask(context, lambda: cmd.ReleaseHold(request.request_id, request.hold_id))
+        await self.gateway.ask(context, lambda: cmd.ReleaseHold(request.request_id, request.hold_id, self.gateway.own_account()))
         return sales_pb2.ReleaseResponse()
 
     async def Sell(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request)))
+        buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
+        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders))
         return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Refund(self, request, context):
@@ -181,7 +215,7 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.RefundResponse(ticket=convert.ticket(view))
 
     async def GetTicket(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id))
+        view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
 
 

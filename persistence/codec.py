@@ -71,12 +71,20 @@ def _builder(cls: type):
     params = dataclasses.fields(cls)
     if not hasattr(cls, "__post_init__") and not cls.__dataclass_params__.frozen:
         return lambda values: cls(*values)
-    stored = [f.name for f in params if f.compare]
-    lines = ["def build(values):", "    value = new(cls)"]
-    lines += [f"    setattr(value, {name!r}, values[{n}])" for n, name in enumerate(stored)]
+    stored = [f for f in params if f.compare]
+    lines = ["def build(values):", "    value = new(cls)", "    count = len(values)"]
+    # A field added later, at the end and with a default, reads as its default from older data.
+    lines += [
+        f"    setattr(value, {f.name!r}, values[{n}])" if f.default is dataclasses.MISSING
+        else f"    setattr(value, {f.name!r}, values[{n}] if count > {n} else defaults[{f.name!r}])"
+        for n, f in enumerate(stored)
+    ]
     lines += [f"    setattr(value, {f.name!r}, factories[{f.name!r}]())" for f in params if not f.compare]
     lines.append("    return value")
-    scope = {"new": object.__new__, "cls": cls, "setattr": object.__setattr__, "factories": {f.name: f.default_factory for f in params if not f.compare}}
+    scope = {
+        "new": object.__new__, "cls": cls, "setattr": object.__setattr__, "defaults": {f.name: f.default for f in stored},
+        "factories": {f.name: f.default_factory for f in params if not f.compare},
+    }
     exec("\n".join(lines), scope)
     return scope["build"]
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, staff_pb2
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, staff_pb2
 
 from .conftest import logged_in
 
@@ -27,7 +27,7 @@ def callers(keyun):
     passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="fuzz-register", phone=PASSENGER_PHONE, password=STRONG))
     passenger.login(PASSENGER_PHONE, STRONG)
     added = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="fuzz-add", name="李四", document_type=accounts_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E12345678",
+        request_id="fuzz-add", name="李四", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E12345678",
     )).passenger
     clients = {name: logged_in(KeyunClient(keyun.target, attempts=1), name) for name in ("sysadmin", "secadmin", "inspector", "auditor")}
     clients["passenger"] = passenger
@@ -53,7 +53,7 @@ def cases(account_id: str, passenger_id: str):
         yield "passenger", "accounts", "Register", accounts_pb2.RegisterRequest(**{**register, "display_name": name})
         yield "passenger", "accounts", "UpdateProfile", accounts_pb2.UpdateProfileRequest(request_id="u-1", display_name=name)
     yield "passenger", "accounts", "UpdateProfile", accounts_pb2.UpdateProfileRequest(request_id="u-1", display_name="")
-    add = dict(request_id="a-1", name="王五", document_type=accounts_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number="11010519491231002X")
+    add = dict(request_id="a-1", name="王五", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number="11010519491231002X")
     for value in BAD_DOCUMENTS:
         yield "passenger", "accounts", "AddPassenger", accounts_pb2.AddPassengerRequest(**{**add, "document_number": value})
     for value in ("", " ", "x" * 65, "a\x00b"):

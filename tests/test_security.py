@@ -22,7 +22,7 @@ from keyun.gateway.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSENGER_PHONE, DEM
 from keyun.gateway.server import SERVICE_NAMES
 from keyun.persistence.keyring import Keyring
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, staff_pb2, staff_pb2_grpc
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, sales_pb2, staff_pb2, staff_pb2_grpc
 
 from .conftest import ServerThread, schedule_trip
 
@@ -140,7 +140,8 @@ def test_the_permission_matrix_every_rpc_for_every_role(station):
         request = METHODS[method][0]()
         for role, token in tokens.items():
             code = generic_call(channel, method, request, token)
-            allowed = rule.permission is Permission.PUBLIC or rule.permission in PERMISSIONS_OF[role]
+            held = PERMISSIONS_OF[role]
+            allowed = rule.permission is Permission.PUBLIC or rule.permission in held or (rule.own is not None and rule.own in held)
             if allowed and code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
                 mismatches.append((method, role.value, "allowed but got", code.name))
             if allowed and rule.permission is not Permission.PUBLIC and code is grpc.StatusCode.UNAUTHENTICATED:
@@ -240,7 +241,7 @@ def test_frequent_passengers_are_masked_and_only_a_dedicated_permission_reads_th
     client.login(PHONE, STRONG)
     assert client.account.login_name == "139****5678"
     add = accounts_pb2.AddPassengerRequest(
-        request_id="add-1", name="张三丰", document_type=accounts_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=ID_NUMBER, phone=PHONE,
+        request_id="add-1", name="张三丰", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=ID_NUMBER, phone=PHONE,
     )
     added = client.call(client.accounts.AddPassenger, add).passenger
     assert (added.name, added.document_number, added.phone) == ("张**", "110105********002X", "139****5678")
@@ -258,6 +259,45 @@ def test_frequent_passengers_are_masked_and_only_a_dedicated_permission_reads_th
     auditor = station.client("auditor")
     records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/LookUpPassenger")).records
     assert any(r.actor == inspector.account.account_id and "gate real-name check" in r.detail and r.outcome == "OK" for r in records)
+
+
+def test_a_passenger_holds_seats_for_their_frequent_passengers_and_sees_only_their_own_tickets(station):
+    master = station.client("master")
+    trip_id = schedule_trip(master, "PAX1", dt.timedelta(hours=6))
+    family = KeyunClient(station.server.target, attempts=1)
+    family.call(family.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-family", phone="13355556666", password=STRONG))
+    family.login("13355556666", STRONG)
+    ids = [
+        family.call(family.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+            request_id=f"fam-{n}", name=name, document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=number,
+        )).passenger.passenger_id
+        for n, (name, number) in enumerate((("陈大文", "11010519491231002X"), ("陈小文", "110101199003077774")))
+    ]
+    # Passengers hold only for people on their list, and cannot sell (paying comes with orders).
+    assert refused(lambda: family.hold(trip_id, "AAA", "CCC", seat_count=2)).reason == "MISSING_FIELD"
+    hold_request = sales_pb2.HoldRequest(request_id="fam-hold", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=2, passenger_ids=ids)
+    hold = family.call(family.sales.Hold, hold_request).hold
+    assert [(h.name, h.document_number) for h in hold.holders] == [("陈**", "110105********002X"), ("陈**", "110101********7774")]
+    stranger = station.passenger()
+    assert refused(lambda: stranger.call(stranger.sales.Hold, dataclasses_replace(hold_request, request_id="steal"))).reason == "UNKNOWN_PASSENGER"
+    assert refused(lambda: stranger.release(hold.hold_id)).reason == "UNKNOWN_HOLD"
+    assert refused(lambda: family.call(family.sales.Sell, sales_pb2.SellRequest(
+        request_id="fam-sell", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=ids[:1],
+    ))).code is grpc.StatusCode.PERMISSION_DENIED
+    # The counter takes the money and confirms: real-name tickets, the family's own.
+    tickets = master.confirm(hold.hold_id).tickets
+    assert [t.holder.passenger_id for t in tickets] == ids and tickets[0].holder.name == "陈**"
+    own = family.ticket(tickets[0].ticket_id)
+    assert own.holder.document_number == "110105********002X"
+    assert refused(lambda: stranger.ticket(tickets[0].ticket_id)).reason == "UNKNOWN_TICKET"
+    # The gate checks the real name through the audited look-up the ticket points to.
+    inspector = station.client("inspector")
+    unmasked = inspector.call(inspector.staff.LookUpPassenger, staff_pb2.LookUpPassengerRequest(
+        account_id=family.account.account_id, passenger_id=tickets[1].holder.passenger_id, purpose="boarding real-name check",
+    )).passenger
+    assert (unmasked.name, unmasked.document_number) == ("陈小文", "110101199003077774")
+    second = family.call(family.sales.Hold, dataclasses_replace(hold_request, request_id="fam-hold-2", from_station="CCC", to_station="DDD")).hold
+    family.release(second.hold_id)
 
 
 def dataclasses_replace(message, **changes):
@@ -320,7 +360,7 @@ def test_personal_data_and_passwords_never_reach_disk_in_the_clear(station):
     client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-disk", phone=secret_phone, password=secret_password))
     client.login(secret_phone, secret_password)
     client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="add-disk", name="王秘密", document_type=accounts_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=secret_id, phone=secret_phone,
+        request_id="add-disk", name="王秘密", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=secret_id, phone=secret_phone,
     ))
     data_dir = Path(station.server.data_dir)
     needles = [value.encode() for value in (secret_phone, secret_password, secret_id, "王秘密")] + [secret_id.encode("utf-16-le")]
@@ -343,7 +383,7 @@ def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(statio
     client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-backup", phone=phone, password=password))
     client.login(phone, password)
     client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="add-backup", name="赵备份", document_type=accounts_pb2.DOCUMENT_TYPE_PASSPORT, document_number=document,
+        request_id="add-backup", name="赵备份", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number=document,
     ))
     admin.backup(Path(station.server.data_dir), tmp_path / "backup")
     for path in (p for p in (tmp_path / "backup").rglob("*") if p.is_file()):

@@ -292,3 +292,17 @@ class NotEngine(enum.Enum):
 def test_encoding_a_foreign_value_fails_loudly(value):
     with pytest.raises(TypeError):
         codec.encode(value)
+
+
+def test_values_written_before_a_field_was_added_read_with_its_default():
+    """Buyer and holders came after the first logs: an older, shorter encoding still decodes."""
+    holder = ev.Holder("A000001", "P1", "张*", "RESIDENT_ID", "110105********002X")
+    issued = ev.TicketsIssued(TRIP, "", 0, 2, (ev.IssuedTicket(f"{TRIP}-0001", 3, 1500, holder),), NOW, "A000001")
+    assert codec.decode(codec.encode(issued)) == issued
+    old_ticket = [codec._MARK, "IssuedTicket", f"{TRIP}-0001", 3, 1500]  # as version 1 wrote it
+    old = msgpack.packb([codec._MARK, "TicketsIssued", TRIP, "", 0, 2, [old_ticket], NOW], use_bin_type=True)
+    decoded = codec.decode(old)
+    assert decoded == ev.TicketsIssued(TRIP, "", 0, 2, (ev.IssuedTicket(f"{TRIP}-0001", 3, 1500),), NOW)
+    assert decoded.buyer == "" and decoded.tickets[0].holder is None
+    old_hold = msgpack.packb([codec._MARK, "Hold", f"{TRIP}-H1", [1], 0, 2, 1500, NOW], use_bin_type=True)
+    assert codec.decode(old_hold) == Hold(f"{TRIP}-H1", (1,), 0, 2, 1500, NOW)

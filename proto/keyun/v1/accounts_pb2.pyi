@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keyun.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -16,25 +17,10 @@ class AccountKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACCOUNT_KIND_PASSENGER: _ClassVar[AccountKind]
     ACCOUNT_KIND_STAFF: _ClassVar[AccountKind]
     ACCOUNT_KIND_DEVICE: _ClassVar[AccountKind]
-
-class DocumentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    DOCUMENT_TYPE_UNSPECIFIED: _ClassVar[DocumentType]
-    DOCUMENT_TYPE_RESIDENT_ID: _ClassVar[DocumentType]
-    DOCUMENT_TYPE_PASSPORT: _ClassVar[DocumentType]
-    DOCUMENT_TYPE_HK_MACAU_PERMIT: _ClassVar[DocumentType]
-    DOCUMENT_TYPE_TAIWAN_PERMIT: _ClassVar[DocumentType]
-    DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT: _ClassVar[DocumentType]
 ACCOUNT_KIND_UNSPECIFIED: AccountKind
 ACCOUNT_KIND_PASSENGER: AccountKind
 ACCOUNT_KIND_STAFF: AccountKind
 ACCOUNT_KIND_DEVICE: AccountKind
-DOCUMENT_TYPE_UNSPECIFIED: DocumentType
-DOCUMENT_TYPE_RESIDENT_ID: DocumentType
-DOCUMENT_TYPE_PASSPORT: DocumentType
-DOCUMENT_TYPE_HK_MACAU_PERMIT: DocumentType
-DOCUMENT_TYPE_TAIWAN_PERMIT: DocumentType
-DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT: DocumentType
 
 class Account(_message.Message):
     __slots__ = ("account_id", "kind", "login_name", "display_name", "roles", "stations", "operators", "disabled", "created_at", "second_factor")
@@ -157,10 +143,10 @@ class Passenger(_message.Message):
     PHONE_FIELD_NUMBER: _ClassVar[int]
     passenger_id: str
     name: str
-    document_type: DocumentType
+    document_type: _common_pb2.DocumentType
     document_number: str
     phone: str
-    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
+    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class AddPassengerRequest(_message.Message):
     __slots__ = ("request_id", "name", "document_type", "document_number", "phone")
@@ -171,10 +157,10 @@ class AddPassengerRequest(_message.Message):
     PHONE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     name: str
-    document_type: DocumentType
+    document_type: _common_pb2.DocumentType
     document_number: str
     phone: str
-    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class AddPassengerResponse(_message.Message):
     __slots__ = ("passenger",)

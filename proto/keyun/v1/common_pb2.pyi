@@ -24,6 +24,15 @@ class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TICKET_STATUS_ISSUED: _ClassVar[TicketStatus]
     TICKET_STATUS_CHECKED_IN: _ClassVar[TicketStatus]
     TICKET_STATUS_REFUNDED: _ClassVar[TicketStatus]
+
+class DocumentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DOCUMENT_TYPE_UNSPECIFIED: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_RESIDENT_ID: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_PASSPORT: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_HK_MACAU_PERMIT: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_TAIWAN_PERMIT: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT: _ClassVar[DocumentType]
 TRIP_STATUS_UNSPECIFIED: TripStatus
 TRIP_STATUS_ON_SALE: TripStatus
 TRIP_STATUS_CHECKING_IN: TripStatus
@@ -33,6 +42,12 @@ TICKET_STATUS_UNSPECIFIED: TicketStatus
 TICKET_STATUS_ISSUED: TicketStatus
 TICKET_STATUS_CHECKED_IN: TicketStatus
 TICKET_STATUS_REFUNDED: TicketStatus
+DOCUMENT_TYPE_UNSPECIFIED: DocumentType
+DOCUMENT_TYPE_RESIDENT_ID: DocumentType
+DOCUMENT_TYPE_PASSPORT: DocumentType
+DOCUMENT_TYPE_HK_MACAU_PERMIT: DocumentType
+DOCUMENT_TYPE_TAIWAN_PERMIT: DocumentType
+DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT: DocumentType
 
 class Stop(_message.Message):
     __slots__ = ("code", "name", "departs_at")
@@ -67,7 +82,7 @@ class Trip(_message.Message):
     def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at")
+    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +96,7 @@ class Ticket(_message.Message):
     REFUND_FEE_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_AT_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     trip: Trip
     from_stop: Stop
@@ -94,4 +110,17 @@ class Ticket(_message.Message):
     refund_fee_fen: int
     refunded_fen: int
     refunded_at: _timestamp_pb2.Timestamp
-    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    holder: TicketHolder
+    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ...) -> None: ...
+
+class TicketHolder(_message.Message):
+    __slots__ = ("passenger_id", "name", "document_type", "document_number")
+    PASSENGER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    passenger_id: str
+    name: str
+    document_type: DocumentType
+    document_number: str
+    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ...) -> None: ...

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class HoldRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds")
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class HoldRequest(_message.Message):
     SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PASSENGER_IDS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
     from_station: str
@@ -26,10 +27,11 @@ class HoldRequest(_message.Message):
     seat_numbers: _containers.RepeatedScalarFieldContainer[str]
     seat_count: int
     ttl_seconds: int
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    passenger_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at")
+    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +40,7 @@ class Hold(_message.Message):
     FARE_FEN_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     trip_id: str
     from_stop: _common_pb2.Stop
@@ -46,7 +49,8 @@ class Hold(_message.Message):
     fare_fen: int
     total_fen: int
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    holders: _containers.RepeatedCompositeFieldContainer[_common_pb2.TicketHolder]
+    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ...) -> None: ...
 
 class HoldResponse(_message.Message):
     __slots__ = ("hold",)
@@ -83,20 +87,22 @@ class ReleaseResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SellRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count")
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
     TO_STATION_FIELD_NUMBER: _ClassVar[int]
     SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PASSENGER_IDS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
     from_station: str
     to_station: str
     seat_numbers: _containers.RepeatedScalarFieldContainer[str]
     seat_count: int
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ...) -> None: ...
+    passenger_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SellResponse(_message.Message):
     __slots__ = ("tickets", "total_fen")
