@@ -25,7 +25,7 @@ from keyun.terminals import cli as terminal_cli
 
 from . import credentials, tls
 from .network_loader import local_today, load_network
-from .server import KeyunServer, install_event_loop_policy, start_ray
+from .server import KeyunServer, default_key_dir, install_event_loop_policy, start_ray
 
 log = logging.getLogger("keyun")
 
@@ -72,7 +72,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
     p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: DATA_DIR/tls, made on first start, off loopback)")
+    p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first start, off loopback)")
     p.add_argument("--require-client-cert", action="store_true", help="mTLS: only devices with a certificate from the station CA connect (keyun certs client)")
     p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
 
@@ -186,7 +186,7 @@ async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.su
 def _resolve_tls(args: argparse.Namespace) -> int:
     """Set args.tls (plain text only on loopback); make the station certificates on first start."""
     try:
-        args.tls, created = tls.serving_tls(args.host, args.tls_dir, args.require_client_cert, args.data_dir)
+        args.tls, created = tls.serving_tls(args.host, args.tls_dir, args.require_client_cert, args.key_dir or default_key_dir(args.data_dir))
     except (tls.TlsError, OSError) as error:
         print(f"keyun serve: TLS: {error}", file=sys.stderr)
         return 2

@@ -368,18 +368,19 @@ def is_loopback(host: str) -> bool:
 # --- keyun serve ---------------------------------------------------------------------------------
 
 
-def serving_tls(host: str, tls_dir: Path | None, require_client_cert: bool, data_dir: Path) -> tuple[TlsConfig | None, CertPaths | None]:
+def serving_tls(host: str, tls_dir: Path | None, require_client_cert: bool, key_dir: Path) -> tuple[TlsConfig | None, CertPaths | None]:
     """The TLS a `keyun serve` on `host` uses, and the certificates it made if it made any.
 
     With `tls_dir`, that directory. Without it, plain text on a loopback host; anywhere else (or
-    when client certificates are required) `<data_dir>/tls`, made on first start. There is no
-    way to serve plain text on a non-loopback address.
+    when client certificates are required) `<key_dir>/tls`, made on first start: with the
+    station's other keys, outside the data directory, so backups of the data never hold the CA's
+    private key.  There is no way to serve plain text on a non-loopback address.
     """
     if tls_dir is None and is_loopback(host) and not require_client_cert:
         return None, None
     created = None
     if tls_dir is None:
-        tls_dir = data_dir / "tls"
+        tls_dir = key_dir / "tls"
         if not CertPaths.of(tls_dir).server_cert.exists():
             created = init_station_certs(tls_dir, _station_from_host(), _hosts_for(host))
     config = TlsConfig(tls_dir, require_client_cert)

@@ -257,9 +257,10 @@ def test_serve_on_every_interface_makes_station_certs_and_speaks_only_tls(tmp_pa
     data_dir = tmp_path / "data"
     process, port, log = start_serve("--host", "0.0.0.0", "--data-dir", str(data_dir))
     try:
-        ca = data_dir / "tls" / "ca.pem"
-        assert ca.exists()
-        assert "127.0.0.1" in san_of(data_dir / "tls" / "server.pem")[1]
+        station = tmp_path / "data-keys" / "tls"  # with the station's keys, never in the data dir (backups)
+        ca = station / "ca.pem"
+        assert ca.exists() and not (data_dir / "tls").exists()
+        assert "127.0.0.1" in san_of(station / "server.pem")[1]
         text = "".join(log)
         assert "serving TLS on 0.0.0.0" in text and str(ca) in text and "plain text" not in text
 
