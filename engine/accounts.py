@@ -550,6 +550,13 @@ class Done:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class FailureCounted:
+    """LoginFailed's answer: whether this failure locked the account, and until when."""
+
+    locked_until_ms: int
+
+
 # ---------------------------------------------------------------------------------------------
 # decide: reads the state, returns events or a rejection.
 
@@ -829,6 +836,8 @@ def render(state: AccountsState, command, events: tuple):
             return SessionView(session_id, view(state.accounts[session.account_id]), session.refresh_id)
         case AddPassenger(_, account_id):
             return PassengersView(account_id, (events[0].passenger,))
+        case LoginFailed():
+            return FailureCounted(events[0].locked_until_ms)
         case ChangePassword(_, account_id) | UpdateProfile(_, account_id) | GrantRoles(_, account_id) | DisableAccount(_, account_id):
             return view(state.accounts[account_id])
     return Done()

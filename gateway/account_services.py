@@ -243,6 +243,8 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             counted = await desk.accounts.submit(ac.LoginFailed(account.account_id))
             if isinstance(counted, Rejection):
                 await abort(context, counted)
+            if counted.locked_until_ms:
+                _note(detail=f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures")
             await abort(context, bad_credentials())
         session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step))
         return await desk.issue_tokens(session)

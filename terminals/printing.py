@@ -79,6 +79,8 @@ def ticket_text(ticket) -> str:
         f"  ticket   {ticket.ticket_id}",
         f"  status   {TICKET_STATUS.get(ticket.status, '?')}",
     ]
+    if ticket.HasField("holder"):  # masked by the server; the printout never shows more
+        lines.append(f"  passenger {ticket.holder.name}  {ticket.holder.document_number}")
     if ticket.status == common_pb2.TICKET_STATUS_CHECKED_IN:
         lines.append(f"  boarded  {local(ticket.checked_in_at)} at gate {ticket.gate_id}")
     if ticket.status == common_pb2.TICKET_STATUS_REFUNDED:

@@ -220,6 +220,7 @@ def test_brute_force_is_slowed_then_locked_and_recorded(station):
     outcomes = [r.outcome for r in records if r.target == target.account.account_id]
     assert outcomes.count("BAD_CREDENTIALS") == RULES_FOR_TESTS.max_failed_logins
     assert "ACCOUNT_LOCKED" in outcomes and "LOGIN_THROTTLED" in outcomes and "OK" in outcomes
+    assert any(r.outcome == "BAD_CREDENTIALS" and r.detail.startswith("locked out until") for r in records if r.target == target.account.account_id)
 
 
 def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(station):
@@ -434,3 +435,27 @@ def id_check_ok(number: str) -> bool:
     from keyun.engine.identity import id_check_char
 
     return id_check_char(number[:17]) == number[17]
+
+
+def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
+    """A deployment that must use national algorithms keys its station with SM4-GCM; and a
+    session nobody uses ends on the server, whatever the token's own lifetime says."""
+    keys = Keyring.init(tmp_path / "keys", algorithm="SM4-GCM")
+    idle = AccountRules(idle_ms=1500, first_backoff_ms=100)
+    server = ServerThread(tmp_path / "data", shards=1, account_rules=idle, key_dir=tmp_path / "keys")
+    try:
+        client = KeyunClient(server.target, attempts=1)
+        client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-sm4", phone="13244445555", password=STRONG))
+        client.login("13244445555", STRONG)
+        added = client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+            request_id="add-sm4", name="孙国密", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=ID_NUMBER,
+        )).passenger
+        assert added.document_number == "110105********002X"
+        assert keys.keys()[0].algorithm == "SM4-GCM"
+        client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())
+        time.sleep(2.5)  # longer than the idle limit, far shorter than the token's 15 minutes
+        assert refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason == "SESSION_ENDED"
+        assert refused(client.refresh).reason == "SESSION_ENDED"
+        client.close()
+    finally:
+        server.stop()
