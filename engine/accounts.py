@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 
 from .commands import check_request_id

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from . import codec
 from .lock import DirectoryLock
-from .wal import WalCorruption, WriteAheadLog, fsync_directory, segments
+from .wal import WalCorruption, WriteAheadLog, copy_segments, fsync_directory
 
 SNAPSHOT_FILE = "snapshot.bin"
 CRC = struct.Struct("<I")
@@ -98,14 +98,7 @@ class SmallStore:
 def backup_small_owner(source: Path, target: Path) -> int:
     """Copy a small owner's directory while it runs: the log first, then the snapshot (as
     store.backup_owner does, and for the same reason); return the bytes copied."""
-    (target / "wal").mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for path in segments(source / "wal"):
-        try:
-            shutil.copyfile(path, target / "wal" / path.name)
-        except FileNotFoundError:
-            continue  # retired by a snapshot meanwhile; the snapshot copied below covers it
-        copied += (target / "wal" / path.name).stat().st_size
+    copied = copy_segments(source / "wal", target / "wal")
     if (source / SNAPSHOT_FILE).exists():
         shutil.copyfile(source / SNAPSHOT_FILE, target / SNAPSHOT_FILE)
         copied += (target / SNAPSHOT_FILE).stat().st_size

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from keyun.engine.state import check_invariants
 from . import metrics
 from .lock import DirectoryLock
 from .snapshot import SnapshotStore
-from .wal import WriteAheadLog, segments
+from .wal import WriteAheadLog, copy_segments
 
 log = logging.getLogger("keyun.persistence")
 
@@ -140,14 +139,7 @@ def backup_owner(source: Path, target: Path) -> int:
     log after it, which recovery needs.  A torn record at the end of a copied segment is cut on
     restore, as after a crash: it was not yet acknowledged when the copy was made.
     """
-    (target / "wal").mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for path in segments(source / "wal"):
-        try:
-            shutil.copyfile(path, target / "wal" / path.name)
-        except FileNotFoundError:
-            continue  # retired by a snapshot meanwhile; the snapshot copied below covers it
-        copied += (target / "wal" / path.name).stat().st_size
+    copied = copy_segments(source / "wal", target / "wal")
     store = SnapshotStore(source / "snapshot", readonly=True)
     try:
         store.copy_to(target / "snapshot")

@@ -14,6 +14,7 @@ an error naming the file and offset.  Nothing is ever skipped silently.
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import sys
 import zlib
@@ -209,6 +210,20 @@ class WriteAheadLog:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def copy_segments(source: Path, target: Path) -> int:
+    """Copy a live log's segments for a backup; return the bytes copied.  A segment retired by a
+    snapshot meanwhile is skipped: the snapshot, copied after the log, covers it."""
+    target.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for path in segments(source):
+        try:
+            shutil.copyfile(path, target / path.name)
+        except FileNotFoundError:
+            continue
+        copied += (target / path.name).stat().st_size
+    return copied
 
 
 def scan(directory: Path) -> Iterator[tuple[Path, int, Record]]:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pb2  # noqa: F401  (the descriptors below come from the generated modules)
 
 from keyun.engine.accounts import AccountRules
 from keyun.engine.permissions import PERMISSIONS_OF, RULES, Permission, Role

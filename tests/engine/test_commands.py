@@ -255,7 +255,7 @@ BAD_HOLD_IDS = [
     (f"{TRIP}-H1 ", INVALID),
     (f"{TRIP}-H１", INVALID),
     (f"{TRIP}-H" + "9" * (MAX_ID_CHARS - len(TRIP) - 1), INVALID),  # 65 characters
-    (f"s1-20300601-H1", INVALID),
+    ("s1-20300601-H1", INVALID),
 ]
 
 

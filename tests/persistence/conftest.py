@@ -7,7 +7,6 @@ Every time is derived from DEPARTS_MS, the 08:00 departure on DAY.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import OrderedDict
 from pathlib import Path
 
