@@ -21,6 +21,7 @@ from keyun.engine.reasons import Rejected
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli, layout
 from keyun.persistence.keyring import KeyringError
+from keyun.terminals import admin_cli
 from keyun.terminals import cli as terminal_cli
 
 from . import credentials, tls
@@ -40,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     terminal_cli.add_counter(verbs)
     terminal_cli.add_gate(verbs)
     terminal_cli.add_network(verbs)
+    terminal_cli.add_session(verbs)
     persistence_cli.add_verbs(verbs)
     tls.add_verbs(verbs)
     keyring_cli.add_verbs(verbs)
+    admin_cli.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
@@ -129,8 +132,9 @@ async def _serve(args: argparse.Namespace) -> None:
     if server.setup_token:
         # Printed once, to the terminal that started the server, never to the log.
         print(
-            "\nNo administrators yet.  Create them once with Staff/SetUp and this one-time setup token\n"
-            f"(a new token replaces it at the next start until setup is done):\n\n    {server.setup_token}\n",
+            "\nNo administrators yet.  Create the three of them once with this one-time setup token\n"
+            "(keyun setup --token TOKEN --system-admin NAME --security-admin NAME --audit-admin NAME;\n"
+            f"a new token replaces it at the next start until setup is done):\n\n    {server.setup_token}\n",
             flush=True,
         )
     if args.demo and fresh and not args.gateway_only:

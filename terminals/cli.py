@@ -14,19 +14,51 @@ from keyun.engine.reasons import Rejected
 from . import printing
 from keyun.gateway.tls import TlsError
 
+from . import sessions
 from .client import KeyunClient, KeyunError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
 
 def _client(args: argparse.Namespace) -> KeyunClient:
-    """A client for this command, logged in when --user is given (logged out again by `run`)."""
+    """A client for this command: logged in for this command alone when --user is given (logged
+    out again by `run`), else in the session `keyun login` saved for this server, if any."""
     client = KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
     if args.user:
         password = os.environ.get("KEYUN_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
         client.login(args.user, password, args.totp or "")
         args.opened.append(client)
+    elif (saved := sessions.load(args.server)) is not None:
+        client.access_token, client.refresh_token = saved
+        args.resumed.append(client)
     return client
+
+
+def add_session(verbs) -> None:
+    p = verbs.add_parser("login", help="log in once and keep the session for the following commands (until logout or idle)")
+    p.add_argument("login_name")
+    _common(p)
+    p.set_defaults(run=_login)
+    p = verbs.add_parser("logout", help="end the saved session on the server and forget it here")
+    _common(p)
+    p.set_defaults(run=_logout)
+
+
+def _login(args: argparse.Namespace) -> None:
+    client = KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
+    password = os.environ.get("KEYUN_PASSWORD") or getpass.getpass(f"password for {args.login_name}: ")
+    reply = client.login(args.login_name, password, args.totp or "")
+    path = sessions.save(args.server, client.access_token, client.refresh_token)
+    print(f"logged in as {reply.account.login_name} ({','.join(reply.account.roles)}); session kept in {path}")
+
+
+def _logout(args: argparse.Namespace) -> None:
+    client = _client(args)
+    if client in args.resumed:
+        client.logout()
+        args.resumed.remove(client)
+    sessions.forget(args.server)
+    print("logged out")
 
 
 def _emit(args: argparse.Namespace, message, text: str) -> None:
@@ -127,11 +159,13 @@ def add_network(verbs) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run a terminal verb; print refusals as `REASON: message` on stderr with exit code 1."""
-    args.opened = []
+    args.opened, args.resumed = [], []
     try:
         args.run(args)
         for client in args.opened:
             client.logout()
+        for client in args.resumed:  # a refresh during the command rotated the tokens
+            sessions.save(args.server, client.access_token, client.refresh_token)
     except KeyunError as error:
         print(f"refused: {error}", file=sys.stderr)
         for key, value in error.facts.items():

@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.gateway import credentials
+from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 BIN = Path(sys.executable).parent
 KEYUN = str(BIN / "keyun")
@@ -44,9 +46,9 @@ def demo_server(tmp_path_factory):
     assert process.wait(timeout=60) == 0
 
 
-def keyun(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    # The station's duty manager of the demo data: sells, checks in and loads networks.
-    login = {"KEYUN_USER": "master", "KEYUN_PASSWORD": DEMO_PASSWORD}
+def keyun(*args: str, ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    # The station's duty manager of the demo data, unless `env` says who: sells, checks in and loads networks.
+    login = env or {"KEYUN_USER": "master", "KEYUN_PASSWORD": DEMO_PASSWORD}
     result = subprocess.run([KEYUN, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **login})
     assert (result.returncode == 0) == ok, result.stdout + result.stderr
     return result
@@ -83,6 +85,74 @@ def test_a_counter_and_a_gate_against_the_demo_network(demo_server):
 
     manifest = keyun("gate", "manifest", trip_id, *server).stdout
     assert "2 issued, 0 checked in, 1 refunded" in manifest
+
+
+def admin_code(login: str, used: dict[str, int], secret: str = DEMO_TOTP_SECRET) -> str:
+    """A TOTP code an administrator has not used yet (each is good once per account)."""
+    step = max(credentials.totp_step(time.time_ns() // 1_000_000), used.get(login, 0))
+    used[login] = step + 1
+    return credentials.totp_code(secret, step * credentials.TOTP_STEP_MS)
+
+
+def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path):
+    server, used = ("--server", demo_server), {}
+    sessions = {login: {"KEYUN_SESSION": str(tmp_path / f"{login}.json"), "KEYUN_NEW_PASSWORD": "Cli-Seller-2026"} for login in ("sysadmin", "secadmin")}
+    for login, env in sessions.items():  # once each: the session file carries them through the commands below
+        assert "logged in as" in keyun("login", login, "--totp", admin_code(login, used), *server, env={**env, "KEYUN_PASSWORD": DEMO_PASSWORD}).stdout
+        assert oct((tmp_path / f"{login}.json").stat().st_mode & 0o777) == "0o600"
+
+    def as_admin(login: str, *args: str, **kw) -> subprocess.CompletedProcess:
+        return keyun(*args, *server, env=sessions[login], **kw)
+
+    created = json.loads(as_admin("sysadmin", "staff", "create", "wang", "--display-name", "王售票", "--json").stdout)
+    assert not created.get("roles")  # the system administrator creates; only the security administrator grants
+    device = as_admin("sysadmin", "staff", "create", "kiosk9", "--kind", "device").stdout
+    assert "device secret (shown once" in device
+    as_admin("sysadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ", ok=False)  # not theirs to grant
+    granted = as_admin("secadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ").stdout
+    assert "ticket_seller" in granted and "stations=SJZ" in granted
+    listing = as_admin("sysadmin", "staff", "list").stdout
+    assert "wang" in listing and "kiosk9" in listing and "auditor" in listing
+    tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).strftime("%Y%m%d")
+    seller = {"KEYUN_USER": "wang", "KEYUN_PASSWORD": "Cli-Seller-2026"}
+    time.sleep(1.1)  # a role granted reaches a gateway's session cache within a second
+    assert "total ¥" in keyun("counter", "sell", f"K101-{tomorrow}", "SJZ", "BD", "--count", "1", *server, env=seller).stdout
+    refused = keyun("counter", "sell", f"K105-{tomorrow}", "BD", "BJ", "--count", "1", *server, env=seller, ok=False)
+    assert "PERMISSION_DENIED" in refused.stderr  # another station's sale
+    as_admin("sysadmin", "staff", "disable", created["account_id"])
+    assert "ACCOUNT_DISABLED" in keyun("counter", "stations", *server, env=seller, ok=False).stderr
+    as_admin("sysadmin", "logout")
+    assert not (tmp_path / "sysadmin.json").exists()
+    assert "NOT_AUTHENTICATED" in as_admin("sysadmin", "staff", "list", ok=False).stderr
+
+
+def test_a_production_station_starts_without_accounts_and_is_set_up_once(tmp_path):
+    process = subprocess.Popen(
+        [KEYUN, "serve", "--port", "0", "--shards", "1", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    try:
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("keyun listening on "):
+                break
+        target = seen[-1].split()[-1]
+        token = next(line.strip() for line in seen if line.startswith("    "))
+        assert "setup token" in "".join(seen)
+        server = ("--server", target)
+        passwords = {f"KEYUN_{role}_PASSWORD": "Prod-Admin-2026" for role in ("SYSTEM_ADMIN", "SECURITY_ADMIN", "AUDIT_ADMIN")}
+        names = ("--system-admin", "root", "--security-admin", "keeper", "--audit-admin", "watcher")
+        assert "SETUP_CLOSED" in keyun("setup", "--token", "not-the-token", *names, *server, env=passwords, ok=False).stderr
+        done = keyun("setup", "--token", token, *names, *server, env=passwords).stdout
+        secret = next(line.split("secret ")[1].strip() for line in done.splitlines() if line.strip().startswith("root "))
+        assert "SETUP_CLOSED" in keyun("setup", "--token", token, *names, *server, env=passwords, ok=False).stderr
+        root = {"KEYUN_USER": "root", "KEYUN_PASSWORD": "Prod-Admin-2026"}
+        listing = keyun("staff", "list", "--totp", admin_code("root", {}, secret), *server, env=root).stdout
+        assert {"root", "keeper", "watcher"} <= set(listing.split()) and "master" not in listing
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
 
 
 def test_network_check_names_the_bad_field(tmp_path):
