@@ -203,6 +203,9 @@ class NewAccount:
 class CreateAccount:
     request_id: str
     account: NewAccount
+    # Commands carrying a fresh hash or ciphertext differ on every retry, so retries are matched
+    # by a keyed digest of the plain request the gateway computed (see `same_request`).
+    fingerprint: bytes = b""
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -284,9 +287,22 @@ class ChangePassword:
     account_id: str
     password_hash: str
     keep_session_id: str  # the caller's own session stays; every other one ends
+    fingerprint: bytes = b""
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
+        _secret("password_hash", self.password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class RehashPassword:
+    """The same password, hashed again with the station's current argon2 parameters at login."""
+
+    account_id: str
+    password_hash: str
+
+    def __post_init__(self) -> None:
+        check_account_id(self.account_id)
         _secret("password_hash", self.password_hash)
 
 
@@ -310,6 +326,7 @@ class AddPassenger:
     document_cipher: bytes
     document_index: bytes
     phone_cipher: bytes
+    fingerprint: bytes = b""
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -381,13 +398,27 @@ class ListPassengers:
 
 
 @dataclass(frozen=True, slots=True)
+class Recall:
+    """Query: the answer already given to this request id, if the owner remembers one (for
+    commands whose checks in the gateway would fail on a retry, like the old password)."""
+
+    request_id: str
+    fingerprint: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NotRemembered:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class SetupStatus:
     """Query: (set up, waiting for the setup token)."""
 
 
 AccountCommand = (
     CreateAccount | OpenSetup | SetUp | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
-    | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
+    | RehashPassword | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
 )
 QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
 
@@ -620,6 +651,9 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
                 return account
             others = [s.session_id for s in state.sessions.values() if s.account_id == account_id and not s.ended_at_ms and s.session_id != keep]
             return (PasswordChanged(account_id, password_hash), *(SessionEnded(s, now_ms, "password changed") for s in others))
+        case RehashPassword(account_id, password_hash):
+            account = _find(state, account_id)
+            return account if isinstance(account, Rejection) else (PasswordChanged(account_id, password_hash),)
         case UpdateProfile(_, account_id, display_name):
             account = _find(state, account_id)
             return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name),)
@@ -719,6 +753,8 @@ def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], statio
     wrong = [role for role in roles if role not in kinds_allowed]
     if wrong:
         return reject(Reason.PERMISSION_DENIED, f"a {account.kind.value} account cannot hold {', '.join(wrong)}", field="roles")
+    if not account.totp_cipher and set(roles) & {r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)}:
+        return reject(Reason.NO_SECOND_FACTOR, "administrators log in with a second factor: create the account with second_factor first", field="roles")
     return (RolesGranted(account_id, roles, stations, operators),)
 
 
@@ -843,6 +879,12 @@ def render(state: AccountsState, command, events: tuple):
     return Done()
 
 
+def same_request(first, second) -> bool:
+    """Whether a retry asks for what the first request asked: by fingerprint when it has one."""
+    fingerprint = getattr(first, "fingerprint", b"")
+    return fingerprint == getattr(second, "fingerprint", b"") if fingerprint else first == second
+
+
 # ---------------------------------------------------------------------------------------------
 # The engine the owner actor wraps.
 
@@ -886,12 +928,18 @@ class AccountsEngine:
             checks, ended = touch(self.state, item.session_ids, now_ms, self.rules)
             self._apply(item, ended, entries)
             return checks
+        if isinstance(item, Recall):
+            remembered = self.recent.get(item.request_id)
+            if remembered is None:
+                return NotRemembered()
+            command, reply = remembered
+            return reply if getattr(command, "fingerprint", b"") == item.fingerprint else reject(Reason.REQUEST_ID_REUSED, f"request_id {item.request_id} was used for a different request")
         if isinstance(item, QUERIES):
             return answer(self.state, item, now_ms, self.rules)
         request_id = getattr(item, "request_id", "")
         if request_id and request_id in self.recent:
             command, reply = self.recent[request_id]
-            return reply if command == item else reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request")
+            return reply if same_request(command, item) else reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request")
         outcome = decide(self.state, item, now_ms, self.rules)
         if not isinstance(outcome, Rejection):
             self._apply(item, outcome, entries)

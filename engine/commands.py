@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 
 from .limits import (
     MAX_GATE_ID_CHARS,
@@ -246,7 +247,131 @@ class SweepHolds:
     trip_id: str = ""
 
 
-Command = ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | SweepHolds
+# --- orders ---------------------------------------------------------------------------------
+
+
+class PayMethod(Enum):
+    CASH = "cash"  # at the counter
+    CARD = "card"  # a bank card on the counter's POS terminal
+    WEPAY = "wepay"  # a wallet, paid by QR code (WeChat Pay's flow)
+    ALIPAY = "alipay"  # a wallet, paid by QR code (Alipay's flow)
+
+
+# Provider transaction ids and refund numbers: printable, bounded, as providers issue them.
+PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+MAX_PROVIDER_ID_CHARS = 64
+ORDER_SUFFIX = re.compile(r"O[1-9][0-9]*")
+
+
+def order_trip(order_id: str, field_name: str = "order_id") -> str:
+    return _split_id(field_name, order_id, ORDER_SUFFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOrder:
+    """An order for the seats of a live hold, to be paid by `method` before the hold expires."""
+
+    request_id: str
+    hold_id: str
+    method: PayMethod
+    buyer: str = ""  # a passenger account ordering for itself; "" at a counter
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.hold_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPayment:
+    """Money arrived for an order: from a verified provider notification, or at the counter."""
+
+    request_id: str
+    order_id: str
+    method: PayMethod
+    provider_txn_id: str
+    amount_fen: int
+    paid_at_ms: int
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        order_trip(self.order_id)
+        _require("provider_txn_id", self.provider_txn_id, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
+        if self.amount_fen <= 0:
+            raise invalid("amount_fen", "must be positive")
+
+    @property
+    def trip_id(self) -> str:
+        return order_trip(self.order_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    request_id: str
+    order_id: str
+    buyer: str = ""  # set when a passenger cancels: only their own order
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        order_trip(self.order_id)
+
+    @property
+    def trip_id(self) -> str:
+        return order_trip(self.order_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOrder:
+    """Refund some or all (ticket_ids empty) of an order's tickets, back the way the money came."""
+
+    request_id: str
+    order_id: str
+    ticket_ids: tuple[str, ...] = ()
+    buyer: str = ""
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        trip_id = order_trip(self.order_id)
+        if len(self.ticket_ids) > MAX_SEATS_PER_HOLD:
+            raise invalid("ticket_ids", f"at most {MAX_SEATS_PER_HOLD}")
+        for ticket_id in self.ticket_ids:
+            if _split_id("ticket_ids", ticket_id, TICKET_SUFFIX) != trip_id:
+                raise invalid("ticket_ids", f"{ticket_id} is not a ticket of this order's trip")
+        if len(set(self.ticket_ids)) != len(self.ticket_ids):
+            raise invalid("ticket_ids", "a ticket is named twice")
+
+    @property
+    def trip_id(self) -> str:
+        return order_trip(self.order_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SettleRefund:
+    """The provider (or the cashier) paid a requested refund out."""
+
+    request_id: str
+    order_id: str
+    refund_no: str
+    provider_refund_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        order_trip(self.order_id)
+        _require("refund_no", self.refund_no, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
+        _require("provider_refund_id", self.provider_refund_id, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
+
+    @property
+    def trip_id(self) -> str:
+        return order_trip(self.order_id)
+
+
+Command = (
+    ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | SweepHolds
+    | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund
+)
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -311,4 +436,28 @@ class ListStations:
     trip_id: str = ""
 
 
-Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations
+@dataclass(frozen=True, slots=True)
+class GetOrder:
+    order_id: str
+    viewer: str = ""  # set when a passenger asks: only their own orders exist for them
+
+    def __post_init__(self) -> None:
+        order_trip(self.order_id)
+
+    @property
+    def trip_id(self) -> str:
+        return order_trip(self.order_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrders:
+    """Every owner's orders of one buyer (asked of all owners, like a search)."""
+
+    buyer: str
+
+    def __post_init__(self) -> None:
+        if not self.buyer:
+            raise Rejected(reject(Reason.MISSING_FIELD, "buyer is required", field="buyer"))
+
+
+Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders

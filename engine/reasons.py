@@ -30,7 +30,6 @@ class Reason(IntEnum):
     UNKNOWN_ACCOUNT = 2006
     UNKNOWN_PASSENGER = 2007
     UNKNOWN_ROLE = 2008
-    UNKNOWN_DEVICE = 2009
 
     # 3xxx: the request is well-formed but the state of the trip does not allow it.
     SEAT_TAKEN = 3001
@@ -64,6 +63,7 @@ class Reason(IntEnum):
     PASSENGER_EXISTS = 4013
     TOO_MANY_PASSENGERS = 4014
     RETENTION_TOO_SHORT = 4015  # an audit purge that would remove records younger than the law allows
+    NO_SECOND_FACTOR = 4016  # an administrator role for an account without one
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,6 @@ PHONE_CONTEXT = "account.phone"
 ADMIN_KINDS = {Role.SYSTEM_ADMIN.value, Role.SECURITY_ADMIN.value, Role.AUDIT_ADMIN.value}
 # Why personal data was read is kept in the audit record; a sentence, not an essay.
 MAX_PURPOSE_CHARS = 200
-# Device secrets are generated, never chosen: 32 random bytes.
-DEVICE_SECRET_BYTES = 32
 
 KIND_TO_PROTO = {
     ac.AccountKind.PASSENGER: accounts_pb2.ACCOUNT_KIND_PASSENGER,
@@ -146,8 +144,19 @@ class AccountDesk:
             document_number=number, phone=phone,
         )
 
-    async def new_account(self, context, kind: ac.AccountKind, login_name: str, password: str, display_name: str, totp_secret: str = "") -> ac.NewAccount:
-        weak = identity.check_password(password)
+    def fingerprint(self, *parts: str) -> bytes:
+        """A keyed digest of a request's plain fields: retries match by it (engine.accounts.same_request)."""
+        return self.secrets.keyring.blind_index("\x1f".join(parts), "request.fingerprint")
+
+    def derived_secret(self, purpose: str, request_id: str, login_name: str) -> bytes:
+        """A secret generated for a request, the same on every retry of it (so a retry's answer
+        shows the secret that was stored), and unguessable without the station's index key."""
+        return self.secrets.keyring.blind_index(f"{request_id}\x1f{login_name}", purpose)
+
+    async def new_account(
+        self, context, kind: ac.AccountKind, login_name: str, password: str, display_name: str, totp_secret: str = "", generated: bool = False,
+    ) -> ac.NewAccount:
+        weak = None if generated else identity.check_password(password)  # generated secrets are 256 random bits
         if weak is not None:
             await abort(context, weak)
         password_hash = await self.hash_password(password)
@@ -210,7 +219,8 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         # Hash only once the request is known to be well formed: hashing is the expensive part.
         new = command.account
         hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
-        view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed))
+        fingerprint = desk.fingerprint("register", phone, request.password, display_name)
+        view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint))
         _note(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view))
 
@@ -230,12 +240,12 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         refusal = _refusal(found, now)
         if refusal is not None:
             await abort(context, refusal)
+        if found.totp_cipher and not request.totp_code:
+            # Said before the password is checked, so the answer tells nothing about the password.
+            await abort(context, reject(Reason.SECOND_FACTOR_REQUIRED, "this account needs a TOTP code from its authenticator app", field="totp_code"))
         password_ok = await desk.password_matches(found.password_hash, request.password)
         step = 0
         if password_ok and found.totp_cipher:
-            if not request.totp_code:
-                await desk.accounts.submit(ac.LoginFailed(account.account_id))
-                await abort(context, reject(Reason.SECOND_FACTOR_REQUIRED, "this account needs a TOTP code from its authenticator app", field="totp_code"))
             secret = desk.secrets.keyring.decrypt(found.totp_cipher, totp_context(account.login_name))
             step = credentials.verify_totp(secret, request.totp_code, now) or 0
             password_ok = step > found.totp_last_step
@@ -247,6 +257,8 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
                 _note(detail=f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures")
             await abort(context, bad_credentials())
         session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step))
+        if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
+            await desk.accounts.submit(ac.RehashPassword(account.account_id, await desk.hash_password(request.password)))
         return await desk.issue_tokens(session)
 
     async def Refresh(self, request, context):
@@ -282,12 +294,17 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         weak = identity.check_password(request.new_password)
         if weak is not None:
             await abort(context, reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"))
+        command = await desk.build(context, lambda: ac.ChangePassword(request.request_id, principal.account_id, "pending", principal.session_id))
+        fingerprint = desk.fingerprint("change-password", principal.account_id, request.old_password, request.new_password)
+        # A retry of a change that went through: the old password no longer matches, so ask first.
+        if not isinstance(await desk.ask(context, ac.Recall(command.request_id, fingerprint)), ac.NotRemembered):
+            return accounts_pb2.ChangePasswordResponse()
         view = await desk.ask(context, ac.GetAccount(principal.account_id))
         found = await desk.ask(context, ac.FindLogin(await _login_key_of(desk, view)))
         if not await desk.password_matches(found.password_hash, request.old_password):
             await abort(context, reject(Reason.BAD_CREDENTIALS, "the old password is wrong", field="old_password"))
-        command = await desk.build(context, lambda: ac.ChangePassword(request.request_id, principal.account_id, "pending", principal.session_id))
-        await desk.ask(context, ac.ChangePassword(command.request_id, principal.account_id, await desk.hash_password(request.new_password), principal.session_id))
+        new_hash = await desk.hash_password(request.new_password)
+        await desk.ask(context, ac.ChangePassword(command.request_id, principal.account_id, new_hash, principal.session_id, fingerprint))
         return accounts_pb2.ChangePasswordResponse()
 
     async def AddPassenger(self, request, context):
@@ -303,6 +320,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
                 keyring.encrypt(number, passenger_context("document", principal.account_id)),
                 keyring.blind_index(f"{kind.name}:{number}", "passenger.document"),
                 keyring.encrypt(phone, passenger_context("phone", principal.account_id)) if phone else b"",
+                desk.fingerprint("add-passenger", principal.account_id, name, kind.name, number, phone),
             )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
@@ -365,7 +383,9 @@ def _page(request) -> tuple[int, int]:
     try:
         offset = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
     except ValueError:
-        raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token")) from None
+        offset = -1
+    if offset < 1:
+        raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token"))
     return offset, size
 
 
@@ -403,27 +423,30 @@ class StaffService(staff_pb2_grpc.StaffServicer):
 
     async def CreateAccount(self, request, context):
         desk = self.desk
+        await desk.build(context, lambda: (ac.check_request_id(request.request_id), ac.check_login_name(request.login_name)))
+        device_secret = totp_secret = ""
         if request.kind == accounts_pb2.ACCOUNT_KIND_STAFF:
-            kind, password, device_secret = ac.AccountKind.STAFF, request.password, ""
+            kind, password = ac.AccountKind.STAFF, request.password
+            if request.second_factor:
+                totp_secret = base64.b32encode(desk.derived_secret("account.totp-secret", request.request_id, request.login_name)[:20]).decode()
         elif request.kind == accounts_pb2.ACCOUNT_KIND_DEVICE:
-            device_secret = secrets.token_urlsafe(DEVICE_SECRET_BYTES)
+            if request.password or request.second_factor:
+                await abort(context, reject(Reason.INVALID_FIELD, "password: devices get a generated secret and no second factor; leave both empty", field="password"))
+            device_secret = base64.urlsafe_b64encode(desk.derived_secret("account.device-secret", request.request_id, request.login_name)).decode().rstrip("=")
             kind, password = ac.AccountKind.DEVICE, device_secret
-            if request.password:
-                await abort(context, reject(Reason.INVALID_FIELD, "password: devices get a generated secret; leave it empty", field="password"))
         else:
             await abort(context, reject(Reason.INVALID_FIELD, "kind: STAFF or DEVICE", field="kind"))
-        await desk.build(context, lambda: ac.check_login_name(request.login_name))
-        new = await desk.new_account(context, kind, request.login_name, password, request.display_name.strip())
-        view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new)))
+        display_name = request.display_name.strip()
+        new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
+        fingerprint = desk.fingerprint("create-account", str(request.kind), request.login_name, request.password, display_name, str(request.second_factor))
+        view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)))
         _note(target=view.account_id)
-        return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret)
+        uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer="Keyun") if totp_secret else ""
+        return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri)
 
     async def ListAccounts(self, request, context):
-        try:
-            offset, size = _page(request)
-        except Rejected as rejected:
-            await abort(context, rejected.rejection)
-        page = await self.desk.ask(context, ac.ListAccounts(offset, size))
+        query = await self.desk.build(context, lambda: ac.ListAccounts(*_page(request)))
+        page = await self.desk.ask(context, query)
         return staff_pb2.ListAccountsResponse(accounts=[self.desk.account(v) for v in page.accounts], next_page_token=_token(page.next_offset))
 
     async def DisableAccount(self, request, context):

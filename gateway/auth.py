@@ -39,7 +39,7 @@ from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from . import tls
 from . import credentials
 from .credentials import Claims, TokenSigner
-from .errors import OUTCOME, abort
+from .errors import OUTCOME, abort, owner_errors
 
 log = logging.getLogger("keyun.auth")
 
@@ -257,6 +257,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         action = method.lstrip("/")
 
         async def guarded(request, context):
+            # The accounts and audit owners can be overloaded or restarting like any other.
+            async with owner_errors(context):
+                return await checked(request, context)
+
+        async def checked(request, context):
             if rule is None:
                 await auth.record(None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC")
                 await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))

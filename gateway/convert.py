@@ -91,7 +91,7 @@ def ticket(view: TicketView) -> common_pb2.Ticket:
 def holder(view: Holder) -> common_pb2.TicketHolder:
     """Already masked by the gateway when the ticket was bought: printed as is."""
     return common_pb2.TicketHolder(
-        passenger_id=view.passenger_id, name=view.name_masked, document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{view.document_type}"),
+        passenger_id=view.passenger_id, account_id=view.account_id, name=view.name_masked, document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{view.document_type}"),
         document_number=view.document_masked,
     )
 

@@ -127,9 +127,10 @@ TOKEN_VERSION = "k1"
 ACCESS, REFRESH = "access", "refresh"
 TOKEN_KINDS = (ACCESS, REFRESH)
 
-# Access tokens are checked only by signature on every RPC, so a revoked session keeps working
-# until its access token expires: 15 minutes bounds that window while a counter clerk refreshes
-# only a few dozen times in a shift.
+# Every RPC checks the access token's signature and, through the gateway's session cache, that its
+# session is still alive (gateway/auth.py), so logout and revocation do not wait for expiry.  The
+# short lifetime limits what a copied token is worth; 15 minutes means a counter clerk's client
+# refreshes only a few dozen times in a shift.
 ACCESS_TOKEN_TTL_MS = 15 * 60 * 1000
 # Refresh tokens are checked against the session at the accounts owner on every use, so they can
 # live longer: 7 days covers a week of shifts on a kiosk or handheld without a new login, and a

@@ -6,13 +6,23 @@ name, domain "keyun.v1", and metadata holding the numeric code and the rejection
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import logging
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from keyun.engine.reasons import Reason, Rejection
+
+from .owners import OwnerFailed, OwnerUnavailable, Overloaded
+
+log = logging.getLogger("keyun.gateway")
+
+# How soon a client should retry after an overload or an owner restart.
+RETRY_AFTER_OVERLOAD_S = 0.2
+RETRY_AFTER_RESTART_S = 1.0
 
 DOMAIN = "keyun.v1"
 
@@ -38,7 +48,6 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.UNKNOWN_ACCOUNT: grpc.StatusCode.NOT_FOUND,
     Reason.UNKNOWN_PASSENGER: grpc.StatusCode.NOT_FOUND,
     Reason.UNKNOWN_ROLE: grpc.StatusCode.INVALID_ARGUMENT,
-    Reason.UNKNOWN_DEVICE: grpc.StatusCode.NOT_FOUND,
     Reason.SEAT_TAKEN: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NOT_ENOUGH_SEATS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.HOLD_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
@@ -68,6 +77,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.PASSENGER_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
     Reason.TOO_MANY_PASSENGERS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.RETENTION_TOO_SHORT: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NO_SECOND_FACTOR: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 
@@ -108,3 +118,17 @@ async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.Status
     say so with a reason, and when to try again if retrying can help."""
     details = status_details(code, message, reason, {}, retry_after_s=retry_after_s)
     await context.abort(code, message, trailing_metadata=((DETAILS_KEY, details),))
+
+
+@contextlib.asynccontextmanager
+async def owner_errors(context: grpc.aio.ServicerContext):
+    """Turn an owner that cannot answer into a status the client can act on."""
+    try:
+        yield
+    except Overloaded:
+        await abort_unavailable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
+    except OwnerUnavailable:
+        await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
+    except OwnerFailed:
+        log.exception("an owner call failed")
+        await abort_unavailable(context, grpc.StatusCode.INTERNAL, "OWNER_FAILED", "internal error; it has been logged, and the outcome is unknown", None)

@@ -8,7 +8,6 @@ gRPC status with details.  The servicers hold no state of their own.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -39,15 +38,12 @@ from keyun.v1 import (
 
 from . import convert
 from .auth import CALLER
-from .errors import abort, abort_unavailable
+from .errors import abort, owner_errors
 from .network_loader import load_network
-from .owners import OwnerFailed, OwnerPool, OwnerUnavailable, Overloaded
+from .owners import OwnerPool
 
 log = logging.getLogger("keyun.gateway")
 
-# How soon a client should retry after an overload or an owner restart.
-RETRY_AFTER_OVERLOAD_S = 0.2
-RETRY_AFTER_RESTART_S = 1.0
 
 
 class Gateway:
@@ -109,20 +105,6 @@ class Gateway:
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min)))
         start_ms = int(midnight.timestamp() * 1000)
         return start_ms, start_ms + 86_400_000
-
-
-@contextlib.asynccontextmanager
-async def owner_errors(context: grpc.aio.ServicerContext):
-    """Turn an owner that cannot answer into a status the client can act on."""
-    try:
-        yield
-    except Overloaded:
-        await abort_unavailable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
-    except OwnerUnavailable:
-        await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
-    except OwnerFailed:
-        log.exception("an owner call failed")
-        await abort_unavailable(context, grpc.StatusCode.INTERNAL, "OWNER_FAILED", "internal error; it has been logged, and the outcome is unknown", None)
 
 
 def page(items: list, page_size: int, page_token: str, query_key: str) -> tuple[list, str]:

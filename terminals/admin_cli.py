@@ -35,6 +35,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("login_name")
     p.add_argument("--kind", choices=sorted(KINDS), default="staff")
     p.add_argument("--display-name", default="")
+    p.add_argument("--second-factor", action="store_true", help="staff: log in with a TOTP code too (needed to become an administrator)")
     _common(p)
     p.set_defaults(run=_create)
 
@@ -92,10 +93,15 @@ def _create(args: argparse.Namespace) -> None:
     password = "" if args.kind == "device" else _password(f"password for {args.login_name}: ", "KEYUN_NEW_PASSWORD")
     reply = client.call(client.staff.CreateAccount, staff_pb2.CreateAccountRequest(
         request_id=new_request_id(), kind=KINDS[args.kind], login_name=args.login_name, password=password, display_name=args.display_name,
+        second_factor=args.second_factor,
     ))
     _show(args, reply.account)
-    if reply.device_secret and not args.json:
+    if args.json:
+        return
+    if reply.device_secret:
         print(f"device secret (shown once; the device logs in with it): {reply.device_secret}")
+    if reply.totp_secret:
+        print(f"TOTP secret (shown once; load it into the authenticator app): {reply.totp_secret}\n{reply.totp_uri}")
 
 
 def _list(args: argparse.Namespace) -> None:

@@ -161,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
     """Run a terminal verb; print refusals as `REASON: message` on stderr with exit code 1."""
     args.opened, args.resumed = [], []
     try:
-        args.run(args)
+        try:
+            args.run(args)
+        finally:
+            for client in args.resumed:  # a refresh during the command rotated the tokens, refused or not
+                sessions.save(args.server, client.access_token, client.refresh_token)
         for client in args.opened:
             client.logout()
-        for client in args.resumed:  # a refresh during the command rotated the tokens
-            sessions.save(args.server, client.access_token, client.refresh_token)
     except KeyunError as error:
         print(f"refused: {error}", file=sys.stderr)
         for key, value in error.facts.items():

@@ -21,7 +21,7 @@ from keyun.gateway.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSENGER_PHONE, DEM
 from keyun.gateway.server import SERVICE_NAMES
 from keyun.persistence.keyring import Keyring
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, sales_pb2, staff_pb2, staff_pb2_grpc
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, sales_pb2, staff_pb2
 
 from .conftest import ServerThread, schedule_trip
 
@@ -331,6 +331,50 @@ def test_staff_are_created_by_the_system_admin_and_given_roles_by_the_security_a
     sysadmin.call(sysadmin.staff.DisableAccount, staff_pb2.DisableAccountRequest(request_id="disable-lili", account_id=created.account_id))
     time.sleep(1.1)
     assert refused(lambda: fresh.sell(trip_id, "BBB", "CCC", seat_count=1)).code is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_retries_of_calls_that_carry_secrets_get_the_original_answer(station):
+    client = KeyunClient(station.server.target, attempts=1)
+    register = accounts_pb2.RegisterRequest(request_id="reg-retry", phone="13177778888", password=STRONG, display_name="重试")
+    first = client.call(client.accounts.Register, register).account
+    assert client.call(client.accounts.Register, register).account == first  # hashed again, still the same request
+    other = dataclasses_replace(register, password="Other-Passw0rd")
+    assert refused(lambda: client.call(client.accounts.Register, other)).reason == "REQUEST_ID_REUSED"
+    client.login("13177778888", STRONG)
+    add = accounts_pb2.AddPassengerRequest(request_id="add-retry", name="周重", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E22223333")
+    assert client.call(client.accounts.AddPassenger, add) == client.call(client.accounts.AddPassenger, add)
+    change = accounts_pb2.ChangePasswordRequest(request_id="pw-retry", old_password=STRONG, new_password="Newer-Passw0rd")
+    client.call(client.accounts.ChangePassword, change)
+    client.call(client.accounts.ChangePassword, change)  # the old password no longer matches; the retry is still answered
+    again = KeyunClient(station.server.target, attempts=1)
+    again.login("13177778888", "Newer-Passw0rd")
+    sysadmin = station.client("sysadmin")
+    device = staff_pb2.CreateAccountRequest(request_id="dev-retry", kind=common_kind("DEVICE"), login_name="gate77")
+    first_device = sysadmin.call(sysadmin.staff.CreateAccount, device)
+    assert sysadmin.call(sysadmin.staff.CreateAccount, device).device_secret == first_device.device_secret
+    KeyunClient(station.server.target, attempts=1).login("gate77", first_device.device_secret)  # the secret shown works
+
+
+def common_kind(name: str) -> int:
+    return getattr(accounts_pb2, f"ACCOUNT_KIND_{name}")
+
+
+def test_an_administrator_role_needs_an_account_with_a_second_factor(station):
+    sysadmin, secadmin = station.client("sysadmin"), station.client("secadmin")
+    plain = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+        request_id="plain-admin", kind=common_kind("STAFF"), login_name="nofactor", password=STRONG,
+    )).account
+    grant = staff_pb2.GrantRolesRequest(request_id="grant-plain", account_id=plain.account_id, roles=["audit_admin"], stations=["*"])
+    assert refused(lambda: secadmin.call(secadmin.staff.GrantRoles, grant)).reason == "NO_SECOND_FACTOR"
+    enrolled = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+        request_id="factor-admin", kind=common_kind("STAFF"), login_name="withfactor", password=STRONG, second_factor=True,
+    ))
+    assert enrolled.totp_secret and enrolled.totp_uri.startswith("otpauth://totp/")
+    secadmin.call(secadmin.staff.GrantRoles, dataclasses_replace(grant, request_id="grant-factor", account_id=enrolled.account.account_id))
+    auditor = KeyunClient(station.server.target, attempts=1)
+    assert refused(lambda: auditor.login("withfactor", STRONG)).reason == "SECOND_FACTOR_REQUIRED"
+    auditor.login("withfactor", STRONG, credentials.totp_code(enrolled.totp_secret, now_ms()))
+    assert list(auditor.account.roles) == ["audit_admin"]
 
 
 def test_the_audit_log_records_who_did_what_and_only_the_audit_admin_reads_it(station):

@@ -185,3 +185,19 @@ def test_the_store_recovers_the_same_state_from_snapshot_and_log(tmp_path, engin
     assert again.state == engine.state
     assert again.execute([ac.AddPassenger("p1", account.account_id, b"n", "PASSPORT", b"d", b"i" * 32, b"")], T0 + 3)[0][0].passengers[0].passenger_id == "P1"
     reopened.close()
+
+
+def test_retries_match_by_fingerprint_when_the_command_carries_fresh_secrets(engine):
+    first = run(engine, ac.CreateAccount("r1", passenger(1), fingerprint=b"f" * 32))
+    rehashed = ac.NewAccount(ac.AccountKind.PASSENGER, "phone:0001", "", b"other-cipher", "", "another-salt-hash", roles=("passenger",))
+    assert run(engine, ac.CreateAccount("r1", rehashed, fingerprint=b"f" * 32)) == first  # the same request, hashed again
+    assert reason(run(engine, ac.CreateAccount("r1", rehashed, fingerprint=b"g" * 32))) is Reason.REQUEST_ID_REUSED
+    assert run(engine, ac.Recall("r1", b"f" * 32)) == first
+    assert run(engine, ac.Recall("r2", b"f" * 32)) == ac.NotRemembered()
+
+
+def test_administrator_roles_need_a_second_factor(engine):
+    plain = run(engine, ac.CreateAccount("r1", staff("anna")))
+    assert reason(run(engine, ac.GrantRoles("g1", plain.account_id, ("audit_admin",), ("*",), ()))) is Reason.NO_SECOND_FACTOR
+    enrolled = run(engine, ac.CreateAccount("r2", staff("bob", totp=b"secret")))
+    assert run(engine, ac.GrantRoles("g2", enrolled.account_id, ("audit_admin",), ("*",), ())).roles == ("audit_admin",)

@@ -114,13 +114,15 @@ class Ticket(_message.Message):
     def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ...) -> None: ...
 
 class TicketHolder(_message.Message):
-    __slots__ = ("passenger_id", "name", "document_type", "document_number")
+    __slots__ = ("passenger_id", "name", "document_type", "document_number", "account_id")
     PASSENGER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     passenger_id: str
     name: str
     document_type: DocumentType
     document_number: str
-    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...

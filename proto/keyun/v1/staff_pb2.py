@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from keyun.v1 import accounts_pb2 as keyun_dot_v1_dot_accounts__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/staff.proto\x12\x08keyun.v1\x1a\x17keyun/v1/accounts.proto\"N\n\x10NewAdministrator\x12\x12\n\nlogin_name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"\xba\x01\n\x0cSetUpRequest\x12\x13\n\x0bsetup_token\x18\x01 \x01(\t\x12\x30\n\x0csystem_admin\x18\x02 \x01(\x0b\x32\x1a.keyun.v1.NewAdministrator\x12\x32\n\x0esecurity_admin\x18\x03 \x01(\x0b\x32\x1a.keyun.v1.NewAdministrator\x12/\n\x0b\x61udit_admin\x18\x04 \x01(\x0b\x32\x1a.keyun.v1.NewAdministrator\"`\n\x13\x41\x64ministratorSecret\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\x12\x13\n\x0btotp_secret\x18\x02 \x01(\t\x12\x10\n\x08totp_uri\x18\x03 \x01(\t\"F\n\rSetUpResponse\x12\x35\n\x0e\x61\x64ministrators\x18\x01 \x03(\x0b\x32\x1d.keyun.v1.AdministratorSecret\"\x8b\x01\n\x14\x43reateAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.keyun.v1.AccountKind\x12\x12\n\nlogin_name\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\"R\n\x15\x43reateAccountResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\x12\x15\n\rdevice_secret\x18\x02 \x01(\t\"<\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x14ListAccountsResponse\x12#\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x11.keyun.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x15\x44isableAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"<\n\x16\x44isableAccountResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"o\n\x11GrantRolesRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12\x10\n\x08stations\x18\x04 \x03(\t\x12\x11\n\toperators\x18\x05 \x03(\t\"8\n\x12GrantRolesResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"S\n\x16LookUpPassengerRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0cpassenger_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"A\n\x17LookUpPassengerResponse\x12&\n\tpassenger\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Passenger2\xd8\x03\n\x05Staff\x12\x38\n\x05SetUp\x12\x16.keyun.v1.SetUpRequest\x1a\x17.keyun.v1.SetUpResponse\x12P\n\rCreateAccount\x12\x1e.keyun.v1.CreateAccountRequest\x1a\x1f.keyun.v1.CreateAccountResponse\x12M\n\x0cListAccounts\x12\x1d.keyun.v1.ListAccountsRequest\x1a\x1e.keyun.v1.ListAccountsResponse\x12S\n\x0e\x44isableAccount\x12\x1f.keyun.v1.DisableAccountRequest\x1a .keyun.v1.DisableAccountResponse\x12G\n\nGrantRoles\x12\x1b.keyun.v1.GrantRolesRequest\x1a\x1c.keyun.v1.GrantRolesResponse\x12V\n\x0fLookUpPassenger\x12 .keyun.v1.LookUpPassengerRequest\x1a!.keyun.v1.LookUpPassengerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/staff.proto\x12\x08keyun.v1\x1a\x17keyun/v1/accounts.proto\"N\n\x10NewAdministrator\x12\x12\n\nlogin_name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"\xba\x01\n\x0cSetUpRequest\x12\x13\n\x0bsetup_token\x18\x01 \x01(\t\x12\x30\n\x0csystem_admin\x18\x02 \x01(\x0b\x32\x1a.keyun.v1.NewAdministrator\x12\x32\n\x0esecurity_admin\x18\x03 \x01(\x0b\x32\x1a.keyun.v1.NewAdministrator\x12/\n\x0b\x61udit_admin\x18\x04 \x01(\x0b\x32\x1a.keyun.v1.NewAdministrator\"`\n\x13\x41\x64ministratorSecret\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\x12\x13\n\x0btotp_secret\x18\x02 \x01(\t\x12\x10\n\x08totp_uri\x18\x03 \x01(\t\"F\n\rSetUpResponse\x12\x35\n\x0e\x61\x64ministrators\x18\x01 \x03(\x0b\x32\x1d.keyun.v1.AdministratorSecret\"\xa2\x01\n\x14\x43reateAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.keyun.v1.AccountKind\x12\x12\n\nlogin_name\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x15\n\rsecond_factor\x18\x06 \x01(\x08\"y\n\x15\x43reateAccountResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\x12\x15\n\rdevice_secret\x18\x02 \x01(\t\x12\x13\n\x0btotp_secret\x18\x03 \x01(\t\x12\x10\n\x08totp_uri\x18\x04 \x01(\t\"<\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x14ListAccountsResponse\x12#\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x11.keyun.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x15\x44isableAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"<\n\x16\x44isableAccountResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"o\n\x11GrantRolesRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12\x10\n\x08stations\x18\x04 \x03(\t\x12\x11\n\toperators\x18\x05 \x03(\t\"8\n\x12GrantRolesResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"S\n\x16LookUpPassengerRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0cpassenger_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"A\n\x17LookUpPassengerResponse\x12&\n\tpassenger\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Passenger2\xd8\x03\n\x05Staff\x12\x38\n\x05SetUp\x12\x16.keyun.v1.SetUpRequest\x1a\x17.keyun.v1.SetUpResponse\x12P\n\rCreateAccount\x12\x1e.keyun.v1.CreateAccountRequest\x1a\x1f.keyun.v1.CreateAccountResponse\x12M\n\x0cListAccounts\x12\x1d.keyun.v1.ListAccountsRequest\x1a\x1e.keyun.v1.ListAccountsResponse\x12S\n\x0e\x44isableAccount\x12\x1f.keyun.v1.DisableAccountRequest\x1a .keyun.v1.DisableAccountResponse\x12G\n\nGrantRoles\x12\x1b.keyun.v1.GrantRolesRequest\x1a\x1c.keyun.v1.GrantRolesResponse\x12V\n\x0fLookUpPassenger\x12 .keyun.v1.LookUpPassengerRequest\x1a!.keyun.v1.LookUpPassengerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,25 +41,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETUPRESPONSE']._serialized_start=426
   _globals['_SETUPRESPONSE']._serialized_end=496
   _globals['_CREATEACCOUNTREQUEST']._serialized_start=499
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=638
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=640
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=722
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=724
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=784
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=786
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=870
-  _globals['_DISABLEACCOUNTREQUEST']._serialized_start=872
-  _globals['_DISABLEACCOUNTREQUEST']._serialized_end=935
-  _globals['_DISABLEACCOUNTRESPONSE']._serialized_start=937
-  _globals['_DISABLEACCOUNTRESPONSE']._serialized_end=997
-  _globals['_GRANTROLESREQUEST']._serialized_start=999
-  _globals['_GRANTROLESREQUEST']._serialized_end=1110
-  _globals['_GRANTROLESRESPONSE']._serialized_start=1112
-  _globals['_GRANTROLESRESPONSE']._serialized_end=1168
-  _globals['_LOOKUPPASSENGERREQUEST']._serialized_start=1170
-  _globals['_LOOKUPPASSENGERREQUEST']._serialized_end=1253
-  _globals['_LOOKUPPASSENGERRESPONSE']._serialized_start=1255
-  _globals['_LOOKUPPASSENGERRESPONSE']._serialized_end=1320
-  _globals['_STAFF']._serialized_start=1323
-  _globals['_STAFF']._serialized_end=1795
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=661
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=663
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=784
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=786
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=846
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=848
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=932
+  _globals['_DISABLEACCOUNTREQUEST']._serialized_start=934
+  _globals['_DISABLEACCOUNTREQUEST']._serialized_end=997
+  _globals['_DISABLEACCOUNTRESPONSE']._serialized_start=999
+  _globals['_DISABLEACCOUNTRESPONSE']._serialized_end=1059
+  _globals['_GRANTROLESREQUEST']._serialized_start=1061
+  _globals['_GRANTROLESREQUEST']._serialized_end=1172
+  _globals['_GRANTROLESRESPONSE']._serialized_start=1174
+  _globals['_GRANTROLESRESPONSE']._serialized_end=1230
+  _globals['_LOOKUPPASSENGERREQUEST']._serialized_start=1232
+  _globals['_LOOKUPPASSENGERREQUEST']._serialized_end=1315
+  _globals['_LOOKUPPASSENGERRESPONSE']._serialized_start=1317
+  _globals['_LOOKUPPASSENGERRESPONSE']._serialized_end=1382
+  _globals['_STAFF']._serialized_start=1385
+  _globals['_STAFF']._serialized_end=1857
 # @@protoc_insertion_point(module_scope)

@@ -46,26 +46,32 @@ class SetUpResponse(_message.Message):
     def __init__(self, administrators: _Optional[_Iterable[_Union[AdministratorSecret, _Mapping]]] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
-    __slots__ = ("request_id", "kind", "login_name", "password", "display_name")
+    __slots__ = ("request_id", "kind", "login_name", "password", "display_name", "second_factor")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     LOGIN_NAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SECOND_FACTOR_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     kind: _accounts_pb2.AccountKind
     login_name: str
     password: str
     display_name: str
-    def __init__(self, request_id: _Optional[str] = ..., kind: _Optional[_Union[_accounts_pb2.AccountKind, str]] = ..., login_name: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+    second_factor: bool
+    def __init__(self, request_id: _Optional[str] = ..., kind: _Optional[_Union[_accounts_pb2.AccountKind, str]] = ..., login_name: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ..., second_factor: _Optional[bool] = ...) -> None: ...
 
 class CreateAccountResponse(_message.Message):
-    __slots__ = ("account", "device_secret")
+    __slots__ = ("account", "device_secret", "totp_secret", "totp_uri")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     DEVICE_SECRET_FIELD_NUMBER: _ClassVar[int]
+    TOTP_SECRET_FIELD_NUMBER: _ClassVar[int]
+    TOTP_URI_FIELD_NUMBER: _ClassVar[int]
     account: _accounts_pb2.Account
     device_secret: str
-    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ..., device_secret: _Optional[str] = ...) -> None: ...
+    totp_secret: str
+    totp_uri: str
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ..., device_secret: _Optional[str] = ..., totp_secret: _Optional[str] = ..., totp_uri: _Optional[str] = ...) -> None: ...
 
 class ListAccountsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
