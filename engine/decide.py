@@ -6,16 +6,21 @@ from enum import Enum
 from heapq import heappop as _heappop, heappush as _heappush
 
 from .commands import (
+    CancelOrder,
     CancelTrip,
     CheckIn,
     Command,
     ConfirmHold,
+    CreateOrder,
     DepartTrip,
     PlaceHold,
+    RecordPayment,
     Refund,
+    RefundOrder,
     ReleaseHold,
     ScheduleTrip,
     Sell,
+    SettleRefund,
     SweepHolds,
 )
 from .events import (
@@ -25,6 +30,15 @@ from .events import (
     HoldPlaced,
     HoldReleased,
     IssuedTicket,
+    OrderCancelled,
+    OrderCreated,
+    OrderExpired,
+    OrderTicketed,
+    Payment,
+    PaymentRecorded,
+    RefundPart,
+    RefundRequested,
+    RefundSettled,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
@@ -35,7 +49,7 @@ from .events import (
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .seats import choose_seats
-from .state import ShardState, TicketStatus, Trip, legs_mask, seats_free
+from .state import Order, OrderStatus, ShardState, TicketStatus, Trip, legs_mask, seats_free
 
 Outcome = tuple[Event, ...] | Rejection
 
@@ -98,7 +112,9 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _confirm(trip, command, now, policy)
         case ReleaseHold():
             hold = _live_hold(trip, command.hold_id, now)
-            if not isinstance(hold, Rejection) and command.buyer and hold.buyer != command.buyer:
+            if not isinstance(hold, Rejection) and hold.hold_id in trip.order_of_hold:
+                hold = _has_order(trip, hold.hold_id)
+            elif not isinstance(hold, Rejection) and command.buyer and hold.buyer != command.buyer:
                 hold = reject(Reason.UNKNOWN_HOLD, f"no hold {command.hold_id}", hold_id=command.hold_id)  # someone else's: not theirs to see
             return hold if isinstance(hold, Rejection) else (HoldReleased(trip.spec.trip_id, hold.hold_id),)
         case Refund():
@@ -109,6 +125,16 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _depart(trip, now, policy)
         case CancelTrip():
             return _cancel(trip, now, policy)
+        case CreateOrder():
+            return _create_order(trip, command, now)
+        case RecordPayment():
+            return _record_payment(trip, command, now, policy)
+        case CancelOrder():
+            return _cancel_order(trip, command, now)
+        case RefundOrder():
+            return _refund_order(trip, command, now, policy)
+        case SettleRefund():
+            return _settle_refund(trip, command, now)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -200,10 +226,17 @@ def _live_hold(trip: Trip, hold_id: str, now: int):
     return hold
 
 
+def _has_order(trip: Trip, hold_id: str) -> Rejection:
+    order_id = trip.order_of_hold[hold_id]
+    return reject(Reason.HOLD_HAS_ORDER, f"hold {hold_id} belongs to order {order_id}: pay or cancel the order", order_id=order_id)
+
+
 def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outcome:
     hold = _live_hold(trip, command.hold_id, now)
     if isinstance(hold, Rejection):
         return hold
+    if hold.hold_id in trip.order_of_hold:
+        return _has_order(trip, hold.hold_id)
     closed = _sales_open(trip, hold.from_stop, now, policy)
     if closed is not None:
         return closed
@@ -212,9 +245,22 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
-    ticket = trip.tickets.get(command.ticket_id)
+    order_id = _order_of_ticket(trip, command.ticket_id)
+    if order_id:
+        # Money paid through an order goes back the way it came: the order's refund does that.
+        return reject(Reason.ORDER_CLOSED, f"ticket {command.ticket_id} was paid through order {order_id}: refund the order", order_id=order_id)
+    refunded = _refund_ticket(trip, command.ticket_id, now, policy)
+    return refunded if isinstance(refunded, Rejection) else (refunded,)
+
+
+def _order_of_ticket(trip: Trip, ticket_id: str) -> str:
+    return next((order.order_id for order in trip.orders.values() if ticket_id in order.ticket_ids), "")
+
+
+def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> TicketRefunded | Rejection:
+    ticket = trip.tickets.get(ticket_id)
     if ticket is None:
-        return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
+        return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
     if trip.cancelled_at_ms:
@@ -227,7 +273,128 @@ def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
         fee = policy.refund_fee_fen(ticket.price_fen, trip.departs_at_ms(ticket.from_stop) - now)
     if fee is None:
         return reject(Reason.REFUND_NOT_ALLOWED, "no refunds once the coach has left")
-    return (TicketRefunded(trip.spec.trip_id, ticket.ticket_id, fee, ticket.price_fen - fee, now),)
+    return TicketRefunded(trip.spec.trip_id, ticket.ticket_id, fee, ticket.price_fen - fee, now)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def find_order(trip: Trip, order_id: str, buyer: str = "") -> Order | Rejection:
+    """The order, unless it does not exist or (for a passenger) is someone else's."""
+    order = trip.orders.get(order_id)
+    if order is None or (buyer and order.buyer != buyer):
+        return reject(Reason.UNKNOWN_ORDER, f"no order {order_id}", field="order_id")
+    return order
+
+
+def _create_order(trip: Trip, command: CreateOrder, now: int) -> Outcome:
+    hold = _live_hold(trip, command.hold_id, now)
+    if isinstance(hold, Rejection):
+        return hold
+    if command.buyer and hold.buyer != command.buyer:
+        return reject(Reason.UNKNOWN_HOLD, f"no hold {command.hold_id}", hold_id=command.hold_id)  # someone else's
+    if hold.hold_id in trip.order_of_hold:
+        return _has_order(trip, hold.hold_id)
+    order_id = f"{trip.spec.trip_id}-O{trip.orders_placed + 1}"
+    return (OrderCreated(
+        trip.spec.trip_id, order_id, hold.hold_id, hold.buyer, command.method.value, hold.fare_fen * len(hold.seats), hold.expires_at_ms, now,
+        hold.seats, hold.from_stop, hold.to_stop, hold.fare_fen, hold.holders,
+    ),)
+
+
+def _record_payment(trip: Trip, command: RecordPayment, now: int, policy: Policy) -> Outcome:
+    """Ticket the order if its seats can still be had; otherwise owe the money back.
+
+    Duplicate notifications (the same provider transaction) change nothing.  A payment for the
+    wrong amount or by another method is refused, and recorded by the gateway's audit trail.
+    """
+    order = find_order(trip, command.order_id)
+    if isinstance(order, Rejection):
+        return order
+    if any(p.provider_txn_id == command.provider_txn_id and p.method == command.method.value for p in order.payments):
+        return ()
+    if command.amount_fen != order.amount_fen or command.method.value != order.method:
+        return reject(
+            Reason.PAYMENT_MISMATCH, f"order {order.order_id} is for {order.amount_fen} fen by {order.method}",
+            amount_fen=order.amount_fen, method=order.method,
+        )
+    payment = Payment(command.method.value, command.provider_txn_id, command.amount_fen, command.paid_at_ms)
+    paid = PaymentRecorded(trip.spec.trip_id, order.order_id, payment)
+    tickets = _ticket_order(trip, order, now, policy) if order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED) else None
+    if tickets is not None:
+        issued, ticketed_ids = tickets
+        return (paid, issued, OrderTicketed(trip.spec.trip_id, order.order_id, ticketed_ids, now, payment.provider_txn_id))
+    why = {
+        OrderStatus.EXPIRED: "paid after the order expired, and its seats were gone",
+        OrderStatus.CANCELLED: "paid for a cancelled order",
+        OrderStatus.PENDING_PAYMENT: "paid after sales closed",
+    }.get(order.status, "paid twice")
+    return (paid, _refund_whole(trip, order, payment, now, why))
+
+
+def _ticket_order(trip: Trip, order: Order, now: int, policy: Policy) -> tuple[TicketsIssued, tuple[str, ...]] | None:
+    """Tickets for the order's seats: from its live hold, or (paid late) if they are still free."""
+    if _sales_open(trip, order.from_stop, now, policy) is not None:
+        return None
+    hold = trip.holds.get(order.hold_id)
+    if hold is None:
+        mask = legs_mask(order.from_stop, order.to_stop)
+        if any(trip.occupied[seat] & mask for seat in order.seats):
+            return None
+    tickets = _tickets(trip, order.seats, order.fare_fen, order.holders)
+    issued = TicketsIssued(trip.spec.trip_id, order.hold_id if hold is not None else "", order.from_stop, order.to_stop, tickets, now, order.buyer)
+    return issued, tuple(t.ticket_id for t in tickets)
+
+
+def _refund_whole(trip: Trip, order: Order, payment: Payment, now: int, why: str) -> RefundRequested:
+    refund = RefundPart(f"{order.order_id}-R{len(order.refunds) + 1}", payment.method, payment.provider_txn_id, (), payment.amount_fen, 0, now, why)
+    return RefundRequested(trip.spec.trip_id, order.order_id, refund)
+
+
+def _cancel_order(trip: Trip, command: CancelOrder, now: int) -> Outcome:
+    order = find_order(trip, command.order_id, command.buyer)
+    if isinstance(order, Rejection):
+        return order
+    if order.status is OrderStatus.CANCELLED:
+        return ()
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        return reject(Reason.ORDER_CLOSED, f"order {order.order_id} is {order.status.value}; only an unpaid order can be cancelled")
+    released = (HoldReleased(trip.spec.trip_id, order.hold_id),) if order.hold_id in trip.holds else ()
+    return (*released, OrderCancelled(trip.spec.trip_id, order.order_id, now))
+
+
+def _refund_order(trip: Trip, command: RefundOrder, now: int, policy: Policy) -> Outcome:
+    order = find_order(trip, command.order_id, command.buyer)
+    if isinstance(order, Rejection):
+        return order
+    if order.status not in (OrderStatus.TICKETED, OrderStatus.PARTIALLY_REFUNDED):
+        return reject(Reason.ORDER_CLOSED, f"order {order.order_id} is {order.status.value}; it has no tickets to refund")
+    wanted = command.ticket_ids or tuple(t for t in order.ticket_ids if trip.tickets[t].status is not TicketStatus.REFUNDED)
+    refunded = []
+    for ticket_id in wanted:
+        if ticket_id not in order.ticket_ids:
+            return reject(Reason.UNKNOWN_TICKET, f"ticket {ticket_id} is not in order {order.order_id}", field="ticket_ids", ticket_id=ticket_id)
+        one = _refund_ticket(trip, ticket_id, now, policy)
+        if isinstance(one, Rejection):
+            return one
+        refunded.append(one)
+    payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
+    refund = RefundPart(
+        f"{order.order_id}-R{len(order.refunds) + 1}", payment.method, payment.provider_txn_id, tuple(wanted),
+        sum(r.refund_fen for r in refunded), sum(r.fee_fen for r in refunded), now, "refund requested",
+    )
+    return (*refunded, RefundRequested(trip.spec.trip_id, order.order_id, refund))
+
+
+def _settle_refund(trip: Trip, command: SettleRefund, now: int) -> Outcome:
+    order = find_order(trip, command.order_id)
+    if isinstance(order, Rejection):
+        return order
+    if not any(r.refund_no == command.refund_no for r in order.refunds):
+        return reject(Reason.UNKNOWN_REFUND, f"order {order.order_id} has no refund {command.refund_no}", field="refund_no")
+    if any(no == command.refund_no for no, _, _ in order.settled):
+        return ()
+    return (RefundSettled(trip.spec.trip_id, order.order_id, command.refund_no, command.provider_refund_id, now),)
 
 
 def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome:
@@ -279,9 +446,12 @@ def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
         if expires_at_ms > now:
             break
         visits += 1
-        hold = state.trips[trip_id].holds.get(hold_id)
+        trip = state.trips[trip_id]
+        hold = trip.holds.get(hold_id)
         if hold is not None and hold.expires_at_ms == expires_at_ms:
             events.append(HoldExpired(trip_id, hold_id))
+            if hold_id in trip.order_of_hold:
+                events.append(OrderExpired(trip_id, trip.order_of_hold[hold_id], now))
         for child in (2 * position + 1, 2 * position + 2):
             if child < len(heap):
                 _heappush(frontier, (heap[child], child))

@@ -108,7 +108,98 @@ class TripCancelled:
     at_ms: int
 
 
+# --- orders ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    method: str  # PayMethod's value
+    provider_txn_id: str  # the provider's transaction id; the counter's receipt number for cash
+    amount_fen: int
+    paid_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPart:
+    """Money owed back on an order: for refunded tickets, or a payment that cannot be used."""
+
+    refund_no: str  # `<order id>-R<n>`: what the provider's refund call is keyed by
+    method: str
+    provider_txn_id: str  # the payment it goes back through
+    ticket_ids: tuple[str, ...]  # empty for a payment returned whole (late or duplicate)
+    amount_fen: int
+    fee_fen: int
+    requested_at_ms: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCreated:
+    trip_id: str
+    order_id: str
+    hold_id: str
+    buyer: str
+    method: str
+    amount_fen: int
+    pay_by_ms: int
+    at_ms: int
+    # The hold's seats, kept with the order: a payment arriving after the hold expired re-tickets
+    # these seats if they are still free.
+    seats: tuple[int, ...] = ()
+    from_stop: int = 0
+    to_stop: int = 0
+    fare_fen: int = 0
+    holders: tuple[Holder, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecorded:
+    trip_id: str
+    order_id: str
+    payment: Payment
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTicketed:
+    trip_id: str
+    order_id: str
+    ticket_ids: tuple[str, ...]
+    at_ms: int
+    provider_txn_id: str = ""  # the payment the tickets were issued for: refunds go back through it
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    trip_id: str
+    order_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    trip_id: str
+    order_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequested:
+    trip_id: str
+    order_id: str
+    refund: RefundPart
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSettled:
+    trip_id: str
+    order_id: str
+    refund_no: str
+    provider_refund_id: str
+    at_ms: int
+
+
 Event = (
     TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
     | TicketCheckedIn | TripDeparted | TripCancelled
+    | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
 )

@@ -1,7 +1,8 @@
 """Station rules an owner decides by: hold lifetime, boarding window, refund fees.
 
 The defaults follow the national bus-station rules: a refund more than two hours before the
-coach leaves costs 10 % of the fare, within two hours 20 %, and after departure there is none.
+coach leaves costs 10 % of the fare but at least 0.5 yuan, within two hours 20 % but at least
+1 yuan, and after departure there is none.  A trip the station cancelled refunds in full.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ MINUTE_MS = 60_000
 class RefundTier:
     min_ms_before: int  # the tier applies when more than this long before departure
     fee_basis_points: int  # 1000 = 10 %
+    min_fee_fen: int = 0  # the fee is at least this (never more than the fare)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,7 @@ class Policy:
     boarding_opens_ms: int = 60 * MINUTE_MS  # check-in opens this long before the coach leaves the stop
     boarding_closes_ms: int = 5 * MINUTE_MS  # ...and closes this long after, unless dispatch says it left
     sales_close_ms: int = 0  # sales stop this long before departure from the boarding stop
-    refund_tiers: tuple[RefundTier, ...] = (RefundTier(2 * HOUR_MS, 1000), RefundTier(0, 2000))
+    refund_tiers: tuple[RefundTier, ...] = (RefundTier(2 * HOUR_MS, 1000, 50), RefundTier(0, 2000, 100))
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -38,7 +40,7 @@ class Policy:
         """The fee for refunding this long before departure, or None when no refund is allowed."""
         for tier in self.refund_tiers:
             if ms_before_departure > tier.min_ms_before:
-                return (price_fen * tier.fee_basis_points + 5000) // 10_000
+                return min(price_fen, max(tier.min_fee_fen, (price_fen * tier.fee_basis_points + 5000) // 10_000))
         return None
 
 
@@ -60,7 +62,7 @@ def parse_policy(doc: dict) -> Policy:
         boarding_opens_minutes = 60
         boarding_closes_minutes = 5
         sales_close_minutes = 0
-        refund_tiers = [{ hours_before = 2, fee_percent = 10 }, { hours_before = 0, fee_percent = 20 }]
+        refund_tiers = [{ hours_before = 2, fee_percent = 10, min_fee_fen = 50 }, { hours_before = 0, fee_percent = 20, min_fee_fen = 100 }]
     """
     problems = [f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})" for key in sorted(set(doc) - POLICY_KEYS)]
     defaults = Policy()
@@ -115,6 +117,10 @@ def parse_account_rules(doc: dict) -> AccountRules:
     return AccountRules(idle * MINUTE_MS, failures, lockout * MINUTE_MS)
 
 
+def _min_fee_ok(value: object) -> bool:
+    return type(value) is int and 0 <= value <= 10_000
+
+
 def _parse_tiers(value: object, problems: list[str]) -> tuple[RefundTier, ...]:
     if not isinstance(value, list) or not value:
         problems.append("refund_tiers: must be a non-empty array of { hours_before, fee_percent } tables")
@@ -126,8 +132,10 @@ def _parse_tiers(value: object, problems: list[str]) -> tuple[RefundTier, ...]:
             problems.append(f"refund_tiers[{n}].hours_before: must be a number of hours in 0..720")
         elif not isinstance(percent, (int, float)) or isinstance(percent, bool) or not 0 <= percent <= 100:
             problems.append(f"refund_tiers[{n}].fee_percent: must be a percentage in 0..100")
+        elif not _min_fee_ok(tier.get("min_fee_fen", 0)):
+            problems.append(f"refund_tiers[{n}].min_fee_fen: must be a whole number of fen in 0..10000")
         else:
-            tiers.append(RefundTier(int(hours * HOUR_MS), round(percent * 100)))
+            tiers.append(RefundTier(int(hours * HOUR_MS), round(percent * 100), tier.get("min_fee_fen", 0)))
     if [t.min_ms_before for t in tiers] != sorted({t.min_ms_before for t in tiers}, reverse=True):
         problems.append("refund_tiers: hours_before must fall from one tier to the next")
     return tuple(tiers)

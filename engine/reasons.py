@@ -30,6 +30,8 @@ class Reason(IntEnum):
     UNKNOWN_ACCOUNT = 2006
     UNKNOWN_PASSENGER = 2007
     UNKNOWN_ROLE = 2008
+    UNKNOWN_ORDER = 2010
+    UNKNOWN_REFUND = 2011
 
     # 3xxx: the request is well-formed but the state of the trip does not allow it.
     SEAT_TAKEN = 3001
@@ -46,6 +48,9 @@ class Reason(IntEnum):
     TICKET_CHECKED_IN = 3012
     HOLD_CLOSED = 3013
     TRIP_DEPARTED = 3014
+    PAYMENT_MISMATCH = 3015  # a payment whose amount or method is not the order's
+    HOLD_HAS_ORDER = 3016  # the hold is being paid for through its order
+    ORDER_CLOSED = 3017  # the order is past the state the command needs
 
     # 4xxx: who is calling, and what they may do (accounts, sessions, permissions).
     NOT_AUTHENTICATED = 4001  # no credentials, or a token that is malformed or badly signed

@@ -13,6 +13,15 @@ from enum import Enum
 from .events import (
     Event,
     Holder,
+    OrderCancelled,
+    OrderCreated,
+    OrderExpired,
+    OrderTicketed,
+    Payment,
+    PaymentRecorded,
+    RefundPart,
+    RefundRequested,
+    RefundSettled,
     HoldExpired,
     HoldPlaced,
     HoldReleased,
@@ -72,6 +81,39 @@ class Ticket:
     holder: Holder | None = None
 
 
+class OrderStatus(Enum):
+    PENDING_PAYMENT = "pending_payment"
+    TICKETED = "ticketed"  # paid, and the tickets issued in the same step
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # not paid before its hold expired
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    CHANGED = "changed"  # its tickets moved to another trip (rebooking)
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    hold_id: str
+    buyer: str
+    method: str
+    amount_fen: int
+    pay_by_ms: int
+    created_at_ms: int
+    status: OrderStatus = OrderStatus.PENDING_PAYMENT
+    seats: tuple[int, ...] = ()
+    from_stop: int = 0
+    to_stop: int = 0
+    fare_fen: int = 0
+    holders: tuple[Holder, ...] = ()
+    paid_by: str = ""  # provider transaction id of the payment that ticketed it
+    payments: tuple[Payment, ...] = ()
+    ticket_ids: tuple[str, ...] = ()
+    refunds: tuple[RefundPart, ...] = ()
+    settled: tuple[tuple[str, str, int], ...] = ()  # (refund_no, provider refund id, at_ms)
+    history: tuple[tuple[str, int], ...] = ()  # (status value, at_ms): what WatchOrder streams
+
+
 @dataclass(slots=True)
 class Trip:
     spec: TripSpec
@@ -90,6 +132,9 @@ class Trip:
     cancelled_at_ms: int = 0
     holds_placed: int = 0  # numbers hold ids
     tickets_issued: int = 0  # numbers ticket ids
+    orders: dict[str, Order] = field(default_factory=dict)
+    orders_placed: int = 0  # numbers order ids
+    order_of_hold: dict[str, str] = field(default_factory=dict)  # hold id -> its order, while it has one
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     view_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -114,6 +159,8 @@ class Trip:
 @dataclass(slots=True)
 class ShardState:
     trips: dict[str, Trip] = field(default_factory=dict)
+    # buyer account -> their order ids on this owner's trips (Orders/ListOrders sorts them)
+    orders_by_buyer: dict[str, set[str]] = field(default_factory=dict)
     # (expires_at_ms, trip_id, hold_id), lazily cleaned: entries for holds already gone are skipped.
     expiry: list[tuple[int, str, str]] = field(default_factory=list)
 
@@ -147,8 +194,47 @@ def evolve(state: ShardState, event: Event) -> None:
             state.trips[trip_id].departed_at_ms = at_ms
         case TripCancelled(trip_id, at_ms):
             state.trips[trip_id].cancelled_at_ms = at_ms
+        case OrderCreated(trip_id, order_id, hold_id, buyer, method, amount_fen, pay_by_ms, at_ms, seats, from_stop, to_stop, fare_fen, holders):
+            trip = state.trips[trip_id]
+            trip.orders[order_id] = Order(
+                order_id, hold_id, buyer, method, amount_fen, pay_by_ms, at_ms, seats=seats, from_stop=from_stop, to_stop=to_stop,
+                fare_fen=fare_fen, holders=holders, history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
+            )
+            trip.orders_placed += 1
+            trip.order_of_hold[hold_id] = order_id
+            if buyer:
+                state.orders_by_buyer.setdefault(buyer, set()).add(order_id)
+        case PaymentRecorded(trip_id, order_id, payment):
+            order = state.trips[trip_id].orders[order_id]
+            order.payments += (payment,)
+        case OrderTicketed(trip_id, order_id, ticket_ids, at_ms, provider_txn_id):
+            trip = state.trips[trip_id]
+            order = trip.orders[order_id]
+            trip.order_of_hold.pop(order.hold_id, None)
+            order.ticket_ids, order.paid_by = ticket_ids, provider_txn_id
+            _order_status(order, OrderStatus.TICKETED, at_ms)
+        case OrderExpired(trip_id, order_id, at_ms) | OrderCancelled(trip_id, order_id, at_ms):
+            trip = state.trips[trip_id]
+            order = trip.orders[order_id]
+            trip.order_of_hold.pop(order.hold_id, None)
+            _order_status(order, OrderStatus.EXPIRED if isinstance(event, OrderExpired) else OrderStatus.CANCELLED, at_ms)
+        case RefundRequested(trip_id, order_id, refund):
+            trip = state.trips[trip_id]
+            order = trip.orders[order_id]
+            order.refunds += (refund,)
+            if refund.ticket_ids:
+                done = all(trip.tickets[t].status is TicketStatus.REFUNDED for t in order.ticket_ids)
+                _order_status(order, OrderStatus.REFUNDED if done else OrderStatus.PARTIALLY_REFUNDED, refund.requested_at_ms)
+        case RefundSettled(trip_id, order_id, refund_no, provider_refund_id, at_ms):
+            order = state.trips[trip_id].orders[order_id]
+            order.settled += ((refund_no, provider_refund_id, at_ms),)
         case _:
             raise AssertionError(f"unknown event {event!r}")
+
+
+def _order_status(order: Order, status: OrderStatus, at_ms: int) -> None:
+    order.status = status
+    order.history += ((status.value, at_ms),)
 
 
 def _place_hold(state: ShardState, event: HoldPlaced) -> None:
@@ -207,19 +293,25 @@ def check_invariants(state: ShardState) -> None:
                 claimed[seat] |= mask
         assert claimed == trip.occupied, f"{trip.spec.trip_id}: occupancy does not match holds and tickets"
         assert trip.holds_placed >= len(trip.holds) and trip.tickets_issued == len(trip.tickets)
+        for order in trip.orders.values():
+            paid = sum(p.amount_fen for p in order.payments)
+            assert sum(r.amount_fen for r in order.refunds) <= paid, f"{order.order_id}: refunds exceed payments"
 
 
 def trip_record(trip: Trip) -> tuple:
     """Everything about a trip that is not derived from its spec, for snapshots."""
     return (
         trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), trip.expired_holds,
-        trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued,
+        trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued, tuple(trip.orders.values()), trip.orders_placed,
     )
 
 
 def restore_trip(state: ShardState, record: tuple) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
-    spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued = record
+    # Records written before orders existed have nine fields.
+    spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed = (
+        record if len(record) == 11 else (*record, (), 0)
+    )
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
     trip.holds = {hold.hold_id: hold for hold in holds}
@@ -227,6 +319,12 @@ def restore_trip(state: ShardState, record: tuple) -> None:
     trip.expired_holds = dict(expired_holds)
     trip.departed_at_ms, trip.cancelled_at_ms = departed_at_ms, cancelled_at_ms
     trip.holds_placed, trip.tickets_issued = holds_placed, tickets_issued
+    trip.orders, trip.orders_placed = {order.order_id: order for order in orders}, orders_placed
+    for order in orders:
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            trip.order_of_hold[order.hold_id] = order.order_id
+        if order.buyer:
+            state.orders_by_buyer.setdefault(order.buyer, set()).add(order.order_id)
     state.trips[spec.trip_id] = trip
     for hold in holds:
         heapq.heappush(state.expiry, (hold.expires_at_ms, spec.trip_id, hold.hold_id))

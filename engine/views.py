@@ -10,31 +10,39 @@ import operator
 from dataclasses import dataclass, fields
 
 from .commands import (
+    CancelOrder,
     CancelTrip,
     CheckIn,
     Command,
     ConfirmHold,
+    CreateOrder,
     DepartTrip,
     GetManifest,
+    GetOrder,
     GetSeatMap,
     GetTicket,
     GetTrip,
+    ListOrders,
     ListStations,
     PlaceHold,
     Query,
+    RecordPayment,
     Refund,
+    RefundOrder,
     ReleaseHold,
     ScheduleTrip,
     SearchTrips,
     Sell,
+    SettleRefund,
     SweepHolds,
+    order_trip,
 )
-from .decide import TripStatus, find_segment, find_trip, segment_status
-from .events import Event, Holder, HoldPlaced, TicketCheckedIn, TicketRefunded, TicketsIssued
+from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
+from .events import Event, Holder, HoldExpired, HoldPlaced, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
 from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
-from .state import ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
+from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +155,32 @@ class ScheduledView:
 @dataclass(frozen=True, slots=True)
 class ReleasedView:
     hold_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    order_id: str
+    trip: TripView
+    status: OrderStatus
+    buyer: str
+    method: str
+    amount_fen: int
+    pay_by_ms: int
+    created_at_ms: int
+    from_stop: StopView
+    to_stop: StopView
+    seat_labels: tuple[str, ...]
+    holders: tuple[Holder, ...]
+    tickets: tuple[TicketView, ...]
+    payments: tuple[Payment, ...]
+    refunds: tuple[RefundPart, ...]
+    settled: tuple[tuple[str, str, int], ...]
+    history: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersView:
+    orders: tuple[OrderView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +309,33 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
         case DepartTrip() | CancelTrip():
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
-            return SweptView(tuple(event.hold_id for event in events))
+            return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))
+        case CreateOrder() | RecordPayment() | CancelOrder() | RefundOrder() | SettleRefund():
+            # The order as it stands now (a retry sees its latest state, which is what a client
+            # following an order wants).
+            trip = state.trips[command.trip_id]
+            return order_view(trip, trip.orders[_order_id(command, events)], now, policy)
     raise AssertionError(f"unknown command {command!r}")
+
+
+def _order_id(command, events: tuple[Event, ...]) -> str:
+    if isinstance(command, CreateOrder):
+        created = next((e for e in events if isinstance(e, OrderCreated)), None)
+        if created is not None:
+            return created.order_id
+        raise AssertionError("CreateOrder always creates")
+    return command.order_id
+
+
+def order_view(trip: Trip, order: Order, now: int, policy: Policy) -> OrderView:
+    return OrderView(
+        order_id=order.order_id, trip=trip_view(trip, now, policy), status=order.status, buyer=order.buyer, method=order.method,
+        amount_fen=order.amount_fen, pay_by_ms=order.pay_by_ms, created_at_ms=order.created_at_ms,
+        from_stop=stop_view(trip, order.from_stop), to_stop=stop_view(trip, order.to_stop),
+        seat_labels=tuple(trip.seat_labels[seat] for seat in order.seats), holders=order.holders,
+        tickets=tuple(ticket_view(trip, trip.tickets[t], now, policy) for t in order.ticket_ids),
+        payments=order.payments, refunds=order.refunds, settled=order.settled, history=order.history,
+    )
 
 
 def _as_issued(ticket: Ticket) -> Ticket:
@@ -294,12 +353,19 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
         case ListStations():
             stops = {stop.code: stop.name for trip in state.trips.values() for stop in trip.spec.stops}
             return StationsView(tuple(sorted(stops.items())))
+        case ListOrders(buyer):
+            ids = state.orders_by_buyer.get(buyer, ())
+            views = [order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids]
+            return OrdersView(tuple(sorted(views, key=lambda v: (v.created_at_ms, v.order_id))))
     trip = find_trip(state, query.trip_id)
     if isinstance(trip, Rejection):
         return trip
     match query:
         case GetTrip():
             return trip_view(trip, now, policy)
+        case GetOrder(order_id, viewer):
+            order = find_order(trip, order_id, viewer)
+            return order if isinstance(order, Rejection) else order_view(trip, order, now, policy)
         case GetSeatMap():
             return _seat_map(trip, query, now, policy)
         case GetTicket():
@@ -365,5 +431,5 @@ def _pickle_as_constructor_call(cls: type) -> None:
         cls.__reduce__ = lambda self: (cls, getter(self))
 
 
-for _view in (StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView, OffersView, StationsView):
+for _view in (StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView, OffersView, StationsView, OrderView, OrdersView):
     _pickle_as_constructor_call(_view)
