@@ -120,6 +120,13 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Staff/DisableAccount": Rule(P.STAFF_MANAGE, mutating=True),
     "/keyun.v1.Staff/GrantRoles": Rule(P.ROLE_GRANT, mutating=True),
     "/keyun.v1.Staff/LookUpPassenger": Rule(P.PERSONAL_DATA_READ, mutating=True),
+    "/keyun.v1.Orders/CreateOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Orders/GetOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
+    "/keyun.v1.Orders/ListOrders": Rule(P.SELF),
+    "/keyun.v1.Orders/CancelOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Orders/PayAtCounter": Rule(P.SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Orders/RefundOrder": Rule(P.REFUND, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Orders/WatchOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
     "/keyun.v1.Audit/ListRecords": Rule(P.AUDIT_READ),
     "/keyun.v1.Audit/Verify": Rule(P.AUDIT_READ),
 }

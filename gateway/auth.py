@@ -140,7 +140,7 @@ class TripDirectory:
 
 def trip_of(request: Any) -> str:
     """The trip a request is about: named, or the trip part of a hold or ticket id."""
-    for name in ("trip_id", "hold_id", "ticket_id"):
+    for name in ("trip_id", "hold_id", "ticket_id", "order_id"):
         value = getattr(request, name, "")
         if value:
             return value if name == "trip_id" else value.rpartition("-")[0]
@@ -148,7 +148,7 @@ def trip_of(request: Any) -> str:
 
 
 def audit_target(request: Any) -> str:
-    for name in ("ticket_id", "hold_id", "trip_id", "passenger_id", "account_id"):
+    for name in ("order_id", "ticket_id", "hold_id", "trip_id", "passenger_id", "account_id"):
         value = getattr(request, name, "")
         if value:
             return value
@@ -247,9 +247,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith(UNAUTHENTICATED_SERVICES):
             return handler
-        if handler.unary_unary is None:  # streams: none yet; refuse rather than pass unchecked
-            return _refusing(handler, method)
         rule = RULES.get(method)
+        if handler.unary_stream is not None and (rule is None or not rule.mutating):
+            return handler._replace(unary_stream=self._guard_stream(handler.unary_stream, method, rule))
+        if handler.unary_unary is None:  # client streams: none; refuse rather than pass unchecked
+            return _refusing(handler, method)
         return handler._replace(unary_unary=self._guard(handler.unary_unary, method, rule))
 
     def _guard(self, behavior, method: str, rule: Rule | None):
@@ -262,21 +264,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 return await checked(request, context)
 
         async def checked(request, context):
-            if rule is None:
-                await auth.record(None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC")
-                await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))
-            principal = None
-            if rule.permission is not Permission.PUBLIC:
-                principal = await auth.authenticate(context)
-                if isinstance(principal, Rejection):
-                    await auth.record(None, context, action, audit_target(request), principal.reason.name)
-                    await abort(context, principal)
-                if rule.permission not in principal.allowed and rule.own in principal.allowed:
-                    principal = dataclasses.replace(principal, own_only=True)  # scope is their own account
-                elif rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
-                    denial = reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
-                    await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
-                    await abort(context, denial)
+            principal = await self._admit(request, context, action, rule)
             caller_token = CALLER.set(principal)
             note: dict[str, Any] = {}
             outcome_token = OUTCOME.set(note)
@@ -294,6 +282,42 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     await auth.record(principal, context, action, note.get("target") or audit_target(request), outcome, note.get("detail", ""), getattr(request, "from_station", ""))
 
         return guarded
+
+    def _guard_stream(self, behavior, method: str, rule: Rule | None):
+        """Server streams (WatchOrder): the same admission; they change nothing, so no audit."""
+        action = method.lstrip("/")
+
+        async def guarded(request, context):
+            async with owner_errors(context):
+                principal = await self._admit(request, context, action, rule)
+            caller_token = CALLER.set(principal)
+            try:
+                async for response in behavior(request, context):
+                    yield response
+            finally:
+                CALLER.reset(caller_token)
+
+        return guarded
+
+    async def _admit(self, request, context, action: str, rule: Rule | None) -> Principal | None:
+        """Who calls, and whether they may: aborts the call (and records why) if not."""
+        auth = self.auth
+        if rule is None:
+            await auth.record(None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC")
+            await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))
+        if rule.permission is Permission.PUBLIC:
+            return None
+        principal = await auth.authenticate(context)
+        if isinstance(principal, Rejection):
+            await auth.record(None, context, action, audit_target(request), principal.reason.name)
+            await abort(context, principal)
+        if rule.permission not in principal.allowed and rule.own in principal.allowed:
+            return dataclasses.replace(principal, own_only=True)  # scope is their own account
+        if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
+            denial = reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
+            await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
+            await abort(context, denial)
+        return principal
 
 
 def _refusing(handler, method: str):

@@ -6,9 +6,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyun.engine.decide import TripStatus
 from keyun.engine.events import Holder
-from keyun.engine.state import TicketStatus
-from keyun.engine.views import HoldView, OfferView, SeatMapView, StopView, TicketView, TripView
-from keyun.v1 import catalog_pb2, common_pb2, sales_pb2
+from keyun.engine.commands import PayMethod
+from keyun.engine.state import OrderStatus, TicketStatus
+from keyun.engine.views import HoldView, OfferView, OrderView, SeatMapView, StopView, TicketView, TripView
+from keyun.v1 import catalog_pb2, common_pb2, orders_pb2, sales_pb2
 
 TRIP_STATUS = {
     TripStatus.ON_SALE: common_pb2.TRIP_STATUS_ON_SALE,
@@ -129,4 +130,32 @@ def hold(view: HoldView) -> sales_pb2.Hold:
         total_fen=view.total_fen,
         expires_at=timestamp(view.expires_at_ms),
         holders=[holder(h) for h in view.holders],
+    )
+
+
+ORDER_STATUS = {status: getattr(orders_pb2, f"ORDER_STATUS_{status.name}") for status in OrderStatus}
+PAY_METHOD = {method.value: getattr(orders_pb2, f"PAY_METHOD_{method.name}") for method in PayMethod}
+METHOD_OF_PROTO = {number: PayMethod(value) for value, number in PAY_METHOD.items()}
+
+
+def order(view: OrderView) -> orders_pb2.Order:
+    settled = {refund_no: (provider_id, at_ms) for refund_no, provider_id, at_ms in view.settled}
+    return orders_pb2.Order(
+        order_id=view.order_id, trip=trip(view.trip), status=ORDER_STATUS[view.status], method=PAY_METHOD[view.method],
+        amount_fen=view.amount_fen, pay_by=timestamp(view.pay_by_ms), created_at=timestamp(view.created_at_ms),
+        from_stop=stop(view.from_stop), to_stop=stop(view.to_stop), seat_numbers=list(view.seat_labels),
+        holders=[holder(h) for h in view.holders], tickets=[ticket(t) for t in view.tickets],
+        payments=[
+            orders_pb2.OrderPayment(method=PAY_METHOD[p.method], provider_txn_id=p.provider_txn_id, amount_fen=p.amount_fen, paid_at=timestamp(p.paid_at_ms))
+            for p in view.payments
+        ],
+        refunds=[
+            orders_pb2.OrderRefund(
+                refund_no=r.refund_no, method=PAY_METHOD[r.method], ticket_ids=list(r.ticket_ids), amount_fen=r.amount_fen, fee_fen=r.fee_fen,
+                requested_at=timestamp(r.requested_at_ms), reason=r.why, provider_refund_id=settled.get(r.refund_no, ("", 0))[0],
+                settled_at=timestamp(settled.get(r.refund_no, ("", 0))[1]),
+            )
+            for r in view.refunds
+        ],
+        history=[orders_pb2.OrderStatusChange(status=ORDER_STATUS[OrderStatus(s)], at=timestamp(at)) for s, at in view.history],
     )

@@ -32,6 +32,8 @@ from keyun.v1 import (
     diagnostics_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
     sales_pb2,
@@ -45,6 +47,7 @@ from .account_services import AccountDesk, AccountsService, AuditService, Secret
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
+from .order_services import CounterOnly, OrderDesk, OrdersService, PaymentDesk
 from .owners import Batcher, OwnerPool, accounts_owner
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
@@ -55,7 +58,7 @@ SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
         (catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"), (diagnostics_pb2, "Diagnostics"),
-        (accounts_pb2, "Accounts"), (staff_pb2, "Staff"), (audit_pb2, "Audit"),
+        (accounts_pb2, "Accounts"), (staff_pb2, "Staff"), (audit_pb2, "Audit"), (orders_pb2, "Orders"),
     )
 )
 
@@ -134,6 +137,7 @@ class KeyunServer:
     def __init__(
         self, owners: Owners, metrics: GatewayMetrics, keyring: Keyring, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
         password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
+        payments: PaymentDesk | None = None,
     ):
         pool = owners.pool
         self.owners = owners
@@ -150,6 +154,7 @@ class KeyunServer:
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
         self.gateway.resolve_holders = self.desk.holders
+        self.orders = OrderDesk(self.gateway, payments or CounterOnly())
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port = 0
@@ -192,6 +197,7 @@ class KeyunServer:
         accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), server)
         staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), server)
         audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit), server)
+        orders_pb2_grpc.add_OrdersServicer_to_server(OrdersService(self.orders), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)

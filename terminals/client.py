@@ -91,18 +91,24 @@ class _CallDetails(grpc.ClientCallDetails):
         self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
 
 
-class _Bearer(grpc.UnaryUnaryClientInterceptor):
-    """Adds the client's current access token to every call."""
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds the client's current access token to every call, streams included."""
 
     def __init__(self, client: KeyunClient):
         self.client = client
 
-    def intercept_unary_unary(self, continuation, details, request):
+    def _with_token(self, details):
         token = self.client.access_token
-        if token:
-            metadata = [*(details.metadata or ()), ("authorization", f"Bearer {token}")]
-            details = _CallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
-        return continuation(details, request)
+        if not token:
+            return details
+        metadata = [*(details.metadata or ()), ("authorization", f"Bearer {token}")]
+        return _CallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
 
 
 class KeyunClient:

@@ -91,22 +91,26 @@ def generic_call(client_or_channel, method: str, request, token: str = ""):
     """Call any RPC by name with an empty (or given) request, as a terminal would."""
     channel = client_or_channel.raw_channel if isinstance(client_or_channel, KeyunClient) else client_or_channel
     response_class = RESPONSE_OF[method]
-    stub = channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=response_class.FromString)
+    streams = method in STREAMS
+    make = channel.unary_stream if streams else channel.unary_unary
+    stub = make(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=response_class.FromString)
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     try:
-        stub(request, timeout=10, metadata=metadata)
+        answer = stub(request, timeout=10, metadata=metadata)
+        if streams:
+            next(iter(answer))
         return grpc.StatusCode.OK
     except grpc.RpcError as error:
         return error.code()
 
 
 def _methods():
-    from keyun.v1 import accounts_pb2 as a, audit_pb2 as au, catalog_pb2, diagnostics_pb2, dispatch_pb2, gate_pb2, sales_pb2, staff_pb2 as st
+    from keyun.v1 import accounts_pb2 as a, audit_pb2 as au, catalog_pb2, diagnostics_pb2, dispatch_pb2, gate_pb2, orders_pb2, sales_pb2, staff_pb2 as st
     from google.protobuf import symbol_database
 
     database = symbol_database.Default()
     methods = {}
-    for module in (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au):
+    for module in (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (
@@ -115,7 +119,15 @@ def _methods():
     return methods
 
 
+def _server_streaming(name: str) -> bool:
+    from google.protobuf import descriptor_pool
+
+    service, method = name.strip("/").split("/")
+    return descriptor_pool.Default().FindServiceByName(service).methods_by_name[method].server_streaming
+
+
 METHODS = _methods()
+STREAMS = {name for name in METHODS if _server_streaming(name)}
 RESPONSE_OF = {name: output for name, (_, output) in METHODS.items()}
 ROLE_LOGINS = {role: next(a.login_name for a in DEMO_ACCOUNTS if a.roles == (role.value,)) for role in Role if role is not Role.PASSENGER}
 

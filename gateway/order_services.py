@@ -1,0 +1,189 @@
+"""The Orders service: orders live in the trip owners; money moves through the payment desk.
+
+The owner decides everything about an order atomically (pay and ticket in one step, late and
+duplicate payments, refunds owed).  The gateway's part is talking to the outside: starting a
+wallet payment, authorizing a card on the counter's POS terminal, and paying refunds out through
+the provider the money came from, then telling the owner they were paid (SettleRefund).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from typing import Protocol
+
+import grpc
+
+from keyun.engine import commands as cmd
+from keyun.engine.commands import PayMethod
+from keyun.engine.reasons import Reason, Rejected, Rejection, reject
+from keyun.engine.state import OrderStatus
+from keyun.engine.views import OrderView
+from keyun.v1 import orders_pb2, orders_pb2_grpc
+
+from . import convert
+from .auth import caller
+from .errors import abort, owner_errors
+from .services import Gateway, paged
+
+# WatchOrder asks the order's owner this often; a status change reaches the watcher within it.
+WATCH_POLL_S = 0.5
+# A watch ends after this long even if the order never settles: clients reconnect if they still care.
+MAX_WATCH_S = 30 * 60
+FINAL = {OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.CHANGED}
+WALLETS = {PayMethod.WEPAY, PayMethod.ALIPAY}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PaymentDesk(Protocol):
+    """What the Orders service needs from the payment providers (gateway/payments)."""
+
+    def offers(self, method: PayMethod) -> bool: ...
+
+    async def start(self, order: OrderView) -> tuple[str, str]: ...  # (pay URL, QR text)
+
+    async def authorize_card(self, terminal_id: str, order: OrderView) -> str: ...  # the acquirer's transaction id
+
+    async def pay_out(self, order: OrderView, refund_no: str, amount_fen: int) -> str: ...  # the provider's refund id
+
+    async def close(self, order: OrderView) -> None: ...
+
+
+class CounterOnly:
+    """Cash alone: what a station without configured providers takes."""
+
+    def offers(self, method: PayMethod) -> bool:
+        return method is PayMethod.CASH
+
+    async def start(self, order: OrderView) -> tuple[str, str]:
+        raise AssertionError("no wallet is offered")
+
+    async def authorize_card(self, terminal_id: str, order: OrderView) -> str:
+        raise AssertionError("no card acquirer is offered")
+
+    async def pay_out(self, order: OrderView, refund_no: str, amount_fen: int) -> str:
+        raise AssertionError("only cash is offered, and the cashier pays cash out")
+
+    async def close(self, order: OrderView) -> None:
+        return None
+
+
+class OrderDesk:
+    """Orders through their owners, and money through the payment desk."""
+
+    def __init__(self, gateway: Gateway, payments: PaymentDesk):
+        self.gateway = gateway
+        self.payments = payments
+
+    async def settle(self, context: grpc.aio.ServicerContext, order: OrderView) -> OrderView:
+        """Pay out every refund the owner says is owed and not yet paid, then record it."""
+        paid_out = {refund_no for refund_no, _, _ in order.settled}
+        for refund in order.refunds:
+            if refund.refund_no in paid_out:
+                continue
+            if refund.method == PayMethod.CASH.value:
+                provider_refund_id = f"cash-{refund.refund_no}"  # the cashier hands the money over
+            else:
+                provider_refund_id = await self.payments.pay_out(order, refund.refund_no, refund.amount_fen)
+            order = await self.gateway.ask(context, lambda r=refund, p=provider_refund_id: cmd.SettleRefund(f"settle-{r.refund_no}", order.order_id, r.refund_no, p))
+        return order
+
+    async def record_payment(self, method: PayMethod, order_id: str, provider_txn_id: str, amount_fen: int, paid_at_ms: int) -> OrderView | Rejection:
+        """A payment from a provider's notification or the counter; idempotent per transaction."""
+        # The owner ignores a transaction it has seen, so a counter's retry (a new paid_at) is simply
+        # a new request id; a provider's repeated notification is the very same request.
+        digest = hashlib.blake2b(f"{method.value}|{provider_txn_id}|{amount_fen}|{paid_at_ms}".encode(), digest_size=20).hexdigest()
+        command = cmd.RecordPayment(f"pay-{digest}", order_id, method, provider_txn_id, amount_fen, paid_at_ms)
+        return await self.gateway.pool.submit(command)
+
+
+class OrdersService(orders_pb2_grpc.OrdersServicer):
+    def __init__(self, desk: OrderDesk):
+        self.desk = desk
+        self.gateway = desk.gateway
+
+    async def CreateOrder(self, request, context):
+        method = await _method(context, request.method)
+        if not self.desk.payments.offers(method):
+            await abort(context, reject(Reason.INVALID_FIELD, f"method: this station does not take {method.value}", field="method"))
+        view = await self.gateway.ask(context, lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()))
+        pay_url = qr_text = ""
+        if method in WALLETS:
+            async with owner_errors(context):
+                pay_url, qr_text = await self.desk.payments.start(view)
+        return orders_pb2.CreateOrderResponse(order=convert.order(view), pay_url=pay_url, qr_text=qr_text)
+
+    async def GetOrder(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, self.gateway.own_account()))
+        return orders_pb2.GetOrderResponse(order=convert.order(view))
+
+    async def ListOrders(self, request, context):
+        replies = await self.gateway.ask(context, lambda: cmd.ListOrders(caller().account_id), fan_out=True)
+        views = sorted((v for reply in replies for v in reply.orders), key=lambda v: (v.created_at_ms, v.order_id), reverse=True)
+        orders, next_token = await paged(context, views, request, caller().account_id)
+        return orders_pb2.ListOrdersResponse(orders=[convert.order(v) for v in orders], next_page_token=next_token)
+
+    async def CancelOrder(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.CancelOrder(request.request_id, request.order_id, self.gateway.own_account()))
+        if PayMethod(view.method) in WALLETS:
+            await self.desk.payments.close(view)  # so a late scan of the QR code cannot pay it
+        return orders_pb2.CancelOrderResponse(order=convert.order(view))
+
+    async def PayAtCounter(self, request, context):
+        method = await _method(context, request.method)
+        if method not in (PayMethod.CASH, PayMethod.CARD) or not self.desk.payments.offers(method):
+            await abort(context, reject(Reason.INVALID_FIELD, "method: the counter takes cash, or a card where a POS terminal is set up", field="method"))
+        try:
+            cmd.check_request_id(request.request_id)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id))
+        if order.method != method.value:
+            await abort(context, reject(Reason.PAYMENT_MISMATCH, f"order {order.order_id} is to be paid by {order.method}", method=order.method))
+        if method is PayMethod.CASH:
+            txn = f"cash-{request.request_id}"
+        else:
+            if not request.terminal_id:
+                await abort(context, reject(Reason.MISSING_FIELD, "terminal_id: which POS terminal took the card", field="terminal_id"))
+            async with owner_errors(context):
+                txn = await self.desk.payments.authorize_card(request.terminal_id, order)
+        async with owner_errors(context):
+            paid = await self.desk.record_payment(method, order.order_id, txn, order.amount_fen, now_ms())
+        if isinstance(paid, Rejection):
+            await abort(context, paid)
+        return orders_pb2.PayAtCounterResponse(order=convert.order(await self.desk.settle(context, paid)))
+
+    async def RefundOrder(self, request, context):
+        own = self.gateway.own_account()
+        if own:
+            order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, own))
+            if order.method == PayMethod.CASH.value:
+                await abort(context, reject(Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method))
+        view = await self.gateway.ask(context, lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own))
+        async with owner_errors(context):
+            view = await self.desk.settle(context, view)
+        return orders_pb2.RefundOrderResponse(order=convert.order(view))
+
+    async def WatchOrder(self, request, context):
+        viewer = self.gateway.own_account()
+        view = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
+        yield orders_pb2.WatchOrderResponse(order=convert.order(view))
+        stop_at = asyncio.get_running_loop().time() + MAX_WATCH_S
+        while view.status not in FINAL and asyncio.get_running_loop().time() < stop_at:
+            await asyncio.sleep(WATCH_POLL_S)
+            latest = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
+            if (latest.history, latest.refunds, latest.settled) != (view.history, view.refunds, view.settled):
+                view = latest
+                yield orders_pb2.WatchOrderResponse(order=convert.order(view))
+
+
+async def _method(context: grpc.aio.ServicerContext, value: int) -> PayMethod:
+    method = convert.METHOD_OF_PROTO.get(value)
+    if method is None:
+        await abort(context, reject(Reason.MISSING_FIELD if value == 0 else Reason.INVALID_FIELD, "method: CASH, CARD, WEPAY or ALIPAY", field="method"))
+    return method
+
