@@ -161,10 +161,13 @@ class Sell:
 class ConfirmHold:
     request_id: str
     hold_id: str
+    changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
+        if self.changed_from:
+            _split_id("changed_from", self.changed_from, TICKET_SUFFIX)
 
     @property
     def trip_id(self) -> str:
@@ -245,6 +248,41 @@ class SweepHolds:
     limit: int = MAX_SWEEP
     request_id: str = ""
     trip_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeTicket:
+    """Rebooking, last step: give the old ticket up for the new one already issued elsewhere."""
+
+    request_id: str
+    ticket_id: str
+    new_ticket_id: str
+    buyer: str = ""  # set when a passenger rebooks: only their own ticket
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+        _split_id("new_ticket_id", self.new_ticket_id, TICKET_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.ticket_id.rpartition("-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class VoidTicket:
+    """Rebooking, compensation: take back a new ticket whose old one could not be given up."""
+
+    request_id: str
+    ticket_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+
+    @property
+    def trip_id(self) -> str:
+        return self.ticket_id.rpartition("-")[0]
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -370,7 +408,7 @@ class SettleRefund:
 
 Command = (
     ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | SweepHolds
-    | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund
+    | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund | ChangeTicket | VoidTicket
 )
 
 

@@ -8,6 +8,7 @@ from heapq import heappop as _heappop, heappush as _heappush
 from .commands import (
     CancelOrder,
     CancelTrip,
+    ChangeTicket,
     CheckIn,
     Command,
     ConfirmHold,
@@ -22,6 +23,7 @@ from .commands import (
     Sell,
     SettleRefund,
     SweepHolds,
+    VoidTicket,
 )
 from .events import (
     Event,
@@ -39,9 +41,11 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
+    TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
+    TicketVoided,
     TripCancelled,
     TripDeparted,
     TripScheduled,
@@ -49,7 +53,7 @@ from .events import (
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .seats import choose_seats
-from .state import Order, OrderStatus, ShardState, TicketStatus, Trip, legs_mask, seats_free
+from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
 
 Outcome = tuple[Event, ...] | Rejection
 
@@ -135,6 +139,10 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _refund_order(trip, command, now, policy)
         case SettleRefund():
             return _settle_refund(trip, command, now)
+        case ChangeTicket():
+            return _change_ticket(trip, command, now, policy)
+        case VoidTicket():
+            return _void_ticket(trip, command, now)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -241,7 +249,7 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
     if closed is not None:
         return closed
     tickets = _tickets(trip, hold.seats, hold.fare_fen, hold.holders)
-    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now, hold.buyer),)
+    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now, hold.buyer, command.changed_from),)
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
@@ -263,6 +271,8 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
+    if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
+        return _changed(ticket)
     if trip.cancelled_at_ms:
         fee = 0  # the station cancelled: every passenger gets everything back, boarded or not
     elif ticket.status is TicketStatus.CHECKED_IN:
@@ -274,6 +284,51 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
     if fee is None:
         return reject(Reason.REFUND_NOT_ALLOWED, "no refunds once the coach has left")
     return TicketRefunded(trip.spec.trip_id, ticket.ticket_id, fee, ticket.price_fen - fee, now)
+
+
+def _changed(ticket: Ticket) -> Rejection:
+    if ticket.status is TicketStatus.VOID:
+        return reject(Reason.TICKET_CHANGED, f"ticket {ticket.ticket_id} was taken back: its rebooking did not go through")
+    return reject(Reason.TICKET_CHANGED, f"ticket {ticket.ticket_id} was changed to {ticket.changed_to}", changed_to=ticket.changed_to)
+
+
+# --- rebooking (改签) -------------------------------------------------------------------------
+
+
+def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) -> Outcome:
+    ticket = trip.tickets.get(command.ticket_id)
+    if ticket is None or (command.buyer and ticket.buyer != command.buyer):
+        return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
+    if ticket.status is TicketStatus.CHANGED and ticket.changed_to == command.new_ticket_id:
+        return ()  # done already: a retry of the same move
+    refusal = change_refusal(trip, ticket, now, policy)
+    return refusal if refusal is not None else (TicketChanged(trip.spec.trip_id, ticket.ticket_id, command.new_ticket_id, now),)
+
+
+def change_refusal(trip: Trip, ticket: Ticket, now: int, policy: Policy) -> Rejection | None:
+    """Why this ticket cannot be rebooked now, if it cannot."""
+    if ticket.status is TicketStatus.CHECKED_IN:
+        return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded")
+    if ticket.status is TicketStatus.REFUNDED:
+        return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded")
+    if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
+        return _changed(ticket)
+    if ticket.changed_from:
+        return reject(Reason.CHANGE_NOT_ALLOWED, f"ticket {ticket.ticket_id} was rebooked already; a ticket is changed once")
+    if segment_status(trip, ticket.from_stop, now, policy) in (TripStatus.DEPARTED, TripStatus.CANCELLED):
+        return reject(Reason.CHANGE_NOT_ALLOWED, f"trip {trip.spec.trip_id} has left or was cancelled: refund the ticket instead")
+    return None
+
+
+def _void_ticket(trip: Trip, command: VoidTicket, now: int) -> Outcome:
+    ticket = trip.tickets.get(command.ticket_id)
+    if ticket is None:
+        return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
+    if ticket.status is TicketStatus.VOID:
+        return ()
+    if not ticket.changed_from or ticket.status is not TicketStatus.ISSUED:
+        return reject(Reason.CHANGE_NOT_ALLOWED, f"ticket {ticket.ticket_id} is not an unused rebooked ticket")
+    return (TicketVoided(trip.spec.trip_id, ticket.ticket_id, now),)
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -403,6 +458,8 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
+    if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
+        return _changed(ticket)
     if ticket.status is TicketStatus.CHECKED_IN:
         return reject(
             Reason.ALREADY_CHECKED_IN,

@@ -77,6 +77,7 @@ class TicketsIssued:
     tickets: tuple[IssuedTicket, ...]
     at_ms: int
     buyer: str = ""
+    changed_from: str = ""  # a rebooking: the ticket on another trip these replace (paid there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,25 @@ class TicketCheckedIn:
     trip_id: str
     ticket_id: str
     gate_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChanged:
+    """The ticket moved to `new_ticket_id` on another trip (rebooking): its seat is free again."""
+
+    trip_id: str
+    ticket_id: str
+    new_ticket_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TicketVoided:
+    """A rebooking's new ticket taken back because the old one could not be given up."""
+
+    trip_id: str
+    ticket_id: str
     at_ms: int
 
 
@@ -200,6 +220,6 @@ class RefundSettled:
 
 Event = (
     TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
-    | TicketCheckedIn | TripDeparted | TripCancelled
+    | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled
     | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
 )

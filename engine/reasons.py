@@ -51,6 +51,8 @@ class Reason(IntEnum):
     PAYMENT_MISMATCH = 3015  # a payment whose amount or method is not the order's
     HOLD_HAS_ORDER = 3016  # the hold is being paid for through its order
     ORDER_CLOSED = 3017  # the order is past the state the command needs
+    CHANGE_NOT_ALLOWED = 3018  # a ticket may be rebooked once, before it is used, refunded or gone
+    TICKET_CHANGED = 3019  # the ticket was rebooked to another trip
 
     # 4xxx: who is calling, and what they may do (accounts, sessions, permissions).
     NOT_AUTHENTICATED = 4001  # no credentials, or a token that is malformed or badly signed

@@ -25,9 +25,11 @@ from .events import (
     HoldExpired,
     HoldPlaced,
     HoldReleased,
+    TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
+    TicketVoided,
     TripCancelled,
     TripDeparted,
     TripScheduled,
@@ -39,6 +41,12 @@ class TicketStatus(Enum):
     ISSUED = "issued"
     CHECKED_IN = "checked_in"
     REFUNDED = "refunded"
+    CHANGED = "changed"  # moved to another trip (改签): its seat is free again
+    VOID = "void"  # a rebooking's new ticket taken back because the move could not finish
+
+
+# Tickets in these states hold no seat.
+RELEASED = frozenset({TicketStatus.REFUNDED, TicketStatus.CHANGED, TicketStatus.VOID})
 
 
 def legs_mask(from_stop: int, to_stop: int) -> int:
@@ -79,6 +87,8 @@ class Ticket:
     refunded_at_ms: int = 0
     buyer: str = ""
     holder: Holder | None = None
+    changed_from: str = ""  # the ticket this one replaced (rebooking)
+    changed_to: str = ""  # the ticket that replaced this one
 
 
 class OrderStatus(Enum):
@@ -186,6 +196,19 @@ def evolve(state: ShardState, event: Event) -> None:
             ticket.status = TicketStatus.REFUNDED
             ticket.refund_fee_fen, ticket.refunded_fen, ticket.refunded_at_ms = fee_fen, refund_fen, at_ms
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
+        case TicketChanged(trip_id, ticket_id, new_ticket_id, at_ms):
+            trip = state.trips[trip_id]
+            ticket = trip.tickets[ticket_id]
+            ticket.status, ticket.changed_to = TicketStatus.CHANGED, new_ticket_id
+            trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
+            order = next((o for o in trip.orders.values() if ticket_id in o.ticket_ids), None)
+            if order is not None and all(trip.tickets[t].status is TicketStatus.CHANGED for t in order.ticket_ids):
+                _order_status(order, OrderStatus.CHANGED, at_ms)
+        case TicketVoided(trip_id, ticket_id, at_ms):
+            trip = state.trips[trip_id]
+            ticket = trip.tickets[ticket_id]
+            ticket.status = TicketStatus.VOID
+            trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketCheckedIn(trip_id, ticket_id, gate_id, at_ms):
             ticket = state.trips[trip_id].tickets[ticket_id]
             ticket.status = TicketStatus.CHECKED_IN
@@ -276,6 +299,7 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
         trip.occupied[issued.seat] |= mask
         trip.tickets[issued.ticket_id] = Ticket(
             issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms, buyer=event.buyer, holder=issued.holder,
+            changed_from=event.changed_from,
         )
     trip.tickets_issued += len(event.tickets)
 
@@ -285,7 +309,7 @@ def check_invariants(state: ShardState) -> None:
     for trip in state.trips.values():
         claimed = [0] * len(trip.seat_labels)
         claims = [(h.seats, h.from_stop, h.to_stop) for h in trip.holds.values()]
-        claims += [((t.seat,), t.from_stop, t.to_stop) for t in trip.tickets.values() if t.status is not TicketStatus.REFUNDED]
+        claims += [((t.seat,), t.from_stop, t.to_stop) for t in trip.tickets.values() if t.status not in RELEASED]
         for seats, from_stop, to_stop in claims:
             mask = legs_mask(from_stop, to_stop)
             for seat in seats:

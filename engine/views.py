@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from .commands import (
     CancelOrder,
     CancelTrip,
+    ChangeTicket,
     CheckIn,
     Command,
     ConfirmHold,
@@ -35,6 +36,7 @@ from .commands import (
     Sell,
     SettleRefund,
     SweepHolds,
+    VoidTicket,
     order_trip,
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
@@ -126,6 +128,8 @@ class TicketView:
     refunded_fen: int
     refunded_at_ms: int
     holder: Holder | None = None
+    changed_from: str = ""
+    changed_to: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +259,8 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_statu
         refunded_fen=ticket.refunded_fen,
         refunded_at_ms=ticket.refunded_at_ms,
         holder=ticket.holder,
+        changed_from=ticket.changed_from,
+        changed_to=ticket.changed_to,
     )
 
 
@@ -287,7 +293,10 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             assert isinstance(issued, TicketsIssued)
             trip = state.trips[issued.trip_id]
             return TicketsView(tuple(
-                ticket_view(trip, Ticket(t.ticket_id, t.seat, issued.from_stop, issued.to_stop, t.price_fen, issued.at_ms, buyer=issued.buyer, holder=t.holder), now, policy, trip_status)
+                ticket_view(
+                    trip, Ticket(t.ticket_id, t.seat, issued.from_stop, issued.to_stop, t.price_fen, issued.at_ms, buyer=issued.buyer, holder=t.holder, changed_from=issued.changed_from),
+                    now, policy, trip_status,
+                )
                 for t in issued.tickets
             ))
         case Refund():
@@ -310,6 +319,9 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
             return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))
+        case ChangeTicket() | VoidTicket():
+            trip = state.trips[command.trip_id]
+            return ticket_view(trip, trip.tickets[command.ticket_id], now, policy, trip_status)
         case CreateOrder() | RecordPayment() | CancelOrder() | RefundOrder() | SettleRefund():
             # The order as it stands now (a retry sees its latest state, which is what a client
             # following an order wants).

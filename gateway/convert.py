@@ -21,6 +21,8 @@ TICKET_STATUS = {
     TicketStatus.ISSUED: common_pb2.TICKET_STATUS_ISSUED,
     TicketStatus.CHECKED_IN: common_pb2.TICKET_STATUS_CHECKED_IN,
     TicketStatus.REFUNDED: common_pb2.TICKET_STATUS_REFUNDED,
+    TicketStatus.CHANGED: common_pb2.TICKET_STATUS_CHANGED,
+    TicketStatus.VOID: common_pb2.TICKET_STATUS_VOID,
 }
 
 
@@ -86,6 +88,8 @@ def ticket(view: TicketView) -> common_pb2.Ticket:
         refunded_fen=view.refunded_fen,
         refunded_at=timestamp(view.refunded_at_ms),
         holder=holder(view.holder) if view.holder is not None else None,
+        changed_from=view.changed_from,
+        changed_to=view.changed_to,
     )
 
 

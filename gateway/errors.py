@@ -67,6 +67,8 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.PAYMENT_MISMATCH: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.HOLD_HAS_ORDER: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.ORDER_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.CHANGE_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.TICKET_CHANGED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NOT_AUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.TOKEN_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.SESSION_ENDED: grpc.StatusCode.UNAUTHENTICATED,

@@ -54,6 +54,9 @@ class Gateway:
         self.pool = pool
         self.utc_offset_min = utc_offset_min
         self.resolve_holders = resolve_holders
+        # Tests inject a failure at a rebooking step by name ("hold", "issue", "change"): a
+        # Rejection (the owner refuses) or an exception (the owner is gone); each is used once.
+        self.saga_faults: dict[str, Rejection | Exception] = {}
 
     async def buyer_and_holders(self, context: grpc.aio.ServicerContext, passenger_ids) -> tuple[str, tuple[Holder, ...]]:
         """Who buys and for whom: a passenger account buys for the passengers it names (it must
@@ -196,9 +199,81 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id))
         return sales_pb2.RefundResponse(ticket=convert.ticket(view))
 
+    async def ChangeTicket(self, request, context):
+        old, new = await Rebooking(self.gateway, context, request).run()
+        return sales_pb2.ChangeTicketResponse(old_ticket=convert.ticket(old), new_ticket=convert.ticket(new))
+
     async def GetTicket(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
+
+
+class Rebooking:
+    """改签 as a saga over two owners; every step's request id derives from the client's, so a
+    retry replays the steps that ran (each owner answers from its idempotency window) and
+    continues.
+
+        1. hold a seat on the new trip          (fails: nothing happened)
+        2. issue the new ticket from that hold  (fails: release the hold)
+        3. give up the old ticket               (fails: take the new ticket back)
+
+    The old seat is released last, so the passenger holds a seat throughout: two for a moment,
+    never none, and exactly one when the call returns, whichever step failed.
+    """
+
+    def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
+        self.gateway, self.context, self.request = gateway, context, request
+        self.step = f"{request.request_id}"[:56]  # room for the step suffixes within MAX_REQUEST_ID_CHARS
+
+    async def run(self) -> tuple[Any, Any]:
+        gateway, request, own = self.gateway, self.request, self.gateway.own_account()
+        try:
+            cmd.check_request_id(request.request_id)
+        except Rejected as rejected:
+            await abort(self.context, rejected.rejection)
+        old = await gateway.ask(self.context, lambda: cmd.GetTicket(request.ticket_id, own))
+        new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
+        await self._check(old, new_trip)
+        seats = (request.seat_number,) if request.seat_number else ()
+        holders = (old.holder,) if old.holder is not None else ()
+        hold = await self._do("hold", lambda: cmd.PlaceHold(
+            f"{self.step}-hold", new_trip.trip_id, old.from_stop.code, old.to_stop.code, seat_numbers=seats, seat_count=0 if seats else 1,
+            buyer=own or "", holders=holders,
+        ))
+        issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id),
+                                undo=lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id))
+        new = issued.tickets[0]
+        changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own),
+                                 undo=lambda: cmd.VoidTicket(f"{self.step}-undo-issue", new.ticket_id))
+        return changed, new
+
+    async def _check(self, old, new_trip) -> None:
+        refusal = None
+        if new_trip.trip_id == old.trip.trip_id:
+            refusal = "the new trip is the ticket's own trip"
+        elif new_trip.route_id != old.trip.route_id:
+            refusal = f"trip {new_trip.trip_id} runs route {new_trip.route_id}, not the ticket's {old.trip.route_id}"
+        elif old.changed_from:
+            refusal = f"ticket {old.ticket_id} was rebooked already; a ticket is changed once"
+        elif old.status is not TicketStatus.ISSUED and not old.changed_to:
+            refusal = f"ticket {old.ticket_id} is {old.status.value}"
+        if refusal:
+            await abort(self.context, reject(Reason.CHANGE_NOT_ALLOWED, refusal, field="new_trip_id"))
+
+    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None) -> Any:
+        """One step; when the owner refuses it, undo the step before (if any) and report why."""
+        fault = self.gateway.saga_faults.pop(name, None)
+        async with owner_errors(self.context):
+            if isinstance(fault, Exception):
+                raise fault  # as if the owner died here: the client's retry continues the saga
+            reply = fault if fault is not None else await self.gateway.pool.submit(build())
+        if isinstance(reply, Rejection):
+            if undo is not None:
+                async with owner_errors(self.context):
+                    undone = await self.gateway.pool.submit(undo())
+                assert not isinstance(undone, Rejection), f"a rebooking could not undo its own step: {undone!r}"
+            await abort(self.context, reply)
+        return reply
 
 
 class GateService(gate_pb2_grpc.GateServicer):

@@ -13,6 +13,8 @@ TICKET_STATUS = {
     common_pb2.TICKET_STATUS_ISSUED: "valid",
     common_pb2.TICKET_STATUS_CHECKED_IN: "checked in",
     common_pb2.TICKET_STATUS_REFUNDED: "refunded",
+    common_pb2.TICKET_STATUS_CHANGED: "changed",
+    common_pb2.TICKET_STATUS_VOID: "void",
 }
 TRIP_STATUS = {
     common_pb2.TRIP_STATUS_ON_SALE: "on sale",

@@ -50,6 +50,20 @@ def script() -> list:
         (NOW + 70_000, [c.ConfirmHold("c2", f"{TRIP}-H2"), c.Sell("s4", NEXT_DAY_TRIP, A, D, seat_count=2)]),
         (NOW + 80_000, [c.PlaceHold("h4", TRIP, C, D, seat_count=1)]),  # TRIP-H3
         (NOW + 81_000, [c.ReleaseHold("rl1", f"{TRIP}-H3"), c.GetTrip(TRIP)]),
+        # Rebooking: 0003 moves to a new ticket; 0005's move is taken back.  And an order, paid.
+        (NOW + 82_000, [
+            c.PlaceHold("h5", TRIP, C, D, seat_count=1), c.PlaceHold("h6", TRIP, C, D, seat_count=1),  # TRIP-H4, H5
+            c.PlaceHold("h7", TRIP, C, D, seat_count=1, buyer="A000001"),  # TRIP-H6
+        ]),
+        (NOW + 83_000, [
+            c.ConfirmHold("c5", f"{TRIP}-H4", changed_from=f"{TRIP}-0003"),  # TRIP-0006
+            c.ConfirmHold("c6", f"{TRIP}-H5", changed_from=f"{TRIP}-0005"),  # TRIP-0007
+            c.CreateOrder("o1", f"{TRIP}-H6", c.PayMethod.ALIPAY, "A000001"),  # TRIP-O1
+        ]),
+        (NOW + 84_000, [
+            c.ChangeTicket("ch1", f"{TRIP}-0003", f"{TRIP}-0006"), c.VoidTicket("v1", f"{TRIP}-0007"),
+            c.RecordPayment("p1", f"{TRIP}-O1", c.PayMethod.ALIPAY, "ali-1", 1500, NOW + 83_500),  # TRIP-0008
+        ]),
         SNAPSHOT,
         (NOW + 90_000, [c.CancelTrip("x1", PM_TRIP), c.Refund("rf2", f"{PM_TRIP}-0001")]),
         (DEPARTS_MS - 30 * MINUTE_MS, [

@@ -24,6 +24,8 @@ class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TICKET_STATUS_ISSUED: _ClassVar[TicketStatus]
     TICKET_STATUS_CHECKED_IN: _ClassVar[TicketStatus]
     TICKET_STATUS_REFUNDED: _ClassVar[TicketStatus]
+    TICKET_STATUS_CHANGED: _ClassVar[TicketStatus]
+    TICKET_STATUS_VOID: _ClassVar[TicketStatus]
 
 class DocumentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -42,6 +44,8 @@ TICKET_STATUS_UNSPECIFIED: TicketStatus
 TICKET_STATUS_ISSUED: TicketStatus
 TICKET_STATUS_CHECKED_IN: TicketStatus
 TICKET_STATUS_REFUNDED: TicketStatus
+TICKET_STATUS_CHANGED: TicketStatus
+TICKET_STATUS_VOID: TicketStatus
 DOCUMENT_TYPE_UNSPECIFIED: DocumentType
 DOCUMENT_TYPE_RESIDENT_ID: DocumentType
 DOCUMENT_TYPE_PASSPORT: DocumentType
@@ -82,7 +86,7 @@ class Trip(_message.Message):
     def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder")
+    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +101,8 @@ class Ticket(_message.Message):
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_AT_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FROM_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_TO_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     trip: Trip
     from_stop: Stop
@@ -111,7 +117,9 @@ class Ticket(_message.Message):
     refunded_fen: int
     refunded_at: _timestamp_pb2.Timestamp
     holder: TicketHolder
-    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ...) -> None: ...
+    changed_from: str
+    changed_to: str
+    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ..., changed_from: _Optional[str] = ..., changed_to: _Optional[str] = ...) -> None: ...
 
 class TicketHolder(_message.Message):
     __slots__ = ("passenger_id", "name", "document_type", "document_number", "account_id")

@@ -10,6 +10,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ChangeTicketRequest(_message.Message):
+    __slots__ = ("request_id", "ticket_id", "new_trip_id", "seat_number")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    ticket_id: str
+    new_trip_id: str
+    seat_number: str
+    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., new_trip_id: _Optional[str] = ..., seat_number: _Optional[str] = ...) -> None: ...
+
+class ChangeTicketResponse(_message.Message):
+    __slots__ = ("old_ticket", "new_ticket")
+    OLD_TICKET_FIELD_NUMBER: _ClassVar[int]
+    NEW_TICKET_FIELD_NUMBER: _ClassVar[int]
+    old_ticket: _common_pb2.Ticket
+    new_ticket: _common_pb2.Ticket
+    def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ...) -> None: ...
+
 class HoldRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

@@ -66,6 +66,11 @@ class SalesStub:
                 request_serializer=keyun_dot_v1_dot_sales__pb2.GetTicketRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_sales__pb2.GetTicketResponse.FromString,
                 _registered_method=True)
+        self.ChangeTicket = channel.unary_unary(
+                '/keyun.v1.Sales/ChangeTicket',
+                request_serializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketResponse.FromString,
+                _registered_method=True)
 
 
 class SalesServicer:
@@ -113,6 +118,16 @@ class SalesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangeTicket(self, request, context):
+        """Rebooking (改签): move a ticket to another trip of the same route, same segment.  Once per
+        ticket, free of charge.  Across owners it runs as a saga (hold on the new trip, issue the new
+        ticket, give up the old one; take the new one back if the old cannot be given up), and a
+        retry with the same request_id finishes or undoes a move that was interrupted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SalesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +160,11 @@ def add_SalesServicer_to_server(servicer, server):
                     servicer.GetTicket,
                     request_deserializer=keyun_dot_v1_dot_sales__pb2.GetTicketRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_sales__pb2.GetTicketResponse.SerializeToString,
+            ),
+            'ChangeTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeTicket,
+                    request_deserializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +331,33 @@ class Sales:
             '/keyun.v1.Sales/GetTicket',
             keyun_dot_v1_dot_sales__pb2.GetTicketRequest.SerializeToString,
             keyun_dot_v1_dot_sales__pb2.GetTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Sales/ChangeTicket',
+            keyun_dot_v1_dot_sales__pb2.ChangeTicketRequest.SerializeToString,
+            keyun_dot_v1_dot_sales__pb2.ChangeTicketResponse.FromString,
             options,
             channel_credentials,
             insecure,
