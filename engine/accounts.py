@@ -412,6 +412,15 @@ class NotRemembered:
 
 
 @dataclass(frozen=True, slots=True)
+class Remembered:
+    """Recall's answer: the first request and its reply, so the gateway can check a retried
+    password against the hash that request stored (passwords are never in fingerprints)."""
+
+    command: object
+    reply: object
+
+
+@dataclass(frozen=True, slots=True)
 class SetupStatus:
     """Query: (set up, waiting for the setup token)."""
 
@@ -933,7 +942,9 @@ class AccountsEngine:
             if remembered is None:
                 return NotRemembered()
             command, reply = remembered
-            return reply if getattr(command, "fingerprint", b"") == item.fingerprint else reject(Reason.REQUEST_ID_REUSED, f"request_id {item.request_id} was used for a different request")
+            if getattr(command, "fingerprint", b"") != item.fingerprint:
+                return reject(Reason.REQUEST_ID_REUSED, f"request_id {item.request_id} was used for a different request")
+            return Remembered(command, reply)
         if isinstance(item, QUERIES):
             return answer(self.state, item, now_ms, self.rules)
         request_id = getattr(item, "request_id", "")

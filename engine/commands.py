@@ -241,6 +241,25 @@ class CancelTrip:
         _trip_id(self.trip_id)
 
 
+# A delay is announced in minutes; a day's delay is a cancellation in all but name.
+MAX_DELAY_MIN = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class DelayTrip:
+    """The station or operator puts departure back: every stop's time moves, refunds cost nothing."""
+
+    request_id: str
+    trip_id: str
+    delay_min: int  # the total delay from the timetable, not an increment
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _trip_id(self.trip_id)
+        if not 0 < self.delay_min <= MAX_DELAY_MIN:
+            raise invalid("delay_minutes", f"must be 1..{MAX_DELAY_MIN}")
+
+
 @dataclass(frozen=True, slots=True)
 class SweepHolds:
     """Release holds whose time is up.  Issued by the owner itself, so it has no request id."""
@@ -407,7 +426,7 @@ class SettleRefund:
 
 
 Command = (
-    ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | SweepHolds
+    ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | DelayTrip | SweepHolds
     | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund | ChangeTicket | VoidTicket
 )
 

@@ -13,6 +13,7 @@ from .commands import (
     Command,
     ConfirmHold,
     CreateOrder,
+    DelayTrip,
     DepartTrip,
     PlaceHold,
     RecordPayment,
@@ -47,6 +48,7 @@ from .events import (
     TicketsIssued,
     TicketVoided,
     TripCancelled,
+    TripDelayed,
     TripDeparted,
     TripScheduled,
 )
@@ -129,6 +131,8 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _depart(trip, now, policy)
         case CancelTrip():
             return _cancel(trip, now, policy)
+        case DelayTrip():
+            return _delay(trip, command, now, policy)
         case CreateOrder():
             return _create_order(trip, command, now)
         case RecordPayment():
@@ -275,6 +279,8 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
         return _changed(ticket)
     if trip.cancelled_at_ms:
         fee = 0  # the station cancelled: every passenger gets everything back, boarded or not
+    elif trip.delay_ms and ticket.status is TicketStatus.ISSUED and segment_status(trip, ticket.from_stop, now, policy) is not TripStatus.DEPARTED:
+        fee = 0  # the station or operator delayed it: refunds cost nothing
     elif ticket.status is TicketStatus.CHECKED_IN:
         return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded and cannot be refunded")
     elif segment_status(trip, ticket.from_stop, now, policy) is TripStatus.DEPARTED:
@@ -491,6 +497,19 @@ def _cancel(trip: Trip, now: int, policy: Policy) -> Outcome:
     if trip.departed_at_ms or segment_status(trip, 0, now, policy) is TripStatus.DEPARTED:
         return reject(Reason.TRIP_DEPARTED, f"trip {trip.spec.trip_id} has left and cannot be cancelled")
     return () if trip.cancelled_at_ms else (TripCancelled(trip.spec.trip_id, now),)
+
+
+def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
+    if trip.cancelled_at_ms:
+        return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
+    if trip.departed_at_ms or segment_status(trip, 0, now, policy) is TripStatus.DEPARTED:
+        return reject(Reason.TRIP_DEPARTED, f"trip {trip.spec.trip_id} has left")
+    delay_ms = command.delay_min * 60_000
+    if delay_ms == trip.delay_ms:
+        return ()
+    if delay_ms < trip.delay_ms:
+        return reject(Reason.INVALID_FIELD, f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; a delay only grows", field="delay_minutes")
+    return (TripDelayed(trip.spec.trip_id, delay_ms, now),)
 
 
 def _sweep(state: ShardState, now: int, limit: int) -> Outcome:

@@ -123,6 +123,13 @@ class TripDeparted:
 
 
 @dataclass(frozen=True, slots=True)
+class TripDelayed:
+    trip_id: str
+    delay_ms: int  # from the timetable
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TripCancelled:
     trip_id: str
     at_ms: int
@@ -220,6 +227,6 @@ class RefundSettled:
 
 Event = (
     TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
-    | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled
+    | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled | TripDelayed
     | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
 )

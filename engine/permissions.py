@@ -105,6 +105,7 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
     "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/DelayTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Accounts/Register": Rule(P.PUBLIC, mutating=True),
     "/keyun.v1.Accounts/Login": Rule(P.PUBLIC, mutating=True),
     "/keyun.v1.Accounts/Refresh": Rule(P.PUBLIC, mutating=True),

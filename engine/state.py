@@ -31,6 +31,7 @@ from .events import (
     TicketsIssued,
     TicketVoided,
     TripCancelled,
+    TripDelayed,
     TripDeparted,
     TripScheduled,
 )
@@ -144,6 +145,7 @@ class Trip:
     tickets_issued: int = 0  # numbers ticket ids
     orders: dict[str, Order] = field(default_factory=dict)
     orders_placed: int = 0  # numbers order ids
+    delay_ms: int = 0  # the station's announced delay: every stop leaves this much later
     order_of_hold: dict[str, str] = field(default_factory=dict)  # hold id -> its order, while it has one
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     view_cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -163,7 +165,7 @@ class Trip:
         )
 
     def departs_at_ms(self, stop: int) -> int:
-        return self.spec.departs_at_ms + self.spec.stops[stop].offset_min * 60_000
+        return self.spec.departs_at_ms + self.delay_ms + self.spec.stops[stop].offset_min * 60_000
 
 
 @dataclass(slots=True)
@@ -217,6 +219,10 @@ def evolve(state: ShardState, event: Event) -> None:
             state.trips[trip_id].departed_at_ms = at_ms
         case TripCancelled(trip_id, at_ms):
             state.trips[trip_id].cancelled_at_ms = at_ms
+        case TripDelayed(trip_id, delay_ms, _):
+            trip = state.trips[trip_id]
+            trip.delay_ms = delay_ms
+            trip.view_cache.clear()  # stop times changed
         case OrderCreated(trip_id, order_id, hold_id, buyer, method, amount_fen, pay_by_ms, at_ms, seats, from_stop, to_stop, fare_fen, holders):
             trip = state.trips[trip_id]
             trip.orders[order_id] = Order(
@@ -327,14 +333,15 @@ def trip_record(trip: Trip) -> tuple:
     return (
         trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), trip.expired_holds,
         trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued, tuple(trip.orders.values()), trip.orders_placed,
+        trip.delay_ms,
     )
 
 
 def restore_trip(state: ShardState, record: tuple) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
-    # Records written before orders existed have nine fields.
-    spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed = (
-        record if len(record) == 11 else (*record, (), 0)
+    # Records written before orders existed have nine fields; before delays, eleven.
+    spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms = (
+        (*record, (), 0, 0)[:12] if len(record) == 9 else (*record, 0)[:12]
     )
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -343,7 +350,7 @@ def restore_trip(state: ShardState, record: tuple) -> None:
     trip.expired_holds = dict(expired_holds)
     trip.departed_at_ms, trip.cancelled_at_ms = departed_at_ms, cancelled_at_ms
     trip.holds_placed, trip.tickets_issued = holds_placed, tickets_issued
-    trip.orders, trip.orders_placed = {order.order_id: order for order in orders}, orders_placed
+    trip.orders, trip.orders_placed, trip.delay_ms = {order.order_id: order for order in orders}, orders_placed, delay_ms
     for order in orders:
         if order.status is OrderStatus.PENDING_PAYMENT:
             trip.order_of_hold[order.hold_id] = order.order_id

@@ -17,6 +17,7 @@ from .commands import (
     Command,
     ConfirmHold,
     CreateOrder,
+    DelayTrip,
     DepartTrip,
     GetManifest,
     GetOrder,
@@ -315,7 +316,7 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)
-        case DepartTrip() | CancelTrip():
+        case DepartTrip() | CancelTrip() | DelayTrip():
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
             return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))

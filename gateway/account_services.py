@@ -13,9 +13,11 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import grpc
+import ray
 from google.protobuf import timestamp_pb2
 
 from keyun.engine import accounts as ac
@@ -30,8 +32,8 @@ from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc,
 
 from . import credentials
 from .auth import Auth, Principal, caller
-from .errors import OUTCOME, abort
-from .owners import Batcher
+from .errors import OUTCOME, abort, owner_errors
+from .owners import Batcher, OwnerUnavailable
 
 PHONE_CONTEXT = "account.phone"
 ADMIN_KINDS = {Role.SYSTEM_ADMIN.value, Role.SECURITY_ADMIN.value, Role.AUDIT_ADMIN.value}
@@ -145,8 +147,24 @@ class AccountDesk:
         )
 
     def fingerprint(self, *parts: str) -> bytes:
-        """A keyed digest of a request's plain fields: retries match by it (engine.accounts.same_request)."""
+        """A keyed digest of a request's plain fields: retries match by it (engine.accounts.same_request).
+
+        Never a password: fingerprints are journaled, and a keyed digest would let whoever got the
+        keys and the data test guesses far faster than argon2id allows.  Passwords of a retry are
+        checked against the first request's stored hash instead (`recall`)."""
         return self.secrets.keyring.blind_index("\x1f".join(parts), "request.fingerprint")
+
+    async def recall(self, context, request_id: str, fingerprint: bytes, password: str, stored_hash: Callable[[Any], str]) -> Any | None:
+        """The first answer to a retried request, or None if this request id is new.  The retry's
+        password must match the hash the first request stored, or it is another request."""
+        remembered = await self.ask(context, ac.Recall(request_id, fingerprint))
+        if isinstance(remembered, ac.NotRemembered):
+            return None
+        if not await self.password_matches(stored_hash(remembered.command), password):
+            await abort(context, reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request", field="request_id"))
+        if isinstance(remembered.reply, Rejection):
+            await abort(context, remembered.reply)
+        return remembered.reply
 
     def derived_secret(self, purpose: str, request_id: str, login_name: str) -> bytes:
         """A secret generated for a request, the same on every retry of it (so a retry's answer
@@ -216,11 +234,13 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             ac.AccountKind.PASSENGER, desk.phone_login_key(phone), "", desk.secrets.keyring.encrypt(phone, PHONE_CONTEXT),
             display_name, "pending", roles=(Role.PASSENGER.value,),
         )))
-        # Hash only once the request is known to be well formed: hashing is the expensive part.
-        new = command.account
-        hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
-        fingerprint = desk.fingerprint("register", phone, request.password, display_name)
-        view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint))
+        fingerprint = desk.fingerprint("register", phone, display_name)
+        view = await desk.recall(context, command.request_id, fingerprint, request.password, lambda first: first.account.password_hash)
+        if view is None:
+            # Hash only once the request is known to be well formed: hashing is the expensive part.
+            new = command.account
+            hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
+            view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint))
         _note(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view))
 
@@ -295,9 +315,9 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         if weak is not None:
             await abort(context, reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"))
         command = await desk.build(context, lambda: ac.ChangePassword(request.request_id, principal.account_id, "pending", principal.session_id))
-        fingerprint = desk.fingerprint("change-password", principal.account_id, request.old_password, request.new_password)
+        fingerprint = desk.fingerprint("change-password", principal.account_id)
         # A retry of a change that went through: the old password no longer matches, so ask first.
-        if not isinstance(await desk.ask(context, ac.Recall(command.request_id, fingerprint)), ac.NotRemembered):
+        if await desk.recall(context, command.request_id, fingerprint, request.new_password, lambda first: first.password_hash) is not None:
             return accounts_pb2.ChangePasswordResponse()
         view = await desk.ask(context, ac.GetAccount(principal.account_id))
         found = await desk.ask(context, ac.FindLogin(await _login_key_of(desk, view)))
@@ -437,11 +457,13 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         else:
             await abort(context, reject(Reason.INVALID_FIELD, "kind: STAFF or DEVICE", field="kind"))
         display_name = request.display_name.strip()
-        new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
-        fingerprint = desk.fingerprint("create-account", str(request.kind), request.login_name, request.password, display_name, str(request.second_factor))
-        view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)))
+        fingerprint = desk.fingerprint("create-account", str(request.kind), request.login_name, display_name, str(request.second_factor))
+        view = await desk.recall(context, request.request_id, fingerprint, password, lambda first: first.account.password_hash)
+        if view is None:
+            new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
+            view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)))
         _note(target=view.account_id)
-        uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer="Keyun") if totp_secret else ""
+        uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer=self.issuer) if totp_secret else ""
         return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri)
 
     async def ListAccounts(self, request, context):
@@ -503,21 +525,31 @@ class AuditService(audit_pb2_grpc.AuditServicer):
                 await abort(context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token"))
         since = request.since.ToMilliseconds() if request.HasField("since") else 0
         until = request.until.ToMilliseconds() if request.HasField("until") else None
-        records, following = await self.actor.query.remote(
-            since_ms=since, until_ms=until, actor=request.actor, action=request.action, outcome=request.outcome, target=request.target,
-            page_size=size, before_seq=before,
-        )
+        async with owner_errors(context):
+            records, following = await _audit_call(self.actor.query.remote(
+                since_ms=since, until_ms=until, actor=request.actor, action=request.action, outcome=request.outcome, target=request.target,
+                page_size=size, before_seq=before,
+            ))
         return audit_pb2.ListRecordsResponse(
             records=[_audit_record(seq, record) for seq, record in records],
             next_page_token=base64.urlsafe_b64encode(str(following).encode()).decode() if following else "",
         )
 
     async def Verify(self, request, context):
-        report = await self.actor.verify.remote()
+        async with owner_errors(context):
+            report = await _audit_call(self.actor.verify.remote())
         return audit_pb2.VerifyResponse(
             ok=report.ok, records_checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),
             problem=report.message, problem_seq=report.at_seq,
         )
+
+
+async def _audit_call(reference) -> Any:
+    """A direct call to the audit owner, its death reported as every owner's is."""
+    try:
+        return await reference
+    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
+        raise OwnerUnavailable(str(error)) from None
 
 
 def _audit_record(seq: int, record: AuditRecord) -> audit_pb2.AuditRecord:

@@ -135,7 +135,7 @@ async def owner_errors(context: grpc.aio.ServicerContext):
     except Overloaded:
         await abort_unavailable(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
     except OwnerUnavailable:
-        await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "the trip's owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
+        await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "an owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
     except OwnerFailed:
         log.exception("an owner call failed")
         await abort_unavailable(context, grpc.StatusCode.INTERNAL, "OWNER_FAILED", "internal error; it has been logged, and the outcome is unknown", None)

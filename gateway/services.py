@@ -322,6 +322,10 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         view = await self.gateway.ask(context, lambda: cmd.CancelTrip(request.request_id, request.trip_id))
         return dispatch_pb2.CancelTripResponse(trip=convert.trip(view))
 
+    async def DelayTrip(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.DelayTrip(request.request_id, request.trip_id, request.delay_minutes))
+        return dispatch_pb2.DelayTripResponse(trip=convert.trip(view))
+
 
 
 # Echo answers are bounded like any other message.

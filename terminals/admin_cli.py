@@ -95,9 +95,10 @@ def _create(args: argparse.Namespace) -> None:
         request_id=new_request_id(), kind=KINDS[args.kind], login_name=args.login_name, password=password, display_name=args.display_name,
         second_factor=args.second_factor,
     ))
-    _show(args, reply.account)
-    if args.json:
+    if args.json:  # the whole reply: the secrets are shown this once
+        print(json.dumps(printing.as_json(reply), ensure_ascii=False, indent=2))
         return
+    _show(args, reply.account)
     if reply.device_secret:
         print(f"device secret (shown once; the device logs in with it): {reply.device_secret}")
     if reply.totp_secret:

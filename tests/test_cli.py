@@ -104,10 +104,12 @@ def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path
     def as_admin(login: str, *args: str, **kw) -> subprocess.CompletedProcess:
         return keyun(*args, *server, env=sessions[login], **kw)
 
-    created = json.loads(as_admin("sysadmin", "staff", "create", "wang", "--display-name", "王售票", "--json").stdout)
+    created = json.loads(as_admin("sysadmin", "staff", "create", "wang", "--display-name", "王售票", "--json").stdout)["account"]
     assert not created.get("roles")  # the system administrator creates; only the security administrator grants
     device = as_admin("sysadmin", "staff", "create", "kiosk9", "--kind", "device").stdout
     assert "device secret (shown once" in device
+    secret = device.split("device secret (shown once; the device logs in with it): ")[1].split()[0]
+    assert "logged in as kiosk9" in keyun("login", "kiosk9", *server, env={"KEYUN_SESSION": str(tmp_path / "kiosk.json"), "KEYUN_PASSWORD": secret}).stdout
     as_admin("sysadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ", ok=False)  # not theirs to grant
     granted = as_admin("secadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ").stdout
     assert "ticket_seller" in granted and "stations=SJZ" in granted

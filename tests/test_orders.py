@@ -114,3 +114,18 @@ def test_an_unpaid_order_expires_and_a_late_payment_is_ticketed_while_the_seats_
     master.call(stub.CancelOrder, orders_pb2.CancelOrderRequest(request_id="cx", order_id=cancelled.order_id))
     after = master.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="cp", order_id=cancelled.order_id, method=orders_pb2.PAY_METHOD_CASH)).order
     assert after.status == orders_pb2.ORDER_STATUS_CANCELLED and after.refunds[0].provider_refund_id.startswith("cash-")
+
+
+def test_a_delayed_trip_refunds_without_a_fee(station):
+    from keyun.v1 import dispatch_pb2
+
+    _, master, _, _ = station
+    trip_id = schedule_trip(master, "ORD4", dt.timedelta(hours=1, minutes=30))  # within 2 h: 20 % normally
+    stub = orders(master)
+    hold = master.hold(trip_id, "AAA", "BBB", seat_count=1)
+    order = master.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="do", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    master.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="dp", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH))
+    delayed = master.call(master.dispatch.DelayTrip, dispatch_pb2.DelayTripRequest(request_id="dd", trip_id=trip_id, delay_minutes=45)).trip
+    assert delayed.stops[0].departs_at.ToMilliseconds() - hold.from_stop.departs_at.ToMilliseconds() == 45 * 60_000
+    refunded = master.call(stub.RefundOrder, orders_pb2.RefundOrderRequest(request_id="dr", order_id=order.order_id)).order
+    assert (refunded.refunds[0].fee_fen, refunded.refunds[0].amount_fen) == (0, order.amount_fen)

@@ -130,3 +130,12 @@ def test_orders_survive_snapshots(desk):
     for trip in desk.engine.state.trips.values():
         restore_trip(copy.state, trip_record(trip))
     assert copy.state.trips == desk.engine.state.trips and copy.state.orders_by_buyer == desk.engine.state.orders_by_buyer
+
+
+def test_a_delay_moves_the_timetable_and_waives_refund_fees(desk):
+    ticket = desk.ok(desk.sell(A, C, count=1)).tickets[0]
+    delayed = desk.ok(c.DelayTrip(desk.rid(), TRIP, 30))
+    assert delayed.stops[0].departs_at_ms == ticket.trip.stops[0].departs_at_ms + 30 * MINUTE_MS
+    desk.refused(c.DelayTrip(desk.rid(), TRIP, 10), Reason.INVALID_FIELD)  # a delay only grows
+    refunded = desk.ok(desk.refund(ticket.ticket_id))
+    assert (refunded.refund_fee_fen, refunded.refunded_fen) == (0, FARE[(A, C)])

@@ -63,7 +63,7 @@ def scenario():
     run([c.RecordPayment("p1", paid.order_id, c.PayMethod.WEPAY, "wx-1", paid.amount_fen, NOW + 5550), c.CancelOrder("oc", dropped.order_id)], NOW + 5600)
     refunded = run([c.RefundOrder("or1", paid.order_id, (), "A000001")], NOW + 5700)[0]
     run([c.SettleRefund("os1", paid.order_id, refunded.refunds[0].refund_no, "wx-r-1"), c.GetOrder(paid.order_id), c.ListOrders("A000001")], NOW + 5800)
-    run([c.Refund("rf1", f"{TRIP}-0001"), c.CancelTrip("x1", PM_TRIP)], NOW + 6000)
+    run([c.Refund("rf1", f"{TRIP}-0001"), c.CancelTrip("x1", PM_TRIP), c.DelayTrip("dl1", TRIP, 10)], NOW + 6000)
     run(
         [
             c.Sell("bad1", PM_TRIP, A, B, seat_count=1),  # TRIP_CANCELLED
@@ -115,11 +115,11 @@ def round_trip(value):
 
 COMMAND_TYPES = {
     c.ScheduleTrip, c.PlaceHold, c.Sell, c.ConfirmHold, c.ReleaseHold, c.Refund, c.CheckIn, c.DepartTrip, c.CancelTrip, c.SweepHolds,
-    c.ChangeTicket, c.VoidTicket, c.CreateOrder, c.RecordPayment, c.CancelOrder, c.RefundOrder, c.SettleRefund,
+    c.DelayTrip, c.ChangeTicket, c.VoidTicket, c.CreateOrder, c.RecordPayment, c.CancelOrder, c.RefundOrder, c.SettleRefund,
 }
 EVENT_TYPES = {
     ev.TripScheduled, ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired, ev.TicketsIssued, ev.IssuedTicket,
-    ev.TicketRefunded, ev.TicketCheckedIn, ev.TripDeparted, ev.TripCancelled, ev.TicketChanged, ev.TicketVoided,
+    ev.TicketRefunded, ev.TicketCheckedIn, ev.TripDeparted, ev.TripCancelled, ev.TripDelayed, ev.TicketChanged, ev.TicketVoided,
     ev.OrderCreated, ev.PaymentRecorded, ev.OrderTicketed, ev.OrderCancelled, ev.RefundRequested, ev.RefundSettled, ev.Payment, ev.RefundPart,
 }
 VIEW_TYPES = {

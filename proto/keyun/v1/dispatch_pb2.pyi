@@ -6,6 +6,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DelayTripRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "delay_minutes")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    DELAY_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    delay_minutes: int
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., delay_minutes: _Optional[int] = ...) -> None: ...
+
+class DelayTripResponse(_message.Message):
+    __slots__ = ("trip",)
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
+
 class LoadNetworkRequest(_message.Message):
     __slots__ = ("request_id", "network_toml", "first_date", "days")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

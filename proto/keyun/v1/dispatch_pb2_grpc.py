@@ -50,6 +50,11 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.CancelTripRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.CancelTripResponse.FromString,
                 _registered_method=True)
+        self.DelayTrip = channel.unary_unary(
+                '/keyun.v1.Dispatch/DelayTrip',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServicer:
@@ -79,6 +84,14 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DelayTrip(self, request, context):
+        """Put departure back: every stop's time, the boarding window and the sales cut-off move with
+        it, and refunds of the trip's tickets cost nothing from then on.  A delay only grows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.CancelTrip,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.CancelTripRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.CancelTripResponse.SerializeToString,
+            ),
+            'DelayTrip': grpc.unary_unary_rpc_method_handler(
+                    servicer.DelayTrip,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +198,33 @@ class Dispatch:
             '/keyun.v1.Dispatch/CancelTrip',
             keyun_dot_v1_dot_dispatch__pb2.CancelTripRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.CancelTripResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DelayTrip(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/DelayTrip',
+            keyun_dot_v1_dot_dispatch__pb2.DelayTripRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.DelayTripResponse.FromString,
             options,
             channel_credentials,
             insecure,
