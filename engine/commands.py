@@ -97,6 +97,36 @@ def _segment(from_station: str, to_station: str) -> None:
         raise Rejected(reject(Reason.BAD_SEGMENT, "from_station and to_station are the same", field="to_station"))
 
 
+class _OfHold:
+    """A command or query naming a hold: its trip is the hold id's trip part."""
+
+    __slots__ = ()
+
+    @property
+    def trip_id(self) -> str:
+        return self.hold_id.rpartition("-")[0]  # type: ignore[attr-defined]
+
+
+class _OfTicket:
+    """A command or query naming a ticket: its trip is the ticket id's trip part."""
+
+    __slots__ = ()
+
+    @property
+    def trip_id(self) -> str:
+        return self.ticket_id.rpartition("-")[0]  # type: ignore[attr-defined]
+
+
+class _OfOrder:
+    """A command or query naming an order: its trip is the order id's trip part."""
+
+    __slots__ = ()
+
+    @property
+    def trip_id(self) -> str:
+        return order_trip(self.order_id)  # type: ignore[attr-defined]
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -158,7 +188,7 @@ class Sell:
 
 
 @dataclass(frozen=True, slots=True)
-class ConfirmHold:
+class ConfirmHold(_OfHold):
     request_id: str
     hold_id: str
     changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
@@ -169,13 +199,9 @@ class ConfirmHold:
         if self.changed_from:
             _split_id("changed_from", self.changed_from, TICKET_SUFFIX)
 
-    @property
-    def trip_id(self) -> str:
-        return self.hold_id.rpartition("-")[0]
-
 
 @dataclass(frozen=True, slots=True)
-class ReleaseHold:
+class ReleaseHold(_OfHold):
     request_id: str
     hold_id: str
     buyer: str = ""  # set when a passenger releases: only their own hold
@@ -184,13 +210,9 @@ class ReleaseHold:
         check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
-    @property
-    def trip_id(self) -> str:
-        return self.hold_id.rpartition("-")[0]
-
 
 @dataclass(frozen=True, slots=True)
-class Refund:
+class Refund(_OfTicket):
     request_id: str
     ticket_id: str
 
@@ -198,13 +220,9 @@ class Refund:
         check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
-    @property
-    def trip_id(self) -> str:
-        return self.ticket_id.rpartition("-")[0]
-
 
 @dataclass(frozen=True, slots=True)
-class CheckIn:
+class CheckIn(_OfTicket):
     request_id: str
     ticket_id: str
     gate_id: str
@@ -213,10 +231,6 @@ class CheckIn:
         check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
         _require("gate_id", self.gate_id, GATE_ID, MAX_GATE_ID_CHARS)
-
-    @property
-    def trip_id(self) -> str:
-        return self.ticket_id.rpartition("-")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +284,7 @@ class SweepHolds:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeTicket:
+class ChangeTicket(_OfTicket):
     """Rebooking, last step: give the old ticket up for the new one already issued elsewhere."""
 
     request_id: str
@@ -283,13 +297,9 @@ class ChangeTicket:
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
         _split_id("new_ticket_id", self.new_ticket_id, TICKET_SUFFIX)
 
-    @property
-    def trip_id(self) -> str:
-        return self.ticket_id.rpartition("-")[0]
-
 
 @dataclass(frozen=True, slots=True)
-class VoidTicket:
+class VoidTicket(_OfTicket):
     """Rebooking, compensation: take back a new ticket whose old one could not be given up."""
 
     request_id: str
@@ -298,10 +308,6 @@ class VoidTicket:
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
-
-    @property
-    def trip_id(self) -> str:
-        return self.ticket_id.rpartition("-")[0]
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -325,7 +331,7 @@ def order_trip(order_id: str, field_name: str = "order_id") -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class CreateOrder:
+class CreateOrder(_OfHold):
     """An order for the seats of a live hold, to be paid by `method` before the hold expires."""
 
     request_id: str
@@ -337,13 +343,9 @@ class CreateOrder:
         check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
-    @property
-    def trip_id(self) -> str:
-        return self.hold_id.rpartition("-")[0]
-
 
 @dataclass(frozen=True, slots=True)
-class RecordPayment:
+class RecordPayment(_OfOrder):
     """Money arrived for an order: from a verified provider notification, or at the counter."""
 
     request_id: str
@@ -360,13 +362,9 @@ class RecordPayment:
         if self.amount_fen <= 0:
             raise invalid("amount_fen", "must be positive")
 
-    @property
-    def trip_id(self) -> str:
-        return order_trip(self.order_id)
-
 
 @dataclass(frozen=True, slots=True)
-class CancelOrder:
+class CancelOrder(_OfOrder):
     request_id: str
     order_id: str
     buyer: str = ""  # set when a passenger cancels: only their own order
@@ -375,13 +373,9 @@ class CancelOrder:
         check_request_id(self.request_id)
         order_trip(self.order_id)
 
-    @property
-    def trip_id(self) -> str:
-        return order_trip(self.order_id)
-
 
 @dataclass(frozen=True, slots=True)
-class RefundOrder:
+class RefundOrder(_OfOrder):
     """Refund some or all (ticket_ids empty) of an order's tickets, back the way the money came."""
 
     request_id: str
@@ -400,13 +394,9 @@ class RefundOrder:
         if len(set(self.ticket_ids)) != len(self.ticket_ids):
             raise invalid("ticket_ids", "a ticket is named twice")
 
-    @property
-    def trip_id(self) -> str:
-        return order_trip(self.order_id)
-
 
 @dataclass(frozen=True, slots=True)
-class SettleRefund:
+class SettleRefund(_OfOrder):
     """The provider (or the cashier) paid a requested refund out."""
 
     request_id: str
@@ -419,10 +409,6 @@ class SettleRefund:
         order_trip(self.order_id)
         _require("refund_no", self.refund_no, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
         _require("provider_refund_id", self.provider_refund_id, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
-
-    @property
-    def trip_id(self) -> str:
-        return order_trip(self.order_id)
 
 
 Command = (
@@ -468,16 +454,12 @@ class GetSeatMap:
 
 
 @dataclass(frozen=True, slots=True)
-class GetTicket:
+class GetTicket(_OfTicket):
     ticket_id: str
     viewer: str = ""  # set when a passenger asks: only their own tickets exist for them
 
     def __post_init__(self) -> None:
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
-
-    @property
-    def trip_id(self) -> str:
-        return self.ticket_id.rpartition("-")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,16 +476,12 @@ class ListStations:
 
 
 @dataclass(frozen=True, slots=True)
-class GetOrder:
+class GetOrder(_OfOrder):
     order_id: str
     viewer: str = ""  # set when a passenger asks: only their own orders exist for them
 
     def __post_init__(self) -> None:
         order_trip(self.order_id)
-
-    @property
-    def trip_id(self) -> str:
-        return order_trip(self.order_id)
 
 
 @dataclass(frozen=True, slots=True)
