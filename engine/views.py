@@ -131,6 +131,7 @@ class TicketView:
     holder: Holder | None = None
     changed_from: str = ""
     changed_to: str = ""
+    buyer: str = ""  # the passenger account that bought it, if one did (not shown to clients)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,7 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_statu
         holder=ticket.holder,
         changed_from=ticket.changed_from,
         changed_to=ticket.changed_to,
+        buyer=ticket.buyer,
     )
 
 

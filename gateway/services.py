@@ -238,7 +238,7 @@ class Rebooking:
         holders = (old.holder,) if old.holder is not None else ()
         hold = await self._do("hold", lambda: cmd.PlaceHold(
             f"{self.step}-hold", new_trip.trip_id, old.from_stop.code, old.to_stop.code, seat_numbers=seats, seat_count=0 if seats else 1,
-            buyer=own or "", holders=holders,
+            buyer=old.buyer, holders=holders,  # the new ticket belongs to whoever bought the old one
         ))
         issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id),
                                 undo=lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id))

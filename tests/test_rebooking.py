@@ -109,6 +109,25 @@ def test_an_owner_lost_at_any_step_and_a_retry_finish_the_move(station, trips, s
     assert live_seats(client, first, second) == [moved.new_ticket.ticket_id]
 
 
+def test_a_passengers_ticket_moved_at_the_counter_stays_theirs(station, trips):
+    from keyun.v1 import accounts_pb2
+
+    server, client = station
+    first, second = trips
+    passenger = KeyunClient(server.target, attempts=1)
+    passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="rb-reg", phone="13966667777", password="Rebook-Passw0rd"))
+    passenger.login("13966667777", "Rebook-Passw0rd")
+    pid = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+        request_id="rb-pax", name="郑改签", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E55556666",
+    )).passenger.passenger_id
+    hold = passenger.call(passenger.sales.Hold, sales_pb2.HoldRequest(
+        request_id="rb-hold", trip_id=first, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=[pid],
+    )).hold
+    ticket = client.confirm(hold.hold_id).tickets[0]  # paid at the counter
+    moved = change(client, ticket.ticket_id, second, "rb-counter")  # and moved there too
+    assert passenger.ticket(moved.new_ticket.ticket_id).holder.passenger_id == pid
+
+
 def test_a_ticket_cannot_move_to_its_own_trip_or_after_it_was_refunded(station, trips):
     _, client = station
     first, second = trips
