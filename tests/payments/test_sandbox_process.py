@@ -1,0 +1,128 @@
+"""keyun sandbox-pay as a process: its keys, its state across a restart, its command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keyun.gateway.payments import sandbox as sandbox_cli
+from keyun.gateway.payments.base import PAID, MAX_AMOUNT_FEN, Method, fen_to_yuan, yuan_to_fen
+from keyun.gateway.payments.keys import KeysError, ProviderKeys
+from keyun.gateway.payments.transport import wall_ms
+
+from .conftest import order_no, rig, run, start_sandbox, stop_sandbox
+
+
+def test_keys_are_private_and_never_shown(sandbox):
+    keys_dir = sandbox.keys_dir
+    assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
+    private = sorted(keys_dir.glob("*/*.key"))
+    assert [p.relative_to(keys_dir).as_posix() for p in private] == [
+        "alipay/merchant.key", "alipay/provider.key", "card/merchant.key", "card/provider.key",
+        "wepay/apiv3.key", "wepay/merchant.key", "wepay/provider.key",
+    ]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in private} == {0o600}
+
+    document = json.loads((keys_dir / "merchant.json").read_text())
+    assert document["sandbox"] is True
+    assert {name: entry["base_url"] for name, entry in document["providers"].items()} == {name: sandbox.base_url for name in ("wepay", "alipay", "card")}
+    # Keyun is told of its own private keys and the providers' public ones, never theirs.
+    named = json.dumps(document)
+    assert "provider.key" not in named and "merchant.key" in named
+
+    keys = ProviderKeys.load(keys_dir)
+    shown = repr(keys)
+    assert "PRIVATE" not in shown and "RSAPrivateKey" not in shown and keys["wepay"].api_v3_key.decode() not in shown
+    assert keys.sandbox and keys["wepay"].merchant_id == "1900000109"
+
+
+def test_a_missing_key_directory_says_where(tmp_path):
+    with pytest.raises(KeysError) as caught:
+        ProviderKeys.load(tmp_path / "nowhere")
+    assert "nowhere" in str(caught.value) and "sandbox-pay" in str(caught.value)
+
+
+def test_a_restart_keeps_the_keys_and_the_payments(tmp_path):
+    keys_dir, state_path = tmp_path / "keys", tmp_path / "state.json"
+    first = start_sandbox(keys_dir, state_path)
+    try:
+        merchant_key = (keys_dir / "wepay" / "merchant.key").read_bytes()
+
+        async def pay_one():
+            async with rig(first, receive=False) as r:
+                number, _ = await r.create(Method.WALLET_A, 2_000)
+                paid = await r.pay(Method.WALLET_A, number)
+                return number, paid["provider_txn_id"]
+
+        number, txn_id = run(pay_one())
+    finally:
+        assert stop_sandbox(first) == 0
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+
+    second = start_sandbox(keys_dir, state_path)
+    try:
+        assert (keys_dir / "wepay" / "merchant.key").read_bytes() == merchant_key
+
+        async def query():
+            async with rig(second, receive=False) as r:  # reads the merchant.json the restart rewrote
+                return await r.wepay.query(number)
+
+        status = run(query())
+        assert (status.state, status.provider_txn_id, status.amount_fen) == (PAID, txn_id, 2_000)
+    finally:
+        assert stop_sandbox(second) == 0
+
+
+def test_the_control_api_refuses_what_it_cannot_do(sandbox):
+    async def scenario():
+        async with rig(sandbox, receive=False) as r:
+            number, _ = await r.create(Method.WALLET_B, 500)
+            answers = [
+                await r.post("/sandbox/pay", {"provider": "card", "merchant_order_no": number}),
+                await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": "NOPE"}),
+                await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": number, "tamper": "everything"}),
+                await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": number, "duplicates": 1000}),
+                await r.post("/sandbox/replay", {"provider": "alipay", "merchant_order_no": number}),
+            ]
+            assert [(status, answer["error"]) for status, answer in answers] == [
+                (400, "BAD_REQUEST"), (404, "ORDER_NOT_EXIST"), (400, "BAD_REQUEST"), (400, "BAD_REQUEST"), (409, "NOT_PAID"),
+            ]
+            assert (await r.alipay.query(number)).state == "NOTPAY"  # nothing refused changed anything
+
+    run(scenario())
+
+
+def test_the_verb_parses_like_the_other_keyun_verbs(capsys):
+    parser = argparse.ArgumentParser(prog="keyun")
+    sandbox_cli.add_verbs(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args(["sandbox-pay", "--port", "0", "--keys-dir", "k", "--state", "s.json"])
+    assert (args.verb, args.host, args.port, str(args.keys_dir), str(args.state)) == ("sandbox-pay", "127.0.0.1", 0, "k", "s.json")
+    defaults = parser.parse_args(["sandbox-pay"])
+    assert (defaults.port, defaults.state) == (sandbox_cli.DEFAULT_PORT, None)
+    with pytest.raises(SystemExit) as done:
+        parser.parse_args(["sandbox-pay", "--help"])
+    assert done.value.code == 0
+    assert "no real money" in " ".join(capsys.readouterr().out.split())
+
+
+def test_money_crosses_into_yuan_and_back_exactly():
+    assert [yuan_to_fen(text) for text in ("0.01", "12.3", "12", "12.30", "1000000.00")] == [1, 1_230, 1_200, 1_230, 100_000_000]
+    for bad in ("", "-1.00", "1.234", "1e3", " 1", "01.00", "1.", ".5", "1,00", "١٢"):
+        with pytest.raises(ValueError):
+            yuan_to_fen(bad)
+    assert [fen_to_yuan(fen) for fen in (0, 1, 10, 100, 123_456)] == ["0.00", "0.01", "0.10", "1.00", "1234.56"]
+
+
+@given(st.integers(min_value=0, max_value=MAX_AMOUNT_FEN))
+def test_yuan_round_trips(fen):
+    assert yuan_to_fen(fen_to_yuan(fen)) == fen
+
+
+def test_the_wall_clock_is_milliseconds():
+    assert abs(wall_ms() - __import__("time").time() * 1000) < 1_000
+    assert order_no().startswith("T")
