@@ -18,6 +18,8 @@ from datetime import date
 from enum import Enum
 from typing import Protocol
 
+from keyun.engine.commands import MAX_PROVIDER_ID_CHARS, PROVIDER_ID
+
 
 class Method(Enum):
     CASH = "cash"  # at the counter
@@ -179,6 +181,14 @@ def check_amount(notification: Notification, expected_fen: int) -> None:
         raise BadNotification(BAD_AMOUNT, f"order {notification.merchant_order_no}: paid {notification.amount_fen} fen, expected {expected_fen} fen")
 
 
+def recordable(merchant_order_no: str, provider_txn_id: str) -> bool:
+    """A notification's ids are ones an order's owner can record (see RecordPayment)."""
+    return bool(
+        merchant_order_no and len(merchant_order_no) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(merchant_order_no)
+        and provider_txn_id and len(provider_txn_id) <= MAX_PROVIDER_ID_CHARS and PROVIDER_ID.fullmatch(provider_txn_id)
+    )
+
+
 def check_merchant_no(field_name: str, value: str) -> None:
     if not (value and len(value) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(value)):
         raise ValueError(f"{field_name}: {value!r} is not a merchant number (letters, digits, _ and -, at most {MAX_MERCHANT_NO_CHARS})")
@@ -236,3 +246,24 @@ class WalletProvider(Protocol):
     async def close(self, merchant_order_no: str) -> None: ...
 
     async def statement(self, day: date) -> list[StatementLine]: ...
+
+    async def aclose(self) -> None:
+        """Close the client's HTTP connections."""
+        ...
+
+
+class CardProvider(Protocol):
+    """The acquirer behind the counters' POS terminals (card.CardAcquirer).  Errors: CardDeclined
+    (with the issuer's reason), ProviderRefused, ProviderUnavailable."""
+
+    method: Method
+
+    async def authorize(self, terminal_id: str, merchant_order_no: str, amount_fen: int) -> CardApproval: ...
+
+    async def refund(self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult: ...
+
+    async def statement(self, day: date) -> list[StatementLine]: ...
+
+    async def aclose(self) -> None:
+        """Close the client's HTTP connections."""
+        ...

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .base import (
     BAD_SIGNATURE,
+    MAX_PROVIDER_ID_CHARS,
     CLOSED,
     MALFORMED,
     NOTPAY,
@@ -58,6 +59,7 @@ from .base import (
     check_amount_fen,
     check_merchant_no,
     fen_to_yuan,
+    recordable,
     yuan_to_fen,
 )
 from .keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
@@ -215,8 +217,8 @@ class WePay(HttpClient):
             paid_at_ms = parse_rfc3339(transaction["success_time"])
         except (KeyError, TypeError, ValueError):
             raise BadNotification(MALFORMED, "the transaction lacks a field") from None
-        if not (type(amount_fen) is int and isinstance(txn_id, str) and txn_id and isinstance(order_no, str) and order_no):
-            raise BadNotification(MALFORMED, "the transaction's fields have the wrong types")
+        if not (type(amount_fen) is int and isinstance(txn_id, str) and isinstance(order_no, str) and recordable(order_no, txn_id)):
+            raise BadNotification(MALFORMED, "the transaction's ids or amount are not of their kind")
         return Notification(self.method, txn_id, order_no, amount_fen, paid_at_ms, _digest(body))
 
     @staticmethod
@@ -327,6 +329,8 @@ def parse_wepay_bill(text: str, day: date) -> list[StatementLine]:
 # --- AliPay -------------------------------------------------------------------------------------
 
 ALIPAY_OK = "10000"
+# Alipay's trade numbers are 28 digits; 16 hex digits of a digest keep a trade's refunds apart.
+MIN_REFUND_DIGEST_CHARS = 16
 ALIPAY_UNAVAILABLE = "20000"
 ALIPAY_STATES = {"WAIT_BUYER_PAY": NOTPAY, "TRADE_SUCCESS": PAID, "TRADE_FINISHED": PAID, "TRADE_CLOSED": CLOSED}
 # Both mean the money arrived: TRADE_FINISHED follows once the trade can no longer be refunded.
@@ -432,8 +436,8 @@ class AliPay(HttpClient):
             txn_id, order_no = params["trade_no"], params["out_trade_no"]
         except (KeyError, ValueError):
             raise BadNotification(MALFORMED, "a field is missing or unreadable") from None
-        if not (txn_id and order_no and params.get("notify_id")):
-            raise BadNotification(MALFORMED, "no trade_no, out_trade_no or notify_id")
+        if not (recordable(order_no, txn_id) and params.get("notify_id")):
+            raise BadNotification(MALFORMED, "trade_no, out_trade_no or notify_id missing or not of their kind")
         return Notification(self.method, txn_id, order_no, amount_fen, paid_at_ms, _digest(body))
 
     def notification_ack(self) -> tuple[int, bytes, str]:
@@ -461,7 +465,7 @@ class AliPay(HttpClient):
         # Alipay refunds synchronously: code 10000 means done (a repeated request answers fund_change
         # N, "no money moved this time", for a refund that was made already).  It names a refund by
         # its trade and the merchant's request number.
-        return RefundResult(self.method, merchant_refund_no, f"{trade_no}:{merchant_refund_no}", amount_fen, REFUND_SUCCESS)
+        return RefundResult(self.method, merchant_refund_no, alipay_refund_id(trade_no, merchant_refund_no), amount_fen, REFUND_SUCCESS)
 
     async def close(self, merchant_order_no: str) -> None:
         check_merchant_no("merchant_order_no", merchant_order_no)
@@ -477,6 +481,18 @@ class AliPay(HttpClient):
         if status != 200:
             raise ProviderUnavailable(f"HTTP_{status}", "the bill download failed")
         return parse_alipay_bill(raw.decode("utf-8"), day)
+
+
+def alipay_refund_id(trade_no: str, merchant_refund_no: str) -> str:
+    """`trade_no:refund_no`, the pair Alipay knows a refund by.  Keyun keeps provider ids to 64
+    characters; a pair longer than that keeps the trade and a digest of the refund number."""
+    whole = f"{trade_no}:{merchant_refund_no}"
+    if len(whole) <= MAX_PROVIDER_ID_CHARS:
+        return whole
+    digest_chars = MAX_PROVIDER_ID_CHARS - len(trade_no) - 1
+    if digest_chars < MIN_REFUND_DIGEST_CHARS:
+        raise ProviderUnavailable("BAD_RESPONSE", "refund: a trade_no too long to name the refund by")
+    return f"{trade_no}:{hashlib.sha256(merchant_refund_no.encode()).hexdigest()[:digest_chars]}"
 
 
 ALIPAY_BILL_HEADER = ["支付宝交易号", "商户订单号", "业务类型", "商品名称", "完成时间", "订单金额（元）", "退款批次号"]

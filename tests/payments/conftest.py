@@ -20,7 +20,7 @@ import pytest
 
 from keyun.gateway.payments.base import BadNotification, Method, Notification, check_amount
 from keyun.gateway.payments.card import CardAcquirer
-from keyun.gateway.payments.keys import ProviderKeys
+from keyun.gateway.payments.providers import Providers
 from keyun.gateway.payments.receiver import NotificationReceiver
 from keyun.gateway.payments.transport import wall_ms
 from keyun.gateway.payments.wallets import AliPay, WePay
@@ -93,7 +93,7 @@ class Rig:
     """Keyun's side of the wire: clients, a receiver, and what its handler saw."""
 
     sandbox: SandboxProcess
-    keys: ProviderKeys
+    providers: Providers
     wepay: WePay
     alipay: AliPay
     card: CardAcquirer
@@ -165,10 +165,11 @@ class rig:
         self.sandbox, self.receive, self.receiver_options = sandbox, receive, receiver_options
 
     async def __aenter__(self) -> Rig:
-        keys = ProviderKeys.load(self.sandbox.keys_dir)
-        self.r = Rig(self.sandbox, keys, WePay(keys["wepay"]), AliPay(keys["alipay"]), CardAcquirer(keys["card"]), aiohttp.ClientSession())
+        providers = Providers.load(self.sandbox.keys_dir)
+        wallets = providers.wallets
+        self.r = Rig(self.sandbox, providers, wallets[Method.WALLET_A], wallets[Method.WALLET_B], providers.card, aiohttp.ClientSession())
         if self.receive:
-            self.r.receiver = NotificationReceiver({Method.WALLET_A: self.r.wepay, Method.WALLET_B: self.r.alipay}, self.r.handle, **self.receiver_options)
+            self.r.receiver = NotificationReceiver(wallets, self.r.handle, **self.receiver_options)
             port = await self.r.receiver.start("127.0.0.1", 0)
             self.r.notify_base = f"http://127.0.0.1:{port}"
         return self.r
@@ -176,6 +177,5 @@ class rig:
     async def __aexit__(self, *exc) -> None:
         if self.r.receiver is not None:
             await self.r.receiver.stop()
-        for client in (self.r.wepay, self.r.alipay, self.r.card):
-            await client.aclose()
+        await self.r.providers.aclose()
         await self.r.control.close()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from keyun.gateway.payments import sandbox as sandbox_cli
 from keyun.gateway.payments.base import PAID, MAX_AMOUNT_FEN, Method, fen_to_yuan, yuan_to_fen
 from keyun.gateway.payments.keys import KeysError, ProviderKeys
+from keyun.gateway.payments.providers import Providers
 from keyun.gateway.payments.transport import wall_ms
 
 from .conftest import order_no, rig, run, start_sandbox, stop_sandbox
@@ -39,6 +40,22 @@ def test_keys_are_private_and_never_shown(sandbox):
     shown = repr(keys)
     assert "PRIVATE" not in shown and "RSAPrivateKey" not in shown and keys["wepay"].api_v3_key.decode() not in shown
     assert keys.sandbox and keys["wepay"].merchant_id == "1900000109"
+
+
+def test_the_providers_are_opened_from_the_key_directory(sandbox, tmp_path):
+    providers = Providers.load(sandbox.keys_dir)
+    assert providers.sandbox and all(providers.offers(m) for m in Method)
+    assert {m: type(p).__name__ for m, p in providers.wallets.items()} == {Method.WALLET_A: "WePay", Method.WALLET_B: "AliPay"}
+    assert "PRIVATE" not in repr(providers)
+
+    # A station with only a card acquirer configured offers cash and cards, no wallet.
+    document = json.loads((sandbox.keys_dir / "merchant.json").read_text())
+    document["providers"] = {"card": document["providers"]["card"] | {"merchant_private_key": str(sandbox.keys_dir / "card/merchant.key"), "provider_public_key": str(sandbox.keys_dir / "card/provider.pub")}}
+    document["sandbox"] = False
+    (tmp_path / "merchant.json").write_text(json.dumps(document))
+    station = Providers.load(tmp_path)
+    assert [m for m in Method if station.offers(m)] == [Method.CASH, Method.CARD]
+    assert not station.sandbox
 
 
 def test_a_missing_key_directory_says_where(tmp_path):

@@ -14,13 +14,13 @@ import urllib.parse
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from keyun.gateway.payments.base import BadNotification, Method, ProviderRefused, ProviderUnavailable, check_amount
+from keyun.gateway.payments.base import MAX_PROVIDER_ID_CHARS, BadNotification, Method, ProviderRefused, ProviderUnavailable, check_amount, recordable
 from keyun.gateway.payments.card import CardAcquirer
 from keyun.gateway.payments.keys import ProviderKeys, rsa_sign, sorted_params
 from keyun.gateway.payments.receiver import NotificationReceiver
 from keyun.gateway.payments.sandbox import Payment, Sandbox
 from keyun.gateway.payments.transport import wall_ms
-from keyun.gateway.payments.wallets import AliPay, WePay
+from keyun.gateway.payments.wallets import AliPay, WePay, alipay_refund_id
 
 from .conftest import order_no, run
 
@@ -109,6 +109,8 @@ def test_an_alipay_notification_is_verified_and_its_amount_read_exactly(sides):
         resigned(playing, body, trade_status="WAIT_BUYER_PAY"): "MALFORMED",
         resigned(playing, body, total_amount="10.011"): "MALFORMED",
         resigned(playing, body, total_amount="1e3"): "MALFORMED",
+        resigned(playing, body, trade_no="not an id!"): "MALFORMED",
+        resigned(playing, body, out_trade_no=""): "MALFORMED",
         body + b"&trade_no=1": "MALFORMED",
         b"\xff\xfe": "MALFORMED",
     }
@@ -177,3 +179,11 @@ def test_the_receiver_refuses_what_it_cannot_verify(sandbox):
         assert handled == []
 
     run(scenario())
+
+
+def test_alipay_refund_ids_fit_what_an_order_owner_records():
+    trade_no = "2026010122001000001123456789"
+    assert alipay_refund_id(trade_no, "SHORT-R1") == f"{trade_no}:SHORT-R1"
+    long_ones = {alipay_refund_id(trade_no, f"{'L' * 40}-O{n}-R1") for n in range(50)}
+    assert len(long_ones) == 50
+    assert all(len(i) == MAX_PROVIDER_ID_CHARS and recordable("ORDER-O1", i) for i in long_ones)
