@@ -72,8 +72,9 @@ DEFAULT_KEYS_DIR = Path("sandbox-pay-keys")
 # day (WeChat Pay 15 times over 24 h); the sandbox compresses that so tests see retries and give-ups.
 NOTIFY_BACKOFF_MS = (0, 200, 400, 800, 1600)
 NOTIFY_TIMEOUT_S = 5.0
-# A notification held back by out_of_order goes anyway after this long, so none waits forever.
-OUT_OF_ORDER_MAX_WAIT_MS = 10_000
+# A notification held back by out_of_order goes anyway after this long if no later payment came
+# to overtake it: none waits forever, and a test paying just one order waits seconds, not minutes.
+OUT_OF_ORDER_MAX_WAIT_MS = 3_000
 # Bounds on what a test may ask for and on what the sandbox keeps.
 MAX_DUPLICATES = 20
 MAX_DELAY_MS = 60_000
@@ -131,12 +132,18 @@ class Ledger:
         self.payments: dict[tuple[str, str], Payment] = {}
         self.last_number = 0  # for provider ids: never repeats, across restarts with a state file
         if path is not None and path.exists():
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
             document = json.loads(path.read_text(encoding="utf-8"))
             for record in document["payments"]:
                 record["refunds"] = [Refund(**r) for r in record["refunds"]]
                 payment = Payment(**record)
                 self.payments[(payment.provider, payment.merchant_order_no)] = payment
-            self.last_number = document["last_number"]
+            self.last_number = int(document["last_number"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise StateFileError(f"{path}: not a sandbox state file ({type(error).__name__}); move it away to start afresh") from None
 
     def get(self, provider: str, order_no: str) -> Payment | None:
         return self.payments.get((provider, order_no))
@@ -167,6 +174,10 @@ class Ledger:
                 entries.append((payment.paid_at_ms, "PAY", payment, None))
             entries.extend((r.at_ms, "REFUND", payment, r) for r in payment.refunds if start_ms <= r.at_ms < end_ms)
         return sorted(entries, key=lambda e: e[0])
+
+
+class StateFileError(Exception):
+    """--state names a file the sandbox cannot read back."""
 
 
 class SandboxError(Exception):
@@ -903,7 +914,7 @@ def add_verbs(verbs) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(args))
-    except KeysError as error:
+    except (KeysError, StateFileError) as error:
         print(f"keyun sandbox-pay: {error}", file=sys.stderr)
         return 1
     except OSError as error:

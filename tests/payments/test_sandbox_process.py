@@ -95,6 +95,14 @@ def test_a_restart_keeps_the_keys_and_the_payments(tmp_path):
         assert stop_sandbox(second) == 0
 
 
+def test_an_unreadable_state_file_stops_the_start_with_a_reason(sandbox, tmp_path, capsys):
+    state_path = tmp_path / "state.json"
+    state_path.write_text("{not json")
+    assert sandbox_cli.main(["--port", "0", "--keys-dir", str(sandbox.keys_dir), "--state", str(state_path)]) == 1
+    assert "not a sandbox state file" in capsys.readouterr().err
+    assert state_path.read_text() == "{not json"  # left for the operator to look at
+
+
 def test_the_control_api_refuses_what_it_cannot_do(sandbox):
     async def scenario():
         async with rig(sandbox, receive=False) as r:

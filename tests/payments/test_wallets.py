@@ -12,6 +12,7 @@ import re
 import pytest
 
 from keyun.gateway.payments.base import CLOSED, NOTPAY, PAID, PAY, REFUND, REFUND_SUCCESS, REFUNDED, Method, ProviderRefused
+from keyun.gateway.payments.sandbox import OUT_OF_ORDER_MAX_WAIT_MS
 from keyun.gateway.payments.transport import CHINA, wall_ms
 
 from .conftest import rig, run
@@ -98,6 +99,18 @@ def test_out_of_order_a_later_payment_is_notified_first(sandbox, method):
             assert [n.merchant_order_no for n in r.received] == [late, early]
             assert first_paid["paid_at_ms"] <= second_paid["paid_at_ms"]
             assert r.received[1].provider_txn_id == first_paid["provider_txn_id"]
+
+    run(scenario())
+
+
+def test_a_held_back_notification_goes_anyway_when_no_later_payment_comes(sandbox):
+    async def scenario():
+        async with rig(sandbox) as r:
+            number, _ = await r.create(Method.WALLET_A, 1_500)
+            paid = await r.pay(Method.WALLET_A, number, out_of_order=True, duplicates=1)
+            await r.until(lambda: len(r.received) == 2)
+            first, _ = await r.deliveries_settled("wepay", number, 2)
+            assert first["at_ms"] - paid["paid_at_ms"] >= OUT_OF_ORDER_MAX_WAIT_MS
 
     run(scenario())
 
