@@ -45,6 +45,7 @@ class NotificationReceiver:
     """An aiohttp app receiving the wallets' notifications; start() it inside the gateway."""
 
     def __init__(self, providers: Mapping[Method, WalletProvider], handle: Handler, registry: CollectorRegistry | None = None, now_ms: Callable[[], int] = wall_ms):
+        """`registry`: the gateway's Prometheus registry (one receiver per registry); a private one if None."""
         assert all(method in WALLETS for method in providers), "only wallets notify"
         self.providers = dict(providers)
         self.handle = handle
@@ -82,7 +83,6 @@ class NotificationReceiver:
             return _refusal(413, "TOO_LARGE")
         try:
             notification = provider.parse_notification(request.headers, body, self.now_ms())
-            duplicate = (notification.method, notification.provider_txn_id) in self._seen
             await self._handle(name, notification)
         except BadNotification as refused:  # from the provider, or check_amount in the handler
             self.notifications.labels(name, refused.reason).inc()
@@ -91,7 +91,7 @@ class NotificationReceiver:
         except HandlerFailed:
             self.notifications.labels(name, HANDLER_FAILED).inc()
             return _refusal(500, HANDLER_FAILED)
-        self._remember(notification, duplicate)
+        self._remember(notification)
         status, ack, content_type = provider.notification_ack()
         return web.Response(status=status, body=ack, content_type=content_type)
 
@@ -104,8 +104,11 @@ class NotificationReceiver:
             log.error("payment notification not recorded: provider=%s txn=%s error=%s", name, notification.provider_txn_id, type(error).__name__)
             raise HandlerFailed from error
 
-    def _remember(self, notification: Notification, duplicate: bool) -> None:
+    def _remember(self, notification: Notification) -> None:
+        """Count a transaction handled before as a duplicate (after handling, so of two deliveries
+        handled at once the second to finish is the duplicate)."""
         key = (notification.method, notification.provider_txn_id)
+        duplicate = key in self._seen
         self.duplicates_seen += duplicate
         self._seen[key] = None
         self._seen.move_to_end(key)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .base import CLOSED, DECLINE_CODES, DECLINE_REASONS, NOTPAY, PAID, REFUNDED, WALLETS, check_amount_fen, check_merchant_no, fen_to_yuan, yuan_to_fen
@@ -63,7 +64,7 @@ from .keys import (
     write_merchant_json,
     write_private,
 )
-from .transport import china_time, day_bounds_ms, parse_china_time, parse_rfc3339, rfc3339, wall_ms
+from .transport import china_time, day_bounds_ms, parse_china_time, parse_rfc3339, read_bounded, rfc3339, wall_ms
 from .wallets import ALIPAY_BILL_HEADER, ALIPAY_TIME, MAX_NOTIFICATION_SKEW_MS, WEPAY_BILL_HEADER, WEPAY_BILL_SUMMARY, WEPAY_SCHEMA
 
 DEFAULT_PORT = 8090
@@ -195,8 +196,8 @@ class Side:
     app_id: str
     merchant_serial_no: str
     provider_serial_no: str
-    merchant_public_key: object = field(repr=False)
-    provider_private_key: object = field(repr=False)
+    merchant_public_key: rsa.RSAPublicKey = field(repr=False)
+    provider_private_key: rsa.RSAPrivateKey = field(repr=False)
     api_v3_key: bytes = field(default=b"", repr=False)
 
 
@@ -728,7 +729,7 @@ class Sandbox:
     async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         try:
             async with self.http.post(url, data=body, headers=headers, allow_redirects=False) as response:
-                return response.status, await response.content.read(MAX_REQUEST_BYTES)
+                return response.status, await read_bounded(response, MAX_REQUEST_BYTES) or b""
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return 0, b""  # no answer: like a refusal, the notification is sent again
 

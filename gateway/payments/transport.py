@@ -58,6 +58,17 @@ def day_bounds_ms(day: dt.date) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int((start + dt.timedelta(days=1)).timestamp() * 1000)
 
 
+async def read_bounded(response: aiohttp.ClientResponse, limit_bytes: int) -> bytes | None:
+    """The whole body, or None if it is longer than the limit (read no further than that)."""
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HttpClient:
     """A lazily opened aiohttp session, closed by `aclose()` or `async with`."""
 
@@ -75,8 +86,8 @@ class HttpClient:
         session = await self._http()
         try:
             async with session.request(method, url, data=body or None, headers=dict(headers or {}), allow_redirects=False) as response:
-                data = await response.content.read(MAX_RESPONSE_BYTES + 1)
-                if len(data) > MAX_RESPONSE_BYTES:
+                data = await read_bounded(response, MAX_RESPONSE_BYTES)
+                if data is None:
                     raise ProviderUnavailable("RESPONSE_TOO_LARGE", f"{method} {url}: more than {MAX_RESPONSE_BYTES} bytes")
                 return response.status, response.headers, data
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -11,7 +11,9 @@ import dataclasses
 import json
 import urllib.parse
 
+import aiohttp
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from keyun.gateway.payments.base import MAX_PROVIDER_ID_CHARS, BadNotification, Method, ProviderRefused, ProviderUnavailable, check_amount, recordable
@@ -19,7 +21,7 @@ from keyun.gateway.payments.card import CardAcquirer
 from keyun.gateway.payments.keys import ProviderKeys, rsa_sign, sorted_params
 from keyun.gateway.payments.receiver import NotificationReceiver
 from keyun.gateway.payments.sandbox import Payment, Sandbox
-from keyun.gateway.payments.transport import wall_ms
+from keyun.gateway.payments.transport import HttpClient, read_bounded, wall_ms
 from keyun.gateway.payments.wallets import AliPay, WePay, alipay_refund_id
 
 from .conftest import order_no, run
@@ -162,8 +164,6 @@ def test_the_receiver_refuses_what_it_cannot_verify(sandbox):
         handled.append(notification)
 
     async def scenario():
-        import aiohttp
-
         async with WePay(keys["wepay"]) as wepay, aiohttp.ClientSession() as http:
             receiver = NotificationReceiver({Method.WALLET_A: wepay}, handle)
             base = f"http://127.0.0.1:{await receiver.start()}"
@@ -187,3 +187,33 @@ def test_alipay_refund_ids_fit_what_an_order_owner_records():
     long_ones = {alipay_refund_id(trade_no, f"{'L' * 40}-O{n}-R1") for n in range(50)}
     assert len(long_ones) == 50
     assert all(len(i) == MAX_PROVIDER_ID_CHARS and recordable("ORDER-O1", i) for i in long_ones)
+
+
+def test_answers_are_read_whole_and_no_further_than_the_limit():
+    body = bytes(range(256)) * 4096  # 1 MiB, streamed in many chunks
+
+    async def big(request):
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for start in range(0, len(body), 10_000):
+            await response.write(body[start:start + 10_000])
+        await response.write_eof()
+        return response
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_get("/big", big)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/big"
+        try:
+            async with HttpClient() as client:
+                status, _, read = await client.send("GET", url)
+                assert (status, read) == (200, body)
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert await read_bounded(response, len(body) - 1) is None
+        finally:
+            await runner.cleanup()
+
+    run(scenario())
