@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/keyun serve --demo --data-dir $(DATA_DIR) --port $(PORT)
+	$(BIN)/keyun serve --demo --sandbox-pay --data-dir $(DATA_DIR) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

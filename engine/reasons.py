@@ -53,6 +53,7 @@ class Reason(IntEnum):
     ORDER_CLOSED = 3017  # the order is past the state the command needs
     CHANGE_NOT_ALLOWED = 3018  # a ticket may be rebooked once, before it is used, refunded or gone
     TICKET_CHANGED = 3019  # the ticket was rebooked to another trip
+    PAYMENT_REFUSED = 3020  # the payment provider refused (a declined card, a closed payment)
 
     # 4xxx: who is calling, and what they may do (accounts, sessions, permissions).
     NOT_AUTHENTICATED = 4001  # no credentials, or a token that is malformed or badly signed

@@ -25,6 +25,7 @@ from keyun.terminals import admin_cli
 from keyun.terminals import cli as terminal_cli
 
 from . import credentials, tls
+from .payments import sandbox
 from .network_loader import local_today, load_network
 from .server import KeyunServer, default_key_dir, install_event_loop_policy, start_ray
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     tls.add_verbs(verbs)
     keyring_cli.add_verbs(verbs)
     admin_cli.add_verbs(verbs)
+    sandbox.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return keyring_cli.run(args)
     if args.verb == "totp":
         return show_totp(args)
+    if args.verb == "sandbox-pay":
+        return sandbox.run(args)
     if args.verb in {"backup", "restore", "wal", "audit"}:
         return persistence_cli.run(args)
     return terminal_cli.run(args)
@@ -77,6 +81,9 @@ def add_serve(verbs) -> None:
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first start, off loopback)")
     p.add_argument("--require-client-cert", action="store_true", help="mTLS: only devices with a certificate from the station CA connect (keyun certs client)")
+    p.add_argument("--payments-dir", type=Path, help="take wallet and card payments through the providers in DIR/merchant.json (docs/payments.md)")
+    p.add_argument("--sandbox-pay", action="store_true", help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)")
+    p.add_argument("--notify-port", type=int, default=0, help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)")
     p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
 
 
@@ -121,13 +128,15 @@ async def _serve(args: argparse.Namespace) -> None:
     fresh = layout.read_manifest(args.data_dir) is None
     log.info("starting Ray (%s)", args.ray_address or "embedded")
     start_ray(args.ray_address)
+    pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
     try:
         server = KeyunServer.create(
             "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
-            tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules,
+            tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules, payments_dir=args.payments_dir,
         )
     except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
+    server.notify_port = args.notify_port
     port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
     if server.setup_token:
         # Printed once, to the terminal that started the server, never to the log.
@@ -156,6 +165,27 @@ async def _serve(args: argparse.Namespace) -> None:
         worker.terminate()
     await asyncio.gather(*(worker.wait() for worker in workers))
     await server.stop()
+    if pay_process is not None:
+        pay_process.terminate()
+        await pay_process.wait()
+
+
+async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Process:
+    """`keyun sandbox-pay` as a child process, its keys beside the data directory; payments go
+    through it.  Waits until it listens."""
+    keys_dir = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-pay"
+    command = [sys.executable, "-m", "keyun.gateway.payments.sandbox", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(keys_dir / "state.json")]
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
+    if not line.startswith("sandbox-pay listening on "):
+        raise SystemExit(f"keyun serve: the payment sandbox did not start ({line!r})")
+    args.payments_dir = keys_dir
+    log.warning("payments through the sandbox at %s (no real money); pay pages are listed at its address", line.removeprefix("sandbox-pay listening on "))
+    return process
+
+
+# The sandbox makes RSA keys on its first start.
+SANDBOX_START_S = 60
 
 
 async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.subprocess.Process]:

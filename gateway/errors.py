@@ -69,6 +69,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.ORDER_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.CHANGE_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.TICKET_CHANGED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.PAYMENT_REFUSED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NOT_AUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.TOKEN_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.SESSION_ENDED: grpc.StatusCode.UNAUTHENTICATED,

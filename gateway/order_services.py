@@ -9,10 +9,12 @@ the provider the money came from, then telling the owner they were paid (SettleR
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from typing import Protocol
 
+import aiohttp
 import grpc
 
 from keyun.engine import commands as cmd
@@ -24,7 +26,8 @@ from keyun.v1 import orders_pb2, orders_pb2_grpc
 
 from . import convert
 from .auth import caller
-from .errors import abort, owner_errors
+from .errors import RETRY_AFTER_RESTART_S, abort, abort_unavailable, owner_errors
+from .payments.base import ProviderError, ProviderRefused
 from .services import Gateway, paged
 
 # WatchOrder asks the order's owner this often; a status change reaches the watcher within it.
@@ -80,7 +83,12 @@ class OrderDesk:
         self.payments = payments
 
     async def settle(self, context: grpc.aio.ServicerContext, order: OrderView) -> OrderView:
-        """Pay out every refund the owner says is owed and not yet paid, then record it."""
+        async with provider_errors(context):
+            return await self.settle_owed(order)
+
+    async def settle_owed(self, order: OrderView) -> OrderView:
+        """Pay out every refund the owner says is owed and not yet paid, then record it there.
+        Safe to repeat: the provider's refund is keyed by the refund number, the record by it too."""
         paid_out = {refund_no for refund_no, _, _ in order.settled}
         for refund in order.refunds:
             if refund.refund_no in paid_out:
@@ -89,7 +97,9 @@ class OrderDesk:
                 provider_refund_id = f"cash-{refund.refund_no}"  # the cashier hands the money over
             else:
                 provider_refund_id = await self.payments.pay_out(order, refund.refund_no, refund.amount_fen)
-            order = await self.gateway.ask(context, lambda r=refund, p=provider_refund_id: cmd.SettleRefund(f"settle-{r.refund_no}", order.order_id, r.refund_no, p))
+            settled = await self.gateway.pool.submit(cmd.SettleRefund(f"settle-{refund.refund_no}", order.order_id, refund.refund_no, provider_refund_id))
+            assert not isinstance(settled, Rejection), f"the owner owes this refund, so it knows it: {settled!r}"
+            order = settled
         return order
 
     async def record_payment(self, method: PayMethod, order_id: str, provider_txn_id: str, amount_fen: int, paid_at_ms: int) -> OrderView | Rejection:
@@ -113,7 +123,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         view = await self.gateway.ask(context, lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()))
         pay_url = qr_text = ""
         if method in WALLETS:
-            async with owner_errors(context):
+            async with provider_errors(context):
                 pay_url, qr_text = await self.desk.payments.start(view)
         return orders_pb2.CreateOrderResponse(order=convert.order(view), pay_url=pay_url, qr_text=qr_text)
 
@@ -130,7 +140,8 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
     async def CancelOrder(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.CancelOrder(request.request_id, request.order_id, self.gateway.own_account()))
         if PayMethod(view.method) in WALLETS:
-            await self.desk.payments.close(view)  # so a late scan of the QR code cannot pay it
+            async with provider_errors(context):
+                await self.desk.payments.close(view)  # so a late scan of the QR code cannot pay it
         return orders_pb2.CancelOrderResponse(order=convert.order(view))
 
     async def PayAtCounter(self, request, context):
@@ -149,7 +160,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         else:
             if not request.terminal_id:
                 await abort(context, reject(Reason.MISSING_FIELD, "terminal_id: which POS terminal took the card", field="terminal_id"))
-            async with owner_errors(context):
+            async with provider_errors(context):
                 txn = await self.desk.payments.authorize_card(request.terminal_id, order)
         async with owner_errors(context):
             paid = await self.desk.record_payment(method, order.order_id, txn, order.amount_fen, now_ms())
@@ -164,9 +175,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             if order.method == PayMethod.CASH.value:
                 await abort(context, reject(Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method))
         view = await self.gateway.ask(context, lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own))
-        async with owner_errors(context):
-            view = await self.desk.settle(context, view)
-        return orders_pb2.RefundOrderResponse(order=convert.order(view))
+        return orders_pb2.RefundOrderResponse(order=convert.order(await self.desk.settle(context, view)))
 
     async def WatchOrder(self, request, context):
         viewer = self.gateway.own_account()
@@ -179,6 +188,18 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             if (latest.history, latest.refunds, latest.settled) != (view.history, view.refunds, view.settled):
                 view = latest
                 yield orders_pb2.WatchOrderResponse(order=convert.order(view))
+
+
+@contextlib.asynccontextmanager
+async def provider_errors(context: grpc.aio.ServicerContext):
+    """A payment provider that refuses or cannot be reached, told apart from Keyun's own errors."""
+    async with owner_errors(context):
+        try:
+            yield
+        except ProviderRefused as refused:
+            await abort(context, reject(Reason.PAYMENT_REFUSED, f"the payment provider refused: {refused}", provider_code=refused.code))
+        except (ProviderError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "PROVIDER_UNAVAILABLE", f"the payment provider did not answer ({type(error).__name__}); retry with the same request_id", RETRY_AFTER_RESTART_S)
 
 
 async def _method(context: grpc.aio.ServicerContext, value: int) -> PayMethod:

@@ -47,7 +47,8 @@ from .account_services import AccountDesk, AccountsService, AuditService, Secret
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
-from .order_services import CounterOnly, OrderDesk, OrdersService, PaymentDesk
+from .order_services import CounterOnly, OrderDesk, OrdersService
+from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
 from .owners import Batcher, OwnerPool, accounts_owner
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
@@ -137,7 +138,7 @@ class KeyunServer:
     def __init__(
         self, owners: Owners, metrics: GatewayMetrics, keyring: Keyring, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
         password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        payments: PaymentDesk | None = None,
+        payments_dir: Path | None = None,
     ):
         pool = owners.pool
         self.owners = owners
@@ -154,7 +155,10 @@ class KeyunServer:
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
         self.gateway.resolve_holders = self.desk.holders
-        self.orders = OrderDesk(self.gateway, payments or CounterOnly())
+        self.orders = OrderDesk(self.gateway, CounterOnly())
+        self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
+        self.notify_port = 0  # where providers send notifications; 0 picks a free port
+        self.receiver = None
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port = 0
@@ -166,7 +170,7 @@ class KeyunServer:
         cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
         detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
         key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        account_rules: ac.AccountRules | None = None,
+        account_rules: ac.AccountRules | None = None, payments_dir: Path | None = None,
     ) -> KeyunServer:
         """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
         `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -176,7 +180,19 @@ class KeyunServer:
         metrics = GatewayMetrics()
         pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource)
         owners = Owners(pool, accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource), audit_actor(instance, data_dir, detached, owner_resource))
-        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts)
+        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir)
+
+    async def start_payments(self, host: str, notify_port: int = 0) -> int:
+        """Connect the providers of `payments_dir` and listen for their notifications; return the
+        notification port.  Providers reach it at http://HOST:PORT/notify/<provider>."""
+        desk = ProviderDesk.from_key_dir(self.payments_dir, "")
+        self.receiver = receiver_for(desk, NotificationDesk(self.orders, self.audit.submit), self.metrics.registry)
+        bound = await self.receiver.start(host, notify_port)
+        desk.notify_base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
+        self.orders.payments = desk
+        offered = [*(method.value for method in desk.wallets), *(["card"] if desk.acquirer else [])]
+        log.info("payments: %s%s; notifications on port %d", ", ".join(offered), " (sandbox: no real money)" if desk.sandbox else "", bound)
+        return bound
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False, primary: bool = True) -> int:
         """Bind and serve; return the bound port (useful with port 0).
@@ -209,6 +225,8 @@ class KeyunServer:
         reports = await self.pool.ready()
         log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
         await asyncio.gather(self.owners.accounts.ready.remote(), self.owners.audit.ready.remote())
+        if self.payments_dir is not None:
+            await self.start_payments(host, self.notify_port)
         if primary:
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
@@ -269,3 +287,6 @@ class KeyunServer:
         if self.server is not None:
             await self.server.stop(grace_s)
             self.server = None
+        if self.receiver is not None:
+            await self.receiver.stop()
+            self.receiver = None

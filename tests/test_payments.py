@@ -1,0 +1,153 @@
+"""Wallet payments end to end: the real server, the real `keyun sandbox-pay` process playing the
+wallets, signed notifications over HTTP into Keyun, and money back through the provider."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.request
+
+import pytest
+
+from keyun.gateway.payments.base import DECLINE_REASONS
+from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, orders_pb2, orders_pb2_grpc, sales_pb2
+
+from .conftest import ServerThread, logged_in, schedule_trip
+from .payments.conftest import start_sandbox, stop_sandbox
+
+STRONG = "Wallet-Passw0rd"
+WAIT_S = 20
+
+
+@pytest.fixture(scope="module")
+def station(ray_session, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("wallets")
+    sandbox = start_sandbox(directory / "pay-keys", directory / "pay-state.json")
+    server = ServerThread(directory / "data", shards=2, payments_dir=sandbox.keys_dir)
+    master = logged_in(KeyunClient(server.target, attempts=1))
+    passenger = KeyunClient(server.target, attempts=1)
+    passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-wallet", phone="13599990000", password=STRONG))
+    passenger.login("13599990000", STRONG)
+    pid = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+        request_id="add-wallet", name="钱包客", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E77778888",
+    )).passenger.passenger_id
+    yield server, sandbox, master, passenger, pid
+    server.stop()
+    stop_sandbox(sandbox)
+
+
+def control(sandbox, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(f"{sandbox.base_url}{path}", data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"}, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def order_for(station, method: int, trip_id: str, ttl_seconds: int = 0):
+    _, _, _, passenger, pid = station
+    hold = passenger.call(passenger.sales.Hold, sales_pb2.HoldRequest(
+        request_id=f"h-{trip_id}-{method}-{ttl_seconds}", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=[pid], ttl_seconds=ttl_seconds,
+    )).hold
+    stub = orders_pb2_grpc.OrdersStub(passenger.channel)
+    return hold, passenger.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id=f"o-{hold.hold_id}", hold_id=hold.hold_id, method=method))
+
+
+def get(passenger: KeyunClient, order_id: str) -> orders_pb2.Order:
+    return passenger.call(orders_pb2_grpc.OrdersStub(passenger.channel).GetOrder, orders_pb2.GetOrderRequest(order_id=order_id)).order
+
+
+def wait_for(passenger: KeyunClient, order_id: str, done) -> orders_pb2.Order:
+    stub = orders_pb2_grpc.OrdersStub(passenger.channel)
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        order = passenger.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order_id)).order
+        if done(order) or time.monotonic() > deadline:
+            return order
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("method,provider", [(orders_pb2.PAY_METHOD_WEPAY, "wepay"), (orders_pb2.PAY_METHOD_ALIPAY, "alipay")])
+def test_a_wallet_payment_tickets_the_order_once_however_often_it_is_notified(station, method, provider):
+    server, sandbox, master, passenger, _ = station
+    trip_id = schedule_trip(master, f"W{provider[:2].upper()}", dt.timedelta(hours=6))
+    _, created = order_for(station, method, trip_id)
+    assert created.pay_url.startswith(sandbox.base_url) and created.qr_text
+    control(sandbox, "/sandbox/pay", {"provider": provider, "merchant_order_no": created.order.order_id, "duplicates": 2, "out_of_order": True})
+    order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
+    assert order.status == orders_pb2.ORDER_STATUS_TICKETED and len(order.payments) == 1 and len(order.tickets) == 1
+    time.sleep(1.0)  # the duplicates have arrived by now: still one payment
+    assert len(get(passenger, created.order.order_id).payments) == 1
+    # Refunds go back through the wallet.
+    refunded = passenger.call(orders_pb2_grpc.OrdersStub(passenger.channel).RefundOrder, orders_pb2.RefundOrderRequest(request_id=f"r-{provider}", order_id=order.order_id)).order
+    assert refunded.status == orders_pb2.ORDER_STATUS_REFUNDED and refunded.refunds[0].provider_refund_id
+    (payment,) = control(sandbox, f"/sandbox/payments?provider={provider}&merchant_order_no={order.order_id}")["payments"]
+    assert [r["amount_fen"] for r in payment["refunds"]] == [refunded.refunds[0].amount_fen]  # the wallet paid it back
+
+
+def refusals(server, reason: str) -> float:
+    """How many notifications Keyun's receiver refused for `reason` (its Prometheus counter)."""
+    samples = [s for family in server.server.receiver.notifications.collect() for s in family.samples]
+    return sum(s.value for s in samples if s.labels.get("outcome") == reason and s.name.endswith("_total"))
+
+
+def test_a_badly_signed_notification_is_refused_and_the_wallet_sends_a_good_one_later(station):
+    server, sandbox, master, passenger, _ = station
+    trip_id = schedule_trip(master, "WTSIG", dt.timedelta(hours=6))
+    _, created = order_for(station, orders_pb2.PAY_METHOD_WEPAY, trip_id)
+    before = refusals(server, "BAD_SIGNATURE")
+    control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "tamper": "signature"})
+    order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
+    assert refusals(server, "BAD_SIGNATURE") > before  # the forged one was turned away...
+    assert order.status == orders_pb2.ORDER_STATUS_TICKETED and len(order.payments) == 1  # ...the genuine resend counted once
+
+
+def test_a_signed_notification_for_the_wrong_amount_is_refused_and_audited(station):
+    server, sandbox, master, passenger, _ = station
+    trip_id = schedule_trip(master, "WTAMT", dt.timedelta(hours=6))
+    _, created = order_for(station, orders_pb2.PAY_METHOD_WEPAY, trip_id)
+    control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "tamper": "amount"})
+    auditor = logged_in(KeyunClient(server.target, attempts=1), "auditor")
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+    deadline = time.monotonic() + WAIT_S
+    records = []
+    while not records and time.monotonic() < deadline:
+        records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", target=created.order.order_id)).records
+        time.sleep(0.2)
+    assert records and records[-1].outcome == "PAYMENT_MISMATCH"  # the forged amount reached the owner, which refused it
+    order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
+    assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [p.amount_fen for p in order.payments] == [order.amount_fen]  # the genuine resend
+
+
+def test_a_late_payment_whose_seat_is_gone_goes_back_to_the_wallet(station):
+    server, sandbox, master, passenger, _ = station
+    trip_id = schedule_trip(master, "WLATE", dt.timedelta(hours=6))
+    hold, created = order_for(station, orders_pb2.PAY_METHOD_ALIPAY, trip_id, ttl_seconds=2)
+    # Paid in time, but the notification is held up past the order's expiry...
+    control(sandbox, "/sandbox/pay", {"provider": "alipay", "merchant_order_no": created.order.order_id, "delay_ms": 5000})
+    time.sleep(2.5)
+    assert get(passenger, created.order.order_id).status == orders_pb2.ORDER_STATUS_EXPIRED
+    master.sell(trip_id, "AAA", "CCC", seat_numbers=tuple(hold.seat_numbers))  # ...and someone else took the seat meanwhile
+    order = wait_for(passenger, created.order.order_id, lambda o: bool(o.refunds) and bool(o.refunds[0].provider_refund_id))
+    assert order.status == orders_pb2.ORDER_STATUS_EXPIRED and not order.tickets
+    assert order.refunds[0].amount_fen == order.amount_fen and order.refunds[0].provider_refund_id
+
+
+def test_a_card_on_the_counter_terminal_pays_and_is_refunded_through_the_acquirer(station):
+    server, sandbox, master, _, _ = station
+    trip_id = schedule_trip(master, "WCARD", dt.timedelta(hours=6))
+    stub = orders_pb2_grpc.OrdersStub(master.channel)
+    hold = master.hold(trip_id, "AAA", "DDD", seat_count=2)
+    order = master.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="card-o", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CARD)).order
+    control(sandbox, "/sandbox/card/decline-next", {"reason": DECLINE_REASONS[0]})
+    with pytest.raises(KeyunError) as declined:
+        master.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="card-d", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CARD, terminal_id="POS01"))
+    assert declined.value.reason == "PAYMENT_REFUSED"
+    assert master.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order.status == orders_pb2.ORDER_STATUS_PENDING_PAYMENT
+    paid = master.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="card-p", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CARD, terminal_id="POS01")).order
+    assert paid.status == orders_pb2.ORDER_STATUS_TICKETED and paid.payments[0].method == orders_pb2.PAY_METHOD_CARD
+    refunded = master.call(stub.RefundOrder, orders_pb2.RefundOrderRequest(request_id="card-r", order_id=order.order_id, ticket_ids=[paid.tickets[0].ticket_id])).order
+    assert refunded.status == orders_pb2.ORDER_STATUS_PARTIALLY_REFUNDED and refunded.refunds[0].provider_refund_id
+    (card,) = control(sandbox, f"/sandbox/payments?provider=card&merchant_order_no={order.order_id}")["payments"]
+    assert [r["amount_fen"] for r in card["refunds"]] == [refunded.refunds[0].amount_fen]
