@@ -495,4 +495,17 @@ class ListOrders:
             raise Rejected(reject(Reason.MISSING_FIELD, "buyer is required", field="buyer"))
 
 
-Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders
+@dataclass(frozen=True, slots=True)
+class ListMoney:
+    """Every payment received and refund paid out in [start_ms, end_ms), for reconciliation
+    (asked of all owners)."""
+
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_ms < self.end_ms:
+            raise invalid("date", "an empty time window")
+
+
+Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney

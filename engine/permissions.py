@@ -23,6 +23,7 @@ class Permission(Enum):
     TICKET_READ = "ticket_read"
     CHECK_IN = "check_in"
     MANIFEST_READ = "manifest_read"
+    SETTLEMENT = "settlement"  # money in and out: reconciliation with the payment providers
     DISPATCH = "dispatch"  # departures and cancellations
     NETWORK_LOAD = "network_load"  # routes, schedules and trips
     PERSONAL_DATA_READ = "personal_data_read"  # unmasked document and phone numbers; audited
@@ -51,7 +52,7 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.REFUND, P.TICKET_READ}),
     Role.GATE_INSPECTOR: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ}),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD}),
-    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ}),
+    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ}),
@@ -129,6 +130,7 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Orders/PayAtCounter": Rule(P.SELL, Scope.TRIP, mutating=True),
     "/keyun.v1.Orders/RefundOrder": Rule(P.REFUND, Scope.TRIP, mutating=True, own=P.RESERVE),
     "/keyun.v1.Orders/WatchOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
+    "/keyun.v1.Orders/Reconcile": Rule(P.SETTLEMENT),
     "/keyun.v1.Audit/ListRecords": Rule(P.AUDIT_READ),
     "/keyun.v1.Audit/Verify": Rule(P.AUDIT_READ),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListOrders, ListStations, Query, SearchTrips, SweepHolds
+from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
 from .decide import TripStatus, decide, segment_status
 from .events import Event
 from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
@@ -20,7 +20,7 @@ from .reasons import Reason, Rejection, reject
 from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
 from .views import Reply, answer, render
 
-QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders)
+QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney)
 
 
 @dataclass(frozen=True, slots=True)

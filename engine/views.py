@@ -21,6 +21,7 @@ from .commands import (
     DepartTrip,
     GetManifest,
     GetOrder,
+    ListMoney,
     GetSeatMap,
     GetTicket,
     GetTrip,
@@ -190,6 +191,21 @@ class OrdersView:
 
 
 @dataclass(frozen=True, slots=True)
+class MoneyLine:
+    method: str
+    provider_txn_id: str  # the payment's; a refund's line names the payment it went back through
+    order_id: str
+    amount_fen: int
+    kind: str  # "PAY" or "REFUND"
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyView:
+    lines: tuple[MoneyLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SweptView:
     hold_ids: tuple[str, ...]
 
@@ -333,6 +349,19 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
     raise AssertionError(f"unknown command {command!r}")
 
 
+def _money(state: ShardState, start_ms: int, end_ms: int):
+    for trip in state.trips.values():
+        for order in trip.orders.values():
+            for payment in order.payments:
+                if start_ms <= payment.paid_at_ms < end_ms:
+                    yield MoneyLine(payment.method, payment.provider_txn_id, order.order_id, payment.amount_fen, "PAY", payment.paid_at_ms)
+            refunds = {refund.refund_no: refund for refund in order.refunds}
+            for refund_no, _, at_ms in order.settled:
+                if start_ms <= at_ms < end_ms:
+                    refund = refunds[refund_no]
+                    yield MoneyLine(refund.method, refund.provider_txn_id, order.order_id, refund.amount_fen, "REFUND", at_ms)
+
+
 def _order_id(command, events: tuple[Event, ...]) -> str:
     if isinstance(command, CreateOrder):
         created = next((e for e in events if isinstance(e, OrderCreated)), None)
@@ -368,6 +397,8 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
         case ListStations():
             stops = {stop.code: stop.name for trip in state.trips.values() for stop in trip.spec.stops}
             return StationsView(tuple(sorted(stops.items())))
+        case ListMoney(start_ms, end_ms):
+            return MoneyView(tuple(_money(state, start_ms, end_ms)))
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids]
@@ -446,5 +477,5 @@ def _pickle_as_constructor_call(cls: type) -> None:
         cls.__reduce__ = lambda self: (cls, getter(self))
 
 
-for _view in (StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView, OffersView, StationsView, OrderView, OrdersView):
+for _view in (StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView, OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView):
     _pickle_as_constructor_call(_view)

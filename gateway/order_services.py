@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import time
 from typing import Protocol
@@ -55,6 +56,8 @@ class PaymentDesk(Protocol):
 
     async def close(self, order: OrderView) -> None: ...
 
+    async def statement(self, method: PayMethod, day: dt.date) -> list: ...  # the provider's bill of a day
+
 
 class CounterOnly:
     """Cash alone: what a station without configured providers takes."""
@@ -73,6 +76,9 @@ class CounterOnly:
 
     async def close(self, order: OrderView) -> None:
         return None
+
+    async def statement(self, method: PayMethod, day: dt.date) -> list:
+        raise AssertionError("only cash is offered, and cash has no provider bill")
 
 
 class OrderDesk:
@@ -177,6 +183,22 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         view = await self.gateway.ask(context, lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own))
         return orders_pb2.RefundOrderResponse(order=convert.order(await self.desk.settle(context, view)))
 
+    async def Reconcile(self, request, context):
+        method = await _method(context, request.method)
+        if method is PayMethod.CASH or not self.desk.payments.offers(method):
+            await abort(context, reject(Reason.INVALID_FIELD, "method: a provider this station uses (WEPAY, ALIPAY or CARD); cash is counted at the till", field="method"))
+        try:
+            start_ms, end_ms = self.gateway.day_window_ms(request.date)
+            day = dt.date.fromisoformat(request.date)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        async with provider_errors(context):
+            bill = await self.desk.payments.statement(method, day)
+        owners = await self.gateway.ask(context, lambda: cmd.ListMoney(start_ms, end_ms), fan_out=True)
+        ours = [line for reply in owners for line in reply.lines if line.method == method.value]
+        return reconcile([(line.kind, line.provider_txn_id, line.merchant_order_no, line.amount_fen) for line in bill],
+                         [(line.kind, line.provider_txn_id, line.order_id, line.amount_fen) for line in ours])
+
     async def WatchOrder(self, request, context):
         viewer = self.gateway.own_account()
         view = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
@@ -188,6 +210,38 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             if (latest.history, latest.refunds, latest.settled) != (view.history, view.refunds, view.settled):
                 view = latest
                 yield orders_pb2.WatchOrderResponse(order=convert.order(view))
+
+
+def reconcile(theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str, str, int]]) -> orders_pb2.ReconcileResponse:
+    """Compare (kind, provider transaction, order, amount) lines, summed per kind and transaction."""
+
+    def totals(lines):
+        summed: dict[tuple[str, str], list] = {}
+        for kind, txn, order_id, amount_fen in lines:
+            entry = summed.setdefault((kind, txn), [order_id, 0])
+            entry[1] += amount_fen
+        return summed
+
+    provider, keyun = totals(theirs), totals(ours)
+    answer = orders_pb2.ReconcileResponse(
+        provider_paid_fen=sum(a for k, _, _, a in theirs if k == "PAY"), keyun_paid_fen=sum(a for k, _, _, a in ours if k == "PAY"),
+        provider_refunded_fen=sum(a for k, _, _, a in theirs if k == "REFUND"), keyun_refunded_fen=sum(a for k, _, _, a in ours if k == "REFUND"),
+    )
+    for key in sorted(provider.keys() | keyun.keys()):
+        (kind, txn), at_provider, at_keyun = key, provider.get(key), keyun.get(key)
+        if at_provider is not None and at_keyun is not None and at_provider[1] == at_keyun[1]:
+            answer.matched += 1
+            continue
+        discrepancy = (
+            orders_pb2.DISCREPANCY_MISSING_IN_KEYUN if at_keyun is None
+            else orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER if at_provider is None
+            else orders_pb2.DISCREPANCY_AMOUNT_DIFFERS
+        )
+        answer.discrepancies.append(orders_pb2.ReconcileLine(
+            discrepancy=discrepancy, kind=kind, provider_txn_id=txn, order_id=(at_provider or at_keyun)[0],
+            provider_amount_fen=at_provider[1] if at_provider else 0, keyun_amount_fen=at_keyun[1] if at_keyun else 0,
+        ))
+    return answer
 
 
 @contextlib.asynccontextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 import aiohttp
@@ -78,6 +79,11 @@ class ProviderDesk:
 
     async def close(self, order: OrderView) -> None:
         await self.wallets[PayMethod(order.method)].close(order.order_id)
+
+    async def statement(self, method: PayMethod, day: date) -> list:
+        """The provider's bill for a day: what it says was paid and refunded."""
+        provider = self.acquirer if method is PayMethod.CARD else self.wallets[method]
+        return await provider.statement(day)
 
 
 # A provider call the counter or a passenger waits on: longer than any sandbox round trip, short

@@ -151,3 +151,33 @@ def test_a_card_on_the_counter_terminal_pays_and_is_refunded_through_the_acquire
     assert refunded.status == orders_pb2.ORDER_STATUS_PARTIALLY_REFUNDED and refunded.refunds[0].provider_refund_id
     (card,) = control(sandbox, f"/sandbox/payments?provider=card&merchant_order_no={order.order_id}")["payments"]
     assert [r["amount_fen"] for r in card["refunds"]] == [refunded.refunds[0].amount_fen]
+
+
+@pytest.mark.parametrize("method", [orders_pb2.PAY_METHOD_WEPAY, orders_pb2.PAY_METHOD_CARD])
+def test_finance_reconciles_the_providers_bill_with_what_keyun_recorded(station, method):
+    server, sandbox, master, _, _ = station
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    finance = logged_in(KeyunClient(server.target, attempts=1), "finance")
+    stub = orders_pb2_grpc.OrdersStub(finance.channel)
+    report = finance.call(stub.Reconcile, orders_pb2.ReconcileRequest(date=today, method=method))
+    assert report.matched >= 1 and list(report.discrepancies) == []  # the tests above paid and refunded today
+    assert (report.provider_paid_fen, report.provider_refunded_fen) == (report.keyun_paid_fen, report.keyun_refunded_fen)
+    seller = logged_in(KeyunClient(server.target, attempts=1), "seller")
+    with pytest.raises(KeyunError) as refused:
+        seller.call(orders_pb2_grpc.OrdersStub(seller.channel).Reconcile, orders_pb2.ReconcileRequest(date=today, method=method))
+    assert refused.value.code.name == "PERMISSION_DENIED"
+
+
+def test_reconciliation_names_every_kind_of_difference():
+    from keyun.gateway.order_services import reconcile
+
+    theirs = [("PAY", "t1", "O1", 100), ("PAY", "t2", "O2", 200), ("PAY", "t3", "O3", 300), ("REFUND", "t1", "O1", 50)]
+    ours = [("PAY", "t1", "O1", 100), ("PAY", "t2", "O2", 250), ("PAY", "t4", "O4", 400), ("REFUND", "t1", "O1", 20), ("REFUND", "t1", "O1", 30)]
+    report = reconcile(theirs, ours)
+    found = {(line.kind, line.provider_txn_id): line.discrepancy for line in report.discrepancies}
+    assert report.matched == 2  # t1's payment, and t1's refunds summed
+    assert found == {
+        ("PAY", "t2"): orders_pb2.DISCREPANCY_AMOUNT_DIFFERS,
+        ("PAY", "t3"): orders_pb2.DISCREPANCY_MISSING_IN_KEYUN,
+        ("PAY", "t4"): orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER,
+    }

@@ -11,6 +11,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Discrepancy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISCREPANCY_UNSPECIFIED: _ClassVar[Discrepancy]
+    DISCREPANCY_MISSING_IN_KEYUN: _ClassVar[Discrepancy]
+    DISCREPANCY_MISSING_AT_PROVIDER: _ClassVar[Discrepancy]
+    DISCREPANCY_AMOUNT_DIFFERS: _ClassVar[Discrepancy]
+
 class PayMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PAY_METHOD_UNSPECIFIED: _ClassVar[PayMethod]
@@ -29,6 +36,10 @@ class OrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_STATUS_PARTIALLY_REFUNDED: _ClassVar[OrderStatus]
     ORDER_STATUS_REFUNDED: _ClassVar[OrderStatus]
     ORDER_STATUS_CHANGED: _ClassVar[OrderStatus]
+DISCREPANCY_UNSPECIFIED: Discrepancy
+DISCREPANCY_MISSING_IN_KEYUN: Discrepancy
+DISCREPANCY_MISSING_AT_PROVIDER: Discrepancy
+DISCREPANCY_AMOUNT_DIFFERS: Discrepancy
 PAY_METHOD_UNSPECIFIED: PayMethod
 PAY_METHOD_CASH: PayMethod
 PAY_METHOD_CARD: PayMethod
@@ -42,6 +53,46 @@ ORDER_STATUS_EXPIRED: OrderStatus
 ORDER_STATUS_PARTIALLY_REFUNDED: OrderStatus
 ORDER_STATUS_REFUNDED: OrderStatus
 ORDER_STATUS_CHANGED: OrderStatus
+
+class ReconcileRequest(_message.Message):
+    __slots__ = ("date", "method")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    method: PayMethod
+    def __init__(self, date: _Optional[str] = ..., method: _Optional[_Union[PayMethod, str]] = ...) -> None: ...
+
+class ReconcileLine(_message.Message):
+    __slots__ = ("discrepancy", "kind", "provider_txn_id", "order_id", "provider_amount_fen", "keyun_amount_fen")
+    DISCREPANCY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    KEYUN_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    discrepancy: Discrepancy
+    kind: str
+    provider_txn_id: str
+    order_id: str
+    provider_amount_fen: int
+    keyun_amount_fen: int
+    def __init__(self, discrepancy: _Optional[_Union[Discrepancy, str]] = ..., kind: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., order_id: _Optional[str] = ..., provider_amount_fen: _Optional[int] = ..., keyun_amount_fen: _Optional[int] = ...) -> None: ...
+
+class ReconcileResponse(_message.Message):
+    __slots__ = ("matched", "discrepancies", "provider_paid_fen", "keyun_paid_fen", "provider_refunded_fen", "keyun_refunded_fen")
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    DISCREPANCIES_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    KEYUN_PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    KEYUN_REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    matched: int
+    discrepancies: _containers.RepeatedCompositeFieldContainer[ReconcileLine]
+    provider_paid_fen: int
+    keyun_paid_fen: int
+    provider_refunded_fen: int
+    keyun_refunded_fen: int
+    def __init__(self, matched: _Optional[int] = ..., discrepancies: _Optional[_Iterable[_Union[ReconcileLine, _Mapping]]] = ..., provider_paid_fen: _Optional[int] = ..., keyun_paid_fen: _Optional[int] = ..., provider_refunded_fen: _Optional[int] = ..., keyun_refunded_fen: _Optional[int] = ...) -> None: ...
 
 class OrderPayment(_message.Message):
     __slots__ = ("method", "provider_txn_id", "amount_fen", "paid_at")

@@ -72,6 +72,11 @@ class OrdersStub:
                 request_serializer=keyun_dot_v1_dot_orders__pb2.WatchOrderRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_orders__pb2.WatchOrderResponse.FromString,
                 _registered_method=True)
+        self.Reconcile = channel.unary_unary(
+                '/keyun.v1.Orders/Reconcile',
+                request_serializer=keyun_dot_v1_dot_orders__pb2.ReconcileRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_orders__pb2.ReconcileResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServicer:
@@ -129,6 +134,13 @@ class OrdersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reconcile(self, request, context):
+        """Finance: a provider's bill for a day against what Keyun recorded, payment by payment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +178,11 @@ def add_OrdersServicer_to_server(servicer, server):
                     servicer.WatchOrder,
                     request_deserializer=keyun_dot_v1_dot_orders__pb2.WatchOrderRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_orders__pb2.WatchOrderResponse.SerializeToString,
+            ),
+            'Reconcile': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reconcile,
+                    request_deserializer=keyun_dot_v1_dot_orders__pb2.ReconcileRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_orders__pb2.ReconcileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -360,6 +377,33 @@ class Orders:
             '/keyun.v1.Orders/WatchOrder',
             keyun_dot_v1_dot_orders__pb2.WatchOrderRequest.SerializeToString,
             keyun_dot_v1_dot_orders__pb2.WatchOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reconcile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Orders/Reconcile',
+            keyun_dot_v1_dot_orders__pb2.ReconcileRequest.SerializeToString,
+            keyun_dot_v1_dot_orders__pb2.ReconcileResponse.FromString,
             options,
             channel_credentials,
             insecure,
