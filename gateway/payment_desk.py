@@ -110,6 +110,17 @@ class NotificationDesk:
         await self.orders.settle_owed(recorded)
         await self._audit(notification, "OK", f"order {recorded.status.value}")
 
+    async def refused(self, provider: str, reason: str, body_digest: str) -> None:
+        """A notification the receiver turned away (bad signature, stale, malformed).  Those the
+        order's owner refused (a wrong amount) were recorded by `handle`, with their order."""
+        if reason == "BAD_AMOUNT":
+            return
+        await self.audit_submit(AuditRecord(
+            record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000, actor="", role="", device="", station="",
+            source=f"provider:{provider}", action="payment-notification", target="", outcome=reason,
+            detail=f"refused before reaching an order; body sha256 {body_digest}",
+        ))
+
     async def _audit(self, notification: Notification, outcome: str, detail: str) -> None:
         await self.audit_submit(AuditRecord(
             record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000, actor="", role="", device="", station="",
@@ -120,4 +131,4 @@ class NotificationDesk:
 
 def receiver_for(desk: ProviderDesk, notifications: NotificationDesk, registry=None) -> NotificationReceiver:
     wallets = {PROVIDER_OF[method]: wallet for method, wallet in desk.wallets.items()}
-    return NotificationReceiver(wallets, notifications.handle, registry=registry)
+    return NotificationReceiver(wallets, notifications.handle, registry=registry, refused=notifications.refused)

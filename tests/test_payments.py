@@ -86,6 +86,16 @@ def test_a_wallet_payment_tickets_the_order_once_however_often_it_is_notified(st
     assert [r["amount_fen"] for r in payment["refunds"]] == [refunded.refunds[0].amount_fen]  # the wallet paid it back
 
 
+AUDITORS: dict[str, KeyunClient] = {}
+
+
+def audit_admin(server) -> KeyunClient:
+    """The demo audit administrator, logged in once per server (each TOTP code works once)."""
+    if server.target not in AUDITORS:
+        AUDITORS[server.target] = logged_in(KeyunClient(server.target, attempts=1), "auditor")
+    return AUDITORS[server.target]
+
+
 def refusals(server, reason: str) -> float:
     """How many notifications Keyun's receiver refused for `reason` (its Prometheus counter)."""
     samples = [s for family in server.server.receiver.notifications.collect() for s in family.samples]
@@ -101,6 +111,13 @@ def test_a_badly_signed_notification_is_refused_and_the_wallet_sends_a_good_one_
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert refusals(server, "BAD_SIGNATURE") > before  # the forged one was turned away...
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and len(order.payments) == 1  # ...the genuine resend counted once
+    auditor = audit_admin(server)
+    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", outcome="BAD_SIGNATURE")).records
+    assert records and records[0].source == "provider:wepay"
+    # A replay of the genuine notification later changes nothing either.
+    control(sandbox, "/sandbox/replay", {"provider": "wepay", "merchant_order_no": created.order.order_id})
+    time.sleep(1.0)
+    assert len(get(passenger, created.order.order_id).payments) == 1
 
 
 def test_a_signed_notification_for_the_wrong_amount_is_refused_and_audited(station):
@@ -108,7 +125,7 @@ def test_a_signed_notification_for_the_wrong_amount_is_refused_and_audited(stati
     trip_id = schedule_trip(master, "WTAMT", dt.timedelta(hours=6))
     _, created = order_for(station, orders_pb2.PAY_METHOD_WEPAY, trip_id)
     control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "tamper": "amount"})
-    auditor = logged_in(KeyunClient(server.target, attempts=1), "auditor")
+    auditor = audit_admin(server)
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
     deadline = time.monotonic() + WAIT_S
     records = []
@@ -181,3 +198,15 @@ def test_reconciliation_names_every_kind_of_difference():
         ("PAY", "t3"): orders_pb2.DISCREPANCY_MISSING_IN_KEYUN,
         ("PAY", "t4"): orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER,
     }
+
+
+def test_a_late_payment_still_tickets_the_seats_if_nobody_took_them(station):
+    server, sandbox, master, passenger, _ = station
+    trip_id = schedule_trip(master, "WLATE2", dt.timedelta(hours=6))
+    hold, created = order_for(station, orders_pb2.PAY_METHOD_WEPAY, trip_id, ttl_seconds=2)
+    control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "delay_ms": 4000})
+    time.sleep(2.5)
+    assert get(passenger, created.order.order_id).status == orders_pb2.ORDER_STATUS_EXPIRED
+    order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
+    assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [t.seat_number for t in order.tickets] == list(hold.seat_numbers)
+    assert [h.status for h in order.history][-2:] == [orders_pb2.ORDER_STATUS_EXPIRED, orders_pb2.ORDER_STATUS_TICKETED]

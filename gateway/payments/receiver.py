@@ -12,6 +12,7 @@ The receiver does not deduplicate: the order's owner does, by the provider's tra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import OrderedDict
@@ -44,11 +45,15 @@ class HandlerFailed(Exception):
 class NotificationReceiver:
     """An aiohttp app receiving the wallets' notifications; start() it inside the gateway."""
 
-    def __init__(self, providers: Mapping[Method, WalletProvider], handle: Handler, registry: CollectorRegistry | None = None, now_ms: Callable[[], int] = wall_ms):
+    def __init__(
+        self, providers: Mapping[Method, WalletProvider], handle: Handler, registry: CollectorRegistry | None = None, now_ms: Callable[[], int] = wall_ms,
+        refused: Callable[[str, str, str], Awaitable[None]] | None = None,
+    ):
         """`registry`: the gateway's Prometheus registry (one receiver per registry); a private one if None."""
         assert all(method in WALLETS for method in providers), "only wallets notify"
         self.providers = dict(providers)
         self.handle = handle
+        self.refused = refused  # told (provider, reason, body digest) of every refused notification: the audit trail
         self.now_ms = now_ms
         self.duplicates_seen = 0
         self._seen: OrderedDict[tuple[Method, str], None] = OrderedDict()
@@ -87,6 +92,8 @@ class NotificationReceiver:
         except BadNotification as refused:  # from the provider, or check_amount in the handler
             self.notifications.labels(name, refused.reason).inc()
             log.warning("payment notification refused: provider=%s %s", name, refused)
+            if self.refused is not None:
+                await self.refused(name, refused.reason, hashlib.sha256(body).hexdigest())
             return _refusal(401 if refused.reason == BAD_SIGNATURE else 400, refused.reason)
         except HandlerFailed:
             self.notifications.labels(name, HANDLER_FAILED).inc()
