@@ -94,7 +94,10 @@ class Ticket:
 
 class OrderStatus(Enum):
     PENDING_PAYMENT = "pending_payment"
-    TICKETED = "ticketed"  # paid, and the tickets issued in the same step
+    # Paid: the owner records the payment and issues the tickets in the same step, so an order
+    # passes through PAID (it shows in its history) straight to TICKETED.
+    PAID = "paid"
+    TICKETED = "ticketed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # not paid before its hold expired
     PARTIALLY_REFUNDED = "partially_refunded"
@@ -241,6 +244,7 @@ def evolve(state: ShardState, event: Event) -> None:
             order = trip.orders[order_id]
             trip.order_of_hold.pop(order.hold_id, None)
             order.ticket_ids, order.paid_by = ticket_ids, provider_txn_id
+            _order_status(order, OrderStatus.PAID, at_ms)
             _order_status(order, OrderStatus.TICKETED, at_ms)
         case OrderExpired(trip_id, order_id, at_ms) | OrderCancelled(trip_id, order_id, at_ms):
             trip = state.trips[trip_id]

@@ -88,6 +88,7 @@ def test_a_passenger_orders_online_is_followed_on_watch_and_pays_at_the_counter(
     assert paid.tickets[0].holder.name == "吴**"
     watcher.join(timeout=5)
     assert seen == [orders_pb2.ORDER_STATUS_PENDING_PAYMENT, orders_pb2.ORDER_STATUS_TICKETED]
+    assert [h.status for h in paid.history] == [orders_pb2.ORDER_STATUS_PENDING_PAYMENT, orders_pb2.ORDER_STATUS_PAID, orders_pb2.ORDER_STATUS_TICKETED]
     listed = passenger.call(mine.ListOrders, orders_pb2.ListOrdersRequest()).orders
     assert order.order_id in [o.order_id for o in listed]
     assert refused(lambda: passenger.call(mine.RefundOrder, orders_pb2.RefundOrderRequest(request_id="pr", order_id=order.order_id))).reason == "ORDER_CLOSED"  # cash: at a counter

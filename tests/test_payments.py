@@ -209,4 +209,4 @@ def test_a_late_payment_still_tickets_the_seats_if_nobody_took_them(station):
     assert get(passenger, created.order.order_id).status == orders_pb2.ORDER_STATUS_EXPIRED
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [t.seat_number for t in order.tickets] == list(hold.seat_numbers)
-    assert [h.status for h in order.history][-2:] == [orders_pb2.ORDER_STATUS_EXPIRED, orders_pb2.ORDER_STATUS_TICKETED]
+    assert [h.status for h in order.history][-3:] == [orders_pb2.ORDER_STATUS_EXPIRED, orders_pb2.ORDER_STATUS_PAID, orders_pb2.ORDER_STATUS_TICKETED]

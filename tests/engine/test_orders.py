@@ -28,7 +28,7 @@ def test_an_order_is_paid_and_ticketed_in_one_step(desk):
     assert (order.status, order.amount_fen, order.pay_by_ms) == (OrderStatus.PENDING_PAYMENT, 2 * FARE[(A, C)], hold.expires_at_ms)
     paid = desk.ok(pay(desk, order))
     assert paid.status is OrderStatus.TICKETED and len(paid.tickets) == 2
-    assert [s for s, _ in paid.history] == ["pending_payment", "ticketed"]
+    assert [s for s, _ in paid.history] == ["pending_payment", "paid", "ticketed"]
     check_invariants(desk.engine.state)
 
 

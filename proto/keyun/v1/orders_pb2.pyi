@@ -36,6 +36,7 @@ class OrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_STATUS_PARTIALLY_REFUNDED: _ClassVar[OrderStatus]
     ORDER_STATUS_REFUNDED: _ClassVar[OrderStatus]
     ORDER_STATUS_CHANGED: _ClassVar[OrderStatus]
+    ORDER_STATUS_PAID: _ClassVar[OrderStatus]
 DISCREPANCY_UNSPECIFIED: Discrepancy
 DISCREPANCY_MISSING_IN_KEYUN: Discrepancy
 DISCREPANCY_MISSING_AT_PROVIDER: Discrepancy
@@ -53,6 +54,7 @@ ORDER_STATUS_EXPIRED: OrderStatus
 ORDER_STATUS_PARTIALLY_REFUNDED: OrderStatus
 ORDER_STATUS_REFUNDED: OrderStatus
 ORDER_STATUS_CHANGED: OrderStatus
+ORDER_STATUS_PAID: OrderStatus
 
 class ReconcileRequest(_message.Message):
     __slots__ = ("date", "method")
