@@ -291,6 +291,7 @@ class ChangeTicket(_OfTicket):
     ticket_id: str
     new_ticket_id: str
     buyer: str = ""  # set when a passenger rebooks: only their own ticket
+    new_price_fen: int = -1  # the new ticket's price: a cheaper one refunds the difference (-1: not given)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

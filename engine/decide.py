@@ -266,7 +266,8 @@ def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
 
 
 def _order_of_ticket(trip: Trip, ticket_id: str) -> str:
-    return next((order.order_id for order in trip.orders.values() if ticket_id in order.ticket_ids), "")
+    ticket = trip.tickets.get(ticket_id)
+    return ticket.order_id if ticket is not None else ""
 
 
 def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> TicketRefunded | Rejection:
@@ -308,7 +309,19 @@ def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) 
     if ticket.status is TicketStatus.CHANGED and ticket.changed_to == command.new_ticket_id:
         return ()  # done already: a retry of the same move
     refusal = change_refusal(trip, ticket, now, policy)
-    return refusal if refusal is not None else (TicketChanged(trip.spec.trip_id, ticket.ticket_id, command.new_ticket_id, now),)
+    if refusal is not None:
+        return refusal
+    changed = TicketChanged(trip.spec.trip_id, ticket.ticket_id, command.new_ticket_id, now)
+    order = trip.orders.get(ticket.order_id)
+    if order is None or not 0 <= command.new_price_fen < ticket.price_fen:
+        return (changed,)
+    # A cheaper trip: the difference goes back the way the order was paid.
+    payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
+    refund = RefundPart(
+        f"{order.order_id}-R{len(order.refunds) + 1}", payment.method, payment.provider_txn_id, (), ticket.price_fen - command.new_price_fen, 0, now,
+        f"rebooked {ticket.ticket_id} to a cheaper trip",
+    )
+    return (changed, RefundRequested(trip.spec.trip_id, order.order_id, refund))
 
 
 def change_refusal(trip: Trip, ticket: Ticket, now: int, policy: Policy) -> Rejection | None:

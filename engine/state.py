@@ -90,6 +90,7 @@ class Ticket:
     holder: Holder | None = None
     changed_from: str = ""  # the ticket this one replaced (rebooking)
     changed_to: str = ""  # the ticket that replaced this one
+    order_id: str = ""  # the order that paid for it, if one did
 
 
 class OrderStatus(Enum):
@@ -206,7 +207,7 @@ def evolve(state: ShardState, event: Event) -> None:
             ticket = trip.tickets[ticket_id]
             ticket.status, ticket.changed_to = TicketStatus.CHANGED, new_ticket_id
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
-            order = next((o for o in trip.orders.values() if ticket_id in o.ticket_ids), None)
+            order = trip.orders.get(ticket.order_id)
             if order is not None and all(trip.tickets[t].status is TicketStatus.CHANGED for t in order.ticket_ids):
                 _order_status(order, OrderStatus.CHANGED, at_ms)
         case TicketVoided(trip_id, ticket_id, at_ms):
@@ -244,6 +245,8 @@ def evolve(state: ShardState, event: Event) -> None:
             order = trip.orders[order_id]
             trip.order_of_hold.pop(order.hold_id, None)
             order.ticket_ids, order.paid_by = ticket_ids, provider_txn_id
+            for ticket_id in ticket_ids:
+                trip.tickets[ticket_id].order_id = order_id
             _order_status(order, OrderStatus.PAID, at_ms)
             _order_status(order, OrderStatus.TICKETED, at_ms)
         case OrderExpired(trip_id, order_id, at_ms) | OrderCancelled(trip_id, order_id, at_ms):

@@ -133,6 +133,7 @@ class TicketView:
     changed_from: str = ""
     changed_to: str = ""
     buyer: str = ""  # the passenger account that bought it, if one did (not shown to clients)
+    order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,7 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_statu
         changed_from=ticket.changed_from,
         changed_to=ticket.changed_to,
         buyer=ticket.buyer,
+        order_id=ticket.order_id,
     )
 
 

@@ -156,6 +156,7 @@ class KeyunServer:
         self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
         self.gateway.resolve_holders = self.desk.holders
         self.orders = OrderDesk(self.gateway, CounterOnly())
+        self.gateway.settle_order = self.orders.settle
         self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
         self.notify_port = 0  # where providers send notifications; 0 picks a free port
         self.receiver = None

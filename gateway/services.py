@@ -54,6 +54,9 @@ class Gateway:
         self.pool = pool
         self.utc_offset_min = utc_offset_min
         self.resolve_holders = resolve_holders
+        # Pays out what an order's owner says is owed (the Orders service sets it): a rebooking to
+        # a cheaper trip gives the difference back this way.
+        self.settle_order: Callable[[grpc.aio.ServicerContext, Any], Awaitable[Any]] | None = None
         # Tests inject a failure at a rebooking step by name ("hold", "issue", "change"): a
         # Rejection (the owner refuses) or an exception (the owner is gone); each is used once.
         self.saga_faults: dict[str, Rejection | Exception] = {}
@@ -201,7 +204,7 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def ChangeTicket(self, request, context):
         old, new = await Rebooking(self.gateway, context, request).run()
-        return sales_pb2.ChangeTicketResponse(old_ticket=convert.ticket(old), new_ticket=convert.ticket(new))
+        return sales_pb2.ChangeTicketResponse(old_ticket=convert.ticket(old), new_ticket=convert.ticket(new), fare_difference_fen=new.price_fen - old.price_fen)
 
     async def GetTicket(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
@@ -240,11 +243,19 @@ class Rebooking:
             f"{self.step}-hold", new_trip.trip_id, old.from_stop.code, old.to_stop.code, seat_numbers=seats, seat_count=0 if seats else 1,
             buyer=old.buyer, holders=holders,  # the new ticket belongs to whoever bought the old one
         ))
+        if own and hold.fare_fen > old.price_fen:
+            await self._do("dearer", lambda: reject(
+                Reason.CHANGE_NOT_ALLOWED, f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",
+                field="new_trip_id",
+            ), undo=lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id), refuse_only=True)
         issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id),
                                 undo=lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id))
         new = issued.tickets[0]
-        changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own),
+        changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen),
                                  undo=lambda: cmd.VoidTicket(f"{self.step}-undo-issue", new.ticket_id))
+        if changed.order_id and new.price_fen < old.price_fen and self.gateway.settle_order is not None:
+            order = await gateway.ask(self.context, lambda: cmd.GetOrder(changed.order_id))
+            await self.gateway.settle_order(self.context, order)  # the difference goes back to the payer
         return changed, new
 
     async def _check(self, old, new_trip) -> None:
@@ -260,13 +271,14 @@ class Rebooking:
         if refusal:
             await abort(self.context, reject(Reason.CHANGE_NOT_ALLOWED, refusal, field="new_trip_id"))
 
-    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None) -> Any:
-        """One step; when the owner refuses it, undo the step before (if any) and report why."""
+    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None, refuse_only: bool = False) -> Any:
+        """One step; when the owner refuses it, undo the step before (if any) and report why.
+        With refuse_only, `build` gives the refusal itself (a check of the gateway's own)."""
         fault = self.gateway.saga_faults.pop(name, None)
         async with owner_errors(self.context):
             if isinstance(fault, Exception):
                 raise fault  # as if the owner died here: the client's retry continues the saga
-            reply = fault if fault is not None else await self.gateway.pool.submit(build())
+            reply = fault if fault is not None else (build() if refuse_only else await self.gateway.pool.submit(build()))
         if isinstance(reply, Rejection):
             if undo is not None:
                 async with owner_errors(self.context):

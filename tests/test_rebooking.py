@@ -140,3 +140,29 @@ def test_a_ticket_cannot_move_to_its_own_trip_or_after_it_was_refunded(station, 
         change(client, ticket.ticket_id, second, "rb-refunded")
     assert gone.value.reason == "CHANGE_NOT_ALLOWED"
     assert live_seats(client, first, second) == []
+
+
+def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter(station):
+    from keyun.v1 import orders_pb2, orders_pb2_grpc
+
+    from .conftest import CHINA, network_with_schedule
+
+    server, client = station
+    departs = dt.datetime.now(CHINA) + dt.timedelta(hours=5)
+    dear = schedule_trip(client, on_shard("FD", 0, departs), dt.timedelta(hours=5))
+    # The same route re-priced for a later trip: 20 instead of 30 fen a kilometre.
+    cheap_id = on_shard("FC", 1, departs + dt.timedelta(hours=1))
+    later = departs + dt.timedelta(hours=1)
+    client.load_network(network_with_schedule(cheap_id, later, "mini12").replace("fen_per_km = 30", "fen_per_km = 20"), later.date().isoformat(), 1)
+    cheap = f"{cheap_id}-{later:%Y%m%d}"
+    orders = orders_pb2_grpc.OrdersStub(client.channel)
+    hold = client.hold(dear, "AAA", "CCC", seat_count=1)
+    order = client.call(orders.CreateOrder, orders_pb2.CreateOrderRequest(request_id="fd-o", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    paid = client.call(orders.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="fd-p", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    moved = change(client, paid.tickets[0].ticket_id, cheap, "fd-cheaper")
+    assert moved.fare_difference_fen == moved.new_ticket.price_fen - paid.tickets[0].price_fen < 0
+    after = client.call(orders.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order
+    (refund,) = after.refunds
+    assert refund.amount_fen == -moved.fare_difference_fen and refund.provider_refund_id.startswith("cash-")
+    back = change(client, client.sell(cheap, "AAA", "CCC", seat_count=1).tickets[0].ticket_id, dear, "fd-dearer")
+    assert back.fare_difference_fen > 0  # the counter collects it
