@@ -84,6 +84,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--payments-dir", type=Path, help="take wallet and card payments through the providers in DIR/merchant.json (docs/payments.md)")
     p.add_argument("--sandbox-pay", action="store_true", help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)")
     p.add_argument("--notify-port", type=int, default=0, help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)")
+    p.add_argument("--notify-url", default="", help="the public base URL providers reach that port at, e.g. https://pay.station.example (default http://HOST:PORT)")
     p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
 
 
@@ -136,7 +137,7 @@ async def _serve(args: argparse.Namespace) -> None:
         )
     except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
-    server.notify_port = args.notify_port
+    server.notify_port, server.notify_url = args.notify_port, args.notify_url
     port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
     if server.setup_token:
         # Printed once, to the terminal that started the server, never to the log.

@@ -29,6 +29,7 @@ from . import convert
 from .auth import caller
 from .errors import RETRY_AFTER_RESTART_S, abort, abort_unavailable, owner_errors
 from .payments.base import ProviderError, ProviderRefused
+from .payments.card import TERMINAL_ID
 from .services import Gateway, paged
 
 # WatchOrder asks the order's owner this often; a status change reaches the watcher within it.
@@ -166,6 +167,8 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         else:
             if not request.terminal_id:
                 await abort(context, reject(Reason.MISSING_FIELD, "terminal_id: which POS terminal took the card", field="terminal_id"))
+            if not TERMINAL_ID.fullmatch(request.terminal_id):
+                await abort(context, reject(Reason.INVALID_FIELD, "terminal_id: letters and digits, as printed on the POS terminal", field="terminal_id"))
             async with provider_errors(context):
                 txn = await self.desk.payments.authorize_card(request.terminal_id, order)
         async with owner_errors(context):
@@ -250,6 +253,8 @@ async def provider_errors(context: grpc.aio.ServicerContext):
     async with owner_errors(context):
         try:
             yield
+        except ValueError as error:  # the provider's client refused a value before sending it
+            await abort(context, reject(Reason.INVALID_FIELD, f"a value the payment provider cannot take: {error}"))
         except ProviderRefused as refused:
             await abort(context, reject(Reason.PAYMENT_REFUSED, f"the payment provider refused: {refused}", provider_code=refused.code))
         except (ProviderError, aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -34,6 +34,11 @@ METHOD_OF = {Method.WALLET_A: PayMethod.WEPAY, Method.WALLET_B: PayMethod.ALIPAY
 PROVIDER_OF = {pay_method: method for method, pay_method in METHOD_OF.items()}
 
 
+# Refusals `handle` writes to the audit trail itself, with the order they name; the receiver's
+# `refused` callback leaves these alone.
+AUDITED_REFUSALS = {Reason.PAYMENT_MISMATCH: "BAD_AMOUNT", Reason.UNKNOWN_ORDER: "UNKNOWN_ORDER", Reason.INVALID_FIELD: "BAD_ORDER"}
+
+
 class ProviderDesk:
     """PaymentDesk (gateway/order_services.py) over real provider clients."""
 
@@ -105,7 +110,7 @@ class NotificationDesk:
         if isinstance(recorded, Rejection):
             await self._audit(notification, recorded.reason.name, recorded.message)
             if recorded.reason in (Reason.PAYMENT_MISMATCH, Reason.UNKNOWN_ORDER, Reason.INVALID_FIELD):
-                raise BadNotification("BAD_AMOUNT" if recorded.reason is Reason.PAYMENT_MISMATCH else "MALFORMED", recorded.message)
+                raise BadNotification(AUDITED_REFUSALS[recorded.reason], recorded.message)
             raise RuntimeError(f"the order's owner refused the payment: {recorded.reason.name}")
         await self.orders.settle_owed(recorded)
         await self._audit(notification, "OK", f"order {recorded.status.value}")
@@ -113,7 +118,7 @@ class NotificationDesk:
     async def refused(self, provider: str, reason: str, body_digest: str) -> None:
         """A notification the receiver turned away (bad signature, stale, malformed).  Those the
         order's owner refused (a wrong amount) were recorded by `handle`, with their order."""
-        if reason == "BAD_AMOUNT":
+        if reason in AUDITED_REFUSALS.values():
             return
         await self.audit_submit(AuditRecord(
             record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000, actor="", role="", device="", station="",

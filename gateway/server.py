@@ -159,6 +159,7 @@ class KeyunServer:
         self.gateway.settle_order = self.orders.settle
         self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
         self.notify_port = 0  # where providers send notifications; 0 picks a free port
+        self.notify_url = ""  # how providers reach it (a proxy's https URL); default http://HOST:PORT
         self.receiver = None
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
@@ -189,7 +190,7 @@ class KeyunServer:
         desk = ProviderDesk.from_key_dir(self.payments_dir, "")
         self.receiver = receiver_for(desk, NotificationDesk(self.orders, self.audit.submit), self.metrics.registry)
         bound = await self.receiver.start(host, notify_port)
-        desk.notify_base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
+        desk.notify_base_url = self.notify_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
         self.orders.payments = desk
         offered = [*(method.value for method in desk.wallets), *(["card"] if desk.acquirer else [])]
         log.info("payments: %s%s; notifications on port %d", ", ".join(offered), " (sandbox: no real money)" if desk.sandbox else "", bound)
