@@ -203,12 +203,15 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
                          [(line.kind, line.provider_txn_id, line.order_id, line.amount_fen) for line in ours])
 
     async def WatchOrder(self, request, context):
-        viewer = self.gateway.own_account()
+        viewer, principal = self.gateway.own_account(), caller()
         view = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
         yield orders_pb2.WatchOrderResponse(order=convert.order(view))
         stop_at = asyncio.get_running_loop().time() + MAX_WATCH_S
         while view.status not in FINAL and asyncio.get_running_loop().time() < stop_at:
             await asyncio.sleep(WATCH_POLL_S)
+            # A watch lasts as long as its session: logging out or being disabled ends it too.
+            if self.gateway.sessions is not None and await self.gateway.sessions.account(principal.session_id) is None:
+                await abort(context, reject(Reason.SESSION_ENDED, "the session has ended; log in again to keep watching"))
             latest = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
             if (latest.history, latest.refunds, latest.settled) != (view.history, view.refunds, view.settled):
                 view = latest

@@ -157,6 +157,7 @@ class KeyunServer:
         self.gateway.resolve_holders = self.desk.holders
         self.orders = OrderDesk(self.gateway, CounterOnly())
         self.gateway.settle_order = self.orders.settle
+        self.gateway.sessions = self.auth.sessions
         self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
         self.notify_port = 0  # where providers send notifications; 0 picks a free port
         self.notify_url = ""  # how providers reach it (a proxy's https URL); default http://HOST:PORT

@@ -54,6 +54,8 @@ class Gateway:
         self.pool = pool
         self.utc_offset_min = utc_offset_min
         self.resolve_holders = resolve_holders
+        # The session cache (the server sets it): long calls check their session is still alive.
+        self.sessions: Any = None
         # Pays out what an order's owner says is owed (the Orders service sets it): a rebooking to
         # a cheaper trip gives the difference back this way.
         self.settle_order: Callable[[grpc.aio.ServicerContext, Any], Awaitable[Any]] | None = None

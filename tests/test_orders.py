@@ -89,6 +89,16 @@ def test_a_passenger_orders_online_is_followed_on_watch_and_pays_at_the_counter(
     watcher.join(timeout=5)
     assert seen == [orders_pb2.ORDER_STATUS_PENDING_PAYMENT, orders_pb2.ORDER_STATUS_TICKETED]
     assert [h.status for h in paid.history] == [orders_pb2.ORDER_STATUS_PENDING_PAYMENT, orders_pb2.ORDER_STATUS_PAID, orders_pb2.ORDER_STATUS_TICKETED]
+    # A watch ends with its session.
+    watcher_client = KeyunClient(station[0].target, attempts=1)
+    watcher_client.login("13011112222", STRONG)
+    stream = orders(watcher_client).WatchOrder(orders_pb2.WatchOrderRequest(order_id=order.order_id), timeout=10)
+    assert next(iter(stream)).order.status == orders_pb2.ORDER_STATUS_TICKETED
+    watcher_client.logout()
+    with pytest.raises(grpc.RpcError) as ended:
+        for _ in stream:
+            pass
+    assert ended.value.code() is grpc.StatusCode.UNAUTHENTICATED
     listed = passenger.call(mine.ListOrders, orders_pb2.ListOrdersRequest()).orders
     assert order.order_id in [o.order_id for o in listed]
     assert refused(lambda: passenger.call(mine.RefundOrder, orders_pb2.RefundOrderRequest(request_id="pr", order_id=order.order_id))).reason == "ORDER_CLOSED"  # cash: at a counter
