@@ -138,6 +138,7 @@ async def _serve(args: argparse.Namespace) -> None:
     except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
     server.notify_port, server.notify_url = args.notify_port, args.notify_url
+    server.receive_notifications = not args.gateway_only
     port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
     if server.setup_token:
         # Printed once, to the terminal that started the server, never to the log.
@@ -152,7 +153,7 @@ async def _serve(args: argparse.Namespace) -> None:
     if args.metrics_port is not None:
         metrics_port = server.metrics.serve(args.host, args.metrics_port)
         print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
-    workers = await _start_workers(args, port)
+    workers = await _start_workers(args, port, getattr(server.orders.payments, "notify_base_url", ""))
     # Tests and scripts read this line to find the port when started with --port 0.
     print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()
@@ -189,7 +190,7 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
 SANDBOX_START_S = 60
 
 
-async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.subprocess.Process]:
+async def _start_workers(args: argparse.Namespace, port: int, payments_url: str = "") -> list[asyncio.subprocess.Process]:
     """Start --workers - 1 more gateway processes on the same port, joined to this Ray.
 
     They find the owners by name, so every gateway talks to the same owners; the kernel spreads
@@ -205,6 +206,8 @@ async def _start_workers(args: argparse.Namespace, port: int) -> list[asyncio.su
         ]
         if args.key_dir:
             command += ["--key-dir", str(args.key_dir)]
+        if args.payments_dir:  # the same providers; their notifications come to this process
+            command += ["--payments-dir", str(args.payments_dir), "--notify-url", payments_url]
         if args.metrics_port:
             command += ["--metrics-port", str(args.metrics_port + n)]
         if args.tls is not None:  # the same certificates, already made: workers never make their own

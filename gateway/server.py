@@ -161,6 +161,7 @@ class KeyunServer:
         self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
         self.notify_port = 0  # where providers send notifications; 0 picks a free port
         self.notify_url = ""  # how providers reach it (a proxy's https URL); default http://HOST:PORT
+        self.receive_notifications = True  # False in --workers helpers, which send providers to the first process
         self.receiver = None
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
@@ -189,10 +190,14 @@ class KeyunServer:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
         notification port.  Providers reach it at http://HOST:PORT/notify/<provider>."""
         desk = ProviderDesk.from_key_dir(self.payments_dir, "")
+        self.orders.payments = desk
+        if not self.receive_notifications:  # a --workers helper: the first process receives for all
+            desk.notify_base_url = self.notify_url
+            log.info("payments: notifications go to %s", self.notify_url)
+            return 0
         self.receiver = receiver_for(desk, NotificationDesk(self.orders, self.audit.submit), self.metrics.registry)
         bound = await self.receiver.start(host, notify_port)
         desk.notify_base_url = self.notify_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
-        self.orders.payments = desk
         offered = [*(method.value for method in desk.wallets), *(["card"] if desk.acquirer else [])]
         log.info("payments: %s%s; notifications on port %d", ", ".join(offered), " (sandbox: no real money)" if desk.sandbox else "", bound)
         return bound
