@@ -346,9 +346,11 @@ def trip_record(trip: Trip) -> tuple:
 
 def restore_trip(state: ShardState, record: tuple) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
-    # Records written before orders existed have nine fields; before delays, eleven.
+    # Records written before orders existed have nine fields, before delays eleven: the missing
+    # trailing fields take these values.
+    later_fields = ((), 0, 0)  # orders, orders_placed, delay_ms
     spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms = (
-        (*record, (), 0, 0)[:12] if len(record) == 9 else (*record, 0)[:12]
+        *record, *later_fields[len(record) - 9 :],
     )
     trip = Trip.new(spec)
     trip.occupied = list(occupied)

@@ -245,13 +245,14 @@ class Rebooking:
             f"{self.step}-hold", new_trip.trip_id, old.from_stop.code, old.to_stop.code, seat_numbers=seats, seat_count=0 if seats else 1,
             buyer=old.buyer, holders=holders,  # the new ticket belongs to whoever bought the old one
         ))
+        release = lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id)  # noqa: E731
         if own and hold.fare_fen > old.price_fen:
-            await self._do("dearer", lambda: reject(
+            await self._undo(release)
+            await abort(self.context, reject(
                 Reason.CHANGE_NOT_ALLOWED, f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",
                 field="new_trip_id",
-            ), undo=lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id), refuse_only=True)
-        issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id),
-                                undo=lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id))
+            ))
+        issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id), undo=release)
         new = issued.tickets[0]
         changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen),
                                  undo=lambda: cmd.VoidTicket(f"{self.step}-undo-issue", new.ticket_id))
@@ -273,21 +274,23 @@ class Rebooking:
         if refusal:
             await abort(self.context, reject(Reason.CHANGE_NOT_ALLOWED, refusal, field="new_trip_id"))
 
-    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None, refuse_only: bool = False) -> Any:
-        """One step; when the owner refuses it, undo the step before (if any) and report why.
-        With refuse_only, `build` gives the refusal itself (a check of the gateway's own)."""
+    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None) -> Any:
+        """One step; when the owner refuses it, undo the step before (if any) and report why."""
         fault = self.gateway.saga_faults.pop(name, None)
         async with owner_errors(self.context):
             if isinstance(fault, Exception):
                 raise fault  # as if the owner died here: the client's retry continues the saga
-            reply = fault if fault is not None else (build() if refuse_only else await self.gateway.pool.submit(build()))
+            reply = fault if fault is not None else await self.gateway.pool.submit(build())
         if isinstance(reply, Rejection):
             if undo is not None:
-                async with owner_errors(self.context):
-                    undone = await self.gateway.pool.submit(undo())
-                assert not isinstance(undone, Rejection), f"a rebooking could not undo its own step: {undone!r}"
+                await self._undo(undo)
             await abort(self.context, reply)
         return reply
+
+    async def _undo(self, build: Callable[[], Any]) -> None:
+        async with owner_errors(self.context):
+            undone = await self.gateway.pool.submit(build())
+        assert not isinstance(undone, Rejection), f"a rebooking could not undo its own step: {undone!r}"
 
 
 class GateService(gate_pb2_grpc.GateServicer):

@@ -166,3 +166,21 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
     assert refund.amount_fen == -moved.fare_difference_fen and refund.provider_refund_id.startswith("cash-")
     back = change(client, client.sell(cheap, "AAA", "CCC", seat_count=1).tickets[0].ticket_id, dear, "fd-dearer")
     assert back.fare_difference_fen > 0  # the counter collects it
+    # A passenger moving their own ticket to the dearer trip is sent to a counter, and no hold is left.
+    from keyun.v1 import accounts_pb2
+
+    passenger = KeyunClient(server.target, attempts=1)
+    passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="fd-reg", phone="13944445555", password="Fare-Passw0rd"))
+    passenger.login("13944445555", "Fare-Passw0rd")
+    pid = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
+        request_id="fd-pax", name="钱差价", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E33334444",
+    )).passenger.passenger_id
+    own_hold = passenger.call(passenger.sales.Hold, sales_pb2.HoldRequest(
+        request_id="fd-own", trip_id=cheap, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=[pid],
+    )).hold
+    own = client.confirm(own_hold.hold_id).tickets[0]
+    free_before = client.seat_map(dear, "AAA", "CCC").seats_free
+    with pytest.raises(KeyunError) as dearer:
+        change(passenger, own.ticket_id, dear, "fd-own-dearer")
+    assert dearer.value.reason == "CHANGE_NOT_ALLOWED"
+    assert client.seat_map(dear, "AAA", "CCC").seats_free == free_before
