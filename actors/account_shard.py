@@ -17,6 +17,7 @@ import ray
 
 from keyun.engine.accounts import AccountRules, AccountsEngine
 from keyun.persistence.small_store import SmallStore
+from .packed import PackedBatches
 
 log = logging.getLogger("keyun.owner")
 
@@ -25,7 +26,7 @@ def accounts_directory(data_dir: Path) -> Path:
     return data_dir / "accounts"
 
 
-class AccountShard:
+class AccountShard(PackedBatches):
     def __init__(self, data_dir: str, rules: AccountRules | None = None):
         self.engine = AccountsEngine(rules)
         self.store = SmallStore(accounts_directory(Path(data_dir)))

@@ -23,6 +23,7 @@ import ray
 from keyun.engine.audit import MIN_RETENTION_DAYS, AuditRecord, ChainReport
 from keyun.engine.reasons import Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
+from .packed import PackedBatches
 
 log = logging.getLogger("keyun.audit")
 
@@ -55,7 +56,7 @@ def _check_retention_days(retention_days: int) -> None:
         raise ValueError(f"audit retention must be at least {MIN_RETENTION_DAYS} days, not {retention_days!r}")
 
 
-class AuditLog:
+class AuditLog(PackedBatches):
     def __init__(self, data_dir: str, retention_days: int = DEFAULT_RETENTION_DAYS):
         _check_retention_days(retention_days)
         self.retention_days = retention_days

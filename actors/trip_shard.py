@@ -22,6 +22,7 @@ from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
 from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
+from .packed import PackedBatches
 
 log = logging.getLogger("keyun.owner")
 
@@ -40,7 +41,7 @@ def shard_directory(data_dir: Path, shard_no: int) -> Path:
     return data_dir / "shards" / f"{shard_no:04d}"
 
 
-class TripShard:
+class TripShard(PackedBatches):
     def __init__(self, shard_no: int, policy: Policy, data_dir: str, check_invariants: bool = False):
         self.shard_no = shard_no
         self.engine = ShardEngine(policy, check=check_invariants)

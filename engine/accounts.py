@@ -21,6 +21,7 @@ from enum import Enum
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
 from .permissions import ROLE_BY_NAME, Role
+from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, invalid, reject
 
 # A family and the people a passenger regularly travels with; 12306 allows 15 too.
@@ -430,6 +431,8 @@ AccountCommand = (
     | RehashPassword | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
 )
 QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
+# They cross from the gateway to the accounts owner in every batch (engine/pickling.py).
+pickle_as_constructor_call(*AccountCommand.__args__, *QUERIES, NewAccount, TouchSessions, SweepIdleSessions, Recall)
 
 
 # ---------------------------------------------------------------------------------------------

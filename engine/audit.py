@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from enum import Enum
 
+from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, invalid, reject
 
 # The hash before the first record, and the anchor of a log nothing was purged from.
@@ -171,6 +172,10 @@ def chain_hash(prev_hash: bytes, seq: int, record: AuditRecord) -> bytes:
     assert len(prev_hash) == HASH_BYTES, "a chain hash is 32 bytes"
     assert 0 < seq < 2**63, "sequence numbers start at 1"
     return hashlib.sha256(_encode(seq, prev_hash, record)).digest()
+
+
+# Records cross from the gateway to the audit owner in every batch (engine/pickling.py).
+pickle_as_constructor_call(AuditRecord)
 
 
 class ChainProblem(str, Enum):

@@ -22,6 +22,7 @@ from .limits import (
 )
 from .events import Holder
 from .network import SEAT_LABEL, STATION_CODE, TripSpec
+from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, invalid, reject
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
@@ -429,10 +430,13 @@ class SearchTrips:
     to_station: str
     start_ms: int
     end_ms: int
+    limit: int = 0  # only the first `limit` by departure; 0: all
     trip_id: str = ""
 
     def __post_init__(self) -> None:
         _segment(self.from_station, self.to_station)
+        if self.limit < 0:
+            raise invalid("page_size", "must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,3 +514,6 @@ class ListMoney:
 
 
 Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney
+
+# Commands and queries cross from the gateway to an owner in every batch (engine/pickling.py).
+pickle_as_constructor_call(*Command.__args__, *Query.__args__, Holder)

@@ -6,8 +6,9 @@ A command's reply is rendered right after its events are applied, from state and
 
 from __future__ import annotations
 
+import heapq
 import operator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from .commands import (
     CancelOrder,
@@ -44,6 +45,7 @@ from .commands import (
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import Event, Holder, HoldExpired, HoldPlaced, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
 from .network import AISLE
+from .pickling import pickle_as_constructor_call
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
@@ -427,22 +429,32 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
     raise AssertionError(f"unknown query {query!r}")
 
 
-def _offers(state: ShardState, query: SearchTrips, now: int, policy: Policy):
+def _offers(state: ShardState, query: SearchTrips, now: int, policy: Policy) -> list[OfferView]:
+    """Offers by departure (then trip id); only the first `limit` when the query sets one, so a
+    search for one page does not carry every trip of the day across to the gateway."""
+    matches = []
     for trip in state.trips.values():
         i, j = trip.stop_index.get(query.from_station), trip.stop_index.get(query.to_station)
         if i is None or j is None or i >= j:
             continue
         departs = trip.departs_at_ms(i)
         if query.start_ms <= departs < query.end_ms:
-            mask = legs_mask(i, j)
-            yield OfferView(
-                trip=trip_view(trip, now, policy),
-                from_stop=stop_view(trip, i),
-                to_stop=stop_view(trip, j),
-                fare_fen=trip.fares[(i, j)],
-                seats_free=seats_free(trip, mask),
-                status=segment_status(trip, i, now, policy),
-            )
+            matches.append((departs, trip.spec.trip_id, trip, i, j))
+    matches = heapq.nsmallest(query.limit, matches, key=_BY_DEPARTURE) if query.limit else sorted(matches, key=_BY_DEPARTURE)
+    return [
+        OfferView(
+            trip=trip_view(trip, now, policy),
+            from_stop=stop_view(trip, i),
+            to_stop=stop_view(trip, j),
+            fare_fen=trip.fares[(i, j)],
+            seats_free=seats_free(trip, legs_mask(i, j)),
+            status=segment_status(trip, i, now, policy),
+        )
+        for _, _, trip, i, j in matches
+    ]
+
+
+_BY_DEPARTURE = operator.itemgetter(0, 1)
 
 
 def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMapView | Rejection:
@@ -467,17 +479,8 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
     )
 
 
-def _pickle_as_constructor_call(cls: type) -> None:
-    """Replies cross from the owner to the gateway process in every batch.  Pickling a slotted
-    dataclass by default runs Python-level __getstate__/__setstate__ per object; pickling it as
-    a constructor call with its fields is about three times faster (bench: 500 replies 5.2 → 1.6 ms)."""
-    names = [f.name for f in fields(cls)]
-    getter = operator.attrgetter(*names)
-    if len(names) == 1:
-        cls.__reduce__ = lambda self: (cls, (getter(self),))
-    else:
-        cls.__reduce__ = lambda self: (cls, getter(self))
-
-
-for _view in (StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView, OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView):
-    _pickle_as_constructor_call(_view)
+# Replies cross from the owner to the gateway process in every batch.
+pickle_as_constructor_call(
+    StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView,
+    OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView,
+)

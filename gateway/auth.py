@@ -12,8 +12,8 @@ import asyncio
 import contextvars
 import dataclasses
 import logging
+import os
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,6 +164,7 @@ class Auth:
         self.trips = trips
         self.audit_submit = audit_submit
         self.verified: OrderedDict[str, Claims] = OrderedDict()
+        self.principals: dict[tuple[str, str], tuple[ac.AccountView, Principal]] = {}
 
     def claims(self, token: str, now_ms: int) -> Claims | Rejection:
         """Verify a token's signature once per process; its expiry on every call."""
@@ -193,11 +194,20 @@ class Auth:
             return reject(Reason.SESSION_ENDED, "the session has ended (logged out, idle, or revoked); log in again")
         device = account.login_name if account.kind is ac.AccountKind.DEVICE else (tls.peer_identity(context) or "")
         # Roles and scope come from the account as it is now, not as it was at login: a revoked
-        # role stops working within a second.
-        return Principal(
+        # role stops working within a second.  The principal is built once per account view the
+        # session cache hands out (a new one at every recheck), not once per call.
+        key = (claims.session_id, device)
+        cached = self.principals.get(key)
+        if cached is not None and cached[0] is account:
+            return cached[1]
+        principal = Principal(
             account.account_id, account.kind, account.login_name, account.roles, account.stations, account.operators,
             claims.session_id, device, permissions(account.roles),
         )
+        if len(self.principals) >= MAX_CACHED_SESSIONS:
+            self.principals.clear()
+        self.principals[key] = (account, principal)
+        return principal
 
     async def in_scope(self, rule: Rule, request: Any, principal: Principal) -> bool:
         if rule.scope is Scope.NONE:
@@ -221,7 +231,7 @@ class Auth:
         """Append an audit record and wait until it is durable."""
         # Target, station and detail come from the request: fit() makes any text a valid field.
         record = AuditRecord(
-            record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000,
+            record_id=os.urandom(16).hex(), at_ms=time.time_ns() // 1_000_000,
             actor=principal.account_id if principal else "", role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
             device=fit(principal.device if principal else (tls.peer_identity(context) or ""), MAX_DEVICE_CHARS),
             station=fit(station or (principal.stations[0] if principal and len(principal.stations) == 1 else ""), MAX_STATION_CHARS),

@@ -115,20 +115,19 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, name: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         behavior, metrics = handler.unary_unary, self.metrics
-        seconds = metrics.rpc_seconds.labels(name)
+        seconds, answered = metrics.rpc_seconds.labels(name), metrics.rpcs.labels(name, "OK")  # looked up once, not per call
 
         async def timed(request, context):
             started = time.perf_counter()
-            code = "OK"
             try:
                 response = await behavior(request, context)
-                _counted(metrics, name, response)
-                return response
             except BaseException:
-                code = context.code().name if context.code() is not None else "UNKNOWN"
-                raise
-            finally:
                 seconds.observe(time.perf_counter() - started)
-                metrics.rpcs.labels(name, code).inc()
+                metrics.rpcs.labels(name, context.code().name if context.code() is not None else "UNKNOWN").inc()
+                raise
+            seconds.observe(time.perf_counter() - started)
+            answered.inc()
+            _counted(metrics, name, response)
+            return response
 
         return grpc.unary_unary_rpc_method_handler(timed, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)

@@ -15,6 +15,7 @@ from typing import Any
 import ray
 
 from keyun.actors.account_shard import RemoteAccountShard
+from keyun.actors.packed import pack, unpack
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
@@ -95,14 +96,14 @@ class Batcher:
     async def _send(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         """Send a batch; while its owner is down, resend the same batch until it answers."""
         self.batches += 1
-        items = [item for item, _ in batch]
+        packed = pack([item for item, _ in batch])
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + OWNER_RESTART_WAIT_S
         delay_s = FIRST_RETRY_DELAY_S
         sent_at = loop.time()
         while True:
             try:
-                replies = await self.actor.apply.remote(items)
+                replies = unpack(await self.actor.apply_packed.remote(packed))
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:

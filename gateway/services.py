@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import zlib
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -115,24 +116,41 @@ class Gateway:
         return start_ms, start_ms + 86_400_000
 
 
+@dataclass(frozen=True)
+class PageWindow:
+    """Where one page starts and ends in a query's whole result (AIP-158), and the query it is for."""
+
+    offset: int
+    end: int
+    key: int
+
+    @classmethod
+    def of(cls, page_size: int, page_token: str, query_key: str) -> PageWindow:
+        if page_size < 0:
+            raise invalid("page_size", "must not be negative")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        key = zlib.crc32(query_key.encode())
+        offset = 0
+        if page_token:
+            try:
+                token = json.loads(base64.urlsafe_b64decode(page_token.encode()))
+                offset, token_key = int(token["o"]), int(token["k"])
+            except (ValueError, KeyError, TypeError):
+                raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server issued", field="page_token")) from None
+            if token_key != key or offset < 0:
+                raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token belongs to a different query", field="page_token"))
+        return cls(offset, offset + size, key)
+
+    def cut(self, items: list) -> tuple[list, str]:
+        """This page of `items` (the whole result, or at least its first end + 1) and the next page's token."""
+        more = self.end < len(items)
+        next_token = base64.urlsafe_b64encode(json.dumps({"o": self.end, "k": self.key}).encode()).decode() if more else ""
+        return items[self.offset : self.end], next_token
+
+
 def page(items: list, page_size: int, page_token: str, query_key: str) -> tuple[list, str]:
     """One page of `items` and the token of the next (AIP-158); the token is bound to the query."""
-    if page_size < 0:
-        raise invalid("page_size", "must not be negative")
-    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-    key = zlib.crc32(query_key.encode())
-    offset = 0
-    if page_token:
-        try:
-            token = json.loads(base64.urlsafe_b64decode(page_token.encode()))
-            offset, token_key = int(token["o"]), int(token["k"])
-        except (ValueError, KeyError, TypeError):
-            raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server issued", field="page_token")) from None
-        if token_key != key or offset < 0:
-            raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token belongs to a different query", field="page_token"))
-    end = offset + size
-    next_token = base64.urlsafe_b64encode(json.dumps({"o": end, "k": key}).encode()).decode() if end < len(items) else ""
-    return items[offset:end], next_token
+    return PageWindow.of(page_size, page_token, query_key).cut(items)
 
 
 async def paged(context: grpc.aio.ServicerContext, items: list, request: Any, query_key: str) -> tuple[list, str]:
@@ -147,16 +165,22 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         self.gateway = gateway
 
     async def SearchTrips(self, request, context):
+        window: PageWindow | None = None
+
         def build():
+            nonlocal window
             start_ms, end_ms = self.gateway.day_window_ms(request.date)
-            return cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms)
+            window = PageWindow.of(request.page_size, request.page_token, f"{request.from_station}|{request.to_station}|{request.date}")
+            # Each owner sends only its first end + 1 offers: enough for this page and to tell
+            # whether another follows.
+            return cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms, window.end + 1)
 
         replies = await self.gateway.ask(context, build, fan_out=True)
         for field_name, code in (("from_station", request.from_station), ("to_station", request.to_station)):
             if not any(code in reply.stations_known for reply in replies):
                 await abort(context, reject(Reason.UNKNOWN_STATION, f"no trip serves station {code}", field=field_name, station=code))
         offers = sorted((o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id))
-        offers, next_token = await paged(context, offers, request, f"{request.from_station}|{request.to_station}|{request.date}")
+        offers, next_token = window.cut(offers)
         return catalog_pb2.SearchTripsResponse(offers=[convert.offer(o) for o in offers], next_page_token=next_token)
 
     async def GetTrip(self, request, context):

@@ -10,8 +10,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from keyun.gateway.owners import shard_of
 from keyun.terminals.client import KeyunError
 from keyun.v1 import common_pb2
+
+from .conftest import CHINA, schedule_trip
 
 HOURS = dt.timedelta(hours=1)
 MINUTES = dt.timedelta(minutes=1)
@@ -177,6 +180,24 @@ def test_paging_walks_every_ticket_once(keyun):
             break
     assert len(seen) == len(set(seen)) == 20
     bad = refused(keyun.client.manifest, trip_id, page_size=6, page_token="garbage")
+    assert (bad.code, bad.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "BAD_PAGE_TOKEN")
+
+
+def test_search_pages_walk_every_trip_once_in_departure_order(keyun):
+    # Seven trips of one day, spread over both owners; each page asks each owner only for what it needs.
+    day = (dt.datetime.now(CHINA) + dt.timedelta(days=40)).replace(hour=8, minute=0, second=0, microsecond=0)
+    trip_ids = [schedule_trip(keyun.client, f"PG{n}", day + dt.timedelta(minutes=10 * n) - dt.datetime.now(CHINA)) for n in range(7)]
+    assert len({shard_of(trip_id, 2) for trip_id in trip_ids}) == 2
+    seen, token = [], ""
+    while True:
+        page = keyun.client.search("AAA", "DDD", day.date().isoformat(), page_size=3, page_token=token)
+        assert len(page.offers) <= 3
+        seen += [offer.trip.trip_id for offer in page.offers]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == trip_ids
+    bad = refused(keyun.client.search, "AAA", "DDD", day.date().isoformat(), page_size=3, page_token="garbage")
     assert (bad.code, bad.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "BAD_PAGE_TOKEN")
 
 

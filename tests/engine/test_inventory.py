@@ -15,7 +15,7 @@ from keyun.engine.events import HoldExpired, HoldPlaced, TicketsIssued, TripCanc
 from keyun.engine.limits import DEFAULT_HOLD_TTL_MS, MAX_SEATS_PER_HOLD
 from keyun.engine.network import AISLE
 from keyun.engine.policy import Policy, RefundTier
-from keyun.engine.reasons import Reason, Rejection
+from keyun.engine.reasons import Reason, Rejected, Rejection
 from keyun.engine.shard import Entry, ShardEngine
 from keyun.engine.state import TicketStatus
 from keyun.engine.views import (
@@ -677,6 +677,15 @@ def test_search_by_window(desk):
     assert found(B, C, DEPARTS_MS, DEPARTS_MS + 1) == []
     assert found(B, C, STOP_DEPARTS[B], STOP_DEPARTS[B] + 1) == [TRIP]
     assert found(D, A, 0, 2**62) == [] and found(A, "ZZ", 0, 2**62) == []
+
+
+def test_search_with_a_limit_sends_the_earliest_departures(desk):
+    everything = desk.ok(c.SearchTrips(A, D, 0, 2**62)).offers
+    assert [o.from_stop.departs_at_ms for o in everything] == sorted(o.from_stop.departs_at_ms for o in everything)
+    assert desk.ok(c.SearchTrips(A, D, 0, 2**62, limit=1)).offers == everything[:1]
+    assert desk.ok(c.SearchTrips(A, D, 0, 2**62, limit=len(everything) + 5)).offers == everything
+    with pytest.raises(Rejected):
+        c.SearchTrips(A, D, 0, 2**62, limit=-1)
 
 
 @pytest.mark.parametrize("frm, to", SEGMENTS, ids="-".join)

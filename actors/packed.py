@@ -1,0 +1,27 @@
+"""Batches cross between the gateway and an owner as one pickled blob each way.
+
+Ray pickles a call's arguments and its result itself, but through cloudpickle's Python-level
+pickler and its own framing, which costs the gateway's event loop about 0.15 ms more per batch
+than pickling the list with the C pickler first (bench: a batch of 8 sales, 0.39 → 0.24 ms to
+submit).  The gateway is where every call of the station passes, so that is where it counts.
+
+Ray itself already trusts pickles between the processes of one cluster; this adds no new party.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+
+def pack(value) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+unpack = pickle.loads
+
+
+class PackedBatches:
+    """Mixed into an owner whose `apply(batch) -> replies` is its batch entry point."""
+
+    def apply_packed(self, blob: bytes) -> bytes:
+        return pack(self.apply(unpack(blob)))  # type: ignore[attr-defined]
