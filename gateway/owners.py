@@ -96,7 +96,11 @@ class Batcher:
     async def _send(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         """Send a batch; while its owner is down, resend the same batch until it answers."""
         self.batches += 1
-        packed = pack([item for item, _ in batch])
+        try:
+            packed = pack([item for item, _ in batch])
+        except Exception as error:  # never leave callers waiting on a batch that cannot be sent
+            _fail(batch, OwnerFailed(repr(error)))
+            return
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + OWNER_RESTART_WAIT_S
         delay_s = FIRST_RETRY_DELAY_S
