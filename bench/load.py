@@ -260,9 +260,7 @@ async def _client(
     loop = asyncio.get_running_loop()
     measure_from = loop.time() + WARMUP_S
     stop_at = measure_from + seconds
-    latencies: list[float] = []
-    counts = {"ok": 0, "refused": 0, "failed": 0}
-    last_end = [measure_from]  # when the last measured call ended: a scenario may run out of tickets early
+    calls: list[tuple[float, float, str]] = []  # (started, ended, outcome)
 
     async def task(n: int) -> None:
         while loop.time() < stop_at:
@@ -276,19 +274,32 @@ async def _client(
                 outcome = "ok"
             except grpc.aio.AioRpcError as error:
                 outcome = "refused" if error.code() in BUSINESS_CODES else "failed"
-            ended = loop.time()
-            # Every call that ends inside the window counts, whenever it started: counting only the
-            # calls that also started inside it would leave out the first latency's worth of the
-            # window, and understate slow scenarios most.
-            if measure_from <= ended <= stop_at:
-                latencies.append(ended - started)
-                counts[outcome] += 1
-                last_end[0] = max(last_end[0], ended)
+            calls.append((started, loop.time(), outcome))
 
     await asyncio.gather(*(task(n) for n in range(concurrency)))
     for channel in channels:
         await channel.close()
-    return {"latencies": latencies, "active_seconds": last_end[0] - measure_from, **counts}
+    return tally(calls, measure_from, stop_at)
+
+
+def tally(calls: list[tuple[float, float, str]], measure_from: float, stop_at: float) -> dict:
+    """What one client measured in the window [measure_from, stop_at].
+
+    Throughput counts every call that ends inside the window, whenever it started: counting only
+    calls that also started inside would leave out the window's first latency's worth.  Latency
+    takes every call that starts inside the window, however late it ends: calls still in flight
+    from the warm-up's opening burst would otherwise inflate the tail.
+    """
+    counts = {"ok": 0, "refused": 0, "failed": 0}
+    latencies = []
+    last_end = measure_from  # a scenario may run out of tickets before the window closes
+    for started, ended, outcome in calls:
+        if measure_from <= ended <= stop_at:
+            counts[outcome] += 1
+            last_end = max(last_end, ended)
+        if measure_from <= started < stop_at:
+            latencies.append(ended - started)
+    return {"latencies": latencies, "active_seconds": last_end - measure_from, **counts}
 
 
 def _client_process(args: tuple, results) -> None:
@@ -316,10 +327,10 @@ def run_scenario(name: str, target: str, concurrency: int, processes: int, secon
         worker.join()
     latencies = sorted(l for part in parts for l in part["latencies"])
     ok, refused, failed = (sum(part[k] for part in parts) for k in ("ok", "refused", "failed"))
-    calls = len(latencies)
+    calls = ok + refused + failed
 
     def percentile(q: float) -> float:
-        return 1000 * latencies[min(calls - 1, int(q * calls))] if calls else 0.0
+        return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0
 
     active = max((part["active_seconds"] for part in parts), default=0.0) or seconds
     return Result(name, calls, ok, refused, failed, active, calls / active, percentile(0.50), percentile(0.95), percentile(0.99))
