@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -33,6 +34,8 @@ log = logging.getLogger("keyun")
 
 DEMO_NETWORK = "demo/hebei.toml"
 DEMO_DAYS = 7
+# Young collections every 50,000 net allocations instead of 700 (the owners use 100,000).
+GATEWAY_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +157,11 @@ async def _serve(args: argparse.Namespace) -> None:
         metrics_port = server.metrics.serve(args.host, args.metrics_port)
         print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
     workers = await _start_workers(args, port, getattr(server.orders.payments, "notify_base_url", ""))
+    # Everything made so far (Ray, gRPC, the services, caches) lives as long as the process: keep it
+    # out of the collector's scans, and collect young objects less often.  Under load the default
+    # thresholds ran about 30 young collections a second and full ones of up to 90 ms.
+    gc.freeze()
+    gc.set_threshold(*GATEWAY_GC_THRESHOLDS)
     # Tests and scripts read this line to find the port when started with --port 0.
     print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()
