@@ -29,8 +29,9 @@ clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
 
 # Benchmarks (not tests): load scenarios against a real server with the echo ceiling, the engine
-# alone, and replay/recovery of a 1,000,000-event log.  Results in bench/results; see BENCHMARKS.md.
+# alone, one batch's cost to the gateway, and replay/recovery of a 1,000,000-event log.  Results in bench/results; see BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.batches
 	$(BIN)/python -m bench.replay

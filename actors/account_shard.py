@@ -17,6 +17,7 @@ import ray
 
 from keyun.engine.accounts import AccountRules, AccountsEngine
 from keyun.persistence.small_store import SmallStore
+
 from .packed import PackedBatches
 
 log = logging.getLogger("keyun.owner")

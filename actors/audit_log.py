@@ -23,6 +23,7 @@ import ray
 from keyun.engine.audit import MIN_RETENTION_DAYS, AuditRecord, ChainReport
 from keyun.engine.reasons import Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
+
 from .packed import PackedBatches
 
 log = logging.getLogger("keyun.audit")

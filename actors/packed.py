@@ -1,10 +1,10 @@
 """Batches cross between the gateway and an owner as one pickled blob each way.
 
 Ray pickles a call's arguments and its result itself, but through cloudpickle's Python-level
-pickler and its own framing.  That cost the gateway about 0.4 ms more CPU per batch, submitting
-and receiving together, than pickling with the C pickler first (bench: 4 batches of 8 sales in
-flight to an actor, 1.19 → 0.76 ms per batch).  The gateway is where every call of the station
-passes, so that is where it counts.
+pickler and its own framing.  That cost the gateway 0.15–0.25 ms more CPU per batch, submitting
+and receiving together, than pickling with the C pickler first (`python -m bench.batches`: 4
+batches of 8 sales in flight, 0.85–0.89 → 0.60–0.75 ms per batch).  Every call of the station
+passes through the gateway, so that is where it counts.
 
 Ray itself already trusts pickles between the processes of one cluster; this adds no new party.
 """

@@ -22,6 +22,7 @@ from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
 from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
+
 from .packed import PackedBatches
 
 log = logging.getLogger("keyun.owner")

@@ -26,6 +26,7 @@ from . import load
 from .flame import read_stacks, top_functions, write_flame
 
 SAMPLES_PER_S = 200
+CLIENT_START_S = 2.0  # spawning the client processes and logging in, before their warm-up starts
 
 
 def main() -> None:
@@ -50,7 +51,7 @@ def main() -> None:
             sampler = threading.Thread(target=_sample, args=(py_spy, server.pid, args.seconds, raw))
             sampler.start()
             print(f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the gateway (pid {server.pid}) for {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-            result = load.run_scenario(args.scenario, target, args.concurrency, 1, args.seconds + 1.0, trip_ids, date, tickets)
+            result = load.run_scenario(args.scenario, target, args.concurrency, 1, args.seconds + CLIENT_START_S + 1.0, trip_ids, date, tickets)
             sampler.join()
         finally:
             load.stop_server(server)
@@ -68,7 +69,7 @@ def main() -> None:
 
 
 def _sample(py_spy: str, pid: int, seconds: float, raw: Path) -> None:
-    time.sleep(load.WARMUP_S + 0.5)  # the client processes start, log in and warm up first
+    time.sleep(CLIENT_START_S + load.WARMUP_S)  # sample the steady state, not the start
     subprocess.run(
         [py_spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(SAMPLES_PER_S), "--format", "raw", "--nonblocking", "--output", str(raw)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,

@@ -516,4 +516,4 @@ class ListMoney:
 Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney
 
 # Commands and queries cross from the gateway to an owner in every batch (engine/pickling.py).
-pickle_as_constructor_call(*Command.__args__, *Query.__args__, Holder)
+pickle_as_constructor_call(*Command.__args__, *Query.__args__)

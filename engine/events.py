@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .network import TripSpec
+from .pickling import pickle_as_constructor_call
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,10 @@ class Holder:
     name_masked: str
     document_type: str
     document_masked: str
+
+
+# Holders ride in commands and in replies (engine/pickling.py).
+pickle_as_constructor_call(Holder)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ import datetime as dt
 import json
 import logging
 import zlib
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc

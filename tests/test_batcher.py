@@ -1,0 +1,20 @@
+"""The gateway's batcher: a batch that cannot even be sent answers its callers instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from keyun.gateway.owners import Batcher, OwnerFailed
+
+
+def test_a_batch_that_cannot_be_pickled_fails_its_callers():
+    async def scenario():
+        batcher = Batcher(actor=None)  # never reached: pickling the batch fails first
+        unpicklable = lambda: None  # noqa: E731 - lambdas cannot be pickled
+        with pytest.raises(OwnerFailed):
+            await asyncio.wait_for(batcher.submit(unpicklable), timeout=5)
+        assert batcher.queue_depth() == 0 and batcher.draining is None
+
+    asyncio.run(scenario())
