@@ -29,6 +29,7 @@ from . import credentials, tls
 from .payments import sandbox
 from .network_loader import local_today, load_network
 from .server import KeyunServer, default_key_dir, install_event_loop_policy, start_ray
+from .shared_answers import SEARCH_CACHE_S
 
 log = logging.getLogger("keyun")
 
@@ -80,6 +81,10 @@ def add_serve(verbs) -> None:
     p.add_argument("--gateway-only", action="store_true", help=argparse.SUPPRESS)  # a worker started by --workers
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
+    p.add_argument(
+        "--search-cache-ms", type=int, default=int(SEARCH_CACHE_S * 1000),
+        help="share a search's answer with identical searches for this long; its seat counts may be that old (default 1000; 0: every search asks the owners)",
+    )
     p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first start, off loopback)")
@@ -110,6 +115,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.shards < 1 or args.workers < 1:
         print("--shards and --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.search_cache_ms < 0:
+        print("--search-cache-ms must not be negative", file=sys.stderr)
+        return 2
     if args.workers > 1 and sys.platform == "win32":
         print("--workers needs SO_REUSEPORT, which Windows does not have; run one gateway per port", file=sys.stderr)
         return 2
@@ -137,6 +145,7 @@ async def _serve(args: argparse.Namespace) -> None:
         server = KeyunServer.create(
             "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
             tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules, payments_dir=args.payments_dir,
+            search_cache_s=args.search_cache_ms / 1000,
         )
     except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
@@ -210,7 +219,7 @@ async def _start_workers(args: argparse.Namespace, port: int, payments_url: str 
             sys.executable, "-m", "keyun.gateway.cli", "serve", "--gateway-only",
             "--ray-address", ray.get_runtime_context().gcs_address,
             "--host", args.host, "--port", str(port), "--data-dir", str(args.data_dir),
-            "--shards", str(args.shards), "--log-level", args.log_level,
+            "--shards", str(args.shards), "--log-level", args.log_level, "--search-cache-ms", str(args.search_cache_ms),
         ]
         if args.key_dir:
             command += ["--key-dir", str(args.key_dir)]

@@ -32,6 +32,10 @@ class GatewayMetrics:
         self.batch_items = Histogram("keyun_gateway_batch_items", "Commands and queries per batch sent to an owner", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512), registry=self.registry)
         self.owner_call_seconds = Histogram("keyun_owner_call_seconds", "Round trip of one batch to its owner (apply, journal, fsync)", buckets=LATENCY_BUCKETS, registry=self.registry)
         self.queue_wait_seconds = Histogram("keyun_owner_queue_wait_seconds", "Time a call waited for its owner's next batch", buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.search_answers = Counter(
+            "keyun_search_answers_total", "Search answers by source: asked of the owners, shared with an identical search in flight, or kept (--search-cache-ms)",
+            ["source"], registry=self.registry,
+        )
         self.tickets_sold = Counter("keyun_tickets_sold_total", "Tickets issued (one per seat)", registry=self.registry)
         self.holds = Counter("keyun_holds_total", "Holds placed", registry=self.registry)
         self.refunds = Counter("keyun_refunds_total", "Tickets refunded", registry=self.registry)

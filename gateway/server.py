@@ -50,6 +50,7 @@ from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
 from .owners import Batcher, OwnerPool, accounts_owner
+from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
 
@@ -138,9 +139,10 @@ class KeyunServer:
     def __init__(
         self, owners: Owners, metrics: GatewayMetrics, keyring: Keyring, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
         password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        payments_dir: Path | None = None,
+        payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
     ):
         pool = owners.pool
+        self.searches = SharedAnswers(search_cache_s, metrics.search_answers)
         self.owners = owners
         self.pool = pool
         self.tls = tls
@@ -174,7 +176,7 @@ class KeyunServer:
         cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
         detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
         key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        account_rules: ac.AccountRules | None = None, payments_dir: Path | None = None,
+        account_rules: ac.AccountRules | None = None, payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
     ) -> KeyunServer:
         """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
         `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -184,7 +186,7 @@ class KeyunServer:
         metrics = GatewayMetrics()
         pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource)
         owners = Owners(pool, accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource), audit_actor(instance, data_dir, detached, owner_resource))
-        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir)
+        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s)
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
@@ -213,7 +215,7 @@ class KeyunServer:
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0)]
         # Metrics outermost, so refused calls are counted too; then who may call what.
         server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics), AuthInterceptor(self.auth)], options=options)
-        catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway), server)
+        catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway, self.searches), server)
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), server)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), server)
         dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway), server)

@@ -2,7 +2,8 @@
 
 Every handler follows the same path (`_ask`): build the command (its constructor validates every
 field), send it to the owner of its trip through that owner's batcher, and turn a rejection into a
-gRPC status with details.  The servicers hold no state of their own.
+gRPC status with details.  The servicers hold no state of their own, apart from the search
+answers the Catalog shares for a moment (`shared_answers.py`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .auth import CALLER
 from .errors import abort, owner_errors
 from .network_loader import load_network
 from .owners import OwnerPool
+from .shared_answers import SharedAnswers
 
 log = logging.getLogger("keyun.gateway")
 
@@ -161,24 +163,34 @@ async def paged(context: grpc.aio.ServicerContext, items: list, request: Any, qu
 
 
 class CatalogService(catalog_pb2_grpc.CatalogServicer):
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Gateway, searches: SharedAnswers | None = None):
         self.gateway = gateway
+        self.searches = searches or SharedAnswers(0)  # not shared unless the server says so
 
     async def SearchTrips(self, request, context):
-        window: PageWindow | None = None
-
-        def build():
-            nonlocal window
+        try:
             start_ms, end_ms = self.gateway.day_window_ms(request.date)
             window = PageWindow.of(request.page_size, request.page_token, f"{request.from_station}|{request.to_station}|{request.date}")
             # Each owner sends only its first end + 1 offers: enough for this page and to tell
             # whether another follows.
-            return cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms, window.end + 1)
+            query = cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms, window.end + 1)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        async with owner_errors(context):
+            answer = await self.searches.answer((query, window), lambda: self._search(query, window))
+        if isinstance(answer, Rejection):
+            await abort(context, answer)
+        return answer
 
-        replies = await self.gateway.ask(context, build, fan_out=True)
-        for field_name, code in (("from_station", request.from_station), ("to_station", request.to_station)):
+    async def _search(self, query: cmd.SearchTrips, window: PageWindow) -> catalog_pb2.SearchTripsResponse | Rejection:
+        """One page of a search, asked of every owner; the answer may be shared (SharedAnswers)."""
+        replies = await self.gateway.pool.ask_all(query)
+        rejection = next((reply for reply in replies if isinstance(reply, Rejection)), None)
+        if rejection is not None:
+            return rejection
+        for field_name, code in (("from_station", query.from_station), ("to_station", query.to_station)):
             if not any(code in reply.stations_known for reply in replies):
-                await abort(context, reject(Reason.UNKNOWN_STATION, f"no trip serves station {code}", field=field_name, station=code))
+                return reject(Reason.UNKNOWN_STATION, f"no trip serves station {code}", field=field_name, station=code)
         offers = sorted((o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id))
         offers, next_token = window.cut(offers)
         return catalog_pb2.SearchTripsResponse(offers=[convert.offer(o) for o in offers], next_page_token=next_token)

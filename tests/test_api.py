@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from keyun.gateway.owners import shard_of
+from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.terminals.client import KeyunError
 from keyun.v1 import common_pb2
 
@@ -44,6 +45,26 @@ def test_search_shows_fares_and_free_seats_for_the_segment(keyun):
 
     assert trip_id not in {o.trip.trip_id for o in keyun.client.search("CCC", "AAA", date).offers}
     assert {s.code for s in keyun.client.stations()} >= {"AAA", "BBB", "CCC", "DDD"}
+
+
+def test_identical_searches_share_one_answer_for_at_most_a_moment(keyun):
+    trip_id = keyun.trip(7 * HOURS)
+    date = dt.datetime.strptime(trip_id.rsplit("-", 1)[1], "%Y%m%d").date().isoformat()
+    registry = keyun.server.server.metrics.registry
+
+    def answers(source: str) -> float:
+        return registry.get_sample_value("keyun_search_answers_total", {"source": source}) or 0.0
+
+    def seats_free() -> int:
+        return {o.trip.trip_id: o for o in keyun.client.search("AAA", "DDD", date).offers}[trip_id].seats_free
+
+    asked, kept = answers("owners"), answers("kept")
+    assert seats_free() == 12
+    assert seats_free() == 12
+    assert (answers("owners") - asked, answers("kept") - kept) == (1, 1)  # the second came from the first's answer
+    keyun.client.sell(trip_id, "AAA", "DDD", seat_count=1)  # a sale always asks the owner
+    time.sleep(SEARCH_CACHE_S + 0.1)
+    assert seats_free() == 11  # an answer is never older than SEARCH_CACHE_S (plus its round trip)
 
 
 def test_one_seat_carries_two_passengers_on_different_segments(keyun):

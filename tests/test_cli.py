@@ -178,6 +178,13 @@ def test_serve_refuses_a_bad_policy_file_before_starting(tmp_path):
     assert "hold_minutes: at most 30" in result.stderr and "refund_tier: unknown key" in result.stderr
 
 
+def test_serve_refuses_bad_numbers_before_starting(tmp_path):
+    for flag, value, message in (("--shards", "0", "--shards and --workers must be at least 1"), ("--search-cache-ms", "-1", "--search-cache-ms must not be negative")):
+        result = subprocess.run([KEYUN, "serve", flag, value, "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stderr.strip()) == (2, message)
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading is Linux behaviour")
 def test_workers_share_one_port_and_the_owners(tmp_path):
     import socket
