@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import grpc
@@ -71,6 +71,9 @@ class Result:
     p95_ms: float
     p99_ms: float
     ratio_to_echo: float = 0.0
+    # For a scenario of several RPCs (mixed): {rpc: {"calls", "p50_ms", "p95_ms", "p99_ms"}}, from
+    # the calls that started in the window.
+    by_rpc: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def bench_network(departures: list[tuple[str, dt.datetime]]) -> str:
@@ -260,7 +263,7 @@ async def _client(
     loop = asyncio.get_running_loop()
     measure_from = loop.time() + WARMUP_S
     stop_at = measure_from + seconds
-    calls: list[tuple[float, float, str]] = []  # (started, ended, outcome)
+    calls: list[tuple[float, float, str, str]] = []  # (started, ended, outcome, rpc)
 
     async def task(n: int) -> None:
         while loop.time() < stop_at:
@@ -274,7 +277,7 @@ async def _client(
                 outcome = "ok"
             except grpc.aio.AioRpcError as error:
                 outcome = "refused" if error.code() in BUSINESS_CODES else "failed"
-            calls.append((started, loop.time(), outcome))
+            calls.append((started, loop.time(), outcome, type(request).__name__.removesuffix("Request")))
 
     await asyncio.gather(*(task(n) for n in range(concurrency)))
     for channel in channels:
@@ -282,24 +285,27 @@ async def _client(
     return tally(calls, measure_from, stop_at)
 
 
-def tally(calls: list[tuple[float, float, str]], measure_from: float, stop_at: float) -> dict:
+def tally(calls: list[tuple[float, float, str, str]], measure_from: float, stop_at: float) -> dict:
     """What one client measured in the window [measure_from, stop_at].
 
     Throughput counts every call that ends inside the window, whenever it started: counting only
     calls that also started inside would leave out the window's first latency's worth.  Latency
     takes every call that starts inside the window, however late it ends: calls still in flight
-    from the warm-up's opening burst would otherwise inflate the tail.
+    from the warm-up's opening burst would otherwise inflate the tail.  Latencies are also kept by
+    RPC, for scenarios that mix several.
     """
     counts = {"ok": 0, "refused": 0, "failed": 0}
-    latencies = []
+    latencies: list[float] = []
+    by_rpc: dict[str, list[float]] = {}
     last_end = measure_from  # a scenario may run out of tickets before the window closes
-    for started, ended, outcome in calls:
+    for started, ended, outcome, rpc in calls:
         if measure_from <= ended <= stop_at:
             counts[outcome] += 1
             last_end = max(last_end, ended)
         if measure_from <= started < stop_at:
             latencies.append(ended - started)
-    return {"latencies": latencies, "active_seconds": last_end - measure_from, **counts}
+            by_rpc.setdefault(rpc, []).append(ended - started)
+    return {"latencies": latencies, "by_rpc": by_rpc, "active_seconds": last_end - measure_from, **counts}
 
 
 def _client_process(args: tuple, results) -> None:
@@ -328,18 +334,30 @@ def run_scenario(name: str, target: str, concurrency: int, processes: int, secon
     latencies = sorted(l for part in parts for l in part["latencies"])
     ok, refused, failed = (sum(part[k] for part in parts) for k in ("ok", "refused", "failed"))
     calls = ok + refused + failed
+    by_rpc: dict[str, list[float]] = {}
+    for part in parts:
+        for rpc, values in part["by_rpc"].items():
+            by_rpc.setdefault(rpc, []).extend(values)
+    breakdown = {rpc: {"calls": len(values), **percentiles(sorted(values))} for rpc, values in sorted(by_rpc.items())} if len(by_rpc) > 1 else {}
+    active = max((part["active_seconds"] for part in parts), default=0.0) or seconds
+    return Result(name, calls, ok, refused, failed, active, calls / active, **percentiles(latencies), by_rpc=breakdown)
 
-    def percentile(q: float) -> float:
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 in ms of sorted latencies in seconds (0 for none)."""
+
+    def at(q: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0
 
-    active = max((part["active_seconds"] for part in parts), default=0.0) or seconds
-    return Result(name, calls, ok, refused, failed, active, calls / active, percentile(0.50), percentile(0.95), percentile(0.99))
+    return {"p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99)}
 
 
 def table(results: list[Result]) -> str:
     lines = [f"{'scenario':<8} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"]
     for r in results:
         lines.append(f"{r.scenario:<8} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}")
+        for rpc, figures in r.by_rpc.items():  # latency by RPC, under a scenario that mixes several
+            lines.append(f"  {rpc:<14} {'':>9} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} {figures['p99_ms']:>8.1f}  ({figures['calls']} calls started)")
     return "\n".join(lines)
 
 
