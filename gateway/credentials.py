@@ -386,8 +386,14 @@ SETUP_TOKEN_BYTES = 32
 
 
 def new_setup_token() -> str:
-    """A one-time token (256 bits, URL-safe) that lets the first administrator be created."""
-    return secrets.token_urlsafe(SETUP_TOKEN_BYTES)
+    """A one-time token (256 bits, URL-safe) that lets the first administrator be created.
+
+    Never starting with "-": `keyun setup --token -x…` would read it as an option, and fail one
+    start in 64.
+    """
+    while (token := secrets.token_urlsafe(SETUP_TOKEN_BYTES)).startswith("-"):
+        pass
+    return token
 
 
 def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:

@@ -344,10 +344,11 @@ def test_provisioning_uri():
 
 
 def test_setup_tokens_are_long_random_and_url_safe():
-    tokens = {new_setup_token() for _ in range(50)}
-    assert len(tokens) == 50
+    tokens = {new_setup_token() for _ in range(1000)}
+    assert len(tokens) == 1000
     for token in tokens:
         assert len(token) == 43 and len(base64.urlsafe_b64decode(token + "=")) == 32
+        assert not token.startswith("-")  # `keyun setup --token TOKEN` would take it for an option
 
 
 def test_constant_time_equal():
