@@ -39,7 +39,7 @@ from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from . import tls
 from . import credentials
 from .credentials import Claims, TokenSigner
-from .errors import OUTCOME, abort, owner_errors
+from .errors import OUTCOME, Refused, abort, owner_errors
 
 log = logging.getLogger("keyun.auth")
 
@@ -298,14 +298,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         action = method.lstrip("/")
 
         async def guarded(request, context):
-            async with owner_errors(context):
-                principal = await self._admit(request, context, action, rule)
-            caller_token = CALLER.set(principal)
             try:
-                async for response in behavior(request, context):
-                    yield response
-            finally:
-                CALLER.reset(caller_token)
+                async with owner_errors(context):
+                    principal = await self._admit(request, context, action, rule)
+                caller_token = CALLER.set(principal)
+                try:
+                    async for response in behavior(request, context):
+                        yield response
+                finally:
+                    CALLER.reset(caller_token)
+            except Refused:
+                return  # the status is set on the context; grpc ends the stream with it
 
         return guarded
 
@@ -332,7 +335,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
 def _refusing(handler, method: str):
     async def refuse(request_or_iterator, context):
-        await abort(context, reject(Reason.PERMISSION_DENIED, f"{method} is not allowed to anyone"))
+        try:
+            await abort(context, reject(Reason.PERMISSION_DENIED, f"{method} is not allowed to anyone"))
+        except Refused:
+            return None  # the status is set on the context
 
     kind = next(name for name in ("unary_stream", "stream_unary", "stream_stream") if getattr(handler, name) is not None)
     return handler._replace(**{kind: refuse})

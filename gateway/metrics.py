@@ -17,6 +17,8 @@ import ray
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from .errors import Refused
+
 log = logging.getLogger("keyun.gateway")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -125,6 +127,10 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             try:
                 response = await behavior(request, context)
+            except Refused:  # the status is set on the context: grpc sends it, and no reply
+                seconds.observe(time.perf_counter() - started)
+                metrics.rpcs.labels(name, context.code().name).inc()
+                return None
             except BaseException:
                 seconds.observe(time.perf_counter() - started)
                 metrics.rpcs.labels(name, context.code().name if context.code() is not None else "UNKNOWN").inc()

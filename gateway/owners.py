@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -21,7 +21,8 @@ from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
 from keyun.engine.policy import Policy
 
-from .metrics import GatewayMetrics
+if TYPE_CHECKING:  # errors imports owners, and metrics imports errors
+    from .metrics import GatewayMetrics
 
 # Calls waiting for one shard beyond this are refused with RESOURCE_EXHAUSTED: at ~100k commands/s
 # per shard this is a tenth of a second of work, so a client waiting longer is better told to retry.

@@ -67,6 +67,21 @@ def test_identical_searches_share_one_answer_for_at_most_a_moment(keyun):
     assert seats_free() == 11  # an answer is never older than SEARCH_CACHE_S (plus its round trip)
 
 
+def test_a_refusal_reaches_the_client_with_its_details_and_is_counted_under_its_status(keyun):
+    registry = keyun.server.server.metrics.registry
+
+    def counted(code: str) -> float:
+        return registry.get_sample_value("keyun_rpc_requests_total", {"method": "Sell", "code": code}) or 0.0
+
+    def timed() -> float:
+        return registry.get_sample_value("keyun_rpc_duration_seconds_count", {"method": "Sell"}) or 0.0
+
+    before, calls = counted("NOT_FOUND"), timed()
+    bad = refused(keyun.client.sell, "NOPE-20300101", "AAA", "BBB", seat_count=1)
+    assert (bad.code, bad.reason, bad.facts["trip_id"]) == (grpc.StatusCode.NOT_FOUND, "UNKNOWN_TRIP", "NOPE-20300101")
+    assert (counted("NOT_FOUND") - before, timed() - calls) == (1, 1)
+
+
 def test_one_seat_carries_two_passengers_on_different_segments(keyun):
     trip_id = keyun.trip(5 * HOURS)
     first = keyun.client.sell(trip_id, "AAA", "BBB", seat_numbers=("1",)).tickets[0]
