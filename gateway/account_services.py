@@ -203,10 +203,11 @@ def passenger_context(field: str, account_id: str) -> str:
     return f"passenger.{field}:{account_id}"
 
 
-def principal_of(view: ac.AccountView, session_id: str = "") -> Principal:
+def principal_of(view: ac.AccountView, session_id: str = "", peer_device: str = "") -> Principal:
+    """Who `view` is, for an audit record; a person's device is the client certificate's name."""
     from keyun.engine.permissions import permissions
 
-    device = view.login_name if view.kind is ac.AccountKind.DEVICE else ""
+    device = view.login_name if view.kind is ac.AccountKind.DEVICE else peer_device
     return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles))
 
 
@@ -256,7 +257,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await asyncio.get_running_loop().run_in_executor(None, desk.secrets.passwords.dummy_verify)
             await abort(context, bad_credentials())
         account = found.account
-        _note(target=account.account_id, principal=principal_of(account))
+        _note(target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context)))
         refusal = _refusal(found, now)
         if refusal is not None:
             await abort(context, refusal)
@@ -291,7 +292,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         if isinstance(session, Rejection):
             desk.auth.sessions.forget(claims.session_id)
             await abort(context, session)
-        _note(principal=principal_of(session.account, session.session_id))
+        _note(principal=principal_of(session.account, session.session_id, desk.auth.peer_device(context)))
         return await desk.issue_tokens(session)
 
     async def Logout(self, request, context):

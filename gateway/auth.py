@@ -163,6 +163,9 @@ class Auth:
         self.sessions = sessions
         self.trips = trips
         self.audit_submit = audit_submit
+        # Whether devices present client certificates (--require-client-cert).  Without it the
+        # server never asks for one, and reading the connection's auth context is wasted work.
+        self.client_certs = False
         self.verified: OrderedDict[str, Claims] = OrderedDict()
         self.principals: dict[tuple[str, str], tuple[ac.AccountView, Principal]] = {}
 
@@ -192,7 +195,7 @@ class Auth:
         account = await self.sessions.account(claims.session_id)
         if account is None:
             return reject(Reason.SESSION_ENDED, "the session has ended (logged out, idle, or revoked); log in again")
-        device = account.login_name if account.kind is ac.AccountKind.DEVICE else (tls.peer_identity(context) or "")
+        device = account.login_name if account.kind is ac.AccountKind.DEVICE else self.peer_device(context)
         # Roles and scope come from the account as it is now, not as it was at login: a revoked
         # role stops working within a second.  The principal is built once per account view the
         # session cache hands out (a new one at every recheck), not once per call.
@@ -208,6 +211,10 @@ class Auth:
             self.principals.clear()
         self.principals[key] = (account, principal)
         return principal
+
+    def peer_device(self, context: grpc.aio.ServicerContext) -> str:
+        """The name on the caller's verified client certificate, or "" without one."""
+        return (tls.peer_identity(context) or "") if self.client_certs else ""
 
     async def in_scope(self, rule: Rule, request: Any, principal: Principal) -> bool:
         if rule.scope is Scope.NONE:
@@ -233,7 +240,7 @@ class Auth:
         record = AuditRecord(
             record_id=os.urandom(16).hex(), at_ms=time.time_ns() // 1_000_000,
             actor=principal.account_id if principal else "", role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
-            device=fit(principal.device if principal else (tls.peer_identity(context) or ""), MAX_DEVICE_CHARS),
+            device=fit(principal.device if principal else self.peer_device(context), MAX_DEVICE_CHARS),
             station=fit(station or (principal.stations[0] if principal and len(principal.stations) == 1 else ""), MAX_STATION_CHARS),
             source=fit(context.peer() or "", MAX_SOURCE_CHARS), action=action, target=fit(target, MAX_TARGET_CHARS), outcome=outcome,
             detail=fit(detail, MAX_DETAIL_CHARS),

@@ -22,9 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from keyun.gateway import tls
 from keyun.gateway.server import KeyunServer
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+from keyun.v1 import audit_pb2, audit_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc
 
-from .conftest import ServerThread
+from .conftest import ServerThread, logged_in
 
 KEYUN = str(Path(sys.executable).parent / "keyun")
 START_TIMEOUT_S = 120
@@ -186,6 +186,16 @@ def test_mtls_admits_only_devices_with_a_station_certificate(mtls_server, statio
     assert refused_code(mtls_server.target, ca_file=station / "ca.pem", **client_files(stranger, "gate-G1")) == grpc.StatusCode.UNAVAILABLE
     with KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")) as client:
         assert client.stations() == []
+
+
+def test_audit_records_name_the_device_of_the_client_certificate(mtls_server, station):
+    with logged_in(KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")), "seller") as seller:
+        seller.logout()  # both audited: the login before the session exists, the logout within it
+    with logged_in(KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")), "auditor") as auditor:
+        audit = audit_pb2_grpc.AuditStub(auditor.channel)
+        for action in ("keyun.v1.Accounts/Login", "keyun.v1.Accounts/Logout"):
+            records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action=action, page_size=100)).records
+            assert records and {r.device for r in records if r.outcome == "OK"} == {"gate-G1"}, action
 
 
 class WhoAmI(diagnostics_pb2_grpc.DiagnosticsServicer):
