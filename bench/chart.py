@@ -1,34 +1,46 @@
-"""A small SVG chart of a load run: throughput as a share of the echo ceiling, and p50/p99 latency."""
+"""A small SVG chart of a load run: throughput as a share of the echo ceiling, and p50/p99 latency.
+
+A scenario that mixes RPCs gets a latency row for each of them under its own row.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-WIDTH, ROW, LEFT, BAR = 760, 34, 90, 260
+WIDTH, ROW, LEFT, BAR = 760, 34, 110, 260
 
 
 def write_chart(path: Path, results) -> None:
-    height = 70 + ROW * len(results)
-    worst_ms = max((r.p99_ms for r in results), default=1.0) or 1.0
+    # (label, the scenario's result for a throughput bar or None, p50 ms, p99 ms)
+    rows = []
+    for r in results:
+        rows.append((r.scenario, r, r.p50_ms, r.p99_ms))
+        rows += [(rpc, None, figures["p50_ms"], figures["p99_ms"]) for rpc, figures in r.by_rpc.items()]
+    height = 70 + ROW * len(rows)
+    worst_ms = max((p99 for *_, p99 in rows), default=1.0) or 1.0
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{LEFT}" y="22" font-weight="bold">throughput (share of echo ceiling)</text>',
         f'<text x="{LEFT + BAR + 60}" y="22" font-weight="bold">latency ms: p50 (dark) and p99</text>',
     ]
-    for n, r in enumerate(results):
+    for n, (label, r, p50_ms, p99_ms) in enumerate(rows):
         y = 40 + ROW * n
-        share = min(r.ratio_to_echo, 1.0)
-        p50, p99 = BAR * r.p50_ms / worst_ms, BAR * r.p99_ms / worst_ms
+        p50, p99 = BAR * p50_ms / worst_ms, BAR * p99_ms / worst_ms
+        if r is not None:
+            parts += [
+                f'<text x="{LEFT - 8}" y="{y + 16}" text-anchor="end">{escape(label)}</text>',
+                f'<rect x="{LEFT}" y="{y}" width="{BAR}" height="22" fill="#eee"/>',
+                f'<rect x="{LEFT}" y="{y}" width="{BAR * min(r.ratio_to_echo, 1.0):.1f}" height="22" fill="#9dbfe3"/>',
+                f'<text x="{LEFT + 6}" y="{y + 16}" fill="#111">{r.throughput:.0f}/s  {r.ratio_to_echo:.2f}x</text>',
+            ]
+        else:  # one RPC of the scenario above: latency only
+            parts.append(f'<text x="{LEFT - 8}" y="{y + 16}" text-anchor="end" font-size="11" fill="#555">{escape(label)}</text>')
         parts += [
-            f'<text x="{LEFT - 8}" y="{y + 16}" text-anchor="end">{escape(r.scenario)}</text>',
-            f'<rect x="{LEFT}" y="{y}" width="{BAR}" height="22" fill="#eee"/>',
-            f'<rect x="{LEFT}" y="{y}" width="{BAR * share:.1f}" height="22" fill="#9dbfe3"/>',
-            f'<text x="{LEFT + 6}" y="{y + 16}" fill="#111">{r.throughput:.0f}/s  {r.ratio_to_echo:.2f}x</text>',
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p99:.1f}" height="22" fill="#f0a060"/>',
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p50:.1f}" height="22" fill="#c05020"/>',
-            f'<text x="{LEFT + BAR + 66 + p99:.1f}" y="{y + 16}">{r.p50_ms:.0f} / {r.p99_ms:.0f}</text>',
+            f'<text x="{LEFT + BAR + 66 + p99:.1f}" y="{y + 16}">{p50_ms:.0f} / {p99_ms:.0f}</text>',
         ]
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
