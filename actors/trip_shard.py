@@ -65,8 +65,9 @@ class TripShard(PackedBatches):
             now = wall_clock_ms()
             replies, entries = self.engine.execute(batch, now)
             self.store.commit(self.engine.last_now, entries)
+            self.store.finish_snapshot()  # if the one being written is durable
             if self.store.snapshot_due():
-                self.store.snapshot(self.engine)
+                self.store.start_snapshot(self.engine)
         except BaseException:
             # Memory may now be ahead of the log, or the disk failed: neither may answer another
             # call.  Dying makes Ray restart the owner, which recovers from what is on disk.

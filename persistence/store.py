@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from keyun.engine.state import check_invariants
 
 from . import metrics
 from .lock import DirectoryLock
-from .snapshot import SnapshotStore
+from .snapshot import PreparedSnapshot, SnapshotStore, prepare
 from .wal import WriteAheadLog, copy_segments
 
 log = logging.getLogger("keyun.persistence")
@@ -56,6 +57,8 @@ class OwnerStore:
         self.snapshot_lsn = 0
         self.events_since_snapshot = 0
         self.snapshot_at = time.monotonic()
+        self.writer: ThreadPoolExecutor | None = None  # writes snapshots, one at a time
+        self.writing: tuple[int, Future] | None = None  # (the LSN it covers, its write) while one is written
 
     def recover(self, engine: ShardEngine, progress: Callable[[int, int], None] | None = None) -> RecoveryReport:
         """Load the newest snapshot into `engine`, replay the log after it, check the invariants.
@@ -111,24 +114,60 @@ class OwnerStore:
         self.events_since_snapshot += sum(len(entry.events) for entry in entries)
 
     def snapshot_due(self) -> bool:
-        if self.last_lsn == self.snapshot_lsn:
+        if self.writing is not None or self.last_lsn == self.snapshot_lsn:
             return False
         return self.events_since_snapshot >= SNAPSHOT_EVERY_EVENTS or time.monotonic() - self.snapshot_at >= SNAPSHOT_EVERY_S
 
     def snapshot(self, engine: ShardEngine) -> None:
-        """Write what changed since the last snapshot, then retire the log it covers."""
-        started = time.perf_counter()
-        self.snapshots.save(self.last_lsn, engine.last_now, engine.take_changes())
-        self.snapshot_lsn = self.last_lsn
+        """Take a snapshot now and wait until it is durable and the log it covers retired."""
+        self.start_snapshot(engine)
+        self.finish_snapshot(wait=True)
+
+    def start_snapshot(self, engine: ShardEngine) -> None:
+        """Begin a snapshot of what changed since the last one, as of the last committed record.
+
+        Its changes are taken now, between two batches; a thread of its own writes them while the
+        owner goes on.  Writing 25,000 sales' worth took an owner 0.9 s under load when the owner
+        waited for it, and every call to its trips waited too.
+        """
+        self.finish_snapshot(wait=True)  # one at a time, in order
+        paused = time.perf_counter()
+        prepared = prepare(self.last_lsn, engine.last_now, engine.take_changes())
+        metrics.SNAPSHOT_PAUSE_SECONDS.observe(time.perf_counter() - paused)
         self.events_since_snapshot = 0
         self.snapshot_at = time.monotonic()
-        self.wal.retire(self.snapshot_lsn)
-        metrics.SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
+        if self.writer is None:
+            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+        self.writing = (prepared.lsn, self.writer.submit(_timed_write, self.snapshots, prepared))
+
+    def finish_snapshot(self, wait: bool = False) -> None:
+        """Once the snapshot being written is durable (now, or at once with `wait`), move past it
+        and retire the log it covers.  Raises what writing it raised."""
+        if self.writing is None:
+            return
+        lsn, done = self.writing
+        if not wait and not done.done():
+            return
+        self.writing = None
+        metrics.SNAPSHOT_SECONDS.observe(done.result())
+        self.snapshot_lsn = lsn
+        self.wal.retire(lsn)
 
     def close(self) -> None:
-        self.wal.close()
-        self.snapshots.close()
-        self.lock.release()
+        try:
+            self.finish_snapshot(wait=True)
+        finally:
+            if self.writer is not None:
+                self.writer.shutdown()
+            self.wal.close()
+            self.snapshots.close()
+            self.lock.release()
+
+
+def _timed_write(snapshots: SnapshotStore, prepared: PreparedSnapshot) -> float:
+    started = time.perf_counter()
+    snapshots.write(prepared)
+    return time.perf_counter() - started
 
 
 def backup_owner(source: Path, target: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import pytest
@@ -350,3 +351,53 @@ def test_snapshot_due(owner, monkeypatch):
     assert not owner.store.snapshot_due()  # nothing new since the snapshot
     owner.run([c.Sell("s2", TRIP, A, B, seat_count=1)], NOW)
     assert owner.store.snapshot_due()
+
+
+def test_the_owner_goes_on_while_a_snapshot_is_written(owner):
+    """A snapshot's changes are taken between batches; its write runs beside the owner.  Tickets
+    that change meanwhile reach disk through the log only, never half-way through the snapshot."""
+    owner.run(schedule_batch(), NOW)
+    sold = owner.ok(c.Sell("s1", TRIP, A, D, seat_count=2), NOW + 1000).tickets
+    writing, release = threading.Event(), threading.Event()
+    write = owner.store.snapshots.write
+
+    def slow_write(prepared):
+        writing.set()
+        assert release.wait(10)
+        write(prepared)
+
+    owner.store.snapshots.write = slow_write
+    owner.store.start_snapshot(owner.engine)
+    assert writing.wait(10)
+    covered = owner.store.last_lsn
+    # Meanwhile: one of the snapshot's tickets is refunded, another sale is made, nothing waits.
+    owner.ok(c.Refund("rf1", sold[0].ticket_id), NOW + 2000)
+    owner.ok(c.Sell("s2", TRIP, B, C, seat_count=1), NOW + 3000)
+    owner.store.finish_snapshot()
+    assert owner.store.snapshot_lsn == 0 and not owner.store.snapshot_due()  # not durable yet
+    release.set()
+    owner.store.finish_snapshot(wait=True)
+    assert owner.store.snapshot_lsn == covered < owner.store.last_lsn
+    (record,) = [r for r in owner.store.snapshots.load().trips if r[0].trip_id == TRIP]
+    on_disk = {ticket.ticket_id: ticket for ticket in record[3]}
+    assert on_disk[sold[0].ticket_id].status is TicketStatus.ISSUED  # as of the snapshot's LSN, not as of its write
+    assert len(on_disk) == 2  # s2's ticket came later
+
+    before = owner.engine
+    report = owner.crash()  # recovery checks the invariants: a refund replayed twice would fail them
+    assert report.snapshot_lsn == covered and report.records_replayed == 2
+    assert_same_trips(owner.engine, before)
+    assert owner.engine.state.trips[TRIP].tickets[sold[0].ticket_id].status is TicketStatus.REFUNDED
+
+
+def test_a_failed_snapshot_write_is_raised_to_the_owner(owner):
+    owner.run(schedule_batch(), NOW)
+
+    def failing_write(prepared):
+        raise OSError("disk full")
+
+    owner.store.snapshots.write = failing_write
+    owner.store.start_snapshot(owner.engine)
+    with pytest.raises(OSError, match="disk full"):
+        owner.store.finish_snapshot(wait=True)
+    assert owner.store.snapshot_lsn == 0
