@@ -6,6 +6,7 @@ State is mutable for speed (an owner applies hundreds of thousands of events a s
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
@@ -60,7 +61,7 @@ def seats_free(trip: "Trip", mask: int) -> int:
     return sum(1 for bits in trip.occupied if bits & mask == 0)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Hold:
     hold_id: str
     seats: tuple[int, ...]
@@ -72,7 +73,7 @@ class Hold:
     holders: tuple[Holder, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Ticket:
     ticket_id: str
     seat: int
@@ -106,7 +107,7 @@ class OrderStatus(Enum):
     CHANGED = "changed"  # its tickets moved to another trip (rebooking)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Order:
     order_id: str
     hold_id: str
@@ -198,27 +199,21 @@ def evolve(state: ShardState, event: Event) -> None:
             _trim_expiry(state)
         case TicketRefunded(trip_id, ticket_id, fee_fen, refund_fen, at_ms):
             trip = state.trips[trip_id]
-            ticket = trip.tickets[ticket_id]
-            ticket.status = TicketStatus.REFUNDED
-            ticket.refund_fee_fen, ticket.refunded_fen, ticket.refunded_at_ms = fee_fen, refund_fen, at_ms
+            ticket = _change(trip.tickets, ticket_id, status=TicketStatus.REFUNDED, refund_fee_fen=fee_fen, refunded_fen=refund_fen, refunded_at_ms=at_ms)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketChanged(trip_id, ticket_id, new_ticket_id, at_ms):
             trip = state.trips[trip_id]
-            ticket = trip.tickets[ticket_id]
-            ticket.status, ticket.changed_to = TicketStatus.CHANGED, new_ticket_id
+            ticket = _change(trip.tickets, ticket_id, status=TicketStatus.CHANGED, changed_to=new_ticket_id)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
             order = trip.orders.get(ticket.order_id)
             if order is not None and all(trip.tickets[t].status is TicketStatus.CHANGED for t in order.ticket_ids):
-                _order_status(order, OrderStatus.CHANGED, at_ms)
+                _order_status(trip, order.order_id, OrderStatus.CHANGED, at_ms)
         case TicketVoided(trip_id, ticket_id, at_ms):
             trip = state.trips[trip_id]
-            ticket = trip.tickets[ticket_id]
-            ticket.status = TicketStatus.VOID
+            ticket = _change(trip.tickets, ticket_id, status=TicketStatus.VOID)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketCheckedIn(trip_id, ticket_id, gate_id, at_ms):
-            ticket = state.trips[trip_id].tickets[ticket_id]
-            ticket.status = TicketStatus.CHECKED_IN
-            ticket.checked_in_at_ms, ticket.gate_id = at_ms, gate_id
+            _change(state.trips[trip_id].tickets, ticket_id, status=TicketStatus.CHECKED_IN, checked_in_at_ms=at_ms, gate_id=gate_id)
         case TripDeparted(trip_id, at_ms):
             state.trips[trip_id].departed_at_ms = at_ms
         case TripCancelled(trip_id, at_ms):
@@ -238,39 +233,46 @@ def evolve(state: ShardState, event: Event) -> None:
             if buyer:
                 state.orders_by_buyer.setdefault(buyer, set()).add(order_id)
         case PaymentRecorded(trip_id, order_id, payment):
-            order = state.trips[trip_id].orders[order_id]
-            order.payments += (payment,)
+            orders = state.trips[trip_id].orders
+            _change(orders, order_id, payments=orders[order_id].payments + (payment,))
         case OrderTicketed(trip_id, order_id, ticket_ids, at_ms, provider_txn_id):
             trip = state.trips[trip_id]
-            order = trip.orders[order_id]
+            order = _change(trip.orders, order_id, ticket_ids=ticket_ids, paid_by=provider_txn_id)
             trip.order_of_hold.pop(order.hold_id, None)
-            order.ticket_ids, order.paid_by = ticket_ids, provider_txn_id
             for ticket_id in ticket_ids:
-                trip.tickets[ticket_id].order_id = order_id
-            _order_status(order, OrderStatus.PAID, at_ms)
-            _order_status(order, OrderStatus.TICKETED, at_ms)
+                _change(trip.tickets, ticket_id, order_id=order_id)
+            _order_status(trip, order_id, OrderStatus.PAID, at_ms)
+            _order_status(trip, order_id, OrderStatus.TICKETED, at_ms)
         case OrderExpired(trip_id, order_id, at_ms) | OrderCancelled(trip_id, order_id, at_ms):
             trip = state.trips[trip_id]
-            order = trip.orders[order_id]
-            trip.order_of_hold.pop(order.hold_id, None)
-            _order_status(order, OrderStatus.EXPIRED if isinstance(event, OrderExpired) else OrderStatus.CANCELLED, at_ms)
+            trip.order_of_hold.pop(trip.orders[order_id].hold_id, None)
+            _order_status(trip, order_id, OrderStatus.EXPIRED if isinstance(event, OrderExpired) else OrderStatus.CANCELLED, at_ms)
         case RefundRequested(trip_id, order_id, refund):
             trip = state.trips[trip_id]
-            order = trip.orders[order_id]
-            order.refunds += (refund,)
+            order = _change(trip.orders, order_id, refunds=trip.orders[order_id].refunds + (refund,))
             if refund.ticket_ids:
                 done = all(trip.tickets[t].status is TicketStatus.REFUNDED for t in order.ticket_ids)
-                _order_status(order, OrderStatus.REFUNDED if done else OrderStatus.PARTIALLY_REFUNDED, refund.requested_at_ms)
+                _order_status(trip, order_id, OrderStatus.REFUNDED if done else OrderStatus.PARTIALLY_REFUNDED, refund.requested_at_ms)
         case RefundSettled(trip_id, order_id, refund_no, provider_refund_id, at_ms):
-            order = state.trips[trip_id].orders[order_id]
-            order.settled += ((refund_no, provider_refund_id, at_ms),)
+            orders = state.trips[trip_id].orders
+            _change(orders, order_id, settled=orders[order_id].settled + ((refund_no, provider_refund_id, at_ms),))
         case _:
             raise AssertionError(f"unknown event {event!r}")
 
 
-def _order_status(order: Order, status: OrderStatus, at_ms: int) -> None:
-    order.status = status
-    order.history += ((status.value, at_ms),)
+def _change(records: dict, key: str, **fields):
+    """Replace a hold, ticket or order with a changed copy; return the copy.
+
+    They are frozen, never changed in place: a snapshot being written on another thread may still
+    hold the old one (persistence/store.py).
+    """
+    record = records[key] = dataclasses.replace(records[key], **fields)
+    return record
+
+
+def _order_status(trip: Trip, order_id: str, status: OrderStatus, at_ms: int) -> None:
+    order = trip.orders[order_id]
+    _change(trip.orders, order_id, status=status, history=order.history + ((status.value, at_ms),))
 
 
 def _place_hold(state: ShardState, event: HoldPlaced) -> None:
@@ -336,9 +338,13 @@ def check_invariants(state: ShardState) -> None:
 
 
 def trip_record(trip: Trip) -> tuple:
-    """Everything about a trip that is not derived from its spec, for snapshots."""
+    """Everything about a trip that is not derived from its spec, for snapshots.
+
+    Nothing in it changes afterwards (holds, tickets and orders are frozen; the rest is copied),
+    so a snapshot can be written from it on another thread while the owner goes on.
+    """
     return (
-        trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), trip.expired_holds,
+        trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), dict(trip.expired_holds),
         trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued, tuple(trip.orders.values()), trip.orders_placed,
         trip.delay_ms,
     )

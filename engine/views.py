@@ -6,6 +6,7 @@ A command's reply is rendered right after its events are applied, from state and
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import operator
 from dataclasses import dataclass
@@ -326,15 +327,16 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             (refunded,) = events
             assert isinstance(refunded, TicketRefunded)
             trip = state.trips[command.trip_id]
-            then = _as_issued(trip.tickets[command.ticket_id])
-            then.status, then.refund_fee_fen, then.refunded_fen, then.refunded_at_ms = TicketStatus.REFUNDED, refunded.fee_fen, refunded.refund_fen, refunded.at_ms
+            then = dataclasses.replace(
+                _as_issued(trip.tickets[command.ticket_id]),
+                status=TicketStatus.REFUNDED, refund_fee_fen=refunded.fee_fen, refunded_fen=refunded.refund_fen, refunded_at_ms=refunded.at_ms,
+            )
             return ticket_view(trip, then, now, policy, trip_status)
         case CheckIn():
             (checked,) = events
             assert isinstance(checked, TicketCheckedIn)
             trip = state.trips[command.trip_id]
-            then = _as_issued(trip.tickets[command.ticket_id])
-            then.status, then.checked_in_at_ms, then.gate_id = TicketStatus.CHECKED_IN, checked.at_ms, checked.gate_id
+            then = dataclasses.replace(_as_issued(trip.tickets[command.ticket_id]), status=TicketStatus.CHECKED_IN, checked_in_at_ms=checked.at_ms, gate_id=checked.gate_id)
             return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)

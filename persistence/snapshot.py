@@ -1,9 +1,9 @@
 """LMDB snapshots of one owner: its trips and idempotency window as of one log position.
 
 Snapshots are incremental: each one writes only the trips and remembered requests that changed
-since the last, in one LMDB write transaction.  The owner prepares one between two batches and a
-thread of its own writes it (persistence/store.py), so taking one costs little time away from
-sales.
+since the last, in one LMDB write transaction.  The owner takes the changes between two batches
+and a thread of its own writes them (persistence/store.py), so taking one costs little time away
+from sales.
 The environment is opened with an explicit map size, synchronous commits, and is never shared
 across fork: each owner process opens its own.
 """
@@ -25,28 +25,6 @@ from . import codec
 MAP_SIZE_BYTES = 2 * 1024**3
 
 META, TRIPS, REQUESTS = b"meta", b"trips", b"requests"
-
-
-@dataclass
-class PreparedSnapshot:
-    """An incremental snapshot ready to be written from any thread.
-
-    The trip records are encoded already: their holds, tickets and orders are mutable and keep
-    changing on the owner's thread.  The idempotency receipts are immutable, so the writer encodes
-    them, which is most of the work.
-    """
-
-    lsn: int
-    now_ms: int
-    trips: list[tuple[bytes, bytes]]  # (trip id, encoded record)
-    requests_evicted: list[str]
-    requests_added: list[tuple[int, str, Any]]  # (sequence, request id, receipt)
-
-
-def prepare(lsn: int, now_ms: int, changes: Changes) -> PreparedSnapshot:
-    """Take what a snapshot needs of `changes` now, on the owner's thread."""
-    trips = [(record[0].trip_id.encode(), codec.encode(record)) for record in changes.trips]
-    return PreparedSnapshot(lsn, now_ms, trips, changes.requests_evicted, changes.requests_added)
 
 
 @dataclass
@@ -74,19 +52,19 @@ class SnapshotStore:
         return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests])
 
     def save(self, lsn: int, now_ms: int, changes: Changes) -> None:
-        """Write the changes and the new position in one transaction (atomic and durable on commit)."""
-        self.write(prepare(lsn, now_ms, changes))
+        """Write the changes and the new position in one transaction (atomic and durable on commit).
 
-    def write(self, snapshot: PreparedSnapshot) -> None:
-        """save(), for a snapshot prepared earlier: may run on a thread of its own (one at a time)."""
+        May run on a thread of its own, one save at a time: trip records and receipts never change
+        once taken (engine.state.trip_record), whatever the owner does meanwhile.
+        """
         with self.env.begin(write=True) as txn:
-            for trip_id, record in snapshot.trips:
-                txn.put(trip_id, record, db=self.trips)
-            for rid in snapshot.requests_evicted:
+            for record in changes.trips:
+                txn.put(record[0].trip_id.encode(), codec.encode(record), db=self.trips)
+            for rid in changes.requests_evicted:
                 txn.delete(rid.encode(), db=self.requests)
-            for sequence, rid, receipt in snapshot.requests_added:
+            for sequence, rid, receipt in changes.requests_added:
                 txn.put(rid.encode(), codec.encode([sequence, receipt]), db=self.requests)
-            txn.put(b"position", codec.encode([snapshot.lsn, snapshot.now_ms]), db=self.meta)
+            txn.put(b"position", codec.encode([lsn, now_ms]), db=self.meta)
 
     def position(self) -> int:
         with self.env.begin() as txn:

@@ -359,14 +359,14 @@ def test_the_owner_goes_on_while_a_snapshot_is_written(owner):
     owner.run(schedule_batch(), NOW)
     sold = owner.ok(c.Sell("s1", TRIP, A, D, seat_count=2), NOW + 1000).tickets
     writing, release = threading.Event(), threading.Event()
-    write = owner.store.snapshots.write
+    save = owner.store.snapshots.save
 
-    def slow_write(prepared):
+    def slow_save(*args):
         writing.set()
         assert release.wait(10)
-        write(prepared)
+        save(*args)
 
-    owner.store.snapshots.write = slow_write
+    owner.store.snapshots.save = slow_save
     owner.store.start_snapshot(owner.engine)
     assert writing.wait(10)
     covered = owner.store.last_lsn
@@ -393,10 +393,10 @@ def test_the_owner_goes_on_while_a_snapshot_is_written(owner):
 def test_a_failed_snapshot_write_is_raised_to_the_owner(owner):
     owner.run(schedule_batch(), NOW)
 
-    def failing_write(prepared):
+    def failing_save(*args):
         raise OSError("disk full")
 
-    owner.store.snapshots.write = failing_write
+    owner.store.snapshots.save = failing_save
     owner.store.start_snapshot(owner.engine)
     with pytest.raises(OSError, match="disk full"):
         owner.store.finish_snapshot(wait=True)
