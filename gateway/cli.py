@@ -20,6 +20,7 @@ from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
 from keyun.persistence import cli as persistence_cli
+from keyun.persistence.metrics import observe_collections
 from keyun.persistence import keyring_cli, layout
 from keyun.persistence.keyring import KeyringError
 from keyun.terminals import admin_cli
@@ -171,6 +172,7 @@ async def _serve(args: argparse.Namespace) -> None:
     # thresholds ran about 30 young collections a second and full ones of up to 90 ms.
     gc.freeze()
     gc.set_threshold(*GATEWAY_GC_THRESHOLDS)
+    observe_collections(server.metrics.gc_seconds)
     # Tests and scripts read this line to find the port when started with --port 0.
     print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()

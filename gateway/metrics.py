@@ -17,6 +17,8 @@ import ray
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from keyun.persistence.metrics import GC_BUCKETS
+
 from .errors import Refused
 
 log = logging.getLogger("keyun.gateway")
@@ -38,6 +40,7 @@ class GatewayMetrics:
             "keyun_search_answers_total", "Search answers by source: asked of the owners, shared with an identical search in flight, or kept (--search-cache-ms)",
             ["source"], registry=self.registry,
         )
+        self.gc_seconds = Histogram("keyun_gateway_gc_seconds", "Pauses of the gateway's cyclic garbage collector, by generation", ["generation"], buckets=GC_BUCKETS, registry=self.registry)
         self.tickets_sold = Counter("keyun_tickets_sold_total", "Tickets issued (one per seat)", registry=self.registry)
         self.holds = Counter("keyun_holds_total", "Holds placed", registry=self.registry)
         self.refunds = Counter("keyun_refunds_total", "Tickets refunded", registry=self.registry)

@@ -4,9 +4,13 @@ They sit in a registry of their own, which an owner hands to the gateway on each
 (TripShard.metrics); the gateway labels them with the shard and serves them with its own.
 """
 
+import gc
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 OWNER_REGISTRY = CollectorRegistry()
+GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 FSYNC_SECONDS = Histogram(
     "keyun_wal_fsync_seconds", "Time to write and fsync one batch's log record",
@@ -22,3 +26,23 @@ SNAPSHOT_PAUSE_SECONDS = Histogram(
 )
 RECOVERY_SECONDS = Histogram("keyun_recovery_seconds", "Time an owner took to load its snapshot and replay its log", buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60), registry=OWNER_REGISTRY)
 REPLAYED_EVENTS = Counter("keyun_replayed_events_total", "Events replayed from the log during recovery", registry=OWNER_REGISTRY)
+GC_SECONDS = Histogram(
+    "keyun_owner_gc_seconds", "Pauses of the owner's cyclic garbage collector, by generation", ["generation"],
+    buckets=GC_BUCKETS, registry=OWNER_REGISTRY,
+)
+
+
+def observe_collections(histogram: Histogram) -> None:
+    """Observe the pause of every collection of this process's cyclic collector in `histogram`,
+    labelled by generation: the collector stops everything else while it runs."""
+    started = time.perf_counter()
+    by_generation = {generation: histogram.labels(str(generation)) for generation in range(3)}
+
+    def callback(phase: str, info: dict) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            by_generation[info["generation"]].observe(time.perf_counter() - started)
+
+    gc.callbacks.append(callback)
