@@ -130,13 +130,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             try:
                 response = await behavior(request, context)
-            except Refused:  # the status is set on the context: grpc sends it, and no reply
-                seconds.observe(time.perf_counter() - started)
-                metrics.rpcs.labels(name, context.code().name).inc()
-                return None
-            except BaseException:
+            except BaseException as error:
                 seconds.observe(time.perf_counter() - started)
                 metrics.rpcs.labels(name, context.code().name if context.code() is not None else "UNKNOWN").inc()
+                if isinstance(error, Refused):  # the status is set on the context: grpc sends it, and no reply
+                    return None
                 raise
             seconds.observe(time.perf_counter() - started)
             answered.inc()

@@ -218,6 +218,7 @@ def test_workers_share_one_port_and_the_owners(tmp_path):
             text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
             samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
             per_process.append(sum(s.value for s in samples if s.name == "keyun_rpc_requests_total" and s.labels.get("method") == "Sell"))
+            assert {s.labels["generation"] for s in samples if s.name == "keyun_gateway_gc_seconds_count"} == {"0", "1", "2"}
         assert sum(per_process) == 24 and all(count > 0 for count in per_process), per_process
     finally:
         process.send_signal(signal.SIGTERM)

@@ -48,5 +48,6 @@ def test_metrics_during_load(ray_session, tmp_path):
     assert value(after["keyun_wal_fsync_seconds"], "keyun_wal_fsync_seconds_count") > 0
     assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
     assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1"}
+    assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {(shard, g) for shard in "01" for g in "012"}
     # Labels stay bounded: no trip or ticket ids anywhere.
     assert not any(trip_ids[0] in str(s.labels) for samples in after.values() for s in samples)
