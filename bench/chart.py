@@ -1,6 +1,8 @@
-"""A small SVG chart of a load run: throughput as a share of the echo ceiling, and p50/p99 latency.
+"""Small SVG charts of load runs.
 
-A scenario that mixes RPCs gets a latency row for each of them under its own row.
+write_chart: each scenario's throughput as a share of the echo ceiling, and p50/p99 latency; a
+scenario that mixes RPCs gets a latency row for each of them under its own row.
+write_timeline: calls answered in each second of a run (bench.day).
 """
 
 from __future__ import annotations
@@ -42,5 +44,28 @@ def write_chart(path: Path, results) -> None:
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p50:.1f}" height="22" fill="#c05020"/>',
             f'<text x="{LEFT + BAR + 66 + p99:.1f}" y="{y + 16}">{p50_ms:.0f} / {p99_ms:.0f}</text>',
         ]
+    parts.append("</svg>")
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
+def write_timeline(path: Path, ended_at_s: list[float], title: str) -> None:
+    """A bar per second of the run: how many calls were answered in it."""
+    per_second = [0] * (int(max(ended_at_s, default=0.0)) + 1)
+    for t in ended_at_s:
+        per_second[int(t)] += 1
+    height, plot_h, bar_w = 260, 180, max(2.0, (WIDTH - LEFT - 20) / len(per_second))
+    top = max(per_second) or 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{LEFT}" y="22" font-weight="bold">{escape(title)}</text>',
+        f'<text x="{LEFT - 8}" y="44" text-anchor="end">{top:,}/s</text>',
+        f'<text x="{LEFT - 8}" y="{40 + plot_h}" text-anchor="end">0</text>',
+        f'<text x="{LEFT}" y="{height - 16}">0 s</text>',
+        f'<text x="{LEFT + bar_w * len(per_second):.1f}" y="{height - 16}" text-anchor="end">{len(per_second)} s</text>',
+    ]
+    for n, count in enumerate(per_second):
+        h = plot_h * count / top
+        parts.append(f'<rect x="{LEFT + n * bar_w:.1f}" y="{40 + plot_h - h:.1f}" width="{bar_w * 0.85:.1f}" height="{h:.1f}" fill="#9dbfe3"><title>{n} s: {count:,} calls</title></rect>')
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -1,0 +1,65 @@
+"""bench.day: the oversell check, the timeline chart, and a small day run end to end (a real server,
+killed with SIGKILL and restarted, then every acknowledged sale checked)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+from bench.chart import write_timeline
+from bench.day import Sale, lost_sales, oversold
+
+from .conftest import schedule_trip
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_only_overlapping_stretches_of_one_seat_of_one_trip_are_oversold():
+    sales = [
+        Sale("t1", "BN001-20300101", "1", "B00", "B02"),
+        Sale("t2", "BN001-20300101", "1", "B02", "B03"),  # starts where t1 ends: fine
+        Sale("t3", "BN001-20300101", "2", "B00", "B05"),  # another seat
+        Sale("t4", "BN002-20300101", "1", "B00", "B05"),  # another trip
+        Sale("t5", "BN001-20300101", "1", "B01", "B02"),  # inside t1: oversold
+    ]
+    assert [(a.ticket_id, b.ticket_id) for a, b in oversold(sales)] == [("t1", "t5")]
+    assert oversold(sales[:4]) == []
+
+
+def test_a_sale_the_server_does_not_hold_as_acknowledged_is_lost(keyun):
+    trip_id = schedule_trip(keyun.client, "DAY1", dt.timedelta(days=1))
+    (ticket,) = keyun.client.sell(trip_id, "AAA", "BBB", seat_count=1).tickets
+    held = Sale(ticket.ticket_id, trip_id, ticket.seat_number, "AAA", "BBB")
+    other_seat = Sale(ticket.ticket_id, trip_id, ticket.seat_number + "0", "AAA", "BBB")
+    never_sold = Sale("T-never-sold", trip_id, "1", "AAA", "BBB")
+    metadata = (("authorization", f"Bearer {keyun.client.access_token}"),)
+    assert set(asyncio.run(lost_sales(keyun.target, [held, other_seat, never_sold], metadata))) == {other_seat, never_sold}
+    keyun.client.refund(ticket.ticket_id)
+    assert asyncio.run(lost_sales(keyun.target, [held], metadata)) == [held]  # no longer sold
+
+
+def test_the_timeline_has_a_bar_per_second(tmp_path):
+    chart = tmp_path / "day.svg"
+    write_timeline(chart, [0.1, 0.5, 1.2, 2.9, 2.95], "calls <per> second")
+    titles = [t.text for t in ElementTree.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}title")]
+    assert titles == ["0 s: 2 calls", "1 s: 1 calls", "2 s: 2 calls"]
+
+
+def test_a_small_day_survives_a_kill_with_every_acknowledged_sale(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.day", "--transactions", "600", "--concurrency", "40", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = tmp_path.glob("day-*.json")
+    day = json.loads(result.read_text())
+    assert day["ok"] + day["refused"] + day["failed"] == 600 and day["failed"] == 0
+    assert day["sales_acknowledged"] > 100  # about 40 % of the calls are sales
+    assert day["tickets_checked"] == day["sales_acknowledged"] and (day["lost"], day["oversold"]) == (0, 0)
+    assert "0 lost, 0 seats oversold" in done.stdout
+    ElementTree.parse(result.with_suffix(".svg"))
