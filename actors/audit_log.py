@@ -24,7 +24,7 @@ from keyun.engine.audit import MIN_RETENTION_DAYS, AuditRecord, ChainReport
 from keyun.engine.reasons import Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
 
-from .packed import PackedBatches
+from .packed import PackedBatches, unpack
 
 log = logging.getLogger("keyun.audit")
 
@@ -73,6 +73,11 @@ class AuditLog(PackedBatches):
         if len(batch) > MAX_AUDIT_BATCH or not all(isinstance(record, AuditRecord) for record in batch):
             raise ValueError(f"apply takes at most {MAX_AUDIT_BATCH} AuditRecords")
         return self._apply(batch, wall_clock_ms())
+
+    def apply_values(self, blob: bytes) -> list[int]:
+        """Store a packed batch of AuditRecord values: the records trip owners journaled with the
+        calls they answered (actors/audit_forwarder.py), sent on as plain values."""
+        return self.apply([AuditRecord.from_values(values) for values in unpack(blob)])
 
     def _apply(self, batch: list[AuditRecord], now_ms: int) -> list[int]:
         try:
@@ -134,12 +139,17 @@ class AuditLog(PackedBatches):
 RemoteAuditLog = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={READ_GROUP: 1})(AuditLog)
 
 
+def audit_actor_name(instance: str) -> str:
+    """The audit owner's name in Ray: trip owners find it by this name to send their records on."""
+    return f"{instance}-audit-log"
+
+
 def audit_actor(
     instance: str, data_dir: Path, detached: bool = False, owner_resource: str | None = None, retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> Any:
     """Create, or find when another gateway already did, the audit owner of `instance`."""
     _check_retention_days(retention_days)  # here too, so a bad setting fails in the caller, not in Ray
-    options: dict[str, Any] = {"name": f"{instance}-audit-log", "namespace": RAY_NAMESPACE, "get_if_exists": True}
+    options: dict[str, Any] = {"name": audit_actor_name(instance), "namespace": RAY_NAMESPACE, "get_if_exists": True}
     if detached:
         options["lifetime"] = "detached"
     if owner_resource:

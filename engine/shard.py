@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from .audit import TEXT_FIELDS
 from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
 from .decide import TripStatus, decide, segment_status
 from .events import Event
@@ -29,6 +30,39 @@ class Entry:
 
     command: Command
     events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """A call to audit with its answer: the gateway's record of who asks what, as the values of an
+    AuditRecord (AuditRecord.values(): plain values pickle, journal and send on for a fraction of
+    the cost), with the outcome "OK" for the owner to change to the reason of a rejection."""
+
+    item: Command | Query
+    record: tuple
+
+    @property
+    def trip_id(self) -> str:  # where the gateway routes it
+        return self.item.trip_id
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """A journal entry: the audit record of a call this owner answered.  Journaled with the batch,
+    so the record is as durable as the sale; kept in the owner's outbox until the audit owner
+    has stored it.  `record` holds AuditRecord.values()."""
+
+    record: tuple
+
+
+# Where AuditRecord.values() keeps the record id and the outcome.
+RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
+OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
+
+
+def events_in(entries) -> int:
+    """How many events a batch's journal entries hold (audit notes hold none)."""
+    return sum(len(entry.events) for entry in entries if type(entry) is not AuditNote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +86,7 @@ class Changes:
     trips: list[tuple] = field(default_factory=list)
     requests_added: list[tuple[int, str, Receipt]] = field(default_factory=list)  # (sequence, request id, receipt)
     requests_evicted: list[str] = field(default_factory=list)
+    audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
 
 
 class ShardEngine:
@@ -65,6 +100,9 @@ class ShardEngine:
         self.dirty_trips: set[str] = set()
         self.requests_added: dict[str, tuple[int, Receipt]] = {}
         self.requests_evicted: set[str] = set()
+        # Audit records journaled here that the audit owner may not have yet, by record id, oldest
+        # first; the owner's shell sends them on and reports which arrived (audit_delivered).
+        self.audit_outbox: dict[str, tuple] = {}
 
     def execute(self, batch: list[Command | Query], now: int) -> tuple[list[Reply | Rejection], list[Entry]]:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
@@ -72,29 +110,35 @@ class ShardEngine:
         self.last_now = now
         entries: list[Entry] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
-        replies = [
-            answer(self.state, item, now, self.policy) if isinstance(item, QUERIES) else self._command(item, now, entries)
-            for item in batch
-        ]
+        replies = [self._audited(item, now, entries) if type(item) is Audited else self._apply(item, now, entries) for item in batch]
         if self.check:
             check_invariants(self.state)
         return replies, entries
 
-    def replay(self, now: int, entries: tuple[Entry, ...] | list[Entry]) -> None:
-        """Rebuild state and the idempotency window from journaled entries of one batch."""
+    def replay(self, now: int, entries: tuple[Entry | AuditNote, ...] | list[Entry | AuditNote]) -> None:
+        """Rebuild state, the idempotency window and the audit outbox from journaled entries of one batch."""
         self.last_now = max(now, self.last_now)
         for entry in entries:
+            if type(entry) is AuditNote:
+                self.audit_outbox[entry.record[RECORD_ID_AT]] = entry.record
+                continue
             self._evolve(entry.events)
             self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
 
-    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]]) -> None:
-        """Start from a snapshot: its trip records and remembered requests, oldest first."""
+    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = ()) -> None:
+        """Start from a snapshot: its trip records, remembered requests (oldest first) and audit outbox."""
         self.last_now = now
         for record in trips:
             restore_trip(self.state, record)
         for sequence, request_id, receipt in requests:
             self.recent[request_id] = receipt
             self.remembered = sequence
+        self.audit_outbox = {record[RECORD_ID_AT]: record for record in audit_outbox}
+
+    def audit_delivered(self, record_ids) -> None:
+        """The audit owner has stored these records: they leave the outbox."""
+        for record_id in record_ids:
+            self.audit_outbox.pop(record_id, None)
 
     def answer_retry(self, request_id: str) -> Reply | Rejection | None:
         """The original reply to a remembered request, or None."""
@@ -111,9 +155,23 @@ class ShardEngine:
             trips=[trip_record(self.state.trips[trip_id]) for trip_id in sorted(self.dirty_trips)],
             requests_added=[(sequence, rid, receipt) for rid, (sequence, receipt) in self.requests_added.items()],
             requests_evicted=sorted(self.requests_evicted),
+            audit_outbox=list(self.audit_outbox.values()),
         )
         self.dirty_trips, self.requests_added, self.requests_evicted = set(), {}, set()
         return changes
+
+    def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
+        return answer(self.state, item, now, self.policy) if isinstance(item, QUERIES) else self._command(item, now, entries)
+
+    def _audited(self, audited: Audited, now: int, entries: list) -> Reply | Rejection:
+        """Answer the call and journal its audit record, outcome filled in, with the batch."""
+        reply = self._apply(audited.item, now, entries)
+        record = audited.record  # the gateway made it with "OK"
+        if isinstance(reply, Rejection):
+            record = (*record[:OUTCOME_AT], reply.reason.name, *record[OUTCOME_AT + 1 :])
+        entries.append(AuditNote(record))
+        self.audit_outbox[record[RECORD_ID_AT]] = record
+        return reply
 
     def _command(self, command: Command, now: int, entries: list[Entry]) -> Reply | Rejection:
         if command.request_id:

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -509,8 +509,11 @@ class StaffService(staff_pb2_grpc.StaffServicer):
 
 
 class AuditService(audit_pb2_grpc.AuditServicer):
-    def __init__(self, audit_actor: Any):
+    def __init__(self, audit_actor: Any, trip_owners_flushed: Callable[[], Awaitable[None]]):
+        """`trip_owners_flushed` waits until the audit records the trip owners journaled have
+        reached the audit owner, so a read shows every call answered before it."""
         self.actor = audit_actor
+        self.trip_owners_flushed = trip_owners_flushed
 
     async def ListRecords(self, request, context):
         size = request.page_size or DEFAULT_PAGE_SIZE
@@ -527,6 +530,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
         since = request.since.ToMilliseconds() if request.HasField("since") else 0
         until = request.until.ToMilliseconds() if request.HasField("until") else None
         async with owner_errors(context):
+            await self.trip_owners_flushed()
             records, following = await _audit_call(self.actor.query.remote(
                 since_ms=since, until_ms=until, actor=request.actor, action=request.action, outcome=request.outcome, target=request.target,
                 page_size=size, before_seq=before,
@@ -538,6 +542,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
 
     async def Verify(self, request, context):
         async with owner_errors(context):
+            await self.trip_owners_flushed()
             report = await _audit_call(self.actor.verify.remote())
         return audit_pb2.VerifyResponse(
             ok=report.ok, records_checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),

@@ -236,8 +236,11 @@ class Auth:
 
     async def record(self, principal: Principal | None, context: grpc.aio.ServicerContext, action: str, target: str, outcome: str, detail: str = "", station: str = "") -> None:
         """Append an audit record and wait until it is durable."""
+        await self.audit_submit(self.audit_record(principal, context, action, target, outcome, detail, station))
+
+    def audit_record(self, principal: Principal | None, context: grpc.aio.ServicerContext, action: str, target: str, outcome: str, detail: str = "", station: str = "") -> AuditRecord:
         # Target, station and detail come from the request: fit() makes any text a valid field.
-        record = AuditRecord(
+        return AuditRecord(
             record_id=os.urandom(16).hex(), at_ms=time.time_ns() // 1_000_000,
             actor=principal.account_id if principal else "", role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
             device=fit(principal.device if principal else self.peer_device(context), MAX_DEVICE_CHARS),
@@ -245,7 +248,6 @@ class Auth:
             source=fit(context.peer() or "", MAX_SOURCE_CHARS), action=action, target=fit(target, MAX_TARGET_CHARS), outcome=outcome,
             detail=fit(detail, MAX_DETAIL_CHARS),
         )
-        await self.audit_submit(record)
 
 
 def bearer_token(context: grpc.aio.ServicerContext) -> str:
@@ -284,6 +286,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             principal = await self._admit(request, context, action, rule)
             caller_token = CALLER.set(principal)
             note: dict[str, Any] = {}
+            if rule.mutating:
+                # A handler whose call one trip owner answers sends this record along, and the owner
+                # journals it with the call (Gateway.ask); note["recorded"] then says so.
+                note["audit"] = lambda: auth.audit_record(principal, context, action, audit_target(request), "OK", "", getattr(request, "from_station", "")).values()
             outcome_token = OUTCOME.set(note)
             outcome = "OK"
             try:

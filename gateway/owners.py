@@ -157,11 +157,12 @@ class OwnerPool:
 
     def __init__(
         self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
-        detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None,
+        detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None, audit_name: str | None = None,
     ):
+        """`audit_name`: the audit owner the trip owners send the audit records they journal to."""
         options = owner_options(detached, owner_resource)
         self.actors = [
-            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants)
+            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name)
             for n in range(shards)
         ]
         self.batchers = [Batcher(actor, metrics) for actor in self.actors]
@@ -183,6 +184,15 @@ class OwnerPool:
     async def ask_all(self, item: Any) -> list[Any]:
         """Send a query to every owner (searches span all trips)."""
         return list(await asyncio.gather(*(batcher.submit(item) for batcher in self.batchers)))
+
+    async def audit_flushed(self) -> None:
+        """Wait until the audit owner has every audit record the trip owners journaled."""
+        try:
+            flushed = await asyncio.gather(*(actor.audit_flushed.remote() for actor in self.actors))
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
+            raise OwnerUnavailable(str(error)) from None
+        if not all(flushed):
+            raise OwnerUnavailable("a trip owner could not hand its audit records to the audit owner in time")
 
     def kill(self) -> None:
         for actor in self.actors:

@@ -15,7 +15,7 @@ import ray
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from keyun.actors.audit_log import audit_actor
+from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
@@ -206,7 +206,7 @@ class KeyunServer:
         layout.prepare(data_dir, shards)
         keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
         metrics = GatewayMetrics()
-        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource)
+        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource, audit_actor_name(instance))
         owners = Owners(pool, accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource), audit_actor(instance, data_dir, detached, owner_resource))
         return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s)
 
@@ -245,7 +245,7 @@ class KeyunServer:
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(), services)
         accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), services)
         staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), services)
-        audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit), services)
+        audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit, self.owners.pool.audit_flushed), services)
         orders_pb2_grpc.add_OrdersServicer_to_server(OrdersService(self.orders), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.

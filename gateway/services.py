@@ -24,6 +24,7 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.engine.shard import Audited
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
     catalog_pb2,
@@ -40,7 +41,7 @@ from keyun.v1 import (
 
 from . import convert
 from .auth import CALLER
-from .errors import abort, owner_errors
+from .errors import OUTCOME, abort, owner_errors
 from .network_loader import load_network
 from .owners import OwnerPool
 from .shared_answers import SharedAnswers
@@ -93,14 +94,23 @@ class Gateway:
         principal = CALLER.get()
         return principal.account_id if principal is not None and principal.own_only else ""
 
-    async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False) -> Any:
-        """Validate, route, and return the owner's reply; abort the call on any rejection."""
+    async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False, audited: bool = False) -> Any:
+        """Validate, route, and return the owner's reply; abort the call on any rejection.
+
+        `audited`: the call's audit record goes along, and the owner journals it with the call
+        (engine.shard.Audited), for handlers whose whole call is this one owner call.
+        """
         try:
             item = build()
         except Rejected as rejected:
             await abort(context, rejected.rejection)
+        note = OUTCOME.get() if audited else None
+        if note is not None and "audit" in note:
+            item = Audited(item, note["audit"]())
         async with owner_errors(context):
             reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
+        if note is not None:
+            note["recorded"] = True  # by the owner, whatever the reply
         replies = reply if fan_out else [reply]
         for each in replies:
             if isinstance(each, Rejection):
@@ -220,24 +230,24 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def Hold(self, request, context):
         buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
-        view = await self.gateway.ask(context, lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders))
+        view = await self.gateway.ask(context, lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders), audited=True)
         return sales_pb2.HoldResponse(hold=convert.hold(view))
 
     async def Confirm(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id))
+        view = await self.gateway.ask(context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id), audited=True)
         return sales_pb2.ConfirmResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Release(self, request, context):
-        await self.gateway.ask(context, lambda: cmd.ReleaseHold(request.request_id, request.hold_id, self.gateway.own_account()))
+        await self.gateway.ask(context, lambda: cmd.ReleaseHold(request.request_id, request.hold_id, self.gateway.own_account()), audited=True)
         return sales_pb2.ReleaseResponse()
 
     async def Sell(self, request, context):
         buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
-        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders))
+        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders), audited=True)
         return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Refund(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id))
+        view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id), audited=True)
         return sales_pb2.RefundResponse(ticket=convert.ticket(view))
 
     async def ChangeTicket(self, request, context):
@@ -334,7 +344,7 @@ class GateService(gate_pb2_grpc.GateServicer):
         self.gateway = gateway
 
     async def CheckIn(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.CheckIn(request.request_id, request.ticket_id, request.gate_id))
+        view = await self.gateway.ask(context, lambda: cmd.CheckIn(request.request_id, request.ticket_id, request.gate_id), audited=True)
         return gate_pb2.CheckInResponse(ticket=convert.ticket(view))
 
     async def GetManifest(self, request, context):

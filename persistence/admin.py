@@ -19,8 +19,9 @@ from enum import Enum
 from pathlib import Path
 
 from keyun.engine.accounts import AccountsEngine
+from keyun.engine.audit import TEXT_FIELDS
 from keyun.engine.policy import Policy
-from keyun.engine.shard import ShardEngine
+from keyun.engine.shard import AuditNote, ShardEngine, events_in
 
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
@@ -234,7 +235,7 @@ def _verify_log(owner: Path, name: str, snapshot_lsn: int) -> ShardLogReport:
         if last and record.lsn != last + 1:
             raise WalCorruption(path, offset, f"expected LSN {last + 1}, found {record.lsn}")
         first = first or record.lsn
-        last, records, events = record.lsn, records + 1, events + sum(len(e.events) for e in record.entries)
+        last, records, events = record.lsn, records + 1, events + events_in(record.entries)
     if first > snapshot_lsn + 1:
         raise WalCorruption(owner / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}")
     return ShardLogReport(name, snapshot_lsn, first, last, records, events)
@@ -258,10 +259,14 @@ def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
             continue
         for _, _, record in scan(shard / "wal"):
             for entry in record.entries:
+                at = dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+                if type(entry) is AuditNote:  # the audit record of a call, on its way to the audit log
+                    yield {"shard": shard.name, "lsn": record.lsn, "at": at, "audit": dict(zip(("at_ms", *TEXT_FIELDS), entry.record))}
+                    continue
                 yield {
                     "shard": shard.name,
                     "lsn": record.lsn,
-                    "at": dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                    "at": at,
                     "request_id": entry.command.request_id,
                     "command": type(entry.command).__name__,
                     "events": [plain(event) for event in entry.events],
@@ -283,6 +288,9 @@ def plain(value):
 
 def describe(row: dict) -> str:
     """One dump row as a line of text."""
+    if "audit" in row:  # an audit record journaled with the call, on its way to the audit log
+        record = row["audit"]
+        return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {'audit':<12} {record['action']} {record['target']} {record['outcome']} by {record['actor'] or '-'} ({record['record_id']})"
     events = "; ".join(
         f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")" for e in row["events"]
     )

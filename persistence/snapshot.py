@@ -1,4 +1,4 @@
-"""LMDB snapshots of one owner: its trips and idempotency window as of one log position.
+"""LMDB snapshots of one owner: its trips, idempotency window and audit outbox as of one log position.
 
 Snapshots are incremental: each one writes only the trips and remembered requests that changed
 since the last, in one LMDB write transaction.  The owner takes the changes between two batches
@@ -33,6 +33,7 @@ class Snapshot:
     now_ms: int
     trips: list[Any]  # trip records, see engine.state.Trip.to_record
     requests: list[tuple[int, str, Any]]  # (sequence, request id, receipt), oldest first
+    audit_outbox: list[Any]  # audit records the audit owner may not have yet, oldest first
 
 
 class SnapshotStore:
@@ -49,7 +50,8 @@ class SnapshotStore:
             lsn, now_ms = codec.decode(meta) if meta else (0, 0)
             trips = [codec.decode(value) for _, value in txn.cursor(db=self.trips)]
             requests = sorted((codec.decode(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)), key=lambda r: r[0])
-        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests])
+            outbox = txn.get(b"audit_outbox", db=self.meta)
+        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests], list(codec.decode(outbox)) if outbox else [])
 
     def save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         """Write the changes and the new position in one transaction (atomic and durable on commit).
@@ -64,6 +66,7 @@ class SnapshotStore:
                 txn.delete(rid.encode(), db=self.requests)
             for sequence, rid, receipt in changes.requests_added:
                 txn.put(rid.encode(), codec.encode([sequence, receipt]), db=self.requests)
+            txn.put(b"audit_outbox", codec.encode(changes.audit_outbox), db=self.meta)
             txn.put(b"position", codec.encode([lsn, now_ms]), db=self.meta)
 
     def position(self) -> int:

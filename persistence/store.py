@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from keyun.engine.shard import Changes, Entry, ShardEngine
+from keyun.engine.shard import Changes, ShardEngine, events_in
 from keyun.engine.state import check_invariants
 
 from . import metrics
@@ -79,14 +79,14 @@ class OwnerStore:
     def _recover(self, engine: ShardEngine, progress: Callable[[int, int], None] | None) -> RecoveryReport:
         started = time.perf_counter()
         snapshot = self.snapshots.load()
-        engine.restore(snapshot.now_ms, snapshot.trips, snapshot.requests)
+        engine.restore(snapshot.now_ms, snapshot.trips, snapshot.requests, snapshot.audit_outbox)
         snapshot_s = time.perf_counter() - started
         records = events = 0
         last_report = time.monotonic()
         for record in self.wal.recover(after_lsn=snapshot.lsn):
             engine.replay(record.now_ms, record.entries)
             records += 1
-            events += sum(len(entry.events) for entry in record.entries)
+            events += events_in(record.entries)
             if progress is not None and time.monotonic() - last_report > PROGRESS_EVERY_S:
                 progress(records, events)
                 last_report = time.monotonic()
@@ -103,7 +103,7 @@ class OwnerStore:
         metrics.REPLAYED_EVENTS.inc(events)
         return RecoveryReport(snapshot.lsn, len(engine.state.trips), records, events, seconds, snapshot_s, check_s)
 
-    def commit(self, now_ms: int, entries: list[Entry]) -> None:
+    def commit(self, now_ms: int, entries: list) -> None:
         """Make one batch's entries durable: one write and one fsync.  Returns only when done."""
         if not entries:
             return
@@ -111,7 +111,7 @@ class OwnerStore:
         self.last_lsn, size = self.wal.append(now_ms, entries)
         metrics.FSYNC_SECONDS.observe(time.perf_counter() - started)
         metrics.RECORD_BYTES.observe(size)
-        self.events_since_snapshot += sum(len(entry.events) for entry in entries)
+        self.events_since_snapshot += events_in(entries)
 
     def snapshot_due(self) -> bool:
         if self.writing is not None or self.last_lsn == self.snapshot_lsn:

@@ -1,0 +1,96 @@
+"""AuditForwarder: sends the audit records a trip owner journaled on to the audit owner.
+
+A sale's audit record is journaled by the trip owner with the sale itself, in the same log record
+and fsync (engine.shard.AuditNote), so the gateway waits for one owner, not two.  The record then
+sits in the owner's outbox until the audit owner has stored it.  This thread does the sending, so
+the owner's own thread never waits for the audit owner:
+
+- the owner hands over records once they are durable (`send`);
+- the thread sends them in batches and resends a batch until the audit owner has stored it, however
+  long that owner is down (record ids make a resend harmless: the audit log stores a record once);
+- the owner drops what was stored from its outbox (`take_delivered`) at its next batch.
+
+After a crash the outbox comes back from the snapshot and the log, and everything in it is sent
+again: a record is stored once whether or not it had already arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+import ray
+
+from keyun.engine.shard import RECORD_ID_AT
+from keyun.persistence.audit_store import MAX_AUDIT_BATCH
+
+from .packed import pack
+
+log = logging.getLogger("keyun.owner")
+
+RAY_NAMESPACE = "keyun"  # as in gateway/owners.py (actors/ does not import the gateway)
+GATHER_S = 0.05
+FIRST_RETRY_DELAY_S = 0.05
+MAX_RETRY_DELAY_S = 2.0
+
+
+class AuditForwarder:
+    def __init__(self, audit_name: str, owner: str):
+        self.audit_name, self.owner = audit_name, owner
+        self.queue: deque[tuple] = deque()  # AuditRecord values
+        self.delivered: deque[str] = deque()  # record ids, for the owner's thread
+        self.changed = threading.Condition()
+        self.sending = 0  # records taken from the queue and not yet stored
+        self.thread = threading.Thread(target=self._run, name="audit-forwarder", daemon=True)
+        self.thread.start()
+
+    def send(self, records: list[tuple]) -> None:
+        """Hand over durable records (from the owner's thread)."""
+        if records:
+            with self.changed:
+                self.queue.extend(records)
+                self.changed.notify_all()
+
+    def take_delivered(self) -> list[str]:
+        """The ids of records stored since the last call (from the owner's thread)."""
+        taken = []
+        while self.delivered:
+            taken.append(self.delivered.popleft())
+        return taken
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every record handed over so far is stored; False if that took too long."""
+        with self.changed:
+            return self.changed.wait_for(lambda: not self.queue and not self.sending, timeout_s)
+
+    def _run(self) -> None:
+        audit = None
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: self.queue)
+            time.sleep(GATHER_S)  # nobody waits for these: fewer, larger batches cost the audit owner less
+            with self.changed:
+                batch = [self.queue.popleft() for _ in range(min(len(self.queue), MAX_AUDIT_BATCH))]
+                self.sending = len(batch)
+            delay_s, failing_since = FIRST_RETRY_DELAY_S, None
+            while True:
+                try:
+                    if audit is None:
+                        audit = ray.get_actor(self.audit_name, namespace=RAY_NAMESPACE)
+                    ray.get(audit.apply_values.remote(pack(batch)))
+                    break
+                except Exception as error:  # the audit owner is down or restarting: keep the batch, try again
+                    if failing_since is None:
+                        failing_since = time.monotonic()
+                        log.warning("%s: the audit owner did not take %d records (%s); they stay journaled here and are resent until it does", self.owner, len(batch), type(error).__name__)
+                    audit = None  # find it again: it may have been replaced
+                    time.sleep(delay_s)
+                    delay_s = min(delay_s * 2, MAX_RETRY_DELAY_S)
+            if failing_since is not None:
+                log.warning("%s: the audit owner took the records after %.1f s", self.owner, time.monotonic() - failing_since)
+            self.delivered.extend(record[RECORD_ID_AT] for record in batch)
+            with self.changed:
+                self.sending = 0
+                self.changed.notify_all()
