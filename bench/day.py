@@ -11,7 +11,10 @@ restarts it on the same data directory, and checks every sale the client was tol
 - **lost acknowledgements:** each acknowledged ticket must come back from `Sales/GetTicket` with
   the trip, seat and stops it was sold with, still sold;
 - **oversell:** no two acknowledged tickets may hold the same seat of the same trip on an
-  overlapping stretch of the route.
+  overlapping stretch of the route;
+- **audit:** every acknowledged sale must have its audit record (`Audit/ListRecords`, read as
+  the demo station's audit administrator): per trip, at least as many `Sales/Sell` records with
+  outcome OK as sales acknowledged.
 
 Prints the figures, and writes JSON and an SVG chart of calls answered per second to --out.
 """
@@ -27,17 +30,20 @@ import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import grpc
 
-from keyun.v1 import catalog_pb2_grpc, sales_pb2, sales_pb2_grpc
+from keyun.engine.limits import MAX_PAGE_SIZE
+from keyun.v1 import sales_pb2, sales_pb2_grpc
 
 from . import load
 from .chart import write_timeline
 
 PROGRESS_EVERY = 10_000
+AUDITOR = "auditor"  # the demo station's audit administrator (keyun serve --demo)
 CHECK_CONCURRENCY = 200
 KILL_WAIT_S = 30.0
 
@@ -68,6 +74,7 @@ class Day:
     tickets_checked: int = 0
     lost: int = 0
     oversold: int = 0
+    unaudited: int = 0
 
 
 def oversold(sales: list[Sale]) -> list[tuple[Sale, Sale]]:
@@ -152,6 +159,41 @@ async def lost_sales(target: str, sales: list[Sale], metadata: tuple) -> list[Sa
     return lost
 
 
+def audit_reader(target: str):
+    """A client logged in as the demo station's audit administrator (password and TOTP code)."""
+    from keyun.gateway.credentials import totp_code
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
+    from keyun.terminals.client import KeyunClient
+
+    auditor = KeyunClient(target, deadline_s=120)
+    auditor.login(AUDITOR, DEMO_PASSWORD, totp_code(DEMO_TOTP_SECRET, time.time_ns() // 1_000_000))
+    return auditor
+
+
+def unaudited_sales(auditor, sales: list[Sale], since_ms: int) -> int:
+    """How many acknowledged sales lack an audit record: per trip, sales acknowledged less
+    `Sales/Sell` records with outcome OK since `since_ms` (each sale here is one call for one
+    seat).  `auditor`: a client logged in with the audit_admin role."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from keyun.v1 import audit_pb2, audit_pb2_grpc
+
+    since = Timestamp()
+    since.FromMilliseconds(since_ms)
+    recorded: Counter[str] = Counter()
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+    token = ""
+    while True:
+        page = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(
+            action="keyun.v1.Sales/Sell", outcome="OK", since=since, page_size=MAX_PAGE_SIZE, page_token=token,
+        ))
+        recorded.update(record.target for record in page.records)
+        token = page.next_page_token
+        if not token:
+            break
+    return sum((Counter(sale.trip_id for sale in sales) - recorded).values())
+
+
 def crash(process) -> None:
     """SIGKILL the server's whole process group (gateway, Ray, owners) and wait until it is gone."""
     os.killpg(process.pid, signal.SIGKILL)
@@ -180,6 +222,7 @@ def main() -> None:
         process, target = load.start_server(data_dir, workers=1)
         try:
             trip_ids, date = load.prepare(target)
+            began_ms = time.time_ns() // 1_000_000
             print(f"running the mixed scenario for {args.transactions:,} transactions, {args.concurrency} in flight ...", file=sys.stderr, flush=True)
             day, sales, ended_at = asyncio.run(run_day(target, args.transactions, args.concurrency, trip_ids, date, load.access_metadata(target)))
             print(f"killing the server (SIGKILL) and restarting it on the same data ...", file=sys.stderr, flush=True)
@@ -189,6 +232,9 @@ def main() -> None:
             day.restart_seconds = time.monotonic() - restarted
             print(f"checking the {len(sales):,} acknowledged sales ...", file=sys.stderr, flush=True)
             lost = asyncio.run(lost_sales(target, sales, load.access_metadata(target)))
+            print("checking their audit records ...", file=sys.stderr, flush=True)
+            with audit_reader(target) as auditor:
+                day.unaudited = unaudited_sales(auditor, sales, began_ms)
         finally:
             load.stop_server(process)
     day.tickets_checked, day.lost, day.oversold = len(sales), len(lost), len(oversold(sales))
@@ -198,8 +244,8 @@ def main() -> None:
     (args.out / f"day-{stamp}.json").write_text(json.dumps({"machine": load.machine(), "concurrency": args.concurrency, **asdict(day)}, indent=2) + "\n")
     write_timeline(args.out / f"day-{stamp}.svg", ended_at, f"{day.transactions:,} mixed transactions: calls answered per second")
     print(f"wrote {args.out}/day-{stamp}.json and .svg", file=sys.stderr)
-    if day.lost or day.oversold:
-        raise SystemExit(f"{day.lost} acknowledged sales lost, {day.oversold} seats oversold")
+    if day.lost or day.oversold or day.unaudited:
+        raise SystemExit(f"{day.lost} acknowledged sales lost, {day.oversold} seats oversold, {day.unaudited} sales without an audit record")
 
 
 def report(day: Day) -> str:
@@ -208,7 +254,7 @@ def report(day: Day) -> str:
         f"{day.transactions:,} transactions in {day.seconds:.1f} s ({rate:,.0f}/s): {day.ok:,} ok, {day.refused:,} refused, {day.failed:,} failed",
         f"latency ms: p50 {day.p50_ms:.0f}, p95 {day.p95_ms:.0f}, p99 {day.p99_ms:.0f}",
         f"after SIGKILL and a restart ({day.restart_seconds:.1f} s to listening): {day.tickets_checked:,} acknowledged sales checked, "
-        f"{day.lost} lost, {day.oversold} seats oversold",
+        f"{day.lost} lost, {day.oversold} seats oversold, {day.unaudited} without an audit record",
     ])
 
 

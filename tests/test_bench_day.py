@@ -8,13 +8,16 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
 from bench.chart import write_timeline
-from bench.day import Sale, lost_sales, oversold
+from bench.day import Sale, lost_sales, oversold, unaudited_sales
 
-from .conftest import schedule_trip
+from keyun.terminals.client import KeyunClient
+
+from .conftest import logged_in, schedule_trip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +46,17 @@ def test_a_sale_the_server_does_not_hold_as_acknowledged_is_lost(keyun):
     assert asyncio.run(lost_sales(keyun.target, [held], metadata)) == [held]  # no longer sold
 
 
+def test_an_acknowledged_sale_without_its_audit_record_is_counted(keyun):
+    since_ms = time.time_ns() // 1_000_000
+    trip_id = schedule_trip(keyun.client, "DAY2", dt.timedelta(days=1))
+    sold = [keyun.client.sell(trip_id, "AAA", "BBB", seat_count=1).tickets[0] for _ in range(2)]
+    sales = [Sale(t.ticket_id, trip_id, t.seat_number, "AAA", "BBB") for t in sold]
+    with logged_in(KeyunClient(keyun.target), "auditor") as auditor:
+        assert unaudited_sales(auditor, sales, since_ms) == 0
+        assert unaudited_sales(auditor, [*sales, Sale("T-unrecorded", trip_id, "9", "AAA", "BBB")], since_ms) == 1
+        assert unaudited_sales(auditor, sales, time.time_ns() // 1_000_000 + 60_000) == 2  # records before `since` do not count
+
+
 def test_the_timeline_has_a_bar_per_second(tmp_path):
     chart = tmp_path / "day.svg"
     write_timeline(chart, [0.1, 0.5, 1.2, 2.9, 2.95], "calls <per> second")
@@ -61,5 +75,6 @@ def test_a_small_day_survives_a_kill_with_every_acknowledged_sale(tmp_path):
     assert day["ok"] + day["refused"] + day["failed"] == 600 and day["failed"] == 0
     assert day["sales_acknowledged"] > 100  # about 40 % of the calls are sales
     assert day["tickets_checked"] == day["sales_acknowledged"] and (day["lost"], day["oversold"]) == (0, 0)
-    assert "0 lost, 0 seats oversold" in done.stdout
+    assert day["unaudited"] == 0
+    assert "0 lost, 0 seats oversold, 0 without an audit record" in done.stdout
     ElementTree.parse(result.with_suffix(".svg"))
