@@ -24,6 +24,7 @@ from collections import deque
 import ray
 
 from keyun.engine.shard import RECORD_ID_AT
+from keyun.persistence import metrics
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH
 
 from .packed import pack
@@ -43,6 +44,7 @@ class AuditForwarder:
         self.delivered: deque[str] = deque()  # record ids, for the owner's thread
         self.changed = threading.Condition()
         self.sending = 0  # records taken from the queue and not yet stored
+        metrics.AUDIT_OUTBOX_RECORDS.set_function(lambda: len(self.queue) + self.sending)
         self.thread = threading.Thread(target=self._run, name="audit-forwarder", daemon=True)
         self.thread.start()
 
@@ -91,6 +93,7 @@ class AuditForwarder:
             if failing_since is not None:
                 log.warning("%s: the audit owner took the records after %.1f s", self.owner, time.monotonic() - failing_since)
             self.delivered.extend(record[RECORD_ID_AT] for record in batch)
+            metrics.AUDIT_RECORDS_SENT.inc(len(batch))
             with self.changed:
                 self.sending = 0
                 self.changed.notify_all()

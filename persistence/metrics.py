@@ -7,7 +7,7 @@ They sit in a registry of their own, which an owner hands to the gateway on each
 import gc
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 OWNER_REGISTRY = CollectorRegistry()
 GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -26,6 +26,10 @@ SNAPSHOT_PAUSE_SECONDS = Histogram(
 )
 RECOVERY_SECONDS = Histogram("keyun_recovery_seconds", "Time an owner took to load its snapshot and replay its log", buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60), registry=OWNER_REGISTRY)
 REPLAYED_EVENTS = Counter("keyun_replayed_events_total", "Events replayed from the log during recovery", registry=OWNER_REGISTRY)
+AUDIT_OUTBOX_RECORDS = Gauge(
+    "keyun_audit_outbox_records", "Audit records this trip owner journaled that the audit owner has not stored yet", registry=OWNER_REGISTRY,
+)
+AUDIT_RECORDS_SENT = Counter("keyun_audit_records_sent_total", "Audit records this trip owner sent on to the audit owner and saw stored", registry=OWNER_REGISTRY)
 GC_SECONDS = Histogram(
     "keyun_owner_gc_seconds", "Pauses of the owner's cyclic garbage collector, by generation", ["generation"],
     buckets=GC_BUCKETS, registry=OWNER_REGISTRY,

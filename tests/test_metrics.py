@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.request
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -49,5 +51,12 @@ def test_metrics_during_load(ray_session, tmp_path):
     assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
     assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1"}
     assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {(shard, g) for shard in "01" for g in "012"}
+    # The sales' audit records went through the trip owners, which count what they sent on.
+    assert {s.labels["shard"] for s in after["keyun_audit_outbox_records"]} == {"0", "1"}
+    assert value(after["keyun_audit_records_sent"], "keyun_audit_records_sent_total") > 0
+    # Every metric the sample alert rules use is served.
+    rules = (Path(__file__).resolve().parents[1] / "docs" / "prometheus" / "keyun-alerts.yml").read_text()
+    used = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in re.findall(r"\bkeyun_\w+", rules)}
+    assert used and used <= set(after), used - set(after)
     # Labels stay bounded: no trip or ticket ids anywhere.
     assert not any(trip_ids[0] in str(s.labels) for samples in after.values() for s in samples)
