@@ -15,7 +15,7 @@ from .audit import TEXT_FIELDS
 from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
 from .decide import TripStatus, decide, segment_status
 from .events import Event
-from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
+from .limits import IDEMPOTENCY_WINDOW, MAX_AUDIT_OUTBOX, MAX_SWEEP
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
@@ -58,6 +58,13 @@ class AuditNote:
 # Where AuditRecord.values() keeps the record id and the outcome.
 RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
 OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditBacklog:
+    """The reply to an audited call while the outbox is full: the call was not applied."""
+
+    outbox: int
 
 
 def events_in(entries) -> int:
@@ -104,7 +111,7 @@ class ShardEngine:
         # first; the owner's shell sends them on and reports which arrived (audit_delivered).
         self.audit_outbox: dict[str, tuple] = {}
 
-    def execute(self, batch: list[Command | Query], now: int) -> tuple[list[Reply | Rejection], list[Entry]]:
+    def execute(self, batch: list[Command | Query | Audited], now: int) -> tuple[list[Reply | Rejection | AuditBacklog], list[Entry | AuditNote]]:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
         now = max(now, self.last_now)  # time never runs backwards inside one owner
         self.last_now = now
@@ -165,6 +172,8 @@ class ShardEngine:
 
     def _audited(self, audited: Audited, now: int, entries: list) -> Reply | Rejection:
         """Answer the call and journal its audit record, outcome filled in, with the batch."""
+        if len(self.audit_outbox) >= MAX_AUDIT_OUTBOX:
+            return AuditBacklog(len(self.audit_outbox))
         reply = self._apply(audited.item, now, entries)
         record = audited.record  # the gateway made it with "OK"
         if isinstance(reply, Rejection):

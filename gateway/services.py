@@ -24,7 +24,7 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
-from keyun.engine.shard import Audited
+from keyun.engine.shard import AuditBacklog, Audited
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
     catalog_pb2,
@@ -43,7 +43,7 @@ from . import convert
 from .auth import CALLER
 from .errors import OUTCOME, abort, owner_errors
 from .network_loader import load_network
-from .owners import OwnerPool
+from .owners import OwnerPool, Overloaded
 from .shared_answers import SharedAnswers
 
 log = logging.getLogger("keyun.gateway")
@@ -109,6 +109,8 @@ class Gateway:
             item = Audited(item, note["audit"]())
         async with owner_errors(context):
             reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
+            if type(reply) is AuditBacklog:  # the owner keeps too many records for the audit owner
+                raise Overloaded()
         if note is not None:
             note["recorded"] = True  # by the owner, whatever the reply
         replies = reply if fan_out else [reply]
