@@ -4,6 +4,10 @@ This is the whole sequential core an owner actor wraps.  It answers retries from
 window, decides, evolves, renders replies, and hands back the journal entries of the batch (the
 commands that changed something, with their events) for the shell to make durable before replying.
 It also keeps track of what changed since the last snapshot, so snapshots can be incremental.
+
+A call the gateway sends as `Audited` carries its audit record: the engine fills in the outcome,
+journals the record with the batch (`AuditNote`), and keeps it in its outbox until the shell
+reports that the audit owner has it (actors/audit_forwarder.py).
 """
 
 from __future__ import annotations
@@ -115,7 +119,7 @@ class ShardEngine:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
         now = max(now, self.last_now)  # time never runs backwards inside one owner
         self.last_now = now
-        entries: list[Entry] = []
+        entries: list[Entry | AuditNote] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
         replies = [self._audited(item, now, entries) if type(item) is Audited else self._apply(item, now, entries) for item in batch]
         if self.check:
