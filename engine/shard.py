@@ -2,7 +2,8 @@
 
 This is the whole sequential core an owner actor wraps.  It answers retries from its idempotency
 window, decides, evolves, renders replies, and hands back the journal entries of the batch (the
-commands that changed something, with their events) for the shell to make durable before replying.
+commands that changed something, with their events, and the refused ones) for the shell to make
+durable before replying.
 It also keeps track of what changed since the last snapshot, so snapshots can be incremental.
 
 A call the gateway sends as `Audited` carries its audit record: the engine fills in the outcome,
@@ -34,6 +35,16 @@ class Entry:
 
     command: Command
     events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A journal entry: a command the owner refused.  Journaled so that a retry with the same
+    request id gets the same refusal after a restart too, not a fresh decision."""
+
+    command: Command
+    rejection: Rejection
+    events = ()  # not a field: a refusal changes nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +130,7 @@ class ShardEngine:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
         now = max(now, self.last_now)  # time never runs backwards inside one owner
         self.last_now = now
-        entries: list[Entry | AuditNote] = []
+        entries: list[Entry | Refusal | AuditNote] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
         replies = [self._audited(item, now, entries) if type(item) is Audited else self._apply(item, now, entries) for item in batch]
         if self.check:
@@ -132,6 +143,9 @@ class ShardEngine:
         for entry in entries:
             if type(entry) is AuditNote:
                 self.audit_outbox[entry.record[RECORD_ID_AT]] = entry.record
+                continue
+            if type(entry) is Refusal:
+                self._remember(Receipt(entry.command, entry.rejection, now))
                 continue
             self._evolve(entry.events)
             self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
@@ -195,6 +209,8 @@ class ShardEngine:
                 return self.answer_retry(command.request_id)
         outcome = decide(self.state, command, now, self.policy)
         if isinstance(outcome, Rejection):
+            if command.request_id:
+                entries.append(Refusal(command, outcome))
             self._remember(Receipt(command, outcome, now))
             return outcome
         self._evolve(outcome)

@@ -21,7 +21,7 @@ from pathlib import Path
 from keyun.engine.accounts import AccountsEngine
 from keyun.engine.audit import TEXT_FIELDS
 from keyun.engine.policy import Policy
-from keyun.engine.shard import AuditNote, ShardEngine, events_in
+from keyun.engine.shard import AuditNote, Refusal, ShardEngine, events_in
 
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
@@ -263,7 +263,7 @@ def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
                 if type(entry) is AuditNote:  # the audit record of a call, on its way to the audit log
                     yield {"shard": shard.name, "lsn": record.lsn, "at": at, "audit": dict(zip(("at_ms", *TEXT_FIELDS), entry.record))}
                     continue
-                yield {
+                row = {
                     "shard": shard.name,
                     "lsn": record.lsn,
                     "at": at,
@@ -271,6 +271,9 @@ def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
                     "command": type(entry.command).__name__,
                     "events": [plain(event) for event in entry.events],
                 }
+                if type(entry) is Refusal:  # refused: journaled so that a retry is refused the same way
+                    row["refused"] = entry.rejection.reason.name
+                yield row
 
 
 def plain(value):
@@ -295,5 +298,7 @@ def describe(row: dict) -> str:
         f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")" for e in row["events"]
     )
     trip = next((e.get("trip_id") or e.get("spec", {}).get("trip_id") for e in row["events"]), "")
+    if "refused" in row:
+        events = f"refused: {row['refused']}"
     return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {trip:<16} {row['request_id'] or '-':<34} {events}"
 

@@ -791,7 +791,7 @@ def test_a_batch_applies_in_order_and_journals_what_changed(desk):
             c.Sell("b2", TRIP, A, D, seat_numbers=("1A",)),  # taken by the hold just placed
             c.ConfirmHold("b3", hold_id),
             c.GetSeatMap(TRIP, A, D),
-            c.DepartTrip("b4", PM_TRIP),  # refused: boarding has not opened, so not journaled
+            c.DepartTrip("b4", PM_TRIP),  # refused: boarding has not opened; the refusal is journaled
             c.CancelTrip("b5", PM_TRIP),
             c.CancelTrip("b6", PM_TRIP),  # no-op: replied, not journaled
         ],
@@ -802,7 +802,10 @@ def test_a_batch_applies_in_order_and_journals_what_changed(desk):
     assert isinstance(replies[2], TicketsView)
     assert not [s for row in replies[3].rows for s in row if s.label == "1A" and s.free]
     assert isinstance(replies[4], Rejection) and replies[4].reason is Reason.NOT_YET_BOARDING
-    assert [e.command.request_id for e in entries] == ["b1", "b3", "b5"]
+    assert [(type(e).__name__, e.command.request_id) for e in entries] == [
+        ("Entry", "b1"), ("Refusal", "b2"), ("Entry", "b3"), ("Refusal", "b4"), ("Entry", "b5"),
+    ]
+    assert entries[1].rejection == replies[1] and entries[3].events == ()
 
 
 def test_time_never_runs_backwards(desk):

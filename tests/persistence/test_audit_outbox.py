@@ -45,7 +45,7 @@ def test_audited_calls_are_journaled_with_their_outcome_and_kept_until_delivered
     # A refusal changes nothing, yet its audit record is journaled all the same.
     (refused,), entries = owner.run([Audited(c.Sell("a3", TRIP, A, B, seat_numbers=("99Z",)), audit(3))], NOW + 2000)
     assert isinstance(refused, Rejection)
-    assert [(type(e), outcome(e.record)) for e in entries] == [(AuditNote, refused.reason.name)]
+    assert [type(e) for e in entries] == [shard_module.Refusal, AuditNote] and outcome(entries[1].record) == refused.reason.name
     assert list(owner.engine.audit_outbox) == [record_id(1), record_id(3)]
 
     owner.crash()  # from the log alone
@@ -77,14 +77,17 @@ def test_wal_dump_shows_the_audit_records_a_trip_owner_journaled(tmp_path):
     owner = Owner(tmp_path / "shards" / "0000")
     try:
         owner.run(schedule_batch(), NOW)
-        owner.run([Audited(c.Sell("d1", TRIP, A, B, seat_count=1), audit(7))], NOW + 1000)
+        owner.run([Audited(c.Sell("d1", TRIP, A, B, seat_count=1), audit(7)), Audited(c.Sell("d2", TRIP, A, B, seat_numbers=("99Z",)), audit(8))], NOW + 1000)
     finally:
         owner.close()
     rows = list(dump_logs(tmp_path))
-    (row,) = [row for row in rows if "audit" in row]
-    assert (row["audit"]["record_id"], row["audit"]["outcome"], row["audit"]["actor"]) == (record_id(7), "OK", "S000001")
-    assert describe(row).split()[4:8] == ["audit", "keyun.v1.Sales/Sell", TRIP, "OK"]
-    assert sum(row.get("command") == "Sell" for row in rows) == 1 and all(describe(row) for row in rows)
+    sold, refused = [row for row in rows if "audit" in row]
+    assert (sold["audit"]["record_id"], sold["audit"]["outcome"], sold["audit"]["actor"]) == (record_id(7), "OK", "S000001")
+    assert describe(sold).split()[4:8] == ["audit", "keyun.v1.Sales/Sell", TRIP, "OK"]
+    assert (refused["audit"]["record_id"], refused["audit"]["outcome"]) == (record_id(8), "UNKNOWN_SEAT")
+    (refusal,) = [row for row in rows if "refused" in row]  # the refusal itself, for retries
+    assert (refusal["request_id"], refusal["refused"]) == ("d2", "UNKNOWN_SEAT") and describe(refusal).endswith("refused: UNKNOWN_SEAT")
+    assert sum(row.get("command") == "Sell" for row in rows) == 2 and all(describe(row) for row in rows)
 
 
 def test_a_trip_owner_serves_without_the_audit_owner_and_sends_its_records_once_it_is_there(ray_session, tmp_path):

@@ -99,7 +99,7 @@ def journaled(owner: Owner) -> set[str]:
 
 
 def expected_window(owner: Owner, engine: ShardEngine, at_snapshot: set[str]) -> OrderedDict:
-    """Replay rebuilds the replies of journaled commands; a snapshot also keeps the rejected and no-op ones."""
+    """Replay rebuilds the replies of journaled commands, refusals included; a snapshot also keeps the no-op ones."""
     keep = journaled(owner) | at_snapshot
     return OrderedDict((rid, remembered) for rid, remembered in engine.recent.items() if rid in keep)
 
@@ -125,7 +125,8 @@ def test_the_script_exercises_what_it_claims(owner):
     assert trip.departed_at_ms and set(trip.expired_holds) == {f"{TRIP}-H2"}
     assert owner.engine.state.trips[PM_TRIP].cancelled_at_ms
     assert set(owner.engine.state.trips[NEXT_DAY_TRIP].expired_holds) == {f"{NEXT_DAY_TRIP}-H1"}
-    assert {"again", "d2", "bad1", "s3", "c2", "k3"}.isdisjoint(journaled(owner))
+    assert {"again", "d2"}.isdisjoint(journaled(owner))  # no-ops: replied, not journaled
+    assert {"bad1", "s3", "c2", "k3"} <= journaled(owner)  # refusals are journaled
     sweeps = [e for _, entries in owner.committed for e in entries if isinstance(e.command, c.SweepHolds)]
     assert len(sweeps) == 1 and len(sweeps[0].events) == 2
 
@@ -241,12 +242,16 @@ def test_recovery_of_an_empty_directory(tmp_path):
         owner.close()
 
 
-def test_an_empty_batch_writes_nothing(owner):
+def test_an_empty_batch_writes_nothing_and_a_refusal_is_journaled(owner):
     owner.run(schedule_batch(), NOW)
     size = sum(p.stat().st_size for p in wal.segments(owner.directory / "wal"))
-    replies, entries = owner.run([c.GetTrip(TRIP), c.Sell("bad", TRIP, A, A.replace("A", "Z"), seat_count=1)], NOW)
+    replies, entries = owner.run([c.GetTrip(TRIP), c.ScheduleTrip(f"sched-{TRIP}", schedule_batch()[0].spec)], NOW)  # a query and a retry
     assert entries == [] and owner.store.last_lsn == 1
     assert sum(p.stat().st_size for p in wal.segments(owner.directory / "wal")) == size
+    (refused,), entries = owner.run([c.Sell("bad", TRIP, A, A.replace("A", "Z"), seat_count=1)], NOW)
+    assert [type(entry) for entry in entries] == [shard_module.Refusal] and owner.store.last_lsn == 2
+    owner.crash()  # the retry after a restart gets the same refusal, from the log
+    assert owner.run([c.Sell("bad", TRIP, A, A.replace("A", "Z"), seat_count=1)], NOW + 1000) == ([refused], [])
 
 
 def test_snapshots_retire_covered_segments(tmp_path):
