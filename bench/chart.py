@@ -48,13 +48,17 @@ def write_chart(path: Path, results) -> None:
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 
-def write_timeline(path: Path, ended_at_s: list[float], title: str) -> None:
-    """A bar per second of the run: how many calls were answered in it."""
+def write_timeline(path: Path, ended_at_s: list[float], title: str, target_s: float | None = None) -> None:
+    """A bar per second of the run (how many calls were answered in it), the run's mean rate as a
+    line, and with `target_s` the time the run had to finish by, as a dashed line."""
     per_second = [0] * (int(max(ended_at_s, default=0.0)) + 1)
     for t in ended_at_s:
         per_second[int(t)] += 1
-    height, plot_h, bar_w = 260, 180, max(2.0, (WIDTH - LEFT - 20) / len(per_second))
+    span_s = max(len(per_second), int(target_s or 0) + 1)
+    height, plot_h, bar_w = 260, 180, max(2.0, (WIDTH - LEFT - 20) / span_s)
     top = max(per_second) or 1
+    mean = len(ended_at_s) / max(max(ended_at_s), 1e-9) if ended_at_s else 0.0
+    mean_y = 40 + plot_h - plot_h * min(mean, top) / top
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">',
         '<rect width="100%" height="100%" fill="white"/>',
@@ -62,10 +66,20 @@ def write_timeline(path: Path, ended_at_s: list[float], title: str) -> None:
         f'<text x="{LEFT - 8}" y="44" text-anchor="end">{top:,}/s</text>',
         f'<text x="{LEFT - 8}" y="{40 + plot_h}" text-anchor="end">0</text>',
         f'<text x="{LEFT}" y="{height - 16}">0 s</text>',
-        f'<text x="{LEFT + bar_w * len(per_second):.1f}" y="{height - 16}" text-anchor="end">{len(per_second)} s</text>',
+        f'<text x="{LEFT + bar_w * len(per_second):.1f}" y="{height - 16}" text-anchor="middle">{len(per_second)} s</text>',
     ]
     for n, count in enumerate(per_second):
         h = plot_h * count / top
         parts.append(f'<rect x="{LEFT + n * bar_w:.1f}" y="{40 + plot_h - h:.1f}" width="{bar_w * 0.85:.1f}" height="{h:.1f}" fill="#9dbfe3"><title>{n} s: {count:,} calls</title></rect>')
+    parts += [
+        f'<line x1="{LEFT}" y1="{mean_y:.1f}" x2="{LEFT + bar_w * len(per_second):.1f}" y2="{mean_y:.1f}" stroke="#c05020" stroke-width="2"/>',
+        f'<text x="{LEFT + 4}" y="{mean_y - 5:.1f}" fill="#c05020">mean {mean:,.0f}/s</text>',
+    ]
+    if target_s is not None:
+        x = LEFT + bar_w * target_s
+        parts += [
+            f'<line x1="{x:.1f}" y1="36" x2="{x:.1f}" y2="{40 + plot_h}" stroke="#333" stroke-dasharray="5,4"/>',
+            f'<text x="{x - 4:.1f}" y="{height - 16}" text-anchor="end">target {target_s:.0f} s</text>',
+        ]
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -62,6 +62,11 @@ def test_the_timeline_has_a_bar_per_second(tmp_path):
     write_timeline(chart, [0.1, 0.5, 1.2, 2.9, 2.95], "calls <per> second")
     titles = [t.text for t in ElementTree.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}title")]
     assert titles == ["0 s: 2 calls", "1 s: 1 calls", "2 s: 2 calls"]
+    texts = [t.text for t in ElementTree.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}text")]
+    assert "mean 2/s" in texts and not any("target" in text for text in texts)  # 5 calls in 2.95 s
+    write_timeline(chart, [0.1, 0.5, 1.2, 2.9, 2.95], "calls", target_s=60)
+    texts = [t.text for t in ElementTree.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}text")]
+    assert "target 60 s" in texts
 
 
 def test_a_small_day_survives_a_kill_with_every_acknowledged_sale(tmp_path):
