@@ -380,15 +380,15 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         )
 
     async def DepartTrip(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.DepartTrip(request.request_id, request.trip_id))
+        view = await self.gateway.ask(context, lambda: cmd.DepartTrip(request.request_id, request.trip_id), audited=True)
         return dispatch_pb2.DepartTripResponse(trip=convert.trip(view))
 
     async def CancelTrip(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.CancelTrip(request.request_id, request.trip_id))
+        view = await self.gateway.ask(context, lambda: cmd.CancelTrip(request.request_id, request.trip_id), audited=True)
         return dispatch_pb2.CancelTripResponse(trip=convert.trip(view))
 
     async def DelayTrip(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.DelayTrip(request.request_id, request.trip_id, request.delay_minutes))
+        view = await self.gateway.ask(context, lambda: cmd.DelayTrip(request.request_id, request.trip_id, request.delay_minutes), audited=True)
         return dispatch_pb2.DelayTripResponse(trip=convert.trip(view))
 
 

@@ -154,6 +154,24 @@ def schedule_trip(client: KeyunClient, schedule_id: str, departs_in: dt.timedelt
     return f"{schedule_id}-{departs:%Y%m%d}"
 
 
+def restarted(actor, old_pid: int, wait_s: float = 60.0) -> dict:
+    """Wait for Ray to replace an owner's killed process (ray.kill returns before the process is
+    gone, and a call may still reach it), as the gateway's batcher waits by resending; return
+    what the new one's ready() says."""
+    import ray
+
+    give_up_at = time.monotonic() + wait_s
+    while time.monotonic() < give_up_at:
+        try:
+            ready = ray.get(actor.ready.remote(), timeout=wait_s)
+            if ready["pid"] != old_pid:
+                return ready
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the owner was not restarted within {wait_s} s")
+
+
 def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
     """Log a client in as one of the demo accounts every test server has (administrators with
     the demo TOTP secret's current code)."""

@@ -1,5 +1,6 @@
 """A sale's audit record travels with the sale: its trip owner journals both, then sends the record
-on, so sales go on while the audit owner cannot answer, and the records follow."""
+on, so sales (and check-ins, and a dispatcher's delay) go on while the audit owner cannot answer,
+and the records follow."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import ray
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import audit_pb2, audit_pb2_grpc
+from keyun.v1 import audit_pb2, audit_pb2_grpc, dispatch_pb2
 
 from .conftest import logged_in, schedule_trip
 
@@ -29,6 +30,7 @@ def test_sales_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(k
         with pytest.raises(KeyunError) as taken:
             seller.sell(trip_id, "AAA", "BBB", seat_numbers=(tickets[0].seat_number,))
         checked_in = seller.check_in(tickets[1].ticket_id, "G1")
+        seller.call(seller.dispatch.DelayTrip, dispatch_pb2.DelayTripRequest(request_id="audstop-delay", trip_id=trip_id, delay_minutes=10))
     finally:
         os.kill(audit_owner_pid, signal.SIGCONT)
     assert checked_in.ticket_id == tickets[1].ticket_id
@@ -40,4 +42,6 @@ def test_sales_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(k
     assert {record.actor for record in sales} == {seller.account.account_id}
     check_ins = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Gate/CheckIn", target=tickets[1].ticket_id)).records
     assert [record.outcome for record in check_ins] == ["OK"]
+    delays = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Dispatch/DelayTrip", target=trip_id)).records
+    assert [record.outcome for record in delays] == ["OK"]
     assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok

@@ -16,10 +16,8 @@ from keyun.engine.audit import ChainProblem
 from keyun.engine.reasons import Reason, Rejection
 from keyun.persistence.audit_store import AuditStore
 
+from ..conftest import restarted
 from .conftest import DAY_MS, NOW_MS, data_directory, keyun_in_process, make_record
-
-RESTART_WAIT_S = 60.0
-
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -66,21 +64,6 @@ def test_a_malformed_batch_is_refused_without_changing_anything(tmp_path):
         assert owner.head()[0] == 0
     finally:
         owner.store.close()
-
-
-def restarted(actor, old_pid: int) -> dict:
-    """Wait for Ray to replace the killed process (ray.kill returns before the process is gone, and
-    a call may still reach it), as the gateway's batcher waits by resending."""
-    give_up_at = time.monotonic() + RESTART_WAIT_S
-    while time.monotonic() < give_up_at:
-        try:
-            ready = ray.get(actor.ready.remote(), timeout=RESTART_WAIT_S)
-            if ready["pid"] != old_pid:
-                return ready
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the audit owner was not restarted within {RESTART_WAIT_S} s")
 
 
 def test_a_killed_audit_owner_restarts_and_its_chain_continues(ray_session, tmp_path):

@@ -18,6 +18,7 @@ from keyun.engine.shard import AuditBacklog, AuditNote, Audited
 from keyun.persistence.admin import describe, dump_logs
 from keyun.persistence.layout import prepare
 
+from ..conftest import restarted
 from .conftest import A, B, NOW, TRIP, Owner, schedule_batch
 
 
@@ -112,7 +113,9 @@ def test_a_trip_owner_serves_without_the_audit_owner_and_sends_its_records_once_
     ]
 
     # A restarted trip owner sends its whole outbox again; the audit log keeps one copy of each.
+    old_pid = ray.get(shard.ready.remote(), timeout=60)["pid"]
     ray.kill(shard, no_restart=False)
+    restarted(shard, old_pid)
     assert ray.get(shard.audit_flushed.remote(30.0), timeout=60) is True
     assert ray.get(log.ready.remote())["records"] == 3
     ray.kill(shard, no_restart=True)
