@@ -27,11 +27,11 @@ from keyun.engine.shard import RECORD_ID_AT
 from keyun.persistence import metrics
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH
 
+from .audit_log import RAY_NAMESPACE
 from .packed import pack
 
 log = logging.getLogger("keyun.owner")
 
-RAY_NAMESPACE = "keyun"  # as in gateway/owners.py (actors/ does not import the gateway)
 GATHER_S = 0.05
 FIRST_RETRY_DELAY_S = 0.05
 MAX_RETRY_DELAY_S = 2.0

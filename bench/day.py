@@ -59,6 +59,11 @@ class Sale:
     from_stop: str
     to_stop: str
 
+    @classmethod
+    def of(cls, ticket) -> Sale:
+        """A Ticket message as a Sale, to compare what was acknowledged with what is held."""
+        return cls(ticket.ticket_id, ticket.trip.trip_id, ticket.seat_number, ticket.from_stop.code, ticket.to_stop.code)
+
 
 @dataclass
 class Day:
@@ -116,7 +121,7 @@ async def run_day(target: str, transactions: int, concurrency: int, trip_ids: li
                 reply = await rpc(request, timeout=30, metadata=metadata)
                 counts["ok"] += 1
                 if isinstance(request, sales_pb2.SellRequest):
-                    sales.extend(Sale(t.ticket_id, t.trip.trip_id, t.seat_number, t.from_stop.code, t.to_stop.code) for t in reply.tickets)
+                    sales.extend(Sale.of(ticket) for ticket in reply.tickets)
             except grpc.aio.AioRpcError as error:
                 counts["refused" if error.code() in load.BUSINESS_CODES else "failed"] += 1
             now = loop.time()
@@ -136,7 +141,7 @@ async def run_day(target: str, transactions: int, concurrency: int, trip_ids: li
 async def lost_sales(target: str, sales: list[Sale], metadata: tuple) -> list[Sale]:
     """The acknowledged sales the server does not hold as sold, exactly as acknowledged."""
     channel = load.open_channel(target)
-    stub = sales_pb2_grpc.SalesStub(channel)
+    tickets = sales_pb2_grpc.SalesStub(channel)
     pending = iter(sales)
     lost: list[Sale] = []
     checked = 0
@@ -145,9 +150,8 @@ async def lost_sales(target: str, sales: list[Sale], metadata: tuple) -> list[Sa
         nonlocal checked
         for sale in pending:
             try:
-                ticket = (await stub.GetTicket(sales_pb2.GetTicketRequest(ticket_id=sale.ticket_id), timeout=60, metadata=metadata)).ticket
-                held = Sale(ticket.ticket_id, ticket.trip.trip_id, ticket.seat_number, ticket.from_stop.code, ticket.to_stop.code)
-                if held != sale or ticket.status != load.TICKET_SOLD:
+                ticket = (await tickets.GetTicket(sales_pb2.GetTicketRequest(ticket_id=sale.ticket_id), timeout=60, metadata=metadata)).ticket
+                if Sale.of(ticket) != sale or ticket.status != load.TICKET_SOLD:
                     lost.append(sale)
             except grpc.aio.AioRpcError:
                 lost.append(sale)

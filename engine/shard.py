@@ -68,6 +68,7 @@ class AuditNote:
     has stored it.  `record` holds AuditRecord.values()."""
 
     record: tuple
+    events = ()  # not a field: an audit note changes no trip
 
 
 # Where AuditRecord.values() keeps the record id and the outcome.
@@ -83,8 +84,8 @@ class AuditBacklog:
 
 
 def events_in(entries) -> int:
-    """How many events a batch's journal entries hold (audit notes hold none)."""
-    return sum(len(entry.events) for entry in entries if type(entry) is not AuditNote)
+    """How many events a batch's journal entries hold (refusals and audit notes hold none)."""
+    return sum(len(entry.events) for entry in entries)
 
 
 @dataclass(frozen=True, slots=True)
