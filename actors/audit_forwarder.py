@@ -1,7 +1,7 @@
 """AuditForwarder: sends the audit records a trip owner journaled on to the audit owner.
 
 A sale's audit record is journaled by the trip owner with the sale itself, in the same log record
-and fsync (engine.shard.AuditNote), so the gateway waits for one owner, not two.  The record then
+and fsync (engine.outbox.AuditNote), so the gateway waits for one owner, not two.  The record then
 sits in the owner's outbox until the audit owner has stored it.  This thread does the sending, so
 the owner's own thread never waits for the audit owner:
 
@@ -23,7 +23,7 @@ from collections import deque
 
 import ray
 
-from keyun.engine.shard import RECORD_ID_AT
+from keyun.engine.outbox import RECORD_ID_AT
 from keyun.persistence import metrics
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import ray
 
 from keyun.engine.policy import Policy
-from keyun.engine.shard import AuditNote, ShardEngine
+from keyun.engine.outbox import AuditNote
+from keyun.engine.shard import ShardEngine
 from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
 
@@ -53,7 +54,7 @@ def shard_directory(data_dir: Path, shard_no: int) -> Path:
 class TripShard(PackedBatches):
     def __init__(self, shard_no: int, policy: Policy, data_dir: str, check_invariants: bool = False, audit_name: str | None = None):
         """`audit_name`: the audit owner's Ray name, for the audit records of calls the gateway
-        sends as engine.shard.Audited (without one, nothing is sent on)."""
+        sends as engine.outbox.Audited (without one, nothing is sent on)."""
         self.shard_no = shard_no
         self.engine = ShardEngine(policy, check=check_invariants)
         self.store = OwnerStore(shard_directory(Path(data_dir), shard_no))
@@ -67,7 +68,7 @@ class TripShard(PackedBatches):
         self.recovery = report
         self.forwarder = AuditForwarder(audit_name, f"shard {shard_no}") if audit_name else None
         if self.forwarder is not None:
-            self.forwarder.send(list(self.engine.audit_outbox.values()))  # whatever may not have arrived before
+            self.forwarder.send(self.engine.audit_outbox.values())  # whatever may not have arrived before
 
     def _progress(self, records: int, events: int) -> None:
         log.warning("shard %d recovering: %d records, %d events replayed", self.shard_no, records, events)
@@ -77,7 +78,7 @@ class TripShard(PackedBatches):
         metrics.BATCH_COMMANDS.observe(len(batch))
         try:
             if self.forwarder is not None:
-                self.engine.audit_delivered(self.forwarder.take_delivered())
+                self.engine.audit_outbox.delivered(self.forwarder.take_delivered())
             now = wall_clock_ms()
             replies, entries = self.engine.execute(batch, now)
             self.store.commit(self.engine.last_now, entries)

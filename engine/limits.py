@@ -36,7 +36,7 @@ MAX_BATCH = 512
 
 # Expired holds released per sweep, so a sweep never makes one batch slow.
 MAX_SWEEP = 1000
-# Audit records a trip owner keeps for its audit owner (engine.shard.AuditNote).  Past this, the
+# Audit records an owner keeps for its audit owner (engine/outbox.py).  Past this, the
 # audit owner has been away for a minute or more at full speed, and audited calls are turned away
 # (the gateway answers OVERLOADED) rather than letting the outbox take the owner's memory.
 MAX_AUDIT_OUTBOX = 100_000

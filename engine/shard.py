@@ -7,8 +7,8 @@ durable before replying.
 It also keeps track of what changed since the last snapshot, so snapshots can be incremental.
 
 A call the gateway sends as `Audited` carries its audit record: the engine fills in the outcome,
-journals the record with the batch (`AuditNote`), and keeps it in its outbox until the shell
-reports that the audit owner has it (actors/audit_forwarder.py).
+journals the record with the batch, and keeps it in its outbox until the shell reports that the
+audit owner has it (engine/outbox.py).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .audit import TEXT_FIELDS
 from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
 from .decide import TripStatus, decide, segment_status
 from .events import Event
-from .limits import IDEMPOTENCY_WINDOW, MAX_AUDIT_OUTBOX, MAX_SWEEP
+from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
+from .outbox import AuditBacklog, Audited, AuditNote, AuditOutbox
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
@@ -45,42 +45,6 @@ class Refusal:
     command: Command
     rejection: Rejection
     events = ()  # not a field: a refusal changes nothing
-
-
-@dataclass(frozen=True, slots=True)
-class Audited:
-    """A call to audit with its answer: the gateway's record of who asks what, as the values of an
-    AuditRecord (AuditRecord.values(): plain values pickle, journal and send on for a fraction of
-    the cost), with the outcome "OK" for the owner to change to the reason of a rejection."""
-
-    item: Command | Query
-    record: tuple
-
-    @property
-    def trip_id(self) -> str:  # where the gateway routes it
-        return self.item.trip_id
-
-
-@dataclass(frozen=True, slots=True)
-class AuditNote:
-    """A journal entry: the audit record of a call this owner answered.  Journaled with the batch,
-    so the record is as durable as the sale; kept in the owner's outbox until the audit owner
-    has stored it.  `record` holds AuditRecord.values()."""
-
-    record: tuple
-    events = ()  # not a field: an audit note changes no trip
-
-
-# Where AuditRecord.values() keeps the record id and the outcome.
-RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
-OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditBacklog:
-    """The reply to an audited call while the outbox is full: the call was not applied."""
-
-    outbox: int
 
 
 def events_in(entries) -> int:
@@ -123,9 +87,9 @@ class ShardEngine:
         self.dirty_trips: set[str] = set()
         self.requests_added: dict[str, tuple[int, Receipt]] = {}
         self.requests_evicted: set[str] = set()
-        # Audit records journaled here that the audit owner may not have yet, by record id, oldest
-        # first; the owner's shell sends them on and reports which arrived (audit_delivered).
-        self.audit_outbox: dict[str, tuple] = {}
+        # Audit records journaled here that the audit owner may not have yet; the owner's shell
+        # sends them on and reports which arrived (audit_outbox.delivered).
+        self.audit_outbox = AuditOutbox()
 
     def execute(self, batch: list[Command | Query | Audited], now: int) -> tuple[list[Reply | Rejection | AuditBacklog], list[Entry | AuditNote]]:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
@@ -133,7 +97,8 @@ class ShardEngine:
         self.last_now = now
         entries: list[Entry | Refusal | AuditNote] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
-        replies = [self._audited(item, now, entries) if type(item) is Audited else self._apply(item, now, entries) for item in batch]
+        apply = lambda item: self._apply(item, now, entries)  # noqa: E731
+        replies = [self.audit_outbox.answer(item, apply, entries) if type(item) is Audited else apply(item) for item in batch]
         if self.check:
             check_invariants(self.state)
         return replies, entries
@@ -143,7 +108,7 @@ class ShardEngine:
         self.last_now = max(now, self.last_now)
         for entry in entries:
             if type(entry) is AuditNote:
-                self.audit_outbox[entry.record[RECORD_ID_AT]] = entry.record
+                self.audit_outbox.replay(entry)
                 continue
             if type(entry) is Refusal:
                 self._remember(Receipt(entry.command, entry.rejection, now))
@@ -159,12 +124,7 @@ class ShardEngine:
         for sequence, request_id, receipt in requests:
             self.recent[request_id] = receipt
             self.remembered = sequence
-        self.audit_outbox = {record[RECORD_ID_AT]: record for record in audit_outbox}
-
-    def audit_delivered(self, record_ids) -> None:
-        """The audit owner has stored these records: they leave the outbox."""
-        for record_id in record_ids:
-            self.audit_outbox.pop(record_id, None)
+        self.audit_outbox = AuditOutbox(audit_outbox)
 
     def answer_retry(self, request_id: str) -> Reply | Rejection | None:
         """The original reply to a remembered request, or None."""
@@ -181,25 +141,13 @@ class ShardEngine:
             trips=[trip_record(self.state.trips[trip_id]) for trip_id in sorted(self.dirty_trips)],
             requests_added=[(sequence, rid, receipt) for rid, (sequence, receipt) in self.requests_added.items()],
             requests_evicted=sorted(self.requests_evicted),
-            audit_outbox=list(self.audit_outbox.values()),
+            audit_outbox=self.audit_outbox.values(),
         )
         self.dirty_trips, self.requests_added, self.requests_evicted = set(), {}, set()
         return changes
 
     def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
         return answer(self.state, item, now, self.policy) if isinstance(item, QUERIES) else self._command(item, now, entries)
-
-    def _audited(self, audited: Audited, now: int, entries: list) -> Reply | Rejection:
-        """Answer the call and journal its audit record, outcome filled in, with the batch."""
-        if len(self.audit_outbox) >= MAX_AUDIT_OUTBOX:
-            return AuditBacklog(len(self.audit_outbox))
-        reply = self._apply(audited.item, now, entries)
-        record = audited.record  # the gateway made it with "OK"
-        if isinstance(reply, Rejection):
-            record = (*record[:OUTCOME_AT], reply.reason.name, *record[OUTCOME_AT + 1 :])
-        entries.append(AuditNote(record))
-        self.audit_outbox[record[RECORD_ID_AT]] = record
-        return reply
 
     def _command(self, command: Command, now: int, entries: list[Entry]) -> Reply | Rejection:
         if command.request_id:

@@ -24,7 +24,7 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
-from keyun.engine.shard import AuditBacklog, Audited
+from keyun.engine.outbox import AuditBacklog, Audited
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
     catalog_pb2,
@@ -98,7 +98,7 @@ class Gateway:
         """Validate, route, and return the owner's reply; abort the call on any rejection.
 
         `audited`: the call's audit record goes along, and the owner journals it with the call
-        (engine.shard.Audited), for handlers whose whole call is this one owner call.
+        (engine.outbox.Audited), for handlers whose whole call is this one owner call.
         """
         try:
             item = build()

@@ -21,7 +21,8 @@ from pathlib import Path
 from keyun.engine.accounts import AccountsEngine
 from keyun.engine.audit import TEXT_FIELDS
 from keyun.engine.policy import Policy
-from keyun.engine.shard import AuditNote, Refusal, ShardEngine, events_in
+from keyun.engine.outbox import AuditNote
+from keyun.engine.shard import Refusal, ShardEngine, events_in
 
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgpack
 
-from keyun.engine import accounts, commands, decide, events, network, reasons, shard, state, views
+from keyun.engine import accounts, commands, decide, events, network, outbox, reasons, shard, state, views
 
 FORMAT_VERSION = 1
 
@@ -46,7 +46,7 @@ def _engine_types(*modules: ModuleType) -> dict[str, type]:
     return known
 
 
-TYPES = _engine_types(commands, events, network, reasons, state, views, decide, shard, accounts)
+TYPES = _engine_types(commands, events, network, reasons, state, views, decide, shard, outbox, accounts)
 FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls) if f.compare) for name, cls in TYPES.items() if dataclasses.is_dataclass(cls)}
 
 

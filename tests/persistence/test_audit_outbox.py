@@ -12,8 +12,9 @@ from keyun.engine import commands as c
 from keyun.engine.audit import AuditRecord
 from keyun.engine.policy import Policy
 from keyun.engine.reasons import Rejection
+from keyun.engine import outbox as outbox_module
 from keyun.engine import shard as shard_module
-from keyun.engine.shard import AuditBacklog, AuditNote, Audited
+from keyun.engine.outbox import AuditBacklog, AuditNote, Audited
 
 from keyun.persistence.admin import describe, dump_logs
 from keyun.persistence.layout import prepare
@@ -47,28 +48,28 @@ def test_audited_calls_are_journaled_with_their_outcome_and_kept_until_delivered
     (refused,), entries = owner.run([Audited(c.Sell("a3", TRIP, A, B, seat_numbers=("99Z",)), audit(3))], NOW + 2000)
     assert isinstance(refused, Rejection)
     assert [type(e) for e in entries] == [shard_module.Refusal, AuditNote] and outcome(entries[1].record) == refused.reason.name
-    assert list(owner.engine.audit_outbox) == [record_id(1), record_id(3)]
+    assert list(owner.engine.audit_outbox.records) == [record_id(1), record_id(3)]
 
     owner.crash()  # from the log alone
     assert [outcome(r) for r in owner.engine.audit_outbox.values()] == ["OK", refused.reason.name]
 
-    owner.engine.audit_delivered([record_id(1)])
+    owner.engine.audit_outbox.delivered([record_id(1)])
     owner.snapshot()  # keeps the outbox as it is now: record 3
     owner.run([Audited(c.Sell("a4", TRIP, A, B, seat_count=1), audit(4))], NOW + 3000)
     owner.crash()  # from the snapshot, then the log after it
-    assert list(owner.engine.audit_outbox) == [record_id(3), record_id(4)]
+    assert list(owner.engine.audit_outbox.records) == [record_id(3), record_id(4)]
     assert owner.report.events_replayed == 1  # the sale's one event; audit notes are no events
 
 
 def test_a_full_outbox_turns_audited_calls_away_unapplied(owner, monkeypatch):
-    monkeypatch.setattr(shard_module, "MAX_AUDIT_OUTBOX", 2)
+    monkeypatch.setattr(outbox_module, "MAX_AUDIT_OUTBOX", 2)
     owner.run(schedule_batch(), NOW)
     owner.run([Audited(c.Sell(f"b{n}", TRIP, A, B, seat_count=1), audit(n)) for n in (1, 2)], NOW + 1000)
     (backlog, sold), entries = owner.run([Audited(c.Sell("b3", TRIP, A, B, seat_count=1), audit(3)), c.Sell("b4", TRIP, A, B, seat_count=1)], NOW + 2000)
     assert backlog == AuditBacklog(2) and not isinstance(sold, Rejection)  # a call that is not audited still goes through
     assert [type(entry) for entry in entries] == [shard_module.Entry] and "b3" not in owner.engine.recent
     assert owner.engine.state.trips[TRIP].tickets_issued == 3  # b1, b2 and b4; not b3
-    owner.engine.audit_delivered([record_id(1)])
+    owner.engine.audit_outbox.delivered([record_id(1)])
     (again,), _ = owner.run([Audited(c.Sell("b3", TRIP, A, B, seat_count=1), audit(3))], NOW + 3000)
     assert not isinstance(again, (Rejection, AuditBacklog))  # room again: the same request goes through
 

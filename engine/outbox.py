@@ -1,0 +1,101 @@
+"""Audit records journaled by an owner with the calls they describe, until the audit owner has them.
+
+The gateway sends an audited call as `Audited`: the call, and its audit record as the values of an
+AuditRecord with the outcome "OK".  The owner answers the call, fills in the outcome (the reason
+of a rejection), and journals the record with the batch (`AuditNote`), in the same log record and
+fsync as the call's own events.  The call and its record are therefore durable together or not at
+all.  The record then waits in the owner's `AuditOutbox` (kept in its log and snapshots) until the
+owner's shell reports that the audit owner has stored it (actors/audit_forwarder.py).
+
+Trip owners (engine/shard.py) and the accounts owner (engine/accounts.py) share this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .audit import TEXT_FIELDS
+from .limits import MAX_AUDIT_OUTBOX
+from .reasons import Rejection
+
+# Where AuditRecord.values() keeps these fields (at_ms comes first).
+RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
+TARGET_AT = 1 + TEXT_FIELDS.index("target")
+OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """A call to audit with its answer: the gateway's record of who asks what, as the values of an
+    AuditRecord (AuditRecord.values(): plain values pickle, journal and send on for a fraction of
+    the cost), with the outcome "OK" for the owner to change to the reason of a rejection.
+
+    `target_from_reply`: the record names no target yet, because the call makes it (a new account
+    or passenger); the owner names what its reply is about (the engine's `reply_target`)."""
+
+    item: Any
+    record: tuple
+    target_from_reply: bool = False
+
+    @property
+    def trip_id(self) -> str:  # where the gateway routes a trip owner's call
+        return self.item.trip_id
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """A journal entry: the audit record of a call this owner answered.  `record` holds
+    AuditRecord.values()."""
+
+    record: tuple
+    events = ()  # not a field: an audit note changes nothing
+
+
+@dataclass(frozen=True, slots=True)
+class AuditBacklog:
+    """The reply to an audited call while the outbox is full: the call was not applied."""
+
+    outbox: int
+
+
+def _with(record: tuple, at: int, value: str) -> tuple:
+    return (*record[:at], value, *record[at + 1 :])
+
+
+class AuditOutbox:
+    """The records journaled here that the audit owner may not have yet, by record id, oldest first."""
+
+    def __init__(self, records: Iterable[tuple] = ()):
+        self.records: dict[str, tuple] = {record[RECORD_ID_AT]: record for record in records}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def values(self) -> list[tuple]:
+        return list(self.records.values())
+
+    def answer(self, audited: Audited, apply: Callable[[Any], Any], entries: list, reply_target: Callable[[Any], str] | None = None) -> Any:
+        """Answer the call with `apply`, and journal its record, outcome filled in, with the batch.
+        While the outbox is full the call is not applied, and the answer is AuditBacklog."""
+        if len(self.records) >= MAX_AUDIT_OUTBOX:
+            return AuditBacklog(len(self.records))
+        reply = apply(audited.item)
+        record = audited.record  # the gateway made it with "OK"
+        if isinstance(reply, Rejection):
+            record = _with(record, OUTCOME_AT, reply.reason.name)
+        elif audited.target_from_reply and reply_target is not None:
+            record = _with(record, TARGET_AT, reply_target(reply))
+        entries.append(AuditNote(record))
+        self.records[record[RECORD_ID_AT]] = record
+        return reply
+
+    def replay(self, note: AuditNote) -> None:
+        """A journaled record, read back after a restart: it may not have arrived."""
+        self.records[note.record[RECORD_ID_AT]] = note.record
+
+    def delivered(self, record_ids: Iterable[str]) -> None:
+        """The audit owner has stored these records: they leave the outbox."""
+        for record_id in record_ids:
+            self.records.pop(record_id, None)
