@@ -18,6 +18,7 @@ import ray
 from keyun.engine.accounts import AccountRules, AccountsEngine
 from keyun.persistence.small_store import SmallStore
 
+from .audit_forwarder import AUDIT_GROUP, SendsAuditRecords
 from .packed import PackedBatches
 
 log = logging.getLogger("keyun.owner")
@@ -27,18 +28,23 @@ def accounts_directory(data_dir: Path) -> Path:
     return data_dir / "accounts"
 
 
-class AccountShard(PackedBatches):
-    def __init__(self, data_dir: str, rules: AccountRules | None = None):
+class AccountShard(PackedBatches, SendsAuditRecords):
+    def __init__(self, data_dir: str, rules: AccountRules | None = None, audit_name: str | None = None):
+        """`audit_name`: the audit owner's Ray name, for the audit records of calls the gateway
+        sends as engine.outbox.Audited (without one, nothing is sent on)."""
         self.engine = AccountsEngine(rules)
         self.store = SmallStore(accounts_directory(Path(data_dir)))
         replayed = self.store.recover(self.engine)
         log.warning("accounts recovered: %d accounts, replayed %d records", len(self.engine.state.accounts), replayed)
+        self.start_forwarding(audit_name, "accounts", self.engine.audit_outbox)
 
     def apply(self, batch: list) -> list:
         """Apply a batch at one `now`, make it durable, then reply per item."""
         try:
+            self.take_delivered(self.engine.audit_outbox)
             replies, entries = self.engine.execute(batch, time.time_ns() // 1_000_000)
             self.store.commit(self.engine.last_now, entries)
+            self.forward(entries)
             if self.store.snapshot_due():
                 self.store.snapshot(self.engine)
         except BaseException:
@@ -54,4 +60,4 @@ class AccountShard(PackedBatches):
         return self.store.snapshot_lsn
 
 
-RemoteAccountShard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(AccountShard)
+RemoteAccountShard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={AUDIT_GROUP: 1})(AccountShard)

@@ -23,7 +23,7 @@ from collections import deque
 
 import ray
 
-from keyun.engine.outbox import RECORD_ID_AT
+from keyun.engine.outbox import RECORD_ID_AT, AuditNote, AuditOutbox
 from keyun.persistence import metrics
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH
 
@@ -31,6 +31,10 @@ from .audit_log import RAY_NAMESPACE
 from .packed import pack
 
 log = logging.getLogger("keyun.owner")
+
+# audit_flushed runs in this concurrency group, on a thread of its own: batches stay one at a time
+# in the default group.
+AUDIT_GROUP = "audit"
 
 GATHER_S = 0.05
 FIRST_RETRY_DELAY_S = 0.05
@@ -97,3 +101,33 @@ class AuditForwarder:
             with self.changed:
                 self.sending = 0
                 self.changed.notify_all()
+
+
+class SendsAuditRecords:
+    """For an owner actor whose engine journals audit records (an `audit_outbox`): the forwarder's
+    part in recovery and in every batch, and `audit_flushed`.  Without an audit owner's name,
+    nothing is sent on (tests of the owner alone)."""
+
+    forwarder: AuditForwarder | None = None
+
+    def start_forwarding(self, audit_name: str | None, owner: str, outbox: AuditOutbox) -> None:
+        """After recovery: send whatever may not have arrived before the restart."""
+        self.forwarder = AuditForwarder(audit_name, owner) if audit_name else None
+        if self.forwarder is not None:
+            self.forwarder.send(outbox.values())
+
+    def take_delivered(self, outbox: AuditOutbox) -> None:
+        """Before a batch: what the audit owner has stored leaves the outbox."""
+        if self.forwarder is not None:
+            outbox.delivered(self.forwarder.take_delivered())
+
+    def forward(self, entries: list) -> None:
+        """After a batch is durable: its audit records go on to the audit owner."""
+        if self.forwarder is not None:
+            self.forwarder.send([entry.record for entry in entries if type(entry) is AuditNote])
+
+    @ray.method(concurrency_group=AUDIT_GROUP)  # beside the batches: waiting here never holds one up
+    def audit_flushed(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the audit owner has every audit record this owner journaled (before the audit
+        log is read); False if that took longer than `timeout_s`."""
+        return self.forwarder is None or self.forwarder.flush(timeout_s)

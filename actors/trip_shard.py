@@ -19,12 +19,11 @@ from pathlib import Path
 import ray
 
 from keyun.engine.policy import Policy
-from keyun.engine.outbox import AuditNote
 from keyun.engine.shard import ShardEngine
 from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
 
-from .audit_forwarder import AuditForwarder
+from .audit_forwarder import AUDIT_GROUP, SendsAuditRecords
 from .packed import PackedBatches
 
 log = logging.getLogger("keyun.owner")
@@ -38,11 +37,6 @@ log = logging.getLogger("keyun.owner")
 # runs just as fast (keyun_owner_gc_seconds).
 GC_THRESHOLDS = (20_000, 10, 1000)
 
-# audit_flushed runs in this concurrency group, on a thread of its own: batches stay one at a time
-# in the default group.
-AUDIT_GROUP = "audit"
-
-
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -51,7 +45,7 @@ def shard_directory(data_dir: Path, shard_no: int) -> Path:
     return data_dir / "shards" / f"{shard_no:04d}"
 
 
-class TripShard(PackedBatches):
+class TripShard(PackedBatches, SendsAuditRecords):
     def __init__(self, shard_no: int, policy: Policy, data_dir: str, check_invariants: bool = False, audit_name: str | None = None):
         """`audit_name`: the audit owner's Ray name, for the audit records of calls the gateway
         sends as engine.outbox.Audited (without one, nothing is sent on)."""
@@ -66,9 +60,7 @@ class TripShard(PackedBatches):
             shard_no, report.snapshot_lsn, report.trips, report.records_replayed, report.events_replayed, report.seconds,
         )
         self.recovery = report
-        self.forwarder = AuditForwarder(audit_name, f"shard {shard_no}") if audit_name else None
-        if self.forwarder is not None:
-            self.forwarder.send(self.engine.audit_outbox.values())  # whatever may not have arrived before
+        self.start_forwarding(audit_name, f"shard {shard_no}", self.engine.audit_outbox)
 
     def _progress(self, records: int, events: int) -> None:
         log.warning("shard %d recovering: %d records, %d events replayed", self.shard_no, records, events)
@@ -77,13 +69,11 @@ class TripShard(PackedBatches):
         """Apply a batch stamped with one `now`, make it durable, then reply per item."""
         metrics.BATCH_COMMANDS.observe(len(batch))
         try:
-            if self.forwarder is not None:
-                self.engine.audit_outbox.delivered(self.forwarder.take_delivered())
+            self.take_delivered(self.engine.audit_outbox)
             now = wall_clock_ms()
             replies, entries = self.engine.execute(batch, now)
             self.store.commit(self.engine.last_now, entries)
-            if self.forwarder is not None:
-                self.forwarder.send([entry.record for entry in entries if type(entry) is AuditNote])
+            self.forward(entries)
             self.store.finish_snapshot()  # if the one being written is durable
             if self.store.snapshot_due():
                 self.store.start_snapshot(self.engine)
@@ -104,12 +94,6 @@ class TripShard(PackedBatches):
     def metrics(self) -> list:
         """This owner's metric families, for the gateway's /metrics."""
         return list(metrics.OWNER_REGISTRY.collect())
-
-    @ray.method(concurrency_group=AUDIT_GROUP)  # beside the batches: waiting here never holds up a sale
-    def audit_flushed(self, timeout_s: float = 10.0) -> bool:
-        """Wait until the audit owner has every audit record this owner journaled (before the audit
-        log is read); False if that took longer than `timeout_s`."""
-        return self.forwarder is None or self.forwarder.flush(timeout_s)
 
     def snapshot(self) -> int:
         """Take a snapshot now (used before a backup and by operators); return the LSN it covers."""

@@ -20,6 +20,7 @@ from enum import Enum
 
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
+from .outbox import Audited, AuditNote, AuditOutbox
 from .permissions import ROLE_BY_NAME, Role
 from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, invalid, reject
@@ -907,19 +908,32 @@ class AccountEntry:
     events: tuple
 
 
+def reply_target(reply) -> str:
+    """What an account call's reply is about: the target of the audit record of a call that made
+    it (Audited.target_from_reply), such as a new account or a new frequent passenger."""
+    if isinstance(reply, AccountView):
+        return reply.account_id
+    if isinstance(reply, PassengersView) and reply.passengers:
+        return reply.passengers[0].passenger_id
+    return ""
+
+
 class AccountsEngine:
     def __init__(self, rules: AccountRules | None = None):
         self.state = AccountsState()
         self.rules = rules or AccountRules()
         self.last_now = 0
         self.recent: OrderedDict[str, tuple[object, object]] = OrderedDict()  # request id -> (command, reply)
+        # Audit records of calls sent as Audited, until the audit owner has them (engine/outbox.py).
+        self.audit_outbox = AuditOutbox()
 
-    def execute(self, batch: list, now_ms: int) -> tuple[list, list[AccountEntry]]:
+    def execute(self, batch: list, now_ms: int) -> tuple[list, list[AccountEntry | AuditNote]]:
         now_ms = max(now_ms, self.last_now)
         self.last_now = now_ms
-        entries: list[AccountEntry] = []
+        entries: list[AccountEntry | AuditNote] = []
         self._sweep_idle(now_ms, entries)
-        return [self._one(item, now_ms, entries) for item in batch], entries
+        apply = lambda item: self._one(item, now_ms, entries)  # noqa: E731
+        return [self.audit_outbox.answer(item, apply, entries, reply_target) if type(item) is Audited else apply(item) for item in batch], entries
 
     def _sweep_idle(self, now_ms: int, entries: list[AccountEntry]) -> None:
         """End sessions nobody has used for too long, oldest first, a bounded number per batch."""
@@ -970,6 +984,9 @@ class AccountsEngine:
     def replay(self, now_ms: int, entries) -> None:
         self.last_now = max(self.last_now, now_ms)
         for entry in entries:
+            if type(entry) is AuditNote:
+                self.audit_outbox.replay(entry)
+                continue
             for event in entry.events:
                 evolve(self.state, event)
             request_id = getattr(entry.command, "request_id", "")
@@ -977,10 +994,12 @@ class AccountsEngine:
                 self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))
 
     def snapshot(self) -> tuple:
-        """The whole state and idempotency window, for a snapshot (accounts are few: no increments)."""
-        return (self.state, tuple((rid, command, reply) for rid, (command, reply) in self.recent.items()))
+        """The whole state, idempotency window and audit outbox, for a snapshot (accounts are few:
+        no increments)."""
+        return (self.state, tuple((rid, command, reply) for rid, (command, reply) in self.recent.items()), tuple(self.audit_outbox.values()))
 
     def restore(self, now_ms: int, snapshot: tuple) -> None:
         self.last_now = now_ms
-        self.state, recent = snapshot
+        self.state, recent, *outbox = snapshot  # snapshots written before the outbox have none
         self.recent = OrderedDict((rid, (command, reply)) for rid, command, reply in recent)
+        self.audit_outbox = AuditOutbox(outbox[0] if outbox else ())

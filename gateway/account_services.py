@@ -32,7 +32,7 @@ from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc,
 
 from . import credentials
 from .auth import Auth, Principal, caller
-from .errors import OUTCOME, abort, owner_errors
+from .errors import OUTCOME, abort, owner_errors, recorded_by_owner, with_audit_record
 from .owners import Batcher, OwnerUnavailable
 
 PHONE_CONTEXT = "account.phone"
@@ -79,8 +79,16 @@ class AccountDesk:
         self.secrets = secrets_
         self.auth = auth
 
-    async def ask(self, context: grpc.aio.ServicerContext, item: Any) -> Any:
-        reply = await self.accounts.submit(item)
+    async def ask(self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, target_from_reply: bool = False) -> Any:
+        """The owner's reply; abort the call on a rejection.  `audited`: the call's audit record
+        goes along, and the owner journals it with the call (engine/outbox.py), for handlers whose
+        call is settled by this owner call (`target_from_reply`: the call makes its target)."""
+        note = None
+        if audited:
+            item, note = with_audit_record(item, target_from_reply)
+        async with owner_errors(context):
+            reply = await self.accounts.submit(item)
+            recorded_by_owner(note, reply)
         if isinstance(reply, Rejection):
             await abort(context, reply)
         return reply
@@ -241,7 +249,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             # Hash only once the request is known to be well formed: hashing is the expensive part.
             new = command.account
             hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
-            view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint))
+            view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, target_from_reply=True)
         _note(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view))
 
@@ -277,7 +285,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             if counted.locked_until_ms:
                 _note(detail=f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures")
             await abort(context, bad_credentials())
-        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step))
+        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step), audited=True)
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
             await desk.accounts.submit(ac.RehashPassword(account.account_id, await desk.hash_password(request.password)))
         return await desk.issue_tokens(session)
@@ -297,7 +305,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def Logout(self, request, context):
         principal = caller()
-        await self.desk.ask(context, ac.EndSession(principal.session_id))
+        await self.desk.ask(context, ac.EndSession(principal.session_id), audited=True)
         self.desk.auth.sessions.forget(principal.session_id)
         return accounts_pb2.LogoutResponse()
 
@@ -307,7 +315,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def UpdateProfile(self, request, context):
         command = await self.desk.build(context, lambda: ac.UpdateProfile(request.request_id, caller().account_id, request.display_name.strip()))
-        view = await self.desk.ask(context, command)
+        view = await self.desk.ask(context, command, audited=True)
         return accounts_pb2.GetProfileResponse(account=self.desk.account(view))
 
     async def ChangePassword(self, request, context):
@@ -325,7 +333,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         if not await desk.password_matches(found.password_hash, request.old_password):
             await abort(context, reject(Reason.BAD_CREDENTIALS, "the old password is wrong", field="old_password"))
         new_hash = await desk.hash_password(request.new_password)
-        await desk.ask(context, ac.ChangePassword(command.request_id, principal.account_id, new_hash, principal.session_id, fingerprint))
+        await desk.ask(context, ac.ChangePassword(command.request_id, principal.account_id, new_hash, principal.session_id, fingerprint), audited=True)
         return accounts_pb2.ChangePasswordResponse()
 
     async def AddPassenger(self, request, context):
@@ -345,7 +353,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
-        added = await desk.ask(context, command)
+        added = await desk.ask(context, command, audited=True, target_from_reply=True)
         _note(target=added.passengers[0].passenger_id)
         return accounts_pb2.AddPassengerResponse(passenger=desk.passenger(principal.account_id, added.passengers[0]))
 
@@ -356,7 +364,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def RemovePassenger(self, request, context):
         command = await self.desk.build(context, lambda: ac.RemovePassenger(request.request_id, caller().account_id, request.passenger_id))
-        await self.desk.ask(context, command)
+        await self.desk.ask(context, command, audited=True)
         return accounts_pb2.RemovePassengerResponse()
 
 
@@ -433,7 +441,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
             secret = secrets_[given.login_name] = credentials.new_totp_secret()
             new = await desk.new_account(context, ac.AccountKind.STAFF, given.login_name, given.password, given.display_name.strip(), secret)
             admins.append(ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, new.password_hash, new.totp_cipher, (role.value,), ("*",), ("*",)))
-        created = await desk.ask(context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))))
+        created = await desk.ask(context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))), audited=True)
         return staff_pb2.SetUpResponse(administrators=[
             staff_pb2.AdministratorSecret(
                 account=desk.account(view), totp_secret=secrets_[view.login_name],
@@ -462,7 +470,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         view = await desk.recall(context, request.request_id, fingerprint, password, lambda first: first.account.password_hash)
         if view is None:
             new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
-            view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)))
+            view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)), audited=True, target_from_reply=True)
         _note(target=view.account_id)
         uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer=self.issuer) if totp_secret else ""
         return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri)
@@ -477,7 +485,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         command = await self.desk.build(context, lambda: ac.DisableAccount(request.request_id, request.account_id))
         if command.account_id == principal.account_id:
             await abort(context, reject(Reason.PERMISSION_DENIED, "an administrator cannot disable their own account", field="account_id"))
-        view = await self.desk.ask(context, command)
+        view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.DisableAccountResponse(account=self.desk.account(view))
 
     async def GrantRoles(self, request, context):
@@ -490,7 +498,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         if len(ADMIN_KINDS & set(command.roles)) > 1 or (ADMIN_KINDS & set(command.roles) and len(command.roles) > 1):
             await abort(context, reject(Reason.PERMISSION_DENIED, "the three administrators are separate: an administrator holds one role only", field="roles"))
         _note(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators))
-        view = await self.desk.ask(context, command)
+        view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.GrantRolesResponse(account=self.desk.account(view))
 
     async def LookUpPassenger(self, request, context):
@@ -509,11 +517,11 @@ class StaffService(staff_pb2_grpc.StaffServicer):
 
 
 class AuditService(audit_pb2_grpc.AuditServicer):
-    def __init__(self, audit_actor: Any, trip_owners_flushed: Callable[[], Awaitable[None]]):
-        """`trip_owners_flushed` waits until the audit records the trip owners journaled have
-        reached the audit owner, so a read shows every call answered before it."""
+    def __init__(self, audit_actor: Any, owners_flushed: Callable[[], Awaitable[None]]):
+        """`owners_flushed` waits until the audit records the trip and accounts owners journaled
+        have reached the audit owner, so a read shows every call answered before it."""
         self.actor = audit_actor
-        self.trip_owners_flushed = trip_owners_flushed
+        self.owners_flushed = owners_flushed
 
     async def ListRecords(self, request, context):
         size = request.page_size or DEFAULT_PAGE_SIZE
@@ -530,7 +538,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
         since = request.since.ToMilliseconds() if request.HasField("since") else 0
         until = request.until.ToMilliseconds() if request.HasField("until") else None
         async with owner_errors(context):
-            await self.trip_owners_flushed()
+            await self.owners_flushed()
             records, following = await _audit_call(self.actor.query.remote(
                 since_ms=since, until_ms=until, actor=request.actor, action=request.action, outcome=request.outcome, target=request.target,
                 page_size=size, before_seq=before,
@@ -542,7 +550,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
 
     async def Verify(self, request, context):
         async with owner_errors(context):
-            await self.trip_owners_flushed()
+            await self.owners_flushed()
             report = await _audit_call(self.actor.verify.remote())
         return audit_pb2.VerifyResponse(
             ok=report.ok, records_checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from keyun.engine.outbox import AuditBacklog, Audited
 from keyun.engine.reasons import Reason, Rejection
 
 from .owners import OwnerFailed, OwnerUnavailable, Overloaded
@@ -142,6 +143,24 @@ async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.Status
     say so with a reason, and when to try again if retrying can help."""
     details = status_details(code, message, reason, {}, retry_after_s=retry_after_s)
     await context.abort(code, message, trailing_metadata=((DETAILS_KEY, details),))
+
+
+def with_audit_record(item: Any, target_from_reply: bool = False) -> tuple[Any, dict | None]:
+    """The item to send an owner, with the call's audit record attached (engine.outbox.Audited)
+    if the interceptor made one, and the call's audit note (None if there is no record)."""
+    note = OUTCOME.get()
+    if note is None or "audit" not in note:
+        return item, None
+    return Audited(item, note["audit"](), target_from_reply), note
+
+
+def recorded_by_owner(note: dict | None, reply: Any) -> None:
+    """After an audited call's owner answered: the owner journaled its record, so the interceptor
+    writes none.  An owner keeping too many records for the audit owner took nothing: Overloaded."""
+    if type(reply) is AuditBacklog:
+        raise Overloaded()
+    if note is not None:
+        note["recorded"] = True  # by the owner, whatever the reply
 
 
 class owner_errors:

@@ -148,8 +148,9 @@ def owner_options(detached: bool = False, owner_resource: str | None = None) -> 
     return options
 
 
-def accounts_owner(instance: str, data_dir: Path, rules: AccountRules, detached: bool = False, owner_resource: str | None = None) -> Any:
-    return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(str(data_dir.resolve()), rules)
+def accounts_owner(instance: str, data_dir: Path, rules: AccountRules, detached: bool = False, owner_resource: str | None = None, audit_name: str | None = None) -> Any:
+    """`audit_name`: the audit owner the accounts owner sends the audit records it journals to."""
+    return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(str(data_dir.resolve()), rules, audit_name)
 
 
 class OwnerPool:
@@ -185,15 +186,17 @@ class OwnerPool:
         """Send a query to every owner (searches span all trips)."""
         return list(await asyncio.gather(*(batcher.submit(item) for batcher in self.batchers)))
 
-    async def audit_flushed(self) -> None:
-        """Wait until the audit owner has every audit record the trip owners journaled."""
-        try:
-            flushed = await asyncio.gather(*(actor.audit_flushed.remote() for actor in self.actors))
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
-            raise OwnerUnavailable(str(error)) from None
-        if not all(flushed):
-            raise OwnerUnavailable("a trip owner could not hand its audit records to the audit owner in time")
-
     def kill(self) -> None:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
+
+
+async def audit_flushed(owners: list) -> None:
+    """Wait until the audit owner has every audit record these owners (trip shards, accounts)
+    journaled."""
+    try:
+        flushed = await asyncio.gather(*(actor.audit_flushed.remote() for actor in owners))
+    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
+        raise OwnerUnavailable(str(error)) from None
+    if not all(flushed):
+        raise OwnerUnavailable("an owner could not hand its audit records to the audit owner in time")

@@ -49,7 +49,7 @@ from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
-from .owners import Batcher, OwnerPool, accounts_owner
+from .owners import Batcher, OwnerPool, accounts_owner, audit_flushed
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
@@ -134,6 +134,10 @@ class Owners:
     def all_actors(self) -> list:
         return [*self.pool.actors, self.accounts, self.audit]
 
+    async def audit_flushed(self) -> None:
+        """Wait until the audit owner has the records the trip and accounts owners journaled."""
+        await audit_flushed([*self.pool.actors, self.accounts])
+
 
 class GenericHandlersOnly:
     """A server as the generated `add_*Servicer_to_server` functions see it: every method is served
@@ -206,8 +210,10 @@ class KeyunServer:
         layout.prepare(data_dir, shards)
         keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
         metrics = GatewayMetrics()
-        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource, audit_actor_name(instance))
-        owners = Owners(pool, accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource), audit_actor(instance, data_dir, detached, owner_resource))
+        audit_name = audit_actor_name(instance)
+        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource, audit_name)
+        accounts = accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource, audit_name)
+        owners = Owners(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
         return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s)
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
@@ -245,7 +251,7 @@ class KeyunServer:
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(), services)
         accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), services)
         staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), services)
-        audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit, self.owners.pool.audit_flushed), services)
+        audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit, self.owners.audit_flushed), services)
         orders_pb2_grpc.add_OrdersServicer_to_server(OrdersService(self.orders), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.

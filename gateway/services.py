@@ -24,7 +24,6 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
-from keyun.engine.outbox import AuditBacklog, Audited
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
     catalog_pb2,
@@ -41,9 +40,9 @@ from keyun.v1 import (
 
 from . import convert
 from .auth import CALLER
-from .errors import OUTCOME, abort, owner_errors
+from .errors import abort, owner_errors, recorded_by_owner, with_audit_record
 from .network_loader import load_network
-from .owners import OwnerPool, Overloaded
+from .owners import OwnerPool
 from .shared_answers import SharedAnswers
 
 log = logging.getLogger("keyun.gateway")
@@ -104,15 +103,12 @@ class Gateway:
             item = build()
         except Rejected as rejected:
             await abort(context, rejected.rejection)
-        note = OUTCOME.get() if audited else None
-        if note is not None and "audit" in note:
-            item = Audited(item, note["audit"]())
+        note = None
+        if audited:
+            item, note = with_audit_record(item)
         async with owner_errors(context):
             reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
-            if type(reply) is AuditBacklog:  # the owner keeps too many records for the audit owner
-                raise Overloaded()
-        if note is not None:
-            note["recorded"] = True  # by the owner, whatever the reply
+            recorded_by_owner(note, reply)
         replies = reply if fan_out else [reply]
         for each in replies:
             if isinstance(each, Rejection):

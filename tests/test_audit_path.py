@@ -1,6 +1,7 @@
 """A sale's audit record travels with the sale: its trip owner journals both, then sends the record
 on, so sales (and check-ins, and a dispatcher's delay) go on while the audit owner cannot answer,
-and the records follow."""
+and the records follow.  The accounts owner does the same for account calls (new accounts, roles,
+logins, profiles)."""
 
 from __future__ import annotations
 
@@ -12,27 +13,43 @@ import pytest
 import ray
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import audit_pb2, audit_pb2_grpc, dispatch_pb2
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, dispatch_pb2, staff_pb2
 
 from .conftest import logged_in, schedule_trip
 
+STRONG = "Aud1t-Stop-Pass"
 
-def test_sales_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(keyun):
+
+class audit_owner_stopped:
+    """`with audit_owner_stopped(keyun):` the audit owner's process is stopped (SIGSTOP) inside."""
+
+    def __init__(self, keyun):
+        self.pid = ray.get(keyun.server.server.owners.audit.ready.remote(), timeout=60)["pid"]
+
+    def __enter__(self):
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def __exit__(self, *exc):
+        os.kill(self.pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def auditor(keyun) -> KeyunClient:
+    """Logged in once per server: an administrator's TOTP code counts once."""
+    return logged_in(KeyunClient(keyun.target), "auditor")
+
+
+def test_sales_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(keyun, auditor):
     trip_id = schedule_trip(keyun.client, "AUDSTOP", dt.timedelta(minutes=30), vehicle="coach45")  # boarding
-    auditor = logged_in(KeyunClient(keyun.target), "auditor")  # logins are recorded by the gateway: before the stop
     # One attempt, and a deadline well inside the gateway's 30 s of waiting for an owner: a sale
     # that waited for the audit owner would fail here with DEADLINE_EXCEEDED.
     seller = logged_in(KeyunClient(keyun.target, deadline_s=15, attempts=1))
-    audit_owner_pid = ray.get(keyun.server.server.owners.audit.ready.remote(), timeout=60)["pid"]
-    os.kill(audit_owner_pid, signal.SIGSTOP)
-    try:
+    with audit_owner_stopped(keyun):
         tickets = [seller.sell(trip_id, "AAA", "BBB", seat_count=1).tickets[0] for _ in range(5)]
         with pytest.raises(KeyunError) as taken:
             seller.sell(trip_id, "AAA", "BBB", seat_numbers=(tickets[0].seat_number,))
         checked_in = seller.check_in(tickets[1].ticket_id, "G1")
         seller.call(seller.dispatch.DelayTrip, dispatch_pb2.DelayTripRequest(request_id="audstop-delay", trip_id=trip_id, delay_minutes=10))
-    finally:
-        os.kill(audit_owner_pid, signal.SIGCONT)
     assert checked_in.ticket_id == tickets[1].ticket_id
 
     # The read waits until the trip owners' records have reached the audit owner.
@@ -44,4 +61,38 @@ def test_sales_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(k
     assert [record.outcome for record in check_ins] == ["OK"]
     delays = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Dispatch/DelayTrip", target=trip_id)).records
     assert [record.outcome for record in delays] == ["OK"]
+    assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok
+
+
+def test_account_calls_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(keyun, auditor):
+    sysadmin = logged_in(KeyunClient(keyun.target, deadline_s=15, attempts=1), "sysadmin")
+    secadmin = logged_in(KeyunClient(keyun.target, deadline_s=15, attempts=1), "secadmin")
+    newcomer = KeyunClient(keyun.target, deadline_s=15, attempts=1)
+    with audit_owner_stopped(keyun):
+        made = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+            request_id="audstop-create", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="audstop", password=STRONG, display_name="Audit Stop",
+        )).account
+        with pytest.raises(KeyunError) as taken:  # the same login name again: refused by the owner
+            sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+                request_id="audstop-create-2", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="audstop", password=STRONG,
+            ))
+        secadmin.call(secadmin.staff.GrantRoles, staff_pb2.GrantRolesRequest(request_id="audstop-grant", account_id=made.account_id, roles=["ticket_seller"], stations=["*"]))
+        newcomer.login("audstop", STRONG)
+        newcomer.call(newcomer.accounts.UpdateProfile, accounts_pb2.UpdateProfileRequest(request_id="audstop-profile", display_name="Audit Stopped"))
+        newcomer.logout()
+    assert taken.value.reason == "ACCOUNT_EXISTS"
+
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+
+    def records(action: str, **where) -> list[tuple[str, str, str]]:
+        found = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action=action, page_size=50, **where)).records
+        return [(record.actor, record.target, record.outcome) for record in found]
+
+    # The new account is named as the target, though only its owner knew its id.
+    assert records("keyun.v1.Staff/CreateAccount", target=made.account_id) == [(sysadmin.account.account_id, made.account_id, "OK")]
+    assert (sysadmin.account.account_id, "", "ACCOUNT_EXISTS") in records("keyun.v1.Staff/CreateAccount", outcome="ACCOUNT_EXISTS")
+    assert records("keyun.v1.Staff/GrantRoles", target=made.account_id) == [(secadmin.account.account_id, made.account_id, "OK")]
+    assert records("keyun.v1.Accounts/Login", actor=made.account_id) == [(made.account_id, made.account_id, "OK")]
+    assert [outcome for *_, outcome in records("keyun.v1.Accounts/UpdateProfile", actor=made.account_id)] == ["OK"]
+    assert [outcome for *_, outcome in records("keyun.v1.Accounts/Logout", actor=made.account_id)] == ["OK"]
     assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok

@@ -164,16 +164,24 @@ def test_a_password_change_ends_every_other_session(engine):
     assert engine.state.accounts[account.account_id].password_hash == "new-hash"
 
 
-def test_the_store_recovers_the_same_state_from_snapshot_and_log(tmp_path, engine):
-    store = SmallStore(tmp_path / "accounts")
+def durable(engine: ac.AccountsEngine, store: SmallStore):
+    """Recover `engine` from `store`; return a function that applies a batch and journals it, as
+    the accounts owner does, and returns (replies, entries)."""
     store.recover(engine)
 
     def apply(items, now):
         replies, entries = engine.execute(items, now)
         store.commit(engine.last_now, entries)
-        return replies
+        return replies, entries
 
-    (account,) = apply([ac.CreateAccount("r1", passenger(1))], T0)
+    return apply
+
+
+def test_the_store_recovers_the_same_state_from_snapshot_and_log(tmp_path, engine):
+    store = SmallStore(tmp_path / "accounts")
+    apply = durable(engine, store)
+
+    (account,), _ = apply([ac.CreateAccount("r1", passenger(1))], T0)
     apply([ac.StartSession(account.account_id, SID, RID), ac.LoginFailed(account.account_id)], T0 + 1)
     store.snapshot(engine)
     apply([ac.AddPassenger("p1", account.account_id, b"n", "PASSPORT", b"d", b"i" * 32, b"")], T0 + 2)
@@ -201,3 +209,46 @@ def test_administrator_roles_need_a_second_factor(engine):
     assert reason(run(engine, ac.GrantRoles("g1", plain.account_id, ("audit_admin",), ("*",), ()))) is Reason.NO_SECOND_FACTOR
     enrolled = run(engine, ac.CreateAccount("r2", staff("bob", totp=b"secret")))
     assert run(engine, ac.GrantRoles("g2", enrolled.account_id, ("audit_admin",), ("*",), ())).roles == ("audit_admin",)
+
+
+def audit_values(n: int, action: str = "keyun.v1.Staff/CreateAccount", target: str = "") -> tuple:
+    """What the gateway sends along with an audited call: outcome "OK", target as it knows it."""
+    from keyun.engine.audit import AuditRecord
+
+    return AuditRecord(f"{n:032x}", T0, "S000001", "system_admin", "", "", "ipv4:127.0.0.1:5000", action, target, "OK").values()
+
+
+def test_audited_account_calls_journal_their_records_until_delivered_across_log_and_snapshot(tmp_path, engine):
+    from keyun.engine.audit import AuditRecord
+    from keyun.engine.outbox import AuditNote, Audited
+
+    store = SmallStore(tmp_path / "accounts")
+    apply = durable(engine, store)
+
+    # A new account: the owner names it as the record's target; a refused one keeps its reason.
+    (made, taken), entries = apply([Audited(ac.CreateAccount("r1", staff("anna")), audit_values(1), target_from_reply=True),
+                                    Audited(ac.CreateAccount("r2", staff("anna")), audit_values(2), target_from_reply=True)], T0)
+    notes = [AuditRecord.from_values(e.record) for e in entries if type(e) is AuditNote]
+    assert [(n.target, n.outcome) for n in notes] == [(made.account_id, "OK"), ("", reason(taken).name)]
+    store.snapshot(engine)
+    (granted,), _ = apply([Audited(ac.GrantRoles("g1", made.account_id, ("ticket_seller",), ("*",), ("*",)), audit_values(3, "keyun.v1.Staff/GrantRoles", made.account_id))], T0 + 1)
+    assert not isinstance(granted, Rejection)
+    engine.audit_outbox.delivered([audit_values(1)[1]])  # the audit owner stored the first
+    store.close()
+
+    # After a crash: the snapshot's outbox, then the log's notes; delivery was not journaled, so
+    # the first comes back too (the audit owner stores a resent record once).
+    again = ac.AccountsEngine()
+    reopened = SmallStore(tmp_path / "accounts")
+    assert reopened.recover(again) == 1
+    assert list(again.audit_outbox.records) == [audit_values(n)[1] for n in (1, 2, 3)]
+    assert again.state == engine.state
+    reopened.close()
+
+
+def test_a_snapshot_from_before_the_outbox_still_loads(engine):
+    run(engine, ac.CreateAccount("r1", passenger(1)))
+    state, recent, _ = engine.snapshot()
+    older = ac.AccountsEngine()
+    older.restore(T0, (state, recent))
+    assert older.state == engine.state and len(older.audit_outbox) == 0
