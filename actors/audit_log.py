@@ -20,8 +20,8 @@ from typing import Any
 
 import ray
 
-from keyun.engine.audit import MIN_RETENTION_DAYS, AuditRecord, ChainReport
-from keyun.engine.reasons import Rejection
+from keyun.engine.audit import MALFORMED, MIN_RETENTION_DAYS, AuditRecord, ChainReport, salvaged
+from keyun.engine.reasons import Rejected, Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
 
 from .packed import PackedBatches, unpack
@@ -75,9 +75,11 @@ class AuditLog(PackedBatches):
         return self._apply(batch, wall_clock_ms())
 
     def apply_values(self, blob: bytes) -> list[int]:
-        """Store a packed batch of AuditRecord values: the records trip owners journaled with the
-        calls they answered (actors/audit_forwarder.py), sent on as plain values."""
-        return self.apply([AuditRecord.from_values(values) for values in unpack(blob)])
+        """Store a packed batch of AuditRecord values: the records owners journaled with the calls
+        they answered (actors/audit_forwarder.py), sent on as plain values.  Values that make no
+        valid record are stored as one that says so (engine.audit.salvaged), never refused."""
+        now_ms = wall_clock_ms()
+        return self.apply([_record(values, now_ms) for values in unpack(blob)])
 
     def _apply(self, batch: list[AuditRecord], now_ms: int) -> list[int]:
         try:
@@ -137,6 +139,15 @@ class AuditLog(PackedBatches):
 # Never wait for a CPU slot (DESIGN: "Ray facts"); Ray restarts a crashed owner and never retries a
 # call itself: the gateway resends a batch, which record ids make harmless.
 RemoteAuditLog = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={READ_GROUP: 1})(AuditLog)
+
+
+def _record(values: Any, now_ms: int) -> AuditRecord:
+    try:
+        return AuditRecord.from_values(values)
+    except (ValueError, TypeError, Rejected) as error:  # a bug upstream: see salvaged()
+        record = salvaged(values, error, now_ms)
+        log.error("an owner sent a malformed audit record: stored as %s, record id %s: %s", MALFORMED, record.record_id, error)
+        return record
 
 
 def audit_actor_name(instance: str) -> str:

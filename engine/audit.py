@@ -146,6 +146,35 @@ def fit(text: str, max_chars: int) -> str:
     return clean if len(clean) <= max_chars else clean[: max_chars - 1] + "…"
 
 
+# The outcome of a record that arrived malformed from an owner's outbox (see `salvaged`).
+MALFORMED = "MALFORMED_RECORD"
+
+
+def salvaged(values: object, error: Exception, at_ms: int) -> AuditRecord:
+    """A valid record standing for values that make none: an owner journaled them, so they cannot
+    be refused (the owner would resend them forever, and its outbox would fill until it turned
+    calls away), nor dropped.  Each field is kept, fitted (as text if it was not); the outcome says
+    the record was malformed, and the detail keeps the error and what the outcome was.  Values of
+    the wrong shape go into the detail whole.  A record id that cannot be kept is replaced by one
+    derived from the values, the same on every resend.  Only a bug makes such
+    values: the gateway fits every field, and the owners fill in reason names."""
+    shaped = isinstance(values, (tuple, list)) and len(values) == 1 + len(TEXT_FIELDS)  # else no field can be told apart
+    fields = list(values) if shaped else []
+    texts = [value if isinstance(value, str) else repr(value) for value in fields[1:]] or [""] * len(TEXT_FIELDS)
+    named = dict(zip(TEXT_FIELDS, texts))
+    record_id = named["record_id"] if named["record_id"] and not CONTROL.search(named["record_id"]) and len(named["record_id"]) <= MAX_RECORD_ID_CHARS else (
+        "malformed-" + hashlib.sha256(repr(values).encode("utf-8", "backslashreplace")).hexdigest()[:32]  # the same on every resend
+    )
+    at = fields[0] if fields and type(fields[0]) is int and 0 <= fields[0] <= MAX_AT_MS else at_ms
+    detail = f"malformed record ({error}); outcome was {named['outcome']!r}; {named['detail']}" if shaped else f"malformed record ({error}): {values!r}"
+    return AuditRecord(
+        record_id=record_id, at_ms=at, actor=fit(named["actor"], MAX_ACTOR_CHARS), role=fit(named["role"], MAX_ROLE_CHARS),
+        device=fit(named["device"], MAX_DEVICE_CHARS), station=fit(named["station"], MAX_STATION_CHARS),
+        source=fit(named["source"], MAX_SOURCE_CHARS), action=fit(named["action"], MAX_ACTION_CHARS) or "unknown",
+        target=fit(named["target"], MAX_TARGET_CHARS), outcome=MALFORMED, detail=fit(detail, MAX_DETAIL_CHARS),
+    )
+
+
 def check_retention(retention_days: int) -> Rejection | None:
     """None when records may be purged after `retention_days`; the rejection otherwise."""
     if type(retention_days) is not int or retention_days < MIN_RETENTION_DAYS:

@@ -66,6 +66,31 @@ def test_a_malformed_batch_is_refused_without_changing_anything(tmp_path):
         owner.store.close()
 
 
+def test_malformed_values_from_an_owner_are_stored_as_a_record_that_says_so(tmp_path):
+    """An owner journaled them and resends them until stored: refusing them would block its outbox."""
+    from keyun.actors.packed import pack
+    from keyun.engine.audit import MALFORMED
+
+    owner = AuditLog(str(tmp_path))
+    try:
+        good = make_record(1, at_ms=now_ms())
+        bad_outcome = (*good.values()[:9], "not a reason", "")  # a bug upstream: the outcome is no reason name
+        bad_id = make_record(3, at_ms=now_ms()).values()
+        bad_id = (bad_id[0], "x" * 100, *bad_id[2:])  # too long a record id
+        batch = pack([good.values(), (*bad_outcome[:1], "rec-bad-outcome", *bad_outcome[2:]), bad_id, ("not", "enough")])
+        assert owner.apply_values(batch) == [1, 2, 3, 4]
+        assert owner.apply_values(batch) == [1, 2, 3, 4]  # resent as the forwarder does: stored once
+        stored = {seq: record for seq, record in owner.store.tail(10)}
+        assert stored[1] == good
+        assert stored[2].record_id == "rec-bad-outcome" and stored[2].outcome == MALFORMED and "'not a reason'" in stored[2].detail
+        assert stored[2].action == good.action and stored[2].actor == good.actor  # what could be kept is kept
+        assert stored[3].record_id.startswith("malformed-") and stored[3].outcome == MALFORMED
+        assert stored[4].record_id.startswith("malformed-") and stored[4].action == "unknown"
+        assert owner.verify().ok
+    finally:
+        owner.store.close()
+
+
 def test_a_killed_audit_owner_restarts_and_its_chain_continues(ray_session, tmp_path):
     data_dir = data_directory(tmp_path / "data")
     instance = f"test-{uuid.uuid4().hex[:8]}"
