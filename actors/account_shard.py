@@ -16,6 +16,7 @@ from pathlib import Path
 import ray
 
 from keyun.engine.accounts import AccountRules, AccountsEngine
+from keyun.persistence import metrics
 from keyun.persistence.small_store import SmallStore
 
 from .audit_forwarder import AUDIT_GROUP, SendsAuditRecords
@@ -51,6 +52,11 @@ class AccountShard(PackedBatches, SendsAuditRecords):
             log.exception("the accounts owner failed applying a batch; restarting from disk")
             os._exit(1)
         return replies
+
+    def metrics(self) -> list:
+        """This owner's metric families, for the gateway's /metrics: its audit outbox (the log and
+        collector metrics of the registry are observed by trip owners only)."""
+        return [family for family in metrics.OWNER_REGISTRY.collect() if family.name.startswith("keyun_audit_")]
 
     def ready(self) -> dict:
         return {"accounts": len(self.engine.state.accounts), "pid": os.getpid()}

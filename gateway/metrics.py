@@ -53,10 +53,17 @@ class GatewayMetrics:
 
 
 class OwnerCollector:
-    """Queue depth and restarts per shard from the gateway's batchers, plus each owner's own metrics."""
+    """Queue depth and restarts per shard from the gateway's batchers, plus each owner's own metrics.
+    The accounts owner is the shard "accounts"."""
 
-    def __init__(self, pool):
+    def __init__(self, pool, accounts_batcher=None):
         self.pool = pool
+        self.accounts_batcher = accounts_batcher  # its actor answers metrics() too
+
+    def _owners(self) -> list[tuple[str, object]]:
+        """(shard label, batcher) of every owner scraped."""
+        owners = [(str(shard), batcher) for shard, batcher in enumerate(self.pool.batchers)]
+        return owners + ([("accounts", self.accounts_batcher)] if self.accounts_batcher is not None else [])
 
     def describe(self) -> list:
         return []  # collected fresh on every scrape
@@ -65,23 +72,24 @@ class OwnerCollector:
         depth = GaugeMetricFamily("keyun_owner_queue_depth", "Calls waiting for an owner's next batch", labels=["shard"])
         restarts = CounterMetricFamily("keyun_owner_restarts", "Batches resent because their owner died and restarted", labels=["shard"])
         up = GaugeMetricFamily("keyun_owner_up", "1 if the owner answered the metrics scrape", labels=["shard"])
-        for shard, batcher in enumerate(self.pool.batchers):
-            depth.add_metric([str(shard)], batcher.queue_depth())
-            restarts.add_metric([str(shard)], batcher.retries)
+        owners = self._owners()
+        for shard, batcher in owners:
+            depth.add_metric([shard], batcher.queue_depth())
+            restarts.add_metric([shard], batcher.retries)
         yield depth
         yield restarts
         merged: dict[str, Metric] = {}
-        for shard, families in enumerate(self._owner_families()):
-            up.add_metric([str(shard)], 0 if families is None else 1)
+        for (shard, _), families in zip(owners, self._owner_families([batcher.actor for _, batcher in owners]), strict=True):
+            up.add_metric([shard], 0 if families is None else 1)
             for family in families or ():
                 target = merged.setdefault(family.name, Metric(family.name, family.documentation, family.type))
                 for sample in family.samples:
-                    target.add_sample(sample.name, {**sample.labels, "shard": str(shard)}, sample.value)
+                    target.add_sample(sample.name, {**sample.labels, "shard": shard}, sample.value)
         yield up
         yield from merged.values()
 
-    def _owner_families(self) -> list[list[Metric] | None]:
-        refs = [actor.metrics.remote() for actor in self.pool.actors]
+    def _owner_families(self, actors: list) -> list[list[Metric] | None]:
+        refs = [actor.metrics.remote() for actor in actors]
         results: list[list[Metric] | None] = []
         deadline = time.monotonic() + OWNER_SCRAPE_TIMEOUT_S
         for ref in refs:

@@ -174,9 +174,9 @@ class KeyunServer:
         self.metrics = metrics
         self.demo_accounts = demo_accounts
         self.setup_token: str | None = None
-        metrics.registry.register(OwnerCollector(pool))
         self.gateway = Gateway(pool, utc_offset_min)
         self.accounts = Batcher(owners.accounts, metrics)
+        metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.audit = Batcher(owners.audit, metrics)
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)

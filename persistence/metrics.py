@@ -27,9 +27,9 @@ SNAPSHOT_PAUSE_SECONDS = Histogram(
 RECOVERY_SECONDS = Histogram("keyun_recovery_seconds", "Time an owner took to load its snapshot and replay its log", buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60), registry=OWNER_REGISTRY)
 REPLAYED_EVENTS = Counter("keyun_replayed_events_total", "Events replayed from the log during recovery", registry=OWNER_REGISTRY)
 AUDIT_OUTBOX_RECORDS = Gauge(
-    "keyun_audit_outbox_records", "Audit records this trip owner journaled that the audit owner has not stored yet", registry=OWNER_REGISTRY,
+    "keyun_audit_outbox_records", "Audit records this owner journaled that the audit owner has not stored yet", registry=OWNER_REGISTRY,
 )
-AUDIT_RECORDS_SENT = Counter("keyun_audit_records_sent_total", "Audit records this trip owner sent on to the audit owner and saw stored", registry=OWNER_REGISTRY)
+AUDIT_RECORDS_SENT = Counter("keyun_audit_records_sent_total", "Audit records this owner sent on to the audit owner and saw stored", registry=OWNER_REGISTRY)
 GC_SECONDS = Histogram(
     "keyun_owner_gc_seconds", "Pauses of the owner's cyclic garbage collector, by generation", ["generation"],
     buckets=GC_BUCKETS, registry=OWNER_REGISTRY,

@@ -45,15 +45,17 @@ def test_metrics_during_load(ray_session, tmp_path):
     assert value(after["keyun_refunds"], "keyun_refunds_total") == len(record.refunded)
     assert value(after["keyun_check_ins"], "keyun_check_ins_total") == len(record.checked_in)
     assert value(after["keyun_gateway_batch_items"], "keyun_gateway_batch_items_count") > 0
-    # Owner metrics come from the owner processes, one series per shard.
-    assert {s.labels["shard"] for s in after["keyun_owner_up"] if s.value == 1} == {"0", "1"}
+    # Owner metrics come from the owner processes, one series per shard; the accounts owner is "accounts".
+    assert {s.labels["shard"] for s in after["keyun_owner_up"] if s.value == 1} == {"0", "1", "accounts"}
     assert value(after["keyun_wal_fsync_seconds"], "keyun_wal_fsync_seconds_count") > 0
     assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
-    assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1"}
+    assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1", "accounts"}
     assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {(shard, g) for shard in "01" for g in "012"}
-    # The sales' audit records went through the trip owners, which count what they sent on.
-    assert {s.labels["shard"] for s in after["keyun_audit_outbox_records"]} == {"0", "1"}
+    # The sales' audit records went through the trip owners, which count what they sent on; the
+    # login's through the accounts owner.
+    assert {s.labels["shard"] for s in after["keyun_audit_outbox_records"]} == {"0", "1", "accounts"}
     assert value(after["keyun_audit_records_sent"], "keyun_audit_records_sent_total") > 0
+    assert value(after["keyun_audit_records_sent"], "keyun_audit_records_sent_total", shard="accounts") > 0
     # Every metric the sample alert rules use is served.
     rules = (Path(__file__).resolve().parents[1] / "docs" / "prometheus" / "keyun-alerts.yml").read_text()
     used = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in re.findall(r"\bkeyun_\w+", rules)}
