@@ -2,7 +2,7 @@
 
     python -m bench.day [--transactions 100000] [--concurrency 1000] [--out bench/results]
 
-Starts `keyun serve --demo` as bench.load does (embedded Ray, 2 durable shards, authentication and
+Starts `keyun serve --demo` as bench.load does (embedded Ray, durable trip owners, authentication and
 audit on) and runs the mixed scenario (50 % searches, 10 % seat maps, 40 % sales) from one client
 process with `concurrency` calls in flight until `transactions` calls have been answered.  Then it
 kills the whole server with SIGKILL (gateway, Ray and owners together: nothing gets to flush),
@@ -37,6 +37,7 @@ from pathlib import Path
 import grpc
 
 from keyun.engine.limits import MAX_PAGE_SIZE
+from keyun.persistence.layout import recorded_shards
 from keyun.v1 import sales_pb2, sales_pb2_grpc
 
 from . import load
@@ -240,13 +241,14 @@ def main() -> None:
             print("checking their audit records ...", file=sys.stderr, flush=True)
             with audit_reader(target) as auditor:
                 day.unaudited = unaudited_sales(auditor, sales, began_ms)
+            shards = recorded_shards(data_dir)
         finally:
             load.stop_server(process)
     day.tickets_checked, day.lost, day.oversold = len(sales), len(lost), len(oversold(sales))
     print(report(day))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"day-{stamp}.json").write_text(json.dumps({"machine": load.machine(), "concurrency": args.concurrency, **asdict(day)}, indent=2) + "\n")
+    (args.out / f"day-{stamp}.json").write_text(json.dumps({"machine": load.machine(), "concurrency": args.concurrency, "shards": shards, **asdict(day)}, indent=2) + "\n")
     write_timeline(args.out / f"day-{stamp}.svg", ended_at, f"{day.transactions:,} mixed transactions: calls answered per second", TARGET_S if day.transactions == 100_000 else None)
     print(f"wrote {args.out}/day-{stamp}.json and .svg", file=sys.stderr)
     if day.lost or day.oversold or day.unaudited:

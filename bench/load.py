@@ -2,14 +2,14 @@
 
     python -m bench.load [--scenarios echo,sell,rush,mixed,gate,refund] [--concurrency 1000]
                          [--seconds 15] [--processes 1] [--stock 12000] [--target HOST:PORT [--ca ca.pem]]
-                         [--workers 1] [--share-session] [--out bench/results]
+                         [--workers 1] [--shards N] [--share-session] [--out bench/results]
 
 Scenarios: echo (the ceiling), sell (durable sales spread over 397 trips), rush (everyone after the
 same 3 trips, which sell out at once), mixed (a station day: searches, seat maps, sales), gate
 (check-ins on coaches now boarding), refund (a refund storm on coaches leaving soon).
 
-Without --target it starts `keyun serve --demo` (embedded Ray, a fresh data directory, 2 shards)
-and loads a bench network.  Every call is authenticated, audited where the RPC mutates, as in
+Without --target it starts `keyun serve --demo` (embedded Ray, a fresh data directory, the server's
+default shard count unless --shards says otherwise) and loads a bench network.  Every call is authenticated, audited where the RPC mutates, as in
 service: the load logs in as the demo duty manager, or as KEYUN_USER / KEYUN_PASSWORD on a --target.  Each scenario runs closed-loop: `concurrency` calls always in flight, split over
 `processes` client processes (asyncio gRPC).  The echo scenario sends a no-op RPC with a request and
 a reply of the same sizes as a sale's through the same gateway stack: what Python gRPC itself can
@@ -41,6 +41,7 @@ from pathlib import Path
 
 import grpc
 
+from keyun.persistence.layout import recorded_shards
 from keyun.v1 import catalog_pb2, catalog_pb2_grpc, common_pb2, diagnostics_pb2, diagnostics_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
 
 from .chart import write_chart
@@ -117,19 +118,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, workers: int, own_session: bool = True) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, workers: int, own_session: bool = True, shards: int | None = None) -> tuple[subprocess.Popen, str]:
     """Start `keyun serve --demo` and wait until it listens.
 
     By default the server runs in a session of its own.  Linux's autogroup scheduler (on by default)
     then shares the CPU between the server's processes together and the client's, rather than
     thread by thread, which gives the higher echo ceiling here.  `own_session=False` keeps the
     server in the client's session (its own process group still, so it stops as a whole); see
-    BENCHMARKS.md for what that changes.
+    BENCHMARKS.md for what that changes.  `shards`: trip owners (default: keyun serve's own).
     """
     port = free_port()
     keyun = str(Path(sys.executable).parent / "keyun")
     process = subprocess.Popen(
-        [keyun, "serve", "--demo", "--port", str(port), "--shards", "2", "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "WARNING"],
+        [keyun, "serve", "--demo", "--port", str(port), "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "WARNING",
+         *(["--shards", str(shards)] if shards else [])],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RAY_ADDRESS": ""},
         **({"start_new_session": True} if own_session else {"process_group": 0}),
     )
@@ -395,6 +397,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=1, help="gateway processes of the server started (keyun serve --workers)")
+    parser.add_argument("--shards", type=int, help="trip owners of the server started (default: keyun serve's, one per 4 CPUs)")
     parser.add_argument("--share-session", action="store_true", help="start the server in this session, so the kernel schedules its threads and the client's as equals (see BENCHMARKS.md)")
     parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
     parser.add_argument("--ca", type=Path, help="the station CA (ca.pem) of a TLS --target (default: env KEYUN_CA)")
@@ -408,7 +411,9 @@ def main() -> None:
     if "echo" not in names:
         names.insert(0, "echo")  # every figure is a ratio to it
     with tempfile.TemporaryDirectory() as tmp:
-        process, target = (None, args.target) if args.target else start_server(Path(tmp) / "data", args.workers, own_session=not args.share_session)
+        data_dir = Path(tmp) / "data"
+        process, target = (None, args.target) if args.target else start_server(data_dir, args.workers, own_session=not args.share_session, shards=args.shards)
+        shards = None if args.target else recorded_shards(data_dir)
         try:
             trip_ids, date = prepare(target)
             results = []
@@ -427,7 +432,7 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {
         "machine": machine(),
-        "concurrency": args.concurrency, "processes": args.processes, "seconds": args.seconds, "gateway_workers": args.workers,
+        "concurrency": args.concurrency, "processes": args.processes, "seconds": args.seconds, "gateway_workers": args.workers, "shards": shards,
         "server_session": "shared" if args.share_session else "own",
         "results": [asdict(r) for r in results],
     }

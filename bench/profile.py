@@ -2,7 +2,7 @@
 
     python -m bench.profile [--scenario sell] [--seconds 10] [--concurrency 1000] [--out bench/results]
 
-Starts `keyun serve` as bench.load does (embedded Ray, 2 shards, authentication and audit on),
+Starts `keyun serve` as bench.load does (embedded Ray, durable owners, authentication and audit on),
 runs one scenario closed-loop, and once its warm-up is over samples the gateway with py-spy for
 `--seconds`.  Prints the scenario's figures and the functions holding the most samples, and writes
 the samples (py-spy's raw collapsed stacks) and an icicle chart (SVG: open it in a browser, hover a

@@ -75,7 +75,10 @@ def add_serve(verbs) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="where this station's data lives (default ./data)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=50051, help="port to bind; 0 picks a free one (default 50051)")
-    p.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="trip owner actors (default: one per CPU)")
+    p.add_argument(
+        "--shards", type=int, default=None,
+        help=f"trip owner actors (default: as many as the data directory was created with; for a new one, one per {CPUS_PER_SHARD} CPUs, at least one)",
+    )
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0 picks one); worker i of --workers uses PORT+i")
     p.add_argument("--workers", type=int, default=1, help="gateway processes sharing the port through SO_REUSEPORT (Linux; default 1)")
     p.add_argument("--owner-resource", help="in a Ray cluster: run owners only on nodes advertising this custom resource (where --data-dir is)")
@@ -111,8 +114,27 @@ def show_totp(args: argparse.Namespace) -> int:
     return 0
 
 
+# A new data directory gets one trip owner per this many CPUs, and at least one.  One owner applies
+# about 28,000 commands a second (bench/engine.py), more than one gateway process can send it
+# (about 5,000 calls a second on the 2-core machine of BENCHMARKS.md), and each owner process costs
+# CPU for every batch (a Ray call, a log write and its fsync) and makes the batches of the others
+# smaller.  On 2 cores, a second owner lowered sell by 20-30 % side by side (BENCHMARKS.md).
+CPUS_PER_SHARD = 4
+
+
+def default_shards(data_dir: Path) -> int:
+    """The data directory's shard count (fixed when it was created), else one per CPUS_PER_SHARD CPUs."""
+    return layout.recorded_shards(data_dir) or max(1, (os.cpu_count() or 1) // CPUS_PER_SHARD)
+
+
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.shards is None:
+        try:
+            args.shards = default_shards(args.data_dir)
+        except layout.DataDirError as error:
+            print(f"keyun serve: {error}", file=sys.stderr)
+            return 2
     if args.shards < 1 or args.workers < 1:
         print("--shards and --workers must be at least 1", file=sys.stderr)
         return 2

@@ -29,6 +29,12 @@ def read_manifest(data_dir: Path) -> dict | None:
         raise DataDirError(f"{path} is unreadable: {error}") from None
 
 
+def recorded_shards(data_dir: Path) -> int | None:
+    """The shard count a data directory was created with, or None for a new one."""
+    manifest = read_manifest(data_dir)
+    return None if manifest is None else manifest.get("shards")
+
+
 def prepare(data_dir: Path, shards: int) -> bool:
     """Create or check the data directory for `shards` owners; True if it was new."""
     manifest = read_manifest(data_dir)

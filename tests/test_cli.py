@@ -185,6 +185,21 @@ def test_serve_refuses_bad_numbers_before_starting(tmp_path):
     assert not (tmp_path / "d").exists()
 
 
+def test_the_default_shard_count_is_the_data_directorys_or_one_per_four_cpus(tmp_path, monkeypatch):
+    from keyun.gateway.cli import default_shards
+    from keyun.persistence import layout
+
+    for cpus, shards in ((1, 1), (2, 1), (7, 1), (8, 2), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        assert default_shards(tmp_path / "new") == shards
+    layout.prepare(tmp_path / "made", 3)  # made with 3: a trip's shard depends on the count
+    assert default_shards(tmp_path / "made") == 3
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / layout.MANIFEST).write_text("{not json", encoding="utf-8")
+    result = subprocess.run([KEYUN, "serve", "--data-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "unreadable" in result.stderr
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading is Linux behaviour")
 def test_workers_share_one_port_and_the_owners(tmp_path):
     import socket
