@@ -20,7 +20,7 @@ from enum import Enum
 
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
-from .outbox import Audited, AuditNote, AuditOutbox
+from .outbox import DETAIL_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
 from .permissions import ROLE_BY_NAME, Role
 from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, invalid, reject
@@ -908,14 +908,17 @@ class AccountEntry:
     events: tuple
 
 
-def reply_target(reply) -> str:
-    """What an account call's reply is about: the target of the audit record of a call that made
-    it (Audited.target_from_reply), such as a new account or a new frequent passenger."""
+def complete_record(record: tuple, reply) -> tuple:
+    """An account call's audit record (AuditRecord values) completed from the owner's reply, for
+    calls sent Audited(from_reply=True): a call that made its target names it (a new account or
+    frequent passenger), and a failed login that locked the account says until when."""
     if isinstance(reply, AccountView):
-        return reply.account_id
+        return with_value(record, TARGET_AT, reply.account_id)
     if isinstance(reply, PassengersView) and reply.passengers:
-        return reply.passengers[0].passenger_id
-    return ""
+        return with_value(record, TARGET_AT, reply.passengers[0].passenger_id)
+    if isinstance(reply, FailureCounted) and reply.locked_until_ms:
+        return with_value(record, DETAIL_AT, f"locked out until {reply.locked_until_ms} (epoch ms) after repeated failures")
+    return record
 
 
 class AccountsEngine:
@@ -933,7 +936,7 @@ class AccountsEngine:
         entries: list[AccountEntry | AuditNote] = []
         self._sweep_idle(now_ms, entries)
         apply = lambda item: self._one(item, now_ms, entries)  # noqa: E731
-        return [self.audit_outbox.answer(item, apply, entries, reply_target) if type(item) is Audited else apply(item) for item in batch], entries
+        return [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch], entries
 
     def _sweep_idle(self, now_ms: int, entries: list[AccountEntry]) -> None:
         """End sessions nobody has used for too long, oldest first, a bounded number per batch."""

@@ -1,8 +1,8 @@
 """Audit records journaled by an owner with the calls they describe, until the audit owner has them.
 
 The gateway sends an audited call as `Audited`: the call, and its audit record as the values of an
-AuditRecord with the outcome "OK".  The owner answers the call, fills in the outcome (the reason
-of a rejection), and journals the record with the batch (`AuditNote`), in the same log record and
+AuditRecord with the outcome the call has if the owner applies it ("OK", or BAD_CREDENTIALS for a
+failed login).  The owner answers the call, fills in the outcome (the reason of a rejection), and journals the record with the batch (`AuditNote`), in the same log record and
 fsync as the call's own events.  The call and its record are therefore durable together or not at
 all.  The record then waits in the owner's `AuditOutbox` (kept in its log and snapshots) until the
 owner's shell reports that the audit owner has stored it (actors/audit_forwarder.py).
@@ -24,6 +24,7 @@ from .reasons import Rejection
 RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
 TARGET_AT = 1 + TEXT_FIELDS.index("target")
 OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
+DETAIL_AT = 1 + TEXT_FIELDS.index("detail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +33,13 @@ class Audited:
     AuditRecord (AuditRecord.values(): plain values pickle, journal and send on for a fraction of
     the cost), with the outcome "OK" for the owner to change to the reason of a rejection.
 
-    `target_from_reply`: the record names no target yet, because the call makes it (a new account
-    or passenger); the owner names what its reply is about (the engine's `reply_target`)."""
+    `from_reply`: the record is completed from the owner's reply (the engine's `complete`): a call
+    that makes its target (a new account or passenger) is named in it, a failed login that locked
+    its account says so."""
 
     item: Any
     record: tuple
-    target_from_reply: bool = False
+    from_reply: bool = False
 
     @property
     def trip_id(self) -> str:  # where the gateway routes a trip owner's call
@@ -60,7 +62,8 @@ class AuditBacklog:
     outbox: int
 
 
-def _with(record: tuple, at: int, value: str) -> tuple:
+def with_value(record: tuple, at: int, value: str) -> tuple:
+    """The record's values with the one at `at` replaced."""
     return (*record[:at], value, *record[at + 1 :])
 
 
@@ -76,17 +79,18 @@ class AuditOutbox:
     def values(self) -> list[tuple]:
         return list(self.records.values())
 
-    def answer(self, audited: Audited, apply: Callable[[Any], Any], entries: list, reply_target: Callable[[Any], str] | None = None) -> Any:
+    def answer(self, audited: Audited, apply: Callable[[Any], Any], entries: list, complete: Callable[[tuple, Any], tuple] | None = None) -> Any:
         """Answer the call with `apply`, and journal its record, outcome filled in, with the batch.
+        `complete(record, reply)` fills in what the reply tells, for calls sent `from_reply`.
         While the outbox is full the call is not applied, and the answer is AuditBacklog."""
         if len(self.records) >= MAX_AUDIT_OUTBOX:
             return AuditBacklog(len(self.records))
         reply = apply(audited.item)
         record = audited.record  # the gateway made it with "OK"
         if isinstance(reply, Rejection):
-            record = _with(record, OUTCOME_AT, reply.reason.name)
-        elif audited.target_from_reply and reply_target is not None:
-            record = _with(record, TARGET_AT, reply_target(reply))
+            record = with_value(record, OUTCOME_AT, reply.reason.name)
+        elif audited.from_reply and complete is not None:
+            record = complete(record, reply)
         entries.append(AuditNote(record))
         self.records[record[RECORD_ID_AT]] = record
         return reply

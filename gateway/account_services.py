@@ -79,13 +79,14 @@ class AccountDesk:
         self.secrets = secrets_
         self.auth = auth
 
-    async def ask(self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, target_from_reply: bool = False) -> Any:
+    async def ask(self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, from_reply: bool = False) -> Any:
         """The owner's reply; abort the call on a rejection.  `audited`: the call's audit record
         goes along, and the owner journals it with the call (engine/outbox.py), for handlers whose
-        call is settled by this owner call (`target_from_reply`: the call makes its target)."""
+        call is settled by this owner call (`from_reply`: the owner completes the record from its
+        reply, engine.accounts.complete_record)."""
         note = None
         if audited:
-            item, note = with_audit_record(item, target_from_reply)
+            item, note = with_audit_record(item, from_reply)
         async with owner_errors(context):
             reply = await self.accounts.submit(item)
             recorded_by_owner(note, reply)
@@ -249,7 +250,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             # Hash only once the request is known to be well formed: hashing is the expensive part.
             new = command.account
             hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
-            view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, target_from_reply=True)
+            view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, from_reply=True)
         _note(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view))
 
@@ -279,11 +280,10 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             step = credentials.verify_totp(secret, request.totp_code, now) or 0
             password_ok = step > found.totp_last_step
         if not password_ok:
-            counted = await desk.accounts.submit(ac.LoginFailed(account.account_id))
-            if isinstance(counted, Rejection):
-                await abort(context, counted)
-            if counted.locked_until_ms:
-                _note(detail=f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures")
+            # Counted and recorded together by the owner, which adds the lock-out if this failure
+            # locked the account.
+            _note(audit_outcome=Reason.BAD_CREDENTIALS.name)
+            await desk.ask(context, ac.LoginFailed(account.account_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
         session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step), audited=True)
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
@@ -353,7 +353,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
-        added = await desk.ask(context, command, audited=True, target_from_reply=True)
+        added = await desk.ask(context, command, audited=True, from_reply=True)
         _note(target=added.passengers[0].passenger_id)
         return accounts_pb2.AddPassengerResponse(passenger=desk.passenger(principal.account_id, added.passengers[0]))
 
@@ -470,7 +470,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         view = await desk.recall(context, request.request_id, fingerprint, password, lambda first: first.account.password_hash)
         if view is None:
             new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
-            view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)), audited=True, target_from_reply=True)
+            view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)), audited=True, from_reply=True)
         _note(target=view.account_id)
         uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer=self.issuer) if totp_secret else ""
         return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri)

@@ -289,10 +289,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             if rule.mutating:
                 # A handler whose call one trip owner answers sends this record along, and the owner
                 # journals it with the call (Gateway.ask); note["recorded"] then says so.
-                # What the handler noted before the owner call (who logs in, the target) is in it.
+                # What the handler noted before the owner call (who logs in, the target, the outcome
+                # if the owner applies the call) is in it.
                 note["audit"] = lambda: auth.audit_record(
-                    note.get("principal", principal), context, action, note.get("target") or audit_target(request), "OK", note.get("detail", ""),
-                    getattr(request, "from_station", ""),
+                    note.get("principal", principal), context, action, note.get("target") or audit_target(request), note.get("audit_outcome", "OK"),
+                    note.get("detail", ""), getattr(request, "from_station", ""),
                 ).values()
             outcome_token = OUTCOME.set(note)
             outcome = "OK"

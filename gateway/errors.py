@@ -145,13 +145,13 @@ async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.Status
     await context.abort(code, message, trailing_metadata=((DETAILS_KEY, details),))
 
 
-def with_audit_record(item: Any, target_from_reply: bool = False) -> tuple[Any, dict | None]:
+def with_audit_record(item: Any, from_reply: bool = False) -> tuple[Any, dict | None]:
     """The item to send an owner, with the call's audit record attached (engine.outbox.Audited)
     if the interceptor made one, and the call's audit note (None if there is no record)."""
     note = OUTCOME.get()
     if note is None or "audit" not in note:
         return item, None
-    return Audited(item, note["audit"](), target_from_reply), note
+    return Audited(item, note["audit"](), from_reply), note
 
 
 def recorded_by_owner(note: dict | None, reply: Any) -> None:

@@ -1,7 +1,7 @@
 """A sale's audit record travels with the sale: its trip owner journals both, then sends the record
 on, so sales (and check-ins, and a dispatcher's delay) go on while the audit owner cannot answer,
 and the records follow.  The accounts owner does the same for account calls (new accounts, roles,
-logins, profiles)."""
+logins and failed logins, profiles)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ def test_account_calls_go_on_while_the_audit_owner_is_stopped_and_their_records_
         newcomer.login("audstop", STRONG)
         newcomer.call(newcomer.accounts.UpdateProfile, accounts_pb2.UpdateProfileRequest(request_id="audstop-profile", display_name="Audit Stopped"))
         newcomer.logout()
-    assert taken.value.reason == "ACCOUNT_EXISTS"
+        with pytest.raises(KeyunError) as wrong:
+            KeyunClient(keyun.target, deadline_s=15, attempts=1).login("audstop", "not-the-password")
+    assert taken.value.reason == "ACCOUNT_EXISTS" and wrong.value.reason == "BAD_CREDENTIALS"
 
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
 
@@ -92,7 +94,7 @@ def test_account_calls_go_on_while_the_audit_owner_is_stopped_and_their_records_
     assert records("keyun.v1.Staff/CreateAccount", target=made.account_id) == [(sysadmin.account.account_id, made.account_id, "OK")]
     assert (sysadmin.account.account_id, "", "ACCOUNT_EXISTS") in records("keyun.v1.Staff/CreateAccount", outcome="ACCOUNT_EXISTS")
     assert records("keyun.v1.Staff/GrantRoles", target=made.account_id) == [(secadmin.account.account_id, made.account_id, "OK")]
-    assert records("keyun.v1.Accounts/Login", actor=made.account_id) == [(made.account_id, made.account_id, "OK")]
+    assert sorted(records("keyun.v1.Accounts/Login", actor=made.account_id)) == [(made.account_id, made.account_id, o) for o in ("BAD_CREDENTIALS", "OK")]
     assert [outcome for *_, outcome in records("keyun.v1.Accounts/UpdateProfile", actor=made.account_id)] == ["OK"]
     assert [outcome for *_, outcome in records("keyun.v1.Accounts/Logout", actor=made.account_id)] == ["OK"]
     assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok

@@ -226,8 +226,8 @@ def test_audited_account_calls_journal_their_records_until_delivered_across_log_
     apply = durable(engine, store)
 
     # A new account: the owner names it as the record's target; a refused one keeps its reason.
-    (made, taken), entries = apply([Audited(ac.CreateAccount("r1", staff("anna")), audit_values(1), target_from_reply=True),
-                                    Audited(ac.CreateAccount("r2", staff("anna")), audit_values(2), target_from_reply=True)], T0)
+    (made, taken), entries = apply([Audited(ac.CreateAccount("r1", staff("anna")), audit_values(1), from_reply=True),
+                                    Audited(ac.CreateAccount("r2", staff("anna")), audit_values(2), from_reply=True)], T0)
     notes = [AuditRecord.from_values(e.record) for e in entries if type(e) is AuditNote]
     assert [(n.target, n.outcome) for n in notes] == [(made.account_id, "OK"), ("", reason(taken).name)]
     store.snapshot(engine)
@@ -252,3 +252,20 @@ def test_a_snapshot_from_before_the_outbox_still_loads(engine):
     older = ac.AccountsEngine()
     older.restore(T0, (state, recent))
     assert older.state == engine.state and len(older.audit_outbox) == 0
+
+
+def test_a_failed_login_that_locks_the_account_says_so_in_its_record(engine):
+    from keyun.engine.audit import AuditRecord
+    from keyun.engine.outbox import Audited
+
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    failed = audit_values(9, "keyun.v1.Accounts/Login", account.account_id)
+    failed = (*failed[:9], Reason.BAD_CREDENTIALS.name, "")  # the outcome the gateway gives a counted failure
+    details = []
+    for n in range(ac.AccountRules().max_failed_logins):
+        (counted,), entries = engine.execute([Audited(ac.LoginFailed(account.account_id), (failed[0], f"{n:032x}", *failed[2:]), from_reply=True)], T0 + n)
+        (note,) = [AuditRecord.from_values(e.record) for e in entries if type(e).__name__ == "AuditNote"]
+        assert note.outcome == "BAD_CREDENTIALS"
+        details.append(note.detail)
+    assert details[:-1] == [""] * (len(details) - 1)
+    assert details[-1] == f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures" and counted.locked_until_ms
