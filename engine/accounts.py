@@ -20,7 +20,8 @@ from enum import Enum
 
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
-from .outbox import DETAIL_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
+from .audit import MAX_ROLE_CHARS, fit
+from .outbox import ACTOR_AT, DETAIL_AT, DEVICE_AT, ROLE_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
 from .permissions import ROLE_BY_NAME, Role
 from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, invalid, reject
@@ -911,7 +912,12 @@ class AccountEntry:
 def complete_record(record: tuple, reply) -> tuple:
     """An account call's audit record (AuditRecord values) completed from the owner's reply, for
     calls sent Audited(from_reply=True): a call that made its target names it (a new account or
-    frequent passenger), and a failed login that locked the account says until when."""
+    frequent passenger), a failed login that locked the account says until when, and a renewed
+    session names its account as the actor (a refresh token is all the caller showed)."""
+    if isinstance(reply, SessionView):
+        account = reply.account
+        record = with_value(with_value(record, ACTOR_AT, account.account_id), ROLE_AT, fit(",".join(account.roles), MAX_ROLE_CHARS))
+        return with_value(record, DEVICE_AT, account.login_name) if account.kind is AccountKind.DEVICE else record
     if isinstance(reply, AccountView):
         return with_value(record, TARGET_AT, reply.account_id)
     if isinstance(reply, PassengersView) and reply.passengers:

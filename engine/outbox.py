@@ -22,6 +22,9 @@ from .reasons import Rejection
 
 # Where AuditRecord.values() keeps these fields (at_ms comes first).
 RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
+ACTOR_AT = 1 + TEXT_FIELDS.index("actor")
+ROLE_AT = 1 + TEXT_FIELDS.index("role")
+DEVICE_AT = 1 + TEXT_FIELDS.index("device")
 TARGET_AT = 1 + TEXT_FIELDS.index("target")
 OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
 DETAIL_AT = 1 + TEXT_FIELDS.index("detail")
@@ -35,7 +38,7 @@ class Audited:
 
     `from_reply`: the record is completed from the owner's reply (the engine's `complete`): a call
     that makes its target (a new account or passenger) is named in it, a failed login that locked
-    its account says so."""
+    its account says so, a renewed session names its account."""
 
     item: Any
     record: tuple

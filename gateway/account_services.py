@@ -32,7 +32,7 @@ from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc,
 
 from . import credentials
 from .auth import Auth, Principal, caller
-from .errors import OUTCOME, abort, owner_errors, recorded_by_owner, with_audit_record
+from .errors import OUTCOME, Refused, abort, owner_errors, recorded_by_owner, with_audit_record
 from .owners import Batcher, OwnerUnavailable
 
 PHONE_CONTEXT = "account.phone"
@@ -296,11 +296,11 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         if isinstance(claims, Rejection):
             await abort(context, claims)
         _note(target=claims.subject)
-        session = await desk.accounts.submit(ac.RenewSession(claims.session_id, claims.token_id, secrets.token_urlsafe(24)))
-        if isinstance(session, Rejection):
+        try:  # the owner names the account as the record's actor (complete_record)
+            session = await desk.ask(context, ac.RenewSession(claims.session_id, claims.token_id, secrets.token_urlsafe(24)), audited=True, from_reply=True)
+        except Refused:
             desk.auth.sessions.forget(claims.session_id)
-            await abort(context, session)
-        _note(principal=principal_of(session.account, session.session_id, desk.auth.peer_device(context)))
+            raise
         return await desk.issue_tokens(session)
 
     async def Logout(self, request, context):

@@ -79,6 +79,7 @@ def test_account_calls_go_on_while_the_audit_owner_is_stopped_and_their_records_
         secadmin.call(secadmin.staff.GrantRoles, staff_pb2.GrantRolesRequest(request_id="audstop-grant", account_id=made.account_id, roles=["ticket_seller"], stations=["*"]))
         newcomer.login("audstop", STRONG)
         newcomer.call(newcomer.accounts.UpdateProfile, accounts_pb2.UpdateProfileRequest(request_id="audstop-profile", display_name="Audit Stopped"))
+        newcomer.refresh()
         newcomer.logout()
         with pytest.raises(KeyunError) as wrong:
             KeyunClient(keyun.target, deadline_s=15, attempts=1).login("audstop", "not-the-password")
@@ -97,4 +98,7 @@ def test_account_calls_go_on_while_the_audit_owner_is_stopped_and_their_records_
     assert sorted(records("keyun.v1.Accounts/Login", actor=made.account_id)) == [(made.account_id, made.account_id, o) for o in ("BAD_CREDENTIALS", "OK")]
     assert [outcome for *_, outcome in records("keyun.v1.Accounts/UpdateProfile", actor=made.account_id)] == ["OK"]
     assert [outcome for *_, outcome in records("keyun.v1.Accounts/Logout", actor=made.account_id)] == ["OK"]
+    # A refresh token is all the caller showed: the owner names the account as the actor.
+    refreshed = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Refresh", actor=made.account_id)).records
+    assert [(r.target, r.role, r.outcome) for r in refreshed] == [(made.account_id, "ticket_seller", "OK")]
     assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok

@@ -269,3 +269,15 @@ def test_a_failed_login_that_locks_the_account_says_so_in_its_record(engine):
         details.append(note.detail)
     assert details[:-1] == [""] * (len(details) - 1)
     assert details[-1] == f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures" and counted.locked_until_ms
+
+
+def test_a_renewed_session_names_its_account_and_a_device_in_the_record(engine):
+    from keyun.engine.audit import AuditRecord
+
+    device = ac.NewAccount(ac.AccountKind.DEVICE, "name:gate9", "gate9", b"", "Gate 9", "argon2-hash", roles=("gate_device",), stations=("*",))
+    account = run(engine, ac.CreateAccount("r1", device))
+    session = run(engine, ac.StartSession(account.account_id, SID, RID))
+    # No actor: only a refresh token was shown.
+    anonymous = AuditRecord(f"{5:032x}", T0, "", "", "", "", "ipv4:127.0.0.1:5000", "keyun.v1.Accounts/Refresh", account.account_id, "OK").values()
+    completed = AuditRecord.from_values(ac.complete_record(anonymous, session))
+    assert (completed.actor, completed.role, completed.device) == (account.account_id, "gate_device", "gate9")
