@@ -46,10 +46,11 @@ def shard_directory(data_dir: Path, shard_no: int) -> Path:
 
 
 class TripShard(PackedBatches, SendsAuditRecords):
-    def __init__(self, shard_no: int, policy: Policy, data_dir: str, check_invariants: bool = False, audit_name: str | None = None):
+    def __init__(self, shard_no: int, policy: Policy, data_dir: str, check_invariants: bool = False, audit_name: str | None = None, shards: int = 0):
         """`audit_name`: the audit owner's Ray name, for the audit records of calls the gateway
-        sends as engine.outbox.Audited (without one, nothing is sent on)."""
-        self.shard_no = shard_no
+        sends as engine.outbox.Audited (without one, nothing is sent on).  `shards`: the pool's
+        size, which ready() reports so a gateway started with another --shards can tell."""
+        self.shard_no, self.shards = shard_no, shards
         self.engine = ShardEngine(policy, check=check_invariants)
         self.store = OwnerStore(shard_directory(Path(data_dir), shard_no))
         report = self.store.recover(self.engine, progress=self._progress)  # also freezes what it rebuilt
@@ -87,7 +88,7 @@ class TripShard(PackedBatches, SendsAuditRecords):
     def ready(self) -> dict:
         """Answered once recovery is done (calls queue behind __init__)."""
         return {
-            "shard": self.shard_no, "trips": self.recovery.trips, "events_replayed": self.recovery.events_replayed,
+            "shard": self.shard_no, "shards": self.shards, "trips": self.recovery.trips, "events_replayed": self.recovery.events_replayed,
             "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
         }
 

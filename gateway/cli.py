@@ -29,6 +29,7 @@ from keyun.terminals import cli as terminal_cli
 from . import credentials, tls
 from .payments import sandbox
 from .network_loader import local_today, load_network
+from .owners import ShardCountMismatch
 from .server import KeyunServer, default_key_dir, install_event_loop_policy, start_ray
 from .shared_answers import SEARCH_CACHE_S
 
@@ -174,7 +175,10 @@ async def _serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"keyun serve: {error}") from None
     server.notify_port, server.notify_url = args.notify_port, args.notify_url
     server.receive_notifications = not args.gateway_only
-    port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
+    try:
+        port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
+    except ShardCountMismatch as error:
+        raise SystemExit(f"keyun serve: {error}") from None
     if server.setup_token:
         # Printed once, to the terminal that started the server, never to the log.
         print(

@@ -39,6 +39,10 @@ class OwnerUnavailable(Exception):
     """The owner stayed down longer than OWNER_RESTART_WAIT_S; the call may or may not have run."""
 
 
+class ShardCountMismatch(Exception):
+    """The owners found by name were made for another --shards than this gateway's."""
+
+
 class OwnerFailed(Exception):
     """The owner call failed for a reason other than the owner dying: a bug to investigate."""
 
@@ -163,14 +167,23 @@ class OwnerPool:
         """`audit_name`: the audit owner the trip owners send the audit records they journal to."""
         options = owner_options(detached, owner_resource)
         self.actors = [
-            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name)
+            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards)
             for n in range(shards)
         ]
         self.batchers = [Batcher(actor, metrics) for actor in self.actors]
 
     async def ready(self) -> list[dict]:
-        """Wait until every owner has recovered; return what each reports."""
-        return list(await asyncio.gather(*(actor.ready.remote() for actor in self.actors)))
+        """Wait until every owner has recovered; return what each reports.  Raises
+        ShardCountMismatch if the owners were made for another pool size: a trip goes to shard
+        crc32(trip_id) % shards, so two counts would route one trip to two owners."""
+        reports = list(await asyncio.gather(*(actor.ready.remote() for actor in self.actors)))
+        counts = {report.get("shards") for report in reports} - {0, None}  # 0: made before owners knew
+        if counts - {len(self.actors)}:
+            raise ShardCountMismatch(
+                f"the trip owners were started as a pool of {' and '.join(map(str, sorted(counts)))} shards, and this gateway with "
+                f"--shards {len(self.actors)}: start it with the owners' count (every gateway must pass the same --shards)"
+            )
+        return reports
 
     async def snapshot(self) -> list[int]:
         return list(await asyncio.gather(*(actor.snapshot.remote() for actor in self.actors)))

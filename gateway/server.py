@@ -49,7 +49,7 @@ from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
-from .owners import Batcher, OwnerPool, accounts_owner, audit_flushed
+from .owners import Batcher, OwnerPool, ShardCountMismatch, accounts_owner, audit_flushed
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
@@ -262,7 +262,11 @@ class KeyunServer:
         await server.start()
         self.server = server
         self._log_transport(host)
-        reports = await self.pool.ready()
+        try:
+            reports = await self.pool.ready()
+        except ShardCountMismatch:
+            await self.stop(0)  # serve nothing: calls would reach the wrong owners
+            raise
         log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
         await asyncio.gather(self.owners.accounts.ready.remote(), self.owners.audit.ready.remote())
         if self.payments_dir is not None:

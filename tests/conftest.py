@@ -99,13 +99,13 @@ def ray_session():
 class ServerThread:
     """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
 
-    def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None):
+    def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None):
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = KeyunServer.create(
-            f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls,
+            instance or f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls,
             password_params=FAST_TEST_PARAMS, demo_accounts=demo_accounts, account_rules=account_rules, key_dir=key_dir, payments_dir=payments_dir,
         )
         self.data_dir = data_dir

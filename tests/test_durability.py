@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,21 @@ def test_restore_refuses_a_damaged_backup(ray_session, tmp_path):
     segment.write_bytes(bytes(data))
     result = subprocess.run([KEYUN, "restore", "--from", str(tmp_path / "b"), "--data-dir", str(tmp_path / "r")], capture_output=True, text=True)
     assert result.returncode == 1 and "damaged" in result.stderr and segment.name in result.stderr
+
+
+def test_a_gateway_started_with_another_shard_count_refuses_to_serve(ray_session, tmp_path):
+    """A trip goes to shard crc32(trip_id) % shards: a gateway counting differently from the owners
+    it finds by name would send a trip's calls to an owner that does not hold it, and could
+    schedule the same trip on two owners."""
+    from keyun.gateway.owners import ShardCountMismatch
+
+    instance = f"test-count-{uuid.uuid4().hex[:6]}"
+    first = ServerThread(tmp_path / "a", shards=2, instance=instance)
+    try:
+        with pytest.raises(ShardCountMismatch, match="pool of 2 shards, and this gateway with --shards 1"):
+            ServerThread(tmp_path / "b", shards=1, instance=instance)  # its own data path passes the local check
+        with logged_in(KeyunClient(first.target)) as client:  # the first goes on serving
+            trip_id = schedule_trip(client, "COUNT", dt.timedelta(hours=3))
+            assert client.sell(trip_id, "AAA", "BBB", seat_count=1).tickets
+    finally:
+        first.stop()
