@@ -1,7 +1,7 @@
 """Load scenarios against a real Keyun, each compared with the echo ceiling measured in the same run.
 
     python -m bench.load [--scenarios echo,sell,rush,mixed,gate,refund] [--concurrency 1000]
-                         [--seconds 15] [--processes 1] [--stock 12000] [--target HOST:PORT [--ca ca.pem]]
+                         [--seconds 15] [--processes 1] [--stock 40000] [--target HOST:PORT [--ca ca.pem]]
                          [--workers 1] [--shards N] [--share-session] [--out bench/results]
 
 Scenarios: echo (the ceiling), sell (durable sales spread over 397 trips), rush (everyone after the
@@ -55,7 +55,11 @@ STOPS = [f"B{n:02d}" for n in range(10)]
 TRIPS = 400
 TRIP_STEP = dt.timedelta(minutes=2)
 RUSH_TRIPS = 3
-BOARDING_TRIPS = 240  # boarding happens at the first stop only (the others are hours away): 240 x 53 seats
+# Boarding happens at the first stop only (the others are hours away): 800 x 53 seats hold the
+# default stock.  The stock must outlast the warm-up and the window: 12,000 tickets lasted about
+# 3 s at 3,800 check-ins a second.
+BOARDING_TRIPS = 800
+STOCK = 40_000
 PRESELL_CONCURRENCY = 200
 WARMUP_S = 2.0
 CA_ENV = "KEYUN_CA"  # the station CA for a TLS --target; spawned client processes inherit it
@@ -392,7 +396,7 @@ def table(results: list[Result]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="echo,sell,rush,mixed,gate,refund")
-    parser.add_argument("--stock", type=int, default=12_000, help="tickets sold beforehand for each of gate and refund")
+    parser.add_argument("--stock", type=int, default=STOCK, help="tickets sold beforehand for each of gate and refund")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15.0)

@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--scenario", default="sell", choices=["echo", "sell", "rush", "mixed", "gate", "refund"])
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to sample (the scenario runs a little longer)")
     parser.add_argument("--concurrency", type=int, default=1000)
-    parser.add_argument("--stock", type=int, default=12_000, help="tickets sold beforehand for gate and refund")
+    parser.add_argument("--stock", type=int, default=load.STOCK, help="tickets sold beforehand for gate and refund")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
