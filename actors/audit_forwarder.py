@@ -1,7 +1,8 @@
-"""AuditForwarder: sends the audit records a trip owner journaled on to the audit owner.
+"""AuditForwarder: sends the audit records an owner journaled on to the audit owner.
 
-A sale's audit record is journaled by the trip owner with the sale itself, in the same log record
-and fsync (engine.outbox.AuditNote), so the gateway waits for one owner, not two.  The record then
+A sale's audit record is journaled by its trip owner with the sale itself (an account call's by
+the accounts owner), in the same log record and fsync (engine.outbox.AuditNote), so the gateway
+waits for one owner, not two.  The record then
 sits in the owner's outbox until the audit owner has stored it.  This thread does the sending, so
 the owner's own thread never waits for the audit owner:
 

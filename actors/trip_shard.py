@@ -37,6 +37,7 @@ log = logging.getLogger("keyun.owner")
 # runs just as fast (keyun_owner_gc_seconds).
 GC_THRESHOLDS = (20_000, 10, 1000)
 
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 

@@ -9,9 +9,10 @@ same 3 trips, which sell out at once), mixed (a station day: searches, seat maps
 (check-ins on coaches now boarding), refund (a refund storm on coaches leaving soon).
 
 Without --target it starts `keyun serve --demo` (embedded Ray, a fresh data directory, the server's
-default shard count unless --shards says otherwise) and loads a bench network.  Every call is authenticated, audited where the RPC mutates, as in
-service: the load logs in as the demo duty manager, or as KEYUN_USER / KEYUN_PASSWORD on a --target.  Each scenario runs closed-loop: `concurrency` calls always in flight, split over
-`processes` client processes (asyncio gRPC).  The echo scenario sends a no-op RPC with a request and
+default shard count unless --shards says otherwise) and loads a bench network.  Every call is
+authenticated, audited where the RPC mutates, as in service: the load logs in as the demo duty
+manager, or as KEYUN_USER / KEYUN_PASSWORD on a --target.  Each scenario runs closed-loop:
+`concurrency` calls always in flight, split over `processes` client processes (asyncio gRPC).  The echo scenario sends a no-op RPC with a request and
 a reply of the same sizes as a sale's through the same gateway stack: what Python gRPC itself can
 carry here.  Every other figure is also given as a ratio to it.
 

@@ -18,9 +18,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
-from .audit import MAX_ROLE_CHARS, fit
 from .outbox import ACTOR_AT, DETAIL_AT, DEVICE_AT, ROLE_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
 from .permissions import ROLE_BY_NAME, Role
 from .pickling import pickle_as_constructor_call

@@ -2,10 +2,11 @@
 
 The gateway sends an audited call as `Audited`: the call, and its audit record as the values of an
 AuditRecord with the outcome the call has if the owner applies it ("OK", or BAD_CREDENTIALS for a
-failed login).  The owner answers the call, fills in the outcome (the reason of a rejection), and journals the record with the batch (`AuditNote`), in the same log record and
-fsync as the call's own events.  The call and its record are therefore durable together or not at
-all.  The record then waits in the owner's `AuditOutbox` (kept in its log and snapshots) until the
-owner's shell reports that the audit owner has stored it (actors/audit_forwarder.py).
+failed login).  The owner answers the call, fills in the outcome (the reason of a rejection), and
+journals the record with the batch (`AuditNote`), in the same log record and fsync as the call's
+own events.  The call and its record are therefore durable together or not at all.  The record
+then waits in the owner's `AuditOutbox` (kept in its log and snapshots) until the owner's shell
+reports that the audit owner has stored it (actors/audit_forwarder.py).
 
 Trip owners (engine/shard.py) and the accounts owner (engine/accounts.py) share this.
 """
@@ -34,7 +35,8 @@ DETAIL_AT = 1 + TEXT_FIELDS.index("detail")
 class Audited:
     """A call to audit with its answer: the gateway's record of who asks what, as the values of an
     AuditRecord (AuditRecord.values(): plain values pickle, journal and send on for a fraction of
-    the cost), with the outcome "OK" for the owner to change to the reason of a rejection.
+    the cost), with the outcome the call has if applied, for the owner to change to the reason of
+    a rejection.
 
     `from_reply`: the record is completed from the owner's reply (the engine's `complete`): a call
     that makes its target (a new account or passenger) is named in it, a failed login that locked
@@ -89,7 +91,7 @@ class AuditOutbox:
         if len(self.records) >= MAX_AUDIT_OUTBOX:
             return AuditBacklog(len(self.records))
         reply = apply(audited.item)
-        record = audited.record  # the gateway made it with "OK"
+        record = audited.record  # with the outcome of an applied call
         if isinstance(reply, Rejection):
             record = with_value(record, OUTCOME_AT, reply.reason.name)
         elif audited.from_reply and complete is not None:

@@ -353,8 +353,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
-        added = await desk.ask(context, command, audited=True, from_reply=True)
-        _note(target=added.passengers[0].passenger_id)
+        added = await desk.ask(context, command, audited=True, from_reply=True)  # the owner names the new passenger in the record
         return accounts_pb2.AddPassengerResponse(passenger=desk.passenger(principal.account_id, added.passengers[0]))
 
     async def ListPassengers(self, request, context):

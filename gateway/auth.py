@@ -287,14 +287,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             caller_token = CALLER.set(principal)
             note: dict[str, Any] = {}
             if rule.mutating:
-                # A handler whose call one trip owner answers sends this record along, and the owner
-                # journals it with the call (Gateway.ask); note["recorded"] then says so.
-                # What the handler noted before the owner call (who logs in, the target, the outcome
-                # if the owner applies the call) is in it.
-                note["audit"] = lambda: auth.audit_record(
-                    note.get("principal", principal), context, action, note.get("target") or audit_target(request), note.get("audit_outcome", "OK"),
-                    note.get("detail", ""), getattr(request, "from_station", ""),
-                ).values()
+                def record_of(outcome: str) -> AuditRecord:
+                    # With what the handler noted by then: who logs in, the target, a detail.
+                    return auth.audit_record(
+                        note.get("principal", principal), context, action, note.get("target") or audit_target(request), outcome,
+                        note.get("detail", ""), getattr(request, "from_station", ""),
+                    )
+
+                # A handler whose call one owner settles sends this record along, with the outcome the
+                # call has if the owner applies it, and the owner journals it with the call
+                # (Gateway.ask, AccountDesk.ask); note["recorded"] then says so.
+                note["audit"] = lambda: record_of(note.get("audit_outcome", "OK")).values()
             outcome_token = OUTCOME.set(note)
             outcome = "OK"
             try:
@@ -306,8 +309,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 CALLER.reset(caller_token)
                 OUTCOME.reset(outcome_token)
                 if rule.mutating and not note.get("recorded"):
-                    principal = note.get("principal", principal)
-                    await auth.record(principal, context, action, note.get("target") or audit_target(request), outcome, note.get("detail", ""), getattr(request, "from_station", ""))
+                    await auth.audit_submit(record_of(outcome))
 
         return guarded
 
