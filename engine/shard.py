@@ -20,11 +20,11 @@ from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, Get
 from .decide import TripStatus, decide, segment_status
 from .events import Event
 from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
-from .outbox import AuditBacklog, Audited, AuditNote, AuditOutbox
+from .outbox import TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
-from .views import Reply, answer, render
+from .views import OrderView, Reply, answer, render
 
 QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney)
 
@@ -76,6 +76,12 @@ class Changes:
     audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
 
 
+def complete_record(record: tuple, reply: Reply) -> tuple:
+    """A trip owner's call's audit record (AuditRecord values) completed from its reply, for calls
+    sent Audited(from_reply=True): a new order is named as the target (only the owner knows its id)."""
+    return with_value(record, TARGET_AT, reply.order_id) if type(reply) is OrderView else record
+
+
 class ShardEngine:
     def __init__(self, policy: Policy | None = None, check: bool = False):
         self.state = ShardState()
@@ -98,7 +104,7 @@ class ShardEngine:
         entries: list[Entry | Refusal | AuditNote] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
         apply = lambda item: self._apply(item, now, entries)  # noqa: E731
-        replies = [self.audit_outbox.answer(item, apply, entries) if type(item) is Audited else apply(item) for item in batch]
+        replies = [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch]
         if self.check:
             check_invariants(self.state)
         return replies, entries

@@ -32,7 +32,7 @@ from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc,
 
 from . import credentials
 from .auth import Auth, Principal, caller
-from .errors import OUTCOME, Refused, abort, owner_errors, recorded_by_owner, with_audit_record
+from .errors import Refused, abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .owners import Batcher, OwnerUnavailable
 
 PHONE_CONTEXT = "account.phone"
@@ -220,12 +220,6 @@ def principal_of(view: ac.AccountView, session_id: str = "", peer_device: str = 
     return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles))
 
 
-def _note(**values: Any) -> None:
-    note = OUTCOME.get()
-    if note is not None:
-        note.update(values)
-
-
 class AccountsService(accounts_pb2_grpc.AccountsServicer):
     def __init__(self, desk: AccountDesk):
         self.desk = desk
@@ -251,12 +245,12 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             new = command.account
             hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
             view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, from_reply=True)
-        _note(target=view.account_id)
+        note_audit(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view))
 
     async def Login(self, request, context):
         desk, now = self.desk, now_ms()
-        _note(target=_login_target(request.login_name))
+        note_audit(target=_login_target(request.login_name))
         try:
             key = desk.login_key(request.login_name)
         except Rejected:
@@ -266,7 +260,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await asyncio.get_running_loop().run_in_executor(None, desk.secrets.passwords.dummy_verify)
             await abort(context, bad_credentials())
         account = found.account
-        _note(target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context)))
+        note_audit(target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context)))
         refusal = _refusal(found, now)
         if refusal is not None:
             await abort(context, refusal)
@@ -282,7 +276,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         if not password_ok:
             # Counted and recorded together by the owner, which adds the lock-out if this failure
             # locked the account.
-            _note(audit_outcome=Reason.BAD_CREDENTIALS.name)
+            note_audit(audit_outcome=Reason.BAD_CREDENTIALS.name)
             await desk.ask(context, ac.LoginFailed(account.account_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
         session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step), audited=True)
@@ -295,7 +289,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         claims = desk.secrets.signer.verify(request.refresh_token, now_ms(), kind=credentials.REFRESH)
         if isinstance(claims, Rejection):
             await abort(context, claims)
-        _note(target=claims.subject)
+        note_audit(target=claims.subject)
         try:  # the owner names the account as the record's actor (complete_record)
             session = await desk.ask(context, ac.RenewSession(claims.session_id, claims.token_id, secrets.token_urlsafe(24)), audited=True, from_reply=True)
         except Refused:
@@ -470,7 +464,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         if view is None:
             new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
             view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)), audited=True, from_reply=True)
-        _note(target=view.account_id)
+        note_audit(target=view.account_id)
         uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer=self.issuer) if totp_secret else ""
         return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri)
 
@@ -496,7 +490,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
             await abort(context, reject(Reason.PERMISSION_DENIED, "nobody may change their own roles", field="account_id"))
         if len(ADMIN_KINDS & set(command.roles)) > 1 or (ADMIN_KINDS & set(command.roles) and len(command.roles) > 1):
             await abort(context, reject(Reason.PERMISSION_DENIED, "the three administrators are separate: an administrator holds one role only", field="roles"))
-        _note(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators))
+        note_audit(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators))
         view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.GrantRolesResponse(account=self.desk.account(view))
 
@@ -511,7 +505,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         record = next((p for p in listed.passengers if p.passenger_id == request.passenger_id), None)
         if record is None:
             await abort(context, reject(Reason.UNKNOWN_PASSENGER, f"no passenger {request.passenger_id}", field="passenger_id"))
-        _note(target=f"{request.account_id}/{request.passenger_id}", detail=f"unmasked read: {purpose}")
+        note_audit(target=f"{request.account_id}/{request.passenger_id}", detail=f"unmasked read: {purpose}")
         return staff_pb2.LookUpPassengerResponse(passenger=self.desk.passenger(request.account_id, record, unmasked=True))
 
 

@@ -296,7 +296,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
                 # A handler whose call one owner settles sends this record along, with the outcome the
                 # call has if the owner applies it, and the owner journals it with the call
-                # (Gateway.ask, AccountDesk.ask); note["recorded"] then says so.
+                # (Gateway.ask, AccountDesk.ask); note["recorded"] then holds the outcome journaled.
                 note["audit"] = lambda: record_of(note.get("audit_outcome", "OK")).values()
             outcome_token = OUTCOME.set(note)
             outcome = "OK"
@@ -308,8 +308,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 CALLER.reset(caller_token)
                 OUTCOME.reset(outcome_token)
-                if rule.mutating and not note.get("recorded"):
-                    await auth.audit_submit(record_of(outcome))
+                if rule.mutating:
+                    await _record_unless_journaled(auth, note, outcome, record_of)
 
         return guarded
 
@@ -351,6 +351,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
             await abort(context, denial)
         return principal
+
+
+async def _record_unless_journaled(auth: Auth, note: dict, outcome: str, record_of: Callable[[str], AuditRecord]) -> None:
+    """Write the call's record, unless its owner journaled one that tells how the call ended.
+
+    A call whose owner applied it and that then failed (its payment provider could not be reached,
+    say) gets a second record, from here, of how it ended: the first says what was applied."""
+    recorded = note.get("recorded")
+    if recorded is None:
+        await auth.audit_submit(record_of(outcome))
+    elif recorded == "OK" and outcome != "OK":
+        detail = note.get("detail")
+        note["detail"] = "applied by its owner, journaled there as OK, then failed" + (f": {detail}" if detail else "")
+        await auth.audit_submit(record_of(outcome))
 
 
 def _refusing(handler, method: str):

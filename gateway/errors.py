@@ -141,8 +141,19 @@ async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> NoRe
 async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str, retry_after_s: float | None) -> None:
     """The server, not the request, is the problem (overload, an owner restarting or failing):
     say so with a reason, and when to try again if retrying can help."""
+    note = OUTCOME.get()
+    if note is not None:
+        note["outcome"] = reason
     details = status_details(code, message, reason, {}, retry_after_s=retry_after_s)
     await context.abort(code, message, trailing_metadata=((DETAILS_KEY, details),))
+
+
+def note_audit(**values: Any) -> None:
+    """Tell the interceptor more about the call being handled, for its audit record: `target`,
+    `detail`, `principal` (who logs in), `audit_outcome` (the outcome the call has if applied)."""
+    note = OUTCOME.get()
+    if note is not None:
+        note.update(values)
 
 
 def with_audit_record(item: Any, from_reply: bool = False) -> tuple[Any, dict | None]:
@@ -156,11 +167,13 @@ def with_audit_record(item: Any, from_reply: bool = False) -> tuple[Any, dict | 
 
 def recorded_by_owner(note: dict | None, reply: Any) -> None:
     """After an audited call's owner answered: the owner journaled its record, so the interceptor
-    writes none.  An owner keeping too many records for the audit owner took nothing: Overloaded."""
+    writes none, unless the call goes on to fail after the owner applied it (a payment provider
+    that cannot be reached, say).  `note["recorded"]` keeps the outcome the owner journaled.
+    An owner keeping too many records for the audit owner took nothing: Overloaded."""
     if type(reply) is AuditBacklog:
         raise Overloaded()
     if note is not None:
-        note["recorded"] = True  # by the owner, whatever the reply
+        note["recorded"] = reply.reason.name if isinstance(reply, Rejection) else note.get("audit_outcome", "OK")
 
 
 class owner_errors:

@@ -27,7 +27,7 @@ from keyun.v1 import orders_pb2, orders_pb2_grpc
 
 from . import convert
 from .auth import caller
-from .errors import RETRY_AFTER_RESTART_S, abort, abort_unavailable, owner_errors
+from .errors import RETRY_AFTER_RESTART_S, abort, abort_unavailable, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .payments.base import ProviderError, ProviderRefused
 from .payments.card import TERMINAL_ID
 from .services import Gateway, paged
@@ -110,12 +110,17 @@ class OrderDesk:
         return order
 
     async def record_payment(self, method: PayMethod, order_id: str, provider_txn_id: str, amount_fen: int, paid_at_ms: int) -> OrderView | Rejection:
-        """A payment from a provider's notification or the counter; idempotent per transaction."""
+        """A payment from a provider's notification or the counter; idempotent per transaction.
+
+        At the counter (inside a call) the call's audit record goes along, and the order's owner
+        journals it with the payment."""
         # The owner ignores a transaction it has seen, so a counter's retry (a new paid_at) is simply
         # a new request id; a provider's repeated notification is the very same request.
         digest = hashlib.blake2b(f"{method.value}|{provider_txn_id}|{amount_fen}|{paid_at_ms}".encode(), digest_size=20).hexdigest()
-        command = cmd.RecordPayment(f"pay-{digest}", order_id, method, provider_txn_id, amount_fen, paid_at_ms)
-        return await self.gateway.pool.submit(command)
+        command, note = with_audit_record(cmd.RecordPayment(f"pay-{digest}", order_id, method, provider_txn_id, amount_fen, paid_at_ms))
+        reply = await self.gateway.pool.submit(command)
+        recorded_by_owner(note, reply)
+        return reply
 
 
 class OrdersService(orders_pb2_grpc.OrdersServicer):
@@ -127,7 +132,8 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         method = await _method(context, request.method)
         if not self.desk.payments.offers(method):
             await abort(context, reject(Reason.INVALID_FIELD, f"method: this station does not take {method.value}", field="method"))
-        view = await self.gateway.ask(context, lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()))
+        note_audit(detail=f"hold {request.hold_id}")  # the owner names the new order as the target
+        view = await self.gateway.ask(context, lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()), audited=True, from_reply=True)
         pay_url = qr_text = ""
         if method in WALLETS:
             async with provider_errors(context):
@@ -145,7 +151,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         return orders_pb2.ListOrdersResponse(orders=[convert.order(v) for v in orders], next_page_token=next_token)
 
     async def CancelOrder(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.CancelOrder(request.request_id, request.order_id, self.gateway.own_account()))
+        view = await self.gateway.ask(context, lambda: cmd.CancelOrder(request.request_id, request.order_id, self.gateway.own_account()), audited=True)
         if PayMethod(view.method) in WALLETS:
             async with provider_errors(context):
                 await self.desk.payments.close(view)  # so a late scan of the QR code cannot pay it
@@ -183,7 +189,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, own))
             if order.method == PayMethod.CASH.value:
                 await abort(context, reject(Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method))
-        view = await self.gateway.ask(context, lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own))
+        view = await self.gateway.ask(context, lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own), audited=True)
         return orders_pb2.RefundOrderResponse(order=convert.order(await self.desk.settle(context, view)))
 
     async def Reconcile(self, request, context):

@@ -93,11 +93,12 @@ class Gateway:
         principal = CALLER.get()
         return principal.account_id if principal is not None and principal.own_only else ""
 
-    async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False, audited: bool = False) -> Any:
+    async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False, audited: bool = False, from_reply: bool = False) -> Any:
         """Validate, route, and return the owner's reply; abort the call on any rejection.
 
         `audited`: the call's audit record goes along, and the owner journals it with the call
-        (engine.outbox.Audited), for handlers whose whole call is this one owner call.
+        (engine.outbox.Audited), for handlers whose call this one owner call applies; `from_reply`:
+        the owner completes the record from its reply (engine.shard.complete_record).
         """
         try:
             item = build()
@@ -105,7 +106,7 @@ class Gateway:
             await abort(context, rejected.rejection)
         note = None
         if audited:
-            item, note = with_audit_record(item)
+            item, note = with_audit_record(item, from_reply)
         async with owner_errors(context):
             reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
             recorded_by_owner(note, reply)

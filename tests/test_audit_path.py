@@ -13,7 +13,7 @@ import pytest
 import ray
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, dispatch_pb2, staff_pb2
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, dispatch_pb2, orders_pb2, orders_pb2_grpc, staff_pb2
 
 from .conftest import logged_in, schedule_trip
 
@@ -101,4 +101,36 @@ def test_account_calls_go_on_while_the_audit_owner_is_stopped_and_their_records_
     # A refresh token is all the caller showed: the owner names the account as the actor.
     refreshed = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Refresh", actor=made.account_id)).records
     assert [(r.target, r.role, r.outcome) for r in refreshed] == [(made.account_id, "ticket_seller", "OK")]
+    assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok
+
+
+def test_orders_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(keyun, auditor):
+    trip_id = schedule_trip(keyun.client, "AUDORD", dt.timedelta(hours=6))
+    seller = logged_in(KeyunClient(keyun.target, deadline_s=15, attempts=1))
+    orders = orders_pb2_grpc.OrdersStub(seller.channel)
+    cash = orders_pb2.PAY_METHOD_CASH
+    with audit_owner_stopped(keyun):
+        created = seller.call(orders.CreateOrder, orders_pb2.CreateOrderRequest(
+            request_id="audstop-order", hold_id=seller.hold(trip_id, "AAA", "CCC", seat_count=2).hold_id, method=cash,
+        )).order
+        paid = seller.call(orders.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="audstop-pay", order_id=created.order_id, method=cash)).order
+        seller.call(orders.RefundOrder, orders_pb2.RefundOrderRequest(request_id="audstop-refund", order_id=paid.order_id, ticket_ids=[paid.tickets[0].ticket_id]))
+        with pytest.raises(KeyunError) as twice:  # the same ticket again: refused by the owner
+            seller.call(orders.RefundOrder, orders_pb2.RefundOrderRequest(request_id="audstop-refund-2", order_id=paid.order_id, ticket_ids=[paid.tickets[0].ticket_id]))
+        other = seller.call(orders.CreateOrder, orders_pb2.CreateOrderRequest(
+            request_id="audstop-order-2", hold_id=seller.hold(trip_id, "AAA", "BBB", seat_count=1).hold_id, method=cash,
+        )).order
+        seller.call(orders.CancelOrder, orders_pb2.CancelOrderRequest(request_id="audstop-cancel", order_id=other.order_id))
+
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+
+    def outcomes(action: str, order_id: str) -> list[str]:
+        found = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action=f"keyun.v1.Orders/{action}", target=order_id)).records
+        assert {record.actor for record in found} == {seller.account.account_id}
+        return sorted(record.outcome for record in found)
+
+    assert outcomes("CreateOrder", created.order_id) == ["OK"]
+    assert outcomes("PayAtCounter", created.order_id) == ["OK"]
+    assert outcomes("RefundOrder", created.order_id) == sorted(["OK", twice.value.reason])
+    assert outcomes("CancelOrder", other.order_id) == ["OK"]
     assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok

@@ -102,6 +102,39 @@ def refusals(server, reason: str) -> float:
     return sum(s.value for s in samples if s.labels.get("outcome") == reason and s.name.endswith("_total"))
 
 
+def test_a_refund_the_wallet_cannot_pay_out_yet_is_owed_audited_twice_and_paid_on_retry(station):
+    server, sandbox, master, passenger, _ = station
+    trip_id = schedule_trip(master, "WTOUT", dt.timedelta(hours=6))
+    _, created = order_for(station, orders_pb2.PAY_METHOD_WEPAY, trip_id)
+    control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id})
+    order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
+    assert order.status == orders_pb2.ORDER_STATUS_TICKETED
+    stub = orders_pb2_grpc.OrdersStub(passenger.channel)
+    refund = orders_pb2.RefundOrderRequest(request_id="r-outage", order_id=order.order_id)
+    control(sandbox, "/sandbox/outage", {"provider": "wepay", "calls": 1})
+    with pytest.raises(KeyunError) as failed:
+        passenger.call(stub.RefundOrder, refund)
+    assert failed.value.code.name == "UNAVAILABLE" and failed.value.reason == "PROVIDER_UNAVAILABLE"
+    owed = get(passenger, order.order_id)
+    assert owed.status == orders_pb2.ORDER_STATUS_REFUNDED and owed.refunds and not owed.refunds[0].provider_refund_id  # applied, not paid out
+
+    # The owner journaled the refund's record with the refund; the gateway adds how the call ended.
+    auditor = audit_admin(server)
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+    records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Orders/RefundOrder", target=order.order_id)).records
+    assert sorted(r.outcome for r in records) == ["OK", "PROVIDER_UNAVAILABLE"]
+    failure = next(r for r in records if r.outcome == "PROVIDER_UNAVAILABLE")
+    assert failure.detail.startswith("applied by its owner") and failure.actor == passenger.account.account_id
+
+    # The retry is answered from the owner's window and pays the refund out.
+    paid = passenger.call(stub.RefundOrder, refund).order
+    assert paid.status == orders_pb2.ORDER_STATUS_REFUNDED and paid.refunds[0].provider_refund_id
+    (payment,) = control(sandbox, f"/sandbox/payments?provider=wepay&merchant_order_no={order.order_id}")["payments"]
+    assert [r["amount_fen"] for r in payment["refunds"]] == [paid.refunds[0].amount_fen]
+    records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Orders/RefundOrder", target=order.order_id)).records
+    assert sorted(r.outcome for r in records) == ["OK", "OK", "PROVIDER_UNAVAILABLE"]
+
+
 def test_a_badly_signed_notification_is_refused_and_the_wallet_sends_a_good_one_later(station):
     server, sandbox, master, passenger, _ = station
     trip_id = schedule_trip(master, "WTSIG", dt.timedelta(hours=6))

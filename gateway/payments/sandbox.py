@@ -15,8 +15,9 @@ before the first, `out_of_order` holds this notification back until the next pay
 provider was delivered, `tamper` ("signature" or "amount") spoils the first delivery only, as a
 corrupted message would be, so the retries after it are genuine.  `POST /sandbox/replay`
 {provider, merchant_order_no} resends a paid payment's notification; `POST /sandbox/card/decline-next`
-{reason} declines the next card; `GET /sandbox/payments` lists payments with every delivery and
-the answer it got.
+{reason} declines the next card; `POST /sandbox/outage` {provider, calls} makes that provider's
+next `calls` API requests answer 503 (as a provider having an outage), doing nothing;
+`GET /sandbox/payments` lists payments with every delivery and the answer it got.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ MAX_PAYMENTS = 100_000
 MAX_DELIVERIES_KEPT = 50
 MAX_BILLS_KEPT = 16
 MAX_REQUEST_BYTES = 64 * 1024
+MAX_OUTAGE_CALLS = 1000
 TAMPERS = (None, "signature", "amount")
 WALLET_NAMES = tuple(m.value for m in WALLETS)
 SANDBOX_NOTE = "SANDBOX: no real money moves.  It plays WePay, AliPay and a card acquirer for tests and demos."
@@ -224,6 +226,15 @@ def _tampered_amount(amount_fen: int) -> int:
     return amount_fen - 1 if amount_fen > 1 else amount_fen + 1
 
 
+def _provider_of_path(path: str) -> str | None:
+    """Which provider's API a request is for; None for the sandbox's own pages and controls."""
+    if path.startswith("/v3/"):
+        return "wepay"
+    if path == "/gateway.do" or path.startswith("/alipay/"):
+        return "alipay"
+    return "card" if path == BACK_PATH else None
+
+
 def _json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
@@ -240,12 +251,13 @@ class Sandbox:
         self.clock_ms = clock_ms
         self.base_url = ""
         self.decline_next: str | None = None
+        self.outages: dict[str, int] = {}  # provider: how many more API calls answer 503
         self.parked: dict[str, list[Callable[[], Awaitable[None]]]] = {name: [] for name in WALLET_NAMES}
         self.bills: OrderedDict[str, bytes] = OrderedDict()
         self.tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None
         self.runner: web.AppRunner | None = None
-        self.app = self._routes(web.Application(client_max_size=MAX_REQUEST_BYTES))
+        self.app = self._routes(web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[self._outage]))
 
     def _routes(self, app: web.Application) -> web.Application:
         add = app.router
@@ -264,6 +276,7 @@ class Sandbox:
         add.add_post("/sandbox/pay", self.control_pay)
         add.add_post("/sandbox/replay", self.control_replay)
         add.add_post("/sandbox/card/decline-next", self.control_decline)
+        add.add_post("/sandbox/outage", self.control_outage)
         add.add_get("/sandbox/payments", self.control_payments)
         return app
 
@@ -814,6 +827,25 @@ class Sandbox:
             return {"decline_next": self.decline_next}
 
         return await self._control(request, decline)
+
+    async def control_outage(self, request: web.Request) -> web.Response:
+        def outage(body: dict) -> dict:
+            calls = body.get("calls")
+            if body.get("provider") not in PROVIDERS or type(calls) is not int or not 0 <= calls <= MAX_OUTAGE_CALLS:
+                raise SandboxError(400, "BAD_REQUEST", f"provider: one of {', '.join(PROVIDERS)}; calls: 0 to {MAX_OUTAGE_CALLS}")
+            self.outages[body["provider"]] = calls
+            return {"provider": body["provider"], "calls": calls}
+
+        return await self._control(request, outage)
+
+    @web.middleware
+    async def _outage(self, request: web.Request, handler) -> web.StreamResponse:
+        """While a provider has an outage (`/sandbox/outage`), its API answers 503 and does nothing."""
+        provider = _provider_of_path(request.path)
+        if provider is not None and self.outages.get(provider, 0) > 0:
+            self.outages[provider] -= 1
+            return web.Response(status=503, text="sandbox outage")
+        return await handler(request)
 
     async def control_payments(self, request: web.Request) -> web.Response:
         provider, order_no = request.query.get("provider"), request.query.get("merchant_order_no")

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keyun.gateway.payments import sandbox as sandbox_cli
-from keyun.gateway.payments.base import PAID, MAX_AMOUNT_FEN, Method, fen_to_yuan, yuan_to_fen
+from keyun.gateway.payments.base import PAID, MAX_AMOUNT_FEN, Method, ProviderUnavailable, fen_to_yuan, yuan_to_fen
 from keyun.gateway.payments.keys import KeysError, ProviderKeys
 from keyun.gateway.payments.providers import Providers
 from keyun.gateway.payments.transport import wall_ms
@@ -151,3 +151,21 @@ def test_yuan_round_trips(fen):
 def test_the_wall_clock_is_milliseconds():
     assert abs(wall_ms() - __import__("time").time() * 1000) < 1_000
     assert order_no().startswith("T")
+
+
+def test_an_outage_fails_the_next_calls_of_one_provider_only(sandbox):
+    async def scenario():
+        async with rig(sandbox, receive=False) as r:
+            number, _ = await r.create(Method.WALLET_B, 500)
+            assert [await r.post("/sandbox/outage", body) for body in ({"provider": "bank", "calls": 1}, {"provider": "alipay", "calls": -1})] == [
+                (400, {"error": "BAD_REQUEST", "message": "provider: one of wepay, alipay, card; calls: 0 to 1000"})] * 2
+            assert await r.post("/sandbox/outage", {"provider": "alipay", "calls": 2}) == (200, {"provider": "alipay", "calls": 2})
+            for _ in range(2):
+                with pytest.raises(ProviderUnavailable):
+                    await r.alipay.query(number)
+            assert (await r.alipay.query(number)).state == "NOTPAY"  # over after two calls
+            await r.post("/sandbox/outage", {"provider": "alipay", "calls": 5})
+            assert await r.post("/sandbox/outage", {"provider": "alipay", "calls": 0}) == (200, {"provider": "alipay", "calls": 0})
+            assert (await r.alipay.query(number)).state == "NOTPAY"  # ended early
+
+    run(scenario())
