@@ -157,6 +157,32 @@ def accounts_owner(instance: str, data_dir: Path, rules: AccountRules, detached:
     return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(str(data_dir.resolve()), rules, audit_name)
 
 
+def trip_owner_name(instance: str, shard_no: int) -> str:
+    return f"{instance}-trip-shard-{shard_no}"
+
+
+def running_pool_size(instance: str, at_most: int = 4096) -> int:
+    """How many trip owners of this instance run already, found by name (0 for none yet).  A
+    gateway that joins them with another count must not create owners for shards they lack: an
+    owner makes its data directory when it starts, and a directory more than the manifest names
+    would make the data directory's next backup unrestorable."""
+    size = 0
+    while size < at_most:
+        try:
+            ray.get_actor(trip_owner_name(instance, size), namespace=RAY_NAMESPACE)
+        except ValueError:  # no actor of that name
+            break
+        size += 1
+    return size
+
+
+def mismatch(found: int | str, shards: int) -> str:
+    return (
+        f"the trip owners were started as a pool of {found} shards, and this gateway with --shards {shards}: "
+        "start it with the owners' count (every gateway must pass the same --shards)"
+    )
+
+
 class OwnerPool:
     """The fixed pool of TripShard actors, found by name so several gateways share them."""
 
@@ -164,10 +190,15 @@ class OwnerPool:
         self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
         detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None, audit_name: str | None = None,
     ):
-        """`audit_name`: the audit owner the trip owners send the audit records they journal to."""
+        """`audit_name`: the audit owner the trip owners send the audit records they journal to.
+        Raises ShardCountMismatch, before creating any owner, if owners of another pool size
+        already run under these names."""
+        found = running_pool_size(instance)
+        if found and found != shards:
+            raise ShardCountMismatch(mismatch(found, shards))
         options = owner_options(detached, owner_resource)
         self.actors = [
-            RemoteTripShard.options(name=f"{instance}-trip-shard-{n}", **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards)
+            RemoteTripShard.options(name=trip_owner_name(instance, n), **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards)
             for n in range(shards)
         ]
         self.batchers = [Batcher(actor, metrics) for actor in self.actors]
@@ -179,10 +210,7 @@ class OwnerPool:
         reports = list(await asyncio.gather(*(actor.ready.remote() for actor in self.actors)))
         counts = {report.get("shards") for report in reports} - {0, None}  # 0: made before owners knew
         if counts - {len(self.actors)}:
-            raise ShardCountMismatch(
-                f"the trip owners were started as a pool of {' and '.join(map(str, sorted(counts)))} shards, and this gateway with "
-                f"--shards {len(self.actors)}: start it with the owners' count (every gateway must pass the same --shards)"
-            )
+            raise ShardCountMismatch(mismatch(" and ".join(map(str, sorted(counts))), len(self.actors)))
         return reports
 
     async def snapshot(self) -> list[int]:

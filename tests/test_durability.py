@@ -226,13 +226,17 @@ def test_a_gateway_started_with_another_shard_count_refuses_to_serve(ray_session
     """A trip goes to shard crc32(trip_id) % shards: a gateway counting differently from the owners
     it finds by name would send a trip's calls to an owner that does not hold it, and could
     schedule the same trip on two owners."""
-    from keyun.gateway.owners import ShardCountMismatch
+    from keyun.gateway.owners import ShardCountMismatch, running_pool_size
 
     instance = f"test-count-{uuid.uuid4().hex[:6]}"
     first = ServerThread(tmp_path / "a", shards=2, instance=instance)
     try:
         with pytest.raises(ShardCountMismatch, match="pool of 2 shards, and this gateway with --shards 1"):
             ServerThread(tmp_path / "b", shards=1, instance=instance)  # its own data path passes the local check
+        with pytest.raises(ShardCountMismatch, match="pool of 2 shards, and this gateway with --shards 3"):
+            ServerThread(tmp_path / "c", shards=3, instance=instance)
+        # Refused before it made an owner for a third shard, which would have made a directory.
+        assert running_pool_size(instance) == 2 and not (tmp_path / "c" / "shards").exists()
         with logged_in(KeyunClient(first.target)) as client:  # the first goes on serving
             trip_id = schedule_trip(client, "COUNT", dt.timedelta(hours=3))
             assert client.sell(trip_id, "AAA", "BBB", seat_count=1).tickets
