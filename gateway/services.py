@@ -299,8 +299,9 @@ class Rebooking:
             ))
         issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id), undo=release)
         new = issued.tickets[0]
+        # The step that makes the change: the old ticket's owner journals the call's audit record with it.
         changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen),
-                                 undo=lambda: cmd.VoidTicket(f"{self.step}-undo-issue", new.ticket_id))
+                                 undo=lambda: cmd.VoidTicket(f"{self.step}-undo-issue", new.ticket_id), audited=True)
         if changed.order_id and new.price_fen < old.price_fen and self.gateway.settle_order is not None:
             order = await gateway.ask(self.context, lambda: cmd.GetOrder(changed.order_id))
             await self.gateway.settle_order(self.context, order)  # the difference goes back to the payer
@@ -319,13 +320,19 @@ class Rebooking:
         if refusal:
             await abort(self.context, reject(Reason.CHANGE_NOT_ALLOWED, refusal, field="new_trip_id"))
 
-    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None) -> Any:
-        """One step; when the owner refuses it, undo the step before (if any) and report why."""
+    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None, audited: bool = False) -> Any:
+        """One step; when the owner refuses it, undo the step before (if any) and report why.
+        `audited`: the call's audit record goes along, and the owner journals it with the step."""
         fault = self.gateway.saga_faults.pop(name, None)
         async with owner_errors(self.context):
             if isinstance(fault, Exception):
                 raise fault  # as if the owner died here: the client's retry continues the saga
-            reply = fault if fault is not None else await self.gateway.pool.submit(build())
+            if fault is not None:
+                reply = fault  # a refusal the test made up: no owner journaled anything
+            else:
+                item, note = with_audit_record(build()) if audited else (build(), None)
+                reply = await self.gateway.pool.submit(item)
+                recorded_by_owner(note, reply)
         if isinstance(reply, Rejection):
             if undo is not None:
                 await self._undo(undo)

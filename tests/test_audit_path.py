@@ -13,7 +13,7 @@ import pytest
 import ray
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, dispatch_pb2, orders_pb2, orders_pb2_grpc, staff_pb2
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, dispatch_pb2, orders_pb2, orders_pb2_grpc, sales_pb2, staff_pb2
 
 from .conftest import logged_in, schedule_trip
 
@@ -134,3 +134,20 @@ def test_orders_go_on_while_the_audit_owner_is_stopped_and_their_records_follow(
     assert outcomes("RefundOrder", created.order_id) == sorted(["OK", twice.value.reason])
     assert outcomes("CancelOrder", other.order_id) == ["OK"]
     assert auditor.call(audit.Verify, audit_pb2.VerifyRequest()).ok
+
+
+def test_a_rebooking_goes_on_while_the_audit_owner_is_stopped_and_its_record_follows(keyun, auditor):
+    old_trip = schedule_trip(keyun.client, "AUDRB1", dt.timedelta(hours=5))
+    new_trip = schedule_trip(keyun.client, "AUDRB2", dt.timedelta(hours=6))
+    seller = logged_in(KeyunClient(keyun.target, deadline_s=15, attempts=1))
+    ticket = seller.sell(old_trip, "AAA", "CCC", seat_count=1).tickets[0]
+    with audit_owner_stopped(keyun):
+        moved = seller.call(seller.sales.ChangeTicket, sales_pb2.ChangeTicketRequest(request_id="audstop-rebook", ticket_id=ticket.ticket_id, new_trip_id=new_trip))
+        with pytest.raises(KeyunError) as twice:  # the old ticket again: refused at the last step, by its owner
+            seller.call(seller.sales.ChangeTicket, sales_pb2.ChangeTicketRequest(request_id="audstop-rebook-2", ticket_id=ticket.ticket_id, new_trip_id=new_trip))
+    assert moved.new_ticket.changed_from == ticket.ticket_id
+
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+    found = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Sales/ChangeTicket", target=ticket.ticket_id)).records
+    assert sorted(record.outcome for record in found) == sorted(["OK", twice.value.reason])
+    assert {record.actor for record in found} == {seller.account.account_id}
