@@ -252,41 +252,55 @@ def _snapshot_position(shard: Path) -> int:
         store.close()
 
 
+# What a dump of the accounts owner's log never prints: secrets (password hashes, session and
+# refresh token ids, the setup token's hash) and keyed digests (blind indexes, fingerprints).
+# Ciphertexts, like any bytes, show only their length.
+SECRET_FIELDS = frozenset({"password_hash", "token_hash", "session_id", "refresh_id", "new_refresh_id", "login_key", "fingerprint", "document_index"})
+REDACTED = "[redacted]"
+
+
 def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
-    """Every log record as plain data, oldest first: what happened, in words an operator can read."""
+    """Every log record as plain data, oldest first: what happened, in words an operator can read.
+    The trip owners' logs, then the accounts owner's (`shard_name` "accounts" for it alone)."""
     _require_data_dir(data_dir)
-    for shard in shard_directories(data_dir):
-        if shard_name is not None and shard.name != shard_name.zfill(4):
+    owners = [(shard, shard.name, frozenset()) for shard in shard_directories(data_dir)]
+    if (data_dir / ACCOUNTS_DIR / "wal").exists():
+        owners.append((data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR, SECRET_FIELDS))
+    for directory, name, hide in owners:
+        if shard_name is not None and name != shard_name.zfill(4):
             continue
-        for _, _, record in scan(shard / "wal"):
+        for _, _, record in scan(directory / "wal"):
+            at = dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
             for entry in record.entries:
-                at = dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
                 if type(entry) is AuditNote:  # the audit record of a call, on its way to the audit log
-                    yield {"shard": shard.name, "lsn": record.lsn, "at": at, "audit": dict(zip(("at_ms", *TEXT_FIELDS), entry.record))}
+                    yield {"shard": name, "lsn": record.lsn, "at": at, "audit": dict(zip(("at_ms", *TEXT_FIELDS), entry.record))}
                     continue
                 row = {
-                    "shard": shard.name,
+                    "shard": name,
                     "lsn": record.lsn,
                     "at": at,
-                    "request_id": entry.command.request_id,
+                    "request_id": getattr(entry.command, "request_id", ""),  # an account command may have none (a login)
                     "command": type(entry.command).__name__,
-                    "events": [plain(event) for event in entry.events],
+                    "events": [plain(event, hide) for event in entry.events],
                 }
                 if type(entry) is Refusal:  # refused: journaled so that a retry is refused the same way
                     row["refused"] = entry.rejection.reason.name
                 yield row
 
 
-def plain(value):
-    """Engine values as JSON-ready data; trip specs shortened to their id."""
+def plain(value, hide: frozenset[str] = frozenset()):
+    """Engine values as JSON-ready data; trip specs shortened to their id, the fields named in
+    `hide` redacted, and bytes (ciphertexts) shown by their length."""
     if is_dataclass(value):
         if type(value).__name__ == "TripSpec":
             return {"trip_id": value.trip_id, "departs_at_ms": value.departs_at_ms}
-        return {"type": type(value).__name__, **{f.name: plain(getattr(value, f.name)) for f in fields(value)}}
+        return {"type": type(value).__name__, **{f.name: REDACTED if f.name in hide else plain(getattr(value, f.name), hide) for f in fields(value)}}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list)):
-        return [plain(v) for v in value]
+        return [plain(v, hide) for v in value]
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
     return value
 
 
@@ -298,8 +312,8 @@ def describe(row: dict) -> str:
     events = "; ".join(
         f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")" for e in row["events"]
     )
-    trip = next((e.get("trip_id") or e.get("spec", {}).get("trip_id") for e in row["events"]), "")
+    subject = next((e.get("trip_id") or e.get("account_id") or e.get("spec", {}).get("trip_id") or "" for e in row["events"]), "")  # a trip or an account
     if "refused" in row:
         events = f"refused: {row['refused']}"
-    return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {trip:<16} {row['request_id'] or '-':<34} {events}"
+    return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {subject:<16} {row['request_id'] or '-':<34} {events}"
 

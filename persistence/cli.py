@@ -39,7 +39,7 @@ def add_verbs(verbs) -> None:
     p.set_defaults(run=_verify)
     p = wal.add_parser("dump", help="print every logged command and its events, oldest first")
     p.add_argument("--data-dir", type=Path, required=True)
-    p.add_argument("--shard", help="only this shard (e.g. 0)")
+    p.add_argument("--shard", help="only this owner's log: a shard number (e.g. 0), or accounts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_dump)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -175,6 +176,10 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
         server.stop()
     verify = subprocess.run([KEYUN, "wal", "verify", "--data-dir", str(data_dir)], capture_output=True, text=True)
     assert verify.returncode == 0 and "ok" in verify.stdout, verify.stderr
+    dump = subprocess.run([KEYUN, "wal", "dump", "--data-dir", str(data_dir), "--shard", "accounts", "--json"], capture_output=True, text=True)
+    rows = [json.loads(line) for line in dump.stdout.splitlines()]
+    assert dump.returncode == 0 and any(row.get("command") == "StartSession" for row in rows), dump.stderr
+    assert "$argon2id$" not in dump.stdout  # the demo accounts' password hashes are in that log, redacted
 
 
 def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_session, tmp_path):
