@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from keyun.engine.accounts import AccountsEngine
 from keyun.engine.audit import TEXT_FIELDS
@@ -31,7 +32,7 @@ from .progress import Progress
 from .small_store import SmallStore, backup_small_owner, snapshot_position
 from .snapshot import SnapshotStore
 from .store import OwnerStore, backup_owner
-from .wal import WalCorruption, scan
+from .wal import WalCorruption, scan, segments
 
 BACKUP_MANIFEST = "backup.json"
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -224,15 +225,18 @@ def verify_logs(data_dir: Path) -> list[ShardLogReport]:
     Safe while Keyun serves.  Raises WalCorruption naming the file and offset of the first damage.
     """
     _require_data_dir(data_dir)
-    reports = [_verify_log(shard, shard.name, _snapshot_position(shard)) for shard in shard_directories(data_dir)]
+    owners = [(shard, shard.name, _snapshot_position(shard)) for shard in shard_directories(data_dir)]
     if (data_dir / ACCOUNTS_DIR / "wal").exists():
-        reports.append(_verify_log(data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR, snapshot_position(data_dir / ACCOUNTS_DIR)))
+        owners.append((data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR, snapshot_position(data_dir / ACCOUNTS_DIR)))
+    progress = Progress("verify", sum(len(segments(owner / "wal")) for owner, _, _ in owners), " log segments")
+    reports = [_verify_log(owner, name, snapshot_lsn, progress) for owner, name, snapshot_lsn in owners]
+    progress.finish(note=f"{sum(r.records for r in reports)} records")
     return reports
 
 
-def _verify_log(owner: Path, name: str, snapshot_lsn: int) -> ShardLogReport:
+def _verify_log(owner: Path, name: str, snapshot_lsn: int, progress: Progress) -> ShardLogReport:
     first = last = records = events = 0
-    for path, offset, record in scan(owner / "wal"):
+    for path, offset, record in _counting_segments(scan(owner / "wal"), progress):
         if last and record.lsn != last + 1:
             raise WalCorruption(path, offset, f"expected LSN {last + 1}, found {record.lsn}")
         first = first or record.lsn
@@ -240,6 +244,22 @@ def _verify_log(owner: Path, name: str, snapshot_lsn: int) -> ShardLogReport:
     if first > snapshot_lsn + 1:
         raise WalCorruption(owner / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}")
     return ShardLogReport(name, snapshot_lsn, first, last, records, events)
+
+
+def _counting_segments(scanned: Iterator[tuple[Path, int, Any]], progress: Progress) -> Iterator[tuple[Path, int, Any]]:
+    """The records of a scan, advancing `progress` by one as each segment is done."""
+    current = None
+    for path, offset, record in scanned:
+        if current is not None and path != current:
+            progress.advance(note=_segment_name(current))
+        current = path
+        yield path, offset, record
+    if current is not None:
+        progress.advance(note=_segment_name(current))
+
+
+def _segment_name(segment: Path) -> str:
+    return f"{segment.parent.parent.name}/{segment.name}"
 
 
 def _snapshot_position(shard: Path) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from keyun.engine import accounts as ac
-from keyun.persistence.admin import ACCOUNTS_DIR, describe, dump_logs
+from keyun.persistence.admin import ACCOUNTS_DIR, describe, dump_logs, verify_logs
 from keyun.persistence.layout import prepare
 from keyun.persistence.small_store import SmallStore
 
@@ -14,7 +14,7 @@ PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 SESSION_ID, REFRESH_ID, NEW_REFRESH_ID = "session-" + "s" * 16, "refresh-" + "r" * 16, "refresh-" + "n" * 16
 
 
-def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path):
+def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path, capsys):
     prepare(tmp_path, 1)
     engine, store = ac.AccountsEngine(), SmallStore(tmp_path / ACCOUNTS_DIR)
     try:
@@ -43,3 +43,9 @@ def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path):
     for secret in (PASSWORD_HASH, "phone:blind-index", "phone-ciphertext", SESSION_ID, REFRESH_ID, NEW_REFRESH_ID, "fingerprint-bytes"):
         assert secret not in text
     assert "A000001" in describe(rows[1]) and "display_name=Dumpling" in describe(rows[3])
+
+    # verify reads the same log, and says how far it got on stderr (a bar on a terminal).
+    (report,) = verify_logs(tmp_path)
+    assert (report.shard, report.first_lsn, report.last_lsn, report.records) == ("accounts", 1, 3, 3)
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert last_line.startswith("verify [") and "1/1 log segments" in last_line and "3 records" in last_line
