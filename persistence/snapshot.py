@@ -10,6 +10,7 @@ across fork: each owner process opens its own.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,17 @@ from keyun.engine.shard import Changes
 
 from . import codec
 
-# Each owner's snapshot may grow to this; the file is sparse on Linux and grows as needed.
-# 10,000 trips of 53 seats with their tickets take a few hundred MB at most.
+# Each owner's snapshot starts with room for this; the file is sparse on Linux and grows as needed.
+# 10,000 trips of 53 seats with their tickets take a few hundred MB at most.  A snapshot that does
+# not fit doubles the room, up to MAX_MAP_SIZE_BYTES: an owner keeps every trip it was given, so a
+# station that runs for months outgrows any fixed size, and a snapshot that cannot be written
+# would stop the owner at every restart.
 MAP_SIZE_BYTES = 2 * 1024**3
+MAX_MAP_SIZE_BYTES = 1024**4
 
 META, TRIPS, REQUESTS = b"meta", b"trips", b"requests"
+
+log = logging.getLogger("keyun.owner")
 
 
 @dataclass
@@ -57,8 +64,23 @@ class SnapshotStore:
         """Write the changes and the new position in one transaction (atomic and durable on commit).
 
         May run on a thread of its own, one save at a time: trip records and receipts never change
-        once taken (engine.state.trip_record), whatever the owner does meanwhile.
+        once taken (engine.state.trip_record), whatever the owner does meanwhile.  Nothing else of
+        this process uses the environment meanwhile, so the map may grow here.
         """
+        while True:
+            try:
+                return self._save(lsn, now_ms, changes)
+            except lmdb.MapFullError:  # the transaction was aborted: nothing was written
+                self._grow()
+
+    def _grow(self) -> None:
+        size = self.env.info()["map_size"]
+        if size >= MAX_MAP_SIZE_BYTES:
+            raise lmdb.MapFullError(f"the snapshot in {self.env.path()} reached {MAX_MAP_SIZE_BYTES} bytes")
+        self.env.set_mapsize(min(size * 2, MAX_MAP_SIZE_BYTES))
+        log.warning("the snapshot in %s outgrew %d MiB: it may now grow to %d MiB", self.env.path(), size // 2**20, min(size * 2, MAX_MAP_SIZE_BYTES) // 2**20)
+
+    def _save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         with self.env.begin(write=True) as txn:
             for record in changes.trips:
                 txn.put(record[0].trip_id.encode(), codec.encode(record), db=self.trips)

@@ -406,3 +406,23 @@ def test_a_failed_snapshot_write_is_raised_to_the_owner(owner):
     with pytest.raises(OSError, match="disk full"):
         owner.store.finish_snapshot(wait=True)
     assert owner.store.snapshot_lsn == 0
+
+
+def test_a_snapshot_larger_than_its_map_grows_the_map_and_is_written(owner, tmp_path):
+    owner.run(schedule_batch(), NOW)
+    for n in range(12):
+        owner.ok(c.Sell(f"grow-{n}", TRIP, A, D, seat_count=1), NOW + 1 + n)
+    changes = owner.engine.take_changes()
+    small = SnapshotStore(tmp_path / "small", map_size=8 * 4096)  # less than these records take
+    try:
+        small.save(owner.store.last_lsn, NOW + 100, changes)
+        assert small.env.info()["map_size"] > 8 * 4096
+    finally:
+        small.close()
+    reopened = SnapshotStore(tmp_path / "small")
+    try:
+        loaded = reopened.load()
+    finally:
+        reopened.close()
+    assert loaded.lsn == owner.store.last_lsn and len(loaded.requests) == 12 + len(schedule_batch())
+    assert {record[0].trip_id: len(record[3]) for record in loaded.trips}[TRIP] == 12  # every ticket
