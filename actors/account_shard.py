@@ -54,9 +54,9 @@ class AccountShard(PackedBatches, SendsAuditRecords):
         return replies
 
     def metrics(self) -> list:
-        """This owner's metric families, for the gateway's /metrics: its audit outbox (the log and
-        collector metrics of the registry are observed by trip owners only)."""
-        return [family for family in metrics.OWNER_REGISTRY.collect() if family.name.startswith("keyun_audit_")]
+        """This owner's metric families, for the gateway's /metrics: its audit outbox and its
+        process (the log and collector metrics of the registry are observed by trip owners only)."""
+        return [family for family in metrics.OWNER_REGISTRY.collect() if family.name.startswith(("keyun_audit_", "keyun_owner_process_"))]
 
     def ready(self) -> dict:
         return {"accounts": len(self.engine.state.accounts), "pid": os.getpid()}

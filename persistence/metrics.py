@@ -7,9 +7,12 @@ They sit in a registry of their own, which an owner hands to the gateway on each
 import gc
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 OWNER_REGISTRY = CollectorRegistry()
+# The owner process itself: resident memory (an owner keeps every trip it was given), CPU seconds,
+# open files.  Linux only; elsewhere the collector reports nothing.
+ProcessCollector(namespace="keyun_owner", registry=OWNER_REGISTRY)
 GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 FSYNC_SECONDS = Histogram(

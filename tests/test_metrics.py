@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -51,6 +52,10 @@ def test_metrics_during_load(ray_session, tmp_path):
     assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
     assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1", "accounts"}
     assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {(shard, g) for shard in "01" for g in "012"}
+    if sys.platform.startswith("linux"):  # the process collector reads /proc
+        memory = {s.labels["shard"]: s.value for s in after["keyun_owner_process_resident_memory_bytes"]}
+        assert set(memory) == {"0", "1", "accounts"} and min(memory.values()) > 10 * 2**20
+        assert value(after["keyun_owner_process_cpu_seconds"], "keyun_owner_process_cpu_seconds_total", shard="0") > 0
     # The sales' audit records went through the trip owners, which count what they sent on; the
     # login's through the accounts owner.
     assert {s.labels["shard"] for s in after["keyun_audit_outbox_records"]} == {"0", "1", "accounts"}
