@@ -275,7 +275,8 @@ class KeyunServer:
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
-        log.info("Keyun serving on %s:%d with %d trip shards", host, self.port, len(self.pool.actors))
+        shards = len(self.pool.actors)
+        log.info("Keyun serving on %s:%d with %d trip %s", host, self.port, shards, "shard" if shards == 1 else "shards")
         return self.port
 
     async def _offer_setup(self) -> None:
