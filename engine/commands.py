@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .limits import (
+    MAX_ARCHIVE,
     MAX_GATE_ID_CHARS,
     MAX_HOLD_TTL_MS,
     MAX_ID_CHARS,
@@ -285,6 +286,16 @@ class SweepHolds:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveTrips:
+    """Archive trips that ran long enough ago (Policy.archive_after_ms).  Issued by the owner
+    itself, so it has no request id."""
+
+    limit: int = MAX_ARCHIVE
+    request_id: str = ""
+    trip_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeTicket(_OfTicket):
     """Rebooking, last step: give the old ticket up for the new one already issued elsewhere."""
 
@@ -414,7 +425,7 @@ class SettleRefund(_OfOrder):
 
 
 Command = (
-    ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | DelayTrip | SweepHolds
+    ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | DelayTrip | SweepHolds | ArchiveTrips
     | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund | ChangeTicket | VoidTicket
 )
 

@@ -6,6 +6,7 @@ from enum import Enum
 from heapq import heappop as _heappop, heappush as _heappush
 
 from .commands import (
+    ArchiveTrips,
     CancelOrder,
     CancelTrip,
     ChangeTicket,
@@ -47,6 +48,7 @@ from .events import (
     TicketRefunded,
     TicketsIssued,
     TicketVoided,
+    TripArchived,
     TripCancelled,
     TripDelayed,
     TripDeparted,
@@ -62,6 +64,8 @@ Outcome = tuple[Event, ...] | Rejection
 # The sweep walks the expiry index in order; entries of holds already confirmed or released are
 # skipped, and this bounds how many it may look at in one go.
 MAX_SWEEP_VISITS = 4096
+# The same for archiving, whose walk passes trips kept back (a refund still owed) every batch.
+MAX_ARCHIVE_VISITS = 256
 
 
 class TripStatus(Enum):
@@ -89,7 +93,13 @@ def segment_status(trip: Trip, from_stop: int, now: int, policy: Policy) -> Trip
 
 def find_trip(state: ShardState, trip_id: str) -> Trip | Rejection:
     trip = state.trips.get(trip_id)
-    return trip if trip is not None else reject(Reason.UNKNOWN_TRIP, f"no trip {trip_id}", trip_id=trip_id)
+    if trip is not None:
+        return trip
+    return archived(trip_id) if trip_id in state.archived else reject(Reason.UNKNOWN_TRIP, f"no trip {trip_id}", trip_id=trip_id)
+
+
+def archived(trip_id: str) -> Rejection:
+    return reject(Reason.TRIP_ARCHIVED, f"trip {trip_id} ran long ago and was archived: its records are read with keyun archive", trip_id=trip_id)
 
 
 def find_segment(trip: Trip, from_station: str, to_station: str) -> tuple[int, int] | Rejection:
@@ -106,6 +116,8 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _schedule(state, command)
         case SweepHolds(limit):
             return _sweep(state, now, limit)
+        case ArchiveTrips(limit):
+            return _archive_due(state, now, policy, limit)
     trip = find_trip(state, command.trip_id)
     if isinstance(trip, Rejection):
         return trip
@@ -151,6 +163,8 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
 
 
 def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:
+    if command.spec.trip_id in state.archived:
+        return archived(command.spec.trip_id)  # its ticket numbers would start again
     existing = state.trips.get(command.spec.trip_id)
     if existing is None:
         return (TripScheduled(command.spec),)
@@ -535,8 +549,8 @@ def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
         if expires_at_ms > now:
             break
         visits += 1
-        trip = state.trips[trip_id]
-        hold = trip.holds.get(hold_id)
+        trip = state.trips.get(trip_id)  # an archived trip has no holds left
+        hold = trip.holds.get(hold_id) if trip is not None else None
         if hold is not None and hold.expires_at_ms == expires_at_ms:
             events.append(HoldExpired(trip_id, hold_id))
             if hold_id in trip.order_of_hold:
@@ -546,3 +560,28 @@ def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
                 _heappush(frontier, (heap[child], child))
     return tuple(events)
 
+
+
+def _archive_due(state: ShardState, now: int, policy: Policy, limit: int) -> Outcome:
+    """Archive trips that reached their last stop `policy.archive_after_ms` ago, earliest first,
+    walking the index of trip ends without popping it.  A trip is kept while it still owes a
+    refund that was not paid out, or holds seats (neither should last that long)."""
+    heap, events, cutoff = state.ends, [], now - policy.archive_after_ms
+    frontier = [(heap[0], 0)] if heap and heap[0][0] <= cutoff else []
+    visits = 0
+    while frontier and len(events) < limit and visits < MAX_ARCHIVE_VISITS:
+        (ends_at_ms, trip_id), position = _heappop(frontier)
+        if ends_at_ms > cutoff:
+            break
+        visits += 1
+        trip = state.trips.get(trip_id)
+        if trip is not None and trip.ends_at_ms() <= cutoff and not trip.holds and not _owes_refunds(trip):
+            events.append(TripArchived(trip_id, now))
+        for child in (2 * position + 1, 2 * position + 2):
+            if child < len(heap):
+                _heappush(frontier, (heap[child], child))
+    return tuple(events)
+
+
+def _owes_refunds(trip: Trip) -> bool:
+    return any(len(order.settled) < len(order.refunds) for order in trip.orders.values())

@@ -140,6 +140,15 @@ class TripCancelled:
     at_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class TripArchived:
+    """The trip ran long enough ago (Policy.archive_after_ms): it leaves the owner's memory for
+    its archive, kept in the owner's snapshot store (persistence/snapshot.py)."""
+
+    trip_id: str
+    at_ms: int
+
+
 # --- orders ---------------------------------------------------------------------------------
 
 
@@ -232,6 +241,6 @@ class RefundSettled:
 
 Event = (
     TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
-    | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled | TripDelayed
+    | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled | TripDelayed | TripArchived
     | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
 )

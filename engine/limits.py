@@ -36,6 +36,9 @@ MAX_BATCH = 512
 
 # Expired holds released per sweep, so a sweep never makes one batch slow.
 MAX_SWEEP = 1000
+# Trips archived in one batch at most (engine.commands.ArchiveTrips): each takes its whole record
+# out of memory, so a backlog (after a long stop) is worked off a few trips a batch.
+MAX_ARCHIVE = 16
 # Audit records an owner keeps for its audit owner (engine/outbox.py).  Past this, the
 # audit owner has been away for a minute or more at full speed, and audited calls are turned away
 # (the gateway answers OVERLOADED) rather than letting the outbox take the owner's memory.

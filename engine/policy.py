@@ -14,6 +14,11 @@ from .limits import DEFAULT_HOLD_TTL_MS
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
+DAY_MS = 24 * HOUR_MS
+# A trip is archived this long after it left its last stop: long enough for a month's
+# reconciliation with the payment providers and its corrections, which read the trips' money.
+DEFAULT_ARCHIVE_AFTER_DAYS = 62
+MIN_ARCHIVE_AFTER_DAYS, MAX_ARCHIVE_AFTER_DAYS = 31, 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class Policy:
     boarding_closes_ms: int = 5 * MINUTE_MS  # ...and closes this long after, unless dispatch says it left
     sales_close_ms: int = 0  # sales stop this long before departure from the boarding stop
     refund_tiers: tuple[RefundTier, ...] = (RefundTier(2 * HOUR_MS, 1000, 50), RefundTier(0, 2000, 100))
+    archive_after_ms: int = DEFAULT_ARCHIVE_AFTER_DAYS * DAY_MS  # a trip leaves the owner's memory this long after its last stop
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -50,7 +56,7 @@ class PolicyError(Exception):
         self.problems = problems
 
 
-POLICY_KEYS = {"hold_minutes", "boarding_opens_minutes", "boarding_closes_minutes", "sales_close_minutes", "refund_tiers", "accounts"}
+POLICY_KEYS = {"hold_minutes", "boarding_opens_minutes", "boarding_closes_minutes", "sales_close_minutes", "refund_tiers", "archive_after_days", "accounts"}
 ACCOUNT_KEYS = {"idle_session_minutes", "max_failed_logins", "lockout_minutes"}
 MAX_POLICY_MINUTES = 24 * 60
 
@@ -63,6 +69,7 @@ def parse_policy(doc: dict) -> Policy:
         boarding_closes_minutes = 5
         sales_close_minutes = 0
         refund_tiers = [{ hours_before = 2, fee_percent = 10, min_fee_fen = 50 }, { hours_before = 0, fee_percent = 20, min_fee_fen = 100 }]
+        archive_after_days = 62
     """
     problems = [f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})" for key in sorted(set(doc) - POLICY_KEYS)]
     defaults = Policy()
@@ -81,9 +88,12 @@ def parse_policy(doc: dict) -> Policy:
     closes_ms = minutes("boarding_closes_minutes", defaults.boarding_closes_ms, 0)
     sales_ms = minutes("sales_close_minutes", defaults.sales_close_ms, 0)
     tiers = _parse_tiers(doc.get("refund_tiers"), problems) if "refund_tiers" in doc else defaults.refund_tiers
+    archive_days = doc.get("archive_after_days", DEFAULT_ARCHIVE_AFTER_DAYS)
+    if type(archive_days) is not int or not MIN_ARCHIVE_AFTER_DAYS <= archive_days <= MAX_ARCHIVE_AFTER_DAYS:
+        problems.append(f"archive_after_days: must be a whole number of days in {MIN_ARCHIVE_AFTER_DAYS}..{MAX_ARCHIVE_AFTER_DAYS}")
     if problems:
         raise PolicyError(problems)
-    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers)
+    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS)
 
 
 def parse_account_rules(doc: dict) -> AccountRules:

@@ -32,6 +32,7 @@ class Reason(IntEnum):
     UNKNOWN_ROLE = 2008
     UNKNOWN_ORDER = 2010
     UNKNOWN_REFUND = 2011
+    TRIP_ARCHIVED = 2012  # the trip ran long ago and was archived: its records are read with `keyun archive`
 
     # 3xxx: the request is well-formed but the state of the trip does not allow it.
     SEAT_TAKEN = 3001

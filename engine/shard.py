@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .commands import Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
-from .decide import TripStatus, decide, segment_status
-from .events import Event
-from .limits import IDEMPOTENCY_WINDOW, MAX_SWEEP
+from .commands import ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
+from .decide import TripStatus, archived, decide, segment_status
+from .events import Event, TripArchived
+from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
 from .outbox import TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
@@ -74,6 +74,7 @@ class Changes:
     requests_added: list[tuple[int, str, Receipt]] = field(default_factory=list)  # (sequence, request id, receipt)
     requests_evicted: list[str] = field(default_factory=list)
     audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
+    archived: list[tuple] = field(default_factory=list)  # the last records of trips archived since, to move to the archive
 
 
 def complete_record(record: tuple, reply: Reply) -> tuple:
@@ -93,6 +94,7 @@ class ShardEngine:
         self.dirty_trips: set[str] = set()
         self.requests_added: dict[str, tuple[int, Receipt]] = {}
         self.requests_evicted: set[str] = set()
+        self.archiving: dict[str, tuple] = {}  # trip id -> its last record, archived since the last snapshot
         # Audit records journaled here that the audit owner may not have yet; the owner's shell
         # sends them on and reports which arrived (audit_outbox.delivered).
         self.audit_outbox = AuditOutbox()
@@ -103,6 +105,7 @@ class ShardEngine:
         self.last_now = now
         entries: list[Entry | Refusal | AuditNote] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
+        self._command(ArchiveTrips(MAX_ARCHIVE), now, entries)
         apply = lambda item: self._apply(item, now, entries)  # noqa: E731
         replies = [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch]
         if self.check:
@@ -122,11 +125,13 @@ class ShardEngine:
             self._evolve(entry.events)
             self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
 
-    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = ()) -> None:
-        """Start from a snapshot: its trip records, remembered requests (oldest first) and audit outbox."""
+    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = (), archived: list[str] = ()) -> None:
+        """Start from a snapshot: its trip records, remembered requests (oldest first), audit outbox
+        and the ids of the trips it archived."""
         self.last_now = now
         for record in trips:
             restore_trip(self.state, record)
+        self.state.archived = set(archived)
         for sequence, request_id, receipt in requests:
             self.recent[request_id] = receipt
             self.remembered = sequence
@@ -139,6 +144,8 @@ class ShardEngine:
             return None
         if isinstance(receipt.outcome, Rejection):
             return receipt.outcome
+        if receipt.command.trip_id in self.state.archived:
+            return archived(receipt.command.trip_id)  # its reply would show a trip no longer here
         return render(self.state, receipt.command, receipt.outcome, receipt.now_ms, self.policy, receipt.trip_status)
 
     def take_changes(self) -> Changes:
@@ -148,8 +155,9 @@ class ShardEngine:
             requests_added=[(sequence, rid, receipt) for rid, (sequence, receipt) in self.requests_added.items()],
             requests_evicted=sorted(self.requests_evicted),
             audit_outbox=self.audit_outbox.values(),
+            archived=list(self.archiving.values()),
         )
-        self.dirty_trips, self.requests_added, self.requests_evicted = set(), {}, set()
+        self.dirty_trips, self.requests_added, self.requests_evicted, self.archiving = set(), {}, set(), {}
         return changes
 
     def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
@@ -181,6 +189,11 @@ class ShardEngine:
 
     def _evolve(self, events: tuple[Event, ...]) -> None:
         for event in events:
+            if type(event) is TripArchived:  # its last record goes to the archive at the next snapshot
+                self.archiving[event.trip_id] = trip_record(self.state.trips[event.trip_id])
+                evolve(self.state, event)
+                self.dirty_trips.discard(event.trip_id)
+                continue
             evolve(self.state, event)
             self.dirty_trips.add(event.trip_id)
 

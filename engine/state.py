@@ -31,6 +31,7 @@ from .events import (
     TicketRefunded,
     TicketsIssued,
     TicketVoided,
+    TripArchived,
     TripCancelled,
     TripDelayed,
     TripDeparted,
@@ -172,6 +173,15 @@ class Trip:
     def departs_at_ms(self, stop: int) -> int:
         return self.spec.departs_at_ms + self.delay_ms + self.spec.stops[stop].offset_min * 60_000
 
+    def ends_at_ms(self) -> int:
+        """When the coach reaches its last stop (with any delay)."""
+        return self.departs_at_ms(len(self.spec.stops) - 1)
+
+
+def timetable_end_ms(spec: TripSpec) -> int:
+    """When a trip reaches its last stop by the timetable (a delay only makes it later)."""
+    return spec.departs_at_ms + spec.stops[-1].offset_min * 60_000
+
 
 @dataclass(slots=True)
 class ShardState:
@@ -180,6 +190,9 @@ class ShardState:
     orders_by_buyer: dict[str, set[str]] = field(default_factory=dict)
     # (expires_at_ms, trip_id, hold_id), lazily cleaned: entries for holds already gone are skipped.
     expiry: list[tuple[int, str, str]] = field(default_factory=list)
+    # (timetable_end_ms, trip_id) of every trip held, earliest first: what to archive next.
+    ends: list[tuple[int, str]] = field(default_factory=list)
+    archived: set[str] = field(default_factory=set)  # ids of the trips archived: never scheduled again
 
 
 def evolve(state: ShardState, event: Event) -> None:
@@ -187,6 +200,9 @@ def evolve(state: ShardState, event: Event) -> None:
     match event:
         case TripScheduled(spec):
             state.trips[spec.trip_id] = Trip.new(spec)
+            heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
+        case TripArchived(trip_id, _):
+            _archive(state, state.trips.pop(trip_id))
         case HoldPlaced():
             _place_hold(state, event)
         case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
@@ -294,12 +310,25 @@ def _drop_hold(trip: Trip, hold_id: str) -> Hold:
     return hold
 
 
+def _archive(state: ShardState, trip: Trip) -> None:
+    """What is left of an archived trip here: its id, so it is never scheduled again."""
+    state.archived.add(trip.spec.trip_id)
+    for order in trip.orders.values():
+        if order.buyer:
+            state.orders_by_buyer[order.buyer].discard(order.order_id)
+            if not state.orders_by_buyer[order.buyer]:
+                del state.orders_by_buyer[order.buyer]
+    while state.ends and state.ends[0][1] not in state.trips:
+        heapq.heappop(state.ends)
+
+
 def _trim_expiry(state: ShardState) -> None:
     """Drop index entries of holds that have ended, so the earliest entry is always a live hold."""
     heap = state.expiry
     while heap:
         expires_at_ms, trip_id, hold_id = heap[0]
-        hold = state.trips[trip_id].holds.get(hold_id)
+        trip = state.trips.get(trip_id)  # an archived trip has no holds left
+        hold = trip.holds.get(hold_id) if trip is not None else None
         if hold is not None and hold.expires_at_ms == expires_at_ms:
             return
         heapq.heappop(heap)
@@ -372,5 +401,6 @@ def restore_trip(state: ShardState, record: tuple) -> None:
         if order.buyer:
             state.orders_by_buyer.setdefault(order.buyer, set()).add(order.order_id)
     state.trips[spec.trip_id] = trip
+    heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
     for hold in holds:
         heapq.heappush(state.expiry, (hold.expires_at_ms, spec.trip_id, hold.hold_id))

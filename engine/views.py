@@ -12,6 +12,7 @@ import operator
 from dataclasses import dataclass
 
 from .commands import (
+    ArchiveTrips,
     CancelOrder,
     CancelTrip,
     ChangeTicket,
@@ -215,6 +216,11 @@ class SweptView:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchivedView:
+    trip_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OffersView:
     offers: tuple[OfferView, ...]
     stations_known: frozenset[str]  # which of the two searched stations some trip here serves
@@ -227,7 +233,7 @@ class StationsView:
 
 Reply = (
     TripView | OffersView | SeatMapView | HoldView | TicketView | TicketsView | ManifestView
-    | ScheduledView | ReleasedView | SweptView | StationsView
+    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView
 )
 
 
@@ -344,6 +350,8 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
             return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))
+        case ArchiveTrips():
+            return ArchivedView(tuple(event.trip_id for event in events))
         case ChangeTicket() | VoidTicket():
             trip = state.trips[command.trip_id]
             return ticket_view(trip, trip.tickets[command.ticket_id], now, policy, trip_status)

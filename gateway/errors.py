@@ -51,6 +51,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.UNKNOWN_ROLE: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.UNKNOWN_ORDER: grpc.StatusCode.NOT_FOUND,
     Reason.UNKNOWN_REFUND: grpc.StatusCode.NOT_FOUND,
+    Reason.TRIP_ARCHIVED: grpc.StatusCode.NOT_FOUND,
     Reason.SEAT_TAKEN: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NOT_ENOUGH_SEATS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.HOLD_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,

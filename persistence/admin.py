@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
@@ -24,6 +25,7 @@ from keyun.engine.audit import TEXT_FIELDS
 from keyun.engine.policy import Policy
 from keyun.engine.outbox import AuditNote
 from keyun.engine.shard import Refusal, ShardEngine, events_in
+from keyun.engine.state import ShardState, TicketStatus, Trip, restore_trip
 
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
@@ -262,14 +264,22 @@ def _segment_name(segment: Path) -> str:
     return f"{segment.parent.parent.name}/{segment.name}"
 
 
-def _snapshot_position(shard: Path) -> int:
+@contextmanager
+def _snapshot_of(shard: Path) -> Iterator[SnapshotStore | None]:
+    """A trip owner's snapshot, read-only (safe while it writes); None if it never wrote one."""
     if not (shard / "snapshot" / "data.mdb").exists():
-        return 0
+        yield None
+        return
     store = SnapshotStore(shard / "snapshot", readonly=True)
     try:
-        return store.position()
+        yield store
     finally:
         store.close()
+
+
+def _snapshot_position(shard: Path) -> int:
+    with _snapshot_of(shard) as store:
+        return store.position() if store is not None else 0
 
 
 # What a dump of the accounts owner's log never prints: secrets (password hashes, session and
@@ -337,3 +347,82 @@ def describe(row: dict) -> str:
         events = f"refused: {row['refused']}"
     return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {subject:<16} {row['request_id'] or '-':<34} {events}"
 
+
+
+def archived_trips(data_dir: Path) -> Iterator[dict]:
+    """Every archived trip of every shard, summed up: what it carried and took in.  Safe while
+    Keyun serves (read-only snapshots)."""
+    _require_data_dir(data_dir)
+    for shard in shard_directories(data_dir):
+        for record in _archive_of(shard):
+            yield _trip_summary(shard.name, _trip_of(record))
+
+
+def archived_trip(data_dir: Path, trip_id: str) -> dict:
+    """One archived trip with its tickets and orders; AdminError if no shard archived it."""
+    _require_data_dir(data_dir)
+    for shard in shard_directories(data_dir):
+        record = _archived_record(shard, trip_id)
+        if record is not None:
+            trip = _trip_of(record)
+            return {
+                **_trip_summary(shard.name, trip),
+                "tickets": [_ticket_row(trip, ticket) for ticket in trip.tickets.values()],
+                "orders": [
+                    {"order_id": o.order_id, "status": o.status.value, "method": o.method, "amount_fen": o.amount_fen, "buyer": o.buyer,
+                     "paid_fen": sum(p.amount_fen for p in o.payments), "refunded_fen": sum(r.amount_fen for r in o.refunds)}
+                    for o in trip.orders.values()
+                ],
+            }
+    raise AdminError(f"no shard of {data_dir} has archived trip {trip_id}")
+
+
+def _archive_of(shard: Path) -> Iterator[tuple]:
+    with _snapshot_of(shard) as store:
+        if store is not None:
+            yield from store.archived_trips()
+
+
+def _archived_record(shard: Path, trip_id: str) -> tuple | None:
+    with _snapshot_of(shard) as store:
+        return store.archived_trip(trip_id) if store is not None else None
+
+
+def _trip_of(record: tuple) -> Trip:
+    state = ShardState()
+    restore_trip(state, record)
+    return next(iter(state.trips.values()))
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="minutes") if ms else ""
+
+
+def _trip_summary(shard: str, trip: Trip) -> dict:
+    tickets = list(trip.tickets.values())
+    kept = [t for t in tickets if t.status in (TicketStatus.ISSUED, TicketStatus.CHECKED_IN)]
+    return {
+        "shard": shard, "trip_id": trip.spec.trip_id, "route": trip.spec.route_name, "departs_at": _iso(trip.departs_at_ms(0)),
+        "departed_at": _iso(trip.departed_at_ms), "cancelled_at": _iso(trip.cancelled_at_ms), "tickets_issued": len(tickets),
+        "tickets_kept": len(kept), "checked_in": sum(t.status is TicketStatus.CHECKED_IN for t in tickets),
+        "fares_fen": sum(t.price_fen for t in tickets), "refunded_fen": sum(t.refunded_fen for t in tickets), "orders": len(trip.orders),
+    }
+
+
+def _ticket_row(trip: Trip, ticket) -> dict:
+    stops = trip.spec.stops
+    return {
+        "ticket_id": ticket.ticket_id, "seat": trip.seat_labels[ticket.seat], "from": stops[ticket.from_stop].code, "to": stops[ticket.to_stop].code,
+        "status": ticket.status.value, "price_fen": ticket.price_fen, "refunded_fen": ticket.refunded_fen, "issued_at": _iso(ticket.issued_at_ms),
+        "checked_in_at": _iso(ticket.checked_in_at_ms), "holder": ticket.holder.name_masked if ticket.holder is not None else "",
+        "order_id": ticket.order_id, "changed_to": ticket.changed_to,
+    }
+
+
+def describe_archived(row: dict) -> str:
+    """One archived trip as a line of text."""
+    state = f"cancelled {row['cancelled_at']}" if row["cancelled_at"] else f"left {row['departed_at'] or 'by the timetable'}"
+    return (
+        f"{row['shard']} {row['trip_id']:<20} {row['departs_at']} {row['route']}, {state}: {row['tickets_kept']} of {row['tickets_issued']} tickets kept, "
+        f"{row['checked_in']} boarded, fares {row['fares_fen'] / 100:.2f} yuan, refunded {row['refunded_fen'] / 100:.2f}, {row['orders']} orders"
+    )

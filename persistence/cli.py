@@ -1,4 +1,4 @@
-"""`keyun backup`, `keyun restore`, `keyun wal verify|dump` and `keyun audit verify|tail`."""
+"""`keyun backup`, `keyun restore`, `keyun wal verify|dump`, `keyun archive list|show` and `keyun audit verify|tail`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ def add_verbs(verbs) -> None:
     p.add_argument("--shard", help="only this owner's log: a shard number (e.g. 0), or accounts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_dump)
+
+    archive = verbs.add_parser("archive", help="read the trips the owners archived (also while Keyun serves)").add_subparsers(dest="action", required=True)
+    p = archive.add_parser("list", help="every archived trip: tickets, boardings, fares and refunds")
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(run=_archive_list)
+    p = archive.add_parser("show", help="one archived trip with its tickets and orders")
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--trip", required=True, help="the trip id, e.g. B1-20300102")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(run=_archive_show)
 
     add_audit_verbs(verbs)
 
@@ -102,6 +113,23 @@ def _verify(args) -> None:
 def _dump(args) -> None:
     for row in admin.dump_logs(args.data_dir, args.shard):
         print(json.dumps(row, ensure_ascii=False) if args.json else admin.describe(row))
+
+
+def _archive_list(args) -> None:
+    for row in admin.archived_trips(args.data_dir):
+        print(json.dumps(row, ensure_ascii=False) if args.json else admin.describe_archived(row))
+
+
+def _archive_show(args) -> None:
+    trip = admin.archived_trip(args.data_dir, args.trip)
+    if args.json:
+        print(json.dumps(trip, ensure_ascii=False, indent=2))
+        return
+    print(admin.describe_archived(trip))
+    for t in trip["tickets"]:
+        print(f"  {t['ticket_id']:<24} seat {t['seat']:<4} {t['from']}→{t['to']} {t['status']:<10} {t['price_fen'] / 100:.2f} yuan {t['holder']}")
+    for o in trip["orders"]:
+        print(f"  order {o['order_id']:<22} {o['status']:<18} {o['method']:<6} paid {o['paid_fen'] / 100:.2f}, refunded {o['refunded_fen'] / 100:.2f}")
 
 
 def _head(text: str) -> tuple[int, bytes]:

@@ -11,6 +11,7 @@ across fork: each owner process opens its own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from . import codec
 MAP_SIZE_BYTES = 2 * 1024**3
 MAX_MAP_SIZE_BYTES = 1024**4
 
-META, TRIPS, REQUESTS = b"meta", b"trips", b"requests"
+META, TRIPS, REQUESTS, ARCHIVE = b"meta", b"trips", b"requests", b"archive"
 
 log = logging.getLogger("keyun.owner")
 
@@ -41,15 +42,25 @@ class Snapshot:
     trips: list[Any]  # trip records, see engine.state.Trip.to_record
     requests: list[tuple[int, str, Any]]  # (sequence, request id, receipt), oldest first
     audit_outbox: list[Any]  # audit records the audit owner may not have yet, oldest first
+    archived: list[str]  # ids of the trips archived (their records are in the archive, not in `trips`)
 
 
 class SnapshotStore:
     def __init__(self, directory: Path, map_size: int = MAP_SIZE_BYTES, readonly: bool = False):
         directory.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(directory), map_size=map_size, max_dbs=3, subdir=True, readonly=readonly, sync=True, metasync=True, lock=True, meminit=False)
+        self.env = lmdb.open(str(directory), map_size=map_size, max_dbs=4, subdir=True, readonly=readonly, sync=True, metasync=True, lock=True, meminit=False)
         self.meta = self.env.open_db(META, create=not readonly)
         self.trips = self.env.open_db(TRIPS, create=not readonly)
         self.requests = self.env.open_db(REQUESTS, create=not readonly)
+        self.archive = self._archive_db(readonly)
+
+    def _archive_db(self, readonly: bool):
+        """The archived trips' records, by trip id; None in a read-only snapshot written before
+        trips were archived (it has none)."""
+        try:
+            return self.env.open_db(ARCHIVE, create=not readonly)
+        except lmdb.NotFoundError:
+            return None
 
     def load(self) -> Snapshot:
         with self.env.begin() as txn:
@@ -58,7 +69,8 @@ class SnapshotStore:
             trips = [codec.decode(value) for _, value in txn.cursor(db=self.trips)]
             requests = sorted((codec.decode(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)), key=lambda r: r[0])
             outbox = txn.get(b"audit_outbox", db=self.meta)
-        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests], list(codec.decode(outbox)) if outbox else [])
+            archived = [key.decode() for key in txn.cursor(db=self.archive).iternext(keys=True, values=False)] if self.archive is not None else []
+        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests], list(codec.decode(outbox)) if outbox else [], archived)
 
     def save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         """Write the changes and the new position in one transaction (atomic and durable on commit).
@@ -84,6 +96,10 @@ class SnapshotStore:
         with self.env.begin(write=True) as txn:
             for record in changes.trips:
                 txn.put(record[0].trip_id.encode(), codec.encode(record), db=self.trips)
+            for record in changes.archived:  # out of the trips, into the archive, in one transaction
+                key = record[0].trip_id.encode()
+                txn.put(key, codec.encode(record), db=self.archive)
+                txn.delete(key, db=self.trips)
             for rid in changes.requests_evicted:
                 txn.delete(rid.encode(), db=self.requests)
             for sequence, rid, receipt in changes.requests_added:
@@ -103,3 +119,18 @@ class SnapshotStore:
 
     def close(self) -> None:
         self.env.close()
+
+    def archived_trips(self) -> Iterator[Any]:
+        """The archived trips' records (engine.state.trip_record), in trip id order."""
+        if self.archive is None:
+            return
+        with self.env.begin() as txn:
+            for _, value in txn.cursor(db=self.archive):
+                yield codec.decode(value)
+
+    def archived_trip(self, trip_id: str) -> Any | None:
+        if self.archive is None:
+            return None
+        with self.env.begin() as txn:
+            value = txn.get(trip_id.encode(), db=self.archive)
+        return codec.decode(value) if value is not None else None

@@ -79,7 +79,7 @@ class OwnerStore:
     def _recover(self, engine: ShardEngine, progress: Callable[[int, int], None] | None) -> RecoveryReport:
         started = time.perf_counter()
         snapshot = self.snapshots.load()
-        engine.restore(snapshot.now_ms, snapshot.trips, snapshot.requests, snapshot.audit_outbox)
+        engine.restore(snapshot.now_ms, snapshot.trips, snapshot.requests, snapshot.audit_outbox, snapshot.archived)
         snapshot_s = time.perf_counter() - started
         records = events = 0
         last_report = time.monotonic()

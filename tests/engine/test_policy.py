@@ -47,3 +47,11 @@ def test_problems_are_named(doc, named):
     with pytest.raises(PolicyError) as caught:
         parse_policy(doc)
     assert any(named in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_archive_after_days_is_read_and_checked():
+    assert parse_policy({}).archive_after_ms == 62 * 24 * HOUR_MS
+    assert parse_policy({"archive_after_days": 90}).archive_after_ms == 90 * 24 * HOUR_MS
+    for bad in (30, 3651, "62", 62.5, True):
+        with pytest.raises(PolicyError, match=r"archive_after_days: must be a whole number of days in 31\.\.3650"):
+            parse_policy({"archive_after_days": bad})

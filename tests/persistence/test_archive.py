@@ -1,0 +1,84 @@
+"""Archived trips on disk: their last records move from the snapshot's trips to its archive in one
+transaction, a crash in between loses nothing, and `keyun archive` reads them while Keyun serves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from keyun.engine import commands as c
+from keyun.engine.policy import DAY_MS, Policy
+from keyun.engine.reasons import Reason, Rejection
+from keyun.persistence import admin
+from keyun.persistence import cli as persistence_cli
+from keyun.persistence.layout import prepare
+
+from .conftest import A, D, DEPARTS_MS, NOW, TRIP, Owner, schedule_batch
+
+LONG_AFTER = DEPARTS_MS + 30 * DAY_MS + Policy().archive_after_ms  # every test trip is due by then
+
+
+def keyun(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="keyun")
+    persistence_cli.add_verbs(parser.add_subparsers(dest="verb", required=True))
+    return persistence_cli.run(parser.parse_args(list(argv)))
+
+
+def test_archived_trips_survive_a_crash_before_and_after_their_snapshot(tmp_path, capsys):
+    prepare(tmp_path, 1)
+    owner = Owner(tmp_path / "shards" / "0000")
+    try:
+        trips = {command.spec.trip_id for command in schedule_batch()}
+        owner.run(schedule_batch(), NOW)
+        sold = owner.ok(c.Sell("arch-sell", TRIP, A, D, seat_count=2, buyer="A000009"), NOW + 1)
+        owner.snapshot()
+        owner.run([], LONG_AFTER)
+        assert owner.engine.state.archived == trips and not owner.engine.state.trips
+
+        owner.crash()  # before a snapshot: the snapshot still has the trips, the log archives them again
+        assert owner.engine.state.archived == trips and not owner.engine.state.trips
+        assert set(owner.engine.archiving) == trips  # and the next snapshot moves them
+        owner.snapshot()
+        assert owner.store.snapshots.archived_trip(TRIP)[3][0].ticket_id == sold.tickets[0].ticket_id
+
+        owner.crash()  # after it: from the snapshot alone
+        assert owner.report.events_replayed == 0
+        assert owner.engine.state.archived == trips and not owner.engine.state.trips
+        refused = owner.engine.execute([c.GetTicket(sold.tickets[0].ticket_id)], LONG_AFTER + 1)[0][0]
+        assert isinstance(refused, Rejection) and refused.reason is Reason.TRIP_ARCHIVED
+    finally:
+        owner.close()
+
+    # Read back from disk, as an operator would.
+    assert keyun("archive", "list", "--data-dir", str(tmp_path), "--json") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {row["trip_id"] for row in rows} == trips
+    (row,) = [row for row in rows if row["trip_id"] == TRIP]
+    assert (row["shard"], row["tickets_issued"], row["tickets_kept"], row["fares_fen"]) == ("0000", 2, 2, sold.total_fen)
+    assert keyun("archive", "show", "--data-dir", str(tmp_path), "--trip", TRIP) == 0
+    shown = capsys.readouterr().out
+    assert TRIP in shown and all(t.ticket_id in shown for t in sold.tickets) and "AA→DD" in shown
+    assert keyun("archive", "show", "--data-dir", str(tmp_path), "--trip", "NOPE-20300101") == 1
+    assert "no shard" in capsys.readouterr().err
+
+
+def test_an_old_snapshot_without_an_archive_reads_as_having_archived_nothing(tmp_path):
+    prepare(tmp_path, 1)
+    owner = Owner(tmp_path / "shards" / "0000")
+    try:
+        owner.run(schedule_batch(), NOW)
+        owner.snapshot()
+        with owner.store.snapshots.env.begin(write=True) as txn:  # as written before archives existed
+            txn.drop(owner.store.snapshots.archive, delete=True)
+    finally:
+        owner.close()
+    assert list(admin.archived_trips(tmp_path)) == []
+    with pytest.raises(admin.AdminError):
+        admin.archived_trip(tmp_path, TRIP)
+    again = Owner(tmp_path / "shards" / "0000")  # and the owner opens it, making the archive
+    try:
+        assert again.engine.state.trips and not again.engine.state.archived
+    finally:
+        again.close()
