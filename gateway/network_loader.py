@@ -79,16 +79,27 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     reused = [r for r in refused if r.reason is Reason.REQUEST_ID_REUSED]
     if reused:
         raise Rejected(reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different load", field="request_id"))
-    if refused:
-        trips = ", ".join(r.fact("trip_id") or "?" for r in refused[:MAX_PROBLEMS_SHOWN])
-        created = sum(1 for reply in replies if not isinstance(reply, Rejection) and reply.created)
+    created = sum(1 for reply in replies if not isinstance(reply, Rejection) and reply.created)
+    archived = [r for r in refused if r.reason is Reason.TRIP_ARCHIVED]
+    conflicts = [r for r in refused if r.reason is not Reason.TRIP_ARCHIVED]
+    if conflicts:
+        also = f"; {len(archived)} more were archived long ago" if archived else ""
         raise Rejected(reject(
             Reason.TRIP_CONFLICT,
-            f"{len(refused)} trips exist with a different definition and were left as they are ({created} others were scheduled): {trips}",
-            conflicts=len(refused), created=created, first_trip_id=refused[0].fact("trip_id"),
+            f"{len(conflicts)} trips exist with a different definition and were left as they are ({created} others were scheduled{also}): {_ids(conflicts)}",
+            conflicts=len(conflicts), created=created, first_trip_id=conflicts[0].fact("trip_id"),
         ))
-    created = sum(1 for reply in replies if reply.created)
+    if archived:
+        raise Rejected(reject(
+            Reason.TRIP_ARCHIVED,
+            f"{len(archived)} trips ran long ago and were archived, so they are not scheduled again ({created} others were scheduled): {_ids(archived)}",
+            archived=len(archived), created=created, trip_id=archived[0].fact("trip_id"),
+        ))
     return LoadResult(created, len(replies) - created, len(network.stations), len(network.schedules))
+
+
+def _ids(refused: list[Rejection]) -> str:
+    return ", ".join(r.fact("trip_id") or "?" for r in refused[:MAX_PROBLEMS_SHOWN])
 
 
 def _part_id(request_id: str, part: str) -> str:
