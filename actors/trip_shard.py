@@ -62,6 +62,9 @@ class TripShard(PackedBatches, SendsAuditRecords):
             shard_no, report.snapshot_lsn, report.trips, report.records_replayed, report.events_replayed, report.seconds,
         )
         self.recovery = report
+        state = self.engine.state  # read at each scrape
+        metrics.TRIPS_HELD.set_function(lambda: len(state.trips))
+        metrics.TRIPS_ARCHIVED.set_function(lambda: len(state.archived))
         self.start_forwarding(audit_name, f"shard {shard_no}", self.engine.audit_outbox)
 
     def _progress(self, records: int, events: int) -> None:

@@ -32,6 +32,8 @@ REPLAYED_EVENTS = Counter("keyun_replayed_events_total", "Events replayed from t
 AUDIT_OUTBOX_RECORDS = Gauge(
     "keyun_audit_outbox_records", "Audit records this owner journaled that the audit owner has not stored yet", registry=OWNER_REGISTRY,
 )
+TRIPS_HELD = Gauge("keyun_owner_trips", "Trips the owner holds in memory (archived trips leave it)", registry=OWNER_REGISTRY)
+TRIPS_ARCHIVED = Gauge("keyun_owner_trips_archived", "Trips the owner archived, of which it keeps only the id", registry=OWNER_REGISTRY)
 AUDIT_RECORDS_SENT = Counter("keyun_audit_records_sent_total", "Audit records this owner sent on to the audit owner and saw stored", registry=OWNER_REGISTRY)
 GC_SECONDS = Histogram(
     "keyun_owner_gc_seconds", "Pauses of the owner's cyclic garbage collector, by generation", ["generation"],

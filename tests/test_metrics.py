@@ -52,6 +52,8 @@ def test_metrics_during_load(ray_session, tmp_path):
     assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
     assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1", "accounts"}
     assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {(shard, g) for shard in "01" for g in "012"}
+    assert value(after["keyun_owner_trips"], "keyun_owner_trips") == len(trip_ids)  # summed over the shards
+    assert {s.labels["shard"] for s in after["keyun_owner_trips_archived"]} == {"0", "1"}
     if sys.platform.startswith("linux"):  # the process collector reads /proc
         memory = {s.labels["shard"]: s.value for s in after["keyun_owner_process_resident_memory_bytes"]}
         assert set(memory) == {"0", "1", "accounts"} and min(memory.values()) > 10 * 2**20
