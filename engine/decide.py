@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
 from heapq import heappop as _heappop, heappush as _heappush
 
@@ -541,46 +542,43 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
 
 def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
     """Expire holds whose time is up, earliest first, walking the expiry heap without popping it."""
-    heap, events = state.expiry, []
-    frontier = [(heap[0], 0)] if heap else []
-    visits = 0
-    while frontier and len(events) < limit and visits < MAX_SWEEP_VISITS:
-        (expires_at_ms, trip_id, hold_id), position = _heappop(frontier)
-        if expires_at_ms > now:
+    events = []
+    for visits, (expires_at_ms, trip_id, hold_id) in enumerate(_in_order(state.expiry)):
+        if expires_at_ms > now or len(events) >= limit or visits >= MAX_SWEEP_VISITS:
             break
-        visits += 1
         trip = state.trips.get(trip_id)  # an archived trip has no holds left
         hold = trip.holds.get(hold_id) if trip is not None else None
         if hold is not None and hold.expires_at_ms == expires_at_ms:
             events.append(HoldExpired(trip_id, hold_id))
             if hold_id in trip.order_of_hold:
                 events.append(OrderExpired(trip_id, trip.order_of_hold[hold_id], now))
-        for child in (2 * position + 1, 2 * position + 2):
-            if child < len(heap):
-                _heappush(frontier, (heap[child], child))
     return tuple(events)
-
 
 
 def _archive_due(state: ShardState, now: int, policy: Policy, limit: int) -> Outcome:
     """Archive trips that reached their last stop `policy.archive_after_ms` ago, earliest first,
     walking the index of trip ends without popping it.  A trip is kept while it still owes a
     refund that was not paid out, or holds seats (neither should last that long)."""
-    heap, events, cutoff = state.ends, [], now - policy.archive_after_ms
-    frontier = [(heap[0], 0)] if heap and heap[0][0] <= cutoff else []
-    visits = 0
-    while frontier and len(events) < limit and visits < MAX_ARCHIVE_VISITS:
-        (ends_at_ms, trip_id), position = _heappop(frontier)
-        if ends_at_ms > cutoff:
+    events, cutoff = [], now - policy.archive_after_ms
+    for visits, (ends_at_ms, trip_id) in enumerate(_in_order(state.ends)):
+        if ends_at_ms > cutoff or len(events) >= limit or visits >= MAX_ARCHIVE_VISITS:
             break
-        visits += 1
         trip = state.trips.get(trip_id)
         if trip is not None and trip.ends_at_ms() <= cutoff and not trip.holds and not _owes_refunds(trip):
             events.append(TripArchived(trip_id, now))
+    return tuple(events)
+
+
+def _in_order(heap: list) -> Iterator:
+    """A binary heap's entries, smallest first, without popping it: a frontier of the entries
+    whose parents were taken."""
+    frontier = [(heap[0], 0)] if heap else []
+    while frontier:
+        entry, position = _heappop(frontier)
+        yield entry
         for child in (2 * position + 1, 2 * position + 2):
             if child < len(heap):
                 _heappush(frontier, (heap[child], child))
-    return tuple(events)
 
 
 def _owes_refunds(trip: Trip) -> bool:
