@@ -71,8 +71,10 @@ class Changes:
     """What changed since the previous snapshot: trip records and the idempotency window's moves."""
 
     trips: list[tuple] = field(default_factory=list)
-    requests_added: list[tuple[int, str, Receipt]] = field(default_factory=list)  # (sequence, request id, receipt)
-    requests_evicted: list[str] = field(default_factory=list)
+    # The engine's own collections, handed over whole (it starts new ones), so that taking the
+    # changes costs the owner no copy of up to a whole idempotency window: request id -> (sequence, receipt).
+    requests_added: dict[str, tuple[int, Receipt]] = field(default_factory=dict)
+    requests_evicted: set[str] = field(default_factory=set)
     audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
     archived: list[tuple] = field(default_factory=list)  # the last records of trips archived since, to move to the archive
 
@@ -152,8 +154,8 @@ class ShardEngine:
         """What changed since the last call, for an incremental snapshot."""
         changes = Changes(
             trips=[trip_record(self.state.trips[trip_id]) for trip_id in sorted(self.dirty_trips)],
-            requests_added=[(sequence, rid, receipt) for rid, (sequence, receipt) in self.requests_added.items()],
-            requests_evicted=sorted(self.requests_evicted),
+            requests_added=self.requests_added,
+            requests_evicted=self.requests_evicted,
             audit_outbox=self.audit_outbox.values(),
             archived=list(self.archiving.values()),
         )

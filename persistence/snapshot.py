@@ -100,9 +100,9 @@ class SnapshotStore:
                 key = record[0].trip_id.encode()
                 txn.put(key, codec.encode(record), db=self.archive)
                 txn.delete(key, db=self.trips)
-            for rid in changes.requests_evicted:
+            for rid in sorted(changes.requests_evicted):
                 txn.delete(rid.encode(), db=self.requests)
-            for sequence, rid, receipt in changes.requests_added:
+            for rid, (sequence, receipt) in changes.requests_added.items():
                 txn.put(rid.encode(), codec.encode([sequence, receipt]), db=self.requests)
             txn.put(b"audit_outbox", codec.encode(changes.audit_outbox), db=self.meta)
             txn.put(b"position", codec.encode([lsn, now_ms]), db=self.meta)

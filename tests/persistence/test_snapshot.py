@@ -52,7 +52,7 @@ def test_incremental_saves_load_into_an_equal_engine(tmp_path):
         engine.execute([c.Refund("rf1", f"{TRIP}-0001")], NOW + 3000)
         store.save(4, engine.last_now, engine.take_changes())
         empty = engine.take_changes()
-        assert (empty.trips, empty.requests_added, empty.requests_evicted) == ([], [], [])
+        assert (empty.trips, empty.requests_added, empty.requests_evicted) == ([], {}, set())
         store.save(4, engine.last_now, empty)  # nothing new: harmless
     finally:
         store.close()
