@@ -19,7 +19,9 @@ from pathlib import Path
 import ray
 
 from keyun.engine.policy import Policy
+from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
+from keyun.engine.views import ARCHIVE_READS, answer_archived
 from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
 
@@ -86,6 +88,7 @@ class TripShard(PackedBatches, SendsAuditRecords):
             self.take_delivered(self.engine.audit_outbox)
             now = wall_clock_ms()
             replies, entries = self.engine.execute(batch, now)
+            answer_from_archive(self.engine, self.store, batch, replies)
             self.store.commit(self.engine.last_now, entries)
             self.forward(entries)
             self.store.finish_snapshot()  # if the one being written is durable
@@ -114,6 +117,19 @@ class TripShard(PackedBatches, SendsAuditRecords):
         """Take a snapshot now (used before a backup and by operators); return the LSN it covers."""
         self.store.snapshot(self.engine)
         return self.store.snapshot_lsn
+
+
+def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, replies: list) -> None:
+    """Reads of an archived trip, or of a ticket or an order of it, which the engine refused with
+    TRIP_ARCHIVED, answered from the trip's last record: in the engine until the next snapshot
+    takes it, in the store while that snapshot is written, then in the snapshot's archive (a
+    passenger's old ticket, for an expense claim, say)."""
+    for n, reply in enumerate(replies):
+        if type(reply) is Rejection and reply.reason is Reason.TRIP_ARCHIVED and type(batch[n]) in ARCHIVE_READS:
+            trip_id = batch[n].trip_id
+            record = engine.archiving.get(trip_id) or store.archived_trip(trip_id)
+            if record is not None:
+                replies[n] = answer_archived(record, batch[n], engine.last_now, engine.policy)
 
 
 # Owners must never wait for a CPU slot on a 2-core machine (DESIGN: "Ray facts"), and Ray

@@ -50,7 +50,7 @@ from .network import AISLE
 from .pickling import pickle_as_constructor_call
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
-from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
+from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, restore_trip, seats_free
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,3 +494,17 @@ pickle_as_constructor_call(
     StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView,
     OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView,
 )
+
+
+# Reads an owner answers from an archived trip's last record (its shell fetches the record).  The
+# trip itself too: the gateway's scope checks read a trip's stops and operator with GetTrip.
+ARCHIVE_READS = (GetTrip, GetTicket, GetOrder)
+
+
+def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder, now: int, policy: Policy) -> Reply | Rejection:
+    """An archived trip, or a ticket or order of it, from the trip's last record
+    (engine.state.trip_record), with the same checks as for a trip held (a passenger sees only
+    their own)."""
+    state = ShardState()
+    restore_trip(state, record)
+    return answer(state, query, now, policy)

@@ -11,6 +11,7 @@ across fork: each owner process opens its own.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,9 @@ class SnapshotStore:
         self.trips = self.env.open_db(TRIPS, create=not readonly)
         self.requests = self.env.open_db(REQUESTS, create=not readonly)
         self.archive = self._archive_db(readonly)
+        # The map may only grow while no transaction of this process is open: the writer thread
+        # grows it, and the owner's own thread reads archived trips (archived_trip).
+        self.resizing = threading.Lock()
 
     def _archive_db(self, readonly: bool):
         """The archived trips' records, by trip id; None in a read-only snapshot written before
@@ -89,7 +93,8 @@ class SnapshotStore:
         size = self.env.info()["map_size"]
         if size >= MAX_MAP_SIZE_BYTES:
             raise lmdb.MapFullError(f"the snapshot in {self.env.path()} reached {MAX_MAP_SIZE_BYTES} bytes")
-        self.env.set_mapsize(min(size * 2, MAX_MAP_SIZE_BYTES))
+        with self.resizing:
+            self.env.set_mapsize(min(size * 2, MAX_MAP_SIZE_BYTES))
         log.warning("the snapshot in %s outgrew %d MiB: it may now grow to %d MiB", self.env.path(), size // 2**20, min(size * 2, MAX_MAP_SIZE_BYTES) // 2**20)
 
     def _save(self, lsn: int, now_ms: int, changes: Changes) -> None:
@@ -129,8 +134,9 @@ class SnapshotStore:
                 yield codec.decode(value)
 
     def archived_trip(self, trip_id: str) -> Any | None:
+        """One archived trip's record, or None; safe from another thread than the writer's."""
         if self.archive is None:
             return None
-        with self.env.begin() as txn:
+        with self.resizing, self.env.begin() as txn:
             value = txn.get(trip_id.encode(), db=self.archive)
         return codec.decode(value) if value is not None else None

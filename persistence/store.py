@@ -58,6 +58,7 @@ class OwnerStore:
         self.events_since_snapshot = 0
         self.snapshot_at = time.monotonic()
         self.writer: ThreadPoolExecutor | None = None  # writes snapshots, one at a time
+        self.archiving: dict[str, tuple] = {}  # trip id -> last record, of trips the snapshot being written archives
         self.writing: tuple[int, Future] | None = None  # (the LSN it covers, its write) while one is written
 
     def recover(self, engine: ShardEngine, progress: Callable[[int, int], None] | None = None) -> RecoveryReport:
@@ -134,6 +135,7 @@ class OwnerStore:
         self.finish_snapshot(wait=True)  # one at a time, in order
         paused = time.perf_counter()
         lsn, changes = self.last_lsn, engine.take_changes()
+        self.archiving = {record[0].trip_id: record for record in changes.archived}
         metrics.SNAPSHOT_PAUSE_SECONDS.observe(time.perf_counter() - paused)
         self.events_since_snapshot = 0
         self.snapshot_at = time.monotonic()
@@ -151,8 +153,14 @@ class OwnerStore:
             return
         self.writing = None
         metrics.SNAPSHOT_SECONDS.observe(done.result())
+        self.archiving = {}  # in the snapshot's archive now
         self.snapshot_lsn = lsn
         self.wal.retire(lsn)
+
+    def archived_trip(self, trip_id: str) -> tuple | None:
+        """An archived trip's last record: on its way into the snapshot's archive, or there."""
+        record = self.archiving.get(trip_id)
+        return record if record is not None else self.snapshots.archived_trip(trip_id)
 
     def close(self) -> None:
         try:

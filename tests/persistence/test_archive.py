@@ -82,3 +82,39 @@ def test_an_old_snapshot_without_an_archive_reads_as_having_archived_nothing(tmp
         assert again.engine.state.trips and not again.engine.state.archived
     finally:
         again.close()
+
+
+def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiving(tmp_path):
+    from keyun.actors.trip_shard import answer_from_archive
+
+    prepare(tmp_path, 1)
+    owner = Owner(tmp_path / "shards" / "0000")
+    try:
+        owner.run(schedule_batch(), NOW)
+        ticket = owner.ok(c.Sell("arch-read", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 1).tickets[0]
+        hold = owner.ok(c.PlaceHold("arch-hold", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 2)
+        order = owner.ok(c.CreateOrder("arch-order", hold.hold_id, c.PayMethod.CASH, "A000009"), NOW + 2)
+        owner.ok(c.RecordPayment("arch-pay", order.order_id, c.PayMethod.CASH, "cash-1", order.amount_fen, NOW + 3), NOW + 3)
+
+        def read(query, now=LONG_AFTER + 1):
+            batch = [query]
+            replies, _ = owner.engine.execute(batch, now)
+            answer_from_archive(owner.engine, owner.store, batch, replies)
+            return replies[0]
+
+        owner.run([], LONG_AFTER)
+        assert TRIP not in owner.engine.state.trips
+        assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # still in the engine's hands
+        owner.store.start_snapshot(owner.engine)
+        assert not owner.engine.archiving and read(c.GetTicket(ticket.ticket_id, "A000009")).seat_label == ticket.seat_label  # being written
+        owner.store.finish_snapshot(wait=True)
+        assert read(c.GetTicket(ticket.ticket_id)).price_fen == ticket.price_fen  # from the archive
+        owner.crash()
+        assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # and after a restart
+        assert read(c.GetOrder(order.order_id, "A000009")).status.value == "ticketed"
+        assert read(c.GetTrip(TRIP)).trip_id == TRIP
+        # A passenger still sees only their own, and anything but a read is refused.
+        assert read(c.GetTicket(ticket.ticket_id, "A000010")).reason is Reason.UNKNOWN_TICKET
+        assert read(c.Refund("arch-refund", ticket.ticket_id)).reason is Reason.TRIP_ARCHIVED
+    finally:
+        owner.close()
