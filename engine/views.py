@@ -496,13 +496,14 @@ pickle_as_constructor_call(
 )
 
 
-# Reads an owner answers from an archived trip's last record (its shell fetches the record).  The
-# trip itself too: the gateway's scope checks read a trip's stops and operator with GetTrip.
-ARCHIVE_READS = (GetTrip, GetTicket, GetOrder)
+# Reads an owner answers from an archived trip's last record (its shell fetches the record): its
+# tickets, orders and manifest, and the trip itself, whose stops and operator the gateway's scope
+# checks read with GetTrip.
+ARCHIVE_READS = (GetTrip, GetTicket, GetOrder, GetManifest)
 
 
-def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder, now: int, policy: Policy) -> Reply | Rejection:
-    """An archived trip, or a ticket or order of it, from the trip's last record
+def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder | GetManifest, now: int, policy: Policy) -> Reply | Rejection:
+    """An archived trip, its manifest, or a ticket or order of it, from the trip's last record
     (engine.state.trip_record), with the same checks as for a trip held (a passenger sees only
     their own)."""
     state = ShardState()

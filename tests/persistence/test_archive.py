@@ -113,6 +113,8 @@ def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiv
         assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # and after a restart
         assert read(c.GetOrder(order.order_id, "A000009")).status.value == "ticketed"
         assert read(c.GetTrip(TRIP)).trip_id == TRIP
+        ordered = read(c.GetOrder(order.order_id)).tickets
+        assert {t.ticket_id for t in read(c.GetManifest(TRIP)).tickets} == {ticket.ticket_id, *(t.ticket_id for t in ordered)}
         # A passenger still sees only their own, and anything but a read is refused.
         assert read(c.GetTicket(ticket.ticket_id, "A000010")).reason is Reason.UNKNOWN_TICKET
         assert read(c.Refund("arch-refund", ticket.ticket_id)).reason is Reason.TRIP_ARCHIVED
