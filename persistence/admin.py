@@ -227,13 +227,22 @@ def verify_logs(data_dir: Path) -> list[ShardLogReport]:
     Safe while Keyun serves.  Raises WalCorruption naming the file and offset of the first damage.
     """
     _require_data_dir(data_dir)
-    owners = [(shard, shard.name, _snapshot_position(shard)) for shard in shard_directories(data_dir)]
-    if (data_dir / ACCOUNTS_DIR / "wal").exists():
-        owners.append((data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR, snapshot_position(data_dir / ACCOUNTS_DIR)))
-    progress = Progress("verify", sum(len(segments(owner / "wal")) for owner, _, _ in owners), " log segments")
-    reports = [_verify_log(owner, name, snapshot_lsn, progress) for owner, name, snapshot_lsn in owners]
+    owners = _logged_owners(data_dir)
+    progress = Progress("verify", sum(len(segments(owner / "wal")) for owner, _ in owners), " log segments")
+    reports = [
+        _verify_log(owner, name, snapshot_position(owner) if name == ACCOUNTS_DIR else _snapshot_position(owner), progress)
+        for owner, name in owners
+    ]
     progress.finish(note=f"{sum(r.records for r in reports)} records")
     return reports
+
+
+def _logged_owners(data_dir: Path) -> list[tuple[Path, str]]:
+    """Every owner directory that keeps a log, with its name: the trip shards, then the accounts owner."""
+    owners = [(shard, shard.name) for shard in shard_directories(data_dir)]
+    if (data_dir / ACCOUNTS_DIR / "wal").exists():
+        owners.append((data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR))
+    return owners
 
 
 def _verify_log(owner: Path, name: str, snapshot_lsn: int, progress: Progress) -> ShardLogReport:
@@ -293,12 +302,10 @@ def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
     """Every log record as plain data, oldest first: what happened, in words an operator can read.
     The trip owners' logs, then the accounts owner's (`shard_name` "accounts" for it alone)."""
     _require_data_dir(data_dir)
-    owners = [(shard, shard.name, frozenset()) for shard in shard_directories(data_dir)]
-    if (data_dir / ACCOUNTS_DIR / "wal").exists():
-        owners.append((data_dir / ACCOUNTS_DIR, ACCOUNTS_DIR, SECRET_FIELDS))
-    for directory, name, hide in owners:
+    for directory, name in _logged_owners(data_dir):
         if shard_name is not None and name != shard_name.zfill(4):
             continue
+        hide = SECRET_FIELDS if name == ACCOUNTS_DIR else frozenset()
         for _, _, record in scan(directory / "wal"):
             at = dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
             for entry in record.entries:
