@@ -1,10 +1,12 @@
 """Load scenarios against a real Keyun, each compared with the echo ceiling measured in the same run.
 
-    python -m bench.load [--scenarios echo,sell,rush,mixed,gate,refund] [--concurrency 1000]
+    python -m bench.load [--scenarios echo,owner-echo,sell,rush,mixed,gate,refund] [--concurrency 1000]
                          [--seconds 15] [--processes 1] [--stock 40000] [--target HOST:PORT [--ca ca.pem]]
                          [--workers 1] [--shards N] [--share-session] [--out bench/results]
 
-Scenarios: echo (the ceiling), sell (durable sales spread over 397 trips), rush (everyone after the
+Scenarios: echo (the ceiling), owner-echo (the same echo, which also makes one round trip to a trip
+owner that does nothing: the ceiling of any call that reaches an owner), sell (durable sales spread
+over 397 trips), rush (everyone after the
 same 3 trips, which sell out at once), mixed (a station day: searches, seat maps, sales), gate
 (check-ins on coaches now boarding), refund (a refund storm on coaches leaving soon).
 
@@ -240,8 +242,9 @@ class Scenario:
             if self.name == "gate":
                 return stubs["gate"].CheckIn, gate_pb2.CheckInRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id, gate_id=f"G{channel_index}")
             return stubs["sales"].Refund, sales_pb2.RefundRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id)
-        if self.name == "echo":
-            return stubs["diag"].Echo, diagnostics_pb2.EchoRequest(payload=bytes(self.request_bytes), response_bytes=self.response_bytes)
+        if self.name in ("echo", "owner-echo"):
+            request = diagnostics_pb2.EchoRequest(payload=bytes(self.request_bytes), response_bytes=self.response_bytes, via_owner=self.name == "owner-echo")
+            return stubs["diag"].Echo, request
         if self.name == "sell":
             return stubs["sales"].Sell, self._sell(self.trip_ids[RUSH_TRIPS:])
         if self.name == "rush":  # everyone after the same few trips, which sell out within a second
@@ -386,9 +389,9 @@ def machine() -> str:
 
 
 def table(results: list[Result]) -> str:
-    lines = [f"{'scenario':<8} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"]
+    lines = [f"{'scenario':<10} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"]
     for r in results:
-        lines.append(f"{r.scenario:<8} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}")
+        lines.append(f"{r.scenario:<10} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}")
         for rpc, figures in r.by_rpc.items():  # latency by RPC, under a scenario that mixes several
             lines.append(f"  {rpc:<14} {'':>9} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} {figures['p99_ms']:>8.1f}  ({figures['calls']} calls started)")
     return "\n".join(lines)
@@ -396,7 +399,7 @@ def table(results: list[Result]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="echo,sell,rush,mixed,gate,refund")
+    parser.add_argument("--scenarios", default="echo,owner-echo,sell,rush,mixed,gate,refund")
     parser.add_argument("--stock", type=int, default=STOCK, help="tickets sold beforehand for each of gate and refund")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=1)

@@ -2,11 +2,12 @@
 
     .venv/bin/locust -f bench/locustfile.py --headless -u 500 -r 50 -t 60s --host 127.0.0.1:50051
 
-Users: EchoUser (the ceiling), StationDayUser (searches, seat maps, sales, refunds of its own
-tickets) and RushSaleUser (everyone after tomorrow's first Shijiazhuang→Beijing coaches).  Pick
-some with their class names after the options, e.g. `... RushSaleUser`.  bench/load.py is the
-faster generator for figures; this is for people who know Locust's UI and reports.  Each user
-logs in first, as the demo seller unless KEYUN_USER / KEYUN_PASSWORD say otherwise.
+Users: EchoUser (the ceiling), OwnerEchoUser (the echo with one round trip to a trip owner),
+StationDayUser (searches, seat maps, sales, refunds of its own tickets) and RushSaleUser
+(everyone after tomorrow's first Shijiazhuang→Beijing coaches).  Pick some with their class names
+after the options, e.g. `... RushSaleUser`.  bench/load.py is the faster generator for figures;
+this is for people who know Locust's UI and reports.  Each user logs in first, as the demo seller
+unless KEYUN_USER / KEYUN_PASSWORD say otherwise.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ class EchoUser(GrpcUser):
     @task
     def echo(self) -> None:
         self.call("Echo", self.diagnostics.Echo, diagnostics_pb2.EchoRequest(payload=bytes(80), response_bytes=1100))
+
+
+class OwnerEchoUser(GrpcUser):
+    """The echo that also makes one round trip to a trip owner: the ceiling of calls that reach one."""
+
+    @task
+    def echo(self) -> None:
+        self.call("Echo via owner", self.diagnostics.Echo, diagnostics_pb2.EchoRequest(payload=bytes(80), response_bytes=1100, via_owner=True))
 
 
 class StationDayUser(GrpcUser):

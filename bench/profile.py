@@ -31,7 +31,7 @@ CLIENT_START_S = 2.0  # spawning the client processes and logging in, before the
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", default="sell", choices=["echo", "sell", "rush", "mixed", "gate", "refund"])
+    parser.add_argument("--scenario", default="sell", choices=["echo", "owner-echo", "sell", "rush", "mixed", "gate", "refund"])
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to sample (the scenario runs a little longer)")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--stock", type=int, default=load.STOCK, help="tickets sold beforehand for gate and refund")

@@ -492,6 +492,13 @@ class ListStations:
 
 
 @dataclass(frozen=True, slots=True)
+class Ping:
+    """Asks an owner for nothing: `Diagnostics/Echo` with `via_owner` times one owner round trip."""
+
+    trip_id: str = ""  # the owner of trip "" answers it
+
+
+@dataclass(frozen=True, slots=True)
 class GetOrder(_OfOrder):
     order_id: str
     viewer: str = ""  # set when a passenger asks: only their own orders exist for them
@@ -524,7 +531,7 @@ class ListMoney:
             raise invalid("date", "an empty time window")
 
 
-Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney
+Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney | Ping
 
 # Commands and queries cross from the gateway to an owner in every batch (engine/pickling.py).
 pickle_as_constructor_call(*Command.__args__, *Query.__args__)

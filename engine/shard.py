@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .commands import ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Query, SearchTrips, SweepHolds
+from .commands import ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Ping, Query, SearchTrips, SweepHolds
 from .decide import TripStatus, archived, decide, segment_status
 from .events import Event, TripArchived
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
@@ -26,7 +26,7 @@ from .reasons import Reason, Rejection, reject
 from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
 from .views import OrderView, Reply, answer, render
 
-QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney)
+QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney, Ping)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from .commands import (
     GetTrip,
     ListOrders,
     ListStations,
+    Ping,
     PlaceHold,
     Query,
     RecordPayment,
@@ -227,13 +228,18 @@ class OffersView:
 
 
 @dataclass(frozen=True, slots=True)
+class PongView:
+    """The answer to a Ping: nothing."""
+
+
+@dataclass(frozen=True, slots=True)
 class StationsView:
     stations: tuple[tuple[str, str], ...]  # (code, name)
 
 
 Reply = (
     TripView | OffersView | SeatMapView | HoldView | TicketView | TicketsView | ManifestView
-    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView
+    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView | PongView
 )
 
 
@@ -413,6 +419,8 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
             return StationsView(tuple(sorted(stops.items())))
         case ListMoney(start_ms, end_ms):
             return MoneyView(tuple(_money(state, start_ms, end_ms)))
+        case Ping():
+            return PongView()
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids]
@@ -492,7 +500,7 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
 # Replies cross from the owner to the gateway process in every batch.
 pickle_as_constructor_call(
     StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView,
-    OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView,
+    OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView, PongView,
 )
 
 

@@ -402,10 +402,15 @@ MAX_ECHO_BYTES = 64 * 1024
 
 
 class DiagnosticsService(diagnostics_pb2_grpc.DiagnosticsServicer):
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
     async def Echo(self, request, context):
         if len(request.payload) > MAX_ECHO_BYTES:
             await abort(context, reject(Reason.INVALID_FIELD, f"payload: at most {MAX_ECHO_BYTES} bytes", field="payload"))
         if not 0 <= request.response_bytes <= MAX_ECHO_BYTES:
             await abort(context, reject(Reason.INVALID_FIELD, f"response_bytes: must be 0..{MAX_ECHO_BYTES}", field="response_bytes"))
+        if request.via_owner:
+            await self.gateway.ask(context, cmd.Ping)
         payload = bytes(request.response_bytes) if request.response_bytes else request.payload
         return diagnostics_pb2.EchoResponse(payload=payload)

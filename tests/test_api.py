@@ -284,3 +284,19 @@ def test_echo_answers_with_the_size_asked_and_bounds_it(keyun):
     assert len(echo.Echo(diagnostics_pb2.EchoRequest(payload=b"x" * 80, response_bytes=1100)).payload) == 1100
     error = refused(keyun.client.call, echo.Echo, diagnostics_pb2.EchoRequest(response_bytes=10**6))
     assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")
+
+
+def test_echo_via_owner_makes_one_owner_round_trip(keyun):
+    from keyun.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+
+    echo = diagnostics_pb2_grpc.DiagnosticsStub(keyun.client.channel)
+    batchers = keyun.server.server.gateway.pool.batchers
+    sent = lambda: sum(b.batches for b in batchers)  # noqa: E731
+    before = sent()
+    assert echo.Echo(diagnostics_pb2.EchoRequest(payload=b"seat")).payload == b"seat"
+    assert sent() == before  # the plain echo never reaches an owner
+    assert echo.Echo(diagnostics_pb2.EchoRequest(payload=b"seat", via_owner=True)).payload == b"seat"
+    assert sent() == before + 1
+    error = refused(keyun.client.call, echo.Echo, diagnostics_pb2.EchoRequest(via_owner=True, response_bytes=-1))
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")
+    assert sent() == before + 1  # a refused echo asks no owner

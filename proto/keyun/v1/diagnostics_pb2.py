@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeyun/v1/diagnostics.proto\x12\x08keyun.v1\"6\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x16\n\x0eresponse_bytes\x18\x02 \x01(\x05\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x32\x44\n\x0b\x44iagnostics\x12\x35\n\x04\x45\x63ho\x12\x15.keyun.v1.EchoRequest\x1a\x16.keyun.v1.EchoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeyun/v1/diagnostics.proto\x12\x08keyun.v1\"I\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x16\n\x0eresponse_bytes\x18\x02 \x01(\x05\x12\x11\n\tvia_owner\x18\x03 \x01(\x08\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x32\x44\n\x0b\x44iagnostics\x12\x35\n\x04\x45\x63ho\x12\x15.keyun.v1.EchoRequest\x1a\x16.keyun.v1.EchoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,9 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.diagnostics_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ECHOREQUEST']._serialized_start=40
-  _globals['_ECHOREQUEST']._serialized_end=94
-  _globals['_ECHORESPONSE']._serialized_start=96
-  _globals['_ECHORESPONSE']._serialized_end=127
-  _globals['_DIAGNOSTICS']._serialized_start=129
-  _globals['_DIAGNOSTICS']._serialized_end=197
+  _globals['_ECHOREQUEST']._serialized_end=113
+  _globals['_ECHORESPONSE']._serialized_start=115
+  _globals['_ECHORESPONSE']._serialized_end=146
+  _globals['_DIAGNOSTICS']._serialized_start=148
+  _globals['_DIAGNOSTICS']._serialized_end=216
 # @@protoc_insertion_point(module_scope)

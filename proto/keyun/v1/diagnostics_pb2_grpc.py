@@ -50,6 +50,9 @@ class DiagnosticsServicer:
         """Answers at once with the payload it was sent, through the same gateway stack as every other
         RPC (interceptors, event loop, serialization) but without reaching an owner: the "echo
         ceiling" that benchmark figures are compared with.
+        With `via_owner`, the call also makes one round trip to a trip owner through its batcher,
+        as every read does, and the owner answers it without applying or journaling anything: the
+        "owner ceiling" of calls that reach an owner.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
