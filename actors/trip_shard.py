@@ -21,7 +21,9 @@ import ray
 from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
-from keyun.engine.views import ARCHIVE_READS, answer_archived
+from keyun.engine.commands import ListOrders
+from keyun.engine.state import record_buyers
+from keyun.engine.views import ARCHIVE_READS, OrdersView, answer_archived, orders_view
 from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
 
@@ -132,6 +134,19 @@ def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, rep
             record = engine.archiving.get(trip_id) or store.archived_trip(trip_id)
             if record is not None:
                 replies[n] = answer_archived(record, batch[n], engine.last_now, engine.policy)
+        elif type(batch[n]) is ListOrders and type(reply) is OrdersView and batch[n].buyer:
+            replies[n] = with_archived_orders(engine, store, batch[n], reply)
+
+
+def with_archived_orders(engine: ShardEngine, store: OwnerStore, query: ListOrders, reply: OrdersView) -> OrdersView:
+    """An account's order history goes on past the archive: its orders on archived trips too."""
+    records = {record[0].trip_id: record for record in engine.archiving.values() if query.buyer in record_buyers(record)}
+    for record in store.archived_trips_of(query.buyer):
+        records.setdefault(record[0].trip_id, record)
+    if not records:
+        return reply
+    archived = [view for record in records.values() for view in answer_archived(record, query, engine.last_now, engine.policy).orders]
+    return orders_view((*reply.orders, *archived))
 
 
 # Owners must never wait for a CPU slot on a 2-core machine (DESIGN: "Ray facts"), and Ray

@@ -379,6 +379,12 @@ def trip_record(trip: Trip) -> tuple:
     )
 
 
+def record_buyers(record: tuple) -> set[str]:
+    """The accounts that made orders on a trip, from its record (engine.state.trip_record)."""
+    orders = record[9] if len(record) > 9 else ()  # records written before orders existed have none
+    return {order.buyer for order in orders if order.buyer}
+
+
 def restore_trip(state: ShardState, record: tuple) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
     # Records written before orders existed have nine fields, before delays eleven: the missing

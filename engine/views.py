@@ -391,6 +391,11 @@ def _order_id(command, events: tuple[Event, ...]) -> str:
     return command.order_id
 
 
+def orders_view(views) -> OrdersView:
+    """An account's orders, oldest first."""
+    return OrdersView(tuple(sorted(views, key=lambda v: (v.created_at_ms, v.order_id))))
+
+
 def order_view(trip: Trip, order: Order, now: int, policy: Policy) -> OrderView:
     return OrderView(
         order_id=order.order_id, trip=trip_view(trip, now, policy), status=order.status, buyer=order.buyer, method=order.method,
@@ -424,7 +429,7 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids]
-            return OrdersView(tuple(sorted(views, key=lambda v: (v.created_at_ms, v.order_id))))
+            return orders_view(views)
     trip = find_trip(state, query.trip_id)
     if isinstance(trip, Rejection):
         return trip
@@ -510,10 +515,10 @@ pickle_as_constructor_call(
 ARCHIVE_READS = (GetTrip, GetTicket, GetOrder, GetManifest)
 
 
-def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder | GetManifest, now: int, policy: Policy) -> Reply | Rejection:
-    """An archived trip, its manifest, or a ticket or order of it, from the trip's last record
-    (engine.state.trip_record), with the same checks as for a trip held (a passenger sees only
-    their own)."""
+def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders, now: int, policy: Policy) -> Reply | Rejection:
+    """An archived trip, its manifest, a ticket or order of it, or an account's orders on it, from
+    the trip's last record (engine.state.trip_record), with the same checks as for a trip held (a
+    passenger sees only their own)."""
     state = ShardState()
     restore_trip(state, record)
     return answer(state, query, now, policy)

@@ -20,6 +20,7 @@ from typing import Any
 import lmdb
 
 from keyun.engine.shard import Changes
+from keyun.engine.state import record_buyers
 
 from . import codec
 
@@ -32,6 +33,10 @@ MAP_SIZE_BYTES = 2 * 1024**3
 MAX_MAP_SIZE_BYTES = 1024**4
 
 META, TRIPS, REQUESTS, ARCHIVE = b"meta", b"trips", b"requests", b"archive"
+# Which archived trips hold orders of which account, keyed "buyer NUL trip id", so that an account's
+# order history (ListOrders) reaches its archived orders without reading every archived trip.
+ARCHIVED_BUYERS = b"archived_buyers"
+BUYERS_INDEXED = b"archived_buyers_indexed"  # meta key: the index covers every archived trip
 
 log = logging.getLogger("keyun.owner")
 
@@ -49,22 +54,38 @@ class Snapshot:
 class SnapshotStore:
     def __init__(self, directory: Path, map_size: int = MAP_SIZE_BYTES, readonly: bool = False):
         directory.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(directory), map_size=map_size, max_dbs=4, subdir=True, readonly=readonly, sync=True, metasync=True, lock=True, meminit=False)
+        self.env = lmdb.open(str(directory), map_size=map_size, max_dbs=5, subdir=True, readonly=readonly, sync=True, metasync=True, lock=True, meminit=False)
         self.meta = self.env.open_db(META, create=not readonly)
         self.trips = self.env.open_db(TRIPS, create=not readonly)
         self.requests = self.env.open_db(REQUESTS, create=not readonly)
-        self.archive = self._archive_db(readonly)
+        # None in a read-only snapshot written before trips were archived (it has no archive), or
+        # before the archive was indexed by buyer.
+        self.archive = self._optional_db(ARCHIVE, readonly)
+        self.buyers = self._optional_db(ARCHIVED_BUYERS, readonly)
         # The map may only grow while no transaction of this process is open: the writer thread
         # grows it, and the owner's own thread reads archived trips (archived_trip).
         self.resizing = threading.Lock()
+        if not readonly:
+            self._index_buyers()
 
-    def _archive_db(self, readonly: bool):
-        """The archived trips' records, by trip id; None in a read-only snapshot written before
-        trips were archived (it has none)."""
+    def _optional_db(self, name: bytes, readonly: bool):
         try:
-            return self.env.open_db(ARCHIVE, create=not readonly)
+            return self.env.open_db(name, create=not readonly)
         except lmdb.NotFoundError:
             return None
+
+    def _index_buyers(self) -> None:
+        """Index an archive written before the buyer index existed, once, when it is opened."""
+        with self.env.begin(write=True) as txn:
+            if txn.get(BUYERS_INDEXED, db=self.meta) is not None:
+                return
+            trips = 0
+            for _, value in txn.cursor(db=self.archive):
+                _put_buyers(txn, self.buyers, codec.decode(value))
+                trips += 1
+            txn.put(BUYERS_INDEXED, b"1", db=self.meta)
+        if trips:
+            log.warning("indexed %d archived trips in %s by the accounts that ordered on them", trips, self.env.path())
 
     def load(self) -> Snapshot:
         with self.env.begin() as txn:
@@ -105,6 +126,7 @@ class SnapshotStore:
                 key = record[0].trip_id.encode()
                 txn.put(key, codec.encode(record), db=self.archive)
                 txn.delete(key, db=self.trips)
+                _put_buyers(txn, self.buyers, record)
             for rid in sorted(changes.requests_evicted):
                 txn.delete(rid.encode(), db=self.requests)
             for rid, (sequence, receipt) in changes.requests_added.items():
@@ -133,6 +155,23 @@ class SnapshotStore:
             for _, value in txn.cursor(db=self.archive):
                 yield codec.decode(value)
 
+    def archived_trips_of(self, buyer: str) -> list[Any]:
+        """The records of the archived trips that hold orders of `buyer`; safe from another thread
+        than the writer's."""
+        if self.buyers is None or not buyer:
+            return []
+        prefix = _buyer_key(buyer, "")
+        with self.resizing, self.env.begin() as txn:
+            cursor = txn.cursor(db=self.buyers)
+            keys = []
+            if cursor.set_range(prefix):
+                for key in cursor.iternext(keys=True, values=False):
+                    if not key.startswith(prefix):
+                        break
+                    keys.append(key)
+            values = [txn.get(key[len(prefix):], db=self.archive) for key in keys]
+        return [codec.decode(value) for value in values if value is not None]
+
     def archived_trip(self, trip_id: str) -> Any | None:
         """One archived trip's record, or None; safe from another thread than the writer's."""
         if self.archive is None:
@@ -140,3 +179,12 @@ class SnapshotStore:
         with self.resizing, self.env.begin() as txn:
             value = txn.get(trip_id.encode(), db=self.archive)
         return codec.decode(value) if value is not None else None
+
+
+def _buyer_key(buyer: str, trip_id: str) -> bytes:
+    return f"{buyer}\0{trip_id}".encode()
+
+
+def _put_buyers(txn, db, record: tuple) -> None:
+    for buyer in record_buyers(record):
+        txn.put(_buyer_key(buyer, record[0].trip_id), b"", db=db)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keyun.engine.shard import Changes, ShardEngine, events_in
-from keyun.engine.state import check_invariants
+from keyun.engine.state import check_invariants, record_buyers
 
 from . import metrics
 from .lock import DirectoryLock
@@ -161,6 +161,12 @@ class OwnerStore:
         """An archived trip's last record: on its way into the snapshot's archive, or there."""
         record = self.archiving.get(trip_id)
         return record if record is not None else self.snapshots.archived_trip(trip_id)
+
+    def archived_trips_of(self, buyer: str) -> list[tuple]:
+        """The last records of the archived trips holding orders of `buyer`: on their way into the
+        snapshot's archive, or there."""
+        on_the_way = [record for record in self.archiving.values() if buyer in record_buyers(record)]
+        return on_the_way + self.snapshots.archived_trips_of(buyer)
 
     def close(self) -> None:
         try:

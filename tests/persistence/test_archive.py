@@ -84,6 +84,35 @@ def test_an_old_snapshot_without_an_archive_reads_as_having_archived_nothing(tmp
         again.close()
 
 
+def test_an_archive_written_before_the_buyer_index_is_indexed_when_opened(tmp_path, caplog):
+    from keyun.actors.trip_shard import answer_from_archive
+    from keyun.persistence.snapshot import BUYERS_INDEXED
+
+    prepare(tmp_path, 1)
+    owner = Owner(tmp_path / "shards" / "0000")
+    try:
+        owner.run(schedule_batch(), NOW)
+        hold = owner.ok(c.PlaceHold("idx-hold", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 1)
+        order = owner.ok(c.CreateOrder("idx-order", hold.hold_id, c.PayMethod.CASH, "A000009"), NOW + 1)
+        owner.run([], LONG_AFTER)
+        owner.snapshot()
+        snapshots = owner.store.snapshots
+        with snapshots.env.begin(write=True) as txn:  # as written before the index existed
+            txn.drop(snapshots.buyers, delete=True)
+            txn.delete(BUYERS_INDEXED, db=snapshots.meta)
+    finally:
+        owner.close()
+    again = Owner(tmp_path / "shards" / "0000")
+    try:
+        batch = [c.ListOrders("A000009")]
+        replies, _ = again.engine.execute(batch, LONG_AFTER + 1)
+        answer_from_archive(again.engine, again.store, batch, replies)
+        assert [view.order_id for view in replies[0].orders] == [order.order_id]
+        assert "indexed 4 archived trips" in caplog.text  # the four of schedule_batch
+    finally:
+        again.close()
+
+
 def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiving(tmp_path):
     from keyun.actors.trip_shard import answer_from_archive
 
@@ -102,15 +131,22 @@ def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiv
             answer_from_archive(owner.engine, owner.store, batch, replies)
             return replies[0]
 
+        def history(buyer="A000009"):
+            return [view.order_id for view in read(c.ListOrders(buyer)).orders]
+
         owner.run([], LONG_AFTER)
         assert TRIP not in owner.engine.state.trips
         assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # still in the engine's hands
+        assert history() == [order.order_id]
         owner.store.start_snapshot(owner.engine)
         assert not owner.engine.archiving and read(c.GetTicket(ticket.ticket_id, "A000009")).seat_label == ticket.seat_label  # being written
+        assert history() == [order.order_id]
         owner.store.finish_snapshot(wait=True)
         assert read(c.GetTicket(ticket.ticket_id)).price_fen == ticket.price_fen  # from the archive
+        assert history() == [order.order_id]
         owner.crash()
         assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # and after a restart
+        assert history() == [order.order_id] and history("A000010") == []
         assert read(c.GetOrder(order.order_id, "A000009")).status.value == "ticketed"
         assert read(c.GetTrip(TRIP)).trip_id == TRIP
         ordered = read(c.GetOrder(order.order_id)).tickets
