@@ -369,6 +369,17 @@ def run_scenario(name: str, target: str, concurrency: int, processes: int, secon
     return Result(name, calls, ok, refused, failed, active, calls / active, **percentiles(latencies), by_rpc=breakdown)
 
 
+def stock_warning(result: Result, seconds: float, stock: int) -> str | None:
+    """Why a ticket-spending scenario's figure means little, if it ran out of its tickets."""
+    if result.scenario not in ("gate", "refund"):
+        return None
+    if result.calls == 0:
+        return f"{result.scenario}: its {stock:,} tickets were all used in the {WARMUP_S:.0f} s warm-up, so nothing was measured: give --stock more"
+    if result.seconds < 0.9 * seconds:
+        return f"{result.scenario}: its {stock:,} tickets ran out {result.seconds:.1f} s into the {seconds:.0f} s window, so its rate is over those seconds only: give --stock more"
+    return None
+
+
 def percentiles(latencies: list[float]) -> dict[str, float]:
     """p50, p95 and p99 in ms of sorted latencies in seconds (0 for none)."""
 
@@ -436,6 +447,8 @@ def main() -> None:
     for r in results:
         r.ratio_to_echo = r.throughput / echo.throughput if echo.throughput else 0.0
     print(table(results))
+    for warning in filter(None, (stock_warning(r, args.seconds, args.stock) for r in results)):
+        print(f"warning: {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {

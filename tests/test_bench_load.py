@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.load import percentiles, tally
+from bench.load import Result, percentiles, stock_warning, tally
 
 
 def test_throughput_counts_calls_ending_in_the_window_latency_calls_starting_in_it():
@@ -48,3 +48,13 @@ def test_the_chart_shows_each_scenario_and_the_rpcs_of_a_mixed_one(tmp_path):
     texts = [t.text for t in ElementTree.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}text")]
     assert ["echo", "mixed", "SearchTrips", "Sell"] == [t for t in texts if t in ("echo", "mixed", "SearchTrips", "Sell")]
     assert "450 / 950" in texts and "50/s  0.50x" in texts
+
+
+def test_a_ticket_scenario_that_ran_out_of_tickets_says_so():
+    def result(name, calls, seconds):
+        return Result(name, calls, calls, 0, 0, seconds, calls / seconds, 1.0, 2.0, 3.0)
+
+    assert "warm-up" in stock_warning(result("gate", 0, 15.0), 15.0, 2000)
+    assert "ran out 1.5 s into the 15 s window" in stock_warning(result("refund", 4000, 1.5), 15.0, 8000)
+    assert stock_warning(result("gate", 40000, 14.9), 15.0, 40000) is None
+    assert stock_warning(result("sell", 0, 15.0), 15.0, 2000) is None  # sales need no stock
