@@ -66,7 +66,7 @@ class SnapshotStore:
         # grows it, and the owner's own thread reads archived trips (archived_trip).
         self.resizing = threading.Lock()
         if not readonly:
-            self._index_buyers()
+            self._retrying_when_full(self._index_buyers)
 
     def _optional_db(self, name: bytes, readonly: bool):
         try:
@@ -104,9 +104,12 @@ class SnapshotStore:
         once taken (engine.state.trip_record), whatever the owner does meanwhile.  Nothing else of
         this process uses the environment meanwhile, so the map may grow here.
         """
+        self._retrying_when_full(self._save, lsn, now_ms, changes)
+
+    def _retrying_when_full(self, write, *args) -> None:
         while True:
             try:
-                return self._save(lsn, now_ms, changes)
+                return write(*args)
             except lmdb.MapFullError:  # the transaction was aborted: nothing was written
                 self._grow()
 
