@@ -12,11 +12,14 @@ from xml.sax.saxutils import escape
 
 WIDTH, ROW, MIN_PX = 1200, 17, 1.0
 LINE_NUMBER = re.compile(r":\d+\)$")
+# py-spy --nonblocking reads the process's memory while it runs, and now and then reads a frame's
+# name half-changed: control characters or bytes that are not UTF-8, which no SVG may contain.
+TORN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def read_stacks(path: Path) -> list[tuple[list[str], int]]:
     stacks = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in TORN.sub("\ufffd", path.read_text(encoding="utf-8", errors="replace")).splitlines():
         frames, _, count = line.rpartition(" ")
         if frames and count.isdigit():  # "func (file.py:123)" → "func (file.py)": one box per function
             stacks.append(([LINE_NUMBER.sub(")", frame) for frame in frames.split(";")], int(count)))

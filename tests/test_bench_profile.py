@@ -35,6 +35,16 @@ def test_stacks_are_summarised_by_function_and_drawn(tmp_path):
     assert "handle <&> (b.py): 8 samples, 80.0 %" in titles
 
 
+def test_a_frame_name_read_half_changed_still_makes_a_well_formed_chart(tmp_path):
+    raw = tmp_path / "raw.txt"
+    raw.write_bytes(b"main (a.py:1);\x11\x00 (Echo:-1943998528);\xff\xfe (b.py:2) 3\n")
+    stacks = read_stacks(raw)
+    assert stacks[0][1] == 3 and all("\x00" not in frame and "\x11" not in frame for frame in stacks[0][0])
+    chart = tmp_path / "chart.svg"
+    write_flame(chart, stacks, "torn")
+    ElementTree.parse(chart)  # well-formed
+
+
 def test_profile_samples_the_gateway_during_a_scenario(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bench.profile", "--scenario", "echo", "--seconds", "2", "--concurrency", "50", "--out", str(tmp_path)],
