@@ -22,6 +22,7 @@ from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
 from keyun.engine.commands import ListOrders
+from keyun.engine.limits import MAX_ARCHIVED_TRIPS_LISTED
 from keyun.engine.state import record_buyers
 from keyun.engine.views import ARCHIVE_READS, OrdersView, answer_archived, orders_view
 from keyun.persistence import metrics
@@ -139,9 +140,10 @@ def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, rep
 
 
 def with_archived_orders(engine: ShardEngine, store: OwnerStore, query: ListOrders, reply: OrdersView) -> OrdersView:
-    """An account's order history goes on past the archive: its orders on archived trips too."""
+    """An account's order history goes on past the archive: its orders on the archived trips that
+    ended last (MAX_ARCHIVED_TRIPS_LISTED) too."""
     records = {record[0].trip_id: record for record in engine.archiving.values() if query.buyer in record_buyers(record)}
-    for record in store.archived_trips_of(query.buyer):
+    for record in store.archived_trips_of(query.buyer, MAX_ARCHIVED_TRIPS_LISTED):
         records.setdefault(record[0].trip_id, record)
     if not records:
         return reply

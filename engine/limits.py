@@ -39,6 +39,11 @@ MAX_SWEEP = 1000
 # Trips archived in one batch at most (engine.commands.ArchiveTrips): each takes its whole record
 # out of memory, so a backlog (after a long stop) is worked off a few trips a batch.
 MAX_ARCHIVE = 16
+# An account's order history (ListOrders) reaches its orders on this many archived trips at most,
+# per owner, the most recent first: each is read and decoded from the archive on the owner's own
+# thread (about 0.2 ms for a full coach), so a frequent traveller's years of history cannot stall
+# sales.  Older archived orders are still read one by one (GetOrder).
+MAX_ARCHIVED_TRIPS_LISTED = 50
 # Audit records an owner keeps for its audit owner (engine/outbox.py).  Past this, the
 # audit owner has been away for a minute or more at full speed, and audited calls are turned away
 # (the gateway answers OVERLOADED) rather than letting the outbox take the owner's memory.

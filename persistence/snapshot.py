@@ -20,7 +20,7 @@ from typing import Any
 import lmdb
 
 from keyun.engine.shard import Changes
-from keyun.engine.state import record_buyers
+from keyun.engine.state import record_buyers, timetable_end_ms
 
 from . import codec
 
@@ -33,8 +33,9 @@ MAP_SIZE_BYTES = 2 * 1024**3
 MAX_MAP_SIZE_BYTES = 1024**4
 
 META, TRIPS, REQUESTS, ARCHIVE = b"meta", b"trips", b"requests", b"archive"
-# Which archived trips hold orders of which account, keyed "buyer NUL trip id", so that an account's
-# order history (ListOrders) reaches its archived orders without reading every archived trip.
+# Which archived trips hold orders of which account, keyed "buyer NUL end NUL trip id" (end: when
+# the trip reached its last stop, as 16 hex digits), so that an account's order history (ListOrders)
+# reaches its most recent archived orders without reading every archived trip.
 ARCHIVED_BUYERS = b"archived_buyers"
 BUYERS_INDEXED = b"archived_buyers_indexed"  # meta key: the index covers every archived trip
 
@@ -158,21 +159,21 @@ class SnapshotStore:
             for _, value in txn.cursor(db=self.archive):
                 yield codec.decode(value)
 
-    def archived_trips_of(self, buyer: str) -> list[Any]:
-        """The records of the archived trips that hold orders of `buyer`; safe from another thread
-        than the writer's."""
+    def archived_trips_of(self, buyer: str, limit: int) -> list[Any]:
+        """The records of the `limit` archived trips that ended last among those holding orders of
+        `buyer`, the latest first; safe from another thread than the writer's."""
         if self.buyers is None or not buyer:
             return []
-        prefix = _buyer_key(buyer, "")
+        prefix = f"{buyer}\0".encode()
         with self.resizing, self.env.begin() as txn:
             cursor = txn.cursor(db=self.buyers)
-            keys = []
-            if cursor.set_range(prefix):
-                for key in cursor.iternext(keys=True, values=False):
-                    if not key.startswith(prefix):
-                        break
-                    keys.append(key)
-            values = [txn.get(key[len(prefix):], db=self.archive) for key in keys]
+            # From just past the buyer's last key, backwards.
+            moved = cursor.prev() if cursor.set_range(f"{buyer}\1".encode()) else cursor.last()
+            trip_ids = []
+            while moved and len(trip_ids) < limit and cursor.key().startswith(prefix):
+                trip_ids.append(cursor.key().rpartition(b"\0")[2])
+                moved = cursor.prev()
+            values = [txn.get(trip_id, db=self.archive) for trip_id in trip_ids]
         return [codec.decode(value) for value in values if value is not None]
 
     def archived_trip(self, trip_id: str) -> Any | None:
@@ -184,10 +185,7 @@ class SnapshotStore:
         return codec.decode(value) if value is not None else None
 
 
-def _buyer_key(buyer: str, trip_id: str) -> bytes:
-    return f"{buyer}\0{trip_id}".encode()
-
-
 def _put_buyers(txn, db, record: tuple) -> None:
+    spec = record[0]
     for buyer in record_buyers(record):
-        txn.put(_buyer_key(buyer, record[0].trip_id), b"", db=db)
+        txn.put(f"{buyer}\0{timetable_end_ms(spec):016x}\0{spec.trip_id}".encode(), b"", db=db)

@@ -162,11 +162,11 @@ class OwnerStore:
         record = self.archiving.get(trip_id)
         return record if record is not None else self.snapshots.archived_trip(trip_id)
 
-    def archived_trips_of(self, buyer: str) -> list[tuple]:
-        """The last records of the archived trips holding orders of `buyer`: on their way into the
-        snapshot's archive, or there."""
+    def archived_trips_of(self, buyer: str, limit: int) -> list[tuple]:
+        """The last records of archived trips holding orders of `buyer`: those on their way into
+        the snapshot's archive, then the `limit` there that ended last."""
         on_the_way = [record for record in self.archiving.values() if buyer in record_buyers(record)]
-        return on_the_way + self.snapshots.archived_trips_of(buyer)
+        return on_the_way + self.snapshots.archived_trips_of(buyer, limit)
 
     def close(self) -> None:
         try:

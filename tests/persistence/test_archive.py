@@ -113,6 +113,34 @@ def test_an_archive_written_before_the_buyer_index_is_indexed_when_opened(tmp_pa
         again.close()
 
 
+def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_further_than_the_limit(tmp_path, monkeypatch):
+    from keyun.actors import trip_shard
+    from keyun.engine.state import timetable_end_ms
+
+    prepare(tmp_path, 1)
+    owner = Owner(tmp_path / "shards" / "0000")
+    try:
+        owner.run(schedule_batch(), NOW)
+        specs = {spec.trip_id: spec for spec in (command.spec for command in schedule_batch())}
+        orders = {}
+        for n, trip_id in enumerate(specs):
+            hold = owner.ok(c.PlaceHold(f"lim-hold-{n}", trip_id, A, D, seat_count=1, buyer="A000009"), NOW + 1)
+            orders[trip_id] = owner.ok(c.CreateOrder(f"lim-order-{n}", hold.hold_id, c.PayMethod.CASH, "A000009"), NOW + 1).order_id
+        owner.run([], LONG_AFTER)
+        owner.snapshot()
+        latest = sorted(specs, key=lambda trip_id: timetable_end_ms(specs[trip_id]), reverse=True)
+        assert [r[0].trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 2)] == latest[:2]
+        assert [r[0].trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 10)] == latest
+        assert owner.store.snapshots.archived_trips_of("A00000", 10) == []  # a prefix of the id is another account
+        monkeypatch.setattr(trip_shard, "MAX_ARCHIVED_TRIPS_LISTED", 2)
+        batch = [c.ListOrders("A000009")]
+        replies, _ = owner.engine.execute(batch, LONG_AFTER + 1)
+        trip_shard.answer_from_archive(owner.engine, owner.store, batch, replies)
+        assert {view.order_id for view in replies[0].orders} == {orders[trip_id] for trip_id in latest[:2]}
+    finally:
+        owner.close()
+
+
 def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiving(tmp_path):
     from keyun.actors.trip_shard import answer_from_archive
 
