@@ -18,11 +18,11 @@ from pathlib import Path
 
 import ray
 
+from keyun.engine.commands import ListOrders
+from keyun.engine.limits import MAX_ARCHIVED_TRIPS_LISTED
 from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
-from keyun.engine.commands import ListOrders
-from keyun.engine.limits import MAX_ARCHIVED_TRIPS_LISTED
 from keyun.engine.state import record_buyers
 from keyun.engine.views import ARCHIVE_READS, OrdersView, answer_archived, orders_view
 from keyun.persistence import metrics
@@ -128,7 +128,8 @@ def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, rep
     """Reads of an archived trip, or of a ticket or an order of it, which the engine refused with
     TRIP_ARCHIVED, answered from the trip's last record: in the engine until the next snapshot
     takes it, in the store while that snapshot is written, then in the snapshot's archive (a
-    passenger's old ticket, for an expense claim, say)."""
+    passenger's old ticket, for an expense claim, say).  An account's ListOrders gets its
+    archived orders added the same way."""
     for n, reply in enumerate(replies):
         if type(reply) is Rejection and reply.reason is Reason.TRIP_ARCHIVED and type(batch[n]) in ARCHIVE_READS:
             trip_id = batch[n].trip_id

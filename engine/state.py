@@ -379,6 +379,13 @@ def trip_record(trip: Trip) -> tuple:
     )
 
 
+def state_of(record: tuple) -> ShardState:
+    """A state holding only the trip of one record: an archived trip, read again."""
+    state = ShardState()
+    restore_trip(state, record)
+    return state
+
+
 def record_buyers(record: tuple) -> set[str]:
     """The accounts that made orders on a trip, from its record (engine.state.trip_record)."""
     orders = record[9] if len(record) > 9 else ()  # records written before orders existed have none

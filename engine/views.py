@@ -51,7 +51,7 @@ from .network import AISLE
 from .pickling import pickle_as_constructor_call
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
-from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, restore_trip, seats_free
+from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free, state_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,6 +519,4 @@ def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder | GetMa
     """An archived trip, its manifest, a ticket or order of it, or an account's orders on it, from
     the trip's last record (engine.state.trip_record), with the same checks as for a trip held (a
     passenger sees only their own)."""
-    state = ShardState()
-    restore_trip(state, record)
-    return answer(state, query, now, policy)
+    return answer(state_of(record), query, now, policy)

@@ -25,7 +25,7 @@ from keyun.engine.audit import TEXT_FIELDS
 from keyun.engine.policy import Policy
 from keyun.engine.outbox import AuditNote
 from keyun.engine.shard import Refusal, ShardEngine, events_in
-from keyun.engine.state import ShardState, TicketStatus, Trip, restore_trip
+from keyun.engine.state import TicketStatus, Trip, state_of
 
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
@@ -355,7 +355,6 @@ def describe(row: dict) -> str:
     return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {subject:<16} {row['request_id'] or '-':<34} {events}"
 
 
-
 def archived_trips(data_dir: Path) -> Iterator[dict]:
     """Every archived trip of every shard, summed up: what it carried and took in.  Safe while
     Keyun serves (read-only snapshots)."""
@@ -396,9 +395,7 @@ def _archived_record(shard: Path, trip_id: str) -> tuple | None:
 
 
 def _trip_of(record: tuple) -> Trip:
-    state = ShardState()
-    restore_trip(state, record)
-    return next(iter(state.trips.values()))
+    return next(iter(state_of(record).trips.values()))
 
 
 def _iso(ms: int) -> str:

@@ -26,6 +26,22 @@ def keyun(*argv: str) -> int:
     return persistence_cli.run(parser.parse_args(list(argv)))
 
 
+def ordered(owner: Owner, trip_id: str, name: str, now: int = NOW + 1):
+    """A cash order of one seat on the trip, made by the passenger account A000009."""
+    hold = owner.ok(c.PlaceHold(f"{name}-hold", trip_id, A, D, seat_count=1, buyer="A000009"), now)
+    return owner.ok(c.CreateOrder(f"{name}-order", hold.hold_id, c.PayMethod.CASH, "A000009"), now)
+
+
+def read(owner: Owner, query, now: int = LONG_AFTER + 1):
+    """A read answered as the owner answers it: by the engine, then from the archive."""
+    from keyun.actors.trip_shard import answer_from_archive
+
+    batch = [query]
+    replies, _ = owner.engine.execute(batch, now)
+    answer_from_archive(owner.engine, owner.store, batch, replies)
+    return replies[0]
+
+
 def test_archived_trips_survive_a_crash_before_and_after_their_snapshot(tmp_path, capsys):
     prepare(tmp_path, 1)
     owner = Owner(tmp_path / "shards" / "0000")
@@ -85,15 +101,13 @@ def test_an_old_snapshot_without_an_archive_reads_as_having_archived_nothing(tmp
 
 
 def test_an_archive_written_before_the_buyer_index_is_indexed_when_opened(tmp_path, caplog):
-    from keyun.actors.trip_shard import answer_from_archive
     from keyun.persistence.snapshot import BUYERS_INDEXED
 
     prepare(tmp_path, 1)
     owner = Owner(tmp_path / "shards" / "0000")
     try:
         owner.run(schedule_batch(), NOW)
-        hold = owner.ok(c.PlaceHold("idx-hold", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 1)
-        order = owner.ok(c.CreateOrder("idx-order", hold.hold_id, c.PayMethod.CASH, "A000009"), NOW + 1)
+        order = ordered(owner, TRIP, "idx")
         owner.run([], LONG_AFTER)
         owner.snapshot()
         snapshots = owner.store.snapshots
@@ -104,10 +118,7 @@ def test_an_archive_written_before_the_buyer_index_is_indexed_when_opened(tmp_pa
         owner.close()
     again = Owner(tmp_path / "shards" / "0000")
     try:
-        batch = [c.ListOrders("A000009")]
-        replies, _ = again.engine.execute(batch, LONG_AFTER + 1)
-        answer_from_archive(again.engine, again.store, batch, replies)
-        assert [view.order_id for view in replies[0].orders] == [order.order_id]
+        assert [view.order_id for view in read(again, c.ListOrders("A000009")).orders] == [order.order_id]
         assert "indexed 4 archived trips" in caplog.text  # the four of schedule_batch
     finally:
         again.close()
@@ -124,8 +135,7 @@ def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_furt
         specs = {spec.trip_id: spec for spec in (command.spec for command in schedule_batch())}
         orders = {}
         for n, trip_id in enumerate(specs):
-            hold = owner.ok(c.PlaceHold(f"lim-hold-{n}", trip_id, A, D, seat_count=1, buyer="A000009"), NOW + 1)
-            orders[trip_id] = owner.ok(c.CreateOrder(f"lim-order-{n}", hold.hold_id, c.PayMethod.CASH, "A000009"), NOW + 1).order_id
+            orders[trip_id] = ordered(owner, trip_id, f"lim-{n}").order_id
         owner.run([], LONG_AFTER)
         owner.snapshot()
         latest = sorted(specs, key=lambda trip_id: timetable_end_ms(specs[trip_id]), reverse=True)
@@ -133,54 +143,42 @@ def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_furt
         assert [r[0].trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 10)] == latest
         assert owner.store.snapshots.archived_trips_of("A00000", 10) == []  # a prefix of the id is another account
         monkeypatch.setattr(trip_shard, "MAX_ARCHIVED_TRIPS_LISTED", 2)
-        batch = [c.ListOrders("A000009")]
-        replies, _ = owner.engine.execute(batch, LONG_AFTER + 1)
-        trip_shard.answer_from_archive(owner.engine, owner.store, batch, replies)
-        assert {view.order_id for view in replies[0].orders} == {orders[trip_id] for trip_id in latest[:2]}
+        assert {view.order_id for view in read(owner, c.ListOrders("A000009")).orders} == {orders[trip_id] for trip_id in latest[:2]}
     finally:
         owner.close()
 
 
 def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiving(tmp_path):
-    from keyun.actors.trip_shard import answer_from_archive
-
     prepare(tmp_path, 1)
     owner = Owner(tmp_path / "shards" / "0000")
     try:
         owner.run(schedule_batch(), NOW)
         ticket = owner.ok(c.Sell("arch-read", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 1).tickets[0]
-        hold = owner.ok(c.PlaceHold("arch-hold", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 2)
-        order = owner.ok(c.CreateOrder("arch-order", hold.hold_id, c.PayMethod.CASH, "A000009"), NOW + 2)
+        order = ordered(owner, TRIP, "arch", NOW + 2)
         owner.ok(c.RecordPayment("arch-pay", order.order_id, c.PayMethod.CASH, "cash-1", order.amount_fen, NOW + 3), NOW + 3)
 
-        def read(query, now=LONG_AFTER + 1):
-            batch = [query]
-            replies, _ = owner.engine.execute(batch, now)
-            answer_from_archive(owner.engine, owner.store, batch, replies)
-            return replies[0]
-
         def history(buyer="A000009"):
-            return [view.order_id for view in read(c.ListOrders(buyer)).orders]
+            return [view.order_id for view in read(owner, c.ListOrders(buyer)).orders]
 
         owner.run([], LONG_AFTER)
         assert TRIP not in owner.engine.state.trips
-        assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # still in the engine's hands
+        assert read(owner, c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # still in the engine's hands
         assert history() == [order.order_id]
         owner.store.start_snapshot(owner.engine)
-        assert not owner.engine.archiving and read(c.GetTicket(ticket.ticket_id, "A000009")).seat_label == ticket.seat_label  # being written
+        assert not owner.engine.archiving and read(owner, c.GetTicket(ticket.ticket_id, "A000009")).seat_label == ticket.seat_label  # being written
         assert history() == [order.order_id]
         owner.store.finish_snapshot(wait=True)
-        assert read(c.GetTicket(ticket.ticket_id)).price_fen == ticket.price_fen  # from the archive
+        assert read(owner, c.GetTicket(ticket.ticket_id)).price_fen == ticket.price_fen  # from the archive
         assert history() == [order.order_id]
         owner.crash()
-        assert read(c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # and after a restart
+        assert read(owner, c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # and after a restart
         assert history() == [order.order_id] and history("A000010") == []
-        assert read(c.GetOrder(order.order_id, "A000009")).status.value == "ticketed"
-        assert read(c.GetTrip(TRIP)).trip_id == TRIP
-        ordered = read(c.GetOrder(order.order_id)).tickets
-        assert {t.ticket_id for t in read(c.GetManifest(TRIP)).tickets} == {ticket.ticket_id, *(t.ticket_id for t in ordered)}
+        assert read(owner, c.GetOrder(order.order_id, "A000009")).status.value == "ticketed"
+        assert read(owner, c.GetTrip(TRIP)).trip_id == TRIP
+        order_tickets = read(owner, c.GetOrder(order.order_id)).tickets
+        assert {t.ticket_id for t in read(owner, c.GetManifest(TRIP)).tickets} == {ticket.ticket_id, *(t.ticket_id for t in order_tickets)}
         # A passenger still sees only their own, and anything but a read is refused.
-        assert read(c.GetTicket(ticket.ticket_id, "A000010")).reason is Reason.UNKNOWN_TICKET
-        assert read(c.Refund("arch-refund", ticket.ticket_id)).reason is Reason.TRIP_ARCHIVED
+        assert read(owner, c.GetTicket(ticket.ticket_id, "A000010")).reason is Reason.UNKNOWN_TICKET
+        assert read(owner, c.Refund("arch-refund", ticket.ticket_id)).reason is Reason.TRIP_ARCHIVED
     finally:
         owner.close()
