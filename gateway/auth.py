@@ -252,9 +252,20 @@ class Auth:
 
 def bearer_token(context: grpc.aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-            return value[len("Bearer ") :].strip()
+        if key == "authorization" and isinstance(value, str):
+            token = token_of(value)
+            if token:
+                return token
     return ""
+
+
+def token_of(authorization: str) -> str:
+    """The token of an `authorization` value in the Bearer scheme, or "" for any other scheme.
+
+    RFC 7235 makes the scheme name case-insensitive ("bearer", "BEARER"), and RFC 6750 puts one or
+    more spaces between it and the token: clients differ on both, and all of them mean the same."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
