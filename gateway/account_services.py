@@ -217,7 +217,7 @@ def principal_of(view: ac.AccountView, session_id: str = "", peer_device: str = 
     from keyun.engine.permissions import permissions
 
     device = view.login_name if view.kind is ac.AccountKind.DEVICE else peer_device
-    return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles))
+    return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles, view.cash_acceptor))
 
 
 class AccountsService(accounts_pb2_grpc.AccountsServicer):
