@@ -101,6 +101,7 @@ class Account:
     totp_last_step: int = 0  # a TOTP code is good once: later logins need a later step
     passengers: dict[str, PassengerRecord] = field(default_factory=dict)
     passengers_added: int = 0  # numbers passenger ids
+    cash_acceptor: bool = False  # a kiosk the station declared to take cash (GrantRoles)
 
 
 @dataclass(slots=True)
@@ -356,6 +357,9 @@ class GrantRoles:
     roles: tuple[str, ...]
     stations: tuple[str, ...]
     operators: tuple[str, ...]
+    # A kiosk with a cash acceptor may take cash and sell without an order; without one it would
+    # print tickets nobody paid for.  Like the roles, the whole setting afterwards.
+    cash_acceptor: bool = False
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -518,6 +522,7 @@ class RolesGranted:
     roles: tuple[str, ...]
     stations: tuple[str, ...]
     operators: tuple[str, ...]
+    cash_acceptor: bool = False  # added later: older logs read as False, which they meant
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,6 +547,7 @@ class AccountView:
     disabled: bool
     created_at_ms: int
     second_factor: bool
+    cash_acceptor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,7 +615,7 @@ class FailureCounted:
 def view(account: Account) -> AccountView:
     return AccountView(
         account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name, account.roles,
-        account.stations, account.operators, account.disabled, account.created_at_ms, bool(account.totp_cipher),
+        account.stations, account.operators, account.disabled, account.created_at_ms, bool(account.totp_cipher), account.cash_acceptor,
     )
 
 
@@ -680,8 +686,8 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
             if passenger_id not in account.passengers:
                 return reject(Reason.UNKNOWN_PASSENGER, f"no passenger {passenger_id}", field="passenger_id")
             return (PassengerRemoved(account_id, passenger_id),)
-        case GrantRoles(_, account_id, roles, stations, operators):
-            return _grant(state, account_id, roles, stations, operators)
+        case GrantRoles(_, account_id, roles, stations, operators, cash_acceptor):
+            return _grant(state, account_id, roles, stations, operators, cash_acceptor)
         case DisableAccount(_, account_id):
             account = _find(state, account_id)
             if isinstance(account, Rejection):
@@ -756,7 +762,7 @@ def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> 
     return (PassengerAdded(command.account_id, record),)
 
 
-def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], stations, operators) -> tuple | Rejection:
+def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], stations, operators, cash_acceptor: bool) -> tuple | Rejection:
     account = _find(state, account_id)
     if isinstance(account, Rejection):
         return account
@@ -769,7 +775,9 @@ def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], statio
         return reject(Reason.PERMISSION_DENIED, f"a {account.kind.value} account cannot hold {', '.join(wrong)}", field="roles")
     if not account.totp_cipher and set(roles) & {r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)}:
         return reject(Reason.NO_SECOND_FACTOR, "administrators log in with a second factor: create the account with second_factor first", field="roles")
-    return (RolesGranted(account_id, roles, stations, operators),)
+    if cash_acceptor and Role.KIOSK_DEVICE.value not in roles:
+        return reject(Reason.INVALID_FIELD, "cash_acceptor: only a kiosk (a device with the kiosk_device role) has a cash acceptor", field="cash_acceptor")
+    return (RolesGranted(account_id, roles, stations, operators, cash_acceptor),)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -813,9 +821,9 @@ def evolve(state: AccountsState, event) -> None:
             account.passengers_added += 1
         case PassengerRemoved(account_id, passenger_id):
             del state.accounts[account_id].passengers[passenger_id]
-        case RolesGranted(account_id, roles, stations, operators):
+        case RolesGranted(account_id, roles, stations, operators, cash_acceptor):
             account = state.accounts[account_id]
-            account.roles, account.stations, account.operators = roles, stations, operators
+            account.roles, account.stations, account.operators, account.cash_acceptor = roles, stations, operators, cash_acceptor
         case AccountDisabled(account_id):
             state.accounts[account_id].disabled = True
         case _:

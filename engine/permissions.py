@@ -13,12 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from .reasons import Reason, Rejection, reject
+
 
 class Permission(Enum):
     PUBLIC = "public"  # anyone, even without logging in: timetables, registration, login
     SELF = "self"  # any logged-in account, about itself: profile, password, logout, passengers
     RESERVE = "reserve"  # hold seats for one's own frequent passengers, release such holds, read one's own tickets
-    SELL = "sell"  # hold, confirm, release and sell seats
+    SELL = "sell"  # hold and release seats, and sell them through orders paid by card or wallet
+    # Issue tickets against money taken in hand: Sell and Confirm (tickets with no order), cash for an
+    # order (PayAtCounter), a rebooking's dearer fare collected on the spot.  A counter's cashier
+    # holds it; a kiosk only when the station declares it has a cash acceptor (cash_acceptor).
+    TAKE_CASH = "take_cash"
     REFUND = "refund"
     TICKET_READ = "ticket_read"
     CHECK_IN = "check_in"
@@ -49,7 +55,7 @@ class Role(Enum):
 P = Permission
 PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.PASSENGER: frozenset({P.SELF, P.RESERVE}),
-    Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.REFUND, P.TICKET_READ}),
+    Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ}),
     Role.GATE_INSPECTOR: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ}),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD}),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT}),
@@ -95,9 +101,9 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Catalog/ListStations": Rule(P.PUBLIC),
     "/keyun.v1.Diagnostics/Echo": Rule(P.SELF),
     "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Sales/Confirm": Rule(P.SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/Confirm": Rule(P.TAKE_CASH, Scope.TRIP, mutating=True),
     "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Sales/Sell": Rule(P.SELL, Scope.FROM_STATION, mutating=True),
+    "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True),
     "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
     "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
     "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
@@ -139,14 +145,29 @@ RULES: dict[str, Rule] = {
 UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
 
 
-def permissions(roles: tuple[str, ...]) -> frozenset[Permission]:
-    """Everything the roles allow; unknown role names (from an older release) allow nothing."""
+def permissions(roles: tuple[str, ...], cash_acceptor: bool = False) -> frozenset[Permission]:
+    """Everything the roles allow; unknown role names (from an older release) allow nothing.
+
+    A kiosk the station declared to have a cash acceptor takes cash as a counter does: a kiosk
+    without one would print tickets nobody paid for, so it sells only through orders paid by card
+    or wallet."""
     allowed: set[Permission] = set()
     for name in roles:
         role = ROLE_BY_NAME.get(name)
         if role is not None:
             allowed |= PERMISSIONS_OF[role]
+    if cash_acceptor and Role.KIOSK_DEVICE.value in roles:
+        allowed.add(P.TAKE_CASH)
     return frozenset(allowed)
+
+
+def cash_refusal(action: str) -> Rejection:
+    """Why a caller without TAKE_CASH may not do what takes money in hand."""
+    return reject(
+        Reason.CASH_NOT_ACCEPTED,
+        f"{action} takes money in hand, and this device has no cash acceptor declared: sell through an order paid by card or wallet "
+        "(Orders/CreateOrder), or ask the security administrator to declare the kiosk's cash acceptor (GrantRoles cash_acceptor)",
+    )
 
 
 ROLE_BY_NAME = {role.value: role for role in Role}

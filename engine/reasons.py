@@ -73,6 +73,7 @@ class Reason(IntEnum):
     TOO_MANY_PASSENGERS = 4014
     RETENTION_TOO_SHORT = 4015  # an audit purge that would remove records younger than the law allows
     NO_SECOND_FACTOR = 4016  # an administrator role for an account without one
+    CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ class AccountDesk:
         return accounts_pb2.Account(
             account_id=view.account_id, kind=KIND_TO_PROTO[view.kind], login_name=login, display_name=view.display_name,
             roles=view.roles, stations=view.stations, operators=view.operators, disabled=view.disabled,
-            created_at=timestamp(view.created_at_ms), second_factor=view.second_factor,
+            created_at=timestamp(view.created_at_ms), second_factor=view.second_factor, cash_acceptor=view.cash_acceptor,
         )
 
     async def holders(self, account_id: str, passenger_ids: tuple[str, ...]) -> tuple[Holder, ...] | Rejection:
@@ -217,7 +217,7 @@ def principal_of(view: ac.AccountView, session_id: str = "", peer_device: str = 
     from keyun.engine.permissions import permissions
 
     device = view.login_name if view.kind is ac.AccountKind.DEVICE else peer_device
-    return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles))
+    return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles, view.cash_acceptor))
 
 
 class AccountsService(accounts_pb2_grpc.AccountsServicer):
@@ -484,13 +484,14 @@ class StaffService(staff_pb2_grpc.StaffServicer):
     async def GrantRoles(self, request, context):
         principal = caller()
         command = await self.desk.build(context, lambda: ac.GrantRoles(
-            request.request_id, request.account_id, tuple(request.roles), tuple(request.stations), tuple(request.operators),
+            request.request_id, request.account_id, tuple(request.roles), tuple(request.stations), tuple(request.operators), request.cash_acceptor,
         ))
         if command.account_id == principal.account_id:
             await abort(context, reject(Reason.PERMISSION_DENIED, "nobody may change their own roles", field="account_id"))
         if len(ADMIN_KINDS & set(command.roles)) > 1 or (ADMIN_KINDS & set(command.roles) and len(command.roles) > 1):
             await abort(context, reject(Reason.PERMISSION_DENIED, "the three administrators are separate: an administrator holds one role only", field="roles"))
-        note_audit(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators))
+        note_audit(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators)
+                   + f" cash_acceptor={'yes' if command.cash_acceptor else 'no'}")
         view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.GrantRolesResponse(account=self.desk.account(view))
 

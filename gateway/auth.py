@@ -33,7 +33,7 @@ from keyun.engine.audit import (
     AuditRecord,
     fit,
 )
-from keyun.engine.permissions import RULES, UNAUTHENTICATED_SERVICES, Permission, Rule, Scope, in_scope, permissions
+from keyun.engine.permissions import RULES, UNAUTHENTICATED_SERVICES, Permission, Rule, Scope, cash_refusal, in_scope, permissions
 from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 
 from . import tls
@@ -205,7 +205,7 @@ class Auth:
             return cached[1]
         principal = Principal(
             account.account_id, account.kind, account.login_name, account.roles, account.stations, account.operators,
-            claims.session_id, device, permissions(account.roles),
+            claims.session_id, device, permissions(account.roles, account.cash_acceptor),
         )
         if len(self.principals) >= MAX_CACHED_SESSIONS:
             self.principals.clear()
@@ -252,9 +252,20 @@ class Auth:
 
 def bearer_token(context: grpc.aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-            return value[len("Bearer ") :].strip()
+        if key == "authorization" and isinstance(value, str):
+            token = token_of(value)
+            if token:
+                return token
     return ""
+
+
+def token_of(authorization: str) -> str:
+    """The token of an `authorization` value in the Bearer scheme, or "" for any other scheme.
+
+    RFC 7235 makes the scheme name case-insensitive ("bearer", "BEARER"), and RFC 6750 puts one or
+    more spaces between it and the token: clients differ on both, and all of them mean the same."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -347,10 +358,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if rule.permission not in principal.allowed and rule.own in principal.allowed:
             return dataclasses.replace(principal, own_only=True)  # scope is their own account
         if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
-            denial = reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
+            denial = denial_of(rule, action, principal)
             await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
             await abort(context, denial)
         return principal
+
+
+def denial_of(rule: Rule, action: str, principal: Principal) -> Rejection:
+    """Why the caller may not: a seller that lacks only cash in hand (a kiosk) is told so and where to go."""
+    if rule.permission is Permission.TAKE_CASH and rule.permission not in principal.allowed and Permission.SELL in principal.allowed:
+        return cash_refusal(action)
+    return reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
 
 
 async def _record_unless_journaled(auth: Auth, note: dict, outcome: str, record_of: Callable[[str], AuditRecord]) -> None:

@@ -20,6 +20,7 @@ import grpc
 
 from keyun.engine import commands as cmd
 from keyun.engine.commands import PayMethod
+from keyun.engine.permissions import Permission, cash_refusal
 from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from keyun.engine.state import OrderStatus
 from keyun.engine.views import OrderView
@@ -159,6 +160,8 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
 
     async def PayAtCounter(self, request, context):
         method = await _method(context, request.method)
+        if method is PayMethod.CASH and Permission.TAKE_CASH not in caller().allowed:
+            await abort(context, cash_refusal("Orders/PayAtCounter with CASH"))
         if method not in (PayMethod.CASH, PayMethod.CARD) or not self.desk.payments.offers(method):
             await abort(context, reject(Reason.INVALID_FIELD, "method: the counter takes cash, or a card where a POS terminal is set up", field="method"))
         try:

@@ -52,7 +52,7 @@ from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
 from .owners import Batcher, OwnerPool, ShardCountMismatch, accounts_owner, audit_flushed
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
-from .tls import CA_CERT, TlsConfig, TlsError, is_loopback, server_credentials
+from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 
 log = logging.getLogger("keyun.gateway")
 
@@ -305,7 +305,12 @@ class KeyunServer:
             log.warning("serving plain text (no TLS) on %s: plain text is only allowed on loopback; any other address gets TLS", host)
             return
         clients = "client certificates from the station CA required" if self.tls.require_client_cert else "no client certificates"
-        log.info("serving TLS on %s with the certificates in %s (%s); terminals trust %s", host, self.tls.directory, clients, self.tls.directory / CA_CERT)
+        # Serving never needs the CA's key; say where it is, so an operator sees the key lying here.
+        ca_key = (
+            f"the station CA's key {self.tls.directory / CA_KEY} is on this server (keyun certs init --offline keeps it off)"
+            if (self.tls.directory / CA_KEY).exists() else "the station CA's key is not on this server (offline CA)"
+        )
+        log.info("serving TLS on %s with the certificates in %s (%s); terminals trust %s; %s", host, self.tls.directory, clients, self.tls.directory / CA_CERT, ca_key)
 
     async def _set_health(self, status: int) -> None:
         self.serving = status

@@ -23,6 +23,7 @@ from keyun.engine import commands as cmd
 from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
+from keyun.engine.permissions import Permission
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
@@ -291,7 +292,9 @@ class Rebooking:
             buyer=old.buyer, holders=holders,  # the new ticket belongs to whoever bought the old one
         ))
         release = lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id)  # noqa: E731
-        if own and hold.fare_fen > old.price_fen:
+        # Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)
+        # would otherwise issue the dearer ticket for the cheaper fare.
+        if (own or Permission.TAKE_CASH not in CALLER.get().allowed) and hold.fare_fen > old.price_fen:
             await self._undo(release)
             await abort(self.context, reject(
                 Reason.CHANGE_NOT_ALLOWED, f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",

@@ -5,11 +5,16 @@ Plain text is only allowed on loopback. `keyun certs init` makes a station CA an
 certificate; terminals trust the CA's `ca.pem`. Devices may carry a client certificate issued by
 the same CA (`keyun certs client`); with `keyun serve --require-client-cert` only they connect,
 and `peer_identity` names the device in every call.
+
+With `--offline --out DIR` the CA's private key is written to DIR alone, a directory the operator
+takes off the server: the server's directory gets the CA certificate and its own certificate and
+key, which is all serving needs.  Device certificates are then issued where the CA key is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -91,30 +96,49 @@ class TlsConfig:
 # --- making certificates -----------------------------------------------------------------------
 
 
-def init_station_certs(directory: Path, station: str, hosts: list[str], days: int = DEFAULT_DAYS, force: bool = False) -> CertPaths:
+def init_station_certs(
+    directory: Path, station: str, hosts: list[str], days: int = DEFAULT_DAYS, force: bool = False, offline_ca: Path | None = None,
+) -> CertPaths:
     """Make a station CA and a server certificate for `hosts` (plus localhost and 127.0.0.1).
 
-    Refuses to replace existing files unless `force`: a new CA means every terminal needs the new
-    ca.pem, and every device certificate issued by the old one stops working.
+    With `offline_ca`, the CA's key and certificate go there and `directory` (the server's) gets
+    only the CA certificate and the server's own pair: whoever takes the server cannot mint
+    device certificates.  Refuses to replace existing files unless `force`: a new CA means every
+    terminal needs the new ca.pem, and every device certificate issued by the old one stops working.
     """
     station = _checked_station(station)
     names = _subject_alternative_names([*hosts, *LOCAL_HOSTS])
     _check_days(days)
-    paths = CertPaths.of(directory)
-    existing = [name for name in STATION_FILES if (directory / name).exists()]
-    if existing and not force:
-        raise TlsError(f"{directory} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal then needs the new {CA_CERT})")
+    ca_home = directory if offline_ca is None else _checked_offline(offline_ca, directory)
+    paths = dataclasses.replace(CertPaths.of(directory), ca_key=ca_home / CA_KEY)
+    for home, files in ((directory, STATION_FILES), (ca_home, (CA_CERT, CA_KEY))):
+        existing = [name for name in files if (home / name).exists()]
+        if existing and not force:
+            raise TlsError(f"{home} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal then needs the new {CA_CERT})")
     _private_directory(directory)
+    _private_directory(ca_home)
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = _ca_certificate(ca_key, station, now)
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = _server_certificate(server_key, ca_key, ca_cert, station, names, now, days)
     _write_private(paths.ca_key, _key_pem(ca_key))
+    _write_public(ca_home / CA_CERT, _cert_pem(ca_cert))
     _write_public(paths.ca_cert, _cert_pem(ca_cert))
     _write_private(paths.server_key, _key_pem(server_key))
     _write_public(paths.server_cert, _cert_pem(server_cert))
+    if offline_ca is not None:
+        # A key of the CA this replaces (--force) must not stay behind on the server either.
+        (directory / CA_KEY).unlink(missing_ok=True)
     return paths
+
+
+def _checked_offline(offline_ca: Path, server_dir: Path) -> Path:
+    """The offline CA's directory, which must lie outside the server's: the key is to leave it."""
+    offline, server = offline_ca.resolve(), server_dir.resolve()
+    if offline == server or server in offline.parents:
+        raise TlsError(f"--out {offline_ca} is inside --dir {server_dir}: the offline CA's key must not be in the server's directory")
+    return offline_ca
 
 
 def issue_client_cert(directory: Path, name: str, days: int = DEFAULT_DAYS, force: bool = False) -> tuple[Path, Path]:
@@ -259,6 +283,11 @@ def _check_days(days: int) -> None:
 
 def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     paths = CertPaths.of(directory)
+    if paths.ca_cert.exists() and not paths.ca_key.exists():
+        raise TlsError(
+            f"the station CA is offline: {directory} holds {CA_CERT} but not its key {CA_KEY}. "
+            f"Issue device certificates where the CA key is kept: keyun certs client --dir <the offline CA directory> --name NAME"
+        )
     missing = [p.name for p in (paths.ca_cert, paths.ca_key) if not p.exists()]
     if missing:
         raise TlsError(f"{directory} has no {' or '.join(missing)}; run keyun certs init --dir {directory} first")
@@ -418,6 +447,8 @@ def add_verbs(verbs) -> None:
     p.add_argument("--host", action="append", default=[], help="a host name or IP address terminals connect to (repeat; localhost and 127.0.0.1 are always in)")
     p.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"server certificate lifetime (default {DEFAULT_DAYS})")
     p.add_argument("--force", action="store_true", help="replace an existing station CA (every terminal then needs the new ca.pem)")
+    p.add_argument("--offline", action="store_true", help="keep the CA's private key off the server: write it to --out, not --dir")
+    p.add_argument("--out", type=Path, help="with --offline: where the CA's key and certificate go (removable media; take it away)")
     p.set_defaults(run=_init)
 
     p = certs.add_parser("client", help="issue a client certificate for a device (for keyun serve --require-client-cert)")
@@ -441,9 +472,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> None:
-    paths = init_station_certs(args.dir, args.station, args.host, args.days, args.force)
+    if args.offline != (args.out is not None):
+        raise TlsError("--offline and --out go together: --offline --out DIR writes the CA's key to DIR, off the server")
+    paths = init_station_certs(args.dir, args.station, args.host, args.days, args.force, args.out)
     hosts = ", ".join(_san_text(paths.server_cert))
-    print(f"station CA:         {paths.ca_cert} (key {paths.ca_key}, keep it private)")
+    if args.offline:
+        print(f"offline station CA: {args.out / CA_CERT} (key {paths.ca_key}): take {args.out} off the server and keep it offline")
+        print(f"device certificates: keyun certs client --dir {args.out} --name NAME, where {args.out} is kept")
+    print(f"station CA:         {paths.ca_cert}" + ("" if args.offline else f" (key {paths.ca_key}, keep it private)"))
     print(f"server certificate: {paths.server_cert} for {hosts} (key {paths.server_key})")
     print(f"give terminals {paths.ca_cert} (keyun counter ... --ca {paths.ca_cert}, or KEYUN_CA)")
     print(f"serve with: keyun serve --tls-dir {paths.directory} [--require-client-cert]")

@@ -53,6 +53,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("--roles", required=True, help="comma-separated, e.g. ticket_seller,gate_inspector")
     p.add_argument("--stations", default="", help="comma-separated station codes, or * for all")
     p.add_argument("--operators", default="", help="comma-separated operator ids, or * for all")
+    p.add_argument("--cash-acceptor", action="store_true", help="kiosks: the kiosk has a cash acceptor, so it may take cash and sell without an order")
     _common(p)
     p.set_defaults(run=_grant)
 
@@ -131,6 +132,7 @@ def _grant(args: argparse.Namespace) -> None:
     client = _client(args)
     reply = client.call(client.staff.GrantRoles, staff_pb2.GrantRolesRequest(
         request_id=new_request_id(), account_id=args.account_id, roles=split(args.roles), stations=split(args.stations), operators=split(args.operators),
+        cash_acceptor=args.cash_acceptor,
     ))
     _show(args, reply.account)
 
@@ -149,7 +151,7 @@ def _lookup(args: argparse.Namespace) -> None:
 
 def _account_line(account) -> str:
     kind = accounts_pb2.AccountKind.Name(account.kind).removeprefix("ACCOUNT_KIND_").lower()
-    state = "disabled" if account.disabled else ""
+    state = " ".join(word for word, present in (("cash-acceptor", account.cash_acceptor), ("disabled", account.disabled)) if present)
     return f"{account.account_id}  {kind:<9} {account.login_name:<16} {','.join(account.roles) or '-':<40} stations={','.join(account.stations) or '-'} {state}"
 
 

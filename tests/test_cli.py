@@ -113,8 +113,11 @@ def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path
     as_admin("sysadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ", ok=False)  # not theirs to grant
     granted = as_admin("secadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ").stdout
     assert "ticket_seller" in granted and "stations=SJZ" in granted
+    kiosk_id = device.split()[0]
+    assert "cash-acceptor" in as_admin("secadmin", "staff", "grant", kiosk_id, "--roles", "kiosk_device", "--stations", "SJZ", "--cash-acceptor").stdout
     listing = as_admin("sysadmin", "staff", "list").stdout
     assert "wang" in listing and "kiosk9" in listing and "auditor" in listing
+    assert [line for line in listing.splitlines() if "cash-acceptor" in line] == [line for line in listing.splitlines() if "kiosk9" in line]
     tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).strftime("%Y%m%d")
     seller = {"KEYUN_USER": "wang", "KEYUN_PASSWORD": "Cli-Seller-2026"}
     time.sleep(1.1)  # a role granted reaches a gateway's session cache within a second

@@ -12,7 +12,7 @@ import pytest
 
 from keyun.gateway.payments.base import DECLINE_REASONS
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, orders_pb2, orders_pb2_grpc, sales_pb2
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, orders_pb2, orders_pb2_grpc, sales_pb2, staff_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
 from .payments.conftest import start_sandbox, stop_sandbox
@@ -243,3 +243,76 @@ def test_a_late_payment_still_tickets_the_seats_if_nobody_took_them(station):
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [t.seat_number for t in order.tickets] == list(hold.seat_numbers)
     assert [h.status for h in order.history][-3:] == [orders_pb2.ORDER_STATUS_EXPIRED, orders_pb2.ORDER_STATUS_PAID, orders_pb2.ORDER_STATUS_TICKETED]
+
+
+def refusal(call) -> KeyunError:
+    with pytest.raises(KeyunError) as refused:
+        call()
+    return refused.value
+
+
+def test_a_kiosk_without_a_cash_acceptor_sells_only_through_orders_paid_by_card_or_wallet(station):
+    """A stolen kiosk secret must not print free tickets: no Sell, no Confirm, no cash; card and wallet orders work."""
+    server, sandbox, master, _, _ = station
+    trip_id = schedule_trip(master, "WKIOSK", dt.timedelta(hours=6))
+    kiosk = logged_in(KeyunClient(server.target, attempts=1), "kiosk1")
+    stub = orders_pb2_grpc.OrdersStub(kiosk.channel)
+    seats_before = master.seat_map(trip_id, "AAA", "DDD")
+
+    sold = refusal(lambda: kiosk.sell(trip_id, "AAA", "CCC", seat_count=1))
+    assert (sold.code.name, sold.reason, sold.reason_code) == ("PERMISSION_DENIED", "CASH_NOT_ACCEPTED", 4020)
+    assert "no cash acceptor" in sold.message and "card or wallet" in sold.message
+    hold = kiosk.hold(trip_id, "AAA", "CCC", seat_count=1)
+    confirmed = refusal(lambda: kiosk.confirm(hold.hold_id))
+    assert (confirmed.code.name, confirmed.reason) == ("PERMISSION_DENIED", "CASH_NOT_ACCEPTED")
+    cash_order = kiosk.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="kiosk-cash-o", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    paid_in_cash = refusal(lambda: kiosk.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="kiosk-cash-p", order_id=cash_order.order_id, method=orders_pb2.PAY_METHOD_CASH)))
+    assert (paid_in_cash.code.name, paid_in_cash.reason) == ("PERMISSION_DENIED", "CASH_NOT_ACCEPTED")
+    assert kiosk.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=cash_order.order_id)).order.status == orders_pb2.ORDER_STATUS_PENDING_PAYMENT
+    kiosk.call(stub.CancelOrder, orders_pb2.CancelOrderRequest(request_id="kiosk-cash-c", order_id=cash_order.order_id))
+    assert master.seat_map(trip_id, "AAA", "DDD") == seats_before  # nothing sold, nothing left held
+
+    # A card on the kiosk's own POS terminal, and a wallet's QR code, still sell.
+    card_hold = kiosk.hold(trip_id, "AAA", "CCC", seat_count=1)
+    card_order = kiosk.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="kiosk-card-o", hold_id=card_hold.hold_id, method=orders_pb2.PAY_METHOD_CARD)).order
+    by_card = kiosk.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="kiosk-card-p", order_id=card_order.order_id, method=orders_pb2.PAY_METHOD_CARD, terminal_id="POSK1")).order
+    assert by_card.status == orders_pb2.ORDER_STATUS_TICKETED and len(by_card.tickets) == 1
+    wallet_hold = kiosk.hold(trip_id, "AAA", "CCC", seat_count=1)
+    created = kiosk.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="kiosk-wallet-o", hold_id=wallet_hold.hold_id, method=orders_pb2.PAY_METHOD_ALIPAY))
+    assert created.qr_text
+    control(sandbox, "/sandbox/pay", {"provider": "alipay", "merchant_order_no": created.order.order_id})
+    assert wait_for(kiosk, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED).status == orders_pb2.ORDER_STATUS_TICKETED
+
+
+def test_a_kiosk_declared_with_a_cash_acceptor_takes_cash_and_the_declaration_is_listed_and_audited(station):
+    server, _, master, _, _ = station
+    trip_id = schedule_trip(master, "WKCASH", dt.timedelta(hours=6))
+    sysadmin, secadmin = logged_in(KeyunClient(server.target, attempts=1), "sysadmin"), logged_in(KeyunClient(server.target, attempts=1), "secadmin")
+    created = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+        request_id="kiosk-cash-new", kind=accounts_pb2.ACCOUNT_KIND_DEVICE, login_name="kiosk-cash", display_name="自助售票机 (收现)",
+    ))
+    account_id = created.account.account_id
+    grant = staff_pb2.GrantRolesRequest(request_id="kiosk-cash-grant", account_id=account_id, roles=["kiosk_device"], stations=["*"], cash_acceptor=True)
+
+    # Only a kiosk has a cash acceptor: the same grant for a gate device is refused and changes nothing.
+    bad = refusal(lambda: secadmin.call(secadmin.staff.GrantRoles, staff_pb2.GrantRolesRequest(
+        request_id="kiosk-cash-bad", account_id=account_id, roles=["gate_device"], stations=["*"], cash_acceptor=True,
+    )))
+    assert (bad.code.name, bad.reason, bad.facts.get("field")) == ("INVALID_ARGUMENT", "INVALID_FIELD", "cash_acceptor")
+    granted = secadmin.call(secadmin.staff.GrantRoles, grant).account
+    assert granted.cash_acceptor and list(granted.roles) == ["kiosk_device"]
+    listed = sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts
+    assert {a.login_name: a.cash_acceptor for a in listed if a.login_name in ("kiosk-cash", "kiosk1")} == {"kiosk-cash": True, "kiosk1": False}
+    audit = audit_pb2_grpc.AuditStub(audit_admin(server).channel)
+    records = audit_admin(server).call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/GrantRoles", target=account_id)).records
+    assert sorted(r.outcome for r in records) == ["INVALID_FIELD", "OK"]
+    assert "cash_acceptor=yes" in next(r for r in records if r.outcome == "OK").detail
+
+    kiosk = KeyunClient(server.target, attempts=1)
+    kiosk.login("kiosk-cash", created.device_secret)
+    assert len(kiosk.sell(trip_id, "AAA", "CCC", seat_count=1).tickets) == 1
+    stub = orders_pb2_grpc.OrdersStub(kiosk.channel)
+    hold = kiosk.hold(trip_id, "AAA", "CCC", seat_count=1)
+    order = kiosk.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="kiosk-cash2-o", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    paid = kiosk.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="kiosk-cash2-p", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    assert paid.status == orders_pb2.ORDER_STATUS_TICKETED and paid.payments[0].method == orders_pb2.PAY_METHOD_CASH

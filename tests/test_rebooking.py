@@ -184,3 +184,11 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
         change(passenger, own.ticket_id, dear, "fd-own-dearer")
     assert dearer.value.reason == "CHANGE_NOT_ALLOWED"
     assert client.seat_map(dear, "AAA", "CCC").seats_free == free_before
+    # A kiosk without a cash acceptor cannot collect the difference either: sent to a counter too.
+    kiosk = logged_in(KeyunClient(server.target, attempts=1), "kiosk1")
+    sold = client.sell(cheap, "AAA", "CCC", seat_count=1).tickets[0]
+    with pytest.raises(KeyunError) as at_kiosk:
+        change(kiosk, sold.ticket_id, dear, "fd-kiosk-dearer")
+    assert at_kiosk.value.reason == "CHANGE_NOT_ALLOWED" and "collects the difference" in at_kiosk.value.message
+    assert client.seat_map(dear, "AAA", "CCC").seats_free == free_before
+    assert client.ticket(sold.ticket_id).trip.trip_id == cheap and not client.ticket(sold.ticket_id).changed_to  # still on its own trip

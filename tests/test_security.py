@@ -182,6 +182,21 @@ def test_calls_without_a_token_or_with_a_bad_one_are_unauthenticated(station):
             assert generic_call(channel, method, request, token) is grpc.StatusCode.UNAUTHENTICATED, (method, token[:12])
 
 
+def test_the_bearer_scheme_is_case_insensitive_and_other_schemes_are_not_bearer(station):
+    """RFC 7235: the scheme name is case-insensitive, so "bearer" and "BEARER" carry the token too."""
+    client = station.client("seller")
+    profile = client.raw_channel.unary_unary(
+        "/keyun.v1.Accounts/GetProfile", request_serializer=lambda m: m.SerializeToString(), response_deserializer=accounts_pb2.GetProfileResponse.FromString,
+    )
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        answer = profile(accounts_pb2.GetProfileRequest(), timeout=10, metadata=(("authorization", f"{scheme} {client.access_token}"),))
+        assert answer.account.login_name == "seller", scheme
+    for value in (f"Basic {client.access_token}", f"Bearer{client.access_token}", "bearer ", client.access_token):
+        with pytest.raises(grpc.RpcError) as caught:
+            profile(accounts_pb2.GetProfileRequest(), timeout=10, metadata=(("authorization", value),))
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED, value[:12]
+
+
 def test_logout_and_refresh_rotation_take_effect_at_once(station):
     client = KeyunClient(station.server.target, attempts=1)
     client.login("seller", DEMO_PASSWORD)

@@ -17,12 +17,13 @@ from pathlib import Path
 import grpc
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from keyun.gateway import tls
 from keyun.gateway.server import KeyunServer
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import audit_pb2, audit_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc
 
 from .conftest import ServerThread, logged_in
 
@@ -301,3 +302,42 @@ def test_serve_refuses_a_tls_dir_without_certificates(tmp_path):
     )
     assert result.returncode == 2 and "server.pem" in result.stderr
 
+
+
+def test_an_offline_ca_keeps_its_key_off_the_server_and_its_device_certificates_work(ray_session, tmp_path):
+    """`keyun certs init --offline --out DIR`: the server serves mTLS with no CA key anywhere under its
+    directories, issuing from the server says the CA is offline, and a device certificate minted
+    where the CA key is kept gets a device's calls through."""
+    server_root, offline = tmp_path / "server", tmp_path / "removable" / "station-ca"
+    server_tls = server_root / "tls"
+    init = subprocess.run([KEYUN, "certs", "init", "--dir", str(server_tls), "--station", "甲站", "--offline", "--out", str(offline)], capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    assert sorted(p.name for p in server_tls.iterdir()) == ["ca.pem", "server.key", "server.pem"]
+    assert sorted(p.name for p in offline.iterdir()) == ["ca.key", "ca.pem"] and (offline / "ca.pem").read_bytes() == (server_tls / "ca.pem").read_bytes()
+    assert str(offline / "ca.key") in init.stdout and "BEGIN" not in init.stdout + init.stderr
+    inside = subprocess.run([KEYUN, "certs", "init", "--dir", str(server_tls), "--station", "甲站", "--offline", "--out", str(server_tls / "ca"), "--force"], capture_output=True, text=True, timeout=60)
+    assert inside.returncode == 1 and "must not be in the server's directory" in inside.stderr and not (server_tls / "ca").exists()
+
+    on_server = subprocess.run([KEYUN, "certs", "client", "--dir", str(server_tls), "--name", "gate-G2"], capture_output=True, text=True, timeout=60)
+    assert on_server.returncode == 1 and "the station CA is offline" in on_server.stderr and not (server_tls / "clients").exists()
+    minted = subprocess.run([KEYUN, "certs", "client", "--dir", str(offline), "--name", "gate-G1"], capture_output=True, text=True, timeout=60)
+    assert minted.returncode == 0, minted.stderr
+
+    server = ServerThread(server_root / "data", shards=1, tls=tls.TlsConfig(server_tls, require_client_cert=True))
+    try:
+        with logged_in(KeyunClient(server.target, ca_file=server_tls / "ca.pem", attempts=1, **client_files(offline, "gate-G1")), "gate1") as gate:
+            assert gate.call(gate.accounts.GetProfile, accounts_pb2.GetProfileRequest()).account.login_name == "gate1"
+        assert refused_code(server.target, ca_file=server_tls / "ca.pem") == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.stop()
+
+    ca_public = load_cert(offline / "ca.pem").public_key()
+    ca_key = serialization.load_pem_private_key((offline / "ca.key").read_bytes(), password=None)
+    ca_secret = ca_key.private_numbers().private_value.to_bytes(32, "big")
+    files = [path for path in server_root.rglob("*") if path.is_file()]
+    assert any(path.name == "server.key" for path in files) and any("keys" in path.parent.name for path in files)  # the walk saw the key dir
+    for path in files:
+        data = path.read_bytes()
+        assert ca_secret not in data and (offline / "ca.key").read_bytes() not in data, path
+        if b"PRIVATE KEY" in data:
+            assert serialization.load_pem_private_key(data, password=None).public_key() != ca_public, path

@@ -23,7 +23,7 @@ ACCOUNT_KIND_STAFF: AccountKind
 ACCOUNT_KIND_DEVICE: AccountKind
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "kind", "login_name", "display_name", "roles", "stations", "operators", "disabled", "created_at", "second_factor")
+    __slots__ = ("account_id", "kind", "login_name", "display_name", "roles", "stations", "operators", "disabled", "created_at", "second_factor", "cash_acceptor")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     LOGIN_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Account(_message.Message):
     DISABLED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SECOND_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    CASH_ACCEPTOR_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     kind: AccountKind
     login_name: str
@@ -44,7 +45,8 @@ class Account(_message.Message):
     disabled: bool
     created_at: _timestamp_pb2.Timestamp
     second_factor: bool
-    def __init__(self, account_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., login_name: _Optional[str] = ..., display_name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., second_factor: _Optional[bool] = ...) -> None: ...
+    cash_acceptor: bool
+    def __init__(self, account_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., login_name: _Optional[str] = ..., display_name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., second_factor: _Optional[bool] = ..., cash_acceptor: _Optional[bool] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
     __slots__ = ("request_id", "phone", "password", "display_name")

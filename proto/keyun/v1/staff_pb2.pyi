@@ -104,18 +104,20 @@ class DisableAccountResponse(_message.Message):
     def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ...) -> None: ...
 
 class GrantRolesRequest(_message.Message):
-    __slots__ = ("request_id", "account_id", "roles", "stations", "operators")
+    __slots__ = ("request_id", "account_id", "roles", "stations", "operators", "cash_acceptor")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     STATIONS_FIELD_NUMBER: _ClassVar[int]
     OPERATORS_FIELD_NUMBER: _ClassVar[int]
+    CASH_ACCEPTOR_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     account_id: str
     roles: _containers.RepeatedScalarFieldContainer[str]
     stations: _containers.RepeatedScalarFieldContainer[str]
     operators: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ...) -> None: ...
+    cash_acceptor: bool
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ..., cash_acceptor: _Optional[bool] = ...) -> None: ...
 
 class GrantRolesResponse(_message.Message):
     __slots__ = ("account",)
