@@ -1,0 +1,76 @@
+"""The contract as a client in another language sees it: reflection v1, the vendored google.rpc
+protos that decode refusals, and the .proto files' consistency (buf lint and buf breaking)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pb2
+from grpc_reflection.v1alpha import reflection_pb2
+
+protoc = pytest.importorskip("grpc_tools.protoc")
+
+PROTO = Path(__file__).parent.parent / "proto"
+# Reflection v1 has v1alpha's messages, field for field, under another package name, so v1alpha's
+# classes write a genuine v1 request; only the method path says which protocol is asked for.
+REFLECTION_V1 = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+
+
+def ask_reflection_v1(channel: grpc.Channel, *requests: reflection_pb2.ServerReflectionRequest) -> list[reflection_pb2.ServerReflectionResponse]:
+    info = channel.stream_stream(
+        REFLECTION_V1,
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    return list(info(iter(requests), timeout=30))
+
+
+def test_reflection_v1_lists_the_services_and_returns_their_files(keyun):
+    # A channel without the client's token: reflection needs none, as for v1alpha.
+    with grpc.insecure_channel(keyun.target) as channel:
+        listed, sales, itself = ask_reflection_v1(
+            channel,
+            reflection_pb2.ServerReflectionRequest(list_services=""),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="keyun.v1.Sales"),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+        )
+    names = {service.name for service in listed.list_services_response.service}
+    assert {"keyun.v1.Sales", "keyun.v1.Orders", "keyun.v1.Gate", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} <= names
+    files = {f.name: f for f in map(descriptor_pb2.FileDescriptorProto.FromString, sales.file_descriptor_response.file_descriptor_proto)}
+    # The file with the service and everything it imports, so a client can build the messages.
+    assert {"keyun/v1/sales.proto", "keyun/v1/common.proto", "google/protobuf/timestamp.proto"} <= set(files)
+    assert "Sell" in {method.name for method in files["keyun/v1/sales.proto"].service[0].method}
+    (v1,) = map(descriptor_pb2.FileDescriptorProto.FromString, itself.file_descriptor_response.file_descriptor_proto)
+    assert (v1.name, v1.package, v1.service[0].method[0].input_type) == (
+        "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1", ".grpc.reflection.v1.ServerReflectionRequest",
+    )
+
+
+@pytest.mark.parametrize("module", ["status", "error_details", "code"])
+def test_the_vendored_google_rpc_protos_are_the_ones_the_server_encodes_with(tmp_path, module):
+    """proto/google/rpc/*.proto, shipped for clients in other languages, describe exactly the
+    messages the server packs into grpc-status-details-bin (googleapis-common-protos)."""
+    import importlib
+
+    runtime = importlib.import_module(f"google.rpc.{module}_pb2").DESCRIPTOR
+    include = str(Path(protoc.__file__).parent / "_proto")
+    out = tmp_path / "set.binpb"
+    assert protoc.main(["protoc", f"-I{PROTO}", f"-I{include}", f"--descriptor_set_out={out}", f"google/rpc/{module}.proto"]) == 0
+    (vendored,) = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
+    expected = descriptor_pb2.FileDescriptorProto()
+    runtime.CopyToProto(expected)
+    assert without_json_names(vendored) == expected
+
+
+def without_json_names(file: descriptor_pb2.FileDescriptorProto) -> descriptor_pb2.FileDescriptorProto:
+    """The file as the Python runtime keeps it: protoc adds each field's JSON name, which is derived
+    from the field's name anyway, and the runtime's copy leaves it out."""
+    messages = list(file.message_type)
+    while messages:
+        message = messages.pop()
+        messages.extend(message.nested_type)
+        for field in message.field:
+            field.ClearField("json_name")
+    return file
