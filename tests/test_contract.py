@@ -74,3 +74,80 @@ def without_json_names(file: descriptor_pb2.FileDescriptorProto) -> descriptor_p
         for field in message.field:
             field.ClearField("json_name")
     return file
+
+
+def served_keyun_files(channel: grpc.Channel) -> dict[str, descriptor_pb2.FileDescriptorProto]:
+    """Every keyun.v1 file as the server describes it over reflection (v1alpha, which every
+    release has served), by file name."""
+    from grpc_reflection.v1alpha import reflection_pb2_grpc
+
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    (listed,) = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    services = [s.name for s in listed.list_services_response.service if s.name.startswith("keyun.v1.")]
+    files = {}
+    for name in services:  # one stream each: a stream may leave out files it sent before
+        (answer,) = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=name)]))
+        for raw in answer.file_descriptor_response.file_descriptor_proto:
+            file = descriptor_pb2.FileDescriptorProto.FromString(raw)
+            if file.package == "keyun.v1":
+                files[file.name] = file
+    return files
+
+
+def test_every_rpc_has_a_response_message_of_its_own(keyun):
+    with grpc.insecure_channel(keyun.target) as channel:
+        files = served_keyun_files(channel)
+    methods = [(service.name, method) for file in files.values() for service in file.service for method in service.method]
+    from keyun.gateway.server import SERVICE_NAMES
+
+    assert {f"keyun.v1.{service}" for service, _ in methods} == set(SERVICE_NAMES)
+    mismatched = [f"{service}/{m.name} returns {m.output_type}" for service, m in methods if m.output_type != f".keyun.v1.{m.name}Response"]
+    assert not mismatched
+    outputs = [m.output_type for _, m in methods]
+    assert len(set(outputs)) == len(outputs)
+
+
+def test_hold_and_sell_name_their_passengers_with_the_same_field_number(keyun):
+    with grpc.insecure_channel(keyun.target) as channel:
+        sales = served_keyun_files(channel)["keyun/v1/sales.proto"]
+    messages = {m.name: {f.name: f.number for f in m.field} for m in sales.message_type}
+    shared = set(messages["HoldRequest"]) & set(messages["SellRequest"])
+    assert "passenger_ids" in shared
+    assert {name: messages["SellRequest"][name] for name in shared} == {name: messages["HoldRequest"][name] for name in shared}
+
+
+def test_outcomes_and_kinds_are_enums_not_free_strings(keyun):
+    with grpc.insecure_channel(keyun.target) as channel:
+        files = served_keyun_files(channel)
+    strings = {
+        f"{m.name}.{f.name}" for file in files.values() for m in file.message_type for f in m.field
+        if f.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING and f.name in ("outcome", "kind", "status", "method", "state")
+    }
+    assert not strings
+
+
+def test_audit_records_carry_the_outcome_as_an_enum_and_the_reason_beside_it(keyun):
+    from keyun.terminals.client import KeyunClient, KeyunError
+    from keyun.v1 import audit_pb2, audit_pb2_grpc
+
+    from .conftest import logged_in
+
+    with KeyunClient(keyun.target, attempts=1) as stranger, pytest.raises(KeyunError):
+        stranger.login("master", "not-the-password")
+    auditor = logged_in(KeyunClient(keyun.target), "auditor")
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+
+    def listed(**where) -> list[audit_pb2.AuditRecord]:
+        return list(auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100, **where)).records)
+
+    everything, refused, ok = listed(), listed(outcome=audit_pb2.AUDIT_OUTCOME_REFUSED), listed(outcome=audit_pb2.AUDIT_OUTCOME_OK)
+    assert {(r.outcome, r.reason) for r in refused} == {(audit_pb2.AUDIT_OUTCOME_REFUSED, "BAD_CREDENTIALS")}
+    assert ok and {(r.outcome, r.reason) for r in ok} == {(audit_pb2.AUDIT_OUTCOME_OK, "")}
+    assert sorted(r.seq for r in everything) == sorted(r.seq for r in refused + ok)
+    assert [r.seq for r in listed(reason="BAD_CREDENTIALS")] == [r.seq for r in refused]
+    for bad in ({"outcome": audit_pb2.AUDIT_OUTCOME_OK, "reason": "BAD_CREDENTIALS"}, {"outcome": 7}):
+        with pytest.raises(KeyunError) as caught:
+            listed(**bad)
+        assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")
+    auditor.close()
+
