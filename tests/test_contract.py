@@ -3,6 +3,9 @@ protos that decode refusals, and the .proto files' consistency (buf lint and buf
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import grpc
@@ -151,3 +154,37 @@ def test_audit_records_carry_the_outcome_as_an_enum_and_the_reason_beside_it(key
         assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")
     auditor.close()
 
+
+ROOT = PROTO.parent
+BUF = ROOT / "tests" / "node" / "node_modules" / ".bin" / "buf"
+# The contract as released: `buf breaking` compares the .proto files with it.  Each release adds
+# its own image and points this at it (docs/api.md#the-contract).
+LAST_RELEASE = PROTO / "release" / "keyun-v1.binpb"
+
+
+def buf(*args: str, cwd: Path = ROOT, cache: Path) -> subprocess.CompletedProcess:
+    if not BUF.exists():
+        pytest.skip(f"buf is not installed ({BUF}): `make test` installs it with npm, and skips this where npm is missing")
+    env = {**os.environ, "BUF_CACHE_DIR": str(cache)}
+    return subprocess.run([str(BUF), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_buf_lint_finds_nothing(tmp_path):
+    linted = buf("lint", cache=tmp_path)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_buf_breaking_finds_nothing_against_the_last_release(tmp_path):
+    checked = buf("breaking", "--against", str(LAST_RELEASE), cache=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_buf_breaking_would_catch_a_renumbered_field(tmp_path):
+    """The check is not vacuous: the contract with SellRequest.passenger_ids moved is refused."""
+    copy = tmp_path / "repo"
+    shutil.copytree(PROTO, copy / "proto", ignore=shutil.ignore_patterns("*.py", "*.pyi", "__pycache__"))
+    shutil.copy(ROOT / "buf.yaml", copy / "buf.yaml")
+    sales = copy / "proto" / "keyun" / "v1" / "sales.proto"
+    sales.write_text(sales.read_text().replace("repeated string passenger_ids = 8;\n  // HoldRequest", "repeated string passenger_ids = 9;\n  // HoldRequest"))
+    checked = buf("breaking", "--against", str(LAST_RELEASE), cwd=copy, cache=tmp_path / "cache")
+    assert checked.returncode != 0 and 'SellRequest' in checked.stdout and "passenger_ids" in checked.stdout, checked.stdout + checked.stderr
