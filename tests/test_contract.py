@@ -13,11 +13,10 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-protoc = pytest.importorskip("grpc_tools.protoc")
-
 PROTO = Path(__file__).parent.parent / "proto"
 # Reflection v1 has v1alpha's messages, field for field, under another package name, so v1alpha's
-# classes write a genuine v1 request; only the method path says which protocol is asked for.
+# classes write a genuine v1 request; only the method path says which protocol is asked for.  (The
+# Node client, tests/node/contract.js, asks with the upstream v1 file itself.)
 REFLECTION_V1 = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 
 
@@ -57,6 +56,7 @@ def test_the_vendored_google_rpc_protos_are_the_ones_the_server_encodes_with(tmp
     messages the server packs into grpc-status-details-bin (googleapis-common-protos)."""
     import importlib
 
+    protoc = pytest.importorskip("grpc_tools.protoc")  # a dev dependency, pinned in pyproject.toml
     runtime = importlib.import_module(f"google.rpc.{module}_pb2").DESCRIPTOR
     include = str(Path(protoc.__file__).parent / "_proto")
     out = tmp_path / "set.binpb"
