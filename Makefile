@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 50051
+# The Node client test and buf (tests/node/package.json, pinned by its package-lock.json).
+NODE_TESTS := tests/node
+NODE_STAMP := $(NODE_TESTS)/node_modules/.installed-stamp
 
 .PHONY: run test proto bench clean
 
@@ -17,8 +20,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/keyun serve --demo --sandbox-pay --data-dir $(DATA_DIR) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
+
+# Without npm the tests that need Node or buf skip and say so; with it, a failed install fails.
+$(NODE_STAMP): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(NODE_TESTS) --ignore-scripts --no-audit --no-fund && touch $@; \
+	else \
+		echo "npm not found: the Node client test and buf lint/breaking will be skipped"; \
+	fi
 
 # Regenerate proto/keyun/v1/*_pb2*.py after editing a .proto file.
 proto: $(STAMP)
@@ -26,7 +37,7 @@ proto: $(STAMP)
 		--grpc_python_out=proto proto/keyun/v1/*.proto
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis $(NODE_TESTS)/node_modules
 
 # Benchmarks (not tests): load scenarios against a real server with the echo ceiling; 100,000 mixed
 # transactions, then a crash and a check of every sale; the engine alone; one batch's cost to the

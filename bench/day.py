@@ -191,7 +191,7 @@ def unaudited_sales(auditor, sales: list[Sale], since_ms: int) -> int:
     token = ""
     while True:
         page = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(
-            action="keyun.v1.Sales/Sell", outcome="OK", since=since, page_size=MAX_PAGE_SIZE, page_token=token,
+            action="keyun.v1.Sales/Sell", outcome=audit_pb2.AUDIT_OUTCOME_OK, since=since, page_size=MAX_PAGE_SIZE, page_token=token,
         ))
         recorded.update(record.target for record in page.records)
         token = page.next_page_token

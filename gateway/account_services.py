@@ -14,7 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import ray
@@ -22,7 +22,7 @@ from google.protobuf import timestamp_pb2
 
 from keyun.engine import accounts as ac
 from keyun.engine import identity
-from keyun.engine.audit import AuditRecord
+from keyun.engine.audit import OK, AuditRecord
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from keyun.engine.permissions import Role
@@ -36,6 +36,8 @@ from .errors import Refused, abort, note_audit, owner_errors, recorded_by_owner,
 from .owners import Batcher, OwnerUnavailable
 
 PHONE_CONTEXT = "account.phone"
+# Login and Refresh answer with the same fields in messages of their own.
+Tokens = TypeVar("Tokens", accounts_pb2.LoginResponse, accounts_pb2.RefreshResponse)
 ADMIN_KINDS = {Role.SYSTEM_ADMIN.value, Role.SECURITY_ADMIN.value, Role.AUDIT_ADMIN.value}
 # Why personal data was read is kept in the audit record; a sentence, not an essay.
 MAX_PURPOSE_CHARS = 200
@@ -190,7 +192,8 @@ class AccountDesk:
         totp = self.secrets.keyring.encrypt(totp_secret, totp_context(login_name)) if totp_secret else b""
         return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", display_name, password_hash, totp))
 
-    async def issue_tokens(self, session: ac.SessionView) -> accounts_pb2.LoginResponse:
+    async def issue_tokens(self, session: ac.SessionView, reply: type[Tokens] = accounts_pb2.LoginResponse) -> Tokens:
+        """A new access and refresh token for the session, in Login's reply or (`reply`) Refresh's."""
         signer, issued, view = self.secrets.signer, now_ms(), session.account
         device = view.login_name if view.kind is ac.AccountKind.DEVICE else ""
         access, access_claims = signer.issue_with_claims(
@@ -201,7 +204,7 @@ class AccountDesk:
             credentials.Claims(view.account_id, session.session_id, credentials.REFRESH, token_id=session.refresh_id),
             issued, credentials.REFRESH_TOKEN_TTL_MS,
         )
-        return accounts_pb2.LoginResponse(
+        return reply(
             access_token=access, access_expires_at=timestamp(access_claims.expires_at_ms),
             refresh_token=refresh, refresh_expires_at=timestamp(refresh_claims.expires_at_ms), account=self.account(view),
         )
@@ -295,7 +298,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         except Refused:
             desk.auth.sessions.forget(claims.session_id)
             raise
-        return await desk.issue_tokens(session)
+        return await desk.issue_tokens(session, accounts_pb2.RefreshResponse)
 
     async def Logout(self, request, context):
         principal = caller()
@@ -310,7 +313,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
     async def UpdateProfile(self, request, context):
         command = await self.desk.build(context, lambda: ac.UpdateProfile(request.request_id, caller().account_id, request.display_name.strip()))
         view = await self.desk.ask(context, command, audited=True)
-        return accounts_pb2.GetProfileResponse(account=self.desk.account(view))
+        return accounts_pb2.UpdateProfileResponse(account=self.desk.account(view))
 
     async def ChangePassword(self, request, context):
         desk, principal = self.desk, caller()
@@ -531,11 +534,15 @@ class AuditService(audit_pb2_grpc.AuditServicer):
                 await abort(context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token"))
         since = request.since.ToMilliseconds() if request.HasField("since") else 0
         until = request.until.ToMilliseconds() if request.HasField("until") else None
+        bad_outcome = _bad_outcome_filter(request)
+        if bad_outcome is not None:
+            await abort(context, bad_outcome)
         async with owner_errors(context):
             await self.owners_flushed()
             records, following = await _audit_call(self.actor.query.remote(
-                since_ms=since, until_ms=until, actor=request.actor, action=request.action, outcome=request.outcome, target=request.target,
-                page_size=size, before_seq=before,
+                since_ms=since, until_ms=until, actor=request.actor, action=request.action, target=request.target,
+                outcome=OK if request.outcome == audit_pb2.AUDIT_OUTCOME_OK else request.reason,
+                refused_only=request.outcome == audit_pb2.AUDIT_OUTCOME_REFUSED, page_size=size, before_seq=before,
             ))
         return audit_pb2.ListRecordsResponse(
             records=[_audit_record(seq, record) for seq, record in records],
@@ -560,8 +567,19 @@ async def _audit_call(reference) -> Any:
         raise OwnerUnavailable(str(error)) from None
 
 
+def _bad_outcome_filter(request: audit_pb2.ListRecordsRequest) -> Rejection | None:
+    """Why the outcome and reason filters cannot match any record, or None when they can."""
+    if request.outcome not in audit_pb2.AuditOutcome.values():
+        return reject(Reason.INVALID_FIELD, f"outcome: {request.outcome} is not an AuditOutcome", field="outcome")
+    if request.outcome == audit_pb2.AUDIT_OUTCOME_OK and request.reason:
+        return reject(Reason.INVALID_FIELD, "reason: a call with outcome OK has no reason", field="reason")
+    return None
+
+
 def _audit_record(seq: int, record: AuditRecord) -> audit_pb2.AuditRecord:
     return audit_pb2.AuditRecord(
         seq=seq, at=timestamp(record.at_ms), actor=record.actor, role=record.role, device=record.device, station=record.station,
-        source=record.source, action=record.action, target=record.target, outcome=record.outcome, detail=record.detail,
+        source=record.source, action=record.action, target=record.target, detail=record.detail,
+        outcome=audit_pb2.AUDIT_OUTCOME_OK if record.outcome == OK else audit_pb2.AUDIT_OUTCOME_REFUSED,
+        reason="" if record.outcome == OK else record.outcome,
     )

@@ -29,7 +29,7 @@ from keyun.v1 import orders_pb2, orders_pb2_grpc
 from . import convert
 from .auth import caller
 from .errors import RETRY_AFTER_RESTART_S, abort, abort_unavailable, note_audit, owner_errors, recorded_by_owner, with_audit_record
-from .payments.base import ProviderError, ProviderRefused
+from .payments.base import PAY, REFUND, ProviderError, ProviderRefused
 from .payments.card import TERMINAL_ID
 from .services import Gateway, paged
 
@@ -39,6 +39,7 @@ WATCH_POLL_S = 0.5
 MAX_WATCH_S = 30 * 60
 FINAL = {OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.CHANGED}
 WALLETS = {PayMethod.WEPAY, PayMethod.ALIPAY}
+LINE_KIND_TO_PROTO = {PAY: orders_pb2.RECONCILE_LINE_KIND_PAY, REFUND: orders_pb2.RECONCILE_LINE_KIND_REFUND}
 
 
 def now_ms() -> int:
@@ -239,8 +240,8 @@ def reconcile(theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str
 
     provider, keyun = totals(theirs), totals(ours)
     answer = orders_pb2.ReconcileResponse(
-        provider_paid_fen=sum(a for k, _, _, a in theirs if k == "PAY"), keyun_paid_fen=sum(a for k, _, _, a in ours if k == "PAY"),
-        provider_refunded_fen=sum(a for k, _, _, a in theirs if k == "REFUND"), keyun_refunded_fen=sum(a for k, _, _, a in ours if k == "REFUND"),
+        provider_paid_fen=sum(a for k, _, _, a in theirs if k == PAY), keyun_paid_fen=sum(a for k, _, _, a in ours if k == PAY),
+        provider_refunded_fen=sum(a for k, _, _, a in theirs if k == REFUND), keyun_refunded_fen=sum(a for k, _, _, a in ours if k == REFUND),
     )
     for key in sorted(provider.keys() | keyun.keys()):
         (kind, txn), at_provider, at_keyun = key, provider.get(key), keyun.get(key)
@@ -253,7 +254,7 @@ def reconcile(theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str
             else orders_pb2.DISCREPANCY_AMOUNT_DIFFERS
         )
         answer.discrepancies.append(orders_pb2.ReconcileLine(
-            discrepancy=discrepancy, kind=kind, provider_txn_id=txn, order_id=(at_provider or at_keyun)[0],
+            discrepancy=discrepancy, kind=LINE_KIND_TO_PROTO[kind], provider_txn_id=txn, order_id=(at_provider or at_keyun)[0],
             provider_amount_fen=at_provider[1] if at_provider else 0, keyun_amount_fen=at_keyun[1] if at_keyun else 0,
         ))
     return answer

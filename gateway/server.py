@@ -13,7 +13,6 @@ from typing import Any
 import grpc
 import ray
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.engine import accounts as ac
@@ -50,6 +49,7 @@ from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
 from .owners import Batcher, OwnerPool, ShardCountMismatch, accounts_owner, audit_flushed
+from .reflection import add_reflection
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
@@ -255,7 +255,7 @@ class KeyunServer:
         orders_pb2_grpc.add_OrdersServicer_to_server(OrdersService(self.orders), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection.aio.ReflectionServicer((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME)), services)
+        add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)

@@ -25,7 +25,7 @@ from pathlib import Path
 import lmdb
 import msgpack
 
-from keyun.engine.audit import GENESIS, HASH_BYTES, MIN_RETENTION_DAYS, AuditRecord, ChainReport, chain_hash, check_retention, verify_chain
+from keyun.engine.audit import GENESIS, HASH_BYTES, MIN_RETENTION_DAYS, OK, AuditRecord, ChainReport, chain_hash, check_retention, verify_chain
 from keyun.engine.reasons import Rejected, Rejection, invalid
 
 from .lock import DirectoryLock
@@ -276,9 +276,10 @@ class AuditStore:
 
     def query(
         self, since_ms: int = 0, until_ms: int | None = None, actor: str = "", action: str = "", outcome: str = "", target: str = "",
-        page_size: int = DEFAULT_AUDIT_PAGE, before_seq: int | None = None,
+        page_size: int = DEFAULT_AUDIT_PAGE, before_seq: int | None = None, refused_only: bool = False,
     ) -> tuple[list[tuple[int, AuditRecord]], int | None]:
-        """Records matching every given filter (since_ms <= at_ms < until_ms, equal strings), newest first.
+        """Records matching every given filter (since_ms <= at_ms < until_ms, equal strings, an
+        outcome other than OK with `refused_only`), newest first.
 
         Returns at most `page_size` rows and the `before_seq` to continue from, or None when the
         log holds no more candidates.  A call reads at most MAX_AUDIT_SCAN records, so a page may
@@ -304,7 +305,7 @@ class AuditStore:
                 if record is not None:
                     if record.at_ms < since_ms - MAX_CLOCK_SKEW_MS:
                         return rows, None
-                    if _matches(record, since_ms, until_ms, wanted):
+                    if _matches(record, since_ms, until_ms, wanted) and not (refused_only and record.outcome == OK):
                         rows.append((seq, record))
                 positioned = cursor.prev()
                 if len(rows) == page_size or scanned >= MAX_AUDIT_SCAN:

@@ -21,6 +21,7 @@ from keyun.gateway.tls import TlsError, channel_credentials
 from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
+    audit_pb2,
     catalog_pb2,
     catalog_pb2_grpc,
     dispatch_pb2,
@@ -40,6 +41,11 @@ FIRST_BACKOFF_S = 0.1
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def audit_outcome(record: audit_pb2.AuditRecord) -> str:
+    """An audit record's outcome as one name: "OK", or the reason it was refused with."""
+    return "OK" if record.outcome == audit_pb2.AUDIT_OUTCOME_OK else record.reason
 
 
 @dataclass
@@ -141,7 +147,7 @@ class KeyunClient:
         self._keep(reply)
         return reply
 
-    def refresh(self) -> accounts_pb2.LoginResponse:
+    def refresh(self) -> accounts_pb2.RefreshResponse:
         reply = self.call(self.accounts.Refresh, accounts_pb2.RefreshRequest(refresh_token=self.refresh_token), refresh_expired=False)
         self._keep(reply)
         return reply
@@ -150,7 +156,7 @@ class KeyunClient:
         self.call(self.accounts.Logout, accounts_pb2.LogoutRequest())
         self.access_token = self.refresh_token = ""
 
-    def _keep(self, reply: accounts_pb2.LoginResponse) -> None:
+    def _keep(self, reply: accounts_pb2.LoginResponse | accounts_pb2.RefreshResponse) -> None:
         self.access_token, self.refresh_token, self.account = reply.access_token, reply.refresh_token, reply.account
 
     def __enter__(self) -> KeyunClient:

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from keyun.gateway.payments.base import DECLINE_REASONS
-from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.terminals.client import KeyunClient, KeyunError, audit_outcome
 from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, orders_pb2, orders_pb2_grpc, sales_pb2, staff_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
@@ -122,8 +122,8 @@ def test_a_refund_the_wallet_cannot_pay_out_yet_is_owed_audited_twice_and_paid_o
     auditor = audit_admin(server)
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
     records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Orders/RefundOrder", target=order.order_id)).records
-    assert sorted(r.outcome for r in records) == ["OK", "PROVIDER_UNAVAILABLE"]
-    failure = next(r for r in records if r.outcome == "PROVIDER_UNAVAILABLE")
+    assert sorted(audit_outcome(r) for r in records) == ["OK", "PROVIDER_UNAVAILABLE"]
+    failure = next(r for r in records if audit_outcome(r) == "PROVIDER_UNAVAILABLE")
     assert failure.detail.startswith("applied by its owner") and failure.actor == passenger.account.account_id
 
     # The retry is answered from the owner's window and pays the refund out.
@@ -132,7 +132,7 @@ def test_a_refund_the_wallet_cannot_pay_out_yet_is_owed_audited_twice_and_paid_o
     (payment,) = control(sandbox, f"/sandbox/payments?provider=wepay&merchant_order_no={order.order_id}")["payments"]
     assert [r["amount_fen"] for r in payment["refunds"]] == [paid.refunds[0].amount_fen]
     records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Orders/RefundOrder", target=order.order_id)).records
-    assert sorted(r.outcome for r in records) == ["OK", "OK", "PROVIDER_UNAVAILABLE"]
+    assert sorted(audit_outcome(r) for r in records) == ["OK", "OK", "PROVIDER_UNAVAILABLE"]
 
 
 def test_a_badly_signed_notification_is_refused_and_the_wallet_sends_a_good_one_later(station):
@@ -145,7 +145,7 @@ def test_a_badly_signed_notification_is_refused_and_the_wallet_sends_a_good_one_
     assert refusals(server, "BAD_SIGNATURE") > before  # the forged one was turned away...
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and len(order.payments) == 1  # ...the genuine resend counted once
     auditor = audit_admin(server)
-    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", outcome="BAD_SIGNATURE")).records
+    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", reason="BAD_SIGNATURE")).records
     assert records and records[0].source == "provider:wepay"
     # A replay of the genuine notification later changes nothing either.
     control(sandbox, "/sandbox/replay", {"provider": "wepay", "merchant_order_no": created.order.order_id})
@@ -165,7 +165,7 @@ def test_a_signed_notification_for_the_wrong_amount_is_refused_and_audited(stati
     while not records and time.monotonic() < deadline:
         records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", target=created.order.order_id)).records
         time.sleep(0.2)
-    assert records and records[-1].outcome == "PAYMENT_MISMATCH"  # the forged amount reached the owner, which refused it
+    assert records and audit_outcome(records[-1]) == "PAYMENT_MISMATCH"  # the forged amount reached the owner, which refused it
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [p.amount_fen for p in order.payments] == [order.amount_fen]  # the genuine resend
 
@@ -227,9 +227,9 @@ def test_reconciliation_names_every_kind_of_difference():
     found = {(line.kind, line.provider_txn_id): line.discrepancy for line in report.discrepancies}
     assert report.matched == 2  # t1's payment, and t1's refunds summed
     assert found == {
-        ("PAY", "t2"): orders_pb2.DISCREPANCY_AMOUNT_DIFFERS,
-        ("PAY", "t3"): orders_pb2.DISCREPANCY_MISSING_IN_KEYUN,
-        ("PAY", "t4"): orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER,
+        (orders_pb2.RECONCILE_LINE_KIND_PAY, "t2"): orders_pb2.DISCREPANCY_AMOUNT_DIFFERS,
+        (orders_pb2.RECONCILE_LINE_KIND_PAY, "t3"): orders_pb2.DISCREPANCY_MISSING_IN_KEYUN,
+        (orders_pb2.RECONCILE_LINE_KIND_PAY, "t4"): orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER,
     }
 
 

@@ -20,7 +20,7 @@ from keyun.gateway import credentials
 from keyun.gateway.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSENGER_PHONE, DEMO_PASSWORD, DEMO_TOTP_SECRET
 from keyun.gateway.server import SERVICE_NAMES
 from keyun.persistence.keyring import Keyring
-from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.terminals.client import KeyunClient, KeyunError, audit_outcome
 from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, sales_pb2, staff_pb2
 
 from .conftest import ServerThread, schedule_trip
@@ -243,10 +243,10 @@ def test_brute_force_is_slowed_then_locked_and_recorded(station):
     target.login("13700001111", STRONG)  # the lock lifts by itself
     auditor = station.client("auditor")
     records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100)).records
-    outcomes = [r.outcome for r in records if r.target == target.account.account_id]
+    outcomes = [audit_outcome(r) for r in records if r.target == target.account.account_id]
     assert outcomes.count("BAD_CREDENTIALS") == RULES_FOR_TESTS.max_failed_logins
     assert "ACCOUNT_LOCKED" in outcomes and "LOGIN_THROTTLED" in outcomes and "OK" in outcomes
-    assert any(r.outcome == "BAD_CREDENTIALS" and r.detail.startswith("locked out until") for r in records if r.target == target.account.account_id)
+    assert any(audit_outcome(r) == "BAD_CREDENTIALS" and r.detail.startswith("locked out until") for r in records if r.target == target.account.account_id)
 
 
 def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(station):
@@ -285,7 +285,7 @@ def test_frequent_passengers_are_masked_and_only_a_dedicated_permission_reads_th
     assert (unmasked.name, unmasked.document_number, unmasked.phone) == ("张三丰", ID_NUMBER, PHONE)
     auditor = station.client("auditor")
     records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/LookUpPassenger")).records
-    assert any(r.actor == inspector.account.account_id and "gate real-name check" in r.detail and r.outcome == "OK" for r in records)
+    assert any(r.actor == inspector.account.account_id and "gate real-name check" in r.detail and audit_outcome(r) == "OK" for r in records)
 
 
 def test_a_passenger_holds_seats_for_their_frequent_passengers_and_sees_only_their_own_tickets(station):
@@ -412,7 +412,7 @@ def test_the_audit_log_records_who_did_what_and_only_the_audit_admin_reads_it(st
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
     records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=master.account.account_id, page_size=50)).records
     sale = next(r for r in records if r.action == "keyun.v1.Sales/Sell" and r.target == trip_id)
-    assert (sale.outcome, sale.role) == ("OK", "ticket_seller,gate_inspector,dispatcher,finance") and sale.source.startswith("ipv")
+    assert (audit_outcome(sale), sale.role) == ("OK", "ticket_seller,gate_inspector,dispatcher,finance") and sale.source.startswith("ipv")
     assert ticket.ticket_id
     report = auditor.call(audit.Verify, audit_pb2.VerifyRequest())
     assert report.ok and report.records_checked >= len(records) and report.head_seq >= sale.seq
@@ -420,7 +420,7 @@ def test_the_audit_log_records_who_did_what_and_only_the_audit_admin_reads_it(st
         other = station.client(login)
         assert refused(lambda: other.call(audit_pb2_grpc.AuditStub(other.channel).ListRecords, audit_pb2.ListRecordsRequest())).code is grpc.StatusCode.PERMISSION_DENIED
     assert refused(lambda: auditor.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED
-    denied = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=auditor.account.account_id, outcome="PERMISSION_DENIED")).records
+    denied = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=auditor.account.account_id, reason="PERMISSION_DENIED")).records
     assert any(r.action == "keyun.v1.Sales/Sell" for r in denied)
 
 

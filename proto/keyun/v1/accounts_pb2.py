@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/accounts.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"\x90\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.keyun.v1.AccountKind\x12\x12\n\nlogin_name\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\r\n\x05roles\x18\x05 \x03(\t\x12\x10\n\x08stations\x18\x06 \x03(\t\x12\x11\n\toperators\x18\x07 \x03(\t\x12\x10\n\x08\x64isabled\x18\x08 \x01(\x08\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsecond_factor\x18\n \x01(\x08\x12\x15\n\rcash_acceptor\x18\x0b \x01(\x08\"\\\n\x0fRegisterRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"6\n\x10RegisterResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"G\n\x0cLoginRequest\x12\x12\n\nlogin_name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\"\xcf\x01\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x35\n\x11\x61\x63\x63\x65ss_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x36\n\x12refresh_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x11.keyun.v1.Account\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x0f\n\rLogoutRequest\"\x10\n\x0eLogoutResponse\"\x13\n\x11GetProfileRequest\"8\n\x12GetProfileResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"@\n\x14UpdateProfileRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"W\n\x15\x43hangePasswordRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cold_password\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"\x86\x01\n\tPassenger\x12\x14\n\x0cpassenger_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\rdocument_type\x18\x03 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\"\x8e\x01\n\x13\x41\x64\x64PassengerRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\rdocument_type\x18\x03 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\">\n\x14\x41\x64\x64PassengerResponse\x12&\n\tpassenger\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Passenger\"\x17\n\x15ListPassengersRequest\"A\n\x16ListPassengersResponse\x12\'\n\npassengers\x18\x01 \x03(\x0b\x32\x13.keyun.v1.Passenger\"B\n\x16RemovePassengerRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cpassenger_id\x18\x02 \x01(\t\"\x19\n\x17RemovePassengerResponse*x\n\x0b\x41\x63\x63ountKind\x12\x1c\n\x18\x41\x43\x43OUNT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x43\x43OUNT_KIND_PASSENGER\x10\x01\x12\x16\n\x12\x41\x43\x43OUNT_KIND_STAFF\x10\x02\x12\x17\n\x13\x41\x43\x43OUNT_KIND_DEVICE\x10\x03\x32\xeb\x05\n\x08\x41\x63\x63ounts\x12\x41\n\x08Register\x12\x19.keyun.v1.RegisterRequest\x1a\x1a.keyun.v1.RegisterResponse\x12\x38\n\x05Login\x12\x16.keyun.v1.LoginRequest\x1a\x17.keyun.v1.LoginResponse\x12<\n\x07Refresh\x12\x18.keyun.v1.RefreshRequest\x1a\x17.keyun.v1.LoginResponse\x12;\n\x06Logout\x12\x17.keyun.v1.LogoutRequest\x1a\x18.keyun.v1.LogoutResponse\x12G\n\nGetProfile\x12\x1b.keyun.v1.GetProfileRequest\x1a\x1c.keyun.v1.GetProfileResponse\x12M\n\rUpdateProfile\x12\x1e.keyun.v1.UpdateProfileRequest\x1a\x1c.keyun.v1.GetProfileResponse\x12S\n\x0e\x43hangePassword\x12\x1f.keyun.v1.ChangePasswordRequest\x1a .keyun.v1.ChangePasswordResponse\x12M\n\x0c\x41\x64\x64Passenger\x12\x1d.keyun.v1.AddPassengerRequest\x1a\x1e.keyun.v1.AddPassengerResponse\x12S\n\x0eListPassengers\x12\x1f.keyun.v1.ListPassengersRequest\x1a .keyun.v1.ListPassengersResponse\x12V\n\x0fRemovePassenger\x12 .keyun.v1.RemovePassengerRequest\x1a!.keyun.v1.RemovePassengerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/accounts.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"\x90\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.keyun.v1.AccountKind\x12\x12\n\nlogin_name\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\r\n\x05roles\x18\x05 \x03(\t\x12\x10\n\x08stations\x18\x06 \x03(\t\x12\x11\n\toperators\x18\x07 \x03(\t\x12\x10\n\x08\x64isabled\x18\x08 \x01(\x08\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsecond_factor\x18\n \x01(\x08\x12\x15\n\rcash_acceptor\x18\x0b \x01(\x08\"\\\n\x0fRegisterRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"6\n\x10RegisterResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"G\n\x0cLoginRequest\x12\x12\n\nlogin_name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\"\xcf\x01\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x35\n\x11\x61\x63\x63\x65ss_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x36\n\x12refresh_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x11.keyun.v1.Account\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\xd1\x01\n\x0fRefreshResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x35\n\x11\x61\x63\x63\x65ss_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x36\n\x12refresh_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x11.keyun.v1.Account\"\x0f\n\rLogoutRequest\"\x10\n\x0eLogoutResponse\"\x13\n\x11GetProfileRequest\"8\n\x12GetProfileResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"@\n\x14UpdateProfileRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\";\n\x15UpdateProfileResponse\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.keyun.v1.Account\"W\n\x15\x43hangePasswordRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cold_password\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"\x86\x01\n\tPassenger\x12\x14\n\x0cpassenger_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\rdocument_type\x18\x03 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\"\x8e\x01\n\x13\x41\x64\x64PassengerRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\rdocument_type\x18\x03 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\">\n\x14\x41\x64\x64PassengerResponse\x12&\n\tpassenger\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Passenger\"\x17\n\x15ListPassengersRequest\"A\n\x16ListPassengersResponse\x12\'\n\npassengers\x18\x01 \x03(\x0b\x32\x13.keyun.v1.Passenger\"B\n\x16RemovePassengerRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cpassenger_id\x18\x02 \x01(\t\"\x19\n\x17RemovePassengerResponse*x\n\x0b\x41\x63\x63ountKind\x12\x1c\n\x18\x41\x43\x43OUNT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x43\x43OUNT_KIND_PASSENGER\x10\x01\x12\x16\n\x12\x41\x43\x43OUNT_KIND_STAFF\x10\x02\x12\x17\n\x13\x41\x43\x43OUNT_KIND_DEVICE\x10\x03\x32\xf0\x05\n\x08\x41\x63\x63ounts\x12\x41\n\x08Register\x12\x19.keyun.v1.RegisterRequest\x1a\x1a.keyun.v1.RegisterResponse\x12\x38\n\x05Login\x12\x16.keyun.v1.LoginRequest\x1a\x17.keyun.v1.LoginResponse\x12>\n\x07Refresh\x12\x18.keyun.v1.RefreshRequest\x1a\x19.keyun.v1.RefreshResponse\x12;\n\x06Logout\x12\x17.keyun.v1.LogoutRequest\x1a\x18.keyun.v1.LogoutResponse\x12G\n\nGetProfile\x12\x1b.keyun.v1.GetProfileRequest\x1a\x1c.keyun.v1.GetProfileResponse\x12P\n\rUpdateProfile\x12\x1e.keyun.v1.UpdateProfileRequest\x1a\x1f.keyun.v1.UpdateProfileResponse\x12S\n\x0e\x43hangePassword\x12\x1f.keyun.v1.ChangePasswordRequest\x1a .keyun.v1.ChangePasswordResponse\x12M\n\x0c\x41\x64\x64Passenger\x12\x1d.keyun.v1.AddPassengerRequest\x1a\x1e.keyun.v1.AddPassengerResponse\x12S\n\x0eListPassengers\x12\x1f.keyun.v1.ListPassengersRequest\x1a .keyun.v1.ListPassengersResponse\x12V\n\x0fRemovePassenger\x12 .keyun.v1.RemovePassengerRequest\x1a!.keyun.v1.RemovePassengerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.accounts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTKIND']._serialized_start=1670
-  _globals['_ACCOUNTKIND']._serialized_end=1790
+  _globals['_ACCOUNTKIND']._serialized_start=1943
+  _globals['_ACCOUNTKIND']._serialized_end=2063
   _globals['_ACCOUNT']._serialized_start=94
   _globals['_ACCOUNT']._serialized_end=366
   _globals['_REGISTERREQUEST']._serialized_start=368
@@ -47,34 +47,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGINRESPONSE']._serialized_end=799
   _globals['_REFRESHREQUEST']._serialized_start=801
   _globals['_REFRESHREQUEST']._serialized_end=840
-  _globals['_LOGOUTREQUEST']._serialized_start=842
-  _globals['_LOGOUTREQUEST']._serialized_end=857
-  _globals['_LOGOUTRESPONSE']._serialized_start=859
-  _globals['_LOGOUTRESPONSE']._serialized_end=875
-  _globals['_GETPROFILEREQUEST']._serialized_start=877
-  _globals['_GETPROFILEREQUEST']._serialized_end=896
-  _globals['_GETPROFILERESPONSE']._serialized_start=898
-  _globals['_GETPROFILERESPONSE']._serialized_end=954
-  _globals['_UPDATEPROFILEREQUEST']._serialized_start=956
-  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1020
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1022
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1109
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=1111
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=1135
-  _globals['_PASSENGER']._serialized_start=1138
-  _globals['_PASSENGER']._serialized_end=1272
-  _globals['_ADDPASSENGERREQUEST']._serialized_start=1275
-  _globals['_ADDPASSENGERREQUEST']._serialized_end=1417
-  _globals['_ADDPASSENGERRESPONSE']._serialized_start=1419
-  _globals['_ADDPASSENGERRESPONSE']._serialized_end=1481
-  _globals['_LISTPASSENGERSREQUEST']._serialized_start=1483
-  _globals['_LISTPASSENGERSREQUEST']._serialized_end=1506
-  _globals['_LISTPASSENGERSRESPONSE']._serialized_start=1508
-  _globals['_LISTPASSENGERSRESPONSE']._serialized_end=1573
-  _globals['_REMOVEPASSENGERREQUEST']._serialized_start=1575
-  _globals['_REMOVEPASSENGERREQUEST']._serialized_end=1641
-  _globals['_REMOVEPASSENGERRESPONSE']._serialized_start=1643
-  _globals['_REMOVEPASSENGERRESPONSE']._serialized_end=1668
-  _globals['_ACCOUNTS']._serialized_start=1793
-  _globals['_ACCOUNTS']._serialized_end=2540
+  _globals['_REFRESHRESPONSE']._serialized_start=843
+  _globals['_REFRESHRESPONSE']._serialized_end=1052
+  _globals['_LOGOUTREQUEST']._serialized_start=1054
+  _globals['_LOGOUTREQUEST']._serialized_end=1069
+  _globals['_LOGOUTRESPONSE']._serialized_start=1071
+  _globals['_LOGOUTRESPONSE']._serialized_end=1087
+  _globals['_GETPROFILEREQUEST']._serialized_start=1089
+  _globals['_GETPROFILEREQUEST']._serialized_end=1108
+  _globals['_GETPROFILERESPONSE']._serialized_start=1110
+  _globals['_GETPROFILERESPONSE']._serialized_end=1166
+  _globals['_UPDATEPROFILEREQUEST']._serialized_start=1168
+  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1232
+  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1234
+  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1293
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1295
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1382
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=1384
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=1408
+  _globals['_PASSENGER']._serialized_start=1411
+  _globals['_PASSENGER']._serialized_end=1545
+  _globals['_ADDPASSENGERREQUEST']._serialized_start=1548
+  _globals['_ADDPASSENGERREQUEST']._serialized_end=1690
+  _globals['_ADDPASSENGERRESPONSE']._serialized_start=1692
+  _globals['_ADDPASSENGERRESPONSE']._serialized_end=1754
+  _globals['_LISTPASSENGERSREQUEST']._serialized_start=1756
+  _globals['_LISTPASSENGERSREQUEST']._serialized_end=1779
+  _globals['_LISTPASSENGERSRESPONSE']._serialized_start=1781
+  _globals['_LISTPASSENGERSRESPONSE']._serialized_end=1846
+  _globals['_REMOVEPASSENGERREQUEST']._serialized_start=1848
+  _globals['_REMOVEPASSENGERREQUEST']._serialized_end=1914
+  _globals['_REMOVEPASSENGERRESPONSE']._serialized_start=1916
+  _globals['_REMOVEPASSENGERRESPONSE']._serialized_end=1941
+  _globals['_ACCOUNTS']._serialized_start=2066
+  _globals['_ACCOUNTS']._serialized_end=2818
 # @@protoc_insertion_point(module_scope)

@@ -52,7 +52,7 @@ class AccountsStub:
         self.Refresh = channel.unary_unary(
                 '/keyun.v1.Accounts/Refresh',
                 request_serializer=keyun_dot_v1_dot_accounts__pb2.RefreshRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_accounts__pb2.LoginResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_accounts__pb2.RefreshResponse.FromString,
                 _registered_method=True)
         self.Logout = channel.unary_unary(
                 '/keyun.v1.Accounts/Logout',
@@ -67,7 +67,7 @@ class AccountsStub:
         self.UpdateProfile = channel.unary_unary(
                 '/keyun.v1.Accounts/UpdateProfile',
                 request_serializer=keyun_dot_v1_dot_accounts__pb2.UpdateProfileRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_accounts__pb2.GetProfileResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_accounts__pb2.UpdateProfileResponse.FromString,
                 _registered_method=True)
         self.ChangePassword = channel.unary_unary(
                 '/keyun.v1.Accounts/ChangePassword',
@@ -180,7 +180,7 @@ def add_AccountsServicer_to_server(servicer, server):
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
                     request_deserializer=keyun_dot_v1_dot_accounts__pb2.RefreshRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_accounts__pb2.LoginResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_accounts__pb2.RefreshResponse.SerializeToString,
             ),
             'Logout': grpc.unary_unary_rpc_method_handler(
                     servicer.Logout,
@@ -195,7 +195,7 @@ def add_AccountsServicer_to_server(servicer, server):
             'UpdateProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateProfile,
                     request_deserializer=keyun_dot_v1_dot_accounts__pb2.UpdateProfileRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_accounts__pb2.GetProfileResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_accounts__pb2.UpdateProfileResponse.SerializeToString,
             ),
             'ChangePassword': grpc.unary_unary_rpc_method_handler(
                     servicer.ChangePassword,
@@ -303,7 +303,7 @@ class Accounts:
             target,
             '/keyun.v1.Accounts/Refresh',
             keyun_dot_v1_dot_accounts__pb2.RefreshRequest.SerializeToString,
-            keyun_dot_v1_dot_accounts__pb2.LoginResponse.FromString,
+            keyun_dot_v1_dot_accounts__pb2.RefreshResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -384,7 +384,7 @@ class Accounts:
             target,
             '/keyun.v1.Accounts/UpdateProfile',
             keyun_dot_v1_dot_accounts__pb2.UpdateProfileRequest.SerializeToString,
-            keyun_dot_v1_dot_accounts__pb2.GetProfileResponse.FromString,
+            keyun_dot_v1_dot_accounts__pb2.UpdateProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,23 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/audit.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x0f\n\x07station\x18\x06 \x01(\t\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x08 \x01(\t\x12\x0e\n\x06target\x18\t \x01(\t\x12\x0f\n\x07outcome\x18\n \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x0b \x01(\t\"\xd1\x01\n\x12ListRecordsRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"V\n\x13ListRecordsResponse\x12&\n\x07records\x18\x01 \x03(\x0b\x32\x15.keyun.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x0f\n\rVerifyRequest\"\x80\x01\n\x0eVerifyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0frecords_checked\x18\x02 \x01(\x03\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x0f\n\x07problem\x18\x05 \x01(\t\x12\x13\n\x0bproblem_seq\x18\x06 \x01(\x03\x32\x90\x01\n\x05\x41udit\x12J\n\x0bListRecords\x12\x1c.keyun.v1.ListRecordsRequest\x1a\x1d.keyun.v1.ListRecordsResponse\x12;\n\x06Verify\x12\x17.keyun.v1.VerifyRequest\x1a\x18.keyun.v1.VerifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/audit.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x0f\n\x07station\x18\x06 \x01(\t\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x08 \x01(\t\x12\x0e\n\x06target\x18\t \x01(\t\x12\'\n\x07outcome\x18\n \x01(\x0e\x32\x16.keyun.v1.AuditOutcome\x12\x0e\n\x06\x64\x65tail\x18\x0b \x01(\t\x12\x0e\n\x06reason\x18\x0c \x01(\t\"\xf9\x01\n\x12ListRecordsRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\'\n\x07outcome\x18\x05 \x01(\x0e\x32\x16.keyun.v1.AuditOutcome\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\"V\n\x13ListRecordsResponse\x12&\n\x07records\x18\x01 \x03(\x0b\x32\x15.keyun.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x0f\n\rVerifyRequest\"\x80\x01\n\x0eVerifyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0frecords_checked\x18\x02 \x01(\x03\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x0f\n\x07problem\x18\x05 \x01(\t\x12\x13\n\x0bproblem_seq\x18\x06 \x01(\x03*^\n\x0c\x41uditOutcome\x12\x1d\n\x19\x41UDIT_OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41UDIT_OUTCOME_OK\x10\x01\x12\x19\n\x15\x41UDIT_OUTCOME_REFUSED\x10\x02\x32\x90\x01\n\x05\x41udit\x12J\n\x0bListRecords\x12\x1c.keyun.v1.ListRecordsRequest\x1a\x1d.keyun.v1.ListRecordsResponse\x12;\n\x06Verify\x12\x17.keyun.v1.VerifyRequest\x1a\x18.keyun.v1.VerifyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_AUDITOUTCOME']._serialized_start=807
+  _globals['_AUDITOUTCOME']._serialized_end=901
   _globals['_AUDITRECORD']._serialized_start=68
-  _globals['_AUDITRECORD']._serialized_end=277
-  _globals['_LISTRECORDSREQUEST']._serialized_start=280
-  _globals['_LISTRECORDSREQUEST']._serialized_end=489
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=491
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=577
-  _globals['_VERIFYREQUEST']._serialized_start=579
-  _globals['_VERIFYREQUEST']._serialized_end=594
-  _globals['_VERIFYRESPONSE']._serialized_start=597
-  _globals['_VERIFYRESPONSE']._serialized_end=725
-  _globals['_AUDIT']._serialized_start=728
-  _globals['_AUDIT']._serialized_end=872
+  _globals['_AUDITRECORD']._serialized_end=317
+  _globals['_LISTRECORDSREQUEST']._serialized_start=320
+  _globals['_LISTRECORDSREQUEST']._serialized_end=569
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=571
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=657
+  _globals['_VERIFYREQUEST']._serialized_start=659
+  _globals['_VERIFYREQUEST']._serialized_end=674
+  _globals['_VERIFYRESPONSE']._serialized_start=677
+  _globals['_VERIFYRESPONSE']._serialized_end=805
+  _globals['_AUDIT']._serialized_start=904
+  _globals['_AUDIT']._serialized_end=1048
 # @@protoc_insertion_point(module_scope)

@@ -18,6 +18,12 @@ class Discrepancy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DISCREPANCY_MISSING_AT_PROVIDER: _ClassVar[Discrepancy]
     DISCREPANCY_AMOUNT_DIFFERS: _ClassVar[Discrepancy]
 
+class ReconcileLineKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECONCILE_LINE_KIND_UNSPECIFIED: _ClassVar[ReconcileLineKind]
+    RECONCILE_LINE_KIND_PAY: _ClassVar[ReconcileLineKind]
+    RECONCILE_LINE_KIND_REFUND: _ClassVar[ReconcileLineKind]
+
 class PayMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PAY_METHOD_UNSPECIFIED: _ClassVar[PayMethod]
@@ -41,6 +47,9 @@ DISCREPANCY_UNSPECIFIED: Discrepancy
 DISCREPANCY_MISSING_IN_KEYUN: Discrepancy
 DISCREPANCY_MISSING_AT_PROVIDER: Discrepancy
 DISCREPANCY_AMOUNT_DIFFERS: Discrepancy
+RECONCILE_LINE_KIND_UNSPECIFIED: ReconcileLineKind
+RECONCILE_LINE_KIND_PAY: ReconcileLineKind
+RECONCILE_LINE_KIND_REFUND: ReconcileLineKind
 PAY_METHOD_UNSPECIFIED: PayMethod
 PAY_METHOD_CASH: PayMethod
 PAY_METHOD_CARD: PayMethod
@@ -73,12 +82,12 @@ class ReconcileLine(_message.Message):
     PROVIDER_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
     KEYUN_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
     discrepancy: Discrepancy
-    kind: str
+    kind: ReconcileLineKind
     provider_txn_id: str
     order_id: str
     provider_amount_fen: int
     keyun_amount_fen: int
-    def __init__(self, discrepancy: _Optional[_Union[Discrepancy, str]] = ..., kind: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., order_id: _Optional[str] = ..., provider_amount_fen: _Optional[int] = ..., keyun_amount_fen: _Optional[int] = ...) -> None: ...
+    def __init__(self, discrepancy: _Optional[_Union[Discrepancy, str]] = ..., kind: _Optional[_Union[ReconcileLineKind, str]] = ..., provider_txn_id: _Optional[str] = ..., order_id: _Optional[str] = ..., provider_amount_fen: _Optional[int] = ..., keyun_amount_fen: _Optional[int] = ...) -> None: ...
 
 class ReconcileResponse(_message.Message):
     __slots__ = ("matched", "discrepancies", "provider_paid_fen", "keyun_paid_fen", "provider_refunded_fen", "keyun_refunded_fen")
