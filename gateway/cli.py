@@ -22,7 +22,7 @@ from keyun.engine.reasons import Rejected
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence.metrics import observe_collections
 from keyun.persistence import keyring_cli, layout
-from keyun.persistence.keyring import KeyringError
+from keyun.persistence.keyring import KeyringError, refuse_inside
 from keyun.terminals import admin_cli
 from keyun.terminals import cli as terminal_cli
 
@@ -30,7 +30,8 @@ from . import credentials, tls
 from .payments import sandbox
 from .network_loader import local_today, load_network
 from .owners import ShardCountMismatch
-from .server import KeyunServer, default_key_dir, install_event_loop_policy, start_ray
+from .ray_runtime import RayExposed, start_ray
+from .server import KeyunServer, default_key_dir, install_event_loop_policy
 from .shared_answers import SEARCH_CACHE_S
 
 log = logging.getLogger("keyun")
@@ -98,7 +99,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--sandbox-pay", action="store_true", help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)")
     p.add_argument("--notify-port", type=int, default=0, help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)")
     p.add_argument("--notify-url", default="", help="the public base URL providers reach that port at, e.g. https://pay.station.example (default http://HOST:PORT)")
-    p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
+    p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing, the embedded Ray's token), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
 
 
 def add_totp(verbs) -> None:
@@ -162,8 +163,13 @@ def serve(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> None:
     fresh = layout.read_manifest(args.data_dir) is None
-    log.info("starting Ray (%s)", args.ray_address or "embedded")
-    start_ray(args.ray_address)
+    log.info("starting Ray (%s)", args.ray_address or "embedded, on loopback")
+    key_dir = args.key_dir or default_key_dir(args.data_dir)
+    try:
+        refuse_inside(key_dir, args.data_dir)  # before the embedded Ray's token is written there
+        start_ray(key_dir, args.ray_address)
+    except (KeyringError, RayExposed) as error:
+        raise SystemExit(f"keyun serve: {error}") from None
     pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
     try:
         server = KeyunServer.create(

@@ -64,9 +64,6 @@ SERVICE_NAMES = tuple(
     )
 )
 
-# The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
-OBJECT_STORE_BYTES = 256 * 1024 * 1024
-
 # How often health is brought in line with the owners' state, and how long it stays NOT_SERVING
 # after an owner came back (a restart can take less than one poll; checkers should still see it,
 # and a load balancer should not flap).
@@ -78,23 +75,6 @@ STOP_GRACE_S = 5.0
 
 # A batch of up to MAX_BATCH commands is far below this; it guards against absurd requests.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-
-
-def start_ray(address: str | None = None, cpus: int | None = None) -> None:
-    """Join a Ray cluster at `address`, or start an embedded one sized for a small machine."""
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, namespace="keyun", logging_level=logging.WARNING, log_to_driver=False)
-        return
-    ray.init(
-        num_cpus=cpus,
-        include_dashboard=False,
-        object_store_memory=OBJECT_STORE_BYTES,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        namespace="keyun",
-    )
 
 
 def install_event_loop_policy() -> None:
