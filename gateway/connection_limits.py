@@ -47,11 +47,11 @@ class ConnectionLimits:
     --connection-age-ms); the keepalive policy is fixed."""
 
     handshake_timeout_ms: int = HANDSHAKE_TIMEOUT_MS
-    idle_ms: int = CONNECTION_IDLE_MS
-    age_ms: int = CONNECTION_AGE_MS
+    connection_idle_ms: int = CONNECTION_IDLE_MS
+    connection_age_ms: int = CONNECTION_AGE_MS
 
     def __post_init__(self) -> None:
-        for name in ("handshake_timeout_ms", "idle_ms", "age_ms"):
+        for name in ("handshake_timeout_ms", "connection_idle_ms", "connection_age_ms"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1 ms, not {getattr(self, name)}")
 
@@ -59,8 +59,8 @@ class ConnectionLimits:
         """The grpc.aio server's channel arguments for these limits."""
         return [
             ("grpc.server_handshake_timeout_ms", self.handshake_timeout_ms),
-            ("grpc.max_connection_idle_ms", self.idle_ms),
-            ("grpc.max_connection_age_ms", self.age_ms),
+            ("grpc.max_connection_idle_ms", self.connection_idle_ms),
+            ("grpc.max_connection_age_ms", self.connection_age_ms),
             ("grpc.max_connection_age_grace_ms", CONNECTION_AGE_GRACE_MS),
             ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
             ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
