@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import ray
 
@@ -22,7 +24,8 @@ from keyun.actors.packed import pack, unpack
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
-from keyun.gateway.server import install_event_loop_policy, start_ray
+from keyun.gateway.ray_runtime import start_ray
+from keyun.gateway.server import install_event_loop_policy
 
 from .replay import START, trip_spec
 
@@ -76,7 +79,7 @@ def main() -> None:
     sales = [cmd.Sell(uuid.uuid4().hex, "B1-20300102", "S1", "S2", (), 1) for _ in range(args.batch)]
     replies, _ = engine.execute(sales, START + 1)
     install_event_loop_policy()
-    start_ray(cpus=2)
+    start_ray(Path(tempfile.mkdtemp(prefix="keyun-bench-ray-")), cpus=2)
     actor = Answering.remote(replies[0])
     print(f"{args.batch} sales per batch, {args.in_flight} batches in flight, {args.seconds:.0f} s each")
     for name, packed in (("Ray pickles the batch", False), ("packed batch", True)):

@@ -22,15 +22,17 @@ from keyun.engine.reasons import Rejected
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence.metrics import observe_collections
 from keyun.persistence import keyring_cli, layout
-from keyun.persistence.keyring import KeyringError
+from keyun.persistence.keyring import KeyringError, refuse_inside
 from keyun.terminals import admin_cli
 from keyun.terminals import cli as terminal_cli
 
 from . import credentials, tls
 from .payments import sandbox
 from .network_loader import local_today, load_network
+from .connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS, ConnectionLimits
 from .owners import ShardCountMismatch
-from .server import KeyunServer, default_key_dir, install_event_loop_policy, start_ray
+from .ray_runtime import RayExposed, start_ray
+from .server import KeyunServer, default_key_dir, install_event_loop_policy
 from .shared_answers import SEARCH_CACHE_S
 
 log = logging.getLogger("keyun")
@@ -98,7 +100,10 @@ def add_serve(verbs) -> None:
     p.add_argument("--sandbox-pay", action="store_true", help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)")
     p.add_argument("--notify-port", type=int, default=0, help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)")
     p.add_argument("--notify-url", default="", help="the public base URL providers reach that port at, e.g. https://pay.station.example (default http://HOST:PORT)")
-    p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
+    p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing, the embedded Ray's token), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
+    p.add_argument("--handshake-timeout-ms", type=int, default=HANDSHAKE_TIMEOUT_MS, help=f"close a connection that has not finished TCP, TLS and HTTP/2 set-up in this time (default {HANDSHAKE_TIMEOUT_MS})")
+    p.add_argument("--connection-idle-ms", type=int, default=CONNECTION_IDLE_MS, help=f"close a connection without calls for this long; clients reconnect at their next call (default {CONNECTION_IDLE_MS})")
+    p.add_argument("--connection-age-ms", type=int, default=CONNECTION_AGE_MS, help=f"close every connection at this age, after its calls finish (default {CONNECTION_AGE_MS})")
 
 
 def add_totp(verbs) -> None:
@@ -150,6 +155,11 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, tomllib.TOMLDecodeError, PolicyError) as error:
         print(f"keyun serve: {args.policy}: {error}", file=sys.stderr)
         return 2
+    try:
+        args.connection_limits = ConnectionLimits(args.handshake_timeout_ms, args.connection_idle_ms, args.connection_age_ms)
+    except ValueError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     if (status := _resolve_tls(args)) != 0:
         return status
     install_event_loop_policy()
@@ -162,14 +172,19 @@ def serve(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> None:
     fresh = layout.read_manifest(args.data_dir) is None
-    log.info("starting Ray (%s)", args.ray_address or "embedded")
-    start_ray(args.ray_address)
+    log.info("starting Ray (%s)", args.ray_address or "embedded, on loopback")
+    key_dir = args.key_dir or default_key_dir(args.data_dir)
+    try:
+        refuse_inside(key_dir, args.data_dir)  # before the embedded Ray's token is written there
+        start_ray(key_dir, args.ray_address)
+    except (KeyringError, RayExposed) as error:
+        raise SystemExit(f"keyun serve: {error}") from None
     pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
     try:
         server = KeyunServer.create(
             "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
             tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules, payments_dir=args.payments_dir,
-            search_cache_s=args.search_cache_ms / 1000,
+            search_cache_s=args.search_cache_ms / 1000, connection_limits=args.connection_limits,
         )
     except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
@@ -248,6 +263,8 @@ async def _start_workers(args: argparse.Namespace, port: int, payments_url: str 
             "--ray-address", ray.get_runtime_context().gcs_address,
             "--host", args.host, "--port", str(port), "--data-dir", str(args.data_dir),
             "--shards", str(args.shards), "--log-level", args.log_level, "--search-cache-ms", str(args.search_cache_ms),
+            "--handshake-timeout-ms", str(args.handshake_timeout_ms), "--connection-idle-ms", str(args.connection_idle_ms),
+            "--connection-age-ms", str(args.connection_age_ms),
         ]
         if args.key_dir:
             command += ["--key-dir", str(args.key_dir)]

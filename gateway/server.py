@@ -44,6 +44,7 @@ from keyun.v1 import (
 from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
+from .connection_limits import ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
@@ -64,9 +65,6 @@ SERVICE_NAMES = tuple(
     )
 )
 
-# The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
-OBJECT_STORE_BYTES = 256 * 1024 * 1024
-
 # How often health is brought in line with the owners' state, and how long it stays NOT_SERVING
 # after an owner came back (a restart can take less than one poll; checkers should still see it,
 # and a load balancer should not flap).
@@ -78,23 +76,6 @@ STOP_GRACE_S = 5.0
 
 # A batch of up to MAX_BATCH commands is far below this; it guards against absurd requests.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-
-
-def start_ray(address: str | None = None, cpus: int | None = None) -> None:
-    """Join a Ray cluster at `address`, or start an embedded one sized for a small machine."""
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, namespace="keyun", logging_level=logging.WARNING, log_to_driver=False)
-        return
-    ray.init(
-        num_cpus=cpus,
-        include_dashboard=False,
-        object_store_memory=OBJECT_STORE_BYTES,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        namespace="keyun",
-    )
 
 
 def install_event_loop_policy() -> None:
@@ -164,9 +145,10 @@ class KeyunServer:
     def __init__(
         self, owners: Owners, metrics: GatewayMetrics, keyring: Keyring, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
         password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
+        payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S, connection_limits: ConnectionLimits = ConnectionLimits(),
     ):
         pool = owners.pool
+        self.connection_limits = connection_limits
         self.searches = SharedAnswers(search_cache_s, metrics.search_answers)
         self.owners = owners
         self.pool = pool
@@ -203,6 +185,7 @@ class KeyunServer:
         detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
         key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
         account_rules: ac.AccountRules | None = None, payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
+        connection_limits: ConnectionLimits = ConnectionLimits(),
     ) -> KeyunServer:
         """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
         `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -214,7 +197,7 @@ class KeyunServer:
         pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource, audit_name)
         accounts = accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource, audit_name)
         owners = Owners(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
-        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s)
+        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s, connection_limits)
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
@@ -240,7 +223,10 @@ class KeyunServer:
         primary process (not a --workers helper) creates demo accounts or opens the first setup.
         """
         credentials = self._credentials(host)
-        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0)]
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0),
+            *self.connection_limits.channel_options(),
+        ]
         # Metrics outermost, so refused calls are counted too; then who may call what.
         server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics), AuthInterceptor(self.auth)], options=options)
         services = GenericHandlersOnly(server)

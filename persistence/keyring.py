@@ -385,7 +385,7 @@ def _write_manifest(key_dir: Path, current: str, keys: list[_FieldKey]) -> None:
 def _load(key_dir: Path) -> tuple[str, dict[str, _FieldKey], bytes, Ed25519PrivateKey]:
     if not key_dir.is_dir():
         raise KeyringError(f"{key_dir} is not a key directory (create one with keyun keys init --key-dir {key_dir})")
-    _check_private(key_dir, "chmod 700")
+    check_private(key_dir, "chmod 700")
     manifest = _read_manifest(key_dir / MANIFEST)
     field_keys = {}
     for entry in manifest["field_keys"]:
@@ -438,7 +438,7 @@ def _manifest_problem(manifest: object) -> str | None:
     return None
 
 
-def _check_private(path: Path, fix: str) -> None:
+def check_private(path: Path, fix: str) -> None:
     """Refuse keys that other users of the machine can read or change, as OpenSSH does."""
     if os.name != "posix":
         return
@@ -454,7 +454,7 @@ MAX_KEY_FILE_BYTES = 4096
 def _read_private_file(path: Path) -> bytes:
     """The bytes of a key file, which must exist, be private, and be small."""
     try:
-        _check_private(path, "chmod 600")
+        check_private(path, "chmod 600")
         with open(path, "rb") as file:
             data = file.read(MAX_KEY_FILE_BYTES + 1)
     except FileNotFoundError:

@@ -16,7 +16,8 @@ import pytest
 
 from keyun.gateway.credentials import FAST_TEST_PARAMS
 from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
-from keyun.gateway.server import KeyunServer, install_event_loop_policy, start_ray
+from keyun.gateway.ray_runtime import start_ray
+from keyun.gateway.server import KeyunServer, install_event_loop_policy
 from keyun.terminals.client import KeyunClient
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -88,11 +89,12 @@ LOG_LINES: list[str] = []
 
 
 @pytest.fixture(scope="session")
-def ray_session():
+def ray_session(tmp_path_factory):
     keyun_log = logging.getLogger("keyun")
     keyun_log.addHandler(_Capture(logging.DEBUG))
     keyun_log.setLevel(logging.DEBUG)
-    start_ray(cpus=2)
+    # The session's Ray is embedded as keyun serve's is: on loopback, with a token of its own.
+    start_ray(tmp_path_factory.mktemp("ray-keys"), cpus=2)
     yield
 
 
