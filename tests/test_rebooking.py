@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import grpc
@@ -359,3 +361,48 @@ def test_owners_killed_in_the_middle_of_a_move_then_a_refund_after_the_restart(r
         client.close()
     finally:
         server.stop()
+
+
+# A rebooking is five owner round trips of a few milliseconds each here: refunds started this much
+# later, ticket after ticket, arrive before, during and after it.
+RACE_STAGGER_S = 0.004
+
+
+@pytest.mark.parametrize("interrupted", [False, True], ids=["in-flight", "interrupted"])
+def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, trips, interrupted):
+    """The natural race: each ticket is rebooked by one client while another refunds it, at once.
+    Every passenger ends with the new seat (and the refund is refused TICKET_CHANGED) or the
+    refund (and the change is refused), and nothing else holds a seat."""
+    server, client = station
+    first, second = trips
+    refunder = logged_in(KeyunClient(server.target))  # retries CHANGE_IN_PROGRESS by itself, after the hint
+    tickets = [t.ticket_id for t in client.sell(first, "AAA", "DDD", seat_count=8).tickets]
+
+    def attempt(call):
+        try:
+            return call()
+        except KeyunError as error:
+            return error
+
+    def refund(ticket_id: str, after_s: float):
+        time.sleep(after_s)  # not a clock: it spreads the refunds over the saga's steps, so they meet each of them
+        return attempt(lambda: refunder.refund(ticket_id))
+
+    outcomes = {}
+    with moves_count_as_interrupted(server) if interrupted else contextmanager(lambda: (yield))():
+        for n, ticket_id in enumerate(tickets):
+            with ThreadPoolExecutor(2) as pool:
+                moving = pool.submit(attempt, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}"))
+                refunding = pool.submit(refund, ticket_id, n * RACE_STAGGER_S)
+            outcomes[ticket_id] = (moving.result(), refunding.result())
+    refunder.close()
+    moved = []
+    for ticket_id, (moving, refunding) in outcomes.items():
+        if isinstance(moving, KeyunError):
+            assert moving.reason == "CHANGE_NOT_ALLOWED" and refunding.status == common_pb2.TICKET_STATUS_REFUNDED, (moving, refunding)
+        else:
+            assert refunding.reason == "TICKET_CHANGED" and moving.old_ticket.changed_to == moving.new_ticket.ticket_id, (moving, refunding)
+            moved.append(moving.new_ticket.ticket_id)
+    assert sorted(live_seats(client, first, second)) == sorted(moved)  # no old seat kept, no new ticket stray
+    for trip_id in (first, second):
+        assert client.seat_map(trip_id, "AAA", "DDD").seats_free + len(live_seats(client, trip_id)) == client.trip(trip_id).seats_total
