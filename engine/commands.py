@@ -349,10 +349,8 @@ class ChangeTicket(_OfTicket):
 
 
 @dataclass(frozen=True, slots=True)
-class AbortChange(_OfTicket):
-    """Rebooking, undo, first at the old ticket's owner: the decision that the saga's move will not
-    happen.  Refused (TICKET_CHANGED) if the move was made already; the ticket stays blocked until
-    the new trip's owner has undone its part (ClearChange)."""
+class _SagaStep(_OfTicket):
+    """A step of a rebooking saga's undo at the old ticket's owner, naming the ticket and the saga."""
 
     request_id: str
     ticket_id: str
@@ -362,6 +360,13 @@ class AbortChange(_OfTicket):
         check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
         _saga(self.saga)
+
+
+@dataclass(frozen=True, slots=True)
+class AbortChange(_SagaStep):
+    """Rebooking, undo, first at the old ticket's owner: the decision that the saga's move will not
+    happen.  Refused (TICKET_CHANGED) if the move was made already; the ticket stays blocked until
+    the new trip's owner has undone its part (ClearChange)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,18 +387,9 @@ class UndoMove:
 
 
 @dataclass(frozen=True, slots=True)
-class ClearChange(_OfTicket):
+class ClearChange(_SagaStep):
     """Rebooking, undo, last at the old ticket's owner: the new trip holds nothing of the aborted
     move any more, so the ticket may be used (refunded, boarded, rebooked) again."""
-
-    request_id: str
-    ticket_id: str
-    saga: str
-
-    def __post_init__(self) -> None:
-        check_request_id(self.request_id)
-        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
-        _saga(self.saga)
 
 
 @dataclass(frozen=True, slots=True)
