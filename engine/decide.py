@@ -383,10 +383,10 @@ def _move_refusal(trip: Trip, ticket: Ticket, command: BeginChange) -> Rejection
         why = f"trip {command.new_trip_id} runs route {command.new_route_id}, not the ticket's {trip.spec.route_id}"
     elif ticket.changed_from:
         why = f"ticket {ticket.ticket_id} was rebooked already; a ticket is changed once"
-    elif ticket.status is not TicketStatus.ISSUED:
+    elif ticket.status is not TicketStatus.ISSUED and not ticket.changed_to:
         why = f"ticket {ticket.ticket_id} is {ticket.status.value}"
     else:
-        return None
+        return None  # a ticket rebooked already is answered TICKET_CHANGED, naming its new ticket (change_refusal)
     return reject(Reason.CHANGE_NOT_ALLOWED, why, field="new_trip_id")
 
 
