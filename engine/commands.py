@@ -53,6 +53,11 @@ def check_request_id(value: str) -> None:
     _require("request_id", value, REQUEST_ID, MAX_REQUEST_ID_CHARS)
 
 
+def _saga(value: str) -> None:
+    """A rebooking saga's id is the client's request id, cut to leave room for its steps' suffixes."""
+    _require("saga", value, REQUEST_ID, MAX_REQUEST_ID_CHARS)
+
+
 def _trip_id(value: str, field_name: str = "trip_id") -> None:
     _require(field_name, value, TRIP_ID, MAX_ID_CHARS)
 
@@ -157,6 +162,7 @@ class PlaceHold:
     ttl_ms: int = 0  # 0: the station's default (Policy.hold_ttl_ms)
     buyer: str = ""  # a passenger account buying for itself; "" for staff and devices
     holders: tuple[Holder, ...] = ()  # real-name passengers, one per seat
+    for_move: str = ""  # a rebooking's hold: the saga it is for, whose undo releases it (UndoMove)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -164,6 +170,8 @@ class PlaceHold:
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
         _holders(self.holders, self.seat_numbers, self.seat_count)
+        if self.for_move:
+            _saga(self.for_move)
         if self.ttl_ms != 0 and not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
             raise invalid("ttl_seconds", f"must be {MIN_HOLD_TTL_MS // 1000}..{MAX_HOLD_TTL_MS // 1000} seconds")
 
@@ -194,12 +202,15 @@ class ConfirmHold(_OfHold):
     request_id: str
     hold_id: str
     changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
+    for_move: str = ""  # rebooking: the saga issuing it, refused here once its move was undone
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
         if self.changed_from:
             _split_id("changed_from", self.changed_from, TICKET_SUFFIX)
+        if self.for_move:
+            _saga(self.for_move)
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +307,29 @@ class ArchiveTrips:
 
 
 @dataclass(frozen=True, slots=True)
+class BeginChange(_OfTicket):
+    """Rebooking, first step, at the old ticket's owner: check that the ticket may move to
+    `new_trip_id`, and mark it moving by this saga.  While it is, its owner refuses a refund, a
+    check-in or another rebooking of it (CHANGE_IN_PROGRESS), so the move is finished or undone
+    before anything else touches the ticket."""
+
+    request_id: str
+    ticket_id: str
+    saga: str
+    new_trip_id: str
+    new_route_id: str  # the new trip's route, read from its owner: both trips must run one route
+    buyer: str = ""  # set when a passenger rebooks: only their own ticket
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+        _saga(self.saga)
+        _trip_id(self.new_trip_id, "new_trip_id")
+        if len(self.new_route_id) > MAX_ID_CHARS:
+            raise invalid("new_route_id", f"longer than {MAX_ID_CHARS} characters")
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeTicket(_OfTicket):
     """Rebooking, last step: give the old ticket up for the new one already issued elsewhere."""
 
@@ -304,11 +338,58 @@ class ChangeTicket(_OfTicket):
     new_ticket_id: str
     buyer: str = ""  # set when a passenger rebooks: only their own ticket
     new_price_fen: int = -1  # the new ticket's price: a cheaper one refunds the difference (-1: not given)
+    saga: str = ""  # the saga that began the move (BeginChange): only it may finish it
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
         _split_id("new_ticket_id", self.new_ticket_id, TICKET_SUFFIX)
+        if self.saga:
+            _saga(self.saga)
+
+
+@dataclass(frozen=True, slots=True)
+class _SagaStep(_OfTicket):
+    """A step of a rebooking saga's undo at the old ticket's owner, naming the ticket and the saga."""
+
+    request_id: str
+    ticket_id: str
+    saga: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+        _saga(self.saga)
+
+
+@dataclass(frozen=True, slots=True)
+class AbortChange(_SagaStep):
+    """Rebooking, undo, first at the old ticket's owner: the decision that the saga's move will not
+    happen.  Refused (TICKET_CHANGED) if the move was made already; the ticket stays blocked until
+    the new trip's owner has undone its part (ClearChange)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UndoMove:
+    """Rebooking, undo, at the new trip's owner: release the saga's hold and void its new ticket,
+    whichever exist, and refuse the saga's later steps there.  Repeating it changes nothing."""
+
+    request_id: str
+    trip_id: str  # the new trip
+    old_ticket_id: str
+    saga: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _trip_id(self.trip_id)
+        _split_id("old_ticket_id", self.old_ticket_id, TICKET_SUFFIX)
+        _saga(self.saga)
+
+
+@dataclass(frozen=True, slots=True)
+class ClearChange(_SagaStep):
+    """Rebooking, undo, last at the old ticket's owner: the new trip holds nothing of the aborted
+    move any more, so the ticket may be used (refunded, boarded, rebooked) again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +508,7 @@ class SettleRefund(_OfOrder):
 Command = (
     ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | DelayTrip | SweepHolds | ArchiveTrips
     | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund | ChangeTicket | VoidTicket
+    | BeginChange | AbortChange | UndoMove | ClearChange
 )
 
 
@@ -531,7 +613,22 @@ class ListMoney:
             raise invalid("date", "an empty time window")
 
 
-Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney | Ping
+@dataclass(frozen=True, slots=True)
+class ListMoves:
+    """Rebookings this owner's tickets are marked for that are older than `older_than_ms` by the
+    owner's clock, or aborted and not cleared: moves whose saga was interrupted (asked of all
+    owners by the gateway's sweep)."""
+
+    older_than_ms: int
+    limit: int
+    trip_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.older_than_ms < 0 or self.limit <= 0:
+            raise invalid("older_than_ms", "needs a non-negative age and a positive limit")
+
+
+Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney | Ping | ListMoves
 
 # Commands and queries cross from the gateway to an owner in every batch (engine/pickling.py).
 pickle_as_constructor_call(*Command.__args__, *Query.__args__)

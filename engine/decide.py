@@ -7,11 +7,14 @@ from enum import Enum
 from heapq import heappop as _heappop, heappush as _heappush
 
 from .commands import (
+    AbortChange,
     ArchiveTrips,
+    BeginChange,
     CancelOrder,
     CancelTrip,
     ChangeTicket,
     CheckIn,
+    ClearChange,
     Command,
     ConfirmHold,
     CreateOrder,
@@ -26,15 +29,20 @@ from .commands import (
     Sell,
     SettleRefund,
     SweepHolds,
+    UndoMove,
     VoidTicket,
 )
 from .events import (
+    ChangeAborted,
+    ChangeBegun,
+    ChangeCleared,
     Event,
     Holder,
     HoldExpired,
     HoldPlaced,
     HoldReleased,
     IssuedTicket,
+    MoveUndone,
     OrderCancelled,
     OrderCreated,
     OrderExpired,
@@ -160,6 +168,14 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _change_ticket(trip, command, now, policy)
         case VoidTicket():
             return _void_ticket(trip, command, now)
+        case BeginChange():
+            return _begin_change(trip, command, now, policy)
+        case AbortChange():
+            return _abort_change(trip, command, now)
+        case UndoMove():
+            return _undo_move(trip, command, now)
+        case ClearChange():
+            return _clear_change(trip, command, now)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -215,13 +231,15 @@ def _claim(trip: Trip, command: PlaceHold | Sell, now: int, policy: Policy) -> t
 
 
 def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Outcome:
+    if command.for_move in trip.undone_moves:
+        return _undone(command.for_move)
     claim = _claim(trip, command, now, policy)
     if isinstance(claim, Rejection):
         return claim
     (i, j), seats = claim
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
     ttl_ms = command.ttl_ms or policy.hold_ttl_ms
-    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + ttl_ms, command.buyer, command.holders),)
+    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + ttl_ms, command.buyer, command.holders, command.for_move),)
 
 
 def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()) -> tuple[IssuedTicket, ...]:
@@ -259,6 +277,8 @@ def _has_order(trip: Trip, hold_id: str) -> Rejection:
 
 
 def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outcome:
+    if command.for_move in trip.undone_moves:
+        return _undone(command.for_move)
     hold = _live_hold(trip, command.hold_id, now)
     if isinstance(hold, Rejection):
         return hold
@@ -289,6 +309,8 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
     ticket = trip.tickets.get(ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
+    if ticket.moving():
+        return in_progress(ticket, now)
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
@@ -317,12 +339,100 @@ def _changed(ticket: Ticket) -> Rejection:
 # --- rebooking (改签) -------------------------------------------------------------------------
 
 
+def _own_ticket(trip: Trip, ticket_id: str, buyer: str) -> Ticket | Rejection:
+    """The ticket, unless it does not exist or (for a passenger) is someone else's."""
+    ticket = trip.tickets.get(ticket_id)
+    if ticket is None or (buyer and ticket.buyer != buyer):
+        return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
+    return ticket
+
+
+def in_progress(ticket: Ticket, now: int) -> Rejection:
+    """A call on a ticket a rebooking holds: retry once the move is made or undone.  The facts let
+    the gateway undo a move whose saga was interrupted (`age_ms` by this owner's clock)."""
+    move = ticket.move
+    return reject(
+        Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being rebooked to trip {move.new_trip_id}: retry shortly",
+        ticket_id=ticket.ticket_id, saga=move.saga, new_trip_id=move.new_trip_id, age_ms=now - move.began_at_ms,
+    )
+
+
+def _undone(saga: str) -> Rejection:
+    return reject(Reason.CHANGE_NOT_ALLOWED, f"rebooking {saga} was undone: the ticket was refunded, boarded or moved while it was interrupted")
+
+
+def _begin_change(trip: Trip, command: BeginChange, now: int, policy: Policy) -> Outcome:
+    ticket = _own_ticket(trip, command.ticket_id, command.buyer)
+    if isinstance(ticket, Rejection):
+        return ticket
+    if ticket.move is not None and ticket.move.saga == command.saga:
+        return ()  # this saga's move began already
+    if ticket.moving():
+        return in_progress(ticket, now)
+    refusal = _move_refusal(trip, ticket, command) or change_refusal(trip, ticket, now, policy)
+    if refusal is not None:
+        return refusal
+    return (ChangeBegun(trip.spec.trip_id, ticket.ticket_id, command.saga, command.new_trip_id, now),)
+
+
+def _move_refusal(trip: Trip, ticket: Ticket, command: BeginChange) -> Rejection | None:
+    """Why the ticket may not move to the trip asked for, as the client first hears it."""
+    if command.new_trip_id == trip.spec.trip_id:
+        why = "the new trip is the ticket's own trip"
+    elif command.new_route_id != trip.spec.route_id:
+        why = f"trip {command.new_trip_id} runs route {command.new_route_id}, not the ticket's {trip.spec.route_id}"
+    elif ticket.changed_from:
+        why = f"ticket {ticket.ticket_id} was rebooked already; a ticket is changed once"
+    elif ticket.status is not TicketStatus.ISSUED and not ticket.changed_to:
+        why = f"ticket {ticket.ticket_id} is {ticket.status.value}"
+    else:
+        return None  # a ticket rebooked already is answered TICKET_CHANGED, naming its new ticket (change_refusal)
+    return reject(Reason.CHANGE_NOT_ALLOWED, why, field="new_trip_id")
+
+
+def _abort_change(trip: Trip, command: AbortChange, now: int) -> Outcome:
+    ticket = _own_ticket(trip, command.ticket_id, "")
+    if isinstance(ticket, Rejection):
+        return ticket
+    move = ticket.move
+    if move is None or move.saga != command.saga or move.aborted:
+        return ()  # this saga holds nothing here: never began, aborted already, or cleared
+    if ticket.status is TicketStatus.CHANGED:
+        return _changed(ticket)  # the move was made first: nothing is undone
+    return (ChangeAborted(trip.spec.trip_id, ticket.ticket_id, command.saga, now),)
+
+
+def _undo_move(trip: Trip, command: UndoMove, now: int) -> Outcome:
+    saga = command.saga
+    released = tuple(HoldReleased(trip.spec.trip_id, hold.hold_id) for hold in trip.holds.values() if hold.for_move == saga)
+    voided = tuple(
+        TicketVoided(trip.spec.trip_id, ticket.ticket_id, now) for ticket in trip.tickets.values()
+        if ticket.for_move == saga and ticket.status is TicketStatus.ISSUED
+    )
+    undone = () if saga in trip.undone_moves else (MoveUndone(trip.spec.trip_id, saga, now),)
+    return released + voided + undone
+
+
+def _clear_change(trip: Trip, command: ClearChange, now: int) -> Outcome:
+    ticket = _own_ticket(trip, command.ticket_id, "")
+    if isinstance(ticket, Rejection):
+        return ticket
+    move = ticket.move
+    if move is None or move.saga != command.saga:
+        return ()  # cleared already
+    if not move.aborted:
+        return in_progress(ticket, now)  # only an aborted move is cleared: AbortChange comes first
+    return (ChangeCleared(trip.spec.trip_id, ticket.ticket_id, command.saga, now),)
+
+
 def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) -> Outcome:
-    ticket = trip.tickets.get(command.ticket_id)
-    if ticket is None or (command.buyer and ticket.buyer != command.buyer):
-        return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
+    ticket = _own_ticket(trip, command.ticket_id, command.buyer)
+    if isinstance(ticket, Rejection):
+        return ticket
     if ticket.status is TicketStatus.CHANGED and ticket.changed_to == command.new_ticket_id:
         return ()  # done already: a retry of the same move
+    if command.saga and (ticket.move is None or ticket.move.saga != command.saga or ticket.move.aborted):
+        return _undone(command.saga)
     refusal = change_refusal(trip, ticket, now, policy)
     if refusal is not None:
         return refusal
@@ -490,6 +600,8 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
     ticket = trip.tickets.get(command.ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
+    if ticket.moving():
+        return in_progress(ticket, now)
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):

@@ -49,6 +49,7 @@ class HoldPlaced:
     expires_at_ms: int
     buyer: str = ""  # the passenger account that placed it; "" for staff and devices
     holders: tuple[Holder, ...] = ()  # one per seat, in seat order, when bought for named passengers
+    for_move: str = ""  # a rebooking's hold: the saga it is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,47 @@ class TicketVoided:
 
     trip_id: str
     ticket_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBegun:
+    """A rebooking saga marked the ticket moving to `new_trip_id`: nothing else may touch it until
+    the move is made (TicketChanged) or undone (ChangeAborted, then ChangeCleared)."""
+
+    trip_id: str
+    ticket_id: str
+    saga: str
+    new_trip_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAborted:
+    """The saga's move will not happen; the ticket stays blocked until the new trip is cleaned up."""
+
+    trip_id: str
+    ticket_id: str
+    saga: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCleared:
+    """The new trip holds nothing of the aborted move: the ticket is free to use again."""
+
+    trip_id: str
+    ticket_id: str
+    saga: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveUndone:
+    """On the new trip: the saga's move was undone, so its later steps are refused here."""
+
+    trip_id: str
+    saga: str
     at_ms: int
 
 
@@ -242,5 +284,6 @@ class RefundSettled:
 Event = (
     TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
     | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled | TripDelayed | TripArchived
+    | ChangeBegun | ChangeAborted | ChangeCleared | MoveUndone
     | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
 )

@@ -55,6 +55,7 @@ class Reason(IntEnum):
     CHANGE_NOT_ALLOWED = 3018  # a ticket may be rebooked once, before it is used, refunded or gone
     TICKET_CHANGED = 3019  # the ticket was rebooked to another trip
     PAYMENT_REFUSED = 3020  # the payment provider refused (a declined card, a closed payment)
+    CHANGE_IN_PROGRESS = 3021  # the ticket is being rebooked: the call waits until the move is finished or undone
 
     # 4xxx: who is calling, and what they may do (accounts, sessions, permissions).
     NOT_AUTHENTICATED = 4001  # no credentials, or a token that is malformed or badly signed
@@ -74,6 +75,12 @@ class Reason(IntEnum):
     RETENTION_TOO_SHORT = 4015  # an audit purge that would remove records younger than the law allows
     NO_SECOND_FACTOR = 4016  # an administrator role for an account without one
     CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
+
+
+# Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so
+# a retry with the same request id is decided afresh once the reason has passed.  Remembering them
+# would turn a refund that waited for a rebooking into a refund refused for good.
+TRANSIENT = frozenset({Reason.CHANGE_IN_PROGRESS})
 
 
 @dataclass(frozen=True, slots=True)

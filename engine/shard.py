@@ -16,17 +16,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .commands import ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListOrders, ListStations, Ping, Query, SearchTrips, SweepHolds
+from .commands import (
+    ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListMoves, ListOrders, ListStations, Ping, Query, SearchTrips,
+    SweepHolds,
+)
 from .decide import TripStatus, archived, decide, segment_status
 from .events import Event, TripArchived
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
 from .outbox import TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
-from .reasons import Reason, Rejection, reject
+from .reasons import TRANSIENT, Reason, Rejection, reject
 from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
 from .views import OrderView, Reply, answer, render
 
-QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney, Ping)
+QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney, Ping, ListMoves)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,8 @@ class ShardEngine:
                 return self.answer_retry(command.request_id)
         outcome = decide(self.state, command, now, self.policy)
         if isinstance(outcome, Rejection):
+            if outcome.reason in TRANSIENT:
+                return outcome  # "not now": the retry is decided afresh (reasons.TRANSIENT)
             if command.request_id:
                 entries.append(Refusal(command, outcome))
             self._remember(Receipt(command, outcome, now))

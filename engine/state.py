@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .events import (
+    ChangeAborted,
+    ChangeBegun,
+    ChangeCleared,
     Event,
+    MoveUndone,
     Holder,
     OrderCancelled,
     OrderCreated,
@@ -72,6 +76,18 @@ class Hold:
     expires_at_ms: int
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
+    for_move: str = ""  # a rebooking's hold: the saga it is for
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A rebooking of a ticket by one saga, from its first step at the ticket's owner on.  It stays
+    on the ticket once made, so that the saga's late undo can be told the move was made."""
+
+    saga: str
+    new_trip_id: str
+    began_at_ms: int
+    aborted: bool = False  # undone here; the new trip's clean-up is not confirmed yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +109,12 @@ class Ticket:
     changed_from: str = ""  # the ticket this one replaced (rebooking)
     changed_to: str = ""  # the ticket that replaced this one
     order_id: str = ""  # the order that paid for it, if one did
+    move: Move | None = None  # a rebooking of this ticket begun (BeginChange), made or being undone
+    for_move: str = ""  # a rebooking's new ticket: the saga that issued it
+
+    def moving(self) -> bool:
+        """A rebooking holds this ticket: neither made nor cleared after an undo."""
+        return self.move is not None and self.status is TicketStatus.ISSUED
 
 
 class OrderStatus(Enum):
@@ -153,6 +175,9 @@ class Trip:
     orders_placed: int = 0  # numbers order ids
     delay_ms: int = 0  # the station's announced delay: every stop leaves this much later
     order_of_hold: dict[str, str] = field(default_factory=dict)  # hold id -> its order, while it has one
+    # Rebooking sagas undone on this trip (as the new trip): their late steps are refused here, so
+    # a saga that outlived its undo cannot leave a hold or a ticket behind.
+    undone_moves: set[str] = field(default_factory=set)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     view_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -193,6 +218,9 @@ class ShardState:
     # (timetable_end_ms, trip_id) of every trip held, earliest first: what to archive next.
     ends: list[tuple[int, str]] = field(default_factory=list)
     archived: set[str] = field(default_factory=set)  # ids of the trips archived: never scheduled again
+    # ticket id -> its trip id, for every ticket a rebooking holds (Ticket.moving): what the
+    # gateway's sweep of interrupted moves asks for (ListMoves), without walking every ticket.
+    moving: dict[str, str] = field(default_factory=dict)
 
 
 def evolve(state: ShardState, event: Event) -> None:
@@ -221,9 +249,21 @@ def evolve(state: ShardState, event: Event) -> None:
             trip = state.trips[trip_id]
             ticket = _change(trip.tickets, ticket_id, status=TicketStatus.CHANGED, changed_to=new_ticket_id)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
+            state.moving.pop(ticket_id, None)
             order = trip.orders.get(ticket.order_id)
             if order is not None and all(trip.tickets[t].status is TicketStatus.CHANGED for t in order.ticket_ids):
                 _order_status(trip, order.order_id, OrderStatus.CHANGED, at_ms)
+        case ChangeBegun(trip_id, ticket_id, saga, new_trip_id, at_ms):
+            _change(state.trips[trip_id].tickets, ticket_id, move=Move(saga, new_trip_id, at_ms))
+            state.moving[ticket_id] = trip_id
+        case ChangeAborted(trip_id, ticket_id, _, _):
+            tickets = state.trips[trip_id].tickets
+            _change(tickets, ticket_id, move=dataclasses.replace(tickets[ticket_id].move, aborted=True))
+        case ChangeCleared(trip_id, ticket_id, _, _):
+            _change(state.trips[trip_id].tickets, ticket_id, move=None)
+            state.moving.pop(ticket_id, None)
+        case MoveUndone(trip_id, saga, _):
+            state.trips[trip_id].undone_moves.add(saga)
         case TicketVoided(trip_id, ticket_id, at_ms):
             trip = state.trips[trip_id]
             ticket = _change(trip.tickets, ticket_id, status=TicketStatus.VOID)
@@ -297,7 +337,9 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
     for seat in event.seats:
         assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[seat] |= mask
-    trip.holds[event.hold_id] = Hold(event.hold_id, event.seats, event.from_stop, event.to_stop, event.fare_fen, event.expires_at_ms, event.buyer, event.holders)
+    trip.holds[event.hold_id] = Hold(
+        event.hold_id, event.seats, event.from_stop, event.to_stop, event.fare_fen, event.expires_at_ms, event.buyer, event.holders, event.for_move,
+    )
     trip.holds_placed += 1
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
 
@@ -313,6 +355,8 @@ def _drop_hold(trip: Trip, hold_id: str) -> Hold:
 def _archive(state: ShardState, trip: Trip) -> None:
     """What is left of an archived trip here: its id, so it is never scheduled again."""
     state.archived.add(trip.spec.trip_id)
+    for ticket_id in trip.tickets:
+        state.moving.pop(ticket_id, None)
     for order in trip.orders.values():
         if order.buyer:
             state.orders_by_buyer[order.buyer].discard(order.order_id)
@@ -336,14 +380,13 @@ def _trim_expiry(state: ShardState) -> None:
 
 def _issue(trip: Trip, event: TicketsIssued) -> None:
     mask = legs_mask(event.from_stop, event.to_stop)
-    if event.hold_id:
-        _drop_hold(trip, event.hold_id)
+    for_move = _drop_hold(trip, event.hold_id).for_move if event.hold_id else ""
     for issued in event.tickets:
         assert trip.occupied[issued.seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[issued.seat] |= mask
         trip.tickets[issued.ticket_id] = Ticket(
             issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms, buyer=event.buyer, holder=issued.holder,
-            changed_from=event.changed_from,
+            changed_from=event.changed_from, for_move=for_move,
         )
     trip.tickets_issued += len(event.tickets)
 
@@ -375,7 +418,7 @@ def trip_record(trip: Trip) -> tuple:
     return (
         trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), dict(trip.expired_holds),
         trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued, tuple(trip.orders.values()), trip.orders_placed,
-        trip.delay_ms,
+        trip.delay_ms, tuple(sorted(trip.undone_moves)),
     )
 
 
@@ -394,12 +437,13 @@ def record_buyers(record: tuple) -> set[str]:
 
 def restore_trip(state: ShardState, record: tuple) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
-    # Records written before orders existed have nine fields, before delays eleven: the missing
-    # trailing fields take these values.
-    later_fields = ((), 0, 0)  # orders, orders_placed, delay_ms
-    spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms = (
-        *record, *later_fields[len(record) - 9 :],
-    )
+    # Records written before orders existed have nine fields, before delays eleven, before
+    # rebookings were undone at the new trip twelve: the missing trailing fields take these values.
+    later_fields = ((), 0, 0, ())  # orders, orders_placed, delay_ms, undone_moves
+    (
+        spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms,
+        undone_moves,
+    ) = (*record, *later_fields[len(record) - 9 :])
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
     trip.holds = {hold.hold_id: hold for hold in holds}
@@ -408,6 +452,8 @@ def restore_trip(state: ShardState, record: tuple) -> None:
     trip.departed_at_ms, trip.cancelled_at_ms = departed_at_ms, cancelled_at_ms
     trip.holds_placed, trip.tickets_issued = holds_placed, tickets_issued
     trip.orders, trip.orders_placed, trip.delay_ms = {order.order_id: order for order in orders}, orders_placed, delay_ms
+    trip.undone_moves = set(undone_moves)
+    state.moving.update((ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving())
     for order in orders:
         if order.status is OrderStatus.PENDING_PAYMENT:
             trip.order_of_hold[order.hold_id] = order.order_id

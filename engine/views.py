@@ -12,11 +12,14 @@ import operator
 from dataclasses import dataclass
 
 from .commands import (
+    AbortChange,
     ArchiveTrips,
+    BeginChange,
     CancelOrder,
     CancelTrip,
     ChangeTicket,
     CheckIn,
+    ClearChange,
     Command,
     ConfirmHold,
     CreateOrder,
@@ -28,6 +31,7 @@ from .commands import (
     GetSeatMap,
     GetTicket,
     GetTrip,
+    ListMoves,
     ListOrders,
     ListStations,
     Ping,
@@ -42,6 +46,7 @@ from .commands import (
     Sell,
     SettleRefund,
     SweepHolds,
+    UndoMove,
     VoidTicket,
     order_trip,
 )
@@ -237,9 +242,16 @@ class StationsView:
     stations: tuple[tuple[str, str], ...]  # (code, name)
 
 
+@dataclass(frozen=True, slots=True)
+class MovesView:
+    """Rebookings whose saga looks interrupted (ListMoves): what the gateway needs to undo each."""
+
+    moves: tuple[tuple[str, str, str], ...]  # (old ticket id, saga, new trip id)
+
+
 Reply = (
     TripView | OffersView | SeatMapView | HoldView | TicketView | TicketsView | ManifestView
-    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView | PongView
+    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView | PongView | MovesView
 )
 
 
@@ -358,7 +370,9 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))
         case ArchiveTrips():
             return ArchivedView(tuple(event.trip_id for event in events))
-        case ChangeTicket() | VoidTicket():
+        case UndoMove():
+            return trip_view(state.trips[command.trip_id], now, policy, trip_status)
+        case ChangeTicket() | VoidTicket() | BeginChange() | AbortChange() | ClearChange():
             trip = state.trips[command.trip_id]
             return ticket_view(trip, trip.tickets[command.ticket_id], now, policy, trip_status)
         case CreateOrder() | RecordPayment() | CancelOrder() | RefundOrder() | SettleRefund():
@@ -426,6 +440,8 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
             return MoneyView(tuple(_money(state, start_ms, end_ms)))
         case Ping():
             return PongView()
+        case ListMoves(older_than_ms, limit):
+            return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids]
@@ -450,6 +466,19 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
             return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
     raise AssertionError(f"unknown query {query!r}")
+
+
+def _interrupted_moves(state: ShardState, began_by_ms: int, limit: int) -> list[tuple[str, str, str]]:
+    """Moves begun by `began_by_ms`, and aborted ones whatever their age (their undo stopped
+    half-way), at most `limit`."""
+    found = []
+    for ticket_id, trip_id in state.moving.items():
+        move = state.trips[trip_id].tickets[ticket_id].move
+        if move.aborted or move.began_at_ms <= began_by_ms:
+            found.append((ticket_id, move.saga, move.new_trip_id))
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _offers(state: ShardState, query: SearchTrips, now: int, policy: Policy) -> list[OfferView]:
@@ -505,7 +534,7 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
 # Replies cross from the owner to the gateway process in every batch.
 pickle_as_constructor_call(
     StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView,
-    OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView, PongView,
+    OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView, PongView, MovesView,
 )
 
 

@@ -24,6 +24,10 @@ log = logging.getLogger("keyun.gateway")
 # How soon a client should retry after an overload or an owner restart.
 RETRY_AFTER_OVERLOAD_S = 0.2
 RETRY_AFTER_RESTART_S = 1.0
+# How soon to retry a call on a ticket a rebooking holds: its saga takes a few owner round trips.
+RETRY_AFTER_MOVE_S = 0.5
+# Refusals that pass by themselves carry a retry hint (RetryInfo).
+RETRY_AFTER_S: dict[Reason, float] = {Reason.CHANGE_IN_PROGRESS: RETRY_AFTER_MOVE_S}
 
 DOMAIN = "keyun.v1"
 
@@ -72,6 +76,9 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.CHANGE_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.TICKET_CHANGED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.PAYMENT_REFUSED: grpc.StatusCode.FAILED_PRECONDITION,
+    # A rebooking holds the ticket for a moment: UNAVAILABLE, with a retry hint, is what clients
+    # retry by themselves with the same request id (terminals/client.py).
+    Reason.CHANGE_IN_PROGRESS: grpc.StatusCode.UNAVAILABLE,
     Reason.NOT_AUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.TOKEN_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.SESSION_ENDED: grpc.StatusCode.UNAUTHENTICATED,
@@ -136,7 +143,8 @@ async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> NoRe
     metadata = {"reason_code": str(int(rejection.reason)), **dict(rejection.facts)}
     context.set_code(code)
     context.set_details(rejection.message)
-    context.set_trailing_metadata(((DETAILS_KEY, status_details(code, rejection.message, rejection.reason.name, metadata, rejection.fact("field"))),))
+    details = status_details(code, rejection.message, rejection.reason.name, metadata, rejection.fact("field"), RETRY_AFTER_S.get(rejection.reason))
+    context.set_trailing_metadata(((DETAILS_KEY, details),))
     raise Refused(rejection)
 
 

@@ -49,7 +49,7 @@ from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
-from .owners import Batcher, OwnerPool, ShardCountMismatch, accounts_owner, audit_flushed
+from .owners import Batcher, OwnerFailed, OwnerPool, OwnerUnavailable, Overloaded, ShardCountMismatch, accounts_owner, audit_flushed
 from .reflection import add_reflection
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
@@ -70,6 +70,11 @@ SERVICE_NAMES = tuple(
 # and a load balancer should not flap).
 HEALTH_POLL_S = 0.1
 HEALTH_HOLD_DOWN_S = 1.0
+
+# How often the gateway undoes rebookings whose saga was cut off and whose ticket nobody asked for
+# since (Gateway.undo_interrupted_moves): a hold of one lasts until then, and the poll costs one
+# query per owner.
+MOVE_SWEEP_S = 10.0
 
 # Seconds in-flight calls get to finish when the server stops.
 STOP_GRACE_S = 5.0
@@ -178,6 +183,7 @@ class KeyunServer:
         self.port = 0
         self.serving = health_pb2.HealthCheckResponse.UNKNOWN
         self.health_watch: asyncio.Task | None = None
+        self.move_sweep: asyncio.Task | None = None
 
     @classmethod
     def create(
@@ -261,6 +267,7 @@ class KeyunServer:
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
+        self.move_sweep = asyncio.create_task(self._sweep_moves())
         shards = len(self.pool.actors)
         log.info("Keyun serving on %s:%d with %d trip %s", host, self.port, shards, "shard" if shards == 1 else "shards")
         return self.port
@@ -316,10 +323,24 @@ class KeyunServer:
                 log.warning("health: %s", "an owner is down or recovering: NOT_SERVING" if down else "every owner answers: SERVING")
                 await self._set_health(wanted)
 
+    async def _sweep_moves(self) -> None:
+        """Undo interrupted rebookings now and then (MOVE_SWEEP_S); an owner that cannot answer
+        now is asked again at the next sweep."""
+        while True:
+            await asyncio.sleep(MOVE_SWEEP_S)
+            try:
+                swept = await self.gateway.undo_interrupted_moves()
+            except (OwnerUnavailable, Overloaded, OwnerFailed) as error:
+                log.warning("sweeping interrupted rebookings: an owner did not answer (%r); trying again in %.0f s", error, MOVE_SWEEP_S)
+                continue
+            if swept:
+                log.warning("undid %d rebookings whose saga was interrupted", swept)
+
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        if self.health_watch is not None:
-            self.health_watch.cancel()
-            self.health_watch = None
+        for task in (self.health_watch, self.move_sweep):
+            if task is not None:
+                task.cancel()
+        self.health_watch = self.move_sweep = None
         if self.server is not None:
             await self.server.stop(grace_s)
             self.server = None

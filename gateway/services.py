@@ -9,6 +9,7 @@ answers the Catalog shares for a moment (`shared_answers.py`).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -43,11 +44,24 @@ from . import convert
 from .auth import CALLER
 from .errors import abort, owner_errors, recorded_by_owner, with_audit_record
 from .network_loader import load_network
-from .owners import OwnerPool
+from .owners import OWNER_RESTART_WAIT_S, OwnerPool
 from .shared_answers import SharedAnswers
 
 log = logging.getLogger("keyun.gateway")
 
+# A rebooking older than this by its old ticket's owner's clock, and not made, was interrupted: its
+# saga is gone (each of its steps gives up on an owner after OWNER_RESTART_WAIT_S, and a saga runs
+# four of them), so a call that finds the ticket held undoes the move and carries on.  Younger
+# moves are waited for: the call is answered CHANGE_IN_PROGRESS with a retry hint.
+MOVE_STALE_MS = int(4 * OWNER_RESTART_WAIT_S * 1000)
+# Interrupted moves undone per owner per sweep (Gateway.undo_interrupted_moves), so one sweep stays
+# a short burst of owner calls however many sagas a crash cut off.
+MAX_MOVES_SWEPT = 100
+
+
+def without_saga(rejection: Rejection) -> Rejection:
+    """A rejection as the client sees it: a rebooking's saga id is another client's request id."""
+    return dataclasses.replace(rejection, facts=tuple((k, v) for k, v in rejection.facts if k != "saga"))
 
 
 class Gateway:
@@ -64,8 +78,12 @@ class Gateway:
         # a cheaper trip gives the difference back this way.
         self.settle_order: Callable[[grpc.aio.ServicerContext, Any], Awaitable[Any]] | None = None
         # Tests inject a failure at a rebooking step by name ("hold", "issue", "change"): a
-        # Rejection (the owner refuses) or an exception (the owner is gone); each is used once.
-        self.saga_faults: dict[str, Rejection | Exception] = {}
+        # Rejection (the owner refuses), an exception (the owner is gone), or a coroutine function
+        # (another call racing the saga: it runs, then the step does); each is used once.
+        self.saga_faults: dict[str, Rejection | Exception | Callable[[], Awaitable[Any]]] = {}
+        # When a rebooking counts as interrupted (MOVE_STALE_MS); tests that race calls against a
+        # rebooking set 0, so that every move a call finds is undone.
+        self.move_stale_ms = MOVE_STALE_MS
 
     async def buyer_and_holders(self, context: grpc.aio.ServicerContext, passenger_ids) -> tuple[str, tuple[Holder, ...]]:
         """Who buys and for whom: a passenger account buys for the passengers it names (it must
@@ -101,6 +119,19 @@ class Gateway:
         (engine.outbox.Audited), for handlers whose call this one owner call applies; `from_reply`:
         the owner completes the record from its reply (engine.shard.complete_record).
         """
+        reply = await self._ask_once(context, build, fan_out, audited, from_reply)
+        if not fan_out and self.interrupted(reply):
+            async with owner_errors(context):
+                await self.undo_move(reply.fact("ticket_id"), reply.fact("saga"), reply.fact("new_trip_id"))
+            # The call again: its first refusal was not remembered (engine.reasons.TRANSIENT).
+            reply = await self._ask_once(context, build, fan_out, audited, from_reply)
+        replies = reply if fan_out else [reply]
+        for each in replies:
+            if isinstance(each, Rejection):
+                await abort(context, without_saga(each))
+        return reply
+
+    async def _ask_once(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool, audited: bool, from_reply: bool) -> Any:
         try:
             item = build()
         except Rejected as rejected:
@@ -111,11 +142,39 @@ class Gateway:
         async with owner_errors(context):
             reply = await (self.pool.ask_all(item) if fan_out else self.pool.submit(item))
             recorded_by_owner(note, reply)
-        replies = reply if fan_out else [reply]
-        for each in replies:
-            if isinstance(each, Rejection):
-                await abort(context, each)
         return reply
+
+    def interrupted(self, reply: Any) -> bool:
+        """A refusal because a rebooking holds the ticket, and one old enough to count as cut off."""
+        return type(reply) is Rejection and reply.reason is Reason.CHANGE_IN_PROGRESS and int(reply.fact("age_ms")) >= self.move_stale_ms
+
+    async def undo_move(self, ticket_id: str, saga: str, new_trip_id: str) -> Rejection | None:
+        """Undo a rebooking's move, whoever runs it: the saga itself after a refusal, a call that
+        found it interrupted, or the sweep.  The old ticket's owner decides first (AbortChange:
+        refused, TICKET_CHANGED, if the move was made, and then nothing is undone); the new
+        trip's owner releases the saga's hold and voids its new ticket; the old owner then frees
+        the ticket.  Every request id derives from the saga's, so any number of undos of one move,
+        in any order, come to one.  Returns None once undone, else the refusal."""
+        aborted = await self.pool.submit(cmd.AbortChange(f"{saga}-abort", ticket_id, saga))
+        if isinstance(aborted, Rejection):
+            return aborted
+        undone = await self.pool.submit(cmd.UndoMove(f"{saga}-undo", new_trip_id, ticket_id, saga))
+        if isinstance(undone, Rejection) and undone.reason is not Reason.TRIP_ARCHIVED:  # an archived trip holds no seat
+            return undone
+        cleared = await self.pool.submit(cmd.ClearChange(f"{saga}-clear", ticket_id, saga))
+        return cleared if isinstance(cleared, Rejection) else None
+
+    async def undo_interrupted_moves(self) -> int:
+        """Undo the moves every owner finds interrupted (older than move_stale_ms, or aborted and
+        not cleared), so a saga cut off keeps no seat or hold even if nobody asks for its ticket
+        again.  The server runs this every MOVE_SWEEP_S; returns how many it undid."""
+        replies = await self.pool.ask_all(cmd.ListMoves(self.move_stale_ms, MAX_MOVES_SWEPT))
+        moves = [move for reply in replies if not isinstance(reply, Rejection) for move in reply.moves]
+        for ticket_id, saga, new_trip_id in moves:
+            refused = await self.undo_move(ticket_id, saga, new_trip_id)
+            if refused is not None and refused.reason is not Reason.TICKET_CHANGED:
+                log.warning("an interrupted rebooking of %s could not be undone: %s", ticket_id, refused.message)
+        return len(moves)
 
     def day_window_ms(self, date_text: str) -> tuple[int, int]:
         """[start, end) in epoch ms of a local date at the station's UTC offset."""
@@ -262,19 +321,24 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 class Rebooking:
     """改签 as a saga over two owners; every step's request id derives from the client's, so a
     retry replays the steps that ran (each owner answers from its idempotency window) and
-    continues.
+    continues, and a refused call retried gets its first refusal again.
 
-        1. hold a seat on the new trip          (fails: nothing happened)
-        2. issue the new ticket from that hold  (fails: release the hold)
-        3. give up the old ticket               (fails: take the new ticket back)
+        0. mark the old ticket moving           (old trip; refused: nothing happened)
+        1. hold a seat on the new trip          (refused: undo the move)
+        2. issue the new ticket from that hold  (refused: undo the move)
+        3. give up the old ticket               (refused: undo the move)
 
     The old seat is released last, so the passenger holds a seat throughout: two for a moment,
-    never none, and exactly one when the call returns, whichever step failed.
+    never none, and exactly one when the call returns, whichever step failed.  From step 0 until
+    the move is made or undone, the old ticket's owner refuses to refund, board or rebook the
+    ticket (CHANGE_IN_PROGRESS), so a refund cannot slip between the steps; a saga cut off is
+    undone by the next call on its ticket once it counts as interrupted, or by the sweep
+    (Gateway.undo_move, MOVE_STALE_MS).
     """
 
     def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
         self.gateway, self.context, self.request = gateway, context, request
-        self.step = f"{request.request_id}"[:56]  # room for the step suffixes within MAX_REQUEST_ID_CHARS
+        self.step = f"{request.request_id}"[:56]  # the saga's id: room for the step suffixes within MAX_REQUEST_ID_CHARS
 
     async def run(self) -> tuple[Any, Any]:
         gateway, request, own = self.gateway, self.request, self.gateway.own_account()
@@ -282,51 +346,41 @@ class Rebooking:
             cmd.check_request_id(request.request_id)
         except Rejected as rejected:
             await abort(self.context, rejected.rejection)
-        old = await gateway.ask(self.context, lambda: cmd.GetTicket(request.ticket_id, own))
         new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
-        await self._check(old, new_trip)
+        # The old owner checks the move and remembers its answer, so a retry hears it again.
+        old = await gateway.ask(self.context, lambda: cmd.BeginChange(
+            f"{self.step}-begin", request.ticket_id, self.step, new_trip.trip_id, new_trip.route_id, own,
+        ))
         seats = (request.seat_number,) if request.seat_number else ()
         holders = (old.holder,) if old.holder is not None else ()
         hold = await self._do("hold", lambda: cmd.PlaceHold(
             f"{self.step}-hold", new_trip.trip_id, old.from_stop.code, old.to_stop.code, seat_numbers=seats, seat_count=0 if seats else 1,
             buyer=old.buyer, holders=holders,  # the new ticket belongs to whoever bought the old one
+            for_move=self.step,
         ))
-        release = lambda: cmd.ReleaseHold(f"{self.step}-undo-hold", hold.hold_id)  # noqa: E731
         # Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)
         # would otherwise issue the dearer ticket for the cheaper fare.
         if (own or Permission.TAKE_CASH not in CALLER.get().allowed) and hold.fare_fen > old.price_fen:
-            await self._undo(release)
+            await self._undo()
             await abort(self.context, reject(
                 Reason.CHANGE_NOT_ALLOWED, f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",
                 field="new_trip_id",
             ))
-        issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id), undo=release)
+        issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step))
         new = issued.tickets[0]
         # The step that makes the change: the old ticket's owner journals the call's audit record with it.
-        changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen),
-                                 undo=lambda: cmd.VoidTicket(f"{self.step}-undo-issue", new.ticket_id), audited=True)
+        changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen, self.step), audited=True)
         if changed.order_id and new.price_fen < old.price_fen and self.gateway.settle_order is not None:
             order = await gateway.ask(self.context, lambda: cmd.GetOrder(changed.order_id))
             await self.gateway.settle_order(self.context, order)  # the difference goes back to the payer
         return changed, new
 
-    async def _check(self, old, new_trip) -> None:
-        refusal = None
-        if new_trip.trip_id == old.trip.trip_id:
-            refusal = "the new trip is the ticket's own trip"
-        elif new_trip.route_id != old.trip.route_id:
-            refusal = f"trip {new_trip.trip_id} runs route {new_trip.route_id}, not the ticket's {old.trip.route_id}"
-        elif old.changed_from:
-            refusal = f"ticket {old.ticket_id} was rebooked already; a ticket is changed once"
-        elif old.status is not TicketStatus.ISSUED and not old.changed_to:
-            refusal = f"ticket {old.ticket_id} is {old.status.value}"
-        if refusal:
-            await abort(self.context, reject(Reason.CHANGE_NOT_ALLOWED, refusal, field="new_trip_id"))
-
-    async def _do(self, name: str, build: Callable[[], Any], undo: Callable[[], Any] | None = None, audited: bool = False) -> Any:
-        """One step; when the owner refuses it, undo the step before (if any) and report why.
+    async def _do(self, name: str, build: Callable[[], Any], audited: bool = False) -> Any:
+        """One step after the first; when the owner refuses it, undo the move and report why.
         `audited`: the call's audit record goes along, and the owner journals it with the step."""
         fault = self.gateway.saga_faults.pop(name, None)
+        if callable(fault):
+            fault = await fault()  # a racing call (tests); the step itself runs as usual
         async with owner_errors(self.context):
             if isinstance(fault, Exception):
                 raise fault  # as if the owner died here: the client's retry continues the saga
@@ -337,15 +391,15 @@ class Rebooking:
                 reply = await self.gateway.pool.submit(item)
                 recorded_by_owner(note, reply)
         if isinstance(reply, Rejection):
-            if undo is not None:
-                await self._undo(undo)
+            await self._undo()
             await abort(self.context, reply)
         return reply
 
-    async def _undo(self, build: Callable[[], Any]) -> None:
+    async def _undo(self) -> None:
         async with owner_errors(self.context):
-            undone = await self.gateway.pool.submit(build())
-        assert not isinstance(undone, Rejection), f"a rebooking could not undo its own step: {undone!r}"
+            refused = await self.gateway.undo_move(self.request.ticket_id, self.step, self.request.new_trip_id)
+        # Only the saga makes its move, and it is undoing it instead: a refusal here is a bug.
+        assert refused is None, f"a rebooking could not undo its own move: {refused!r}"
 
 
 class GateService(gate_pb2_grpc.GateServicer):

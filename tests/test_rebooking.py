@@ -1,17 +1,24 @@
 """Rebooking (改签) across two owners, with a failure injected at every step of the saga: the
-passenger ends with exactly one seat whichever step fails, and a retry finishes an interrupted move."""
+passenger ends with exactly one seat whichever step fails, and a retry finishes an interrupted move.
+A refund racing the move, before or after a crash, leaves exactly one of the old seat, the new
+seat or the refund, and no hold behind."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import grpc
 import pytest
 
 from keyun.engine.reasons import Reason, reject
 from keyun.gateway.owners import OwnerUnavailable
+from keyun.gateway.services import MOVE_STALE_MS
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import common_pb2, sales_pb2
 
@@ -192,3 +199,218 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
     assert at_kiosk.value.reason == "CHANGE_NOT_ALLOWED" and "collects the difference" in at_kiosk.value.message
     assert client.seat_map(dear, "AAA", "CCC").seats_free == free_before
     assert client.ticket(sold.ticket_id).trip.trip_id == cheap and not client.ticket(sold.ticket_id).changed_to  # still on its own trip
+
+
+# --- a move raced by a refund, or cut off by a crash (issue 16, item 0) ----------------------------
+
+
+@contextmanager
+def moves_count_as_interrupted(server: ServerThread):
+    """Every rebooking a call finds holding its ticket counts as cut off (as once MOVE_STALE_MS has
+    passed), so the call undoes it: the owners' clock is the wall clock, and tests do not wait."""
+    gateway = server.server.gateway
+    gateway.move_stale_ms = 0
+    try:
+        yield
+    finally:
+        gateway.move_stale_ms = MOVE_STALE_MS
+
+
+def exactly_one(client: KeyunClient, ticket_id: str, first: str, second: str, segment: tuple[str, str], others: tuple[str, ...] = ()) -> str:
+    """What the passenger has: "old seat", "new seat" or "refund", and nothing else; and no hold
+    or stray ticket holds a seat on either trip (every seat is free or sold to a live ticket).
+    `others`: other passengers' tickets on these trips."""
+    old = client.ticket(ticket_id)
+    live = [t for t in live_seats(client, first, second) if t not in others]
+    refunded = old.status == common_pb2.TICKET_STATUS_REFUNDED
+    assert len(live) + refunded == 1, f"the passenger has {live} and refunded={refunded}"
+    for trip_id in (first, second):
+        live_here = len(live_seats(client, trip_id))
+        assert client.seat_map(trip_id, *segment).seats_free + live_here == client.trip(trip_id).seats_total, f"a stray hold on {trip_id}"
+    if refunded:
+        return "refund"
+    if live == [ticket_id]:
+        return "old seat"
+    new = client.ticket(live[0])
+    assert old.status == common_pb2.TICKET_STATUS_CHANGED and old.changed_to == new.ticket_id and new.changed_from == ticket_id
+    return "new seat"
+
+
+def refused(call) -> KeyunError:
+    with pytest.raises(KeyunError) as error:
+        call()
+    return error.value
+
+
+@pytest.mark.parametrize("step", ["hold", "issue", "change"])
+def test_a_move_cut_off_then_refunded_leaves_the_refund_alone_and_its_retry_says_so(station, trips, step):
+    """The issue's sequence: the change is cut off (before step 3, or earlier), the old ticket is
+    refunded, and the change is retried with its request id."""
+    server, client = station
+    first, second = trips
+    ticket = client.sell(first, "AAA", "CCC", seat_count=1).tickets[0]
+    server.server.gateway.saga_faults[step] = OwnerUnavailable(f"cut off before {step}")
+    assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}")).code is grpc.StatusCode.UNAVAILABLE
+    # A move this young may still be running: the refund is told to come back, and changes nothing.
+    waiting = refused(lambda: client.refund(ticket.ticket_id, request_id=f"rb-cut-refund-{step}"))
+    assert (waiting.code, waiting.reason, waiting.retry_after_s) == (grpc.StatusCode.UNAVAILABLE, "CHANGE_IN_PROGRESS", 0.5)
+    assert "saga" not in waiting.facts  # another client's request id stays in the gateway
+    assert client.ticket(ticket.ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
+    with moves_count_as_interrupted(server):
+        refund = client.refund(ticket.ticket_id, request_id=f"rb-cut-refund-{step}")  # the same refund, retried
+    assert refund.status == common_pb2.TICKET_STATUS_REFUNDED
+    assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "CCC")) == "refund"
+    retried = refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}"))
+    assert retried.reason == "CHANGE_NOT_ALLOWED"
+    assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "CCC")) == "refund"
+    assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}")).message == retried.message  # and again
+
+
+@pytest.mark.parametrize("interrupted", [False, True], ids=["in-flight", "interrupted"])
+@pytest.mark.parametrize("step", ["hold", "issue", "change"])
+def test_a_refund_racing_a_move_at_any_step_leaves_exactly_one(station, trips, step, interrupted):
+    """A refund of the old ticket arrives just before a step of the move: it waits for a move in
+    flight (which then finishes), or undoes one that counts as interrupted (whose next step is then
+    refused, and the move undone)."""
+    server, client = station
+    first, second = trips
+    ticket = client.sell(first, "BBB", "CCC", seat_count=1).tickets[0]
+    racing: dict[str, object] = {}
+
+    async def refund_now():
+        try:
+            racing["refund"] = await asyncio.get_running_loop().run_in_executor(None, lambda: client.refund(ticket.ticket_id))
+        except KeyunError as error:
+            racing["refund"] = error
+
+    server.server.gateway.saga_faults[step] = refund_now
+    with moves_count_as_interrupted(server) if interrupted else contextmanager(lambda: (yield))():
+        try:
+            racing["change"] = change(client, ticket.ticket_id, second, f"rb-race-{step}-{interrupted}")
+        except KeyunError as error:
+            racing["change"] = error
+    has = exactly_one(client, ticket.ticket_id, first, second, ("BBB", "CCC"))
+    if interrupted:
+        assert has == "refund" and racing["refund"].status == common_pb2.TICKET_STATUS_REFUNDED
+        assert racing["change"].reason == "CHANGE_NOT_ALLOWED"
+    else:
+        assert has == "new seat" and racing["change"].new_ticket.ticket_id
+        assert racing["refund"].reason == "CHANGE_IN_PROGRESS"
+        assert refused(lambda: client.refund(ticket.ticket_id)).reason == "TICKET_CHANGED"  # after the move: too late
+    # The retry of the change gets the first answer, whatever happened since.
+    again = change(client, ticket.ticket_id, second, f"rb-race-{step}-{interrupted}") if not interrupted else None
+    if interrupted:
+        assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-race-{step}-{interrupted}")).message == racing["change"].message
+    else:
+        assert again == racing["change"]
+    assert exactly_one(client, ticket.ticket_id, first, second, ("BBB", "CCC")) == has
+
+
+def test_a_refused_change_retried_after_a_refund_gets_its_first_answer(station, trips):
+    _, client = station
+    first, second = trips
+    ticket = client.sell(first, "AAA", "BBB", seat_count=1).tickets[0]
+    taken = client.sell(second, "AAA", "BBB", seat_numbers=("1",)).tickets[0].ticket_id
+    request = sales_pb2.ChangeTicketRequest(request_id="rb-first-answer", ticket_id=ticket.ticket_id, new_trip_id=second, seat_number="1")
+    first_answer = refused(lambda: client.call(client.sales.ChangeTicket, request))
+    assert first_answer.reason == "SEAT_TAKEN"
+    client.refund(ticket.ticket_id)
+    retried = refused(lambda: client.call(client.sales.ChangeTicket, request))
+    assert (retried.reason, retried.message) == (first_answer.reason, first_answer.message)
+    assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "BBB"), others=(taken,)) == "refund"
+
+
+def test_the_sweep_undoes_a_move_nobody_asks_about_again(station, trips):
+    server, client = station
+    first, second = trips
+    ticket = client.sell(first, "CCC", "DDD", seat_count=1).tickets[0]
+    server.server.gateway.saga_faults["change"] = OwnerUnavailable("cut off before the change")
+    refused(lambda: change(client, ticket.ticket_id, second, "rb-swept"))
+    assert len(live_seats(client, first, second)) == 2  # the new ticket too, for now
+    assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # young: left to its saga
+    with moves_count_as_interrupted(server):
+        assert server.run(server.server.gateway.undo_interrupted_moves()) >= 1
+        assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # undone once
+    assert exactly_one(client, ticket.ticket_id, first, second, ("CCC", "DDD")) == "old seat"
+    assert client.refund(ticket.ticket_id).status == common_pb2.TICKET_STATUS_REFUNDED  # the ticket is free again
+
+
+def test_owners_killed_in_the_middle_of_a_move_then_a_refund_after_the_restart(ray_session, tmp_path):
+    """The whole server dies after the new ticket is issued and before the old one is given up;
+    the move survives the restart (log and snapshot) and holds the ticket until it is undone."""
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(hours=5)
+    server = ServerThread(tmp_path, shards=SHARDS)
+    client = logged_in(KeyunClient(server.target, attempts=1))
+    first = schedule_trip(client, on_shard("KX", 0, day), dt.timedelta(hours=5))
+    second = schedule_trip(client, on_shard("KY", 1, day + dt.timedelta(hours=1)), dt.timedelta(hours=6))
+    ticket = client.sell(first, "AAA", "DDD", seat_count=1).tickets[0]
+    other = client.sell(first, "AAA", "DDD", seat_count=1).tickets[0]
+    server.server.gateway.saga_faults["change"] = OwnerUnavailable("killed before the change")
+    refused(lambda: change(client, ticket.ticket_id, second, "rb-killed"))
+    server.run(server.server.pool.snapshot())  # one move in the snapshot, the other only in the log
+    server.server.gateway.saga_faults["change"] = OwnerUnavailable("killed before the change")
+    refused(lambda: change(client, other.ticket_id, second, "rb-killed-2"))
+    client.close()
+    server.stop()  # every owner killed for good, the gateway gone
+
+    server = ServerThread(tmp_path, shards=SHARDS)
+    try:
+        client = logged_in(KeyunClient(server.target, attempts=1))
+        for held in (ticket, other):
+            assert refused(lambda: client.refund(held.ticket_id)).reason == "CHANGE_IN_PROGRESS"
+        with moves_count_as_interrupted(server):
+            assert client.refund(ticket.ticket_id).status == common_pb2.TICKET_STATUS_REFUNDED
+            assert refused(lambda: change(client, ticket.ticket_id, second, "rb-killed")).reason == "CHANGE_NOT_ALLOWED"
+            moved = change(client, other.ticket_id, second, "rb-killed-2-again")  # undoes the first try, then moves
+        # One passenger has the refund, the other the new seat; neither first try left a seat behind.
+        assert live_seats(client, first, second) == [moved.new_ticket.ticket_id]
+        assert client.seat_map(first, "AAA", "DDD").seats_free == client.trip(first).seats_total
+        assert client.seat_map(second, "AAA", "DDD").seats_free == client.trip(second).seats_total - 1
+        client.close()
+    finally:
+        server.stop()
+
+
+# A rebooking is five owner round trips of a few milliseconds each here: refunds started this much
+# later, ticket after ticket, arrive before, during and after it.
+RACE_STAGGER_S = 0.004
+
+
+@pytest.mark.parametrize("interrupted", [False, True], ids=["in-flight", "interrupted"])
+def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, trips, interrupted):
+    """The natural race: each ticket is rebooked by one client while another refunds it, at once.
+    Every passenger ends with the new seat (and the refund is refused TICKET_CHANGED) or the
+    refund (and the change is refused), and nothing else holds a seat."""
+    server, client = station
+    first, second = trips
+    refunder = logged_in(KeyunClient(server.target))  # retries CHANGE_IN_PROGRESS by itself, after the hint
+    tickets = [t.ticket_id for t in client.sell(first, "AAA", "DDD", seat_count=8).tickets]
+
+    def attempt(call):
+        try:
+            return call()
+        except KeyunError as error:
+            return error
+
+    def refund(ticket_id: str, after_s: float):
+        time.sleep(after_s)  # not a clock: it spreads the refunds over the saga's steps, so they meet each of them
+        return attempt(lambda: refunder.refund(ticket_id))
+
+    outcomes = {}
+    with moves_count_as_interrupted(server) if interrupted else contextmanager(lambda: (yield))():
+        for n, ticket_id in enumerate(tickets):
+            with ThreadPoolExecutor(2) as pool:
+                moving = pool.submit(attempt, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}"))
+                refunding = pool.submit(refund, ticket_id, n * RACE_STAGGER_S)
+            outcomes[ticket_id] = (moving.result(), refunding.result())
+    refunder.close()
+    moved = []
+    for ticket_id, (moving, refunding) in outcomes.items():
+        if isinstance(moving, KeyunError):
+            assert moving.reason == "CHANGE_NOT_ALLOWED" and refunding.status == common_pb2.TICKET_STATUS_REFUNDED, (moving, refunding)
+        else:
+            assert refunding.reason == "TICKET_CHANGED" and moving.old_ticket.changed_to == moving.new_ticket.ticket_id, (moving, refunding)
+            moved.append(moving.new_ticket.ticket_id)
+    assert sorted(live_seats(client, first, second)) == sorted(moved)  # no old seat kept, no new ticket stray
+    for trip_id in (first, second):
+        assert client.seat_map(trip_id, "AAA", "DDD").seats_free + len(live_seats(client, trip_id)) == client.trip(trip_id).seats_total

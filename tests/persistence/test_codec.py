@@ -19,7 +19,7 @@ from keyun.engine.shard import Entry, Refusal, ShardEngine
 from keyun.engine.state import Hold, ShardState, Ticket, TicketStatus, check_invariants, restore_trip, trip_record
 from keyun.persistence import codec
 
-from .conftest import A, B, C, D, DEPARTS_MS, MINUTE_MS, NOW, PM_TRIP, TRIP, assert_identical, schedule_batch
+from .conftest import A, B, C, D, DEPARTS_MS, MINUTE_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, assert_identical, schedule_batch
 
 # --- a scenario that makes every kind of value ----------------------------------------------------
 
@@ -58,6 +58,14 @@ def scenario():
     ], NOW + 5200)
     moved, kept = run([c.ConfirmHold("c4", h4.hold_id, changed_from=f"{TRIP}-0003"), c.ConfirmHold("c5", h5.hold_id, changed_from=f"{TRIP}-0004")], NOW + 5300)
     run([c.ChangeTicket("ch1", f"{TRIP}-0003", moved.tickets[0].ticket_id), c.VoidTicket("v1", kept.tickets[0].ticket_id)], NOW + 5400)
+    # The rebooking protocol: a new ticket's move to the next day is undone; 0004's is left begun (a Move in the snapshot).
+    route = engine.state.trips[TRIP].spec.route_id
+    (sold,) = run([c.Sell("s9", TRIP, A, B, seat_count=1)], NOW + 5405)
+    undone = sold.tickets[0].ticket_id
+    run([c.BeginChange("b1", undone, "sg1", NEXT_DAY_TRIP, route), c.BeginChange("b2", f"{TRIP}-0004", "sg2", NEXT_DAY_TRIP, route)], NOW + 5410)
+    (new_hold,) = run([c.PlaceHold("mh1", NEXT_DAY_TRIP, A, B, seat_count=1, for_move="sg1")], NOW + 5420)
+    run([c.ConfirmHold("mc1", new_hold.hold_id, changed_from=undone, for_move="sg1"), c.ListMoves(0, 10)], NOW + 5430)
+    run([c.AbortChange("sg1-abort", undone, "sg1"), c.UndoMove("sg1-undo", NEXT_DAY_TRIP, undone, "sg1"), c.ClearChange("sg1-clear", undone, "sg1")], NOW + 5440)
     # Orders: one paid, partly refunded and settled; one cancelled.
     paid, dropped = run([c.CreateOrder("o1", h6.hold_id, c.PayMethod.WEPAY, "A000001"), c.CreateOrder("o2", h7.hold_id, c.PayMethod.CASH)], NOW + 5500)
     run([c.RecordPayment("p1", paid.order_id, c.PayMethod.WEPAY, "wx-1", paid.amount_fen, NOW + 5550), c.CancelOrder("oc", dropped.order_id)], NOW + 5600)
@@ -116,15 +124,18 @@ def round_trip(value):
 COMMAND_TYPES = {
     c.ScheduleTrip, c.PlaceHold, c.Sell, c.ConfirmHold, c.ReleaseHold, c.Refund, c.CheckIn, c.DepartTrip, c.CancelTrip, c.SweepHolds,
     c.DelayTrip, c.ChangeTicket, c.VoidTicket, c.CreateOrder, c.RecordPayment, c.CancelOrder, c.RefundOrder, c.SettleRefund,
+    c.BeginChange, c.AbortChange, c.UndoMove, c.ClearChange,
 }
 EVENT_TYPES = {
     ev.TripScheduled, ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired, ev.TicketsIssued, ev.IssuedTicket,
     ev.TicketRefunded, ev.TicketCheckedIn, ev.TripDeparted, ev.TripCancelled, ev.TripDelayed, ev.TicketChanged, ev.TicketVoided,
     ev.OrderCreated, ev.PaymentRecorded, ev.OrderTicketed, ev.OrderCancelled, ev.RefundRequested, ev.RefundSettled, ev.Payment, ev.RefundPart,
+    ev.ChangeBegun, ev.ChangeAborted, ev.ChangeCleared, ev.MoveUndone,
 }
 VIEW_TYPES = {
     v.StopView, v.TripView, v.OfferView, v.SeatView, v.SeatMapView, v.HoldView, v.TicketView, v.TicketsView,
     v.ManifestView, v.ScheduledView, v.ReleasedView, v.OffersView, v.StationsView, v.OrderView, v.OrdersView, Rejection, Reason, TripStatus, TicketStatus,
+    v.MovesView,
 }
 
 
@@ -226,6 +237,18 @@ def test_trip_records_round_trip_and_restore(scenario):
     trip = engine.state.trips[TRIP]
     assert trip.expired_holds and trip.departed_at_ms and len(trip.tickets) >= 4
     assert engine.state.trips[PM_TRIP].cancelled_at_ms
+    # A rebooking begun and not finished holds its ticket after a restart, and an undone one stays undone.
+    assert restored.moving == engine.state.moving == {f"{TRIP}-0004": TRIP}
+    assert restored.trips[TRIP].tickets[f"{TRIP}-0004"].move.saga == "sg2"
+    assert restored.trips[NEXT_DAY_TRIP].undone_moves == {"sg1"}
+
+
+def test_a_trip_record_written_before_rebookings_were_undone_restores_with_none(scenario):
+    engine, _ = scenario
+    record = trip_record(engine.state.trips[PM_TRIP])[:12]  # as snapshots before 2026-12-07 held it
+    restored = ShardState()
+    restore_trip(restored, codec.decode(codec.encode(record)))
+    assert restored.trips[PM_TRIP].undone_moves == set() and restored.moving == {}
 
 
 def test_a_trip_record_with_live_holds_round_trips():
