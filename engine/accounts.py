@@ -46,6 +46,13 @@ DEFAULT_LOCKOUT_MS = 15 * 60_000
 FIRST_BACKOFF_MS = 1000
 # Sessions looked at for idleness per batch: bounded so a batch never scans every session.
 MAX_IDLE_SWEEP = 64
+# A password check reserves its attempt here before the gateway hashes, so a burst of parallel
+# guesses gets no more hashes than the policy allows failures.  A gateway settles its reservation
+# within a second or so, even queued behind a burst; one older than this belongs to a gateway that
+# died mid-hash, and counts as a failure, so a crash never gives an attacker a free guess.
+LOGIN_ATTEMPT_TTL_MS = 60_000
+# Stale reservations counted as failures per batch: bounded like the idle sweep.
+MAX_ATTEMPT_SWEEP = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,7 @@ class Account:
     totp_last_step: int = 0  # a TOTP code is good once: later logins need a later step
     passengers: dict[str, PassengerRecord] = field(default_factory=dict)
     passengers_added: int = 0  # numbers passenger ids
+    attempts_pending: int = 0  # password checks reserved and not yet settled (ReserveLoginAttempt)
 
 
 @dataclass(slots=True)
@@ -121,6 +129,8 @@ class AccountsState:
     accounts_created: int = 0
     setup_token_hash: bytes = b""  # set while a production station waits for its administrators
     set_up: bool = False
+    # Reserved password checks, oldest first: attempt id -> (account id, reserved at, ms).
+    login_attempts: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,8 +246,21 @@ class SetUp:
 
 
 @dataclass(frozen=True, slots=True)
+class ReserveLoginAttempt:
+    """Before the gateway checks a password: may it run one more check for this account now?"""
+
+    account_id: str
+    attempt_id: str  # the gateway's random id, so a resent batch reserves once
+
+    def __post_init__(self) -> None:
+        check_account_id(self.account_id)
+        _session_id("attempt_id", self.attempt_id)
+
+
+@dataclass(frozen=True, slots=True)
 class LoginFailed:
     account_id: str
+    attempt_id: str = ""  # the reservation this failure settles ("" in logs written before them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +271,7 @@ class StartSession:
     session_id: str
     refresh_id: str
     totp_step: int = 0
+    attempt_id: str = ""  # the reservation this login settles
 
     def __post_init__(self) -> None:
         check_account_id(self.account_id)
@@ -275,6 +299,11 @@ class EndSession:
 @dataclass(frozen=True, slots=True)
 class SweepIdleSessions:
     """Journaled with the idle sessions each batch ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStaleAttempts:
+    """Journaled with the failures each batch counts for reservations never settled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,12 +458,12 @@ class SetupStatus:
 
 
 AccountCommand = (
-    CreateAccount | OpenSetup | SetUp | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
+    CreateAccount | OpenSetup | SetUp | ReserveLoginAttempt | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
     | RehashPassword | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
 )
 QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
 # They cross from the gateway to the accounts owner in every batch (engine/pickling.py).
-pickle_as_constructor_call(*AccountCommand.__args__, *QUERIES, NewAccount, TouchSessions, SweepIdleSessions, Recall)
+pickle_as_constructor_call(*AccountCommand.__args__, *QUERIES, NewAccount, TouchSessions, SweepIdleSessions, SweepStaleAttempts, Recall)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,10 +488,18 @@ class SetupDone:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginAttemptReserved:
+    account_id: str
+    attempt_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoginFailureCounted:
     account_id: str
     at_ms: int
     locked_until_ms: int  # 0 unless this failure locked the account
+    attempt_id: str = ""  # the reservation it settles
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +509,7 @@ class SessionStarted:
     refresh_id: str
     totp_step: int
     at_ms: int
+    attempt_id: str = ""  # the reservation it settles
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,6 +634,13 @@ class Done:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptReserved:
+    """ReserveLoginAttempt's answer: the gateway may check the password once."""
+
+    attempt_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class FailureCounted:
     """LoginFailed's answer: whether this failure locked the account, and until when."""
 
@@ -641,8 +686,12 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
             return () if state.set_up else (SetupOpened(token_hash),)
         case SetUp(token_hash, admins):
             return _set_up(state, token_hash, admins, now_ms)
-        case LoginFailed(account_id):
-            return _login_failed(state, account_id, now_ms, rules)
+        case ReserveLoginAttempt():
+            return _reserve_attempt(state, command, now_ms, rules)
+        case LoginFailed(account_id, attempt_id):
+            if attempt_id and attempt_id not in state.login_attempts:
+                return ()  # counted already: a resend, or a reservation that went stale
+            return _login_failed(state, account_id, now_ms, rules, attempt_id)
         case StartSession():
             return _start_session(state, command, now_ms)
         case RenewSession(session_id, refresh_id, new_refresh_id):
@@ -701,24 +750,49 @@ def _set_up(state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, .
     return (*created, SetupDone())
 
 
-def _login_failed(state: AccountsState, account_id: str, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+def _login_failed(state: AccountsState, account_id: str, now_ms: int, rules: AccountRules, attempt_id: str = "") -> tuple | Rejection:
     account = _find(state, account_id)
     if isinstance(account, Rejection):
         return account
+    return (_failure(account, now_ms, rules, attempt_id),)
+
+
+def _failure(account: Account, now_ms: int, rules: AccountRules, attempt_id: str) -> LoginFailureCounted:
     failures = account.failed_logins + 1
     locked_until = now_ms + rules.lockout_ms if failures >= rules.max_failed_logins else 0
-    return (LoginFailureCounted(account_id, now_ms, locked_until),)
+    return LoginFailureCounted(account.account_id, now_ms, locked_until, attempt_id)
+
+
+def _reserve_attempt(state: AccountsState, command: ReserveLoginAttempt, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+    """One more password check, if the failures counted plus the checks in flight stay within
+    the policy's allowed failures.  Nothing here depends on the password, so a refusal answers
+    the same whether or not it was right."""
+    account = _find(state, command.account_id)
+    if isinstance(account, Rejection):
+        return account
+    if command.attempt_id in state.login_attempts:
+        return ()  # a resent batch: reserved already
+    refusal = login_refusal(account, now_ms, rules)
+    if refusal is not None:
+        return refusal
+    if account.failed_logins + account.attempts_pending >= rules.max_failed_logins:
+        return reject(Reason.TOO_MANY_LOGIN_ATTEMPTS, "too many login attempts for this account at once: try again later")
+    return (LoginAttemptReserved(command.account_id, command.attempt_id, now_ms),)
 
 
 def login_refusal(account: Account, now_ms: int, rules: AccountRules) -> Rejection | None:
     """Whether the account may try to log in now at all (disabled, locked, backing off)."""
-    if account.disabled:
+    return refusal_of(account.disabled, account.locked_until_ms, _retry_at(account, rules), now_ms)
+
+
+def refusal_of(disabled: bool, locked_until_ms: int, retry_at_ms: int, now_ms: int) -> Rejection | None:
+    """The one wording of these refusals, for the gateway's early check and the owner's."""
+    if disabled:
         return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
-    if account.locked_until_ms > now_ms:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=account.locked_until_ms)
-    retry_at = _retry_at(account, rules)
-    if retry_at > now_ms:
-        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=retry_at)
+    if locked_until_ms > now_ms:
+        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=locked_until_ms)
+    if retry_at_ms > now_ms:
+        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=retry_at_ms)
     return None
 
 
@@ -730,15 +804,17 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
     account = _find(state, command.account_id)
     if isinstance(account, Rejection):
         return account
-    if account.disabled:
-        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
-    if account.locked_until_ms > now_ms:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=account.locked_until_ms)
+    if command.attempt_id and command.attempt_id not in state.login_attempts:
+        # Counted as a failure while the gateway was still checking: the login must start over.
+        return reject(Reason.LOGIN_ATTEMPT_EXPIRED, "the login took too long and was counted as a failed attempt; log in again")
+    refusal = refusal_of(account.disabled, account.locked_until_ms, 0, now_ms)  # no back-off: this attempt was admitted
+    if refusal is not None:
+        return refusal  # its reservation stays, and goes stale as a failure
     if account.totp_cipher and command.totp_step <= account.totp_last_step:
         return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")  # a replayed code
     if command.session_id in state.sessions:
         return reject(Reason.REQUEST_ID_REUSED, "session id in use")
-    return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms),)
+    return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms, command.attempt_id),)
 
 
 def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> tuple | Rejection:
@@ -789,12 +865,17 @@ def evolve(state: AccountsState, event) -> None:
             state.setup_token_hash = token_hash
         case SetupDone():
             state.set_up, state.setup_token_hash = True, b""
-        case LoginFailureCounted(account_id, at_ms, locked_until_ms):
+        case LoginAttemptReserved(account_id, attempt_id, at_ms):
+            state.login_attempts[attempt_id] = (account_id, at_ms)
+            state.accounts[account_id].attempts_pending += 1
+        case LoginFailureCounted(account_id, at_ms, locked_until_ms, attempt_id):
+            _settle(state, attempt_id)
             account = state.accounts[account_id]
             account.failed_logins, account.last_failed_ms = account.failed_logins + 1, at_ms
             if locked_until_ms:
                 account.locked_until_ms, account.failed_logins = locked_until_ms, 0
-        case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms):
+        case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms, attempt_id):
+            _settle(state, attempt_id)
             account = state.accounts[account_id]
             account.failed_logins, account.totp_last_step = 0, max(account.totp_last_step, totp_step)
             state.sessions[session_id] = Session(session_id, account_id, at_ms, at_ms, refresh_id)
@@ -820,6 +901,23 @@ def evolve(state: AccountsState, event) -> None:
             state.accounts[account_id].disabled = True
         case _:
             raise AssertionError(f"unknown event {event!r}")
+
+
+def _settle(state: AccountsState, attempt_id: str) -> None:
+    """A reserved password check is over (failed, or a session started)."""
+    reserved = state.login_attempts.pop(attempt_id, None) if attempt_id else None
+    if reserved is not None:
+        state.accounts[reserved[0]].attempts_pending -= 1
+
+
+def stale_attempts(state: AccountsState, now_ms: int) -> list[str]:
+    """Reservations older than LOGIN_ATTEMPT_TTL_MS, oldest first, at most MAX_ATTEMPT_SWEEP."""
+    stale = []
+    for attempt_id, (_, reserved_at_ms) in itertools.islice(state.login_attempts.items(), MAX_ATTEMPT_SWEEP):
+        if now_ms - reserved_at_ms <= LOGIN_ATTEMPT_TTL_MS:
+            break  # reserved in order of time: the rest are younger
+        stale.append(attempt_id)
+    return stale
 
 
 # ---------------------------------------------------------------------------------------------
@@ -886,8 +984,10 @@ def render(state: AccountsState, command, events: tuple):
             return SessionView(session_id, view(state.accounts[session.account_id]), session.refresh_id)
         case AddPassenger(_, account_id):
             return PassengersView(account_id, (events[0].passenger,))
+        case ReserveLoginAttempt(_, attempt_id):
+            return AttemptReserved(attempt_id)
         case LoginFailed():
-            return FailureCounted(events[0].locked_until_ms)
+            return FailureCounted(events[0].locked_until_ms if events else 0)
         case ChangePassword(_, account_id) | UpdateProfile(_, account_id) | GrantRoles(_, account_id) | DisableAccount(_, account_id):
             return view(state.accounts[account_id])
     return Done()
@@ -941,6 +1041,7 @@ class AccountsEngine:
         self.last_now = now_ms
         entries: list[AccountEntry | AuditNote] = []
         self._sweep_idle(now_ms, entries)
+        self._sweep_stale_attempts(now_ms, entries)
         apply = lambda item: self._one(item, now_ms, entries)  # noqa: E731
         return [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch], entries
 
@@ -951,6 +1052,16 @@ class AccountsEngine:
             if now_ms - session.last_seen_ms > self.rules.idle_ms:
                 idle.append(SessionEnded(session.session_id, now_ms, "idle"))
         self._apply(SweepIdleSessions(), tuple(idle), entries)
+
+    def _sweep_stale_attempts(self, now_ms: int, entries: list[AccountEntry]) -> None:
+        """Count reservations nobody settled as failures: their gateway died while hashing."""
+        counted = []
+        for attempt_id in stale_attempts(self.state, now_ms):
+            account = self.state.accounts[self.state.login_attempts[attempt_id][0]]
+            counted.append(_failure(account, now_ms, self.rules, attempt_id))
+            evolve(self.state, counted[-1])  # each failure counts on the one before: a lock may follow
+        if counted:
+            entries.append(AccountEntry(SweepStaleAttempts(), tuple(counted)))
 
     def _apply(self, command, events: tuple, entries: list[AccountEntry]) -> None:
         for event in events:

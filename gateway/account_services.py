@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import ray
 from google.protobuf import timestamp_pb2
+from prometheus_client import Counter
 
 from keyun.engine import accounts as ac
 from keyun.engine import identity
@@ -74,10 +75,17 @@ class Secrets:
 class AccountDesk:
     """Shared by the three services: the accounts owner, secrets, and the audit trail."""
 
-    def __init__(self, accounts: Batcher, secrets_: Secrets, auth: Auth):
+    def __init__(self, accounts: Batcher, secrets_: Secrets, auth: Auth, password_checks: Counter | None = None):
+        """`password_checks`: counts the argon2id verifies of logins, by whether the account is
+        known, so an operator (and a test) can see that lock-out bounds them."""
         self.accounts = accounts
         self.secrets = secrets_
         self.auth = auth
+        self.password_checks = password_checks
+
+    def count_password_check(self, account: str) -> None:
+        if self.password_checks is not None:
+            self.password_checks.labels(account=account).inc()
 
     async def ask(self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, from_reply: bool = False) -> Any:
         """The owner's reply; abort the call on a rejection.  `audited`: the call's audit record
@@ -257,16 +265,22 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await abort(context, bad_credentials())
         found = await desk.accounts.submit(ac.FindLogin(key))
         if isinstance(found, Rejection):
+            desk.count_password_check("unknown")
             await asyncio.get_running_loop().run_in_executor(None, desk.secrets.passwords.dummy_verify)
             await abort(context, bad_credentials())
         account = found.account
         note_audit(target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context)))
-        refusal = _refusal(found, now)
+        refusal = ac.refusal_of(account.disabled, found.locked_until_ms, found.retry_at_ms, now)
         if refusal is not None:
             await abort(context, refusal)
         if found.totp_cipher and not request.totp_code:
             # Said before the password is checked, so the answer tells nothing about the password.
             await abort(context, reject(Reason.SECOND_FACTOR_REQUIRED, "this account needs a TOTP code from its authenticator app", field="totp_code"))
+        # The owner admits this check only while the failures counted plus the checks in flight
+        # stay within the policy: parallel guesses get no more hashes than serial ones.  Its
+        # refusals do not depend on the password, which nobody has looked at yet.
+        attempt_id = (await desk.ask(context, ac.ReserveLoginAttempt(account.account_id, secrets.token_urlsafe(18)))).attempt_id
+        desk.count_password_check("known")
         password_ok = await desk.password_matches(found.password_hash, request.password)
         step = 0
         if password_ok and found.totp_cipher:
@@ -277,9 +291,9 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             # Counted and recorded together by the owner, which adds the lock-out if this failure
             # locked the account.
             note_audit(audit_outcome=Reason.BAD_CREDENTIALS.name)
-            await desk.ask(context, ac.LoginFailed(account.account_id), audited=True, from_reply=True)
+            await desk.ask(context, ac.LoginFailed(account.account_id, attempt_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
-        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step), audited=True)
+        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id), audited=True)
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
             await desk.accounts.submit(ac.RehashPassword(account.account_id, await desk.hash_password(request.password)))
         return await desk.issue_tokens(session)
@@ -377,16 +391,6 @@ def _login_target(login_name: str) -> str:
 
 def bad_credentials() -> Rejection:
     return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")
-
-
-def _refusal(found: ac.LoginView, now: int) -> Rejection | None:
-    if found.account.disabled:
-        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
-    if found.locked_until_ms > now:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked for now", locked_until_ms=found.locked_until_ms)
-    if found.retry_at_ms > now:
-        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=found.retry_at_ms)
-    return None
 
 
 def _document_type(value: int) -> identity.DocumentType:

@@ -181,7 +181,7 @@ class KeyunServer:
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.auth.client_certs = tls is not None and tls.require_client_cert
-        self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
+        self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth, metrics.login_password_checks)
         self.gateway.resolve_holders = self.desk.holders
         self.orders = OrderDesk(self.gateway, CounterOnly())
         self.gateway.settle_order = self.orders.settle

@@ -281,3 +281,56 @@ def test_a_renewed_session_names_its_account_and_a_device_in_the_record(engine):
     anonymous = AuditRecord(f"{5:032x}", T0, "", "", "", "", "ipv4:127.0.0.1:5000", "keyun.v1.Accounts/Refresh", account.account_id, "OK").values()
     completed = AuditRecord.from_values(ac.complete_record(anonymous, session))
     assert (completed.actor, completed.role, completed.device) == (account.account_id, "gate_device", "gate9")
+
+
+def attempt(n: int) -> str:
+    return f"attempt-{n:012d}"
+
+
+def test_password_checks_are_reserved_up_to_the_allowed_failures_and_settled_by_the_outcome(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    allowed = engine.rules.max_failed_logins
+    replies, _ = engine.execute([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(allowed + 3)], T0)
+    assert [r.attempt_id for r in replies[:allowed]] == [attempt(n) for n in range(allowed)]
+    # Refused without looking at any password: the same answer for each, whatever it carried.
+    assert {(r.reason, r.message, r.facts) for r in replies[allowed:]} == {(Reason.TOO_MANY_LOGIN_ATTEMPTS, replies[allowed].message, ())}
+    assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(0))).attempt_id == attempt(0)  # a resend reserves once
+    assert engine.state.accounts[account.account_id].attempts_pending == allowed
+    run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(0)), T0 + 1)  # a success frees its check
+    assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(99)), T0 + 1).attempt_id == attempt(99)
+    for n in range(1, allowed):
+        run(engine, ac.LoginFailed(account.account_id, attempt(n)), T0 + 2)
+        run(engine, ac.LoginFailed(account.account_id, attempt(n)), T0 + 2)  # a resend counts once
+    assert engine.state.accounts[account.account_id].failed_logins == allowed - 1
+    assert set(engine.state.login_attempts) == {attempt(99)}
+
+
+def test_reservations_survive_a_restart_so_a_crash_gives_no_more_checks(tmp_path, engine):
+    store = SmallStore(tmp_path / "accounts")
+    apply = durable(engine, store)
+    (account,), _ = apply([ac.CreateAccount("r1", passenger(1))], T0)
+    apply([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(engine.rules.max_failed_logins)], T0 + 1)
+    store.close()
+
+    again = ac.AccountsEngine()
+    reopened = SmallStore(tmp_path / "accounts")
+    reopened.recover(again)
+    assert again.state == engine.state
+    assert reason(again.execute([ac.ReserveLoginAttempt(account.account_id, attempt(99))], T0 + 2)[0][0]) is Reason.TOO_MANY_LOGIN_ATTEMPTS
+    reopened.close()
+
+
+def test_a_reservation_never_settled_counts_as_a_failure_and_can_lock(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    rules = engine.rules
+    engine.execute([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(rules.max_failed_logins)], T0)
+    run(engine, ac.FindLogin("phone:0001"), T0 + ac.LOGIN_ATTEMPT_TTL_MS)  # not stale yet
+    assert engine.state.accounts[account.account_id].failed_logins == 0
+    later = T0 + ac.LOGIN_ATTEMPT_TTL_MS + 1
+    _, entries = engine.execute([ac.FindLogin("phone:0001")], later)  # every batch sweeps stale reservations
+    assert [type(e) for e in entries[0].events] == [ac.LoginFailureCounted] * rules.max_failed_logins
+    stuck = engine.state.accounts[account.account_id]
+    assert (stuck.attempts_pending, stuck.locked_until_ms, engine.state.login_attempts) == (0, later + rules.lockout_ms, {})
+    # The gateway that was hashing comes back too late: its outcome is not counted again.
+    assert run(engine, ac.LoginFailed(account.account_id, attempt(0)), later).locked_until_ms == 0
+    assert reason(run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(1)), later)) is Reason.LOGIN_ATTEMPT_EXPIRED
