@@ -3,7 +3,7 @@
 Like a trip shard, the accounts owner decides each command against its state, evolves the state
 by the resulting events, and journals the events before it replies.  Everything sensitive arrives
 already protected by the gateway: passwords as argon2id hashes, phone and document numbers and
-names as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
+names (display names too) as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
 the log or in snapshots, holds personal data in the clear.
 
 Session activity (`TouchSessions`) is not journaled: after a restart a session counts as idle
@@ -94,7 +94,9 @@ class Account:
     login_key: str  # "name:<login name>" or "phone:<blind index hex>"
     login_name: str  # staff and devices; "" for passengers (their phone is personal data)
     phone_cipher: bytes
-    display_name: str
+    # Encrypted by the gateway (a display name is often a real name).  Data written before that
+    # holds the name as text: the gateway reads both (`AccountDesk.display_name`).
+    display_name_cipher: bytes | str
     password_hash: str
     totp_cipher: bytes  # b"" when the account logs in without a second factor
     roles: tuple[str, ...]
@@ -151,6 +153,11 @@ def _secret(field_name: str, value: bytes | str, required: bool = True) -> None:
         raise invalid(field_name, "too long")
 
 
+def check_display_name(value: str, required: bool = False) -> None:
+    """The gateway checks a display name before it encrypts it; the owner sees only the cipher."""
+    _text("display_name", value, MAX_DISPLAY_NAME_CHARS, required)
+
+
 def check_login_name(value: str) -> None:
     if not value:
         raise Rejected(reject(Reason.MISSING_FIELD, "login_name is required", field="login_name"))
@@ -194,7 +201,7 @@ class NewAccount:
     login_key: str
     login_name: str
     phone_cipher: bytes
-    display_name: str
+    display_name_cipher: bytes | str  # b"" for none; text only in data written before it was encrypted
     password_hash: str
     totp_cipher: bytes = b""
     roles: tuple[str, ...] = ()
@@ -205,7 +212,7 @@ class NewAccount:
         _text("login_key", self.login_key, 128)
         if self.kind is not AccountKind.PASSENGER:
             check_login_name(self.login_name)
-        _text("display_name", self.display_name, MAX_DISPLAY_NAME_CHARS, required=False)
+        _secret("display_name_cipher", self.display_name_cipher, required=False)
         _secret("password_hash", self.password_hash)
         _secret("phone_cipher", self.phone_cipher, required=self.kind is AccountKind.PASSENGER)
         _secret("totp_cipher", self.totp_cipher, required=False)
@@ -342,11 +349,26 @@ class RehashPassword:
 class UpdateProfile:
     request_id: str
     account_id: str
-    display_name: str
+    display_name_cipher: bytes
+    # A fresh nonce makes each send's cipher differ, so a retry is matched by this keyed digest.
+    fingerprint: bytes = b""
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
-        _text("display_name", self.display_name, MAX_DISPLAY_NAME_CHARS)
+        _secret("display_name_cipher", self.display_name_cipher)
+
+
+@dataclass(frozen=True, slots=True)
+class SealDisplayNames:
+    """Display names stored as text before they were encrypted, replaced by their ciphers: the
+    gateway sends these at start (`seal_display_names`), a page of accounts at a time."""
+
+    seals: tuple[tuple[str, bytes], ...]  # (account id, cipher)
+
+    def __post_init__(self) -> None:
+        for account_id, cipher in self.seals:
+            check_account_id(account_id)
+            _secret("display_name_cipher", cipher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,7 +481,7 @@ class SetupStatus:
 
 AccountCommand = (
     CreateAccount | OpenSetup | SetUp | ReserveLoginAttempt | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
-    | RehashPassword | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
+    | RehashPassword | UpdateProfile | SealDisplayNames | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
 )
 QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
 # They cross from the gateway to the accounts owner in every batch (engine/pickling.py).
@@ -535,7 +557,7 @@ class PasswordChanged:
 @dataclass(frozen=True, slots=True)
 class ProfileUpdated:
     account_id: str
-    display_name: str
+    display_name_cipher: bytes | str  # text in data written before display names were encrypted
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,7 +595,7 @@ class AccountView:
     kind: AccountKind
     login_name: str
     phone_cipher: bytes  # the gateway decrypts and masks it
-    display_name: str
+    display_name_cipher: bytes | str  # the gateway decrypts it, and masks it for anyone but the account
     roles: tuple[str, ...]
     stations: tuple[str, ...]
     operators: tuple[str, ...]
@@ -653,7 +675,7 @@ class FailureCounted:
 
 def view(account: Account) -> AccountView:
     return AccountView(
-        account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name, account.roles,
+        account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name_cipher, account.roles,
         account.stations, account.operators, account.disabled, account.created_at_ms, bool(account.totp_cipher),
     )
 
@@ -717,9 +739,12 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
         case RehashPassword(account_id, password_hash):
             account = _find(state, account_id)
             return account if isinstance(account, Rejection) else (PasswordChanged(account_id, password_hash),)
-        case UpdateProfile(_, account_id, display_name):
+        case UpdateProfile(_, account_id, display_name_cipher):
             account = _find(state, account_id)
-            return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name),)
+            return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name_cipher),)
+        case SealDisplayNames(seals):
+            # Only names still stored as text: one changed since the gateway read it stays as it is.
+            return tuple(ProfileUpdated(a, cipher) for a, cipher in seals if a in state.accounts and _clear_name(state.accounts[a]))
         case AddPassenger():
             return _add_passenger(state, command, now_ms)
         case RemovePassenger(_, account_id, passenger_id):
@@ -856,7 +881,7 @@ def evolve(state: AccountsState, event) -> None:
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
-                account_id, new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, new.password_hash,
+                account_id, new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, new.password_hash,
                 new.totp_cipher, new.roles, new.stations, new.operators, at_ms,
             )
             state.by_login[new.login_key] = account_id
@@ -886,8 +911,8 @@ def evolve(state: AccountsState, event) -> None:
             state.sessions.pop(session_id, None)  # ended sessions need no memory: unknown ids count as ended
         case PasswordChanged(account_id, password_hash):
             state.accounts[account_id].password_hash = password_hash
-        case ProfileUpdated(account_id, display_name):
-            state.accounts[account_id].display_name = display_name
+        case ProfileUpdated(account_id, display_name_cipher):
+            state.accounts[account_id].display_name_cipher = display_name_cipher
         case PassengerAdded(account_id, passenger):
             account = state.accounts[account_id]
             account.passengers[passenger.passenger_id] = passenger
@@ -901,6 +926,19 @@ def evolve(state: AccountsState, event) -> None:
             state.accounts[account_id].disabled = True
         case _:
             raise AssertionError(f"unknown event {event!r}")
+
+
+def _clear_name(value) -> bool:
+    """Whether a value (an account, a view, a command, or a tuple of them) holds a display name
+    as text, as data written before display names were encrypted does."""
+    if isinstance(value, tuple):
+        return any(_clear_name(v) for v in value)
+    if isinstance(value, CreateAccount):
+        return _clear_name(value.account)
+    if isinstance(value, SetUp):
+        return _clear_name(value.administrators)
+    name = getattr(value, "display_name_cipher", b"")
+    return isinstance(name, str) and bool(name)
 
 
 def _settle(state: AccountsState, attempt_id: str) -> None:
@@ -1092,9 +1130,17 @@ class AccountsEngine:
         if not isinstance(outcome, Rejection):
             self._apply(item, outcome, entries)
             outcome = render(self.state, item, outcome)
+        if isinstance(item, SealDisplayNames):
+            self._forget_clear_names()
         if request_id:
             self._remember(request_id, item, outcome)
         return outcome
+
+    def _forget_clear_names(self) -> None:
+        """Remembered requests that hold a display name as text go, so the snapshots stop holding
+        it: a retry of one is then answered as if it had left the window."""
+        for request_id in [rid for rid, remembered in self.recent.items() if _clear_name(remembered)]:
+            del self.recent[request_id]
 
     def _remember(self, request_id: str, command, reply) -> None:
         self.recent[request_id] = (command, reply)
@@ -1109,6 +1155,8 @@ class AccountsEngine:
                 continue
             for event in entry.events:
                 evolve(self.state, event)
+            if isinstance(entry.command, SealDisplayNames):
+                self._forget_clear_names()
             request_id = getattr(entry.command, "request_id", "")
             if request_id:
                 self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))

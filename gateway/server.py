@@ -43,7 +43,7 @@ from keyun.v1 import (
 )
 
 from . import credentials
-from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService
+from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
@@ -272,6 +272,9 @@ class KeyunServer:
         if self.payments_dir is not None:
             await self.start_payments(host, self.notify_port)
         if primary:
+            sealed = await seal_display_names(self.desk)
+            if sealed:
+                log.warning("encrypted %d display names stored in the clear by an earlier version", sealed)
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())

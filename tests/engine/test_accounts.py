@@ -334,3 +334,15 @@ def test_a_reservation_never_settled_counts_as_a_failure_and_can_lock(engine):
     # The gateway that was hashing comes back too late: its outcome is not counted again.
     assert run(engine, ac.LoginFailed(account.account_id, attempt(0)), later).locked_until_ms == 0
     assert reason(run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(1)), later)) is Reason.LOGIN_ATTEMPT_EXPIRED
+
+
+def test_display_names_stored_as_text_are_sealed_and_remembered_requests_holding_them_forgotten(engine):
+    old = run(engine, ac.CreateAccount("r1", staff("anna")))  # display name "Anna", as text: data from before encryption
+    other = run(engine, ac.CreateAccount("r2", staff("bert")))
+    run(engine, ac.UpdateProfile("u2", other.account_id, b"cipher-of-a-new-name"))  # changed since the gateway read it
+    (reply,), entries = engine.execute([ac.SealDisplayNames(((old.account_id, b"cipher-anna"), (other.account_id, b"cipher-bert")))], T0)
+    assert [e.display_name_cipher for e in entries[0].events] == [b"cipher-anna"]  # only the one still in the clear
+    assert engine.state.accounts[old.account_id].display_name_cipher == b"cipher-anna"
+    assert engine.state.accounts[other.account_id].display_name_cipher == b"cipher-of-a-new-name"
+    assert list(engine.recent) == ["u2"]  # r1 and r2 held a name as text
+    assert reason(run(engine, ac.CreateAccount("r1", staff("anna")))) is Reason.ACCOUNT_EXISTS  # as if it had left the window
