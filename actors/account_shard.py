@@ -15,7 +15,7 @@ from pathlib import Path
 
 import ray
 
-from keyun.engine.accounts import AccountRules, AccountsEngine
+from keyun.engine.accounts import AccountEntry, AccountRules, AccountsEngine, SealDisplayNames
 from keyun.persistence import metrics
 from keyun.persistence.small_store import SmallStore
 
@@ -46,7 +46,10 @@ class AccountShard(PackedBatches, SendsAuditRecords):
             replies, entries = self.engine.execute(batch, time.time_ns() // 1_000_000)
             self.store.commit(self.engine.last_now, entries)
             self.forward(entries)
-            if self.store.snapshot_due():
+            if any(type(entry) is AccountEntry and type(entry.command) is SealDisplayNames for entry in entries):
+                # The log before holds those names as text: snapshot the sealed state and drop it.
+                self.store.compact(self.engine)
+            elif self.store.snapshot_due():
                 self.store.snapshot(self.engine)
         except BaseException:
             log.exception("the accounts owner failed applying a batch; restarting from disk")

@@ -3,7 +3,7 @@
 Like a trip shard, the accounts owner decides each command against its state, evolves the state
 by the resulting events, and journals the events before it replies.  Everything sensitive arrives
 already protected by the gateway: passwords as argon2id hashes, phone and document numbers and
-names as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
+names (display names too) as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
 the log or in snapshots, holds personal data in the clear.
 
 Session activity (`TouchSessions`) is not journaled: after a restart a session counts as idle
@@ -46,6 +46,13 @@ DEFAULT_LOCKOUT_MS = 15 * 60_000
 FIRST_BACKOFF_MS = 1000
 # Sessions looked at for idleness per batch: bounded so a batch never scans every session.
 MAX_IDLE_SWEEP = 64
+# A password check reserves its attempt here before the gateway hashes, so a burst of parallel
+# guesses gets no more hashes than the policy allows failures.  A gateway settles its reservation
+# within a second or so, even queued behind a burst; one older than this belongs to a gateway that
+# died mid-hash, and counts as a failure, so a crash never gives an attacker a free guess.
+LOGIN_ATTEMPT_TTL_MS = 60_000
+# Stale reservations counted as failures per batch: bounded like the idle sweep.
+MAX_ATTEMPT_SWEEP = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +94,9 @@ class Account:
     login_key: str  # "name:<login name>" or "phone:<blind index hex>"
     login_name: str  # staff and devices; "" for passengers (their phone is personal data)
     phone_cipher: bytes
-    display_name: str
+    # Encrypted by the gateway (a display name is often a real name).  Data written before that
+    # holds the name as text: the gateway reads both (`AccountDesk.display_name`).
+    display_name_cipher: bytes | str
     password_hash: str
     totp_cipher: bytes  # b"" when the account logs in without a second factor
     roles: tuple[str, ...]
@@ -102,6 +111,7 @@ class Account:
     passengers: dict[str, PassengerRecord] = field(default_factory=dict)
     passengers_added: int = 0  # numbers passenger ids
     cash_acceptor: bool = False  # a kiosk the station declared to take cash (GrantRoles)
+    attempts_pending: int = 0  # password checks reserved and not yet settled (ReserveLoginAttempt)
 
 
 @dataclass(slots=True)
@@ -122,6 +132,8 @@ class AccountsState:
     accounts_created: int = 0
     setup_token_hash: bytes = b""  # set while a production station waits for its administrators
     set_up: bool = False
+    # Reserved password checks, oldest first: attempt id -> (account id, reserved at, ms).
+    login_attempts: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +152,11 @@ def _secret(field_name: str, value: bytes | str, required: bool = True) -> None:
         raise Rejected(reject(Reason.MISSING_FIELD, f"{field_name} is required", field=field_name))
     if len(value) > MAX_SECRET_BYTES:
         raise invalid(field_name, "too long")
+
+
+def check_display_name(value: str, required: bool = False) -> None:
+    """The gateway checks a display name before it encrypts it; the owner sees only the cipher."""
+    _text("display_name", value, MAX_DISPLAY_NAME_CHARS, required)
 
 
 def check_login_name(value: str) -> None:
@@ -185,7 +202,7 @@ class NewAccount:
     login_key: str
     login_name: str
     phone_cipher: bytes
-    display_name: str
+    display_name_cipher: bytes | str  # b"" for none; text only in data written before it was encrypted
     password_hash: str
     totp_cipher: bytes = b""
     roles: tuple[str, ...] = ()
@@ -196,7 +213,7 @@ class NewAccount:
         _text("login_key", self.login_key, 128)
         if self.kind is not AccountKind.PASSENGER:
             check_login_name(self.login_name)
-        _text("display_name", self.display_name, MAX_DISPLAY_NAME_CHARS, required=False)
+        _secret("display_name_cipher", self.display_name_cipher, required=False)
         _secret("password_hash", self.password_hash)
         _secret("phone_cipher", self.phone_cipher, required=self.kind is AccountKind.PASSENGER)
         _secret("totp_cipher", self.totp_cipher, required=False)
@@ -237,8 +254,21 @@ class SetUp:
 
 
 @dataclass(frozen=True, slots=True)
+class ReserveLoginAttempt:
+    """Before the gateway checks a password: may it run one more check for this account now?"""
+
+    account_id: str
+    attempt_id: str  # the gateway's random id, so a resent batch reserves once
+
+    def __post_init__(self) -> None:
+        check_account_id(self.account_id)
+        _session_id("attempt_id", self.attempt_id)
+
+
+@dataclass(frozen=True, slots=True)
 class LoginFailed:
     account_id: str
+    attempt_id: str = ""  # the reservation this failure settles ("" in logs written before them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +279,7 @@ class StartSession:
     session_id: str
     refresh_id: str
     totp_step: int = 0
+    attempt_id: str = ""  # the reservation this login settles
 
     def __post_init__(self) -> None:
         check_account_id(self.account_id)
@@ -276,6 +307,11 @@ class EndSession:
 @dataclass(frozen=True, slots=True)
 class SweepIdleSessions:
     """Journaled with the idle sessions each batch ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStaleAttempts:
+    """Journaled with the failures each batch counts for reservations never settled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,11 +350,26 @@ class RehashPassword:
 class UpdateProfile:
     request_id: str
     account_id: str
-    display_name: str
+    display_name_cipher: bytes
+    # A fresh nonce makes each send's cipher differ, so a retry is matched by this keyed digest.
+    fingerprint: bytes = b""
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
-        _text("display_name", self.display_name, MAX_DISPLAY_NAME_CHARS)
+        _secret("display_name_cipher", self.display_name_cipher)
+
+
+@dataclass(frozen=True, slots=True)
+class SealDisplayNames:
+    """Display names stored as text before they were encrypted, replaced by their ciphers: the
+    gateway sends these at start (`seal_display_names`), a page of accounts at a time."""
+
+    seals: tuple[tuple[str, bytes], ...]  # (account id, cipher)
+
+    def __post_init__(self) -> None:
+        for account_id, cipher in self.seals:
+            check_account_id(account_id)
+            _secret("display_name_cipher", cipher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,12 +484,12 @@ class SetupStatus:
 
 
 AccountCommand = (
-    CreateAccount | OpenSetup | SetUp | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
-    | RehashPassword | UpdateProfile | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
+    CreateAccount | OpenSetup | SetUp | ReserveLoginAttempt | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
+    | RehashPassword | UpdateProfile | SealDisplayNames | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
 )
 QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
 # They cross from the gateway to the accounts owner in every batch (engine/pickling.py).
-pickle_as_constructor_call(*AccountCommand.__args__, *QUERIES, NewAccount, TouchSessions, SweepIdleSessions, Recall)
+pickle_as_constructor_call(*AccountCommand.__args__, *QUERIES, NewAccount, TouchSessions, SweepIdleSessions, SweepStaleAttempts, Recall)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,10 +514,18 @@ class SetupDone:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginAttemptReserved:
+    account_id: str
+    attempt_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoginFailureCounted:
     account_id: str
     at_ms: int
     locked_until_ms: int  # 0 unless this failure locked the account
+    attempt_id: str = ""  # the reservation it settles
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +535,7 @@ class SessionStarted:
     refresh_id: str
     totp_step: int
     at_ms: int
+    attempt_id: str = ""  # the reservation it settles
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,7 +561,7 @@ class PasswordChanged:
 @dataclass(frozen=True, slots=True)
 class ProfileUpdated:
     account_id: str
-    display_name: str
+    display_name_cipher: bytes | str  # text in data written before display names were encrypted
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,7 +600,7 @@ class AccountView:
     kind: AccountKind
     login_name: str
     phone_cipher: bytes  # the gateway decrypts and masks it
-    display_name: str
+    display_name_cipher: bytes | str  # the gateway decrypts it, and masks it for anyone but the account
     roles: tuple[str, ...]
     stations: tuple[str, ...]
     operators: tuple[str, ...]
@@ -602,6 +662,13 @@ class Done:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptReserved:
+    """ReserveLoginAttempt's answer: the gateway may check the password once."""
+
+    attempt_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class FailureCounted:
     """LoginFailed's answer: whether this failure locked the account, and until when."""
 
@@ -614,7 +681,7 @@ class FailureCounted:
 
 def view(account: Account) -> AccountView:
     return AccountView(
-        account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name, account.roles,
+        account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name_cipher, account.roles,
         account.stations, account.operators, account.disabled, account.created_at_ms, bool(account.totp_cipher), account.cash_acceptor,
     )
 
@@ -647,8 +714,12 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
             return () if state.set_up else (SetupOpened(token_hash),)
         case SetUp(token_hash, admins):
             return _set_up(state, token_hash, admins, now_ms)
-        case LoginFailed(account_id):
-            return _login_failed(state, account_id, now_ms, rules)
+        case ReserveLoginAttempt():
+            return _reserve_attempt(state, command, now_ms, rules)
+        case LoginFailed(account_id, attempt_id):
+            if attempt_id and attempt_id not in state.login_attempts:
+                return ()  # counted already: a resend, or a reservation that went stale
+            return _login_failed(state, account_id, now_ms, rules, attempt_id)
         case StartSession():
             return _start_session(state, command, now_ms)
         case RenewSession(session_id, refresh_id, new_refresh_id):
@@ -674,9 +745,12 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
         case RehashPassword(account_id, password_hash):
             account = _find(state, account_id)
             return account if isinstance(account, Rejection) else (PasswordChanged(account_id, password_hash),)
-        case UpdateProfile(_, account_id, display_name):
+        case UpdateProfile(_, account_id, display_name_cipher):
             account = _find(state, account_id)
-            return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name),)
+            return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name_cipher),)
+        case SealDisplayNames(seals):
+            # Only names still stored as text: one changed since the gateway read it stays as it is.
+            return tuple(ProfileUpdated(a, cipher) for a, cipher in seals if a in state.accounts and _clear_name(state.accounts[a]))
         case AddPassenger():
             return _add_passenger(state, command, now_ms)
         case RemovePassenger(_, account_id, passenger_id):
@@ -707,24 +781,49 @@ def _set_up(state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, .
     return (*created, SetupDone())
 
 
-def _login_failed(state: AccountsState, account_id: str, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+def _login_failed(state: AccountsState, account_id: str, now_ms: int, rules: AccountRules, attempt_id: str = "") -> tuple | Rejection:
     account = _find(state, account_id)
     if isinstance(account, Rejection):
         return account
+    return (_failure(account, now_ms, rules, attempt_id),)
+
+
+def _failure(account: Account, now_ms: int, rules: AccountRules, attempt_id: str) -> LoginFailureCounted:
     failures = account.failed_logins + 1
     locked_until = now_ms + rules.lockout_ms if failures >= rules.max_failed_logins else 0
-    return (LoginFailureCounted(account_id, now_ms, locked_until),)
+    return LoginFailureCounted(account.account_id, now_ms, locked_until, attempt_id)
+
+
+def _reserve_attempt(state: AccountsState, command: ReserveLoginAttempt, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+    """One more password check, if the failures counted plus the checks in flight stay within
+    the policy's allowed failures.  Nothing here depends on the password, so a refusal answers
+    the same whether or not it was right."""
+    account = _find(state, command.account_id)
+    if isinstance(account, Rejection):
+        return account
+    if command.attempt_id in state.login_attempts:
+        return ()  # a resent batch: reserved already
+    refusal = login_refusal(account, now_ms, rules)
+    if refusal is not None:
+        return refusal
+    if account.failed_logins + account.attempts_pending >= rules.max_failed_logins:
+        return reject(Reason.TOO_MANY_LOGIN_ATTEMPTS, "too many login attempts for this account at once: try again later")
+    return (LoginAttemptReserved(command.account_id, command.attempt_id, now_ms),)
 
 
 def login_refusal(account: Account, now_ms: int, rules: AccountRules) -> Rejection | None:
     """Whether the account may try to log in now at all (disabled, locked, backing off)."""
-    if account.disabled:
+    return refusal_of(account.disabled, account.locked_until_ms, _retry_at(account, rules), now_ms)
+
+
+def refusal_of(disabled: bool, locked_until_ms: int, retry_at_ms: int, now_ms: int) -> Rejection | None:
+    """The one wording of these refusals, for the gateway's early check and the owner's."""
+    if disabled:
         return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
-    if account.locked_until_ms > now_ms:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=account.locked_until_ms)
-    retry_at = _retry_at(account, rules)
-    if retry_at > now_ms:
-        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=retry_at)
+    if locked_until_ms > now_ms:
+        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=locked_until_ms)
+    if retry_at_ms > now_ms:
+        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=retry_at_ms)
     return None
 
 
@@ -736,15 +835,17 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
     account = _find(state, command.account_id)
     if isinstance(account, Rejection):
         return account
-    if account.disabled:
-        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
-    if account.locked_until_ms > now_ms:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=account.locked_until_ms)
+    if command.attempt_id and command.attempt_id not in state.login_attempts:
+        # Counted as a failure while the gateway was still checking: the login must start over.
+        return reject(Reason.LOGIN_ATTEMPT_EXPIRED, "the login took too long and was counted as a failed attempt; log in again")
+    refusal = refusal_of(account.disabled, account.locked_until_ms, 0, now_ms)  # no back-off: this attempt was admitted
+    if refusal is not None:
+        return refusal  # its reservation stays, and goes stale as a failure
     if account.totp_cipher and command.totp_step <= account.totp_last_step:
         return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")  # a replayed code
     if command.session_id in state.sessions:
         return reject(Reason.REQUEST_ID_REUSED, "session id in use")
-    return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms),)
+    return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms, command.attempt_id),)
 
 
 def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> tuple | Rejection:
@@ -788,7 +889,7 @@ def evolve(state: AccountsState, event) -> None:
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
-                account_id, new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, new.password_hash,
+                account_id, new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, new.password_hash,
                 new.totp_cipher, new.roles, new.stations, new.operators, at_ms,
             )
             state.by_login[new.login_key] = account_id
@@ -797,12 +898,17 @@ def evolve(state: AccountsState, event) -> None:
             state.setup_token_hash = token_hash
         case SetupDone():
             state.set_up, state.setup_token_hash = True, b""
-        case LoginFailureCounted(account_id, at_ms, locked_until_ms):
+        case LoginAttemptReserved(account_id, attempt_id, at_ms):
+            state.login_attempts[attempt_id] = (account_id, at_ms)
+            state.accounts[account_id].attempts_pending += 1
+        case LoginFailureCounted(account_id, at_ms, locked_until_ms, attempt_id):
+            _settle(state, attempt_id)
             account = state.accounts[account_id]
             account.failed_logins, account.last_failed_ms = account.failed_logins + 1, at_ms
             if locked_until_ms:
                 account.locked_until_ms, account.failed_logins = locked_until_ms, 0
-        case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms):
+        case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms, attempt_id):
+            _settle(state, attempt_id)
             account = state.accounts[account_id]
             account.failed_logins, account.totp_last_step = 0, max(account.totp_last_step, totp_step)
             state.sessions[session_id] = Session(session_id, account_id, at_ms, at_ms, refresh_id)
@@ -813,8 +919,8 @@ def evolve(state: AccountsState, event) -> None:
             state.sessions.pop(session_id, None)  # ended sessions need no memory: unknown ids count as ended
         case PasswordChanged(account_id, password_hash):
             state.accounts[account_id].password_hash = password_hash
-        case ProfileUpdated(account_id, display_name):
-            state.accounts[account_id].display_name = display_name
+        case ProfileUpdated(account_id, display_name_cipher):
+            state.accounts[account_id].display_name_cipher = display_name_cipher
         case PassengerAdded(account_id, passenger):
             account = state.accounts[account_id]
             account.passengers[passenger.passenger_id] = passenger
@@ -828,6 +934,36 @@ def evolve(state: AccountsState, event) -> None:
             state.accounts[account_id].disabled = True
         case _:
             raise AssertionError(f"unknown event {event!r}")
+
+
+def _clear_name(value) -> bool:
+    """Whether a value (an account, a view, a command, or a tuple of them) holds a display name
+    as text, as data written before display names were encrypted does."""
+    if isinstance(value, tuple):
+        return any(_clear_name(v) for v in value)
+    if isinstance(value, CreateAccount):
+        return _clear_name(value.account)
+    if isinstance(value, SetUp):
+        return _clear_name(value.administrators)
+    name = getattr(value, "display_name_cipher", b"")
+    return isinstance(name, str) and bool(name)
+
+
+def _settle(state: AccountsState, attempt_id: str) -> None:
+    """A reserved password check is over (failed, or a session started)."""
+    reserved = state.login_attempts.pop(attempt_id, None) if attempt_id else None
+    if reserved is not None:
+        state.accounts[reserved[0]].attempts_pending -= 1
+
+
+def stale_attempts(state: AccountsState, now_ms: int) -> list[str]:
+    """Reservations older than LOGIN_ATTEMPT_TTL_MS, oldest first, at most MAX_ATTEMPT_SWEEP."""
+    stale = []
+    for attempt_id, (_, reserved_at_ms) in itertools.islice(state.login_attempts.items(), MAX_ATTEMPT_SWEEP):
+        if now_ms - reserved_at_ms <= LOGIN_ATTEMPT_TTL_MS:
+            break  # reserved in order of time: the rest are younger
+        stale.append(attempt_id)
+    return stale
 
 
 # ---------------------------------------------------------------------------------------------
@@ -894,8 +1030,10 @@ def render(state: AccountsState, command, events: tuple):
             return SessionView(session_id, view(state.accounts[session.account_id]), session.refresh_id)
         case AddPassenger(_, account_id):
             return PassengersView(account_id, (events[0].passenger,))
+        case ReserveLoginAttempt(_, attempt_id):
+            return AttemptReserved(attempt_id)
         case LoginFailed():
-            return FailureCounted(events[0].locked_until_ms)
+            return FailureCounted(events[0].locked_until_ms if events else 0)
         case ChangePassword(_, account_id) | UpdateProfile(_, account_id) | GrantRoles(_, account_id) | DisableAccount(_, account_id):
             return view(state.accounts[account_id])
     return Done()
@@ -949,6 +1087,7 @@ class AccountsEngine:
         self.last_now = now_ms
         entries: list[AccountEntry | AuditNote] = []
         self._sweep_idle(now_ms, entries)
+        self._sweep_stale_attempts(now_ms, entries)
         apply = lambda item: self._one(item, now_ms, entries)  # noqa: E731
         return [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch], entries
 
@@ -959,6 +1098,16 @@ class AccountsEngine:
             if now_ms - session.last_seen_ms > self.rules.idle_ms:
                 idle.append(SessionEnded(session.session_id, now_ms, "idle"))
         self._apply(SweepIdleSessions(), tuple(idle), entries)
+
+    def _sweep_stale_attempts(self, now_ms: int, entries: list[AccountEntry]) -> None:
+        """Count reservations nobody settled as failures: their gateway died while hashing."""
+        counted = []
+        for attempt_id in stale_attempts(self.state, now_ms):
+            account = self.state.accounts[self.state.login_attempts[attempt_id][0]]
+            counted.append(_failure(account, now_ms, self.rules, attempt_id))
+            evolve(self.state, counted[-1])  # each failure counts on the one before: a lock may follow
+        if counted:
+            entries.append(AccountEntry(SweepStaleAttempts(), tuple(counted)))
 
     def _apply(self, command, events: tuple, entries: list[AccountEntry]) -> None:
         for event in events:
@@ -989,9 +1138,17 @@ class AccountsEngine:
         if not isinstance(outcome, Rejection):
             self._apply(item, outcome, entries)
             outcome = render(self.state, item, outcome)
+        if isinstance(item, SealDisplayNames):
+            self._forget_clear_names()
         if request_id:
             self._remember(request_id, item, outcome)
         return outcome
+
+    def _forget_clear_names(self) -> None:
+        """Remembered requests that hold a display name as text go, so the snapshots stop holding
+        it: a retry of one is then answered as if it had left the window."""
+        for request_id in [rid for rid, remembered in self.recent.items() if _clear_name(remembered)]:
+            del self.recent[request_id]
 
     def _remember(self, request_id: str, command, reply) -> None:
         self.recent[request_id] = (command, reply)
@@ -1006,6 +1163,8 @@ class AccountsEngine:
                 continue
             for event in entry.events:
                 evolve(self.state, event)
+            if isinstance(entry.command, SealDisplayNames):
+                self._forget_clear_names()
             request_id = getattr(entry.command, "request_id", "")
             if request_id:
                 self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))

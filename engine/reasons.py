@@ -74,6 +74,8 @@ class Reason(IntEnum):
     TOO_MANY_PASSENGERS = 4014
     RETENTION_TOO_SHORT = 4015  # an audit purge that would remove records younger than the law allows
     NO_SECOND_FACTOR = 4016  # an administrator role for an account without one
+    TOO_MANY_LOGIN_ATTEMPTS = 4017  # every password check the policy allows is already in flight or spent
+    LOGIN_ATTEMPT_EXPIRED = 4018  # the password check took so long that its reservation was counted as a failure
     CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import grpc
 import ray
 from google.protobuf import timestamp_pb2
+from prometheus_client import Counter
 
 from keyun.engine import accounts as ac
 from keyun.engine import identity
@@ -38,6 +39,8 @@ from .owners import Batcher, OwnerUnavailable
 PHONE_CONTEXT = "account.phone"
 # Login and Refresh answer with the same fields in messages of their own.
 Tokens = TypeVar("Tokens", accounts_pb2.LoginResponse, accounts_pb2.RefreshResponse)
+# Like the phone, a display name is encrypted before the account id exists, so its context names no account.
+DISPLAY_NAME_CONTEXT = "account.display-name"
 ADMIN_KINDS = {Role.SYSTEM_ADMIN.value, Role.SECURITY_ADMIN.value, Role.AUDIT_ADMIN.value}
 # Why personal data was read is kept in the audit record; a sentence, not an essay.
 MAX_PURPOSE_CHARS = 200
@@ -76,10 +79,17 @@ class Secrets:
 class AccountDesk:
     """Shared by the three services: the accounts owner, secrets, and the audit trail."""
 
-    def __init__(self, accounts: Batcher, secrets_: Secrets, auth: Auth):
+    def __init__(self, accounts: Batcher, secrets_: Secrets, auth: Auth, password_checks: Counter | None = None):
+        """`password_checks`: counts the argon2id verifies of logins, by whether the account is
+        known, so an operator (and a test) can see that lock-out bounds them."""
         self.accounts = accounts
         self.secrets = secrets_
         self.auth = auth
+        self.password_checks = password_checks
+
+    def count_password_check(self, account: str) -> None:
+        if self.password_checks is not None:
+            self.password_checks.labels(account=account).inc()
 
     async def ask(self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, from_reply: bool = False) -> Any:
         """The owner's reply; abort the call on a rejection.  `audited`: the call's audit record
@@ -118,12 +128,28 @@ class AccountDesk:
         ac.check_login_name(login_name)
         return "name:" + login_name
 
-    def account(self, view: ac.AccountView) -> accounts_pb2.Account:
+    def seal_display_name(self, text: str) -> bytes:
+        """A display name as the owner stores it: encrypted, or b"" for none."""
+        return self.secrets.keyring.encrypt(text, DISPLAY_NAME_CONTEXT) if text else b""
+
+    def display_name(self, stored: bytes | str) -> str:
+        """A stored display name in the clear: decrypted, or as it is when it was stored as text
+        (before display names were encrypted, until `seal_display_names` replaced it)."""
+        if isinstance(stored, str):
+            return stored
+        return self.secrets.keyring.decrypt(stored, DISPLAY_NAME_CONTEXT) if stored else ""
+
+    def account(self, view: ac.AccountView, viewer: str = "") -> accounts_pb2.Account:
+        """An account for a reply: its personal data masked, except its display name when the
+        `viewer` (an account id) is the account itself."""
         login = view.login_name
         if view.kind is ac.AccountKind.PASSENGER and view.phone_cipher:
             login = identity.mask_phone(self.secrets.keyring.decrypt(view.phone_cipher, PHONE_CONTEXT))
+        display_name = self.display_name(view.display_name_cipher)
+        if viewer != view.account_id:
+            display_name = identity.mask_name(display_name)
         return accounts_pb2.Account(
-            account_id=view.account_id, kind=KIND_TO_PROTO[view.kind], login_name=login, display_name=view.display_name,
+            account_id=view.account_id, kind=KIND_TO_PROTO[view.kind], login_name=login, display_name=display_name,
             roles=view.roles, stations=view.stations, operators=view.operators, disabled=view.disabled,
             created_at=timestamp(view.created_at_ms), second_factor=view.second_factor, cash_acceptor=view.cash_acceptor,
         )
@@ -188,9 +214,10 @@ class AccountDesk:
         weak = None if generated else identity.check_password(password)  # generated secrets are 256 random bits
         if weak is not None:
             await abort(context, weak)
+        await self.build(context, lambda: ac.check_display_name(display_name))
         password_hash = await self.hash_password(password)
         totp = self.secrets.keyring.encrypt(totp_secret, totp_context(login_name)) if totp_secret else b""
-        return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", display_name, password_hash, totp))
+        return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", self.seal_display_name(display_name), password_hash, totp))
 
     async def issue_tokens(self, session: ac.SessionView, reply: type[Tokens] = accounts_pb2.LoginResponse) -> Tokens:
         """A new access and refresh token for the session, in Login's reply or (`reply`) Refresh's."""
@@ -206,8 +233,27 @@ class AccountDesk:
         )
         return reply(
             access_token=access, access_expires_at=timestamp(access_claims.expires_at_ms),
-            refresh_token=refresh, refresh_expires_at=timestamp(refresh_claims.expires_at_ms), account=self.account(view),
+            refresh_token=refresh, refresh_expires_at=timestamp(refresh_claims.expires_at_ms), account=self.account(view, view.account_id),
         )
+
+
+async def seal_display_names(desk: AccountDesk) -> int:
+    """Encrypt the display names that data from before their encryption holds as text, a page of
+    accounts at a time; return how many.  Run at every start of the first gateway process: the
+    last call also makes the owner forget remembered requests that hold such a name."""
+    sealed, offset = 0, 0
+    while True:
+        page = await desk.accounts.submit(ac.ListAccounts(offset, MAX_PAGE_SIZE))
+        seals = tuple(
+            (view.account_id, desk.seal_display_name(view.display_name_cipher))
+            for view in page.accounts if isinstance(view.display_name_cipher, str) and view.display_name_cipher
+        )
+        if seals or not page.next_offset:
+            await desk.accounts.submit(ac.SealDisplayNames(seals))
+        sealed += len(seals)
+        if not page.next_offset:
+            return sealed
+        offset = page.next_offset
 
 
 def passenger_context(field: str, account_id: str) -> str:
@@ -237,19 +283,20 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         if weak is not None:
             await abort(context, weak)
         display_name = request.display_name.strip()
+        await desk.build(context, lambda: ac.check_display_name(display_name))
         command = await desk.build(context, lambda: ac.CreateAccount(request.request_id, ac.NewAccount(
             ac.AccountKind.PASSENGER, desk.phone_login_key(phone), "", desk.secrets.keyring.encrypt(phone, PHONE_CONTEXT),
-            display_name, "pending", roles=(Role.PASSENGER.value,),
+            desk.seal_display_name(display_name), "pending", roles=(Role.PASSENGER.value,),
         )))
         fingerprint = desk.fingerprint("register", phone, display_name)
         view = await desk.recall(context, command.request_id, fingerprint, request.password, lambda first: first.account.password_hash)
         if view is None:
             # Hash only once the request is known to be well formed: hashing is the expensive part.
             new = command.account
-            hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, await desk.hash_password(request.password), roles=new.roles)
+            hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, await desk.hash_password(request.password), roles=new.roles)
             view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, from_reply=True)
         note_audit(target=view.account_id)
-        return accounts_pb2.RegisterResponse(account=desk.account(view))
+        return accounts_pb2.RegisterResponse(account=desk.account(view, view.account_id))
 
     async def Login(self, request, context):
         desk, now = self.desk, now_ms()
@@ -260,16 +307,22 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await abort(context, bad_credentials())
         found = await desk.accounts.submit(ac.FindLogin(key))
         if isinstance(found, Rejection):
+            desk.count_password_check("unknown")
             await asyncio.get_running_loop().run_in_executor(None, desk.secrets.passwords.dummy_verify)
             await abort(context, bad_credentials())
         account = found.account
         note_audit(target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context)))
-        refusal = _refusal(found, now)
+        refusal = ac.refusal_of(account.disabled, found.locked_until_ms, found.retry_at_ms, now)
         if refusal is not None:
             await abort(context, refusal)
         if found.totp_cipher and not request.totp_code:
             # Said before the password is checked, so the answer tells nothing about the password.
             await abort(context, reject(Reason.SECOND_FACTOR_REQUIRED, "this account needs a TOTP code from its authenticator app", field="totp_code"))
+        # The owner admits this check only while the failures counted plus the checks in flight
+        # stay within the policy: parallel guesses get no more hashes than serial ones.  Its
+        # refusals do not depend on the password, which nobody has looked at yet.
+        attempt_id = (await desk.ask(context, ac.ReserveLoginAttempt(account.account_id, secrets.token_urlsafe(18)))).attempt_id
+        desk.count_password_check("known")
         password_ok = await desk.password_matches(found.password_hash, request.password)
         step = 0
         if password_ok and found.totp_cipher:
@@ -280,9 +333,9 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             # Counted and recorded together by the owner, which adds the lock-out if this failure
             # locked the account.
             note_audit(audit_outcome=Reason.BAD_CREDENTIALS.name)
-            await desk.ask(context, ac.LoginFailed(account.account_id), audited=True, from_reply=True)
+            await desk.ask(context, ac.LoginFailed(account.account_id, attempt_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
-        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step), audited=True)
+        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id), audited=True)
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
             await desk.accounts.submit(ac.RehashPassword(account.account_id, await desk.hash_password(request.password)))
         return await desk.issue_tokens(session)
@@ -308,12 +361,17 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def GetProfile(self, request, context):
         view = await self.desk.ask(context, ac.GetAccount(caller().account_id))
-        return accounts_pb2.GetProfileResponse(account=self.desk.account(view))
+        return accounts_pb2.GetProfileResponse(account=self.desk.account(view, view.account_id))
 
     async def UpdateProfile(self, request, context):
-        command = await self.desk.build(context, lambda: ac.UpdateProfile(request.request_id, caller().account_id, request.display_name.strip()))
-        view = await self.desk.ask(context, command, audited=True)
-        return accounts_pb2.UpdateProfileResponse(account=self.desk.account(view))
+        desk, display_name = self.desk, request.display_name.strip()
+        await desk.build(context, lambda: ac.check_display_name(display_name, required=True))
+        account_id = caller().account_id
+        command = await desk.build(context, lambda: ac.UpdateProfile(
+            request.request_id, account_id, desk.seal_display_name(display_name), desk.fingerprint("update-profile", account_id, display_name),
+        ))
+        view = await desk.ask(context, command, audited=True)
+        return accounts_pb2.UpdateProfileResponse(account=desk.account(view, view.account_id))
 
     async def ChangePassword(self, request, context):
         desk, principal = self.desk, caller()
@@ -382,16 +440,6 @@ def bad_credentials() -> Rejection:
     return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")
 
 
-def _refusal(found: ac.LoginView, now: int) -> Rejection | None:
-    if found.account.disabled:
-        return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
-    if found.locked_until_ms > now:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked for now", locked_until_ms=found.locked_until_ms)
-    if found.retry_at_ms > now:
-        return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=found.retry_at_ms)
-    return None
-
-
 def _document_type(value: int) -> identity.DocumentType:
     for name, number in DOCUMENT_TO_PROTO.items():
         if number == value:
@@ -436,7 +484,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
                 await abort(context, reject(rejected.rejection.reason, f"{field}.{rejected.rejection.message}", field=f"{field}.login_name"))
             secret = secrets_[given.login_name] = credentials.new_totp_secret()
             new = await desk.new_account(context, ac.AccountKind.STAFF, given.login_name, given.password, given.display_name.strip(), secret)
-            admins.append(ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name, new.password_hash, new.totp_cipher, (role.value,), ("*",), ("*",)))
+            admins.append(ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, new.password_hash, new.totp_cipher, (role.value,), ("*",), ("*",)))
         created = await desk.ask(context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))), audited=True)
         return staff_pb2.SetUpResponse(administrators=[
             staff_pb2.AdministratorSecret(

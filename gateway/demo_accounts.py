@@ -58,11 +58,14 @@ async def create_demo_accounts(desk: AccountDesk) -> int:
     keyring = desk.secrets.keyring
     for demo in DEMO_ACCOUNTS:
         totp = keyring.encrypt(DEMO_TOTP_SECRET, totp_context(demo.login_name)) if ADMIN_ROLES & set(demo.roles) else b""
-        new = ac.NewAccount(demo.kind, "name:" + demo.login_name, demo.login_name, b"", demo.display_name, password_hash, totp, demo.roles, (EVERYWHERE,), (EVERYWHERE,))
+        new = ac.NewAccount(
+            demo.kind, "name:" + demo.login_name, demo.login_name, b"", desk.seal_display_name(demo.display_name), password_hash, totp, demo.roles,
+            (EVERYWHERE,), (EVERYWHERE,),
+        )
         created += await _create(desk, f"demo-account-{demo.login_name}", new)
     passenger = ac.NewAccount(
         ac.AccountKind.PASSENGER, desk.phone_login_key(DEMO_PASSENGER_PHONE), "", keyring.encrypt(DEMO_PASSENGER_PHONE, PHONE_CONTEXT),
-        "旅客 Demo", password_hash, roles=(Role.PASSENGER.value,),
+        desk.seal_display_name("旅客 Demo"), password_hash, roles=(Role.PASSENGER.value,),
     )
     created += await _create(desk, "demo-account-passenger", passenger)
     if created:

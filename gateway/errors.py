@@ -95,6 +95,8 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.TOO_MANY_PASSENGERS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.RETENTION_TOO_SHORT: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NO_SECOND_FACTOR: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.TOO_MANY_LOGIN_ATTEMPTS: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Reason.LOGIN_ATTEMPT_EXPIRED: grpc.StatusCode.ABORTED,
     Reason.CASH_NOT_ACCEPTED: grpc.StatusCode.PERMISSION_DENIED,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"

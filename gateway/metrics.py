@@ -45,6 +45,10 @@ class GatewayMetrics:
         self.holds = Counter("keyun_holds_total", "Holds placed", registry=self.registry)
         self.refunds = Counter("keyun_refunds_total", "Tickets refunded", registry=self.registry)
         self.check_ins = Counter("keyun_check_ins_total", "Tickets checked in", registry=self.registry)
+        self.login_password_checks = Counter(
+            "keyun_login_password_checks_total", "argon2id verifies run for logins, by whether the account exists (known, unknown)",
+            ["account"], registry=self.registry,
+        )
 
     def serve(self, host: str, port: int) -> int:
         """Serve /metrics over HTTP; return the bound port."""

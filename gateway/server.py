@@ -42,7 +42,7 @@ from keyun.v1 import (
 )
 
 from . import credentials
-from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService
+from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .connection_limits import ConnectionLimits
 from .demo_accounts import create_demo_accounts
@@ -168,7 +168,7 @@ class KeyunServer:
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.auth.client_certs = tls is not None and tls.require_client_cert
-        self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth)
+        self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth, metrics.login_password_checks)
         self.gateway.resolve_holders = self.desk.holders
         self.orders = OrderDesk(self.gateway, CounterOnly())
         self.gateway.settle_order = self.orders.settle
@@ -264,6 +264,9 @@ class KeyunServer:
         if self.payments_dir is not None:
             await self.start_payments(host, self.notify_port)
         if primary:
+            sealed = await seal_display_names(self.desk)
+            if sealed:
+                log.warning("encrypted %d display names stored in the clear by an earlier version", sealed)
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())

@@ -292,9 +292,12 @@ def _snapshot_position(shard: Path) -> int:
 
 
 # What a dump of the accounts owner's log never prints: secrets (password hashes, session and
-# refresh token ids, the setup token's hash) and keyed digests (blind indexes, fingerprints).
-# Ciphertexts, like any bytes, show only their length.
-SECRET_FIELDS = frozenset({"password_hash", "token_hash", "session_id", "refresh_id", "new_refresh_id", "login_key", "fingerprint", "document_index"})
+# refresh token ids, the setup token's hash), keyed digests (blind indexes, fingerprints), and
+# display names, which logs from before their encryption hold as text.  Ciphertexts, like any
+# bytes, show only their length.
+SECRET_FIELDS = frozenset({
+    "password_hash", "token_hash", "session_id", "refresh_id", "new_refresh_id", "login_key", "fingerprint", "document_index", "display_name_cipher",
+})
 REDACTED = "[redacted]"
 
 

@@ -90,6 +90,12 @@ class SmallStore:
         self.snapshot_at = time.monotonic()
         self.wal.retire(self.snapshot_lsn)
 
+    def compact(self, engine: SmallEngine) -> None:
+        """Snapshot and delete the whole log before it, the segment being written included: for
+        records that must not stay on disk (display names logged as text before they were encrypted)."""
+        self.wal.next_segment()
+        self.snapshot(engine)
+
     def close(self) -> None:
         self.wal.close()
         self.lock.release()

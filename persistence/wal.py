@@ -194,6 +194,11 @@ class WriteAheadLog:
         self.size += written
         return lsn, written
 
+    def next_segment(self) -> None:
+        """Append to a new segment from now on, so a snapshot can retire every record before it."""
+        if self.size > len(MAGIC):
+            self._start_segment()
+
     def retire(self, upto_lsn: int) -> int:
         """Delete segments whose records are all at or below `upto_lsn` (a snapshot covers them)."""
         paths = segments(self.directory)

@@ -48,6 +48,9 @@ class Load:
         self.record = Record()
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
+        # The workers share one account, and the accounts owner checks at most max_failed_logins
+        # of its passwords at a time (TOO_MANY_LOGIN_ATTEMPTS beyond): they log in one by one.
+        self.logging_in = threading.Lock()
         self.threads = [threading.Thread(target=self._work, args=(random.Random(seed + n),), daemon=True) for n in range(workers)]
 
     def start(self) -> Load:
@@ -68,7 +71,8 @@ class Load:
             time.sleep(0.05)
 
     def _work(self, rng: random.Random) -> None:
-        client = logged_in(KeyunClient(self.target, deadline_s=5.0, attempts=1))
+        with self.logging_in:
+            client = logged_in(KeyunClient(self.target, deadline_s=5.0, attempts=1))
         mine: list[str] = []
         try:
             while not self.stopping.is_set():

@@ -370,6 +370,8 @@ def test_retries_of_calls_that_carry_secrets_get_the_original_answer(station):
     client.login("13177778888", STRONG)
     add = accounts_pb2.AddPassengerRequest(request_id="add-retry", name="周重", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E22223333")
     assert client.call(client.accounts.AddPassenger, add) == client.call(client.accounts.AddPassenger, add)
+    profile = accounts_pb2.UpdateProfileRequest(request_id="profile-retry", display_name="重试二")  # encrypted afresh on each send
+    assert client.call(client.accounts.UpdateProfile, profile) == client.call(client.accounts.UpdateProfile, profile)
     change = accounts_pb2.ChangePasswordRequest(request_id="pw-retry", old_password=STRONG, new_password="Newer-Passw0rd")
     client.call(client.accounts.ChangePassword, change)
     client.call(client.accounts.ChangePassword, change)  # the old password no longer matches; the retry is still answered
@@ -449,6 +451,82 @@ def test_personal_data_and_passwords_never_reach_disk_in_the_clear(station):
     log_text = station.server.log_text()
     for needle in needles[:4]:
         assert needle.decode() not in log_text
+
+
+def test_display_names_are_encrypted_at_rest_masked_for_others_and_shown_to_their_owner(station):
+    from keyun.persistence import admin
+
+    passenger_name, renamed, staff_name = "欧阳秘名", "司马隐名", "诸葛藏名"
+    client = KeyunClient(station.server.target, attempts=1)
+    registered = client.call(client.accounts.Register, accounts_pb2.RegisterRequest(
+        request_id="reg-name", phone="13655556666", password=STRONG, display_name=passenger_name,
+    )).account
+    assert registered.display_name == passenger_name  # its owner sees it
+    client.login("13655556666", STRONG)
+    assert client.account.display_name == passenger_name
+    update = accounts_pb2.UpdateProfileRequest(request_id="rename", display_name=renamed)
+    assert client.call(client.accounts.UpdateProfile, update).account.display_name == renamed
+    assert client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest()).account.display_name == renamed
+    sysadmin = station.client("sysadmin")
+    created = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
+        request_id="new-named", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="zhuge", password=STRONG, display_name=staff_name,
+    )).account
+    assert created.display_name == "诸***"  # masked for the system administrator who made it
+    listed = {a.account_id: a.display_name for a in sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts}
+    assert (listed[registered.account_id], listed[created.account_id]) == ("司***", "诸***")
+    assert listed[sysadmin.account.account_id] == "系" + "*" * 9  # "系统管理员 Demo", even their own in a list of everyone
+    assert KeyunClient(station.server.target, attempts=1).login("zhuge", STRONG).account.display_name == staff_name
+    # Not in the clear in the data directory (log and snapshot), a backup, the log dump or the server log.
+    server = station.server.server
+    station.server.run(_wait(server.owners.accounts.snapshot.remote()))
+    data_dir = Path(station.server.data_dir)
+    needles = [name.encode() for name in (passenger_name, renamed, staff_name)]
+    for path in (p for p in data_dir.rglob("*") if p.is_file()):
+        blob = path.read_bytes()
+        assert not [needle for needle in needles if needle in blob], path
+    dump = "\n".join(admin.describe(row) for row in admin.dump_logs(data_dir, "accounts"))
+    log_text = station.server.log_text()
+    for name in (passenger_name, renamed, staff_name):
+        assert name not in dump and name not in log_text
+
+
+def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_encrypted_at_start(ray_session, tmp_path):
+    from keyun.engine import accounts as ac
+    from keyun.persistence.layout import prepare
+    from keyun.persistence.small_store import SmallStore
+
+    old_name = "上官旧名"
+    prepare(tmp_path / "data", 1)
+    engine, store = ac.AccountsEngine(), SmallStore(tmp_path / "data" / "accounts")
+    store.recover(engine)
+    password_hash = credentials.PasswordHasher(credentials.FAST_TEST_PARAMS).hash_password(STRONG)
+    legacy = ac.NewAccount(ac.AccountKind.STAFF, "name:oldtimer", "oldtimer", b"", old_name, password_hash)  # as text, as before
+    _, entries = engine.execute([ac.CreateAccount("legacy-create", legacy)], now_ms())
+    store.commit(engine.last_now, entries)
+    store.snapshot(engine)
+    _, entries = engine.execute([ac.UpdateProfile("legacy-profile", "A000001", old_name)], now_ms())
+    store.commit(engine.last_now, entries)
+    store.close()
+    assert any(old_name.encode() in p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+
+    server = ServerThread(tmp_path / "data", shards=1)
+    try:
+        assert KeyunClient(server.target, attempts=1).login("oldtimer", STRONG).account.display_name == old_name
+        sysadmin = logged_in_admin(server, "sysadmin")
+        listed = {a.login_name: a.display_name for a in sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts}
+        assert listed["oldtimer"] == "上***"
+        # The start encrypted it, and the log and snapshot that held it as text are gone.
+        for path in (p for p in (tmp_path / "data").rglob("*") if p.is_file()):
+            assert old_name.encode() not in path.read_bytes(), path
+        assert "encrypted 1 display names" in server.log_text()
+    finally:
+        server.stop()
+
+
+def logged_in_admin(server: ServerThread, login: str) -> KeyunClient:
+    client = KeyunClient(server.target, attempts=1)
+    client.login(login, DEMO_PASSWORD, credentials.totp_code(DEMO_TOTP_SECRET, now_ms()))
+    return client
 
 
 def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(station, tmp_path):

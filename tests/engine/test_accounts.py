@@ -281,3 +281,68 @@ def test_a_renewed_session_names_its_account_and_a_device_in_the_record(engine):
     anonymous = AuditRecord(f"{5:032x}", T0, "", "", "", "", "ipv4:127.0.0.1:5000", "keyun.v1.Accounts/Refresh", account.account_id, "OK").values()
     completed = AuditRecord.from_values(ac.complete_record(anonymous, session))
     assert (completed.actor, completed.role, completed.device) == (account.account_id, "gate_device", "gate9")
+
+
+def attempt(n: int) -> str:
+    return f"attempt-{n:012d}"
+
+
+def test_password_checks_are_reserved_up_to_the_allowed_failures_and_settled_by_the_outcome(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    allowed = engine.rules.max_failed_logins
+    replies, _ = engine.execute([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(allowed + 3)], T0)
+    assert [r.attempt_id for r in replies[:allowed]] == [attempt(n) for n in range(allowed)]
+    # Refused without looking at any password: the same answer for each, whatever it carried.
+    assert {(r.reason, r.message, r.facts) for r in replies[allowed:]} == {(Reason.TOO_MANY_LOGIN_ATTEMPTS, replies[allowed].message, ())}
+    assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(0))).attempt_id == attempt(0)  # a resend reserves once
+    assert engine.state.accounts[account.account_id].attempts_pending == allowed
+    run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(0)), T0 + 1)  # a success frees its check
+    assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(99)), T0 + 1).attempt_id == attempt(99)
+    for n in range(1, allowed):
+        run(engine, ac.LoginFailed(account.account_id, attempt(n)), T0 + 2)
+        run(engine, ac.LoginFailed(account.account_id, attempt(n)), T0 + 2)  # a resend counts once
+    assert engine.state.accounts[account.account_id].failed_logins == allowed - 1
+    assert set(engine.state.login_attempts) == {attempt(99)}
+
+
+def test_reservations_survive_a_restart_so_a_crash_gives_no_more_checks(tmp_path, engine):
+    store = SmallStore(tmp_path / "accounts")
+    apply = durable(engine, store)
+    (account,), _ = apply([ac.CreateAccount("r1", passenger(1))], T0)
+    apply([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(engine.rules.max_failed_logins)], T0 + 1)
+    store.close()
+
+    again = ac.AccountsEngine()
+    reopened = SmallStore(tmp_path / "accounts")
+    reopened.recover(again)
+    assert again.state == engine.state
+    assert reason(again.execute([ac.ReserveLoginAttempt(account.account_id, attempt(99))], T0 + 2)[0][0]) is Reason.TOO_MANY_LOGIN_ATTEMPTS
+    reopened.close()
+
+
+def test_a_reservation_never_settled_counts_as_a_failure_and_can_lock(engine):
+    account = run(engine, ac.CreateAccount("r1", passenger(1)))
+    rules = engine.rules
+    engine.execute([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(rules.max_failed_logins)], T0)
+    run(engine, ac.FindLogin("phone:0001"), T0 + ac.LOGIN_ATTEMPT_TTL_MS)  # not stale yet
+    assert engine.state.accounts[account.account_id].failed_logins == 0
+    later = T0 + ac.LOGIN_ATTEMPT_TTL_MS + 1
+    _, entries = engine.execute([ac.FindLogin("phone:0001")], later)  # every batch sweeps stale reservations
+    assert [type(e) for e in entries[0].events] == [ac.LoginFailureCounted] * rules.max_failed_logins
+    stuck = engine.state.accounts[account.account_id]
+    assert (stuck.attempts_pending, stuck.locked_until_ms, engine.state.login_attempts) == (0, later + rules.lockout_ms, {})
+    # The gateway that was hashing comes back too late: its outcome is not counted again.
+    assert run(engine, ac.LoginFailed(account.account_id, attempt(0)), later).locked_until_ms == 0
+    assert reason(run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(1)), later)) is Reason.LOGIN_ATTEMPT_EXPIRED
+
+
+def test_display_names_stored_as_text_are_sealed_and_remembered_requests_holding_them_forgotten(engine):
+    old = run(engine, ac.CreateAccount("r1", staff("anna")))  # display name "Anna", as text: data from before encryption
+    other = run(engine, ac.CreateAccount("r2", staff("bert")))
+    run(engine, ac.UpdateProfile("u2", other.account_id, b"cipher-of-a-new-name"))  # changed since the gateway read it
+    (reply,), entries = engine.execute([ac.SealDisplayNames(((old.account_id, b"cipher-anna"), (other.account_id, b"cipher-bert")))], T0)
+    assert [e.display_name_cipher for e in entries[0].events] == [b"cipher-anna"]  # only the one still in the clear
+    assert engine.state.accounts[old.account_id].display_name_cipher == b"cipher-anna"
+    assert engine.state.accounts[other.account_id].display_name_cipher == b"cipher-of-a-new-name"
+    assert list(engine.recent) == ["u2"]  # r1 and r2 held a name as text
+    assert reason(run(engine, ac.CreateAccount("r1", staff("anna")))) is Reason.ACCOUNT_EXISTS  # as if it had left the window

@@ -23,7 +23,7 @@ def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path, capsys):
         for now, batch in enumerate([
             [ac.CreateAccount("dump-create", new, b"fingerprint-bytes")],
             [ac.StartSession("A000001", SESSION_ID, REFRESH_ID)],
-            [ac.RenewSession(SESSION_ID, REFRESH_ID, NEW_REFRESH_ID), ac.UpdateProfile("dump-profile", "A000001", "Dumpling")],
+            [ac.RenewSession(SESSION_ID, REFRESH_ID, NEW_REFRESH_ID), ac.UpdateProfile("dump-profile", "A000001", "Dumpling")],  # as text, as logs from before display names were encrypted hold them
         ]):
             replies, entries = engine.execute(batch, T0 + now)
             assert not any(isinstance(reply, ac.Rejection) for reply in replies), replies
@@ -40,9 +40,9 @@ def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path, capsys):
     assert created["account"]["password_hash"] == created["account"]["login_key"] == "[redacted]"
     assert created["account"]["phone_cipher"] == f"<{len(b'phone-ciphertext')} bytes>" and created["account_id"] == "A000001"
     text = "\n".join([json.dumps(row, ensure_ascii=False) for row in rows] + [describe(row) for row in rows])
-    for secret in (PASSWORD_HASH, "phone:blind-index", "phone-ciphertext", SESSION_ID, REFRESH_ID, NEW_REFRESH_ID, "fingerprint-bytes"):
+    for secret in (PASSWORD_HASH, "phone:blind-index", "phone-ciphertext", SESSION_ID, REFRESH_ID, NEW_REFRESH_ID, "fingerprint-bytes", "Dumpling"):
         assert secret not in text
-    assert "A000001" in describe(rows[1]) and "display_name=Dumpling" in describe(rows[3])
+    assert "A000001" in describe(rows[1]) and "display_name_cipher=[redacted]" in describe(rows[3])
 
     # verify reads the same log, and says how far it got on stderr (a bar on a terminal).
     (report,) = verify_logs(tmp_path)
