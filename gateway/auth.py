@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
@@ -39,7 +39,8 @@ from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from . import tls
 from . import credentials
 from .credentials import Claims, TokenSigner
-from .errors import OUTCOME, Refused, abort, owner_errors
+from .errors import OUTCOME, Refused, abort, abort_unavailable, owner_errors
+from .owners import OwnerFailed, OwnerUnavailable, Overloaded
 
 log = logging.getLogger("keyun.auth")
 
@@ -301,7 +302,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             outcome_token = OUTCOME.set(note)
             outcome = "OK"
             try:
-                return await behavior(request, context)
+                try:
+                    return await behavior(request, context)
+                except Exception as error:
+                    await refuse_escaped(context, error)
             except BaseException:
                 outcome = note.get("outcome") or (context.code().name if context.code() else "ERROR")
                 raise
@@ -325,6 +329,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     async for response in behavior(request, context):
                         yield response
+                except Exception as error:
+                    await refuse_escaped(context, error)
                 finally:
                     CALLER.reset(caller_token)
             except Refused:
@@ -351,6 +357,28 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
             await abort(context, denial)
         return principal
+
+
+# Raised on purpose and handled further out: a refusal already set on the context, grpc's own
+# abort, and the owner failures owner_errors turns into statuses with a retry hint.
+PASSED_ON = (Refused, grpc.aio.AbortError, OwnerUnavailable, Overloaded, OwnerFailed)
+
+
+async def refuse_escaped(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
+    """End a call whose handler let an exception escape; always raises.
+
+    A Rejected (a check raised it where the handler did not catch it) is a refusal like any
+    other: its mapped status, message and details.  Anything else unexpected is a bug: it is
+    logged with its traceback, and the client gets INTERNAL with a plain message, where grpc would
+    answer UNKNOWN naming the exception's class and repeating its text.
+    """
+    if isinstance(error, Rejected):
+        await abort(context, error.rejection)
+    if isinstance(error, PASSED_ON):
+        raise error
+    log.error("a handler failed", exc_info=error)
+    await abort_unavailable(context, grpc.StatusCode.INTERNAL, "INTERNAL_ERROR", "internal error; it has been logged", None)
+    raise AssertionError("abort_unavailable always raises")
 
 
 async def _record_unless_journaled(auth: Auth, note: dict, outcome: str, record_of: Callable[[str], AuditRecord]) -> None:

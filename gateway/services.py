@@ -23,7 +23,7 @@ from keyun.engine import commands as cmd
 from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
-from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
     catalog_pb2,
@@ -79,8 +79,11 @@ class Gateway:
             ids = tuple(passenger_ids)
             if len(ids) > MAX_SEATS_PER_HOLD:
                 raise invalid("passenger_ids", f"at most {MAX_SEATS_PER_HOLD} passengers")
-            for passenger_id in ids:
-                check_passenger_id(passenger_id)
+            for index, passenger_id in enumerate(ids):
+                try:
+                    check_passenger_id(passenger_id)
+                except Rejected as rejected:
+                    raise Rejected(at_path(rejected.rejection, element("passenger_ids", index))) from None
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         holders = await self.resolve_holders(principal.account_id, ids)
@@ -118,10 +121,7 @@ class Gateway:
 
     def day_window_ms(self, date_text: str) -> tuple[int, int]:
         """[start, end) in epoch ms of a local date at the station's UTC offset."""
-        try:
-            day = dt.date.fromisoformat(date_text)
-        except ValueError:
-            raise invalid("date", f"{date_text!r} is not a date like 2026-11-25") from None
+        day = cmd.parse_date("date", date_text)
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min)))
         start_ms = int(midnight.timestamp() * 1000)
         return start_ms, start_ms + 86_400_000
@@ -279,6 +279,8 @@ class Rebooking:
         gateway, request, own = self.gateway, self.request, self.gateway.own_account()
         try:
             cmd.check_request_id(request.request_id)
+            if request.seat_number:  # checked here: the hold on the new trip would name it seat_numbers[0]
+                cmd.check_seat_number("seat_number", request.seat_number)
         except Rejected as rejected:
             await abort(self.context, rejected.rejection)
         old = await gateway.ask(self.context, lambda: cmd.GetTicket(request.ticket_id, own))
@@ -334,7 +336,9 @@ class Rebooking:
                 reply = await self.gateway.pool.submit(item)
                 recorded_by_owner(note, reply)
         if isinstance(reply, Rejection):
-            if undo is not None:
+            # REQUEST_ID_REUSED: the client's request id ran another rebooking, whose step this
+            # one's previous step replayed; undoing it would undo that rebooking's step.
+            if undo is not None and reply.reason is not Reason.REQUEST_ID_REUSED:
                 await self._undo(undo)
             await abort(self.context, reply)
         return reply
