@@ -28,8 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import keyun.v1
+from keyun.engine.reasons import Reason, reject
+from keyun.gateway import errors
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import orders_pb2, sales_pb2, staff_pb2
+from keyun.v1 import dispatch_pb2, orders_pb2, sales_pb2, staff_pb2
 
 from .conftest import STATIONS, logged_in
 
@@ -350,3 +352,29 @@ def test_a_bad_element_of_a_repeated_field_is_named_with_its_index(keyun, settin
             assert field_of(error) == (path, path), (name, path, field_of(error), error.details())
     finally:
         secadmin.close()
+
+
+# --- the last bound: whatever a refusal holds -----------------------------------------------
+
+
+def test_a_refusal_listing_many_long_problems_is_cut_to_fit(keyun):
+    """A network file with 30 bad station codes of 200 characters: each problem quotes 40 of
+    them, and the 20 problems shown still make a message too large for a refusal, so it is cut."""
+    stations = "".join(f'[[stations]]\ncode = "{chr(0x5EA7 + n) * 200}"\nname = "站{n}"\n' for n in range(30))
+    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-many", network_toml=f'format = 1\nutc_offset = "+08:00"\n{stations}')
+    with pytest.raises(grpc.RpcError) as caught:
+        keyun.client.dispatch.LoadNetwork(request, timeout=30)
+    error = caught.value
+    refused = KeyunError.from_rpc(error)
+    assert (refused.code, refused.reason, refused.facts.get("field"), refused.facts.get("problems")) == (grpc.StatusCode.INVALID_ARGUMENT, "BAD_NETWORK", "network_toml", "30")
+    assert refused.message.startswith("bad network file: stations[0].code: ") and refused.message.endswith("…"), refused.message
+    assert "(200 characters)" in refused.message
+    assert wire_bytes(error) < MAX_TRAILER_BYTES
+
+
+def test_every_part_of_a_refusal_is_bounded():
+    """abort()'s last bound, on a rejection as large as a code path could make one."""
+    huge = reject(Reason.INVALID_FIELD, "座" * 100_000, field="f" * 10_000, **{f"fact{n}" + "k" * 100: "v" * 10_000 for n in range(20)})
+    message, details = errors.fitted_details(grpc.StatusCode.INVALID_ARGUMENT, huge)
+    assert message.endswith("…") and message.startswith("座")
+    assert errors.wire_bytes(message) + len(base64.b64encode(details)) + len(errors.DETAILS_KEY) <= errors.MAX_TRAILER_BYTES
