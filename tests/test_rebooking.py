@@ -184,3 +184,20 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
         change(passenger, own.ticket_id, dear, "fd-own-dearer")
     assert dearer.value.reason == "CHANGE_NOT_ALLOWED"
     assert client.seat_map(dear, "AAA", "CCC").seats_free == free_before
+
+
+def test_a_request_id_of_another_rebooking_is_refused_and_undoes_nothing_of_it(station, trips):
+    """The second ticket's move, under the first move's request id, replays the first move's hold
+    and is refused at its issue step: REQUEST_ID_REUSED, and the first move's hold (already its new
+    ticket) is not released.  It once was, which failed the saga's assertion (UNKNOWN)."""
+    _, client = station
+    first, second = trips
+    one, two = client.sell(first, "AAA", "CCC", seat_count=2).tickets
+    moved = change(client, one.ticket_id, second, "rb-same-id")
+    before = live_seats(client, first, second)
+    with pytest.raises(KeyunError) as caught:
+        change(client, two.ticket_id, second, "rb-same-id")
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_ID_REUSED"), caught.value
+    assert live_seats(client, first, second) == before
+    assert client.ticket(moved.new_ticket.ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
+    assert client.ticket(two.ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
