@@ -258,6 +258,11 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
 
 
+# The steps' own field paths that stand for a ChangeTicket request's field: its seat is the
+# hold's only seat.
+REBOOKING_PATHS = {"seat_numbers[0]": "seat_number"}
+
+
 class Rebooking:
     """改签 as a saga over two owners; every step's request id derives from the client's, so a
     retry replays the steps that ran (each owner answers from its idempotency window) and
@@ -340,7 +345,8 @@ class Rebooking:
             # one's previous step replayed; undoing it would undo that rebooking's step.
             if undo is not None and reply.reason is not Reason.REQUEST_ID_REUSED:
                 await self._undo(undo)
-            await abort(self.context, reply)
+            field = reply.fact("field")
+            await abort(self.context, at_path(reply, REBOOKING_PATHS[field]) if field in REBOOKING_PATHS else reply)
         return reply
 
     async def _undo(self, build: Callable[[], Any]) -> None:

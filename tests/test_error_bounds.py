@@ -340,6 +340,10 @@ def test_a_bad_element_of_a_repeated_field_is_named_with_its_index(keyun, settin
         (keyun.client, "Sales", "Hold", sales_pb2.HoldRequest(**seats, seat_numbers=["2", "a b"]), "seat_numbers[1]"),
         (keyun.client, "Sales", "Sell", sales_pb2.SellRequest(**seats, seat_numbers=["2", "!!"]), "seat_numbers[1]"),
         (keyun.client, "Sales", "Sell", sales_pb2.SellRequest(**seats, seat_numbers=["2", "2"]), "seat_numbers[1]"),
+        (keyun.client, "Sales", "Sell", sales_pb2.SellRequest(**seats, seat_numbers=["2", "99"]), "seat_numbers[1]"),  # UNKNOWN_SEAT, from the owner
+        (keyun.client, "Sales", "ChangeTicket", sales_pb2.ChangeTicketRequest(
+            request_id="paths-5", ticket_id=ticket_id, new_trip_id=setting["new_trip_id"], seat_number="99",
+        ), "seat_number"),  # the hold step's seat_numbers[0] is the request's seat_number
         (keyun.client, "Orders", "RefundOrder", orders_pb2.RefundOrderRequest(request_id="paths-2", order_id=f"{trip_id}-O1", ticket_ids=[ticket_id, "nope"]), "ticket_ids[1]"),
         (secadmin, "Staff", "GrantRoles", staff_pb2.GrantRolesRequest(request_id="paths-3", account_id="A000009", roles=["ticket_seller", "no_such_role"]), "roles[1]"),
         (secadmin, "Staff", "GrantRoles", staff_pb2.GrantRolesRequest(request_id="paths-4", account_id="A000009", roles=["ticket_seller"], stations=["AAA", "x\x00y"]), "stations[1]"),
