@@ -128,8 +128,8 @@ class Refused(Exception):
 
 # A refusal's trailer (grpc-message, percent-encoded, and the details, base64-encoded) stays
 # under this many bytes whatever a code path put in the rejection: clients cap trailers (grpc's
-# Python client refuses a reply past 8 KB of metadata, grpc-js hung on larger ones), and a
-# refusal is no place for a megabyte.  The message is cut to fit (docs/api.md, "Errors").
+# Python client refuses metadata past 8 KB at random and past 16 KB always; grpc-js hung on
+# larger ones), and a refusal is no place for a megabyte.  The message is cut to fit (docs/api.md, "Errors").
 MAX_TRAILER_BYTES = 2000
 # Facts are short machine-readable values (a code, a limit, an id): bounded each and in number,
 # so the message keeps most of the room.
