@@ -374,6 +374,20 @@ def test_a_refusal_listing_many_long_problems_is_cut_to_fit(keyun):
     assert wire_bytes(error) < MAX_TRAILER_BYTES
 
 
+def test_a_long_key_name_in_a_network_file_is_quoted_cut(keyun):
+    """Key names are the file's text too: a 20,000-character one is quoted by its first 40."""
+    key = "k" * 20_000
+    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-key", network_toml=f'format = 1\n{key} = 1\n')
+    with pytest.raises(grpc.RpcError) as caught:
+        keyun.client.dispatch.LoadNetwork(request, timeout=30)
+    error = caught.value
+    refused = KeyunError.from_rpc(error)
+    assert (refused.code, refused.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "BAD_NETWORK"), refused
+    assert f"file.'{'k' * LONGEST_QUOTE}'… (20000 characters): unknown key" in refused.message, refused.message
+    assert "k" * (LONGEST_QUOTE + 1) not in everything_said(error)
+    assert wire_bytes(error) < MAX_TRAILER_BYTES
+
+
 def test_every_part_of_a_refusal_is_bounded():
     """abort()'s last bound, on a rejection as large as a code path could make one."""
     huge = reject(Reason.INVALID_FIELD, "座" * 100_000, field="f" * 10_000, **{f"fact{n}" + "k" * 100: "v" * 10_000 for n in range(20)})
