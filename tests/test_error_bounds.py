@@ -33,7 +33,7 @@ from keyun.gateway import errors
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import dispatch_pb2, orders_pb2, sales_pb2, staff_pb2
 
-from .conftest import STATIONS, logged_in
+from .conftest import STATIONS, logged_in, network_with_schedule
 
 # What the issue asks of every refusal's trailing metadata, on the wire.
 MAX_TRAILER_BYTES = 2048
@@ -386,6 +386,15 @@ def test_a_long_key_name_in_a_network_file_is_quoted_cut(keyun):
     assert f"file.'{'k' * LONGEST_QUOTE}'… (20000 characters): unknown key" in refused.message, refused.message
     assert "k" * (LONGEST_QUOTE + 1) not in everything_said(error)
     assert wire_bytes(error) < MAX_TRAILER_BYTES
+
+
+def test_a_load_past_the_last_date_there_is_is_invalid_first_date(keyun):
+    """9999-12-31 and a second day: the date arithmetic overflows, which once answered UNKNOWN."""
+    network = network_with_schedule("TLAST", dt.datetime(2026, 11, 25, 7, 30), "mini12")
+    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-last", network_toml=network, first_date="9999-12-31", days=2)
+    with pytest.raises(KeyunError) as caught:
+        keyun.client.call(keyun.client.dispatch.LoadNetwork, request)
+    assert (caught.value.code, caught.value.reason, caught.value.facts.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD", "first_date")
 
 
 def test_every_part_of_a_refusal_is_bounded():
