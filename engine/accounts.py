@@ -24,7 +24,7 @@ from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
 from .outbox import ACTOR_AT, DETAIL_AT, DEVICE_AT, ROLE_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
 from .permissions import ROLE_BY_NAME, Role
 from .pickling import pickle_as_constructor_call
-from .reasons import Reason, Rejected, Rejection, invalid, reject
+from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, quote, reject
 
 # A family and the people a passenger regularly travels with; 12306 allows 15 too.
 MAX_PASSENGERS_PER_ACCOUNT = 15
@@ -167,26 +167,27 @@ def check_login_name(value: str) -> None:
 
 
 def check_roles(roles: tuple[str, ...], stations: tuple[str, ...], operators: tuple[str, ...]) -> None:
-    for name in roles:
+    for index, name in enumerate(roles):
         if name not in ROLE_BY_NAME:
-            raise Rejected(reject(Reason.UNKNOWN_ROLE, f"no role {name!r}; roles are {', '.join(ROLE_BY_NAME)}", field="roles"))
-    if len(set(roles)) != len(roles):
-        raise invalid("roles", "a role is named twice")
+            raise Rejected(reject(Reason.UNKNOWN_ROLE, f"no role {quote(name)}; roles are {', '.join(ROLE_BY_NAME)}", field=element("roles", index)))
+    repeat = first_repeat(roles)
+    if repeat is not None:
+        raise invalid(element("roles", repeat), "a role is named twice")
     for field_name, values in (("stations", stations), ("operators", operators)):
         if len(values) > MAX_SCOPE_ENTRIES:
             raise invalid(field_name, f"at most {MAX_SCOPE_ENTRIES} entries")
-        for value in values:
-            _text(field_name, value, 16)
+        for index, value in enumerate(values):
+            _text(element(field_name, index), value, 16)
 
 
 def check_account_id(value: str) -> None:
     if not re.fullmatch(r"A[0-9]{6,}", value or ""):
-        raise invalid("account_id", f"{value!r} is not an account id like A000001")
+        raise invalid("account_id", f"{quote(value)} is not an account id like A000001")
 
 
 def check_passenger_id(value: str) -> None:
     if not re.fullmatch(r"P[1-9][0-9]{0,5}", value or ""):
-        raise invalid("passenger_id", f"{value[:20]!r} is not a passenger id like P1")
+        raise invalid("passenger_id", f"{quote(value)} is not a passenger id like P1")
 
 
 def _session_id(field_name: str, value: str) -> None:

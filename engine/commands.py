@@ -7,6 +7,7 @@ is about (`trip_id`), which is how the gateway routes it to the owner of that tr
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -24,7 +25,7 @@ from .limits import (
 from .events import Holder
 from .network import SEAT_LABEL, STATION_CODE, TripSpec
 from .pickling import pickle_as_constructor_call
-from .reasons import Reason, Rejected, invalid, reject
+from .reasons import Reason, Rejected, element, first_repeat, invalid, quote, reject
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 TRIP_ID = re.compile(r"[A-Z0-9][A-Za-z0-9_-]*")
@@ -39,14 +40,29 @@ def _require(field_name: str, value: str, pattern: re.Pattern, max_chars: int) -
     if len(value) > max_chars:
         raise invalid(field_name, f"longer than {max_chars} characters")
     if not pattern.fullmatch(value):
-        raise invalid(field_name, f"{value!r} is not a valid {field_name}")
+        raise invalid(field_name, f"{quote(value)} is not a valid {field_name.partition('[')[0]}")
 
 
 def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_count: int) -> None:
     if holders and len(holders) != (len(seat_numbers) or seat_count):
         raise invalid("passenger_ids", "name one passenger per seat")
-    if len({(h.account_id, h.passenger_id) for h in holders}) != len(holders):
-        raise invalid("passenger_ids", "a passenger is named twice")
+    repeat = first_repeat(tuple((h.account_id, h.passenger_id) for h in holders))
+    if repeat is not None:
+        raise invalid(element("passenger_ids", repeat), "a passenger is named twice")
+
+
+# Dates in requests are ISO dates (2026-11-25, or 20261125): longer text is refused unparsed.
+MAX_DATE_CHARS = len("2026-11-25")
+
+
+def parse_date(field_name: str, text: str) -> dt.date:
+    """An ISO date from a request field, or Rejected naming the field."""
+    if len(text) > MAX_DATE_CHARS:
+        raise invalid(field_name, f"{quote(text)} is not a date like 2026-11-25")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise invalid(field_name, f"{quote(text)} is not a date like 2026-11-25") from None
 
 
 def check_request_id(value: str) -> None:
@@ -74,7 +90,7 @@ def _split_id(field_name: str, value: str, suffix: re.Pattern) -> str:
     _require(field_name, value, TRIP_ID, MAX_ID_CHARS)
     trip_id, _, tail = value.rpartition("-")
     if not trip_id or not suffix.fullmatch(tail):
-        raise invalid(field_name, f"{value!r} is not a valid {field_name}")
+        raise invalid(field_name, f"{quote(value)} is not a valid {field_name.partition('[')[0]}")
     return trip_id
 
 
@@ -90,11 +106,17 @@ def _seats(seat_numbers: tuple[str, ...], seat_count: int) -> None:
     if wanted > MAX_SEATS_PER_HOLD:
         named = "seat_numbers" if seat_numbers else "seat_count"
         raise Rejected(reject(Reason.TOO_MANY_SEATS, f"at most {MAX_SEATS_PER_HOLD} seats at a time", field=named, limit=MAX_SEATS_PER_HOLD))
-    for label in seat_numbers:
-        if not SEAT_LABEL.fullmatch(label):
-            raise invalid("seat_numbers", f"{label!r} is not a seat number")
-    if len(set(seat_numbers)) != len(seat_numbers):
-        raise Rejected(reject(Reason.DUPLICATE_SEAT, "a seat is named twice", field="seat_numbers"))
+    for index, label in enumerate(seat_numbers):
+        check_seat_number(element("seat_numbers", index), label)
+    repeat = first_repeat(seat_numbers)
+    if repeat is not None:
+        raise Rejected(reject(Reason.DUPLICATE_SEAT, f"seat {quote(seat_numbers[repeat])} is named twice", field=element("seat_numbers", repeat)))
+
+
+def check_seat_number(field_path: str, label: str) -> None:
+    """A seat label as vehicles have them (1-4 letters or digits), named by its request path."""
+    if not SEAT_LABEL.fullmatch(label):
+        raise invalid(field_path, f"{quote(label)} is not a seat number (1-4 letters or digits)")
 
 
 def _segment(from_station: str, to_station: str) -> None:
@@ -482,11 +504,12 @@ class RefundOrder(_OfOrder):
         trip_id = order_trip(self.order_id)
         if len(self.ticket_ids) > MAX_SEATS_PER_HOLD:
             raise invalid("ticket_ids", f"at most {MAX_SEATS_PER_HOLD}")
-        for ticket_id in self.ticket_ids:
-            if _split_id("ticket_ids", ticket_id, TICKET_SUFFIX) != trip_id:
-                raise invalid("ticket_ids", f"{ticket_id} is not a ticket of this order's trip")
-        if len(set(self.ticket_ids)) != len(self.ticket_ids):
-            raise invalid("ticket_ids", "a ticket is named twice")
+        for index, ticket_id in enumerate(self.ticket_ids):
+            if _split_id(element("ticket_ids", index), ticket_id, TICKET_SUFFIX) != trip_id:
+                raise invalid(element("ticket_ids", index), f"{ticket_id} is not a ticket of this order's trip")
+        repeat = first_repeat(self.ticket_ids)
+        if repeat is not None:
+            raise invalid(element("ticket_ids", repeat), "a ticket is named twice")
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ from .events import (
     TripScheduled,
 )
 from .policy import Policy
-from .reasons import Reason, Rejection, reject
+from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
 from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
 
@@ -208,10 +208,10 @@ def _pick_seats(trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, .
             return reject(Reason.NOT_ENOUGH_SEATS, f"only {free} seats free on this segment", seats_free=free)
         return seats
     seats = []
-    for label in seat_numbers:
+    for index, label in enumerate(seat_numbers):
         seat = trip.seat_index.get(label)
         if seat is None:
-            return reject(Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field="seat_numbers", seat=label)
+            return reject(Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field=element("seat_numbers", index), seat=label)
         if trip.occupied[seat] & mask:
             return reject(Reason.SEAT_TAKEN, f"seat {label} is taken on this segment", seat=label)
         seats.append(seat)
@@ -570,9 +570,9 @@ def _refund_order(trip: Trip, command: RefundOrder, now: int, policy: Policy) ->
         return reject(Reason.ORDER_CLOSED, f"order {order.order_id} is {order.status.value}; it has no tickets to refund")
     wanted = command.ticket_ids or tuple(t for t in order.ticket_ids if trip.tickets[t].status is not TicketStatus.REFUNDED)
     refunded = []
-    for ticket_id in wanted:
-        if ticket_id not in order.ticket_ids:
-            return reject(Reason.UNKNOWN_TICKET, f"ticket {ticket_id} is not in order {order.order_id}", field="ticket_ids", ticket_id=ticket_id)
+    for index, ticket_id in enumerate(wanted):
+        if ticket_id not in order.ticket_ids:  # only a ticket the request named, so `index` is its place there
+            return reject(Reason.UNKNOWN_TICKET, f"ticket {ticket_id} is not in order {order.order_id}", field=element("ticket_ids", index), ticket_id=ticket_id)
         one = _refund_ticket(trip, ticket_id, now, policy)
         if isinstance(one, Rejection):
             return one

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from enum import Enum
 
-from .reasons import Reason, Rejection, invalid, reject
+from .reasons import Reason, Rejection, invalid, quote, reject
 
 # NIST SP 800-63B asks for at least 8 characters when a password is the only secret a person
 # chose; with 3 of 4 character classes that is the floor the standard's level-2 systems expect.
@@ -173,7 +173,7 @@ def parse_document_type(text: str) -> DocumentType:
         return DocumentType[name]
     except KeyError:
         names = ", ".join(kind.name for kind in DocumentType)
-        raise invalid("document_type", f"{text[:40]!r} is not a document type; expected one of {names}") from None
+        raise invalid("document_type", f"{quote(text)} is not a document type; expected one of {names}") from None
 
 
 def id_check_char(first17: str) -> str:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE, MAX_TRIPS_PER_LOAD
+from .reasons import QUOTE_CHARS, quote
 
 STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
 OPERATOR_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,15}")
@@ -144,7 +145,7 @@ class _Reader:
             self.problem(f"{where}.{key}", "missing or not a string")
             return ""
         if pattern is not None and not pattern.fullmatch(value):
-            self.problem(f"{where}.{key}", f"{value!r} does not match {pattern.pattern}")
+            self.problem(f"{where}.{key}", f"{quote(value)} does not match {pattern.pattern}")
         elif pattern is None and len(value) > MAX_NAME_CHARS:
             self.problem(f"{where}.{key}", f"longer than {MAX_NAME_CHARS} characters")
         return value
@@ -161,11 +162,13 @@ class _Reader:
     def known_keys(self, table: dict, where: str, allowed: frozenset[str]) -> None:
         """A misspelt key would otherwise be ignored silently (a `fare` meant as `fares`)."""
         for key in sorted(set(table) - allowed):
-            self.problem(f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
+            # A key is the file's text too: a long one is quoted cut, like any bad value.
+            shown = key if len(key) <= QUOTE_CHARS else quote(key)
+            self.problem(f"{where}.{shown}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
 
     def unique(self, seen: dict, where: str, key: str, value: str) -> None:
         if value in seen:
-            self.problem(f"{where}.{key}", f"duplicate {key} {value!r}")
+            self.problem(f"{where}.{key}", f"duplicate {key} {quote(value)}")
 
 
 def parse_network(doc: dict) -> Network:
@@ -188,11 +191,11 @@ def parse_network(doc: dict) -> Network:
 def _parse_offset(r: _Reader, text: object) -> int:
     match = UTC_OFFSET.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        r.problem("utc_offset", f"{text!r} is not like +08:00")
+        r.problem("utc_offset", f"{quote(text)} is not like +08:00")
         return 0
     minutes = int(match[2]) * 60 + int(match[3])
     if int(match[3]) >= 60 or minutes > MAX_UTC_OFFSET_MIN:
-        r.problem("utc_offset", f"{text!r} is not a real UTC offset")
+        r.problem("utc_offset", f"{quote(text)} is not a real UTC offset")
     return -minutes if match[1] == "-" else minutes
 
 
@@ -247,7 +250,7 @@ def _parse_rows(r: _Reader, where: str, rows: object) -> tuple[tuple[str, ...], 
     labels = [label for row in rows for label in row if label != AISLE]
     bad = [label for label in labels if not isinstance(label, str) or not SEAT_LABEL.fullmatch(label)]
     if bad:
-        r.problem(f"{where}.rows", f"bad seat labels {bad[:3]!r}: 1-4 letters or digits")
+        r.problem(f"{where}.rows", f"bad seat labels {', '.join(quote(label) for label in bad[:3])}: 1-4 letters or digits")
     elif len(set(labels)) != len(labels):
         r.problem(f"{where}.rows", "seat labels must be unique")
     elif not 1 <= len(labels) <= MAX_SEATS_PER_TRIP:
@@ -287,7 +290,7 @@ def _parse_stops(r: _Reader, where: str, stops: object, stations: dict) -> tuple
         r.known_keys(stop, at, KEYS["stops"])
         code = r.string(stop, at, "station", STATION_CODE)
         if code and code not in stations:
-            r.problem(f"{at}.station", f"unknown station {code!r}")
+            r.problem(f"{at}.station", f"unknown station {quote(code)}")
         minutes = r.integer(stop, at, "minutes", 0, 48 * 60)
         km = r.integer(stop, at, "km", 0, 5000)
         if parsed and (minutes <= parsed[-1][1] or km <= parsed[-1][2]):
@@ -295,7 +298,7 @@ def _parse_stops(r: _Reader, where: str, stops: object, stations: dict) -> tuple
         if not parsed and (minutes, km) != (0, 0):
             r.problem(at, "the first stop has minutes = 0 and km = 0")
         if any(code == seen[0] for seen in parsed):
-            r.problem(f"{at}.station", f"station {code!r} appears twice on the route")
+            r.problem(f"{at}.station", f"station {quote(code)} appears twice on the route")
         parsed.append((code, minutes, km))
     return tuple(parsed)
 
@@ -330,11 +333,11 @@ def _parse_schedules(r: _Reader, tables: list[dict], routes: dict, operators: di
         vehicle_id = r.string(table, where, "vehicle")
         for key, value, known in (("route", route_id, routes), ("operator", operator_id, operators), ("vehicle", vehicle_id, vehicles)):
             if value and value not in known:
-                r.problem(f"{where}.{key}", f"unknown {key} {value!r}")
+                r.problem(f"{where}.{key}", f"unknown {key} {quote(value)}")
         departs = table.get("departs")
         match = CLOCK.fullmatch(departs) if isinstance(departs, str) else None
         if match is None:
-            r.problem(f"{where}.departs", f"{departs!r} is not a time like 07:30")
+            r.problem(f"{where}.departs", f"{quote(departs)} is not a time like 07:30")
         departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
         schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min)
     return tuple(schedules.values())

@@ -112,3 +112,45 @@ def reject(reason: Reason, message: str, **facts: object) -> Rejection:
 def invalid(field_name: str, message: str) -> Rejected:
     """The exception for a bad field, naming the field so clients can point at it."""
     return Rejected(reject(Reason.INVALID_FIELD, f"{field_name}: {message}", field=field_name))
+
+
+# A refusal quotes at most this many characters of a bad value: enough to recognise it, and a
+# value of any length stays a short message (a 20,000-character seat number once made a 40 KB
+# trailer, which clients refuse or hang on).
+QUOTE_CHARS = 40
+
+
+def quote(value: object) -> str:
+    """A bad value as a refusal may show it: repr of at most QUOTE_CHARS characters, cut with an
+    ellipsis that says how long the whole value was."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= QUOTE_CHARS:
+        return repr(text)
+    return f"{text[:QUOTE_CHARS]!r}… ({len(text)} characters)"
+
+
+def element(field_name: str, index: int) -> str:
+    """The path of one element of a repeated field, as AIP-193 names it: `seat_numbers[1]`."""
+    return f"{field_name}[{index}]"
+
+
+def first_repeat(values: tuple) -> int | None:
+    """The index of the first value named a second time, or None: the element a refusal names."""
+    seen = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            return index
+        seen.add(value)
+    return None
+
+
+def at_path(rejection: Rejection, path: str) -> Rejection:
+    """The rejection naming `path` (the request's field path) instead of the field it named: the
+    engine's checks name their own field, and a request may hold that field elsewhere (a
+    passenger id checked for `passenger_id` is `passenger_ids[1]` of a Hold)."""
+    named = rejection.fact("field")
+    if named is None or named == path:
+        return rejection
+    message = f"{path}{rejection.message[len(named):]}" if rejection.message.startswith(f"{named}:") else rejection.message
+    facts = tuple((key, path if key == "field" else value) for key, value in rejection.facts)
+    return Rejection(rejection.reason, message, facts)

@@ -27,7 +27,7 @@ from keyun.engine.audit import OK, AuditRecord
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from keyun.engine.permissions import Role
-from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.persistence.keyring import Keyring
 from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, common_pb2, staff_pb2, staff_pb2_grpc
 
@@ -106,11 +106,13 @@ class AccountDesk:
             await abort(context, reply)
         return reply
 
-    async def build(self, context: grpc.aio.ServicerContext, make):
+    async def build(self, context: grpc.aio.ServicerContext, make, within: str = ""):
+        """`make()`, or abort with its rejection; `within`: the request's message holding the
+        fields checked (`system_admin`), so the refusal names the field's path."""
         try:
             return make()
         except Rejected as rejected:
-            await abort(context, rejected.rejection)
+            await abort(context, nested(rejected.rejection, within))
 
     async def hash_password(self, password: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(None, self.secrets.passwords.hash_password, password)
@@ -161,10 +163,10 @@ class AccountDesk:
             return listed
         records = {p.passenger_id: p for p in listed.passengers}
         holders = []
-        for passenger_id in passenger_ids:
+        for index, passenger_id in enumerate(passenger_ids):
             record = records.get(passenger_id)
             if record is None:
-                return reject(Reason.UNKNOWN_PASSENGER, f"no passenger {passenger_id} on this account's list", field="passenger_ids")
+                return reject(Reason.UNKNOWN_PASSENGER, f"no passenger {passenger_id} on this account's list", field=element("passenger_ids", index))
             keyring = self.secrets.keyring
             name = keyring.decrypt(record.name_cipher, passenger_context("name", account_id))
             number = keyring.decrypt(record.document_cipher, passenger_context("document", account_id))
@@ -210,14 +212,16 @@ class AccountDesk:
 
     async def new_account(
         self, context, kind: ac.AccountKind, login_name: str, password: str, display_name: str, totp_secret: str = "", generated: bool = False,
+        within: str = "",
     ) -> ac.NewAccount:
+        """`within`: the request's message that describes the account, as in build()."""
         weak = None if generated else identity.check_password(password)  # generated secrets are 256 random bits
         if weak is not None:
-            await abort(context, weak)
-        await self.build(context, lambda: ac.check_display_name(display_name))
+            await abort(context, nested(weak, within))
+        await self.build(context, lambda: ac.check_display_name(display_name), within)
         password_hash = await self.hash_password(password)
         totp = self.secrets.keyring.encrypt(totp_secret, totp_context(login_name)) if totp_secret else b""
-        return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", self.seal_display_name(display_name), password_hash, totp))
+        return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", self.seal_display_name(display_name), password_hash, totp), within)
 
     async def issue_tokens(self, session: ac.SessionView, reply: type[Tokens] = accounts_pb2.LoginResponse) -> Tokens:
         """A new access and refresh token for the session, in Login's reply or (`reply`) Refresh's."""
@@ -254,6 +258,12 @@ async def seal_display_names(desk: AccountDesk) -> int:
         if not page.next_offset:
             return sealed
         offset = page.next_offset
+
+
+def nested(rejection: Rejection, within: str) -> Rejection:
+    """The rejection naming its field inside the request's message `within` (AIP-193 paths)."""
+    field = rejection.fact("field")
+    return at_path(rejection, f"{within}.{field}") if within and field else rejection
 
 
 def passenger_context(field: str, account_id: str) -> str:
@@ -478,12 +488,9 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         admins = []
         for field, role in (("system_admin", Role.SYSTEM_ADMIN), ("security_admin", Role.SECURITY_ADMIN), ("audit_admin", Role.AUDIT_ADMIN)):
             given = getattr(request, field)
-            try:
-                ac.check_login_name(given.login_name)
-            except Rejected as rejected:
-                await abort(context, reject(rejected.rejection.reason, f"{field}.{rejected.rejection.message}", field=f"{field}.login_name"))
+            await desk.build(context, lambda: ac.check_login_name(given.login_name), within=field)
             secret = secrets_[given.login_name] = credentials.new_totp_secret()
-            new = await desk.new_account(context, ac.AccountKind.STAFF, given.login_name, given.password, given.display_name.strip(), secret)
+            new = await desk.new_account(context, ac.AccountKind.STAFF, given.login_name, given.password, given.display_name.strip(), secret, within=field)
             admins.append(ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, new.password_hash, new.totp_cipher, (role.value,), ("*",), ("*",)))
         created = await desk.ask(context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))), audited=True)
         return staff_pb2.SetUpResponse(administrators=[

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
@@ -39,7 +39,8 @@ from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from . import tls
 from . import credentials
 from .credentials import Claims, TokenSigner
-from .errors import OUTCOME, Refused, abort, owner_errors
+from .errors import OUTCOME, Refused, abort, abort_unavailable, owner_errors
+from .owners import OwnerFailed, OwnerUnavailable, Overloaded
 
 log = logging.getLogger("keyun.auth")
 
@@ -312,7 +313,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             outcome_token = OUTCOME.set(note)
             outcome = "OK"
             try:
-                return await behavior(request, context)
+                try:
+                    return await behavior(request, context)
+                except Exception as error:
+                    await refuse_escaped(context, error)
             except BaseException:
                 outcome = note.get("outcome") or (context.code().name if context.code() else "ERROR")
                 raise
@@ -336,6 +340,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     async for response in behavior(request, context):
                         yield response
+                except Exception as error:
+                    await refuse_escaped(context, error)
                 finally:
                     CALLER.reset(caller_token)
             except Refused:
@@ -369,6 +375,28 @@ def denial_of(rule: Rule, action: str, principal: Principal) -> Rejection:
     if rule.permission is Permission.TAKE_CASH and rule.permission not in principal.allowed and Permission.SELL in principal.allowed:
         return cash_refusal(action)
     return reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
+
+
+# Raised on purpose and handled further out: a refusal already set on the context, grpc's own
+# abort, and the owner failures owner_errors turns into statuses with a retry hint.
+PASSED_ON = (Refused, grpc.aio.AbortError, OwnerUnavailable, Overloaded, OwnerFailed)
+
+
+async def refuse_escaped(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
+    """End a call whose handler let an exception escape; always raises.
+
+    A Rejected (a check raised it where the handler did not catch it) is a refusal like any
+    other: its mapped status, message and details.  Anything else unexpected is a bug: it is
+    logged with its traceback, and the client gets INTERNAL with a plain message, where grpc would
+    answer UNKNOWN naming the exception's class and repeating its text.
+    """
+    if isinstance(error, Rejected):
+        await abort(context, error.rejection)
+    if isinstance(error, PASSED_ON):
+        raise error
+    log.error("a handler failed", exc_info=error)
+    await abort_unavailable(context, grpc.StatusCode.INTERNAL, "INTERNAL_ERROR", "internal error; it has been logged", None)
+    raise AssertionError("abort_unavailable always raises")
 
 
 async def _record_unless_journaled(auth: Auth, note: dict, outcome: str, record_of: Callable[[str], AuditRecord]) -> None:

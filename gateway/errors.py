@@ -136,16 +136,65 @@ class Refused(Exception):
         self.rejection = rejection
 
 
+# A refusal's trailer (grpc-message, percent-encoded, and the details, base64-encoded) stays
+# under this many bytes whatever a code path put in the rejection: clients cap trailers (grpc's
+# Python client refuses metadata past 8 KB at random and past 16 KB always; grpc-js hung on
+# larger ones), and a refusal is no place for a megabyte.  The message is cut to fit (docs/api.md, "Errors").
+MAX_TRAILER_BYTES = 2000
+# Facts are short machine-readable values (a code, a limit, an id): bounded each and in number,
+# so the message keeps most of the room.
+MAX_FACTS = 8
+MAX_FACT_KEY_BYTES = 32
+MAX_FACT_VALUE_BYTES = 64
+# A field path (`system_admin.login_name`, `seat_numbers[1]`) is short; a longer one is a bug.
+MAX_FIELD_PATH_BYTES = 64
+ELLIPSIS = "…"
+
+
+def cut(text: str, max_bytes: int) -> str:
+    """`text` if it fits in `max_bytes` of UTF-8, else its longest prefix that fits with "…"."""
+    if len(text) <= max_bytes // 4 or len(text.encode()) <= max_bytes:  # the first test spares encoding short text
+        return text
+    room = max_bytes - len(ELLIPSIS.encode())
+    return text.encode()[:room].decode(errors="ignore") + ELLIPSIS
+
+
+def wire_bytes(message: str) -> int:
+    """grpc-message's size on the wire: grpc percent-encodes bytes outside printable ASCII and '%'."""
+    if message.isascii() and message.isprintable():
+        return len(message) + 2 * message.count("%")
+    return sum(1 if 0x20 <= byte <= 0x7E and byte != 0x25 else 3 for byte in message.encode())
+
+
+def bounded(rejection: Rejection) -> tuple[str, dict[str, str], str | None]:
+    """The message, metadata and field path of a refusal, each cut to its bound (see MAX_TRAILER_BYTES)."""
+    metadata = {"reason_code": str(int(rejection.reason))}
+    for key, value in rejection.facts[:MAX_FACTS]:
+        metadata[cut(key, MAX_FACT_KEY_BYTES)] = cut(value, MAX_FACT_VALUE_BYTES)
+    field = rejection.fact("field")
+    return rejection.message, metadata, cut(field, MAX_FIELD_PATH_BYTES) if field else None
+
+
+def fitted_details(code: grpc.StatusCode, rejection: Rejection) -> tuple[str, bytes]:
+    """The refusal's message and serialized details, the message cut until both fit MAX_TRAILER_BYTES."""
+    message, metadata, field = bounded(rejection)
+    retry_after_s = RETRY_AFTER_S.get(rejection.reason)
+    details = status_details(code, message, rejection.reason.name, metadata, field, retry_after_s)
+    while wire_bytes(message) + (len(details) + 2) // 3 * 4 + len(DETAILS_KEY) > MAX_TRAILER_BYTES and message:
+        message = cut(message, len(message.encode()) // 2) if len(message) > 1 else ""
+        details = status_details(code, message, rejection.reason.name, metadata, field, retry_after_s)
+    return message, details
+
+
 async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> NoReturn:
     """End the call with the rejection's status and details: raises Refused."""
     code = STATUS_OF[rejection.reason]
     note = OUTCOME.get()
     if note is not None:
         note["outcome"] = rejection.reason.name
-    metadata = {"reason_code": str(int(rejection.reason)), **dict(rejection.facts)}
+    message, details = fitted_details(code, rejection)
     context.set_code(code)
-    context.set_details(rejection.message)
-    details = status_details(code, rejection.message, rejection.reason.name, metadata, rejection.fact("field"), RETRY_AFTER_S.get(rejection.reason))
+    context.set_details(message)
     context.set_trailing_metadata(((DETAILS_KEY, details),))
     raise Refused(rejection)
 

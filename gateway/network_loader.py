@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from keyun.engine.commands import ScheduleTrip, check_request_id
+from keyun.engine.commands import ScheduleTrip, check_request_id, parse_date
 from keyun.engine.limits import MAX_NETWORK_FILE_BYTES
 from keyun.engine.network import Network, NetworkError, expand, parse_network
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
@@ -60,11 +60,11 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     network = parse_network_text(text)
     if network.utc_offset_min != gateway.utc_offset_min:
         raise invalid("network_toml", f"utc_offset differs from the server's ({gateway.utc_offset_min} minutes)")
+    first_day = parse_date("first_date", first_date) if first_date else local_today(network.utc_offset_min)
     try:
-        first_day = dt.date.fromisoformat(first_date) if first_date else local_today(network.utc_offset_min)
         specs = expand(network, first_day, days or DEFAULT_DAYS)
-    except ValueError:
-        raise invalid("first_date", f"{first_date!r} is not a date like 2026-11-25") from None
+    except OverflowError:  # the last day would fall after 9999-12-31
+        raise invalid("first_date", f"{first_day} plus {days or DEFAULT_DAYS} days is past the last date there is") from None
     except NetworkError as error:
         raise invalid("days", "; ".join(p.removeprefix("days: ") for p in error.problems)) from None
     replies = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import zlib
@@ -25,7 +26,7 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.permissions import Permission
-from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
 from keyun.v1 import (
     catalog_pb2,
@@ -98,8 +99,11 @@ class Gateway:
             ids = tuple(passenger_ids)
             if len(ids) > MAX_SEATS_PER_HOLD:
                 raise invalid("passenger_ids", f"at most {MAX_SEATS_PER_HOLD} passengers")
-            for passenger_id in ids:
-                check_passenger_id(passenger_id)
+            for index, passenger_id in enumerate(ids):
+                try:
+                    check_passenger_id(passenger_id)
+                except Rejected as rejected:
+                    raise Rejected(at_path(rejected.rejection, element("passenger_ids", index))) from None
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         holders = await self.resolve_holders(principal.account_id, ids)
@@ -178,10 +182,7 @@ class Gateway:
 
     def day_window_ms(self, date_text: str) -> tuple[int, int]:
         """[start, end) in epoch ms of a local date at the station's UTC offset."""
-        try:
-            day = dt.date.fromisoformat(date_text)
-        except ValueError:
-            raise invalid("date", f"{date_text!r} is not a date like 2026-11-25") from None
+        day = cmd.parse_date("date", date_text)
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min)))
         start_ms = int(midnight.timestamp() * 1000)
         return start_ms, start_ms + 86_400_000
@@ -318,6 +319,27 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
 
 
+# The steps' own field paths that stand for a ChangeTicket request's field: its seat is the
+# hold's only seat.
+REBOOKING_PATHS = {"seat_numbers[0]": "seat_number"}
+
+
+def saga_id(request_id: str, ticket_id: str) -> str:
+    """A rebooking's id, which every step's request id starts with: the same for a retry of the
+    same request, and another for the same request id on another ticket.  Step ids are remembered
+    by the owner of each trip the saga touches, not only by the old ticket's owner, so a request id
+    that a client reused for another ticket would otherwise replay that other rebooking's steps on a
+    trip they share, and its undo would void that rebooking's new ticket.  The id keeps a readable
+    prefix and leaves room for the step suffixes ("-change") within MAX_REQUEST_ID_CHARS."""
+    digest = hashlib.sha256(f"{request_id}\n{ticket_id}".encode()).hexdigest()[:SAGA_DIGEST_CHARS]
+    return f"{request_id[:SAGA_PREFIX_CHARS]}.{digest}"
+
+
+# 48 bits of digest: two requests of one station colliding is out of reach; 40 + 1 + 12 + 7 <= 64.
+SAGA_DIGEST_CHARS = 12
+SAGA_PREFIX_CHARS = 40
+
+
 class Rebooking:
     """改签 as a saga over two owners; every step's request id derives from the client's, so a
     retry replays the steps that ran (each owner answers from its idempotency window) and
@@ -338,12 +360,14 @@ class Rebooking:
 
     def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
         self.gateway, self.context, self.request = gateway, context, request
-        self.step = f"{request.request_id}"[:56]  # the saga's id: room for the step suffixes within MAX_REQUEST_ID_CHARS
+        self.step = saga_id(request.request_id, request.ticket_id)
 
     async def run(self) -> tuple[Any, Any]:
         gateway, request, own = self.gateway, self.request, self.gateway.own_account()
         try:
             cmd.check_request_id(request.request_id)
+            if request.seat_number:  # checked here: the hold on the new trip would name it seat_numbers[0]
+                cmd.check_seat_number("seat_number", request.seat_number)
         except Rejected as rejected:
             await abort(self.context, rejected.rejection)
         new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
@@ -392,7 +416,8 @@ class Rebooking:
                 recorded_by_owner(note, reply)
         if isinstance(reply, Rejection):
             await self._undo()
-            await abort(self.context, reply)
+            field = reply.fact("field")
+            await abort(self.context, at_path(reply, REBOOKING_PATHS[field]) if field in REBOOKING_PATHS else reply)
         return reply
 
     async def _undo(self) -> None:

@@ -414,3 +414,29 @@ def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, tri
     assert sorted(live_seats(client, first, second)) == sorted(moved)  # no old seat kept, no new ticket stray
     for trip_id in (first, second):
         assert client.seat_map(trip_id, "AAA", "DDD").seats_free + len(live_seats(client, trip_id)) == client.trip(trip_id).seats_total
+
+
+@pytest.mark.parametrize("other_owner", [False, True], ids=["same-owner", "other-owner"])
+def test_a_request_id_reused_for_another_ticket_is_a_rebooking_of_its_own(station, trips, other_owner):
+    """A client that reuses a rebooking's request id for another ticket gets a rebooking of that
+    ticket, and the first rebooking keeps its new ticket.  The steps' ids once came from the request
+    id alone: on another ticket's owner the second move began afresh, replayed the first move's hold
+    on the new trip, was refused at its issue step, and its undo voided the first move's new ticket
+    (or, on the same owner, the undo's assertion failed and the call answered UNKNOWN)."""
+    server, client = station
+    first, second = trips
+    one = client.sell(first, "AAA", "CCC", seat_count=1).tickets[0]
+    if other_owner:  # the second old ticket on the new trip's owner, not the first ticket's
+        day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(hours=7)
+        third = schedule_trip(client, on_shard(f"R{next(TAGS)}Z", 1, day), dt.timedelta(hours=7))
+    else:
+        third = first
+    two = client.sell(third, "AAA", "CCC", seat_count=1).tickets[0]
+    request_id = f"rb-same-id-{other_owner}"
+    moved = change(client, one.ticket_id, second, request_id)
+    moved_too = change(client, two.ticket_id, second, request_id)
+    assert moved_too.old_ticket.ticket_id == two.ticket_id and moved_too.new_ticket.changed_from == two.ticket_id
+    assert client.ticket(moved.new_ticket.ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
+    assert sorted(live_seats(client, first, second, *{third} - {first})) == sorted([moved.new_ticket.ticket_id, moved_too.new_ticket.ticket_id])
+    assert change(client, two.ticket_id, second, request_id) == moved_too  # and a retry of each gets its own answer
+    assert change(client, one.ticket_id, second, request_id) == moved

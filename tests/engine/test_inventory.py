@@ -150,7 +150,7 @@ def test_bad_segment(desk, frm, to):
 
 def test_unknown_seat(desk):
     rejection = desk.refused(desk.sell(seats=("1A", "9Z")), Reason.UNKNOWN_SEAT)
-    assert rejection.fact("seat") == "9Z" and rejection.fact("field") == "seat_numbers"
+    assert rejection.fact("seat") == "9Z" and rejection.fact("field") == "seat_numbers[1]"  # the element at fault (AIP-193)
     desk.refused(desk.hold(seats=("1a",)), Reason.UNKNOWN_SEAT)  # labels are case-sensitive
 
 
