@@ -448,6 +448,17 @@ def new_ticket_of(client: KeyunClient, ticket_id: str, trip_id: str) -> str:
     return new
 
 
+def cut_off_before(step: str, station, trips: tuple[str, str], segment: tuple[str, str], request_id: str) -> tuple[str, str]:
+    """Sell a ticket on the first trip and move it to the second, cut off (its owner lost) just
+    before `step` ("change" or "settle"): return the old ticket and the new one, both issued."""
+    server, client = station
+    first, second = trips
+    ticket = client.sell(first, *segment, seat_count=1).tickets[0].ticket_id
+    server.server.gateway.saga_faults[step] = OwnerUnavailable(f"cut off before {step}")
+    assert refused(lambda: change(client, ticket, second, request_id)).code is grpc.StatusCode.UNAVAILABLE
+    return ticket, new_ticket_of(client, ticket, second)
+
+
 @pytest.mark.parametrize("how", ["refund", "check-in"])
 def test_the_new_ticket_of_a_move_cut_off_before_the_change_waits_then_is_taken_back(station, boarding_trips, how):
     """The move is cut off after its new ticket was issued, and the passenger (who saw it in the
@@ -456,10 +467,7 @@ def test_the_new_ticket_of_a_move_cut_off_before_the_change_waits_then_is_taken_
     ticket is taken back, and the passenger keeps the old seat and nothing else."""
     server, client = station
     first, second = boarding_trips
-    ticket = client.sell(first, "AAA", "CCC", seat_count=1).tickets[0]
-    server.server.gateway.saga_faults["change"] = OwnerUnavailable("cut off before the change")
-    assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-new-cut-{how}")).code is grpc.StatusCode.UNAVAILABLE
-    new = new_ticket_of(client, ticket.ticket_id, second)
+    ticket, new = cut_off_before("change", station, boarding_trips, ("AAA", "CCC"), f"rb-new-cut-{how}")
     waiting = refused(lambda: use(client, how, new, f"rb-new-cut-use-{how}"))
     assert (waiting.code, waiting.reason, waiting.retry_after_s) == (grpc.StatusCode.UNAVAILABLE, "CHANGE_IN_PROGRESS", 0.5)
     assert "saga" not in waiting.facts
@@ -468,8 +476,8 @@ def test_the_new_ticket_of_a_move_cut_off_before_the_change_waits_then_is_taken_
     with moves_count_as_interrupted(server):
         taken_back = refused(lambda: use(client, how, new, f"rb-new-cut-use-{how}"))  # the same call, retried
     assert taken_back.reason == "TICKET_CHANGED"
-    assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "CCC")) == "old seat"
-    assert use(client, how, ticket.ticket_id, f"rb-new-cut-old-{how}").ticket_id == ticket.ticket_id  # the old ticket is free again
+    assert exactly_one(client, ticket, first, second, ("AAA", "CCC")) == "old seat"
+    assert use(client, how, ticket, f"rb-new-cut-old-{how}").ticket_id == ticket  # the old ticket is free again
 
 
 @pytest.mark.parametrize("how", ["refund", "check-in"])
@@ -479,44 +487,35 @@ def test_the_new_ticket_of_a_move_cut_off_after_the_change_waits_then_is_settled
     interrupted, the old owner's decision (the move was made) settles it and the call goes on."""
     server, client = station
     first, second = boarding_trips
-    ticket = client.sell(first, "AAA", "CCC", seat_count=1).tickets[0]
-    server.server.gateway.saga_faults["settle"] = OwnerUnavailable("cut off before the settlement")
-    assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-new-made-{how}")).code is grpc.StatusCode.UNAVAILABLE
-    new = new_ticket_of(client, ticket.ticket_id, second)
-    assert client.ticket(ticket.ticket_id).status == common_pb2.TICKET_STATUS_CHANGED
+    ticket, new = cut_off_before("settle", station, boarding_trips, ("AAA", "CCC"), f"rb-new-made-{how}")
+    assert client.ticket(ticket).status == common_pb2.TICKET_STATUS_CHANGED
     assert refused(lambda: use(client, how, new, f"rb-new-made-use-{how}")).reason == "CHANGE_IN_PROGRESS"
     with moves_count_as_interrupted(server):
         used = use(client, how, new, f"rb-new-made-use-{how}")
     assert used.status == (common_pb2.TICKET_STATUS_REFUNDED if how == "refund" else common_pb2.TICKET_STATUS_CHECKED_IN)
-    assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "CCC")) == ("refund" if how == "refund" else "new seat")
+    assert exactly_one(client, ticket, first, second, ("AAA", "CCC")) == ("refund" if how == "refund" else "new seat")
 
 
 def test_a_change_cut_off_before_its_last_step_is_finished_by_its_retry_with_the_first_answer(station, trips):
-    server, client = station
+    _, client = station
     first, second = trips
-    ticket = client.sell(first, "BBB", "DDD", seat_count=1).tickets[0]
-    server.server.gateway.saga_faults["settle"] = OwnerUnavailable("cut off before the settlement")
-    assert refused(lambda: change(client, ticket.ticket_id, second, "rb-settle-retry")).code is grpc.StatusCode.UNAVAILABLE
-    new = new_ticket_of(client, ticket.ticket_id, second)
+    ticket, new = cut_off_before("settle", station, trips, ("BBB", "DDD"), "rb-settle-retry")
     assert refused(lambda: client.refund(new)).reason == "CHANGE_IN_PROGRESS"  # not settled yet
-    moved = change(client, ticket.ticket_id, second, "rb-settle-retry")  # the client retries, same id
+    moved = change(client, ticket, second, "rb-settle-retry")  # the client retries, same id
     assert moved.new_ticket.ticket_id == new and moved.old_ticket.changed_to == new
-    assert change(client, ticket.ticket_id, second, "rb-settle-retry") == moved  # and again: the same answer
-    assert exactly_one(client, ticket.ticket_id, first, second, ("BBB", "DDD")) == "new seat"
+    assert change(client, ticket, second, "rb-settle-retry") == moved  # and again: the same answer
+    assert exactly_one(client, ticket, first, second, ("BBB", "DDD")) == "new seat"
     assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED  # settled: the new ticket is the passenger's
 
 
 def test_the_sweep_settles_a_move_made_and_not_settled(station, trips):
     server, client = station
     first, second = trips
-    ticket = client.sell(first, "AAA", "BBB", seat_count=1).tickets[0]
-    server.server.gateway.saga_faults["settle"] = OwnerUnavailable("cut off before the settlement")
-    refused(lambda: change(client, ticket.ticket_id, second, "rb-settle-swept"))
-    new = new_ticket_of(client, ticket.ticket_id, second)
+    ticket, new = cut_off_before("settle", station, trips, ("AAA", "BBB"), "rb-settle-swept")
     assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # young: left to its saga
     with moves_count_as_interrupted(server):
         assert server.run(server.server.gateway.undo_interrupted_moves()) >= 1
         assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # settled once
-    assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "BBB")) == "new seat"
+    assert exactly_one(client, ticket, first, second, ("AAA", "BBB")) == "new seat"
     assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED  # without waiting for anything
-    assert change(client, ticket.ticket_id, second, "rb-settle-swept").new_ticket.ticket_id == new  # the saga's retry agrees
+    assert change(client, ticket, second, "rb-settle-swept").new_ticket.ticket_id == new  # the saga's retry agrees
