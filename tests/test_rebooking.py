@@ -519,3 +519,31 @@ def test_the_sweep_settles_a_move_made_and_not_settled(station, trips):
     assert exactly_one(client, ticket, first, second, ("AAA", "BBB")) == "new seat"
     assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED  # without waiting for anything
     assert change(client, ticket, second, "rb-settle-swept").new_ticket.ticket_id == new  # the saga's retry agrees
+
+
+def test_a_server_killed_before_a_move_settled_keeps_the_new_ticket_waiting_until_the_retry(ray_session, tmp_path):
+    """The whole server dies after the old ticket was given up and before the new one settled;
+    the new ticket's mark survives the restart (one move from the snapshot, one from the log), and
+    the retries finish both moves with their answers."""
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(hours=5)
+    server = ServerThread(tmp_path, shards=SHARDS)
+    client = logged_in(KeyunClient(server.target, attempts=1))
+    trips = (schedule_trip(client, on_shard("KS", 0, day), dt.timedelta(hours=5)),
+             schedule_trip(client, on_shard("KT", 1, day + dt.timedelta(hours=1)), dt.timedelta(hours=6)))
+    snapshotted = cut_off_before("settle", (server, client), trips, ("AAA", "DDD"), "rb-killed-settle")
+    server.run(server.server.pool.snapshot())
+    logged = cut_off_before("settle", (server, client), trips, ("AAA", "DDD"), "rb-killed-settle-2")
+    client.close()
+    server.stop()
+
+    server = ServerThread(tmp_path, shards=SHARDS)
+    try:
+        client = logged_in(KeyunClient(server.target, attempts=1))
+        for (ticket, new), request_id in ((snapshotted, "rb-killed-settle"), (logged, "rb-killed-settle-2")):
+            assert refused(lambda: client.refund(new)).reason == "CHANGE_IN_PROGRESS"
+            assert change(client, ticket, trips[1], request_id).new_ticket.ticket_id == new
+            assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED
+            assert exactly_one(client, ticket, *trips, ("AAA", "DDD"), others=(snapshotted[1], logged[1])) == "refund"
+        client.close()
+    finally:
+        server.stop()
