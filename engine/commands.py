@@ -372,7 +372,7 @@ class ChangeTicket(_OfTicket):
 
 @dataclass(frozen=True, slots=True)
 class _SagaStep(_OfTicket):
-    """A step of a rebooking saga's undo at the old ticket's owner, naming the ticket and the saga."""
+    """A step of a rebooking saga at a ticket's owner, naming the ticket and the saga."""
 
     request_id: str
     ticket_id: str
@@ -412,6 +412,13 @@ class UndoMove:
 class ClearChange(_SagaStep):
     """Rebooking, undo, last at the old ticket's owner: the new trip holds nothing of the aborted
     move any more, so the ticket may be used (refunded, boarded, rebooked) again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettleMove(_SagaStep):
+    """Rebooking, last step, at the new trip's owner, once the old ticket was given up
+    (ChangeTicket): the new ticket, issued pending its move, becomes the passenger's to refund,
+    board or rebook.  `ticket_id` is the new ticket.  Repeating it changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,7 +538,7 @@ class SettleRefund(_OfOrder):
 Command = (
     ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | DelayTrip | SweepHolds | ArchiveTrips
     | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund | ChangeTicket | VoidTicket
-    | BeginChange | AbortChange | UndoMove | ClearChange
+    | BeginChange | AbortChange | UndoMove | ClearChange | SettleMove
 )
 
 
@@ -639,8 +646,8 @@ class ListMoney:
 @dataclass(frozen=True, slots=True)
 class ListMoves:
     """Rebookings this owner's tickets are marked for that are older than `older_than_ms` by the
-    owner's clock, or aborted and not cleared: moves whose saga was interrupted (asked of all
-    owners by the gateway's sweep)."""
+    owner's clock, or aborted and not cleared, and new tickets pending a move issued that long
+    ago: moves whose saga was interrupted (asked of all owners by the gateway's sweep)."""
 
     older_than_ms: int
     limit: int

@@ -28,6 +28,7 @@ from .commands import (
     ScheduleTrip,
     Sell,
     SettleRefund,
+    SettleMove,
     SweepHolds,
     UndoMove,
     VoidTicket,
@@ -42,6 +43,7 @@ from .events import (
     HoldPlaced,
     HoldReleased,
     IssuedTicket,
+    MoveSettled,
     MoveUndone,
     OrderCancelled,
     OrderCreated,
@@ -176,6 +178,8 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             return _undo_move(trip, command, now)
         case ClearChange():
             return _clear_change(trip, command, now)
+        case SettleMove():
+            return _settle_move(trip, command, now)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -288,7 +292,8 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
     if closed is not None:
         return closed
     tickets = _tickets(trip, hold.seats, hold.fare_fen, hold.holders)
-    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now, hold.buyer, command.changed_from),)
+    pending = bool(hold.for_move)  # a rebooking's new ticket waits for its old one to be given up (SettleMove)
+    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now, hold.buyer, command.changed_from, pending),)
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
@@ -309,8 +314,9 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
     ticket = trip.tickets.get(ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
-    if ticket.moving():
-        return in_progress(ticket, now)
+    held = held_by_move(trip, ticket, now)
+    if held is not None:
+        return held
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
@@ -349,12 +355,32 @@ def _own_ticket(trip: Trip, ticket_id: str, buyer: str) -> Ticket | Rejection:
 
 def in_progress(ticket: Ticket, now: int) -> Rejection:
     """A call on a ticket a rebooking holds: retry once the move is made or undone.  The facts let
-    the gateway undo a move whose saga was interrupted (`age_ms` by this owner's clock)."""
+    the gateway finish or undo a move whose saga was interrupted (`age_ms` by this owner's clock)."""
     move = ticket.move
     return reject(
         Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being rebooked to trip {move.new_trip_id}: retry shortly",
-        ticket_id=ticket.ticket_id, saga=move.saga, new_trip_id=move.new_trip_id, age_ms=now - move.began_at_ms,
+        ticket_id=ticket.ticket_id, saga=move.saga, old_ticket_id=ticket.ticket_id, new_trip_id=move.new_trip_id, age_ms=now - move.began_at_ms,
     )
+
+
+def _pending(trip: Trip, ticket: Ticket, now: int) -> Rejection:
+    """A call on a rebooking's new ticket before its move settled: the old ticket may still be
+    kept (and the new one voided), so retry once the move is made or undone.  The same facts as
+    in_progress, for the gateway to resolve the move at the old ticket's owner."""
+    return reject(
+        Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being issued for ticket {ticket.changed_from}'s rebooking: retry shortly",
+        ticket_id=ticket.ticket_id, saga=ticket.for_move, old_ticket_id=ticket.changed_from, new_trip_id=trip.spec.trip_id,
+        age_ms=now - ticket.issued_at_ms,
+    )
+
+
+def held_by_move(trip: Trip, ticket: Ticket, now: int) -> Rejection | None:
+    """CHANGE_IN_PROGRESS when a rebooking holds the ticket, at either end of its move."""
+    if ticket.moving():
+        return in_progress(ticket, now)
+    if ticket.pending_move():
+        return _pending(trip, ticket, now)
+    return None
 
 
 def _undone(saga: str) -> Rejection:
@@ -367,8 +393,9 @@ def _begin_change(trip: Trip, command: BeginChange, now: int, policy: Policy) ->
         return ticket
     if ticket.move is not None and ticket.move.saga == command.saga:
         return ()  # this saga's move began already
-    if ticket.moving():
-        return in_progress(ticket, now)
+    refusal = held_by_move(trip, ticket, now)
+    if refusal is not None:
+        return refusal
     refusal = _move_refusal(trip, ticket, command) or change_refusal(trip, ticket, now, policy)
     if refusal is not None:
         return refusal
@@ -423,6 +450,19 @@ def _clear_change(trip: Trip, command: ClearChange, now: int) -> Outcome:
     if not move.aborted:
         return in_progress(ticket, now)  # only an aborted move is cleared: AbortChange comes first
     return (ChangeCleared(trip.spec.trip_id, ticket.ticket_id, command.saga, now),)
+
+
+def _settle_move(trip: Trip, command: SettleMove, now: int) -> Outcome:
+    ticket = _own_ticket(trip, command.ticket_id, "")
+    if isinstance(ticket, Rejection):
+        return ticket
+    if ticket.for_move != command.saga:
+        return reject(Reason.CHANGE_NOT_ALLOWED, f"ticket {ticket.ticket_id} was not issued by rebooking {command.saga}", field="ticket_id")
+    if ticket.status is TicketStatus.VOID:
+        return _undone(command.saga)  # only a move made is settled, and a move made is never undone
+    if not ticket.move_pending:
+        return ()  # settled already
+    return (MoveSettled(trip.spec.trip_id, ticket.ticket_id, command.saga, now),)
 
 
 def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) -> Outcome:
@@ -600,8 +640,9 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
     ticket = trip.tickets.get(command.ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
-    if ticket.moving():
-        return in_progress(ticket, now)
+    held = held_by_move(trip, ticket, now)
+    if held is not None:
+        return held
     if ticket.status is TicketStatus.REFUNDED:
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):

@@ -84,6 +84,9 @@ class TicketsIssued:
     at_ms: int
     buyer: str = ""
     changed_from: str = ""  # a rebooking: the ticket on another trip these replace (paid there)
+    # A rebooking's new tickets are issued pending their move (until MoveSettled): the old ticket's
+    # owner has not given it up yet.  Logs written before step 4 existed read False: settled.
+    move_pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,17 @@ class ChangeAborted:
 @dataclass(frozen=True, slots=True)
 class ChangeCleared:
     """The new trip holds nothing of the aborted move: the ticket is free to use again."""
+
+    trip_id: str
+    ticket_id: str
+    saga: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveSettled:
+    """On the new trip: the old ticket was given up for this new ticket, so it is the passenger's
+    to refund, board or rebook like any other."""
 
     trip_id: str
     ticket_id: str
@@ -284,6 +298,6 @@ class RefundSettled:
 Event = (
     TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
     | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled | TripDelayed | TripArchived
-    | ChangeBegun | ChangeAborted | ChangeCleared | MoveUndone
+    | ChangeBegun | ChangeAborted | ChangeCleared | MoveUndone | MoveSettled
     | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
 )

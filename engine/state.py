@@ -16,6 +16,7 @@ from .events import (
     ChangeBegun,
     ChangeCleared,
     Event,
+    MoveSettled,
     MoveUndone,
     Holder,
     OrderCancelled,
@@ -111,10 +112,17 @@ class Ticket:
     order_id: str = ""  # the order that paid for it, if one did
     move: Move | None = None  # a rebooking of this ticket begun (BeginChange), made or being undone
     for_move: str = ""  # a rebooking's new ticket: the saga that issued it
+    # A rebooking's new ticket whose old ticket may still be kept (step 3 not known to have
+    # committed): cleared by MoveSettled.  Records written before it existed read False: settled.
+    move_pending: bool = False
 
     def moving(self) -> bool:
         """A rebooking holds this ticket: neither made nor cleared after an undo."""
         return self.move is not None and self.status is TicketStatus.ISSUED
+
+    def pending_move(self) -> bool:
+        """A rebooking's new ticket, issued and not settled: its move may still be undone."""
+        return self.move_pending and self.status is TicketStatus.ISSUED
 
 
 class OrderStatus(Enum):
@@ -218,8 +226,9 @@ class ShardState:
     # (timetable_end_ms, trip_id) of every trip held, earliest first: what to archive next.
     ends: list[tuple[int, str]] = field(default_factory=list)
     archived: set[str] = field(default_factory=set)  # ids of the trips archived: never scheduled again
-    # ticket id -> its trip id, for every ticket a rebooking holds (Ticket.moving): what the
-    # gateway's sweep of interrupted moves asks for (ListMoves), without walking every ticket.
+    # ticket id -> its trip id, for every ticket a rebooking holds (Ticket.moving, an old ticket;
+    # Ticket.pending_move, a new one): what the gateway's sweep of interrupted moves asks for
+    # (ListMoves), without walking every ticket.
     moving: dict[str, str] = field(default_factory=dict)
 
 
@@ -240,6 +249,8 @@ def evolve(state: ShardState, event: Event) -> None:
             _trim_expiry(state)
         case TicketsIssued():
             _issue(state.trips[event.trip_id], event)
+            if event.move_pending:
+                state.moving.update((issued.ticket_id, event.trip_id) for issued in event.tickets)
             _trim_expiry(state)
         case TicketRefunded(trip_id, ticket_id, fee_fen, refund_fen, at_ms):
             trip = state.trips[trip_id]
@@ -264,9 +275,13 @@ def evolve(state: ShardState, event: Event) -> None:
             state.moving.pop(ticket_id, None)
         case MoveUndone(trip_id, saga, _):
             state.trips[trip_id].undone_moves.add(saga)
+        case MoveSettled(trip_id, ticket_id, _, _):
+            _change(state.trips[trip_id].tickets, ticket_id, move_pending=False)
+            state.moving.pop(ticket_id, None)
         case TicketVoided(trip_id, ticket_id, at_ms):
             trip = state.trips[trip_id]
             ticket = _change(trip.tickets, ticket_id, status=TicketStatus.VOID)
+            state.moving.pop(ticket_id, None)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketCheckedIn(trip_id, ticket_id, gate_id, at_ms):
             _change(state.trips[trip_id].tickets, ticket_id, status=TicketStatus.CHECKED_IN, checked_in_at_ms=at_ms, gate_id=gate_id)
@@ -386,7 +401,7 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
         trip.occupied[issued.seat] |= mask
         trip.tickets[issued.ticket_id] = Ticket(
             issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms, buyer=event.buyer, holder=issued.holder,
-            changed_from=event.changed_from, for_move=for_move,
+            changed_from=event.changed_from, for_move=for_move, move_pending=event.move_pending,
         )
     trip.tickets_issued += len(event.tickets)
 
@@ -453,7 +468,7 @@ def restore_trip(state: ShardState, record: tuple) -> None:
     trip.holds_placed, trip.tickets_issued = holds_placed, tickets_issued
     trip.orders, trip.orders_placed, trip.delay_ms = {order.order_id: order for order in orders}, orders_placed, delay_ms
     trip.undone_moves = set(undone_moves)
-    state.moving.update((ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving())
+    state.moving.update((ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move())
     for order in orders:
         if order.status is OrderStatus.PENDING_PAYMENT:
             trip.order_of_hold[order.hold_id] = order.order_id

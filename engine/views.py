@@ -44,6 +44,7 @@ from .commands import (
     ScheduleTrip,
     SearchTrips,
     Sell,
+    SettleMove,
     SettleRefund,
     SweepHolds,
     UndoMove,
@@ -372,7 +373,7 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             return ArchivedView(tuple(event.trip_id for event in events))
         case UndoMove():
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
-        case ChangeTicket() | VoidTicket() | BeginChange() | AbortChange() | ClearChange():
+        case ChangeTicket() | VoidTicket() | BeginChange() | AbortChange() | ClearChange() | SettleMove():
             trip = state.trips[command.trip_id]
             return ticket_view(trip, trip.tickets[command.ticket_id], now, policy, trip_status)
         case CreateOrder() | RecordPayment() | CancelOrder() | RefundOrder() | SettleRefund():
@@ -470,14 +471,18 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
 
 def _interrupted_moves(state: ShardState, began_by_ms: int, limit: int) -> list[tuple[str, str, str]]:
     """Moves begun by `began_by_ms`, and aborted ones whatever their age (their undo stopped
-    half-way), at most `limit`."""
+    half-way), at most `limit`: old tickets marked moving, and new tickets issued by then and
+    still pending their move (its saga stopped after issuing them)."""
     found = []
     for ticket_id, trip_id in state.moving.items():
-        move = state.trips[trip_id].tickets[ticket_id].move
-        if move.aborted or move.began_at_ms <= began_by_ms:
+        ticket = state.trips[trip_id].tickets[ticket_id]
+        move = ticket.move
+        if move is not None and (move.aborted or move.began_at_ms <= began_by_ms):
             found.append((ticket_id, move.saga, move.new_trip_id))
-            if len(found) >= limit:
-                break
+        elif move is None and ticket.issued_at_ms <= began_by_ms:
+            found.append((ticket.changed_from, ticket.for_move, trip_id))
+        if len(found) >= limit:
+            break
     return found
 
 

@@ -71,7 +71,7 @@ SERVICE_NAMES = tuple(
 HEALTH_POLL_S = 0.1
 HEALTH_HOLD_DOWN_S = 1.0
 
-# How often the gateway undoes rebookings whose saga was cut off and whose ticket nobody asked for
+# How often the gateway finishes or undoes rebookings whose saga was cut off and whose tickets nobody asked for
 # since (Gateway.undo_interrupted_moves): a hold of one lasts until then, and the poll costs one
 # query per owner.
 MOVE_SWEEP_S = 10.0
@@ -337,7 +337,7 @@ class KeyunServer:
                 log.warning("sweeping interrupted rebookings: an owner did not answer (%r); trying again in %.0f s", error, MOVE_SWEEP_S)
                 continue
             if swept:
-                log.warning("undid %d rebookings whose saga was interrupted", swept)
+                log.warning("finished or undid %d rebookings whose saga was interrupted", swept)
 
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         for task in (self.health_watch, self.move_sweep):

@@ -126,7 +126,7 @@ class Gateway:
         reply = await self._ask_once(context, build, fan_out, audited, from_reply)
         if not fan_out and self.interrupted(reply):
             async with owner_errors(context):
-                await self.undo_move(reply.fact("ticket_id"), reply.fact("saga"), reply.fact("new_trip_id"))
+                await self.resolve_move(reply.fact("old_ticket_id"), reply.fact("saga"), reply.fact("new_trip_id"))
             # The call again: its first refusal was not remembered (engine.reasons.TRANSIENT).
             reply = await self._ask_once(context, build, fan_out, audited, from_reply)
         replies = reply if fan_out else [reply]
@@ -168,16 +168,35 @@ class Gateway:
         cleared = await self.pool.submit(cmd.ClearChange(f"{saga}-clear", ticket_id, saga))
         return cleared if isinstance(cleared, Rejection) else None
 
+    async def settle_move(self, new_ticket_id: str, saga: str) -> Rejection | None:
+        """A rebooking's last step, at the new trip's owner, once the old ticket was given up: the
+        new ticket is no longer pending its move.  Its request id derives from the saga's, so the
+        saga and anyone resolving its move for it settle it once.  Returns None, or the refusal."""
+        settled = await self.pool.submit(cmd.SettleMove(f"{saga}-settle", new_ticket_id, saga))
+        return settled if isinstance(settled, Rejection) else None
+
+    async def resolve_move(self, ticket_id: str, saga: str, new_trip_id: str) -> Rejection | None:
+        """Finish or undo an interrupted rebooking of `ticket_id` (the old ticket), as its owner
+        decides: if the move was made there (AbortChange refused TICKET_CHANGED, naming the new
+        ticket), settle the new ticket; otherwise undo the move.  Found from either end: a call
+        on the old or the new ticket, or the sweep.  Returns None once resolved, else the refusal."""
+        refused = await self.undo_move(ticket_id, saga, new_trip_id)
+        if refused is not None and refused.reason is Reason.TICKET_CHANGED and refused.fact("changed_to"):
+            return await self.settle_move(refused.fact("changed_to"), saga)
+        return refused
+
     async def undo_interrupted_moves(self) -> int:
-        """Undo the moves every owner finds interrupted (older than move_stale_ms, or aborted and
-        not cleared), so a saga cut off keeps no seat or hold even if nobody asks for its ticket
-        again.  The server runs this every MOVE_SWEEP_S; returns how many it undid."""
+        """Finish or undo the moves every owner finds interrupted (older than move_stale_ms, or
+        aborted and not cleared, or new tickets pending a move that old), so a saga cut off keeps
+        no seat or hold, nor a new ticket that cannot be used, even if nobody asks for its tickets
+        again.  The server runs this every MOVE_SWEEP_S; returns how many moves it resolved."""
         replies = await self.pool.ask_all(cmd.ListMoves(self.move_stale_ms, MAX_MOVES_SWEPT))
-        moves = [move for reply in replies if not isinstance(reply, Rejection) for move in reply.moves]
-        for ticket_id, saga, new_trip_id in moves:
-            refused = await self.undo_move(ticket_id, saga, new_trip_id)
-            if refused is not None and refused.reason is not Reason.TICKET_CHANGED:
-                log.warning("an interrupted rebooking of %s could not be undone: %s", ticket_id, refused.message)
+        # A move may be found at both of its ends: resolve it once.
+        moves = {move[1]: move for reply in replies if not isinstance(reply, Rejection) for move in reply.moves}
+        for ticket_id, saga, new_trip_id in moves.values():
+            refused = await self.resolve_move(ticket_id, saga, new_trip_id)
+            if refused is not None:
+                log.warning("an interrupted rebooking of %s could not be resolved: %s", ticket_id, refused.message)
         return len(moves)
 
     def day_window_ms(self, date_text: str) -> tuple[int, int]:
@@ -349,13 +368,15 @@ class Rebooking:
         1. hold a seat on the new trip          (refused: undo the move)
         2. issue the new ticket from that hold  (refused: undo the move)
         3. give up the old ticket               (refused: undo the move)
+        4. settle the new ticket                (new trip; the move is made: never undone)
 
     The old seat is released last, so the passenger holds a seat throughout: two for a moment,
     never none, and exactly one when the call returns, whichever step failed.  From step 0 until
     the move is made or undone, the old ticket's owner refuses to refund, board or rebook the
-    ticket (CHANGE_IN_PROGRESS), so a refund cannot slip between the steps; a saga cut off is
-    undone by the next call on its ticket once it counts as interrupted, or by the sweep
-    (Gateway.undo_move, MOVE_STALE_MS).
+    ticket (CHANGE_IN_PROGRESS), and from step 2 until step 4 the new trip's owner refuses the
+    same for the new ticket, so neither ticket is used while the other may still be kept.  A saga
+    cut off is finished or undone, as the old ticket's owner decides, by the next call on either
+    ticket once it counts as interrupted, or by the sweep (Gateway.resolve_move, MOVE_STALE_MS).
     """
 
     def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
@@ -394,6 +415,10 @@ class Rebooking:
         new = issued.tickets[0]
         # The step that makes the change: the old ticket's owner journals the call's audit record with it.
         changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen, self.step), audited=True)
+        # The move is made: the new ticket stops pending it, before the client hears of it.
+        settled = await self._step("settle", lambda: self.gateway.settle_move(new.ticket_id, self.step))
+        if settled is not None:
+            await abort(self.context, settled)  # a bug: only a move made is settled, and it was made
         if changed.order_id and new.price_fen < old.price_fen and self.gateway.settle_order is not None:
             order = await gateway.ask(self.context, lambda: cmd.GetOrder(changed.order_id))
             await self.gateway.settle_order(self.context, order)  # the difference goes back to the payer
@@ -402,6 +427,22 @@ class Rebooking:
     async def _do(self, name: str, build: Callable[[], Any], audited: bool = False) -> Any:
         """One step after the first; when the owner refuses it, undo the move and report why.
         `audited`: the call's audit record goes along, and the owner journals it with the step."""
+
+        async def submit() -> Any:
+            item, note = with_audit_record(build()) if audited else (build(), None)
+            reply = await self.gateway.pool.submit(item)
+            recorded_by_owner(note, reply)
+            return reply
+
+        reply = await self._step(name, submit)
+        if isinstance(reply, Rejection):
+            await self._undo()
+            field = reply.fact("field")
+            await abort(self.context, at_path(reply, REBOOKING_PATHS[field]) if field in REBOOKING_PATHS else reply)
+        return reply
+
+    async def _step(self, name: str, run: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a step, or the fault a test injected at it (saga_faults)."""
         fault = self.gateway.saga_faults.pop(name, None)
         if callable(fault):
             fault = await fault()  # a racing call (tests); the step itself runs as usual
@@ -409,16 +450,8 @@ class Rebooking:
             if isinstance(fault, Exception):
                 raise fault  # as if the owner died here: the client's retry continues the saga
             if fault is not None:
-                reply = fault  # a refusal the test made up: no owner journaled anything
-            else:
-                item, note = with_audit_record(build()) if audited else (build(), None)
-                reply = await self.gateway.pool.submit(item)
-                recorded_by_owner(note, reply)
-        if isinstance(reply, Rejection):
-            await self._undo()
-            field = reply.fact("field")
-            await abort(self.context, at_path(reply, REBOOKING_PATHS[field]) if field in REBOOKING_PATHS else reply)
-        return reply
+                return fault  # a refusal the test made up: no owner journaled anything
+            return await run()
 
     async def _undo(self) -> None:
         async with owner_errors(self.context):

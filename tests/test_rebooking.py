@@ -216,14 +216,21 @@ def moves_count_as_interrupted(server: ServerThread):
         gateway.move_stale_ms = MOVE_STALE_MS
 
 
+def refunds_of(client: KeyunClient, ticket_id: str, *trip_ids: str) -> list[str]:
+    """The refunded tickets among `ticket_id` and the new tickets issued for its moves."""
+    tickets = [t for trip_id in trip_ids for t in client.manifest(trip_id, page_size=500).tickets]
+    return [t.ticket_id for t in tickets if (t.ticket_id == ticket_id or t.changed_from == ticket_id) and t.status == common_pb2.TICKET_STATUS_REFUNDED]
+
+
 def exactly_one(client: KeyunClient, ticket_id: str, first: str, second: str, segment: tuple[str, str], others: tuple[str, ...] = ()) -> str:
-    """What the passenger has: "old seat", "new seat" or "refund", and nothing else; and no hold
-    or stray ticket holds a seat on either trip (every seat is free or sold to a live ticket).
-    `others`: other passengers' tickets on these trips."""
-    old = client.ticket(ticket_id)
+    """What the passenger has: "old seat", "new seat" or "refund" (of the old ticket or of a new
+    one), and nothing else; and no hold or stray ticket holds a seat on either trip (every seat is
+    free or sold to a live ticket).  `others`: other passengers' tickets on these trips."""
     live = [t for t in live_seats(client, first, second) if t not in others]
-    refunded = old.status == common_pb2.TICKET_STATUS_REFUNDED
-    assert len(live) + refunded == 1, f"the passenger has {live} and refunded={refunded}"
+    refunds = refunds_of(client, ticket_id, first, second)
+    assert len(live) + len(refunds) == 1, f"the passenger has {live} and the refunds {refunds}"
+    old = client.ticket(ticket_id)
+    refunded = bool(refunds)
     for trip_id in (first, second):
         live_here = len(live_seats(client, trip_id))
         assert client.seat_map(trip_id, *segment).seats_free + live_here == client.trip(trip_id).seats_total, f"a stray hold on {trip_id}"
@@ -371,7 +378,7 @@ def test_owners_killed_in_the_middle_of_a_move_then_a_refund_after_the_restart(r
         server.stop()
 
 
-# A rebooking is five owner round trips of a few milliseconds each here: refunds started this much
+# A rebooking is six owner round trips of a few milliseconds each here: refunds started this much
 # later, ticket after ticket, arrive before, during and after it.
 RACE_STAGGER_S = 0.004
 
@@ -440,3 +447,129 @@ def test_a_request_id_reused_for_another_ticket_is_a_rebooking_of_its_own(statio
     assert sorted(live_seats(client, first, second, *{third} - {first})) == sorted([moved.new_ticket.ticket_id, moved_too.new_ticket.ticket_id])
     assert change(client, two.ticket_id, second, request_id) == moved_too  # and a retry of each gets its own answer
     assert change(client, one.ticket_id, second, request_id) == moved
+
+
+# --- the new ticket's end of a move (issue 16, item 0, finished) ---------------------------------
+
+
+@pytest.fixture
+def boarding_trips(station):
+    """Two trips of one route, on different owners, boarding now (30 and 45 minutes out)."""
+    server, client = station
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    tag = f"R{next(TAGS)}G"
+    first = schedule_trip(client, on_shard(tag, 0, day + dt.timedelta(minutes=30)), dt.timedelta(minutes=30))
+    second = schedule_trip(client, on_shard(tag + "B", 1, day + dt.timedelta(minutes=45)), dt.timedelta(minutes=45))
+    return first, second
+
+
+def use(client: KeyunClient, how: str, ticket_id: str, request_id: str):
+    """Refund the ticket, or board it at a gate."""
+    return client.refund(ticket_id, request_id=request_id) if how == "refund" else client.check_in(ticket_id, "G1", request_id=request_id)
+
+
+def new_ticket_of(client: KeyunClient, ticket_id: str, trip_id: str) -> str:
+    """The ticket issued on `trip_id` for a move of `ticket_id`, whatever became of it."""
+    (new,) = [t.ticket_id for t in client.manifest(trip_id, page_size=500).tickets if t.changed_from == ticket_id]
+    return new
+
+
+def cut_off_before(step: str, station, trips: tuple[str, str], segment: tuple[str, str], request_id: str) -> tuple[str, str]:
+    """Sell a ticket on the first trip and move it to the second, cut off (its owner lost) just
+    before `step` ("change" or "settle"): return the old ticket and the new one, both issued."""
+    server, client = station
+    first, second = trips
+    ticket = client.sell(first, *segment, seat_count=1).tickets[0].ticket_id
+    server.server.gateway.saga_faults[step] = OwnerUnavailable(f"cut off before {step}")
+    assert refused(lambda: change(client, ticket, second, request_id)).code is grpc.StatusCode.UNAVAILABLE
+    return ticket, new_ticket_of(client, ticket, second)
+
+
+@pytest.mark.parametrize("how", ["refund", "check-in"])
+def test_the_new_ticket_of_a_move_cut_off_before_the_change_waits_then_is_taken_back(station, boarding_trips, how):
+    """The move is cut off after its new ticket was issued, and the passenger (who saw it in the
+    manifest or their order) refunds or boards the NEW ticket: it waits while the move is young;
+    once interrupted, the move is undone (the old owner never gave the old ticket up), the new
+    ticket is taken back, and the passenger keeps the old seat and nothing else."""
+    server, client = station
+    first, second = boarding_trips
+    ticket, new = cut_off_before("change", station, boarding_trips, ("AAA", "CCC"), f"rb-new-cut-{how}")
+    waiting = refused(lambda: use(client, how, new, f"rb-new-cut-use-{how}"))
+    assert (waiting.code, waiting.reason, waiting.retry_after_s) == (grpc.StatusCode.UNAVAILABLE, "CHANGE_IN_PROGRESS", 0.5)
+    assert "saga" not in waiting.facts
+    assert client.ticket(new).status == common_pb2.TICKET_STATUS_ISSUED  # nothing changed
+    assert refused(lambda: change(client, new, first, f"rb-new-cut-again-{how}")).reason == "CHANGE_IN_PROGRESS"
+    with moves_count_as_interrupted(server):
+        taken_back = refused(lambda: use(client, how, new, f"rb-new-cut-use-{how}"))  # the same call, retried
+    assert taken_back.reason == "TICKET_CHANGED"
+    assert exactly_one(client, ticket, first, second, ("AAA", "CCC")) == "old seat"
+    assert use(client, how, ticket, f"rb-new-cut-old-{how}").ticket_id == ticket  # the old ticket is free again
+
+
+@pytest.mark.parametrize("how", ["refund", "check-in"])
+def test_the_new_ticket_of_a_move_cut_off_after_the_change_waits_then_is_settled(station, boarding_trips, how):
+    """The move is cut off after the old owner gave the old ticket up and before the new trip's
+    owner settled the new ticket: a call on the new ticket waits while the move is young; once
+    interrupted, the old owner's decision (the move was made) settles it and the call goes on."""
+    server, client = station
+    first, second = boarding_trips
+    ticket, new = cut_off_before("settle", station, boarding_trips, ("AAA", "CCC"), f"rb-new-made-{how}")
+    assert client.ticket(ticket).status == common_pb2.TICKET_STATUS_CHANGED
+    assert refused(lambda: use(client, how, new, f"rb-new-made-use-{how}")).reason == "CHANGE_IN_PROGRESS"
+    with moves_count_as_interrupted(server):
+        used = use(client, how, new, f"rb-new-made-use-{how}")
+    assert used.status == (common_pb2.TICKET_STATUS_REFUNDED if how == "refund" else common_pb2.TICKET_STATUS_CHECKED_IN)
+    assert exactly_one(client, ticket, first, second, ("AAA", "CCC")) == ("refund" if how == "refund" else "new seat")
+
+
+def test_a_change_cut_off_before_its_last_step_is_finished_by_its_retry_with_the_first_answer(station, trips):
+    _, client = station
+    first, second = trips
+    ticket, new = cut_off_before("settle", station, trips, ("BBB", "DDD"), "rb-settle-retry")
+    assert refused(lambda: client.refund(new)).reason == "CHANGE_IN_PROGRESS"  # not settled yet
+    moved = change(client, ticket, second, "rb-settle-retry")  # the client retries, same id
+    assert moved.new_ticket.ticket_id == new and moved.old_ticket.changed_to == new
+    assert change(client, ticket, second, "rb-settle-retry") == moved  # and again: the same answer
+    assert exactly_one(client, ticket, first, second, ("BBB", "DDD")) == "new seat"
+    assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED  # settled: the new ticket is the passenger's
+
+
+def test_the_sweep_settles_a_move_made_and_not_settled(station, trips):
+    server, client = station
+    first, second = trips
+    ticket, new = cut_off_before("settle", station, trips, ("AAA", "BBB"), "rb-settle-swept")
+    assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # young: left to its saga
+    with moves_count_as_interrupted(server):
+        assert server.run(server.server.gateway.undo_interrupted_moves()) >= 1
+        assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # settled once
+    assert exactly_one(client, ticket, first, second, ("AAA", "BBB")) == "new seat"
+    assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED  # without waiting for anything
+    assert change(client, ticket, second, "rb-settle-swept").new_ticket.ticket_id == new  # the saga's retry agrees
+
+
+def test_a_server_killed_before_a_move_settled_keeps_the_new_ticket_waiting_until_the_retry(ray_session, tmp_path):
+    """The whole server dies after the old ticket was given up and before the new one settled;
+    the new ticket's mark survives the restart (one move from the snapshot, one from the log), and
+    the retries finish both moves with their answers."""
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(hours=5)
+    server = ServerThread(tmp_path, shards=SHARDS)
+    client = logged_in(KeyunClient(server.target, attempts=1))
+    trips = (schedule_trip(client, on_shard("KS", 0, day), dt.timedelta(hours=5)),
+             schedule_trip(client, on_shard("KT", 1, day + dt.timedelta(hours=1)), dt.timedelta(hours=6)))
+    snapshotted = cut_off_before("settle", (server, client), trips, ("AAA", "DDD"), "rb-killed-settle")
+    server.run(server.server.pool.snapshot())
+    logged = cut_off_before("settle", (server, client), trips, ("AAA", "DDD"), "rb-killed-settle-2")
+    client.close()
+    server.stop()
+
+    server = ServerThread(tmp_path, shards=SHARDS)
+    try:
+        client = logged_in(KeyunClient(server.target, attempts=1))
+        for (ticket, new), request_id in ((snapshotted, "rb-killed-settle"), (logged, "rb-killed-settle-2")):
+            assert refused(lambda: client.refund(new)).reason == "CHANGE_IN_PROGRESS"
+            assert change(client, ticket, trips[1], request_id).new_ticket.ticket_id == new
+            assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED
+            assert exactly_one(client, ticket, *trips, ("AAA", "DDD"), others=(snapshotted[1], logged[1])) == "refund"
+        client.close()
+    finally:
+        server.stop()

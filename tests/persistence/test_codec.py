@@ -66,6 +66,19 @@ def scenario():
     (new_hold,) = run([c.PlaceHold("mh1", NEXT_DAY_TRIP, A, B, seat_count=1, for_move="sg1")], NOW + 5420)
     run([c.ConfirmHold("mc1", new_hold.hold_id, changed_from=undone, for_move="sg1"), c.ListMoves(0, 10)], NOW + 5430)
     run([c.AbortChange("sg1-abort", undone, "sg1"), c.UndoMove("sg1-undo", NEXT_DAY_TRIP, undone, "sg1"), c.ClearChange("sg1-clear", undone, "sg1")], NOW + 5440)
+    # A move made and settled (step 4); 0004's move gets as far as its new ticket, left pending its move.
+    (sold,) = run([c.Sell("s10", TRIP, A, B, seat_count=1)], NOW + 5445)
+    made = sold.tickets[0].ticket_id
+    run([c.BeginChange("b3", made, "sg3", NEXT_DAY_TRIP, route)], NOW + 5450)
+    made_hold, pending_hold = run([
+        c.PlaceHold("mh3", NEXT_DAY_TRIP, A, B, seat_count=1, for_move="sg3"), c.PlaceHold("mh2", NEXT_DAY_TRIP, A, C, seat_count=1, for_move="sg2"),
+    ], NOW + 5455)
+    new, _ = run([
+        c.ConfirmHold("mc3", made_hold.hold_id, changed_from=made, for_move="sg3"),
+        c.ConfirmHold("mc2", pending_hold.hold_id, changed_from=f"{TRIP}-0004", for_move="sg2"),
+    ], NOW + 5460)
+    run([c.ChangeTicket("sg3-change", made, new.tickets[0].ticket_id, saga="sg3")], NOW + 5465)
+    run([c.SettleMove("sg3-settle", new.tickets[0].ticket_id, "sg3"), c.ListMoves(0, 10)], NOW + 5470)
     # Orders: one paid, partly refunded and settled; one cancelled.
     paid, dropped = run([c.CreateOrder("o1", h6.hold_id, c.PayMethod.WEPAY, "A000001"), c.CreateOrder("o2", h7.hold_id, c.PayMethod.CASH)], NOW + 5500)
     run([c.RecordPayment("p1", paid.order_id, c.PayMethod.WEPAY, "wx-1", paid.amount_fen, NOW + 5550), c.CancelOrder("oc", dropped.order_id)], NOW + 5600)
@@ -124,13 +137,13 @@ def round_trip(value):
 COMMAND_TYPES = {
     c.ScheduleTrip, c.PlaceHold, c.Sell, c.ConfirmHold, c.ReleaseHold, c.Refund, c.CheckIn, c.DepartTrip, c.CancelTrip, c.SweepHolds,
     c.DelayTrip, c.ChangeTicket, c.VoidTicket, c.CreateOrder, c.RecordPayment, c.CancelOrder, c.RefundOrder, c.SettleRefund,
-    c.BeginChange, c.AbortChange, c.UndoMove, c.ClearChange,
+    c.BeginChange, c.AbortChange, c.UndoMove, c.ClearChange, c.SettleMove,
 }
 EVENT_TYPES = {
     ev.TripScheduled, ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired, ev.TicketsIssued, ev.IssuedTicket,
     ev.TicketRefunded, ev.TicketCheckedIn, ev.TripDeparted, ev.TripCancelled, ev.TripDelayed, ev.TicketChanged, ev.TicketVoided,
     ev.OrderCreated, ev.PaymentRecorded, ev.OrderTicketed, ev.OrderCancelled, ev.RefundRequested, ev.RefundSettled, ev.Payment, ev.RefundPart,
-    ev.ChangeBegun, ev.ChangeAborted, ev.ChangeCleared, ev.MoveUndone,
+    ev.ChangeBegun, ev.ChangeAborted, ev.ChangeCleared, ev.MoveUndone, ev.MoveSettled,
 }
 VIEW_TYPES = {
     v.StopView, v.TripView, v.OfferView, v.SeatView, v.SeatMapView, v.HoldView, v.TicketView, v.TicketsView,
@@ -237,10 +250,40 @@ def test_trip_records_round_trip_and_restore(scenario):
     trip = engine.state.trips[TRIP]
     assert trip.expired_holds and trip.departed_at_ms and len(trip.tickets) >= 4
     assert engine.state.trips[PM_TRIP].cancelled_at_ms
-    # A rebooking begun and not finished holds its ticket after a restart, and an undone one stays undone.
-    assert restored.moving == engine.state.moving == {f"{TRIP}-0004": TRIP}
+    # A rebooking begun and not finished holds both its tickets after a restart, a settled one
+    # neither, and an undone one stays undone.
+    pending = pending_new_ticket(engine)
+    assert restored.moving == engine.state.moving == {f"{TRIP}-0004": TRIP, pending.ticket_id: NEXT_DAY_TRIP}
     assert restored.trips[TRIP].tickets[f"{TRIP}-0004"].move.saga == "sg2"
+    assert restored.trips[NEXT_DAY_TRIP].tickets[pending.ticket_id].pending_move()
+    settled = [t for t in restored.trips[NEXT_DAY_TRIP].tickets.values() if t.for_move == "sg3"]
+    assert len(settled) == 1 and not settled[0].pending_move() and settled[0].status is TicketStatus.ISSUED
     assert restored.trips[NEXT_DAY_TRIP].undone_moves == {"sg1"}
+
+
+def pending_new_ticket(engine: ShardEngine) -> Ticket:
+    """The scenario's new ticket left pending its move (saga sg2)."""
+    (pending,) = [t for t in engine.state.trips[NEXT_DAY_TRIP].tickets.values() if t.for_move == "sg2"]
+    return pending
+
+
+def written_before_its_last_field(value) -> bytes:
+    """`value` encoded as it was before its class got its last field."""
+    fields = msgpack.unpackb(codec.encode(value), raw=False, strict_map_key=False)
+    return msgpack.packb(fields[:-1], use_bin_type=True)
+
+
+def test_tickets_and_issues_written_before_new_tickets_pended_their_move_read_as_settled(scenario):
+    """Snapshots (Ticket) and logs (TicketsIssued) from before step 4 existed: a rebooking's new
+    ticket there was the passenger's at once, and stays so."""
+    engine, seen = scenario
+    pending = pending_new_ticket(engine)
+    older = codec.decode(written_before_its_last_field(pending))
+    assert older == dataclasses.replace(pending, move_pending=False) and not older.pending_move()
+    issues = [e for entry in seen["entries"] for e in entry.events if isinstance(e, ev.TicketsIssued) and e.move_pending]
+    assert issues
+    for issued in issues:
+        assert codec.decode(written_before_its_last_field(issued)) == dataclasses.replace(issued, move_pending=False)
 
 
 def test_a_trip_record_written_before_rebookings_were_undone_restores_with_none(scenario):
