@@ -243,8 +243,9 @@ class AccountDesk:
 
 async def seal_display_names(desk: AccountDesk) -> int:
     """Encrypt the display names that data from before their encryption holds as text, a page of
-    accounts at a time; return how many.  Run at every start of the first gateway process: the
-    last call also makes the owner forget remembered requests that hold such a name."""
+    accounts at a time; return how many.  Run at every start of the first gateway process.  Each
+    page that had such names also makes the owner snapshot and drop the log and the remembered
+    requests that hold them; a start that finds none (every start after the first) writes nothing."""
     sealed, offset = 0, 0
     while True:
         page = await desk.accounts.submit(ac.ListAccounts(offset, MAX_PAGE_SIZE))
@@ -252,7 +253,7 @@ async def seal_display_names(desk: AccountDesk) -> int:
             (view.account_id, desk.seal_display_name(view.display_name_cipher))
             for view in page.accounts if isinstance(view.display_name_cipher, str) and view.display_name_cipher
         )
-        if seals or not page.next_offset:
+        if seals:
             await desk.accounts.submit(ac.SealDisplayNames(seals))
         sealed += len(seals)
         if not page.next_offset:

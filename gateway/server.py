@@ -72,7 +72,7 @@ HEALTH_POLL_S = 0.1
 HEALTH_HOLD_DOWN_S = 1.0
 
 # How often the gateway finishes or undoes rebookings whose saga was cut off and whose tickets nobody asked for
-# since (Gateway.undo_interrupted_moves): a hold of one lasts until then, and the poll costs one
+# since (Gateway.resolve_interrupted_moves): a hold of one lasts until then, and the poll costs one
 # query per owner.
 MOVE_SWEEP_S = 10.0
 
@@ -327,12 +327,12 @@ class KeyunServer:
                 await self._set_health(wanted)
 
     async def _sweep_moves(self) -> None:
-        """Undo interrupted rebookings now and then (MOVE_SWEEP_S); an owner that cannot answer
+        """Finish or undo interrupted rebookings now and then (MOVE_SWEEP_S); an owner that cannot answer
         now is asked again at the next sweep."""
         while True:
             await asyncio.sleep(MOVE_SWEEP_S)
             try:
-                swept = await self.gateway.undo_interrupted_moves()
+                swept = await self.gateway.resolve_interrupted_moves()
             except (OwnerUnavailable, Overloaded, OwnerFailed) as error:
                 log.warning("sweeping interrupted rebookings: an owner did not answer (%r); trying again in %.0f s", error, MOVE_SWEEP_S)
                 continue

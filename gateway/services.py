@@ -50,12 +50,13 @@ from .shared_answers import SharedAnswers
 
 log = logging.getLogger("keyun.gateway")
 
-# A rebooking older than this by its old ticket's owner's clock, and not made, was interrupted: its
-# saga is gone (each of its steps gives up on an owner after OWNER_RESTART_WAIT_S, and a saga runs
-# four of them), so a call that finds the ticket held undoes the move and carries on.  Younger
+# A rebooking older than this by its old ticket's owner's clock, and not settled, was interrupted:
+# its saga is gone (each step gives up on an owner after OWNER_RESTART_WAIT_S, and four steps follow
+# the one that marks the ticket), so a call that finds the ticket held finishes or undoes the move
+# (Gateway.resolve_move) and carries on.  Younger
 # moves are waited for: the call is answered CHANGE_IN_PROGRESS with a retry hint.
 MOVE_STALE_MS = int(4 * OWNER_RESTART_WAIT_S * 1000)
-# Interrupted moves undone per owner per sweep (Gateway.undo_interrupted_moves), so one sweep stays
+# Interrupted moves resolved per owner per sweep (Gateway.resolve_interrupted_moves), so one sweep stays
 # a short burst of owner calls however many sagas a crash cut off.
 MAX_MOVES_SWEPT = 100
 
@@ -185,7 +186,7 @@ class Gateway:
             return await self.settle_move(refused.fact("changed_to"), saga)
         return refused
 
-    async def undo_interrupted_moves(self) -> int:
+    async def resolve_interrupted_moves(self) -> int:
         """Finish or undo the moves every owner finds interrupted (older than move_stale_ms, or
         aborted and not cleared, or new tickets pending a move that old), so a saga cut off keeps
         no seat or hold, nor a new ticket that cannot be used, even if nobody asks for its tickets
@@ -341,6 +342,10 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 # The steps' own field paths that stand for a ChangeTicket request's field: its seat is the
 # hold's only seat.
 REBOOKING_PATHS = {"seat_numbers[0]": "seat_number"}
+# A saga's id (saga_id): 48 bits of digest, out of reach of two requests of one station colliding,
+# after a readable prefix of the request id; 40 + 1 + 12 + 7 (the longest step suffix) <= 64.
+SAGA_DIGEST_CHARS = 12
+SAGA_PREFIX_CHARS = 40
 
 
 def saga_id(request_id: str, ticket_id: str) -> str:
@@ -353,10 +358,6 @@ def saga_id(request_id: str, ticket_id: str) -> str:
     digest = hashlib.sha256(f"{request_id}\n{ticket_id}".encode()).hexdigest()[:SAGA_DIGEST_CHARS]
     return f"{request_id[:SAGA_PREFIX_CHARS]}.{digest}"
 
-
-# 48 bits of digest: two requests of one station colliding is out of reach; 40 + 1 + 12 + 7 <= 64.
-SAGA_DIGEST_CHARS = 12
-SAGA_PREFIX_CHARS = 40
 
 
 class Rebooking:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-import time
+import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -334,10 +334,10 @@ def test_the_sweep_undoes_a_move_nobody_asks_about_again(station, trips):
     server.server.gateway.saga_faults["change"] = OwnerUnavailable("cut off before the change")
     refused(lambda: change(client, ticket.ticket_id, second, "rb-swept"))
     assert len(live_seats(client, first, second)) == 2  # the new ticket too, for now
-    assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # young: left to its saga
+    assert server.run(server.server.gateway.resolve_interrupted_moves()) == 0  # young: left to its saga
     with moves_count_as_interrupted(server):
-        assert server.run(server.server.gateway.undo_interrupted_moves()) >= 1
-        assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # undone once
+        assert server.run(server.server.gateway.resolve_interrupted_moves()) >= 1
+        assert server.run(server.server.gateway.resolve_interrupted_moves()) == 0  # undone once
     assert exactly_one(client, ticket.ticket_id, first, second, ("CCC", "DDD")) == "old seat"
     assert client.refund(ticket.ticket_id).status == common_pb2.TICKET_STATUS_REFUNDED  # the ticket is free again
 
@@ -378,15 +378,11 @@ def test_owners_killed_in_the_middle_of_a_move_then_a_refund_after_the_restart(r
         server.stop()
 
 
-# A rebooking is six owner round trips of a few milliseconds each here: refunds started this much
-# later, ticket after ticket, arrive before, during and after it.
-RACE_STAGGER_S = 0.004
-
-
 @pytest.mark.parametrize("interrupted", [False, True], ids=["in-flight", "interrupted"])
 def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, trips, interrupted):
-    """The natural race: each ticket is rebooked by one client while another refunds it, at once.
-    Every passenger ends with the new seat (and the refund is refused TICKET_CHANGED) or the
+    """The natural race: each ticket is rebooked by one client while another refunds it, both
+    released at once by a barrier (the race at each step of the saga in turn is the test above,
+    with saga_faults).  Every passenger ends with the new seat (and the refund is refused TICKET_CHANGED) or the
     refund (and the change is refused), and nothing else holds a seat."""
     server, client = station
     first, second = trips
@@ -399,16 +395,17 @@ def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, tri
         except KeyunError as error:
             return error
 
-    def refund(ticket_id: str, after_s: float):
-        time.sleep(after_s)  # not a clock: it spreads the refunds over the saga's steps, so they meet each of them
-        return attempt(lambda: refunder.refund(ticket_id))
+    def together(start: threading.Barrier, call):
+        start.wait()
+        return attempt(call)
 
     outcomes = {}
     with moves_count_as_interrupted(server) if interrupted else contextmanager(lambda: (yield))():
         for n, ticket_id in enumerate(tickets):
+            start = threading.Barrier(2)
             with ThreadPoolExecutor(2) as pool:
-                moving = pool.submit(attempt, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}"))
-                refunding = pool.submit(refund, ticket_id, n * RACE_STAGGER_S)
+                moving = pool.submit(together, start, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}"))
+                refunding = pool.submit(together, start, lambda: refunder.refund(ticket_id))
             outcomes[ticket_id] = (moving.result(), refunding.result())
     refunder.close()
     moved = []
@@ -538,10 +535,10 @@ def test_the_sweep_settles_a_move_made_and_not_settled(station, trips):
     server, client = station
     first, second = trips
     ticket, new = cut_off_before("settle", station, trips, ("AAA", "BBB"), "rb-settle-swept")
-    assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # young: left to its saga
+    assert server.run(server.server.gateway.resolve_interrupted_moves()) == 0  # young: left to its saga
     with moves_count_as_interrupted(server):
-        assert server.run(server.server.gateway.undo_interrupted_moves()) >= 1
-        assert server.run(server.server.gateway.undo_interrupted_moves()) == 0  # settled once
+        assert server.run(server.server.gateway.resolve_interrupted_moves()) >= 1
+        assert server.run(server.server.gateway.resolve_interrupted_moves()) == 0  # settled once
     assert exactly_one(client, ticket, first, second, ("AAA", "BBB")) == "new seat"
     assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED  # without waiting for anything
     assert change(client, ticket, second, "rb-settle-swept").new_ticket.ticket_id == new  # the saga's retry agrees
