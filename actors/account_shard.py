@@ -16,9 +16,9 @@ from pathlib import Path
 import ray
 
 from keyun.engine.accounts import AccountEntry, AccountRules, AccountsEngine, SealDisplayNames
-from keyun.persistence import metrics
 from keyun.persistence.small_store import SmallStore
 
+from . import metrics
 from .audit_forwarder import AUDIT_GROUP, SendsAuditRecords
 from .packed import PackedBatches
 

@@ -25,11 +25,11 @@ from collections import deque
 import ray
 
 from keyun.engine.outbox import RECORD_ID_AT, AuditNote, AuditOutbox
-from keyun.persistence import metrics
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH
 
-from .audit_log import RAY_NAMESPACE
+from . import metrics
 from .packed import pack
+from .ray_runtime import RAY_NAMESPACE
 
 log = logging.getLogger("keyun.owner")
 

@@ -25,6 +25,7 @@ from keyun.engine.reasons import Rejected, Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
 
 from .packed import PackedBatches, unpack
+from .ray_runtime import RAY_NAMESPACE
 
 log = logging.getLogger("keyun.audit")
 
@@ -34,10 +35,6 @@ DEFAULT_RETENTION_DAYS = MIN_RETENTION_DAYS
 # The automatic purge runs at most this often.  When it stopped at MAX_PURGE_RECORDS it runs again
 # at the next batch, so a backlog shrinks by that many records per batch without stalling any.
 PURGE_EVERY_MS = 24 * 60 * 60 * 1000
-
-# The Ray namespace the gateway finds owners in (gateway/owners.py); repeated here because actors/
-# does not import the gateway.
-RAY_NAMESPACE = "keyun"
 
 # Whole-log reads run here, beside appends (see the module docstring).  One at a time is enough: a
 # second verify or backup waits for the first instead of doubling the disk reads.

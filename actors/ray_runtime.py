@@ -1,4 +1,4 @@
-"""Starting Ray for the gateway: an embedded Ray on loopback with a token of Keyun's own, or a cluster.
+"""Starting Ray for the server: an embedded Ray on loopback with a token of Keyun's own, or a cluster.
 
 Whoever can reach a Ray process and present the cluster's token can run code as the server.  So
 the embedded Ray (`keyun serve` without `--ray-address`) is kept to this machine's loopback
@@ -36,6 +36,9 @@ from keyun.persistence.keyring import check_private, init_key_dir, write_atomica
 
 log = logging.getLogger("keyun.gateway")
 
+# Every owner actor lives in this Ray namespace, where gateways and owners find one another by name.
+RAY_NAMESPACE = "keyun"
+
 # The object store only carries small batches; Ray's default reserves 30 % of RAM for it.
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
 
@@ -71,7 +74,7 @@ def start_ray(key_dir: Path, address: str | None = None, cpus: int | None = None
         object_store_memory=OBJECT_STORE_BYTES,
         logging_level=logging.WARNING,
         log_to_driver=False,
-        namespace="keyun",
+        namespace=RAY_NAMESPACE,
     )
     check_on_loopback()
 
@@ -79,7 +82,7 @@ def start_ray(key_dir: Path, address: str | None = None, cpus: int | None = None
 def join_ray(address: str) -> None:
     if os.environ.get(AUTH_MODE_ENV, "").lower() != "token":
         log.warning("joining the Ray cluster at %s without token authentication: set %s=token and %s (docs/deployment.md)", address, AUTH_MODE_ENV, AUTH_TOKEN_PATH_ENV)
-    ray.init(address=address, namespace="keyun", logging_level=logging.WARNING, log_to_driver=False)
+    ray.init(address=address, namespace=RAY_NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
 
 
 def ray_token_file(key_dir: Path) -> Path:
@@ -116,3 +119,8 @@ def check_on_loopback() -> None:
     if not ipaddress.ip_address(node_address).is_loopback:
         ray.shutdown()
         raise RayExposed(f"the embedded Ray took the address {node_address}, not loopback; it was stopped so that it does not listen on the network")
+
+
+def cluster_address() -> str:
+    """The address of the Ray cluster this process joined, for more gateway processes to join."""
+    return ray.get_runtime_context().gcs_address

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ray
 
+from keyun.common.gc_pauses import observe_collections
 from keyun.engine.commands import ListOrders
 from keyun.engine.limits import MAX_ARCHIVED_TRIPS_LISTED
 from keyun.engine.policy import Policy
@@ -25,9 +26,9 @@ from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
 from keyun.engine.state import record_buyers
 from keyun.engine.views import ARCHIVE_READS, OrdersView, answer_archived, orders_view
-from keyun.persistence import metrics
 from keyun.persistence.store import OwnerStore
 
+from . import metrics
 from .audit_forwarder import AUDIT_GROUP, SendsAuditRecords
 from .packed import PackedBatches
 
@@ -72,7 +73,7 @@ class TripShard(PackedBatches, SendsAuditRecords):
         self.store = OwnerStore(shard_directory(Path(data_dir), shard_no))
         report = self.store.recover(self.engine, progress=self._progress)  # also freezes what it rebuilt
         gc.set_threshold(*GC_THRESHOLDS)
-        metrics.observe_collections(metrics.GC_SECONDS)
+        observe_collections(metrics.GC_SECONDS)
         log.warning(
             "shard %d recovered: snapshot at LSN %d, %d trips, replayed %d records (%d events) in %.2f s",
             shard_no, report.snapshot_lsn, report.trips, report.records_replayed, report.events_replayed, report.seconds,

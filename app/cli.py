@@ -1,4 +1,5 @@
-"""The `keyun` command: `keyun serve` here; terminal verbs (counter, gate, network) in terminals.cli."""
+"""The `keyun` command: `keyun serve` here; the other verbs from the layers that own them (terminals,
+persistence, gateway TLS, the payment sandbox)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,28 @@ import signal
 import sys
 import time
 import tomllib
-
-import ray
 from importlib import resources
 from pathlib import Path
 
+from keyun.actors.ray_runtime import RayExposed, cluster_address, start_ray
+from keyun.common.gc_pauses import observe_collections
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
+from keyun.gateway import credentials, tls
+from keyun.gateway.connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS, ConnectionLimits
+from keyun.gateway.network_loader import local_today, load_network
+from keyun.gateway.owners import ShardCountMismatch
+from keyun.gateway.server import KeyunServer, install_event_loop_policy
+from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
-from keyun.persistence.metrics import observe_collections
 from keyun.persistence import keyring_cli, layout
 from keyun.persistence.keyring import KeyringError, refuse_inside
+from keyun.sandboxes.payments import server as sandbox
 from keyun.terminals import admin_cli
 from keyun.terminals import cli as terminal_cli
 
-from . import credentials, tls
-from .payments import sandbox
-from .network_loader import local_today, load_network
-from .connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS, ConnectionLimits
-from .owners import ShardCountMismatch
-from .ray_runtime import RayExposed, start_ray
-from .server import KeyunServer, default_key_dir, install_event_loop_policy
-from .shared_answers import SEARCH_CACHE_S
+from .server import create_server, default_key_dir
 
 log = logging.getLogger("keyun")
 
@@ -181,7 +181,7 @@ async def _serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"keyun serve: {error}") from None
     pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
     try:
-        server = KeyunServer.create(
+        server = create_server(
             "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
             tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules, payments_dir=args.payments_dir,
             search_cache_s=args.search_cache_ms / 1000, connection_limits=args.connection_limits,
@@ -236,7 +236,7 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
     """`keyun sandbox-pay` as a child process, its keys beside the data directory; payments go
     through it.  Waits until it listens."""
     keys_dir = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-pay"
-    command = [sys.executable, "-m", "keyun.gateway.payments.sandbox", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(keys_dir / "state.json")]
+    command = [sys.executable, "-m", "keyun.sandboxes.payments.server", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(keys_dir / "state.json")]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
     if not line.startswith("sandbox-pay listening on "):
@@ -259,8 +259,8 @@ async def _start_workers(args: argparse.Namespace, port: int, payments_url: str 
     workers = []
     for n in range(1, args.workers):
         command = [
-            sys.executable, "-m", "keyun.gateway.cli", "serve", "--gateway-only",
-            "--ray-address", ray.get_runtime_context().gcs_address,
+            sys.executable, "-m", "keyun.app.cli", "serve", "--gateway-only",
+            "--ray-address", cluster_address(),
             "--host", args.host, "--port", str(port), "--data-dir", str(args.data_dir),
             "--shards", str(args.shards), "--log-level", args.log_level, "--search-cache-ms", str(args.search_cache_ms),
             "--handshake-timeout-ms", str(args.handshake_timeout_ms), "--connection-idle-ms", str(args.connection_idle_ms),

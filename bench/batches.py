@@ -24,7 +24,7 @@ from keyun.actors.packed import pack, unpack
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
-from keyun.gateway.ray_runtime import start_ray
+from keyun.actors.ray_runtime import start_ray
 from keyun.gateway.server import install_event_loop_policy
 
 from .replay import START, trip_spec

@@ -268,7 +268,7 @@ def open_channel(target: str) -> grpc.aio.Channel:
     ca_file = os.environ.get(CA_ENV)
     if not ca_file:
         return grpc.aio.insecure_channel(target)
-    from keyun.gateway.tls import channel_credentials
+    from keyun.common.tls import channel_credentials
 
     return grpc.aio.secure_channel(target, channel_credentials(ca_file))
 

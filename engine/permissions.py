@@ -1,7 +1,7 @@
-"""Roles, permissions, and which permission every RPC needs: the one table the gateway enforces.
+"""Roles, permissions and scopes: what an account may do, and where.
 
-Nothing is allowed by default: an RPC missing from RULES is refused for everyone, and a test checks
-that every RPC of every service has a rule.  A role is a fixed set of permissions; an account holds
+Which permission and scope every RPC needs is the gateway's table (keyun.gateway.rules), beside
+the servicers.  A role is a fixed set of permissions; an account holds
 roles and a scope (the stations and operators it works for).  The three administrators are
 separated as GB/T 22239 level 3 asks: the system administrator runs staff, devices and backups,
 the security administrator grants roles, the audit administrator only reads the audit log, and no
@@ -10,7 +10,6 @@ role can change or delete audit records (there is no RPC that could).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from .reasons import Reason, Rejection, reject
@@ -82,67 +81,6 @@ class Scope(Enum):
     NONE = "none"
     FROM_STATION = "from_station"  # the request's from_station must be one of the caller's stations
     TRIP = "trip"  # the trip (named by trip_id, or in a ticket or hold id) must stop at one of them
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    permission: Permission
-    scope: Scope = Scope.NONE
-    mutating: bool = False  # recorded in the audit log
-    # Callers without `permission` but with this one may call the RPC for their own things only
-    # (their passengers, holds and tickets): the handler narrows the command to their account.
-    own: Permission | None = None
-
-
-RULES: dict[str, Rule] = {
-    "/keyun.v1.Catalog/SearchTrips": Rule(P.PUBLIC),
-    "/keyun.v1.Catalog/GetTrip": Rule(P.PUBLIC),
-    "/keyun.v1.Catalog/GetSeatMap": Rule(P.PUBLIC),
-    "/keyun.v1.Catalog/ListStations": Rule(P.PUBLIC),
-    "/keyun.v1.Diagnostics/Echo": Rule(P.SELF),
-    "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Sales/Confirm": Rule(P.TAKE_CASH, Scope.TRIP, mutating=True),
-    "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True),
-    "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
-    "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
-    "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Gate/CheckIn": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
-    "/keyun.v1.Gate/GetManifest": Rule(P.MANIFEST_READ, Scope.TRIP),
-    "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
-    "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
-    "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
-    "/keyun.v1.Dispatch/DelayTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
-    "/keyun.v1.Accounts/Register": Rule(P.PUBLIC, mutating=True),
-    "/keyun.v1.Accounts/Login": Rule(P.PUBLIC, mutating=True),
-    "/keyun.v1.Accounts/Refresh": Rule(P.PUBLIC, mutating=True),
-    "/keyun.v1.Accounts/Logout": Rule(P.SELF, mutating=True),
-    "/keyun.v1.Accounts/GetProfile": Rule(P.SELF),
-    "/keyun.v1.Accounts/UpdateProfile": Rule(P.SELF, mutating=True),
-    "/keyun.v1.Accounts/ChangePassword": Rule(P.SELF, mutating=True),
-    "/keyun.v1.Accounts/AddPassenger": Rule(P.SELF, mutating=True),
-    "/keyun.v1.Accounts/ListPassengers": Rule(P.SELF),
-    "/keyun.v1.Accounts/RemovePassenger": Rule(P.SELF, mutating=True),
-    "/keyun.v1.Staff/SetUp": Rule(P.PUBLIC, mutating=True),
-    "/keyun.v1.Staff/CreateAccount": Rule(P.STAFF_MANAGE, mutating=True),
-    "/keyun.v1.Staff/ListAccounts": Rule(P.STAFF_MANAGE),
-    "/keyun.v1.Staff/DisableAccount": Rule(P.STAFF_MANAGE, mutating=True),
-    "/keyun.v1.Staff/GrantRoles": Rule(P.ROLE_GRANT, mutating=True),
-    "/keyun.v1.Staff/LookUpPassenger": Rule(P.PERSONAL_DATA_READ, mutating=True),
-    "/keyun.v1.Orders/CreateOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Orders/GetOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
-    "/keyun.v1.Orders/ListOrders": Rule(P.SELF),
-    "/keyun.v1.Orders/CancelOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Orders/PayAtCounter": Rule(P.SELL, Scope.TRIP, mutating=True),
-    "/keyun.v1.Orders/RefundOrder": Rule(P.REFUND, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Orders/WatchOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
-    "/keyun.v1.Orders/Reconcile": Rule(P.SETTLEMENT),
-    "/keyun.v1.Audit/ListRecords": Rule(P.AUDIT_READ),
-    "/keyun.v1.Audit/Verify": Rule(P.AUDIT_READ),
-}
-
-# Health checks and reflection carry no data and load balancers call them without credentials.
-UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
 
 
 def permissions(roles: tuple[str, ...], cash_acceptor: bool = False) -> frozenset[Permission]:

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-import ray
 from google.protobuf import timestamp_pb2
 from prometheus_client import Counter
 
@@ -28,13 +27,12 @@ from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from keyun.engine.permissions import Role
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
-from keyun.persistence.keyring import Keyring
 from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, common_pb2, staff_pb2, staff_pb2_grpc
 
 from . import credentials
 from .auth import Auth, Principal, caller
 from .errors import Refused, abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
-from .owners import Batcher, OwnerUnavailable
+from .owners import Batcher, call_owner
 
 PHONE_CONTEXT = "account.phone"
 # Login and Refresh answer with the same fields in messages of their own.
@@ -71,7 +69,7 @@ def totp_context(account_id_or_login: str) -> str:
 class Secrets:
     """What the account services need besides the owner: keys, hashing, tokens."""
 
-    keyring: Keyring
+    keyring: credentials.StationKeys
     passwords: credentials.PasswordHasher
     signer: credentials.TokenSigner
 
@@ -595,7 +593,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
             await abort(context, bad_outcome)
         async with owner_errors(context):
             await self.owners_flushed()
-            records, following = await _audit_call(self.actor.query.remote(
+            records, following = await call_owner(self.actor.query.remote(
                 since_ms=since, until_ms=until, actor=request.actor, action=request.action, target=request.target,
                 outcome=OK if request.outcome == audit_pb2.AUDIT_OUTCOME_OK else request.reason,
                 refused_only=request.outcome == audit_pb2.AUDIT_OUTCOME_REFUSED, page_size=size, before_seq=before,
@@ -608,19 +606,11 @@ class AuditService(audit_pb2_grpc.AuditServicer):
     async def Verify(self, request, context):
         async with owner_errors(context):
             await self.owners_flushed()
-            report = await _audit_call(self.actor.verify.remote())
+            report = await call_owner(self.actor.verify.remote())
         return audit_pb2.VerifyResponse(
             ok=report.ok, records_checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),
             problem=report.message, problem_seq=report.at_seq,
         )
-
-
-async def _audit_call(reference) -> Any:
-    """A direct call to the audit owner, its death reported as every owner's is."""
-    try:
-        return await reference
-    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
-        raise OwnerUnavailable(str(error)) from None
 
 
 def _bad_outcome_filter(request: audit_pb2.ListRecordsRequest) -> Rejection | None:

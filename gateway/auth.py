@@ -33,7 +33,7 @@ from keyun.engine.audit import (
     AuditRecord,
     fit,
 )
-from keyun.engine.permissions import RULES, UNAUTHENTICATED_SERVICES, Permission, Rule, Scope, cash_refusal, in_scope, permissions
+from keyun.engine.permissions import Permission, Scope, cash_refusal, in_scope, permissions
 from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 
 from . import tls
@@ -41,6 +41,7 @@ from . import credentials
 from .credentials import Claims, TokenSigner
 from .errors import OUTCOME, Refused, abort, abort_unavailable, owner_errors
 from .owners import OwnerFailed, OwnerUnavailable, Overloaded
+from .rules import RULES, UNAUTHENTICATED_SERVICES, Rule
 
 log = logging.getLogger("keyun.auth")
 

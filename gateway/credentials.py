@@ -21,6 +21,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, fields, replace
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
 import argon2
@@ -30,6 +31,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from keyun.engine.identity import MAX_PASSWORD_CHARS
 from keyun.engine.reasons import Reason, Rejection, reject
+
+
+class StationKeys(Protocol):
+    """The station's keys as the gateway uses them.  The server is assembled with the keyring of
+    keyun.persistence.keyring (keyun.app.server); the gateway never opens key files itself."""
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey: ...
+
+    @property
+    def verify_key(self) -> Ed25519PublicKey: ...
+
+    def encrypt(self, plaintext: str, context: str) -> bytes: ...
+
+    def decrypt(self, blob: bytes, context: str) -> str: ...
+
+    def blind_index(self, value: str, context: str) -> bytes: ...
+
 
 # -- passwords --------------------------------------------------------------------------------
 

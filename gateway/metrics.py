@@ -1,27 +1,24 @@
 """Prometheus metrics of a gateway and of the owners behind it, served on `--metrics-port`.
 
 Gateway metrics are plain prometheus-client objects in a registry of their own (one per server,
-so tests can run several).  Owner metrics live in the owner processes (persistence/metrics.py);
+so tests can run several).  Owner metrics live in the owner processes (keyun.actors.metrics);
 a scrape asks every owner for them and adds a `shard` label.  Labels stay bounded: RPC method
 names, gRPC status codes and shard numbers, never trip or ticket ids.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 
 import grpc
-import ray
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from keyun.persistence.metrics import GC_BUCKETS
+from keyun.common.gc_pauses import GC_BUCKETS
 
 from .errors import Refused
-
-log = logging.getLogger("keyun.gateway")
+from .owners import scrape_metrics
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # A scrape waits at most this long for the owners' own metrics.
@@ -83,7 +80,7 @@ class OwnerCollector:
         yield depth
         yield restarts
         merged: dict[str, Metric] = {}
-        for (shard, _), families in zip(owners, self._owner_families([batcher.actor for _, batcher in owners]), strict=True):
+        for (shard, _), families in zip(owners, scrape_metrics([batcher.actor for _, batcher in owners], OWNER_SCRAPE_TIMEOUT_S), strict=True):
             up.add_metric([shard], 0 if families is None else 1)
             for family in families or ():
                 target = merged.setdefault(family.name, Metric(family.name, family.documentation, family.type))
@@ -91,18 +88,6 @@ class OwnerCollector:
                     target.add_sample(sample.name, {**sample.labels, "shard": shard}, sample.value)
         yield up
         yield from merged.values()
-
-    def _owner_families(self, actors: list) -> list[list[Metric] | None]:
-        refs = [actor.metrics.remote() for actor in actors]
-        results: list[list[Metric] | None] = []
-        deadline = time.monotonic() + OWNER_SCRAPE_TIMEOUT_S
-        for ref in refs:
-            try:
-                results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
-            except (ray.exceptions.RayError, TimeoutError) as error:
-                log.warning("an owner did not answer the metrics scrape: %s", error)
-                results.append(None)
-        return results
 
 
 # Business counters by RPC: how many each successful reply adds.

@@ -1,17 +1,16 @@
-"""Loading a network file: parse and validate it, then schedule its trips on their owners."""
+"""Loading a network file: parse and validate it (keyun.common.network_file), then schedule its trips on their owners."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from keyun.common.network_file import MAX_PROBLEMS_SHOWN, parse_network_text
 from keyun.engine.commands import ScheduleTrip, check_request_id, parse_date
-from keyun.engine.limits import MAX_NETWORK_FILE_BYTES
-from keyun.engine.network import Network, NetworkError, expand, parse_network
+from keyun.engine.network import NetworkError, expand
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 
 if TYPE_CHECKING:
@@ -21,7 +20,6 @@ DEFAULT_DAYS = 7
 # Trips of one load sent at a time: far below an owner's queue bound, so a big timetable on one
 # shard waits its turn instead of overflowing the queue.
 TRIPS_IN_FLIGHT = 1000
-MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -30,24 +28,6 @@ class LoadResult:
     unchanged: int
     stations: int
     schedules: int
-
-
-def parse_network_text(text: str) -> Network:
-    """Parse a network file's text; raise Rejected(BAD_NETWORK) naming every problem found."""
-    if len(text.encode()) > MAX_NETWORK_FILE_BYTES:
-        raise _bad_network([f"the file is larger than {MAX_NETWORK_FILE_BYTES} bytes"])
-    try:
-        return parse_network(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as error:
-        raise _bad_network([f"not valid TOML: {error}"]) from None
-    except NetworkError as error:
-        raise _bad_network(error.problems) from None
-
-
-def _bad_network(problems: list[str]) -> Rejected:
-    shown = problems[:MAX_PROBLEMS_SHOWN]
-    more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
-    return Rejected(reject(Reason.BAD_NETWORK, "bad network file: " + "; ".join(shown) + more, field="network_toml", problems=len(problems)))
 
 
 def local_today(utc_offset_min: int) -> dt.date:

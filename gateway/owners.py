@@ -1,5 +1,8 @@
 """The gateway's side of the owners: which shard owns a trip, and one batcher per shard.
 
+This module is the gateway's one boundary to Ray and to keyun.actors: the rest of the gateway
+holds owner handles and calls them through Batcher, `call_owner` and `scrape_metrics`.
+
 Natural batching: each shard has at most one batch in flight; calls that arrive meanwhile wait in a
 bounded queue and go together in the next batch.  No timers, so an idle system answers at once and
 a busy one batches more.
@@ -8,14 +11,19 @@ a busy one batches more.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
 
 from keyun.actors.account_shard import RemoteAccountShard
+from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.actors.packed import pack, unpack
+from keyun.actors.ray_runtime import RAY_NAMESPACE
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
@@ -24,11 +32,11 @@ from keyun.engine.policy import Policy
 if TYPE_CHECKING:  # errors imports owners, and metrics imports errors
     from .metrics import GatewayMetrics
 
+log = logging.getLogger("keyun.gateway")
+
 # Calls waiting for one shard beyond this are refused with RESOURCE_EXHAUSTED: at ~100k commands/s
 # per shard this is a tenth of a second of work, so a client waiting longer is better told to retry.
 MAX_QUEUE_PER_SHARD = 10_000
-
-RAY_NAMESPACE = "keyun"
 
 
 class Overloaded(Exception):
@@ -235,9 +243,61 @@ class OwnerPool:
 async def audit_flushed(owners: list) -> None:
     """Wait until the audit owner has every audit record these owners (trip shards, accounts)
     journaled."""
-    try:
-        flushed = await asyncio.gather(*(actor.audit_flushed.remote() for actor in owners))
-    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
-        raise OwnerUnavailable(str(error)) from None
+    flushed = await call_owner(asyncio.gather(*(actor.audit_flushed.remote() for actor in owners)))
     if not all(flushed):
         raise OwnerUnavailable("an owner could not hand its audit records to the audit owner in time")
+
+
+async def call_owner(call: Any) -> Any:
+    """A direct (unbatched) call to an owner, its death reported as every owner's is."""
+    try:
+        return await call
+    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
+        raise OwnerUnavailable(str(error)) from None
+
+
+def scrape_metrics(actors: list, timeout_s: float) -> list[list | None]:
+    """Each owner's own metric families, None for an owner that did not answer within `timeout_s`
+    (all of them together)."""
+    refs = [actor.metrics.remote() for actor in actors]
+    results: list[list | None] = []
+    deadline = time.monotonic() + timeout_s
+    for ref in refs:
+        try:
+            results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+        except (ray.exceptions.RayError, TimeoutError) as error:
+            log.warning("an owner did not answer the metrics scrape: %s", error)
+            results.append(None)
+    return results
+
+
+@dataclass
+class Owners:
+    """Every owner actor of a station: trip shards, accounts, audit log."""
+
+    pool: OwnerPool
+    accounts: Any
+    audit: Any
+
+    @classmethod
+    def start(
+        cls, instance: str, data_dir: Path, shards: int, policy: Policy, account_rules: AccountRules, check_invariants: bool = False,
+        detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None,
+    ) -> Owners:
+        """Find or start the owners of `data_dir`; the trip and accounts owners send their audit records to the audit owner."""
+        audit_name = audit_actor_name(instance)
+        pool = OwnerPool(instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name)
+        accounts = accounts_owner(instance, data_dir, account_rules, detached, owner_resource, audit_name)
+        return cls(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
+
+    def all_actors(self) -> list:
+        return [*self.pool.actors, self.accounts, self.audit]
+
+    async def audit_flushed(self) -> None:
+        """Wait until the audit owner has the records the trip and accounts owners journaled."""
+        await audit_flushed([*self.pool.actors, self.accounts])
+
+    def kill(self) -> None:
+        """Stop every owner actor for good (tests)."""
+        for actor in self.all_actors():
+            ray.kill(actor, no_restart=True)

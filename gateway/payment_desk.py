@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
+from keyun.common.payments_wire.keys import ProviderKeys
 from keyun.engine.audit import MAX_DETAIL_CHARS, AuditRecord, fit
 from keyun.engine.commands import PayMethod
 from keyun.engine.reasons import Reason, Rejection
@@ -24,7 +25,6 @@ from keyun.engine.views import OrderView
 
 from .payments.base import BadNotification, Method, Notification, WalletProvider
 from .payments.card import CardAcquirer
-from .payments.keys import ProviderKeys
 from .payments.receiver import NotificationReceiver
 from .payments.wallets import AliPay, WePay
 

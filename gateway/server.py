@@ -1,4 +1,4 @@
-"""The grpc.aio server: services, health, reflection; and starting Ray for it."""
+"""The grpc.aio server: services, health, reflection.  keyun.app.server assembles it with its owners and keys."""
 
 from __future__ import annotations
 
@@ -6,20 +6,13 @@ import asyncio
 import hashlib
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
-import ray
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
-from keyun.engine.policy import Policy
-from keyun.persistence import layout
-from keyun.persistence.keyring import MANIFEST, Keyring, refuse_inside
 from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
@@ -49,7 +42,7 @@ from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
-from .owners import Batcher, OwnerFailed, OwnerPool, OwnerUnavailable, Overloaded, ShardCountMismatch, accounts_owner, audit_flushed
+from .owners import Batcher, OwnerFailed, Owners, OwnerUnavailable, Overloaded, ShardCountMismatch
 from .reflection import add_reflection
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
@@ -95,36 +88,6 @@ def install_event_loop_policy() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def default_key_dir(data_dir: Path) -> Path:
-    """Beside the data directory, never inside it: a copied data dir or backup reveals nothing."""
-    data_dir = data_dir.resolve()
-    return data_dir.parent / f"{data_dir.name}-keys"
-
-
-def open_keyring(key_dir: Path, data_dir: Path) -> Keyring:
-    refuse_inside(key_dir, data_dir)
-    if (key_dir / MANIFEST).exists():
-        return Keyring.open(key_dir)
-    log.warning("no keys in %s: creating the station's keys there; back them up apart from the data directory", key_dir)
-    return Keyring.init(key_dir)
-
-
-@dataclass
-class Owners:
-    """Every owner actor of a station: trip shards, accounts, audit log."""
-
-    pool: OwnerPool
-    accounts: Any
-    audit: Any
-
-    def all_actors(self) -> list:
-        return [*self.pool.actors, self.accounts, self.audit]
-
-    async def audit_flushed(self) -> None:
-        """Wait until the audit owner has the records the trip and accounts owners journaled."""
-        await audit_flushed([*self.pool.actors, self.accounts])
-
-
 class GenericHandlersOnly:
     """A server as the generated `add_*Servicer_to_server` functions see it: every method is served
     through generic handlers, none as a registered method.
@@ -148,7 +111,7 @@ class GenericHandlersOnly:
 
 class KeyunServer:
     def __init__(
-        self, owners: Owners, metrics: GatewayMetrics, keyring: Keyring, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
+        self, owners: Owners, metrics: GatewayMetrics, keyring: credentials.StationKeys, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
         password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
         payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S, connection_limits: ConnectionLimits = ConnectionLimits(),
     ):
@@ -184,26 +147,6 @@ class KeyunServer:
         self.serving = health_pb2.HealthCheckResponse.UNKNOWN
         self.health_watch: asyncio.Task | None = None
         self.move_sweep: asyncio.Task | None = None
-
-    @classmethod
-    def create(
-        cls, instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
-        detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
-        key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        account_rules: ac.AccountRules | None = None, payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
-        connection_limits: ConnectionLimits = ConnectionLimits(),
-    ) -> KeyunServer:
-        """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
-        `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
-        live in `key_dir` (default: beside the data directory), created on first use."""
-        layout.prepare(data_dir, shards)
-        keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
-        metrics = GatewayMetrics()
-        audit_name = audit_actor_name(instance)
-        pool = OwnerPool(instance, shards, policy or Policy(), data_dir, check_invariants, detached, metrics, owner_resource, audit_name)
-        accounts = accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource, audit_name)
-        owners = Owners(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
-        return cls(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s, connection_limits)
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
@@ -285,8 +228,7 @@ class KeyunServer:
 
     def kill(self) -> None:
         """Stop every owner actor of this server for good (tests)."""
-        for actor in self.owners.all_actors():
-            ray.kill(actor, no_restart=True)
+        self.owners.kill()
 
     def _credentials(self, host: str) -> grpc.ServerCredentials | None:
         """TLS credentials when configured; None (plain text) only for a loopback host."""

@@ -1,5 +1,5 @@
 """TLS for every terminal connection: a station CA, its server and device certificates, and the
-gRPC credentials made from them.
+gRPC credentials made from them (the terminals' half, channel credentials, is keyun.common.tls).
 
 Plain text is only allowed on loopback. `keyun certs init` makes a station CA and a server
 certificate; terminals trust the CA's `ca.pem`. Devices may carry a client certificate issued by
@@ -17,11 +17,9 @@ import argparse
 import dataclasses
 import datetime as dt
 import ipaddress
-import os
 import re
 import socket
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +28,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from keyun.common.files import write_atomically
+from keyun.common.tls import TlsError
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
@@ -61,12 +62,6 @@ DIR_MODE = 0o700
 CERT_MODE = 0o644
 # gRPC's auth context key for the verified client certificate's subject common name.
 COMMON_NAME_KEY = "x509_common_name"
-
-
-class TlsError(Exception):
-    """A TLS setup that cannot work: files missing or present, a bad host or device name.
-
-    Messages name paths and hosts, never key material."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,27 +311,11 @@ def _private_directory(directory: Path) -> None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    _write_atomically(path, data, KEY_MODE)
+    write_atomically(path, data, KEY_MODE)
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    _write_atomically(path, data, CERT_MODE)
-
-
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Write to a new file with `mode` from the start (a key is never readable by others, not
-    even for a moment), then rename it over `path`: a crash leaves the old file or the new one."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp makes it 0600
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data, CERT_MODE)
 
 
 # --- gRPC credentials and identity ---------------------------------------------------------------
@@ -356,19 +335,6 @@ def server_credentials(directory: Path, require_client_cert: bool) -> grpc.Serve
         # unverified one can never reach peer_identity.
         return grpc.ssl_server_credentials([pair])
     return grpc.ssl_server_credentials([pair], root_certificates=paths.ca_cert.read_bytes(), require_client_auth=True)
-
-
-def channel_credentials(ca_file: Path | str, cert_file: Path | str | None = None, key_file: Path | str | None = None) -> grpc.ChannelCredentials:
-    """Trust the station CA in `ca_file`; present the device certificate and key if given."""
-    if (cert_file is None) != (key_file is None):
-        raise TlsError("a client certificate needs its key, and a key its certificate: give both or neither")
-    try:
-        root = Path(ca_file).read_bytes()
-        cert = Path(cert_file).read_bytes() if cert_file is not None else None
-        key = Path(key_file).read_bytes() if key_file is not None else None
-    except OSError as error:
-        raise TlsError(f"{error.filename}: {error.strerror}") from None
-    return grpc.ssl_channel_credentials(root_certificates=root, private_key=key, certificate_chain=cert)
 
 
 def peer_identity(context: grpc.aio.ServicerContext) -> str | None:

@@ -44,8 +44,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.files import write_atomically
+
 from .lock import DirectoryLock
-from .wal import fsync_directory
 
 MANIFEST = "keyring.json"
 INDEX_KEY_FILE = "index.key"
@@ -117,24 +118,6 @@ def init_key_dir(path: Path) -> Path:
     if os.name == "posix":
         os.chmod(path, 0o700)
     return path
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` with mode 0600 so that a crash leaves the old file or the new one."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(temp, path)
-    fsync_directory(path.parent)
 
 
 def refuse_inside(key_dir: Path, data_dir: Path) -> None:

@@ -9,12 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+from keyun.common.network_file import parse_network_text
+from keyun.common.tls import TlsError
 from keyun.engine.reasons import Rejected
 
-from . import printing
-from keyun.gateway.tls import TlsError
-
-from . import sessions
+from . import printing, sessions
 from .client import KeyunClient, KeyunError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -218,8 +217,6 @@ def _manifest(args) -> None:
 
 
 def _check(args) -> None:
-    from keyun.gateway.network_loader import parse_network_text
-
     try:
         network = parse_network_text(args.file.read_text(encoding="utf-8"))
     except OSError as error:

@@ -17,7 +17,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from keyun.gateway.tls import TlsError, channel_credentials
+from keyun.common.tls import TlsError, channel_credentials
 from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from keyun.actors.ray_runtime import start_ray
+from keyun.app.server import create_server
 from keyun.gateway.credentials import FAST_TEST_PARAMS
 from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
-from keyun.gateway.ray_runtime import start_ray
-from keyun.gateway.server import KeyunServer, install_event_loop_policy
+from keyun.gateway.server import install_event_loop_policy
 from keyun.terminals.client import KeyunClient
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -106,7 +107,7 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = KeyunServer.create(
+        self.server = create_server(
             instance or f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls,
             password_params=FAST_TEST_PARAMS, demo_accounts=demo_accounts, account_rules=account_rules, key_dir=key_dir, payments_dir=payments_dir,
         )

@@ -25,7 +25,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
 
-from keyun.gateway.ray_runtime import RAY_TOKEN_FILE
+from keyun.actors.ray_runtime import RAY_TOKEN_FILE
 from keyun.terminals.client import KeyunClient
 
 from .conftest import logged_in

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from keyun.gateway.payments.base import DECLINE_REASONS
+from keyun.common.payments_wire.formats import DECLINE_REASONS
 from keyun.terminals.client import KeyunClient, KeyunError, audit_outcome
 from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, orders_pb2, orders_pb2_grpc, sales_pb2, staff_pb2
 

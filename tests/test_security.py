@@ -15,9 +15,10 @@ import grpc
 import pytest
 
 from keyun.engine.accounts import AccountRules
-from keyun.engine.permissions import PERMISSIONS_OF, RULES, Permission, Role
+from keyun.engine.permissions import PERMISSIONS_OF, Permission, Role
 from keyun.gateway import credentials
 from keyun.gateway.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSENGER_PHONE, DEMO_PASSWORD, DEMO_TOTP_SECRET
+from keyun.gateway.rules import RULES
 from keyun.gateway.server import SERVICE_NAMES
 from keyun.persistence.keyring import Keyring
 from keyun.terminals.client import KeyunClient, KeyunError, audit_outcome

@@ -20,8 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from keyun.app.server import create_server
+from keyun.common.tls import channel_credentials
 from keyun.gateway import tls
-from keyun.gateway.server import KeyunServer
 from keyun.terminals.client import KeyunClient, KeyunError, audit_outcome
 from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, diagnostics_pb2, diagnostics_pb2_grpc
 
@@ -212,7 +213,7 @@ async def identity_seen(directory: Path, require_client_cert: bool, **files) -> 
     port = server.add_secure_port("127.0.0.1:0", tls.server_credentials(directory, require_client_cert))
     await server.start()
     try:
-        credentials = tls.channel_credentials(directory / "ca.pem", files.get("cert_file"), files.get("key_file"))
+        credentials = channel_credentials(directory / "ca.pem", files.get("cert_file"), files.get("key_file"))
         async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
             response = await diagnostics_pb2_grpc.DiagnosticsStub(channel).Echo(diagnostics_pb2.EchoRequest(), timeout=5)
         return response.payload.decode()
@@ -228,7 +229,7 @@ def test_peer_identity_is_the_verified_device_name_only_with_mtls(station):
 
 
 def test_a_server_without_tls_refuses_to_bind_beyond_loopback(ray_session, tmp_path):
-    server = KeyunServer.create(f"test-{uuid.uuid4().hex[:8]}", tmp_path / "data", 1)
+    server = create_server(f"test-{uuid.uuid4().hex[:8]}", tmp_path / "data", 1)
     try:
         with pytest.raises(tls.TlsError, match="only allowed on loopback"):
             asyncio.run(server.start("0.0.0.0", 0))

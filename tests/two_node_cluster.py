@@ -16,7 +16,7 @@ from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
 
-from keyun.gateway.server import KeyunServer
+from keyun.app.server import create_server
 from keyun.terminals.client import KeyunClient
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
@@ -30,7 +30,7 @@ async def main() -> dict:
     ray.init(address=cluster.address, namespace="keyun", log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            server = KeyunServer.create(
+            server = create_server(
                 "cluster", Path(tmp) / "data", 2, owner_resource="keyun_owner", key_dir=Path(tmp) / "keys",
                 password_params=FAST_TEST_PARAMS, demo_accounts=True,
             )

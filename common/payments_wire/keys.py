@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import string
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from keyun.common.files import write_atomically
 
 MERCHANT_JSON = "merchant.json"
 PROVIDERS = ("wepay", "alipay", "card")
@@ -144,27 +144,11 @@ def read_secret(path: Path) -> bytes:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    _write_atomically(path, data, KEY_MODE)
+    write_atomically(path, data, KEY_MODE)
 
 
 def write_public(path: Path, data: bytes) -> None:
-    _write_atomically(path, data, PUBLIC_MODE)
-
-
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """A new file with `mode` from the start (mkstemp makes it 0600), renamed over `path`: a key
-    is never readable by others, not even for a moment, and a crash leaves old or new."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data, PUBLIC_MODE)
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> bytes:

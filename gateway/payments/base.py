@@ -1,7 +1,9 @@
 """What every payment provider looks like to Keyun: plain values, the refusals, and the interfaces.
 
 Money is integer fen here as everywhere in Keyun.  A provider that speaks yuan (Alipay's
-"12.34") is converted exactly, by string, at its edge (`yuan_to_fen`, `fen_to_yuan`).
+"12.34") is converted exactly, by string, at its edge (`yuan_to_fen`, `fen_to_yuan`).  Methods,
+states, amounts and the providers' formats, which the payment sandbox writes too, are in
+keyun.common.payments_wire.
 
 Cash needs no provider.  A bank card goes through a `CardAcquirer` (card.py) behind the counter's
 POS terminal; the two wallets (wallets.py) are reached over HTTP and notify Keyun asynchronously
@@ -11,39 +13,17 @@ converts between the two.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
 from typing import Protocol
 
+from keyun.common.payments_wire.formats import CLOSED, MAX_MERCHANT_NO_CHARS, MERCHANT_NO, NOTPAY, PAID, REFUNDED, Method
 from keyun.engine.commands import MAX_PROVIDER_ID_CHARS, PROVIDER_ID
 
-
-class Method(Enum):
-    CASH = "cash"  # at the counter
-    CARD = "card"  # a bank card on the counter's POS terminal, approved by the acquirer
-    WALLET_A = "wepay"  # modelled on WeChat Pay API v3
-    WALLET_B = "alipay"  # modelled on Alipay's open API
-
-
-WALLETS = (Method.WALLET_A, Method.WALLET_B)
-
-# Payment states as Keyun sees them, whatever the provider calls them.
-NOTPAY, PAID, CLOSED, REFUNDED = "NOTPAY", "PAID", "CLOSED", "REFUNDED"
 PAYMENT_STATES = (NOTPAY, PAID, CLOSED, REFUNDED)
 REFUND_PROCESSING, REFUND_SUCCESS = "PROCESSING", "SUCCESS"
 PAY, REFUND = "PAY", "REFUND"
-
-# Merchant order and refund numbers as the wallets accept them (WeChat Pay allows [A-Za-z0-9_-|*]
-# up to 32 characters, Alipay up to 64); Keyun's order ids are of the same alphabet.
-MERCHANT_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-MAX_MERCHANT_NO_CHARS = 64
-# One payment's ceiling: no bus ticket order comes near 1,000,000 yuan, and a bound keeps every
-# amount inside what each provider's field can carry.
-MAX_AMOUNT_FEN = 100_000_000
-
 
 @dataclass(frozen=True, slots=True)
 class PaymentStart:
@@ -161,17 +141,6 @@ class CardDeclined(ProviderRefused):
         self.reason = reason
 
 
-# ISO 8583 response codes that UnionPay-style acquirers pass back from the issuer.
-DECLINE_CODES = {
-    "DO_NOT_HONOUR": "05",
-    "INSUFFICIENT_FUNDS": "51",
-    "EXPIRED_CARD": "54",
-    "WRONG_PIN": "55",
-    "EXCEEDS_LIMIT": "61",
-}
-DECLINE_REASONS = tuple(DECLINE_CODES)
-
-
 def check_amount(notification: Notification, expected_fen: int) -> None:
     """The caller's step after parse_notification: the amount paid must be the order's amount.
 
@@ -187,37 +156,6 @@ def recordable(merchant_order_no: str, provider_txn_id: str) -> bool:
         merchant_order_no and len(merchant_order_no) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(merchant_order_no)
         and provider_txn_id and len(provider_txn_id) <= MAX_PROVIDER_ID_CHARS and PROVIDER_ID.fullmatch(provider_txn_id)
     )
-
-
-def check_merchant_no(field_name: str, value: str) -> None:
-    if not (value and len(value) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(value)):
-        raise ValueError(f"{field_name}: {value!r} is not a merchant number (letters, digits, _ and -, at most {MAX_MERCHANT_NO_CHARS})")
-
-
-def check_amount_fen(field_name: str, value: int) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_AMOUNT_FEN):
-        raise ValueError(f"{field_name}: {value!r} is not an amount in fen between 1 and {MAX_AMOUNT_FEN}")
-
-
-# --- yuan at the edge -----------------------------------------------------------------------------
-
-# Yuan as providers write it: digits, and at most two decimals ("12", "12.3", "12.30").
-YUAN = re.compile(r"(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?")
-
-
-def yuan_to_fen(text: str) -> int:
-    """"12.34" → 1234, exactly: by string, never through a float."""
-    match = YUAN.fullmatch(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not an amount in yuan")
-    whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
-    return int(whole) * 100 + int(cents)
-
-
-def fen_to_yuan(fen: int) -> str:
-    """1234 → "12.34" (always two decimals, as Alipay writes amounts)."""
-    assert fen >= 0, fen
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 # --- the interfaces ---------------------------------------------------------------------------------

@@ -14,42 +14,53 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import io
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
 
 import aiohttp
 
-from .base import (
+from keyun.common.payments_wire.formats import (
+    BACK_PATH,
+    CARD_FILE_HEADER,
     DECLINE_CODES,
+    TXN_CONSUME,
+    TXN_FILE,
+    TXN_REFUND,
+    UNIONPAY_TIME,
+    Method,
+    check_amount_fen,
+    check_merchant_no,
+    china_time,
+    day_bounds_ms,
+    parse_china_time,
+    sign_unionpay,
+    verify_unionpay,
+    wall_ms,
+)
+from keyun.common.payments_wire.keys import ProviderConfig
+
+from .base import (
     PAY,
     REFUND,
     REFUND_SUCCESS,
     CardApproval,
     CardDeclined,
-    Method,
     ProviderRefused,
     ProviderUnavailable,
     RefundResult,
     StatementLine,
-    check_amount_fen,
-    check_merchant_no,
 )
-from .keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
-from .transport import HttpClient, china_time, day_bounds_ms, parse_china_time, wall_ms
+from .transport import HttpClient
 
-UNIONPAY_TIME = "%Y%m%d%H%M%S"
-BACK_PATH = "/gateway/api/backTransReq.do"
 APPROVED = "00"
 REASON_OF_CODE = {code: reason for reason, code in DECLINE_CODES.items()}
 # UnionPay's own "system busy, try later" codes: the request did not go through, try again.
 BUSY_CODES = ("03", "04", "06", "96")
 # A POS terminal id as acquirers issue them (UnionPay's are 8 characters).
 TERMINAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-TXN_CONSUME, TXN_REFUND, TXN_FILE = "01", "04", "76"
 
 
 def _fen(text: str) -> int:
@@ -57,16 +68,6 @@ def _fen(text: str) -> int:
     if not re.fullmatch(r"[0-9]{1,12}", text):
         raise ValueError("not an amount in fen")
     return int(text)
-
-
-def sign_unionpay(private_key, params: Mapping[str, str]) -> str:
-    digest = hashlib.sha256(sorted_params(params, exclude=("signature",)).encode()).hexdigest()
-    return rsa_sign(private_key, digest.encode())
-
-
-def verify_unionpay(public_key, params: Mapping[str, str]) -> bool:
-    digest = hashlib.sha256(sorted_params(params, exclude=("signature",)).encode()).hexdigest()
-    return rsa_verify(public_key, digest.encode(), params.get("signature", ""))
 
 
 class CardAcquirer(HttpClient):
@@ -145,7 +146,6 @@ class CardAcquirer(HttpClient):
         return parse_card_file(text, day)
 
 
-CARD_FILE_HEADER = ["queryId", "orderId", "txnType", "txnAmt", "txnTime", "origQryId", "origOrderId"]
 
 
 def parse_card_file(text: str, day: date) -> list[StatementLine]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import CardProvider, Method, WalletProvider
+from keyun.common.payments_wire.formats import Method
+from keyun.common.payments_wire.keys import ProviderKeys
+
+from .base import CardProvider, WalletProvider
 from .card import CardAcquirer
-from .keys import ProviderKeys
 from .wallets import AliPay, WePay
 
 

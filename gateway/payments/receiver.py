@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from .base import BAD_SIGNATURE, UNKNOWN_PROVIDER, WALLETS, BadNotification, Method, Notification, WalletProvider
-from .transport import wall_ms
+from keyun.common.payments_wire.formats import WALLETS, Method, wall_ms
+
+from .base import BAD_SIGNATURE, UNKNOWN_PROVIDER, BadNotification, Notification, WalletProvider
 
 log = logging.getLogger("keyun.payments")
 

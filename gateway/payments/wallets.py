@@ -33,22 +33,42 @@ import aiohttp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.payments_wire.formats import (
+    ALIPAY_BILL_HEADER,
+    ALIPAY_TIME,
+    CLOSED,
+    MAX_NOTIFICATION_SKEW_MS,
+    NOTPAY,
+    PAID,
+    REFUNDED,
+    WEPAY_BILL_HEADER,
+    WEPAY_BILL_SUMMARY,
+    WEPAY_SCHEMA,
+    Method,
+    check_amount_fen,
+    check_merchant_no,
+    china_time,
+    day_bounds_ms,
+    fen_to_yuan,
+    parse_china_time,
+    parse_rfc3339,
+    rfc3339,
+    wall_ms,
+    yuan_to_fen,
+)
+from keyun.common.payments_wire.keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
+
 from .base import (
     BAD_SIGNATURE,
     MAX_PROVIDER_ID_CHARS,
-    CLOSED,
     MALFORMED,
-    NOTPAY,
-    PAID,
     PAY,
     REFUND,
     REFUND_PROCESSING,
     REFUND_SUCCESS,
-    REFUNDED,
     STALE,
     UNKNOWN_PROVIDER,
     BadNotification,
-    Method,
     Notification,
     PaymentStart,
     PaymentStatus,
@@ -56,22 +76,12 @@ from .base import (
     ProviderUnavailable,
     RefundResult,
     StatementLine,
-    check_amount_fen,
-    check_merchant_no,
-    fen_to_yuan,
     recordable,
-    yuan_to_fen,
 )
-from .keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
-from .transport import HttpClient, china_time, day_bounds_ms, parse_china_time, parse_rfc3339, rfc3339, wall_ms
+from .transport import HttpClient
 
-# A notification whose timestamp is further than this from our clock is refused as STALE: WeChat
-# Pay's own SDKs use 5 minutes, which allows for clock drift and blocks replays of old messages.
-MAX_NOTIFICATION_SKEW_MS = 5 * 60 * 1000
 # WeChat Pay's `description` and Alipay's `subject` hold at most 127 and 256 characters.
 MAX_SUBJECT_CHARS = 127
-ALIPAY_TIME = "%Y-%m-%d %H:%M:%S"
-WEPAY_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 NONCE_BYTES = 16
 
 
@@ -294,10 +304,6 @@ class WePay(HttpClient):
         return parse_wepay_bill(raw.decode("utf-8"), day)
 
 
-# WePay's trade bill: a header line, one line per payment or refund with every field written
-# after a backtick (so spreadsheets keep long numbers as text), then a summary header and line.
-WEPAY_BILL_HEADER = ["交易时间", "公众账号ID", "商户号", "微信订单号", "商户订单号", "交易状态", "订单金额", "微信退款单号", "商户退款单号", "退款金额"]
-WEPAY_BILL_SUMMARY = ["总交易单数", "应结订单总金额", "退款总金额"]
 
 
 def parse_wepay_bill(text: str, day: date) -> list[StatementLine]:
@@ -495,7 +501,6 @@ def alipay_refund_id(trade_no: str, merchant_refund_no: str) -> str:
     return f"{trade_no}:{hashlib.sha256(merchant_refund_no.encode()).hexdigest()[:digest_chars]}"
 
 
-ALIPAY_BILL_HEADER = ["支付宝交易号", "商户订单号", "业务类型", "商品名称", "完成时间", "订单金额（元）", "退款批次号"]
 
 
 def parse_alipay_bill(text: str, day: date) -> list[StatementLine]:

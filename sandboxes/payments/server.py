@@ -1,7 +1,7 @@
 """`keyun sandbox-pay`: a separate process that plays WePay, AliPay and the card acquirer.
 
-A SANDBOX: no real money moves.  It speaks the same signed protocols as the clients in wallets.py
-and card.py, with keys it makes on first start in --keys-dir (and a merchant.json for Keyun), so
+A SANDBOX: no real money moves.  It speaks the same signed protocols as Keyun's clients (keyun.gateway.payments:
+wallets and card; the formats they share are keyun.common.payments_wire), with keys it makes on first start in --keys-dir (and a merchant.json for Keyun), so
 Keyun's real code runs against it unchanged.  Payments live in memory, and in --state FILE when
 given, so a restart keeps them (notifications still being delivered then are not resumed).
 
@@ -47,9 +47,41 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .base import CLOSED, DECLINE_CODES, DECLINE_REASONS, NOTPAY, PAID, REFUNDED, WALLETS, check_amount_fen, check_merchant_no, fen_to_yuan, yuan_to_fen
-from .card import BACK_PATH, CARD_FILE_HEADER, TXN_CONSUME, TXN_FILE, TXN_REFUND, UNIONPAY_TIME, sign_unionpay, verify_unionpay
-from .keys import (
+from keyun.common.payments_wire.formats import (
+    ALIPAY_BILL_HEADER,
+    ALIPAY_TIME,
+    BACK_PATH,
+    CARD_FILE_HEADER,
+    CLOSED,
+    DECLINE_CODES,
+    DECLINE_REASONS,
+    MAX_NOTIFICATION_SKEW_MS,
+    NOTPAY,
+    PAID,
+    REFUNDED,
+    TXN_CONSUME,
+    TXN_FILE,
+    TXN_REFUND,
+    UNIONPAY_TIME,
+    WALLETS,
+    WEPAY_BILL_HEADER,
+    WEPAY_BILL_SUMMARY,
+    WEPAY_SCHEMA,
+    check_amount_fen,
+    check_merchant_no,
+    china_time,
+    day_bounds_ms,
+    fen_to_yuan,
+    parse_china_time,
+    parse_rfc3339,
+    read_bounded,
+    rfc3339,
+    sign_unionpay,
+    verify_unionpay,
+    wall_ms,
+    yuan_to_fen,
+)
+from keyun.common.payments_wire.keys import (
     PROVIDERS,
     KeysError,
     SANDBOX_IDS,
@@ -65,8 +97,6 @@ from .keys import (
     write_merchant_json,
     write_private,
 )
-from .transport import china_time, day_bounds_ms, parse_china_time, parse_rfc3339, read_bounded, rfc3339, wall_ms
-from .wallets import ALIPAY_BILL_HEADER, ALIPAY_TIME, MAX_NOTIFICATION_SKEW_MS, WEPAY_BILL_HEADER, WEPAY_BILL_SUMMARY, WEPAY_SCHEMA
 
 DEFAULT_PORT = 8090
 DEFAULT_KEYS_DIR = Path("sandbox-pay-keys")

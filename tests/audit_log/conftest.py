@@ -18,7 +18,7 @@ MINUTE_MS = 60 * 1000
 ACTIONS = ("keyun.v1.Sales/Sell", "keyun.v1.Sales/Refund", "login", "keyun.v1.Gate/CheckIn")
 OUTCOMES = ("OK", "OK", "PERMISSION_DENIED", "BAD_CREDENTIALS")
 
-# The persistence verbs as `keyun` runs them (gateway/cli.py routes them to persistence.cli.run).
+# The persistence verbs as `keyun` runs them (app/cli.py routes them to persistence.cli.run).
 KEYUN_PERSISTENCE = """
 import argparse, sys
 from keyun.persistence import cli

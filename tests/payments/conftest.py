@@ -18,11 +18,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from keyun.common.payments_wire.formats import wall_ms
 from keyun.gateway.payments.base import BadNotification, Method, Notification, check_amount
 from keyun.gateway.payments.card import CardAcquirer
 from keyun.gateway.payments.providers import Providers
 from keyun.gateway.payments.receiver import NotificationReceiver
-from keyun.gateway.payments.transport import wall_ms
 from keyun.gateway.payments.wallets import AliPay, WePay
 
 # The sandbox makes six RSA keys on first start; generous, since the machine is shared.
@@ -44,7 +44,7 @@ class SandboxProcess:
 
 
 def start_sandbox(keys_dir: Path, state_path: Path) -> SandboxProcess:
-    command = [sys.executable, "-m", "keyun.gateway.payments.sandbox", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(state_path)]
+    command = [sys.executable, "-m", "keyun.sandboxes.payments.server", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(state_path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = _first_line(process)
     prefix = "sandbox-pay listening on 127.0.0.1:"

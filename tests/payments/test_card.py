@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from keyun.common.payments_wire.formats import CHINA, wall_ms
 from keyun.gateway.payments.base import PAY, REFUND, REFUND_SUCCESS, CardDeclined, ProviderRefused
-from keyun.gateway.payments.transport import CHINA, wall_ms
 
 from .conftest import order_no, rig, run
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyun.gateway.payments import sandbox as sandbox_cli
-from keyun.gateway.payments.base import PAID, MAX_AMOUNT_FEN, Method, ProviderUnavailable, fen_to_yuan, yuan_to_fen
-from keyun.gateway.payments.keys import KeysError, ProviderKeys
+from keyun.common.payments_wire.formats import MAX_AMOUNT_FEN, PAID, Method, fen_to_yuan, wall_ms, yuan_to_fen
+from keyun.common.payments_wire.keys import KeysError, ProviderKeys
+from keyun.gateway.payments.base import ProviderUnavailable
 from keyun.gateway.payments.providers import Providers
-from keyun.gateway.payments.transport import wall_ms
+from keyun.sandboxes.payments import server as sandbox_cli
 
 from .conftest import order_no, rig, run, start_sandbox, stop_sandbox
 

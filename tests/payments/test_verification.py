@@ -16,13 +16,14 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from keyun.common.payments_wire.formats import read_bounded, wall_ms
+from keyun.common.payments_wire.keys import ProviderKeys, rsa_sign, sorted_params
 from keyun.gateway.payments.base import MAX_PROVIDER_ID_CHARS, BadNotification, Method, ProviderRefused, ProviderUnavailable, check_amount, recordable
 from keyun.gateway.payments.card import CardAcquirer
-from keyun.gateway.payments.keys import ProviderKeys, rsa_sign, sorted_params
 from keyun.gateway.payments.receiver import NotificationReceiver
-from keyun.gateway.payments.sandbox import Payment, Sandbox
-from keyun.gateway.payments.transport import HttpClient, read_bounded, wall_ms
+from keyun.gateway.payments.transport import HttpClient
 from keyun.gateway.payments.wallets import AliPay, WePay, alipay_refund_id
+from keyun.sandboxes.payments.server import Payment, Sandbox
 
 from .conftest import order_no, run
 

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
+from keyun.common.payments_wire.formats import CHINA, wall_ms
 from keyun.gateway.payments.base import CLOSED, NOTPAY, PAID, PAY, REFUND, REFUND_SUCCESS, REFUNDED, Method, ProviderRefused
-from keyun.gateway.payments.sandbox import OUT_OF_ORDER_MAX_WAIT_MS
-from keyun.gateway.payments.transport import CHINA, wall_ms
+from keyun.sandboxes.payments.server import OUT_OF_ORDER_MAX_WAIT_MS
 
 from .conftest import rig, run
 

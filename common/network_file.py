@@ -1,0 +1,29 @@
+"""Reading a network file's text, as the gateway loads it and as `keyun network check` checks it offline."""
+
+from __future__ import annotations
+
+import tomllib
+
+from keyun.engine.limits import MAX_NETWORK_FILE_BYTES
+from keyun.engine.network import Network, NetworkError, parse_network
+from keyun.engine.reasons import Reason, Rejected, reject
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def parse_network_text(text: str) -> Network:
+    """Parse a network file's text; raise Rejected(BAD_NETWORK) naming every problem found."""
+    if len(text.encode()) > MAX_NETWORK_FILE_BYTES:
+        raise _bad_network([f"the file is larger than {MAX_NETWORK_FILE_BYTES} bytes"])
+    try:
+        return parse_network(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as error:
+        raise _bad_network([f"not valid TOML: {error}"]) from None
+    except NetworkError as error:
+        raise _bad_network(error.problems) from None
+
+
+def _bad_network(problems: list[str]) -> Rejected:
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
+    return Rejected(reject(Reason.BAD_NETWORK, "bad network file: " + "; ".join(shown) + more, field="network_toml", problems=len(problems)))

@@ -1,0 +1,75 @@
+"""Which permission and scope every RPC needs: the one table the permission interceptor (auth.py) enforces.
+
+Nothing is allowed by default: an RPC missing from RULES is refused for everyone, and a test checks
+that every RPC of every service has a rule.  The meaning of permissions, roles and scopes is the
+engine's (keyun.engine.permissions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyun.engine.permissions import Permission, Scope
+
+P = Permission
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    permission: Permission
+    scope: Scope = Scope.NONE
+    mutating: bool = False  # recorded in the audit log
+    # Callers without `permission` but with this one may call the RPC for their own things only
+    # (their passengers, holds and tickets): the handler narrows the command to their account.
+    own: Permission | None = None
+
+
+RULES: dict[str, Rule] = {
+    "/keyun.v1.Catalog/SearchTrips": Rule(P.PUBLIC),
+    "/keyun.v1.Catalog/GetTrip": Rule(P.PUBLIC),
+    "/keyun.v1.Catalog/GetSeatMap": Rule(P.PUBLIC),
+    "/keyun.v1.Catalog/ListStations": Rule(P.PUBLIC),
+    "/keyun.v1.Diagnostics/Echo": Rule(P.SELF),
+    "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Sales/Confirm": Rule(P.TAKE_CASH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True),
+    "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
+    "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
+    "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Gate/CheckIn": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
+    "/keyun.v1.Gate/GetManifest": Rule(P.MANIFEST_READ, Scope.TRIP),
+    "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
+    "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/DelayTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Accounts/Register": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Accounts/Login": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Accounts/Refresh": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Accounts/Logout": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/GetProfile": Rule(P.SELF),
+    "/keyun.v1.Accounts/UpdateProfile": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/ChangePassword": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/AddPassenger": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Accounts/ListPassengers": Rule(P.SELF),
+    "/keyun.v1.Accounts/RemovePassenger": Rule(P.SELF, mutating=True),
+    "/keyun.v1.Staff/SetUp": Rule(P.PUBLIC, mutating=True),
+    "/keyun.v1.Staff/CreateAccount": Rule(P.STAFF_MANAGE, mutating=True),
+    "/keyun.v1.Staff/ListAccounts": Rule(P.STAFF_MANAGE),
+    "/keyun.v1.Staff/DisableAccount": Rule(P.STAFF_MANAGE, mutating=True),
+    "/keyun.v1.Staff/GrantRoles": Rule(P.ROLE_GRANT, mutating=True),
+    "/keyun.v1.Staff/LookUpPassenger": Rule(P.PERSONAL_DATA_READ, mutating=True),
+    "/keyun.v1.Orders/CreateOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Orders/GetOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
+    "/keyun.v1.Orders/ListOrders": Rule(P.SELF),
+    "/keyun.v1.Orders/CancelOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Orders/PayAtCounter": Rule(P.SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Orders/RefundOrder": Rule(P.REFUND, Scope.TRIP, mutating=True, own=P.RESERVE),
+    "/keyun.v1.Orders/WatchOrder": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
+    "/keyun.v1.Orders/Reconcile": Rule(P.SETTLEMENT),
+    "/keyun.v1.Audit/ListRecords": Rule(P.AUDIT_READ),
+    "/keyun.v1.Audit/Verify": Rule(P.AUDIT_READ),
+}
+
+# Health checks and reflection carry no data and load balancers call them without credentials.
+UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
