@@ -11,6 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 
+from keyun.common.files import write_atomically
 from keyun.persistence import keyring_cli
 from keyun.persistence.keyring import (
     ALGORITHMS,
@@ -26,7 +27,6 @@ from keyun.persistence.keyring import (
     field_key_file,
     init_key_dir,
     refuse_inside,
-    write_atomically,
 )
 
 DOCUMENT = "11010519491231002X"
