@@ -10,8 +10,6 @@ from prometheus_client import Counter, Gauge, Histogram, ProcessCollector
 from keyun.common.gc_pauses import GC_BUCKETS
 from keyun.persistence.metrics import OWNER_REGISTRY
 
-__all__ = ["OWNER_REGISTRY"]  # the one registry of an owner process, for TripShard.metrics
-
 # The owner process itself: resident memory (an owner keeps every trip it was given), CPU seconds,
 # open files.  Linux only; elsewhere the collector reports nothing.
 ProcessCollector(namespace="keyun_owner", registry=OWNER_REGISTRY)
