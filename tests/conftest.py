@@ -1,4 +1,9 @@
-"""Shared fixtures: one Ray per test session, real Keyun servers on port 0, and a test network."""
+"""Shared fixtures: one Ray per test session, real Keyun servers on port 0, and a test network.
+
+pytest loads this file for every test below tests/, the engine's too, so it imports Ray, gRPC and
+the gateway only inside the functions that start or reach a server: `make test-fast` runs the
+engine's tests without them (tests/engine/server_free.py).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from keyun.gateway.credentials import FAST_TEST_PARAMS
-from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
-from keyun.gateway.ray_runtime import start_ray
-from keyun.gateway.server import KeyunServer, install_event_loop_policy
-from keyun.terminals.client import KeyunClient
+if TYPE_CHECKING:
+    from keyun.terminals.client import KeyunClient
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -90,6 +93,8 @@ LOG_LINES: list[str] = []
 
 @pytest.fixture(scope="session")
 def ray_session(tmp_path_factory):
+    from keyun.gateway.ray_runtime import start_ray
+
     keyun_log = logging.getLogger("keyun")
     keyun_log.addHandler(_Capture(logging.DEBUG))
     keyun_log.setLevel(logging.DEBUG)
@@ -102,6 +107,9 @@ class ServerThread:
     """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
 
     def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None):
+        from keyun.gateway.credentials import FAST_TEST_PARAMS
+        from keyun.gateway.server import KeyunServer, install_event_loop_policy
+
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -178,7 +186,7 @@ def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
     """Log a client in as one of the demo accounts every test server has (administrators with
     the demo TOTP secret's current code)."""
     from keyun.gateway.credentials import totp_code
-    from keyun.gateway.demo_accounts import ADMIN_ROLES, DEMO_ACCOUNTS
+    from keyun.gateway.demo_accounts import ADMIN_ROLES, DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
     admin = any(ADMIN_ROLES & set(a.roles) for a in DEMO_ACCOUNTS if a.login_name == login_name)
     code = totp_code(DEMO_TOTP_SECRET, time.time_ns() // 1_000_000) if admin else ""
@@ -188,6 +196,8 @@ def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
 
 @pytest.fixture(scope="module")
 def keyun(ray_session, tmp_path_factory):
+    from keyun.terminals.client import KeyunClient
+
     server = ServerThread(tmp_path_factory.mktemp("data"), shards=2)
     client = logged_in(KeyunClient(server.target))
     yield Keyun(server, client, itertools.count(1))
