@@ -16,6 +16,7 @@ import ray
 from importlib import resources
 from pathlib import Path
 
+from keyun.common.platform import SHARED_PORTS, install_event_loop_policy
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
@@ -32,7 +33,7 @@ from .network_loader import local_today, load_network
 from .connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS, ConnectionLimits
 from .owners import ShardCountMismatch
 from .ray_runtime import RayExposed, start_ray
-from .server import KeyunServer, default_key_dir, install_event_loop_policy
+from .server import KeyunServer, default_key_dir
 from .shared_answers import SEARCH_CACHE_S
 
 log = logging.getLogger("keyun")
@@ -147,7 +148,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.search_cache_ms < 0:
         print("--search-cache-ms must not be negative", file=sys.stderr)
         return 2
-    if args.workers > 1 and sys.platform == "win32":
+    if args.workers > 1 and not SHARED_PORTS:
         print("--workers needs SO_REUSEPORT, which Windows does not have; run one gateway per port", file=sys.stderr)
         return 2
     try:
@@ -162,7 +163,11 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if (status := _resolve_tls(args)) != 0:
         return status
-    install_event_loop_policy()
+    try:
+        install_event_loop_policy()
+    except ValueError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,18 +80,6 @@ STOP_GRACE_S = 5.0
 
 # A batch of up to MAX_BATCH commands is far below this; it guards against absurd requests.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-
-
-def install_event_loop_policy() -> None:
-    """uvloop where it exists (not on Windows); asyncio's own loop otherwise."""
-    if sys.platform == "win32":
-        return
-    try:
-        import uvloop
-    except ImportError:
-        log.info("uvloop is not installed; using the default asyncio event loop")
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def default_key_dir(data_dir: Path) -> Path:

@@ -44,8 +44,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.platform import fsync_directory
+
 from .lock import DirectoryLock
-from .wal import fsync_directory
 
 MANIFEST = "keyring.json"
 INDEX_KEY_FILE = "index.key"

@@ -21,9 +21,11 @@ import zlib
 from pathlib import Path
 from typing import Protocol
 
+from keyun.common.platform import fsync_directory
+
 from . import codec
 from .lock import DirectoryLock
-from .wal import WalCorruption, WriteAheadLog, copy_segments, fsync_directory
+from .wal import WalCorruption, WriteAheadLog, copy_segments
 
 SNAPSHOT_FILE = "snapshot.bin"
 CRC = struct.Struct("<I")

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from keyun.common.platform import fsync_directory
 
 from . import codec
 
@@ -63,17 +64,6 @@ def segment_name(first_lsn: int) -> str:
 
 def segments(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.wal"))
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a file's creation or removal durable.  Windows cannot open directories; NTFS journals names."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_segment(path: Path, last: bool) -> tuple[list[tuple[int, Record]], int]:

@@ -104,11 +104,12 @@ def ray_session(tmp_path_factory):
 
 
 class ServerThread:
-    """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
+    """A real Keyun server (grpc.aio on keyun.common.platform's event loop, real Ray owners) on its own event loop thread."""
 
     def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None):
+        from keyun.common.platform import install_event_loop_policy
         from keyun.gateway.credentials import FAST_TEST_PARAMS
-        from keyun.gateway.server import KeyunServer, install_event_loop_policy
+        from keyun.gateway.server import KeyunServer
 
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
