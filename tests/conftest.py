@@ -104,7 +104,8 @@ def ray_session(tmp_path_factory):
 
 
 class ServerThread:
-    """A real Keyun server (grpc.aio on keyun.common.platform's event loop, real Ray owners) on its own event loop thread."""
+    """A real Keyun server (grpc.aio, real Ray owners) on an event loop thread of its own (uvloop unless
+    KEYUN_EVENT_LOOP=asyncio)."""
 
     def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None):
         from keyun.common.platform import install_event_loop_policy
