@@ -55,7 +55,7 @@ proto: $(STAMP)
 		--grpc_python_out=proto proto/keyun/v1/*.proto
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis $(NODE_TESTS)/node_modules
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache $(NODE_TESTS)/node_modules
 
 # Benchmarks (not tests): load scenarios against a real server with the echo ceiling; 100,000 mixed
 # transactions, then a crash and a check of every sale; the engine alone; one batch's cost to the

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,12 @@ EVENT_LOOPS = ("uvloop", "asyncio")
 # SO_REUSEPORT, which lets several gateway processes listen on one port (keyun serve --workers);
 # Windows does not have it.
 SHARED_PORTS = sys.platform != "win32"
+
+# Whether files have POSIX permission bits (key files are made 0600 and checked to be private).
+FILE_MODES = os.name == "posix"
+
+# The os.open flag for binary files: Windows would otherwise translate line endings.
+O_BINARY: int = getattr(os, "O_BINARY", 0)
 
 
 def install_event_loop_policy() -> str:
@@ -46,6 +54,15 @@ def install_event_loop_policy() -> str:
             return "uvloop"
     asyncio.set_event_loop_policy(None)  # the standard library's own
     return "asyncio"
+
+
+def on_stop_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], object]) -> None:
+    """Call `stop` on SIGINT and SIGTERM.  Windows loops take no signal handlers: Ctrl-C raises
+    KeyboardInterrupt there instead."""
+    if sys.platform == "win32":
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
 
 
 def try_lock(fd: int) -> bool:

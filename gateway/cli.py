@@ -7,7 +7,6 @@ import asyncio
 import gc
 import logging
 import os
-import signal
 import sys
 import time
 import tomllib
@@ -16,7 +15,7 @@ import ray
 from importlib import resources
 from pathlib import Path
 
-from keyun.common.platform import SHARED_PORTS, install_event_loop_policy
+from keyun.common.platform import SHARED_PORTS, install_event_loop_policy, on_stop_signals
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
@@ -222,10 +221,7 @@ async def _serve(args: argparse.Namespace) -> None:
     # Tests and scripts read this line to find the port when started with --port 0.
     print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    if sys.platform != "win32":  # Windows loops take no signal handlers: Ctrl-C raises KeyboardInterrupt there
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    on_stop_signals(asyncio.get_running_loop(), stop.set)
     await stop.wait()
     log.info("stopping")
     for worker in workers:

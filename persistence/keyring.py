@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from keyun.common.platform import fsync_directory
+from keyun.common.platform import FILE_MODES, O_BINARY, fsync_directory
 
 from .lock import DirectoryLock
 
@@ -115,7 +115,7 @@ def field_key_file(key_id: str) -> str:
 def init_key_dir(path: Path) -> Path:
     """Create the key directory (and parents) with mode 0700 where the platform has modes."""
     path.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
+    if FILE_MODES:
         os.chmod(path, 0o700)
     return path
 
@@ -123,7 +123,7 @@ def init_key_dir(path: Path) -> Path:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` with mode 0600 so that a crash leaves the old file or the new one."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
     try:
         view = memoryview(data)
         while view:
@@ -441,7 +441,7 @@ def _manifest_problem(manifest: object) -> str | None:
 
 def check_private(path: Path, fix: str) -> None:
     """Refuse keys that other users of the machine can read or change, as OpenSSH does."""
-    if os.name != "posix":
+    if not FILE_MODES:
         return
     mode = path.stat().st_mode & 0o777
     if mode & 0o007:
