@@ -1,8 +1,9 @@
 """Everything Keyun does differently from one operating system to another, in one place.
 
 The rest of the code asks this module instead of testing `sys.platform` itself: which event loop
-serves gRPC, how a data directory is locked, how a file's creation is made durable, and whether
-several processes may share a listening port.
+serves gRPC and how it hears a stop signal, how a data directory is locked, how a file's creation
+is made durable, whether files have permission bits, and whether several processes may share a
+listening port.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""bench.day: the oversell check, the timeline chart, and a small day run end to end (a real server,
-killed with SIGKILL and restarted, then every acknowledged sale checked)."""
+"""bench.day: the oversell check, the timeline chart, a small day run end to end (a real server,
+killed with SIGKILL and restarted, then every acknowledged sale checked), and a smaller day through
+gRPC on asyncio's own event loop, as on Windows."""
 
 from __future__ import annotations
 
