@@ -8,7 +8,6 @@ import asyncio
 import gc
 import logging
 import os
-import signal
 import sys
 import time
 import tomllib
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from keyun.actors.ray_runtime import RayExposed, cluster_address, start_ray
 from keyun.common.gc_pauses import observe_collections
+from keyun.common.platform import SHARED_PORTS, install_event_loop_policy, on_stop_signals
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
@@ -24,7 +24,7 @@ from keyun.gateway import credentials, tls
 from keyun.gateway.connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS, ConnectionLimits
 from keyun.gateway.network_loader import local_today, load_network
 from keyun.gateway.owners import ShardCountMismatch
-from keyun.gateway.server import KeyunServer, install_event_loop_policy
+from keyun.gateway.server import KeyunServer
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli, layout
@@ -147,7 +147,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.search_cache_ms < 0:
         print("--search-cache-ms must not be negative", file=sys.stderr)
         return 2
-    if args.workers > 1 and sys.platform == "win32":
+    if args.workers > 1 and not SHARED_PORTS:
         print("--workers needs SO_REUSEPORT, which Windows does not have; run one gateway per port", file=sys.stderr)
         return 2
     try:
@@ -162,7 +162,11 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if (status := _resolve_tls(args)) != 0:
         return status
-    install_event_loop_policy()
+    try:
+        install_event_loop_policy()
+    except ValueError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -217,10 +221,7 @@ async def _serve(args: argparse.Namespace) -> None:
     # Tests and scripts read this line to find the port when started with --port 0.
     print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    if sys.platform != "win32":  # Windows loops take no signal handlers: Ctrl-C raises KeyboardInterrupt there
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    on_stop_signals(asyncio.get_running_loop(), stop.set)
     await stop.wait()
     log.info("stopping")
     for worker in workers:

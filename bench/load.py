@@ -44,6 +44,7 @@ from pathlib import Path
 
 import grpc
 
+from keyun.common.platform import install_event_loop_policy
 from keyun.persistence.layout import recorded_shards
 from keyun.v1 import catalog_pb2, catalog_pb2_grpc, common_pb2, diagnostics_pb2, diagnostics_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
 
@@ -335,12 +336,7 @@ def tally(calls: list[tuple[float, float, str, str]], measure_from: float, stop_
 
 
 def _client_process(args: tuple, results) -> None:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    install_event_loop_policy()
     results.put(asyncio.run(_client(*args)))
 
 

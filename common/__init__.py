@@ -1,1 +1,2 @@
-"""Code both the server and its clients import: standard library, keyun.engine, grpc, cryptography; no server layer."""
+"""Code both the server and its clients import: the standard library, the engine, gRPC and
+cryptography, never the gateway, persistence, actors or terminals."""

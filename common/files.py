@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
+from .platform import fsync_directory
+
 PRIVATE_MODE = 0o600
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a file's creation or removal durable.  Windows cannot open directories; NTFS journals names."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomically(path: Path, data: bytes, mode: int = PRIVATE_MODE) -> None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
@@ -705,7 +707,9 @@ def next_account_id(state: AccountsState, offset: int = 0) -> str:
     return f"A{state.accounts_created + 1 + offset:06d}"
 
 
-def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+def decide(
+    state: AccountsState, command: AccountCommand, now_ms: int, rules: AccountRules
+) -> tuple[Any, ...] | Rejection:
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -772,7 +776,9 @@ def decide(state: AccountsState, command, now_ms: int, rules: AccountRules) -> t
     raise AssertionError(f"unknown command {command!r}")
 
 
-def _set_up(state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, ...], now_ms: int) -> tuple | Rejection:
+def _set_up(
+    state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, ...], now_ms: int
+) -> tuple[Any, ...] | Rejection:
     if state.set_up or not state.setup_token_hash or token_hash != state.setup_token_hash:
         return reject(Reason.SETUP_CLOSED, "the setup token is wrong or was used already")
     keys = [admin.login_key for admin in admins]
@@ -782,7 +788,9 @@ def _set_up(state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, .
     return (*created, SetupDone())
 
 
-def _login_failed(state: AccountsState, account_id: str, now_ms: int, rules: AccountRules, attempt_id: str = "") -> tuple | Rejection:
+def _login_failed(
+    state: AccountsState, account_id: str, now_ms: int, rules: AccountRules, attempt_id: str = ""
+) -> tuple[Any, ...] | Rejection:
     account = _find(state, account_id)
     if isinstance(account, Rejection):
         return account
@@ -795,7 +803,9 @@ def _failure(account: Account, now_ms: int, rules: AccountRules, attempt_id: str
     return LoginFailureCounted(account.account_id, now_ms, locked_until, attempt_id)
 
 
-def _reserve_attempt(state: AccountsState, command: ReserveLoginAttempt, now_ms: int, rules: AccountRules) -> tuple | Rejection:
+def _reserve_attempt(
+    state: AccountsState, command: ReserveLoginAttempt, now_ms: int, rules: AccountRules
+) -> tuple[Any, ...] | Rejection:
     """One more password check, if the failures counted plus the checks in flight stay within
     the policy's allowed failures.  Nothing here depends on the password, so a refusal answers
     the same whether or not it was right."""
@@ -832,7 +842,7 @@ def _retry_at(account: Account, rules: AccountRules) -> int:
     return account.last_failed_ms + rules.backoff_ms(account.failed_logins) if account.failed_logins else 0
 
 
-def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> tuple | Rejection:
+def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> tuple[Any, ...] | Rejection:
     account = _find(state, command.account_id)
     if isinstance(account, Rejection):
         return account
@@ -849,7 +859,7 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
     return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms, command.attempt_id),)
 
 
-def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> tuple | Rejection:
+def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> tuple[Any, ...] | Rejection:
     account = _find(state, command.account_id)
     if isinstance(account, Rejection):
         return account
@@ -864,7 +874,14 @@ def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> 
     return (PassengerAdded(command.account_id, record),)
 
 
-def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], stations, operators, cash_acceptor: bool) -> tuple | Rejection:
+def _grant(
+    state: AccountsState,
+    account_id: str,
+    roles: tuple[str, ...],
+    stations: tuple[str, ...],
+    operators: tuple[str, ...],
+    cash_acceptor: bool,
+) -> tuple[Any, ...] | Rejection:
     account = _find(state, account_id)
     if isinstance(account, Rejection):
         return account
@@ -886,7 +903,7 @@ def _grant(state: AccountsState, account_id: str, roles: tuple[str, ...], statio
 # evolve: the one place the state changes.
 
 
-def evolve(state: AccountsState, event) -> None:
+def evolve(state: AccountsState, event: object) -> None:
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -937,7 +954,7 @@ def evolve(state: AccountsState, event) -> None:
             raise AssertionError(f"unknown event {event!r}")
 
 
-def _clear_name(value) -> bool:
+def _clear_name(value: object) -> bool:
     """Whether a value (an account, a view, a command, or a tuple of them) holds a display name
     as text, as data written before display names were encrypted does."""
     if isinstance(value, tuple):
@@ -971,7 +988,12 @@ def stale_attempts(state: AccountsState, now_ms: int) -> list[str]:
 # Queries and replies.
 
 
-def answer(state: AccountsState, query, now_ms: int, rules: AccountRules):
+def answer(
+    state: AccountsState,
+    query: FindLogin | GetAccount | ListAccounts | ListPassengers | SetupStatus,
+    now_ms: int,
+    rules: AccountRules,
+) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Rejection:
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -998,7 +1020,9 @@ def answer(state: AccountsState, query, now_ms: int, rules: AccountRules):
     raise AssertionError(f"unknown query {query!r}")
 
 
-def touch(state: AccountsState, session_ids: tuple[str, ...], now_ms: int, rules: AccountRules) -> tuple[tuple[SessionCheck, ...], tuple]:
+def touch(
+    state: AccountsState, session_ids: tuple[str, ...], now_ms: int, rules: AccountRules
+) -> tuple[tuple[SessionCheck, ...], tuple[SessionEnded, ...]]:
     """Check sessions and mark them seen; returns the checks and the events of the ones idle too long."""
     checks, ended = [], []
     for session_id in session_ids:
@@ -1015,7 +1039,7 @@ def touch(state: AccountsState, session_ids: tuple[str, ...], now_ms: int, rules
     return tuple(checks), tuple(ended)
 
 
-def render(state: AccountsState, command, events: tuple):
+def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> Any:
     """The reply to a command that succeeded."""
     match command:
         case CreateAccount():
@@ -1040,7 +1064,7 @@ def render(state: AccountsState, command, events: tuple):
     return Done()
 
 
-def same_request(first, second) -> bool:
+def same_request(first: object, second: object) -> bool:
     """Whether a retry asks for what the first request asked: by fingerprint when it has one."""
     fingerprint = getattr(first, "fingerprint", b"")
     return fingerprint == getattr(second, "fingerprint", b"") if fingerprint else first == second
@@ -1053,10 +1077,10 @@ def same_request(first, second) -> bool:
 @dataclass(frozen=True, slots=True)
 class AccountEntry:
     command: object
-    events: tuple
+    events: tuple[Any, ...]
 
 
-def complete_record(record: tuple, reply) -> tuple:
+def complete_record(record: tuple[Any, ...], reply: object) -> tuple[Any, ...]:
     """An account call's audit record (AuditRecord values) completed from the owner's reply, for
     calls sent Audited(from_reply=True): a call that made its target names it (a new account or
     frequent passenger), a failed login that locked the account says until when, and a renewed
@@ -1083,16 +1107,19 @@ class AccountsEngine:
         # Audit records of calls sent as Audited, until the audit owner has them (engine/outbox.py).
         self.audit_outbox = AuditOutbox()
 
-    def execute(self, batch: list, now_ms: int) -> tuple[list, list[AccountEntry | AuditNote]]:
+    def execute(self, batch: list[Any], now_ms: int) -> tuple[list[Any], list[AccountEntry | AuditNote]]:
         now_ms = max(now_ms, self.last_now)
         self.last_now = now_ms
         entries: list[AccountEntry | AuditNote] = []
         self._sweep_idle(now_ms, entries)
         self._sweep_stale_attempts(now_ms, entries)
-        apply = lambda item: self._one(item, now_ms, entries)  # noqa: E731
+
+        def apply(item: Any) -> Any:
+            return self._one(item, now_ms, entries)
+
         return [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch], entries
 
-    def _sweep_idle(self, now_ms: int, entries: list[AccountEntry]) -> None:
+    def _sweep_idle(self, now_ms: int, entries: list[AccountEntry | AuditNote]) -> None:
         """End sessions nobody has used for too long, oldest first, a bounded number per batch."""
         idle = []
         for session in itertools.islice(self.state.sessions.values(), MAX_IDLE_SWEEP):
@@ -1100,7 +1127,7 @@ class AccountsEngine:
                 idle.append(SessionEnded(session.session_id, now_ms, "idle"))
         self._apply(SweepIdleSessions(), tuple(idle), entries)
 
-    def _sweep_stale_attempts(self, now_ms: int, entries: list[AccountEntry]) -> None:
+    def _sweep_stale_attempts(self, now_ms: int, entries: list[AccountEntry | AuditNote]) -> None:
         """Count reservations nobody settled as failures: their gateway died while hashing."""
         counted = []
         for attempt_id in stale_attempts(self.state, now_ms):
@@ -1110,13 +1137,13 @@ class AccountsEngine:
         if counted:
             entries.append(AccountEntry(SweepStaleAttempts(), tuple(counted)))
 
-    def _apply(self, command, events: tuple, entries: list[AccountEntry]) -> None:
+    def _apply(self, command: object, events: tuple[Any, ...], entries: list[AccountEntry | AuditNote]) -> None:
         for event in events:
             evolve(self.state, event)
         if events:
             entries.append(AccountEntry(command, events))
 
-    def _one(self, item, now_ms: int, entries: list[AccountEntry]):
+    def _one(self, item: Any, now_ms: int, entries: list[AccountEntry | AuditNote]) -> Any:
         if isinstance(item, TouchSessions):
             checks, ended = touch(self.state, item.session_ids, now_ms, self.rules)
             self._apply(item, ended, entries)
@@ -1151,12 +1178,12 @@ class AccountsEngine:
         for request_id in [rid for rid, remembered in self.recent.items() if _clear_name(remembered)]:
             del self.recent[request_id]
 
-    def _remember(self, request_id: str, command, reply) -> None:
+    def _remember(self, request_id: str, command: object, reply: object) -> None:
         self.recent[request_id] = (command, reply)
         if len(self.recent) > IDEMPOTENCY_WINDOW:
             self.recent.popitem(last=False)
 
-    def replay(self, now_ms: int, entries) -> None:
+    def replay(self, now_ms: int, entries: Iterable[Any]) -> None:
         self.last_now = max(self.last_now, now_ms)
         for entry in entries:
             if type(entry) is AuditNote:
@@ -1170,12 +1197,12 @@ class AccountsEngine:
             if request_id:
                 self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))
 
-    def snapshot(self) -> tuple:
+    def snapshot(self) -> tuple[Any, ...]:
         """The whole state, idempotency window and audit outbox, for a snapshot (accounts are few:
         no increments)."""
         return (self.state, tuple((rid, command, reply) for rid, (command, reply) in self.recent.items()), tuple(self.audit_outbox.values()))
 
-    def restore(self, now_ms: int, snapshot: tuple) -> None:
+    def restore(self, now_ms: int, snapshot: tuple[Any, ...]) -> None:
         self.last_now = now_ms
         self.state, recent, *outbox = snapshot  # snapshots written before the outbox have none
         self.recent = OrderedDict((rid, (command, reply)) for rid, command, reply in recent)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from enum import Enum
+from typing import Any, cast
 
 from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, invalid, reject
@@ -122,12 +123,12 @@ class AuditRecord:
         if type(self.at_ms) is not int or not 0 <= self.at_ms <= MAX_AT_MS:
             raise invalid("at_ms", f"{self.at_ms!r} is not a time in milliseconds since the epoch")
 
-    def values(self) -> tuple:
+    def values(self) -> tuple[int | str, ...]:
         """The record as plain values in storage order: at_ms, then TEXT_FIELDS."""
         return (self.at_ms, *_texts(self))
 
     @classmethod
-    def from_values(cls, values: Iterable) -> AuditRecord:
+    def from_values(cls, values: Iterable[Any]) -> AuditRecord:
         """The inverse of values(); raises ValueError for the wrong number of values."""
         at_ms, record_id, *rest = values
         if len(rest) != len(TEXT_FIELDS) - 1:
@@ -159,7 +160,7 @@ def salvaged(values: object, error: Exception, at_ms: int) -> AuditRecord:
     derived from the values, the same on every resend.  Only a bug makes such
     values: the gateway fits every field, and the owners fill in reason names."""
     shaped = isinstance(values, (tuple, list)) and len(values) == 1 + len(TEXT_FIELDS)  # else no field can be told apart
-    fields = list(values) if shaped else []
+    fields = list(cast("tuple[object, ...] | list[object]", values)) if shaped else []
     texts = [value if isinstance(value, str) else repr(value) for value in fields[1:]] or [""] * len(TEXT_FIELDS)
     named = dict(zip(TEXT_FIELDS, texts))
     record_id = named["record_id"] if named["record_id"] and not CONTROL.search(named["record_id"]) and len(named["record_id"]) <= MAX_RECORD_ID_CHARS else (
@@ -230,7 +231,7 @@ class ChainReport:
     def ok(self) -> bool:
         return self.problem is None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready data for the CLI and the RPC."""
         return {
             "ok": self.ok, "checked": self.checked, "anchor_seq": self.anchor_seq, "head_seq": self.head_seq,
@@ -281,7 +282,12 @@ def verify_chain(
     return _check_end(walk, expect_head, stored_head)
 
 
-def _step(walk: _Walk, entry: tuple[int, AuditRecord | None, bytes], following, expect_head) -> ChainReport | None:
+def _step(
+    walk: _Walk,
+    entry: tuple[int, AuditRecord | None, bytes],
+    following: tuple[int, AuditRecord | None, bytes] | None,
+    expect_head: tuple[int, bytes] | None,
+) -> ChainReport | None:
     """Check one entry against the chain so far; advance the walk when it holds."""
     seq, record, stored = entry
     expected = walk.seq + 1
@@ -305,7 +311,9 @@ def _step(walk: _Walk, entry: tuple[int, AuditRecord | None, bytes], following, 
     return None
 
 
-def _check_end(walk: _Walk, expect_head, stored_head) -> ChainReport:
+def _check_end(
+    walk: _Walk, expect_head: tuple[int, bytes] | None, stored_head: tuple[int, bytes] | None
+) -> ChainReport:
     if stored_head is not None and stored_head != (walk.seq, walk.hash):
         if stored_head[0] > walk.seq:
             return walk.report(ChainProblem.MISSING, walk.seq + 1, f"the log's head is record {stored_head[0]} but the chain ends at {walk.seq}")

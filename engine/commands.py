@@ -34,7 +34,7 @@ HOLD_SUFFIX = re.compile(r"H[1-9][0-9]*")
 TICKET_SUFFIX = re.compile(r"[0-9]{4,}")
 
 
-def _require(field_name: str, value: str, pattern: re.Pattern, max_chars: int) -> None:
+def _require(field_name: str, value: str, pattern: re.Pattern[str], max_chars: int) -> None:
     if not value:
         raise Rejected(reject(Reason.MISSING_FIELD, f"{field_name} is required", field=field_name))
     if len(value) > max_chars:
@@ -85,7 +85,7 @@ def _station(field_name: str, value: str) -> None:
     _require(field_name, value, STATION_CODE, 8)
 
 
-def _split_id(field_name: str, value: str, suffix: re.Pattern) -> str:
+def _split_id(field_name: str, value: str, suffix: re.Pattern[str]) -> str:
     """Hold and ticket ids are `<trip id>-<suffix>`; return the trip id part."""
     _require(field_name, value, TRIP_ID, MAX_ID_CHARS)
     trip_id, _, tail = value.rpartition("-")
@@ -133,7 +133,7 @@ class _OfHold:
 
     @property
     def trip_id(self) -> str:
-        return self.hold_id.rpartition("-")[0]  # type: ignore[attr-defined]
+        return self.hold_id.rpartition("-")[0]  # type: ignore[attr-defined,no-any-return]
 
 
 class _OfTicket:
@@ -143,7 +143,7 @@ class _OfTicket:
 
     @property
     def trip_id(self) -> str:
-        return self.ticket_id.rpartition("-")[0]  # type: ignore[attr-defined]
+        return self.ticket_id.rpartition("-")[0]  # type: ignore[attr-defined,no-any-return]
 
 
 class _OfOrder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import Enum
+from typing import Any, cast
 from heapq import heappop as _heappop, heappush as _heappush
 
 from .commands import (
@@ -68,7 +69,7 @@ from .events import (
 from .policy import Policy
 from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
-from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
+from .state import Hold, Move, Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
 
 Outcome = tuple[Event, ...] | Rejection
 
@@ -211,15 +212,15 @@ def _pick_seats(trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, .
             free = seats_free(trip, mask)
             return reject(Reason.NOT_ENOUGH_SEATS, f"only {free} seats free on this segment", seats_free=free)
         return seats
-    seats = []
+    chosen: list[int] = []
     for index, label in enumerate(seat_numbers):
         seat = trip.seat_index.get(label)
         if seat is None:
             return reject(Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field=element("seat_numbers", index), seat=label)
         if trip.occupied[seat] & mask:
             return reject(Reason.SEAT_TAKEN, f"seat {label} is taken on this segment", seat=label)
-        seats.append(seat)
-    return tuple(seats)
+        chosen.append(seat)
+    return tuple(chosen)
 
 
 def _claim(trip: Trip, command: PlaceHold | Sell, now: int, policy: Policy) -> tuple[tuple[int, int], tuple[int, ...]] | Rejection:
@@ -260,7 +261,7 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
     return (TicketsIssued(trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)], command.holders), now, command.buyer),)
 
 
-def _live_hold(trip: Trip, hold_id: str, now: int):
+def _live_hold(trip: Trip, hold_id: str, now: int) -> Hold | Rejection:
     hold = trip.holds.get(hold_id)
     if hold is None:
         expired_at_ms = trip.expired_holds.get(hold_id)
@@ -356,7 +357,7 @@ def _own_ticket(trip: Trip, ticket_id: str, buyer: str) -> Ticket | Rejection:
 def in_progress(ticket: Ticket, now: int) -> Rejection:
     """A call on a ticket a rebooking holds: retry once the move is made or undone.  The facts let
     the gateway finish or undo a move whose saga was interrupted (`age_ms` by this owner's clock)."""
-    move = ticket.move
+    move = cast(Move, ticket.move)  # a ticket in progress has one
     return reject(
         Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being rebooked to trip {move.new_trip_id}: retry shortly",
         ticket_id=ticket.ticket_id, saga=move.saga, old_ticket_id=ticket.ticket_id, new_trip_id=move.new_trip_id, age_ms=now - move.began_at_ms,
@@ -695,7 +696,7 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
 
 def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
     """Expire holds whose time is up, earliest first, walking the expiry heap without popping it."""
-    events = []
+    events: list[Event] = []
     for visits, (expires_at_ms, trip_id, hold_id) in enumerate(_in_order(state.expiry)):
         if expires_at_ms > now or len(events) >= limit or visits >= MAX_SWEEP_VISITS:
             break
@@ -703,6 +704,7 @@ def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
         hold = trip.holds.get(hold_id) if trip is not None else None
         if hold is not None and hold.expires_at_ms == expires_at_ms:
             events.append(HoldExpired(trip_id, hold_id))
+            assert trip is not None  # it has the hold
             if hold_id in trip.order_of_hold:
                 events.append(OrderExpired(trip_id, trip.order_of_hold[hold_id], now))
     return tuple(events)
@@ -712,7 +714,8 @@ def _archive_due(state: ShardState, now: int, policy: Policy, limit: int) -> Out
     """Archive trips that reached their last stop `policy.archive_after_ms` ago, earliest first,
     walking the index of trip ends without popping it.  A trip is kept while it still owes a
     refund that was not paid out, or holds seats (neither should last that long)."""
-    events, cutoff = [], now - policy.archive_after_ms
+    events: list[Event] = []
+    cutoff = now - policy.archive_after_ms
     for visits, (ends_at_ms, trip_id) in enumerate(_in_order(state.ends)):
         if ends_at_ms > cutoff or len(events) >= limit or visits >= MAX_ARCHIVE_VISITS:
             break
@@ -722,7 +725,7 @@ def _archive_due(state: ShardState, now: int, policy: Policy, limit: int) -> Out
     return tuple(events)
 
 
-def _in_order(heap: list) -> Iterator:
+def _in_order(heap: list[Any]) -> Iterator[Any]:
     """A binary heap's entries, smallest first, without popping it: a frontier of the entries
     whose parents were taken."""
     frontier = [(heap[0], 0)] if heap else []

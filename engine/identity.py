@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from enum import Enum
 
 from .reasons import Reason, Rejection, invalid, quote, reject
@@ -239,7 +240,7 @@ def _plausible_birth_date(yyyymmdd: str) -> bool:
     return True
 
 
-def _pattern_problem(pattern: re.Pattern, expected: str):
+def _pattern_problem(pattern: re.Pattern[str], expected: str) -> Callable[[str], str | None]:
     def problem(number: str) -> str | None:
         return None if pattern.fullmatch(number) else f"expected {expected}"
 

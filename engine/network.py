@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE, MAX_TRIPS_PER_LOAD
 from .reasons import QUOTE_CHARS, quote
+
+# A table of a parsed TOML file.
+Table = dict[str, Any]
 
 STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
 OPERATOR_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,15}")
@@ -130,7 +135,7 @@ class _Reader:
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
 
-    def table_list(self, doc: dict, key: str) -> list[dict]:
+    def table_list(self, doc: Table, key: str) -> list[Table]:
         value = doc.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.problem(key, "must be an array of tables ([[%s]])" % key)
@@ -139,7 +144,7 @@ class _Reader:
             self.known_keys(table, f"{key}[{n}]", KEYS[key])
         return value
 
-    def string(self, table: dict, where: str, key: str, pattern: re.Pattern | None = None) -> str:
+    def string(self, table: Table, where: str, key: str, pattern: re.Pattern[str] | None = None) -> str:
         value = table.get(key)
         if not isinstance(value, str) or not value:
             self.problem(f"{where}.{key}", "missing or not a string")
@@ -150,7 +155,7 @@ class _Reader:
             self.problem(f"{where}.{key}", f"longer than {MAX_NAME_CHARS} characters")
         return value
 
-    def integer(self, table: dict, where: str, key: str, low: int, high: int) -> int:
+    def integer(self, table: Table, where: str, key: str, low: int, high: int) -> int:
         value = table.get(key)
         if not isinstance(value, int) or isinstance(value, bool):
             self.problem(f"{where}.{key}", "missing or not an integer")
@@ -159,19 +164,19 @@ class _Reader:
             self.problem(f"{where}.{key}", f"{value} is outside {low}..{high}")
         return value
 
-    def known_keys(self, table: dict, where: str, allowed: frozenset[str]) -> None:
+    def known_keys(self, table: Table, where: str, allowed: frozenset[str]) -> None:
         """A misspelt key would otherwise be ignored silently (a `fare` meant as `fares`)."""
         for key in sorted(set(table) - allowed):
             # A key is the file's text too: a long one is quoted cut, like any bad value.
             shown = key if len(key) <= QUOTE_CHARS else quote(key)
             self.problem(f"{where}.{shown}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
 
-    def unique(self, seen: dict, where: str, key: str, value: str) -> None:
+    def unique(self, seen: Mapping[str, object], where: str, key: str, value: str) -> None:
         if value in seen:
             self.problem(f"{where}.{key}", f"duplicate {key} {quote(value)}")
 
 
-def parse_network(doc: dict) -> Network:
+def parse_network(doc: Table) -> Network:
     """Validate a parsed network file; raise NetworkError listing every problem found."""
     r = _Reader()
     if type(doc.get("format")) is not int or doc["format"] != FORMAT_VERSION:
@@ -199,7 +204,7 @@ def _parse_offset(r: _Reader, text: object) -> int:
     return -minutes if match[1] == "-" else minutes
 
 
-def _parse_stations(r: _Reader, tables: list[dict]) -> dict[str, tuple[str, str]]:
+def _parse_stations(r: _Reader, tables: list[Table]) -> dict[str, tuple[str, str]]:
     stations: dict[str, tuple[str, str]] = {}
     for n, table in enumerate(tables):
         where = f"stations[{n}]"
@@ -213,7 +218,7 @@ def _parse_stations(r: _Reader, tables: list[dict]) -> dict[str, tuple[str, str]
     return stations
 
 
-def _parse_operators(r: _Reader, tables: list[dict]) -> dict[str, str]:
+def _parse_operators(r: _Reader, tables: list[Table]) -> dict[str, str]:
     operators: dict[str, str] = {}
     for n, table in enumerate(tables):
         where = f"operators[{n}]"
@@ -223,7 +228,7 @@ def _parse_operators(r: _Reader, tables: list[dict]) -> dict[str, str]:
     return operators
 
 
-def _parse_vehicles(r: _Reader, tables: list[dict]) -> dict[str, tuple[str, tuple[tuple[str, ...], ...]]]:
+def _parse_vehicles(r: _Reader, tables: list[Table]) -> dict[str, tuple[str, tuple[tuple[str, ...], ...]]]:
     vehicles: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {}
     for n, table in enumerate(tables):
         where = f"vehicles[{n}]"
@@ -258,7 +263,7 @@ def _parse_rows(r: _Reader, where: str, rows: object) -> tuple[tuple[str, ...], 
     return tuple(tuple(row) for row in rows)
 
 
-def _parse_routes(r: _Reader, tables: list[dict], stations: dict) -> dict[str, Route]:
+def _parse_routes(r: _Reader, tables: list[Table], stations: dict[str, tuple[str, str]]) -> dict[str, Route]:
     routes: dict[str, Route] = {}
     for n, table in enumerate(tables):
         where = f"routes[{n}]"
@@ -277,7 +282,9 @@ def _parse_routes(r: _Reader, tables: list[dict], stations: dict) -> dict[str, R
     return routes
 
 
-def _parse_stops(r: _Reader, where: str, stops: object, stations: dict) -> tuple[tuple[str, int, int], ...]:
+def _parse_stops(
+    r: _Reader, where: str, stops: object, stations: dict[str, tuple[str, str]]
+) -> tuple[tuple[str, int, int], ...]:
     if not isinstance(stops, list) or not 2 <= len(stops) <= MAX_STOPS_PER_ROUTE:
         r.problem(f"{where}.stops", f"must list 2..{MAX_STOPS_PER_ROUTE} stops")
         return ()
@@ -303,7 +310,13 @@ def _parse_stops(r: _Reader, where: str, stops: object, stations: dict) -> tuple
     return tuple(parsed)
 
 
-def _parse_fare_overrides(r: _Reader, where: str, overrides: object, stops: tuple, fares: dict) -> None:
+def _parse_fare_overrides(
+    r: _Reader,
+    where: str,
+    overrides: object,
+    stops: tuple[tuple[str, int, int], ...],
+    fares: dict[tuple[int, int], int],
+) -> None:
     if not isinstance(overrides, list):
         r.problem(f"{where}.fares", "must be an array of { from, to, fen } tables")
         return
@@ -322,7 +335,13 @@ def _parse_fare_overrides(r: _Reader, where: str, overrides: object, stops: tupl
         fares[(i, j)] = r.integer(fare, at, "fen", 1, 10_000_000)
 
 
-def _parse_schedules(r: _Reader, tables: list[dict], routes: dict, operators: dict, vehicles: dict) -> tuple[Schedule, ...]:
+def _parse_schedules(
+    r: _Reader,
+    tables: list[Table],
+    routes: dict[str, Route],
+    operators: dict[str, str],
+    vehicles: dict[str, tuple[str, tuple[tuple[str, ...], ...]]],
+) -> tuple[Schedule, ...]:
     schedules: dict[str, Schedule] = {}
     for n, table in enumerate(tables):
         where = f"schedules[{n}]"

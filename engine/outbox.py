@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .audit import TEXT_FIELDS
 from .limits import MAX_AUDIT_OUTBOX
@@ -43,12 +43,12 @@ class Audited:
     its account says so, a renewed session names its account."""
 
     item: Any
-    record: tuple
+    record: tuple[Any, ...]
     from_reply: bool = False
 
     @property
     def trip_id(self) -> str:  # where the gateway routes a trip owner's call
-        return self.item.trip_id
+        return cast(str, self.item.trip_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ class AuditNote:
     """A journal entry: the audit record of a call this owner answered.  `record` holds
     AuditRecord.values()."""
 
-    record: tuple
+    record: tuple[Any, ...]
     events = ()  # not a field: an audit note changes nothing
 
 
@@ -67,7 +67,7 @@ class AuditBacklog:
     outbox: int
 
 
-def with_value(record: tuple, at: int, value: str) -> tuple:
+def with_value(record: tuple[Any, ...], at: int, value: str) -> tuple[Any, ...]:
     """The record's values with the one at `at` replaced."""
     return (*record[:at], value, *record[at + 1 :])
 
@@ -75,16 +75,22 @@ def with_value(record: tuple, at: int, value: str) -> tuple:
 class AuditOutbox:
     """The records journaled here that the audit owner may not have yet, by record id, oldest first."""
 
-    def __init__(self, records: Iterable[tuple] = ()):
-        self.records: dict[str, tuple] = {record[RECORD_ID_AT]: record for record in records}
+    def __init__(self, records: Iterable[tuple[Any, ...]] = ()) -> None:
+        self.records: dict[str, tuple[Any, ...]] = {record[RECORD_ID_AT]: record for record in records}
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def values(self) -> list[tuple]:
+    def values(self) -> list[tuple[Any, ...]]:
         return list(self.records.values())
 
-    def answer(self, audited: Audited, apply: Callable[[Any], Any], entries: list, complete: Callable[[tuple, Any], tuple] | None = None) -> Any:
+    def answer(
+        self,
+        audited: Audited,
+        apply: Callable[[Any], Any],
+        entries: list[Any],
+        complete: Callable[[tuple[Any, ...], Any], tuple[Any, ...]] | None = None,
+    ) -> Any:
         """Answer the call with `apply`, and journal its record, outcome filled in, with the batch.
         `complete(record, reply)` fills in what the reply tells, for calls sent `from_reply`.
         While the outbox is full the call is not applied, and the answer is AuditBacklog."""

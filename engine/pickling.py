@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import operator
 from dataclasses import fields
+from typing import Any
 
 
-def pickle_as_constructor_call(*classes: type) -> None:
+def pickle_as_constructor_call(*classes: Any) -> None:
     for cls in classes:
         names = [f.name for f in fields(cls)]
         if not names:

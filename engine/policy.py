@@ -8,6 +8,7 @@ coach leaves costs 10 % of the fare but at least 0.5 yuan, within two hours 20 %
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .accounts import AccountRules
 from .limits import DEFAULT_HOLD_TTL_MS
@@ -61,7 +62,7 @@ ACCOUNT_KEYS = {"idle_session_minutes", "max_failed_logins", "lockout_minutes"}
 MAX_POLICY_MINUTES = 24 * 60
 
 
-def parse_policy(doc: dict) -> Policy:
+def parse_policy(doc: dict[str, Any]) -> Policy:
     """A station's rules from a policy file (TOML, docs/operations.md); every problem is named.
 
         hold_minutes = 10
@@ -96,7 +97,7 @@ def parse_policy(doc: dict) -> Policy:
     return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS)
 
 
-def parse_account_rules(doc: dict) -> AccountRules:
+def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     """The `[accounts]` table of a policy file: session idle time and the login lock-out.
 
         [accounts]

@@ -134,7 +134,7 @@ def element(field_name: str, index: int) -> str:
     return f"{field_name}[{index}]"
 
 
-def first_repeat(values: tuple) -> int | None:
+def first_repeat(values: tuple[object, ...]) -> int | None:
     """The index of the first value named a second time, or None: the element a refusal names."""
     seen = set()
     for index, value in enumerate(values):

@@ -14,7 +14,9 @@ audit owner has it (engine/outbox.py).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from .commands import (
     ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListMoves, ListOrders, ListStations, Ping, Query, SearchTrips,
@@ -50,7 +52,7 @@ class Refusal:
     events = ()  # not a field: a refusal changes nothing
 
 
-def events_in(entries) -> int:
+def events_in(entries: Iterable[Entry | Refusal | AuditNote]) -> int:
     """How many events a batch's journal entries hold (refusals and audit notes hold none)."""
     return sum(len(entry.events) for entry in entries)
 
@@ -73,16 +75,18 @@ class Receipt:
 class Changes:
     """What changed since the previous snapshot: trip records and the idempotency window's moves."""
 
-    trips: list[tuple] = field(default_factory=list)
+    trips: list[tuple[Any, ...]] = field(default_factory=list)
     # The engine's own collections, handed over whole (it starts new ones), so that taking the
     # changes costs the owner no copy of up to a whole idempotency window: request id -> (sequence, receipt).
     requests_added: dict[str, tuple[int, Receipt]] = field(default_factory=dict)
     requests_evicted: set[str] = field(default_factory=set)
-    audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
-    archived: list[tuple] = field(default_factory=list)  # the last records of trips archived since, to move to the archive
+    # The whole outbox (AuditRecord values), not a change.
+    audit_outbox: list[tuple[Any, ...]] = field(default_factory=list)
+    # The last records of trips archived since, to move to the archive.
+    archived: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def complete_record(record: tuple, reply: Reply) -> tuple:
+def complete_record(record: tuple[Any, ...], reply: Reply) -> tuple[Any, ...]:
     """A trip owner's call's audit record (AuditRecord values) completed from its reply, for calls
     sent Audited(from_reply=True): a new order is named as the target (only the owner knows its id)."""
     return with_value(record, TARGET_AT, reply.order_id) if type(reply) is OrderView else record
@@ -99,25 +103,30 @@ class ShardEngine:
         self.dirty_trips: set[str] = set()
         self.requests_added: dict[str, tuple[int, Receipt]] = {}
         self.requests_evicted: set[str] = set()
-        self.archiving: dict[str, tuple] = {}  # trip id -> its last record, archived since the last snapshot
+        self.archiving: dict[str, tuple[Any, ...]] = {}  # trip id -> its last record, archived since the last snapshot
         # Audit records journaled here that the audit owner may not have yet; the owner's shell
         # sends them on and reports which arrived (audit_outbox.delivered).
         self.audit_outbox = AuditOutbox()
 
-    def execute(self, batch: list[Command | Query | Audited], now: int) -> tuple[list[Reply | Rejection | AuditBacklog], list[Entry | AuditNote]]:
+    def execute(
+        self, batch: list[Command | Query | Audited], now: int
+    ) -> tuple[list[Reply | Rejection | AuditBacklog], list[Entry | Refusal | AuditNote]]:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
         now = max(now, self.last_now)  # time never runs backwards inside one owner
         self.last_now = now
         entries: list[Entry | Refusal | AuditNote] = []
         self._command(SweepHolds(MAX_SWEEP), now, entries)
         self._command(ArchiveTrips(MAX_ARCHIVE), now, entries)
-        apply = lambda item: self._apply(item, now, entries)  # noqa: E731
+
+        def apply(item: Any) -> Reply | Rejection:
+            return self._apply(item, now, entries)
+
         replies = [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch]
         if self.check:
             check_invariants(self.state)
         return replies, entries
 
-    def replay(self, now: int, entries: tuple[Entry | AuditNote, ...] | list[Entry | AuditNote]) -> None:
+    def replay(self, now: int, entries: Sequence[Entry | Refusal | AuditNote]) -> None:
         """Rebuild state, the idempotency window and the audit outbox from journaled entries of one batch."""
         self.last_now = max(now, self.last_now)
         for entry in entries:
@@ -128,9 +137,16 @@ class ShardEngine:
                 self._remember(Receipt(entry.command, entry.rejection, now))
                 continue
             self._evolve(entry.events)
-            self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
+            self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))  # type: ignore[union-attr]
 
-    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = (), archived: list[str] = ()) -> None:
+    def restore(
+        self,
+        now: int,
+        trips: list[tuple[Any, ...]],
+        requests: list[tuple[int, str, Receipt]],
+        audit_outbox: Iterable[tuple[Any, ...]] = (),
+        archived: Iterable[str] = (),
+    ) -> None:
         """Start from a snapshot: its trip records, remembered requests (oldest first), audit outbox
         and the ids of the trips it archived."""
         self.last_now = now
@@ -165,16 +181,16 @@ class ShardEngine:
         self.dirty_trips, self.requests_added, self.requests_evicted, self.archiving = set(), {}, set(), {}
         return changes
 
-    def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
+    def _apply(self, item: Command | Query, now: int, entries: list[Entry | Refusal | AuditNote]) -> Reply | Rejection:
         return answer(self.state, item, now, self.policy) if isinstance(item, QUERIES) else self._command(item, now, entries)
 
-    def _command(self, command: Command, now: int, entries: list[Entry]) -> Reply | Rejection:
+    def _command(self, command: Command, now: int, entries: list[Entry | Refusal | AuditNote]) -> Reply | Rejection:
         if command.request_id:
             seen = self.recent.get(command.request_id)
             if seen is not None:
                 if seen.command != command:
                     return reject(Reason.REQUEST_ID_REUSED, f"request_id {command.request_id} was used for a different request")
-                return self.answer_retry(command.request_id)
+                return cast("Reply | Rejection", self.answer_retry(command.request_id))  # remembered: not None
         outcome = decide(self.state, command, now, self.policy)
         if isinstance(outcome, Rejection):
             if outcome.reason in TRANSIENT:

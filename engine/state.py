@@ -10,6 +10,7 @@ import dataclasses
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, cast
 
 from .events import (
     ChangeAborted,
@@ -187,7 +188,7 @@ class Trip:
     # a saga that outlived its undo cannot leave a hold or a ticket behind.
     undone_moves: set[str] = field(default_factory=set)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
-    view_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def new(cls, spec: TripSpec) -> Trip:
@@ -269,7 +270,7 @@ def evolve(state: ShardState, event: Event) -> None:
             state.moving[ticket_id] = trip_id
         case ChangeAborted(trip_id, ticket_id, _, _):
             tickets = state.trips[trip_id].tickets
-            _change(tickets, ticket_id, move=dataclasses.replace(tickets[ticket_id].move, aborted=True))
+            _change(tickets, ticket_id, move=dataclasses.replace(cast(Move, tickets[ticket_id].move), aborted=True))
         case ChangeCleared(trip_id, ticket_id, _, _):
             _change(state.trips[trip_id].tickets, ticket_id, move=None)
             state.moving.pop(ticket_id, None)
@@ -331,7 +332,7 @@ def evolve(state: ShardState, event: Event) -> None:
             raise AssertionError(f"unknown event {event!r}")
 
 
-def _change(records: dict, key: str, **fields):
+def _change(records: dict[str, Any], key: str, **fields: Any) -> Any:
     """Replace a hold, ticket or order with a changed copy; return the copy.
 
     They are frozen, never changed in place: a snapshot being written on another thread may still
@@ -424,7 +425,7 @@ def check_invariants(state: ShardState) -> None:
             assert sum(r.amount_fen for r in order.refunds) <= paid, f"{order.order_id}: refunds exceed payments"
 
 
-def trip_record(trip: Trip) -> tuple:
+def trip_record(trip: Trip) -> tuple[Any, ...]:
     """Everything about a trip that is not derived from its spec, for snapshots.
 
     Nothing in it changes afterwards (holds, tickets and orders are frozen; the rest is copied),
@@ -437,24 +438,24 @@ def trip_record(trip: Trip) -> tuple:
     )
 
 
-def state_of(record: tuple) -> ShardState:
+def state_of(record: tuple[Any, ...]) -> ShardState:
     """A state holding only the trip of one record: an archived trip, read again."""
     state = ShardState()
     restore_trip(state, record)
     return state
 
 
-def record_buyers(record: tuple) -> set[str]:
+def record_buyers(record: tuple[Any, ...]) -> set[str]:
     """The accounts that made orders on a trip, from its record (engine.state.trip_record)."""
     orders = record[9] if len(record) > 9 else ()  # records written before orders existed have none
     return {order.buyer for order in orders if order.buyer}
 
 
-def restore_trip(state: ShardState, record: tuple) -> None:
+def restore_trip(state: ShardState, record: tuple[Any, ...]) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
     # Records written before orders existed have nine fields, before delays eleven, before
     # rebookings were undone at the new trip twelve: the missing trailing fields take these values.
-    later_fields = ((), 0, 0, ())  # orders, orders_placed, delay_ms, undone_moves
+    later_fields: tuple[Any, ...] = ((), 0, 0, ())  # orders, orders_placed, delay_ms, undone_moves
     (
         spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms,
         undone_moves,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import operator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .commands import (
     AbortChange,
@@ -252,7 +254,8 @@ class MovesView:
 
 Reply = (
     TripView | OffersView | SeatMapView | HoldView | TicketView | TicketsView | ManifestView
-    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView | PongView | MovesView
+    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView | PongView | MovesView | OrderView
+    | OrdersView | MoneyView
 )
 
 
@@ -384,7 +387,7 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
     raise AssertionError(f"unknown command {command!r}")
 
 
-def _money(state: ShardState, start_ms: int, end_ms: int):
+def _money(state: ShardState, start_ms: int, end_ms: int) -> Iterator[MoneyLine]:
     for trip in state.trips.values():
         for order in trip.orders.values():
             for payment in order.payments:
@@ -397,7 +400,9 @@ def _money(state: ShardState, start_ms: int, end_ms: int):
                     yield MoneyLine(refund.method, refund.provider_txn_id, order.order_id, refund.amount_fen, "REFUND", at_ms)
 
 
-def _order_id(command, events: tuple[Event, ...]) -> str:
+def _order_id(
+    command: CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund, events: tuple[Event, ...]
+) -> str:
     if isinstance(command, CreateOrder):
         created = next((e for e in events if isinstance(e, OrderCreated)), None)
         if created is not None:
@@ -406,7 +411,7 @@ def _order_id(command, events: tuple[Event, ...]) -> str:
     return command.order_id
 
 
-def orders_view(views) -> OrdersView:
+def orders_view(views: Iterable[OrderView]) -> OrdersView:
     """An account's orders, oldest first."""
     return OrdersView(tuple(sorted(views, key=lambda v: (v.created_at_ms, v.order_id))))
 
@@ -549,7 +554,12 @@ pickle_as_constructor_call(
 ARCHIVE_READS = (GetTrip, GetTicket, GetOrder, GetManifest)
 
 
-def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders, now: int, policy: Policy) -> Reply | Rejection:
+def answer_archived(
+    record: tuple[Any, ...],
+    query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders,
+    now: int,
+    policy: Policy,
+) -> Reply | Rejection:
     """An archived trip, its manifest, a ticket or order of it, or an account's orders on it, from
     the trip's last record (engine.state.trip_record), with the same checks as for a trip held (a
     passenger sees only their own)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sys
 from pathlib import Path
 
 import grpc
@@ -76,16 +75,6 @@ STOP_GRACE_S = 5.0
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
-def install_event_loop_policy() -> None:
-    """uvloop where it exists (not on Windows); asyncio's own loop otherwise."""
-    if sys.platform == "win32":
-        return
-    try:
-        import uvloop
-    except ImportError:
-        log.info("uvloop is not installed; using the default asyncio event loop")
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 class GenericHandlersOnly:

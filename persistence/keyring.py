@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keyun.common.files import write_atomically
+from keyun.common.platform import FILE_MODES, O_BINARY
 
 from .lock import DirectoryLock
 
@@ -115,7 +116,7 @@ def field_key_file(key_id: str) -> str:
 def init_key_dir(path: Path) -> Path:
     """Create the key directory (and parents) with mode 0700 where the platform has modes."""
     path.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
+    if FILE_MODES:
         os.chmod(path, 0o700)
     return path
 
@@ -423,7 +424,7 @@ def _manifest_problem(manifest: object) -> str | None:
 
 def check_private(path: Path, fix: str) -> None:
     """Refuse keys that other users of the machine can read or change, as OpenSSH does."""
-    if os.name != "posix":
+    if not FILE_MODES:
         return
     mode = path.stat().st_mode & 0o777
     if mode & 0o007:

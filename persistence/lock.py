@@ -7,9 +7,10 @@ gets it as soon as the old one is really gone.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
+
+from keyun.common.platform import try_lock
 
 LOCK_FILE = "owner.lock"
 POLL_S = 0.1
@@ -25,25 +26,11 @@ class DirectoryLock:
         self.path = directory / LOCK_FILE
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + wait_s
-        while not self._try_lock():
+        while not try_lock(self.fd):
             if time.monotonic() > deadline:
                 os.close(self.fd)
                 raise DirectoryLocked(f"{directory} is in use by another process")
             time.sleep(POLL_S)
-
-    def _try_lock(self) -> bool:
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                msvcrt.locking(self.fd, msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        return True
 
     def release(self) -> None:
         os.close(self.fd)  # closing the descriptor drops the lock on every platform

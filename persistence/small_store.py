@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 from typing import Protocol
 
-from keyun.common.files import fsync_directory
+from keyun.common.platform import fsync_directory
 
 from . import codec
 from .lock import DirectoryLock

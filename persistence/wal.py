@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keyun.common.files import fsync_directory
+from keyun.common.platform import O_BINARY, fsync_directory
 
 from . import codec
 
@@ -153,7 +153,7 @@ class WriteAheadLog:
         if path is None or path.stat().st_size >= self.segment_bytes:
             self._start_segment()
             return
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | O_BINARY)
         self.size = path.stat().st_size
         if self.size < len(MAGIC):
             os.write(self.fd, MAGIC[self.size :])
@@ -164,7 +164,7 @@ class WriteAheadLog:
         if self.fd is not None:
             os.close(self.fd)
         path = self.directory / segment_name(self.next_lsn)
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o600)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | O_BINARY, 0o600)
         os.write(self.fd, MAGIC)
         os.fsync(self.fd)
         fsync_directory(self.directory)

@@ -1,4 +1,9 @@
-"""Shared fixtures: one Ray per test session, real Keyun servers on port 0, and a test network."""
+"""Shared fixtures: one Ray per test session, real Keyun servers on port 0, and a test network.
+
+pytest loads this file for every test below tests/, the engine's too, so it imports Ray, gRPC and
+the gateway only inside the functions that start or reach a server: `make test-fast` runs the
+engine's tests without them (tests/engine/server_free.py).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from keyun.actors.ray_runtime import start_ray
-from keyun.app.server import create_server
-from keyun.gateway.credentials import FAST_TEST_PARAMS
-from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
-from keyun.gateway.server import install_event_loop_policy
-from keyun.terminals.client import KeyunClient
+if TYPE_CHECKING:
+    from keyun.terminals.client import KeyunClient
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -91,6 +93,8 @@ LOG_LINES: list[str] = []
 
 @pytest.fixture(scope="session")
 def ray_session(tmp_path_factory):
+    from keyun.actors.ray_runtime import start_ray
+
     keyun_log = logging.getLogger("keyun")
     keyun_log.addHandler(_Capture(logging.DEBUG))
     keyun_log.setLevel(logging.DEBUG)
@@ -100,9 +104,14 @@ def ray_session(tmp_path_factory):
 
 
 class ServerThread:
-    """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread."""
+    """A real Keyun server (grpc.aio, real Ray owners) on an event loop thread of its own (uvloop unless
+    KEYUN_EVENT_LOOP=asyncio)."""
 
     def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None):
+        from keyun.common.platform import install_event_loop_policy
+        from keyun.gateway.credentials import FAST_TEST_PARAMS
+        from keyun.app.server import create_server
+
         install_event_loop_policy()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -179,7 +188,7 @@ def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
     """Log a client in as one of the demo accounts every test server has (administrators with
     the demo TOTP secret's current code)."""
     from keyun.gateway.credentials import totp_code
-    from keyun.gateway.demo_accounts import ADMIN_ROLES, DEMO_ACCOUNTS
+    from keyun.gateway.demo_accounts import ADMIN_ROLES, DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
     admin = any(ADMIN_ROLES & set(a.roles) for a in DEMO_ACCOUNTS if a.login_name == login_name)
     code = totp_code(DEMO_TOTP_SECRET, time.time_ns() // 1_000_000) if admin else ""
@@ -189,6 +198,8 @@ def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
 
 @pytest.fixture(scope="module")
 def keyun(ray_session, tmp_path_factory):
+    from keyun.terminals.client import KeyunClient
+
     server = ServerThread(tmp_path_factory.mktemp("data"), shards=2)
     client = logged_in(KeyunClient(server.target))
     yield Keyun(server, client, itertools.count(1))

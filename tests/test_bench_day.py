@@ -1,5 +1,6 @@
-"""bench.day: the oversell check, the timeline chart, and a small day run end to end (a real server,
-killed with SIGKILL and restarted, then every acknowledged sale checked)."""
+"""bench.day: the oversell check, the timeline chart, a small day run end to end (a real server,
+killed with SIGKILL and restarted, then every acknowledged sale checked), and a smaller day through
+gRPC on asyncio's own event loop, as on Windows."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
+from bench import load
 from bench.chart import write_timeline
-from bench.day import Sale, lost_sales, oversold, unaudited_sales
+from bench.day import Sale, lost_sales, oversold, run_day, unaudited_sales
 
+from keyun.common.platform import EVENT_LOOP_ENV
 from keyun.terminals.client import KeyunClient
 
-from .conftest import logged_in, schedule_trip
+from .conftest import ServerThread, logged_in, schedule_trip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,3 +86,18 @@ def test_a_small_day_survives_a_kill_with_every_acknowledged_sale(tmp_path):
     assert day["unaudited"] == 0
     assert "0 lost, 0 seats oversold, 0 without an audit record" in done.stdout
     ElementTree.parse(result.with_suffix(".svg"))
+
+
+def test_a_small_day_through_grpc_on_asyncios_own_loop(ray_session, tmp_path, monkeypatch):
+    """Windows has no uvloop: the server must serve a day on the standard library's loop too."""
+    monkeypatch.setenv(EVENT_LOOP_ENV, "asyncio")
+    server = ServerThread(tmp_path / "data", shards=2)
+    try:
+        assert type(server.loop).__module__.startswith("asyncio."), type(server.loop)  # not uvloop.Loop
+        trip_ids, date = load.prepare(server.target)
+        metadata = load.access_metadata(server.target)
+        day, sales, _ = asyncio.run(run_day(server.target, 300, 20, trip_ids, date, metadata))
+        assert day.ok + day.refused == 300 and day.failed == 0 and day.sales_acknowledged > 50
+        assert asyncio.run(lost_sales(server.target, sales, metadata)) == [] and oversold(sales) == []
+    finally:
+        server.stop()

@@ -188,6 +188,13 @@ def test_serve_refuses_bad_numbers_before_starting(tmp_path):
     assert not (tmp_path / "d").exists()
 
 
+def test_serve_refuses_an_unknown_event_loop_before_starting(tmp_path):
+    env = {**os.environ, "KEYUN_EVENT_LOOP": "trio"}
+    result = subprocess.run([KEYUN, "serve", "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60, env=env)
+    assert (result.returncode, result.stderr.strip()) == (2, "keyun serve: KEYUN_EVENT_LOOP must be one of uvloop, asyncio, not 'trio'")
+    assert not (tmp_path / "d").exists()
+
+
 def test_the_default_shard_count_is_the_data_directorys_or_one_per_four_cpus(tmp_path, monkeypatch):
     from keyun.app.cli import default_shards
     from keyun.persistence import layout

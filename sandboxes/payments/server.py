@@ -30,10 +30,8 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
 import secrets
-import signal
 import sys
 import urllib.parse
 from collections import OrderedDict
@@ -47,6 +45,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.platform import on_stop_signals
 from keyun.common.payments_wire.formats import (
     ALIPAY_BILL_HEADER,
     ALIPAY_TIME,
@@ -993,9 +992,7 @@ async def _serve(args: argparse.Namespace) -> None:
     port = await sandbox.start(args.host, args.port, args.public_url)
     print(f"sandbox-pay listening on {args.host}:{port}", flush=True)
     stop = asyncio.Event()
-    if os.name == "posix":
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    on_stop_signals(asyncio.get_running_loop(), stop.set)
     try:
         await stop.wait()
     finally:
