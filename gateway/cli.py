@@ -9,13 +9,13 @@ import logging
 import os
 import signal
 import sys
-import time
 import tomllib
 
 import ray
 from importlib import resources
 from pathlib import Path
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
@@ -113,7 +113,7 @@ def add_totp(verbs) -> None:
 
 def show_totp(args: argparse.Namespace) -> int:
     try:
-        print(credentials.totp_code(args.secret, time.time_ns() // 1_000_000))
+        print(credentials.totp_code(args.secret, SYSTEM_CLOCK.now_ms()))
     except ValueError as error:
         print(f"keyun totp: {error}", file=sys.stderr)
         return 2
@@ -305,7 +305,7 @@ def read_policy(path: Path) -> tuple[Policy, AccountRules]:
 async def _load_demo(server: KeyunServer) -> None:
     text = resources.files("keyun.gateway").joinpath(DEMO_NETWORK).read_text(encoding="utf-8")
     try:
-        result = await load_network(server.gateway, "demo-network", text, local_today(server.gateway.utc_offset_min).isoformat(), DEMO_DAYS)
+        result = await load_network(server.gateway, "demo-network", text, local_today(server.gateway.utc_offset_min, server.clock.now_ms()).isoformat(), DEMO_DAYS)
     except Rejected as rejected:
         raise SystemExit(f"the demo network did not load: {rejected.rejection.message}") from None
     log.info("demo network: %d trips scheduled over %d days (%d stations)", result.created + result.unchanged, DEMO_DAYS, result.stations)

@@ -3,6 +3,9 @@
 Natural batching: each shard has at most one batch in flight; calls that arrive meanwhile wait in a
 bounded queue and go together in the next batch.  No timers, so an idle system answers at once and
 a busy one batches more.
+
+Each send of a batch carries the gateway clock's now: the owner applies the batch at that time
+(see actors/trip_shard.py), so the owners keep the time of the gateway's one clock.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import ray
 from keyun.actors.account_shard import RemoteAccountShard
 from keyun.actors.packed import pack, unpack
 from keyun.actors.trip_shard import RemoteTripShard
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
 from keyun.engine.policy import Policy
@@ -60,9 +64,10 @@ def shard_of(trip_id: str, shards: int) -> int:
 
 
 class Batcher:
-    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None):
+    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None, clock: Clock = SYSTEM_CLOCK):
         self.actor = actor
         self.metrics = metrics
+        self.clock = clock
         self.waiting: list[tuple[Any, asyncio.Future, float]] = []
         self.draining: asyncio.Task | None = None
         self.batches = 0  # batches sent, for tests and metrics
@@ -112,7 +117,7 @@ class Batcher:
         sent_at = loop.time()
         while True:
             try:
-                replies = unpack(await self.actor.apply_packed.remote(packed))
+                replies = unpack(await self.actor.apply_packed.remote(packed, self.clock.now_ms()))
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:
@@ -189,6 +194,7 @@ class OwnerPool:
     def __init__(
         self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
         detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None, audit_name: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         """`audit_name`: the audit owner the trip owners send the audit records they journal to.
         Raises ShardCountMismatch, before creating any owner, if owners of another pool size
@@ -201,7 +207,7 @@ class OwnerPool:
             RemoteTripShard.options(name=trip_owner_name(instance, n), **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards)
             for n in range(shards)
         ]
-        self.batchers = [Batcher(actor, metrics) for actor in self.actors]
+        self.batchers = [Batcher(actor, metrics, clock) for actor in self.actors]
 
     async def ready(self) -> list[dict]:
         """Wait until every owner has recovered; return what each reports.  Raises

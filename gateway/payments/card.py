@@ -23,6 +23,8 @@ from datetime import date
 
 import aiohttp
 
+from keyun.common.clock import SYSTEM_CLOCK
+
 from .base import (
     DECLINE_CODES,
     PAY,
@@ -39,7 +41,7 @@ from .base import (
     check_merchant_no,
 )
 from .keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
-from .transport import HttpClient, china_time, day_bounds_ms, parse_china_time, wall_ms
+from .transport import HttpClient, china_time, day_bounds_ms, parse_china_time
 
 UNIONPAY_TIME = "%Y%m%d%H%M%S"
 BACK_PATH = "/gateway/api/backTransReq.do"
@@ -74,7 +76,7 @@ class CardAcquirer(HttpClient):
 
     method = Method.CARD
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         super().__init__(session)
         self.config = config
         self.clock_ms = clock_ms

@@ -1,4 +1,4 @@
-"""HTTP to the providers, and the clock and time formats they share.
+"""HTTP to the providers, and the time formats they share.
 
 One aiohttp session per provider client, bounded in time and in the size of what it reads.
 Anything that goes wrong on the way (no connection, a timeout, a body too large) is a
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from collections.abc import Mapping
 
 import aiohttp
@@ -25,10 +24,6 @@ REQUEST_TIMEOUT_S = 10.0
 # The longest answer read from a provider.  A bill of a big station's day (100,000 lines of about
 # 200 bytes) fits; nothing else comes near.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def china_time(ms: int) -> dt.datetime:

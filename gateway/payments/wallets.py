@@ -33,6 +33,8 @@ import aiohttp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.clock import SYSTEM_CLOCK
+
 from .base import (
     BAD_SIGNATURE,
     MAX_PROVIDER_ID_CHARS,
@@ -63,7 +65,7 @@ from .base import (
     yuan_to_fen,
 )
 from .keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
-from .transport import HttpClient, china_time, day_bounds_ms, parse_china_time, parse_rfc3339, rfc3339, wall_ms
+from .transport import HttpClient, china_time, day_bounds_ms, parse_china_time, parse_rfc3339, rfc3339
 
 # A notification whose timestamp is further than this from our clock is refused as STALE: WeChat
 # Pay's own SDKs use 5 minutes, which allows for clock drift and blocks replays of old messages.
@@ -124,7 +126,7 @@ class WePay(HttpClient):
 
     method = Method.WALLET_A
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         super().__init__(session)
         assert config.api_v3_key, "WePay needs the API v3 key"
         self.config = config
@@ -342,7 +344,7 @@ class AliPay(HttpClient):
 
     method = Method.WALLET_B
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         super().__init__(session)
         self.config = config
         self.clock_ms = clock_ms
