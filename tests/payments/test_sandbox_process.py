@@ -14,7 +14,6 @@ from keyun.gateway.payments import sandbox as sandbox_cli
 from keyun.gateway.payments.base import PAID, MAX_AMOUNT_FEN, Method, ProviderUnavailable, fen_to_yuan, yuan_to_fen
 from keyun.gateway.payments.keys import KeysError, ProviderKeys
 from keyun.gateway.payments.providers import Providers
-from keyun.gateway.payments.transport import wall_ms
 
 from .conftest import order_no, rig, run, start_sandbox, stop_sandbox
 
@@ -148,8 +147,7 @@ def test_yuan_round_trips(fen):
     assert yuan_to_fen(fen_to_yuan(fen)) == fen
 
 
-def test_the_wall_clock_is_milliseconds():
-    assert abs(wall_ms() - __import__("time").time() * 1000) < 1_000
+def test_order_numbers_carry_their_prefix():
     assert order_no().startswith("T")
 
 
