@@ -157,7 +157,7 @@ class Keyun:
         return self.server.target
 
     @property
-    def clock(self):
+    def clock(self) -> Clock:
         return self.server.clock
 
     def trip(self, departs_in: dt.timedelta, vehicle: str = "mini12") -> str:

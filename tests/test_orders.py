@@ -114,6 +114,7 @@ def test_an_unpaid_order_expires_and_a_late_payment_is_ticketed_while_the_seats_
     server, master, _, _ = station
     trip_id = schedule_trip(master, "ORD3", dt.timedelta(hours=6))
     hold = master.hold(trip_id, "BBB", "DDD", seat_count=1, ttl_seconds=1)
+    assert hold.expires_at.ToMilliseconds() == server.clock.now_ms() + 1000  # the owner's time is the gateway clock's stamp
     stub = orders(master)
     order = master.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="eo", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
     server.clock.advance(999)
