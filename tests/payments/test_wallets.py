@@ -224,6 +224,8 @@ def test_an_expired_payment_is_closed(sandbox):
     async def scenario():
         async with rig(sandbox) as r:
             number, _ = await r.create(Method.WALLET_B, 800, ttl_ms=2_500)
+            for bad in ({"advance_ms": -1}, {"advance_ms": "2500"}, {}):
+                assert (await r.post("/sandbox/clock", bad))[0] == 400  # forward only, by a whole number of ms
             status, moved = await r.post("/sandbox/clock", {"advance_ms": 2_500})  # the sandbox's time, past the expiry
             assert status == 200 and moved["ahead_ms"] >= 2_500
             assert (await r.alipay.query(number)).state == CLOSED
