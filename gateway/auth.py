@@ -160,7 +160,8 @@ class Auth:
     """Everything the interceptor needs; the Accounts service shares it for logins."""
 
     def __init__(
-        self, signer: TokenSigner, sessions: SessionCache, trips: TripDirectory, audit_submit: Callable[[AuditRecord], Any], clock: Clock = SYSTEM_CLOCK,
+        self, signer: TokenSigner, sessions: SessionCache, trips: TripDirectory,
+        audit_submit: Callable[[AuditRecord], Any], clock: Clock = SYSTEM_CLOCK,
     ):
         self.signer = signer
         self.clock = clock

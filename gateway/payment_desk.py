@@ -139,4 +139,7 @@ class NotificationDesk:
 def receiver_for(desk: ProviderDesk, notifications: NotificationDesk, registry=None) -> NotificationReceiver:
     """Checks notifications' freshness by the notification desk's clock."""
     wallets = {PROVIDER_OF[method]: wallet for method, wallet in desk.wallets.items()}
-    return NotificationReceiver(wallets, notifications.handle, registry=registry, now_ms=notifications.clock.now_ms, refused=notifications.refused)
+    return NotificationReceiver(
+        wallets, notifications.handle, registry=registry, now_ms=notifications.clock.now_ms,
+        refused=notifications.refused,
+    )

@@ -210,7 +210,8 @@ class KeyunServer:
         accounts = accounts_owner(instance, data_dir, account_rules or ac.AccountRules(), detached, owner_resource, audit_name)
         owners = Owners(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
         return cls(
-            owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s, connection_limits, clock,
+            owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir,
+            search_cache_s, connection_limits, clock,
         )
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:

@@ -72,8 +72,8 @@ class Gateway:
     caller's frequent passengers (the account services set it)."""
 
     def __init__(
-        self, pool: OwnerPool, utc_offset_min: int, resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        self, pool: OwnerPool, utc_offset_min: int,
+        resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None, clock: Clock = SYSTEM_CLOCK,
     ):
         self.pool = pool
         self.utc_offset_min = utc_offset_min

@@ -27,7 +27,9 @@ MAX_SHARED_ANSWERS = 10_000
 
 
 class SharedAnswers:
-    def __init__(self, ttl_s: float, counter: Any = None, max_entries: int = MAX_SHARED_ANSWERS, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self, ttl_s: float, counter: Any = None, max_entries: int = MAX_SHARED_ANSWERS, clock: Clock = SYSTEM_CLOCK,
+    ):
         self.ttl_s = ttl_s
         self.clock = clock
         self.max_entries = max_entries

@@ -66,7 +66,7 @@ class Load:
         return self.record
 
     def wait_for(self, acknowledged: int, timeout_s: float = 60.0) -> None:
-        wait_until(lambda: self.record.acknowledged >= acknowledged, timeout_s, f"{acknowledged} operations acknowledged")
+        wait_until(lambda: self.record.acknowledged >= acknowledged, timeout_s, f"{acknowledged} acknowledged")
 
     def _work(self, rng: random.Random) -> None:
         with self.logging_in:

@@ -109,8 +109,8 @@ class ServerThread:
     go by real time; a ManualClock where nothing does."""
 
     def __init__(
-        self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None,
-        clock: Clock | None = None,
+        self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True,
+        payments_dir=None, instance=None, clock: Clock | None = None,
     ):
         install_event_loop_policy()
         self.clock = clock or OffsetClock()

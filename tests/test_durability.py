@@ -85,7 +85,9 @@ class HealthWatch:
         self.stub = health_pb2_grpc.HealthStub(client.channel)
         self.seen: list[int] = []
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=repeat_until, args=(self.stopping, self._sample, HEALTH_POLL_S), daemon=True)
+        self.thread = threading.Thread(
+            target=repeat_until, args=(self.stopping, self._sample, HEALTH_POLL_S), daemon=True,
+        )
 
     def start(self) -> HealthWatch:
         self.thread.start()
@@ -98,7 +100,10 @@ class HealthWatch:
 
     def stop(self, settle_s: float = 5.0) -> list[int]:
         """Stop once health reads SERVING again; return the changes seen."""
-        wait_until(lambda: self.seen and self.seen[-1] == health_pb2.HealthCheckResponse.SERVING, settle_s, "health SERVING again")
+        def serving() -> bool:
+            return bool(self.seen) and self.seen[-1] == health_pb2.HealthCheckResponse.SERVING
+
+        wait_until(serving, settle_s, "health SERVING again")
         self.stopping.set()
         self.thread.join(timeout=10)
         return self.seen

@@ -114,11 +114,13 @@ def test_an_unpaid_order_expires_and_a_late_payment_is_ticketed_while_the_seats_
     server, master, _, _ = station
     trip_id = schedule_trip(master, "ORD3", dt.timedelta(hours=6))
     hold = master.hold(trip_id, "BBB", "DDD", seat_count=1, ttl_seconds=1)
-    assert hold.expires_at.ToMilliseconds() == server.clock.now_ms() + 1000  # the owner's time is the gateway clock's stamp
+    # The owner's time is the gateway clock's stamp.
+    assert hold.expires_at.ToMilliseconds() == server.clock.now_ms() + 1000
     stub = orders(master)
     order = master.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="eo", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
     server.clock.advance(999)
-    assert master.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order.status == orders_pb2.ORDER_STATUS_PENDING_PAYMENT
+    pending = master.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order
+    assert pending.status == orders_pb2.ORDER_STATUS_PENDING_PAYMENT
     server.clock.advance(501)
     assert master.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order.status == orders_pb2.ORDER_STATUS_EXPIRED
     late = master.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="late", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH)).order

@@ -174,9 +174,10 @@ def test_a_signed_notification_for_the_wrong_amount_is_refused_and_audited(stati
     control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "tamper": "amount"})
     auditor = audit_admin(server)
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
+    listed = audit_pb2.ListRecordsRequest(action="payment-notification", target=created.order.order_id)
     records = wait_until(
-        lambda: auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", target=created.order.order_id)).records,
-        WAIT_S, "the refused notification's audit record", poll_s=0.2,
+        lambda: auditor.call(audit.ListRecords, listed).records, WAIT_S, "the refused notification's audit record",
+        poll_s=0.2,
     )
     assert audit_outcome(records[-1]) == "PAYMENT_MISMATCH"  # the forged amount reached the owner, which refused it
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)

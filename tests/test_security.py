@@ -556,7 +556,10 @@ def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(statio
 
 
 def test_a_production_start_has_no_accounts_and_a_one_time_setup_token(ray_session, tmp_path):
-    server = ServerThread(tmp_path / "data", shards=1, account_rules=RULES_FOR_TESTS, demo_accounts=False, clock=ManualClock())  # as `keyun serve` starts
+    # As `keyun serve` starts.
+    server = ServerThread(
+        tmp_path / "data", shards=1, account_rules=RULES_FOR_TESTS, demo_accounts=False, clock=ManualClock(),
+    )
     try:
         token = server.server.setup_token
         assert token and len(token) >= 32
@@ -597,7 +600,9 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
     session nobody uses ends on the server, whatever the token's own lifetime says."""
     keys = Keyring.init(tmp_path / "keys", algorithm="SM4-GCM")
     idle = AccountRules(idle_ms=1500, first_backoff_ms=100)
-    server = ServerThread(tmp_path / "data", shards=1, account_rules=idle, key_dir=tmp_path / "keys", clock=ManualClock())
+    server = ServerThread(
+        tmp_path / "data", shards=1, account_rules=idle, key_dir=tmp_path / "keys", clock=ManualClock(),
+    )
     try:
         client = KeyunClient(server.target, attempts=1)
         client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-sm4", phone="13244445555", password=STRONG))
@@ -610,7 +615,8 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
         client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())
         server.clock.advance(idle.idle_ms - 1)
         client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())  # used just in time: still alive
-        server.clock.advance(idle.idle_ms + 1)  # unused longer than the idle limit, far shorter than the token's 15 minutes
+        # Unused longer than the idle limit, far shorter than the token's 15 minutes.
+        server.clock.advance(idle.idle_ms + 1)
         assert refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason == "SESSION_ENDED"
         assert refused(client.refresh).reason == "SESSION_ENDED"
         client.close()
