@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import ray
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine.accounts import AccountEntry, AccountRules, AccountsEngine, SealDisplayNames
 from keyun.persistence.small_store import SmallStore
 
@@ -37,15 +37,16 @@ class AccountShard(PackedBatches, SendsAuditRecords):
         self.store = SmallStore(accounts_directory(Path(data_dir)))
         replayed = self.store.recover(self.engine)
         log.warning("accounts recovered: %d accounts, replayed %d records", len(self.engine.state.accounts), replayed)
-        self.start_forwarding(audit_name, "accounts", self.engine.audit_outbox)
+        self.start_forwarding(audit_name, "accounts", self.engine.audit_outbox, self.engine.last_now)
 
-    def apply(self, batch: list) -> list:
-        """Apply a batch at one `now`, make it durable, then reply per item."""
+    def apply(self, batch: list, now_ms: int | None = None) -> list:
+        """Apply a batch at the gateway's stamp `now_ms`, as TripShard does, make it durable, then
+        reply per item."""
         try:
             self.take_delivered(self.engine.audit_outbox)
-            replies, entries = self.engine.execute(batch, time.time_ns() // 1_000_000)
+            replies, entries = self.engine.execute(batch, SYSTEM_CLOCK.now_ms() if now_ms is None else now_ms)
             self.store.commit(self.engine.last_now, entries)
-            self.forward(entries)
+            self.forward(entries, self.engine.last_now)
             if any(type(entry) is AccountEntry and type(entry.command) is SealDisplayNames for entry in entries):
                 # The log before holds those names as text: snapshot the sealed state and drop it.
                 self.store.compact(self.engine)

@@ -13,6 +13,9 @@ the owner's own thread never waits for the audit owner:
 
 After a crash the outbox comes back from the snapshot and the log, and everything in it is sent
 again: a record is stored once whether or not it had already arrived.
+
+Each batch goes with the owner's last now (the gateway's stamp, see actors/trip_shard.py), which
+is the audit owner's time for it: no owner reads a clock of its own.
 """
 
 from __future__ import annotations
@@ -49,14 +52,16 @@ class AuditForwarder:
         self.delivered: deque[str] = deque()  # record ids, for the owner's thread
         self.changed = threading.Condition()
         self.sending = 0  # records taken from the queue and not yet stored
+        self.now_ms = 0  # the owner's now when it last handed over records
         metrics.AUDIT_OUTBOX_RECORDS.set_function(lambda: len(self.queue) + self.sending)
         self.thread = threading.Thread(target=self._run, name="audit-forwarder", daemon=True)
         self.thread.start()
 
-    def send(self, records: list[tuple]) -> None:
-        """Hand over durable records (from the owner's thread)."""
+    def send(self, records: list[tuple], now_ms: int) -> None:
+        """Hand over durable records journaled at the owner's `now_ms` (from the owner's thread)."""
         if records:
             with self.changed:
+                self.now_ms = max(self.now_ms, now_ms)
                 self.queue.extend(records)
                 self.changed.notify_all()
 
@@ -80,13 +85,13 @@ class AuditForwarder:
             time.sleep(GATHER_S)  # nobody waits for these: fewer, larger batches cost the audit owner less
             with self.changed:
                 batch = [self.queue.popleft() for _ in range(min(len(self.queue), MAX_AUDIT_BATCH))]
-                self.sending = len(batch)
+                self.sending, now_ms = len(batch), self.now_ms
             delay_s, failing_since = FIRST_RETRY_DELAY_S, None
             while True:
                 try:
                     if audit is None:
                         audit = ray.get_actor(self.audit_name, namespace=RAY_NAMESPACE)
-                    ray.get(audit.apply_values.remote(pack(batch)))
+                    ray.get(audit.apply_values.remote(pack(batch), now_ms))
                     break
                 except Exception as error:  # the audit owner is down or restarting: keep the batch, try again
                     if failing_since is None:
@@ -111,21 +116,22 @@ class SendsAuditRecords:
 
     forwarder: AuditForwarder | None = None
 
-    def start_forwarding(self, audit_name: str | None, owner: str, outbox: AuditOutbox) -> None:
-        """After recovery: send whatever may not have arrived before the restart."""
+    def start_forwarding(self, audit_name: str | None, owner: str, outbox: AuditOutbox, now_ms: int) -> None:
+        """After recovery (whose last now is `now_ms`): send whatever may not have arrived before
+        the restart."""
         self.forwarder = AuditForwarder(audit_name, owner) if audit_name else None
         if self.forwarder is not None:
-            self.forwarder.send(outbox.values())
+            self.forwarder.send(outbox.values(), now_ms)
 
     def take_delivered(self, outbox: AuditOutbox) -> None:
         """Before a batch: what the audit owner has stored leaves the outbox."""
         if self.forwarder is not None:
             outbox.delivered(self.forwarder.take_delivered())
 
-    def forward(self, entries: list) -> None:
-        """After a batch is durable: its audit records go on to the audit owner."""
+    def forward(self, entries: list, now_ms: int) -> None:
+        """After a batch applied at `now_ms` is durable: its audit records go on to the audit owner."""
         if self.forwarder is not None:
-            self.forwarder.send([entry.record for entry in entries if type(entry) is AuditNote])
+            self.forwarder.send([entry.record for entry in entries if type(entry) is AuditNote], now_ms)
 
     @ray.method(concurrency_group=AUDIT_GROUP)  # beside the batches: waiting here never holds one up
     def audit_flushed(self, timeout_s: float = 10.0) -> bool:

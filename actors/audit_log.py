@@ -8,18 +8,22 @@ store: everything acknowledged is on disk, and the chain continues from the stor
 Reading the whole log (verify, backup) can take minutes at 18 million records, so those methods
 and queries run in their own concurrency group: on a second thread of the same process, each in its
 own LMDB read transaction, while appends go on in the default group.
+
+Its time is the stamp each batch comes with (the gateway's clock, or for records other owners
+forward, their last now; see actors/trip_shard.py), never earlier than the last: it decides when
+the automatic purge runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import ray
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine.audit import MALFORMED, MIN_RETENTION_DAYS, AuditRecord, ChainReport, salvaged
 from keyun.engine.reasons import Rejected, Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
@@ -41,10 +45,6 @@ PURGE_EVERY_MS = 24 * 60 * 60 * 1000
 READ_GROUP = "read"
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def audit_directory(data_dir: Path) -> Path:
     return data_dir / "audit"
 
@@ -60,23 +60,30 @@ class AuditLog(PackedBatches):
         self.retention_days = retention_days
         self.store = AuditStore(audit_directory(Path(data_dir)))
         self.next_purge_at_ms = 0  # purge at the first batch after a start
+        self.last_now_ms = 0
         head_seq, head_hash = self.store.head()
         log.warning("audit log opened: %d records, head %d %s", self.store.count(), head_seq, head_hash.hex()[:16])
 
-    def apply(self, batch: list[AuditRecord]) -> list[int]:
-        """Store a batch; return each record's seq (the first one's for a resent record_id)."""
+    def apply(self, batch: list[AuditRecord], now_ms: int | None = None) -> list[int]:
+        """Store a batch stamped `now_ms`; return each record's seq (the first one's for a resent
+        record_id)."""
         # A malformed batch is the caller's bug and changes nothing: refuse it without dying, or Ray
         # would restart the owner each time the batch is resent.
         if len(batch) > MAX_AUDIT_BATCH or not all(isinstance(record, AuditRecord) for record in batch):
             raise ValueError(f"apply takes at most {MAX_AUDIT_BATCH} AuditRecords")
-        return self._apply(batch, wall_clock_ms())
+        return self._apply(batch, self._now(now_ms))
 
-    def apply_values(self, blob: bytes) -> list[int]:
+    def apply_values(self, blob: bytes, now_ms: int | None = None) -> list[int]:
         """Store a packed batch of AuditRecord values: the records owners journaled with the calls
         they answered (actors/audit_forwarder.py), sent on as plain values.  Values that make no
         valid record are stored as one that says so (engine.audit.salvaged), never refused."""
-        now_ms = wall_clock_ms()
-        return self.apply([_record(values, now_ms) for values in unpack(blob)])
+        now_ms = self._now(now_ms)
+        return self.apply([_record(values, now_ms) for values in unpack(blob)], now_ms)
+
+    def _now(self, stamp: int | None) -> int:
+        """The batch's stamp, or this process's real time without one; never before the last."""
+        self.last_now_ms = max(self.last_now_ms, SYSTEM_CLOCK.now_ms() if stamp is None else stamp)
+        return self.last_now_ms
 
     def _apply(self, batch: list[AuditRecord], now_ms: int) -> list[int]:
         try:

@@ -22,7 +22,8 @@ unpack = pickle.loads
 
 
 class PackedBatches:
-    """Mixed into an owner whose `apply(batch) -> replies` is its batch entry point."""
+    """Mixed into an owner whose `apply(batch, now_ms) -> replies` is its batch entry point;
+    `now_ms` is the gateway's stamp (keyun.common.clock)."""
 
-    def apply_packed(self, blob: bytes) -> bytes:
-        return pack(self.apply(unpack(blob)))  # type: ignore[attr-defined]
+    def apply_packed(self, blob: bytes, now_ms: int | None = None) -> bytes:
+        return pack(self.apply(unpack(blob), now_ms))  # type: ignore[attr-defined]

@@ -6,6 +6,12 @@ is applied, journaled with one write and one fsync, and only then answered.
 
 Recovery lives in __init__, because a restart by Ray reruns it: load the newest snapshot, replay
 the log after it, check the invariants, then serve.
+
+Time comes with each batch: the gateway stamps it with its clock's now (keyun.common.clock), and
+the engine applies it at the later of that stamp and its own last now, so time never runs
+backwards in an owner, whichever gateway sent the batch.  A test's ManualClock lives in the
+gateway's process and cannot reach this one; the stamp carries its time here.  A batch without a
+stamp (a tool calling `apply` itself) is applied at this process's real time.
 """
 
 from __future__ import annotations
@@ -13,12 +19,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import time
 from pathlib import Path
 
 import ray
 
 from keyun.common.gc_pauses import observe_collections
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine.commands import ListOrders
 from keyun.engine.limits import MAX_ARCHIVED_TRIPS_LISTED
 from keyun.engine.policy import Policy
@@ -55,10 +61,6 @@ GC_THRESHOLDS = (20_000, 10, 1000)
 # but 31 objects left by importing jsonschema at start (docs/operations.md).
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def shard_directory(data_dir: Path, shard_no: int) -> Path:
     return data_dir / "shards" / f"{shard_no:04d}"
 
@@ -82,21 +84,21 @@ class TripShard(PackedBatches, SendsAuditRecords):
         state = self.engine.state  # read at each scrape
         metrics.TRIPS_HELD.set_function(lambda: len(state.trips))
         metrics.TRIPS_ARCHIVED.set_function(lambda: len(state.archived))
-        self.start_forwarding(audit_name, f"shard {shard_no}", self.engine.audit_outbox)
+        self.start_forwarding(audit_name, f"shard {shard_no}", self.engine.audit_outbox, self.engine.last_now)
 
     def _progress(self, records: int, events: int) -> None:
         log.warning("shard %d recovering: %d records, %d events replayed", self.shard_no, records, events)
 
-    def apply(self, batch: list) -> list:
-        """Apply a batch stamped with one `now`, make it durable, then reply per item."""
+    def apply(self, batch: list, now_ms: int | None = None) -> list:
+        """Apply a batch at the gateway's stamp `now_ms` (see the module docstring), make it
+        durable, then reply per item."""
         metrics.BATCH_COMMANDS.observe(len(batch))
         try:
             self.take_delivered(self.engine.audit_outbox)
-            now = wall_clock_ms()
-            replies, entries = self.engine.execute(batch, now)
+            replies, entries = self.engine.execute(batch, SYSTEM_CLOCK.now_ms() if now_ms is None else now_ms)
             answer_from_archive(self.engine, self.store, batch, replies)
             self.store.commit(self.engine.last_now, entries)
-            self.forward(entries)
+            self.forward(entries, self.engine.last_now)
             self.store.finish_snapshot()  # if the one being written is durable
             if self.store.snapshot_due():
                 self.store.start_snapshot(self.engine)

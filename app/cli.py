@@ -9,12 +9,12 @@ import gc
 import logging
 import os
 import sys
-import time
 import tomllib
 from importlib import resources
 from pathlib import Path
 
 from keyun.actors.ray_runtime import RayExposed, cluster_address, start_ray
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.common.gc_pauses import observe_collections
 from keyun.common.platform import SHARED_PORTS, install_event_loop_policy, on_stop_signals
 from keyun.engine.accounts import AccountRules
@@ -113,7 +113,7 @@ def add_totp(verbs) -> None:
 
 def show_totp(args: argparse.Namespace) -> int:
     try:
-        print(credentials.totp_code(args.secret, time.time_ns() // 1_000_000))
+        print(credentials.totp_code(args.secret, SYSTEM_CLOCK.now_ms()))
     except ValueError as error:
         print(f"keyun totp: {error}", file=sys.stderr)
         return 2
@@ -306,7 +306,7 @@ def read_policy(path: Path) -> tuple[Policy, AccountRules]:
 async def _load_demo(server: KeyunServer) -> None:
     text = resources.files("keyun.gateway").joinpath(DEMO_NETWORK).read_text(encoding="utf-8")
     try:
-        result = await load_network(server.gateway, "demo-network", text, local_today(server.gateway.utc_offset_min).isoformat(), DEMO_DAYS)
+        result = await load_network(server.gateway, "demo-network", text, local_today(server.gateway.utc_offset_min, server.clock.now_ms()).isoformat(), DEMO_DAYS)
     except Rejected as rejected:
         raise SystemExit(f"the demo network did not load: {rejected.rejection.message}") from None
     log.info("demo network: %d trips scheduled over %d days (%d stations)", result.created + result.unchanged, DEMO_DAYS, result.stations)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy
 from keyun.gateway import credentials
@@ -39,7 +40,7 @@ def create_server(
     detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
     key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
     account_rules: AccountRules | None = None, payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
-    connection_limits: ConnectionLimits = ConnectionLimits(),
+    connection_limits: ConnectionLimits = ConnectionLimits(), clock: Clock = SYSTEM_CLOCK,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -49,5 +50,6 @@ def create_server(
     metrics = GatewayMetrics()
     owners = Owners.start(
         instance, data_dir, shards, policy or Policy(), account_rules or AccountRules(), check_invariants, detached, metrics, owner_resource,
+        clock,
     )
-    return KeyunServer(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s, connection_limits)
+    return KeyunServer(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s, connection_limits, clock)

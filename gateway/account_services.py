@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -51,10 +50,6 @@ KIND_TO_PROTO = {
 DOCUMENT_TO_PROTO = {kind.name: getattr(common_pb2, f"DOCUMENT_TYPE_{kind.name}") for kind in identity.DocumentType}
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def timestamp(ms: int) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromMilliseconds(ms)
@@ -79,7 +74,8 @@ class AccountDesk:
 
     def __init__(self, accounts: Batcher, secrets_: Secrets, auth: Auth, password_checks: Counter | None = None):
         """`password_checks`: counts the argon2id verifies of logins, by whether the account is
-        known, so an operator (and a test) can see that lock-out bounds them."""
+        known, so an operator (and a test) can see that lock-out bounds them.  Tokens, back-off and
+        TOTP codes go by `auth`'s clock."""
         self.accounts = accounts
         self.secrets = secrets_
         self.auth = auth
@@ -223,7 +219,7 @@ class AccountDesk:
 
     async def issue_tokens(self, session: ac.SessionView, reply: type[Tokens] = accounts_pb2.LoginResponse) -> Tokens:
         """A new access and refresh token for the session, in Login's reply or (`reply`) Refresh's."""
-        signer, issued, view = self.secrets.signer, now_ms(), session.account
+        signer, issued, view = self.secrets.signer, self.auth.clock.now_ms(), session.account
         device = view.login_name if view.kind is ac.AccountKind.DEVICE else ""
         access, access_claims = signer.issue_with_claims(
             credentials.Claims(view.account_id, session.session_id, credentials.ACCESS, view.roles, view.stations, view.operators, device),
@@ -308,7 +304,8 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         return accounts_pb2.RegisterResponse(account=desk.account(view, view.account_id))
 
     async def Login(self, request, context):
-        desk, now = self.desk, now_ms()
+        desk = self.desk
+        now = desk.auth.clock.now_ms()
         note_audit(target=_login_target(request.login_name))
         try:
             key = desk.login_key(request.login_name)
@@ -351,7 +348,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def Refresh(self, request, context):
         desk = self.desk
-        claims = desk.secrets.signer.verify(request.refresh_token, now_ms(), kind=credentials.REFRESH)
+        claims = desk.secrets.signer.verify(request.refresh_token, desk.auth.clock.now_ms(), kind=credentials.REFRESH)
         if isinstance(claims, Rejection):
             await abort(context, claims)
         note_audit(target=claims.subject)

@@ -13,7 +13,6 @@ import contextvars
 import dataclasses
 import logging
 import os
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any, NoReturn
 
 import grpc
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
 from keyun.engine.audit import (
@@ -87,15 +87,15 @@ class SessionCache:
     """Sessions this gateway has recently seen alive, checked with the accounts owner at most once
     per SESSION_RECHECK_S each; concurrent checks of one session share one owner call."""
 
-    def __init__(self, submit: Callable[[Any], Any]):
+    def __init__(self, submit: Callable[[Any], Any], clock: Clock = SYSTEM_CLOCK):
         self.submit = submit
+        self.clock = clock
         self.alive: OrderedDict[str, tuple[float, ac.AccountView]] = OrderedDict()
         self.checking: dict[str, asyncio.Future] = {}
 
     async def account(self, session_id: str) -> ac.AccountView | None:
-        loop = asyncio.get_running_loop()
         cached = self.alive.get(session_id)
-        if cached is not None and loop.time() - cached[0] < SESSION_RECHECK_S:
+        if cached is not None and self.clock.monotonic() - cached[0] < SESSION_RECHECK_S:
             return cached[1]
         pending = self.checking.get(session_id)
         if pending is None:
@@ -110,7 +110,7 @@ class SessionCache:
         if not check.alive:
             self.forget(session_id)
             return None
-        self.alive[session_id] = (asyncio.get_running_loop().time(), check.account)
+        self.alive[session_id] = (self.clock.monotonic(), check.account)
         self.alive.move_to_end(session_id)
         if len(self.alive) > MAX_CACHED_SESSIONS:
             self.alive.popitem(last=False)
@@ -160,8 +160,12 @@ def audit_target(request: Any) -> str:
 class Auth:
     """Everything the interceptor needs; the Accounts service shares it for logins."""
 
-    def __init__(self, signer: TokenSigner, sessions: SessionCache, trips: TripDirectory, audit_submit: Callable[[AuditRecord], Any]):
+    def __init__(
+        self, signer: TokenSigner, sessions: SessionCache, trips: TripDirectory,
+        audit_submit: Callable[[AuditRecord], Any], clock: Clock = SYSTEM_CLOCK,
+    ):
         self.signer = signer
+        self.clock = clock
         self.sessions = sessions
         self.trips = trips
         self.audit_submit = audit_submit
@@ -189,7 +193,7 @@ class Auth:
         token = bearer_token(context)
         if not token:
             return reject(Reason.NOT_AUTHENTICATED, "this call needs an access token: log in and send 'authorization: Bearer <token>'")
-        claims = self.claims(token, time.time_ns() // 1_000_000)
+        claims = self.claims(token, self.clock.now_ms())
         if isinstance(claims, Rejection):
             return claims
         if claims.kind != credentials.ACCESS:
@@ -243,7 +247,7 @@ class Auth:
     def audit_record(self, principal: Principal | None, context: grpc.aio.ServicerContext, action: str, target: str, outcome: str, detail: str = "", station: str = "") -> AuditRecord:
         # Target, station and detail come from the request: fit() makes any text a valid field.
         return AuditRecord(
-            record_id=os.urandom(16).hex(), at_ms=time.time_ns() // 1_000_000,
+            record_id=os.urandom(16).hex(), at_ms=self.clock.now_ms(),
             actor=principal.account_id if principal else "", role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
             device=fit(principal.device if principal else self.peer_device(context), MAX_DEVICE_CHARS),
             station=fit(station or (principal.stations[0] if principal and len(principal.stations) == 1 else ""), MAX_STATION_CHARS),

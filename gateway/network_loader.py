@@ -30,8 +30,8 @@ class LoadResult:
     schedules: int
 
 
-def local_today(utc_offset_min: int) -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(minutes=utc_offset_min))).date()
+def local_today(utc_offset_min: int, now_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone(dt.timedelta(minutes=utc_offset_min))).date()
 
 
 async def load_network(gateway: Gateway, request_id: str, text: str, first_date: str, days: int) -> LoadResult:
@@ -40,7 +40,7 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     network = parse_network_text(text)
     if network.utc_offset_min != gateway.utc_offset_min:
         raise invalid("network_toml", f"utc_offset differs from the server's ({gateway.utc_offset_min} minutes)")
-    first_day = parse_date("first_date", first_date) if first_date else local_today(network.utc_offset_min)
+    first_day = parse_date("first_date", first_date) if first_date else local_today(network.utc_offset_min, gateway.clock.now_ms())
     try:
         specs = expand(network, first_day, days or DEFAULT_DAYS)
     except OverflowError:  # the last day would fall after 9999-12-31

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import time
 from typing import Protocol
 
 import aiohttp
 import grpc
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import commands as cmd
 from keyun.engine.commands import PayMethod
 from keyun.engine.permissions import Permission, cash_refusal
@@ -40,10 +40,6 @@ MAX_WATCH_S = 30 * 60
 FINAL = {OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.CHANGED}
 WALLETS = {PayMethod.WEPAY, PayMethod.ALIPAY}
 LINE_KIND_TO_PROTO = {PAY: orders_pb2.RECONCILE_LINE_KIND_PAY, REFUND: orders_pb2.RECONCILE_LINE_KIND_REFUND}
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class PaymentDesk(Protocol):
@@ -87,9 +83,10 @@ class CounterOnly:
 class OrderDesk:
     """Orders through their owners, and money through the payment desk."""
 
-    def __init__(self, gateway: Gateway, payments: PaymentDesk):
+    def __init__(self, gateway: Gateway, payments: PaymentDesk, clock: Clock = SYSTEM_CLOCK):
         self.gateway = gateway
         self.payments = payments
+        self.clock = clock  # a counter payment's paid_at
 
     async def settle(self, context: grpc.aio.ServicerContext, order: OrderView) -> OrderView:
         async with provider_errors(context):
@@ -182,7 +179,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             async with provider_errors(context):
                 txn = await self.desk.payments.authorize_card(request.terminal_id, order)
         async with owner_errors(context):
-            paid = await self.desk.record_payment(method, order.order_id, txn, order.amount_fen, now_ms())
+            paid = await self.desk.record_payment(method, order.order_id, txn, order.amount_fen, self.desk.clock.now_ms())
         if isinstance(paid, Rejection):
             await abort(context, paid)
         return orders_pb2.PayAtCounterResponse(order=convert.order(await self.desk.settle(context, paid)))

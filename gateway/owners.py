@@ -6,6 +6,9 @@ holds owner handles and calls them through Batcher, `call_owner` and `scrape_met
 Natural batching: each shard has at most one batch in flight; calls that arrive meanwhile wait in a
 bounded queue and go together in the next batch.  No timers, so an idle system answers at once and
 a busy one batches more.
+
+Each send of a batch carries the gateway clock's now: the owner applies the batch at that time
+(see actors/trip_shard.py), so the owners keep the time of the gateway's one clock.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.actors.packed import pack, unpack
 from keyun.actors.ray_runtime import RAY_NAMESPACE
 from keyun.actors.trip_shard import RemoteTripShard
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
 from keyun.engine.policy import Policy
@@ -68,9 +72,10 @@ def shard_of(trip_id: str, shards: int) -> int:
 
 
 class Batcher:
-    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None):
+    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None, clock: Clock = SYSTEM_CLOCK):
         self.actor = actor
         self.metrics = metrics
+        self.clock = clock
         self.waiting: list[tuple[Any, asyncio.Future, float]] = []
         self.draining: asyncio.Task | None = None
         self.batches = 0  # batches sent, for tests and metrics
@@ -120,7 +125,7 @@ class Batcher:
         sent_at = loop.time()
         while True:
             try:
-                replies = unpack(await self.actor.apply_packed.remote(packed))
+                replies = unpack(await self.actor.apply_packed.remote(packed, self.clock.now_ms()))
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:
@@ -197,6 +202,7 @@ class OwnerPool:
     def __init__(
         self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
         detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None, audit_name: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         """`audit_name`: the audit owner the trip owners send the audit records they journal to.
         Raises ShardCountMismatch, before creating any owner, if owners of another pool size
@@ -209,7 +215,7 @@ class OwnerPool:
             RemoteTripShard.options(name=trip_owner_name(instance, n), **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards)
             for n in range(shards)
         ]
-        self.batchers = [Batcher(actor, metrics) for actor in self.actors]
+        self.batchers = [Batcher(actor, metrics, clock) for actor in self.actors]
 
     async def ready(self) -> list[dict]:
         """Wait until every owner has recovered; return what each reports.  Raises
@@ -283,10 +289,11 @@ class Owners:
     def start(
         cls, instance: str, data_dir: Path, shards: int, policy: Policy, account_rules: AccountRules, check_invariants: bool = False,
         detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> Owners:
         """Find or start the owners of `data_dir`; the trip and accounts owners send their audit records to the audit owner."""
         audit_name = audit_actor_name(instance)
-        pool = OwnerPool(instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name)
+        pool = OwnerPool(instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name, clock)
         accounts = accounts_owner(instance, data_dir, account_rules, detached, owner_resource, audit_name)
         return cls(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
 

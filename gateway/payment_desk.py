@@ -10,7 +10,6 @@ the owner ignores a transaction it has already recorded.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from keyun.common.payments_wire.keys import ProviderKeys
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.audit import MAX_DETAIL_CHARS, AuditRecord, fit
 from keyun.engine.commands import PayMethod
 from keyun.engine.reasons import Reason, Rejection
@@ -50,16 +50,17 @@ class ProviderDesk:
         self.receiver: NotificationReceiver | None = None
 
     @classmethod
-    def from_key_dir(cls, directory: Path, notify_base_url: str) -> ProviderDesk:
-        """The providers a merchant.json names (made by `keyun sandbox-pay --keys-dir`, or by hand)."""
+    def from_key_dir(cls, directory: Path, notify_base_url: str, clock: Clock = SYSTEM_CLOCK) -> ProviderDesk:
+        """The providers a merchant.json names (made by `keyun sandbox-pay --keys-dir`, or by hand),
+        stamping their requests with `clock`."""
         keys = ProviderKeys.load(directory)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROVIDER_TIMEOUT_S))
         wallets: dict[PayMethod, WalletProvider] = {}
         if "wepay" in keys.providers:
-            wallets[PayMethod.WEPAY] = WePay(keys["wepay"], session)
+            wallets[PayMethod.WEPAY] = WePay(keys["wepay"], session, clock.now_ms)
         if "alipay" in keys.providers:
-            wallets[PayMethod.ALIPAY] = AliPay(keys["alipay"], session)
-        acquirer = CardAcquirer(keys["card"], session) if "card" in keys.providers else None
+            wallets[PayMethod.ALIPAY] = AliPay(keys["alipay"], session, clock.now_ms)
+        acquirer = CardAcquirer(keys["card"], session, clock.now_ms) if "card" in keys.providers else None
         return cls(wallets, acquirer, notify_base_url, keys.sandbox)
 
     def offers(self, method: PayMethod) -> bool:
@@ -100,9 +101,10 @@ class NotificationDesk:
     """What a verified notification does: record the payment with the order's owner, pay out
     whatever the owner says is owed (a late or duplicate payment), and leave an audit record."""
 
-    def __init__(self, orders, audit_submit):
+    def __init__(self, orders, audit_submit, clock: Clock = SYSTEM_CLOCK):
         self.orders = orders  # OrderDesk
         self.audit_submit = audit_submit
+        self.clock = clock
 
     async def handle(self, notification: Notification) -> None:
         method = METHOD_OF[notification.method]
@@ -121,19 +123,23 @@ class NotificationDesk:
         if reason in AUDITED_REFUSALS.values():
             return
         await self.audit_submit(AuditRecord(
-            record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000, actor="", role="", device="", station="",
+            record_id=uuid.uuid4().hex, at_ms=self.clock.now_ms(), actor="", role="", device="", station="",
             source=f"provider:{provider}", action="payment-notification", target="", outcome=reason,
             detail=f"refused before reaching an order; body sha256 {body_digest}",
         ))
 
     async def _audit(self, notification: Notification, outcome: str, detail: str) -> None:
         await self.audit_submit(AuditRecord(
-            record_id=uuid.uuid4().hex, at_ms=time.time_ns() // 1_000_000, actor="", role="", device="", station="",
+            record_id=uuid.uuid4().hex, at_ms=self.clock.now_ms(), actor="", role="", device="", station="",
             source=f"provider:{notification.method.value}", action="payment-notification", target=fit(notification.merchant_order_no, 200),
             outcome=outcome, detail=fit(f"txn {notification.provider_txn_id}, {notification.amount_fen} fen: {detail}", MAX_DETAIL_CHARS),
         ))
 
 
 def receiver_for(desk: ProviderDesk, notifications: NotificationDesk, registry=None) -> NotificationReceiver:
+    """Checks notifications' freshness by the notification desk's clock."""
     wallets = {PROVIDER_OF[method]: wallet for method, wallet in desk.wallets.items()}
-    return NotificationReceiver(wallets, notifications.handle, registry=registry, refused=notifications.refused)
+    return NotificationReceiver(
+        wallets, notifications.handle, registry=registry, now_ms=notifications.clock.now_ms,
+        refused=notifications.refused,
+    )

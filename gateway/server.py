@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
 from keyun.v1 import (
@@ -103,26 +104,31 @@ class KeyunServer:
         self, owners: Owners, metrics: GatewayMetrics, keyring: credentials.StationKeys, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
         password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
         payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S, connection_limits: ConnectionLimits = ConnectionLimits(),
+        clock: Clock = SYSTEM_CLOCK,
     ):
+        """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
+        with each batch."""
         pool = owners.pool
+        self.clock = clock
         self.connection_limits = connection_limits
-        self.searches = SharedAnswers(search_cache_s, metrics.search_answers)
+        self.searches = SharedAnswers(search_cache_s, metrics.search_answers, clock=clock)
         self.owners = owners
         self.pool = pool
         self.tls = tls
         self.metrics = metrics
         self.demo_accounts = demo_accounts
         self.setup_token: str | None = None
-        self.gateway = Gateway(pool, utc_offset_min)
-        self.accounts = Batcher(owners.accounts, metrics)
+        self.gateway = Gateway(pool, utc_offset_min, clock=clock)
+        self.accounts = Batcher(owners.accounts, metrics, clock)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
-        self.audit = Batcher(owners.audit, metrics)
+        self.audit = Batcher(owners.audit, metrics, clock)
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
-        self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
+        trips = TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id)))
+        self.auth = Auth(signer, SessionCache(self.accounts.submit, clock), trips, self.audit.submit, clock)
         self.auth.client_certs = tls is not None and tls.require_client_cert
         self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth, metrics.login_password_checks)
         self.gateway.resolve_holders = self.desk.holders
-        self.orders = OrderDesk(self.gateway, CounterOnly())
+        self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle
         self.gateway.sessions = self.auth.sessions
         self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
@@ -140,13 +146,13 @@ class KeyunServer:
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
         notification port.  Providers reach it at http://HOST:PORT/notify/<provider>."""
-        desk = ProviderDesk.from_key_dir(self.payments_dir, "")
+        desk = ProviderDesk.from_key_dir(self.payments_dir, "", self.clock)
         self.orders.payments = desk
         if not self.receive_notifications:  # a --workers helper: the first process receives for all
             desk.notify_base_url = self.notify_url
             log.info("payments: notifications go to %s", self.notify_url)
             return 0
-        self.receiver = receiver_for(desk, NotificationDesk(self.orders, self.audit.submit), self.metrics.registry)
+        self.receiver = receiver_for(desk, NotificationDesk(self.orders, self.audit.submit, self.clock), self.metrics.registry)
         bound = await self.receiver.start(host, notify_port)
         desk.notify_base_url = self.notify_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
         offered = [*(method.value for method in desk.wallets), *(["card"] if desk.acquirer else [])]

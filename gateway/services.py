@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import commands as cmd
 from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
@@ -70,9 +71,13 @@ class Gateway:
     """What every servicer shares: the owner pool, the station's UTC offset, and how to find the
     caller's frequent passengers (the account services set it)."""
 
-    def __init__(self, pool: OwnerPool, utc_offset_min: int, resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None):
+    def __init__(
+        self, pool: OwnerPool, utc_offset_min: int,
+        resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None, clock: Clock = SYSTEM_CLOCK,
+    ):
         self.pool = pool
         self.utc_offset_min = utc_offset_min
+        self.clock = clock  # what "today" is when a network is loaded without a first date
         self.resolve_holders = resolve_holders
         # The session cache (the server sets it): long calls check their session is still alive.
         self.sessions: Any = None

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.reasons import Rejection
 
 # How long a search answer is kept by default (keyun serve --search-cache-ms).
@@ -26,8 +27,11 @@ MAX_SHARED_ANSWERS = 10_000
 
 
 class SharedAnswers:
-    def __init__(self, ttl_s: float, counter: Any = None, max_entries: int = MAX_SHARED_ANSWERS):
+    def __init__(
+        self, ttl_s: float, counter: Any = None, max_entries: int = MAX_SHARED_ANSWERS, clock: Clock = SYSTEM_CLOCK,
+    ):
         self.ttl_s = ttl_s
+        self.clock = clock
         self.max_entries = max_entries
         self.kept: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()  # key -> (expires at, answer)
         self.asking: dict[Hashable, asyncio.Future] = {}
@@ -41,9 +45,8 @@ class SharedAnswers:
         """
         if self.ttl_s <= 0:
             return await ask()
-        loop = asyncio.get_running_loop()
         kept = self.kept.get(key)
-        if kept is not None and loop.time() < kept[0]:
+        if kept is not None and self.clock.monotonic() < kept[0]:
             self._count("kept")
             return kept[1]
         asking = self.asking.get(key)
@@ -56,7 +59,7 @@ class SharedAnswers:
         return await asyncio.shield(asking)  # one caller giving up does not cancel the others' answer
 
     async def _ask(self, key: Hashable, ask: Callable[[], Awaitable[Any]]) -> Any:
-        asked_at = asyncio.get_running_loop().time()
+        asked_at = self.clock.monotonic()
         try:
             answer = await ask()
         finally:

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keyun.common.files import write_atomically
-from keyun.common.platform import FILE_MODES, O_BINARY
+from keyun.common.platform import FILE_MODES
 
 from .lock import DirectoryLock
 

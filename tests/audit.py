@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ import grpc
 from keyun.terminals.client import KeyunClient, KeyunError
 
 from .conftest import logged_in
+from .waiting import wait_until
 from keyun.v1 import common_pb2
 
 STOPS = ["AAA", "BBB", "CCC", "DDD"]
@@ -66,9 +66,7 @@ class Load:
         return self.record
 
     def wait_for(self, acknowledged: int, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.record.acknowledged < acknowledged and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: self.record.acknowledged >= acknowledged, timeout_s, f"{acknowledged} acknowledged")
 
     def _work(self, rng: random.Random) -> None:
         with self.logging_in:
@@ -109,24 +107,26 @@ class Load:
     def _until_answered(self, call):
         """The call's result, or None if the server refused it; retried with one request id until answered."""
         request_id = uuid.uuid4().hex
-        give_up_at = time.monotonic() + GIVE_UP_AFTER_S
-        while True:
+
+        def answered() -> tuple | None:
+            """(result,) or (None,) once the server answered; None while it is unavailable."""
             try:
                 result = call(request_id)
             except KeyunError as error:
-                if error.code in TRANSIENT and time.monotonic() < give_up_at:
+                if error.code in TRANSIENT:
                     with self.record.lock:
                         self.record.retried += 1
-                    time.sleep(0.2)
-                    continue
-                assert error.code not in TRANSIENT, f"server unavailable for {GIVE_UP_AFTER_S} s"
+                    return None
                 assert error.reason != "REQUEST_ID_REUSED", error
                 with self.record.lock:
                     self.record.refusals[error.reason] = self.record.refusals.get(error.reason, 0) + 1
-                return None
+                return (None,)
             with self.record.lock:
                 self.record.acknowledged += 1
-            return result
+            return (result,)
+
+        (result,) = wait_until(answered, GIVE_UP_AFTER_S, "the server answered (it stayed unavailable)", poll_s=0.2)
+        return result
 
 
 def audit(client: KeyunClient, trip_ids: list[str], record: Record) -> int:

@@ -12,13 +12,17 @@ import datetime as dt
 import itertools
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from keyun.common.clock import SYSTEM_CLOCK, Clock
+
+from .clocks import OffsetClock
+from .waiting import wait_until
 
 if TYPE_CHECKING:
     from keyun.terminals.client import KeyunClient
@@ -104,21 +108,29 @@ def ray_session(tmp_path_factory):
 
 
 class ServerThread:
-    """A real Keyun server (grpc.aio, real Ray owners) on an event loop thread of its own (uvloop unless
-    KEYUN_EVENT_LOOP=asyncio)."""
+    """A real Keyun server (grpc.aio on uvloop, real Ray owners) on its own event loop thread.
 
-    def __init__(self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True, payments_dir=None, instance=None):
+    Its `clock` is every part of the server's time: tests move it forward to pass a deadline.  By
+    default an OffsetClock (real time, plus what tests advance), since TOTP codes and certificates
+    go by real time; a ManualClock where nothing does."""
+
+    def __init__(
+        self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True,
+        payments_dir=None, instance=None, clock: Clock | None = None,
+    ):
+        from keyun.app.server import create_server
         from keyun.common.platform import install_event_loop_policy
         from keyun.gateway.credentials import FAST_TEST_PARAMS
-        from keyun.app.server import create_server
 
         install_event_loop_policy()
+        self.clock = clock or OffsetClock()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = create_server(
             instance or f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls,
             password_params=FAST_TEST_PARAMS, demo_accounts=demo_accounts, account_rules=account_rules, key_dir=key_dir, payments_dir=payments_dir,
+            clock=self.clock,
         )
         self.data_dir = data_dir
         self.port = self.run(self.server.start("127.0.0.1", 0))
@@ -154,6 +166,10 @@ class Keyun:
     def target(self) -> str:
         return self.server.target
 
+    @property
+    def clock(self) -> Clock:
+        return self.server.clock
+
     def trip(self, departs_in: dt.timedelta, vehicle: str = "mini12") -> str:
         """Schedule a fresh trip on LINE leaving AAA `departs_in` from now; return its trip id."""
         return schedule_trip(self.client, f"T{next(self.numbers)}", departs_in, vehicle)
@@ -172,26 +188,25 @@ def restarted(actor, old_pid: int, wait_s: float = 60.0) -> dict:
     what the new one's ready() says."""
     import ray
 
-    give_up_at = time.monotonic() + wait_s
-    while time.monotonic() < give_up_at:
+
+    def replaced() -> dict | None:
         try:
             ready = ray.get(actor.ready.remote(), timeout=wait_s)
-            if ready["pid"] != old_pid:
-                return ready
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the owner was not restarted within {wait_s} s")
+            return None
+        return ready if ready["pid"] != old_pid else None
+
+    return wait_until(replaced, wait_s, "the owner restarted", poll_s=0.1)
 
 
-def logged_in(client: KeyunClient, login_name: str = "master") -> KeyunClient:
+def logged_in(client: KeyunClient, login_name: str = "master", clock: Clock = SYSTEM_CLOCK) -> KeyunClient:
     """Log a client in as one of the demo accounts every test server has (administrators with
-    the demo TOTP secret's current code)."""
+    the demo TOTP secret's code at the server's `clock`)."""
     from keyun.gateway.credentials import totp_code
     from keyun.gateway.demo_accounts import ADMIN_ROLES, DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
     admin = any(ADMIN_ROLES & set(a.roles) for a in DEMO_ACCOUNTS if a.login_name == login_name)
-    code = totp_code(DEMO_TOTP_SECRET, time.time_ns() // 1_000_000) if admin else ""
+    code = totp_code(DEMO_TOTP_SECRET, clock.now_ms()) if admin else ""
     client.login(login_name, DEMO_PASSWORD, code)
     return client
 
@@ -201,7 +216,7 @@ def keyun(ray_session, tmp_path_factory):
     from keyun.terminals.client import KeyunClient
 
     server = ServerThread(tmp_path_factory.mktemp("data"), shards=2)
-    client = logged_in(KeyunClient(server.target))
+    client = logged_in(KeyunClient(server.target), clock=server.clock)
     yield Keyun(server, client, itertools.count(1))
     client.close()
     server.stop()

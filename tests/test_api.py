@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import grpc
 import pytest
@@ -63,7 +62,7 @@ def test_identical_searches_share_one_answer_for_at_most_a_moment(keyun):
     assert seats_free() == 12
     assert (answers("owners") - asked, answers("kept") - kept) == (1, 1)  # the second came from the first's answer
     keyun.client.sell(trip_id, "AAA", "DDD", seat_count=1)  # a sale always asks the owner
-    time.sleep(SEARCH_CACHE_S + 0.1)
+    keyun.clock.advance_s(SEARCH_CACHE_S)
     assert seats_free() == 11  # an answer is never older than SEARCH_CACHE_S (plus its round trip)
 
 
@@ -176,7 +175,7 @@ def test_holds_confirm_release_and_expire(keyun):
     assert keyun.client.sell(trip_id, "AAA", "DDD", seat_numbers=("3",)).tickets[0].seat_number == "3"
 
     short = keyun.client.hold(trip_id, "AAA", "DDD", seat_numbers=("4",), ttl_seconds=1)
-    time.sleep(1.2)
+    keyun.clock.advance_s(1.2)  # past the hold's second
     assert refused(keyun.client.confirm, short.hold_id).reason in {"HOLD_EXPIRED", "HOLD_CLOSED"}
     assert keyun.client.sell(trip_id, "AAA", "DDD", seat_numbers=("4",)).tickets[0].seat_number == "4"
     assert refused(keyun.client.confirm, f"{trip_id}-H999").code == grpc.StatusCode.NOT_FOUND
@@ -265,10 +264,10 @@ def test_a_station_policy_sets_fees_and_hold_lifetime(ray_session, tmp_path):
     policy = parse_policy({"hold_minutes": 3, "refund_tiers": [{"hours_before": 4, "fee_percent": 5}, {"hours_before": 0, "fee_percent": 50}]})
     server = ServerThread(tmp_path, shards=1, policy=policy)
     try:
-        with logged_in(KeyunClient(server.target)) as client:
+        with logged_in(KeyunClient(server.target), clock=server.clock) as client:
             trip_id = schedule_trip(client, "P1", 5 * HOURS)
             hold = client.hold(trip_id, "AAA", "DDD", seat_count=1)
-            lifetime_ms = hold.expires_at.ToMilliseconds() - int(time.time() * 1000)
+            lifetime_ms = hold.expires_at.ToMilliseconds() - server.clock.now_ms()
             assert 2.5 * 60_000 < lifetime_ms <= 3 * 60_000
             ticket = client.confirm(hold.hold_id).tickets[0]
             assert client.refund(ticket.ticket_id).refund_fee_fen == 200  # 5 % of 40.00, more than 4 h out

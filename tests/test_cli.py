@@ -10,13 +10,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.gateway import credentials
 from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
+
+from .waiting import wait_until
 
 BIN = Path(sys.executable).parent
 KEYUN = str(BIN / "keyun")
@@ -46,11 +48,12 @@ def demo_server(tmp_path_factory):
     assert process.wait(timeout=60) == 0
 
 
-def keyun(*args: str, ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def keyun(*args: str, ok: bool | None = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a `keyun` command; unless `ok` is None, check that it succeeded (or, False, failed)."""
     # The station's duty manager of the demo data, unless `env` says who: sells, checks in and loads networks.
     login = env or {"KEYUN_USER": "master", "KEYUN_PASSWORD": DEMO_PASSWORD}
     result = subprocess.run([KEYUN, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **login})
-    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    assert ok is None or (result.returncode == 0) == ok, result.stdout + result.stderr
     return result
 
 
@@ -89,7 +92,7 @@ def test_a_counter_and_a_gate_against_the_demo_network(demo_server):
 
 def admin_code(login: str, used: dict[str, int], secret: str = DEMO_TOTP_SECRET) -> str:
     """A TOTP code an administrator has not used yet (each is good once per account)."""
-    step = max(credentials.totp_step(time.time_ns() // 1_000_000), used.get(login, 0))
+    step = max(credentials.totp_step(SYSTEM_CLOCK.now_ms()), used.get(login, 0))
     used[login] = step + 1
     return credentials.totp_code(secret, step * credentials.TOTP_STEP_MS)
 
@@ -120,8 +123,13 @@ def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path
     assert [line for line in listing.splitlines() if "cash-acceptor" in line] == [line for line in listing.splitlines() if "kiosk9" in line]
     tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).strftime("%Y%m%d")
     seller = {"KEYUN_USER": "wang", "KEYUN_PASSWORD": "Cli-Seller-2026"}
-    time.sleep(1.1)  # a role granted reaches a gateway's session cache within a second
-    assert "total ¥" in keyun("counter", "sell", f"K101-{tomorrow}", "SJZ", "BD", "--count", "1", *server, env=seller).stdout
+
+    def sell_as_wang() -> subprocess.CompletedProcess | None:
+        sold = keyun("counter", "sell", f"K101-{tomorrow}", "SJZ", "BD", "--count", "1", *server, env=seller, ok=None)
+        return sold if sold.returncode == 0 else None
+
+    # A role granted reaches a gateway's session cache within a second (SESSION_RECHECK_S).
+    assert "total ¥" in wait_until(sell_as_wang, 30, "the granted role lets wang sell").stdout
     refused = keyun("counter", "sell", f"K105-{tomorrow}", "BD", "BJ", "--count", "1", *server, env=seller, ok=False)
     assert "PERMISSION_DENIED" in refused.stderr  # another station's sale
     as_admin("sysadmin", "staff", "disable", created["account_id"])

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -23,8 +22,10 @@ from keyun.terminals.client import KeyunClient
 
 from .audit import Load, audit
 from .conftest import ServerThread, logged_in, schedule_trip
+from .waiting import repeat_until, wait_until
 
 KEYUN = str(Path(sys.executable).parent / "keyun")
+HEALTH_POLL_S = 0.02
 BOARDING = dt.timedelta(minutes=30)  # inside the check-in window, so the load can check in
 
 
@@ -78,30 +79,31 @@ def test_owner_crashes_mid_load_lose_nothing(ray_session, tmp_path):
 
 
 class HealthWatch:
-    """Polls the standard health service every 20 ms in a thread; records each change."""
+    """Polls the standard health service every HEALTH_POLL_S in a thread; records each change."""
 
     def __init__(self, client: KeyunClient):
         self.stub = health_pb2_grpc.HealthStub(client.channel)
         self.seen: list[int] = []
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread = threading.Thread(
+            target=repeat_until, args=(self.stopping, self._sample, HEALTH_POLL_S), daemon=True,
+        )
 
     def start(self) -> HealthWatch:
         self.thread.start()
         return self
 
-    def _poll(self) -> None:
-        while not self.stopping.is_set():
-            status = self.stub.Check(health_pb2.HealthCheckRequest(service="keyun.v1.Sales"), timeout=5).status
-            if not self.seen or self.seen[-1] != status:
-                self.seen.append(status)
-            time.sleep(0.02)
+    def _sample(self) -> None:
+        status = self.stub.Check(health_pb2.HealthCheckRequest(service="keyun.v1.Sales"), timeout=5).status
+        if not self.seen or self.seen[-1] != status:
+            self.seen.append(status)
 
     def stop(self, settle_s: float = 5.0) -> list[int]:
-        """Stop once health reads SERVING again (or after settle_s); return the changes seen."""
-        deadline = time.monotonic() + settle_s
-        while time.monotonic() < deadline and (not self.seen or self.seen[-1] != health_pb2.HealthCheckResponse.SERVING):
-            time.sleep(0.05)
+        """Stop once health reads SERVING again; return the changes seen."""
+        def serving() -> bool:
+            return bool(self.seen) and self.seen[-1] == health_pb2.HealthCheckResponse.SERVING
+
+        wait_until(serving, settle_s, "health SERVING again")
         self.stopping.set()
         self.thread.join(timeout=10)
         return self.seen
@@ -162,8 +164,7 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
     load = Load(target, trip_ids).start()
     rng = random.Random(11)
     for crash in range(3):
-        load.wait_for(load.record.acknowledged + 30)
-        time.sleep(rng.uniform(0, 0.5))
+        load.wait_for(load.record.acknowledged + 30 + rng.randrange(30))  # a crash at a random point of the load
         server.kill_everything()
         server = ServerProcess(data_dir, port)
     load.wait_for(load.record.acknowledged + 30)

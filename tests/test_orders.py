@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import grpc
 import pytest
 
+from keyun.common.clock import ManualClock
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import accounts_pb2, common_pb2, orders_pb2, orders_pb2_grpc, sales_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
+from .waiting import wait_until
 
 STRONG = "Order-Passw0rd"
 
 
 @pytest.fixture(scope="module")
 def station(ray_session, tmp_path_factory):
-    server = ServerThread(tmp_path_factory.mktemp("orders"), shards=2)
-    master = logged_in(KeyunClient(server.target, attempts=1))
+    server = ServerThread(tmp_path_factory.mktemp("orders"), shards=2, clock=ManualClock())
+    master = logged_in(KeyunClient(server.target, attempts=1), clock=server.clock)
     passenger = KeyunClient(server.target, attempts=1)
     passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-orders", phone="13011112222", password=STRONG))
     passenger.login("13011112222", STRONG)
@@ -82,7 +83,7 @@ def test_a_passenger_orders_online_is_followed_on_watch_and_pays_at_the_counter(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    time.sleep(1.0)
+    wait_until(lambda: seen, 10, "the watch sent the order as it is")
     assert refused(lambda: passenger.call(mine.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="self-pay", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH))).code is grpc.StatusCode.PERMISSION_DENIED
     paid = master.call(orders(master).PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="pc", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH)).order
     assert paid.tickets[0].holder.name == "吴**"
@@ -110,12 +111,17 @@ def test_a_passenger_orders_online_is_followed_on_watch_and_pays_at_the_counter(
 
 
 def test_an_unpaid_order_expires_and_a_late_payment_is_ticketed_while_the_seats_are_free(station):
-    _, master, _, _ = station
+    server, master, _, _ = station
     trip_id = schedule_trip(master, "ORD3", dt.timedelta(hours=6))
     hold = master.hold(trip_id, "BBB", "DDD", seat_count=1, ttl_seconds=1)
+    # The owner's time is the gateway clock's stamp.
+    assert hold.expires_at.ToMilliseconds() == server.clock.now_ms() + 1000
     stub = orders(master)
     order = master.call(stub.CreateOrder, orders_pb2.CreateOrderRequest(request_id="eo", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
-    time.sleep(1.5)
+    server.clock.advance(999)
+    pending = master.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order
+    assert pending.status == orders_pb2.ORDER_STATUS_PENDING_PAYMENT
+    server.clock.advance(501)
     assert master.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order.status == orders_pb2.ORDER_STATUS_EXPIRED
     late = master.call(stub.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="late", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH)).order
     assert late.status == orders_pb2.ORDER_STATUS_TICKETED and late.tickets[0].seat_number == hold.seat_numbers[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import urllib.request
 
 import pytest
@@ -16,6 +15,7 @@ from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, common_pb2, orders
 
 from .conftest import ServerThread, logged_in, schedule_trip
 from .payments.conftest import start_sandbox, stop_sandbox
+from .waiting import wait_until
 
 STRONG = "Wallet-Passw0rd"
 WAIT_S = 20
@@ -26,7 +26,7 @@ def station(ray_session, tmp_path_factory):
     directory = tmp_path_factory.mktemp("wallets")
     sandbox = start_sandbox(directory / "pay-keys", directory / "pay-state.json")
     server = ServerThread(directory / "data", shards=2, payments_dir=sandbox.keys_dir)
-    master = logged_in(KeyunClient(server.target, attempts=1))
+    master = logged_in(KeyunClient(server.target, attempts=1), clock=server.clock)
     passenger = KeyunClient(server.target, attempts=1)
     passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-wallet", phone="13599990000", password=STRONG))
     passenger.login("13599990000", STRONG)
@@ -59,13 +59,25 @@ def get(passenger: KeyunClient, order_id: str) -> orders_pb2.Order:
 
 
 def wait_for(passenger: KeyunClient, order_id: str, done) -> orders_pb2.Order:
-    stub = orders_pb2_grpc.OrdersStub(passenger.channel)
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        order = passenger.call(stub.GetOrder, orders_pb2.GetOrderRequest(order_id=order_id)).order
-        if done(order) or time.monotonic() > deadline:
-            return order
-        time.sleep(0.2)
+    """The order once `done` says so; the providers' notifications reach it in their own time."""
+
+    def reached() -> orders_pb2.Order | None:
+        order = get(passenger, order_id)
+        return order if done(order) else None
+
+    return wait_until(reached, WAIT_S, f"order {order_id} reached the state awaited", poll_s=0.2)
+
+
+def deliveries_settled(sandbox, provider: str, order_id: str, kind: str, count: int) -> list[dict]:
+    """Wait until the sandbox has `count` deliveries of `kind` ("first", "duplicate", "replay")
+    of an order's notification acknowledged or given up; return them."""
+
+    def settled() -> list[dict] | None:
+        (payment,) = control(sandbox, f"/sandbox/payments?provider={provider}&merchant_order_no={order_id}")["payments"]
+        done = [d for d in payment["deliveries"] if d["kind"] == kind and (d["acked"] or d.get("gave_up"))]
+        return done if len(done) >= count else None
+
+    return wait_until(settled, WAIT_S, f"{count} {kind} deliveries for {order_id} answered", poll_s=0.2)
 
 
 @pytest.mark.parametrize("method,provider", [(orders_pb2.PAY_METHOD_WEPAY, "wepay"), (orders_pb2.PAY_METHOD_ALIPAY, "alipay")])
@@ -77,8 +89,9 @@ def test_a_wallet_payment_tickets_the_order_once_however_often_it_is_notified(st
     control(sandbox, "/sandbox/pay", {"provider": provider, "merchant_order_no": created.order.order_id, "duplicates": 2, "out_of_order": True})
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and len(order.payments) == 1 and len(order.tickets) == 1
-    time.sleep(1.0)  # the duplicates have arrived by now: still one payment
-    assert len(get(passenger, created.order.order_id).payments) == 1
+    duplicates = deliveries_settled(sandbox, provider, created.order.order_id, "duplicate", 2)
+    assert all(d["acked"] for d in duplicates)  # Keyun acknowledged both...
+    assert len(get(passenger, created.order.order_id).payments) == 1  # ...and still has one payment
     # Refunds go back through the wallet.
     refunded = passenger.call(orders_pb2_grpc.OrdersStub(passenger.channel).RefundOrder, orders_pb2.RefundOrderRequest(request_id=f"r-{provider}", order_id=order.order_id)).order
     assert refunded.status == orders_pb2.ORDER_STATUS_REFUNDED and refunded.refunds[0].provider_refund_id
@@ -149,7 +162,8 @@ def test_a_badly_signed_notification_is_refused_and_the_wallet_sends_a_good_one_
     assert records and records[0].source == "provider:wepay"
     # A replay of the genuine notification later changes nothing either.
     control(sandbox, "/sandbox/replay", {"provider": "wepay", "merchant_order_no": created.order.order_id})
-    time.sleep(1.0)
+    (replayed,) = deliveries_settled(sandbox, "wepay", created.order.order_id, "replay", 1)
+    assert replayed["acked"]
     assert len(get(passenger, created.order.order_id).payments) == 1
 
 
@@ -160,12 +174,12 @@ def test_a_signed_notification_for_the_wrong_amount_is_refused_and_audited(stati
     control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "tamper": "amount"})
     auditor = audit_admin(server)
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
-    deadline = time.monotonic() + WAIT_S
-    records = []
-    while not records and time.monotonic() < deadline:
-        records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="payment-notification", target=created.order.order_id)).records
-        time.sleep(0.2)
-    assert records and audit_outcome(records[-1]) == "PAYMENT_MISMATCH"  # the forged amount reached the owner, which refused it
+    listed = audit_pb2.ListRecordsRequest(action="payment-notification", target=created.order.order_id)
+    records = wait_until(
+        lambda: auditor.call(audit.ListRecords, listed).records, WAIT_S, "the refused notification's audit record",
+        poll_s=0.2,
+    )
+    assert audit_outcome(records[-1]) == "PAYMENT_MISMATCH"  # the forged amount reached the owner, which refused it
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [p.amount_fen for p in order.payments] == [order.amount_fen]  # the genuine resend
 
@@ -176,7 +190,7 @@ def test_a_late_payment_whose_seat_is_gone_goes_back_to_the_wallet(station):
     hold, created = order_for(station, orders_pb2.PAY_METHOD_ALIPAY, trip_id, ttl_seconds=2)
     # Paid in time, but the notification is held up past the order's expiry...
     control(sandbox, "/sandbox/pay", {"provider": "alipay", "merchant_order_no": created.order.order_id, "delay_ms": 5000})
-    time.sleep(2.5)
+    server.clock.advance_s(2.5)
     assert get(passenger, created.order.order_id).status == orders_pb2.ORDER_STATUS_EXPIRED
     master.sell(trip_id, "AAA", "CCC", seat_numbers=tuple(hold.seat_numbers))  # ...and someone else took the seat meanwhile
     order = wait_for(passenger, created.order.order_id, lambda o: bool(o.refunds) and bool(o.refunds[0].provider_refund_id))
@@ -238,7 +252,7 @@ def test_a_late_payment_still_tickets_the_seats_if_nobody_took_them(station):
     trip_id = schedule_trip(master, "WLATE2", dt.timedelta(hours=6))
     hold, created = order_for(station, orders_pb2.PAY_METHOD_WEPAY, trip_id, ttl_seconds=2)
     control(sandbox, "/sandbox/pay", {"provider": "wepay", "merchant_order_no": created.order.order_id, "delay_ms": 4000})
-    time.sleep(2.5)
+    server.clock.advance_s(2.5)
     assert get(passenger, created.order.order_id).status == orders_pb2.ORDER_STATUS_EXPIRED
     order = wait_for(passenger, created.order.order_id, lambda o: o.status == orders_pb2.ORDER_STATUS_TICKETED)
     assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [t.seat_number for t in order.tickets] == list(hold.seat_numbers)

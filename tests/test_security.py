@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from pathlib import Path
 
 import grpc
 import pytest
 
+from keyun.common.clock import SYSTEM_CLOCK, ManualClock
 from keyun.engine.accounts import AccountRules
 from keyun.engine.permissions import PERMISSIONS_OF, Permission, Role
 from keyun.gateway import credentials
+from keyun.gateway.auth import SESSION_RECHECK_S
 from keyun.gateway.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSENGER_PHONE, DEMO_PASSWORD, DEMO_TOTP_SECRET
 from keyun.gateway.rules import RULES
 from keyun.gateway.server import SERVICE_NAMES
@@ -31,10 +32,6 @@ RULES_FOR_TESTS = AccountRules(idle_ms=60_000, max_failed_logins=5, lockout_ms=3
 ID_NUMBER = "11010519491231002X"  # a valid GB 11643 number (the standard's example)
 PHONE = "13912345678"
 STRONG = "Tr1p-to-Beijing"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Station:
@@ -59,7 +56,7 @@ class Station:
             return ""
         # Each TOTP code is good once per account: a second login of one administrator within the
         # same 30 s uses the next step's code, which the server accepts for clock drift.
-        step = max(credentials.totp_step(now_ms()), self.next_step.get(login, 0))
+        step = max(credentials.totp_step(self.server.clock.now_ms()), self.next_step.get(login, 0))
         self.next_step[login] = step + 1
         return credentials.totp_code(DEMO_TOTP_SECRET, step * credentials.TOTP_STEP_MS)
 
@@ -170,10 +167,11 @@ def test_calls_without_a_token_or_with_a_bad_one_are_unauthenticated(station):
     tampered = signed[:-2] + ("A" if signed[-2] != "A" else "B") + signed[-1] + "." + signature
     keyring = station.keyring()
     signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
-    claims = credentials.TokenSigner(keyring.signing_key, keyring.verify_key).verify(good, now_ms())
-    expired = signer.issue(dataclasses.replace(claims, token_id=""), now_ms() - 2 * credentials.ACCESS_TOKEN_TTL_MS, credentials.ACCESS_TOKEN_TTL_MS)
+    now_ms = station.server.clock.now_ms()
+    claims = credentials.TokenSigner(keyring.signing_key, keyring.verify_key).verify(good, now_ms)
+    expired = signer.issue(dataclasses.replace(claims, token_id=""), now_ms - 2 * credentials.ACCESS_TOKEN_TTL_MS, credentials.ACCESS_TOKEN_TTL_MS)
     foreign = credentials.TokenSigner(Keyring.init(Path(station.server.data_dir).parent / "other-keys").signing_key, keyring.verify_key)
-    forged = foreign.issue(dataclasses.replace(claims, token_id=""), now_ms(), credentials.ACCESS_TOKEN_TTL_MS)
+    forged = foreign.issue(dataclasses.replace(claims, token_id=""), now_ms, credentials.ACCESS_TOKEN_TTL_MS)
     refresh = station.client("seller").refresh_token
     for method, rule in RULES.items():
         if rule.permission is Permission.PUBLIC:
@@ -220,9 +218,9 @@ def test_logout_and_refresh_rotation_take_effect_at_once(station):
 def test_administrators_need_the_second_factor_and_a_code_works_once(station):
     client = KeyunClient(station.server.target, attempts=1)
     assert refused(lambda: client.login("secadmin", DEMO_PASSWORD)).reason == "SECOND_FACTOR_REQUIRED"
-    time.sleep(RULES_FOR_TESTS.backoff_ms(1) / 1000 + 0.1)
+    station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(1))
     assert refused(lambda: client.login("secadmin", DEMO_PASSWORD, "12345")).reason == "BAD_CREDENTIALS"  # not a code at all
-    time.sleep(RULES_FOR_TESTS.backoff_ms(2) / 1000 + 0.1)
+    station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(2))
     code = station.totp("secadmin")
     client.login("secadmin", DEMO_PASSWORD, code)
     again = KeyunClient(station.server.target, attempts=1)
@@ -237,10 +235,10 @@ def test_brute_force_is_slowed_then_locked_and_recorded(station):
         reasons.append(refused(lambda: target.login("13700001111", "wrong-Password-1")).reason)
         if attempt < RULES_FOR_TESTS.max_failed_logins - 1:
             assert refused(lambda: target.login("13700001111", "wrong-Password-1")).reason == "LOGIN_THROTTLED"  # no wait: slowed
-        time.sleep(RULES_FOR_TESTS.backoff_ms(attempt + 1) / 1000 + 0.05)
+        station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(attempt + 1))
     assert reasons == ["BAD_CREDENTIALS"] * RULES_FOR_TESTS.max_failed_logins
     assert refused(lambda: target.login("13700001111", STRONG)).reason == "ACCOUNT_LOCKED"  # even the right password
-    time.sleep(RULES_FOR_TESTS.lockout_ms / 1000 + 0.2)
+    station.server.clock.advance(RULES_FOR_TESTS.lockout_ms)
     target.login("13700001111", STRONG)  # the lock lifts by itself
     auditor = station.client("auditor")
     records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100)).records
@@ -353,11 +351,11 @@ def test_staff_are_created_by_the_system_admin_and_given_roles_by_the_security_a
     assert refused(lambda: secadmin.call(secadmin.staff.GrantRoles, own)).code is grpc.StatusCode.PERMISSION_DENIED
     assert list(secadmin.call(secadmin.staff.GrantRoles, grant).account.roles) == ["ticket_seller"]
     # Within a second the new role works, scoped to its station.
-    time.sleep(1.1)
+    station.server.clock.advance_s(SESSION_RECHECK_S)
     assert refused(lambda: fresh.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED  # not their station
     assert fresh.sell(trip_id, "BBB", "CCC", seat_count=1).tickets
     sysadmin.call(sysadmin.staff.DisableAccount, staff_pb2.DisableAccountRequest(request_id="disable-lili", account_id=created.account_id))
-    time.sleep(1.1)
+    station.server.clock.advance_s(SESSION_RECHECK_S)
     assert refused(lambda: fresh.sell(trip_id, "BBB", "CCC", seat_count=1)).code is grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -403,7 +401,7 @@ def test_an_administrator_role_needs_an_account_with_a_second_factor(station):
     secadmin.call(secadmin.staff.GrantRoles, dataclasses_replace(grant, request_id="grant-factor", account_id=enrolled.account.account_id))
     auditor = KeyunClient(station.server.target, attempts=1)
     assert refused(lambda: auditor.login("withfactor", STRONG)).reason == "SECOND_FACTOR_REQUIRED"
-    auditor.login("withfactor", STRONG, credentials.totp_code(enrolled.totp_secret, now_ms()))
+    auditor.login("withfactor", STRONG, credentials.totp_code(enrolled.totp_secret, station.server.clock.now_ms()))
     assert list(auditor.account.roles) == ["audit_admin"]
 
 
@@ -502,10 +500,10 @@ def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_e
     store.recover(engine)
     password_hash = credentials.PasswordHasher(credentials.FAST_TEST_PARAMS).hash_password(STRONG)
     legacy = ac.NewAccount(ac.AccountKind.STAFF, "name:oldtimer", "oldtimer", b"", old_name, password_hash)  # as text, as before
-    _, entries = engine.execute([ac.CreateAccount("legacy-create", legacy)], now_ms())
+    _, entries = engine.execute([ac.CreateAccount("legacy-create", legacy)], SYSTEM_CLOCK.now_ms())
     store.commit(engine.last_now, entries)
     store.snapshot(engine)
-    _, entries = engine.execute([ac.UpdateProfile("legacy-profile", "A000001", old_name)], now_ms())
+    _, entries = engine.execute([ac.UpdateProfile("legacy-profile", "A000001", old_name)], SYSTEM_CLOCK.now_ms())
     store.commit(engine.last_now, entries)
     store.close()
     assert any(old_name.encode() in p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
@@ -526,7 +524,7 @@ def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_e
 
 def logged_in_admin(server: ServerThread, login: str) -> KeyunClient:
     client = KeyunClient(server.target, attempts=1)
-    client.login(login, DEMO_PASSWORD, credentials.totp_code(DEMO_TOTP_SECRET, now_ms()))
+    client.login(login, DEMO_PASSWORD, credentials.totp_code(DEMO_TOTP_SECRET, server.clock.now_ms()))
     return client
 
 
@@ -559,7 +557,10 @@ def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(statio
 
 
 def test_a_production_start_has_no_accounts_and_a_one_time_setup_token(ray_session, tmp_path):
-    server = ServerThread(tmp_path / "data", shards=1, account_rules=RULES_FOR_TESTS, demo_accounts=False)  # as `keyun serve` starts
+    # As `keyun serve` starts.
+    server = ServerThread(
+        tmp_path / "data", shards=1, account_rules=RULES_FOR_TESTS, demo_accounts=False, clock=ManualClock(),
+    )
     try:
         token = server.server.setup_token
         assert token and len(token) >= 32
@@ -577,8 +578,8 @@ def test_a_production_start_has_no_accounts_and_a_one_time_setup_token(ray_sessi
         root = next(a for a in done if a.account.login_name == "root")
         assert root.totp_uri.startswith("otpauth://totp/")
         assert refused(lambda: client.login("root", STRONG)).reason == "SECOND_FACTOR_REQUIRED"
-        time.sleep(RULES_FOR_TESTS.backoff_ms(1) / 1000 + 0.2)
-        client.login("root", STRONG, credentials.totp_code(root.totp_secret, now_ms()))
+        server.clock.advance(RULES_FOR_TESTS.backoff_ms(1))
+        client.login("root", STRONG, credentials.totp_code(root.totp_secret, server.clock.now_ms()))
         assert client.account.roles == ["system_admin"]
         client.close()
     finally:
@@ -600,7 +601,9 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
     session nobody uses ends on the server, whatever the token's own lifetime says."""
     keys = Keyring.init(tmp_path / "keys", algorithm="SM4-GCM")
     idle = AccountRules(idle_ms=1500, first_backoff_ms=100)
-    server = ServerThread(tmp_path / "data", shards=1, account_rules=idle, key_dir=tmp_path / "keys")
+    server = ServerThread(
+        tmp_path / "data", shards=1, account_rules=idle, key_dir=tmp_path / "keys", clock=ManualClock(),
+    )
     try:
         client = KeyunClient(server.target, attempts=1)
         client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-sm4", phone="13244445555", password=STRONG))
@@ -611,7 +614,10 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
         assert added.document_number == "110105********002X"
         assert keys.keys()[0].algorithm == "SM4-GCM"
         client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())
-        time.sleep(2.5)  # longer than the idle limit, far shorter than the token's 15 minutes
+        server.clock.advance(idle.idle_ms - 1)
+        client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())  # used just in time: still alive
+        # Unused longer than the idle limit, far shorter than the token's 15 minutes.
+        server.clock.advance(idle.idle_ms + 1)
         assert refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason == "SESSION_ENDED"
         assert refused(client.refresh).reason == "SESSION_ENDED"
         client.close()

@@ -7,20 +7,24 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from keyun.common.clock import ManualClock
 from keyun.engine.reasons import Reason, reject
 from keyun.gateway.shared_answers import SharedAnswers
 
 
 class Owners:
-    """Stands in for the owners' round trip: counts the asks and answers when released."""
+    """Stands in for the owners' round trip: counts the asks, says when one came, and answers when
+    released."""
 
     def __init__(self, answers=None):
         self.asks = 0
+        self.asked = asyncio.Event()
         self.release = asyncio.Event()
         self.answers = answers or {}
 
     async def ask(self, key="q"):
         self.asks += 1
+        self.asked.set()
         await self.release.wait()
         answer = self.answers.get(key, f"answer {self.asks}")
         if isinstance(answer, Exception):
@@ -31,15 +35,18 @@ class Owners:
 def test_callers_asking_at_once_share_one_ask_and_later_ones_reuse_it_until_it_is_old():
     async def scenario():
         owners = Owners()
-        shared = SharedAnswers(ttl_s=0.2)
+        clock = ManualClock()
+        shared = SharedAnswers(ttl_s=0.2, clock=clock)
         callers = [asyncio.ensure_future(shared.answer("q", owners.ask)) for _ in range(50)]
-        await asyncio.sleep(0.01)
+        await owners.asked.wait()  # the one ask runs after every caller has joined it
         owners.release.set()
         assert await asyncio.gather(*callers) == ["answer 1"] * 50
         assert await shared.answer("q", owners.ask) == "answer 1"  # kept
         assert await shared.answer("other", lambda: owners.ask("other")) == "answer 2"  # another key asks anew
-        await asyncio.sleep(0.25)
-        assert await shared.answer("q", owners.ask) == "answer 3"  # older than ttl_s: asked again
+        clock.advance_s(0.19)
+        assert await shared.answer("q", owners.ask) == "answer 1"  # still within ttl_s
+        clock.advance_s(0.01)
+        assert await shared.answer("q", owners.ask) == "answer 3"  # ttl_s old: asked again
         assert owners.asks == 3
 
     asyncio.run(scenario())
@@ -68,7 +75,7 @@ def test_a_caller_giving_up_does_not_cancel_the_answer_of_the_others():
         shared = SharedAnswers(ttl_s=60)
         first = asyncio.ensure_future(shared.answer("q", owners.ask))
         second = asyncio.ensure_future(shared.answer("q", owners.ask))
-        await asyncio.sleep(0.01)
+        await owners.asked.wait()
         first.cancel()
         owners.release.set()
         assert await second == "answer 1"

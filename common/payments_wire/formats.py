@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import time
 from collections.abc import Mapping
 from enum import Enum
 
@@ -81,10 +80,6 @@ def fen_to_yuan(fen: int) -> str:
 
 # China Standard Time: the wallets and UnionPay write local times in it.
 CHINA = dt.timezone(dt.timedelta(hours=8))
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def china_time(ms: int) -> dt.datetime:

@@ -22,6 +22,7 @@ from datetime import date
 
 import aiohttp
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.common.payments_wire.formats import (
     BACK_PATH,
     CARD_FILE_HEADER,
@@ -38,7 +39,6 @@ from keyun.common.payments_wire.formats import (
     parse_china_time,
     sign_unionpay,
     verify_unionpay,
-    wall_ms,
 )
 from keyun.common.payments_wire.keys import ProviderConfig
 
@@ -75,7 +75,7 @@ class CardAcquirer(HttpClient):
 
     method = Method.CARD
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         super().__init__(session)
         self.config = config
         self.clock_ms = clock_ms

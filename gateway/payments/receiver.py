@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from keyun.common.payments_wire.formats import WALLETS, Method, wall_ms
+from keyun.common.clock import SYSTEM_CLOCK
+from keyun.common.payments_wire.formats import WALLETS, Method
 
 from .base import BAD_SIGNATURE, UNKNOWN_PROVIDER, BadNotification, Notification, WalletProvider
 
@@ -47,7 +48,7 @@ class NotificationReceiver:
     """An aiohttp app receiving the wallets' notifications; start() it inside the gateway."""
 
     def __init__(
-        self, providers: Mapping[Method, WalletProvider], handle: Handler, registry: CollectorRegistry | None = None, now_ms: Callable[[], int] = wall_ms,
+        self, providers: Mapping[Method, WalletProvider], handle: Handler, registry: CollectorRegistry | None = None, now_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
         refused: Callable[[str, str, str], Awaitable[None]] | None = None,
     ):
         """`registry`: the gateway's Prometheus registry (one receiver per registry); a private one if None."""

@@ -33,6 +33,7 @@ import aiohttp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.common.payments_wire.formats import (
     ALIPAY_BILL_HEADER,
     ALIPAY_TIME,
@@ -53,7 +54,6 @@ from keyun.common.payments_wire.formats import (
     parse_china_time,
     parse_rfc3339,
     rfc3339,
-    wall_ms,
     yuan_to_fen,
 )
 from keyun.common.payments_wire.keys import ProviderConfig, rsa_sign, rsa_verify, sorted_params
@@ -134,7 +134,7 @@ class WePay(HttpClient):
 
     method = Method.WALLET_A
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         super().__init__(session)
         assert config.api_v3_key, "WePay needs the API v3 key"
         self.config = config
@@ -348,7 +348,7 @@ class AliPay(HttpClient):
 
     method = Method.WALLET_B
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         super().__init__(session)
         self.config = config
         self.clock_ms = clock_ms

@@ -17,6 +17,8 @@ corrupted message would be, so the retries after it are genuine.  `POST /sandbox
 {provider, merchant_order_no} resends a paid payment's notification; `POST /sandbox/card/decline-next`
 {reason} declines the next card; `POST /sandbox/outage` {provider, calls} makes that provider's
 next `calls` API requests answer 503 (as a provider having an outage), doing nothing;
+`POST /sandbox/clock` {advance_ms} moves the sandbox's clock that far ahead of real time, for
+good (a test of expiry advances it instead of waiting);
 `GET /sandbox/payments` lists payments with every delivery and the answer it got.
 """
 
@@ -45,6 +47,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.common.platform import on_stop_signals
 from keyun.common.payments_wire.formats import (
     ALIPAY_BILL_HEADER,
@@ -77,7 +80,6 @@ from keyun.common.payments_wire.formats import (
     rfc3339,
     sign_unionpay,
     verify_unionpay,
-    wall_ms,
     yuan_to_fen,
 )
 from keyun.common.payments_wire.keys import (
@@ -114,6 +116,8 @@ MAX_DELIVERIES_KEPT = 50
 MAX_BILLS_KEPT = 16
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_OUTAGE_CALLS = 1000
+# The most one /sandbox/clock call moves the clock: a day.
+MAX_ADVANCE_MS = 24 * 60 * 60 * 1000
 TAMPERS = (None, "signature", "amount")
 WALLET_NAMES = tuple(m.value for m in WALLETS)
 SANDBOX_NOTE = "SANDBOX: no real money moves.  It plays WePay, AliPay and a card acquirer for tests and demos."
@@ -272,12 +276,13 @@ def _json_error(status: int, code: str, message: str) -> web.Response:
 
 
 class Sandbox:
-    def __init__(self, keys_dir: Path, state_path: Path | None = None, clock_ms: Callable[[], int] = wall_ms):
+    def __init__(self, keys_dir: Path, state_path: Path | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
         self.keys_dir = keys_dir
         ensure_sandbox_keys(keys_dir)
         self.sides = load_sides(keys_dir)
         self.ledger = Ledger(state_path)
         self.clock_ms = clock_ms
+        self.ahead_ms = 0  # how far /sandbox/clock moved this sandbox's time past clock_ms
         self.base_url = ""
         self.decline_next: str | None = None
         self.outages: dict[str, int] = {}  # provider: how many more API calls answer 503
@@ -306,6 +311,7 @@ class Sandbox:
         add.add_post("/sandbox/replay", self.control_replay)
         add.add_post("/sandbox/card/decline-next", self.control_decline)
         add.add_post("/sandbox/outage", self.control_outage)
+        add.add_post("/sandbox/clock", self.control_clock)
         add.add_get("/sandbox/payments", self.control_payments)
         return app
 
@@ -337,7 +343,7 @@ class Sandbox:
         task.add_done_callback(self.tasks.discard)
 
     def now_ms(self) -> int:
-        return self.clock_ms()
+        return self.clock_ms() + self.ahead_ms
 
     def txn_id(self, prefix: str, digits: int) -> str:
         """Provider-shaped ids: a prefix, the day, a sequence number and random digits."""
@@ -866,6 +872,16 @@ class Sandbox:
             return {"provider": body["provider"], "calls": calls}
 
         return await self._control(request, outage)
+
+    async def control_clock(self, request: web.Request) -> web.Response:
+        def advance(body: dict) -> dict:
+            advance_ms = body.get("advance_ms")
+            if type(advance_ms) is not int or not 0 <= advance_ms <= MAX_ADVANCE_MS:
+                raise SandboxError(400, "BAD_REQUEST", f"advance_ms: 0 to {MAX_ADVANCE_MS}")
+            self.ahead_ms += advance_ms
+            return {"now_ms": self.now_ms(), "ahead_ms": self.ahead_ms}
+
+        return await self._control(request, advance)
 
     @web.middleware
     async def _outage(self, request: web.Request, handler) -> web.StreamResponse:

@@ -18,12 +18,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from keyun.common.payments_wire.formats import wall_ms
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.gateway.payments.base import BadNotification, Method, Notification, check_amount
 from keyun.gateway.payments.card import CardAcquirer
 from keyun.gateway.payments.providers import Providers
 from keyun.gateway.payments.receiver import NotificationReceiver
 from keyun.gateway.payments.wallets import AliPay, WePay
+
+from ..waiting import wait_until_async
 
 # The sandbox makes six RSA keys on first start; generous, since the machine is shared.
 START_TIMEOUT_S = 60
@@ -125,7 +127,7 @@ class Rig:
     async def create(self, method: Method, amount_fen: int, ttl_ms: int = 15 * 60 * 1000, prefix: str = "T"):
         number = order_no(prefix)
         self.expected_fen[number] = amount_fen
-        start = await self.wallet(method).create(number, amount_fen, "甲站→丁站 2 tickets", self.notify_url(method), wall_ms() + ttl_ms)
+        start = await self.wallet(method).create(number, amount_fen, "甲站→丁站 2 tickets", self.notify_url(method), SYSTEM_CLOCK.now_ms() + ttl_ms)
         return number, start
 
     async def post(self, path: str, document: dict) -> tuple[int, dict]:
@@ -144,18 +146,16 @@ class Rig:
 
     async def until(self, condition: Callable[[], bool]) -> None:
         """Wait for what the sandbox was asked to do (bounded; never a timing assert)."""
-        async with asyncio.timeout(WAIT_TIMEOUT_S):
-            while not condition():
-                await asyncio.sleep(0.02)
+        await wait_until_async(condition, WAIT_TIMEOUT_S, "what the sandbox was asked to do", poll_s=0.02)
 
     async def deliveries_settled(self, provider: str, number: str, count: int) -> list[dict]:
         """Wait until `count` deliveries of a payment were acknowledged or given up."""
-        async with asyncio.timeout(WAIT_TIMEOUT_S):
-            while True:
-                deliveries = (await self.payment(provider, number))["deliveries"]
-                if sum(1 for d in deliveries if d["acked"] or d.get("gave_up")) >= count:
-                    return deliveries
-                await asyncio.sleep(0.05)
+
+        async def settled() -> list[dict] | None:
+            deliveries = (await self.payment(provider, number))["deliveries"]
+            return deliveries if sum(1 for d in deliveries if d["acked"] or d.get("gave_up")) >= count else None
+
+        return await wait_until_async(settled, WAIT_TIMEOUT_S, f"{count} deliveries of {number} answered")
 
 
 class rig:

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from keyun.common.payments_wire.formats import CHINA, wall_ms
+from keyun.common.clock import SYSTEM_CLOCK
+from keyun.common.payments_wire.formats import CHINA
 from keyun.gateway.payments.base import PAY, REFUND, REFUND_SUCCESS, CardDeclined, ProviderRefused
 
 from .conftest import order_no, rig, run
@@ -15,12 +16,12 @@ from .conftest import order_no, rig, run
 def test_a_card_is_approved_then_refunded_in_parts(sandbox):
     async def scenario():
         async with rig(sandbox, receive=False) as r:
-            number, before_ms = order_no("C"), wall_ms()
+            number, before_ms = order_no("C"), SYSTEM_CLOCK.now_ms()
             approval = await r.card.authorize("POS00001", number, 12_345)
             assert approval.amount_fen == 12_345
             assert approval.approval_code.isdigit() and len(approval.approval_code) == 6
             assert len(approval.provider_txn_id) == 21
-            assert before_ms // 1000 * 1000 <= approval.at_ms <= wall_ms()
+            assert before_ms // 1000 * 1000 <= approval.at_ms <= SYSTEM_CLOCK.now_ms()
             # The POS lost the answer and asks again: the same approval, not a second charge.
             assert await r.card.authorize("POS00001", number, 12_345) == approval
             with pytest.raises(ProviderRefused) as duplicate:

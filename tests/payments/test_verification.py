@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from keyun.common.payments_wire.formats import read_bounded, wall_ms
+from keyun.common.clock import SYSTEM_CLOCK
+from keyun.common.payments_wire.formats import read_bounded
 from keyun.common.payments_wire.keys import ProviderKeys, rsa_sign, sorted_params
 from keyun.gateway.payments.base import MAX_PROVIDER_ID_CHARS, BadNotification, Method, ProviderRefused, ProviderUnavailable, check_amount, recordable
 from keyun.gateway.payments.card import CardAcquirer
@@ -38,7 +39,7 @@ def sides(sandbox):
 
 
 def paid_payment(playing: Sandbox, provider: str, amount_fen: int = 1_230) -> Payment:
-    payment = Payment(provider, order_no(), amount_fen, "甲站→丁站", "http://127.0.0.1:1/notify", wall_ms() + MINUTE_MS, wall_ms())
+    payment = Payment(provider, order_no(), amount_fen, "甲站→丁站", "http://127.0.0.1:1/notify", SYSTEM_CLOCK.now_ms() + MINUTE_MS, SYSTEM_CLOCK.now_ms())
     playing.mark_paid(payment)
     return payment
 
@@ -54,7 +55,7 @@ def test_a_wepay_notification_is_verified_decrypted_and_fresh(sides):
     wepay = WePay(keys["wepay"])
     payment = paid_payment(playing, "wepay")
     headers, body = playing.notification(payment, None)
-    now_ms = wall_ms()
+    now_ms = SYSTEM_CLOCK.now_ms()
     notification = wepay.parse_notification({k.lower(): v for k, v in headers.items()}, body, now_ms)
     assert (notification.method, notification.merchant_order_no, notification.amount_fen, notification.provider_txn_id) == (Method.WALLET_A, payment.merchant_order_no, 1_230, payment.provider_txn_id)
 
@@ -97,7 +98,7 @@ def test_an_alipay_notification_is_verified_and_its_amount_read_exactly(sides):
     alipay = AliPay(keys["alipay"])
     payment = paid_payment(playing, "alipay", amount_fen=1_001)
     headers, body = playing.notification(payment, None)
-    now_ms = wall_ms()
+    now_ms = SYSTEM_CLOCK.now_ms()
     notification = alipay.parse_notification(headers, body, now_ms)
     assert (notification.amount_fen, notification.provider_txn_id) == (1_001, payment.provider_txn_id)
     check_amount(notification, 1_001)
@@ -132,7 +133,7 @@ def test_requests_signed_with_another_merchant_key_are_refused(sandbox):
                 if isinstance(client, CardAcquirer):
                     await client.authorize("POS00009", order_no("C"), 100)
                 else:
-                    await client.create(order_no(), 100, "x", "http://127.0.0.1:1/notify", wall_ms() + MINUTE_MS)
+                    await client.create(order_no(), 100, "x", "http://127.0.0.1:1/notify", SYSTEM_CLOCK.now_ms() + MINUTE_MS)
             codes.append(caught.value.code)
             await client.aclose()
         assert codes == ["SIGN_ERROR", "isv.invalid-signature", "11"]

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from keyun.common.payments_wire.formats import CHINA, wall_ms
+from keyun.common.clock import SYSTEM_CLOCK
+from keyun.common.payments_wire.formats import CHINA
 from keyun.gateway.payments.base import CLOSED, NOTPAY, PAID, PAY, REFUND, REFUND_SUCCESS, REFUNDED, Method, ProviderRefused
 from keyun.sandboxes.payments.server import OUT_OF_ORDER_MAX_WAIT_MS
 
@@ -26,7 +27,7 @@ OVER_REFUND = {Method.WALLET_A: "INVALID_REQUEST", Method.WALLET_B: "ACQ.REFUND_
 def test_a_paid_payment_is_notified_verified_and_queried(sandbox, method):
     async def scenario():
         async with rig(sandbox) as r:
-            before_ms = wall_ms()
+            before_ms = SYSTEM_CLOCK.now_ms()
             number, start = await r.create(method, 4_250)
             assert (start.method, start.merchant_order_no) == (method, number)
             assert start.pay_url.startswith(sandbox.base_url) and start.qr_text
@@ -40,7 +41,7 @@ def test_a_paid_payment_is_notified_verified_and_queried(sandbox, method):
             assert notification.amount_fen == 4_250
             assert notification.provider_txn_id == paid["provider_txn_id"] != ""
             # Providers write times to the second.
-            assert before_ms // 1000 * 1000 <= notification.paid_at_ms <= wall_ms()
+            assert before_ms // 1000 * 1000 <= notification.paid_at_ms <= SYSTEM_CLOCK.now_ms()
             assert re.fullmatch(r"[0-9a-f]{64}", notification.raw_digest)
 
             status = await r.wallet(method).query(number)
@@ -222,8 +223,11 @@ def test_closed_and_unpaid_payments_cannot_be_paid_or_refunded(sandbox, method):
 def test_an_expired_payment_is_closed(sandbox):
     async def scenario():
         async with rig(sandbox) as r:
-            number, start = await r.create(Method.WALLET_B, 800, ttl_ms=2_500)
-            await r.until(lambda: wall_ms() > start.expires_at_ms)
+            number, _ = await r.create(Method.WALLET_B, 800, ttl_ms=2_500)
+            for bad in ({"advance_ms": -1}, {"advance_ms": "2500"}, {}):
+                assert (await r.post("/sandbox/clock", bad))[0] == 400  # forward only, by a whole number of ms
+            status, moved = await r.post("/sandbox/clock", {"advance_ms": 2_500})  # the sandbox's time, past the expiry
+            assert status == 200 and moved["ahead_ms"] >= 2_500
             assert (await r.alipay.query(number)).state == CLOSED
             status, answer = await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": number})
             assert (status, answer["error"]) == (409, "ORDER_CLOSED")
