@@ -45,8 +45,8 @@ def prepare(data_dir: Path, shards: int) -> bool:
         return True
     if manifest.get("format") == codec.FORMAT_VERSION - 1:
         raise DataDirError(
-            f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}: "
-            f"convert it first with `keyun upgrade --data-dir {data_dir}`"
+            f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format "
+            f"{codec.FORMAT_VERSION}: convert it first with `keyun upgrade --data-dir {data_dir}`"
         )
     if manifest.get("format") != codec.FORMAT_VERSION:
         raise DataDirError(f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}")
