@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from collections.abc import Callable
 from typing import Any, Union
 
 import msgspec
@@ -59,7 +58,14 @@ def union(kind: type) -> Any:
 
 
 _encoder = msgspec.msgpack.Encoder()
-encode: Callable[[Any], bytes] = _encoder.encode
+
+
+def encode(value: Any) -> bytes:
+    """Engine values, and plain data holding them, as msgpack; TypeError for anything else.
+
+    A function rather than the encoder's bound method: code that Ray pickles by value (a class
+    defined in a script) may refer to it, and msgspec's encoders do not pickle."""
+    return _encoder.encode(value)
 
 
 def _decode_kind(type_: type, obj: Any) -> Any:
@@ -78,18 +84,35 @@ def _decode_kind(type_: type, obj: Any) -> Any:
 
 
 @functools.cache
-def _decoders_of(kind: type) -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
+def _decoders_of(kind: type) -> tuple[Decoder, Decoder]:
     """Decoders of one value of a kind and of a tuple of them, cached by the kind class (a lookup
     by a Union type would hash all of its members at every call)."""
     return decoder(union(kind)), decoder(tuple[union(kind), ...])
 
 
+class Decoder:
+    """Decodes bytes to a value of its type (arrays decode as tuples where the type says tuple),
+    raising DecodeError for anything else.  Kinds in the type decode as any value of the kind,
+    through the hook; a `union(kind)` at the top decodes faster.  Pickled as its type, so that code
+    Ray pickles by value may hold one (msgspec's decoders do not pickle)."""
+
+    __slots__ = ("type", "_decode")
+
+    def __init__(self, type_: Any):
+        self.type = type_
+        self._decode = msgspec.msgpack.Decoder(type_, dec_hook=_decode_kind).decode
+
+    def __call__(self, data: bytes) -> Any:
+        return self._decode(data)
+
+    def __reduce__(self) -> tuple:
+        return decoder, (self.type,)
+
+
 @functools.cache
-def decoder(type_: Any) -> Callable[[bytes], Any]:
-    """A function decoding bytes to a value of `type_` (arrays decode as tuples where the type says
-    tuple), raising DecodeError for anything else.  Kinds in `type_` decode as any value of
-    the kind, through a hook; put `union(kind)` at the top for speed."""
-    return msgspec.msgpack.Decoder(type_, dec_hook=_decode_kind).decode
+def decoder(type_: Any) -> Decoder:
+    """The decoder of a type, built once."""
+    return Decoder(type_)
 
 
 def decode(data: bytes, type_: Any) -> Any:
