@@ -3,7 +3,9 @@
 Every engine value that crosses between processes or reaches a disk (commands, queries, events,
 replies, rejections, state records) is a `Value`: a frozen msgspec Struct, tagged with its class
 name, so that the one codec (engine/codec.py) can encode it and decode it back to its own class,
-re-running its validation (`__post_init__`) on the way in.
+re-running its validation (`__post_init__`) on the way in.  The accounts owner's state, which
+its snapshots hold whole, is made of mutable values (`Value, frozen=False`); a trip owner's
+working state (state.Trip) is no Value, and snapshots hold its record form (state.TripRecord).
 
 The kinds are plain mixins beside `Value`.  A field that may hold any value of a kind (a journal
 entry's command, its events) is annotated with the kind, and the codec decodes it as the union of
