@@ -24,11 +24,12 @@ from typing import Any
 import ray
 
 from keyun.common.clock import SYSTEM_CLOCK
+from keyun.engine import codec
 from keyun.engine.audit import MALFORMED, MIN_RETENTION_DAYS, AuditRecord, ChainReport, salvaged
 from keyun.engine.reasons import Rejected, Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
 
-from .packed import PackedBatches, unpack
+from .packed import PackedBatches
 from .ray_runtime import RAY_NAMESPACE
 
 log = logging.getLogger("keyun.audit")
@@ -55,6 +56,8 @@ def _check_retention_days(retention_days: int) -> None:
 
 
 class AuditLog(PackedBatches):
+    unpack_calls = codec.decoder(list[AuditRecord])
+
     def __init__(self, data_dir: str, retention_days: int = DEFAULT_RETENTION_DAYS):
         _check_retention_days(retention_days)
         self.retention_days = retention_days
@@ -78,7 +81,7 @@ class AuditLog(PackedBatches):
         they answered (actors/audit_forwarder.py), sent on as plain values.  Values that make no
         valid record are stored as one that says so (engine.audit.salvaged), never refused."""
         now_ms = self._now(now_ms)
-        return self.apply([_record(values, now_ms) for values in unpack(blob)], now_ms)
+        return self.apply([_record(values, now_ms) for values in codec.decoder(list[tuple])(blob)], now_ms)
 
     def _now(self, stamp: int | None) -> int:
         """The batch's stamp, or this process's real time without one; never before the last."""

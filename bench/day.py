@@ -231,7 +231,7 @@ def main() -> None:
             began_ms = time.time_ns() // 1_000_000
             print(f"running the mixed scenario for {args.transactions:,} transactions, {args.concurrency} in flight ...", file=sys.stderr, flush=True)
             day, sales, ended_at = asyncio.run(run_day(target, args.transactions, args.concurrency, trip_ids, date, load.access_metadata(target)))
-            print(f"killing the server (SIGKILL) and restarting it on the same data ...", file=sys.stderr, flush=True)
+            print("killing the server (SIGKILL) and restarting it on the same data ...", file=sys.stderr, flush=True)
             crash(process)
             restarted = time.monotonic()
             process, target = load.start_server(data_dir, workers=1)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE, MAX_TRIPS_PER_LOAD
 from .reasons import QUOTE_CHARS, quote
+from .values import Value
 
 # A table of a parsed TOML file.
 Table = dict[str, Any]
@@ -43,15 +43,13 @@ KEYS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
+class Stop(Value):
     code: str
     name: str
     offset_min: int  # minutes after the trip leaves its first stop
 
 
-@dataclass(frozen=True, slots=True)
-class TripSpec:
+class TripSpec(Value):
     """Everything an owner needs to sell a trip; carried whole by the TripScheduled event."""
 
     trip_id: str
@@ -71,8 +69,7 @@ class TripSpec:
         return tuple(label for row in self.rows for label in row if label != AISLE)
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(Value):
     schedule_id: str
     route_id: str
     operator_id: str
@@ -80,16 +77,14 @@ class Schedule:
     departs_min: int  # minutes after local midnight
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(Value):
     route_id: str
     name: str
     stops: tuple[tuple[str, int, int], ...]  # (station code, minutes, km)
     fares: dict[tuple[int, int], int]
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
+class Network(Value):
     name: str
     utc_offset_min: int
     stations: dict[str, tuple[str, str]]  # code -> (name, city)

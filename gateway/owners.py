@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,9 @@ import ray
 
 from keyun.actors.account_shard import RemoteAccountShard
 from keyun.actors.audit_log import audit_actor, audit_actor_name
-from keyun.actors.packed import pack, unpack
+from keyun.actors.packed import pack, unpack_replies, unpack_several_replies
 from keyun.actors.ray_runtime import RAY_NAMESPACE
+from keyun.engine import codec
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.accounts import AccountRules
@@ -71,9 +73,18 @@ def shard_of(trip_id: str, shards: int) -> int:
     return zlib.crc32(trip_id.encode()) % shards
 
 
+# What the audit owner answers a batch: each record's sequence number.
+AUDIT_SEQS = codec.decoder(list[int])
+
+
 class Batcher:
-    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self, actor: Any, metrics: GatewayMetrics | None = None, clock: Clock = SYSTEM_CLOCK,
+        unpack: Callable[[bytes], list] = unpack_replies,
+    ):
+        """`unpack`: decodes the owner's replies to a batch (actors/packed.py)."""
         self.actor = actor
+        self.unpack = unpack
         self.metrics = metrics
         self.clock = clock
         self.waiting: list[tuple[Any, asyncio.Future, float]] = []
@@ -125,7 +136,7 @@ class Batcher:
         sent_at = loop.time()
         while True:
             try:
-                replies = unpack(await self.actor.apply_packed.remote(packed, self.clock.now_ms()))
+                replies = self.unpack(await self.actor.apply_packed.remote(packed, self.clock.now_ms()))
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:
@@ -145,6 +156,16 @@ class Batcher:
         for (_, future), reply in zip(batch, replies, strict=True):
             if not future.done():
                 future.set_result(reply)
+
+
+def accounts_batcher(actor: Any, metrics: GatewayMetrics, clock: Clock) -> Batcher:
+    """The accounts owner's batcher: SetUp and TouchSessions answer with several replies."""
+    return Batcher(actor, metrics, clock, unpack=unpack_several_replies)
+
+
+def audit_batcher(actor: Any, metrics: GatewayMetrics, clock: Clock) -> Batcher:
+    """The audit owner's batcher: it answers each record's sequence number."""
+    return Batcher(actor, metrics, clock, unpack=AUDIT_SEQS)
 
 
 def _fail(batch: list[tuple[Any, asyncio.Future]], error: Exception) -> None:

@@ -42,7 +42,7 @@ from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
-from .owners import Batcher, OwnerFailed, Owners, OwnerUnavailable, Overloaded, ShardCountMismatch
+from .owners import OwnerFailed, accounts_batcher, audit_batcher, Owners, OwnerUnavailable, Overloaded, ShardCountMismatch
 from .reflection import add_reflection
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
@@ -119,9 +119,9 @@ class KeyunServer:
         self.demo_accounts = demo_accounts
         self.setup_token: str | None = None
         self.gateway = Gateway(pool, utc_offset_min, clock=clock)
-        self.accounts = Batcher(owners.accounts, metrics, clock)
+        self.accounts = accounts_batcher(owners.accounts, metrics, clock)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
-        self.audit = Batcher(owners.audit, metrics, clock)
+        self.audit = audit_batcher(owners.audit, metrics, clock)
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         trips = TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id)))
         self.auth = Auth(signer, SessionCache(self.accounts.submit, clock), trips, self.audit.submit, clock)
