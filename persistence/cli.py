@@ -1,4 +1,5 @@
-"""`keyun backup`, `keyun restore`, `keyun upgrade`, `keyun wal verify|dump`, `keyun archive list|show` and `keyun audit verify|tail`."""
+"""`keyun backup`, `keyun restore`, `keyun upgrade`, `keyun wal verify|dump`, `keyun archive list|show` and
+`keyun audit verify|tail`."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def add_verbs(verbs) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="a new or empty directory")
     p.set_defaults(run=_restore)
 
-    p = verbs.add_parser("upgrade", help="rewrite a data directory of an earlier Keyun in the current data format, once (stop Keyun first)")
+    p = verbs.add_parser(
+        "upgrade", help="rewrite a data directory of an earlier Keyun in the current data format, once (stop Keyun)",
+    )
     p.add_argument("--data-dir", type=Path, required=True)
     p.set_defaults(run=_upgrade)
 
@@ -107,10 +110,11 @@ def _restore(args) -> None:
 
 def _upgrade(args) -> None:
     summary = upgrade.upgrade(args.data_dir)
-    print(
-        f"upgraded {args.data_dir} to format {summary['format']}: {summary['shards']} shards{' and the accounts' if summary['accounts'] else ''}, {summary['log_records']} log records; "
-        f"the format-1 files are kept in {summary['kept']}: delete them once keyun serve runs on the upgraded directory"
-    )
+    accounts = " and the accounts" if summary["accounts"] else ""
+    records = summary["log_records"]
+    shards = f"{summary['shards']} shards{accounts}"
+    print(f"upgraded {args.data_dir} to format {summary['format']}: {shards}, {records} log records")
+    print(f"the format-1 files are kept in {summary['kept']}: delete them once Keyun serves the upgraded directory")
 
 
 def _verify(args) -> None:

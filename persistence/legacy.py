@@ -42,7 +42,8 @@ class LegacyDataError(Exception):
 
 
 def _is_value_class(cls: type) -> bool:
-    return dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum) or hasattr(cls, "__struct_fields__")  # msgspec.Struct
+    is_struct = hasattr(cls, "__struct_fields__")  # a msgspec.Struct
+    return dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum) or is_struct
 
 
 def _engine_classes() -> dict[str, type]:
@@ -87,7 +88,9 @@ def _array_hook(values: tuple) -> Any:
 def decode(data: bytes) -> Any:
     """One format-1 value (a log record's payload, a snapshot value)."""
     try:
-        return msgpack.unpackb(data, ext_hook=_ext_hook, list_hook=_array_hook, use_list=False, raw=False, strict_map_key=False)
+        return msgpack.unpackb(
+            data, ext_hook=_ext_hook, list_hook=_array_hook, use_list=False, raw=False, strict_map_key=False,
+        )
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise LegacyDataError(f"not format-1 data: {error}") from None
 
@@ -161,10 +164,9 @@ def read_trip_snapshot(directory: Path) -> TripSnapshot:
     finally:
         env.close()
     lsn, now_ms = meta.get(POSITION, (0, 0))
-    return TripSnapshot(
-        lsn, now_ms, list(trips.values()), {key.decode(): (sequence, receipt) for key, (sequence, receipt) in requests.items()},
-        list(meta.get(AUDIT_OUTBOX, ())), list(archive.values()),
-    )
+    receipts = {key.decode(): (sequence, receipt) for key, (sequence, receipt) in requests.items()}
+    outbox = list(meta.get(AUDIT_OUTBOX, ()))
+    return TripSnapshot(lsn, now_ms, list(trips.values()), receipts, outbox, list(archive.values()))
 
 
 def _decoded(env, txn, name: bytes) -> dict[bytes, Any]:

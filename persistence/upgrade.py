@@ -51,7 +51,10 @@ def upgrade(data_dir: Path, keep_old: bool = True) -> dict:
     if found == codec.FORMAT_VERSION:
         raise UpgradeError(f"{data_dir} is already format {found}: nothing to upgrade")
     if found != legacy.FORMAT_VERSION:
-        raise UpgradeError(f"{data_dir} holds format {found}; this Keyun upgrades format {legacy.FORMAT_VERSION} to {codec.FORMAT_VERSION}")
+        raise UpgradeError(
+            f"{data_dir} holds format {found}; "
+            f"this Keyun upgrades format {legacy.FORMAT_VERSION} to {codec.FORMAT_VERSION}"
+        )
     locks = _lock_owners(data_dir)
     try:
         _put_back_interrupted(data_dir)
@@ -71,7 +74,8 @@ def upgrade(data_dir: Path, keep_old: bool = True) -> dict:
 
 def _lock_owners(data_dir: Path) -> list[DirectoryLock]:
     """Every owner's lock, so no server starts on the directory meanwhile; refuse if one runs."""
-    owners = [*shard_directories(data_dir), *(data_dir / name for name in ("accounts", "audit") if (data_dir / name).exists())]
+    others = [data_dir / name for name in ("accounts", "audit") if (data_dir / name).exists()]
+    owners = [*shard_directories(data_dir), *others]
     locks = []
     try:
         for owner in owners:
@@ -119,7 +123,9 @@ def _rewrite(data_dir: Path, staging: Path) -> dict:
 
 def _rewrite_trip_snapshot(source: Path, target: Path) -> None:
     old = legacy.read_trip_snapshot(source)
-    changes = Changes(trips=old.trips, requests_added=old.requests, audit_outbox=old.audit_outbox, archived=old.archived)
+    changes = Changes(
+        trips=old.trips, requests_added=old.requests, audit_outbox=old.audit_outbox, archived=old.archived,
+    )
     store = SnapshotStore(target)
     try:
         store.save(old.lsn, old.now_ms, changes)
