@@ -20,11 +20,12 @@ from typing import Any
 
 import ray
 
+from keyun.engine import codec
 from keyun.engine.audit import MALFORMED, MIN_RETENTION_DAYS, AuditRecord, ChainReport, salvaged
 from keyun.engine.reasons import Rejected, Rejection
 from keyun.persistence.audit_store import MAX_AUDIT_BATCH, MAX_PURGE_RECORDS, AuditStore
 
-from .packed import PackedBatches, unpack
+from .packed import PackedBatches
 
 log = logging.getLogger("keyun.audit")
 
@@ -58,6 +59,8 @@ def _check_retention_days(retention_days: int) -> None:
 
 
 class AuditLog(PackedBatches):
+    CALLS = list[AuditRecord]
+
     def __init__(self, data_dir: str, retention_days: int = DEFAULT_RETENTION_DAYS):
         _check_retention_days(retention_days)
         self.retention_days = retention_days
@@ -79,7 +82,7 @@ class AuditLog(PackedBatches):
         they answered (actors/audit_forwarder.py), sent on as plain values.  Values that make no
         valid record are stored as one that says so (engine.audit.salvaged), never refused."""
         now_ms = wall_clock_ms()
-        return self.apply([_record(values, now_ms) for values in unpack(blob)])
+        return self.apply([_record(values, now_ms) for values in codec.decode(blob, list[tuple])])
 
     def _apply(self, batch: list[AuditRecord], now_ms: int) -> list[int]:
         try:

@@ -143,9 +143,9 @@ def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, rep
 def with_archived_orders(engine: ShardEngine, store: OwnerStore, query: ListOrders, reply: OrdersView) -> OrdersView:
     """An account's order history goes on past the archive: its orders on the archived trips that
     ended last (MAX_ARCHIVED_TRIPS_LISTED) too."""
-    records = {record[0].trip_id: record for record in engine.archiving.values() if query.buyer in record_buyers(record)}
+    records = {record.spec.trip_id: record for record in engine.archiving.values() if query.buyer in record_buyers(record)}
     for record in store.archived_trips_of(query.buyer, MAX_ARCHIVED_TRIPS_LISTED):
-        records.setdefault(record[0].trip_id, record)
+        records.setdefault(record.spec.trip_id, record)
     if not records:
         return reply
     archived = [view for record in records.values() for view in answer_archived(record, query, engine.last_now, engine.policy).orders]

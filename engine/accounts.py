@@ -15,16 +15,18 @@ from __future__ import annotations
 import itertools
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
+
+import msgspec
 
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
 from .outbox import ACTOR_AT, DETAIL_AT, DEVICE_AT, ROLE_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
 from .permissions import ROLE_BY_NAME, Role
-from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, quote, reject
+from .values import Command, Event, Journaled, Query, Reply, Several, Value
 
 # A family and the people a passenger regularly travels with; 12306 allows 15 too.
 MAX_PASSENGERS_PER_ACCOUNT = 15
@@ -55,8 +57,7 @@ LOGIN_ATTEMPT_TTL_MS = 60_000
 MAX_ATTEMPT_SWEEP = 64
 
 
-@dataclass(frozen=True, slots=True)
-class AccountRules:
+class AccountRules(Value):
     idle_ms: int = DEFAULT_IDLE_MS
     max_failed_logins: int = DEFAULT_MAX_FAILED_LOGINS
     lockout_ms: int = DEFAULT_LOCKOUT_MS
@@ -76,8 +77,7 @@ class AccountKind(Enum):
 # Values kept in the state.
 
 
-@dataclass(frozen=True, slots=True)
-class PassengerRecord:
+class PassengerRecord(Value):
     passenger_id: str
     name_cipher: bytes
     document_type: str
@@ -87,8 +87,7 @@ class PassengerRecord:
     added_at_ms: int
 
 
-@dataclass(slots=True)
-class Account:
+class Account(Value, frozen=False):
     account_id: str
     kind: AccountKind
     login_key: str  # "name:<login name>" or "phone:<blind index hex>"
@@ -96,7 +95,7 @@ class Account:
     phone_cipher: bytes
     # Encrypted by the gateway (a display name is often a real name).  Data written before that
     # holds the name as text: the gateway reads both (`AccountDesk.display_name`).
-    display_name_cipher: bytes | str
+    display_name_cipher: Any  # bytes, or str (msgspec decodes either by its msgpack type)
     password_hash: str
     totp_cipher: bytes  # b"" when the account logs in without a second factor
     roles: tuple[str, ...]
@@ -108,14 +107,13 @@ class Account:
     last_failed_ms: int = 0
     locked_until_ms: int = 0
     totp_last_step: int = 0  # a TOTP code is good once: later logins need a later step
-    passengers: dict[str, PassengerRecord] = field(default_factory=dict)
+    passengers: dict[str, PassengerRecord] = msgspec.field(default_factory=dict)
     passengers_added: int = 0  # numbers passenger ids
     cash_acceptor: bool = False  # a kiosk the station declared to take cash (GrantRoles)
     attempts_pending: int = 0  # password checks reserved and not yet settled (ReserveLoginAttempt)
 
 
-@dataclass(slots=True)
-class Session:
+class Session(Value, frozen=False):
     session_id: str
     account_id: str
     started_at_ms: int
@@ -124,16 +122,15 @@ class Session:
     ended_at_ms: int = 0
 
 
-@dataclass(slots=True)
-class AccountsState:
-    accounts: dict[str, Account] = field(default_factory=dict)
-    by_login: dict[str, str] = field(default_factory=dict)
-    sessions: dict[str, Session] = field(default_factory=dict)
+class AccountsState(Value, frozen=False):
+    accounts: dict[str, Account] = msgspec.field(default_factory=dict)
+    by_login: dict[str, str] = msgspec.field(default_factory=dict)
+    sessions: dict[str, Session] = msgspec.field(default_factory=dict)
     accounts_created: int = 0
     setup_token_hash: bytes = b""  # set while a production station waits for its administrators
     set_up: bool = False
     # Reserved password checks, oldest first: attempt id -> (account id, reserved at, ms).
-    login_attempts: dict[str, tuple[str, int]] = field(default_factory=dict)
+    login_attempts: dict[str, tuple[str, int]] = msgspec.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,15 +192,14 @@ def _session_id(field_name: str, value: str) -> None:
         raise invalid(field_name, "not a session or token id")
 
 
-@dataclass(frozen=True, slots=True)
-class NewAccount:
+class NewAccount(Value):
     """What an account starts as: used by registration, staff creation and the first setup."""
 
     kind: AccountKind
     login_key: str
     login_name: str
     phone_cipher: bytes
-    display_name_cipher: bytes | str  # b"" for none; text only in data written before it was encrypted
+    display_name_cipher: Any  # bytes or str: b"" for none; text only in data written before it was encrypted
     password_hash: str
     totp_cipher: bytes = b""
     roles: tuple[str, ...] = ()
@@ -221,8 +217,7 @@ class NewAccount:
         check_roles(self.roles, self.stations, self.operators)
 
 
-@dataclass(frozen=True, slots=True)
-class CreateAccount:
+class CreateAccount(Value, Command):
     request_id: str
     account: NewAccount
     # Commands carrying a fresh hash or ciphertext differ on every retry, so retries are matched
@@ -233,8 +228,7 @@ class CreateAccount:
         check_request_id(self.request_id)
 
 
-@dataclass(frozen=True, slots=True)
-class OpenSetup:
+class OpenSetup(Value, Command):
     """A production station starts with no accounts: the first start prints a one-time token."""
 
     token_hash: bytes
@@ -243,8 +237,7 @@ class OpenSetup:
         _secret("token_hash", self.token_hash)
 
 
-@dataclass(frozen=True, slots=True)
-class SetUp:
+class SetUp(Value, Command):
     token_hash: bytes
     administrators: tuple[NewAccount, ...]
 
@@ -254,8 +247,7 @@ class SetUp:
         assert roles == sorted(r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)), "three administrators, one role each"
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveLoginAttempt:
+class ReserveLoginAttempt(Value, Command):
     """Before the gateway checks a password: may it run one more check for this account now?"""
 
     account_id: str
@@ -266,14 +258,12 @@ class ReserveLoginAttempt:
         _session_id("attempt_id", self.attempt_id)
 
 
-@dataclass(frozen=True, slots=True)
-class LoginFailed:
+class LoginFailed(Value, Command):
     account_id: str
     attempt_id: str = ""  # the reservation this failure settles ("" in logs written before them)
 
 
-@dataclass(frozen=True, slots=True)
-class StartSession:
+class StartSession(Value, Command):
     """The gateway checked the password (and TOTP code); the owner re-checks lock and replay."""
 
     account_id: str
@@ -288,8 +278,7 @@ class StartSession:
         _session_id("refresh_id", self.refresh_id)
 
 
-@dataclass(frozen=True, slots=True)
-class RenewSession:
+class RenewSession(Value, Command):
     session_id: str
     refresh_id: str  # the refresh token presented
     new_refresh_id: str
@@ -300,30 +289,25 @@ class RenewSession:
         _session_id("new_refresh_id", self.new_refresh_id)
 
 
-@dataclass(frozen=True, slots=True)
-class EndSession:
+class EndSession(Value, Command):
     session_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class SweepIdleSessions:
+class SweepIdleSessions(Value, Command):
     """Journaled with the idle sessions each batch ends."""
 
 
-@dataclass(frozen=True, slots=True)
-class SweepStaleAttempts:
+class SweepStaleAttempts(Value, Command):
     """Journaled with the failures each batch counts for reservations never settled."""
 
 
-@dataclass(frozen=True, slots=True)
-class TouchSessions:
+class TouchSessions(Value, Command):
     """Are these sessions alive?  Marks them seen now; ends the ones idle too long."""
 
     session_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ChangePassword:
+class ChangePassword(Value, Command):
     request_id: str
     account_id: str
     password_hash: str
@@ -335,8 +319,7 @@ class ChangePassword:
         _secret("password_hash", self.password_hash)
 
 
-@dataclass(frozen=True, slots=True)
-class RehashPassword:
+class RehashPassword(Value, Command):
     """The same password, hashed again with the station's current argon2 parameters at login."""
 
     account_id: str
@@ -347,8 +330,7 @@ class RehashPassword:
         _secret("password_hash", self.password_hash)
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateProfile:
+class UpdateProfile(Value, Command):
     request_id: str
     account_id: str
     display_name_cipher: bytes
@@ -360,8 +342,7 @@ class UpdateProfile:
         _secret("display_name_cipher", self.display_name_cipher)
 
 
-@dataclass(frozen=True, slots=True)
-class SealDisplayNames:
+class SealDisplayNames(Value, Command):
     """Display names stored as text before they were encrypted, replaced by their ciphers: the
     gateway sends these at start (`seal_display_names`), a page of accounts at a time."""
 
@@ -373,8 +354,7 @@ class SealDisplayNames:
             _secret("display_name_cipher", cipher)
 
 
-@dataclass(frozen=True, slots=True)
-class AddPassenger:
+class AddPassenger(Value, Command):
     request_id: str
     account_id: str
     name_cipher: bytes
@@ -391,8 +371,7 @@ class AddPassenger:
         _secret("phone_cipher", self.phone_cipher, required=False)
 
 
-@dataclass(frozen=True, slots=True)
-class RemovePassenger:
+class RemovePassenger(Value, Command):
     request_id: str
     account_id: str
     passenger_id: str
@@ -402,8 +381,7 @@ class RemovePassenger:
         check_passenger_id(self.passenger_id)
 
 
-@dataclass(frozen=True, slots=True)
-class GrantRoles:
+class GrantRoles(Value, Command):
     request_id: str
     account_id: str
     roles: tuple[str, ...]
@@ -419,8 +397,7 @@ class GrantRoles:
         check_roles(self.roles, self.stations, self.operators)
 
 
-@dataclass(frozen=True, slots=True)
-class DisableAccount:
+class DisableAccount(Value, Command):
     request_id: str
     account_id: str
 
@@ -429,20 +406,17 @@ class DisableAccount:
         check_account_id(self.account_id)
 
 
-@dataclass(frozen=True, slots=True)
-class FindLogin:
+class FindLogin(Value, Query):
     """Query: the account a login name or phone index leads to, with what login checks need."""
 
     login_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class GetAccount:
+class GetAccount(Value, Query):
     account_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ListAccounts:
+class ListAccounts(Value, Query):
     offset: int
     page_size: int
 
@@ -451,13 +425,11 @@ class ListAccounts:
             raise invalid("page_size", f"must be 1..{MAX_PAGE_SIZE}")
 
 
-@dataclass(frozen=True, slots=True)
-class ListPassengers:
+class ListPassengers(Value, Query):
     account_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Recall:
+class Recall(Value, Query):
     """Query: the answer already given to this request id, if the owner remembers one (for
     commands whose checks in the gateway would fail on a retry, like the old password)."""
 
@@ -465,72 +437,55 @@ class Recall:
     fingerprint: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class NotRemembered:
+class NotRemembered(Value, Reply):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Remembered:
+class Remembered(Value, Reply):
     """Recall's answer: the first request and its reply, so the gateway can check a retried
     password against the hash that request stored (passwords are never in fingerprints)."""
 
-    command: object
-    reply: object
+    command: Command
+    reply: Several[Reply]
 
 
-@dataclass(frozen=True, slots=True)
-class SetupStatus:
+class SetupStatus(Value, Query):
     """Query: (set up, waiting for the setup token)."""
 
-
-AccountCommand = (
-    CreateAccount | OpenSetup | SetUp | ReserveLoginAttempt | LoginFailed | StartSession | RenewSession | EndSession | ChangePassword
-    | RehashPassword | UpdateProfile | SealDisplayNames | AddPassenger | RemovePassenger | GrantRoles | DisableAccount
-)
-QUERIES = (FindLogin, GetAccount, ListAccounts, ListPassengers, SetupStatus)
-# They cross from the gateway to the accounts owner in every batch (engine/pickling.py).
-pickle_as_constructor_call(*AccountCommand.__args__, *QUERIES, NewAccount, TouchSessions, SweepIdleSessions, SweepStaleAttempts, Recall)
 
 
 # ---------------------------------------------------------------------------------------------
 # Events.
 
 
-@dataclass(frozen=True, slots=True)
-class AccountCreated:
+class AccountCreated(Value, Event):
     account_id: str
     account: NewAccount
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class SetupOpened:
+class SetupOpened(Value, Event):
     token_hash: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SetupDone:
+class SetupDone(Value, Event):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class LoginAttemptReserved:
+class LoginAttemptReserved(Value, Event):
     account_id: str
     attempt_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class LoginFailureCounted:
+class LoginFailureCounted(Value, Event):
     account_id: str
     at_ms: int
     locked_until_ms: int  # 0 unless this failure locked the account
     attempt_id: str = ""  # the reservation it settles
 
 
-@dataclass(frozen=True, slots=True)
-class SessionStarted:
+class SessionStarted(Value, Event):
     account_id: str
     session_id: str
     refresh_id: str
@@ -539,46 +494,39 @@ class SessionStarted:
     attempt_id: str = ""  # the reservation it settles
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRenewed:
+class SessionRenewed(Value, Event):
     session_id: str
     refresh_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class SessionEnded:
+class SessionEnded(Value, Event):
     session_id: str
     at_ms: int
     why: str  # "logout", "idle", "refresh token reused", "password changed", "account disabled"
 
 
-@dataclass(frozen=True, slots=True)
-class PasswordChanged:
+class PasswordChanged(Value, Event):
     account_id: str
     password_hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileUpdated:
+class ProfileUpdated(Value, Event):
     account_id: str
-    display_name_cipher: bytes | str  # text in data written before display names were encrypted
+    display_name_cipher: Any  # bytes or str: text in data written before display names were encrypted
 
 
-@dataclass(frozen=True, slots=True)
-class PassengerAdded:
+class PassengerAdded(Value, Event):
     account_id: str
     passenger: PassengerRecord
 
 
-@dataclass(frozen=True, slots=True)
-class PassengerRemoved:
+class PassengerRemoved(Value, Event):
     account_id: str
     passenger_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class RolesGranted:
+class RolesGranted(Value, Event):
     account_id: str
     roles: tuple[str, ...]
     stations: tuple[str, ...]
@@ -586,8 +534,7 @@ class RolesGranted:
     cash_acceptor: bool = False  # added later: older logs read as False, which they meant
 
 
-@dataclass(frozen=True, slots=True)
-class AccountDisabled:
+class AccountDisabled(Value, Event):
     account_id: str
 
 
@@ -595,13 +542,12 @@ class AccountDisabled:
 # Replies.
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
+class AccountView(Value, Reply):
     account_id: str
     kind: AccountKind
     login_name: str
     phone_cipher: bytes  # the gateway decrypts and masks it
-    display_name_cipher: bytes | str  # the gateway decrypts it, and masks it for anyone but the account
+    display_name_cipher: Any  # bytes or str: the gateway decrypts it, and masks it for anyone but the account
     roles: tuple[str, ...]
     stations: tuple[str, ...]
     operators: tuple[str, ...]
@@ -611,8 +557,7 @@ class AccountView:
     cash_acceptor: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class LoginView:
+class LoginView(Value, Reply):
     """What the gateway needs to check a login: never leaves the gateway."""
 
     account: AccountView
@@ -623,15 +568,13 @@ class LoginView:
     retry_at_ms: int  # the back-off: no attempt before this
 
 
-@dataclass(frozen=True, slots=True)
-class SessionView:
+class SessionView(Value, Reply):
     session_id: str
     account: AccountView
     refresh_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class SessionCheck:
+class SessionCheck(Value, Reply):
     """TouchSessions' answer for one session: its account when alive, else why it ended."""
 
     session_id: str
@@ -639,38 +582,32 @@ class SessionCheck:
     account: AccountView | None
 
 
-@dataclass(frozen=True, slots=True)
-class PassengersView:
+class PassengersView(Value, Reply):
     account_id: str
     passengers: tuple[PassengerRecord, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AccountsPage:
+class AccountsPage(Value, Reply):
     accounts: tuple[AccountView, ...]
     next_offset: int  # 0 when this was the last page
 
 
-@dataclass(frozen=True, slots=True)
-class SetupView:
+class SetupView(Value, Reply):
     set_up: bool
     waiting_for_token: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Done:
+class Done(Value, Reply):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptReserved:
+class AttemptReserved(Value, Reply):
     """ReserveLoginAttempt's answer: the gateway may check the password once."""
 
     attempt_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class FailureCounted:
+class FailureCounted(Value, Reply):
     """LoginFailed's answer: whether this failure locked the account, and until when."""
 
     locked_until_ms: int
@@ -1050,10 +987,9 @@ def same_request(first, second) -> bool:
 # The engine the owner actor wraps.
 
 
-@dataclass(frozen=True, slots=True)
-class AccountEntry:
-    command: object
-    events: tuple
+class AccountEntry(Value, Journaled):
+    command: Command
+    events: tuple[Event, ...]
 
 
 def complete_record(record: tuple, reply) -> tuple:
@@ -1072,6 +1008,15 @@ def complete_record(record: tuple, reply) -> tuple:
     if isinstance(reply, FailureCounted) and reply.locked_until_ms:
         return with_value(record, DETAIL_AT, f"locked out until {reply.locked_until_ms} (epoch ms) after repeated failures")
     return record
+
+
+class AccountsSnapshot(Value):
+    """The accounts owner's snapshot: its state, its idempotency window (request id, command,
+    reply), and its audit outbox (AuditRecord values)."""
+
+    state: AccountsState
+    recent: tuple[tuple[str, Command, Several[Reply]], ...]
+    audit_outbox: tuple[tuple, ...]
 
 
 class AccountsEngine:
@@ -1129,7 +1074,7 @@ class AccountsEngine:
             if getattr(command, "fingerprint", b"") != item.fingerprint:
                 return reject(Reason.REQUEST_ID_REUSED, f"request_id {item.request_id} was used for a different request")
             return Remembered(command, reply)
-        if isinstance(item, QUERIES):
+        if isinstance(item, Query):
             return answer(self.state, item, now_ms, self.rules)
         request_id = getattr(item, "request_id", "")
         if request_id and request_id in self.recent:
@@ -1170,13 +1115,14 @@ class AccountsEngine:
             if request_id:
                 self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))
 
-    def snapshot(self) -> tuple:
+    def snapshot(self) -> AccountsSnapshot:
         """The whole state, idempotency window and audit outbox, for a snapshot (accounts are few:
         no increments)."""
-        return (self.state, tuple((rid, command, reply) for rid, (command, reply) in self.recent.items()), tuple(self.audit_outbox.values()))
+        recent = tuple((rid, command, reply) for rid, (command, reply) in self.recent.items())
+        return AccountsSnapshot(self.state, recent, tuple(self.audit_outbox.values()))
 
-    def restore(self, now_ms: int, snapshot: tuple) -> None:
+    def restore(self, now_ms: int, snapshot: AccountsSnapshot) -> None:
         self.last_now = now_ms
-        self.state, recent, *outbox = snapshot  # snapshots written before the outbox have none
-        self.recent = OrderedDict((rid, (command, reply)) for rid, command, reply in recent)
-        self.audit_outbox = AuditOutbox(outbox[0] if outbox else ())
+        self.state = snapshot.state
+        self.recent = OrderedDict((rid, (command, reply)) for rid, command, reply in snapshot.recent)
+        self.audit_outbox = AuditOutbox(snapshot.audit_outbox)

@@ -19,11 +19,12 @@ import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from enum import Enum
 
-from .pickling import pickle_as_constructor_call
+import msgspec
+
 from .reasons import Reason, Rejected, Rejection, invalid, reject
+from .values import Value
 
 # The hash before the first record, and the anchor of a log nothing was purged from.
 GENESIS = bytes(32)
@@ -92,8 +93,7 @@ def _check_text(field_name: str, value: object) -> None:
         raise invalid(field_name, "contains control characters")
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
+class AuditRecord(Value):
     """One audited operation: when, who (account, role, device, station, address), what, on what, and how it ended."""
 
     record_id: str  # client-generated and unique: a resent batch is stored once
@@ -135,7 +135,7 @@ class AuditRecord:
         return cls(record_id, at_ms, *rest)  # positional: this runs for every record a verify reads
 
 
-assert [f.name for f in dataclass_fields(AuditRecord)] == ["record_id", "at_ms", *TEXT_FIELDS[1:]], "from_values relies on this order"
+assert [f.name for f in msgspec.structs.fields(AuditRecord)] == ["record_id", "at_ms", *TEXT_FIELDS[1:]], "from_values relies on this order"
 
 
 def fit(text: str, max_chars: int) -> str:
@@ -203,9 +203,6 @@ def chain_hash(prev_hash: bytes, seq: int, record: AuditRecord) -> bytes:
     return hashlib.sha256(_encode(seq, prev_hash, record)).digest()
 
 
-# Records cross from the gateway to the audit owner in every batch (engine/pickling.py).
-pickle_as_constructor_call(AuditRecord)
-
 
 class ChainProblem(str, Enum):
     ALTERED = "ALTERED"  # a record, or its stored hash, is not what was chained
@@ -213,8 +210,7 @@ class ChainProblem(str, Enum):
     REORDERED = "REORDERED"  # a record is out of place or repeated
 
 
-@dataclass(frozen=True, slots=True)
-class ChainReport:
+class ChainReport(Value):
     """The outcome of walking a chain: how far it verified, and the first problem if any."""
 
     checked: int  # records that verified before the walk ended or found the problem

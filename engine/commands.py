@@ -1,15 +1,15 @@
 """Commands (change something, carry a request id) and queries (read only).
 
-Each is a small frozen dataclass validated on construction: a bad field raises `Rejected` naming
-the field, so nothing malformed ever reaches an owner.  Every command and query knows the trip it
-is about (`trip_id`), which is how the gateway routes it to the owner of that trip.
+Each is a small frozen Struct (engine/values.py) validated on construction, and again when the
+codec decodes it: a bad field raises `Rejected` naming the field, so nothing malformed ever reaches
+an owner.  Every command and query knows the trip it is about (`trip_id`), which is how the gateway
+routes it to the owner of that trip.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from enum import Enum
 
 from .limits import (
@@ -24,8 +24,8 @@ from .limits import (
 )
 from .events import Holder
 from .network import SEAT_LABEL, STATION_CODE, TripSpec
-from .pickling import pickle_as_constructor_call
 from .reasons import Reason, Rejected, element, first_repeat, invalid, quote, reject
+from .values import Command, Query, Value
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 TRIP_ID = re.compile(r"[A-Z0-9][A-Za-z0-9_-]*")
@@ -159,8 +159,7 @@ class _OfOrder:
 # --- commands -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleTrip:
+class ScheduleTrip(Value, Command):
     request_id: str
     spec: TripSpec
 
@@ -173,8 +172,7 @@ class ScheduleTrip:
         return self.spec.trip_id
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceHold:
+class PlaceHold(Value, Command):
     request_id: str
     trip_id: str
     from_station: str
@@ -198,8 +196,7 @@ class PlaceHold:
             raise invalid("ttl_seconds", f"must be {MIN_HOLD_TTL_MS // 1000}..{MAX_HOLD_TTL_MS // 1000} seconds")
 
 
-@dataclass(frozen=True, slots=True)
-class Sell:
+class Sell(Value, Command):
     """A counter sale: hold and confirm in one step."""
 
     request_id: str
@@ -219,8 +216,7 @@ class Sell:
         _holders(self.holders, self.seat_numbers, self.seat_count)
 
 
-@dataclass(frozen=True, slots=True)
-class ConfirmHold(_OfHold):
+class ConfirmHold(Value, _OfHold, Command):
     request_id: str
     hold_id: str
     changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
@@ -235,8 +231,7 @@ class ConfirmHold(_OfHold):
             _saga(self.for_move)
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseHold(_OfHold):
+class ReleaseHold(Value, _OfHold, Command):
     request_id: str
     hold_id: str
     buyer: str = ""  # set when a passenger releases: only their own hold
@@ -246,8 +241,7 @@ class ReleaseHold(_OfHold):
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class Refund(_OfTicket):
+class Refund(Value, _OfTicket, Command):
     request_id: str
     ticket_id: str
 
@@ -256,8 +250,7 @@ class Refund(_OfTicket):
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class CheckIn(_OfTicket):
+class CheckIn(Value, _OfTicket, Command):
     request_id: str
     ticket_id: str
     gate_id: str
@@ -268,8 +261,7 @@ class CheckIn(_OfTicket):
         _require("gate_id", self.gate_id, GATE_ID, MAX_GATE_ID_CHARS)
 
 
-@dataclass(frozen=True, slots=True)
-class DepartTrip:
+class DepartTrip(Value, Command):
     """The dispatcher saw the coach leave its first stop: boarding there is over."""
 
     request_id: str
@@ -280,8 +272,7 @@ class DepartTrip:
         _trip_id(self.trip_id)
 
 
-@dataclass(frozen=True, slots=True)
-class CancelTrip:
+class CancelTrip(Value, Command):
     request_id: str
     trip_id: str
 
@@ -294,8 +285,7 @@ class CancelTrip:
 MAX_DELAY_MIN = 24 * 60
 
 
-@dataclass(frozen=True, slots=True)
-class DelayTrip:
+class DelayTrip(Value, Command):
     """The station or operator puts departure back: every stop's time moves, refunds cost nothing."""
 
     request_id: str
@@ -309,8 +299,7 @@ class DelayTrip:
             raise invalid("delay_minutes", f"must be 1..{MAX_DELAY_MIN}")
 
 
-@dataclass(frozen=True, slots=True)
-class SweepHolds:
+class SweepHolds(Value, Command):
     """Release holds whose time is up.  Issued by the owner itself, so it has no request id."""
 
     limit: int = MAX_SWEEP
@@ -318,8 +307,7 @@ class SweepHolds:
     trip_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ArchiveTrips:
+class ArchiveTrips(Value, Command):
     """Archive trips that ran long enough ago (Policy.archive_after_ms).  Issued by the owner
     itself, so it has no request id."""
 
@@ -328,8 +316,7 @@ class ArchiveTrips:
     trip_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class BeginChange(_OfTicket):
+class BeginChange(Value, _OfTicket, Command):
     """Rebooking, first step, at the old ticket's owner: check that the ticket may move to
     `new_trip_id`, and mark it moving by this saga.  While it is, its owner refuses a refund, a
     check-in or another rebooking of it (CHANGE_IN_PROGRESS), so the move is finished or undone
@@ -351,8 +338,7 @@ class BeginChange(_OfTicket):
             raise invalid("new_route_id", f"longer than {MAX_ID_CHARS} characters")
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeTicket(_OfTicket):
+class ChangeTicket(Value, _OfTicket, Command):
     """Rebooking, last step: give the old ticket up for the new one already issued elsewhere."""
 
     request_id: str
@@ -370,8 +356,7 @@ class ChangeTicket(_OfTicket):
             _saga(self.saga)
 
 
-@dataclass(frozen=True, slots=True)
-class _SagaStep(_OfTicket):
+class _SagaStep(Value, _OfTicket):
     """A step of a rebooking saga at a ticket's owner, naming the ticket and the saga."""
 
     request_id: str
@@ -384,15 +369,13 @@ class _SagaStep(_OfTicket):
         _saga(self.saga)
 
 
-@dataclass(frozen=True, slots=True)
-class AbortChange(_SagaStep):
+class AbortChange(_SagaStep, Command):
     """Rebooking, undo, first at the old ticket's owner: the decision that the saga's move will not
     happen.  Refused (TICKET_CHANGED) if the move was made already; the ticket stays blocked until
     the new trip's owner has undone its part (ClearChange)."""
 
 
-@dataclass(frozen=True, slots=True)
-class UndoMove:
+class UndoMove(Value, Command):
     """Rebooking, undo, at the new trip's owner: release the saga's hold and void its new ticket,
     whichever exist, and refuse the saga's later steps there.  Repeating it changes nothing."""
 
@@ -408,21 +391,18 @@ class UndoMove:
         _saga(self.saga)
 
 
-@dataclass(frozen=True, slots=True)
-class ClearChange(_SagaStep):
+class ClearChange(_SagaStep, Command):
     """Rebooking, undo, last at the old ticket's owner: the new trip holds nothing of the aborted
     move any more, so the ticket may be used (refunded, boarded, rebooked) again."""
 
 
-@dataclass(frozen=True, slots=True)
-class SettleMove(_SagaStep):
+class SettleMove(_SagaStep, Command):
     """Rebooking, last step, at the new trip's owner, once the old ticket was given up
     (ChangeTicket): the new ticket, issued pending its move, becomes the passenger's to refund,
     board or rebook.  `ticket_id` is the new ticket.  Repeating it changes nothing."""
 
 
-@dataclass(frozen=True, slots=True)
-class VoidTicket(_OfTicket):
+class VoidTicket(Value, _OfTicket, Command):
     """Rebooking, compensation: take back a new ticket whose old one could not be given up."""
 
     request_id: str
@@ -453,8 +433,7 @@ def order_trip(order_id: str, field_name: str = "order_id") -> str:
     return _split_id(field_name, order_id, ORDER_SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class CreateOrder(_OfHold):
+class CreateOrder(Value, _OfHold, Command):
     """An order for the seats of a live hold, to be paid by `method` before the hold expires."""
 
     request_id: str
@@ -467,8 +446,7 @@ class CreateOrder(_OfHold):
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordPayment(_OfOrder):
+class RecordPayment(Value, _OfOrder, Command):
     """Money arrived for an order: from a verified provider notification, or at the counter."""
 
     request_id: str
@@ -486,8 +464,7 @@ class RecordPayment(_OfOrder):
             raise invalid("amount_fen", "must be positive")
 
 
-@dataclass(frozen=True, slots=True)
-class CancelOrder(_OfOrder):
+class CancelOrder(Value, _OfOrder, Command):
     request_id: str
     order_id: str
     buyer: str = ""  # set when a passenger cancels: only their own order
@@ -497,8 +474,7 @@ class CancelOrder(_OfOrder):
         order_trip(self.order_id)
 
 
-@dataclass(frozen=True, slots=True)
-class RefundOrder(_OfOrder):
+class RefundOrder(Value, _OfOrder, Command):
     """Refund some or all (ticket_ids empty) of an order's tickets, back the way the money came."""
 
     request_id: str
@@ -519,8 +495,7 @@ class RefundOrder(_OfOrder):
             raise invalid(element("ticket_ids", repeat), "a ticket is named twice")
 
 
-@dataclass(frozen=True, slots=True)
-class SettleRefund(_OfOrder):
+class SettleRefund(Value, _OfOrder, Command):
     """The provider (or the cashier) paid a requested refund out."""
 
     request_id: str
@@ -535,18 +510,11 @@ class SettleRefund(_OfOrder):
         _require("provider_refund_id", self.provider_refund_id, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
 
 
-Command = (
-    ScheduleTrip | PlaceHold | Sell | ConfirmHold | ReleaseHold | Refund | CheckIn | DepartTrip | CancelTrip | DelayTrip | SweepHolds | ArchiveTrips
-    | CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund | ChangeTicket | VoidTicket
-    | BeginChange | AbortChange | UndoMove | ClearChange | SettleMove
-)
-
 
 # --- queries --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SearchTrips:
+class SearchTrips(Value, Query):
     """Trips from one station to another leaving that station in [start_ms, end_ms)."""
 
     from_station: str
@@ -562,16 +530,14 @@ class SearchTrips:
             raise invalid("page_size", "must not be negative")
 
 
-@dataclass(frozen=True, slots=True)
-class GetTrip:
+class GetTrip(Value, Query):
     trip_id: str
 
     def __post_init__(self) -> None:
         _trip_id(self.trip_id)
 
 
-@dataclass(frozen=True, slots=True)
-class GetSeatMap:
+class GetSeatMap(Value, Query):
     trip_id: str
     from_station: str
     to_station: str
@@ -581,8 +547,7 @@ class GetSeatMap:
         _segment(self.from_station, self.to_station)
 
 
-@dataclass(frozen=True, slots=True)
-class GetTicket(_OfTicket):
+class GetTicket(Value, _OfTicket, Query):
     ticket_id: str
     viewer: str = ""  # set when a passenger asks: only their own tickets exist for them
 
@@ -590,28 +555,24 @@ class GetTicket(_OfTicket):
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class GetManifest:
+class GetManifest(Value, Query):
     trip_id: str
 
     def __post_init__(self) -> None:
         _trip_id(self.trip_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ListStations:
+class ListStations(Value, Query):
     trip_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(Value, Query):
     """Asks an owner for nothing: `Diagnostics/Echo` with `via_owner` times one owner round trip."""
 
     trip_id: str = ""  # the owner of trip "" answers it
 
 
-@dataclass(frozen=True, slots=True)
-class GetOrder(_OfOrder):
+class GetOrder(Value, _OfOrder, Query):
     order_id: str
     viewer: str = ""  # set when a passenger asks: only their own orders exist for them
 
@@ -619,8 +580,7 @@ class GetOrder(_OfOrder):
         order_trip(self.order_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ListOrders:
+class ListOrders(Value, Query):
     """Every owner's orders of one buyer (asked of all owners, like a search)."""
 
     buyer: str
@@ -630,8 +590,7 @@ class ListOrders:
             raise Rejected(reject(Reason.MISSING_FIELD, "buyer is required", field="buyer"))
 
 
-@dataclass(frozen=True, slots=True)
-class ListMoney:
+class ListMoney(Value, Query):
     """Every payment received and refund paid out in [start_ms, end_ms), for reconciliation
     (asked of all owners)."""
 
@@ -643,8 +602,7 @@ class ListMoney:
             raise invalid("date", "an empty time window")
 
 
-@dataclass(frozen=True, slots=True)
-class ListMoves:
+class ListMoves(Value, Query):
     """Rebookings this owner's tickets are marked for that are older than `older_than_ms` by the
     owner's clock, or aborted and not cleared, and new tickets pending a move issued that long
     ago: moves whose saga was interrupted (asked of all owners by the gateway's sweep)."""
@@ -658,7 +616,3 @@ class ListMoves:
             raise invalid("older_than_ms", "needs a non-negative age and a positive limit")
 
 
-Query = SearchTrips | GetTrip | GetSeatMap | GetTicket | GetManifest | ListStations | GetOrder | ListOrders | ListMoney | Ping | ListMoves
-
-# Commands and queries cross from the gateway to an owner in every batch (engine/pickling.py).
-pickle_as_constructor_call(*Command.__args__, *Query.__args__)

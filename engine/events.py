@@ -6,14 +6,11 @@ so replaying an old log under a new refund policy rebuilds exactly the old state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .network import TripSpec
-from .pickling import pickle_as_constructor_call
+from .values import Event, Value
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
+class Holder(Value):
     """The real-name passenger a ticket is for: which frequent passenger of the buyer's account,
     and the masked name and document printed on the ticket.  The full values stay encrypted with
     the accounts owner; a gate reads them through an audited look-up."""
@@ -25,12 +22,7 @@ class Holder:
     document_masked: str
 
 
-# Holders ride in commands and in replies (engine/pickling.py).
-pickle_as_constructor_call(Holder)
-
-
-@dataclass(frozen=True, slots=True)
-class TripScheduled:
+class TripScheduled(Value, Event):
     spec: TripSpec
 
     @property
@@ -38,8 +30,7 @@ class TripScheduled:
         return self.spec.trip_id
 
 
-@dataclass(frozen=True, slots=True)
-class HoldPlaced:
+class HoldPlaced(Value, Event):
     trip_id: str
     hold_id: str
     seats: tuple[int, ...]
@@ -52,28 +43,24 @@ class HoldPlaced:
     for_move: str = ""  # a rebooking's hold: the saga it is for
 
 
-@dataclass(frozen=True, slots=True)
-class HoldReleased:
+class HoldReleased(Value, Event):
     trip_id: str
     hold_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class HoldExpired:
+class HoldExpired(Value, Event):
     trip_id: str
     hold_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedTicket:
+class IssuedTicket(Value):
     ticket_id: str
     seat: int
     price_fen: int
     holder: Holder | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketsIssued:
+class TicketsIssued(Value, Event):
     """Tickets for seats of one segment; from a hold (hold_id set) or sold directly (hold_id "")."""
 
     trip_id: str
@@ -89,8 +76,7 @@ class TicketsIssued:
     move_pending: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class TicketRefunded:
+class TicketRefunded(Value, Event):
     trip_id: str
     ticket_id: str
     fee_fen: int
@@ -98,16 +84,14 @@ class TicketRefunded:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TicketCheckedIn:
+class TicketCheckedIn(Value, Event):
     trip_id: str
     ticket_id: str
     gate_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TicketChanged:
+class TicketChanged(Value, Event):
     """The ticket moved to `new_ticket_id` on another trip (rebooking): its seat is free again."""
 
     trip_id: str
@@ -116,8 +100,7 @@ class TicketChanged:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TicketVoided:
+class TicketVoided(Value, Event):
     """A rebooking's new ticket taken back because the old one could not be given up."""
 
     trip_id: str
@@ -125,8 +108,7 @@ class TicketVoided:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeBegun:
+class ChangeBegun(Value, Event):
     """A rebooking saga marked the ticket moving to `new_trip_id`: nothing else may touch it until
     the move is made (TicketChanged) or undone (ChangeAborted, then ChangeCleared)."""
 
@@ -137,8 +119,7 @@ class ChangeBegun:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeAborted:
+class ChangeAborted(Value, Event):
     """The saga's move will not happen; the ticket stays blocked until the new trip is cleaned up."""
 
     trip_id: str
@@ -147,8 +128,7 @@ class ChangeAborted:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeCleared:
+class ChangeCleared(Value, Event):
     """The new trip holds nothing of the aborted move: the ticket is free to use again."""
 
     trip_id: str
@@ -157,8 +137,7 @@ class ChangeCleared:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class MoveSettled:
+class MoveSettled(Value, Event):
     """On the new trip: the old ticket was given up for this new ticket, so it is the passenger's
     to refund, board or rebook like any other."""
 
@@ -168,8 +147,7 @@ class MoveSettled:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class MoveUndone:
+class MoveUndone(Value, Event):
     """On the new trip: the saga's move was undone, so its later steps are refused here."""
 
     trip_id: str
@@ -177,27 +155,23 @@ class MoveUndone:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TripDeparted:
+class TripDeparted(Value, Event):
     trip_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TripDelayed:
+class TripDelayed(Value, Event):
     trip_id: str
     delay_ms: int  # from the timetable
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TripCancelled:
+class TripCancelled(Value, Event):
     trip_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TripArchived:
+class TripArchived(Value, Event):
     """The trip ran long enough ago (Policy.archive_after_ms): it leaves the owner's memory for
     its archive, kept in the owner's snapshot store (persistence/snapshot.py)."""
 
@@ -208,16 +182,14 @@ class TripArchived:
 # --- orders ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
+class Payment(Value):
     method: str  # PayMethod's value
     provider_txn_id: str  # the provider's transaction id; the counter's receipt number for cash
     amount_fen: int
     paid_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class RefundPart:
+class RefundPart(Value):
     """Money owed back on an order: for refunded tickets, or a payment that cannot be used."""
 
     refund_no: str  # `<order id>-R<n>`: what the provider's refund call is keyed by
@@ -230,8 +202,7 @@ class RefundPart:
     why: str
 
 
-@dataclass(frozen=True, slots=True)
-class OrderCreated:
+class OrderCreated(Value, Event):
     trip_id: str
     order_id: str
     hold_id: str
@@ -249,15 +220,13 @@ class OrderCreated:
     holders: tuple[Holder, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentRecorded:
+class PaymentRecorded(Value, Event):
     trip_id: str
     order_id: str
     payment: Payment
 
 
-@dataclass(frozen=True, slots=True)
-class OrderTicketed:
+class OrderTicketed(Value, Event):
     trip_id: str
     order_id: str
     ticket_ids: tuple[str, ...]
@@ -265,39 +234,28 @@ class OrderTicketed:
     provider_txn_id: str = ""  # the payment the tickets were issued for: refunds go back through it
 
 
-@dataclass(frozen=True, slots=True)
-class OrderExpired:
+class OrderExpired(Value, Event):
     trip_id: str
     order_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class OrderCancelled:
+class OrderCancelled(Value, Event):
     trip_id: str
     order_id: str
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class RefundRequested:
+class RefundRequested(Value, Event):
     trip_id: str
     order_id: str
     refund: RefundPart
 
 
-@dataclass(frozen=True, slots=True)
-class RefundSettled:
+class RefundSettled(Value, Event):
     trip_id: str
     order_id: str
     refund_no: str
     provider_refund_id: str
     at_ms: int
 
-
-Event = (
-    TripScheduled | HoldPlaced | HoldReleased | HoldExpired | TicketsIssued | TicketRefunded
-    | TicketCheckedIn | TicketChanged | TicketVoided | TripDeparted | TripCancelled | TripDelayed | TripArchived
-    | ChangeBegun | ChangeAborted | ChangeCleared | MoveUndone | MoveSettled
-    | OrderCreated | PaymentRecorded | OrderTicketed | OrderExpired | OrderCancelled | RefundRequested | RefundSettled
-)

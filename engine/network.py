@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from .limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE, MAX_TRIPS_PER_LOAD
 from .reasons import QUOTE_CHARS, quote
+from .values import Value
 
 STATION_CODE = re.compile(r"[A-Z0-9]{2,8}")
 OPERATOR_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,15}")
@@ -38,15 +38,13 @@ KEYS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
+class Stop(Value):
     code: str
     name: str
     offset_min: int  # minutes after the trip leaves its first stop
 
 
-@dataclass(frozen=True, slots=True)
-class TripSpec:
+class TripSpec(Value):
     """Everything an owner needs to sell a trip; carried whole by the TripScheduled event."""
 
     trip_id: str
@@ -66,8 +64,7 @@ class TripSpec:
         return tuple(label for row in self.rows for label in row if label != AISLE)
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(Value):
     schedule_id: str
     route_id: str
     operator_id: str
@@ -75,16 +72,14 @@ class Schedule:
     departs_min: int  # minutes after local midnight
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(Value):
     route_id: str
     name: str
     stops: tuple[tuple[str, int, int], ...]  # (station code, minutes, km)
     fares: dict[tuple[int, int], int]
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
+class Network(Value):
     name: str
     utc_offset_min: int
     stations: dict[str, tuple[str, str]]  # code -> (name, city)

@@ -14,12 +14,12 @@ Trip owners (engine/shard.py) and the accounts owner (engine/accounts.py) share 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from .audit import TEXT_FIELDS
 from .limits import MAX_AUDIT_OUTBOX
 from .reasons import Rejection
+from .values import Call, Journaled, Reply, Value
 
 # Where AuditRecord.values() keeps these fields (at_ms comes first).
 RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
@@ -31,10 +31,9 @@ OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
 DETAIL_AT = 1 + TEXT_FIELDS.index("detail")
 
 
-@dataclass(frozen=True, slots=True)
-class Audited:
+class Audited(Value, Call):
     """A call to audit with its answer: the gateway's record of who asks what, as the values of an
-    AuditRecord (AuditRecord.values(): plain values pickle, journal and send on for a fraction of
+    AuditRecord (AuditRecord.values(): plain values encode, journal and send on for a fraction of
     the cost), with the outcome the call has if applied, for the owner to change to the reason of
     a rejection.
 
@@ -42,7 +41,7 @@ class Audited:
     that makes its target (a new account or passenger) is named in it, a failed login that locked
     its account says so, a renewed session names its account."""
 
-    item: Any
+    item: Call
     record: tuple
     from_reply: bool = False
 
@@ -51,8 +50,7 @@ class Audited:
         return self.item.trip_id
 
 
-@dataclass(frozen=True, slots=True)
-class AuditNote:
+class AuditNote(Value, Journaled):
     """A journal entry: the audit record of a call this owner answered.  `record` holds
     AuditRecord.values()."""
 
@@ -60,8 +58,7 @@ class AuditNote:
     events = ()  # not a field: an audit note changes nothing
 
 
-@dataclass(frozen=True, slots=True)
-class AuditBacklog:
+class AuditBacklog(Value, Reply):
     """The reply to an audited call while the outbox is full: the call was not applied."""
 
     outbox: int

@@ -10,10 +10,10 @@ role can change or delete audit records (there is no RPC that could).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from .reasons import Reason, Rejection, reject
+from .values import Value
 
 
 class Permission(Enum):
@@ -84,8 +84,7 @@ class Scope(Enum):
     TRIP = "trip"  # the trip (named by trip_id, or in a ticket or hold id) must stop at one of them
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(Value):
     permission: Permission
     scope: Scope = Scope.NONE
     mutating: bool = False  # recorded in the audit log

@@ -7,10 +7,10 @@ coach leaves costs 10 % of the fare but at least 0.5 yuan, within two hours 20 %
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from .accounts import AccountRules
 from .limits import DEFAULT_HOLD_TTL_MS
+from .values import Value
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -21,15 +21,13 @@ DEFAULT_ARCHIVE_AFTER_DAYS = 62
 MIN_ARCHIVE_AFTER_DAYS, MAX_ARCHIVE_AFTER_DAYS = 31, 3650
 
 
-@dataclass(frozen=True, slots=True)
-class RefundTier:
+class RefundTier(Value):
     min_ms_before: int  # the tier applies when more than this long before departure
     fee_basis_points: int  # 1000 = 10 %
     min_fee_fen: int = 0  # the fee is at least this (never more than the fare)
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(Value):
     hold_ttl_ms: int = DEFAULT_HOLD_TTL_MS
     boarding_opens_ms: int = 60 * MINUTE_MS  # check-in opens this long before the coach leaves the stop
     boarding_closes_ms: int = 5 * MINUTE_MS  # ...and closes this long after, unless dispatch says it left

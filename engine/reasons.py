@@ -6,8 +6,9 @@ facts.  Codes are never reused or renumbered; add new ones at the end of their b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
+
+from .values import Outcome, Reply, Value
 
 
 class Reason(IntEnum):
@@ -85,13 +86,12 @@ class Reason(IntEnum):
 TRANSIENT = frozenset({Reason.CHANGE_IN_PROGRESS})
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(Value, Reply, Outcome):
     """Why a command was refused.  `facts` are machine-readable details (all strings)."""
 
     reason: Reason
     message: str
-    facts: tuple[tuple[str, str], ...] = field(default=())
+    facts: tuple[tuple[str, str], ...] = ()
 
     def fact(self, key: str) -> str | None:
         return dict(self.facts).get(key)

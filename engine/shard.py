@@ -16,32 +16,26 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .commands import (
-    ArchiveTrips, Command, GetManifest, GetOrder, GetSeatMap, GetTicket, GetTrip, ListMoney, ListMoves, ListOrders, ListStations, Ping, Query, SearchTrips,
-    SweepHolds,
-)
+from .commands import ArchiveTrips, SweepHolds
 from .decide import TripStatus, archived, decide, segment_status
-from .events import Event, TripArchived
+from .events import TripArchived
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
 from .outbox import TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
 from .reasons import TRANSIENT, Reason, Rejection, reject
-from .state import ShardState, check_invariants, evolve, restore_trip, trip_record
-from .views import OrderView, Reply, answer, render
+from .state import ShardState, TripRecord, check_invariants, evolve, restore_trip, trip_record
+from .values import Command, Event, Journaled, Outcome, Query, Reply, Several, Value
+from .views import OrderView, answer, render
 
-QUERIES = (SearchTrips, GetTrip, GetSeatMap, GetTicket, GetManifest, ListStations, GetOrder, ListOrders, ListMoney, Ping, ListMoves)
 
-
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Value, Journaled):
     """A journal entry: a command that changed state, and the events it produced."""
 
     command: Command
     events: tuple[Event, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(Value, Journaled):
     """A journal entry: a command the owner refused.  Journaled so that a retry with the same
     request id gets the same refusal after a restart too, not a fresh decision."""
 
@@ -55,8 +49,7 @@ def events_in(entries) -> int:
     return sum(len(entry.events) for entry in entries)
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(Value):
     """What the idempotency window keeps of a command: enough to answer its retry exactly.
 
     Events and `now` rather than the rendered reply: they are a fraction of its size, they are
@@ -64,7 +57,7 @@ class Receipt:
     """
 
     command: Command
-    outcome: tuple[Event, ...] | Rejection
+    outcome: Several[Outcome]  # its events, or its Rejection
     now_ms: int
     trip_status: TripStatus | None = None  # the trip's status right after the command, if it names one
 
@@ -73,13 +66,13 @@ class Receipt:
 class Changes:
     """What changed since the previous snapshot: trip records and the idempotency window's moves."""
 
-    trips: list[tuple] = field(default_factory=list)
+    trips: list[TripRecord] = field(default_factory=list)
     # The engine's own collections, handed over whole (it starts new ones), so that taking the
     # changes costs the owner no copy of up to a whole idempotency window: request id -> (sequence, receipt).
     requests_added: dict[str, tuple[int, Receipt]] = field(default_factory=dict)
     requests_evicted: set[str] = field(default_factory=set)
     audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
-    archived: list[tuple] = field(default_factory=list)  # the last records of trips archived since, to move to the archive
+    archived: list[TripRecord] = field(default_factory=list)  # the last records of trips archived since, to move to the archive
 
 
 def complete_record(record: tuple, reply: Reply) -> tuple:
@@ -130,7 +123,7 @@ class ShardEngine:
             self._evolve(entry.events)
             self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
 
-    def restore(self, now: int, trips: list[tuple], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = (), archived: list[str] = ()) -> None:
+    def restore(self, now: int, trips: list[TripRecord], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = (), archived: list[str] = ()) -> None:
         """Start from a snapshot: its trip records, remembered requests (oldest first), audit outbox
         and the ids of the trips it archived."""
         self.last_now = now
@@ -166,7 +159,7 @@ class ShardEngine:
         return changes
 
     def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
-        return answer(self.state, item, now, self.policy) if isinstance(item, QUERIES) else self._command(item, now, entries)
+        return answer(self.state, item, now, self.policy) if isinstance(item, Query) else self._command(item, now, entries)
 
     def _command(self, command: Command, now: int, entries: list[Entry]) -> Reply | Rejection:
         if command.request_id:

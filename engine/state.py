@@ -6,10 +6,11 @@ State is mutable for speed (an owner applies hundreds of thousands of events a s
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
+
+import msgspec
 
 from .events import (
     ChangeAborted,
@@ -43,6 +44,7 @@ from .events import (
     TripScheduled,
 )
 from .network import TripSpec
+from .values import Value
 
 
 class TicketStatus(Enum):
@@ -67,8 +69,7 @@ def seats_free(trip: "Trip", mask: int) -> int:
     return sum(1 for bits in trip.occupied if bits & mask == 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(Value):
     hold_id: str
     seats: tuple[int, ...]
     from_stop: int
@@ -80,8 +81,7 @@ class Hold:
     for_move: str = ""  # a rebooking's hold: the saga it is for
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
+class Move(Value):
     """A rebooking of a ticket by one saga, from its first step at the ticket's owner on.  It stays
     on the ticket once made, so that the saga's late undo can be told the move was made."""
 
@@ -91,8 +91,7 @@ class Move:
     aborted: bool = False  # undone here; the new trip's clean-up is not confirmed yet
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(Value):
     ticket_id: str
     seat: int
     from_stop: int
@@ -138,8 +137,7 @@ class OrderStatus(Enum):
     CHANGED = "changed"  # its tickets moved to another trip (rebooking)
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
+class Order(Value):
     order_id: str
     hold_id: str
     buyer: str
@@ -269,7 +267,7 @@ def evolve(state: ShardState, event: Event) -> None:
             state.moving[ticket_id] = trip_id
         case ChangeAborted(trip_id, ticket_id, _, _):
             tickets = state.trips[trip_id].tickets
-            _change(tickets, ticket_id, move=dataclasses.replace(tickets[ticket_id].move, aborted=True))
+            _change(tickets, ticket_id, move=msgspec.structs.replace(tickets[ticket_id].move, aborted=True))
         case ChangeCleared(trip_id, ticket_id, _, _):
             _change(state.trips[trip_id].tickets, ticket_id, move=None)
             state.moving.pop(ticket_id, None)
@@ -337,7 +335,7 @@ def _change(records: dict, key: str, **fields):
     They are frozen, never changed in place: a snapshot being written on another thread may still
     hold the old one (persistence/store.py).
     """
-    record = records[key] = dataclasses.replace(records[key], **fields)
+    record = records[key] = msgspec.structs.replace(records[key], **fields)
     return record
 
 
@@ -424,41 +422,55 @@ def check_invariants(state: ShardState) -> None:
             assert sum(r.amount_fen for r in order.refunds) <= paid, f"{order.order_id}: refunds exceed payments"
 
 
-def trip_record(trip: Trip) -> tuple:
-    """Everything about a trip that is not derived from its spec, for snapshots.
+class TripRecord(Value):
+    """Everything about a trip that is not derived from its spec, for snapshots: a Trip's record
+    form (its caches and indexes are rebuilt from it).
 
     Nothing in it changes afterwards (holds, tickets and orders are frozen; the rest is copied),
     so a snapshot can be written from it on another thread while the owner goes on.
     """
-    return (
+
+    spec: TripSpec
+    occupied: tuple[int, ...]
+    holds: tuple[Hold, ...]
+    tickets: tuple[Ticket, ...]
+    expired_holds: dict[str, int]
+    departed_at_ms: int
+    cancelled_at_ms: int
+    holds_placed: int
+    tickets_issued: int
+    orders: tuple[Order, ...]
+    orders_placed: int
+    delay_ms: int
+    undone_moves: tuple[str, ...]
+
+
+def trip_record(trip: Trip) -> TripRecord:
+    return TripRecord(
         trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), dict(trip.expired_holds),
         trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued, tuple(trip.orders.values()), trip.orders_placed,
         trip.delay_ms, tuple(sorted(trip.undone_moves)),
     )
 
 
-def state_of(record: tuple) -> ShardState:
+def state_of(record: TripRecord) -> ShardState:
     """A state holding only the trip of one record: an archived trip, read again."""
     state = ShardState()
     restore_trip(state, record)
     return state
 
 
-def record_buyers(record: tuple) -> set[str]:
-    """The accounts that made orders on a trip, from its record (engine.state.trip_record)."""
-    orders = record[9] if len(record) > 9 else ()  # records written before orders existed have none
-    return {order.buyer for order in orders if order.buyer}
+def record_buyers(record: TripRecord) -> set[str]:
+    """The accounts that made orders on a trip, from its record."""
+    return {order.buyer for order in record.orders if order.buyer}
 
 
-def restore_trip(state: ShardState, record: tuple) -> None:
+def restore_trip(state: ShardState, record: TripRecord) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
-    # Records written before orders existed have nine fields, before delays eleven, before
-    # rebookings were undone at the new trip twelve: the missing trailing fields take these values.
-    later_fields = ((), 0, 0, ())  # orders, orders_placed, delay_ms, undone_moves
     (
         spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms,
         undone_moves,
-    ) = (*record, *later_fields[len(record) - 9 :])
+    ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
     trip.holds = {hold.hold_id: hold for hold in holds}

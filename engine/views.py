@@ -6,10 +6,10 @@ A command's reply is rendered right after its events are applied, from state and
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import operator
-from dataclasses import dataclass
+
+import msgspec
 
 from .commands import (
     AbortChange,
@@ -54,21 +54,19 @@ from .commands import (
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import Event, Holder, HoldExpired, HoldPlaced, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
 from .network import AISLE
-from .pickling import pickle_as_constructor_call
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
-from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free, state_of
+from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, TripRecord, legs_mask, seats_free, state_of
+from .values import Reply, Value
 
 
-@dataclass(frozen=True, slots=True)
-class StopView:
+class StopView(Value):
     code: str
     name: str
     departs_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class TripView:
+class TripView(Value, Reply):
     trip_id: str
     schedule_id: str
     route_id: str
@@ -81,8 +79,7 @@ class TripView:
     operator_id: str = ""  # for operator-scoped staff; not shown to passengers
 
 
-@dataclass(frozen=True, slots=True)
-class OfferView:
+class OfferView(Value):
     """A trip as a search result for one segment."""
 
     trip: TripView
@@ -93,14 +90,12 @@ class OfferView:
     status: TripStatus
 
 
-@dataclass(frozen=True, slots=True)
-class SeatView:
+class SeatView(Value):
     label: str  # AISLE for the gap between seat groups
     free: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SeatMapView:
+class SeatMapView(Value, Reply):
     trip_id: str
     from_stop: StopView
     to_stop: StopView
@@ -109,8 +104,7 @@ class SeatMapView:
     rows: tuple[tuple[SeatView, ...], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class HoldView:
+class HoldView(Value, Reply):
     hold_id: str
     trip_id: str
     from_stop: StopView
@@ -125,8 +119,7 @@ class HoldView:
         return self.fare_fen * len(self.seat_labels)
 
 
-@dataclass(frozen=True, slots=True)
-class TicketView:
+class TicketView(Value, Reply):
     ticket_id: str
     trip: TripView
     from_stop: StopView
@@ -147,8 +140,7 @@ class TicketView:
     order_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TicketsView:
+class TicketsView(Value, Reply):
     tickets: tuple[TicketView, ...]
 
     @property
@@ -156,8 +148,7 @@ class TicketsView:
         return sum(ticket.price_fen for ticket in self.tickets)
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestView:
+class ManifestView(Value, Reply):
     trip: TripView
     tickets: tuple[TicketView, ...]  # every ticket ever issued, refunded ones included, by seat
 
@@ -165,19 +156,16 @@ class ManifestView:
         return sum(1 for ticket in self.tickets if ticket.status is status)
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduledView:
+class ScheduledView(Value, Reply):
     trip_id: str
     created: bool  # False: the same trip was already scheduled
 
 
-@dataclass(frozen=True, slots=True)
-class ReleasedView:
+class ReleasedView(Value, Reply):
     hold_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class OrderView:
+class OrderView(Value, Reply):
     order_id: str
     trip: TripView
     status: OrderStatus
@@ -197,13 +185,11 @@ class OrderView:
     history: tuple[tuple[str, int], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class OrdersView:
+class OrdersView(Value, Reply):
     orders: tuple[OrderView, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class MoneyLine:
+class MoneyLine(Value):
     method: str
     provider_txn_id: str  # the payment's; a refund's line names the payment it went back through
     order_id: str
@@ -212,48 +198,36 @@ class MoneyLine:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class MoneyView:
+class MoneyView(Value, Reply):
     lines: tuple[MoneyLine, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class SweptView:
+class SweptView(Value, Reply):
     hold_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ArchivedView:
+class ArchivedView(Value, Reply):
     trip_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class OffersView:
+class OffersView(Value, Reply):
     offers: tuple[OfferView, ...]
     stations_known: frozenset[str]  # which of the two searched stations some trip here serves
 
 
-@dataclass(frozen=True, slots=True)
-class PongView:
+class PongView(Value, Reply):
     """The answer to a Ping: nothing."""
 
 
-@dataclass(frozen=True, slots=True)
-class StationsView:
+class StationsView(Value, Reply):
     stations: tuple[tuple[str, str], ...]  # (code, name)
 
 
-@dataclass(frozen=True, slots=True)
-class MovesView:
+class MovesView(Value, Reply):
     """Rebookings whose saga looks interrupted (ListMoves): what the gateway needs to undo each."""
 
     moves: tuple[tuple[str, str, str], ...]  # (old ticket id, saga, new trip id)
 
-
-Reply = (
-    TripView | OffersView | SeatMapView | HoldView | TicketView | TicketsView | ManifestView
-    | ScheduledView | ReleasedView | SweptView | ArchivedView | StationsView | PongView | MovesView
-)
 
 
 def stop_views(trip: Trip) -> tuple[StopView, ...]:
@@ -352,7 +326,7 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             (refunded,) = events
             assert isinstance(refunded, TicketRefunded)
             trip = state.trips[command.trip_id]
-            then = dataclasses.replace(
+            then = msgspec.structs.replace(
                 _as_issued(trip.tickets[command.ticket_id]),
                 status=TicketStatus.REFUNDED, refund_fee_fen=refunded.fee_fen, refunded_fen=refunded.refund_fen, refunded_at_ms=refunded.at_ms,
             )
@@ -361,7 +335,7 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             (checked,) = events
             assert isinstance(checked, TicketCheckedIn)
             trip = state.trips[command.trip_id]
-            then = dataclasses.replace(_as_issued(trip.tickets[command.ticket_id]), status=TicketStatus.CHECKED_IN, checked_in_at_ms=checked.at_ms, gate_id=checked.gate_id)
+            then = msgspec.structs.replace(_as_issued(trip.tickets[command.ticket_id]), status=TicketStatus.CHECKED_IN, checked_in_at_ms=checked.at_ms, gate_id=checked.gate_id)
             return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)
@@ -536,12 +510,6 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
     )
 
 
-# Replies cross from the owner to the gateway process in every batch.
-pickle_as_constructor_call(
-    StopView, TripView, OfferView, SeatView, SeatMapView, HoldView, TicketView, TicketsView, ManifestView, ScheduledView, ReleasedView, SweptView,
-    OffersView, StationsView, OrderView, OrdersView, MoneyLine, MoneyView, PongView, MovesView,
-)
-
 
 # Reads an owner answers from an archived trip's last record (its shell fetches the record): its
 # tickets, orders and manifest, and the trip itself, whose stops and operator the gateway's scope
@@ -549,8 +517,8 @@ pickle_as_constructor_call(
 ARCHIVE_READS = (GetTrip, GetTicket, GetOrder, GetManifest)
 
 
-def answer_archived(record: tuple, query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders, now: int, policy: Policy) -> Reply | Rejection:
+def answer_archived(record: TripRecord, query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders, now: int, policy: Policy) -> Reply | Rejection:
     """An archived trip, its manifest, a ticket or order of it, or an account's orders on it, from
-    the trip's last record (engine.state.trip_record), with the same checks as for a trip held (a
+    the trip's last record (engine.state.TripRecord), with the same checks as for a trip held (a
     passenger sees only their own)."""
     return answer(state_of(record), query, now, policy)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from keyun.actors.account_shard import RemoteAccountShard
-from keyun.actors.packed import pack, unpack
+from keyun.actors.packed import REPLIES, pack, unpack_replies
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
@@ -60,8 +60,10 @@ def shard_of(trip_id: str, shards: int) -> int:
 
 
 class Batcher:
-    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None):
+    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None, replies: Any = REPLIES):
+        """`replies`: the type of the owner's replies to a batch, for the codec."""
         self.actor = actor
+        self.replies = replies
         self.metrics = metrics
         self.waiting: list[tuple[Any, asyncio.Future, float]] = []
         self.draining: asyncio.Task | None = None
@@ -112,7 +114,7 @@ class Batcher:
         sent_at = loop.time()
         while True:
             try:
-                replies = unpack(await self.actor.apply_packed.remote(packed))
+                replies = unpack_replies(await self.actor.apply_packed.remote(packed), self.replies)
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:

@@ -164,7 +164,7 @@ class KeyunServer:
         self.gateway = Gateway(pool, utc_offset_min)
         self.accounts = Batcher(owners.accounts, metrics)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
-        self.audit = Batcher(owners.audit, metrics)
+        self.audit = Batcher(owners.audit, metrics, replies=list[int])  # each record's seq
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.auth.client_certs = tls is not None and tls.require_client_cert

@@ -16,10 +16,12 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from keyun.engine.accounts import AccountsEngine
 from keyun.engine.audit import TEXT_FIELDS
@@ -336,10 +338,10 @@ def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
 def plain(value, hide: frozenset[str] = frozenset()):
     """Engine values as JSON-ready data; trip specs shortened to their id, the fields named in
     `hide` redacted, and bytes (ciphertexts) shown by their length."""
-    if is_dataclass(value):
+    if isinstance(value, msgspec.Struct):
         if type(value).__name__ == "TripSpec":
             return {"trip_id": value.trip_id, "departs_at_ms": value.departs_at_ms}
-        return {"type": type(value).__name__, **{f.name: REDACTED if f.name in hide else plain(getattr(value, f.name), hide) for f in fields(value)}}
+        return {"type": type(value).__name__, **{f.name: REDACTED if f.name in hide else plain(getattr(value, f.name), hide) for f in msgspec.structs.fields(value)}}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import codec
+from keyun.engine import codec
 
 MANIFEST = "keyun.json"
 
@@ -43,6 +43,11 @@ def prepare(data_dir: Path, shards: int) -> bool:
         path = data_dir / MANIFEST
         path.write_text(json.dumps({"format": codec.FORMAT_VERSION, "shards": shards}, indent=2) + "\n", encoding="utf-8")
         return True
+    if manifest.get("format") == codec.FORMAT_VERSION - 1:
+        raise DataDirError(
+            f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}: "
+            f"convert it first with `keyun upgrade --data-dir {data_dir}`"
+        )
     if manifest.get("format") != codec.FORMAT_VERSION:
         raise DataDirError(f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}")
     if manifest.get("shards") != shards:

@@ -8,7 +8,7 @@ snapshot, never half of one.
 Layout of the directory:
     owner.lock      held while an owner process uses the directory
     wal/            log segments (see wal.py)
-    snapshot.bin    crc32 (u32 LE) | msgpack [lsn, now_ms, state]
+    snapshot.bin    crc32 (u32 LE) | [lsn, now_ms, AccountsSnapshot] (engine/codec.py)
 """
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ import zlib
 from pathlib import Path
 from typing import Protocol
 
-from . import codec
+from keyun.engine import codec
+from keyun.engine.accounts import AccountsSnapshot
+
 from .lock import DirectoryLock
 from .wal import WalCorruption, WriteAheadLog, copy_segments, fsync_directory
 
 SNAPSHOT_FILE = "snapshot.bin"
+# The small owner is the accounts owner: its snapshot is the accounts engine's.
+decode_snapshot = codec.decoder(tuple[int, int, AccountsSnapshot])
 CRC = struct.Struct("<I")
 
 # Accounts change rarely (logins, profile edits): snapshot after this many log records or seconds,
@@ -121,9 +125,9 @@ def snapshot_position(directory: Path) -> int:
     return read_snapshot(path)[0] if path.exists() else 0
 
 
-def read_snapshot(path: Path) -> tuple[int, int, object]:
+def read_snapshot(path: Path) -> tuple[int, int, AccountsSnapshot]:
     data = path.read_bytes()
     if len(data) < CRC.size or CRC.unpack_from(data)[0] != zlib.crc32(data[CRC.size :]):
         raise WalCorruption(path, 0, "snapshot checksum mismatch")
-    lsn, now_ms, state = codec.decode(data[CRC.size :])
+    lsn, now_ms, state = decode_snapshot(data[CRC.size :])
     return lsn, now_ms, state

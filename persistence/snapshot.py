@@ -15,14 +15,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import lmdb
 
-from keyun.engine.shard import Changes
-from keyun.engine.state import record_buyers, timetable_end_ms
-
-from . import codec
+from keyun.engine import codec
+from keyun.engine.shard import Changes, Receipt
+from keyun.engine.state import TripRecord, record_buyers, timetable_end_ms
 
 # Each owner's snapshot starts with room for this; the file is sparse on Linux and grows as needed.
 # 10,000 trips of 53 seats with their tickets take a few hundred MB at most.  A snapshot that does
@@ -41,14 +39,21 @@ BUYERS_INDEXED = b"archived_buyers_indexed"  # meta key: the index covers every 
 
 log = logging.getLogger("keyun.owner")
 
+# What each kind of key holds (engine/codec.py): trips and archived trips their TripRecord,
+# requests [sequence, Receipt], meta's position [lsn, now_ms] and audit_outbox AuditRecord values.
+decode_trip = codec.decoder(TripRecord)
+decode_request = codec.decoder(tuple[int, Receipt])
+decode_position = codec.decoder(tuple[int, int])
+decode_outbox = codec.decoder(tuple[tuple, ...])
+
 
 @dataclass
 class Snapshot:
     lsn: int  # the last log record the snapshot covers; 0 for none
     now_ms: int
-    trips: list[Any]  # trip records, see engine.state.Trip.to_record
-    requests: list[tuple[int, str, Any]]  # (sequence, request id, receipt), oldest first
-    audit_outbox: list[Any]  # audit records the audit owner may not have yet, oldest first
+    trips: list[TripRecord]
+    requests: list[tuple[int, str, Receipt]]  # (sequence, request id, receipt), oldest first
+    audit_outbox: list[tuple]  # audit records' values the audit owner may not have yet, oldest first
     archived: list[str]  # ids of the trips archived (their records are in the archive, not in `trips`)
 
 
@@ -82,7 +87,7 @@ class SnapshotStore:
                 return
             trips = 0
             for _, value in txn.cursor(db=self.archive):
-                _put_buyers(txn, self.buyers, codec.decode(value))
+                _put_buyers(txn, self.buyers, decode_trip(value))
                 trips += 1
             txn.put(BUYERS_INDEXED, b"1", db=self.meta)
         if trips:
@@ -91,12 +96,12 @@ class SnapshotStore:
     def load(self) -> Snapshot:
         with self.env.begin() as txn:
             meta = txn.get(b"position", db=self.meta)
-            lsn, now_ms = codec.decode(meta) if meta else (0, 0)
-            trips = [codec.decode(value) for _, value in txn.cursor(db=self.trips)]
-            requests = sorted((codec.decode(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)), key=lambda r: r[0])
+            lsn, now_ms = decode_position(meta) if meta else (0, 0)
+            trips = [decode_trip(value) for _, value in txn.cursor(db=self.trips)]
+            requests = sorted((decode_request(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)), key=lambda r: r[0])
             outbox = txn.get(b"audit_outbox", db=self.meta)
             archived = [key.decode() for key in txn.cursor(db=self.archive).iternext(keys=True, values=False)] if self.archive is not None else []
-        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests], list(codec.decode(outbox)) if outbox else [], archived)
+        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests], list(decode_outbox(outbox)) if outbox else [], archived)
 
     def save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         """Write the changes and the new position in one transaction (atomic and durable on commit).
@@ -125,9 +130,9 @@ class SnapshotStore:
     def _save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         with self.env.begin(write=True) as txn:
             for record in changes.trips:
-                txn.put(record[0].trip_id.encode(), codec.encode(record), db=self.trips)
+                txn.put(record.spec.trip_id.encode(), codec.encode(record), db=self.trips)
             for record in changes.archived:  # out of the trips, into the archive, in one transaction
-                key = record[0].trip_id.encode()
+                key = record.spec.trip_id.encode()
                 txn.put(key, codec.encode(record), db=self.archive)
                 txn.delete(key, db=self.trips)
                 _put_buyers(txn, self.buyers, record)
@@ -141,7 +146,7 @@ class SnapshotStore:
     def position(self) -> int:
         with self.env.begin() as txn:
             meta = txn.get(b"position", db=self.meta)
-        return codec.decode(meta)[0] if meta else 0
+        return decode_position(meta)[0] if meta else 0
 
     def copy_to(self, directory: Path) -> None:
         """A consistent copy, taken while the owner keeps writing (LMDB's own hot copy)."""
@@ -151,15 +156,15 @@ class SnapshotStore:
     def close(self) -> None:
         self.env.close()
 
-    def archived_trips(self) -> Iterator[Any]:
-        """The archived trips' records (engine.state.trip_record), in trip id order."""
+    def archived_trips(self) -> Iterator[TripRecord]:
+        """The archived trips' records, in trip id order."""
         if self.archive is None:
             return
         with self.env.begin() as txn:
             for _, value in txn.cursor(db=self.archive):
-                yield codec.decode(value)
+                yield decode_trip(value)
 
-    def archived_trips_of(self, buyer: str, limit: int) -> list[Any]:
+    def archived_trips_of(self, buyer: str, limit: int) -> list[TripRecord]:
         """The records of the `limit` archived trips that ended last among those holding orders of
         `buyer`, the latest first; safe from another thread than the writer's."""
         if self.buyers is None or not buyer:
@@ -174,18 +179,18 @@ class SnapshotStore:
                 trip_ids.append(cursor.key().rpartition(b"\0")[2])
                 moved = cursor.prev()
             values = [txn.get(trip_id, db=self.archive) for trip_id in trip_ids]
-        return [codec.decode(value) for value in values if value is not None]
+        return [decode_trip(value) for value in values if value is not None]
 
-    def archived_trip(self, trip_id: str) -> Any | None:
+    def archived_trip(self, trip_id: str) -> TripRecord | None:
         """One archived trip's record, or None; safe from another thread than the writer's."""
         if self.archive is None:
             return None
         with self.resizing, self.env.begin() as txn:
             value = txn.get(trip_id.encode(), db=self.archive)
-        return codec.decode(value) if value is not None else None
+        return decode_trip(value) if value is not None else None
 
 
-def _put_buyers(txn, db, record: tuple) -> None:
-    spec = record[0]
+def _put_buyers(txn, db, record: TripRecord) -> None:
+    spec = record.spec
     for buyer in record_buyers(record):
         txn.put(f"{buyer}\0{timetable_end_ms(spec):016x}\0{spec.trip_id}".encode(), b"", db=db)

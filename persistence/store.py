@@ -135,7 +135,7 @@ class OwnerStore:
         self.finish_snapshot(wait=True)  # one at a time, in order
         paused = time.perf_counter()
         lsn, changes = self.last_lsn, engine.take_changes()
-        self.archiving = {record[0].trip_id: record for record in changes.archived}
+        self.archiving = {record.spec.trip_id: record for record in changes.archived}
         metrics.SNAPSHOT_PAUSE_SECONDS.observe(time.perf_counter() - paused)
         self.events_since_snapshot = 0
         self.snapshot_at = time.monotonic()

@@ -4,7 +4,7 @@ A record is one batch: its log sequence number (LSN), its `now`, and its journal
 owner appends a batch's record with one write and one fsync (group commit) before it replies.
 
 On disk:  segment `<first lsn, 20 digits>.wal` = MAGIC, then frames of
-          length (u32 LE) | crc32 of payload (u32 LE) | payload (msgpack [lsn, now_ms, entries])
+          length (u32 LE) | crc32 of payload (u32 LE) | payload ([lsn, now_ms, entries], engine/codec.py)
 
 Recovery reads every segment in order.  A bad frame at the very end of the last segment is a torn
 write from a crash and is cut off; a bad frame anywhere else is corruption and stops recovery with
@@ -23,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import codec
+from keyun.engine import codec
+from keyun.engine.values import Journaled
 
 MAGIC = b"KEYUNWAL" + bytes([codec.FORMAT_VERSION, 0, 0, 0])
 FRAME = struct.Struct("<II")
+# A record's payload: its LSN, its `now` and its journal entries.
+decode_payload = codec.decoder(tuple[int, int, tuple[codec.union(Journaled), ...]])
 
 # A new segment starts past this size, so retiring old segments after a snapshot frees space in
 # reasonable steps.
@@ -105,7 +108,7 @@ def read_segment(path: Path, last: bool) -> tuple[list[tuple[int, Record]], int]
             if last and (end >= len(data) or not data[offset:].strip(b"\0")) and not _frame_follows(data, offset):
                 break  # torn write at the end of the log (a crash may also leave it zero-filled)
             raise WalCorruption(path, offset, problem)
-        lsn, now_ms, entries = codec.decode(data[offset + FRAME.size : end])
+        lsn, now_ms, entries = decode_payload(data[offset + FRAME.size : end])
         records.append((offset, Record(lsn, now_ms, entries)))
         offset = end
     return records, offset

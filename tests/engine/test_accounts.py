@@ -246,14 +246,6 @@ def test_audited_account_calls_journal_their_records_until_delivered_across_log_
     reopened.close()
 
 
-def test_a_snapshot_from_before_the_outbox_still_loads(engine):
-    run(engine, ac.CreateAccount("r1", passenger(1)))
-    state, recent, _ = engine.snapshot()
-    older = ac.AccountsEngine()
-    older.restore(T0, (state, recent))
-    assert older.state == engine.state and len(older.audit_outbox) == 0
-
-
 def test_a_failed_login_that_locks_the_account_says_so_in_its_record(engine):
     from keyun.engine.audit import AuditRecord
     from keyun.engine.outbox import Audited

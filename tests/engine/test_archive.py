@@ -80,10 +80,10 @@ def test_archiving_is_journaled_and_replays_to_the_same_state():
         again.replay(now, batch_entries)
     assert again.state.archived == desk.engine.state.archived == {TRIP}
     assert set(again.state.trips) == set(desk.engine.state.trips)
-    assert list(desk.engine.archiving) == [TRIP] and desk.engine.archiving[TRIP][0].trip_id == TRIP
+    assert list(desk.engine.archiving) == [TRIP] and desk.engine.archiving[TRIP].spec.trip_id == TRIP
     changes = desk.engine.take_changes()
-    assert [record[0].trip_id for record in changes.archived] == [TRIP] and TRIP not in {record[0].trip_id for record in changes.trips}
-    assert len(changes.archived[0][3]) == 2  # with its tickets
+    assert [record.spec.trip_id for record in changes.archived] == [TRIP] and TRIP not in {record.spec.trip_id for record in changes.trips}
+    assert len(changes.archived[0].tickets) == 2  # with its tickets
 
 
 def test_a_backlog_is_archived_a_few_trips_a_batch(monkeypatch):

@@ -96,11 +96,13 @@ def assert_identical(a, b, path: str = "value") -> None:
     import dataclasses
     import enum
 
+    import msgspec
+
     # The codec decodes every array as a tuple, which is what the frozen engine values hold.
     if not (type(a) is tuple and type(b) is list):
         assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
-    if dataclasses.is_dataclass(a):
-        for f in dataclasses.fields(a):
+    if dataclasses.is_dataclass(a) or isinstance(a, msgspec.Struct):
+        for f in dataclasses.fields(a) if dataclasses.is_dataclass(a) else msgspec.structs.fields(a):
             assert_identical(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
     elif isinstance(a, (tuple, list)):
         assert len(a) == len(b), f"{path}: lengths {len(a)} != {len(b)}"

@@ -57,7 +57,7 @@ def test_archived_trips_survive_a_crash_before_and_after_their_snapshot(tmp_path
         assert owner.engine.state.archived == trips and not owner.engine.state.trips
         assert set(owner.engine.archiving) == trips  # and the next snapshot moves them
         owner.snapshot()
-        assert owner.store.snapshots.archived_trip(TRIP)[3][0].ticket_id == sold.tickets[0].ticket_id
+        assert owner.store.snapshots.archived_trip(TRIP).tickets[0].ticket_id == sold.tickets[0].ticket_id
 
         owner.crash()  # after it: from the snapshot alone
         assert owner.report.events_replayed == 0
@@ -139,8 +139,8 @@ def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_furt
         owner.run([], LONG_AFTER)
         owner.snapshot()
         latest = sorted(specs, key=lambda trip_id: timetable_end_ms(specs[trip_id]), reverse=True)
-        assert [r[0].trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 2)] == latest[:2]
-        assert [r[0].trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 10)] == latest
+        assert [r.spec.trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 2)] == latest[:2]
+        assert [r.spec.trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 10)] == latest
         assert owner.store.snapshots.archived_trips_of("A00000", 10) == []  # a prefix of the id is another account
         monkeypatch.setattr(trip_shard, "MAX_ARCHIVED_TRIPS_LISTED", 2)
         assert {view.order_id for view in read(owner, c.ListOrders("A000009")).orders} == {orders[trip_id] for trip_id in latest[:2]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ray
 
 from keyun.actors.audit_log import audit_actor, audit_actor_name
-from keyun.actors.packed import pack, unpack
+from keyun.actors.packed import pack, unpack_replies
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.engine import commands as c
 from keyun.engine.audit import AuditRecord
@@ -97,7 +97,7 @@ def test_a_trip_owner_serves_without_the_audit_owner_and_sends_its_records_once_
     shard = RemoteTripShard.options(namespace="keyun").remote(0, Policy(), str(tmp_path), False, audit_actor_name(instance))
 
     def apply(batch: list) -> list:
-        return unpack(ray.get(shard.apply_packed.remote(pack(batch)), timeout=60))
+        return unpack_replies(ray.get(shard.apply_packed.remote(pack(batch)), timeout=60))
 
     apply(schedule_batch())
     replies = apply([Audited(c.Sell(f"f{n}", TRIP, A, B, seat_count=1), audit(n)) for n in (1, 2)])

@@ -1,23 +1,26 @@
-"""The codec round-trips every engine value that goes in the log or a snapshot, and nothing else."""
+"""The codec (engine/codec.py) round-trips every engine value that crosses a process or reaches a
+disk, validates what it decodes, and decodes nothing but engine values of the type asked for."""
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from pathlib import Path
 
-import msgpack
+import msgspec
 import pytest
 
+from keyun.actors.packed import PackedBatches, unpack_replies
+from keyun.engine import codec
 from keyun.engine import commands as c
 from keyun.engine import events as ev
 from keyun.engine import views as v
 from keyun.engine.decide import TripStatus
 from keyun.engine.network import Stop, TripSpec
-from keyun.engine.reasons import Reason, Rejection, reject
+from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from keyun.engine.shard import Entry, Refusal, ShardEngine
-from keyun.engine.state import Hold, ShardState, Ticket, TicketStatus, check_invariants, restore_trip, trip_record
-from keyun.persistence import codec
+from keyun.engine.state import Hold, ShardState, Ticket, TicketStatus, TripRecord, check_invariants, restore_trip, trip_record
+from keyun.engine.values import Call, Command, Event, Journaled, Kind, Query, Reply, Value
+from keyun.persistence.snapshot import decode_request, decode_trip
+from keyun.persistence.wal import decode_payload
 
 from .conftest import A, B, C, D, DEPARTS_MS, MINUTE_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, assert_identical, schedule_batch
 
@@ -106,6 +109,7 @@ def scenario():
             c.GetManifest(TRIP),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
             c.ListStations(),
+            c.Ping(),
         ],
         DEPARTS_MS + 1,
     )
@@ -114,8 +118,8 @@ def scenario():
 
 def walk(value, found: set[type]) -> None:
     found.add(type(value))
-    if dataclasses.is_dataclass(value):
-        for f in dataclasses.fields(value):
+    if isinstance(value, msgspec.Struct):
+        for f in msgspec.structs.fields(value):
             walk(getattr(value, f.name), found)
     elif isinstance(value, (tuple, list)):
         for item in value:
@@ -126,52 +130,71 @@ def walk(value, found: set[type]) -> None:
             walk(item, found)
 
 
-def round_trip(value):
-    decoded = codec.decode(codec.encode(value))
+def round_trip(value, type_=None):
+    """Encoded and decoded as `type_` (by default its own class): equal, and of the same types."""
+    decoded = codec.decode(codec.encode(value), type_ or type(value))
     assert_identical(decoded, value)
     if not isinstance(value, list):
         assert decoded == value
     return decoded
 
 
-COMMAND_TYPES = {
-    c.ScheduleTrip, c.PlaceHold, c.Sell, c.ConfirmHold, c.ReleaseHold, c.Refund, c.CheckIn, c.DepartTrip, c.CancelTrip, c.SweepHolds,
-    c.DelayTrip, c.ChangeTicket, c.VoidTicket, c.CreateOrder, c.RecordPayment, c.CancelOrder, c.RefundOrder, c.SettleRefund,
-    c.BeginChange, c.AbortChange, c.UndoMove, c.ClearChange, c.SettleMove,
-}
-EVENT_TYPES = {
-    ev.TripScheduled, ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired, ev.TicketsIssued, ev.IssuedTicket,
-    ev.TicketRefunded, ev.TicketCheckedIn, ev.TripDeparted, ev.TripCancelled, ev.TripDelayed, ev.TicketChanged, ev.TicketVoided,
-    ev.OrderCreated, ev.PaymentRecorded, ev.OrderTicketed, ev.OrderCancelled, ev.RefundRequested, ev.RefundSettled, ev.Payment, ev.RefundPart,
-    ev.ChangeBegun, ev.ChangeAborted, ev.ChangeCleared, ev.MoveUndone, ev.MoveSettled,
-}
-VIEW_TYPES = {
-    v.StopView, v.TripView, v.OfferView, v.SeatView, v.SeatMapView, v.HoldView, v.TicketView, v.TicketsView,
-    v.ManifestView, v.ScheduledView, v.ReleasedView, v.OffersView, v.StationsView, v.OrderView, v.OrdersView, Rejection, Reason, TripStatus, TicketStatus,
-    v.MovesView,
-}
+def members(kind: type, module) -> set[type]:
+    """The values of a kind defined in one engine module, as the codec derives them."""
+    return {cls for cls in codec.union(kind).__args__ if cls.__module__ == module.__name__}
+
+
+# Trip-owner values the scenario has no occasion to make.
+NOT_IN_SCENARIO = {c.ArchiveTrips, c.ListMoney, v.SweptView, v.ArchivedView, v.MoneyView, v.MoneyLine, ev.TripArchived, ev.OrderExpired}
 
 
 def test_scenario_makes_every_kind_of_value(scenario):
-    """Guards the other tests: the scenario really produces every type they claim to cover."""
+    """Guards the other tests: the scenario makes every trip command, query, event and reply the
+    codec knows of, found from the kinds (nothing lists them), and the values inside them."""
     engine, seen = scenario
     found: set[type] = set()
     walk(seen, found)
     walk(list(engine.recent.values()), found)
-    assert COMMAND_TYPES <= found, COMMAND_TYPES - found
-    assert EVENT_TYPES <= found, EVENT_TYPES - found
-    assert VIEW_TYPES - {v.SweptView} <= found, VIEW_TYPES - found
-    assert {TripSpec, Stop} <= found
+    for kind, module in ((Command, c), (Query, c), (Event, ev), (Reply, v)):
+        expected = members(kind, module) - NOT_IN_SCENARIO
+        assert expected and expected <= found, (kind.__name__, expected - found)
+    assert {TripSpec, Stop, ev.IssuedTicket, ev.Payment, ev.RefundPart, Rejection, Reason, TripStatus, TicketStatus} <= found
     statuses = {t.status for trip in engine.state.trips.values() for t in trip.tickets.values()}
     assert statuses == set(TicketStatus)
 
 
-def test_commands_round_trip(scenario):
+def test_every_engine_value_found_in_the_scenario_round_trips_as_itself(scenario):
+    engine, seen = scenario
+    found: set[type] = set()
+    walk(seen, found)
+    values = [value for value in (*seen["commands"], *seen["entries"], *seen["replies"], *engine.recent.values())]
+    for value in values:
+        round_trip(value)
+    assert {type(value) for value in values} & found
+
+
+def test_the_unions_are_every_value_of_each_kind():
+    """A new command, event or reply needs no registration: deriving from its kind is enough."""
+    import keyun.engine.accounts as ac
+
+    assert ac.CreateAccount in codec.union(Command).__args__ and c.PlaceHold in codec.union(Call).__args__
+    assert ac.FindLogin in codec.union(Query).__args__ and ac.AccountCreated in codec.union(Event).__args__
+    assert {Entry, Refusal, ac.AccountEntry} <= set(codec.union(Journaled).__args__)
+    for kind in (Call, Command, Query, Event, Reply, Journaled):
+        assert all(issubclass(cls, Value) and issubclass(cls, kind) for cls in codec.union(kind).__args__)
+    class Nothing(Kind):
+        __slots__ = ()
+
+    with pytest.raises(TypeError, match="no engine value"):
+        codec.union(Nothing)
+
+
+def test_calls_and_replies_cross_to_an_owner_and_back(scenario):
     _, seen = scenario
-    for command in seen["commands"]:
-        round_trip(command)
-    for command in (c.SweepHolds(), c.SweepHolds(7), c.PlaceHold("r", TRIP, A, B, seat_numbers=("1A", "1B"), ttl_ms=5000)):
-        round_trip(command)
+    audited = __import__("keyun.engine.outbox", fromlist=["Audited"]).Audited(seen["commands"][5], ("r1", 1), True)
+    calls = [*seen["commands"], audited]
+    assert codec.decode(codec.encode(calls), PackedBatches.CALLS) == calls
+    assert unpack_replies(codec.encode(seen["replies"])) == seen["replies"]
 
 
 def test_schedule_trip_with_its_spec_round_trips(scenario):
@@ -179,58 +202,40 @@ def test_schedule_trip_with_its_spec_round_trips(scenario):
     schedules = [command for command in seen["commands"] if isinstance(command, c.ScheduleTrip)]
     assert schedules
     for command in schedules:
-        decoded = round_trip(command)
+        decoded = round_trip(command, codec.union(Call))
         assert isinstance(decoded.spec, TripSpec) and isinstance(decoded.spec.stops[0], Stop)
         assert decoded.spec.seat_labels == command.spec.seat_labels  # rows keep the aisle markers
         assert decoded.trip_id == command.trip_id
 
 
-def test_every_event_type_round_trips(scenario):
-    _, seen = scenario
-    events = [event for entry in seen["entries"] for event in entry.events]
-    assert {type(event) for event in events} == EVENT_TYPES - {ev.IssuedTicket, ev.Payment, ev.RefundPart}  # parts of events, not events
-    for event in events:
-        round_trip(event)
-
-
-def test_journal_entries_round_trip_as_a_log_record_would(scenario):
+def test_journal_entries_round_trip_as_a_log_record(scenario):
     _, seen = scenario
     entries = seen["entries"]
-    decoded = round_trip([7, NOW, entries])
+    decoded = decode_payload(codec.encode([7, NOW, entries]))
+    assert decoded == (7, NOW, tuple(entries))
+    assert_identical(list(decoded[2]), entries)
     assert all(isinstance(entry, (Entry, Refusal)) for entry in decoded[2])
     assert any(isinstance(entry, Refusal) for entry in decoded[2])  # the scenario has refusals
 
 
-def test_replies_and_rejections_round_trip(scenario):
-    """Replies to commands (and rejections) are what an idempotency window answers retries with.
-
-    Search results (OffersView) answer a query only, are never stored, and are left out.
-    """
-    _, seen = scenario
-    for item, reply in zip(seen["commands"], seen["replies"]):
-        if not isinstance(item, c.SearchTrips):
-            round_trip(reply)
-    round_trip(v.SweptView((f"{TRIP}-H1", f"{TRIP}-H2")))
-    round_trip(v.SweptView(()))
-
-
 def test_every_reason_and_status_keeps_its_enum_type():
-    """msgpack writes an IntEnum as a bare int unless the codec takes care: the gateway needs `.name`."""
+    """An IntEnum is encoded by its value and decodes as itself: the gateway needs `.name`."""
     for reason in Reason:
         decoded = round_trip(reject(reason, f"because {reason.name}", field="x", limit=3))
         assert decoded.reason is reason and decoded.reason.name == reason.name
         assert decoded.facts == (("field", "x"), ("limit", "3"))
     for status in TicketStatus:
-        assert codec.decode(codec.encode(status)) is status
+        assert codec.decode(codec.encode(status), TicketStatus) is status
     for status in TripStatus:
-        assert codec.decode(codec.encode(status)) is status
+        assert codec.decode(codec.encode(status), TripStatus) is status
 
 
 def test_remembered_window_round_trips(scenario):
     engine, _ = scenario
     rejections = 0
-    for request_id, receipt in engine.recent.items():
-        decoded = round_trip([1, receipt])[1]
+    for receipt in engine.recent.values():
+        sequence, decoded = decode_request(codec.encode([1, receipt]))
+        assert sequence == 1 and decoded == receipt
         rejections += isinstance(decoded.outcome, Rejection)
         assert_identical(decoded.outcome, receipt.outcome)
     assert rejections >= 3
@@ -241,9 +246,10 @@ def test_trip_records_round_trip_and_restore(scenario):
     restored = ShardState()
     for trip in engine.state.trips.values():
         record = trip_record(trip)
-        decoded = round_trip(record)
-        assert all(isinstance(hold, Hold) for hold in decoded[2])
-        assert all(isinstance(ticket, Ticket) and isinstance(ticket.status, TicketStatus) for ticket in decoded[3])
+        decoded = decode_trip(codec.encode(record))
+        assert decoded == record
+        assert all(isinstance(hold, Hold) for hold in decoded.holds)
+        assert all(isinstance(ticket, Ticket) and isinstance(ticket.status, TicketStatus) for ticket in decoded.tickets)
         restore_trip(restored, decoded)
     assert restored.trips == engine.state.trips
     check_invariants(restored)
@@ -267,125 +273,71 @@ def pending_new_ticket(engine: ShardEngine) -> Ticket:
     return pending
 
 
-def written_before_its_last_field(value) -> bytes:
-    """`value` encoded as it was before its class got its last field."""
-    fields = msgpack.unpackb(codec.encode(value), raw=False, strict_map_key=False)
-    return msgpack.packb(fields[:-1], use_bin_type=True)
-
-
-def test_tickets_and_issues_written_before_new_tickets_pended_their_move_read_as_settled(scenario):
-    """Snapshots (Ticket) and logs (TicketsIssued) from before step 4 existed: a rebooking's new
-    ticket there was the passenger's at once, and stays so."""
-    engine, seen = scenario
-    pending = pending_new_ticket(engine)
-    older = codec.decode(written_before_its_last_field(pending))
-    assert older == dataclasses.replace(pending, move_pending=False) and not older.pending_move()
-    issues = [e for entry in seen["entries"] for e in entry.events if isinstance(e, ev.TicketsIssued) and e.move_pending]
-    assert issues
-    for issued in issues:
-        assert codec.decode(written_before_its_last_field(issued)) == dataclasses.replace(issued, move_pending=False)
-
-
-def test_a_trip_record_written_before_rebookings_were_undone_restores_with_none(scenario):
-    engine, _ = scenario
-    record = trip_record(engine.state.trips[PM_TRIP])[:12]  # as snapshots before 2026-12-07 held it
-    restored = ShardState()
-    restore_trip(restored, codec.decode(codec.encode(record)))
-    assert restored.trips[PM_TRIP].undone_moves == set() and restored.moving == {}
-
-
 def test_a_trip_record_with_live_holds_round_trips():
     engine = ShardEngine(check=True)
     engine.execute(schedule_batch(), NOW)
     engine.execute([c.PlaceHold("h1", TRIP, A, C, seat_count=3), c.PlaceHold("h2", TRIP, B, D, seat_numbers=("1A", "1B"))], NOW)
     record = trip_record(engine.state.trips[TRIP])
-    assert len(record[2]) == 2
+    assert len(record.holds) == 2
     restored = ShardState()
     restore_trip(restored, round_trip(record))
     assert restored.trips[TRIP] == engine.state.trips[TRIP]
     assert sorted(restored.expiry) == sorted(engine.state.expiry)
 
 
-def test_containers_decode_as_tuples_and_plain_values_survive():
-    assert codec.decode(codec.encode([1, [2, 3], (4,)])) == (1, (2, 3), (4,))
-    value = {"a": 1, "b": (True, False, None), "c": "é字", "d": b"\x00\xff", "e": -(2**40)}
-    assert codec.decode(codec.encode(value)) == value
-
-
-# --- only engine types decode -----------------------------------------------------------------------
-
-# The format (codec.py): an engine value is the array [MARK, class name, field values...], where MARK
-# is the empty msgpack extension value of code 0.  Built by hand here, as a damaged or hostile file would be.
-MARK = msgpack.ExtType(0, b"")
+# --- the format, and only engine values of the type asked for decode -----------------------------
 
 
 def packed(value) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+    """Built by hand, as a damaged or hostile file or peer would send it."""
+    return msgspec.msgpack.encode(value)
 
 
 def test_the_format_is_class_name_then_fields():
-    assert codec.encode(ev.HoldExpired(TRIP, f"{TRIP}-H1")) == packed([MARK, "HoldExpired", TRIP, f"{TRIP}-H1"])
-    assert codec.encode(TicketStatus.REFUNDED) == packed([MARK, "TicketStatus", "refunded"])
-    assert codec.decode(packed([MARK, "HoldExpired", TRIP, f"{TRIP}-H1"])) == ev.HoldExpired(TRIP, f"{TRIP}-H1")
-    assert codec.decode(packed([MARK, "TicketStatus", "refunded"])) is TicketStatus.REFUNDED
-    assert codec.encode(Reason.SEAT_TAKEN) == packed([MARK, "Reason", 3001])  # an IntEnum is not a bare int
-    decoded = codec.decode(packed([MARK, "Rejection", [MARK, "Reason", 3001], "taken", [["seat", "1A"]]]))
+    assert codec.encode(ev.HoldExpired(TRIP, f"{TRIP}-H1")) == packed(["HoldExpired", TRIP, f"{TRIP}-H1"])
+    assert codec.encode(TicketStatus.REFUNDED) == packed("refunded")
+    assert codec.decode(packed(["HoldExpired", TRIP, f"{TRIP}-H1"]), codec.union(Event)) == ev.HoldExpired(TRIP, f"{TRIP}-H1")
+    assert codec.encode(Reason.SEAT_TAKEN) == packed(3001)
+    decoded = codec.decode(packed(["Rejection", 3001, "taken", [["seat", "1A"]]]), Rejection)
     assert decoded == reject(Reason.SEAT_TAKEN, "taken", seat="1A") and decoded.reason is Reason.SEAT_TAKEN
 
 
 @pytest.mark.parametrize(
-    "data",
+    "data, type_",
     [
-        packed([MARK, "NoSuchType", 1, 2]),
-        packed([MARK, "NoSuchEnum", "x"]),
-        packed([1, {"k": [MARK, "Popen", "rm -rf /"]}]),  # nested inside containers too
-        packed([MARK, "OrderedDict"]),  # a real Python class, but not an engine type
-        packed([MARK, "PosixPath", "/etc/passwd"]),
-        packed([MARK, "HoldExpired", TRIP, [MARK, "NoSuchType"]]),  # inside a known type
+        (packed(["NoSuchType", 1, 2]), codec.union(Event)),
+        (packed(["OrderedDict"]), codec.union(Command)),  # a real Python class, but not an engine type
+        (packed(["PosixPath", "/etc/passwd"]), codec.union(Call)),
+        (packed(["PlaceHold", "h1", TRIP, A, B]), codec.union(Event)),  # an engine type, not of the kind asked for
+        (packed([1, NOW, [["Entry", ["NoSuchType"], []]]]), None),  # inside a known type, as a kind
+        (packed([1, NOW, [["Entry", ["HoldExpired", TRIP, "x"], []]]]), None),  # an event where a command goes
     ],
-    ids=["dataclass", "enum", "nested", "stdlib-name", "path", "inside-known"],
+    ids=["unknown", "stdlib-name", "path", "other-kind", "inside-known", "wrong-kind-inside"],
 )
-def test_unknown_types_are_refused(data):
-    with pytest.raises(ValueError, match="unknown type"):
-        codec.decode(data)
+def test_unknown_tags_are_refused(data, type_):
+    with pytest.raises(codec.DecodeError):
+        decode_payload(data) if type_ is None else codec.decode(data, type_)
 
 
-@pytest.mark.parametrize(
-    "extension",
-    [msgpack.ExtType(9, b""), msgpack.ExtType(1, packed(["HoldExpired", TRIP, f"{TRIP}-H1"])), msgpack.ExtType(0, b"x")],
-    ids=["other-code", "other-code-with-payload", "mark-with-payload"],
-)
-def test_unknown_extension_values_are_refused(extension):
-    with pytest.raises(ValueError, match="unknown extension code"):
-        codec.decode(packed([extension, "HoldExpired", TRIP, f"{TRIP}-H1"]))
+def test_bad_enum_values_are_refused():
+    with pytest.raises(codec.DecodeError):
+        codec.decode(packed("lost"), TicketStatus)
+    with pytest.raises(codec.DecodeError):
+        codec.decode(packed(["Rejection", 99999, "no such reason", []]), Rejection)
 
 
-def test_bad_enum_value_is_refused():
-    with pytest.raises(ValueError):
-        codec.decode(packed([MARK, "TicketStatus", "lost"]))
-    with pytest.raises(ValueError):
-        codec.decode(packed([MARK, "Rejection", [MARK, "Reason", 99999], "no such reason", []]))
+def test_values_are_validated_on_decode():
+    """What an owner decodes passes the same checks as what the gateway constructs."""
+    good = c.PlaceHold("h1", TRIP, A, B, seat_count=1)
+    assert codec.decode(codec.encode(good), codec.union(Call)) == good
+    for bad in (["PlaceHold", "h1", "bad trip", A, B, (), 1], ["PlaceHold", "h1", TRIP, A, A, (), 1], ["PlaceHold", "", TRIP, A, B, (), 1]):
+        with pytest.raises(Rejected):
+            codec.decode(packed(bad), codec.union(Call))
+    with pytest.raises(codec.DecodeError):  # a field of the wrong type
+        codec.decode(packed(["PlaceHold", "h1", TRIP, A, B, (), "1"]), codec.union(Call))
 
 
-class NotEngine(enum.Enum):
-    X = 1
-
-
-@pytest.mark.parametrize("value", [object(), Path("x"), NotEngine.X, {1, 2}], ids=["object", "path", "foreign-enum", "set"])
+@pytest.mark.parametrize("value", [object(), Path("x")], ids=["object", "path"])
 def test_encoding_a_foreign_value_fails_loudly(value):
     with pytest.raises(TypeError):
         codec.encode(value)
-
-
-def test_values_written_before_a_field_was_added_read_with_its_default():
-    """Buyer and holders came after the first logs: an older, shorter encoding still decodes."""
-    holder = ev.Holder("A000001", "P1", "张*", "RESIDENT_ID", "110105********002X")
-    issued = ev.TicketsIssued(TRIP, "", 0, 2, (ev.IssuedTicket(f"{TRIP}-0001", 3, 1500, holder),), NOW, "A000001")
-    assert codec.decode(codec.encode(issued)) == issued
-    old_ticket = [codec._MARK, "IssuedTicket", f"{TRIP}-0001", 3, 1500]  # as version 1 wrote it
-    old = msgpack.packb([codec._MARK, "TicketsIssued", TRIP, "", 0, 2, [old_ticket], NOW], use_bin_type=True)
-    decoded = codec.decode(old)
-    assert decoded == ev.TicketsIssued(TRIP, "", 0, 2, (ev.IssuedTicket(f"{TRIP}-0001", 3, 1500),), NOW)
-    assert decoded.buyer == "" and decoded.tickets[0].holder is None
-    old_hold = msgpack.packb([codec._MARK, "Hold", f"{TRIP}-H1", [1], 0, 2, 1500, NOW], use_bin_type=True)
-    assert codec.decode(old_hold) == Hold(f"{TRIP}-H1", (1,), 0, 2, 1500, NOW)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from keyun.persistence import codec
+from keyun.engine import codec
 from keyun.persistence.layout import MANIFEST, DataDirError, prepare, read_manifest, shard_directories
 
 
@@ -45,6 +45,14 @@ def test_another_format_is_refused(tmp_path):
     (tmp_path / MANIFEST).write_text(json.dumps({"format": codec.FORMAT_VERSION + 1, "shards": 4}), encoding="utf-8")
     with pytest.raises(DataDirError, match=f"format {codec.FORMAT_VERSION + 1}"):
         prepare(tmp_path, 4)
+
+
+def test_a_format_1_directory_is_refused_naming_the_upgrade(tmp_path):
+    (tmp_path / MANIFEST).write_text(json.dumps({"format": 1, "shards": 4}), encoding="utf-8")
+    with pytest.raises(DataDirError) as caught:
+        prepare(tmp_path, 4)
+    assert "format 1" in str(caught.value) and f"keyun upgrade --data-dir {tmp_path}" in str(caught.value)
+    assert codec.FORMAT_VERSION == 2
 
 
 def test_an_unreadable_manifest_is_refused(tmp_path):

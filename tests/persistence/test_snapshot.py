@@ -47,7 +47,7 @@ def test_incremental_saves_load_into_an_equal_engine(tmp_path):
 
         engine.execute([c.PlaceHold("h1", PM_TRIP, B, C, seat_count=1)], NOW + 2000)
         changes = engine.take_changes()
-        assert [record[0].trip_id for record in changes.trips] == [PM_TRIP]  # only what changed
+        assert [record.spec.trip_id for record in changes.trips] == [PM_TRIP]  # only what changed
         store.save(3, engine.last_now, changes)
         engine.execute([c.Refund("rf1", f"{TRIP}-0001")], NOW + 3000)
         store.save(4, engine.last_now, engine.take_changes())

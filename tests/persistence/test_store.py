@@ -383,8 +383,8 @@ def test_the_owner_goes_on_while_a_snapshot_is_written(owner):
     release.set()
     owner.store.finish_snapshot(wait=True)
     assert owner.store.snapshot_lsn == covered < owner.store.last_lsn
-    (record,) = [r for r in owner.store.snapshots.load().trips if r[0].trip_id == TRIP]
-    on_disk = {ticket.ticket_id: ticket for ticket in record[3]}
+    (record,) = [r for r in owner.store.snapshots.load().trips if r.spec.trip_id == TRIP]
+    on_disk = {ticket.ticket_id: ticket for ticket in record.tickets}
     assert on_disk[sold[0].ticket_id].status is TicketStatus.ISSUED  # as of the snapshot's LSN, not as of its write
     assert len(on_disk) == 2  # s2's ticket came later
 
@@ -425,4 +425,4 @@ def test_a_snapshot_larger_than_its_map_grows_the_map_and_is_written(owner, tmp_
     finally:
         reopened.close()
     assert loaded.lsn == owner.store.last_lsn and len(loaded.requests) == 12 + len(schedule_batch())
-    assert {record[0].trip_id: len(record[3]) for record in loaded.trips}[TRIP] == 12  # every ticket
+    assert {record.spec.trip_id: len(record.tickets) for record in loaded.trips}[TRIP] == 12  # every ticket

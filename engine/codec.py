@@ -1,0 +1,86 @@
+"""The one codec: engine values as msgpack, for Ray transport, the write-ahead log and snapshots.
+
+Every engine value is a `Value` (engine/values.py): a frozen msgspec Struct encoded as an array of
+its class name and its fields in order.  Decoding is typed: a decoder is built for a type such as
+`list[union(Call)]`, and only engine values of that type decode; a value is built through its own
+constructor checks (`__post_init__`), so data from another process or a disk is validated exactly
+like a value made here.  Nothing in encoded data can make the decoder build anything else.
+
+Unions are derived, not listed: `union(kind)` is every Value class deriving from the kind (Command,
+Query, Event, Reply...), found by importing every module of the engine.  A field annotated with a
+kind (or `Several[kind]`) is decoded the same way, through a hook (`_decode_kind`).
+
+Format changes: the encoded form of a value is its fields in order, so changing the fields of any
+engine value changes the data format.  Bump FORMAT_VERSION with it: the data directory's manifest
+and the log's header carry it, a server refuses data of another version, and `keyun upgrade`
+converts a data directory from the version before (reading the old format with its own reader).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Any, Union
+
+import msgspec
+
+from .values import Kind, Several, Value
+
+FORMAT_VERSION = 2
+
+DecodeError = msgspec.DecodeError  # and msgspec.ValidationError, a subclass: data that is not a value of the type
+
+
+def _engine_loaded() -> None:
+    """Import every engine module, so that every Value class exists before unions are derived."""
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{module.name}")
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_subclasses(sub))
+    return found
+
+
+@functools.cache
+def union(kind: type) -> Any:
+    """Every engine value of a kind (a Kind, or Value for all of them), as one Union type."""
+    _engine_loaded()
+    members = sorted({cls for cls in _subclasses(kind) if issubclass(cls, Value)}, key=lambda cls: cls.__name__)
+    if not members:
+        raise TypeError(f"no engine value is a {kind.__name__}")
+    return Union[tuple(members)]  # noqa: UP007 (a Union of a computed tuple)
+
+
+def _decode_kind(type_: type, obj: Any) -> Any:
+    """A field annotated with a kind: a value of the kind.  With `Several[kind]`: one value of the
+    kind (an array starting with its tag) or a tuple of them (a command's events, SetUp's reply)."""
+    several = getattr(type_, "kind", None)
+    if several is not None and Several[several] is type_:
+        single = type(obj) is list and bool(obj) and type(obj[0]) is str
+        return msgspec.convert(obj, union(several) if single else tuple[union(several), ...], dec_hook=_decode_kind)
+    if isinstance(type_, type) and issubclass(type_, Kind):
+        return msgspec.convert(obj, union(type_), dec_hook=_decode_kind)
+    raise NotImplementedError(f"{type_!r} is not an engine type")
+
+
+_encoder = msgspec.msgpack.Encoder()
+encode: Callable[[Any], bytes] = _encoder.encode
+
+
+@functools.cache
+def decoder(type_: Any) -> Callable[[bytes], Any]:
+    """A function decoding bytes to a value of `type_` (arrays decode as tuples where the type says
+    tuple), raising DecodeError for anything else.  Kinds in `type_` decode as any value of
+    the kind, through a hook; put `union(kind)` at the top for speed."""
+    return msgspec.msgpack.Decoder(type_, dec_hook=_decode_kind).decode
+
+
+def decode(data: bytes, type_: Any) -> Any:
+    return decoder(type_)(data)

@@ -1,0 +1,92 @@
+"""What the engine's values are: the one base they share, and the kinds they come in.
+
+Every engine value that crosses between processes or reaches a disk (commands, queries, events,
+replies, rejections, state records) is a `Value`: a frozen msgspec Struct, tagged with its class
+name, so that the one codec (engine/codec.py) can encode it and decode it back to its own class,
+re-running its validation (`__post_init__`) on the way in.
+
+The kinds are plain mixins beside `Value`.  A field that may hold any value of a kind (a journal
+entry's command, its events) is annotated with the kind, and the codec decodes it as the union of
+the kind's subclasses, found when first needed: a new command is a new subclass of `Command`, and
+nothing else lists it.  `Several[kind]` annotates a field holding one value of a kind or a tuple
+of them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import msgspec
+
+
+class Value(msgspec.Struct, frozen=True, tag=True, array_like=True):
+    """An engine value: encoded as an array of its tag (its class name) and its fields in order."""
+
+
+class Kind:
+    """A kind of value.  Not a Struct, so that a field annotated with it is decoded by the codec as
+    any value of the kind."""
+
+    __slots__ = ()
+
+
+class Call(Kind):
+    """What the gateway sends an owner: a command or a query."""
+
+    __slots__ = ()
+
+
+class Command(Call):
+    """A call that may change state; it carries a request id, and is journaled with its events."""
+
+    __slots__ = ()
+
+
+class Query(Call):
+    """A call that only reads."""
+
+    __slots__ = ()
+
+
+class Outcome(Kind):
+    """A decision: a command's events (`Several[Outcome]`), or its Rejection."""
+
+    __slots__ = ()
+
+
+class Event(Outcome):
+    """What a command changed: `evolve` applies events, and nothing else changes the state."""
+
+    __slots__ = ()
+
+
+class Reply(Kind):
+    """What an owner answers a call with: a view, a rejection, or a short acknowledgement (SetUp
+    and TouchSessions answer with a tuple of them: `Several[Reply]`)."""
+
+    __slots__ = ()
+
+
+class Journaled(Kind):
+    """A journal entry: what an owner's log holds of a batch (a command and its events, a refusal,
+    an audit note)."""
+
+    __slots__ = ()
+
+
+class _SeveralMeta(type):
+    def __instancecheck__(cls, value: object) -> bool:
+        kind = cls.kind  # type: ignore[attr-defined]
+        return isinstance(value, kind) or (type(value) is tuple and all(isinstance(item, kind) for item in value))
+
+
+class Several:
+    """`Several[kind]`: a field annotation for one value of the kind or a tuple of them."""
+
+    def __class_getitem__(cls, kind: type) -> type:
+        return _several(kind)
+
+
+@functools.cache
+def _several(kind: type) -> type:
+    return _SeveralMeta(f"Several[{kind.__name__}]", (), {"kind": kind, "__slots__": ()})
