@@ -30,7 +30,7 @@ from keyun.engine.outbox import AuditNote
 from keyun.engine.shard import Refusal, ShardEngine, events_in
 from keyun.engine.state import TicketStatus, Trip, state_of
 
-from . import codec
+from keyun.engine import codec
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, read_manifest, shard_directories
 from .lock import is_locked

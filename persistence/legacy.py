@@ -7,8 +7,12 @@ rebuilt by calling its class with the stored fields: a field added later, at the
 default, takes its default.  Only engine classes are built, so nothing in a file can make this
 build anything else.
 
-The files of format 1 (see upgrade.py for which): log segments, trip owners' LMDB snapshots and
-the accounts owner's snapshot.bin.  This module knows nothing of the current format.
+Two values were plain arrays in format 1 and are engine values now: a trip's snapshot record
+(state.TripRecord; records written before orders, delays or undone rebookings lack those last
+fields) and the accounts owner's snapshot (accounts.AccountsSnapshot; without its audit outbox
+before there was one).  The files of format 1 (see upgrade.py for which): log segments, trip
+owners' LMDB snapshots and the accounts owner's snapshot.bin.  This module knows nothing of the
+current format.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ MAGIC = b"KEYUNWAL" + bytes([FORMAT_VERSION, 0, 0, 0])  # the first bytes of a f
 FRAME = struct.Struct("<II")  # length and crc32 of the payload, msgpack [lsn, now_ms, entries]
 CRC = struct.Struct("<I")  # snapshot.bin: crc32 of the payload, then msgpack [lsn, now_ms, state]
 MARK_CODE = 0
+# The trailing fields of a trip record that older records lack: orders, orders_placed, delay_ms,
+# undone_moves (a record had nine fields before orders, eleven before delays, twelve before undos).
+TRIP_RECORD_LATER_FIELDS = ((), 0, 0, ())
 # A trip owner's LMDB snapshot: named databases, and the keys of its meta database.
 META, TRIPS, REQUESTS, ARCHIVE = b"meta", b"trips", b"requests", b"archive"
 POSITION, AUDIT_OUTBOX = b"position", b"audit_outbox"
@@ -146,10 +153,10 @@ class TripSnapshot:
 
     lsn: int
     now_ms: int
-    trips: list[tuple]  # trip records (engine.state.trip_record)
+    trips: list[state.TripRecord]
     requests: dict[str, tuple[int, Any]]  # request id -> (sequence, receipt)
     audit_outbox: list[tuple]
-    archived: list[tuple]  # the last records of archived trips
+    archived: list[state.TripRecord]  # the last records of archived trips
 
 
 def read_trip_snapshot(directory: Path) -> TripSnapshot:
@@ -166,7 +173,13 @@ def read_trip_snapshot(directory: Path) -> TripSnapshot:
     lsn, now_ms = meta.get(POSITION, (0, 0))
     receipts = {key.decode(): (sequence, receipt) for key, (sequence, receipt) in requests.items()}
     outbox = list(meta.get(AUDIT_OUTBOX, ()))
-    return TripSnapshot(lsn, now_ms, list(trips.values()), receipts, outbox, list(archive.values()))
+    records, archived = [_trip_record(r) for r in trips.values()], [_trip_record(r) for r in archive.values()]
+    return TripSnapshot(lsn, now_ms, records, receipts, outbox, archived)
+
+
+def _trip_record(values: tuple) -> state.TripRecord:
+    missing = len(state.TripRecord.__struct_fields__) - len(values)
+    return state.TripRecord(*values, *TRIP_RECORD_LATER_FIELDS[len(TRIP_RECORD_LATER_FIELDS) - missing :])
 
 
 def _decoded(env, txn, name: bytes) -> dict[bytes, Any]:
@@ -179,10 +192,10 @@ def _decoded(env, txn, name: bytes) -> dict[bytes, Any]:
     return {key: decode(value) for key, value in txn.cursor(db=db) if name != META or key in (POSITION, AUDIT_OUTBOX)}
 
 
-def read_small_snapshot(path: Path) -> tuple[int, int, Any]:
+def read_small_snapshot(path: Path) -> tuple[int, int, accounts.AccountsSnapshot]:
     """The accounts owner's snapshot.bin: (lsn, now_ms, state)."""
     data = path.read_bytes()
     if len(data) < CRC.size or CRC.unpack_from(data)[0] != zlib.crc32(data[CRC.size :]):
         raise LegacyDataError(f"{path}: snapshot checksum mismatch")
-    lsn, now_ms, snapshot = decode(data[CRC.size :])
-    return lsn, now_ms, snapshot
+    lsn, now_ms, (accounts_state, recent, *outbox) = decode(data[CRC.size :])
+    return lsn, now_ms, accounts.AccountsSnapshot(accounts_state, recent, outbox[0] if outbox else ())

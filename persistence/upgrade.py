@@ -19,11 +19,12 @@ import os
 import shutil
 from pathlib import Path
 
+from keyun.engine import codec
 from keyun.engine.accounts import AccountsEngine
 from keyun.engine.policy import Policy
 from keyun.engine.shard import Changes, ShardEngine
 
-from . import codec, legacy
+from . import legacy
 from .layout import MANIFEST, read_manifest, shard_directories
 from .lock import DirectoryLock, DirectoryLocked
 from .progress import Progress
