@@ -29,7 +29,8 @@ from typing import Any
 import lmdb
 import msgpack
 
-from keyun.engine import accounts, audit, commands, decide, events, network, outbox, reasons, shard, state, views
+from keyun.engine import accounts, commands, decide, events, network, outbox, reasons, shard, state, views
+from keyun.engine.values import Value
 
 FORMAT_VERSION = 1
 MAGIC = b"KEYUNWAL" + bytes([FORMAT_VERSION, 0, 0, 0])  # the first bytes of a format-1 log segment
@@ -48,17 +49,14 @@ class LegacyDataError(Exception):
     """A format-1 file is damaged or holds something format 1 never wrote."""
 
 
-def _is_value_class(cls: type) -> bool:
-    is_struct = hasattr(cls, "__struct_fields__")  # a msgspec.Struct
-    return dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum) or is_struct
-
-
 def _engine_classes() -> dict[str, type]:
+    """Engine values and enums by class name: all that format 1 ever encoded."""
     known: dict[str, type] = {}
-    for module in (accounts, audit, commands, decide, events, network, outbox, reasons, shard, state, views):
+    for module in (accounts, commands, decide, events, network, outbox, reasons, shard, state, views):
         for name, value in vars(module).items():
-            if inspect.isclass(value) and value.__module__ == module.__name__ and _is_value_class(value):
-                known.setdefault(name, value)
+            if inspect.isclass(value) and value.__module__ == module.__name__ and issubclass(value, Value | enum.Enum):
+                assert name not in known, f"two engine types are called {name}"
+                known[name] = value
     return known
 
 

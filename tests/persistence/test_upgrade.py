@@ -15,9 +15,12 @@ import sys
 import tarfile
 from pathlib import Path
 
+import msgpack
+import msgspec
 import pytest
 
 from keyun.engine.policy import DAY_MS, MAX_ARCHIVE_AFTER_DAYS, Policy
+from keyun.engine.state import TicketStatus
 from keyun.persistence import admin, layout, legacy, small_store, upgrade, wal
 from keyun.persistence.layout import DataDirError, read_manifest
 from keyun.persistence.lock import DirectoryLock
@@ -133,6 +136,23 @@ def test_an_interrupted_upgrade_is_put_back_and_done_again(old, monkeypatch):
     monkeypatch.undo()
     upgrade.upgrade(old / "data")
     assert current_records(old / "data") == before
+
+
+def test_the_format1_reader_builds_only_engine_values():
+    mark = msgpack.ExtType(legacy.MARK_CODE, b"")
+    assert legacy.decode(msgpack.packb([mark, "TicketStatus", "refunded"])) is TicketStatus.REFUNDED
+    with pytest.raises(legacy.LegacyDataError, match="unknown type 'Popen'"):
+        legacy.decode(msgpack.packb([mark, "Popen", ["sh"]]))
+    with pytest.raises(legacy.LegacyDataError, match="unknown extension code 5"):
+        legacy.decode(msgpack.packb([msgpack.ExtType(5, b""), "TicketStatus", "refunded"]))
+
+
+def test_trip_records_from_before_orders_read_with_their_later_fields_empty(old):
+    shards = layout.shard_directories(old / "data")
+    record = next(trip for shard in shards for trip in legacy.read_trip_snapshot(shard / "snapshot").trips)
+    before_orders = msgspec.structs.astuple(record)[:9]
+    empty = msgspec.structs.replace(record, orders=(), orders_placed=0, delay_ms=0, undone_moves=())
+    assert legacy._trip_record(before_orders) == empty
 
 
 # --- a real server on what was upgraded ---------------------------------------------------------
