@@ -15,8 +15,11 @@ from keyun.engine import codec
 from keyun.engine.values import Call, Reply, Several
 
 pack = codec.encode
-# What owners answer: per call, a reply (a view, a rejection...) or a tuple of them.
-REPLIES: Any = list[Several[Reply]]
+# What a trip owner answers: a reply per call (a view, a rejection...).
+REPLIES: Any = list[codec.union(Reply)]
+# What the accounts owner answers: a reply or, for SetUp and TouchSessions, a tuple of replies;
+# these decode through the codec's hook for kinds, several times slower than REPLIES.
+SEVERAL_REPLIES: Any = list[Several[Reply]]
 
 
 def unpack_replies(blob: bytes, replies: Any = REPLIES) -> list:

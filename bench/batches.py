@@ -1,11 +1,11 @@
-"""What one batch costs the gateway process: Ray pickling the batch itself, against packed batches.
+"""What one batch costs the gateway process: Ray pickling the batch itself, against codec batches.
 
     python -m bench.batches [--batch 8] [--in-flight 4] [--seconds 5]
 
 One Ray actor answers every sale of a batch with a real sale's reply (a ticket with its trip and
 stops).  The caller keeps `--in-flight` batches going from one asyncio loop, as the gateway does
 with one batch per owner, first sending the list of commands as Ray call arguments (Ray pickles
-them through cloudpickle), then as one blob pickled with the C pickler (actors/packed.py).  It
+them through cloudpickle), then as one blob of the engine's codec (actors/packed.py).  It
 reports batches per second and the calling process's CPU per batch, all of its threads counted.
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import ray
 
-from keyun.actors.packed import pack, unpack
+from keyun.actors.packed import PackedBatches, pack, unpack_replies
+from keyun.engine import codec
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
@@ -41,7 +42,7 @@ class Answering:
         return [self.reply] * len(batch)
 
     def apply_packed(self, blob: bytes) -> bytes:
-        return pack(self.apply(unpack(blob)))
+        return pack(self.apply(codec.decode(blob, PackedBatches.CALLS)))
 
 
 async def measure(actor, batch: list, packed: bool, in_flight: int, seconds: float) -> tuple[float, float]:
@@ -49,7 +50,7 @@ async def measure(actor, batch: list, packed: bool, in_flight: int, seconds: flo
 
     async def one() -> None:
         if packed:
-            unpack(await actor.apply_packed.remote(pack(batch)))
+            unpack_replies(await actor.apply_packed.remote(pack(batch)))
         else:
             await actor.apply.remote(batch)
 
@@ -82,7 +83,7 @@ def main() -> None:
     start_ray(Path(tempfile.mkdtemp(prefix="keyun-bench-ray-")), cpus=2)
     actor = Answering.remote(replies[0])
     print(f"{args.batch} sales per batch, {args.in_flight} batches in flight, {args.seconds:.0f} s each")
-    for name, packed in (("Ray pickles the batch", False), ("packed batch", True)):
+    for name, packed in (("Ray pickles the batch", False), ("codec batch", True)):
         rate, cpu = asyncio.run(measure(actor, sales, packed, args.in_flight, args.seconds))
         print(f"{name:<22} {rate:>7.0f} batches/s  {1000 * cpu:.2f} ms CPU per batch")
 

@@ -161,6 +161,9 @@ class Order(Value):
 
 @dataclass(slots=True)
 class Trip:
+    """A trip as its owner works on it: mutable, with indexes and caches, and never encoded: its
+    record form (TripRecord) is what snapshots hold."""
+
     spec: TripSpec
     seat_labels: tuple[str, ...]
     seat_index: dict[str, int]

@@ -15,6 +15,7 @@ import ray
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from keyun.actors.audit_log import audit_actor, audit_actor_name
+from keyun.actors.packed import SEVERAL_REPLIES
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
@@ -162,7 +163,7 @@ class KeyunServer:
         self.demo_accounts = demo_accounts
         self.setup_token: str | None = None
         self.gateway = Gateway(pool, utc_offset_min)
-        self.accounts = Batcher(owners.accounts, metrics)
+        self.accounts = Batcher(owners.accounts, metrics, replies=SEVERAL_REPLIES)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.audit = Batcher(owners.audit, metrics, replies=list[int])  # each record's seq
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)

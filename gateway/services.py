@@ -9,7 +9,6 @@ answers the Catalog shares for a moment (`shared_answers.py`).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import msgspec
 
 from keyun.engine import commands as cmd
 from keyun.engine.accounts import check_passenger_id
@@ -63,7 +63,7 @@ MAX_MOVES_SWEPT = 100
 
 def without_saga(rejection: Rejection) -> Rejection:
     """A rejection as the client sees it: a rebooking's saga id is another client's request id."""
-    return dataclasses.replace(rejection, facts=tuple((k, v) for k, v in rejection.facts if k != "saga"))
+    return msgspec.structs.replace(rejection, facts=tuple((k, v) for k, v in rejection.facts if k != "saga"))
 
 
 class Gateway:

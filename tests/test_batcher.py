@@ -9,12 +9,12 @@ import pytest
 from keyun.gateway.owners import Batcher, OwnerFailed
 
 
-def test_a_batch_that_cannot_be_pickled_fails_its_callers():
+def test_a_batch_that_cannot_be_encoded_fails_its_callers():
     async def scenario():
-        batcher = Batcher(actor=None)  # never reached: pickling the batch fails first
-        unpicklable = lambda: None  # noqa: E731 - lambdas cannot be pickled
+        batcher = Batcher(actor=None)  # never reached: encoding the batch fails first
+        not_a_value = lambda: None  # noqa: E731 - the codec encodes engine values only
         with pytest.raises(OwnerFailed):
-            await asyncio.wait_for(batcher.submit(unpicklable), timeout=5)
+            await asyncio.wait_for(batcher.submit(not_a_value), timeout=5)
         assert batcher.queue_depth() == 0 and batcher.draining is None
 
     asyncio.run(scenario())

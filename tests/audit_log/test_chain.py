@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,7 +42,7 @@ def audit_records(draw, index: int = 0) -> AuditRecord:
 
 def record(n: int, **changes) -> AuditRecord:
     base = AuditRecord(f"rec-{n}", NOW_MS + n, "acc-7", "clerk", "counter-3", "SJZ", "ipv4:10.0.0.8:51234", "keyun.v1.Sales/Sell", f"K103-20261126-{n:04d}", "OK")
-    return dataclasses.replace(base, **changes)
+    return msgspec.structs.replace(base, **changes)
 
 
 def build_chain(records: list[AuditRecord], anchor: tuple[int, bytes] = (0, GENESIS)) -> list[tuple[int, AuditRecord, bytes]]:
@@ -85,7 +84,7 @@ def test_any_single_altered_field_is_found_at_its_record(records, data):
     index = data.draw(st.integers(0, len(chain) - 1))
     name = data.draw(st.sampled_from(["at_ms", *TEXT_FIELDS]))
     seq, item, stored = chain[index]
-    chain[index] = (seq, dataclasses.replace(item, **{name: _altered(getattr(item, name))}), stored)
+    chain[index] = (seq, msgspec.structs.replace(item, **{name: _altered(getattr(item, name))}), stored)
     report = verify_chain(chain, (0, GENESIS))
     assert (report.ok, report.problem, report.at_seq, report.checked) == (False, ChainProblem.ALTERED, seq, index)
 
@@ -157,7 +156,7 @@ def test_a_chain_rewritten_from_some_record_on_is_found_by_the_noted_head(record
     noted_head = (chain[-1][0], chain[-1][2])
     index = data.draw(st.integers(0, len(chain) - 1))
     forged = [item for _, item, _ in chain]
-    forged[index] = dataclasses.replace(forged[index], outcome="OK" if forged[index].outcome != "OK" else "PERMISSION_DENIED")
+    forged[index] = msgspec.structs.replace(forged[index], outcome="OK" if forged[index].outcome != "OK" else "PERMISSION_DENIED")
     rewritten = build_chain(forged)
     assert verify_chain(rewritten, (0, GENESIS)).ok
     report = verify_chain(rewritten, (0, GENESIS), expect_head=noted_head)

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from keyun.actors.packed import PackedBatches, unpack_replies
+from keyun.actors.packed import SEVERAL_REPLIES, PackedBatches, unpack_replies
 from keyun.engine import codec
 from keyun.engine import commands as c
 from keyun.engine import events as ev
@@ -195,6 +195,11 @@ def test_calls_and_replies_cross_to_an_owner_and_back(scenario):
     calls = [*seen["commands"], audited]
     assert codec.decode(codec.encode(calls), PackedBatches.CALLS) == calls
     assert unpack_replies(codec.encode(seen["replies"])) == seen["replies"]
+    # The accounts owner answers some calls with a tuple of replies (SetUp, TouchSessions).
+    several = [seen["replies"][0], tuple(seen["replies"][:2]), (), seen["replies"][-1]]
+    assert unpack_replies(codec.encode(several), SEVERAL_REPLIES) == several
+    with pytest.raises(codec.DecodeError):
+        unpack_replies(codec.encode(several))
 
 
 def test_schedule_trip_with_its_spec_round_trips(scenario):
