@@ -50,6 +50,7 @@ def upgrade(data_dir: Path, keep_old: bool = True) -> dict:
         raise UpgradeError(f"{data_dir} is not a Keyun data directory (no {MANIFEST})")
     found = manifest.get("format")
     if found == codec.FORMAT_VERSION:
+        shutil.rmtree(data_dir / STAGING, ignore_errors=True)  # left by a run stopped right after its commit
         raise UpgradeError(f"{data_dir} is already format {found}: nothing to upgrade")
     if found != legacy.FORMAT_VERSION:
         raise UpgradeError(
