@@ -59,7 +59,7 @@ def _check_retention_days(retention_days: int) -> None:
 
 
 class AuditLog(PackedBatches):
-    CALLS = list[AuditRecord]
+    unpack_calls = codec.decoder(list[AuditRecord])
 
     def __init__(self, data_dir: str, retention_days: int = DEFAULT_RETENTION_DAYS):
         _check_retention_days(retention_days)
@@ -82,7 +82,7 @@ class AuditLog(PackedBatches):
         they answered (actors/audit_forwarder.py), sent on as plain values.  Values that make no
         valid record are stored as one that says so (engine.audit.salvaged), never refused."""
         now_ms = wall_clock_ms()
-        return self.apply([_record(values, now_ms) for values in codec.decode(blob, list[tuple])])
+        return self.apply([_record(values, now_ms) for values in codec.decoder(list[tuple])(blob)])
 
     def _apply(self, batch: list[AuditRecord], now_ms: int) -> list[int]:
         try:

@@ -9,27 +9,22 @@ the owner's own process.
 
 from __future__ import annotations
 
-from typing import Any
-
 from keyun.engine import codec
 from keyun.engine.values import Call, Reply, Several
 
 pack = codec.encode
 # What a trip owner answers: a reply per call (a view, a rejection...).
-REPLIES: Any = list[codec.union(Reply)]
+unpack_replies = codec.decoder(list[codec.union(Reply)])
 # What the accounts owner answers: a reply or, for SetUp and TouchSessions, a tuple of replies;
-# these decode through the codec's hook for kinds, several times slower than REPLIES.
-SEVERAL_REPLIES: Any = list[Several[Reply]]
-
-
-def unpack_replies(blob: bytes, replies: Any = REPLIES) -> list:
-    return codec.decode(blob, replies)
+# these decode through the codec's hook for kinds, several times slower than unpack_replies.
+unpack_several_replies = codec.decoder(list[Several[Reply]])
 
 
 class PackedBatches:
     """Mixed into an owner whose `apply(batch) -> replies` is its batch entry point."""
 
-    CALLS: Any = list[codec.union(Call)]  # what `apply` takes: an owner taking other values says so
+    # What `apply` takes: calls.  An owner taking other values says so.
+    unpack_calls = codec.decoder(list[codec.union(Call)])
 
     def apply_packed(self, blob: bytes) -> bytes:
-        return pack(self.apply(codec.decode(blob, self.CALLS)))  # type: ignore[attr-defined]
+        return pack(self.apply(self.unpack_calls(blob)))  # type: ignore[attr-defined]

@@ -21,7 +21,6 @@ from pathlib import Path
 import ray
 
 from keyun.actors.packed import PackedBatches, pack, unpack_replies
-from keyun.engine import codec
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
@@ -42,7 +41,7 @@ class Answering:
         return [self.reply] * len(batch)
 
     def apply_packed(self, blob: bytes) -> bytes:
-        return pack(self.apply(codec.decode(blob, PackedBatches.CALLS)))
+        return pack(self.apply(PackedBatches.unpack_calls(blob)))
 
 
 async def measure(actor, batch: list, packed: bool, in_flight: int, seconds: float) -> tuple[float, float]:

@@ -333,7 +333,7 @@ class RehashPassword(Value, Command):
 class UpdateProfile(Value, Command):
     request_id: str
     account_id: str
-    display_name_cipher: bytes
+    display_name_cipher: Any  # bytes or str: text in logs from before display names were encrypted
     # A fresh nonce makes each send's cipher differ, so a retry is matched by this keyed digest.
     fingerprint: bytes = b""
 

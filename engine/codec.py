@@ -68,13 +68,20 @@ def _decode_kind(type_: type, obj: Any) -> Any:
 
     msgspec hands the hook the field as plain data; it is encoded again and decoded by a cached
     decoder of the kind's union, which is many times faster than msgspec.convert to a union."""
-    several = getattr(type_, "kind", None)
-    if several is not None and Several[several] is type_:
-        single = type(obj) is list and bool(obj) and type(obj[0]) is str
-        return decoder(union(several) if single else tuple[union(several), ...])(encode(obj))
+    kind = getattr(type_, "kind", None)
+    if kind is not None and Several[kind] is type_:
+        one, several = _decoders_of(kind)
+        return one(encode(obj)) if type(obj) is list and obj and type(obj[0]) is str else several(encode(obj))
     if isinstance(type_, type) and issubclass(type_, Kind):
-        return decoder(union(type_))(encode(obj))
+        return _decoders_of(type_)[0](encode(obj))
     raise NotImplementedError(f"{type_!r} is not an engine type")
+
+
+@functools.cache
+def _decoders_of(kind: type) -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
+    """Decoders of one value of a kind and of a tuple of them, cached by the kind class (a lookup
+    by a Union type would hash all of its members at every call)."""
+    return decoder(union(kind)), decoder(tuple[union(kind), ...])
 
 
 @functools.cache

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
 
 from keyun.actors.account_shard import RemoteAccountShard
-from keyun.actors.packed import REPLIES, pack, unpack_replies
+from keyun.actors.packed import pack, unpack_replies
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
@@ -60,10 +61,12 @@ def shard_of(trip_id: str, shards: int) -> int:
 
 
 class Batcher:
-    def __init__(self, actor: Any, metrics: GatewayMetrics | None = None, replies: Any = REPLIES):
-        """`replies`: the type of the owner's replies to a batch, for the codec."""
+    def __init__(
+        self, actor: Any, metrics: GatewayMetrics | None = None, unpack: Callable[[bytes], list] = unpack_replies
+    ):
+        """`unpack`: decodes the owner's replies to a batch (actors/packed.py)."""
         self.actor = actor
-        self.replies = replies
+        self.unpack = unpack
         self.metrics = metrics
         self.waiting: list[tuple[Any, asyncio.Future, float]] = []
         self.draining: asyncio.Task | None = None
@@ -114,7 +117,7 @@ class Batcher:
         sent_at = loop.time()
         while True:
             try:
-                replies = unpack_replies(await self.actor.apply_packed.remote(packed), self.replies)
+                replies = self.unpack(await self.actor.apply_packed.remote(packed))
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
                 if loop.time() > give_up_at:

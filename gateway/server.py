@@ -15,8 +15,9 @@ import ray
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from keyun.actors.audit_log import audit_actor, audit_actor_name
-from keyun.actors.packed import SEVERAL_REPLIES
+from keyun.actors.packed import unpack_several_replies
 from keyun.engine import accounts as ac
+from keyun.engine import codec
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.persistence import layout
@@ -163,9 +164,9 @@ class KeyunServer:
         self.demo_accounts = demo_accounts
         self.setup_token: str | None = None
         self.gateway = Gateway(pool, utc_offset_min)
-        self.accounts = Batcher(owners.accounts, metrics, replies=SEVERAL_REPLIES)
+        self.accounts = Batcher(owners.accounts, metrics, unpack=unpack_several_replies)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
-        self.audit = Batcher(owners.audit, metrics, replies=list[int])  # each record's seq
+        self.audit = Batcher(owners.audit, metrics, unpack=codec.decoder(list[int]))  # each record's seq
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         self.auth = Auth(signer, SessionCache(self.accounts.submit), TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id))), self.audit.submit)
         self.auth.client_certs = tls is not None and tls.require_client_cert

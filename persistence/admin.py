@@ -32,7 +32,7 @@ from keyun.engine.state import TicketStatus, Trip, state_of
 
 from keyun.engine import codec
 from .audit_store import AuditStore, is_audit_directory
-from .layout import MANIFEST, read_manifest, shard_directories
+from .layout import MANIFEST, DataDirError, check_format, read_manifest, shard_directories
 from .lock import is_locked
 from .progress import Progress
 from .small_store import SmallStore, backup_small_owner, snapshot_position
@@ -57,6 +57,14 @@ def _require_data_dir(data_dir: Path) -> dict:
     if manifest is None:
         raise AdminError(f"{data_dir} is not a Keyun data directory (no {MANIFEST})")
     return manifest
+
+
+def _require_readable(data_dir: Path) -> None:
+    """A data directory whose logs this Keyun can decode (a backup copies any format)."""
+    try:
+        check_format(data_dir, _require_data_dir(data_dir))
+    except DataDirError as error:
+        raise AdminError(str(error)) from None
 
 
 def _sha256(path: Path) -> str:
@@ -125,6 +133,7 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
     """Check a backup, copy it into an empty data directory, recover every owner from it and verify
     the audit log's chain."""
     summary = _verify_backup(source)
+    _require_readable(source)
     if data_dir.exists() and any(data_dir.iterdir()):
         if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / ACCOUNTS_DIR, data_dir / AUDIT_DIR]):
             raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
@@ -233,7 +242,7 @@ def verify_logs(data_dir: Path) -> list[ShardLogReport]:
 
     Safe while Keyun serves.  Raises WalCorruption naming the file and offset of the first damage.
     """
-    _require_data_dir(data_dir)
+    _require_readable(data_dir)
     owners = _logged_owners(data_dir)
     progress = Progress("verify", sum(len(segments(owner / "wal")) for owner, _ in owners), " log segments")
     reports = [
@@ -311,7 +320,7 @@ REDACTED = "[redacted]"
 def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
     """Every log record as plain data, oldest first: what happened, in words an operator can read.
     The trip owners' logs, then the accounts owner's (`shard_name` "accounts" for it alone)."""
-    _require_data_dir(data_dir)
+    _require_readable(data_dir)
     for directory, name in _logged_owners(data_dir):
         if shard_name is not None and name != shard_name.zfill(4):
             continue
@@ -368,7 +377,7 @@ def describe(row: dict) -> str:
 def archived_trips(data_dir: Path) -> Iterator[dict]:
     """Every archived trip of every shard, summed up: what it carried and took in.  Safe while
     Keyun serves (read-only snapshots)."""
-    _require_data_dir(data_dir)
+    _require_readable(data_dir)
     for shard in shard_directories(data_dir):
         for record in _archive_of(shard):
             yield _trip_summary(shard.name, _trip_of(record))
@@ -376,7 +385,7 @@ def archived_trips(data_dir: Path) -> Iterator[dict]:
 
 def archived_trip(data_dir: Path, trip_id: str) -> dict:
     """One archived trip with its tickets and orders; AdminError if no shard archived it."""
-    _require_data_dir(data_dir)
+    _require_readable(data_dir)
     for shard in shard_directories(data_dir):
         record = _archived_record(shard, trip_id)
         if record is not None:

@@ -43,16 +43,22 @@ def prepare(data_dir: Path, shards: int) -> bool:
         path = data_dir / MANIFEST
         path.write_text(json.dumps({"format": codec.FORMAT_VERSION, "shards": shards}, indent=2) + "\n", encoding="utf-8")
         return True
-    if manifest.get("format") == codec.FORMAT_VERSION - 1:
-        raise DataDirError(
-            f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}: "
-            f"convert it first with `keyun upgrade --data-dir {data_dir}`"
-        )
-    if manifest.get("format") != codec.FORMAT_VERSION:
-        raise DataDirError(f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}")
+    check_format(data_dir, manifest)
     if manifest.get("shards") != shards:
         raise DataDirError(f"{data_dir} was created with {manifest.get('shards')} shards; start with --shards {manifest.get('shards')}")
     return False
+
+
+def check_format(data_dir: Path, manifest: dict) -> None:
+    """Refuse data of a format this Keyun does not read; for the format before, name the command
+    that converts it (engine/codec.py says how formats change)."""
+    if manifest.get("format") == codec.FORMAT_VERSION - 1:
+        raise DataDirError(
+            f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format "
+            f"{codec.FORMAT_VERSION}: convert it first with `keyun upgrade --data-dir {data_dir}`"
+        )
+    if manifest.get("format") != codec.FORMAT_VERSION:
+        raise DataDirError(f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}")
 
 
 def shard_directories(data_dir: Path) -> list[Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from keyun.actors.packed import SEVERAL_REPLIES, PackedBatches, unpack_replies
+from keyun.actors.packed import PackedBatches, unpack_replies, unpack_several_replies
 from keyun.engine import codec
 from keyun.engine import commands as c
 from keyun.engine import events as ev
@@ -145,7 +145,9 @@ def members(kind: type, module) -> set[type]:
 
 
 # Trip-owner values the scenario has no occasion to make.
-NOT_IN_SCENARIO = {c.ArchiveTrips, c.ListMoney, v.SweptView, v.ArchivedView, v.MoneyView, v.MoneyLine, ev.TripArchived, ev.OrderExpired}
+NOT_IN_SCENARIO = {
+    c.ArchiveTrips, c.ListMoney, v.SweptView, v.ArchivedView, v.MoneyView, v.MoneyLine, ev.TripArchived, ev.OrderExpired,
+}
 
 
 def test_scenario_makes_every_kind_of_value(scenario):
@@ -158,7 +160,8 @@ def test_scenario_makes_every_kind_of_value(scenario):
     for kind, module in ((Command, c), (Query, c), (Event, ev), (Reply, v)):
         expected = members(kind, module) - NOT_IN_SCENARIO
         assert expected and expected <= found, (kind.__name__, expected - found)
-    assert {TripSpec, Stop, ev.IssuedTicket, ev.Payment, ev.RefundPart, Rejection, Reason, TripStatus, TicketStatus} <= found
+    parts = {TripSpec, Stop, ev.IssuedTicket, ev.Payment, ev.RefundPart, Rejection, Reason, TripStatus, TicketStatus}
+    assert parts <= found
     statuses = {t.status for trip in engine.state.trips.values() for t in trip.tickets.values()}
     assert statuses == set(TicketStatus)
 
@@ -193,11 +196,11 @@ def test_calls_and_replies_cross_to_an_owner_and_back(scenario):
     _, seen = scenario
     audited = __import__("keyun.engine.outbox", fromlist=["Audited"]).Audited(seen["commands"][5], ("r1", 1), True)
     calls = [*seen["commands"], audited]
-    assert codec.decode(codec.encode(calls), PackedBatches.CALLS) == calls
+    assert PackedBatches.unpack_calls(codec.encode(calls)) == calls
     assert unpack_replies(codec.encode(seen["replies"])) == seen["replies"]
     # The accounts owner answers some calls with a tuple of replies (SetUp, TouchSessions).
     several = [seen["replies"][0], tuple(seen["replies"][:2]), (), seen["replies"][-1]]
-    assert unpack_replies(codec.encode(several), SEVERAL_REPLIES) == several
+    assert unpack_several_replies(codec.encode(several)) == several
     with pytest.raises(codec.DecodeError):
         unpack_replies(codec.encode(several))
 
@@ -301,7 +304,8 @@ def packed(value) -> bytes:
 def test_the_format_is_class_name_then_fields():
     assert codec.encode(ev.HoldExpired(TRIP, f"{TRIP}-H1")) == packed(["HoldExpired", TRIP, f"{TRIP}-H1"])
     assert codec.encode(TicketStatus.REFUNDED) == packed("refunded")
-    assert codec.decode(packed(["HoldExpired", TRIP, f"{TRIP}-H1"]), codec.union(Event)) == ev.HoldExpired(TRIP, f"{TRIP}-H1")
+    expired = ev.HoldExpired(TRIP, f"{TRIP}-H1")
+    assert codec.decode(packed(["HoldExpired", TRIP, f"{TRIP}-H1"]), codec.union(Event)) == expired
     assert codec.encode(Reason.SEAT_TAKEN) == packed(3001)
     decoded = codec.decode(packed(["Rejection", 3001, "taken", [["seat", "1A"]]]), Rejection)
     assert decoded == reject(Reason.SEAT_TAKEN, "taken", seat="1A") and decoded.reason is Reason.SEAT_TAKEN
@@ -335,7 +339,9 @@ def test_values_are_validated_on_decode():
     """What an owner decodes passes the same checks as what the gateway constructs."""
     good = c.PlaceHold("h1", TRIP, A, B, seat_count=1)
     assert codec.decode(codec.encode(good), codec.union(Call)) == good
-    for bad in (["PlaceHold", "h1", "bad trip", A, B, (), 1], ["PlaceHold", "h1", TRIP, A, A, (), 1], ["PlaceHold", "", TRIP, A, B, (), 1]):
+    bad_trip, same_stations, no_request_id = ("h1", "bad trip", A, B), ("h1", TRIP, A, A), ("", TRIP, A, B)
+    for fields in (bad_trip, same_stations, no_request_id):
+        bad = ["PlaceHold", *fields, (), 1]
         with pytest.raises(Rejected):
             codec.decode(packed(bad), codec.union(Call))
     with pytest.raises(codec.DecodeError):  # a field of the wrong type

@@ -55,6 +55,15 @@ def test_a_format_1_directory_is_refused_naming_the_upgrade(tmp_path):
     assert codec.FORMAT_VERSION == 2
 
 
+def test_the_tools_that_decode_refuse_a_format_1_directory_naming_the_upgrade(tmp_path):
+    from keyun.persistence import admin
+
+    (tmp_path / MANIFEST).write_text(json.dumps({"format": 1, "shards": 1}), encoding="utf-8")
+    for tool in (admin.verify_logs, lambda d: list(admin.dump_logs(d)), lambda d: list(admin.archived_trips(d))):
+        with pytest.raises(admin.AdminError, match="keyun upgrade --data-dir"):
+            tool(tmp_path)
+
+
 def test_an_unreadable_manifest_is_refused(tmp_path):
     (tmp_path / MANIFEST).write_text("{not json", encoding="utf-8")
     with pytest.raises(DataDirError, match="unreadable"):
