@@ -30,7 +30,7 @@ from keyun.engine.outbox import AuditNote
 from keyun.engine.shard import Refusal, ShardEngine, events_in
 from keyun.engine.state import TicketStatus, Trip, state_of
 
-from keyun.engine import codec
+from . import legacy
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, DataDirError, check_format, read_manifest, shard_directories
 from .lock import is_locked
@@ -133,13 +133,15 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
     """Check a backup, copy it into an empty data directory, recover every owner from it and verify
     the audit log's chain."""
     summary = _verify_backup(source)
-    _require_readable(source)
+    earlier = _require_data_dir(source).get("format") == legacy.FORMAT_VERSION  # upgraded once copied
+    if not earlier:
+        _require_readable(source)
     if data_dir.exists() and any(data_dir.iterdir()):
         if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / ACCOUNTS_DIR, data_dir / AUDIT_DIR]):
             raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
         raise AdminError(f"{data_dir} is not empty; restore into a new directory")
     shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, LMDB_LOCK_FILE))
-    if read_manifest(data_dir).get("format") != codec.FORMAT_VERSION:  # a backup made by an earlier Keyun
+    if earlier:
         upgrade(data_dir, keep_old=False)
     shards = shard_directories(data_dir)
     if len(shards) != summary["shards"]:
