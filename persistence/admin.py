@@ -130,8 +130,8 @@ def _audit_head(directory: Path) -> tuple[int, bytes]:
 
 
 def restore(source: Path, data_dir: Path) -> list[dict]:
-    """Check a backup, copy it into an empty data directory, recover every owner from it and verify
-    the audit log's chain."""
+    """Check a backup, copy it into an empty data directory (upgrading a copy of format 1), recover
+    every owner from it and verify the audit log's chain."""
     summary = _verify_backup(source)
     earlier = _require_data_dir(source).get("format") == legacy.FORMAT_VERSION  # upgraded once copied
     if not earlier:
