@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return show_totp(args)
     if args.verb == "sandbox-pay":
         return sandbox.run(args)
-    if args.verb in {"backup", "restore", "wal", "audit"}:
+    if args.verb in {"backup", "restore", "upgrade", "wal", "audit"}:
         return persistence_cli.run(args)
     return terminal_cli.run(args)
 

@@ -3,8 +3,9 @@
 A backup can be taken while Keyun serves: each owner's directory is copied log first, snapshot
 second (see store.backup_owner), the audit log by LMDB's hot copy, and every file is listed with
 its SHA-256 in backup.json so a restore can tell a damaged backup from a good one.  A restore
-refuses a data directory that is in use or not empty, recovers every owner from the restored files
-and verifies the audit log's hash chain up to the head the backup recorded before it reports success.
+refuses a data directory that is in use or not empty, upgrades a backup made by an earlier Keyun
+(upgrade.py), recovers every owner from the restored files and verifies the audit log's hash chain
+up to the head the backup recorded before it reports success.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from keyun.engine.outbox import AuditNote
 from keyun.engine.shard import Refusal, ShardEngine, events_in
 from keyun.engine.state import TicketStatus, Trip, state_of
 
+from . import legacy
 from .audit_store import AuditStore, is_audit_directory
 from .layout import MANIFEST, DataDirError, check_format, read_manifest, shard_directories
 from .lock import is_locked
@@ -36,6 +38,7 @@ from .progress import Progress
 from .small_store import SmallStore, backup_small_owner, snapshot_position
 from .snapshot import SnapshotStore
 from .store import OwnerStore, backup_owner
+from .upgrade import upgrade
 from .wal import WalCorruption, scan, segments
 
 BACKUP_MANIFEST = "backup.json"
@@ -127,15 +130,19 @@ def _audit_head(directory: Path) -> tuple[int, bytes]:
 
 
 def restore(source: Path, data_dir: Path) -> list[dict]:
-    """Check a backup, copy it into an empty data directory, recover every owner from it and verify
-    the audit log's chain."""
+    """Check a backup, copy it into an empty data directory (upgrading a copy of format 1), recover
+    every owner from it and verify the audit log's chain."""
     summary = _verify_backup(source)
-    _require_readable(source)
+    earlier = _require_data_dir(source).get("format") == legacy.FORMAT_VERSION  # upgraded once copied
+    if not earlier:
+        _require_readable(source)
     if data_dir.exists() and any(data_dir.iterdir()):
         if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / ACCOUNTS_DIR, data_dir / AUDIT_DIR]):
             raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
         raise AdminError(f"{data_dir} is not empty; restore into a new directory")
     shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, LMDB_LOCK_FILE))
+    if earlier:
+        upgrade(data_dir, keep_old=False)
     shards = shard_directories(data_dir)
     if len(shards) != summary["shards"]:
         raise AdminError(f"the backup lists {summary['shards']} shards but holds {len(shards)}")

@@ -1,4 +1,5 @@
-"""`keyun backup`, `keyun restore`, `keyun wal verify|dump`, `keyun archive list|show` and `keyun audit verify|tail`."""
+"""`keyun backup`, `keyun restore`, `keyun upgrade`, `keyun wal verify|dump`, `keyun archive list|show` and
+`keyun audit verify|tail`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import lmdb
 
 from keyun.engine.audit import HASH_BYTES, TEXT_FIELDS, AuditRecord
 
-from . import admin
+from . import admin, legacy, upgrade
 from .audit_store import MAX_AUDIT_PAGE, AuditLogDamaged
 from .wal import WalCorruption
 
@@ -31,6 +32,12 @@ def add_verbs(verbs) -> None:
     p.add_argument("--from", dest="source", type=Path, required=True, help="a directory made by keyun backup")
     p.add_argument("--data-dir", type=Path, required=True, help="a new or empty directory")
     p.set_defaults(run=_restore)
+
+    p = verbs.add_parser(
+        "upgrade", help="rewrite a data directory of an earlier Keyun in the current data format, once (stop Keyun)",
+    )
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.set_defaults(run=_upgrade)
 
     wal = verbs.add_parser("wal", help="inspect the write-ahead logs of a data directory").add_subparsers(dest="action", required=True)
     p = wal.add_parser("verify", help="check every record's frame, checksum and order")
@@ -77,7 +84,7 @@ def add_audit_verbs(verbs) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         return args.run(args) or 0
-    except (admin.AdminError, WalCorruption) as error:
+    except (admin.AdminError, upgrade.UpgradeError, legacy.LegacyDataError, WalCorruption) as error:
         print(f"keyun {args.verb}: {error}", file=sys.stderr)
         return 1
     except (lmdb.Error, AuditLogDamaged) as error:
@@ -99,6 +106,15 @@ def _restore(args) -> None:
     audit = admin.audit_status(args.data_dir)
     verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
     print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve --data-dir {args.data_dir} --shards {len(reports)}")
+
+
+def _upgrade(args) -> None:
+    summary = upgrade.upgrade(args.data_dir)
+    accounts = " and the accounts" if summary["accounts"] else ""
+    records = summary["log_records"]
+    shards = f"{summary['shards']} shards{accounts}"
+    print(f"upgraded {args.data_dir} to format {summary['format']}: {shards}, {records} log records")
+    print(f"the format-1 files are kept in {summary['kept']}: delete them once Keyun serves the upgraded directory")
 
 
 def _verify(args) -> None:

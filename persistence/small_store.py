@@ -83,14 +83,7 @@ class SmallStore:
         return self.last_lsn - self.snapshot_lsn >= SNAPSHOT_EVERY_RECORDS or time.monotonic() - self.snapshot_at >= SNAPSHOT_EVERY_S
 
     def snapshot(self, engine: SmallEngine) -> None:
-        payload = codec.encode([self.last_lsn, engine.last_now, engine.snapshot()])
-        temporary = self.directory / (SNAPSHOT_FILE + ".tmp")
-        with open(temporary, "wb") as file:
-            file.write(CRC.pack(zlib.crc32(payload)) + payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.directory / SNAPSHOT_FILE)
-        fsync_directory(self.directory)
+        write_snapshot(self.directory, self.last_lsn, engine.last_now, engine.snapshot())
         self.snapshot_lsn = self.last_lsn
         self.snapshot_at = time.monotonic()
         self.wal.retire(self.snapshot_lsn)
@@ -114,6 +107,18 @@ def backup_small_owner(source: Path, target: Path) -> int:
         shutil.copyfile(source / SNAPSHOT_FILE, target / SNAPSHOT_FILE)
         copied += (target / SNAPSHOT_FILE).stat().st_size
     return copied
+
+
+def write_snapshot(directory: Path, lsn: int, now_ms: int, state: object) -> None:
+    """Replace the snapshot in `directory` by `state` as of log record `lsn`, atomically."""
+    payload = codec.encode([lsn, now_ms, state])
+    temporary = directory / (SNAPSHOT_FILE + ".tmp")
+    with open(temporary, "wb") as file:
+        file.write(CRC.pack(zlib.crc32(payload)) + payload)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, directory / SNAPSHOT_FILE)
+    fsync_directory(directory)
 
 
 def snapshot_position(directory: Path) -> int:

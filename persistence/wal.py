@@ -60,6 +60,18 @@ def encode_record(lsn: int, now_ms: int, entries: list) -> bytes:
     return FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+def write_segment(path: Path, records: list[Record]) -> int:
+    """Write a whole segment of `records` at once and fsync it (`keyun upgrade` rewrites logs
+    segment by segment); return its size."""
+    data = MAGIC + b"".join(encode_record(r.lsn, r.now_ms, list(r.entries)) for r in records)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    return len(data)
+
+
 def segment_name(first_lsn: int) -> str:
     return f"{first_lsn:020d}.wal"
 
