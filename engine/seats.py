@@ -9,7 +9,10 @@ def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
     """Seat indices free on every leg of `mask`, adjacent when possible; None if too few are free."""
     occupied = trip.occupied
     if count == 1:  # the common case: the first free seat from the front (seat indices follow the layout)
-        return next(((seat,) for seat, bits in enumerate(occupied) if bits & mask == 0), None)
+        for seat, bits in enumerate(occupied):  # a plain loop: a generator costs more than the few seats it looks at
+            if not bits & mask:
+                return (seat,)
+        return None
     free = [[seat if seat is not None and occupied[seat] & mask == 0 else None for seat in row] for row in trip.seat_rows]
     for row in free:  # side by side, no aisle between
         run = _run_of(row, count)

@@ -112,7 +112,11 @@ class ShardEngine:
         self._command(SweepHolds(MAX_SWEEP), now, entries)
         self._command(ArchiveTrips(MAX_ARCHIVE), now, entries)
         apply = lambda item: self._apply(item, now, entries)  # noqa: E731
-        replies = [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch]
+        # Plain items call _apply straight, not through the lambda the outbox needs: one call fewer each.
+        replies = [
+            self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else self._apply(item, now, entries)
+            for item in batch
+        ]
         if self.check:
             check_invariants(self.state)
         return replies, entries
