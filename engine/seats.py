@@ -27,9 +27,11 @@ def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
 
 
 def _run_of(row: list[int | None], count: int) -> tuple[int, ...] | None:
-    run: list[int] = []
-    for seat in row:
-        run = run + [seat] if seat is not None else []
-        if len(run) == count:
-            return tuple(run)
+    """The first `count` free seats side by side in the row, found by where the run started (no list per seat)."""
+    start = 0
+    for end, seat in enumerate(row, 1):
+        if seat is None:
+            start = end
+        elif end - start == count:
+            return tuple(row[start:end])
     return None
