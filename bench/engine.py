@@ -112,7 +112,8 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     # The figures the issue judges by, readable at a glance; on stderr, so stdout stays one JSON document.
     print(
-        f"engine: {results['hold_confirm_per_second']:,.0f} pairs/s = {results['engine_to_floor_required']:.2f}x the required floor"
+        f"engine: {results['hold_confirm_per_second']:,.0f} pairs/s"
+        f" = {results['engine_to_floor_required']:.2f}x the required floor"
         f" ({results['floor_required_per_second']:,.0f}/s), {results['engine_to_floor_bare']:.2f}x the bare floor",
         file=sys.stderr,
     )

@@ -254,7 +254,10 @@ def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[H
     named = holders or (None,) * len(seats)
     trip_id = trip.spec.trip_id
     # A list comprehension: tuple(generator) costs a generator resumption per ticket.
-    return tuple([IssuedTicket(f"{trip_id}-{first + k:04d}", seat, fare_fen, holder) for k, (seat, holder) in enumerate(zip(seats, named, strict=True))])
+    return tuple([
+        IssuedTicket(f"{trip_id}-{first + k:04d}", seat, fare_fen, holder)
+        for k, (seat, holder) in enumerate(zip(seats, named, strict=True))
+    ])
 
 
 def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:

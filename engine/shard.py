@@ -114,7 +114,8 @@ class ShardEngine:
         apply = lambda item: self._apply(item, now, entries)  # noqa: E731
         # Plain items call _apply straight, not through the lambda the outbox needs: one call fewer each.
         replies = [
-            self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else self._apply(item, now, entries)
+            self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited
+            else self._apply(item, now, entries)
             for item in batch
         ]
         if self.check:

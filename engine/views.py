@@ -52,7 +52,8 @@ from .commands import (
     order_trip,
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
-from .events import Event, Holder, HoldExpired, HoldPlaced, IssuedTicket, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
+from .events import Event, Holder, HoldExpired, HoldPlaced, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
+from .events import IssuedTicket
 from .network import AISLE
 from .pickling import pickle_as_constructor_call
 from .policy import Policy
@@ -314,14 +315,19 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_statu
     )
 
 
-def _issued_view(trip: Trip, issued: TicketsIssued, t: IssuedTicket, now: int, policy: Policy, trip_status: TripStatus | None) -> TicketView:
+def _issued_view(
+    trip: Trip, issued: TicketsIssued, t: IssuedTicket, now: int, policy: Policy, trip_status: TripStatus | None
+) -> TicketView:
     """`ticket_view` of a ticket as `issued` made it, built straight from the event: every sale and
-    confirm renders one, and the Ticket record in between would cost as much again."""
+    confirm renders one, and a Ticket record in between would cost about as much again.  Keep it in
+    step with ticket_view and with the Ticket that state._issue makes."""
     stops = stop_views(trip)
     return TicketView(
-        ticket_id=t.ticket_id, trip=trip_view(trip, now, policy, trip_status), from_stop=stops[issued.from_stop], to_stop=stops[issued.to_stop],
-        seat_label=trip.seat_labels[t.seat], price_fen=t.price_fen, status=TicketStatus.ISSUED, issued_at_ms=issued.at_ms, checked_in_at_ms=0,
-        gate_id="", refund_fee_fen=0, refunded_fen=0, refunded_at_ms=0, holder=t.holder, changed_from=issued.changed_from, buyer=issued.buyer,
+        ticket_id=t.ticket_id, trip=trip_view(trip, now, policy, trip_status),
+        from_stop=stops[issued.from_stop], to_stop=stops[issued.to_stop], seat_label=trip.seat_labels[t.seat],
+        price_fen=t.price_fen, status=TicketStatus.ISSUED, issued_at_ms=issued.at_ms, checked_in_at_ms=0, gate_id="",
+        refund_fee_fen=0, refunded_fen=0, refunded_at_ms=0, holder=t.holder, changed_from=issued.changed_from,
+        buyer=issued.buyer,
     )
 
 
