@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 
 from keyun.actors.trip_shard import GC_THRESHOLDS
@@ -109,6 +110,13 @@ def main() -> None:
         **{f"engine_to_floor_{name}": (pairs / seconds) / (done / taken) for name, (done, taken) in floors.items()},
     }
     print(json.dumps(results, indent=2))
+    # The figures the issue judges by, readable at a glance; on stderr, so stdout stays one JSON document.
+    print(
+        f"engine: {results['hold_confirm_per_second']:,.0f} pairs/s"
+        f" = {results['engine_to_floor_required']:.2f}x the required floor"
+        f" ({results['floor_required_per_second']:,.0f}/s), {results['engine_to_floor_bare']:.2f}x the bare floor",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def _require(field_name: str, value: str, pattern: re.Pattern[str], max_chars: i
 
 
 def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_count: int) -> None:
-    if holders and len(holders) != (len(seat_numbers) or seat_count):
+    if not holders:  # most holds name no passengers: nothing to check
+        return
+    if len(holders) != (len(seat_numbers) or seat_count):
         raise invalid("passenger_ids", "name one passenger per seat")
     repeat = first_repeat(tuple((h.account_id, h.passenger_id) for h in holders))
     if repeat is not None:
@@ -96,6 +98,8 @@ def _split_id(field_name: str, value: str, suffix: re.Pattern[str]) -> str:
 
 def _seats(seat_numbers: tuple[str, ...], seat_count: int) -> None:
     """Either name the seats or ask for a number of them, within the per-hold limit."""
+    if not seat_numbers and 0 < seat_count <= MAX_SEATS_PER_HOLD:  # "any N seats", the common case: valid
+        return
     if seat_count < 0:  # present but wrong: INVALID_FIELD, not MISSING_FIELD
         raise invalid("seat_count", f"{seat_count} is negative")
     if seat_numbers and seat_count:

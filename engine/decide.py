@@ -196,10 +196,13 @@ def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:
 
 
 def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejection | None:
-    status = segment_status(trip, from_stop, now, policy)
-    if status is TripStatus.CANCELLED:
+    # segment_status's CANCELLED and DEPARTED written out, so that every hold, sale and confirm
+    # works out the departure time once.
+    if trip.cancelled_at_ms:
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
-    if status is TripStatus.DEPARTED or now >= trip.departs_at_ms(from_stop) - policy.sales_close_ms:
+    departs = trip.departs_at_ms(from_stop)
+    departed = (from_stop == 0 and trip.departed_at_ms) or now > departs + policy.boarding_closes_ms
+    if departed or now >= departs - policy.sales_close_ms:
         return reject(Reason.SALES_CLOSED, f"sales for trip {trip.spec.trip_id} from {trip.spec.stops[from_stop].code} have closed")
     return None
 
@@ -250,7 +253,12 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
 def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()) -> tuple[IssuedTicket, ...]:
     first = trip.tickets_issued + 1
     named = holders or (None,) * len(seats)
-    return tuple(IssuedTicket(f"{trip.spec.trip_id}-{first + k:04d}", seat, fare_fen, holder) for k, (seat, holder) in enumerate(zip(seats, named, strict=True)))
+    trip_id = trip.spec.trip_id
+    # A list comprehension: tuple(generator) costs a generator resumption per ticket.
+    return tuple([
+        IssuedTicket(f"{trip_id}-{first + k:04d}", seat, fare_fen, holder)
+        for k, (seat, holder) in enumerate(zip(seats, named, strict=True))
+    ])
 
 
 def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:

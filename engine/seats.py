@@ -9,7 +9,10 @@ def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
     """Seat indices free on every leg of `mask`, adjacent when possible; None if too few are free."""
     occupied = trip.occupied
     if count == 1:  # the common case: the first free seat from the front (seat indices follow the layout)
-        return next(((seat,) for seat, bits in enumerate(occupied) if bits & mask == 0), None)
+        for seat, bits in enumerate(occupied):  # a plain loop: a generator costs more than the few seats it looks at
+            if not bits & mask:
+                return (seat,)
+        return None
     free = [[seat if seat is not None and occupied[seat] & mask == 0 else None for seat in row] for row in trip.seat_rows]
     for row in free:  # side by side, no aisle between
         run = _run_of(row, count)
@@ -24,9 +27,11 @@ def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
 
 
 def _run_of(row: list[int | None], count: int) -> tuple[int, ...] | None:
-    run: list[int] = []
-    for seat in row:
-        run = run + [seat] if seat is not None else []
-        if len(run) == count:
-            return tuple(run)
+    """The first `count` free seats side by side in the row, found by where the run started (no list per seat)."""
+    start = 0
+    for end, seat in enumerate(row, 1):
+        if seat is None:
+            start = end
+        elif end - start == count:
+            return tuple(row[start:end])
     return None

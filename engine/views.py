@@ -54,6 +54,7 @@ from .commands import (
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import Event, Holder, HoldExpired, HoldPlaced, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
+from .events import IssuedTicket
 from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
@@ -266,11 +267,12 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
 
 
 def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_status: TripStatus | None = None) -> TicketView:
+    stops = stop_views(trip)
     return TicketView(
         ticket_id=ticket.ticket_id,
         trip=trip_view(trip, now, policy, trip_status),
-        from_stop=stop_view(trip, ticket.from_stop),
-        to_stop=stop_view(trip, ticket.to_stop),
+        from_stop=stops[ticket.from_stop],
+        to_stop=stops[ticket.to_stop],
         seat_label=trip.seat_labels[ticket.seat],
         price_fen=ticket.price_fen,
         status=ticket.status,
@@ -288,6 +290,22 @@ def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_statu
     )
 
 
+def _issued_view(
+    trip: Trip, issued: TicketsIssued, t: IssuedTicket, now: int, policy: Policy, trip_status: TripStatus | None
+) -> TicketView:
+    """`ticket_view` of a ticket as `issued` made it, built straight from the event: every sale and
+    confirm renders one, and a Ticket record in between would cost about as much again.  Keep it in
+    step with ticket_view and with the Ticket that state._issue makes."""
+    stops = stop_views(trip)
+    return TicketView(
+        ticket_id=t.ticket_id, trip=trip_view(trip, now, policy, trip_status),
+        from_stop=stops[issued.from_stop], to_stop=stops[issued.to_stop], seat_label=trip.seat_labels[t.seat],
+        price_fen=t.price_fen, status=TicketStatus.ISSUED, issued_at_ms=issued.at_ms, checked_in_at_ms=0, gate_id="",
+        refund_fee_fen=0, refunded_fen=0, refunded_at_ms=0, holder=t.holder, changed_from=issued.changed_from,
+        buyer=issued.buyer,
+    )
+
+
 def render(state: ShardState, command: Command, events: tuple[Event, ...], now: int, policy: Policy, trip_status: TripStatus | None) -> Reply:
     """The reply to a command, as it was when its events were applied at `now`.
 
@@ -302,12 +320,13 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             (placed,) = events
             assert isinstance(placed, HoldPlaced)
             trip = state.trips[placed.trip_id]
+            stops, labels = stop_views(trip), trip.seat_labels
             return HoldView(
                 placed.hold_id,
                 placed.trip_id,
-                stop_view(trip, placed.from_stop),
-                stop_view(trip, placed.to_stop),
-                tuple(trip.seat_labels[seat] for seat in placed.seats),
+                stops[placed.from_stop],
+                stops[placed.to_stop],
+                tuple([labels[seat] for seat in placed.seats]),  # a list is quicker to make than a generator
                 placed.fare_fen,
                 placed.expires_at_ms,
                 placed.holders,
@@ -316,13 +335,7 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             (issued,) = events
             assert isinstance(issued, TicketsIssued)
             trip = state.trips[issued.trip_id]
-            return TicketsView(tuple(
-                ticket_view(
-                    trip, Ticket(t.ticket_id, t.seat, issued.from_stop, issued.to_stop, t.price_fen, issued.at_ms, buyer=issued.buyer, holder=t.holder, changed_from=issued.changed_from),
-                    now, policy, trip_status,
-                )
-                for t in issued.tickets
-            ))
+            return TicketsView(tuple([_issued_view(trip, issued, t, now, policy, trip_status) for t in issued.tickets]))
         case Refund():
             (refunded,) = events
             assert isinstance(refunded, TicketRefunded)

@@ -21,7 +21,7 @@ import pytest
 
 from keyun.engine.policy import DAY_MS, MAX_ARCHIVE_AFTER_DAYS, Policy
 from keyun.engine.state import TicketStatus
-from keyun.persistence import admin, layout, legacy, small_store, upgrade, wal
+from keyun.persistence import layout, legacy, small_store, upgrade, wal
 from keyun.persistence.layout import DataDirError, read_manifest
 from keyun.persistence.lock import DirectoryLock
 from keyun.persistence.snapshot import SnapshotStore
