@@ -60,7 +60,11 @@ class AccountShard(PackedBatches, SendsAuditRecords):
     def metrics(self) -> list:
         """This owner's metric families, for the gateway's /metrics: its audit outbox and its
         process (the log and collector metrics of the registry are observed by trip owners only)."""
-        return [family for family in metrics.OWNER_REGISTRY.collect() if family.name.startswith(("keyun_audit_", "keyun_owner_process_"))]
+        return [
+            family
+            for family in metrics.OWNER_REGISTRY.collect()
+            if family.name.startswith(("keyun_audit_", "keyun_owner_process_"))
+        ]
 
     def ready(self) -> dict:
         return {"accounts": len(self.engine.state.accounts), "pid": os.getpid()}
@@ -70,4 +74,6 @@ class AccountShard(PackedBatches, SendsAuditRecords):
         return self.store.snapshot_lsn
 
 
-RemoteAccountShard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={AUDIT_GROUP: 1})(AccountShard)
+RemoteAccountShard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={AUDIT_GROUP: 1})(
+    AccountShard
+)

@@ -96,12 +96,19 @@ class AuditForwarder:
                 except Exception as error:  # the audit owner is down or restarting: keep the batch, try again
                     if failing_since is None:
                         failing_since = time.monotonic()
-                        log.warning("%s: the audit owner did not take %d records (%s); they stay journaled here and are resent until it does", self.owner, len(batch), type(error).__name__)
+                        log.warning(
+                            "%s: the audit owner did not take %d records (%s); they stay journaled here and are resent until it does",
+                            self.owner,
+                            len(batch),
+                            type(error).__name__,
+                        )
                     audit = None  # find it again: it may have been replaced
                     time.sleep(delay_s)
                     delay_s = min(delay_s * 2, MAX_RETRY_DELAY_S)
             if failing_since is not None:
-                log.warning("%s: the audit owner took the records after %.1f s", self.owner, time.monotonic() - failing_since)
+                log.warning(
+                    "%s: the audit owner took the records after %.1f s", self.owner, time.monotonic() - failing_since
+                )
             self.delivered.extend(record[RECORD_ID_AT] for record in batch)
             metrics.AUDIT_RECORDS_SENT.inc(len(batch))
             with self.changed:

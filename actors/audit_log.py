@@ -118,8 +118,12 @@ class AuditLog(PackedBatches):
         """Answered once the store is open (calls queue behind __init__)."""
         head_seq, head_hash = self.store.head()
         return {
-            "head_seq": head_seq, "head_hash": head_hash.hex(), "records": self.store.count(), "retention_days": self.retention_days,
-            "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+            "head_seq": head_seq,
+            "head_hash": head_hash.hex(),
+            "records": self.store.count(),
+            "retention_days": self.retention_days,
+            "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id(),
         }
 
     @ray.method(concurrency_group=READ_GROUP)
@@ -145,7 +149,9 @@ class AuditLog(PackedBatches):
 
 # Never wait for a CPU slot (DESIGN: "Ray facts"); Ray restarts a crashed owner and never retries a
 # call itself: the gateway resends a batch, which record ids make harmless.
-RemoteAuditLog = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={READ_GROUP: 1})(AuditLog)
+RemoteAuditLog = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={READ_GROUP: 1})(
+    AuditLog
+)
 
 
 def _record(values: Any, now_ms: int) -> AuditRecord:
@@ -153,7 +159,9 @@ def _record(values: Any, now_ms: int) -> AuditRecord:
         return AuditRecord.from_values(values)
     except (ValueError, TypeError, Rejected) as error:  # a bug upstream: see salvaged()
         record = salvaged(values, error, now_ms)
-        log.error("an owner sent a malformed audit record: stored as %s, record id %s: %s", MALFORMED, record.record_id, error)
+        log.error(
+            "an owner sent a malformed audit record: stored as %s, record id %s: %s", MALFORMED, record.record_id, error
+        )
         return record
 
 
@@ -163,7 +171,11 @@ def audit_actor_name(instance: str) -> str:
 
 
 def audit_actor(
-    instance: str, data_dir: Path, detached: bool = False, owner_resource: str | None = None, retention_days: int = DEFAULT_RETENTION_DAYS,
+    instance: str,
+    data_dir: Path,
+    detached: bool = False,
+    owner_resource: str | None = None,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> Any:
     """Create, or find when another gateway already did, the audit owner of `instance`."""
     _check_retention_days(retention_days)  # here too, so a bad setting fails in the caller, not in Ray

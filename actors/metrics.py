@@ -14,14 +14,32 @@ from keyun.persistence.metrics import OWNER_REGISTRY
 # open files.  Linux only; elsewhere the collector reports nothing.
 ProcessCollector(namespace="keyun_owner", registry=OWNER_REGISTRY)
 
-BATCH_COMMANDS = Histogram("keyun_owner_batch_commands", "Commands and queries in one owner batch", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512), registry=OWNER_REGISTRY)
-AUDIT_OUTBOX_RECORDS = Gauge(
-    "keyun_audit_outbox_records", "Audit records this owner journaled that the audit owner has not stored yet", registry=OWNER_REGISTRY,
+BATCH_COMMANDS = Histogram(
+    "keyun_owner_batch_commands",
+    "Commands and queries in one owner batch",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512),
+    registry=OWNER_REGISTRY,
 )
-TRIPS_HELD = Gauge("keyun_owner_trips", "Trips the owner holds in memory (archived trips leave it)", registry=OWNER_REGISTRY)
-TRIPS_ARCHIVED = Gauge("keyun_owner_trips_archived", "Trips the owner archived, of which it keeps only the id", registry=OWNER_REGISTRY)
-AUDIT_RECORDS_SENT = Counter("keyun_audit_records_sent_total", "Audit records this owner sent on to the audit owner and saw stored", registry=OWNER_REGISTRY)
+AUDIT_OUTBOX_RECORDS = Gauge(
+    "keyun_audit_outbox_records",
+    "Audit records this owner journaled that the audit owner has not stored yet",
+    registry=OWNER_REGISTRY,
+)
+TRIPS_HELD = Gauge(
+    "keyun_owner_trips", "Trips the owner holds in memory (archived trips leave it)", registry=OWNER_REGISTRY
+)
+TRIPS_ARCHIVED = Gauge(
+    "keyun_owner_trips_archived", "Trips the owner archived, of which it keeps only the id", registry=OWNER_REGISTRY
+)
+AUDIT_RECORDS_SENT = Counter(
+    "keyun_audit_records_sent_total",
+    "Audit records this owner sent on to the audit owner and saw stored",
+    registry=OWNER_REGISTRY,
+)
 GC_SECONDS = Histogram(
-    "keyun_owner_gc_seconds", "Pauses of the owner's cyclic garbage collector, by generation", ["generation"],
-    buckets=GC_BUCKETS, registry=OWNER_REGISTRY,
+    "keyun_owner_gc_seconds",
+    "Pauses of the owner's cyclic garbage collector, by generation",
+    ["generation"],
+    buckets=GC_BUCKETS,
+    registry=OWNER_REGISTRY,
 )

@@ -81,7 +81,12 @@ def start_ray(key_dir: Path, address: str | None = None, cpus: int | None = None
 
 def join_ray(address: str) -> None:
     if os.environ.get(AUTH_MODE_ENV, "").lower() != "token":
-        log.warning("joining the Ray cluster at %s without token authentication: set %s=token and %s (docs/deployment.md)", address, AUTH_MODE_ENV, AUTH_TOKEN_PATH_ENV)
+        log.warning(
+            "joining the Ray cluster at %s without token authentication: set %s=token and %s (docs/deployment.md)",
+            address,
+            AUTH_MODE_ENV,
+            AUTH_TOKEN_PATH_ENV,
+        )
     ray.init(address=address, namespace=RAY_NAMESPACE, logging_level=logging.WARNING, log_to_driver=False)
 
 
@@ -118,7 +123,9 @@ def check_on_loopback() -> None:
     node_address = ray.util.get_node_ip_address()
     if not ipaddress.ip_address(node_address).is_loopback:
         ray.shutdown()
-        raise RayExposed(f"the embedded Ray took the address {node_address}, not loopback; it was stopped so that it does not listen on the network")
+        raise RayExposed(
+            f"the embedded Ray took the address {node_address}, not loopback; it was stopped so that it does not listen on the network"
+        )
 
 
 def cluster_address() -> str:

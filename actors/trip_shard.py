@@ -23,8 +23,8 @@ from pathlib import Path
 
 import ray
 
-from keyun.common.gc_pauses import observe_collections
 from keyun.common.clock import SYSTEM_CLOCK
+from keyun.common.gc_pauses import observe_collections
 from keyun.engine.commands import ListOrders
 from keyun.engine.limits import MAX_ARCHIVED_TRIPS_LISTED
 from keyun.engine.policy import Policy
@@ -66,7 +66,15 @@ def shard_directory(data_dir: Path, shard_no: int) -> Path:
 
 
 class TripShard(PackedBatches, SendsAuditRecords):
-    def __init__(self, shard_no: int, policy: Policy, data_dir: str, check_invariants: bool = False, audit_name: str | None = None, shards: int = 0):
+    def __init__(
+        self,
+        shard_no: int,
+        policy: Policy,
+        data_dir: str,
+        check_invariants: bool = False,
+        audit_name: str | None = None,
+        shards: int = 0,
+    ):
         """`audit_name`: the audit owner's Ray name, for the audit records of calls the gateway
         sends as engine.outbox.Audited (without one, nothing is sent on).  `shards`: the pool's
         size, which ready() reports so a gateway started with another --shards can tell."""
@@ -78,7 +86,12 @@ class TripShard(PackedBatches, SendsAuditRecords):
         observe_collections(metrics.GC_SECONDS)
         log.warning(
             "shard %d recovered: snapshot at LSN %d, %d trips, replayed %d records (%d events) in %.2f s",
-            shard_no, report.snapshot_lsn, report.trips, report.records_replayed, report.events_replayed, report.seconds,
+            shard_no,
+            report.snapshot_lsn,
+            report.trips,
+            report.records_replayed,
+            report.events_replayed,
+            report.seconds,
         )
         self.recovery = report
         state = self.engine.state  # read at each scrape
@@ -113,8 +126,12 @@ class TripShard(PackedBatches, SendsAuditRecords):
     def ready(self) -> dict:
         """Answered once recovery is done (calls queue behind __init__)."""
         return {
-            "shard": self.shard_no, "shards": self.shards, "trips": self.recovery.trips, "events_replayed": self.recovery.events_replayed,
-            "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+            "shard": self.shard_no,
+            "shards": self.shards,
+            "trips": self.recovery.trips,
+            "events_replayed": self.recovery.events_replayed,
+            "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id(),
         }
 
     def metrics(self) -> list:
@@ -146,16 +163,24 @@ def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, rep
 def with_archived_orders(engine: ShardEngine, store: OwnerStore, query: ListOrders, reply: OrdersView) -> OrdersView:
     """An account's order history goes on past the archive: its orders on the archived trips that
     ended last (MAX_ARCHIVED_TRIPS_LISTED) too."""
-    records = {record.spec.trip_id: record for record in engine.archiving.values() if query.buyer in record_buyers(record)}
+    records = {
+        record.spec.trip_id: record for record in engine.archiving.values() if query.buyer in record_buyers(record)
+    }
     for record in store.archived_trips_of(query.buyer, MAX_ARCHIVED_TRIPS_LISTED):
         records.setdefault(record.spec.trip_id, record)
     if not records:
         return reply
-    archived = [view for record in records.values() for view in answer_archived(record, query, engine.last_now, engine.policy).orders]
+    archived = [
+        view
+        for record in records.values()
+        for view in answer_archived(record, query, engine.last_now, engine.policy).orders
+    ]
     return orders_view((*reply.orders, *archived))
 
 
 # Owners must never wait for a CPU slot on a 2-core machine (DESIGN: "Ray facts"), and Ray
 # restarts a crashed owner; calls are not retried by Ray itself: the gateway retries with the
 # same request ids, which the owner's idempotency window makes harmless.
-RemoteTripShard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={AUDIT_GROUP: 1})(TripShard)
+RemoteTripShard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, concurrency_groups={AUDIT_GROUP: 1})(
+    TripShard
+)

@@ -21,8 +21,13 @@ from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.engine.reasons import Rejected
 from keyun.gateway import credentials, tls
-from keyun.gateway.connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS, ConnectionLimits
-from keyun.gateway.network_loader import local_today, load_network
+from keyun.gateway.connection_limits import (
+    CONNECTION_AGE_MS,
+    CONNECTION_IDLE_MS,
+    HANDSHAKE_TIMEOUT_MS,
+    ConnectionLimits,
+)
+from keyun.gateway.network_loader import load_network, local_today
 from keyun.gateway.owners import ShardCountMismatch
 from keyun.gateway.server import KeyunServer
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
@@ -75,39 +80,107 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_serve(verbs) -> None:
     p = verbs.add_parser("serve", help="start the gateway and the trip owners (an embedded Ray unless --ray-address)")
-    p.add_argument("--data-dir", type=Path, default=Path("data"), help="where this station's data lives (default ./data)")
+    p.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="where this station's data lives (default ./data)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=50051, help="port to bind; 0 picks a free one (default 50051)")
     p.add_argument(
-        "--shards", type=int, default=None,
+        "--shards",
+        type=int,
+        default=None,
         help=f"trip owner actors (default: as many as the data directory was created with; for a new one, one per {CPUS_PER_SHARD} CPUs, at least one)",
     )
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0 picks one); worker i of --workers uses PORT+i")
-    p.add_argument("--workers", type=int, default=1, help="gateway processes sharing the port through SO_REUSEPORT (Linux; default 1)")
-    p.add_argument("--owner-resource", help="in a Ray cluster: run owners only on nodes advertising this custom resource (where --data-dir is)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port (0 picks one); worker i of --workers uses PORT+i",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway processes sharing the port through SO_REUSEPORT (Linux; default 1)",
+    )
+    p.add_argument(
+        "--owner-resource",
+        help="in a Ray cluster: run owners only on nodes advertising this custom resource (where --data-dir is)",
+    )
     p.add_argument("--gateway-only", action="store_true", help=argparse.SUPPRESS)  # a worker started by --workers
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
     p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
     p.add_argument(
-        "--search-cache-ms", type=int, default=int(SEARCH_CACHE_S * 1000),
+        "--search-cache-ms",
+        type=int,
+        default=int(SEARCH_CACHE_S * 1000),
         help="share a search's answer with identical searches for this long; its seat counts may be that old (default 1000; 0: every search asks the owners)",
     )
-    p.add_argument("--policy", type=Path, help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)")
+    p.add_argument(
+        "--policy",
+        type=Path,
+        help="station rules file: hold lifetime, boarding window, refund fees (docs/operations.md)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    p.add_argument("--tls-dir", type=Path, help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first start, off loopback)")
-    p.add_argument("--require-client-cert", action="store_true", help="mTLS: only devices with a certificate from the station CA connect (keyun certs client)")
-    p.add_argument("--payments-dir", type=Path, help="take wallet and card payments through the providers in DIR/merchant.json (docs/payments.md)")
-    p.add_argument("--sandbox-pay", action="store_true", help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)")
-    p.add_argument("--notify-port", type=int, default=0, help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)")
-    p.add_argument("--notify-url", default="", help="the public base URL providers reach that port at, e.g. https://pay.station.example (default http://HOST:PORT)")
-    p.add_argument("--key-dir", type=Path, help="the station's keys (personal-data encryption, token signing, the embedded Ray's token), outside the data dir (default: DATA_DIR-keys beside it, made on first start)")
-    p.add_argument("--handshake-timeout-ms", type=int, default=HANDSHAKE_TIMEOUT_MS, help=f"close a connection that has not finished TCP, TLS and HTTP/2 set-up in this time (default {HANDSHAKE_TIMEOUT_MS})")
-    p.add_argument("--connection-idle-ms", type=int, default=CONNECTION_IDLE_MS, help=f"close a connection without calls for this long; clients reconnect at their next call (default {CONNECTION_IDLE_MS})")
-    p.add_argument("--connection-age-ms", type=int, default=CONNECTION_AGE_MS, help=f"close every connection at this age, after its calls finish (default {CONNECTION_AGE_MS})")
+    p.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first start, off loopback)",
+    )
+    p.add_argument(
+        "--require-client-cert",
+        action="store_true",
+        help="mTLS: only devices with a certificate from the station CA connect (keyun certs client)",
+    )
+    p.add_argument(
+        "--payments-dir",
+        type=Path,
+        help="take wallet and card payments through the providers in DIR/merchant.json (docs/payments.md)",
+    )
+    p.add_argument(
+        "--sandbox-pay",
+        action="store_true",
+        help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)",
+    )
+    p.add_argument(
+        "--notify-port",
+        type=int,
+        default=0,
+        help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)",
+    )
+    p.add_argument(
+        "--notify-url",
+        default="",
+        help="the public base URL providers reach that port at, e.g. https://pay.station.example (default http://HOST:PORT)",
+    )
+    p.add_argument(
+        "--key-dir",
+        type=Path,
+        help="the station's keys (personal-data encryption, token signing, the embedded Ray's token), outside the data dir (default: DATA_DIR-keys beside it, made on first start)",
+    )
+    p.add_argument(
+        "--handshake-timeout-ms",
+        type=int,
+        default=HANDSHAKE_TIMEOUT_MS,
+        help=f"close a connection that has not finished TCP, TLS and HTTP/2 set-up in this time (default {HANDSHAKE_TIMEOUT_MS})",
+    )
+    p.add_argument(
+        "--connection-idle-ms",
+        type=int,
+        default=CONNECTION_IDLE_MS,
+        help=f"close a connection without calls for this long; clients reconnect at their next call (default {CONNECTION_IDLE_MS})",
+    )
+    p.add_argument(
+        "--connection-age-ms",
+        type=int,
+        default=CONNECTION_AGE_MS,
+        help=f"close every connection at this age, after its calls finish (default {CONNECTION_AGE_MS})",
+    )
 
 
 def add_totp(verbs) -> None:
-    p = verbs.add_parser("totp", help="print the current TOTP code for a base32 secret (the demo administrators' second factor)")
+    p = verbs.add_parser(
+        "totp", help="print the current TOTP code for a base32 secret (the demo administrators' second factor)"
+    )
     p.add_argument("secret", help="base32 secret, e.g. the demo one in the README")
 
 
@@ -151,12 +224,16 @@ def serve(args: argparse.Namespace) -> int:
         print("--workers needs SO_REUSEPORT, which Windows does not have; run one gateway per port", file=sys.stderr)
         return 2
     try:
-        args.station_policy, args.account_rules = read_policy(args.policy) if args.policy else (Policy(), AccountRules())
+        args.station_policy, args.account_rules = (
+            read_policy(args.policy) if args.policy else (Policy(), AccountRules())
+        )
     except (OSError, tomllib.TOMLDecodeError, PolicyError) as error:
         print(f"keyun serve: {args.policy}: {error}", file=sys.stderr)
         return 2
     try:
-        args.connection_limits = ConnectionLimits(args.handshake_timeout_ms, args.connection_idle_ms, args.connection_age_ms)
+        args.connection_limits = ConnectionLimits(
+            args.handshake_timeout_ms, args.connection_idle_ms, args.connection_age_ms
+        )
     except ValueError as error:
         print(f"keyun serve: {error}", file=sys.stderr)
         return 2
@@ -186,16 +263,28 @@ async def _serve(args: argparse.Namespace) -> None:
     pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
     try:
         server = create_server(
-            "keyun", args.data_dir, args.shards, args.station_policy, detached=bool(args.ray_address), owner_resource=args.owner_resource,
-            tls=args.tls, key_dir=args.key_dir, demo_accounts=args.demo, account_rules=args.account_rules, payments_dir=args.payments_dir,
-            search_cache_s=args.search_cache_ms / 1000, connection_limits=args.connection_limits,
+            "keyun",
+            args.data_dir,
+            args.shards,
+            args.station_policy,
+            detached=bool(args.ray_address),
+            owner_resource=args.owner_resource,
+            tls=args.tls,
+            key_dir=args.key_dir,
+            demo_accounts=args.demo,
+            account_rules=args.account_rules,
+            payments_dir=args.payments_dir,
+            search_cache_s=args.search_cache_ms / 1000,
+            connection_limits=args.connection_limits,
         )
     except (layout.DataDirError, KeyringError) as error:
         raise SystemExit(f"keyun serve: {error}") from None
     server.notify_port, server.notify_url = args.notify_port, args.notify_url
     server.receive_notifications = not args.gateway_only
     try:
-        port = await server.start(args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only)
+        port = await server.start(
+            args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only
+        )
     except ShardCountMismatch as error:
         raise SystemExit(f"keyun serve: {error}") from None
     if server.setup_token:
@@ -219,7 +308,10 @@ async def _serve(args: argparse.Namespace) -> None:
     gc.set_threshold(*GATEWAY_GC_THRESHOLDS)
     observe_collections(server.metrics.gc_seconds)
     # Tests and scripts read this line to find the port when started with --port 0.
-    print(f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""), flush=True)
+    print(
+        f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""),
+        flush=True,
+    )
     stop = asyncio.Event()
     on_stop_signals(asyncio.get_running_loop(), stop.set)
     await stop.wait()
@@ -237,13 +329,26 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
     """`keyun sandbox-pay` as a child process, its keys beside the data directory; payments go
     through it.  Waits until it listens."""
     keys_dir = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-pay"
-    command = [sys.executable, "-m", "keyun.sandboxes.payments.server", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(keys_dir / "state.json")]
+    command = [
+        sys.executable,
+        "-m",
+        "keyun.sandboxes.payments.server",
+        "--port",
+        "0",
+        "--keys-dir",
+        str(keys_dir),
+        "--state",
+        str(keys_dir / "state.json"),
+    ]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
     if not line.startswith("sandbox-pay listening on "):
         raise SystemExit(f"keyun serve: the payment sandbox did not start ({line!r})")
     args.payments_dir = keys_dir
-    log.warning("payments through the sandbox at %s (no real money); pay pages are listed at its address", line.removeprefix("sandbox-pay listening on "))
+    log.warning(
+        "payments through the sandbox at %s (no real money); pay pages are listed at its address",
+        line.removeprefix("sandbox-pay listening on "),
+    )
     return process
 
 
@@ -251,7 +356,9 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
 SANDBOX_START_S = 60
 
 
-async def _start_workers(args: argparse.Namespace, port: int, payments_url: str = "") -> list[asyncio.subprocess.Process]:
+async def _start_workers(
+    args: argparse.Namespace, port: int, payments_url: str = ""
+) -> list[asyncio.subprocess.Process]:
     """Start --workers - 1 more gateway processes on the same port, joined to this Ray.
 
     They find the owners by name, so every gateway talks to the same owners; the kernel spreads
@@ -260,12 +367,31 @@ async def _start_workers(args: argparse.Namespace, port: int, payments_url: str 
     workers = []
     for n in range(1, args.workers):
         command = [
-            sys.executable, "-m", "keyun.app.cli", "serve", "--gateway-only",
-            "--ray-address", cluster_address(),
-            "--host", args.host, "--port", str(port), "--data-dir", str(args.data_dir),
-            "--shards", str(args.shards), "--log-level", args.log_level, "--search-cache-ms", str(args.search_cache_ms),
-            "--handshake-timeout-ms", str(args.handshake_timeout_ms), "--connection-idle-ms", str(args.connection_idle_ms),
-            "--connection-age-ms", str(args.connection_age_ms),
+            sys.executable,
+            "-m",
+            "keyun.app.cli",
+            "serve",
+            "--gateway-only",
+            "--ray-address",
+            cluster_address(),
+            "--host",
+            args.host,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(args.data_dir),
+            "--shards",
+            str(args.shards),
+            "--log-level",
+            args.log_level,
+            "--search-cache-ms",
+            str(args.search_cache_ms),
+            "--handshake-timeout-ms",
+            str(args.handshake_timeout_ms),
+            "--connection-idle-ms",
+            str(args.connection_idle_ms),
+            "--connection-age-ms",
+            str(args.connection_age_ms),
         ]
         if args.key_dir:
             command += ["--key-dir", str(args.key_dir)]
@@ -274,7 +400,9 @@ async def _start_workers(args: argparse.Namespace, port: int, payments_url: str 
         if args.metrics_port:
             command += ["--metrics-port", str(args.metrics_port + n)]
         if args.tls is not None:  # the same certificates, already made: workers never make their own
-            command += ["--tls-dir", str(args.tls.directory)] + (["--require-client-cert"] if args.tls.require_client_cert else [])
+            command += ["--tls-dir", str(args.tls.directory)] + (
+                ["--require-client-cert"] if args.tls.require_client_cert else []
+            )
         worker = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
         while not (line := (await worker.stdout.readline()).decode()).startswith("keyun listening on "):
             if not line:
@@ -287,13 +415,19 @@ async def _start_workers(args: argparse.Namespace, port: int, payments_url: str 
 def _resolve_tls(args: argparse.Namespace) -> int:
     """Set args.tls (plain text only on loopback); make the station certificates on first start."""
     try:
-        args.tls, created = tls.serving_tls(args.host, args.tls_dir, args.require_client_cert, args.key_dir or default_key_dir(args.data_dir))
+        args.tls, created = tls.serving_tls(
+            args.host, args.tls_dir, args.require_client_cert, args.key_dir or default_key_dir(args.data_dir)
+        )
     except (tls.TlsError, OSError) as error:
         print(f"keyun serve: TLS: {error}", file=sys.stderr)
         return 2
     if created is not None:
-        log.warning("made a station CA and server certificate in %s; give terminals %s (keyun certs client --dir %s issues device certificates)",
-                    created.directory, created.ca_cert, created.directory)
+        log.warning(
+            "made a station CA and server certificate in %s; give terminals %s (keyun certs client --dir %s issues device certificates)",
+            created.directory,
+            created.ca_cert,
+            created.directory,
+        )
     return 0
 
 
@@ -306,10 +440,21 @@ def read_policy(path: Path) -> tuple[Policy, AccountRules]:
 async def _load_demo(server: KeyunServer) -> None:
     text = resources.files("keyun.gateway").joinpath(DEMO_NETWORK).read_text(encoding="utf-8")
     try:
-        result = await load_network(server.gateway, "demo-network", text, local_today(server.gateway.utc_offset_min, server.clock.now_ms()).isoformat(), DEMO_DAYS)
+        result = await load_network(
+            server.gateway,
+            "demo-network",
+            text,
+            local_today(server.gateway.utc_offset_min, server.clock.now_ms()).isoformat(),
+            DEMO_DAYS,
+        )
     except Rejected as rejected:
         raise SystemExit(f"the demo network did not load: {rejected.rejection.message}") from None
-    log.info("demo network: %d trips scheduled over %d days (%d stations)", result.created + result.unchanged, DEMO_DAYS, result.stations)
+    log.info(
+        "demo network: %d trips scheduled over %d days (%d stations)",
+        result.created + result.unchanged,
+        DEMO_DAYS,
+        result.stations,
+    )
 
 
 if __name__ == "__main__":

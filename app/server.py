@@ -36,11 +36,23 @@ def open_keyring(key_dir: Path, data_dir: Path) -> Keyring:
 
 
 def create_server(
-    instance: str, data_dir: Path, shards: int, policy: Policy | None = None, check_invariants: bool = False,
-    detached: bool = False, utc_offset_min: int = 8 * 60, owner_resource: str | None = None, tls: TlsConfig | None = None,
-    key_dir: Path | None = None, password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-    account_rules: AccountRules | None = None, payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S,
-    connection_limits: ConnectionLimits = ConnectionLimits(), clock: Clock = SYSTEM_CLOCK,
+    instance: str,
+    data_dir: Path,
+    shards: int,
+    policy: Policy | None = None,
+    check_invariants: bool = False,
+    detached: bool = False,
+    utc_offset_min: int = 8 * 60,
+    owner_resource: str | None = None,
+    tls: TlsConfig | None = None,
+    key_dir: Path | None = None,
+    password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS,
+    demo_accounts: bool = False,
+    account_rules: AccountRules | None = None,
+    payments_dir: Path | None = None,
+    search_cache_s: float = SEARCH_CACHE_S,
+    connection_limits: ConnectionLimits = ConnectionLimits(),
+    clock: Clock = SYSTEM_CLOCK,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -49,7 +61,27 @@ def create_server(
     keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
     metrics = GatewayMetrics()
     owners = Owners.start(
-        instance, data_dir, shards, policy or Policy(), account_rules or AccountRules(), check_invariants, detached, metrics, owner_resource,
+        instance,
+        data_dir,
+        shards,
+        policy or Policy(),
+        account_rules or AccountRules(),
+        check_invariants,
+        detached,
+        metrics,
+        owner_resource,
         clock,
     )
-    return KeyunServer(owners, metrics, keyring, utc_offset_min, tls, password_params, demo_accounts, payments_dir, search_cache_s, connection_limits, clock)
+    return KeyunServer(
+        owners,
+        metrics,
+        keyring,
+        utc_offset_min,
+        tls,
+        password_params,
+        demo_accounts,
+        payments_dir,
+        search_cache_s,
+        connection_limits,
+        clock,
+    )

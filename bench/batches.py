@@ -21,11 +21,11 @@ from pathlib import Path
 import ray
 
 from keyun.actors.packed import PackedBatches, pack, unpack_replies
+from keyun.actors.ray_runtime import start_ray
 from keyun.common.platform import install_event_loop_policy
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
 from keyun.engine.shard import ShardEngine
-from keyun.actors.ray_runtime import start_ray
 
 from .replay import START, trip_spec
 

@@ -38,7 +38,9 @@ def write_chart(path: Path, results) -> None:
                 f'<text x="{LEFT + 6}" y="{y + 16}" fill="#111">{r.throughput:.0f}/s  {r.ratio_to_echo:.2f}x</text>',
             ]
         else:  # one RPC of the scenario above: latency only
-            parts.append(f'<text x="{LEFT - 8}" y="{y + 16}" text-anchor="end" font-size="11" fill="#555">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{LEFT - 8}" y="{y + 16}" text-anchor="end" font-size="11" fill="#555">{escape(label)}</text>'
+            )
         parts += [
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p99:.1f}" height="22" fill="#f0a060"/>',
             f'<rect x="{LEFT + BAR + 60}" y="{y}" width="{p50:.1f}" height="22" fill="#c05020"/>',
@@ -70,7 +72,9 @@ def write_timeline(path: Path, ended_at_s: list[float], title: str, target_s: fl
     ]
     for n, count in enumerate(per_second):
         h = plot_h * count / top
-        parts.append(f'<rect x="{LEFT + n * bar_w:.1f}" y="{40 + plot_h - h:.1f}" width="{bar_w * 0.85:.1f}" height="{h:.1f}" fill="#9dbfe3"><title>{n} s: {count:,} calls</title></rect>')
+        parts.append(
+            f'<rect x="{LEFT + n * bar_w:.1f}" y="{40 + plot_h - h:.1f}" width="{bar_w * 0.85:.1f}" height="{h:.1f}" fill="#9dbfe3"><title>{n} s: {count:,} calls</title></rect>'
+        )
     parts += [
         f'<line x1="{LEFT}" y1="{mean_y:.1f}" x2="{LEFT + bar_w * len(per_second):.1f}" y2="{mean_y:.1f}" stroke="#c05020" stroke-width="2"/>',
         f'<text x="{LEFT + 4}" y="{mean_y - 5:.1f}" fill="#c05020">mean {mean:,.0f}/s</text>',

@@ -63,7 +63,9 @@ class Sale:
     @classmethod
     def of(cls, ticket) -> Sale:
         """A Ticket message as a Sale, to compare what was acknowledged with what is held."""
-        return cls(ticket.ticket_id, ticket.trip.trip_id, ticket.seat_number, ticket.from_stop.code, ticket.to_stop.code)
+        return cls(
+            ticket.ticket_id, ticket.trip.trip_id, ticket.seat_number, ticket.from_stop.code, ticket.to_stop.code
+        )
 
 
 @dataclass
@@ -99,7 +101,9 @@ def oversold(sales: list[Sale]) -> list[tuple[Sale, Sale]]:
     return clashes
 
 
-async def run_day(target: str, transactions: int, concurrency: int, trip_ids: list[str], date: str, metadata: tuple) -> tuple[Day, list[Sale], list[float]]:
+async def run_day(
+    target: str, transactions: int, concurrency: int, trip_ids: list[str], date: str, metadata: tuple
+) -> tuple[Day, list[Sale], list[float]]:
     """Mixed calls until `transactions` have been answered; the sales acknowledged, and when each call ended."""
     channels = [load.open_channel(target) for _ in range(load.CLIENT_CHANNELS)]
     stubs = {name: [make(c) for c in channels] for name, make in load.STUBS.items()}
@@ -129,13 +133,25 @@ async def run_day(target: str, transactions: int, concurrency: int, trip_ids: li
             latencies.append(now - started)
             ended_at.append(now - began)
             if len(ended_at) % PROGRESS_EVERY == 0:
-                print(f"  {len(ended_at):,} of {transactions:,} transactions answered ({now - began:.1f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"  {len(ended_at):,} of {transactions:,} transactions answered ({now - began:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     await asyncio.gather(*(task(n) for n in range(concurrency)))
     for channel in channels:
         await channel.close()
     latencies.sort()
-    day = Day(transactions, max(ended_at, default=0.0), counts["ok"], counts["refused"], counts["failed"], len(sales), **load.percentiles(latencies))
+    day = Day(
+        transactions,
+        max(ended_at, default=0.0),
+        counts["ok"],
+        counts["refused"],
+        counts["failed"],
+        len(sales),
+        **load.percentiles(latencies),
+    )
     return day, sales, ended_at
 
 
@@ -151,7 +167,11 @@ async def lost_sales(target: str, sales: list[Sale], metadata: tuple) -> list[Sa
         nonlocal checked
         for sale in pending:
             try:
-                ticket = (await tickets.GetTicket(sales_pb2.GetTicketRequest(ticket_id=sale.ticket_id), timeout=60, metadata=metadata)).ticket
+                ticket = (
+                    await tickets.GetTicket(
+                        sales_pb2.GetTicketRequest(ticket_id=sale.ticket_id), timeout=60, metadata=metadata
+                    )
+                ).ticket
                 if Sale.of(ticket) != sale or ticket.status != load.TICKET_SOLD:
                     lost.append(sale)
             except grpc.aio.AioRpcError:
@@ -190,9 +210,16 @@ def unaudited_sales(auditor, sales: list[Sale], since_ms: int) -> int:
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
     token = ""
     while True:
-        page = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(
-            action="keyun.v1.Sales/Sell", outcome=audit_pb2.AUDIT_OUTCOME_OK, since=since, page_size=MAX_PAGE_SIZE, page_token=token,
-        ))
+        page = auditor.call(
+            audit.ListRecords,
+            audit_pb2.ListRecordsRequest(
+                action="keyun.v1.Sales/Sell",
+                outcome=audit_pb2.AUDIT_OUTCOME_OK,
+                since=since,
+                page_size=MAX_PAGE_SIZE,
+                page_token=token,
+            ),
+        )
         recorded.update(record.target for record in page.records)
         token = page.next_page_token
         if not token:
@@ -229,8 +256,14 @@ def main() -> None:
         try:
             trip_ids, date = load.prepare(target)
             began_ms = time.time_ns() // 1_000_000
-            print(f"running the mixed scenario for {args.transactions:,} transactions, {args.concurrency} in flight ...", file=sys.stderr, flush=True)
-            day, sales, ended_at = asyncio.run(run_day(target, args.transactions, args.concurrency, trip_ids, date, load.access_metadata(target)))
+            print(
+                f"running the mixed scenario for {args.transactions:,} transactions, {args.concurrency} in flight ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            day, sales, ended_at = asyncio.run(
+                run_day(target, args.transactions, args.concurrency, trip_ids, date, load.access_metadata(target))
+            )
             print("killing the server (SIGKILL) and restarting it on the same data ...", file=sys.stderr, flush=True)
             crash(process)
             restarted = time.monotonic()
@@ -248,21 +281,35 @@ def main() -> None:
     print(report(day))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"day-{stamp}.json").write_text(json.dumps({"machine": load.machine(), "concurrency": args.concurrency, "shards": shards, **asdict(day)}, indent=2) + "\n")
-    write_timeline(args.out / f"day-{stamp}.svg", ended_at, f"{day.transactions:,} mixed transactions: calls answered per second", TARGET_S if day.transactions == 100_000 else None)
+    (args.out / f"day-{stamp}.json").write_text(
+        json.dumps(
+            {"machine": load.machine(), "concurrency": args.concurrency, "shards": shards, **asdict(day)}, indent=2
+        )
+        + "\n"
+    )
+    write_timeline(
+        args.out / f"day-{stamp}.svg",
+        ended_at,
+        f"{day.transactions:,} mixed transactions: calls answered per second",
+        TARGET_S if day.transactions == 100_000 else None,
+    )
     print(f"wrote {args.out}/day-{stamp}.json and .svg", file=sys.stderr)
     if day.lost or day.oversold or day.unaudited:
-        raise SystemExit(f"{day.lost} acknowledged sales lost, {day.oversold} seats oversold, {day.unaudited} sales without an audit record")
+        raise SystemExit(
+            f"{day.lost} acknowledged sales lost, {day.oversold} seats oversold, {day.unaudited} sales without an audit record"
+        )
 
 
 def report(day: Day) -> str:
     rate = day.transactions / day.seconds if day.seconds else 0.0
-    return "\n".join([
-        f"{day.transactions:,} transactions in {day.seconds:.1f} s ({rate:,.0f}/s): {day.ok:,} ok, {day.refused:,} refused, {day.failed:,} failed",
-        f"latency ms: p50 {day.p50_ms:.0f}, p95 {day.p95_ms:.0f}, p99 {day.p99_ms:.0f}",
-        f"after SIGKILL and a restart ({day.restart_seconds:.1f} s to listening): {day.tickets_checked:,} acknowledged sales checked, "
-        f"{day.lost} lost, {day.oversold} seats oversold, {day.unaudited} without an audit record",
-    ])
+    return "\n".join(
+        [
+            f"{day.transactions:,} transactions in {day.seconds:.1f} s ({rate:,.0f}/s): {day.ok:,} ok, {day.refused:,} refused, {day.failed:,} failed",
+            f"latency ms: p50 {day.p50_ms:.0f}, p95 {day.p95_ms:.0f}, p99 {day.p99_ms:.0f}",
+            f"after SIGKILL and a restart ({day.restart_seconds:.1f} s to listening): {day.tickets_checked:,} acknowledged sales checked, "
+            f"{day.lost} lost, {day.oversold} seats oversold, {day.unaudited} without an audit record",
+        ]
+    )
 
 
 if __name__ == "__main__":

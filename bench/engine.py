@@ -44,7 +44,9 @@ def rss_mib() -> float:
 
 def schedule(engine: ShardEngine, trips: int) -> None:
     for first in range(0, trips, MAX_BATCH):
-        engine.execute([cmd.ScheduleTrip(f"s{n}", trip_spec(n)) for n in range(first, min(first + MAX_BATCH, trips))], START)
+        engine.execute(
+            [cmd.ScheduleTrip(f"s{n}", trip_spec(n)) for n in range(first, min(first + MAX_BATCH, trips))], START
+        )
 
 
 def draw(trips: int, pairs: int, seed: int = 1) -> list[Draw]:
@@ -63,9 +65,16 @@ def hold_confirm(engine: ShardEngine, draws: list[Draw]) -> tuple[int, float]:
     per_batch = MAX_BATCH // 2
     for first in range(0, len(draws), per_batch):
         now += 1
-        holds = [cmd.PlaceHold(request_id, trip_id, a, b, seat_count=1) for request_id, trip_id, a, b in draws[first:first + per_batch]]
+        holds = [
+            cmd.PlaceHold(request_id, trip_id, a, b, seat_count=1)
+            for request_id, trip_id, a, b in draws[first : first + per_batch]
+        ]
         replies, _ = engine.execute(holds, now)
-        confirms = [cmd.ConfirmHold(f"c{hold.request_id}", r.hold_id) for hold, r in zip(holds, replies) if not isinstance(r, Rejection)]
+        confirms = [
+            cmd.ConfirmHold(f"c{hold.request_id}", r.hold_id)
+            for hold, r in zip(holds, replies)
+            if not isinstance(r, Rejection)
+        ]
         engine.execute(confirms, now)
         done += len(confirms)
     return done, time.perf_counter() - started

@@ -59,7 +59,7 @@ def write_flame(path: Path, stacks: list[tuple[list[str], int]], title: str) -> 
                 hue = 20 + zlib.crc32(name.split(" (")[-1].encode()) % 40  # stable colour per file
                 label = escape(name.split(" (")[0][: int(width / 7)])  # cut, then escape: never half an entity
                 boxes.append(
-                    f'<g><title>{escape(name)}: {count} samples, {100 * count / total:.1f} %</title>'
+                    f"<g><title>{escape(name)}: {count} samples, {100 * count / total:.1f} %</title>"
                     f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{ROW - 1}" fill="hsl({hue},80%,62%)"/>'
                     f'<text x="{x + 3:.1f}" y="{y + 12}">{label}</text></g>'
                 )
@@ -71,6 +71,7 @@ def write_flame(path: Path, stacks: list[tuple[list[str], int]], title: str) -> 
     path.write_text(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="monospace" font-size="11">\n'
         f'<rect width="100%" height="100%" fill="white"/><text x="4" y="18" font-size="14">{escape(title)} ({total} samples)</text>\n'
-        + "\n".join(boxes) + "\n</svg>\n",
+        + "\n".join(boxes)
+        + "\n</svg>\n",
         encoding="utf-8",
     )

@@ -164,9 +164,26 @@ def required(draws: list[Draw], trips: list[str], stops: int) -> tuple[int, floa
         if confirm.request_id in window:
             continue
         held = holds.pop(confirm.hold_id)
-        issued = TicketIssued("t" + held.hold_id, held.trip_id, held.seat, held.from_stop, held.to_stop, 500 * (held.to_stop - held.from_stop))
+        issued = TicketIssued(
+            "t" + held.hold_id,
+            held.trip_id,
+            held.seat,
+            held.from_stop,
+            held.to_stop,
+            500 * (held.to_stop - held.from_stop),
+        )
         tickets[issued.ticket_id] = issued
         journal.append(issued)
         remember(confirm.request_id, confirm, issued)
-        replies.append(Reply(issued.ticket_id, issued.trip_id, labels[issued.seat], issued.from_stop, issued.to_stop, issued.price_fen, now))
+        replies.append(
+            Reply(
+                issued.ticket_id,
+                issued.trip_id,
+                labels[issued.seat],
+                issued.from_stop,
+                issued.to_stop,
+                issued.price_fen,
+                now,
+            )
+        )
     return len(tickets), time.perf_counter() - started

@@ -46,7 +46,17 @@ import grpc
 
 from keyun.common.platform import install_event_loop_policy
 from keyun.persistence.layout import recorded_shards
-from keyun.v1 import catalog_pb2, catalog_pb2_grpc, common_pb2, diagnostics_pb2, diagnostics_pb2_grpc, gate_pb2, gate_pb2_grpc, sales_pb2, sales_pb2_grpc
+from keyun.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    common_pb2,
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
+    gate_pb2,
+    gate_pb2_grpc,
+    sales_pb2,
+    sales_pb2_grpc,
+)
 
 from .chart import write_chart
 
@@ -126,7 +136,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, workers: int, own_session: bool = True, shards: int | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    data_dir: Path, workers: int, own_session: bool = True, shards: int | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start `keyun serve --demo` and wait until it listens.
 
     By default the server runs in a session of its own.  Linux's autogroup scheduler (on by default)
@@ -138,9 +150,24 @@ def start_server(data_dir: Path, workers: int, own_session: bool = True, shards:
     port = free_port()
     keyun = str(Path(sys.executable).parent / "keyun")
     process = subprocess.Popen(
-        [keyun, "serve", "--demo", "--port", str(port), "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "WARNING",
-         *(["--shards", str(shards)] if shards else [])],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+        [
+            keyun,
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "WARNING",
+            *(["--shards", str(shards)] if shards else []),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
         **({"start_new_session": True} if own_session else {"process_group": 0}),
     )
     for line in process.stdout:
@@ -203,7 +230,11 @@ async def _presell(target: str, trip_ids: list[str], count: int) -> list[str]:
     async def seller() -> None:
         for n in pending:
             request = sales_pb2.SellRequest(
-                request_id=uuid.uuid4().hex, trip_id=trip_ids[n % len(trip_ids)], from_station=STOPS[0], to_station=STOPS[1 + n % (len(STOPS) - 1)], seat_count=1,
+                request_id=uuid.uuid4().hex,
+                trip_id=trip_ids[n % len(trip_ids)],
+                from_station=STOPS[0],
+                to_station=STOPS[1 + n % (len(STOPS) - 1)],
+                seat_count=1,
             )
             tickets.extend(t.ticket_id for t in (await sales.Sell(request, timeout=60, metadata=metadata)).tickets)
 
@@ -222,7 +253,9 @@ def boarding_stock(target: str, prefix: str, count: int) -> list[str]:
 
 def sample_sizes() -> tuple[int, int]:
     """Bytes of a typical sale request and reply, for an echo of the same size."""
-    request = sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id="BN000-20300101", from_station="B01", to_station="B03", seat_count=1)
+    request = sales_pb2.SellRequest(
+        request_id=uuid.uuid4().hex, trip_id="BN000-20300101", from_station="B01", to_station="B03", seat_count=1
+    )
     return request.ByteSize(), 1100  # a SellResponse with one ticket and its trip's 10 stops is about 1.1 kB
 
 
@@ -241,10 +274,16 @@ class Scenario:
                 return None
             ticket_id = self.tickets.pop()
             if self.name == "gate":
-                return stubs["gate"].CheckIn, gate_pb2.CheckInRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id, gate_id=f"G{channel_index}")
+                return stubs["gate"].CheckIn, gate_pb2.CheckInRequest(
+                    request_id=uuid.uuid4().hex, ticket_id=ticket_id, gate_id=f"G{channel_index}"
+                )
             return stubs["sales"].Refund, sales_pb2.RefundRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id)
         if self.name in ("echo", "owner-echo"):
-            request = diagnostics_pb2.EchoRequest(payload=bytes(self.request_bytes), response_bytes=self.response_bytes, via_owner=self.name == "owner-echo")
+            request = diagnostics_pb2.EchoRequest(
+                payload=bytes(self.request_bytes),
+                response_bytes=self.response_bytes,
+                via_owner=self.name == "owner-echo",
+            )
             return stubs["diag"].Echo, request
         if self.name == "sell":
             return stubs["sales"].Sell, self._sell(self.trip_ids[RUSH_TRIPS:])
@@ -253,15 +292,28 @@ class Scenario:
         roll = self.rng.random()  # mixed station day
         if roll < 0.5:
             a = self.rng.randrange(len(STOPS) - 1)
-            return stubs["catalog"].SearchTrips, catalog_pb2.SearchTripsRequest(from_station=STOPS[a], to_station=STOPS[self.rng.randrange(a + 1, len(STOPS))], date=self.date, page_size=20)
+            return stubs["catalog"].SearchTrips, catalog_pb2.SearchTripsRequest(
+                from_station=STOPS[a],
+                to_station=STOPS[self.rng.randrange(a + 1, len(STOPS))],
+                date=self.date,
+                page_size=20,
+            )
         if roll < 0.6:
-            return stubs["catalog"].GetSeatMap, catalog_pb2.GetSeatMapRequest(trip_id=self.rng.choice(self.trip_ids), from_station=STOPS[0], to_station=STOPS[-1])
+            return stubs["catalog"].GetSeatMap, catalog_pb2.GetSeatMapRequest(
+                trip_id=self.rng.choice(self.trip_ids), from_station=STOPS[0], to_station=STOPS[-1]
+            )
         return stubs["sales"].Sell, self._sell(self.trip_ids[RUSH_TRIPS:])
 
     def _sell(self, trip_ids: list[str]) -> sales_pb2.SellRequest:
         a = self.rng.randrange(len(STOPS) - 1)
         b = min(len(STOPS) - 1, a + self.rng.choice([1, 1, 2]))
-        return sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id=self.rng.choice(trip_ids), from_station=STOPS[a], to_station=STOPS[b], seat_count=1)
+        return sales_pb2.SellRequest(
+            request_id=uuid.uuid4().hex,
+            trip_id=self.rng.choice(trip_ids),
+            from_station=STOPS[a],
+            to_station=STOPS[b],
+            seat_count=1,
+        )
 
 
 def open_channel(target: str) -> grpc.aio.Channel:
@@ -275,14 +327,27 @@ def open_channel(target: str) -> grpc.aio.Channel:
 
 
 # The stubs a Scenario calls, one of each per channel.
-STUBS = {"sales": sales_pb2_grpc.SalesStub, "catalog": catalog_pb2_grpc.CatalogStub, "diag": diagnostics_pb2_grpc.DiagnosticsStub, "gate": gate_pb2_grpc.GateStub}
+STUBS = {
+    "sales": sales_pb2_grpc.SalesStub,
+    "catalog": catalog_pb2_grpc.CatalogStub,
+    "diag": diagnostics_pb2_grpc.DiagnosticsStub,
+    "gate": gate_pb2_grpc.GateStub,
+}
 TICKET_SOLD = common_pb2.TICKET_STATUS_ISSUED
 
 BUSINESS_CODES = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
 
 
 async def _client(
-    target: str, scenario_name: str, concurrency: int, seconds: float, trip_ids: list[str], date: str, seed: int, tickets: list[str], metadata: tuple,
+    target: str,
+    scenario_name: str,
+    concurrency: int,
+    seconds: float,
+    trip_ids: list[str],
+    date: str,
+    seed: int,
+    tickets: list[str],
+    metadata: tuple,
 ) -> dict:
     channels = [open_channel(target) for _ in range(CLIENT_CHANNELS)]
     stubs = {name: [make(c) for c in channels] for name, make in STUBS.items()}
@@ -340,12 +405,24 @@ def _client_process(args: tuple, results) -> None:
     results.put(asyncio.run(_client(*args)))
 
 
-def run_scenario(name: str, target: str, concurrency: int, processes: int, seconds: float, trip_ids: list[str], date: str, tickets: list[str]) -> Result:
+def run_scenario(
+    name: str,
+    target: str,
+    concurrency: int,
+    processes: int,
+    seconds: float,
+    trip_ids: list[str],
+    date: str,
+    tickets: list[str],
+) -> Result:
     results = multiprocessing.get_context("spawn").Queue()
     per_process = max(1, concurrency // processes)
     metadata = access_metadata(target)
     workers = [
-        multiprocessing.get_context("spawn").Process(target=_client_process, args=((target, name, per_process, seconds, trip_ids, date, n, tickets[n::processes], metadata), results))
+        multiprocessing.get_context("spawn").Process(
+            target=_client_process,
+            args=((target, name, per_process, seconds, trip_ids, date, n, tickets[n::processes], metadata), results),
+        )
         for n in range(processes)
     ]
     for worker in workers:
@@ -360,7 +437,11 @@ def run_scenario(name: str, target: str, concurrency: int, processes: int, secon
     for part in parts:
         for rpc, values in part["by_rpc"].items():
             by_rpc.setdefault(rpc, []).extend(values)
-    breakdown = {rpc: {"calls": len(values), **percentiles(sorted(values))} for rpc, values in sorted(by_rpc.items())} if len(by_rpc) > 1 else {}
+    breakdown = (
+        {rpc: {"calls": len(values), **percentiles(sorted(values))} for rpc, values in sorted(by_rpc.items())}
+        if len(by_rpc) > 1
+        else {}
+    )
     active = max((part["active_seconds"] for part in parts), default=0.0) or seconds
     return Result(name, calls, ok, refused, failed, active, calls / active, **percentiles(latencies), by_rpc=breakdown)
 
@@ -389,18 +470,31 @@ def machine() -> str:
     """Architecture, CPU model and count, Python: the same host kind can vary in speed from day to day."""
     model = ""
     try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "")
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
     return f"{platform.machine()}, {model + ', ' if model else ''}{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
 
 
 def table(results: list[Result]) -> str:
-    lines = [f"{'scenario':<10} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"]
+    lines = [
+        f"{'scenario':<10} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"
+    ]
     for r in results:
-        lines.append(f"{r.scenario:<10} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}")
+        lines.append(
+            f"{r.scenario:<10} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}"
+        )
         for rpc, figures in r.by_rpc.items():  # latency by RPC, under a scenario that mixes several
-            lines.append(f"  {rpc:<14} {'':>9} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} {figures['p99_ms']:>8.1f}  ({figures['calls']} calls started)")
+            lines.append(
+                f"  {rpc:<14} {'':>9} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} {figures['p99_ms']:>8.1f}  ({figures['calls']} calls started)"
+            )
     return "\n".join(lines)
 
 
@@ -411,9 +505,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=1, help="gateway processes of the server started (keyun serve --workers)")
-    parser.add_argument("--shards", type=int, help="trip owners of the server started (default: keyun serve's, one per 4 CPUs)")
-    parser.add_argument("--share-session", action="store_true", help="start the server in this session, so the kernel schedules its threads and the client's as equals (see BENCHMARKS.md)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gateway processes of the server started (keyun serve --workers)"
+    )
+    parser.add_argument(
+        "--shards", type=int, help="trip owners of the server started (default: keyun serve's, one per 4 CPUs)"
+    )
+    parser.add_argument(
+        "--share-session",
+        action="store_true",
+        help="start the server in this session, so the kernel schedules its threads and the client's as equals (see BENCHMARKS.md)",
+    )
     parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
     parser.add_argument("--ca", type=Path, help="the station CA (ca.pem) of a TLS --target (default: env KEYUN_CA)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -427,15 +529,38 @@ def main() -> None:
         names.insert(0, "echo")  # every figure is a ratio to it
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        process, target = (None, args.target) if args.target else start_server(data_dir, args.workers, own_session=not args.share_session, shards=args.shards)
+        process, target = (
+            (None, args.target)
+            if args.target
+            else start_server(data_dir, args.workers, own_session=not args.share_session, shards=args.shards)
+        )
         shards = None if args.target else recorded_shards(data_dir)
         try:
             trip_ids, date = prepare(target)
             results = []
-            stock = {name: boarding_stock(target, f"{name[0].upper()}S", args.stock) for name in names if name in ("gate", "refund")}
+            stock = {
+                name: boarding_stock(target, f"{name[0].upper()}S", args.stock)
+                for name in names
+                if name in ("gate", "refund")
+            }
             for name in names:
-                print(f"running {name}: {args.concurrency} concurrent calls for {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-                results.append(run_scenario(name, target, args.concurrency, args.processes, args.seconds, trip_ids, date, stock.get(name, [])))
+                print(
+                    f"running {name}: {args.concurrency} concurrent calls for {args.seconds:.0f} s ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                results.append(
+                    run_scenario(
+                        name,
+                        target,
+                        args.concurrency,
+                        args.processes,
+                        args.seconds,
+                        trip_ids,
+                        date,
+                        stock.get(name, []),
+                    )
+                )
         finally:
             if process is not None:
                 stop_server(process)
@@ -449,7 +574,11 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {
         "machine": machine(),
-        "concurrency": args.concurrency, "processes": args.processes, "seconds": args.seconds, "gateway_workers": args.workers, "shards": shards,
+        "concurrency": args.concurrency,
+        "processes": args.processes,
+        "seconds": args.seconds,
+        "gateway_workers": args.workers,
+        "shards": shards,
         "server_session": "shared" if args.share_session else "own",
         "results": [asdict(r) for r in results],
     }

@@ -63,8 +63,12 @@ class GrpcUser(User):
             if error.code() not in BUSINESS:
                 exception = error
         self.environment.events.request.fire(
-            request_type="grpc", name=name, response_time=(time.perf_counter() - started) * 1000,
-            response_length=response.ByteSize() if response is not None else 0, exception=exception, context={},
+            request_type="grpc",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=response.ByteSize() if response is not None else 0,
+            exception=exception,
+            context={},
         )
         return response
 
@@ -80,7 +84,11 @@ class OwnerEchoUser(GrpcUser):
 
     @task
     def echo(self) -> None:
-        self.call("Echo via owner", self.diagnostics.Echo, diagnostics_pb2.EchoRequest(payload=bytes(80), response_bytes=1100, via_owner=True))
+        self.call(
+            "Echo via owner",
+            self.diagnostics.Echo,
+            diagnostics_pb2.EchoRequest(payload=bytes(80), response_bytes=1100, via_owner=True),
+        )
 
 
 class StationDayUser(GrpcUser):
@@ -89,7 +97,11 @@ class StationDayUser(GrpcUser):
         self.tickets: list[str] = []
 
     def offers(self, a: str, b: str):
-        response = self.call("SearchTrips", self.catalog.SearchTrips, catalog_pb2.SearchTripsRequest(from_station=a, to_station=b, date=tomorrow()))
+        response = self.call(
+            "SearchTrips",
+            self.catalog.SearchTrips,
+            catalog_pb2.SearchTripsRequest(from_station=a, to_station=b, date=tomorrow()),
+        )
         return list(response.offers) if response is not None else []
 
     @task(5)
@@ -101,14 +113,24 @@ class StationDayUser(GrpcUser):
         a, b = random.choice(ROUTES)
         offers = self.offers(a, b)
         if offers:
-            self.call("GetSeatMap", self.catalog.GetSeatMap, catalog_pb2.GetSeatMapRequest(trip_id=random.choice(offers).trip.trip_id, from_station=a, to_station=b))
+            self.call(
+                "GetSeatMap",
+                self.catalog.GetSeatMap,
+                catalog_pb2.GetSeatMapRequest(trip_id=random.choice(offers).trip.trip_id, from_station=a, to_station=b),
+            )
 
     @task(3)
     def sell(self) -> None:
         a, b = random.choice(ROUTES)
         offers = self.offers(a, b)
         if offers:
-            request = sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id=random.choice(offers).trip.trip_id, from_station=a, to_station=b, seat_count=1)
+            request = sales_pb2.SellRequest(
+                request_id=uuid.uuid4().hex,
+                trip_id=random.choice(offers).trip.trip_id,
+                from_station=a,
+                to_station=b,
+                seat_count=1,
+            )
             response = self.call("Sell", self.sales.Sell, request)
             if response is not None:
                 self.tickets += [t.ticket_id for t in response.tickets]
@@ -117,7 +139,9 @@ class StationDayUser(GrpcUser):
     def refund(self) -> None:
         if self.tickets:
             ticket_id = self.tickets.pop(random.randrange(len(self.tickets)))
-            self.call("Refund", self.sales.Refund, sales_pb2.RefundRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id))
+            self.call(
+                "Refund", self.sales.Refund, sales_pb2.RefundRequest(request_id=uuid.uuid4().hex, ticket_id=ticket_id)
+            )
 
 
 class RushSaleUser(GrpcUser):
@@ -125,11 +149,21 @@ class RushSaleUser(GrpcUser):
 
     def on_start(self) -> None:
         super().on_start()
-        response = self.call("SearchTrips", self.catalog.SearchTrips, catalog_pb2.SearchTripsRequest(from_station="SJZ", to_station="BJ", date=tomorrow()))
+        response = self.call(
+            "SearchTrips",
+            self.catalog.SearchTrips,
+            catalog_pb2.SearchTripsRequest(from_station="SJZ", to_station="BJ", date=tomorrow()),
+        )
         self.trip_ids = [o.trip.trip_id for o in response.offers][:2] if response is not None else []
 
     @task
     def buy(self) -> None:
         if self.trip_ids:
-            request = sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id=random.choice(self.trip_ids), from_station="SJZ", to_station="BJ", seat_count=random.choice([1, 2]))
+            request = sales_pb2.SellRequest(
+                request_id=uuid.uuid4().hex,
+                trip_id=random.choice(self.trip_ids),
+                from_station="SJZ",
+                to_station="BJ",
+                seat_count=random.choice([1, 2]),
+            )
             self.call("Sell (rush)", self.sales.Sell, request)

@@ -31,8 +31,12 @@ CLIENT_START_S = 2.0  # spawning the client processes and logging in, before the
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", default="sell", choices=["echo", "owner-echo", "sell", "rush", "mixed", "gate", "refund"])
-    parser.add_argument("--seconds", type=float, default=10.0, help="how long to sample (the scenario runs a little longer)")
+    parser.add_argument(
+        "--scenario", default="sell", choices=["echo", "owner-echo", "sell", "rush", "mixed", "gate", "refund"]
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="how long to sample (the scenario runs a little longer)"
+    )
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--stock", type=int, default=load.STOCK, help="tickets sold beforehand for gate and refund")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -50,12 +54,20 @@ def main() -> None:
             tickets = load.boarding_stock(target, "PS", args.stock) if args.scenario in ("gate", "refund") else []
             sampler = threading.Thread(target=_sample, args=(py_spy, server.pid, args.seconds, raw))
             sampler.start()
-            print(f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the gateway (pid {server.pid}) for {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-            result = load.run_scenario(args.scenario, target, args.concurrency, 1, args.seconds + CLIENT_START_S + 1.0, trip_ids, date, tickets)
+            print(
+                f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the gateway (pid {server.pid}) for {args.seconds:.0f} s ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            result = load.run_scenario(
+                args.scenario, target, args.concurrency, 1, args.seconds + CLIENT_START_S + 1.0, trip_ids, date, tickets
+            )
             sampler.join()
         finally:
             load.stop_server(server)
-    print(f"{result.scenario}: {result.throughput:.0f} calls/s, p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.failed} failed")
+    print(
+        f"{result.scenario}: {result.throughput:.0f} calls/s, p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.failed} failed"
+    )
     stacks = read_stacks(raw)
     if not stacks:
         raise SystemExit(f"py-spy recorded nothing (see {raw}); is ptrace allowed here?")
@@ -71,8 +83,24 @@ def main() -> None:
 def _sample(py_spy: str, pid: int, seconds: float, raw: Path) -> None:
     time.sleep(CLIENT_START_S + load.WARMUP_S)  # sample the steady state, not the start
     subprocess.run(
-        [py_spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(SAMPLES_PER_S), "--format", "raw", "--nonblocking", "--output", str(raw)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            str(SAMPLES_PER_S),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
     )
 
 

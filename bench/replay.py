@@ -31,13 +31,25 @@ from keyun.persistence.store import OwnerStore
 
 STOPS = 10
 BATCH = 500
-START = int(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+START = int(dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
 
 
 def trip_spec(n: int) -> TripSpec:
     stops = tuple(Stop(f"S{k}", f"Stop {k}", 30 * k) for k in range(STOPS))
     fares = tuple((i, j, 500 * (j - i)) for i in range(STOPS) for j in range(i + 1, STOPS))
-    return TripSpec(f"B{n}-20300102", f"B{n}", "R1", "Bench line", "OP", "Bench Coaches", "53 seats", START + 86_400_000, stops, standard_rows(53), fares)
+    return TripSpec(
+        f"B{n}-20300102",
+        f"B{n}",
+        "R1",
+        "Bench line",
+        "OP",
+        "Bench Coaches",
+        "53 seats",
+        START + 86_400_000,
+        stops,
+        standard_rows(53),
+        fares,
+    )
 
 
 def build(directory: Path, events: int, trips: int, with_snapshots: bool, seed: int = 1) -> tuple[int, float]:
@@ -52,7 +64,9 @@ def build(directory: Path, events: int, trips: int, with_snapshots: bool, seed: 
     progress = Progress("build log", events, " events")
     started = time.perf_counter()
     for first in range(0, trips, BATCH):
-        _, entries = engine.execute([cmd.ScheduleTrip(f"s{n}", specs[n]) for n in range(first, min(first + BATCH, trips))], now)
+        _, entries = engine.execute(
+            [cmd.ScheduleTrip(f"s{n}", specs[n]) for n in range(first, min(first + BATCH, trips))], now
+        )
         store.commit(now, entries)
     sold: list[str] = []
     while written < events:
@@ -65,12 +79,31 @@ def build(directory: Path, events: int, trips: int, with_snapshots: bool, seed: 
                 batch.append(cmd.Refund(f"r{requests}", sold.pop(rng.randrange(len(sold)))))
             elif roll < 0.30:
                 a = rng.randrange(STOPS - 1)
-                batch.append(cmd.PlaceHold(f"r{requests}", specs[rng.randrange(trips)].trip_id, f"S{a}", f"S{rng.randrange(a + 1, STOPS)}", seat_count=1, ttl_ms=1000))
+                batch.append(
+                    cmd.PlaceHold(
+                        f"r{requests}",
+                        specs[rng.randrange(trips)].trip_id,
+                        f"S{a}",
+                        f"S{rng.randrange(a + 1, STOPS)}",
+                        seat_count=1,
+                        ttl_ms=1000,
+                    )
+                )
             else:
                 a = rng.randrange(STOPS - 1)
-                batch.append(cmd.Sell(f"r{requests}", specs[rng.randrange(trips)].trip_id, f"S{a}", f"S{rng.randrange(a + 1, STOPS)}", seat_count=rng.choice([1, 1, 2])))
+                batch.append(
+                    cmd.Sell(
+                        f"r{requests}",
+                        specs[rng.randrange(trips)].trip_id,
+                        f"S{a}",
+                        f"S{rng.randrange(a + 1, STOPS)}",
+                        seat_count=rng.choice([1, 1, 2]),
+                    )
+                )
         replies, entries = engine.execute(batch, now)
-        sold.extend(t.ticket_id for r in replies if not isinstance(r, Rejection) and hasattr(r, "tickets") for t in r.tickets)
+        sold.extend(
+            t.ticket_id for r in replies if not isinstance(r, Rejection) and hasattr(r, "tickets") for t in r.tickets
+        )
         store.commit(now, entries)
         if with_snapshots and store.snapshot_due():
             store.snapshot(engine)
@@ -95,7 +128,9 @@ def main() -> None:
     parser.add_argument("--trips", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"}
+    results = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+    }
     with tempfile.TemporaryDirectory() as tmp:
         # The log alone, never snapshotted: raw replay speed.
         log_only = Path(tmp) / "log-only"

@@ -26,4 +26,11 @@ def parse_network_text(text: str) -> Network:
 def _bad_network(problems: list[str]) -> Rejected:
     shown = problems[:MAX_PROBLEMS_SHOWN]
     more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
-    return Rejected(reject(Reason.BAD_NETWORK, "bad network file: " + "; ".join(shown) + more, field="network_toml", problems=len(problems)))
+    return Rejected(
+        reject(
+            Reason.BAD_NETWORK,
+            "bad network file: " + "; ".join(shown) + more,
+            field="network_toml",
+            problems=len(problems),
+        )
+    )

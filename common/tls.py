@@ -14,7 +14,9 @@ class TlsError(Exception):
     Messages name paths and hosts, never key material."""
 
 
-def channel_credentials(ca_file: Path | str, cert_file: Path | str | None = None, key_file: Path | str | None = None) -> grpc.ChannelCredentials:
+def channel_credentials(
+    ca_file: Path | str, cert_file: Path | str | None = None, key_file: Path | str | None = None
+) -> grpc.ChannelCredentials:
     """Trust the station CA in `ca_file`; present the device certificate and key if given."""
     if (cert_file is None) != (key_file is None):
         raise TlsError("a client certificate needs its key, and a key its certificate: give both or neither")

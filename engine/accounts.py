@@ -161,13 +161,21 @@ def check_login_name(value: str) -> None:
     if not value:
         raise Rejected(reject(Reason.MISSING_FIELD, "login_name is required", field="login_name"))
     if not LOGIN_NAME.fullmatch(value):
-        raise invalid("login_name", "3 to 32 characters: a lower-case letter, then lower-case letters, digits, '_', '.' or '-'")
+        raise invalid(
+            "login_name", "3 to 32 characters: a lower-case letter, then lower-case letters, digits, '_', '.' or '-'"
+        )
 
 
 def check_roles(roles: tuple[str, ...], stations: tuple[str, ...], operators: tuple[str, ...]) -> None:
     for index, name in enumerate(roles):
         if name not in ROLE_BY_NAME:
-            raise Rejected(reject(Reason.UNKNOWN_ROLE, f"no role {quote(name)}; roles are {', '.join(ROLE_BY_NAME)}", field=element("roles", index)))
+            raise Rejected(
+                reject(
+                    Reason.UNKNOWN_ROLE,
+                    f"no role {quote(name)}; roles are {', '.join(ROLE_BY_NAME)}",
+                    field=element("roles", index),
+                )
+            )
     repeat = first_repeat(roles)
     if repeat is not None:
         raise invalid(element("roles", repeat), "a role is named twice")
@@ -245,7 +253,9 @@ class SetUp(Value, Command):
     def __post_init__(self) -> None:
         _secret("setup_token", self.token_hash)
         roles = sorted(role for admin in self.administrators for role in admin.roles)
-        assert roles == sorted(r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)), "three administrators, one role each"
+        assert roles == sorted(r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)), (
+            "three administrators, one role each"
+        )
 
 
 class ReserveLoginAttempt(Value, Command):
@@ -454,7 +464,6 @@ class SetupStatus(Value, Query):
     """Query: (set up, waiting for the setup token)."""
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Events.
 
@@ -620,14 +629,28 @@ class FailureCounted(Value, Reply):
 
 def view(account: Account) -> AccountView:
     return AccountView(
-        account.account_id, account.kind, account.login_name, account.phone_cipher, account.display_name_cipher, account.roles,
-        account.stations, account.operators, account.disabled, account.created_at_ms, bool(account.totp_cipher), account.cash_acceptor,
+        account.account_id,
+        account.kind,
+        account.login_name,
+        account.phone_cipher,
+        account.display_name_cipher,
+        account.roles,
+        account.stations,
+        account.operators,
+        account.disabled,
+        account.created_at_ms,
+        bool(account.totp_cipher),
+        account.cash_acceptor,
     )
 
 
 def _find(state: AccountsState, account_id: str) -> Account | Rejection:
     account = state.accounts.get(account_id)
-    return account if account is not None else reject(Reason.UNKNOWN_ACCOUNT, f"no account {account_id}", field="account_id")
+    return (
+        account
+        if account is not None
+        else reject(Reason.UNKNOWN_ACCOUNT, f"no account {account_id}", field="account_id")
+    )
 
 
 def _live_session(state: AccountsState, session_id: str, now_ms: int, rules: AccountRules) -> Session | Rejection:
@@ -643,9 +666,7 @@ def next_account_id(state: AccountsState, offset: int = 0) -> str:
     return f"A{state.accounts_created + 1 + offset:06d}"
 
 
-def decide(
-    state: AccountsState, command: Command, now_ms: int, rules: AccountRules
-) -> tuple[Any, ...] | Rejection:
+def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRules) -> tuple[Any, ...] | Rejection:
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -681,8 +702,15 @@ def decide(
             account = _find(state, account_id)
             if isinstance(account, Rejection):
                 return account
-            others = [s.session_id for s in state.sessions.values() if s.account_id == account_id and not s.ended_at_ms and s.session_id != keep]
-            return (PasswordChanged(account_id, password_hash), *(SessionEnded(s, now_ms, "password changed") for s in others))
+            others = [
+                s.session_id
+                for s in state.sessions.values()
+                if s.account_id == account_id and not s.ended_at_ms and s.session_id != keep
+            ]
+            return (
+                PasswordChanged(account_id, password_hash),
+                *(SessionEnded(s, now_ms, "password changed") for s in others),
+            )
         case RehashPassword(account_id, password_hash):
             account = _find(state, account_id)
             return account if isinstance(account, Rejection) else (PasswordChanged(account_id, password_hash),)
@@ -691,7 +719,11 @@ def decide(
             return account if isinstance(account, Rejection) else (ProfileUpdated(account_id, display_name_cipher),)
         case SealDisplayNames(seals):
             # Only names still stored as text: one changed since the gateway read it stays as it is.
-            return tuple(ProfileUpdated(a, cipher) for a, cipher in seals if a in state.accounts and _clear_name(state.accounts[a]))
+            return tuple(
+                ProfileUpdated(a, cipher)
+                for a, cipher in seals
+                if a in state.accounts and _clear_name(state.accounts[a])
+            )
         case AddPassenger():
             return _add_passenger(state, command, now_ms)
         case RemovePassenger(_, account_id, passenger_id):
@@ -707,8 +739,14 @@ def decide(
             account = _find(state, account_id)
             if isinstance(account, Rejection):
                 return account
-            sessions = [s.session_id for s in state.sessions.values() if s.account_id == account_id and not s.ended_at_ms]
-            return () if account.disabled else (AccountDisabled(account_id), *(SessionEnded(s, now_ms, "account disabled") for s in sessions))
+            sessions = [
+                s.session_id for s in state.sessions.values() if s.account_id == account_id and not s.ended_at_ms
+            ]
+            return (
+                ()
+                if account.disabled
+                else (AccountDisabled(account_id), *(SessionEnded(s, now_ms, "account disabled") for s in sessions))
+            )
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -754,7 +792,9 @@ def _reserve_attempt(
     if refusal is not None:
         return refusal
     if account.failed_logins + account.attempts_pending >= rules.max_failed_logins:
-        return reject(Reason.TOO_MANY_LOGIN_ATTEMPTS, "too many login attempts for this account at once: try again later")
+        return reject(
+            Reason.TOO_MANY_LOGIN_ATTEMPTS, "too many login attempts for this account at once: try again later"
+        )
     return (LoginAttemptReserved(command.account_id, command.attempt_id, now_ms),)
 
 
@@ -768,7 +808,9 @@ def refusal_of(disabled: bool, locked_until_ms: int, retry_at_ms: int, now_ms: i
     if disabled:
         return reject(Reason.ACCOUNT_DISABLED, "the account is disabled")
     if locked_until_ms > now_ms:
-        return reject(Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=locked_until_ms)
+        return reject(
+            Reason.ACCOUNT_LOCKED, "too many failed logins: the account is locked", locked_until_ms=locked_until_ms
+        )
     if retry_at_ms > now_ms:
         return reject(Reason.LOGIN_THROTTLED, "wait before trying again", retry_at_ms=retry_at_ms)
     return None
@@ -784,7 +826,9 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
         return account
     if command.attempt_id and command.attempt_id not in state.login_attempts:
         # Counted as a failure while the gateway was still checking: the login must start over.
-        return reject(Reason.LOGIN_ATTEMPT_EXPIRED, "the login took too long and was counted as a failed attempt; log in again")
+        return reject(
+            Reason.LOGIN_ATTEMPT_EXPIRED, "the login took too long and was counted as a failed attempt; log in again"
+        )
     refusal = refusal_of(account.disabled, account.locked_until_ms, 0, now_ms)  # no back-off: this attempt was admitted
     if refusal is not None:
         return refusal  # its reservation stays, and goes stale as a failure
@@ -792,7 +836,11 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
         return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")  # a replayed code
     if command.session_id in state.sessions:
         return reject(Reason.REQUEST_ID_REUSED, "session id in use")
-    return (SessionStarted(command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms, command.attempt_id),)
+    return (
+        SessionStarted(
+            command.account_id, command.session_id, command.refresh_id, command.totp_step, now_ms, command.attempt_id
+        ),
+    )
 
 
 def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> tuple[Any, ...] | Rejection:
@@ -800,12 +848,19 @@ def _add_passenger(state: AccountsState, command: AddPassenger, now_ms: int) -> 
     if isinstance(account, Rejection):
         return account
     if any(p.document_index == command.document_index for p in account.passengers.values()):
-        return reject(Reason.PASSENGER_EXISTS, "a passenger with this document is already on the list", field="document_number")
+        return reject(
+            Reason.PASSENGER_EXISTS, "a passenger with this document is already on the list", field="document_number"
+        )
     if len(account.passengers) >= MAX_PASSENGERS_PER_ACCOUNT:
         return reject(Reason.TOO_MANY_PASSENGERS, f"at most {MAX_PASSENGERS_PER_ACCOUNT} passengers per account")
     record = PassengerRecord(
-        f"P{account.passengers_added + 1}", command.name_cipher, command.document_type, command.document_cipher,
-        command.document_index, command.phone_cipher, now_ms,
+        f"P{account.passengers_added + 1}",
+        command.name_cipher,
+        command.document_type,
+        command.document_cipher,
+        command.document_index,
+        command.phone_cipher,
+        now_ms,
     )
     return (PassengerAdded(command.account_id, record),)
 
@@ -824,14 +879,30 @@ def _grant(
     kinds_allowed = {
         AccountKind.PASSENGER: {Role.PASSENGER.value},
         AccountKind.DEVICE: {Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value},
-    }.get(account.kind, {r.value for r in Role} - {Role.PASSENGER.value, Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value})
+    }.get(
+        account.kind,
+        {r.value for r in Role}
+        - {Role.PASSENGER.value, Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value},
+    )
     wrong = [role for role in roles if role not in kinds_allowed]
     if wrong:
-        return reject(Reason.PERMISSION_DENIED, f"a {account.kind.value} account cannot hold {', '.join(wrong)}", field="roles")
-    if not account.totp_cipher and set(roles) & {r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)}:
-        return reject(Reason.NO_SECOND_FACTOR, "administrators log in with a second factor: create the account with second_factor first", field="roles")
+        return reject(
+            Reason.PERMISSION_DENIED, f"a {account.kind.value} account cannot hold {', '.join(wrong)}", field="roles"
+        )
+    if not account.totp_cipher and set(roles) & {
+        r.value for r in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
+    }:
+        return reject(
+            Reason.NO_SECOND_FACTOR,
+            "administrators log in with a second factor: create the account with second_factor first",
+            field="roles",
+        )
     if cash_acceptor and Role.KIOSK_DEVICE.value not in roles:
-        return reject(Reason.INVALID_FIELD, "cash_acceptor: only a kiosk (a device with the kiosk_device role) has a cash acceptor", field="cash_acceptor")
+        return reject(
+            Reason.INVALID_FIELD,
+            "cash_acceptor: only a kiosk (a device with the kiosk_device role) has a cash acceptor",
+            field="cash_acceptor",
+        )
     return (RolesGranted(account_id, roles, stations, operators, cash_acceptor),)
 
 
@@ -843,8 +914,18 @@ def evolve(state: AccountsState, event: object) -> None:
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
-                account_id, new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, new.password_hash,
-                new.totp_cipher, new.roles, new.stations, new.operators, at_ms,
+                account_id,
+                new.kind,
+                new.login_key,
+                new.login_name,
+                new.phone_cipher,
+                new.display_name_cipher,
+                new.password_hash,
+                new.totp_cipher,
+                new.roles,
+                new.stations,
+                new.operators,
+                at_ms,
             )
             state.by_login[new.login_key] = account_id
             state.accounts_created += 1
@@ -883,7 +964,12 @@ def evolve(state: AccountsState, event: object) -> None:
             del state.accounts[account_id].passengers[passenger_id]
         case RolesGranted(account_id, roles, stations, operators, cash_acceptor):
             account = state.accounts[account_id]
-            account.roles, account.stations, account.operators, account.cash_acceptor = roles, stations, operators, cash_acceptor
+            account.roles, account.stations, account.operators, account.cash_acceptor = (
+                roles,
+                stations,
+                operators,
+                cash_acceptor,
+            )
         case AccountDisabled(account_id):
             state.accounts[account_id].disabled = True
         case _:
@@ -936,7 +1022,14 @@ def answer(
             if account_id is None:
                 return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")
             account = state.accounts[account_id]
-            return LoginView(view(account), account.password_hash, account.totp_cipher, account.totp_last_step, account.locked_until_ms, _retry_at(account, rules))
+            return LoginView(
+                view(account),
+                account.password_hash,
+                account.totp_cipher,
+                account.totp_last_step,
+                account.locked_until_ms,
+                _retry_at(account, rules),
+            )
         case GetAccount(account_id):
             account = _find(state, account_id)
             if isinstance(account, Rejection):
@@ -987,7 +1080,9 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         case RenewSession(session_id):
             session = state.sessions.get(session_id)
             if session is None:
-                return reject(Reason.SESSION_ENDED, "this refresh token was used before: the session has ended; log in again")
+                return reject(
+                    Reason.SESSION_ENDED, "this refresh token was used before: the session has ended; log in again"
+                )
             return SessionView(session_id, view(state.accounts[session.account_id]), session.refresh_id)
         case AddPassenger(_, account_id):
             return PassengersView(account_id, (events[0].passenger,))
@@ -995,7 +1090,12 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
             return AttemptReserved(attempt_id)
         case LoginFailed():
             return FailureCounted(events[0].locked_until_ms if events else 0)
-        case ChangePassword(_, account_id) | UpdateProfile(_, account_id) | GrantRoles(_, account_id) | DisableAccount(_, account_id):
+        case (
+            ChangePassword(_, account_id)
+            | UpdateProfile(_, account_id)
+            | GrantRoles(_, account_id)
+            | DisableAccount(_, account_id)
+        ):
             return view(state.accounts[account_id])
     return Done()
 
@@ -1022,14 +1122,18 @@ def complete_record(record: tuple[Any, ...], reply: object) -> tuple[Any, ...]:
     session names its account as the actor (a refresh token is all the caller showed)."""
     if isinstance(reply, SessionView):
         account = reply.account
-        record = with_value(with_value(record, ACTOR_AT, account.account_id), ROLE_AT, fit(",".join(account.roles), MAX_ROLE_CHARS))
+        record = with_value(
+            with_value(record, ACTOR_AT, account.account_id), ROLE_AT, fit(",".join(account.roles), MAX_ROLE_CHARS)
+        )
         return with_value(record, DEVICE_AT, account.login_name) if account.kind is AccountKind.DEVICE else record
     if isinstance(reply, AccountView):
         return with_value(record, TARGET_AT, reply.account_id)
     if isinstance(reply, PassengersView) and reply.passengers:
         return with_value(record, TARGET_AT, reply.passengers[0].passenger_id)
     if isinstance(reply, FailureCounted) and reply.locked_until_ms:
-        return with_value(record, DETAIL_AT, f"locked out until {reply.locked_until_ms} (epoch ms) after repeated failures")
+        return with_value(
+            record, DETAIL_AT, f"locked out until {reply.locked_until_ms} (epoch ms) after repeated failures"
+        )
     return record
 
 
@@ -1061,7 +1165,10 @@ class AccountsEngine:
         def apply(item: Any) -> Any:
             return self._one(item, now_ms, entries)
 
-        return [self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item) for item in batch], entries
+        return [
+            self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited else apply(item)
+            for item in batch
+        ], entries
 
     def _sweep_idle(self, now_ms: int, entries: list[AccountEntry | AuditNote]) -> None:
         """End sessions nobody has used for too long, oldest first, a bounded number per batch."""
@@ -1098,14 +1205,20 @@ class AccountsEngine:
                 return NotRemembered()
             command, reply = remembered
             if getattr(command, "fingerprint", b"") != item.fingerprint:
-                return reject(Reason.REQUEST_ID_REUSED, f"request_id {item.request_id} was used for a different request")
+                return reject(
+                    Reason.REQUEST_ID_REUSED, f"request_id {item.request_id} was used for a different request"
+                )
             return Remembered(command, reply)
         if isinstance(item, Query):
             return answer(self.state, item, now_ms, self.rules)
         request_id = getattr(item, "request_id", "")
         if request_id and request_id in self.recent:
             command, reply = self.recent[request_id]
-            return reply if same_request(command, item) else reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request")
+            return (
+                reply
+                if same_request(command, item)
+                else reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request")
+            )
         outcome = decide(self.state, item, now_ms, self.rules)
         if not isinstance(outcome, Rejection):
             self._apply(item, outcome, entries)

@@ -67,9 +67,16 @@ OK = "OK"
 # The string fields of a record, in the fixed order the hash and the store encode them.
 TEXT_FIELDS = ("record_id", "actor", "role", "device", "station", "source", "action", "target", "outcome", "detail")
 MAX_CHARS = {
-    "record_id": MAX_RECORD_ID_CHARS, "actor": MAX_ACTOR_CHARS, "role": MAX_ROLE_CHARS, "device": MAX_DEVICE_CHARS,
-    "station": MAX_STATION_CHARS, "source": MAX_SOURCE_CHARS, "action": MAX_ACTION_CHARS, "target": MAX_TARGET_CHARS,
-    "outcome": MAX_OUTCOME_CHARS, "detail": MAX_DETAIL_CHARS,
+    "record_id": MAX_RECORD_ID_CHARS,
+    "actor": MAX_ACTOR_CHARS,
+    "role": MAX_ROLE_CHARS,
+    "device": MAX_DEVICE_CHARS,
+    "station": MAX_STATION_CHARS,
+    "source": MAX_SOURCE_CHARS,
+    "action": MAX_ACTION_CHARS,
+    "target": MAX_TARGET_CHARS,
+    "outcome": MAX_OUTCOME_CHARS,
+    "detail": MAX_DETAIL_CHARS,
 }
 TEXT_LIMITS = tuple(MAX_CHARS[name] for name in TEXT_FIELDS)
 _texts = operator.attrgetter(*TEXT_FIELDS)
@@ -112,7 +119,10 @@ class AuditRecord(Value):
     def __post_init__(self) -> None:
         texts = _texts(self)
         # One pass over all fields first: records are checked again each time the log is verified.
-        if not (all(type(text) is str and len(text) <= limit for text, limit in zip(texts, TEXT_LIMITS)) and not CONTROL.search("".join(texts))):
+        if not (
+            all(type(text) is str and len(text) <= limit for text, limit in zip(texts, TEXT_LIMITS))
+            and not CONTROL.search("".join(texts))
+        ):
             for name, text in zip(TEXT_FIELDS, texts):
                 _check_text(name, text)
         for name in REQUIRED:
@@ -136,7 +146,9 @@ class AuditRecord(Value):
         return cls(record_id, at_ms, *rest)  # positional: this runs for every record a verify reads
 
 
-assert [f.name for f in msgspec.structs.fields(AuditRecord)] == ["record_id", "at_ms", *TEXT_FIELDS[1:]], "from_values relies on this order"
+assert [f.name for f in msgspec.structs.fields(AuditRecord)] == ["record_id", "at_ms", *TEXT_FIELDS[1:]], (
+    "from_values relies on this order"
+)
 
 
 def fit(text: str, max_chars: int) -> str:
@@ -159,20 +171,42 @@ def salvaged(values: object, error: Exception, at_ms: int) -> AuditRecord:
     the wrong shape go into the detail whole.  A record id that cannot be kept is replaced by one
     derived from the values, the same on every resend.  Only a bug makes such
     values: the gateway fits every field, and the owners fill in reason names."""
-    shaped = isinstance(values, (tuple, list)) and len(values) == 1 + len(TEXT_FIELDS)  # else no field can be told apart
+    shaped = isinstance(values, (tuple, list)) and len(values) == 1 + len(
+        TEXT_FIELDS
+    )  # else no field can be told apart
     fields = list(cast("tuple[object, ...] | list[object]", values)) if shaped else []
     texts = [value if isinstance(value, str) else repr(value) for value in fields[1:]] or [""] * len(TEXT_FIELDS)
     named = dict(zip(TEXT_FIELDS, texts))
-    record_id = named["record_id"] if named["record_id"] and not CONTROL.search(named["record_id"]) and len(named["record_id"]) <= MAX_RECORD_ID_CHARS else (
-        "malformed-" + hashlib.sha256(repr(values).encode("utf-8", "backslashreplace")).hexdigest()[:32]  # the same on every resend
+    record_id = (
+        named["record_id"]
+        if named["record_id"]
+        and not CONTROL.search(named["record_id"])
+        and len(named["record_id"]) <= MAX_RECORD_ID_CHARS
+        else (
+            "malformed-"
+            + hashlib.sha256(repr(values).encode("utf-8", "backslashreplace")).hexdigest()[
+                :32
+            ]  # the same on every resend
+        )
     )
     at = fields[0] if fields and type(fields[0]) is int and 0 <= fields[0] <= MAX_AT_MS else at_ms
-    detail = f"malformed record ({error}); outcome was {named['outcome']!r}; {named['detail']}" if shaped else f"malformed record ({error}): {values!r}"
+    detail = (
+        f"malformed record ({error}); outcome was {named['outcome']!r}; {named['detail']}"
+        if shaped
+        else f"malformed record ({error}): {values!r}"
+    )
     return AuditRecord(
-        record_id=record_id, at_ms=at, actor=fit(named["actor"], MAX_ACTOR_CHARS), role=fit(named["role"], MAX_ROLE_CHARS),
-        device=fit(named["device"], MAX_DEVICE_CHARS), station=fit(named["station"], MAX_STATION_CHARS),
-        source=fit(named["source"], MAX_SOURCE_CHARS), action=fit(named["action"], MAX_ACTION_CHARS) or "unknown",
-        target=fit(named["target"], MAX_TARGET_CHARS), outcome=MALFORMED, detail=fit(detail, MAX_DETAIL_CHARS),
+        record_id=record_id,
+        at_ms=at,
+        actor=fit(named["actor"], MAX_ACTOR_CHARS),
+        role=fit(named["role"], MAX_ROLE_CHARS),
+        device=fit(named["device"], MAX_DEVICE_CHARS),
+        station=fit(named["station"], MAX_STATION_CHARS),
+        source=fit(named["source"], MAX_SOURCE_CHARS),
+        action=fit(named["action"], MAX_ACTION_CHARS) or "unknown",
+        target=fit(named["target"], MAX_TARGET_CHARS),
+        outcome=MALFORMED,
+        detail=fit(detail, MAX_DETAIL_CHARS),
     )
 
 
@@ -180,8 +214,10 @@ def check_retention(retention_days: int) -> Rejection | None:
     """None when records may be purged after `retention_days`; the rejection otherwise."""
     if type(retention_days) is not int or retention_days < MIN_RETENTION_DAYS:
         return reject(
-            Reason.RETENTION_TOO_SHORT, f"audit records are kept at least {MIN_RETENTION_DAYS} days; {retention_days!r} is too short",
-            retention_days=retention_days, min_retention_days=MIN_RETENTION_DAYS,
+            Reason.RETENTION_TOO_SHORT,
+            f"audit records are kept at least {MIN_RETENTION_DAYS} days; {retention_days!r} is too short",
+            retention_days=retention_days,
+            min_retention_days=MIN_RETENTION_DAYS,
         )
     return None
 
@@ -202,7 +238,6 @@ def chain_hash(prev_hash: bytes, seq: int, record: AuditRecord) -> bytes:
     assert len(prev_hash) == HASH_BYTES, "a chain hash is 32 bytes"
     assert 0 < seq < 2**63, "sequence numbers start at 1"
     return hashlib.sha256(_encode(seq, prev_hash, record)).digest()
-
 
 
 class ChainProblem(str, Enum):
@@ -230,9 +265,15 @@ class ChainReport(Value):
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready data for the CLI and the RPC."""
         return {
-            "ok": self.ok, "checked": self.checked, "anchor_seq": self.anchor_seq, "head_seq": self.head_seq,
-            "head_hash": self.head_hash.hex(), "problem": self.problem.value if self.problem else None,
-            "at_seq": self.at_seq, "message": self.message, "expected_head_checked": self.expected_head_checked,
+            "ok": self.ok,
+            "checked": self.checked,
+            "anchor_seq": self.anchor_seq,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash.hex(),
+            "problem": self.problem.value if self.problem else None,
+            "at_seq": self.at_seq,
+            "message": self.message,
+            "expected_head_checked": self.expected_head_checked,
         }
 
 
@@ -248,7 +289,9 @@ class _Walk:
     head_checked: bool = False
 
     def report(self, problem: ChainProblem | None = None, at_seq: int = 0, message: str = "") -> ChainReport:
-        return ChainReport(self.checked, self.anchor_seq, self.seq, self.hash, problem, at_seq, message, self.head_checked)
+        return ChainReport(
+            self.checked, self.anchor_seq, self.seq, self.hash, problem, at_seq, message, self.head_checked
+        )
 
 
 def verify_chain(
@@ -292,7 +335,9 @@ def _step(
     if seq > expected:
         # A jump forward is a removal unless the chain then goes backwards: then a record was moved.
         if following is not None and following[0] < seq:
-            return walk.report(ChainProblem.REORDERED, expected, f"record {seq} appears where record {expected} belongs")
+            return walk.report(
+                ChainProblem.REORDERED, expected, f"record {seq} appears where record {expected} belongs"
+            )
         missing = f"records {expected}..{seq - 1} are" if seq - 1 > expected else f"record {expected} is"
         return walk.report(ChainProblem.MISSING, expected, f"{missing} missing")
     if record is None:
@@ -301,7 +346,9 @@ def _step(
         return walk.report(ChainProblem.ALTERED, seq, f"record {seq} does not match its chain hash")
     if expect_head is not None and seq == expect_head[0]:
         if stored != expect_head[1]:
-            return walk.report(ChainProblem.ALTERED, seq, f"record {seq} is not the head noted earlier: the chain was rewritten")
+            return walk.report(
+                ChainProblem.ALTERED, seq, f"record {seq} is not the head noted earlier: the chain was rewritten"
+            )
         walk.head_checked = True
     walk.seq, walk.hash, walk.checked = seq, stored, walk.checked + 1
     return None
@@ -312,14 +359,30 @@ def _check_end(
 ) -> ChainReport:
     if stored_head is not None and stored_head != (walk.seq, walk.hash):
         if stored_head[0] > walk.seq:
-            return walk.report(ChainProblem.MISSING, walk.seq + 1, f"the log's head is record {stored_head[0]} but the chain ends at {walk.seq}")
-        return walk.report(ChainProblem.ALTERED, walk.seq, f"the chain ends at record {walk.seq}, which is not the log's head ({stored_head[0]})")
+            return walk.report(
+                ChainProblem.MISSING,
+                walk.seq + 1,
+                f"the log's head is record {stored_head[0]} but the chain ends at {walk.seq}",
+            )
+        return walk.report(
+            ChainProblem.ALTERED,
+            walk.seq,
+            f"the chain ends at record {walk.seq}, which is not the log's head ({stored_head[0]})",
+        )
     if expect_head is not None:
         if expect_head[0] > walk.seq:
-            return walk.report(ChainProblem.MISSING, walk.seq + 1, f"the head noted earlier is record {expect_head[0]} but the chain ends at {walk.seq}")
+            return walk.report(
+                ChainProblem.MISSING,
+                walk.seq + 1,
+                f"the head noted earlier is record {expect_head[0]} but the chain ends at {walk.seq}",
+            )
         if expect_head[0] == walk.anchor_seq:
             if expect_head[1] != walk.anchor_hash:
-                return walk.report(ChainProblem.ALTERED, expect_head[0], f"the purge anchor (record {expect_head[0]}) is not the head noted earlier")
+                return walk.report(
+                    ChainProblem.ALTERED,
+                    expect_head[0],
+                    f"the purge anchor (record {expect_head[0]}) is not the head noted earlier",
+                )
             walk.head_checked = True
         # A head older than the anchor was purged since it was noted: nothing is left to compare it
         # with, which the report says through expected_head_checked.

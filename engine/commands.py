@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from enum import Enum
 
+from .events import Holder
 from .limits import (
     MAX_ARCHIVE,
     MAX_GATE_ID_CHARS,
@@ -22,7 +23,6 @@ from .limits import (
     MAX_SWEEP,
     MIN_HOLD_TTL_MS,
 )
-from .events import Holder
 from .network import SEAT_LABEL, STATION_CODE, TripSpec
 from .reasons import Reason, Rejected, element, first_repeat, invalid, quote, reject
 from .values import Command, Query, Value
@@ -109,12 +109,25 @@ def _seats(seat_numbers: tuple[str, ...], seat_count: int) -> None:
         raise Rejected(reject(Reason.MISSING_FIELD, "seat_numbers or seat_count is required", field="seat_count"))
     if wanted > MAX_SEATS_PER_HOLD:
         named = "seat_numbers" if seat_numbers else "seat_count"
-        raise Rejected(reject(Reason.TOO_MANY_SEATS, f"at most {MAX_SEATS_PER_HOLD} seats at a time", field=named, limit=MAX_SEATS_PER_HOLD))
+        raise Rejected(
+            reject(
+                Reason.TOO_MANY_SEATS,
+                f"at most {MAX_SEATS_PER_HOLD} seats at a time",
+                field=named,
+                limit=MAX_SEATS_PER_HOLD,
+            )
+        )
     for index, label in enumerate(seat_numbers):
         check_seat_number(element("seat_numbers", index), label)
     repeat = first_repeat(seat_numbers)
     if repeat is not None:
-        raise Rejected(reject(Reason.DUPLICATE_SEAT, f"seat {quote(seat_numbers[repeat])} is named twice", field=element("seat_numbers", repeat)))
+        raise Rejected(
+            reject(
+                Reason.DUPLICATE_SEAT,
+                f"seat {quote(seat_numbers[repeat])} is named twice",
+                field=element("seat_numbers", repeat),
+            )
+        )
 
 
 def check_seat_number(field_path: str, label: str) -> None:
@@ -514,7 +527,6 @@ class SettleRefund(Value, _OfOrder, Command):
         _require("provider_refund_id", self.provider_refund_id, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
 
 
-
 # --- queries --------------------------------------------------------------------------------
 
 
@@ -618,5 +630,3 @@ class ListMoves(Value, Query):
     def __post_init__(self) -> None:
         if self.older_than_ms < 0 or self.limit <= 0:
             raise invalid("older_than_ms", "needs a non-negative age and a positive limit")
-
-

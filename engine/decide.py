@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import Enum
+from heapq import heappop as _heappop
+from heapq import heappush as _heappush
 from typing import Any, cast
-from heapq import heappop as _heappop, heappush as _heappush
 
 from .commands import (
     AbortChange,
@@ -28,8 +29,8 @@ from .commands import (
     ReleaseHold,
     ScheduleTrip,
     Sell,
-    SettleRefund,
     SettleMove,
+    SettleRefund,
     SweepHolds,
     UndoMove,
     VoidTicket,
@@ -107,18 +108,28 @@ def find_trip(state: ShardState, trip_id: str) -> Trip | Rejection:
     trip = state.trips.get(trip_id)
     if trip is not None:
         return trip
-    return archived(trip_id) if trip_id in state.archived else reject(Reason.UNKNOWN_TRIP, f"no trip {trip_id}", trip_id=trip_id)
+    return (
+        archived(trip_id)
+        if trip_id in state.archived
+        else reject(Reason.UNKNOWN_TRIP, f"no trip {trip_id}", trip_id=trip_id)
+    )
 
 
 def archived(trip_id: str) -> Rejection:
-    return reject(Reason.TRIP_ARCHIVED, f"trip {trip_id} ran long ago and was archived: its records are read with keyun archive", trip_id=trip_id)
+    return reject(
+        Reason.TRIP_ARCHIVED,
+        f"trip {trip_id} ran long ago and was archived: its records are read with keyun archive",
+        trip_id=trip_id,
+    )
 
 
 def find_segment(trip: Trip, from_station: str, to_station: str) -> tuple[int, int] | Rejection:
     i, j = trip.stop_index.get(from_station), trip.stop_index.get(to_station)
     if i is None or j is None or i >= j:
         stops = "→".join(stop.code for stop in trip.spec.stops)
-        return reject(Reason.BAD_SEGMENT, f"{from_station}→{to_station} is not a segment of {stops}", field="to_station")
+        return reject(
+            Reason.BAD_SEGMENT, f"{from_station}→{to_station} is not a segment of {stops}", field="to_station"
+        )
     return i, j
 
 
@@ -145,7 +156,9 @@ def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Out
             if not isinstance(hold, Rejection) and hold.hold_id in trip.order_of_hold:
                 hold = _has_order(trip, hold.hold_id)
             elif not isinstance(hold, Rejection) and command.buyer and hold.buyer != command.buyer:
-                hold = reject(Reason.UNKNOWN_HOLD, f"no hold {command.hold_id}", hold_id=command.hold_id)  # someone else's: not theirs to see
+                hold = reject(
+                    Reason.UNKNOWN_HOLD, f"no hold {command.hold_id}", hold_id=command.hold_id
+                )  # someone else's: not theirs to see
             return hold if isinstance(hold, Rejection) else (HoldReleased(trip.spec.trip_id, hold.hold_id),)
         case Refund():
             return _refund(trip, command, now, policy)
@@ -192,7 +205,11 @@ def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:
         return (TripScheduled(command.spec),)
     if existing.spec == command.spec:
         return ()
-    return reject(Reason.TRIP_CONFLICT, f"trip {command.spec.trip_id} exists with a different definition", trip_id=command.spec.trip_id)
+    return reject(
+        Reason.TRIP_CONFLICT,
+        f"trip {command.spec.trip_id} exists with a different definition",
+        trip_id=command.spec.trip_id,
+    )
 
 
 def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejection | None:
@@ -203,11 +220,16 @@ def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejecti
     departs = trip.departs_at_ms(from_stop)
     departed = (from_stop == 0 and trip.departed_at_ms) or now > departs + policy.boarding_closes_ms
     if departed or now >= departs - policy.sales_close_ms:
-        return reject(Reason.SALES_CLOSED, f"sales for trip {trip.spec.trip_id} from {trip.spec.stops[from_stop].code} have closed")
+        return reject(
+            Reason.SALES_CLOSED,
+            f"sales for trip {trip.spec.trip_id} from {trip.spec.stops[from_stop].code} have closed",
+        )
     return None
 
 
-def _pick_seats(trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, ...], seat_count: int) -> tuple[int, ...] | Rejection:
+def _pick_seats(
+    trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, ...], seat_count: int
+) -> tuple[int, ...] | Rejection:
     mask = legs_mask(*segment)
     if not seat_numbers:
         seats = choose_seats(trip, mask, seat_count)
@@ -219,14 +241,18 @@ def _pick_seats(trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, .
     for index, label in enumerate(seat_numbers):
         seat = trip.seat_index.get(label)
         if seat is None:
-            return reject(Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field=element("seat_numbers", index), seat=label)
+            return reject(
+                Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field=element("seat_numbers", index), seat=label
+            )
         if trip.occupied[seat] & mask:
             return reject(Reason.SEAT_TAKEN, f"seat {label} is taken on this segment", seat=label)
         chosen.append(seat)
     return tuple(chosen)
 
 
-def _claim(trip: Trip, command: PlaceHold | Sell, now: int, policy: Policy) -> tuple[tuple[int, int], tuple[int, ...]] | Rejection:
+def _claim(
+    trip: Trip, command: PlaceHold | Sell, now: int, policy: Policy
+) -> tuple[tuple[int, int], tuple[int, ...]] | Rejection:
     """The segment and seats a hold or sale would take, or why it cannot."""
     segment = find_segment(trip, command.from_station, command.to_station)
     if isinstance(segment, Rejection):
@@ -247,18 +273,35 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
     (i, j), seats = claim
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
     ttl_ms = command.ttl_ms or policy.hold_ttl_ms
-    return (HoldPlaced(trip.spec.trip_id, hold_id, seats, i, j, trip.fares[(i, j)], now + ttl_ms, command.buyer, command.holders, command.for_move),)
+    return (
+        HoldPlaced(
+            trip.spec.trip_id,
+            hold_id,
+            seats,
+            i,
+            j,
+            trip.fares[(i, j)],
+            now + ttl_ms,
+            command.buyer,
+            command.holders,
+            command.for_move,
+        ),
+    )
 
 
-def _tickets(trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()) -> tuple[IssuedTicket, ...]:
+def _tickets(
+    trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()
+) -> tuple[IssuedTicket, ...]:
     first = trip.tickets_issued + 1
     named = holders or (None,) * len(seats)
     trip_id = trip.spec.trip_id
     # A list comprehension: tuple(generator) costs a generator resumption per ticket.
-    return tuple([
-        IssuedTicket(f"{trip_id}-{first + k:04d}", seat, fare_fen, holder)
-        for k, (seat, holder) in enumerate(zip(seats, named, strict=True))
-    ])
+    return tuple(
+        [
+            IssuedTicket(f"{trip_id}-{first + k:04d}", seat, fare_fen, holder)
+            for k, (seat, holder) in enumerate(zip(seats, named, strict=True))
+        ]
+    )
 
 
 def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
@@ -266,7 +309,11 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
     if isinstance(claim, Rejection):
         return claim
     (i, j), seats = claim
-    return (TicketsIssued(trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)], command.holders), now, command.buyer),)
+    return (
+        TicketsIssued(
+            trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)], command.holders), now, command.buyer
+        ),
+    )
 
 
 def _live_hold(trip: Trip, hold_id: str, now: int) -> Hold | Rejection:
@@ -286,7 +333,9 @@ def _live_hold(trip: Trip, hold_id: str, now: int) -> Hold | Rejection:
 
 def _has_order(trip: Trip, hold_id: str) -> Rejection:
     order_id = trip.order_of_hold[hold_id]
-    return reject(Reason.HOLD_HAS_ORDER, f"hold {hold_id} belongs to order {order_id}: pay or cancel the order", order_id=order_id)
+    return reject(
+        Reason.HOLD_HAS_ORDER, f"hold {hold_id} belongs to order {order_id}: pay or cancel the order", order_id=order_id
+    )
 
 
 def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outcome:
@@ -302,14 +351,30 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
         return closed
     tickets = _tickets(trip, hold.seats, hold.fare_fen, hold.holders)
     pending = bool(hold.for_move)  # a rebooking's new ticket waits for its old one to be given up (SettleMove)
-    return (TicketsIssued(trip.spec.trip_id, hold.hold_id, hold.from_stop, hold.to_stop, tickets, now, hold.buyer, command.changed_from, pending),)
+    return (
+        TicketsIssued(
+            trip.spec.trip_id,
+            hold.hold_id,
+            hold.from_stop,
+            hold.to_stop,
+            tickets,
+            now,
+            hold.buyer,
+            command.changed_from,
+            pending,
+        ),
+    )
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
     order_id = _order_of_ticket(trip, command.ticket_id)
     if order_id:
         # Money paid through an order goes back the way it came: the order's refund does that.
-        return reject(Reason.ORDER_CLOSED, f"ticket {command.ticket_id} was paid through order {order_id}: refund the order", order_id=order_id)
+        return reject(
+            Reason.ORDER_CLOSED,
+            f"ticket {command.ticket_id} was paid through order {order_id}: refund the order",
+            order_id=order_id,
+        )
     refunded = _refund_ticket(trip, command.ticket_id, now, policy)
     return refunded if isinstance(refunded, Rejection) else (refunded,)
 
@@ -327,12 +392,18 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
     if held is not None:
         return held
     if ticket.status is TicketStatus.REFUNDED:
-        return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
+        return reject(
+            Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms
+        )
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
         return _changed(ticket)
     if trip.cancelled_at_ms:
         fee = 0  # the station cancelled: every passenger gets everything back, boarded or not
-    elif trip.delay_ms and ticket.status is TicketStatus.ISSUED and segment_status(trip, ticket.from_stop, now, policy) is not TripStatus.DEPARTED:
+    elif (
+        trip.delay_ms
+        and ticket.status is TicketStatus.ISSUED
+        and segment_status(trip, ticket.from_stop, now, policy) is not TripStatus.DEPARTED
+    ):
         fee = 0  # the station or operator delayed it: refunds cost nothing
     elif ticket.status is TicketStatus.CHECKED_IN:
         return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded and cannot be refunded")
@@ -347,8 +418,14 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
 
 def _changed(ticket: Ticket) -> Rejection:
     if ticket.status is TicketStatus.VOID:
-        return reject(Reason.TICKET_CHANGED, f"ticket {ticket.ticket_id} was taken back: its rebooking did not go through")
-    return reject(Reason.TICKET_CHANGED, f"ticket {ticket.ticket_id} was changed to {ticket.changed_to}", changed_to=ticket.changed_to)
+        return reject(
+            Reason.TICKET_CHANGED, f"ticket {ticket.ticket_id} was taken back: its rebooking did not go through"
+        )
+    return reject(
+        Reason.TICKET_CHANGED,
+        f"ticket {ticket.ticket_id} was changed to {ticket.changed_to}",
+        changed_to=ticket.changed_to,
+    )
 
 
 # --- rebooking (改签) -------------------------------------------------------------------------
@@ -367,8 +444,13 @@ def in_progress(ticket: Ticket, now: int) -> Rejection:
     the gateway finish or undo a move whose saga was interrupted (`age_ms` by this owner's clock)."""
     move = cast(Move, ticket.move)  # a ticket in progress has one
     return reject(
-        Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being rebooked to trip {move.new_trip_id}: retry shortly",
-        ticket_id=ticket.ticket_id, saga=move.saga, old_ticket_id=ticket.ticket_id, new_trip_id=move.new_trip_id, age_ms=now - move.began_at_ms,
+        Reason.CHANGE_IN_PROGRESS,
+        f"ticket {ticket.ticket_id} is being rebooked to trip {move.new_trip_id}: retry shortly",
+        ticket_id=ticket.ticket_id,
+        saga=move.saga,
+        old_ticket_id=ticket.ticket_id,
+        new_trip_id=move.new_trip_id,
+        age_ms=now - move.began_at_ms,
     )
 
 
@@ -377,8 +459,12 @@ def _pending(trip: Trip, ticket: Ticket, now: int) -> Rejection:
     kept (and the new one voided), so retry once the move is made or undone.  The same facts as
     in_progress, for the gateway to resolve the move at the old ticket's owner."""
     return reject(
-        Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being issued for ticket {ticket.changed_from}'s rebooking: retry shortly",
-        ticket_id=ticket.ticket_id, saga=ticket.for_move, old_ticket_id=ticket.changed_from, new_trip_id=trip.spec.trip_id,
+        Reason.CHANGE_IN_PROGRESS,
+        f"ticket {ticket.ticket_id} is being issued for ticket {ticket.changed_from}'s rebooking: retry shortly",
+        ticket_id=ticket.ticket_id,
+        saga=ticket.for_move,
+        old_ticket_id=ticket.changed_from,
+        new_trip_id=trip.spec.trip_id,
         age_ms=now - ticket.issued_at_ms,
     )
 
@@ -393,7 +479,10 @@ def held_by_move(trip: Trip, ticket: Ticket, now: int) -> Rejection | None:
 
 
 def _undone(saga: str) -> Rejection:
-    return reject(Reason.CHANGE_NOT_ALLOWED, f"rebooking {saga} was undone: the ticket was refunded, boarded or moved while it was interrupted")
+    return reject(
+        Reason.CHANGE_NOT_ALLOWED,
+        f"rebooking {saga} was undone: the ticket was refunded, boarded or moved while it was interrupted",
+    )
 
 
 def _begin_change(trip: Trip, command: BeginChange, now: int, policy: Policy) -> Outcome:
@@ -440,9 +529,12 @@ def _abort_change(trip: Trip, command: AbortChange, now: int) -> Outcome:
 
 def _undo_move(trip: Trip, command: UndoMove, now: int) -> Outcome:
     saga = command.saga
-    released = tuple(HoldReleased(trip.spec.trip_id, hold.hold_id) for hold in trip.holds.values() if hold.for_move == saga)
+    released = tuple(
+        HoldReleased(trip.spec.trip_id, hold.hold_id) for hold in trip.holds.values() if hold.for_move == saga
+    )
     voided = tuple(
-        TicketVoided(trip.spec.trip_id, ticket.ticket_id, now) for ticket in trip.tickets.values()
+        TicketVoided(trip.spec.trip_id, ticket.ticket_id, now)
+        for ticket in trip.tickets.values()
         if ticket.for_move == saga and ticket.status is TicketStatus.ISSUED
     )
     undone = () if saga in trip.undone_moves else (MoveUndone(trip.spec.trip_id, saga, now),)
@@ -466,7 +558,11 @@ def _settle_move(trip: Trip, command: SettleMove, now: int) -> Outcome:
     if isinstance(ticket, Rejection):
         return ticket
     if ticket.for_move != command.saga:
-        return reject(Reason.CHANGE_NOT_ALLOWED, f"ticket {ticket.ticket_id} was not issued by rebooking {command.saga}", field="ticket_id")
+        return reject(
+            Reason.CHANGE_NOT_ALLOWED,
+            f"ticket {ticket.ticket_id} was not issued by rebooking {command.saga}",
+            field="ticket_id",
+        )
     if ticket.status is TicketStatus.VOID:
         return _undone(command.saga)  # only a move made is settled, and a move made is never undone
     if not ticket.move_pending:
@@ -492,7 +588,13 @@ def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) 
     # A cheaper trip: the difference goes back the way the order was paid.
     payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
     refund = RefundPart(
-        f"{order.order_id}-R{len(order.refunds) + 1}", payment.method, payment.provider_txn_id, (), ticket.price_fen - command.new_price_fen, 0, now,
+        f"{order.order_id}-R{len(order.refunds) + 1}",
+        payment.method,
+        payment.provider_txn_id,
+        (),
+        ticket.price_fen - command.new_price_fen,
+        0,
+        now,
         f"rebooked {ticket.ticket_id} to a cheaper trip",
     )
     return (changed, RefundRequested(trip.spec.trip_id, order.order_id, refund))
@@ -507,9 +609,13 @@ def change_refusal(trip: Trip, ticket: Ticket, now: int, policy: Policy) -> Reje
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
         return _changed(ticket)
     if ticket.changed_from:
-        return reject(Reason.CHANGE_NOT_ALLOWED, f"ticket {ticket.ticket_id} was rebooked already; a ticket is changed once")
+        return reject(
+            Reason.CHANGE_NOT_ALLOWED, f"ticket {ticket.ticket_id} was rebooked already; a ticket is changed once"
+        )
     if segment_status(trip, ticket.from_stop, now, policy) in (TripStatus.DEPARTED, TripStatus.CANCELLED):
-        return reject(Reason.CHANGE_NOT_ALLOWED, f"trip {trip.spec.trip_id} has left or was cancelled: refund the ticket instead")
+        return reject(
+            Reason.CHANGE_NOT_ALLOWED, f"trip {trip.spec.trip_id} has left or was cancelled: refund the ticket instead"
+        )
     return None
 
 
@@ -544,10 +650,23 @@ def _create_order(trip: Trip, command: CreateOrder, now: int) -> Outcome:
     if hold.hold_id in trip.order_of_hold:
         return _has_order(trip, hold.hold_id)
     order_id = f"{trip.spec.trip_id}-O{trip.orders_placed + 1}"
-    return (OrderCreated(
-        trip.spec.trip_id, order_id, hold.hold_id, hold.buyer, command.method.value, hold.fare_fen * len(hold.seats), hold.expires_at_ms, now,
-        hold.seats, hold.from_stop, hold.to_stop, hold.fare_fen, hold.holders,
-    ),)
+    return (
+        OrderCreated(
+            trip.spec.trip_id,
+            order_id,
+            hold.hold_id,
+            hold.buyer,
+            command.method.value,
+            hold.fare_fen * len(hold.seats),
+            hold.expires_at_ms,
+            now,
+            hold.seats,
+            hold.from_stop,
+            hold.to_stop,
+            hold.fare_fen,
+            hold.holders,
+        ),
+    )
 
 
 def _record_payment(trip: Trip, command: RecordPayment, now: int, policy: Policy) -> Outcome:
@@ -563,15 +682,25 @@ def _record_payment(trip: Trip, command: RecordPayment, now: int, policy: Policy
         return ()
     if command.amount_fen != order.amount_fen or command.method.value != order.method:
         return reject(
-            Reason.PAYMENT_MISMATCH, f"order {order.order_id} is for {order.amount_fen} fen by {order.method}",
-            amount_fen=order.amount_fen, method=order.method,
+            Reason.PAYMENT_MISMATCH,
+            f"order {order.order_id} is for {order.amount_fen} fen by {order.method}",
+            amount_fen=order.amount_fen,
+            method=order.method,
         )
     payment = Payment(command.method.value, command.provider_txn_id, command.amount_fen, command.paid_at_ms)
     paid = PaymentRecorded(trip.spec.trip_id, order.order_id, payment)
-    tickets = _ticket_order(trip, order, now, policy) if order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED) else None
+    tickets = (
+        _ticket_order(trip, order, now, policy)
+        if order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.EXPIRED)
+        else None
+    )
     if tickets is not None:
         issued, ticketed_ids = tickets
-        return (paid, issued, OrderTicketed(trip.spec.trip_id, order.order_id, ticketed_ids, now, payment.provider_txn_id))
+        return (
+            paid,
+            issued,
+            OrderTicketed(trip.spec.trip_id, order.order_id, ticketed_ids, now, payment.provider_txn_id),
+        )
     why = {
         OrderStatus.EXPIRED: "paid after the order expired, and its seats were gone",
         OrderStatus.CANCELLED: "paid for a cancelled order",
@@ -590,12 +719,29 @@ def _ticket_order(trip: Trip, order: Order, now: int, policy: Policy) -> tuple[T
         if any(trip.occupied[seat] & mask for seat in order.seats):
             return None
     tickets = _tickets(trip, order.seats, order.fare_fen, order.holders)
-    issued = TicketsIssued(trip.spec.trip_id, order.hold_id if hold is not None else "", order.from_stop, order.to_stop, tickets, now, order.buyer)
+    issued = TicketsIssued(
+        trip.spec.trip_id,
+        order.hold_id if hold is not None else "",
+        order.from_stop,
+        order.to_stop,
+        tickets,
+        now,
+        order.buyer,
+    )
     return issued, tuple(t.ticket_id for t in tickets)
 
 
 def _refund_whole(trip: Trip, order: Order, payment: Payment, now: int, why: str) -> RefundRequested:
-    refund = RefundPart(f"{order.order_id}-R{len(order.refunds) + 1}", payment.method, payment.provider_txn_id, (), payment.amount_fen, 0, now, why)
+    refund = RefundPart(
+        f"{order.order_id}-R{len(order.refunds) + 1}",
+        payment.method,
+        payment.provider_txn_id,
+        (),
+        payment.amount_fen,
+        0,
+        now,
+        why,
+    )
     return RefundRequested(trip.spec.trip_id, order.order_id, refund)
 
 
@@ -606,7 +752,10 @@ def _cancel_order(trip: Trip, command: CancelOrder, now: int) -> Outcome:
     if order.status is OrderStatus.CANCELLED:
         return ()
     if order.status is not OrderStatus.PENDING_PAYMENT:
-        return reject(Reason.ORDER_CLOSED, f"order {order.order_id} is {order.status.value}; only an unpaid order can be cancelled")
+        return reject(
+            Reason.ORDER_CLOSED,
+            f"order {order.order_id} is {order.status.value}; only an unpaid order can be cancelled",
+        )
     released = (HoldReleased(trip.spec.trip_id, order.hold_id),) if order.hold_id in trip.holds else ()
     return (*released, OrderCancelled(trip.spec.trip_id, order.order_id, now))
 
@@ -616,20 +765,35 @@ def _refund_order(trip: Trip, command: RefundOrder, now: int, policy: Policy) ->
     if isinstance(order, Rejection):
         return order
     if order.status not in (OrderStatus.TICKETED, OrderStatus.PARTIALLY_REFUNDED):
-        return reject(Reason.ORDER_CLOSED, f"order {order.order_id} is {order.status.value}; it has no tickets to refund")
-    wanted = command.ticket_ids or tuple(t for t in order.ticket_ids if trip.tickets[t].status is not TicketStatus.REFUNDED)
+        return reject(
+            Reason.ORDER_CLOSED, f"order {order.order_id} is {order.status.value}; it has no tickets to refund"
+        )
+    wanted = command.ticket_ids or tuple(
+        t for t in order.ticket_ids if trip.tickets[t].status is not TicketStatus.REFUNDED
+    )
     refunded = []
     for index, ticket_id in enumerate(wanted):
         if ticket_id not in order.ticket_ids:  # only a ticket the request named, so `index` is its place there
-            return reject(Reason.UNKNOWN_TICKET, f"ticket {ticket_id} is not in order {order.order_id}", field=element("ticket_ids", index), ticket_id=ticket_id)
+            return reject(
+                Reason.UNKNOWN_TICKET,
+                f"ticket {ticket_id} is not in order {order.order_id}",
+                field=element("ticket_ids", index),
+                ticket_id=ticket_id,
+            )
         one = _refund_ticket(trip, ticket_id, now, policy)
         if isinstance(one, Rejection):
             return one
         refunded.append(one)
     payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
     refund = RefundPart(
-        f"{order.order_id}-R{len(order.refunds) + 1}", payment.method, payment.provider_txn_id, tuple(wanted),
-        sum(r.refund_fen for r in refunded), sum(r.fee_fen for r in refunded), now, "refund requested",
+        f"{order.order_id}-R{len(order.refunds) + 1}",
+        payment.method,
+        payment.provider_txn_id,
+        tuple(wanted),
+        sum(r.refund_fen for r in refunded),
+        sum(r.fee_fen for r in refunded),
+        now,
+        "refund requested",
     )
     return (*refunded, RefundRequested(trip.spec.trip_id, order.order_id, refund))
 
@@ -639,7 +803,9 @@ def _settle_refund(trip: Trip, command: SettleRefund, now: int) -> Outcome:
     if isinstance(order, Rejection):
         return order
     if not any(r.refund_no == command.refund_no for r in order.refunds):
-        return reject(Reason.UNKNOWN_REFUND, f"order {order.order_id} has no refund {command.refund_no}", field="refund_no")
+        return reject(
+            Reason.UNKNOWN_REFUND, f"order {order.order_id} has no refund {command.refund_no}", field="refund_no"
+        )
     if any(no == command.refund_no for no, _, _ in order.settled):
         return ()
     return (RefundSettled(trip.spec.trip_id, order.order_id, command.refund_no, command.provider_refund_id, now),)
@@ -653,7 +819,9 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
     if held is not None:
         return held
     if ticket.status is TicketStatus.REFUNDED:
-        return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms)
+        return reject(
+            Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded", refunded_at_ms=ticket.refunded_at_ms
+        )
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
         return _changed(ticket)
     if ticket.status is TicketStatus.CHECKED_IN:
@@ -679,7 +847,9 @@ def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
     if segment_status(trip, 0, now, policy) is TripStatus.ON_SALE:
         opens = trip.departs_at_ms(0) - policy.boarding_opens_ms
-        return reject(Reason.NOT_YET_BOARDING, "a coach cannot leave before boarding has opened", boarding_opens_at_ms=opens)
+        return reject(
+            Reason.NOT_YET_BOARDING, "a coach cannot leave before boarding has opened", boarding_opens_at_ms=opens
+        )
     return () if trip.departed_at_ms else (TripDeparted(trip.spec.trip_id, now),)
 
 
@@ -698,7 +868,11 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
     if delay_ms == trip.delay_ms:
         return ()
     if delay_ms < trip.delay_ms:
-        return reject(Reason.INVALID_FIELD, f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; a delay only grows", field="delay_minutes")
+        return reject(
+            Reason.INVALID_FIELD,
+            f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; a delay only grows",
+            field="delay_minutes",
+        )
     return (TripDelayed(trip.spec.trip_id, delay_ms, now),)
 
 

@@ -258,4 +258,3 @@ class RefundSettled(Value, Event):
     refund_no: str
     provider_refund_id: str
     at_ms: int
-

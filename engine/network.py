@@ -250,7 +250,9 @@ def _parse_rows(r: _Reader, where: str, rows: object) -> tuple[tuple[str, ...], 
     labels = [label for row in rows for label in row if label != AISLE]
     bad = [label for label in labels if not isinstance(label, str) or not SEAT_LABEL.fullmatch(label)]
     if bad:
-        r.problem(f"{where}.rows", f"bad seat labels {', '.join(quote(label) for label in bad[:3])}: 1-4 letters or digits")
+        r.problem(
+            f"{where}.rows", f"bad seat labels {', '.join(quote(label) for label in bad[:3])}: 1-4 letters or digits"
+        )
     elif len(set(labels)) != len(labels):
         r.problem(f"{where}.rows", "seat labels must be unique")
     elif not 1 <= len(labels) <= MAX_SEATS_PER_TRIP:
@@ -287,7 +289,7 @@ def _parse_stops(
     for k, stop in enumerate(stops):
         at = f"{where}.stops[{k}]"
         if not isinstance(stop, dict):
-            r.problem(at, "must be a table like { station = \"SJZ\", minutes = 0, km = 0 }")
+            r.problem(at, 'must be a table like { station = "SJZ", minutes = 0, km = 0 }')
             continue
         r.known_keys(stop, at, KEYS["stops"])
         code = r.string(stop, at, "station", STATION_CODE)
@@ -319,7 +321,7 @@ def _parse_fare_overrides(
     for k, fare in enumerate(overrides):
         at = f"{where}.fares[{k}]"
         if not isinstance(fare, dict):
-            r.problem(at, "must be a table like { from = \"SJZ\", to = \"BJ\", fen = 8500 }")
+            r.problem(at, 'must be a table like { from = "SJZ", to = "BJ", fen = 8500 }')
             continue
         r.known_keys(fare, at, KEYS["fares"])
         # Only strings can name a stop; a TOML array or table here is unhashable and would crash.
@@ -345,7 +347,11 @@ def _parse_schedules(
         route_id = r.string(table, where, "route")
         operator_id = r.string(table, where, "operator")
         vehicle_id = r.string(table, where, "vehicle")
-        for key, value, known in (("route", route_id, routes), ("operator", operator_id, operators), ("vehicle", vehicle_id, vehicles)):
+        for key, value, known in (
+            ("route", route_id, routes),
+            ("operator", operator_id, operators),
+            ("vehicle", vehicle_id, vehicles),
+        ):
             if value and value not in known:
                 r.problem(f"{where}.{key}", f"unknown {key} {quote(value)}")
         departs = table.get("departs")
@@ -373,7 +379,7 @@ def expand(network: Network, first_day: dt.date, days: int) -> list[TripSpec]:
 def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
     route = network.routes[schedule.route_id]
     vehicle_name, rows = network.vehicles[schedule.vehicle_id]
-    midnight_utc = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    midnight_utc = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     departs_at = midnight_utc + dt.timedelta(minutes=schedule.departs_min - network.utc_offset_min)
     return TripSpec(
         trip_id=f"{schedule.schedule_id}-{day:%Y%m%d}",

@@ -34,7 +34,9 @@ class Policy(Value):
     boarding_closes_ms: int = 5 * MINUTE_MS  # ...and closes this long after, unless dispatch says it left
     sales_close_ms: int = 0  # sales stop this long before departure from the boarding stop
     refund_tiers: tuple[RefundTier, ...] = (RefundTier(2 * HOUR_MS, 1000, 50), RefundTier(0, 2000, 100))
-    archive_after_ms: int = DEFAULT_ARCHIVE_AFTER_DAYS * DAY_MS  # a trip leaves the owner's memory this long after its last stop
+    archive_after_ms: int = (
+        DEFAULT_ARCHIVE_AFTER_DAYS * DAY_MS
+    )  # a trip leaves the owner's memory this long after its last stop
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -55,7 +57,15 @@ class PolicyError(Exception):
         self.problems = problems
 
 
-POLICY_KEYS = {"hold_minutes", "boarding_opens_minutes", "boarding_closes_minutes", "sales_close_minutes", "refund_tiers", "archive_after_days", "accounts"}
+POLICY_KEYS = {
+    "hold_minutes",
+    "boarding_opens_minutes",
+    "boarding_closes_minutes",
+    "sales_close_minutes",
+    "refund_tiers",
+    "archive_after_days",
+    "accounts",
+}
 ACCOUNT_KEYS = {"idle_session_minutes", "max_failed_logins", "lockout_minutes"}
 MAX_POLICY_MINUTES = 24 * 60
 
@@ -63,14 +73,17 @@ MAX_POLICY_MINUTES = 24 * 60
 def parse_policy(doc: dict[str, Any]) -> Policy:
     """A station's rules from a policy file (TOML, docs/operations.md); every problem is named.
 
-        hold_minutes = 10
-        boarding_opens_minutes = 60
-        boarding_closes_minutes = 5
-        sales_close_minutes = 0
-        refund_tiers = [{ hours_before = 2, fee_percent = 10, min_fee_fen = 50 }, { hours_before = 0, fee_percent = 20, min_fee_fen = 100 }]
-        archive_after_days = 62
+    hold_minutes = 10
+    boarding_opens_minutes = 60
+    boarding_closes_minutes = 5
+    sales_close_minutes = 0
+    refund_tiers = [{ hours_before = 2, fee_percent = 10, min_fee_fen = 50 }, { hours_before = 0, fee_percent = 20, min_fee_fen = 100 }]
+    archive_after_days = 62
     """
-    problems = [f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})" for key in sorted(set(doc) - POLICY_KEYS)]
+    problems = [
+        f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})"
+        for key in sorted(set(doc) - POLICY_KEYS)
+    ]
     defaults = Policy()
 
     def minutes(key: str, default_ms: int, low: int) -> int:
@@ -89,7 +102,9 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
     tiers = _parse_tiers(doc.get("refund_tiers"), problems) if "refund_tiers" in doc else defaults.refund_tiers
     archive_days = doc.get("archive_after_days", DEFAULT_ARCHIVE_AFTER_DAYS)
     if type(archive_days) is not int or not MIN_ARCHIVE_AFTER_DAYS <= archive_days <= MAX_ARCHIVE_AFTER_DAYS:
-        problems.append(f"archive_after_days: must be a whole number of days in {MIN_ARCHIVE_AFTER_DAYS}..{MAX_ARCHIVE_AFTER_DAYS}")
+        problems.append(
+            f"archive_after_days: must be a whole number of days in {MIN_ARCHIVE_AFTER_DAYS}..{MAX_ARCHIVE_AFTER_DAYS}"
+        )
     if problems:
         raise PolicyError(problems)
     return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS)
@@ -98,15 +113,18 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
 def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     """The `[accounts]` table of a policy file: session idle time and the login lock-out.
 
-        [accounts]
-        idle_session_minutes = 30
-        max_failed_logins = 5
-        lockout_minutes = 15
+    [accounts]
+    idle_session_minutes = 30
+    max_failed_logins = 5
+    lockout_minutes = 15
     """
     table = doc.get("accounts", {})
     if not isinstance(table, dict):
         raise PolicyError(["accounts: must be a table"])
-    problems = [f"accounts.{key}: unknown key (expected one of {', '.join(sorted(ACCOUNT_KEYS))})" for key in sorted(set(table) - ACCOUNT_KEYS)]
+    problems = [
+        f"accounts.{key}: unknown key (expected one of {', '.join(sorted(ACCOUNT_KEYS))})"
+        for key in sorted(set(table) - ACCOUNT_KEYS)
+    ]
     defaults = AccountRules()
 
     def whole(key: str, default: int, low: int, high: int) -> int:

@@ -151,6 +151,8 @@ def at_path(rejection: Rejection, path: str) -> Rejection:
     named = rejection.fact("field")
     if named is None or named == path:
         return rejection
-    message = f"{path}{rejection.message[len(named):]}" if rejection.message.startswith(f"{named}:") else rejection.message
+    message = (
+        f"{path}{rejection.message[len(named) :]}" if rejection.message.startswith(f"{named}:") else rejection.message
+    )
     facts = tuple((key, path if key == "field" else value) for key, value in rejection.facts)
     return Rejection(rejection.reason, message, facts)

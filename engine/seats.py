@@ -13,7 +13,9 @@ def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
             if not bits & mask:
                 return (seat,)
         return None
-    free = [[seat if seat is not None and occupied[seat] & mask == 0 else None for seat in row] for row in trip.seat_rows]
+    free = [
+        [seat if seat is not None and occupied[seat] & mask == 0 else None for seat in row] for row in trip.seat_rows
+    ]
     for row in free:  # side by side, no aisle between
         run = _run_of(row, count)
         if run:

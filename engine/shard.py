@@ -74,7 +74,9 @@ class Changes:
     requests_added: dict[str, tuple[int, Receipt]] = field(default_factory=dict)
     requests_evicted: set[str] = field(default_factory=set)
     audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
-    archived: list[TripRecord] = field(default_factory=list)  # the last records of trips archived since, to move to the archive
+    archived: list[TripRecord] = field(
+        default_factory=list
+    )  # the last records of trips archived since, to move to the archive
 
 
 def complete_record(record: tuple[Any, ...], reply: Reply) -> tuple[Any, ...]:
@@ -114,7 +116,8 @@ class ShardEngine:
 
         # Plain items call _apply straight, not through the function the outbox needs: one call fewer each.
         replies = [
-            self.audit_outbox.answer(item, apply, entries, complete_record) if type(item) is Audited
+            self.audit_outbox.answer(item, apply, entries, complete_record)
+            if type(item) is Audited
             else self._apply(item, now, entries)
             for item in batch
         ]
@@ -135,7 +138,14 @@ class ShardEngine:
             self._evolve(entry.events)
             self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))  # type: ignore[union-attr]
 
-    def restore(self, now: int, trips: list[TripRecord], requests: list[tuple[int, str, Receipt]], audit_outbox: list[tuple] = (), archived: list[str] = ()) -> None:
+    def restore(
+        self,
+        now: int,
+        trips: list[TripRecord],
+        requests: list[tuple[int, str, Receipt]],
+        audit_outbox: list[tuple] = (),
+        archived: list[str] = (),
+    ) -> None:
         """Start from a snapshot: its trip records, remembered requests (oldest first), audit outbox
         and the ids of the trips it archived."""
         self.last_now = now
@@ -171,14 +181,18 @@ class ShardEngine:
         return changes
 
     def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
-        return answer(self.state, item, now, self.policy) if isinstance(item, Query) else self._command(item, now, entries)
+        return (
+            answer(self.state, item, now, self.policy) if isinstance(item, Query) else self._command(item, now, entries)
+        )
 
     def _command(self, command: Command, now: int, entries: list[Entry | Refusal | AuditNote]) -> Reply | Rejection:
         if command.request_id:
             seen = self.recent.get(command.request_id)
             if seen is not None:
                 if seen.command != command:
-                    return reject(Reason.REQUEST_ID_REUSED, f"request_id {command.request_id} was used for a different request")
+                    return reject(
+                        Reason.REQUEST_ID_REUSED, f"request_id {command.request_id} was used for a different request"
+                    )
                 return cast("Reply | Rejection", self.answer_retry(command.request_id))  # remembered: not None
         outcome = decide(self.state, command, now, self.policy)
         if isinstance(outcome, Rejection):

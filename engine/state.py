@@ -18,9 +18,12 @@ from .events import (
     ChangeBegun,
     ChangeCleared,
     Event,
+    Holder,
+    HoldExpired,
+    HoldPlaced,
+    HoldReleased,
     MoveSettled,
     MoveUndone,
-    Holder,
     OrderCancelled,
     OrderCreated,
     OrderExpired,
@@ -30,9 +33,6 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
-    HoldExpired,
-    HoldPlaced,
-    HoldReleased,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -65,7 +65,7 @@ def legs_mask(from_stop: int, to_stop: int) -> int:
     return (1 << to_stop) - (1 << from_stop)
 
 
-def seats_free(trip: "Trip", mask: int) -> int:
+def seats_free(trip: Trip, mask: int) -> int:
     """How many seats are free on every leg of `mask`."""
     return sum(1 for bits in trip.occupied if bits & mask == 0)
 
@@ -256,7 +256,14 @@ def evolve(state: ShardState, event: Event) -> None:
             _trim_expiry(state)
         case TicketRefunded(trip_id, ticket_id, fee_fen, refund_fen, at_ms):
             trip = state.trips[trip_id]
-            ticket = _change(trip.tickets, ticket_id, status=TicketStatus.REFUNDED, refund_fee_fen=fee_fen, refunded_fen=refund_fen, refunded_at_ms=at_ms)
+            ticket = _change(
+                trip.tickets,
+                ticket_id,
+                status=TicketStatus.REFUNDED,
+                refund_fee_fen=fee_fen,
+                refunded_fen=refund_fen,
+                refunded_at_ms=at_ms,
+            )
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketChanged(trip_id, ticket_id, new_ticket_id, at_ms):
             trip = state.trips[trip_id]
@@ -286,7 +293,13 @@ def evolve(state: ShardState, event: Event) -> None:
             state.moving.pop(ticket_id, None)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketCheckedIn(trip_id, ticket_id, gate_id, at_ms):
-            _change(state.trips[trip_id].tickets, ticket_id, status=TicketStatus.CHECKED_IN, checked_in_at_ms=at_ms, gate_id=gate_id)
+            _change(
+                state.trips[trip_id].tickets,
+                ticket_id,
+                status=TicketStatus.CHECKED_IN,
+                checked_in_at_ms=at_ms,
+                gate_id=gate_id,
+            )
         case TripDeparted(trip_id, at_ms):
             state.trips[trip_id].departed_at_ms = at_ms
         case TripCancelled(trip_id, at_ms):
@@ -295,11 +308,36 @@ def evolve(state: ShardState, event: Event) -> None:
             trip = state.trips[trip_id]
             trip.delay_ms = delay_ms
             trip.view_cache.clear()  # stop times changed
-        case OrderCreated(trip_id, order_id, hold_id, buyer, method, amount_fen, pay_by_ms, at_ms, seats, from_stop, to_stop, fare_fen, holders):
+        case OrderCreated(
+            trip_id,
+            order_id,
+            hold_id,
+            buyer,
+            method,
+            amount_fen,
+            pay_by_ms,
+            at_ms,
+            seats,
+            from_stop,
+            to_stop,
+            fare_fen,
+            holders,
+        ):
             trip = state.trips[trip_id]
             trip.orders[order_id] = Order(
-                order_id, hold_id, buyer, method, amount_fen, pay_by_ms, at_ms, seats=seats, from_stop=from_stop, to_stop=to_stop,
-                fare_fen=fare_fen, holders=holders, history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
+                order_id,
+                hold_id,
+                buyer,
+                method,
+                amount_fen,
+                pay_by_ms,
+                at_ms,
+                seats=seats,
+                from_stop=from_stop,
+                to_stop=to_stop,
+                fare_fen=fare_fen,
+                holders=holders,
+                history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
             )
             trip.orders_placed += 1
             trip.order_of_hold[hold_id] = order_id
@@ -319,13 +357,20 @@ def evolve(state: ShardState, event: Event) -> None:
         case OrderExpired(trip_id, order_id, at_ms) | OrderCancelled(trip_id, order_id, at_ms):
             trip = state.trips[trip_id]
             trip.order_of_hold.pop(trip.orders[order_id].hold_id, None)
-            _order_status(trip, order_id, OrderStatus.EXPIRED if isinstance(event, OrderExpired) else OrderStatus.CANCELLED, at_ms)
+            _order_status(
+                trip, order_id, OrderStatus.EXPIRED if isinstance(event, OrderExpired) else OrderStatus.CANCELLED, at_ms
+            )
         case RefundRequested(trip_id, order_id, refund):
             trip = state.trips[trip_id]
             order = _change(trip.orders, order_id, refunds=trip.orders[order_id].refunds + (refund,))
             if refund.ticket_ids:
                 done = all(trip.tickets[t].status is TicketStatus.REFUNDED for t in order.ticket_ids)
-                _order_status(trip, order_id, OrderStatus.REFUNDED if done else OrderStatus.PARTIALLY_REFUNDED, refund.requested_at_ms)
+                _order_status(
+                    trip,
+                    order_id,
+                    OrderStatus.REFUNDED if done else OrderStatus.PARTIALLY_REFUNDED,
+                    refund.requested_at_ms,
+                )
         case RefundSettled(trip_id, order_id, refund_no, provider_refund_id, at_ms):
             orders = state.trips[trip_id].orders
             _change(orders, order_id, settled=orders[order_id].settled + ((refund_no, provider_refund_id, at_ms),))
@@ -355,7 +400,15 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
         assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[seat] |= mask
     trip.holds[event.hold_id] = Hold(
-        event.hold_id, event.seats, event.from_stop, event.to_stop, event.fare_fen, event.expires_at_ms, event.buyer, event.holders, event.for_move,
+        event.hold_id,
+        event.seats,
+        event.from_stop,
+        event.to_stop,
+        event.fare_fen,
+        event.expires_at_ms,
+        event.buyer,
+        event.holders,
+        event.for_move,
     )
     trip.holds_placed += 1
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
@@ -402,8 +455,17 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
         assert trip.occupied[issued.seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[issued.seat] |= mask
         trip.tickets[issued.ticket_id] = Ticket(
-            issued.ticket_id, issued.seat, event.from_stop, event.to_stop, issued.price_fen, event.at_ms, buyer=event.buyer, holder=issued.holder,
-            changed_from=event.changed_from, for_move=for_move, move_pending=event.move_pending,
+            issued.ticket_id,
+            issued.seat,
+            event.from_stop,
+            event.to_stop,
+            issued.price_fen,
+            event.at_ms,
+            buyer=event.buyer,
+            holder=issued.holder,
+            changed_from=event.changed_from,
+            for_move=for_move,
+            move_pending=event.move_pending,
         )
     trip.tickets_issued += len(event.tickets)
 
@@ -451,9 +513,19 @@ class TripRecord(Value):
 
 def trip_record(trip: Trip) -> TripRecord:
     return TripRecord(
-        trip.spec, tuple(trip.occupied), tuple(trip.holds.values()), tuple(trip.tickets.values()), dict(trip.expired_holds),
-        trip.departed_at_ms, trip.cancelled_at_ms, trip.holds_placed, trip.tickets_issued, tuple(trip.orders.values()), trip.orders_placed,
-        trip.delay_ms, tuple(sorted(trip.undone_moves)),
+        trip.spec,
+        tuple(trip.occupied),
+        tuple(trip.holds.values()),
+        tuple(trip.tickets.values()),
+        dict(trip.expired_holds),
+        trip.departed_at_ms,
+        trip.cancelled_at_ms,
+        trip.holds_placed,
+        trip.tickets_issued,
+        tuple(trip.orders.values()),
+        trip.orders_placed,
+        trip.delay_ms,
+        tuple(sorted(trip.undone_moves)),
     )
 
 
@@ -472,7 +544,18 @@ def record_buyers(record: TripRecord) -> set[str]:
 def restore_trip(state: ShardState, record: TripRecord) -> None:
     """Put a trip back from its snapshot record (the inverse of trip_record)."""
     (
-        spec, occupied, holds, tickets, expired_holds, departed_at_ms, cancelled_at_ms, holds_placed, tickets_issued, orders, orders_placed, delay_ms,
+        spec,
+        occupied,
+        holds,
+        tickets,
+        expired_holds,
+        departed_at_ms,
+        cancelled_at_ms,
+        holds_placed,
+        tickets_issued,
+        orders,
+        orders_placed,
+        delay_ms,
         undone_moves,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
@@ -482,9 +565,15 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.expired_holds = dict(expired_holds)
     trip.departed_at_ms, trip.cancelled_at_ms = departed_at_ms, cancelled_at_ms
     trip.holds_placed, trip.tickets_issued = holds_placed, tickets_issued
-    trip.orders, trip.orders_placed, trip.delay_ms = {order.order_id: order for order in orders}, orders_placed, delay_ms
+    trip.orders, trip.orders_placed, trip.delay_ms = (
+        {order.order_id: order for order in orders},
+        orders_placed,
+        delay_ms,
+    )
     trip.undone_moves = set(undone_moves)
-    state.moving.update((ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move())
+    state.moving.update(
+        (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
+    )
     for order in orders:
         if order.status is OrderStatus.PENDING_PAYMENT:
             trip.order_of_hold[order.hold_id] = order.order_id

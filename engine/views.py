@@ -28,10 +28,10 @@ from .commands import (
     DepartTrip,
     GetManifest,
     GetOrder,
-    ListMoney,
     GetSeatMap,
     GetTicket,
     GetTrip,
+    ListMoney,
     ListMoves,
     ListOrders,
     ListStations,
@@ -53,12 +53,34 @@ from .commands import (
     order_trip,
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
-from .events import Event, Holder, HoldExpired, HoldPlaced, OrderCreated, Payment, RefundPart, TicketCheckedIn, TicketRefunded, TicketsIssued
-from .events import IssuedTicket
+from .events import (
+    Event,
+    Holder,
+    HoldExpired,
+    HoldPlaced,
+    IssuedTicket,
+    OrderCreated,
+    Payment,
+    RefundPart,
+    TicketCheckedIn,
+    TicketRefunded,
+    TicketsIssued,
+)
 from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
-from .state import Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, TripRecord, legs_mask, seats_free, state_of
+from .state import (
+    Order,
+    OrderStatus,
+    ShardState,
+    Ticket,
+    TicketStatus,
+    Trip,
+    TripRecord,
+    legs_mask,
+    seats_free,
+    state_of,
+)
 from .values import Reply, Value
 
 
@@ -231,7 +253,6 @@ class MovesView(Value, Reply):
     moves: tuple[tuple[str, str, str], ...]  # (old ticket id, saga, new trip id)
 
 
-
 def stop_views(trip: Trip) -> tuple[StopView, ...]:
     stops = trip.view_cache.get("stops")
     if stops is None:
@@ -266,7 +287,9 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
     return view
 
 
-def ticket_view(trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_status: TripStatus | None = None) -> TicketView:
+def ticket_view(
+    trip: Trip, ticket: Ticket, now: int, policy: Policy, trip_status: TripStatus | None = None
+) -> TicketView:
     stops = stop_views(trip)
     return TicketView(
         ticket_id=ticket.ticket_id,
@@ -298,15 +321,33 @@ def _issued_view(
     step with ticket_view and with the Ticket that state._issue makes."""
     stops = stop_views(trip)
     return TicketView(
-        ticket_id=t.ticket_id, trip=trip_view(trip, now, policy, trip_status),
-        from_stop=stops[issued.from_stop], to_stop=stops[issued.to_stop], seat_label=trip.seat_labels[t.seat],
-        price_fen=t.price_fen, status=TicketStatus.ISSUED, issued_at_ms=issued.at_ms, checked_in_at_ms=0, gate_id="",
-        refund_fee_fen=0, refunded_fen=0, refunded_at_ms=0, holder=t.holder, changed_from=issued.changed_from,
+        ticket_id=t.ticket_id,
+        trip=trip_view(trip, now, policy, trip_status),
+        from_stop=stops[issued.from_stop],
+        to_stop=stops[issued.to_stop],
+        seat_label=trip.seat_labels[t.seat],
+        price_fen=t.price_fen,
+        status=TicketStatus.ISSUED,
+        issued_at_ms=issued.at_ms,
+        checked_in_at_ms=0,
+        gate_id="",
+        refund_fee_fen=0,
+        refunded_fen=0,
+        refunded_at_ms=0,
+        holder=t.holder,
+        changed_from=issued.changed_from,
         buyer=issued.buyer,
     )
 
 
-def render(state: ShardState, command: Command, events: tuple[Event, ...], now: int, policy: Policy, trip_status: TripStatus | None) -> Reply:
+def render(
+    state: ShardState,
+    command: Command,
+    events: tuple[Event, ...],
+    now: int,
+    policy: Policy,
+    trip_status: TripStatus | None,
+) -> Reply:
     """The reply to a command, as it was when its events were applied at `now`.
 
     Only the events, `now`, the trip's status right after them, and what never changes (trip specs,
@@ -342,14 +383,22 @@ def render(state: ShardState, command: Command, events: tuple[Event, ...], now: 
             trip = state.trips[command.trip_id]
             then = msgspec.structs.replace(
                 _as_issued(trip.tickets[command.ticket_id]),
-                status=TicketStatus.REFUNDED, refund_fee_fen=refunded.fee_fen, refunded_fen=refunded.refund_fen, refunded_at_ms=refunded.at_ms,
+                status=TicketStatus.REFUNDED,
+                refund_fee_fen=refunded.fee_fen,
+                refunded_fen=refunded.refund_fen,
+                refunded_at_ms=refunded.at_ms,
             )
             return ticket_view(trip, then, now, policy, trip_status)
         case CheckIn():
             (checked,) = events
             assert isinstance(checked, TicketCheckedIn)
             trip = state.trips[command.trip_id]
-            then = msgspec.structs.replace(_as_issued(trip.tickets[command.ticket_id]), status=TicketStatus.CHECKED_IN, checked_in_at_ms=checked.at_ms, gate_id=checked.gate_id)
+            then = msgspec.structs.replace(
+                _as_issued(trip.tickets[command.ticket_id]),
+                status=TicketStatus.CHECKED_IN,
+                checked_in_at_ms=checked.at_ms,
+                gate_id=checked.gate_id,
+            )
             return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)
@@ -377,12 +426,21 @@ def _money(state: ShardState, start_ms: int, end_ms: int) -> Iterator[MoneyLine]
         for order in trip.orders.values():
             for payment in order.payments:
                 if start_ms <= payment.paid_at_ms < end_ms:
-                    yield MoneyLine(payment.method, payment.provider_txn_id, order.order_id, payment.amount_fen, "PAY", payment.paid_at_ms)
+                    yield MoneyLine(
+                        payment.method,
+                        payment.provider_txn_id,
+                        order.order_id,
+                        payment.amount_fen,
+                        "PAY",
+                        payment.paid_at_ms,
+                    )
             refunds = {refund.refund_no: refund for refund in order.refunds}
             for refund_no, _, at_ms in order.settled:
                 if start_ms <= at_ms < end_ms:
                     refund = refunds[refund_no]
-                    yield MoneyLine(refund.method, refund.provider_txn_id, order.order_id, refund.amount_fen, "REFUND", at_ms)
+                    yield MoneyLine(
+                        refund.method, refund.provider_txn_id, order.order_id, refund.amount_fen, "REFUND", at_ms
+                    )
 
 
 def _order_id(
@@ -403,18 +461,31 @@ def orders_view(views: Iterable[OrderView]) -> OrdersView:
 
 def order_view(trip: Trip, order: Order, now: int, policy: Policy) -> OrderView:
     return OrderView(
-        order_id=order.order_id, trip=trip_view(trip, now, policy), status=order.status, buyer=order.buyer, method=order.method,
-        amount_fen=order.amount_fen, pay_by_ms=order.pay_by_ms, created_at_ms=order.created_at_ms,
-        from_stop=stop_view(trip, order.from_stop), to_stop=stop_view(trip, order.to_stop),
-        seat_labels=tuple(trip.seat_labels[seat] for seat in order.seats), holders=order.holders,
+        order_id=order.order_id,
+        trip=trip_view(trip, now, policy),
+        status=order.status,
+        buyer=order.buyer,
+        method=order.method,
+        amount_fen=order.amount_fen,
+        pay_by_ms=order.pay_by_ms,
+        created_at_ms=order.created_at_ms,
+        from_stop=stop_view(trip, order.from_stop),
+        to_stop=stop_view(trip, order.to_stop),
+        seat_labels=tuple(trip.seat_labels[seat] for seat in order.seats),
+        holders=order.holders,
         tickets=tuple(ticket_view(trip, trip.tickets[t], now, policy) for t in order.ticket_ids),
-        payments=order.payments, refunds=order.refunds, settled=order.settled, history=order.history,
+        payments=order.payments,
+        refunds=order.refunds,
+        settled=order.settled,
+        history=order.history,
     )
 
 
 def _as_issued(ticket: Ticket) -> Ticket:
     """A copy of the ticket as it was when issued: its seat and price never change, the rest does."""
-    return Ticket(ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms)
+    return Ticket(
+        ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms
+    )
 
 
 def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply | Rejection:
@@ -435,7 +506,9 @@ def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply |
             return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
-            views = [order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids]
+            views = [
+                order_view(state.trips[order_trip(i)], state.trips[order_trip(i)].orders[i], now, policy) for i in ids
+            ]
             return orders_view(views)
     trip = find_trip(state, query.trip_id)
     if isinstance(trip, Rejection):
@@ -487,7 +560,9 @@ def _offers(state: ShardState, query: SearchTrips, now: int, policy: Policy) -> 
         departs = trip.departs_at_ms(i)
         if query.start_ms <= departs < query.end_ms:
             matches.append((departs, trip.spec.trip_id, trip, i, j))
-    matches = heapq.nsmallest(query.limit, matches, key=_BY_DEPARTURE) if query.limit else sorted(matches, key=_BY_DEPARTURE)
+    matches = (
+        heapq.nsmallest(query.limit, matches, key=_BY_DEPARTURE) if query.limit else sorted(matches, key=_BY_DEPARTURE)
+    )
     return [
         OfferView(
             trip=trip_view(trip, now, policy),
@@ -511,7 +586,9 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
     mask = legs_mask(*segment)
     rows = tuple(
         tuple(
-            SeatView(AISLE, False) if label == AISLE else SeatView(label, trip.occupied[trip.seat_index[label]] & mask == 0)
+            SeatView(AISLE, False)
+            if label == AISLE
+            else SeatView(label, trip.occupied[trip.seat_index[label]] & mask == 0)
             for label in row
         )
         for row in trip.spec.rows
@@ -526,14 +603,15 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
     )
 
 
-
 # Reads an owner answers from an archived trip's last record (its shell fetches the record): its
 # tickets, orders and manifest, and the trip itself, whose stops and operator the gateway's scope
 # checks read with GetTrip.
 ARCHIVE_READS = (GetTrip, GetTicket, GetOrder, GetManifest)
 
 
-def answer_archived(record: TripRecord, query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders, now: int, policy: Policy) -> Reply | Rejection:
+def answer_archived(
+    record: TripRecord, query: GetTrip | GetTicket | GetOrder | GetManifest | ListOrders, now: int, policy: Policy
+) -> Reply | Rejection:
     """An archived trip, its manifest, a ticket or order of it, or an account's orders on it, from
     the trip's last record (engine.state.TripRecord), with the same checks as for a trip held (a
     passenger sees only their own)."""

@@ -11,8 +11,8 @@ import asyncio
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
@@ -85,7 +85,9 @@ class AccountDesk:
         if self.password_checks is not None:
             self.password_checks.labels(account=account).inc()
 
-    async def ask(self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, from_reply: bool = False) -> Any:
+    async def ask(
+        self, context: grpc.aio.ServicerContext, item: Any, audited: bool = False, from_reply: bool = False
+    ) -> Any:
         """The owner's reply; abort the call on a rejection.  `audited`: the call's audit record
         goes along, and the owner journals it with the call (engine/outbox.py), for handlers whose
         call is settled by this owner call (`from_reply`: the owner completes the record from its
@@ -112,7 +114,9 @@ class AccountDesk:
         return await asyncio.get_running_loop().run_in_executor(None, self.secrets.passwords.hash_password, password)
 
     async def password_matches(self, stored: str, password: str) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(None, self.secrets.passwords.verify_password, stored, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.secrets.passwords.verify_password, stored, password
+        )
 
     def phone_login_key(self, phone: str) -> str:
         return "phone:" + self.secrets.keyring.blind_index(phone, PHONE_CONTEXT).hex()
@@ -145,9 +149,17 @@ class AccountDesk:
         if viewer != view.account_id:
             display_name = identity.mask_name(display_name)
         return accounts_pb2.Account(
-            account_id=view.account_id, kind=KIND_TO_PROTO[view.kind], login_name=login, display_name=display_name,
-            roles=view.roles, stations=view.stations, operators=view.operators, disabled=view.disabled,
-            created_at=timestamp(view.created_at_ms), second_factor=view.second_factor, cash_acceptor=view.cash_acceptor,
+            account_id=view.account_id,
+            kind=KIND_TO_PROTO[view.kind],
+            login_name=login,
+            display_name=display_name,
+            roles=view.roles,
+            stations=view.stations,
+            operators=view.operators,
+            disabled=view.disabled,
+            created_at=timestamp(view.created_at_ms),
+            second_factor=view.second_factor,
+            cash_acceptor=view.cash_acceptor,
         )
 
     async def holders(self, account_id: str, passenger_ids: tuple[str, ...]) -> tuple[Holder, ...] | Rejection:
@@ -160,23 +172,44 @@ class AccountDesk:
         for index, passenger_id in enumerate(passenger_ids):
             record = records.get(passenger_id)
             if record is None:
-                return reject(Reason.UNKNOWN_PASSENGER, f"no passenger {passenger_id} on this account's list", field=element("passenger_ids", index))
+                return reject(
+                    Reason.UNKNOWN_PASSENGER,
+                    f"no passenger {passenger_id} on this account's list",
+                    field=element("passenger_ids", index),
+                )
             keyring = self.secrets.keyring
             name = keyring.decrypt(record.name_cipher, passenger_context("name", account_id))
             number = keyring.decrypt(record.document_cipher, passenger_context("document", account_id))
-            holders.append(Holder(account_id, passenger_id, identity.mask_name(name), record.document_type, identity.mask_document(number)))
+            holders.append(
+                Holder(
+                    account_id,
+                    passenger_id,
+                    identity.mask_name(name),
+                    record.document_type,
+                    identity.mask_document(number),
+                )
+            )
         return tuple(holders)
 
     def passenger(self, account_id: str, record: ac.PassengerRecord, unmasked: bool = False) -> accounts_pb2.Passenger:
         keyring = self.secrets.keyring
         name = keyring.decrypt(record.name_cipher, passenger_context("name", account_id))
         number = keyring.decrypt(record.document_cipher, passenger_context("document", account_id))
-        phone = keyring.decrypt(record.phone_cipher, passenger_context("phone", account_id)) if record.phone_cipher else ""
+        phone = (
+            keyring.decrypt(record.phone_cipher, passenger_context("phone", account_id)) if record.phone_cipher else ""
+        )
         if not unmasked:
-            name, number, phone = identity.mask_name(name), identity.mask_document(number), identity.mask_phone(phone) if phone else ""
+            name, number, phone = (
+                identity.mask_name(name),
+                identity.mask_document(number),
+                identity.mask_phone(phone) if phone else "",
+            )
         return accounts_pb2.Passenger(
-            passenger_id=record.passenger_id, name=name, document_type=DOCUMENT_TO_PROTO[record.document_type],
-            document_number=number, phone=phone,
+            passenger_id=record.passenger_id,
+            name=name,
+            document_type=DOCUMENT_TO_PROTO[record.document_type],
+            document_number=number,
+            phone=phone,
         )
 
     def fingerprint(self, *parts: str) -> bytes:
@@ -187,14 +220,23 @@ class AccountDesk:
         checked against the first request's stored hash instead (`recall`)."""
         return self.secrets.keyring.blind_index("\x1f".join(parts), "request.fingerprint")
 
-    async def recall(self, context, request_id: str, fingerprint: bytes, password: str, stored_hash: Callable[[Any], str]) -> Any | None:
+    async def recall(
+        self, context, request_id: str, fingerprint: bytes, password: str, stored_hash: Callable[[Any], str]
+    ) -> Any | None:
         """The first answer to a retried request, or None if this request id is new.  The retry's
         password must match the hash the first request stored, or it is another request."""
         remembered = await self.ask(context, ac.Recall(request_id, fingerprint))
         if isinstance(remembered, ac.NotRemembered):
             return None
         if not await self.password_matches(stored_hash(remembered.command), password):
-            await abort(context, reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different request", field="request_id"))
+            await abort(
+                context,
+                reject(
+                    Reason.REQUEST_ID_REUSED,
+                    f"request_id {request_id} was used for a different request",
+                    field="request_id",
+                ),
+            )
         if isinstance(remembered.reply, Rejection):
             await abort(context, remembered.reply)
         return remembered.reply
@@ -205,7 +247,14 @@ class AccountDesk:
         return self.secrets.keyring.blind_index(f"{request_id}\x1f{login_name}", purpose)
 
     async def new_account(
-        self, context, kind: ac.AccountKind, login_name: str, password: str, display_name: str, totp_secret: str = "", generated: bool = False,
+        self,
+        context,
+        kind: ac.AccountKind,
+        login_name: str,
+        password: str,
+        display_name: str,
+        totp_secret: str = "",
+        generated: bool = False,
         within: str = "",
     ) -> ac.NewAccount:
         """`within`: the request's message that describes the account, as in build()."""
@@ -215,23 +264,42 @@ class AccountDesk:
         await self.build(context, lambda: ac.check_display_name(display_name), within)
         password_hash = await self.hash_password(password)
         totp = self.secrets.keyring.encrypt(totp_secret, totp_context(login_name)) if totp_secret else b""
-        return await self.build(context, lambda: ac.NewAccount(kind, "name:" + login_name, login_name, b"", self.seal_display_name(display_name), password_hash, totp), within)
+        return await self.build(
+            context,
+            lambda: ac.NewAccount(
+                kind, "name:" + login_name, login_name, b"", self.seal_display_name(display_name), password_hash, totp
+            ),
+            within,
+        )
 
     async def issue_tokens(self, session: ac.SessionView, reply: type[Tokens] = accounts_pb2.LoginResponse) -> Tokens:
         """A new access and refresh token for the session, in Login's reply or (`reply`) Refresh's."""
         signer, issued, view = self.secrets.signer, self.auth.clock.now_ms(), session.account
         device = view.login_name if view.kind is ac.AccountKind.DEVICE else ""
         access, access_claims = signer.issue_with_claims(
-            credentials.Claims(view.account_id, session.session_id, credentials.ACCESS, view.roles, view.stations, view.operators, device),
-            issued, credentials.ACCESS_TOKEN_TTL_MS,
+            credentials.Claims(
+                view.account_id,
+                session.session_id,
+                credentials.ACCESS,
+                view.roles,
+                view.stations,
+                view.operators,
+                device,
+            ),
+            issued,
+            credentials.ACCESS_TOKEN_TTL_MS,
         )
         refresh, refresh_claims = signer.issue_with_claims(
             credentials.Claims(view.account_id, session.session_id, credentials.REFRESH, token_id=session.refresh_id),
-            issued, credentials.REFRESH_TOKEN_TTL_MS,
+            issued,
+            credentials.REFRESH_TOKEN_TTL_MS,
         )
         return reply(
-            access_token=access, access_expires_at=timestamp(access_claims.expires_at_ms),
-            refresh_token=refresh, refresh_expires_at=timestamp(refresh_claims.expires_at_ms), account=self.account(view, view.account_id),
+            access_token=access,
+            access_expires_at=timestamp(access_claims.expires_at_ms),
+            refresh_token=refresh,
+            refresh_expires_at=timestamp(refresh_claims.expires_at_ms),
+            account=self.account(view, view.account_id),
         )
 
 
@@ -245,7 +313,8 @@ async def seal_display_names(desk: AccountDesk) -> int:
         page = await desk.accounts.submit(ac.ListAccounts(offset, MAX_PAGE_SIZE))
         seals = tuple(
             (view.account_id, desk.seal_display_name(view.display_name_cipher))
-            for view in page.accounts if isinstance(view.display_name_cipher, str) and view.display_name_cipher
+            for view in page.accounts
+            if isinstance(view.display_name_cipher, str) and view.display_name_cipher
         )
         if seals:
             await desk.accounts.submit(ac.SealDisplayNames(seals))
@@ -271,7 +340,17 @@ def principal_of(view: ac.AccountView, session_id: str = "", peer_device: str = 
     from keyun.engine.permissions import permissions
 
     device = view.login_name if view.kind is ac.AccountKind.DEVICE else peer_device
-    return Principal(view.account_id, view.kind, view.login_name, view.roles, view.stations, view.operators, session_id, device, permissions(view.roles, view.cash_acceptor))
+    return Principal(
+        view.account_id,
+        view.kind,
+        view.login_name,
+        view.roles,
+        view.stations,
+        view.operators,
+        session_id,
+        device,
+        permissions(view.roles, view.cash_acceptor),
+    )
 
 
 class AccountsService(accounts_pb2_grpc.AccountsServicer):
@@ -289,17 +368,40 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await abort(context, weak)
         display_name = request.display_name.strip()
         await desk.build(context, lambda: ac.check_display_name(display_name))
-        command = await desk.build(context, lambda: ac.CreateAccount(request.request_id, ac.NewAccount(
-            ac.AccountKind.PASSENGER, desk.phone_login_key(phone), "", desk.secrets.keyring.encrypt(phone, PHONE_CONTEXT),
-            desk.seal_display_name(display_name), "pending", roles=(Role.PASSENGER.value,),
-        )))
+        command = await desk.build(
+            context,
+            lambda: ac.CreateAccount(
+                request.request_id,
+                ac.NewAccount(
+                    ac.AccountKind.PASSENGER,
+                    desk.phone_login_key(phone),
+                    "",
+                    desk.secrets.keyring.encrypt(phone, PHONE_CONTEXT),
+                    desk.seal_display_name(display_name),
+                    "pending",
+                    roles=(Role.PASSENGER.value,),
+                ),
+            ),
+        )
         fingerprint = desk.fingerprint("register", phone, display_name)
-        view = await desk.recall(context, command.request_id, fingerprint, request.password, lambda first: first.account.password_hash)
+        view = await desk.recall(
+            context, command.request_id, fingerprint, request.password, lambda first: first.account.password_hash
+        )
         if view is None:
             # Hash only once the request is known to be well formed: hashing is the expensive part.
             new = command.account
-            hashed = ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, await desk.hash_password(request.password), roles=new.roles)
-            view = await desk.ask(context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, from_reply=True)
+            hashed = ac.NewAccount(
+                new.kind,
+                new.login_key,
+                new.login_name,
+                new.phone_cipher,
+                new.display_name_cipher,
+                await desk.hash_password(request.password),
+                roles=new.roles,
+            )
+            view = await desk.ask(
+                context, ac.CreateAccount(command.request_id, hashed, fingerprint), audited=True, from_reply=True
+            )
         note_audit(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view, view.account_id))
 
@@ -317,17 +419,28 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await asyncio.get_running_loop().run_in_executor(None, desk.secrets.passwords.dummy_verify)
             await abort(context, bad_credentials())
         account = found.account
-        note_audit(target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context)))
+        note_audit(
+            target=account.account_id, principal=principal_of(account, peer_device=desk.auth.peer_device(context))
+        )
         refusal = ac.refusal_of(account.disabled, found.locked_until_ms, found.retry_at_ms, now)
         if refusal is not None:
             await abort(context, refusal)
         if found.totp_cipher and not request.totp_code:
             # Said before the password is checked, so the answer tells nothing about the password.
-            await abort(context, reject(Reason.SECOND_FACTOR_REQUIRED, "this account needs a TOTP code from its authenticator app", field="totp_code"))
+            await abort(
+                context,
+                reject(
+                    Reason.SECOND_FACTOR_REQUIRED,
+                    "this account needs a TOTP code from its authenticator app",
+                    field="totp_code",
+                ),
+            )
         # The owner admits this check only while the failures counted plus the checks in flight
         # stay within the policy: parallel guesses get no more hashes than serial ones.  Its
         # refusals do not depend on the password, which nobody has looked at yet.
-        attempt_id = (await desk.ask(context, ac.ReserveLoginAttempt(account.account_id, secrets.token_urlsafe(18)))).attempt_id
+        attempt_id = (
+            await desk.ask(context, ac.ReserveLoginAttempt(account.account_id, secrets.token_urlsafe(18)))
+        ).attempt_id
         desk.count_password_check("known")
         password_ok = await desk.password_matches(found.password_hash, request.password)
         step = 0
@@ -341,9 +454,15 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             note_audit(audit_outcome=Reason.BAD_CREDENTIALS.name)
             await desk.ask(context, ac.LoginFailed(account.account_id, attempt_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
-        session = await desk.ask(context, ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id), audited=True)
+        session = await desk.ask(
+            context,
+            ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id),
+            audited=True,
+        )
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
-            await desk.accounts.submit(ac.RehashPassword(account.account_id, await desk.hash_password(request.password)))
+            await desk.accounts.submit(
+                ac.RehashPassword(account.account_id, await desk.hash_password(request.password))
+            )
         return await desk.issue_tokens(session)
 
     async def Refresh(self, request, context):
@@ -353,7 +472,12 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             await abort(context, claims)
         note_audit(target=claims.subject)
         try:  # the owner names the account as the record's actor (complete_record)
-            session = await desk.ask(context, ac.RenewSession(claims.session_id, claims.token_id, secrets.token_urlsafe(24)), audited=True, from_reply=True)
+            session = await desk.ask(
+                context,
+                ac.RenewSession(claims.session_id, claims.token_id, secrets.token_urlsafe(24)),
+                audited=True,
+                from_reply=True,
+            )
         except Refused:
             desk.auth.sessions.forget(claims.session_id)
             raise
@@ -373,9 +497,15 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         desk, display_name = self.desk, request.display_name.strip()
         await desk.build(context, lambda: ac.check_display_name(display_name, required=True))
         account_id = caller().account_id
-        command = await desk.build(context, lambda: ac.UpdateProfile(
-            request.request_id, account_id, desk.seal_display_name(display_name), desk.fingerprint("update-profile", account_id, display_name),
-        ))
+        command = await desk.build(
+            context,
+            lambda: ac.UpdateProfile(
+                request.request_id,
+                account_id,
+                desk.seal_display_name(display_name),
+                desk.fingerprint("update-profile", account_id, display_name),
+            ),
+        )
         view = await desk.ask(context, command, audited=True)
         return accounts_pb2.UpdateProfileResponse(account=desk.account(view, view.account_id))
 
@@ -383,18 +513,33 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         desk, principal = self.desk, caller()
         weak = identity.check_password(request.new_password)
         if weak is not None:
-            await abort(context, reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"))
-        command = await desk.build(context, lambda: ac.ChangePassword(request.request_id, principal.account_id, "pending", principal.session_id))
+            await abort(
+                context,
+                reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"),
+            )
+        command = await desk.build(
+            context,
+            lambda: ac.ChangePassword(request.request_id, principal.account_id, "pending", principal.session_id),
+        )
         fingerprint = desk.fingerprint("change-password", principal.account_id)
         # A retry of a change that went through: the old password no longer matches, so ask first.
-        if await desk.recall(context, command.request_id, fingerprint, request.new_password, lambda first: first.password_hash) is not None:
+        if (
+            await desk.recall(
+                context, command.request_id, fingerprint, request.new_password, lambda first: first.password_hash
+            )
+            is not None
+        ):
             return accounts_pb2.ChangePasswordResponse()
         view = await desk.ask(context, ac.GetAccount(principal.account_id))
         found = await desk.ask(context, ac.FindLogin(await _login_key_of(desk, view)))
         if not await desk.password_matches(found.password_hash, request.old_password):
             await abort(context, reject(Reason.BAD_CREDENTIALS, "the old password is wrong", field="old_password"))
         new_hash = await desk.hash_password(request.new_password)
-        await desk.ask(context, ac.ChangePassword(command.request_id, principal.account_id, new_hash, principal.session_id, fingerprint), audited=True)
+        await desk.ask(
+            context,
+            ac.ChangePassword(command.request_id, principal.account_id, new_hash, principal.session_id, fingerprint),
+            audited=True,
+        )
         return accounts_pb2.ChangePasswordResponse()
 
     async def AddPassenger(self, request, context):
@@ -406,7 +551,10 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             number = identity.normalize_document(kind, request.document_number)
             phone = identity.normalize_phone(request.phone) if request.phone else ""
             command = ac.AddPassenger(
-                request.request_id, principal.account_id, keyring.encrypt(name, passenger_context("name", principal.account_id)), kind.name,
+                request.request_id,
+                principal.account_id,
+                keyring.encrypt(name, passenger_context("name", principal.account_id)),
+                kind.name,
                 keyring.encrypt(number, passenger_context("document", principal.account_id)),
                 keyring.blind_index(f"{kind.name}:{number}", "passenger.document"),
                 keyring.encrypt(phone, passenger_context("phone", principal.account_id)) if phone else b"",
@@ -414,16 +562,22 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
-        added = await desk.ask(context, command, audited=True, from_reply=True)  # the owner names the new passenger in the record
+        added = await desk.ask(
+            context, command, audited=True, from_reply=True
+        )  # the owner names the new passenger in the record
         return accounts_pb2.AddPassengerResponse(passenger=desk.passenger(principal.account_id, added.passengers[0]))
 
     async def ListPassengers(self, request, context):
         account_id = caller().account_id
         listed = await self.desk.ask(context, ac.ListPassengers(account_id))
-        return accounts_pb2.ListPassengersResponse(passengers=[self.desk.passenger(account_id, p) for p in listed.passengers])
+        return accounts_pb2.ListPassengersResponse(
+            passengers=[self.desk.passenger(account_id, p) for p in listed.passengers]
+        )
 
     async def RemovePassenger(self, request, context):
-        command = await self.desk.build(context, lambda: ac.RemovePassenger(request.request_id, caller().account_id, request.passenger_id))
+        command = await self.desk.build(
+            context, lambda: ac.RemovePassenger(request.request_id, caller().account_id, request.passenger_id)
+        )
         await self.desk.ask(context, command, audited=True)
         return accounts_pb2.RemovePassengerResponse()
 
@@ -482,86 +636,192 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         token_hash = hashlib.sha256(request.setup_token.encode()).digest()
         secrets_: dict[str, str] = {}
         admins = []
-        for field, role in (("system_admin", Role.SYSTEM_ADMIN), ("security_admin", Role.SECURITY_ADMIN), ("audit_admin", Role.AUDIT_ADMIN)):
+        for field, role in (
+            ("system_admin", Role.SYSTEM_ADMIN),
+            ("security_admin", Role.SECURITY_ADMIN),
+            ("audit_admin", Role.AUDIT_ADMIN),
+        ):
             given = getattr(request, field)
             await desk.build(context, lambda: ac.check_login_name(given.login_name), within=field)
             secret = secrets_[given.login_name] = credentials.new_totp_secret()
-            new = await desk.new_account(context, ac.AccountKind.STAFF, given.login_name, given.password, given.display_name.strip(), secret, within=field)
-            admins.append(ac.NewAccount(new.kind, new.login_key, new.login_name, new.phone_cipher, new.display_name_cipher, new.password_hash, new.totp_cipher, (role.value,), ("*",), ("*",)))
-        created = await desk.ask(context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))), audited=True)
-        return staff_pb2.SetUpResponse(administrators=[
-            staff_pb2.AdministratorSecret(
-                account=desk.account(view), totp_secret=secrets_[view.login_name],
-                totp_uri=credentials.provisioning_uri(secrets_[view.login_name], view.login_name, issuer=self.issuer),
+            new = await desk.new_account(
+                context,
+                ac.AccountKind.STAFF,
+                given.login_name,
+                given.password,
+                given.display_name.strip(),
+                secret,
+                within=field,
             )
-            for view in created
-        ])
+            admins.append(
+                ac.NewAccount(
+                    new.kind,
+                    new.login_key,
+                    new.login_name,
+                    new.phone_cipher,
+                    new.display_name_cipher,
+                    new.password_hash,
+                    new.totp_cipher,
+                    (role.value,),
+                    ("*",),
+                    ("*",),
+                )
+            )
+        created = await desk.ask(
+            context, await desk.build(context, lambda: ac.SetUp(token_hash, tuple(admins))), audited=True
+        )
+        return staff_pb2.SetUpResponse(
+            administrators=[
+                staff_pb2.AdministratorSecret(
+                    account=desk.account(view),
+                    totp_secret=secrets_[view.login_name],
+                    totp_uri=credentials.provisioning_uri(
+                        secrets_[view.login_name], view.login_name, issuer=self.issuer
+                    ),
+                )
+                for view in created
+            ]
+        )
 
     async def CreateAccount(self, request, context):
         desk = self.desk
-        await desk.build(context, lambda: (ac.check_request_id(request.request_id), ac.check_login_name(request.login_name)))
+        await desk.build(
+            context, lambda: (ac.check_request_id(request.request_id), ac.check_login_name(request.login_name))
+        )
         device_secret = totp_secret = ""
         if request.kind == accounts_pb2.ACCOUNT_KIND_STAFF:
             kind, password = ac.AccountKind.STAFF, request.password
             if request.second_factor:
-                totp_secret = base64.b32encode(desk.derived_secret("account.totp-secret", request.request_id, request.login_name)[:20]).decode()
+                totp_secret = base64.b32encode(
+                    desk.derived_secret("account.totp-secret", request.request_id, request.login_name)[:20]
+                ).decode()
         elif request.kind == accounts_pb2.ACCOUNT_KIND_DEVICE:
             if request.password or request.second_factor:
-                await abort(context, reject(Reason.INVALID_FIELD, "password: devices get a generated secret and no second factor; leave both empty", field="password"))
-            device_secret = base64.urlsafe_b64encode(desk.derived_secret("account.device-secret", request.request_id, request.login_name)).decode().rstrip("=")
+                await abort(
+                    context,
+                    reject(
+                        Reason.INVALID_FIELD,
+                        "password: devices get a generated secret and no second factor; leave both empty",
+                        field="password",
+                    ),
+                )
+            device_secret = (
+                base64.urlsafe_b64encode(
+                    desk.derived_secret("account.device-secret", request.request_id, request.login_name)
+                )
+                .decode()
+                .rstrip("=")
+            )
             kind, password = ac.AccountKind.DEVICE, device_secret
         else:
             await abort(context, reject(Reason.INVALID_FIELD, "kind: STAFF or DEVICE", field="kind"))
         display_name = request.display_name.strip()
-        fingerprint = desk.fingerprint("create-account", str(request.kind), request.login_name, display_name, str(request.second_factor))
-        view = await desk.recall(context, request.request_id, fingerprint, password, lambda first: first.account.password_hash)
+        fingerprint = desk.fingerprint(
+            "create-account", str(request.kind), request.login_name, display_name, str(request.second_factor)
+        )
+        view = await desk.recall(
+            context, request.request_id, fingerprint, password, lambda first: first.account.password_hash
+        )
         if view is None:
-            new = await desk.new_account(context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret))
-            view = await desk.ask(context, await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)), audited=True, from_reply=True)
+            new = await desk.new_account(
+                context, kind, request.login_name, password, display_name, totp_secret, generated=bool(device_secret)
+            )
+            view = await desk.ask(
+                context,
+                await desk.build(context, lambda: ac.CreateAccount(request.request_id, new, fingerprint)),
+                audited=True,
+                from_reply=True,
+            )
         note_audit(target=view.account_id)
         uri = credentials.provisioning_uri(totp_secret, request.login_name, issuer=self.issuer) if totp_secret else ""
-        return staff_pb2.CreateAccountResponse(account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri)
+        return staff_pb2.CreateAccountResponse(
+            account=desk.account(view), device_secret=device_secret, totp_secret=totp_secret, totp_uri=uri
+        )
 
     async def ListAccounts(self, request, context):
         query = await self.desk.build(context, lambda: ac.ListAccounts(*_page(request)))
         page = await self.desk.ask(context, query)
-        return staff_pb2.ListAccountsResponse(accounts=[self.desk.account(v) for v in page.accounts], next_page_token=_token(page.next_offset))
+        return staff_pb2.ListAccountsResponse(
+            accounts=[self.desk.account(v) for v in page.accounts], next_page_token=_token(page.next_offset)
+        )
 
     async def DisableAccount(self, request, context):
         principal = caller()
         command = await self.desk.build(context, lambda: ac.DisableAccount(request.request_id, request.account_id))
         if command.account_id == principal.account_id:
-            await abort(context, reject(Reason.PERMISSION_DENIED, "an administrator cannot disable their own account", field="account_id"))
+            await abort(
+                context,
+                reject(
+                    Reason.PERMISSION_DENIED, "an administrator cannot disable their own account", field="account_id"
+                ),
+            )
         view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.DisableAccountResponse(account=self.desk.account(view))
 
     async def GrantRoles(self, request, context):
         principal = caller()
-        command = await self.desk.build(context, lambda: ac.GrantRoles(
-            request.request_id, request.account_id, tuple(request.roles), tuple(request.stations), tuple(request.operators), request.cash_acceptor,
-        ))
+        command = await self.desk.build(
+            context,
+            lambda: ac.GrantRoles(
+                request.request_id,
+                request.account_id,
+                tuple(request.roles),
+                tuple(request.stations),
+                tuple(request.operators),
+                request.cash_acceptor,
+            ),
+        )
         if command.account_id == principal.account_id:
-            await abort(context, reject(Reason.PERMISSION_DENIED, "nobody may change their own roles", field="account_id"))
+            await abort(
+                context, reject(Reason.PERMISSION_DENIED, "nobody may change their own roles", field="account_id")
+            )
         if len(ADMIN_KINDS & set(command.roles)) > 1 or (ADMIN_KINDS & set(command.roles) and len(command.roles) > 1):
-            await abort(context, reject(Reason.PERMISSION_DENIED, "the three administrators are separate: an administrator holds one role only", field="roles"))
-        note_audit(detail="roles=" + ",".join(command.roles) + " stations=" + ",".join(command.stations) + " operators=" + ",".join(command.operators)
-                   + f" cash_acceptor={'yes' if command.cash_acceptor else 'no'}")
+            await abort(
+                context,
+                reject(
+                    Reason.PERMISSION_DENIED,
+                    "the three administrators are separate: an administrator holds one role only",
+                    field="roles",
+                ),
+            )
+        note_audit(
+            detail="roles="
+            + ",".join(command.roles)
+            + " stations="
+            + ",".join(command.stations)
+            + " operators="
+            + ",".join(command.operators)
+            + f" cash_acceptor={'yes' if command.cash_acceptor else 'no'}"
+        )
         view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.GrantRolesResponse(account=self.desk.account(view))
 
     async def LookUpPassenger(self, request, context):
         purpose = request.purpose.strip()
         if not purpose:
-            await abort(context, reject(Reason.MISSING_FIELD, "purpose: say why the personal data is needed", field="purpose"))
+            await abort(
+                context, reject(Reason.MISSING_FIELD, "purpose: say why the personal data is needed", field="purpose")
+            )
         if len(purpose) > MAX_PURPOSE_CHARS or any(ord(c) < 32 for c in purpose):
-            await abort(context, reject(Reason.INVALID_FIELD, f"purpose: at most {MAX_PURPOSE_CHARS} printable characters", field="purpose"))
-        await self.desk.build(context, lambda: (ac.check_account_id(request.account_id), ac.check_passenger_id(request.passenger_id)))
+            await abort(
+                context,
+                reject(
+                    Reason.INVALID_FIELD, f"purpose: at most {MAX_PURPOSE_CHARS} printable characters", field="purpose"
+                ),
+            )
+        await self.desk.build(
+            context, lambda: (ac.check_account_id(request.account_id), ac.check_passenger_id(request.passenger_id))
+        )
         listed = await self.desk.ask(context, ac.ListPassengers(request.account_id))
         record = next((p for p in listed.passengers if p.passenger_id == request.passenger_id), None)
         if record is None:
-            await abort(context, reject(Reason.UNKNOWN_PASSENGER, f"no passenger {request.passenger_id}", field="passenger_id"))
+            await abort(
+                context, reject(Reason.UNKNOWN_PASSENGER, f"no passenger {request.passenger_id}", field="passenger_id")
+            )
         note_audit(target=f"{request.account_id}/{request.passenger_id}", detail=f"unmasked read: {purpose}")
-        return staff_pb2.LookUpPassengerResponse(passenger=self.desk.passenger(request.account_id, record, unmasked=True))
+        return staff_pb2.LookUpPassengerResponse(
+            passenger=self.desk.passenger(request.account_id, record, unmasked=True)
+        )
 
 
 class AuditService(audit_pb2_grpc.AuditServicer):
@@ -574,7 +834,9 @@ class AuditService(audit_pb2_grpc.AuditServicer):
     async def ListRecords(self, request, context):
         size = request.page_size or DEFAULT_PAGE_SIZE
         if not 0 < size <= MAX_PAGE_SIZE:
-            await abort(context, reject(Reason.INVALID_FIELD, f"page_size: must be 1..{MAX_PAGE_SIZE}", field="page_size"))
+            await abort(
+                context, reject(Reason.INVALID_FIELD, f"page_size: must be 1..{MAX_PAGE_SIZE}", field="page_size")
+            )
         before = None
         if request.page_token:
             try:
@@ -582,7 +844,9 @@ class AuditService(audit_pb2_grpc.AuditServicer):
             except ValueError:
                 before = 0
             if before < 1:
-                await abort(context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token"))
+                await abort(
+                    context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token")
+                )
         since = request.since.ToMilliseconds() if request.HasField("since") else 0
         until = request.until.ToMilliseconds() if request.HasField("until") else None
         bad_outcome = _bad_outcome_filter(request)
@@ -590,11 +854,19 @@ class AuditService(audit_pb2_grpc.AuditServicer):
             await abort(context, bad_outcome)
         async with owner_errors(context):
             await self.owners_flushed()
-            records, following = await call_owner(self.actor.query.remote(
-                since_ms=since, until_ms=until, actor=request.actor, action=request.action, target=request.target,
-                outcome=OK if request.outcome == audit_pb2.AUDIT_OUTCOME_OK else request.reason,
-                refused_only=request.outcome == audit_pb2.AUDIT_OUTCOME_REFUSED, page_size=size, before_seq=before,
-            ))
+            records, following = await call_owner(
+                self.actor.query.remote(
+                    since_ms=since,
+                    until_ms=until,
+                    actor=request.actor,
+                    action=request.action,
+                    target=request.target,
+                    outcome=OK if request.outcome == audit_pb2.AUDIT_OUTCOME_OK else request.reason,
+                    refused_only=request.outcome == audit_pb2.AUDIT_OUTCOME_REFUSED,
+                    page_size=size,
+                    before_seq=before,
+                )
+            )
         return audit_pb2.ListRecordsResponse(
             records=[_audit_record(seq, record) for seq, record in records],
             next_page_token=base64.urlsafe_b64encode(str(following).encode()).decode() if following else "",
@@ -605,8 +877,12 @@ class AuditService(audit_pb2_grpc.AuditServicer):
             await self.owners_flushed()
             report = await call_owner(self.actor.verify.remote())
         return audit_pb2.VerifyResponse(
-            ok=report.ok, records_checked=report.checked, head_seq=report.head_seq, head_hash=report.head_hash.hex(),
-            problem=report.message, problem_seq=report.at_seq,
+            ok=report.ok,
+            records_checked=report.checked,
+            head_seq=report.head_seq,
+            head_hash=report.head_hash.hex(),
+            problem=report.message,
+            problem_seq=report.at_seq,
         )
 
 
@@ -621,8 +897,16 @@ def _bad_outcome_filter(request: audit_pb2.ListRecordsRequest) -> Rejection | No
 
 def _audit_record(seq: int, record: AuditRecord) -> audit_pb2.AuditRecord:
     return audit_pb2.AuditRecord(
-        seq=seq, at=timestamp(record.at_ms), actor=record.actor, role=record.role, device=record.device, station=record.station,
-        source=record.source, action=record.action, target=record.target, detail=record.detail,
+        seq=seq,
+        at=timestamp(record.at_ms),
+        actor=record.actor,
+        role=record.role,
+        device=record.device,
+        station=record.station,
+        source=record.source,
+        action=record.action,
+        target=record.target,
+        detail=record.detail,
         outcome=audit_pb2.AUDIT_OUTCOME_OK if record.outcome == OK else audit_pb2.AUDIT_OUTCOME_REFUSED,
         reason="" if record.outcome == OK else record.outcome,
     )

@@ -36,11 +36,10 @@ from keyun.engine.audit import (
 from keyun.engine.permissions import Permission, Scope, cash_refusal, in_scope, permissions
 from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 
-from . import tls
-from . import credentials
+from . import credentials, tls
 from .credentials import Claims, TokenSigner
 from .errors import OUTCOME, Refused, abort, abort_unavailable, owner_errors
-from .owners import OwnerFailed, OwnerUnavailable, Overloaded
+from .owners import Overloaded, OwnerFailed, OwnerUnavailable
 from .rules import RULES, UNAUTHENTICATED_SERVICES, Rule
 
 log = logging.getLogger("keyun.auth")
@@ -161,8 +160,12 @@ class Auth:
     """Everything the interceptor needs; the Accounts service shares it for logins."""
 
     def __init__(
-        self, signer: TokenSigner, sessions: SessionCache, trips: TripDirectory,
-        audit_submit: Callable[[AuditRecord], Any], clock: Clock = SYSTEM_CLOCK,
+        self,
+        signer: TokenSigner,
+        sessions: SessionCache,
+        trips: TripDirectory,
+        audit_submit: Callable[[AuditRecord], Any],
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.signer = signer
         self.clock = clock
@@ -192,7 +195,10 @@ class Auth:
     async def authenticate(self, context: grpc.aio.ServicerContext) -> Principal | Rejection:
         token = bearer_token(context)
         if not token:
-            return reject(Reason.NOT_AUTHENTICATED, "this call needs an access token: log in and send 'authorization: Bearer <token>'")
+            return reject(
+                Reason.NOT_AUTHENTICATED,
+                "this call needs an access token: log in and send 'authorization: Bearer <token>'",
+            )
         claims = self.claims(token, self.clock.now_ms())
         if isinstance(claims, Rejection):
             return claims
@@ -210,8 +216,15 @@ class Auth:
         if cached is not None and cached[0] is account:
             return cached[1]
         principal = Principal(
-            account.account_id, account.kind, account.login_name, account.roles, account.stations, account.operators,
-            claims.session_id, device, permissions(account.roles, account.cash_acceptor),
+            account.account_id,
+            account.kind,
+            account.login_name,
+            account.roles,
+            account.stations,
+            account.operators,
+            claims.session_id,
+            device,
+            permissions(account.roles, account.cash_acceptor),
         )
         if len(self.principals) >= MAX_CACHED_SESSIONS:
             self.principals.clear()
@@ -240,18 +253,44 @@ class Auth:
         stations, operator = scope
         return any(in_scope(principal.stations, code) for code in stations) or in_scope(principal.operators, operator)
 
-    async def record(self, principal: Principal | None, context: grpc.aio.ServicerContext, action: str, target: str, outcome: str, detail: str = "", station: str = "") -> None:
+    async def record(
+        self,
+        principal: Principal | None,
+        context: grpc.aio.ServicerContext,
+        action: str,
+        target: str,
+        outcome: str,
+        detail: str = "",
+        station: str = "",
+    ) -> None:
         """Append an audit record and wait until it is durable."""
         await self.audit_submit(self.audit_record(principal, context, action, target, outcome, detail, station))
 
-    def audit_record(self, principal: Principal | None, context: grpc.aio.ServicerContext, action: str, target: str, outcome: str, detail: str = "", station: str = "") -> AuditRecord:
+    def audit_record(
+        self,
+        principal: Principal | None,
+        context: grpc.aio.ServicerContext,
+        action: str,
+        target: str,
+        outcome: str,
+        detail: str = "",
+        station: str = "",
+    ) -> AuditRecord:
         # Target, station and detail come from the request: fit() makes any text a valid field.
         return AuditRecord(
-            record_id=os.urandom(16).hex(), at_ms=self.clock.now_ms(),
-            actor=principal.account_id if principal else "", role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
+            record_id=os.urandom(16).hex(),
+            at_ms=self.clock.now_ms(),
+            actor=principal.account_id if principal else "",
+            role=fit(principal.role, MAX_ROLE_CHARS) if principal else "",
             device=fit(principal.device if principal else self.peer_device(context), MAX_DEVICE_CHARS),
-            station=fit(station or (principal.stations[0] if principal and len(principal.stations) == 1 else ""), MAX_STATION_CHARS),
-            source=fit(context.peer() or "", MAX_SOURCE_CHARS), action=action, target=fit(target, MAX_TARGET_CHARS), outcome=outcome,
+            station=fit(
+                station or (principal.stations[0] if principal and len(principal.stations) == 1 else ""),
+                MAX_STATION_CHARS,
+            ),
+            source=fit(context.peer() or "", MAX_SOURCE_CHARS),
+            action=action,
+            target=fit(target, MAX_TARGET_CHARS),
+            outcome=outcome,
             detail=fit(detail, MAX_DETAIL_CHARS),
         )
 
@@ -304,11 +343,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             caller_token = CALLER.set(principal)
             note: dict[str, Any] = {}
             if rule.mutating:
+
                 def record_of(outcome: str) -> AuditRecord:
                     # With what the handler noted by then: who logs in, the target, a detail.
                     return auth.audit_record(
-                        note.get("principal", principal), context, action, note.get("target") or audit_target(request), outcome,
-                        note.get("detail", ""), getattr(request, "from_station", ""),
+                        note.get("principal", principal),
+                        context,
+                        action,
+                        note.get("target") or audit_target(request),
+                        outcome,
+                        note.get("detail", ""),
+                        getattr(request, "from_station", ""),
                     )
 
                 # A handler whose call one owner settles sends this record along, with the outcome the
@@ -358,7 +403,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         """Who calls, and whether they may: aborts the call (and records why) if not."""
         auth = self.auth
         if rule is None:
-            await auth.record(None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC")
+            await auth.record(
+                None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC"
+            )
             await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))
         if rule.permission is Permission.PUBLIC:
             return None
@@ -370,14 +417,25 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return dataclasses.replace(principal, own_only=True)  # scope is their own account
         if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
             denial = denial_of(rule, action, principal)
-            await auth.record(principal, context, action, audit_target(request), denial.reason.name, station=getattr(request, "from_station", ""))
+            await auth.record(
+                principal,
+                context,
+                action,
+                audit_target(request),
+                denial.reason.name,
+                station=getattr(request, "from_station", ""),
+            )
             await abort(context, denial)
         return principal
 
 
 def denial_of(rule: Rule, action: str, principal: Principal) -> Rejection:
     """Why the caller may not: a seller that lacks only cash in hand (a kiosk) is told so and where to go."""
-    if rule.permission is Permission.TAKE_CASH and rule.permission not in principal.allowed and Permission.SELL in principal.allowed:
+    if (
+        rule.permission is Permission.TAKE_CASH
+        and rule.permission not in principal.allowed
+        and Permission.SELL in principal.allowed
+    ):
         return cash_refusal(action)
     return reject(Reason.PERMISSION_DENIED, f"{principal.role or 'this account'} may not call {action} here")
 
@@ -400,11 +458,15 @@ async def refuse_escaped(context: grpc.aio.ServicerContext, error: Exception) ->
     if isinstance(error, PASSED_ON):
         raise error
     log.error("a handler failed", exc_info=error)
-    await abort_unavailable(context, grpc.StatusCode.INTERNAL, "INTERNAL_ERROR", "internal error; it has been logged", None)
+    await abort_unavailable(
+        context, grpc.StatusCode.INTERNAL, "INTERNAL_ERROR", "internal error; it has been logged", None
+    )
     raise AssertionError("abort_unavailable always raises")
 
 
-async def _record_unless_journaled(auth: Auth, note: dict, outcome: str, record_of: Callable[[str], AuditRecord]) -> None:
+async def _record_unless_journaled(
+    auth: Auth, note: dict, outcome: str, record_of: Callable[[str], AuditRecord]
+) -> None:
     """Write the call's record, unless its owner journaled one that tells how the call ended.
 
     A call whose owner applied it and that then failed (its payment provider could not be reached,
@@ -425,5 +487,7 @@ def _refusing(handler, method: str):
         except Refused:
             return None  # the status is set on the context
 
-    kind = next(name for name in ("unary_stream", "stream_unary", "stream_stream") if getattr(handler, name) is not None)
+    kind = next(
+        name for name in ("unary_stream", "stream_unary", "stream_stream") if getattr(handler, name) is not None
+    )
     return handler._replace(**{kind: refuse})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from keyun.engine.commands import PayMethod
 from keyun.engine.decide import TripStatus
 from keyun.engine.events import Holder
-from keyun.engine.commands import PayMethod
 from keyun.engine.state import OrderStatus, TicketStatus
 from keyun.engine.views import HoldView, OfferView, OrderView, SeatMapView, StopView, TicketView, TripView
 from keyun.v1 import catalog_pb2, common_pb2, orders_pb2, sales_pb2
@@ -96,7 +96,10 @@ def ticket(view: TicketView) -> common_pb2.Ticket:
 def holder(view: Holder) -> common_pb2.TicketHolder:
     """Already masked by the gateway when the ticket was bought: printed as is."""
     return common_pb2.TicketHolder(
-        passenger_id=view.passenger_id, account_id=view.account_id, name=view.name_masked, document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{view.document_type}"),
+        passenger_id=view.passenger_id,
+        account_id=view.account_id,
+        name=view.name_masked,
+        document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{view.document_type}"),
         document_number=view.document_masked,
     )
 
@@ -119,7 +122,10 @@ def seat_map(view: SeatMapView) -> catalog_pb2.GetSeatMapResponse:
         to_stop=stop(view.to_stop),
         fare_fen=view.fare_fen,
         seats_free=view.seats_free,
-        rows=[catalog_pb2.SeatRow(seats=[catalog_pb2.Seat(seat_number=s.label, free=s.free) for s in row]) for row in view.rows],
+        rows=[
+            catalog_pb2.SeatRow(seats=[catalog_pb2.Seat(seat_number=s.label, free=s.free) for s in row])
+            for row in view.rows
+        ],
     )
 
 
@@ -145,21 +151,43 @@ METHOD_OF_PROTO = {number: PayMethod(value) for value, number in PAY_METHOD.item
 def order(view: OrderView) -> orders_pb2.Order:
     settled = {refund_no: (provider_id, at_ms) for refund_no, provider_id, at_ms in view.settled}
     return orders_pb2.Order(
-        order_id=view.order_id, trip=trip(view.trip), status=ORDER_STATUS[view.status], method=PAY_METHOD[view.method],
-        amount_fen=view.amount_fen, pay_by=timestamp(view.pay_by_ms), created_at=timestamp(view.created_at_ms),
-        from_stop=stop(view.from_stop), to_stop=stop(view.to_stop), seat_numbers=list(view.seat_labels),
-        holders=[holder(h) for h in view.holders], tickets=[ticket(t) for t in view.tickets],
+        order_id=view.order_id,
+        trip=trip(view.trip),
+        status=ORDER_STATUS[view.status],
+        method=PAY_METHOD[view.method],
+        amount_fen=view.amount_fen,
+        pay_by=timestamp(view.pay_by_ms),
+        created_at=timestamp(view.created_at_ms),
+        from_stop=stop(view.from_stop),
+        to_stop=stop(view.to_stop),
+        seat_numbers=list(view.seat_labels),
+        holders=[holder(h) for h in view.holders],
+        tickets=[ticket(t) for t in view.tickets],
         payments=[
-            orders_pb2.OrderPayment(method=PAY_METHOD[p.method], provider_txn_id=p.provider_txn_id, amount_fen=p.amount_fen, paid_at=timestamp(p.paid_at_ms))
+            orders_pb2.OrderPayment(
+                method=PAY_METHOD[p.method],
+                provider_txn_id=p.provider_txn_id,
+                amount_fen=p.amount_fen,
+                paid_at=timestamp(p.paid_at_ms),
+            )
             for p in view.payments
         ],
         refunds=[
             orders_pb2.OrderRefund(
-                refund_no=r.refund_no, method=PAY_METHOD[r.method], ticket_ids=list(r.ticket_ids), amount_fen=r.amount_fen, fee_fen=r.fee_fen,
-                requested_at=timestamp(r.requested_at_ms), reason=r.why, provider_refund_id=settled.get(r.refund_no, ("", 0))[0],
+                refund_no=r.refund_no,
+                method=PAY_METHOD[r.method],
+                ticket_ids=list(r.ticket_ids),
+                amount_fen=r.amount_fen,
+                fee_fen=r.fee_fen,
+                requested_at=timestamp(r.requested_at_ms),
+                reason=r.why,
+                provider_refund_id=settled.get(r.refund_no, ("", 0))[0],
                 settled_at=timestamp(settled.get(r.refund_no, ("", 0))[1]),
             )
             for r in view.refunds
         ],
-        history=[orders_pb2.OrderStatusChange(status=ORDER_STATUS[OrderStatus(s)], at=timestamp(at)) for s, at in view.history],
+        history=[
+            orders_pb2.OrderStatusChange(status=ORDER_STATUS[OrderStatus(s)], at=timestamp(at))
+            for s, at in view.history
+        ],
     )

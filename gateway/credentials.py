@@ -200,7 +200,11 @@ def _claims_problem(claims: Claims) -> str | None:
             return f"{name} must be a string of at most {MAX_CLAIM_ID_CHARS} characters"
     for name in ("roles", "stations", "operators"):
         items = getattr(claims, name)
-        if not isinstance(items, tuple) or len(items) > MAX_CLAIM_ITEMS or not all(_is_id(item) and item for item in items):
+        if (
+            not isinstance(items, tuple)
+            or len(items) > MAX_CLAIM_ITEMS
+            or not all(_is_id(item) and item for item in items)
+        ):
             return f"{name} must be a tuple of at most {MAX_CLAIM_ITEMS} non-empty strings"
     for name in ("issued_at_ms", "expires_at_ms"):
         if type(getattr(claims, name)) is not int or getattr(claims, name) < 0:
@@ -265,11 +269,16 @@ class TokenSigner:
             raise ValueError("ttl_ms must be positive")
         token_id = claims.token_id or _b64encode(secrets.token_bytes(TOKEN_ID_BYTES))
         claims = replace(claims, issued_at_ms=now_ms, expires_at_ms=now_ms + ttl_ms, token_id=token_id)
-        payload = {key: list(getattr(claims, name)) if name in LIST_CLAIMS else getattr(claims, name) for name, key in CLAIM_KEYS.items()}
+        payload = {
+            key: list(getattr(claims, name)) if name in LIST_CLAIMS else getattr(claims, name)
+            for name, key in CLAIM_KEYS.items()
+        }
         signed = f"{TOKEN_VERSION}.{_b64encode(json.dumps(payload, separators=(',', ':')).encode('utf-8'))}"
         token = f"{signed}.{_b64encode(self._signing_key.sign(signed.encode('ascii')))}"
         if len(token) > MAX_TOKEN_CHARS:
-            raise ValueError(f"the token would have {len(token)} characters, over the {MAX_TOKEN_CHARS} limit: too many roles, stations or operators")
+            raise ValueError(
+                f"the token would have {len(token)} characters, over the {MAX_TOKEN_CHARS} limit: too many roles, stations or operators"
+            )
         return token, claims
 
     def verify(self, token: str, now_ms: int, kind: str | None = None) -> Claims | Rejection:
@@ -279,7 +288,9 @@ class TokenSigner:
         if claims is None:
             return reject(Reason.NOT_AUTHENTICATED, "the token is malformed or not signed by this deployment")
         if kind is not None and claims.kind != kind:
-            return reject(Reason.NOT_AUTHENTICATED, f"a {claims.kind} token cannot be used here; a {kind} token is needed")
+            return reject(
+                Reason.NOT_AUTHENTICATED, f"a {claims.kind} token cannot be used here; a {kind} token is needed"
+            )
         if now_ms >= claims.expires_at_ms:
             return reject(Reason.TOKEN_EXPIRED, f"the {claims.kind} token has expired", kind=claims.kind)
         return claims
@@ -370,7 +381,15 @@ def totp_code(secret_b32: str, at_ms: int, digits: int = TOTP_DIGITS) -> str:
     return _hotp(_totp_key(secret_b32), totp_step(at_ms), digits)
 
 
-def verify_totp(secret_b32: str, code: str, now_ms: int, window_steps: int = 1, *, last_used_step: int | None = None, digits: int = TOTP_DIGITS) -> int | None:
+def verify_totp(
+    secret_b32: str,
+    code: str,
+    now_ms: int,
+    window_steps: int = 1,
+    *,
+    last_used_step: int | None = None,
+    digits: int = TOTP_DIGITS,
+) -> int | None:
     """The time step whose code matches `code` within `window_steps` of now, or None.
 
     Store the returned step and pass it back as `last_used_step`: steps up to it are refused, so a
@@ -395,7 +414,16 @@ def verify_totp(secret_b32: str, code: str, now_ms: int, window_steps: int = 1, 
 def provisioning_uri(secret: str, account: str, issuer: str = "Keyun") -> str:
     """The otpauth:// URI an authenticator app scans as a QR code (Google's Key URI Format)."""
     label = f"{quote(issuer, safe='')}:{quote(account, safe='@')}"
-    query = urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": TOTP_DIGITS, "period": TOTP_STEP_MS // 1000}, quote_via=quote)
+    query = urlencode(
+        {
+            "secret": secret,
+            "issuer": issuer,
+            "algorithm": "SHA1",
+            "digits": TOTP_DIGITS,
+            "period": TOTP_STEP_MS // 1000,
+        },
+        quote_via=quote,
+    )
     return f"otpauth://totp/{label}?{query}"
 
 

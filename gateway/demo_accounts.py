@@ -40,7 +40,11 @@ DEMO_ACCOUNTS = (
     DemoAccount("finance", "财务 Demo", (Role.FINANCE.value,)),
     # A small station's duty manager sells, checks in and dispatches: the tests drive the whole
     # station day as this account.
-    DemoAccount("master", "站务 Demo", (Role.TICKET_SELLER.value, Role.GATE_INSPECTOR.value, Role.DISPATCHER.value, Role.FINANCE.value)),
+    DemoAccount(
+        "master",
+        "站务 Demo",
+        (Role.TICKET_SELLER.value, Role.GATE_INSPECTOR.value, Role.DISPATCHER.value, Role.FINANCE.value),
+    ),
     DemoAccount("kiosk1", "自助售票机 1", (Role.KIOSK_DEVICE.value,), ac.AccountKind.DEVICE),
     DemoAccount("gate1", "检票闸机 1", (Role.GATE_DEVICE.value,), ac.AccountKind.DEVICE),
     DemoAccount("handheld1", "手持检票机 1", (Role.HANDHELD_DEVICE.value,), ac.AccountKind.DEVICE),
@@ -57,19 +61,37 @@ async def create_demo_accounts(desk: AccountDesk) -> int:
     password_hash = await desk.hash_password(DEMO_PASSWORD)
     keyring = desk.secrets.keyring
     for demo in DEMO_ACCOUNTS:
-        totp = keyring.encrypt(DEMO_TOTP_SECRET, totp_context(demo.login_name)) if ADMIN_ROLES & set(demo.roles) else b""
+        totp = (
+            keyring.encrypt(DEMO_TOTP_SECRET, totp_context(demo.login_name)) if ADMIN_ROLES & set(demo.roles) else b""
+        )
         new = ac.NewAccount(
-            demo.kind, "name:" + demo.login_name, demo.login_name, b"", desk.seal_display_name(demo.display_name), password_hash, totp, demo.roles,
-            (EVERYWHERE,), (EVERYWHERE,),
+            demo.kind,
+            "name:" + demo.login_name,
+            demo.login_name,
+            b"",
+            desk.seal_display_name(demo.display_name),
+            password_hash,
+            totp,
+            demo.roles,
+            (EVERYWHERE,),
+            (EVERYWHERE,),
         )
         created += await _create(desk, f"demo-account-{demo.login_name}", new)
     passenger = ac.NewAccount(
-        ac.AccountKind.PASSENGER, desk.phone_login_key(DEMO_PASSENGER_PHONE), "", keyring.encrypt(DEMO_PASSENGER_PHONE, PHONE_CONTEXT),
-        desk.seal_display_name("旅客 Demo"), password_hash, roles=(Role.PASSENGER.value,),
+        ac.AccountKind.PASSENGER,
+        desk.phone_login_key(DEMO_PASSENGER_PHONE),
+        "",
+        keyring.encrypt(DEMO_PASSENGER_PHONE, PHONE_CONTEXT),
+        desk.seal_display_name("旅客 Demo"),
+        password_hash,
+        roles=(Role.PASSENGER.value,),
     )
     created += await _create(desk, "demo-account-passenger", passenger)
     if created:
-        log.warning("created %d demo accounts (password and TOTP secret in the README): never use --demo for a real station", created)
+        log.warning(
+            "created %d demo accounts (password and TOTP secret in the README): never use --demo for a real station",
+            created,
+        )
     return created
 
 

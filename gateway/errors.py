@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from keyun.engine.outbox import AuditBacklog, Audited
 from keyun.engine.reasons import Reason, Rejection
 
-from .owners import OwnerFailed, OwnerUnavailable, Overloaded
+from .owners import Overloaded, OwnerFailed, OwnerUnavailable
 
 log = logging.getLogger("keyun.gateway")
 
@@ -108,7 +108,14 @@ def _packed(message) -> any_pb2.Any:
     return packed
 
 
-def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str], field: str | None = None, retry_after_s: float | None = None) -> bytes:
+def status_details(
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    metadata: dict[str, str],
+    field: str | None = None,
+    retry_after_s: float | None = None,
+) -> bytes:
     """A serialized google.rpc.Status for the grpc-status-details-bin trailer."""
     details = [_packed(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))]
     if field:
@@ -199,7 +206,9 @@ async def abort(context: grpc.aio.ServicerContext, rejection: Rejection) -> NoRe
     raise Refused(rejection)
 
 
-async def abort_unavailable(context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str, retry_after_s: float | None) -> None:
+async def abort_unavailable(
+    context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str, retry_after_s: float | None
+) -> None:
     """The server, not the request, is the problem (overload, an owner restarting or failing):
     say so with a reason, and when to try again if retrying can help."""
     note = OUTCOME.get()
@@ -252,10 +261,28 @@ class owner_errors:
 
     async def __aexit__(self, kind, error, traceback) -> bool:
         if isinstance(error, Overloaded):
-            await abort_unavailable(self.context, grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED", "too many requests waiting; retry shortly", RETRY_AFTER_OVERLOAD_S)
+            await abort_unavailable(
+                self.context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "OVERLOADED",
+                "too many requests waiting; retry shortly",
+                RETRY_AFTER_OVERLOAD_S,
+            )
         elif isinstance(error, OwnerUnavailable):
-            await abort_unavailable(self.context, grpc.StatusCode.UNAVAILABLE, "OWNER_RESTARTING", "an owner is restarting; retry with the same request_id", RETRY_AFTER_RESTART_S)
+            await abort_unavailable(
+                self.context,
+                grpc.StatusCode.UNAVAILABLE,
+                "OWNER_RESTARTING",
+                "an owner is restarting; retry with the same request_id",
+                RETRY_AFTER_RESTART_S,
+            )
         elif isinstance(error, OwnerFailed):
             log.error("an owner call failed", exc_info=(kind, error, traceback))
-            await abort_unavailable(self.context, grpc.StatusCode.INTERNAL, "OWNER_FAILED", "internal error; it has been logged, and the outcome is unknown", None)
+            await abort_unavailable(
+                self.context,
+                grpc.StatusCode.INTERNAL,
+                "OWNER_FAILED",
+                "internal error; it has been logged, and the outcome is unknown",
+                None,
+            )
         return False  # anything else goes on as it was

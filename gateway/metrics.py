@@ -28,23 +28,59 @@ OWNER_SCRAPE_TIMEOUT_S = 2.0
 class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.rpcs = Counter("keyun_rpc_requests_total", "RPCs answered, by method and gRPC status", ["method", "code"], registry=self.registry)
-        self.rpc_seconds = Histogram("keyun_rpc_duration_seconds", "Time to answer an RPC, by method", ["method"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.batch_items = Histogram("keyun_gateway_batch_items", "Commands and queries per batch sent to an owner", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512), registry=self.registry)
-        self.owner_call_seconds = Histogram("keyun_owner_call_seconds", "Round trip of one batch to its owner (apply, journal, fsync)", buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.queue_wait_seconds = Histogram("keyun_owner_queue_wait_seconds", "Time a call waited for its owner's next batch", buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.search_answers = Counter(
-            "keyun_search_answers_total", "Search answers by source: asked of the owners, shared with an identical search in flight, or kept (--search-cache-ms)",
-            ["source"], registry=self.registry,
+        self.rpcs = Counter(
+            "keyun_rpc_requests_total",
+            "RPCs answered, by method and gRPC status",
+            ["method", "code"],
+            registry=self.registry,
         )
-        self.gc_seconds = Histogram("keyun_gateway_gc_seconds", "Pauses of the gateway's cyclic garbage collector, by generation", ["generation"], buckets=GC_BUCKETS, registry=self.registry)
+        self.rpc_seconds = Histogram(
+            "keyun_rpc_duration_seconds",
+            "Time to answer an RPC, by method",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_items = Histogram(
+            "keyun_gateway_batch_items",
+            "Commands and queries per batch sent to an owner",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 512),
+            registry=self.registry,
+        )
+        self.owner_call_seconds = Histogram(
+            "keyun_owner_call_seconds",
+            "Round trip of one batch to its owner (apply, journal, fsync)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_wait_seconds = Histogram(
+            "keyun_owner_queue_wait_seconds",
+            "Time a call waited for its owner's next batch",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.search_answers = Counter(
+            "keyun_search_answers_total",
+            "Search answers by source: asked of the owners, shared with an identical search in flight, or kept (--search-cache-ms)",
+            ["source"],
+            registry=self.registry,
+        )
+        self.gc_seconds = Histogram(
+            "keyun_gateway_gc_seconds",
+            "Pauses of the gateway's cyclic garbage collector, by generation",
+            ["generation"],
+            buckets=GC_BUCKETS,
+            registry=self.registry,
+        )
         self.tickets_sold = Counter("keyun_tickets_sold_total", "Tickets issued (one per seat)", registry=self.registry)
         self.holds = Counter("keyun_holds_total", "Holds placed", registry=self.registry)
         self.refunds = Counter("keyun_refunds_total", "Tickets refunded", registry=self.registry)
         self.check_ins = Counter("keyun_check_ins_total", "Tickets checked in", registry=self.registry)
         self.login_password_checks = Counter(
-            "keyun_login_password_checks_total", "argon2id verifies run for logins, by whether the account exists (known, unknown)",
-            ["account"], registry=self.registry,
+            "keyun_login_password_checks_total",
+            "argon2id verifies run for logins, by whether the account exists (known, unknown)",
+            ["account"],
+            registry=self.registry,
         )
 
     def serve(self, host: str, port: int) -> int:
@@ -70,8 +106,12 @@ class OwnerCollector:
         return []  # collected fresh on every scrape
 
     def collect(self) -> Iterator[Metric]:
-        depth = GaugeMetricFamily("keyun_owner_queue_depth", "Calls waiting for an owner's next batch", labels=["shard"])
-        restarts = CounterMetricFamily("keyun_owner_restarts", "Batches resent because their owner died and restarted", labels=["shard"])
+        depth = GaugeMetricFamily(
+            "keyun_owner_queue_depth", "Calls waiting for an owner's next batch", labels=["shard"]
+        )
+        restarts = CounterMetricFamily(
+            "keyun_owner_restarts", "Batches resent because their owner died and restarted", labels=["shard"]
+        )
         up = GaugeMetricFamily("keyun_owner_up", "1 if the owner answered the metrics scrape", labels=["shard"])
         owners = self._owners()
         for shard, batcher in owners:
@@ -80,7 +120,9 @@ class OwnerCollector:
         yield depth
         yield restarts
         merged: dict[str, Metric] = {}
-        for (shard, _), families in zip(owners, scrape_metrics([batcher.actor for _, batcher in owners], OWNER_SCRAPE_TIMEOUT_S), strict=True):
+        for (shard, _), families in zip(
+            owners, scrape_metrics([batcher.actor for _, batcher in owners], OWNER_SCRAPE_TIMEOUT_S), strict=True
+        ):
             up.add_metric([shard], 0 if families is None else 1)
             for family in families or ():
                 target = merged.setdefault(family.name, Metric(family.name, family.documentation, family.type))
@@ -121,7 +163,10 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, name: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         behavior, metrics = handler.unary_unary, self.metrics
-        seconds, answered = metrics.rpc_seconds.labels(name), metrics.rpcs.labels(name, "OK")  # looked up once, not per call
+        seconds, answered = (
+            metrics.rpc_seconds.labels(name),
+            metrics.rpcs.labels(name, "OK"),
+        )  # looked up once, not per call
 
         async def timed(request, context):
             started = time.perf_counter()
@@ -138,4 +183,6 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             _counted(metrics, name, response)
             return response
 
-        return grpc.unary_unary_rpc_method_handler(timed, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
+        return grpc.unary_unary_rpc_method_handler(
+            timed, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+        )

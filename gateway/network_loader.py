@@ -40,17 +40,26 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     network = parse_network_text(text)
     if network.utc_offset_min != gateway.utc_offset_min:
         raise invalid("network_toml", f"utc_offset differs from the server's ({gateway.utc_offset_min} minutes)")
-    first_day = parse_date("first_date", first_date) if first_date else local_today(network.utc_offset_min, gateway.clock.now_ms())
+    first_day = (
+        parse_date("first_date", first_date)
+        if first_date
+        else local_today(network.utc_offset_min, gateway.clock.now_ms())
+    )
     try:
         specs = expand(network, first_day, days or DEFAULT_DAYS)
     except OverflowError:  # the last day would fall after 9999-12-31
-        raise invalid("first_date", f"{first_day} plus {days or DEFAULT_DAYS} days is past the last date there is") from None
+        raise invalid(
+            "first_date", f"{first_day} plus {days or DEFAULT_DAYS} days is past the last date there is"
+        ) from None
     except NetworkError as error:
         raise invalid("days", "; ".join(p.removeprefix("days: ") for p in error.problems)) from None
     replies = []
     for first in range(0, len(specs), TRIPS_IN_FLIGHT):
         chunk = specs[first : first + TRIPS_IN_FLIGHT]
-        answers = await asyncio.gather(*(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in chunk), return_exceptions=True)
+        answers = await asyncio.gather(
+            *(gateway.pool.submit(ScheduleTrip(_part_id(request_id, s.trip_id), s)) for s in chunk),
+            return_exceptions=True,
+        )
         failure = next((a for a in answers if isinstance(a, BaseException)), None)
         if failure is not None:
             raise failure  # every call of the chunk has finished, so none is left unobserved
@@ -58,23 +67,35 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
     refused = [reply for reply in replies if isinstance(reply, Rejection)]
     reused = [r for r in refused if r.reason is Reason.REQUEST_ID_REUSED]
     if reused:
-        raise Rejected(reject(Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different load", field="request_id"))
+        raise Rejected(
+            reject(
+                Reason.REQUEST_ID_REUSED, f"request_id {request_id} was used for a different load", field="request_id"
+            )
+        )
     created = sum(1 for reply in replies if not isinstance(reply, Rejection) and reply.created)
     archived = [r for r in refused if r.reason is Reason.TRIP_ARCHIVED]
     conflicts = [r for r in refused if r.reason is not Reason.TRIP_ARCHIVED]
     if conflicts:
         also = f"; {len(archived)} more were archived long ago" if archived else ""
-        raise Rejected(reject(
-            Reason.TRIP_CONFLICT,
-            f"{len(conflicts)} trips exist with a different definition and were left as they are ({created} others were scheduled{also}): {_ids(conflicts)}",
-            conflicts=len(conflicts), created=created, first_trip_id=conflicts[0].fact("trip_id"),
-        ))
+        raise Rejected(
+            reject(
+                Reason.TRIP_CONFLICT,
+                f"{len(conflicts)} trips exist with a different definition and were left as they are ({created} others were scheduled{also}): {_ids(conflicts)}",
+                conflicts=len(conflicts),
+                created=created,
+                first_trip_id=conflicts[0].fact("trip_id"),
+            )
+        )
     if archived:
-        raise Rejected(reject(
-            Reason.TRIP_ARCHIVED,
-            f"{len(archived)} trips ran long ago and were archived, so they are not scheduled again ({created} others were scheduled): {_ids(archived)}",
-            archived=len(archived), created=created, trip_id=archived[0].fact("trip_id"),
-        ))
+        raise Rejected(
+            reject(
+                Reason.TRIP_ARCHIVED,
+                f"{len(archived)} trips ran long ago and were archived, so they are not scheduled again ({created} others were scheduled): {_ids(archived)}",
+                archived=len(archived),
+                created=created,
+                trip_id=archived[0].fact("trip_id"),
+            )
+        )
     return LoadResult(created, len(replies) - created, len(network.stations), len(network.schedules))
 
 

@@ -28,7 +28,15 @@ from keyun.v1 import orders_pb2, orders_pb2_grpc
 
 from . import convert
 from .auth import caller
-from .errors import RETRY_AFTER_RESTART_S, abort, abort_unavailable, note_audit, owner_errors, recorded_by_owner, with_audit_record
+from .errors import (
+    RETRY_AFTER_RESTART_S,
+    abort,
+    abort_unavailable,
+    note_audit,
+    owner_errors,
+    recorded_by_owner,
+    with_audit_record,
+)
 from .payments.base import PAY, REFUND, ProviderError, ProviderRefused
 from .payments.card import TERMINAL_ID
 from .services import Gateway, paged
@@ -103,20 +111,28 @@ class OrderDesk:
                 provider_refund_id = f"cash-{refund.refund_no}"  # the cashier hands the money over
             else:
                 provider_refund_id = await self.payments.pay_out(order, refund.refund_no, refund.amount_fen)
-            settled = await self.gateway.pool.submit(cmd.SettleRefund(f"settle-{refund.refund_no}", order.order_id, refund.refund_no, provider_refund_id))
+            settled = await self.gateway.pool.submit(
+                cmd.SettleRefund(f"settle-{refund.refund_no}", order.order_id, refund.refund_no, provider_refund_id)
+            )
             assert not isinstance(settled, Rejection), f"the owner owes this refund, so it knows it: {settled!r}"
             order = settled
         return order
 
-    async def record_payment(self, method: PayMethod, order_id: str, provider_txn_id: str, amount_fen: int, paid_at_ms: int) -> OrderView | Rejection:
+    async def record_payment(
+        self, method: PayMethod, order_id: str, provider_txn_id: str, amount_fen: int, paid_at_ms: int
+    ) -> OrderView | Rejection:
         """A payment from a provider's notification or the counter; idempotent per transaction.
 
         At the counter (inside a call) the call's audit record goes along, and the order's owner
         journals it with the payment."""
         # The owner ignores a transaction it has seen, so a counter's retry (a new paid_at) is simply
         # a new request id; a provider's repeated notification is the very same request.
-        digest = hashlib.blake2b(f"{method.value}|{provider_txn_id}|{amount_fen}|{paid_at_ms}".encode(), digest_size=20).hexdigest()
-        command, note = with_audit_record(cmd.RecordPayment(f"pay-{digest}", order_id, method, provider_txn_id, amount_fen, paid_at_ms))
+        digest = hashlib.blake2b(
+            f"{method.value}|{provider_txn_id}|{amount_fen}|{paid_at_ms}".encode(), digest_size=20
+        ).hexdigest()
+        command, note = with_audit_record(
+            cmd.RecordPayment(f"pay-{digest}", order_id, method, provider_txn_id, amount_fen, paid_at_ms)
+        )
         reply = await self.gateway.pool.submit(command)
         recorded_by_owner(note, reply)
         return reply
@@ -130,9 +146,17 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
     async def CreateOrder(self, request, context):
         method = await _method(context, request.method)
         if not self.desk.payments.offers(method):
-            await abort(context, reject(Reason.INVALID_FIELD, f"method: this station does not take {method.value}", field="method"))
+            await abort(
+                context,
+                reject(Reason.INVALID_FIELD, f"method: this station does not take {method.value}", field="method"),
+            )
         note_audit(detail=f"hold {request.hold_id}")  # the owner names the new order as the target
-        view = await self.gateway.ask(context, lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()), audited=True, from_reply=True)
+        view = await self.gateway.ask(
+            context,
+            lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()),
+            audited=True,
+            from_reply=True,
+        )
         pay_url = qr_text = ""
         if method in WALLETS:
             async with provider_errors(context):
@@ -145,12 +169,18 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
 
     async def ListOrders(self, request, context):
         replies = await self.gateway.ask(context, lambda: cmd.ListOrders(caller().account_id), fan_out=True)
-        views = sorted((v for reply in replies for v in reply.orders), key=lambda v: (v.created_at_ms, v.order_id), reverse=True)
+        views = sorted(
+            (v for reply in replies for v in reply.orders), key=lambda v: (v.created_at_ms, v.order_id), reverse=True
+        )
         orders, next_token = await paged(context, views, request, caller().account_id)
         return orders_pb2.ListOrdersResponse(orders=[convert.order(v) for v in orders], next_page_token=next_token)
 
     async def CancelOrder(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.CancelOrder(request.request_id, request.order_id, self.gateway.own_account()), audited=True)
+        view = await self.gateway.ask(
+            context,
+            lambda: cmd.CancelOrder(request.request_id, request.order_id, self.gateway.own_account()),
+            audited=True,
+        )
         if PayMethod(view.method) in WALLETS:
             async with provider_errors(context):
                 await self.desk.payments.close(view)  # so a late scan of the QR code cannot pay it
@@ -161,25 +191,51 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         if method is PayMethod.CASH and Permission.TAKE_CASH not in caller().allowed:
             await abort(context, cash_refusal("Orders/PayAtCounter with CASH"))
         if method not in (PayMethod.CASH, PayMethod.CARD) or not self.desk.payments.offers(method):
-            await abort(context, reject(Reason.INVALID_FIELD, "method: the counter takes cash, or a card where a POS terminal is set up", field="method"))
+            await abort(
+                context,
+                reject(
+                    Reason.INVALID_FIELD,
+                    "method: the counter takes cash, or a card where a POS terminal is set up",
+                    field="method",
+                ),
+            )
         try:
             cmd.check_request_id(request.request_id)
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id))
         if order.method != method.value:
-            await abort(context, reject(Reason.PAYMENT_MISMATCH, f"order {order.order_id} is to be paid by {order.method}", method=order.method))
+            await abort(
+                context,
+                reject(
+                    Reason.PAYMENT_MISMATCH,
+                    f"order {order.order_id} is to be paid by {order.method}",
+                    method=order.method,
+                ),
+            )
         if method is PayMethod.CASH:
             txn = f"cash-{request.request_id}"
         else:
             if not request.terminal_id:
-                await abort(context, reject(Reason.MISSING_FIELD, "terminal_id: which POS terminal took the card", field="terminal_id"))
+                await abort(
+                    context,
+                    reject(Reason.MISSING_FIELD, "terminal_id: which POS terminal took the card", field="terminal_id"),
+                )
             if not TERMINAL_ID.fullmatch(request.terminal_id):
-                await abort(context, reject(Reason.INVALID_FIELD, "terminal_id: letters and digits, as printed on the POS terminal", field="terminal_id"))
+                await abort(
+                    context,
+                    reject(
+                        Reason.INVALID_FIELD,
+                        "terminal_id: letters and digits, as printed on the POS terminal",
+                        field="terminal_id",
+                    ),
+                )
             async with provider_errors(context):
                 txn = await self.desk.payments.authorize_card(request.terminal_id, order)
         async with owner_errors(context):
-            paid = await self.desk.record_payment(method, order.order_id, txn, order.amount_fen, self.desk.clock.now_ms())
+            paid = await self.desk.record_payment(
+                method, order.order_id, txn, order.amount_fen, self.desk.clock.now_ms()
+            )
         if isinstance(paid, Rejection):
             await abort(context, paid)
         return orders_pb2.PayAtCounterResponse(order=convert.order(await self.desk.settle(context, paid)))
@@ -189,14 +245,30 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         if own:
             order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, own))
             if order.method == PayMethod.CASH.value:
-                await abort(context, reject(Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method))
-        view = await self.gateway.ask(context, lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own), audited=True)
+                await abort(
+                    context,
+                    reject(
+                        Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method
+                    ),
+                )
+        view = await self.gateway.ask(
+            context,
+            lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own),
+            audited=True,
+        )
         return orders_pb2.RefundOrderResponse(order=convert.order(await self.desk.settle(context, view)))
 
     async def Reconcile(self, request, context):
         method = await _method(context, request.method)
         if method is PayMethod.CASH or not self.desk.payments.offers(method):
-            await abort(context, reject(Reason.INVALID_FIELD, "method: a provider this station uses (WEPAY, ALIPAY or CARD); cash is counted at the till", field="method"))
+            await abort(
+                context,
+                reject(
+                    Reason.INVALID_FIELD,
+                    "method: a provider this station uses (WEPAY, ALIPAY or CARD); cash is counted at the till",
+                    field="method",
+                ),
+            )
         try:
             start_ms, end_ms = self.gateway.day_window_ms(request.date)
             day = dt.date.fromisoformat(request.date)
@@ -206,8 +278,10 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             bill = await self.desk.payments.statement(method, day)
         owners = await self.gateway.ask(context, lambda: cmd.ListMoney(start_ms, end_ms), fan_out=True)
         ours = [line for reply in owners for line in reply.lines if line.method == method.value]
-        return reconcile([(line.kind, line.provider_txn_id, line.merchant_order_no, line.amount_fen) for line in bill],
-                         [(line.kind, line.provider_txn_id, line.order_id, line.amount_fen) for line in ours])
+        return reconcile(
+            [(line.kind, line.provider_txn_id, line.merchant_order_no, line.amount_fen) for line in bill],
+            [(line.kind, line.provider_txn_id, line.order_id, line.amount_fen) for line in ours],
+        )
 
     async def WatchOrder(self, request, context):
         viewer, principal = self.gateway.own_account(), caller()
@@ -218,14 +292,18 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             await asyncio.sleep(WATCH_POLL_S)
             # A watch lasts as long as its session: logging out or being disabled ends it too.
             if self.gateway.sessions is not None and await self.gateway.sessions.account(principal.session_id) is None:
-                await abort(context, reject(Reason.SESSION_ENDED, "the session has ended; log in again to keep watching"))
+                await abort(
+                    context, reject(Reason.SESSION_ENDED, "the session has ended; log in again to keep watching")
+                )
             latest = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
             if (latest.history, latest.refunds, latest.settled) != (view.history, view.refunds, view.settled):
                 view = latest
                 yield orders_pb2.WatchOrderResponse(order=convert.order(view))
 
 
-def reconcile(theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str, str, int]]) -> orders_pb2.ReconcileResponse:
+def reconcile(
+    theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str, str, int]]
+) -> orders_pb2.ReconcileResponse:
     """Compare (kind, provider transaction, order, amount) lines, summed per kind and transaction."""
 
     def totals(lines):
@@ -237,8 +315,10 @@ def reconcile(theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str
 
     provider, keyun = totals(theirs), totals(ours)
     answer = orders_pb2.ReconcileResponse(
-        provider_paid_fen=sum(a for k, _, _, a in theirs if k == PAY), keyun_paid_fen=sum(a for k, _, _, a in ours if k == PAY),
-        provider_refunded_fen=sum(a for k, _, _, a in theirs if k == REFUND), keyun_refunded_fen=sum(a for k, _, _, a in ours if k == REFUND),
+        provider_paid_fen=sum(a for k, _, _, a in theirs if k == PAY),
+        keyun_paid_fen=sum(a for k, _, _, a in ours if k == PAY),
+        provider_refunded_fen=sum(a for k, _, _, a in theirs if k == REFUND),
+        keyun_refunded_fen=sum(a for k, _, _, a in ours if k == REFUND),
     )
     for key in sorted(provider.keys() | keyun.keys()):
         (kind, txn), at_provider, at_keyun = key, provider.get(key), keyun.get(key)
@@ -246,14 +326,22 @@ def reconcile(theirs: list[tuple[str, str, str, int]], ours: list[tuple[str, str
             answer.matched += 1
             continue
         discrepancy = (
-            orders_pb2.DISCREPANCY_MISSING_IN_KEYUN if at_keyun is None
-            else orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER if at_provider is None
+            orders_pb2.DISCREPANCY_MISSING_IN_KEYUN
+            if at_keyun is None
+            else orders_pb2.DISCREPANCY_MISSING_AT_PROVIDER
+            if at_provider is None
             else orders_pb2.DISCREPANCY_AMOUNT_DIFFERS
         )
-        answer.discrepancies.append(orders_pb2.ReconcileLine(
-            discrepancy=discrepancy, kind=LINE_KIND_TO_PROTO[kind], provider_txn_id=txn, order_id=(at_provider or at_keyun)[0],
-            provider_amount_fen=at_provider[1] if at_provider else 0, keyun_amount_fen=at_keyun[1] if at_keyun else 0,
-        ))
+        answer.discrepancies.append(
+            orders_pb2.ReconcileLine(
+                discrepancy=discrepancy,
+                kind=LINE_KIND_TO_PROTO[kind],
+                provider_txn_id=txn,
+                order_id=(at_provider or at_keyun)[0],
+                provider_amount_fen=at_provider[1] if at_provider else 0,
+                keyun_amount_fen=at_keyun[1] if at_keyun else 0,
+            )
+        )
     return answer
 
 
@@ -266,14 +354,29 @@ async def provider_errors(context: grpc.aio.ServicerContext):
         except ValueError as error:  # the provider's client refused a value before sending it
             await abort(context, reject(Reason.INVALID_FIELD, f"a value the payment provider cannot take: {error}"))
         except ProviderRefused as refused:
-            await abort(context, reject(Reason.PAYMENT_REFUSED, f"the payment provider refused: {refused}", provider_code=refused.code))
-        except (ProviderError, aiohttp.ClientError, asyncio.TimeoutError) as error:
-            await abort_unavailable(context, grpc.StatusCode.UNAVAILABLE, "PROVIDER_UNAVAILABLE", f"the payment provider did not answer ({type(error).__name__}); retry with the same request_id", RETRY_AFTER_RESTART_S)
+            await abort(
+                context,
+                reject(Reason.PAYMENT_REFUSED, f"the payment provider refused: {refused}", provider_code=refused.code),
+            )
+        except (TimeoutError, ProviderError, aiohttp.ClientError) as error:
+            await abort_unavailable(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                "PROVIDER_UNAVAILABLE",
+                f"the payment provider did not answer ({type(error).__name__}); retry with the same request_id",
+                RETRY_AFTER_RESTART_S,
+            )
 
 
 async def _method(context: grpc.aio.ServicerContext, value: int) -> PayMethod:
     method = convert.METHOD_OF_PROTO.get(value)
     if method is None:
-        await abort(context, reject(Reason.MISSING_FIELD if value == 0 else Reason.INVALID_FIELD, "method: CASH, CARD, WEPAY or ALIPAY", field="method"))
+        await abort(
+            context,
+            reject(
+                Reason.MISSING_FIELD if value == 0 else Reason.INVALID_FIELD,
+                "method: CASH, CARD, WEPAY or ALIPAY",
+                field="method",
+            ),
+        )
     return method
-

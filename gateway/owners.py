@@ -28,9 +28,9 @@ from keyun.actors.account_shard import RemoteAccountShard
 from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.actors.packed import pack, unpack_replies, unpack_several_replies
 from keyun.actors.ray_runtime import RAY_NAMESPACE
-from keyun.engine import codec
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.common.clock import SYSTEM_CLOCK, Clock
+from keyun.engine import codec
 from keyun.engine.accounts import AccountRules
 from keyun.engine.limits import MAX_BATCH
 from keyun.engine.policy import Policy
@@ -79,7 +79,10 @@ AUDIT_SEQS = codec.decoder(list[int])
 
 class Batcher:
     def __init__(
-        self, actor: Any, metrics: GatewayMetrics | None = None, clock: Clock = SYSTEM_CLOCK,
+        self,
+        actor: Any,
+        metrics: GatewayMetrics | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         unpack: Callable[[bytes], list] = unpack_replies,
     ):
         """`unpack`: decodes the owner's replies to a batch (actors/packed.py)."""
@@ -186,9 +189,18 @@ def owner_options(detached: bool = False, owner_resource: str | None = None) -> 
     return options
 
 
-def accounts_owner(instance: str, data_dir: Path, rules: AccountRules, detached: bool = False, owner_resource: str | None = None, audit_name: str | None = None) -> Any:
+def accounts_owner(
+    instance: str,
+    data_dir: Path,
+    rules: AccountRules,
+    detached: bool = False,
+    owner_resource: str | None = None,
+    audit_name: str | None = None,
+) -> Any:
     """`audit_name`: the audit owner the accounts owner sends the audit records it journals to."""
-    return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(str(data_dir.resolve()), rules, audit_name)
+    return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(
+        str(data_dir.resolve()), rules, audit_name
+    )
 
 
 def trip_owner_name(instance: str, shard_no: int) -> str:
@@ -221,8 +233,16 @@ class OwnerPool:
     """The fixed pool of TripShard actors, found by name so several gateways share them."""
 
     def __init__(
-        self, instance: str, shards: int, policy: Policy, data_dir: Path, check_invariants: bool = False,
-        detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None, audit_name: str | None = None,
+        self,
+        instance: str,
+        shards: int,
+        policy: Policy,
+        data_dir: Path,
+        check_invariants: bool = False,
+        detached: bool = False,
+        metrics: GatewayMetrics | None = None,
+        owner_resource: str | None = None,
+        audit_name: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ):
         """`audit_name`: the audit owner the trip owners send the audit records they journal to.
@@ -233,7 +253,9 @@ class OwnerPool:
             raise ShardCountMismatch(mismatch(found, shards))
         options = owner_options(detached, owner_resource)
         self.actors = [
-            RemoteTripShard.options(name=trip_owner_name(instance, n), **options).remote(n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards)
+            RemoteTripShard.options(name=trip_owner_name(instance, n), **options).remote(
+                n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards
+            )
             for n in range(shards)
         ]
         self.batchers = [Batcher(actor, metrics, clock) for actor in self.actors]
@@ -308,13 +330,23 @@ class Owners:
 
     @classmethod
     def start(
-        cls, instance: str, data_dir: Path, shards: int, policy: Policy, account_rules: AccountRules, check_invariants: bool = False,
-        detached: bool = False, metrics: GatewayMetrics | None = None, owner_resource: str | None = None,
+        cls,
+        instance: str,
+        data_dir: Path,
+        shards: int,
+        policy: Policy,
+        account_rules: AccountRules,
+        check_invariants: bool = False,
+        detached: bool = False,
+        metrics: GatewayMetrics | None = None,
+        owner_resource: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> Owners:
         """Find or start the owners of `data_dir`; the trip and accounts owners send their audit records to the audit owner."""
         audit_name = audit_actor_name(instance)
-        pool = OwnerPool(instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name, clock)
+        pool = OwnerPool(
+            instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name, clock
+        )
         accounts = accounts_owner(instance, data_dir, account_rules, detached, owner_resource, audit_name)
         return cls(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
 

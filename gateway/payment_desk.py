@@ -16,8 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
-from keyun.common.payments_wire.keys import ProviderKeys
 from keyun.common.clock import SYSTEM_CLOCK, Clock
+from keyun.common.payments_wire.keys import ProviderKeys
 from keyun.engine.audit import MAX_DETAIL_CHARS, AuditRecord, fit
 from keyun.engine.commands import PayMethod
 from keyun.engine.reasons import Reason, Rejection
@@ -30,19 +30,34 @@ from .payments.wallets import AliPay, WePay
 
 log = logging.getLogger("keyun.payments")
 
-METHOD_OF = {Method.WALLET_A: PayMethod.WEPAY, Method.WALLET_B: PayMethod.ALIPAY, Method.CARD: PayMethod.CARD, Method.CASH: PayMethod.CASH}
+METHOD_OF = {
+    Method.WALLET_A: PayMethod.WEPAY,
+    Method.WALLET_B: PayMethod.ALIPAY,
+    Method.CARD: PayMethod.CARD,
+    Method.CASH: PayMethod.CASH,
+}
 PROVIDER_OF = {pay_method: method for method, pay_method in METHOD_OF.items()}
 
 
 # Refusals `handle` writes to the audit trail itself, with the order they name; the receiver's
 # `refused` callback leaves these alone.
-AUDITED_REFUSALS = {Reason.PAYMENT_MISMATCH: "BAD_AMOUNT", Reason.UNKNOWN_ORDER: "UNKNOWN_ORDER", Reason.INVALID_FIELD: "BAD_ORDER"}
+AUDITED_REFUSALS = {
+    Reason.PAYMENT_MISMATCH: "BAD_AMOUNT",
+    Reason.UNKNOWN_ORDER: "UNKNOWN_ORDER",
+    Reason.INVALID_FIELD: "BAD_ORDER",
+}
 
 
 class ProviderDesk:
     """PaymentDesk (gateway/order_services.py) over real provider clients."""
 
-    def __init__(self, wallets: dict[PayMethod, WalletProvider], acquirer: CardAcquirer | None, notify_base_url: str, sandbox: bool):
+    def __init__(
+        self,
+        wallets: dict[PayMethod, WalletProvider],
+        acquirer: CardAcquirer | None,
+        notify_base_url: str,
+        sandbox: bool,
+    ):
         self.wallets = wallets
         self.acquirer = acquirer
         self.notify_base_url = notify_base_url.rstrip("/")
@@ -64,12 +79,18 @@ class ProviderDesk:
         return cls(wallets, acquirer, notify_base_url, keys.sandbox)
 
     def offers(self, method: PayMethod) -> bool:
-        return method is PayMethod.CASH or method in self.wallets or (method is PayMethod.CARD and self.acquirer is not None)
+        return (
+            method is PayMethod.CASH
+            or method in self.wallets
+            or (method is PayMethod.CARD and self.acquirer is not None)
+        )
 
     async def start(self, order: OrderView) -> tuple[str, str]:
         wallet = self.wallets[PayMethod(order.method)]
         subject = f"{order.trip.route_name} {order.from_stop.code}→{order.to_stop.code} ×{len(order.seat_labels)}"
-        started = await wallet.create(order.order_id, order.amount_fen, subject, f"{self.notify_base_url}/notify/{order.method}", order.pay_by_ms)
+        started = await wallet.create(
+            order.order_id, order.amount_fen, subject, f"{self.notify_base_url}/notify/{order.method}", order.pay_by_ms
+        )
         return started.pay_url, started.qr_text
 
     async def authorize_card(self, terminal_id: str, order: OrderView) -> str:
@@ -108,7 +129,13 @@ class NotificationDesk:
 
     async def handle(self, notification: Notification) -> None:
         method = METHOD_OF[notification.method]
-        recorded = await self.orders.record_payment(method, notification.merchant_order_no, notification.provider_txn_id, notification.amount_fen, notification.paid_at_ms)
+        recorded = await self.orders.record_payment(
+            method,
+            notification.merchant_order_no,
+            notification.provider_txn_id,
+            notification.amount_fen,
+            notification.paid_at_ms,
+        )
         if isinstance(recorded, Rejection):
             await self._audit(notification, recorded.reason.name, recorded.message)
             if recorded.reason in (Reason.PAYMENT_MISMATCH, Reason.UNKNOWN_ORDER, Reason.INVALID_FIELD):
@@ -122,24 +149,49 @@ class NotificationDesk:
         order's owner refused (a wrong amount) were recorded by `handle`, with their order."""
         if reason in AUDITED_REFUSALS.values():
             return
-        await self.audit_submit(AuditRecord(
-            record_id=uuid.uuid4().hex, at_ms=self.clock.now_ms(), actor="", role="", device="", station="",
-            source=f"provider:{provider}", action="payment-notification", target="", outcome=reason,
-            detail=f"refused before reaching an order; body sha256 {body_digest}",
-        ))
+        await self.audit_submit(
+            AuditRecord(
+                record_id=uuid.uuid4().hex,
+                at_ms=self.clock.now_ms(),
+                actor="",
+                role="",
+                device="",
+                station="",
+                source=f"provider:{provider}",
+                action="payment-notification",
+                target="",
+                outcome=reason,
+                detail=f"refused before reaching an order; body sha256 {body_digest}",
+            )
+        )
 
     async def _audit(self, notification: Notification, outcome: str, detail: str) -> None:
-        await self.audit_submit(AuditRecord(
-            record_id=uuid.uuid4().hex, at_ms=self.clock.now_ms(), actor="", role="", device="", station="",
-            source=f"provider:{notification.method.value}", action="payment-notification", target=fit(notification.merchant_order_no, 200),
-            outcome=outcome, detail=fit(f"txn {notification.provider_txn_id}, {notification.amount_fen} fen: {detail}", MAX_DETAIL_CHARS),
-        ))
+        await self.audit_submit(
+            AuditRecord(
+                record_id=uuid.uuid4().hex,
+                at_ms=self.clock.now_ms(),
+                actor="",
+                role="",
+                device="",
+                station="",
+                source=f"provider:{notification.method.value}",
+                action="payment-notification",
+                target=fit(notification.merchant_order_no, 200),
+                outcome=outcome,
+                detail=fit(
+                    f"txn {notification.provider_txn_id}, {notification.amount_fen} fen: {detail}", MAX_DETAIL_CHARS
+                ),
+            )
+        )
 
 
 def receiver_for(desk: ProviderDesk, notifications: NotificationDesk, registry=None) -> NotificationReceiver:
     """Checks notifications' freshness by the notification desk's clock."""
     wallets = {PROVIDER_OF[method]: wallet for method, wallet in desk.wallets.items()}
     return NotificationReceiver(
-        wallets, notifications.handle, registry=registry, now_ms=notifications.clock.now_ms,
+        wallets,
+        notifications.handle,
+        registry=registry,
+        now_ms=notifications.clock.now_ms,
         refused=notifications.refused,
     )

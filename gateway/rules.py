@@ -72,4 +72,8 @@ RULES: dict[str, Rule] = {
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.
-UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+UNAUTHENTICATED_SERVICES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)

@@ -24,10 +24,10 @@ from keyun.v1 import (
     diagnostics_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
-    orders_pb2,
-    orders_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
     staff_pb2,
@@ -41,11 +41,19 @@ from .connection_limits import ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
+from .owners import (
+    Overloaded,
+    OwnerFailed,
+    Owners,
+    OwnerUnavailable,
+    ShardCountMismatch,
+    accounts_batcher,
+    audit_batcher,
+)
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
-from .owners import OwnerFailed, accounts_batcher, audit_batcher, Owners, OwnerUnavailable, Overloaded, ShardCountMismatch
 from .reflection import add_reflection
+from .services import CatalogService, DiagnosticsService, DispatchService, GateService, Gateway, SalesService
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
-from .services import CatalogService, DiagnosticsService, DispatchService, Gateway, GateService, SalesService
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 
 log = logging.getLogger("keyun.gateway")
@@ -53,8 +61,15 @@ log = logging.getLogger("keyun.gateway")
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
-        (catalog_pb2, "Catalog"), (sales_pb2, "Sales"), (gate_pb2, "Gate"), (dispatch_pb2, "Dispatch"), (diagnostics_pb2, "Diagnostics"),
-        (accounts_pb2, "Accounts"), (staff_pb2, "Staff"), (audit_pb2, "Audit"), (orders_pb2, "Orders"),
+        (catalog_pb2, "Catalog"),
+        (sales_pb2, "Sales"),
+        (gate_pb2, "Gate"),
+        (dispatch_pb2, "Dispatch"),
+        (diagnostics_pb2, "Diagnostics"),
+        (accounts_pb2, "Accounts"),
+        (staff_pb2, "Staff"),
+        (audit_pb2, "Audit"),
+        (orders_pb2, "Orders"),
     )
 )
 
@@ -74,8 +89,6 @@ STOP_GRACE_S = 5.0
 
 # A batch of up to MAX_BATCH commands is far below this; it guards against absurd requests.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-
-
 
 
 class GenericHandlersOnly:
@@ -101,9 +114,17 @@ class GenericHandlersOnly:
 
 class KeyunServer:
     def __init__(
-        self, owners: Owners, metrics: GatewayMetrics, keyring: credentials.StationKeys, utc_offset_min: int = 8 * 60, tls: TlsConfig | None = None,
-        password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS, demo_accounts: bool = False,
-        payments_dir: Path | None = None, search_cache_s: float = SEARCH_CACHE_S, connection_limits: ConnectionLimits = ConnectionLimits(),
+        self,
+        owners: Owners,
+        metrics: GatewayMetrics,
+        keyring: credentials.StationKeys,
+        utc_offset_min: int = 8 * 60,
+        tls: TlsConfig | None = None,
+        password_params: credentials.HashParams = credentials.PRODUCTION_PARAMS,
+        demo_accounts: bool = False,
+        payments_dir: Path | None = None,
+        search_cache_s: float = SEARCH_CACHE_S,
+        connection_limits: ConnectionLimits = ConnectionLimits(),
         clock: Clock = SYSTEM_CLOCK,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
@@ -126,7 +147,12 @@ class KeyunServer:
         trips = TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id)))
         self.auth = Auth(signer, SessionCache(self.accounts.submit, clock), trips, self.audit.submit, clock)
         self.auth.client_certs = tls is not None and tls.require_client_cert
-        self.desk = AccountDesk(self.accounts, Secrets(keyring, credentials.PasswordHasher(password_params), signer), self.auth, metrics.login_password_checks)
+        self.desk = AccountDesk(
+            self.accounts,
+            Secrets(keyring, credentials.PasswordHasher(password_params), signer),
+            self.auth,
+            metrics.login_password_checks,
+        )
         self.gateway.resolve_holders = self.desk.holders
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle
@@ -152,14 +178,25 @@ class KeyunServer:
             desk.notify_base_url = self.notify_url
             log.info("payments: notifications go to %s", self.notify_url)
             return 0
-        self.receiver = receiver_for(desk, NotificationDesk(self.orders, self.audit.submit, self.clock), self.metrics.registry)
+        self.receiver = receiver_for(
+            desk, NotificationDesk(self.orders, self.audit.submit, self.clock), self.metrics.registry
+        )
         bound = await self.receiver.start(host, notify_port)
-        desk.notify_base_url = self.notify_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
+        desk.notify_base_url = (
+            self.notify_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{bound}"
+        )
         offered = [*(method.value for method in desk.wallets), *(["card"] if desk.acquirer else [])]
-        log.info("payments: %s%s; notifications on port %d", ", ".join(offered), " (sandbox: no real money)" if desk.sandbox else "", bound)
+        log.info(
+            "payments: %s%s; notifications on port %d",
+            ", ".join(offered),
+            " (sandbox: no real money)" if desk.sandbox else "",
+            bound,
+        )
         return bound
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False, primary: bool = True) -> int:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False, primary: bool = True
+    ) -> int:
         """Bind and serve; return the bound port (useful with port 0).
 
         Only with reuse_port may other processes bind the same port (keyun serve --workers);
@@ -168,11 +205,14 @@ class KeyunServer:
         """
         credentials = self._credentials(host)
         options = [
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 1 if reuse_port else 0),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
             *self.connection_limits.channel_options(),
         ]
         # Metrics outermost, so refused calls are counted too; then who may call what.
-        server = grpc.aio.server(interceptors=[MetricsInterceptor(self.metrics), AuthInterceptor(self.auth)], options=options)
+        server = grpc.aio.server(
+            interceptors=[MetricsInterceptor(self.metrics), AuthInterceptor(self.auth)], options=options
+        )
         services = GenericHandlersOnly(server)
         catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway, self.searches), services)
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), services)
@@ -188,7 +228,9 @@ class KeyunServer:
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
+        self.port = (
+            server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
+        )
         await server.start()
         self.server = server
         self._log_transport(host)
@@ -197,7 +239,12 @@ class KeyunServer:
         except ShardCountMismatch:
             await self.stop(0)  # serve nothing: calls would reach the wrong owners
             raise
-        log.info("owners recovered: %s", ", ".join(f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports))
+        log.info(
+            "owners recovered: %s",
+            ", ".join(
+                f"shard {r['shard']}: {r['trips']} trips, {r['events_replayed']} events replayed" for r in reports
+            ),
+        )
         await asyncio.gather(self.owners.accounts.ready.remote(), self.owners.audit.ready.remote())
         if self.payments_dir is not None:
             await self.start_payments(host, self.notify_port)
@@ -210,7 +257,9 @@ class KeyunServer:
         self.health_watch = asyncio.create_task(self._watch_health())
         self.move_sweep = asyncio.create_task(self._sweep_moves())
         shards = len(self.pool.actors)
-        log.info("Keyun serving on %s:%d with %d trip %s", host, self.port, shards, "shard" if shards == 1 else "shards")
+        log.info(
+            "Keyun serving on %s:%d with %d trip %s", host, self.port, shards, "shard" if shards == 1 else "shards"
+        )
         return self.port
 
     async def _offer_setup(self) -> None:
@@ -230,20 +279,37 @@ class KeyunServer:
         if self.tls is not None:
             return server_credentials(self.tls.directory, self.tls.require_client_cert)
         if not is_loopback(host):
-            raise TlsError(f"plain text is only allowed on loopback, not on {host}: give the server a TLS configuration")
+            raise TlsError(
+                f"plain text is only allowed on loopback, not on {host}: give the server a TLS configuration"
+            )
         return None
 
     def _log_transport(self, host: str) -> None:
         if self.tls is None:
-            log.warning("serving plain text (no TLS) on %s: plain text is only allowed on loopback; any other address gets TLS", host)
+            log.warning(
+                "serving plain text (no TLS) on %s: plain text is only allowed on loopback; any other address gets TLS",
+                host,
+            )
             return
-        clients = "client certificates from the station CA required" if self.tls.require_client_cert else "no client certificates"
+        clients = (
+            "client certificates from the station CA required"
+            if self.tls.require_client_cert
+            else "no client certificates"
+        )
         # Serving never needs the CA's key; say where it is, so an operator sees the key lying here.
         ca_key = (
             f"the station CA's key {self.tls.directory / CA_KEY} is on this server (keyun certs init --offline keeps it off)"
-            if (self.tls.directory / CA_KEY).exists() else "the station CA's key is not on this server (offline CA)"
+            if (self.tls.directory / CA_KEY).exists()
+            else "the station CA's key is not on this server (offline CA)"
         )
-        log.info("serving TLS on %s with the certificates in %s (%s); terminals trust %s; %s", host, self.tls.directory, clients, self.tls.directory / CA_CERT, ca_key)
+        log.info(
+            "serving TLS on %s with the certificates in %s (%s); terminals trust %s; %s",
+            host,
+            self.tls.directory,
+            clients,
+            self.tls.directory / CA_CERT,
+            ca_key,
+        )
 
     async def _set_health(self, status: int) -> None:
         self.serving = status
@@ -257,10 +323,15 @@ class KeyunServer:
         while True:
             await asyncio.sleep(HEALTH_POLL_S)
             settling = loop.time() - HEALTH_HOLD_DOWN_S
-            down = any(b.owner_down or b.owner_back_at > settling for b in (*self.pool.batchers, self.accounts, self.audit))
+            down = any(
+                b.owner_down or b.owner_back_at > settling for b in (*self.pool.batchers, self.accounts, self.audit)
+            )
             wanted = health_pb2.HealthCheckResponse.NOT_SERVING if down else health_pb2.HealthCheckResponse.SERVING
             if wanted != self.serving:
-                log.warning("health: %s", "an owner is down or recovering: NOT_SERVING" if down else "every owner answers: SERVING")
+                log.warning(
+                    "health: %s",
+                    "an owner is down or recovering: NOT_SERVING" if down else "every owner answers: SERVING",
+                )
                 await self._set_health(wanted)
 
     async def _sweep_moves(self) -> None:
@@ -271,7 +342,11 @@ class KeyunServer:
             try:
                 swept = await self.gateway.resolve_interrupted_moves()
             except (OwnerUnavailable, Overloaded, OwnerFailed) as error:
-                log.warning("sweeping interrupted rebookings: an owner did not answer (%r); trying again in %.0f s", error, MOVE_SWEEP_S)
+                log.warning(
+                    "sweeping interrupted rebookings: an owner did not answer (%r); trying again in %.0f s",
+                    error,
+                    MOVE_SWEEP_S,
+                )
                 continue
             if swept:
                 log.warning("finished or undid %d rebookings whose saga was interrupted", swept)

@@ -72,8 +72,11 @@ class Gateway:
     caller's frequent passengers (the account services set it)."""
 
     def __init__(
-        self, pool: OwnerPool, utc_offset_min: int,
-        resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None, clock: Clock = SYSTEM_CLOCK,
+        self,
+        pool: OwnerPool,
+        utc_offset_min: int,
+        resolve_holders: Callable[[str, tuple[str, ...]], Awaitable[Any]] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.pool = pool
         self.utc_offset_min = utc_offset_min
@@ -92,13 +95,22 @@ class Gateway:
         # rebooking set 0, so that every move a call finds is undone.
         self.move_stale_ms = MOVE_STALE_MS
 
-    async def buyer_and_holders(self, context: grpc.aio.ServicerContext, passenger_ids) -> tuple[str, tuple[Holder, ...]]:
+    async def buyer_and_holders(
+        self, context: grpc.aio.ServicerContext, passenger_ids
+    ) -> tuple[str, tuple[Holder, ...]]:
         """Who buys and for whom: a passenger account buys for the passengers it names (it must
         name them); staff may name their own account's passengers too."""
         principal = CALLER.get()
         own = principal is not None and principal.own_only
         if own and not passenger_ids:
-            await abort(context, reject(Reason.MISSING_FIELD, "passenger_ids: name who travels (Accounts/AddPassenger adds them)", field="passenger_ids"))
+            await abort(
+                context,
+                reject(
+                    Reason.MISSING_FIELD,
+                    "passenger_ids: name who travels (Accounts/AddPassenger adds them)",
+                    field="passenger_ids",
+                ),
+            )
         if not passenger_ids:
             return "", ()
         try:
@@ -122,7 +134,14 @@ class Gateway:
         principal = CALLER.get()
         return principal.account_id if principal is not None and principal.own_only else ""
 
-    async def ask(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool = False, audited: bool = False, from_reply: bool = False) -> Any:
+    async def ask(
+        self,
+        context: grpc.aio.ServicerContext,
+        build: Callable[[], Any],
+        fan_out: bool = False,
+        audited: bool = False,
+        from_reply: bool = False,
+    ) -> Any:
         """Validate, route, and return the owner's reply; abort the call on any rejection.
 
         `audited`: the call's audit record goes along, and the owner journals it with the call
@@ -141,7 +160,14 @@ class Gateway:
                 await abort(context, without_saga(each))
         return reply
 
-    async def _ask_once(self, context: grpc.aio.ServicerContext, build: Callable[[], Any], fan_out: bool, audited: bool, from_reply: bool) -> Any:
+    async def _ask_once(
+        self,
+        context: grpc.aio.ServicerContext,
+        build: Callable[[], Any],
+        fan_out: bool,
+        audited: bool,
+        from_reply: bool,
+    ) -> Any:
         try:
             item = build()
         except Rejected as rejected:
@@ -156,7 +182,11 @@ class Gateway:
 
     def interrupted(self, reply: Any) -> bool:
         """A refusal because a rebooking holds the ticket, and one old enough to count as cut off."""
-        return type(reply) is Rejection and reply.reason is Reason.CHANGE_IN_PROGRESS and int(reply.fact("age_ms")) >= self.move_stale_ms
+        return (
+            type(reply) is Rejection
+            and reply.reason is Reason.CHANGE_IN_PROGRESS
+            and int(reply.fact("age_ms")) >= self.move_stale_ms
+        )
 
     async def undo_move(self, ticket_id: str, saga: str, new_trip_id: str) -> Rejection | None:
         """Undo a rebooking's move, whoever runs it: the saga itself after a refusal, a call that
@@ -169,7 +199,9 @@ class Gateway:
         if isinstance(aborted, Rejection):
             return aborted
         undone = await self.pool.submit(cmd.UndoMove(f"{saga}-undo", new_trip_id, ticket_id, saga))
-        if isinstance(undone, Rejection) and undone.reason is not Reason.TRIP_ARCHIVED:  # an archived trip holds no seat
+        if (
+            isinstance(undone, Rejection) and undone.reason is not Reason.TRIP_ARCHIVED
+        ):  # an archived trip holds no seat
             return undone
         cleared = await self.pool.submit(cmd.ClearChange(f"{saga}-clear", ticket_id, saga))
         return cleared if isinstance(cleared, Rejection) else None
@@ -208,7 +240,9 @@ class Gateway:
     def day_window_ms(self, date_text: str) -> tuple[int, int]:
         """[start, end) in epoch ms of a local date at the station's UTC offset."""
         day = cmd.parse_date("date", date_text)
-        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min)))
+        midnight = dt.datetime(
+            day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(minutes=self.utc_offset_min))
+        )
         start_ms = int(midnight.timestamp() * 1000)
         return start_ms, start_ms + 86_400_000
 
@@ -233,15 +267,21 @@ class PageWindow:
                 token = json.loads(base64.urlsafe_b64decode(page_token.encode()))
                 offset, token_key = int(token["o"]), int(token["k"])
             except (ValueError, KeyError, TypeError):
-                raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server issued", field="page_token")) from None
+                raise Rejected(
+                    reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server issued", field="page_token")
+                ) from None
             if token_key != key or offset < 0:
-                raise Rejected(reject(Reason.BAD_PAGE_TOKEN, "page_token belongs to a different query", field="page_token"))
+                raise Rejected(
+                    reject(Reason.BAD_PAGE_TOKEN, "page_token belongs to a different query", field="page_token")
+                )
         return cls(offset, offset + size, key)
 
     def cut(self, items: list) -> tuple[list, str]:
         """This page of `items` (the whole result, or at least its first end + 1) and the next page's token."""
         more = self.end < len(items)
-        next_token = base64.urlsafe_b64encode(json.dumps({"o": self.end, "k": self.key}).encode()).decode() if more else ""
+        next_token = (
+            base64.urlsafe_b64encode(json.dumps({"o": self.end, "k": self.key}).encode()).decode() if more else ""
+        )
         return items[self.offset : self.end], next_token
 
 
@@ -265,7 +305,9 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
     async def SearchTrips(self, request, context):
         try:
             start_ms, end_ms = self.gateway.day_window_ms(request.date)
-            window = PageWindow.of(request.page_size, request.page_token, f"{request.from_station}|{request.to_station}|{request.date}")
+            window = PageWindow.of(
+                request.page_size, request.page_token, f"{request.from_station}|{request.to_station}|{request.date}"
+            )
             # Each owner sends only its first end + 1 offers: enough for this page and to tell
             # whether another follows.
             query = cmd.SearchTrips(request.from_station, request.to_station, start_ms, end_ms, window.end + 1)
@@ -286,7 +328,9 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         for field_name, code in (("from_station", query.from_station), ("to_station", query.to_station)):
             if not any(code in reply.stations_known for reply in replies):
                 return reject(Reason.UNKNOWN_STATION, f"no trip serves station {code}", field=field_name, station=code)
-        offers = sorted((o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id))
+        offers = sorted(
+            (o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id)
+        )
         offers, next_token = window.cut(offers)
         return catalog_pb2.SearchTripsResponse(offers=[convert.offer(o) for o in offers], next_page_token=next_token)
 
@@ -295,7 +339,9 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         return catalog_pb2.GetTripResponse(trip=convert.trip(view))
 
     async def GetSeatMap(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.GetSeatMap(request.trip_id, request.from_station, request.to_station))
+        view = await self.gateway.ask(
+            context, lambda: cmd.GetSeatMap(request.trip_id, request.from_station, request.to_station)
+        )
         return convert.seat_map(view)
 
     async def ListStations(self, request, context):
@@ -306,7 +352,14 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
 
 def _seat_request(request) -> tuple:
     """The fields HoldRequest and SellRequest share, in the order PlaceHold and Sell take them."""
-    return request.request_id, request.trip_id, request.from_station, request.to_station, tuple(request.seat_numbers), request.seat_count
+    return (
+        request.request_id,
+        request.trip_id,
+        request.from_station,
+        request.to_station,
+        tuple(request.seat_numbers),
+        request.seat_count,
+    )
 
 
 class SalesService(sales_pb2_grpc.SalesServicer):
@@ -315,15 +368,25 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def Hold(self, request, context):
         buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
-        view = await self.gateway.ask(context, lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders), audited=True)
+        view = await self.gateway.ask(
+            context,
+            lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders),
+            audited=True,
+        )
         return sales_pb2.HoldResponse(hold=convert.hold(view))
 
     async def Confirm(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id), audited=True)
+        view = await self.gateway.ask(
+            context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id), audited=True
+        )
         return sales_pb2.ConfirmResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Release(self, request, context):
-        await self.gateway.ask(context, lambda: cmd.ReleaseHold(request.request_id, request.hold_id, self.gateway.own_account()), audited=True)
+        await self.gateway.ask(
+            context,
+            lambda: cmd.ReleaseHold(request.request_id, request.hold_id, self.gateway.own_account()),
+            audited=True,
+        )
         return sales_pb2.ReleaseResponse()
 
     async def Sell(self, request, context):
@@ -337,7 +400,11 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def ChangeTicket(self, request, context):
         old, new = await Rebooking(self.gateway, context, request).run()
-        return sales_pb2.ChangeTicketResponse(old_ticket=convert.ticket(old), new_ticket=convert.ticket(new), fare_difference_fen=new.price_fen - old.price_fen)
+        return sales_pb2.ChangeTicketResponse(
+            old_ticket=convert.ticket(old),
+            new_ticket=convert.ticket(new),
+            fare_difference_fen=new.price_fen - old.price_fen,
+        )
 
     async def GetTicket(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
@@ -362,7 +429,6 @@ def saga_id(request_id: str, ticket_id: str) -> str:
     prefix and leaves room for the step suffixes ("-change") within MAX_REQUEST_ID_CHARS."""
     digest = hashlib.sha256(f"{request_id}\n{ticket_id}".encode()).hexdigest()[:SAGA_DIGEST_CHARS]
     return f"{request_id[:SAGA_PREFIX_CHARS]}.{digest}"
-
 
 
 class Rebooking:
@@ -399,28 +465,58 @@ class Rebooking:
             await abort(self.context, rejected.rejection)
         new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
         # The old owner checks the move and remembers its answer, so a retry hears it again.
-        old = await gateway.ask(self.context, lambda: cmd.BeginChange(
-            f"{self.step}-begin", request.ticket_id, self.step, new_trip.trip_id, new_trip.route_id, own,
-        ))
+        old = await gateway.ask(
+            self.context,
+            lambda: cmd.BeginChange(
+                f"{self.step}-begin",
+                request.ticket_id,
+                self.step,
+                new_trip.trip_id,
+                new_trip.route_id,
+                own,
+            ),
+        )
         seats = (request.seat_number,) if request.seat_number else ()
         holders = (old.holder,) if old.holder is not None else ()
-        hold = await self._do("hold", lambda: cmd.PlaceHold(
-            f"{self.step}-hold", new_trip.trip_id, old.from_stop.code, old.to_stop.code, seat_numbers=seats, seat_count=0 if seats else 1,
-            buyer=old.buyer, holders=holders,  # the new ticket belongs to whoever bought the old one
-            for_move=self.step,
-        ))
+        hold = await self._do(
+            "hold",
+            lambda: cmd.PlaceHold(
+                f"{self.step}-hold",
+                new_trip.trip_id,
+                old.from_stop.code,
+                old.to_stop.code,
+                seat_numbers=seats,
+                seat_count=0 if seats else 1,
+                buyer=old.buyer,
+                holders=holders,  # the new ticket belongs to whoever bought the old one
+                for_move=self.step,
+            ),
+        )
         # Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)
         # would otherwise issue the dearer ticket for the cheaper fare.
         if (own or Permission.TAKE_CASH not in CALLER.get().allowed) and hold.fare_fen > old.price_fen:
             await self._undo()
-            await abort(self.context, reject(
-                Reason.CHANGE_NOT_ALLOWED, f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",
-                field="new_trip_id",
-            ))
-        issued = await self._do("issue", lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step))
+            await abort(
+                self.context,
+                reject(
+                    Reason.CHANGE_NOT_ALLOWED,
+                    f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",
+                    field="new_trip_id",
+                ),
+            )
+        issued = await self._do(
+            "issue",
+            lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step),
+        )
         new = issued.tickets[0]
         # The step that makes the change: the old ticket's owner journals the call's audit record with it.
-        changed = await self._do("change", lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen, self.step), audited=True)
+        changed = await self._do(
+            "change",
+            lambda: cmd.ChangeTicket(
+                f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen, self.step
+            ),
+            audited=True,
+        )
         # The move is made: the new ticket stops pending it, before the client hears of it.
         settled = await self._step("settle", lambda: self.gateway.settle_move(new.ticket_id, self.step))
         if settled is not None:
@@ -471,7 +567,9 @@ class GateService(gate_pb2_grpc.GateServicer):
         self.gateway = gateway
 
     async def CheckIn(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.CheckIn(request.request_id, request.ticket_id, request.gate_id), audited=True)
+        view = await self.gateway.ask(
+            context, lambda: cmd.CheckIn(request.request_id, request.ticket_id, request.gate_id), audited=True
+        )
         return gate_pb2.CheckInResponse(ticket=convert.ticket(view))
 
     async def GetManifest(self, request, context):
@@ -494,7 +592,9 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
     async def LoadNetwork(self, request, context):
         try:
             async with owner_errors(context):
-                result = await load_network(self.gateway, request.request_id, request.network_toml, request.first_date, request.days)
+                result = await load_network(
+                    self.gateway, request.request_id, request.network_toml, request.first_date, request.days
+                )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         return dispatch_pb2.LoadNetworkResponse(
@@ -505,17 +605,22 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         )
 
     async def DepartTrip(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.DepartTrip(request.request_id, request.trip_id), audited=True)
+        view = await self.gateway.ask(
+            context, lambda: cmd.DepartTrip(request.request_id, request.trip_id), audited=True
+        )
         return dispatch_pb2.DepartTripResponse(trip=convert.trip(view))
 
     async def CancelTrip(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.CancelTrip(request.request_id, request.trip_id), audited=True)
+        view = await self.gateway.ask(
+            context, lambda: cmd.CancelTrip(request.request_id, request.trip_id), audited=True
+        )
         return dispatch_pb2.CancelTripResponse(trip=convert.trip(view))
 
     async def DelayTrip(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.DelayTrip(request.request_id, request.trip_id, request.delay_minutes), audited=True)
+        view = await self.gateway.ask(
+            context, lambda: cmd.DelayTrip(request.request_id, request.trip_id, request.delay_minutes), audited=True
+        )
         return dispatch_pb2.DelayTripResponse(trip=convert.trip(view))
-
 
 
 # Echo answers are bounded like any other message.
@@ -528,9 +633,14 @@ class DiagnosticsService(diagnostics_pb2_grpc.DiagnosticsServicer):
 
     async def Echo(self, request, context):
         if len(request.payload) > MAX_ECHO_BYTES:
-            await abort(context, reject(Reason.INVALID_FIELD, f"payload: at most {MAX_ECHO_BYTES} bytes", field="payload"))
+            await abort(
+                context, reject(Reason.INVALID_FIELD, f"payload: at most {MAX_ECHO_BYTES} bytes", field="payload")
+            )
         if not 0 <= request.response_bytes <= MAX_ECHO_BYTES:
-            await abort(context, reject(Reason.INVALID_FIELD, f"response_bytes: must be 0..{MAX_ECHO_BYTES}", field="response_bytes"))
+            await abort(
+                context,
+                reject(Reason.INVALID_FIELD, f"response_bytes: must be 0..{MAX_ECHO_BYTES}", field="response_bytes"),
+            )
         if request.via_owner:
             await self.gateway.ask(context, cmd.Ping)
         payload = bytes(request.response_bytes) if request.response_bytes else request.payload

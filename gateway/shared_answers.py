@@ -28,7 +28,11 @@ MAX_SHARED_ANSWERS = 10_000
 
 class SharedAnswers:
     def __init__(
-        self, ttl_s: float, counter: Any = None, max_entries: int = MAX_SHARED_ANSWERS, clock: Clock = SYSTEM_CLOCK,
+        self,
+        ttl_s: float,
+        counter: Any = None,
+        max_entries: int = MAX_SHARED_ANSWERS,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.ttl_s = ttl_s
         self.clock = clock
@@ -36,7 +40,9 @@ class SharedAnswers:
         self.kept: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()  # key -> (expires at, answer)
         self.asking: dict[Hashable, asyncio.Future] = {}
         # A prometheus Counter labelled by where an answer came from (owners, shared, kept), or None.
-        self.sources = {source: counter.labels(source) for source in ("owners", "shared", "kept")} if counter is not None else None
+        self.sources = (
+            {source: counter.labels(source) for source in ("owners", "shared", "kept")} if counter is not None else None
+        )
 
     async def answer(self, key: Hashable, ask: Callable[[], Awaitable[Any]]) -> Any:
         """The answer to `key`: kept, shared with a caller already asking, or asked anew with `ask`.

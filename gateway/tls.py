@@ -92,7 +92,12 @@ class TlsConfig:
 
 
 def init_station_certs(
-    directory: Path, station: str, hosts: list[str], days: int = DEFAULT_DAYS, force: bool = False, offline_ca: Path | None = None,
+    directory: Path,
+    station: str,
+    hosts: list[str],
+    days: int = DEFAULT_DAYS,
+    force: bool = False,
+    offline_ca: Path | None = None,
 ) -> CertPaths:
     """Make a station CA and a server certificate for `hosts` (plus localhost and 127.0.0.1).
 
@@ -109,10 +114,12 @@ def init_station_certs(
     for home, files in ((directory, STATION_FILES), (ca_home, (CA_CERT, CA_KEY))):
         existing = [name for name in files if (home / name).exists()]
         if existing and not force:
-            raise TlsError(f"{home} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal then needs the new {CA_CERT})")
+            raise TlsError(
+                f"{home} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal then needs the new {CA_CERT})"
+            )
     _private_directory(directory)
     _private_directory(ca_home)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = _ca_certificate(ca_key, station, now)
     server_key = ec.generate_private_key(ec.SECP256R1())
@@ -132,7 +139,9 @@ def _checked_offline(offline_ca: Path, server_dir: Path) -> Path:
     """The offline CA's directory, which must lie outside the server's: the key is to leave it."""
     offline, server = offline_ca.resolve(), server_dir.resolve()
     if offline == server or server in offline.parents:
-        raise TlsError(f"--out {offline_ca} is inside --dir {server_dir}: the offline CA's key must not be in the server's directory")
+        raise TlsError(
+            f"--out {offline_ca} is inside --dir {server_dir}: the offline CA's key must not be in the server's directory"
+        )
     return offline_ca
 
 
@@ -147,12 +156,11 @@ def issue_client_cert(directory: Path, name: str, days: int = DEFAULT_DAYS, forc
     if (cert_path.exists() or key_path.exists()) and not force:
         raise TlsError(f"{clients} already holds a certificate for {name}; pass --force to issue a new one")
     _private_directory(clients)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name), *_station_attributes(ca_cert)])
-    builder = (
-        _leaf_builder(subject, key, ca_key, ca_cert, now, days)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    builder = _leaf_builder(subject, key, ca_key, ca_cert, now, days).add_extension(
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
     )
     cert = builder.sign(ca_key, hashes.SHA256())
     _write_private(key_path, _key_pem(key))
@@ -161,7 +169,12 @@ def issue_client_cert(directory: Path, name: str, days: int = DEFAULT_DAYS, forc
 
 
 def _ca_certificate(key: ec.EllipticCurvePrivateKey, station: str, now: dt.datetime) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{station} CA"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Keyun")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{station} CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Keyun"),
+        ]
+    )
     return (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -174,8 +187,15 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey, station: str, now: dt.datet
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -185,10 +205,17 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey, station: str, now: dt.datet
 
 
 def _server_certificate(
-    key: ec.EllipticCurvePrivateKey, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, station: str,
-    names: list[x509.GeneralName], now: dt.datetime, days: int,
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    station: str,
+    names: list[x509.GeneralName],
+    now: dt.datetime,
+    days: int,
 ) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, station), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Keyun")])
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, station), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Keyun")]
+    )
     builder = (
         _leaf_builder(subject, key, ca_key, ca_cert, now, days)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
@@ -198,8 +225,12 @@ def _server_certificate(
 
 
 def _leaf_builder(
-    subject: x509.Name, key: ec.EllipticCurvePrivateKey, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate,
-    now: dt.datetime, days: int,
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    now: dt.datetime,
+    days: int,
 ) -> x509.CertificateBuilder:
     """What server and device certificates share: issued by the CA, not a CA, signing only."""
     return (
@@ -213,8 +244,15 @@ def _leaf_builder(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -244,7 +282,9 @@ def _general_name(host: str) -> x509.GeneralName:
     except ValueError:
         return x509.DNSName(_dns_name(text))
     if address.is_unspecified:
-        raise TlsError(f"{host} is not an address a terminal can connect to; name this machine's own address or host name")
+        raise TlsError(
+            f"{host} is not an address a terminal can connect to; name this machine's own address or host name"
+        )
     return x509.IPAddress(address)
 
 
@@ -267,7 +307,9 @@ def _checked_station(station: str) -> str:
 
 def _checked_device(name: str) -> str:
     if len(name) > MAX_DEVICE_CHARS or not DEVICE_NAME.fullmatch(name):
-        raise TlsError(f"device name {name!r}: use 1 to {MAX_DEVICE_CHARS} letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise TlsError(
+            f"device name {name!r}: use 1 to {MAX_DEVICE_CHARS} letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return name
 
 
@@ -297,7 +339,9 @@ def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -363,7 +407,9 @@ def is_loopback(host: str) -> bool:
 # --- keyun serve ---------------------------------------------------------------------------------
 
 
-def serving_tls(host: str, tls_dir: Path | None, require_client_cert: bool, key_dir: Path) -> tuple[TlsConfig | None, CertPaths | None]:
+def serving_tls(
+    host: str, tls_dir: Path | None, require_client_cert: bool, key_dir: Path
+) -> tuple[TlsConfig | None, CertPaths | None]:
     """The TLS a `keyun serve` on `host` uses, and the certificates it made if it made any.
 
     With `tls_dir`, that directory. Without it, plain text on a loopback host; anywhere else (or
@@ -405,19 +451,36 @@ def _station_from_host() -> str:
 
 
 def add_verbs(verbs) -> None:
-    certs = verbs.add_parser("certs", help="TLS certificates: a station CA and server certificate, device certificates").add_subparsers(dest="action", required=True)
+    certs = verbs.add_parser(
+        "certs", help="TLS certificates: a station CA and server certificate, device certificates"
+    ).add_subparsers(dest="action", required=True)
 
     p = certs.add_parser("init", help="make a station CA and a server certificate (keyun serve --tls-dir DIR)")
     p.add_argument("--dir", type=Path, required=True, help="where to write ca.pem, ca.key, server.pem, server.key")
     p.add_argument("--station", required=True, help="the station's name, shown in the certificates")
-    p.add_argument("--host", action="append", default=[], help="a host name or IP address terminals connect to (repeat; localhost and 127.0.0.1 are always in)")
-    p.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"server certificate lifetime (default {DEFAULT_DAYS})")
-    p.add_argument("--force", action="store_true", help="replace an existing station CA (every terminal then needs the new ca.pem)")
-    p.add_argument("--offline", action="store_true", help="keep the CA's private key off the server: write it to --out, not --dir")
-    p.add_argument("--out", type=Path, help="with --offline: where the CA's key and certificate go (removable media; take it away)")
+    p.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="a host name or IP address terminals connect to (repeat; localhost and 127.0.0.1 are always in)",
+    )
+    p.add_argument(
+        "--days", type=int, default=DEFAULT_DAYS, help=f"server certificate lifetime (default {DEFAULT_DAYS})"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing station CA (every terminal then needs the new ca.pem)"
+    )
+    p.add_argument(
+        "--offline", action="store_true", help="keep the CA's private key off the server: write it to --out, not --dir"
+    )
+    p.add_argument(
+        "--out", type=Path, help="with --offline: where the CA's key and certificate go (removable media; take it away)"
+    )
     p.set_defaults(run=_init)
 
-    p = certs.add_parser("client", help="issue a client certificate for a device (for keyun serve --require-client-cert)")
+    p = certs.add_parser(
+        "client", help="issue a client certificate for a device (for keyun serve --require-client-cert)"
+    )
     p.add_argument("--dir", type=Path, required=True, help="a directory made by keyun certs init")
     p.add_argument("--name", required=True, help="the device's name, e.g. counter-3 or gate-G1")
     p.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"certificate lifetime (default {DEFAULT_DAYS})")
@@ -439,11 +502,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> None:
     if args.offline != (args.out is not None):
-        raise TlsError("--offline and --out go together: --offline --out DIR writes the CA's key to DIR, off the server")
+        raise TlsError(
+            "--offline and --out go together: --offline --out DIR writes the CA's key to DIR, off the server"
+        )
     paths = init_station_certs(args.dir, args.station, args.host, args.days, args.force, args.out)
     hosts = ", ".join(_san_text(paths.server_cert))
     if args.offline:
-        print(f"offline station CA: {args.out / CA_CERT} (key {paths.ca_key}): take {args.out} off the server and keep it offline")
+        print(
+            f"offline station CA: {args.out / CA_CERT} (key {paths.ca_key}): take {args.out} off the server and keep it offline"
+        )
         print(f"device certificates: keyun certs client --dir {args.out} --name NAME, where {args.out} is kept")
     print(f"station CA:         {paths.ca_cert}" + ("" if args.offline else f" (key {paths.ca_key}, keep it private)"))
     print(f"server certificate: {paths.server_cert} for {hosts} (key {paths.server_key})")
@@ -455,7 +522,9 @@ def _client(args: argparse.Namespace) -> None:
     cert_path, key_path = issue_client_cert(args.dir, args.name, args.days, args.force)
     print(f"device certificate for {args.name}: {cert_path}")
     print(f"device key: {key_path} (copy it to that device only)")
-    print(f"on the device: --ca {args.dir / CA_CERT} --cert {cert_path.name} --key {key_path.name} (or KEYUN_CA, KEYUN_CERT, KEYUN_KEY)")
+    print(
+        f"on the device: --ca {args.dir / CA_CERT} --cert {cert_path.name} --key {key_path.name} (or KEYUN_CA, KEYUN_CERT, KEYUN_KEY)"
+    )
 
 
 def _san_text(cert_path: Path) -> list[str]:

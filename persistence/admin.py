@@ -25,8 +25,8 @@ import msgspec
 
 from keyun.engine.accounts import AccountsEngine
 from keyun.engine.audit import TEXT_FIELDS
-from keyun.engine.policy import Policy
 from keyun.engine.outbox import AuditNote
+from keyun.engine.policy import Policy
 from keyun.engine.shard import Refusal, ShardEngine, events_in
 from keyun.engine.state import TicketStatus, Trip, state_of
 
@@ -76,7 +76,9 @@ def _sha256(path: Path) -> str:
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in {BACKUP_MANIFEST, LMDB_LOCK_FILE, "owner.lock"})
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.name not in {BACKUP_MANIFEST, LMDB_LOCK_FILE, "owner.lock"}
+    )
 
 
 def backup(data_dir: Path, target: Path) -> dict:
@@ -98,8 +100,12 @@ def backup(data_dir: Path, target: Path) -> dict:
     shutil.copyfile(data_dir / MANIFEST, target / MANIFEST)
     files = {str(p.relative_to(target)).replace("\\", "/"): _sha256(p) for p in _files(target)}
     summary = {
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "source": str(data_dir.resolve()), "shards": manifest["shards"], "bytes": copied,
-        "audit": audit, "files": files,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "source": str(data_dir.resolve()),
+        "shards": manifest["shards"],
+        "bytes": copied,
+        "audit": audit,
+        "files": files,
     }
     (target / BACKUP_MANIFEST).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     progress.finish(note=f"{copied / 1e6:.1f} MB, {len(files)} files")
@@ -117,7 +123,11 @@ def _backup_audit(source: Path, target: Path) -> dict | None:
     finally:
         store.close()
     head_seq, head_hash = _audit_head(target)
-    return {"head_seq": head_seq, "head_hash": head_hash.hex(), "bytes": sum(p.stat().st_size for p in target.iterdir())}
+    return {
+        "head_seq": head_seq,
+        "head_hash": head_hash.hex(),
+        "bytes": sum(p.stat().st_size for p in target.iterdir()),
+    }
 
 
 def _audit_head(directory: Path) -> tuple[int, bytes]:
@@ -137,10 +147,14 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
     if not earlier:
         _require_readable(source)
     if data_dir.exists() and any(data_dir.iterdir()):
-        if any(is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / ACCOUNTS_DIR, data_dir / AUDIT_DIR]):
+        if any(
+            is_locked(owner) for owner in [*shard_directories(data_dir), data_dir / ACCOUNTS_DIR, data_dir / AUDIT_DIR]
+        ):
             raise AdminError(f"{data_dir} is in use by a running Keyun; stop it first")
         raise AdminError(f"{data_dir} is not empty; restore into a new directory")
-    shutil.copytree(source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, LMDB_LOCK_FILE))
+    shutil.copytree(
+        source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BACKUP_MANIFEST, LMDB_LOCK_FILE)
+    )
     if earlier:
         upgrade(data_dir, keep_old=False)
     shards = shard_directories(data_dir)
@@ -185,9 +199,13 @@ def _verify_restored_audit(data_dir: Path, backed_up: dict) -> None:
     finally:
         store.close()
     if not report.ok:
-        raise AdminError(f"the restored audit log does not verify: {report.problem.value} at record {report.at_seq}: {report.message}")
+        raise AdminError(
+            f"the restored audit log does not verify: {report.problem.value} at record {report.at_seq}: {report.message}"
+        )
     if (report.head_seq, report.head_hash.hex()) != (backed_up["head_seq"], backed_up["head_hash"]):
-        raise AdminError(f"the restored audit log ends at record {report.head_seq}, but the backup recorded head {backed_up['head_seq']}")
+        raise AdminError(
+            f"the restored audit log ends at record {report.head_seq}, but the backup recorded head {backed_up['head_seq']}"
+        )
 
 
 def open_audit(data_dir: Path) -> AuditStore:
@@ -219,7 +237,9 @@ def _verify_backup(source: Path) -> dict:
     listed = summary["files"]
     present = {str(p.relative_to(source)).replace("\\", "/") for p in _files(source)}
     if present != set(listed):
-        raise AdminError(f"the backup's files differ from its list: missing {sorted(set(listed) - present)[:5]}, extra {sorted(present - set(listed))[:5]}")
+        raise AdminError(
+            f"the backup's files differ from its list: missing {sorted(set(listed) - present)[:5]}, extra {sorted(present - set(listed))[:5]}"
+        )
     progress = Progress("verify", len(listed), " files")
     for name, digest in listed.items():
         if _sha256(source / name) != digest:
@@ -248,7 +268,9 @@ def verify_logs(data_dir: Path) -> list[ShardLogReport]:
     owners = _logged_owners(data_dir)
     progress = Progress("verify", sum(len(segments(owner / "wal")) for owner, _ in owners), " log segments")
     reports = [
-        _verify_log(owner, name, snapshot_position(owner) if name == ACCOUNTS_DIR else _snapshot_position(owner), progress)
+        _verify_log(
+            owner, name, snapshot_position(owner) if name == ACCOUNTS_DIR else _snapshot_position(owner), progress
+        )
         for owner, name in owners
     ]
     progress.finish(note=f"{sum(r.records for r in reports)} records")
@@ -271,7 +293,9 @@ def _verify_log(owner: Path, name: str, snapshot_lsn: int, progress: Progress) -
         first = first or record.lsn
         last, records, events = record.lsn, records + 1, events + events_in(record.entries)
     if first > snapshot_lsn + 1:
-        raise WalCorruption(owner / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}")
+        raise WalCorruption(
+            owner / "wal", 0, f"the log starts at LSN {first} but the snapshot covers only up to {snapshot_lsn}"
+        )
     return ShardLogReport(name, snapshot_lsn, first, last, records, events)
 
 
@@ -313,9 +337,19 @@ def _snapshot_position(shard: Path) -> int:
 # refresh token ids, the setup token's hash), keyed digests (blind indexes, fingerprints), and
 # display names, which logs from before their encryption hold as text.  Ciphertexts, like any
 # bytes, show only their length.
-SECRET_FIELDS = frozenset({
-    "password_hash", "token_hash", "session_id", "refresh_id", "new_refresh_id", "login_key", "fingerprint", "document_index", "display_name_cipher",
-})
+SECRET_FIELDS = frozenset(
+    {
+        "password_hash",
+        "token_hash",
+        "session_id",
+        "refresh_id",
+        "new_refresh_id",
+        "login_key",
+        "fingerprint",
+        "document_index",
+        "display_name_cipher",
+    }
+)
 REDACTED = "[redacted]"
 
 
@@ -328,16 +362,23 @@ def dump_logs(data_dir: Path, shard_name: str | None = None) -> Iterator[dict]:
             continue
         hide = SECRET_FIELDS if name == ACCOUNTS_DIR else frozenset()
         for _, _, record in scan(directory / "wal"):
-            at = dt.datetime.fromtimestamp(record.now_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+            at = dt.datetime.fromtimestamp(record.now_ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
             for entry in record.entries:
                 if type(entry) is AuditNote:  # the audit record of a call, on its way to the audit log
-                    yield {"shard": name, "lsn": record.lsn, "at": at, "audit": dict(zip(("at_ms", *TEXT_FIELDS), entry.record))}
+                    yield {
+                        "shard": name,
+                        "lsn": record.lsn,
+                        "at": at,
+                        "audit": dict(zip(("at_ms", *TEXT_FIELDS), entry.record)),
+                    }
                     continue
                 row = {
                     "shard": name,
                     "lsn": record.lsn,
                     "at": at,
-                    "request_id": getattr(entry.command, "request_id", ""),  # an account command may have none (a login)
+                    "request_id": getattr(
+                        entry.command, "request_id", ""
+                    ),  # an account command may have none (a login)
                     "command": type(entry.command).__name__,
                     "events": [plain(event, hide) for event in entry.events],
                 }
@@ -352,7 +393,13 @@ def plain(value, hide: frozenset[str] = frozenset()):
     if isinstance(value, msgspec.Struct):
         if type(value).__name__ == "TripSpec":
             return {"trip_id": value.trip_id, "departs_at_ms": value.departs_at_ms}
-        return {"type": type(value).__name__, **{f.name: REDACTED if f.name in hide else plain(getattr(value, f.name), hide) for f in msgspec.structs.fields(value)}}
+        return {
+            "type": type(value).__name__,
+            **{
+                f.name: REDACTED if f.name in hide else plain(getattr(value, f.name), hide)
+                for f in msgspec.structs.fields(value)
+            },
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list)):
@@ -368,9 +415,12 @@ def describe(row: dict) -> str:
         record = row["audit"]
         return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {'audit':<12} {record['action']} {record['target']} {record['outcome']} by {record['actor'] or '-'} ({record['record_id']})"
     events = "; ".join(
-        f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")" for e in row["events"]
+        f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")"
+        for e in row["events"]
     )
-    subject = next((e.get("trip_id") or e.get("account_id") or e.get("spec", {}).get("trip_id") or "" for e in row["events"]), "")  # a trip or an account
+    subject = next(
+        (e.get("trip_id") or e.get("account_id") or e.get("spec", {}).get("trip_id") or "" for e in row["events"]), ""
+    )  # a trip or an account
     if "refused" in row:
         events = f"refused: {row['refused']}"
     return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {subject:<16} {row['request_id'] or '-':<34} {events}"
@@ -396,8 +446,15 @@ def archived_trip(data_dir: Path, trip_id: str) -> dict:
                 **_trip_summary(shard.name, trip),
                 "tickets": [_ticket_row(trip, ticket) for ticket in trip.tickets.values()],
                 "orders": [
-                    {"order_id": o.order_id, "status": o.status.value, "method": o.method, "amount_fen": o.amount_fen, "buyer": o.buyer,
-                     "paid_fen": sum(p.amount_fen for p in o.payments), "refunded_fen": sum(r.amount_fen for r in o.refunds)}
+                    {
+                        "order_id": o.order_id,
+                        "status": o.status.value,
+                        "method": o.method,
+                        "amount_fen": o.amount_fen,
+                        "buyer": o.buyer,
+                        "paid_fen": sum(p.amount_fen for p in o.payments),
+                        "refunded_fen": sum(r.amount_fen for r in o.refunds),
+                    }
                     for o in trip.orders.values()
                 ],
             }
@@ -420,33 +477,53 @@ def _trip_of(record: tuple) -> Trip:
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="minutes") if ms else ""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="minutes") if ms else ""
 
 
 def _trip_summary(shard: str, trip: Trip) -> dict:
     tickets = list(trip.tickets.values())
     kept = [t for t in tickets if t.status in (TicketStatus.ISSUED, TicketStatus.CHECKED_IN)]
     return {
-        "shard": shard, "trip_id": trip.spec.trip_id, "route": trip.spec.route_name, "departs_at": _iso(trip.departs_at_ms(0)),
-        "departed_at": _iso(trip.departed_at_ms), "cancelled_at": _iso(trip.cancelled_at_ms), "tickets_issued": len(tickets),
-        "tickets_kept": len(kept), "checked_in": sum(t.status is TicketStatus.CHECKED_IN for t in tickets),
-        "fares_fen": sum(t.price_fen for t in tickets), "refunded_fen": sum(t.refunded_fen for t in tickets), "orders": len(trip.orders),
+        "shard": shard,
+        "trip_id": trip.spec.trip_id,
+        "route": trip.spec.route_name,
+        "departs_at": _iso(trip.departs_at_ms(0)),
+        "departed_at": _iso(trip.departed_at_ms),
+        "cancelled_at": _iso(trip.cancelled_at_ms),
+        "tickets_issued": len(tickets),
+        "tickets_kept": len(kept),
+        "checked_in": sum(t.status is TicketStatus.CHECKED_IN for t in tickets),
+        "fares_fen": sum(t.price_fen for t in tickets),
+        "refunded_fen": sum(t.refunded_fen for t in tickets),
+        "orders": len(trip.orders),
     }
 
 
 def _ticket_row(trip: Trip, ticket) -> dict:
     stops = trip.spec.stops
     return {
-        "ticket_id": ticket.ticket_id, "seat": trip.seat_labels[ticket.seat], "from": stops[ticket.from_stop].code, "to": stops[ticket.to_stop].code,
-        "status": ticket.status.value, "price_fen": ticket.price_fen, "refunded_fen": ticket.refunded_fen, "issued_at": _iso(ticket.issued_at_ms),
-        "checked_in_at": _iso(ticket.checked_in_at_ms), "holder": ticket.holder.name_masked if ticket.holder is not None else "",
-        "order_id": ticket.order_id, "changed_to": ticket.changed_to,
+        "ticket_id": ticket.ticket_id,
+        "seat": trip.seat_labels[ticket.seat],
+        "from": stops[ticket.from_stop].code,
+        "to": stops[ticket.to_stop].code,
+        "status": ticket.status.value,
+        "price_fen": ticket.price_fen,
+        "refunded_fen": ticket.refunded_fen,
+        "issued_at": _iso(ticket.issued_at_ms),
+        "checked_in_at": _iso(ticket.checked_in_at_ms),
+        "holder": ticket.holder.name_masked if ticket.holder is not None else "",
+        "order_id": ticket.order_id,
+        "changed_to": ticket.changed_to,
     }
 
 
 def describe_archived(row: dict) -> str:
     """One archived trip as a line of text."""
-    state = f"cancelled {row['cancelled_at']}" if row["cancelled_at"] else f"left {row['departed_at'] or 'by the timetable'}"
+    state = (
+        f"cancelled {row['cancelled_at']}"
+        if row["cancelled_at"]
+        else f"left {row['departed_at'] or 'by the timetable'}"
+    )
     return (
         f"{row['shard']} {row['trip_id']:<20} {row['departs_at']} {row['route']}, {state}: {row['tickets_kept']} of {row['tickets_issued']} tickets kept, "
         f"{row['checked_in']} boarded, fares {row['fares_fen'] / 100:.2f} yuan, refunded {row['refunded_fen'] / 100:.2f}, {row['orders']} orders"

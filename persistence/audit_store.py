@@ -25,7 +25,17 @@ from pathlib import Path
 import lmdb
 import msgpack
 
-from keyun.engine.audit import GENESIS, HASH_BYTES, MIN_RETENTION_DAYS, OK, AuditRecord, ChainReport, chain_hash, check_retention, verify_chain
+from keyun.engine.audit import (
+    GENESIS,
+    HASH_BYTES,
+    MIN_RETENTION_DAYS,
+    OK,
+    AuditRecord,
+    ChainReport,
+    chain_hash,
+    check_retention,
+    verify_chain,
+)
 from keyun.engine.reasons import Rejected, Rejection, invalid
 
 from .lock import DirectoryLock
@@ -66,7 +76,14 @@ PROGRESS_EVERY_RECORDS = 10_000
 DAY_MS = 24 * 60 * 60 * 1000
 
 __all__ = [
-    "AuditLogDamaged", "AuditStore", "DEFAULT_AUDIT_PAGE", "MAX_AUDIT_PAGE", "MAX_AUDIT_SCAN", "MAX_PURGE_RECORDS", "MIN_RETENTION_DAYS", "is_audit_directory",
+    "AuditLogDamaged",
+    "AuditStore",
+    "DEFAULT_AUDIT_PAGE",
+    "MAX_AUDIT_PAGE",
+    "MAX_AUDIT_SCAN",
+    "MAX_PURGE_RECORDS",
+    "MIN_RETENTION_DAYS",
+    "is_audit_directory",
 ]
 
 # (seq, record, stored hash); the record is None when the stored bytes are not a record.
@@ -144,7 +161,13 @@ class _ReadGate:
 
 
 class AuditStore:
-    def __init__(self, directory: Path, readonly: bool = False, map_size: int = INITIAL_MAP_SIZE_BYTES, wait_for_lock_s: float = 30.0):
+    def __init__(
+        self,
+        directory: Path,
+        readonly: bool = False,
+        map_size: int = INITIAL_MAP_SIZE_BYTES,
+        wait_for_lock_s: float = 30.0,
+    ):
         self.directory = directory
         self.readonly = readonly
         # A writer takes the directory's lock, like a trip owner, so a restore can tell that the log
@@ -152,7 +175,17 @@ class AuditStore:
         self.lock = None if readonly else DirectoryLock(directory, wait_for_lock_s)
         if not readonly:
             directory.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(directory), map_size=map_size, max_dbs=3, subdir=True, readonly=readonly, sync=True, metasync=True, lock=True, meminit=False)
+        self.env = lmdb.open(
+            str(directory),
+            map_size=map_size,
+            max_dbs=3,
+            subdir=True,
+            readonly=readonly,
+            sync=True,
+            metasync=True,
+            lock=True,
+            meminit=False,
+        )
         self.records = self.env.open_db(RECORDS, create=not readonly)
         self.ids = self.env.open_db(IDS, create=not readonly)
         self.meta = self.env.open_db(META, create=not readonly)
@@ -216,7 +249,12 @@ class AuditStore:
             positioned = cursor.first()
             while positioned and removed < limit:
                 seq, record, hash_ = _decode(cursor.key(), cursor.value())
-                if record is None or record.at_ms >= cutoff_ms or seq != anchor[0] + 1 or chain_hash(anchor[1], seq, record) != hash_:
+                if (
+                    record is None
+                    or record.at_ms >= cutoff_ms
+                    or seq != anchor[0] + 1
+                    or chain_hash(anchor[1], seq, record) != hash_
+                ):
                     break
                 txn.delete(record.record_id.encode("utf-8"), db=self.ids)
                 cursor.delete()  # moves to the next record
@@ -275,8 +313,16 @@ class AuditStore:
         return entries
 
     def query(
-        self, since_ms: int = 0, until_ms: int | None = None, actor: str = "", action: str = "", outcome: str = "", target: str = "",
-        page_size: int = DEFAULT_AUDIT_PAGE, before_seq: int | None = None, refused_only: bool = False,
+        self,
+        since_ms: int = 0,
+        until_ms: int | None = None,
+        actor: str = "",
+        action: str = "",
+        outcome: str = "",
+        target: str = "",
+        page_size: int = DEFAULT_AUDIT_PAGE,
+        before_seq: int | None = None,
+        refused_only: bool = False,
     ) -> tuple[list[tuple[int, AuditRecord]], int | None]:
         """Records matching every given filter (since_ms <= at_ms < until_ms, equal strings, an
         outcome other than OK with `refused_only`), newest first.
@@ -288,7 +334,11 @@ class AuditStore:
         page_size = _page_size(page_size)
         if before_seq is not None and before_seq < 1:
             raise invalid("before_seq", f"{before_seq} is not a sequence number")
-        wanted = {name: value for name, value in (("actor", actor), ("action", action), ("outcome", outcome), ("target", target)) if value}
+        wanted = {
+            name: value
+            for name, value in (("actor", actor), ("action", action), ("outcome", outcome), ("target", target))
+            if value
+        }
         with self._reading() as txn:
             cursor = txn.cursor(db=self.records)
             start = before_seq
@@ -330,7 +380,9 @@ class AuditStore:
                 low = middle + 1
         return low
 
-    def verify(self, progress: Callable[[int, int], None] | None = None, expect_head: tuple[int, bytes] | None = None) -> ChainReport:
+    def verify(
+        self, progress: Callable[[int, int], None] | None = None, expect_head: tuple[int, bytes] | None = None
+    ) -> ChainReport:
         """Walk the whole chain on disk from the anchor; the stored head must match where it ends.
         `progress(checked, total)` is called every PROGRESS_EVERY_RECORDS records and at the end."""
         with self._reading() as txn:
@@ -400,4 +452,3 @@ def _matches(record: AuditRecord, since_ms: int, until_ms: int | None, wanted: d
 def is_audit_directory(directory: Path) -> bool:
     """True when `directory` holds an audit log (a writer has opened it at least once)."""
     return (directory / "data.mdb").exists()
-

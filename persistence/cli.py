@@ -34,12 +34,15 @@ def add_verbs(verbs) -> None:
     p.set_defaults(run=_restore)
 
     p = verbs.add_parser(
-        "upgrade", help="rewrite a data directory of an earlier Keyun in the current data format, once (stop Keyun)",
+        "upgrade",
+        help="rewrite a data directory of an earlier Keyun in the current data format, once (stop Keyun)",
     )
     p.add_argument("--data-dir", type=Path, required=True)
     p.set_defaults(run=_upgrade)
 
-    wal = verbs.add_parser("wal", help="inspect the write-ahead logs of a data directory").add_subparsers(dest="action", required=True)
+    wal = verbs.add_parser("wal", help="inspect the write-ahead logs of a data directory").add_subparsers(
+        dest="action", required=True
+    )
     p = wal.add_parser("verify", help="check every record's frame, checksum and order")
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -50,7 +53,9 @@ def add_verbs(verbs) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_dump)
 
-    archive = verbs.add_parser("archive", help="read the trips the owners archived (also while Keyun serves)").add_subparsers(dest="action", required=True)
+    archive = verbs.add_parser(
+        "archive", help="read the trips the owners archived (also while Keyun serves)"
+    ).add_subparsers(dest="action", required=True)
     p = archive.add_parser("list", help="every archived trip: tickets, boardings, fares and refunds")
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -65,12 +70,16 @@ def add_verbs(verbs) -> None:
 
 
 def add_audit_verbs(verbs) -> None:
-    audit = verbs.add_parser("audit", help="check or read the audit log of a data directory (also while Keyun serves)").add_subparsers(dest="action", required=True)
+    audit = verbs.add_parser(
+        "audit", help="check or read the audit log of a data directory (also while Keyun serves)"
+    ).add_subparsers(dest="action", required=True)
     p = audit.add_parser("verify", help="walk the hash chain; exit 1 on any altered, removed or reordered record")
     p.add_argument("--data-dir", type=Path, required=True, help="a Keyun data directory (its audit log is DIR/audit)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument(
-        "--expect-head", type=_head, metavar="SEQ:HEXHASH",
+        "--expect-head",
+        type=_head,
+        metavar="SEQ:HEXHASH",
         help="a head printed by an earlier verify: also detects records removed from the end, or a rewritten chain",
     )
     p.set_defaults(run=_audit_verify)
@@ -97,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
 def _backup(args) -> None:
     summary = admin.backup(args.data_dir, args.to)
     audit = f" and the audit log up to record {summary['audit']['head_seq']}" if summary["audit"] else ""
-    print(f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, {len(summary['files'])} files)")
+    print(
+        f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, {len(summary['files'])} files)"
+    )
 
 
 def _restore(args) -> None:
@@ -105,7 +116,9 @@ def _restore(args) -> None:
     trips = sum(r["trips"] for r in reports)
     audit = admin.audit_status(args.data_dir)
     verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
-    print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve --data-dir {args.data_dir} --shards {len(reports)}")
+    print(
+        f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve --data-dir {args.data_dir} --shards {len(reports)}"
+    )
 
 
 def _upgrade(args) -> None:
@@ -123,7 +136,9 @@ def _verify(args) -> None:
         print(json.dumps([r.__dict__ for r in reports], indent=2))
         return
     for r in reports:
-        print(f"shard {r.shard}: ok, snapshot at LSN {r.snapshot_lsn}, log LSN {r.first_lsn}..{r.last_lsn}, {r.records} records, {r.events} events")
+        print(
+            f"shard {r.shard}: ok, snapshot at LSN {r.snapshot_lsn}, log LSN {r.first_lsn}..{r.last_lsn}, {r.records} records, {r.events} events"
+        )
 
 
 def _dump(args) -> None:
@@ -143,9 +158,13 @@ def _archive_show(args) -> None:
         return
     print(admin.describe_archived(trip))
     for t in trip["tickets"]:
-        print(f"  {t['ticket_id']:<24} seat {t['seat']:<4} {t['from']}→{t['to']} {t['status']:<10} {t['price_fen'] / 100:.2f} yuan {t['holder']}")
+        print(
+            f"  {t['ticket_id']:<24} seat {t['seat']:<4} {t['from']}→{t['to']} {t['status']:<10} {t['price_fen'] / 100:.2f} yuan {t['holder']}"
+        )
     for o in trip["orders"]:
-        print(f"  order {o['order_id']:<22} {o['status']:<18} {o['method']:<6} paid {o['paid_fen'] / 100:.2f}, refunded {o['refunded_fen'] / 100:.2f}")
+        print(
+            f"  order {o['order_id']:<22} {o['status']:<18} {o['method']:<6} paid {o['paid_fen'] / 100:.2f}, refunded {o['refunded_fen'] / 100:.2f}"
+        )
 
 
 def _head(text: str) -> tuple[int, bytes]:
@@ -155,7 +174,9 @@ def _head(text: str) -> tuple[int, bytes]:
     except ValueError:
         head = None
     if head is None or head[0] < 0 or len(head[1]) != HASH_BYTES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not SEQ:HEXHASH (a sequence number and a {2 * HASH_BYTES}-digit hash)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not SEQ:HEXHASH (a sequence number and a {2 * HASH_BYTES}-digit hash)"
+        )
     return head
 
 
@@ -193,11 +214,17 @@ def _audit_verify(args) -> int:
         return 0 if report.ok else 1
     head = f"head {report.head_seq}:{report.head_hash.hex()}"
     if not report.ok:
-        print(f"audit log: {report.problem.value} at record {report.at_seq}: {report.message} ({report.checked} records verified before it, {head})")
+        print(
+            f"audit log: {report.problem.value} at record {report.at_seq}: {report.message} ({report.checked} records verified before it, {head})"
+        )
         return 1
     print(f"audit log: ok, {report.checked} records checked after the purge anchor {report.anchor_seq}, {head}")
     if args.expect_head is not None:
-        noted = "matches the head noted earlier" if report.expected_head_checked else "the head noted earlier was purged since and could not be checked"
+        noted = (
+            "matches the head noted earlier"
+            if report.expected_head_checked
+            else "the head noted earlier was purged since and could not be checked"
+        )
         print(f"audit log: {noted}")
     return 0
 
@@ -215,7 +242,7 @@ def _audit_tail(args) -> None:
 def _audit_row(seq: int, record: AuditRecord | None) -> dict:
     if record is None:
         return {"seq": seq, "unreadable": True}
-    at = dt.datetime.fromtimestamp(record.at_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+    at = dt.datetime.fromtimestamp(record.at_ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
     return {"seq": seq, "at": at, **dict(zip(("at_ms", *TEXT_FIELDS), record.values(), strict=True))}
 
 

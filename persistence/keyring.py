@@ -126,7 +126,9 @@ def refuse_inside(key_dir: Path, data_dir: Path) -> None:
     that a copy of the data directory (or a backup of it) alone reveals nothing."""
     keys, data = _comparable(key_dir), _comparable(data_dir)
     if keys == data or data in keys.parents:
-        raise KeyringError(f"the key directory {key_dir} is inside the data directory {data_dir}; keep keys elsewhere, so a copy or backup of the data reveals nothing")
+        raise KeyringError(
+            f"the key directory {key_dir} is inside the data directory {data_dir}; keep keys elsewhere, so a copy or backup of the data reveals nothing"
+        )
 
 
 def _comparable(path: Path) -> Path:
@@ -137,7 +139,14 @@ def _comparable(path: Path) -> Path:
 class Keyring:
     """The keys of one key directory, loaded in memory.  Build with `open` or `init`."""
 
-    def __init__(self, key_dir: Path, current: str, field_keys: dict[str, _FieldKey], index_key: bytes, signing_key: Ed25519PrivateKey):
+    def __init__(
+        self,
+        key_dir: Path,
+        current: str,
+        field_keys: dict[str, _FieldKey],
+        index_key: bytes,
+        signing_key: Ed25519PrivateKey,
+    ):
         self.key_dir = key_dir
         self._current = current
         self._field_keys = field_keys
@@ -167,7 +176,9 @@ class Keyring:
         if (key_dir / MANIFEST).exists():
             raise KeyringError(f"{key_dir / MANIFEST} exists: {key_dir} already holds a keyring (rotate it instead)")
         signing_key = Ed25519PrivateKey.generate()
-        pem = signing_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = signing_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         write_atomically(key_dir / INDEX_KEY_FILE, secrets.token_bytes(INDEX_KEY_BYTES))
         write_atomically(key_dir / SIGNING_KEY_FILE, pem)
         first = _new_field_key("k1", algorithm)
@@ -178,7 +189,12 @@ class Keyring:
     def reload(self) -> None:
         """Read the key directory again (after another process rotated it)."""
         current, field_keys, index_key, signing_key = _load(self.key_dir)
-        self._current, self._field_keys, self._index_key, self._signing_key = current, field_keys, index_key, signing_key
+        self._current, self._field_keys, self._index_key, self._signing_key = (
+            current,
+            field_keys,
+            index_key,
+            signing_key,
+        )
         self._ciphers = {key_id: _cipher(key) for key_id, key in field_keys.items()}
 
     def rotate(self, algorithm: str | None = None) -> str:
@@ -216,7 +232,9 @@ class Keyring:
         return tuple(self._field_keys)
 
     def keys(self) -> tuple[KeyInfo, ...]:
-        return tuple(KeyInfo(k.key_id, k.algorithm, k.created_at, k.key_id == self._current) for k in self._field_keys.values())
+        return tuple(
+            KeyInfo(k.key_id, k.algorithm, k.created_at, k.key_id == self._current) for k in self._field_keys.values()
+        )
 
     @property
     def signing_key(self) -> Ed25519PrivateKey:
@@ -250,14 +268,18 @@ class Keyring:
         if key_id not in self._ciphers:
             self.reload()  # another process may have rotated since this keyring was loaded
             if key_id not in self._ciphers:
-                raise KeyringError(f"a field is encrypted with key {key_id!r}, which {self.key_dir / MANIFEST} does not list")
+                raise KeyringError(
+                    f"a field is encrypted with key {key_id!r}, which {self.key_dir / MANIFEST} does not list"
+                )
         body = bytes(blob[len(header) :])
         if len(body) < NONCE_BYTES + TAG_BYTES:
             raise KeyringError("an encrypted field is truncated")
         try:
             data = self._ciphers[key_id].open(body[:NONCE_BYTES], body[NONCE_BYTES:], _associated(header, context))
         except InvalidTag as error:  # chained: InvalidTag carries no key or plaintext
-            raise KeyringError(f"an encrypted field did not decrypt with key {key_id!r}: it was damaged, or belongs to another field or owner") from error
+            raise KeyringError(
+                f"an encrypted field did not decrypt with key {key_id!r}: it was damaged, or belongs to another field or owner"
+            ) from error
         return data.decode("utf-8")
 
     def key_id_of(self, blob: bytes) -> str:
@@ -350,7 +372,7 @@ def _check_algorithm(algorithm: str) -> None:
 
 
 def _new_field_key(key_id: str, algorithm: str) -> _FieldKey:
-    created_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return _FieldKey(key_id, algorithm, created_at, secrets.token_bytes(KEY_BYTES[algorithm]))
 
 
@@ -386,7 +408,9 @@ def _read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
-        raise KeyringError(f"{path} is missing: not a key directory, or an incomplete one (create one with keyun keys init)") from None
+        raise KeyringError(
+            f"{path} is missing: not a key directory, or an incomplete one (create one with keyun keys init)"
+        ) from None
     except OSError as error:
         raise KeyringError(f"{path} is unreadable: {error.strerror}") from None
     except (UnicodeDecodeError, ValueError) as error:

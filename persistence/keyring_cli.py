@@ -11,12 +11,21 @@ from .keyring import ALGORITHMS, DEFAULT_ALGORITHM, Keyring, KeyringError, refus
 
 
 def add_verbs(verbs) -> None:
-    keys = verbs.add_parser("keys", help="create, rotate and list the encryption and signing keys (kept outside the data directory)")
+    keys = verbs.add_parser(
+        "keys", help="create, rotate and list the encryption and signing keys (kept outside the data directory)"
+    )
     actions = keys.add_subparsers(dest="action", required=True)
 
-    p = actions.add_parser("init", help="create a key directory: a field-encryption key, the blind-index key and the token-signing key")
+    p = actions.add_parser(
+        "init", help="create a key directory: a field-encryption key, the blind-index key and the token-signing key"
+    )
     p.add_argument("--key-dir", type=Path, required=True, help="a new directory outside the data directory")
-    p.add_argument("--algorithm", choices=ALGORITHMS, default=DEFAULT_ALGORITHM, help=f"field encryption (default {DEFAULT_ALGORITHM})")
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default=DEFAULT_ALGORITHM,
+        help=f"field encryption (default {DEFAULT_ALGORITHM})",
+    )
     p.add_argument("--data-dir", type=Path, help="refuse a key directory inside this data directory")
     p.set_defaults(run=_init)
 
@@ -44,7 +53,9 @@ def _init(args) -> None:
     if args.data_dir is not None:
         refuse_inside(args.key_dir, args.data_dir)
     keyring = Keyring.init(args.key_dir, args.algorithm)
-    print(f"created key directory {args.key_dir}: field key {keyring.current_key_id} ({args.algorithm}), blind-index key, token-signing key")
+    print(
+        f"created key directory {args.key_dir}: field key {keyring.current_key_id} ({args.algorithm}), blind-index key, token-signing key"
+    )
     print("keep it outside the data directory and back it up separately: without it, encrypted fields cannot be read")
 
 
@@ -61,7 +72,10 @@ def _list(args) -> None:
         listing = {
             "key_dir": str(args.key_dir),
             "current": keyring.current_key_id,
-            "field_keys": [{"id": k.key_id, "algorithm": k.algorithm, "created_at": k.created_at, "current": k.current} for k in keyring.keys()],
+            "field_keys": [
+                {"id": k.key_id, "algorithm": k.algorithm, "created_at": k.created_at, "current": k.current}
+                for k in keyring.keys()
+            ],
             "verify_key_sha256": keyring.verify_key_fingerprint(),
         }
         print(json.dumps(listing, indent=2))

@@ -1,8 +1,8 @@
 """The data directory of a Keyun deployment.
 
-    keyun.json          format version and shard count (trips are placed by shard count, so it
-                        cannot change without moving data)
-    shards/NNNN/        one owner's directory (see store.py)
+keyun.json          format version and shard count (trips are placed by shard count, so it
+                    cannot change without moving data)
+shards/NNNN/        one owner's directory (see store.py)
 """
 
 from __future__ import annotations
@@ -41,11 +41,15 @@ def prepare(data_dir: Path, shards: int) -> bool:
     if manifest is None:
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / MANIFEST
-        path.write_text(json.dumps({"format": codec.FORMAT_VERSION, "shards": shards}, indent=2) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps({"format": codec.FORMAT_VERSION, "shards": shards}, indent=2) + "\n", encoding="utf-8"
+        )
         return True
     check_format(data_dir, manifest)
     if manifest.get("shards") != shards:
-        raise DataDirError(f"{data_dir} was created with {manifest.get('shards')} shards; start with --shards {manifest.get('shards')}")
+        raise DataDirError(
+            f"{data_dir} was created with {manifest.get('shards')} shards; start with --shards {manifest.get('shards')}"
+        )
     return False
 
 
@@ -58,7 +62,9 @@ def check_format(data_dir: Path, manifest: dict) -> None:
             f"{codec.FORMAT_VERSION}: convert it first with `keyun upgrade --data-dir {data_dir}`"
         )
     if manifest.get("format") != codec.FORMAT_VERSION:
-        raise DataDirError(f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}")
+        raise DataDirError(
+            f"{data_dir} holds data of format {manifest.get('format')}; this Keyun reads format {codec.FORMAT_VERSION}"
+        )
 
 
 def shard_directories(data_dir: Path) -> list[Path]:

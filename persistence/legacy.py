@@ -94,7 +94,12 @@ def decode(data: bytes) -> Any:
     """One format-1 value (a log record's payload, a snapshot value)."""
     try:
         return msgpack.unpackb(
-            data, ext_hook=_ext_hook, list_hook=_array_hook, use_list=False, raw=False, strict_map_key=False,
+            data,
+            ext_hook=_ext_hook,
+            list_hook=_array_hook,
+            use_list=False,
+            raw=False,
+            strict_map_key=False,
         )
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise LegacyDataError(f"not format-1 data: {error}") from None

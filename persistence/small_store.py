@@ -80,7 +80,10 @@ class SmallStore:
     def snapshot_due(self) -> bool:
         if self.last_lsn == self.snapshot_lsn:
             return False
-        return self.last_lsn - self.snapshot_lsn >= SNAPSHOT_EVERY_RECORDS or time.monotonic() - self.snapshot_at >= SNAPSHOT_EVERY_S
+        return (
+            self.last_lsn - self.snapshot_lsn >= SNAPSHOT_EVERY_RECORDS
+            or time.monotonic() - self.snapshot_at >= SNAPSHOT_EVERY_S
+        )
 
     def snapshot(self, engine: SmallEngine) -> None:
         write_snapshot(self.directory, self.last_lsn, engine.last_now, engine.snapshot())

@@ -60,7 +60,17 @@ class Snapshot:
 class SnapshotStore:
     def __init__(self, directory: Path, map_size: int = MAP_SIZE_BYTES, readonly: bool = False):
         directory.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(directory), map_size=map_size, max_dbs=5, subdir=True, readonly=readonly, sync=True, metasync=True, lock=True, meminit=False)
+        self.env = lmdb.open(
+            str(directory),
+            map_size=map_size,
+            max_dbs=5,
+            subdir=True,
+            readonly=readonly,
+            sync=True,
+            metasync=True,
+            lock=True,
+            meminit=False,
+        )
         self.meta = self.env.open_db(META, create=not readonly)
         self.trips = self.env.open_db(TRIPS, create=not readonly)
         self.requests = self.env.open_db(REQUESTS, create=not readonly)
@@ -98,10 +108,24 @@ class SnapshotStore:
             meta = txn.get(b"position", db=self.meta)
             lsn, now_ms = decode_position(meta) if meta else (0, 0)
             trips = [decode_trip(value) for _, value in txn.cursor(db=self.trips)]
-            requests = sorted((decode_request(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)), key=lambda r: r[0])
+            requests = sorted(
+                (decode_request(value) + (key.decode(),) for key, value in txn.cursor(db=self.requests)),
+                key=lambda r: r[0],
+            )
             outbox = txn.get(b"audit_outbox", db=self.meta)
-            archived = [key.decode() for key in txn.cursor(db=self.archive).iternext(keys=True, values=False)] if self.archive is not None else []
-        return Snapshot(lsn, now_ms, trips, [(sequence, rid, receipt) for sequence, receipt, rid in requests], list(decode_outbox(outbox)) if outbox else [], archived)
+            archived = (
+                [key.decode() for key in txn.cursor(db=self.archive).iternext(keys=True, values=False)]
+                if self.archive is not None
+                else []
+            )
+        return Snapshot(
+            lsn,
+            now_ms,
+            trips,
+            [(sequence, rid, receipt) for sequence, receipt, rid in requests],
+            list(decode_outbox(outbox)) if outbox else [],
+            archived,
+        )
 
     def save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         """Write the changes and the new position in one transaction (atomic and durable on commit).
@@ -125,7 +149,12 @@ class SnapshotStore:
             raise lmdb.MapFullError(f"the snapshot in {self.env.path()} reached {MAX_MAP_SIZE_BYTES} bytes")
         with self.resizing:
             self.env.set_mapsize(min(size * 2, MAX_MAP_SIZE_BYTES))
-        log.warning("the snapshot in %s outgrew %d MiB: it may now grow to %d MiB", self.env.path(), size // 2**20, min(size * 2, MAX_MAP_SIZE_BYTES) // 2**20)
+        log.warning(
+            "the snapshot in %s outgrew %d MiB: it may now grow to %d MiB",
+            self.env.path(),
+            size // 2**20,
+            min(size * 2, MAX_MAP_SIZE_BYTES) // 2**20,
+        )
 
     def _save(self, lsn: int, now_ms: int, changes: Changes) -> None:
         with self.env.begin(write=True) as txn:

@@ -117,7 +117,10 @@ class OwnerStore:
     def snapshot_due(self) -> bool:
         if self.writing is not None or self.last_lsn == self.snapshot_lsn:
             return False
-        return self.events_since_snapshot >= SNAPSHOT_EVERY_EVENTS or time.monotonic() - self.snapshot_at >= SNAPSHOT_EVERY_S
+        return (
+            self.events_since_snapshot >= SNAPSHOT_EVERY_EVENTS
+            or time.monotonic() - self.snapshot_at >= SNAPSHOT_EVERY_S
+        )
 
     def snapshot(self, engine: ShardEngine) -> None:
         """Take a snapshot now and wait until it is durable and the log it covers retired."""

@@ -126,7 +126,10 @@ def _rewrite(data_dir: Path, staging: Path) -> dict:
 def _rewrite_trip_snapshot(source: Path, target: Path) -> None:
     old = legacy.read_trip_snapshot(source)
     changes = Changes(
-        trips=old.trips, requests_added=old.requests, audit_outbox=old.audit_outbox, archived=old.archived,
+        trips=old.trips,
+        requests_added=old.requests,
+        audit_outbox=old.audit_outbox,
+        archived=old.archived,
     )
     store = SnapshotStore(target)
     try:

@@ -150,7 +150,9 @@ class WriteAheadLog:
                 if record.lsn <= after_lsn:
                     continue
                 if record.lsn != self.next_lsn:
-                    raise WalCorruption(path, offset, f"expected LSN {self.next_lsn}, found {record.lsn}: records are missing")
+                    raise WalCorruption(
+                        path, offset, f"expected LSN {self.next_lsn}, found {record.lsn}: records are missing"
+                    )
                 self.next_lsn += 1
                 yield record
             if last and valid_end < path.stat().st_size:

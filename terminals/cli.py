@@ -34,7 +34,9 @@ def _client(args: argparse.Namespace) -> KeyunClient:
 
 
 def add_session(verbs) -> None:
-    p = verbs.add_parser("login", help="log in once and keep the session for the following commands (until logout or idle)")
+    p = verbs.add_parser(
+        "login", help="log in once and keep the session for the following commands (until logout or idle)"
+    )
     p.add_argument("login_name")
     _common(p)
     p.set_defaults(run=_login)
@@ -69,10 +71,29 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deadline", type=float, default=5.0, help="seconds each call may take (default 5)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     # From the environment too, so a terminal's wrapper script or service unit sets them once.
-    parser.add_argument("--ca", type=Path, default=os.environ.get("KEYUN_CA") or None, help="the station CA certificate (ca.pem): connect with TLS (env KEYUN_CA)")
-    parser.add_argument("--cert", type=Path, default=os.environ.get("KEYUN_CERT") or None, help="this device's certificate, for servers that require one (env KEYUN_CERT)")
-    parser.add_argument("--key", type=Path, default=os.environ.get("KEYUN_KEY") or None, help="this device's private key (env KEYUN_KEY)")
-    parser.add_argument("--user", default=os.environ.get("KEYUN_USER") or None, help="log in as this account (env KEYUN_USER); the password comes from env KEYUN_PASSWORD or a prompt")
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        default=os.environ.get("KEYUN_CA") or None,
+        help="the station CA certificate (ca.pem): connect with TLS (env KEYUN_CA)",
+    )
+    parser.add_argument(
+        "--cert",
+        type=Path,
+        default=os.environ.get("KEYUN_CERT") or None,
+        help="this device's certificate, for servers that require one (env KEYUN_CERT)",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        default=os.environ.get("KEYUN_KEY") or None,
+        help="this device's private key (env KEYUN_KEY)",
+    )
+    parser.add_argument(
+        "--user",
+        default=os.environ.get("KEYUN_USER") or None,
+        help="log in as this account (env KEYUN_USER); the password comes from env KEYUN_PASSWORD or a prompt",
+    )
     parser.add_argument("--totp", help="the current code of an administrator's authenticator")
 
 
@@ -81,7 +102,9 @@ def _seats(text: str) -> tuple[str, ...]:
 
 
 def add_counter(verbs) -> None:
-    counter = verbs.add_parser("counter", help="ticket counter: search, seat map, sell, refund, print").add_subparsers(dest="action", required=True)
+    counter = verbs.add_parser("counter", help="ticket counter: search, seat map, sell, refund, print").add_subparsers(
+        dest="action", required=True
+    )
 
     p = counter.add_parser("stations", help="list the stations served")
     _common(p)
@@ -90,7 +113,11 @@ def add_counter(verbs) -> None:
     p = counter.add_parser("search", help="trips between two stations on a date")
     p.add_argument("from_station")
     p.add_argument("to_station")
-    p.add_argument("--date", default=printing.dt.datetime.now(printing.CHINA).date().isoformat(), help="local date YYYY-MM-DD (default today)")
+    p.add_argument(
+        "--date",
+        default=printing.dt.datetime.now(printing.CHINA).date().isoformat(),
+        help="local date YYYY-MM-DD (default today)",
+    )
     _common(p)
     p.set_defaults(run=lambda a: _search(a))
 
@@ -99,7 +126,11 @@ def add_counter(verbs) -> None:
     p.add_argument("from_station")
     p.add_argument("to_station")
     _common(p)
-    p.set_defaults(run=lambda a: _emit(a, m := _client(a).seat_map(a.trip_id, a.from_station, a.to_station), printing.seat_map_text(m)))
+    p.set_defaults(
+        run=lambda a: _emit(
+            a, m := _client(a).seat_map(a.trip_id, a.from_station, a.to_station), printing.seat_map_text(m)
+        )
+    )
 
     p = counter.add_parser("sell", help="sell seats (named with --seats, or any --count)")
     p.add_argument("trip_id")
@@ -125,14 +156,20 @@ def add_counter(verbs) -> None:
 
 
 def add_gate(verbs) -> None:
-    gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(dest="action", required=True)
+    gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(
+        dest="action", required=True
+    )
 
     p = gate.add_parser("checkin", help="check a ticket in")
     p.add_argument("ticket_id")
     p.add_argument("--gate", required=True, help="this gate's id, e.g. G3")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=lambda a: _emit(a, t := _client(a).check_in(a.ticket_id, a.gate, a.request_id), "BOARD\n" + printing.ticket_text(t)))
+    p.set_defaults(
+        run=lambda a: _emit(
+            a, t := _client(a).check_in(a.ticket_id, a.gate, a.request_id), "BOARD\n" + printing.ticket_text(t)
+        )
+    )
 
     p = gate.add_parser("manifest", help="every ticket of a trip")
     p.add_argument("trip_id")
@@ -141,7 +178,9 @@ def add_gate(verbs) -> None:
 
 
 def add_network(verbs) -> None:
-    network = verbs.add_parser("network", help="check or load a network file (stations, routes, schedules)").add_subparsers(dest="action", required=True)
+    network = verbs.add_parser(
+        "network", help="check or load a network file (stations, routes, schedules)"
+    ).add_subparsers(dest="action", required=True)
 
     p = network.add_parser("check", help="validate a network file without a server")
     p.add_argument("file", type=Path)
@@ -192,7 +231,9 @@ def _search(args) -> None:
 
 
 def _sell(args) -> None:
-    response = _client(args).sell(args.trip_id, args.from_station, args.to_station, args.seats or (), args.count or 0, args.request_id)
+    response = _client(args).sell(
+        args.trip_id, args.from_station, args.to_station, args.seats or (), args.count or 0, args.request_id
+    )
     text = "\n".join(printing.ticket_text(t) for t in response.tickets) + f"\ntotal {printing.yuan(response.total_fen)}"
     _emit(args, response, text)
 
@@ -205,7 +246,9 @@ def _manifest(args) -> None:
         token = response.next_page_token
         if not token:
             break
-    lines = [f"{args.trip_id}: {response.tickets_issued} issued, {response.tickets_checked_in} checked in, {response.tickets_refunded} refunded"]
+    lines = [
+        f"{args.trip_id}: {response.tickets_issued} issued, {response.tickets_checked_in} checked in, {response.tickets_refunded} refunded"
+    ]
     lines += [
         f"{t.seat_number:>4} {t.from_stop.code:>5}→{t.to_stop.code:<5} {t.ticket_id:<22} {printing.TICKET_STATUS.get(t.status, '?'):<10} {t.gate_id}"
         for t in tickets
@@ -223,9 +266,17 @@ def _check(args) -> None:
         raise SystemExit(f"{args.file}: {error.strerror}") from None
     except Rejected as rejected:
         raise SystemExit(f"{args.file}: {rejected.rejection.message}") from None
-    print(f"{args.file}: ok, {len(network.stations)} stations, {len(network.routes)} routes, {len(network.schedules)} schedules")
+    print(
+        f"{args.file}: ok, {len(network.stations)} stations, {len(network.routes)} routes, {len(network.schedules)} schedules"
+    )
 
 
 def _load(args) -> None:
-    response = _client(args).load_network(args.file.read_text(encoding="utf-8"), args.first_date, args.days, args.request_id)
-    _emit(args, response, f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} schedules, {response.stations} stations)")
+    response = _client(args).load_network(
+        args.file.read_text(encoding="utf-8"), args.first_date, args.days, args.request_id
+    )
+    _emit(
+        args,
+        response,
+        f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} schedules, {response.stations} stations)",
+    )

@@ -81,7 +81,12 @@ class KeyunError(Exception):
         return result
 
 
-def open_channel(target: str, ca_file: Path | str | None = None, cert_file: Path | str | None = None, key_file: Path | str | None = None) -> grpc.Channel:
+def open_channel(
+    target: str,
+    ca_file: Path | str | None = None,
+    cert_file: Path | str | None = None,
+    key_file: Path | str | None = None,
+) -> grpc.Channel:
     """A TLS channel trusting the station CA in `ca_file` (presenting a device certificate when
     given), or a plain-text one without it: servers only speak plain text on loopback."""
     if ca_file is None:
@@ -108,7 +113,9 @@ class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercepto
         if not token:
             return details
         metadata = [*(details.metadata or ()), ("authorization", f"Bearer {token}")]
-        return _CallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+        return _CallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression
+        )
 
     def intercept_unary_unary(self, continuation, details, request):
         return continuation(self._with_token(details), request)
@@ -122,8 +129,14 @@ class KeyunClient:
     refreshed when it expires."""
 
     def __init__(
-        self, target: str, deadline_s: float = DEFAULT_DEADLINE_S, attempts: int = DEFAULT_ATTEMPTS, channel: grpc.Channel | None = None,
-        ca_file: Path | str | None = None, cert_file: Path | str | None = None, key_file: Path | str | None = None,
+        self,
+        target: str,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        attempts: int = DEFAULT_ATTEMPTS,
+        channel: grpc.Channel | None = None,
+        ca_file: Path | str | None = None,
+        cert_file: Path | str | None = None,
+        key_file: Path | str | None = None,
     ):
         self.raw_channel = channel or open_channel(target, ca_file, cert_file, key_file)
         self.channel = grpc.intercept_channel(self.raw_channel, _Bearer(self))
@@ -143,12 +156,17 @@ class KeyunClient:
         self.raw_channel.close()
 
     def login(self, login_name: str, password: str, totp_code: str = "") -> accounts_pb2.LoginResponse:
-        reply = self.call(self.accounts.Login, accounts_pb2.LoginRequest(login_name=login_name, password=password, totp_code=totp_code))
+        reply = self.call(
+            self.accounts.Login,
+            accounts_pb2.LoginRequest(login_name=login_name, password=password, totp_code=totp_code),
+        )
         self._keep(reply)
         return reply
 
     def refresh(self) -> accounts_pb2.RefreshResponse:
-        reply = self.call(self.accounts.Refresh, accounts_pb2.RefreshRequest(refresh_token=self.refresh_token), refresh_expired=False)
+        reply = self.call(
+            self.accounts.Refresh, accounts_pb2.RefreshRequest(refresh_token=self.refresh_token), refresh_expired=False
+        )
         self._keep(reply)
         return reply
 
@@ -185,43 +203,82 @@ class KeyunClient:
 
     # --- catalog -------------------------------------------------------------------------------
 
-    def search(self, from_station: str, to_station: str, date: str, page_size: int = 0, page_token: str = "") -> catalog_pb2.SearchTripsResponse:
-        request = catalog_pb2.SearchTripsRequest(from_station=from_station, to_station=to_station, date=date, page_size=page_size, page_token=page_token)
+    def search(
+        self, from_station: str, to_station: str, date: str, page_size: int = 0, page_token: str = ""
+    ) -> catalog_pb2.SearchTripsResponse:
+        request = catalog_pb2.SearchTripsRequest(
+            from_station=from_station, to_station=to_station, date=date, page_size=page_size, page_token=page_token
+        )
         return self.call(self.catalog.SearchTrips, request)
 
     def trip(self, trip_id: str) -> Any:
         return self.call(self.catalog.GetTrip, catalog_pb2.GetTripRequest(trip_id=trip_id)).trip
 
     def seat_map(self, trip_id: str, from_station: str, to_station: str) -> catalog_pb2.GetSeatMapResponse:
-        return self.call(self.catalog.GetSeatMap, catalog_pb2.GetSeatMapRequest(trip_id=trip_id, from_station=from_station, to_station=to_station))
+        return self.call(
+            self.catalog.GetSeatMap,
+            catalog_pb2.GetSeatMapRequest(trip_id=trip_id, from_station=from_station, to_station=to_station),
+        )
 
     def stations(self) -> list[catalog_pb2.Station]:
         return list(self.call(self.catalog.ListStations, catalog_pb2.ListStationsRequest()).stations)
 
     # --- sales ---------------------------------------------------------------------------------
 
-    def hold(self, trip_id: str, from_station: str, to_station: str, seat_numbers: tuple[str, ...] = (), seat_count: int = 0, ttl_seconds: int = 0, request_id: str | None = None) -> sales_pb2.Hold:
+    def hold(
+        self,
+        trip_id: str,
+        from_station: str,
+        to_station: str,
+        seat_numbers: tuple[str, ...] = (),
+        seat_count: int = 0,
+        ttl_seconds: int = 0,
+        request_id: str | None = None,
+    ) -> sales_pb2.Hold:
         request = sales_pb2.HoldRequest(
-            request_id=request_id or new_request_id(), trip_id=trip_id, from_station=from_station, to_station=to_station,
-            seat_numbers=list(seat_numbers), seat_count=seat_count, ttl_seconds=ttl_seconds,
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            from_station=from_station,
+            to_station=to_station,
+            seat_numbers=list(seat_numbers),
+            seat_count=seat_count,
+            ttl_seconds=ttl_seconds,
         )
         return self.call(self.sales.Hold, request).hold
 
     def confirm(self, hold_id: str, request_id: str | None = None) -> sales_pb2.ConfirmResponse:
-        return self.call(self.sales.Confirm, sales_pb2.ConfirmRequest(request_id=request_id or new_request_id(), hold_id=hold_id))
+        return self.call(
+            self.sales.Confirm, sales_pb2.ConfirmRequest(request_id=request_id or new_request_id(), hold_id=hold_id)
+        )
 
     def release(self, hold_id: str, request_id: str | None = None) -> None:
-        self.call(self.sales.Release, sales_pb2.ReleaseRequest(request_id=request_id or new_request_id(), hold_id=hold_id))
+        self.call(
+            self.sales.Release, sales_pb2.ReleaseRequest(request_id=request_id or new_request_id(), hold_id=hold_id)
+        )
 
-    def sell(self, trip_id: str, from_station: str, to_station: str, seat_numbers: tuple[str, ...] = (), seat_count: int = 0, request_id: str | None = None) -> sales_pb2.SellResponse:
+    def sell(
+        self,
+        trip_id: str,
+        from_station: str,
+        to_station: str,
+        seat_numbers: tuple[str, ...] = (),
+        seat_count: int = 0,
+        request_id: str | None = None,
+    ) -> sales_pb2.SellResponse:
         request = sales_pb2.SellRequest(
-            request_id=request_id or new_request_id(), trip_id=trip_id, from_station=from_station, to_station=to_station,
-            seat_numbers=list(seat_numbers), seat_count=seat_count,
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            from_station=from_station,
+            to_station=to_station,
+            seat_numbers=list(seat_numbers),
+            seat_count=seat_count,
         )
         return self.call(self.sales.Sell, request)
 
     def refund(self, ticket_id: str, request_id: str | None = None) -> Any:
-        return self.call(self.sales.Refund, sales_pb2.RefundRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id)).ticket
+        return self.call(
+            self.sales.Refund, sales_pb2.RefundRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id)
+        ).ticket
 
     def ticket(self, ticket_id: str) -> Any:
         return self.call(self.sales.GetTicket, sales_pb2.GetTicketRequest(ticket_id=ticket_id)).ticket
@@ -229,18 +286,33 @@ class KeyunClient:
     # --- gate and dispatch ---------------------------------------------------------------------
 
     def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None) -> Any:
-        request = gate_pb2.CheckInRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id)
+        request = gate_pb2.CheckInRequest(
+            request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id
+        )
         return self.call(self.gate.CheckIn, request).ticket
 
     def manifest(self, trip_id: str, page_size: int = 0, page_token: str = "") -> gate_pb2.GetManifestResponse:
-        return self.call(self.gate.GetManifest, gate_pb2.GetManifestRequest(trip_id=trip_id, page_size=page_size, page_token=page_token))
+        return self.call(
+            self.gate.GetManifest,
+            gate_pb2.GetManifestRequest(trip_id=trip_id, page_size=page_size, page_token=page_token),
+        )
 
-    def load_network(self, network_toml: str, first_date: str = "", days: int = 0, request_id: str | None = None) -> dispatch_pb2.LoadNetworkResponse:
-        request = dispatch_pb2.LoadNetworkRequest(request_id=request_id or new_request_id(), network_toml=network_toml, first_date=first_date, days=days)
+    def load_network(
+        self, network_toml: str, first_date: str = "", days: int = 0, request_id: str | None = None
+    ) -> dispatch_pb2.LoadNetworkResponse:
+        request = dispatch_pb2.LoadNetworkRequest(
+            request_id=request_id or new_request_id(), network_toml=network_toml, first_date=first_date, days=days
+        )
         return self.call(self.dispatch.LoadNetwork, request)
 
     def depart(self, trip_id: str, request_id: str | None = None) -> Any:
-        return self.call(self.dispatch.DepartTrip, dispatch_pb2.DepartTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id)).trip
+        return self.call(
+            self.dispatch.DepartTrip,
+            dispatch_pb2.DepartTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
+        ).trip
 
     def cancel(self, trip_id: str, request_id: str | None = None) -> Any:
-        return self.call(self.dispatch.CancelTrip, dispatch_pb2.CancelTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id)).trip
+        return self.call(
+            self.dispatch.CancelTrip,
+            dispatch_pb2.CancelTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
+        ).trip

@@ -31,7 +31,7 @@ def yuan(fen: int) -> str:
 def local(stamp, tz: dt.timezone = CHINA, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if not stamp.seconds and not stamp.nanos:
         return "-"
-    return stamp.ToDatetime(tzinfo=dt.timezone.utc).astimezone(tz).strftime(fmt)
+    return stamp.ToDatetime(tzinfo=dt.UTC).astimezone(tz).strftime(fmt)
 
 
 def as_json(message) -> dict:
@@ -39,7 +39,9 @@ def as_json(message) -> dict:
 
 
 def offers_table(offers) -> str:
-    lines = [f"{'trip':<16} {'leaves':<16} {'from':<6} {'to':<6} {'fare':>8} {'free':>5}  {'status':<9} route / operator"]
+    lines = [
+        f"{'trip':<16} {'leaves':<16} {'from':<6} {'to':<6} {'fare':>8} {'free':>5}  {'status':<9} route / operator"
+    ]
     for o in offers:
         lines.append(
             f"{o.trip.trip_id:<16} {local(o.from_stop.departs_at):<16} {o.from_stop.code:<6} {o.to_stop.code:<6} "
@@ -86,6 +88,8 @@ def ticket_text(ticket) -> str:
     if ticket.status == common_pb2.TICKET_STATUS_CHECKED_IN:
         lines.append(f"  boarded  {local(ticket.checked_in_at)} at gate {ticket.gate_id}")
     if ticket.status == common_pb2.TICKET_STATUS_REFUNDED:
-        lines.append(f"  refunded {yuan(ticket.refunded_fen)} (fee {yuan(ticket.refund_fee_fen)}) at {local(ticket.refunded_at)}")
+        lines.append(
+            f"  refunded {yuan(ticket.refunded_fen)} (fee {yuan(ticket.refund_fee_fen)}) at {local(ticket.refunded_at)}"
+        )
     lines.append("=" * 40)
     return "\n".join(lines)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import grpc
 
 from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.v1 import common_pb2
 
 from .conftest import logged_in
 from .waiting import wait_until
-from keyun.v1 import common_pb2
 
 STOPS = ["AAA", "BBB", "CCC", "DDD"]
 TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
@@ -51,7 +51,9 @@ class Load:
         # The workers share one account, and the accounts owner checks at most max_failed_logins
         # of its passwords at a time (TOO_MANY_LOGIN_ATTEMPTS beyond): they log in one by one.
         self.logging_in = threading.Lock()
-        self.threads = [threading.Thread(target=self._work, args=(random.Random(seed + n),), daemon=True) for n in range(workers)]
+        self.threads = [
+            threading.Thread(target=self._work, args=(random.Random(seed + n),), daemon=True) for n in range(workers)
+        ]
 
     def start(self) -> Load:
         for thread in self.threads:
@@ -97,7 +99,9 @@ class Load:
             a = rng.randrange(3)
             b = rng.randrange(a + 1, 4)
             count = rng.choice([1, 2])  # drawn once: a retry must repeat the very same request
-            sold = self._until_answered(lambda rid: client.sell(trip_id, STOPS[a], STOPS[b], seat_count=count, request_id=rid))
+            sold = self._until_answered(
+                lambda rid: client.sell(trip_id, STOPS[a], STOPS[b], seat_count=count, request_id=rid)
+            )
             if sold is not None:
                 with self.record.lock:
                     for t in sold.tickets:
@@ -148,8 +152,10 @@ def audit(client: KeyunClient, trip_ids: list[str], record: Record) -> int:
         ticket = found[ticket_id]
         assert (ticket.seat_number, ticket.from_stop.code, ticket.to_stop.code) == (seat, a, b), ticket_id
         expected = (
-            common_pb2.TICKET_STATUS_REFUNDED if ticket_id in record.refunded
-            else common_pb2.TICKET_STATUS_CHECKED_IN if ticket_id in record.checked_in
+            common_pb2.TICKET_STATUS_REFUNDED
+            if ticket_id in record.refunded
+            else common_pb2.TICKET_STATUS_CHECKED_IN
+            if ticket_id in record.checked_in
             else common_pb2.TICKET_STATUS_ISSUED
         )
         assert ticket.status == expected, (ticket_id, ticket.status, expected)

@@ -77,7 +77,9 @@ fares = [{ from = "AAA", to = "DDD", fen = 4000 }]
 
 
 def network_with_schedule(schedule_id: str, departs: dt.datetime, vehicle: str) -> str:
-    return STATIONS + f"""
+    return (
+        STATIONS
+        + f"""
 [[schedules]]
 id = "{schedule_id}"
 route = "LINE"
@@ -85,6 +87,7 @@ operator = "TESTOP"
 vehicle = "{vehicle}"
 departs = "{departs:%H:%M}"
 """
+    )
 
 
 class _Capture(logging.Handler):
@@ -115,8 +118,17 @@ class ServerThread:
     go by real time; a ManualClock where nothing does."""
 
     def __init__(
-        self, data_dir, shards: int, policy=None, tls=None, account_rules=None, key_dir=None, demo_accounts=True,
-        payments_dir=None, instance=None, clock: Clock | None = None,
+        self,
+        data_dir,
+        shards: int,
+        policy=None,
+        tls=None,
+        account_rules=None,
+        key_dir=None,
+        demo_accounts=True,
+        payments_dir=None,
+        instance=None,
+        clock: Clock | None = None,
     ):
         from keyun.app.server import create_server
         from keyun.common.platform import install_event_loop_policy
@@ -128,8 +140,17 @@ class ServerThread:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = create_server(
-            instance or f"test-{uuid.uuid4().hex[:8]}", data_dir, shards, policy, check_invariants=True, tls=tls,
-            password_params=FAST_TEST_PARAMS, demo_accounts=demo_accounts, account_rules=account_rules, key_dir=key_dir, payments_dir=payments_dir,
+            instance or f"test-{uuid.uuid4().hex[:8]}",
+            data_dir,
+            shards,
+            policy,
+            check_invariants=True,
+            tls=tls,
+            password_params=FAST_TEST_PARAMS,
+            demo_accounts=demo_accounts,
+            account_rules=account_rules,
+            key_dir=key_dir,
+            payments_dir=payments_dir,
             clock=self.clock,
         )
         self.data_dir = data_dir
@@ -187,7 +208,6 @@ def restarted(actor, old_pid: int, wait_s: float = 60.0) -> dict:
     gone, and a call may still reach it), as the gateway's batcher waits by resending; return
     what the new one's ready() says."""
     import ray
-
 
     def replaced() -> dict | None:
         try:

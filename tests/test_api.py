@@ -40,7 +40,10 @@ def test_search_shows_fares_and_free_seats_for_the_segment(keyun):
 
     later = {o.trip.trip_id: o for o in keyun.client.search("BBB", "DDD", date).offers}
     assert later[trip_id].seats_free == 12  # the AAA→BBB passengers leave at BBB
-    assert later[trip_id].from_stop.departs_at.ToMilliseconds() - offers[trip_id].from_stop.departs_at.ToMilliseconds() == 40 * 60_000
+    assert (
+        later[trip_id].from_stop.departs_at.ToMilliseconds() - offers[trip_id].from_stop.departs_at.ToMilliseconds()
+        == 40 * 60_000
+    )
 
     assert trip_id not in {o.trip.trip_id for o in keyun.client.search("CCC", "AAA", date).offers}
     assert {s.code for s in keyun.client.stations()} >= {"AAA", "BBB", "CCC", "DDD"}
@@ -92,10 +95,15 @@ def test_one_seat_carries_two_passengers_on_different_segments(keyun):
     assert (error.code, error.reason, error.reason_code) == (grpc.StatusCode.FAILED_PRECONDITION, "SEAT_TAKEN", 3001)
     assert error.facts["seat"] == "1"
 
-    seat_one = lambda a, b: next(s for row in keyun.client.seat_map(trip_id, a, b).rows for s in row.seats if s.seat_number == "1")
+    seat_one = lambda a, b: next(
+        s for row in keyun.client.seat_map(trip_id, a, b).rows for s in row.seats if s.seat_number == "1"
+    )
     assert not seat_one("AAA", "BBB").free and not seat_one("CCC", "DDD").free
     manifest = keyun.client.manifest(trip_id)
-    assert [(t.seat_number, t.from_stop.code, t.to_stop.code) for t in manifest.tickets] == [("1", "AAA", "BBB"), ("1", "BBB", "DDD")]
+    assert [(t.seat_number, t.from_stop.code, t.to_stop.code) for t in manifest.tickets] == [
+        ("1", "AAA", "BBB"),
+        ("1", "BBB", "DDD"),
+    ]
 
 
 def test_any_seats_sit_together(keyun):
@@ -221,7 +229,10 @@ def test_paging_walks_every_ticket_once(keyun):
 def test_search_pages_walk_every_trip_once_in_departure_order(keyun):
     # Seven trips of one day, spread over both owners; each page asks each owner only for what it needs.
     day = (dt.datetime.now(CHINA) + dt.timedelta(days=40)).replace(hour=8, minute=0, second=0, microsecond=0)
-    trip_ids = [schedule_trip(keyun.client, f"PG{n}", day + dt.timedelta(minutes=10 * n) - dt.datetime.now(CHINA)) for n in range(7)]
+    trip_ids = [
+        schedule_trip(keyun.client, f"PG{n}", day + dt.timedelta(minutes=10 * n) - dt.datetime.now(CHINA))
+        for n in range(7)
+    ]
     assert len({shard_of(trip_id, 2) for trip_id in trip_ids}) == 2
     seen, token = [], ""
     while True:
@@ -239,11 +250,20 @@ def test_search_pages_walk_every_trip_once_in_departure_order(keyun):
 def test_health_and_reflection(keyun):
     health = health_pb2_grpc.HealthStub(keyun.client.channel)
     for service in ("", "keyun.v1.Sales", "keyun.v1.Catalog", "keyun.v1.Gate"):
-        assert health.Check(health_pb2.HealthCheckRequest(service=service)).status == health_pb2.HealthCheckResponse.SERVING
+        assert (
+            health.Check(health_pb2.HealthCheckRequest(service=service)).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
     reflection = reflection_pb2_grpc.ServerReflectionStub(keyun.client.channel)
     responses = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {s.name for r in responses for s in r.list_services_response.service}
-    assert {"keyun.v1.Catalog", "keyun.v1.Sales", "keyun.v1.Gate", "keyun.v1.Dispatch", "grpc.health.v1.Health"} <= names
+    assert {
+        "keyun.v1.Catalog",
+        "keyun.v1.Sales",
+        "keyun.v1.Gate",
+        "keyun.v1.Dispatch",
+        "grpc.health.v1.Health",
+    } <= names
 
 
 def test_bad_network_files_are_refused_with_the_field_named(keyun):
@@ -256,12 +276,16 @@ def test_bad_network_files_are_refused_with_the_field_named(keyun):
 
 def test_a_station_policy_sets_fees_and_hold_lifetime(ray_session, tmp_path):
     from keyun.engine.policy import parse_policy
-
     from keyun.terminals.client import KeyunClient
 
     from .conftest import ServerThread, logged_in, schedule_trip
 
-    policy = parse_policy({"hold_minutes": 3, "refund_tiers": [{"hours_before": 4, "fee_percent": 5}, {"hours_before": 0, "fee_percent": 50}]})
+    policy = parse_policy(
+        {
+            "hold_minutes": 3,
+            "refund_tiers": [{"hours_before": 4, "fee_percent": 5}, {"hours_before": 0, "fee_percent": 50}],
+        }
+    )
     server = ServerThread(tmp_path, shards=1, policy=policy)
     try:
         with logged_in(KeyunClient(server.target), clock=server.clock) as client:

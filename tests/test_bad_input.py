@@ -67,8 +67,14 @@ def cases(trip):
         yield "Hold", sales_pb2.HoldRequest(**{**sell, "ttl_seconds": ttl})
     for date in ("", "2026-02-30", "tomorrow", "2026/11/25"):
         yield "SearchTrips", catalog_pb2.SearchTripsRequest(from_station="AAA", to_station="DDD", date=date)
-    yield "SearchTrips", catalog_pb2.SearchTripsRequest(from_station="AAA", to_station="DDD", date="2026-11-25", page_size=-1)
-    yield "SearchTrips", catalog_pb2.SearchTripsRequest(from_station="AAA", to_station="DDD", date="2026-11-25", page_token="!!")
+    yield (
+        "SearchTrips",
+        catalog_pb2.SearchTripsRequest(from_station="AAA", to_station="DDD", date="2026-11-25", page_size=-1),
+    )
+    yield (
+        "SearchTrips",
+        catalog_pb2.SearchTripsRequest(from_station="AAA", to_station="DDD", date="2026-11-25", page_token="!!"),
+    )
     yield "GetManifest", gate_pb2.GetManifestRequest(trip_id=trip_id, page_token="bm90IGEgdG9rZW4=")
     yield "LoadNetwork", dispatch_pb2.LoadNetworkRequest(request_id=GOOD_ID, network_toml="not toml [")
     yield "LoadNetwork", dispatch_pb2.LoadNetworkRequest(request_id=GOOD_ID, network_toml="format = 2")
@@ -76,9 +82,20 @@ def cases(trip):
 
 
 STUB_OF = {
-    "Sell": "sales", "Hold": "sales", "Confirm": "sales", "Release": "sales", "Refund": "sales", "GetTicket": "sales",
-    "CheckIn": "gate", "GetManifest": "gate", "GetTrip": "catalog", "SearchTrips": "catalog", "GetSeatMap": "catalog",
-    "DepartTrip": "dispatch", "CancelTrip": "dispatch", "LoadNetwork": "dispatch",
+    "Sell": "sales",
+    "Hold": "sales",
+    "Confirm": "sales",
+    "Release": "sales",
+    "Refund": "sales",
+    "GetTicket": "sales",
+    "CheckIn": "gate",
+    "GetManifest": "gate",
+    "GetTrip": "catalog",
+    "SearchTrips": "catalog",
+    "GetSeatMap": "catalog",
+    "DepartTrip": "dispatch",
+    "CancelTrip": "dispatch",
+    "LoadNetwork": "dispatch",
 }
 
 
@@ -97,7 +114,9 @@ def test_every_bad_field_is_invalid_argument_and_changes_nothing(keyun, trip):
             keyun.client.call(method, request)
         error = caught.value
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT, (rpc, request, error)
-        assert error.reason and 1000 < error.reason_code < 2000 or error.reason in {"UNKNOWN_SEAT", "UNKNOWN_STATION"}, (rpc, error)
+        assert (
+            error.reason and 1000 < error.reason_code < 2000 or error.reason in {"UNKNOWN_SEAT", "UNKNOWN_STATION"}
+        ), (rpc, error)
         assert error.message
         checked += 1
     assert checked > 150

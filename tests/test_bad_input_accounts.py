@@ -24,12 +24,24 @@ STRONG = "Fuzz-Passw0rd"
 @pytest.fixture(scope="module")
 def callers(keyun):
     passenger = KeyunClient(keyun.target, attempts=1)
-    passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="fuzz-register", phone=PASSENGER_PHONE, password=STRONG))
+    passenger.call(
+        passenger.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="fuzz-register", phone=PASSENGER_PHONE, password=STRONG),
+    )
     passenger.login(PASSENGER_PHONE, STRONG)
-    added = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="fuzz-add", name="李四", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E12345678",
-    )).passenger
-    clients = {name: logged_in(KeyunClient(keyun.target, attempts=1), name) for name in ("sysadmin", "secadmin", "inspector", "auditor")}
+    added = passenger.call(
+        passenger.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id="fuzz-add",
+            name="李四",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number="E12345678",
+        ),
+    ).passenger
+    clients = {
+        name: logged_in(KeyunClient(keyun.target, attempts=1), name)
+        for name in ("sysadmin", "secadmin", "inspector", "auditor")
+    }
     clients["passenger"] = passenger
     yield clients, added.passenger_id
     for client in clients.values():
@@ -41,57 +53,132 @@ def cases(account_id: str, passenger_id: str):
     register = dict(request_id="r-1", phone="13500001111", password=STRONG, display_name="x")
     for value in BAD_TEXT[:5]:
         yield "passenger", "accounts", "Register", accounts_pb2.RegisterRequest(**{**register, "request_id": value})
-        yield "passenger", "accounts", "UpdateProfile", accounts_pb2.UpdateProfileRequest(request_id=value, display_name="ok")
-        yield "passenger", "accounts", "RemovePassenger", accounts_pb2.RemovePassengerRequest(request_id=value, passenger_id=passenger_id)
-        yield "sysadmin", "staff", "DisableAccount", staff_pb2.DisableAccountRequest(request_id=value, account_id=account_id)
+        yield (
+            "passenger",
+            "accounts",
+            "UpdateProfile",
+            accounts_pb2.UpdateProfileRequest(request_id=value, display_name="ok"),
+        )
+        yield (
+            "passenger",
+            "accounts",
+            "RemovePassenger",
+            accounts_pb2.RemovePassengerRequest(request_id=value, passenger_id=passenger_id),
+        )
+        yield (
+            "sysadmin",
+            "staff",
+            "DisableAccount",
+            staff_pb2.DisableAccountRequest(request_id=value, account_id=account_id),
+        )
     for value in BAD_PHONES:
         yield "passenger", "accounts", "Register", accounts_pb2.RegisterRequest(**{**register, "phone": value})
     for password in ("", "short1A", "alllowercase", "ALLUPPER123", "N0-" + "x" * 130, "tab\tTab1"):
         yield "passenger", "accounts", "Register", accounts_pb2.RegisterRequest(**{**register, "password": password})
-        yield "passenger", "accounts", "ChangePassword", accounts_pb2.ChangePasswordRequest(request_id="c-1", old_password=STRONG, new_password=password)
+        yield (
+            "passenger",
+            "accounts",
+            "ChangePassword",
+            accounts_pb2.ChangePasswordRequest(request_id="c-1", old_password=STRONG, new_password=password),
+        )
     for name in ("x" * 65, "bad\x01name"):
         yield "passenger", "accounts", "Register", accounts_pb2.RegisterRequest(**{**register, "display_name": name})
-        yield "passenger", "accounts", "UpdateProfile", accounts_pb2.UpdateProfileRequest(request_id="u-1", display_name=name)
+        yield (
+            "passenger",
+            "accounts",
+            "UpdateProfile",
+            accounts_pb2.UpdateProfileRequest(request_id="u-1", display_name=name),
+        )
     yield "passenger", "accounts", "UpdateProfile", accounts_pb2.UpdateProfileRequest(request_id="u-1", display_name="")
-    add = dict(request_id="a-1", name="王五", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number="11010519491231002X")
+    add = dict(
+        request_id="a-1",
+        name="王五",
+        document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID,
+        document_number="11010519491231002X",
+    )
     for value in BAD_DOCUMENTS:
-        yield "passenger", "accounts", "AddPassenger", accounts_pb2.AddPassengerRequest(**{**add, "document_number": value})
+        yield (
+            "passenger",
+            "accounts",
+            "AddPassenger",
+            accounts_pb2.AddPassengerRequest(**{**add, "document_number": value}),
+        )
     for value in ("", " ", "x" * 65, "a\x00b"):
         yield "passenger", "accounts", "AddPassenger", accounts_pb2.AddPassengerRequest(**{**add, "name": value})
     for value in (0, 99, -1):
-        yield "passenger", "accounts", "AddPassenger", accounts_pb2.AddPassengerRequest(**{**add, "document_type": value})
+        yield (
+            "passenger",
+            "accounts",
+            "AddPassenger",
+            accounts_pb2.AddPassengerRequest(**{**add, "document_type": value}),
+        )
     for value in BAD_PHONES[1:]:
         yield "passenger", "accounts", "AddPassenger", accounts_pb2.AddPassengerRequest(**{**add, "phone": value})
     for value in ("", "X1", "P", "P" + "9" * 20, "p1"):
-        yield "passenger", "accounts", "RemovePassenger", accounts_pb2.RemovePassengerRequest(request_id="rm-1", passenger_id=value)
+        yield (
+            "passenger",
+            "accounts",
+            "RemovePassenger",
+            accounts_pb2.RemovePassengerRequest(request_id="rm-1", passenger_id=value),
+        )
     create = dict(request_id="s-1", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="newbie", password=STRONG)
     for value in BAD_NAMES:
         yield "sysadmin", "staff", "CreateAccount", staff_pb2.CreateAccountRequest(**{**create, "login_name": value})
     for value in (0, 1, 99):  # unspecified, passenger (they register themselves), unknown
         yield "sysadmin", "staff", "CreateAccount", staff_pb2.CreateAccountRequest(**{**create, "kind": value})
     yield "sysadmin", "staff", "CreateAccount", staff_pb2.CreateAccountRequest(**{**create, "password": "weak"})
-    yield "sysadmin", "staff", "CreateAccount", staff_pb2.CreateAccountRequest(**{**create, "kind": accounts_pb2.ACCOUNT_KIND_DEVICE})  # devices get a secret
+    yield (
+        "sysadmin",
+        "staff",
+        "CreateAccount",
+        staff_pb2.CreateAccountRequest(**{**create, "kind": accounts_pb2.ACCOUNT_KIND_DEVICE}),
+    )  # devices get a secret
     yield "sysadmin", "staff", "CreateAccount", staff_pb2.CreateAccountRequest(**{**create, "display_name": "x" * 65})
     for size, token in ((-1, ""), (501, ""), (10, "!!"), (10, "bm90IGEgbnVtYmVy")):
         yield "sysadmin", "staff", "ListAccounts", staff_pb2.ListAccountsRequest(page_size=size, page_token=token)
         yield "auditor", "audit", "ListRecords", audit_pb2.ListRecordsRequest(page_size=size, page_token=token)
     for value in ("", "A1", "B000001", "A00000x", "x" * 70):
         yield "sysadmin", "staff", "DisableAccount", staff_pb2.DisableAccountRequest(request_id="d-1", account_id=value)
-        yield "secadmin", "staff", "GrantRoles", staff_pb2.GrantRolesRequest(request_id="g-1", account_id=value, roles=["ticket_seller"])
-        yield "inspector", "staff", "LookUpPassenger", staff_pb2.LookUpPassengerRequest(account_id=value, passenger_id=passenger_id, purpose="check")
+        yield (
+            "secadmin",
+            "staff",
+            "GrantRoles",
+            staff_pb2.GrantRolesRequest(request_id="g-1", account_id=value, roles=["ticket_seller"]),
+        )
+        yield (
+            "inspector",
+            "staff",
+            "LookUpPassenger",
+            staff_pb2.LookUpPassengerRequest(account_id=value, passenger_id=passenger_id, purpose="check"),
+        )
     grant = dict(request_id="g-1", account_id=account_id, roles=["ticket_seller"])
     for roles in (["king"], ["ticket_seller", "ticket_seller"], [""], ["Ticket_Seller"]):
         yield "secadmin", "staff", "GrantRoles", staff_pb2.GrantRolesRequest(**{**grant, "roles": roles})
     for stations in (["*"] * 65, ["x" * 17], ["a\x00"]):
         yield "secadmin", "staff", "GrantRoles", staff_pb2.GrantRolesRequest(**{**grant, "stations": stations})
     for purpose in ("", " ", "x" * 201):
-        yield "inspector", "staff", "LookUpPassenger", staff_pb2.LookUpPassengerRequest(account_id=account_id, passenger_id=passenger_id, purpose=purpose)
+        yield (
+            "inspector",
+            "staff",
+            "LookUpPassenger",
+            staff_pb2.LookUpPassengerRequest(account_id=account_id, passenger_id=passenger_id, purpose=purpose),
+        )
     for value in ("", "X", "P" + "1" * 20):
-        yield "inspector", "staff", "LookUpPassenger", staff_pb2.LookUpPassengerRequest(account_id=account_id, passenger_id=value, purpose="check")
+        yield (
+            "inspector",
+            "staff",
+            "LookUpPassenger",
+            staff_pb2.LookUpPassengerRequest(account_id=account_id, passenger_id=value, purpose="check"),
+        )
     admin = staff_pb2.NewAdministrator(login_name="root", password=STRONG)
     for value in BAD_NAMES:
         bad = staff_pb2.NewAdministrator(login_name=value, password=STRONG)
-        yield "passenger", "staff", "SetUp", staff_pb2.SetUpRequest(setup_token="t", system_admin=bad, security_admin=admin, audit_admin=admin)
+        yield (
+            "passenger",
+            "staff",
+            "SetUp",
+            staff_pb2.SetUpRequest(setup_token="t", system_admin=bad, security_admin=admin, audit_admin=admin),
+        )
 
 
 def state(clients) -> tuple:
@@ -123,20 +210,46 @@ def test_every_bad_field_of_the_account_rpcs_is_invalid_argument_and_changes_not
     assert state(clients) == before
 
 
-TEXT = st.one_of(st.text(max_size=80), st.text(alphabet=st.characters(codec="utf-8"), min_size=60, max_size=300), st.sampled_from(BAD_TEXT))
+TEXT = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=60, max_size=300),
+    st.sampled_from(BAD_TEXT),
+)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(request_id=TEXT, name=TEXT, number=TEXT, phone=TEXT, kind=st.integers(-5, 10), login=TEXT)
 def test_random_values_never_make_the_server_fail(callers, request_id, name, number, phone, kind, login):
     """Whatever arrives, the answer is a refusal with a reason (or a success), never INTERNAL."""
     clients, _ = callers
     passenger, sysadmin = clients["passenger"], clients["sysadmin"]
     calls = [
-        (passenger, passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(request_id=request_id, name=name, document_type=kind, document_number=number, phone=phone)),
-        (passenger, passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id=request_id, phone=phone, password=name, display_name=login)),
-        (passenger, passenger.accounts.Login, accounts_pb2.LoginRequest(login_name=login, password=name, totp_code=number)),
-        (sysadmin, sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(request_id=request_id, kind=kind, login_name=login, password=name, display_name=number)),
+        (
+            passenger,
+            passenger.accounts.AddPassenger,
+            accounts_pb2.AddPassengerRequest(
+                request_id=request_id, name=name, document_type=kind, document_number=number, phone=phone
+            ),
+        ),
+        (
+            passenger,
+            passenger.accounts.Register,
+            accounts_pb2.RegisterRequest(request_id=request_id, phone=phone, password=name, display_name=login),
+        ),
+        (
+            passenger,
+            passenger.accounts.Login,
+            accounts_pb2.LoginRequest(login_name=login, password=name, totp_code=number),
+        ),
+        (
+            sysadmin,
+            sysadmin.staff.CreateAccount,
+            staff_pb2.CreateAccountRequest(
+                request_id=request_id, kind=kind, login_name=login, password=name, display_name=number
+            ),
+        ),
     ]
     for client, method, request in calls:
         try:

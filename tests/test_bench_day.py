@@ -16,7 +16,6 @@ from xml.etree import ElementTree
 from bench import load
 from bench.chart import write_timeline
 from bench.day import Sale, lost_sales, oversold, run_day, unaudited_sales
-
 from keyun.common.platform import EVENT_LOOP_ENV
 from keyun.terminals.client import KeyunClient
 
@@ -44,7 +43,10 @@ def test_a_sale_the_server_does_not_hold_as_acknowledged_is_lost(keyun):
     other_seat = Sale(ticket.ticket_id, trip_id, ticket.seat_number + "0", "AAA", "BBB")
     never_sold = Sale("T-never-sold", trip_id, "1", "AAA", "BBB")
     metadata = (("authorization", f"Bearer {keyun.client.access_token}"),)
-    assert set(asyncio.run(lost_sales(keyun.target, [held, other_seat, never_sold], metadata))) == {other_seat, never_sold}
+    assert set(asyncio.run(lost_sales(keyun.target, [held, other_seat, never_sold], metadata))) == {
+        other_seat,
+        never_sold,
+    }
     keyun.client.refund(ticket.ticket_id)
     assert asyncio.run(lost_sales(keyun.target, [held], metadata)) == [held]  # no longer sold
 
@@ -57,7 +59,9 @@ def test_an_acknowledged_sale_without_its_audit_record_is_counted(keyun):
     with logged_in(KeyunClient(keyun.target), "auditor") as auditor:
         assert unaudited_sales(auditor, sales, since_ms) == 0
         assert unaudited_sales(auditor, [*sales, Sale("T-unrecorded", trip_id, "9", "AAA", "BBB")], since_ms) == 1
-        assert unaudited_sales(auditor, sales, time.time_ns() // 1_000_000 + 60_000) == 2  # records before `since` do not count
+        assert (
+            unaudited_sales(auditor, sales, time.time_ns() // 1_000_000 + 60_000) == 2
+        )  # records before `since` do not count
 
 
 def test_the_timeline_has_a_bar_per_second(tmp_path):
@@ -75,7 +79,10 @@ def test_the_timeline_has_a_bar_per_second(tmp_path):
 def test_a_small_day_survives_a_kill_with_every_acknowledged_sale(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bench.day", "--transactions", "600", "--concurrency", "40", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (result,) = tmp_path.glob("day-*.json")

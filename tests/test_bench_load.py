@@ -40,13 +40,28 @@ def test_the_chart_shows_each_scenario_and_the_rpcs_of_a_mixed_one(tmp_path):
 
     echo = Result("echo", 100, 100, 0, 0, 1.0, 100.0, 300.0, 350.0, 400.0, 1.0)
     mixed = Result(
-        "mixed", 50, 50, 0, 0, 1.0, 50.0, 500.0, 900.0, 1000.0, 0.5,
-        by_rpc={"SearchTrips": {"calls": 30, "p50_ms": 450.0, "p95_ms": 800.0, "p99_ms": 950.0}, "Sell": {"calls": 20, "p50_ms": 600.0, "p95_ms": 950.0, "p99_ms": 1000.0}},
+        "mixed",
+        50,
+        50,
+        0,
+        0,
+        1.0,
+        50.0,
+        500.0,
+        900.0,
+        1000.0,
+        0.5,
+        by_rpc={
+            "SearchTrips": {"calls": 30, "p50_ms": 450.0, "p95_ms": 800.0, "p99_ms": 950.0},
+            "Sell": {"calls": 20, "p50_ms": 600.0, "p95_ms": 950.0, "p99_ms": 1000.0},
+        },
     )
     chart = tmp_path / "load.svg"
     write_chart(chart, [echo, mixed])
     texts = [t.text for t in ElementTree.parse(chart).getroot().iter("{http://www.w3.org/2000/svg}text")]
-    assert ["echo", "mixed", "SearchTrips", "Sell"] == [t for t in texts if t in ("echo", "mixed", "SearchTrips", "Sell")]
+    assert ["echo", "mixed", "SearchTrips", "Sell"] == [
+        t for t in texts if t in ("echo", "mixed", "SearchTrips", "Sell")
+    ]
     assert "450 / 950" in texts and "50/s  0.50x" in texts
 
 

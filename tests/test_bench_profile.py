@@ -47,8 +47,23 @@ def test_a_frame_name_read_half_changed_still_makes_a_well_formed_chart(tmp_path
 
 def test_profile_samples_the_gateway_during_a_scenario(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "bench.profile", "--scenario", "echo", "--seconds", "2", "--concurrency", "50", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.profile",
+            "--scenario",
+            "echo",
+            "--seconds",
+            "2",
+            "--concurrency",
+            "50",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "echo:" in done.stdout and "0 failed" in done.stdout

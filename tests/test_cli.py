@@ -32,7 +32,10 @@ def demo_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("data")
     process = subprocess.Popen(
         [KEYUN, "serve", "--demo", "--port", "0", "--shards", "2", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -77,7 +80,9 @@ def test_a_counter_and_a_gate_against_the_demo_network(demo_server):
     printed = keyun("counter", "ticket", ticket_ids[0], *server).stdout
     assert ticket_ids[0] in printed and "valid" in printed and "石家庄客运总站" in printed
 
-    taken = keyun("counter", "sell", trip_id, "SJZ", "BD", "--seats", sold["tickets"][0]["seat_number"], *server, ok=False)
+    taken = keyun(
+        "counter", "sell", trip_id, "SJZ", "BD", "--seats", sold["tickets"][0]["seat_number"], *server, ok=False
+    )
     assert "SEAT_TAKEN" in taken.stderr
 
     early = keyun("gate", "checkin", ticket_ids[1], "--gate", "G1", *server, ok=False)
@@ -99,28 +104,54 @@ def admin_code(login: str, used: dict[str, int], secret: str = DEMO_TOTP_SECRET)
 
 def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path):
     server, used = ("--server", demo_server), {}
-    sessions = {login: {"KEYUN_SESSION": str(tmp_path / f"{login}.json"), "KEYUN_NEW_PASSWORD": "Cli-Seller-2026"} for login in ("sysadmin", "secadmin")}
+    sessions = {
+        login: {"KEYUN_SESSION": str(tmp_path / f"{login}.json"), "KEYUN_NEW_PASSWORD": "Cli-Seller-2026"}
+        for login in ("sysadmin", "secadmin")
+    }
     for login, env in sessions.items():  # once each: the session file carries them through the commands below
-        assert "logged in as" in keyun("login", login, "--totp", admin_code(login, used), *server, env={**env, "KEYUN_PASSWORD": DEMO_PASSWORD}).stdout
+        assert (
+            "logged in as"
+            in keyun(
+                "login", login, "--totp", admin_code(login, used), *server, env={**env, "KEYUN_PASSWORD": DEMO_PASSWORD}
+            ).stdout
+        )
         assert oct((tmp_path / f"{login}.json").stat().st_mode & 0o777) == "0o600"
 
     def as_admin(login: str, *args: str, **kw) -> subprocess.CompletedProcess:
         return keyun(*args, *server, env=sessions[login], **kw)
 
-    created = json.loads(as_admin("sysadmin", "staff", "create", "wang", "--display-name", "王售票", "--json").stdout)["account"]
+    created = json.loads(as_admin("sysadmin", "staff", "create", "wang", "--display-name", "王售票", "--json").stdout)[
+        "account"
+    ]
     assert not created.get("roles")  # the system administrator creates; only the security administrator grants
     device = as_admin("sysadmin", "staff", "create", "kiosk9", "--kind", "device").stdout
     assert "device secret (shown once" in device
     secret = device.split("device secret (shown once; the device logs in with it): ")[1].split()[0]
-    assert "logged in as kiosk9" in keyun("login", "kiosk9", *server, env={"KEYUN_SESSION": str(tmp_path / "kiosk.json"), "KEYUN_PASSWORD": secret}).stdout
-    as_admin("sysadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ", ok=False)  # not theirs to grant
-    granted = as_admin("secadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ").stdout
+    assert (
+        "logged in as kiosk9"
+        in keyun(
+            "login", "kiosk9", *server, env={"KEYUN_SESSION": str(tmp_path / "kiosk.json"), "KEYUN_PASSWORD": secret}
+        ).stdout
+    )
+    as_admin(
+        "sysadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ", ok=False
+    )  # not theirs to grant
+    granted = as_admin(
+        "secadmin", "staff", "grant", created["account_id"], "--roles", "ticket_seller", "--stations", "SJZ"
+    ).stdout
     assert "ticket_seller" in granted and "stations=SJZ" in granted
     kiosk_id = device.split()[0]
-    assert "cash-acceptor" in as_admin("secadmin", "staff", "grant", kiosk_id, "--roles", "kiosk_device", "--stations", "SJZ", "--cash-acceptor").stdout
+    assert (
+        "cash-acceptor"
+        in as_admin(
+            "secadmin", "staff", "grant", kiosk_id, "--roles", "kiosk_device", "--stations", "SJZ", "--cash-acceptor"
+        ).stdout
+    )
     listing = as_admin("sysadmin", "staff", "list").stdout
     assert "wang" in listing and "kiosk9" in listing and "auditor" in listing
-    assert [line for line in listing.splitlines() if "cash-acceptor" in line] == [line for line in listing.splitlines() if "kiosk9" in line]
+    assert [line for line in listing.splitlines() if "cash-acceptor" in line] == [
+        line for line in listing.splitlines() if "kiosk9" in line
+    ]
     tomorrow = (dt.datetime.now(CHINA) + dt.timedelta(days=1)).strftime("%Y%m%d")
     seller = {"KEYUN_USER": "wang", "KEYUN_PASSWORD": "Cli-Seller-2026"}
 
@@ -142,7 +173,10 @@ def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path
 def test_a_production_station_starts_without_accounts_and_is_set_up_once(tmp_path):
     process = subprocess.Popen(
         [KEYUN, "serve", "--port", "0", "--shards", "1", "--data-dir", str(tmp_path / "data")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
     )
     try:
         seen = []
@@ -154,11 +188,18 @@ def test_a_production_station_starts_without_accounts_and_is_set_up_once(tmp_pat
         token = next(line.strip() for line in seen if line.startswith("    "))
         assert "setup token" in "".join(seen)
         server = ("--server", target)
-        passwords = {f"KEYUN_{role}_PASSWORD": "Prod-Admin-2026" for role in ("SYSTEM_ADMIN", "SECURITY_ADMIN", "AUDIT_ADMIN")}
+        passwords = {
+            f"KEYUN_{role}_PASSWORD": "Prod-Admin-2026" for role in ("SYSTEM_ADMIN", "SECURITY_ADMIN", "AUDIT_ADMIN")
+        }
         names = ("--system-admin", "root", "--security-admin", "keeper", "--audit-admin", "watcher")
-        assert "SETUP_CLOSED" in keyun("setup", "--token", "not-the-token", *names, *server, env=passwords, ok=False).stderr
+        assert (
+            "SETUP_CLOSED"
+            in keyun("setup", "--token", "not-the-token", *names, *server, env=passwords, ok=False).stderr
+        )
         done = keyun("setup", "--token", token, *names, *server, env=passwords).stdout
-        secret = next(line.split("secret ")[1].strip() for line in done.splitlines() if line.strip().startswith("root "))
+        secret = next(
+            line.split("secret ")[1].strip() for line in done.splitlines() if line.strip().startswith("root ")
+        )
         assert "SETUP_CLOSED" in keyun("setup", "--token", token, *names, *server, env=passwords, ok=False).stderr
         root = {"KEYUN_USER": "root", "KEYUN_PASSWORD": "Prod-Admin-2026"}
         listing = keyun("staff", "list", "--totp", admin_code("root", {}, secret), *server, env=root).stdout
@@ -184,22 +225,37 @@ def test_every_verb_has_help():
 def test_serve_refuses_a_bad_policy_file_before_starting(tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("hold_minutes = 90\nrefund_tier = []\n", encoding="utf-8")
-    result = subprocess.run([KEYUN, "serve", "--policy", str(policy), "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [KEYUN, "serve", "--policy", str(policy), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "hold_minutes: at most 30" in result.stderr and "refund_tier: unknown key" in result.stderr
 
 
 def test_serve_refuses_bad_numbers_before_starting(tmp_path):
-    for flag, value, message in (("--shards", "0", "--shards and --workers must be at least 1"), ("--search-cache-ms", "-1", "--search-cache-ms must not be negative")):
-        result = subprocess.run([KEYUN, "serve", flag, value, "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+    for flag, value, message in (
+        ("--shards", "0", "--shards and --workers must be at least 1"),
+        ("--search-cache-ms", "-1", "--search-cache-ms must not be negative"),
+    ):
+        result = subprocess.run(
+            [KEYUN, "serve", flag, value, "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60
+        )
         assert (result.returncode, result.stderr.strip()) == (2, message)
     assert not (tmp_path / "d").exists()
 
 
 def test_serve_refuses_an_unknown_event_loop_before_starting(tmp_path):
     env = {**os.environ, "KEYUN_EVENT_LOOP": "trio"}
-    result = subprocess.run([KEYUN, "serve", "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60, env=env)
-    assert (result.returncode, result.stderr.strip()) == (2, "keyun serve: KEYUN_EVENT_LOOP must be one of uvloop, asyncio, not 'trio'")
+    result = subprocess.run(
+        [KEYUN, "serve", "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert (result.returncode, result.stderr.strip()) == (
+        2,
+        "keyun serve: KEYUN_EVENT_LOOP must be one of uvloop, asyncio, not 'trio'",
+    )
     assert not (tmp_path / "d").exists()
 
 
@@ -214,7 +270,9 @@ def test_the_default_shard_count_is_the_data_directorys_or_one_per_four_cpus(tmp
     assert default_shards(tmp_path / "made") == 3
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / layout.MANIFEST).write_text("{not json", encoding="utf-8")
-    result = subprocess.run([KEYUN, "serve", "--data-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [KEYUN, "serve", "--data-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "unreadable" in result.stderr
 
 
@@ -233,8 +291,25 @@ def test_workers_share_one_port_and_the_owners(tmp_path):
         s.bind(("127.0.0.1", 0))
         metrics_port = s.getsockname()[1]
     process = subprocess.Popen(
-        [KEYUN, "serve", "--workers", "2", "--demo", "--port", "0", "--shards", "2", "--metrics-port", str(metrics_port), "--data-dir", str(tmp_path / "d")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+        [
+            KEYUN,
+            "serve",
+            "--workers",
+            "2",
+            "--demo",
+            "--port",
+            "0",
+            "--shards",
+            "2",
+            "--metrics-port",
+            str(metrics_port),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
     )
     try:
         line = next(line for line in process.stdout if line.startswith("keyun listening on "))
@@ -250,8 +325,18 @@ def test_workers_share_one_port_and_the_owners(tmp_path):
         for port in (metrics_port, metrics_port + 1):
             text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
             samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
-            per_process.append(sum(s.value for s in samples if s.name == "keyun_rpc_requests_total" and s.labels.get("method") == "Sell"))
-            assert {s.labels["generation"] for s in samples if s.name == "keyun_gateway_gc_seconds_count"} == {"0", "1", "2"}
+            per_process.append(
+                sum(
+                    s.value
+                    for s in samples
+                    if s.name == "keyun_rpc_requests_total" and s.labels.get("method") == "Sell"
+                )
+            )
+            assert {s.labels["generation"] for s in samples if s.name == "keyun_gateway_gc_seconds_count"} == {
+                "0",
+                "1",
+                "2",
+            }
         assert sum(per_process) == 24 and all(count > 0 for count in per_process), per_process
     finally:
         process.send_signal(signal.SIGTERM)

@@ -23,7 +23,9 @@ async def race(target: str, requests: list[sales_pb2.SellRequest], token: str) -
 
     async def one(n: int, request: sales_pb2.SellRequest):
         try:
-            return await stubs[n % len(stubs)].Sell(request, timeout=30, metadata=(('authorization', f'Bearer {token}'),))
+            return await stubs[n % len(stubs)].Sell(
+                request, timeout=30, metadata=(("authorization", f"Bearer {token}"),)
+            )
         except grpc.aio.AioRpcError as error:
             return KeyunError.from_rpc(error)
 
@@ -38,12 +40,16 @@ def split(results: list) -> tuple[list, list[KeyunError]]:
 
 
 def sell(trip_id: str, a: int, b: int, count: int = 1) -> sales_pb2.SellRequest:
-    return sales_pb2.SellRequest(request_id=uuid.uuid4().hex, trip_id=trip_id, from_station=STOPS[a], to_station=STOPS[b], seat_count=count)
+    return sales_pb2.SellRequest(
+        request_id=uuid.uuid4().hex, trip_id=trip_id, from_station=STOPS[a], to_station=STOPS[b], seat_count=count
+    )
 
 
 def test_exactly_capacity_is_sold_when_everyone_wants_the_whole_line(keyun):
     trip_id = keyun.trip(dt.timedelta(hours=5))
-    sold, refused = split(asyncio.run(race(keyun.target, [sell(trip_id, 0, 3) for _ in range(200)], keyun.client.access_token)))
+    sold, refused = split(
+        asyncio.run(race(keyun.target, [sell(trip_id, 0, 3) for _ in range(200)], keyun.client.access_token))
+    )
     assert len(sold) == SEATS
     assert len({t.seat_number for s in sold for t in s.tickets}) == SEATS
     assert len(refused) == 200 - SEATS
@@ -77,7 +83,9 @@ def test_mixed_segments_never_oversell_a_leg(keyun):
     full_legs = {
         STOPS.index(request.from_station)
         for request, result in zip(requests, results)
-        if isinstance(result, KeyunError) and request.seat_count == 1 and STOPS.index(request.to_station) - STOPS.index(request.from_station) == 1
+        if isinstance(result, KeyunError)
+        and request.seat_count == 1
+        and STOPS.index(request.to_station) - STOPS.index(request.from_station) == 1
     }
     for leg in full_legs:
         assert sum(1 for legs in legs_by_seat.values() if leg in legs) == SEATS

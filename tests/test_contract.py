@@ -20,7 +20,9 @@ PROTO = Path(__file__).parent.parent / "proto"
 REFLECTION_V1 = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 
 
-def ask_reflection_v1(channel: grpc.Channel, *requests: reflection_pb2.ServerReflectionRequest) -> list[reflection_pb2.ServerReflectionResponse]:
+def ask_reflection_v1(
+    channel: grpc.Channel, *requests: reflection_pb2.ServerReflectionRequest
+) -> list[reflection_pb2.ServerReflectionResponse]:
     info = channel.stream_stream(
         REFLECTION_V1,
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
@@ -39,14 +41,27 @@ def test_reflection_v1_lists_the_services_and_returns_their_files(keyun):
             reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
         )
     names = {service.name for service in listed.list_services_response.service}
-    assert {"keyun.v1.Sales", "keyun.v1.Orders", "keyun.v1.Gate", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} <= names
-    files = {f.name: f for f in map(descriptor_pb2.FileDescriptorProto.FromString, sales.file_descriptor_response.file_descriptor_proto)}
+    assert {
+        "keyun.v1.Sales",
+        "keyun.v1.Orders",
+        "keyun.v1.Gate",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+    } <= names
+    files = {
+        f.name: f
+        for f in map(
+            descriptor_pb2.FileDescriptorProto.FromString, sales.file_descriptor_response.file_descriptor_proto
+        )
+    }
     # The file with the service and everything it imports, so a client can build the messages.
     assert {"keyun/v1/sales.proto", "keyun/v1/common.proto", "google/protobuf/timestamp.proto"} <= set(files)
     assert "Sell" in {method.name for method in files["keyun/v1/sales.proto"].service[0].method}
     (v1,) = map(descriptor_pb2.FileDescriptorProto.FromString, itself.file_descriptor_response.file_descriptor_proto)
     assert (v1.name, v1.package, v1.service[0].method[0].input_type) == (
-        "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1", ".grpc.reflection.v1.ServerReflectionRequest",
+        "grpc/reflection/v1/reflection.proto",
+        "grpc.reflection.v1",
+        ".grpc.reflection.v1.ServerReflectionRequest",
     )
 
 
@@ -60,7 +75,12 @@ def test_the_vendored_google_rpc_protos_are_the_ones_the_server_encodes_with(tmp
     runtime = importlib.import_module(f"google.rpc.{module}_pb2").DESCRIPTOR
     include = str(Path(protoc.__file__).parent / "_proto")
     out = tmp_path / "set.binpb"
-    assert protoc.main(["protoc", f"-I{PROTO}", f"-I{include}", f"--descriptor_set_out={out}", f"google/rpc/{module}.proto"]) == 0
+    assert (
+        protoc.main(
+            ["protoc", f"-I{PROTO}", f"-I{include}", f"--descriptor_set_out={out}", f"google/rpc/{module}.proto"]
+        )
+        == 0
+    )
     (vendored,) = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
     expected = descriptor_pb2.FileDescriptorProto()
     runtime.CopyToProto(expected)
@@ -89,7 +109,9 @@ def served_keyun_files(channel: grpc.Channel) -> dict[str, descriptor_pb2.FileDe
     services = [s.name for s in listed.list_services_response.service if s.name.startswith("keyun.v1.")]
     files = {}
     for name in services:  # one stream each: a stream may leave out files it sent before
-        (answer,) = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=name)]))
+        (answer,) = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=name)])
+        )
         for raw in answer.file_descriptor_response.file_descriptor_proto:
             file = descriptor_pb2.FileDescriptorProto.FromString(raw)
             if file.package == "keyun.v1":
@@ -100,11 +122,17 @@ def served_keyun_files(channel: grpc.Channel) -> dict[str, descriptor_pb2.FileDe
 def test_every_rpc_has_a_response_message_of_its_own(keyun):
     with grpc.insecure_channel(keyun.target) as channel:
         files = served_keyun_files(channel)
-    methods = [(service.name, method) for file in files.values() for service in file.service for method in service.method]
+    methods = [
+        (service.name, method) for file in files.values() for service in file.service for method in service.method
+    ]
     from keyun.gateway.server import SERVICE_NAMES
 
     assert {f"keyun.v1.{service}" for service, _ in methods} == set(SERVICE_NAMES)
-    mismatched = [f"{service}/{m.name} returns {m.output_type}" for service, m in methods if m.output_type != f".keyun.v1.{m.name}Response"]
+    mismatched = [
+        f"{service}/{m.name} returns {m.output_type}"
+        for service, m in methods
+        if m.output_type != f".keyun.v1.{m.name}Response"
+    ]
     assert not mismatched
     outputs = [m.output_type for _, m in methods]
     assert len(set(outputs)) == len(outputs)
@@ -116,15 +144,21 @@ def test_hold_and_sell_name_their_passengers_with_the_same_field_number(keyun):
     messages = {m.name: {f.name: f.number for f in m.field} for m in sales.message_type}
     shared = set(messages["HoldRequest"]) & set(messages["SellRequest"])
     assert "passenger_ids" in shared
-    assert {name: messages["SellRequest"][name] for name in shared} == {name: messages["HoldRequest"][name] for name in shared}
+    assert {name: messages["SellRequest"][name] for name in shared} == {
+        name: messages["HoldRequest"][name] for name in shared
+    }
 
 
 def test_outcomes_and_kinds_are_enums_not_free_strings(keyun):
     with grpc.insecure_channel(keyun.target) as channel:
         files = served_keyun_files(channel)
     strings = {
-        f"{m.name}.{f.name}" for file in files.values() for m in file.message_type for f in m.field
-        if f.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING and f.name in ("outcome", "kind", "status", "method", "state")
+        f"{m.name}.{f.name}"
+        for file in files.values()
+        for m in file.message_type
+        for f in m.field
+        if f.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING
+        and f.name in ("outcome", "kind", "status", "method", "state")
     }
     assert not strings
 
@@ -141,9 +175,18 @@ def test_audit_records_carry_the_outcome_as_an_enum_and_the_reason_beside_it(key
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
 
     def listed(**where) -> list[audit_pb2.AuditRecord]:
-        return list(auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100, **where)).records)
+        return list(
+            auditor.call(
+                audit.ListRecords,
+                audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100, **where),
+            ).records
+        )
 
-    everything, refused, ok = listed(), listed(outcome=audit_pb2.AUDIT_OUTCOME_REFUSED), listed(outcome=audit_pb2.AUDIT_OUTCOME_OK)
+    everything, refused, ok = (
+        listed(),
+        listed(outcome=audit_pb2.AUDIT_OUTCOME_REFUSED),
+        listed(outcome=audit_pb2.AUDIT_OUTCOME_OK),
+    )
     assert {(r.outcome, r.reason) for r in refused} == {(audit_pb2.AUDIT_OUTCOME_REFUSED, "BAD_CREDENTIALS")}
     assert ok and {(r.outcome, r.reason) for r in ok} == {(audit_pb2.AUDIT_OUTCOME_OK, "")}
     assert sorted(r.seq for r in everything) == sorted(r.seq for r in refused + ok)
@@ -164,7 +207,9 @@ LAST_RELEASE = PROTO / "release" / "keyun-v1.binpb"
 
 def buf(*args: str, cwd: Path = ROOT, cache: Path) -> subprocess.CompletedProcess:
     if not BUF.exists():
-        pytest.skip(f"buf is not installed ({BUF}): `make test` installs it with npm, and skips this where npm is missing")
+        pytest.skip(
+            f"buf is not installed ({BUF}): `make test` installs it with npm, and skips this where npm is missing"
+        )
     env = {**os.environ, "BUF_CACHE_DIR": str(cache)}
     return subprocess.run([str(BUF), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
@@ -185,6 +230,13 @@ def test_buf_breaking_would_catch_a_renumbered_field(tmp_path):
     shutil.copytree(PROTO, copy / "proto", ignore=shutil.ignore_patterns("*.py", "*.pyi", "__pycache__"))
     shutil.copy(ROOT / "buf.yaml", copy / "buf.yaml")
     sales = copy / "proto" / "keyun" / "v1" / "sales.proto"
-    sales.write_text(sales.read_text().replace("repeated string passenger_ids = 8;\n  // HoldRequest", "repeated string passenger_ids = 9;\n  // HoldRequest"))
+    sales.write_text(
+        sales.read_text().replace(
+            "repeated string passenger_ids = 8;\n  // HoldRequest",
+            "repeated string passenger_ids = 9;\n  // HoldRequest",
+        )
+    )
     checked = buf("breaking", "--against", str(LAST_RELEASE), cwd=copy, cache=tmp_path / "cache")
-    assert checked.returncode != 0 and 'SellRequest' in checked.stdout and "passenger_ids" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode != 0 and "SellRequest" in checked.stdout and "passenger_ids" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )

@@ -6,7 +6,9 @@ from keyun.gateway import convert
 
 
 def view(departs_ms: int, status: TripStatus = TripStatus.ON_SALE) -> TripView:
-    return TripView("K1-20300101", "K1", "R", "Route", "Op", "Coach", (StopView("AA", "Alpha", departs_ms),), status, 45)
+    return TripView(
+        "K1-20300101", "K1", "R", "Route", "Op", "Coach", (StopView("AA", "Alpha", departs_ms),), status, 45
+    )
 
 
 def test_a_trip_message_follows_its_view():

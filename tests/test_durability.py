@@ -50,7 +50,9 @@ def test_a_restarted_server_serves_what_it_sold(ray_session, tmp_path):
             assert client.ticket(checked.ticket_id) == checked
             assert client.ticket(sold.tickets[2].ticket_id).status == sold.tickets[2].status
             # The hold survived too, and the retried sale is answered from the recovered window.
-            assert not next(s for row in client.seat_map(trip_ids[1], "AAA", "BBB").rows for s in row.seats if s.seat_number == "9").free
+            assert not next(
+                s for row in client.seat_map(trip_ids[1], "AAA", "BBB").rows for s in row.seats if s.seat_number == "9"
+            ).free
     finally:
         second.stop()
 
@@ -86,7 +88,9 @@ class HealthWatch:
         self.seen: list[int] = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(
-            target=repeat_until, args=(self.stopping, self._sample, HEALTH_POLL_S), daemon=True,
+            target=repeat_until,
+            args=(self.stopping, self._sample, HEALTH_POLL_S),
+            daemon=True,
         )
 
     def start(self) -> HealthWatch:
@@ -100,6 +104,7 @@ class HealthWatch:
 
     def stop(self, settle_s: float = 5.0) -> list[int]:
         """Stop once health reads SERVING again; return the changes seen."""
+
         def serving() -> bool:
             return bool(self.seen) and self.seen[-1] == health_pb2.HealthCheckResponse.SERVING
 
@@ -121,7 +126,10 @@ class ServerProcess:
     def __init__(self, data_dir: Path, port: int):
         self.process = subprocess.Popen(
             [KEYUN, "serve", "--demo", "--port", str(port), "--shards", "2", "--data-dir", str(data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
             env={**os.environ, "RAY_ADDRESS": ""},
         )
         self.output: list[str] = []
@@ -177,7 +185,11 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
         server.stop()
     verify = subprocess.run([KEYUN, "wal", "verify", "--data-dir", str(data_dir)], capture_output=True, text=True)
     assert verify.returncode == 0 and "ok" in verify.stdout, verify.stderr
-    dump = subprocess.run([KEYUN, "wal", "dump", "--data-dir", str(data_dir), "--shard", "accounts", "--json"], capture_output=True, text=True)
+    dump = subprocess.run(
+        [KEYUN, "wal", "dump", "--data-dir", str(data_dir), "--shard", "accounts", "--json"],
+        capture_output=True,
+        text=True,
+    )
     rows = [json.loads(line) for line in dump.stdout.splitlines()]
     assert dump.returncode == 0 and any(row.get("command") == "StartSession" for row in rows), dump.stderr
     assert "$argon2id$" not in dump.stdout  # the demo accounts' password hashes are in that log, redacted
@@ -193,13 +205,23 @@ def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_sess
         load.wait_for(60)
         with load.record.lock:
             before = dict(load.record.sold)
-        backup = subprocess.run([KEYUN, "backup", "--data-dir", str(data_dir), "--to", str(backup_dir)], capture_output=True, text=True, timeout=120)
+        backup = subprocess.run(
+            [KEYUN, "backup", "--data-dir", str(data_dir), "--to", str(backup_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert backup.returncode == 0, backup.stderr
         load.stop()
     finally:
         server.stop()
 
-    restore = subprocess.run([KEYUN, "restore", "--from", str(backup_dir), "--data-dir", str(restored_dir)], capture_output=True, text=True, timeout=120)
+    restore = subprocess.run(
+        [KEYUN, "restore", "--from", str(backup_dir), "--data-dir", str(restored_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert restore.returncode == 0, restore.stderr
     # The station's keys, as a real restore uses: the accounts' personal data (display names too) is encrypted under them.
     restored = ServerThread(restored_dir, shards=2, key_dir=data_dir.resolve().parent / f"{data_dir.name}-keys")
@@ -218,14 +240,22 @@ def test_restore_refuses_a_damaged_backup(ray_session, tmp_path):
     try:
         with logged_in(KeyunClient(server.target)) as client:
             client.sell(trips(client, "D", count=1)[0], "AAA", "BBB", seat_count=1)
-        subprocess.run([KEYUN, "backup", "--data-dir", str(tmp_path / "data"), "--to", str(tmp_path / "b")], check=True, capture_output=True)
+        subprocess.run(
+            [KEYUN, "backup", "--data-dir", str(tmp_path / "data"), "--to", str(tmp_path / "b")],
+            check=True,
+            capture_output=True,
+        )
     finally:
         server.stop()
     segment = next((tmp_path / "b").rglob("*.wal"))
     data = bytearray(segment.read_bytes())
     data[len(data) // 2] ^= 0xFF
     segment.write_bytes(bytes(data))
-    result = subprocess.run([KEYUN, "restore", "--from", str(tmp_path / "b"), "--data-dir", str(tmp_path / "r")], capture_output=True, text=True)
+    result = subprocess.run(
+        [KEYUN, "restore", "--from", str(tmp_path / "b"), "--data-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "damaged" in result.stderr and segment.name in result.stderr
 
 

@@ -68,7 +68,9 @@ def every_rpc() -> list[Rpc]:
         module = importlib.import_module(f"keyun.v1.{module_info.name}")
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
-                rpcs.append(Rpc(service.full_name, method.name, method.input_type, method.output_type, method.server_streaming))
+                rpcs.append(
+                    Rpc(service.full_name, method.name, method.input_type, method.output_type, method.server_streaming)
+                )
     return sorted(rpcs, key=str)
 
 
@@ -82,7 +84,11 @@ def string_paths(descriptor: Descriptor, prefix: str = "") -> list[str]:
         path = prefix + field.name
         if field.type == FieldDescriptor.TYPE_STRING:
             paths.append(path)
-        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name.startswith("keyun.v1.") and not field.is_repeated:
+        elif (
+            field.type == FieldDescriptor.TYPE_MESSAGE
+            and field.message_type.full_name.startswith("keyun.v1.")
+            and not field.is_repeated
+        ):
             paths += string_paths(field.message_type, path + ".")
     return paths
 
@@ -97,7 +103,9 @@ def call(client: KeyunClient, rpc: Rpc, request: Any) -> Any:
     if rpc.streaming:
         stream = client.channel.unary_stream(rpc.path, request_serializer=serialize, response_deserializer=parse)
         return list(stream(request, timeout=client.deadline_s))
-    return client.channel.unary_unary(rpc.path, request_serializer=serialize, response_deserializer=parse)(request, timeout=client.deadline_s)
+    return client.channel.unary_unary(rpc.path, request_serializer=serialize, response_deserializer=parse)(
+        request, timeout=client.deadline_s
+    )
 
 
 def refusal(client: KeyunClient, rpc: Rpc, request: Any) -> grpc.RpcError | None:
@@ -112,7 +120,9 @@ def wire_bytes(error: grpc.RpcError) -> int:
     """The refusal's trailer as sent: grpc-status, grpc-message percent-encoded, the rest, with
     binary values base64-encoded."""
     message = (error.details() or "").encode()
-    size = len("grpc-status") + 2 + len("grpc-message") + sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in message)
+    size = (
+        len("grpc-status") + 2 + len("grpc-message") + sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in message)
+    )
     for key, value in error.trailing_metadata() or ():
         size += len(key) + len(base64.b64encode(value) if key.endswith("-bin") else value.encode())
     return size
@@ -154,11 +164,29 @@ def well_formed(keyun) -> dict[str, Any]:
     ticket = keyun.client.sell(trip_id, "AAA", "DDD", seat_count=1).tickets[0]
     other_trip = keyun.trip(dt.timedelta(hours=7))
     return {
-        "request_id": "bounds-1", "trip_id": trip_id, "new_trip_id": other_trip, "ticket_id": ticket.ticket_id, "from_station": "AAA",
-        "to_station": "DDD", "date": dt.date.today().isoformat(), "first_date": dt.date.today().isoformat(), "gate_id": "G1",
-        "hold_id": f"{trip_id}-H1", "order_id": f"{trip_id}-O1", "seat_numbers": ["1"], "ticket_ids": [ticket.ticket_id],
-        "account_id": "A000001", "passenger_id": "P1", "login_name": "nobody", "purpose": "a check", "phone": "13800001111",
-        "network_toml": STATIONS, "name": "张三", "document_number": "E12345678", "password": "Bounds-Passw0rd", "display_name": "Bounds",
+        "request_id": "bounds-1",
+        "trip_id": trip_id,
+        "new_trip_id": other_trip,
+        "ticket_id": ticket.ticket_id,
+        "from_station": "AAA",
+        "to_station": "DDD",
+        "date": dt.date.today().isoformat(),
+        "first_date": dt.date.today().isoformat(),
+        "gate_id": "G1",
+        "hold_id": f"{trip_id}-H1",
+        "order_id": f"{trip_id}-O1",
+        "seat_numbers": ["1"],
+        "ticket_ids": [ticket.ticket_id],
+        "account_id": "A000001",
+        "passenger_id": "P1",
+        "login_name": "nobody",
+        "purpose": "a check",
+        "phone": "13800001111",
+        "network_toml": STATIONS,
+        "name": "张三",
+        "document_number": "E12345678",
+        "password": "Bounds-Passw0rd",
+        "display_name": "Bounds",
     }
 
 
@@ -200,12 +228,19 @@ def test_every_rpc_has_string_fields_to_check():
     assert len(RPCS) >= 40 and len(HUGE_CASES) >= 150
 
 
-@pytest.mark.parametrize(("rpc", "path", "kind"), HUGE_CASES, ids=[f"{rpc}.{path}-{kind}" for rpc, path, kind in HUGE_CASES])
+@pytest.mark.parametrize(
+    ("rpc", "path", "kind"), HUGE_CASES, ids=[f"{rpc}.{path}-{kind}" for rpc, path, kind in HUGE_CASES]
+)
 def test_a_huge_string_in_any_field_gets_a_short_refusal(keyun, setting, rpc, path, kind):
     value = HUGE_VALUES[kind]
     error = refusal(keyun.client, rpc, request_with(rpc, setting, path, value))
     assert error is not None, f"{rpc} accepted a 1 MB {path}"
-    assert error.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (rpc, path, error.code(), (error.details() or "")[:300])
+    assert error.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (
+        rpc,
+        path,
+        error.code(),
+        (error.details() or "")[:300],
+    )
     said = everything_said(error)
     assert value[0] * (LONGEST_QUOTE + 1) not in said, (rpc, path, said[:300])
     assert wire_bytes(error) < MAX_TRAILER_BYTES, (rpc, path, wire_bytes(error), said[:300])
@@ -215,10 +250,27 @@ def test_a_huge_string_in_any_field_gets_a_short_refusal(keyun, setting, rpc, pa
 
 # --- random requests built from the descriptors --------------------------------------------
 
-INTERESTING_TEXT = ["", " ", "a b", "12345", "!!", "１", "AAA", "DDD", "P1", "A000001", "2026-11-25", "x\x00y", "座位", "<class 'x'>"]
+INTERESTING_TEXT = [
+    "",
+    " ",
+    "a b",
+    "12345",
+    "!!",
+    "１",
+    "AAA",
+    "DDD",
+    "P1",
+    "A000001",
+    "2026-11-25",
+    "x\x00y",
+    "座位",
+    "<class 'x'>",
+]
 INT32 = st.integers(-(2**31), 2**31 - 1)
 SCALARS = {
-    FieldDescriptor.TYPE_STRING: st.one_of(st.text(max_size=24), st.text(min_size=60, max_size=300), st.sampled_from(INTERESTING_TEXT)),
+    FieldDescriptor.TYPE_STRING: st.one_of(
+        st.text(max_size=24), st.text(min_size=60, max_size=300), st.sampled_from(INTERESTING_TEXT)
+    ),
     FieldDescriptor.TYPE_BYTES: st.binary(max_size=64),
     FieldDescriptor.TYPE_BOOL: st.booleans(),
     FieldDescriptor.TYPE_ENUM: st.integers(-3, 12),
@@ -241,7 +293,9 @@ def value_strategy(field: FieldDescriptor, depth: int, good: dict[str, Any]) -> 
         known = good[field.name]
         well_formed = st.sampled_from(known if isinstance(known, list) else [known])
         # Mostly well formed, so most calls fail (if at all) on the other fields, deep in a handler.
-        return st.sampled_from([True, True, True, False]).flatmap(lambda use: well_formed if use else SCALARS[field.type])
+        return st.sampled_from([True, True, True, False]).flatmap(
+            lambda use: well_formed if use else SCALARS[field.type]
+        )
     return SCALARS[field.type]
 
 
@@ -290,7 +344,11 @@ NOT_FOR_THE_LOGGED_IN = {"/keyun.v1.Accounts/Logout"}
 FUZZ_EXAMPLES = 20  # each calls every RPC twice: about 30 s here
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_random_requests_never_answer_unknown_nor_name_a_class(keyun, fuzz_setting, data):
     """Every RPC, with a random request, as a logged-in seller and without a session."""
@@ -306,8 +364,18 @@ def test_random_requests_never_answer_unknown_nor_name_a_class(keyun, fuzz_setti
             if error is None:
                 continue
             said = everything_said(error)
-            assert error.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (who, str(rpc), request, error.code(), said[:500])
-            assert not any(sign in said for sign in CLASS_NAME_SIGNS if sign not in str(request)), (who, str(rpc), said[:500])
+            assert error.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (
+                who,
+                str(rpc),
+                request,
+                error.code(),
+                said[:500],
+            )
+            assert not any(sign in said for sign in CLASS_NAME_SIGNS if sign not in str(request)), (
+                who,
+                str(rpc),
+                said[:500],
+            )
             assert KeyunError.from_rpc(error).reason, (who, str(rpc), error.code(), said[:500])
 
 
@@ -317,15 +385,25 @@ def test_random_requests_never_answer_unknown_nor_name_a_class(keyun, fuzz_setti
 @pytest.mark.parametrize("seat_number", ["a b", "12345", "!!", "１"])
 def test_change_ticket_with_a_malformed_seat_number_is_invalid_field_naming_it(keyun, setting, seat_number):
     request = sales_pb2.ChangeTicketRequest(
-        request_id=f"bad-seat-{len(seat_number)}-{ord(seat_number[0])}", ticket_id=setting["ticket_id"], new_trip_id=setting["new_trip_id"], seat_number=seat_number,
+        request_id=f"bad-seat-{len(seat_number)}-{ord(seat_number[0])}",
+        ticket_id=setting["ticket_id"],
+        new_trip_id=setting["new_trip_id"],
+        seat_number=seat_number,
     )
     before = keyun.client.ticket(setting["ticket_id"]), keyun.client.seat_map(setting["new_trip_id"], "AAA", "DDD")
     with pytest.raises(KeyunError) as caught:
         keyun.client.call(keyun.client.sales.ChangeTicket, request)
     error = caught.value
-    assert (error.code, error.reason, error.facts.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD", "seat_number"), error
+    assert (error.code, error.reason, error.facts.get("field")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_FIELD",
+        "seat_number",
+    ), error
     assert error.message.startswith("seat_number: "), error
-    assert (keyun.client.ticket(setting["ticket_id"]), keyun.client.seat_map(setting["new_trip_id"], "AAA", "DDD")) == before
+    assert (
+        keyun.client.ticket(setting["ticket_id"]),
+        keyun.client.seat_map(setting["new_trip_id"], "AAA", "DDD"),
+    ) == before
 
 
 def test_a_bad_element_of_a_repeated_field_is_named_with_its_index(keyun, setting):
@@ -333,24 +411,79 @@ def test_a_bad_element_of_a_repeated_field_is_named_with_its_index(keyun, settin
     secadmin = logged_in(KeyunClient(keyun.target, attempts=1), "secadmin")
     seats = dict(request_id="paths-1", trip_id=trip_id, from_station="AAA", to_station="DDD")
     cases = [
-        (keyun.client, "Sales", "Hold", sales_pb2.HoldRequest(**seats, seat_count=1, passenger_ids=["X"]), "passenger_ids[0]"),
-        (keyun.client, "Sales", "Hold", sales_pb2.HoldRequest(**seats, seat_count=2, passenger_ids=["P1", "X"]), "passenger_ids[1]"),
+        (
+            keyun.client,
+            "Sales",
+            "Hold",
+            sales_pb2.HoldRequest(**seats, seat_count=1, passenger_ids=["X"]),
+            "passenger_ids[0]",
+        ),
+        (
+            keyun.client,
+            "Sales",
+            "Hold",
+            sales_pb2.HoldRequest(**seats, seat_count=2, passenger_ids=["P1", "X"]),
+            "passenger_ids[1]",
+        ),
         (keyun.client, "Sales", "Hold", sales_pb2.HoldRequest(**seats, seat_numbers=["2", "a b"]), "seat_numbers[1]"),
         (keyun.client, "Sales", "Sell", sales_pb2.SellRequest(**seats, seat_numbers=["2", "!!"]), "seat_numbers[1]"),
         (keyun.client, "Sales", "Sell", sales_pb2.SellRequest(**seats, seat_numbers=["2", "2"]), "seat_numbers[1]"),
-        (keyun.client, "Sales", "Sell", sales_pb2.SellRequest(**seats, seat_numbers=["2", "99"]), "seat_numbers[1]"),  # UNKNOWN_SEAT, from the owner
-        (keyun.client, "Sales", "ChangeTicket", sales_pb2.ChangeTicketRequest(
-            request_id="paths-5", ticket_id=ticket_id, new_trip_id=setting["new_trip_id"], seat_number="99",
-        ), "seat_number"),  # the hold step's seat_numbers[0] is the request's seat_number
-        (keyun.client, "Orders", "RefundOrder", orders_pb2.RefundOrderRequest(request_id="paths-2", order_id=f"{trip_id}-O1", ticket_ids=[ticket_id, "nope"]), "ticket_ids[1]"),
-        (secadmin, "Staff", "GrantRoles", staff_pb2.GrantRolesRequest(request_id="paths-3", account_id="A000009", roles=["ticket_seller", "no_such_role"]), "roles[1]"),
-        (secadmin, "Staff", "GrantRoles", staff_pb2.GrantRolesRequest(request_id="paths-4", account_id="A000009", roles=["ticket_seller"], stations=["AAA", "x\x00y"]), "stations[1]"),
+        (
+            keyun.client,
+            "Sales",
+            "Sell",
+            sales_pb2.SellRequest(**seats, seat_numbers=["2", "99"]),
+            "seat_numbers[1]",
+        ),  # UNKNOWN_SEAT, from the owner
+        (
+            keyun.client,
+            "Sales",
+            "ChangeTicket",
+            sales_pb2.ChangeTicketRequest(
+                request_id="paths-5",
+                ticket_id=ticket_id,
+                new_trip_id=setting["new_trip_id"],
+                seat_number="99",
+            ),
+            "seat_number",
+        ),  # the hold step's seat_numbers[0] is the request's seat_number
+        (
+            keyun.client,
+            "Orders",
+            "RefundOrder",
+            orders_pb2.RefundOrderRequest(
+                request_id="paths-2", order_id=f"{trip_id}-O1", ticket_ids=[ticket_id, "nope"]
+            ),
+            "ticket_ids[1]",
+        ),
+        (
+            secadmin,
+            "Staff",
+            "GrantRoles",
+            staff_pb2.GrantRolesRequest(
+                request_id="paths-3", account_id="A000009", roles=["ticket_seller", "no_such_role"]
+            ),
+            "roles[1]",
+        ),
+        (
+            secadmin,
+            "Staff",
+            "GrantRoles",
+            staff_pb2.GrantRolesRequest(
+                request_id="paths-4", account_id="A000009", roles=["ticket_seller"], stations=["AAA", "x\x00y"]
+            ),
+            "stations[1]",
+        ),
     ]
     try:
         for client, service, name, request, path in cases:
             rpc = next(r for r in RPCS if r.service == f"keyun.v1.{service}" and r.name == name)
             error = refusal(client, rpc, request)
-            assert error is not None and error.code() is grpc.StatusCode.INVALID_ARGUMENT, (name, path, error and error.details())
+            assert error is not None and error.code() is grpc.StatusCode.INVALID_ARGUMENT, (
+                name,
+                path,
+                error and error.details(),
+            )
             assert field_of(error) == (path, path), (name, path, field_of(error), error.details())
     finally:
         secadmin.close()
@@ -363,13 +496,22 @@ def test_a_refusal_listing_many_long_problems_is_cut_to_fit(keyun):
     """A network file with 30 bad station codes of 200 characters: each problem quotes 40 of
     them, and the 20 problems shown still make a message too large for a refusal, so it is cut."""
     stations = "".join(f'[[stations]]\ncode = "{chr(0x5EA7 + n) * 200}"\nname = "站{n}"\n' for n in range(30))
-    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-many", network_toml=f'format = 1\nutc_offset = "+08:00"\n{stations}')
+    request = dispatch_pb2.LoadNetworkRequest(
+        request_id="bounds-many", network_toml=f'format = 1\nutc_offset = "+08:00"\n{stations}'
+    )
     with pytest.raises(grpc.RpcError) as caught:
         keyun.client.dispatch.LoadNetwork(request, timeout=30)
     error = caught.value
     refused = KeyunError.from_rpc(error)
-    assert (refused.code, refused.reason, refused.facts.get("field"), refused.facts.get("problems")) == (grpc.StatusCode.INVALID_ARGUMENT, "BAD_NETWORK", "network_toml", "30")
-    assert refused.message.startswith("bad network file: stations[0].code: ") and refused.message.endswith("…"), refused.message
+    assert (refused.code, refused.reason, refused.facts.get("field"), refused.facts.get("problems")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BAD_NETWORK",
+        "network_toml",
+        "30",
+    )
+    assert refused.message.startswith("bad network file: stations[0].code: ") and refused.message.endswith("…"), (
+        refused.message
+    )
     assert "(200 characters)" in refused.message
     assert wire_bytes(error) < MAX_TRAILER_BYTES
 
@@ -377,7 +519,7 @@ def test_a_refusal_listing_many_long_problems_is_cut_to_fit(keyun):
 def test_a_long_key_name_in_a_network_file_is_quoted_cut(keyun):
     """Key names are the file's text too: a 20,000-character one is quoted by its first 40."""
     key = "k" * 20_000
-    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-key", network_toml=f'format = 1\n{key} = 1\n')
+    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-key", network_toml=f"format = 1\n{key} = 1\n")
     with pytest.raises(grpc.RpcError) as caught:
         keyun.client.dispatch.LoadNetwork(request, timeout=30)
     error = caught.value
@@ -391,15 +533,29 @@ def test_a_long_key_name_in_a_network_file_is_quoted_cut(keyun):
 def test_a_load_past_the_last_date_there_is_is_invalid_first_date(keyun):
     """9999-12-31 and a second day: the date arithmetic overflows, which once answered UNKNOWN."""
     network = network_with_schedule("TLAST", dt.datetime(2026, 11, 25, 7, 30), "mini12")
-    request = dispatch_pb2.LoadNetworkRequest(request_id="bounds-last", network_toml=network, first_date="9999-12-31", days=2)
+    request = dispatch_pb2.LoadNetworkRequest(
+        request_id="bounds-last", network_toml=network, first_date="9999-12-31", days=2
+    )
     with pytest.raises(KeyunError) as caught:
         keyun.client.call(keyun.client.dispatch.LoadNetwork, request)
-    assert (caught.value.code, caught.value.reason, caught.value.facts.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD", "first_date")
+    assert (caught.value.code, caught.value.reason, caught.value.facts.get("field")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_FIELD",
+        "first_date",
+    )
 
 
 def test_every_part_of_a_refusal_is_bounded():
     """abort()'s last bound, on a rejection as large as a code path could make one."""
-    huge = reject(Reason.INVALID_FIELD, "座" * 100_000, field="f" * 10_000, **{f"fact{n}" + "k" * 100: "v" * 10_000 for n in range(20)})
+    huge = reject(
+        Reason.INVALID_FIELD,
+        "座" * 100_000,
+        field="f" * 10_000,
+        **{f"fact{n}" + "k" * 100: "v" * 10_000 for n in range(20)},
+    )
     message, details = errors.fitted_details(grpc.StatusCode.INVALID_ARGUMENT, huge)
     assert message.endswith("…") and message.startswith("座")
-    assert errors.wire_bytes(message) + len(base64.b64encode(details)) + len(errors.DETAILS_KEY) <= errors.MAX_TRAILER_BYTES
+    assert (
+        errors.wire_bytes(message) + len(base64.b64encode(details)) + len(errors.DETAILS_KEY)
+        <= errors.MAX_TRAILER_BYTES
+    )

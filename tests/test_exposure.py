@@ -52,10 +52,27 @@ class ServedProcess:
         env = {name: value for name, value in os.environ.items() if not name.startswith("RAY_")}
         self.process = subprocess.Popen(
             [
-                KEYUN, "serve", "--demo", "--port", "0", "--shards", "1", "--data-dir", str(data_dir), "--key-dir", str(key_dir),
-                "--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS), "--connection-idle-ms", str(CONNECTION_IDLE_MS),
+                KEYUN,
+                "serve",
+                "--demo",
+                "--port",
+                "0",
+                "--shards",
+                "1",
+                "--data-dir",
+                str(data_dir),
+                "--key-dir",
+                str(key_dir),
+                "--handshake-timeout-ms",
+                str(HANDSHAKE_TIMEOUT_MS),
+                "--connection-idle-ms",
+                str(CONNECTION_IDLE_MS),
             ],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env=env,
         )
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True).start()
@@ -83,7 +100,11 @@ class ServedProcess:
         for process in self.processes():
             try:
                 name = process.name()
-                sockets += [(name, c.laddr.ip, c.laddr.port) for c in process.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+                sockets += [
+                    (name, c.laddr.ip, c.laddr.port)
+                    for c in process.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_LISTEN
+                ]
             except psutil.NoSuchProcess:
                 pass
         return sockets
@@ -104,20 +125,38 @@ def test_bad_limits_and_a_readable_ray_token_are_refused_before_anything_starts(
     env = {name: value for name, value in os.environ.items() if not name.startswith("RAY_")}
     data_dir, key_dir = tmp_path / "data", tmp_path / "keys"
     for flag in ("--handshake-timeout-ms", "--connection-idle-ms", "--connection-age-ms"):
-        refused = subprocess.run([KEYUN, "serve", "--data-dir", str(data_dir), flag, "0"], capture_output=True, text=True, timeout=60, env=env)
-        assert refused.returncode == 2 and f"{flag[2:].replace('-', '_')} must be at least 1 ms" in refused.stderr, refused.stderr
+        refused = subprocess.run(
+            [KEYUN, "serve", "--data-dir", str(data_dir), flag, "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert refused.returncode == 2 and f"{flag[2:].replace('-', '_')} must be at least 1 ms" in refused.stderr, (
+            refused.stderr
+        )
 
     key_dir.mkdir(mode=0o700)
     (key_dir / RAY_TOKEN_FILE).write_text("0" * 64)
     (key_dir / RAY_TOKEN_FILE).chmod(0o644)
-    refused = subprocess.run([KEYUN, "serve", "--data-dir", str(data_dir), "--key-dir", str(key_dir), "--port", "0"], capture_output=True, text=True, timeout=120, env=env)
-    assert refused.returncode == 1 and "chmod 600" in refused.stderr and RAY_TOKEN_FILE in refused.stderr, refused.stderr
+    refused = subprocess.run(
+        [KEYUN, "serve", "--data-dir", str(data_dir), "--key-dir", str(key_dir), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert refused.returncode == 1 and "chmod 600" in refused.stderr and RAY_TOKEN_FILE in refused.stderr, (
+        refused.stderr
+    )
     assert not data_dir.exists()
 
 
 def on_loopback(address: str) -> bool:
     ip = ipaddress.ip_address(address)
-    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback  # ::ffff:127.0.0.1 is IPv4's loopback on a dual-stack socket
+    return (
+        getattr(ip, "ipv4_mapped", None) or ip
+    ).is_loopback  # ::ffff:127.0.0.1 is IPv4's loopback on a dual-stack socket
 
 
 def test_the_embedded_ray_listens_on_loopback_only_and_takes_only_keyuns_own_token(served):
@@ -135,7 +174,9 @@ def test_the_embedded_ray_listens_on_loopback_only_and_takes_only_keyuns_own_tok
     gcs_port = next(port for name, _, port in listening if name == "gcs_server")
     with grpc.insecure_channel(f"127.0.0.1:{gcs_port}") as channel:
         gcs = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
-        assert gcs.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10).cluster_id
+        assert gcs.GetClusterId(
+            gcs_service_pb2.GetClusterIdRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10
+        ).cluster_id
         shared = Path.home() / ".ray" / "auth_token"  # every Ray cluster of this user reads it by default
         strangers = [[], [("authorization", "Bearer " + "0" * len(token))]]
         if shared.exists():

@@ -21,6 +21,8 @@ def test_the_client_library_loads_neither_ray_nor_the_gateway():
 def test_every_import_keeps_the_layer_contracts():
     # As `lint-imports` runs, from this interpreter whatever the platform names its scripts.
     lint = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
-    result = subprocess.run([sys.executable, "-c", lint, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", lint, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout

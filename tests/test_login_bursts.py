@@ -40,7 +40,9 @@ def station(request, ray_session, tmp_path_factory):
 def password_checks(metrics_port: int) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
-    return sum(s.value for s in samples if s.name == "keyun_login_password_checks_total" and s.labels.get("account") == "known")
+    return sum(
+        s.value for s in samples if s.name == "keyun_login_password_checks_total" and s.labels.get("account") == "known"
+    )
 
 
 def burst(target: str, phone: str, passwords: list[str]) -> list[tuple]:
@@ -67,11 +69,16 @@ def burst(target: str, phone: str, passwords: list[str]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("guesses", [40, 100])
-def test_a_burst_of_guesses_gets_no_more_hashes_than_the_policy_and_the_right_password_no_other_answer(station, guesses):
+def test_a_burst_of_guesses_gets_no_more_hashes_than_the_policy_and_the_right_password_no_other_answer(
+    station, guesses
+):
     server, rules, metrics_port = station
     phone = f"137{rules.max_failed_logins}{guesses:03d}0000"[:11]
     with KeyunClient(server.target, attempts=1) as client:
-        client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id=f"reg-burst-{guesses}", phone=phone, password=RIGHT))
+        client.call(
+            client.accounts.Register,
+            accounts_pb2.RegisterRequest(request_id=f"reg-burst-{guesses}", phone=phone, password=RIGHT),
+        )
     passwords = [f"Wrong-guess-{n}" for n in range(guesses - 1)] + [RIGHT]  # the right one is sent last
     before = password_checks(metrics_port)
     answers = burst(server.target, phone, passwords)
@@ -88,6 +95,10 @@ def test_a_burst_of_guesses_gets_no_more_hashes_than_the_policy_and_the_right_pa
         assert 1 <= hashes <= 2 * rules.max_failed_logins
         assert failures <= min(hashes - 1, 2 * rules.max_failed_logins - 1)
     else:
-        assert right in set(wrong), f"the right password got {right}, which no wrong one got: {sorted(map(str, set(wrong)))}"
-        assert 1 <= hashes <= rules.max_failed_logins, f"{hashes} password checks for a policy of {rules.max_failed_logins}"
+        assert right in set(wrong), (
+            f"the right password got {right}, which no wrong one got: {sorted(map(str, set(wrong)))}"
+        )
+        assert 1 <= hashes <= rules.max_failed_logins, (
+            f"{hashes} password checks for a policy of {rules.max_failed_logins}"
+        )
         assert failures <= hashes

@@ -75,7 +75,10 @@ def test_metrics_during_load(ray_session, tmp_path):
         server.stop()
 
     assert value(during["keyun_rpc_requests"], "keyun_rpc_requests_total", method="Sell", code="OK") > 0
-    assert value(after["keyun_rpc_requests"], "keyun_rpc_requests_total", method="Sell", code="OK") >= len({t for t in record.sold}) / 2
+    assert (
+        value(after["keyun_rpc_requests"], "keyun_rpc_requests_total", method="Sell", code="OK")
+        >= len({t for t in record.sold}) / 2
+    )
     assert value(after["keyun_rpc_duration_seconds"], "keyun_rpc_duration_seconds_count", method="Sell") > 0
     assert value(after["keyun_tickets_sold"], "keyun_tickets_sold_total") == len(record.sold)
     assert value(after["keyun_refunds"], "keyun_refunds_total") == len(record.refunded)
@@ -86,7 +89,9 @@ def test_metrics_during_load(ray_session, tmp_path):
     assert value(after["keyun_wal_fsync_seconds"], "keyun_wal_fsync_seconds_count") > 0
     assert value(after["keyun_owner_batch_commands"], "keyun_owner_batch_commands_count") > 0
     assert {s.labels["shard"] for s in after["keyun_owner_queue_depth"]} == {"0", "1", "accounts"}
-    assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {(shard, g) for shard in "01" for g in "012"}
+    assert {(s.labels["shard"], s.labels["generation"]) for s in after["keyun_owner_gc_seconds"]} >= {
+        (shard, g) for shard in "01" for g in "012"
+    }
     assert value(after["keyun_owner_trips"], "keyun_owner_trips") == len(trip_ids)  # summed over the shards
     assert {s.labels["shard"] for s in after["keyun_owner_trips_archived"]} == {"0", "1"}
     if sys.platform.startswith("linux"):  # the process collector reads /proc
@@ -101,7 +106,9 @@ def test_metrics_during_load(ray_session, tmp_path):
     # Every metric the sample alert rules and the dashboard use is served.  Wallet notifications
     # are counted only where payments are on, which this server does not have.
     for sample in ("prometheus/keyun-alerts.yml", "grafana/keyun-dashboard.json"):
-        used = metrics_used(DOCS / sample) - ({"keyun_payment_notifications"} if sample.startswith("grafana") else set())
+        used = metrics_used(DOCS / sample) - (
+            {"keyun_payment_notifications"} if sample.startswith("grafana") else set()
+        )
         assert used and used <= set(after), (sample, used - set(after))
     # Labels stay bounded: no trip or ticket ids anywhere.
     assert not any(trip_ids[0] in str(s.labels) for samples in after.values() for s in samples)

@@ -37,7 +37,9 @@ def test_a_node_client_sells_orders_and_checks_in_through_the_proto_files(keyun)
     trip_id = keyun.trip(dt.timedelta(minutes=30), vehicle="coach45")  # boarding is open
     run = subprocess.run(
         [node, str(NODE_TESTS / "contract.js"), keyun.target, trip_id, "master", DEMO_PASSWORD],
-        capture_output=True, text=True, timeout=NODE_RUN_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        timeout=NODE_RUN_TIMEOUT_S,
     )
     assert run.returncode == 0, f"node failed:\n{run.stderr}\n{run.stdout}"
     result = json.loads(run.stdout.strip().splitlines()[-1])
@@ -46,9 +48,17 @@ def test_a_node_client_sells_orders_and_checks_in_through_the_proto_files(keyun)
     # The server's side of what the Node client says it did.
     for ticket_id in (result["sold"], result["ordered"]):
         ticket = keyun.client.ticket(ticket_id)
-        assert (ticket.trip.trip_id, ticket.status, ticket.gate_id) == (trip_id, common_pb2.TICKET_STATUS_CHECKED_IN, "G1")
-    order = keyun.client.call(orders_pb2_grpc.OrdersStub(keyun.client.channel).GetOrder, orders_pb2.GetOrderRequest(order_id=result["order"])).order
-    assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [t.ticket_id for t in order.tickets] == [result["ordered"]]
+        assert (ticket.trip.trip_id, ticket.status, ticket.gate_id) == (
+            trip_id,
+            common_pb2.TICKET_STATUS_CHECKED_IN,
+            "G1",
+        )
+    order = keyun.client.call(
+        orders_pb2_grpc.OrdersStub(keyun.client.channel).GetOrder, orders_pb2.GetOrderRequest(order_id=result["order"])
+    ).order
+    assert order.status == orders_pb2.ORDER_STATUS_TICKETED and [t.ticket_id for t in order.tickets] == [
+        result["ordered"]
+    ]
 
     # The second scan's refusal, as decoded in Node from grpc-status-details-bin.
     refusal = result["refusal"]

@@ -15,7 +15,15 @@ def test_generated_code_is_fresh(tmp_path):
     sources = sorted(str(p.relative_to(PROTO)) for p in (PROTO / "keyun" / "v1").glob("*.proto"))
     assert sources
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{PROTO}", f"-I{include}", f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}", *sources]
+    args = [
+        "protoc",
+        f"-I{PROTO}",
+        f"-I{include}",
+        f"--python_out={tmp_path}",
+        f"--pyi_out={tmp_path}",
+        f"--grpc_python_out={tmp_path}",
+        *sources,
+    ]
     assert protoc.main(args) == 0
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.py*"))
     assert generated

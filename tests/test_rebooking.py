@@ -59,7 +59,10 @@ def trips(station):
 
 
 def change(client: KeyunClient, ticket_id: str, new_trip: str, request_id: str):
-    return client.call(client.sales.ChangeTicket, sales_pb2.ChangeTicketRequest(request_id=request_id, ticket_id=ticket_id, new_trip_id=new_trip))
+    return client.call(
+        client.sales.ChangeTicket,
+        sales_pb2.ChangeTicketRequest(request_id=request_id, ticket_id=ticket_id, new_trip_id=new_trip),
+    )
 
 
 def live_seats(client: KeyunClient, *trip_ids: str) -> list[str]:
@@ -67,7 +70,11 @@ def live_seats(client: KeyunClient, *trip_ids: str) -> list[str]:
     seats = []
     for trip_id in trip_ids:
         manifest = client.manifest(trip_id, page_size=500)
-        seats += [t.ticket_id for t in manifest.tickets if t.status in (common_pb2.TICKET_STATUS_ISSUED, common_pb2.TICKET_STATUS_CHECKED_IN)]
+        seats += [
+            t.ticket_id
+            for t in manifest.tickets
+            if t.status in (common_pb2.TICKET_STATUS_ISSUED, common_pb2.TICKET_STATUS_CHECKED_IN)
+        ]
     return seats
 
 
@@ -76,7 +83,10 @@ def test_a_ticket_moves_to_another_trip_of_the_route_once(station, trips):
     first, second = trips
     ticket = client.sell(first, "AAA", "CCC", seat_count=1).tickets[0]
     moved = change(client, ticket.ticket_id, second, "rb-ok")
-    assert moved.old_ticket.status == common_pb2.TICKET_STATUS_CHANGED and moved.old_ticket.changed_to == moved.new_ticket.ticket_id
+    assert (
+        moved.old_ticket.status == common_pb2.TICKET_STATUS_CHANGED
+        and moved.old_ticket.changed_to == moved.new_ticket.ticket_id
+    )
     assert moved.new_ticket.changed_from == ticket.ticket_id and moved.new_ticket.price_fen == ticket.price_fen
     assert live_seats(client, first, second) == [moved.new_ticket.ticket_id]
     assert change(client, ticket.ticket_id, second, "rb-ok") == moved  # a retry: the same answer
@@ -98,7 +108,9 @@ def test_a_refusal_at_any_step_leaves_exactly_the_old_seat(station, trips, step)
         change(client, ticket.ticket_id, second, f"rb-refused-{step}")
     assert refused.value.reason == "SALES_CLOSED"
     assert live_seats(client, first, second) == [ticket.ticket_id]
-    assert client.seat_map(second, "AAA", "DDD").seats_free == client.trip(second).seats_total  # no hold left behind either
+    assert (
+        client.seat_map(second, "AAA", "DDD").seats_free == client.trip(second).seats_total
+    )  # no hold left behind either
 
 
 @pytest.mark.parametrize("step", ["hold", "issue", "change"])
@@ -122,14 +134,31 @@ def test_a_passengers_ticket_moved_at_the_counter_stays_theirs(station, trips):
     server, client = station
     first, second = trips
     passenger = KeyunClient(server.target, attempts=1)
-    passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="rb-reg", phone="13966667777", password="Rebook-Passw0rd"))
+    passenger.call(
+        passenger.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="rb-reg", phone="13966667777", password="Rebook-Passw0rd"),
+    )
     passenger.login("13966667777", "Rebook-Passw0rd")
-    pid = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="rb-pax", name="郑改签", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E55556666",
-    )).passenger.passenger_id
-    hold = passenger.call(passenger.sales.Hold, sales_pb2.HoldRequest(
-        request_id="rb-hold", trip_id=first, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=[pid],
-    )).hold
+    pid = passenger.call(
+        passenger.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id="rb-pax",
+            name="郑改签",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number="E55556666",
+        ),
+    ).passenger.passenger_id
+    hold = passenger.call(
+        passenger.sales.Hold,
+        sales_pb2.HoldRequest(
+            request_id="rb-hold",
+            trip_id=first,
+            from_station="AAA",
+            to_station="CCC",
+            seat_count=1,
+            passenger_ids=[pid],
+        ),
+    ).hold
     ticket = client.confirm(hold.hold_id).tickets[0]  # paid at the counter
     moved = change(client, ticket.ticket_id, second, "rb-counter")  # and moved there too
     assert passenger.ticket(moved.new_ticket.ticket_id).holder.passenger_id == pid
@@ -160,12 +189,22 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
     # The same route re-priced for a later trip: 20 instead of 30 fen a kilometre.
     cheap_id = on_shard("FC", 1, departs + dt.timedelta(hours=1))
     later = departs + dt.timedelta(hours=1)
-    client.load_network(network_with_schedule(cheap_id, later, "mini12").replace("fen_per_km = 30", "fen_per_km = 20"), later.date().isoformat(), 1)
+    client.load_network(
+        network_with_schedule(cheap_id, later, "mini12").replace("fen_per_km = 30", "fen_per_km = 20"),
+        later.date().isoformat(),
+        1,
+    )
     cheap = f"{cheap_id}-{later:%Y%m%d}"
     orders = orders_pb2_grpc.OrdersStub(client.channel)
     hold = client.hold(dear, "AAA", "CCC", seat_count=1)
-    order = client.call(orders.CreateOrder, orders_pb2.CreateOrderRequest(request_id="fd-o", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH)).order
-    paid = client.call(orders.PayAtCounter, orders_pb2.PayAtCounterRequest(request_id="fd-p", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH)).order
+    order = client.call(
+        orders.CreateOrder,
+        orders_pb2.CreateOrderRequest(request_id="fd-o", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH),
+    ).order
+    paid = client.call(
+        orders.PayAtCounter,
+        orders_pb2.PayAtCounterRequest(request_id="fd-p", order_id=order.order_id, method=orders_pb2.PAY_METHOD_CASH),
+    ).order
     moved = change(client, paid.tickets[0].ticket_id, cheap, "fd-cheaper")
     assert moved.fare_difference_fen == moved.new_ticket.price_fen - paid.tickets[0].price_fen < 0
     after = client.call(orders.GetOrder, orders_pb2.GetOrderRequest(order_id=order.order_id)).order
@@ -177,14 +216,31 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
     from keyun.v1 import accounts_pb2
 
     passenger = KeyunClient(server.target, attempts=1)
-    passenger.call(passenger.accounts.Register, accounts_pb2.RegisterRequest(request_id="fd-reg", phone="13944445555", password="Fare-Passw0rd"))
+    passenger.call(
+        passenger.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="fd-reg", phone="13944445555", password="Fare-Passw0rd"),
+    )
     passenger.login("13944445555", "Fare-Passw0rd")
-    pid = passenger.call(passenger.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="fd-pax", name="钱差价", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E33334444",
-    )).passenger.passenger_id
-    own_hold = passenger.call(passenger.sales.Hold, sales_pb2.HoldRequest(
-        request_id="fd-own", trip_id=cheap, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=[pid],
-    )).hold
+    pid = passenger.call(
+        passenger.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id="fd-pax",
+            name="钱差价",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number="E33334444",
+        ),
+    ).passenger.passenger_id
+    own_hold = passenger.call(
+        passenger.sales.Hold,
+        sales_pb2.HoldRequest(
+            request_id="fd-own",
+            trip_id=cheap,
+            from_station="AAA",
+            to_station="CCC",
+            seat_count=1,
+            passenger_ids=[pid],
+        ),
+    ).hold
     own = client.confirm(own_hold.hold_id).tickets[0]
     free_before = client.seat_map(dear, "AAA", "CCC").seats_free
     with pytest.raises(KeyunError) as dearer:
@@ -198,7 +254,9 @@ def test_a_fare_difference_goes_back_to_the_payer_or_is_collected_at_the_counter
         change(kiosk, sold.ticket_id, dear, "fd-kiosk-dearer")
     assert at_kiosk.value.reason == "CHANGE_NOT_ALLOWED" and "collects the difference" in at_kiosk.value.message
     assert client.seat_map(dear, "AAA", "CCC").seats_free == free_before
-    assert client.ticket(sold.ticket_id).trip.trip_id == cheap and not client.ticket(sold.ticket_id).changed_to  # still on its own trip
+    assert (
+        client.ticket(sold.ticket_id).trip.trip_id == cheap and not client.ticket(sold.ticket_id).changed_to
+    )  # still on its own trip
 
 
 # --- a move raced by a refund, or cut off by a crash (issue 16, item 0) ----------------------------
@@ -219,10 +277,16 @@ def moves_count_as_interrupted(server: ServerThread):
 def refunds_of(client: KeyunClient, ticket_id: str, *trip_ids: str) -> list[str]:
     """The refunded tickets among `ticket_id` and the new tickets issued for its moves."""
     tickets = [t for trip_id in trip_ids for t in client.manifest(trip_id, page_size=500).tickets]
-    return [t.ticket_id for t in tickets if (t.ticket_id == ticket_id or t.changed_from == ticket_id) and t.status == common_pb2.TICKET_STATUS_REFUNDED]
+    return [
+        t.ticket_id
+        for t in tickets
+        if (t.ticket_id == ticket_id or t.changed_from == ticket_id) and t.status == common_pb2.TICKET_STATUS_REFUNDED
+    ]
 
 
-def exactly_one(client: KeyunClient, ticket_id: str, first: str, second: str, segment: tuple[str, str], others: tuple[str, ...] = ()) -> str:
+def exactly_one(
+    client: KeyunClient, ticket_id: str, first: str, second: str, segment: tuple[str, str], others: tuple[str, ...] = ()
+) -> str:
     """What the passenger has: "old seat", "new seat" or "refund" (of the old ticket or of a new
     one), and nothing else; and no hold or stray ticket holds a seat on either trip (every seat is
     free or sold to a live ticket).  `others`: other passengers' tickets on these trips."""
@@ -233,13 +297,19 @@ def exactly_one(client: KeyunClient, ticket_id: str, first: str, second: str, se
     refunded = bool(refunds)
     for trip_id in (first, second):
         live_here = len(live_seats(client, trip_id))
-        assert client.seat_map(trip_id, *segment).seats_free + live_here == client.trip(trip_id).seats_total, f"a stray hold on {trip_id}"
+        assert client.seat_map(trip_id, *segment).seats_free + live_here == client.trip(trip_id).seats_total, (
+            f"a stray hold on {trip_id}"
+        )
     if refunded:
         return "refund"
     if live == [ticket_id]:
         return "old seat"
     new = client.ticket(live[0])
-    assert old.status == common_pb2.TICKET_STATUS_CHANGED and old.changed_to == new.ticket_id and new.changed_from == ticket_id
+    assert (
+        old.status == common_pb2.TICKET_STATUS_CHANGED
+        and old.changed_to == new.ticket_id
+        and new.changed_from == ticket_id
+    )
     return "new seat"
 
 
@@ -257,10 +327,16 @@ def test_a_move_cut_off_then_refunded_leaves_the_refund_alone_and_its_retry_says
     first, second = trips
     ticket = client.sell(first, "AAA", "CCC", seat_count=1).tickets[0]
     server.server.gateway.saga_faults[step] = OwnerUnavailable(f"cut off before {step}")
-    assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}")).code is grpc.StatusCode.UNAVAILABLE
+    assert (
+        refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}")).code is grpc.StatusCode.UNAVAILABLE
+    )
     # A move this young may still be running: the refund is told to come back, and changes nothing.
     waiting = refused(lambda: client.refund(ticket.ticket_id, request_id=f"rb-cut-refund-{step}"))
-    assert (waiting.code, waiting.reason, waiting.retry_after_s) == (grpc.StatusCode.UNAVAILABLE, "CHANGE_IN_PROGRESS", 0.5)
+    assert (waiting.code, waiting.reason, waiting.retry_after_s) == (
+        grpc.StatusCode.UNAVAILABLE,
+        "CHANGE_IN_PROGRESS",
+        0.5,
+    )
     assert "saga" not in waiting.facts  # another client's request id stays in the gateway
     assert client.ticket(ticket.ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
     with moves_count_as_interrupted(server):
@@ -270,7 +346,9 @@ def test_a_move_cut_off_then_refunded_leaves_the_refund_alone_and_its_retry_says
     retried = refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}"))
     assert retried.reason == "CHANGE_NOT_ALLOWED"
     assert exactly_one(client, ticket.ticket_id, first, second, ("AAA", "CCC")) == "refund"
-    assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}")).message == retried.message  # and again
+    assert (
+        refused(lambda: change(client, ticket.ticket_id, second, f"rb-cut-{step}")).message == retried.message
+    )  # and again
 
 
 @pytest.mark.parametrize("interrupted", [False, True], ids=["in-flight", "interrupted"])
@@ -286,7 +364,9 @@ def test_a_refund_racing_a_move_at_any_step_leaves_exactly_one(station, trips, s
 
     async def refund_now():
         try:
-            racing["refund"] = await asyncio.get_running_loop().run_in_executor(None, lambda: client.refund(ticket.ticket_id))
+            racing["refund"] = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: client.refund(ticket.ticket_id)
+            )
         except KeyunError as error:
             racing["refund"] = error
 
@@ -307,7 +387,10 @@ def test_a_refund_racing_a_move_at_any_step_leaves_exactly_one(station, trips, s
     # The retry of the change gets the first answer, whatever happened since.
     again = change(client, ticket.ticket_id, second, f"rb-race-{step}-{interrupted}") if not interrupted else None
     if interrupted:
-        assert refused(lambda: change(client, ticket.ticket_id, second, f"rb-race-{step}-{interrupted}")).message == racing["change"].message
+        assert (
+            refused(lambda: change(client, ticket.ticket_id, second, f"rb-race-{step}-{interrupted}")).message
+            == racing["change"].message
+        )
     else:
         assert again == racing["change"]
     assert exactly_one(client, ticket.ticket_id, first, second, ("BBB", "CCC")) == has
@@ -318,7 +401,9 @@ def test_a_refused_change_retried_after_a_refund_gets_its_first_answer(station, 
     first, second = trips
     ticket = client.sell(first, "AAA", "BBB", seat_count=1).tickets[0]
     taken = client.sell(second, "AAA", "BBB", seat_numbers=("1",)).tickets[0].ticket_id
-    request = sales_pb2.ChangeTicketRequest(request_id="rb-first-answer", ticket_id=ticket.ticket_id, new_trip_id=second, seat_number="1")
+    request = sales_pb2.ChangeTicketRequest(
+        request_id="rb-first-answer", ticket_id=ticket.ticket_id, new_trip_id=second, seat_number="1"
+    )
     first_answer = refused(lambda: client.call(client.sales.ChangeTicket, request))
     assert first_answer.reason == "SEAT_TAKEN"
     client.refund(ticket.ticket_id)
@@ -404,20 +489,30 @@ def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, tri
         for n, ticket_id in enumerate(tickets):
             start = threading.Barrier(2)
             with ThreadPoolExecutor(2) as pool:
-                moving = pool.submit(together, start, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}"))
+                moving = pool.submit(
+                    together, start, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}")
+                )
                 refunding = pool.submit(together, start, lambda: refunder.refund(ticket_id))
             outcomes[ticket_id] = (moving.result(), refunding.result())
     refunder.close()
     moved = []
     for ticket_id, (moving, refunding) in outcomes.items():
         if isinstance(moving, KeyunError):
-            assert moving.reason == "CHANGE_NOT_ALLOWED" and refunding.status == common_pb2.TICKET_STATUS_REFUNDED, (moving, refunding)
+            assert moving.reason == "CHANGE_NOT_ALLOWED" and refunding.status == common_pb2.TICKET_STATUS_REFUNDED, (
+                moving,
+                refunding,
+            )
         else:
-            assert refunding.reason == "TICKET_CHANGED" and moving.old_ticket.changed_to == moving.new_ticket.ticket_id, (moving, refunding)
+            assert (
+                refunding.reason == "TICKET_CHANGED" and moving.old_ticket.changed_to == moving.new_ticket.ticket_id
+            ), (moving, refunding)
             moved.append(moving.new_ticket.ticket_id)
     assert sorted(live_seats(client, first, second)) == sorted(moved)  # no old seat kept, no new ticket stray
     for trip_id in (first, second):
-        assert client.seat_map(trip_id, "AAA", "DDD").seats_free + len(live_seats(client, trip_id)) == client.trip(trip_id).seats_total
+        assert (
+            client.seat_map(trip_id, "AAA", "DDD").seats_free + len(live_seats(client, trip_id))
+            == client.trip(trip_id).seats_total
+        )
 
 
 @pytest.mark.parametrize("other_owner", [False, True], ids=["same-owner", "other-owner"])
@@ -441,7 +536,9 @@ def test_a_request_id_reused_for_another_ticket_is_a_rebooking_of_its_own(statio
     moved_too = change(client, two.ticket_id, second, request_id)
     assert moved_too.old_ticket.ticket_id == two.ticket_id and moved_too.new_ticket.changed_from == two.ticket_id
     assert client.ticket(moved.new_ticket.ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
-    assert sorted(live_seats(client, first, second, *{third} - {first})) == sorted([moved.new_ticket.ticket_id, moved_too.new_ticket.ticket_id])
+    assert sorted(live_seats(client, first, second, *{third} - {first})) == sorted(
+        [moved.new_ticket.ticket_id, moved_too.new_ticket.ticket_id]
+    )
     assert change(client, two.ticket_id, second, request_id) == moved_too  # and a retry of each gets its own answer
     assert change(client, one.ticket_id, second, request_id) == moved
 
@@ -462,7 +559,11 @@ def boarding_trips(station):
 
 def use(client: KeyunClient, how: str, ticket_id: str, request_id: str):
     """Refund the ticket, or board it at a gate."""
-    return client.refund(ticket_id, request_id=request_id) if how == "refund" else client.check_in(ticket_id, "G1", request_id=request_id)
+    return (
+        client.refund(ticket_id, request_id=request_id)
+        if how == "refund"
+        else client.check_in(ticket_id, "G1", request_id=request_id)
+    )
 
 
 def new_ticket_of(client: KeyunClient, ticket_id: str, trip_id: str) -> str:
@@ -471,7 +572,9 @@ def new_ticket_of(client: KeyunClient, ticket_id: str, trip_id: str) -> str:
     return new
 
 
-def cut_off_before(step: str, station, trips: tuple[str, str], segment: tuple[str, str], request_id: str) -> tuple[str, str]:
+def cut_off_before(
+    step: str, station, trips: tuple[str, str], segment: tuple[str, str], request_id: str
+) -> tuple[str, str]:
     """Sell a ticket on the first trip and move it to the second, cut off (its owner lost) just
     before `step` ("change" or "settle"): return the old ticket and the new one, both issued."""
     server, client = station
@@ -492,7 +595,11 @@ def test_the_new_ticket_of_a_move_cut_off_before_the_change_waits_then_is_taken_
     first, second = boarding_trips
     ticket, new = cut_off_before("change", station, boarding_trips, ("AAA", "CCC"), f"rb-new-cut-{how}")
     waiting = refused(lambda: use(client, how, new, f"rb-new-cut-use-{how}"))
-    assert (waiting.code, waiting.reason, waiting.retry_after_s) == (grpc.StatusCode.UNAVAILABLE, "CHANGE_IN_PROGRESS", 0.5)
+    assert (waiting.code, waiting.reason, waiting.retry_after_s) == (
+        grpc.StatusCode.UNAVAILABLE,
+        "CHANGE_IN_PROGRESS",
+        0.5,
+    )
     assert "saga" not in waiting.facts
     assert client.ticket(new).status == common_pb2.TICKET_STATUS_ISSUED  # nothing changed
     assert refused(lambda: change(client, new, first, f"rb-new-cut-again-{how}")).reason == "CHANGE_IN_PROGRESS"
@@ -515,7 +622,9 @@ def test_the_new_ticket_of_a_move_cut_off_after_the_change_waits_then_is_settled
     assert refused(lambda: use(client, how, new, f"rb-new-made-use-{how}")).reason == "CHANGE_IN_PROGRESS"
     with moves_count_as_interrupted(server):
         used = use(client, how, new, f"rb-new-made-use-{how}")
-    assert used.status == (common_pb2.TICKET_STATUS_REFUNDED if how == "refund" else common_pb2.TICKET_STATUS_CHECKED_IN)
+    assert used.status == (
+        common_pb2.TICKET_STATUS_REFUNDED if how == "refund" else common_pb2.TICKET_STATUS_CHECKED_IN
+    )
     assert exactly_one(client, ticket, first, second, ("AAA", "CCC")) == ("refund" if how == "refund" else "new seat")
 
 
@@ -551,8 +660,10 @@ def test_a_server_killed_before_a_move_settled_keeps_the_new_ticket_waiting_unti
     day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(hours=5)
     server = ServerThread(tmp_path, shards=SHARDS)
     client = logged_in(KeyunClient(server.target, attempts=1))
-    trips = (schedule_trip(client, on_shard("KS", 0, day), dt.timedelta(hours=5)),
-             schedule_trip(client, on_shard("KT", 1, day + dt.timedelta(hours=1)), dt.timedelta(hours=6)))
+    trips = (
+        schedule_trip(client, on_shard("KS", 0, day), dt.timedelta(hours=5)),
+        schedule_trip(client, on_shard("KT", 1, day + dt.timedelta(hours=1)), dt.timedelta(hours=6)),
+    )
     snapshotted = cut_off_before("settle", (server, client), trips, ("AAA", "DDD"), "rb-killed-settle")
     server.run(server.server.pool.snapshot())
     logged = cut_off_before("settle", (server, client), trips, ("AAA", "DDD"), "rb-killed-settle-2")

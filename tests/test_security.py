@@ -52,7 +52,10 @@ class Station:
         return client
 
     def totp(self, login: str) -> str:
-        if not any(a.login_name == login and set(a.roles) & {"system_admin", "security_admin", "audit_admin"} for a in DEMO_ACCOUNTS):
+        if not any(
+            a.login_name == login and set(a.roles) & {"system_admin", "security_admin", "audit_admin"}
+            for a in DEMO_ACCOUNTS
+        ):
             return ""
         # Each TOTP code is good once per account: a second login of one administrator within the
         # same 30 s uses the next step's code, which the server accepts for clock drift.
@@ -91,7 +94,9 @@ def generic_call(client_or_channel, method: str, request, token: str = ""):
     response_class = RESPONSE_OF[method]
     streams = method in STREAMS
     make = channel.unary_stream if streams else channel.unary_unary
-    stub = make(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=response_class.FromString)
+    stub = make(
+        method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=response_class.FromString
+    )
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     try:
         answer = stub(request, timeout=10, metadata=metadata)
@@ -103,8 +108,12 @@ def generic_call(client_or_channel, method: str, request, token: str = ""):
 
 
 def _methods():
-    from keyun.v1 import accounts_pb2 as a, audit_pb2 as au, catalog_pb2, diagnostics_pb2, dispatch_pb2, gate_pb2, orders_pb2, sales_pb2, staff_pb2 as st
     from google.protobuf import symbol_database
+
+    from keyun.v1 import accounts_pb2 as a
+    from keyun.v1 import audit_pb2 as au
+    from keyun.v1 import catalog_pb2, diagnostics_pb2, dispatch_pb2, gate_pb2, orders_pb2, sales_pb2
+    from keyun.v1 import staff_pb2 as st
 
     database = symbol_database.Default()
     methods = {}
@@ -112,7 +121,8 @@ def _methods():
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (
-                    database.GetSymbol(method.input_type.full_name), database.GetSymbol(method.output_type.full_name),
+                    database.GetSymbol(method.input_type.full_name),
+                    database.GetSymbol(method.output_type.full_name),
                 )
     return methods
 
@@ -127,7 +137,11 @@ def _server_streaming(name: str) -> bool:
 METHODS = _methods()
 STREAMS = {name for name in METHODS if _server_streaming(name)}
 RESPONSE_OF = {name: output for name, (_, output) in METHODS.items()}
-ROLE_LOGINS = {role: next(a.login_name for a in DEMO_ACCOUNTS if a.roles == (role.value,)) for role in Role if role is not Role.PASSENGER}
+ROLE_LOGINS = {
+    role: next(a.login_name for a in DEMO_ACCOUNTS if a.roles == (role.value,))
+    for role in Role
+    if role is not Role.PASSENGER
+}
 
 
 def test_every_rpc_of_every_service_has_a_rule_and_nothing_else_does():
@@ -150,8 +164,16 @@ def test_the_permission_matrix_every_rpc_for_every_role(station):
         for role, token in tokens.items():
             code = generic_call(channel, method, request, token)
             held = PERMISSIONS_OF[role]
-            allowed = rule.permission is Permission.PUBLIC or rule.permission in held or (rule.own is not None and rule.own in held)
-            if allowed and code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+            allowed = (
+                rule.permission is Permission.PUBLIC
+                or rule.permission in held
+                or (rule.own is not None and rule.own in held)
+            )
+            if allowed and code in (
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.INTERNAL,
+                grpc.StatusCode.UNKNOWN,
+            ):
                 mismatches.append((method, role.value, "allowed but got", code.name))
             if allowed and rule.permission is not Permission.PUBLIC and code is grpc.StatusCode.UNAUTHENTICATED:
                 mismatches.append((method, role.value, "allowed but got", code.name))
@@ -169,8 +191,14 @@ def test_calls_without_a_token_or_with_a_bad_one_are_unauthenticated(station):
     signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
     now_ms = station.server.clock.now_ms()
     claims = credentials.TokenSigner(keyring.signing_key, keyring.verify_key).verify(good, now_ms)
-    expired = signer.issue(dataclasses.replace(claims, token_id=""), now_ms - 2 * credentials.ACCESS_TOKEN_TTL_MS, credentials.ACCESS_TOKEN_TTL_MS)
-    foreign = credentials.TokenSigner(Keyring.init(Path(station.server.data_dir).parent / "other-keys").signing_key, keyring.verify_key)
+    expired = signer.issue(
+        dataclasses.replace(claims, token_id=""),
+        now_ms - 2 * credentials.ACCESS_TOKEN_TTL_MS,
+        credentials.ACCESS_TOKEN_TTL_MS,
+    )
+    foreign = credentials.TokenSigner(
+        Keyring.init(Path(station.server.data_dir).parent / "other-keys").signing_key, keyring.verify_key
+    )
     forged = foreign.issue(dataclasses.replace(claims, token_id=""), now_ms, credentials.ACCESS_TOKEN_TTL_MS)
     refresh = station.client("seller").refresh_token
     for method, rule in RULES.items():
@@ -178,17 +206,26 @@ def test_calls_without_a_token_or_with_a_bad_one_are_unauthenticated(station):
             continue
         request = METHODS[method][0]()
         for token in ("", "not-a-token", tampered, expired, forged, refresh):
-            assert generic_call(channel, method, request, token) is grpc.StatusCode.UNAUTHENTICATED, (method, token[:12])
+            assert generic_call(channel, method, request, token) is grpc.StatusCode.UNAUTHENTICATED, (
+                method,
+                token[:12],
+            )
 
 
 def test_the_bearer_scheme_is_case_insensitive_and_other_schemes_are_not_bearer(station):
     """RFC 7235: the scheme name is case-insensitive, so "bearer" and "BEARER" carry the token too."""
     client = station.client("seller")
     profile = client.raw_channel.unary_unary(
-        "/keyun.v1.Accounts/GetProfile", request_serializer=lambda m: m.SerializeToString(), response_deserializer=accounts_pb2.GetProfileResponse.FromString,
+        "/keyun.v1.Accounts/GetProfile",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=accounts_pb2.GetProfileResponse.FromString,
     )
     for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
-        answer = profile(accounts_pb2.GetProfileRequest(), timeout=10, metadata=(("authorization", f"{scheme} {client.access_token}"),))
+        answer = profile(
+            accounts_pb2.GetProfileRequest(),
+            timeout=10,
+            metadata=(("authorization", f"{scheme} {client.access_token}"),),
+        )
         assert answer.account.login_name == "seller", scheme
     for value in (f"Basic {client.access_token}", f"Bearer{client.access_token}", "bearer ", client.access_token):
         with pytest.raises(grpc.RpcError) as caught:
@@ -206,20 +243,31 @@ def test_logout_and_refresh_rotation_take_effect_at_once(station):
     replay = KeyunClient(station.server.target, attempts=1)
     replay.refresh_token = old_refresh
     assert refused(replay.refresh).reason == "SESSION_ENDED"  # a reused refresh token ends the session
-    assert refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason == "SESSION_ENDED"
+    assert (
+        refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason
+        == "SESSION_ENDED"
+    )
 
     client.login("seller", DEMO_PASSWORD)
     token = client.access_token
     client.logout()
-    assert generic_call(client, "/keyun.v1.Accounts/GetProfile", accounts_pb2.GetProfileRequest(), token) is grpc.StatusCode.UNAUTHENTICATED
-    assert generic_call(client, "/keyun.v1.Accounts/GetProfile", accounts_pb2.GetProfileRequest(), old_access) is grpc.StatusCode.UNAUTHENTICATED
+    assert (
+        generic_call(client, "/keyun.v1.Accounts/GetProfile", accounts_pb2.GetProfileRequest(), token)
+        is grpc.StatusCode.UNAUTHENTICATED
+    )
+    assert (
+        generic_call(client, "/keyun.v1.Accounts/GetProfile", accounts_pb2.GetProfileRequest(), old_access)
+        is grpc.StatusCode.UNAUTHENTICATED
+    )
 
 
 def test_administrators_need_the_second_factor_and_a_code_works_once(station):
     client = KeyunClient(station.server.target, attempts=1)
     assert refused(lambda: client.login("secadmin", DEMO_PASSWORD)).reason == "SECOND_FACTOR_REQUIRED"
     station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(1))
-    assert refused(lambda: client.login("secadmin", DEMO_PASSWORD, "12345")).reason == "BAD_CREDENTIALS"  # not a code at all
+    assert (
+        refused(lambda: client.login("secadmin", DEMO_PASSWORD, "12345")).reason == "BAD_CREDENTIALS"
+    )  # not a code at all
     station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(2))
     code = station.totp("secadmin")
     client.login("secadmin", DEMO_PASSWORD, code)
@@ -229,23 +277,35 @@ def test_administrators_need_the_second_factor_and_a_code_works_once(station):
 
 def test_brute_force_is_slowed_then_locked_and_recorded(station):
     target = KeyunClient(station.server.target, attempts=1)
-    target.call(target.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-brute", phone="13700001111", password=STRONG))
+    target.call(
+        target.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="reg-brute", phone="13700001111", password=STRONG),
+    )
     reasons = []
     for attempt in range(RULES_FOR_TESTS.max_failed_logins):
         reasons.append(refused(lambda: target.login("13700001111", "wrong-Password-1")).reason)
         if attempt < RULES_FOR_TESTS.max_failed_logins - 1:
-            assert refused(lambda: target.login("13700001111", "wrong-Password-1")).reason == "LOGIN_THROTTLED"  # no wait: slowed
+            assert (
+                refused(lambda: target.login("13700001111", "wrong-Password-1")).reason == "LOGIN_THROTTLED"
+            )  # no wait: slowed
         station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(attempt + 1))
     assert reasons == ["BAD_CREDENTIALS"] * RULES_FOR_TESTS.max_failed_logins
     assert refused(lambda: target.login("13700001111", STRONG)).reason == "ACCOUNT_LOCKED"  # even the right password
     station.server.clock.advance(RULES_FOR_TESTS.lockout_ms)
     target.login("13700001111", STRONG)  # the lock lifts by itself
     auditor = station.client("auditor")
-    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100)).records
+    records = auditor.call(
+        audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
+        audit_pb2.ListRecordsRequest(action="keyun.v1.Accounts/Login", page_size=100),
+    ).records
     outcomes = [audit_outcome(r) for r in records if r.target == target.account.account_id]
     assert outcomes.count("BAD_CREDENTIALS") == RULES_FOR_TESTS.max_failed_logins
     assert "ACCOUNT_LOCKED" in outcomes and "LOGIN_THROTTLED" in outcomes and "OK" in outcomes
-    assert any(audit_outcome(r) == "BAD_CREDENTIALS" and r.detail.startswith("locked out until") for r in records if r.target == target.account.account_id)
+    assert any(
+        audit_outcome(r) == "BAD_CREDENTIALS" and r.detail.startswith("locked out until")
+        for r in records
+        if r.target == target.account.account_id
+    )
 
 
 def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(station):
@@ -253,63 +313,126 @@ def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(
     sysadmin = station.client("sysadmin")
     before = len(sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts)
     for phone, password, reason in (
-        (PHONE, "short1A", "WEAK_PASSWORD"), (PHONE, "alllowercaseletters", "WEAK_PASSWORD"), ("12345", STRONG, "INVALID_FIELD"),
-        ("", STRONG, "INVALID_FIELD"), (PHONE, "", "WEAK_PASSWORD"),
+        (PHONE, "short1A", "WEAK_PASSWORD"),
+        (PHONE, "alllowercaseletters", "WEAK_PASSWORD"),
+        ("12345", STRONG, "INVALID_FIELD"),
+        ("", STRONG, "INVALID_FIELD"),
+        (PHONE, "", "WEAK_PASSWORD"),
     ):
-        error = refused(lambda: client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id=f"r-{phone}-{len(password)}", phone=phone, password=password)))
+        error = refused(
+            lambda: client.call(
+                client.accounts.Register,
+                accounts_pb2.RegisterRequest(request_id=f"r-{phone}-{len(password)}", phone=phone, password=password),
+            )
+        )
         assert error.code is grpc.StatusCode.INVALID_ARGUMENT and error.reason in (reason, "MISSING_FIELD"), error
-    assert len(sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts) == before
+    assert (
+        len(sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts) == before
+    )
 
 
 def test_frequent_passengers_are_masked_and_only_a_dedicated_permission_reads_them_audited(station):
     client = KeyunClient(station.server.target, attempts=1)
-    client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-pax", phone=PHONE, password=STRONG, display_name="张三"))
+    client.call(
+        client.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="reg-pax", phone=PHONE, password=STRONG, display_name="张三"),
+    )
     client.login(PHONE, STRONG)
     assert client.account.login_name == "139****5678"
     add = accounts_pb2.AddPassengerRequest(
-        request_id="add-1", name="张三丰", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=ID_NUMBER, phone=PHONE,
+        request_id="add-1",
+        name="张三丰",
+        document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID,
+        document_number=ID_NUMBER,
+        phone=PHONE,
     )
     added = client.call(client.accounts.AddPassenger, add).passenger
     assert (added.name, added.document_number, added.phone) == ("张**", "110105********002X", "139****5678")
-    assert refused(lambda: client.call(client.accounts.AddPassenger, dataclasses_replace(add, request_id="add-2"))).reason == "PASSENGER_EXISTS"
+    assert (
+        refused(lambda: client.call(client.accounts.AddPassenger, dataclasses_replace(add, request_id="add-2"))).reason
+        == "PASSENGER_EXISTS"
+    )
     bad = dataclasses_replace(add, request_id="add-3", document_number="110105194912310021")  # wrong check character
     assert refused(lambda: client.call(client.accounts.AddPassenger, bad)).code is grpc.StatusCode.INVALID_ARGUMENT
     (listed,) = client.call(client.accounts.ListPassengers, accounts_pb2.ListPassengersRequest()).passengers
     assert listed.document_number == "110105********002X"
 
-    lookup = staff_pb2.LookUpPassengerRequest(account_id=client.account.account_id, passenger_id=added.passenger_id, purpose="gate real-name check")
-    assert refused(lambda: station.client("seller").call(station.client("seller").staff.LookUpPassenger, lookup)).code is grpc.StatusCode.PERMISSION_DENIED
+    lookup = staff_pb2.LookUpPassengerRequest(
+        account_id=client.account.account_id, passenger_id=added.passenger_id, purpose="gate real-name check"
+    )
+    assert (
+        refused(lambda: station.client("seller").call(station.client("seller").staff.LookUpPassenger, lookup)).code
+        is grpc.StatusCode.PERMISSION_DENIED
+    )
     inspector = station.client("inspector")
     unmasked = inspector.call(inspector.staff.LookUpPassenger, lookup).passenger
     assert (unmasked.name, unmasked.document_number, unmasked.phone) == ("张三丰", ID_NUMBER, PHONE)
     auditor = station.client("auditor")
-    records = auditor.call(audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/LookUpPassenger")).records
-    assert any(r.actor == inspector.account.account_id and "gate real-name check" in r.detail and audit_outcome(r) == "OK" for r in records)
+    records = auditor.call(
+        audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
+        audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/LookUpPassenger"),
+    ).records
+    assert any(
+        r.actor == inspector.account.account_id and "gate real-name check" in r.detail and audit_outcome(r) == "OK"
+        for r in records
+    )
 
 
 def test_a_passenger_holds_seats_for_their_frequent_passengers_and_sees_only_their_own_tickets(station):
     master = station.client("master")
     trip_id = schedule_trip(master, "PAX1", dt.timedelta(hours=6))
     family = KeyunClient(station.server.target, attempts=1)
-    family.call(family.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-family", phone="13355556666", password=STRONG))
+    family.call(
+        family.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="reg-family", phone="13355556666", password=STRONG),
+    )
     family.login("13355556666", STRONG)
     ids = [
-        family.call(family.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-            request_id=f"fam-{n}", name=name, document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=number,
-        )).passenger.passenger_id
+        family.call(
+            family.accounts.AddPassenger,
+            accounts_pb2.AddPassengerRequest(
+                request_id=f"fam-{n}",
+                name=name,
+                document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID,
+                document_number=number,
+            ),
+        ).passenger.passenger_id
         for n, (name, number) in enumerate((("陈大文", "11010519491231002X"), ("陈小文", "110101199003077774")))
     ]
     # Passengers hold only for people on their list, and cannot sell (paying comes with orders).
     assert refused(lambda: family.hold(trip_id, "AAA", "CCC", seat_count=2)).reason == "MISSING_FIELD"
-    hold_request = sales_pb2.HoldRequest(request_id="fam-hold", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=2, passenger_ids=ids)
+    hold_request = sales_pb2.HoldRequest(
+        request_id="fam-hold", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=2, passenger_ids=ids
+    )
     hold = family.call(family.sales.Hold, hold_request).hold
-    assert [(h.name, h.document_number) for h in hold.holders] == [("陈**", "110105********002X"), ("陈**", "110101********7774")]
+    assert [(h.name, h.document_number) for h in hold.holders] == [
+        ("陈**", "110105********002X"),
+        ("陈**", "110101********7774"),
+    ]
     stranger = station.passenger()
-    assert refused(lambda: stranger.call(stranger.sales.Hold, dataclasses_replace(hold_request, request_id="steal"))).reason == "UNKNOWN_PASSENGER"
+    assert (
+        refused(
+            lambda: stranger.call(stranger.sales.Hold, dataclasses_replace(hold_request, request_id="steal"))
+        ).reason
+        == "UNKNOWN_PASSENGER"
+    )
     assert refused(lambda: stranger.release(hold.hold_id)).reason == "UNKNOWN_HOLD"
-    assert refused(lambda: family.call(family.sales.Sell, sales_pb2.SellRequest(
-        request_id="fam-sell", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=ids[:1],
-    ))).code is grpc.StatusCode.PERMISSION_DENIED
+    assert (
+        refused(
+            lambda: family.call(
+                family.sales.Sell,
+                sales_pb2.SellRequest(
+                    request_id="fam-sell",
+                    trip_id=trip_id,
+                    from_station="AAA",
+                    to_station="CCC",
+                    seat_count=1,
+                    passenger_ids=ids[:1],
+                ),
+            )
+        ).code
+        is grpc.StatusCode.PERMISSION_DENIED
+    )
     # The counter takes the money and confirms: real-name tickets, the family's own.
     tickets = master.confirm(hold.hold_id).tickets
     assert [t.holder.passenger_id for t in tickets] == ids and tickets[0].holder.name == "陈**"
@@ -318,11 +441,19 @@ def test_a_passenger_holds_seats_for_their_frequent_passengers_and_sees_only_the
     assert refused(lambda: stranger.ticket(tickets[0].ticket_id)).reason == "UNKNOWN_TICKET"
     # The gate checks the real name through the audited look-up the ticket points to.
     inspector = station.client("inspector")
-    unmasked = inspector.call(inspector.staff.LookUpPassenger, staff_pb2.LookUpPassengerRequest(
-        account_id=family.account.account_id, passenger_id=tickets[1].holder.passenger_id, purpose="boarding real-name check",
-    )).passenger
+    unmasked = inspector.call(
+        inspector.staff.LookUpPassenger,
+        staff_pb2.LookUpPassengerRequest(
+            account_id=family.account.account_id,
+            passenger_id=tickets[1].holder.passenger_id,
+            purpose="boarding real-name check",
+        ),
+    ).passenger
     assert (unmasked.name, unmasked.document_number) == ("陈小文", "110101199003077774")
-    second = family.call(family.sales.Hold, dataclasses_replace(hold_request, request_id="fam-hold-2", from_station="CCC", to_station="DDD")).hold
+    second = family.call(
+        family.sales.Hold,
+        dataclasses_replace(hold_request, request_id="fam-hold-2", from_station="CCC", to_station="DDD"),
+    ).hold
     family.release(second.hold_id)
 
 
@@ -336,44 +467,73 @@ def dataclasses_replace(message, **changes):
 
 def test_staff_are_created_by_the_system_admin_and_given_roles_by_the_security_admin(station):
     sysadmin, secadmin = station.client("sysadmin"), station.client("secadmin")
-    created = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
-        request_id="new-seller", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="lili", password=STRONG, display_name="李丽",
-    )).account
+    created = sysadmin.call(
+        sysadmin.staff.CreateAccount,
+        staff_pb2.CreateAccountRequest(
+            request_id="new-seller",
+            kind=accounts_pb2.ACCOUNT_KIND_STAFF,
+            login_name="lili",
+            password=STRONG,
+            display_name="李丽",
+        ),
+    ).account
     assert list(created.roles) == []
     fresh = KeyunClient(station.server.target, attempts=1)
     fresh.login("lili", STRONG)
     trip_id = schedule_trip(station.client("master"), "SEC1", dt.timedelta(hours=5))
     assert refused(lambda: fresh.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED
     # The system administrator cannot grant roles; the security administrator cannot grant their own.
-    grant = staff_pb2.GrantRolesRequest(request_id="grant-1", account_id=created.account_id, roles=["ticket_seller"], stations=["BBB"])
+    grant = staff_pb2.GrantRolesRequest(
+        request_id="grant-1", account_id=created.account_id, roles=["ticket_seller"], stations=["BBB"]
+    )
     assert refused(lambda: sysadmin.call(sysadmin.staff.GrantRoles, grant)).code is grpc.StatusCode.PERMISSION_DENIED
-    own = staff_pb2.GrantRolesRequest(request_id="grant-own", account_id=secadmin.account.account_id, roles=["system_admin"])
+    own = staff_pb2.GrantRolesRequest(
+        request_id="grant-own", account_id=secadmin.account.account_id, roles=["system_admin"]
+    )
     assert refused(lambda: secadmin.call(secadmin.staff.GrantRoles, own)).code is grpc.StatusCode.PERMISSION_DENIED
     assert list(secadmin.call(secadmin.staff.GrantRoles, grant).account.roles) == ["ticket_seller"]
     # Within a second the new role works, scoped to its station.
     station.server.clock.advance_s(SESSION_RECHECK_S)
-    assert refused(lambda: fresh.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED  # not their station
+    assert (
+        refused(lambda: fresh.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED
+    )  # not their station
     assert fresh.sell(trip_id, "BBB", "CCC", seat_count=1).tickets
-    sysadmin.call(sysadmin.staff.DisableAccount, staff_pb2.DisableAccountRequest(request_id="disable-lili", account_id=created.account_id))
+    sysadmin.call(
+        sysadmin.staff.DisableAccount,
+        staff_pb2.DisableAccountRequest(request_id="disable-lili", account_id=created.account_id),
+    )
     station.server.clock.advance_s(SESSION_RECHECK_S)
     assert refused(lambda: fresh.sell(trip_id, "BBB", "CCC", seat_count=1)).code is grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_retries_of_calls_that_carry_secrets_get_the_original_answer(station):
     client = KeyunClient(station.server.target, attempts=1)
-    register = accounts_pb2.RegisterRequest(request_id="reg-retry", phone="13177778888", password=STRONG, display_name="重试")
+    register = accounts_pb2.RegisterRequest(
+        request_id="reg-retry", phone="13177778888", password=STRONG, display_name="重试"
+    )
     first = client.call(client.accounts.Register, register).account
     assert client.call(client.accounts.Register, register).account == first  # hashed again, still the same request
     other = dataclasses_replace(register, password="Other-Passw0rd")
     assert refused(lambda: client.call(client.accounts.Register, other)).reason == "REQUEST_ID_REUSED"
     client.login("13177778888", STRONG)
-    add = accounts_pb2.AddPassengerRequest(request_id="add-retry", name="周重", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number="E22223333")
+    add = accounts_pb2.AddPassengerRequest(
+        request_id="add-retry",
+        name="周重",
+        document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+        document_number="E22223333",
+    )
     assert client.call(client.accounts.AddPassenger, add) == client.call(client.accounts.AddPassenger, add)
-    profile = accounts_pb2.UpdateProfileRequest(request_id="profile-retry", display_name="重试二")  # encrypted afresh on each send
+    profile = accounts_pb2.UpdateProfileRequest(
+        request_id="profile-retry", display_name="重试二"
+    )  # encrypted afresh on each send
     assert client.call(client.accounts.UpdateProfile, profile) == client.call(client.accounts.UpdateProfile, profile)
-    change = accounts_pb2.ChangePasswordRequest(request_id="pw-retry", old_password=STRONG, new_password="Newer-Passw0rd")
+    change = accounts_pb2.ChangePasswordRequest(
+        request_id="pw-retry", old_password=STRONG, new_password="Newer-Passw0rd"
+    )
     client.call(client.accounts.ChangePassword, change)
-    client.call(client.accounts.ChangePassword, change)  # the old password no longer matches; the retry is still answered
+    client.call(
+        client.accounts.ChangePassword, change
+    )  # the old password no longer matches; the retry is still answered
     again = KeyunClient(station.server.target, attempts=1)
     again.login("13177778888", "Newer-Passw0rd")
     sysadmin = station.client("sysadmin")
@@ -389,16 +549,34 @@ def common_kind(name: str) -> int:
 
 def test_an_administrator_role_needs_an_account_with_a_second_factor(station):
     sysadmin, secadmin = station.client("sysadmin"), station.client("secadmin")
-    plain = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
-        request_id="plain-admin", kind=common_kind("STAFF"), login_name="nofactor", password=STRONG,
-    )).account
-    grant = staff_pb2.GrantRolesRequest(request_id="grant-plain", account_id=plain.account_id, roles=["audit_admin"], stations=["*"])
+    plain = sysadmin.call(
+        sysadmin.staff.CreateAccount,
+        staff_pb2.CreateAccountRequest(
+            request_id="plain-admin",
+            kind=common_kind("STAFF"),
+            login_name="nofactor",
+            password=STRONG,
+        ),
+    ).account
+    grant = staff_pb2.GrantRolesRequest(
+        request_id="grant-plain", account_id=plain.account_id, roles=["audit_admin"], stations=["*"]
+    )
     assert refused(lambda: secadmin.call(secadmin.staff.GrantRoles, grant)).reason == "NO_SECOND_FACTOR"
-    enrolled = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
-        request_id="factor-admin", kind=common_kind("STAFF"), login_name="withfactor", password=STRONG, second_factor=True,
-    ))
+    enrolled = sysadmin.call(
+        sysadmin.staff.CreateAccount,
+        staff_pb2.CreateAccountRequest(
+            request_id="factor-admin",
+            kind=common_kind("STAFF"),
+            login_name="withfactor",
+            password=STRONG,
+            second_factor=True,
+        ),
+    )
     assert enrolled.totp_secret and enrolled.totp_uri.startswith("otpauth://totp/")
-    secadmin.call(secadmin.staff.GrantRoles, dataclasses_replace(grant, request_id="grant-factor", account_id=enrolled.account.account_id))
+    secadmin.call(
+        secadmin.staff.GrantRoles,
+        dataclasses_replace(grant, request_id="grant-factor", account_id=enrolled.account.account_id),
+    )
     auditor = KeyunClient(station.server.target, attempts=1)
     assert refused(lambda: auditor.login("withfactor", STRONG)).reason == "SECOND_FACTOR_REQUIRED"
     auditor.login("withfactor", STRONG, credentials.totp_code(enrolled.totp_secret, station.server.clock.now_ms()))
@@ -411,17 +589,29 @@ def test_the_audit_log_records_who_did_what_and_only_the_audit_admin_reads_it(st
     ticket = master.sell(trip_id, "AAA", "CCC", seat_count=1).tickets[0]
     auditor = station.client("auditor")
     audit = audit_pb2_grpc.AuditStub(auditor.channel)
-    records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=master.account.account_id, page_size=50)).records
+    records = auditor.call(
+        audit.ListRecords, audit_pb2.ListRecordsRequest(actor=master.account.account_id, page_size=50)
+    ).records
     sale = next(r for r in records if r.action == "keyun.v1.Sales/Sell" and r.target == trip_id)
-    assert (audit_outcome(sale), sale.role) == ("OK", "ticket_seller,gate_inspector,dispatcher,finance") and sale.source.startswith("ipv")
+    assert (audit_outcome(sale), sale.role) == (
+        "OK",
+        "ticket_seller,gate_inspector,dispatcher,finance",
+    ) and sale.source.startswith("ipv")
     assert ticket.ticket_id
     report = auditor.call(audit.Verify, audit_pb2.VerifyRequest())
     assert report.ok and report.records_checked >= len(records) and report.head_seq >= sale.seq
     for login in ("seller", "sysadmin", "secadmin"):
         other = station.client(login)
-        assert refused(lambda: other.call(audit_pb2_grpc.AuditStub(other.channel).ListRecords, audit_pb2.ListRecordsRequest())).code is grpc.StatusCode.PERMISSION_DENIED
+        assert (
+            refused(
+                lambda: other.call(audit_pb2_grpc.AuditStub(other.channel).ListRecords, audit_pb2.ListRecordsRequest())
+            ).code
+            is grpc.StatusCode.PERMISSION_DENIED
+        )
     assert refused(lambda: auditor.sell(trip_id, "AAA", "BBB", seat_count=1)).code is grpc.StatusCode.PERMISSION_DENIED
-    denied = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(actor=auditor.account.account_id, reason="PERMISSION_DENIED")).records
+    denied = auditor.call(
+        audit.ListRecords, audit_pb2.ListRecordsRequest(actor=auditor.account.account_id, reason="PERMISSION_DENIED")
+    ).records
     assert any(r.action == "keyun.v1.Sales/Sell" for r in denied)
 
 
@@ -429,18 +619,30 @@ def test_personal_data_and_passwords_never_reach_disk_in_the_clear(station):
     client = KeyunClient(station.server.target, attempts=1)
     secret_phone, secret_password, secret_id = "13611112222", "Unique-Passw0rd-xyz", "110101199003077774"
     assert id_check_ok(secret_id)
-    client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-disk", phone=secret_phone, password=secret_password))
+    client.call(
+        client.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="reg-disk", phone=secret_phone, password=secret_password),
+    )
     client.login(secret_phone, secret_password)
-    client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="add-disk", name="王秘密", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=secret_id, phone=secret_phone,
-    ))
+    client.call(
+        client.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id="add-disk",
+            name="王秘密",
+            document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID,
+            document_number=secret_id,
+            phone=secret_phone,
+        ),
+    )
     # Snapshots too: take them now rather than wait for the owners' own schedule.
     server = station.server.server
     station.server.run(server.pool.snapshot())
     station.server.run(_wait(server.owners.accounts.snapshot.remote()))
     data_dir = Path(station.server.data_dir)
     assert (data_dir / "accounts" / "snapshot.bin").exists()
-    needles = [value.encode() for value in (secret_phone, secret_password, secret_id, "王秘密")] + [secret_id.encode("utf-16-le")]
+    needles = [value.encode() for value in (secret_phone, secret_password, secret_id, "王秘密")] + [
+        secret_id.encode("utf-16-le")
+    ]
     files = [p for p in data_dir.rglob("*") if p.is_file()]
     assert any("accounts" in p.parts for p in files) and any("audit" in p.parts for p in files)
     for path in files:
@@ -457,9 +659,15 @@ def test_display_names_are_encrypted_at_rest_masked_for_others_and_shown_to_thei
 
     passenger_name, renamed, staff_name = "欧阳秘名", "司马隐名", "诸葛藏名"
     client = KeyunClient(station.server.target, attempts=1)
-    registered = client.call(client.accounts.Register, accounts_pb2.RegisterRequest(
-        request_id="reg-name", phone="13655556666", password=STRONG, display_name=passenger_name,
-    )).account
+    registered = client.call(
+        client.accounts.Register,
+        accounts_pb2.RegisterRequest(
+            request_id="reg-name",
+            phone="13655556666",
+            password=STRONG,
+            display_name=passenger_name,
+        ),
+    ).account
     assert registered.display_name == passenger_name  # its owner sees it
     client.login("13655556666", STRONG)
     assert client.account.display_name == passenger_name
@@ -467,13 +675,25 @@ def test_display_names_are_encrypted_at_rest_masked_for_others_and_shown_to_thei
     assert client.call(client.accounts.UpdateProfile, update).account.display_name == renamed
     assert client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest()).account.display_name == renamed
     sysadmin = station.client("sysadmin")
-    created = sysadmin.call(sysadmin.staff.CreateAccount, staff_pb2.CreateAccountRequest(
-        request_id="new-named", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="zhuge", password=STRONG, display_name=staff_name,
-    )).account
+    created = sysadmin.call(
+        sysadmin.staff.CreateAccount,
+        staff_pb2.CreateAccountRequest(
+            request_id="new-named",
+            kind=accounts_pb2.ACCOUNT_KIND_STAFF,
+            login_name="zhuge",
+            password=STRONG,
+            display_name=staff_name,
+        ),
+    ).account
     assert created.display_name == "诸***"  # masked for the system administrator who made it
-    listed = {a.account_id: a.display_name for a in sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts}
+    listed = {
+        a.account_id: a.display_name
+        for a in sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts
+    }
     assert (listed[registered.account_id], listed[created.account_id]) == ("司***", "诸***")
-    assert listed[sysadmin.account.account_id] == "系" + "*" * 9  # "系统管理员 Demo", even their own in a list of everyone
+    assert (
+        listed[sysadmin.account.account_id] == "系" + "*" * 9
+    )  # "系统管理员 Demo", even their own in a list of everyone
     assert KeyunClient(station.server.target, attempts=1).login("zhuge", STRONG).account.display_name == staff_name
     # Not in the clear in the data directory (log and snapshot), a backup, the log dump or the server log.
     server = station.server.server
@@ -489,7 +709,9 @@ def test_display_names_are_encrypted_at_rest_masked_for_others_and_shown_to_thei
         assert name not in dump and name not in log_text
 
 
-def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_encrypted_at_start(ray_session, tmp_path):
+def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_encrypted_at_start(
+    ray_session, tmp_path
+):
     from keyun.engine import accounts as ac
     from keyun.persistence.layout import prepare
     from keyun.persistence.small_store import SmallStore
@@ -499,7 +721,9 @@ def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_e
     engine, store = ac.AccountsEngine(), SmallStore(tmp_path / "data" / "accounts")
     store.recover(engine)
     password_hash = credentials.PasswordHasher(credentials.FAST_TEST_PARAMS).hash_password(STRONG)
-    legacy = ac.NewAccount(ac.AccountKind.STAFF, "name:oldtimer", "oldtimer", b"", old_name, password_hash)  # as text, as before
+    legacy = ac.NewAccount(
+        ac.AccountKind.STAFF, "name:oldtimer", "oldtimer", b"", old_name, password_hash
+    )  # as text, as before
     _, entries = engine.execute([ac.CreateAccount("legacy-create", legacy)], SYSTEM_CLOCK.now_ms())
     store.commit(engine.last_now, entries)
     store.snapshot(engine)
@@ -512,7 +736,10 @@ def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_e
     try:
         assert KeyunClient(server.target, attempts=1).login("oldtimer", STRONG).account.display_name == old_name
         sysadmin = logged_in_admin(server, "sysadmin")
-        listed = {a.login_name: a.display_name for a in sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts}
+        listed = {
+            a.login_name: a.display_name
+            for a in sysadmin.call(sysadmin.staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500)).accounts
+        }
         assert listed["oldtimer"] == "上***"
         # The start encrypted it, and the log and snapshot that held it as text are gone.
         for path in (p for p in (tmp_path / "data").rglob("*") if p.is_file()):
@@ -533,11 +760,19 @@ def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(statio
 
     client = KeyunClient(station.server.target, attempts=1)
     phone, password, document = "13522223333", "Backup-Passw0rd", "E98765432"
-    client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-backup", phone=phone, password=password))
+    client.call(
+        client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-backup", phone=phone, password=password)
+    )
     client.login(phone, password)
-    client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-        request_id="add-backup", name="赵备份", document_type=common_pb2.DOCUMENT_TYPE_PASSPORT, document_number=document,
-    ))
+    client.call(
+        client.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id="add-backup",
+            name="赵备份",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number=document,
+        ),
+    )
     admin.backup(Path(station.server.data_dir), tmp_path / "backup")
     for path in (p for p in (tmp_path / "backup").rglob("*") if p.is_file()):
         blob = path.read_bytes()
@@ -559,7 +794,11 @@ def test_a_backup_keeps_accounts_encrypted_and_a_restore_brings_them_back(statio
 def test_a_production_start_has_no_accounts_and_a_one_time_setup_token(ray_session, tmp_path):
     # As `keyun serve` starts.
     server = ServerThread(
-        tmp_path / "data", shards=1, account_rules=RULES_FOR_TESTS, demo_accounts=False, clock=ManualClock(),
+        tmp_path / "data",
+        shards=1,
+        account_rules=RULES_FOR_TESTS,
+        demo_accounts=False,
+        clock=ManualClock(),
     )
     try:
         token = server.server.setup_token
@@ -574,7 +813,10 @@ def test_a_production_start_has_no_accounts_and_a_one_time_setup_token(ray_sessi
         assert refused(lambda: client.call(client.staff.SetUp, wrong)).reason == "SETUP_CLOSED"
         done = client.call(client.staff.SetUp, staff_pb2.SetUpRequest(setup_token=token, **admins)).administrators
         assert sorted(list(a.account.roles) for a in done) == [["audit_admin"], ["security_admin"], ["system_admin"]]
-        assert refused(lambda: client.call(client.staff.SetUp, staff_pb2.SetUpRequest(setup_token=token, **admins))).reason == "SETUP_CLOSED"
+        assert (
+            refused(lambda: client.call(client.staff.SetUp, staff_pb2.SetUpRequest(setup_token=token, **admins))).reason
+            == "SETUP_CLOSED"
+        )
         root = next(a for a in done if a.account.login_name == "root")
         assert root.totp_uri.startswith("otpauth://totp/")
         assert refused(lambda: client.login("root", STRONG)).reason == "SECOND_FACTOR_REQUIRED"
@@ -602,15 +844,28 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
     keys = Keyring.init(tmp_path / "keys", algorithm="SM4-GCM")
     idle = AccountRules(idle_ms=1500, first_backoff_ms=100)
     server = ServerThread(
-        tmp_path / "data", shards=1, account_rules=idle, key_dir=tmp_path / "keys", clock=ManualClock(),
+        tmp_path / "data",
+        shards=1,
+        account_rules=idle,
+        key_dir=tmp_path / "keys",
+        clock=ManualClock(),
     )
     try:
         client = KeyunClient(server.target, attempts=1)
-        client.call(client.accounts.Register, accounts_pb2.RegisterRequest(request_id="reg-sm4", phone="13244445555", password=STRONG))
+        client.call(
+            client.accounts.Register,
+            accounts_pb2.RegisterRequest(request_id="reg-sm4", phone="13244445555", password=STRONG),
+        )
         client.login("13244445555", STRONG)
-        added = client.call(client.accounts.AddPassenger, accounts_pb2.AddPassengerRequest(
-            request_id="add-sm4", name="孙国密", document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID, document_number=ID_NUMBER,
-        )).passenger
+        added = client.call(
+            client.accounts.AddPassenger,
+            accounts_pb2.AddPassengerRequest(
+                request_id="add-sm4",
+                name="孙国密",
+                document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID,
+                document_number=ID_NUMBER,
+            ),
+        ).passenger
         assert added.document_number == "110105********002X"
         assert keys.keys()[0].algorithm == "SM4-GCM"
         client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())
@@ -618,7 +873,10 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
         client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())  # used just in time: still alive
         # Unused longer than the idle limit, far shorter than the token's 15 minutes.
         server.clock.advance(idle.idle_ms + 1)
-        assert refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason == "SESSION_ENDED"
+        assert (
+            refused(lambda: client.call(client.accounts.GetProfile, accounts_pb2.GetProfileRequest())).reason
+            == "SESSION_ENDED"
+        )
         assert refused(client.refresh).reason == "SESSION_ENDED"
         client.close()
     finally:

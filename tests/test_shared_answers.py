@@ -58,7 +58,9 @@ def test_rejections_and_errors_reach_every_caller_but_are_never_kept():
         owners = Owners({"bad": unknown, "down": ConnectionError("owner gone")})
         owners.release.set()
         shared = SharedAnswers(ttl_s=60)
-        assert await asyncio.gather(*(shared.answer("bad", lambda: owners.ask("bad")) for _ in range(3))) == [unknown] * 3
+        assert (
+            await asyncio.gather(*(shared.answer("bad", lambda: owners.ask("bad")) for _ in range(3))) == [unknown] * 3
+        )
         assert await shared.answer("bad", lambda: owners.ask("bad")) == unknown
         for _ in range(2):
             with pytest.raises(ConnectionError):
@@ -104,6 +106,10 @@ def test_the_oldest_answers_go_first_when_full_and_sources_are_counted():
         for key in ("a", "b", "c", "c"):
             await shared.answer(key, owners.ask)
         assert list(shared.kept) == ["b", "c"]
-        assert [registry.get_sample_value("answers_total", {"source": s}) for s in ("owners", "kept", "shared")] == [3, 1, 0]
+        assert [registry.get_sample_value("answers_total", {"source": s}) for s in ("owners", "kept", "shared")] == [
+            3,
+            1,
+            0,
+        ]
 
     asyncio.run(scenario())

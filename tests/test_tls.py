@@ -69,7 +69,9 @@ def client_files(directory: Path, device: str) -> dict[str, Path]:
 
 def test_certs_init_writes_private_keys_and_names_every_host(tmp_path):
     directory = tmp_path / "tls"
-    paths = tls.init_station_certs(directory, "石家庄客运总站", ["keyun.sjz.example", "10.20.30.40", "[fd00::7]", "KEYUN.sjz.example"])
+    paths = tls.init_station_certs(
+        directory, "石家庄客运总站", ["keyun.sjz.example", "10.20.30.40", "[fd00::7]", "KEYUN.sjz.example"]
+    )
 
     assert sorted(p.name for p in directory.iterdir()) == ["ca.key", "ca.pem", "server.key", "server.pem"]
     if POSIX:
@@ -120,7 +122,9 @@ def test_a_client_certificate_names_its_device_and_is_signed_by_the_station(stat
     cert = load_cert(files["cert_file"])
     cert.verify_directly_issued_by(load_cert(station / "ca.pem"))
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "gate-G1"
-    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
     if POSIX:
         assert stat.S_IMODE(files["key_file"].stat().st_mode) == 0o600
     with pytest.raises(tls.TlsError, match="already holds a certificate for gate-G1"):
@@ -134,12 +138,27 @@ def test_loopback_is_only_this_machine():
 
 def test_the_certs_verbs_print_paths_and_never_keys(tmp_path):
     directory = tmp_path / "tls"
-    init = subprocess.run([KEYUN, "certs", "init", "--dir", str(directory), "--station", "甲站", "--host", "10.1.2.3"], capture_output=True, text=True, timeout=60)
+    init = subprocess.run(
+        [KEYUN, "certs", "init", "--dir", str(directory), "--station", "甲站", "--host", "10.1.2.3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert init.returncode == 0, init.stderr
     assert str(directory / "ca.pem") in init.stdout and "10.1.2.3" in init.stdout and "127.0.0.1" in init.stdout
-    again = subprocess.run([KEYUN, "certs", "init", "--dir", str(directory), "--station", "甲站"], capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [KEYUN, "certs", "init", "--dir", str(directory), "--station", "甲站"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 1 and "--force" in again.stderr
-    device = subprocess.run([KEYUN, "certs", "client", "--dir", str(directory), "--name", "counter-3"], capture_output=True, text=True, timeout=60)
+    device = subprocess.run(
+        [KEYUN, "certs", "client", "--dir", str(directory), "--name", "counter-3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert device.returncode == 0, device.stderr
     assert str(directory / "clients" / "counter-3.pem") in device.stdout
     for output in (init.stdout + init.stderr, again.stderr, device.stdout + device.stderr):
@@ -158,7 +177,9 @@ def tls_server(ray_session, station, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mtls_server(ray_session, station, tmp_path_factory):
-    server = ServerThread(tmp_path_factory.mktemp("data"), shards=1, tls=tls.TlsConfig(station, require_client_cert=True))
+    server = ServerThread(
+        tmp_path_factory.mktemp("data"), shards=1, tls=tls.TlsConfig(station, require_client_cert=True)
+    )
     yield server
     server.stop()
 
@@ -185,18 +206,27 @@ def test_plain_text_and_other_stations_cas_are_turned_away(tls_server, stranger)
 
 def test_mtls_admits_only_devices_with_a_station_certificate(mtls_server, station, stranger):
     assert refused_code(mtls_server.target, ca_file=station / "ca.pem") == grpc.StatusCode.UNAVAILABLE
-    assert refused_code(mtls_server.target, ca_file=station / "ca.pem", **client_files(stranger, "gate-G1")) == grpc.StatusCode.UNAVAILABLE
+    assert (
+        refused_code(mtls_server.target, ca_file=station / "ca.pem", **client_files(stranger, "gate-G1"))
+        == grpc.StatusCode.UNAVAILABLE
+    )
     with KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")) as client:
         assert client.stations() == []
 
 
 def test_audit_records_name_the_device_of_the_client_certificate(mtls_server, station):
-    with logged_in(KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")), "seller") as seller:
+    with logged_in(
+        KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")), "seller"
+    ) as seller:
         seller.logout()  # both audited: the login before the session exists, the logout within it
-    with logged_in(KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")), "auditor") as auditor:
+    with logged_in(
+        KeyunClient(mtls_server.target, ca_file=station / "ca.pem", **client_files(station, "gate-G1")), "auditor"
+    ) as auditor:
         audit = audit_pb2_grpc.AuditStub(auditor.channel)
         for action in ("keyun.v1.Accounts/Login", "keyun.v1.Accounts/Logout"):
-            records = auditor.call(audit.ListRecords, audit_pb2.ListRecordsRequest(action=action, page_size=100)).records
+            records = auditor.call(
+                audit.ListRecords, audit_pb2.ListRecordsRequest(action=action, page_size=100)
+            ).records
             assert records and {r.device for r in records if audit_outcome(r) == "OK"} == {"gate-G1"}, action
 
 
@@ -215,7 +245,9 @@ async def identity_seen(directory: Path, require_client_cert: bool, **files) -> 
     try:
         credentials = channel_credentials(directory / "ca.pem", files.get("cert_file"), files.get("key_file"))
         async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
-            response = await diagnostics_pb2_grpc.DiagnosticsStub(channel).Echo(diagnostics_pb2.EchoRequest(), timeout=5)
+            response = await diagnostics_pb2_grpc.DiagnosticsStub(channel).Echo(
+                diagnostics_pb2.EchoRequest(), timeout=5
+            )
         return response.payload.decode()
     finally:
         await server.stop(0)
@@ -245,7 +277,10 @@ def start_serve(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     """`keyun serve ARGS` as a process: its port and the log lines up to `keyun listening on`."""
     process = subprocess.Popen(
         [KEYUN, "serve", "--port", "0", "--shards", "1", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "RAY_ADDRESS": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -298,11 +333,21 @@ def test_serve_on_loopback_is_plain_text_and_says_so(tmp_path):
 
 def test_serve_refuses_a_tls_dir_without_certificates(tmp_path):
     result = subprocess.run(
-        [KEYUN, "serve", "--host", "0.0.0.0", "--tls-dir", str(tmp_path / "none"), "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, timeout=60,
+        [
+            KEYUN,
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--tls-dir",
+            str(tmp_path / "none"),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and "server.pem" in result.stderr
-
 
 
 def test_an_offline_ca_keeps_its_key_off_the_server_and_its_device_certificates_work(ray_session, tmp_path):
@@ -311,22 +356,68 @@ def test_an_offline_ca_keeps_its_key_off_the_server_and_its_device_certificates_
     where the CA key is kept gets a device's calls through."""
     server_root, offline = tmp_path / "server", tmp_path / "removable" / "station-ca"
     server_tls = server_root / "tls"
-    init = subprocess.run([KEYUN, "certs", "init", "--dir", str(server_tls), "--station", "甲站", "--offline", "--out", str(offline)], capture_output=True, text=True, timeout=60)
+    init = subprocess.run(
+        [KEYUN, "certs", "init", "--dir", str(server_tls), "--station", "甲站", "--offline", "--out", str(offline)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert init.returncode == 0, init.stderr
     assert sorted(p.name for p in server_tls.iterdir()) == ["ca.pem", "server.key", "server.pem"]
-    assert sorted(p.name for p in offline.iterdir()) == ["ca.key", "ca.pem"] and (offline / "ca.pem").read_bytes() == (server_tls / "ca.pem").read_bytes()
+    assert (
+        sorted(p.name for p in offline.iterdir()) == ["ca.key", "ca.pem"]
+        and (offline / "ca.pem").read_bytes() == (server_tls / "ca.pem").read_bytes()
+    )
     assert str(offline / "ca.key") in init.stdout and "BEGIN" not in init.stdout + init.stderr
-    inside = subprocess.run([KEYUN, "certs", "init", "--dir", str(server_tls), "--station", "甲站", "--offline", "--out", str(server_tls / "ca"), "--force"], capture_output=True, text=True, timeout=60)
-    assert inside.returncode == 1 and "must not be in the server's directory" in inside.stderr and not (server_tls / "ca").exists()
+    inside = subprocess.run(
+        [
+            KEYUN,
+            "certs",
+            "init",
+            "--dir",
+            str(server_tls),
+            "--station",
+            "甲站",
+            "--offline",
+            "--out",
+            str(server_tls / "ca"),
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        inside.returncode == 1
+        and "must not be in the server's directory" in inside.stderr
+        and not (server_tls / "ca").exists()
+    )
 
-    on_server = subprocess.run([KEYUN, "certs", "client", "--dir", str(server_tls), "--name", "gate-G2"], capture_output=True, text=True, timeout=60)
-    assert on_server.returncode == 1 and "the station CA is offline" in on_server.stderr and not (server_tls / "clients").exists()
-    minted = subprocess.run([KEYUN, "certs", "client", "--dir", str(offline), "--name", "gate-G1"], capture_output=True, text=True, timeout=60)
+    on_server = subprocess.run(
+        [KEYUN, "certs", "client", "--dir", str(server_tls), "--name", "gate-G2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        on_server.returncode == 1
+        and "the station CA is offline" in on_server.stderr
+        and not (server_tls / "clients").exists()
+    )
+    minted = subprocess.run(
+        [KEYUN, "certs", "client", "--dir", str(offline), "--name", "gate-G1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert minted.returncode == 0, minted.stderr
 
     server = ServerThread(server_root / "data", shards=1, tls=tls.TlsConfig(server_tls, require_client_cert=True))
     try:
-        with logged_in(KeyunClient(server.target, ca_file=server_tls / "ca.pem", attempts=1, **client_files(offline, "gate-G1")), "gate1") as gate:
+        with logged_in(
+            KeyunClient(server.target, ca_file=server_tls / "ca.pem", attempts=1, **client_files(offline, "gate-G1")),
+            "gate1",
+        ) as gate:
             assert gate.call(gate.accounts.GetProfile, accounts_pb2.GetProfileRequest()).account.login_name == "gate1"
         assert refused_code(server.target, ca_file=server_tls / "ca.pem") == grpc.StatusCode.UNAVAILABLE
     finally:
@@ -336,7 +427,9 @@ def test_an_offline_ca_keeps_its_key_off_the_server_and_its_device_certificates_
     ca_key = serialization.load_pem_private_key((offline / "ca.key").read_bytes(), password=None)
     ca_secret = ca_key.private_numbers().private_value.to_bytes(32, "big")
     files = [path for path in server_root.rglob("*") if path.is_file()]
-    assert any(path.name == "server.key" for path in files) and any("keys" in path.parent.name for path in files)  # the walk saw the key dir
+    assert any(path.name == "server.key" for path in files) and any(
+        "keys" in path.parent.name for path in files
+    )  # the walk saw the key dir
     for path in files:
         data = path.read_bytes()
         assert ca_secret not in data and (offline / "ca.key").read_bytes() not in data, path

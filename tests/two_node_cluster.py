@@ -20,19 +20,27 @@ from keyun.app.server import create_server
 from keyun.terminals.client import KeyunClient
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from tests.conftest import logged_in, schedule_trip  # noqa: E402
 from keyun.gateway.credentials import FAST_TEST_PARAMS  # noqa: E402
+from tests.conftest import logged_in, schedule_trip  # noqa: E402
 
 
 async def main() -> dict:
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 100 * 1024**2, "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "object_store_memory": 100 * 1024**2, "include_dashboard": False},
+    )
     data_node = cluster.add_node(num_cpus=1, resources={"keyun_owner": 16}, object_store_memory=100 * 1024**2)
     ray.init(address=cluster.address, namespace="keyun", log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             server = create_server(
-                "cluster", Path(tmp) / "data", 2, owner_resource="keyun_owner", key_dir=Path(tmp) / "keys",
-                password_params=FAST_TEST_PARAMS, demo_accounts=True,
+                "cluster",
+                Path(tmp) / "data",
+                2,
+                owner_resource="keyun_owner",
+                key_dir=Path(tmp) / "keys",
+                password_params=FAST_TEST_PARAMS,
+                demo_accounts=True,
             )
             port = await server.start("127.0.0.1", 0)
             owner_nodes = {report["node"] for report in await server.pool.ready()}
@@ -44,7 +52,13 @@ async def main() -> dict:
 
             sold = await asyncio.to_thread(drive)
             await server.stop()
-            return {"nodes": len(ray.nodes()), "owner_nodes": sorted(owner_nodes), "data_node": data_node.node_id, "head_node": ray.get_runtime_context().get_node_id(), "sold": sold}
+            return {
+                "nodes": len(ray.nodes()),
+                "owner_nodes": sorted(owner_nodes),
+                "data_node": data_node.node_id,
+                "head_node": ray.get_runtime_context().get_node_id(),
+                "sold": sold,
+            }
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -31,7 +31,10 @@ def wait_until(predicate: Callable[[], T], timeout_s: float, what: str, poll_s: 
 
 
 async def wait_until_async(
-    predicate: Callable[[], T | Awaitable[T]], timeout_s: float, what: str, poll_s: float = POLL_S,
+    predicate: Callable[[], T | Awaitable[T]],
+    timeout_s: float,
+    what: str,
+    poll_s: float = POLL_S,
 ) -> T:
     """As wait_until, inside an event loop; `predicate` may be a coroutine function."""
     give_up_at = time.monotonic() + timeout_s

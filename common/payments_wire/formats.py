@@ -49,7 +49,9 @@ DECLINE_REASONS = tuple(DECLINE_CODES)
 
 def check_merchant_no(field_name: str, value: str) -> None:
     if not (value and len(value) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(value)):
-        raise ValueError(f"{field_name}: {value!r} is not a merchant number (letters, digits, _ and -, at most {MAX_MERCHANT_NO_CHARS})")
+        raise ValueError(
+            f"{field_name}: {value!r} is not a merchant number (letters, digits, _ and -, at most {MAX_MERCHANT_NO_CHARS})"
+        )
 
 
 def check_amount_fen(field_name: str, value: int) -> None:
@@ -62,7 +64,7 @@ YUAN = re.compile(r"(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?")
 
 
 def yuan_to_fen(text: str) -> int:
-    """"12.34" → 1234, exactly: by string, never through a float."""
+    """ "12.34" → 1234, exactly: by string, never through a float."""
     match = YUAN.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not an amount in yuan")
@@ -147,6 +149,17 @@ ALIPAY_TIME = "%Y-%m-%d %H:%M:%S"
 WEPAY_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 # WePay's trade bill: a header line, one line per payment or refund with every field written
 # after a backtick (so spreadsheets keep long numbers as text), then a summary header and line.
-WEPAY_BILL_HEADER = ["交易时间", "公众账号ID", "商户号", "微信订单号", "商户订单号", "交易状态", "订单金额", "微信退款单号", "商户退款单号", "退款金额"]
+WEPAY_BILL_HEADER = [
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "微信订单号",
+    "商户订单号",
+    "交易状态",
+    "订单金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+]
 WEPAY_BILL_SUMMARY = ["总交易单数", "应结订单总金额", "退款总金额"]
 ALIPAY_BILL_HEADER = ["支付宝交易号", "商户订单号", "业务类型", "商品名称", "完成时间", "订单金额（元）", "退款批次号"]

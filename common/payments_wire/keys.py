@@ -152,7 +152,9 @@ def write_public(path: Path, data: bytes) -> None:
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_pem(key: rsa.RSAPublicKey) -> bytes:
@@ -195,7 +197,10 @@ def ensure_sandbox_keys(directory: Path) -> bool:
             made = True
         if "api_v3_key" in files and not (directory / files["api_v3_key"]).exists():
             alphabet = string.ascii_letters + string.digits
-            write_private(directory / files["api_v3_key"], "".join(secrets.choice(alphabet) for _ in range(API_V3_KEY_CHARS)).encode())
+            write_private(
+                directory / files["api_v3_key"],
+                "".join(secrets.choice(alphabet) for _ in range(API_V3_KEY_CHARS)).encode(),
+            )
             made = True
     return made
 
@@ -226,7 +231,12 @@ def write_merchant_json(directory: Path, base_urls: Mapping[str, str]) -> Path:
         if "api_v3_key" in files:
             entry["api_v3_key"] = files["api_v3_key"]
         providers[name] = entry
-    document = {"format": FORMAT, "sandbox": True, "note": "keyun sandbox-pay: a sandbox, no real money moves", "providers": providers}
+    document = {
+        "format": FORMAT,
+        "sandbox": True,
+        "note": "keyun sandbox-pay: a sandbox, no real money moves",
+        "providers": providers,
+    }
     path = directory / MERCHANT_JSON
     write_public(path, (json.dumps(document, indent=2) + "\n").encode())
     return path

@@ -18,12 +18,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from keyun.common.payments_wire.formats import CLOSED, MAX_MERCHANT_NO_CHARS, MERCHANT_NO, NOTPAY, PAID, REFUNDED, Method
+from keyun.common.payments_wire.formats import (
+    CLOSED,
+    MAX_MERCHANT_NO_CHARS,
+    MERCHANT_NO,
+    NOTPAY,
+    PAID,
+    REFUNDED,
+    Method,
+)
 from keyun.engine.commands import MAX_PROVIDER_ID_CHARS, PROVIDER_ID
 
 PAYMENT_STATES = (NOTPAY, PAID, CLOSED, REFUNDED)
 REFUND_PROCESSING, REFUND_SUCCESS = "PROCESSING", "SUCCESS"
 PAY, REFUND = "PAY", "REFUND"
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentStart:
@@ -147,14 +156,21 @@ def check_amount(notification: Notification, expected_fen: int) -> None:
     The provider's signature proves the provider said it, not that it is what Keyun asked for (a
     payment created with another amount, or a merchant-side mistake)."""
     if notification.amount_fen != expected_fen:
-        raise BadNotification(BAD_AMOUNT, f"order {notification.merchant_order_no}: paid {notification.amount_fen} fen, expected {expected_fen} fen")
+        raise BadNotification(
+            BAD_AMOUNT,
+            f"order {notification.merchant_order_no}: paid {notification.amount_fen} fen, expected {expected_fen} fen",
+        )
 
 
 def recordable(merchant_order_no: str, provider_txn_id: str) -> bool:
     """A notification's ids are ones an order's owner can record (see RecordPayment)."""
     return bool(
-        merchant_order_no and len(merchant_order_no) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(merchant_order_no)
-        and provider_txn_id and len(provider_txn_id) <= MAX_PROVIDER_ID_CHARS and PROVIDER_ID.fullmatch(provider_txn_id)
+        merchant_order_no
+        and len(merchant_order_no) <= MAX_MERCHANT_NO_CHARS
+        and MERCHANT_NO.fullmatch(merchant_order_no)
+        and provider_txn_id
+        and len(provider_txn_id) <= MAX_PROVIDER_ID_CHARS
+        and PROVIDER_ID.fullmatch(provider_txn_id)
     )
 
 
@@ -167,7 +183,9 @@ class WalletProvider(Protocol):
 
     method: Method
 
-    async def create(self, merchant_order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int) -> PaymentStart: ...
+    async def create(
+        self, merchant_order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int
+    ) -> PaymentStart: ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now_ms: int) -> Notification:
         """Verify the signature (and decrypt, where the flavour encrypts); raise BadNotification."""
@@ -179,7 +197,9 @@ class WalletProvider(Protocol):
 
     async def query(self, merchant_order_no: str) -> PaymentStatus: ...
 
-    async def refund(self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult: ...
+    async def refund(
+        self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult: ...
 
     async def close(self, merchant_order_no: str) -> None: ...
 
@@ -198,7 +218,9 @@ class CardProvider(Protocol):
 
     async def authorize(self, terminal_id: str, merchant_order_no: str, amount_fen: int) -> CardApproval: ...
 
-    async def refund(self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult: ...
+    async def refund(
+        self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult: ...
 
     async def statement(self, day: date) -> list[StatementLine]: ...
 

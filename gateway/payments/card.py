@@ -75,7 +75,12 @@ class CardAcquirer(HttpClient):
 
     method = Method.CARD
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession | None = None,
+        clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
+    ):
         super().__init__(session)
         self.config = config
         self.clock_ms = clock_ms
@@ -96,7 +101,12 @@ class CardAcquirer(HttpClient):
             **fields,
         }
         params["signature"] = sign_unionpay(self.config.merchant_private_key, params)
-        status, _, raw = await self.send("POST", self.config.base_url + BACK_PATH, urllib.parse.urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
+        status, _, raw = await self.send(
+            "POST",
+            self.config.base_url + BACK_PATH,
+            urllib.parse.urlencode(params).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+        )
         if status != 200:
             raise ProviderUnavailable(f"HTTP_{status}", f"txnType {fields['txnType']}: the acquirer answered {status}")
         try:
@@ -104,7 +114,9 @@ class CardAcquirer(HttpClient):
         except (UnicodeDecodeError, ValueError):
             raise ProviderUnavailable("BAD_RESPONSE", "not a form answer") from None
         answer = dict(pairs)
-        if answer.get("certId") != self.config.provider_serial_no or not verify_unionpay(self.config.provider_public_key, answer):
+        if answer.get("certId") != self.config.provider_serial_no or not verify_unionpay(
+            self.config.provider_public_key, answer
+        ):
             raise ProviderUnavailable("BAD_RESPONSE_SIGNATURE", "the answer is not signed by the acquirer's key")
         code = answer.get("respCode", "")
         if code == APPROVED:
@@ -120,32 +132,65 @@ class CardAcquirer(HttpClient):
             raise ValueError(f"terminal_id: {terminal_id!r} is not a POS terminal id")
         check_merchant_no("merchant_order_no", merchant_order_no)
         check_amount_fen("amount_fen", amount_fen)
-        answer = await self._call({"txnType": TXN_CONSUME, "txnSubType": "01", "bizType": "000000", "termId": terminal_id, "orderId": merchant_order_no, "txnAmt": str(amount_fen), "currencyCode": "156"})
+        answer = await self._call(
+            {
+                "txnType": TXN_CONSUME,
+                "txnSubType": "01",
+                "bizType": "000000",
+                "termId": terminal_id,
+                "orderId": merchant_order_no,
+                "txnAmt": str(amount_fen),
+                "currencyCode": "156",
+            }
+        )
         try:
-            return CardApproval(answer["authCode"], answer["queryId"], _fen(answer["txnAmt"]), parse_china_time(answer["txnTime"], UNIONPAY_TIME))
+            return CardApproval(
+                answer["authCode"],
+                answer["queryId"],
+                _fen(answer["txnAmt"]),
+                parse_china_time(answer["txnTime"], UNIONPAY_TIME),
+            )
         except (KeyError, ValueError):
             raise ProviderUnavailable("BAD_RESPONSE", "an approval without authCode, queryId or amount") from None
 
-    async def refund(self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult:
+    async def refund(
+        self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult:
         check_merchant_no("merchant_order_no", merchant_order_no)
         check_merchant_no("merchant_refund_no", merchant_refund_no)
         check_amount_fen("amount_fen", amount_fen)
         if amount_fen > total_fen:
             raise ValueError(f"amount_fen: a refund of {amount_fen} fen is more than the {total_fen} fen paid")
-        answer = await self._call({"txnType": TXN_REFUND, "txnSubType": "00", "bizType": "000000", "orderId": merchant_refund_no, "origOrderId": merchant_order_no, "txnAmt": str(amount_fen), "currencyCode": "156"})
+        answer = await self._call(
+            {
+                "txnType": TXN_REFUND,
+                "txnSubType": "00",
+                "bizType": "000000",
+                "orderId": merchant_refund_no,
+                "origOrderId": merchant_order_no,
+                "txnAmt": str(amount_fen),
+                "currencyCode": "156",
+            }
+        )
         if not answer.get("queryId"):
             raise ProviderUnavailable("BAD_RESPONSE", "a refund without queryId")
         return RefundResult(self.method, merchant_refund_no, answer["queryId"], amount_fen, REFUND_SUCCESS)
 
     async def statement(self, day: date) -> list[StatementLine]:
-        answer = await self._call({"txnType": TXN_FILE, "txnSubType": "01", "bizType": "000000", "fileType": "00", "settleDate": day.strftime("%Y%m%d")})
+        answer = await self._call(
+            {
+                "txnType": TXN_FILE,
+                "txnSubType": "01",
+                "bizType": "000000",
+                "fileType": "00",
+                "settleDate": day.strftime("%Y%m%d"),
+            }
+        )
         try:
             text = base64.b64decode(answer["fileContent"], validate=True).decode("utf-8")
         except (KeyError, ValueError):
             raise ProviderUnavailable("BAD_RESPONSE", "a settlement answer without a readable file") from None
         return parse_card_file(text, day)
-
-
 
 
 def parse_card_file(text: str, day: date) -> list[StatementLine]:

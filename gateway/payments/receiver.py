@@ -48,7 +48,11 @@ class NotificationReceiver:
     """An aiohttp app receiving the wallets' notifications; start() it inside the gateway."""
 
     def __init__(
-        self, providers: Mapping[Method, WalletProvider], handle: Handler, registry: CollectorRegistry | None = None, now_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
+        self,
+        providers: Mapping[Method, WalletProvider],
+        handle: Handler,
+        registry: CollectorRegistry | None = None,
+        now_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
         refused: Callable[[str, str, str], Awaitable[None]] | None = None,
     ):
         """`registry`: the gateway's Prometheus registry (one receiver per registry); a private one if None."""
@@ -59,7 +63,12 @@ class NotificationReceiver:
         self.now_ms = now_ms
         self.duplicates_seen = 0
         self._seen: OrderedDict[tuple[Method, str], None] = OrderedDict()
-        self.notifications = Counter("keyun_payment_notifications_total", "Wallet notifications received, by provider and outcome", ["provider", "outcome"], registry=registry or CollectorRegistry())
+        self.notifications = Counter(
+            "keyun_payment_notifications_total",
+            "Wallet notifications received, by provider and outcome",
+            ["provider", "outcome"],
+            registry=registry or CollectorRegistry(),
+        )
         self.app = web.Application(client_max_size=MAX_NOTIFICATION_BYTES)
         self.app.router.add_post("/notify/{provider}", self._notify)
         self._runner: web.AppRunner | None = None
@@ -110,7 +119,12 @@ class NotificationReceiver:
         except BadNotification:
             raise
         except Exception as error:  # no ack, so the provider sends it again later
-            log.error("payment notification not recorded: provider=%s txn=%s error=%s", name, notification.provider_txn_id, type(error).__name__)
+            log.error(
+                "payment notification not recorded: provider=%s txn=%s error=%s",
+                name,
+                notification.provider_txn_id,
+                type(error).__name__,
+            )
             raise HandlerFailed from error
 
     def _remember(self, notification: Notification) -> None:
@@ -128,4 +142,6 @@ class NotificationReceiver:
 
 def _refusal(status: int, reason: str) -> web.Response:
     """WeChat Pay's failure shape; to Alipay anything but `success` is a failure too."""
-    return web.Response(status=status, body=json.dumps({"code": "FAIL", "message": reason}).encode(), content_type="application/json")
+    return web.Response(
+        status=status, body=json.dumps({"code": "FAIL", "message": reason}).encode(), content_type="application/json"
+    )

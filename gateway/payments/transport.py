@@ -8,7 +8,6 @@ request.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 import aiohttp
@@ -37,16 +36,22 @@ class HttpClient:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S))
         return self._session
 
-    async def send(self, method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None) -> tuple[int, Mapping[str, str], bytes]:
+    async def send(
+        self, method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Mapping[str, str], bytes]:
         """One request; (status, headers, body).  Network trouble is ProviderUnavailable."""
         session = await self._http()
         try:
-            async with session.request(method, url, data=body or None, headers=dict(headers or {}), allow_redirects=False) as response:
+            async with session.request(
+                method, url, data=body or None, headers=dict(headers or {}), allow_redirects=False
+            ) as response:
                 data = await read_bounded(response, MAX_RESPONSE_BYTES)
                 if data is None:
-                    raise ProviderUnavailable("RESPONSE_TOO_LARGE", f"{method} {url}: more than {MAX_RESPONSE_BYTES} bytes")
+                    raise ProviderUnavailable(
+                        "RESPONSE_TOO_LARGE", f"{method} {url}: more than {MAX_RESPONSE_BYTES} bytes"
+                    )
                 return response.status, response.headers, data
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise ProviderUnavailable("NETWORK", f"{method} {url}: {type(error).__name__}") from None
 
     async def aclose(self) -> None:

@@ -60,8 +60,8 @@ from keyun.common.payments_wire.keys import ProviderConfig, rsa_sign, rsa_verify
 
 from .base import (
     BAD_SIGNATURE,
-    MAX_PROVIDER_ID_CHARS,
     MALFORMED,
+    MAX_PROVIDER_ID_CHARS,
     PAY,
     REFUND,
     REFUND_PROCESSING,
@@ -113,7 +113,10 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _check_fresh(timestamp_ms: int, now_ms: int) -> None:
     if abs(now_ms - timestamp_ms) > MAX_NOTIFICATION_SKEW_MS:
-        raise BadNotification(STALE, f"timestamp {(now_ms - timestamp_ms) // 1000} s from now, more than {MAX_NOTIFICATION_SKEW_MS // 1000} s")
+        raise BadNotification(
+            STALE,
+            f"timestamp {(now_ms - timestamp_ms) // 1000} s from now, more than {MAX_NOTIFICATION_SKEW_MS // 1000} s",
+        )
 
 
 # --- WePay ------------------------------------------------------------------------------------
@@ -134,7 +137,12 @@ class WePay(HttpClient):
 
     method = Method.WALLET_A
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession | None = None,
+        clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
+    ):
         super().__init__(session)
         assert config.api_v3_key, "WePay needs the API v3 key"
         self.config = config
@@ -149,7 +157,13 @@ class WePay(HttpClient):
         timestamp, nonce = str(self.clock_ms() // 1000), secrets.token_hex(NONCE_BYTES)
         message = f"{http_method}\n{url_path}\n{timestamp}\n{nonce}\n{body}\n".encode()
         signature = rsa_sign(self.config.merchant_private_key, message)
-        fields = {"mchid": self.config.merchant_id, "nonce_str": nonce, "timestamp": timestamp, "serial_no": self.config.merchant_serial_no, "signature": signature}
+        fields = {
+            "mchid": self.config.merchant_id,
+            "nonce_str": nonce,
+            "timestamp": timestamp,
+            "serial_no": self.config.merchant_serial_no,
+            "signature": signature,
+        }
         return f"{WEPAY_SCHEMA} " + ",".join(f'{k}="{v}"' for k, v in fields.items())
 
     async def _call(self, http_method: str, url_path: str, payload: dict | None = None) -> tuple[int, dict]:
@@ -157,11 +171,15 @@ class WePay(HttpClient):
         headers = {"Authorization": self.authorization(http_method, url_path, body), "Accept": "application/json"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        status, response_headers, raw = await self.send(http_method, self.config.base_url + url_path, body.encode(), headers)
+        status, response_headers, raw = await self.send(
+            http_method, self.config.base_url + url_path, body.encode(), headers
+        )
         self._verify_response(response_headers, raw, url_path)
         document = self._json(raw, url_path) if raw else {}
         if status >= 500:
-            raise ProviderUnavailable(document.get("code", f"HTTP_{status}"), f"{url_path}: {document.get('message', '')}")
+            raise ProviderUnavailable(
+                document.get("code", f"HTTP_{status}"), f"{url_path}: {document.get('message', '')}"
+            )
         if status >= 400:
             raise ProviderRefused(document.get("code", f"HTTP_{status}"), f"{url_path}: {document.get('message', '')}")
         return status, document
@@ -171,8 +189,12 @@ class WePay(HttpClient):
         timestamp, nonce = lower.get("wechatpay-timestamp", ""), lower.get("wechatpay-nonce", "")
         serial, signature = lower.get("wechatpay-serial", ""), lower.get("wechatpay-signature", "")
         message = f"{timestamp}\n{nonce}\n".encode() + raw + b"\n"
-        if serial != self.config.provider_serial_no or not rsa_verify(self.config.provider_public_key, message, signature):
-            raise ProviderUnavailable("BAD_RESPONSE_SIGNATURE", f"{url_path}: the answer is not signed by the platform key")
+        if serial != self.config.provider_serial_no or not rsa_verify(
+            self.config.provider_public_key, message, signature
+        ):
+            raise ProviderUnavailable(
+                "BAD_RESPONSE_SIGNATURE", f"{url_path}: the answer is not signed by the platform key"
+            )
 
     @staticmethod
     def _json(raw: bytes, url_path: str) -> dict:
@@ -186,7 +208,9 @@ class WePay(HttpClient):
 
     # -- the provider interface
 
-    async def create(self, merchant_order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int) -> PaymentStart:
+    async def create(
+        self, merchant_order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int
+    ) -> PaymentStart:
         _check_create(merchant_order_no, amount_fen, subject, notify_url)
         payload = {
             "appid": self.config.app_id,
@@ -200,7 +224,14 @@ class WePay(HttpClient):
         _, document = await self._call("POST", "/v3/pay/transactions/native", payload)
         try:
             code_url = document["code_url"]
-            return PaymentStart(self.method, merchant_order_no, document.get("prepay_id", ""), document.get("h5_url", code_url), code_url, expires_at_ms)
+            return PaymentStart(
+                self.method,
+                merchant_order_no,
+                document.get("prepay_id", ""),
+                document.get("h5_url", code_url),
+                code_url,
+                expires_at_ms,
+            )
         except (KeyError, TypeError):
             raise ProviderUnavailable("BAD_RESPONSE", "create: no code_url") from None
 
@@ -212,8 +243,12 @@ class WePay(HttpClient):
         except (KeyError, ValueError):
             raise BadNotification(MALFORMED, "missing or bad Wechatpay-* headers") from None
         if serial != self.config.provider_serial_no:
-            raise BadNotification(UNKNOWN_PROVIDER, "signed by a platform key this Keyun does not have (Wechatpay-Serial)")
-        if not rsa_verify(self.config.provider_public_key, f"{timestamp_s}\n{nonce}\n".encode() + body + b"\n", signature):
+            raise BadNotification(
+                UNKNOWN_PROVIDER, "signed by a platform key this Keyun does not have (Wechatpay-Serial)"
+            )
+        if not rsa_verify(
+            self.config.provider_public_key, f"{timestamp_s}\n{nonce}\n".encode() + body + b"\n", signature
+        ):
             raise BadNotification(BAD_SIGNATURE, "Wechatpay-Signature does not verify")
         _check_fresh(timestamp_s * 1000, now_ms)
         transaction = self._decrypt(self._envelope(body))
@@ -227,7 +262,12 @@ class WePay(HttpClient):
             paid_at_ms = parse_rfc3339(transaction["success_time"])
         except (KeyError, TypeError, ValueError):
             raise BadNotification(MALFORMED, "the transaction lacks a field") from None
-        if not (type(amount_fen) is int and isinstance(txn_id, str) and isinstance(order_no, str) and recordable(order_no, txn_id)):
+        if not (
+            type(amount_fen) is int
+            and isinstance(txn_id, str)
+            and isinstance(order_no, str)
+            and recordable(order_no, txn_id)
+        ):
             raise BadNotification(MALFORMED, "the transaction's ids or amount are not of their kind")
         return Notification(self.method, txn_id, order_no, amount_fen, paid_at_ms, _digest(body))
 
@@ -266,27 +306,46 @@ class WePay(HttpClient):
 
     async def query(self, merchant_order_no: str) -> PaymentStatus:
         check_merchant_no("merchant_order_no", merchant_order_no)
-        _, document = await self._call("GET", f"/v3/pay/transactions/out-trade-no/{merchant_order_no}?mchid={self.config.merchant_id}")
+        _, document = await self._call(
+            "GET", f"/v3/pay/transactions/out-trade-no/{merchant_order_no}?mchid={self.config.merchant_id}"
+        )
         try:
             state = WEPAY_STATES[document["trade_state"]]
             paid_at_ms = parse_rfc3339(document["success_time"]) if document.get("success_time") else 0
-            return PaymentStatus(self.method, document["out_trade_no"], state, document["amount"]["total"], document.get("transaction_id", ""), paid_at_ms)
+            return PaymentStatus(
+                self.method,
+                document["out_trade_no"],
+                state,
+                document["amount"]["total"],
+                document.get("transaction_id", ""),
+                paid_at_ms,
+            )
         except (KeyError, TypeError, ValueError):
             raise ProviderUnavailable("BAD_RESPONSE", "query: an answer without trade_state or amount") from None
 
-    async def refund(self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult:
+    async def refund(
+        self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult:
         _check_refund(merchant_order_no, merchant_refund_no, amount_fen, total_fen)
-        payload = {"out_trade_no": merchant_order_no, "out_refund_no": merchant_refund_no, "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"}}
+        payload = {
+            "out_trade_no": merchant_order_no,
+            "out_refund_no": merchant_refund_no,
+            "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"},
+        }
         _, document = await self._call("POST", "/v3/refund/domestic/refunds", payload)
         try:
             state = REFUND_SUCCESS if document["status"] == "SUCCESS" else REFUND_PROCESSING
-            return RefundResult(self.method, document["out_refund_no"], document["refund_id"], document["amount"]["refund"], state)
+            return RefundResult(
+                self.method, document["out_refund_no"], document["refund_id"], document["amount"]["refund"], state
+            )
         except (KeyError, TypeError):
             raise ProviderUnavailable("BAD_RESPONSE", "refund: an answer without refund_id or status") from None
 
     async def close(self, merchant_order_no: str) -> None:
         check_merchant_no("merchant_order_no", merchant_order_no)
-        await self._call("POST", f"/v3/pay/transactions/out-trade-no/{merchant_order_no}/close", {"mchid": self.config.merchant_id})
+        await self._call(
+            "POST", f"/v3/pay/transactions/out-trade-no/{merchant_order_no}/close", {"mchid": self.config.merchant_id}
+        )
 
     async def statement(self, day: date) -> list[StatementLine]:
         _, document = await self._call("GET", f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL")
@@ -302,8 +361,6 @@ class WePay(HttpClient):
         if hash_type != "SHA1" or hashlib.sha1(raw).hexdigest() != hash_value.lower():
             raise ProviderUnavailable("BAD_RESPONSE_SIGNATURE", "the bill does not match the hash in the signed answer")
         return parse_wepay_bill(raw.decode("utf-8"), day)
-
-
 
 
 def parse_wepay_bill(text: str, day: date) -> list[StatementLine]:
@@ -348,7 +405,12 @@ class AliPay(HttpClient):
 
     method = Method.WALLET_B
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession | None = None,
+        clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
+    ):
         super().__init__(session)
         self.config = config
         self.clock_ms = clock_ms
@@ -379,7 +441,9 @@ class AliPay(HttpClient):
 
     async def _call(self, api_method: str, biz: dict, notify_url: str = "") -> dict:
         body = urllib.parse.urlencode(self.signed_params(api_method, biz, notify_url)).encode()
-        status, _, raw = await self.send("POST", self.gateway_url, body, {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
+        status, _, raw = await self.send(
+            "POST", self.gateway_url, body, {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
+        )
         if status != 200:
             raise ProviderUnavailable(f"HTTP_{status}", f"{api_method}: the gateway answered {status}")
         response = self._verified_response(raw, api_method.replace(".", "_") + "_response")
@@ -408,9 +472,16 @@ class AliPay(HttpClient):
             raise ProviderUnavailable("BAD_RESPONSE_SIGNATURE", f"{key}: the answer is not signed by Alipay's key")
         return document[key]
 
-    async def create(self, merchant_order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int) -> PaymentStart:
+    async def create(
+        self, merchant_order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int
+    ) -> PaymentStart:
         _check_create(merchant_order_no, amount_fen, subject, notify_url)
-        biz = {"out_trade_no": merchant_order_no, "total_amount": fen_to_yuan(amount_fen), "subject": subject, "time_expire": china_time(expires_at_ms).strftime(ALIPAY_TIME)}
+        biz = {
+            "out_trade_no": merchant_order_no,
+            "total_amount": fen_to_yuan(amount_fen),
+            "subject": subject,
+            "time_expire": china_time(expires_at_ms).strftime(ALIPAY_TIME),
+        }
         response = await self._call("alipay.trade.precreate", biz, notify_url)
         qr_code = response.get("qr_code")
         if not isinstance(qr_code, str) or not qr_code:
@@ -429,7 +500,11 @@ class AliPay(HttpClient):
             raise BadNotification(MALFORMED, "a parameter given twice")
         if params.get("sign_type") != "RSA2" or not params.get("sign"):
             raise BadNotification(MALFORMED, "no RSA2 sign")
-        if not rsa_verify(self.config.provider_public_key, sorted_params(params, exclude=("sign", "sign_type")).encode(), params["sign"]):
+        if not rsa_verify(
+            self.config.provider_public_key,
+            sorted_params(params, exclude=("sign", "sign_type")).encode(),
+            params["sign"],
+        ):
             raise BadNotification(BAD_SIGNATURE, "sign does not verify")
         if params.get("app_id") != self.config.app_id:
             raise BadNotification(UNKNOWN_PROVIDER, "a notification for another app_id")
@@ -453,17 +528,32 @@ class AliPay(HttpClient):
         check_merchant_no("merchant_order_no", merchant_order_no)
         response = await self._call("alipay.trade.query", {"out_trade_no": merchant_order_no})
         try:
-            paid_at_ms = parse_china_time(response["send_pay_date"], ALIPAY_TIME) if response.get("send_pay_date") else 0
+            paid_at_ms = (
+                parse_china_time(response["send_pay_date"], ALIPAY_TIME) if response.get("send_pay_date") else 0
+            )
             state = ALIPAY_STATES[response["trade_status"]]
             # A closed trade that had been paid was closed by refunding all of it.
             state = REFUNDED if state == CLOSED and paid_at_ms else state
-            return PaymentStatus(self.method, response["out_trade_no"], state, yuan_to_fen(response["total_amount"]), response.get("trade_no", "") if paid_at_ms else "", paid_at_ms)
+            return PaymentStatus(
+                self.method,
+                response["out_trade_no"],
+                state,
+                yuan_to_fen(response["total_amount"]),
+                response.get("trade_no", "") if paid_at_ms else "",
+                paid_at_ms,
+            )
         except (KeyError, ValueError):
             raise ProviderUnavailable("BAD_RESPONSE", "query: an answer without trade_status or total_amount") from None
 
-    async def refund(self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int) -> RefundResult:
+    async def refund(
+        self, merchant_order_no: str, merchant_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult:
         _check_refund(merchant_order_no, merchant_refund_no, amount_fen, total_fen)
-        biz = {"out_trade_no": merchant_order_no, "refund_amount": fen_to_yuan(amount_fen), "out_request_no": merchant_refund_no}
+        biz = {
+            "out_trade_no": merchant_order_no,
+            "refund_amount": fen_to_yuan(amount_fen),
+            "out_request_no": merchant_refund_no,
+        }
         response = await self._call("alipay.trade.refund", biz)
         trade_no = response.get("trade_no")
         if not trade_no:
@@ -471,14 +561,18 @@ class AliPay(HttpClient):
         # Alipay refunds synchronously: code 10000 means done (a repeated request answers fund_change
         # N, "no money moved this time", for a refund that was made already).  It names a refund by
         # its trade and the merchant's request number.
-        return RefundResult(self.method, merchant_refund_no, alipay_refund_id(trade_no, merchant_refund_no), amount_fen, REFUND_SUCCESS)
+        return RefundResult(
+            self.method, merchant_refund_no, alipay_refund_id(trade_no, merchant_refund_no), amount_fen, REFUND_SUCCESS
+        )
 
     async def close(self, merchant_order_no: str) -> None:
         check_merchant_no("merchant_order_no", merchant_order_no)
         await self._call("alipay.trade.close", {"out_trade_no": merchant_order_no})
 
     async def statement(self, day: date) -> list[StatementLine]:
-        response = await self._call("alipay.data.dataservice.bill.downloadurl.query", {"bill_type": "trade", "bill_date": day.isoformat()})
+        response = await self._call(
+            "alipay.data.dataservice.bill.downloadurl.query", {"bill_type": "trade", "bill_date": day.isoformat()}
+        )
         url = response.get("bill_download_url")
         if not url:
             raise ProviderUnavailable("BAD_RESPONSE", "no bill_download_url")
@@ -499,8 +593,6 @@ def alipay_refund_id(trade_no: str, merchant_refund_no: str) -> str:
     if digest_chars < MIN_REFUND_DIGEST_CHARS:
         raise ProviderUnavailable("BAD_RESPONSE", "refund: a trade_no too long to name the refund by")
     return f"{trade_no}:{hashlib.sha256(merchant_refund_no.encode()).hexdigest()[:digest_chars]}"
-
-
 
 
 def parse_alipay_bill(text: str, day: date) -> list[StatementLine]:

@@ -48,7 +48,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keyun.common.clock import SYSTEM_CLOCK
-from keyun.common.platform import on_stop_signals
 from keyun.common.payments_wire.formats import (
     ALIPAY_BILL_HEADER,
     ALIPAY_TIME,
@@ -84,8 +83,8 @@ from keyun.common.payments_wire.formats import (
 )
 from keyun.common.payments_wire.keys import (
     PROVIDERS,
-    KeysError,
     SANDBOX_IDS,
+    KeysError,
     ensure_sandbox_keys,
     key_files,
     key_serial,
@@ -98,6 +97,7 @@ from keyun.common.payments_wire.keys import (
     write_merchant_json,
     write_private,
 )
+from keyun.common.platform import on_stop_signals
 
 DEFAULT_PORT = 8090
 DEFAULT_KEYS_DIR = Path("sandbox-pay-keys")
@@ -179,7 +179,9 @@ class Ledger:
                 self.payments[(payment.provider, payment.merchant_order_no)] = payment
             self.last_number = int(document["last_number"])
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise StateFileError(f"{path}: not a sandbox state file ({type(error).__name__}); move it away to start afresh") from None
+            raise StateFileError(
+                f"{path}: not a sandbox state file ({type(error).__name__}); move it away to start afresh"
+            ) from None
 
     def get(self, provider: str, order_no: str) -> Payment | None:
         return self.payments.get((provider, order_no))
@@ -244,7 +246,16 @@ def load_sides(keys_dir: Path) -> dict[str, Side]:
         provider_private = load_private_key(keys_dir / files["provider_private_key"])
         merchant_id, app_id = SANDBOX_IDS[name]
         api_v3_key = read_secret(keys_dir / files["api_v3_key"]) if "api_v3_key" in files else b""
-        sides[name] = Side(name, merchant_id, app_id, key_serial(merchant_public), key_serial(provider_private.public_key()), merchant_public, provider_private, api_v3_key)
+        sides[name] = Side(
+            name,
+            merchant_id,
+            app_id,
+            key_serial(merchant_public),
+            key_serial(provider_private.public_key()),
+            merchant_public,
+            provider_private,
+            api_v3_key,
+        )
     return sides
 
 
@@ -276,7 +287,9 @@ def _json_error(status: int, code: str, message: str) -> web.Response:
 
 
 class Sandbox:
-    def __init__(self, keys_dir: Path, state_path: Path | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms):
+    def __init__(
+        self, keys_dir: Path, state_path: Path | None = None, clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms
+    ):
         self.keys_dir = keys_dir
         ensure_sandbox_keys(keys_dir)
         self.sides = load_sides(keys_dir)
@@ -356,7 +369,9 @@ class Sandbox:
 
     # -- shared rules of payments
 
-    def create(self, provider: str, order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int) -> Payment:
+    def create(
+        self, provider: str, order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at_ms: int
+    ) -> Payment:
         try:
             check_merchant_no("out_trade_no", order_no)
             check_amount_fen("amount", amount_fen)
@@ -385,7 +400,11 @@ class Sandbox:
 
     def mark_paid(self, payment: Payment) -> None:
         if payment.state != NOTPAY:
-            raise SandboxError(409, "ORDER_" + payment.state, f"{payment.merchant_order_no} is {payment.state}, not waiting for payment")
+            raise SandboxError(
+                409,
+                "ORDER_" + payment.state,
+                f"{payment.merchant_order_no} is {payment.state}, not waiting for payment",
+            )
         prefix = {"wepay": "4200", "alipay": "", "card": ""}[payment.provider]
         payment.provider_txn_id = self.txn_id(prefix, 28 if payment.provider != "card" else 21)
         payment.paid_at_ms = self.now_ms()
@@ -399,9 +418,15 @@ class Sandbox:
                 raise SandboxError(400, "INVALID_REQUEST", f"refund {refund_no} was made for another amount")
             return done, False
         if payment.state not in (PAID, REFUNDED):
-            raise SandboxError(400, "TRADE_STATUS_ERROR", f"{payment.merchant_order_no} is {payment.state}: nothing to refund")
+            raise SandboxError(
+                400, "TRADE_STATUS_ERROR", f"{payment.merchant_order_no} is {payment.state}: nothing to refund"
+            )
         if amount_fen <= 0 or payment.refunded_fen + amount_fen > payment.amount_fen:
-            raise SandboxError(400, "REFUND_EXCEEDED", f"refunds would be {payment.refunded_fen + amount_fen} fen of {payment.amount_fen} fen paid")
+            raise SandboxError(
+                400,
+                "REFUND_EXCEEDED",
+                f"refunds would be {payment.refunded_fen + amount_fen} fen of {payment.amount_fen} fen paid",
+            )
         refund = Refund(refund_no, self.txn_id(prefix, 29), amount_fen, self.now_ms())
         payment.refunds.append(refund)
         if payment.refunded_fen == payment.amount_fen:
@@ -423,7 +448,12 @@ class Sandbox:
             if isinstance(document, bytes):  # a bill file: not signed, its hash was
                 return web.Response(status=status, body=document, content_type="text/csv", charset="utf-8")
             raw = json.dumps(document, ensure_ascii=False).encode() if document is not None else b""
-            return web.Response(status=status, body=raw, headers=self._wepay_signature(side, raw), content_type="application/json" if raw else None)
+            return web.Response(
+                status=status,
+                body=raw,
+                headers=self._wepay_signature(side, raw),
+                content_type="application/json" if raw else None,
+            )
 
         return endpoint
 
@@ -431,39 +461,76 @@ class Sandbox:
         header = request.headers.get("Authorization", "")
         schema, _, rest = header.partition(" ")
         fields = dict(re.findall(r'(\w+)="([^"]*)"', rest))
-        if schema != WEPAY_SCHEMA or fields.get("mchid") != side.merchant_id or fields.get("serial_no") != side.merchant_serial_no:
+        if (
+            schema != WEPAY_SCHEMA
+            or fields.get("mchid") != side.merchant_id
+            or fields.get("serial_no") != side.merchant_serial_no
+        ):
             raise SandboxError(401, "SIGN_ERROR", "no WECHATPAY2-SHA256-RSA2048 authorization for this merchant")
         try:
             skew_ms = abs(self.now_ms() - int(fields["timestamp"]) * 1000)
         except (KeyError, ValueError):
             raise SandboxError(401, "SIGN_ERROR", "no timestamp") from None
-        message = f"{request.method}\n{request.raw_path}\n{fields['timestamp']}\n{fields.get('nonce_str', '')}\n".encode() + body + b"\n"
-        if skew_ms > MAX_NOTIFICATION_SKEW_MS or not rsa_verify(side.merchant_public_key, message, fields.get("signature", "")):
+        message = (
+            f"{request.method}\n{request.raw_path}\n{fields['timestamp']}\n{fields.get('nonce_str', '')}\n".encode()
+            + body
+            + b"\n"
+        )
+        if skew_ms > MAX_NOTIFICATION_SKEW_MS or not rsa_verify(
+            side.merchant_public_key, message, fields.get("signature", "")
+        ):
             raise SandboxError(401, "SIGN_ERROR", "the signature does not verify")
 
     def _wepay_signature(self, side: Side, body: bytes, spoil: bool = False) -> dict[str, str]:
         timestamp, nonce = str(self.now_ms() // 1000), secrets.token_hex(16)
         signature = rsa_sign(side.provider_private_key, f"{timestamp}\n{nonce}\n".encode() + body + b"\n")
-        return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce, "Wechatpay-Signature": _spoil(signature) if spoil else signature, "Wechatpay-Serial": side.provider_serial_no}
+        return {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": _spoil(signature) if spoil else signature,
+            "Wechatpay-Serial": side.provider_serial_no,
+        }
 
     async def wepay_create(self, request: web.Request, side: Side, body: bytes) -> tuple[int, dict]:
         try:
             order = json.loads(body)
-            if (order["appid"], order["mchid"]) != (side.app_id, side.merchant_id) or order["amount"].get("currency", "CNY") != "CNY":
+            if (order["appid"], order["mchid"]) != (side.app_id, side.merchant_id) or order["amount"].get(
+                "currency", "CNY"
+            ) != "CNY":
                 raise SandboxError(400, "PARAM_ERROR", "appid, mchid or currency is not this merchant's")
-            args = (order["out_trade_no"], order["amount"]["total"], order["description"], order["notify_url"], parse_rfc3339(order["time_expire"]))
+            args = (
+                order["out_trade_no"],
+                order["amount"]["total"],
+                order["description"],
+                order["notify_url"],
+                parse_rfc3339(order["time_expire"]),
+            )
         except (ValueError, KeyError, TypeError):
             raise SandboxError(400, "PARAM_ERROR", "a field is missing or malformed") from None
         payment = self.create("wepay", *args)
-        payment.prepay_id = payment.prepay_id or "wx" + china_time(self.now_ms()).strftime("%Y%m%d%H%M%S") + secrets.token_hex(9)
+        payment.prepay_id = payment.prepay_id or "wx" + china_time(self.now_ms()).strftime(
+            "%Y%m%d%H%M%S"
+        ) + secrets.token_hex(9)
         url = self.pay_url("wepay", payment.merchant_order_no)
         # A real code_url is weixin://...; the sandbox's opens its own page, so a phone can scan it.
         return 200, {"code_url": url, "h5_url": url, "prepay_id": payment.prepay_id}
 
     async def wepay_query(self, request: web.Request, side: Side, body: bytes) -> tuple[int, dict]:
         payment = self.found("wepay", request.match_info["no"])
-        state = {NOTPAY: "NOTPAY", PAID: "REFUND" if payment.refunds else "SUCCESS", CLOSED: "CLOSED", REFUNDED: "REFUND"}[payment.state]
-        document = {"appid": side.app_id, "mchid": side.merchant_id, "out_trade_no": payment.merchant_order_no, "trade_state": state, "trade_type": "NATIVE", "amount": {"total": payment.amount_fen, "currency": "CNY"}}
+        state = {
+            NOTPAY: "NOTPAY",
+            PAID: "REFUND" if payment.refunds else "SUCCESS",
+            CLOSED: "CLOSED",
+            REFUNDED: "REFUND",
+        }[payment.state]
+        document = {
+            "appid": side.app_id,
+            "mchid": side.merchant_id,
+            "out_trade_no": payment.merchant_order_no,
+            "trade_state": state,
+            "trade_type": "NATIVE",
+            "amount": {"total": payment.amount_fen, "currency": "CNY"},
+        }
         if payment.paid_at_ms:
             document |= {"transaction_id": payment.provider_txn_id, "success_time": rfc3339(payment.paid_at_ms)}
         return 200, document
@@ -492,7 +559,15 @@ class Sandbox:
             refund, _ = self.refund(payment, refund_no, amount_fen, "50")
         except SandboxError as error:
             raise SandboxError(error.status, "INVALID_REQUEST", error.message) from None
-        return 200, {"refund_id": refund.provider_refund_id, "out_refund_no": refund.refund_no, "transaction_id": payment.provider_txn_id, "out_trade_no": order_no, "status": "SUCCESS", "success_time": rfc3339(refund.at_ms), "amount": {"refund": refund.amount_fen, "total": payment.amount_fen, "currency": "CNY"}}
+        return 200, {
+            "refund_id": refund.provider_refund_id,
+            "out_refund_no": refund.refund_no,
+            "transaction_id": payment.provider_txn_id,
+            "out_trade_no": order_no,
+            "status": "SUCCESS",
+            "success_time": rfc3339(refund.at_ms),
+            "amount": {"refund": refund.amount_fen, "total": payment.amount_fen, "currency": "CNY"},
+        }
 
     async def wepay_bill(self, request: web.Request, side: Side, body: bytes) -> tuple[int, dict]:
         try:
@@ -501,7 +576,11 @@ class Sandbox:
             raise SandboxError(400, "PARAM_ERROR", "bill_date: YYYY-MM-DD") from None
         content = self.wepay_bill_text(side, day).encode()
         token = self.keep_bill(content)
-        return 200, {"hash_type": "SHA1", "hash_value": hashlib.sha1(content).hexdigest(), "download_url": f"{self.base_url}/v3/billdownload/file?token={token}"}
+        return 200, {
+            "hash_type": "SHA1",
+            "hash_value": hashlib.sha1(content).hexdigest(),
+            "download_url": f"{self.base_url}/v3/billdownload/file?token={token}",
+        }
 
     async def wepay_bill_file(self, request: web.Request, side: Side, body: bytes) -> tuple[int, bytes]:
         content = self.bills.get(request.query.get("token", ""))
@@ -518,13 +597,37 @@ class Sandbox:
             when = china_time(at_ms).strftime(ALIPAY_TIME)
             if kind == "PAY":
                 paid += payment.amount_fen
-                row = [when, side.app_id, side.merchant_id, payment.provider_txn_id, payment.merchant_order_no, "SUCCESS", fen_to_yuan(payment.amount_fen), "0", "0", "0.00"]
+                row = [
+                    when,
+                    side.app_id,
+                    side.merchant_id,
+                    payment.provider_txn_id,
+                    payment.merchant_order_no,
+                    "SUCCESS",
+                    fen_to_yuan(payment.amount_fen),
+                    "0",
+                    "0",
+                    "0.00",
+                ]
             else:
                 refunded += refund.amount_fen
-                row = [when, side.app_id, side.merchant_id, payment.provider_txn_id, payment.merchant_order_no, "REFUND", "0.00", refund.provider_refund_id, refund.refund_no, fen_to_yuan(refund.amount_fen)]
+                row = [
+                    when,
+                    side.app_id,
+                    side.merchant_id,
+                    payment.provider_txn_id,
+                    payment.merchant_order_no,
+                    "REFUND",
+                    "0.00",
+                    refund.provider_refund_id,
+                    refund.refund_no,
+                    fen_to_yuan(refund.amount_fen),
+                ]
             writer.writerow([f"`{value}" for value in row])
         writer.writerow(WEPAY_BILL_SUMMARY)
-        writer.writerow([f"`{len(self.ledger.of_day('wepay', day))}", f"`{fen_to_yuan(paid)}", f"`{fen_to_yuan(refunded)}"])
+        writer.writerow(
+            [f"`{len(self.ledger.of_day('wepay', day))}", f"`{fen_to_yuan(paid)}", f"`{fen_to_yuan(refunded)}"]
+        )
         return out.getvalue()
 
     def keep_bill(self, content: bytes) -> str:
@@ -538,7 +641,9 @@ class Sandbox:
 
     async def alipay_gateway(self, request: web.Request) -> web.Response:
         side = self.sides["alipay"]
-        params = dict(urllib.parse.parse_qsl((await request.read()).decode("utf-8", errors="replace"), keep_blank_values=True))
+        params = dict(
+            urllib.parse.parse_qsl((await request.read()).decode("utf-8", errors="replace"), keep_blank_values=True)
+        )
         api_method = params.get("method", "")
         key = api_method.replace(".", "_") + "_response"
         handlers = {
@@ -548,10 +653,26 @@ class Sandbox:
             "alipay.trade.close": self.alipay_close,
             "alipay.data.dataservice.bill.downloadurl.query": self.alipay_bill,
         }
-        if params.get("app_id") != side.app_id or params.get("sign_type") != "RSA2" or not rsa_verify(side.merchant_public_key, sorted_params(params, exclude=("sign",)).encode(), params.get("sign", "")):
-            answer = {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": "验签出错"}
+        if (
+            params.get("app_id") != side.app_id
+            or params.get("sign_type") != "RSA2"
+            or not rsa_verify(
+                side.merchant_public_key, sorted_params(params, exclude=("sign",)).encode(), params.get("sign", "")
+            )
+        ):
+            answer = {
+                "code": "40002",
+                "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-signature",
+                "sub_msg": "验签出错",
+            }
         elif api_method not in handlers:
-            answer = {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-method", "sub_msg": "no such method"}
+            answer = {
+                "code": "40002",
+                "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-method",
+                "sub_msg": "no such method",
+            }
         else:
             try:
                 biz = json.loads(params.get("biz_content", ""))
@@ -559,28 +680,59 @@ class Sandbox:
             except SandboxError as error:
                 answer = {"code": "40004", "msg": "Business Failed", "sub_code": error.code, "sub_msg": error.message}
             except (ValueError, KeyError, TypeError):
-                answer = {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.missing-or-invalid-parameter", "sub_msg": "biz_content"}
+                answer = {
+                    "code": "40002",
+                    "msg": "Invalid Arguments",
+                    "sub_code": "isv.missing-or-invalid-parameter",
+                    "sub_msg": "biz_content",
+                }
         inner = json.dumps(answer, ensure_ascii=False)
         signature = rsa_sign(side.provider_private_key, inner.encode())
         return web.Response(text=f'{{"{key}":{inner},"sign":"{signature}"}}', content_type="application/json")
 
     def alipay_precreate(self, side: Side, params: dict, biz: dict) -> dict:
         expires_at_ms = parse_china_time(biz["time_expire"], ALIPAY_TIME)
-        payment = self._alipay_errors(lambda: self.create("alipay", biz["out_trade_no"], yuan_to_fen(biz["total_amount"]), biz["subject"], params.get("notify_url", ""), expires_at_ms))
+        payment = self._alipay_errors(
+            lambda: self.create(
+                "alipay",
+                biz["out_trade_no"],
+                yuan_to_fen(biz["total_amount"]),
+                biz["subject"],
+                params.get("notify_url", ""),
+                expires_at_ms,
+            )
+        )
         return {"out_trade_no": payment.merchant_order_no, "qr_code": self.pay_url("alipay", payment.merchant_order_no)}
 
     def alipay_query(self, side: Side, params: dict, biz: dict) -> dict:
         payment = self._alipay_errors(lambda: self.found("alipay", biz["out_trade_no"]))
-        status = {NOTPAY: "WAIT_BUYER_PAY", PAID: "TRADE_SUCCESS", CLOSED: "TRADE_CLOSED", REFUNDED: "TRADE_CLOSED"}[payment.state]
-        answer = {"out_trade_no": payment.merchant_order_no, "trade_status": status, "total_amount": fen_to_yuan(payment.amount_fen)}
+        status = {NOTPAY: "WAIT_BUYER_PAY", PAID: "TRADE_SUCCESS", CLOSED: "TRADE_CLOSED", REFUNDED: "TRADE_CLOSED"}[
+            payment.state
+        ]
+        answer = {
+            "out_trade_no": payment.merchant_order_no,
+            "trade_status": status,
+            "total_amount": fen_to_yuan(payment.amount_fen),
+        }
         if payment.paid_at_ms:
-            answer |= {"trade_no": payment.provider_txn_id, "send_pay_date": china_time(payment.paid_at_ms).strftime(ALIPAY_TIME)}
+            answer |= {
+                "trade_no": payment.provider_txn_id,
+                "send_pay_date": china_time(payment.paid_at_ms).strftime(ALIPAY_TIME),
+            }
         return answer
 
     def alipay_refund(self, side: Side, params: dict, biz: dict) -> dict:
         payment = self._alipay_errors(lambda: self.found("alipay", biz["out_trade_no"]))
-        refund, made = self._alipay_errors(lambda: self.refund(payment, biz["out_request_no"], yuan_to_fen(biz["refund_amount"]), "AR"))
-        return {"trade_no": payment.provider_txn_id, "out_trade_no": payment.merchant_order_no, "refund_fee": fen_to_yuan(payment.refunded_fen), "fund_change": "Y" if made else "N", "gmt_refund_pay": china_time(refund.at_ms).strftime(ALIPAY_TIME)}
+        refund, made = self._alipay_errors(
+            lambda: self.refund(payment, biz["out_request_no"], yuan_to_fen(biz["refund_amount"]), "AR")
+        )
+        return {
+            "trade_no": payment.provider_txn_id,
+            "out_trade_no": payment.merchant_order_no,
+            "refund_fee": fen_to_yuan(payment.refunded_fen),
+            "fund_change": "Y" if made else "N",
+            "gmt_refund_pay": china_time(refund.at_ms).strftime(ALIPAY_TIME),
+        }
 
     def alipay_close(self, side: Side, params: dict, biz: dict) -> dict:
         payment = self._alipay_errors(lambda: self.found("alipay", biz["out_trade_no"]))
@@ -599,9 +751,29 @@ class Sandbox:
         for at_ms, kind, payment, refund in self.ledger.of_day("alipay", day):
             when = china_time(at_ms).strftime(ALIPAY_TIME)
             if kind == "PAY":
-                writer.writerow([payment.provider_txn_id, payment.merchant_order_no, "交易", payment.subject, when, fen_to_yuan(payment.amount_fen), ""])
+                writer.writerow(
+                    [
+                        payment.provider_txn_id,
+                        payment.merchant_order_no,
+                        "交易",
+                        payment.subject,
+                        when,
+                        fen_to_yuan(payment.amount_fen),
+                        "",
+                    ]
+                )
             else:
-                writer.writerow([payment.provider_txn_id, payment.merchant_order_no, "退款", payment.subject, when, "-" + fen_to_yuan(refund.amount_fen), refund.refund_no])
+                writer.writerow(
+                    [
+                        payment.provider_txn_id,
+                        payment.merchant_order_no,
+                        "退款",
+                        payment.subject,
+                        when,
+                        "-" + fen_to_yuan(refund.amount_fen),
+                        refund.refund_no,
+                    ]
+                )
         out.write("#业务明细列表结束\n")
         return {"bill_download_url": f"{self.base_url}/alipay/bill/{self.keep_bill(out.getvalue().encode())}"}
 
@@ -617,16 +789,42 @@ class Sandbox:
         try:
             return action()
         except SandboxError as error:
-            code = {"ORDER_NOT_EXIST": "ACQ.TRADE_NOT_EXIST", "REFUND_EXCEEDED": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "TRADE_STATUS_ERROR": "ACQ.TRADE_STATUS_ERROR", "ORDER_NO_USED": "ACQ.CONTEXT_INCONSISTENT"}.get(error.code, "ACQ.INVALID_PARAMETER")
+            code = {
+                "ORDER_NOT_EXIST": "ACQ.TRADE_NOT_EXIST",
+                "REFUND_EXCEEDED": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                "TRADE_STATUS_ERROR": "ACQ.TRADE_STATUS_ERROR",
+                "ORDER_NO_USED": "ACQ.CONTEXT_INCONSISTENT",
+            }.get(error.code, "ACQ.INVALID_PARAMETER")
             raise SandboxError(error.status, code, error.message) from None
 
     # -- the card acquirer
 
     async def card_back(self, request: web.Request) -> web.Response:
         side = self.sides["card"]
-        params = dict(urllib.parse.parse_qsl((await request.read()).decode("utf-8", errors="replace"), keep_blank_values=True))
-        answer = {k: params.get(k, "") for k in ("version", "encoding", "signMethod", "txnType", "txnSubType", "bizType", "accessType", "merId", "orderId", "txnTime", "txnAmt")}
-        if params.get("certId") != side.merchant_serial_no or params.get("merId") != side.merchant_id or not verify_unionpay(side.merchant_public_key, params):
+        params = dict(
+            urllib.parse.parse_qsl((await request.read()).decode("utf-8", errors="replace"), keep_blank_values=True)
+        )
+        answer = {
+            k: params.get(k, "")
+            for k in (
+                "version",
+                "encoding",
+                "signMethod",
+                "txnType",
+                "txnSubType",
+                "bizType",
+                "accessType",
+                "merId",
+                "orderId",
+                "txnTime",
+                "txnAmt",
+            )
+        }
+        if (
+            params.get("certId") != side.merchant_serial_no
+            or params.get("merId") != side.merchant_id
+            or not verify_unionpay(side.merchant_public_key, params)
+        ):
             answer |= {"respCode": "11", "respMsg": "验证签名失败"}
         else:
             try:
@@ -654,7 +852,12 @@ class Sandbox:
             return {"queryId": refund.provider_refund_id, "origQryId": payment.provider_txn_id}
         if kind == TXN_FILE:
             day = date(int(params["settleDate"][:4]), int(params["settleDate"][4:6]), int(params["settleDate"][6:]))
-            return {"fileType": "00", "settleDate": params["settleDate"], "fileName": f"INN{params['settleDate']}.csv", "fileContent": base64.b64encode(self.card_file(day).encode()).decode()}
+            return {
+                "fileType": "00",
+                "settleDate": params["settleDate"],
+                "fileName": f"INN{params['settleDate']}.csv",
+                "fileContent": base64.b64encode(self.card_file(day).encode()).decode(),
+            }
         raise SandboxError(400, "40", f"txnType {kind} is not offered")
 
     def card_consume(self, params: dict) -> dict:
@@ -678,7 +881,13 @@ class Sandbox:
 
     @staticmethod
     def card_approval(payment: Payment) -> dict:
-        return {"queryId": payment.provider_txn_id, "authCode": payment.approval_code, "termId": payment.terminal_id, "txnAmt": str(payment.amount_fen), "txnTime": china_time(payment.paid_at_ms).strftime(UNIONPAY_TIME)}
+        return {
+            "queryId": payment.provider_txn_id,
+            "authCode": payment.approval_code,
+            "termId": payment.terminal_id,
+            "txnAmt": str(payment.amount_fen),
+            "txnTime": china_time(payment.paid_at_ms).strftime(UNIONPAY_TIME),
+        }
 
     def card_file(self, day: date) -> str:
         out = io.StringIO()
@@ -687,9 +896,21 @@ class Sandbox:
         for at_ms, kind, payment, refund in self.ledger.of_day("card", day):
             when = china_time(at_ms).strftime(UNIONPAY_TIME)
             if kind == "PAY":
-                writer.writerow([payment.provider_txn_id, payment.merchant_order_no, TXN_CONSUME, payment.amount_fen, when, "", ""])
+                writer.writerow(
+                    [payment.provider_txn_id, payment.merchant_order_no, TXN_CONSUME, payment.amount_fen, when, "", ""]
+                )
             else:
-                writer.writerow([refund.provider_refund_id, refund.refund_no, TXN_REFUND, refund.amount_fen, when, payment.provider_txn_id, payment.merchant_order_no])
+                writer.writerow(
+                    [
+                        refund.provider_refund_id,
+                        refund.refund_no,
+                        TXN_REFUND,
+                        refund.amount_fen,
+                        when,
+                        payment.provider_txn_id,
+                        payment.merchant_order_no,
+                    ]
+                )
         return out.getvalue()
 
     # -- notifications
@@ -717,14 +938,22 @@ class Sandbox:
             "amount": {"total": amount_fen, "payer_total": amount_fen, "currency": "CNY", "payer_currency": "CNY"},
         }
         nonce = secrets.token_urlsafe(9)[:12]
-        ciphertext = AESGCM(side.api_v3_key).encrypt(nonce.encode(), json.dumps(transaction, ensure_ascii=False).encode(), b"transaction")
+        ciphertext = AESGCM(side.api_v3_key).encrypt(
+            nonce.encode(), json.dumps(transaction, ensure_ascii=False).encode(), b"transaction"
+        )
         envelope = {
             "id": "EV-" + secrets.token_hex(10),
             "create_time": rfc3339(self.now_ms()),
             "resource_type": "encrypt-resource",
             "event_type": "TRANSACTION.SUCCESS",
             "summary": "支付成功",
-            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": "transaction", "nonce": nonce},
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": base64.b64encode(ciphertext).decode(),
+                "associated_data": "transaction",
+                "nonce": nonce,
+            },
         }
         body = json.dumps(envelope, ensure_ascii=False).encode()
         return {"Content-Type": "application/json"} | self._wepay_signature(side, body, spoil), body
@@ -752,7 +981,9 @@ class Sandbox:
         }
         signature = rsa_sign(side.provider_private_key, sorted_params(params, exclude=("sign", "sign_type")).encode())
         params |= {"sign_type": "RSA2", "sign": _spoil(signature) if spoil else signature}
-        return {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}, urllib.parse.urlencode(params).encode()
+        return {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}, urllib.parse.urlencode(
+            params
+        ).encode()
 
     @staticmethod
     def acknowledged(provider: str, status: int, body: bytes) -> bool:
@@ -768,17 +999,38 @@ class Sandbox:
             headers, body = self.notification(payment, spoiled)
             status, answer = await self._post(payment.notify_url, headers, body)
             acked = self.acknowledged(payment.provider, status, answer)
-            self._record(payment, {"kind": kind, "attempt": attempt, "status": status, "acked": acked, "tampered": spoiled, "at_ms": self.now_ms()})
+            self._record(
+                payment,
+                {
+                    "kind": kind,
+                    "attempt": attempt,
+                    "status": status,
+                    "acked": acked,
+                    "tampered": spoiled,
+                    "at_ms": self.now_ms(),
+                },
+            )
             if acked:
                 return True
-        self._record(payment, {"kind": kind, "attempt": len(NOTIFY_BACKOFF_MS), "status": 0, "acked": False, "tampered": None, "gave_up": True, "at_ms": self.now_ms()})
+        self._record(
+            payment,
+            {
+                "kind": kind,
+                "attempt": len(NOTIFY_BACKOFF_MS),
+                "status": 0,
+                "acked": False,
+                "tampered": None,
+                "gave_up": True,
+                "at_ms": self.now_ms(),
+            },
+        )
         return False
 
     async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         try:
             async with self.http.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 return response.status, await read_bounded(response, MAX_REQUEST_BYTES) or b""
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return 0, b""  # no answer: like a refusal, the notification is sent again
 
     def _record(self, payment: Payment, delivery: dict) -> None:
@@ -792,7 +1044,14 @@ class Sandbox:
         for _ in range(duplicates):
             await self.deliver(payment, "duplicate")
 
-    def pay_and_notify(self, payment: Payment, duplicates: int = 0, delay_ms: int = 0, out_of_order: bool = False, tamper: str | None = None) -> None:
+    def pay_and_notify(
+        self,
+        payment: Payment,
+        duplicates: int = 0,
+        delay_ms: int = 0,
+        out_of_order: bool = False,
+        tamper: str | None = None,
+    ) -> None:
         self.mark_paid(payment)
         self.ledger.save()
         chain = lambda: self.notify_chain(payment, duplicates, delay_ms, tamper)  # noqa: E731
@@ -837,8 +1096,17 @@ class Sandbox:
             payment = self._wallet_payment(body)
             duplicates, delay_ms = int(body.get("duplicates", 0)), int(body.get("delay_ms", 0))
             tamper, out_of_order = body.get("tamper"), body.get("out_of_order", False)
-            if not (0 <= duplicates <= MAX_DUPLICATES and 0 <= delay_ms <= MAX_DELAY_MS and tamper in TAMPERS and isinstance(out_of_order, bool)):
-                raise SandboxError(400, "BAD_REQUEST", f"duplicates 0..{MAX_DUPLICATES}, delay_ms 0..{MAX_DELAY_MS}, tamper signature|amount|null, out_of_order a boolean")
+            if not (
+                0 <= duplicates <= MAX_DUPLICATES
+                and 0 <= delay_ms <= MAX_DELAY_MS
+                and tamper in TAMPERS
+                and isinstance(out_of_order, bool)
+            ):
+                raise SandboxError(
+                    400,
+                    "BAD_REQUEST",
+                    f"duplicates 0..{MAX_DUPLICATES}, delay_ms 0..{MAX_DELAY_MS}, tamper signature|amount|null, out_of_order a boolean",
+                )
             self.pay_and_notify(payment, duplicates, delay_ms, out_of_order, tamper)
             return payment.view()
 
@@ -867,7 +1135,9 @@ class Sandbox:
         def outage(body: dict) -> dict:
             calls = body.get("calls")
             if body.get("provider") not in PROVIDERS or type(calls) is not int or not 0 <= calls <= MAX_OUTAGE_CALLS:
-                raise SandboxError(400, "BAD_REQUEST", f"provider: one of {', '.join(PROVIDERS)}; calls: 0 to {MAX_OUTAGE_CALLS}")
+                raise SandboxError(
+                    400, "BAD_REQUEST", f"provider: one of {', '.join(PROVIDERS)}; calls: 0 to {MAX_OUTAGE_CALLS}"
+                )
             self.outages[body["provider"]] = calls
             return {"provider": body["provider"], "calls": calls}
 
@@ -894,7 +1164,11 @@ class Sandbox:
 
     async def control_payments(self, request: web.Request) -> web.Response:
         provider, order_no = request.query.get("provider"), request.query.get("merchant_order_no")
-        payments = [p.view() for p in self.ledger.payments.values() if provider in (None, p.provider) and order_no in (None, p.merchant_order_no)]
+        payments = [
+            p.view()
+            for p in self.ledger.payments.values()
+            if provider in (None, p.provider) and order_no in (None, p.merchant_order_no)
+        ]
         return web.json_response({"sandbox": True, "note": SANDBOX_NOTE, "payments": payments})
 
     # -- pages for people
@@ -905,7 +1179,10 @@ class Sandbox:
             for p in list(self.ledger.payments.values())[-100:]
             if p.provider in WALLET_NAMES
         )
-        return _page("keyun sandbox-pay", f"<table><tr><th>provider</th><th>order</th><th>amount</th><th>state</th></tr>{rows}</table>")
+        return _page(
+            "keyun sandbox-pay",
+            f"<table><tr><th>provider</th><th>order</th><th>amount</th><th>state</th></tr>{rows}</table>",
+        )
 
     async def pay_page(self, request: web.Request) -> web.Response:
         provider, order_no = request.match_info["provider"], request.match_info["order"]
@@ -914,7 +1191,11 @@ class Sandbox:
             return _page("No such payment", "<p>The sandbox has no such payment.</p>", status=404)
         payment = self.found(provider, order_no)
         url = self.pay_url(provider, order_no)
-        button = "<form method='post'><button type='submit'>Pay</button></form>" if payment.state == NOTPAY else f"<p>This payment is {html.escape(payment.state)}.</p>"
+        button = (
+            "<form method='post'><button type='submit'>Pay</button></form>"
+            if payment.state == NOTPAY
+            else f"<p>This payment is {html.escape(payment.state)}.</p>"
+        )
         content = (
             f"<p>{html.escape(provider)} · order {html.escape(order_no)}</p>"
             f"<p class='amount'>¥{fen_to_yuan(payment.amount_fen)}</p><p>{html.escape(payment.subject)}</p>"
@@ -977,15 +1258,34 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; the control API has no authentication)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on, 0 for any free one (default {DEFAULT_PORT})")
-    parser.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"the sandbox's and the merchant's keys and merchant.json (default {DEFAULT_KEYS_DIR})")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; the control API has no authentication)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on, 0 for any free one (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--keys-dir",
+        type=Path,
+        default=DEFAULT_KEYS_DIR,
+        help=f"the sandbox's and the merchant's keys and merchant.json (default {DEFAULT_KEYS_DIR})",
+    )
     parser.add_argument("--state", type=Path, help="keep payments in this JSON file, so a restart remembers them")
-    parser.add_argument("--public-url", default="", help="the base URL Keyun and phones reach the sandbox at, written to merchant.json (default http://HOST:PORT)")
+    parser.add_argument(
+        "--public-url",
+        default="",
+        help="the base URL Keyun and phones reach the sandbox at, written to merchant.json (default http://HOST:PORT)",
+    )
 
 
 def add_verbs(verbs) -> None:
-    parser = verbs.add_parser("sandbox-pay", help="run the payment sandbox (plays WePay, AliPay and a card acquirer; no real money)", description=DESCRIPTION)
+    parser = verbs.add_parser(
+        "sandbox-pay",
+        help="run the payment sandbox (plays WePay, AliPay and a card acquirer; no real money)",
+        description=DESCRIPTION,
+    )
     add_arguments(parser)
 
 

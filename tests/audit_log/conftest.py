@@ -31,9 +31,17 @@ sys.exit(cli.run(parser.parse_args(sys.argv[1:])))
 def make_record(n: int, at_ms: int | None = None, **changes) -> AuditRecord:
     """The n-th record of a busy day: four clerks at two stations, a mix of actions and outcomes."""
     fields = dict(
-        record_id=f"rec-{n:06d}", at_ms=NOW_MS + n * 1000 if at_ms is None else at_ms, actor=f"clerk-{n % 4}", role="ticket_clerk",
-        device=f"counter-{n % 4}", station=("SJZ", "BD")[n % 2], source=f"ipv4:10.0.0.{n % 4}:5{n % 1000:04d}",
-        action=ACTIONS[n % len(ACTIONS)], target=f"K103-20261126-{n % 50:04d}", outcome=OUTCOMES[n % len(OUTCOMES)], detail=f"record {n}",
+        record_id=f"rec-{n:06d}",
+        at_ms=NOW_MS + n * 1000 if at_ms is None else at_ms,
+        actor=f"clerk-{n % 4}",
+        role="ticket_clerk",
+        device=f"counter-{n % 4}",
+        station=("SJZ", "BD")[n % 2],
+        source=f"ipv4:10.0.0.{n % 4}:5{n % 1000:04d}",
+        action=ACTIONS[n % len(ACTIONS)],
+        target=f"K103-20261126-{n % 50:04d}",
+        outcome=OUTCOMES[n % len(OUTCOMES)],
+        detail=f"record {n}",
     )
     fields.update(changes)
     return AuditRecord(**fields)

@@ -19,6 +19,7 @@ from keyun.persistence.audit_store import AuditStore
 from ..conftest import restarted
 from .conftest import DAY_MS, NOW_MS, data_directory, keyun_in_process, make_record
 
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -77,12 +78,18 @@ def test_malformed_values_from_an_owner_are_stored_as_a_record_that_says_so(tmp_
         bad_outcome = (*good.values()[:9], "not a reason", "")  # a bug upstream: the outcome is no reason name
         bad_id = make_record(3, at_ms=now_ms()).values()
         bad_id = (bad_id[0], "x" * 100, *bad_id[2:])  # too long a record id
-        batch = pack([good.values(), (*bad_outcome[:1], "rec-bad-outcome", *bad_outcome[2:]), bad_id, ("not", "enough")])
+        batch = pack(
+            [good.values(), (*bad_outcome[:1], "rec-bad-outcome", *bad_outcome[2:]), bad_id, ("not", "enough")]
+        )
         assert owner.apply_values(batch) == [1, 2, 3, 4]
         assert owner.apply_values(batch) == [1, 2, 3, 4]  # resent as the forwarder does: stored once
         stored = {seq: record for seq, record in owner.store.tail(10)}
         assert stored[1] == good
-        assert stored[2].record_id == "rec-bad-outcome" and stored[2].outcome == MALFORMED and "'not a reason'" in stored[2].detail
+        assert (
+            stored[2].record_id == "rec-bad-outcome"
+            and stored[2].outcome == MALFORMED
+            and "'not a reason'" in stored[2].detail
+        )
         assert stored[2].action == good.action and stored[2].actor == good.actor  # what could be kept is kept
         assert stored[3].record_id.startswith("malformed-") and stored[3].outcome == MALFORMED
         assert stored[4].record_id.startswith("malformed-") and stored[4].action == "unknown"
@@ -100,7 +107,9 @@ def test_a_killed_audit_owner_restarts_and_its_chain_continues(ray_session, tmp_
         assert ray.get(actor.apply.remote(first)) == [1, 2, 3, 4, 5]
         before = ray.get(actor.ready.remote())
         assert before["head_seq"] == 5 and before["records"] == 5
-        assert ray.get(audit_actor(instance, data_dir).ready.remote())["pid"] == before["pid"]  # found by name, not a second owner
+        assert (
+            ray.get(audit_actor(instance, data_dir).ready.remote())["pid"] == before["pid"]
+        )  # found by name, not a second owner
         head = ray.get(actor.head.remote())
         # An operator verifies from another process while the owner runs.
         assert keyun_in_process("audit", "verify", "--data-dir", str(data_dir)) == 0

@@ -32,7 +32,11 @@ def audit_records(draw, index: int = 0) -> AuditRecord:
     return AuditRecord(
         record_id=f"r{index}-{draw(st.integers(0, 10**6))}",
         at_ms=NOW_MS + draw(st.integers(0, 10**6)),
-        actor=draw(names), role=draw(names), device=draw(names), station=draw(names), source=draw(names),
+        actor=draw(names),
+        role=draw(names),
+        device=draw(names),
+        station=draw(names),
+        source=draw(names),
         action=draw(st.sampled_from(["keyun.v1.Sales/Sell", "keyun.v1.Sales/Refund", "login", "logout"])),
         target=draw(names),
         outcome=draw(st.sampled_from(["OK", "PERMISSION_DENIED", "BAD_CREDENTIALS"])),
@@ -41,11 +45,24 @@ def audit_records(draw, index: int = 0) -> AuditRecord:
 
 
 def record(n: int, **changes) -> AuditRecord:
-    base = AuditRecord(f"rec-{n}", NOW_MS + n, "acc-7", "clerk", "counter-3", "SJZ", "ipv4:10.0.0.8:51234", "keyun.v1.Sales/Sell", f"K103-20261126-{n:04d}", "OK")
+    base = AuditRecord(
+        f"rec-{n}",
+        NOW_MS + n,
+        "acc-7",
+        "clerk",
+        "counter-3",
+        "SJZ",
+        "ipv4:10.0.0.8:51234",
+        "keyun.v1.Sales/Sell",
+        f"K103-20261126-{n:04d}",
+        "OK",
+    )
     return msgspec.structs.replace(base, **changes)
 
 
-def build_chain(records: list[AuditRecord], anchor: tuple[int, bytes] = (0, GENESIS)) -> list[tuple[int, AuditRecord, bytes]]:
+def build_chain(
+    records: list[AuditRecord], anchor: tuple[int, bytes] = (0, GENESIS)
+) -> list[tuple[int, AuditRecord, bytes]]:
     seq, previous = anchor
     chain = []
     for item in records:
@@ -122,7 +139,12 @@ def test_a_swapped_pair_is_found_as_reordered(records, data):
     second = data.draw(st.integers(first + 1, len(chain) - 1))
     chain[first], chain[second] = chain[second], chain[first]
     report = verify_chain(chain, (0, GENESIS))
-    assert (report.ok, report.problem, report.at_seq, report.checked) == (False, ChainProblem.REORDERED, first + 1, first)
+    assert (report.ok, report.problem, report.at_seq, report.checked) == (
+        False,
+        ChainProblem.REORDERED,
+        first + 1,
+        first,
+    )
 
 
 @PROPERTY
@@ -156,7 +178,9 @@ def test_a_chain_rewritten_from_some_record_on_is_found_by_the_noted_head(record
     noted_head = (chain[-1][0], chain[-1][2])
     index = data.draw(st.integers(0, len(chain) - 1))
     forged = [item for _, item, _ in chain]
-    forged[index] = msgspec.structs.replace(forged[index], outcome="OK" if forged[index].outcome != "OK" else "PERMISSION_DENIED")
+    forged[index] = msgspec.structs.replace(
+        forged[index], outcome="OK" if forged[index].outcome != "OK" else "PERMISSION_DENIED"
+    )
     rewritten = build_chain(forged)
     assert verify_chain(rewritten, (0, GENESIS)).ok
     report = verify_chain(rewritten, (0, GENESIS), expect_head=noted_head)
@@ -170,7 +194,10 @@ def test_a_chain_after_a_purge_verifies_from_its_anchor():
     report = verify_chain(rest, anchor)
     assert report.ok and report.checked == 6 and report.anchor_seq == 4 and report.head_seq == 10
     # Records purged beyond the anchor's claim: the chain no longer starts right after it.
-    assert (verify_chain(chain[5:], anchor).problem, verify_chain(chain[5:], anchor).at_seq) == (ChainProblem.MISSING, 5)
+    assert (verify_chain(chain[5:], anchor).problem, verify_chain(chain[5:], anchor).at_seq) == (
+        ChainProblem.MISSING,
+        5,
+    )
     # A forged anchor does not chain to the first remaining record.
     assert verify_chain(rest, (4, GENESIS)).problem is ChainProblem.ALTERED
 

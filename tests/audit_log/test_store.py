@@ -129,7 +129,11 @@ def test_query_returns_matches_newest_first_and_pages_through_all_of_them(tmp_pa
             pages += 1
             if before is None:
                 break
-        expected = [n for n in range(200, 0, -1) if make_record(n).actor == "clerk-2" and make_record(n).outcome == "PERMISSION_DENIED"]
+        expected = [
+            n
+            for n in range(200, 0, -1)
+            if make_record(n).actor == "clerk-2" and make_record(n).outcome == "PERMISSION_DENIED"
+        ]
         assert [seq for seq, _ in found] == expected and pages == len(expected) // 7 + 1
         assert all(record == make_record(seq) for seq, record in found)
         rows, _ = store.query(action="login", target="K103-20261126-0002")
@@ -213,7 +217,13 @@ def test_a_purge_removes_old_records_from_the_start_only_and_moves_the_anchor(tm
 def test_a_purge_keeps_every_record_younger_than_the_retention(tmp_path):
     with opened(tmp_path / "audit") as store:
         boundary_ms = NOW_MS - 180 * DAY_MS
-        store.append([make_record(1, at_ms=boundary_ms - 1), make_record(2, at_ms=boundary_ms), make_record(3, at_ms=boundary_ms + 1)])
+        store.append(
+            [
+                make_record(1, at_ms=boundary_ms - 1),
+                make_record(2, at_ms=boundary_ms),
+                make_record(3, at_ms=boundary_ms + 1),
+            ]
+        )
         assert store.purge(NOW_MS, 180) == 1
         assert [seq for seq, _ in store.tail(10)] == [2, 3]
         assert store.purge(NOW_MS, 365) == 0
@@ -237,7 +247,9 @@ def tamper_outcome(directory: Path, seq: int) -> None:
     """Rewrite one field of a stored record, keeping a well-formed value (and its old hash)."""
     with raw_records(directory) as (txn, records, _):
         values = msgpack.unpackb(txn.get(key(seq), db=records))
-        values[10] = "OK" if values[10] != "OK" else "PERMISSION_DENIED"  # [seq, at_ms, record_id, actor, …, outcome, detail, hash]
+        values[10] = (
+            "OK" if values[10] != "OK" else "PERMISSION_DENIED"
+        )  # [seq, at_ms, record_id, actor, …, outcome, detail, hash]
         txn.put(key(seq), msgpack.packb(values), db=records)
 
 
@@ -250,8 +262,15 @@ def test_an_altered_record_is_found_by_verify_and_by_keyun_audit_verify(data_dir
     assert "ALTERED at record 17" in capsys.readouterr().out
     assert keyun_in_process("audit", "verify", "--data-dir", str(data_dir), "--json") == 1
     assert json.loads(capsys.readouterr().out) | {"head_hash": ""} == {
-        "ok": False, "checked": 16, "anchor_seq": 0, "head_seq": 16, "head_hash": "", "problem": "ALTERED", "at_seq": 17,
-        "message": "record 17 does not match its chain hash", "expected_head_checked": False,
+        "ok": False,
+        "checked": 16,
+        "anchor_seq": 0,
+        "head_seq": 16,
+        "head_hash": "",
+        "problem": "ALTERED",
+        "at_seq": 17,
+        "message": "record 17 does not match its chain hash",
+        "expected_head_checked": False,
     }
 
 
@@ -328,7 +347,12 @@ def test_keyun_audit_verify_prints_progress_and_the_head_to_note(data_dir, capsy
     with opened(directory, readonly=True) as store:
         head_seq, head_hash = store.head()
     monkeypatch.setattr(cli, "AUDIT_PROGRESS_EVERY_S", 0.0)
-    assert keyun_in_process("audit", "verify", "--data-dir", str(data_dir), "--expect-head", f"{head_seq}:{head_hash.hex()}") == 0
+    assert (
+        keyun_in_process(
+            "audit", "verify", "--data-dir", str(data_dir), "--expect-head", f"{head_seq}:{head_hash.hex()}"
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert f"ok, 25000 records checked after the purge anchor 0, head {head_seq}:{head_hash.hex()}" in out
     assert "matches the head noted earlier" in out
@@ -346,7 +370,10 @@ def test_keyun_audit_tail_prints_the_newest_records_oldest_first(data_dir, capsy
 def test_keyun_audit_refuses_a_directory_without_an_audit_log_and_bad_arguments(data_dir, capsys):
     assert keyun_in_process("audit", "verify", "--data-dir", str(data_dir)) == 1
     assert "has no audit log yet" in capsys.readouterr().err
-    for bad in (["audit", "verify", "--data-dir", str(data_dir), "--expect-head", "12:abc"], ["audit", "tail", "--data-dir", str(data_dir), "-n", "0"]):
+    for bad in (
+        ["audit", "verify", "--data-dir", str(data_dir), "--expect-head", "12:abc"],
+        ["audit", "tail", "--data-dir", str(data_dir), "-n", "0"],
+    ):
         with pytest.raises(SystemExit) as exited:
             keyun_in_process(*bad)
         assert exited.value.code == 2

@@ -22,7 +22,7 @@ A, B, C, D = "AA", "BB", "CC", "DD"
 STOPS = (A, B, C, D)
 DAY = dt.date(2030, 6, 1)
 # 08:00 at +08:00 is midnight UTC.
-DEPARTS_MS = int(dt.datetime(2030, 6, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+DEPARTS_MS = int(dt.datetime(2030, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
 AFTERNOON_MS = DEPARTS_MS + 6 * HOUR_MS
 NOW = DEPARTS_MS - 24 * HOUR_MS  # a day before the morning coach: sales open, boarding not yet
 DAY_MS = 24 * HOUR_MS
@@ -173,7 +173,27 @@ def specs() -> list[TripSpec]:
 
 
 __all__ = [
-    "A", "B", "C", "D", "STOPS", "DAY", "DEPARTS_MS", "AFTERNOON_MS", "NOW", "DAY_MS", "TRIP", "PM_TRIP",
-    "NEXT_DAY_TRIP", "COACH_ROWS", "MINI_ROWS", "FARE", "HOUR_MS", "MINUTE_MS", "network_doc", "trip_specs",
-    "make_engine", "Counter", "Desk",
+    "A",
+    "B",
+    "C",
+    "D",
+    "STOPS",
+    "DAY",
+    "DEPARTS_MS",
+    "AFTERNOON_MS",
+    "NOW",
+    "DAY_MS",
+    "TRIP",
+    "PM_TRIP",
+    "NEXT_DAY_TRIP",
+    "COACH_ROWS",
+    "MINI_ROWS",
+    "FARE",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "network_doc",
+    "trip_specs",
+    "make_engine",
+    "Counter",
+    "Desk",
 ]

@@ -14,11 +14,15 @@ RID = "r" * 20
 
 
 def passenger(n: int = 1) -> ac.NewAccount:
-    return ac.NewAccount(ac.AccountKind.PASSENGER, f"phone:{n:04x}", "", b"cipher-phone", "", "argon2-hash", roles=("passenger",))
+    return ac.NewAccount(
+        ac.AccountKind.PASSENGER, f"phone:{n:04x}", "", b"cipher-phone", "", "argon2-hash", roles=("passenger",)
+    )
 
 
 def staff(name: str, roles=(), totp=b"") -> ac.NewAccount:
-    return ac.NewAccount(ac.AccountKind.STAFF, f"name:{name}", name, b"", name.title(), "argon2-hash", totp, roles, ("*",))
+    return ac.NewAccount(
+        ac.AccountKind.STAFF, f"name:{name}", name, b"", name.title(), "argon2-hash", totp, roles, ("*",)
+    )
 
 
 def run(engine: ac.AccountsEngine, item, now=T0):
@@ -109,7 +113,9 @@ def test_logout_and_idleness_end_sessions(engine):
 def test_a_totp_step_is_good_once(engine):
     admin = run(engine, ac.CreateAccount("r1", staff("root", ("system_admin",), totp=b"secret")))
     run(engine, ac.StartSession(admin.account_id, SID, RID, totp_step=100))
-    assert reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.BAD_CREDENTIALS
+    assert (
+        reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.BAD_CREDENTIALS
+    )
     assert run(engine, ac.StartSession(admin.account_id, "v" * 20, RID, totp_step=101)).session_id == "v" * 20
 
 
@@ -117,7 +123,9 @@ def test_passengers_are_added_once_per_document_up_to_the_limit_and_removed(engi
     account = run(engine, ac.CreateAccount("r1", passenger(1)))
 
     def add(n: int, request: str):
-        return run(engine, ac.AddPassenger(request, account.account_id, b"name", "RESIDENT_ID", b"doc", bytes([n]) * 32, b""))
+        return run(
+            engine, ac.AddPassenger(request, account.account_id, b"name", "RESIDENT_ID", b"doc", bytes([n]) * 32, b"")
+        )
 
     first = add(1, "p1")
     assert first.passengers[0].passenger_id == "P1"
@@ -134,18 +142,31 @@ def test_passengers_are_added_once_per_document_up_to_the_limit_and_removed(engi
 def test_roles_must_fit_the_kind_of_account_and_disabling_ends_sessions(engine):
     seller = run(engine, ac.CreateAccount("r1", staff("anna")))
     pax = run(engine, ac.CreateAccount("r2", passenger(1)))
-    assert run(engine, ac.GrantRoles("g1", seller.account_id, ("ticket_seller",), ("SJZ",), ())).roles == ("ticket_seller",)
-    assert reason(run(engine, ac.GrantRoles("g2", pax.account_id, ("ticket_seller",), (), ()))) is Reason.PERMISSION_DENIED
-    assert reason(run(engine, ac.GrantRoles("g3", seller.account_id, ("kiosk_device",), (), ()))) is Reason.PERMISSION_DENIED
+    assert run(engine, ac.GrantRoles("g1", seller.account_id, ("ticket_seller",), ("SJZ",), ())).roles == (
+        "ticket_seller",
+    )
+    assert (
+        reason(run(engine, ac.GrantRoles("g2", pax.account_id, ("ticket_seller",), (), ()))) is Reason.PERMISSION_DENIED
+    )
+    assert (
+        reason(run(engine, ac.GrantRoles("g3", seller.account_id, ("kiosk_device",), (), ())))
+        is Reason.PERMISSION_DENIED
+    )
     run(engine, ac.StartSession(seller.account_id, SID, RID))
     assert run(engine, ac.DisableAccount("d1", seller.account_id)).disabled
     (check,) = run(engine, ac.TouchSessions((SID,)))
     assert not check.alive
-    assert ac.login_refusal(engine.state.accounts[seller.account_id], T0, engine.rules).reason is Reason.ACCOUNT_DISABLED
+    assert (
+        ac.login_refusal(engine.state.accounts[seller.account_id], T0, engine.rules).reason is Reason.ACCOUNT_DISABLED
+    )
 
 
 def test_setup_needs_the_open_token_and_works_once(engine):
-    admins = (staff("sys", ("system_admin",), b"t"), staff("sec", ("security_admin",), b"t"), staff("aud", ("audit_admin",), b"t"))
+    admins = (
+        staff("sys", ("system_admin",), b"t"),
+        staff("sec", ("security_admin",), b"t"),
+        staff("aud", ("audit_admin",), b"t"),
+    )
     assert reason(run(engine, ac.SetUp(b"h" * 32, admins))) is Reason.SETUP_CLOSED  # not opened yet
     run(engine, ac.OpenSetup(b"h" * 32))
     assert reason(run(engine, ac.SetUp(b"x" * 32, admins))) is Reason.SETUP_CLOSED
@@ -191,14 +212,23 @@ def test_the_store_recovers_the_same_state_from_snapshot_and_log(tmp_path, engin
     reopened = SmallStore(tmp_path / "accounts")
     assert reopened.recover(again) == 1  # one record after the snapshot
     assert again.state == engine.state
-    assert again.execute([ac.AddPassenger("p1", account.account_id, b"n", "PASSPORT", b"d", b"i" * 32, b"")], T0 + 3)[0][0].passengers[0].passenger_id == "P1"
+    assert (
+        again.execute([ac.AddPassenger("p1", account.account_id, b"n", "PASSPORT", b"d", b"i" * 32, b"")], T0 + 3)[0][0]
+        .passengers[0]
+        .passenger_id
+        == "P1"
+    )
     reopened.close()
 
 
 def test_retries_match_by_fingerprint_when_the_command_carries_fresh_secrets(engine):
     first = run(engine, ac.CreateAccount("r1", passenger(1), fingerprint=b"f" * 32))
-    rehashed = ac.NewAccount(ac.AccountKind.PASSENGER, "phone:0001", "", b"other-cipher", "", "another-salt-hash", roles=("passenger",))
-    assert run(engine, ac.CreateAccount("r1", rehashed, fingerprint=b"f" * 32)) == first  # the same request, hashed again
+    rehashed = ac.NewAccount(
+        ac.AccountKind.PASSENGER, "phone:0001", "", b"other-cipher", "", "another-salt-hash", roles=("passenger",)
+    )
+    assert (
+        run(engine, ac.CreateAccount("r1", rehashed, fingerprint=b"f" * 32)) == first
+    )  # the same request, hashed again
     assert reason(run(engine, ac.CreateAccount("r1", rehashed, fingerprint=b"g" * 32))) is Reason.REQUEST_ID_REUSED
     assert run(engine, ac.Recall("r1", b"f" * 32)).reply == first
     assert run(engine, ac.Recall("r2", b"f" * 32)) == ac.NotRemembered()
@@ -206,7 +236,10 @@ def test_retries_match_by_fingerprint_when_the_command_carries_fresh_secrets(eng
 
 def test_administrator_roles_need_a_second_factor(engine):
     plain = run(engine, ac.CreateAccount("r1", staff("anna")))
-    assert reason(run(engine, ac.GrantRoles("g1", plain.account_id, ("audit_admin",), ("*",), ()))) is Reason.NO_SECOND_FACTOR
+    assert (
+        reason(run(engine, ac.GrantRoles("g1", plain.account_id, ("audit_admin",), ("*",), ())))
+        is Reason.NO_SECOND_FACTOR
+    )
     enrolled = run(engine, ac.CreateAccount("r2", staff("bob", totp=b"secret")))
     assert run(engine, ac.GrantRoles("g2", enrolled.account_id, ("audit_admin",), ("*",), ())).roles == ("audit_admin",)
 
@@ -215,23 +248,38 @@ def audit_values(n: int, action: str = "keyun.v1.Staff/CreateAccount", target: s
     """What the gateway sends along with an audited call: outcome "OK", target as it knows it."""
     from keyun.engine.audit import AuditRecord
 
-    return AuditRecord(f"{n:032x}", T0, "S000001", "system_admin", "", "", "ipv4:127.0.0.1:5000", action, target, "OK").values()
+    return AuditRecord(
+        f"{n:032x}", T0, "S000001", "system_admin", "", "", "ipv4:127.0.0.1:5000", action, target, "OK"
+    ).values()
 
 
 def test_audited_account_calls_journal_their_records_until_delivered_across_log_and_snapshot(tmp_path, engine):
     from keyun.engine.audit import AuditRecord
-    from keyun.engine.outbox import AuditNote, Audited
+    from keyun.engine.outbox import Audited, AuditNote
 
     store = SmallStore(tmp_path / "accounts")
     apply = durable(engine, store)
 
     # A new account: the owner names it as the record's target; a refused one keeps its reason.
-    (made, taken), entries = apply([Audited(ac.CreateAccount("r1", staff("anna")), audit_values(1), from_reply=True),
-                                    Audited(ac.CreateAccount("r2", staff("anna")), audit_values(2), from_reply=True)], T0)
+    (made, taken), entries = apply(
+        [
+            Audited(ac.CreateAccount("r1", staff("anna")), audit_values(1), from_reply=True),
+            Audited(ac.CreateAccount("r2", staff("anna")), audit_values(2), from_reply=True),
+        ],
+        T0,
+    )
     notes = [AuditRecord.from_values(e.record) for e in entries if type(e) is AuditNote]
     assert [(n.target, n.outcome) for n in notes] == [(made.account_id, "OK"), ("", reason(taken).name)]
     store.snapshot(engine)
-    (granted,), _ = apply([Audited(ac.GrantRoles("g1", made.account_id, ("ticket_seller",), ("*",), ("*",)), audit_values(3, "keyun.v1.Staff/GrantRoles", made.account_id))], T0 + 1)
+    (granted,), _ = apply(
+        [
+            Audited(
+                ac.GrantRoles("g1", made.account_id, ("ticket_seller",), ("*",), ("*",)),
+                audit_values(3, "keyun.v1.Staff/GrantRoles", made.account_id),
+            )
+        ],
+        T0 + 1,
+    )
     assert not isinstance(granted, Rejection)
     engine.audit_outbox.delivered([audit_values(1)[1]])  # the audit owner stored the first
     store.close()
@@ -255,22 +303,39 @@ def test_a_failed_login_that_locks_the_account_says_so_in_its_record(engine):
     failed = (*failed[:9], Reason.BAD_CREDENTIALS.name, "")  # the outcome the gateway gives a counted failure
     details = []
     for n in range(ac.AccountRules().max_failed_logins):
-        (counted,), entries = engine.execute([Audited(ac.LoginFailed(account.account_id), (failed[0], f"{n:032x}", *failed[2:]), from_reply=True)], T0 + n)
+        (counted,), entries = engine.execute(
+            [Audited(ac.LoginFailed(account.account_id), (failed[0], f"{n:032x}", *failed[2:]), from_reply=True)],
+            T0 + n,
+        )
         (note,) = [AuditRecord.from_values(e.record) for e in entries if type(e).__name__ == "AuditNote"]
         assert note.outcome == "BAD_CREDENTIALS"
         details.append(note.detail)
     assert details[:-1] == [""] * (len(details) - 1)
-    assert details[-1] == f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures" and counted.locked_until_ms
+    assert (
+        details[-1] == f"locked out until {counted.locked_until_ms} (epoch ms) after repeated failures"
+        and counted.locked_until_ms
+    )
 
 
 def test_a_renewed_session_names_its_account_and_a_device_in_the_record(engine):
     from keyun.engine.audit import AuditRecord
 
-    device = ac.NewAccount(ac.AccountKind.DEVICE, "name:gate9", "gate9", b"", "Gate 9", "argon2-hash", roles=("gate_device",), stations=("*",))
+    device = ac.NewAccount(
+        ac.AccountKind.DEVICE,
+        "name:gate9",
+        "gate9",
+        b"",
+        "Gate 9",
+        "argon2-hash",
+        roles=("gate_device",),
+        stations=("*",),
+    )
     account = run(engine, ac.CreateAccount("r1", device))
     session = run(engine, ac.StartSession(account.account_id, SID, RID))
     # No actor: only a refresh token was shown.
-    anonymous = AuditRecord(f"{5:032x}", T0, "", "", "", "", "ipv4:127.0.0.1:5000", "keyun.v1.Accounts/Refresh", account.account_id, "OK").values()
+    anonymous = AuditRecord(
+        f"{5:032x}", T0, "", "", "", "", "ipv4:127.0.0.1:5000", "keyun.v1.Accounts/Refresh", account.account_id, "OK"
+    ).values()
     completed = AuditRecord.from_values(ac.complete_record(anonymous, session))
     assert (completed.actor, completed.role, completed.device) == (account.account_id, "gate_device", "gate9")
 
@@ -282,13 +347,21 @@ def attempt(n: int) -> str:
 def test_password_checks_are_reserved_up_to_the_allowed_failures_and_settled_by_the_outcome(engine):
     account = run(engine, ac.CreateAccount("r1", passenger(1)))
     allowed = engine.rules.max_failed_logins
-    replies, _ = engine.execute([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(allowed + 3)], T0)
+    replies, _ = engine.execute(
+        [ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(allowed + 3)], T0
+    )
     assert [r.attempt_id for r in replies[:allowed]] == [attempt(n) for n in range(allowed)]
     # Refused without looking at any password: the same answer for each, whatever it carried.
-    assert {(r.reason, r.message, r.facts) for r in replies[allowed:]} == {(Reason.TOO_MANY_LOGIN_ATTEMPTS, replies[allowed].message, ())}
-    assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(0))).attempt_id == attempt(0)  # a resend reserves once
+    assert {(r.reason, r.message, r.facts) for r in replies[allowed:]} == {
+        (Reason.TOO_MANY_LOGIN_ATTEMPTS, replies[allowed].message, ())
+    }
+    assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(0))).attempt_id == attempt(
+        0
+    )  # a resend reserves once
     assert engine.state.accounts[account.account_id].attempts_pending == allowed
-    run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(0)), T0 + 1)  # a success frees its check
+    run(
+        engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(0)), T0 + 1
+    )  # a success frees its check
     assert run(engine, ac.ReserveLoginAttempt(account.account_id, attempt(99)), T0 + 1).attempt_id == attempt(99)
     for n in range(1, allowed):
         run(engine, ac.LoginFailed(account.account_id, attempt(n)), T0 + 2)
@@ -301,14 +374,19 @@ def test_reservations_survive_a_restart_so_a_crash_gives_no_more_checks(tmp_path
     store = SmallStore(tmp_path / "accounts")
     apply = durable(engine, store)
     (account,), _ = apply([ac.CreateAccount("r1", passenger(1))], T0)
-    apply([ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(engine.rules.max_failed_logins)], T0 + 1)
+    apply(
+        [ac.ReserveLoginAttempt(account.account_id, attempt(n)) for n in range(engine.rules.max_failed_logins)], T0 + 1
+    )
     store.close()
 
     again = ac.AccountsEngine()
     reopened = SmallStore(tmp_path / "accounts")
     reopened.recover(again)
     assert again.state == engine.state
-    assert reason(again.execute([ac.ReserveLoginAttempt(account.account_id, attempt(99))], T0 + 2)[0][0]) is Reason.TOO_MANY_LOGIN_ATTEMPTS
+    assert (
+        reason(again.execute([ac.ReserveLoginAttempt(account.account_id, attempt(99))], T0 + 2)[0][0])
+        is Reason.TOO_MANY_LOGIN_ATTEMPTS
+    )
     reopened.close()
 
 
@@ -322,19 +400,32 @@ def test_a_reservation_never_settled_counts_as_a_failure_and_can_lock(engine):
     _, entries = engine.execute([ac.FindLogin("phone:0001")], later)  # every batch sweeps stale reservations
     assert [type(e) for e in entries[0].events] == [ac.LoginFailureCounted] * rules.max_failed_logins
     stuck = engine.state.accounts[account.account_id]
-    assert (stuck.attempts_pending, stuck.locked_until_ms, engine.state.login_attempts) == (0, later + rules.lockout_ms, {})
+    assert (stuck.attempts_pending, stuck.locked_until_ms, engine.state.login_attempts) == (
+        0,
+        later + rules.lockout_ms,
+        {},
+    )
     # The gateway that was hashing comes back too late: its outcome is not counted again.
     assert run(engine, ac.LoginFailed(account.account_id, attempt(0)), later).locked_until_ms == 0
-    assert reason(run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(1)), later)) is Reason.LOGIN_ATTEMPT_EXPIRED
+    assert (
+        reason(run(engine, ac.StartSession(account.account_id, SID, RID, attempt_id=attempt(1)), later))
+        is Reason.LOGIN_ATTEMPT_EXPIRED
+    )
 
 
 def test_display_names_stored_as_text_are_sealed_and_remembered_requests_holding_them_forgotten(engine):
-    old = run(engine, ac.CreateAccount("r1", staff("anna")))  # display name "Anna", as text: data from before encryption
+    old = run(
+        engine, ac.CreateAccount("r1", staff("anna"))
+    )  # display name "Anna", as text: data from before encryption
     other = run(engine, ac.CreateAccount("r2", staff("bert")))
     run(engine, ac.UpdateProfile("u2", other.account_id, b"cipher-of-a-new-name"))  # changed since the gateway read it
-    (reply,), entries = engine.execute([ac.SealDisplayNames(((old.account_id, b"cipher-anna"), (other.account_id, b"cipher-bert")))], T0)
+    (reply,), entries = engine.execute(
+        [ac.SealDisplayNames(((old.account_id, b"cipher-anna"), (other.account_id, b"cipher-bert")))], T0
+    )
     assert [e.display_name_cipher for e in entries[0].events] == [b"cipher-anna"]  # only the one still in the clear
     assert engine.state.accounts[old.account_id].display_name_cipher == b"cipher-anna"
     assert engine.state.accounts[other.account_id].display_name_cipher == b"cipher-of-a-new-name"
     assert list(engine.recent) == ["u2"]  # r1 and r2 held a name as text
-    assert reason(run(engine, ac.CreateAccount("r1", staff("anna")))) is Reason.ACCOUNT_EXISTS  # as if it had left the window
+    assert (
+        reason(run(engine, ac.CreateAccount("r1", staff("anna")))) is Reason.ACCOUNT_EXISTS
+    )  # as if it had left the window

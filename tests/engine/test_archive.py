@@ -9,7 +9,7 @@ from keyun.engine.policy import DAY_MS, HOUR_MS, Policy
 from keyun.engine.reasons import Reason
 from keyun.engine.state import check_invariants
 
-from .conftest import A, C, D, DEPARTS_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, Desk, make_engine, trip_specs
+from .conftest import DEPARTS_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, A, C, D, Desk, make_engine, trip_specs
 
 BUYER = "A000009"
 ARCHIVE_MS = 40 * DAY_MS
@@ -28,13 +28,20 @@ def test_a_trip_is_archived_once_it_ended_long_enough_ago_and_then_refused_by_na
     assert desk.ok(c.GetTicket(ticket_id), just_before).ticket_id == ticket_id  # not yet
 
     archived = desk.engine.execute([], TRIP_ENDS_MS + ARCHIVE_MS)[1]  # any batch archives what is due
-    assert [(type(entry.command).__name__, [e.trip_id for e in entry.events]) for entry in archived] == [("ArchiveTrips", [TRIP])]
+    assert [(type(entry.command).__name__, [e.trip_id for e in entry.events]) for entry in archived] == [
+        ("ArchiveTrips", [TRIP])
+    ]
     state = desk.engine.state
     assert TRIP not in state.trips and TRIP in state.archived and {PM_TRIP, NEXT_DAY_TRIP} <= set(state.trips)
     check_invariants(state)
 
     later = TRIP_ENDS_MS + ARCHIVE_MS + 1
-    for item in (c.GetTicket(ticket_id), c.GetTrip(TRIP), c.Refund("refund-1", ticket_id), c.Sell("sell-2", TRIP, A, D, seat_count=1)):
+    for item in (
+        c.GetTicket(ticket_id),
+        c.GetTrip(TRIP),
+        c.Refund("refund-1", ticket_id),
+        c.Sell("sell-2", TRIP, A, D, seat_count=1),
+    ):
         assert desk.refused(item, Reason.TRIP_ARCHIVED, later).facts == (("trip_id", TRIP),)
     # A retry of a sale made on it cannot be answered with a trip no longer here.
     desk.refused(c.Sell("sell-1", TRIP, A, D, seat_count=1, buyer=BUYER), Reason.TRIP_ARCHIVED, later)
@@ -59,7 +66,10 @@ def test_a_delay_and_a_refund_still_owed_keep_a_trip_until_they_are_past():
     assert PM_TRIP in state.trips  # two hours late: not yet
     assert desk.ok(c.ListOrders(BUYER), pm_ends + ARCHIVE_MS + 1).orders  # its order is still listed
 
-    settled = desk.ok(c.SettleRefund(desk.rid(), order.order_id, refunded.refunds[0].refund_no, "wx-refund-1"), pm_ends + ARCHIVE_MS + 2)
+    settled = desk.ok(
+        c.SettleRefund(desk.rid(), order.order_id, refunded.refunds[0].refund_no, "wx-refund-1"),
+        pm_ends + ARCHIVE_MS + 2,
+    )
     assert settled.settled
     desk.engine.execute([], pm_ends + ARCHIVE_MS + 2 * HOUR_MS)
     assert TRIP not in state.trips and PM_TRIP not in state.trips and {TRIP, PM_TRIP} <= state.archived
@@ -82,7 +92,9 @@ def test_archiving_is_journaled_and_replays_to_the_same_state():
     assert set(again.state.trips) == set(desk.engine.state.trips)
     assert list(desk.engine.archiving) == [TRIP] and desk.engine.archiving[TRIP].spec.trip_id == TRIP
     changes = desk.engine.take_changes()
-    assert [record.spec.trip_id for record in changes.archived] == [TRIP] and TRIP not in {record.spec.trip_id for record in changes.trips}
+    assert [record.spec.trip_id for record in changes.archived] == [TRIP] and TRIP not in {
+        record.spec.trip_id for record in changes.trips
+    }
     assert len(changes.archived[0].tickets) == 2  # with its tickets
 
 

@@ -19,7 +19,7 @@ from keyun.engine.limits import (
 )
 from keyun.engine.reasons import Reason, Rejected
 
-from .conftest import A, B, D, TRIP, trip_specs
+from .conftest import TRIP, A, B, D, trip_specs
 
 MISSING, INVALID = Reason.MISSING_FIELD, Reason.INVALID_FIELD
 HOLD = f"{TRIP}-H1"
@@ -221,7 +221,9 @@ def test_bad_seats(kind, seat_numbers, seat_count, reason, field_name):
 
 @pytest.mark.parametrize("kind", SEAT_KINDS, ids=lambda k: k.__name__)
 def test_seat_limits_are_inclusive(kind):
-    assert kind(**{**VALID[kind], "seat_numbers": (), "seat_count": MAX_SEATS_PER_HOLD}).seat_count == MAX_SEATS_PER_HOLD
+    assert (
+        kind(**{**VALID[kind], "seat_numbers": (), "seat_count": MAX_SEATS_PER_HOLD}).seat_count == MAX_SEATS_PER_HOLD
+    )
     labels = tuple(str(n) for n in range(MAX_SEATS_PER_HOLD))
     assert kind(**{**VALID[kind], "seat_numbers": labels, "seat_count": 0}).seat_numbers == labels
     assert kind(**{**VALID[kind], "seat_numbers": ("abcd",), "seat_count": 0}).seat_numbers == ("abcd",)
@@ -341,7 +343,8 @@ def test_segment_is_checked_before_seats():
 
 # --- any text: a command or a Rejected naming a field, never another exception ---------------------
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 STRING_FIELDS = [
     (kind, name) for kind, kwargs in VALID.items() for name, value in kwargs.items() if isinstance(value, str)

@@ -8,7 +8,7 @@ from keyun.engine import commands as c
 from keyun.engine.events import Holder
 from keyun.engine.reasons import Reason, Rejected
 
-from .conftest import A, C, D, TRIP
+from .conftest import TRIP, A, C, D
 
 BUYER = "A000007"
 ZHANG = Holder(BUYER, "P1", "张*", "RESIDENT_ID", "110105********002X")

@@ -33,11 +33,7 @@ from keyun.engine.views import (
 )
 
 from .conftest import (
-    A,
     AFTERNOON_MS,
-    B,
-    C,
-    D,
     DAY_MS,
     DEPARTS_MS,
     FARE,
@@ -48,6 +44,10 @@ from .conftest import (
     PM_TRIP,
     STOPS,
     TRIP,
+    A,
+    B,
+    C,
+    D,
     Desk,
     make_engine,
     trip_specs,
@@ -150,7 +150,9 @@ def test_bad_segment(desk, frm, to):
 
 def test_unknown_seat(desk):
     rejection = desk.refused(desk.sell(seats=("1A", "9Z")), Reason.UNKNOWN_SEAT)
-    assert rejection.fact("seat") == "9Z" and rejection.fact("field") == "seat_numbers[1]"  # the element at fault (AIP-193)
+    assert (
+        rejection.fact("seat") == "9Z" and rejection.fact("field") == "seat_numbers[1]"
+    )  # the element at fault (AIP-193)
     desk.refused(desk.hold(seats=("1a",)), Reason.UNKNOWN_SEAT)  # labels are case-sensitive
 
 
@@ -318,7 +320,11 @@ def test_sweep_takes_the_earliest_holds_first_up_to_its_limit(engine):
     events = decide(engine.state, c.SweepHolds(limit=2), NOW + 10_000, engine.policy)
     assert events == (HoldExpired(TRIP, holds[1].hold_id), HoldExpired(TRIP, holds[2].hold_id))
     replies, entries = engine.execute([], NOW + 10_000)
-    assert replies == [] and [e.hold_id for e in entries[0].events] == [holds[1].hold_id, holds[2].hold_id, holds[0].hold_id]
+    assert replies == [] and [e.hold_id for e in entries[0].events] == [
+        holds[1].hold_id,
+        holds[2].hold_id,
+        holds[0].hold_id,
+    ]
     assert list(engine.state.trips[TRIP].holds) == [holds[3].hold_id]
 
 
@@ -560,7 +566,9 @@ def test_checking_in_twice_names_the_first_scan(desk):
     ticket = sold_ticket(desk)
     first_at = DEPARTS_MS - 30 * MINUTE_MS
     desk.ok(desk.check_in(ticket.ticket_id, "east-1"), first_at)
-    rejection = desk.refused(desk.check_in(ticket.ticket_id, "west-2"), Reason.ALREADY_CHECKED_IN, now=first_at + MINUTE_MS)
+    rejection = desk.refused(
+        desk.check_in(ticket.ticket_id, "west-2"), Reason.ALREADY_CHECKED_IN, now=first_at + MINUTE_MS
+    )
     assert rejection.fact("checked_in_at_ms") == str(first_at)
     assert rejection.fact("gate_id") == "east-1"
     # Still true after the coach has gone.
@@ -645,7 +653,13 @@ def test_cancelled_trip_refuses_sales_and_boarding(desk):
     hold = desk.ok(desk.hold(count=1))
     desk.ok(desk.cancel())
     # A hold on a cancelled trip can still be released (or left to expire), never confirmed.
-    for command in (desk.sell(count=1), desk.hold(count=1), desk.sell(C, D, count=1), desk.confirm(hold.hold_id), desk.depart()):
+    for command in (
+        desk.sell(count=1),
+        desk.hold(count=1),
+        desk.sell(C, D, count=1),
+        desk.confirm(hold.hold_id),
+        desk.depart(),
+    ):
         desk.refused(command, Reason.TRIP_CANCELLED)
     desk.ok(desk.release(hold.hold_id))
     desk.refused(desk.check_in(ticket.ticket_id), Reason.TRIP_CANCELLED, now=DEPARTS_MS - MINUTE_MS)
@@ -693,7 +707,12 @@ def test_search_counts_free_seats_per_segment(desk, frm, to):
     desk.ok(desk.sell(A, B, seats=("1A", "1B")))
     desk.ok(desk.sell(C, D, seats=("1A",)))
     desk.ok(desk.hold(B, C, seats=("2A",)))
-    taken = {seat for seg, seats in (((A, B), "1A 1B"), ((C, D), "1A"), ((B, C), "2A")) if overlaps(seg, (frm, to)) for seat in seats.split()}
+    taken = {
+        seat
+        for seg, seats in (((A, B), "1A 1B"), ((C, D), "1A"), ((B, C), "2A"))
+        if overlaps(seg, (frm, to))
+        for seat in seats.split()
+    }
     (offer,) = desk.ok(c.SearchTrips(frm, to, DEPARTS_MS, DEPARTS_MS + DAY_MS - 1)).offers[:1]
     assert offer.trip.trip_id == TRIP
     assert offer.seats_free == 13 - len(taken)
@@ -708,7 +727,10 @@ def test_search_shows_status(desk):
     desk.ok(desk.cancel(PM_TRIP))
     offers = desk.ok(c.SearchTrips(B, D, DEPARTS_MS, AFTERNOON_MS + 2 * HOUR_MS), DEPARTS_MS + 30 * MINUTE_MS).offers
     # Boarding at BB opens an hour before the coach gets there.
-    assert [(o.trip.trip_id, o.status) for o in offers] == [(TRIP, TripStatus.CHECKING_IN), (PM_TRIP, TripStatus.CANCELLED)]
+    assert [(o.trip.trip_id, o.status) for o in offers] == [
+        (TRIP, TripStatus.CHECKING_IN),
+        (PM_TRIP, TripStatus.CANCELLED),
+    ]
     assert offers[0].trip.status is TripStatus.DEPARTED  # AA's boarding closed five minutes after 08:00
 
 
@@ -740,7 +762,11 @@ def test_manifest_lists_tickets_by_seat(desk):
     manifest = desk.ok(c.GetManifest(TRIP))
     assert isinstance(manifest, ManifestView)
     assert [(t.seat_label, t.from_stop.code, t.to_stop.code) for t in manifest.tickets] == [
-        ("1A", A, B), ("1A", B, D), ("1B", C, D), ("2A", A, B), ("3E", A, D),
+        ("1A", A, B),
+        ("1A", B, D),
+        ("1B", C, D),
+        ("2A", A, B),
+        ("3E", A, D),
     ]
     assert manifest.count(TicketStatus.ISSUED) == 3
     assert manifest.count(TicketStatus.REFUNDED) == 1
@@ -774,7 +800,14 @@ def test_trip_status_over_time(desk):
 def test_queries_journal_nothing(desk):
     before = copy.deepcopy(desk.engine.state)
     replies, entries = desk.engine.execute(
-        [c.GetTrip(TRIP), c.GetSeatMap(TRIP, A, D), c.SearchTrips(A, D, 0, 2**62), c.GetManifest(TRIP), c.ListStations()], NOW
+        [
+            c.GetTrip(TRIP),
+            c.GetSeatMap(TRIP, A, D),
+            c.SearchTrips(A, D, 0, 2**62),
+            c.GetManifest(TRIP),
+            c.ListStations(),
+        ],
+        NOW,
     )
     assert entries == [] and desk.engine.state == before
     assert not any(isinstance(r, Rejection) for r in replies)
@@ -803,7 +836,11 @@ def test_a_batch_applies_in_order_and_journals_what_changed(desk):
     assert not [s for row in replies[3].rows for s in row if s.label == "1A" and s.free]
     assert isinstance(replies[4], Rejection) and replies[4].reason is Reason.NOT_YET_BOARDING
     assert [(type(e).__name__, e.command.request_id) for e in entries] == [
-        ("Entry", "b1"), ("Refusal", "b2"), ("Entry", "b3"), ("Refusal", "b4"), ("Entry", "b5"),
+        ("Entry", "b1"),
+        ("Refusal", "b2"),
+        ("Entry", "b3"),
+        ("Refusal", "b4"),
+        ("Entry", "b5"),
     ]
     assert entries[1].rejection == replies[1] and entries[3].events == ()
 

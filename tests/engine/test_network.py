@@ -12,7 +12,7 @@ import pytest
 from keyun.engine.limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE
 from keyun.engine.network import AISLE, NetworkError, default_fare, expand, parse_network, standard_rows
 
-from .conftest import A, B, C, D, DAY, DEPARTS_MS, FARE, HOUR_MS, network_doc
+from .conftest import DAY, DEPARTS_MS, FARE, HOUR_MS, A, B, C, D, network_doc
 
 HEBEI = Path(__file__).resolve().parents[2] / "gateway" / "demo" / "hebei.toml"
 
@@ -106,7 +106,7 @@ def test_utc_offset_moves_departures(offset, minutes):
     doc["utc_offset"] = offset
     network = parse_network(doc)
     assert network.utc_offset_min == minutes
-    midnight = int(dt.datetime(2030, 6, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    midnight = int(dt.datetime(2030, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
     assert expand(network, DAY, 1)[0].departs_at_ms == midnight + (8 * 60 - minutes) * 60_000
 
 
@@ -142,6 +142,7 @@ def _set(path: tuple, value):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return change
 
 
@@ -151,6 +152,7 @@ def _delete(path: tuple):
         for key in path[:-1]:
             target = target[key]
         del target[path[-1]]
+
     return change
 
 
@@ -180,7 +182,12 @@ BAD = [
     ("duplicate operator", _append("operators", {"id": "OP1", "name": "Other"}), "operators[1].id", ("duplicate",)),
     ("missing operator name", _delete(("operators", 0, "name")), "operators[0].name", ("missing",)),
     ("bad vehicle id", _set(("vehicles", 0, "id"), "Coach"), "vehicles[0].id", ()),
-    ("duplicate vehicle", _append("vehicles", {"id": "coach", "name": "again", "seats": 10}), "vehicles[2].id", ("duplicate",)),
+    (
+        "duplicate vehicle",
+        _append("vehicles", {"id": "coach", "name": "again", "seats": 10}),
+        "vehicles[2].id",
+        ("duplicate",),
+    ),
     ("both seats and rows", _set(("vehicles", 0, "seats"), 13), "vehicles[0]", ("exactly one of seats or rows",)),
     ("neither seats nor rows", _delete(("vehicles", 1, "seats")), "vehicles[1]", ("exactly one",)),
     ("zero seats", _set(("vehicles", 1, "seats"), 0), "vehicles[1].seats", ("outside 1..80",)),
@@ -197,7 +204,12 @@ BAD = [
     ("unicode seat label", _set(("vehicles", 0, "rows"), [["一"]]), "vehicles[0].rows", ("bad seat labels",)),
     ("duplicate seat labels", _set(("vehicles", 0, "rows"), [["1", "2"], ["2", "3"]]), "vehicles[0].rows", ("unique",)),
     ("only aisles", _set(("vehicles", 0, "rows"), [["", ""]]), "vehicles[0].rows", ("0 seats",)),
-    ("too many labelled seats", _set(("vehicles", 0, "rows"), [[str(n) for n in range(81)]]), "vehicles[0].rows", ("81 seats",)),
+    (
+        "too many labelled seats",
+        _set(("vehicles", 0, "rows"), [[str(n) for n in range(81)]]),
+        "vehicles[0].rows",
+        ("81 seats",),
+    ),
     ("bad route id", _set(("routes", 0, "id"), "r1"), "routes[0].id", ()),
     ("missing fen_per_km", _delete(("routes", 0, "fen_per_km")), "routes[0].fen_per_km", ("missing",)),
     ("zero fen_per_km", _set(("routes", 0, "fen_per_km"), 0), "routes[0].fen_per_km", ("outside",)),
@@ -210,22 +222,57 @@ BAD = [
         (),
     ),
     ("stop not a table", _set(("routes", 0, "stops", 1), "BB"), "routes[0].stops[1]", ("must be a table",)),
-    ("unknown station in stop", _set(("routes", 0, "stops", 2, "station"), "ZZ"), "routes[0].stops[2].station", ("unknown station", "'ZZ'")),
-    ("bad station in stop", _set(("routes", 0, "stops", 2, "station"), "c"), "routes[0].stops[2].station", ("does not match",)),
-    ("station twice on route", _set(("routes", 0, "stops", 2, "station"), A), "routes[0].stops[2].station", ("appears twice",)),
-    ("minutes not increasing", _set(("routes", 0, "stops", 2, "minutes"), 60), "routes[0].stops[2]", ("must increase",)),
+    (
+        "unknown station in stop",
+        _set(("routes", 0, "stops", 2, "station"), "ZZ"),
+        "routes[0].stops[2].station",
+        ("unknown station", "'ZZ'"),
+    ),
+    (
+        "bad station in stop",
+        _set(("routes", 0, "stops", 2, "station"), "c"),
+        "routes[0].stops[2].station",
+        ("does not match",),
+    ),
+    (
+        "station twice on route",
+        _set(("routes", 0, "stops", 2, "station"), A),
+        "routes[0].stops[2].station",
+        ("appears twice",),
+    ),
+    (
+        "minutes not increasing",
+        _set(("routes", 0, "stops", 2, "minutes"), 60),
+        "routes[0].stops[2]",
+        ("must increase",),
+    ),
     ("minutes decreasing", _set(("routes", 0, "stops", 3, "minutes"), 30), "routes[0].stops[3]", ("must increase",)),
     ("km not increasing", _set(("routes", 0, "stops", 1, "km"), 0), "routes[0].stops[1]", ("must increase",)),
     ("first stop not at zero", _set(("routes", 0, "stops", 0, "minutes"), 5), "routes[0].stops[0]", ("first stop",)),
-    ("minutes out of range", _set(("routes", 0, "stops", 3, "minutes"), 48 * 60 + 1), "routes[0].stops[3].minutes", ("outside",)),
+    (
+        "minutes out of range",
+        _set(("routes", 0, "stops", 3, "minutes"), 48 * 60 + 1),
+        "routes[0].stops[3].minutes",
+        ("outside",),
+    ),
     ("km missing", _delete(("routes", 0, "stops", 1, "km")), "routes[0].stops[1].km", ("missing",)),
     ("fares not an array", _set(("routes", 0, "fares"), {"from": A}), "routes[0].fares", ("array",)),
     ("fare not a table", _set(("routes", 0, "fares", 0), 4000), "routes[0].fares[0]", ("must be a table",)),
     ("fare reversed", _set(("routes", 0, "fares", 0, "from"), D), "routes[0].fares[0]", ("from before to",)),
     ("fare same stop", _set(("routes", 0, "fares", 0, "to"), A), "routes[0].fares[0]", ("from before to",)),
     ("fare unknown stop", _set(("routes", 0, "fares", 0, "to"), "ZZ"), "routes[0].fares[0]", ("stops of the route",)),
-    ("fare stop is a list", _set(("routes", 0, "fares", 0, "from"), [A]), "routes[0].fares[0]", ("stops of the route",)),
-    ("fare stop is a table", _set(("routes", 0, "fares", 0, "to"), {"code": D}), "routes[0].fares[0]", ("stops of the route",)),
+    (
+        "fare stop is a list",
+        _set(("routes", 0, "fares", 0, "from"), [A]),
+        "routes[0].fares[0]",
+        ("stops of the route",),
+    ),
+    (
+        "fare stop is a table",
+        _set(("routes", 0, "fares", 0, "to"), {"code": D}),
+        "routes[0].fares[0]",
+        ("stops of the route",),
+    ),
     ("fare zero", _set(("routes", 0, "fares", 0, "fen"), 0), "routes[0].fares[0].fen", ("outside",)),
     ("fare negative", _set(("routes", 0, "fares", 0, "fen"), -100), "routes[0].fares[0].fen", ("outside",)),
     ("fare a float", _set(("routes", 0, "fares", 0, "fen"), 40.0), "routes[0].fares[0].fen", ("not an integer",)),
@@ -262,8 +309,14 @@ def test_every_problem_is_reported_in_one_go():
     doc["schedules"][0]["departs"] = "25:00"
     doc["schedules"][1]["vehicle"] = "bus"
     problems = problems_of(doc)
-    for where in ("format", "stations[0].code", "vehicles[1].seats", "routes[0].stops[2].station",
-                  "schedules[0].departs", "schedules[1].vehicle"):
+    for where in (
+        "format",
+        "stations[0].code",
+        "vehicles[1].seats",
+        "routes[0].stops[2].station",
+        "schedules[0].departs",
+        "schedules[1].vehicle",
+    ):
         assert any(p.startswith(f"{where}: ") for p in problems), (where, problems)
 
 
@@ -340,12 +393,20 @@ def test_default_fare_rounds_to_whole_yuan(km, fen_per_km, fen):
 
 # --- any malformed document gives NetworkError, never a crash -----------------------------------
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | st.floats(allow_nan=False)
-    | st.text(max_size=6) | st.sampled_from([A, B, C, D, "", "08:00", "OP1", "R1", "coach", "1A"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["code", "id", "from", "to", "fen", "station"]), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**15), 10**15)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.sampled_from([A, B, C, D, "", "08:00", "OP1", "R1", "coach", "1A"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["code", "id", "from", "to", "fen", "station"]), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 

@@ -8,24 +8,44 @@ from keyun.engine.policy import HOUR_MS, MINUTE_MS, Policy
 from keyun.engine.reasons import Reason
 from keyun.engine.state import OrderStatus, check_invariants
 
-from .conftest import A, C, D, FARE, NOW, TRIP
+from .conftest import FARE, NOW, TRIP, A, C, D
 
 BUYER = "A000009"
 TTL_MS = 10 * MINUTE_MS
 
 
-def order_for(desk, seats: int = 2, method: c.PayMethod = c.PayMethod.WEPAY, frm: str = A, to: str = C, buyer: str = BUYER):
+def order_for(
+    desk, seats: int = 2, method: c.PayMethod = c.PayMethod.WEPAY, frm: str = A, to: str = C, buyer: str = BUYER
+):
     hold = desk.ok(c.PlaceHold(desk.rid(), TRIP, frm, to, seat_count=seats, buyer=buyer))
     return hold, desk.ok(c.CreateOrder(desk.rid(), hold.hold_id, method, buyer))
 
 
-def pay(desk, order, txn: str = "wx-1", amount: int | None = None, method: c.PayMethod = c.PayMethod.WEPAY, now: int | None = None):
-    return c.RecordPayment(desk.rid(), order.order_id, method, txn, order.amount_fen if amount is None else amount, NOW if now is None else now)
+def pay(
+    desk,
+    order,
+    txn: str = "wx-1",
+    amount: int | None = None,
+    method: c.PayMethod = c.PayMethod.WEPAY,
+    now: int | None = None,
+):
+    return c.RecordPayment(
+        desk.rid(),
+        order.order_id,
+        method,
+        txn,
+        order.amount_fen if amount is None else amount,
+        NOW if now is None else now,
+    )
 
 
 def test_an_order_is_paid_and_ticketed_in_one_step(desk):
     hold, order = order_for(desk)
-    assert (order.status, order.amount_fen, order.pay_by_ms) == (OrderStatus.PENDING_PAYMENT, 2 * FARE[(A, C)], hold.expires_at_ms)
+    assert (order.status, order.amount_fen, order.pay_by_ms) == (
+        OrderStatus.PENDING_PAYMENT,
+        2 * FARE[(A, C)],
+        hold.expires_at_ms,
+    )
     paid = desk.ok(pay(desk, order))
     assert paid.status is OrderStatus.TICKETED and len(paid.tickets) == 2
     assert [s for s, _ in paid.history] == ["pending_payment", "paid", "ticketed"]
@@ -46,7 +66,12 @@ def test_a_second_different_payment_is_owed_back_whole(desk):
     desk.ok(pay(desk, order, txn="wx-1"))
     twice = desk.ok(pay(desk, order, txn="wx-2"))
     (refund,) = twice.refunds
-    assert (refund.provider_txn_id, refund.amount_fen, refund.fee_fen, refund.ticket_ids) == ("wx-2", order.amount_fen, 0, ())
+    assert (refund.provider_txn_id, refund.amount_fen, refund.fee_fen, refund.ticket_ids) == (
+        "wx-2",
+        order.amount_fen,
+        0,
+        (),
+    )
     assert twice.status is OrderStatus.TICKETED
 
 
@@ -129,7 +154,9 @@ def test_orders_survive_snapshots(desk):
     copy = ShardEngine()
     for trip in desk.engine.state.trips.values():
         restore_trip(copy.state, trip_record(trip))
-    assert copy.state.trips == desk.engine.state.trips and copy.state.orders_by_buyer == desk.engine.state.orders_by_buyer
+    assert (
+        copy.state.trips == desk.engine.state.trips and copy.state.orders_by_buyer == desk.engine.state.orders_by_buyer
+    )
 
 
 def test_a_delay_moves_the_timetable_and_waives_refund_fees(desk):

@@ -12,14 +12,25 @@ def test_an_empty_file_gives_the_national_defaults():
 
 
 def test_every_key_is_read():
-    policy = parse_policy({
-        "hold_minutes": 15,
-        "boarding_opens_minutes": 45,
-        "boarding_closes_minutes": 2,
-        "sales_close_minutes": 10,
-        "refund_tiers": [{"hours_before": 24, "fee_percent": 5}, {"hours_before": 2, "fee_percent": 10}, {"hours_before": 0, "fee_percent": 20}],
-    })
-    assert (policy.hold_ttl_ms, policy.boarding_opens_ms, policy.boarding_closes_ms, policy.sales_close_ms) == (15 * MINUTE_MS, 45 * MINUTE_MS, 2 * MINUTE_MS, 10 * MINUTE_MS)
+    policy = parse_policy(
+        {
+            "hold_minutes": 15,
+            "boarding_opens_minutes": 45,
+            "boarding_closes_minutes": 2,
+            "sales_close_minutes": 10,
+            "refund_tiers": [
+                {"hours_before": 24, "fee_percent": 5},
+                {"hours_before": 2, "fee_percent": 10},
+                {"hours_before": 0, "fee_percent": 20},
+            ],
+        }
+    )
+    assert (policy.hold_ttl_ms, policy.boarding_opens_ms, policy.boarding_closes_ms, policy.sales_close_ms) == (
+        15 * MINUTE_MS,
+        45 * MINUTE_MS,
+        2 * MINUTE_MS,
+        10 * MINUTE_MS,
+    )
     assert policy.refund_tiers == (RefundTier(24 * HOUR_MS, 500), RefundTier(2 * HOUR_MS, 1000), RefundTier(0, 2000))
     assert policy.refund_fee_fen(10_000, 30 * HOUR_MS) == 500
     assert policy.refund_fee_fen(10_000, HOUR_MS) == 2000
@@ -39,7 +50,10 @@ def test_every_key_is_read():
         ({"refund_tiers": []}, "refund_tiers"),
         ({"refund_tiers": [{"hours_before": -1, "fee_percent": 10}]}, "refund_tiers[0].hours_before"),
         ({"refund_tiers": [{"hours_before": 2, "fee_percent": 101}]}, "refund_tiers[0].fee_percent"),
-        ({"refund_tiers": [{"hours_before": 0, "fee_percent": 20}, {"hours_before": 2, "fee_percent": 10}]}, "must fall"),
+        (
+            {"refund_tiers": [{"hours_before": 0, "fee_percent": 20}, {"hours_before": 2, "fee_percent": 10}]},
+            "must fall",
+        ),
         ({"refund_tiers": ["10%"]}, "refund_tiers[0]"),
     ],
 )

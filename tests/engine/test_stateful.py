@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, event, settings, strategies as st
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from keyun.engine import commands as c
@@ -186,7 +187,11 @@ class Inventory(RuleBasedStateMachine):
     def execute(self, batch: list, now: int | None = None) -> list:
         """Run a batch at self.now, after the model sweeps what the engine should sweep."""
         self.now = now if now is not None else self.now
-        due = sorted((h.expires_at_ms, h.trip_id, hold_id) for hold_id, h in self.model.holds.items() if h.expires_at_ms <= self.now)
+        due = sorted(
+            (h.expires_at_ms, h.trip_id, hold_id)
+            for hold_id, h in self.model.holds.items()
+            if h.expires_at_ms <= self.now
+        )
         replies, entries = self.engine.execute(batch, self.now)
         self.journal.append((self.now, entries))
         for item, reply in zip(batch, replies):
@@ -274,7 +279,10 @@ class Inventory(RuleBasedStateMachine):
     def issue(self, reply: TicketsView, trip_id: str, i: int, j: int, price_fen: int) -> None:
         for ticket in reply.tickets:
             assert ticket.ticket_id not in self.model.tickets
-            assert ticket.price_fen == price_fen and (ticket.from_stop.code, ticket.to_stop.code) == (STOPS[i], STOPS[j])
+            assert ticket.price_fen == price_fen and (ticket.from_stop.code, ticket.to_stop.code) == (
+                STOPS[i],
+                STOPS[j],
+            )
             assert ticket.status is TicketStatus.ISSUED and ticket.issued_at_ms == self.now
             self.model.tickets[ticket.ticket_id] = ModelTicket(trip_id, ticket.seat_label, i, j, price_fen)
             self.model.take(trip_id, ticket.seat_label, i, j, ticket.ticket_id)
@@ -432,7 +440,9 @@ class Inventory(RuleBasedStateMachine):
         for ticket_id, ticket in tickets.items():
             expected = m.tickets[ticket_id]
             assert ticket.status is expected.status and ticket.refund_fee_fen == expected.fee_fen
-            assert ticket.refund_fee_fen + ticket.refunded_fen == (ticket.price_fen if ticket.status is TicketStatus.REFUNDED else 0)
+            assert ticket.refund_fee_fen + ticket.refunded_fen == (
+                ticket.price_fen if ticket.status is TicketStatus.REFUNDED else 0
+            )
 
     @invariant()
     def every_leg_adds_up(self):
@@ -440,7 +450,11 @@ class Inventory(RuleBasedStateMachine):
         for trip_id, trip in self.engine.state.trips.items():
             for leg in LEGS:
                 held = [s for h in trip.holds.values() if h.from_stop <= leg < h.to_stop for s in h.seats]
-                sold = [t.seat for t in trip.tickets.values() if t.status is not TicketStatus.REFUNDED and t.from_stop <= leg < t.to_stop]
+                sold = [
+                    t.seat
+                    for t in trip.tickets.values()
+                    if t.status is not TicketStatus.REFUNDED and t.from_stop <= leg < t.to_stop
+                ]
                 free = [s for s, bits in enumerate(trip.occupied) if not bits >> leg & 1]
                 assert len(set(held + sold + free)) == len(held) + len(sold) + len(free) == len(SEATS), (trip_id, leg)
                 owners = [who for (t, _, l), who in self.model.owner.items() if t == trip_id and l == leg]
@@ -463,7 +477,10 @@ class Inventory(RuleBasedStateMachine):
 
 
 Inventory.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
     report_multiple_bugs=False,
 )
 TestInventory = Inventory.TestCase

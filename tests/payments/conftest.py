@@ -46,7 +46,17 @@ class SandboxProcess:
 
 
 def start_sandbox(keys_dir: Path, state_path: Path) -> SandboxProcess:
-    command = [sys.executable, "-m", "keyun.sandboxes.payments.server", "--port", "0", "--keys-dir", str(keys_dir), "--state", str(state_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "keyun.sandboxes.payments.server",
+        "--port",
+        "0",
+        "--keys-dir",
+        str(keys_dir),
+        "--state",
+        str(state_path),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = _first_line(process)
     prefix = "sandbox-pay listening on 127.0.0.1:"
@@ -127,7 +137,9 @@ class Rig:
     async def create(self, method: Method, amount_fen: int, ttl_ms: int = 15 * 60 * 1000, prefix: str = "T"):
         number = order_no(prefix)
         self.expected_fen[number] = amount_fen
-        start = await self.wallet(method).create(number, amount_fen, "甲站→丁站 2 tickets", self.notify_url(method), SYSTEM_CLOCK.now_ms() + ttl_ms)
+        start = await self.wallet(method).create(
+            number, amount_fen, "甲站→丁站 2 tickets", self.notify_url(method), SYSTEM_CLOCK.now_ms() + ttl_ms
+        )
         return number, start
 
     async def post(self, path: str, document: dict) -> tuple[int, dict]:
@@ -135,12 +147,16 @@ class Rig:
             return response.status, await response.json()
 
     async def pay(self, method: Method, number: str, **options) -> dict:
-        status, document = await self.post("/sandbox/pay", {"provider": method.value, "merchant_order_no": number, **options})
+        status, document = await self.post(
+            "/sandbox/pay", {"provider": method.value, "merchant_order_no": number, **options}
+        )
         assert status == 200, document
         return document
 
     async def payment(self, provider: str, number: str) -> dict:
-        async with self.control.get(self.sandbox.base_url + "/sandbox/payments", params={"provider": provider, "merchant_order_no": number}) as response:
+        async with self.control.get(
+            self.sandbox.base_url + "/sandbox/payments", params={"provider": provider, "merchant_order_no": number}
+        ) as response:
             (payment,) = (await response.json())["payments"]
             return payment
 
@@ -167,7 +183,14 @@ class rig:
     async def __aenter__(self) -> Rig:
         providers = Providers.load(self.sandbox.keys_dir)
         wallets = providers.wallets
-        self.r = Rig(self.sandbox, providers, wallets[Method.WALLET_A], wallets[Method.WALLET_B], providers.card, aiohttp.ClientSession())
+        self.r = Rig(
+            self.sandbox,
+            providers,
+            wallets[Method.WALLET_A],
+            wallets[Method.WALLET_B],
+            providers.card,
+            aiohttp.ClientSession(),
+        )
         if self.receive:
             self.r.receiver = NotificationReceiver(wallets, self.r.handle, **self.receiver_options)
             port = await self.r.receiver.start("127.0.0.1", 0)

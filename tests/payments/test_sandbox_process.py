@@ -24,14 +24,21 @@ def test_keys_are_private_and_never_shown(sandbox):
     assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
     private = sorted(keys_dir.glob("*/*.key"))
     assert [p.relative_to(keys_dir).as_posix() for p in private] == [
-        "alipay/merchant.key", "alipay/provider.key", "card/merchant.key", "card/provider.key",
-        "wepay/apiv3.key", "wepay/merchant.key", "wepay/provider.key",
+        "alipay/merchant.key",
+        "alipay/provider.key",
+        "card/merchant.key",
+        "card/provider.key",
+        "wepay/apiv3.key",
+        "wepay/merchant.key",
+        "wepay/provider.key",
     ]
     assert {stat.S_IMODE(p.stat().st_mode) for p in private} == {0o600}
 
     document = json.loads((keys_dir / "merchant.json").read_text())
     assert document["sandbox"] is True
-    assert {name: entry["base_url"] for name, entry in document["providers"].items()} == {name: sandbox.base_url for name in ("wepay", "alipay", "card")}
+    assert {name: entry["base_url"] for name, entry in document["providers"].items()} == {
+        name: sandbox.base_url for name in ("wepay", "alipay", "card")
+    }
     # Keyun is told of its own private keys and the providers' public ones, never theirs.
     named = json.dumps(document)
     assert "provider.key" not in named and "merchant.key" in named
@@ -45,12 +52,21 @@ def test_keys_are_private_and_never_shown(sandbox):
 def test_the_providers_are_opened_from_the_key_directory(sandbox, tmp_path):
     providers = Providers.load(sandbox.keys_dir)
     assert providers.sandbox and all(providers.offers(m) for m in Method)
-    assert {m: type(p).__name__ for m, p in providers.wallets.items()} == {Method.WALLET_A: "WePay", Method.WALLET_B: "AliPay"}
+    assert {m: type(p).__name__ for m, p in providers.wallets.items()} == {
+        Method.WALLET_A: "WePay",
+        Method.WALLET_B: "AliPay",
+    }
     assert "PRIVATE" not in repr(providers)
 
     # A station with only a card acquirer configured offers cash and cards, no wallet.
     document = json.loads((sandbox.keys_dir / "merchant.json").read_text())
-    document["providers"] = {"card": document["providers"]["card"] | {"merchant_private_key": str(sandbox.keys_dir / "card/merchant.key"), "provider_public_key": str(sandbox.keys_dir / "card/provider.pub")}}
+    document["providers"] = {
+        "card": document["providers"]["card"]
+        | {
+            "merchant_private_key": str(sandbox.keys_dir / "card/merchant.key"),
+            "provider_public_key": str(sandbox.keys_dir / "card/provider.pub"),
+        }
+    }
     document["sandbox"] = False
     (tmp_path / "merchant.json").write_text(json.dumps(document))
     station = Providers.load(tmp_path)
@@ -110,12 +126,18 @@ def test_the_control_api_refuses_what_it_cannot_do(sandbox):
             answers = [
                 await r.post("/sandbox/pay", {"provider": "card", "merchant_order_no": number}),
                 await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": "NOPE"}),
-                await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": number, "tamper": "everything"}),
+                await r.post(
+                    "/sandbox/pay", {"provider": "alipay", "merchant_order_no": number, "tamper": "everything"}
+                ),
                 await r.post("/sandbox/pay", {"provider": "alipay", "merchant_order_no": number, "duplicates": 1000}),
                 await r.post("/sandbox/replay", {"provider": "alipay", "merchant_order_no": number}),
             ]
             assert [(status, answer["error"]) for status, answer in answers] == [
-                (400, "BAD_REQUEST"), (404, "ORDER_NOT_EXIST"), (400, "BAD_REQUEST"), (400, "BAD_REQUEST"), (409, "NOT_PAID"),
+                (400, "BAD_REQUEST"),
+                (404, "ORDER_NOT_EXIST"),
+                (400, "BAD_REQUEST"),
+                (400, "BAD_REQUEST"),
+                (409, "NOT_PAID"),
             ]
             assert (await r.alipay.query(number)).state == "NOTPAY"  # nothing refused changed anything
 
@@ -126,7 +148,13 @@ def test_the_verb_parses_like_the_other_keyun_verbs(capsys):
     parser = argparse.ArgumentParser(prog="keyun")
     sandbox_cli.add_verbs(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(["sandbox-pay", "--port", "0", "--keys-dir", "k", "--state", "s.json"])
-    assert (args.verb, args.host, args.port, str(args.keys_dir), str(args.state)) == ("sandbox-pay", "127.0.0.1", 0, "k", "s.json")
+    assert (args.verb, args.host, args.port, str(args.keys_dir), str(args.state)) == (
+        "sandbox-pay",
+        "127.0.0.1",
+        0,
+        "k",
+        "s.json",
+    )
     defaults = parser.parse_args(["sandbox-pay"])
     assert (defaults.port, defaults.state) == (sandbox_cli.DEFAULT_PORT, None)
     with pytest.raises(SystemExit) as done:
@@ -136,7 +164,13 @@ def test_the_verb_parses_like_the_other_keyun_verbs(capsys):
 
 
 def test_money_crosses_into_yuan_and_back_exactly():
-    assert [yuan_to_fen(text) for text in ("0.01", "12.3", "12", "12.30", "1000000.00")] == [1, 1_230, 1_200, 1_230, 100_000_000]
+    assert [yuan_to_fen(text) for text in ("0.01", "12.3", "12", "12.30", "1000000.00")] == [
+        1,
+        1_230,
+        1_200,
+        1_230,
+        100_000_000,
+    ]
     for bad in ("", "-1.00", "1.234", "1e3", " 1", "01.00", "1.", ".5", "1,00", "١٢"):
         with pytest.raises(ValueError):
             yuan_to_fen(bad)
@@ -156,15 +190,25 @@ def test_an_outage_fails_the_next_calls_of_one_provider_only(sandbox):
     async def scenario():
         async with rig(sandbox, receive=False) as r:
             number, _ = await r.create(Method.WALLET_B, 500)
-            assert [await r.post("/sandbox/outage", body) for body in ({"provider": "bank", "calls": 1}, {"provider": "alipay", "calls": -1})] == [
-                (400, {"error": "BAD_REQUEST", "message": "provider: one of wepay, alipay, card; calls: 0 to 1000"})] * 2
-            assert await r.post("/sandbox/outage", {"provider": "alipay", "calls": 2}) == (200, {"provider": "alipay", "calls": 2})
+            assert [
+                await r.post("/sandbox/outage", body)
+                for body in ({"provider": "bank", "calls": 1}, {"provider": "alipay", "calls": -1})
+            ] == [
+                (400, {"error": "BAD_REQUEST", "message": "provider: one of wepay, alipay, card; calls: 0 to 1000"})
+            ] * 2
+            assert await r.post("/sandbox/outage", {"provider": "alipay", "calls": 2}) == (
+                200,
+                {"provider": "alipay", "calls": 2},
+            )
             for _ in range(2):
                 with pytest.raises(ProviderUnavailable):
                     await r.alipay.query(number)
             assert (await r.alipay.query(number)).state == "NOTPAY"  # over after two calls
             await r.post("/sandbox/outage", {"provider": "alipay", "calls": 5})
-            assert await r.post("/sandbox/outage", {"provider": "alipay", "calls": 0}) == (200, {"provider": "alipay", "calls": 0})
+            assert await r.post("/sandbox/outage", {"provider": "alipay", "calls": 0}) == (
+                200,
+                {"provider": "alipay", "calls": 0},
+            )
             assert (await r.alipay.query(number)).state == "NOTPAY"  # ended early
 
     run(scenario())

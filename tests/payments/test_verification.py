@@ -19,7 +19,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from keyun.common.clock import SYSTEM_CLOCK
 from keyun.common.payments_wire.formats import read_bounded
 from keyun.common.payments_wire.keys import ProviderKeys, rsa_sign, sorted_params
-from keyun.gateway.payments.base import MAX_PROVIDER_ID_CHARS, BadNotification, Method, ProviderRefused, ProviderUnavailable, check_amount, recordable
+from keyun.gateway.payments.base import (
+    MAX_PROVIDER_ID_CHARS,
+    BadNotification,
+    Method,
+    ProviderRefused,
+    ProviderUnavailable,
+    check_amount,
+    recordable,
+)
 from keyun.gateway.payments.card import CardAcquirer
 from keyun.gateway.payments.receiver import NotificationReceiver
 from keyun.gateway.payments.transport import HttpClient
@@ -39,7 +47,15 @@ def sides(sandbox):
 
 
 def paid_payment(playing: Sandbox, provider: str, amount_fen: int = 1_230) -> Payment:
-    payment = Payment(provider, order_no(), amount_fen, "甲站→丁站", "http://127.0.0.1:1/notify", SYSTEM_CLOCK.now_ms() + MINUTE_MS, SYSTEM_CLOCK.now_ms())
+    payment = Payment(
+        provider,
+        order_no(),
+        amount_fen,
+        "甲站→丁站",
+        "http://127.0.0.1:1/notify",
+        SYSTEM_CLOCK.now_ms() + MINUTE_MS,
+        SYSTEM_CLOCK.now_ms(),
+    )
     playing.mark_paid(payment)
     return payment
 
@@ -57,14 +73,21 @@ def test_a_wepay_notification_is_verified_decrypted_and_fresh(sides):
     headers, body = playing.notification(payment, None)
     now_ms = SYSTEM_CLOCK.now_ms()
     notification = wepay.parse_notification({k.lower(): v for k, v in headers.items()}, body, now_ms)
-    assert (notification.method, notification.merchant_order_no, notification.amount_fen, notification.provider_txn_id) == (Method.WALLET_A, payment.merchant_order_no, 1_230, payment.provider_txn_id)
+    assert (
+        notification.method,
+        notification.merchant_order_no,
+        notification.amount_fen,
+        notification.provider_txn_id,
+    ) == (Method.WALLET_A, payment.merchant_order_no, 1_230, payment.provider_txn_id)
 
     errors = [
         refused(wepay.parse_notification, headers, body, now_ms + 6 * MINUTE_MS),
         refused(wepay.parse_notification, headers, body, now_ms - 6 * MINUTE_MS),
         refused(wepay.parse_notification, headers | {"Wechatpay-Serial": "0" * 40}, body, now_ms),
         refused(wepay.parse_notification, headers, body.replace(b"TRANSACTION", b"TRANSACTIOM"), now_ms),
-        refused(wepay.parse_notification, {k: v for k, v in headers.items() if k != "Wechatpay-Signature"}, body, now_ms),
+        refused(
+            wepay.parse_notification, {k: v for k, v in headers.items() if k != "Wechatpay-Signature"}, body, now_ms
+        ),
     ]
     assert [e.reason for e in errors] == ["STALE", "STALE", "UNKNOWN_PROVIDER", "BAD_SIGNATURE", "MALFORMED"]
 
@@ -74,9 +97,13 @@ def test_a_wepay_notification_is_verified_decrypted_and_fresh(sides):
     ciphertext[0] ^= 1
     envelope["resource"]["ciphertext"] = base64.b64encode(bytes(ciphertext)).decode()
     forged = json.dumps(envelope).encode()
-    errors.append(refused(wepay.parse_notification, playing._wepay_signature(playing.sides["wepay"], forged), forged, now_ms))
+    errors.append(
+        refused(wepay.parse_notification, playing._wepay_signature(playing.sides["wepay"], forged), forged, now_ms)
+    )
     assert errors[-1].reason == "BAD_SIGNATURE"
-    errors.append(refused(wepay.parse_notification, playing._wepay_signature(playing.sides["wepay"], b"[]"), b"[]", now_ms))
+    errors.append(
+        refused(wepay.parse_notification, playing._wepay_signature(playing.sides["wepay"], b"[]"), b"[]", now_ms)
+    )
     assert errors[-1].reason == "MALFORMED"
 
     # No message carries the key or the body.
@@ -89,7 +116,9 @@ def resigned(playing: Sandbox, body: bytes, **changes: str) -> bytes:
     """An Alipay notification changed and signed again with the provider's key."""
     params = dict(urllib.parse.parse_qsl(body.decode()))
     params |= changes
-    params["sign"] = rsa_sign(playing.sides["alipay"].provider_private_key, sorted_params(params, exclude=("sign", "sign_type")).encode())
+    params["sign"] = rsa_sign(
+        playing.sides["alipay"].provider_private_key, sorted_params(params, exclude=("sign", "sign_type")).encode()
+    )
     return urllib.parse.urlencode(params).encode()
 
 
@@ -126,14 +155,19 @@ def test_requests_signed_with_another_merchant_key_are_refused(sandbox):
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     async def scenario():
-        clients = [cls(dataclasses.replace(keys[name], merchant_private_key=stranger)) for cls, name in ((WePay, "wepay"), (AliPay, "alipay"), (CardAcquirer, "card"))]
+        clients = [
+            cls(dataclasses.replace(keys[name], merchant_private_key=stranger))
+            for cls, name in ((WePay, "wepay"), (AliPay, "alipay"), (CardAcquirer, "card"))
+        ]
         codes = []
         for client in clients:
             with pytest.raises(ProviderRefused) as caught:
                 if isinstance(client, CardAcquirer):
                     await client.authorize("POS00009", order_no("C"), 100)
                 else:
-                    await client.create(order_no(), 100, "x", "http://127.0.0.1:1/notify", SYSTEM_CLOCK.now_ms() + MINUTE_MS)
+                    await client.create(
+                        order_no(), 100, "x", "http://127.0.0.1:1/notify", SYSTEM_CLOCK.now_ms() + MINUTE_MS
+                    )
             codes.append(caught.value.code)
             await client.aclose()
         assert codes == ["SIGN_ERROR", "isv.invalid-signature", "11"]
@@ -171,8 +205,21 @@ def test_the_receiver_refuses_what_it_cannot_verify(sandbox):
             base = f"http://127.0.0.1:{await receiver.start()}"
             try:
                 answers = []
-                for path, body in (("/notify/alipay", b"a=b"), ("/notify/wepay", b"{}"), ("/notify/wepay", b"x" * (70 * 1024))):
-                    async with http.post(base + path, data=body, headers={"Wechatpay-Timestamp": "1", "Wechatpay-Nonce": "n", "Wechatpay-Signature": "s", "Wechatpay-Serial": keys["wepay"].provider_serial_no}) as response:
+                for path, body in (
+                    ("/notify/alipay", b"a=b"),
+                    ("/notify/wepay", b"{}"),
+                    ("/notify/wepay", b"x" * (70 * 1024)),
+                ):
+                    async with http.post(
+                        base + path,
+                        data=body,
+                        headers={
+                            "Wechatpay-Timestamp": "1",
+                            "Wechatpay-Nonce": "n",
+                            "Wechatpay-Signature": "s",
+                            "Wechatpay-Serial": keys["wepay"].provider_serial_no,
+                        },
+                    ) as response:
                         answers.append((response.status, (await response.read())[:80]))
             finally:
                 await receiver.stop()
@@ -198,7 +245,7 @@ def test_answers_are_read_whole_and_no_further_than_the_limit():
         response = web.StreamResponse()
         await response.prepare(request)
         for start in range(0, len(body), 10_000):
-            await response.write(body[start:start + 10_000])
+            await response.write(body[start : start + 10_000])
         await response.write_eof()
         return response
 

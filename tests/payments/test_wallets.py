@@ -13,7 +13,17 @@ import pytest
 
 from keyun.common.clock import SYSTEM_CLOCK
 from keyun.common.payments_wire.formats import CHINA
-from keyun.gateway.payments.base import CLOSED, NOTPAY, PAID, PAY, REFUND, REFUND_SUCCESS, REFUNDED, Method, ProviderRefused
+from keyun.gateway.payments.base import (
+    CLOSED,
+    NOTPAY,
+    PAID,
+    PAY,
+    REFUND,
+    REFUND_SUCCESS,
+    REFUNDED,
+    Method,
+    ProviderRefused,
+)
 from keyun.sandboxes.payments.server import OUT_OF_ORDER_MAX_WAIT_MS
 
 from .conftest import rig, run
@@ -45,7 +55,12 @@ def test_a_paid_payment_is_notified_verified_and_queried(sandbox, method):
             assert re.fullmatch(r"[0-9a-f]{64}", notification.raw_digest)
 
             status = await r.wallet(method).query(number)
-            assert (status.state, status.amount_fen, status.provider_txn_id, status.paid_at_ms) == (PAID, 4_250, notification.provider_txn_id, notification.paid_at_ms)
+            assert (status.state, status.amount_fen, status.provider_txn_id, status.paid_at_ms) == (
+                PAID,
+                4_250,
+                notification.provider_txn_id,
+                notification.paid_at_ms,
+            )
             (delivery,) = await r.deliveries_settled(method.value, number, 1)
             assert (delivery["status"], delivery["acked"], delivery["attempt"]) == (200, True, 1)
 
@@ -245,10 +260,15 @@ def test_the_daily_statement_lists_the_days_payments_and_refunds(sandbox, method
             await wallet.refund(number, f"{number}-R1", 600, 6_600)
             day = dt.datetime.fromtimestamp(paid["paid_at_ms"] / 1000, CHINA).date()
             lines = [line for line in await wallet.statement(day) if line.merchant_order_no == number]
-            assert [(line.kind, line.amount_fen, line.provider_txn_id) for line in lines] == [(PAY, 6_600, paid["provider_txn_id"]), (REFUND, 600, paid["provider_txn_id"])]
+            assert [(line.kind, line.amount_fen, line.provider_txn_id) for line in lines] == [
+                (PAY, 6_600, paid["provider_txn_id"]),
+                (REFUND, 600, paid["provider_txn_id"]),
+            ]
             assert all(line.method is method for line in lines)
             assert lines[0].at_ms == paid["paid_at_ms"] // 1000 * 1000
-            assert [line for line in await wallet.statement(day - dt.timedelta(days=1)) if line.merchant_order_no == number] == []
+            assert [
+                line for line in await wallet.statement(day - dt.timedelta(days=1)) if line.merchant_order_no == number
+            ] == []
 
     run(scenario())
 

@@ -19,7 +19,8 @@ from keyun.engine.shard import Entry, ShardEngine
 from keyun.persistence.store import OwnerStore, RecoveryReport
 
 # The engine tests' network and clock, so realistic engine values go in the log.
-from ..engine.conftest import A, B, C, D, DAY, DEPARTS_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, trip_specs  # noqa: F401
+from ..engine.conftest import DAY, DEPARTS_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, A, B, C, D, trip_specs  # noqa: F401
+
 
 def schedule_batch(prefix: str = "sched") -> list[c.ScheduleTrip]:
     return [c.ScheduleTrip(f"{prefix}-{spec.trip_id}", spec) for spec in trip_specs()]
@@ -119,6 +120,22 @@ def assert_identical(a, b, path: str = "value") -> None:
 
 
 __all__ = [
-    "A", "B", "C", "D", "DAY", "DEPARTS_MS", "NOW", "TRIP", "PM_TRIP", "NEXT_DAY_TRIP", "HOUR_MS", "MINUTE_MS",
-    "trip_specs", "schedule_batch", "Owner", "window", "assert_same_trips", "assert_identical",
+    "A",
+    "B",
+    "C",
+    "D",
+    "DAY",
+    "DEPARTS_MS",
+    "NOW",
+    "TRIP",
+    "PM_TRIP",
+    "NEXT_DAY_TRIP",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "trip_specs",
+    "schedule_batch",
+    "Owner",
+    "window",
+    "assert_same_trips",
+    "assert_identical",
 ]

@@ -15,7 +15,7 @@ from keyun.persistence import admin
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence.layout import prepare
 
-from .conftest import A, D, DEPARTS_MS, NOW, TRIP, Owner, schedule_batch
+from .conftest import DEPARTS_MS, NOW, TRIP, A, D, Owner, schedule_batch
 
 LONG_AFTER = DEPARTS_MS + 30 * DAY_MS + Policy().archive_after_ms  # every test trip is due by then
 
@@ -72,7 +72,12 @@ def test_archived_trips_survive_a_crash_before_and_after_their_snapshot(tmp_path
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {row["trip_id"] for row in rows} == trips
     (row,) = [row for row in rows if row["trip_id"] == TRIP]
-    assert (row["shard"], row["tickets_issued"], row["tickets_kept"], row["fares_fen"]) == ("0000", 2, 2, sold.total_fen)
+    assert (row["shard"], row["tickets_issued"], row["tickets_kept"], row["fares_fen"]) == (
+        "0000",
+        2,
+        2,
+        sold.total_fen,
+    )
     assert keyun("archive", "show", "--data-dir", str(tmp_path), "--trip", TRIP) == 0
     shown = capsys.readouterr().out
     assert TRIP in shown and all(t.ticket_id in shown for t in sold.tickets) and "AA→DD" in shown
@@ -124,7 +129,9 @@ def test_an_archive_written_before_the_buyer_index_is_indexed_when_opened(tmp_pa
         again.close()
 
 
-def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_further_than_the_limit(tmp_path, monkeypatch):
+def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_further_than_the_limit(
+    tmp_path, monkeypatch
+):
     from keyun.actors import trip_shard
     from keyun.engine.state import timetable_end_ms
 
@@ -143,7 +150,9 @@ def test_an_accounts_history_reaches_its_latest_archived_trips_first_and_no_furt
         assert [r.spec.trip_id for r in owner.store.snapshots.archived_trips_of("A000009", 10)] == latest
         assert owner.store.snapshots.archived_trips_of("A00000", 10) == []  # a prefix of the id is another account
         monkeypatch.setattr(trip_shard, "MAX_ARCHIVED_TRIPS_LISTED", 2)
-        assert {view.order_id for view in read(owner, c.ListOrders("A000009")).orders} == {orders[trip_id] for trip_id in latest[:2]}
+        assert {view.order_id for view in read(owner, c.ListOrders("A000009")).orders} == {
+            orders[trip_id] for trip_id in latest[:2]
+        }
     finally:
         owner.close()
 
@@ -155,7 +164,9 @@ def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiv
         owner.run(schedule_batch(), NOW)
         ticket = owner.ok(c.Sell("arch-read", TRIP, A, D, seat_count=1, buyer="A000009"), NOW + 1).tickets[0]
         order = ordered(owner, TRIP, "arch", NOW + 2)
-        owner.ok(c.RecordPayment("arch-pay", order.order_id, c.PayMethod.CASH, "cash-1", order.amount_fen, NOW + 3), NOW + 3)
+        owner.ok(
+            c.RecordPayment("arch-pay", order.order_id, c.PayMethod.CASH, "cash-1", order.amount_fen, NOW + 3), NOW + 3
+        )
 
         def history(buyer="A000009"):
             return [view.order_id for view in read(owner, c.ListOrders(buyer)).orders]
@@ -165,7 +176,10 @@ def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiv
         assert read(owner, c.GetTicket(ticket.ticket_id)).ticket_id == ticket.ticket_id  # still in the engine's hands
         assert history() == [order.order_id]
         owner.store.start_snapshot(owner.engine)
-        assert not owner.engine.archiving and read(owner, c.GetTicket(ticket.ticket_id, "A000009")).seat_label == ticket.seat_label  # being written
+        assert (
+            not owner.engine.archiving
+            and read(owner, c.GetTicket(ticket.ticket_id, "A000009")).seat_label == ticket.seat_label
+        )  # being written
         assert history() == [order.order_id]
         owner.store.finish_snapshot(wait=True)
         assert read(owner, c.GetTicket(ticket.ticket_id)).price_fen == ticket.price_fen  # from the archive
@@ -176,7 +190,10 @@ def test_a_ticket_of_an_archived_trip_is_still_read_at_every_stage_of_its_archiv
         assert read(owner, c.GetOrder(order.order_id, "A000009")).status.value == "ticketed"
         assert read(owner, c.GetTrip(TRIP)).trip_id == TRIP
         order_tickets = read(owner, c.GetOrder(order.order_id)).tickets
-        assert {t.ticket_id for t in read(owner, c.GetManifest(TRIP)).tickets} == {ticket.ticket_id, *(t.ticket_id for t in order_tickets)}
+        assert {t.ticket_id for t in read(owner, c.GetManifest(TRIP)).tickets} == {
+            ticket.ticket_id,
+            *(t.ticket_id for t in order_tickets),
+        }
         # A passenger still sees only their own, and anything but a read is refused.
         assert read(owner, c.GetTicket(ticket.ticket_id, "A000010")).reason is Reason.UNKNOWN_TICKET
         assert read(owner, c.Refund("arch-refund", ticket.ticket_id)).reason is Reason.TRIP_ARCHIVED

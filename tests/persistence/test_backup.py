@@ -17,7 +17,21 @@ from keyun.engine.shard import ShardEngine
 from keyun.persistence import wal
 from keyun.persistence.store import OwnerStore, backup_owner
 
-from .conftest import A, B, C, D, DEPARTS_MS, MINUTE_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, Owner, assert_same_trips, schedule_batch
+from .conftest import (
+    DEPARTS_MS,
+    MINUTE_MS,
+    NEXT_DAY_TRIP,
+    NOW,
+    PM_TRIP,
+    TRIP,
+    A,
+    B,
+    C,
+    D,
+    Owner,
+    assert_same_trips,
+    schedule_batch,
+)
 
 BACKUP = """
 import sys
@@ -28,7 +42,9 @@ print(backup_owner(Path(sys.argv[1]), Path(sys.argv[2])))
 
 
 def backup_elsewhere(source: Path, target: Path) -> int:
-    done = subprocess.run([sys.executable, "-c", BACKUP, str(source), str(target)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", BACKUP, str(source), str(target)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.strip())
 
@@ -77,7 +93,9 @@ def test_a_backup_of_a_running_owner_recovers_its_state(tmp_path):
         files = [p for p in (tmp_path / "backup").rglob("*") if p.is_file()]
         assert copied == sum(p.stat().st_size for p in files)
         assert not (tmp_path / "backup" / "owner.lock").exists()
-        assert [p.name for p in wal.segments(tmp_path / "backup" / "wal")] == [p.name for p in wal.segments(owner.directory / "wal")]
+        assert [p.name for p in wal.segments(tmp_path / "backup" / "wal")] == [
+            p.name for p in wal.segments(owner.directory / "wal")
+        ]
 
         keep_selling(owner)
         assert owner.engine.state.trips != trips

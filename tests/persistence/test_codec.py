@@ -22,7 +22,20 @@ from keyun.engine.values import Call, Command, Event, Journaled, Kind, Query, Re
 from keyun.persistence.snapshot import decode_request, decode_trip
 from keyun.persistence.wal import decode_payload
 
-from .conftest import A, B, C, D, DEPARTS_MS, MINUTE_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, assert_identical, schedule_batch
+from .conftest import (
+    DEPARTS_MS,
+    MINUTE_MS,
+    NEXT_DAY_TRIP,
+    NOW,
+    PM_TRIP,
+    TRIP,
+    A,
+    B,
+    C,
+    D,
+    assert_identical,
+    schedule_batch,
+)
 
 # --- a scenario that makes every kind of value ----------------------------------------------------
 
@@ -50,43 +63,102 @@ def scenario():
         ],
         NOW,
     )
-    run([c.ConfirmHold("c1", h1.hold_id), c.Sell("s1", TRIP, A, C, seat_count=2), c.ReleaseHold("rl1", h2.hold_id)], NOW + 500)
+    run(
+        [c.ConfirmHold("c1", h1.hold_id), c.Sell("s1", TRIP, A, C, seat_count=2), c.ReleaseHold("rl1", h2.hold_id)],
+        NOW + 500,
+    )
     # h3 expires: the sweep at the start of this batch journals HoldExpired.
     expired = run([c.ConfirmHold("c3", h3.hold_id), c.Sell("s2", TRIP, C, D, seat_numbers=("1A",))], NOW + 5000)
     assert isinstance(expired[0], Rejection) and expired[0].reason is Reason.HOLD_EXPIRED
     # Rebooking: ticket 0003 moves to a new ticket; the new ticket for 0004's move is taken back.
-    h4, h5, h6, h7 = run([
-        c.PlaceHold("h4", TRIP, A, C, seat_count=1), c.PlaceHold("h5", TRIP, A, C, seat_count=1),
-        c.PlaceHold("h6", TRIP, A, B, seat_count=1, buyer="A000001"), c.PlaceHold("h7", TRIP, A, B, seat_count=1),
-    ], NOW + 5200)
-    moved, kept = run([c.ConfirmHold("c4", h4.hold_id, changed_from=f"{TRIP}-0003"), c.ConfirmHold("c5", h5.hold_id, changed_from=f"{TRIP}-0004")], NOW + 5300)
-    run([c.ChangeTicket("ch1", f"{TRIP}-0003", moved.tickets[0].ticket_id), c.VoidTicket("v1", kept.tickets[0].ticket_id)], NOW + 5400)
+    h4, h5, h6, h7 = run(
+        [
+            c.PlaceHold("h4", TRIP, A, C, seat_count=1),
+            c.PlaceHold("h5", TRIP, A, C, seat_count=1),
+            c.PlaceHold("h6", TRIP, A, B, seat_count=1, buyer="A000001"),
+            c.PlaceHold("h7", TRIP, A, B, seat_count=1),
+        ],
+        NOW + 5200,
+    )
+    moved, kept = run(
+        [
+            c.ConfirmHold("c4", h4.hold_id, changed_from=f"{TRIP}-0003"),
+            c.ConfirmHold("c5", h5.hold_id, changed_from=f"{TRIP}-0004"),
+        ],
+        NOW + 5300,
+    )
+    run(
+        [
+            c.ChangeTicket("ch1", f"{TRIP}-0003", moved.tickets[0].ticket_id),
+            c.VoidTicket("v1", kept.tickets[0].ticket_id),
+        ],
+        NOW + 5400,
+    )
     # The rebooking protocol: a new ticket's move to the next day is undone; 0004's is left begun (a Move in the snapshot).
     route = engine.state.trips[TRIP].spec.route_id
     (sold,) = run([c.Sell("s9", TRIP, A, B, seat_count=1)], NOW + 5405)
     undone = sold.tickets[0].ticket_id
-    run([c.BeginChange("b1", undone, "sg1", NEXT_DAY_TRIP, route), c.BeginChange("b2", f"{TRIP}-0004", "sg2", NEXT_DAY_TRIP, route)], NOW + 5410)
+    run(
+        [
+            c.BeginChange("b1", undone, "sg1", NEXT_DAY_TRIP, route),
+            c.BeginChange("b2", f"{TRIP}-0004", "sg2", NEXT_DAY_TRIP, route),
+        ],
+        NOW + 5410,
+    )
     (new_hold,) = run([c.PlaceHold("mh1", NEXT_DAY_TRIP, A, B, seat_count=1, for_move="sg1")], NOW + 5420)
     run([c.ConfirmHold("mc1", new_hold.hold_id, changed_from=undone, for_move="sg1"), c.ListMoves(0, 10)], NOW + 5430)
-    run([c.AbortChange("sg1-abort", undone, "sg1"), c.UndoMove("sg1-undo", NEXT_DAY_TRIP, undone, "sg1"), c.ClearChange("sg1-clear", undone, "sg1")], NOW + 5440)
+    run(
+        [
+            c.AbortChange("sg1-abort", undone, "sg1"),
+            c.UndoMove("sg1-undo", NEXT_DAY_TRIP, undone, "sg1"),
+            c.ClearChange("sg1-clear", undone, "sg1"),
+        ],
+        NOW + 5440,
+    )
     # A move made and settled (step 4); 0004's move gets as far as its new ticket, left pending its move.
     (sold,) = run([c.Sell("s10", TRIP, A, B, seat_count=1)], NOW + 5445)
     made = sold.tickets[0].ticket_id
     run([c.BeginChange("b3", made, "sg3", NEXT_DAY_TRIP, route)], NOW + 5450)
-    made_hold, pending_hold = run([
-        c.PlaceHold("mh3", NEXT_DAY_TRIP, A, B, seat_count=1, for_move="sg3"), c.PlaceHold("mh2", NEXT_DAY_TRIP, A, C, seat_count=1, for_move="sg2"),
-    ], NOW + 5455)
-    new, _ = run([
-        c.ConfirmHold("mc3", made_hold.hold_id, changed_from=made, for_move="sg3"),
-        c.ConfirmHold("mc2", pending_hold.hold_id, changed_from=f"{TRIP}-0004", for_move="sg2"),
-    ], NOW + 5460)
+    made_hold, pending_hold = run(
+        [
+            c.PlaceHold("mh3", NEXT_DAY_TRIP, A, B, seat_count=1, for_move="sg3"),
+            c.PlaceHold("mh2", NEXT_DAY_TRIP, A, C, seat_count=1, for_move="sg2"),
+        ],
+        NOW + 5455,
+    )
+    new, _ = run(
+        [
+            c.ConfirmHold("mc3", made_hold.hold_id, changed_from=made, for_move="sg3"),
+            c.ConfirmHold("mc2", pending_hold.hold_id, changed_from=f"{TRIP}-0004", for_move="sg2"),
+        ],
+        NOW + 5460,
+    )
     run([c.ChangeTicket("sg3-change", made, new.tickets[0].ticket_id, saga="sg3")], NOW + 5465)
     run([c.SettleMove("sg3-settle", new.tickets[0].ticket_id, "sg3"), c.ListMoves(0, 10)], NOW + 5470)
     # Orders: one paid, partly refunded and settled; one cancelled.
-    paid, dropped = run([c.CreateOrder("o1", h6.hold_id, c.PayMethod.WEPAY, "A000001"), c.CreateOrder("o2", h7.hold_id, c.PayMethod.CASH)], NOW + 5500)
-    run([c.RecordPayment("p1", paid.order_id, c.PayMethod.WEPAY, "wx-1", paid.amount_fen, NOW + 5550), c.CancelOrder("oc", dropped.order_id)], NOW + 5600)
+    paid, dropped = run(
+        [
+            c.CreateOrder("o1", h6.hold_id, c.PayMethod.WEPAY, "A000001"),
+            c.CreateOrder("o2", h7.hold_id, c.PayMethod.CASH),
+        ],
+        NOW + 5500,
+    )
+    run(
+        [
+            c.RecordPayment("p1", paid.order_id, c.PayMethod.WEPAY, "wx-1", paid.amount_fen, NOW + 5550),
+            c.CancelOrder("oc", dropped.order_id),
+        ],
+        NOW + 5600,
+    )
     refunded = run([c.RefundOrder("or1", paid.order_id, (), "A000001")], NOW + 5700)[0]
-    run([c.SettleRefund("os1", paid.order_id, refunded.refunds[0].refund_no, "wx-r-1"), c.GetOrder(paid.order_id), c.ListOrders("A000001")], NOW + 5800)
+    run(
+        [
+            c.SettleRefund("os1", paid.order_id, refunded.refunds[0].refund_no, "wx-r-1"),
+            c.GetOrder(paid.order_id),
+            c.ListOrders("A000001"),
+        ],
+        NOW + 5800,
+    )
     run([c.Refund("rf1", f"{TRIP}-0001"), c.CancelTrip("x1", PM_TRIP), c.DelayTrip("dl1", TRIP, 10)], NOW + 6000)
     run(
         [
@@ -146,7 +218,14 @@ def members(kind: type, module) -> set[type]:
 
 # Trip-owner values the scenario has no occasion to make.
 NOT_IN_SCENARIO = {
-    c.ArchiveTrips, c.ListMoney, v.SweptView, v.ArchivedView, v.MoneyView, v.MoneyLine, ev.TripArchived, ev.OrderExpired,
+    c.ArchiveTrips,
+    c.ListMoney,
+    v.SweptView,
+    v.ArchivedView,
+    v.MoneyView,
+    v.MoneyLine,
+    ev.TripArchived,
+    ev.OrderExpired,
 }
 
 
@@ -185,6 +264,7 @@ def test_the_unions_are_every_value_of_each_kind():
     assert {Entry, Refusal, ac.AccountEntry} <= set(codec.union(Journaled).__args__)
     for kind in (Call, Command, Query, Event, Reply, Journaled):
         assert all(issubclass(cls, Value) and issubclass(cls, kind) for cls in codec.union(kind).__args__)
+
     class Nothing(Kind):
         __slots__ = ()
 
@@ -284,7 +364,9 @@ def pending_new_ticket(engine: ShardEngine) -> Ticket:
 def test_a_trip_record_with_live_holds_round_trips():
     engine = ShardEngine(check=True)
     engine.execute(schedule_batch(), NOW)
-    engine.execute([c.PlaceHold("h1", TRIP, A, C, seat_count=3), c.PlaceHold("h2", TRIP, B, D, seat_numbers=("1A", "1B"))], NOW)
+    engine.execute(
+        [c.PlaceHold("h1", TRIP, A, C, seat_count=3), c.PlaceHold("h2", TRIP, B, D, seat_numbers=("1A", "1B"))], NOW
+    )
     record = trip_record(engine.state.trips[TRIP])
     assert len(record.holds) == 2
     restored = ShardState()

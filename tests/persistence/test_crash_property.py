@@ -21,7 +21,20 @@ from keyun.engine.policy import HOUR_MS, MINUTE_MS
 from keyun.engine.shard import ShardEngine
 from keyun.persistence import wal
 
-from .conftest import A, B, C, D, DEPARTS_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, Owner, assert_same_trips, schedule_batch
+from .conftest import (
+    DEPARTS_MS,
+    NEXT_DAY_TRIP,
+    NOW,
+    PM_TRIP,
+    TRIP,
+    A,
+    B,
+    C,
+    D,
+    Owner,
+    assert_same_trips,
+    schedule_batch,
+)
 
 TRIPS = (TRIP, PM_TRIP, NEXT_DAY_TRIP)
 SEGMENTS = ((A, B), (A, D), (B, C), (B, D), (C, D), (A, C))
@@ -44,7 +57,12 @@ item = st.one_of(
 )
 clock = st.one_of(
     st.tuples(st.just("+"), st.sampled_from((0, 500, 30_000, 5 * MINUTE_MS, 2 * HOUR_MS))),
-    st.tuples(st.just("at"), st.sampled_from((DEPARTS_MS - 30 * MINUTE_MS, DEPARTS_MS + 2 * MINUTE_MS, DEPARTS_MS + 6 * HOUR_MS - 20 * MINUTE_MS))),
+    st.tuples(
+        st.just("at"),
+        st.sampled_from(
+            (DEPARTS_MS - 30 * MINUTE_MS, DEPARTS_MS + 2 * MINUTE_MS, DEPARTS_MS + 6 * HOUR_MS - 20 * MINUTE_MS)
+        ),
+    ),
 )
 step = st.one_of(
     st.tuples(st.just("batch"), clock, st.lists(item, min_size=1, max_size=4)),
@@ -74,7 +92,11 @@ class Run:
             earlier = self.owner.engine.recent[known[args[0] % len(known)]].command
             if kind == "retry":
                 return earlier
-            return c.DepartTrip(earlier.request_id, NEXT_DAY_TRIP) if not isinstance(earlier, c.DepartTrip) else c.CancelTrip(earlier.request_id, TRIP)
+            return (
+                c.DepartTrip(earlier.request_id, NEXT_DAY_TRIP)
+                if not isinstance(earlier, c.DepartTrip)
+                else c.CancelTrip(earlier.request_id, TRIP)
+            )
         trip_id = args[0]
         match kind:
             case "hold":

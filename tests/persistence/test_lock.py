@@ -65,7 +65,12 @@ def test_owner_stores_exclude_each_other(tmp_path):
 
 @pytest.fixture
 def other_process(tmp_path):
-    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "owner")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "owner")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "locked"
     yield process
     if process.poll() is None:

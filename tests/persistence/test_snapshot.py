@@ -8,7 +8,7 @@ from keyun.engine.shard import ShardEngine
 from keyun.engine.state import check_invariants
 from keyun.persistence.snapshot import SnapshotStore
 
-from .conftest import A, B, C, D, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, assert_same_trips, schedule_batch, window
+from .conftest import NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, A, B, C, D, assert_same_trips, schedule_batch, window
 
 
 def loaded(directory, now_check: int | None = None) -> ShardEngine:
@@ -41,7 +41,9 @@ def test_incremental_saves_load_into_an_equal_engine(tmp_path):
     store = SnapshotStore(tmp_path / "snap")
     try:
         engine.execute(schedule_batch(), NOW)
-        engine.execute([c.Sell("s1", TRIP, A, D, seat_count=2), c.Sell("bad", TRIP, A, B, seat_numbers=("9Z",))], NOW + 1000)
+        engine.execute(
+            [c.Sell("s1", TRIP, A, D, seat_count=2), c.Sell("bad", TRIP, A, B, seat_numbers=("9Z",))], NOW + 1000
+        )
         store.save(2, engine.last_now, engine.take_changes())
         assert store.position() == 2
 

@@ -19,8 +19,21 @@ from keyun.persistence.snapshot import SnapshotStore
 from keyun.persistence.store import OwnerStore, RecoveryReport
 
 from .conftest import (
-    A, B, C, D, DEPARTS_MS, MINUTE_MS, NEXT_DAY_TRIP, NOW, PM_TRIP, TRIP, Owner, assert_identical, assert_same_trips,
-    schedule_batch, window,
+    DEPARTS_MS,
+    MINUTE_MS,
+    NEXT_DAY_TRIP,
+    NOW,
+    PM_TRIP,
+    TRIP,
+    A,
+    B,
+    C,
+    D,
+    Owner,
+    assert_identical,
+    assert_same_trips,
+    schedule_batch,
+    window,
 )
 
 SNAPSHOT = "snapshot"
@@ -30,50 +43,76 @@ def script() -> list:
     """A day at a station: batches of (now, commands), with the points where a snapshot may be taken."""
     return [
         (NOW, schedule_batch()),
-        (NOW + 1000, [
-            c.PlaceHold("h1", TRIP, A, D, seat_count=2),  # TRIP-H1, ten minutes
-            c.PlaceHold("h2", TRIP, B, C, seat_numbers=("2A",), ttl_ms=60_000),  # TRIP-H2
-            c.Sell("s1", TRIP, A, B, seat_count=3),  # TRIP-0001..0003
-            c.Sell("s2", PM_TRIP, C, D, seat_numbers=("1A", "1B")),  # PM-0001..0002
-        ]),
-        (NOW + 2000, [
-            c.ConfirmHold("c1", f"{TRIP}-H1"),  # TRIP-0004..0005
-            c.Sell("bad1", "S9-20300601", A, B, seat_count=1),  # UNKNOWN_TRIP
-            c.Sell("s3", TRIP, B, D, seat_numbers=("2A",)),  # SEAT_TAKEN on B→C by h2
-        ]),
+        (
+            NOW + 1000,
+            [
+                c.PlaceHold("h1", TRIP, A, D, seat_count=2),  # TRIP-H1, ten minutes
+                c.PlaceHold("h2", TRIP, B, C, seat_numbers=("2A",), ttl_ms=60_000),  # TRIP-H2
+                c.Sell("s1", TRIP, A, B, seat_count=3),  # TRIP-0001..0003
+                c.Sell("s2", PM_TRIP, C, D, seat_numbers=("1A", "1B")),  # PM-0001..0002
+            ],
+        ),
+        (
+            NOW + 2000,
+            [
+                c.ConfirmHold("c1", f"{TRIP}-H1"),  # TRIP-0004..0005
+                c.Sell("bad1", "S9-20300601", A, B, seat_count=1),  # UNKNOWN_TRIP
+                c.Sell("s3", TRIP, B, D, seat_numbers=("2A",)),  # SEAT_TAKEN on B→C by h2
+            ],
+        ),
         SNAPSHOT,
-        (NOW + 3000, [
-            c.Refund("rf1", f"{TRIP}-0001"),
-            c.PlaceHold("h3", NEXT_DAY_TRIP, A, C, seat_count=4, ttl_ms=5000),  # NEXT-H1
-            c.ScheduleTrip("again", schedule_batch()[0].spec),  # already there: replied, not journaled
-        ]),
+        (
+            NOW + 3000,
+            [
+                c.Refund("rf1", f"{TRIP}-0001"),
+                c.PlaceHold("h3", NEXT_DAY_TRIP, A, C, seat_count=4, ttl_ms=5000),  # NEXT-H1
+                c.ScheduleTrip("again", schedule_batch()[0].spec),  # already there: replied, not journaled
+            ],
+        ),
         # The sweep at the start of this batch expires TRIP-H2 and NEXT-H1.
         (NOW + 70_000, [c.ConfirmHold("c2", f"{TRIP}-H2"), c.Sell("s4", NEXT_DAY_TRIP, A, D, seat_count=2)]),
         (NOW + 80_000, [c.PlaceHold("h4", TRIP, C, D, seat_count=1)]),  # TRIP-H3
         (NOW + 81_000, [c.ReleaseHold("rl1", f"{TRIP}-H3"), c.GetTrip(TRIP)]),
         # Rebooking: 0003 moves to a new ticket; 0005's move is taken back.  And an order, paid.
-        (NOW + 82_000, [
-            c.PlaceHold("h5", TRIP, C, D, seat_count=1), c.PlaceHold("h6", TRIP, C, D, seat_count=1),  # TRIP-H4, H5
-            c.PlaceHold("h7", TRIP, C, D, seat_count=1, buyer="A000001"),  # TRIP-H6
-        ]),
-        (NOW + 83_000, [
-            c.ConfirmHold("c5", f"{TRIP}-H4", changed_from=f"{TRIP}-0003"),  # TRIP-0006
-            c.ConfirmHold("c6", f"{TRIP}-H5", changed_from=f"{TRIP}-0005"),  # TRIP-0007
-            c.CreateOrder("o1", f"{TRIP}-H6", c.PayMethod.ALIPAY, "A000001"),  # TRIP-O1
-        ]),
-        (NOW + 84_000, [
-            c.ChangeTicket("ch1", f"{TRIP}-0003", f"{TRIP}-0006"), c.VoidTicket("v1", f"{TRIP}-0007"),
-            c.RecordPayment("p1", f"{TRIP}-O1", c.PayMethod.ALIPAY, "ali-1", 1500, NOW + 83_500),  # TRIP-0008
-        ]),
+        (
+            NOW + 82_000,
+            [
+                c.PlaceHold("h5", TRIP, C, D, seat_count=1),
+                c.PlaceHold("h6", TRIP, C, D, seat_count=1),  # TRIP-H4, H5
+                c.PlaceHold("h7", TRIP, C, D, seat_count=1, buyer="A000001"),  # TRIP-H6
+            ],
+        ),
+        (
+            NOW + 83_000,
+            [
+                c.ConfirmHold("c5", f"{TRIP}-H4", changed_from=f"{TRIP}-0003"),  # TRIP-0006
+                c.ConfirmHold("c6", f"{TRIP}-H5", changed_from=f"{TRIP}-0005"),  # TRIP-0007
+                c.CreateOrder("o1", f"{TRIP}-H6", c.PayMethod.ALIPAY, "A000001"),  # TRIP-O1
+            ],
+        ),
+        (
+            NOW + 84_000,
+            [
+                c.ChangeTicket("ch1", f"{TRIP}-0003", f"{TRIP}-0006"),
+                c.VoidTicket("v1", f"{TRIP}-0007"),
+                c.RecordPayment("p1", f"{TRIP}-O1", c.PayMethod.ALIPAY, "ali-1", 1500, NOW + 83_500),  # TRIP-0008
+            ],
+        ),
         SNAPSHOT,
         (NOW + 90_000, [c.CancelTrip("x1", PM_TRIP), c.Refund("rf2", f"{PM_TRIP}-0001")]),
-        (DEPARTS_MS - 30 * MINUTE_MS, [
-            c.CheckIn("k1", f"{TRIP}-0002", "gate-1"),
-            c.CheckIn("k2", f"{TRIP}-0004", "gate-2"),
-            c.CheckIn("k3", f"{TRIP}-0001", "gate-1"),  # ALREADY_REFUNDED
-        ]),
+        (
+            DEPARTS_MS - 30 * MINUTE_MS,
+            [
+                c.CheckIn("k1", f"{TRIP}-0002", "gate-1"),
+                c.CheckIn("k2", f"{TRIP}-0004", "gate-2"),
+                c.CheckIn("k3", f"{TRIP}-0001", "gate-1"),  # ALREADY_REFUNDED
+            ],
+        ),
         (DEPARTS_MS + MINUTE_MS, [c.DepartTrip("d1", TRIP), c.DepartTrip("d2", TRIP)]),  # d2: a no-op
-        (DEPARTS_MS + 2 * MINUTE_MS, [c.Sell("s5", NEXT_DAY_TRIP, B, C, seat_count=1), c.Refund("rf3", f"{NEXT_DAY_TRIP}-0001")]),
+        (
+            DEPARTS_MS + 2 * MINUTE_MS,
+            [c.Sell("s5", NEXT_DAY_TRIP, B, C, seat_count=1), c.Refund("rf3", f"{NEXT_DAY_TRIP}-0001")],
+        ),
     ]
 
 
@@ -118,7 +157,10 @@ def test_the_script_exercises_what_it_claims(owner):
     replies = played["replies"]
     rejected = {rid: reply.reason for rid, reply in replies.items() if isinstance(reply, Rejection)}
     assert rejected == {
-        "bad1": Reason.UNKNOWN_TRIP, "s3": Reason.SEAT_TAKEN, "c2": Reason.HOLD_EXPIRED, "k3": Reason.ALREADY_REFUNDED,
+        "bad1": Reason.UNKNOWN_TRIP,
+        "s3": Reason.SEAT_TAKEN,
+        "c2": Reason.HOLD_EXPIRED,
+        "k3": Reason.ALREADY_REFUNDED,
     }
     trip = owner.engine.state.trips[TRIP]
     assert {t.status for t in trip.tickets.values()} == set(TicketStatus)
@@ -159,9 +201,13 @@ def test_recovery_rebuilds_trips_and_window(owner, mode):
 
     # Retries answer the original reply and change nothing; a reused id with another command is refused.
     replies = played["replies"]
-    retried, entries = owner.run([c.Sell("s1", TRIP, A, B, seat_count=3), c.ConfirmHold("c1", f"{TRIP}-H1")], DEPARTS_MS + 3 * MINUTE_MS)
+    retried, entries = owner.run(
+        [c.Sell("s1", TRIP, A, B, seat_count=3), c.ConfirmHold("c1", f"{TRIP}-H1")], DEPARTS_MS + 3 * MINUTE_MS
+    )
     assert entries == [] and retried == [replies["s1"], replies["c1"]]
-    assert isinstance(retried[0], TicketsView) and [t.ticket_id for t in retried[0].tickets] == [f"{TRIP}-000{n}" for n in (1, 2, 3)]
+    assert isinstance(retried[0], TicketsView) and [t.ticket_id for t in retried[0].tickets] == [
+        f"{TRIP}-000{n}" for n in (1, 2, 3)
+    ]
     (reused,), entries = owner.run([c.Sell("s1", NEXT_DAY_TRIP, A, B, seat_count=1)], DEPARTS_MS + 3 * MINUTE_MS)
     assert entries == [] and isinstance(reused, Rejection) and reused.reason is Reason.REQUEST_ID_REUSED
     assert_same_trips(after, before)
@@ -205,7 +251,11 @@ def test_window_eviction_is_persisted(tmp_path, monkeypatch):
     try:
         now = NOW
         for n in range(1, 25):
-            batch = [c.Sell(f"s{n}", (TRIP, PM_TRIP, NEXT_DAY_TRIP)[n % 3], A, B, seat_count=1)] if n > 1 else schedule_batch()
+            batch = (
+                [c.Sell(f"s{n}", (TRIP, PM_TRIP, NEXT_DAY_TRIP)[n % 3], A, B, seat_count=1)]
+                if n > 1
+                else schedule_batch()
+            )
             now += 1000
             assert owner.run(batch, now)[0] == reference.execute(batch, now)[0]
             if n % 7 == 0:
@@ -245,7 +295,9 @@ def test_recovery_of_an_empty_directory(tmp_path):
 def test_an_empty_batch_writes_nothing_and_a_refusal_is_journaled(owner):
     owner.run(schedule_batch(), NOW)
     size = sum(p.stat().st_size for p in wal.segments(owner.directory / "wal"))
-    replies, entries = owner.run([c.GetTrip(TRIP), c.ScheduleTrip(f"sched-{TRIP}", schedule_batch()[0].spec)], NOW)  # a query and a retry
+    replies, entries = owner.run(
+        [c.GetTrip(TRIP), c.ScheduleTrip(f"sched-{TRIP}", schedule_batch()[0].spec)], NOW
+    )  # a query and a retry
     assert entries == [] and owner.store.last_lsn == 1
     assert sum(p.stat().st_size for p in wal.segments(owner.directory / "wal")) == size
     (refused,), entries = owner.run([c.Sell("bad", TRIP, A, A.replace("A", "Z"), seat_count=1)], NOW)
@@ -259,7 +311,10 @@ def test_snapshots_retire_covered_segments(tmp_path):
     try:
         play(owner, script(), snapshots=False)
         for n in range(12):
-            owner.run([c.PlaceHold(f"more{n}", NEXT_DAY_TRIP, B, D, seat_count=1, ttl_ms=60_000)], DEPARTS_MS + (3 + n) * MINUTE_MS)
+            owner.run(
+                [c.PlaceHold(f"more{n}", NEXT_DAY_TRIP, B, D, seat_count=1, ttl_ms=60_000)],
+                DEPARTS_MS + (3 + n) * MINUTE_MS,
+            )
         wal_dir = owner.directory / "wal"
         before = [int(p.stem) for p in wal.segments(wal_dir)]
         assert len(before) >= 4
@@ -269,7 +324,10 @@ def test_snapshots_retire_covered_segments(tmp_path):
         after = [int(p.stem) for p in wal.segments(wal_dir)]
         assert after == before[-1:]  # everything but the segment being written is covered
         for n in range(12, 30):
-            owner.run([c.PlaceHold(f"more{n}", NEXT_DAY_TRIP, B, D, seat_count=1, ttl_ms=60_000)], DEPARTS_MS + (3 + n) * MINUTE_MS)
+            owner.run(
+                [c.PlaceHold(f"more{n}", NEXT_DAY_TRIP, B, D, seat_count=1, ttl_ms=60_000)],
+                DEPARTS_MS + (3 + n) * MINUTE_MS,
+            )
         middle = owner.store.last_lsn
         before = [int(p.stem) for p in wal.segments(wal_dir)]
         assert len(before) >= 3
@@ -281,7 +339,9 @@ def test_snapshots_retire_covered_segments(tmp_path):
         reference = owner.engine
         report = owner.crash()
         assert report_tuple(report) == expected_report(owner, middle, 4)
-        assert report.records_replayed == 1 and report.events_replayed >= 2  # the sale, and a sweep of the expired holds
+        assert (
+            report.records_replayed == 1 and report.events_replayed >= 2
+        )  # the sale, and a sweep of the expired holds
         assert_same_trips(owner.engine, reference)
     finally:
         owner.close()

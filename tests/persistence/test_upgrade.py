@@ -91,7 +91,8 @@ def current_records(data_dir: Path) -> dict:
 
 
 pytestmark = pytest.mark.skipif(
-    legacy.FORMAT_VERSION == upgrade.codec.FORMAT_VERSION, reason="this Keyun writes format 1: nothing to upgrade",
+    legacy.FORMAT_VERSION == upgrade.codec.FORMAT_VERSION,
+    reason="this Keyun writes format 1: nothing to upgrade",
 )
 
 
@@ -157,6 +158,7 @@ def test_trip_records_from_before_orders_read_with_their_later_fields_empty(old)
 
 # --- a real server on what was upgraded ---------------------------------------------------------
 
+
 def serves_everything_sold(data_dir: Path, key_dir: Path, expected: dict) -> None:
     """Start a server; every ticket sold is there with its seat and status, personal data
     decrypts, the archived trip reads, and a new sale works."""
@@ -168,7 +170,9 @@ def serves_everything_sold(data_dir: Path, key_dir: Path, expected: dict) -> Non
         for sold in expected["tickets"]:
             ticket = master.ticket(sold["ticket_id"])
             assert (ticket.seat_number, common_pb2.TicketStatus.Name(ticket.status), ticket.holder.name) == (
-                sold["seat"], sold["status"], sold["holder"],
+                sold["seat"],
+                sold["status"],
+                sold["holder"],
             ), sold["ticket_id"]
         listed = sum(len(master.manifest(trip_id, page_size=500).tickets) for trip_id in expected["trips"])
         assert listed == len(expected["tickets"])

@@ -13,7 +13,7 @@ from keyun.engine.shard import Entry
 from keyun.persistence import wal
 from keyun.persistence.wal import MAGIC, Record, WalCorruption, WriteAheadLog, scan, segment_name, segments
 
-from .conftest import A, B, NOW, TRIP
+from .conftest import NOW, TRIP, A, B
 
 # --- helpers --------------------------------------------------------------------------------------
 
@@ -25,7 +25,10 @@ def entries_for(n: int) -> list[Entry]:
     return [
         Entry(SweepHolds(), expired),
         Entry(PlaceHold(f"r{n}", TRIP, A, B, seat_count=n % 5 + 1), (held,)),
-        Entry(CheckIn(f"k{n}", f"{TRIP}-{n:04d}", "gate-1"), (ev.TicketCheckedIn(TRIP, f"{TRIP}-{n:04d}", "gate-1", NOW + n),)),
+        Entry(
+            CheckIn(f"k{n}", f"{TRIP}-{n:04d}", "gate-1"),
+            (ev.TicketCheckedIn(TRIP, f"{TRIP}-{n:04d}", "gate-1", NOW + n),),
+        ),
     ][: 1 + n % 3]
 
 
@@ -47,7 +50,9 @@ def write_log(directory: Path, count: int, segment_bytes: int = wal.SEGMENT_BYTE
     return log
 
 
-def recover(directory: Path, after_lsn: int = 0, segment_bytes: int = wal.SEGMENT_BYTES) -> tuple[list[Record], WriteAheadLog]:
+def recover(
+    directory: Path, after_lsn: int = 0, segment_bytes: int = wal.SEGMENT_BYTES
+) -> tuple[list[Record], WriteAheadLog]:
     log = WriteAheadLog(directory, segment_bytes)
     return list(log.recover(after_lsn=after_lsn)), log
 
@@ -200,7 +205,7 @@ def test_a_tail_torn_at_every_offset_is_cut(tmp_path, segment_bytes):
         records, log = recover(copy, segment_bytes=segment_bytes)
         assert records == expected(range(1, 9)), cut
         assert (copy / name).stat().st_size == start, cut  # cut back to the last good record
-        assert log.append(now_for(9), entries_for(9)) [0] == 9, cut
+        assert log.append(now_for(9), entries_for(9))[0] == 9, cut
         log.close()
         assert recover(copy, segment_bytes=segment_bytes)[0] == expected(range(1, 10)), cut
         shutil.rmtree(copy)
@@ -249,7 +254,9 @@ def flip(path: Path, offset: int) -> None:
         file.write(bytes([byte[0] ^ 0x40]))
 
 
-def assert_corrupt(directory: Path, path: Path, offset: int, after_lsn: int = 0, segment_bytes: int = wal.SEGMENT_BYTES) -> WalCorruption:
+def assert_corrupt(
+    directory: Path, path: Path, offset: int, after_lsn: int = 0, segment_bytes: int = wal.SEGMENT_BYTES
+) -> WalCorruption:
     size = path.stat().st_size
     with pytest.raises(WalCorruption) as caught:
         recover(directory, after_lsn, segment_bytes)
@@ -346,7 +353,7 @@ def test_a_segment_of_another_format_version_is_refused(tmp_path):
     closed_log(tmp_path, 2)
     path = segments(tmp_path)[0]
     data = path.read_bytes()
-    path.write_bytes(b"KEYUNWAL" + bytes([99, 0, 0, 0]) + data[len(MAGIC):])
+    path.write_bytes(b"KEYUNWAL" + bytes([99, 0, 0, 0]) + data[len(MAGIC) :])
     with pytest.raises(WalCorruption, match="not a Keyun log segment"):
         recover(tmp_path)
 

@@ -19,12 +19,25 @@ def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path, capsys):
     engine, store = ac.AccountsEngine(), SmallStore(tmp_path / ACCOUNTS_DIR)
     try:
         store.recover(engine)
-        new = ac.NewAccount(ac.AccountKind.PASSENGER, "phone:blind-index", "", b"phone-ciphertext", "", PASSWORD_HASH, roles=("passenger",))
-        for now, batch in enumerate([
-            [ac.CreateAccount("dump-create", new, b"fingerprint-bytes")],
-            [ac.StartSession("A000001", SESSION_ID, REFRESH_ID)],
-            [ac.RenewSession(SESSION_ID, REFRESH_ID, NEW_REFRESH_ID), ac.UpdateProfile("dump-profile", "A000001", "Dumpling")],  # as text, as logs from before display names were encrypted hold them
-        ]):
+        new = ac.NewAccount(
+            ac.AccountKind.PASSENGER,
+            "phone:blind-index",
+            "",
+            b"phone-ciphertext",
+            "",
+            PASSWORD_HASH,
+            roles=("passenger",),
+        )
+        for now, batch in enumerate(
+            [
+                [ac.CreateAccount("dump-create", new, b"fingerprint-bytes")],
+                [ac.StartSession("A000001", SESSION_ID, REFRESH_ID)],
+                [
+                    ac.RenewSession(SESSION_ID, REFRESH_ID, NEW_REFRESH_ID),
+                    ac.UpdateProfile("dump-profile", "A000001", "Dumpling"),
+                ],  # as text, as logs from before display names were encrypted hold them
+            ]
+        ):
             replies, entries = engine.execute(batch, T0 + now)
             assert not any(isinstance(reply, ac.Rejection) for reply in replies), replies
             store.commit(engine.last_now, entries)
@@ -32,15 +45,32 @@ def test_the_accounts_log_is_dumped_with_its_secrets_redacted(tmp_path, capsys):
         store.close()
 
     rows = list(dump_logs(tmp_path, "accounts"))
-    assert rows == list(dump_logs(tmp_path)) and {row["shard"] for row in rows} == {"accounts"}  # no trip owner logged anything
+    assert rows == list(dump_logs(tmp_path)) and {row["shard"] for row in rows} == {
+        "accounts"
+    }  # no trip owner logged anything
     assert [(row["command"], row["request_id"]) for row in rows] == [
-        ("CreateAccount", "dump-create"), ("StartSession", ""), ("RenewSession", ""), ("UpdateProfile", "dump-profile"),
+        ("CreateAccount", "dump-create"),
+        ("StartSession", ""),
+        ("RenewSession", ""),
+        ("UpdateProfile", "dump-profile"),
     ]
     created = rows[0]["events"][0]
     assert created["account"]["password_hash"] == created["account"]["login_key"] == "[redacted]"
-    assert created["account"]["phone_cipher"] == f"<{len(b'phone-ciphertext')} bytes>" and created["account_id"] == "A000001"
+    assert (
+        created["account"]["phone_cipher"] == f"<{len(b'phone-ciphertext')} bytes>"
+        and created["account_id"] == "A000001"
+    )
     text = "\n".join([json.dumps(row, ensure_ascii=False) for row in rows] + [describe(row) for row in rows])
-    for secret in (PASSWORD_HASH, "phone:blind-index", "phone-ciphertext", SESSION_ID, REFRESH_ID, NEW_REFRESH_ID, "fingerprint-bytes", "Dumpling"):
+    for secret in (
+        PASSWORD_HASH,
+        "phone:blind-index",
+        "phone-ciphertext",
+        SESSION_ID,
+        REFRESH_ID,
+        NEW_REFRESH_ID,
+        "fingerprint-bytes",
+        "Dumpling",
+    ):
         assert secret not in text
     assert "A000001" in describe(rows[1]) and "display_name_cipher=[redacted]" in describe(rows[3])
 

@@ -62,7 +62,9 @@ def test_hash_and_verify(hasher):
     assert hasher.hash_password(PASSWORD) != stored  # a fresh salt every time
 
 
-@pytest.mark.parametrize("stored", ["", "not a hash", "$argon2id$v=19$m=8,t=1,p=1$AAAA$BBBB", "$2b$12$abcdefghijklmnopqrstuv"])
+@pytest.mark.parametrize(
+    "stored", ["", "not a hash", "$argon2id$v=19$m=8,t=1,p=1$AAAA$BBBB", "$2b$12$abcdefghijklmnopqrstuv"]
+)
 def test_a_bad_stored_hash_verifies_false_and_needs_rehash(hasher, stored):
     assert hasher.verify_password(stored, PASSWORD) is False
     assert hasher.needs_rehash(stored)
@@ -114,7 +116,15 @@ def signer() -> TokenSigner:
 
 
 def claims(**changes) -> Claims:
-    base = Claims(subject="acct-7", session_id="sess-1", kind=ACCESS, roles=("clerk", "refunds"), stations=("SJZ", "BJ"), operators=("HBKY",), device_id="counter-3")
+    base = Claims(
+        subject="acct-7",
+        session_id="sess-1",
+        kind=ACCESS,
+        roles=("clerk", "refunds"),
+        stations=("SJZ", "BJ"),
+        operators=("HBKY",),
+        device_id="counter-3",
+    )
     return replace(base, **changes)
 
 
@@ -125,7 +135,11 @@ def test_issue_and_verify(signer):
     assert issued.token_id
     verified = signer.verify(token, NOW_MS + 1)
     assert verified == issued
-    assert verified.roles == ("clerk", "refunds") and verified.stations == ("SJZ", "BJ") and verified.device_id == "counter-3"
+    assert (
+        verified.roles == ("clerk", "refunds")
+        and verified.stations == ("SJZ", "BJ")
+        and verified.device_id == "counter-3"
+    )
     assert signer.verify(signer.issue(claims(), NOW_MS, ACCESS_TOKEN_TTL_MS), NOW_MS) != verified  # another token id
 
 
@@ -202,19 +216,55 @@ def sign_payload(signing_key: Ed25519PrivateKey, payload: object) -> str:
 
 def test_signed_payloads_that_are_not_claims_are_refused_not_raised(signer):
     key = signer._signing_key
-    good = {key_: value for key_, value in zip(CLAIM_KEYS.values(), ["a", "s", "access", [], [], [], "", NOW_MS, NOW_MS + 1000, "t"])}
+    good = {
+        key_: value
+        for key_, value in zip(CLAIM_KEYS.values(), ["a", "s", "access", [], [], [], "", NOW_MS, NOW_MS + 1000, "t"])
+    }
     assert isinstance(signer.verify(sign_payload(key, good), NOW_MS), Claims)
-    for bad in ([], "x", {**good, "extra": 1}, {k: v for k, v in good.items() if k != "jti"}, {**good, "knd": "admin"}, {**good, "rol": "clerk"}, {**good, "rol": [1]}, {**good, "exp": "later"}, {**good, "exp": True}, {**good, "sub": ""}):
+    for bad in (
+        [],
+        "x",
+        {**good, "extra": 1},
+        {k: v for k, v in good.items() if k != "jti"},
+        {**good, "knd": "admin"},
+        {**good, "rol": "clerk"},
+        {**good, "rol": [1]},
+        {**good, "exp": "later"},
+        {**good, "exp": True},
+        {**good, "sub": ""},
+    ):
         not_authenticated(signer, sign_payload(key, bad))
 
 
-@pytest.mark.parametrize("token", ["", "k1", "k1..", "k1.e30.", "k1.e30.AAAA", "a.b.c.d", "k1.é.x", "k1.e30=.AAAA", None, b"k1.e30.AAAA", "k1." + "A" * MAX_TOKEN_CHARS])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "k1",
+        "k1..",
+        "k1.e30.",
+        "k1.e30.AAAA",
+        "a.b.c.d",
+        "k1.é.x",
+        "k1.e30=.AAAA",
+        None,
+        b"k1.e30.AAAA",
+        "k1." + "A" * MAX_TOKEN_CHARS,
+    ],
+)
 def test_malformed_tokens_are_refused(signer, token):
     not_authenticated(signer, token)
 
 
 def test_claims_are_validated_and_tokens_bounded(signer):
-    for bad in (dict(kind="admin"), dict(subject=""), dict(roles=["clerk"]), dict(stations=("",)), dict(device_id="d" * 129), dict(issued_at_ms=-1)):
+    for bad in (
+        dict(kind="admin"),
+        dict(subject=""),
+        dict(roles=["clerk"]),
+        dict(stations=("",)),
+        dict(device_id="d" * 129),
+        dict(issued_at_ms=-1),
+    ):
         with pytest.raises(ValueError):
             claims(**bad)
     with pytest.raises(ValueError):
@@ -243,11 +293,21 @@ def test_tokens_signed_with_the_keyring_survive_a_reopen(tmp_path):
 ids = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
 
 
-@given(ids, ids, st.sampled_from([ACCESS, REFRESH]), st.lists(ids, max_size=5), st.lists(ids, max_size=5), st.integers(0, 2**53), st.integers(1, 2**40))
+@given(
+    ids,
+    ids,
+    st.sampled_from([ACCESS, REFRESH]),
+    st.lists(ids, max_size=5),
+    st.lists(ids, max_size=5),
+    st.integers(0, 2**53),
+    st.integers(1, 2**40),
+)
 def test_any_claims_round_trip(subject, session_id, kind, roles, stations, now_ms, ttl_ms):
     key = Ed25519PrivateKey.generate()
     signer = TokenSigner(key, key.public_key())
-    token, issued = signer.issue_with_claims(Claims(subject, session_id, kind, tuple(roles), tuple(stations)), now_ms, ttl_ms)
+    token, issued = signer.issue_with_claims(
+        Claims(subject, session_id, kind, tuple(roles), tuple(stations)), now_ms, ttl_ms
+    )
     assert token.isascii()
     assert signer.verify(token, now_ms) == issued
 
@@ -256,7 +316,14 @@ def test_any_claims_round_trip(subject, session_id, kind, roles, stations, now_m
 
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 # RFC 6238 Appendix B, SHA1 column: (Unix time in seconds, 8-digit code).
-RFC_VECTORS = [(59, "94287082"), (1111111109, "07081804"), (1111111111, "14050471"), (1234567890, "89005924"), (2000000000, "69279037"), (20000000000, "65353130")]
+RFC_VECTORS = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+]
 
 
 @pytest.mark.parametrize("unix_s, code", RFC_VECTORS)
@@ -336,7 +403,13 @@ def test_provisioning_uri():
     assert parts.scheme == "otpauth" and parts.netloc == "totp"
     assert unquote(parts.path) == "/Keyun 石家庄:zhang.san@sjz"
     query = parse_qs(parts.query)
-    assert query == {"secret": [secret], "issuer": ["Keyun 石家庄"], "algorithm": ["SHA1"], "digits": ["6"], "period": ["30"]}
+    assert query == {
+        "secret": [secret],
+        "issuer": ["Keyun 石家庄"],
+        "algorithm": ["SHA1"],
+        "digits": ["6"],
+        "period": ["30"],
+    }
     assert provisioning_uri(secret, "a b/c").startswith("otpauth://totp/Keyun:a%20b%2Fc?")
 
 

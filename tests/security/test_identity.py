@@ -53,7 +53,9 @@ def assert_not_echoed(error: Rejected, secret: str) -> None:
 # -- passwords --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("password", ["Abcdefg1", "abcdefg1!", "ABCDEFG1 ", "密码很长很长Ab1", "correct horse Battery", "x" * 100 + "A1"])
+@pytest.mark.parametrize(
+    "password", ["Abcdefg1", "abcdefg1!", "ABCDEFG1 ", "密码很长很长Ab1", "correct horse Battery", "x" * 100 + "A1"]
+)
 def test_strong_passwords_pass(password):
     assert check_password(password) is None
 
@@ -127,7 +129,16 @@ def test_three_classes_and_enough_characters_always_pass(lower, upper, digits, r
 
 @pytest.mark.parametrize(
     "text",
-    ["13812345678", " 138 1234 5678 ", "138-1234-5678", "+8613812345678", "+86 138 1234 5678", "8613812345678", "0086 138-1234-5678", "１３８１２３４５６７８"],
+    [
+        "13812345678",
+        " 138 1234 5678 ",
+        "138-1234-5678",
+        "+8613812345678",
+        "+86 138 1234 5678",
+        "8613812345678",
+        "0086 138-1234-5678",
+        "１３８１２３４５６７８",
+    ],
 )
 def test_phone_numbers_normalize(text):
     assert normalize_phone(text) == "13812345678"
@@ -135,7 +146,18 @@ def test_phone_numbers_normalize(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["12812345678", "1381234567", "138123456789", "1381234567a", "+85213812345678", "+86", "", "02512345678", "1" * 40, "138.1234.5678"],
+    [
+        "12812345678",
+        "1381234567",
+        "138123456789",
+        "1381234567a",
+        "+85213812345678",
+        "+86",
+        "",
+        "02512345678",
+        "1" * 40,
+        "138.1234.5678",
+    ],
 )
 def test_bad_phone_numbers_are_refused_without_echo(text):
     error = refused(normalize_phone, text)
@@ -303,12 +325,23 @@ def test_documents_are_either_refused_or_canonical(kind, text):
 # -- names ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, name", [("张三", "张三"), ("  Li Lei ", "Li Lei"), ("阿卜杜拉·买买提", "阿卜杜拉·买买提"), ("x" * MAX_NAME_CHARS, "x" * MAX_NAME_CHARS), ("e\u0301", "\u00e9")])
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("张三", "张三"),
+        ("  Li Lei ", "Li Lei"),
+        ("阿卜杜拉·买买提", "阿卜杜拉·买买提"),
+        ("x" * MAX_NAME_CHARS, "x" * MAX_NAME_CHARS),
+        ("e\u0301", "\u00e9"),
+    ],
+)
 def test_names_are_trimmed_and_kept(text, name):
     assert check_person_name(text) == name
 
 
-@pytest.mark.parametrize("text", ["", "   ", "x" * (MAX_NAME_CHARS + 1), "张\x00三", "张\n三", "Li\u2028Lei", "\x1b[31mred"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "x" * (MAX_NAME_CHARS + 1), "张\x00三", "张\n三", "Li\u2028Lei", "\x1b[31mred"]
+)
 def test_bad_names_are_refused(text):
     error = refused(check_person_name, text)
     assert error.rejection.fact("field") == "name"
@@ -330,7 +363,14 @@ def test_masks_of_the_examples():
 
 @pytest.mark.parametrize(
     "number, masked",
-    [("E12345678", "E******78"), ("H1234567890", "H1*******90"), ("12345678", "1*****78"), ("ABCDEFGHIJKLMNOPQRST", "AB***************RST"), ("AB123", "A***3"), ("1234", "****")],
+    [
+        ("E12345678", "E******78"),
+        ("H1234567890", "H1*******90"),
+        ("12345678", "1*****78"),
+        ("ABCDEFGHIJKLMNOPQRST", "AB***************RST"),
+        ("AB123", "A***3"),
+        ("1234", "****"),
+    ],
 )
 def test_masks_of_short_documents(number, masked):
     assert mask_document(number) == masked

@@ -84,7 +84,9 @@ def test_truncated_and_extended_blobs_are_refused(keyring):
             keyring.decrypt(damaged, CONTEXT)
 
 
-@pytest.mark.parametrize("other", ["passenger.document:acct-2", "passenger.phone:acct-1", "passenger.document:acct-1 ", "p"])
+@pytest.mark.parametrize(
+    "other", ["passenger.document:acct-2", "passenger.phone:acct-1", "passenger.document:acct-1 ", "p"]
+)
 def test_a_blob_moved_to_another_field_or_owner_does_not_decrypt(keyring, other):
     blob = keyring.encrypt(DOCUMENT, CONTEXT)
     with pytest.raises(KeyringError, match="another field or owner"):
@@ -123,7 +125,10 @@ def test_rotation_keeps_old_blobs_readable_and_uses_the_new_key(keyring, new_alg
     first_algorithm = keyring.keys()[0].algorithm
     assert keyring.rotate(new_algorithm) == "k2"
     assert keyring.current_key_id == "k2" and keyring.key_ids() == ("k1", "k2")
-    assert [(k.key_id, k.algorithm, k.current) for k in keyring.keys()] == [("k1", first_algorithm, False), ("k2", new_algorithm or first_algorithm, True)]
+    assert [(k.key_id, k.algorithm, k.current) for k in keyring.keys()] == [
+        ("k1", first_algorithm, False),
+        ("k2", new_algorithm or first_algorithm, True),
+    ]
     new = keyring.encrypt(DOCUMENT, CONTEXT)
     assert keyring.key_id_of(new) == "k2"
     assert keyring.decrypt(old, CONTEXT) == keyring.decrypt(new, CONTEXT) == DOCUMENT
@@ -237,12 +242,28 @@ def damage(key_dir: Path, name: str, data: bytes) -> None:
         (MANIFEST, b"[]", "not a JSON object"),
         (MANIFEST, b'{"format": 9}', "format 9"),
         (MANIFEST, b'{"format": 1, "current": "k1", "field_keys": []}', "field_keys"),
-        (MANIFEST, b'{"format": 1, "current": "k9", "field_keys": [{"id": "k1", "algorithm": "AES-256-GCM", "created_at": "x"}]}', "current"),
-        (MANIFEST, b'{"format": 1, "current": "k1", "field_keys": [{"id": "../k1", "algorithm": "AES-256-GCM", "created_at": "x"}]}', "valid id"),
-        (MANIFEST, b'{"format": 1, "current": "k1", "field_keys": [{"id": "k1", "algorithm": "ROT13", "created_at": "x"}]}', "unknown algorithm"),
+        (
+            MANIFEST,
+            b'{"format": 1, "current": "k9", "field_keys": [{"id": "k1", "algorithm": "AES-256-GCM", "created_at": "x"}]}',
+            "current",
+        ),
+        (
+            MANIFEST,
+            b'{"format": 1, "current": "k1", "field_keys": [{"id": "../k1", "algorithm": "AES-256-GCM", "created_at": "x"}]}',
+            "valid id",
+        ),
+        (
+            MANIFEST,
+            b'{"format": 1, "current": "k1", "field_keys": [{"id": "k1", "algorithm": "ROT13", "created_at": "x"}]}',
+            "unknown algorithm",
+        ),
         (field_key_file("k1"), b"short", "expected"),
         (INDEX_KEY_FILE, b"", "expected 32 bytes"),
-        (SIGNING_KEY_FILE, b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n", "not an unencrypted PEM"),
+        (
+            SIGNING_KEY_FILE,
+            b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+            "not an unencrypted PEM",
+        ),
     ],
 )
 def test_a_damaged_key_directory_names_the_file(tmp_path, name, data, problem):
@@ -331,7 +352,11 @@ def test_cli_init_rotate_list(tmp_path, capsys):
     assert keys_cli("list", "--key-dir", key_dir, "--json") == 0
     listing = json.loads(capsys.readouterr().out)
     assert listing["current"] == "k3"
-    assert [(k["id"], k["algorithm"], k["current"]) for k in listing["field_keys"]] == [("k1", "SM4-GCM", False), ("k2", "AES-256-GCM", False), ("k3", "AES-256-GCM", True)]
+    assert [(k["id"], k["algorithm"], k["current"]) for k in listing["field_keys"]] == [
+        ("k1", "SM4-GCM", False),
+        ("k2", "AES-256-GCM", False),
+        ("k3", "AES-256-GCM", True),
+    ]
     assert listing["verify_key_sha256"] == Keyring.open(tmp_path / "keys").verify_key_fingerprint()
 
 
