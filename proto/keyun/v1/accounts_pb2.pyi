@@ -1,15 +1,13 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keyun.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
-
-from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -19,26 +17,13 @@ class AccountKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACCOUNT_KIND_PASSENGER: _ClassVar[AccountKind]
     ACCOUNT_KIND_STAFF: _ClassVar[AccountKind]
     ACCOUNT_KIND_DEVICE: _ClassVar[AccountKind]
-
 ACCOUNT_KIND_UNSPECIFIED: AccountKind
 ACCOUNT_KIND_PASSENGER: AccountKind
 ACCOUNT_KIND_STAFF: AccountKind
 ACCOUNT_KIND_DEVICE: AccountKind
 
 class Account(_message.Message):
-    __slots__ = (
-        "account_id",
-        "kind",
-        "login_name",
-        "display_name",
-        "roles",
-        "stations",
-        "operators",
-        "disabled",
-        "created_at",
-        "second_factor",
-        "cash_acceptor",
-    )
+    __slots__ = ("account_id", "kind", "login_name", "display_name", "roles", "stations", "operators", "disabled", "created_at", "second_factor", "cash_acceptor")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     LOGIN_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -61,20 +46,7 @@ class Account(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     second_factor: bool
     cash_acceptor: bool
-    def __init__(
-        self,
-        account_id: str | None = ...,
-        kind: AccountKind | str | None = ...,
-        login_name: str | None = ...,
-        display_name: str | None = ...,
-        roles: _Iterable[str] | None = ...,
-        stations: _Iterable[str] | None = ...,
-        operators: _Iterable[str] | None = ...,
-        disabled: bool | None = ...,
-        created_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        second_factor: bool | None = ...,
-        cash_acceptor: bool | None = ...,
-    ) -> None: ...
+    def __init__(self, account_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., login_name: _Optional[str] = ..., display_name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., second_factor: _Optional[bool] = ..., cash_acceptor: _Optional[bool] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
     __slots__ = ("request_id", "phone", "password", "display_name")
@@ -86,19 +58,13 @@ class RegisterRequest(_message.Message):
     phone: str
     password: str
     display_name: str
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        phone: str | None = ...,
-        password: str | None = ...,
-        display_name: str | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., phone: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     account: Account
-    def __init__(self, account: Account | _Mapping | None = ...) -> None: ...
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("login_name", "password", "totp_code")
@@ -108,9 +74,7 @@ class LoginRequest(_message.Message):
     login_name: str
     password: str
     totp_code: str
-    def __init__(
-        self, login_name: str | None = ..., password: str | None = ..., totp_code: str | None = ...
-    ) -> None: ...
+    def __init__(self, login_name: _Optional[str] = ..., password: _Optional[str] = ..., totp_code: _Optional[str] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
     __slots__ = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at", "account")
@@ -124,20 +88,13 @@ class LoginResponse(_message.Message):
     refresh_token: str
     refresh_expires_at: _timestamp_pb2.Timestamp
     account: Account
-    def __init__(
-        self,
-        access_token: str | None = ...,
-        access_expires_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        refresh_token: str | None = ...,
-        refresh_expires_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        account: Account | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, access_token: _Optional[str] = ..., access_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refresh_token: _Optional[str] = ..., refresh_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
 
 class RefreshRequest(_message.Message):
     __slots__ = ("refresh_token",)
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
     refresh_token: str
-    def __init__(self, refresh_token: str | None = ...) -> None: ...
+    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
 
 class RefreshResponse(_message.Message):
     __slots__ = ("access_token", "access_expires_at", "refresh_token", "refresh_expires_at", "account")
@@ -151,14 +108,7 @@ class RefreshResponse(_message.Message):
     refresh_token: str
     refresh_expires_at: _timestamp_pb2.Timestamp
     account: Account
-    def __init__(
-        self,
-        access_token: str | None = ...,
-        access_expires_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        refresh_token: str | None = ...,
-        refresh_expires_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        account: Account | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, access_token: _Optional[str] = ..., access_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refresh_token: _Optional[str] = ..., refresh_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
 
 class LogoutRequest(_message.Message):
     __slots__ = ()
@@ -176,7 +126,7 @@ class GetProfileResponse(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     account: Account
-    def __init__(self, account: Account | _Mapping | None = ...) -> None: ...
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
 
 class UpdateProfileRequest(_message.Message):
     __slots__ = ("request_id", "display_name")
@@ -184,13 +134,13 @@ class UpdateProfileRequest(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     display_name: str
-    def __init__(self, request_id: str | None = ..., display_name: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class UpdateProfileResponse(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     account: Account
-    def __init__(self, account: Account | _Mapping | None = ...) -> None: ...
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
 
 class ChangePasswordRequest(_message.Message):
     __slots__ = ("request_id", "old_password", "new_password")
@@ -200,9 +150,7 @@ class ChangePasswordRequest(_message.Message):
     request_id: str
     old_password: str
     new_password: str
-    def __init__(
-        self, request_id: str | None = ..., old_password: str | None = ..., new_password: str | None = ...
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., old_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
 
 class ChangePasswordResponse(_message.Message):
     __slots__ = ()
@@ -220,14 +168,7 @@ class Passenger(_message.Message):
     document_type: _common_pb2.DocumentType
     document_number: str
     phone: str
-    def __init__(
-        self,
-        passenger_id: str | None = ...,
-        name: str | None = ...,
-        document_type: _common_pb2.DocumentType | str | None = ...,
-        document_number: str | None = ...,
-        phone: str | None = ...,
-    ) -> None: ...
+    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class AddPassengerRequest(_message.Message):
     __slots__ = ("request_id", "name", "document_type", "document_number", "phone")
@@ -241,20 +182,13 @@ class AddPassengerRequest(_message.Message):
     document_type: _common_pb2.DocumentType
     document_number: str
     phone: str
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        name: str | None = ...,
-        document_type: _common_pb2.DocumentType | str | None = ...,
-        document_number: str | None = ...,
-        phone: str | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class AddPassengerResponse(_message.Message):
     __slots__ = ("passenger",)
     PASSENGER_FIELD_NUMBER: _ClassVar[int]
     passenger: Passenger
-    def __init__(self, passenger: Passenger | _Mapping | None = ...) -> None: ...
+    def __init__(self, passenger: _Optional[_Union[Passenger, _Mapping]] = ...) -> None: ...
 
 class ListPassengersRequest(_message.Message):
     __slots__ = ()
@@ -264,7 +198,7 @@ class ListPassengersResponse(_message.Message):
     __slots__ = ("passengers",)
     PASSENGERS_FIELD_NUMBER: _ClassVar[int]
     passengers: _containers.RepeatedCompositeFieldContainer[Passenger]
-    def __init__(self, passengers: _Iterable[Passenger | _Mapping] | None = ...) -> None: ...
+    def __init__(self, passengers: _Optional[_Iterable[_Union[Passenger, _Mapping]]] = ...) -> None: ...
 
 class RemovePassengerRequest(_message.Message):
     __slots__ = ("request_id", "passenger_id")
@@ -272,7 +206,7 @@ class RemovePassengerRequest(_message.Message):
     PASSENGER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     passenger_id: str
-    def __init__(self, request_id: str | None = ..., passenger_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., passenger_id: _Optional[str] = ...) -> None: ...
 
 class RemovePassengerResponse(_message.Message):
     __slots__ = ()

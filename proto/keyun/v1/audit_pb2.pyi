@@ -1,13 +1,12 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -16,26 +15,12 @@ class AuditOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIT_OUTCOME_UNSPECIFIED: _ClassVar[AuditOutcome]
     AUDIT_OUTCOME_OK: _ClassVar[AuditOutcome]
     AUDIT_OUTCOME_REFUSED: _ClassVar[AuditOutcome]
-
 AUDIT_OUTCOME_UNSPECIFIED: AuditOutcome
 AUDIT_OUTCOME_OK: AuditOutcome
 AUDIT_OUTCOME_REFUSED: AuditOutcome
 
 class AuditRecord(_message.Message):
-    __slots__ = (
-        "seq",
-        "at",
-        "actor",
-        "role",
-        "device",
-        "station",
-        "source",
-        "action",
-        "target",
-        "outcome",
-        "detail",
-        "reason",
-    )
+    __slots__ = ("seq", "at", "actor", "role", "device", "station", "source", "action", "target", "outcome", "detail", "reason")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -60,21 +45,7 @@ class AuditRecord(_message.Message):
     outcome: AuditOutcome
     detail: str
     reason: str
-    def __init__(
-        self,
-        seq: int | None = ...,
-        at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        actor: str | None = ...,
-        role: str | None = ...,
-        device: str | None = ...,
-        station: str | None = ...,
-        source: str | None = ...,
-        action: str | None = ...,
-        target: str | None = ...,
-        outcome: AuditOutcome | str | None = ...,
-        detail: str | None = ...,
-        reason: str | None = ...,
-    ) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., role: _Optional[str] = ..., device: _Optional[str] = ..., station: _Optional[str] = ..., source: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., outcome: _Optional[_Union[AuditOutcome, str]] = ..., detail: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListRecordsRequest(_message.Message):
     __slots__ = ("since", "until", "actor", "action", "outcome", "target", "page_size", "page_token", "reason")
@@ -96,18 +67,7 @@ class ListRecordsRequest(_message.Message):
     page_size: int
     page_token: str
     reason: str
-    def __init__(
-        self,
-        since: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        until: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        actor: str | None = ...,
-        action: str | None = ...,
-        outcome: AuditOutcome | str | None = ...,
-        target: str | None = ...,
-        page_size: int | None = ...,
-        page_token: str | None = ...,
-        reason: str | None = ...,
-    ) -> None: ...
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., outcome: _Optional[_Union[AuditOutcome, str]] = ..., target: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListRecordsResponse(_message.Message):
     __slots__ = ("records", "next_page_token")
@@ -115,9 +75,7 @@ class ListRecordsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
     next_page_token: str
-    def __init__(
-        self, records: _Iterable[AuditRecord | _Mapping] | None = ..., next_page_token: str | None = ...
-    ) -> None: ...
+    def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class VerifyRequest(_message.Message):
     __slots__ = ()
@@ -137,12 +95,4 @@ class VerifyResponse(_message.Message):
     head_hash: str
     problem: str
     problem_seq: int
-    def __init__(
-        self,
-        ok: bool | None = ...,
-        records_checked: int | None = ...,
-        head_seq: int | None = ...,
-        head_hash: str | None = ...,
-        problem: str | None = ...,
-        problem_seq: int | None = ...,
-    ) -> None: ...
+    def __init__(self, ok: _Optional[bool] = ..., records_checked: _Optional[int] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., problem: _Optional[str] = ..., problem_seq: _Optional[int] = ...) -> None: ...

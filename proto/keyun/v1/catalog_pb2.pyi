@@ -1,12 +1,9 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
-
-from keyun.v1 import common_pb2 as _common_pb2
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -22,14 +19,7 @@ class SearchTripsRequest(_message.Message):
     date: str
     page_size: int
     page_token: str
-    def __init__(
-        self,
-        from_station: str | None = ...,
-        to_station: str | None = ...,
-        date: str | None = ...,
-        page_size: int | None = ...,
-        page_token: str | None = ...,
-    ) -> None: ...
+    def __init__(self, from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., date: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class Offer(_message.Message):
     __slots__ = ("trip", "from_stop", "to_stop", "fare_fen", "seats_free", "status")
@@ -45,15 +35,7 @@ class Offer(_message.Message):
     fare_fen: int
     seats_free: int
     status: _common_pb2.TripStatus
-    def __init__(
-        self,
-        trip: _common_pb2.Trip | _Mapping | None = ...,
-        from_stop: _common_pb2.Stop | _Mapping | None = ...,
-        to_stop: _common_pb2.Stop | _Mapping | None = ...,
-        fare_fen: int | None = ...,
-        seats_free: int | None = ...,
-        status: _common_pb2.TripStatus | str | None = ...,
-    ) -> None: ...
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., fare_fen: _Optional[int] = ..., seats_free: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.TripStatus, str]] = ...) -> None: ...
 
 class SearchTripsResponse(_message.Message):
     __slots__ = ("offers", "next_page_token")
@@ -61,19 +43,19 @@ class SearchTripsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     offers: _containers.RepeatedCompositeFieldContainer[Offer]
     next_page_token: str
-    def __init__(self, offers: _Iterable[Offer | _Mapping] | None = ..., next_page_token: str | None = ...) -> None: ...
+    def __init__(self, offers: _Optional[_Iterable[_Union[Offer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetTripRequest(_message.Message):
     __slots__ = ("trip_id",)
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     trip_id: str
-    def __init__(self, trip_id: str | None = ...) -> None: ...
+    def __init__(self, trip_id: _Optional[str] = ...) -> None: ...
 
 class GetTripResponse(_message.Message):
     __slots__ = ("trip",)
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
-    def __init__(self, trip: _common_pb2.Trip | _Mapping | None = ...) -> None: ...
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
 
 class GetSeatMapRequest(_message.Message):
     __slots__ = ("trip_id", "from_station", "to_station")
@@ -83,9 +65,7 @@ class GetSeatMapRequest(_message.Message):
     trip_id: str
     from_station: str
     to_station: str
-    def __init__(
-        self, trip_id: str | None = ..., from_station: str | None = ..., to_station: str | None = ...
-    ) -> None: ...
+    def __init__(self, trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
 
 class Seat(_message.Message):
     __slots__ = ("seat_number", "free")
@@ -93,13 +73,13 @@ class Seat(_message.Message):
     FREE_FIELD_NUMBER: _ClassVar[int]
     seat_number: str
     free: bool
-    def __init__(self, seat_number: str | None = ..., free: bool | None = ...) -> None: ...
+    def __init__(self, seat_number: _Optional[str] = ..., free: _Optional[bool] = ...) -> None: ...
 
 class SeatRow(_message.Message):
     __slots__ = ("seats",)
     SEATS_FIELD_NUMBER: _ClassVar[int]
     seats: _containers.RepeatedCompositeFieldContainer[Seat]
-    def __init__(self, seats: _Iterable[Seat | _Mapping] | None = ...) -> None: ...
+    def __init__(self, seats: _Optional[_Iterable[_Union[Seat, _Mapping]]] = ...) -> None: ...
 
 class GetSeatMapResponse(_message.Message):
     __slots__ = ("trip_id", "from_stop", "to_stop", "fare_fen", "seats_free", "rows")
@@ -115,15 +95,7 @@ class GetSeatMapResponse(_message.Message):
     fare_fen: int
     seats_free: int
     rows: _containers.RepeatedCompositeFieldContainer[SeatRow]
-    def __init__(
-        self,
-        trip_id: str | None = ...,
-        from_stop: _common_pb2.Stop | _Mapping | None = ...,
-        to_stop: _common_pb2.Stop | _Mapping | None = ...,
-        fare_fen: int | None = ...,
-        seats_free: int | None = ...,
-        rows: _Iterable[SeatRow | _Mapping] | None = ...,
-    ) -> None: ...
+    def __init__(self, trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., fare_fen: _Optional[int] = ..., seats_free: _Optional[int] = ..., rows: _Optional[_Iterable[_Union[SeatRow, _Mapping]]] = ...) -> None: ...
 
 class ListStationsRequest(_message.Message):
     __slots__ = ()
@@ -135,10 +107,10 @@ class Station(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
-    def __init__(self, code: str | None = ..., name: str | None = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ListStationsResponse(_message.Message):
     __slots__ = ("stations",)
     STATIONS_FIELD_NUMBER: _ClassVar[int]
     stations: _containers.RepeatedCompositeFieldContainer[Station]
-    def __init__(self, stations: _Iterable[Station | _Mapping] | None = ...) -> None: ...
+    def __init__(self, stations: _Optional[_Iterable[_Union[Station, _Mapping]]] = ...) -> None: ...

@@ -1,13 +1,12 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -36,7 +35,6 @@ class DocumentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DOCUMENT_TYPE_HK_MACAU_PERMIT: _ClassVar[DocumentType]
     DOCUMENT_TYPE_TAIWAN_PERMIT: _ClassVar[DocumentType]
     DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT: _ClassVar[DocumentType]
-
 TRIP_STATUS_UNSPECIFIED: TripStatus
 TRIP_STATUS_ON_SALE: TripStatus
 TRIP_STATUS_CHECKING_IN: TripStatus
@@ -63,25 +61,10 @@ class Stop(_message.Message):
     code: str
     name: str
     departs_at: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        code: str | None = ...,
-        name: str | None = ...,
-        departs_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Trip(_message.Message):
-    __slots__ = (
-        "trip_id",
-        "schedule_id",
-        "route_id",
-        "route_name",
-        "operator_name",
-        "vehicle_name",
-        "stops",
-        "status",
-        "seats_total",
-    )
+    __slots__ = ("trip_id", "schedule_id", "route_id", "route_name", "operator_name", "vehicle_name", "stops", "status", "seats_total")
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -100,38 +83,10 @@ class Trip(_message.Message):
     stops: _containers.RepeatedCompositeFieldContainer[Stop]
     status: TripStatus
     seats_total: int
-    def __init__(
-        self,
-        trip_id: str | None = ...,
-        schedule_id: str | None = ...,
-        route_id: str | None = ...,
-        route_name: str | None = ...,
-        operator_name: str | None = ...,
-        vehicle_name: str | None = ...,
-        stops: _Iterable[Stop | _Mapping] | None = ...,
-        status: TripStatus | str | None = ...,
-        seats_total: int | None = ...,
-    ) -> None: ...
+    def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = (
-        "ticket_id",
-        "trip",
-        "from_stop",
-        "to_stop",
-        "seat_number",
-        "price_fen",
-        "status",
-        "issued_at",
-        "checked_in_at",
-        "gate_id",
-        "refund_fee_fen",
-        "refunded_fen",
-        "refunded_at",
-        "holder",
-        "changed_from",
-        "changed_to",
-    )
+    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -164,25 +119,7 @@ class Ticket(_message.Message):
     holder: TicketHolder
     changed_from: str
     changed_to: str
-    def __init__(
-        self,
-        ticket_id: str | None = ...,
-        trip: Trip | _Mapping | None = ...,
-        from_stop: Stop | _Mapping | None = ...,
-        to_stop: Stop | _Mapping | None = ...,
-        seat_number: str | None = ...,
-        price_fen: int | None = ...,
-        status: TicketStatus | str | None = ...,
-        issued_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        checked_in_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        gate_id: str | None = ...,
-        refund_fee_fen: int | None = ...,
-        refunded_fen: int | None = ...,
-        refunded_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        holder: TicketHolder | _Mapping | None = ...,
-        changed_from: str | None = ...,
-        changed_to: str | None = ...,
-    ) -> None: ...
+    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ..., changed_from: _Optional[str] = ..., changed_to: _Optional[str] = ...) -> None: ...
 
 class TicketHolder(_message.Message):
     __slots__ = ("passenger_id", "name", "document_type", "document_number", "account_id")
@@ -196,11 +133,4 @@ class TicketHolder(_message.Message):
     document_type: DocumentType
     document_number: str
     account_id: str
-    def __init__(
-        self,
-        passenger_id: str | None = ...,
-        name: str | None = ...,
-        document_type: DocumentType | str | None = ...,
-        document_number: str | None = ...,
-        account_id: str | None = ...,
-    ) -> None: ...
+    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...

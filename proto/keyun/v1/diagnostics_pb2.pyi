@@ -1,7 +1,6 @@
-from typing import ClassVar as _ClassVar
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -13,12 +12,10 @@ class EchoRequest(_message.Message):
     payload: bytes
     response_bytes: int
     via_owner: bool
-    def __init__(
-        self, payload: bytes | None = ..., response_bytes: int | None = ..., via_owner: bool | None = ...
-    ) -> None: ...
+    def __init__(self, payload: _Optional[bytes] = ..., response_bytes: _Optional[int] = ..., via_owner: _Optional[bool] = ...) -> None: ...
 
 class EchoResponse(_message.Message):
     __slots__ = ("payload",)
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     payload: bytes
-    def __init__(self, payload: bytes | None = ...) -> None: ...
+    def __init__(self, payload: _Optional[bytes] = ...) -> None: ...

@@ -1,10 +1,8 @@
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from keyun.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-
-from keyun.v1 import common_pb2 as _common_pb2
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -16,15 +14,13 @@ class DelayTripRequest(_message.Message):
     request_id: str
     trip_id: str
     delay_minutes: int
-    def __init__(
-        self, request_id: str | None = ..., trip_id: str | None = ..., delay_minutes: int | None = ...
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., delay_minutes: _Optional[int] = ...) -> None: ...
 
 class DelayTripResponse(_message.Message):
     __slots__ = ("trip",)
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
-    def __init__(self, trip: _common_pb2.Trip | _Mapping | None = ...) -> None: ...
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
 
 class LoadNetworkRequest(_message.Message):
     __slots__ = ("request_id", "network_toml", "first_date", "days")
@@ -36,13 +32,7 @@ class LoadNetworkRequest(_message.Message):
     network_toml: str
     first_date: str
     days: int
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        network_toml: str | None = ...,
-        first_date: str | None = ...,
-        days: int | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., network_toml: _Optional[str] = ..., first_date: _Optional[str] = ..., days: _Optional[int] = ...) -> None: ...
 
 class LoadNetworkResponse(_message.Message):
     __slots__ = ("trips_created", "trips_unchanged", "stations", "schedules")
@@ -54,13 +44,7 @@ class LoadNetworkResponse(_message.Message):
     trips_unchanged: int
     stations: int
     schedules: int
-    def __init__(
-        self,
-        trips_created: int | None = ...,
-        trips_unchanged: int | None = ...,
-        stations: int | None = ...,
-        schedules: int | None = ...,
-    ) -> None: ...
+    def __init__(self, trips_created: _Optional[int] = ..., trips_unchanged: _Optional[int] = ..., stations: _Optional[int] = ..., schedules: _Optional[int] = ...) -> None: ...
 
 class DepartTripRequest(_message.Message):
     __slots__ = ("request_id", "trip_id")
@@ -68,13 +52,13 @@ class DepartTripRequest(_message.Message):
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
-    def __init__(self, request_id: str | None = ..., trip_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ...) -> None: ...
 
 class DepartTripResponse(_message.Message):
     __slots__ = ("trip",)
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
-    def __init__(self, trip: _common_pb2.Trip | _Mapping | None = ...) -> None: ...
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
 
 class CancelTripRequest(_message.Message):
     __slots__ = ("request_id", "trip_id")
@@ -82,10 +66,10 @@ class CancelTripRequest(_message.Message):
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
-    def __init__(self, request_id: str | None = ..., trip_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ...) -> None: ...
 
 class CancelTripResponse(_message.Message):
     __slots__ = ("trip",)
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
-    def __init__(self, trip: _common_pb2.Trip | _Mapping | None = ...) -> None: ...
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...

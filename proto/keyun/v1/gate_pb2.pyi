@@ -1,12 +1,9 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
-
-from keyun.v1 import common_pb2 as _common_pb2
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -18,15 +15,13 @@ class CheckInRequest(_message.Message):
     request_id: str
     ticket_id: str
     gate_id: str
-    def __init__(
-        self, request_id: str | None = ..., ticket_id: str | None = ..., gate_id: str | None = ...
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ...) -> None: ...
 
 class CheckInResponse(_message.Message):
     __slots__ = ("ticket",)
     TICKET_FIELD_NUMBER: _ClassVar[int]
     ticket: _common_pb2.Ticket
-    def __init__(self, ticket: _common_pb2.Ticket | _Mapping | None = ...) -> None: ...
+    def __init__(self, ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ...) -> None: ...
 
 class GetManifestRequest(_message.Message):
     __slots__ = ("trip_id", "page_size", "page_token")
@@ -36,9 +31,7 @@ class GetManifestRequest(_message.Message):
     trip_id: str
     page_size: int
     page_token: str
-    def __init__(
-        self, trip_id: str | None = ..., page_size: int | None = ..., page_token: str | None = ...
-    ) -> None: ...
+    def __init__(self, trip_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
     __slots__ = ("trip", "tickets", "next_page_token", "tickets_issued", "tickets_checked_in", "tickets_refunded")
@@ -54,12 +47,4 @@ class GetManifestResponse(_message.Message):
     tickets_issued: int
     tickets_checked_in: int
     tickets_refunded: int
-    def __init__(
-        self,
-        trip: _common_pb2.Trip | _Mapping | None = ...,
-        tickets: _Iterable[_common_pb2.Ticket | _Mapping] | None = ...,
-        next_page_token: str | None = ...,
-        tickets_issued: int | None = ...,
-        tickets_checked_in: int | None = ...,
-        tickets_refunded: int | None = ...,
-    ) -> None: ...
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., tickets_issued: _Optional[int] = ..., tickets_checked_in: _Optional[int] = ..., tickets_refunded: _Optional[int] = ...) -> None: ...

@@ -1,15 +1,13 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keyun.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
-
-from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -45,7 +43,6 @@ class OrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_STATUS_REFUNDED: _ClassVar[OrderStatus]
     ORDER_STATUS_CHANGED: _ClassVar[OrderStatus]
     ORDER_STATUS_PAID: _ClassVar[OrderStatus]
-
 DISCREPANCY_UNSPECIFIED: Discrepancy
 DISCREPANCY_MISSING_IN_KEYUN: Discrepancy
 DISCREPANCY_MISSING_AT_PROVIDER: Discrepancy
@@ -74,7 +71,7 @@ class ReconcileRequest(_message.Message):
     METHOD_FIELD_NUMBER: _ClassVar[int]
     date: str
     method: PayMethod
-    def __init__(self, date: str | None = ..., method: PayMethod | str | None = ...) -> None: ...
+    def __init__(self, date: _Optional[str] = ..., method: _Optional[_Union[PayMethod, str]] = ...) -> None: ...
 
 class ReconcileLine(_message.Message):
     __slots__ = ("discrepancy", "kind", "provider_txn_id", "order_id", "provider_amount_fen", "keyun_amount_fen")
@@ -90,25 +87,10 @@ class ReconcileLine(_message.Message):
     order_id: str
     provider_amount_fen: int
     keyun_amount_fen: int
-    def __init__(
-        self,
-        discrepancy: Discrepancy | str | None = ...,
-        kind: ReconcileLineKind | str | None = ...,
-        provider_txn_id: str | None = ...,
-        order_id: str | None = ...,
-        provider_amount_fen: int | None = ...,
-        keyun_amount_fen: int | None = ...,
-    ) -> None: ...
+    def __init__(self, discrepancy: _Optional[_Union[Discrepancy, str]] = ..., kind: _Optional[_Union[ReconcileLineKind, str]] = ..., provider_txn_id: _Optional[str] = ..., order_id: _Optional[str] = ..., provider_amount_fen: _Optional[int] = ..., keyun_amount_fen: _Optional[int] = ...) -> None: ...
 
 class ReconcileResponse(_message.Message):
-    __slots__ = (
-        "matched",
-        "discrepancies",
-        "provider_paid_fen",
-        "keyun_paid_fen",
-        "provider_refunded_fen",
-        "keyun_refunded_fen",
-    )
+    __slots__ = ("matched", "discrepancies", "provider_paid_fen", "keyun_paid_fen", "provider_refunded_fen", "keyun_refunded_fen")
     MATCHED_FIELD_NUMBER: _ClassVar[int]
     DISCREPANCIES_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_PAID_FEN_FIELD_NUMBER: _ClassVar[int]
@@ -121,15 +103,7 @@ class ReconcileResponse(_message.Message):
     keyun_paid_fen: int
     provider_refunded_fen: int
     keyun_refunded_fen: int
-    def __init__(
-        self,
-        matched: int | None = ...,
-        discrepancies: _Iterable[ReconcileLine | _Mapping] | None = ...,
-        provider_paid_fen: int | None = ...,
-        keyun_paid_fen: int | None = ...,
-        provider_refunded_fen: int | None = ...,
-        keyun_refunded_fen: int | None = ...,
-    ) -> None: ...
+    def __init__(self, matched: _Optional[int] = ..., discrepancies: _Optional[_Iterable[_Union[ReconcileLine, _Mapping]]] = ..., provider_paid_fen: _Optional[int] = ..., keyun_paid_fen: _Optional[int] = ..., provider_refunded_fen: _Optional[int] = ..., keyun_refunded_fen: _Optional[int] = ...) -> None: ...
 
 class OrderPayment(_message.Message):
     __slots__ = ("method", "provider_txn_id", "amount_fen", "paid_at")
@@ -141,26 +115,10 @@ class OrderPayment(_message.Message):
     provider_txn_id: str
     amount_fen: int
     paid_at: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        method: PayMethod | str | None = ...,
-        provider_txn_id: str | None = ...,
-        amount_fen: int | None = ...,
-        paid_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, method: _Optional[_Union[PayMethod, str]] = ..., provider_txn_id: _Optional[str] = ..., amount_fen: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class OrderRefund(_message.Message):
-    __slots__ = (
-        "refund_no",
-        "method",
-        "ticket_ids",
-        "amount_fen",
-        "fee_fen",
-        "requested_at",
-        "reason",
-        "provider_refund_id",
-        "settled_at",
-    )
+    __slots__ = ("refund_no", "method", "ticket_ids", "amount_fen", "fee_fen", "requested_at", "reason", "provider_refund_id", "settled_at")
     REFUND_NO_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     TICKET_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -179,18 +137,7 @@ class OrderRefund(_message.Message):
     reason: str
     provider_refund_id: str
     settled_at: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        refund_no: str | None = ...,
-        method: PayMethod | str | None = ...,
-        ticket_ids: _Iterable[str] | None = ...,
-        amount_fen: int | None = ...,
-        fee_fen: int | None = ...,
-        requested_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        reason: str | None = ...,
-        provider_refund_id: str | None = ...,
-        settled_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, refund_no: _Optional[str] = ..., method: _Optional[_Union[PayMethod, str]] = ..., ticket_ids: _Optional[_Iterable[str]] = ..., amount_fen: _Optional[int] = ..., fee_fen: _Optional[int] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., provider_refund_id: _Optional[str] = ..., settled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class OrderStatusChange(_message.Message):
     __slots__ = ("status", "at")
@@ -198,30 +145,10 @@ class OrderStatusChange(_message.Message):
     AT_FIELD_NUMBER: _ClassVar[int]
     status: OrderStatus
     at: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        status: OrderStatus | str | None = ...,
-        at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, status: _Optional[_Union[OrderStatus, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = (
-        "order_id",
-        "trip",
-        "status",
-        "method",
-        "amount_fen",
-        "pay_by",
-        "created_at",
-        "from_stop",
-        "to_stop",
-        "seat_numbers",
-        "holders",
-        "tickets",
-        "payments",
-        "refunds",
-        "history",
-    )
+    __slots__ = ("order_id", "trip", "status", "method", "amount_fen", "pay_by", "created_at", "from_stop", "to_stop", "seat_numbers", "holders", "tickets", "payments", "refunds", "history")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -252,24 +179,7 @@ class Order(_message.Message):
     payments: _containers.RepeatedCompositeFieldContainer[OrderPayment]
     refunds: _containers.RepeatedCompositeFieldContainer[OrderRefund]
     history: _containers.RepeatedCompositeFieldContainer[OrderStatusChange]
-    def __init__(
-        self,
-        order_id: str | None = ...,
-        trip: _common_pb2.Trip | _Mapping | None = ...,
-        status: OrderStatus | str | None = ...,
-        method: PayMethod | str | None = ...,
-        amount_fen: int | None = ...,
-        pay_by: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        created_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        from_stop: _common_pb2.Stop | _Mapping | None = ...,
-        to_stop: _common_pb2.Stop | _Mapping | None = ...,
-        seat_numbers: _Iterable[str] | None = ...,
-        holders: _Iterable[_common_pb2.TicketHolder | _Mapping] | None = ...,
-        tickets: _Iterable[_common_pb2.Ticket | _Mapping] | None = ...,
-        payments: _Iterable[OrderPayment | _Mapping] | None = ...,
-        refunds: _Iterable[OrderRefund | _Mapping] | None = ...,
-        history: _Iterable[OrderStatusChange | _Mapping] | None = ...,
-    ) -> None: ...
+    def __init__(self, order_id: _Optional[str] = ..., trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., method: _Optional[_Union[PayMethod, str]] = ..., amount_fen: _Optional[int] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ..., tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[OrderPayment, _Mapping]]] = ..., refunds: _Optional[_Iterable[_Union[OrderRefund, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[OrderStatusChange, _Mapping]]] = ...) -> None: ...
 
 class CreateOrderRequest(_message.Message):
     __slots__ = ("request_id", "hold_id", "method")
@@ -279,9 +189,7 @@ class CreateOrderRequest(_message.Message):
     request_id: str
     hold_id: str
     method: PayMethod
-    def __init__(
-        self, request_id: str | None = ..., hold_id: str | None = ..., method: PayMethod | str | None = ...
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ..., method: _Optional[_Union[PayMethod, str]] = ...) -> None: ...
 
 class CreateOrderResponse(_message.Message):
     __slots__ = ("order", "pay_url", "qr_text")
@@ -291,21 +199,19 @@ class CreateOrderResponse(_message.Message):
     order: Order
     pay_url: str
     qr_text: str
-    def __init__(
-        self, order: Order | _Mapping | None = ..., pay_url: str | None = ..., qr_text: str | None = ...
-    ) -> None: ...
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., pay_url: _Optional[str] = ..., qr_text: _Optional[str] = ...) -> None: ...
 
 class GetOrderRequest(_message.Message):
     __slots__ = ("order_id",)
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     order_id: str
-    def __init__(self, order_id: str | None = ...) -> None: ...
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
 
 class GetOrderResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: Order | _Mapping | None = ...) -> None: ...
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
 
 class ListOrdersRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
@@ -313,7 +219,7 @@ class ListOrdersRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: int | None = ..., page_token: str | None = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListOrdersResponse(_message.Message):
     __slots__ = ("orders", "next_page_token")
@@ -321,7 +227,7 @@ class ListOrdersResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     orders: _containers.RepeatedCompositeFieldContainer[Order]
     next_page_token: str
-    def __init__(self, orders: _Iterable[Order | _Mapping] | None = ..., next_page_token: str | None = ...) -> None: ...
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CancelOrderRequest(_message.Message):
     __slots__ = ("request_id", "order_id")
@@ -329,13 +235,13 @@ class CancelOrderRequest(_message.Message):
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     order_id: str
-    def __init__(self, request_id: str | None = ..., order_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
 
 class CancelOrderResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: Order | _Mapping | None = ...) -> None: ...
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
 
 class PayAtCounterRequest(_message.Message):
     __slots__ = ("request_id", "order_id", "method", "terminal_id")
@@ -347,19 +253,13 @@ class PayAtCounterRequest(_message.Message):
     order_id: str
     method: PayMethod
     terminal_id: str
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        order_id: str | None = ...,
-        method: PayMethod | str | None = ...,
-        terminal_id: str | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., method: _Optional[_Union[PayMethod, str]] = ..., terminal_id: _Optional[str] = ...) -> None: ...
 
 class PayAtCounterResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: Order | _Mapping | None = ...) -> None: ...
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
 
 class RefundOrderRequest(_message.Message):
     __slots__ = ("request_id", "order_id", "ticket_ids")
@@ -369,24 +269,22 @@ class RefundOrderRequest(_message.Message):
     request_id: str
     order_id: str
     ticket_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self, request_id: str | None = ..., order_id: str | None = ..., ticket_ids: _Iterable[str] | None = ...
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., ticket_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RefundOrderResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: Order | _Mapping | None = ...) -> None: ...
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
 
 class WatchOrderRequest(_message.Message):
     __slots__ = ("order_id",)
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     order_id: str
-    def __init__(self, order_id: str | None = ...) -> None: ...
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
 
 class WatchOrderResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: Order | _Mapping | None = ...) -> None: ...
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...

@@ -1,14 +1,12 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from google.protobuf.internal import containers as _containers
-
-from keyun.v1 import common_pb2 as _common_pb2
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -22,13 +20,7 @@ class ChangeTicketRequest(_message.Message):
     ticket_id: str
     new_trip_id: str
     seat_number: str
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        ticket_id: str | None = ...,
-        new_trip_id: str | None = ...,
-        seat_number: str | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., new_trip_id: _Optional[str] = ..., seat_number: _Optional[str] = ...) -> None: ...
 
 class ChangeTicketResponse(_message.Message):
     __slots__ = ("old_ticket", "new_ticket", "fare_difference_fen")
@@ -38,24 +30,10 @@ class ChangeTicketResponse(_message.Message):
     old_ticket: _common_pb2.Ticket
     new_ticket: _common_pb2.Ticket
     fare_difference_fen: int
-    def __init__(
-        self,
-        old_ticket: _common_pb2.Ticket | _Mapping | None = ...,
-        new_ticket: _common_pb2.Ticket | _Mapping | None = ...,
-        fare_difference_fen: int | None = ...,
-    ) -> None: ...
+    def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ...) -> None: ...
 
 class HoldRequest(_message.Message):
-    __slots__ = (
-        "request_id",
-        "trip_id",
-        "from_station",
-        "to_station",
-        "seat_numbers",
-        "seat_count",
-        "ttl_seconds",
-        "passenger_ids",
-    )
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
@@ -72,30 +50,10 @@ class HoldRequest(_message.Message):
     seat_count: int
     ttl_seconds: int
     passenger_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        trip_id: str | None = ...,
-        from_station: str | None = ...,
-        to_station: str | None = ...,
-        seat_numbers: _Iterable[str] | None = ...,
-        seat_count: int | None = ...,
-        ttl_seconds: int | None = ...,
-        passenger_ids: _Iterable[str] | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = (
-        "hold_id",
-        "trip_id",
-        "from_stop",
-        "to_stop",
-        "seat_numbers",
-        "fare_fen",
-        "total_fen",
-        "expires_at",
-        "holders",
-    )
+    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -114,24 +72,13 @@ class Hold(_message.Message):
     total_fen: int
     expires_at: _timestamp_pb2.Timestamp
     holders: _containers.RepeatedCompositeFieldContainer[_common_pb2.TicketHolder]
-    def __init__(
-        self,
-        hold_id: str | None = ...,
-        trip_id: str | None = ...,
-        from_stop: _common_pb2.Stop | _Mapping | None = ...,
-        to_stop: _common_pb2.Stop | _Mapping | None = ...,
-        seat_numbers: _Iterable[str] | None = ...,
-        fare_fen: int | None = ...,
-        total_fen: int | None = ...,
-        expires_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...,
-        holders: _Iterable[_common_pb2.TicketHolder | _Mapping] | None = ...,
-    ) -> None: ...
+    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ...) -> None: ...
 
 class HoldResponse(_message.Message):
     __slots__ = ("hold",)
     HOLD_FIELD_NUMBER: _ClassVar[int]
     hold: Hold
-    def __init__(self, hold: Hold | _Mapping | None = ...) -> None: ...
+    def __init__(self, hold: _Optional[_Union[Hold, _Mapping]] = ...) -> None: ...
 
 class ConfirmRequest(_message.Message):
     __slots__ = ("request_id", "hold_id")
@@ -139,7 +86,7 @@ class ConfirmRequest(_message.Message):
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     hold_id: str
-    def __init__(self, request_id: str | None = ..., hold_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ...) -> None: ...
 
 class ConfirmResponse(_message.Message):
     __slots__ = ("tickets", "total_fen")
@@ -147,9 +94,7 @@ class ConfirmResponse(_message.Message):
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
     total_fen: int
-    def __init__(
-        self, tickets: _Iterable[_common_pb2.Ticket | _Mapping] | None = ..., total_fen: int | None = ...
-    ) -> None: ...
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
     __slots__ = ("request_id", "hold_id")
@@ -157,7 +102,7 @@ class ReleaseRequest(_message.Message):
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     hold_id: str
-    def __init__(self, request_id: str | None = ..., hold_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ...) -> None: ...
 
 class ReleaseResponse(_message.Message):
     __slots__ = ()
@@ -179,16 +124,7 @@ class SellRequest(_message.Message):
     seat_numbers: _containers.RepeatedScalarFieldContainer[str]
     seat_count: int
     passenger_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        trip_id: str | None = ...,
-        from_station: str | None = ...,
-        to_station: str | None = ...,
-        seat_numbers: _Iterable[str] | None = ...,
-        seat_count: int | None = ...,
-        passenger_ids: _Iterable[str] | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SellResponse(_message.Message):
     __slots__ = ("tickets", "total_fen")
@@ -196,9 +132,7 @@ class SellResponse(_message.Message):
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
     total_fen: int
-    def __init__(
-        self, tickets: _Iterable[_common_pb2.Ticket | _Mapping] | None = ..., total_fen: int | None = ...
-    ) -> None: ...
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ...) -> None: ...
 
 class RefundRequest(_message.Message):
     __slots__ = ("request_id", "ticket_id")
@@ -206,22 +140,22 @@ class RefundRequest(_message.Message):
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     ticket_id: str
-    def __init__(self, request_id: str | None = ..., ticket_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ...) -> None: ...
 
 class RefundResponse(_message.Message):
     __slots__ = ("ticket",)
     TICKET_FIELD_NUMBER: _ClassVar[int]
     ticket: _common_pb2.Ticket
-    def __init__(self, ticket: _common_pb2.Ticket | _Mapping | None = ...) -> None: ...
+    def __init__(self, ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ...) -> None: ...
 
 class GetTicketRequest(_message.Message):
     __slots__ = ("ticket_id",)
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
-    def __init__(self, ticket_id: str | None = ...) -> None: ...
+    def __init__(self, ticket_id: _Optional[str] = ...) -> None: ...
 
 class GetTicketResponse(_message.Message):
     __slots__ = ("ticket",)
     TICKET_FIELD_NUMBER: _ClassVar[int]
     ticket: _common_pb2.Ticket
-    def __init__(self, ticket: _common_pb2.Ticket | _Mapping | None = ...) -> None: ...
+    def __init__(self, ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ...) -> None: ...

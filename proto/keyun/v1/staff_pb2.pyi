@@ -1,12 +1,9 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from keyun.v1 import accounts_pb2 as _accounts_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
-
-from keyun.v1 import accounts_pb2 as _accounts_pb2
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -18,9 +15,7 @@ class NewAdministrator(_message.Message):
     login_name: str
     password: str
     display_name: str
-    def __init__(
-        self, login_name: str | None = ..., password: str | None = ..., display_name: str | None = ...
-    ) -> None: ...
+    def __init__(self, login_name: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class SetUpRequest(_message.Message):
     __slots__ = ("setup_token", "system_admin", "security_admin", "audit_admin")
@@ -32,13 +27,7 @@ class SetUpRequest(_message.Message):
     system_admin: NewAdministrator
     security_admin: NewAdministrator
     audit_admin: NewAdministrator
-    def __init__(
-        self,
-        setup_token: str | None = ...,
-        system_admin: NewAdministrator | _Mapping | None = ...,
-        security_admin: NewAdministrator | _Mapping | None = ...,
-        audit_admin: NewAdministrator | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, setup_token: _Optional[str] = ..., system_admin: _Optional[_Union[NewAdministrator, _Mapping]] = ..., security_admin: _Optional[_Union[NewAdministrator, _Mapping]] = ..., audit_admin: _Optional[_Union[NewAdministrator, _Mapping]] = ...) -> None: ...
 
 class AdministratorSecret(_message.Message):
     __slots__ = ("account", "totp_secret", "totp_uri")
@@ -48,18 +37,13 @@ class AdministratorSecret(_message.Message):
     account: _accounts_pb2.Account
     totp_secret: str
     totp_uri: str
-    def __init__(
-        self,
-        account: _accounts_pb2.Account | _Mapping | None = ...,
-        totp_secret: str | None = ...,
-        totp_uri: str | None = ...,
-    ) -> None: ...
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ..., totp_secret: _Optional[str] = ..., totp_uri: _Optional[str] = ...) -> None: ...
 
 class SetUpResponse(_message.Message):
     __slots__ = ("administrators",)
     ADMINISTRATORS_FIELD_NUMBER: _ClassVar[int]
     administrators: _containers.RepeatedCompositeFieldContainer[AdministratorSecret]
-    def __init__(self, administrators: _Iterable[AdministratorSecret | _Mapping] | None = ...) -> None: ...
+    def __init__(self, administrators: _Optional[_Iterable[_Union[AdministratorSecret, _Mapping]]] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
     __slots__ = ("request_id", "kind", "login_name", "password", "display_name", "second_factor")
@@ -75,15 +59,7 @@ class CreateAccountRequest(_message.Message):
     password: str
     display_name: str
     second_factor: bool
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        kind: _accounts_pb2.AccountKind | str | None = ...,
-        login_name: str | None = ...,
-        password: str | None = ...,
-        display_name: str | None = ...,
-        second_factor: bool | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., kind: _Optional[_Union[_accounts_pb2.AccountKind, str]] = ..., login_name: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ..., second_factor: _Optional[bool] = ...) -> None: ...
 
 class CreateAccountResponse(_message.Message):
     __slots__ = ("account", "device_secret", "totp_secret", "totp_uri")
@@ -95,13 +71,7 @@ class CreateAccountResponse(_message.Message):
     device_secret: str
     totp_secret: str
     totp_uri: str
-    def __init__(
-        self,
-        account: _accounts_pb2.Account | _Mapping | None = ...,
-        device_secret: str | None = ...,
-        totp_secret: str | None = ...,
-        totp_uri: str | None = ...,
-    ) -> None: ...
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ..., device_secret: _Optional[str] = ..., totp_secret: _Optional[str] = ..., totp_uri: _Optional[str] = ...) -> None: ...
 
 class ListAccountsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
@@ -109,7 +79,7 @@ class ListAccountsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: int | None = ..., page_token: str | None = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListAccountsResponse(_message.Message):
     __slots__ = ("accounts", "next_page_token")
@@ -117,9 +87,7 @@ class ListAccountsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     accounts: _containers.RepeatedCompositeFieldContainer[_accounts_pb2.Account]
     next_page_token: str
-    def __init__(
-        self, accounts: _Iterable[_accounts_pb2.Account | _Mapping] | None = ..., next_page_token: str | None = ...
-    ) -> None: ...
+    def __init__(self, accounts: _Optional[_Iterable[_Union[_accounts_pb2.Account, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DisableAccountRequest(_message.Message):
     __slots__ = ("request_id", "account_id")
@@ -127,13 +95,13 @@ class DisableAccountRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     account_id: str
-    def __init__(self, request_id: str | None = ..., account_id: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class DisableAccountResponse(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     account: _accounts_pb2.Account
-    def __init__(self, account: _accounts_pb2.Account | _Mapping | None = ...) -> None: ...
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ...) -> None: ...
 
 class GrantRolesRequest(_message.Message):
     __slots__ = ("request_id", "account_id", "roles", "stations", "operators", "cash_acceptor")
@@ -149,21 +117,13 @@ class GrantRolesRequest(_message.Message):
     stations: _containers.RepeatedScalarFieldContainer[str]
     operators: _containers.RepeatedScalarFieldContainer[str]
     cash_acceptor: bool
-    def __init__(
-        self,
-        request_id: str | None = ...,
-        account_id: str | None = ...,
-        roles: _Iterable[str] | None = ...,
-        stations: _Iterable[str] | None = ...,
-        operators: _Iterable[str] | None = ...,
-        cash_acceptor: bool | None = ...,
-    ) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ..., cash_acceptor: _Optional[bool] = ...) -> None: ...
 
 class GrantRolesResponse(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     account: _accounts_pb2.Account
-    def __init__(self, account: _accounts_pb2.Account | _Mapping | None = ...) -> None: ...
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ...) -> None: ...
 
 class LookUpPassengerRequest(_message.Message):
     __slots__ = ("account_id", "passenger_id", "purpose")
@@ -173,12 +133,10 @@ class LookUpPassengerRequest(_message.Message):
     account_id: str
     passenger_id: str
     purpose: str
-    def __init__(
-        self, account_id: str | None = ..., passenger_id: str | None = ..., purpose: str | None = ...
-    ) -> None: ...
+    def __init__(self, account_id: _Optional[str] = ..., passenger_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class LookUpPassengerResponse(_message.Message):
     __slots__ = ("passenger",)
     PASSENGER_FIELD_NUMBER: _ClassVar[int]
     passenger: _accounts_pb2.Passenger
-    def __init__(self, passenger: _accounts_pb2.Passenger | _Mapping | None = ...) -> None: ...
+    def __init__(self, passenger: _Optional[_Union[_accounts_pb2.Passenger, _Mapping]] = ...) -> None: ...
