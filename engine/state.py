@@ -17,7 +17,6 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
-    Event,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -42,6 +41,7 @@ from .events import (
     TripCancelled,
     TripDelayed,
     TripDeparted,
+    TripEvent,
     TripScheduled,
 )
 from .network import TripSpec
@@ -234,7 +234,7 @@ class ShardState:
     moving: dict[str, str] = field(default_factory=dict)
 
 
-def evolve(state: ShardState, event: Event) -> None:
+def evolve(state: ShardState, event: TripEvent) -> None:
     """Apply one event to the state."""
     match event:
         case TripScheduled(spec):
