@@ -870,7 +870,8 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
     if delay_ms < trip.delay_ms:
         return reject(
             Reason.INVALID_FIELD,
-            f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; a delay only grows",
+            f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; "
+            "a delay only grows",
             field="delay_minutes",
         )
     return (TripDelayed(trip.spec.trip_id, delay_ms, now),)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -278,7 +278,9 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             state.moving[ticket_id] = trip_id
         case ChangeAborted(trip_id, ticket_id, _, _):
             tickets = state.trips[trip_id].tickets
-            _change(tickets, ticket_id, move=msgspec.structs.replace(tickets[ticket_id].move, aborted=True))
+            _change(
+                tickets, ticket_id, move=msgspec.structs.replace(cast("Move", tickets[ticket_id].move), aborted=True)
+            )
         case ChangeCleared(trip_id, ticket_id, _, _):
             _change(state.trips[trip_id].tickets, ticket_id, move=None)
             state.moving.pop(ticket_id, None)
