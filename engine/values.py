@@ -9,9 +9,10 @@ working state (state.Trip) is no Value, and snapshots hold its record form (stat
 
 The kinds are plain mixins beside `Value`.  A field that may hold any value of a kind (a journal
 entry's command, its events) is annotated with the kind, and the codec decodes it as the union of
-the kind's subclasses, found when first needed: a new command is a new subclass of `Command`, and
-nothing else lists it.  `Several[kind]` annotates a field holding one value of a kind or a tuple
-of them.
+the kind's subclasses, found when first needed: a new command is a new subclass of `Command` (or
+of a narrower kind, such as commands.TripCommand), and nothing else lists it.  A narrower kind
+declares, for type checkers, what every value of it has (a trip command's `trip_id` and
+`request_id`).  `Several[kind]` annotates a field holding one value of a kind or a tuple of them.
 """
 
 from __future__ import annotations
@@ -89,9 +90,8 @@ class Journaled(Kind):
     __slots__ = ()
 
 
-K = TypeVar("K")
-
 if TYPE_CHECKING:
+    K = TypeVar("K")
     # To type checkers, `Several[kind]` is what it holds.
     Several: TypeAlias = Union[K, tuple[K, ...]]  # noqa: UP007 (a generic alias, subscripted at run time too)
 
