@@ -1012,7 +1012,7 @@ def stale_attempts(state: AccountsState, now_ms: int) -> list[str]:
 
 def answer(
     state: AccountsState,
-    query: FindLogin | GetAccount | ListAccounts | ListPassengers | SetupStatus,
+    query: Query,
     now_ms: int,
     rules: AccountRules,
 ) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Rejection:
@@ -1143,7 +1143,7 @@ class AccountsSnapshot(Value):
 
     state: AccountsState
     recent: tuple[tuple[str, Command, Several[Reply]], ...]
-    audit_outbox: tuple[tuple, ...]
+    audit_outbox: tuple[tuple[Any, ...], ...]
 
 
 class AccountsEngine:
@@ -1151,7 +1151,7 @@ class AccountsEngine:
         self.state = AccountsState()
         self.rules = rules or AccountRules()
         self.last_now = 0
-        self.recent: OrderedDict[str, tuple[object, object]] = OrderedDict()  # request id -> (command, reply)
+        self.recent: OrderedDict[str, tuple[Command, Several[Reply]]] = OrderedDict()  # request id -> (command, reply)
         # Audit records of calls sent as Audited, until the audit owner has them (engine/outbox.py).
         self.audit_outbox = AuditOutbox()
 
@@ -1188,7 +1188,7 @@ class AccountsEngine:
         if counted:
             entries.append(AccountEntry(SweepStaleAttempts(), tuple(counted)))
 
-    def _apply(self, command: object, events: tuple[Any, ...], entries: list[AccountEntry | AuditNote]) -> None:
+    def _apply(self, command: Command, events: tuple[Any, ...], entries: list[AccountEntry | AuditNote]) -> None:
         for event in events:
             evolve(self.state, event)
         if events:
@@ -1235,7 +1235,7 @@ class AccountsEngine:
         for request_id in [rid for rid, remembered in self.recent.items() if _clear_name(remembered)]:
             del self.recent[request_id]
 
-    def _remember(self, request_id: str, command: object, reply: object) -> None:
+    def _remember(self, request_id: str, command: Command, reply: Several[Reply]) -> None:
         self.recent[request_id] = (command, reply)
         if len(self.recent) > IDEMPOTENCY_WINDOW:
             self.recent.popitem(last=False)

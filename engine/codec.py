@@ -21,11 +21,12 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from types import GenericAlias
 from typing import Any, Union
 
 import msgspec
 
-from .values import Kind, Several, Value
+from .values import Kind, Value, several_of
 
 FORMAT_VERSION = 2
 
@@ -39,8 +40,8 @@ def _engine_loaded() -> None:
         importlib.import_module(f"{package}.{module.name}")
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
+def _subclasses(cls: type[object]) -> list[type]:
+    found: list[type] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_subclasses(sub))
@@ -75,11 +76,12 @@ def _decode_kind(type_: type, obj: Any) -> Any:
     msgspec hands the hook the field as plain data; it is encoded again and decoded by a cached
     decoder of the kind's union, which is many times faster than msgspec.convert to a union."""
     kind = getattr(type_, "kind", None)
-    if kind is not None and Several[kind] is type_:
+    if kind is not None and several_of(kind) is type_:
         one, several = _decoders_of(kind)
         return one(encode(obj)) if type(obj) is list and obj and type(obj[0]) is str else several(encode(obj))
     if isinstance(type_, type) and issubclass(type_, Kind):
-        return _decoders_of(type_)[0](encode(obj))
+        # mypy takes a class narrowed by issubclass for unhashable (its __hash__ is the instances')
+        return _decoders_of(type_)[0](encode(obj))  # type: ignore[arg-type]
     raise NotImplementedError(f"{type_!r} is not an engine type")
 
 
@@ -87,7 +89,7 @@ def _decode_kind(type_: type, obj: Any) -> Any:
 def _decoders_of(kind: type) -> tuple[Decoder, Decoder]:
     """Decoders of one value of a kind and of a tuple of them, cached by the kind class (a lookup
     by a Union type would hash all of its members at every call)."""
-    return decoder(union(kind)), decoder(tuple[union(kind), ...])
+    return decoder(union(kind)), decoder(GenericAlias(tuple, (union(kind), ...)))  # tuple[union(kind), ...]
 
 
 class Decoder:
@@ -105,7 +107,7 @@ class Decoder:
     def __call__(self, data: bytes) -> Any:
         return self._decode(data)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return decoder, (self.type,)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from .events import Holder
 from .limits import (
@@ -143,6 +144,33 @@ def _segment(from_station: str, to_station: str) -> None:
         raise Rejected(reject(Reason.BAD_SEGMENT, "from_station and to_station are the same", field="to_station"))
 
 
+class TripCommand(Command):
+    """A command a trip owner decides: it names its trip (`trip_id`, a field or read from the id it
+    names; empty for the owner's own sweeps) and carries a request id (empty: not remembered)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def trip_id(self) -> str: ...
+
+        @property
+        def request_id(self) -> str: ...
+
+
+class TripQuery(Query):
+    """A query a trip owner answers that names its trip (`trip_id`; empty for one asked of every
+    owner, such as a search).  ListOrders and ListMoney, asked of every owner, name none."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def trip_id(self) -> str: ...
+
+
 class _OfHold:
     """A command or query naming a hold: its trip is the hold id's trip part."""
 
@@ -176,7 +204,7 @@ class _OfOrder:
 # --- commands -------------------------------------------------------------------------------
 
 
-class ScheduleTrip(Value, Command):
+class ScheduleTrip(Value, TripCommand):
     request_id: str
     spec: TripSpec
 
@@ -189,7 +217,7 @@ class ScheduleTrip(Value, Command):
         return self.spec.trip_id
 
 
-class PlaceHold(Value, Command):
+class PlaceHold(Value, TripCommand):
     request_id: str
     trip_id: str
     from_station: str
@@ -213,7 +241,7 @@ class PlaceHold(Value, Command):
             raise invalid("ttl_seconds", f"must be {MIN_HOLD_TTL_MS // 1000}..{MAX_HOLD_TTL_MS // 1000} seconds")
 
 
-class Sell(Value, Command):
+class Sell(Value, TripCommand):
     """A counter sale: hold and confirm in one step."""
 
     request_id: str
@@ -233,7 +261,7 @@ class Sell(Value, Command):
         _holders(self.holders, self.seat_numbers, self.seat_count)
 
 
-class ConfirmHold(Value, _OfHold, Command):
+class ConfirmHold(Value, _OfHold, TripCommand):
     request_id: str
     hold_id: str
     changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
@@ -248,7 +276,7 @@ class ConfirmHold(Value, _OfHold, Command):
             _saga(self.for_move)
 
 
-class ReleaseHold(Value, _OfHold, Command):
+class ReleaseHold(Value, _OfHold, TripCommand):
     request_id: str
     hold_id: str
     buyer: str = ""  # set when a passenger releases: only their own hold
@@ -258,7 +286,7 @@ class ReleaseHold(Value, _OfHold, Command):
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
 
-class Refund(Value, _OfTicket, Command):
+class Refund(Value, _OfTicket, TripCommand):
     request_id: str
     ticket_id: str
 
@@ -267,7 +295,7 @@ class Refund(Value, _OfTicket, Command):
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
 
-class CheckIn(Value, _OfTicket, Command):
+class CheckIn(Value, _OfTicket, TripCommand):
     request_id: str
     ticket_id: str
     gate_id: str
@@ -278,7 +306,7 @@ class CheckIn(Value, _OfTicket, Command):
         _require("gate_id", self.gate_id, GATE_ID, MAX_GATE_ID_CHARS)
 
 
-class DepartTrip(Value, Command):
+class DepartTrip(Value, TripCommand):
     """The dispatcher saw the coach leave its first stop: boarding there is over."""
 
     request_id: str
@@ -289,7 +317,7 @@ class DepartTrip(Value, Command):
         _trip_id(self.trip_id)
 
 
-class CancelTrip(Value, Command):
+class CancelTrip(Value, TripCommand):
     request_id: str
     trip_id: str
 
@@ -302,7 +330,7 @@ class CancelTrip(Value, Command):
 MAX_DELAY_MIN = 24 * 60
 
 
-class DelayTrip(Value, Command):
+class DelayTrip(Value, TripCommand):
     """The station or operator puts departure back: every stop's time moves, refunds cost nothing."""
 
     request_id: str
@@ -316,7 +344,7 @@ class DelayTrip(Value, Command):
             raise invalid("delay_minutes", f"must be 1..{MAX_DELAY_MIN}")
 
 
-class SweepHolds(Value, Command):
+class SweepHolds(Value, TripCommand):
     """Release holds whose time is up.  Issued by the owner itself, so it has no request id."""
 
     limit: int = MAX_SWEEP
@@ -324,7 +352,7 @@ class SweepHolds(Value, Command):
     trip_id: str = ""
 
 
-class ArchiveTrips(Value, Command):
+class ArchiveTrips(Value, TripCommand):
     """Archive trips that ran long enough ago (Policy.archive_after_ms).  Issued by the owner
     itself, so it has no request id."""
 
@@ -333,7 +361,7 @@ class ArchiveTrips(Value, Command):
     trip_id: str = ""
 
 
-class BeginChange(Value, _OfTicket, Command):
+class BeginChange(Value, _OfTicket, TripCommand):
     """Rebooking, first step, at the old ticket's owner: check that the ticket may move to
     `new_trip_id`, and mark it moving by this saga.  While it is, its owner refuses a refund, a
     check-in or another rebooking of it (CHANGE_IN_PROGRESS), so the move is finished or undone
@@ -355,7 +383,7 @@ class BeginChange(Value, _OfTicket, Command):
             raise invalid("new_route_id", f"longer than {MAX_ID_CHARS} characters")
 
 
-class ChangeTicket(Value, _OfTicket, Command):
+class ChangeTicket(Value, _OfTicket, TripCommand):
     """Rebooking, last step: give the old ticket up for the new one already issued elsewhere."""
 
     request_id: str
@@ -386,13 +414,13 @@ class _SagaStep(Value, _OfTicket):
         _saga(self.saga)
 
 
-class AbortChange(_SagaStep, Command):
+class AbortChange(_SagaStep, TripCommand):
     """Rebooking, undo, first at the old ticket's owner: the decision that the saga's move will not
     happen.  Refused (TICKET_CHANGED) if the move was made already; the ticket stays blocked until
     the new trip's owner has undone its part (ClearChange)."""
 
 
-class UndoMove(Value, Command):
+class UndoMove(Value, TripCommand):
     """Rebooking, undo, at the new trip's owner: release the saga's hold and void its new ticket,
     whichever exist, and refuse the saga's later steps there.  Repeating it changes nothing."""
 
@@ -408,18 +436,18 @@ class UndoMove(Value, Command):
         _saga(self.saga)
 
 
-class ClearChange(_SagaStep, Command):
+class ClearChange(_SagaStep, TripCommand):
     """Rebooking, undo, last at the old ticket's owner: the new trip holds nothing of the aborted
     move any more, so the ticket may be used (refunded, boarded, rebooked) again."""
 
 
-class SettleMove(_SagaStep, Command):
+class SettleMove(_SagaStep, TripCommand):
     """Rebooking, last step, at the new trip's owner, once the old ticket was given up
     (ChangeTicket): the new ticket, issued pending its move, becomes the passenger's to refund,
     board or rebook.  `ticket_id` is the new ticket.  Repeating it changes nothing."""
 
 
-class VoidTicket(Value, _OfTicket, Command):
+class VoidTicket(Value, _OfTicket, TripCommand):
     """Rebooking, compensation: take back a new ticket whose old one could not be given up."""
 
     request_id: str
@@ -450,7 +478,7 @@ def order_trip(order_id: str, field_name: str = "order_id") -> str:
     return _split_id(field_name, order_id, ORDER_SUFFIX)
 
 
-class CreateOrder(Value, _OfHold, Command):
+class CreateOrder(Value, _OfHold, TripCommand):
     """An order for the seats of a live hold, to be paid by `method` before the hold expires."""
 
     request_id: str
@@ -463,7 +491,7 @@ class CreateOrder(Value, _OfHold, Command):
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
 
 
-class RecordPayment(Value, _OfOrder, Command):
+class RecordPayment(Value, _OfOrder, TripCommand):
     """Money arrived for an order: from a verified provider notification, or at the counter."""
 
     request_id: str
@@ -481,7 +509,7 @@ class RecordPayment(Value, _OfOrder, Command):
             raise invalid("amount_fen", "must be positive")
 
 
-class CancelOrder(Value, _OfOrder, Command):
+class CancelOrder(Value, _OfOrder, TripCommand):
     request_id: str
     order_id: str
     buyer: str = ""  # set when a passenger cancels: only their own order
@@ -491,7 +519,7 @@ class CancelOrder(Value, _OfOrder, Command):
         order_trip(self.order_id)
 
 
-class RefundOrder(Value, _OfOrder, Command):
+class RefundOrder(Value, _OfOrder, TripCommand):
     """Refund some or all (ticket_ids empty) of an order's tickets, back the way the money came."""
 
     request_id: str
@@ -512,7 +540,7 @@ class RefundOrder(Value, _OfOrder, Command):
             raise invalid(element("ticket_ids", repeat), "a ticket is named twice")
 
 
-class SettleRefund(Value, _OfOrder, Command):
+class SettleRefund(Value, _OfOrder, TripCommand):
     """The provider (or the cashier) paid a requested refund out."""
 
     request_id: str
@@ -530,7 +558,7 @@ class SettleRefund(Value, _OfOrder, Command):
 # --- queries --------------------------------------------------------------------------------
 
 
-class SearchTrips(Value, Query):
+class SearchTrips(Value, TripQuery):
     """Trips from one station to another leaving that station in [start_ms, end_ms)."""
 
     from_station: str
@@ -546,14 +574,14 @@ class SearchTrips(Value, Query):
             raise invalid("page_size", "must not be negative")
 
 
-class GetTrip(Value, Query):
+class GetTrip(Value, TripQuery):
     trip_id: str
 
     def __post_init__(self) -> None:
         _trip_id(self.trip_id)
 
 
-class GetSeatMap(Value, Query):
+class GetSeatMap(Value, TripQuery):
     trip_id: str
     from_station: str
     to_station: str
@@ -563,7 +591,7 @@ class GetSeatMap(Value, Query):
         _segment(self.from_station, self.to_station)
 
 
-class GetTicket(Value, _OfTicket, Query):
+class GetTicket(Value, _OfTicket, TripQuery):
     ticket_id: str
     viewer: str = ""  # set when a passenger asks: only their own tickets exist for them
 
@@ -571,24 +599,24 @@ class GetTicket(Value, _OfTicket, Query):
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
 
-class GetManifest(Value, Query):
+class GetManifest(Value, TripQuery):
     trip_id: str
 
     def __post_init__(self) -> None:
         _trip_id(self.trip_id)
 
 
-class ListStations(Value, Query):
+class ListStations(Value, TripQuery):
     trip_id: str = ""
 
 
-class Ping(Value, Query):
+class Ping(Value, TripQuery):
     """Asks an owner for nothing: `Diagnostics/Echo` with `via_owner` times one owner round trip."""
 
     trip_id: str = ""  # the owner of trip "" answers it
 
 
-class GetOrder(Value, _OfOrder, Query):
+class GetOrder(Value, _OfOrder, TripQuery):
     order_id: str
     viewer: str = ""  # set when a passenger asks: only their own orders exist for them
 
@@ -618,7 +646,7 @@ class ListMoney(Value, Query):
             raise invalid("date", "an empty time window")
 
 
-class ListMoves(Value, Query):
+class ListMoves(Value, TripQuery):
     """Rebookings this owner's tickets are marked for that are older than `older_than_ms` by the
     owner's clock, or aborted and not cleared, and new tickets pending a move issued that long
     ago: moves whose saga was interrupted (asked of all owners by the gateway's sweep)."""
@@ -630,3 +658,6 @@ class ListMoves(Value, Query):
     def __post_init__(self) -> None:
         if self.older_than_ms < 0 or self.limit <= 0:
             raise invalid("older_than_ms", "needs a non-negative age and a positive limit")
+
+
+TripOwnerQuery = TripQuery | ListOrders | ListMoney  # what a trip owner answers

@@ -17,7 +17,6 @@ from .commands import (
     ChangeTicket,
     CheckIn,
     ClearChange,
-    Command,
     ConfirmHold,
     CreateOrder,
     DelayTrip,
@@ -32,6 +31,7 @@ from .commands import (
     SettleMove,
     SettleRefund,
     SweepHolds,
+    TripCommand,
     UndoMove,
     VoidTicket,
 )
@@ -39,7 +39,6 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
-    Event,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -65,6 +64,7 @@ from .events import (
     TripCancelled,
     TripDelayed,
     TripDeparted,
+    TripEvent,
     TripScheduled,
 )
 from .policy import Policy
@@ -72,7 +72,7 @@ from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
 from .state import Hold, Move, Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
 
-Outcome = tuple[Event, ...] | Rejection
+Outcome = tuple[TripEvent, ...] | Rejection
 
 # The sweep walks the expiry index in order; entries of holds already confirmed or released are
 # skipped, and this bounds how many it may look at in one go.
@@ -133,7 +133,7 @@ def find_segment(trip: Trip, from_station: str, to_station: str) -> tuple[int, i
     return i, j
 
 
-def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Outcome:
+def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) -> Outcome:
     match command:
         case ScheduleTrip():
             return _schedule(state, command)
@@ -870,7 +870,8 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
     if delay_ms < trip.delay_ms:
         return reject(
             Reason.INVALID_FIELD,
-            f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; a delay only grows",
+            f"delay_minutes: trip {trip.spec.trip_id} is already {trip.delay_ms // 60_000} minutes late; "
+            "a delay only grows",
             field="delay_minutes",
         )
     return (TripDelayed(trip.spec.trip_id, delay_ms, now),)
@@ -878,7 +879,7 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
 
 def _sweep(state: ShardState, now: int, limit: int) -> Outcome:
     """Expire holds whose time is up, earliest first, walking the expiry heap without popping it."""
-    events: list[Event] = []
+    events: list[TripEvent] = []
     for visits, (expires_at_ms, trip_id, hold_id) in enumerate(_in_order(state.expiry)):
         if expires_at_ms > now or len(events) >= limit or visits >= MAX_SWEEP_VISITS:
             break
@@ -896,7 +897,7 @@ def _archive_due(state: ShardState, now: int, policy: Policy, limit: int) -> Out
     """Archive trips that reached their last stop `policy.archive_after_ms` ago, earliest first,
     walking the index of trip ends without popping it.  A trip is kept while it still owes a
     refund that was not paid out, or holds seats (neither should last that long)."""
-    events: list[Event] = []
+    events: list[TripEvent] = []
     cutoff = now - policy.archive_after_ms
     for visits, (ends_at_ms, trip_id) in enumerate(_in_order(state.ends)):
         if ends_at_ms > cutoff or len(events) >= limit or visits >= MAX_ARCHIVE_VISITS:

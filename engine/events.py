@@ -6,8 +6,21 @@ so replaying an old log under a new refund policy rebuilds exactly the old state
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .network import TripSpec
 from .values import Event, Value
+
+
+class TripEvent(Event):
+    """What happened to one trip (`trip_id`)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def trip_id(self) -> str: ...
 
 
 class Holder(Value):
@@ -22,7 +35,7 @@ class Holder(Value):
     document_masked: str
 
 
-class TripScheduled(Value, Event):
+class TripScheduled(Value, TripEvent):
     spec: TripSpec
 
     @property
@@ -30,7 +43,7 @@ class TripScheduled(Value, Event):
         return self.spec.trip_id
 
 
-class HoldPlaced(Value, Event):
+class HoldPlaced(Value, TripEvent):
     trip_id: str
     hold_id: str
     seats: tuple[int, ...]
@@ -43,12 +56,12 @@ class HoldPlaced(Value, Event):
     for_move: str = ""  # a rebooking's hold: the saga it is for
 
 
-class HoldReleased(Value, Event):
+class HoldReleased(Value, TripEvent):
     trip_id: str
     hold_id: str
 
 
-class HoldExpired(Value, Event):
+class HoldExpired(Value, TripEvent):
     trip_id: str
     hold_id: str
 
@@ -60,7 +73,7 @@ class IssuedTicket(Value):
     holder: Holder | None = None
 
 
-class TicketsIssued(Value, Event):
+class TicketsIssued(Value, TripEvent):
     """Tickets for seats of one segment; from a hold (hold_id set) or sold directly (hold_id "")."""
 
     trip_id: str
@@ -76,7 +89,7 @@ class TicketsIssued(Value, Event):
     move_pending: bool = False
 
 
-class TicketRefunded(Value, Event):
+class TicketRefunded(Value, TripEvent):
     trip_id: str
     ticket_id: str
     fee_fen: int
@@ -84,14 +97,14 @@ class TicketRefunded(Value, Event):
     at_ms: int
 
 
-class TicketCheckedIn(Value, Event):
+class TicketCheckedIn(Value, TripEvent):
     trip_id: str
     ticket_id: str
     gate_id: str
     at_ms: int
 
 
-class TicketChanged(Value, Event):
+class TicketChanged(Value, TripEvent):
     """The ticket moved to `new_ticket_id` on another trip (rebooking): its seat is free again."""
 
     trip_id: str
@@ -100,7 +113,7 @@ class TicketChanged(Value, Event):
     at_ms: int
 
 
-class TicketVoided(Value, Event):
+class TicketVoided(Value, TripEvent):
     """A rebooking's new ticket taken back because the old one could not be given up."""
 
     trip_id: str
@@ -108,7 +121,7 @@ class TicketVoided(Value, Event):
     at_ms: int
 
 
-class ChangeBegun(Value, Event):
+class ChangeBegun(Value, TripEvent):
     """A rebooking saga marked the ticket moving to `new_trip_id`: nothing else may touch it until
     the move is made (TicketChanged) or undone (ChangeAborted, then ChangeCleared)."""
 
@@ -119,7 +132,7 @@ class ChangeBegun(Value, Event):
     at_ms: int
 
 
-class ChangeAborted(Value, Event):
+class ChangeAborted(Value, TripEvent):
     """The saga's move will not happen; the ticket stays blocked until the new trip is cleaned up."""
 
     trip_id: str
@@ -128,7 +141,7 @@ class ChangeAborted(Value, Event):
     at_ms: int
 
 
-class ChangeCleared(Value, Event):
+class ChangeCleared(Value, TripEvent):
     """The new trip holds nothing of the aborted move: the ticket is free to use again."""
 
     trip_id: str
@@ -137,7 +150,7 @@ class ChangeCleared(Value, Event):
     at_ms: int
 
 
-class MoveSettled(Value, Event):
+class MoveSettled(Value, TripEvent):
     """On the new trip: the old ticket was given up for this new ticket, so it is the passenger's
     to refund, board or rebook like any other."""
 
@@ -147,7 +160,7 @@ class MoveSettled(Value, Event):
     at_ms: int
 
 
-class MoveUndone(Value, Event):
+class MoveUndone(Value, TripEvent):
     """On the new trip: the saga's move was undone, so its later steps are refused here."""
 
     trip_id: str
@@ -155,23 +168,23 @@ class MoveUndone(Value, Event):
     at_ms: int
 
 
-class TripDeparted(Value, Event):
+class TripDeparted(Value, TripEvent):
     trip_id: str
     at_ms: int
 
 
-class TripDelayed(Value, Event):
+class TripDelayed(Value, TripEvent):
     trip_id: str
     delay_ms: int  # from the timetable
     at_ms: int
 
 
-class TripCancelled(Value, Event):
+class TripCancelled(Value, TripEvent):
     trip_id: str
     at_ms: int
 
 
-class TripArchived(Value, Event):
+class TripArchived(Value, TripEvent):
     """The trip ran long enough ago (Policy.archive_after_ms): it leaves the owner's memory for
     its archive, kept in the owner's snapshot store (persistence/snapshot.py)."""
 
@@ -202,7 +215,7 @@ class RefundPart(Value):
     why: str
 
 
-class OrderCreated(Value, Event):
+class OrderCreated(Value, TripEvent):
     trip_id: str
     order_id: str
     hold_id: str
@@ -220,13 +233,13 @@ class OrderCreated(Value, Event):
     holders: tuple[Holder, ...] = ()
 
 
-class PaymentRecorded(Value, Event):
+class PaymentRecorded(Value, TripEvent):
     trip_id: str
     order_id: str
     payment: Payment
 
 
-class OrderTicketed(Value, Event):
+class OrderTicketed(Value, TripEvent):
     trip_id: str
     order_id: str
     ticket_ids: tuple[str, ...]
@@ -234,25 +247,25 @@ class OrderTicketed(Value, Event):
     provider_txn_id: str = ""  # the payment the tickets were issued for: refunds go back through it
 
 
-class OrderExpired(Value, Event):
+class OrderExpired(Value, TripEvent):
     trip_id: str
     order_id: str
     at_ms: int
 
 
-class OrderCancelled(Value, Event):
+class OrderCancelled(Value, TripEvent):
     trip_id: str
     order_id: str
     at_ms: int
 
 
-class RefundRequested(Value, Event):
+class RefundRequested(Value, TripEvent):
     trip_id: str
     order_id: str
     refund: RefundPart
 
 
-class RefundSettled(Value, Event):
+class RefundSettled(Value, TripEvent):
     trip_id: str
     order_id: str
     refund_no: str

@@ -133,7 +133,7 @@ class _Reader:
     def table_list(self, doc: Table, key: str) -> list[Table]:
         value = doc.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.problem(key, "must be an array of tables ([[%s]])" % key)
+            self.problem(key, f"must be an array of tables ([[{key}]])")
             return []
         for n, table in enumerate(value):
             self.known_keys(table, f"{key}[{n}]", KEYS[key])

@@ -14,12 +14,15 @@ Trip owners (engine/shard.py) and the accounts owner (engine/accounts.py) share 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast, final
 
 from .audit import TEXT_FIELDS
 from .limits import MAX_AUDIT_OUTBOX
 from .reasons import Rejection
 from .values import Call, Journaled, Reply, Value
+
+if TYPE_CHECKING:
+    from .commands import TripCommand, TripQuery
 
 # Where AuditRecord.values() keeps these fields (at_ms comes first).
 RECORD_ID_AT = 1 + TEXT_FIELDS.index("record_id")
@@ -31,6 +34,7 @@ OUTCOME_AT = 1 + TEXT_FIELDS.index("outcome")
 DETAIL_AT = 1 + TEXT_FIELDS.index("detail")
 
 
+@final
 class Audited(Value, Call):
     """A call to audit with its answer: the gateway's record of who asks what, as the values of an
     AuditRecord (AuditRecord.values(): plain values encode, journal and send on for a fraction of
@@ -42,14 +46,15 @@ class Audited(Value, Call):
     its account says so, a renewed session names its account."""
 
     item: Call
-    record: tuple
+    record: tuple[Any, ...]
     from_reply: bool = False
 
     @property
-    def trip_id(self) -> str:  # where the gateway routes a trip owner's call
-        return cast(str, self.item.trip_id)
+    def trip_id(self) -> str:  # where the gateway routes a trip owner's call (one that names its trip)
+        return cast("TripCommand | TripQuery", self.item).trip_id
 
 
+@final
 class AuditNote(Value, Journaled):
     """A journal entry: the audit record of a call this owner answered.  `record` holds
     AuditRecord.values()."""

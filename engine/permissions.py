@@ -103,8 +103,9 @@ def cash_refusal(action: str) -> Rejection:
     """Why a caller without TAKE_CASH may not do what takes money in hand."""
     return reject(
         Reason.CASH_NOT_ACCEPTED,
-        f"{action} takes money in hand, and this device has no cash acceptor declared: sell through an order paid by card or wallet "
-        "(Orders/CreateOrder), or ask the security administrator to declare the kiosk's cash acceptor (GrantRoles cash_acceptor)",
+        f"{action} takes money in hand, and this device has no cash acceptor declared: "
+        "sell through an order paid by card or wallet (Orders/CreateOrder), "
+        "or ask the security administrator to declare the kiosk's cash acceptor (GrantRoles cash_acceptor)",
     )
 
 

@@ -77,7 +77,10 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
     boarding_opens_minutes = 60
     boarding_closes_minutes = 5
     sales_close_minutes = 0
-    refund_tiers = [{ hours_before = 2, fee_percent = 10, min_fee_fen = 50 }, { hours_before = 0, fee_percent = 20, min_fee_fen = 100 }]
+    refund_tiers = [
+        { hours_before = 2, fee_percent = 10, min_fee_fen = 50 },
+        { hours_before = 0, fee_percent = 20, min_fee_fen = 100 },
+    ]
     archive_after_days = 62
     """
     problems = [

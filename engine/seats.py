@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from .state import Trip
 
 
@@ -35,5 +37,5 @@ def _run_of(row: list[int | None], count: int) -> tuple[int, ...] | None:
         if seat is None:
             start = end
         elif end - start == count:
-            return tuple(row[start:end])
+            return cast("tuple[int, ...]", tuple(row[start:end]))  # a run holds no None
     return None

@@ -16,32 +16,34 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast, final
 
-from .commands import ArchiveTrips, SweepHolds
+from .commands import ArchiveTrips, SweepHolds, TripCommand, TripOwnerQuery
 from .decide import TripStatus, archived, decide, segment_status
-from .events import TripArchived
+from .events import TripArchived, TripEvent
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
 from .outbox import TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
 from .reasons import TRANSIENT, Reason, Rejection, reject
 from .state import ShardState, TripRecord, check_invariants, evolve, restore_trip, trip_record
-from .values import Command, Event, Journaled, Outcome, Query, Reply, Several, Value
+from .values import Journaled, Outcome, Query, Reply, Several, Value
 from .views import OrderView, answer, render
 
 
+@final
 class Entry(Value, Journaled):
     """A journal entry: a command that changed state, and the events it produced."""
 
-    command: Command
-    events: tuple[Event, ...]
+    command: TripCommand
+    events: tuple[TripEvent, ...]
 
 
+@final
 class Refusal(Value, Journaled):
     """A journal entry: a command the owner refused.  Journaled so that a retry with the same
     request id gets the same refusal after a restart too, not a fresh decision."""
 
-    command: Command
+    command: TripCommand
     rejection: Rejection
     events = ()  # not a field: a refusal changes nothing
 
@@ -58,8 +60,11 @@ class Receipt(Value):
     what the journal holds anyway, and `render` turns them back into the very same reply.
     """
 
-    command: Command
-    outcome: Several[Outcome]  # its events, or its Rejection
+    command: TripCommand
+    if TYPE_CHECKING:  # what Several[Outcome] holds here
+        outcome: tuple[TripEvent, ...] | Rejection
+    else:
+        outcome: Several[Outcome]  # its events, or its Rejection
     now_ms: int
     trip_status: TripStatus | None = None  # the trip's status right after the command, if it names one
 
@@ -73,7 +78,8 @@ class Changes:
     # changes costs the owner no copy of up to a whole idempotency window: request id -> (sequence, receipt).
     requests_added: dict[str, tuple[int, Receipt]] = field(default_factory=dict)
     requests_evicted: set[str] = field(default_factory=set)
-    audit_outbox: list[tuple] = field(default_factory=list)  # the whole outbox (AuditRecord values), not a change
+    # The whole outbox (AuditRecord values), not a change.
+    audit_outbox: list[tuple[Any, ...]] = field(default_factory=list)
     archived: list[TripRecord] = field(
         default_factory=list
     )  # the last records of trips archived since, to move to the archive
@@ -96,13 +102,13 @@ class ShardEngine:
         self.dirty_trips: set[str] = set()
         self.requests_added: dict[str, tuple[int, Receipt]] = {}
         self.requests_evicted: set[str] = set()
-        self.archiving: dict[str, tuple[Any, ...]] = {}  # trip id -> its last record, archived since the last snapshot
+        self.archiving: dict[str, TripRecord] = {}  # trip id -> its last record, archived since the last snapshot
         # Audit records journaled here that the audit owner may not have yet; the owner's shell
         # sends them on and reports which arrived (audit_outbox.delivered).
         self.audit_outbox = AuditOutbox()
 
     def execute(
-        self, batch: list[Command | Query | Audited], now: int
+        self, batch: list[TripCommand | TripOwnerQuery | Audited], now: int
     ) -> tuple[list[Reply | Rejection | AuditBacklog], list[Entry | Refusal | AuditNote]]:
         """Apply a batch at `now`; return a reply per item and the entries to journal."""
         now = max(now, self.last_now)  # time never runs backwards inside one owner
@@ -136,15 +142,15 @@ class ShardEngine:
                 self._remember(Receipt(entry.command, entry.rejection, now))
                 continue
             self._evolve(entry.events)
-            self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))  # type: ignore[union-attr]
+            self._remember(Receipt(entry.command, entry.events, now, self._trip_status(entry.command, now)))
 
     def restore(
         self,
         now: int,
         trips: list[TripRecord],
         requests: list[tuple[int, str, Receipt]],
-        audit_outbox: list[tuple] = (),
-        archived: list[str] = (),
+        audit_outbox: Iterable[tuple[Any, ...]] = (),
+        archived: Iterable[str] = (),
     ) -> None:
         """Start from a snapshot: its trip records, remembered requests (oldest first), audit outbox
         and the ids of the trips it archived."""
@@ -180,12 +186,14 @@ class ShardEngine:
         self.dirty_trips, self.requests_added, self.requests_evicted, self.archiving = set(), {}, set(), {}
         return changes
 
-    def _apply(self, item: Command | Query, now: int, entries: list) -> Reply | Rejection:
+    def _apply(
+        self, item: TripCommand | TripOwnerQuery, now: int, entries: list[Entry | Refusal | AuditNote]
+    ) -> Reply | Rejection:
         return (
             answer(self.state, item, now, self.policy) if isinstance(item, Query) else self._command(item, now, entries)
         )
 
-    def _command(self, command: Command, now: int, entries: list[Entry | Refusal | AuditNote]) -> Reply | Rejection:
+    def _command(self, command: TripCommand, now: int, entries: list[Entry | Refusal | AuditNote]) -> Reply | Rejection:
         if command.request_id:
             seen = self.recent.get(command.request_id)
             if seen is not None:
@@ -209,11 +217,11 @@ class ShardEngine:
         self._remember(Receipt(command, outcome, now, status))
         return render(self.state, command, outcome, now, self.policy, status)
 
-    def _trip_status(self, command: Command, now: int) -> TripStatus | None:
+    def _trip_status(self, command: TripCommand, now: int) -> TripStatus | None:
         trip = self.state.trips.get(command.trip_id)
         return segment_status(trip, 0, now, self.policy) if trip is not None else None
 
-    def _evolve(self, events: tuple[Event, ...]) -> None:
+    def _evolve(self, events: tuple[TripEvent, ...]) -> None:
         for event in events:
             if type(event) is TripArchived:  # its last record goes to the archive at the next snapshot
                 self.archiving[event.trip_id] = trip_record(self.state.trips[event.trip_id])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -17,7 +17,6 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
-    Event,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -42,6 +41,7 @@ from .events import (
     TripCancelled,
     TripDelayed,
     TripDeparted,
+    TripEvent,
     TripScheduled,
 )
 from .network import TripSpec
@@ -234,7 +234,7 @@ class ShardState:
     moving: dict[str, str] = field(default_factory=dict)
 
 
-def evolve(state: ShardState, event: Event) -> None:
+def evolve(state: ShardState, event: TripEvent) -> None:
     """Apply one event to the state."""
     match event:
         case TripScheduled(spec):
@@ -278,7 +278,9 @@ def evolve(state: ShardState, event: Event) -> None:
             state.moving[ticket_id] = trip_id
         case ChangeAborted(trip_id, ticket_id, _, _):
             tickets = state.trips[trip_id].tickets
-            _change(tickets, ticket_id, move=msgspec.structs.replace(tickets[ticket_id].move, aborted=True))
+            _change(
+                tickets, ticket_id, move=msgspec.structs.replace(cast("Move", tickets[ticket_id].move), aborted=True)
+            )
         case ChangeCleared(trip_id, ticket_id, _, _):
             _change(state.trips[trip_id].tickets, ticket_id, move=None)
             state.moving.pop(ticket_id, None)

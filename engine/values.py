@@ -9,20 +9,34 @@ working state (state.Trip) is no Value, and snapshots hold its record form (stat
 
 The kinds are plain mixins beside `Value`.  A field that may hold any value of a kind (a journal
 entry's command, its events) is annotated with the kind, and the codec decodes it as the union of
-the kind's subclasses, found when first needed: a new command is a new subclass of `Command`, and
-nothing else lists it.  `Several[kind]` annotates a field holding one value of a kind or a tuple
-of them.
+the kind's subclasses, found when first needed: a new command is a new subclass of `Command` (or
+of a narrower kind, such as commands.TripCommand), and nothing else lists it.  A narrower kind
+declares, for type checkers, what every value of it has (a trip command's `trip_id` and
+`request_id`).  `Several[kind]` annotates a field holding one value of a kind or a tuple of them.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, Union, dataclass_transform
 
 import msgspec
 
+if TYPE_CHECKING:
+    # What msgspec does, told to type checkers (PEP 681): a subclass of Value is frozen unless it
+    # says `frozen=False`.  Value names a transform metaclass of its own so that it counts as
+    # neither frozen nor mutable, and mutable values may derive from it as they do at run time.
+    @dataclass_transform(frozen_default=True, field_specifiers=(msgspec.field,))
+    class _ValueMeta(msgspec.StructMeta): ...
 
-class Value(msgspec.Struct, frozen=True, tag=True, array_like=True):
-    """An engine value: encoded as an array of its tag (its class name) and its fields in order."""
+    @dataclass_transform(frozen_default=True, field_specifiers=(msgspec.field,))
+    class Value(msgspec.Struct, metaclass=_ValueMeta):
+        """An engine value: encoded as an array of its tag (its class name) and its fields in order."""
+
+else:
+
+    class Value(msgspec.Struct, frozen=True, tag=True, array_like=True):
+        """An engine value: encoded as an array of its tag (its class name) and its fields in order."""
 
 
 class Kind:
@@ -76,19 +90,29 @@ class Journaled(Kind):
     __slots__ = ()
 
 
+if TYPE_CHECKING:
+    K = TypeVar("K")
+    # To type checkers, `Several[kind]` is what it holds.
+    Several: TypeAlias = Union[K, tuple[K, ...]]  # noqa: UP007 (a generic alias, subscripted at run time too)
+
+
 class _SeveralMeta(type):
     def __instancecheck__(cls, value: object) -> bool:
         kind = cls.kind  # type: ignore[attr-defined]
         return isinstance(value, kind) or (type(value) is tuple and all(isinstance(item, kind) for item in value))
 
 
-class Several:
-    """`Several[kind]`: a field annotation for one value of the kind or a tuple of them."""
+if not TYPE_CHECKING:
 
-    def __class_getitem__(cls, kind: type) -> type:
-        return _several(kind)
+    class Several:
+        """`Several[kind]`: a field annotation for one value of the kind or a tuple of them."""
+
+        def __class_getitem__(cls, kind: type) -> type:
+            return several_of(kind)
 
 
 @functools.cache
-def _several(kind: type) -> type:
+def several_of(kind: type) -> type:
+    """`Several[kind]` at run time: the annotation class the codec decodes as one value of the kind
+    or a tuple of them (its `kind`)."""
     return _SeveralMeta(f"Several[{kind.__name__}]", (), {"kind": kind, "__slots__": ()})

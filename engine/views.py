@@ -21,7 +21,6 @@ from .commands import (
     ChangeTicket,
     CheckIn,
     ClearChange,
-    Command,
     ConfirmHold,
     CreateOrder,
     DelayTrip,
@@ -37,7 +36,6 @@ from .commands import (
     ListStations,
     Ping,
     PlaceHold,
-    Query,
     RecordPayment,
     Refund,
     RefundOrder,
@@ -48,13 +46,14 @@ from .commands import (
     SettleMove,
     SettleRefund,
     SweepHolds,
+    TripCommand,
+    TripOwnerQuery,
     UndoMove,
     VoidTicket,
     order_trip,
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import (
-    Event,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -65,6 +64,7 @@ from .events import (
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
+    TripEvent,
 )
 from .network import AISLE
 from .policy import Policy
@@ -342,8 +342,8 @@ def _issued_view(
 
 def render(
     state: ShardState,
-    command: Command,
-    events: tuple[Event, ...],
+    command: TripCommand,
+    events: tuple[TripEvent, ...],
     now: int,
     policy: Policy,
     trip_status: TripStatus | None,
@@ -444,7 +444,7 @@ def _money(state: ShardState, start_ms: int, end_ms: int) -> Iterator[MoneyLine]
 
 
 def _order_id(
-    command: CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund, events: tuple[Event, ...]
+    command: CreateOrder | RecordPayment | CancelOrder | RefundOrder | SettleRefund, events: tuple[TripEvent, ...]
 ) -> str:
     if isinstance(command, CreateOrder):
         created = next((e for e in events if isinstance(e, OrderCreated)), None)
@@ -488,7 +488,7 @@ def _as_issued(ticket: Ticket) -> Ticket:
     )
 
 
-def answer(state: ShardState, query: Query, now: int, policy: Policy) -> Reply | Rejection:
+def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -> Reply | Rejection:
     """The reply to a read-only query."""
     match query:
         case SearchTrips():
