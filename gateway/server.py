@@ -298,7 +298,8 @@ class KeyunServer:
         )
         # Serving never needs the CA's key; say where it is, so an operator sees the key lying here.
         ca_key = (
-            f"the station CA's key {self.tls.directory / CA_KEY} is on this server (keyun certs init --offline keeps it off)"
+            f"the station CA's key {self.tls.directory / CA_KEY} is on this server (keyun certs init --offline keeps "
+            "it off)"
             if (self.tls.directory / CA_KEY).exists()
             else "the station CA's key is not on this server (offline CA)"
         )

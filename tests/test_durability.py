@@ -223,7 +223,8 @@ def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_sess
         timeout=120,
     )
     assert restore.returncode == 0, restore.stderr
-    # The station's keys, as a real restore uses: the accounts' personal data (display names too) is encrypted under them.
+    # The station's keys, as a real restore uses: the accounts' personal data (display names too) is encrypted
+    # under them.
     restored = ServerThread(restored_dir, shards=2, key_dir=data_dir.resolve().parent / f"{data_dir.name}-keys")
     try:
         with logged_in(KeyunClient(restored.target)) as client:
