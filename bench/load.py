@@ -432,7 +432,7 @@ def run_scenario(
     parts = [results.get(timeout=seconds + 120) for _ in workers]
     for worker in workers:
         worker.join()
-    latencies = sorted(l for part in parts for l in part["latencies"])
+    latencies = sorted(latency for part in parts for latency in part["latencies"])
     ok, refused, failed = (sum(part[k] for part in parts) for k in ("ok", "refused", "failed"))
     calls = ok + refused + failed
     by_rpc: dict[str, list[float]] = {}

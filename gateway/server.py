@@ -37,7 +37,7 @@ from keyun.v1 import (
 from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
-from .connection_limits import ConnectionLimits
+from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
@@ -124,7 +124,7 @@ class KeyunServer:
         demo_accounts: bool = False,
         payments_dir: Path | None = None,
         search_cache_s: float = SEARCH_CACHE_S,
-        connection_limits: ConnectionLimits = ConnectionLimits(),
+        connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
         clock: Clock = SYSTEM_CLOCK,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time

@@ -171,7 +171,7 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
         trip_ids = trips(client, "K")
     load = Load(target, trip_ids).start()
     rng = random.Random(11)
-    for crash in range(3):
+    for _ in range(3):
         load.wait_for(load.record.acknowledged + 30 + rng.randrange(30))  # a crash at a random point of the load
         server.kill_everything()
         server = ServerProcess(data_dir, port)
