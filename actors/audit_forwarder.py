@@ -97,7 +97,8 @@ class AuditForwarder:
                     if failing_since is None:
                         failing_since = time.monotonic()
                         log.warning(
-                            "%s: the audit owner did not take %d records (%s); they stay journaled here and are resent until it does",
+                            "%s: the audit owner did not take %d records (%s); they stay journaled here and are resent "
+                            "until it does",
                             self.owner,
                             len(batch),
                             type(error).__name__,

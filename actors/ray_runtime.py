@@ -124,7 +124,8 @@ def check_on_loopback() -> None:
     if not ipaddress.ip_address(node_address).is_loopback:
         ray.shutdown()
         raise RayExposed(
-            f"the embedded Ray took the address {node_address}, not loopback; it was stopped so that it does not listen on the network"
+            f"the embedded Ray took the address {node_address}, not loopback; it was stopped so that it does not "
+            "listen on the network"
         )
 
 

@@ -89,7 +89,8 @@ def add_serve(verbs) -> None:
         "--shards",
         type=int,
         default=None,
-        help=f"trip owner actors (default: as many as the data directory was created with; for a new one, one per {CPUS_PER_SHARD} CPUs, at least one)",
+        help="trip owner actors (default: as many as the data directory was created with; for a new one, one per "
+        f"{CPUS_PER_SHARD} CPUs, at least one)",
     )
     p.add_argument(
         "--metrics-port",
@@ -113,7 +114,8 @@ def add_serve(verbs) -> None:
         "--search-cache-ms",
         type=int,
         default=int(SEARCH_CACHE_S * 1000),
-        help="share a search's answer with identical searches for this long; its seat counts may be that old (default 1000; 0: every search asks the owners)",
+        help="share a search's answer with identical searches for this long; its seat counts may be that old (default "
+        "1000; 0: every search asks the owners)",
     )
     p.add_argument(
         "--policy",
@@ -124,7 +126,8 @@ def add_serve(verbs) -> None:
     p.add_argument(
         "--tls-dir",
         type=Path,
-        help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first start, off loopback)",
+        help="serve TLS with the certificates made by keyun certs init in DIR (default: KEY_DIR/tls, made on first "
+        "start, off loopback)",
     )
     p.add_argument(
         "--require-client-cert",
@@ -145,7 +148,8 @@ def add_serve(verbs) -> None:
         "--notify-port",
         type=int,
         default=0,
-        help="port for the providers' payment notifications (default: any free one; give a fixed one for real providers)",
+        help="port for the providers' payment notifications (default: any free one; give a fixed one for real "
+        "providers)",
     )
     p.add_argument(
         "--notify-url",
@@ -155,19 +159,22 @@ def add_serve(verbs) -> None:
     p.add_argument(
         "--key-dir",
         type=Path,
-        help="the station's keys (personal-data encryption, token signing, the embedded Ray's token), outside the data dir (default: DATA_DIR-keys beside it, made on first start)",
+        help="the station's keys (personal-data encryption, token signing, the embedded Ray's token), outside the data "
+        "dir (default: DATA_DIR-keys beside it, made on first start)",
     )
     p.add_argument(
         "--handshake-timeout-ms",
         type=int,
         default=HANDSHAKE_TIMEOUT_MS,
-        help=f"close a connection that has not finished TCP, TLS and HTTP/2 set-up in this time (default {HANDSHAKE_TIMEOUT_MS})",
+        help="close a connection that has not finished TCP, TLS and HTTP/2 set-up in this time (default "
+        f"{HANDSHAKE_TIMEOUT_MS})",
     )
     p.add_argument(
         "--connection-idle-ms",
         type=int,
         default=CONNECTION_IDLE_MS,
-        help=f"close a connection without calls for this long; clients reconnect at their next call (default {CONNECTION_IDLE_MS})",
+        help="close a connection without calls for this long; clients reconnect at their next call (default "
+        f"{CONNECTION_IDLE_MS})",
     )
     p.add_argument(
         "--connection-age-ms",
@@ -423,7 +430,8 @@ def _resolve_tls(args: argparse.Namespace) -> int:
         return 2
     if created is not None:
         log.warning(
-            "made a station CA and server certificate in %s; give terminals %s (keyun certs client --dir %s issues device certificates)",
+            "made a station CA and server certificate in %s; give terminals %s (keyun certs client --dir %s issues "
+            "device certificates)",
             created.directory,
             created.ca_cert,
             created.directory,

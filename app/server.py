@@ -9,7 +9,7 @@ from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy
 from keyun.gateway import credentials
-from keyun.gateway.connection_limits import ConnectionLimits
+from keyun.gateway.connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from keyun.gateway.metrics import GatewayMetrics
 from keyun.gateway.owners import Owners
 from keyun.gateway.server import KeyunServer
@@ -51,7 +51,7 @@ def create_server(
     account_rules: AccountRules | None = None,
     payments_dir: Path | None = None,
     search_cache_s: float = SEARCH_CACHE_S,
-    connection_limits: ConnectionLimits = ConnectionLimits(),
+    connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
     clock: Clock = SYSTEM_CLOCK,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with

@@ -22,7 +22,8 @@ def write_chart(path: Path, results) -> None:
     height = 70 + ROW * len(rows)
     worst_ms = max((p99 for *_, p99 in rows), default=1.0) or 1.0
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        'font-family="sans-serif" font-size="13">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{LEFT}" y="22" font-weight="bold">throughput (share of echo ceiling)</text>',
         f'<text x="{LEFT + BAR + 60}" y="22" font-weight="bold">latency ms: p50 (dark) and p99</text>',
@@ -62,21 +63,25 @@ def write_timeline(path: Path, ended_at_s: list[float], title: str, target_s: fl
     mean = len(ended_at_s) / max(max(ended_at_s), 1e-9) if ended_at_s else 0.0
     mean_y = 40 + plot_h - plot_h * min(mean, top) / top
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        'font-family="sans-serif" font-size="13">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{LEFT}" y="22" font-weight="bold">{escape(title)}</text>',
         f'<text x="{LEFT - 8}" y="44" text-anchor="end">{top:,}/s</text>',
         f'<text x="{LEFT - 8}" y="{40 + plot_h}" text-anchor="end">0</text>',
         f'<text x="{LEFT}" y="{height - 16}">0 s</text>',
-        f'<text x="{LEFT + bar_w * len(per_second):.1f}" y="{height - 16}" text-anchor="middle">{len(per_second)} s</text>',
+        f'<text x="{LEFT + bar_w * len(per_second):.1f}" y="{height - 16}" text-anchor="middle">'
+        f"{len(per_second)} s</text>",
     ]
     for n, count in enumerate(per_second):
         h = plot_h * count / top
         parts.append(
-            f'<rect x="{LEFT + n * bar_w:.1f}" y="{40 + plot_h - h:.1f}" width="{bar_w * 0.85:.1f}" height="{h:.1f}" fill="#9dbfe3"><title>{n} s: {count:,} calls</title></rect>'
+            f'<rect x="{LEFT + n * bar_w:.1f}" y="{40 + plot_h - h:.1f}" width="{bar_w * 0.85:.1f}" height="{h:.1f}" '
+            f'fill="#9dbfe3"><title>{n} s: {count:,} calls</title></rect>'
         )
     parts += [
-        f'<line x1="{LEFT}" y1="{mean_y:.1f}" x2="{LEFT + bar_w * len(per_second):.1f}" y2="{mean_y:.1f}" stroke="#c05020" stroke-width="2"/>',
+        f'<line x1="{LEFT}" y1="{mean_y:.1f}" x2="{LEFT + bar_w * len(per_second):.1f}" y2="{mean_y:.1f}" '
+        'stroke="#c05020" stroke-width="2"/>',
         f'<text x="{LEFT + 4}" y="{mean_y - 5:.1f}" fill="#c05020">mean {mean:,.0f}/s</text>',
     ]
     if target_s is not None:

@@ -296,7 +296,8 @@ def main() -> None:
     print(f"wrote {args.out}/day-{stamp}.json and .svg", file=sys.stderr)
     if day.lost or day.oversold or day.unaudited:
         raise SystemExit(
-            f"{day.lost} acknowledged sales lost, {day.oversold} seats oversold, {day.unaudited} sales without an audit record"
+            f"{day.lost} acknowledged sales lost, {day.oversold} seats oversold, {day.unaudited} sales without an "
+            "audit record"
         )
 
 
@@ -304,9 +305,11 @@ def report(day: Day) -> str:
     rate = day.transactions / day.seconds if day.seconds else 0.0
     return "\n".join(
         [
-            f"{day.transactions:,} transactions in {day.seconds:.1f} s ({rate:,.0f}/s): {day.ok:,} ok, {day.refused:,} refused, {day.failed:,} failed",
+            f"{day.transactions:,} transactions in {day.seconds:.1f} s ({rate:,.0f}/s): {day.ok:,} ok, {day.refused:,} "
+            f"refused, {day.failed:,} failed",
             f"latency ms: p50 {day.p50_ms:.0f}, p95 {day.p95_ms:.0f}, p99 {day.p99_ms:.0f}",
-            f"after SIGKILL and a restart ({day.restart_seconds:.1f} s to listening): {day.tickets_checked:,} acknowledged sales checked, "
+            f"after SIGKILL and a restart ({day.restart_seconds:.1f} s to listening): {day.tickets_checked:,} "
+            "acknowledged sales checked, "
             f"{day.lost} lost, {day.oversold} seats oversold, {day.unaudited} without an audit record",
         ]
     )

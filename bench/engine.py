@@ -104,7 +104,10 @@ def main() -> None:
     trip_ids = [trip_spec_id(n) for n in range(args.trips)]
     floors = {name: run(draws, trip_ids, STOPS) for name, run in (("bare", floors_bare), ("required", floors_required))}
     results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, "
+            f"{platform.python_implementation()} {platform.python_version()}"
+        ),
         "trips": args.trips,
         "seats_per_trip": 53,
         "stops_per_trip": STOPS,

@@ -69,8 +69,10 @@ def write_flame(path: Path, stacks: list[tuple[list[str], int]], title: str) -> 
     draw(tree, 0.0, 0)
     height = 40 + (depth_max + 1) * ROW
     path.write_text(
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="monospace" font-size="11">\n'
-        f'<rect width="100%" height="100%" fill="white"/><text x="4" y="18" font-size="14">{escape(title)} ({total} samples)</text>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        'font-family="monospace" font-size="11">\n'
+        '<rect width="100%" height="100%" fill="white"/>'
+        f'<text x="4" y="18" font-size="14">{escape(title)} ({total} samples)</text>\n'
         + "\n".join(boxes)
         + "\n</svg>\n",
         encoding="utf-8",

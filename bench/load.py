@@ -14,7 +14,8 @@ Without --target it starts `keyun serve --demo` (embedded Ray, a fresh data dire
 default shard count unless --shards says otherwise) and loads a bench network.  Every call is
 authenticated, audited where the RPC mutates, as in service: the load logs in as the demo duty
 manager, or as KEYUN_USER / KEYUN_PASSWORD on a --target.  Each scenario runs closed-loop:
-`concurrency` calls always in flight, split over `processes` client processes (asyncio gRPC).  The echo scenario sends a no-op RPC with a request and
+`concurrency` calls always in flight, split over `processes` client processes (asyncio gRPC).  \
+The echo scenario sends a no-op RPC with a request and
 a reply of the same sizes as a sale's through the same gateway stack: what Python gRPC itself can
 carry here.  Every other figure is also given as a ratio to it.
 
@@ -106,7 +107,8 @@ def bench_network(departures: list[tuple[str, dt.datetime]]) -> str:
     stations = "\n".join(f'[[stations]]\ncode = "{code}"\nname = "Bench {code}"\n' for code in STOPS)
     stops = ", ".join(f'{{ station = "{code}", minutes = {30 * n}, km = {40 * n} }}' for n, code in enumerate(STOPS))
     schedules = "\n".join(
-        f'[[schedules]]\nid = "{schedule_id}"\nroute = "BENCH"\noperator = "BENCH"\nvehicle = "coach53"\ndeparts = "{departs:%H:%M}"\n'
+        f'[[schedules]]\nid = "{schedule_id}"\nroute = "BENCH"\noperator = "BENCH"\nvehicle = "coach53"\n'
+        f'departs = "{departs:%H:%M}"\n'
         for schedule_id, departs in departures
     )
     return f"""format = 1
@@ -430,7 +432,7 @@ def run_scenario(
     parts = [results.get(timeout=seconds + 120) for _ in workers]
     for worker in workers:
         worker.join()
-    latencies = sorted(l for part in parts for l in part["latencies"])
+    latencies = sorted(latency for part in parts for latency in part["latencies"])
     ok, refused, failed = (sum(part[k] for part in parts) for k in ("ok", "refused", "failed"))
     calls = ok + refused + failed
     by_rpc: dict[str, list[float]] = {}
@@ -451,9 +453,15 @@ def stock_warning(result: Result, seconds: float, stock: int) -> str | None:
     if result.scenario not in ("gate", "refund"):
         return None
     if result.calls == 0:
-        return f"{result.scenario}: its {stock:,} tickets were all used in the {WARMUP_S:.0f} s warm-up, so nothing was measured: give --stock more"
+        return (
+            f"{result.scenario}: its {stock:,} tickets were all used in the {WARMUP_S:.0f} s warm-up, so nothing "
+            "was measured: give --stock more"
+        )
     if result.seconds < 0.9 * seconds:
-        return f"{result.scenario}: its {stock:,} tickets ran out {result.seconds:.1f} s into the {seconds:.0f} s window, so its rate is over those seconds only: give --stock more"
+        return (
+            f"{result.scenario}: its {stock:,} tickets ran out {result.seconds:.1f} s into the {seconds:.0f} s "
+            "window, so its rate is over those seconds only: give --stock more"
+        )
     return None
 
 
@@ -480,20 +488,26 @@ def machine() -> str:
         )
     except OSError:
         pass
-    return f"{platform.machine()}, {model + ', ' if model else ''}{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+    return (
+        f"{platform.machine()}, {model + ', ' if model else ''}{os.cpu_count()} CPUs, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
 
 
 def table(results: list[Result]) -> str:
     lines = [
-        f"{'scenario':<10} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} {'refused':>8} {'failed':>7}"
+        f"{'scenario':<10} {'calls/s':>9} {'x echo':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok':>8} "
+        f"{'refused':>8} {'failed':>7}"
     ]
     for r in results:
         lines.append(
-            f"{r.scenario:<10} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}"
+            f"{r.scenario:<10} {r.throughput:>9.0f} {r.ratio_to_echo:>7.2f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} "
+            f"{r.p99_ms:>8.1f} {r.ok:>8} {r.refused:>8} {r.failed:>7}"
         )
         for rpc, figures in r.by_rpc.items():  # latency by RPC, under a scenario that mixes several
             lines.append(
-                f"  {rpc:<14} {'':>9} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} {figures['p99_ms']:>8.1f}  ({figures['calls']} calls started)"
+                f"  {rpc:<14} {'':>9} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} {figures['p99_ms']:>8.1f}  "
+                f"({figures['calls']} calls started)"
             )
     return "\n".join(lines)
 
@@ -514,7 +528,8 @@ def main() -> None:
     parser.add_argument(
         "--share-session",
         action="store_true",
-        help="start the server in this session, so the kernel schedules its threads and the client's as equals (see BENCHMARKS.md)",
+        help="start the server in this session, so the kernel schedules its threads and the client's as equals (see "
+        "BENCHMARKS.md)",
     )
     parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
     parser.add_argument("--ca", type=Path, help="the station CA (ca.pem) of a TLS --target (default: env KEYUN_CA)")

@@ -55,7 +55,8 @@ def main() -> None:
             sampler = threading.Thread(target=_sample, args=(py_spy, server.pid, args.seconds, raw))
             sampler.start()
             print(
-                f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the gateway (pid {server.pid}) for {args.seconds:.0f} s ...",
+                f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the gateway (pid "
+                f"{server.pid}) for {args.seconds:.0f} s ...",
                 file=sys.stderr,
                 flush=True,
             )
@@ -66,7 +67,8 @@ def main() -> None:
         finally:
             load.stop_server(server)
     print(
-        f"{result.scenario}: {result.throughput:.0f} calls/s, p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.failed} failed"
+        f"{result.scenario}: {result.throughput:.0f} calls/s, p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
+        f"{result.failed} failed"
     )
     stacks = read_stacks(raw)
     if not stacks:

@@ -129,7 +129,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
     results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, "
+            f"{platform.python_implementation()} {platform.python_version()}"
+        )
     }
     with tempfile.TemporaryDirectory() as tmp:
         # The log alone, never snapshotted: raw replay speed.

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -642,7 +643,7 @@ class StaffService(staff_pb2_grpc.StaffServicer):
             ("audit_admin", Role.AUDIT_ADMIN),
         ):
             given = getattr(request, field)
-            await desk.build(context, lambda: ac.check_login_name(given.login_name), within=field)
+            await desk.build(context, partial(ac.check_login_name, given.login_name), within=field)
             secret = secrets_[given.login_name] = credentials.new_totp_secret()
             new = await desk.new_account(
                 context,

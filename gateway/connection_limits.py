@@ -68,3 +68,6 @@ class ConnectionLimits:
             ("grpc.keepalive_permit_without_calls", CLIENT_PINGS_WITHOUT_CALLS),
             ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
         ]
+
+
+DEFAULT_CONNECTION_LIMITS = ConnectionLimits()  # frozen, so one instance serves as every default

@@ -277,7 +277,8 @@ class TokenSigner:
         token = f"{signed}.{_b64encode(self._signing_key.sign(signed.encode('ascii')))}"
         if len(token) > MAX_TOKEN_CHARS:
             raise ValueError(
-                f"the token would have {len(token)} characters, over the {MAX_TOKEN_CHARS} limit: too many roles, stations or operators"
+                f"the token would have {len(token)} characters, over the {MAX_TOKEN_CHARS} limit: too many roles, "
+                "stations or operators"
             )
         return token, claims
 

@@ -61,7 +61,8 @@ class GatewayMetrics:
         )
         self.search_answers = Counter(
             "keyun_search_answers_total",
-            "Search answers by source: asked of the owners, shared with an identical search in flight, or kept (--search-cache-ms)",
+            "Search answers by source: asked of the owners, shared with an identical search in flight, or kept "
+            "(--search-cache-ms)",
             ["source"],
             registry=self.registry,
         )

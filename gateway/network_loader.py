@@ -1,4 +1,5 @@
-"""Loading a network file: parse and validate it (keyun.common.network_file), then schedule its trips on their owners."""
+"""Loading a network file: parse and validate it (keyun.common.network_file), then schedule its trips on their
+owners."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
         raise Rejected(
             reject(
                 Reason.TRIP_CONFLICT,
-                f"{len(conflicts)} trips exist with a different definition and were left as they are ({created} others were scheduled{also}): {_ids(conflicts)}",
+                f"{len(conflicts)} trips exist with a different definition and were left as they are ({created} others "
+                f"were scheduled{also}): {_ids(conflicts)}",
                 conflicts=len(conflicts),
                 created=created,
                 first_trip_id=conflicts[0].fact("trip_id"),
@@ -90,7 +92,8 @@ async def load_network(gateway: Gateway, request_id: str, text: str, first_date:
         raise Rejected(
             reject(
                 Reason.TRIP_ARCHIVED,
-                f"{len(archived)} trips ran long ago and were archived, so they are not scheduled again ({created} others were scheduled): {_ids(archived)}",
+                f"{len(archived)} trips ran long ago and were archived, so they are not scheduled again ({created} "
+                f"others were scheduled): {_ids(archived)}",
                 archived=len(archived),
                 created=created,
                 trip_id=archived[0].fact("trip_id"),

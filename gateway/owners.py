@@ -342,7 +342,10 @@ class Owners:
         owner_resource: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> Owners:
-        """Find or start the owners of `data_dir`; the trip and accounts owners send their audit records to the audit owner."""
+        """Find or start the owners of `data_dir`.
+
+        The trip and accounts owners send their audit records to the audit owner.
+        """
         audit_name = audit_actor_name(instance)
         pool = OwnerPool(
             instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name, clock

@@ -37,7 +37,7 @@ from keyun.v1 import (
 from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
-from .connection_limits import ConnectionLimits
+from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .order_services import CounterOnly, OrderDesk, OrdersService
@@ -124,7 +124,7 @@ class KeyunServer:
         demo_accounts: bool = False,
         payments_dir: Path | None = None,
         search_cache_s: float = SEARCH_CACHE_S,
-        connection_limits: ConnectionLimits = ConnectionLimits(),
+        connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
         clock: Clock = SYSTEM_CLOCK,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
@@ -298,7 +298,8 @@ class KeyunServer:
         )
         # Serving never needs the CA's key; say where it is, so an operator sees the key lying here.
         ca_key = (
-            f"the station CA's key {self.tls.directory / CA_KEY} is on this server (keyun certs init --offline keeps it off)"
+            f"the station CA's key {self.tls.directory / CA_KEY} is on this server (keyun certs init --offline keeps "
+            "it off)"
             if (self.tls.directory / CA_KEY).exists()
             else "the station CA's key is not on this server (offline CA)"
         )

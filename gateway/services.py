@@ -500,7 +500,8 @@ class Rebooking:
                 self.context,
                 reject(
                     Reason.CHANGE_NOT_ALLOWED,
-                    f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, which collects the difference",
+                    f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, "
+                    "which collects the difference",
                     field="new_trip_id",
                 ),
             )

@@ -115,7 +115,8 @@ def init_station_certs(
         existing = [name for name in files if (home / name).exists()]
         if existing and not force:
             raise TlsError(
-                f"{home} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal then needs the new {CA_CERT})"
+                f"{home} already holds {', '.join(existing)}; pass --force to replace the station CA (every terminal "
+                f"then needs the new {CA_CERT})"
             )
     _private_directory(directory)
     _private_directory(ca_home)
@@ -140,7 +141,8 @@ def _checked_offline(offline_ca: Path, server_dir: Path) -> Path:
     offline, server = offline_ca.resolve(), server_dir.resolve()
     if offline == server or server in offline.parents:
         raise TlsError(
-            f"--out {offline_ca} is inside --dir {server_dir}: the offline CA's key must not be in the server's directory"
+            f"--out {offline_ca} is inside --dir {server_dir}: the offline CA's key must not be in the server's "
+            "directory"
         )
     return offline_ca
 
@@ -308,7 +310,8 @@ def _checked_station(station: str) -> str:
 def _checked_device(name: str) -> str:
     if len(name) > MAX_DEVICE_CHARS or not DEVICE_NAME.fullmatch(name):
         raise TlsError(
-            f"device name {name!r}: use 1 to {MAX_DEVICE_CHARS} letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"device name {name!r}: use 1 to {MAX_DEVICE_CHARS} letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
         )
     return name
 
@@ -323,7 +326,8 @@ def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
     if paths.ca_cert.exists() and not paths.ca_key.exists():
         raise TlsError(
             f"the station CA is offline: {directory} holds {CA_CERT} but not its key {CA_KEY}. "
-            f"Issue device certificates where the CA key is kept: keyun certs client --dir <the offline CA directory> --name NAME"
+            "Issue device certificates where the CA key is kept: keyun certs client --dir <the offline CA directory> "
+            "--name NAME"
         )
     missing = [p.name for p in (paths.ca_cert, paths.ca_key) if not p.exists()]
     if missing:
@@ -509,7 +513,8 @@ def _init(args: argparse.Namespace) -> None:
     hosts = ", ".join(_san_text(paths.server_cert))
     if args.offline:
         print(
-            f"offline station CA: {args.out / CA_CERT} (key {paths.ca_key}): take {args.out} off the server and keep it offline"
+            f"offline station CA: {args.out / CA_CERT} (key {paths.ca_key}): take {args.out} off the server and keep "
+            "it offline"
         )
         print(f"device certificates: keyun certs client --dir {args.out} --name NAME, where {args.out} is kept")
     print(f"station CA:         {paths.ca_cert}" + ("" if args.offline else f" (key {paths.ca_key}, keep it private)"))
@@ -523,7 +528,8 @@ def _client(args: argparse.Namespace) -> None:
     print(f"device certificate for {args.name}: {cert_path}")
     print(f"device key: {key_path} (copy it to that device only)")
     print(
-        f"on the device: --ca {args.dir / CA_CERT} --cert {cert_path.name} --key {key_path.name} (or KEYUN_CA, KEYUN_CERT, KEYUN_KEY)"
+        f"on the device: --ca {args.dir / CA_CERT} --cert {cert_path.name} --key {key_path.name} (or KEYUN_CA, "
+        "KEYUN_CERT, KEYUN_KEY)"
     )
 
 

@@ -200,11 +200,13 @@ def _verify_restored_audit(data_dir: Path, backed_up: dict) -> None:
         store.close()
     if not report.ok:
         raise AdminError(
-            f"the restored audit log does not verify: {report.problem.value} at record {report.at_seq}: {report.message}"
+            f"the restored audit log does not verify: {report.problem.value} at record {report.at_seq}: "
+            f"{report.message}"
         )
     if (report.head_seq, report.head_hash.hex()) != (backed_up["head_seq"], backed_up["head_hash"]):
         raise AdminError(
-            f"the restored audit log ends at record {report.head_seq}, but the backup recorded head {backed_up['head_seq']}"
+            f"the restored audit log ends at record {report.head_seq}, but the backup recorded head "
+            f"{backed_up['head_seq']}"
         )
 
 
@@ -238,7 +240,8 @@ def _verify_backup(source: Path) -> dict:
     present = {str(p.relative_to(source)).replace("\\", "/") for p in _files(source)}
     if present != set(listed):
         raise AdminError(
-            f"the backup's files differ from its list: missing {sorted(set(listed) - present)[:5]}, extra {sorted(present - set(listed))[:5]}"
+            f"the backup's files differ from its list: missing {sorted(set(listed) - present)[:5]}, extra "
+            f"{sorted(present - set(listed))[:5]}"
         )
     progress = Progress("verify", len(listed), " files")
     for name, digest in listed.items():
@@ -413,7 +416,10 @@ def describe(row: dict) -> str:
     """One dump row as a line of text."""
     if "audit" in row:  # an audit record journaled with the call, on its way to the audit log
         record = row["audit"]
-        return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {'audit':<12} {record['action']} {record['target']} {record['outcome']} by {record['actor'] or '-'} ({record['record_id']})"
+        return (
+            f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {'audit':<12} {record['action']} {record['target']} "
+            f"{record['outcome']} by {record['actor'] or '-'} ({record['record_id']})"
+        )
     events = "; ".join(
         f"{e['type']}(" + ", ".join(f"{k}={v}" for k, v in e.items() if k not in {"type", "trip_id"}) + ")"
         for e in row["events"]
@@ -423,7 +429,10 @@ def describe(row: dict) -> str:
     )  # a trip or an account
     if "refused" in row:
         events = f"refused: {row['refused']}"
-    return f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {subject:<16} {row['request_id'] or '-':<34} {events}"
+    return (
+        f"{row['shard']} LSN {row['lsn']:>8} {row['at']} {row['command']:<12} {subject:<16} "
+        f"{row['request_id'] or '-':<34} {events}"
+    )
 
 
 def archived_trips(data_dir: Path) -> Iterator[dict]:
@@ -525,6 +534,8 @@ def describe_archived(row: dict) -> str:
         else f"left {row['departed_at'] or 'by the timetable'}"
     )
     return (
-        f"{row['shard']} {row['trip_id']:<20} {row['departs_at']} {row['route']}, {state}: {row['tickets_kept']} of {row['tickets_issued']} tickets kept, "
-        f"{row['checked_in']} boarded, fares {row['fares_fen'] / 100:.2f} yuan, refunded {row['refunded_fen'] / 100:.2f}, {row['orders']} orders"
+        f"{row['shard']} {row['trip_id']:<20} {row['departs_at']} {row['route']}, {state}: {row['tickets_kept']} of "
+        f"{row['tickets_issued']} tickets kept, "
+        f"{row['checked_in']} boarded, fares {row['fares_fen'] / 100:.2f} yuan, refunded "
+        f"{row['refunded_fen'] / 100:.2f}, {row['orders']} orders"
     )

@@ -107,7 +107,8 @@ def _backup(args) -> None:
     summary = admin.backup(args.data_dir, args.to)
     audit = f" and the audit log up to record {summary['audit']['head_seq']}" if summary["audit"] else ""
     print(
-        f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, {len(summary['files'])} files)"
+        f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, "
+        f"{len(summary['files'])} files)"
     )
 
 
@@ -117,7 +118,8 @@ def _restore(args) -> None:
     audit = admin.audit_status(args.data_dir)
     verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
     print(
-        f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve --data-dir {args.data_dir} --shards {len(reports)}"
+        f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve "
+        f"--data-dir {args.data_dir} --shards {len(reports)}"
     )
 
 
@@ -137,7 +139,8 @@ def _verify(args) -> None:
         return
     for r in reports:
         print(
-            f"shard {r.shard}: ok, snapshot at LSN {r.snapshot_lsn}, log LSN {r.first_lsn}..{r.last_lsn}, {r.records} records, {r.events} events"
+            f"shard {r.shard}: ok, snapshot at LSN {r.snapshot_lsn}, log LSN {r.first_lsn}..{r.last_lsn}, {r.records} "
+            f"records, {r.events} events"
         )
 
 
@@ -159,11 +162,13 @@ def _archive_show(args) -> None:
     print(admin.describe_archived(trip))
     for t in trip["tickets"]:
         print(
-            f"  {t['ticket_id']:<24} seat {t['seat']:<4} {t['from']}→{t['to']} {t['status']:<10} {t['price_fen'] / 100:.2f} yuan {t['holder']}"
+            f"  {t['ticket_id']:<24} seat {t['seat']:<4} {t['from']}→{t['to']} {t['status']:<10} "
+            f"{t['price_fen'] / 100:.2f} yuan {t['holder']}"
         )
     for o in trip["orders"]:
         print(
-            f"  order {o['order_id']:<22} {o['status']:<18} {o['method']:<6} paid {o['paid_fen'] / 100:.2f}, refunded {o['refunded_fen'] / 100:.2f}"
+            f"  order {o['order_id']:<22} {o['status']:<18} {o['method']:<6} paid {o['paid_fen'] / 100:.2f}, refunded "
+            f"{o['refunded_fen'] / 100:.2f}"
         )
 
 
@@ -215,7 +220,8 @@ def _audit_verify(args) -> int:
     head = f"head {report.head_seq}:{report.head_hash.hex()}"
     if not report.ok:
         print(
-            f"audit log: {report.problem.value} at record {report.at_seq}: {report.message} ({report.checked} records verified before it, {head})"
+            f"audit log: {report.problem.value} at record {report.at_seq}: {report.message} ({report.checked} records "
+            f"verified before it, {head})"
         )
         return 1
     print(f"audit log: ok, {report.checked} records checked after the purge anchor {report.anchor_seq}, {head}")

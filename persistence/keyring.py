@@ -127,7 +127,8 @@ def refuse_inside(key_dir: Path, data_dir: Path) -> None:
     keys, data = _comparable(key_dir), _comparable(data_dir)
     if keys == data or data in keys.parents:
         raise KeyringError(
-            f"the key directory {key_dir} is inside the data directory {data_dir}; keep keys elsewhere, so a copy or backup of the data reveals nothing"
+            f"the key directory {key_dir} is inside the data directory {data_dir}; keep keys elsewhere, so a copy or "
+            "backup of the data reveals nothing"
         )
 
 
@@ -278,7 +279,8 @@ class Keyring:
             data = self._ciphers[key_id].open(body[:NONCE_BYTES], body[NONCE_BYTES:], _associated(header, context))
         except InvalidTag as error:  # chained: InvalidTag carries no key or plaintext
             raise KeyringError(
-                f"an encrypted field did not decrypt with key {key_id!r}: it was damaged, or belongs to another field or owner"
+                f"an encrypted field did not decrypt with key {key_id!r}: it was damaged, or belongs to another field "
+                "or owner"
             ) from error
         return data.decode("utf-8")
 

@@ -54,7 +54,8 @@ def _init(args) -> None:
         refuse_inside(args.key_dir, args.data_dir)
     keyring = Keyring.init(args.key_dir, args.algorithm)
     print(
-        f"created key directory {args.key_dir}: field key {keyring.current_key_id} ({args.algorithm}), blind-index key, token-signing key"
+        f"created key directory {args.key_dir}: field key {keyring.current_key_id} ({args.algorithm}), blind-index "
+        "key, token-signing key"
     )
     print("keep it outside the data directory and back it up separately: without it, encrypted fields cannot be read")
 

@@ -33,5 +33,8 @@ class Progress:
         self.drawn_at = time.monotonic()
         filled = BAR_WIDTH * min(self.done, self.total) // self.total
         elapsed = time.monotonic() - self.started
-        line = f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.done}/{self.total}{self.unit} {elapsed:.1f}s {note}"
+        line = (
+            f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.done}/{self.total}{self.unit} "
+            f"{elapsed:.1f}s {note}"
+        )
         print(line.ljust(100)[:160], end=end, file=self.stream, flush=True)

@@ -113,11 +113,13 @@ def _setup(args: argparse.Namespace) -> None:
         print(json.dumps([printing.as_json(a) for a in reply.administrators], ensure_ascii=False, indent=2))
         return
     print(
-        "Administrators created.  Load each TOTP secret into that person's authenticator app now; it is not shown again."
+        "Administrators created.  Load each TOTP secret into that person's authenticator app now; it is not shown "
+        "again."
     )
     for admin in reply.administrators:
         print(
-            f"  {admin.account.login_name:<16} {','.join(admin.account.roles):<16} {admin.account.account_id}  secret {admin.totp_secret}"
+            f"  {admin.account.login_name:<16} {','.join(admin.account.roles):<16} {admin.account.account_id}  secret "
+            f"{admin.totp_secret}"
         )
         print(f"  {'':<16} {admin.totp_uri}")
 
@@ -209,7 +211,10 @@ def _account_line(account) -> str:
     state = " ".join(
         word for word, present in (("cash-acceptor", account.cash_acceptor), ("disabled", account.disabled)) if present
     )
-    return f"{account.account_id}  {kind:<9} {account.login_name:<16} {','.join(account.roles) or '-':<40} stations={','.join(account.stations) or '-'} {state}"
+    return (
+        f"{account.account_id}  {kind:<9} {account.login_name:<16} {','.join(account.roles) or '-':<40} "
+        f"stations={','.join(account.stations) or '-'} {state}"
+    )
 
 
 def _show(args: argparse.Namespace, account) -> None:

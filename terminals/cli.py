@@ -247,10 +247,12 @@ def _manifest(args) -> None:
         if not token:
             break
     lines = [
-        f"{args.trip_id}: {response.tickets_issued} issued, {response.tickets_checked_in} checked in, {response.tickets_refunded} refunded"
+        f"{args.trip_id}: {response.tickets_issued} issued, {response.tickets_checked_in} checked in, "
+        f"{response.tickets_refunded} refunded"
     ]
     lines += [
-        f"{t.seat_number:>4} {t.from_stop.code:>5}→{t.to_stop.code:<5} {t.ticket_id:<22} {printing.TICKET_STATUS.get(t.status, '?'):<10} {t.gate_id}"
+        f"{t.seat_number:>4} {t.from_stop.code:>5}→{t.to_stop.code:<5} {t.ticket_id:<22} "
+        f"{printing.TICKET_STATUS.get(t.status, '?'):<10} {t.gate_id}"
         for t in tickets
     ]
     if args.json:
@@ -267,7 +269,8 @@ def _check(args) -> None:
     except Rejected as rejected:
         raise SystemExit(f"{args.file}: {rejected.rejection.message}") from None
     print(
-        f"{args.file}: ok, {len(network.stations)} stations, {len(network.routes)} routes, {len(network.schedules)} schedules"
+        f"{args.file}: ok, {len(network.stations)} stations, {len(network.routes)} routes, {len(network.schedules)} "
+        "schedules"
     )
 
 
@@ -278,5 +281,6 @@ def _load(args) -> None:
     _emit(
         args,
         response,
-        f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} schedules, {response.stations} stations)",
+        f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} "
+        f"schedules, {response.stations} stations)",
     )

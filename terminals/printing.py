@@ -45,7 +45,8 @@ def offers_table(offers) -> str:
     for o in offers:
         lines.append(
             f"{o.trip.trip_id:<16} {local(o.from_stop.departs_at):<16} {o.from_stop.code:<6} {o.to_stop.code:<6} "
-            f"{yuan(o.fare_fen):>8} {o.seats_free:>5}  {TRIP_STATUS.get(o.status, '?'):<9} {o.trip.route_name} / {o.trip.operator_name}"
+            f"{yuan(o.fare_fen):>8} {o.seats_free:>5}  {TRIP_STATUS.get(o.status, '?'):<9} {o.trip.route_name} / "
+            f"{o.trip.operator_name}"
         )
     return "\n".join(lines) if offers else "no trips"
 
@@ -54,7 +55,8 @@ def seat_map_text(seat_map) -> str:
     """Free seats by number, taken ones as [xx], the aisle as a gap."""
     width = max((len(s.seat_number) for row in seat_map.rows for s in row.seats), default=2)
     lines = [
-        f"{seat_map.trip_id}  {seat_map.from_stop.code}→{seat_map.to_stop.code}  fare {yuan(seat_map.fare_fen)}  {seat_map.seats_free} free",
+        f"{seat_map.trip_id}  {seat_map.from_stop.code}→{seat_map.to_stop.code}  fare {yuan(seat_map.fare_fen)}  "
+        f"{seat_map.seats_free} free",
         "front",
     ]
     for row in seat_map.rows:

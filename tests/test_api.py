@@ -95,9 +95,9 @@ def test_one_seat_carries_two_passengers_on_different_segments(keyun):
     assert (error.code, error.reason, error.reason_code) == (grpc.StatusCode.FAILED_PRECONDITION, "SEAT_TAKEN", 3001)
     assert error.facts["seat"] == "1"
 
-    seat_one = lambda a, b: next(
-        s for row in keyun.client.seat_map(trip_id, a, b).rows for s in row.seats if s.seat_number == "1"
-    )
+    def seat_one(a, b):
+        return next(s for row in keyun.client.seat_map(trip_id, a, b).rows for s in row.seats if s.seat_number == "1")
+
     assert not seat_one("AAA", "BBB").free and not seat_one("CCC", "DDD").free
     manifest = keyun.client.manifest(trip_id)
     assert [(t.seat_number, t.from_stop.code, t.to_stop.code) for t in manifest.tickets] == [

@@ -171,7 +171,7 @@ def test_kill_9_of_the_whole_server_loses_no_acknowledged_write(tmp_path):
         trip_ids = trips(client, "K")
     load = Load(target, trip_ids).start()
     rng = random.Random(11)
-    for crash in range(3):
+    for _ in range(3):
         load.wait_for(load.record.acknowledged + 30 + rng.randrange(30))  # a crash at a random point of the load
         server.kill_everything()
         server = ServerProcess(data_dir, port)
@@ -223,7 +223,8 @@ def test_a_backup_taken_under_load_restores_and_serves_the_same_tickets(ray_sess
         timeout=120,
     )
     assert restore.returncode == 0, restore.stderr
-    # The station's keys, as a real restore uses: the accounts' personal data (display names too) is encrypted under them.
+    # The station's keys, as a real restore uses: the accounts' personal data (display names too) is encrypted
+    # under them.
     restored = ServerThread(restored_dir, shards=2, key_dir=data_dir.resolve().parent / f"{data_dir.name}-keys")
     try:
         with logged_in(KeyunClient(restored.target)) as client:

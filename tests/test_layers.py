@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_client_library_loads_neither_ray_nor_the_gateway():
     probe = (
         "import sys, keyun.terminals.client\n"
-        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'ray' or m.startswith(('keyun.gateway', 'keyun.actors', 'keyun.persistence'))))"
+        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'ray' or m.startswith(('keyun.gateway', "
+        "'keyun.actors', 'keyun.persistence'))))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []

@@ -12,6 +12,7 @@ import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 import grpc
 import pytest
@@ -449,7 +450,7 @@ def test_owners_killed_in_the_middle_of_a_move_then_a_refund_after_the_restart(r
     try:
         client = logged_in(KeyunClient(server.target, attempts=1))
         for held in (ticket, other):
-            assert refused(lambda: client.refund(held.ticket_id)).reason == "CHANGE_IN_PROGRESS"
+            assert refused(partial(client.refund, held.ticket_id)).reason == "CHANGE_IN_PROGRESS"
         with moves_count_as_interrupted(server):
             assert client.refund(ticket.ticket_id).status == common_pb2.TICKET_STATUS_REFUNDED
             assert refused(lambda: change(client, ticket.ticket_id, second, "rb-killed")).reason == "CHANGE_NOT_ALLOWED"
@@ -490,13 +491,13 @@ def test_changes_and_refunds_of_the_same_tickets_at_the_same_moment(station, tri
             start = threading.Barrier(2)
             with ThreadPoolExecutor(2) as pool:
                 moving = pool.submit(
-                    together, start, lambda: change(client, ticket_id, second, f"rb-moment-{n}-{interrupted}")
+                    together, start, partial(change, client, ticket_id, second, f"rb-moment-{n}-{interrupted}")
                 )
-                refunding = pool.submit(together, start, lambda: refunder.refund(ticket_id))
+                refunding = pool.submit(together, start, partial(refunder.refund, ticket_id))
             outcomes[ticket_id] = (moving.result(), refunding.result())
     refunder.close()
     moved = []
-    for ticket_id, (moving, refunding) in outcomes.items():
+    for moving, refunding in outcomes.values():
         if isinstance(moving, KeyunError):
             assert moving.reason == "CHANGE_NOT_ALLOWED" and refunding.status == common_pb2.TICKET_STATUS_REFUNDED, (
                 moving,
@@ -674,7 +675,7 @@ def test_a_server_killed_before_a_move_settled_keeps_the_new_ticket_waiting_unti
     try:
         client = logged_in(KeyunClient(server.target, attempts=1))
         for (ticket, new), request_id in ((snapshotted, "rb-killed-settle"), (logged, "rb-killed-settle-2")):
-            assert refused(lambda: client.refund(new)).reason == "CHANGE_IN_PROGRESS"
+            assert refused(partial(client.refund, new)).reason == "CHANGE_IN_PROGRESS"
             assert change(client, ticket, trips[1], request_id).new_ticket.ticket_id == new
             assert client.refund(new).status == common_pb2.TICKET_STATUS_REFUNDED
             assert exactly_one(client, ticket, *trips, ("AAA", "DDD"), others=(snapshotted[1], logged[1])) == "refund"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -320,7 +321,8 @@ def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(
         (PHONE, "", "WEAK_PASSWORD"),
     ):
         error = refused(
-            lambda: client.call(
+            partial(
+                client.call,
                 client.accounts.Register,
                 accounts_pb2.RegisterRequest(request_id=f"r-{phone}-{len(password)}", phone=phone, password=password),
             )
@@ -604,7 +606,7 @@ def test_the_audit_log_records_who_did_what_and_only_the_audit_admin_reads_it(st
         other = station.client(login)
         assert (
             refused(
-                lambda: other.call(audit_pb2_grpc.AuditStub(other.channel).ListRecords, audit_pb2.ListRecordsRequest())
+                partial(other.call, audit_pb2_grpc.AuditStub(other.channel).ListRecords, audit_pb2.ListRecordsRequest())
             ).code
             is grpc.StatusCode.PERMISSION_DENIED
         )

@@ -50,7 +50,8 @@ DECLINE_REASONS = tuple(DECLINE_CODES)
 def check_merchant_no(field_name: str, value: str) -> None:
     if not (value and len(value) <= MAX_MERCHANT_NO_CHARS and MERCHANT_NO.fullmatch(value)):
         raise ValueError(
-            f"{field_name}: {value!r} is not a merchant number (letters, digits, _ and -, at most {MAX_MERCHANT_NO_CHARS})"
+            f"{field_name}: {value!r} is not a merchant number (letters, digits, _ and -, at most "
+            f"{MAX_MERCHANT_NO_CHARS})"
         )
 
 

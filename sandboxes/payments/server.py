@@ -1,9 +1,9 @@
 """`keyun sandbox-pay`: a separate process that plays WePay, AliPay and the card acquirer.
 
 A SANDBOX: no real money moves.  It speaks the same signed protocols as Keyun's clients (keyun.gateway.payments:
-wallets and card; the formats they share are keyun.common.payments_wire), with keys it makes on first start in --keys-dir (and a merchant.json for Keyun), so
-Keyun's real code runs against it unchanged.  Payments live in memory, and in --state FILE when
-given, so a restart keeps them (notifications still being delivered then are not resumed).
+wallets and card; the formats they share are keyun.common.payments_wire), with keys it makes on first start in
+--keys-dir (and a merchant.json for Keyun), so Keyun's real code runs against it unchanged.  Payments live in memory,
+and in --state FILE when given, so a restart keeps them (notifications still being delivered then are not resumed).
 
 For people: `GET /pay/{provider}/{order}` shows a payment with a "Pay" button; paying sends the
 signed notification to the notify_url given at create, retried with back-off until acknowledged
@@ -1105,7 +1105,8 @@ class Sandbox:
                 raise SandboxError(
                     400,
                     "BAD_REQUEST",
-                    f"duplicates 0..{MAX_DUPLICATES}, delay_ms 0..{MAX_DELAY_MS}, tamper signature|amount|null, out_of_order a boolean",
+                    f"duplicates 0..{MAX_DUPLICATES}, delay_ms 0..{MAX_DELAY_MS}, tamper signature|amount|null, "
+                    "out_of_order a boolean",
                 )
             self.pay_and_notify(payment, duplicates, delay_ms, out_of_order, tamper)
             return payment.view()
@@ -1175,7 +1176,10 @@ class Sandbox:
 
     async def index_page(self, request: web.Request) -> web.Response:
         rows = "".join(
-            f"<tr><td>{html.escape(p.provider)}</td><td><a href='/pay/{html.escape(p.provider)}/{html.escape(urllib.parse.quote(p.merchant_order_no))}'>{html.escape(p.merchant_order_no)}</a></td><td>¥{fen_to_yuan(p.amount_fen)}</td><td>{html.escape(p.state)}</td></tr>"
+            f"<tr><td>{html.escape(p.provider)}</td>"
+            f"<td><a href='/pay/{html.escape(p.provider)}/{html.escape(urllib.parse.quote(p.merchant_order_no))}'>"
+            f"{html.escape(p.merchant_order_no)}</a></td>"
+            f"<td>¥{fen_to_yuan(p.amount_fen)}</td><td>{html.escape(p.state)}</td></tr>"
             for p in list(self.ledger.payments.values())[-100:]
             if p.provider in WALLET_NAMES
         )

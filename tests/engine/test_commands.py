@@ -6,6 +6,8 @@ import re
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keyun.engine import commands as c
 from keyun.engine.limits import (
@@ -342,9 +344,6 @@ def test_segment_is_checked_before_seats():
 
 
 # --- any text: a command or a Rejected naming a field, never another exception ---------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st
 
 STRING_FIELDS = [
     (kind, name) for kind, kwargs in VALID.items() for name, value in kwargs.items() if isinstance(value, str)

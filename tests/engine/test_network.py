@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keyun.engine.limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE
 from keyun.engine.network import AISLE, NetworkError, default_fare, expand, parse_network, standard_rows
@@ -392,9 +394,6 @@ def test_default_fare_rounds_to_whole_yuan(km, fen_per_km, fen):
 
 
 # --- any malformed document gives NetworkError, never a crash -----------------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st
 
 _values = st.recursive(
     st.none()

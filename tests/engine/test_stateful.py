@@ -457,7 +457,7 @@ class Inventory(RuleBasedStateMachine):
                 ]
                 free = [s for s, bits in enumerate(trip.occupied) if not bits >> leg & 1]
                 assert len(set(held + sold + free)) == len(held) + len(sold) + len(free) == len(SEATS), (trip_id, leg)
-                owners = [who for (t, _, l), who in self.model.owner.items() if t == trip_id and l == leg]
+                owners = [who for (t, _, on_leg), who in self.model.owner.items() if t == trip_id and on_leg == leg]
                 assert len(owners) == len(held) + len(sold)
 
     @invariant()

@@ -94,7 +94,8 @@ def scenario():
         ],
         NOW + 5400,
     )
-    # The rebooking protocol: a new ticket's move to the next day is undone; 0004's is left begun (a Move in the snapshot).
+    # The rebooking protocol: a new ticket's move to the next day is undone; 0004's is left begun
+    # (a Move in the snapshot).
     route = engine.state.trips[TRIP].spec.route_id
     (sold,) = run([c.Sell("s9", TRIP, A, B, seat_count=1)], NOW + 5405)
     undone = sold.tickets[0].ticket_id

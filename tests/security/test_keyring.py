@@ -244,12 +244,14 @@ def damage(key_dir: Path, name: str, data: bytes) -> None:
         (MANIFEST, b'{"format": 1, "current": "k1", "field_keys": []}', "field_keys"),
         (
             MANIFEST,
-            b'{"format": 1, "current": "k9", "field_keys": [{"id": "k1", "algorithm": "AES-256-GCM", "created_at": "x"}]}',
+            b'{"format": 1, "current": "k9", "field_keys": [{"id": "k1", "algorithm": "AES-256-GCM", "created_at": '
+            b'"x"}]}',
             "current",
         ),
         (
             MANIFEST,
-            b'{"format": 1, "current": "k1", "field_keys": [{"id": "../k1", "algorithm": "AES-256-GCM", "created_at": "x"}]}',
+            b'{"format": 1, "current": "k1", "field_keys": [{"id": "../k1", "algorithm": "AES-256-GCM", "created_at": '
+            b'"x"}]}',
             "valid id",
         ),
         (
