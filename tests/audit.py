@@ -50,14 +50,19 @@ class Load:
         self.errors: list[BaseException] = []
         # The workers share one account, and the accounts owner checks at most max_failed_logins
         # of its passwords at a time (TOO_MANY_LOGIN_ATTEMPTS beyond): they log in one by one.
+        self.ready = threading.Semaphore(0)  # released by each worker once logged in (or failed to)
         self.logging_in = threading.Lock()
         self.threads = [
             threading.Thread(target=self._work, args=(random.Random(seed + n),), daemon=True) for n in range(workers)
         ]
 
     def start(self) -> Load:
+        """Start the workers and return once each has logged in, so that a crash a test causes
+        later never lands on a login."""
         for thread in self.threads:
             thread.start()
+        for _ in self.threads:
+            assert self.ready.acquire(timeout=60), "a load worker did not log in within 60 s"
         return self
 
     def stop(self) -> Record:
@@ -71,8 +76,14 @@ class Load:
         wait_until(lambda: self.record.acknowledged >= acknowledged, timeout_s, f"{acknowledged} acknowledged")
 
     def _work(self, rng: random.Random) -> None:
-        with self.logging_in:
-            client = logged_in(KeyunClient(self.target, deadline_s=5.0, attempts=1))
+        try:
+            with self.logging_in:
+                client = logged_in(KeyunClient(self.target, deadline_s=5.0, attempts=1))
+        except BaseException as error:  # reported by stop()
+            self.errors.append(error)
+            return
+        finally:
+            self.ready.release()
         mine: list[str] = []
         try:
             while not self.stopping.is_set():
