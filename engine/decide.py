@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from heapq import heappop as _heappop
 from heapq import heappush as _heappush
@@ -134,6 +134,11 @@ def find_segment(trip: Trip, from_station: str, to_station: str) -> tuple[int, i
 
 
 def decide(state: ShardState, command: Command, now: int, policy: Policy) -> Outcome:
+    sale = _SALES.get(type(command))  # the commands of every sale, without walking the cases below
+    if sale is not None:
+        trip = state.trips.get(command.trip_id)
+        if trip is not None:  # else find_trip below says why
+            return sale(trip, command, now, policy)
     match command:
         case ScheduleTrip():
             return _schedule(state, command)
@@ -364,6 +369,13 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
             pending,
         ),
     )
+
+
+_SALES: dict[type, Callable[[Trip, Any, int, Policy], Outcome]] = {
+    PlaceHold: _place_hold,
+    Sell: _sell,
+    ConfirmHold: _confirm,
+}
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:

@@ -172,6 +172,7 @@ class Trip:
     stop_index: dict[str, int]
     seat_rows: tuple[tuple[int | None, ...], ...]  # the layout as seat indices, None for the aisle
     occupied: list[int]  # per seat, bits of the legs held or sold
+    timetable_ms: tuple[int, ...]  # when the coach leaves each stop by the timetable (departs_at_ms adds any delay)
     holds: dict[str, Hold] = field(default_factory=dict)
     # hold id -> when it expired: every batch sweeps first, so without this a late confirm of an
     # expired hold could only hear HOLD_CLOSED, never HOLD_EXPIRED.
@@ -203,10 +204,11 @@ class Trip:
             stop_index={stop.code: i for i, stop in enumerate(spec.stops)},
             seat_rows=tuple(tuple(seat_index.get(label) for label in row) for row in spec.rows),
             occupied=[0] * len(labels),
+            timetable_ms=tuple(spec.departs_at_ms + stop.offset_min * 60_000 for stop in spec.stops),
         )
 
     def departs_at_ms(self, stop: int) -> int:
-        return self.spec.departs_at_ms + self.delay_ms + self.spec.stops[stop].offset_min * 60_000
+        return self.timetable_ms[stop] + self.delay_ms
 
     def ends_at_ms(self) -> int:
         """When the coach reaches its last stop (with any delay)."""
@@ -236,24 +238,24 @@ class ShardState:
 
 def evolve(state: ShardState, event: Event) -> None:
     """Apply one event to the state."""
-    match event:
-        case TripScheduled(spec):
-            state.trips[spec.trip_id] = Trip.new(spec)
-            heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
-        case TripArchived(trip_id, _):
-            _archive(state, state.trips.pop(trip_id))
+    match event:  # the events of every sale first
         case HoldPlaced():
             _place_hold(state, event)
-        case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
-            hold = _drop_hold(state.trips[trip_id], hold_id)
-            if isinstance(event, HoldExpired):
-                state.trips[trip_id].expired_holds[hold_id] = hold.expires_at_ms
-            _trim_expiry(state)
         case TicketsIssued():
             _issue(state.trips[event.trip_id], event)
             if event.move_pending:
                 state.moving.update((issued.ticket_id, event.trip_id) for issued in event.tickets)
             _trim_expiry(state)
+        case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
+            hold = _drop_hold(state.trips[trip_id], hold_id)
+            if isinstance(event, HoldExpired):
+                state.trips[trip_id].expired_holds[hold_id] = hold.expires_at_ms
+            _trim_expiry(state)
+        case TripScheduled(spec):
+            state.trips[spec.trip_id] = Trip.new(spec)
+            heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
+        case TripArchived(trip_id, _):
+            _archive(state, state.trips.pop(trip_id))
         case TicketRefunded(trip_id, ticket_id, fee_fen, refund_fen, at_ms):
             trip = state.trips[trip_id]
             ticket = _change(
