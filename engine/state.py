@@ -456,18 +456,27 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
     for issued in event.tickets:
         assert trip.occupied[issued.seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[issued.seat] |= mask
-        trip.tickets[issued.ticket_id] = Ticket(
+        trip.tickets[issued.ticket_id] = Ticket(  # positional, in field order: quicker than keywords
             issued.ticket_id,
             issued.seat,
             event.from_stop,
             event.to_stop,
             issued.price_fen,
             event.at_ms,
-            buyer=event.buyer,
-            holder=issued.holder,
-            changed_from=event.changed_from,
-            for_move=for_move,
-            move_pending=event.move_pending,
+            TicketStatus.ISSUED,
+            0,
+            "",
+            0,
+            0,
+            0,
+            event.buyer,
+            issued.holder,
+            event.changed_from,
+            "",
+            "",
+            None,
+            for_move,
+            event.move_pending,
         )
     trip.tickets_issued += len(event.tickets)
 
