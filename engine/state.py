@@ -6,6 +6,7 @@ State is mutable for speed (an owner applies hundreds of thousands of events a s
 
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,7 +45,7 @@ from .events import (
     TripDeparted,
     TripScheduled,
 )
-from .network import TripSpec
+from .network import AISLE, TripSpec
 from .values import Value
 
 
@@ -194,15 +195,14 @@ class Trip:
 
     @classmethod
     def new(cls, spec: TripSpec) -> Trip:
-        labels = spec.seat_labels
-        seat_index = {label: i for i, label in enumerate(labels)}
+        labels, seat_index, seat_rows = _layout(spec.rows)
         return cls(
             spec=spec,
             seat_labels=labels,
             seat_index=seat_index,
-            fares={(i, j): fen for i, j, fen in spec.fares},
-            stop_index={stop.code: i for i, stop in enumerate(spec.stops)},
-            seat_rows=tuple(tuple(seat_index.get(label) for label in row) for row in spec.rows),
+            fares={(i, j): fen for i, j, fen in spec.fares},  # its own: a fare may change
+            stop_index=_stop_index(tuple(stop.code for stop in spec.stops)),
+            seat_rows=seat_rows,
             occupied=[0] * len(labels),
             timetable_ms=tuple(spec.departs_at_ms + stop.offset_min * 60_000 for stop in spec.stops),
         )
@@ -213,6 +213,23 @@ class Trip:
     def ends_at_ms(self) -> int:
         """When the coach reaches its last stop (with any delay)."""
         return self.departs_at_ms(len(self.spec.stops) - 1)
+
+
+# Trips of one route and coach share their stop and seat indexes, made once and never changed: a
+# few shared tables stay in the processor's cache, where one copy per trip is read from memory.
+@functools.lru_cache(maxsize=1024)
+def _layout(
+    rows: tuple[tuple[str, ...], ...],
+) -> tuple[tuple[str, ...], dict[str, int], tuple[tuple[int | None, ...], ...]]:
+    """A coach's seat labels, their indices, and its rows as seat indices (None for the aisle)."""
+    labels = tuple(label for row in rows for label in row if label != AISLE)
+    seat_index = {label: i for i, label in enumerate(labels)}
+    return labels, seat_index, tuple(tuple(seat_index.get(label) for label in row) for row in rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stop_index(codes: tuple[str, ...]) -> dict[str, int]:
+    return {code: i for i, code in enumerate(codes)}
 
 
 def timetable_end_ms(spec: TripSpec) -> int:
