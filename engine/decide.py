@@ -298,8 +298,10 @@ def _tickets(
     trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()
 ) -> tuple[IssuedTicket, ...]:
     first = trip.tickets_issued + 1
-    named = holders or (None,) * len(seats)
     trip_id = trip.spec.trip_id
+    if len(seats) == 1 and not holders:  # one seat, nobody named: the common sale
+        return (IssuedTicket(f"{trip_id}-{first:04d}", seats[0], fare_fen),)
+    named = holders or (None,) * len(seats)
     # A list comprehension: tuple(generator) costs a generator resumption per ticket.
     return tuple(
         [
