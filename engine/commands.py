@@ -33,6 +33,9 @@ TRIP_ID = re.compile(r"[A-Z0-9][A-Za-z0-9_-]*")
 GATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 HOLD_SUFFIX = re.compile(r"H[1-9][0-9]*")
 TICKET_SUFFIX = re.compile(r"[0-9]{4,}")
+# A whole valid hold id in one match (TRIP_ID, then "-" and HOLD_SUFFIX, which has no "-"): what
+# _split_id("hold_id", ...) accepts, for the fast paths below.
+HOLD_ID = re.compile(r"[A-Z0-9][A-Za-z0-9_-]*-H[1-9][0-9]*")
 
 
 def _require(field_name: str, value: str, pattern: re.Pattern[str], max_chars: int) -> None:
@@ -42,6 +45,24 @@ def _require(field_name: str, value: str, pattern: re.Pattern[str], max_chars: i
         raise invalid(field_name, f"longer than {max_chars} characters")
     if not pattern.fullmatch(value):
         raise invalid(field_name, f"{quote(value)} is not a valid {field_name.partition('[')[0]}")
+
+
+def _common_claim(
+    request_id: str, trip_id: str, from_station: str, to_station: str, seat_numbers: tuple[str, ...], seat_count: int
+) -> bool:
+    """Whether a hold or sale is the common valid one (good ids and stations, "any N seats"), checked
+    in one go; anything else goes through the field checks one by one, which name the field at fault."""
+    return (
+        not seat_numbers
+        and 0 < seat_count <= MAX_SEATS_PER_HOLD
+        and len(request_id) <= MAX_REQUEST_ID_CHARS
+        and REQUEST_ID.fullmatch(request_id) is not None
+        and len(trip_id) <= MAX_ID_CHARS
+        and TRIP_ID.fullmatch(trip_id) is not None
+        and from_station != to_station
+        and STATION_CODE.fullmatch(from_station) is not None  # at most 8 characters, as _station allows
+        and STATION_CODE.fullmatch(to_station) is not None
+    )
 
 
 def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_count: int) -> None:
@@ -230,6 +251,15 @@ class PlaceHold(Value, TripCommand):
     for_move: str = ""  # a rebooking's hold: the saga it is for, whose undo releases it (UndoMove)
 
     def __post_init__(self) -> None:
+        if (
+            not self.holders
+            and not self.for_move
+            and not self.ttl_ms
+            and _common_claim(
+                self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
+            )
+        ):
+            return
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
@@ -254,6 +284,10 @@ class Sell(Value, TripCommand):
     holders: tuple[Holder, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.holders and _common_claim(
+            self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
+        ):
+            return
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
         _segment(self.from_station, self.to_station)
@@ -268,6 +302,15 @@ class ConfirmHold(Value, _OfHold, TripCommand):
     for_move: str = ""  # rebooking: the saga issuing it, refused here once its move was undone
 
     def __post_init__(self) -> None:
+        if (  # the common confirm, valid, checked in one go; anything else field by field, naming its fault
+            not self.changed_from
+            and not self.for_move
+            and len(self.request_id) <= MAX_REQUEST_ID_CHARS
+            and REQUEST_ID.fullmatch(self.request_id) is not None
+            and len(self.hold_id) <= MAX_ID_CHARS
+            and HOLD_ID.fullmatch(self.hold_id) is not None
+        ):
+            return
         check_request_id(self.request_id)
         _split_id("hold_id", self.hold_id, HOLD_SUFFIX)
         if self.changed_from:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from heapq import heappop as _heappop
 from heapq import heappush as _heappush
@@ -134,6 +134,11 @@ def find_segment(trip: Trip, from_station: str, to_station: str) -> tuple[int, i
 
 
 def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) -> Outcome:
+    sale = _SALES.get(type(command))  # the commands of every sale, without walking the cases below
+    if sale is not None:
+        trip = state.trips.get(command.trip_id)
+        if trip is not None:  # else find_trip below says why
+            return sale(trip, command, now, policy)
     match command:
         case ScheduleTrip():
             return _schedule(state, command)
@@ -293,8 +298,10 @@ def _tickets(
     trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()
 ) -> tuple[IssuedTicket, ...]:
     first = trip.tickets_issued + 1
-    named = holders or (None,) * len(seats)
     trip_id = trip.spec.trip_id
+    if len(seats) == 1 and not holders:  # one seat, nobody named: the common sale
+        return (IssuedTicket(f"{trip_id}-{first:04d}", seats[0], fare_fen),)
+    named = holders or (None,) * len(seats)
     # A list comprehension: tuple(generator) costs a generator resumption per ticket.
     return tuple(
         [
@@ -364,6 +371,13 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
             pending,
         ),
     )
+
+
+_SALES: dict[type, Callable[[Trip, Any, int, Policy], Outcome]] = {
+    PlaceHold: _place_hold,
+    Sell: _sell,
+    ConfirmHold: _confirm,
+}
 
 
 def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:

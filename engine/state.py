@@ -6,6 +6,7 @@ State is mutable for speed (an owner applies hundreds of thousands of events a s
 
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,7 +45,7 @@ from .events import (
     TripEvent,
     TripScheduled,
 )
-from .network import TripSpec
+from .network import AISLE, TripSpec
 from .values import Value
 
 
@@ -172,6 +173,7 @@ class Trip:
     stop_index: dict[str, int]
     seat_rows: tuple[tuple[int | None, ...], ...]  # the layout as seat indices, None for the aisle
     occupied: list[int]  # per seat, bits of the legs held or sold
+    timetable_ms: tuple[int, ...]  # when the coach leaves each stop by the timetable (departs_at_ms adds any delay)
     holds: dict[str, Hold] = field(default_factory=dict)
     # hold id -> when it expired: every batch sweeps first, so without this a late confirm of an
     # expired hold could only hear HOLD_CLOSED, never HOLD_EXPIRED.
@@ -193,24 +195,41 @@ class Trip:
 
     @classmethod
     def new(cls, spec: TripSpec) -> Trip:
-        labels = spec.seat_labels
-        seat_index = {label: i for i, label in enumerate(labels)}
+        labels, seat_index, seat_rows = _layout(spec.rows)
         return cls(
             spec=spec,
             seat_labels=labels,
             seat_index=seat_index,
-            fares={(i, j): fen for i, j, fen in spec.fares},
-            stop_index={stop.code: i for i, stop in enumerate(spec.stops)},
-            seat_rows=tuple(tuple(seat_index.get(label) for label in row) for row in spec.rows),
+            fares={(i, j): fen for i, j, fen in spec.fares},  # its own: a fare may change
+            stop_index=_stop_index(tuple(stop.code for stop in spec.stops)),
+            seat_rows=seat_rows,
             occupied=[0] * len(labels),
+            timetable_ms=tuple(spec.departs_at_ms + stop.offset_min * 60_000 for stop in spec.stops),
         )
 
     def departs_at_ms(self, stop: int) -> int:
-        return self.spec.departs_at_ms + self.delay_ms + self.spec.stops[stop].offset_min * 60_000
+        return self.timetable_ms[stop] + self.delay_ms
 
     def ends_at_ms(self) -> int:
         """When the coach reaches its last stop (with any delay)."""
         return self.departs_at_ms(len(self.spec.stops) - 1)
+
+
+# Trips of one route and coach share their stop and seat indexes, made once and never changed: a
+# few shared tables stay in the processor's cache, where one copy per trip is read from memory.
+@functools.lru_cache(maxsize=1024)
+def _layout(
+    rows: tuple[tuple[str, ...], ...],
+) -> tuple[tuple[str, ...], dict[str, int], tuple[tuple[int | None, ...], ...]]:
+    """A coach's seat labels, their indices, and its rows as seat indices (None for the aisle)."""
+    labels = tuple(label for row in rows for label in row if label != AISLE)
+    seat_index = {label: i for i, label in enumerate(labels)}
+    return labels, seat_index, tuple(tuple(seat_index.get(label) for label in row) for row in rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stop_index(codes: tuple[str, ...]) -> dict[str, int]:
+    return {code: i for i, code in enumerate(codes)}
 
 
 def timetable_end_ms(spec: TripSpec) -> int:
@@ -236,24 +255,24 @@ class ShardState:
 
 def evolve(state: ShardState, event: TripEvent) -> None:
     """Apply one event to the state."""
-    match event:
-        case TripScheduled(spec):
-            state.trips[spec.trip_id] = Trip.new(spec)
-            heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
-        case TripArchived(trip_id, _):
-            _archive(state, state.trips.pop(trip_id))
+    match event:  # the events of every sale first
         case HoldPlaced():
             _place_hold(state, event)
-        case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
-            hold = _drop_hold(state.trips[trip_id], hold_id)
-            if isinstance(event, HoldExpired):
-                state.trips[trip_id].expired_holds[hold_id] = hold.expires_at_ms
-            _trim_expiry(state)
         case TicketsIssued():
             _issue(state.trips[event.trip_id], event)
             if event.move_pending:
                 state.moving.update((issued.ticket_id, event.trip_id) for issued in event.tickets)
             _trim_expiry(state)
+        case HoldReleased(trip_id, hold_id) | HoldExpired(trip_id, hold_id):
+            hold = _drop_hold(state.trips[trip_id], hold_id)
+            if isinstance(event, HoldExpired):
+                state.trips[trip_id].expired_holds[hold_id] = hold.expires_at_ms
+            _trim_expiry(state)
+        case TripScheduled(spec):
+            state.trips[spec.trip_id] = Trip.new(spec)
+            heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
+        case TripArchived(trip_id, _):
+            _archive(state, state.trips.pop(trip_id))
         case TicketRefunded(trip_id, ticket_id, fee_fen, refund_fen, at_ms):
             trip = state.trips[trip_id]
             ticket = _change(
@@ -456,18 +475,27 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
     for issued in event.tickets:
         assert trip.occupied[issued.seat] & mask == 0, "a seat-leg is never held or sold twice"
         trip.occupied[issued.seat] |= mask
-        trip.tickets[issued.ticket_id] = Ticket(
+        trip.tickets[issued.ticket_id] = Ticket(  # positional, in field order: quicker than keywords
             issued.ticket_id,
             issued.seat,
             event.from_stop,
             event.to_stop,
             issued.price_fen,
             event.at_ms,
-            buyer=event.buyer,
-            holder=issued.holder,
-            changed_from=event.changed_from,
-            for_move=for_move,
-            move_pending=event.move_pending,
+            TicketStatus.ISSUED,
+            0,
+            "",
+            0,
+            0,
+            0,
+            event.buyer,
+            issued.holder,
+            event.changed_from,
+            "",
+            "",
+            None,
+            for_move,
+            event.move_pending,
         )
     trip.tickets_issued += len(event.tickets)
 

@@ -35,8 +35,12 @@ if TYPE_CHECKING:
 
 else:
 
-    class Value(msgspec.Struct, frozen=True, tag=True, array_like=True):
-        """An engine value: encoded as an array of its tag (its class name) and its fields in order."""
+    class Value(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
+        """An engine value: encoded as an array of its tag (its class name) and its fields in order.
+
+        Untracked by the cycle collector (gc=False): an owner makes several values per call and keeps
+        millions (holds, tickets, receipts), and values hold only plain data and other values, never
+        a reference back, so they form no cycles for it to find.  A value must stay that way."""
 
 
 class Kind:
