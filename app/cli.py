@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 import tomllib
-from importlib import resources
 from pathlib import Path
 
 from keyun.actors.ray_runtime import RayExposed, cluster_address, start_ray
@@ -19,7 +18,6 @@ from keyun.common.gc_pauses import observe_collections
 from keyun.common.platform import SHARED_PORTS, install_event_loop_policy, on_stop_signals
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
-from keyun.engine.reasons import Rejected
 from keyun.gateway import credentials, tls
 from keyun.gateway.connection_limits import (
     CONNECTION_AGE_MS,
@@ -27,9 +25,7 @@ from keyun.gateway.connection_limits import (
     HANDSHAKE_TIMEOUT_MS,
     ConnectionLimits,
 )
-from keyun.gateway.network_loader import load_network, local_today
 from keyun.gateway.owners import ShardCountMismatch
-from keyun.gateway.server import KeyunServer
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli, layout
@@ -42,8 +38,6 @@ from .server import create_server, default_key_dir
 
 log = logging.getLogger("keyun")
 
-DEMO_NETWORK = "demo/hebei.toml"
-DEMO_DAYS = 7
 # Young collections every 50,000 net allocations instead of 700 (the owners use 100,000).
 GATEWAY_GC_THRESHOLDS = (50_000, 20, 100)
 
@@ -109,7 +103,11 @@ def add_serve(verbs) -> None:
     )
     p.add_argument("--gateway-only", action="store_true", help=argparse.SUPPRESS)  # a worker started by --workers
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting an embedded one")
-    p.add_argument("--demo", action="store_true", help="load the Hebei demo network when the data dir is empty")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo accounts, and the Hebei demo network scheduled for today and the next 6 days, every day",
+    )
     p.add_argument(
         "--search-cache-ms",
         type=int,
@@ -259,7 +257,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    fresh = layout.read_manifest(args.data_dir) is None
     log.info("starting Ray (%s)", args.ray_address or "embedded, on loopback")
     key_dir = args.key_dir or default_key_dir(args.data_dir)
     try:
@@ -279,6 +276,7 @@ async def _serve(args: argparse.Namespace) -> None:
             tls=args.tls,
             key_dir=args.key_dir,
             demo_accounts=args.demo,
+            demo_network=args.demo,
             account_rules=args.account_rules,
             payments_dir=args.payments_dir,
             search_cache_s=args.search_cache_ms / 1000,
@@ -302,8 +300,6 @@ async def _serve(args: argparse.Namespace) -> None:
             f"a new token replaces it at the next start until setup is done):\n\n    {server.setup_token}\n",
             flush=True,
         )
-    if args.demo and fresh and not args.gateway_only:
-        await _load_demo(server)
     if args.metrics_port is not None:
         metrics_port = server.metrics.serve(args.host, args.metrics_port)
         print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
@@ -443,26 +439,6 @@ def read_policy(path: Path) -> tuple[Policy, AccountRules]:
     with open(path, "rb") as file:
         doc = tomllib.load(file)
     return parse_policy(doc), parse_account_rules(doc)
-
-
-async def _load_demo(server: KeyunServer) -> None:
-    text = resources.files("keyun.gateway").joinpath(DEMO_NETWORK).read_text(encoding="utf-8")
-    try:
-        result = await load_network(
-            server.gateway,
-            "demo-network",
-            text,
-            local_today(server.gateway.utc_offset_min, server.clock.now_ms()).isoformat(),
-            DEMO_DAYS,
-        )
-    except Rejected as rejected:
-        raise SystemExit(f"the demo network did not load: {rejected.rejection.message}") from None
-    log.info(
-        "demo network: %d trips scheduled over %d days (%d stations)",
-        result.created + result.unchanged,
-        DEMO_DAYS,
-        result.stations,
-    )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ def create_server(
     search_cache_s: float = SEARCH_CACHE_S,
     connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
     clock: Clock = SYSTEM_CLOCK,
+    demo_network: bool = False,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -84,4 +85,5 @@ def create_server(
         search_cache_s,
         connection_limits,
         clock,
+        demo_network,
     )

@@ -39,7 +39,9 @@ from .account_services import AccountDesk, AccountsService, AuditService, Secret
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
+from .demo_network import keep_demo_rolling, load_demo_window
 from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
+from .network_loader import local_today
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .owners import (
     Overloaded,
@@ -126,6 +128,7 @@ class KeyunServer:
         search_cache_s: float = SEARCH_CACHE_S,
         connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
         clock: Clock = SYSTEM_CLOCK,
+        demo_network: bool = False,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
         with each batch."""
@@ -138,6 +141,7 @@ class KeyunServer:
         self.tls = tls
         self.metrics = metrics
         self.demo_accounts = demo_accounts
+        self.demo_network = demo_network  # the demo's trips, scheduled for the advance-sale window every day
         self.setup_token: str | None = None
         self.gateway = Gateway(pool, utc_offset_min, clock=clock)
         self.accounts = accounts_batcher(owners.accounts, metrics, clock)
@@ -168,6 +172,7 @@ class KeyunServer:
         self.serving = health_pb2.HealthCheckResponse.UNKNOWN
         self.health_watch: asyncio.Task | None = None
         self.move_sweep: asyncio.Task | None = None
+        self.demo_rolling: asyncio.Task | None = None
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
@@ -201,7 +206,8 @@ class KeyunServer:
 
         Only with reuse_port may other processes bind the same port (keyun serve --workers);
         otherwise a second Keyun on a taken port fails instead of silently sharing it.  The
-        primary process (not a --workers helper) creates demo accounts or opens the first setup.
+        primary process (not a --workers helper) creates demo accounts or opens the first setup, and
+        keeps the demo network's trips scheduled.
         """
         credentials = self._credentials(host)
         options = [
@@ -253,6 +259,10 @@ class KeyunServer:
             if sealed:
                 log.warning("encrypted %d display names stored in the clear by an earlier version", sealed)
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
+            if self.demo_network:
+                today = local_today(self.gateway.utc_offset_min, self.clock.now_ms())
+                await load_demo_window(self.gateway, today)
+                self.demo_rolling = asyncio.create_task(keep_demo_rolling(self.gateway, today))
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
         self.move_sweep = asyncio.create_task(self._sweep_moves())
@@ -353,10 +363,10 @@ class KeyunServer:
                 log.warning("finished or undid %d rebookings whose saga was interrupted", swept)
 
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        for task in (self.health_watch, self.move_sweep):
+        for task in (self.health_watch, self.move_sweep, self.demo_rolling):
             if task is not None:
                 task.cancel()
-        self.health_watch = self.move_sweep = None
+        self.health_watch = self.move_sweep = self.demo_rolling = None
         if self.server is not None:
             await self.server.stop(grace_s)
             self.server = None

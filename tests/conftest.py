@@ -129,6 +129,7 @@ class ServerThread:
         payments_dir=None,
         instance=None,
         clock: Clock | None = None,
+        demo_network: bool = False,
     ):
         from keyun.app.server import create_server
         from keyun.common.platform import install_event_loop_policy
@@ -152,6 +153,7 @@ class ServerThread:
             key_dir=key_dir,
             payments_dir=payments_dir,
             clock=self.clock,
+            demo_network=demo_network,
         )
         self.data_dir = data_dir
         self.port = self.run(self.server.start("127.0.0.1", 0))
