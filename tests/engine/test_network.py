@@ -49,8 +49,8 @@ def test_hebei_demo_parses(hebei):
     assert len(hebei.stations) == 16
     assert len(hebei.operators) == 5
     assert len(hebei.vehicles) == 4
-    assert len(hebei.routes) == 13
-    assert len(hebei.schedules) == 34
+    assert len(hebei.routes) == 15
+    assert len(hebei.schedules) == 82  # 34 intercity, 48 shuttle
     assert hebei.routes["SJZ-BJ"].fares[(0, 4)] == 8000  # the override
     # SJZ→DZ is 72 km at 30 fen/km = 21.60 yuan, rounded to 22 yuan.
     assert hebei.routes["SJZ-BJ"].fares[(0, 1)] == 2200
@@ -59,13 +59,14 @@ def test_hebei_demo_parses(hebei):
 def test_hebei_expands_seven_days(hebei):
     first = dt.date(2030, 6, 1)
     trips = expand(hebei, first, 7)
-    assert len(trips) == 7 * 34
+    assert len(trips) == 7 * 82
     assert len({trip.trip_id for trip in trips}) == len(trips)
     days = {trip.trip_id.rsplit("-", 1)[1] for trip in trips}
     assert days == {f"{first + dt.timedelta(days=d):%Y%m%d}" for d in range(7)}
     for trip in trips:
         local = dt.datetime.fromtimestamp(trip.departs_at_ms / 1000, dt.timezone(dt.timedelta(hours=8)))
-        assert dt.time(6, 30) <= local.time() <= dt.time(19, 0)
+        if not trip.schedule_id.startswith("S"):  # the shuttle runs around the clock
+            assert dt.time(6, 30) <= local.time() <= dt.time(19, 0)
         assert trip.trip_id == f"{trip.schedule_id}-{local:%Y%m%d}"
         assert 1 <= len(trip.seat_labels) <= MAX_SEATS_PER_TRIP
         assert len(set(trip.seat_labels)) == len(trip.seat_labels)
@@ -74,6 +75,14 @@ def test_hebei_expands_seven_days(hebei):
         assert all(fen >= 100 for _, _, fen in trip.fares)
         offsets = [stop.offset_min for stop in trip.stops]
         assert offsets[0] == 0 and offsets == sorted(set(offsets))
+
+
+def test_hebei_shuttle_leaves_every_half_hour_around_the_clock(hebei):
+    shuttle = [s for s in hebei.schedules if s.schedule_id.startswith("S")]
+    assert sorted(s.departs_min for s in shuttle) == list(range(0, 24 * 60, 30))
+    for s in shuttle:  # S<HHMM> leaves at HH:MM, from SJZ on the hour and from SJZY on the half hour
+        assert s.schedule_id == f"S{s.departs_min // 60:02d}{s.departs_min % 60:02d}"
+        assert hebei.routes[s.route_id].stops[0][0] == ("SJZ" if s.departs_min % 60 == 0 else "SJZY")
 
 
 def test_hebei_mini_bus_layout(hebei):
