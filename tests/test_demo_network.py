@@ -1,7 +1,7 @@
 """`keyun serve --demo` keeps the demo network on sale: the advance-sale window (today and the next
 six days, Beijing time) is scheduled at every start and again when the date changes while the
-server runs, and the round-the-clock shuttle has a coach boarding within the next hour at any time (tried at 12:00,
-00:10 and 23:50)."""
+server runs, and the round-the-clock shuttle has a coach boarding within the next hour at any time
+(tried at 12:00, 00:10 and 23:50, where a ticket is sold and checked in)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import datetime as dt
 from keyun.common.clock import ManualClock
 from keyun.gateway.demo_network import DATE_CHECK_S, DEMO_DAYS
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import common_pb2
+from keyun.v1 import catalog_pb2, common_pb2
 
 from .conftest import CHINA, ServerThread, logged_in
 from .waiting import wait_until
@@ -38,7 +38,7 @@ def window(first: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=n) for n in range(DEMO_DAYS)]
 
 
-def boarding_within_the_hour(client: KeyunClient, now_ms: int) -> list[str]:
+def boarding_within_the_hour(client: KeyunClient, now_ms: int) -> list[catalog_pb2.Offer]:
     """The shuttle trips checking in now that leave within the next hour."""
     today = dt.datetime.fromtimestamp(now_ms / 1000, CHINA).date()
     found = []
@@ -47,7 +47,7 @@ def boarding_within_the_hour(client: KeyunClient, now_ms: int) -> list[str]:
             for offer in client.search(start, end, date.isoformat()).offers:
                 leaves_ms = offer.from_stop.departs_at.ToMilliseconds()
                 if offer.status == common_pb2.TRIP_STATUS_CHECKING_IN and now_ms < leaves_ms <= now_ms + HOUR_MS:
-                    found.append(offer.trip.trip_id)
+                    found.append(offer)
     return found
 
 
@@ -75,8 +75,11 @@ def test_the_demo_window_rolls_every_day_and_on_restart(ray_session, tmp_path):
         assert rolled in server.log_text()
         client.close()
         clock.advance(beijing_ms(FIRST_DAY + dt.timedelta(days=1), 23, 50) - clock.now_ms())
-        client = logged_in(KeyunClient(server.target), "seller")
-        assert boarding_within_the_hour(client, clock.now_ms())  # the next day's first shuttles
+        client = logged_in(KeyunClient(server.target), "master")  # the duty manager sells and checks in
+        offer = boarding_within_the_hour(client, clock.now_ms())[0]  # one of the next day's first shuttles
+        assert offer.trip.trip_id.endswith(f"-{FIRST_DAY + dt.timedelta(days=2):%Y%m%d}")
+        (ticket,) = client.sell(offer.trip.trip_id, offer.from_stop.code, offer.to_stop.code, seat_count=1).tickets
+        assert client.check_in(ticket.ticket_id, "G1").status == common_pb2.TICKET_STATUS_CHECKED_IN
         client.close()
     finally:
         server.stop()
