@@ -48,10 +48,11 @@ def keyun(station, capsys, monkeypatch, tmp_path):
             monkeypatch.setenv("KEYUN_USER", user)
         else:
             monkeypatch.delenv("KEYUN_USER", raising=False)
-        code = main([*args, "--server", server.target])
+        lines = "--json-lines" in args  # a watch prints one JSON document per line
+        code = main([*(a.replace("--json-lines", "--json") for a in args), "--server", server.target])
         out, err = capsys.readouterr()
         assert (code == 0) == ok, out + err
-        return json.loads(out) if "--json" in args else out
+        return json.loads(out) if "--json" in args and not lines else out
 
     return run
 
@@ -105,12 +106,13 @@ def test_a_wallet_order_is_paid_on_the_sandbox_and_finance_reconciles_it(station
 
     request = urllib.request.Request(
         f"{sandbox.base_url}/sandbox/pay",
-        data=json.dumps({"provider": "wepay", "merchant_order_no": order_id}).encode(),
+        data=json.dumps({"provider": "wepay", "merchant_order_no": order_id, "delay_ms": 1500}).encode(),
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=10).close()
-    watched = keyun("order", "watch", order_id, "--timeout", "20", user=PHONE)
-    assert "ticketed" in watched.strip().split("\n\n")[-1]
+    watched = [json.loads(line) for line in keyun("order", "watch", order_id, "--json-lines", user=PHONE).splitlines()]
+    assert watched[-1]["status"] == "ORDER_STATUS_TICKETED"  # after PENDING_PAYMENT, unless paid before it started
+    assert "ticketed" in keyun("order", "watch", order_id, user=PHONE)
 
     report = wait_until(
         lambda: (r := keyun("finance", "reconcile", "--method", "wepay", "--json")).get("matched") and r,
