@@ -11,6 +11,7 @@ from keyun.v1 import orders_pb2
 
 from . import printing
 from .cli import _client, _common, _seats
+from .client import KeyunError
 from .flows import PAY_METHODS, name, order_text, refusals_as_json, show, split, table
 
 # Watching stops once the order has left PENDING_PAYMENT, or with --until-final at these.
@@ -41,7 +42,11 @@ def create_order(args: argparse.Namespace) -> orders_pb2.CreateOrderResponse:
     hold = client.hold(
         args.trip_id, args.from_station, args.to_station, args.seats, count, passenger_ids=args.passengers
     )
-    created = client.create_order(hold.hold_id, PAY_METHODS[args.method], args.request_id)
+    try:
+        created = client.create_order(hold.hold_id, PAY_METHODS[args.method], args.request_id)
+    except KeyunError:
+        client.release(hold.hold_id)  # the seats go back on sale at once, not when the hold expires
+        raise
     show(args, created, order_text(created.order, created.pay_url, created.qr_text))
     return created
 

@@ -84,6 +84,10 @@ def test_a_passenger_registers_orders_and_the_counter_takes_cash_and_refunds(sta
     refunded = keyun("order", "refund", order_id, "--json")
     assert refunded["status"] == "ORDER_STATUS_REFUNDED" and refunded["refunds"]
 
+    keyun("order", "create", trip, "AAA", "BBB", "--seats", "5", "--request-id", "flows-1")
+    reused = keyun("order", "create", trip, "AAA", "BBB", "--seats", "6", "--request-id", "flows-1", "--json", ok=False)
+    assert reused["refused"] == "REQUEST_ID_REUSED"
+    assert keyun("order", "create", trip, "AAA", "BBB", "--seats", "6")  # the refused order's hold was released
     second = keyun("order", "create", trip, "AAA", "BBB", "--count", "2", "--json")["order"]
     cancelled = keyun("order", "cancel", second["order_id"])
     assert "cancelled" in cancelled and second["order_id"] in cancelled
