@@ -31,7 +31,7 @@ from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli, layout
 from keyun.persistence.keyring import KeyringError, refuse_inside
 from keyun.sandboxes.payments import server as sandbox
-from keyun.terminals import admin_cli
+from keyun.terminals import admin_cli, dispatch_cli, orders_cli, passenger_cli
 from keyun.terminals import cli as terminal_cli
 
 from .server import create_server, default_key_dir
@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     tls.add_verbs(verbs)
     keyring_cli.add_verbs(verbs)
     admin_cli.add_verbs(verbs)
+    orders_cli.add_verbs(verbs)
+    passenger_cli.add_verbs(verbs)
+    dispatch_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)

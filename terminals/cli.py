@@ -186,6 +186,11 @@ def add_network(verbs) -> None:
     p.add_argument("file", type=Path)
     p.set_defaults(run=lambda a: _check(a))
 
+    add_network_load(network)
+
+
+def add_network_load(network) -> argparse.ArgumentParser:
+    """`load`: under `keyun network`, and `keyun dispatch` too."""
     p = network.add_parser("load", help="schedule a network file's trips on a running server")
     p.add_argument("file", type=Path)
     p.add_argument("--first-date", default="", help="first local date (default today)")
@@ -193,6 +198,7 @@ def add_network(verbs) -> None:
     p.add_argument("--request-id")
     _common(p)
     p.set_defaults(run=lambda a: _load(a))
+    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from keyun.v1 import (
     dispatch_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
     staff_pb2_grpc,
@@ -151,6 +153,7 @@ class KeyunClient:
         self.sales = sales_pb2_grpc.SalesStub(self.channel)
         self.gate = gate_pb2_grpc.GateStub(self.channel)
         self.dispatch = dispatch_pb2_grpc.DispatchStub(self.channel)
+        self.orders = orders_pb2_grpc.OrdersStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -234,6 +237,7 @@ class KeyunClient:
         seat_count: int = 0,
         ttl_seconds: int = 0,
         request_id: str | None = None,
+        passenger_ids: tuple[str, ...] = (),
     ) -> sales_pb2.Hold:
         request = sales_pb2.HoldRequest(
             request_id=request_id or new_request_id(),
@@ -243,6 +247,7 @@ class KeyunClient:
             seat_numbers=list(seat_numbers),
             seat_count=seat_count,
             ttl_seconds=ttl_seconds,
+            passenger_ids=list(passenger_ids),
         )
         return self.call(self.sales.Hold, request).hold
 
@@ -316,3 +321,96 @@ class KeyunClient:
             self.dispatch.CancelTrip,
             dispatch_pb2.CancelTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
         ).trip
+
+    def delay(self, trip_id: str, delay_minutes: int, request_id: str | None = None) -> Any:
+        return self.call(
+            self.dispatch.DelayTrip,
+            dispatch_pb2.DelayTripRequest(
+                request_id=request_id or new_request_id(), trip_id=trip_id, delay_minutes=delay_minutes
+            ),
+        ).trip
+
+    # --- passengers' accounts ------------------------------------------------------------------
+
+    def register(
+        self, phone: str, password: str, display_name: str = "", request_id: str | None = None
+    ) -> accounts_pb2.Account:
+        request = accounts_pb2.RegisterRequest(
+            request_id=request_id or new_request_id(), phone=phone, password=password, display_name=display_name
+        )
+        return self.call(self.accounts.Register, request).account
+
+    def add_passenger(
+        self,
+        name: str,
+        document_type: int,
+        document_number: str,
+        phone: str = "",
+        request_id: str | None = None,
+    ) -> accounts_pb2.Passenger:
+        request = accounts_pb2.AddPassengerRequest(
+            request_id=request_id or new_request_id(),
+            name=name,
+            document_type=document_type,
+            document_number=document_number,
+            phone=phone,
+        )
+        return self.call(self.accounts.AddPassenger, request).passenger
+
+    def passengers(self) -> list[accounts_pb2.Passenger]:
+        return list(self.call(self.accounts.ListPassengers, accounts_pb2.ListPassengersRequest()).passengers)
+
+    def remove_passenger(self, passenger_id: str, request_id: str | None = None) -> None:
+        self.call(
+            self.accounts.RemovePassenger,
+            accounts_pb2.RemovePassengerRequest(request_id=request_id or new_request_id(), passenger_id=passenger_id),
+        )
+
+    # --- orders --------------------------------------------------------------------------------
+
+    def create_order(self, hold_id: str, method: int, request_id: str | None = None) -> orders_pb2.CreateOrderResponse:
+        return self.call(
+            self.orders.CreateOrder,
+            orders_pb2.CreateOrderRequest(request_id=request_id or new_request_id(), hold_id=hold_id, method=method),
+        )
+
+    def order(self, order_id: str) -> orders_pb2.Order:
+        return self.call(self.orders.GetOrder, orders_pb2.GetOrderRequest(order_id=order_id)).order
+
+    def orders_page(self, page_size: int = 0, page_token: str = "") -> orders_pb2.ListOrdersResponse:
+        return self.call(
+            self.orders.ListOrders, orders_pb2.ListOrdersRequest(page_size=page_size, page_token=page_token)
+        )
+
+    def cancel_order(self, order_id: str, request_id: str | None = None) -> orders_pb2.Order:
+        return self.call(
+            self.orders.CancelOrder,
+            orders_pb2.CancelOrderRequest(request_id=request_id or new_request_id(), order_id=order_id),
+        ).order
+
+    def pay_at_counter(
+        self, order_id: str, method: int, terminal_id: str = "", request_id: str | None = None
+    ) -> orders_pb2.Order:
+        request = orders_pb2.PayAtCounterRequest(
+            request_id=request_id or new_request_id(), order_id=order_id, method=method, terminal_id=terminal_id
+        )
+        return self.call(self.orders.PayAtCounter, request).order
+
+    def refund_order(
+        self, order_id: str, ticket_ids: tuple[str, ...] = (), request_id: str | None = None
+    ) -> orders_pb2.Order:
+        request = orders_pb2.RefundOrderRequest(
+            request_id=request_id or new_request_id(), order_id=order_id, ticket_ids=list(ticket_ids)
+        )
+        return self.call(self.orders.RefundOrder, request).order
+
+    def watch_order(self, order_id: str, timeout_s: float | None = None) -> Iterator[orders_pb2.Order]:
+        """The order now, then at each change of its status until it is final (or `timeout_s`)."""
+        try:
+            for reply in self.orders.WatchOrder(orders_pb2.WatchOrderRequest(order_id=order_id), timeout=timeout_s):
+                yield reply.order
+        except grpc.RpcError as rpc_error:
+            raise KeyunError.from_rpc(rpc_error) from None
+
+    def reconcile(self, date: str, method: int) -> orders_pb2.ReconcileResponse:
+        return self.call(self.orders.Reconcile, orders_pb2.ReconcileRequest(date=date, method=method))
