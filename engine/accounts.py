@@ -417,6 +417,17 @@ class DisableAccount(Value, Command):
         check_account_id(self.account_id)
 
 
+class UnlockAccount(Value, Command):
+    """Lift an account's lock-out and forget its failed logins (a security administrator)."""
+
+    request_id: str
+    account_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        check_account_id(self.account_id)
+
+
 class FindLogin(Value, Query):
     """Query: the account a login name or phone index leads to, with what login checks need."""
 
@@ -545,6 +556,10 @@ class RolesGranted(Value, Event):
 
 
 class AccountDisabled(Value, Event):
+    account_id: str
+
+
+class AccountUnlocked(Value, Event):
     account_id: str
 
 
@@ -747,6 +762,12 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
                 if account.disabled
                 else (AccountDisabled(account_id), *(SessionEnded(s, now_ms, "account disabled") for s in sessions))
             )
+        case UnlockAccount(_, account_id):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            locked = account.locked_until_ms > now_ms or account.failed_logins
+            return (AccountUnlocked(account_id),) if locked else ()
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -972,6 +993,9 @@ def evolve(state: AccountsState, event: object) -> None:
             )
         case AccountDisabled(account_id):
             state.accounts[account_id].disabled = True
+        case AccountUnlocked(account_id):
+            account = state.accounts[account_id]
+            account.locked_until_ms, account.failed_logins = 0, 0
         case _:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -1095,6 +1119,7 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
             | UpdateProfile(_, account_id)
             | GrantRoles(_, account_id)
             | DisableAccount(_, account_id)
+            | UnlockAccount(_, account_id)
         ):
             return view(state.accounts[account_id])
     return Done()

@@ -34,6 +34,7 @@ class Permission(Enum):
     PERSONAL_DATA_READ = "personal_data_read"  # unmasked document and phone numbers; audited
     STAFF_MANAGE = "staff_manage"  # staff and device accounts: create, list, disable
     ROLE_GRANT = "role_grant"  # grant and revoke roles and scopes
+    ACCOUNT_UNLOCK = "account_unlock"  # lift a lock-out after failed logins before it ends by itself
     AUDIT_READ = "audit_read"
 
 
@@ -62,7 +63,7 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ}),
     Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE}),
-    Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT}),
+    Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT, P.ACCOUNT_UNLOCK}),
     Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),
 }
 assert set(PERMISSIONS_OF) == set(Role), "every role has its permissions"

@@ -759,6 +759,11 @@ class StaffService(staff_pb2_grpc.StaffServicer):
         view = await self.desk.ask(context, command, audited=True)
         return staff_pb2.DisableAccountResponse(account=self.desk.account(view))
 
+    async def UnlockAccount(self, request, context):
+        command = await self.desk.build(context, lambda: ac.UnlockAccount(request.request_id, request.account_id))
+        view = await self.desk.ask(context, command, audited=True)
+        return staff_pb2.UnlockAccountResponse(account=self.desk.account(view))
+
     async def GrantRoles(self, request, context):
         principal = caller()
         command = await self.desk.build(

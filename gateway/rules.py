@@ -57,6 +57,7 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Staff/CreateAccount": Rule(P.STAFF_MANAGE, mutating=True),
     "/keyun.v1.Staff/ListAccounts": Rule(P.STAFF_MANAGE),
     "/keyun.v1.Staff/DisableAccount": Rule(P.STAFF_MANAGE, mutating=True),
+    "/keyun.v1.Staff/UnlockAccount": Rule(P.ACCOUNT_UNLOCK, mutating=True),
     "/keyun.v1.Staff/GrantRoles": Rule(P.ROLE_GRANT, mutating=True),
     "/keyun.v1.Staff/LookUpPassenger": Rule(P.PERSONAL_DATA_READ, mutating=True),
     "/keyun.v1.Orders/CreateOrder": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),

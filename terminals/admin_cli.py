@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import os
+from collections.abc import Callable
 
 from keyun.v1 import accounts_pb2, common_pb2, staff_pb2
 
@@ -69,6 +70,13 @@ def add_verbs(verbs) -> None:
     p.add_argument("account_id")
     _common(p)
     p.set_defaults(run=_disable)
+
+    p = staff.add_parser(
+        "unlock", help="lift an account's lock-out after failed logins, at once (security administrator)"
+    )
+    p.add_argument("account_id")
+    _common(p)
+    p.set_defaults(run=_unlock)
 
     p = staff.add_parser("grant", help="set an account's roles and scope (security administrator)")
     p.add_argument("account_id")
@@ -163,13 +171,21 @@ def _list(args: argparse.Namespace) -> None:
         print(_account_line(account))
 
 
-def _disable(args: argparse.Namespace) -> None:
-    client = _client(args)
-    reply = client.call(
-        client.staff.DisableAccount,
-        staff_pb2.DisableAccountRequest(request_id=new_request_id(), account_id=args.account_id),
-    )
-    _show(args, reply.account)
+def _on_account(rpc: str, request_type: type) -> Callable[[argparse.Namespace], None]:
+    """A verb that sends one account id to a Staff RPC and shows the account it returns."""
+
+    def run(args: argparse.Namespace) -> None:
+        client = _client(args)
+        reply = client.call(
+            getattr(client.staff, rpc), request_type(request_id=new_request_id(), account_id=args.account_id)
+        )
+        _show(args, reply.account)
+
+    return run
+
+
+_disable = _on_account("DisableAccount", staff_pb2.DisableAccountRequest)
+_unlock = _on_account("UnlockAccount", staff_pb2.UnlockAccountRequest)
 
 
 def _grant(args: argparse.Namespace) -> None:

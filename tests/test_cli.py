@@ -163,6 +163,10 @@ def test_administrators_manage_staff_from_the_command_line(demo_server, tmp_path
     assert "total ¥" in wait_until(sell_as_wang, 30, "the granted role lets wang sell").stdout
     refused = keyun("counter", "sell", f"K105-{tomorrow}", "BD", "BJ", "--count", "1", *server, env=seller, ok=False)
     assert "PERMISSION_DENIED" in refused.stderr  # another station's sale
+    # Unlocking is the security administrator's (the lock-out itself: test_security.py).
+    assert "PERMISSION_DENIED" in as_admin("sysadmin", "staff", "unlock", created["account_id"], ok=False).stderr
+    unlocked = json.loads(as_admin("secadmin", "staff", "unlock", created["account_id"], "--json").stdout)
+    assert unlocked["account_id"] == created["account_id"]
     as_admin("sysadmin", "staff", "disable", created["account_id"])
     assert "ACCOUNT_DISABLED" in keyun("counter", "stations", *server, env=seller, ok=False).stderr
     as_admin("sysadmin", "logout")

@@ -309,6 +309,46 @@ def test_brute_force_is_slowed_then_locked_and_recorded(station):
     )
 
 
+def test_a_security_administrator_lifts_a_lock_out_at_once_and_it_is_audited(station):
+    target = KeyunClient(station.server.target, attempts=1)
+    target.call(
+        target.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="reg-unlock", phone="13700002222", password=STRONG),
+    )
+    for attempt in range(RULES_FOR_TESTS.max_failed_logins):
+        refused(lambda: target.login("13700002222", "wrong-Password-1"))
+        station.server.clock.advance(RULES_FOR_TESTS.backoff_ms(attempt + 1))
+    assert refused(lambda: target.login("13700002222", STRONG)).reason == "ACCOUNT_LOCKED"
+    account_id = next(
+        a.account_id
+        for a in station.client("sysadmin")
+        .call(station.client("sysadmin").staff.ListAccounts, staff_pb2.ListAccountsRequest(page_size=500))
+        .accounts
+        if a.login_name.endswith("2222")
+    )
+
+    def unlock(login: str, account: str, request_id: str):
+        client = station.client(login)
+        return client.call(
+            client.staff.UnlockAccount, staff_pb2.UnlockAccountRequest(request_id=request_id, account_id=account)
+        )
+
+    for login in ("sysadmin", "seller", "auditor"):  # only the security administrator may
+        assert refused(partial(unlock, login, account_id, f"unlock-by-{login}")).reason == "PERMISSION_DENIED"
+    assert refused(lambda: target.login("13700002222", STRONG)).reason == "ACCOUNT_LOCKED"  # still locked
+    assert refused(partial(unlock, "secadmin", "A999999", "unlock-nobody")).reason == "UNKNOWN_ACCOUNT"
+    assert unlock("secadmin", account_id, "unlock-1").account.account_id == account_id
+    target.login("13700002222", STRONG)  # at once: no lock-out left, no back-off either
+    assert unlock("secadmin", account_id, "unlock-2").account.account_id == account_id  # not locked: unchanged
+    auditor = station.client("auditor")
+    records = auditor.call(
+        audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
+        audit_pb2.ListRecordsRequest(action="keyun.v1.Staff/UnlockAccount", page_size=100),
+    ).records
+    outcomes = sorted(audit_outcome(r) for r in records if r.target == account_id)
+    assert outcomes == ["OK", "OK", "PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED"], outcomes
+
+
 def test_registration_refuses_weak_passwords_and_bad_phones_and_changes_nothing(station):
     client = KeyunClient(station.server.target, attempts=1)
     sysadmin = station.client("sysadmin")

@@ -140,3 +140,17 @@ class LookUpPassengerResponse(_message.Message):
     PASSENGER_FIELD_NUMBER: _ClassVar[int]
     passenger: _accounts_pb2.Passenger
     def __init__(self, passenger: _Optional[_Union[_accounts_pb2.Passenger, _Mapping]] = ...) -> None: ...
+
+class UnlockAccountRequest(_message.Message):
+    __slots__ = ("request_id", "account_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    account_id: str
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class UnlockAccountResponse(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: _accounts_pb2.Account
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ...) -> None: ...

@@ -65,6 +65,11 @@ class StaffStub:
                 request_serializer=keyun_dot_v1_dot_staff__pb2.LookUpPassengerRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_staff__pb2.LookUpPassengerResponse.FromString,
                 _registered_method=True)
+        self.UnlockAccount = channel.unary_unary(
+                '/keyun.v1.Staff/UnlockAccount',
+                request_serializer=keyun_dot_v1_dot_staff__pb2.UnlockAccountRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_staff__pb2.UnlockAccountResponse.FromString,
+                _registered_method=True)
 
 
 class StaffServicer:
@@ -113,6 +118,14 @@ class StaffServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UnlockAccount(self, request, context):
+        """Security administrators: lift an account's lock-out after failed logins, and forget those
+        failures, before the lock-out ends by itself.  An account not locked comes back unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StaffServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +158,11 @@ def add_StaffServicer_to_server(servicer, server):
                     servicer.LookUpPassenger,
                     request_deserializer=keyun_dot_v1_dot_staff__pb2.LookUpPassengerRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_staff__pb2.LookUpPassengerResponse.SerializeToString,
+            ),
+            'UnlockAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlockAccount,
+                    request_deserializer=keyun_dot_v1_dot_staff__pb2.UnlockAccountRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_staff__pb2.UnlockAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +328,33 @@ class Staff:
             '/keyun.v1.Staff/LookUpPassenger',
             keyun_dot_v1_dot_staff__pb2.LookUpPassengerRequest.SerializeToString,
             keyun_dot_v1_dot_staff__pb2.LookUpPassengerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlockAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Staff/UnlockAccount',
+            keyun_dot_v1_dot_staff__pb2.UnlockAccountRequest.SerializeToString,
+            keyun_dot_v1_dot_staff__pb2.UnlockAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,
