@@ -798,6 +798,14 @@ def _reserve_attempt(
     return (LoginAttemptReserved(command.account_id, command.attempt_id, now_ms),)
 
 
+def code_reused() -> Rejection:
+    return reject(
+        Reason.TOTP_CODE_REUSED,
+        "this TOTP code was used for a login already: wait for the next code of the authenticator app (every 30 s)",
+        field="totp_code",
+    )
+
+
 def login_refusal(account: Account, now_ms: int, rules: AccountRules) -> Rejection | None:
     """Whether the account may try to log in now at all (disabled, locked, backing off)."""
     return refusal_of(account.disabled, account.locked_until_ms, _retry_at(account, rules), now_ms)
@@ -833,7 +841,7 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
     if refusal is not None:
         return refusal  # its reservation stays, and goes stale as a failure
     if account.totp_cipher and command.totp_step <= account.totp_last_step:
-        return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")  # a replayed code
+        return code_reused()  # two logins with one code at once: the gateway checked each before the other's
     if command.session_id in state.sessions:
         return reject(Reason.REQUEST_ID_REUSED, "session id in use")
     return (

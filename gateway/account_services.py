@@ -436,6 +436,14 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
                     field="totp_code",
                 ),
             )
+        step = 0
+        if found.totp_cipher:
+            secret = desk.secrets.keyring.decrypt(found.totp_cipher, totp_context(account.login_name))
+            step = credentials.verify_totp(secret, request.totp_code, now) or 0
+            if 0 < step <= found.totp_last_step:
+                # A code of this account's that already logged in (a second login within 30 s): named, and not
+                # counted, since it is no guess.  Said before the password is checked, so it says nothing of it.
+                await abort(context, ac.code_reused())
         # The owner admits this check only while the failures counted plus the checks in flight
         # stay within the policy: parallel guesses get no more hashes than serial ones.  Its
         # refusals do not depend on the password, which nobody has looked at yet.
@@ -444,11 +452,8 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         ).attempt_id
         desk.count_password_check("known")
         password_ok = await desk.password_matches(found.password_hash, request.password)
-        step = 0
-        if password_ok and found.totp_cipher:
-            secret = desk.secrets.keyring.decrypt(found.totp_cipher, totp_context(account.login_name))
-            step = credentials.verify_totp(secret, request.totp_code, now) or 0
-            password_ok = step > found.totp_last_step
+        if found.totp_cipher:
+            password_ok = password_ok and step > found.totp_last_step
         if not password_ok:
             # Counted and recorded together by the owner, which adds the lock-out if this failure
             # locked the account.

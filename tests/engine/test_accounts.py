@@ -114,7 +114,7 @@ def test_a_totp_step_is_good_once(engine):
     admin = run(engine, ac.CreateAccount("r1", staff("root", ("system_admin",), totp=b"secret")))
     run(engine, ac.StartSession(admin.account_id, SID, RID, totp_step=100))
     assert (
-        reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.BAD_CREDENTIALS
+        reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.TOTP_CODE_REUSED
     )
     assert run(engine, ac.StartSession(admin.account_id, "v" * 20, RID, totp_step=101)).session_id == "v" * 20
 
