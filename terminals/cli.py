@@ -204,6 +204,20 @@ def run(args: argparse.Namespace) -> int:
     """Run a terminal verb.  Exit codes: 0 done; 1 refused, or the server not reached (what to do on
     stderr, or with --json the refusal as JSON on stdout); 2 a usage or TLS problem; 130 Ctrl-C;
     141 the reader of the output went away (`| head`), as for a command killed by SIGPIPE."""
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+        return code
+    except BrokenPipeError:
+        # Nothing more can be written, and Python's flush at exit would complain: point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print(f"\nkeyun {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     args.opened, args.resumed = [], []
     try:
         try:
@@ -213,19 +227,11 @@ def run(args: argparse.Namespace) -> int:
                 sessions.save(args.server, client.access_token, client.refresh_token)
         for client in args.opened:
             client.logout()
-        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
     except KeyunError as error:
         return advice.report(error, getattr(args, "server", ""), getattr(args, "json", False))
     except TlsError as error:
         print(f"keyun {args.verb}: TLS: {error}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        # Nothing more can be written, and Python's flush at exit would complain: point stdout at nothing.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except KeyboardInterrupt:
-        print(f"\nkeyun {args.verb}: interrupted", file=sys.stderr)
-        return 130
     return 0
 
 
