@@ -274,6 +274,20 @@ class LoginFailed(Value, Command):
     attempt_id: str = ""  # the reservation this failure settles ("" in logs written before them)
 
 
+class ReleaseLoginAttempt(Value, Command):
+    """A reserved check that ended in neither a failure nor a session: a login whose TOTP code another
+    login of the account used meanwhile (StartSession refused it, TOTP_CODE_REUSED).  Given back
+    uncounted, only if that step was used indeed."""
+
+    account_id: str
+    attempt_id: str
+    totp_step: int
+
+    def __post_init__(self) -> None:
+        check_account_id(self.account_id)
+        _session_id("attempt_id", self.attempt_id)
+
+
 class StartSession(Value, Command):
     """The gateway checked the password (and TOTP code); the owner re-checks lock and replay."""
 
@@ -495,6 +509,11 @@ class LoginFailureCounted(Value, Event):
     attempt_id: str = ""  # the reservation it settles
 
 
+class LoginAttemptReleased(Value, Event):
+    account_id: str
+    attempt_id: str
+
+
 class SessionStarted(Value, Event):
     account_id: str
     session_id: str
@@ -684,6 +703,13 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
             return _login_failed(state, account_id, now_ms, rules, attempt_id)
         case StartSession():
             return _start_session(state, command, now_ms)
+        case ReleaseLoginAttempt(account_id, attempt_id, totp_step):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            if attempt_id not in state.login_attempts or not account.totp_cipher or totp_step > account.totp_last_step:
+                return ()  # settled already, or no reused code: nothing to give back
+            return (LoginAttemptReleased(account_id, attempt_id),)
         case RenewSession(session_id, refresh_id, new_refresh_id):
             session = _live_session(state, session_id, now_ms, rules)
             if isinstance(session, Rejection):
@@ -950,6 +976,8 @@ def evolve(state: AccountsState, event: object) -> None:
             account.failed_logins, account.last_failed_ms = account.failed_logins + 1, at_ms
             if locked_until_ms:
                 account.locked_until_ms, account.failed_logins = locked_until_ms, 0
+        case LoginAttemptReleased(_, attempt_id):
+            _settle(state, attempt_id)
         case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms, attempt_id):
             _settle(state, attempt_id)
             account = state.accounts[account_id]

@@ -460,11 +460,18 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             note_audit(audit_outcome=Reason.BAD_CREDENTIALS.name)
             await desk.ask(context, ac.LoginFailed(account.account_id, attempt_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
-        session = await desk.ask(
-            context,
-            ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id),
-            audited=True,
-        )
+        try:
+            session = await desk.ask(
+                context,
+                ac.StartSession(
+                    account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id
+                ),
+                audited=True,
+            )
+        except Refused as refused:
+            if refused.rejection.reason is Reason.TOTP_CODE_REUSED:  # a login at the same time took the code
+                await desk.accounts.submit(ac.ReleaseLoginAttempt(account.account_id, attempt_id, step))
+            raise
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
             await desk.accounts.submit(
                 ac.RehashPassword(account.account_id, await desk.hash_password(request.password))
