@@ -48,7 +48,7 @@ ADVICE: dict[str, Callable[[KeyunError, str], str]] = {
     ),
     "ACCOUNT_LOCKED": lambda e, server: (
         f"too many failed logins: the account is locked until {_at(e, 'locked_until_ms')}; wait until then, or ask "
-        "the security administrator"
+        "the security administrator (keyun staff unlock ACCOUNT_ID)"
     ),
     "LOGIN_THROTTLED": lambda e, server: f"too soon after a failed login: try again at {_at(e, 'retry_at_ms')}",
     "TOO_MANY_LOGIN_ATTEMPTS": lambda e, server: (

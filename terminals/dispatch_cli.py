@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .cli import _client, _common, add_network_load
-from .flows import refusals_as_json, show, trip_line
+from .flows import show, trip_line
 
 
 def add_verbs(verbs) -> None:
@@ -15,9 +15,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("trip_id")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(
-        run=refusals_as_json(lambda a: show(a, t := _client(a).depart(a.trip_id, a.request_id), trip_line(t)))
-    )
+    p.set_defaults(run=lambda a: show(a, t := _client(a).depart(a.trip_id, a.request_id), trip_line(t)))
 
     p = dispatch.add_parser(
         "delay", help="put departure back: the total delay from the timetable (it only grows); refunds become free"
@@ -26,17 +24,12 @@ def add_verbs(verbs) -> None:
     p.add_argument("minutes", type=int, help="total delay in minutes, 1..1440")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(
-        run=refusals_as_json(lambda a: show(a, t := _client(a).delay(a.trip_id, a.minutes, a.request_id), trip_line(t)))
-    )
+    p.set_defaults(run=lambda a: show(a, t := _client(a).delay(a.trip_id, a.minutes, a.request_id), trip_line(t)))
 
     p = dispatch.add_parser("cancel", help="cancel a trip: no more sales or boarding; refunds are free")
     p.add_argument("trip_id")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(
-        run=refusals_as_json(lambda a: show(a, t := _client(a).cancel(a.trip_id, a.request_id), trip_line(t)))
-    )
+    p.set_defaults(run=lambda a: show(a, t := _client(a).cancel(a.trip_id, a.request_id), trip_line(t)))
 
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
-    p.set_defaults(run=refusals_as_json(p.get_default("run")))

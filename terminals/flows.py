@@ -4,15 +4,13 @@ reply as text or JSON, a plain table, refusals as JSON under --json, and the nam
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from keyun.v1 import common_pb2, orders_pb2
 
 from . import printing
-from .client import KeyunError
 
 PAY_METHODS = {
     "cash": orders_pb2.PAY_METHOD_CASH,
@@ -34,28 +32,6 @@ def name(enum, value: int) -> str:
     full = enum.Name(value)
     prefix = full[: len(enum.DESCRIPTOR.values[0].name) - len("UNSPECIFIED")]
     return full.removeprefix(prefix).lower().replace("_", " ")
-
-
-def refusals_as_json(run: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
-    """Under --json a refusal is printed as JSON on stdout too; `keyun`'s runner still reports it
-    (stderr, exit code 1)."""
-
-    @functools.wraps(run)
-    def wrapped(args: argparse.Namespace) -> None:
-        try:
-            run(args)
-        except KeyunError as error:
-            if args.json:
-                refusal = {
-                    "refused": error.reason or error.code.name,
-                    "status": error.code.name,
-                    "message": error.message,
-                    "facts": error.facts,
-                }
-                print(json.dumps(refusal, ensure_ascii=False, indent=2))
-            raise
-
-    return wrapped
 
 
 def show(args: argparse.Namespace, reply, text: str) -> None:

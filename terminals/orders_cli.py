@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
 from keyun.v1 import orders_pb2
@@ -12,7 +11,7 @@ from keyun.v1 import orders_pb2
 from . import printing
 from .cli import _client, _common, _seats
 from .client import KeyunError
-from .flows import PAY_METHODS, name, order_text, refusals_as_json, show, split, table
+from .flows import PAY_METHODS, name, order_text, show, split, table
 
 # Watching stops once the order has left PENDING_PAYMENT, or with --until-final at these.
 FINAL = {orders_pb2.ORDER_STATUS_CANCELLED, orders_pb2.ORDER_STATUS_REFUNDED, orders_pb2.ORDER_STATUS_CHANGED}
@@ -21,8 +20,8 @@ FINAL = {orders_pb2.ORDER_STATUS_CANCELLED, orders_pb2.ORDER_STATUS_REFUNDED, or
 def add_order_arguments(p: argparse.ArgumentParser, methods: tuple[str, ...], default: str) -> None:
     """A hold's seats and the order's payment method: shared by `order create` and `passenger pay`."""
     p.add_argument("trip_id", help="e.g. K103-20261126 (<schedule>-<YYYYMMDD>, as `keyun counter search` lists)")
-    p.add_argument("from_station")
-    p.add_argument("to_station")
+    p.add_argument("from_station", type=printing.station_code)
+    p.add_argument("to_station", type=printing.station_code)
     p.add_argument("--seats", type=_seats, default=(), help="seat numbers, e.g. 3,4")
     p.add_argument("--count", type=int, default=0, help="any N seats (default: one per --passengers, else 1)")
     p.add_argument(
@@ -59,19 +58,19 @@ def add_verbs(verbs) -> None:
     p = order.add_parser("create", help="hold seats and make an order to pay for them (cash by default)")
     add_order_arguments(p, tuple(PAY_METHODS), "cash")
     _common(p)
-    p.set_defaults(run=refusals_as_json(create_order))
+    p.set_defaults(run=create_order)
 
     p = order.add_parser("pay", help="the counter takes the order's money in cash (or by bank card) and tickets it")
     p.add_argument("order_id")
     p.add_argument("--card", metavar="TERMINAL_ID", help="paid by bank card on this POS terminal instead of cash")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_pay))
+    p.set_defaults(run=_pay)
 
     p = order.add_parser("show", help="an order: status, seats, tickets, payments and refunds")
     p.add_argument("order_id")
     _common(p)
-    p.set_defaults(run=refusals_as_json(lambda a: show(a, o := _client(a).order(a.order_id), order_text(o))))
+    p.set_defaults(run=lambda a: show(a, o := _client(a).order(a.order_id), order_text(o)))
 
     p = order.add_parser(
         "watch",
@@ -81,15 +80,13 @@ def add_verbs(verbs) -> None:
     p.add_argument("--until-final", action="store_true", help="keep watching until cancelled, refunded or changed")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (default 900)")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_watch))
+    p.set_defaults(run=_watch)
 
     p = order.add_parser("cancel", help="cancel an unpaid order; its seats go back on sale")
     p.add_argument("order_id")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(
-        run=refusals_as_json(lambda a: show(a, o := _client(a).cancel_order(a.order_id, a.request_id), order_text(o)))
-    )
+    p.set_defaults(run=lambda a: show(a, o := _client(a).cancel_order(a.order_id, a.request_id), order_text(o)))
 
     p = order.add_parser("refund", help="refund an order's tickets (all not refunded yet, or --tickets) to the payer")
     p.add_argument("order_id")
@@ -97,21 +94,19 @@ def add_verbs(verbs) -> None:
     p.add_argument("--request-id")
     _common(p)
     p.set_defaults(
-        run=refusals_as_json(
-            lambda a: show(a, o := _client(a).refund_order(a.order_id, a.tickets, a.request_id), order_text(o))
-        )
+        run=lambda a: show(a, o := _client(a).refund_order(a.order_id, a.tickets, a.request_id), order_text(o))
     )
 
     finance = verbs.add_parser("finance", help="finance: reconcile the providers' bills").add_subparsers(
         dest="action", required=True
     )
     p = finance.add_parser("reconcile", help="a provider's bill for a day against Keyun's payments and refunds")
-    p.add_argument("--date", default="", help="local date YYYY-MM-DD (default today)")
+    p.add_argument("--date", type=printing.station_date, default="today", help=f"the bill's day: {printing.DATE_HELP}")
     p.add_argument(
         "--method", choices=("wepay", "alipay", "card"), default="wepay", help="the provider (default wepay)"
     )
     _common(p)
-    p.set_defaults(run=refusals_as_json(_reconcile))
+    p.set_defaults(run=_reconcile)
 
 
 def _pay(args: argparse.Namespace) -> None:
@@ -129,8 +124,7 @@ def _watch(args: argparse.Namespace) -> None:
 
 
 def _reconcile(args: argparse.Namespace) -> None:
-    date = args.date or dt.datetime.now(printing.CHINA).date().isoformat()
-    report = _client(args).reconcile(date, PAY_METHODS[args.method])
+    report = _client(args).reconcile(args.date, PAY_METHODS[args.method])
     rows = [
         (
             name(orders_pb2.Discrepancy, line.discrepancy),
@@ -144,7 +138,7 @@ def _reconcile(args: argparse.Namespace) -> None:
     ]
     text = "\n".join(
         [
-            f"{args.method} {date}: {report.matched} matched, {len(rows)} differing",
+            f"{args.method} {args.date}: {report.matched} matched, {len(rows)} differing",
             f"paid      provider {printing.yuan(report.provider_paid_fen)}  keyun "
             f"{printing.yuan(report.keyun_paid_fen)}",
             f"refunded  provider {printing.yuan(report.provider_refunded_fen)}  keyun "

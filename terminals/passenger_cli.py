@@ -13,7 +13,7 @@ from keyun.v1 import common_pb2, orders_pb2
 from . import printing
 from .cli import DEFAULT_SERVER, _client, _common
 from .client import KeyunClient
-from .flows import DOCUMENTS, WALLETS, name, refusals_as_json, show, table
+from .flows import DOCUMENTS, WALLETS, name, show, table
 from .orders_cli import add_order_arguments, create_order
 
 
@@ -29,7 +29,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("--display-name", default="")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_register))
+    p.set_defaults(run=_register)
 
     frequent = passenger.add_parser(
         "passengers", help="the frequent passengers of your account (the people tickets are in the name of)"
@@ -41,19 +41,19 @@ def add_verbs(verbs) -> None:
     p.add_argument("--phone", default="")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_add))
+    p.set_defaults(run=_add)
     p = frequent.add_parser("list", help="your frequent passengers (documents masked)")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_list))
+    p.set_defaults(run=_list)
     p = frequent.add_parser("remove", help="remove a frequent passenger")
     p.add_argument("passenger_id")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_remove))
+    p.set_defaults(run=_remove)
 
     p = passenger.add_parser("orders", help="your orders, newest first")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_orders))
+    p.set_defaults(run=_orders)
 
     p = passenger.add_parser(
         "pay",
@@ -62,7 +62,7 @@ def add_verbs(verbs) -> None:
     )
     add_order_arguments(p, WALLETS, "wepay")
     _common(p)
-    p.set_defaults(run=refusals_as_json(_pay))
+    p.set_defaults(run=_pay)
 
 
 def _register(args: argparse.Namespace) -> None:

@@ -63,7 +63,7 @@ def test_a_passenger_registers_orders_and_the_counter_takes_cash_and_refunds(sta
     account = keyun("passenger", "register", PHONE, "--display-name", "旅客", "--json", user=None)
     assert account["account_id"] and account["login_name"].endswith(PHONE[-4:])
     again = keyun("passenger", "register", PHONE, "--json", user=None, ok=False)
-    assert again["refused"] and again["status"] != "OK"  # a refusal under --json is JSON on stdout
+    assert again["error"]["reason"] and again["error"]["code"] != "OK"  # a refusal under --json is JSON on stdout
 
     added = keyun("passenger", "passengers", "add", "张三", "E12345678", "--document", "passport", "--json", user=PHONE)
     listed = keyun("passenger", "passengers", "list", user=PHONE)
@@ -80,13 +80,13 @@ def test_a_passenger_registers_orders_and_the_counter_takes_cash_and_refunds(sta
     assert order_id in keyun("passenger", "orders", user=PHONE)
 
     refused = keyun("order", "refund", order_id, "--json", user=PHONE, ok=False)  # cash goes back at a counter
-    assert refused["refused"] == "ORDER_CLOSED"
+    assert refused["error"]["reason"] == "ORDER_CLOSED"
     refunded = keyun("order", "refund", order_id, "--json")
     assert refunded["status"] == "ORDER_STATUS_REFUNDED" and refunded["refunds"]
 
     keyun("order", "create", trip, "AAA", "BBB", "--seats", "5", "--request-id", "flows-1")
     reused = keyun("order", "create", trip, "AAA", "BBB", "--seats", "6", "--request-id", "flows-1", "--json", ok=False)
-    assert reused["refused"] == "REQUEST_ID_REUSED"
+    assert reused["error"]["reason"] == "REQUEST_ID_REUSED"
     assert keyun("order", "create", trip, "AAA", "BBB", "--seats", "6")  # the refused order's hold was released
     second = keyun("order", "create", trip, "AAA", "BBB", "--count", "2", "--json")["order"]
     cancelled = keyun("order", "cancel", second["order_id"])
@@ -127,9 +127,8 @@ def test_a_wallet_order_is_paid_on_the_sandbox_and_finance_reconciles_it(station
     assert report["provider_paid_fen"] == report["keyun_paid_fen"] and not report["discrepancies"]
     text = keyun("finance", "reconcile", "--method", "wepay")
     assert "matched" in text and "no differences" in text
-    assert keyun("finance", "reconcile", "--method", "card", "--json", user="seller", ok=False)["status"] == (
-        "PERMISSION_DENIED"
-    )
+    denied = keyun("finance", "reconcile", "--method", "card", "--json", user="seller", ok=False)
+    assert denied["error"]["reason"] == "PERMISSION_DENIED"
 
 
 def test_dispatch_delays_cancels_departs_and_loads(station, keyun, tmp_path):
@@ -139,7 +138,7 @@ def test_dispatch_delays_cancels_departs_and_loads(station, keyun, tmp_path):
     assert delayed["trip_id"] == later
     assert "cancelled" in keyun("dispatch", "cancel", later)
     early = keyun("dispatch", "depart", schedule_trip(master, "F4", dt.timedelta(days=1)), "--json", ok=False)
-    assert early["refused"] == "NOT_YET_BOARDING"
+    assert early["error"]["reason"] == "NOT_YET_BOARDING"
     soon = schedule_trip(master, "F5", dt.timedelta(minutes=10))
     assert "departed" in keyun("dispatch", "depart", soon)
 
