@@ -246,6 +246,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"keyun serve: {error}", file=sys.stderr)
         return 2
+    try:
+        install_event_loop_policy()
+    except ValueError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     if not args.gateway_only and (busy := port_in_use(args.host, args.port)):
         print(f"keyun serve: {busy}", file=sys.stderr)
         return 2
@@ -256,11 +261,6 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if (status := _resolve_tls(args)) != 0:
         return status
-    try:
-        install_event_loop_policy()
-    except ValueError as error:
-        print(f"keyun serve: {error}", file=sys.stderr)
-        return 2
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -284,6 +284,7 @@ def port_in_use(host: str, port: int) -> str:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
         return f"cannot listen on {host}: {error.strerror}"
+    failures = []
     for family, kind, protocol, _, address in addresses:
         with socket.socket(family, kind, protocol) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT is no obstacle
@@ -292,8 +293,9 @@ def port_in_use(host: str, port: int) -> str:
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
                     return f"port {port} on {host} is in use (another keyun serve?): stop it, or choose another --port"
-                return f"cannot listen on port {port} of {host}: {error.strerror}"
-    return ""
+                failures.append(error)
+    # grpc serves when it can bind one of the addresses (localhost without IPv6, say).
+    return f"cannot listen on port {port} of {host}: {failures[0].strerror}" if len(failures) == len(addresses) else ""
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -312,7 +314,7 @@ async def _serve_with(args: argparse.Namespace) -> None:
     key_dir = args.key_dir or default_key_dir(args.data_dir)
     try:
         start_ray(key_dir, args.ray_address)
-    except RayExposed as error:
+    except (KeyringError, RayExposed) as error:
         raise StartFailed(error) from None
     try:
         server = create_server(
