@@ -117,6 +117,11 @@ def test_restore_prints_the_serve_line_with_the_keys_and_serve_refuses_the_data_
     wrong = keyun("serve", "--data-dir", str(restored), "--port", "0", "--key-dir", str(other), ok=None)
     one_line_refusal(wrong, "are not the ones", "--key-dir")
     assert not (tmp_path / "restored-keys").exists()
+    # Restored with other keys named: it says so before the line.
+    elsewhere = tmp_path / "elsewhere"
+    told = keyun("restore", "--from", str(tmp_path / "backup"), "--data-dir", str(elsewhere), "--key-dir", str(other))
+    assert f"first: the keys in {other} are not the ones this backup is encrypted with" in told.stdout
+    assert told.stdout.splitlines()[-1].endswith(f"--key-dir {other}")
 
     # The line as printed serves the backup: its administrators, no new setup.
     again = Started(*serve_line[1:], "--port", "0", ready="keyun listening on ")
@@ -129,6 +134,15 @@ def test_restore_prints_the_serve_line_with_the_keys_and_serve_refuses_the_data_
         assert "logged in as sys" in login.stdout
     finally:
         again.stop()
+
+
+def test_data_of_an_earlier_keyun_without_keys_is_refused_too(tmp_path):
+    data_dir = tmp_path / "data"
+    (data_dir / "accounts").mkdir(parents=True)  # an owner stored something; keyun.json records no keys
+    (data_dir / "keyun.json").write_text(json.dumps({"format": 2, "shards": 1}))
+    result = keyun("serve", "--data-dir", str(data_dir), "--port", "0", ok=None)
+    one_line_refusal(result, "holds encrypted data", str(tmp_path / "data-keys"), "--key-dir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 def test_a_field_under_a_key_the_station_lacks_is_a_clear_status(ray_session, tmp_path):
