@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import os
+import socket
 import sys
 import tomllib
 from pathlib import Path
@@ -29,12 +31,12 @@ from keyun.gateway.owners import ShardCountMismatch
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli, layout
-from keyun.persistence.keyring import KeyringError, refuse_inside
+from keyun.persistence.keyring import KeyringError
 from keyun.sandboxes.payments import server as sandbox
 from keyun.terminals import admin_cli, dispatch_cli, orders_cli, passenger_cli
 from keyun.terminals import cli as terminal_cli
 
-from .server import create_server, default_key_dir
+from .server import check_keys, create_server, default_key_dir
 
 log = logging.getLogger("keyun")
 
@@ -245,29 +247,75 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"keyun serve: {error}", file=sys.stderr)
         return 2
-    if (status := _resolve_tls(args)) != 0:
-        return status
     try:
         install_event_loop_policy()
     except ValueError as error:
         print(f"keyun serve: {error}", file=sys.stderr)
         return 2
+    if not args.gateway_only and (busy := port_in_use(args.host, args.port)):
+        print(f"keyun serve: {busy}", file=sys.stderr)
+        return 2
+    try:  # before anything is made (keys, the Ray token, TLS certificates, the data directory)
+        check_keys(args.data_dir, args.key_dir or default_key_dir(args.data_dir))
+    except KeyringError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
+    if (status := _resolve_tls(args)) != 0:
+        return status
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
         pass
+    except StartFailed as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
+class StartFailed(Exception):
+    """The server cannot start, for a reason its operator can fix (said in one line, no traceback)."""
+
+
+def port_in_use(host: str, port: int) -> str:
+    """Why `keyun serve` cannot listen on host:port ("" if it can): checked before anything starts,
+    so a second `make run` fails at once and leaves nothing behind."""
+    if port == 0:
+        return ""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return f"cannot listen on {host}: {error.strerror}"
+    failures = []
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT is no obstacle
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return f"port {port} on {host} is in use (another keyun serve?): stop it, or choose another --port"
+                failures.append(error)
+    # grpc serves when it can bind one of the addresses (localhost without IPv6, say).
+    return f"cannot listen on port {port} of {host}: {failures[0].strerror}" if len(failures) == len(addresses) else ""
+
+
 async def _serve(args: argparse.Namespace) -> None:
+    pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
+    try:
+        await _serve_with(args)
+    finally:  # also when the start fails: never leave the sandbox running on its own
+        if pay_process is not None and pay_process.returncode is None:
+            pay_process.terminate()
+            await pay_process.wait()
+
+
+async def _serve_with(args: argparse.Namespace) -> None:
     log.info("starting Ray (%s)", args.ray_address or "embedded, on loopback")
     key_dir = args.key_dir or default_key_dir(args.data_dir)
     try:
-        refuse_inside(key_dir, args.data_dir)  # before the embedded Ray's token is written there
         start_ray(key_dir, args.ray_address)
     except (KeyringError, RayExposed) as error:
-        raise SystemExit(f"keyun serve: {error}") from None
-    pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
+        raise StartFailed(error) from None
     try:
         server = create_server(
             "keyun",
@@ -286,7 +334,7 @@ async def _serve(args: argparse.Namespace) -> None:
             connection_limits=args.connection_limits,
         )
     except (layout.DataDirError, KeyringError) as error:
-        raise SystemExit(f"keyun serve: {error}") from None
+        raise StartFailed(error) from None
     server.notify_port, server.notify_url = args.notify_port, args.notify_url
     server.receive_notifications = not args.gateway_only
     try:
@@ -294,7 +342,10 @@ async def _serve(args: argparse.Namespace) -> None:
             args.host, args.port, reuse_port=args.workers > 1 or args.gateway_only, primary=not args.gateway_only
         )
     except ShardCountMismatch as error:
-        raise SystemExit(f"keyun serve: {error}") from None
+        raise StartFailed(error) from None
+    except RuntimeError as error:  # grpc's "Failed to bind": the port was taken while Ray started
+        await server.stop()
+        raise StartFailed(port_in_use(args.host, args.port) or error) from None
     if server.setup_token:
         # Printed once, to the terminal that started the server, never to the log.
         print(
@@ -313,28 +364,26 @@ async def _serve(args: argparse.Namespace) -> None:
     gc.freeze()
     gc.set_threshold(*GATEWAY_GC_THRESHOLDS)
     observe_collections(server.metrics.gc_seconds)
+    stop = asyncio.Event()
+    on_stop_signals(asyncio.get_running_loop(), stop.set)  # before the line: a script may stop it right after
     # Tests and scripts read this line to find the port when started with --port 0.
     print(
         f"keyun listening on {args.host}:{port}" + (f" ({args.workers} gateway processes)" if workers else ""),
         flush=True,
     )
-    stop = asyncio.Event()
-    on_stop_signals(asyncio.get_running_loop(), stop.set)
     await stop.wait()
     log.info("stopping")
     for worker in workers:
         worker.terminate()
     await asyncio.gather(*(worker.wait() for worker in workers))
     await server.stop()
-    if pay_process is not None:
-        pay_process.terminate()
-        await pay_process.wait()
 
 
 async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Process:
     """`keyun sandbox-pay` as a child process, its keys beside the data directory; payments go
     through it.  Waits until it listens."""
     keys_dir = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-pay"
+    # --port 0: its first start picks a free one, later starts keep it, so earlier pay links work.
     command = [
         sys.executable,
         "-m",
@@ -349,7 +398,8 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
     if not line.startswith("sandbox-pay listening on "):
-        raise SystemExit(f"keyun serve: the payment sandbox did not start ({line!r})")
+        await process.wait()
+        raise StartFailed("the payment sandbox did not start (its error is above)")
     args.payments_dir = keys_dir
     log.warning(
         "payments through the sandbox at %s (no real money); pay pages are listed at its address",

@@ -16,23 +16,48 @@ from keyun.gateway.server import KeyunServer
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.gateway.tls import TlsConfig
 from keyun.persistence import layout
-from keyun.persistence.keyring import MANIFEST, Keyring, refuse_inside
+from keyun.persistence.keyring import MANIFEST, Keyring, KeyringError, refuse_inside
+from keyun.persistence.layout import default_key_dir
 
 log = logging.getLogger("keyun.gateway")
 
+__all__ = ["check_keys", "create_server", "default_key_dir", "open_keyring"]
 
-def default_key_dir(data_dir: Path) -> Path:
-    """Beside the data directory, never inside it: a copied data dir or backup reveals nothing."""
-    data_dir = data_dir.resolve()
-    return data_dir.parent / f"{data_dir.name}-keys"
+
+def check_keys(data_dir: Path, key_dir: Path) -> Keyring | None:
+    """The keyring in `key_dir` if the data directory may use it (None: there is none yet, and the
+    data directory holds nothing encrypted, so new keys may be made).  KeyringError, naming the fix,
+    for a data directory that holds data without its keys: new keys would make every account,
+    password check and personal field of it unusable."""
+    refuse_inside(key_dir, data_dir)
+    recorded = layout.recorded_keys(data_dir)
+    if not (key_dir / MANIFEST).exists():
+        if recorded is None and not layout.holds_data(data_dir):
+            return None
+        made_with = f" (they were in {recorded['dir']})" if recorded else ""
+        raise KeyringError(
+            f"{data_dir} holds encrypted data but {key_dir} has no keys: start with --key-dir and the key directory "
+            f"this data was made with{made_with}, or restore that directory from your key backup first"
+        )
+    keyring = Keyring.open(key_dir)
+    if recorded is not None and keyring.verify_key_fingerprint() != recorded["fingerprint"]:
+        raise KeyringError(
+            f"the keys in {key_dir} are not the ones {data_dir} is encrypted with: start with --key-dir and the key "
+            f"directory this data was made with (they were in {recorded['dir']})"
+        )
+    return keyring
 
 
 def open_keyring(key_dir: Path, data_dir: Path) -> Keyring:
-    refuse_inside(key_dir, data_dir)
-    if (key_dir / MANIFEST).exists():
-        return Keyring.open(key_dir)
-    log.warning("no keys in %s: creating the station's keys there; back them up apart from the data directory", key_dir)
-    return Keyring.init(key_dir)
+    """The data directory's keys (made on its first start), recorded in its keyun.json from then on."""
+    keyring = check_keys(data_dir, key_dir)
+    if keyring is None:
+        log.warning(
+            "no keys in %s: creating the station's keys there; back them up apart from the data directory", key_dir
+        )
+        keyring = Keyring.init(key_dir)
+    layout.record_keys(data_dir, keyring.verify_key_fingerprint(), key_dir)
+    return keyring
 
 
 def create_server(
@@ -57,7 +82,8 @@ def create_server(
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
-    live in `key_dir` (default: beside the data directory), created on first use."""
+    live in `key_dir` (default: beside the data directory), created on first use; a data directory
+    holding data without its keys is refused (check_keys)."""
     layout.prepare(data_dir, shards)
     keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
     metrics = GatewayMetrics()

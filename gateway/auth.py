@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import grpc
 
 from keyun.common.clock import SYSTEM_CLOCK, Clock
+from keyun.common.keys import KeysUnusable
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
 from keyun.engine.audit import (
@@ -457,6 +458,16 @@ async def refuse_escaped(context: grpc.aio.ServicerContext, error: Exception) ->
         await abort(context, error.rejection)
     if isinstance(error, PASSED_ON):
         raise error
+    if isinstance(error, KeysUnusable):  # the station's operator can fix it: say so, without a traceback
+        log.error("a call needed keys the station lacks: %s", error)
+        await abort_unavailable(
+            context,
+            grpc.StatusCode.INTERNAL,
+            "KEYS_UNUSABLE",
+            "the server cannot decrypt stored data with its keys; its operator must start it with the key directory "
+            "this data was made with (--key-dir; the server log names the key)",
+            None,
+        )
     log.error("a handler failed", exc_info=error)
     await abort_unavailable(
         context, grpc.StatusCode.INTERNAL, "INTERNAL_ERROR", "internal error; it has been logged", None

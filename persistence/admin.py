@@ -32,7 +32,17 @@ from keyun.engine.state import TicketStatus, Trip, state_of
 
 from . import legacy
 from .audit_store import AuditStore, is_audit_directory
-from .layout import MANIFEST, DataDirError, check_format, read_manifest, shard_directories
+from .keyring import MANIFEST as KEYRING_MANIFEST
+from .keyring import Keyring, KeyringError
+from .layout import (
+    MANIFEST,
+    DataDirError,
+    check_format,
+    default_key_dir,
+    read_manifest,
+    recorded_keys,
+    shard_directories,
+)
 from .lock import is_locked
 from .progress import Progress
 from .small_store import SmallStore, backup_small_owner, snapshot_position
@@ -175,6 +185,25 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
     if summary.get("audit"):
         _verify_restored_audit(data_dir, summary["audit"])
     return reports
+
+
+def restored_key_dir(source: Path, data_dir: Path, key_dir: Path | None = None) -> tuple[Path, str]:
+    """The key directory a restored data directory starts with (`key_dir`, else where the backed-up
+    station had its keys), and what to do first if the keys it is encrypted with are not there ("")."""
+    recorded = recorded_keys(data_dir)
+    if key_dir is None:
+        backed_up = json.loads((source / BACKUP_MANIFEST).read_text(encoding="utf-8"))["source"]
+        key_dir = Path(recorded["dir"]) if recorded else default_key_dir(Path(backed_up))
+    if not (key_dir / KEYRING_MANIFEST).exists():
+        return (
+            key_dir,
+            f"{key_dir} holds no keys: copy the backed-up station's key directory there from your key backup",
+        )
+    try:
+        same = recorded is None or Keyring.open(key_dir).verify_key_fingerprint() == recorded["fingerprint"]
+    except KeyringError as error:
+        return key_dir, str(error)
+    return key_dir, "" if same else f"the keys in {key_dir} are not the ones this backup is encrypted with"
 
 
 def _recover_accounts(directory: Path) -> int:

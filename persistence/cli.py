@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,11 @@ def add_verbs(verbs) -> None:
     p = verbs.add_parser("restore", help="check a backup and restore it into a new data directory")
     p.add_argument("--from", dest="source", type=Path, required=True, help="a directory made by keyun backup")
     p.add_argument("--data-dir", type=Path, required=True, help="a new or empty directory")
+    p.add_argument(
+        "--key-dir",
+        type=Path,
+        help="where the backed-up station's keys are on this host (default: where that station had them)",
+    )
     p.set_defaults(run=_restore)
 
     p = verbs.add_parser(
@@ -117,10 +123,21 @@ def _restore(args) -> None:
     trips = sum(r["trips"] for r in reports)
     audit = admin.audit_status(args.data_dir)
     verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
-    print(
-        f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}; start it with keyun serve "
-        f"--data-dir {args.data_dir} --shards {len(reports)}"
-    )
+    key_dir, missing = admin.restored_key_dir(args.source, args.data_dir, args.key_dir)
+    print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}")
+    if missing:
+        print(f"first: {missing}")
+    serve = [
+        "keyun",
+        "serve",
+        "--data-dir",
+        str(args.data_dir),
+        "--shards",
+        str(len(reports)),
+        "--key-dir",
+        str(key_dir),
+    ]
+    print(f"start it with its keys:\n    {shlex.join(serve)}")
 
 
 def _upgrade(args) -> None:

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keyun.common.files import write_atomically
+from keyun.common.keys import KeysUnusable
 from keyun.common.platform import FILE_MODES
 
 from .lock import DirectoryLock
@@ -86,7 +87,7 @@ KEY_ID = re.compile(r"k[1-9][0-9]{0,5}")
 ROTATE_LOCK_WAIT_S = 10.0
 
 
-class KeyringError(Exception):
+class KeyringError(KeysUnusable):
     """The key directory is missing, damaged or misused, or a blob does not decrypt.  Messages
     name files and key ids, never key bytes or plaintext."""
 

@@ -146,7 +146,7 @@ def test_bad_limits_and_a_readable_ray_token_are_refused_before_anything_starts(
         timeout=120,
         env=env,
     )
-    assert refused.returncode == 1 and "chmod 600" in refused.stderr and RAY_TOKEN_FILE in refused.stderr, (
+    assert refused.returncode == 2 and "chmod 600" in refused.stderr and RAY_TOKEN_FILE in refused.stderr, (
         refused.stderr
     )
     assert not data_dir.exists()

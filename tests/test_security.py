@@ -769,6 +769,7 @@ def test_display_names_stored_as_text_by_an_earlier_version_still_load_and_are_e
 
     old_name = "上官旧名"
     prepare(tmp_path / "data", 1)
+    Keyring.init(tmp_path / "data-keys")  # made by the earlier version's first start, as every start did
     engine, store = ac.AccountsEngine(), SmallStore(tmp_path / "data" / "accounts")
     store.recover(engine)
     password_hash = credentials.PasswordHasher(credentials.FAST_TEST_PARAMS).hash_password(STRONG)

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import base64
 import csv
+import errno
 import hashlib
 import html
 import io
@@ -100,6 +101,7 @@ from keyun.common.payments_wire.keys import (
 from keyun.common.platform import on_stop_signals
 
 DEFAULT_PORT = 8090
+PORT_FILE = "port.json"  # the port of the first start, kept for the next ones
 DEFAULT_KEYS_DIR = Path("sandbox-pay-keys")
 # Notification tries and the wait before each: 5 tries over about 3 s.  Real wallets retry for a
 # day (WeChat Pay 15 times over 24 h); the sandbox compresses that so tests see retries and give-ups.
@@ -1268,7 +1270,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address to listen on (default 127.0.0.1; the control API has no authentication)",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on, 0 for any free one (default {DEFAULT_PORT})"
+        "--port",
+        type=int,
+        help=f"port to listen on (default: the one of its first start, kept in KEYS_DIR/{PORT_FILE} so earlier pay "
+        f"links keep working; {DEFAULT_PORT} at the first start); 0: any free one at the first start, kept after",
     )
     parser.add_argument(
         "--keys-dir",
@@ -1299,6 +1304,9 @@ def run(args: argparse.Namespace) -> int:
     except (KeysError, StateFileError) as error:
         print(f"keyun sandbox-pay: {error}", file=sys.stderr)
         return 1
+    except PortInUse as error:
+        print(f"keyun sandbox-pay: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"keyun sandbox-pay: {error.strerror or error}", file=sys.stderr)
         return 1
@@ -1307,12 +1315,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class PortInUse(Exception):
+    pass
+
+
+def kept_port(keys_dir: Path) -> int | None:
+    """The port an earlier start listened on (its pay links name it), if any."""
+    try:
+        port = json.loads((keys_dir / PORT_FILE).read_text(encoding="utf-8"))["port"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return port if isinstance(port, int) and 0 < port < 65536 else None
+
+
 async def _serve(args: argparse.Namespace) -> None:
     sandbox = Sandbox(args.keys_dir, args.state)
-    port = await sandbox.start(args.host, args.port, args.public_url)
-    print(f"sandbox-pay listening on {args.host}:{port}", flush=True)
+    kept = kept_port(args.keys_dir)
+    port = args.port or kept or (DEFAULT_PORT if args.port is None else 0)
+    try:
+        port = await sandbox.start(args.host, port, args.public_url)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        await sandbox.stop()
+        kept_note = f" (kept in {args.keys_dir / PORT_FILE}, so earlier pay links keep working)" if port == kept else ""
+        raise PortInUse(
+            f"port {port} on {args.host}{kept_note} is in use (another keyun sandbox-pay?): stop it, or give --port"
+        ) from None
+    if port != kept:
+        write_private(args.keys_dir / PORT_FILE, json.dumps({"port": port}).encode())
     stop = asyncio.Event()
-    on_stop_signals(asyncio.get_running_loop(), stop.set)
+    on_stop_signals(asyncio.get_running_loop(), stop.set)  # before the line: a script may stop it right after
+    print(f"sandbox-pay listening on {args.host}:{port}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -156,7 +156,7 @@ def test_the_verb_parses_like_the_other_keyun_verbs(capsys):
         "s.json",
     )
     defaults = parser.parse_args(["sandbox-pay"])
-    assert (defaults.port, defaults.state) == (sandbox_cli.DEFAULT_PORT, None)
+    assert (defaults.port, defaults.state) == (None, None)  # the kept port, else DEFAULT_PORT
     with pytest.raises(SystemExit) as done:
         parser.parse_args(["sandbox-pay", "--help"])
     assert done.value.code == 0
