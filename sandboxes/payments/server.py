@@ -320,6 +320,7 @@ class Sandbox:
         add.add_get("/alipay/bill/{token}", self.alipay_bill_file)
         add.add_post(BACK_PATH, self.card_back)
         add.add_get("/", self.index_page)
+        add.add_post("/demo", self.demo_payment)
         add.add_get("/pay/{provider}/{order}", self.pay_page)
         add.add_post("/pay/{provider}/{order}", self.pay_page_submit)
         add.add_post("/sandbox/pay", self.control_pay)
@@ -1041,6 +1042,8 @@ class Sandbox:
         self.ledger.save()
 
     async def notify_chain(self, payment: Payment, duplicates: int, delay_ms: int, tamper: str | None) -> None:
+        if not payment.notify_url:
+            return  # a demo payment started on the home page: no merchant to tell
         await asyncio.sleep(delay_ms / 1000)
         await self.deliver(payment, "first", tamper)
         for _ in range(duplicates):
@@ -1185,10 +1188,34 @@ class Sandbox:
             for p in list(self.ledger.payments.values())[-100:]
             if p.provider in WALLET_NAMES
         )
+        demo = (
+            "<form method='post' action='/demo'><p>Try paying without Keyun: "
+            "<select name='provider'><option>wepay</option><option>alipay</option></select> "
+            "¥<input name='yuan' value='1.00' size='6'> "
+            "<button type='submit'>Start a demo payment</button></p></form>"
+            "<p>Keyun's own payments appear below when a passenger orders with a wallet "
+            "(<code>keyun passenger pay</code>).</p>"
+        )
         return _page(
             "keyun sandbox-pay",
-            f"<table><tr><th>provider</th><th>order</th><th>amount</th><th>state</th></tr>{rows}</table>",
+            demo + f"<table><tr><th>provider</th><th>order</th><th>amount</th><th>state</th></tr>{rows}</table>",
         )
+
+    async def demo_payment(self, request: web.Request) -> web.Response:
+        """A payment of the home page's own, with nobody to notify: to see the pay page and its QR
+        code before Keyun asks for one."""
+        form = await request.post()
+        provider = str(form.get("provider", "wepay"))
+        try:
+            if provider not in WALLET_NAMES:
+                raise SandboxError(400, "PARAM_ERROR", f"{provider!r} is not a wallet")
+            amount_fen = yuan_to_fen(str(form.get("yuan", "1.00")))
+            order_no = f"DEMO{secrets.token_hex(6)}"
+            self.create(provider, order_no, amount_fen, "demo payment", "", self.now_ms() + DEMO_PAYMENT_MS)
+        except (SandboxError, ValueError) as error:
+            message = error.message if isinstance(error, SandboxError) else str(error)
+            return _page("No demo payment", f"<p>{html.escape(message)}</p>", status=400)
+        raise web.HTTPSeeOther(f"/pay/{provider}/{order_no}")
 
     async def pay_page(self, request: web.Request) -> web.Response:
         provider, order_no = request.match_info["provider"], request.match_info["order"]
@@ -1218,6 +1245,10 @@ class Sandbox:
         except SandboxError as error:
             return _page("Not paid", f"<p>{html.escape(error.message)}</p>", status=error.status)
         return _page("Paid", "<p>Paid. The sandbox is telling the merchant now.</p>")
+
+
+# How long a demo payment from the home page may be paid.
+DEMO_PAYMENT_MS = 15 * 60 * 1000
 
 
 def qr_block(text: str) -> str:

@@ -6,6 +6,7 @@ import argparse
 import json
 import stat
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -210,5 +211,32 @@ def test_an_outage_fails_the_next_calls_of_one_provider_only(sandbox):
                 {"provider": "alipay", "calls": 0},
             )
             assert (await r.alipay.query(number)).state == "NOTPAY"  # ended early
+
+    run(scenario())
+
+
+def test_the_home_page_starts_a_demo_payment_that_tells_nobody(sandbox):
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{sandbox.base_url}/") as home:
+                assert "Start a demo payment" in await home.text()
+            form = {"provider": "alipay", "yuan": "2.50"}
+            async with session.post(f"{sandbox.base_url}/demo", data=form, allow_redirects=False) as started:
+                assert started.status == 303
+                pay_path = started.headers["Location"]
+            provider, number = pay_path.split("/")[2:4]
+            assert provider == "alipay" and number.startswith("DEMO")
+            async with session.get(f"{sandbox.base_url}{pay_path}") as page:
+                assert "¥2.50" in await page.text()
+            async with session.post(f"{sandbox.base_url}{pay_path}") as paid:
+                assert "Paid" in await paid.text()
+            async with session.get(
+                f"{sandbox.base_url}/sandbox/payments", params={"merchant_order_no": number}
+            ) as listed:
+                (payment,) = (await listed.json())["payments"]
+            assert (payment["state"], payment["notify_url"], payment["deliveries"]) == (PAID, "", [])
+            for bad in ({"provider": "card", "yuan": "1.00"}, {"provider": "wepay", "yuan": "-1"}):
+                async with session.post(f"{sandbox.base_url}/demo", data=bad, allow_redirects=False) as refused:
+                    assert refused.status == 400
 
     run(scenario())
