@@ -274,6 +274,20 @@ class LoginFailed(Value, Command):
     attempt_id: str = ""  # the reservation this failure settles ("" in logs written before them)
 
 
+class ReleaseLoginAttempt(Value, Command):
+    """A reserved check that ended in neither a failure nor a session: a login whose TOTP code another
+    login of the account used meanwhile (StartSession refused it, TOTP_CODE_REUSED).  Given back
+    uncounted, only if that step was used indeed."""
+
+    account_id: str
+    attempt_id: str
+    totp_step: int
+
+    def __post_init__(self) -> None:
+        check_account_id(self.account_id)
+        _session_id("attempt_id", self.attempt_id)
+
+
 class StartSession(Value, Command):
     """The gateway checked the password (and TOTP code); the owner re-checks lock and replay."""
 
@@ -506,6 +520,11 @@ class LoginFailureCounted(Value, Event):
     attempt_id: str = ""  # the reservation it settles
 
 
+class LoginAttemptReleased(Value, Event):
+    account_id: str
+    attempt_id: str
+
+
 class SessionStarted(Value, Event):
     account_id: str
     session_id: str
@@ -699,6 +718,13 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
             return _login_failed(state, account_id, now_ms, rules, attempt_id)
         case StartSession():
             return _start_session(state, command, now_ms)
+        case ReleaseLoginAttempt(account_id, attempt_id, totp_step):
+            account = _find(state, account_id)
+            if isinstance(account, Rejection):
+                return account
+            if attempt_id not in state.login_attempts or not account.totp_cipher or totp_step > account.totp_last_step:
+                return ()  # settled already, or no reused code: nothing to give back
+            return (LoginAttemptReleased(account_id, attempt_id),)
         case RenewSession(session_id, refresh_id, new_refresh_id):
             session = _live_session(state, session_id, now_ms, rules)
             if isinstance(session, Rejection):
@@ -819,6 +845,14 @@ def _reserve_attempt(
     return (LoginAttemptReserved(command.account_id, command.attempt_id, now_ms),)
 
 
+def code_reused() -> Rejection:
+    return reject(
+        Reason.TOTP_CODE_REUSED,
+        "this TOTP code was used for a login already: wait for the next code of the authenticator app (every 30 s)",
+        field="totp_code",
+    )
+
+
 def login_refusal(account: Account, now_ms: int, rules: AccountRules) -> Rejection | None:
     """Whether the account may try to log in now at all (disabled, locked, backing off)."""
     return refusal_of(account.disabled, account.locked_until_ms, _retry_at(account, rules), now_ms)
@@ -854,7 +888,7 @@ def _start_session(state: AccountsState, command: StartSession, now_ms: int) -> 
     if refusal is not None:
         return refusal  # its reservation stays, and goes stale as a failure
     if account.totp_cipher and command.totp_step <= account.totp_last_step:
-        return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")  # a replayed code
+        return code_reused()  # two logins with one code at once: the gateway checked each before the other's
     if command.session_id in state.sessions:
         return reject(Reason.REQUEST_ID_REUSED, "session id in use")
     return (
@@ -963,6 +997,8 @@ def evolve(state: AccountsState, event: object) -> None:
             account.failed_logins, account.last_failed_ms = account.failed_logins + 1, at_ms
             if locked_until_ms:
                 account.locked_until_ms, account.failed_logins = locked_until_ms, 0
+        case LoginAttemptReleased(_, attempt_id):
+            _settle(state, attempt_id)
         case SessionStarted(account_id, session_id, refresh_id, totp_step, at_ms, attempt_id):
             _settle(state, attempt_id)
             account = state.accounts[account_id]

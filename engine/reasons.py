@@ -78,6 +78,7 @@ class Reason(IntEnum):
     TOO_MANY_LOGIN_ATTEMPTS = 4017  # every password check the policy allows is already in flight or spent
     LOGIN_ATTEMPT_EXPIRED = 4018  # the password check took so long that its reservation was counted as a failure
     CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
+    TOTP_CODE_REUSED = 4021  # the right TOTP code, used for a login already: wait for the next one (not a failure)
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

@@ -436,6 +436,14 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
                     field="totp_code",
                 ),
             )
+        step = 0
+        if found.totp_cipher:
+            secret = desk.secrets.keyring.decrypt(found.totp_cipher, totp_context(account.login_name))
+            step = credentials.verify_totp(secret, request.totp_code, now) or 0
+            if 0 < step <= found.totp_last_step:
+                # A code of this account's that already logged in (a second login within 30 s): named, and not
+                # counted, since it is no guess.  Said before the password is checked, so it says nothing of it.
+                await abort(context, ac.code_reused())
         # The owner admits this check only while the failures counted plus the checks in flight
         # stay within the policy: parallel guesses get no more hashes than serial ones.  Its
         # refusals do not depend on the password, which nobody has looked at yet.
@@ -444,22 +452,26 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         ).attempt_id
         desk.count_password_check("known")
         password_ok = await desk.password_matches(found.password_hash, request.password)
-        step = 0
-        if password_ok and found.totp_cipher:
-            secret = desk.secrets.keyring.decrypt(found.totp_cipher, totp_context(account.login_name))
-            step = credentials.verify_totp(secret, request.totp_code, now) or 0
-            password_ok = step > found.totp_last_step
+        if found.totp_cipher:
+            password_ok = password_ok and step > found.totp_last_step
         if not password_ok:
             # Counted and recorded together by the owner, which adds the lock-out if this failure
             # locked the account.
             note_audit(audit_outcome=Reason.BAD_CREDENTIALS.name)
             await desk.ask(context, ac.LoginFailed(account.account_id, attempt_id), audited=True, from_reply=True)
             await abort(context, bad_credentials())
-        session = await desk.ask(
-            context,
-            ac.StartSession(account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id),
-            audited=True,
-        )
+        try:
+            session = await desk.ask(
+                context,
+                ac.StartSession(
+                    account.account_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), step, attempt_id
+                ),
+                audited=True,
+            )
+        except Refused as refused:
+            if refused.rejection.reason is Reason.TOTP_CODE_REUSED:  # a login at the same time took the code
+                await desk.accounts.submit(ac.ReleaseLoginAttempt(account.account_id, attempt_id, step))
+            raise
         if desk.secrets.passwords.needs_rehash(found.password_hash):  # the station raised its argon2 parameters
             await desk.accounts.submit(
                 ac.RehashPassword(account.account_id, await desk.hash_password(request.password))

@@ -98,6 +98,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.TOO_MANY_LOGIN_ATTEMPTS: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Reason.LOGIN_ATTEMPT_EXPIRED: grpc.StatusCode.ABORTED,
     Reason.CASH_NOT_ACCEPTED: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.TOTP_CODE_REUSED: grpc.StatusCode.UNAUTHENTICATED,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -13,7 +13,7 @@ from keyun.common.network_file import parse_network_text
 from keyun.common.tls import TlsError
 from keyun.engine.reasons import Rejected
 
-from . import printing, sessions
+from . import advice, printing, sessions
 from .client import KeyunClient, KeyunError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -97,6 +97,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--totp", help="the current code of an administrator's authenticator")
 
 
+TRIP_HELP = "<schedule>-<YYYYMMDD>, e.g. K103-20261208 (the Beijing date it leaves its first stop)"
+
+
+def _stations_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("from_station", type=printing.station_code, help="station code, e.g. SJZ (any case)")
+    parser.add_argument("to_station", type=printing.station_code, help="station code, e.g. BD (any case)")
+
+
 def _seats(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
@@ -111,20 +119,14 @@ def add_counter(verbs) -> None:
     p.set_defaults(run=lambda a: _stations(a))
 
     p = counter.add_parser("search", help="trips between two stations on a date")
-    p.add_argument("from_station")
-    p.add_argument("to_station")
-    p.add_argument(
-        "--date",
-        default=printing.dt.datetime.now(printing.CHINA).date().isoformat(),
-        help="local date YYYY-MM-DD (default today)",
-    )
+    _stations_args(p)
+    p.add_argument("--date", type=printing.station_date, default="today", help=f"{printing.DATE_HELP} (default today)")
     _common(p)
     p.set_defaults(run=lambda a: _search(a))
 
     p = counter.add_parser("seats", help="the seat map of a trip for a segment")
-    p.add_argument("trip_id")
-    p.add_argument("from_station")
-    p.add_argument("to_station")
+    p.add_argument("trip_id", help=TRIP_HELP)
+    _stations_args(p)
     _common(p)
     p.set_defaults(
         run=lambda a: _emit(
@@ -133,9 +135,8 @@ def add_counter(verbs) -> None:
     )
 
     p = counter.add_parser("sell", help="sell seats (named with --seats, or any --count)")
-    p.add_argument("trip_id")
-    p.add_argument("from_station")
-    p.add_argument("to_station")
+    p.add_argument("trip_id", help=TRIP_HELP)
+    _stations_args(p)
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--seats", type=_seats, help="seat numbers, e.g. 3,4")
     group.add_argument("--count", type=int, help="any N seats, side by side when possible")
@@ -172,7 +173,7 @@ def add_gate(verbs) -> None:
     )
 
     p = gate.add_parser("manifest", help="every ticket of a trip")
-    p.add_argument("trip_id")
+    p.add_argument("trip_id", help=TRIP_HELP)
     _common(p)
     p.set_defaults(run=lambda a: _manifest(a))
 
@@ -193,7 +194,11 @@ def add_network_load(network) -> argparse.ArgumentParser:
     """`load`: under `keyun network`, and `keyun dispatch` too."""
     p = network.add_parser("load", help="schedule a network file's trips on a running server")
     p.add_argument("file", type=Path)
-    p.add_argument("--first-date", default="", help="first local date (default today)")
+    p.add_argument(
+        "--first-date",
+        type=printing.station_date,
+        help=f"the first day: {printing.DATE_HELP} (default: the network's today)",
+    )
     p.add_argument("--days", type=int, default=7, help="days of trips to schedule (default 7)")
     p.add_argument("--request-id")
     _common(p)
@@ -202,7 +207,23 @@ def add_network_load(network) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a terminal verb; print refusals as `REASON: message` on stderr with exit code 1."""
+    """Run a terminal verb.  Exit codes: 0 done; 1 refused, or the server not reached (what to do on
+    stderr, or with --json the refusal as JSON on stdout); 2 a usage or TLS problem; 130 Ctrl-C;
+    141 the reader of the output went away (`| head`), as for a command killed by SIGPIPE."""
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+        return code
+    except BrokenPipeError:
+        # Nothing more can be written, and Python's flush at exit would complain: point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print(f"\nkeyun {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     args.opened, args.resumed = [], []
     try:
         try:
@@ -213,10 +234,7 @@ def run(args: argparse.Namespace) -> int:
         for client in args.opened:
             client.logout()
     except KeyunError as error:
-        print(f"refused: {error}", file=sys.stderr)
-        for key, value in error.facts.items():
-            print(f"  {key}: {value}", file=sys.stderr)
-        return 1
+        return advice.report(error, getattr(args, "server", ""), getattr(args, "json", False))
     except TlsError as error:
         print(f"keyun {args.verb}: TLS: {error}", file=sys.stderr)
         return 2
@@ -281,9 +299,11 @@ def _check(args) -> None:
 
 
 def _load(args) -> None:
-    response = _client(args).load_network(
-        args.file.read_text(encoding="utf-8"), args.first_date, args.days, args.request_id
-    )
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SystemExit(f"{args.file}: {error.strerror}") from None
+    response = _client(args).load_network(text, args.first_date or "", args.days, args.request_id)
     _emit(
         args,
         response,

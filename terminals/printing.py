@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
 from google.protobuf.json_format import MessageToDict
 
 from keyun.v1 import common_pb2
 
+# The station's zone: Beijing time, the demo network's utc_offset.  Dates and times the CLI reads
+# or prints are in it, whatever the zone of the machine it runs on.
 CHINA = dt.timezone(dt.timedelta(hours=8))
+ZONE = "UTC+8"
+DATE_HELP = "today, tomorrow, +N (days from today) or YYYY-MM-DD; Beijing dates (UTC+8)"
 TICKET_STATUS = {
     common_pb2.TICKET_STATUS_ISSUED: "valid",
     common_pb2.TICKET_STATUS_CHECKED_IN: "checked in",
@@ -29,9 +34,35 @@ def yuan(fen: int) -> str:
 
 
 def local(stamp, tz: dt.timezone = CHINA, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A protobuf Timestamp as the station's local time, zone shown: `2026-12-08 07:30 (UTC+8)`."""
     if not stamp.seconds and not stamp.nanos:
         return "-"
-    return stamp.ToDatetime(tzinfo=dt.UTC).astimezone(tz).strftime(fmt)
+    return stamp.ToDatetime(tzinfo=dt.UTC).astimezone(tz).strftime(fmt) + f" ({ZONE})"
+
+
+def local_ms(epoch_ms: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Epoch milliseconds (as refusals carry them) as the station's local time, zone shown."""
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, CHINA).strftime(fmt) + f" ({ZONE})"
+
+
+def station_date(text: str, today: dt.date | None = None) -> str:
+    """A date as the CLI takes it (`today`, `tomorrow`, `+N` days, or ISO `YYYY-MM-DD`) as the ISO
+    date the server expects.  "today" is the station's day (Beijing), not the machine's."""
+    today = today or dt.datetime.now(CHINA).date()
+    word = text.strip().lower()
+    try:
+        if word in ("today", "tomorrow"):
+            return (today + dt.timedelta(days=word == "tomorrow")).isoformat()
+        if word.startswith("+") and word[1:].isdigit():
+            return (today + dt.timedelta(days=int(word[1:]))).isoformat()
+        return dt.date.fromisoformat(word).isoformat()
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: give {DATE_HELP}") from None
+
+
+def station_code(text: str) -> str:
+    """Station codes are upper case (SJZ); people may type them in lower case."""
+    return text.strip().upper()
 
 
 def as_json(message) -> dict:
@@ -40,11 +71,11 @@ def as_json(message) -> dict:
 
 def offers_table(offers) -> str:
     lines = [
-        f"{'trip':<16} {'leaves':<16} {'from':<6} {'to':<6} {'fare':>8} {'free':>5}  {'status':<9} route / operator"
+        f"{'trip':<16} {'leaves':<24} {'from':<6} {'to':<6} {'fare':>8} {'free':>5}  {'status':<9} route / operator"
     ]
     for o in offers:
         lines.append(
-            f"{o.trip.trip_id:<16} {local(o.from_stop.departs_at):<16} {o.from_stop.code:<6} {o.to_stop.code:<6} "
+            f"{o.trip.trip_id:<16} {local(o.from_stop.departs_at):<24} {o.from_stop.code:<6} {o.to_stop.code:<6} "
             f"{yuan(o.fare_fen):>8} {o.seats_free:>5}  {TRIP_STATUS.get(o.status, '?'):<9} {o.trip.route_name} / "
             f"{o.trip.operator_name}"
         )

@@ -114,9 +114,25 @@ def test_a_totp_step_is_good_once(engine):
     admin = run(engine, ac.CreateAccount("r1", staff("root", ("system_admin",), totp=b"secret")))
     run(engine, ac.StartSession(admin.account_id, SID, RID, totp_step=100))
     assert (
-        reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.BAD_CREDENTIALS
+        reason(run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100))) is Reason.TOTP_CODE_REUSED
     )
     assert run(engine, ac.StartSession(admin.account_id, "v" * 20, RID, totp_step=101)).session_id == "v" * 20
+
+
+def test_two_logins_with_one_code_at_once_the_second_is_given_back_uncounted(engine):
+    admin = run(engine, ac.CreateAccount("r1", staff("root", ("system_admin",), totp=b"secret")))
+    first, second = (run(engine, ac.ReserveLoginAttempt(admin.account_id, attempt(n))).attempt_id for n in (1, 2))
+    run(engine, ac.StartSession(admin.account_id, SID, RID, totp_step=100, attempt_id=first))
+    refused = run(engine, ac.StartSession(admin.account_id, "u" * 20, RID, totp_step=100, attempt_id=second))
+    assert reason(refused) is Reason.TOTP_CODE_REUSED and refused.fact("field") == "totp_code"
+    # A step not used yet is no reason to give a check back: it stays reserved (and would count when stale).
+    assert isinstance(run(engine, ac.ReleaseLoginAttempt(admin.account_id, second, 101)), ac.Done)
+    assert engine.state.accounts[admin.account_id].attempts_pending == 1
+    (done,), entries = engine.execute([ac.ReleaseLoginAttempt(admin.account_id, second, 100)], T0)
+    assert [type(e) for e in entries[0].events] == [ac.LoginAttemptReleased]
+    account = engine.state.accounts[admin.account_id]
+    assert (account.attempts_pending, account.failed_logins, engine.state.login_attempts) == (0, 0, {})
+    assert ac.stale_attempts(engine.state, T0 + ac.LOGIN_ATTEMPT_TTL_MS + 1) == []  # nothing left to count
 
 
 def test_passengers_are_added_once_per_document_up_to_the_limit_and_removed(engine):
