@@ -63,7 +63,7 @@ ADVICE: dict[str, Callable[[KeyunError, str], str]] = {
     ),
     "UNAVAILABLE": lambda e, server: (
         f"cannot reach the Keyun server at {server}: is `keyun serve` running there? (another address: --server "
-        "HOST:PORT)"
+        "HOST:PORT; a server with TLS: --ca ca.pem)"
     ),
     "DEADLINE_EXCEEDED": lambda e, server: (
         f"the Keyun server at {server} did not answer in time: try again, or allow longer with --deadline SECONDS"
@@ -98,7 +98,7 @@ def report(error: KeyunError, server: str, as_data: bool) -> int:
         print(json.dumps(as_json(error, server), ensure_ascii=False, indent=2))
         return 1
     if not error.reason and error.code.name in ADVICE:  # the server was not reached, or did not answer
-        print(f"keyun: {advice(error, server)}", file=sys.stderr)
+        print(f"keyun: {error.code.name}: {advice(error, server)}", file=sys.stderr)
         return 1
     print(f"refused: {error.reason or error.code.name}: {advice(error, server)}", file=sys.stderr)
     moments = _time_facts(error)

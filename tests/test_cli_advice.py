@@ -152,3 +152,15 @@ def test_a_closed_pipe_and_ctrl_c_end_quietly(keyun, tmp_path):
     assert process.wait(timeout=60) == 130
     rest = process.stderr.read()
     assert "interrupted" in rest and "Traceback" not in rest
+
+
+def test_a_reused_totp_code_is_named_with_what_to_do(cli, keyun):
+    from keyun.gateway.credentials import totp_code
+    from keyun.gateway.demo_accounts import DEMO_TOTP_SECRET
+
+    code = totp_code(DEMO_TOTP_SECRET, keyun.clock.now_ms())
+    assert cli("login", "auditor", "--totp", code, user="auditor")[0] == 0
+    for _ in range(2):  # not counted: the second is not LOGIN_THROTTLED
+        exit_code, _, err = cli("login", "auditor", "--totp", code, user="auditor")
+        assert exit_code == 1 and "TOTP_CODE_REUSED: this code was used for a login already" in err
+        assert "next code" in err and "--totp" in err
