@@ -26,9 +26,9 @@ REFUSAL = re.compile(r"^refused: ([A-Z_]+)", re.MULTILINE)
 
 
 def readme_blocks(text: str) -> list[list[str]]:
-    """The lines of each ```sh block that directly follows the marker."""
+    """The lines of each ```sh block that directly follows the marker (on a line of its own)."""
     blocks = []
-    for part in text.split(MARKER)[1:]:
+    for part in re.split(f"^{MARKER}$", text, flags=re.MULTILINE)[1:]:
         body = part.lstrip("\n")
         assert body.startswith("```sh\n"), f"{MARKER} must be followed by a ```sh block: {body[:60]!r}"
         blocks.append(body[len("```sh\n") :].split("\n```", 1)[0].splitlines())
