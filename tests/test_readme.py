@@ -74,15 +74,21 @@ def demo_server(tmp_path):
 )
 def test_the_readme_runs_as_written(demo_server, tmp_path):
     script, shown = session_script(readme_blocks(README.read_text(encoding="utf-8")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYUN_")}
-    env |= {"PATH": f"{BIN}{os.pathsep}{env['PATH']}", "HOME": str(tmp_path), "KEYUN_SERVER": demo_server}
-    home = tmp_path / "home"
+    home = tmp_path / "home"  # `keyun login` keeps its sessions here
     home.mkdir()
-    ran = subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=home, env={**env, "HOME": str(home)}
-    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYUN_")}
+    env |= {"PATH": f"{BIN}{os.pathsep}{env['PATH']}", "HOME": str(home), "KEYUN_SERVER": demo_server}
+    ran = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, cwd=home, env=env)
     told = f"--- stdout\n{ran.stdout}\n--- stderr\n{ran.stderr}"
     assert ran.returncode == 0, told
     refused = set(REFUSAL.findall(ran.stderr))
     assert refused == shown, f"refused {sorted(refused)}, the README shows {sorted(shown)}\n{told}"
     assert "ticketed" in ran.stdout and "checked in" in ran.stdout, told
+
+
+def test_the_readme_s_commands_name_no_fixed_date_or_id():
+    blocks = readme_blocks(README.read_text(encoding="utf-8"))
+    assert len(blocks) >= 4, "the quick start, the demo accounts (two blocks) and paying as a passenger"
+    commands = [line.split(" # ", 1)[0] for block in blocks for line in block]
+    fixed = [c for c in commands if re.search(r"\b20\d\d-?\d\d-?\d\d\b|\bA\d{6}\b", c)]
+    assert not fixed, f"use --date today|tomorrow|+N and the ids commands print: {fixed}"
