@@ -1,8 +1,9 @@
 """The README runs as written: its ```sh blocks marked `<!-- readme-test -->` (the quick start, the
 demo accounts and paying as a passenger), in order, as one bash session against a fresh
 `keyun serve --demo --sandbox-pay`, with the venv's `keyun` on the path and only `KEYUN_SERVER`
-pointing it at the test's port. A command that fails stops the session; a line ending in
-`# refused: REASON` must be refused, with that reason; any other refusal fails the test."""
+pointing it at the test's port; then docs/payments.md's Python example. A command that fails
+stops the session; a line ending in `# refused: REASON` must be refused, with that reason; any
+other refusal fails the test."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).parent.parent / "README.md"
+PAYMENTS = README.parent / "docs" / "payments.md"
 BIN = Path(sys.executable).parent
 MARKER = "<!-- readme-test -->"
 EXPECTED = re.compile(r"^(?P<command>.*?)\s+# refused: (?P<reason>[A-Z_]+)")
@@ -84,6 +86,12 @@ def test_the_readme_runs_as_written(demo_server, tmp_path):
     refused = set(REFUSAL.findall(ran.stderr))
     assert refused == shown, f"refused {sorted(refused)}, the README shows {sorted(shown)}\n{told}"
     assert "ticketed" in ran.stdout and "checked in" in ran.stdout, told
+
+    # docs/payments.md's Python example, on the same server.
+    example = PAYMENTS.read_text(encoding="utf-8").split("Try it with the demo", 1)[1].split("```python\n", 1)[1]
+    example = example.split("```", 1)[0].replace("127.0.0.1:50051", demo_server)
+    printed = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0 and "/pay/wepay/" in printed.stdout, printed.stdout + printed.stderr
 
 
 def test_the_readme_s_commands_name_no_fixed_date_or_id():
