@@ -67,7 +67,11 @@ def _emit(args: argparse.Namespace, message, text: str) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", default=DEFAULT_SERVER, help=f"Keyun gateway address (default {DEFAULT_SERVER})")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("KEYUN_SERVER") or DEFAULT_SERVER,
+        help=f"Keyun gateway address (env KEYUN_SERVER; default {DEFAULT_SERVER})",
+    )
     parser.add_argument("--deadline", type=float, default=5.0, help="seconds each call may take (default 5)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     # From the environment too, so a terminal's wrapper script or service unit sets them once.

@@ -1,0 +1,102 @@
+"""The README runs as written: its ```sh blocks marked `<!-- readme-test -->` (the quick start, the
+demo accounts and paying as a passenger), in order, as one bash session against a fresh
+`keyun serve --demo --sandbox-pay`, with the venv's `keyun` on the path and only `KEYUN_SERVER`
+pointing it at the test's port; then docs/payments.md's Python example. A command that fails
+stops the session; a line ending in `# refused: REASON` must be refused, with that reason; any
+other refusal fails the test."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).parent.parent / "README.md"
+PAYMENTS = README.parent / "docs" / "payments.md"
+BIN = Path(sys.executable).parent
+MARKER = "<!-- readme-test -->"
+EXPECTED = re.compile(r"^(?P<command>.*?)\s+# refused: (?P<reason>[A-Z_]+)")
+REFUSAL = re.compile(r"^refused: ([A-Z_]+)", re.MULTILINE)
+
+
+def readme_blocks(text: str) -> list[list[str]]:
+    """The lines of each ```sh block that directly follows the marker (on a line of its own)."""
+    blocks = []
+    for part in re.split(f"^{MARKER}$", text, flags=re.MULTILINE)[1:]:
+        body = part.lstrip("\n")
+        assert body.startswith("```sh\n"), f"{MARKER} must be followed by a ```sh block: {body[:60]!r}"
+        blocks.append(body[len("```sh\n") :].split("\n```", 1)[0].splitlines())
+    return blocks
+
+
+def session_script(blocks: list[list[str]]) -> tuple[str, set[str]]:
+    """One bash script of the blocks; a line marked `# refused: REASON` must fail. Returns the
+    script and the reasons the README shows."""
+    lines, shown = ["set -eo pipefail", "PS4='+ '", "set -x"], set()
+    for line in (line for block in blocks for line in block):
+        if expected := EXPECTED.match(line):
+            shown.add(expected["reason"])
+            command = expected["command"]
+            lines.append(f"if {command}; then echo 'README: expected a refusal: {expected['reason']}' >&2; exit 97; fi")
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n", shown
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    process = subprocess.Popen(
+        [str(BIN / "keyun"), "serve", "--demo", "--sandbox-pay", "--port", "0", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen = []
+    while not (line := lines.get(timeout=120)).startswith("keyun listening on "):
+        seen.append(line)
+        assert process.poll() is None, "".join(seen)
+    yield line.split()[-1]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+
+
+@pytest.mark.skipif(
+    not (shutil.which("bash") and shutil.which("curl")), reason="the README's shell needs bash and curl"
+)
+def test_the_readme_runs_as_written(demo_server, tmp_path):
+    script, shown = session_script(readme_blocks(README.read_text(encoding="utf-8")))
+    home = tmp_path / "home"  # `keyun login` keeps its sessions here
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYUN_")}
+    env |= {"PATH": f"{BIN}{os.pathsep}{env['PATH']}", "HOME": str(home), "KEYUN_SERVER": demo_server}
+    ran = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, cwd=home, env=env)
+    told = f"--- stdout\n{ran.stdout}\n--- stderr\n{ran.stderr}"
+    assert ran.returncode == 0, told
+    refused = set(REFUSAL.findall(ran.stderr))
+    assert refused == shown, f"refused {sorted(refused)}, the README shows {sorted(shown)}\n{told}"
+    assert "ticketed" in ran.stdout and "checked in" in ran.stdout, told
+
+    # docs/payments.md's Python example, on the same server.
+    example = PAYMENTS.read_text(encoding="utf-8").split("Try it with the demo", 1)[1].split("```python\n", 1)[1]
+    example = example.split("```", 1)[0].replace("127.0.0.1:50051", demo_server)
+    printed = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0 and "/pay/wepay/" in printed.stdout, printed.stdout + printed.stderr
+
+
+def test_the_readme_s_commands_name_no_fixed_date_or_id():
+    blocks = readme_blocks(README.read_text(encoding="utf-8"))
+    assert len(blocks) >= 4, "the quick start, the demo accounts (two blocks) and paying as a passenger"
+    commands = [line.split(" # ", 1)[0] for block in blocks for line in block]
+    fixed = [c for c in commands if re.search(r"\b20\d\d-?\d\d-?\d\d\b|\bA\d{6}\b", c)]
+    assert not fixed, f"use --date today|tomorrow|+N and the ids commands print: {fixed}"
