@@ -82,6 +82,7 @@ def _decode_kind(type_: type, obj: Any) -> Any:
     if isinstance(type_, type) and issubclass(type_, Kind):
         # mypy takes a class narrowed by issubclass for unhashable (its __hash__ is the instances')
         return _decoders_of(type_)[0](encode(obj))  # type: ignore[arg-type]
+    # msgspec's protocol for a dec_hook: NotImplementedError means "not a type this hook decodes".
     raise NotImplementedError(f"{type_!r} is not an engine type")
 
 
