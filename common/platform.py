@@ -3,15 +3,17 @@
 The rest of the code asks this module instead of testing `sys.platform` itself: which event loop
 serves gRPC and how it hears a stop signal, how a data directory is locked, how a file's creation
 is made durable, whether files have permission bits, and whether several processes may share a
-listening port.
+listening port, and whether a port is free to listen on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -92,3 +94,26 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def port_in_use(host: str, port: int) -> str:
+    """Why `keyun serve` cannot listen on host:port ("" if it can): checked before anything starts,
+    so a second `make run` fails at once and leaves nothing behind."""
+    if port == 0:
+        return ""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return f"cannot listen on {host}: {error.strerror}"
+    failures = []
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT is no obstacle
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return f"port {port} on {host} is in use (another keyun serve?): stop it, or choose another --port"
+                failures.append(error)
+    # grpc serves when it can bind one of the addresses (localhost without IPv6, say).
+    return f"cannot listen on port {port} of {host}: {failures[0].strerror}" if len(failures) == len(addresses) else ""

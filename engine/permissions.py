@@ -85,12 +85,14 @@ class Scope(Enum):
 
 
 def permissions(roles: tuple[str, ...], cash_acceptor: bool = False) -> frozenset[Permission]:
-    """Everything the roles allow; unknown role names (from an older release) allow nothing.
+    """Everything a logged-in account with these roles may do: SELF (its own profile, password and
+    logout) whatever its roles, and what the roles allow; unknown role names (from an older
+    release) allow nothing more.
 
     A kiosk the station declared to have a cash acceptor takes cash as a counter does: a kiosk
     without one would print tickets nobody paid for, so it sells only through orders paid by card
     or wallet."""
-    allowed: set[Permission] = set()
+    allowed: set[Permission] = {P.SELF}  # every logged-in account, a new one with no role yet included
     for name in roles:
         role = ROLE_BY_NAME.get(name)
         if role is not None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .order_services import MAX_WATCH_S
-
+# A WatchOrder stream ends after this long even if the order never settles: clients reconnect if
+# they still care.  (Here, not in order_services, so that `keyun`'s argument parser can read these
+# limits without loading the gateway.)
+MAX_WATCH_S = 30 * 60
 # A new connection must finish TCP, TLS and the HTTP/2 preface and settings within this time.
 # That is a few round trips: a handheld on a poor mobile link (about 1 s a round trip) needs a few
 # seconds; a socket still silent after 10 s is broken or holding the slot on purpose.

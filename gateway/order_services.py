@@ -28,6 +28,7 @@ from keyun.v1 import orders_pb2, orders_pb2_grpc
 
 from . import convert
 from .auth import caller
+from .connection_limits import MAX_WATCH_S
 from .errors import (
     RETRY_AFTER_RESTART_S,
     abort,
@@ -43,8 +44,6 @@ from .services import Gateway, paged
 
 # WatchOrder asks the order's owner this often; a status change reaches the watcher within it.
 WATCH_POLL_S = 0.5
-# A watch ends after this long even if the order never settles: clients reconnect if they still care.
-MAX_WATCH_S = 30 * 60
 FINAL = {OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.CHANGED}
 WALLETS = {PayMethod.WEPAY, PayMethod.ALIPAY}
 LINE_KIND_TO_PROTO = {PAY: orders_pb2.RECONCILE_LINE_KIND_PAY, REFUND: orders_pb2.RECONCILE_LINE_KIND_REFUND}

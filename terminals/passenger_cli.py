@@ -11,7 +11,7 @@ import os
 from keyun.v1 import common_pb2, orders_pb2
 
 from . import printing
-from .cli import DEFAULT_SERVER, _client, _common
+from .cli import DEFAULT_SERVER, _client, _common, _login
 from .client import KeyunClient
 from .flows import DOCUMENTS, WALLETS, name, show, table
 from .orders_cli import add_order_arguments, create_order
@@ -30,6 +30,13 @@ def add_verbs(verbs) -> None:
     p.add_argument("--request-id")
     _common(p)
     p.set_defaults(run=_register)
+
+    p = passenger.add_parser(
+        "login", help="log in by phone number and keep the session for the following commands (as `keyun login`)"
+    )
+    p.add_argument("login_name", metavar="phone", help="the mobile number the account was registered with")
+    _common(p)
+    p.set_defaults(run=_login)
 
     frequent = passenger.add_parser(
         "passengers", help="the frequent passengers of your account (the people tickets are in the name of)"

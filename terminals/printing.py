@@ -7,11 +7,11 @@ import datetime as dt
 
 from google.protobuf.json_format import MessageToDict
 
+from keyun.common.clock import CHINA, SYSTEM_CLOCK
 from keyun.v1 import common_pb2
 
 # The station's zone: Beijing time, the demo network's utc_offset.  Dates and times the CLI reads
 # or prints are in it, whatever the zone of the machine it runs on.
-CHINA = dt.timezone(dt.timedelta(hours=8))
 ZONE = "UTC+8"
 DATE_HELP = "today, tomorrow, +N (days from today) or YYYY-MM-DD; Beijing dates (UTC+8)"
 TICKET_STATUS = {
@@ -48,7 +48,7 @@ def local_ms(epoch_ms: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 def station_date(text: str, today: dt.date | None = None) -> str:
     """A date as the CLI takes it (`today`, `tomorrow`, `+N` days, or ISO `YYYY-MM-DD`) as the ISO
     date the server expects.  "today" is the station's day (Beijing), not the machine's."""
-    today = today or dt.datetime.now(CHINA).date()
+    today = today or dt.datetime.fromtimestamp(SYSTEM_CLOCK.now_ms() / 1000, CHINA).date()
     word = text.strip().lower()
     try:
         if word in ("today", "tomorrow"):

@@ -264,7 +264,7 @@ def test_serve_refuses_an_unknown_event_loop_before_starting(tmp_path):
 
 
 def test_the_default_shard_count_is_the_data_directorys_or_one_per_four_cpus(tmp_path, monkeypatch):
-    from keyun.app.cli import default_shards
+    from keyun.app.serve import default_shards
     from keyun.persistence import layout
 
     for cpus, shards in ((1, 1), (2, 1), (7, 1), (8, 2), (None, 1)):

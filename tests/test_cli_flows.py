@@ -14,6 +14,7 @@ import pytest
 from keyun.app.cli import main
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient
+from keyun.v1 import accounts_pb2, staff_pb2
 
 from .conftest import ServerThread, logged_in, network_with_schedule, schedule_trip
 from .payments.conftest import start_sandbox, stop_sandbox
@@ -42,8 +43,8 @@ def keyun(station, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("KEYUN_SESSION", str(tmp_path / "session.json"))
     monkeypatch.setenv("KEYUN_NEW_PASSWORD", PASSWORD)
 
-    def run(*args: str, user: str | None = "master", ok: bool = True):
-        monkeypatch.setenv("KEYUN_PASSWORD", PASSWORD if user == PHONE else DEMO_PASSWORD)
+    def run(*args: str, user: str | None = "master", ok: bool = True, password: str = ""):
+        monkeypatch.setenv("KEYUN_PASSWORD", password or (PASSWORD if user == PHONE else DEMO_PASSWORD))
         if user:
             monkeypatch.setenv("KEYUN_USER", user)
         else:
@@ -95,6 +96,33 @@ def test_a_passenger_registers_orders_and_the_counter_takes_cash_and_refunds(sta
     removed = keyun("passenger", "passengers", "remove", added["passenger_id"], "--json", user=PHONE)
     assert removed == {"removed": added["passenger_id"]}
     assert "no frequent passengers" in keyun("passenger", "passengers", "list", user=PHONE)
+
+
+def test_a_passenger_logs_in_once_and_the_next_commands_use_the_session(station, keyun):
+    keyun("passenger", "register", "13700002222", user=None)
+    assert "logged in as" in keyun("passenger", "login", "13700002222", user=None, password=PASSWORD)
+    assert "no orders" in keyun("passenger", "orders", user=None)  # the saved session, no --user
+    keyun("logout", user=None)
+    refused = keyun("passenger", "orders", "--json", user=None, ok=False)
+    assert refused["error"]["reason"] == "NOT_AUTHENTICATED"
+
+
+def test_a_new_staff_account_without_roles_logs_in_and_out_and_may_do_nothing_else(station, keyun):
+    server, _, _ = station
+    sysadmin = logged_in(KeyunClient(server.target), "sysadmin", clock=server.clock)
+    sysadmin.call(
+        sysadmin.staff.CreateAccount,
+        staff_pb2.CreateAccountRequest(
+            request_id="flows-newbie",
+            kind=accounts_pb2.ACCOUNT_KIND_STAFF,
+            login_name="newbie",
+            password=DEMO_PASSWORD,
+        ),
+    )
+    trip = schedule_trip(station[2], "F3", dt.timedelta(days=1))
+    assert "AAA" in keyun("counter", "stations", user="newbie")  # logs in, and out when the verb is done
+    refused = keyun("counter", "sell", trip, "AAA", "BBB", "--count", "1", "--json", user="newbie", ok=False)
+    assert refused["error"]["reason"] == "PERMISSION_DENIED"
 
 
 def test_a_wallet_order_is_paid_on_the_sandbox_and_finance_reconciles_it(station, keyun):

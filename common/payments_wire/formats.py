@@ -11,6 +11,8 @@ from enum import Enum
 
 import aiohttp
 
+from keyun.common.clock import CHINA
+
 from .keys import rsa_sign, rsa_verify, sorted_params
 
 
@@ -81,8 +83,7 @@ def fen_to_yuan(fen: int) -> str:
 
 # --- times ----------------------------------------------------------------------------------------
 
-# China Standard Time: the wallets and UnionPay write local times in it.
-CHINA = dt.timezone(dt.timedelta(hours=8))
+# China Standard Time (keyun.common.clock.CHINA): the wallets and UnionPay write local times in it.
 
 
 def china_time(ms: int) -> dt.datetime:
