@@ -25,7 +25,7 @@ from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
 from .outbox import ACTOR_AT, DETAIL_AT, DEVICE_AT, ROLE_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
-from .permissions import ROLE_BY_NAME, Role
+from .permissions import ADMIN_ROLES, ROLE_BY_NAME, Role
 from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, quote, reject
 from .values import Command, Event, Journaled, Query, Reply, Several, Value
 
@@ -700,6 +700,15 @@ def next_account_id(state: AccountsState, offset: int = 0) -> str:
     return f"A{state.accounts_created + 1 + offset:06d}"
 
 
+def is_set_up(state: AccountsState) -> bool:
+    """The station has its administrators: through the setup token (SetUp), or because they exist
+    already (a demo station's, made with its demo accounts), so no setup token is offered again."""
+    if state.set_up:
+        return True
+    held = {role for account in state.accounts.values() if not account.disabled for role in account.roles}
+    return {role.value for role in ADMIN_ROLES} <= held
+
+
 def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRules) -> tuple[Any, ...] | Rejection:
     match command:
         case CreateAccount(_, new):
@@ -707,7 +716,7 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
                 return reject(Reason.ACCOUNT_EXISTS, "an account with this login already exists", field="login_name")
             return (AccountCreated(next_account_id(state), new, now_ms),)
         case OpenSetup(token_hash):
-            return () if state.set_up else (SetupOpened(token_hash),)
+            return () if is_set_up(state) else (SetupOpened(token_hash),)
         case SetUp(token_hash, admins):
             return _set_up(state, token_hash, admins, now_ms)
         case ReserveLoginAttempt():
@@ -800,7 +809,7 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
 def _set_up(
     state: AccountsState, token_hash: bytes, admins: tuple[NewAccount, ...], now_ms: int
 ) -> tuple[Any, ...] | Rejection:
-    if state.set_up or not state.setup_token_hash or token_hash != state.setup_token_hash:
+    if is_set_up(state) or not state.setup_token_hash or token_hash != state.setup_token_hash:
         return reject(Reason.SETUP_CLOSED, "the setup token is wrong or was used already")
     keys = [admin.login_key for admin in admins]
     if len(set(keys)) != len(keys) or any(key in state.by_login for key in keys):
@@ -1105,7 +1114,7 @@ def answer(
                 return account
             return PassengersView(account_id, tuple(account.passengers.values()))
         case SetupStatus():
-            return SetupView(state.set_up, bool(state.setup_token_hash))
+            return SetupView(is_set_up(state), bool(state.setup_token_hash))
     raise AssertionError(f"unknown query {query!r}")
 
 

@@ -192,6 +192,17 @@ def test_setup_needs_the_open_token_and_works_once(engine):
     assert reason(run(engine, ac.SetUp(b"h" * 32, admins))) is Reason.SETUP_CLOSED
 
 
+def test_a_station_whose_administrators_exist_already_offers_no_setup_token(engine):
+    """A demo station's administrators are created directly: started again without --demo, it must
+    not open a setup that would make a second set of them."""
+    assert run(engine, ac.SetupStatus()) == ac.SetupView(False, False)
+    for n, role in enumerate(("system_admin", "security_admin", "audit_admin")):
+        run(engine, ac.CreateAccount(f"demo-{n}", staff(f"admin{n}", (role,), b"t")))
+    assert run(engine, ac.SetupStatus()) == ac.SetupView(True, False)
+    run(engine, ac.OpenSetup(b"h" * 32))  # changes nothing
+    assert run(engine, ac.SetupStatus()) == ac.SetupView(True, False)
+
+
 def test_a_password_change_ends_every_other_session(engine):
     account = run(engine, ac.CreateAccount("r1", passenger(1)))
     run(engine, ac.StartSession(account.account_id, SID, RID))
