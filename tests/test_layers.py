@@ -9,26 +9,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_client_library_loads_neither_ray_nor_the_gateway():
+def loaded_by(module: str, *prefixes: str) -> list[str]:
+    """The modules of Ray and of `prefixes` that importing `module` loads, in a fresh interpreter."""
     probe = (
-        "import sys, keyun.terminals.client\n"
-        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'ray' or m.startswith(('keyun.gateway', "
-        "'keyun.actors', 'keyun.persistence'))))"
+        f"import sys, {module}\n"
+        f"print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'ray' or m.startswith({prefixes!r})))"
     )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == []
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_the_client_library_loads_neither_ray_nor_the_gateway():
+    assert loaded_by("keyun.terminals.client", "keyun.gateway", "keyun.actors", "keyun.persistence") == []
 
 
 def test_the_keyun_command_loads_ray_and_the_gateway_only_to_serve():
     """Every verb but `serve` is a small client that starts at once; a busy port is named before
     Ray loads."""
-    probe = (
-        "import sys, keyun.app.cli\n"
-        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'ray' or m.startswith(('keyun.actors', "
-        "'keyun.gateway.owners', 'keyun.gateway.server', 'keyun.app.serve'))))"
+    modules = loaded_by(
+        "keyun.app.cli", "keyun.actors", "keyun.gateway.owners", "keyun.gateway.server", "keyun.app.serve"
     )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == []
+    assert modules == []
+    assert "ray" in loaded_by("keyun.app.serve")  # the probe sees Ray where it is loaded
 
 
 def test_every_import_keeps_the_layer_contracts():
