@@ -1,0 +1,161 @@
+"""The counter workstation (terminals/counter_app.py) driven with Textual's Pilot against a real
+server: a seller logs in from the keyboard, searches, picks seats on the map, sells for cash with
+change, and the tickets print (PDF and the ticket printer's stream); then a refund with its fee shown
+first, a reprint, and a rebooking onto another trip."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.terminals.counter_app import CounterApp, DeskScreen
+from keyun.terminals.counter_widgets import SeatGrid, TripPicker
+from keyun.terminals.ticket_print import mask_documents
+
+from .waiting import wait_until_async
+
+SIZE = (200, 56)
+
+
+def _iso(trip_id: str) -> str:
+    """The Beijing date in a trip id (T1-20261208) as the date a seller types."""
+    return dt.datetime.strptime(trip_id.rsplit("-", 1)[1], "%Y%m%d").date().isoformat()
+
+
+async def _settled(app: CounterApp, pilot, what: str, predicate) -> None:
+    """Let the workers (gRPC calls) finish and the screen catch up, until `predicate` holds."""
+
+    async def check():
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        return predicate()
+
+    await wait_until_async(check, 30, what)
+
+
+async def _log_in(app: CounterApp, pilot, login_name: str = "seller") -> DeskScreen:
+    await pilot.press(*login_name, "enter", *DEMO_PASSWORD, "enter")
+    await _settled(app, pilot, "the desk after logging in", lambda: isinstance(app.screen, DeskScreen))
+    return app.screen  # type: ignore[return-value]
+
+
+def _pages(pdf: Path) -> int:
+    return pdf.read_bytes().count(b"/Type /Page\n") + pdf.read_bytes().count(b"/Type /Page ")
+
+
+def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_path):
+    trip = keyun.trip(dt.timedelta(days=1))
+    later = keyun.trip(dt.timedelta(days=1, hours=1))  # the same route, an hour later: where a ticket moves
+    date = _iso(trip)
+    printer = tmp_path / "ticket-printer.txt"
+    app = CounterApp(keyun.target, tmp_path / "pdf", printer)
+
+    async def shift():
+        async with app.run_test(size=SIZE) as pilot:
+            desk = await _log_in(app, pilot)
+            assert "seller" in app.sub_title
+
+            # Search by destination and date, from the keyboard: from, Tab, to, Tab, date, Enter.
+            desk.query_one("#from").focus()
+            await pilot.press("ctrl+a", *"aaa", "tab", *"ddd", "tab", *date, "enter")
+            await _settled(app, pilot, "the trips", lambda: trip in desk.offers)
+            assert later in desk.offers and "(UTC+8)" in str(desk.query_one("#offers").get_row(trip)[1])
+
+            # Enter on the first trip shows its seats and the free seats of each leg.
+            await pilot.press("enter")
+            grid = desk.query_one(SeatGrid)
+            await _settled(app, pilot, "the seat map", lambda: grid.seat_map is not None)
+            assert desk.offer.trip.trip_id == trip
+            assert "AAA→BBB 12" in str(desk.query_one("#legs").render())
+
+            # Seats 1 and 2 (arrows and Enter), and a click on seat 4 then again to put it back.
+            await pilot.press("enter", "right", "enter")
+            assert grid.picked == ["1", "2"]
+
+            # Cash: ¥100 given for 2 × ¥40 shows ¥20 change; Enter sells and prints.
+            await pilot.press("f4", *"100")
+            await pilot.pause()
+            assert "CHANGE ¥20.00" in str(desk.query_one("#change").render())
+            await pilot.press("enter")
+            await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 2 and not desk.busy)
+            assert "change ¥20.00" in desk.messages[-1], desk.messages
+            sold = list(desk.tickets)
+            for ticket_id in sold:
+                pdf = tmp_path / "pdf" / f"{ticket_id}.pdf"
+                assert pdf.is_file() and _pages(pdf) == 1
+                assert ticket_id in printer.read_text(encoding="utf-8")
+            assert desk.desk.totals.sold_fen == {"cash": 8000} and desk.desk.totals.tickets_sold == 2
+            assert "cash in drawer  ¥80.00" in str(desk.query_one("#shift").render())
+            await _settled(app, pilot, "the seats shown taken", lambda: grid.free and "1" not in grid.free)
+
+            # Refund the second ticket: the fee is shown before confirming (10 % of ¥40, a day ahead).
+            await pilot.press("f11", "f7")
+            await _settled(app, pilot, "the refund question", lambda: "fee ¥4.00" in str(app.screen.query("Static").first().render()))
+            await pilot.press("enter")
+            await _settled(app, pilot, "the refund", lambda: desk.desk.totals.tickets_refunded == 1)
+            assert "pay back ¥36.00 in cash, fee kept ¥4.00" in desk.messages[-1], desk.messages
+            assert "cash in drawer  ¥44.00" in str(desk.query_one("#shift").render())
+
+            # Reprint the first ticket: a PDF marked as a reprint, and the printer gets it again.
+            await pilot.press("up", "f9")
+            await _settled(app, pilot, "the reprint", lambda: desk.desk.totals.reprints == 1)
+            assert (tmp_path / "pdf" / f"{sold[0]}-reprint.pdf").is_file()
+            assert printer.read_text(encoding="utf-8").count(sold[0]) == 2
+
+            # Change (改签) the first ticket to the later trip: day, then the trip, then confirm.
+            await pilot.press("f8")
+            await pilot.pause()
+            await pilot.press("ctrl+a", *date, "enter")
+            await _settled(app, pilot, "the trips to move to", lambda: isinstance(app.screen, TripPicker))
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("enter")
+            await _settled(app, pilot, "the change", lambda: desk.desk.totals.tickets_changed == 1)
+            new_ids = [t for t in desk.tickets if t.startswith(later.split("-")[0])]
+            assert len(new_ids) == 1 and "changed to " + new_ids[0] in desk.messages[-1], desk.messages
+            assert (tmp_path / "pdf" / f"{new_ids[0]}.pdf").is_file()
+            assert keyun.client.ticket(sold[0]).changed_to == new_ids[0]
+
+    asyncio.run(shift())
+
+
+def test_cash_short_of_the_total_sells_nothing(keyun, tmp_path):
+    trip = keyun.trip(dt.timedelta(days=2))
+    app = CounterApp(keyun.target, tmp_path / "pdf", tmp_path / "printer.txt")
+
+    async def short():
+        async with app.run_test(size=SIZE) as pilot:
+            desk = await _log_in(app, pilot)
+            desk.query_one("#from").focus()
+            await pilot.press("ctrl+a", *"AAA", "tab", *"BBB", "tab", *_iso(trip), "enter")
+            await _settled(app, pilot, "the trips", lambda: trip in desk.offers)
+            desk.query_one("#offers").move_cursor(row=list(desk.offers).index(trip))
+            await pilot.press("enter")
+            await _settled(app, pilot, "the seat map", lambda: desk.query_one(SeatGrid).seat_map is not None)
+            await pilot.press("enter", "f4", *"10", "f5")
+            await _settled(app, pilot, "the refusal", lambda: "must cover ¥15.00" in desk.messages[-1])
+            assert not desk.tickets and desk.desk.totals.tickets_sold == 0
+            assert keyun.client.seat_map(trip, "AAA", "BBB").seats_free == 12
+
+    asyncio.run(short())
+
+
+def test_a_wrong_password_is_refused_on_the_login_screen(keyun, tmp_path):
+    app = CounterApp(keyun.target, tmp_path / "pdf")
+
+    async def refused():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*"seller", "enter", *"not-the-password", "enter")
+            status = app.screen.query_one("#login_status")
+            await _settled(app, pilot, "the refusal", lambda: "BAD_CREDENTIALS" in str(status.render()))
+            assert not isinstance(app.screen, DeskScreen)
+
+    asyncio.run(refused())
+
+
+def test_resident_ids_are_masked_in_whatever_the_counter_shows():
+    assert mask_documents("holder 11010119900307123X seat 3") == "holder 110101********123X seat 3"
+    assert mask_documents("110101********123X") == "110101********123X"
+    assert mask_documents("T1-20261208-0001") == "T1-20261208-0001"
