@@ -216,6 +216,11 @@ class Ask(ModalScreen[str]):
             yield Static(self.question)
             yield Input(value=self.value, placeholder=self.placeholder, id="answer")
 
+    def on_mount(self) -> None:
+        answer = self.query_one("#answer", Input)
+        answer.focus()
+        answer.select_all()  # typing replaces the suggested answer
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
 
