@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
@@ -32,6 +34,15 @@ class SeatGrid(DataTable):
         self.seat_map = None
         self.picked: list[str] = []
         self.free: set[str] = set()
+
+    async def _on_click(self, event: events.Click) -> None:
+        """A click picks a seat at once (a DataTable's first click on a cell only moves the cursor
+        there); DataTable's own click handling is skipped."""
+        meta = event.style.meta
+        if meta.get("row", -1) >= 0 and meta.get("column", -1) >= 0 and not meta.get("out_of_bounds", False):
+            event.prevent_default()
+            self.cursor_coordinate = Coordinate(meta["row"], meta["column"])
+            self.action_select_cursor()
 
     def show(self, seat_map) -> None:
         self.seat_map, self.picked = seat_map, []

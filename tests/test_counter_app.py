@@ -73,6 +73,12 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             # Seats 1 and 2 (arrows and Enter), and a click on seat 4 then again to put it back.
             await pilot.press("enter", "right", "enter")
             assert grid.picked == ["1", "2"]
+            await pilot.click(SeatGrid, offset=(2, 1))  # seat 4: row 2, first column
+            await pilot.pause()
+            assert grid.picked == ["1", "2", "4"], (grid.cursor_coordinate, grid.region, desk.messages[-1])
+            await pilot.click(SeatGrid, offset=(2, 1))
+            await pilot.pause()
+            assert grid.picked == ["1", "2"]
 
             # Cash: ¥100 given for 2 × ¥40 shows ¥20 change; Enter sells and prints.
             await pilot.press("f4", *"100")
