@@ -6,7 +6,10 @@ first, a reprint, and a rebooking onto another trip."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import socket
+import threading
 from pathlib import Path
 
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
@@ -165,3 +168,100 @@ def test_resident_ids_are_masked_in_whatever_the_counter_shows():
     assert mask_documents("holder 11010119900307123X seat 3") == "holder 110101********123X seat 3"
     assert mask_documents("110101********123X") == "110101********123X"
     assert mask_documents("T1-20261208-0001") == "T1-20261208-0001"
+
+
+class Relay:
+    """A TCP relay between the app and the server that can be cut: while cut, it drops every open
+    connection and closes new ones at once, as a server that went away does (gRPC: UNAVAILABLE)."""
+
+    def __init__(self, target: str):
+        host, port = target.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.target = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.cut = threading.Event()
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            if self.cut.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                self.open += [client, server]
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut_off(self) -> None:
+        self.cut.set()
+        with self.lock:
+            for end in self.open:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+            self.open.clear()
+
+    def restore(self) -> None:
+        self.cut.clear()
+
+    def close(self) -> None:
+        self.cut_off()
+        self.listener.close()
+
+
+def test_a_sale_rides_out_the_server_going_away_with_the_same_request_id(keyun, tmp_path):
+    trip = keyun.trip(dt.timedelta(days=3))
+    relay = Relay(keyun.target)
+    app = CounterApp(relay.target, tmp_path / "pdf", tmp_path / "printer.txt")
+
+    async def outage():
+        async with app.run_test(size=SIZE) as pilot:
+            desk = await _log_in(app, pilot)
+            desk.query_one("#from").focus()
+            await pilot.press(*"AAA", "tab", *"CCC", "tab", *_iso(trip), "enter")
+            await _settled(app, pilot, "the trips", lambda: trip in desk.offers)
+            desk.query_one("#offers").move_cursor(row=list(desk.offers).index(trip))
+            await pilot.press("enter")
+            await _settled(app, pilot, "the seat map", lambda: desk.query_one(SeatGrid).seat_map is not None)
+            await pilot.press("enter")  # seat 1
+
+            relay.cut_off()
+            await pilot.press("f5")  # exact cash
+            # The desk keeps trying and says so; the sale's request id is kept meanwhile.
+            await wait_until_async(
+                lambda: any("trying again with the same request id" in m for m in desk.messages), 30, "the retry notice"
+            )
+            (pending,) = desk.desk.pending.values()
+            request_id = pending.ids["sell"]
+            relay.restore()
+            await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 1 and not desk.busy)
+            assert any("server reached again" in m for m in desk.messages), desk.messages
+            assert not desk.desk.pending
+
+            # The sale the server recorded is the one of that request id: repeating it returns the same ticket.
+            (ticket_id,) = desk.tickets
+            again = keyun.client.sell(trip, "AAA", "CCC", ("1",), request_id=request_id)
+            assert [t.ticket_id for t in again.tickets] == [ticket_id]
+            assert keyun.client.seat_map(trip, "AAA", "CCC").seats_free == 11
+
+    try:
+        asyncio.run(outage())
+    finally:
+        relay.close()
