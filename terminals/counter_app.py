@@ -216,11 +216,13 @@ class DeskScreen(Screen):
             try:
                 result = job()
             except KeyunError as error:
-                self.app.call_from_thread(self._finish, what, changes, lambda: self.say(f"{what}: {explain(error)}", True))
+                failed = f"{what}: {explain(error)}"  # a message now: `error` is gone after the except block
             except OSError as error:
-                self.app.call_from_thread(self._finish, what, changes, lambda: self.say(f"{what}: {error}", True))
+                failed = f"{what}: {error}"
             else:
                 self.app.call_from_thread(self._finish, what, changes, lambda: done(result))
+                return
+            self.app.call_from_thread(self._finish, what, changes, lambda: self.say(failed, True))
 
         if not quiet:
             self.say(f"{what}…")
@@ -286,15 +288,15 @@ class DeskScreen(Screen):
                 offer.trip, self.tell_from_thread
             )
 
-        self.background(f"seats of {trip_id} {a}→{b}", load, lambda loaded: self._show_seats(loaded, quiet), quiet=quiet)
+        self.background(
+            f"seats of {trip_id} {a}→{b}", load, lambda loaded: self._show_seats(loaded, quiet), quiet=quiet
+        )
 
     def _show_seats(self, loaded, quiet: bool) -> None:
         seat_map, legs = loaded
         grid = self.query_one(SeatGrid)
         grid.show(seat_map)
-        self.query_one("#legs", Static).update(
-            "free by leg: " + " · ".join(f"{a}→{b} {free}" for a, b, free in legs)
-        )
+        self.query_one("#legs", Static).update("free by leg: " + " · ".join(f"{a}→{b} {free}" for a, b, free in legs))
         if quiet:
             return
         self.say(
@@ -335,7 +337,9 @@ class DeskScreen(Screen):
         elif given < total:
             change.update(f"to pay {printing.yuan(total)}: short by {printing.yuan(total - given)}")
         else:
-            change.update(f"to pay {printing.yuan(total)}  given {printing.yuan(given)}  CHANGE {printing.yuan(given - total)}")
+            change.update(
+                f"to pay {printing.yuan(total)}  given {printing.yuan(given)}  CHANGE {printing.yuan(given - total)}"
+            )
 
     def action_sell(self, method: str) -> None:
         grid = self.query_one(SeatGrid)
@@ -449,7 +453,8 @@ class DeskScreen(Screen):
         question = (
             f"Refund {ticket.ticket_id}, seat {ticket.seat_number}, {ticket.from_stop.code}→{ticket.to_stop.code}, "
             f"departs {printing.local(ticket.from_stop.departs_at)}\n"
-            f"fare {printing.yuan(ticket.price_fen)}   fee {printing.yuan(fee)}   pay back {printing.yuan(ticket.price_fen - fee)}\n"
+            f"fare {printing.yuan(ticket.price_fen)}   fee {printing.yuan(fee)}   "
+            f"pay back {printing.yuan(ticket.price_fen - fee)}\n"
             "(fee by the station's default refund schedule; the receipt shows the fee the server kept)"
         )
 
@@ -495,9 +500,13 @@ class DeskScreen(Screen):
             except argparse.ArgumentTypeError as error:
                 self.say(str(error), error=True)
                 return
-            self.background(f"trips for {ticket_id} on {date}", lambda: self._change_offers(ticket_id, date), self._pick_trip)
+            self.background(
+                f"trips for {ticket_id} on {date}", lambda: self._change_offers(ticket_id, date), self._pick_trip
+            )
 
-        self.app.push_screen(Ask(f"Change {ticket_id} to a trip on which day?", printing.DATE_HELP, "today"), date_given)
+        self.app.push_screen(
+            Ask(f"Change {ticket_id} to a trip on which day?", printing.DATE_HELP, "today"), date_given
+        )
 
     def _change_offers(self, ticket_id: str, date: str):
         """The ticket, and the other trips of its route on the day for its segment."""
@@ -512,7 +521,11 @@ class DeskScreen(Screen):
         ticket, offers = found
         self._keep(ticket)
         if not offers:
-            self.say(f"no other trip of {ticket.trip.route_name} on that day for {ticket.from_stop.code}→{ticket.to_stop.code}", True)
+            self.say(
+                f"no other trip of {ticket.trip.route_name} on that day for "
+                f"{ticket.from_stop.code}→{ticket.to_stop.code}",
+                True,
+            )
             return
         by_id = {o.trip.trip_id: o for o in offers}
 
@@ -531,7 +544,9 @@ class DeskScreen(Screen):
             )
             self.app.push_screen(Confirm(question), lambda yes: self._do_change(ticket.ticket_id, trip_id, yes))
 
-        self.app.push_screen(TripPicker(f"Move {ticket.ticket_id} to which trip? (Enter picks, Esc cancels)", offers), picked)
+        self.app.push_screen(
+            TripPicker(f"Move {ticket.ticket_id} to which trip? (Enter picks, Esc cancels)", offers), picked
+        )
 
     def _do_change(self, ticket_id: str, trip_id: str, yes: bool | None) -> None:
         if not yes:
@@ -584,7 +599,9 @@ class DeskScreen(Screen):
     def _found(self, ticket) -> None:
         self._keep(ticket)
         self.query_one("#tickets", DataTable).focus()
-        self.say(f"{ticket.ticket_id}: {printing.TICKET_STATUS.get(ticket.status, '?')}; F7 refund, F8 change, F9 reprint")
+        self.say(
+            f"{ticket.ticket_id}: {printing.TICKET_STATUS.get(ticket.status, '?')}; F7 refund, F8 change, F9 reprint"
+        )
 
 
 class CounterApp(App):
@@ -607,7 +624,9 @@ class CounterApp(App):
         patience_s: float | None = None,
     ) -> None:
         super().__init__()
-        self.client = KeyunClient(target, deadline_s=deadline_s, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+        self.client = KeyunClient(
+            target, deadline_s=deadline_s, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+        )
         self.desk = CounterDesk(self.client, print_dir, printer, escpos, terminal_id)
         if patience_s is not None:
             self.desk.patience_s = patience_s

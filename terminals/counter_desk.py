@@ -75,7 +75,10 @@ class Refund:
     by_order: str = ""  # the order that paid the money back, when the ticket was bought through one
 
 
-def refund_fee_estimate(ticket, now_ms: int, policy: Policy = Policy()) -> int | None:
+DEFAULT_POLICY = Policy()
+
+
+def refund_fee_estimate(ticket, now_ms: int, policy: Policy = DEFAULT_POLICY) -> int | None:
     """The refund fee by the national default schedule (engine/policy.py), or None when that schedule
     allows no refund now.  A station may configure its own: the server's fee, shown after the refund,
     is the one that counts."""
@@ -170,9 +173,13 @@ class CounterDesk:
         """Sell the seats, paid in cash (Sales.Sell) or by card (an order paid on the POS terminal)."""
         key = ("sell", trip_id, from_station, to_station, seats, method)
         if method == "cash":
-            sale = self._run(key, notify, lambda p: self._sell_cash(trip_id, from_station, to_station, seats, p, notify))
+            sale = self._run(
+                key, notify, lambda p: self._sell_cash(trip_id, from_station, to_station, seats, p, notify)
+            )
         else:
-            sale = self._run(key, notify, lambda p: self._sell_card(trip_id, from_station, to_station, seats, p, notify))
+            sale = self._run(
+                key, notify, lambda p: self._sell_card(trip_id, from_station, to_station, seats, p, notify)
+            )
         self.totals.tickets_sold += len(sale.tickets)
         self.totals.sold_fen[method] = self.totals.sold_fen.get(method, 0) + sale.total_fen
         return sale

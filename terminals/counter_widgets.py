@@ -184,7 +184,8 @@ class ShiftPanel(Static):
                     f"sold      {totals.tickets_sold} ticket(s)  {sold or '¥0.00'}",
                     f"refunded  {totals.tickets_refunded} ticket(s)  paid back {printing.yuan(totals.refunded_fen)}"
                     f"  fees kept {printing.yuan(totals.refund_fees_fen)}",
-                    f"changed   {totals.tickets_changed} ticket(s)  difference {signed_yuan(totals.change_collected_fen)}",
+                    f"changed   {totals.tickets_changed} ticket(s)  "
+                    f"difference {signed_yuan(totals.change_collected_fen)}",
                     f"reprints  {totals.reprints}",
                     f"cash in drawer  {signed_yuan(totals.cash_in_drawer_fen())}",
                 ]

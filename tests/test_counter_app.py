@@ -101,7 +101,12 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
 
             # Refund the second ticket: the fee is shown before confirming (10 % of ¥40, a day ahead).
             await pilot.press("f11", "f7")
-            await _settled(app, pilot, "the refund question", lambda: "fee ¥4.00" in str(app.screen.query("Static").first().render()))
+            await _settled(
+                app,
+                pilot,
+                "the refund question",
+                lambda: "fee ¥4.00" in str(app.screen.query("Static").first().render()),
+            )
             await pilot.press("enter")
             await _settled(app, pilot, "the refund", lambda: desk.desk.totals.tickets_refunded == 1)
             assert "pay back ¥36.00 in cash, fee kept ¥4.00" in desk.messages[-1], desk.messages
@@ -117,7 +122,12 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             await pilot.press("f8")
             await pilot.pause()
             await pilot.press(*date, "enter")
-            await _settled(app, pilot, "the trips to move to " + repr(desk.messages[-3:]), lambda: isinstance(app.screen, TripPicker))
+            await _settled(
+                app,
+                pilot,
+                "the trips to move to " + repr(desk.messages[-3:]),
+                lambda: isinstance(app.screen, TripPicker),
+            )
             await pilot.press("enter")
             await pilot.pause()
             await pilot.press("enter")
@@ -147,6 +157,12 @@ def test_cash_short_of_the_total_sells_nothing(keyun, tmp_path):
             await _settled(app, pilot, "the refusal", lambda: "must cover ¥15.00" in desk.messages[-1])
             assert not desk.tickets and desk.desk.totals.tickets_sold == 0
             assert keyun.client.seat_map(trip, "AAA", "BBB").seats_free == 12
+
+            # A refusal from the server reaches the status line with its reason.
+            await pilot.press("f10")
+            await pilot.pause()
+            await pilot.press(*"NOPE9-20990101-0001", "enter")
+            await _settled(app, pilot, "the refusal", lambda: "UNKNOWN_TRIP" in desk.messages[-1])
 
     asyncio.run(short())
 
@@ -265,3 +281,19 @@ def test_a_sale_rides_out_the_server_going_away_with_the_same_request_id(keyun, 
         asyncio.run(outage())
     finally:
         relay.close()
+
+
+def test_an_account_with_a_second_factor_logs_in_with_its_totp_code(keyun, tmp_path):
+    from keyun.gateway.credentials import totp_code
+    from keyun.gateway.demo_accounts import DEMO_TOTP_SECRET
+
+    app = CounterApp(keyun.target, tmp_path / "pdf")
+
+    async def second_factor():
+        async with app.run_test(size=SIZE) as pilot:
+            code = totp_code(DEMO_TOTP_SECRET, keyun.clock.now_ms())
+            await pilot.press(*"sysadmin", "tab", *DEMO_PASSWORD, "tab", *code, "enter")
+            await _settled(app, pilot, "the desk", lambda: isinstance(app.screen, DeskScreen))
+            assert "sysadmin" in app.sub_title
+
+    asyncio.run(second_factor())
