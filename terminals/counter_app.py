@@ -296,7 +296,11 @@ class DeskScreen(Screen):
         seat_map, legs = loaded
         grid = self.query_one(SeatGrid)
         grid.show(seat_map)
-        self.query_one("#legs", Static).update("free by leg: " + " · ".join(f"{a}→{b} {free}" for a, b, free in legs))
+        self.query_one("#legs", Static).update(
+            f"{seat_map.trip_id} {seat_map.from_stop.code}→{seat_map.to_stop.code} {printing.yuan(seat_map.fare_fen)}"
+            " · free by leg: " + " · ".join(f"{a}→{b} {free}" for a, b, free in legs)
+        )
+        self._update_free(seat_map)
         if quiet:
             return
         self.say(
@@ -304,6 +308,16 @@ class DeskScreen(Screen):
             f"fare {printing.yuan(seat_map.fare_fen)}. Arrows and Enter pick seats; F4 cash, F5 sell"
         )
         grid.focus()
+
+    def _update_free(self, seat_map) -> None:
+        """The trip list's free seats for the segment just read (a sale or refund changed them)."""
+        offer = self.offers.get(seat_map.trip_id)
+        segment = (seat_map.from_stop.code, seat_map.to_stop.code)
+        if offer is None or (offer.from_stop.code, offer.to_stop.code) != segment:
+            return
+        table = self.query_one("#offers", DataTable)
+        row = table.get_row_index(seat_map.trip_id)
+        table.update_cell_at((row, OFFER_COLUMNS.index("free")), str(seat_map.seats_free))
 
     def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
         if isinstance(event.data_table, SeatGrid):

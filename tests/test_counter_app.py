@@ -14,7 +14,7 @@ from pathlib import Path
 
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.counter_app import CounterApp, DeskScreen
-from keyun.terminals.counter_widgets import SeatGrid, TripPicker
+from keyun.terminals.counter_widgets import OFFER_COLUMNS, SeatGrid, TripPicker
 from keyun.terminals.ticket_print import mask_documents
 
 from .waiting import wait_until_async
@@ -87,6 +87,7 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             await pilot.press("f4", *"100")
             await pilot.pause()
             assert "CHANGE ¥20.00" in str(desk.query_one("#change").render())
+            app.save_screenshot("before-sale.svg", str(tmp_path))  # docs/counter.md shows this one
             await pilot.press("enter")
             await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 2 and not desk.busy)
             assert "change ¥20.00" in desk.messages[-1], desk.messages
@@ -97,7 +98,10 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
                 assert ticket_id in printer.read_text(encoding="utf-8")
             assert desk.desk.totals.sold_fen == {"cash": 8000} and desk.desk.totals.tickets_sold == 2
             assert "cash in drawer  ¥80.00" in str(desk.query_one("#shift").render())
+            shot = Path(app.save_screenshot("after-sale.svg", str(tmp_path)))
+            assert sold[0] in shot.read_text(encoding="utf-8")  # the screen shows the sale
             await _settled(app, pilot, "the seats shown taken", lambda: grid.free and "1" not in grid.free)
+            assert desk.query_one("#offers").get_row(trip)[OFFER_COLUMNS.index("free")] == "10"
 
             # Refund the second ticket: the fee is shown before confirming (10 % of ¥40, a day ahead).
             await pilot.press("f11", "f7")
