@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.terminals import ticket_print
 from keyun.terminals.counter_app import CounterApp, DeskScreen
 from keyun.terminals.counter_widgets import OFFER_COLUMNS, SeatGrid, TripPicker
 from keyun.terminals.ticket_print import mask_documents
@@ -301,3 +302,18 @@ def test_an_account_with_a_second_factor_logs_in_with_its_totp_code(keyun, tmp_p
             assert "sysadmin" in app.sub_title
 
     asyncio.run(second_factor())
+
+
+def test_a_sold_ticket_prints_as_escpos_and_as_a_pdf_without_a_cjk_font(keyun, tmp_path):
+    trip = keyun.trip(dt.timedelta(days=4))
+    (ticket,) = keyun.client.sell(trip, "BBB", "DDD", ("5",)).tickets
+    view = ticket_print.layout(ticket, ticket_print.PrintExtras(seller="seller"))
+
+    stream = tmp_path / "lp0"
+    ticket_print.write_stream([view], stream, escpos=True)
+    data = stream.read_bytes()
+    assert data.startswith(ticket_print.ESCPOS_INIT) and data.endswith(ticket_print.ESCPOS_CUT)
+    assert ticket.ticket_id.encode() in data and "乙站".encode("gb18030") in data and "¥30.00".encode("gb18030") in data
+
+    pdf = ticket_print.pdf_tickets([view, view], tmp_path / "two.pdf", cjk_font=None)  # Helvetica, English labels
+    assert _pages(pdf) == 2
