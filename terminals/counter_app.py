@@ -654,6 +654,8 @@ class CounterApp(App):
     def on_unmount(self) -> None:
         self.desk.closing.set()  # workers waiting for the server stop waiting
         if self.client.access_token:
+            # One short try: the screen is gone, and a server that is away ends the idle session itself.
+            self.client.deadline_s, self.client.attempts = 1.0, 1
             try:
                 self.client.logout()
             except KeyunError:

@@ -8,16 +8,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import socket
 import threading
+import urllib.request
 from pathlib import Path
 
+import pytest
+
+from keyun.common.payments_wire.formats import DECLINE_REASONS
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals import ticket_print
+from keyun.terminals.client import KeyunClient
 from keyun.terminals.counter_app import CounterApp, DeskScreen
-from keyun.terminals.counter_widgets import OFFER_COLUMNS, SeatGrid, TripPicker
+from keyun.terminals.counter_widgets import OFFER_COLUMNS, Confirm, SeatGrid, TripPicker
 from keyun.terminals.ticket_print import mask_documents
+from keyun.v1 import common_pb2
 
+from .conftest import ServerThread, logged_in, schedule_trip
+from .payments.conftest import start_sandbox, stop_sandbox
 from .waiting import wait_until_async
 
 SIZE = (200, 56)
@@ -317,3 +326,65 @@ def test_a_sold_ticket_prints_as_escpos_and_as_a_pdf_without_a_cjk_font(keyun, t
 
     pdf = ticket_print.pdf_tickets([view, view], tmp_path / "two.pdf", cjk_font=None)  # Helvetica, English labels
     assert _pages(pdf) == 2
+
+
+@pytest.fixture(scope="module")
+def card_station(ray_session, tmp_path_factory):
+    """A server that takes cards: the payment sandbox plays the acquirer."""
+    directory = tmp_path_factory.mktemp("counter-card")
+    sandbox = start_sandbox(directory / "pay-keys", directory / "pay-state.json")
+    server = ServerThread(directory / "data", shards=2, payments_dir=sandbox.keys_dir)
+    master = logged_in(KeyunClient(server.target), clock=server.clock)
+    yield server, sandbox, master
+    master.close()
+    server.stop()
+    stop_sandbox(sandbox)
+
+
+def test_a_card_sale_is_refunded_through_its_order_and_a_declined_card_frees_the_seats(card_station, tmp_path):
+    server, sandbox, master = card_station
+    trip = schedule_trip(master, "CARD1", dt.timedelta(days=1))
+    app = CounterApp(server.target, tmp_path / "pdf", tmp_path / "printer.txt", terminal_id="POS01")
+
+    async def card():
+        async with app.run_test(size=SIZE) as pilot:
+            desk = await _log_in(app, pilot)
+            desk.query_one("#from").focus()
+            await pilot.press(*"AAA", "tab", *"DDD", "tab", *_iso(trip), "enter")
+            await _settled(app, pilot, "the trips", lambda: trip in desk.offers)
+            await pilot.press("enter")
+            grid = desk.query_one(SeatGrid)
+            await _settled(app, pilot, "the seat map", lambda: grid.seat_map is not None)
+
+            # A declined card: the refusal is shown, and the order is cancelled so the seat is free again.
+            control_sandbox(sandbox, "/sandbox/card/decline-next", {"reason": DECLINE_REASONS[0]})
+            await pilot.press("enter", "f6")
+            await _settled(app, pilot, "the decline", lambda: not desk.busy and "PAYMENT_REFUSED" in desk.messages[-1])
+            assert not desk.tickets and master.seat_map(trip, "AAA", "DDD").seats_free == 12
+
+            await pilot.press("f6")
+            await _settled(app, pilot, "the card sale", lambda: len(desk.tickets) == 1 and not desk.busy)
+            assert desk.desk.totals.sold_fen == {"card": 4000} and "card, order " in desk.messages[-1]
+            (ticket_id,) = desk.tickets
+
+            # Refunded back through the order's card payment, not in cash from the drawer.
+            await pilot.press("f11", "f7")
+            await _settled(app, pilot, "the refund question", lambda: isinstance(app.screen, Confirm))
+            await pilot.press("enter")
+            await _settled(app, pilot, "the refund", lambda: desk.desk.totals.tickets_refunded == 1)
+            assert "back through order " in desk.messages[-1], desk.messages
+            assert desk.desk.totals.cash_in_drawer_fen() == 0
+            assert master.ticket(ticket_id).status == common_pb2.TICKET_STATUS_REFUNDED
+
+    asyncio.run(card())
+
+
+def control_sandbox(sandbox, path: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        f"{sandbox.base_url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
