@@ -24,6 +24,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Static
 
+from keyun.v1 import common_pb2
+
 from . import printing, ticket_print
 from .client import RETRYABLE, KeyunClient, KeyunError
 from .counter_desk import CounterDesk, Sale
@@ -460,6 +462,10 @@ class DeskScreen(Screen):
 
     def _ask_refund(self, ticket) -> None:
         self._keep(ticket)
+        if ticket.status in (common_pb2.TICKET_STATUS_REFUNDED, common_pb2.TICKET_STATUS_CHANGED):
+            status = printing.TICKET_STATUS[ticket.status]
+            self.say(f"{ticket.ticket_id} is {status} already: nothing to refund", error=True)
+            return
         fee = self.desk.refund_fee(ticket, int(time.time() * 1000))
         if fee is None:
             self.say(f"{ticket.ticket_id}: the refund schedule allows no refund now (the coach has left)", True)

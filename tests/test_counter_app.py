@@ -5,6 +5,7 @@ first, a reprint, and a rebooking onto another trip."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -18,6 +19,7 @@ import pytest
 
 from keyun.common.payments_wire.formats import DECLINE_REASONS
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.terminals import cli as terminal_cli
 from keyun.terminals import ticket_print
 from keyun.terminals.client import KeyunClient
 from keyun.terminals.counter_app import CounterApp, DeskScreen
@@ -125,6 +127,9 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             await _settled(app, pilot, "the refund", lambda: desk.desk.totals.tickets_refunded == 1)
             assert "pay back ¥36.00 in cash, fee kept ¥4.00" in desk.messages[-1], desk.messages
             assert "cash in drawer  ¥44.00" in str(desk.query_one("#shift").render())
+            await pilot.press("f7")  # again: the desk says so, and asks nothing
+            await _settled(app, pilot, "the answer", lambda: "refunded already" in desk.messages[-1])
+            assert isinstance(app.screen, DeskScreen) and desk.desk.totals.tickets_refunded == 1
 
             # Reprint the first ticket: a PDF marked as a reprint, and the printer gets it again.
             await pilot.press("up", "f9")
@@ -388,3 +393,13 @@ def control_sandbox(sandbox, path: str, body: dict) -> dict:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())
+
+
+def test_keyun_counter_with_no_verb_is_the_workstation_and_the_verbs_stay():
+    parser = argparse.ArgumentParser()
+    terminal_cli.add_counter(parser.add_subparsers(dest="verb"))
+    workstation = parser.parse_args(["counter", "--printer", "/dev/usb/lp0", "--printer-format", "escpos"])
+    assert workstation.run is terminal_cli._workstation and workstation.action is None
+    assert workstation.printer == Path("/dev/usb/lp0") and workstation.printer_format == "escpos"
+    search = parser.parse_args(["counter", "search", "aaa", "bbb", "--date", "tomorrow"])
+    assert search.run is not terminal_cli._workstation and search.from_station == "AAA"
