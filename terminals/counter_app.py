@@ -219,8 +219,8 @@ class DeskScreen(Screen):
                 result = job()
             except KeyunError as error:
                 failed = f"{what}: {explain(error)}"  # a message now: `error` is gone after the except block
-            except OSError as error:
-                failed = f"{what}: {error}"
+            except Exception as error:  # a bug must not leave the desk busy and silent
+                failed = f"{what}: unexpected {type(error).__name__}: {error}"
             else:
                 self.app.call_from_thread(self._finish, what, changes, lambda: done(result))
                 return
@@ -385,11 +385,17 @@ class DeskScreen(Screen):
             changes=True,
         )
 
-    def _print(self, tickets, reprint: bool) -> list[Path]:
+    def _print(self, tickets, reprint: bool) -> str:
+        """Print, in the worker; what happened, for the status line.  A printer that fails does not
+        undo a sale: the seller is told, and F9 prints the ticket again."""
         extras = ticket_print.PrintExtras(seller=self.account.login_name, reprint=reprint)
-        return self.desk.print_tickets(tickets, extras)
+        try:
+            paths = self.desk.print_tickets(tickets, extras)
+        except Exception as error:  # any failure of a printer, a device path or the PDF library
+            return f"NOT printed ({type(error).__name__}: {error}): F9 prints it again"
+        return f"printed {', '.join(p.name for p in paths)}"
 
-    def _sold(self, sale: Sale, printed: list[Path], given_fen: int) -> None:
+    def _sold(self, sale: Sale, printed: str, given_fen: int) -> None:
         for ticket in sale.tickets:
             self.tickets[ticket.ticket_id] = ticket
         self.show_tickets(sale.tickets[-1].ticket_id if sale.tickets else "")
@@ -397,7 +403,7 @@ class DeskScreen(Screen):
         self.say(
             f"sold {len(sale.tickets)} ticket(s) {printing.yuan(sale.total_fen)}; "
             + (paid if sale.method == "cash" else f"card, order {sale.order_id}")
-            + f"; printed {', '.join(p.name for p in printed)}"
+            + f"; {printed}"
         )
         self.query_one("#tendered", Input).value = ""
         self.query_one(ShiftPanel).show(self.desk.totals)
@@ -587,7 +593,7 @@ class DeskScreen(Screen):
         money = "collect " if difference > 0 else "pay out " if difference < 0 else ""
         self.say(
             f"changed to {reply.new_ticket.ticket_id} seat {reply.new_ticket.seat_number}; "
-            f"{money}{signed_yuan(abs(difference)) if difference else 'no fare difference'}; printed {printed[0].name}"
+            f"{money}{signed_yuan(abs(difference)) if difference else 'no fare difference'}; {printed}"
         )
         self.query_one(ShiftPanel).show(self.desk.totals)
 
@@ -604,7 +610,7 @@ class DeskScreen(Screen):
     def _reprinted(self, done) -> None:
         ticket, printed = done
         self._keep(ticket)
-        self.say(f"reprinted {ticket.ticket_id} to {printed[0].name} and the ticket printer")
+        self.say(f"reprint of {ticket.ticket_id}: {printed} and to the ticket printer")
         self.query_one(ShiftPanel).show(self.desk.totals)
 
     def action_find_ticket(self) -> None:

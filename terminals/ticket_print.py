@@ -162,14 +162,16 @@ def pdf_tickets(views: Sequence[TicketLayout], target: Path, cjk_font: Path | No
     labels and leaves out the characters it cannot show (station codes stay)."""
     from fpdf import FPDF  # imported here: only printing needs it
 
-    cjk = cjk_font is not None
     pdf = FPDF(orientation="L", unit="mm", format=PAGE_MM)
     pdf.set_auto_page_break(False)
     pdf.set_title("Keyun tickets")
-    family = "Helvetica"
+    family, cjk = "Helvetica", False
     if cjk_font is not None:
-        pdf.add_font("cjk", fname=str(cjk_font))
-        family = "cjk"
+        try:
+            pdf.add_font("cjk", fname=str(cjk_font))
+            family, cjk = "cjk", True
+        except Exception:  # a font fpdf2 cannot embed (a CFF OpenType, say): print as without one
+            pass
     for view in views:
         pdf.add_page()
         pdf.set_font(family, size=16)

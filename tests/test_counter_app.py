@@ -159,9 +159,9 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
     asyncio.run(shift())
 
 
-def test_cash_short_of_the_total_sells_nothing(keyun, tmp_path):
+def test_cash_short_sells_nothing_and_a_printer_that_is_missing_does_not_undo_a_sale(keyun, tmp_path):
     trip = keyun.trip(dt.timedelta(days=2))
-    app = CounterApp(keyun.target, tmp_path / "pdf", tmp_path / "printer.txt")
+    app = CounterApp(keyun.target, tmp_path / "pdf", tmp_path / "unplugged" / "lp0")
 
     async def short():
         async with app.run_test(size=SIZE) as pilot:
@@ -182,6 +182,12 @@ def test_cash_short_of_the_total_sells_nothing(keyun, tmp_path):
             await pilot.pause()
             await pilot.press(*"NOPE9-20990101-0001", "enter")
             await _settled(app, pilot, "the refusal", lambda: "UNKNOWN_TRIP" in desk.messages[-1])
+
+            # Exact cash; the ticket printer is not there: sold all the same, and the seller is told.
+            await pilot.press("f4", "ctrl+u", "f5")
+            await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 1 and not desk.busy)
+            assert "NOT printed (FileNotFoundError" in desk.messages[-1] and "F9" in desk.messages[-1], desk.messages
+            assert desk.desk.totals.sold_fen == {"cash": 1500}
 
     asyncio.run(short())
 
