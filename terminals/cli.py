@@ -114,9 +114,35 @@ def _seats(text: str) -> tuple[str, ...]:
 
 
 def add_counter(verbs) -> None:
-    counter = verbs.add_parser("counter", help="ticket counter: search, seat map, sell, refund, print").add_subparsers(
-        dest="action", required=True
+    workstation = verbs.add_parser(
+        "counter",
+        help="ticket counter: with no verb the full-screen workstation; or search, seat map, sell, refund, print",
+        description="With no verb: the counter workstation, a full-screen application for ticket sellers "
+        "(docs/counter.md).  The verbs do one thing each from the command line.",
     )
+    _common(workstation)
+    workstation.add_argument(
+        "--print-dir",
+        type=Path,
+        default=Path(os.environ.get("KEYUN_PRINT_DIR") or Path.home() / "keyun-tickets"),
+        help="where ticket PDFs are written (env KEYUN_PRINT_DIR; default ~/keyun-tickets)",
+    )
+    workstation.add_argument(
+        "--printer",
+        type=Path,
+        default=os.environ.get("KEYUN_PRINTER") or None,
+        help="the ticket printer: a device such as /dev/usb/lp0, or a file (env KEYUN_PRINTER; "
+        "default <print-dir>/ticket-printer.txt)",
+    )
+    workstation.add_argument(
+        "--printer-format",
+        choices=("escpos", "text"),
+        default="text",
+        help="what the ticket printer takes: ESC/POS (GB18030 text) or plain UTF-8 text (default text)",
+    )
+    workstation.add_argument("--terminal-id", default="", help="this counter's card (POS) terminal id")
+    workstation.set_defaults(run=_workstation)
+    counter = workstation.add_subparsers(dest="action")
 
     p = counter.add_parser("stations", help="list the stations served")
     _common(p)
@@ -243,6 +269,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"keyun {args.verb}: TLS: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _workstation(args) -> None:
+    from .counter_app import run  # Textual is loaded only for the workstation
+
+    run(args)
 
 
 def _stations(args) -> None:

@@ -288,6 +288,18 @@ class KeyunClient:
     def ticket(self, ticket_id: str) -> Any:
         return self.call(self.sales.GetTicket, sales_pb2.GetTicketRequest(ticket_id=ticket_id)).ticket
 
+    def change_ticket(
+        self, ticket_id: str, new_trip_id: str, seat_number: str = "", request_id: str | None = None
+    ) -> sales_pb2.ChangeTicketResponse:
+        """Rebook (改签) a ticket onto another trip of its route, same segment; a seat, or any."""
+        request = sales_pb2.ChangeTicketRequest(
+            request_id=request_id or new_request_id(),
+            ticket_id=ticket_id,
+            new_trip_id=new_trip_id,
+            seat_number=seat_number,
+        )
+        return self.call(self.sales.ChangeTicket, request)
+
     # --- gate and dispatch ---------------------------------------------------------------------
 
     def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None) -> Any:
