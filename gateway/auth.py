@@ -54,6 +54,8 @@ MAX_CACHED_SESSIONS = 100_000
 MAX_CACHED_TOKENS = 100_000
 # Trips whose stops and operator are remembered for scope checks (trip definitions never change).
 MAX_CACHED_TRIPS = 50_000
+# The one call a disabled device may still make: its answer tells the device it is disabled.
+HEARTBEAT = "keyun.v1.Devices/Heartbeat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Principal:
     device: str  # the device's login name, or its client certificate's name
     allowed: frozenset[Permission]
     own_only: bool = False  # allowed this call by the rule's `own` permission: only for their own things
+    device_disabled: bool = False  # a registered device the station disabled (engine/devices.py)
 
     @property
     def role(self) -> str:
@@ -118,6 +121,12 @@ class SessionCache:
 
     def forget(self, session_id: str) -> None:
         self.alive.pop(session_id, None)
+
+    def forget_account(self, account_id: str) -> None:
+        """Check every session of this account with the owner at its next call (a device disabled
+        or enabled through this gateway takes effect here at once)."""
+        for session_id in [s for s, (_, view) in self.alive.items() if view.account_id == account_id]:
+            del self.alive[session_id]
 
 
 class TripDirectory:
@@ -226,6 +235,7 @@ class Auth:
             claims.session_id,
             device,
             permissions(account.roles, account.cash_acceptor),
+            device_disabled=account.device_disabled,
         )
         if len(self.principals) >= MAX_CACHED_SESSIONS:
             self.principals.clear()
@@ -414,6 +424,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(principal, Rejection):
             await auth.record(None, context, action, audit_target(request), principal.reason.name)
             await abort(context, principal)
+        if principal.device_disabled and action != HEARTBEAT:
+            # The one call a disabled device may make is its heartbeat, whose answer tells it so.
+            refusal = reject(
+                Reason.DEVICE_DISABLED,
+                f"this device ({principal.device or principal.account_id}) is disabled by the station: "
+                "ask the station's system administrator to enable it (keyun device enable)",
+            )
+            await auth.record(principal, context, action, audit_target(request), refusal.reason.name)
+            await abort(context, refusal)
         if rule.permission not in principal.allowed and rule.own in principal.allowed:
             return dataclasses.replace(principal, own_only=True)  # scope is their own account
         if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
