@@ -1179,10 +1179,10 @@ def touch(
     return tuple(checks), tuple(ended)
 
 
-def render(state: AccountsState, command: object, events: tuple[Any, ...], rules: AccountRules | None = None) -> Any:
+def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> Any:
     """The reply to a command that succeeded."""
     if isinstance(command, dv.DEVICE_COMMANDS):
-        return dv.render(state.devices, command, events, (rules or AccountRules()).device_limits())
+        return dv.render(state.devices, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])
@@ -1338,7 +1338,7 @@ class AccountsEngine:
         outcome = decide(self.state, item, now_ms, self.rules)
         if not isinstance(outcome, Rejection):
             self._apply(item, outcome, entries)
-            outcome = render(self.state, item, outcome, self.rules)
+            outcome = render(self.state, item, outcome)
         if isinstance(item, SealDisplayNames):
             self._forget_clear_names()
         if request_id:
@@ -1368,7 +1368,7 @@ class AccountsEngine:
                 self._forget_clear_names()
             request_id = getattr(entry.command, "request_id", "")
             if request_id:
-                self._remember(request_id, entry.command, render(self.state, entry.command, entry.events, self.rules))
+                self._remember(request_id, entry.command, render(self.state, entry.command, entry.events))
 
     def snapshot(self) -> AccountsSnapshot:
         """The whole state, idempotency window and audit outbox, for a snapshot (accounts are few:

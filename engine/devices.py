@@ -290,7 +290,8 @@ def state_of(device: Device, seen: Telemetry | None, now_ms: int, limits: Thresh
 
 def device_view(registry: DeviceRegistry, device_id: str, now_ms: int, limits: Thresholds) -> DeviceView:
     device, seen = registry.devices[device_id], registry.seen.get(device_id)
-    return DeviceView(device, state_of(device, seen, now_ms, limits), seen)
+    # A copy: the state's record changes later, a reply (remembered for retries) must not.
+    return DeviceView(msgspec.structs.replace(device), state_of(device, seen, now_ms, limits), seen)
 
 
 def _find(registry: DeviceRegistry, device_id: str) -> Device | Rejection:
@@ -351,11 +352,19 @@ def evolve(registry: DeviceRegistry, event: Event) -> None:
             raise AssertionError(f"unknown device event {event!r}")
 
 
-def render(registry: DeviceRegistry, command: Command, events: tuple[Event, ...], limits: Thresholds) -> DeviceView:
-    """The reply to a registry command: the device as the command left it (its state at that moment)."""
-    device_id = events[0].device_id if events else command.device_id  # type: ignore[attr-defined]
-    at_ms = events[0].at_ms if events else registry.devices[device_id].changed_at_ms  # type: ignore[attr-defined]
-    return device_view(registry, device_id, at_ms, limits)
+def render(registry: DeviceRegistry, command: Command, events: tuple[Event, ...]) -> DeviceView:
+    """The reply to a registry command: the record as the command left it, without a heartbeat
+    (heartbeats are not in the log, and a retry after a restart must get the same reply), so its
+    state is DISABLED or OFFLINE.  The gateway answers with the device as it is now (GetDevice)."""
+    match command:
+        case RegisterDevice():
+            device_id = events[0].device_id  # type: ignore[attr-defined]
+        case DisableDevice(_, device_id) | EnableDevice(_, device_id):
+            pass
+        case _:
+            raise AssertionError(f"unknown device command {command!r}")
+    device = msgspec.structs.replace(registry.devices[device_id])
+    return DeviceView(device, DeviceState.DISABLED if device.disabled else DeviceState.OFFLINE, None)
 
 
 def answer(registry: DeviceRegistry, query: Query, now_ms: int, limits: Thresholds) -> Reply:

@@ -119,7 +119,8 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
             detail=f"{command.kind.value} at {command.station} lane {command.lane}"
             + (f" certificate {command.certificate_name}" if command.certificate_name else ""),
         )
-        view = await self.desk.ask(context, command, audited=True)
+        registered = await self.desk.ask(context, command, audited=True)
+        view = await self.desk.ask(context, dv.GetDevice(registered.device.device_id))
         return devices_pb2.RegisterDeviceResponse(device=device_message(view))
 
     async def ListDevices(self, request, context):
@@ -161,7 +162,8 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
         command = await self.desk.build(context, lambda: dv.DisableDevice(request.request_id, request.device_id))
         device = (await self._device(context, command.device_id)).device
         note_audit(target=command.device_id)
-        view = await self.desk.ask(context, command, audited=True)
+        await self.desk.ask(context, command, audited=True)
+        view = await self.desk.ask(context, dv.GetDevice(command.device_id))  # as it is now, with its heartbeat
         if device.account_id:
             # Refused at once through this gateway; other gateway processes recheck sessions every
             # second (gateway/auth.py, SESSION_RECHECK_S).
@@ -172,7 +174,8 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
         command = await self.desk.build(context, lambda: dv.EnableDevice(request.request_id, request.device_id))
         device = (await self._device(context, command.device_id)).device
         note_audit(target=command.device_id)
-        view = await self.desk.ask(context, command, audited=True)
+        await self.desk.ask(context, command, audited=True)
+        view = await self.desk.ask(context, dv.GetDevice(command.device_id))
         if device.account_id:
             self.desk.auth.sessions.forget_account(device.account_id)
         return devices_pb2.EnableDeviceResponse(device=device_message(view))

@@ -3,10 +3,13 @@ behind as time passes, the metrics, disabling (refused at once, told so), a rest
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 import ray
 
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine.accounts import AccountRules
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError
@@ -210,3 +213,64 @@ def test_the_registry_survives_a_restart(ray_session, tmp_path):
         assert device_login(second, "gate1").heartbeat("keyun-gate 2.0").device.state == ONLINE
     finally:
         second.stop()
+
+
+def test_the_keyun_device_commands(station, tmp_path):
+    """`keyun device register|list|show|disable|enable|heartbeat`, each with --json, as processes."""
+    from keyun.gateway.credentials import totp_code
+    from keyun.gateway.demo_accounts import DEMO_TOTP_SECRET
+
+    from .test_cli import keyun
+
+    station.clock.advance(31_000)  # a TOTP step the administrator has not used yet
+    shift = {"KEYUN_TEST_CLOCK_SHIFT_MS": str(station.clock.now_ms() - SYSTEM_CLOCK.now_ms())}
+    admin = {**shift, "KEYUN_SESSION": str(tmp_path / "admin.json"), "KEYUN_PASSWORD": DEMO_PASSWORD}
+    server = ("--server", station.target)
+    code = totp_code(DEMO_TOTP_SECRET, station.clock.now_ms())
+    assert "logged in as sysadmin" in keyun("login", "sysadmin", "--totp", code, *server, env=admin).stdout
+    handheld = {**shift, "KEYUN_USER": "handheld1", "KEYUN_PASSWORD": DEMO_PASSWORD}
+    with device_login(station, "handheld1") as client:
+        account = client.account.account_id
+
+    made = json.loads(
+        keyun(
+            "device", "register", "handheld", "AAA", "K101", "--account", account, "--json", *server, env=admin
+        ).stdout
+    )
+    assert (made["kind"], made["station"], made["lane"], made["state"]) == (
+        "DEVICE_KIND_HANDHELD",
+        "AAA",
+        "K101",
+        "DEVICE_STATE_OFFLINE",
+    )
+    device_id = made["device_id"]
+    beat = keyun(
+        "device",
+        "heartbeat",
+        "--version",
+        "hh 3.1",
+        "--queue-depth",
+        "2",
+        "--last-sync-ago",
+        "5",
+        "--oldest-unsynced-ago",
+        "20",
+        *server,
+        env=handheld,
+    ).stdout
+    assert f"{device_id}  handheld at AAA lane K101: behind" in beat
+    listed = keyun("device", "list", "--kind", "handheld", *server, env=admin).stdout
+    assert device_id in listed and "behind" in listed and "hh 3.1" in listed
+    shown = json.loads(keyun("device", "show", device_id, "--json", *server, env=admin).stdout)
+    assert (shown["queue_depth"], shown["version"]) == ("2", "hh 3.1")
+    assert json.loads(keyun("device", "disable", device_id, "--json", *server, env=admin).stdout)["disabled"]
+    refused_login = keyun("device", "heartbeat", *server, env=handheld, ok=False)
+    assert "DEVICE_DISABLED" in refused_login.stdout + refused_login.stderr
+    assert "disabled" in keyun("device", "list", "--state", "disabled", *server, env=admin).stdout
+    enabled = json.loads(keyun("device", "enable", device_id, "--json", *server, env=admin).stdout)
+    assert not enabled.get("disabled")
+    assert ": online" in keyun("device", "heartbeat", "--last-sync-ago", "1", *server, env=handheld).stdout
+    # Not a system administrator: refused with the reason.
+    seller = {**shift, "KEYUN_USER": "seller", "KEYUN_PASSWORD": DEMO_PASSWORD}
+    denied = keyun("device", "register", "gate", "AAA", "9", "--certificate", "g9", *server, env=seller, ok=False)
+    assert "PERMISSION_DENIED" in denied.stdout + denied.stderr
