@@ -3,9 +3,10 @@
 Which permission and scope every RPC needs is the gateway's table (keyun.gateway.rules), beside
 the servicers.  A role is a fixed set of permissions; an account holds
 roles and a scope (the stations and operators it works for).  The three administrators are
-separated as GB/T 22239 level 3 asks: the system administrator runs staff, devices (and the device registry) and backups,
-the security administrator grants roles, the audit administrator only reads the audit log, and no
-role can change or delete audit records (there is no RPC that could).
+separated as GB/T 22239 level 3 asks: the system administrator runs staff, devices (their
+accounts and the device registry) and backups, the security administrator grants roles, the
+audit administrator only reads the audit log, and no role can change or delete audit records
+(there is no RPC that could).
 """
 
 from __future__ import annotations
