@@ -15,7 +15,7 @@ import grpc
 from keyun.engine import devices as dv
 from keyun.engine.accounts import AccountRules
 from keyun.engine.permissions import in_scope
-from keyun.engine.reasons import Reason, Rejected, reject
+from keyun.engine.reasons import Reason, Rejected, invalid, quote, reject
 from keyun.v1 import devices_pb2, devices_pb2_grpc
 
 from .account_services import AccountDesk, _page, _token, timestamp
@@ -79,7 +79,12 @@ def _state(value: int) -> dv.DeviceState | None:
 
 def _millis(request: Any, field_name: str) -> int:
     """A timestamp field in epoch milliseconds, 0 when unset."""
-    return getattr(request, field_name).ToMilliseconds() if request.HasField(field_name) else 0
+    if not request.HasField(field_name):
+        return 0
+    try:
+        return getattr(request, field_name).ToMilliseconds()
+    except ValueError:  # out of the Timestamp's range, or nanos outside 0..999,999,999
+        raise invalid(field_name, "not a valid timestamp") from None
 
 
 class DevicesService(devices_pb2_grpc.DevicesServicer):
@@ -96,7 +101,7 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
                 context,
                 reject(
                     Reason.PERMISSION_DENIED,
-                    f"station {station} is not among this account's stations",
+                    f"station {quote(station)} is not among this account's stations",
                     field="station",
                 ),
             )
@@ -133,14 +138,14 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
                     reject(Reason.MISSING_FIELD, "station: name one of this account's stations", field="station"),
                 )
             station = principal.stations[0]
-        if station:
-            await self._in_scope(context, station)
         query = await self.desk.build(
             context,
             lambda: dv.ListDevices(
                 *_page(request), station, _kind(request.kind, required=False), _state(request.state)
             ),
         )
+        if station:
+            await self._in_scope(context, station)
         page = await self.desk.ask(context, query)
         return devices_pb2.ListDevicesResponse(
             devices=[device_message(view) for view in page.devices],
