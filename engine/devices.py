@@ -220,6 +220,11 @@ class DeviceSummary(Value, Query):
     """For the metrics: devices by kind and state, and the oldest unsynced scan."""
 
 
+class DisabledCertificates(Value, Query):
+    """The certificate names of the disabled devices: a gateway with client certificates refuses
+    every call made with one of them (a counter is known by its certificate, not an account)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Events.
 
@@ -264,8 +269,12 @@ class DeviceCounts(Value, Reply):
     oldest_unsynced_ms: int  # the oldest scan waiting in any enabled device's queue; 0 for none
 
 
+class CertificateNames(Value, Reply):
+    names: tuple[str, ...]
+
+
 DEVICE_COMMANDS = (RegisterDevice, DisableDevice, EnableDevice)
-DEVICE_QUERIES = (GetDevice, ListDevices, DeviceSummary)
+DEVICE_QUERIES = (GetDevice, ListDevices, DeviceSummary, DisabledCertificates)
 DEVICE_EVENTS = (DeviceRegistered, DeviceDisabled, DeviceEnabled)
 
 
@@ -384,6 +393,12 @@ def answer(registry: DeviceRegistry, query: Query, now_ms: int, limits: Threshol
             return DevicesPage(tuple(matching[offset : offset + page_size]), offset + page_size if more else 0)
         case DeviceSummary():
             return summary(registry, now_ms, limits)
+        case DisabledCertificates():
+            return CertificateNames(
+                tuple(
+                    sorted(d.certificate_name for d in registry.devices.values() if d.disabled and d.certificate_name)
+                )
+            )
     raise AssertionError(f"unknown device query {query!r}")
 
 

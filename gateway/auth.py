@@ -24,6 +24,7 @@ from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.common.keys import KeysUnusable
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
+from keyun.engine import devices as dv
 from keyun.engine.audit import (
     MAX_DETAIL_CHARS,
     MAX_DEVICE_CHARS,
@@ -129,6 +130,38 @@ class SessionCache:
             del self.alive[session_id]
 
 
+class DisabledCertificates:
+    """The client certificate names of disabled devices, asked of the accounts owner at most once
+    per SESSION_RECHECK_S; concurrent calls share one owner call.  Used only when devices present
+    client certificates (--require-client-cert)."""
+
+    def __init__(self, submit: Callable[[Any], Any], clock: Clock = SYSTEM_CLOCK):
+        self.submit = submit
+        self.clock = clock
+        self.names: frozenset[str] = frozenset()
+        self.asked_at: float | None = None
+        self.pending: asyncio.Future | None = None
+
+    async def current(self) -> frozenset[str]:
+        if self.asked_at is not None and self.clock.monotonic() - self.asked_at < SESSION_RECHECK_S:
+            return self.names
+        if self.pending is None:
+            self.pending = asyncio.ensure_future(self._ask())
+        return await asyncio.shield(self.pending)
+
+    async def _ask(self) -> frozenset[str]:
+        try:
+            reply = await self.submit(dv.DisabledCertificates())
+        finally:
+            self.pending = None
+        self.names, self.asked_at = frozenset(reply.names), self.clock.monotonic()
+        return self.names
+
+    def forget(self) -> None:
+        """Ask again at the next call (a device disabled or enabled through this gateway)."""
+        self.asked_at = None
+
+
 class TripDirectory:
     """The stations and operator of a trip, for scope checks, asked of its owner once."""
 
@@ -186,6 +219,7 @@ class Auth:
         # server never asks for one, and reading the connection's auth context is wasted work.
         self.client_certs = False
         self.verified: OrderedDict[str, Claims] = OrderedDict()
+        self.disabled_certificates = DisabledCertificates(sessions.submit, clock)
         self.principals: dict[tuple[str, str], tuple[ac.AccountView, Principal]] = {}
 
     def claims(self, token: str, now_ms: int) -> Claims | Rejection:
@@ -418,6 +452,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC"
             )
             await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))
+        await self._refuse_disabled_certificate(request, context, action)
         if rule.permission is Permission.PUBLIC:
             return None
         principal = await auth.authenticate(context)
@@ -447,6 +482,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
             await abort(context, denial)
         return principal
+
+    async def _refuse_disabled_certificate(self, request, context, action: str) -> None:
+        """A device known by its client certificate (a counter) that the station disabled: every
+        call made with the certificate is refused, logins and public calls too, but its heartbeat."""
+        auth = self.auth
+        if not auth.client_certs or action == HEARTBEAT:
+            return
+        certificate = auth.peer_device(context)
+        if certificate and certificate in await auth.disabled_certificates.current():
+            refusal = reject(
+                Reason.DEVICE_DISABLED,
+                f"this device ({certificate}) is disabled by the station: "
+                "ask the station's system administrator to enable it (keyun device enable)",
+            )
+            await auth.record(None, context, action, audit_target(request), refusal.reason.name)
+            await abort(context, refusal)
 
 
 def denial_of(rule: Rule, action: str, principal: Principal) -> Rejection:

@@ -169,10 +169,7 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
         note_audit(target=command.device_id)
         await self.desk.ask(context, command, audited=True)
         view = await self.desk.ask(context, dv.GetDevice(command.device_id))  # as it is now, with its heartbeat
-        if device.account_id:
-            # Refused at once through this gateway; other gateway processes recheck sessions every
-            # second (gateway/auth.py, SESSION_RECHECK_S).
-            self.desk.auth.sessions.forget_account(device.account_id)
+        self._takes_effect_here(device)
         return devices_pb2.DisableDeviceResponse(device=device_message(view))
 
     async def EnableDevice(self, request, context):
@@ -181,9 +178,16 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
         note_audit(target=command.device_id)
         await self.desk.ask(context, command, audited=True)
         view = await self.desk.ask(context, dv.GetDevice(command.device_id))
+        self._takes_effect_here(device)
+        return devices_pb2.EnableDeviceResponse(device=device_message(view))
+
+    def _takes_effect_here(self, device: dv.Device) -> None:
+        """A device disabled or enabled: at once through this gateway; other gateway processes
+        recheck sessions and disabled certificates every second (gateway/auth.py, SESSION_RECHECK_S)."""
         if device.account_id:
             self.desk.auth.sessions.forget_account(device.account_id)
-        return devices_pb2.EnableDeviceResponse(device=device_message(view))
+        if device.certificate_name:
+            self.desk.auth.disabled_certificates.forget()
 
     async def Heartbeat(self, request, context):
         principal = caller()

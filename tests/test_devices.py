@@ -274,3 +274,48 @@ def test_the_keyun_device_commands(station, tmp_path):
     seller = {**shift, "KEYUN_USER": "seller", "KEYUN_PASSWORD": DEMO_PASSWORD}
     denied = keyun("device", "register", "gate", "AAA", "9", "--certificate", "g9", *server, env=seller, ok=False)
     assert "PERMISSION_DENIED" in denied.stdout + denied.stderr
+
+
+def test_a_counter_known_by_its_certificate_is_refused_when_disabled(ray_session, tmp_path):
+    """With client certificates, a device registered by its certificate's name (a counter, where
+    sellers log in with their own accounts) is refused for every call made with it, logins too."""
+    from keyun.gateway import tls
+
+    certs = tmp_path / "tls"
+    tls.init_station_certs(certs, "甲站", [])
+    for name in ("counter-c1", "counter-c2"):
+        tls.issue_client_cert(certs, name)
+
+    def at(counter: str) -> dict:
+        clients = certs / "clients"
+        return {
+            "ca_file": certs / "ca.pem",
+            "cert_file": clients / f"{counter}.pem",
+            "key_file": clients / f"{counter}.key",
+        }
+
+    server = ServerThread(tmp_path / "data", shards=1, tls=tls.TlsConfig(certs, require_client_cert=True))
+    try:
+        admin = logged_in(KeyunClient(server.target, **at("counter-c2")), "sysadmin", clock=server.clock)
+        counter = admin.register_device(devices_pb2.DEVICE_KIND_COUNTER, "AAA", "c1", certificate_name="counter-c1")
+        seller = logged_in(KeyunClient(server.target, **at("counter-c1")), "seller")
+        beat = seller.heartbeat("counter 1.0", last_sync_ms=server.clock.now_ms())
+        assert (beat.device.device_id, beat.device.state) == (counter.device_id, ONLINE)
+
+        admin.disable_device(counter.device_id)
+        for call in (
+            lambda: echo(seller),
+            seller.stations,
+            lambda: logged_in(KeyunClient(server.target, **at("counter-c1")), "seller"),
+        ):
+            error = refused(call)
+            assert (error.code, error.reason) == (grpc.StatusCode.PERMISSION_DENIED, "DEVICE_DISABLED")
+        assert seller.heartbeat("counter 1.0").device.state == DISABLED
+        with logged_in(KeyunClient(server.target, **at("counter-c2")), "seller") as elsewhere:
+            echo(elsewhere)  # the same seller at another counter works
+
+        admin.enable_device(counter.device_id)
+        echo(seller)
+        assert seller.stations() == []
+    finally:
+        server.stop()
