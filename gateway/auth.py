@@ -55,8 +55,10 @@ MAX_CACHED_SESSIONS = 100_000
 MAX_CACHED_TOKENS = 100_000
 # Trips whose stops and operator are remembered for scope checks (trip definitions never change).
 MAX_CACHED_TRIPS = 50_000
-# The one call a disabled device may still make: its answer tells the device it is disabled.
+# The calls a disabled device may still make: its heartbeat, whose answer tells it it is
+# disabled, and ending its own session.
 HEARTBEAT = "keyun.v1.Devices/Heartbeat"
+ALLOWED_WHEN_DISABLED = frozenset({HEARTBEAT, "keyun.v1.Accounts/Logout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,8 +461,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(principal, Rejection):
             await auth.record(None, context, action, audit_target(request), principal.reason.name)
             await abort(context, principal)
-        if principal.device_disabled and action != HEARTBEAT:
-            # The one call a disabled device may make is its heartbeat, whose answer tells it so.
+        if principal.device_disabled and action not in ALLOWED_WHEN_DISABLED:
             refusal = reject(
                 Reason.DEVICE_DISABLED,
                 f"this device ({principal.device or principal.account_id}) is disabled by the station: "

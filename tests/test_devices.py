@@ -13,7 +13,7 @@ from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine.accounts import AccountRules
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import audit_pb2, audit_pb2_grpc, devices_pb2, diagnostics_pb2
+from keyun.v1 import accounts_pb2, audit_pb2, audit_pb2_grpc, devices_pb2, diagnostics_pb2, staff_pb2
 
 from .conftest import ServerThread, logged_in
 from .test_metrics import scrape, value
@@ -146,11 +146,13 @@ def test_register_heartbeat_offline_behind_metrics_disable_and_enable(station):
 
     # Disabled: the gate's very next call is refused, its heartbeat says so, and so does a new login.
     echo(gate)
+    spare = device_login(station, "gate1")  # a second session of the gate's, opened before
     disabled = admin.disable_device(device.device_id)
     assert (disabled.disabled, disabled.state) == (True, DISABLED)
     error = refused(echo, gate)
     assert (error.code, error.reason) == (grpc.StatusCode.PERMISSION_DENIED, "DEVICE_DISABLED")
     assert gate.heartbeat("keyun-gate 1.1").device.state == DISABLED
+    spare.logout()  # ending its own session is allowed
     error = refused(device_login, station, "gate1")
     assert (error.code, error.reason) == (grpc.StatusCode.PERMISSION_DENIED, "DEVICE_DISABLED")
     samples = scrape(station.metrics_port)
@@ -210,6 +212,28 @@ def test_the_registry_survives_a_restart(ray_session, tmp_path):
         rest = admin.devices_page(page_size=2, page_token=first_page.next_page_token)
         assert [d.device_id for d in [*first_page.devices, *rest.devices]] == sorted(listed)
         assert refused(device_login, second, "handheld1").reason == "DEVICE_DISABLED"
+        # A dispatcher of station BBB sees BBB's devices only.
+        made = admin.call(
+            admin.staff.CreateAccount,
+            staff_pb2.CreateAccountRequest(
+                request_id="ops-bbb", kind=accounts_pb2.ACCOUNT_KIND_STAFF, login_name="ops.bbb", password=DEMO_PASSWORD
+            ),
+        ).account
+        with logged_in(KeyunClient(second.target), "secadmin", clock=second.clock) as secadmin:
+            secadmin.call(
+                secadmin.staff.GrantRoles,
+                staff_pb2.GrantRolesRequest(
+                    request_id="ops-bbb-roles", account_id=made.account_id, roles=["dispatcher"], stations=["BBB"]
+                ),
+            )
+        with device_login(second, "ops.bbb") as ops:
+            assert [d.device_id for d in ops.devices_page().devices] == [counter.device_id]
+            assert ops.device(counter.device_id).station == "BBB"
+            for call in (lambda: ops.devices_page(station="AAA"), lambda: ops.device(kept.device_id)):
+                assert (refused(call).code, refused(call).reason) == (
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    "PERMISSION_DENIED",
+                )
         assert device_login(second, "gate1").heartbeat("keyun-gate 2.0").device.state == ONLINE
     finally:
         second.stop()
