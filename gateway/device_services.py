@@ -168,8 +168,8 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
         device = (await self._device(context, command.device_id)).device
         note_audit(target=command.device_id)
         await self.desk.ask(context, command, audited=True)
-        view = await self.desk.ask(context, dv.GetDevice(command.device_id))  # as it is now, with its heartbeat
         self._takes_effect_here(device)
+        view = await self.desk.ask(context, dv.GetDevice(command.device_id))  # as it is now, with its heartbeat
         return devices_pb2.DisableDeviceResponse(device=device_message(view))
 
     async def EnableDevice(self, request, context):
@@ -177,8 +177,8 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
         device = (await self._device(context, command.device_id)).device
         note_audit(target=command.device_id)
         await self.desk.ask(context, command, audited=True)
-        view = await self.desk.ask(context, dv.GetDevice(command.device_id))
         self._takes_effect_here(device)
+        view = await self.desk.ask(context, dv.GetDevice(command.device_id))
         return devices_pb2.EnableDeviceResponse(device=device_message(view))
 
     def _takes_effect_here(self, device: dv.Device) -> None:
