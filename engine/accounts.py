@@ -6,6 +6,8 @@ already protected by the gateway: passwords as argon2id hashes, phone and docume
 names (display names too) as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
 the log or in snapshots, holds personal data in the clear.
 
+It also hosts the device registry (engine/devices.py, `AccountsState.devices`): one owner, one log.
+
 Session activity (`TouchSessions`) is not journaled: after a restart a session counts as idle
 from its last journaled moment (login or refresh), which can only end sessions sooner.
 """
