@@ -15,6 +15,7 @@ from pathlib import Path
 import ray
 
 from keyun.common.clock import SYSTEM_CLOCK
+from keyun.engine import devices
 from keyun.engine.accounts import AccountEntry, AccountRules, AccountsEngine, SealDisplayNames
 from keyun.persistence.small_store import SmallStore
 
@@ -65,6 +66,15 @@ class AccountShard(PackedBatches, SendsAuditRecords):
             for family in metrics.OWNER_REGISTRY.collect()
             if family.name.startswith(("keyun_audit_", "keyun_owner_process_"))
         ]
+
+    def device_summary(self, now_ms: int) -> dict:
+        """The device registry's counts at the gateway's `now_ms`, for its /metrics: plain values
+        (kind, state) -> count and the oldest unsynced scan (epoch ms, 0 for none)."""
+        summary = devices.summary(self.engine.state.devices, now_ms, self.engine.rules.device_limits())
+        return {
+            "counts": [(kind.value, state.value, count) for kind, state, count in summary.counts],
+            "oldest_unsynced_ms": summary.oldest_unsynced_ms,
+        }
 
     def ready(self) -> dict:
         return {"accounts": len(self.engine.state.accounts), "pid": os.getpid()}

@@ -112,4 +112,5 @@ def create_server(
         connection_limits,
         clock,
         demo_network,
+        account_rules=account_rules,
     )

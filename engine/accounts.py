@@ -6,6 +6,8 @@ already protected by the gateway: passwords as argon2id hashes, phone and docume
 names (display names too) as ciphertexts with a blind index for lookups, TOTP secrets encrypted.  So nothing here, in
 the log or in snapshots, holds personal data in the clear.
 
+It also hosts the device registry (engine/devices.py, `AccountsState.devices`): one owner, one log.
+
 Session activity (`TouchSessions`) is not journaled: after a restart a session counts as idle
 from its last journaled moment (login or refresh), which can only end sessions sooner.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from . import devices as dv
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
@@ -63,9 +66,16 @@ class AccountRules(Value):
     max_failed_logins: int = DEFAULT_MAX_FAILED_LOGINS
     lockout_ms: int = DEFAULT_LOCKOUT_MS
     first_backoff_ms: int = FIRST_BACKOFF_MS
+    # The device registry's thresholds (engine/devices.py): no heartbeat for this long is offline,
+    # a last sync older than this is behind.
+    device_offline_ms: int = dv.DEFAULT_OFFLINE_MS
+    device_behind_ms: int = dv.DEFAULT_BEHIND_MS
 
     def backoff_ms(self, failures: int) -> int:
         return self.first_backoff_ms << (failures - 1) if failures > 0 else 0
+
+    def device_limits(self) -> dv.Thresholds:
+        return dv.Thresholds(self.device_offline_ms, self.device_behind_ms)
 
 
 class AccountKind(Enum):
@@ -132,6 +142,8 @@ class AccountsState(Value, frozen=False):
     set_up: bool = False
     # Reserved password checks, oldest first: attempt id -> (account id, reserved at, ms).
     login_attempts: dict[str, tuple[str, int]] = msgspec.field(default_factory=dict)
+    # The device registry (engine/devices.py), hosted here: one owner, one log.
+    devices: dv.DeviceRegistry = msgspec.field(default_factory=dv.DeviceRegistry)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,6 +611,8 @@ class AccountView(Value, Reply):
     created_at_ms: int
     second_factor: bool
     cash_acceptor: bool = False
+    # The account is a registered device the station disabled: every call but its heartbeat is refused.
+    device_disabled: bool = False
 
 
 class LoginView(Value, Reply):
@@ -661,7 +675,7 @@ class FailureCounted(Value, Reply):
 # decide: reads the state, returns events or a rejection.
 
 
-def view(account: Account) -> AccountView:
+def view(account: Account, device_disabled: bool = False) -> AccountView:
     return AccountView(
         account.account_id,
         account.kind,
@@ -675,7 +689,13 @@ def view(account: Account) -> AccountView:
         account.created_at_ms,
         bool(account.totp_cipher),
         account.cash_acceptor,
+        device_disabled,
     )
+
+
+def device_aware_view(state: AccountsState, account: Account) -> AccountView:
+    """The account's view, saying whether it is the account of a disabled device."""
+    return view(account, state.devices.disabled_account(account.account_id))
 
 
 def _find(state: AccountsState, account_id: str) -> Account | Rejection:
@@ -710,6 +730,8 @@ def is_set_up(state: AccountsState) -> bool:
 
 
 def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRules) -> tuple[Any, ...] | Rejection:
+    if isinstance(command, dv.DEVICE_COMMANDS):
+        return _decide_device(state, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -804,6 +826,23 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
             locked = account.locked_until_ms > now_ms or account.failed_logins
             return (AccountUnlocked(account_id),) if locked else ()
     raise AssertionError(f"unknown command {command!r}")
+
+
+def _decide_device(state: AccountsState, command: Command, now_ms: int) -> tuple[Any, ...] | Rejection:
+    """A registry command; a device's account must be a device account."""
+    account_id = getattr(command, "account_id", "")
+    if account_id:
+        account = _find(state, account_id)
+        if isinstance(account, Rejection):
+            return account
+        if account.kind is not AccountKind.DEVICE:
+            return reject(
+                Reason.INVALID_FIELD,
+                f"account_id: {account_id} is a {account.kind.value} account; register a device account "
+                "(keyun staff create --kind device), or a counter by its certificate_name",
+                field="account_id",
+            )
+    return dv.decide(state.devices, command, now_ms)
 
 
 def _set_up(
@@ -975,6 +1014,9 @@ def _grant(
 
 
 def evolve(state: AccountsState, event: object) -> None:
+    if isinstance(event, dv.DEVICE_EVENTS):
+        dv.evolve(state.devices, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1084,7 +1126,9 @@ def answer(
     query: Query,
     now_ms: int,
     rules: AccountRules,
-) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Rejection:
+) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Reply | Rejection:
+    if isinstance(query, dv.DEVICE_QUERIES):
+        return dv.answer(state.devices, query, now_ms, rules.device_limits())
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1092,7 +1136,7 @@ def answer(
                 return reject(Reason.BAD_CREDENTIALS, "the login name, password or code is wrong")
             account = state.accounts[account_id]
             return LoginView(
-                view(account),
+                device_aware_view(state, account),
                 account.password_hash,
                 account.totp_cipher,
                 account.totp_last_step,
@@ -1133,12 +1177,14 @@ def touch(
             checks.append(SessionCheck(session_id, False, None))
             continue
         session.last_seen_ms = now_ms
-        checks.append(SessionCheck(session_id, True, view(account)))
+        checks.append(SessionCheck(session_id, True, device_aware_view(state, account)))
     return tuple(checks), tuple(ended)
 
 
 def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> Any:
     """The reply to a command that succeeded."""
+    if isinstance(command, dv.DEVICE_COMMANDS):
+        return dv.render(state.devices, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])
@@ -1265,6 +1311,8 @@ class AccountsEngine:
             entries.append(AccountEntry(command, events))
 
     def _one(self, item: Any, now_ms: int, entries: list[AccountEntry | AuditNote]) -> Any:
+        if isinstance(item, dv.DeviceHeartbeat):  # in memory only: heartbeats are not journaled
+            return dv.heartbeat(self.state.devices, item, now_ms, self.rules.device_limits())
         if isinstance(item, TouchSessions):
             checks, ended = touch(self.state, item.session_ids, now_ms, self.rules)
             self._apply(item, ended, entries)

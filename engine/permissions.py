@@ -3,9 +3,10 @@
 Which permission and scope every RPC needs is the gateway's table (keyun.gateway.rules), beside
 the servicers.  A role is a fixed set of permissions; an account holds
 roles and a scope (the stations and operators it works for).  The three administrators are
-separated as GB/T 22239 level 3 asks: the system administrator runs staff, devices and backups,
-the security administrator grants roles, the audit administrator only reads the audit log, and no
-role can change or delete audit records (there is no RPC that could).
+separated as GB/T 22239 level 3 asks: the system administrator runs staff, devices (their
+accounts and the device registry) and backups, the security administrator grants roles, the
+audit administrator only reads the audit log, and no role can change or delete audit records
+(there is no RPC that could).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Permission(Enum):
     ROLE_GRANT = "role_grant"  # grant and revoke roles and scopes
     ACCOUNT_UNLOCK = "account_unlock"  # lift a lock-out after failed logins before it ends by itself
     AUDIT_READ = "audit_read"
+    # The device registry (engine/devices.py): register, disable and enable gates, kiosks, handhelds
+    # and counters; DEVICE_READ lists them and shows which are offline or behind.
+    DEVICE_MANAGE = "device_manage"
+    DEVICE_READ = "device_read"
 
 
 class Role(Enum):
@@ -57,12 +62,12 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.PASSENGER: frozenset({P.SELF, P.RESERVE}),
     Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ}),
     Role.GATE_INSPECTOR: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ}),
-    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD}),
+    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ}),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ}),
-    Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE}),
+    Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE, P.DEVICE_MANAGE, P.DEVICE_READ}),
     Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT, P.ACCOUNT_UNLOCK}),
     Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),
 }

@@ -66,7 +66,13 @@ POLICY_KEYS = {
     "archive_after_days",
     "accounts",
 }
-ACCOUNT_KEYS = {"idle_session_minutes", "max_failed_logins", "lockout_minutes"}
+ACCOUNT_KEYS = {
+    "idle_session_minutes",
+    "max_failed_logins",
+    "lockout_minutes",
+    "device_offline_seconds",
+    "device_behind_seconds",
+}
 MAX_POLICY_MINUTES = 24 * 60
 
 
@@ -120,6 +126,8 @@ def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     idle_session_minutes = 30
     max_failed_logins = 5
     lockout_minutes = 15
+    device_offline_seconds = 90   # no heartbeat for this long: the device is offline (docs/devices.md)
+    device_behind_seconds = 300   # a last sync older than this: the device is behind
     """
     table = doc.get("accounts", {})
     if not isinstance(table, dict):
@@ -142,9 +150,17 @@ def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     idle = whole("idle_session_minutes", defaults.idle_ms // MINUTE_MS, 1, 8 * 60)
     failures = whole("max_failed_logins", defaults.max_failed_logins, 3, 10)
     lockout = whole("lockout_minutes", defaults.lockout_ms // MINUTE_MS, 1, 24 * 60)
+    offline = whole("device_offline_seconds", defaults.device_offline_ms // 1000, 10, 24 * 3600)
+    behind = whole("device_behind_seconds", defaults.device_behind_ms // 1000, 10, 7 * 24 * 3600)
     if problems:
         raise PolicyError(problems)
-    return AccountRules(idle * MINUTE_MS, failures, lockout * MINUTE_MS)
+    return AccountRules(
+        idle * MINUTE_MS,
+        failures,
+        lockout * MINUTE_MS,
+        device_offline_ms=offline * 1000,
+        device_behind_ms=behind * 1000,
+    )
 
 
 def _min_fee_ok(value: object) -> bool:

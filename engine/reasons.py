@@ -79,6 +79,11 @@ class Reason(IntEnum):
     LOGIN_ATTEMPT_EXPIRED = 4018  # the password check took so long that its reservation was counted as a failure
     CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
     TOTP_CODE_REUSED = 4021  # the right TOTP code, used for a login already: wait for the next one (not a failure)
+    # 46xx: the device registry (engine/devices.py, docs/devices.md), numbered apart from the block above.
+    DEVICE_DISABLED = 4601  # the station disabled this device: every call but its heartbeat is refused
+    DEVICE_NOT_REGISTERED = 4602  # a heartbeat from an account or certificate no device is registered with
+    DEVICE_EXISTS = 4603  # the account or certificate is registered to another device already
+    UNKNOWN_DEVICE = 4604
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

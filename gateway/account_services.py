@@ -426,6 +426,15 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         refusal = ac.refusal_of(account.disabled, found.locked_until_ms, found.retry_at_ms, now)
         if refusal is not None:
             await abort(context, refusal)
+        if account.device_disabled:  # told before the password is checked: it says nothing of it
+            await abort(
+                context,
+                reject(
+                    Reason.DEVICE_DISABLED,
+                    f"this device ({account.login_name}) is disabled by the station: ask the station's system "
+                    "administrator to enable it (keyun device enable)",
+                ),
+            )
         if found.totp_cipher and not request.totp_code:
             # Said before the password is checked, so the answer tells nothing about the password.
             await abort(

@@ -24,6 +24,7 @@ from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.common.keys import KeysUnusable
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
+from keyun.engine import devices as dv
 from keyun.engine.audit import (
     MAX_DETAIL_CHARS,
     MAX_DEVICE_CHARS,
@@ -54,6 +55,10 @@ MAX_CACHED_SESSIONS = 100_000
 MAX_CACHED_TOKENS = 100_000
 # Trips whose stops and operator are remembered for scope checks (trip definitions never change).
 MAX_CACHED_TRIPS = 50_000
+# The calls a disabled device may still make: its heartbeat, whose answer tells it it is
+# disabled, and ending its own session.
+HEARTBEAT = "keyun.v1.Devices/Heartbeat"
+ALLOWED_WHEN_DISABLED = frozenset({HEARTBEAT, "keyun.v1.Accounts/Logout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,7 @@ class Principal:
     device: str  # the device's login name, or its client certificate's name
     allowed: frozenset[Permission]
     own_only: bool = False  # allowed this call by the rule's `own` permission: only for their own things
+    device_disabled: bool = False  # a registered device the station disabled (engine/devices.py)
 
     @property
     def role(self) -> str:
@@ -118,6 +124,44 @@ class SessionCache:
 
     def forget(self, session_id: str) -> None:
         self.alive.pop(session_id, None)
+
+    def forget_account(self, account_id: str) -> None:
+        """Check every session of this account with the owner at its next call (a device disabled
+        or enabled through this gateway takes effect here at once)."""
+        for session_id in [s for s, (_, view) in self.alive.items() if view.account_id == account_id]:
+            del self.alive[session_id]
+
+
+class DisabledCertificates:
+    """The client certificate names of disabled devices, asked of the accounts owner at most once
+    per SESSION_RECHECK_S; concurrent calls share one owner call.  Used only when devices present
+    client certificates (--require-client-cert)."""
+
+    def __init__(self, submit: Callable[[Any], Any], clock: Clock = SYSTEM_CLOCK):
+        self.submit = submit
+        self.clock = clock
+        self.names: frozenset[str] = frozenset()
+        self.asked_at: float | None = None
+        self.pending: asyncio.Future | None = None
+
+    async def current(self) -> frozenset[str]:
+        if self.asked_at is not None and self.clock.monotonic() - self.asked_at < SESSION_RECHECK_S:
+            return self.names
+        if self.pending is None:
+            self.pending = asyncio.ensure_future(self._ask())
+        return await asyncio.shield(self.pending)
+
+    async def _ask(self) -> frozenset[str]:
+        try:
+            reply = await self.submit(dv.DisabledCertificates())
+        finally:
+            self.pending = None
+        self.names, self.asked_at = frozenset(reply.names), self.clock.monotonic()
+        return self.names
+
+    def forget(self) -> None:
+        """Ask again at the next call (a device disabled or enabled through this gateway)."""
+        self.asked_at = None
 
 
 class TripDirectory:
@@ -177,6 +221,7 @@ class Auth:
         # server never asks for one, and reading the connection's auth context is wasted work.
         self.client_certs = False
         self.verified: OrderedDict[str, Claims] = OrderedDict()
+        self.disabled_certificates = DisabledCertificates(sessions.submit, clock)
         self.principals: dict[tuple[str, str], tuple[ac.AccountView, Principal]] = {}
 
     def claims(self, token: str, now_ms: int) -> Claims | Rejection:
@@ -226,6 +271,7 @@ class Auth:
             claims.session_id,
             device,
             permissions(account.roles, account.cash_acceptor),
+            device_disabled=account.device_disabled,
         )
         if len(self.principals) >= MAX_CACHED_SESSIONS:
             self.principals.clear()
@@ -408,12 +454,21 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 None, context, action, "", Reason.PERMISSION_DENIED.name, "no permission rule for this RPC"
             )
             await abort(context, reject(Reason.PERMISSION_DENIED, f"{action} is not allowed to anyone"))
+        await self._refuse_disabled_certificate(request, context, action)
         if rule.permission is Permission.PUBLIC:
             return None
         principal = await auth.authenticate(context)
         if isinstance(principal, Rejection):
             await auth.record(None, context, action, audit_target(request), principal.reason.name)
             await abort(context, principal)
+        if principal.device_disabled and action not in ALLOWED_WHEN_DISABLED:
+            refusal = reject(
+                Reason.DEVICE_DISABLED,
+                f"this device ({principal.device or principal.account_id}) is disabled by the station: "
+                "ask the station's system administrator to enable it (keyun device enable)",
+            )
+            await auth.record(principal, context, action, audit_target(request), refusal.reason.name)
+            await abort(context, refusal)
         if rule.permission not in principal.allowed and rule.own in principal.allowed:
             return dataclasses.replace(principal, own_only=True)  # scope is their own account
         if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):
@@ -428,6 +483,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
             await abort(context, denial)
         return principal
+
+    async def _refuse_disabled_certificate(self, request, context, action: str) -> None:
+        """A device known by its client certificate (a counter) that the station disabled: every
+        call made with the certificate is refused, logins and public calls too, but its heartbeat."""
+        auth = self.auth
+        if not auth.client_certs or action == HEARTBEAT:
+            return
+        certificate = auth.peer_device(context)
+        if certificate and certificate in await auth.disabled_certificates.current():
+            refusal = reject(
+                Reason.DEVICE_DISABLED,
+                f"this device ({certificate}) is disabled by the station: "
+                "ask the station's system administrator to enable it (keyun device enable)",
+            )
+            await auth.record(None, context, action, audit_target(request), refusal.reason.name)
+            await abort(context, refusal)
 
 
 def denial_of(rule: Rule, action: str, principal: Principal) -> Rejection:

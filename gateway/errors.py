@@ -99,6 +99,10 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.LOGIN_ATTEMPT_EXPIRED: grpc.StatusCode.ABORTED,
     Reason.CASH_NOT_ACCEPTED: grpc.StatusCode.PERMISSION_DENIED,
     Reason.TOTP_CODE_REUSED: grpc.StatusCode.UNAUTHENTICATED,
+    Reason.DEVICE_DISABLED: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.DEVICE_NOT_REGISTERED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.DEVICE_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    Reason.UNKNOWN_DEVICE: grpc.StatusCode.NOT_FOUND,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

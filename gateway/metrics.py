@@ -15,10 +15,12 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.common.gc_pauses import GC_BUCKETS
+from keyun.engine.devices import DeviceKind, DeviceState
 
 from .errors import Refused
-from .owners import scrape_metrics
+from .owners import device_summary, scrape_metrics
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # A scrape waits at most this long for the owners' own metrics.
@@ -131,6 +133,41 @@ class OwnerCollector:
                     target.add_sample(sample.name, {**sample.labels, "shard": shard}, sample.value)
         yield up
         yield from merged.values()
+
+
+class DeviceCollector:
+    """The device registry at each scrape (docs/devices.md): devices by kind and state, and the age
+    of the oldest scan a device holds unsynced, as the accounts owner computes them at this
+    gateway's clock.  Labels are bounded: four kinds by four states, always all sixteen."""
+
+    def __init__(self, accounts_actor, clock: Clock = SYSTEM_CLOCK):
+        self.actor = accounts_actor
+        self.clock = clock
+
+    def describe(self) -> list:
+        return []  # collected fresh on every scrape
+
+    def collect(self) -> Iterator[Metric]:
+        now_ms = self.clock.now_ms()
+        summary = device_summary(self.actor, now_ms, OWNER_SCRAPE_TIMEOUT_S)
+        if summary is None:
+            return  # the owner did not answer: keyun_owner_up{shard="accounts"} says so
+        devices = GaugeMetricFamily(
+            "keyun_devices",
+            "Registered devices by kind (gate, kiosk, handheld, counter) and state (online, offline, behind, disabled)",
+            labels=["kind", "state"],
+        )
+        counted = {(kind, state): count for kind, state, count in summary["counts"]}
+        for kind in DeviceKind:
+            for state in DeviceState:
+                devices.add_metric([kind.value, state.value], counted.get((kind.value, state.value), 0))
+        yield devices
+        oldest = summary["oldest_unsynced_ms"]
+        yield GaugeMetricFamily(
+            "keyun_device_oldest_unsynced_scan_age_seconds",
+            "Age of the oldest scan an enabled device reported waiting in its offline queue (0: none waits)",
+            value=max(0.0, (now_ms - oldest) / 1000) if oldest else 0.0,
+        )
 
 
 # Business counters by RPC: how many each successful reply adds.

@@ -320,6 +320,16 @@ def scrape_metrics(actors: list, timeout_s: float) -> list[list | None]:
     return results
 
 
+def device_summary(accounts_actor: Any, now_ms: int, timeout_s: float) -> dict | None:
+    """The accounts owner's device counts at `now_ms` (AccountShard.device_summary), None if it did
+    not answer within `timeout_s`."""
+    try:
+        return ray.get(accounts_actor.device_summary.remote(now_ms), timeout=timeout_s)
+    except (ray.exceptions.RayError, TimeoutError) as error:
+        log.warning("the accounts owner did not answer the device metrics: %s", error)
+        return None
+
+
 @dataclass
 class Owners:
     """Every owner actor of a station: trip shards, accounts, audit log."""

@@ -70,6 +70,14 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Orders/Reconcile": Rule(P.SETTLEMENT),
     "/keyun.v1.Audit/ListRecords": Rule(P.AUDIT_READ),
     "/keyun.v1.Audit/Verify": Rule(P.AUDIT_READ),
+    "/keyun.v1.Devices/RegisterDevice": Rule(P.DEVICE_MANAGE, mutating=True),
+    "/keyun.v1.Devices/ListDevices": Rule(P.DEVICE_READ),
+    "/keyun.v1.Devices/GetDevice": Rule(P.DEVICE_READ),
+    "/keyun.v1.Devices/DisableDevice": Rule(P.DEVICE_MANAGE, mutating=True),
+    "/keyun.v1.Devices/EnableDevice": Rule(P.DEVICE_MANAGE, mutating=True),
+    # Not audited: heartbeats come every few seconds from every device, and change no record
+    # (engine/devices.py).  A disabled device may still call it, to be told (gateway/auth.py).
+    "/keyun.v1.Devices/Heartbeat": Rule(P.SELF),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

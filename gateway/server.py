@@ -20,6 +20,8 @@ from keyun.v1 import (
     audit_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    devices_pb2,
+    devices_pb2_grpc,
     diagnostics_pb2,
     diagnostics_pb2_grpc,
     dispatch_pb2,
@@ -40,7 +42,8 @@ from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
-from .metrics import GatewayMetrics, MetricsInterceptor, OwnerCollector
+from .device_services import DevicesService
+from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .network_loader import local_today
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .owners import (
@@ -72,6 +75,7 @@ SERVICE_NAMES = tuple(
         (staff_pb2, "Staff"),
         (audit_pb2, "Audit"),
         (orders_pb2, "Orders"),
+        (devices_pb2, "Devices"),
     )
 )
 
@@ -129,6 +133,7 @@ class KeyunServer:
         connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
         clock: Clock = SYSTEM_CLOCK,
         demo_network: bool = False,
+        account_rules: ac.AccountRules | None = None,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
         with each batch."""
@@ -146,6 +151,8 @@ class KeyunServer:
         self.gateway = Gateway(pool, utc_offset_min, clock=clock)
         self.accounts = accounts_batcher(owners.accounts, metrics, clock)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
+        self.account_rules = account_rules or ac.AccountRules()  # the accounts owner's: device thresholds
+        metrics.registry.register(DeviceCollector(owners.accounts, clock))
         self.audit = audit_batcher(owners.audit, metrics, clock)
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         trips = TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id)))
@@ -229,6 +236,7 @@ class KeyunServer:
         staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), services)
         audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit, self.owners.audit_flushed), services)
         orders_pb2_grpc.add_OrdersServicer_to_server(OrdersService(self.orders), services)
+        devices_pb2_grpc.add_DevicesServicer_to_server(DevicesService(self.desk, self.account_rules), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

@@ -24,6 +24,8 @@ from keyun.v1 import (
     audit_pb2,
     catalog_pb2,
     catalog_pb2_grpc,
+    devices_pb2,
+    devices_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
     gate_pb2,
@@ -154,6 +156,7 @@ class KeyunClient:
         self.gate = gate_pb2_grpc.GateStub(self.channel)
         self.dispatch = dispatch_pb2_grpc.DispatchStub(self.channel)
         self.orders = orders_pb2_grpc.OrdersStub(self.channel)
+        self.devices = devices_pb2_grpc.DevicesStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -426,3 +429,54 @@ class KeyunClient:
 
     def reconcile(self, date: str, method: int) -> orders_pb2.ReconcileResponse:
         return self.call(self.orders.Reconcile, orders_pb2.ReconcileRequest(date=date, method=method))
+
+    # --- devices -------------------------------------------------------------------------------
+
+    def register_device(
+        self,
+        kind: int,
+        station: str,
+        lane: str,
+        account_id: str = "",
+        certificate_name: str = "",
+        request_id: str | None = None,
+    ) -> devices_pb2.Device:
+        request = devices_pb2.RegisterDeviceRequest(
+            request_id=request_id or new_request_id(),
+            kind=kind,
+            station=station,
+            lane=lane,
+            account_id=account_id,
+            certificate_name=certificate_name,
+        )
+        return self.call(self.devices.RegisterDevice, request).device
+
+    def devices_page(
+        self, station: str = "", kind: int = 0, state: int = 0, page_size: int = 0, page_token: str = ""
+    ) -> devices_pb2.ListDevicesResponse:
+        request = devices_pb2.ListDevicesRequest(
+            station=station, kind=kind, state=state, page_size=page_size, page_token=page_token
+        )
+        return self.call(self.devices.ListDevices, request)
+
+    def device(self, device_id: str) -> devices_pb2.Device:
+        return self.call(self.devices.GetDevice, devices_pb2.GetDeviceRequest(device_id=device_id)).device
+
+    def disable_device(self, device_id: str, request_id: str | None = None) -> devices_pb2.Device:
+        request = devices_pb2.DisableDeviceRequest(request_id=request_id or new_request_id(), device_id=device_id)
+        return self.call(self.devices.DisableDevice, request).device
+
+    def enable_device(self, device_id: str, request_id: str | None = None) -> devices_pb2.Device:
+        request = devices_pb2.EnableDeviceRequest(request_id=request_id or new_request_id(), device_id=device_id)
+        return self.call(self.devices.EnableDevice, request).device
+
+    def heartbeat(
+        self, version: str, queue_depth: int = 0, last_sync_ms: int = 0, oldest_unsynced_ms: int = 0
+    ) -> devices_pb2.HeartbeatResponse:
+        """Report this device (logged in with its device account); times in epoch ms, 0 for none."""
+        request = devices_pb2.HeartbeatRequest(version=version, queue_depth=queue_depth)
+        if last_sync_ms:
+            request.last_sync.FromMilliseconds(last_sync_ms)
+        if oldest_unsynced_ms:
+            request.oldest_unsynced_at.FromMilliseconds(oldest_unsynced_ms)
+        return self.call(self.devices.Heartbeat, request)
