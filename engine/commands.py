@@ -649,6 +649,18 @@ class GetManifest(Value, TripQuery):
         _trip_id(self.trip_id)
 
 
+class GetRevocations(Value, TripQuery):
+    """A trip's revoked credentials after the first `after` (Gate/WatchRevocations)."""
+
+    trip_id: str
+    after: int = 0
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+        if self.after < 0:
+            raise invalid("position", "must not be negative")
+
+
 class ListStations(Value, TripQuery):
     trip_id: str = ""
 

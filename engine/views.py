@@ -27,6 +27,7 @@ from .commands import (
     DepartTrip,
     GetManifest,
     GetOrder,
+    GetRevocations,
     GetSeatMap,
     GetTicket,
     GetTrip,
@@ -71,6 +72,7 @@ from .reasons import Reason, Rejection, reject
 from .state import (
     Order,
     OrderStatus,
+    Revocation,
     ShardState,
     Ticket,
     TicketStatus,
@@ -177,6 +179,15 @@ class ManifestView(Value, Reply):
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
+
+
+class RevocationsView(Value, Reply):
+    """A trip's revocations after a position, and the position after them (their count)."""
+
+    trip_id: str
+    revoked: tuple[Revocation, ...]
+    position: int
+    departed: bool  # the coach has left its first stop: nothing more boards, the gate may drop it
 
 
 class ScheduledView(Value, Reply):
@@ -536,6 +547,10 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if ticket is None or (query.viewer and ticket.buyer != query.viewer):  # a passenger sees only their own
                 return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
             return ticket_view(trip, ticket, now, policy)
+        case GetRevocations(_, after):
+            return RevocationsView(
+                trip.spec.trip_id, tuple(trip.revoked[after:]), len(trip.revoked), bool(trip.departed_at_ms)
+            )
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
             return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))

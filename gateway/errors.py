@@ -99,6 +99,12 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.LOGIN_ATTEMPT_EXPIRED: grpc.StatusCode.ABORTED,
     Reason.CASH_NOT_ACCEPTED: grpc.StatusCode.PERMISSION_DENIED,
     Reason.TOTP_CODE_REUSED: grpc.StatusCode.UNAUTHENTICATED,
+    Reason.CREDENTIAL_MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.CREDENTIAL_BAD_SIGNATURE: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.CREDENTIAL_UNKNOWN_KEY: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.CREDENTIAL_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.CREDENTIAL_NOT_YET_VALID: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.CREDENTIAL_REVOKED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

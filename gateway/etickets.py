@@ -1,0 +1,133 @@
+"""Boarding credentials on the server side: signing tickets' credentials, and revocation positions.
+
+The format and the verifier are keyun.common.eticket (gates share them); the keys are the
+station's credential keys (keyun.persistence.credential_keys), handed in by keyun.app.server.
+docs/boarding.md describes the whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from keyun.common import eticket
+from keyun.engine.decide import TripStatus
+from keyun.engine.policy import Policy
+from keyun.engine.reasons import Reason, Rejected, reject
+from keyun.engine.state import TicketStatus
+from keyun.engine.views import TicketView
+
+# A credential is valid from this long before boarding opens at its stop (a passenger early at the
+# gate, a gate's clock a little fast) ...
+VALID_BEFORE_BOARDING_MS = 30 * 60 * 1000
+# ... until this long after the coach's last stop by the timetable: covers delays, so a delayed
+# coach's credentials need not be signed again; the gate checks boarding times from its manifest.
+VALID_AFTER_END_MS = 6 * 60 * 60 * 1000
+# Every ticket is a full fare (全票) until the counter's ticket types come (issue 19).
+DEFAULT_TICKET_TYPE = "full"
+BOARDABLE = (TicketStatus.ISSUED, TicketStatus.CHECKED_IN)
+
+
+class CredentialKeySource(Protocol):
+    """The station's credential keys as the gateway uses them (persistence.credential_keys)."""
+
+    @property
+    def current_key_id(self) -> str: ...
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey: ...
+
+    digest_key: bytes
+
+    def keys(self) -> tuple: ...
+
+    def public_keys(self) -> dict[str, Ed25519PublicKey]: ...
+
+    def reload(self) -> None: ...
+
+
+class Issuer:
+    """Signs a ticket's credential with the current credential key, and verifies scanned ones."""
+
+    def __init__(self, keys: CredentialKeySource, policy: Policy, utc_offset_min: int):
+        self.keys = keys
+        self.policy = policy
+        self.zone = dt.timezone(dt.timedelta(minutes=utc_offset_min))
+
+    def credential(self, view: TicketView) -> str:
+        """The credential text of a ticket that may board; "" for one that may not."""
+        if view.status not in BOARDABLE or view.trip.status is TripStatus.CANCELLED:
+            return ""
+        return eticket.sign(self.boarding_pass(view), self.keys.signing_key)
+
+    def boarding_pass(self, view: TicketView) -> eticket.BoardingPass:
+        departs_ms = view.from_stop.departs_at_ms
+        end_ms = max(stop.departs_at_ms for stop in view.trip.stops)
+        holder = view.holder
+        return eticket.BoardingPass(
+            version=eticket.FORMAT_VERSION,
+            key_id=self.keys.current_key_id,
+            ticket_id=view.ticket_id,
+            trip_id=view.trip.trip_id,
+            travel_date=dt.datetime.fromtimestamp(departs_ms / 1000, self.zone).date().isoformat(),
+            from_stop=view.from_stop.code,
+            to_stop=view.to_stop.code,
+            seat=view.seat_label,
+            ticket_type=DEFAULT_TICKET_TYPE,
+            departs_at_s=departs_ms // 1000,
+            valid_from_s=(departs_ms - self.policy.boarding_opens_ms - VALID_BEFORE_BOARDING_MS) // 1000,
+            valid_until_s=(end_ms + VALID_AFTER_END_MS) // 1000,
+            holder_name=holder.name_masked if holder is not None else "",
+            document_digest=holder.document_digest if holder is not None else b"",
+        )
+
+    def verify(self, text: str, now_ms: int) -> eticket.BoardingPass:
+        """The boarding pass of a scanned credential; Rejected with a CREDENTIAL_* reason otherwise.
+        Keys are read again once when a credential names one this process does not know (another
+        process rotated)."""
+        try:
+            return eticket.verify(text, self.keys.public_keys(), now_ms // 1000)
+        except eticket.CredentialRefused as refused:
+            if refused.reason is not Reason.CREDENTIAL_UNKNOWN_KEY:
+                raise Rejected(reject(refused.reason, refused.message, field="credential")) from None
+        self.keys.reload()
+        try:
+            return eticket.verify(text, self.keys.public_keys(), now_ms // 1000)
+        except eticket.CredentialRefused as refused:
+            raise Rejected(reject(refused.reason, refused.message, field="credential")) from None
+
+    def document_digest(self, document_type: str, number: str) -> bytes:
+        return eticket.document_digest(self.keys.digest_key, document_type, number)
+
+
+# -- revocation positions -----------------------------------------------------------------------
+
+# A position is "r1:" and trip=count pairs joined by ",": how many of each trip's revocations
+# (kept in order in the trip's owner, engine.state.Revocation) the gate has seen.
+POSITION_PREFIX = "r1:"
+MAX_WATCHED_TRIPS = 200
+MAX_POSITION_CHARS = 64 * MAX_WATCHED_TRIPS
+_PAIR = re.compile(r"([A-Za-z0-9_-]{1,60})=([0-9]{1,9})")
+
+
+def parse_position(text: str) -> dict[str, int]:
+    """Counts per trip from a position; Rejected (INVALID_FIELD position) for anything else."""
+    if not text:
+        return {}
+    if not text.startswith(POSITION_PREFIX) or len(text) > MAX_POSITION_CHARS:
+        raise Rejected(reject(Reason.INVALID_FIELD, "position: give back a position a response said", field="position"))
+    counts = {}
+    body = text[len(POSITION_PREFIX) :]
+    for pair in body.split(",") if body else ():
+        match = _PAIR.fullmatch(pair)
+        if match is None:
+            raise Rejected(reject(Reason.INVALID_FIELD, "position: damaged", field="position"))
+        counts[match[1]] = int(match[2])
+    return counts
+
+
+def format_position(counts: dict[str, int]) -> str:
+    return POSITION_PREFIX + ",".join(f"{trip_id}={count}" for trip_id, count in sorted(counts.items()))
