@@ -180,6 +180,8 @@ def scenario():
             c.GetTicket(f"{TRIP}-0002"),
             c.GetTicket(f"{TRIP}-0003"),
             c.GetManifest(TRIP),
+            c.GetRevocations(TRIP),
+            c.GetRevocations(PM_TRIP, 0),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
             c.ListStations(),
             c.Ping(),
