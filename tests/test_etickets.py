@@ -216,7 +216,7 @@ def test_revocations_stream_from_a_position_and_resume_without_repeats_or_gaps(s
     )
 
 
-def test_a_counter_clerk_prints_the_credential_as_a_qr_code(station, tmp_path, monkeypatch):
+def test_a_counter_clerk_prints_the_credential_as_a_qr_code(station, tmp_path, monkeypatch, capsys):
     _, master, _, _ = station
     trip_id = schedule_trip(master, "EC7", dt.timedelta(minutes=40))
     sold = master.sell(trip_id, "AAA", "BBB", seat_count=1).tickets[0]
@@ -230,6 +230,14 @@ def test_a_counter_clerk_prints_the_credential_as_a_qr_code(station, tmp_path, m
         )
     assert (tmp_path / "ticket.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "ticket.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # A gate's check, as the README shows it: the keys fetched once, the decision local.
+    monkeypatch.setenv("KEYUN_USER", "inspector")
+    assert "written to" in capsys.readouterr().out
+    assert keyun_main(["gate", "verify", sold.credential, "--server", server.target]) == 0
+    assert capsys.readouterr().out.startswith("PASS")
+    with pytest.raises(SystemExit, match="STOP CREDENTIAL_BAD_SIGNATURE"):
+        keyun_main(["gate", "verify", tampered(sold.credential, 60), "--server", server.target])
 
 
 def test_revocations_and_credentials_survive_a_restart(ray_session, tmp_path):
