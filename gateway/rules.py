@@ -43,6 +43,7 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Gate/GetCredentialKeys": Rule(P.CHECK_IN, mutating=True),
     # What a gate boards by offline: whoever may check a trip's tickets in (gate devices too) may
     # hold its boarding set (masked names and document digests only) and its revocations.
+    "/keyun.v1.Gate/ListBoardingTrips": Rule(P.CHECK_IN, Scope.FROM_STATION),
     "/keyun.v1.Gate/GetBoardingSet": Rule(P.CHECK_IN, Scope.TRIP),
     # The scope of every trip named is checked by the handler (a watch names several).
     "/keyun.v1.Gate/WatchRevocations": Rule(P.CHECK_IN, Scope.TRIP),

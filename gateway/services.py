@@ -67,6 +67,8 @@ MOVE_STALE_MS = int(4 * OWNER_RESTART_WAIT_S * 1000)
 # How often a revocation watch asks the watched trips' owners for news: a refund reaches the gates
 # within about this long, at one small query per watched trip each time.
 REVOCATION_POLL_S = 0.5
+# The trips a gate boards, by default: those leaving in the next three hours.
+DEFAULT_BOARDING_WINDOW_MS = 3 * 60 * 60 * 1000
 # Interrupted moves resolved per owner per sweep (Gateway.resolve_interrupted_moves), so one sweep stays
 # a short burst of owner calls however many sagas a crash cut off.
 MAX_MOVES_SWEPT = 100
@@ -639,6 +641,24 @@ class GateService(gate_pb2_grpc.GateServicer):
             current_key_id=keys.current_key_id,
             format_version=eticket.FORMAT_VERSION,
             document_digest_key=keys.digest_key,
+        )
+
+    async def ListBoardingTrips(self, request, context):
+        start_ms = (
+            request.start_time.ToMilliseconds() if request.HasField("start_time") else self.gateway.clock.now_ms()
+        )
+        end_ms = (
+            request.end_time.ToMilliseconds() if request.HasField("end_time") else start_ms + DEFAULT_BOARDING_WINDOW_MS
+        )
+        replies = await self.gateway.ask(
+            context, lambda: cmd.ListBoardingTrips(request.from_station, start_ms, end_ms), fan_out=True
+        )
+        found = sorted((pair for reply in replies for pair in reply.trips), key=lambda pair: (pair[0], pair[1].trip_id))
+        return gate_pb2.ListBoardingTripsResponse(
+            trips=[
+                gate_pb2.BoardingTrip(trip=convert.trip(view), departs_at=convert.timestamp(departs))
+                for departs, view in found
+            ]
         )
 
     async def GetBoardingSet(self, request, context):

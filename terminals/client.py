@@ -301,6 +301,17 @@ class KeyunClient:
         """The station's credential public keys and document-digest key, for offline verification."""
         return self.call(self.gate.GetCredentialKeys, gate_pb2.GetCredentialKeysRequest())
 
+    def boarding_trips(
+        self, from_station: str, start_ms: int = 0, end_ms: int = 0
+    ) -> gate_pb2.ListBoardingTripsResponse:
+        """Trips leaving `from_station` in [start_ms, end_ms) (0: from now, for three hours)."""
+        request = gate_pb2.ListBoardingTripsRequest(from_station=from_station)
+        if start_ms:
+            request.start_time.FromMilliseconds(start_ms)
+        if end_ms:
+            request.end_time.FromMilliseconds(end_ms)
+        return self.call(self.gate.ListBoardingTrips, request)
+
     def boarding_set(self, trip_id: str) -> gate_pb2.GetBoardingSetResponse:
         return self.call(self.gate.GetBoardingSet, gate_pb2.GetBoardingSetRequest(trip_id=trip_id))
 

@@ -216,6 +216,23 @@ def test_revocations_stream_from_a_position_and_resume_without_repeats_or_gaps(s
     )
 
 
+def test_a_gate_finds_the_trips_it_boards_and_their_boarding_sets(station):
+    server, master, gate, _ = station
+    soon = schedule_trip(master, "EC8", dt.timedelta(minutes=70))
+    later = schedule_trip(master, "EC9", dt.timedelta(hours=5))
+    listed = gate.boarding_trips("AAA")  # from now, for three hours
+    ids = [t.trip.trip_id for t in listed.trips]
+    assert soon in ids and later not in ids
+    departs = [t.departs_at.ToMilliseconds() for t in listed.trips]
+    assert departs == sorted(departs) and all(server.clock.now_ms() <= d for d in departs)
+    assert soon not in [t.trip.trip_id for t in gate.boarding_trips("DDD").trips]  # its last stop boards nobody
+    wide = gate.boarding_trips("BBB", server.clock.now_ms(), server.clock.now_ms() + 6 * 3_600_000)
+    assert {soon, later} <= {t.trip.trip_id for t in wide.trips}
+    now = server.clock.now_ms()
+    assert refusal(lambda: gate.boarding_trips("AAA", now, now + 3 * 86_400_000)).reason == "INVALID_FIELD"
+    assert refusal(lambda: gate.boarding_trips("aa a")).reason == "INVALID_FIELD"
+
+
 def test_a_counter_clerk_prints_the_credential_as_a_qr_code(station, tmp_path, monkeypatch, capsys):
     _, master, _, _ = station
     trip_id = schedule_trip(master, "EC7", dt.timedelta(minutes=40))

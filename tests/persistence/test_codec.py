@@ -182,6 +182,7 @@ def scenario():
             c.GetManifest(TRIP),
             c.GetRevocations(TRIP),
             c.GetRevocations(PM_TRIP, 0),
+            c.ListBoardingTrips(A, NOW, NOW + 24 * 3600 * 1000),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
             c.ListStations(),
             c.Ping(),

@@ -153,3 +153,27 @@ class WatchRevocationsResponse(_message.Message):
     position: str
     caught_up: bool
     def __init__(self, revocations: _Optional[_Iterable[_Union[Revocation, _Mapping]]] = ..., position: _Optional[str] = ..., caught_up: _Optional[bool] = ...) -> None: ...
+
+class ListBoardingTripsRequest(_message.Message):
+    __slots__ = ("from_station", "start_time", "end_time")
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    from_station: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, from_station: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BoardingTrip(_message.Message):
+    __slots__ = ("trip", "departs_at")
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    DEPARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    departs_at: _timestamp_pb2.Timestamp
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListBoardingTripsResponse(_message.Message):
+    __slots__ = ("trips",)
+    TRIPS_FIELD_NUMBER: _ClassVar[int]
+    trips: _containers.RepeatedCompositeFieldContainer[BoardingTrip]
+    def __init__(self, trips: _Optional[_Iterable[_Union[BoardingTrip, _Mapping]]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class GateStub:
                 request_serializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysResponse.FromString,
                 _registered_method=True)
+        self.ListBoardingTrips = channel.unary_unary(
+                '/keyun.v1.Gate/ListBoardingTrips',
+                request_serializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsResponse.FromString,
+                _registered_method=True)
         self.GetBoardingSet = channel.unary_unary(
                 '/keyun.v1.Gate/GetBoardingSet',
                 request_serializer=keyun_dot_v1_dot_gate__pb2.GetBoardingSetRequest.SerializeToString,
@@ -89,6 +94,14 @@ class GateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBoardingTrips(self, request, context):
+        """The trips whose coaches leave a station in a window (default: the next three hours): what a
+        gate there boards.  Then GetBoardingSet for each, and WatchRevocations for all of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetBoardingSet(self, request, context):
         """What a gate needs to board a trip offline: every ticket's seat, stops, status and holder digest,
         and the trip's revocation position to watch from.
@@ -123,6 +136,11 @@ def add_GateServicer_to_server(servicer, server):
                     servicer.GetCredentialKeys,
                     request_deserializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysResponse.SerializeToString,
+            ),
+            'ListBoardingTrips': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBoardingTrips,
+                    request_deserializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsResponse.SerializeToString,
             ),
             'GetBoardingSet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBoardingSet,
@@ -217,6 +235,33 @@ class Gate:
             '/keyun.v1.Gate/GetCredentialKeys',
             keyun_dot_v1_dot_gate__pb2.GetCredentialKeysRequest.SerializeToString,
             keyun_dot_v1_dot_gate__pb2.GetCredentialKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBoardingTrips(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Gate/ListBoardingTrips',
+            keyun_dot_v1_dot_gate__pb2.ListBoardingTripsRequest.SerializeToString,
+            keyun_dot_v1_dot_gate__pb2.ListBoardingTripsResponse.FromString,
             options,
             channel_credentials,
             insecure,
