@@ -14,6 +14,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from keyun.common import eticket
+from keyun.engine.commands import MAX_DELAY_MIN
 from keyun.engine.decide import TripStatus
 from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejected, reject
@@ -23,9 +24,11 @@ from keyun.engine.views import TicketView
 # A credential is valid from this long before boarding opens at its stop (a passenger early at the
 # gate, a gate's clock a little fast) ...
 VALID_BEFORE_BOARDING_MS = 30 * 60 * 1000
-# ... until this long after the coach's last stop by the timetable: covers delays, so a delayed
-# coach's credentials need not be signed again; the gate checks boarding times from its manifest.
-VALID_AFTER_END_MS = 6 * 60 * 60 * 1000
+# ... until this long after the coach's last stop: the longest delay dispatch can announce
+# (engine.commands.MAX_DELAY_MIN) and an hour, so no delay outlasts a credential signed before it
+# and none needs signing again.  Boarding times and a departed trip are the gate's own checks,
+# against its boarding set.
+VALID_AFTER_END_MS = MAX_DELAY_MIN * 60 * 1000 + 60 * 60 * 1000
 # Every ticket is a full fare (全票) until the counter's ticket types come (issue 19).
 DEFAULT_TICKET_TYPE = "full"
 BOARDABLE = (TicketStatus.ISSUED, TicketStatus.CHECKED_IN)

@@ -158,20 +158,27 @@ def add_counter(verbs) -> None:
 
     p = counter.add_parser("ticket", help="show or print a ticket (with its boarding credential's QR code)")
     p.add_argument("ticket_id")
-    p.add_argument("--qr", type=Path, help="write the boarding credential's QR code to FILE.png or FILE.svg")
+    p.add_argument(
+        "--qr", type=Path, help="the boarding credential's QR code: to FILE.png or FILE.svg, or - for the terminal"
+    )
     _common(p)
     p.set_defaults(run=_show_ticket)
 
 
 def _show_ticket(args: argparse.Namespace) -> None:
     ticket = _client(args).ticket(args.ticket_id)
+    text = printing.ticket_text(ticket)
     if args.qr is not None:
         if not ticket.credential:
             raise SystemExit(f"CREDENTIAL_REVOKED: ticket {ticket.ticket_id} may not board, so it has no credential")
-        qr.write_qr(ticket.credential, args.qr)
-    text = printing.ticket_text(ticket)
-    if args.qr is not None:
-        text += f"\nQR code of the boarding credential written to {args.qr}"
+        if str(args.qr) == "-":  # on the terminal (or a text printer), under the ticket
+            text += "\n" + qr.qr_block(ticket.credential)
+        else:
+            try:
+                qr.write_qr(ticket.credential, args.qr)
+            except (OSError, ValueError) as error:
+                raise SystemExit(f"{args.qr}: {getattr(error, 'strerror', None) or error}") from None
+            text += f"\nQR code of the boarding credential written to {args.qr}"
     _emit(args, ticket, text)
 
 

@@ -248,9 +248,15 @@ def test_a_counter_clerk_prints_the_credential_as_a_qr_code(station, tmp_path, m
     assert (tmp_path / "ticket.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "ticket.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    assert "written to" in capsys.readouterr().out
+    assert keyun_main(["counter", "ticket", sold.ticket_id, "--qr", "-", "--server", server.target]) == 0
+    assert "▄" in capsys.readouterr().out  # the code drawn with block characters, under the ticket
+    with pytest.raises(SystemExit, match="png or .svg"):
+        keyun_main(["counter", "ticket", sold.ticket_id, "--qr", str(tmp_path / "t.gif"), "--server", server.target])
+
     # A gate's check, as the README shows it: the keys fetched once, the decision local.
     monkeypatch.setenv("KEYUN_USER", "inspector")
-    assert "written to" in capsys.readouterr().out
+    capsys.readouterr()
     assert keyun_main(["gate", "verify", sold.credential, "--server", server.target]) == 0
     assert capsys.readouterr().out.startswith("PASS")
     with pytest.raises(SystemExit, match="STOP CREDENTIAL_BAD_SIGNATURE"):
