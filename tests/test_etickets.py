@@ -17,7 +17,7 @@ from keyun.common.clock import ManualClock
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.persistence.credential_keys import CredentialKeys
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, common_pb2, dispatch_pb2
+from keyun.v1 import accounts_pb2, common_pb2, dispatch_pb2, orders_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
 
@@ -108,6 +108,28 @@ def test_a_named_ticket_carries_a_masked_name_and_a_document_digest_only(station
     assert (entry.ticket_id, entry.holder_name, entry.seat_number) == (ticket.ticket_id, "吴**", ticket.seat_number)
     assert entry.document_digest == eticket.document_digest(digest_key, "RESIDENT_ID", DOCUMENT)
     assert entry.status == common_pb2.TICKET_STATUS_ISSUED and boarding_set.revocation_position == 0
+
+
+def test_an_order_shows_each_ticket_with_its_credential(station):
+    server, master, gate, _ = station
+    trip_id = schedule_trip(master, "EC10", dt.timedelta(minutes=40))
+    hold = master.hold(trip_id, "AAA", "CCC", seat_count=2)
+    created = master.call(
+        master.orders.CreateOrder,
+        orders_pb2.CreateOrderRequest(request_id="ec-o1", hold_id=hold.hold_id, method=orders_pb2.PAY_METHOD_CASH),
+    ).order
+    paid = master.call(
+        master.orders.PayAtCounter,
+        orders_pb2.PayAtCounterRequest(
+            request_id="ec-p1", order_id=created.order_id, method=orders_pb2.PAY_METHOD_CASH
+        ),
+    ).order
+    keys = public_keys(gate)
+    assert [eticket.verify(t.credential, keys, now_s(server)).ticket_id for t in paid.tickets] == [
+        t.ticket_id for t in paid.tickets
+    ]
+    shown = master.call(master.orders.GetOrder, orders_pb2.GetOrderRequest(order_id=paid.order_id)).order
+    assert [t.credential for t in shown.tickets] == [t.credential for t in paid.tickets]
 
 
 def test_tampered_expired_and_foreign_credentials_are_refused(station, tmp_path):
