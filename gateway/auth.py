@@ -158,7 +158,8 @@ def audit_target(request: Any) -> str:
         value = getattr(request, name, "")
         if value:
             return value
-    return ""
+    credential = getattr(request, "credential", "")
+    return eticket.ticket_id_of(credential) if credential else ""  # a check-in by a scanned credential
 
 
 class Auth:

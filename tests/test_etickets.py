@@ -17,7 +17,7 @@ from keyun.common.clock import ManualClock
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.persistence.credential_keys import CredentialKeys
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import accounts_pb2, common_pb2, dispatch_pb2, orders_pb2
+from keyun.v1 import accounts_pb2, common_pb2, dispatch_pb2, orders_pb2, sales_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
 
@@ -236,6 +236,27 @@ def test_revocations_stream_from_a_position_and_resume_without_repeats_or_gaps(s
         "UNKNOWN_TRIP",
         "TRIP_ARCHIVED",
     )
+
+
+def test_a_rebooking_revokes_the_old_credential_and_signs_the_new_ticket(station):
+    server, master, gate, _ = station
+    old_trip = schedule_trip(master, "EC11", dt.timedelta(minutes=50))
+    new_trip = schedule_trip(master, "EC12", dt.timedelta(hours=2))
+    ticket = master.sell(old_trip, "AAA", "CCC", seat_count=1).tickets[0]
+    moved = master.call(
+        master.sales.ChangeTicket,
+        sales_pb2.ChangeTicketRequest(request_id="ec-move", ticket_id=ticket.ticket_id, new_trip_id=new_trip),
+    )
+    assert moved.old_ticket.credential == ""
+    departs_s = eticket.parse(moved.new_ticket.credential)[0].departs_at_s
+    with pytest.raises(eticket.CredentialRefused, match="not valid yet"):  # two hours ahead: boarding opens later
+        eticket.verify(moved.new_ticket.credential, public_keys(gate), now_s(server))
+    boarding = eticket.verify(moved.new_ticket.credential, public_keys(gate), departs_s)
+    assert (boarding.ticket_id, boarding.trip_id) == (moved.new_ticket.ticket_id, new_trip)
+    revoked = next(gate.watch_revocations([old_trip, new_trip], timeout_s=30))
+    assert [(r.trip_id, r.ticket_id, r.reason) for r in revoked.revocations] == [
+        (old_trip, ticket.ticket_id, "changed")
+    ]
 
 
 def test_a_gate_finds_the_trips_it_boards_and_their_boarding_sets(station):
