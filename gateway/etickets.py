@@ -112,8 +112,8 @@ class Issuer:
 # (kept in order in the trip's owner, engine.state.Revocation) the gate has seen.
 POSITION_PREFIX = "r1:"
 MAX_WATCHED_TRIPS = 200
-MAX_POSITION_CHARS = 64 * MAX_WATCHED_TRIPS
-_PAIR = re.compile(r"([A-Za-z0-9_-]{1,60})=([0-9]{1,9})")
+MAX_POSITION_CHARS = 80 * MAX_WATCHED_TRIPS
+_PAIR = re.compile(r"([A-Za-z0-9_-]{1,64})=([0-9]{1,9})")  # a trip id (MAX_ID_CHARS) and a count
 
 
 def parse_position(text: str) -> dict[str, int]:
