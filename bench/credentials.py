@@ -50,6 +50,9 @@ class _Keys:
     def reload(self) -> None:
         pass
 
+    def reload_if_changed(self) -> bool:
+        return False
+
 
 def ticket_view() -> TicketView:
     """A named ticket on a four-stop trip, as an owner renders it."""

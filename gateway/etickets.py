@@ -14,6 +14,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from keyun.common import eticket
+from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine.commands import MAX_DELAY_MIN
 from keyun.engine.decide import TripStatus
 from keyun.engine.policy import Policy
@@ -51,19 +52,31 @@ class CredentialKeySource(Protocol):
 
     def reload(self) -> None: ...
 
+    def reload_if_changed(self) -> bool: ...
+
+
+# How often a gateway looks whether `keyun keys rotate-credential` changed the keys, so it signs with
+# a new key soon after a rotation even when no gate asks for the keys.
+KEY_RECHECK_S = 10.0
+
 
 class Issuer:
     """Signs a ticket's credential with the current credential key, and verifies scanned ones."""
 
-    def __init__(self, keys: CredentialKeySource, policy: Policy, utc_offset_min: int):
+    def __init__(self, keys: CredentialKeySource, policy: Policy, utc_offset_min: int, clock: Clock = SYSTEM_CLOCK):
         self.keys = keys
         self.policy = policy
         self.zone = dt.timezone(dt.timedelta(minutes=utc_offset_min))
+        self.clock = clock
+        self.checked_at = clock.monotonic()
 
     def credential(self, view: TicketView) -> str:
         """The credential text of a ticket that may board; "" for one that may not."""
         if view.status not in BOARDABLE or view.trip.status is TripStatus.CANCELLED:
             return ""
+        if self.clock.monotonic() - self.checked_at >= KEY_RECHECK_S:
+            self.checked_at = self.clock.monotonic()
+            self.keys.reload_if_changed()
         return eticket.sign(self.boarding_pass(view), self.keys.signing_key)
 
     def boarding_pass(self, view: TicketView) -> eticket.BoardingPass:

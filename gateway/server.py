@@ -163,7 +163,7 @@ class KeyunServer:
         )
         self.gateway.resolve_holders = self.desk.holders
         if credential_keys is not None:  # boarding credentials (gateway/etickets.py)
-            self.gateway.issuer = Issuer(credential_keys, policy or Policy(), utc_offset_min)
+            self.gateway.issuer = Issuer(credential_keys, policy or Policy(), utc_offset_min, clock)
             self.desk.document_digest = self.gateway.issuer.document_digest
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle

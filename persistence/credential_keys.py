@@ -87,7 +87,22 @@ class CredentialKeys:
                 lock.release()
         return cls(key_dir)
 
+    def reload_if_changed(self) -> bool:
+        """Read the keys again if the manifest changed since (a rotation by another process)."""
+        try:
+            stamp = (self.key_dir / CREDENTIAL_MANIFEST).stat().st_mtime_ns
+        except OSError:
+            return False  # reload would say what is wrong; the keys in memory still sign and verify
+        if stamp == self._manifest_stamp:
+            return False
+        self.reload()
+        return True
+
     def reload(self) -> None:
+        try:  # before the contents: a rotation in between is read again at the next look
+            self._manifest_stamp = (self.key_dir / CREDENTIAL_MANIFEST).stat().st_mtime_ns
+        except OSError:
+            self._manifest_stamp = 0
         check_private(self.key_dir, "chmod 700")
         entries = _read_manifest(self.key_dir / CREDENTIAL_MANIFEST)
         self._private: dict[str, Ed25519PrivateKey] = {}

@@ -15,6 +15,7 @@ from keyun.app.cli import main as keyun_main
 from keyun.common import eticket
 from keyun.common.clock import ManualClock
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.gateway.etickets import KEY_RECHECK_S
 from keyun.persistence.credential_keys import CredentialKeys
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import accounts_pb2, common_pb2, dispatch_pb2, orders_pb2, sales_pb2
@@ -183,6 +184,12 @@ def test_after_a_key_rotation_old_credentials_still_board(station):
     old_key = gate.credential_keys().current_key_id
 
     assert keyun_main(["keys", "rotate-credential", "--key-dir", str(key_dir)]) == 0
+    rotated = CredentialKeys.open(key_dir).current_key_id
+
+    # The server notices by itself within KEY_RECHECK_S, with no gate asking for the keys.
+    server.clock.advance_s(KEY_RECHECK_S + 1)
+    fresh = master.ticket(other.ticket_id).credential
+    assert eticket.parse(fresh)[0].key_id == rotated != old_key
 
     keys = gate.credential_keys()
     assert keys.current_key_id != old_key and {k.key_id for k in keys.keys} == {old_key, keys.current_key_id}
@@ -190,7 +197,6 @@ def test_after_a_key_rotation_old_credentials_still_board(station):
     assert retired.HasField("retired_at") and not next(k for k in keys.keys if k.key_id != old_key).HasField(
         "retired_at"
     )
-    fresh = master.ticket(other.ticket_id).credential
     assert eticket.verify(fresh, public_keys(gate), now_s(server)).key_id == keys.current_key_id
     assert eticket.verify(old.credential, public_keys(gate), now_s(server)).key_id == old_key
     assert gate.check_in("", "G2", credential=old.credential).status == common_pb2.TICKET_STATUS_CHECKED_IN
