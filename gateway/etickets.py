@@ -7,20 +7,27 @@ docs/boarding.md describes the whole.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import re
-from typing import Protocol
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from keyun.common import eticket
 from keyun.common.clock import SYSTEM_CLOCK, Clock
-from keyun.engine.commands import MAX_DELAY_MIN
+from keyun.engine.commands import MAX_DELAY_MIN, GetRevocations
 from keyun.engine.decide import TripStatus
 from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejected, reject
 from keyun.engine.state import TicketStatus
-from keyun.engine.views import TicketView
+from keyun.engine.views import RevocationsView, TicketView
+
+log = logging.getLogger("keyun.gateway")
 
 # A credential is valid from this long before boarding opens at its stop (a passenger early at the
 # gate, a gate's clock a little fast) ...
@@ -147,3 +154,68 @@ def parse_position(text: str) -> dict[str, int]:
 
 def format_position(counts: dict[str, int]) -> str:
     return POSITION_PREFIX + ",".join(f"{trip_id}={count}" for trip_id, count in sorted(counts.items()))
+
+
+class RevocationFeed:
+    """One poller of the trips that revocation watches follow, however many gates watch them.
+
+    Every `poll_s` it asks each watched trip's owner for revocations past the newest position it
+    knows (one small query per trip, not per watch), and when any trip's position grew it wakes
+    every watch; a watch then reads its own delta from the owners for just the trips that moved.
+    So a station with twenty lanes watching the same trips costs the owners what one lane does
+    while nothing is revoked."""
+
+    def __init__(self, submit: Callable[[Any], Awaitable[Any]], poll_s: float):
+        self.submit = submit
+        self.poll_s = poll_s
+        self.known: dict[str, int] = {}  # trip -> the newest position seen
+        self.departed: set[str] = set()
+        self.watching: Counter[str] = Counter()
+        self.changed = asyncio.Event()  # set (and replaced) whenever a known position grows
+        self.task: asyncio.Task | None = None
+
+    @contextmanager
+    def watch(self, counts: dict[str, int]) -> Iterator[None]:
+        """Follow these trips for as long as the block runs."""
+        for trip_id, count in counts.items():
+            self.watching[trip_id] += 1
+            self.known[trip_id] = max(self.known.get(trip_id, 0), count)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            yield
+        finally:
+            for trip_id in counts:
+                self.watching[trip_id] -= 1
+                if self.watching[trip_id] <= 0:
+                    del self.watching[trip_id]
+                    self.known.pop(trip_id, None)
+                    self.departed.discard(trip_id)
+
+    def moved(self, counts: dict[str, int]) -> list[str]:
+        """The trips whose known position is past a watch's."""
+        return [trip_id for trip_id, count in counts.items() if self.known.get(trip_id, 0) > count]
+
+    async def _run(self) -> None:
+        while self.watching:
+            await asyncio.sleep(self.poll_s)
+            trips = list(self.watching)
+            replies = await asyncio.gather(
+                *(self.submit(GetRevocations(trip_id, self.known.get(trip_id, 0))) for trip_id in trips),
+                return_exceptions=True,
+            )
+            grew = False
+            for trip_id, reply in zip(trips, replies):
+                if isinstance(reply, BaseException):  # an owner restarting: the next round asks again
+                    log.debug("revocation feed: %s not answered this round: %r", trip_id, reply)
+                    continue
+                if not isinstance(reply, RevocationsView) or trip_id not in self.watching:
+                    continue  # archived since, or nobody watches it any more
+                if reply.departed:
+                    self.departed.add(trip_id)
+                if reply.position > self.known.get(trip_id, 0):
+                    self.known[trip_id] = reply.position
+                    grew = True
+            if grew:
+                woken, self.changed = self.changed, asyncio.Event()
+                woken.set()

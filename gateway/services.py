@@ -67,6 +67,8 @@ MOVE_STALE_MS = int(4 * OWNER_RESTART_WAIT_S * 1000)
 # How often a revocation watch asks the watched trips' owners for news: a refund reaches the gates
 # within about this long, at one small query per watched trip each time.
 REVOCATION_POLL_S = 0.5
+# A watch looks at its session at least this often while nothing is revoked.
+SESSION_CHECK_S = 5.0
 # The trips a gate boards, by default: those leaving in the next three hours.
 DEFAULT_BOARDING_WINDOW_MS = 3 * 60 * 60 * 1000
 # Interrupted moves resolved per owner per sweep (Gateway.resolve_interrupted_moves), so one sweep stays
@@ -591,6 +593,7 @@ class GateService(gate_pb2_grpc.GateServicer):
     def __init__(self, gateway: Gateway, auth: Any = None):
         self.gateway = gateway
         self.auth = auth  # checks the scope of every trip a revocation watch names
+        self.feed = etickets.RevocationFeed(gateway.pool.submit, REVOCATION_POLL_S)
 
     @property
     def issuer(self) -> Issuer:
@@ -677,22 +680,35 @@ class GateService(gate_pb2_grpc.GateServicer):
         trip_ids, counts = await self._watched(context, request)
         principal = CALLER.get()
         stop_at = asyncio.get_running_loop().time() + MAX_WATCH_S
-        first = True
-        while True:
-            revoked, counts, trip_ids = await self._revoked_since(context, trip_ids, counts, first)
-            if first or revoked:
-                yield gate_pb2.WatchRevocationsResponse(
-                    revocations=revoked, position=etickets.format_position(counts), caught_up=True
-                )
-            first = False
-            if not trip_ids or asyncio.get_running_loop().time() >= stop_at:
-                return  # every trip gone, or long enough: the gate reconnects from its position
-            await asyncio.sleep(REVOCATION_POLL_S)
-            # A watch lasts as long as its session: logging out or being disabled ends it too.
-            if self.gateway.sessions is not None and await self.gateway.sessions.account(principal.session_id) is None:
-                await abort(
-                    context, reject(Reason.SESSION_ENDED, "the session has ended; log in again to keep watching")
-                )
+        revoked, counts, trip_ids = await self._revoked_since(context, trip_ids, counts, first=True)
+        yield gate_pb2.WatchRevocationsResponse(
+            revocations=revoked, position=etickets.format_position(counts), caught_up=True
+        )
+        with self.feed.watch(counts):
+            while trip_ids and asyncio.get_running_loop().time() < stop_at:
+                woken = self.feed.changed  # taken before looking, so a change after the look wakes it
+                moved = self.feed.moved(counts)
+                if moved:
+                    revoked, newer, _ = await self._revoked_since(context, moved, counts, first=False)
+                    counts = {**counts, **newer}
+                    if revoked:
+                        yield gate_pb2.WatchRevocationsResponse(
+                            revocations=revoked, position=etickets.format_position(counts), caught_up=True
+                        )
+                trip_ids = [t for t in trip_ids if t not in self.feed.departed]
+                try:
+                    await asyncio.wait_for(woken.wait(), SESSION_CHECK_S)
+                except TimeoutError:
+                    pass
+                # A watch lasts as long as its session: logging out or being disabled ends it too.
+                if (
+                    self.gateway.sessions is not None
+                    and await self.gateway.sessions.account(principal.session_id) is None
+                ):
+                    await abort(
+                        context, reject(Reason.SESSION_ENDED, "the session has ended; log in again to keep watching")
+                    )
+        # Every trip gone, or long enough: the gate reconnects from its position.
 
     async def _watched(self, context, request) -> tuple[list[str], dict[str, int]]:
         """The trips a watch names, checked (in the caller's scope), and where it starts in each."""

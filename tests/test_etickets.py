@@ -216,11 +216,15 @@ def test_revocations_stream_from_a_position_and_resume_without_repeats_or_gaps(s
     assert first.caught_up and [(r.trip_id, r.ticket_id, r.reason) for r in first.revocations] == [
         (trip_a, a[0].ticket_id, "refunded")
     ]
+    other_lane = gate.watch_revocations([trip_a], first.position, timeout_s=30)  # a second gate, one trip
+    assert list(next(other_lane).revocations) == []
     assert master.refund(a[1].ticket_id).credential == ""  # a refunded ticket has no credential
     live = next(watch)
     assert [(r.ticket_id, r.reason) for r in live.revocations] == [(a[1].ticket_id, "refunded")]
+    assert [r.ticket_id for r in next(other_lane).revocations] == [a[1].ticket_id]  # both lanes hear it
     position = live.position
     watch.close()
+    other_lane.close()
 
     # While the gate is away: another refund and a cancelled trip.
     master.refund(a[2].ticket_id)
