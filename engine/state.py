@@ -531,6 +531,13 @@ def check_invariants(state: ShardState) -> None:
         for order in trip.orders.values():
             paid = sum(p.amount_fen for p in order.payments)
             assert sum(r.amount_fen for r in order.refunds) <= paid, f"{order.order_id}: refunds exceed payments"
+        # A revoked credential's ticket never boards again, and a trip is revoked whole only once cancelled.
+        for revocation in trip.revoked:
+            if revocation.ticket_id:
+                status = trip.tickets[revocation.ticket_id].status
+                assert status in RELEASED, f"{revocation.ticket_id}: revoked, but {status.value}"
+            else:
+                assert trip.cancelled_at_ms, f"{trip.spec.trip_id}: revoked whole, but not cancelled"
 
 
 class TripRecord(Value):
