@@ -44,7 +44,8 @@ RULES: dict[str, Rule] = {
     # What a gate boards by offline: whoever may check a trip's tickets in (gate devices too) may
     # hold its boarding set (masked names and document digests only) and its revocations.
     "/keyun.v1.Gate/ListBoardingTrips": Rule(P.CHECK_IN, Scope.FROM_STATION),
-    "/keyun.v1.Gate/GetBoardingSet": Rule(P.CHECK_IN, Scope.TRIP),
+    # Audited: a whole trip's document digests, which the digest key can test guesses against.
+    "/keyun.v1.Gate/GetBoardingSet": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
     # The scope of every trip named is checked by the handler (a watch names several).
     "/keyun.v1.Gate/WatchRevocations": Rule(P.CHECK_IN, Scope.TRIP),
     "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
