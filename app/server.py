@@ -16,6 +16,7 @@ from keyun.gateway.server import KeyunServer
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.gateway.tls import TlsConfig
 from keyun.persistence import layout
+from keyun.persistence.credential_keys import CredentialKeys
 from keyun.persistence.keyring import MANIFEST, Keyring, KeyringError, refuse_inside
 from keyun.persistence.layout import default_key_dir
 
@@ -86,6 +87,8 @@ def create_server(
     holding data without its keys is refused (check_keys)."""
     layout.prepare(data_dir, shards)
     keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
+    # Boarding-credential keys, apart from the token-signing key; made on the first start with them.
+    credential_keys = CredentialKeys.open_or_create(keyring.key_dir)
     metrics = GatewayMetrics()
     owners = Owners.start(
         instance,
@@ -112,5 +115,7 @@ def create_server(
         connection_limits,
         clock,
         demo_network,
+        credential_keys,
+        policy,
         account_rules=account_rules,
     )

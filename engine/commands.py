@@ -649,6 +649,37 @@ class GetManifest(Value, TripQuery):
         _trip_id(self.trip_id)
 
 
+# A gate asks for the trips of the next hours; two days bounds the answer of a busy station.
+MAX_BOARDING_WINDOW_MS = 2 * 24 * 60 * 60 * 1000
+
+
+class ListBoardingTrips(Value, TripQuery):
+    """Trips leaving `station` in [start_ms, end_ms), asked of every owner: what a gate there
+    boards (Gate/ListBoardingTrips)."""
+
+    station: str
+    start_ms: int
+    end_ms: int
+    trip_id: str = ""
+
+    def __post_init__(self) -> None:
+        _station("from_station", self.station)
+        if not 0 < self.end_ms - self.start_ms <= MAX_BOARDING_WINDOW_MS:
+            raise invalid("end_time", "must be after start_time, by at most two days")
+
+
+class GetRevocations(Value, TripQuery):
+    """A trip's revoked credentials after the first `after` (Gate/WatchRevocations)."""
+
+    trip_id: str
+    after: int = 0
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+        if self.after < 0:
+            raise invalid("position", "must not be negative")
+
+
 class ListStations(Value, TripQuery):
     trip_id: str = ""
 

@@ -33,6 +33,9 @@ class Holder(Value):
     name_masked: str
     document_type: str
     document_masked: str
+    # HMAC of the document under the station's document-digest key (keyun.common.eticket.document_digest):
+    # what a gate matches a scanned identity card against, offline, without the number.
+    document_digest: bytes = b""
 
 
 class TripScheduled(Value, TripEvent):

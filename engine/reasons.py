@@ -85,6 +85,14 @@ class Reason(IntEnum):
     DEVICE_EXISTS = 4603  # the account or certificate is registered to another device already
     UNKNOWN_DEVICE = 4604
 
+    # 52xx: boarding credentials (keyun.common.eticket): why a scanned credential does not board.
+    CREDENTIAL_MALFORMED = 5201  # not a Keyun credential, or a format this side does not read
+    CREDENTIAL_BAD_SIGNATURE = 5202  # changed since it was signed (or signed by someone else under a known id)
+    CREDENTIAL_UNKNOWN_KEY = 5203  # signed by a key that is not one of this station's credential keys
+    CREDENTIAL_EXPIRED = 5204  # past its validity window: the trip has gone
+    CREDENTIAL_NOT_YET_VALID = 5205  # before its validity window
+    CREDENTIAL_REVOKED = 5206  # its ticket was refunded, changed, voided, or its trip cancelled
+
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so
 # a retry with the same request id is decided afresh once the reason has passed.  Remembering them

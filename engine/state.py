@@ -93,6 +93,16 @@ class Move(Value):
     aborted: bool = False  # undone here; the new trip's clean-up is not confirmed yet
 
 
+class Revocation(Value):
+    """A credential revoked: its ticket refunded, changed or voided, or (ticket_id "") the whole
+    trip cancelled.  A trip's revocations are kept in order; a gate's position in them is their
+    count (Gate/WatchRevocations)."""
+
+    ticket_id: str
+    why: str  # "refunded", "changed", "void" or "trip_cancelled"
+    at_ms: int
+
+
 class Ticket(Value):
     ticket_id: str
     seat: int
@@ -191,6 +201,7 @@ class Trip:
     # a saga that outlived its undo cannot leave a hold or a ticket behind.
     undone_moves: set[str] = field(default_factory=set)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
+    revoked: list[Revocation] = field(default_factory=list)  # in the order they happened
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -284,9 +295,11 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 refunded_at_ms=at_ms,
             )
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
+            trip.revoked.append(Revocation(ticket_id, "refunded", at_ms))
         case TicketChanged(trip_id, ticket_id, new_ticket_id, at_ms):
             trip = state.trips[trip_id]
             ticket = _change(trip.tickets, ticket_id, status=TicketStatus.CHANGED, changed_to=new_ticket_id)
+            trip.revoked.append(Revocation(ticket_id, "changed", at_ms))
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
             state.moving.pop(ticket_id, None)
             order = trip.orders.get(ticket.order_id)
@@ -311,6 +324,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
         case TicketVoided(trip_id, ticket_id, at_ms):
             trip = state.trips[trip_id]
             ticket = _change(trip.tickets, ticket_id, status=TicketStatus.VOID)
+            trip.revoked.append(Revocation(ticket_id, "void", at_ms))
             state.moving.pop(ticket_id, None)
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketCheckedIn(trip_id, ticket_id, gate_id, at_ms):
@@ -325,6 +339,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             state.trips[trip_id].departed_at_ms = at_ms
         case TripCancelled(trip_id, at_ms):
             state.trips[trip_id].cancelled_at_ms = at_ms
+            state.trips[trip_id].revoked.append(Revocation("", "trip_cancelled", at_ms))
         case TripDelayed(trip_id, delay_ms, _):
             trip = state.trips[trip_id]
             trip.delay_ms = delay_ms
@@ -516,6 +531,13 @@ def check_invariants(state: ShardState) -> None:
         for order in trip.orders.values():
             paid = sum(p.amount_fen for p in order.payments)
             assert sum(r.amount_fen for r in order.refunds) <= paid, f"{order.order_id}: refunds exceed payments"
+        # A revoked credential's ticket never boards again, and a trip is revoked whole only once cancelled.
+        for revocation in trip.revoked:
+            if revocation.ticket_id:
+                status = trip.tickets[revocation.ticket_id].status
+                assert status in RELEASED, f"{revocation.ticket_id}: revoked, but {status.value}"
+            else:
+                assert trip.cancelled_at_ms, f"{trip.spec.trip_id}: revoked whole, but not cancelled"
 
 
 class TripRecord(Value):
@@ -539,6 +561,7 @@ class TripRecord(Value):
     orders_placed: int
     delay_ms: int
     undone_moves: tuple[str, ...]
+    revoked: tuple[Revocation, ...] = ()
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -556,6 +579,7 @@ def trip_record(trip: Trip) -> TripRecord:
         trip.orders_placed,
         trip.delay_ms,
         tuple(sorted(trip.undone_moves)),
+        tuple(trip.revoked),
     )
 
 
@@ -587,6 +611,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         orders_placed,
         delay_ms,
         undone_moves,
+        revoked,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -601,6 +626,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         delay_ms,
     )
     trip.undone_moves = set(undone_moves)
+    trip.revoked = list(revoked)
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

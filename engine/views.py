@@ -27,9 +27,11 @@ from .commands import (
     DepartTrip,
     GetManifest,
     GetOrder,
+    GetRevocations,
     GetSeatMap,
     GetTicket,
     GetTrip,
+    ListBoardingTrips,
     ListMoney,
     ListMoves,
     ListOrders,
@@ -71,6 +73,7 @@ from .reasons import Reason, Rejection, reject
 from .state import (
     Order,
     OrderStatus,
+    Revocation,
     ShardState,
     Ticket,
     TicketStatus,
@@ -177,6 +180,21 @@ class ManifestView(Value, Reply):
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
+
+
+class RevocationsView(Value, Reply):
+    """A trip's revocations after a position, and the position after them (their count)."""
+
+    trip_id: str
+    revoked: tuple[Revocation, ...]
+    position: int
+    departed: bool  # the coach has left its first stop: nothing more boards, the gate may drop it
+
+
+class BoardingTripsView(Value, Reply):
+    """Trips leaving a station in a window: (when the coach leaves it, the trip), by time."""
+
+    trips: tuple[tuple[int, TripView], ...]
 
 
 class ScheduledView(Value, Reply):
@@ -505,6 +523,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             wanted = {query.from_station, query.to_station}
             known = frozenset(code for code in wanted if any(code in trip.stop_index for trip in state.trips.values()))
             return OffersView(tuple(_offers(state, query, now, policy)), known)
+        case ListBoardingTrips(station, start_ms, end_ms):
+            return BoardingTripsView(tuple(_boarding_trips(state, station, start_ms, end_ms, now, policy)))
         case ListStations():
             stops = {stop.code: stop.name for trip in state.trips.values() for stop in trip.spec.stops}
             return StationsView(tuple(sorted(stops.items())))
@@ -536,10 +556,29 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if ticket is None or (query.viewer and ticket.buyer != query.viewer):  # a passenger sees only their own
                 return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
             return ticket_view(trip, ticket, now, policy)
+        case GetRevocations(_, after):
+            return RevocationsView(
+                trip.spec.trip_id, tuple(trip.revoked[after:]), len(trip.revoked), bool(trip.departed_at_ms)
+            )
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
             return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
     raise AssertionError(f"unknown query {query!r}")
+
+
+def _boarding_trips(
+    state: ShardState, station: str, start_ms: int, end_ms: int, now: int, policy: Policy
+) -> list[tuple[int, TripView]]:
+    """Trips whose coach leaves `station` (not its last stop) in [start_ms, end_ms), by that time."""
+    found = []
+    for trip in state.trips.values():
+        stop = trip.stop_index.get(station)
+        if stop is None or stop == len(trip.spec.stops) - 1:
+            continue
+        departs = trip.departs_at_ms(stop)
+        if start_ms <= departs < end_ms:
+            found.append((departs, trip_view(trip, now, policy)))
+    return sorted(found, key=lambda pair: (pair[0], pair[1].trip_id))
 
 
 def _interrupted_moves(state: ShardState, began_by_ms: int, limit: int) -> list[tuple[str, str, str]]:

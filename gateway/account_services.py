@@ -81,6 +81,9 @@ class AccountDesk:
         self.secrets = secrets_
         self.auth = auth
         self.password_checks = password_checks
+        # The keyed digest of a holder's document that tickets carry for gates (gateway.etickets.Issuer);
+        # the server sets it.
+        self.document_digest: Callable[[str, str], bytes] | None = None
 
     def count_password_check(self, account: str) -> None:
         if self.password_checks is not None:
@@ -181,6 +184,7 @@ class AccountDesk:
             keyring = self.secrets.keyring
             name = keyring.decrypt(record.name_cipher, passenger_context("name", account_id))
             number = keyring.decrypt(record.document_cipher, passenger_context("document", account_id))
+            digest = self.document_digest(record.document_type, number) if self.document_digest else b""
             holders.append(
                 Holder(
                     account_id,
@@ -188,6 +192,7 @@ class AccountDesk:
                     identity.mask_name(name),
                     record.document_type,
                     identity.mask_document(number),
+                    digest,
                 )
             )
         return tuple(holders)

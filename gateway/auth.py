@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import grpc
 
+from keyun.common import eticket
 from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.common.keys import KeysUnusable
 from keyun.engine import accounts as ac
@@ -186,6 +187,9 @@ class TripDirectory:
 
 def trip_of(request: Any) -> str:
     """The trip a request is about: named, or the trip part of a hold or ticket id."""
+    credential = getattr(request, "credential", "")
+    if credential:  # a scanned boarding credential: its ticket's trip (the handler verifies it)
+        return eticket.ticket_id_of(credential).rpartition("-")[0]
     for name in ("trip_id", "hold_id", "ticket_id", "order_id"):
         value = getattr(request, name, "")
         if value:
@@ -198,7 +202,8 @@ def audit_target(request: Any) -> str:
         value = getattr(request, name, "")
         if value:
             return value
-    return ""
+    credential = getattr(request, "credential", "")
+    return eticket.ticket_id_of(credential) if credential else ""  # a check-in by a scanned credential
 
 
 class Auth:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyun.engine.commands import PayMethod
@@ -72,7 +74,8 @@ def _trip(view: TripView) -> common_pb2.Trip:
     )
 
 
-def ticket(view: TicketView) -> common_pb2.Ticket:
+def ticket(view: TicketView, credential: str = "") -> common_pb2.Ticket:
+    """A ticket as clients see it, with its boarding credential if the caller signed one."""
     return common_pb2.Ticket(
         ticket_id=view.ticket_id,
         trip=trip(view.trip),
@@ -90,6 +93,7 @@ def ticket(view: TicketView) -> common_pb2.Ticket:
         holder=holder(view.holder) if view.holder is not None else None,
         changed_from=view.changed_from,
         changed_to=view.changed_to,
+        credential=credential,
     )
 
 
@@ -148,7 +152,8 @@ PAY_METHOD = {method.value: getattr(orders_pb2, f"PAY_METHOD_{method.name}") for
 METHOD_OF_PROTO = {number: PayMethod(value) for value, number in PAY_METHOD.items()}
 
 
-def order(view: OrderView) -> orders_pb2.Order:
+def order(view: OrderView, credential: Callable[[TicketView], str] | None = None) -> orders_pb2.Order:
+    """An order; `credential` signs each of its tickets' boarding credentials (gateway.etickets)."""
     settled = {refund_no: (provider_id, at_ms) for refund_no, provider_id, at_ms in view.settled}
     return orders_pb2.Order(
         order_id=view.order_id,
@@ -162,7 +167,7 @@ def order(view: OrderView) -> orders_pb2.Order:
         to_stop=stop(view.to_stop),
         seat_numbers=list(view.seat_labels),
         holders=[holder(h) for h in view.holders],
-        tickets=[ticket(t) for t in view.tickets],
+        tickets=[ticket(t, credential(t) if credential else "") for t in view.tickets],
         payments=[
             orders_pb2.OrderPayment(
                 method=PAY_METHOD[p.method],

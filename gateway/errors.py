@@ -103,6 +103,12 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.DEVICE_NOT_REGISTERED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.DEVICE_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
     Reason.UNKNOWN_DEVICE: grpc.StatusCode.NOT_FOUND,
+    Reason.CREDENTIAL_MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.CREDENTIAL_BAD_SIGNATURE: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.CREDENTIAL_UNKNOWN_KEY: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.CREDENTIAL_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.CREDENTIAL_NOT_YET_VALID: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.CREDENTIAL_REVOKED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -141,6 +141,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
     def __init__(self, desk: OrderDesk):
         self.desk = desk
         self.gateway = desk.gateway
+        self.credential = self.gateway.credential  # signs each ticket's boarding credential
 
     async def CreateOrder(self, request, context):
         method = await _method(context, request.method)
@@ -160,11 +161,13 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         if method in WALLETS:
             async with provider_errors(context):
                 pay_url, qr_text = await self.desk.payments.start(view)
-        return orders_pb2.CreateOrderResponse(order=convert.order(view), pay_url=pay_url, qr_text=qr_text)
+        return orders_pb2.CreateOrderResponse(
+            order=convert.order(view, self.credential), pay_url=pay_url, qr_text=qr_text
+        )
 
     async def GetOrder(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, self.gateway.own_account()))
-        return orders_pb2.GetOrderResponse(order=convert.order(view))
+        return orders_pb2.GetOrderResponse(order=convert.order(view, self.credential))
 
     async def ListOrders(self, request, context):
         replies = await self.gateway.ask(context, lambda: cmd.ListOrders(caller().account_id), fan_out=True)
@@ -172,7 +175,9 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             (v for reply in replies for v in reply.orders), key=lambda v: (v.created_at_ms, v.order_id), reverse=True
         )
         orders, next_token = await paged(context, views, request, caller().account_id)
-        return orders_pb2.ListOrdersResponse(orders=[convert.order(v) for v in orders], next_page_token=next_token)
+        return orders_pb2.ListOrdersResponse(
+            orders=[convert.order(v, self.credential) for v in orders], next_page_token=next_token
+        )
 
     async def CancelOrder(self, request, context):
         view = await self.gateway.ask(
@@ -183,7 +188,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         if PayMethod(view.method) in WALLETS:
             async with provider_errors(context):
                 await self.desk.payments.close(view)  # so a late scan of the QR code cannot pay it
-        return orders_pb2.CancelOrderResponse(order=convert.order(view))
+        return orders_pb2.CancelOrderResponse(order=convert.order(view, self.credential))
 
     async def PayAtCounter(self, request, context):
         method = await _method(context, request.method)
@@ -237,7 +242,9 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             )
         if isinstance(paid, Rejection):
             await abort(context, paid)
-        return orders_pb2.PayAtCounterResponse(order=convert.order(await self.desk.settle(context, paid)))
+        return orders_pb2.PayAtCounterResponse(
+            order=convert.order(await self.desk.settle(context, paid), self.credential)
+        )
 
     async def RefundOrder(self, request, context):
         own = self.gateway.own_account()
@@ -255,7 +262,9 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own),
             audited=True,
         )
-        return orders_pb2.RefundOrderResponse(order=convert.order(await self.desk.settle(context, view)))
+        return orders_pb2.RefundOrderResponse(
+            order=convert.order(await self.desk.settle(context, view), self.credential)
+        )
 
     async def Reconcile(self, request, context):
         method = await _method(context, request.method)
@@ -285,7 +294,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
     async def WatchOrder(self, request, context):
         viewer, principal = self.gateway.own_account(), caller()
         view = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
-        yield orders_pb2.WatchOrderResponse(order=convert.order(view))
+        yield orders_pb2.WatchOrderResponse(order=convert.order(view, self.credential))
         stop_at = asyncio.get_running_loop().time() + MAX_WATCH_S
         while view.status not in FINAL and asyncio.get_running_loop().time() < stop_at:
             await asyncio.sleep(WATCH_POLL_S)
@@ -297,7 +306,7 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             latest = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id, viewer))
             if (latest.history, latest.refunds, latest.settled) != (view.history, view.refunds, view.settled):
                 view = latest
-                yield orders_pb2.WatchOrderResponse(order=convert.order(view))
+                yield orders_pb2.WatchOrderResponse(order=convert.order(view, self.credential))
 
 
 def reconcile(

@@ -39,6 +39,15 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
     "/keyun.v1.Gate/CheckIn": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
     "/keyun.v1.Gate/GetManifest": Rule(P.MANIFEST_READ, Scope.TRIP),
+    # Hands out the document-digest key along with the public keys: audited, for gates only.
+    "/keyun.v1.Gate/GetCredentialKeys": Rule(P.CHECK_IN, mutating=True),
+    # What a gate boards by offline: whoever may check a trip's tickets in (gate devices too) may
+    # hold its boarding set (masked names and document digests only) and its revocations.
+    "/keyun.v1.Gate/ListBoardingTrips": Rule(P.CHECK_IN, Scope.FROM_STATION),
+    # Audited: a whole trip's document digests, which the digest key can test guesses against.
+    "/keyun.v1.Gate/GetBoardingSet": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
+    # The scope of every trip named is checked by the handler (a watch names several).
+    "/keyun.v1.Gate/WatchRevocations": Rule(P.CHECK_IN, Scope.TRIP),
     "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
     "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
+from keyun.engine.policy import Policy
 from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
@@ -43,6 +44,7 @@ from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
 from .device_services import DevicesService
+from .etickets import CredentialKeySource, Issuer
 from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .network_loader import local_today
 from .order_services import CounterOnly, OrderDesk, OrdersService
@@ -133,6 +135,8 @@ class KeyunServer:
         connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
         clock: Clock = SYSTEM_CLOCK,
         demo_network: bool = False,
+        credential_keys: CredentialKeySource | None = None,
+        policy: Policy | None = None,
         account_rules: ac.AccountRules | None = None,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
@@ -165,6 +169,9 @@ class KeyunServer:
             metrics.login_password_checks,
         )
         self.gateway.resolve_holders = self.desk.holders
+        if credential_keys is not None:  # boarding credentials (gateway/etickets.py)
+            self.gateway.issuer = Issuer(credential_keys, policy or Policy(), utc_offset_min, clock)
+            self.desk.document_digest = self.gateway.issuer.document_digest
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle
         self.gateway.sessions = self.auth.sessions
@@ -229,7 +236,7 @@ class KeyunServer:
         services = GenericHandlersOnly(server)
         catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway, self.searches), services)
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), services)
-        gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway), services)
+        gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway, self.auth), services)
         dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway), services)
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(self.gateway), services)
         accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), services)

@@ -8,6 +8,7 @@ answers the Catalog shares for a moment (`shared_answers.py`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -21,6 +22,7 @@ from typing import Any
 import grpc
 import msgspec
 
+from keyun.common import eticket
 from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import commands as cmd
 from keyun.engine.accounts import check_passenger_id
@@ -29,9 +31,11 @@ from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_
 from keyun.engine.permissions import Permission
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
+from keyun.engine.views import TicketView
 from keyun.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
+    common_pb2,
     diagnostics_pb2,
     diagnostics_pb2_grpc,
     dispatch_pb2,
@@ -42,11 +46,14 @@ from keyun.v1 import (
     sales_pb2_grpc,
 )
 
-from . import convert
+from . import convert, etickets
 from .auth import CALLER
+from .connection_limits import MAX_WATCH_S
 from .errors import abort, owner_errors, recorded_by_owner, with_audit_record
+from .etickets import Issuer
 from .network_loader import load_network
 from .owners import OWNER_RESTART_WAIT_S, OwnerPool
+from .rules import RULES
 from .shared_answers import SharedAnswers
 
 log = logging.getLogger("keyun.gateway")
@@ -57,6 +64,13 @@ log = logging.getLogger("keyun.gateway")
 # (Gateway.resolve_move) and carries on.  Younger
 # moves are waited for: the call is answered CHANGE_IN_PROGRESS with a retry hint.
 MOVE_STALE_MS = int(4 * OWNER_RESTART_WAIT_S * 1000)
+# How often a revocation watch asks the watched trips' owners for news: a refund reaches the gates
+# within about this long, at one small query per watched trip each time.
+REVOCATION_POLL_S = 0.5
+# A watch looks at its session at least this often while nothing is revoked.
+SESSION_CHECK_S = 5.0
+# The trips a gate boards, by default: those leaving in the next three hours.
+DEFAULT_BOARDING_WINDOW_MS = 3 * 60 * 60 * 1000
 # Interrupted moves resolved per owner per sweep (Gateway.resolve_interrupted_moves), so one sweep stays
 # a short burst of owner calls however many sagas a crash cut off.
 MAX_MOVES_SWEPT = 100
@@ -94,6 +108,16 @@ class Gateway:
         # When a rebooking counts as interrupted (MOVE_STALE_MS); tests that race calls against a
         # rebooking set 0, so that every move a call finds is undone.
         self.move_stale_ms = MOVE_STALE_MS
+        # Signs tickets' boarding credentials (the server sets it: gateway/etickets.py).
+        self.issuer: Issuer | None = None
+
+    def credential(self, view: TicketView) -> str:
+        """A ticket's boarding credential, "" if it may not board (or no issuer is set)."""
+        return self.issuer.credential(view) if self.issuer is not None else ""
+
+    def ticket(self, view: TicketView) -> common_pb2.Ticket:
+        """A ticket as clients see it, with its boarding credential."""
+        return convert.ticket(view, self.credential(view))
 
     async def buyer_and_holders(
         self, context: grpc.aio.ServicerContext, passenger_ids
@@ -379,7 +403,9 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         view = await self.gateway.ask(
             context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id), audited=True
         )
-        return sales_pb2.ConfirmResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+        return sales_pb2.ConfirmResponse(
+            tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen
+        )
 
     async def Release(self, request, context):
         await self.gateway.ask(
@@ -392,23 +418,23 @@ class SalesService(sales_pb2_grpc.SalesServicer):
     async def Sell(self, request, context):
         buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
         view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders), audited=True)
-        return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+        return sales_pb2.SellResponse(tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Refund(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id), audited=True)
-        return sales_pb2.RefundResponse(ticket=convert.ticket(view))
+        return sales_pb2.RefundResponse(ticket=self.gateway.ticket(view))
 
     async def ChangeTicket(self, request, context):
         old, new = await Rebooking(self.gateway, context, request).run()
         return sales_pb2.ChangeTicketResponse(
-            old_ticket=convert.ticket(old),
-            new_ticket=convert.ticket(new),
+            old_ticket=self.gateway.ticket(old),
+            new_ticket=self.gateway.ticket(new),
             fare_difference_fen=new.price_fen - old.price_fen,
         )
 
     async def GetTicket(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
-        return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
+        return sales_pb2.GetTicketResponse(ticket=self.gateway.ticket(view))
 
 
 # The steps' own field paths that stand for a ChangeTicket request's field: its seat is the
@@ -564,14 +590,31 @@ class Rebooking:
 
 
 class GateService(gate_pb2_grpc.GateServicer):
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Gateway, auth: Any = None):
         self.gateway = gateway
+        self.auth = auth  # checks the scope of every trip a revocation watch names
+        self.feed = etickets.RevocationFeed(gateway.pool.submit, REVOCATION_POLL_S)
+
+    @property
+    def issuer(self) -> Issuer:
+        assert self.gateway.issuer is not None, "the server sets the credential issuer"
+        return self.gateway.issuer
 
     async def CheckIn(self, request, context):
+        ticket_id = request.ticket_id
+        if request.credential:
+            if ticket_id:
+                await abort(
+                    context, reject(Reason.INVALID_FIELD, "give ticket_id or credential, not both", field="credential")
+                )
+            try:
+                ticket_id = self.issuer.verify(request.credential, self.gateway.clock.now_ms()).ticket_id
+            except Rejected as rejected:
+                await abort(context, rejected.rejection)
         view = await self.gateway.ask(
-            context, lambda: cmd.CheckIn(request.request_id, request.ticket_id, request.gate_id), audited=True
+            context, lambda: cmd.CheckIn(request.request_id, ticket_id, request.gate_id), audited=True
         )
-        return gate_pb2.CheckInResponse(ticket=convert.ticket(view))
+        return gate_pb2.CheckInResponse(ticket=self.gateway.ticket(view))
 
     async def GetManifest(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetManifest(request.trip_id))
@@ -584,6 +627,161 @@ class GateService(gate_pb2_grpc.GateServicer):
             tickets_checked_in=view.count(TicketStatus.CHECKED_IN),
             tickets_refunded=view.count(TicketStatus.REFUNDED),
         )
+
+    async def GetCredentialKeys(self, request, context):
+        keys = self.issuer.keys
+        keys.reload()  # a rotation by `keyun keys rotate-credential` while the server runs
+        return gate_pb2.GetCredentialKeysResponse(
+            keys=[
+                gate_pb2.CredentialKey(
+                    key_id=info.key_id,
+                    public_key=info.public_key,
+                    created_at=convert.timestamp(info.created_at_ms),
+                    retired_at=convert.timestamp(info.retired_at_ms),
+                )
+                for info in keys.keys()
+            ],
+            current_key_id=keys.current_key_id,
+            format_version=eticket.FORMAT_VERSION,
+            document_digest_key=keys.digest_key,
+        )
+
+    async def ListBoardingTrips(self, request, context):
+        start_ms = (
+            request.start_time.ToMilliseconds() if request.HasField("start_time") else self.gateway.clock.now_ms()
+        )
+        end_ms = (
+            request.end_time.ToMilliseconds() if request.HasField("end_time") else start_ms + DEFAULT_BOARDING_WINDOW_MS
+        )
+        replies = await self.gateway.ask(
+            context, lambda: cmd.ListBoardingTrips(request.from_station, start_ms, end_ms), fan_out=True
+        )
+        found = sorted((pair for reply in replies for pair in reply.trips), key=lambda pair: (pair[0], pair[1].trip_id))
+        return gate_pb2.ListBoardingTripsResponse(
+            trips=[
+                gate_pb2.BoardingTrip(trip=convert.trip(view), departs_at=convert.timestamp(departs))
+                for departs, view in found
+            ]
+        )
+
+    async def GetBoardingSet(self, request, context):
+        # The position first: a revocation between the two reads is then sent again by the watch
+        # (harmless: revoking twice is revoking), never missed.
+        revocations = await self.gateway.ask(context, lambda: cmd.GetRevocations(request.trip_id))
+        view = await self.gateway.ask(context, lambda: cmd.GetManifest(request.trip_id))
+        return gate_pb2.GetBoardingSetResponse(
+            trip=convert.trip(view.trip),
+            entries=[boarding_entry(t) for t in view.tickets],
+            revocation_position=revocations.position,
+            position=etickets.format_position({request.trip_id: revocations.position}),
+        )
+
+    async def WatchRevocations(self, request, context):
+        trip_ids, counts = await self._watched(context, request)
+        principal = CALLER.get()
+        stop_at = asyncio.get_running_loop().time() + MAX_WATCH_S
+        revoked, counts, trip_ids = await self._revoked_since(context, trip_ids, counts, first=True)
+        yield gate_pb2.WatchRevocationsResponse(
+            revocations=revoked, position=etickets.format_position(counts), caught_up=True
+        )
+        with self.feed.watch(counts):
+            while trip_ids and asyncio.get_running_loop().time() < stop_at:
+                woken = self.feed.changed  # taken before looking, so a change after the look wakes it
+                moved = self.feed.moved(counts)
+                if moved:
+                    revoked, newer, _ = await self._revoked_since(context, moved, counts, first=False)
+                    counts = {**counts, **newer}
+                    if revoked:
+                        yield gate_pb2.WatchRevocationsResponse(
+                            revocations=revoked, position=etickets.format_position(counts), caught_up=True
+                        )
+                trip_ids = [t for t in trip_ids if t not in self.feed.departed]
+                try:
+                    await asyncio.wait_for(woken.wait(), SESSION_CHECK_S)
+                except TimeoutError:
+                    pass
+                # A watch lasts as long as its session: logging out or being disabled ends it too.
+                if (
+                    self.gateway.sessions is not None
+                    and await self.gateway.sessions.account(principal.session_id) is None
+                ):
+                    await abort(
+                        context, reject(Reason.SESSION_ENDED, "the session has ended; log in again to keep watching")
+                    )
+        # Every trip gone, or long enough: the gate reconnects from its position.
+
+    async def _watched(self, context, request) -> tuple[list[str], dict[str, int]]:
+        """The trips a watch names, checked (in the caller's scope), and where it starts in each."""
+        try:
+            trip_ids = list(dict.fromkeys(request.trip_ids))
+            if not 1 <= len(trip_ids) <= etickets.MAX_WATCHED_TRIPS:
+                raise invalid("trip_ids", f"name 1 to {etickets.MAX_WATCHED_TRIPS} trips")
+            for index, trip_id in enumerate(trip_ids):
+                try:
+                    cmd.check_trip_id(trip_id)
+                except Rejected as rejected:
+                    raise Rejected(at_path(rejected.rejection, element("trip_ids", index))) from None
+            counts = etickets.parse_position(request.position)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        principal = CALLER.get()
+        rule = RULES["/keyun.v1.Gate/WatchRevocations"]
+        for trip_id in trip_ids:
+            if self.auth is not None and not await self.auth.in_scope(rule, _TripNamed(trip_id), principal):
+                await abort(context, reject(Reason.PERMISSION_DENIED, f"trip {trip_id} is outside your scope"))
+        return trip_ids, {trip_id: counts.get(trip_id, 0) for trip_id in trip_ids}
+
+    async def _revoked_since(
+        self, context, trip_ids: list[str], counts: dict[str, int], first: bool
+    ) -> tuple[list[gate_pb2.Revocation], dict[str, int], list[str]]:
+        """Every watched trip's revocations after its count, the counts after them, and the trips
+        still worth watching (an archived or departed trip boards nobody more)."""
+        async with owner_errors(context):
+            replies = await asyncio.gather(
+                *(self.gateway.pool.submit(cmd.GetRevocations(t, counts[t])) for t in trip_ids)
+            )
+        revoked, watching = [], []
+        for trip_id, reply in zip(trip_ids, replies):
+            if isinstance(reply, Rejection):
+                if first or reply.reason is not Reason.TRIP_ARCHIVED:
+                    await abort(context, reply)
+                continue
+            revoked.extend(
+                gate_pb2.Revocation(
+                    trip_id=trip_id,
+                    ticket_id=r.ticket_id,
+                    reason=r.why,
+                    revoked_at=convert.timestamp(r.at_ms),
+                )
+                for r in reply.revoked
+            )
+            counts = {**counts, trip_id: reply.position}
+            if not reply.departed:
+                watching.append(trip_id)
+        return revoked, counts, watching
+
+
+@dataclass(frozen=True)
+class _TripNamed:
+    """A request naming one trip, for the scope check of each trip a watch names."""
+
+    trip_id: str
+
+
+def boarding_entry(view: TicketView) -> gate_pb2.BoardingEntry:
+    holder = view.holder
+    return gate_pb2.BoardingEntry(
+        ticket_id=view.ticket_id,
+        seat_number=view.seat_label,
+        status=convert.TICKET_STATUS[view.status],
+        from_stop=view.from_stop.code,
+        to_stop=view.to_stop.code,
+        holder_name=holder.name_masked if holder is not None else "",
+        document_digest=holder.document_digest if holder is not None else b"",
+        ticket_type=etickets.DEFAULT_TICKET_TYPE,
+        checked_in_at=convert.timestamp(view.checked_in_at_ms),
+        gate_id=view.gate_id,
+    )
 
 
 class DispatchService(dispatch_pb2_grpc.DispatchServicer):

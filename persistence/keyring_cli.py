@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .credential_keys import CredentialKeys
 from .keyring import ALGORITHMS, DEFAULT_ALGORITHM, Keyring, KeyringError, refuse_inside
 
 
@@ -33,6 +34,13 @@ def add_verbs(verbs) -> None:
     p.add_argument("--key-dir", type=Path, required=True)
     p.add_argument("--algorithm", choices=ALGORITHMS, help="for the new key (default: that of the current key)")
     p.set_defaults(run=_rotate)
+
+    p = actions.add_parser(
+        "rotate-credential",
+        help="add a new current boarding-credential signing key; old ones keep verifying the credentials they signed",
+    )
+    p.add_argument("--key-dir", type=Path, required=True)
+    p.set_defaults(run=_rotate_credential)
 
     p = actions.add_parser("list", help="show the field keys (id, algorithm, created, current): never key material")
     p.add_argument("--key-dir", type=Path, required=True)
@@ -67,6 +75,16 @@ def _rotate(args) -> None:
     print(f"new current field key {key_id} ({algorithm}); {len(keyring.key_ids()) - 1} older keys kept for decryption")
 
 
+def _rotate_credential(args) -> None:
+    keyring = Keyring.open(args.key_dir)  # a key directory, complete, before adding to it
+    keys = CredentialKeys.open_or_create(keyring.key_dir)
+    key_id = keys.rotate()
+    print(
+        f"new current credential key {key_id}; {len(keys.keys()) - 1} older keys kept, so the credentials they "
+        "signed stay valid (gates fetch the new public key with Gate/GetCredentialKeys)"
+    )
+
+
 def _list(args) -> None:
     keyring = Keyring.open(args.key_dir)
     if args.json:
@@ -78,9 +96,23 @@ def _list(args) -> None:
                 for k in keyring.keys()
             ],
             "verify_key_sha256": keyring.verify_key_fingerprint(),
+            "credential_keys": [
+                {"id": k.key_id, "created_at_ms": k.created_at_ms, "retired_at_ms": k.retired_at_ms}
+                for k in _credential_keys(args.key_dir)
+            ],
         }
         print(json.dumps(listing, indent=2))
         return
     for k in keyring.keys():
         print(f"{k.key_id:<8} {k.algorithm:<12} created {k.created_at}{'  (current)' if k.current else ''}")
     print(f"token verify key SHA-256: {keyring.verify_key_fingerprint()}")
+    for k in _credential_keys(args.key_dir):
+        print(f"credential key {k.key_id}{'  (current)' if k.current else '  (retired, still verifies)'}")
+
+
+def _credential_keys(key_dir: Path):
+    """The credential keys, if the server made them already (on its first start)."""
+    try:
+        return CredentialKeys.open(key_dir).keys()
+    except KeyringError:
+        return ()

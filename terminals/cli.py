@@ -7,13 +7,15 @@ import getpass
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
+from keyun.common import eticket
 from keyun.common.network_file import parse_network_text
 from keyun.common.tls import TlsError
 from keyun.engine.reasons import Rejected
 
-from . import advice, printing, sessions
+from . import advice, printing, qr, sessions
 from .client import KeyunClient, KeyunError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -180,10 +182,49 @@ def add_counter(verbs) -> None:
     _common(p)
     p.set_defaults(run=lambda a: _emit(a, t := _client(a).refund(a.ticket_id, a.request_id), printing.ticket_text(t)))
 
-    p = counter.add_parser("ticket", help="show or print a ticket")
+    p = counter.add_parser("ticket", help="show or print a ticket (with its boarding credential's QR code)")
     p.add_argument("ticket_id")
+    p.add_argument(
+        "--qr", type=Path, help="the boarding credential's QR code: to FILE.png or FILE.svg, or - for the terminal"
+    )
     _common(p)
-    p.set_defaults(run=lambda a: _emit(a, t := _client(a).ticket(a.ticket_id), printing.ticket_text(t)))
+    p.set_defaults(run=_show_ticket)
+
+
+def _show_ticket(args: argparse.Namespace) -> None:
+    ticket = _client(args).ticket(args.ticket_id)
+    text = printing.ticket_text(ticket)
+    if args.qr is not None:
+        if not ticket.credential:
+            raise SystemExit(f"CREDENTIAL_REVOKED: ticket {ticket.ticket_id} may not board, so it has no credential")
+        if str(args.qr) == "-":  # on the terminal (or a text printer), under the ticket
+            text += "\n" + qr.qr_block(ticket.credential)
+        else:
+            try:
+                qr.write_qr(ticket.credential, args.qr)
+            except (OSError, ValueError) as error:
+                raise SystemExit(f"{args.qr}: {getattr(error, 'strerror', None) or error}") from None
+            text += f"\nQR code of the boarding credential written to {args.qr}"
+    _emit(args, ticket, text)
+
+
+def _verify(args: argparse.Namespace) -> None:
+    """Fetch the keys once (a gate keeps them), then decide locally: no call names the ticket."""
+    keys = _client(args).credential_keys()
+    public = {key.key_id: eticket.public_key_from_raw(key.public_key) for key in keys.keys}
+    try:
+        boarding = eticket.verify(args.credential, public, int(time.time()))
+    except eticket.CredentialRefused as refused:
+        raise SystemExit(f"STOP {refused.reason.name}: {refused.message}") from None
+    if args.json:
+        fields = {name: getattr(boarding, name) for name in boarding.__struct_fields__}
+        print(json.dumps(fields | {"document_digest": boarding.document_digest.hex()}, ensure_ascii=False))
+        return
+    print(
+        f"PASS signature good (key {boarding.key_id})\n  ticket {boarding.ticket_id}  trip {boarding.trip_id}  "
+        f"{boarding.travel_date}\n  {boarding.from_stop} → {boarding.to_stop}  seat {boarding.seat}  "
+        f"{boarding.ticket_type}  {boarding.holder_name}"
+    )
 
 
 def add_gate(verbs) -> None:
@@ -191,16 +232,26 @@ def add_gate(verbs) -> None:
         dest="action", required=True
     )
 
-    p = gate.add_parser("checkin", help="check a ticket in")
-    p.add_argument("ticket_id")
+    p = gate.add_parser("checkin", help="check a ticket in, by its id or a scanned --credential")
+    p.add_argument("ticket_id", nargs="?", default="")
+    p.add_argument("--credential", default="", help="a scanned boarding credential (KY1...) instead of the id")
     p.add_argument("--gate", required=True, help="this gate's id, e.g. G3")
     p.add_argument("--request-id")
     _common(p)
     p.set_defaults(
         run=lambda a: _emit(
-            a, t := _client(a).check_in(a.ticket_id, a.gate, a.request_id), "BOARD\n" + printing.ticket_text(t)
+            a,
+            t := _client(a).check_in(a.ticket_id, a.gate, a.request_id, a.credential),
+            "BOARD\n" + printing.ticket_text(t),
         )
     )
+
+    p = gate.add_parser(
+        "verify", help="verify a boarding credential with the station's public keys, as a gate does offline"
+    )
+    p.add_argument("credential", help="the scanned text (KY1...)")
+    _common(p)
+    p.set_defaults(run=_verify)
 
     p = gate.add_parser("manifest", help="every ticket of a trip")
     p.add_argument("trip_id", help=TRIP_HELP)

@@ -305,11 +305,41 @@ class KeyunClient:
 
     # --- gate and dispatch ---------------------------------------------------------------------
 
-    def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None) -> Any:
+    def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None, credential: str = "") -> Any:
+        """Check a ticket in, named by its id or by a scanned boarding credential."""
         request = gate_pb2.CheckInRequest(
-            request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id
+            request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id, credential=credential
         )
         return self.call(self.gate.CheckIn, request).ticket
+
+    def credential_keys(self) -> gate_pb2.GetCredentialKeysResponse:
+        """The station's credential public keys and document-digest key, for offline verification."""
+        return self.call(self.gate.GetCredentialKeys, gate_pb2.GetCredentialKeysRequest())
+
+    def boarding_trips(
+        self, from_station: str, start_ms: int = 0, end_ms: int = 0
+    ) -> gate_pb2.ListBoardingTripsResponse:
+        """Trips leaving `from_station` in [start_ms, end_ms) (0: from now, for three hours)."""
+        request = gate_pb2.ListBoardingTripsRequest(from_station=from_station)
+        if start_ms:
+            request.start_time.FromMilliseconds(start_ms)
+        if end_ms:
+            request.end_time.FromMilliseconds(end_ms)
+        return self.call(self.gate.ListBoardingTrips, request)
+
+    def boarding_set(self, trip_id: str) -> gate_pb2.GetBoardingSetResponse:
+        return self.call(self.gate.GetBoardingSet, gate_pb2.GetBoardingSetRequest(trip_id=trip_id))
+
+    def watch_revocations(
+        self, trip_ids: list[str], position: str = "", timeout_s: float | None = None
+    ) -> Iterator[gate_pb2.WatchRevocationsResponse]:
+        """Revocations of the trips after `position`, then live ones; each reply names the position
+        to resume from after a disconnection."""
+        request = gate_pb2.WatchRevocationsRequest(trip_ids=trip_ids, position=position)
+        try:
+            yield from self.gate.WatchRevocations(request, timeout=timeout_s)
+        except grpc.RpcError as rpc_error:
+            raise KeyunError.from_rpc(rpc_error) from None
 
     def manifest(self, trip_id: str, page_size: int = 0, page_token: str = "") -> gate_pb2.GetManifestResponse:
         return self.call(

@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15keyun/v1/common.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x04Stop\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ndeparts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd9\x01\n\x04Trip\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x13\n\x0bschedule_id\x18\x02 \x01(\t\x12\x10\n\x08route_id\x18\x03 \x01(\t\x12\x12\n\nroute_name\x18\x04 \x01(\t\x12\x15\n\roperator_name\x18\x05 \x01(\t\x12\x14\n\x0cvehicle_name\x18\x06 \x01(\t\x12\x1d\n\x05stops\x18\x07 \x03(\x0b\x32\x0e.keyun.v1.Stop\x12$\n\x06status\x18\x08 \x01(\x0e\x32\x14.keyun.v1.TripStatus\x12\x13\n\x0bseats_total\x18\t \x01(\x05\"\xf1\x03\n\x06Ticket\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x1c\n\x04trip\x18\x02 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12!\n\tfrom_stop\x18\x03 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\x04 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x13\n\x0bseat_number\x18\x05 \x01(\t\x12\x11\n\tprice_fen\x18\x06 \x01(\x03\x12&\n\x06status\x18\x07 \x01(\x0e\x32\x16.keyun.v1.TicketStatus\x12-\n\tissued_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rchecked_in_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07gate_id\x18\n \x01(\t\x12\x16\n\x0erefund_fee_fen\x18\x0b \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x0c \x01(\x03\x12/\n\x0brefunded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x06holder\x18\x0e \x01(\x0b\x32\x16.keyun.v1.TicketHolder\x12\x14\n\x0c\x63hanged_from\x18\x0f \x01(\t\x12\x12\n\nchanged_to\x18\x10 \x01(\t\"\x8e\x01\n\x0cTicketHolder\x12\x14\n\x0cpassenger_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\rdocument_type\x18\x03 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x04 \x01(\t\x12\x12\n\naccount_id\x18\x05 \x01(\t*\x94\x01\n\nTripStatus\x12\x1b\n\x17TRIP_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TRIP_STATUS_ON_SALE\x10\x01\x12\x1b\n\x17TRIP_STATUS_CHECKING_IN\x10\x02\x12\x18\n\x14TRIP_STATUS_DEPARTED\x10\x03\x12\x19\n\x15TRIP_STATUS_CANCELLED\x10\x04*\xb4\x01\n\x0cTicketStatus\x12\x1d\n\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14TICKET_STATUS_ISSUED\x10\x01\x12\x1c\n\x18TICKET_STATUS_CHECKED_IN\x10\x02\x12\x1a\n\x16TICKET_STATUS_REFUNDED\x10\x03\x12\x19\n\x15TICKET_STATUS_CHANGED\x10\x04\x12\x16\n\x12TICKET_STATUS_VOID\x10\x05*\xd4\x01\n\x0c\x44ocumentType\x12\x1d\n\x19\x44OCUMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44OCUMENT_TYPE_RESIDENT_ID\x10\x01\x12\x1a\n\x16\x44OCUMENT_TYPE_PASSPORT\x10\x02\x12!\n\x1d\x44OCUMENT_TYPE_HK_MACAU_PERMIT\x10\x03\x12\x1f\n\x1b\x44OCUMENT_TYPE_TAIWAN_PERMIT\x10\x04\x12&\n\"DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15keyun/v1/common.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x04Stop\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ndeparts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd9\x01\n\x04Trip\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x13\n\x0bschedule_id\x18\x02 \x01(\t\x12\x10\n\x08route_id\x18\x03 \x01(\t\x12\x12\n\nroute_name\x18\x04 \x01(\t\x12\x15\n\roperator_name\x18\x05 \x01(\t\x12\x14\n\x0cvehicle_name\x18\x06 \x01(\t\x12\x1d\n\x05stops\x18\x07 \x03(\x0b\x32\x0e.keyun.v1.Stop\x12$\n\x06status\x18\x08 \x01(\x0e\x32\x14.keyun.v1.TripStatus\x12\x13\n\x0bseats_total\x18\t \x01(\x05\"\x85\x04\n\x06Ticket\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x1c\n\x04trip\x18\x02 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12!\n\tfrom_stop\x18\x03 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\x04 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x13\n\x0bseat_number\x18\x05 \x01(\t\x12\x11\n\tprice_fen\x18\x06 \x01(\x03\x12&\n\x06status\x18\x07 \x01(\x0e\x32\x16.keyun.v1.TicketStatus\x12-\n\tissued_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rchecked_in_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07gate_id\x18\n \x01(\t\x12\x16\n\x0erefund_fee_fen\x18\x0b \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x0c \x01(\x03\x12/\n\x0brefunded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x06holder\x18\x0e \x01(\x0b\x32\x16.keyun.v1.TicketHolder\x12\x14\n\x0c\x63hanged_from\x18\x0f \x01(\t\x12\x12\n\nchanged_to\x18\x10 \x01(\t\x12\x12\n\ncredential\x18( \x01(\t\"\x8e\x01\n\x0cTicketHolder\x12\x14\n\x0cpassenger_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\rdocument_type\x18\x03 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x04 \x01(\t\x12\x12\n\naccount_id\x18\x05 \x01(\t*\x94\x01\n\nTripStatus\x12\x1b\n\x17TRIP_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TRIP_STATUS_ON_SALE\x10\x01\x12\x1b\n\x17TRIP_STATUS_CHECKING_IN\x10\x02\x12\x18\n\x14TRIP_STATUS_DEPARTED\x10\x03\x12\x19\n\x15TRIP_STATUS_CANCELLED\x10\x04*\xb4\x01\n\x0cTicketStatus\x12\x1d\n\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14TICKET_STATUS_ISSUED\x10\x01\x12\x1c\n\x18TICKET_STATUS_CHECKED_IN\x10\x02\x12\x1a\n\x16TICKET_STATUS_REFUNDED\x10\x03\x12\x19\n\x15TICKET_STATUS_CHANGED\x10\x04\x12\x16\n\x12TICKET_STATUS_VOID\x10\x05*\xd4\x01\n\x0c\x44ocumentType\x12\x1d\n\x19\x44OCUMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44OCUMENT_TYPE_RESIDENT_ID\x10\x01\x12\x1a\n\x16\x44OCUMENT_TYPE_PASSPORT\x10\x02\x12!\n\x1d\x44OCUMENT_TYPE_HK_MACAU_PERMIT\x10\x03\x12\x1f\n\x1b\x44OCUMENT_TYPE_TAIWAN_PERMIT\x10\x04\x12&\n\"DOCUMENT_TYPE_HMT_RESIDENCE_PERMIT\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRIPSTATUS']._serialized_start=1018
-  _globals['_TRIPSTATUS']._serialized_end=1166
-  _globals['_TICKETSTATUS']._serialized_start=1169
-  _globals['_TICKETSTATUS']._serialized_end=1349
-  _globals['_DOCUMENTTYPE']._serialized_start=1352
-  _globals['_DOCUMENTTYPE']._serialized_end=1564
+  _globals['_TRIPSTATUS']._serialized_start=1038
+  _globals['_TRIPSTATUS']._serialized_end=1186
+  _globals['_TICKETSTATUS']._serialized_start=1189
+  _globals['_TICKETSTATUS']._serialized_end=1369
+  _globals['_DOCUMENTTYPE']._serialized_start=1372
+  _globals['_DOCUMENTTYPE']._serialized_end=1584
   _globals['_STOP']._serialized_start=68
   _globals['_STOP']._serialized_end=150
   _globals['_TRIP']._serialized_start=153
   _globals['_TRIP']._serialized_end=370
   _globals['_TICKET']._serialized_start=373
-  _globals['_TICKET']._serialized_end=870
-  _globals['_TICKETHOLDER']._serialized_start=873
-  _globals['_TICKETHOLDER']._serialized_end=1015
+  _globals['_TICKET']._serialized_end=890
+  _globals['_TICKETHOLDER']._serialized_start=893
+  _globals['_TICKETHOLDER']._serialized_end=1035
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,26 @@ class GateStub:
                 request_serializer=keyun_dot_v1_dot_gate__pb2.GetManifestRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_gate__pb2.GetManifestResponse.FromString,
                 _registered_method=True)
+        self.GetCredentialKeys = channel.unary_unary(
+                '/keyun.v1.Gate/GetCredentialKeys',
+                request_serializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysResponse.FromString,
+                _registered_method=True)
+        self.ListBoardingTrips = channel.unary_unary(
+                '/keyun.v1.Gate/ListBoardingTrips',
+                request_serializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsResponse.FromString,
+                _registered_method=True)
+        self.GetBoardingSet = channel.unary_unary(
+                '/keyun.v1.Gate/GetBoardingSet',
+                request_serializer=keyun_dot_v1_dot_gate__pb2.GetBoardingSetRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_gate__pb2.GetBoardingSetResponse.FromString,
+                _registered_method=True)
+        self.WatchRevocations = channel.unary_stream(
+                '/keyun.v1.Gate/WatchRevocations',
+                request_serializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsResponse.FromString,
+                _registered_method=True)
 
 
 class GateServicer:
@@ -66,6 +86,39 @@ class GateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCredentialKeys(self, request, context):
+        """The station's boarding-credential public keys (current and retired: credentials signed before a
+        rotation stay valid) and the document-digest key, for gates that verify offline.  Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBoardingTrips(self, request, context):
+        """The trips whose coaches leave a station in a window (default: the next three hours): what a
+        gate there boards.  Then GetBoardingSet for each, and WatchRevocations for all of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBoardingSet(self, request, context):
+        """What a gate needs to board a trip offline: every ticket's seat, stops, status and holder digest,
+        and the trip's revocation position to watch from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchRevocations(self, request, context):
+        """Revoked credentials of the named trips: first every one after `position`, then live ones as they
+        happen.  Each message carries the position after it; a gate reconnects with the last one it saw
+        and gets nothing twice and misses nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +131,26 @@ def add_GateServicer_to_server(servicer, server):
                     servicer.GetManifest,
                     request_deserializer=keyun_dot_v1_dot_gate__pb2.GetManifestRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_gate__pb2.GetManifestResponse.SerializeToString,
+            ),
+            'GetCredentialKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCredentialKeys,
+                    request_deserializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_gate__pb2.GetCredentialKeysResponse.SerializeToString,
+            ),
+            'ListBoardingTrips': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBoardingTrips,
+                    request_deserializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_gate__pb2.ListBoardingTripsResponse.SerializeToString,
+            ),
+            'GetBoardingSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBoardingSet,
+                    request_deserializer=keyun_dot_v1_dot_gate__pb2.GetBoardingSetRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_gate__pb2.GetBoardingSetResponse.SerializeToString,
+            ),
+            'WatchRevocations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRevocations,
+                    request_deserializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +208,114 @@ class Gate:
             '/keyun.v1.Gate/GetManifest',
             keyun_dot_v1_dot_gate__pb2.GetManifestRequest.SerializeToString,
             keyun_dot_v1_dot_gate__pb2.GetManifestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCredentialKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Gate/GetCredentialKeys',
+            keyun_dot_v1_dot_gate__pb2.GetCredentialKeysRequest.SerializeToString,
+            keyun_dot_v1_dot_gate__pb2.GetCredentialKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBoardingTrips(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Gate/ListBoardingTrips',
+            keyun_dot_v1_dot_gate__pb2.ListBoardingTripsRequest.SerializeToString,
+            keyun_dot_v1_dot_gate__pb2.ListBoardingTripsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBoardingSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Gate/GetBoardingSet',
+            keyun_dot_v1_dot_gate__pb2.GetBoardingSetRequest.SerializeToString,
+            keyun_dot_v1_dot_gate__pb2.GetBoardingSetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/keyun.v1.Gate/WatchRevocations',
+            keyun_dot_v1_dot_gate__pb2.WatchRevocationsRequest.SerializeToString,
+            keyun_dot_v1_dot_gate__pb2.WatchRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
