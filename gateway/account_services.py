@@ -29,7 +29,7 @@ from keyun.engine.permissions import Role
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, common_pb2, staff_pb2, staff_pb2_grpc
 
-from . import credentials
+from . import convert, credentials
 from .auth import Auth, Principal, caller
 from .errors import Refused, abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .owners import Batcher, call_owner
@@ -879,8 +879,8 @@ class AuditService(audit_pb2_grpc.AuditServicer):
                 await abort(
                     context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token")
                 )
-        since = request.since.ToMilliseconds() if request.HasField("since") else 0
-        until = request.until.ToMilliseconds() if request.HasField("until") else None
+        since = convert.millis(request, "since")
+        until = convert.millis(request, "until", None)
         bad_outcome = _bad_outcome_filter(request)
         if bad_outcome is not None:
             await abort(context, bad_outcome)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyun.engine.commands import PayMethod
 from keyun.engine.decide import TripStatus
 from keyun.engine.events import Holder
+from keyun.engine.reasons import invalid
 from keyun.engine.state import OrderStatus, TicketStatus
 from keyun.engine.views import HoldView, OfferView, OrderView, SeatMapView, StopView, TicketView, TripView
 from keyun.v1 import catalog_pb2, common_pb2, orders_pb2, sales_pb2
@@ -35,6 +37,17 @@ def timestamp(ms: int) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromMilliseconds(ms)
     return stamp
+
+
+def millis(request: Any, field_name: str, default: int | None = 0) -> int | None:
+    """A request's Timestamp field in epoch milliseconds, `default` when unset; a value outside the
+    Timestamp's range (or nanos outside 0..999,999,999) is refused as INVALID_FIELD."""
+    if not request.HasField(field_name):
+        return default
+    try:
+        return getattr(request, field_name).ToMilliseconds()
+    except ValueError:
+        raise invalid(field_name, "not a valid timestamp") from None
 
 
 def stop(view: StopView) -> common_pb2.Stop:

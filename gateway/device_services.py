@@ -8,16 +8,15 @@ same last-seen times.  Refusing a disabled device is the interceptor's (gateway/
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 
 from keyun.engine import devices as dv
 from keyun.engine.accounts import AccountRules
 from keyun.engine.permissions import in_scope
-from keyun.engine.reasons import Reason, Rejected, invalid, quote, reject
+from keyun.engine.reasons import Reason, Rejected, quote, reject
 from keyun.v1 import devices_pb2, devices_pb2_grpc
 
+from . import convert
 from .account_services import AccountDesk, _page, _token, timestamp
 from .auth import caller
 from .errors import abort, note_audit
@@ -75,16 +74,6 @@ def _state(value: int) -> dv.DeviceState | None:
     if state is None:
         raise Rejected(reject(Reason.INVALID_FIELD, "state: ONLINE, OFFLINE, BEHIND or DISABLED", field="state"))
     return state
-
-
-def _millis(request: Any, field_name: str) -> int:
-    """A timestamp field in epoch milliseconds, 0 when unset."""
-    if not request.HasField(field_name):
-        return 0
-    try:
-        return getattr(request, field_name).ToMilliseconds()
-    except ValueError:  # out of the Timestamp's range, or nanos outside 0..999,999,999
-        raise invalid(field_name, "not a valid timestamp") from None
 
 
 class DevicesService(devices_pb2_grpc.DevicesServicer):
@@ -199,8 +188,8 @@ class DevicesService(devices_pb2_grpc.DevicesServicer):
                 certificate,
                 request.version,
                 request.queue_depth,
-                _millis(request, "last_sync"),
-                _millis(request, "oldest_unsynced_at"),
+                convert.millis(request, "last_sync"),
+                convert.millis(request, "oldest_unsynced_at"),
             ),
         )
         view = await self.desk.ask(context, report)

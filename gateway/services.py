@@ -647,12 +647,8 @@ class GateService(gate_pb2_grpc.GateServicer):
         )
 
     async def ListBoardingTrips(self, request, context):
-        start_ms = (
-            request.start_time.ToMilliseconds() if request.HasField("start_time") else self.gateway.clock.now_ms()
-        )
-        end_ms = (
-            request.end_time.ToMilliseconds() if request.HasField("end_time") else start_ms + DEFAULT_BOARDING_WINDOW_MS
-        )
+        start_ms = convert.millis(request, "start_time", self.gateway.clock.now_ms())
+        end_ms = convert.millis(request, "end_time", start_ms + DEFAULT_BOARDING_WINDOW_MS)
         replies = await self.gateway.ask(
             context, lambda: cmd.ListBoardingTrips(request.from_station, start_ms, end_ms), fan_out=True
         )
