@@ -14,6 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from .events import Holder
+from .fares import ADULT_TYPES, IDENTIFIED_TYPES, SEAT_TYPES
 from .limits import (
     MAX_ARCHIVE,
     MAX_GATE_ID_CHARS,
@@ -73,6 +74,46 @@ def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_co
     repeat = first_repeat(tuple((h.account_id, h.passenger_id) for h in holders))
     if repeat is not None:
         raise invalid(element("passenger_ids", repeat), "a passenger is named twice")
+
+
+class TicketRequest(Value):
+    """What one seat of a sale is sold as: its ticket type (engine.fares.TicketType's value), the
+    accident insurance bought with it, and the free child riding on it without a seat."""
+
+    ticket_type: str = "full"
+    insured: bool = False
+    free_child: Holder | None = None
+
+
+def _ticket_requests(
+    tickets: tuple[TicketRequest, ...], holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_count: int
+) -> None:
+    """One request per seat, of a type a seat is sold as; the types that need an identity have a
+    real-name holder, and a free child rides only with a fare-paying adult."""
+    if not tickets:
+        return
+    if len(tickets) != (len(seat_numbers) or seat_count):
+        raise invalid("passengers", "name one seated passenger per seat")
+    for index, ticket in enumerate(tickets):
+        where = element("passengers", index)
+        if ticket.ticket_type not in SEAT_TYPES:
+            raise invalid(f"{where}.ticket_type", f"{quote(ticket.ticket_type)} is not a ticket type a seat is sold as")
+        if ticket.ticket_type in IDENTIFIED_TYPES and not (holders and holders[index].document_index):
+            raise Rejected(
+                reject(
+                    Reason.IDENTITY_REQUIRED,
+                    f"a {ticket.ticket_type} ticket needs the passenger's resident ID",
+                    field=f"{where}.document_number",
+                )
+            )
+        if ticket.free_child is not None and ticket.ticket_type not in ADULT_TYPES:
+            raise Rejected(
+                reject(
+                    Reason.FREE_CHILD_NEEDS_ADULT,
+                    "a free child rides with a fare-paying adult (full, concession or student ticket)",
+                    field=where,
+                )
+            )
 
 
 # Dates in requests are ISO dates (2026-11-25, or 20261125): longer text is refused unparsed.
@@ -249,10 +290,12 @@ class PlaceHold(Value, TripCommand):
     buyer: str = ""  # a passenger account buying for itself; "" for staff and devices
     holders: tuple[Holder, ...] = ()  # real-name passengers, one per seat
     for_move: str = ""  # a rebooking's hold: the saga it is for, whose undo releases it (UndoMove)
+    tickets: tuple[TicketRequest, ...] = ()  # one per seat when sold by ticket type; (): full fares
 
     def __post_init__(self) -> None:
         if (
             not self.holders
+            and not self.tickets
             and not self.for_move
             and not self.ttl_ms
             and _common_claim(
@@ -265,6 +308,7 @@ class PlaceHold(Value, TripCommand):
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
         _holders(self.holders, self.seat_numbers, self.seat_count)
+        _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
         if self.for_move:
             _saga(self.for_move)
         if self.ttl_ms != 0 and not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
@@ -282,10 +326,15 @@ class Sell(Value, TripCommand):
     seat_count: int = 0
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
+    tickets: tuple[TicketRequest, ...] = ()  # one per seat when sold by ticket type; (): full fares
 
     def __post_init__(self) -> None:
-        if not self.holders and _common_claim(
-            self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
+        if (
+            not self.holders
+            and not self.tickets
+            and _common_claim(
+                self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
+            )
         ):
             return
         check_request_id(self.request_id)
@@ -293,6 +342,7 @@ class Sell(Value, TripCommand):
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
         _holders(self.holders, self.seat_numbers, self.seat_count)
+        _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
 
 
 class ConfirmHold(Value, _OfHold, TripCommand):

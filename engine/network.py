@@ -39,7 +39,7 @@ KEYS = {
     "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares"}),
     "stops": frozenset({"station", "minutes", "km"}),
     "fares": frozenset({"from", "to", "fen"}),
-    "schedules": frozenset({"id", "route", "operator", "vehicle", "departs"}),
+    "schedules": frozenset({"id", "route", "operator", "vehicle", "departs", "student_fares"}),
 }
 
 
@@ -63,6 +63,7 @@ class TripSpec(Value):
     stops: tuple[Stop, ...]
     rows: tuple[tuple[str, ...], ...]  # seat labels by row, AISLE between groups
     fares: tuple[tuple[int, int, int], ...]  # (from stop index, to stop index, fen) for every i < j
+    student_fares: bool = False  # the schedule sells student tickets (学生票)
 
     @property
     def seat_labels(self) -> tuple[str, ...]:
@@ -75,6 +76,7 @@ class Schedule(Value):
     operator_id: str
     vehicle_id: str
     departs_min: int  # minutes after local midnight
+    student_fares: bool = False  # sells student tickets (学生票); off unless the network file says so
 
 
 class Route(Value):
@@ -359,7 +361,11 @@ def _parse_schedules(
         if match is None:
             r.problem(f"{where}.departs", f"{quote(departs)} is not a time like 07:30")
         departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
-        schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min)
+        student_fares = table.get("student_fares", False)
+        if type(student_fares) is not bool:
+            r.problem(f"{where}.student_fares", "must be true or false")
+            student_fares = False
+        schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares)
     return tuple(schedules.values())
 
 
@@ -393,4 +399,5 @@ def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
         stops=tuple(Stop(code, network.stations[code][0], minutes) for code, minutes, _ in route.stops),
         rows=rows,
         fares=tuple((i, j, fen) for (i, j), fen in sorted(route.fares.items())),
+        student_fares=schedule.student_fares,
     )

@@ -18,6 +18,7 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
+    Fare,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -81,6 +82,11 @@ class Hold(Value):
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
     for_move: str = ""  # a rebooking's hold: the saga it is for
+    fares: tuple[Fare, ...] = ()  # one per seat when sold by ticket type (HoldPlaced.fares)
+
+    @property
+    def total_fen(self) -> int:
+        return sum(fare.total_fen for fare in self.fares) if self.fares else self.fare_fen * len(self.seats)
 
 
 class Move(Value):
@@ -116,6 +122,7 @@ class Ticket(Value):
     # A rebooking's new ticket whose old ticket may still be kept (step 3 not known to have
     # committed): cleared by MoveSettled.  Records written before it existed read False: settled.
     move_pending: bool = False
+    fare: Fare | None = None  # its components and type, when sold by ticket type (price_fen is their total)
 
     def moving(self) -> bool:
         """A rebooking holds this ticket: neither made nor cleared after an undo."""
@@ -159,6 +166,7 @@ class Order(Value):
     refunds: tuple[RefundPart, ...] = ()
     settled: tuple[tuple[str, str, int], ...] = ()  # (refund_no, provider refund id, at_ms)
     history: tuple[tuple[str, int], ...] = ()  # (status value, at_ms): what WatchOrder streams
+    fares: tuple[Fare, ...] = ()  # the hold's, one per seat, when sold by ticket type
 
 
 @dataclass(slots=True)
@@ -343,6 +351,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             to_stop,
             fare_fen,
             holders,
+            fares,
         ):
             trip = state.trips[trip_id]
             trip.orders[order_id] = Order(
@@ -359,6 +368,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 fare_fen=fare_fen,
                 holders=holders,
                 history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
+                fares=fares,
             )
             trip.orders_placed += 1
             trip.order_of_hold[hold_id] = order_id
@@ -430,6 +440,7 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
         event.buyer,
         event.holders,
         event.for_move,
+        event.fares,
     )
     trip.holds_placed += 1
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
@@ -496,6 +507,7 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
             None,
             for_move,
             event.move_pending,
+            issued.fare,
         )
     trip.tickets_issued += len(event.tickets)
 

@@ -54,6 +54,7 @@ from .commands import (
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import (
+    Fare,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -136,10 +137,11 @@ class HoldView(Value, Reply):
     fare_fen: int
     expires_at_ms: int
     holders: tuple[Holder, ...] = ()
+    fares: tuple[Fare, ...] = ()  # one per seat, when held by ticket type
 
     @property
     def total_fen(self) -> int:
-        return self.fare_fen * len(self.seat_labels)
+        return sum(fare.total_fen for fare in self.fares) if self.fares else self.fare_fen * len(self.seat_labels)
 
 
 class TicketView(Value, Reply):
@@ -161,6 +163,7 @@ class TicketView(Value, Reply):
     changed_to: str = ""
     buyer: str = ""  # the passenger account that bought it, if one did (not shown to clients)
     order_id: str = ""
+    fare: Fare | None = None  # its components and type; None: a full fare of price_fen
 
 
 class TicketsView(Value, Reply):
@@ -310,6 +313,7 @@ def ticket_view(
         ticket.changed_to,
         ticket.buyer,
         ticket.order_id,
+        ticket.fare,
     )
 
 
@@ -344,6 +348,8 @@ def _issued_views(
                     changed_from,
                     "",
                     buyer,
+                    "",
+                    t.fare,
                 )
                 for t in issued.tickets
             ]
@@ -380,6 +386,7 @@ def render(
                 placed.fare_fen,
                 placed.expires_at_ms,
                 placed.holders,
+                placed.fares,
             )
         case Sell() | ConfirmHold():
             (issued,) = events
@@ -493,8 +500,9 @@ def order_view(trip: Trip, order: Order, now: int, policy: Policy) -> OrderView:
 
 def _as_issued(ticket: Ticket) -> Ticket:
     """A copy of the ticket as it was when issued: its seat and price never change, the rest does."""
-    return Ticket(
-        ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms
+    return msgspec.structs.replace(
+        Ticket(ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms),
+        fare=ticket.fare,
     )
 
 
