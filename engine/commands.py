@@ -71,7 +71,9 @@ def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_co
         return
     if len(holders) != (len(seat_numbers) or seat_count):
         raise invalid("passenger_ids", "name one passenger per seat")
-    repeat = first_repeat(tuple((h.account_id, h.passenger_id) for h in holders))
+    # Frequent passengers are named by id, once each; walk-in passengers have none (the trip
+    # owner tells their documents apart by blind index).
+    repeat = first_repeat(tuple((h.account_id, h.passenger_id) if h.passenger_id else k for k, h in enumerate(holders)))
     if repeat is not None:
         raise invalid(element("passenger_ids", repeat), "a passenger is named twice")
 

@@ -188,6 +188,9 @@ class AccountDesk:
                     identity.mask_name(name),
                     record.document_type,
                     identity.mask_document(number),
+                    # The document's blind index: the trip owner holds it to one live ticket
+                    # per trip, whichever channel sold it (engine.decide._document_refusal).
+                    record.document_index,
                 )
             )
         return tuple(holders)

@@ -158,6 +158,7 @@ class KeyunServer:
             metrics.login_password_checks,
         )
         self.gateway.resolve_holders = self.desk.holders
+        self.gateway.keys = keyring  # walk-in passengers' documents, encrypted at the gateway (walk_in.py)
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle
         self.gateway.sessions = self.auth.sessions

@@ -42,7 +42,7 @@ from keyun.v1 import (
     sales_pb2_grpc,
 )
 
-from . import convert
+from . import convert, walk_in
 from .auth import CALLER
 from .errors import abort, owner_errors, recorded_by_owner, with_audit_record
 from .network_loader import load_network
@@ -94,6 +94,9 @@ class Gateway:
         # When a rebooking counts as interrupted (MOVE_STALE_MS); tests that race calls against a
         # rebooking set 0, so that every move a call finds is undone.
         self.move_stale_ms = MOVE_STALE_MS
+        # The station's field keys (the server sets them): walk-in passengers' documents are
+        # encrypted and blind-indexed with them before a sale reaches its owner.
+        self.keys: Any = None
 
     async def buyer_and_holders(
         self, context: grpc.aio.ServicerContext, passenger_ids
@@ -128,6 +131,48 @@ class Gateway:
         if isinstance(holders, Rejection):
             await abort(context, holders)
         return (principal.account_id if own else ""), holders
+
+    async def sale_passengers(
+        self, context: grpc.aio.ServicerContext, request: Any
+    ) -> tuple[str, tuple[Holder, ...], tuple[cmd.TicketRequest, ...], int]:
+        """Who buys, for whom, what each seat is sold as, and how many seats (`seat_count`) a Hold or
+        Sell takes: the caller's frequent passengers (`passenger_ids`, full fares) or walk-in
+        passengers (`passengers`, by ticket type; walk_in.py)."""
+        if not request.passengers:
+            buyer, holders = await self.buyer_and_holders(context, request.passenger_ids)
+            return buyer, holders, (), request.seat_count
+        try:
+            principal = CALLER.get()
+            if principal is not None and principal.own_only:
+                raise Rejected(
+                    reject(
+                        Reason.PERMISSION_DENIED,
+                        "passengers: a passenger account names its saved passengers (passenger_ids)",
+                        field="passengers",
+                    )
+                )
+            if request.passenger_ids:
+                raise invalid("passengers", "give passenger_ids or passengers, not both")
+            walk_ins = walk_in.parse(request.passengers)
+            seats = walk_in.seats_of(walk_ins)
+            asked = len(request.seat_numbers) or request.seat_count
+            if asked and asked != seats:
+                raise invalid("passengers", f"{seats} seated passengers for {asked} seats: name one per seat")
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        if walk_in.needs_travel_date(walk_ins):
+            trip = await self.ask(context, lambda: cmd.GetTrip(request.trip_id))
+            date = walk_in.travel_date(trip.stops, request.from_station, self.utc_offset_min)
+            if date is not None:
+                try:
+                    walk_in.check_ages(walk_ins, date)
+                except Rejected as rejected:
+                    await abort(context, rejected.rejection)
+        try:
+            sealed = walk_in.seal(self.keys, walk_ins)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        return "", sealed.holders, sealed.tickets, 0 if request.seat_numbers else seats
 
     def own_account(self) -> str:
         """The caller's account when the call is allowed only for their own things, else ""."""
@@ -350,15 +395,16 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         return catalog_pb2.ListStationsResponse(stations=[catalog_pb2.Station(code=c, name=n) for c, n in stations])
 
 
-def _seat_request(request) -> tuple:
-    """The fields HoldRequest and SellRequest share, in the order PlaceHold and Sell take them."""
+def _seat_request(request, seat_count: int) -> tuple:
+    """The fields HoldRequest and SellRequest share, in the order PlaceHold and Sell take them
+    (`seat_count` as Gateway.sale_passengers works it out)."""
     return (
         request.request_id,
         request.trip_id,
         request.from_station,
         request.to_station,
         tuple(request.seat_numbers),
-        request.seat_count,
+        seat_count,
     )
 
 
@@ -367,10 +413,12 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         self.gateway = gateway
 
     async def Hold(self, request, context):
-        buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
+        buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
         view = await self.gateway.ask(
             context,
-            lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders),
+            lambda: cmd.PlaceHold(
+                *_seat_request(request, seats), request.ttl_seconds * 1000, buyer, holders, "", tickets
+            ),
             audited=True,
         )
         return sales_pb2.HoldResponse(hold=convert.hold(view))
@@ -390,8 +438,10 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.ReleaseResponse()
 
     async def Sell(self, request, context):
-        buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
-        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders), audited=True)
+        buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
+        view = await self.gateway.ask(
+            context, lambda: cmd.Sell(*_seat_request(request, seats), buyer, holders, tickets), audited=True
+        )
         return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Refund(self, request, context):
