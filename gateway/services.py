@@ -461,6 +461,14 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
 
 
+def _same_terms(fare: Any) -> tuple[cmd.TicketRequest, ...]:
+    """A rebooked ticket's type, insurance and free child, for its new ticket; () for a ticket sold
+    before ticket types (a full fare)."""
+    if fare is None:
+        return ()
+    return (cmd.TicketRequest(fare.ticket_type, bool(fare.insurance_fen), fare.free_child),)
+
+
 # The steps' own field paths that stand for a ChangeTicket request's field: its seat is the
 # hold's only seat.
 REBOOKING_PATHS = {"seat_numbers[0]": "seat_number"}
@@ -540,6 +548,7 @@ class Rebooking:
                 buyer=old.buyer,
                 holders=holders,  # the new ticket belongs to whoever bought the old one
                 for_move=self.step,
+                tickets=_same_terms(old.fare),  # ...and is of its type, with its insurance and free child
             ),
         )
         # Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)

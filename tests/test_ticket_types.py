@@ -271,3 +271,30 @@ def test_walk_in_passengers_name_one_per_seat(station):
         lambda: station.client.sell(trip_id, "AAA", "BBB", seat_count=2, passengers=(walk_in(resident_id(travel, 30)),))
     )
     assert error.reason == "INVALID_FIELD" and error.facts.get("field") == "passengers"
+
+
+def test_a_rebooked_ticket_keeps_its_type_its_insurance_and_its_free_child(station):
+    from keyun.terminals.client import new_request_id
+    from keyun.v1 import sales_pb2
+
+    trip_id, travel = station.trip()
+    later, _ = station.trip()  # the same route, another schedule
+    sold = station.client.sell(
+        trip_id,
+        "AAA",
+        "BBB",
+        passengers=(
+            walk_in(resident_id(travel, 9), "child", insurance=True),
+            walk_in(resident_id(travel, 39)),
+            walk_in(resident_id(travel, 1), "free_child"),
+        ),
+    )
+    child, adult = sold.tickets
+    for old in (child, adult):
+        changed = station.client.call(
+            station.client.sales.ChangeTicket,
+            sales_pb2.ChangeTicketRequest(request_id=new_request_id(), ticket_id=old.ticket_id, new_trip_id=later),
+        )
+        assert parts(changed.new_ticket) == parts(old) and changed.fare_difference_fen == 0
+        assert changed.new_ticket.holder.document_number == old.holder.document_number
+    assert changed.new_ticket.free_child.document_number == adult.free_child.document_number
