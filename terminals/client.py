@@ -46,6 +46,9 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+DOCUMENT_TYPES = ("RESIDENT_ID", "PASSPORT", "HK_MACAU_PERMIT", "TAIWAN_PERMIT", "HMT_RESIDENCE_PERMIT")
+
+
 def walk_in(
     document_number: str,
     name: str,
