@@ -755,4 +755,19 @@ class ListMoves(Value, TripQuery):
             raise invalid("older_than_ms", "needs a non-negative age and a positive limit")
 
 
-TripOwnerQuery = TripQuery | ListOrders | ListMoney  # what a trip owner answers
+class FindTickets(Value, Query):
+    """Every owner's tickets of one passenger, by the blind index of their document or of their
+    phone (the gateway computes it; asked of all owners, like a search), newest first."""
+
+    document_index: bytes = b""
+    phone_index: bytes = b""
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if bool(self.document_index) == bool(self.phone_index):
+            raise invalid("document_number", "give a document or a phone number, not both")
+        if self.limit <= 0:
+            raise invalid("page_size", "must be positive")
+
+
+TripOwnerQuery = TripQuery | ListOrders | ListMoney | FindTickets  # what a trip owner answers

@@ -291,7 +291,7 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
     if isinstance(claim, Rejection):
         return claim
     (i, j), seats = claim
-    fares = _priced(trip, command, trip.fares[(i, j)], len(seats), policy)
+    fares = _priced(trip, command, (i, j), len(seats), policy)
     if isinstance(fares, Rejection):
         return fares
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
@@ -343,7 +343,7 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
         return claim
     (i, j), seats = claim
     full_fen = trip.fares[(i, j)]
-    fares = _priced(trip, command, full_fen, len(seats), policy)
+    fares = _priced(trip, command, (i, j), len(seats), policy)
     if isinstance(fares, Rejection):
         return fares
     return (
@@ -357,7 +357,7 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
 
 
 def _priced(
-    trip: Trip, command: PlaceHold | Sell, full_fen: int, seats: int, policy: Policy
+    trip: Trip, command: PlaceHold | Sell, segment: tuple[int, int], seats: int, policy: Policy
 ) -> tuple[Fare, ...] | Rejection:
     """The fares of a hold's or sale's seats, or why the station's rules refuse them: () when
     every seat is a plain full fare with nothing added, as sales were before ticket types."""
@@ -366,12 +366,13 @@ def _priced(
         return ()  # the common sale: full fares, nobody named
     requests = command.tickets or (TicketRequest(),) * seats
     refusal = _type_refusal(trip, requests, policy) or _document_refusal(
-        trip, command.holders, _free_children(requests), policy
+        trip, command.holders, _free_children(requests), policy, segment
     )
     if refusal is not None:
         return refusal
     if not command.tickets and not rules.itemises:
         return ()
+    full_fen = trip.fares[segment]
     return tuple([rules.fare(full_fen, r.ticket_type, r.insured, r.free_child) for r in requests])
 
 
@@ -424,12 +425,18 @@ def _free_children_carried(trip: Trip) -> int:
 
 
 def _document_refusal(
-    trip: Trip, holders: tuple[Holder, ...], free_children: tuple[Holder, ...], policy: Policy
+    trip: Trip,
+    holders: tuple[Holder, ...],
+    free_children: tuple[Holder, ...],
+    policy: Policy,
+    segment: tuple[int, int],
 ) -> Rejection | None:
     """DOCUMENT_HAS_TICKET when a passenger's document already holds a live ticket (or a hold) on
-    this trip, by the blind index the gateway put on the holder: one document, one ticket a trip."""
+    this trip, by the blind index the gateway put on the holder: on the whole trip, or on a segment
+    sharing a leg with `segment`, as the station's one_ticket_per_document says."""
+    rule = policy.fares.one_ticket_per_document
     wanted = [h for h in (*holders, *free_children) if h.document_index]
-    if not wanted or not policy.fares.one_ticket_per_document:
+    if not wanted or rule == "off":
         return None
     seen: dict[bytes, str] = {}
     for holder in wanted:
@@ -441,30 +448,37 @@ def _document_refusal(
                 document=holder.document_masked,
             )
         seen[holder.document_index] = holder.document_masked
-    for owner_id, holder in _live_documents(trip):
-        if holder.document_index in seen:
+    mask = legs_mask(*segment) if rule == "overlapping" else -1  # -1: every leg of the trip
+    for owner_id, holder, legs in _live_documents(trip):
+        if holder.document_index in seen and legs & mask:
             return reject(
                 Reason.DOCUMENT_HAS_TICKET,
                 f"document {holder.document_masked} already holds {owner_id} on trip {trip.spec.trip_id}: "
-                "one live ticket per document and trip",
+                + (
+                    "one live ticket per document and trip"
+                    if rule == "trip"
+                    else "a passenger sits in one seat at a time"
+                ),
                 ticket_id=owner_id,
                 document=holder.document_masked,
             )
     return None
 
 
-def _live_documents(trip: Trip) -> Iterator[tuple[str, Holder]]:
-    """(ticket or hold id, holder) of every passenger the trip's live tickets and holds carry."""
+def _live_documents(trip: Trip) -> Iterator[tuple[str, Holder, int]]:
+    """(ticket or hold id, holder, legs) of every passenger the trip's live tickets and holds carry."""
     for ticket in trip.tickets.values():
         if ticket.status in RELEASED:
             continue
+        legs = legs_mask(ticket.from_stop, ticket.to_stop)
         if ticket.holder is not None:
-            yield ticket.ticket_id, ticket.holder
+            yield ticket.ticket_id, ticket.holder, legs
         if ticket.fare is not None and ticket.fare.free_child is not None:
-            yield ticket.ticket_id, ticket.fare.free_child
+            yield ticket.ticket_id, ticket.fare.free_child, legs
     for hold in trip.holds.values():
+        legs = legs_mask(hold.from_stop, hold.to_stop)
         for holder in (*hold.holders, *_free_children(hold.fares)):
-            yield hold.hold_id, holder
+            yield hold.hold_id, holder, legs
 
 
 def _live_hold(trip: Trip, hold_id: str, now: int) -> Hold | Rejection:
@@ -882,7 +896,8 @@ def _ticket_order(trip: Trip, order: Order, now: int, policy: Policy) -> tuple[T
         mask = legs_mask(order.from_stop, order.to_stop)
         if any(trip.occupied[seat] & mask for seat in order.seats):
             return None
-        if _document_refusal(trip, order.holders, _free_children(order.fares), policy) is not None:
+        segment = (order.from_stop, order.to_stop)
+        if _document_refusal(trip, order.holders, _free_children(order.fares), policy, segment) is not None:
             return None  # paid late, and a passenger's document took another ticket meanwhile
     tickets = _tickets(trip, order.seats, order.fare_fen, order.holders, order.fares)
     issued = TicketsIssued(

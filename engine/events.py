@@ -46,6 +46,10 @@ class Holder(Value):
     proof_type: str = ""
     proof_masked: str = ""
     proof_cipher: bytes = b""
+    # A phone number to reach the passenger, encrypted, with its blind index: staff find a
+    # passenger's tickets by it (Sales/FindPassengerTickets).
+    phone_index: bytes = b""
+    phone_cipher: bytes = b""
 
 
 class Fare(Value):

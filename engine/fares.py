@@ -47,7 +47,8 @@ CHILD_TYPES = frozenset({TicketType.CHILD.value, TicketType.FREE_CHILD.value})
 # A ticket's components that a refund can give back (insurance is always given back in full).
 COMPONENTS = ("base", "service_fee", "fuel_surcharge")
 ROUNDINGS = ("half_up", "half_down", "up", "down")
-ROUND_STEPS_FEN = (1, 10, 50, 100)  # to the fen, the jiao, half a yuan, a yuan
+ROUND_STEPS_FEN = (1, 10, 50, 100)
+DOCUMENT_RULES = ("overlapping", "trip", "off")  # to the fen, the jiao, half a yuan, a yuan
 
 # Children's ages, in whole years on the travel date: a child ticket from CHILD_FROM_AGE to under
 # CHILD_UNTIL_AGE, a free child under CHILD_FROM_AGE.
@@ -69,7 +70,10 @@ class FareRules(Value):
     rounding: str = "half_up"
     minimum_fare_fen: int = 0
     refundable: tuple[str, ...] = COMPONENTS
-    one_ticket_per_document: bool = True  # a document holds one live ticket per trip (实名制)
+    # 实名制: how many live tickets a document may hold on one trip.  "overlapping": none whose
+    # segments share a leg (a passenger sits in one seat at a time); "trip": one on the whole trip,
+    # whatever the segments; "off": no limit.
+    one_ticket_per_document: str = "overlapping"
     free_child_percent: int = 10  # free children on a trip, at most this share of its rated seats
     small_vehicle_seats: int = 9  # vehicles of this many seats or fewer sell no child fares
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .accounts import AccountRules
-from .fares import COMPONENTS, ROUND_STEPS_FEN, ROUNDINGS, FareRules
+from .fares import COMPONENTS, DOCUMENT_RULES, ROUND_STEPS_FEN, ROUNDINGS, FareRules
 from .limits import DEFAULT_HOLD_TTL_MS
 from .values import Value
 
@@ -148,7 +148,7 @@ def parse_fares(table: object, problems: list[str]) -> FareRules:
     rounding = "half_up"        # half_up, half_down, up or down
     minimum_fare_fen = 0
     refundable = ["base", "service_fee", "fuel_surcharge"]
-    one_ticket_per_document = true
+    one_ticket_per_document = "overlapping"   # or "trip", or "off"
     free_child_percent = 10
     """
     defaults = FareRules()
@@ -191,10 +191,7 @@ def parse_fares(table: object, problems: list[str]) -> FareRules:
     ):
         problems.append(f"fares.refundable: must be a list of distinct components from {', '.join(COMPONENTS)}")
         refundable = list(defaults.refundable)
-    one_per_document = table.get("one_ticket_per_document", defaults.one_ticket_per_document)
-    if type(one_per_document) is not bool:
-        problems.append("fares.one_ticket_per_document: must be true or false")
-        one_per_document = defaults.one_ticket_per_document
+    one_per_document = choice("one_ticket_per_document", DOCUMENT_RULES)
     return FareRules(
         child_percent=child,
         concession_percent=concession,
@@ -206,7 +203,7 @@ def parse_fares(table: object, problems: list[str]) -> FareRules:
         rounding=str(rounding),
         minimum_fare_fen=minimum,
         refundable=tuple(refundable),
-        one_ticket_per_document=one_per_document,
+        one_ticket_per_document=str(one_per_document),
         free_child_percent=whole("free_child_percent", 0, 100, "percent"),
     )
 

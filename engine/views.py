@@ -25,6 +25,7 @@ from .commands import (
     CreateOrder,
     DelayTrip,
     DepartTrip,
+    FindTickets,
     GetManifest,
     GetOrder,
     GetSeatMap,
@@ -522,6 +523,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return PongView()
         case ListMoves(older_than_ms, limit):
             return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
+        case FindTickets(document_index, phone_index, limit):
+            return TicketsView(tuple(_passenger_tickets(state, document_index, phone_index, limit, now, policy)))
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [
@@ -548,6 +551,26 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
             return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
     raise AssertionError(f"unknown query {query!r}")
+
+
+def _passenger_tickets(
+    state: ShardState, document_index: bytes, phone_index: bytes, limit: int, now: int, policy: Policy
+) -> list[TicketView]:
+    """The tickets whose passenger (or free child) has this document or phone, newest first."""
+
+    def matches(holder: Holder | None) -> bool:
+        if holder is None:
+            return False
+        return holder.document_index == document_index if document_index else holder.phone_index == phone_index
+
+    found = [
+        (trip, ticket)
+        for trip in state.trips.values()
+        for ticket in trip.tickets.values()
+        if matches(ticket.holder) or (ticket.fare is not None and matches(ticket.fare.free_child))
+    ]
+    found.sort(key=lambda pair: (pair[1].issued_at_ms, pair[1].ticket_id), reverse=True)
+    return [ticket_view(trip, ticket, now, policy) for trip, ticket in found[:limit]]
 
 
 def _interrupted_moves(state: ShardState, began_by_ms: int, limit: int) -> list[tuple[str, str, str]]:

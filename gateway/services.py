@@ -44,7 +44,7 @@ from keyun.v1 import (
 
 from . import convert, walk_in
 from .auth import CALLER
-from .errors import abort, owner_errors, recorded_by_owner, with_audit_record
+from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .network_loader import load_network
 from .owners import OWNER_RESTART_WAIT_S, OwnerPool
 from .shared_answers import SharedAnswers
@@ -459,6 +459,25 @@ class SalesService(sales_pb2_grpc.SalesServicer):
     async def GetTicket(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.GetTicketResponse(ticket=convert.ticket(view))
+
+    async def FindPassengerTickets(self, request, context):
+        """A passenger's tickets by document or phone, through the blind index: the look-up is
+        audited with its purpose and the masked document or phone, never the number itself."""
+        try:
+            purpose = walk_in.purpose(request.purpose)
+            size = request.page_size or walk_in.DEFAULT_TRACE_PAGE
+            if not 0 < size <= walk_in.MAX_TRACE_PAGE:
+                raise invalid("page_size", f"must be 1..{walk_in.MAX_TRACE_PAGE}")
+            document_index, phone_index, shown = walk_in.trace_key(self.gateway.keys, request)
+            query = cmd.FindTickets(document_index, phone_index, size)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        note_audit(target=shown, detail=f"passenger ticket look-up: {purpose}")
+        replies = await self.gateway.ask(context, lambda: query, fan_out=True)
+        views = sorted(
+            (t for reply in replies for t in reply.tickets), key=lambda t: (t.issued_at_ms, t.ticket_id), reverse=True
+        )
+        return sales_pb2.FindPassengerTicketsResponse(tickets=[convert.ticket(t) for t in views[:size]])
 
 
 def _same_terms(fare: Any) -> tuple[cmd.TicketRequest, ...]:

@@ -37,6 +37,9 @@ TICKET_TYPE_OF_PROTO[common_pb2.TICKET_TYPE_UNSPECIFIED] = TicketType.FULL.value
 DOCUMENT_INDEX_CONTEXT = "passenger.document"
 # Ciphers of walk-in passengers are bound to their field: moved to another field, they do not decrypt.
 NAME_CONTEXT, DOCUMENT_CONTEXT, PROOF_CONTEXT = "walk-in.name", "walk-in.document", "walk-in.proof"
+PHONE_CONTEXT = "walk-in.phone"
+# The blind index of passengers' phone numbers, walk-in and frequent alike (FindPassengerTickets).
+PHONE_INDEX_CONTEXT = "passenger.phone"
 MAX_PROOF_TYPE_CHARS = 20
 PROOF_NUMBER = re.compile(r"[A-Z0-9-]{4,32}")
 
@@ -53,6 +56,7 @@ class WalkIn:
     insured: bool
     proof_type: str
     proof_number: str
+    phone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,11 @@ def _one(index: int, p: Any) -> WalkIn:
     if ticket_type == TicketType.FREE_CHILD.value and p.insurance:
         raise invalid(f"{where}.insurance", "a free child rides on an adult's ticket: no insurance is sold for them")
     proof_type, proof_number = _proof(where, ticket_type, p.proof_type, p.proof_number)
-    return WalkIn(index, kind, number, name, ticket_type, bool(p.insurance), proof_type, proof_number)
+    try:
+        phone = identity.normalize_phone(p.phone) if p.phone else ""
+    except Rejected as rejected:
+        raise invalid(f"{where}.phone", rejected.rejection.message.removeprefix("phone: ")) from None
+    return WalkIn(index, kind, number, name, ticket_type, bool(p.insurance), proof_type, proof_number, phone)
 
 
 def _proof(where: str, ticket_type: str, proof_type: str, proof_number: str) -> tuple[str, str]:
@@ -114,6 +122,54 @@ def _proof(where: str, ticket_type: str, proof_type: str, proof_number: str) -> 
     if not PROOF_NUMBER.fullmatch(number):
         raise invalid(f"{where}.proof_number", "the proving document's number: 4-32 letters, digits or dashes")
     return kind, number
+
+
+def document_index(keys: StationKeys, kind: identity.DocumentType, number: str) -> bytes:
+    """A document's blind index, as sales put it on tickets (number already normalized)."""
+    return keys.blind_index(f"{kind.name}:{number}", DOCUMENT_INDEX_CONTEXT)
+
+
+def phone_index(keys: StationKeys, phone: str) -> bytes:
+    return keys.blind_index(phone, PHONE_INDEX_CONTEXT)
+
+
+# Sales/FindPassengerTickets: the stated purpose, and how many tickets one look-up returns.
+MAX_PURPOSE_CHARS = 200
+DEFAULT_TRACE_PAGE, MAX_TRACE_PAGE = 50, 200
+
+
+def purpose(text: str) -> str:
+    """Why personal data is looked up: required, one printable line, recorded in the audit log."""
+    stated = text.strip()
+    if not stated:
+        raise Rejected(
+            reject(Reason.MISSING_FIELD, "purpose: say why the passenger's tickets are needed", field="purpose")
+        )
+    if len(stated) > MAX_PURPOSE_CHARS or not stated.isprintable():
+        raise invalid("purpose", f"at most {MAX_PURPOSE_CHARS} printable characters")
+    return stated
+
+
+def trace_key(keys: StationKeys, request: Any) -> tuple[bytes, bytes, str]:
+    """The blind index a look-up searches by (document's or phone's) and its masked form for the
+    audit record; Rejected naming the field when neither or both are given, or one is malformed."""
+    if request.phone and (request.document_number or request.document_type):
+        raise invalid("phone", "give a document or a phone number, not both")
+    if request.phone:
+        try:
+            phone = identity.normalize_phone(request.phone)
+        except Rejected as rejected:
+            raise invalid("phone", rejected.rejection.message.removeprefix("phone: ")) from None
+        return b"", phone_index(keys, phone), identity.mask_phone(phone)
+    if not request.document_number:
+        raise Rejected(
+            reject(Reason.MISSING_FIELD, "document_number: give a document or a phone number", field="document_number")
+        )
+    kind = DOCUMENT_OF_PROTO.get(request.document_type)
+    if kind is None:
+        raise invalid("document_type", "choose a document type")
+    number = identity.normalize_document(kind, request.document_number)
+    return document_index(keys, kind, number), b"", f"{kind.name} {identity.mask_document(number)}"
 
 
 def needs_travel_date(walk_ins: list[WalkIn]) -> bool:
@@ -188,12 +244,14 @@ def _holder(keys: StationKeys, w: WalkIn) -> Holder:
         identity.mask_name(w.name),
         w.kind.name,
         identity.mask_document(w.number),
-        keys.blind_index(f"{w.kind.name}:{w.number}", DOCUMENT_INDEX_CONTEXT),
+        document_index(keys, w.kind, w.number),
         keys.encrypt(w.name, NAME_CONTEXT),
         keys.encrypt(w.number, DOCUMENT_CONTEXT),
         w.proof_type,
         identity.mask_document(w.proof_number) if w.proof_number else "",
         keys.encrypt(w.proof_number, PROOF_CONTEXT) if w.proof_number else b"",
+        phone_index(keys, w.phone) if w.phone else b"",
+        keys.encrypt(w.phone, PHONE_CONTEXT) if w.phone else b"",
     )
 
 

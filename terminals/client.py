@@ -57,6 +57,7 @@ def walk_in(
     insurance: bool = False,
     proof_type: str = "",
     proof_number: str = "",
+    phone: str = "",
 ) -> sales_pb2.WalkInPassenger:
     """A walk-in passenger for Sell or Hold: `ticket_type` full, child, free_child, concession or
     student; `document_type` RESIDENT_ID, PASSPORT, HK_MACAU_PERMIT, TAIWAN_PERMIT or
@@ -69,6 +70,7 @@ def walk_in(
         insurance=insurance,
         proof_type=proof_type,
         proof_number=proof_number,
+        phone=phone,
     )
 
 
@@ -319,6 +321,24 @@ class KeyunClient:
 
     def ticket(self, ticket_id: str) -> Any:
         return self.call(self.sales.GetTicket, sales_pb2.GetTicketRequest(ticket_id=ticket_id)).ticket
+
+    def find_passenger_tickets(
+        self,
+        purpose: str,
+        document_number: str = "",
+        document_type: str = "RESIDENT_ID",
+        phone: str = "",
+        page_size: int = 0,
+    ) -> list:
+        """A passenger's tickets by document or phone (audited with `purpose`), newest first, masked."""
+        request = sales_pb2.FindPassengerTicketsRequest(
+            document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{document_type.upper()}") if document_number else 0,
+            document_number=document_number,
+            phone=phone,
+            purpose=purpose,
+            page_size=page_size,
+        )
+        return list(self.call(self.sales.FindPassengerTickets, request).tickets)
 
     # --- gate and dispatch ---------------------------------------------------------------------
 

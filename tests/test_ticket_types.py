@@ -18,7 +18,7 @@ from .conftest import CHINA, STATIONS, ServerThread, logged_in
 
 HOURS = dt.timedelta(hours=5)
 # The station's fares: a non-refundable service fee, a refundable fuel surcharge, child fares at
-# 45 % rounded to half a yuan.
+# 45 % rounded to half a yuan, and one live ticket per document on the whole trip.
 FARES = {
     "child_percent": 45,
     "service_fee_fen": 100,
@@ -27,6 +27,7 @@ FARES = {
     "round_to_fen": 50,
     "rounding": "half_up",
     "refundable": ["base", "fuel_surcharge"],
+    "one_ticket_per_document": "trip",  # stricter than the default (no two seats at once)
 }
 SERIALS = itertools.count(100)
 
@@ -298,3 +299,45 @@ def test_a_rebooked_ticket_keeps_its_type_its_insurance_and_its_free_child(stati
         assert parts(changed.new_ticket) == parts(old) and changed.fare_difference_fen == 0
         assert changed.new_ticket.holder.document_number == old.holder.document_number
     assert changed.new_ticket.free_child.document_number == adult.free_child.document_number
+
+
+def test_staff_find_a_passengers_tickets_by_document_or_phone_and_every_look_up_is_audited(station):
+    from keyun.terminals.client import KeyunClient, audit_outcome
+    from keyun.v1 import audit_pb2, audit_pb2_grpc
+
+    trip_id, travel = station.trip()
+    other_trip, _ = station.trip()
+    number, infant = resident_id(travel, 44), resident_id(travel, 4)
+    first = station.client.sell(
+        trip_id,
+        "AAA",
+        "BBB",
+        passengers=(walk_in(number, phone="139 1234 5678"), walk_in(infant, "free_child")),
+    ).tickets[0]
+    second = station.client.sell(other_trip, "CCC", "DDD", passengers=(walk_in(number),)).tickets[0]
+    with logged_in(KeyunClient(station.server.target), "seller", station.server.clock) as seller:
+        found = seller.find_passenger_tickets("lost ticket, counter 3", document_number=number)
+        assert [t.ticket_id for t in found] == [second.ticket_id, first.ticket_id]  # newest first
+        assert number not in str(found)
+        by_phone = seller.find_passenger_tickets("lost ticket, counter 3", phone="+86 13912345678")
+        assert [t.ticket_id for t in by_phone] == [first.ticket_id]
+        as_free_child = seller.find_passenger_tickets("child travelling alone?", document_number=infant)
+        assert [t.ticket_id for t in as_free_child] == [first.ticket_id]
+        assert seller.find_passenger_tickets("nobody", document_number=resident_id(travel, 70)) == []
+        no_purpose = refused(lambda: seller.find_passenger_tickets("  ", document_number=number))
+        assert no_purpose.reason == "MISSING_FIELD" and no_purpose.facts["field"] == "purpose"
+        both = refused(lambda: seller.find_passenger_tickets("x", document_number=number, phone="13912345678"))
+        assert both.reason == "INVALID_FIELD"
+    with logged_in(KeyunClient(station.server.target), "dispatcher", station.server.clock) as dispatcher:
+        denied = refused(lambda: dispatcher.find_passenger_tickets("curious", document_number=number))
+        assert denied.reason == "PERMISSION_DENIED"
+    with logged_in(KeyunClient(station.server.target), "auditor", station.server.clock) as auditor:
+        records = auditor.call(
+            audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
+            audit_pb2.ListRecordsRequest(action="keyun.v1.Sales/FindPassengerTickets"),
+        ).records
+    looked_up = [r for r in records if audit_outcome(r) == "OK"]
+    assert len(looked_up) == 4
+    assert any("lost ticket, counter 3" in r.detail and number[-4:] in r.target for r in looked_up)
+    assert any(r.target == "139****5678" for r in looked_up)
+    assert not any(number in r.target + r.detail for r in records)

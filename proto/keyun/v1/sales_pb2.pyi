@@ -10,6 +10,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FindPassengerTicketsRequest(_message.Message):
+    __slots__ = ("document_type", "document_number", "phone", "purpose", "page_size")
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    document_type: _common_pb2.DocumentType
+    document_number: str
+    phone: str
+    purpose: str
+    page_size: int
+    def __init__(self, document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ..., purpose: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class FindPassengerTicketsResponse(_message.Message):
+    __slots__ = ("tickets",)
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ...) -> None: ...
+
 class ChangeTicketRequest(_message.Message):
     __slots__ = ("request_id", "ticket_id", "new_trip_id", "seat_number")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -55,7 +75,7 @@ class HoldRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[WalkInPassenger, _Mapping]]] = ...) -> None: ...
 
 class WalkInPassenger(_message.Message):
-    __slots__ = ("document_type", "document_number", "name", "ticket_type", "insurance", "proof_type", "proof_number")
+    __slots__ = ("document_type", "document_number", "name", "ticket_type", "insurance", "proof_type", "proof_number", "phone")
     DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +83,7 @@ class WalkInPassenger(_message.Message):
     INSURANCE_FIELD_NUMBER: _ClassVar[int]
     PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
     PROOF_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
     document_type: _common_pb2.DocumentType
     document_number: str
     name: str
@@ -70,7 +91,8 @@ class WalkInPassenger(_message.Message):
     insurance: bool
     proof_type: str
     proof_number: str
-    def __init__(self, document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., name: _Optional[str] = ..., ticket_type: _Optional[_Union[_common_pb2.TicketType, str]] = ..., insurance: _Optional[bool] = ..., proof_type: _Optional[str] = ..., proof_number: _Optional[str] = ...) -> None: ...
+    phone: str
+    def __init__(self, document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., name: _Optional[str] = ..., ticket_type: _Optional[_Union[_common_pb2.TicketType, str]] = ..., insurance: _Optional[bool] = ..., proof_type: _Optional[str] = ..., proof_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class Hold(_message.Message):
     __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders", "fares")
