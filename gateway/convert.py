@@ -100,12 +100,20 @@ TICKET_TYPE = {kind.value: getattr(common_pb2, f"TICKET_TYPE_{kind.name}") for k
 TICKET_TYPE_OF_PROTO = {number: value for value, number in TICKET_TYPE.items()}
 
 
+_PLAIN_FARES: dict[int, common_pb2.FareComponents] = {}
+
+
 def fare(view: Fare | None, price_fen: int) -> common_pb2.FareComponents:
     """A ticket's components; a ticket sold before ticket types is a full fare of its price."""
-    if view is None:
-        return common_pb2.FareComponents(
-            ticket_type=common_pb2.TICKET_TYPE_FULL, base_fen=price_fen, total_fen=price_fen
-        )
+    if view is None:  # most tickets: one message per price, made once (a field assignment copies it)
+        message = _PLAIN_FARES.get(price_fen)
+        if message is None:
+            if len(_PLAIN_FARES) >= MAX_CACHED_TRIPS:
+                _PLAIN_FARES.clear()
+            message = _PLAIN_FARES[price_fen] = common_pb2.FareComponents(
+                ticket_type=common_pb2.TICKET_TYPE_FULL, base_fen=price_fen, total_fen=price_fen
+            )
+        return message
     return common_pb2.FareComponents(
         ticket_type=TICKET_TYPE[view.ticket_type],
         base_fen=view.base_fen,
