@@ -341,3 +341,51 @@ def test_staff_find_a_passengers_tickets_by_document_or_phone_and_every_look_up_
     assert any("lost ticket, counter 3" in r.detail and number[-4:] in r.target for r in looked_up)
     assert any(r.target == "139****5678" for r in looked_up)
     assert not any(number in r.target + r.detail for r in records)
+
+
+def test_an_order_for_a_typed_hold_is_for_its_components_and_tickets_them(station):
+    from keyun.v1 import orders_pb2
+
+    trip_id, travel = station.trip()
+    hold = station.client.hold(
+        trip_id,
+        "AAA",
+        "CCC",
+        passengers=(walk_in(resident_id(travel, 7), "child"), walk_in(resident_id(travel, 37), insurance=True)),
+    )
+    order = station.client.create_order(hold.hold_id, orders_pb2.PAY_METHOD_CASH).order
+    assert order.amount_fen == hold.total_fen == (1350 + 300) + (3000 + 300 + 300)  # 45 % of 30.00, to 0.5 yuan
+    paid = station.client.pay_at_counter(order.order_id, orders_pb2.PAY_METHOD_CASH)
+    assert [parts(t) for t in paid.tickets] == [(1350, 100, 200, 0, 1650), (3000, 100, 200, 300, 3600)]
+    assert [h.document_number[-4:] for h in paid.holders] == [t.holder.document_number[-4:] for t in paid.tickets]
+
+
+def test_typed_tickets_survive_a_restart_from_the_log(ray_session, tmp_path):
+    from keyun.terminals.client import KeyunClient
+
+    policy = parse_policy({"fares": FARES})
+    server = ServerThread(tmp_path / "data", shards=1, policy=policy)
+    try:
+        with logged_in(KeyunClient(server.target), clock=server.clock) as client:
+            station = Station(server, client)
+            trip_id, travel = station.trip()
+            number = resident_id(travel, 40)
+            sold = client.sell(
+                trip_id,
+                "AAA",
+                "BBB",
+                passengers=(walk_in(number, insurance=True), walk_in(resident_id(travel, 3), "free_child")),
+            ).tickets[0]
+    finally:
+        server.stop()
+    again = ServerThread(tmp_path / "data", shards=1, policy=policy)
+    try:
+        with logged_in(KeyunClient(again.target), clock=again.clock) as client:
+            replayed = client.ticket(sold.ticket_id)
+            assert parts(replayed) == parts(sold) and replayed.free_child == sold.free_child
+            assert replayed.holder == sold.holder
+            # The blind index came back with the ticket: the document still holds it.
+            error = refused(lambda: client.sell(trip_id, "AAA", "BBB", passengers=(walk_in(number),)))
+            assert error.reason == "DOCUMENT_HAS_TICKET" and error.facts["ticket_id"] == sold.ticket_id
+    finally:
+        again.stop()
