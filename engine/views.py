@@ -210,6 +210,8 @@ class OrderView(Value, Reply):
     refunds: tuple[RefundPart, ...]
     settled: tuple[tuple[str, str, int], ...]
     history: tuple[tuple[str, int], ...]
+    fare_fen: int = 0  # the segment's full fare per seat
+    fares: tuple[Fare, ...] = ()  # one per seat, when sold by ticket type
 
 
 class OrdersView(Value, Reply):
@@ -496,6 +498,8 @@ def order_view(trip: Trip, order: Order, now: int, policy: Policy) -> OrderView:
         refunds=order.refunds,
         settled=order.settled,
         history=order.history,
+        fare_fen=order.fare_fen,
+        fares=order.fares,
     )
 
 

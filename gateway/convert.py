@@ -225,4 +225,5 @@ def order(view: OrderView) -> orders_pb2.Order:
             orders_pb2.OrderStatusChange(status=ORDER_STATUS[OrderStatus(s)], at=timestamp(at))
             for s, at in view.history
         ],
+        fares=[fare(f, f.total_fen) for f in view.fares] or [fare(None, view.fare_fen) for _ in view.seat_labels],
     )

@@ -355,6 +355,7 @@ def test_an_order_for_a_typed_hold_is_for_its_components_and_tickets_them(statio
     )
     order = station.client.create_order(hold.hold_id, orders_pb2.PAY_METHOD_CASH).order
     assert order.amount_fen == hold.total_fen == (1350 + 300) + (3000 + 300 + 300)  # 45 % of 30.00, to 0.5 yuan
+    assert [f.total_fen for f in order.fares] == [1650, 3600]
     paid = station.client.pay_at_counter(order.order_id, orders_pb2.PAY_METHOD_CASH)
     assert [parts(t) for t in paid.tickets] == [(1350, 100, 200, 0, 1650), (3000, 100, 200, 300, 3600)]
     assert [h.document_number[-4:] for h in paid.holders] == [t.holder.document_number[-4:] for t in paid.tickets]
