@@ -138,6 +138,8 @@ def test_a_full_a_free_child_a_child_and_a_concession_each_with_components(stati
     # Nothing of the documents is stored in the clear: only ciphers and a keyed blind index.
     data = b"".join(p.read_bytes() for p in Path(station.server.data_dir).rglob("*") if p.is_file())
     assert not any(number.encode() in data for number in (adult, infant, child, veteran))
+    logs = station.server.log_text()
+    assert not any(number in logs for number in (adult, infant, child, veteran))
 
 
 def test_a_hold_shows_its_fares_and_confirms_them(station):
