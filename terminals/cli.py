@@ -157,6 +157,17 @@ def add_counter(verbs) -> None:
     _common(p)
     p.set_defaults(run=lambda a: _sell(a))
 
+    p = counter.add_parser(
+        "find", help="a passenger's tickets by document or phone (audited, with --purpose; needs passenger_trace)"
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--document", help="the document number (as printed on it)")
+    who.add_argument("--phone", help="the phone number given at the sale")
+    p.add_argument("--doc", default="RESIDENT_ID", choices=DOCUMENT_TYPES, type=str.upper, help="the document type")
+    p.add_argument("--purpose", required=True, help="why the tickets are needed: recorded in the audit log")
+    _common(p)
+    p.set_defaults(run=lambda a: _find(a))
+
     p = counter.add_parser("refund", help="refund a ticket (fee by the station's schedule)")
     p.add_argument("ticket_id")
     p.add_argument("--request-id")
@@ -269,7 +280,7 @@ def _search(args) -> None:
 
 PASSENGER_HELP = (
     "a walk-in passenger (实名制), repeatable: TYPE,NUMBER,NAME[,+ins][,doc=PASSPORT][,proof=KIND/NUMBER] "
-    "with TYPE full, child, free_child, concession or student, e.g. child,110101201503071238,张小明,+ins "
+    "with TYPE full, child, free_child, concession or student, e.g. child,11010120150307123X,张小明,+ins "
     "(docs/tickets.md); a free child takes no seat"
 )
 TICKET_TYPES = ("full", "child", "free_child", "concession", "student")
@@ -309,6 +320,16 @@ def _sell(args) -> None:
     )
     text = "\n".join(printing.ticket_text(t) for t in response.tickets) + f"\ntotal {printing.yuan(response.total_fen)}"
     _emit(args, response, text)
+
+
+def _find(args) -> None:
+    tickets = _client(args).find_passenger_tickets(
+        args.purpose, document_number=args.document or "", document_type=args.doc, phone=args.phone or ""
+    )
+    if args.json:
+        print(json.dumps([printing.as_json(t) for t in tickets], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(printing.ticket_text(t) for t in tickets) if tickets else "no tickets found")
 
 
 def _manifest(args) -> None:

@@ -43,5 +43,7 @@ def test_a_counter_sells_walk_in_passengers_by_ticket_type(demo_server):  # noqa
     assert not any(number in sold for number in (adult, child, infant))
     again = keyun("counter", "sell", trip_id, "SJZ", "BD", "--passenger", f"full,{adult},王大明", *server, ok=False)
     assert "DOCUMENT_HAS_TICKET" in again.stderr and adult not in again.stderr
+    found = keyun("counter", "find", "--document", child, "--purpose", "lost ticket", *server).stdout
+    assert "儿童票 child" in found and child not in found
     bad = keyun("counter", "sell", trip_id, "SJZ", "BD", "--passenger", f"infant,{infant},王小小", *server, ok=False)
     assert "TYPE,NUMBER,NAME" in bad.stderr
