@@ -108,6 +108,10 @@ def _ticket_requests(
                     field=f"{where}.document_number",
                 )
             )
+        if ticket.free_child is not None and not ticket.free_child.document_index:
+            raise Rejected(
+                reject(Reason.IDENTITY_REQUIRED, "a free child needs their resident ID", field=f"{where}.free_child")
+            )
         if ticket.free_child is not None and ticket.ticket_type not in ADULT_TYPES:
             raise Rejected(
                 reject(

@@ -392,3 +392,33 @@ def test_typed_tickets_survive_a_restart_from_the_log(ray_session, tmp_path):
             assert error.reason == "DOCUMENT_HAS_TICKET" and error.facts["ticket_id"] == sold.ticket_id
     finally:
         again.stop()
+
+
+def test_one_document_whatever_the_channel_and_named_seats(station):
+    from keyun.v1 import common_pb2
+
+    trip_id, travel = station.trip()
+    number = resident_id(travel, 52)
+    # A frequent passenger of the seller's own account (the account channel)...
+    saved = station.client.add_passenger("赵六", common_pb2.DOCUMENT_TYPE_RESIDENT_ID, number, phone="13700001111")
+    hold = station.client.hold(trip_id, "AAA", "CCC", seat_count=1, passenger_ids=(saved.passenger_id,))
+    (ticket,) = station.client.confirm(hold.hold_id).tickets
+    # ...is the same document as a walk-in at the counter.
+    error = refused(lambda: station.client.sell(trip_id, "BBB", "DDD", passengers=(walk_in(number),)))
+    assert error.reason == "DOCUMENT_HAS_TICKET" and error.facts["ticket_id"] == ticket.ticket_id
+    with_seller_phone = station.client.find_passenger_tickets("ticket lost", phone="13700001111")
+    assert [t.ticket_id for t in with_seller_phone] == [ticket.ticket_id]
+    # Named seats: one per seated passenger; a free child takes none.
+    sold = station.client.sell(
+        trip_id,
+        "AAA",
+        "BBB",
+        seat_numbers=("11", "12"),
+        passengers=(
+            walk_in(resident_id(travel, 30)),
+            walk_in(resident_id(travel, 31)),
+            walk_in(resident_id(travel, 2), "free_child"),
+        ),
+    )
+    assert sorted(t.seat_number for t in sold.tickets) == ["11", "12"]
+    assert sold.tickets[0].HasField("free_child") and not sold.tickets[1].HasField("free_child")
