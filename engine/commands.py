@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .events import Holder
 from .fares import ADULT_TYPES, IDENTIFIED_TYPES, SEAT_TYPES
@@ -120,6 +122,30 @@ def _ticket_requests(
                     field=where,
                 )
             )
+
+
+def same_request(first: Any, retry: Any) -> bool:
+    """Whether a command with a request id already seen is that request again.  Walk-in
+    passengers' names and documents are encrypted by the gateway with a fresh nonce each time, so
+    a retry's ciphers differ from the first's: they are left out, and the blind indexes and masked
+    forms, which are the same for the same passengers, are compared with everything else."""
+    if first == retry:
+        return True
+    if type(first) is not type(retry) or type(first) not in (PlaceHold, Sell):
+        return False
+    return bool(_without_ciphers(first) == _without_ciphers(retry))
+
+
+def _blank(holder: Holder) -> Holder:
+    return msgspec.structs.replace(holder, name_cipher=b"", document_cipher=b"", proof_cipher=b"", phone_cipher=b"")
+
+
+def _without_ciphers(command: PlaceHold | Sell) -> PlaceHold | Sell:
+    tickets = tuple(
+        msgspec.structs.replace(t, free_child=_blank(t.free_child)) if t.free_child is not None else t
+        for t in command.tickets
+    )
+    return msgspec.structs.replace(command, holders=tuple(_blank(h) for h in command.holders), tickets=tickets)
 
 
 # Dates in requests are ISO dates (2026-11-25, or 20261125): longer text is refused unparsed.

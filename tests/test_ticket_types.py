@@ -422,3 +422,15 @@ def test_one_document_whatever_the_channel_and_named_seats(station):
     )
     assert sorted(t.seat_number for t in sold.tickets) == ["11", "12"]
     assert sold.tickets[0].HasField("free_child") and not sold.tickets[1].HasField("free_child")
+
+
+def test_a_retried_walk_in_sale_gets_its_first_answer(station):
+    trip_id, travel = station.trip()
+    passengers = (walk_in(resident_id(travel, 33), insurance=True), walk_in(resident_id(travel, 9), "child"))
+    first = station.client.sell(trip_id, "AAA", "BBB", passengers=passengers, request_id="walk-in-retry")
+    # The gateway encrypts afresh for the retry; the owner still knows it for the same request.
+    again = station.client.sell(trip_id, "AAA", "BBB", passengers=passengers, request_id="walk-in-retry")
+    assert again == first
+    other = (walk_in(resident_id(travel, 34)), passengers[1])
+    reused = refused(lambda: station.client.sell(trip_id, "AAA", "BBB", passengers=other, request_id="walk-in-retry"))
+    assert reused.reason == "REQUEST_ID_REUSED"
