@@ -36,7 +36,7 @@ KEYS = {
     "stations": frozenset({"code", "name", "city"}),
     "operators": frozenset({"id", "name"}),
     "vehicles": frozenset({"id", "name", "seats", "rows"}),
-    "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares"}),
+    "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares", "student_fares"}),
     "stops": frozenset({"station", "minutes", "km"}),
     "fares": frozenset({"from", "to", "fen"}),
     "schedules": frozenset({"id", "route", "operator", "vehicle", "departs", "student_fares"}),
@@ -84,6 +84,7 @@ class Route(Value):
     name: str
     stops: tuple[tuple[str, int, int], ...]  # (station code, minutes, km)
     fares: dict[tuple[int, int], int]
+    student_fares: bool = False  # its schedules sell student tickets unless one says otherwise
 
 
 class Network(Value):
@@ -277,7 +278,7 @@ def _parse_routes(r: _Reader, tables: list[Table], stations: dict[str, tuple[str
             for j in range(i + 1, len(stops))
         }
         _parse_fare_overrides(r, where, table.get("fares", []), stops, fares)
-        routes[route_id] = Route(route_id, name, stops, fares)
+        routes[route_id] = Route(route_id, name, stops, fares, _flag(r, table, where, "student_fares", False))
     return routes
 
 
@@ -361,12 +362,18 @@ def _parse_schedules(
         if match is None:
             r.problem(f"{where}.departs", f"{quote(departs)} is not a time like 07:30")
         departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
-        student_fares = table.get("student_fares", False)
-        if type(student_fares) is not bool:
-            r.problem(f"{where}.student_fares", "must be true or false")
-            student_fares = False
+        route = routes.get(route_id)
+        student_fares = _flag(r, table, where, "student_fares", route.student_fares if route is not None else False)
         schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares)
     return tuple(schedules.values())
+
+
+def _flag(r: _Reader, table: Table, where: str, key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if type(value) is not bool:
+        r.problem(f"{where}.{key}", "must be true or false")
+        return default
+    return value
 
 
 def expand(network: Network, first_day: dt.date, days: int) -> list[TripSpec]:

@@ -172,3 +172,19 @@ def test_the_refund_gives_back_refundable_components_less_the_fee_and_insurance_
     assert (refunded.refund_fee_fen, refunded.refunded_fen) == (420, 4200 - 420 + 300)
     plain = desk.ok(desk.sell(A, D, count=1)).tickets[0]
     assert plain.fare == Fare("full", 4000, 100, 200) and plain.price_fen == 4300
+
+
+def test_student_fares_are_a_route_or_schedule_flag_of_the_network_file():
+    from keyun.engine.network import NetworkError, parse_network
+
+    from .conftest import network_doc
+
+    doc = network_doc()
+    doc["routes"][0]["student_fares"] = True
+    doc["schedules"][1]["student_fares"] = False
+    network = parse_network(doc)
+    assert [s.student_fares for s in network.schedules] == [True, False]
+    doc["schedules"][0]["student_fares"] = "yes"
+    with pytest.raises(NetworkError) as caught:
+        parse_network(doc)
+    assert caught.value.problems == ["schedules[0].student_fares: must be true or false"]
