@@ -47,3 +47,29 @@ def test_a_counter_sells_walk_in_passengers_by_ticket_type(demo_server):  # noqa
     assert "儿童票 child" in found and child not in found
     bad = keyun("counter", "sell", trip_id, "SJZ", "BD", "--passenger", f"infant,{infant},王小小", *server, ok=False)
     assert "TYPE,NUMBER,NAME" in bad.stderr
+
+
+def test_serve_names_every_problem_of_a_bad_fares_table(tmp_path):
+    import subprocess
+
+    from .test_cli import KEYUN
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[fares]\nchild_percent = 150\nrounding = "nearest"\nrefundable = ["insurance"]\nchild_fare = 1\n',
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [KEYUN, "serve", "--policy", str(policy), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    for problem in (
+        "fares.child_fare: unknown key",
+        "fares.child_percent: must be a whole number of percent in 0..100",
+        "fares.rounding: must be one of half_up, half_down, up, down",
+        "fares.refundable: must be a list of distinct components",
+    ):
+        assert problem in result.stderr, result.stderr

@@ -434,3 +434,19 @@ def test_a_retried_walk_in_sale_gets_its_first_answer(station):
     other = (walk_in(resident_id(travel, 34)), passengers[1])
     reused = refused(lambda: station.client.sell(trip_id, "AAA", "BBB", passengers=other, request_id="walk-in-retry"))
     assert reused.reason == "REQUEST_ID_REUSED"
+
+
+def test_a_passenger_account_names_its_saved_passengers_not_walk_ins(station):
+    from keyun.terminals.client import KeyunClient
+    from keyun.v1 import accounts_pb2
+
+    trip_id, travel = station.trip()
+    own = KeyunClient(station.server.target, attempts=1)
+    own.call(
+        own.accounts.Register,
+        accounts_pb2.RegisterRequest(request_id="walk-in-reg", phone="13366667777", password="Walk-1n-Passw0rd"),
+    )
+    own.login("13366667777", "Walk-1n-Passw0rd")
+    error = refused(lambda: own.hold(trip_id, "AAA", "BBB", passengers=(walk_in(resident_id(travel, 30)),)))
+    assert error.reason == "PERMISSION_DENIED" and error.facts["field"] == "passengers"
+    own.close()
