@@ -175,6 +175,7 @@ def hold(view: HoldView) -> sales_pb2.Hold:
         expires_at=timestamp(view.expires_at_ms),
         holders=[holder(h) for h in view.holders],
         fares=[fare(f, f.total_fen) for f in view.fares] or [fare(None, view.fare_fen) for _ in view.seat_labels],
+        free_children=[holder(f.free_child) for f in view.fares if f.free_child is not None],
     )
 
 

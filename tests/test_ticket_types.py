@@ -148,10 +148,17 @@ def test_a_hold_shows_its_fares_and_confirms_them(station):
         trip_id, "AAA", "DDD", passengers=(walk_in(resident_id(travel, 10), "child"), walk_in(resident_id(travel, 30)))
     )
     assert [(f.base_fen, f.total_fen) for f in hold.fares] == [(1800, 2100), (4000, 4300)]  # 45 % of 40.00
+    assert not hold.free_children
     assert hold.total_fen == 2100 + 4300
     confirmed = station.client.confirm(hold.hold_id)
     assert [parts(t) for t in confirmed.tickets] == [(1800, 100, 200, 0, 2100), (4000, 100, 200, 0, 4300)]
     assert confirmed.total_fen == hold.total_fen
+    infant = resident_id(travel, 1)
+    family = station.client.hold(
+        trip_id, "AAA", "BBB", passengers=(walk_in(resident_id(travel, 29)), walk_in(infant, "free_child"))
+    )
+    assert [h.document_number for h in family.free_children] == [infant[:6] + "********" + infant[-4:]]
+    assert len(family.seat_numbers) == 1 and family.total_fen == 1500 + 100 + 200
 
 
 def test_a_plain_sale_carries_the_stations_components(station):

@@ -95,7 +95,7 @@ class WalkInPassenger(_message.Message):
     def __init__(self, document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., name: _Optional[str] = ..., ticket_type: _Optional[_Union[_common_pb2.TicketType, str]] = ..., insurance: _Optional[bool] = ..., proof_type: _Optional[str] = ..., proof_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders", "fares")
+    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders", "fares", "free_children")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,7 @@ class Hold(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     HOLDERS_FIELD_NUMBER: _ClassVar[int]
     FARES_FIELD_NUMBER: _ClassVar[int]
+    FREE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     trip_id: str
     from_stop: _common_pb2.Stop
@@ -116,7 +117,8 @@ class Hold(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     holders: _containers.RepeatedCompositeFieldContainer[_common_pb2.TicketHolder]
     fares: _containers.RepeatedCompositeFieldContainer[_common_pb2.FareComponents]
-    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ..., fares: _Optional[_Iterable[_Union[_common_pb2.FareComponents, _Mapping]]] = ...) -> None: ...
+    free_children: _containers.RepeatedCompositeFieldContainer[_common_pb2.TicketHolder]
+    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ..., fares: _Optional[_Iterable[_Union[_common_pb2.FareComponents, _Mapping]]] = ..., free_children: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ...) -> None: ...
 
 class HoldResponse(_message.Message):
     __slots__ = ("hold",)
