@@ -449,36 +449,29 @@ def _document_refusal(
             )
         seen[holder.document_index] = holder.document_masked
     mask = legs_mask(*segment) if rule == "overlapping" else -1  # -1: every leg of the trip
-    for owner_id, holder, legs in _live_documents(trip):
-        if holder.document_index in seen and legs & mask:
-            return reject(
-                Reason.DOCUMENT_HAS_TICKET,
-                f"document {holder.document_masked} already holds {owner_id} on trip {trip.spec.trip_id}: "
-                + (
-                    "one live ticket per document and trip"
-                    if rule == "trip"
-                    else "a passenger sits in one seat at a time"
-                ),
-                ticket_id=owner_id,
-                document=holder.document_masked,
-            )
+    for document, masked in seen.items():
+        for owner_id, legs in trip.documents.get(document, {}).items():
+            if legs & mask and _live(trip, owner_id):
+                return reject(
+                    Reason.DOCUMENT_HAS_TICKET,
+                    f"document {masked} already holds {owner_id} on trip {trip.spec.trip_id}: "
+                    + (
+                        "one live ticket per document and trip"
+                        if rule == "trip"
+                        else "a passenger sits in one seat at a time"
+                    ),
+                    ticket_id=owner_id,
+                    document=masked,
+                )
     return None
 
 
-def _live_documents(trip: Trip) -> Iterator[tuple[str, Holder, int]]:
-    """(ticket or hold id, holder, legs) of every passenger the trip's live tickets and holds carry."""
-    for ticket in trip.tickets.values():
-        if ticket.status in RELEASED:
-            continue
-        legs = legs_mask(ticket.from_stop, ticket.to_stop)
-        if ticket.holder is not None:
-            yield ticket.ticket_id, ticket.holder, legs
-        if ticket.fare is not None and ticket.fare.free_child is not None:
-            yield ticket.ticket_id, ticket.fare.free_child, legs
-    for hold in trip.holds.values():
-        legs = legs_mask(hold.from_stop, hold.to_stop)
-        for holder in (*hold.holders, *_free_children(hold.fares)):
-            yield hold.hold_id, holder, legs
+def _live(trip: Trip, owner_id: str) -> bool:
+    """Whether a hold still holds its seats, or a ticket its seat (Trip.documents keeps both ids)."""
+    if owner_id in trip.holds:
+        return True
+    ticket = trip.tickets.get(owner_id)
+    return ticket is not None and ticket.status not in RELEASED
 
 
 def _live_hold(trip: Trip, hold_id: str, now: int) -> Hold | Rejection:

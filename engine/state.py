@@ -198,6 +198,11 @@ class Trip:
     # Rebooking sagas undone on this trip (as the new trip): their late steps are refused here, so
     # a saga that outlived its undo cannot leave a hold or a ticket behind.
     undone_moves: set[str] = field(default_factory=set)
+    # Real-name passengers by the blind index of their document: index -> {ticket or hold id: legs}.
+    # Only ever added to (HoldPlaced, TicketsIssued): a reader keeps the entries whose hold still
+    # exists or whose ticket still holds its seat (engine.decide._document_refusal), so entries a
+    # release left behind cost nothing but their room.
+    documents: dict[bytes, dict[str, int]] = field(default_factory=dict)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -444,6 +449,8 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
     )
     trip.holds_placed += 1
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
+    if event.holders or event.fares:
+        _index_documents(trip, event.hold_id, mask, event.holders, event.fares)
 
 
 def _drop_hold(trip: Trip, hold_id: str) -> Hold:
@@ -510,6 +517,20 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
             issued.fare,
         )
     trip.tickets_issued += len(event.tickets)
+    for issued in event.tickets:
+        if issued.holder is not None or issued.fare is not None:
+            fares = (issued.fare,) if issued.fare is not None else ()
+            _index_documents(trip, issued.ticket_id, mask, (issued.holder,) if issued.holder else (), fares)
+
+
+def _index_documents(
+    trip: Trip, owner_id: str, legs: int, holders: tuple[Holder, ...], fares: tuple[Fare, ...]
+) -> None:
+    """Index the documents of a hold's or ticket's passengers and free children (Trip.documents)."""
+    children = tuple(fare.free_child for fare in fares if fare.free_child is not None)
+    for holder in (*holders, *children):
+        if holder.document_index:
+            trip.documents.setdefault(holder.document_index, {})[owner_id] = legs
 
 
 def check_invariants(state: ShardState) -> None:
@@ -621,6 +642,17 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
             trip.order_of_hold[order.hold_id] = order.order_id
         if order.buyer:
             state.orders_by_buyer.setdefault(order.buyer, set()).add(order.order_id)
+    for hold in holds:
+        _index_documents(trip, hold.hold_id, legs_mask(hold.from_stop, hold.to_stop), hold.holders, hold.fares)
+    for ticket in tickets:
+        if ticket.holder is not None or ticket.fare is not None:
+            _index_documents(
+                trip,
+                ticket.ticket_id,
+                legs_mask(ticket.from_stop, ticket.to_stop),
+                (ticket.holder,) if ticket.holder else (),
+                (ticket.fare,) if ticket.fare is not None else (),
+            )
     state.trips[spec.trip_id] = trip
     heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
     for hold in holds:
