@@ -188,3 +188,22 @@ def test_student_fares_are_a_route_or_schedule_flag_of_the_network_file():
     with pytest.raises(NetworkError) as caught:
         parse_network(doc)
     assert caught.value.problems == ["schedules[0].student_fares: must be true or false"]
+
+
+def test_a_trip_restored_from_its_snapshot_record_knows_its_documents(desk):
+    from keyun.engine.decide import decide
+    from keyun.engine.state import state_of, trip_record
+
+    adult, child = _holder(b"doc-1"), _holder(b"kid-1", "110101********0022")
+    hold = desk.ok(
+        c.PlaceHold(
+            desk.rid(), TRIP, A, B, seat_count=1, holders=(adult,), tickets=(TicketRequest("full", False, child),)
+        )
+    )
+    (ticket,) = desk.ok(desk.confirm(hold.hold_id)).tickets
+    restored = state_of(trip_record(desk.engine.state.trips[TRIP]))
+    # The live state keeps the confirmed hold's entries too (only ever added to); the record has none.
+    assert restored.trips[TRIP].documents == {b"doc-1": {ticket.ticket_id: 1}, b"kid-1": {ticket.ticket_id: 1}}
+    for holder in (adult, child):
+        refused = decide(restored, _sale(desk, A, D, TicketRequest(), holders=(holder,)), desk.now, Policy())
+        assert refused.reason is Reason.DOCUMENT_HAS_TICKET and refused.fact("ticket_id") == ticket.ticket_id
