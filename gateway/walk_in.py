@@ -7,7 +7,8 @@ frequent passengers (engine/identity.py), checks a child's age from the resident
 on the travel date, and turns each passenger into an engine Holder: the name and number masked
 as printed, encrypted for the record, and the document's keyed blind index, the same one the
 accounts owner keeps for frequent passengers, so that the trip owner can hold one document to one
-live ticket per trip whatever the channel sold it.  Plain text never leaves the gateway.
+live ticket on a trip (per overlapping segment, or per trip, as the station's policy says),
+whatever the channel sold it.  Plain text never leaves the gateway.
 """
 
 from __future__ import annotations
