@@ -11,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .events import Holder
+from .fares import ADULT_TYPES, IDENTIFIED_TYPES, SEAT_TYPES
 from .limits import (
     MAX_ARCHIVE,
     MAX_GATE_ID_CHARS,
@@ -70,9 +73,79 @@ def _holders(holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_co
         return
     if len(holders) != (len(seat_numbers) or seat_count):
         raise invalid("passenger_ids", "name one passenger per seat")
-    repeat = first_repeat(tuple((h.account_id, h.passenger_id) for h in holders))
+    # Frequent passengers are named by id, once each; walk-in passengers have none (the trip
+    # owner tells their documents apart by blind index).
+    repeat = first_repeat(tuple((h.account_id, h.passenger_id) if h.passenger_id else k for k, h in enumerate(holders)))
     if repeat is not None:
         raise invalid(element("passenger_ids", repeat), "a passenger is named twice")
+
+
+class TicketRequest(Value):
+    """What one seat of a sale is sold as: its ticket type (engine.fares.TicketType's value), the
+    accident insurance bought with it, and the free child riding on it without a seat."""
+
+    ticket_type: str = "full"
+    insured: bool = False
+    free_child: Holder | None = None
+
+
+def _ticket_requests(
+    tickets: tuple[TicketRequest, ...], holders: tuple[Holder, ...], seat_numbers: tuple[str, ...], seat_count: int
+) -> None:
+    """One request per seat, of a type a seat is sold as; the types that need an identity have a
+    real-name holder, and a free child rides only with a fare-paying adult."""
+    if not tickets:
+        return
+    if len(tickets) != (len(seat_numbers) or seat_count):
+        raise invalid("passengers", "name one seated passenger per seat")
+    for index, ticket in enumerate(tickets):
+        where = element("passengers", index)
+        if ticket.ticket_type not in SEAT_TYPES:
+            raise invalid(f"{where}.ticket_type", f"{quote(ticket.ticket_type)} is not a ticket type a seat is sold as")
+        if ticket.ticket_type in IDENTIFIED_TYPES and not (holders and holders[index].document_index):
+            raise Rejected(
+                reject(
+                    Reason.IDENTITY_REQUIRED,
+                    f"a {ticket.ticket_type} ticket needs the passenger's resident ID",
+                    field=f"{where}.document_number",
+                )
+            )
+        if ticket.free_child is not None and not ticket.free_child.document_index:
+            raise Rejected(
+                reject(Reason.IDENTITY_REQUIRED, "a free child needs their resident ID", field=f"{where}.free_child")
+            )
+        if ticket.free_child is not None and ticket.ticket_type not in ADULT_TYPES:
+            raise Rejected(
+                reject(
+                    Reason.FREE_CHILD_NEEDS_ADULT,
+                    "a free child rides with a fare-paying adult (full, concession or student ticket)",
+                    field=where,
+                )
+            )
+
+
+def same_request(first: Any, retry: Any) -> bool:
+    """Whether a command with a request id already seen is that request again.  Walk-in
+    passengers' names and documents are encrypted by the gateway with a fresh nonce each time, so
+    a retry's ciphers differ from the first's: they are left out, and the blind indexes and masked
+    forms, which are the same for the same passengers, are compared with everything else."""
+    if first == retry:
+        return True
+    if type(first) is not type(retry) or type(first) not in (PlaceHold, Sell):
+        return False
+    return bool(_without_ciphers(first) == _without_ciphers(retry))
+
+
+def _blank(holder: Holder) -> Holder:
+    return msgspec.structs.replace(holder, name_cipher=b"", document_cipher=b"", proof_cipher=b"", phone_cipher=b"")
+
+
+def _without_ciphers(command: PlaceHold | Sell) -> PlaceHold | Sell:
+    tickets = tuple(
+        msgspec.structs.replace(t, free_child=_blank(t.free_child)) if t.free_child is not None else t
+        for t in command.tickets
+    )
+    return msgspec.structs.replace(command, holders=tuple(_blank(h) for h in command.holders), tickets=tickets)
 
 
 # Dates in requests are ISO dates (2026-11-25, or 20261125): longer text is refused unparsed.
@@ -249,10 +322,12 @@ class PlaceHold(Value, TripCommand):
     buyer: str = ""  # a passenger account buying for itself; "" for staff and devices
     holders: tuple[Holder, ...] = ()  # real-name passengers, one per seat
     for_move: str = ""  # a rebooking's hold: the saga it is for, whose undo releases it (UndoMove)
+    tickets: tuple[TicketRequest, ...] = ()  # one per seat when sold by ticket type; (): full fares
 
     def __post_init__(self) -> None:
         if (
             not self.holders
+            and not self.tickets
             and not self.for_move
             and not self.ttl_ms
             and _common_claim(
@@ -265,6 +340,7 @@ class PlaceHold(Value, TripCommand):
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
         _holders(self.holders, self.seat_numbers, self.seat_count)
+        _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
         if self.for_move:
             _saga(self.for_move)
         if self.ttl_ms != 0 and not MIN_HOLD_TTL_MS <= self.ttl_ms <= MAX_HOLD_TTL_MS:
@@ -282,10 +358,15 @@ class Sell(Value, TripCommand):
     seat_count: int = 0
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
+    tickets: tuple[TicketRequest, ...] = ()  # one per seat when sold by ticket type; (): full fares
 
     def __post_init__(self) -> None:
-        if not self.holders and _common_claim(
-            self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
+        if (
+            not self.holders
+            and not self.tickets
+            and _common_claim(
+                self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
+            )
         ):
             return
         check_request_id(self.request_id)
@@ -293,6 +374,7 @@ class Sell(Value, TripCommand):
         _segment(self.from_station, self.to_station)
         _seats(self.seat_numbers, self.seat_count)
         _holders(self.holders, self.seat_numbers, self.seat_count)
+        _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
 
 
 class ConfirmHold(Value, _OfHold, TripCommand):
@@ -734,4 +816,19 @@ class ListMoves(Value, TripQuery):
             raise invalid("older_than_ms", "needs a non-negative age and a positive limit")
 
 
-TripOwnerQuery = TripQuery | ListOrders | ListMoney  # what a trip owner answers
+class FindTickets(Value, Query):
+    """Every owner's tickets of one passenger, by the blind index of their document or of their
+    phone (the gateway computes it; asked of all owners, like a search), newest first."""
+
+    document_index: bytes = b""
+    phone_index: bytes = b""
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if bool(self.document_index) == bool(self.phone_index):
+            raise invalid("document_number", "give a document or a phone number, not both")
+        if self.limit <= 0:
+            raise invalid("page_size", "must be positive")
+
+
+TripOwnerQuery = TripQuery | ListOrders | ListMoney | FindTickets  # what a trip owner answers

@@ -31,6 +31,7 @@ from .commands import (
     SettleMove,
     SettleRefund,
     SweepHolds,
+    TicketRequest,
     TripCommand,
     UndoMove,
     VoidTicket,
@@ -39,6 +40,7 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
+    Fare,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -67,10 +69,23 @@ from .events import (
     TripEvent,
     TripScheduled,
 )
+from .fares import CHILD_TYPES, TicketType, free_child_limit
 from .policy import Policy
 from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
-from .state import Hold, Move, Order, OrderStatus, ShardState, Ticket, TicketStatus, Trip, legs_mask, seats_free
+from .state import (
+    RELEASED,
+    Hold,
+    Move,
+    Order,
+    OrderStatus,
+    ShardState,
+    Ticket,
+    TicketStatus,
+    Trip,
+    legs_mask,
+    seats_free,
+)
 
 Outcome = tuple[TripEvent, ...] | Rejection
 
@@ -276,6 +291,9 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
     if isinstance(claim, Rejection):
         return claim
     (i, j), seats = claim
+    fares = _priced(trip, command, (i, j), len(seats), policy)
+    if isinstance(fares, Rejection):
+        return fares
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
     ttl_ms = command.ttl_ms or policy.hold_ttl_ms
     return (
@@ -290,18 +308,26 @@ def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Out
             command.buyer,
             command.holders,
             command.for_move,
+            fares,
         ),
     )
 
 
 def _tickets(
-    trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = ()
+    trip: Trip, seats: tuple[int, ...], fare_fen: int, holders: tuple[Holder, ...] = (), fares: tuple[Fare, ...] = ()
 ) -> tuple[IssuedTicket, ...]:
     first = trip.tickets_issued + 1
     trip_id = trip.spec.trip_id
-    if len(seats) == 1 and not holders:  # one seat, nobody named: the common sale
+    if len(seats) == 1 and not holders and not fares:  # one seat, nobody named, full fare: the common sale
         return (IssuedTicket(f"{trip_id}-{first:04d}", seats[0], fare_fen),)
     named = holders or (None,) * len(seats)
+    if fares:
+        return tuple(
+            [
+                IssuedTicket(f"{trip_id}-{first + k:04d}", seat, fare.total_fen, holder, fare)
+                for k, (seat, holder, fare) in enumerate(zip(seats, named, fares, strict=True))
+            ]
+        )
     # A list comprehension: tuple(generator) costs a generator resumption per ticket.
     return tuple(
         [
@@ -316,11 +342,136 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
     if isinstance(claim, Rejection):
         return claim
     (i, j), seats = claim
+    full_fen = trip.fares[(i, j)]
+    fares = _priced(trip, command, (i, j), len(seats), policy)
+    if isinstance(fares, Rejection):
+        return fares
     return (
         TicketsIssued(
-            trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)], command.holders), now, command.buyer
+            trip.spec.trip_id, "", i, j, _tickets(trip, seats, full_fen, command.holders, fares), now, command.buyer
         ),
     )
+
+
+# --- ticket types, fare components and real-name rules (engine/fares.py, docs/tickets.md) ----
+
+
+def _priced(
+    trip: Trip, command: PlaceHold | Sell, segment: tuple[int, int], seats: int, policy: Policy
+) -> tuple[Fare, ...] | Rejection:
+    """The fares of a hold's or sale's seats, or why the station's rules refuse them: () when
+    every seat is a plain full fare with nothing added, as sales were before ticket types."""
+    rules = policy.fares
+    if not command.tickets and not command.holders and not rules.itemises:
+        return ()  # the common sale: full fares, nobody named
+    requests = command.tickets or (TicketRequest(),) * seats
+    refusal = _type_refusal(trip, requests, policy) or _document_refusal(
+        trip, command.holders, _free_children(requests), policy, segment
+    )
+    if refusal is not None:
+        return refusal
+    if not command.tickets and not rules.itemises:
+        return ()
+    full_fen = trip.fares[segment]
+    return tuple([rules.fare(full_fen, r.ticket_type, r.insured, r.free_child) for r in requests])
+
+
+def _free_children(requests: tuple[TicketRequest, ...] | tuple[Fare, ...]) -> tuple[Holder, ...]:
+    return tuple([r.free_child for r in requests if r.free_child is not None])
+
+
+def _type_refusal(trip: Trip, requests: tuple[TicketRequest, ...], policy: Policy) -> Rejection | None:
+    """Why the trip cannot carry these ticket types, if it cannot."""
+    rules = policy.fares
+    types = {r.ticket_type for r in requests}
+    free_children = sum(1 for r in requests if r.free_child is not None)
+    if types == {TicketType.FULL.value} and not free_children:
+        return None
+    rated = len(trip.seat_labels)
+    if (types & CHILD_TYPES or free_children) and rated <= rules.small_vehicle_seats:
+        return reject(
+            Reason.CHILD_FARE_NOT_OFFERED,
+            f"trip {trip.spec.trip_id} runs a vehicle of {rated} seats: no child fares on {rules.small_vehicle_seats} "
+            "seats or fewer; children pay the full fare",
+            seats=rated,
+        )
+    if TicketType.STUDENT.value in types and not trip.spec.student_fares:
+        return reject(
+            Reason.STUDENT_FARE_NOT_OFFERED,
+            f"schedule {trip.spec.schedule_id} sells no student tickets",
+            field="passengers",
+        )
+    if free_children:
+        carried, limit = _free_children_carried(trip), free_child_limit(rules, rated)
+        if carried + free_children > limit:
+            return reject(
+                Reason.FREE_CHILD_LIMIT,
+                f"trip {trip.spec.trip_id} may carry {limit} free children ({rules.free_child_percent} % of its "
+                f"{rated} seats) and carries {carried}: a child who rides pays the child fare",
+                limit=limit,
+                carried=carried,
+            )
+    return None
+
+
+def _free_children_carried(trip: Trip) -> int:
+    """Free children on the trip's live tickets and holds, wherever they board."""
+    on_tickets = sum(
+        1
+        for t in trip.tickets.values()
+        if t.fare is not None and t.fare.free_child is not None and t.status not in RELEASED
+    )
+    return on_tickets + sum(len(_free_children(hold.fares)) for hold in trip.holds.values())
+
+
+def _document_refusal(
+    trip: Trip,
+    holders: tuple[Holder, ...],
+    free_children: tuple[Holder, ...],
+    policy: Policy,
+    segment: tuple[int, int],
+) -> Rejection | None:
+    """DOCUMENT_HAS_TICKET when a passenger's document already holds a live ticket (or a hold) on
+    this trip, by the blind index the gateway put on the holder: on the whole trip, or on a segment
+    sharing a leg with `segment`, as the station's one_ticket_per_document says."""
+    rule = policy.fares.one_ticket_per_document
+    wanted = [h for h in (*holders, *free_children) if h.document_index]
+    if not wanted or rule == "off":
+        return None
+    seen: dict[bytes, str] = {}
+    for holder in wanted:
+        if holder.document_index in seen:
+            return reject(
+                Reason.DOCUMENT_HAS_TICKET,
+                f"document {holder.document_masked} is named twice in this sale",
+                field="passengers",
+                document=holder.document_masked,
+            )
+        seen[holder.document_index] = holder.document_masked
+    mask = legs_mask(*segment) if rule == "overlapping" else -1  # -1: every leg of the trip
+    for document, masked in seen.items():
+        for owner_id, legs in trip.documents.get(document, {}).items():
+            if legs & mask and _live(trip, owner_id):
+                return reject(
+                    Reason.DOCUMENT_HAS_TICKET,
+                    f"document {masked} already holds {owner_id} on trip {trip.spec.trip_id}: "
+                    + (
+                        "one live ticket per document and trip"
+                        if rule == "trip"
+                        else "a passenger sits in one seat at a time"
+                    ),
+                    ticket_id=owner_id,
+                    document=masked,
+                )
+    return None
+
+
+def _live(trip: Trip, owner_id: str) -> bool:
+    """Whether a hold still holds its seats, or a ticket its seat (Trip.documents keeps both ids)."""
+    if owner_id in trip.holds:
+        return True
+    ticket = trip.tickets.get(owner_id)
+    return ticket is not None and ticket.status not in RELEASED
 
 
 def _live_hold(trip: Trip, hold_id: str, now: int) -> Hold | Rejection:
@@ -356,7 +507,7 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
     closed = _sales_open(trip, hold.from_stop, now, policy)
     if closed is not None:
         return closed
-    tickets = _tickets(trip, hold.seats, hold.fare_fen, hold.holders)
+    tickets = _tickets(trip, hold.seats, hold.fare_fen, hold.holders, hold.fares)
     pending = bool(hold.for_move)  # a rebooking's new ticket waits for its old one to be given up (SettleMove)
     return (
         TicketsIssued(
@@ -412,22 +563,27 @@ def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> Tick
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
         return _changed(ticket)
     if trip.cancelled_at_ms:
-        fee = 0  # the station cancelled: every passenger gets everything back, boarded or not
-    elif (
+        # The station cancelled: every passenger gets everything back, boarded or not.
+        return TicketRefunded(trip.spec.trip_id, ticket.ticket_id, 0, ticket.price_fen, now)
+    if (
         trip.delay_ms
         and ticket.status is TicketStatus.ISSUED
         and segment_status(trip, ticket.from_stop, now, policy) is not TripStatus.DEPARTED
     ):
-        fee = 0  # the station or operator delayed it: refunds cost nothing
-    elif ticket.status is TicketStatus.CHECKED_IN:
+        # The station or operator delayed it: refunds cost nothing, and every component goes back.
+        return TicketRefunded(trip.spec.trip_id, ticket.ticket_id, 0, ticket.price_fen, now)
+    if ticket.status is TicketStatus.CHECKED_IN:
         return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded and cannot be refunded")
-    elif segment_status(trip, ticket.from_stop, now, policy) is TripStatus.DEPARTED:
-        fee = None
-    else:
-        fee = policy.refund_fee_fen(ticket.price_fen, trip.departs_at_ms(ticket.from_stop) - now)
+    if segment_status(trip, ticket.from_stop, now, policy) is TripStatus.DEPARTED:
+        return reject(Reason.REFUND_NOT_ALLOWED, "no refunds once the coach has left")
+    # The fee is worked out on the refundable components only, and they go back less the fee; the
+    # accident insurance goes back whole with the ticket; the station keeps the other components.
+    basis = policy.fares.refund_basis_fen(ticket.fare, ticket.price_fen)
+    fee = policy.refund_fee_fen(basis, trip.departs_at_ms(ticket.from_stop) - now)
     if fee is None:
         return reject(Reason.REFUND_NOT_ALLOWED, "no refunds once the coach has left")
-    return TicketRefunded(trip.spec.trip_id, ticket.ticket_id, fee, ticket.price_fen - fee, now)
+    insurance = ticket.fare.insurance_fen if ticket.fare is not None else 0
+    return TicketRefunded(trip.spec.trip_id, ticket.ticket_id, fee, basis - fee + insurance, now)
 
 
 def _changed(ticket: Ticket) -> Rejection:
@@ -671,7 +827,7 @@ def _create_order(trip: Trip, command: CreateOrder, now: int) -> Outcome:
             hold.hold_id,
             hold.buyer,
             command.method.value,
-            hold.fare_fen * len(hold.seats),
+            hold.total_fen,
             hold.expires_at_ms,
             now,
             hold.seats,
@@ -679,6 +835,7 @@ def _create_order(trip: Trip, command: CreateOrder, now: int) -> Outcome:
             hold.to_stop,
             hold.fare_fen,
             hold.holders,
+            hold.fares,
         ),
     )
 
@@ -732,7 +889,10 @@ def _ticket_order(trip: Trip, order: Order, now: int, policy: Policy) -> tuple[T
         mask = legs_mask(order.from_stop, order.to_stop)
         if any(trip.occupied[seat] & mask for seat in order.seats):
             return None
-    tickets = _tickets(trip, order.seats, order.fare_fen, order.holders)
+        segment = (order.from_stop, order.to_stop)
+        if _document_refusal(trip, order.holders, _free_children(order.fares), policy, segment) is not None:
+            return None  # paid late, and a passenger's document took another ticket meanwhile
+    tickets = _tickets(trip, order.seats, order.fare_fen, order.holders, order.fares)
     issued = TicketsIssued(
         trip.spec.trip_id,
         order.hold_id if hold is not None else "",

@@ -33,9 +33,45 @@ class Holder(Value):
     name_masked: str
     document_type: str
     document_masked: str
+    # A walk-in passenger (实名制 sale at a counter, kiosk or handheld) has no account to keep
+    # their data: the ticket keeps it, encrypted by the gateway with the station's field keys.
+    # `document_index` is the keyed blind index of the document (the same one the accounts owner
+    # keeps for frequent passengers), so a trip owner can tell one document from another without
+    # reading it (one live ticket per document and trip).
+    document_index: bytes = b""
+    name_cipher: bytes = b""
+    document_cipher: bytes = b""
+    # A concession (优待票): the document that proves it (残疾军人证, 伤残人民警察证, ...), as printed
+    # (masked) and encrypted.
+    proof_type: str = ""
+    proof_masked: str = ""
+    proof_cipher: bytes = b""
+    # A phone number to reach the passenger, encrypted, with its blind index: staff find a
+    # passenger's tickets by it (Sales/FindPassengerTickets).
+    phone_index: bytes = b""
+    phone_cipher: bytes = b""
     # HMAC of the document under the station's document-digest key (keyun.common.eticket.document_digest):
     # what a gate matches a scanned identity card against, offline, without the number.
     document_digest: bytes = b""
+
+
+class Fare(Value):
+    """What one ticket costs, by component, and who rides free with it.
+
+    Decided by the trip owner from the station's fare rules (policy.FareRules) when the seat is
+    held or sold, and kept with the hold and the ticket: the total is the ticket's price.  A ticket
+    sold before ticket types existed has none; it is a full-fare ticket whose base is its price."""
+
+    ticket_type: str = "full"  # engine.fares.TicketType's value
+    base_fen: int = 0  # the segment's fare, after the type's percentage, rounding and the minimum
+    service_fee_fen: int = 0  # 站务费
+    fuel_surcharge_fen: int = 0  # 燃油附加费
+    insurance_fen: int = 0  # 乘意险, when the passenger bought it with the ticket
+    free_child: Holder | None = None  # a 免票儿童 riding on this fare-paying adult's ticket, without a seat
+
+    @property
+    def total_fen(self) -> int:
+        return self.base_fen + self.service_fee_fen + self.fuel_surcharge_fen + self.insurance_fen
 
 
 class TripScheduled(Value, TripEvent):
@@ -57,6 +93,7 @@ class HoldPlaced(Value, TripEvent):
     buyer: str = ""  # the passenger account that placed it; "" for staff and devices
     holders: tuple[Holder, ...] = ()  # one per seat, in seat order, when bought for named passengers
     for_move: str = ""  # a rebooking's hold: the saga it is for
+    fares: tuple[Fare, ...] = ()  # one per seat when sold by ticket type; () for full fares of fare_fen
 
 
 class HoldReleased(Value, TripEvent):
@@ -74,6 +111,7 @@ class IssuedTicket(Value):
     seat: int
     price_fen: int
     holder: Holder | None = None
+    fare: Fare | None = None  # its components, when sold by ticket type (price_fen is their total)
 
 
 class TicketsIssued(Value, TripEvent):
@@ -234,6 +272,7 @@ class OrderCreated(Value, TripEvent):
     to_stop: int = 0
     fare_fen: int = 0
     holders: tuple[Holder, ...] = ()
+    fares: tuple[Fare, ...] = ()  # the hold's, one per seat, when sold by ticket type
 
 
 class PaymentRecorded(Value, TripEvent):

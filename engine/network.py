@@ -36,10 +36,10 @@ KEYS = {
     "stations": frozenset({"code", "name", "city"}),
     "operators": frozenset({"id", "name"}),
     "vehicles": frozenset({"id", "name", "seats", "rows"}),
-    "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares"}),
+    "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares", "student_fares"}),
     "stops": frozenset({"station", "minutes", "km"}),
     "fares": frozenset({"from", "to", "fen"}),
-    "schedules": frozenset({"id", "route", "operator", "vehicle", "departs"}),
+    "schedules": frozenset({"id", "route", "operator", "vehicle", "departs", "student_fares"}),
 }
 
 
@@ -63,6 +63,7 @@ class TripSpec(Value):
     stops: tuple[Stop, ...]
     rows: tuple[tuple[str, ...], ...]  # seat labels by row, AISLE between groups
     fares: tuple[tuple[int, int, int], ...]  # (from stop index, to stop index, fen) for every i < j
+    student_fares: bool = False  # the schedule sells student tickets (学生票)
 
     @property
     def seat_labels(self) -> tuple[str, ...]:
@@ -75,6 +76,7 @@ class Schedule(Value):
     operator_id: str
     vehicle_id: str
     departs_min: int  # minutes after local midnight
+    student_fares: bool = False  # sells student tickets (学生票); off unless the network file says so
 
 
 class Route(Value):
@@ -82,6 +84,7 @@ class Route(Value):
     name: str
     stops: tuple[tuple[str, int, int], ...]  # (station code, minutes, km)
     fares: dict[tuple[int, int], int]
+    student_fares: bool = False  # its schedules sell student tickets unless one says otherwise
 
 
 class Network(Value):
@@ -275,7 +278,7 @@ def _parse_routes(r: _Reader, tables: list[Table], stations: dict[str, tuple[str
             for j in range(i + 1, len(stops))
         }
         _parse_fare_overrides(r, where, table.get("fares", []), stops, fares)
-        routes[route_id] = Route(route_id, name, stops, fares)
+        routes[route_id] = Route(route_id, name, stops, fares, _flag(r, table, where, "student_fares", False))
     return routes
 
 
@@ -359,8 +362,18 @@ def _parse_schedules(
         if match is None:
             r.problem(f"{where}.departs", f"{quote(departs)} is not a time like 07:30")
         departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
-        schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min)
+        route = routes.get(route_id)
+        student_fares = _flag(r, table, where, "student_fares", route.student_fares if route is not None else False)
+        schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares)
     return tuple(schedules.values())
+
+
+def _flag(r: _Reader, table: Table, where: str, key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if type(value) is not bool:
+        r.problem(f"{where}.{key}", "must be true or false")
+        return default
+    return value
 
 
 def expand(network: Network, first_day: dt.date, days: int) -> list[TripSpec]:
@@ -393,4 +406,5 @@ def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
         stops=tuple(Stop(code, network.stations[code][0], minutes) for code, minutes, _ in route.stops),
         rows=rows,
         fares=tuple((i, j, fen) for (i, j), fen in sorted(route.fares.items())),
+        student_fares=schedule.student_fares,
     )

@@ -33,6 +33,9 @@ class Permission(Enum):
     DISPATCH = "dispatch"  # departures and cancellations
     NETWORK_LOAD = "network_load"  # routes, schedules and trips
     PERSONAL_DATA_READ = "personal_data_read"  # unmasked document and phone numbers; audited
+    # Find a passenger's tickets by document or phone (the blind index), with a stated purpose;
+    # audited.  The tickets come back masked.
+    PASSENGER_TRACE = "passenger_trace"
     STAFF_MANAGE = "staff_manage"  # staff and device accounts: create, list, disable
     ROLE_GRANT = "role_grant"  # grant and revoke roles and scopes
     ACCOUNT_UNLOCK = "account_unlock"  # lift a lock-out after failed logins before it ends by itself
@@ -60,8 +63,10 @@ class Role(Enum):
 P = Permission
 PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.PASSENGER: frozenset({P.SELF, P.RESERVE}),
-    Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ}),
-    Role.GATE_INSPECTOR: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ}),
+    Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.PASSENGER_TRACE}),
+    Role.GATE_INSPECTOR: frozenset(
+        {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
+    ),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ}),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .accounts import AccountRules
+from .fares import COMPONENTS, DOCUMENT_RULES, ROUND_STEPS_FEN, ROUNDINGS, FareRules
 from .limits import DEFAULT_HOLD_TTL_MS
 from .values import Value
 
@@ -37,6 +38,7 @@ class Policy(Value):
     archive_after_ms: int = (
         DEFAULT_ARCHIVE_AFTER_DAYS * DAY_MS
     )  # a trip leaves the owner's memory this long after its last stop
+    fares: FareRules = FareRules()  # ticket types and fare components (the policy file's [fares])
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -65,6 +67,7 @@ POLICY_KEYS = {
     "refund_tiers",
     "archive_after_days",
     "accounts",
+    "fares",
 }
 ACCOUNT_KEYS = {
     "idle_session_minutes",
@@ -114,9 +117,101 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
         problems.append(
             f"archive_after_days: must be a whole number of days in {MIN_ARCHIVE_AFTER_DAYS}..{MAX_ARCHIVE_AFTER_DAYS}"
         )
+    fares = parse_fares(doc.get("fares", {}), problems)
     if problems:
         raise PolicyError(problems)
-    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS)
+    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, fares)
+
+
+FARE_KEYS = {
+    "child_percent",
+    "concession_percent",
+    "student_percent",
+    "service_fee_fen",
+    "fuel_surcharge_fen",
+    "insurance_fen",
+    "round_to_fen",
+    "rounding",
+    "minimum_fare_fen",
+    "refundable",
+    "one_ticket_per_document",
+    "free_child_percent",
+}
+MAX_COMPONENT_FEN = 100_000  # 1000 yuan: more is a typing slip
+
+
+def parse_fares(table: object, problems: list[str]) -> FareRules:
+    """The `[fares]` table of a policy file (docs/tickets.md); each problem is added to `problems`.
+
+    [fares]
+    child_percent = 50
+    concession_percent = 50
+    student_percent = 50
+    service_fee_fen = 0
+    fuel_surcharge_fen = 0
+    insurance_fen = 300
+    round_to_fen = 1            # 1, 10, 50 or 100
+    rounding = "half_up"        # half_up, half_down, up or down
+    minimum_fare_fen = 0
+    refundable = ["base", "service_fee", "fuel_surcharge"]
+    one_ticket_per_document = "overlapping"   # or "trip", or "off"
+    free_child_percent = 10
+    """
+    defaults = FareRules()
+    if not isinstance(table, dict):
+        problems.append("fares: must be a table")
+        return defaults
+    problems.extend(
+        f"fares.{key}: unknown key (expected one of {', '.join(sorted(FARE_KEYS))})"
+        for key in sorted(set(table) - FARE_KEYS)
+    )
+
+    def whole(key: str, low: int, high: int, unit: str) -> int:
+        value = table.get(key, getattr(defaults, key))
+        if type(value) is not int or not low <= value <= high:
+            problems.append(f"fares.{key}: must be a whole number of {unit} in {low}..{high}")
+            return int(getattr(defaults, key))
+        return value
+
+    def choice(key: str, allowed: tuple[object, ...]) -> object:
+        value = table.get(key, getattr(defaults, key))
+        if type(value) is not type(getattr(defaults, key)) or value not in allowed:
+            problems.append(f"fares.{key}: must be one of {', '.join(map(str, allowed))}")
+            return getattr(defaults, key)
+        return value
+
+    child, concession, student = (
+        whole(f"{kind}_percent", 0, 100, "percent") for kind in ("child", "concession", "student")
+    )
+    service_fee, fuel, insurance = (
+        whole(key, 0, MAX_COMPONENT_FEN, "fen") for key in ("service_fee_fen", "fuel_surcharge_fen", "insurance_fen")
+    )
+    step = choice("round_to_fen", ROUND_STEPS_FEN)
+    rounding = choice("rounding", ROUNDINGS)
+    minimum = whole("minimum_fare_fen", 0, MAX_COMPONENT_FEN, "fen")
+    refundable = table.get("refundable", list(defaults.refundable))
+    if (
+        not isinstance(refundable, list)
+        or not set(refundable) <= set(COMPONENTS)
+        or len(set(refundable)) != len(refundable)
+    ):
+        problems.append(f"fares.refundable: must be a list of distinct components from {', '.join(COMPONENTS)}")
+        refundable = list(defaults.refundable)
+    one_per_document = choice("one_ticket_per_document", DOCUMENT_RULES)
+    return FareRules(
+        child_percent=child,
+        concession_percent=concession,
+        student_percent=student,
+        service_fee_fen=service_fee,
+        fuel_surcharge_fen=fuel,
+        insurance_fen=insurance,
+        round_to_fen=step if isinstance(step, int) else defaults.round_to_fen,
+        rounding=str(rounding),
+        minimum_fare_fen=minimum,
+        refundable=tuple(refundable),
+        one_ticket_per_document=str(one_per_document),
+        free_child_percent=whole("free_child_percent", 0, 100, "percent"),
+    )
 
 
 def parse_account_rules(doc: dict[str, Any]) -> AccountRules:

@@ -57,6 +57,15 @@ class Reason(IntEnum):
     TICKET_CHANGED = 3019  # the ticket was rebooked to another trip
     PAYMENT_REFUSED = 3020  # the payment provider refused (a declined card, a closed payment)
     CHANGE_IN_PROGRESS = 3021  # the ticket is being rebooked: the call waits until the move is finished or undone
+    # 31xx: ticket types and real-name sales (docs/tickets.md), numbered apart from the block above.
+    IDENTITY_REQUIRED = 3101  # a child, free-child or concession ticket without the passenger's resident ID
+    AGE_NOT_CHILD = 3102  # a child ticket for someone not 6 to under 14 on the travel date
+    AGE_NOT_FREE_CHILD = 3103  # a free child who is 6 or older on the travel date: sell a child ticket
+    FREE_CHILD_NEEDS_ADULT = 3104  # more free children than fare-paying adults in the sale, or one on a child's ticket
+    FREE_CHILD_LIMIT = 3105  # the trip carries as many free children as 10 % of its rated seats allows
+    CHILD_FARE_NOT_OFFERED = 3106  # child fares on a vehicle of 9 seats or fewer (交运规〔2019〕17号)
+    STUDENT_FARE_NOT_OFFERED = 3107  # a student ticket on a schedule that offers none
+    DOCUMENT_HAS_TICKET = 3108  # the document already holds a live ticket (or a hold) on this trip
 
     # 4xxx: who is calling, and what they may do (accounts, sessions, permissions).
     NOT_AUTHENTICATED = 4001  # no credentials, or a token that is malformed or badly signed

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast, final
 
-from .commands import ArchiveTrips, SweepHolds, TripCommand, TripOwnerQuery
+from .commands import ArchiveTrips, SweepHolds, TripCommand, TripOwnerQuery, same_request
 from .decide import TripStatus, archived, decide, segment_status
 from .events import TripArchived, TripEvent
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
@@ -200,7 +200,7 @@ class ShardEngine:
         if command.request_id:
             seen = self.recent.get(command.request_id)
             if seen is not None:
-                if seen.command != command:
+                if not same_request(seen.command, command):
                     return reject(
                         Reason.REQUEST_ID_REUSED, f"request_id {command.request_id} was used for a different request"
                     )

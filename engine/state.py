@@ -18,6 +18,7 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
+    Fare,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -81,6 +82,11 @@ class Hold(Value):
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
     for_move: str = ""  # a rebooking's hold: the saga it is for
+    fares: tuple[Fare, ...] = ()  # one per seat when sold by ticket type (HoldPlaced.fares)
+
+    @property
+    def total_fen(self) -> int:
+        return sum(fare.total_fen for fare in self.fares) if self.fares else self.fare_fen * len(self.seats)
 
 
 class Move(Value):
@@ -126,6 +132,7 @@ class Ticket(Value):
     # A rebooking's new ticket whose old ticket may still be kept (step 3 not known to have
     # committed): cleared by MoveSettled.  Records written before it existed read False: settled.
     move_pending: bool = False
+    fare: Fare | None = None  # its components and type, when sold by ticket type (price_fen is their total)
 
     def moving(self) -> bool:
         """A rebooking holds this ticket: neither made nor cleared after an undo."""
@@ -169,6 +176,7 @@ class Order(Value):
     refunds: tuple[RefundPart, ...] = ()
     settled: tuple[tuple[str, str, int], ...] = ()  # (refund_no, provider refund id, at_ms)
     history: tuple[tuple[str, int], ...] = ()  # (status value, at_ms): what WatchOrder streams
+    fares: tuple[Fare, ...] = ()  # the hold's, one per seat, when sold by ticket type
 
 
 @dataclass(slots=True)
@@ -200,6 +208,11 @@ class Trip:
     # Rebooking sagas undone on this trip (as the new trip): their late steps are refused here, so
     # a saga that outlived its undo cannot leave a hold or a ticket behind.
     undone_moves: set[str] = field(default_factory=set)
+    # Real-name passengers by the blind index of their document: index -> {ticket or hold id: legs}.
+    # Only ever added to (HoldPlaced, TicketsIssued): a reader keeps the entries whose hold still
+    # exists or whose ticket still holds its seat (engine.decide._document_refusal), so entries a
+    # release left behind cost nothing but their room.
+    documents: dict[bytes, dict[str, int]] = field(default_factory=dict)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     revoked: list[Revocation] = field(default_factory=list)  # in the order they happened
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -358,6 +371,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             to_stop,
             fare_fen,
             holders,
+            fares,
         ):
             trip = state.trips[trip_id]
             trip.orders[order_id] = Order(
@@ -374,6 +388,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 fare_fen=fare_fen,
                 holders=holders,
                 history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
+                fares=fares,
             )
             trip.orders_placed += 1
             trip.order_of_hold[hold_id] = order_id
@@ -445,9 +460,12 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
         event.buyer,
         event.holders,
         event.for_move,
+        event.fares,
     )
     trip.holds_placed += 1
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
+    if event.holders or event.fares:
+        _index_documents(trip, event.hold_id, mask, event.holders, event.fares)
 
 
 def _drop_hold(trip: Trip, hold_id: str) -> Hold:
@@ -511,8 +529,23 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
             None,
             for_move,
             event.move_pending,
+            issued.fare,
         )
     trip.tickets_issued += len(event.tickets)
+    for issued in event.tickets:
+        if issued.holder is not None or issued.fare is not None:
+            fares = (issued.fare,) if issued.fare is not None else ()
+            _index_documents(trip, issued.ticket_id, mask, (issued.holder,) if issued.holder else (), fares)
+
+
+def _index_documents(
+    trip: Trip, owner_id: str, legs: int, holders: tuple[Holder, ...], fares: tuple[Fare, ...]
+) -> None:
+    """Index the documents of a hold's or ticket's passengers and free children (Trip.documents)."""
+    children = tuple(fare.free_child for fare in fares if fare.free_child is not None)
+    for holder in (*holders, *children):
+        if holder.document_index:
+            trip.documents.setdefault(holder.document_index, {})[owner_id] = legs
 
 
 def check_invariants(state: ShardState) -> None:
@@ -635,6 +668,17 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
             trip.order_of_hold[order.hold_id] = order.order_id
         if order.buyer:
             state.orders_by_buyer.setdefault(order.buyer, set()).add(order.order_id)
+    for hold in holds:
+        _index_documents(trip, hold.hold_id, legs_mask(hold.from_stop, hold.to_stop), hold.holders, hold.fares)
+    for ticket in tickets:
+        if ticket.holder is not None or ticket.fare is not None:
+            _index_documents(
+                trip,
+                ticket.ticket_id,
+                legs_mask(ticket.from_stop, ticket.to_stop),
+                (ticket.holder,) if ticket.holder else (),
+                (ticket.fare,) if ticket.fare is not None else (),
+            )
     state.trips[spec.trip_id] = trip
     heapq.heappush(state.ends, (timetable_end_ms(spec), spec.trip_id))
     for hold in holds:

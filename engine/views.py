@@ -25,6 +25,7 @@ from .commands import (
     CreateOrder,
     DelayTrip,
     DepartTrip,
+    FindTickets,
     GetManifest,
     GetOrder,
     GetRevocations,
@@ -56,6 +57,7 @@ from .commands import (
 )
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import (
+    Fare,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -139,10 +141,11 @@ class HoldView(Value, Reply):
     fare_fen: int
     expires_at_ms: int
     holders: tuple[Holder, ...] = ()
+    fares: tuple[Fare, ...] = ()  # one per seat, when held by ticket type
 
     @property
     def total_fen(self) -> int:
-        return self.fare_fen * len(self.seat_labels)
+        return sum(fare.total_fen for fare in self.fares) if self.fares else self.fare_fen * len(self.seat_labels)
 
 
 class TicketView(Value, Reply):
@@ -164,6 +167,7 @@ class TicketView(Value, Reply):
     changed_to: str = ""
     buyer: str = ""  # the passenger account that bought it, if one did (not shown to clients)
     order_id: str = ""
+    fare: Fare | None = None  # its components and type; None: a full fare of price_fen
 
 
 class TicketsView(Value, Reply):
@@ -224,6 +228,8 @@ class OrderView(Value, Reply):
     refunds: tuple[RefundPart, ...]
     settled: tuple[tuple[str, str, int], ...]
     history: tuple[tuple[str, int], ...]
+    fare_fen: int = 0  # the segment's full fare per seat
+    fares: tuple[Fare, ...] = ()  # one per seat, when sold by ticket type
 
 
 class OrdersView(Value, Reply):
@@ -328,6 +334,7 @@ def ticket_view(
         ticket.changed_to,
         ticket.buyer,
         ticket.order_id,
+        ticket.fare,
     )
 
 
@@ -362,6 +369,8 @@ def _issued_views(
                     changed_from,
                     "",
                     buyer,
+                    "",
+                    t.fare,
                 )
                 for t in issued.tickets
             ]
@@ -398,6 +407,7 @@ def render(
                 placed.fare_fen,
                 placed.expires_at_ms,
                 placed.holders,
+                placed.fares,
             )
         case Sell() | ConfirmHold():
             (issued,) = events
@@ -506,13 +516,16 @@ def order_view(trip: Trip, order: Order, now: int, policy: Policy) -> OrderView:
         refunds=order.refunds,
         settled=order.settled,
         history=order.history,
+        fare_fen=order.fare_fen,
+        fares=order.fares,
     )
 
 
 def _as_issued(ticket: Ticket) -> Ticket:
     """A copy of the ticket as it was when issued: its seat and price never change, the rest does."""
-    return Ticket(
-        ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms
+    return msgspec.structs.replace(
+        Ticket(ticket.ticket_id, ticket.seat, ticket.from_stop, ticket.to_stop, ticket.price_fen, ticket.issued_at_ms),
+        fare=ticket.fare,
     )
 
 
@@ -534,6 +547,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return PongView()
         case ListMoves(older_than_ms, limit):
             return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
+        case FindTickets(document_index, phone_index, limit):
+            return TicketsView(tuple(_passenger_tickets(state, document_index, phone_index, limit, now, policy)))
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [
@@ -579,6 +594,26 @@ def _boarding_trips(
         if start_ms <= departs < end_ms:
             found.append((departs, trip_view(trip, now, policy)))
     return sorted(found, key=lambda pair: (pair[0], pair[1].trip_id))
+
+
+def _passenger_tickets(
+    state: ShardState, document_index: bytes, phone_index: bytes, limit: int, now: int, policy: Policy
+) -> list[TicketView]:
+    """The tickets whose passenger (or free child) has this document or phone, newest first."""
+
+    def matches(holder: Holder | None) -> bool:
+        if holder is None:
+            return False
+        return holder.document_index == document_index if document_index else holder.phone_index == phone_index
+
+    found = [
+        (trip, ticket)
+        for trip in state.trips.values()
+        for ticket in trip.tickets.values()
+        if matches(ticket.holder) or (ticket.fare is not None and matches(ticket.fare.free_child))
+    ]
+    found.sort(key=lambda pair: (pair[1].issued_at_ms, pair[1].ticket_id), reverse=True)
+    return [ticket_view(trip, ticket, now, policy) for trip, ticket in found[:limit]]
 
 
 def _interrupted_moves(state: ShardState, began_by_ms: int, limit: int) -> list[tuple[str, str, str]]:

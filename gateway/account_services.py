@@ -29,7 +29,7 @@ from keyun.engine.permissions import Role
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.v1 import accounts_pb2, accounts_pb2_grpc, audit_pb2, audit_pb2_grpc, common_pb2, staff_pb2, staff_pb2_grpc
 
-from . import convert, credentials
+from . import convert, credentials, walk_in
 from .auth import Auth, Principal, caller
 from .errors import Refused, abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .owners import Batcher, call_owner
@@ -192,10 +192,21 @@ class AccountDesk:
                     identity.mask_name(name),
                     record.document_type,
                     identity.mask_document(number),
-                    digest,
+                    # The document's blind index: the trip owner holds it to one live ticket
+                    # per trip, whichever channel sold it (engine.decide._document_refusal).
+                    record.document_index,
+                    # ...and the phone's, which staff find the passenger's tickets by.
+                    phone_index=self._phone_index(record.phone_cipher, account_id),
+                    document_digest=digest,
                 )
             )
         return tuple(holders)
+
+    def _phone_index(self, phone_cipher: bytes, account_id: str) -> bytes:
+        if not phone_cipher:
+            return b""
+        phone = self.secrets.keyring.decrypt(phone_cipher, passenger_context("phone", account_id))
+        return walk_in.phone_index(self.secrets.keyring, phone)
 
     def passenger(self, account_id: str, record: ac.PassengerRecord, unmasked: bool = False) -> accounts_pb2.Passenger:
         keyring = self.secrets.keyring

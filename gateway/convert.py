@@ -9,7 +9,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyun.engine.commands import PayMethod
 from keyun.engine.decide import TripStatus
-from keyun.engine.events import Holder
+from keyun.engine.events import Fare, Holder
+from keyun.engine.fares import TicketType
 from keyun.engine.reasons import invalid
 from keyun.engine.state import OrderStatus, TicketStatus
 from keyun.engine.views import HoldView, OfferView, OrderView, SeatMapView, StopView, TicketView, TripView
@@ -107,17 +108,50 @@ def ticket(view: TicketView, credential: str = "") -> common_pb2.Ticket:
         changed_from=view.changed_from,
         changed_to=view.changed_to,
         credential=credential,
+        fare=fare(view.fare, view.price_fen),
+        free_child=holder(view.fare.free_child) if view.fare is not None and view.fare.free_child else None,
+    )
+
+
+TICKET_TYPE = {kind.value: getattr(common_pb2, f"TICKET_TYPE_{kind.name}") for kind in TicketType}
+TICKET_TYPE_OF_PROTO = {number: value for value, number in TICKET_TYPE.items()}
+
+
+_PLAIN_FARES: dict[int, common_pb2.FareComponents] = {}
+
+
+def fare(view: Fare | None, price_fen: int) -> common_pb2.FareComponents:
+    """A ticket's components; a ticket sold before ticket types is a full fare of its price."""
+    if view is None:  # most tickets: one message per price, made once (a field assignment copies it)
+        message = _PLAIN_FARES.get(price_fen)
+        if message is None:
+            if len(_PLAIN_FARES) >= MAX_CACHED_TRIPS:
+                _PLAIN_FARES.clear()
+            message = _PLAIN_FARES[price_fen] = common_pb2.FareComponents(
+                ticket_type=common_pb2.TICKET_TYPE_FULL, base_fen=price_fen, total_fen=price_fen
+            )
+        return message
+    return common_pb2.FareComponents(
+        ticket_type=TICKET_TYPE[view.ticket_type],
+        base_fen=view.base_fen,
+        service_fee_fen=view.service_fee_fen,
+        fuel_surcharge_fen=view.fuel_surcharge_fen,
+        insurance_fen=view.insurance_fen,
+        total_fen=view.total_fen,
     )
 
 
 def holder(view: Holder) -> common_pb2.TicketHolder:
-    """Already masked by the gateway when the ticket was bought: printed as is."""
+    """Already masked by the gateway when the ticket was bought: printed as is (the ciphers and
+    the blind index a walk-in passenger's holder carries never leave the server)."""
     return common_pb2.TicketHolder(
         passenger_id=view.passenger_id,
         account_id=view.account_id,
         name=view.name_masked,
         document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{view.document_type}"),
         document_number=view.document_masked,
+        proof_type=view.proof_type,
+        proof_number=view.proof_masked,
     )
 
 
@@ -157,6 +191,8 @@ def hold(view: HoldView) -> sales_pb2.Hold:
         total_fen=view.total_fen,
         expires_at=timestamp(view.expires_at_ms),
         holders=[holder(h) for h in view.holders],
+        fares=[fare(f, f.total_fen) for f in view.fares] or [fare(None, view.fare_fen) for _ in view.seat_labels],
+        free_children=[holder(f.free_child) for f in view.fares if f.free_child is not None],
     )
 
 
@@ -208,4 +244,5 @@ def order(view: OrderView, credential: Callable[[TicketView], str] | None = None
             orders_pb2.OrderStatusChange(status=ORDER_STATUS[OrderStatus(s)], at=timestamp(at))
             for s, at in view.history
         ],
+        fares=[fare(f, f.total_fen) for f in view.fares] or [fare(None, view.fare_fen) for _ in view.seat_labels],
     )

@@ -79,6 +79,15 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     # A rebooking holds the ticket for a moment: UNAVAILABLE, with a retry hint, is what clients
     # retry by themselves with the same request id (terminals/client.py).
     Reason.CHANGE_IN_PROGRESS: grpc.StatusCode.UNAVAILABLE,
+    # Ticket types and real-name sales: the request is well formed, the rules refuse it.
+    Reason.IDENTITY_REQUIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.AGE_NOT_CHILD: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.AGE_NOT_FREE_CHILD: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.FREE_CHILD_NEEDS_ADULT: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.FREE_CHILD_LIMIT: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.CHILD_FARE_NOT_OFFERED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.STUDENT_FARE_NOT_OFFERED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.DOCUMENT_HAS_TICKET: grpc.StatusCode.ALREADY_EXISTS,
     Reason.NOT_AUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.TOKEN_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
     Reason.SESSION_ENDED: grpc.StatusCode.UNAUTHENTICATED,

@@ -46,10 +46,10 @@ from keyun.v1 import (
     sales_pb2_grpc,
 )
 
-from . import convert, etickets
+from . import convert, etickets, walk_in
 from .auth import CALLER
 from .connection_limits import MAX_WATCH_S
-from .errors import abort, owner_errors, recorded_by_owner, with_audit_record
+from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .etickets import Issuer
 from .network_loader import load_network
 from .owners import OWNER_RESTART_WAIT_S, OwnerPool
@@ -118,6 +118,9 @@ class Gateway:
     def ticket(self, view: TicketView) -> common_pb2.Ticket:
         """A ticket as clients see it, with its boarding credential."""
         return convert.ticket(view, self.credential(view))
+        # The station's field keys (the server sets them): walk-in passengers' documents are
+        # encrypted and blind-indexed with them before a sale reaches its owner.
+        self.keys: Any = None
 
     async def buyer_and_holders(
         self, context: grpc.aio.ServicerContext, passenger_ids
@@ -152,6 +155,48 @@ class Gateway:
         if isinstance(holders, Rejection):
             await abort(context, holders)
         return (principal.account_id if own else ""), holders
+
+    async def sale_passengers(
+        self, context: grpc.aio.ServicerContext, request: Any
+    ) -> tuple[str, tuple[Holder, ...], tuple[cmd.TicketRequest, ...], int]:
+        """Who buys, for whom, what each seat is sold as, and how many seats (`seat_count`) a Hold or
+        Sell takes: the caller's frequent passengers (`passenger_ids`, full fares) or walk-in
+        passengers (`passengers`, by ticket type; walk_in.py)."""
+        if not request.passengers:
+            buyer, holders = await self.buyer_and_holders(context, request.passenger_ids)
+            return buyer, holders, (), request.seat_count
+        try:
+            principal = CALLER.get()
+            if principal is not None and principal.own_only:
+                raise Rejected(
+                    reject(
+                        Reason.PERMISSION_DENIED,
+                        "passengers: a passenger account names its saved passengers (passenger_ids)",
+                        field="passengers",
+                    )
+                )
+            if request.passenger_ids:
+                raise invalid("passengers", "give passenger_ids or passengers, not both")
+            walk_ins = walk_in.parse(request.passengers)
+            seats = walk_in.seats_of(walk_ins)
+            asked = len(request.seat_numbers) or request.seat_count
+            if asked and asked != seats:
+                raise invalid("passengers", f"{seats} seated passengers for {asked} seats: name one per seat")
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        if walk_in.needs_travel_date(walk_ins):
+            trip = await self.ask(context, lambda: cmd.GetTrip(request.trip_id))
+            date = walk_in.travel_date(trip.stops, request.from_station, self.utc_offset_min)
+            if date is not None:
+                try:
+                    walk_in.check_ages(walk_ins, date)
+                except Rejected as rejected:
+                    await abort(context, rejected.rejection)
+        try:
+            sealed = walk_in.seal(self.keys, walk_ins, self.issuer.document_digest if self.issuer else None)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        return "", sealed.holders, sealed.tickets, 0 if request.seat_numbers else seats
 
     def own_account(self) -> str:
         """The caller's account when the call is allowed only for their own things, else ""."""
@@ -374,15 +419,16 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         return catalog_pb2.ListStationsResponse(stations=[catalog_pb2.Station(code=c, name=n) for c, n in stations])
 
 
-def _seat_request(request) -> tuple:
-    """The fields HoldRequest and SellRequest share, in the order PlaceHold and Sell take them."""
+def _seat_request(request, seat_count: int) -> tuple:
+    """The fields HoldRequest and SellRequest share, in the order PlaceHold and Sell take them
+    (`seat_count` as Gateway.sale_passengers works it out)."""
     return (
         request.request_id,
         request.trip_id,
         request.from_station,
         request.to_station,
         tuple(request.seat_numbers),
-        request.seat_count,
+        seat_count,
     )
 
 
@@ -391,10 +437,12 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         self.gateway = gateway
 
     async def Hold(self, request, context):
-        buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
+        buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
         view = await self.gateway.ask(
             context,
-            lambda: cmd.PlaceHold(*_seat_request(request), request.ttl_seconds * 1000, buyer, holders),
+            lambda: cmd.PlaceHold(
+                *_seat_request(request, seats), request.ttl_seconds * 1000, buyer, holders, "", tickets
+            ),
             audited=True,
         )
         return sales_pb2.HoldResponse(hold=convert.hold(view))
@@ -419,6 +467,11 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
         view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders), audited=True)
         return sales_pb2.SellResponse(tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+        buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
+        view = await self.gateway.ask(
+            context, lambda: cmd.Sell(*_seat_request(request, seats), buyer, holders, tickets), audited=True
+        )
+        return sales_pb2.SellResponse(tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen)
 
     async def Refund(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id), audited=True)
@@ -435,6 +488,33 @@ class SalesService(sales_pb2_grpc.SalesServicer):
     async def GetTicket(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.GetTicketResponse(ticket=self.gateway.ticket(view))
+
+    async def FindPassengerTickets(self, request, context):
+        """A passenger's tickets by document or phone, through the blind index: the look-up is
+        audited with its purpose and the masked document or phone, never the number itself."""
+        try:
+            purpose = walk_in.purpose(request.purpose)
+            size = request.page_size or walk_in.DEFAULT_TRACE_PAGE
+            if not 0 < size <= walk_in.MAX_TRACE_PAGE:
+                raise invalid("page_size", f"must be 1..{walk_in.MAX_TRACE_PAGE}")
+            document_index, phone_index, shown = walk_in.trace_key(self.gateway.keys, request)
+            query = cmd.FindTickets(document_index, phone_index, size)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        note_audit(target=shown, detail=f"passenger ticket look-up: {purpose}")
+        replies = await self.gateway.ask(context, lambda: query, fan_out=True)
+        views = sorted(
+            (t for reply in replies for t in reply.tickets), key=lambda t: (t.issued_at_ms, t.ticket_id), reverse=True
+        )
+        return sales_pb2.FindPassengerTicketsResponse(tickets=[self.gateway.ticket(t) for t in views[:size]])
+
+
+def _same_terms(fare: Any) -> tuple[cmd.TicketRequest, ...]:
+    """A rebooked ticket's type, insurance and free child, for its new ticket; () for a ticket sold
+    before ticket types (a full fare)."""
+    if fare is None:
+        return ()
+    return (cmd.TicketRequest(fare.ticket_type, bool(fare.insurance_fen), fare.free_child),)
 
 
 # The steps' own field paths that stand for a ChangeTicket request's field: its seat is the
@@ -516,6 +596,7 @@ class Rebooking:
                 buyer=old.buyer,
                 holders=holders,  # the new ticket belongs to whoever bought the old one
                 for_move=self.step,
+                tickets=_same_terms(old.fare),  # ...and is of its type, with its insurance and free child
             ),
         )
         # Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)

@@ -16,7 +16,7 @@ from keyun.common.tls import TlsError
 from keyun.engine.reasons import Rejected
 
 from . import advice, printing, qr, sessions
-from .client import KeyunClient, KeyunError
+from .client import DOCUMENT_TYPES, KeyunClient, KeyunError, walk_in
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
@@ -166,15 +166,35 @@ def add_counter(verbs) -> None:
         )
     )
 
-    p = counter.add_parser("sell", help="sell seats (named with --seats, or any --count)")
+    p = counter.add_parser(
+        "sell", help="sell seats (named with --seats, or any --count, or one per walk-in --passenger)"
+    )
     p.add_argument("trip_id", help=TRIP_HELP)
     _stations_args(p)
-    group = p.add_mutually_exclusive_group(required=True)
+    group = p.add_mutually_exclusive_group()
     group.add_argument("--seats", type=_seats, help="seat numbers, e.g. 3,4")
     group.add_argument("--count", type=int, help="any N seats, side by side when possible")
+    p.add_argument(
+        "--passenger",
+        action="append",
+        type=_walk_in,
+        default=[],
+        help=PASSENGER_HELP,
+    )
     p.add_argument("--request-id", help="idempotency key (default: a new one)")
     _common(p)
     p.set_defaults(run=lambda a: _sell(a))
+
+    p = counter.add_parser(
+        "find", help="a passenger's tickets by document or phone (audited, with --purpose; needs passenger_trace)"
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--document", help="the document number (as printed on it)")
+    who.add_argument("--phone", help="the phone number given at the sale")
+    p.add_argument("--doc", default="RESIDENT_ID", choices=DOCUMENT_TYPES, type=str.upper, help="the document type")
+    p.add_argument("--purpose", required=True, help="why the tickets are needed: recorded in the audit log")
+    _common(p)
+    p.set_defaults(run=lambda a: _find(a))
 
     p = counter.add_parser("refund", help="refund a ticket (fee by the station's schedule)")
     p.add_argument("ticket_id")
@@ -341,12 +361,58 @@ def _search(args) -> None:
     _emit(args, response, printing.offers_table(response.offers))
 
 
+PASSENGER_HELP = (
+    "a walk-in passenger (实名制), repeatable: TYPE,NUMBER,NAME[,+ins][,doc=PASSPORT][,proof=KIND/NUMBER] "
+    "with TYPE full, child, free_child, concession or student, e.g. child,11010120150307123X,张小明,+ins "
+    "(docs/tickets.md); a free child takes no seat"
+)
+TICKET_TYPES = ("full", "child", "free_child", "concession", "student")
+
+
+def _walk_in(text: str):
+    """A --passenger option as a WalkInPassenger (the server validates the document)."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) < 3 or parts[0] not in TICKET_TYPES:
+        raise argparse.ArgumentTypeError(f"expected TYPE,NUMBER,NAME with TYPE one of {', '.join(TICKET_TYPES)}")
+    options: dict[str, object] = {}
+    for option in parts[3:]:
+        if option == "+ins":
+            options["insurance"] = True
+        elif option.startswith("doc="):
+            options["document_type"] = option.removeprefix("doc=").upper()
+            if options["document_type"] not in DOCUMENT_TYPES:
+                raise argparse.ArgumentTypeError(f"doc= takes one of {', '.join(DOCUMENT_TYPES)}")
+        elif option.startswith("proof=") and "/" in option:
+            options["proof_type"], options["proof_number"] = option.removeprefix("proof=").split("/", 1)
+        else:
+            raise argparse.ArgumentTypeError(f"unknown option {option!r}: +ins, doc=TYPE or proof=KIND/NUMBER")
+    return walk_in(parts[1], parts[2], parts[0], **options)  # type: ignore[arg-type]
+
+
 def _sell(args) -> None:
+    if not (args.seats or args.count or args.passenger):
+        raise SystemExit("keyun counter sell: give --seats, --count or --passenger")
     response = _client(args).sell(
-        args.trip_id, args.from_station, args.to_station, args.seats or (), args.count or 0, args.request_id
+        args.trip_id,
+        args.from_station,
+        args.to_station,
+        args.seats or (),
+        args.count or 0,
+        args.request_id,
+        passengers=tuple(args.passenger),
     )
     text = "\n".join(printing.ticket_text(t) for t in response.tickets) + f"\ntotal {printing.yuan(response.total_fen)}"
     _emit(args, response, text)
+
+
+def _find(args) -> None:
+    tickets = _client(args).find_passenger_tickets(
+        args.purpose, document_number=args.document or "", document_type=args.doc, phone=args.phone or ""
+    )
+    if args.json:
+        print(json.dumps([printing.as_json(t) for t in tickets], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(printing.ticket_text(t) for t in tickets) if tickets else "no tickets found")
 
 
 def _manifest(args) -> None:

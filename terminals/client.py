@@ -24,6 +24,7 @@ from keyun.v1 import (
     audit_pb2,
     catalog_pb2,
     catalog_pb2_grpc,
+    common_pb2,
     devices_pb2,
     devices_pb2_grpc,
     dispatch_pb2,
@@ -45,6 +46,34 @@ FIRST_BACKOFF_S = 0.1
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+DOCUMENT_TYPES = ("RESIDENT_ID", "PASSPORT", "HK_MACAU_PERMIT", "TAIWAN_PERMIT", "HMT_RESIDENCE_PERMIT")
+
+
+def walk_in(
+    document_number: str,
+    name: str,
+    ticket_type: str = "full",
+    document_type: str = "RESIDENT_ID",
+    insurance: bool = False,
+    proof_type: str = "",
+    proof_number: str = "",
+    phone: str = "",
+) -> sales_pb2.WalkInPassenger:
+    """A walk-in passenger for Sell or Hold: `ticket_type` full, child, free_child, concession or
+    student; `document_type` RESIDENT_ID, PASSPORT, HK_MACAU_PERMIT, TAIWAN_PERMIT or
+    HMT_RESIDENCE_PERMIT."""
+    return sales_pb2.WalkInPassenger(
+        document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{document_type.upper()}"),
+        document_number=document_number,
+        name=name,
+        ticket_type=getattr(common_pb2, f"TICKET_TYPE_{ticket_type.upper()}"),
+        insurance=insurance,
+        proof_type=proof_type,
+        proof_number=proof_number,
+        phone=phone,
+    )
 
 
 def audit_outcome(record: audit_pb2.AuditRecord) -> str:
@@ -241,6 +270,7 @@ class KeyunClient:
         ttl_seconds: int = 0,
         request_id: str | None = None,
         passenger_ids: tuple[str, ...] = (),
+        passengers: tuple[sales_pb2.WalkInPassenger, ...] = (),
     ) -> sales_pb2.Hold:
         request = sales_pb2.HoldRequest(
             request_id=request_id or new_request_id(),
@@ -251,6 +281,7 @@ class KeyunClient:
             seat_count=seat_count,
             ttl_seconds=ttl_seconds,
             passenger_ids=list(passenger_ids),
+            passengers=list(passengers),
         )
         return self.call(self.sales.Hold, request).hold
 
@@ -272,7 +303,9 @@ class KeyunClient:
         seat_numbers: tuple[str, ...] = (),
         seat_count: int = 0,
         request_id: str | None = None,
+        passengers: tuple[sales_pb2.WalkInPassenger, ...] = (),
     ) -> sales_pb2.SellResponse:
+        """Sell seats; `passengers` (walk_in() makes them) sells real-name tickets by ticket type."""
         request = sales_pb2.SellRequest(
             request_id=request_id or new_request_id(),
             trip_id=trip_id,
@@ -280,6 +313,7 @@ class KeyunClient:
             to_station=to_station,
             seat_numbers=list(seat_numbers),
             seat_count=seat_count,
+            passengers=list(passengers),
         )
         return self.call(self.sales.Sell, request)
 
@@ -302,6 +336,24 @@ class KeyunClient:
             seat_number=seat_number,
         )
         return self.call(self.sales.ChangeTicket, request)
+
+    def find_passenger_tickets(
+        self,
+        purpose: str,
+        document_number: str = "",
+        document_type: str = "RESIDENT_ID",
+        phone: str = "",
+        page_size: int = 0,
+    ) -> list:
+        """A passenger's tickets by document or phone (audited with `purpose`), newest first, masked."""
+        request = sales_pb2.FindPassengerTicketsRequest(
+            document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{document_type.upper()}") if document_number else 0,
+            document_number=document_number,
+            phone=phone,
+            purpose=purpose,
+            page_size=page_size,
+        )
+        return list(self.call(self.sales.FindPassengerTickets, request).tickets)
 
     # --- gate and dispatch ---------------------------------------------------------------------
 

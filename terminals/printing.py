@@ -102,6 +102,28 @@ def seat_map_text(seat_map) -> str:
     return "\n".join(lines)
 
 
+TICKET_TYPE = {
+    common_pb2.TICKET_TYPE_FULL: "全票 full",
+    common_pb2.TICKET_TYPE_CHILD: "儿童票 child",
+    common_pb2.TICKET_TYPE_FREE_CHILD: "免票儿童 free child",
+    common_pb2.TICKET_TYPE_CONCESSION: "优待票 concession",
+    common_pb2.TICKET_TYPE_STUDENT: "学生票 student",
+}
+
+
+def fare_lines(ticket) -> list[str]:
+    """A ticket's type and components, when it is more than a full fare of its price."""
+    fare = ticket.fare
+    plain = fare.ticket_type in (common_pb2.TICKET_TYPE_UNSPECIFIED, common_pb2.TICKET_TYPE_FULL)
+    if plain and fare.base_fen == ticket.price_fen:
+        return []
+    return [
+        f"  type     {TICKET_TYPE.get(fare.ticket_type, '?')}",
+        f"    base {yuan(fare.base_fen)}  service {yuan(fare.service_fee_fen)}  fuel {yuan(fare.fuel_surcharge_fen)}"
+        f"  insurance {yuan(fare.insurance_fen)}",
+    ]
+
+
 def ticket_text(ticket) -> str:
     """The ticket as printed at the counter."""
     trip = ticket.trip
@@ -116,8 +138,13 @@ def ticket_text(ticket) -> str:
         f"  ticket   {ticket.ticket_id}",
         f"  status   {TICKET_STATUS.get(ticket.status, '?')}",
     ]
+    lines += fare_lines(ticket)
     if ticket.HasField("holder"):  # masked by the server; the printout never shows more
         lines.append(f"  passenger {ticket.holder.name}  {ticket.holder.document_number}")
+        if ticket.holder.proof_type:
+            lines.append(f"  proof    {ticket.holder.proof_type} {ticket.holder.proof_number}")
+    if ticket.HasField("free_child"):
+        lines.append(f"  free child {ticket.free_child.name}  {ticket.free_child.document_number}")
     if ticket.status == common_pb2.TICKET_STATUS_CHECKED_IN:
         lines.append(f"  boarded  {local(ticket.checked_in_at)} at gate {ticket.gate_id}")
     if ticket.status == common_pb2.TICKET_STATUS_REFUNDED:

@@ -233,7 +233,7 @@ def test_buf_breaking_would_catch_a_renumbered_field(tmp_path):
     sales.write_text(
         sales.read_text().replace(
             "repeated string passenger_ids = 8;\n  // HoldRequest",
-            "repeated string passenger_ids = 9;\n  // HoldRequest",
+            "repeated string passenger_ids = 99;\n  // HoldRequest",  # a number no field has
         )
     )
     checked = buf("breaking", "--against", str(LAST_RELEASE), cwd=copy, cache=tmp_path / "cache")

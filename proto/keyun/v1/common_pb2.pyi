@@ -27,6 +27,15 @@ class TicketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TICKET_STATUS_CHANGED: _ClassVar[TicketStatus]
     TICKET_STATUS_VOID: _ClassVar[TicketStatus]
 
+class TicketType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TICKET_TYPE_UNSPECIFIED: _ClassVar[TicketType]
+    TICKET_TYPE_FULL: _ClassVar[TicketType]
+    TICKET_TYPE_CHILD: _ClassVar[TicketType]
+    TICKET_TYPE_FREE_CHILD: _ClassVar[TicketType]
+    TICKET_TYPE_CONCESSION: _ClassVar[TicketType]
+    TICKET_TYPE_STUDENT: _ClassVar[TicketType]
+
 class DocumentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DOCUMENT_TYPE_UNSPECIFIED: _ClassVar[DocumentType]
@@ -46,6 +55,12 @@ TICKET_STATUS_CHECKED_IN: TicketStatus
 TICKET_STATUS_REFUNDED: TicketStatus
 TICKET_STATUS_CHANGED: TicketStatus
 TICKET_STATUS_VOID: TicketStatus
+TICKET_TYPE_UNSPECIFIED: TicketType
+TICKET_TYPE_FULL: TicketType
+TICKET_TYPE_CHILD: TicketType
+TICKET_TYPE_FREE_CHILD: TicketType
+TICKET_TYPE_CONCESSION: TicketType
+TICKET_TYPE_STUDENT: TicketType
 DOCUMENT_TYPE_UNSPECIFIED: DocumentType
 DOCUMENT_TYPE_RESIDENT_ID: DocumentType
 DOCUMENT_TYPE_PASSPORT: DocumentType
@@ -86,7 +101,7 @@ class Trip(_message.Message):
     def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to", "credential")
+    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to", "credential", "fare", "free_child")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +119,8 @@ class Ticket(_message.Message):
     CHANGED_FROM_FIELD_NUMBER: _ClassVar[int]
     CHANGED_TO_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    FARE_FIELD_NUMBER: _ClassVar[int]
+    FREE_CHILD_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     trip: Trip
     from_stop: Stop
@@ -121,18 +138,40 @@ class Ticket(_message.Message):
     changed_from: str
     changed_to: str
     credential: str
-    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ..., changed_from: _Optional[str] = ..., changed_to: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+    fare: FareComponents
+    free_child: TicketHolder
+    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ..., changed_from: _Optional[str] = ..., changed_to: _Optional[str] = ..., credential: _Optional[str] = ..., fare: _Optional[_Union[FareComponents, _Mapping]] = ..., free_child: _Optional[_Union[TicketHolder, _Mapping]] = ...) -> None: ...
+
+class FareComponents(_message.Message):
+    __slots__ = ("ticket_type", "base_fen", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "total_fen")
+    TICKET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEN_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FEE_FEN_FIELD_NUMBER: _ClassVar[int]
+    FUEL_SURCHARGE_FEN_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_FEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    ticket_type: TicketType
+    base_fen: int
+    service_fee_fen: int
+    fuel_surcharge_fen: int
+    insurance_fen: int
+    total_fen: int
+    def __init__(self, ticket_type: _Optional[_Union[TicketType, str]] = ..., base_fen: _Optional[int] = ..., service_fee_fen: _Optional[int] = ..., fuel_surcharge_fen: _Optional[int] = ..., insurance_fen: _Optional[int] = ..., total_fen: _Optional[int] = ...) -> None: ...
 
 class TicketHolder(_message.Message):
-    __slots__ = ("passenger_id", "name", "document_type", "document_number", "account_id")
+    __slots__ = ("passenger_id", "name", "document_type", "document_number", "account_id", "proof_type", "proof_number")
     PASSENGER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_NUMBER_FIELD_NUMBER: _ClassVar[int]
     passenger_id: str
     name: str
     document_type: DocumentType
     document_number: str
     account_id: str
-    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
+    proof_type: str
+    proof_number: str
+    def __init__(self, passenger_id: _Optional[str] = ..., name: _Optional[str] = ..., document_type: _Optional[_Union[DocumentType, str]] = ..., document_number: _Optional[str] = ..., account_id: _Optional[str] = ..., proof_type: _Optional[str] = ..., proof_number: _Optional[str] = ...) -> None: ...

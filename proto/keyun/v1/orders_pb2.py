@@ -26,21 +26,21 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15keyun/v1/orders.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"E\n\x10ReconcileRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12#\n\x06method\x18\x02 \x01(\x0e\x32\x13.keyun.v1.PayMethod\"\xc8\x01\n\rReconcileLine\x12*\n\x0b\x64iscrepancy\x18\x01 \x01(\x0e\x32\x15.keyun.v1.Discrepancy\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.keyun.v1.ReconcileLineKind\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x1b\n\x13provider_amount_fen\x18\x05 \x01(\x03\x12\x18\n\x10keyun_amount_fen\x18\x06 \x01(\x03\"\xc2\x01\n\x11ReconcileResponse\x12\x0f\n\x07matched\x18\x01 \x01(\x05\x12.\n\rdiscrepancies\x18\x02 \x03(\x0b\x32\x17.keyun.v1.ReconcileLine\x12\x19\n\x11provider_paid_fen\x18\x03 \x01(\x03\x12\x16\n\x0ekeyun_paid_fen\x18\x04 \x01(\x03\x12\x1d\n\x15provider_refunded_fen\x18\x05 \x01(\x03\x12\x1a\n\x12keyun_refunded_fen\x18\x06 \x01(\x03\"\x8d\x01\n\x0cOrderPayment\x12#\n\x06method\x18\x01 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x17\n\x0fprovider_txn_id\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12+\n\x07paid_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x02\n\x0bOrderRefund\x12\x11\n\trefund_no\x18\x01 \x01(\t\x12#\n\x06method\x18\x02 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x12\n\nticket_ids\x18\x03 \x03(\t\x12\x12\n\namount_fen\x18\x04 \x01(\x03\x12\x0f\n\x07\x66\x65\x65_fen\x18\x05 \x01(\x03\x12\x30\n\x0crequested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x1a\n\x12provider_refund_id\x18\x08 \x01(\t\x12.\n\nsettled_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x11OrderStatusChange\x12%\n\x06status\x18\x01 \x01(\x0e\x32\x15.keyun.v1.OrderStatus\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x04\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1c\n\x04trip\x18\x02 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.keyun.v1.OrderStatus\x12#\n\x06method\x18\x04 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12*\n\x06pay_by\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\tfrom_stop\x18\x08 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\t \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x14\n\x0cseat_numbers\x18\n \x03(\t\x12\'\n\x07holders\x18\x0b \x03(\x0b\x32\x16.keyun.v1.TicketHolder\x12!\n\x07tickets\x18\x0c \x03(\x0b\x32\x10.keyun.v1.Ticket\x12(\n\x08payments\x18\r \x03(\x0b\x32\x16.keyun.v1.OrderPayment\x12&\n\x07refunds\x18\x0e \x03(\x0b\x32\x15.keyun.v1.OrderRefund\x12,\n\x07history\x18\x0f \x03(\x0b\x32\x1b.keyun.v1.OrderStatusChange\"^\n\x12\x43reateOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12#\n\x06method\x18\x03 \x01(\x0e\x32\x13.keyun.v1.PayMethod\"W\n\x13\x43reateOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\x12\x0f\n\x07pay_url\x18\x02 \x01(\t\x12\x0f\n\x07qr_text\x18\x03 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"2\n\x10GetOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\":\n\x11ListOrdersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x12ListOrdersResponse\x12\x1f\n\x06orders\x18\x01 \x03(\x0b\x32\x0f.keyun.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x12\x43\x61ncelOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"5\n\x13\x43\x61ncelOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\"u\n\x13PayAtCounterRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12#\n\x06method\x18\x03 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x13\n\x0bterminal_id\x18\x04 \x01(\t\"6\n\x14PayAtCounterResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\"N\n\x12RefundOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\nticket_ids\x18\x03 \x03(\t\"5\n\x13RefundOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\"%\n\x11WatchOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"4\n\x12WatchOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order*\x91\x01\n\x0b\x44iscrepancy\x12\x1b\n\x17\x44ISCREPANCY_UNSPECIFIED\x10\x00\x12 \n\x1c\x44ISCREPANCY_MISSING_IN_KEYUN\x10\x01\x12#\n\x1f\x44ISCREPANCY_MISSING_AT_PROVIDER\x10\x02\x12\x1e\n\x1a\x44ISCREPANCY_AMOUNT_DIFFERS\x10\x03*u\n\x11ReconcileLineKind\x12#\n\x1fRECONCILE_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECONCILE_LINE_KIND_PAY\x10\x01\x12\x1e\n\x1aRECONCILE_LINE_KIND_REFUND\x10\x02*~\n\tPayMethod\x12\x1a\n\x16PAY_METHOD_UNSPECIFIED\x10\x00\x12\x13\n\x0fPAY_METHOD_CASH\x10\x01\x12\x13\n\x0fPAY_METHOD_CARD\x10\x02\x12\x14\n\x10PAY_METHOD_WEPAY\x10\x03\x12\x15\n\x11PAY_METHOD_ALIPAY\x10\x04*\x8f\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cORDER_STATUS_PENDING_PAYMENT\x10\x01\x12\x19\n\x15ORDER_STATUS_TICKETED\x10\x02\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x03\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x04\x12#\n\x1fORDER_STATUS_PARTIALLY_REFUNDED\x10\x05\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x06\x12\x18\n\x14ORDER_STATUS_CHANGED\x10\x07\x12\x15\n\x11ORDER_STATUS_PAID\x10\x08\x32\xd8\x04\n\x06Orders\x12J\n\x0b\x43reateOrder\x12\x1c.keyun.v1.CreateOrderRequest\x1a\x1d.keyun.v1.CreateOrderResponse\x12\x41\n\x08GetOrder\x12\x19.keyun.v1.GetOrderRequest\x1a\x1a.keyun.v1.GetOrderResponse\x12G\n\nListOrders\x12\x1b.keyun.v1.ListOrdersRequest\x1a\x1c.keyun.v1.ListOrdersResponse\x12J\n\x0b\x43\x61ncelOrder\x12\x1c.keyun.v1.CancelOrderRequest\x1a\x1d.keyun.v1.CancelOrderResponse\x12M\n\x0cPayAtCounter\x12\x1d.keyun.v1.PayAtCounterRequest\x1a\x1e.keyun.v1.PayAtCounterResponse\x12J\n\x0bRefundOrder\x12\x1c.keyun.v1.RefundOrderRequest\x1a\x1d.keyun.v1.RefundOrderResponse\x12I\n\nWatchOrder\x12\x1b.keyun.v1.WatchOrderRequest\x1a\x1c.keyun.v1.WatchOrderResponse0\x01\x12\x44\n\tReconcile\x12\x1a.keyun.v1.ReconcileRequest\x1a\x1b.keyun.v1.ReconcileResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15keyun/v1/orders.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"E\n\x10ReconcileRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12#\n\x06method\x18\x02 \x01(\x0e\x32\x13.keyun.v1.PayMethod\"\xc8\x01\n\rReconcileLine\x12*\n\x0b\x64iscrepancy\x18\x01 \x01(\x0e\x32\x15.keyun.v1.Discrepancy\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.keyun.v1.ReconcileLineKind\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x1b\n\x13provider_amount_fen\x18\x05 \x01(\x03\x12\x18\n\x10keyun_amount_fen\x18\x06 \x01(\x03\"\xc2\x01\n\x11ReconcileResponse\x12\x0f\n\x07matched\x18\x01 \x01(\x05\x12.\n\rdiscrepancies\x18\x02 \x03(\x0b\x32\x17.keyun.v1.ReconcileLine\x12\x19\n\x11provider_paid_fen\x18\x03 \x01(\x03\x12\x16\n\x0ekeyun_paid_fen\x18\x04 \x01(\x03\x12\x1d\n\x15provider_refunded_fen\x18\x05 \x01(\x03\x12\x1a\n\x12keyun_refunded_fen\x18\x06 \x01(\x03\"\x8d\x01\n\x0cOrderPayment\x12#\n\x06method\x18\x01 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x17\n\x0fprovider_txn_id\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12+\n\x07paid_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x02\n\x0bOrderRefund\x12\x11\n\trefund_no\x18\x01 \x01(\t\x12#\n\x06method\x18\x02 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x12\n\nticket_ids\x18\x03 \x03(\t\x12\x12\n\namount_fen\x18\x04 \x01(\x03\x12\x0f\n\x07\x66\x65\x65_fen\x18\x05 \x01(\x03\x12\x30\n\x0crequested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x1a\n\x12provider_refund_id\x18\x08 \x01(\t\x12.\n\nsettled_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x11OrderStatusChange\x12%\n\x06status\x18\x01 \x01(\x0e\x32\x15.keyun.v1.OrderStatus\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x04\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x1c\n\x04trip\x18\x02 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.keyun.v1.OrderStatus\x12#\n\x06method\x18\x04 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12*\n\x06pay_by\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\tfrom_stop\x18\x08 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\t \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x14\n\x0cseat_numbers\x18\n \x03(\t\x12\'\n\x07holders\x18\x0b \x03(\x0b\x32\x16.keyun.v1.TicketHolder\x12!\n\x07tickets\x18\x0c \x03(\x0b\x32\x10.keyun.v1.Ticket\x12(\n\x08payments\x18\r \x03(\x0b\x32\x16.keyun.v1.OrderPayment\x12&\n\x07refunds\x18\x0e \x03(\x0b\x32\x15.keyun.v1.OrderRefund\x12,\n\x07history\x18\x0f \x03(\x0b\x32\x1b.keyun.v1.OrderStatusChange\x12\'\n\x05\x66\x61res\x18\x10 \x03(\x0b\x32\x18.keyun.v1.FareComponents\"^\n\x12\x43reateOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12#\n\x06method\x18\x03 \x01(\x0e\x32\x13.keyun.v1.PayMethod\"W\n\x13\x43reateOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\x12\x0f\n\x07pay_url\x18\x02 \x01(\t\x12\x0f\n\x07qr_text\x18\x03 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"2\n\x10GetOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\":\n\x11ListOrdersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x12ListOrdersResponse\x12\x1f\n\x06orders\x18\x01 \x03(\x0b\x32\x0f.keyun.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x12\x43\x61ncelOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"5\n\x13\x43\x61ncelOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\"u\n\x13PayAtCounterRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12#\n\x06method\x18\x03 \x01(\x0e\x32\x13.keyun.v1.PayMethod\x12\x13\n\x0bterminal_id\x18\x04 \x01(\t\"6\n\x14PayAtCounterResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\"N\n\x12RefundOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\nticket_ids\x18\x03 \x03(\t\"5\n\x13RefundOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order\"%\n\x11WatchOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"4\n\x12WatchOrderResponse\x12\x1e\n\x05order\x18\x01 \x01(\x0b\x32\x0f.keyun.v1.Order*\x91\x01\n\x0b\x44iscrepancy\x12\x1b\n\x17\x44ISCREPANCY_UNSPECIFIED\x10\x00\x12 \n\x1c\x44ISCREPANCY_MISSING_IN_KEYUN\x10\x01\x12#\n\x1f\x44ISCREPANCY_MISSING_AT_PROVIDER\x10\x02\x12\x1e\n\x1a\x44ISCREPANCY_AMOUNT_DIFFERS\x10\x03*u\n\x11ReconcileLineKind\x12#\n\x1fRECONCILE_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECONCILE_LINE_KIND_PAY\x10\x01\x12\x1e\n\x1aRECONCILE_LINE_KIND_REFUND\x10\x02*~\n\tPayMethod\x12\x1a\n\x16PAY_METHOD_UNSPECIFIED\x10\x00\x12\x13\n\x0fPAY_METHOD_CASH\x10\x01\x12\x13\n\x0fPAY_METHOD_CARD\x10\x02\x12\x14\n\x10PAY_METHOD_WEPAY\x10\x03\x12\x15\n\x11PAY_METHOD_ALIPAY\x10\x04*\x8f\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cORDER_STATUS_PENDING_PAYMENT\x10\x01\x12\x19\n\x15ORDER_STATUS_TICKETED\x10\x02\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x03\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x04\x12#\n\x1fORDER_STATUS_PARTIALLY_REFUNDED\x10\x05\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x06\x12\x18\n\x14ORDER_STATUS_CHANGED\x10\x07\x12\x15\n\x11ORDER_STATUS_PAID\x10\x08\x32\xd8\x04\n\x06Orders\x12J\n\x0b\x43reateOrder\x12\x1c.keyun.v1.CreateOrderRequest\x1a\x1d.keyun.v1.CreateOrderResponse\x12\x41\n\x08GetOrder\x12\x19.keyun.v1.GetOrderRequest\x1a\x1a.keyun.v1.GetOrderResponse\x12G\n\nListOrders\x12\x1b.keyun.v1.ListOrdersRequest\x1a\x1c.keyun.v1.ListOrdersResponse\x12J\n\x0b\x43\x61ncelOrder\x12\x1c.keyun.v1.CancelOrderRequest\x1a\x1d.keyun.v1.CancelOrderResponse\x12M\n\x0cPayAtCounter\x12\x1d.keyun.v1.PayAtCounterRequest\x1a\x1e.keyun.v1.PayAtCounterResponse\x12J\n\x0bRefundOrder\x12\x1c.keyun.v1.RefundOrderRequest\x1a\x1d.keyun.v1.RefundOrderResponse\x12I\n\nWatchOrder\x12\x1b.keyun.v1.WatchOrderRequest\x1a\x1c.keyun.v1.WatchOrderResponse0\x01\x12\x44\n\tReconcile\x12\x1a.keyun.v1.ReconcileRequest\x1a\x1b.keyun.v1.ReconcileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.orders_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DISCREPANCY']._serialized_start=2550
-  _globals['_DISCREPANCY']._serialized_end=2695
-  _globals['_RECONCILELINEKIND']._serialized_start=2697
-  _globals['_RECONCILELINEKIND']._serialized_end=2814
-  _globals['_PAYMETHOD']._serialized_start=2816
-  _globals['_PAYMETHOD']._serialized_end=2942
-  _globals['_ORDERSTATUS']._serialized_start=2945
-  _globals['_ORDERSTATUS']._serialized_end=3216
+  _globals['_DISCREPANCY']._serialized_start=2591
+  _globals['_DISCREPANCY']._serialized_end=2736
+  _globals['_RECONCILELINEKIND']._serialized_start=2738
+  _globals['_RECONCILELINEKIND']._serialized_end=2855
+  _globals['_PAYMETHOD']._serialized_start=2857
+  _globals['_PAYMETHOD']._serialized_end=2983
+  _globals['_ORDERSTATUS']._serialized_start=2986
+  _globals['_ORDERSTATUS']._serialized_end=3257
   _globals['_RECONCILEREQUEST']._serialized_start=91
   _globals['_RECONCILEREQUEST']._serialized_end=160
   _globals['_RECONCILELINE']._serialized_start=163
@@ -54,35 +54,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERSTATUSCHANGE']._serialized_start=977
   _globals['_ORDERSTATUSCHANGE']._serialized_end=1075
   _globals['_ORDER']._serialized_start=1078
-  _globals['_ORDER']._serialized_end=1615
-  _globals['_CREATEORDERREQUEST']._serialized_start=1617
-  _globals['_CREATEORDERREQUEST']._serialized_end=1711
-  _globals['_CREATEORDERRESPONSE']._serialized_start=1713
-  _globals['_CREATEORDERRESPONSE']._serialized_end=1800
-  _globals['_GETORDERREQUEST']._serialized_start=1802
-  _globals['_GETORDERREQUEST']._serialized_end=1837
-  _globals['_GETORDERRESPONSE']._serialized_start=1839
-  _globals['_GETORDERRESPONSE']._serialized_end=1889
-  _globals['_LISTORDERSREQUEST']._serialized_start=1891
-  _globals['_LISTORDERSREQUEST']._serialized_end=1949
-  _globals['_LISTORDERSRESPONSE']._serialized_start=1951
-  _globals['_LISTORDERSRESPONSE']._serialized_end=2029
-  _globals['_CANCELORDERREQUEST']._serialized_start=2031
-  _globals['_CANCELORDERREQUEST']._serialized_end=2089
-  _globals['_CANCELORDERRESPONSE']._serialized_start=2091
-  _globals['_CANCELORDERRESPONSE']._serialized_end=2144
-  _globals['_PAYATCOUNTERREQUEST']._serialized_start=2146
-  _globals['_PAYATCOUNTERREQUEST']._serialized_end=2263
-  _globals['_PAYATCOUNTERRESPONSE']._serialized_start=2265
-  _globals['_PAYATCOUNTERRESPONSE']._serialized_end=2319
-  _globals['_REFUNDORDERREQUEST']._serialized_start=2321
-  _globals['_REFUNDORDERREQUEST']._serialized_end=2399
-  _globals['_REFUNDORDERRESPONSE']._serialized_start=2401
-  _globals['_REFUNDORDERRESPONSE']._serialized_end=2454
-  _globals['_WATCHORDERREQUEST']._serialized_start=2456
-  _globals['_WATCHORDERREQUEST']._serialized_end=2493
-  _globals['_WATCHORDERRESPONSE']._serialized_start=2495
-  _globals['_WATCHORDERRESPONSE']._serialized_end=2547
-  _globals['_ORDERS']._serialized_start=3219
-  _globals['_ORDERS']._serialized_end=3819
+  _globals['_ORDER']._serialized_end=1656
+  _globals['_CREATEORDERREQUEST']._serialized_start=1658
+  _globals['_CREATEORDERREQUEST']._serialized_end=1752
+  _globals['_CREATEORDERRESPONSE']._serialized_start=1754
+  _globals['_CREATEORDERRESPONSE']._serialized_end=1841
+  _globals['_GETORDERREQUEST']._serialized_start=1843
+  _globals['_GETORDERREQUEST']._serialized_end=1878
+  _globals['_GETORDERRESPONSE']._serialized_start=1880
+  _globals['_GETORDERRESPONSE']._serialized_end=1930
+  _globals['_LISTORDERSREQUEST']._serialized_start=1932
+  _globals['_LISTORDERSREQUEST']._serialized_end=1990
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1992
+  _globals['_LISTORDERSRESPONSE']._serialized_end=2070
+  _globals['_CANCELORDERREQUEST']._serialized_start=2072
+  _globals['_CANCELORDERREQUEST']._serialized_end=2130
+  _globals['_CANCELORDERRESPONSE']._serialized_start=2132
+  _globals['_CANCELORDERRESPONSE']._serialized_end=2185
+  _globals['_PAYATCOUNTERREQUEST']._serialized_start=2187
+  _globals['_PAYATCOUNTERREQUEST']._serialized_end=2304
+  _globals['_PAYATCOUNTERRESPONSE']._serialized_start=2306
+  _globals['_PAYATCOUNTERRESPONSE']._serialized_end=2360
+  _globals['_REFUNDORDERREQUEST']._serialized_start=2362
+  _globals['_REFUNDORDERREQUEST']._serialized_end=2440
+  _globals['_REFUNDORDERRESPONSE']._serialized_start=2442
+  _globals['_REFUNDORDERRESPONSE']._serialized_end=2495
+  _globals['_WATCHORDERREQUEST']._serialized_start=2497
+  _globals['_WATCHORDERREQUEST']._serialized_end=2534
+  _globals['_WATCHORDERRESPONSE']._serialized_start=2536
+  _globals['_WATCHORDERRESPONSE']._serialized_end=2588
+  _globals['_ORDERS']._serialized_start=3260
+  _globals['_ORDERS']._serialized_end=3860
 # @@protoc_insertion_point(module_scope)

@@ -148,7 +148,7 @@ class OrderStatusChange(_message.Message):
     def __init__(self, status: _Optional[_Union[OrderStatus, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "trip", "status", "method", "amount_fen", "pay_by", "created_at", "from_stop", "to_stop", "seat_numbers", "holders", "tickets", "payments", "refunds", "history")
+    __slots__ = ("order_id", "trip", "status", "method", "amount_fen", "pay_by", "created_at", "from_stop", "to_stop", "seat_numbers", "holders", "tickets", "payments", "refunds", "history", "fares")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class Order(_message.Message):
     PAYMENTS_FIELD_NUMBER: _ClassVar[int]
     REFUNDS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    FARES_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     trip: _common_pb2.Trip
     status: OrderStatus
@@ -179,7 +180,8 @@ class Order(_message.Message):
     payments: _containers.RepeatedCompositeFieldContainer[OrderPayment]
     refunds: _containers.RepeatedCompositeFieldContainer[OrderRefund]
     history: _containers.RepeatedCompositeFieldContainer[OrderStatusChange]
-    def __init__(self, order_id: _Optional[str] = ..., trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., method: _Optional[_Union[PayMethod, str]] = ..., amount_fen: _Optional[int] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ..., tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[OrderPayment, _Mapping]]] = ..., refunds: _Optional[_Iterable[_Union[OrderRefund, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[OrderStatusChange, _Mapping]]] = ...) -> None: ...
+    fares: _containers.RepeatedCompositeFieldContainer[_common_pb2.FareComponents]
+    def __init__(self, order_id: _Optional[str] = ..., trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., method: _Optional[_Union[PayMethod, str]] = ..., amount_fen: _Optional[int] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ..., tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[OrderPayment, _Mapping]]] = ..., refunds: _Optional[_Iterable[_Union[OrderRefund, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[OrderStatusChange, _Mapping]]] = ..., fares: _Optional[_Iterable[_Union[_common_pb2.FareComponents, _Mapping]]] = ...) -> None: ...
 
 class CreateOrderRequest(_message.Message):
     __slots__ = ("request_id", "hold_id", "method")

@@ -10,6 +10,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FindPassengerTicketsRequest(_message.Message):
+    __slots__ = ("document_type", "document_number", "phone", "purpose", "page_size")
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    document_type: _common_pb2.DocumentType
+    document_number: str
+    phone: str
+    purpose: str
+    page_size: int
+    def __init__(self, document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., phone: _Optional[str] = ..., purpose: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class FindPassengerTicketsResponse(_message.Message):
+    __slots__ = ("tickets",)
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ...) -> None: ...
+
 class ChangeTicketRequest(_message.Message):
     __slots__ = ("request_id", "ticket_id", "new_trip_id", "seat_number")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -33,7 +53,7 @@ class ChangeTicketResponse(_message.Message):
     def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ...) -> None: ...
 
 class HoldRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids")
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids", "passengers")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +62,7 @@ class HoldRequest(_message.Message):
     SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PASSENGER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PASSENGERS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
     from_station: str
@@ -50,10 +71,31 @@ class HoldRequest(_message.Message):
     seat_count: int
     ttl_seconds: int
     passenger_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    passengers: _containers.RepeatedCompositeFieldContainer[WalkInPassenger]
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[WalkInPassenger, _Mapping]]] = ...) -> None: ...
+
+class WalkInPassenger(_message.Message):
+    __slots__ = ("document_type", "document_number", "name", "ticket_type", "insurance", "proof_type", "proof_number", "phone")
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TICKET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    document_type: _common_pb2.DocumentType
+    document_number: str
+    name: str
+    ticket_type: _common_pb2.TicketType
+    insurance: bool
+    proof_type: str
+    proof_number: str
+    phone: str
+    def __init__(self, document_type: _Optional[_Union[_common_pb2.DocumentType, str]] = ..., document_number: _Optional[str] = ..., name: _Optional[str] = ..., ticket_type: _Optional[_Union[_common_pb2.TicketType, str]] = ..., insurance: _Optional[bool] = ..., proof_type: _Optional[str] = ..., proof_number: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders")
+    __slots__ = ("hold_id", "trip_id", "from_stop", "to_stop", "seat_numbers", "fare_fen", "total_fen", "expires_at", "holders", "fares", "free_children")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +105,8 @@ class Hold(_message.Message):
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    FARES_FIELD_NUMBER: _ClassVar[int]
+    FREE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     trip_id: str
     from_stop: _common_pb2.Stop
@@ -72,7 +116,9 @@ class Hold(_message.Message):
     total_fen: int
     expires_at: _timestamp_pb2.Timestamp
     holders: _containers.RepeatedCompositeFieldContainer[_common_pb2.TicketHolder]
-    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ...) -> None: ...
+    fares: _containers.RepeatedCompositeFieldContainer[_common_pb2.FareComponents]
+    free_children: _containers.RepeatedCompositeFieldContainer[_common_pb2.TicketHolder]
+    def __init__(self, hold_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., fare_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holders: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ..., fares: _Optional[_Iterable[_Union[_common_pb2.FareComponents, _Mapping]]] = ..., free_children: _Optional[_Iterable[_Union[_common_pb2.TicketHolder, _Mapping]]] = ...) -> None: ...
 
 class HoldResponse(_message.Message):
     __slots__ = ("hold",)
@@ -109,7 +155,7 @@ class ReleaseResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SellRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids")
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids", "passengers")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +163,7 @@ class SellRequest(_message.Message):
     SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
     PASSENGER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PASSENGERS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
     from_station: str
@@ -124,7 +171,8 @@ class SellRequest(_message.Message):
     seat_numbers: _containers.RepeatedScalarFieldContainer[str]
     seat_count: int
     passenger_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    passengers: _containers.RepeatedCompositeFieldContainer[WalkInPassenger]
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[WalkInPassenger, _Mapping]]] = ...) -> None: ...
 
 class SellResponse(_message.Message):
     __slots__ = ("tickets", "total_fen")

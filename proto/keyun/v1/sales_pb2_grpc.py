@@ -71,6 +71,11 @@ class SalesStub:
                 request_serializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketResponse.FromString,
                 _registered_method=True)
+        self.FindPassengerTickets = channel.unary_unary(
+                '/keyun.v1.Sales/FindPassengerTickets',
+                request_serializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsResponse.FromString,
+                _registered_method=True)
 
 
 class SalesServicer:
@@ -128,6 +133,14 @@ class SalesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindPassengerTickets(self, request, context):
+        """A passenger's tickets on the trips the owners hold, found by document or phone through the
+        blind index, for staff with `passenger_trace` and a stated purpose.  Every look-up is audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SalesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +178,11 @@ def add_SalesServicer_to_server(servicer, server):
                     servicer.ChangeTicket,
                     request_deserializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_sales__pb2.ChangeTicketResponse.SerializeToString,
+            ),
+            'FindPassengerTickets': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindPassengerTickets,
+                    request_deserializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +376,33 @@ class Sales:
             '/keyun.v1.Sales/ChangeTicket',
             keyun_dot_v1_dot_sales__pb2.ChangeTicketRequest.SerializeToString,
             keyun_dot_v1_dot_sales__pb2.ChangeTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindPassengerTickets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Sales/FindPassengerTickets',
+            keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsRequest.SerializeToString,
+            keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsResponse.FromString,
             options,
             channel_credentials,
             insecure,
