@@ -37,8 +37,15 @@ VALID_BEFORE_BOARDING_MS = 30 * 60 * 1000
 # and none needs signing again.  Boarding times and a departed trip are the gate's own checks,
 # against its boarding set.
 VALID_AFTER_END_MS = MAX_DELAY_MIN * 60 * 1000 + 60 * 60 * 1000
-# Every ticket is a full fare (全票) until the counter's ticket types come (issue 19).
+# A ticket sold before ticket types existed is a full fare (全票).
 DEFAULT_TICKET_TYPE = "full"
+
+
+def ticket_type(view: TicketView) -> str:
+    """What the ticket is sold as (engine.fares.TicketType's value): full, child, concession, ..."""
+    return view.fare.ticket_type if view.fare is not None else DEFAULT_TICKET_TYPE
+
+
 BOARDABLE = (TicketStatus.ISSUED, TicketStatus.CHECKED_IN)
 
 
@@ -99,7 +106,7 @@ class Issuer:
             from_stop=view.from_stop.code,
             to_stop=view.to_stop.code,
             seat=view.seat_label,
-            ticket_type=DEFAULT_TICKET_TYPE,
+            ticket_type=ticket_type(view),
             departs_at_s=departs_ms // 1000,
             valid_from_s=(departs_ms - self.policy.boarding_opens_ms - VALID_BEFORE_BOARDING_MS) // 1000,
             valid_until_s=(end_ms + VALID_AFTER_END_MS) // 1000,

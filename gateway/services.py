@@ -110,6 +110,9 @@ class Gateway:
         self.move_stale_ms = MOVE_STALE_MS
         # Signs tickets' boarding credentials (the server sets it: gateway/etickets.py).
         self.issuer: Issuer | None = None
+        # The station's field keys (the server sets them): walk-in passengers' documents are
+        # encrypted and blind-indexed with them before a sale reaches its owner.
+        self.keys: Any = None
 
     def credential(self, view: TicketView) -> str:
         """A ticket's boarding credential, "" if it may not board (or no issuer is set)."""
@@ -118,9 +121,6 @@ class Gateway:
     def ticket(self, view: TicketView) -> common_pb2.Ticket:
         """A ticket as clients see it, with its boarding credential."""
         return convert.ticket(view, self.credential(view))
-        # The station's field keys (the server sets them): walk-in passengers' documents are
-        # encrypted and blind-indexed with them before a sale reaches its owner.
-        self.keys: Any = None
 
     async def buyer_and_holders(
         self, context: grpc.aio.ServicerContext, passenger_ids
@@ -464,9 +464,6 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.ReleaseResponse()
 
     async def Sell(self, request, context):
-        buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
-        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders), audited=True)
-        return sales_pb2.SellResponse(tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen)
         buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
         view = await self.gateway.ask(
             context, lambda: cmd.Sell(*_seat_request(request, seats), buyer, holders, tickets), audited=True
@@ -855,7 +852,7 @@ def boarding_entry(view: TicketView) -> gate_pb2.BoardingEntry:
         to_stop=view.to_stop.code,
         holder_name=holder.name_masked if holder is not None else "",
         document_digest=holder.document_digest if holder is not None else b"",
-        ticket_type=etickets.DEFAULT_TICKET_TYPE,
+        ticket_type=etickets.ticket_type(view),
         checked_in_at=convert.timestamp(view.checked_in_at_ms),
         gate_id=view.gate_id,
     )
