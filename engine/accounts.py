@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from . import shifts as sh
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
@@ -132,6 +133,8 @@ class AccountsState(Value, frozen=False):
     set_up: bool = False
     # Reserved password checks, oldest first: attempt id -> (account id, reserved at, ms).
     login_attempts: dict[str, tuple[str, int]] = msgspec.field(default_factory=dict)
+    # Seller shifts and paper ticket stock (engine/shifts.py), hosted here: one owner, one log.
+    shifts: sh.ShiftBook = msgspec.field(default_factory=sh.ShiftBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -701,6 +704,8 @@ def next_account_id(state: AccountsState, offset: int = 0) -> str:
 
 
 def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRules) -> tuple[Any, ...] | Rejection:
+    if isinstance(command, sh.SHIFT_COMMANDS):
+        return sh.decide(state.shifts, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -966,6 +971,9 @@ def _grant(
 
 
 def evolve(state: AccountsState, event: object) -> None:
+    if isinstance(event, sh.SHIFT_EVENTS):
+        sh.evolve(state.shifts, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1075,7 +1083,9 @@ def answer(
     query: Query,
     now_ms: int,
     rules: AccountRules,
-) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Rejection:
+) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Reply | Rejection:
+    if isinstance(query, sh.SHIFT_QUERIES):
+        return sh.answer(state.shifts, query)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1130,6 +1140,8 @@ def touch(
 
 def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> Any:
     """The reply to a command that succeeded."""
+    if isinstance(command, sh.SHIFT_COMMANDS):
+        return sh.render(state.shifts, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])

@@ -13,7 +13,7 @@ import re
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from .events import Holder
+from .events import CounterSale, Holder
 from .limits import (
     MAX_ARCHIVE,
     MAX_GATE_ID_CHARS,
@@ -282,6 +282,7 @@ class Sell(Value, TripCommand):
     seat_count: int = 0
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
+    counter: CounterSale | None = None  # a counter seller's sale: the shift it counts in
 
     def __post_init__(self) -> None:
         if not self.holders and _common_claim(
@@ -300,6 +301,7 @@ class ConfirmHold(Value, _OfHold, TripCommand):
     hold_id: str
     changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
     for_move: str = ""  # rebooking: the saga issuing it, refused here once its move was undone
+    counter: CounterSale | None = None  # a counter seller's sale: the shift it counts in
 
     def __post_init__(self) -> None:
         if (  # the common confirm, valid, checked in one go; anything else field by field, naming its fault
@@ -332,6 +334,7 @@ class ReleaseHold(Value, _OfHold, TripCommand):
 class Refund(Value, _OfTicket, TripCommand):
     request_id: str
     ticket_id: str
+    shift_id: str = ""  # refunded by a counter seller in this shift
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

@@ -8,6 +8,8 @@ from heapq import heappop as _heappop
 from heapq import heappush as _heappush
 from typing import Any, cast
 
+import msgspec
+
 from .commands import (
     AbortChange,
     ArchiveTrips,
@@ -35,6 +37,7 @@ from .commands import (
     UndoMove,
     VoidTicket,
 )
+from .counter_sales import VoidSale, void_sale
 from .events import (
     ChangeAborted,
     ChangeBegun,
@@ -189,6 +192,8 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             return _change_ticket(trip, command, now, policy)
         case VoidTicket():
             return _void_ticket(trip, command, now)
+        case VoidSale():
+            return void_sale(trip, command, now, policy)
         case BeginChange():
             return _begin_change(trip, command, now, policy)
         case AbortChange():
@@ -318,7 +323,14 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
     (i, j), seats = claim
     return (
         TicketsIssued(
-            trip.spec.trip_id, "", i, j, _tickets(trip, seats, trip.fares[(i, j)], command.holders), now, command.buyer
+            trip.spec.trip_id,
+            "",
+            i,
+            j,
+            _tickets(trip, seats, trip.fares[(i, j)], command.holders),
+            now,
+            command.buyer,
+            counter=command.counter,
         ),
     )
 
@@ -369,6 +381,7 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
             hold.buyer,
             command.changed_from,
             pending,
+            counter=command.counter,
         ),
     )
 
@@ -390,7 +403,9 @@ def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
             order_id=order_id,
         )
     refunded = _refund_ticket(trip, command.ticket_id, now, policy)
-    return refunded if isinstance(refunded, Rejection) else (refunded,)
+    if isinstance(refunded, Rejection):
+        return refunded
+    return (msgspec.structs.replace(refunded, shift_id=command.shift_id) if command.shift_id else refunded,)
 
 
 def _order_of_ticket(trip: Trip, ticket_id: str) -> str:

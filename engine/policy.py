@@ -37,6 +37,7 @@ class Policy(Value):
     archive_after_ms: int = (
         DEFAULT_ARCHIVE_AFTER_DAYS * DAY_MS
     )  # a trip leaves the owner's memory this long after its last stop
+    void_window_ms: int = 10 * MINUTE_MS  # a counter sale may be voided (废票) this long after it, in its shift
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -65,6 +66,7 @@ POLICY_KEYS = {
     "refund_tiers",
     "archive_after_days",
     "accounts",
+    "void_minutes",
 }
 ACCOUNT_KEYS = {"idle_session_minutes", "max_failed_logins", "lockout_minutes"}
 MAX_POLICY_MINUTES = 24 * 60
@@ -82,6 +84,7 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
         { hours_before = 0, fee_percent = 20, min_fee_fen = 100 },
     ]
     archive_after_days = 62
+    void_minutes = 10
     """
     problems = [
         f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})"
@@ -108,9 +111,12 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
         problems.append(
             f"archive_after_days: must be a whole number of days in {MIN_ARCHIVE_AFTER_DAYS}..{MAX_ARCHIVE_AFTER_DAYS}"
         )
+    void_ms = minutes("void_minutes", defaults.void_window_ms, 0)
+    if void_ms > 60 * MINUTE_MS:
+        problems.append("void_minutes: at most 60 (a void gives everything back, with no fee)")
     if problems:
         raise PolicyError(problems)
-    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS)
+    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, void_ms)
 
 
 def parse_account_rules(doc: dict[str, Any]) -> AccountRules:

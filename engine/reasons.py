@@ -79,6 +79,15 @@ class Reason(IntEnum):
     LOGIN_ATTEMPT_EXPIRED = 4018  # the password check took so long that its reservation was counted as a failure
     CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
     TOTP_CODE_REUSED = 4021  # the right TOTP code, used for a login already: wait for the next one (not a failure)
+    # 5xxx: the counter: seller shifts, paper ticket stock, voids (engine/shifts.py, docs/shifts.md).
+    NO_OPEN_SHIFT = 5001  # a counter seller sells, refunds or voids only in a shift they opened
+    SHIFT_ALREADY_OPEN = 5002
+    UNKNOWN_SHIFT = 5003
+    SHIFT_CLOSED = 5004  # the shift is past the state the command needs (closed, or deposited)
+    NO_PAPER_NUMBERS = 5005  # the seller's issued paper ticket numbers are used up
+    STOCK_OVERLAP = 5006  # a paper number is never received or issued twice
+    UNKNOWN_STOCK = 5007
+    VOID_NOT_ALLOWED = 5008  # outside the void window, another shift or counter, or not a plain counter sale
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

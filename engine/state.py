@@ -18,6 +18,7 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
+    CounterSale,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -116,6 +117,8 @@ class Ticket(Value):
     # A rebooking's new ticket whose old ticket may still be kept (step 3 not known to have
     # committed): cleared by MoveSettled.  Records written before it existed read False: settled.
     move_pending: bool = False
+    counter: CounterSale | None = None  # sold at a counter in a seller's shift
+    refund_shift: str = ""  # refunded at a counter in this shift
 
     def moving(self) -> bool:
         """A rebooking holds this ticket: neither made nor cleared after an undo."""
@@ -282,6 +285,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 refund_fee_fen=fee_fen,
                 refunded_fen=refund_fen,
                 refunded_at_ms=at_ms,
+                refund_shift=event.shift_id,
             )
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
         case TicketChanged(trip_id, ticket_id, new_ticket_id, at_ms):
@@ -496,6 +500,7 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
             None,
             for_move,
             event.move_pending,
+            event.counter,
         )
     trip.tickets_issued += len(event.tickets)
 
