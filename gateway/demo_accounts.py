@@ -38,6 +38,9 @@ DEMO_ACCOUNTS = (
     DemoAccount("inspector", "检票员 Demo", (Role.GATE_INSPECTOR.value,)),
     DemoAccount("dispatcher", "调度员 Demo", (Role.DISPATCHER.value,)),
     DemoAccount("finance", "财务 Demo", (Role.FINANCE.value,)),
+    # A counter seller works in shifts with paper ticket stock the stock keeper issues (docs/shifts.md).
+    DemoAccount("counter1", "窗口售票员 1", (Role.COUNTER_SELLER.value,)),
+    DemoAccount("stock", "票据管理员 Demo", (Role.STOCK_KEEPER.value,)),
     # A small station's duty manager sells, checks in and dispatches: the tests drive the whole
     # station day as this account.
     DemoAccount(

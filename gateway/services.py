@@ -94,6 +94,8 @@ class Gateway:
         # When a rebooking counts as interrupted (MOVE_STALE_MS); tests that race calls against a
         # rebooking set 0, so that every move a call finds is undone.
         self.move_stale_ms = MOVE_STALE_MS
+        # Counter sellers' shifts and paper numbers (shift_services.CounterDesk; the server sets it).
+        self.counter: Any = None
 
     async def buyer_and_holders(
         self, context: grpc.aio.ServicerContext, passenger_ids
@@ -376,10 +378,16 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.HoldResponse(hold=convert.hold(view))
 
     async def Confirm(self, request, context):
+        counter = await self.gateway.counter.sale(context, request.pay_method, 1)
         view = await self.gateway.ask(
-            context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id), audited=True
+            context,
+            lambda: cmd.ConfirmHold(request.request_id, request.hold_id, counter=counter),
+            audited=True,
         )
-        return sales_pb2.ConfirmResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+        numbers = await self.gateway.counter.numbers(context, counter, request.request_id, view.tickets)
+        return sales_pb2.ConfirmResponse(
+            tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen, paper_numbers=numbers
+        )
 
     async def Release(self, request, context):
         await self.gateway.ask(
@@ -391,11 +399,22 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def Sell(self, request, context):
         buyer, holders = await self.gateway.buyer_and_holders(context, request.passenger_ids)
-        view = await self.gateway.ask(context, lambda: cmd.Sell(*_seat_request(request), buyer, holders), audited=True)
-        return sales_pb2.SellResponse(tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+        # A counter seller sells only in an open shift, with paper numbers left (docs/shifts.md).
+        wanted = len(request.seat_numbers) or request.seat_count
+        counter = await self.gateway.counter.sale(context, request.pay_method, wanted)
+        view = await self.gateway.ask(
+            context, lambda: cmd.Sell(*_seat_request(request), buyer, holders, counter), audited=True
+        )
+        numbers = await self.gateway.counter.numbers(context, counter, request.request_id, view.tickets)
+        return sales_pb2.SellResponse(
+            tickets=[convert.ticket(t) for t in view.tickets], total_fen=view.total_fen, paper_numbers=numbers
+        )
 
     async def Refund(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id), audited=True)
+        shift_id = await self.gateway.counter.refund_shift(context)
+        view = await self.gateway.ask(
+            context, lambda: cmd.Refund(request.request_id, request.ticket_id, shift_id), audited=True
+        )
         return sales_pb2.RefundResponse(ticket=convert.ticket(view))
 
     async def ChangeTicket(self, request, context):

@@ -2,6 +2,8 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keyun.v1 import common_pb2 as _common_pb2
+from keyun.v1 import orders_pb2 as _orders_pb2
+from keyun.v1 import shifts_pb2 as _shifts_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -81,20 +83,24 @@ class HoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[Hold, _Mapping]] = ...) -> None: ...
 
 class ConfirmRequest(_message.Message):
-    __slots__ = ("request_id", "hold_id")
+    __slots__ = ("request_id", "hold_id", "pay_method")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    PAY_METHOD_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     hold_id: str
-    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ...) -> None: ...
+    pay_method: _orders_pb2.PayMethod
+    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ..., pay_method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ...) -> None: ...
 
 class ConfirmResponse(_message.Message):
-    __slots__ = ("tickets", "total_fen")
+    __slots__ = ("tickets", "total_fen", "paper_numbers")
     TICKETS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAPER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
     total_fen: int
-    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ...) -> None: ...
+    paper_numbers: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.PaperNumber]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ..., paper_numbers: _Optional[_Iterable[_Union[_shifts_pb2.PaperNumber, _Mapping]]] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
     __slots__ = ("request_id", "hold_id")
@@ -109,7 +115,7 @@ class ReleaseResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SellRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids")
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids", "pay_method")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +123,7 @@ class SellRequest(_message.Message):
     SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
     PASSENGER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAY_METHOD_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
     from_station: str
@@ -124,15 +131,18 @@ class SellRequest(_message.Message):
     seat_numbers: _containers.RepeatedScalarFieldContainer[str]
     seat_count: int
     passenger_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    pay_method: _orders_pb2.PayMethod
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ..., pay_method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ...) -> None: ...
 
 class SellResponse(_message.Message):
-    __slots__ = ("tickets", "total_fen")
+    __slots__ = ("tickets", "total_fen", "paper_numbers")
     TICKETS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAPER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
     total_fen: int
-    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ...) -> None: ...
+    paper_numbers: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.PaperNumber]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ..., paper_numbers: _Optional[_Iterable[_Union[_shifts_pb2.PaperNumber, _Mapping]]] = ...) -> None: ...
 
 class RefundRequest(_message.Message):
     __slots__ = ("request_id", "ticket_id")
