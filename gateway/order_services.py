@@ -190,6 +190,9 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         method = await _method(context, request.method)
         if method is PayMethod.CASH and Permission.TAKE_CASH not in caller().allowed:
             await abort(context, cash_refusal("Orders/PayAtCounter with CASH"))
+        # A counter seller takes an order's money only in an open shift (docs/shifts.md); the
+        # order's payment is not on the shift's slip yet: it is reconciled with the order's.
+        await self.desk.gateway.counter.caller_shift(context)
         if method not in (PayMethod.CASH, PayMethod.CARD) or not self.desk.payments.offers(method):
             await abort(
                 context,

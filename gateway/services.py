@@ -411,7 +411,7 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         )
 
     async def Refund(self, request, context):
-        shift_id = await self.gateway.counter.refund_shift(context)
+        shift_id = await self.gateway.counter.caller_shift(context)
         view = await self.gateway.ask(
             context, lambda: cmd.Refund(request.request_id, request.ticket_id, shift_id), audited=True
         )

@@ -80,8 +80,8 @@ class CounterDesk:
             )
         return CounterSale(shift.shift_id, method)
 
-    async def refund_shift(self, context: grpc.aio.ServicerContext) -> str:
-        """The shift a counter seller's refund is paid from ("" for others)."""
+    async def caller_shift(self, context: grpc.aio.ServicerContext) -> str:
+        """A counter seller's open shift, which their refunds are paid from (refused without one); "" for others."""
         if not works_in_shifts(CALLER.get()):
             return ""
         return (await self.open_shift(context)).shift_id
@@ -134,7 +134,7 @@ def slip_message(slip: sh.Slip) -> shifts_pb2.Slip:
         reprinted_count=slip.reprinted_count,
         methods=[
             shifts_pb2.MethodTotal(
-                method=m.method,
+                method=orders_pb2.PayMethod.Value(f"PAY_METHOD_{m.method.upper()}"),
                 sold_fen=m.sold_fen,
                 voided_fen=m.voided_fen,
                 refunded_fen=m.refunded_fen,
@@ -151,9 +151,9 @@ def slip_message(slip: sh.Slip) -> shifts_pb2.Slip:
     )
 
 
-def stock_message(page: sh.StockPage, next_token: str = "") -> shifts_pb2.StockResponse:
+def stock_message(page: sh.StockPage, next_token: str = "") -> shifts_pb2.StockPage:
     batches = {b.batch_id: b for b in page.batches}
-    return shifts_pb2.StockResponse(
+    return shifts_pb2.StockPage(
         batches=[
             shifts_pb2.StockBatch(
                 batch_id=b.batch_id,
@@ -220,10 +220,10 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         item = await self._build(
             context, lambda: sh.OpenShift(request.request_id, caller().account_id, request.counter_id)
         )
-        return shifts_pb2.ShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
+        return shifts_pb2.OpenShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
 
     async def GetShift(self, request, context):
-        return shifts_pb2.ShiftResponse(shift=shift_message(await self._shift(context, request.shift_id)))
+        return shifts_pb2.GetShiftResponse(shift=shift_message(await self._shift(context, request.shift_id)))
 
     async def ListShifts(self, request, context):
         principal = caller()
@@ -254,7 +254,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
                 request.request_id, principal.account_id, shift.shift_id, request.counted_cash_fen, tickets
             ),
         )
-        return shifts_pb2.ShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
+        return shifts_pb2.CloseShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
 
     async def GetSlipPdf(self, request, context):
         view = await self._shift(context, request.shift_id)
@@ -277,7 +277,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
             context,
             lambda: sh.ConfirmDeposit(request.request_id, request.shift_id, caller().account_id, request.amount_fen),
         )
-        return shifts_pb2.ShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
+        return shifts_pb2.ConfirmDepositResponse(shift=shift_message(await self.desk.ask(context, item)))
 
     async def VoidTicket(self, request, context):
         void = await self._build(context, lambda: cs.VoidSale(request.request_id, request.ticket_id, "S000001"))
@@ -308,7 +308,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         item = await self._build(
             context, lambda: sh.SpoilNumber(request.request_id, caller().account_id, request.reason)
         )
-        return shifts_pb2.ShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
+        return shifts_pb2.SpoilNumberResponse(shift=shift_message(await self.desk.ask(context, item)))
 
     async def ReceiveStock(self, request, context):
         def build() -> sh.ReceiveStock:
@@ -319,7 +319,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
             return sh.ReceiveStock(request.request_id, caller().account_id, request.batch_code, first, last, width)
 
         item = await self._build(context, build)
-        return stock_message(await self.desk.ask(context, item))
+        return shifts_pb2.ReceiveStockResponse(stock=stock_message(await self.desk.ask(context, item)))
 
     async def IssueStock(self, request, context):
         await self._build(context, lambda: _paper_number("first", request.first))
@@ -336,7 +336,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
                 int(request.last),
             ),
         )
-        return stock_message(await self.desk.ask(context, item))
+        return shifts_pb2.IssueStockResponse(stock=stock_message(await self.desk.ask(context, item)))
 
     async def _seller(self, context: grpc.aio.ServicerContext, login_name: str) -> str:
         """The account id of a counter seller named by login name."""
@@ -360,6 +360,8 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         page = await self.desk.ask(context, sh.ListStock(0, window.end + 1))
         batches, next_token = window.cut(list(page.batches))
         kept = {b.batch_id for b in batches}
-        return stock_message(
-            sh.StockPage(tuple(batches), tuple(r for r in page.ranges if r.batch_id in kept), 0), next_token
+        return shifts_pb2.ListStockResponse(
+            stock=stock_message(
+                sh.StockPage(tuple(batches), tuple(r for r in page.ranges if r.batch_id in kept), 0), next_token
+            )
         )

@@ -48,7 +48,7 @@ def _ranges(numbers: tuple[str, ...]) -> str:
 def slip_pdf(view: ShiftView, seller_login: str, utc_offset_min: int) -> bytes:
     slip = view.slip
     assert slip is not None, "a closed shift has its slip"
-    pdf = FPDF(format="A5")
+    pdf = FPDF(format=(148, 210))  # A5, in mm
     pdf.set_auto_page_break(True, margin=12)
     pdf.add_page()
     font = os.environ.get("KEYUN_SLIP_FONT", "")

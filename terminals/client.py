@@ -468,19 +468,19 @@ class KeyunClient:
 
     def receive_stock(
         self, first: str, last: str, batch_code: str = "", request_id: str | None = None
-    ) -> shifts_pb2.StockResponse:
+    ) -> shifts_pb2.StockPage:
         request = shifts_pb2.ReceiveStockRequest(
             request_id=request_id or new_request_id(), batch_code=batch_code, first=first, last=last
         )
-        return self.call(self.shifts.ReceiveStock, request)
+        return self.call(self.shifts.ReceiveStock, request).stock
 
     def issue_stock(
         self, batch_id: str, seller: str, first: str, last: str, request_id: str | None = None
-    ) -> shifts_pb2.StockResponse:
+    ) -> shifts_pb2.StockPage:
         request = shifts_pb2.IssueStockRequest(
             request_id=request_id or new_request_id(), batch_id=batch_id, seller=seller, first=first, last=last
         )
-        return self.call(self.shifts.IssueStock, request)
+        return self.call(self.shifts.IssueStock, request).stock
 
-    def stock_page(self, page_size: int = 0, page_token: str = "") -> shifts_pb2.StockResponse:
+    def stock_page(self, page_size: int = 0, page_token: str = "") -> shifts_pb2.StockPage:
         return self.call(self.shifts.ListStock, shifts_pb2.ListStockRequest(page_size=page_size, page_token=page_token))

@@ -99,8 +99,8 @@ def test_a_sellers_shift_closes_with_totals_to_the_fen(keyun, desk):
     assert (slip.refunded_count, slip.refunded_fen, slip.refund_fees_fen) == (1, 3600, 400)
     assert slip.reprinted_count == 1
     assert [(m.method, m.sold_fen, m.voided_fen, m.refunded_fen, m.net_fen) for m in slip.methods] == [
-        ("card", 1500, 0, 0, 1500),
-        ("cash", 12000, 4000, 3600, 4400),
+        (CARD, 1500, 0, 0, 1500),
+        (CASH, 12000, 4000, 3600, 4400),
     ]
     assert list(slip.numbers_used) == numbers[2:5]
     assert [(s.number, s.reason) for s in slip.spoiled] == [

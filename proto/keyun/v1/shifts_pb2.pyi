@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keyun.v1 import common_pb2 as _common_pb2
+from keyun.v1 import orders_pb2 as _orders_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -49,12 +50,12 @@ class MethodTotal(_message.Message):
     VOIDED_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     NET_FEN_FIELD_NUMBER: _ClassVar[int]
-    method: str
+    method: _orders_pb2.PayMethod
     sold_fen: int
     voided_fen: int
     refunded_fen: int
     net_fen: int
-    def __init__(self, method: _Optional[str] = ..., sold_fen: _Optional[int] = ..., voided_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., net_fen: _Optional[int] = ...) -> None: ...
+    def __init__(self, method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ..., sold_fen: _Optional[int] = ..., voided_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., net_fen: _Optional[int] = ...) -> None: ...
 
 class SpoiledNumber(_message.Message):
     __slots__ = ("number", "reason")
@@ -128,7 +129,31 @@ class Shift(_message.Message):
     deposit_fen: int
     def __init__(self, shift_id: _Optional[str] = ..., account_id: _Optional[str] = ..., counter_id: _Optional[str] = ..., status: _Optional[_Union[ShiftStatus, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., numbers: _Optional[_Iterable[_Union[NumberUse, _Mapping]]] = ..., numbers_left: _Optional[int] = ..., next_number: _Optional[str] = ..., slip: _Optional[_Union[Slip, _Mapping]] = ..., deposited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deposited_by: _Optional[str] = ..., deposit_fen: _Optional[int] = ...) -> None: ...
 
-class ShiftResponse(_message.Message):
+class OpenShiftResponse(_message.Message):
+    __slots__ = ("shift",)
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    shift: Shift
+    def __init__(self, shift: _Optional[_Union[Shift, _Mapping]] = ...) -> None: ...
+
+class GetShiftResponse(_message.Message):
+    __slots__ = ("shift",)
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    shift: Shift
+    def __init__(self, shift: _Optional[_Union[Shift, _Mapping]] = ...) -> None: ...
+
+class CloseShiftResponse(_message.Message):
+    __slots__ = ("shift",)
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    shift: Shift
+    def __init__(self, shift: _Optional[_Union[Shift, _Mapping]] = ...) -> None: ...
+
+class ConfirmDepositResponse(_message.Message):
+    __slots__ = ("shift",)
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    shift: Shift
+    def __init__(self, shift: _Optional[_Union[Shift, _Mapping]] = ...) -> None: ...
+
+class SpoilNumberResponse(_message.Message):
     __slots__ = ("shift",)
     SHIFT_FIELD_NUMBER: _ClassVar[int]
     shift: Shift
@@ -312,7 +337,7 @@ class ListStockRequest(_message.Message):
     page_token: str
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
-class StockResponse(_message.Message):
+class StockPage(_message.Message):
     __slots__ = ("batches", "ranges", "next_page_token")
     BATCHES_FIELD_NUMBER: _ClassVar[int]
     RANGES_FIELD_NUMBER: _ClassVar[int]
@@ -321,3 +346,21 @@ class StockResponse(_message.Message):
     ranges: _containers.RepeatedCompositeFieldContainer[StockRange]
     next_page_token: str
     def __init__(self, batches: _Optional[_Iterable[_Union[StockBatch, _Mapping]]] = ..., ranges: _Optional[_Iterable[_Union[StockRange, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReceiveStockResponse(_message.Message):
+    __slots__ = ("stock",)
+    STOCK_FIELD_NUMBER: _ClassVar[int]
+    stock: StockPage
+    def __init__(self, stock: _Optional[_Union[StockPage, _Mapping]] = ...) -> None: ...
+
+class IssueStockResponse(_message.Message):
+    __slots__ = ("stock",)
+    STOCK_FIELD_NUMBER: _ClassVar[int]
+    stock: StockPage
+    def __init__(self, stock: _Optional[_Union[StockPage, _Mapping]] = ...) -> None: ...
+
+class ListStockResponse(_message.Message):
+    __slots__ = ("stock",)
+    STOCK_FIELD_NUMBER: _ClassVar[int]
+    stock: StockPage
+    def __init__(self, stock: _Optional[_Union[StockPage, _Mapping]] = ...) -> None: ...

@@ -42,12 +42,12 @@ class ShiftsStub:
         self.OpenShift = channel.unary_unary(
                 '/keyun.v1.Shifts/OpenShift',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.OpenShiftRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.OpenShiftResponse.FromString,
                 _registered_method=True)
         self.GetShift = channel.unary_unary(
                 '/keyun.v1.Shifts/GetShift',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.GetShiftRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.GetShiftResponse.FromString,
                 _registered_method=True)
         self.ListShifts = channel.unary_unary(
                 '/keyun.v1.Shifts/ListShifts',
@@ -57,7 +57,7 @@ class ShiftsStub:
         self.CloseShift = channel.unary_unary(
                 '/keyun.v1.Shifts/CloseShift',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.CloseShiftRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.CloseShiftResponse.FromString,
                 _registered_method=True)
         self.GetSlipPdf = channel.unary_unary(
                 '/keyun.v1.Shifts/GetSlipPdf',
@@ -67,7 +67,7 @@ class ShiftsStub:
         self.ConfirmDeposit = channel.unary_unary(
                 '/keyun.v1.Shifts/ConfirmDeposit',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.ConfirmDepositRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ConfirmDepositResponse.FromString,
                 _registered_method=True)
         self.VoidTicket = channel.unary_unary(
                 '/keyun.v1.Shifts/VoidTicket',
@@ -82,22 +82,22 @@ class ShiftsStub:
         self.SpoilNumber = channel.unary_unary(
                 '/keyun.v1.Shifts/SpoilNumber',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.SpoilNumberRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.SpoilNumberResponse.FromString,
                 _registered_method=True)
         self.ReceiveStock = channel.unary_unary(
                 '/keyun.v1.Shifts/ReceiveStock',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.ReceiveStockRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.StockResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ReceiveStockResponse.FromString,
                 _registered_method=True)
         self.IssueStock = channel.unary_unary(
                 '/keyun.v1.Shifts/IssueStock',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.IssueStockRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.StockResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.IssueStockResponse.FromString,
                 _registered_method=True)
         self.ListStock = channel.unary_unary(
                 '/keyun.v1.Shifts/ListStock',
                 request_serializer=keyun_dot_v1_dot_shifts__pb2.ListStockRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_shifts__pb2.StockResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_shifts__pb2.ListStockResponse.FromString,
                 _registered_method=True)
 
 
@@ -197,12 +197,12 @@ def add_ShiftsServicer_to_server(servicer, server):
             'OpenShift': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenShift,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.OpenShiftRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.OpenShiftResponse.SerializeToString,
             ),
             'GetShift': grpc.unary_unary_rpc_method_handler(
                     servicer.GetShift,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.GetShiftRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.GetShiftResponse.SerializeToString,
             ),
             'ListShifts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListShifts,
@@ -212,7 +212,7 @@ def add_ShiftsServicer_to_server(servicer, server):
             'CloseShift': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseShift,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.CloseShiftRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.CloseShiftResponse.SerializeToString,
             ),
             'GetSlipPdf': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSlipPdf,
@@ -222,7 +222,7 @@ def add_ShiftsServicer_to_server(servicer, server):
             'ConfirmDeposit': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmDeposit,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.ConfirmDepositRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ConfirmDepositResponse.SerializeToString,
             ),
             'VoidTicket': grpc.unary_unary_rpc_method_handler(
                     servicer.VoidTicket,
@@ -237,22 +237,22 @@ def add_ShiftsServicer_to_server(servicer, server):
             'SpoilNumber': grpc.unary_unary_rpc_method_handler(
                     servicer.SpoilNumber,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.SpoilNumberRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ShiftResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.SpoilNumberResponse.SerializeToString,
             ),
             'ReceiveStock': grpc.unary_unary_rpc_method_handler(
                     servicer.ReceiveStock,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.ReceiveStockRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.StockResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ReceiveStockResponse.SerializeToString,
             ),
             'IssueStock': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueStock,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.IssueStockRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.StockResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.IssueStockResponse.SerializeToString,
             ),
             'ListStock': grpc.unary_unary_rpc_method_handler(
                     servicer.ListStock,
                     request_deserializer=keyun_dot_v1_dot_shifts__pb2.ListStockRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_shifts__pb2.StockResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_shifts__pb2.ListStockResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -286,7 +286,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/OpenShift',
             keyun_dot_v1_dot_shifts__pb2.OpenShiftRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.OpenShiftResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -313,7 +313,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/GetShift',
             keyun_dot_v1_dot_shifts__pb2.GetShiftRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.GetShiftResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -367,7 +367,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/CloseShift',
             keyun_dot_v1_dot_shifts__pb2.CloseShiftRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.CloseShiftResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -421,7 +421,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/ConfirmDeposit',
             keyun_dot_v1_dot_shifts__pb2.ConfirmDepositRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.ConfirmDepositResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -502,7 +502,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/SpoilNumber',
             keyun_dot_v1_dot_shifts__pb2.SpoilNumberRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.ShiftResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.SpoilNumberResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -529,7 +529,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/ReceiveStock',
             keyun_dot_v1_dot_shifts__pb2.ReceiveStockRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.StockResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.ReceiveStockResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -556,7 +556,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/IssueStock',
             keyun_dot_v1_dot_shifts__pb2.IssueStockRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.StockResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.IssueStockResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -583,7 +583,7 @@ class Shifts:
             target,
             '/keyun.v1.Shifts/ListStock',
             keyun_dot_v1_dot_shifts__pb2.ListStockRequest.SerializeToString,
-            keyun_dot_v1_dot_shifts__pb2.StockResponse.FromString,
+            keyun_dot_v1_dot_shifts__pb2.ListStockResponse.FromString,
             options,
             channel_credentials,
             insecure,
