@@ -483,4 +483,5 @@ class KeyunClient:
         return self.call(self.shifts.IssueStock, request).stock
 
     def stock_page(self, page_size: int = 0, page_token: str = "") -> shifts_pb2.StockPage:
-        return self.call(self.shifts.ListStock, shifts_pb2.ListStockRequest(page_size=page_size, page_token=page_token))
+        request = shifts_pb2.ListStockRequest(page_size=page_size, page_token=page_token)
+        return self.call(self.shifts.ListStock, request).stock
