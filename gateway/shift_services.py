@@ -21,7 +21,7 @@ from keyun.v1 import orders_pb2, shifts_pb2, shifts_pb2_grpc
 
 from . import convert
 from .auth import CALLER, Principal, caller
-from .errors import abort, owner_errors
+from .errors import OUTCOME, abort, owner_errors
 from .owners import Batcher
 from .services import Gateway, PageWindow
 from .slip_pdf import slip_pdf
@@ -31,6 +31,14 @@ COUNTER_METHODS = {
     orders_pb2.PAY_METHOD_CASH: "cash",
     orders_pb2.PAY_METHOD_CARD: "card",
 }
+
+
+def audit_target(target: str) -> str:
+    """Name the call's audit record's target (a shift, a batch): the request may not name it."""
+    note = OUTCOME.get()
+    if note is not None and target:
+        note["target"] = target
+    return target
 
 
 def works_in_shifts(principal: Principal | None) -> bool:
@@ -220,7 +228,9 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         item = await self._build(
             context, lambda: sh.OpenShift(request.request_id, caller().account_id, request.counter_id)
         )
-        return shifts_pb2.OpenShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
+        view = await self.desk.ask(context, item)
+        audit_target(view.shift_id)
+        return shifts_pb2.OpenShiftResponse(shift=shift_message(view))
 
     async def GetShift(self, request, context):
         return shifts_pb2.GetShiftResponse(shift=shift_message(await self._shift(context, request.shift_id)))
@@ -254,6 +264,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
                 request.request_id, principal.account_id, shift.shift_id, request.counted_cash_fen, tickets
             ),
         )
+        audit_target(shift.shift_id)
         return shifts_pb2.CloseShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
 
     async def GetSlipPdf(self, request, context):
@@ -277,6 +288,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
             context,
             lambda: sh.ConfirmDeposit(request.request_id, request.shift_id, caller().account_id, request.amount_fen),
         )
+        audit_target(request.shift_id)
         return shifts_pb2.ConfirmDepositResponse(shift=shift_message(await self.desk.ask(context, item)))
 
     async def VoidTicket(self, request, context):
@@ -308,7 +320,9 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         item = await self._build(
             context, lambda: sh.SpoilNumber(request.request_id, caller().account_id, request.reason)
         )
-        return shifts_pb2.SpoilNumberResponse(shift=shift_message(await self.desk.ask(context, item)))
+        view = await self.desk.ask(context, item)
+        audit_target(view.numbers[-1].number if view.numbers else view.shift_id)
+        return shifts_pb2.SpoilNumberResponse(shift=shift_message(view))
 
     async def ReceiveStock(self, request, context):
         def build() -> sh.ReceiveStock:
@@ -319,7 +333,9 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
             return sh.ReceiveStock(request.request_id, caller().account_id, request.batch_code, first, last, width)
 
         item = await self._build(context, build)
-        return shifts_pb2.ReceiveStockResponse(stock=stock_message(await self.desk.ask(context, item)))
+        page = await self.desk.ask(context, item)
+        audit_target(page.batches[0].batch_id)
+        return shifts_pb2.ReceiveStockResponse(stock=stock_message(page))
 
     async def IssueStock(self, request, context):
         await self._build(context, lambda: _paper_number("first", request.first))
@@ -336,7 +352,9 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
                 int(request.last),
             ),
         )
-        return shifts_pb2.IssueStockResponse(stock=stock_message(await self.desk.ask(context, item)))
+        page = await self.desk.ask(context, item)
+        audit_target(page.ranges[0].range_id)
+        return shifts_pb2.IssueStockResponse(stock=stock_message(page))
 
     async def _seller(self, context: grpc.aio.ServicerContext, login_name: str) -> str:
         """The account id of a counter seller named by login name."""

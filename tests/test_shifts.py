@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import common_pb2, orders_pb2, shifts_pb2
+from keyun.v1 import audit_pb2, audit_pb2_grpc, common_pb2, orders_pb2, shifts_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
 
@@ -192,6 +192,31 @@ def test_listing_shifts_and_stock_pages(keyun, desk):
     page = stock.stock_page(page_size=1)
     assert len(page.batches) == 1 and page.next_page_token and page.ranges
     assert refused(lambda: seller.stock_page()).code is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_shift_calls_are_audited_with_their_targets(keyun, desk):
+    seller, stock = desk["counter1"], desk["stock"]
+    trip = keyun.trip(dt.timedelta(hours=5))
+    stock_for(stock, "counter1", 2)
+    shift = seller.open_shift("W05")
+    sold = seller.sell(trip, "AAA", "DDD", seat_count=1)
+    seller.void_ticket(sold.tickets[0].ticket_id)
+    seller.close_shift(0)
+    auditor = as_(keyun, "auditor")
+    audit = audit_pb2_grpc.AuditStub(auditor.channel)
+
+    def records(action: str, target: str) -> list:
+        request = audit_pb2.ListRecordsRequest(action=f"keyun.v1.Shifts/{action}", target=target, page_size=10)
+        return list(auditor.call(audit.ListRecords, request).records)
+
+    for action, target in (
+        ("OpenShift", shift.shift_id),
+        ("CloseShift", shift.shift_id),
+        ("VoidTicket", sold.tickets[0].ticket_id),
+    ):
+        (record,) = records(action, target)
+        assert (record.actor, record.outcome) == (seller.account.account_id, audit_pb2.AUDIT_OUTCOME_OK), action
+    auditor.close()
 
 
 def test_a_restart_keeps_shifts_stock_and_slips(ray_session, tmp_path):
