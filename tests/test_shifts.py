@@ -194,6 +194,31 @@ def test_listing_shifts_and_stock_pages(keyun, desk):
     assert refused(lambda: seller.stock_page()).code is grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_a_gateway_dying_between_sale_and_number_loses_and_doubles_nothing(keyun, desk):
+    seller, stock = desk["counter1"], desk["stock"]
+    trip = keyun.trip(dt.timedelta(hours=5))
+    _, numbers = stock_for(stock, "counter1", 40)
+    shift = seller.open_shift("W06")
+    left = shift.numbers_left
+    counter = keyun.server.server.gateway.counter
+    # Sold in the trip owner, then the gateway "dies" before the number: the client retries.
+    counter.faults.append(RuntimeError("the gateway died"))
+    error = refused(lambda: seller.sell(trip, "AAA", "DDD", seat_numbers=("1",), request_id="crash-retried"))
+    assert error.code is grpc.StatusCode.INTERNAL
+    assert not free(seller, trip, "1")  # the sale is in its trip owner's log
+    retried = seller.sell(trip, "AAA", "DDD", seat_numbers=("1",), request_id="crash-retried")
+    assert len(retried.paper_numbers) == 1
+    # The same, and nobody retries: the slip counts the money and lists the ticket unnumbered.
+    counter.faults.append(RuntimeError("the gateway died"))
+    refused(lambda: seller.sell(trip, "AAA", "DDD", seat_numbers=("2",), request_id="crash-abandoned"))
+    abandoned = seller.ticket(f"{trip}-0002")
+    slip = seller.close_shift(counted_cash_fen=8000).slip
+    assert (slip.sold_count, slip.sold_fen, slip.expected_cash_fen, slip.over_short_fen) == (2, 8000, 8000, 0)
+    assert list(slip.numbers_used) == [retried.paper_numbers[0].number]
+    assert list(slip.unnumbered_ticket_ids) == [abandoned.ticket_id]
+    assert seller.shift(shift.shift_id).numbers_left == left - 1
+
+
 def test_shift_calls_are_audited_with_their_targets(keyun, desk):
     seller, stock = desk["counter1"], desk["stock"]
     trip = keyun.trip(dt.timedelta(hours=5))
