@@ -77,6 +77,12 @@ def _request(value: str) -> None:
     check_request_id(value)
 
 
+def _ticket(value: str) -> None:
+    from .commands import TICKET_SUFFIX, _split_id  # the trip commands' rule for ticket ids
+
+    _split_id("ticket_id", value, TICKET_SUFFIX)
+
+
 def _account(value: str, field_name: str = "account_id") -> None:
     if not re.fullmatch(r"A[0-9]{6,}", value or ""):
         raise invalid(field_name, f"{quote(value)} is not an account id like A000001")
@@ -244,6 +250,9 @@ class Reprint(Value, Command):
     def __post_init__(self) -> None:
         _request(self.request_id)
         _account(self.account_id)
+        _ticket(self.ticket_id)
+        if not self.reason.startswith("reprint"):
+            raise invalid("reason", '"reprint" or "reprint: <note>"')
         check_spoil_reason(self.reason)
 
 

@@ -114,6 +114,9 @@ def test_a_sellers_shift_closes_with_totals_to_the_fen(keyun, desk):
     # Closed: no more sales until the next shift.
     assert refused(lambda: seller.sell(trip, "AAA", "DDD", seat_numbers=("5",))).reason == "NO_OPEN_SHIFT"
     assert free(seller, trip, "5")
+    error = refused(lambda: seller.refund(by_card.tickets[0].ticket_id))
+    assert error.reason == "NO_OPEN_SHIFT"
+    assert seller.ticket(by_card.tickets[0].ticket_id).status == common_pb2.TICKET_STATUS_ISSUED
 
     pdf = seller.slip_pdf(closed.shift_id)
     assert pdf.pdf.startswith(b"%PDF") and pdf.file_name == f"slip-{closed.shift_id}.pdf"

@@ -40,20 +40,23 @@ def ticket(ticket_id, price, status="issued", method="cash", sold=True, refunded
 def test_numbers_go_in_order_once_and_run_out(engine):
     shift = run(engine, sh.OpenShift("o1", SELLER, "W01"))
     assert (shift.numbers_left, shift.next_number) == (5, "ZJ00001000")
-    sold = run(engine, sh.RecordSale("s1", shift.shift_id, "s1", ("K1-0001", "K1-0002")))
-    assert sold.numbers == (("K1-0001", "ZJ00001000"), ("K1-0002", "ZJ00001001"))
+    sold = run(engine, sh.RecordSale("s1", shift.shift_id, "s1", ("K1-20261201-0001", "K1-20261201-0002")))
+    assert sold.numbers == (("K1-20261201-0001", "ZJ00001000"), ("K1-20261201-0002", "ZJ00001001"))
     # The same sale again (a retry with a new owner request id) takes nothing more.
-    assert run(engine, sh.RecordSale("s1-again", shift.shift_id, "s1", ("K1-0001", "K1-0002"))).numbers == sold.numbers
-    reprinted = run(engine, sh.Reprint("p1", SELLER, "K1-0001"))
+    assert (
+        run(engine, sh.RecordSale("s1-again", shift.shift_id, "s1", ("K1-20261201-0001", "K1-20261201-0002"))).numbers
+        == sold.numbers
+    )
+    reprinted = run(engine, sh.Reprint("p1", SELLER, "K1-20261201-0001"))
     assert [(u.number, u.ticket_id, u.spoiled) for u in reprinted.numbers] == [
-        ("ZJ00001000", "K1-0001", "reprint"),
-        ("ZJ00001001", "K1-0002", ""),
-        ("ZJ00001002", "K1-0001", ""),
+        ("ZJ00001000", "K1-20261201-0001", "reprint"),
+        ("ZJ00001001", "K1-20261201-0002", ""),
+        ("ZJ00001002", "K1-20261201-0001", ""),
     ]
     run(engine, sh.SpoilNumber("j1", SELLER, "jam"))
     left = run(engine, sh.CurrentShift(SELLER))
     assert (left.numbers_left, left.next_number) == (1, "ZJ00001004")
-    run(engine, sh.Reprint("p3", SELLER, "K1-0002"))
+    run(engine, sh.Reprint("p3", SELLER, "K1-20261201-0002"))
     assert reason(run(engine, sh.SpoilNumber("j2", SELLER, "skip"))) is Reason.NO_PAPER_NUMBERS
     numbers = [u.number for u in run(engine, sh.CurrentShift(SELLER)).numbers]
     assert numbers == [f"ZJ{n:08d}" for n in range(1000, 1005)]  # each once, no gap
@@ -72,14 +75,14 @@ def test_stock_never_overlaps(engine):
 def test_one_open_shift_a_seller_and_the_slip_to_the_fen(engine):
     shift = run(engine, sh.OpenShift("o1", SELLER, "W01"))
     assert reason(run(engine, sh.OpenShift("o2", SELLER, "W02"))) is Reason.SHIFT_ALREADY_OPEN
-    run(engine, sh.RecordSale("s1", shift.shift_id, "s1", ("K1-0001", "K1-0002", "K1-0003")))
-    run(engine, sh.RecordVoid("v1", shift.shift_id, "K1-0001"))
+    run(engine, sh.RecordSale("s1", shift.shift_id, "s1", ("K1-20261201-0001", "K1-20261201-0002", "K1-20261201-0003")))
+    run(engine, sh.RecordVoid("v1", shift.shift_id, "K1-20261201-0001"))
     tickets = (
-        ticket("K1-0001", 4000, "void"),
-        ticket("K1-0002", 4000, "refunded", refunded=True, fee=400, back=3600),
-        ticket("K1-0003", 1500, method="card"),
-        ticket("K1-0004", 2500),  # sold here, its number never taken (the gateway died)
-        ticket("K9-0001", 3000, "refunded", method="", sold=False, refunded=True, fee=300, back=2700),
+        ticket("K1-20261201-0001", 4000, "void"),
+        ticket("K1-20261201-0002", 4000, "refunded", refunded=True, fee=400, back=3600),
+        ticket("K1-20261201-0003", 1500, method="card"),
+        ticket("K1-20261201-0004", 2500),  # sold here, its number never taken (the gateway died)
+        ticket("K9-20261201-0001", 3000, "refunded", method="", sold=False, refunded=True, fee=300, back=2700),
     )
     closed = run(engine, sh.CloseShift("c1", SELLER, shift.shift_id, 0, tickets), T0 + 5)
     slip = closed.slip
@@ -91,7 +94,7 @@ def test_one_open_shift_a_seller_and_the_slip_to_the_fen(engine):
     ]
     assert slip.spoiled == (("ZJ00001000", "void"),)
     assert slip.numbers_used == ("ZJ00001001", "ZJ00001002")
-    assert slip.unnumbered == ("K1-0004",)
+    assert slip.unnumbered == ("K1-20261201-0004",)
     assert (slip.expected_cash_fen, slip.over_short_fen) == (200, -200)
     assert reason(run(engine, sh.CloseShift("c2", SELLER, shift.shift_id, 0))) is Reason.SHIFT_CLOSED
     assert reason(run(engine, sh.CurrentShift(SELLER))) is Reason.NO_OPEN_SHIFT
@@ -105,10 +108,12 @@ def test_the_book_replays_from_its_journal_through_the_codec():
         sh.ReceiveStock("r1", KEEPER, "", 1, 100, 6),
         sh.IssueStock("r2", KEEPER, "B000001", SELLER, 1, 10),
         sh.OpenShift("o1", SELLER, "W01"),
-        sh.RecordSale("s1", "S000001", "s1", ("K1-0001", "K1-0002")),
-        sh.Reprint("p1", SELLER, "K1-0002"),
+        sh.RecordSale("s1", "S000001", "s1", ("K1-20261201-0001", "K1-20261201-0002")),
+        sh.Reprint("p1", SELLER, "K1-20261201-0002"),
         sh.SpoilNumber("j1", SELLER, "skip"),
-        sh.CloseShift("c1", SELLER, "S000001", 1000, (ticket("K1-0001", 1000), ticket("K1-0002", 500))),
+        sh.CloseShift(
+            "c1", SELLER, "S000001", 1000, (ticket("K1-20261201-0001", 1000), ticket("K1-20261201-0002", 500))
+        ),
     ]
     for item in items:
         replies, entries = engine.execute([item], T0)
