@@ -244,6 +244,8 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         principal = caller()
         account_id = principal.account_id if principal.own_only else request.account_id
         try:
+            if account_id:
+                ac.check_account_id(account_id)
             window = PageWindow.of(request.page_size, request.page_token, f"shifts|{account_id}")
         except Rejected as rejected:
             await abort(context, rejected.rejection)
