@@ -531,6 +531,7 @@ class CreateOrder(Value, _OfHold, TripCommand):
     hold_id: str
     method: PayMethod
     buyer: str = ""  # a passenger account ordering for itself; "" at a counter
+    shift_id: str = ""  # a counter seller's order: its tickets count in this shift (engine/shifts.py)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

@@ -694,6 +694,7 @@ def _create_order(trip: Trip, command: CreateOrder, now: int) -> Outcome:
             hold.to_stop,
             hold.fare_fen,
             hold.holders,
+            command.shift_id,
         ),
     )
 

@@ -249,6 +249,7 @@ class OrderCreated(Value, TripEvent):
     to_stop: int = 0
     fare_fen: int = 0
     holders: tuple[Holder, ...] = ()
+    shift_id: str = ""  # made by a counter seller in this shift
 
 
 class PaymentRecorded(Value, TripEvent):

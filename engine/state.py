@@ -162,6 +162,7 @@ class Order(Value):
     refunds: tuple[RefundPart, ...] = ()
     settled: tuple[tuple[str, str, int], ...] = ()  # (refund_no, provider refund id, at_ms)
     history: tuple[tuple[str, int], ...] = ()  # (status value, at_ms): what WatchOrder streams
+    shift_id: str = ""  # made by a counter seller in this shift: its tickets count there
 
 
 @dataclass(slots=True)
@@ -363,6 +364,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 fare_fen=fare_fen,
                 holders=holders,
                 history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
+                shift_id=event.shift_id,
             )
             trip.orders_placed += 1
             trip.order_of_hold[hold_id] = order_id

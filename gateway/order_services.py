@@ -151,9 +151,11 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
                 reject(Reason.INVALID_FIELD, f"method: this station does not take {method.value}", field="method"),
             )
         note_audit(detail=f"hold {request.hold_id}")  # the owner names the new order as the target
+        # A counter seller's order counts in their open shift (docs/shifts.md): refused without one.
+        shift_id = await self.gateway.counter.caller_shift(context)
         view = await self.gateway.ask(
             context,
-            lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()),
+            lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account(), shift_id),
             audited=True,
             from_reply=True,
         )
@@ -190,9 +192,9 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         method = await _method(context, request.method)
         if method is PayMethod.CASH and Permission.TAKE_CASH not in caller().allowed:
             await abort(context, cash_refusal("Orders/PayAtCounter with CASH"))
-        # A counter seller takes an order's money only in an open shift (docs/shifts.md); the
-        # order's payment is not on the shift's slip yet: it is reconciled with the order's.
-        await self.desk.gateway.counter.caller_shift(context)
+        # A counter seller takes an order's money only in an open shift (docs/shifts.md).  The order
+        # counts in the shift of the counter seller who made it (CreateOrder), if one did.
+        shift_id = await self.desk.gateway.counter.caller_shift(context)
         if method not in (PayMethod.CASH, PayMethod.CARD) or not self.desk.payments.offers(method):
             await abort(
                 context,
@@ -207,6 +209,8 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id))
+        if shift_id:
+            await self.gateway.counter.shift_with_numbers(context, len(order.seat_labels))
         if order.method != method.value:
             await abort(
                 context,
@@ -241,7 +245,10 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             )
         if isinstance(paid, Rejection):
             await abort(context, paid)
-        return orders_pb2.PayAtCounterResponse(order=convert.order(await self.desk.settle(context, paid)))
+        settled = await self.desk.settle(context, paid)
+        if shift_id:  # the tickets are printed at this counter: they take the seller's paper numbers
+            await self.gateway.counter.number_tickets(context, shift_id, request.request_id, settled.tickets)
+        return orders_pb2.PayAtCounterResponse(order=convert.order(settled))
 
     async def RefundOrder(self, request, context):
         own = self.gateway.own_account()

@@ -78,6 +78,10 @@ class CounterDesk:
                 context,
                 reject(Reason.INVALID_FIELD, "pay_method: a counter sale takes CASH or CARD", field="pay_method"),
             )
+        return CounterSale((await self.shift_with_numbers(context, count)).shift_id, method)
+
+    async def shift_with_numbers(self, context: grpc.aio.ServicerContext, count: int) -> sh.ShiftView:
+        """The caller's open shift, if it has paper numbers for `count` tickets; refused otherwise."""
         shift = await self.open_shift(context)
         if shift.numbers_left < max(count, 1):
             await abort(
@@ -89,7 +93,7 @@ class CounterDesk:
                     numbers_left=shift.numbers_left,
                 ),
             )
-        return CounterSale(shift.shift_id, method)
+        return shift
 
     async def caller_shift(self, context: grpc.aio.ServicerContext) -> str:
         """A counter seller's open shift, which their refunds are paid from (refused without one); "" for others."""
@@ -107,8 +111,14 @@ class CounterDesk:
             return []
         if self.faults:
             raise self.faults.pop(0)
+        return await self.number_tickets(context, counter.shift_id, request_id, tickets)
+
+    async def number_tickets(
+        self, context: grpc.aio.ServicerContext, shift_id: str, request_id: str, tickets: Any
+    ) -> list[shifts_pb2.PaperNumber]:
+        """The paper numbers of a sale's tickets (RecordSale, once per sale's request id)."""
         ticket_ids = tuple(ticket.ticket_id for ticket in tickets)
-        taken = await self.ask(context, sh.RecordSale(request_id, counter.shift_id, request_id, ticket_ids))
+        taken = await self.ask(context, sh.RecordSale(request_id, shift_id, request_id, ticket_ids))
         return [shifts_pb2.PaperNumber(ticket_id=t, number=n) for t, n in taken.numbers]
 
 

@@ -222,6 +222,26 @@ def test_a_gateway_dying_between_sale_and_number_loses_and_doubles_nothing(keyun
     assert seller.shift(shift.shift_id).numbers_left == left - 1
 
 
+def test_a_counter_sellers_order_counts_in_the_shift(keyun, desk):
+    seller, stock = desk["counter1"], desk["stock"]
+    trip = keyun.trip(dt.timedelta(hours=5))
+    stock_for(stock, "counter1", 3)
+    hold = seller.hold(trip, "AAA", "DDD", seat_numbers=("1", "2"))
+    assert refused(lambda: seller.create_order(hold.hold_id, CASH)).reason == "NO_OPEN_SHIFT"
+    shift = seller.open_shift("W07")
+    try:
+        order = seller.create_order(hold.hold_id, CASH).order
+        paid = seller.pay_at_counter(order.order_id, CASH)
+        assert len(paid.tickets) == 2
+        numbered = {u.ticket_id: u.number for u in seller.shift().numbers}
+        assert set(numbered) == {t.ticket_id for t in paid.tickets}
+        assert sorted(numbered.values())[0] == shift.next_number
+    finally:
+        slip = seller.close_shift(counted_cash_fen=8000).slip
+    assert (slip.sold_count, slip.sold_fen, slip.expected_cash_fen, slip.over_short_fen) == (2, 8000, 8000, 0)
+    assert sorted(slip.numbers_used) == sorted(numbered.values()) and not slip.unnumbered_ticket_ids
+
+
 def test_shift_calls_are_audited_with_their_targets(keyun, desk):
     seller, stock = desk["counter1"], desk["stock"]
     trip = keyun.trip(dt.timedelta(hours=5))
