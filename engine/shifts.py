@@ -808,10 +808,8 @@ def render(book: ShiftBook, command: Command, events: tuple[Event, ...]) -> Repl
             shift = book.shifts[shift_id]
             sold = shift.sales.get(sale_id, ())
             return SaleNumbers(shift_id, tuple((t, shift.printed[t]) for t in sold if t in shift.printed))
-        case ReceiveStock() | IssueStock():
-            return StockPage(
-                tuple(e.batch for e in events if isinstance(e, StockReceived)),
-                tuple(e.range for e in events if isinstance(e, StockIssued)),
-                0,
-            )
+        case ReceiveStock() | IssueStock():  # the batch received, or the range issued with its batch
+            ranges = tuple(e.range for e in events if isinstance(e, StockIssued))
+            batches = tuple(e.batch for e in events if isinstance(e, StockReceived))
+            return StockPage(batches + tuple(book.batches[r.batch_id] for r in ranges), ranges, 0)
     raise AssertionError(f"not a shift command: {command!r}")
