@@ -95,4 +95,5 @@ def _of_shift(state: ShardState, shift_id: str) -> Iterator[ShiftTicket]:
                     ticket.refund_fee_fen,
                     ticket.refunded_fen,
                     ticket.issued_at_ms,
+                    ticket.changed_from,
                 )

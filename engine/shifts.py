@@ -139,6 +139,7 @@ class MethodTotal(Value):
     voided_fen: int
     refunded_fen: int  # paid back out of the drawer (or to the card)
     net_fen: int
+    changed_fen: int = 0  # rebooking differences: collected (positive) or paid back (negative)
 
 
 class Slip(Value):
@@ -164,6 +165,8 @@ class Slip(Value):
     expected_cash_fen: int
     counted_cash_fen: int
     over_short_fen: int  # counted minus expected: positive over, negative short
+    changed_count: int = 0  # rebookings (改签) at the counter: not in sold_count
+    changed_fen: int = 0  # their differences: collected (positive) or paid back (negative)
 
 
 class Shift(Value, frozen=False):
@@ -204,6 +207,10 @@ class ShiftTicket(Value):
     refund_fee_fen: int
     refunded_fen: int
     issued_at_ms: int
+    # A rebooking (改签) at the counter: the ticket it replaced, and that ticket's price (the
+    # gateway asks its owner, which may be another), so only the difference counts here.
+    changed_from: str = ""
+    changed_from_fen: int = 0
 
 
 class ShiftTicketsView(Value, Reply):
@@ -641,18 +648,25 @@ def handover(shift: Shift, tickets: tuple[ShiftTicket, ...], counted_cash_fen: i
     """The slip, from the trip owners' tickets of the shift (the money's source of truth) and this
     book's paper numbers.  A ticket voided in its trip owner spoils its number here even if the
     void's own record (RecordVoid) never arrived."""
-    sold = [t for t in tickets if t.sold_in_shift]
+    ours = [t for t in tickets if t.sold_in_shift]
+    # A rebooking's new ticket: only the fare difference changed hands (none if the saga took it back).
+    changes = [t for t in ours if t.changed_from and t.status != "void"]
+    sold = [t for t in ours if not t.changed_from]  # a void one among them: taken back by the seller
     voided = [t for t in sold if t.status == "void"]
     refunded = [t for t in tickets if t.refunded_in_shift]
-    methods = {method: [0, 0, 0] for method in COUNTER_PAY_METHODS}
+    methods = {method: [0, 0, 0, 0] for method in COUNTER_PAY_METHODS}  # sold, voided, refunded, changed
     for ticket in sold:
-        methods.setdefault(ticket.pay_method or "cash", [0, 0, 0])[0] += ticket.price_fen
+        methods.setdefault(ticket.pay_method or "cash", [0, 0, 0, 0])[0] += ticket.price_fen
     for ticket in voided:
         methods[ticket.pay_method or "cash"][1] += ticket.price_fen
     for ticket in refunded:  # money goes back the way it came; a ticket sold elsewhere, in cash
-        methods.setdefault(ticket.pay_method or "cash", [0, 0, 0])[2] += ticket.refunded_fen
+        methods.setdefault(ticket.pay_method or "cash", [0, 0, 0, 0])[2] += ticket.refunded_fen
+    for ticket in changes:
+        methods.setdefault(ticket.pay_method or "cash", [0, 0, 0, 0])[3] += ticket.price_fen - ticket.changed_from_fen
     totals = tuple(
-        MethodTotal(method, s, v, r, s - v - r) for method, (s, v, r) in sorted(methods.items()) if s or v or r
+        MethodTotal(method, s, v, r, s - v - r + c, c)
+        for method, (s, v, r, c) in sorted(methods.items())
+        if s or v or r or c
     )
     void_ids = {t.ticket_id for t in voided}
     used: list[str] = []
@@ -683,10 +697,12 @@ def handover(shift: Shift, tickets: tuple[ShiftTicket, ...], counted_cash_fen: i
         totals,
         tuple(used),
         tuple(spoiled),
-        tuple(sorted(t.ticket_id for t in sold if t.ticket_id not in numbered)),
+        tuple(sorted(t.ticket_id for t in ours if t.ticket_id not in numbered)),
         expected,
         counted_cash_fen,
         counted_cash_fen - expected,
+        len(changes),
+        sum(t.price_fen - t.changed_from_fen for t in changes),
     )
 
 

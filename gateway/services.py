@@ -418,11 +418,13 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.RefundResponse(ticket=convert.ticket(view))
 
     async def ChangeTicket(self, request, context):
-        old, new = await Rebooking(self.gateway, context, request).run()
+        rebooking = Rebooking(self.gateway, context, request)
+        old, new = await rebooking.run()
         return sales_pb2.ChangeTicketResponse(
             old_ticket=convert.ticket(old),
             new_ticket=convert.ticket(new),
             fare_difference_fen=new.price_fen - old.price_fen,
+            paper_numbers=rebooking.paper_numbers,
         )
 
     async def GetTicket(self, request, context):
@@ -473,6 +475,7 @@ class Rebooking:
     def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
         self.gateway, self.context, self.request = gateway, context, request
         self.step = saga_id(request.request_id, request.ticket_id)
+        self.paper_numbers: list = []  # a counter seller's change: the new ticket's paper number
 
     async def run(self) -> tuple[Any, Any]:
         gateway, request, own = self.gateway, self.request, self.gateway.own_account()
@@ -482,6 +485,8 @@ class Rebooking:
                 cmd.check_seat_number("seat_number", request.seat_number)
         except Rejected as rejected:
             await abort(self.context, rejected.rejection)
+        # A counter seller changes tickets only in an open shift: the difference counts there.
+        counter = await gateway.counter.sale(self.context, 0, 1)
         new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
         # The old owner checks the move and remembers its answer, so a retry hears it again.
         old = await gateway.ask(
@@ -526,7 +531,9 @@ class Rebooking:
             )
         issued = await self._do(
             "issue",
-            lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step),
+            lambda: cmd.ConfirmHold(
+                f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step, counter=counter
+            ),
         )
         new = issued.tickets[0]
         # The step that makes the change: the old ticket's owner journals the call's audit record with it.
@@ -544,6 +551,7 @@ class Rebooking:
         if changed.order_id and new.price_fen < old.price_fen and self.gateway.settle_order is not None:
             order = await gateway.ask(self.context, lambda: cmd.GetOrder(changed.order_id))
             await self.gateway.settle_order(self.context, order)  # the difference goes back to the payer
+        self.paper_numbers = await gateway.counter.numbers(self.context, counter, request.request_id, (new,))
         return changed, new
 
     async def _do(self, name: str, build: Callable[[], Any], audited: bool = False) -> Any:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+import msgspec
 
 from keyun.engine import accounts as ac
+from keyun.engine import commands as cmd
 from keyun.engine import counter_sales as cs
 from keyun.engine import shifts as sh
 from keyun.engine.events import CounterSale
@@ -162,6 +164,7 @@ def slip_message(slip: sh.Slip) -> shifts_pb2.Slip:
                 voided_fen=m.voided_fen,
                 refunded_fen=m.refunded_fen,
                 net_fen=m.net_fen,
+                changed_fen=m.changed_fen,
             )
             for m in slip.methods
         ],
@@ -171,6 +174,8 @@ def slip_message(slip: sh.Slip) -> shifts_pb2.Slip:
         expected_cash_fen=slip.expected_cash_fen,
         counted_cash_fen=slip.counted_cash_fen,
         over_short_fen=slip.over_short_fen,
+        changed_count=slip.changed_count,
+        changed_fen=slip.changed_fen,
     )
 
 
@@ -271,10 +276,10 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         # refunded or voided in it, whatever happened to the gateway between sale and number.
         async with owner_errors(context):
             replies = await self.gateway.pool.ask_all(cs.ShiftTickets(shift.shift_id))
-        tickets = tuple(t for reply in replies if not isinstance(reply, Rejection) for t in reply.tickets)
         refusal = next((reply for reply in replies if isinstance(reply, Rejection)), None)
         if refusal is not None:
             await abort(context, refusal)
+        tickets = tuple([await self._with_old_fare(context, t) for reply in replies for t in reply.tickets])
         item = await self._build(
             context,
             lambda: sh.CloseShift(
@@ -283,6 +288,14 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         )
         audit_target(shift.shift_id)
         return shifts_pb2.CloseShiftResponse(shift=shift_message(await self.desk.ask(context, item)))
+
+    async def _with_old_fare(self, context: grpc.aio.ServicerContext, ticket: sh.ShiftTicket) -> sh.ShiftTicket:
+        """A rebooked ticket of the shift with the fare of the ticket it replaced, from that
+        ticket's owner: only the difference changed hands at the counter."""
+        if not (ticket.sold_in_shift and ticket.changed_from):
+            return ticket
+        old = await self.gateway.ask(context, lambda: cmd.GetTicket(ticket.changed_from))
+        return msgspec.structs.replace(ticket, changed_from_fen=old.price_fen)
 
     async def GetSlipPdf(self, request, context):
         view = await self._shift(context, request.shift_id)

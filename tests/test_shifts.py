@@ -242,6 +242,36 @@ def test_a_counter_sellers_order_counts_in_the_shift(keyun, desk):
     assert sorted(slip.numbers_used) == sorted(numbered.values()) and not slip.unnumbered_ticket_ids
 
 
+def test_a_change_at_the_counter_counts_its_difference(keyun, desk):
+    from keyun.v1 import sales_pb2
+
+    from .conftest import CHINA, network_with_schedule
+
+    seller, stock = desk["counter1"], desk["stock"]
+    dear = keyun.trip(dt.timedelta(hours=5))
+    later = dt.datetime.now(CHINA) + dt.timedelta(hours=6)
+    cheap_id = f"TC{next(BATCHES)}"
+    # The same route re-priced for a later trip: 20 instead of 30 fen a kilometre.
+    network = network_with_schedule(cheap_id, later, "mini12").replace("fen_per_km = 30", "fen_per_km = 20")
+    keyun.client.load_network(network, later.date().isoformat(), 1)
+    cheap = f"{cheap_id}-{later:%Y%m%d}"
+    stock_for(stock, "counter1", 2)
+    seller.open_shift("W08")
+    try:
+        sold = seller.sell(cheap, "AAA", "CCC", seat_count=1)
+        request = sales_pb2.ChangeTicketRequest(
+            request_id="counter-change-1", ticket_id=sold.tickets[0].ticket_id, new_trip_id=dear
+        )
+        moved = seller.call(seller.sales.ChangeTicket, request)
+        assert moved.fare_difference_fen == 1000 and len(moved.paper_numbers) == 1
+    finally:
+        slip = seller.close_shift(counted_cash_fen=3000).slip
+    assert (slip.sold_count, slip.sold_fen, slip.changed_count, slip.changed_fen) == (1, 2000, 1, 1000)
+    assert [(m.method, m.sold_fen, m.changed_fen, m.net_fen) for m in slip.methods] == [(CASH, 2000, 1000, 3000)]
+    assert (slip.expected_cash_fen, slip.over_short_fen) == (3000, 0)
+    assert list(slip.numbers_used) == [sold.paper_numbers[0].number, moved.paper_numbers[0].number]
+
+
 def test_shift_calls_are_audited_with_their_targets(keyun, desk):
     seller, stock = desk["counter1"], desk["stock"]
     trip = keyun.trip(dt.timedelta(hours=5))

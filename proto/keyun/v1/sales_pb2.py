@@ -28,7 +28,7 @@ from keyun.v1 import orders_pb2 as keyun_dot_v1_dot_orders__pb2
 from keyun.v1 import shifts_pb2 as keyun_dot_v1_dot_shifts__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/sales.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\x1a\x15keyun/v1/orders.proto\x1a\x15keyun/v1/shifts.proto\"f\n\x13\x43hangeTicketRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x13\n\x0bnew_trip_id\x18\x03 \x01(\t\x12\x13\n\x0bseat_number\x18\x04 \x01(\t\"\x7f\n\x14\x43hangeTicketResponse\x12$\n\nold_ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12$\n\nnew_ticket\x18\x02 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12\x1b\n\x13\x66\x61re_difference_fen\x18\x03 \x01(\x03\"\xb2\x01\n\x0bHoldRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x13\n\x0bttl_seconds\x18\x07 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\"\x80\x02\n\x04Hold\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12!\n\tfrom_stop\x18\x03 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\x04 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x10\n\x08\x66\x61re_fen\x18\x06 \x01(\x03\x12\x11\n\ttotal_fen\x18\x07 \x01(\x03\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07holders\x18\t \x03(\x0b\x32\x16.keyun.v1.TicketHolder\",\n\x0cHoldResponse\x12\x1c\n\x04hold\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Hold\"^\n\x0e\x43onfirmRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethod\"u\n\x0f\x43onfirmResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"5\n\x0eReleaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"\x11\n\x0fReleaseResponse\"\xd9\x01\n\x0bSellRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethodJ\x04\x08\x07\x10\x08R\x0bttl_seconds\"r\n\x0cSellResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"6\n\rRefundRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\"2\n\x0eRefundResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\"%\n\x10GetTicketRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t\"5\n\x11GetTicketResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket2\xc7\x03\n\x05Sales\x12\x35\n\x04Hold\x12\x15.keyun.v1.HoldRequest\x1a\x16.keyun.v1.HoldResponse\x12>\n\x07\x43onfirm\x12\x18.keyun.v1.ConfirmRequest\x1a\x19.keyun.v1.ConfirmResponse\x12>\n\x07Release\x12\x18.keyun.v1.ReleaseRequest\x1a\x19.keyun.v1.ReleaseResponse\x12\x35\n\x04Sell\x12\x15.keyun.v1.SellRequest\x1a\x16.keyun.v1.SellResponse\x12;\n\x06Refund\x12\x17.keyun.v1.RefundRequest\x1a\x18.keyun.v1.RefundResponse\x12\x44\n\tGetTicket\x12\x1a.keyun.v1.GetTicketRequest\x1a\x1b.keyun.v1.GetTicketResponse\x12M\n\x0c\x43hangeTicket\x12\x1d.keyun.v1.ChangeTicketRequest\x1a\x1e.keyun.v1.ChangeTicketResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/sales.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\x1a\x15keyun/v1/orders.proto\x1a\x15keyun/v1/shifts.proto\"f\n\x13\x43hangeTicketRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x13\n\x0bnew_trip_id\x18\x03 \x01(\t\x12\x13\n\x0bseat_number\x18\x04 \x01(\t\"\xad\x01\n\x14\x43hangeTicketResponse\x12$\n\nold_ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12$\n\nnew_ticket\x18\x02 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12\x1b\n\x13\x66\x61re_difference_fen\x18\x03 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"\xb2\x01\n\x0bHoldRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x13\n\x0bttl_seconds\x18\x07 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\"\x80\x02\n\x04Hold\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12!\n\tfrom_stop\x18\x03 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\x04 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x10\n\x08\x66\x61re_fen\x18\x06 \x01(\x03\x12\x11\n\ttotal_fen\x18\x07 \x01(\x03\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07holders\x18\t \x03(\x0b\x32\x16.keyun.v1.TicketHolder\",\n\x0cHoldResponse\x12\x1c\n\x04hold\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Hold\"^\n\x0e\x43onfirmRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethod\"u\n\x0f\x43onfirmResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"5\n\x0eReleaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"\x11\n\x0fReleaseResponse\"\xd9\x01\n\x0bSellRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethodJ\x04\x08\x07\x10\x08R\x0bttl_seconds\"r\n\x0cSellResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"6\n\rRefundRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\"2\n\x0eRefundResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\"%\n\x10GetTicketRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t\"5\n\x11GetTicketResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket2\xc7\x03\n\x05Sales\x12\x35\n\x04Hold\x12\x15.keyun.v1.HoldRequest\x1a\x16.keyun.v1.HoldResponse\x12>\n\x07\x43onfirm\x12\x18.keyun.v1.ConfirmRequest\x1a\x19.keyun.v1.ConfirmResponse\x12>\n\x07Release\x12\x18.keyun.v1.ReleaseRequest\x1a\x19.keyun.v1.ReleaseResponse\x12\x35\n\x04Sell\x12\x15.keyun.v1.SellRequest\x1a\x16.keyun.v1.SellResponse\x12;\n\x06Refund\x12\x17.keyun.v1.RefundRequest\x1a\x18.keyun.v1.RefundResponse\x12\x44\n\tGetTicket\x12\x1a.keyun.v1.GetTicketRequest\x1a\x1b.keyun.v1.GetTicketResponse\x12M\n\x0c\x43hangeTicket\x12\x1d.keyun.v1.ChangeTicketRequest\x1a\x1e.keyun.v1.ChangeTicketResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,34 +37,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CHANGETICKETREQUEST']._serialized_start=136
   _globals['_CHANGETICKETREQUEST']._serialized_end=238
-  _globals['_CHANGETICKETRESPONSE']._serialized_start=240
-  _globals['_CHANGETICKETRESPONSE']._serialized_end=367
-  _globals['_HOLDREQUEST']._serialized_start=370
-  _globals['_HOLDREQUEST']._serialized_end=548
-  _globals['_HOLD']._serialized_start=551
-  _globals['_HOLD']._serialized_end=807
-  _globals['_HOLDRESPONSE']._serialized_start=809
-  _globals['_HOLDRESPONSE']._serialized_end=853
-  _globals['_CONFIRMREQUEST']._serialized_start=855
-  _globals['_CONFIRMREQUEST']._serialized_end=949
-  _globals['_CONFIRMRESPONSE']._serialized_start=951
-  _globals['_CONFIRMRESPONSE']._serialized_end=1068
-  _globals['_RELEASEREQUEST']._serialized_start=1070
-  _globals['_RELEASEREQUEST']._serialized_end=1123
-  _globals['_RELEASERESPONSE']._serialized_start=1125
-  _globals['_RELEASERESPONSE']._serialized_end=1142
-  _globals['_SELLREQUEST']._serialized_start=1145
-  _globals['_SELLREQUEST']._serialized_end=1362
-  _globals['_SELLRESPONSE']._serialized_start=1364
-  _globals['_SELLRESPONSE']._serialized_end=1478
-  _globals['_REFUNDREQUEST']._serialized_start=1480
-  _globals['_REFUNDREQUEST']._serialized_end=1534
-  _globals['_REFUNDRESPONSE']._serialized_start=1536
-  _globals['_REFUNDRESPONSE']._serialized_end=1586
-  _globals['_GETTICKETREQUEST']._serialized_start=1588
-  _globals['_GETTICKETREQUEST']._serialized_end=1625
-  _globals['_GETTICKETRESPONSE']._serialized_start=1627
-  _globals['_GETTICKETRESPONSE']._serialized_end=1680
-  _globals['_SALES']._serialized_start=1683
-  _globals['_SALES']._serialized_end=2138
+  _globals['_CHANGETICKETRESPONSE']._serialized_start=241
+  _globals['_CHANGETICKETRESPONSE']._serialized_end=414
+  _globals['_HOLDREQUEST']._serialized_start=417
+  _globals['_HOLDREQUEST']._serialized_end=595
+  _globals['_HOLD']._serialized_start=598
+  _globals['_HOLD']._serialized_end=854
+  _globals['_HOLDRESPONSE']._serialized_start=856
+  _globals['_HOLDRESPONSE']._serialized_end=900
+  _globals['_CONFIRMREQUEST']._serialized_start=902
+  _globals['_CONFIRMREQUEST']._serialized_end=996
+  _globals['_CONFIRMRESPONSE']._serialized_start=998
+  _globals['_CONFIRMRESPONSE']._serialized_end=1115
+  _globals['_RELEASEREQUEST']._serialized_start=1117
+  _globals['_RELEASEREQUEST']._serialized_end=1170
+  _globals['_RELEASERESPONSE']._serialized_start=1172
+  _globals['_RELEASERESPONSE']._serialized_end=1189
+  _globals['_SELLREQUEST']._serialized_start=1192
+  _globals['_SELLREQUEST']._serialized_end=1409
+  _globals['_SELLRESPONSE']._serialized_start=1411
+  _globals['_SELLRESPONSE']._serialized_end=1525
+  _globals['_REFUNDREQUEST']._serialized_start=1527
+  _globals['_REFUNDREQUEST']._serialized_end=1581
+  _globals['_REFUNDRESPONSE']._serialized_start=1583
+  _globals['_REFUNDRESPONSE']._serialized_end=1633
+  _globals['_GETTICKETREQUEST']._serialized_start=1635
+  _globals['_GETTICKETREQUEST']._serialized_end=1672
+  _globals['_GETTICKETRESPONSE']._serialized_start=1674
+  _globals['_GETTICKETRESPONSE']._serialized_end=1727
+  _globals['_SALES']._serialized_start=1730
+  _globals['_SALES']._serialized_end=2185
 # @@protoc_insertion_point(module_scope)

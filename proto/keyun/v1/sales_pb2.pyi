@@ -25,14 +25,16 @@ class ChangeTicketRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., new_trip_id: _Optional[str] = ..., seat_number: _Optional[str] = ...) -> None: ...
 
 class ChangeTicketResponse(_message.Message):
-    __slots__ = ("old_ticket", "new_ticket", "fare_difference_fen")
+    __slots__ = ("old_ticket", "new_ticket", "fare_difference_fen", "paper_numbers")
     OLD_TICKET_FIELD_NUMBER: _ClassVar[int]
     NEW_TICKET_FIELD_NUMBER: _ClassVar[int]
     FARE_DIFFERENCE_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAPER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     old_ticket: _common_pb2.Ticket
     new_ticket: _common_pb2.Ticket
     fare_difference_fen: int
-    def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ...) -> None: ...
+    paper_numbers: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.PaperNumber]
+    def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ..., paper_numbers: _Optional[_Iterable[_Union[_shifts_pb2.PaperNumber, _Mapping]]] = ...) -> None: ...
 
 class HoldRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids")

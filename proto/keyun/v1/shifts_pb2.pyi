@@ -44,18 +44,20 @@ class NumberUse(_message.Message):
     def __init__(self, number: _Optional[str] = ..., ticket_id: _Optional[str] = ..., spoiled: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MethodTotal(_message.Message):
-    __slots__ = ("method", "sold_fen", "voided_fen", "refunded_fen", "net_fen")
+    __slots__ = ("method", "sold_fen", "voided_fen", "refunded_fen", "net_fen", "changed_fen")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SOLD_FEN_FIELD_NUMBER: _ClassVar[int]
     VOIDED_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     NET_FEN_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FEN_FIELD_NUMBER: _ClassVar[int]
     method: _orders_pb2.PayMethod
     sold_fen: int
     voided_fen: int
     refunded_fen: int
     net_fen: int
-    def __init__(self, method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ..., sold_fen: _Optional[int] = ..., voided_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., net_fen: _Optional[int] = ...) -> None: ...
+    changed_fen: int
+    def __init__(self, method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ..., sold_fen: _Optional[int] = ..., voided_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., net_fen: _Optional[int] = ..., changed_fen: _Optional[int] = ...) -> None: ...
 
 class SpoiledNumber(_message.Message):
     __slots__ = ("number", "reason")
@@ -66,7 +68,7 @@ class SpoiledNumber(_message.Message):
     def __init__(self, number: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Slip(_message.Message):
-    __slots__ = ("sold_count", "sold_fen", "refunded_count", "refunded_fen", "refund_fees_fen", "voided_count", "voided_fen", "reprinted_count", "methods", "numbers_used", "spoiled", "unnumbered_ticket_ids", "expected_cash_fen", "counted_cash_fen", "over_short_fen")
+    __slots__ = ("sold_count", "sold_fen", "refunded_count", "refunded_fen", "refund_fees_fen", "voided_count", "voided_fen", "reprinted_count", "methods", "numbers_used", "spoiled", "unnumbered_ticket_ids", "expected_cash_fen", "counted_cash_fen", "over_short_fen", "changed_count", "changed_fen")
     SOLD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SOLD_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +84,8 @@ class Slip(_message.Message):
     EXPECTED_CASH_FEN_FIELD_NUMBER: _ClassVar[int]
     COUNTED_CASH_FEN_FIELD_NUMBER: _ClassVar[int]
     OVER_SHORT_FEN_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FEN_FIELD_NUMBER: _ClassVar[int]
     sold_count: int
     sold_fen: int
     refunded_count: int
@@ -97,7 +101,9 @@ class Slip(_message.Message):
     expected_cash_fen: int
     counted_cash_fen: int
     over_short_fen: int
-    def __init__(self, sold_count: _Optional[int] = ..., sold_fen: _Optional[int] = ..., refunded_count: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refund_fees_fen: _Optional[int] = ..., voided_count: _Optional[int] = ..., voided_fen: _Optional[int] = ..., reprinted_count: _Optional[int] = ..., methods: _Optional[_Iterable[_Union[MethodTotal, _Mapping]]] = ..., numbers_used: _Optional[_Iterable[str]] = ..., spoiled: _Optional[_Iterable[_Union[SpoiledNumber, _Mapping]]] = ..., unnumbered_ticket_ids: _Optional[_Iterable[str]] = ..., expected_cash_fen: _Optional[int] = ..., counted_cash_fen: _Optional[int] = ..., over_short_fen: _Optional[int] = ...) -> None: ...
+    changed_count: int
+    changed_fen: int
+    def __init__(self, sold_count: _Optional[int] = ..., sold_fen: _Optional[int] = ..., refunded_count: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refund_fees_fen: _Optional[int] = ..., voided_count: _Optional[int] = ..., voided_fen: _Optional[int] = ..., reprinted_count: _Optional[int] = ..., methods: _Optional[_Iterable[_Union[MethodTotal, _Mapping]]] = ..., numbers_used: _Optional[_Iterable[str]] = ..., spoiled: _Optional[_Iterable[_Union[SpoiledNumber, _Mapping]]] = ..., unnumbered_ticket_ids: _Optional[_Iterable[str]] = ..., expected_cash_fen: _Optional[int] = ..., counted_cash_fen: _Optional[int] = ..., over_short_fen: _Optional[int] = ..., changed_count: _Optional[int] = ..., changed_fen: _Optional[int] = ...) -> None: ...
 
 class Shift(_message.Message):
     __slots__ = ("shift_id", "account_id", "counter_id", "status", "opened_at", "closed_at", "numbers", "numbers_left", "next_number", "slip", "deposited_at", "deposited_by", "deposit_fen")
