@@ -80,12 +80,13 @@ def slip_pdf(view: ShiftView, seller_login: str, utc_offset_min: int) -> bytes:
     line("Tickets refunded", f"{slip.refunded_count}   {yuan(slip.refunded_fen)} yuan paid back")
     line("Refund fees kept", f"{yuan(slip.refund_fees_fen)} yuan")
     line("Tickets reprinted", str(slip.reprinted_count))
+    line("Tickets changed (gaiqian)", f"{slip.changed_count}   {yuan(slip.changed_fen)} yuan difference")
     pdf.ln(2)
     for total in slip.methods:
         line(
             f"  {total.method}",
             f"sold {yuan(total.sold_fen)}  voided {yuan(total.voided_fen)}  "
-            f"refunded {yuan(total.refunded_fen)}  net {yuan(total.net_fen)}",
+            f"refunded {yuan(total.refunded_fen)}  changed {yuan(total.changed_fen)}  net {yuan(total.net_fen)}",
         )
     pdf.ln(2)
     line("Paper numbers used", _ranges(slip.numbers_used))

@@ -40,18 +40,24 @@ def shift_text(shift: shifts_pb2.Shift) -> str:
     return "\n".join(lines)
 
 
+def money(fen: int) -> str:
+    """Yuan with a sign: a slip's differences and over/short may be negative."""
+    return ("-" if fen < 0 else "") + printing.yuan(abs(fen))
+
+
 def slip_text(slip: shifts_pb2.Slip) -> str:
-    y = printing.yuan
+    y = money
     lines = [
         "handover slip (交接单)",
         f"  sold      {slip.sold_count:>4}  {y(slip.sold_fen)}",
         f"  voided    {slip.voided_count:>4}  {y(slip.voided_fen)}",
         f"  refunded  {slip.refunded_count:>4}  {y(slip.refunded_fen)} paid back, fees kept {y(slip.refund_fees_fen)}",
         f"  reprinted {slip.reprinted_count:>4}",
+        f"  changed   {slip.changed_count:>4}  {y(slip.changed_fen)} difference",
     ]
     lines += [
         f"  {name(orders_pb2.PayMethod, m.method):<5} sold {y(m.sold_fen)}  voided {y(m.voided_fen)}  "
-        f"refunded {y(m.refunded_fen)}  net {y(m.net_fen)}"
+        f"refunded {y(m.refunded_fen)}  changed {y(m.changed_fen)}  net {y(m.net_fen)}"
         for m in slip.methods
     ]
     lines.append(f"  numbers used {', '.join(slip.numbers_used) or '-'}")
@@ -60,7 +66,7 @@ def slip_text(slip: shifts_pb2.Slip) -> str:
         lines.append(f"  sold without a paper number: {', '.join(slip.unnumbered_ticket_ids)}")
     lines.append(
         f"  cash expected {y(slip.expected_cash_fen)}, counted {y(slip.counted_cash_fen)}, "
-        f"over/short {'-' if slip.over_short_fen < 0 else ''}{y(abs(slip.over_short_fen))}"
+        f"over/short {y(slip.over_short_fen)}"
     )
     return "\n".join(lines)
 
