@@ -573,6 +573,7 @@ class RefundOrder(Value, _OfOrder, TripCommand):
     order_id: str
     ticket_ids: tuple[str, ...] = ()
     buyer: str = ""
+    shift_id: str = ""  # refunded by a counter seller in this shift (engine/shifts.py)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

@@ -76,15 +76,15 @@ def shift_tickets(state: ShardState, shift_id: str) -> ShiftTicketsView:
 def _of_shift(state: ShardState, shift_id: str) -> Iterator[ShiftTicket]:
     # A scan of the owner's trips: asked once when a shift closes, not on the selling path.
     for trip in state.trips.values():
-        ordered = {order_id for order_id, order in trip.orders.items() if order.shift_id == shift_id}
         for ticket in trip.tickets.values():
             # Sold at the counter in the shift, or through an order a counter seller made in it
             # (paid in cash or by card at the counter, or by a wallet's QR code).
-            in_order = ticket.order_id in ordered
+            order = trip.orders.get(ticket.order_id) if ticket.order_id else None
+            in_order = order is not None and order.shift_id == shift_id
             sold = (ticket.counter is not None and ticket.counter.shift_id == shift_id) or in_order
             refunded = ticket.refund_shift == shift_id
             if sold or refunded:
-                method = trip.orders[ticket.order_id].method if in_order else ""
+                method = order.method if order is not None else ""
                 yield ShiftTicket(
                     ticket.ticket_id,
                     ticket.price_fen,

@@ -813,7 +813,7 @@ def _refund_order(trip: Trip, command: RefundOrder, now: int, policy: Policy) ->
         one = _refund_ticket(trip, ticket_id, now, policy)
         if isinstance(one, Rejection):
             return one
-        refunded.append(one)
+        refunded.append(msgspec.structs.replace(one, shift_id=command.shift_id) if command.shift_id else one)
     payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
     refund = RefundPart(
         f"{order.order_id}-R{len(order.refunds) + 1}",

@@ -261,9 +261,11 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
                         Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method
                     ),
                 )
+        # A counter seller refunds in their open shift: cash goes out of that drawer (docs/shifts.md).
+        shift_id = "" if own else await self.gateway.counter.caller_shift(context)
         view = await self.gateway.ask(
             context,
-            lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own),
+            lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own, shift_id),
             audited=True,
         )
         return orders_pb2.RefundOrderResponse(order=convert.order(await self.desk.settle(context, view)))

@@ -236,9 +236,13 @@ def test_a_counter_sellers_order_counts_in_the_shift(keyun, desk):
         numbered = {u.ticket_id: u.number for u in seller.shift().numbers}
         assert set(numbered) == {t.ticket_id for t in paid.tickets}
         assert sorted(numbered.values())[0] == shift.next_number
+        # A cash order's refund is paid out at the counter: out of this drawer.
+        back = seller.refund_order(order.order_id, (paid.tickets[1].ticket_id,))
+        assert back.refunds[0].amount_fen == 3600
     finally:
-        slip = seller.close_shift(counted_cash_fen=8000).slip
-    assert (slip.sold_count, slip.sold_fen, slip.expected_cash_fen, slip.over_short_fen) == (2, 8000, 8000, 0)
+        slip = seller.close_shift(counted_cash_fen=4400).slip
+    assert (slip.sold_count, slip.sold_fen, slip.expected_cash_fen, slip.over_short_fen) == (2, 8000, 4400, 0)
+    assert (slip.refunded_count, slip.refunded_fen, slip.refund_fees_fen) == (1, 3600, 400)
     assert sorted(slip.numbers_used) == sorted(numbered.values()) and not slip.unnumbered_ticket_ids
 
 
