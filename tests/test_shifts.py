@@ -91,8 +91,9 @@ def test_a_sellers_shift_closes_with_totals_to_the_fen(keyun, desk):
     jammed = seller.spoil_number("jam: printer 2")
     assert jammed.numbers[-1].number == numbers[5] and jammed.numbers[-1].spoiled == "jam: printer 2"
 
-    closed = seller.close_shift(counted_cash_fen=4300)
+    closed = seller.close_shift(counted_cash_fen=4300, request_id="close-day-1")
     assert closed.status == shifts_pb2.SHIFT_STATUS_CLOSED
+    assert seller.close_shift(counted_cash_fen=4300, request_id="close-day-1") == closed  # a retry, answered the same
     slip = closed.slip
     assert (slip.sold_count, slip.sold_fen) == (4, 13500)
     assert (slip.voided_count, slip.voided_fen) == (1, 4000)
