@@ -16,7 +16,7 @@ from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
 from keyun.sandboxes.payments import server as sandbox
-from keyun.terminals import admin_cli, devices_cli, dispatch_cli, orders_cli, passenger_cli
+from keyun.terminals import admin_cli, devices_cli, dispatch_cli, orders_cli, passenger_cli, shifts_cli
 from keyun.terminals import cli as terminal_cli
 
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     keyring_cli.add_verbs(verbs)
     admin_cli.add_verbs(verbs)
     orders_cli.add_verbs(verbs)
+    shifts_cli.add_verbs(verbs)  # after orders_cli: it adds `finance deposit`
     passenger_cli.add_verbs(verbs)
     dispatch_cli.add_verbs(verbs)
     devices_cli.add_verbs(verbs)

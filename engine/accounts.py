@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from . import devices as dv
+from . import shifts as sh
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
@@ -144,6 +145,8 @@ class AccountsState(Value, frozen=False):
     login_attempts: dict[str, tuple[str, int]] = msgspec.field(default_factory=dict)
     # The device registry (engine/devices.py), hosted here: one owner, one log.
     devices: dv.DeviceRegistry = msgspec.field(default_factory=dv.DeviceRegistry)
+    # Seller shifts and paper ticket stock (engine/shifts.py), hosted here: one owner, one log.
+    shifts: sh.ShiftBook = msgspec.field(default_factory=sh.ShiftBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,6 +735,8 @@ def is_set_up(state: AccountsState) -> bool:
 def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRules) -> tuple[Any, ...] | Rejection:
     if isinstance(command, dv.DEVICE_COMMANDS):
         return _decide_device(state, command, now_ms)
+    if isinstance(command, sh.SHIFT_COMMANDS):
+        return sh.decide(state.shifts, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -1017,6 +1022,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, dv.DEVICE_EVENTS):
         dv.evolve(state.devices, event)
         return
+    if isinstance(event, sh.SHIFT_EVENTS):
+        sh.evolve(state.shifts, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1129,6 +1137,8 @@ def answer(
 ) -> LoginView | AccountView | AccountsPage | PassengersView | SetupView | Reply | Rejection:
     if isinstance(query, dv.DEVICE_QUERIES):
         return dv.answer(state.devices, query, now_ms, rules.device_limits())
+    if isinstance(query, sh.SHIFT_QUERIES):
+        return sh.answer(state.shifts, query)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1185,6 +1195,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
     """The reply to a command that succeeded."""
     if isinstance(command, dv.DEVICE_COMMANDS):
         return dv.render(state.devices, command, events)
+    if isinstance(command, sh.SHIFT_COMMANDS):
+        return sh.render(state.shifts, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .events import Holder
+from .events import CounterSale, Holder
 from .fares import ADULT_TYPES, IDENTIFIED_TYPES, SEAT_TYPES
 from .limits import (
     MAX_ARCHIVE,
@@ -359,6 +359,7 @@ class Sell(Value, TripCommand):
     buyer: str = ""
     holders: tuple[Holder, ...] = ()
     tickets: tuple[TicketRequest, ...] = ()  # one per seat when sold by ticket type; (): full fares
+    counter: CounterSale | None = None  # a counter seller's sale: the shift it counts in
 
     def __post_init__(self) -> None:
         if (
@@ -382,6 +383,7 @@ class ConfirmHold(Value, _OfHold, TripCommand):
     hold_id: str
     changed_from: str = ""  # rebooking: the ticket (on another trip) that pays for this one
     for_move: str = ""  # rebooking: the saga issuing it, refused here once its move was undone
+    counter: CounterSale | None = None  # a counter seller's sale: the shift it counts in
 
     def __post_init__(self) -> None:
         if (  # the common confirm, valid, checked in one go; anything else field by field, naming its fault
@@ -414,6 +416,7 @@ class ReleaseHold(Value, _OfHold, TripCommand):
 class Refund(Value, _OfTicket, TripCommand):
     request_id: str
     ticket_id: str
+    shift_id: str = ""  # refunded by a counter seller in this shift
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -610,6 +613,7 @@ class CreateOrder(Value, _OfHold, TripCommand):
     hold_id: str
     method: PayMethod
     buyer: str = ""  # a passenger account ordering for itself; "" at a counter
+    shift_id: str = ""  # a counter seller's order: its tickets count in this shift (engine/shifts.py)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -651,6 +655,7 @@ class RefundOrder(Value, _OfOrder, TripCommand):
     order_id: str
     ticket_ids: tuple[str, ...] = ()
     buyer: str = ""
+    shift_id: str = ""  # refunded by a counter seller in this shift (engine/shifts.py)
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

@@ -8,6 +8,8 @@ from heapq import heappop as _heappop
 from heapq import heappush as _heappush
 from typing import Any, cast
 
+import msgspec
+
 from .commands import (
     AbortChange,
     ArchiveTrips,
@@ -36,6 +38,7 @@ from .commands import (
     UndoMove,
     VoidTicket,
 )
+from .counter_sales import VoidSale, void_sale
 from .events import (
     ChangeAborted,
     ChangeBegun,
@@ -204,6 +207,8 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             return _change_ticket(trip, command, now, policy)
         case VoidTicket():
             return _void_ticket(trip, command, now)
+        case VoidSale():
+            return void_sale(trip, command, now, policy)
         case BeginChange():
             return _begin_change(trip, command, now, policy)
         case AbortChange():
@@ -348,7 +353,14 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
         return fares
     return (
         TicketsIssued(
-            trip.spec.trip_id, "", i, j, _tickets(trip, seats, full_fen, command.holders, fares), now, command.buyer
+            trip.spec.trip_id,
+            "",
+            i,
+            j,
+            _tickets(trip, seats, full_fen, command.holders, fares),
+            now,
+            command.buyer,
+            counter=command.counter,
         ),
     )
 
@@ -520,6 +532,7 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
             hold.buyer,
             command.changed_from,
             pending,
+            counter=command.counter,
         ),
     )
 
@@ -541,7 +554,9 @@ def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
             order_id=order_id,
         )
     refunded = _refund_ticket(trip, command.ticket_id, now, policy)
-    return refunded if isinstance(refunded, Rejection) else (refunded,)
+    if isinstance(refunded, Rejection):
+        return refunded
+    return (msgspec.structs.replace(refunded, shift_id=command.shift_id) if command.shift_id else refunded,)
 
 
 def _order_of_ticket(trip: Trip, ticket_id: str) -> str:
@@ -836,6 +851,7 @@ def _create_order(trip: Trip, command: CreateOrder, now: int) -> Outcome:
             hold.fare_fen,
             hold.holders,
             hold.fares,
+            command.shift_id,
         ),
     )
 
@@ -957,7 +973,7 @@ def _refund_order(trip: Trip, command: RefundOrder, now: int, policy: Policy) ->
         one = _refund_ticket(trip, ticket_id, now, policy)
         if isinstance(one, Rejection):
             return one
-        refunded.append(one)
+        refunded.append(msgspec.structs.replace(one, shift_id=command.shift_id) if command.shift_id else one)
     payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
     refund = RefundPart(
         f"{order.order_id}-R{len(order.refunds) + 1}",

@@ -114,6 +114,20 @@ class IssuedTicket(Value):
     fare: Fare | None = None  # its components, when sold by ticket type (price_fen is their total)
 
 
+class CounterSale(Value):
+    """A sale at a counter in a seller's shift (engine/shifts.py): the shift it counts in, and how
+    it was paid.  The trip owner keeps it on the ticket, journaled with the sale itself."""
+
+    shift_id: str
+    pay_method: str = "cash"
+
+    def __post_init__(self) -> None:
+        from .shifts import check_pay_method, check_shift_id
+
+        check_shift_id(self.shift_id)
+        check_pay_method(self.pay_method)
+
+
 class TicketsIssued(Value, TripEvent):
     """Tickets for seats of one segment; from a hold (hold_id set) or sold directly (hold_id "")."""
 
@@ -128,6 +142,7 @@ class TicketsIssued(Value, TripEvent):
     # A rebooking's new tickets are issued pending their move (until MoveSettled): the old ticket's
     # owner has not given it up yet.  Logs written before step 4 existed read False: settled.
     move_pending: bool = False
+    counter: CounterSale | None = None  # sold at a counter in a shift
 
 
 class TicketRefunded(Value, TripEvent):
@@ -136,6 +151,7 @@ class TicketRefunded(Value, TripEvent):
     fee_fen: int
     refund_fen: int
     at_ms: int
+    shift_id: str = ""  # refunded at a counter in this shift: the money left its drawer
 
 
 class TicketCheckedIn(Value, TripEvent):
@@ -155,11 +171,13 @@ class TicketChanged(Value, TripEvent):
 
 
 class TicketVoided(Value, TripEvent):
-    """A rebooking's new ticket taken back because the old one could not be given up."""
+    """A rebooking's new ticket taken back because the old one could not be given up, or a counter
+    sale voided (废票) in its shift (`shift_id` set, engine/counter_sales.py)."""
 
     trip_id: str
     ticket_id: str
     at_ms: int
+    shift_id: str = ""
 
 
 class ChangeBegun(Value, TripEvent):
@@ -273,6 +291,7 @@ class OrderCreated(Value, TripEvent):
     fare_fen: int = 0
     holders: tuple[Holder, ...] = ()
     fares: tuple[Fare, ...] = ()  # the hold's, one per seat, when sold by ticket type
+    shift_id: str = ""  # made by a counter seller in this shift
 
 
 class PaymentRecorded(Value, TripEvent):

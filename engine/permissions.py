@@ -44,6 +44,12 @@ class Permission(Enum):
     # and counters; DEVICE_READ lists them and shows which are offline or behind.
     DEVICE_MANAGE = "device_manage"
     DEVICE_READ = "device_read"
+    # Counter work in shifts (engine/shifts.py, docs/shifts.md).  A holder sells, refunds and voids
+    # only in a shift they opened, and every ticket they print takes their next paper number.
+    SHIFT_WORK = "shift_work"
+    SHIFT_READ = "shift_read"  # every seller's shifts and handover slips
+    STOCK_MANAGE = "stock_manage"  # receive paper ticket stock and issue ranges of it to sellers
+    DEPOSIT_CONFIRM = "deposit_confirm"  # confirm a closed shift's money was received (缴款)
 
 
 class Role(Enum):
@@ -58,6 +64,10 @@ class Role(Enum):
     SYSTEM_ADMIN = "system_admin"
     SECURITY_ADMIN = "security_admin"
     AUDIT_ADMIN = "audit_admin"
+    # A ticket seller at a counter who works in shifts with paper ticket stock (票据管理).  Plain
+    # ticket_seller (a duty manager, a sales office without paper stock) sells without shifts.
+    COUNTER_SELLER = "counter_seller"
+    STOCK_KEEPER = "stock_keeper"
 
 
 P = Permission
@@ -68,13 +78,17 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
         {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
     ),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ}),
-    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT}),
+    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ}),
     Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE, P.DEVICE_MANAGE, P.DEVICE_READ}),
     Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT, P.ACCOUNT_UNLOCK}),
     Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),
+    Role.COUNTER_SELLER: frozenset(
+        {P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.SHIFT_WORK, P.PASSENGER_TRACE}
+    ),
+    Role.STOCK_KEEPER: frozenset({P.SELF, P.STOCK_MANAGE, P.SHIFT_READ}),
 }
 assert set(PERMISSIONS_OF) == set(Role), "every role has its permissions"
 

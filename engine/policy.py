@@ -39,6 +39,7 @@ class Policy(Value):
         DEFAULT_ARCHIVE_AFTER_DAYS * DAY_MS
     )  # a trip leaves the owner's memory this long after its last stop
     fares: FareRules = FareRules()  # ticket types and fare components (the policy file's [fares])
+    void_window_ms: int = 10 * MINUTE_MS  # a counter sale may be voided (废票) this long after it, in its shift
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -68,6 +69,7 @@ POLICY_KEYS = {
     "archive_after_days",
     "accounts",
     "fares",
+    "void_minutes",
 }
 ACCOUNT_KEYS = {
     "idle_session_minutes",
@@ -91,6 +93,7 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
         { hours_before = 0, fee_percent = 20, min_fee_fen = 100 },
     ]
     archive_after_days = 62
+    void_minutes = 10
     """
     problems = [
         f"{key}: unknown key (expected one of {', '.join(sorted(POLICY_KEYS))})"
@@ -118,9 +121,12 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
             f"archive_after_days: must be a whole number of days in {MIN_ARCHIVE_AFTER_DAYS}..{MAX_ARCHIVE_AFTER_DAYS}"
         )
     fares = parse_fares(doc.get("fares", {}), problems)
+    void_ms = minutes("void_minutes", defaults.void_window_ms, 0)
+    if void_ms > 60 * MINUTE_MS:
+        problems.append("void_minutes: at most 60 (a void gives everything back, with no fee)")
     if problems:
         raise PolicyError(problems)
-    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, fares)
+    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, fares, void_ms)
 
 
 FARE_KEYS = {

@@ -101,6 +101,15 @@ class Reason(IntEnum):
     CREDENTIAL_EXPIRED = 5204  # past its validity window: the trip has gone
     CREDENTIAL_NOT_YET_VALID = 5205  # before its validity window
     CREDENTIAL_REVOKED = 5206  # its ticket was refunded, changed, voided, or its trip cancelled
+    # 5xxx: the counter: seller shifts, paper ticket stock, voids (engine/shifts.py, docs/shifts.md).
+    NO_OPEN_SHIFT = 5001  # a counter seller sells, refunds or voids only in a shift they opened
+    SHIFT_ALREADY_OPEN = 5002
+    UNKNOWN_SHIFT = 5003
+    SHIFT_CLOSED = 5004  # the shift is past the state the command needs (closed, or deposited)
+    NO_PAPER_NUMBERS = 5005  # the seller's issued paper ticket numbers are used up
+    STOCK_OVERLAP = 5006  # a paper number is never received or issued twice
+    UNKNOWN_STOCK = 5007
+    VOID_NOT_ALLOWED = 5008  # outside the void window, another shift or counter, or not a plain counter sale
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

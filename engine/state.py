@@ -18,6 +18,7 @@ from .events import (
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
+    CounterSale,
     Fare,
     Holder,
     HoldExpired,
@@ -133,6 +134,8 @@ class Ticket(Value):
     # committed): cleared by MoveSettled.  Records written before it existed read False: settled.
     move_pending: bool = False
     fare: Fare | None = None  # its components and type, when sold by ticket type (price_fen is their total)
+    counter: CounterSale | None = None  # sold at a counter in a seller's shift
+    refund_shift: str = ""  # refunded at a counter in this shift
 
     def moving(self) -> bool:
         """A rebooking holds this ticket: neither made nor cleared after an undo."""
@@ -177,6 +180,7 @@ class Order(Value):
     settled: tuple[tuple[str, str, int], ...] = ()  # (refund_no, provider refund id, at_ms)
     history: tuple[tuple[str, int], ...] = ()  # (status value, at_ms): what WatchOrder streams
     fares: tuple[Fare, ...] = ()  # the hold's, one per seat, when sold by ticket type
+    shift_id: str = ""  # made by a counter seller in this shift: its tickets count there
 
 
 @dataclass(slots=True)
@@ -306,6 +310,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 refund_fee_fen=fee_fen,
                 refunded_fen=refund_fen,
                 refunded_at_ms=at_ms,
+                refund_shift=event.shift_id,
             )
             trip.occupied[ticket.seat] &= ~legs_mask(ticket.from_stop, ticket.to_stop)
             trip.revoked.append(Revocation(ticket_id, "refunded", at_ms))
@@ -389,6 +394,7 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 holders=holders,
                 history=((OrderStatus.PENDING_PAYMENT.value, at_ms),),
                 fares=fares,
+                shift_id=event.shift_id,
             )
             trip.orders_placed += 1
             trip.order_of_hold[hold_id] = order_id
@@ -530,6 +536,7 @@ def _issue(trip: Trip, event: TicketsIssued) -> None:
             for_move,
             event.move_pending,
             issued.fare,
+            event.counter,
         )
     trip.tickets_issued += len(event.tickets)
     for issued in event.tickets:

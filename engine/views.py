@@ -55,6 +55,7 @@ from .commands import (
     VoidTicket,
     order_trip,
 )
+from .counter_sales import ShiftTickets, VoidSale, shift_tickets
 from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
 from .events import (
     Fare,
@@ -448,7 +449,7 @@ def render(
             return ArchivedView(tuple(event.trip_id for event in events))
         case UndoMove():
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
-        case ChangeTicket() | VoidTicket() | BeginChange() | AbortChange() | ClearChange() | SettleMove():
+        case ChangeTicket() | VoidTicket() | VoidSale() | BeginChange() | AbortChange() | ClearChange() | SettleMove():
             trip = state.trips[command.trip_id]
             return ticket_view(trip, trip.tickets[command.ticket_id], now, policy, trip_status)
         case CreateOrder() | RecordPayment() | CancelOrder() | RefundOrder() | SettleRefund():
@@ -549,6 +550,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
         case FindTickets(document_index, phone_index, limit):
             return TicketsView(tuple(_passenger_tickets(state, document_index, phone_index, limit, now, policy)))
+        case ShiftTickets(shift_id):
+            return shift_tickets(state, shift_id)
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [

@@ -52,6 +52,14 @@ DEMO_ACCOUNTS = (
     DemoAccount("secadmin", "安全管理员 Demo", (Role.SECURITY_ADMIN.value,)),
     DemoAccount("auditor", "审计管理员 Demo", (Role.AUDIT_ADMIN.value,)),
 )
+# Created after the demo passenger, so the accounts above keep their ids (A000001...A000012).
+LATER_DEMO_ACCOUNTS = (
+    # A counter seller works in shifts with paper ticket stock the stock keeper issues (docs/shifts.md).
+    DemoAccount("counter1", "窗口售票员 1", (Role.COUNTER_SELLER.value,)),
+    DemoAccount("stock", "票据管理员 Demo", (Role.STOCK_KEEPER.value,)),
+)
+FIRST_DEMO_ACCOUNTS = DEMO_ACCOUNTS
+DEMO_ACCOUNTS = FIRST_DEMO_ACCOUNTS + LATER_DEMO_ACCOUNTS
 ADMIN_ROLES = {Role.SYSTEM_ADMIN.value, Role.SECURITY_ADMIN.value, Role.AUDIT_ADMIN.value}
 
 
@@ -60,23 +68,8 @@ async def create_demo_accounts(desk: AccountDesk) -> int:
     created = 0
     password_hash = await desk.hash_password(DEMO_PASSWORD)
     keyring = desk.secrets.keyring
-    for demo in DEMO_ACCOUNTS:
-        totp = (
-            keyring.encrypt(DEMO_TOTP_SECRET, totp_context(demo.login_name)) if ADMIN_ROLES & set(demo.roles) else b""
-        )
-        new = ac.NewAccount(
-            demo.kind,
-            "name:" + demo.login_name,
-            demo.login_name,
-            b"",
-            desk.seal_display_name(demo.display_name),
-            password_hash,
-            totp,
-            demo.roles,
-            (EVERYWHERE,),
-            (EVERYWHERE,),
-        )
-        created += await _create(desk, f"demo-account-{demo.login_name}", new)
+    for demo in FIRST_DEMO_ACCOUNTS:
+        created += await _create(desk, f"demo-account-{demo.login_name}", _staff(desk, demo, password_hash))
     passenger = ac.NewAccount(
         ac.AccountKind.PASSENGER,
         desk.phone_login_key(DEMO_PASSENGER_PHONE),
@@ -87,12 +80,31 @@ async def create_demo_accounts(desk: AccountDesk) -> int:
         roles=(Role.PASSENGER.value,),
     )
     created += await _create(desk, "demo-account-passenger", passenger)
+    for demo in LATER_DEMO_ACCOUNTS:
+        created += await _create(desk, f"demo-account-{demo.login_name}", _staff(desk, demo, password_hash))
     if created:
         log.warning(
             "created %d demo accounts (password and TOTP secret in the README): never use --demo for a real station",
             created,
         )
     return created
+
+
+def _staff(desk: AccountDesk, demo: DemoAccount, password_hash: str) -> ac.NewAccount:
+    keyring = desk.secrets.keyring
+    totp = keyring.encrypt(DEMO_TOTP_SECRET, totp_context(demo.login_name)) if ADMIN_ROLES & set(demo.roles) else b""
+    return ac.NewAccount(
+        demo.kind,
+        "name:" + demo.login_name,
+        demo.login_name,
+        b"",
+        desk.seal_display_name(demo.display_name),
+        password_hash,
+        totp,
+        demo.roles,
+        (EVERYWHERE,),
+        (EVERYWHERE,),
+    )
 
 
 async def _create(desk: AccountDesk, request_id: str, new: ac.NewAccount) -> int:

@@ -118,6 +118,14 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.CREDENTIAL_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.CREDENTIAL_NOT_YET_VALID: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.CREDENTIAL_REVOKED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NO_OPEN_SHIFT: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SHIFT_ALREADY_OPEN: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.UNKNOWN_SHIFT: grpc.StatusCode.NOT_FOUND,
+    Reason.SHIFT_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NO_PAPER_NUMBERS: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.STOCK_OVERLAP: grpc.StatusCode.ALREADY_EXISTS,
+    Reason.UNKNOWN_STOCK: grpc.StatusCode.NOT_FOUND,
+    Reason.VOID_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

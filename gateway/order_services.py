@@ -151,9 +151,11 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
                 reject(Reason.INVALID_FIELD, f"method: this station does not take {method.value}", field="method"),
             )
         note_audit(detail=f"hold {request.hold_id}")  # the owner names the new order as the target
+        # A counter seller's order counts in their open shift (docs/shifts.md): refused without one.
+        shift_id = await self.gateway.counter.caller_shift(context)
         view = await self.gateway.ask(
             context,
-            lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account()),
+            lambda: cmd.CreateOrder(request.request_id, request.hold_id, method, self.gateway.own_account(), shift_id),
             audited=True,
             from_reply=True,
         )
@@ -194,6 +196,9 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         method = await _method(context, request.method)
         if method is PayMethod.CASH and Permission.TAKE_CASH not in caller().allowed:
             await abort(context, cash_refusal("Orders/PayAtCounter with CASH"))
+        # A counter seller takes an order's money only in an open shift (docs/shifts.md).  The order
+        # counts in the shift of the counter seller who made it (CreateOrder), if one did.
+        shift_id = await self.desk.gateway.counter.caller_shift(context)
         if method not in (PayMethod.CASH, PayMethod.CARD) or not self.desk.payments.offers(method):
             await abort(
                 context,
@@ -208,6 +213,8 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
         except Rejected as rejected:
             await abort(context, rejected.rejection)
         order = await self.gateway.ask(context, lambda: cmd.GetOrder(request.order_id))
+        if shift_id:
+            await self.gateway.counter.shift_with_numbers(context, len(order.seat_labels))
         if order.method != method.value:
             await abort(
                 context,
@@ -242,9 +249,10 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
             )
         if isinstance(paid, Rejection):
             await abort(context, paid)
-        return orders_pb2.PayAtCounterResponse(
-            order=convert.order(await self.desk.settle(context, paid), self.credential)
-        )
+        settled = await self.desk.settle(context, paid)
+        if shift_id:  # the tickets are printed at this counter: they take the seller's paper numbers
+            await self.gateway.counter.number_tickets(context, shift_id, request.request_id, settled.tickets)
+        return orders_pb2.PayAtCounterResponse(order=convert.order(settled, self.credential))
 
     async def RefundOrder(self, request, context):
         own = self.gateway.own_account()
@@ -257,9 +265,11 @@ class OrdersService(orders_pb2_grpc.OrdersServicer):
                         Reason.ORDER_CLOSED, "paid in cash: the refund is paid out at a counter", method=order.method
                     ),
                 )
+        # A counter seller refunds in their open shift: cash goes out of that drawer (docs/shifts.md).
+        shift_id = "" if own else await self.gateway.counter.caller_shift(context)
         view = await self.gateway.ask(
             context,
-            lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own),
+            lambda: cmd.RefundOrder(request.request_id, request.order_id, tuple(request.ticket_ids), own, shift_id),
             audited=True,
         )
         return orders_pb2.RefundOrderResponse(

@@ -89,6 +89,20 @@ RULES: dict[str, Rule] = {
     # Not audited: heartbeats come every few seconds from every device, and change no record
     # (engine/devices.py).  A disabled device may still call it, to be told (gateway/auth.py).
     "/keyun.v1.Devices/Heartbeat": Rule(P.SELF),
+    # Counter shifts and paper ticket stock (docs/shifts.md): a seller's own shift is theirs
+    # (SHIFT_WORK); finance and stock keepers read every seller's (SHIFT_READ).
+    "/keyun.v1.Shifts/OpenShift": Rule(P.SHIFT_WORK, mutating=True),
+    "/keyun.v1.Shifts/GetShift": Rule(P.SHIFT_READ, own=P.SHIFT_WORK),
+    "/keyun.v1.Shifts/ListShifts": Rule(P.SHIFT_READ, own=P.SHIFT_WORK),
+    "/keyun.v1.Shifts/CloseShift": Rule(P.SHIFT_WORK, mutating=True),
+    "/keyun.v1.Shifts/GetSlipPdf": Rule(P.SHIFT_READ, own=P.SHIFT_WORK),
+    "/keyun.v1.Shifts/ConfirmDeposit": Rule(P.DEPOSIT_CONFIRM, mutating=True),
+    "/keyun.v1.Shifts/VoidTicket": Rule(P.SHIFT_WORK, Scope.TRIP, mutating=True),
+    "/keyun.v1.Shifts/Reprint": Rule(P.SHIFT_WORK, Scope.TRIP, mutating=True),
+    "/keyun.v1.Shifts/SpoilNumber": Rule(P.SHIFT_WORK, mutating=True),
+    "/keyun.v1.Shifts/ReceiveStock": Rule(P.STOCK_MANAGE, mutating=True),
+    "/keyun.v1.Shifts/IssueStock": Rule(P.STOCK_MANAGE, mutating=True),
+    "/keyun.v1.Shifts/ListStock": Rule(P.STOCK_MANAGE),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

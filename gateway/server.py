@@ -33,6 +33,8 @@ from keyun.v1 import (
     orders_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
+    shifts_pb2,
+    shifts_pb2_grpc,
     staff_pb2,
     staff_pb2_grpc,
 )
@@ -61,6 +63,7 @@ from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
 from .reflection import add_reflection
 from .services import CatalogService, DiagnosticsService, DispatchService, GateService, Gateway, SalesService
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
+from .shift_services import CounterDesk, ShiftsService
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 
 log = logging.getLogger("keyun.gateway")
@@ -78,6 +81,7 @@ SERVICE_NAMES = tuple(
         (audit_pb2, "Audit"),
         (orders_pb2, "Orders"),
         (devices_pb2, "Devices"),
+        (shifts_pb2, "Shifts"),
     )
 )
 
@@ -173,6 +177,7 @@ class KeyunServer:
             self.gateway.issuer = Issuer(credential_keys, policy or Policy(), utc_offset_min, clock)
             self.desk.document_digest = self.gateway.issuer.document_digest
         self.gateway.keys = keyring  # walk-in passengers' documents, encrypted at the gateway (walk_in.py)
+        self.gateway.counter = CounterDesk(self.gateway, self.accounts)
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle
         self.gateway.sessions = self.auth.sessions
@@ -245,6 +250,9 @@ class KeyunServer:
         audit_pb2_grpc.add_AuditServicer_to_server(AuditService(self.owners.audit, self.owners.audit_flushed), services)
         orders_pb2_grpc.add_OrdersServicer_to_server(OrdersService(self.orders), services)
         devices_pb2_grpc.add_DevicesServicer_to_server(DevicesService(self.desk, self.account_rules), services)
+        shifts_pb2_grpc.add_ShiftsServicer_to_server(
+            ShiftsService(self.gateway.counter, self.gateway.utc_offset_min), services
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

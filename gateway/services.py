@@ -113,6 +113,8 @@ class Gateway:
         # The station's field keys (the server sets them): walk-in passengers' documents are
         # encrypted and blind-indexed with them before a sale reaches its owner.
         self.keys: Any = None
+        # Counter sellers' shifts and paper numbers (shift_services.CounterDesk; the server sets it).
+        self.counter: Any = None
 
     def credential(self, view: TicketView) -> str:
         """A ticket's boarding credential, "" if it may not board (or no issuer is set)."""
@@ -448,11 +450,15 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.HoldResponse(hold=convert.hold(view))
 
     async def Confirm(self, request, context):
+        counter = await self.gateway.counter.sale(context, request.pay_method, 1)
         view = await self.gateway.ask(
-            context, lambda: cmd.ConfirmHold(request.request_id, request.hold_id), audited=True
+            context,
+            lambda: cmd.ConfirmHold(request.request_id, request.hold_id, counter=counter),
+            audited=True,
         )
+        numbers = await self.gateway.counter.numbers(context, counter, request.request_id, view.tickets)
         return sales_pb2.ConfirmResponse(
-            tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen
+            tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen, paper_numbers=numbers
         )
 
     async def Release(self, request, context):
@@ -465,21 +471,33 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def Sell(self, request, context):
         buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
+        # A counter seller sells only in an open shift, with paper numbers left (docs/shifts.md).
+        counter = await self.gateway.counter.sale(context, request.pay_method, len(request.seat_numbers) or seats)
         view = await self.gateway.ask(
-            context, lambda: cmd.Sell(*_seat_request(request, seats), buyer, holders, tickets), audited=True
+            context,
+            lambda: cmd.Sell(*_seat_request(request, seats), buyer, holders, tickets, counter),
+            audited=True,
         )
-        return sales_pb2.SellResponse(tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen)
+        numbers = await self.gateway.counter.numbers(context, counter, request.request_id, view.tickets)
+        return sales_pb2.SellResponse(
+            tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen, paper_numbers=numbers
+        )
 
     async def Refund(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.Refund(request.request_id, request.ticket_id), audited=True)
+        shift_id = await self.gateway.counter.caller_shift(context)
+        view = await self.gateway.ask(
+            context, lambda: cmd.Refund(request.request_id, request.ticket_id, shift_id), audited=True
+        )
         return sales_pb2.RefundResponse(ticket=self.gateway.ticket(view))
 
     async def ChangeTicket(self, request, context):
-        old, new = await Rebooking(self.gateway, context, request).run()
+        rebooking = Rebooking(self.gateway, context, request)
+        old, new = await rebooking.run()
         return sales_pb2.ChangeTicketResponse(
             old_ticket=self.gateway.ticket(old),
             new_ticket=self.gateway.ticket(new),
             fare_difference_fen=new.price_fen - old.price_fen,
+            paper_numbers=rebooking.paper_numbers,
         )
 
     async def GetTicket(self, request, context):
@@ -557,6 +575,7 @@ class Rebooking:
     def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
         self.gateway, self.context, self.request = gateway, context, request
         self.step = saga_id(request.request_id, request.ticket_id)
+        self.paper_numbers: list = []  # a counter seller's change: the new ticket's paper number
 
     async def run(self) -> tuple[Any, Any]:
         gateway, request, own = self.gateway, self.request, self.gateway.own_account()
@@ -566,6 +585,8 @@ class Rebooking:
                 cmd.check_seat_number("seat_number", request.seat_number)
         except Rejected as rejected:
             await abort(self.context, rejected.rejection)
+        # A counter seller changes tickets only in an open shift: the difference counts there.
+        counter = await gateway.counter.sale(self.context, 0, 1)
         new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
         # The old owner checks the move and remembers its answer, so a retry hears it again.
         old = await gateway.ask(
@@ -611,7 +632,9 @@ class Rebooking:
             )
         issued = await self._do(
             "issue",
-            lambda: cmd.ConfirmHold(f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step),
+            lambda: cmd.ConfirmHold(
+                f"{self.step}-issue", hold.hold_id, changed_from=old.ticket_id, for_move=self.step, counter=counter
+            ),
         )
         new = issued.tickets[0]
         # The step that makes the change: the old ticket's owner journals the call's audit record with it.
@@ -629,6 +652,7 @@ class Rebooking:
         if changed.order_id and new.price_fen < old.price_fen and self.gateway.settle_order is not None:
             order = await gateway.ask(self.context, lambda: cmd.GetOrder(changed.order_id))
             await self.gateway.settle_order(self.context, order)  # the difference goes back to the payer
+        self.paper_numbers = await gateway.counter.numbers(self.context, counter, request.request_id, (new,))
         return changed, new
 
     async def _do(self, name: str, build: Callable[[], Any], audited: bool = False) -> Any:

@@ -402,6 +402,8 @@ def _sell(args) -> None:
         passengers=tuple(args.passenger),
     )
     text = "\n".join(printing.ticket_text(t) for t in response.tickets) + f"\ntotal {printing.yuan(response.total_fen)}"
+    # A counter seller's sale in a shift: the paper number each ticket is printed on (docs/shifts.md).
+    text += "".join(f"\npaper {p.ticket_id} {p.number}" for p in response.paper_numbers)
     _emit(args, response, text)
 
 

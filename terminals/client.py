@@ -35,6 +35,8 @@ from keyun.v1 import (
     orders_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
+    shifts_pb2,
+    shifts_pb2_grpc,
     staff_pb2_grpc,
 )
 
@@ -186,6 +188,7 @@ class KeyunClient:
         self.dispatch = dispatch_pb2_grpc.DispatchStub(self.channel)
         self.orders = orders_pb2_grpc.OrdersStub(self.channel)
         self.devices = devices_pb2_grpc.DevicesStub(self.channel)
+        self.shifts = shifts_pb2_grpc.ShiftsStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -304,8 +307,10 @@ class KeyunClient:
         seat_count: int = 0,
         request_id: str | None = None,
         passengers: tuple[sales_pb2.WalkInPassenger, ...] = (),
+        pay_method: int = 0,
     ) -> sales_pb2.SellResponse:
-        """Sell seats; `passengers` (walk_in() makes them) sells real-name tickets by ticket type."""
+        """Sell seats; `passengers` (walk_in() makes them) sells real-name tickets by ticket type;
+        `pay_method`: a counter seller's CASH (the default) or CARD (orders_pb2.PayMethod)."""
         request = sales_pb2.SellRequest(
             request_id=request_id or new_request_id(),
             trip_id=trip_id,
@@ -314,6 +319,7 @@ class KeyunClient:
             seat_numbers=list(seat_numbers),
             seat_count=seat_count,
             passengers=list(passengers),
+            pay_method=pay_method,
         )
         return self.call(self.sales.Sell, request)
 
@@ -562,3 +568,68 @@ class KeyunClient:
         if oldest_unsynced_ms:
             request.oldest_unsynced_at.FromMilliseconds(oldest_unsynced_ms)
         return self.call(self.devices.Heartbeat, request)
+
+    # --- counter shifts and paper ticket stock (docs/shifts.md) ---------------------------------
+
+    def open_shift(self, counter_id: str, request_id: str | None = None) -> shifts_pb2.Shift:
+        request = shifts_pb2.OpenShiftRequest(request_id=request_id or new_request_id(), counter_id=counter_id)
+        return self.call(self.shifts.OpenShift, request).shift
+
+    def shift(self, shift_id: str = "") -> shifts_pb2.Shift:
+        """A shift by id, or the caller's open shift."""
+        return self.call(self.shifts.GetShift, shifts_pb2.GetShiftRequest(shift_id=shift_id)).shift
+
+    def shifts_page(
+        self, page_size: int = 0, page_token: str = "", account_id: str = ""
+    ) -> shifts_pb2.ListShiftsResponse:
+        request = shifts_pb2.ListShiftsRequest(page_size=page_size, page_token=page_token, account_id=account_id)
+        return self.call(self.shifts.ListShifts, request)
+
+    def close_shift(self, counted_cash_fen: int, request_id: str | None = None) -> shifts_pb2.Shift:
+        request = shifts_pb2.CloseShiftRequest(
+            request_id=request_id or new_request_id(), counted_cash_fen=counted_cash_fen
+        )
+        return self.call(self.shifts.CloseShift, request).shift
+
+    def slip_pdf(self, shift_id: str = "") -> shifts_pb2.GetSlipPdfResponse:
+        return self.call(self.shifts.GetSlipPdf, shifts_pb2.GetSlipPdfRequest(shift_id=shift_id))
+
+    def confirm_deposit(self, shift_id: str, amount_fen: int, request_id: str | None = None) -> shifts_pb2.Shift:
+        request = shifts_pb2.ConfirmDepositRequest(
+            request_id=request_id or new_request_id(), shift_id=shift_id, amount_fen=amount_fen
+        )
+        return self.call(self.shifts.ConfirmDeposit, request).shift
+
+    def void_ticket(self, ticket_id: str, request_id: str | None = None) -> shifts_pb2.VoidTicketResponse:
+        request = shifts_pb2.VoidTicketRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id)
+        return self.call(self.shifts.VoidTicket, request)
+
+    def reprint(self, ticket_id: str, reason: str = "", request_id: str | None = None) -> shifts_pb2.ReprintResponse:
+        request = shifts_pb2.ReprintRequest(
+            request_id=request_id or new_request_id(), ticket_id=ticket_id, reason=reason
+        )
+        return self.call(self.shifts.Reprint, request)
+
+    def spoil_number(self, reason: str, request_id: str | None = None) -> shifts_pb2.Shift:
+        request = shifts_pb2.SpoilNumberRequest(request_id=request_id or new_request_id(), reason=reason)
+        return self.call(self.shifts.SpoilNumber, request).shift
+
+    def receive_stock(
+        self, first: str, last: str, batch_code: str = "", request_id: str | None = None
+    ) -> shifts_pb2.StockPage:
+        request = shifts_pb2.ReceiveStockRequest(
+            request_id=request_id or new_request_id(), batch_code=batch_code, first=first, last=last
+        )
+        return self.call(self.shifts.ReceiveStock, request).stock
+
+    def issue_stock(
+        self, batch_id: str, seller: str, first: str, last: str, request_id: str | None = None
+    ) -> shifts_pb2.StockPage:
+        request = shifts_pb2.IssueStockRequest(
+            request_id=request_id or new_request_id(), batch_id=batch_id, seller=seller, first=first, last=last
+        )
+        return self.call(self.shifts.IssueStock, request).stock
+
+    def stock_page(self, page_size: int = 0, page_token: str = "") -> shifts_pb2.StockPage:
+        request = shifts_pb2.ListStockRequest(page_size=page_size, page_token=page_token)
+        return self.call(self.shifts.ListStock, request).stock

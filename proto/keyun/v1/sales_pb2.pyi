@@ -2,6 +2,8 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keyun.v1 import common_pb2 as _common_pb2
+from keyun.v1 import orders_pb2 as _orders_pb2
+from keyun.v1 import shifts_pb2 as _shifts_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -43,14 +45,16 @@ class ChangeTicketRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., new_trip_id: _Optional[str] = ..., seat_number: _Optional[str] = ...) -> None: ...
 
 class ChangeTicketResponse(_message.Message):
-    __slots__ = ("old_ticket", "new_ticket", "fare_difference_fen")
+    __slots__ = ("old_ticket", "new_ticket", "fare_difference_fen", "paper_numbers")
     OLD_TICKET_FIELD_NUMBER: _ClassVar[int]
     NEW_TICKET_FIELD_NUMBER: _ClassVar[int]
     FARE_DIFFERENCE_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAPER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     old_ticket: _common_pb2.Ticket
     new_ticket: _common_pb2.Ticket
     fare_difference_fen: int
-    def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ...) -> None: ...
+    paper_numbers: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.PaperNumber]
+    def __init__(self, old_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., new_ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ..., paper_numbers: _Optional[_Iterable[_Union[_shifts_pb2.PaperNumber, _Mapping]]] = ...) -> None: ...
 
 class HoldRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "ttl_seconds", "passenger_ids", "passengers")
@@ -127,20 +131,24 @@ class HoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[Hold, _Mapping]] = ...) -> None: ...
 
 class ConfirmRequest(_message.Message):
-    __slots__ = ("request_id", "hold_id")
+    __slots__ = ("request_id", "hold_id", "pay_method")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    PAY_METHOD_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     hold_id: str
-    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ...) -> None: ...
+    pay_method: _orders_pb2.PayMethod
+    def __init__(self, request_id: _Optional[str] = ..., hold_id: _Optional[str] = ..., pay_method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ...) -> None: ...
 
 class ConfirmResponse(_message.Message):
-    __slots__ = ("tickets", "total_fen")
+    __slots__ = ("tickets", "total_fen", "paper_numbers")
     TICKETS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAPER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
     total_fen: int
-    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ...) -> None: ...
+    paper_numbers: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.PaperNumber]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ..., paper_numbers: _Optional[_Iterable[_Union[_shifts_pb2.PaperNumber, _Mapping]]] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
     __slots__ = ("request_id", "hold_id")
@@ -155,7 +163,7 @@ class ReleaseResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SellRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids", "passengers")
+    __slots__ = ("request_id", "trip_id", "from_station", "to_station", "seat_numbers", "seat_count", "passenger_ids", "passengers", "pay_method")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATION_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +172,7 @@ class SellRequest(_message.Message):
     SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
     PASSENGER_IDS_FIELD_NUMBER: _ClassVar[int]
     PASSENGERS_FIELD_NUMBER: _ClassVar[int]
+    PAY_METHOD_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
     from_station: str
@@ -172,15 +181,18 @@ class SellRequest(_message.Message):
     seat_count: int
     passenger_ids: _containers.RepeatedScalarFieldContainer[str]
     passengers: _containers.RepeatedCompositeFieldContainer[WalkInPassenger]
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[WalkInPassenger, _Mapping]]] = ...) -> None: ...
+    pay_method: _orders_pb2.PayMethod
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ..., passenger_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[WalkInPassenger, _Mapping]]] = ..., pay_method: _Optional[_Union[_orders_pb2.PayMethod, str]] = ...) -> None: ...
 
 class SellResponse(_message.Message):
-    __slots__ = ("tickets", "total_fen")
+    __slots__ = ("tickets", "total_fen", "paper_numbers")
     TICKETS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAPER_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[_common_pb2.Ticket]
     total_fen: int
-    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ...) -> None: ...
+    paper_numbers: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.PaperNumber]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[_common_pb2.Ticket, _Mapping]]] = ..., total_fen: _Optional[int] = ..., paper_numbers: _Optional[_Iterable[_Union[_shifts_pb2.PaperNumber, _Mapping]]] = ...) -> None: ...
 
 class RefundRequest(_message.Message):
     __slots__ = ("request_id", "ticket_id")
