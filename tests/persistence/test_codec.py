@@ -183,6 +183,7 @@ def scenario():
             c.GetRevocations(TRIP),
             c.GetRevocations(PM_TRIP, 0),
             c.ListBoardingTrips(A, NOW, NOW + 24 * 3600 * 1000),
+            c.FindTickets(document_index=b"i" * 32),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
             c.ListStations(),
             c.Ping(),
