@@ -399,7 +399,8 @@ class CounterDesk:
     def print_tickets(self, tickets, extras: ticket_print.PrintExtras) -> list[Path]:
         """A PDF per ticket in print_dir, and the tickets to the ticket printer (stream)."""
         views = [
-            ticket_print.layout(t, replace(extras, paper_number=self.paper_numbers.get(t.ticket_id, ""))) for t in tickets
+            ticket_print.layout(t, replace(extras, paper_number=self.paper_numbers.get(t.ticket_id, "")))
+            for t in tickets
         ]
         suffix = "-reprint" if extras.reprint else ""
         paths = [

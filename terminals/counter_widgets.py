@@ -144,7 +144,9 @@ class PassengerDialog(ModalScreen[Passenger | None]):
                 placeholder="ticket type: " + ", ".join(TICKET_TYPES),
                 id="ticket_type",
             )
-            yield Input(value="RESIDENT_ID", placeholder="document type: " + ", ".join(DOCUMENT_TYPES), id="document_type")
+            yield Input(
+                value="RESIDENT_ID", placeholder="document type: " + ", ".join(DOCUMENT_TYPES), id="document_type"
+            )
             yield Input(placeholder="document number (scan or type, then Enter)", password=True, id="document_number")
             yield Input(placeholder="name", id="name")
             yield Input(value="n", placeholder="accident insurance 乘意险: y or n", id="insurance")
@@ -309,7 +311,8 @@ def slip_text(shift) -> str:
     """The handover slip (交接单) of a closed shift, as the seller reads it before handing over."""
     slip = shift.slip
     methods = "; ".join(
-        f"{orders_pb2.PayMethod.Name(m.method).removeprefix('PAY_METHOD_').lower()} net {signed_yuan(m.net_fen)}" for m in slip.methods
+        f"{orders_pb2.PayMethod.Name(m.method).removeprefix('PAY_METHOD_').lower()} net {signed_yuan(m.net_fen)}"
+        for m in slip.methods
     )
     over_short = "over" if slip.over_short_fen > 0 else "short" if slip.over_short_fen < 0 else "exact"
     return "\n".join(
@@ -347,6 +350,24 @@ class Confirm(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class Info(ModalScreen[bool]):
+    """Something the seller reads (the handover slip): Enter or Escape closes it."""
+
+    BINDINGS = [Binding("enter,escape", "close", "Close", priority=True)]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.text, id="info")
+            yield Label("Enter: close")
+
+    def action_close(self) -> None:
+        self.dismiss(True)
 
 
 class Ask(ModalScreen[str]):

@@ -97,7 +97,13 @@ def layout(ticket, extras: PrintExtras = PrintExtras()) -> TicketLayout:
     return TicketLayout(title, tuple(lines), ticket.ticket_id, ticket.credential)
 
 
-TICKET_TYPES = {1: "全票 full", 2: "儿童票 child", 3: "免票儿童 free child", 4: "优待票 concession", 5: "学生票 student"}
+TICKET_TYPES = {
+    1: "全票 full",
+    2: "儿童票 child",
+    3: "免票儿童 free child",
+    4: "优待票 concession",
+    5: "学生票 student",
+}
 
 
 def fare_lines(ticket) -> list[tuple[str, str, str]]:
