@@ -162,6 +162,7 @@ class DeskScreen(Screen):
         self.busy = ""  # the change being made (a sale, a refund...), so a second key press waits
         self.messages: list[str] = []
         self.entered: list[Passenger] = []  # the sale's walk-in passengers, in the order entered
+        self.last_sale = ""  # the last sale's tickets, components and total, as shown
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -439,7 +440,12 @@ class DeskScreen(Screen):
         return rows
 
     def show_rows(self, note: str = "") -> None:
-        self.query_one(PassengerRows).show(self.rows(), note)
+        rows = self.rows()
+        if not rows and self.last_sale:  # the sale just made stays on show until the next seats are picked
+            self.query_one(PassengerRows).update(self.last_sale)
+            return
+        self.last_sale = ""
+        self.query_one(PassengerRows).show(rows, note)
 
     def action_passenger(self) -> None:
         """The next seat's passenger, or, once every seat has one, a free child for the last adult."""
@@ -457,7 +463,7 @@ class DeskScreen(Screen):
             self.entered.append(passenger)
             self.show_rows()
             self.update_change()
-            where = f"seat {seat}" if seat else "a free child, with the adult above"
+            where = f"seat {seat}" if passenger.seated else "a free child, with the adult above"
             self.say(f"{where}: {passenger.name} {passenger.masked}; F12 the next, F4 cash, F5 sell")
 
         self.app.push_screen(PassengerDialog(seat), given)
@@ -566,9 +572,8 @@ class DeskScreen(Screen):
         )
         self.query_one("#tendered", Input).value = ""
         self.entered = []
-        self.query_one(PassengerRows).update(
-            "\n".join([*(fare_line(t) for t in sale.tickets), f"total {printing.yuan(sale.total_fen)}"])
-        )
+        self.last_sale = "\n".join([*(fare_line(t) for t in sale.tickets), f"total {printing.yuan(sale.total_fen)}"])
+        self.query_one(PassengerRows).update(self.last_sale)
         self.show_shift()
         if self.offer is not None:
             self.choose(self.offer, quiet=True)  # the seats just sold show as taken

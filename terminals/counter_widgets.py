@@ -138,18 +138,19 @@ class PassengerDialog(ModalScreen[Passenger | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Passenger for {'seat ' + self.seat if self.seat else 'a free child (no seat)'}")
-            yield Input(
-                value="full" if self.seat else "free_child",
-                placeholder="ticket type: " + ", ".join(TICKET_TYPES),
-                id="ticket_type",
+            yield Static(
+                f"Passenger for seat {self.seat} (free_child: a child without a seat, riding with the adult above)"
+                if self.seat
+                else "A free child (no seat), riding with the adult above"
             )
+            default = "full" if self.seat else "free_child"
+            yield Input(placeholder=f"ticket type (Enter: {default}): " + ", ".join(TICKET_TYPES), id="ticket_type")
             yield Input(
-                value="RESIDENT_ID", placeholder="document type: " + ", ".join(DOCUMENT_TYPES), id="document_type"
+                placeholder="document type (Enter: RESIDENT_ID): " + ", ".join(DOCUMENT_TYPES), id="document_type"
             )
             yield Input(placeholder="document number (scan or type, then Enter)", password=True, id="document_number")
             yield Input(placeholder="name", id="name")
-            yield Input(value="n", placeholder="accident insurance 乘意险: y or n", id="insurance")
+            yield Input(placeholder="accident insurance 乘意险: y or n (Enter: n)", id="insurance")
             yield Input(placeholder="concession: proof document type (残疾军人证...)", id="proof_type")
             yield Input(placeholder="concession: proof document number", id="proof_number")
             yield Static("", id="passenger_problem")
@@ -177,7 +178,8 @@ class PassengerDialog(ModalScreen[Passenger | None]):
 
     def give(self) -> None:
         value = {f: self.query_one(f"#{f}", Input).value.strip() for f in self.FIELDS}
-        ticket_type = value["ticket_type"].lower().replace(" ", "_")
+        ticket_type = value["ticket_type"].lower().replace(" ", "_") or ("full" if self.seat else "free_child")
+        value["document_type"] = value["document_type"] or "RESIDENT_ID"
         problem = ""
         if ticket_type not in TICKET_TYPES:
             problem = "ticket type: one of " + ", ".join(TICKET_TYPES)
@@ -187,8 +189,8 @@ class PassengerDialog(ModalScreen[Passenger | None]):
             problem = "document number: scan it or type it and press Enter"
         elif not value["name"]:
             problem = "name: as on the document"
-        elif bool(self.seat) != (ticket_type != "free_child"):
-            problem = "a free child takes no seat: F12 again after the seats' passengers adds one"
+        elif not self.seat and ticket_type != "free_child":
+            problem = "every seat has its passenger: only a free child (no seat) can be added"
         if problem:
             self.query_one("#passenger_problem", Static).update(problem)
             return
