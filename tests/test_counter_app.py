@@ -22,10 +22,9 @@ from keyun.common.payments_wire.formats import DECLINE_REASONS
 from keyun.engine.identity import id_check_char
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals import cli as terminal_cli
-from keyun.terminals import ticket_print
+from keyun.terminals import printing, ticket_print
 from keyun.terminals.client import KeyunClient
 from keyun.terminals.counter_app import CounterApp, DeskScreen
-from keyun.terminals import printing
 from keyun.terminals.counter_widgets import OFFER_COLUMNS, Ask, Confirm, Info, PassengerDialog, SeatGrid, TripPicker
 from keyun.terminals.ticket_print import mask_documents
 from keyun.v1 import common_pb2
