@@ -101,7 +101,6 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             await pilot.press("f4", *"100")
             await pilot.pause()
             assert "CHANGE ¥20.00" in str(desk.query_one("#change").render())
-            app.save_screenshot("before-sale.svg", str(tmp_path))  # docs/counter.md shows this one
             await pilot.press("enter")
             await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 2 and not desk.busy)
             assert "change ¥20.00" in desk.messages[-1], desk.messages
@@ -228,7 +227,10 @@ def test_a_counter_sellers_whole_shift_with_each_ticket_type_a_void_a_refund_a_r
             assert "王芳" in rows and "free child" in rows and "concession" in rows, rows
 
             # ¥200 in cash: the server prices the types; the change is given from its total.
-            await pilot.press("f4", *"200", "f5")
+            await pilot.press("f4", *"200")
+            await pilot.pause()
+            app.save_screenshot("before-sale.svg", str(tmp_path))  # docs/counter-screenshot.svg is this one
+            await pilot.press("f5")
             await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 3 and not desk.busy)
             full, kid, concession = (desk.tickets[t] for t in desk.tickets)
             assert [t.fare.ticket_type for t in (full, kid, concession)] == [
