@@ -182,7 +182,8 @@ class CounterDesk:
             lambda p: self.patiently(lambda: self.client.open_shift(counter_id, p.id("open")), notify),
         )
         self.shift, self.totals = shift, ShiftTotals()
-        return shift
+        self.refresh_shift(notify)  # GetShift carries the slip so far (`running`), OpenShift does not
+        return self.shift
 
     def close_shift(self, counted_cash_fen: int, notify: Notify) -> tuple[shifts_pb2.Shift, Path]:
         """Close the open shift with the cash counted; the slip's PDF is saved in print_dir."""

@@ -275,38 +275,58 @@ SHIFT_STATUS = {
 
 
 class ShiftPanel(Static):
-    """The seller's shift as the server keeps it (paper numbers used, spoiled and left, the next
-    one), and the money this desk took in and paid out, by method."""
+    """The seller's shift as the server keeps it: paper numbers used, spoiled and left, the next
+    one, and its slip so far (GetShift's `running`: sold, voided, refunded, money by method, the
+    cash the drawer should hold).  Without a shift, what this desk took in and paid out."""
 
     def show(self, shift, totals: ShiftTotals) -> None:
-        if shift is None:
-            head = ["no open shift (sales without paper numbers)"]
-        else:
-            printed = sum(1 for n in shift.numbers if n.ticket_id and not n.spoiled)
-            spoiled = sum(1 for n in shift.numbers if n.spoiled)
-            head = [
-                f"shift {shift.shift_id} · counter {shift.counter_id} · {SHIFT_STATUS.get(shift.status, '?')} · "
-                f"opened {printing.local(shift.opened_at)}",
-                f"paper numbers: printed {printed}, spoiled {spoiled}, left {shift.numbers_left}, "
-                f"next {shift.next_number or '-'}",
-            ]
+        if shift is not None and shift.HasField("running"):
+            self.update("\n".join([*self._head(shift), *self._running(shift.running)]))
+            return
+        head = ["no open shift (sales without paper numbers)"] if shift is None else self._head(shift)
+        self.update("\n".join([*head, "this desk, this session:", *self._local(totals)]))
+
+    @staticmethod
+    def _head(shift) -> list[str]:
+        printed = sum(1 for n in shift.numbers if n.ticket_id and not n.spoiled)
+        spoiled = sum(1 for n in shift.numbers if n.spoiled)
+        return [
+            f"shift {shift.shift_id} · counter {shift.counter_id} · {SHIFT_STATUS.get(shift.status, '?')} · "
+            f"opened {printing.local(shift.opened_at)}",
+            f"paper numbers: printed {printed}, spoiled {spoiled}, left {shift.numbers_left}, "
+            f"next {shift.next_number or '-'}",
+        ]
+
+    @staticmethod
+    def _running(slip) -> list[str]:
+        methods = ", ".join(
+            f"{orders_pb2.PayMethod.Name(m.method).removeprefix('PAY_METHOD_').lower()} {signed_yuan(m.net_fen)}"
+            for m in slip.methods
+        )
+        return [
+            f"sold      {slip.sold_count} ticket(s)  {printing.yuan(slip.sold_fen)}",
+            f"voided    {slip.voided_count} ticket(s)  {printing.yuan(slip.voided_fen)}",
+            f"refunded  {slip.refunded_count} ticket(s)  paid back {printing.yuan(slip.refunded_fen)}"
+            f"  fees kept {printing.yuan(slip.refund_fees_fen)}",
+            f"changed   {slip.changed_count} ticket(s)  difference {signed_yuan(slip.changed_fen)}",
+            f"reprints  {slip.reprinted_count}",
+            f"net by method  {methods or '-'}",
+            f"cash in drawer  {signed_yuan(slip.expected_cash_fen)}",
+        ]
+
+    @staticmethod
+    def _local(totals: ShiftTotals) -> list[str]:
         sold = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.sold_fen.items()))
         voided = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.voided_fen.items()))
-        self.update(
-            "\n".join(
-                [
-                    *head,
-                    f"sold      {totals.tickets_sold} ticket(s)  {sold or '¥0.00'}",
-                    f"voided    {totals.tickets_voided} ticket(s)  {voided or '¥0.00'}",
-                    f"refunded  {totals.tickets_refunded} ticket(s)  paid back {printing.yuan(totals.refunded_fen)}"
-                    f"  fees kept {printing.yuan(totals.refund_fees_fen)}",
-                    f"changed   {totals.tickets_changed} ticket(s)  "
-                    f"difference {signed_yuan(totals.change_collected_fen)}",
-                    f"reprints  {totals.reprints}",
-                    f"cash in drawer  {signed_yuan(totals.cash_in_drawer_fen())}",
-                ]
-            )
-        )
+        return [
+            f"sold      {totals.tickets_sold} ticket(s)  {sold or '¥0.00'}",
+            f"voided    {totals.tickets_voided} ticket(s)  {voided or '¥0.00'}",
+            f"refunded  {totals.tickets_refunded} ticket(s)  paid back {printing.yuan(totals.refunded_fen)}"
+            f"  fees kept {printing.yuan(totals.refund_fees_fen)}",
+            f"changed   {totals.tickets_changed} ticket(s)  difference {signed_yuan(totals.change_collected_fen)}",
+            f"reprints  {totals.reprints}",
+            f"cash in drawer  {signed_yuan(totals.cash_in_drawer_fen())}",
+        ]
 
 
 def slip_text(shift) -> str:

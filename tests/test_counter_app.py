@@ -285,9 +285,13 @@ def test_a_counter_sellers_whole_shift_with_each_ticket_type_a_void_a_refund_a_r
             assert (tmp_path / "pdf" / f"{full.ticket_id}-reprint.pdf").is_file()
             panel = str(desk.query_one("#shift").render())
             assert "printed 2, spoiled 2, left 6" in panel, panel
+            expected_cash = total - kid.price_fen - quote.refund_fen
+            # The panel's money is the server's slip so far (GetShift's `running`), not the desk's own count.
+            assert f"cash in drawer  {printing.yuan(expected_cash)}" in panel and "voided    1 ticket(s)" in panel, (
+                panel
+            )
 
             # Close with the counted cash, a yuan short: the slip, to the fen.
-            expected_cash = full.price_fen + kid.price_fen + concession.price_fen - kid.price_fen - quote.refund_fen
             counted = expected_cash - 100
             await pilot.press("ctrl+e")
             await _settled(app, pilot, "the counted-cash question", lambda: isinstance(app.screen, Ask))
