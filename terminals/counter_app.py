@@ -323,7 +323,10 @@ class DeskScreen(Screen):
     def _finish(self, what: str, changes: bool, then: Callable[[], None]) -> None:
         if changes:
             self.busy = ""
-        then()
+        try:
+            then()
+        except Exception as error:  # a bug showing a result must not vanish in the worker silently
+            self.say(f"{what}: done, but not shown: unexpected {type(error).__name__}: {error}", error=True)
 
     # --- search and seats ------------------------------------------------------------------------
 

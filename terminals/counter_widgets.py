@@ -281,13 +281,13 @@ class ShiftPanel(Static):
 
     def show(self, shift, totals: ShiftTotals) -> None:
         if shift is not None and shift.HasField("running"):
-            self.update("\n".join([*self._head(shift), *self._running(shift.running)]))
+            self.update("\n".join([*self.head_lines(shift), *self.running_lines(shift.running)]))
             return
-        head = ["no open shift (sales without paper numbers)"] if shift is None else self._head(shift)
-        self.update("\n".join([*head, "this desk, this session:", *self._local(totals)]))
+        head = ["no open shift (sales without paper numbers)"] if shift is None else self.head_lines(shift)
+        self.update("\n".join([*head, "this desk, this session:", *self.local_lines(totals)]))
 
     @staticmethod
-    def _head(shift) -> list[str]:
+    def head_lines(shift) -> list[str]:
         printed = sum(1 for n in shift.numbers if n.ticket_id and not n.spoiled)
         spoiled = sum(1 for n in shift.numbers if n.spoiled)
         return [
@@ -298,7 +298,7 @@ class ShiftPanel(Static):
         ]
 
     @staticmethod
-    def _running(slip) -> list[str]:
+    def running_lines(slip) -> list[str]:
         methods = ", ".join(
             f"{orders_pb2.PayMethod.Name(m.method).removeprefix('PAY_METHOD_').lower()} {signed_yuan(m.net_fen)}"
             for m in slip.methods
@@ -315,7 +315,7 @@ class ShiftPanel(Static):
         ]
 
     @staticmethod
-    def _local(totals: ShiftTotals) -> list[str]:
+    def local_lines(totals: ShiftTotals) -> list[str]:
         sold = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.sold_fen.items()))
         voided = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.voided_fen.items()))
         return [

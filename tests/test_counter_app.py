@@ -205,9 +205,11 @@ def test_a_counter_sellers_whole_shift_with_each_ticket_type_a_void_a_refund_a_r
             await pilot.press(*"W07", "enter")
             desk = app.screen
             assert isinstance(desk, DeskScreen)
-            await _settled(app, pilot, "the shift", lambda: desk.desk.shift is not None and not desk.busy)
+            await _settled(
+                app, pilot, f"the shift {desk.messages[-3:]}", lambda: "open at counter W07" in desk.messages[-1]
+            )
             panel = str(desk.query_one("#shift").render())
-            assert "counter W07" in panel and "left 10" in panel and numbers[0] in panel, panel
+            assert "counter W07" in panel and "left 10" in panel and numbers[0] in panel, (panel, desk.messages)
 
             await pilot.press(*"AAA", "tab", *"DDD", "tab", *_iso(trip), "enter")
             await _settled(app, pilot, "the trips", lambda: trip in desk.offers)
