@@ -254,8 +254,8 @@ def pdf_tickets(views: Sequence[TicketLayout], target: Path, cjk_font: Path | No
         for zh, en, value in view.lines:
             label = f"{zh} {en}" if cjk else en
             shown = value if cjk else _latin(value)
-            pdf.cell(38, 3.9, label)
-            pdf.cell(100, 3.9, shown, new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(38, 3.7, label)
+            pdf.cell(100, 3.7, shown, new_x="LMARGIN", new_y="NEXT")
         if view.credential:
             pdf.image(_qr_png(view.credential), x=PAGE_MM[0] - 50, y=top, w=40, h=40)
     target.parent.mkdir(parents=True, exist_ok=True)
