@@ -1138,7 +1138,7 @@ def answer(
     if isinstance(query, dv.DEVICE_QUERIES):
         return dv.answer(state.devices, query, now_ms, rules.device_limits())
     if isinstance(query, sh.SHIFT_QUERIES):
-        return sh.answer(state.shifts, query)
+        return sh.answer(state.shifts, query, now_ms)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)

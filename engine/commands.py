@@ -729,6 +729,16 @@ class GetTicket(Value, _OfTicket, TripQuery):
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
 
+class QuoteRefund(Value, _OfTicket, TripQuery):
+    """What refunding the ticket now would keep and pay back, by the trip owner's policy: the same
+    rule Refund applies, answered without changing anything (a counter shows it before confirming)."""
+
+    ticket_id: str
+
+    def __post_init__(self) -> None:
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+
+
 class GetManifest(Value, TripQuery):
     trip_id: str
 

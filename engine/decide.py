@@ -553,7 +553,7 @@ def _refund(trip: Trip, command: Refund, now: int, policy: Policy) -> Outcome:
             f"ticket {command.ticket_id} was paid through order {order_id}: refund the order",
             order_id=order_id,
         )
-    refunded = _refund_ticket(trip, command.ticket_id, now, policy)
+    refunded = refund_ticket(trip, command.ticket_id, now, policy)
     if isinstance(refunded, Rejection):
         return refunded
     return (msgspec.structs.replace(refunded, shift_id=command.shift_id) if command.shift_id else refunded,)
@@ -564,7 +564,7 @@ def _order_of_ticket(trip: Trip, ticket_id: str) -> str:
     return ticket.order_id if ticket is not None else ""
 
 
-def _refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> TicketRefunded | Rejection:
+def refund_ticket(trip: Trip, ticket_id: str, now: int, policy: Policy) -> TicketRefunded | Rejection:
     ticket = trip.tickets.get(ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
@@ -970,7 +970,7 @@ def _refund_order(trip: Trip, command: RefundOrder, now: int, policy: Policy) ->
                 field=element("ticket_ids", index),
                 ticket_id=ticket_id,
             )
-        one = _refund_ticket(trip, ticket_id, now, policy)
+        one = refund_ticket(trip, ticket_id, now, policy)
         if isinstance(one, Rejection):
             return one
         refunded.append(msgspec.structs.replace(one, shift_id=command.shift_id) if command.shift_id else one)

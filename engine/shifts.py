@@ -371,6 +371,21 @@ class GetShift(Value, Query):
         check_shift_id(self.shift_id)
 
 
+class RunningSlip(Value, Query):
+    """An open shift's slip so far, from the trip owners' tickets of the shift (the gateway gathers
+    them, as for CloseShift): what the seller's drawer should hold now.  Nothing is recorded."""
+
+    shift_id: str
+    tickets: tuple[ShiftTicket, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_shift_id(self.shift_id)
+
+
+class RunningSlipView(Value, Reply):
+    slip: Slip
+
+
 class ListShifts(Value, Query):
     offset: int
     page_size: int
@@ -478,7 +493,7 @@ SHIFT_COMMANDS = (
     ReceiveStock,
     IssueStock,
 )
-SHIFT_QUERIES = (CurrentShift, GetShift, ListShifts, ListStock)
+SHIFT_QUERIES = (CurrentShift, GetShift, ListShifts, ListStock, RunningSlip)
 SHIFT_EVENTS = (ShiftOpened, NumbersUsed, NumberSpoiled, ShiftClosed, DepositConfirmed, StockReceived, StockIssued)
 
 
@@ -787,8 +802,14 @@ def shift_view(book: ShiftBook, shift: Shift) -> ShiftView:
     )
 
 
-def answer(book: ShiftBook, query: Query) -> Reply:
+def answer(book: ShiftBook, query: Query, now_ms: int = 0) -> Reply:
     match query:
+        case RunningSlip(shift_id, tickets):
+            found = _find_shift(book, shift_id)
+            if isinstance(found, Rejection):
+                return found
+            # No cash counted yet: over_short is minus the cash expected, and means nothing until close.
+            return RunningSlipView(handover(found, tickets, 0, now_ms))
         case CurrentShift(account_id):
             shift = _open_shift(book, account_id)
             return shift if isinstance(shift, Rejection) else shift_view(book, shift)

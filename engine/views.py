@@ -39,6 +39,7 @@ from .commands import (
     ListStations,
     Ping,
     PlaceHold,
+    QuoteRefund,
     RecordPayment,
     Refund,
     RefundOrder,
@@ -56,7 +57,7 @@ from .commands import (
     order_trip,
 )
 from .counter_sales import ShiftTickets, VoidSale, shift_tickets
-from .decide import TripStatus, find_order, find_segment, find_trip, segment_status
+from .decide import TripStatus, find_order, find_segment, find_trip, refund_ticket, segment_status
 from .events import (
     Fare,
     Holder,
@@ -261,6 +262,14 @@ class ArchivedView(Value, Reply):
 class OffersView(Value, Reply):
     offers: tuple[OfferView, ...]
     stations_known: frozenset[str]  # which of the two searched stations some trip here serves
+
+
+class RefundQuoteView(Value, Reply):
+    """A refund's fee and the amount paid back, were the ticket refunded now (QuoteRefund)."""
+
+    ticket_id: str
+    fee_fen: int
+    refund_fen: int
 
 
 class PongView(Value, Reply):
@@ -574,6 +583,12 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if ticket is None or (query.viewer and ticket.buyer != query.viewer):  # a passenger sees only their own
                 return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
             return ticket_view(trip, ticket, now, policy)
+        case QuoteRefund(ticket_id):
+            # Refund's own rule at `now`: a quote can never differ from the refund made at once.
+            refunded = refund_ticket(trip, ticket_id, now, policy)
+            if isinstance(refunded, Rejection):
+                return refunded
+            return RefundQuoteView(ticket_id, refunded.fee_fen, refunded.refund_fen)
         case GetRevocations(_, after):
             return RevocationsView(
                 trip.spec.trip_id, tuple(trip.revoked[after:]), len(trip.revoked), bool(trip.departed_at_ms)

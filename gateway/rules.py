@@ -36,6 +36,8 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True),
     "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
     "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
+    # Read-only, for whoever may refund the ticket: the fee Refund would keep now.
+    "/keyun.v1.Sales/QuoteRefund": Rule(P.REFUND, Scope.TRIP),
     "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
     # A look-up of personal data: recorded in the audit log with its purpose, like LookUpPassenger.
     "/keyun.v1.Sales/FindPassengerTickets": Rule(P.PASSENGER_TRACE, mutating=True),

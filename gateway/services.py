@@ -504,6 +504,10 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.GetTicketResponse(ticket=self.gateway.ticket(view))
 
+    async def QuoteRefund(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.QuoteRefund(request.ticket_id))
+        return sales_pb2.QuoteRefundResponse(ticket_id=view.ticket_id, fee_fen=view.fee_fen, refund_fen=view.refund_fen)
+
     async def FindPassengerTickets(self, request, context):
         """A passenger's tickets by document or phone, through the blind index: the look-up is
         audited with its purpose and the masked document or phone, never the number itself."""

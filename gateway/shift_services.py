@@ -253,7 +253,21 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         return shifts_pb2.OpenShiftResponse(shift=shift_message(view))
 
     async def GetShift(self, request, context):
-        return shifts_pb2.GetShiftResponse(shift=shift_message(await self._shift(context, request.shift_id)))
+        view = await self._shift(context, request.shift_id)
+        shift = shift_message(view)
+        if view.status is sh.ShiftStatus.OPEN:
+            running = await self.desk.ask(context, sh.RunningSlip(view.shift_id, await self._tickets(context, view)))
+            shift.running.CopyFrom(slip_message(running.slip))
+        return shifts_pb2.GetShiftResponse(shift=shift)
+
+    async def _tickets(self, context: grpc.aio.ServicerContext, shift: sh.ShiftView) -> tuple[sh.ShiftTicket, ...]:
+        """Every trip owner's tickets of the shift: the money's source of truth."""
+        async with owner_errors(context):
+            replies = await self.gateway.pool.ask_all(cs.ShiftTickets(shift.shift_id))
+        refusal = next((reply for reply in replies if isinstance(reply, Rejection)), None)
+        if refusal is not None:
+            await abort(context, refusal)
+        return tuple([await self._with_old_fare(context, t) for reply in replies for t in reply.tickets])
 
     async def ListShifts(self, request, context):
         principal = caller()
@@ -284,12 +298,7 @@ class ShiftsService(shifts_pb2_grpc.ShiftsServicer):
         shift = await self.desk.open_shift(context)
         # The trip owners are the source of truth for the shift's money: every ticket sold,
         # refunded or voided in it, whatever happened to the gateway between sale and number.
-        async with owner_errors(context):
-            replies = await self.gateway.pool.ask_all(cs.ShiftTickets(shift.shift_id))
-        refusal = next((reply for reply in replies if isinstance(reply, Rejection)), None)
-        if refusal is not None:
-            await abort(context, refusal)
-        tickets = tuple([await self._with_old_fare(context, t) for reply in replies for t in reply.tickets])
+        tickets = await self._tickets(context, shift)
         item = await self._build(
             context,
             lambda: sh.CloseShift(

@@ -328,6 +328,10 @@ class KeyunClient:
             self.sales.Refund, sales_pb2.RefundRequest(request_id=request_id or new_request_id(), ticket_id=ticket_id)
         ).ticket
 
+    def quote_refund(self, ticket_id: str) -> sales_pb2.QuoteRefundResponse:
+        """The fee and the amount Refund would pay back now (read-only)."""
+        return self.call(self.sales.QuoteRefund, sales_pb2.QuoteRefundRequest(ticket_id=ticket_id))
+
     def ticket(self, ticket_id: str) -> Any:
         return self.call(self.sales.GetTicket, sales_pb2.GetTicketRequest(ticket_id=ticket_id)).ticket
 

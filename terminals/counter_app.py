@@ -1,9 +1,14 @@
 """The counter workstation: `keyun counter` with no verb.  A full-screen terminal application (Textual)
 for a ticket seller, usable from the keyboard alone (the footer shows the keys) and with a mouse.
 
-Log in; search trips by destination and date; pick seats on the seat map; take cash (change shown) or
-a card; tickets print to PDF and to the ticket printer; refund (fee shown first), rebook (改签),
-reprint; the session's totals on the right.
+Log in and open a shift at a counter (a counter seller without an open shift is asked for one);
+search trips by destination and date; pick seats on the seat map; enter each seat's walk-in
+passenger (ticket type, document scanned as keyboard input and shown masked, name, insurance, a
+concession's proof; free children ride with an adult); take cash (change shown) or a card; tickets
+print to PDF and to the ticket printer with their fare components, paper number and QR code; void,
+refund (the exact fee quoted by the server first), rebook (改签), reprint (a new paper number); the
+shift as the server keeps it on the right; close the shift with the counted cash and read the
+handover slip, saved as a PDF.
 
 It is a gRPC client of the gateway and nothing else.  Every call blocks, so each runs in a worker
 thread (counter_desk.CounterDesk does the work) and the screen stays live; results come back to the
@@ -13,7 +18,6 @@ UI thread with call_from_thread.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,11 +32,13 @@ from keyun.v1 import common_pb2
 
 from . import printing, ticket_print
 from .client import RETRYABLE, KeyunClient, KeyunError
-from .counter_desk import CounterDesk, Sale
+from .counter_desk import CounterDesk, Passenger, Sale
 from .counter_widgets import (
     OFFER_COLUMNS,
     Ask,
     Confirm,
+    Info,
+    PassengerDialog,
     PassengerRow,
     PassengerRows,
     SeatGrid,
@@ -41,13 +47,14 @@ from .counter_widgets import (
     offer_row,
     parse_yuan,
     signed_yuan,
+    slip_text,
 )
 
 T = TypeVar("T")
 
 CSS = """
 .dialog { width: 80; height: auto; max-height: 90%; border: thick $accent; padding: 1 2; background: $panel; }
-Confirm, Ask, TripPicker, LoginScreen { align: center middle; }
+Confirm, Ask, Info, TripPicker, PassengerDialog, LoginScreen { align: center middle; }
 #search Input { width: 1fr; }
 #search Button { width: 12; }
 #search { height: 3; }
@@ -138,6 +145,10 @@ class DeskScreen(Screen):
         Binding("f9", "reprint", "Reprint", priority=True),
         Binding("f10", "find_ticket", "Find ticket", priority=True),
         Binding("f11", "focus_tickets", "Tickets", priority=True),
+        Binding("f12", "passenger", "Passenger", priority=True),
+        Binding("ctrl+w", "void", "Void 废票", priority=True),
+        Binding("ctrl+o", "open_shift", "Open shift", priority=True),
+        Binding("ctrl+e", "close_shift", "Close shift", priority=True),
         Binding("escape", "clear_sale", "Clear sale"),
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
@@ -150,6 +161,8 @@ class DeskScreen(Screen):
         self.tickets: dict[str, Any] = {}  # this session's tickets, and any found, by id
         self.busy = ""  # the change being made (a sale, a refund...), so a second key press waits
         self.messages: list[str] = []
+        self.entered: list[Passenger] = []  # the sale's walk-in passengers, in the order entered
+        self.last_sale = ""  # the last sale's tickets, components and total, as shown
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -172,7 +185,7 @@ class DeskScreen(Screen):
                 yield Input(placeholder="cash given, yuan (F4); Enter sells", id="tendered")
                 yield Static("", id="change")
                 tickets: DataTable = DataTable(cursor_type="row", id="tickets")
-                tickets.add_columns("ticket", "segment", "seat", "fare", "status")
+                tickets.add_columns("ticket", "paper no.", "segment", "seat", "type", "fare", "status")
                 yield tickets
                 yield ShiftPanel(id="shift")
         yield Static("", id="status")
@@ -183,9 +196,86 @@ class DeskScreen(Screen):
         stations = ", ".join(account.stations) or "-"
         self.app.sub_title = f"{account.display_name} ({account.login_name}) · stations {stations}"
         self.query_one(PassengerRows).show([])
-        self.query_one(ShiftPanel).show(self.desk.totals)
+        self.show_shift()
         self.say("F2 search · Enter on a trip shows its seats · Enter on a seat picks it · F4 cash · F5 sell")
         self.query_one("#to" if self._home_station() else "#from", Input).focus()
+        self.background("reading your shift", lambda: self.desk.current_shift(self.tell_from_thread), self._shift_read)
+
+    # --- the shift -------------------------------------------------------------------------------
+
+    def works_in_shifts(self) -> bool:
+        return "counter_seller" in self.account.roles
+
+    def show_shift(self) -> None:
+        self.query_one(ShiftPanel).show(self.desk.shift, self.desk.totals)
+
+    def _shift_read(self, shift) -> None:
+        self.show_shift()
+        if shift is not None:
+            self.say(
+                f"shift {shift.shift_id} at counter {shift.counter_id} is open; next paper number {shift.next_number}"
+            )
+        elif self.works_in_shifts():
+            self.action_open_shift()
+        else:
+            self.say("F2 search · Enter on a trip shows its seats · Enter on a seat picks it · F4 cash · F5 sell")
+
+    def action_open_shift(self) -> None:
+        if self.desk.shift is not None:
+            self.say(f"shift {self.desk.shift.shift_id} is open already; Ctrl+E closes it", error=True)
+            return
+
+        def given(counter_id: str | None) -> None:
+            if not counter_id:
+                self.say("no open shift: a counter seller sells only in one (Ctrl+O opens it)", error=True)
+                return
+            self.background(
+                f"opening a shift at counter {counter_id}",
+                lambda: self.desk.open_shift(counter_id, self.tell_from_thread),
+                self._shift_opened,
+                changes=True,
+            )
+
+        self.app.push_screen(Ask("Open a shift 开班: at which counter (窗口)?", "counter id, e.g. W01"), given)
+
+    def _shift_opened(self, shift) -> None:
+        self.show_shift()
+        self.say(
+            f"shift {shift.shift_id} open at counter {shift.counter_id}: {shift.numbers_left} paper numbers, "
+            f"next {shift.next_number or '-'}"
+        )
+        self.query_one("#to" if self._home_station() else "#from", Input).focus()
+
+    def action_close_shift(self) -> None:
+        if self.desk.shift is None:
+            self.say("no open shift to close", error=True)
+            return
+
+        def counted(text: str | None) -> None:
+            if not text:
+                self.say("closing cancelled")
+                return
+            fen = parse_yuan(text)
+            if fen is None:
+                self.say("counted cash: type yuan, e.g. 1234.50", error=True)
+                return
+            self.background(
+                f"closing shift {self.desk.shift.shift_id} with {printing.yuan(fen)} counted",
+                lambda: self.desk.close_shift(fen, self.tell_from_thread),
+                self._shift_closed,
+                changes=True,
+            )
+
+        self.app.push_screen(
+            Ask(f"Close shift {self.desk.shift.shift_id} 交班: cash counted in the drawer, yuan?", "e.g. 1234.50"),
+            counted,
+        )
+
+    def _shift_closed(self, closed) -> None:
+        shift, pdf = closed
+        self.show_shift()
+        self.say(f"shift {shift.shift_id} closed; the handover slip is saved as {pdf.name}")
+        self.app.push_screen(Info(slip_text(shift) + f"\nPDF: {pdf}"))
 
     def _home_station(self) -> str:
         stations = [s for s in self.account.stations if s != "*"]
@@ -233,7 +323,10 @@ class DeskScreen(Screen):
     def _finish(self, what: str, changes: bool, then: Callable[[], None]) -> None:
         if changes:
             self.busy = ""
-        then()
+        try:
+            then()
+        except Exception as error:  # a bug showing a result must not vanish in the worker silently
+            self.say(f"{what}: done, but not shown: unexpected {type(error).__name__}: {error}", error=True)
 
     # --- search and seats ------------------------------------------------------------------------
 
@@ -328,14 +421,65 @@ class DeskScreen(Screen):
                 self.say(problem, error=True)
 
     def on_seat_grid_picked(self, event: SeatGrid.Picked) -> None:
-        fare = self.offer.fare_fen if self.offer is not None else 0
-        self.query_one(PassengerRows).show([PassengerRow(seat, fare) for seat in event.seats])
+        seated = [p for p in self.entered if p.seated]
+        if len(seated) > len(event.seats):  # a seat put back: its passenger goes with it
+            self.entered = self.entered[: self.entered.index(seated[len(event.seats)])]
+        self.show_rows()
         self.update_change()
+
+    # --- passengers ------------------------------------------------------------------------------
+
+    def rows(self) -> list[PassengerRow]:
+        """The picked seats with their passengers in order; free children after their adult."""
+        seats = list(self.query_one(SeatGrid).picked)
+        rows, next_seat = [], 0
+        for passenger in self.entered:
+            if passenger.seated:
+                rows.append(PassengerRow(seats[next_seat], passenger))
+                next_seat += 1
+            else:
+                rows.append(PassengerRow("", passenger))
+        rows += [PassengerRow(seat) for seat in seats[next_seat:]]
+        return rows
+
+    def show_rows(self, note: str = "") -> None:
+        rows = self.rows()
+        if not rows and self.last_sale:  # the sale just made stays on show until the next seats are picked
+            self.query_one(PassengerRows).update(self.last_sale)
+            return
+        self.last_sale = ""
+        self.query_one(PassengerRows).show(rows, note)
+
+    def action_passenger(self) -> None:
+        """The next seat's passenger, or, once every seat has one, a free child for the last adult."""
+        seats = self.query_one(SeatGrid).picked
+        seated = sum(1 for p in self.entered if p.seated)
+        if not seats:
+            self.say("pick the seats first; F12 then gives each its passenger", error=True)
+            return
+        seat = seats[seated] if seated < len(seats) else ""
+
+        def given(passenger: Passenger | None) -> None:
+            if passenger is None:
+                self.say("passenger not added")
+                return
+            self.entered.append(passenger)
+            self.show_rows()
+            self.update_change()
+            where = f"seat {seat}" if passenger.seated else "a free child, with the adult above"
+            self.say(f"{where}: {passenger.name} {passenger.masked}; F12 the next, F4 cash, F5 sell")
+
+        self.app.push_screen(PassengerDialog(seat), given)
 
     # --- the sale --------------------------------------------------------------------------------
 
     def sale_total_fen(self) -> int:
+        """What the sale costs, before the server prices it: exact for full fares without insurance;
+        for other ticket types the seat's fare is an upper bound and the server's total counts."""
         return len(self.query_one(SeatGrid).picked) * (self.offer.fare_fen if self.offer is not None else 0)
+
+    def priced_exactly(self) -> bool:
+        return all(p.ticket_type == "full" and not p.insurance for p in self.entered)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "tendered":
@@ -346,7 +490,10 @@ class DeskScreen(Screen):
         change = self.query_one("#change", Static)
         total, text = self.sale_total_fen(), self.query_one("#tendered", Input).value
         given = parse_yuan(text)
-        if not text.strip():
+        if not self.priced_exactly():
+            shown = f"full fares {printing.yuan(total)}; the ticket types' total is priced by the server when selling"
+            change.update(shown if given is None else f"{shown}; given {printing.yuan(given)}")
+        elif not text.strip():
             change.update(f"to pay {printing.yuan(total)}")
         elif given is None:
             change.update("cash given: type yuan, e.g. 50 or 50.50")
@@ -362,21 +509,30 @@ class DeskScreen(Screen):
         if self.offer is None or not grid.picked:
             self.say("pick a trip (Enter on it) and seats (Enter on each) first", error=True)
             return
+        seated = sum(1 for p in self.entered if p.seated)
+        if self.entered and seated != len(grid.picked):
+            self.say(f"{len(grid.picked)} seat(s) and {seated} seated passenger(s): F12 gives each seat one", True)
+            return
         total = self.sale_total_fen()
-        given = total
+        given: int | None = None  # cash given; None: exact cash (or a card)
         if method == "cash":
             text = self.query_one("#tendered", Input).value
-            given = parse_yuan(text) if text.strip() else total
-            if given is None or given < total:
+            given = parse_yuan(text) if text.strip() else None
+            if text.strip() and given is None:
+                self.say("cash given: type yuan, e.g. 50 or 50.50", error=True)
+                return
+            if given is not None and given < total and self.priced_exactly():
                 self.say(f"cash given must cover {printing.yuan(total)}", error=True)
                 self.query_one("#tendered", Input).focus()
                 return
-        offer, seats = self.offer, tuple(grid.picked)
+        offer, seats, passengers = self.offer, tuple(grid.picked), tuple(self.entered)
         trip_id, a, b = offer.trip.trip_id, offer.from_stop.code, offer.to_stop.code
 
         def sell_and_print():
-            sale = self.desk.sell(trip_id, a, b, seats, method, self.tell_from_thread)
-            return sale, self._print(sale.tickets, reprint=False)
+            sale = self.desk.sell(trip_id, a, b, seats, method, self.tell_from_thread, passengers)
+            printed = self._print(sale.tickets, reprint=False)
+            self._refresh_shift()
+            return sale, printed
 
         self.background(
             f"selling {len(seats)} seat(s) on {trip_id} by {method}",
@@ -384,6 +540,13 @@ class DeskScreen(Screen):
             lambda done: self._sold(done[0], done[1], given),
             changes=True,
         )
+
+    def _refresh_shift(self) -> None:
+        """In the worker: the shift's paper numbers again (a failure here does not undo the change)."""
+        try:
+            self.desk.refresh_shift(self.tell_from_thread)
+        except KeyunError as error:
+            self.tell_from_thread(f"shift not re-read: {explain(error)}")
 
     def _print(self, tickets, reprint: bool) -> str:
         """Print, in the worker; what happened, for the status line.  A printer that fails does not
@@ -395,22 +558,31 @@ class DeskScreen(Screen):
             return f"NOT printed ({type(error).__name__}: {error}): F9 prints it again"
         return f"printed {', '.join(p.name for p in paths)}"
 
-    def _sold(self, sale: Sale, printed: str, given_fen: int) -> None:
+    def _sold(self, sale: Sale, printed: str, given_fen: int | None) -> None:
         for ticket in sale.tickets:
             self.tickets[ticket.ticket_id] = ticket
         self.show_tickets(sale.tickets[-1].ticket_id if sale.tickets else "")
-        paid = f"cash {printing.yuan(given_fen)}, change {printing.yuan(given_fen - sale.total_fen)}"
+        given = sale.total_fen if given_fen is None else given_fen
+        if given >= sale.total_fen:
+            paid = f"cash {printing.yuan(given)}, change {printing.yuan(given - sale.total_fen)}"
+        else:
+            paid = f"cash {printing.yuan(given)}: COLLECT {printing.yuan(sale.total_fen - given)} more"
+        card = "card" + (f", order {sale.order_id}" if sale.order_id else "")
         self.say(
             f"sold {len(sale.tickets)} ticket(s) {printing.yuan(sale.total_fen)}; "
-            + (paid if sale.method == "cash" else f"card, order {sale.order_id}")
+            + (paid if sale.method == "cash" else card)
             + f"; {printed}"
         )
         self.query_one("#tendered", Input).value = ""
-        self.query_one(ShiftPanel).show(self.desk.totals)
+        self.entered = []
+        self.last_sale = "\n".join([*(fare_line(t) for t in sale.tickets), f"total {printing.yuan(sale.total_fen)}"])
+        self.query_one(PassengerRows).update(self.last_sale)
+        self.show_shift()
         if self.offer is not None:
             self.choose(self.offer, quiet=True)  # the seats just sold show as taken
 
     def action_clear_sale(self) -> None:
+        self.entered = []
         if self.offer is not None and self.query_one(SeatGrid).seat_map is not None:
             self.query_one(SeatGrid).show(self.query_one(SeatGrid).seat_map)
         self.query_one("#tendered", Input).value = ""
@@ -439,8 +611,11 @@ class DeskScreen(Screen):
         for ticket_id, t in self.tickets.items():
             table.add_row(
                 ticket_id,
+                self.desk.paper_numbers.get(ticket_id, ""),
                 f"{t.from_stop.code}→{t.to_stop.code}",
                 t.seat_number,
+                ticket_print.TICKET_TYPES.get(t.fare.ticket_type, ticket_print.TICKET_TYPES[1]).split()[0]
+                + (" +免票儿童" if t.HasField("free_child") else ""),
                 printing.yuan(t.price_fen),
                 printing.TICKET_STATUS.get(t.status, "?"),
                 key=ticket_id,
@@ -462,33 +637,39 @@ class DeskScreen(Screen):
 
     def action_refund(self) -> None:
         if ticket_id := self._with_ticket("refund"):
-            self.background(
-                f"reading {ticket_id}", lambda: self.desk.ticket(ticket_id, self.tell_from_thread), self._ask_refund
-            )
+            self.background(f"reading {ticket_id}", lambda: self._read_for_refund(ticket_id), self._ask_refund)
 
-    def _ask_refund(self, ticket) -> None:
+    def _read_for_refund(self, ticket_id: str):
+        """The ticket, and the server's quote of its refund now (None when it cannot be refunded)."""
+        ticket = self.desk.ticket(ticket_id, self.tell_from_thread)
+        if ticket.status in (
+            common_pb2.TICKET_STATUS_REFUNDED,
+            common_pb2.TICKET_STATUS_CHANGED,
+            common_pb2.TICKET_STATUS_VOID,
+        ):
+            return ticket, None
+        return ticket, self.desk.quote_refund(ticket_id, self.tell_from_thread)
+
+    def _ask_refund(self, read) -> None:
+        ticket, quote = read
         self._keep(ticket)
-        if ticket.status in (common_pb2.TICKET_STATUS_REFUNDED, common_pb2.TICKET_STATUS_CHANGED):
-            status = printing.TICKET_STATUS[ticket.status]
+        if quote is None:
+            status = printing.TICKET_STATUS.get(ticket.status, "?")
             self.say(f"{ticket.ticket_id} is {status} already: nothing to refund", error=True)
-            return
-        fee = self.desk.refund_fee(ticket, int(time.time() * 1000))
-        if fee is None:
-            self.say(f"{ticket.ticket_id}: the refund schedule allows no refund now (the coach has left)", True)
             return
         question = (
             f"Refund {ticket.ticket_id}, seat {ticket.seat_number}, {ticket.from_stop.code}→{ticket.to_stop.code}, "
             f"departs {printing.local(ticket.from_stop.departs_at)}\n"
-            f"fare {printing.yuan(ticket.price_fen)}   fee {printing.yuan(fee)}   "
-            f"pay back {printing.yuan(ticket.price_fen - fee)}\n"
-            "(fee by the station's default refund schedule; the receipt shows the fee the server kept)"
+            f"fare {printing.yuan(ticket.price_fen)}   fee {printing.yuan(quote.fee_fen)}   "
+            f"pay back {printing.yuan(quote.refund_fen)}\n"
+            "(the station's refund rule now, as the server applies it)"
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.background(
                     f"refunding {ticket.ticket_id}",
-                    lambda: self.desk.refund(ticket.ticket_id, self.tell_from_thread),
+                    lambda: self._refund_and_reread(ticket.ticket_id),
                     self._refunded,
                     changes=True,
                 )
@@ -496,6 +677,11 @@ class DeskScreen(Screen):
                 self.say("refund cancelled")
 
         self.app.push_screen(Confirm(question), answered)
+
+    def _refund_and_reread(self, ticket_id: str):
+        refund = self.desk.refund(ticket_id, self.tell_from_thread)
+        self._refresh_shift()
+        return refund
 
     def _refunded(self, refund) -> None:
         ticket = refund.ticket
@@ -505,7 +691,7 @@ class DeskScreen(Screen):
             f"refunded {ticket.ticket_id}: pay back {printing.yuan(ticket.refunded_fen)} {way}, "
             f"fee kept {printing.yuan(ticket.refund_fee_fen)}"
         )
-        self.query_one(ShiftPanel).show(self.desk.totals)
+        self.show_shift()
         if self.offer is not None and self.offer.trip.trip_id == ticket.trip.trip_id:
             self.choose(self.offer, quiet=True)
 
@@ -595,23 +781,62 @@ class DeskScreen(Screen):
             f"changed to {reply.new_ticket.ticket_id} seat {reply.new_ticket.seat_number}; "
             f"{money}{signed_yuan(abs(difference)) if difference else 'no fare difference'}; {printed}"
         )
-        self.query_one(ShiftPanel).show(self.desk.totals)
+        self.show_shift()
 
     def action_reprint(self) -> None:
         if not (ticket_id := self._with_ticket("reprint")):
             return
 
         def read_and_print():
+            spoiled = ""
+            if self.desk.shift is not None:  # a new paper number; the old one is spoiled
+                spoiled = self.desk.reprint_number(ticket_id, self.tell_from_thread).spoiled_number
             ticket = self.desk.ticket(ticket_id, self.tell_from_thread)
-            return ticket, self._print([ticket], reprint=True)
+            printed = self._print([ticket], reprint=True)
+            self._refresh_shift()
+            return ticket, printed, spoiled
 
-        self.background(f"reprinting {ticket_id}", read_and_print, self._reprinted)
+        self.background(f"reprinting {ticket_id}", read_and_print, self._reprinted, changes=True)
 
     def _reprinted(self, done) -> None:
-        ticket, printed = done
+        ticket, printed, spoiled = done
         self._keep(ticket)
-        self.say(f"reprint of {ticket.ticket_id}: {printed} and to the ticket printer")
-        self.query_one(ShiftPanel).show(self.desk.totals)
+        number = self.desk.paper_numbers.get(ticket.ticket_id, "")
+        paper = f"; paper number {number}, {spoiled} spoiled" if spoiled else ""
+        self.say(f"reprint of {ticket.ticket_id}{paper}: {printed} and to the ticket printer")
+        self.show_shift()
+
+    def action_void(self) -> None:
+        if not (ticket_id := self._with_ticket("void")):
+            return
+        ticket = self.tickets[ticket_id]
+        question = (
+            f"Void 废票 {ticket_id}, seat {ticket.seat_number}, {ticket.from_stop.code}→{ticket.to_stop.code}?\n"
+            f"pay back {printing.yuan(ticket.price_fen)} in full, no fee; the seat is free again and the paper "
+            "number is spoiled (only in the shift that sold it, within the station's void window)"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.say("void cancelled")
+                return
+
+            def void():
+                reply = self.desk.void(ticket_id, self.tell_from_thread)
+                self._refresh_shift()
+                return reply
+
+            self.background(f"voiding {ticket_id}", void, self._voided, changes=True)
+
+        self.app.push_screen(Confirm(question), answered)
+
+    def _voided(self, reply) -> None:
+        self._keep(reply.ticket)
+        spoiled = f"; paper number {reply.spoiled_number} spoiled" if reply.spoiled_number else ""
+        self.say(f"voided {reply.ticket.ticket_id}: pay back {printing.yuan(reply.ticket.price_fen)}{spoiled}")
+        self.show_shift()
+        if self.offer is not None and self.offer.trip.trip_id == reply.ticket.trip.trip_id:
+            self.choose(self.offer, quiet=True)
 
     def action_find_ticket(self) -> None:
         def given(ticket_id: str | None) -> None:
@@ -628,6 +853,23 @@ class DeskScreen(Screen):
         self.say(
             f"{ticket.ticket_id}: {printing.TICKET_STATUS.get(ticket.status, '?')}; F7 refund, F8 change, F9 reprint"
         )
+
+
+def fare_line(ticket) -> str:
+    """A sold ticket's type, components and total, for the screen (the name and number masked)."""
+    lines = dict((en, value) for _, en, value in ticket_print.fare_lines(ticket))
+    parts = " + ".join(
+        f"{label} {lines[label]}"
+        for label in ("Base fare", "Service fee", "Fuel surcharge", "Insurance")
+        if label in lines
+    )
+    who = ""
+    if ticket.HasField("holder"):
+        who = ticket_print.mask_documents(f" {ticket.holder.name} {ticket.holder.document_number}")
+    if ticket.HasField("free_child"):
+        who += " + free child " + ticket_print.mask_documents(ticket.free_child.name)
+    kind = lines.get("Type", "full")
+    return f"seat {ticket.seat_number:>3} {kind}{who}: {parts} = {printing.yuan(ticket.price_fen)}"
 
 
 class CounterApp(App):

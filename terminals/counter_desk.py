@@ -1,5 +1,6 @@
-"""What the counter workstation does, apart from its screen: sell, refund, rebook and print through
-the gateway, keep request ids across retries, and add up what this session took in.
+"""What the counter workstation does, apart from its screen: open and close a seller's shift, sell to
+walk-in passengers, void, refund (with the exact fee quoted first), rebook, reprint and print
+through the gateway, keep request ids across retries, and add up what this session took in.
 
 Every method here blocks on gRPC: the application (counter_app.py) runs them in worker threads.
 
@@ -15,15 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from keyun.engine.policy import Policy
-from keyun.v1 import common_pb2, orders_pb2
+from keyun.v1 import orders_pb2, sales_pb2, shifts_pb2
 
 from . import ticket_print
-from .client import RETRYABLE, KeyunClient, KeyunError, new_request_id
+from .client import RETRYABLE, KeyunClient, KeyunError, new_request_id, walk_in
 
 T = TypeVar("T")
 Notify = Callable[[str], None]
@@ -42,9 +42,63 @@ class Pending:
         return self.ids.setdefault(step, new_request_id())
 
 
+TICKET_TYPES = ("full", "child", "free_child", "concession", "student")
+TICKET_TYPE_LABELS = {
+    "full": "full 全票",
+    "child": "child 儿童票",
+    "free_child": "free child 免票儿童",
+    "concession": "concession 优待票",
+    "student": "student 学生票",
+}
+DOCUMENT_TYPES = ("RESIDENT_ID", "PASSPORT", "HK_MACAU_PERMIT", "TAIWAN_PERMIT", "HMT_RESIDENCE_PERMIT")
+
+
+def mask_number(number: str) -> str:
+    """A document number as the counter shows it: the server's mask (the first 6 and the last 4 of
+    a resident ID kept), and for shorter documents the first 2 and the last 2."""
+    keep_head, keep_tail = (6, 4) if len(number) >= 15 else (2, 2)
+    if len(number) <= keep_head + keep_tail:
+        return "*" * len(number)
+    return number[:keep_head] + "*" * (len(number) - keep_head - keep_tail) + number[-keep_tail:]
+
+
+@dataclass(frozen=True)
+class Passenger:
+    """A walk-in passenger of the sale being made.  The document number stays in memory only, for
+    the request: the screen shows `masked` (repr too, so a log or a traceback never carries it)."""
+
+    ticket_type: str
+    document_type: str
+    document_number: str = field(repr=False)
+    name: str
+    insurance: bool = False
+    proof_type: str = ""
+    proof_number: str = field(default="", repr=False)
+
+    @property
+    def seated(self) -> bool:
+        return self.ticket_type != "free_child"
+
+    @property
+    def masked(self) -> str:
+        return mask_number(self.document_number)
+
+    def message(self) -> sales_pb2.WalkInPassenger:
+        return walk_in(
+            self.document_number,
+            self.name,
+            self.ticket_type,
+            self.document_type,
+            self.insurance,
+            self.proof_type,
+            self.proof_number,
+        )
+
+
 @dataclass
 class ShiftTotals:
-    """What this session sold and paid out, until the shift RPCs keep it on the server."""
+    """What this desk sold and paid out in this session (the server's slip, made at close, is what
+    counts; these let the seller see the drawer as they go)."""
 
     tickets_sold: int = 0
     sold_fen: dict[str, int] = field(default_factory=dict)  # by payment method: "cash", "card"
@@ -55,10 +109,17 @@ class ShiftTotals:
     tickets_changed: int = 0
     change_collected_fen: int = 0  # fare differences of rebookings: + collected, - paid out
     reprints: int = 0
+    tickets_voided: int = 0
+    voided_fen: dict[str, int] = field(default_factory=dict)  # by payment method
 
     def cash_in_drawer_fen(self) -> int:
         """Cash taken less cash paid out by this session (rebooking differences are settled in cash)."""
-        return self.sold_fen.get("cash", 0) - self.refunded_cash_fen + self.change_collected_fen
+        return (
+            self.sold_fen.get("cash", 0)
+            - self.voided_fen.get("cash", 0)
+            - self.refunded_cash_fen
+            + self.change_collected_fen
+        )
 
 
 @dataclass
@@ -67,25 +128,13 @@ class Sale:
     total_fen: int
     method: str
     order_id: str = ""
+    paper_numbers: dict[str, str] = field(default_factory=dict)  # ticket id -> paper number printed on it
 
 
 @dataclass
 class Refund:
     ticket: Any
     by_order: str = ""  # the order that paid the money back, when the ticket was bought through one
-
-
-DEFAULT_POLICY = Policy()
-
-
-def refund_fee_estimate(ticket, now_ms: int, policy: Policy = DEFAULT_POLICY) -> int | None:
-    """The refund fee by the national default schedule (engine/policy.py), or None when that schedule
-    allows no refund now.  A station may configure its own: the server's fee, shown after the refund,
-    is the one that counts."""
-    if ticket.trip.status == common_pb2.TRIP_STATUS_CANCELLED:
-        return 0
-    departs_ms = ticket.from_stop.departs_at.ToMilliseconds()
-    return policy.refund_fee_fen(ticket.price_fen, departs_ms - now_ms)
 
 
 class CounterDesk:
@@ -110,9 +159,54 @@ class CounterDesk:
         self.pending: dict[tuple, Pending] = {}
         self.closing = threading.Event()  # set when the app quits: stop waiting for the server
         self.cjk_font = ticket_print.find_cjk_font()
+        self.shift: shifts_pb2.Shift | None = None  # the seller's open shift, as the server last told it
+        self.methods: dict[str, str] = {}  # ticket id -> how it was paid (a void gives that back)
+        self.paper_numbers: dict[str, str] = {}  # ticket id -> its current paper number
 
-    def refund_fee(self, ticket, now_ms: int) -> int | None:
-        return refund_fee_estimate(ticket, now_ms)
+    # --- the shift (docs/shifts.md) --------------------------------------------------------------
+
+    def current_shift(self, notify: Notify) -> shifts_pb2.Shift | None:
+        """The caller's open shift from the server, or None when they have none open."""
+        try:
+            self.shift = self.patiently(lambda: self.client.shift(), notify)
+        except KeyunError as error:
+            if error.reason != "NO_OPEN_SHIFT":
+                raise
+            self.shift = None
+        return self.shift
+
+    def open_shift(self, counter_id: str, notify: Notify) -> shifts_pb2.Shift:
+        shift = self._run(
+            ("open-shift", counter_id),
+            notify,
+            lambda p: self.patiently(lambda: self.client.open_shift(counter_id, p.id("open")), notify),
+        )
+        self.shift, self.totals = shift, ShiftTotals()
+        self.refresh_shift(notify)  # GetShift carries the slip so far (`running`), OpenShift does not
+        return self.shift
+
+    def close_shift(self, counted_cash_fen: int, notify: Notify) -> tuple[shifts_pb2.Shift, Path]:
+        """Close the open shift with the cash counted; the slip's PDF is saved in print_dir."""
+        shift = self._run(
+            ("close-shift", counted_cash_fen),
+            notify,
+            lambda p: self.patiently(lambda: self.client.close_shift(counted_cash_fen, p.id("close")), notify),
+        )
+        pdf = self.patiently(lambda: self.client.slip_pdf(shift.shift_id), notify)
+        self.print_dir.mkdir(parents=True, exist_ok=True)
+        path = self.print_dir / (pdf.file_name or f"slip-{shift.shift_id}.pdf")
+        path.write_bytes(pdf.pdf)
+        self.shift = None
+        return shift, path
+
+    def refresh_shift(self, notify: Notify) -> None:
+        """The open shift's numbers again, after a sale, a void or a reprint took or spoiled one."""
+        if self.shift is not None:
+            self.shift = self.patiently(lambda: self.client.shift(self.shift.shift_id), notify)
+
+    def quote_refund(self, ticket_id: str, notify: Notify) -> sales_pb2.QuoteRefundResponse:
+        """The exact fee and pay-back the trip's owner would apply now (Sales/QuoteRefund)."""
+        return self.patiently(lambda: self.client.quote_refund(ticket_id), notify)
 
     # --- retries ---------------------------------------------------------------------------------
 
@@ -168,13 +262,23 @@ class CounterDesk:
     # --- selling ---------------------------------------------------------------------------------
 
     def sell(
-        self, trip_id: str, from_station: str, to_station: str, seats: tuple[str, ...], method: str, notify: Notify
+        self,
+        trip_id: str,
+        from_station: str,
+        to_station: str,
+        seats: tuple[str, ...],
+        method: str,
+        notify: Notify,
+        passengers: tuple[Passenger, ...] = (),
     ) -> Sale:
-        """Sell the seats, paid in cash (Sales.Sell) or by card (an order paid on the POS terminal)."""
-        key = ("sell", trip_id, from_station, to_station, seats, method)
-        if method == "cash":
+        """Sell the seats to the walk-in `passengers` (none: anonymous full fares), paid in cash or by
+        card: Sales.Sell with its pay method, or, at a desk with a POS terminal, an order paid on it."""
+        key = ("sell", trip_id, from_station, to_station, seats, method, passengers)
+        if method == "cash" or not self.terminal_id:
             sale = self._run(
-                key, notify, lambda p: self._sell_cash(trip_id, from_station, to_station, seats, p, notify)
+                key,
+                notify,
+                lambda p: self._sell_direct(trip_id, from_station, to_station, seats, method, passengers, p, notify),
             )
         else:
             sale = self._run(
@@ -182,13 +286,30 @@ class CounterDesk:
             )
         self.totals.tickets_sold += len(sale.tickets)
         self.totals.sold_fen[method] = self.totals.sold_fen.get(method, 0) + sale.total_fen
+        for ticket in sale.tickets:
+            self.methods[ticket.ticket_id] = method
+        self.paper_numbers.update(sale.paper_numbers)
         return sale
 
-    def _sell_cash(self, trip_id, from_station, to_station, seats, pending: Pending, notify: Notify) -> Sale:
+    def _sell_direct(
+        self, trip_id, from_station, to_station, seats, method: str, passengers, pending: Pending, notify: Notify
+    ) -> Sale:
+        pay = orders_pb2.PAY_METHOD_CARD if method == "card" else orders_pb2.PAY_METHOD_CASH
+        request_id = pending.id("sell")
         reply = self.patiently(
-            lambda: self.client.sell(trip_id, from_station, to_station, seats, request_id=pending.id("sell")), notify
+            lambda: self.client.sell(
+                trip_id,
+                from_station,
+                to_station,
+                seats,
+                request_id=request_id,
+                passengers=tuple(p.message() for p in passengers),
+                pay_method=pay,
+            ),
+            notify,
         )
-        return Sale(list(reply.tickets), reply.total_fen, "cash")
+        numbers = {p.ticket_id: p.number for p in reply.paper_numbers}
+        return Sale(list(reply.tickets), reply.total_fen, method, paper_numbers=numbers)
 
     def _sell_card(self, trip_id, from_station, to_station, seats, pending: Pending, notify: Notify) -> Sale:
         card = orders_pb2.PAY_METHOD_CARD
@@ -247,13 +368,41 @@ class CounterDesk:
         )
         self.totals.tickets_changed += 1
         self.totals.change_collected_fen += reply.fare_difference_fen
+        self.paper_numbers.update({p.ticket_id: p.number for p in reply.paper_numbers})
+        self.methods[reply.new_ticket.ticket_id] = self.methods.get(ticket_id, "cash")
+        return reply
+
+    def void(self, ticket_id: str, notify: Notify) -> shifts_pb2.VoidTicketResponse:
+        """Take back a sale of this shift in full, no fee (Shifts.VoidTicket): its number is spoiled."""
+        reply = self._run(
+            ("void", ticket_id),
+            notify,
+            lambda p: self.patiently(lambda: self.client.void_ticket(ticket_id, p.id("void")), notify),
+        )
+        method = self.methods.get(ticket_id, "cash")
+        self.totals.tickets_voided += 1
+        self.totals.voided_fen[method] = self.totals.voided_fen.get(method, 0) + reply.ticket.price_fen
+        self.paper_numbers.pop(ticket_id, None)
+        return reply
+
+    def reprint_number(self, ticket_id: str, notify: Notify) -> shifts_pb2.ReprintResponse:
+        """In a shift, a reprint spoils the ticket's paper number and takes the next (Shifts.Reprint)."""
+        reply = self._run(
+            ("reprint", ticket_id),
+            notify,
+            lambda p: self.patiently(lambda: self.client.reprint(ticket_id, request_id=p.id("reprint")), notify),
+        )
+        self.paper_numbers[ticket_id] = reply.paper_number.number
         return reply
 
     # --- printing --------------------------------------------------------------------------------
 
     def print_tickets(self, tickets, extras: ticket_print.PrintExtras) -> list[Path]:
         """A PDF per ticket in print_dir, and the tickets to the ticket printer (stream)."""
-        views = [ticket_print.layout(t, extras) for t in tickets]
+        views = [
+            ticket_print.layout(t, replace(extras, paper_number=self.paper_numbers.get(t.ticket_id, "")))
+            for t in tickets
+        ]
         suffix = "-reprint" if extras.reprint else ""
         paths = [
             ticket_print.pdf_tickets([view], self.print_dir / f"{view.ticket_id}{suffix}.pdf", self.cjk_font)

@@ -1,6 +1,5 @@
-"""The counter workstation's panels, each its own widget so later parts slot in beside them: the seat
-grid, the passenger rows of a sale, the session's totals, and the dialogs for refund, rebooking and
-finding a ticket."""
+"""The counter workstation's panels: the seat grid, the passengers of a sale, the shift, and the
+dialogs for passengers, refund, rebooking, closing the shift and finding a ticket."""
 
 from __future__ import annotations
 
@@ -16,8 +15,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
+from keyun.v1 import orders_pb2, shifts_pb2
+
 from . import printing
-from .counter_desk import ShiftTotals
+from .counter_desk import DOCUMENT_TYPES, TICKET_TYPE_LABELS, TICKET_TYPES, Passenger, ShiftTotals, mask_number
 
 
 class SeatGrid(DataTable):
@@ -95,24 +96,118 @@ class SeatGrid(DataTable):
 
 @dataclass(frozen=True)
 class PassengerRow:
-    """One ticket of the sale being made: its seat, its ticket type and its fare.  Today every ticket
-    is full fare and anonymous (the API has no ticket types or walk-in passengers yet)."""
+    """One line of the sale being made: a seat and who sits in it (None: an anonymous full fare), or
+    a free child (seat "") riding with the adult above it."""
 
     seat: str
-    fare_fen: int
-    ticket_type: str = "full fare 全票"
+    passenger: Passenger | None = None
+
+    def text(self) -> str:
+        seat = f"seat {self.seat:>3}" if self.seat else "  (lap)  "
+        if self.passenger is None:
+            return f"{seat}  full 全票 (anonymous)"
+        p = self.passenger
+        extras = (" +insurance" if p.insurance else "") + (f" proof {p.proof_type}" if p.proof_type else "")
+        return f"{seat}  {TICKET_TYPE_LABELS[p.ticket_type]:<18} {p.name} {p.masked}{extras}"
 
 
 class PassengerRows(Static):
-    """The tickets of the sale being made, one row each, and the total."""
+    """The passengers of the sale being made, one row each (document numbers masked)."""
 
-    def show(self, rows: list[PassengerRow]) -> None:
+    def show(self, rows: list[PassengerRow], note: str = "") -> None:
         if not rows:
             self.update("no seats picked: pick seats on the map (Enter or click)")
             return
-        lines = [f"seat {r.seat:>3}  {r.ticket_type:<14} {printing.yuan(r.fare_fen):>9}" for r in rows]
-        lines.append(f"{len(rows)} ticket(s)  total {printing.yuan(sum(r.fare_fen for r in rows)):>16}")
+        lines = [r.text() for r in rows]
+        lines.append(note or "F12 adds a passenger (ticket type, document scan, name); none: anonymous full fares")
         self.update("\n".join(lines))
+
+
+class PassengerDialog(ModalScreen[Passenger | None]):
+    """A walk-in passenger, from the keyboard: Enter moves to the next field and, on the last, gives
+    the passenger; Escape gives up.  The document number field hides what is typed (a scanner in
+    keyboard mode types it and Enter) and shows it masked once entered."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    FIELDS = ("ticket_type", "document_type", "document_number", "name", "insurance", "proof_type", "proof_number")
+
+    def __init__(self, seat: str) -> None:
+        super().__init__()
+        self.seat = seat
+        self.number = ""  # the real document number, never on screen
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                f"Passenger for seat {self.seat} (free_child: a child without a seat, riding with the adult above)"
+                if self.seat
+                else "A free child (no seat), riding with the adult above"
+            )
+            default = "full" if self.seat else "free_child"
+            yield Input(placeholder=f"ticket type (Enter: {default}): " + ", ".join(TICKET_TYPES), id="ticket_type")
+            yield Input(
+                placeholder="document type (Enter: RESIDENT_ID): " + ", ".join(DOCUMENT_TYPES), id="document_type"
+            )
+            yield Input(placeholder="document number (scan or type, then Enter)", password=True, id="document_number")
+            yield Input(placeholder="name", id="name")
+            yield Input(placeholder="accident insurance 乘意险: y or n (Enter: n)", id="insurance")
+            yield Input(placeholder="concession: proof document type (残疾军人证...)", id="proof_type")
+            yield Input(placeholder="concession: proof document number", id="proof_number")
+            yield Static("", id="passenger_problem")
+
+    def on_mount(self) -> None:
+        self.query_one("#ticket_type", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        field_id = event.input.id or ""
+        if field_id == "document_number" and event.input.password:
+            self.number = event.value.strip().upper()
+            event.input.password = False
+            event.input.value = mask_number(self.number)
+        index = self.FIELDS.index(field_id)
+        if index + 1 < len(self.FIELDS):
+            self.query_one(f"#{self.FIELDS[index + 1]}", Input).focus()
+            return
+        self.give()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # Typing into the masked number again starts a new number, hidden as before.
+        if event.input.id == "document_number" and not event.input.password and "*" not in event.value:
+            self.number = ""
+            event.input.password = True
+
+    def give(self) -> None:
+        value = {f: self.query_one(f"#{f}", Input).value.strip() for f in self.FIELDS}
+        ticket_type = value["ticket_type"].lower().replace(" ", "_") or ("full" if self.seat else "free_child")
+        value["document_type"] = value["document_type"] or "RESIDENT_ID"
+        problem = ""
+        if ticket_type not in TICKET_TYPES:
+            problem = "ticket type: one of " + ", ".join(TICKET_TYPES)
+        elif value["document_type"].upper() not in DOCUMENT_TYPES:
+            problem = "document type: one of " + ", ".join(DOCUMENT_TYPES)
+        elif not self.number:
+            problem = "document number: scan it or type it and press Enter"
+        elif not value["name"]:
+            problem = "name: as on the document"
+        elif not self.seat and ticket_type != "free_child":
+            problem = "every seat has its passenger: only a free child (no seat) can be added"
+        if problem:
+            self.query_one("#passenger_problem", Static).update(problem)
+            return
+        self.dismiss(
+            Passenger(
+                ticket_type,
+                value["document_type"].upper(),
+                self.number,
+                value["name"],
+                value["insurance"].lower().startswith("y"),
+                value["proof_type"],
+                value["proof_number"],
+            )
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 def parse_yuan(text: str) -> int | None:
@@ -172,25 +267,90 @@ class TripPicker(ModalScreen[str]):
         self.dismiss("")
 
 
-class ShiftPanel(Static):
-    """This session's totals: what was sold, refunded and rebooked, and the cash it should hold."""
+SHIFT_STATUS = {
+    shifts_pb2.SHIFT_STATUS_OPEN: "open",
+    shifts_pb2.SHIFT_STATUS_CLOSED: "closed",
+    shifts_pb2.SHIFT_STATUS_DEPOSITED: "deposited",
+}
 
-    def show(self, totals: ShiftTotals) -> None:
-        sold = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.sold_fen.items()))
-        self.update(
-            "\n".join(
-                [
-                    "this session",
-                    f"sold      {totals.tickets_sold} ticket(s)  {sold or '¥0.00'}",
-                    f"refunded  {totals.tickets_refunded} ticket(s)  paid back {printing.yuan(totals.refunded_fen)}"
-                    f"  fees kept {printing.yuan(totals.refund_fees_fen)}",
-                    f"changed   {totals.tickets_changed} ticket(s)  "
-                    f"difference {signed_yuan(totals.change_collected_fen)}",
-                    f"reprints  {totals.reprints}",
-                    f"cash in drawer  {signed_yuan(totals.cash_in_drawer_fen())}",
-                ]
-            )
+
+class ShiftPanel(Static):
+    """The seller's shift as the server keeps it: paper numbers used, spoiled and left, the next
+    one, and its slip so far (GetShift's `running`: sold, voided, refunded, money by method, the
+    cash the drawer should hold).  Without a shift, what this desk took in and paid out."""
+
+    def show(self, shift, totals: ShiftTotals) -> None:
+        if shift is not None and shift.HasField("running"):
+            self.update("\n".join([*self.head_lines(shift), *self.running_lines(shift.running)]))
+            return
+        head = ["no open shift (sales without paper numbers)"] if shift is None else self.head_lines(shift)
+        self.update("\n".join([*head, "this desk, this session:", *self.local_lines(totals)]))
+
+    @staticmethod
+    def head_lines(shift) -> list[str]:
+        printed = sum(1 for n in shift.numbers if n.ticket_id and not n.spoiled)
+        spoiled = sum(1 for n in shift.numbers if n.spoiled)
+        return [
+            f"shift {shift.shift_id} · counter {shift.counter_id} · {SHIFT_STATUS.get(shift.status, '?')} · "
+            f"opened {printing.local(shift.opened_at)}",
+            f"paper numbers: printed {printed}, spoiled {spoiled}, left {shift.numbers_left}, "
+            f"next {shift.next_number or '-'}",
+        ]
+
+    @staticmethod
+    def running_lines(slip) -> list[str]:
+        methods = ", ".join(
+            f"{orders_pb2.PayMethod.Name(m.method).removeprefix('PAY_METHOD_').lower()} {signed_yuan(m.net_fen)}"
+            for m in slip.methods
         )
+        return [
+            f"sold      {slip.sold_count} ticket(s)  {printing.yuan(slip.sold_fen)}",
+            f"voided    {slip.voided_count} ticket(s)  {printing.yuan(slip.voided_fen)}",
+            f"refunded  {slip.refunded_count} ticket(s)  paid back {printing.yuan(slip.refunded_fen)}"
+            f"  fees kept {printing.yuan(slip.refund_fees_fen)}",
+            f"changed   {slip.changed_count} ticket(s)  difference {signed_yuan(slip.changed_fen)}",
+            f"reprints  {slip.reprinted_count}",
+            f"net by method  {methods or '-'}",
+            f"cash in drawer  {signed_yuan(slip.expected_cash_fen)}",
+        ]
+
+    @staticmethod
+    def local_lines(totals: ShiftTotals) -> list[str]:
+        sold = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.sold_fen.items()))
+        voided = ", ".join(f"{method} {printing.yuan(fen)}" for method, fen in sorted(totals.voided_fen.items()))
+        return [
+            f"sold      {totals.tickets_sold} ticket(s)  {sold or '¥0.00'}",
+            f"voided    {totals.tickets_voided} ticket(s)  {voided or '¥0.00'}",
+            f"refunded  {totals.tickets_refunded} ticket(s)  paid back {printing.yuan(totals.refunded_fen)}"
+            f"  fees kept {printing.yuan(totals.refund_fees_fen)}",
+            f"changed   {totals.tickets_changed} ticket(s)  difference {signed_yuan(totals.change_collected_fen)}",
+            f"reprints  {totals.reprints}",
+            f"cash in drawer  {signed_yuan(totals.cash_in_drawer_fen())}",
+        ]
+
+
+def slip_text(shift) -> str:
+    """The handover slip (交接单) of a closed shift, as the seller reads it before handing over."""
+    slip = shift.slip
+    methods = "; ".join(
+        f"{orders_pb2.PayMethod.Name(m.method).removeprefix('PAY_METHOD_').lower()} net {signed_yuan(m.net_fen)}"
+        for m in slip.methods
+    )
+    over_short = "over" if slip.over_short_fen > 0 else "short" if slip.over_short_fen < 0 else "exact"
+    return "\n".join(
+        [
+            f"Handover slip 交接单 · shift {shift.shift_id} · counter {shift.counter_id}",
+            f"sold {slip.sold_count} ticket(s) {printing.yuan(slip.sold_fen)}",
+            f"voided {slip.voided_count} {printing.yuan(slip.voided_fen)} · refunded {slip.refunded_count} "
+            f"paid back {printing.yuan(slip.refunded_fen)}, fees kept {printing.yuan(slip.refund_fees_fen)}",
+            f"changed {slip.changed_count} {signed_yuan(slip.changed_fen)} · reprinted {slip.reprinted_count}",
+            f"by method: {methods or '-'}",
+            f"numbers used {len(slip.numbers_used)}, spoiled {len(slip.spoiled)}"
+            + (f", UNNUMBERED {len(slip.unnumbered_ticket_ids)}" if slip.unnumbered_ticket_ids else ""),
+            f"expected cash {signed_yuan(slip.expected_cash_fen)} · counted {signed_yuan(slip.counted_cash_fen)} · "
+            f"{over_short} {signed_yuan(abs(slip.over_short_fen))}",
+        ]
+    )
 
 
 class Confirm(ModalScreen[bool]):
@@ -212,6 +372,24 @@ class Confirm(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class Info(ModalScreen[bool]):
+    """Something the seller reads (the handover slip): Enter or Escape closes it."""
+
+    BINDINGS = [Binding("enter,escape", "close", "Close", priority=True)]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.text, id="info")
+            yield Label("Enter: close")
+
+    def action_close(self) -> None:
+        self.dismiss(True)
 
 
 class Ask(ModalScreen[str]):

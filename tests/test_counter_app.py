@@ -1,7 +1,8 @@
 """The counter workstation (terminals/counter_app.py) driven with Textual's Pilot against a real
-server: a seller logs in from the keyboard, searches, picks seats on the map, sells for cash with
-change, and the tickets print (PDF and the ticket printer's stream); then a refund with its fee shown
-first, a reprint, and a rebooking onto another trip."""
+server: a counter seller's whole shift (open, walk-in passengers of each ticket type, cash with
+change, tickets printed with components, paper numbers and QR codes, a void, a refund at the quoted
+fee, a reprint on a new paper number, the close and its handover slip), and a duty manager's sales
+without a shift: search, seat map, refund, reprint, rebooking, card, outages."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from keyun.common.payments_wire.formats import DECLINE_REASONS
+from keyun.engine.identity import id_check_char
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals import cli as terminal_cli
-from keyun.terminals import ticket_print
+from keyun.terminals import printing, ticket_print
 from keyun.terminals.client import KeyunClient
 from keyun.terminals.counter_app import CounterApp, DeskScreen
-from keyun.terminals.counter_widgets import OFFER_COLUMNS, Confirm, SeatGrid, TripPicker
+from keyun.terminals.counter_widgets import OFFER_COLUMNS, Ask, Confirm, Info, PassengerDialog, SeatGrid, TripPicker
 from keyun.terminals.ticket_print import mask_documents
 from keyun.v1 import common_pb2
 
@@ -99,7 +101,6 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             await pilot.press("f4", *"100")
             await pilot.pause()
             assert "CHANGE ¥20.00" in str(desk.query_one("#change").render())
-            app.save_screenshot("before-sale.svg", str(tmp_path))  # docs/counter.md shows this one
             await pilot.press("enter")
             await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 2 and not desk.busy)
             assert "change ¥20.00" in desk.messages[-1], desk.messages
@@ -155,6 +156,172 @@ def test_a_seller_sells_for_cash_prints_refunds_reprints_and_changes(keyun, tmp_
             assert len(new_ids) == 1 and "changed to " + new_ids[0] in desk.messages[-1], desk.messages
             assert (tmp_path / "pdf" / f"{new_ids[0]}.pdf").is_file()
             assert keyun.client.ticket(sold[0]).changed_to == new_ids[0]
+
+    asyncio.run(shift())
+
+
+def _resident_id(travel: dt.date, age: int, serial: int) -> str:
+    """A valid resident ID of someone `age` on the travel date."""
+    born = dt.date(travel.year - age, travel.month, min(travel.day, 28))
+    first17 = f"110101{born:%Y%m%d}{serial:03d}"
+    return first17 + id_check_char(first17)
+
+
+async def _passenger(app, pilot, ticket_type: str, number: str, name: str, insurance: str = "", proof=("", "")):
+    """F12 and the passenger dialog from the keyboard; the number typed as a scanner does, with Enter."""
+    await pilot.press("f12")
+    await _settled(app, pilot, "the passenger dialog", lambda: isinstance(app.screen, PassengerDialog))
+    dialog = app.screen
+    await pilot.press(*ticket_type, "enter", "enter", *number, "enter")
+    shown = dialog.query_one("#document_number").value
+    assert number not in shown and shown == number[:6] + "********" + number[-4:], shown  # masked once entered
+    await pilot.press(*name, "enter", *insurance, "enter", *proof[0], "enter", *proof[1], "enter")
+    await _settled(app, pilot, "the passenger added", lambda: not isinstance(app.screen, PassengerDialog))
+
+
+def test_a_counter_sellers_whole_shift_with_each_ticket_type_a_void_a_refund_a_reprint_and_the_handover(
+    keyun, tmp_path
+):
+    """counter1 (a counter seller): the stock keeper issues paper numbers; the seller opens a shift,
+    sells a full fare (with insurance) carrying a free child, a child and a concession ticket to
+    walk-in passengers for cash, voids one, refunds one at the quoted fee, reprints one, closes with
+    the counted cash, and the slip matches the sales to the fen."""
+    trip = keyun.trip(dt.timedelta(days=1, hours=2))
+    travel = dt.date.fromisoformat(_iso(trip))
+    with logged_in(KeyunClient(keyun.target), "stock", clock=keyun.clock) as stock:
+        code = f"CT{dt.datetime.now().microsecond}"
+        batch = stock.receive_stock("00002000", "00002999", batch_code=code).batches[0]
+        stock.issue_stock(batch.batch_id, "counter1", "00002000", "00002009")
+    numbers = [f"{code}{2000 + k:08d}" for k in range(10)]
+    adult, infant, child, veteran = (_resident_id(travel, age, 100 + age) for age in (40, 3, 8, 60))
+    printer = tmp_path / "ticket-printer.txt"
+    app = CounterApp(keyun.target, tmp_path / "pdf", printer)
+
+    async def shift():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*"counter1", "enter", *DEMO_PASSWORD, "enter")
+            # No open shift: the counter seller is asked for a counter, and the shift opens.
+            await _settled(app, pilot, "the open-shift question", lambda: isinstance(app.screen, Ask))
+            await pilot.press(*"W07", "enter")
+            desk = app.screen
+            assert isinstance(desk, DeskScreen)
+            await _settled(
+                app, pilot, f"the shift {desk.messages[-3:]}", lambda: "open at counter W07" in desk.messages[-1]
+            )
+            panel = str(desk.query_one("#shift").render())
+            assert "counter W07" in panel and "left 10" in panel and numbers[0] in panel, (panel, desk.messages)
+
+            await pilot.press(*"AAA", "tab", *"DDD", "tab", *_iso(trip), "enter")
+            await _settled(app, pilot, "the trips", lambda: trip in desk.offers)
+            await pilot.press(*["down"] * list(desk.offers).index(trip), "enter")
+            grid = desk.query_one(SeatGrid)
+            await _settled(app, pilot, "the seat map", lambda: grid.seat_map is not None)
+            await pilot.press("enter", "right", "enter", "down", "left", "enter")
+            assert grid.picked == ["1", "2", "4"]
+
+            # Each seat's passenger: a full fare with insurance and a free child on her lap, a child,
+            # and a disabled serviceman's concession with his proof.
+            await _passenger(app, pilot, "", adult, "王芳", insurance="y")
+            await _passenger(app, pilot, "free_child", infant, "王小宝")
+            await _passenger(app, pilot, "child", child, "李小明")
+            await _passenger(app, pilot, "concession", veteran, "赵刚", proof=("残疾军人证", "JR2020-001234"))
+            rows = str(desk.query_one("#rows").render())
+            assert "王芳" in rows and "free child" in rows and "concession" in rows, rows
+
+            # ¥200 in cash: the server prices the types; the change is given from its total.
+            await pilot.press("f4", *"200")
+            await pilot.pause()
+            app.save_screenshot("before-sale.svg", str(tmp_path))  # docs/counter-screenshot.svg is this one
+            await pilot.press("f5")
+            await _settled(app, pilot, "the sale", lambda: len(desk.tickets) == 3 and not desk.busy)
+            full, kid, concession = (desk.tickets[t] for t in desk.tickets)
+            assert [t.fare.ticket_type for t in (full, kid, concession)] == [
+                common_pb2.TICKET_TYPE_FULL,
+                common_pb2.TICKET_TYPE_CHILD,
+                common_pb2.TICKET_TYPE_CONCESSION,
+            ]
+            assert full.fare.insurance_fen > 0 and full.HasField("free_child")
+            total = full.price_fen + kid.price_fen + concession.price_fen
+            assert f"change {printing.yuan(20000 - total)}" in desk.messages[-1], desk.messages
+            assert [desk.desk.paper_numbers[t] for t in desk.tickets] == numbers[:3]
+            rows = str(desk.query_one("#rows").render())
+            assert f"total {printing.yuan(total)}" in rows and "Base fare" in rows and "Insurance" in rows, rows
+
+            # Printed: the paper number, the components, the masked names and the credential's QR code.
+            stream = printer.read_text(encoding="utf-8")
+            for ticket, number in zip((full, kid, concession), numbers, strict=False):
+                pdf = (tmp_path / "pdf" / f"{ticket.ticket_id}.pdf").read_bytes()
+                assert b"/Subtype /Image" in pdf  # the QR code
+                assert number in stream and ticket.credential and f"QR: {ticket.credential}" in stream
+            assert "乘意险 Insurance" in stream and "免票儿童 Free child" in stream and "优待票" in stream
+            assert "王**" in stream or "王*" in stream
+            shot = Path(app.save_screenshot("counter-shift.svg", str(tmp_path))).read_text(encoding="utf-8")
+            for number in (adult, infant, child, veteran, "JR2020-001234"):
+                assert number not in stream and number not in shot and not any(number in m for m in desk.messages)
+
+            # Void the child's ticket: the seat is free again, its paper number spoiled.
+            await pilot.press("f11", "up", "ctrl+w")
+            await _settled(app, pilot, "the void question", lambda: isinstance(app.screen, Confirm))
+            await pilot.press("enter")
+            await _settled(app, pilot, "the void", lambda: desk.desk.totals.tickets_voided == 1 and not desk.busy)
+            assert f"paper number {numbers[1]} spoiled" in desk.messages[-1], desk.messages
+            assert keyun.client.ticket(kid.ticket_id).status == common_pb2.TICKET_STATUS_VOID
+
+            # Refund the concession at the fee the server quotes before the seller confirms.
+            quote = keyun.client.quote_refund(concession.ticket_id)
+            await pilot.press("f11", "down", "f7")
+            await _settled(app, pilot, "the refund question", lambda: isinstance(app.screen, Confirm))
+            question = str(app.screen.query("Static").first().render())
+            assert f"fee {printing.yuan(quote.fee_fen)}" in question, question
+            assert f"pay back {printing.yuan(quote.refund_fen)}" in question, question
+            await pilot.press("enter")
+            await _settled(app, pilot, "the refund", lambda: desk.desk.totals.tickets_refunded == 1 and not desk.busy)
+            refunded = keyun.client.ticket(concession.ticket_id)
+            assert (refunded.refund_fee_fen, refunded.refunded_fen) == (quote.fee_fen, quote.refund_fen)
+
+            # Reprint the full fare: a new paper number, the old one spoiled.
+            await pilot.press("f11", "up", "up", "f9")
+            await _settled(app, pilot, "the reprint", lambda: desk.desk.totals.reprints == 1 and not desk.busy)
+            assert f"paper number {numbers[3]}, {numbers[0]} spoiled" in desk.messages[-1], desk.messages
+            assert numbers[3] in printer.read_text(encoding="utf-8")
+            assert (tmp_path / "pdf" / f"{full.ticket_id}-reprint.pdf").is_file()
+            panel = str(desk.query_one("#shift").render())
+            assert "printed 2, spoiled 2, left 6" in panel, panel
+            expected_cash = total - kid.price_fen - quote.refund_fen
+            # The panel's money is the server's slip so far (GetShift's `running`), not the desk's own count.
+            assert f"cash in drawer  {printing.yuan(expected_cash)}" in panel and "voided    1 ticket(s)" in panel, (
+                panel
+            )
+
+            # Close with the counted cash, a yuan short: the slip, to the fen.
+            counted = expected_cash - 100
+            await pilot.press("ctrl+e")
+            await _settled(app, pilot, "the counted-cash question", lambda: isinstance(app.screen, Ask))
+            await pilot.press(*f"{counted // 100}.{counted % 100:02d}", "enter")
+            await _settled(app, pilot, "the slip", lambda: isinstance(app.screen, Info))
+            slip_shown = str(app.screen.query_one("#info").render())
+            assert f"short {printing.yuan(100)}" in slip_shown, slip_shown
+            (closed,) = keyun.client.shifts_page(account_id="").shifts[:1]
+            slip = closed.slip
+            assert (slip.sold_count, slip.sold_fen) == (3, total)
+            assert (slip.voided_count, slip.voided_fen) == (1, kid.price_fen)
+            assert (slip.refunded_count, slip.refunded_fen, slip.refund_fees_fen) == (
+                1,
+                quote.refund_fen,
+                quote.fee_fen,
+            )
+            assert slip.reprinted_count == 1
+            assert (slip.expected_cash_fen, slip.counted_cash_fen, slip.over_short_fen) == (
+                expected_cash,
+                counted,
+                -100,
+            )
+            assert list(slip.numbers_used) == [numbers[2], numbers[3]]
+            assert [(s.number, s.reason) for s in slip.spoiled] == [(numbers[0], "reprint"), (numbers[1], "void")]
+            assert expected_cash == desk.desk.totals.cash_in_drawer_fen()
+            assert (tmp_path / "pdf" / f"slip-{closed.shift_id}.pdf").read_bytes().startswith(b"%PDF")
+            await pilot.press("enter")
+            assert desk.desk.shift is None and "no open shift" in str(desk.query_one("#shift").render())
 
     asyncio.run(shift())
 

@@ -91,10 +91,16 @@ def test_a_sellers_shift_closes_with_totals_to_the_fen(keyun, desk):
     jammed = seller.spoil_number("jam: printer 2")
     assert jammed.numbers[-1].number == numbers[5] and jammed.numbers[-1].spoiled == "jam: printer 2"
 
+    # The open shift's slip so far, from the trip owners: what the drawer should hold now.
+    running = seller.shift().running
+    assert (running.sold_count, running.sold_fen, running.voided_fen, running.refunded_fen) == (4, 13500, 4000, 3600)
+    assert (running.reprinted_count, running.expected_cash_fen) == (1, 4400)
+
     closed = seller.close_shift(counted_cash_fen=4300, request_id="close-day-1")
     assert closed.status == shifts_pb2.SHIFT_STATUS_CLOSED
     assert seller.close_shift(counted_cash_fen=4300, request_id="close-day-1") == closed  # a retry, answered the same
     slip = closed.slip
+    assert not closed.HasField("running")  # once closed, the slip is the record
     assert (slip.sold_count, slip.sold_fen) == (4, 13500)
     assert (slip.voided_count, slip.voided_fen) == (1, 4000)
     assert (slip.refunded_count, slip.refunded_fen, slip.refund_fees_fen) == (1, 3600, 400)

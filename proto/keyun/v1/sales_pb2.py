@@ -28,49 +28,53 @@ from keyun.v1 import orders_pb2 as keyun_dot_v1_dot_orders__pb2
 from keyun.v1 import shifts_pb2 as keyun_dot_v1_dot_shifts__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/sales.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\x1a\x15keyun/v1/orders.proto\x1a\x15keyun/v1/shifts.proto\"\x98\x01\n\x1b\x46indPassengerTicketsRequest\x12-\n\rdocument_type\x18\x01 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\x05\"A\n\x1c\x46indPassengerTicketsResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\"f\n\x13\x43hangeTicketRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x13\n\x0bnew_trip_id\x18\x03 \x01(\t\x12\x13\n\x0bseat_number\x18\x04 \x01(\t\"\xad\x01\n\x14\x43hangeTicketResponse\x12$\n\nold_ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12$\n\nnew_ticket\x18\x02 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12\x1b\n\x13\x66\x61re_difference_fen\x18\x03 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"\xe1\x01\n\x0bHoldRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x13\n\x0bttl_seconds\x18\x07 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\x12-\n\npassengers\x18\t \x03(\x0b\x32\x19.keyun.v1.WalkInPassenger\"\xde\x01\n\x0fWalkInPassenger\x12-\n\rdocument_type\x18\x01 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12)\n\x0bticket_type\x18\x04 \x01(\x0e\x32\x14.keyun.v1.TicketType\x12\x11\n\tinsurance\x18\x05 \x01(\x08\x12\x12\n\nproof_type\x18\x06 \x01(\t\x12\x14\n\x0cproof_number\x18\x07 \x01(\t\x12\r\n\x05phone\x18\x08 \x01(\t\"\xd8\x02\n\x04Hold\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12!\n\tfrom_stop\x18\x03 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\x04 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x10\n\x08\x66\x61re_fen\x18\x06 \x01(\x03\x12\x11\n\ttotal_fen\x18\x07 \x01(\x03\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07holders\x18\t \x03(\x0b\x32\x16.keyun.v1.TicketHolder\x12\'\n\x05\x66\x61res\x18\n \x03(\x0b\x32\x18.keyun.v1.FareComponents\x12-\n\rfree_children\x18\x0b \x03(\x0b\x32\x16.keyun.v1.TicketHolder\",\n\x0cHoldResponse\x12\x1c\n\x04hold\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Hold\"^\n\x0e\x43onfirmRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethod\"u\n\x0f\x43onfirmResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"5\n\x0eReleaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"\x11\n\x0fReleaseResponse\"\x88\x02\n\x0bSellRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\x12-\n\npassengers\x18\t \x03(\x0b\x32\x19.keyun.v1.WalkInPassenger\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethodJ\x04\x08\x07\x10\x08R\x0bttl_seconds\"r\n\x0cSellResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"6\n\rRefundRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\"2\n\x0eRefundResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\"%\n\x10GetTicketRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t\"5\n\x11GetTicketResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket2\xae\x04\n\x05Sales\x12\x35\n\x04Hold\x12\x15.keyun.v1.HoldRequest\x1a\x16.keyun.v1.HoldResponse\x12>\n\x07\x43onfirm\x12\x18.keyun.v1.ConfirmRequest\x1a\x19.keyun.v1.ConfirmResponse\x12>\n\x07Release\x12\x18.keyun.v1.ReleaseRequest\x1a\x19.keyun.v1.ReleaseResponse\x12\x35\n\x04Sell\x12\x15.keyun.v1.SellRequest\x1a\x16.keyun.v1.SellResponse\x12;\n\x06Refund\x12\x17.keyun.v1.RefundRequest\x1a\x18.keyun.v1.RefundResponse\x12\x44\n\tGetTicket\x12\x1a.keyun.v1.GetTicketRequest\x1a\x1b.keyun.v1.GetTicketResponse\x12M\n\x0c\x43hangeTicket\x12\x1d.keyun.v1.ChangeTicketRequest\x1a\x1e.keyun.v1.ChangeTicketResponse\x12\x65\n\x14\x46indPassengerTickets\x12%.keyun.v1.FindPassengerTicketsRequest\x1a&.keyun.v1.FindPassengerTicketsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/sales.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\x1a\x15keyun/v1/orders.proto\x1a\x15keyun/v1/shifts.proto\"\'\n\x12QuoteRefundRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t\"M\n\x13QuoteRefundResponse\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66\x65\x65_fen\x18\x02 \x01(\x03\x12\x12\n\nrefund_fen\x18\x03 \x01(\x03\"\x98\x01\n\x1b\x46indPassengerTicketsRequest\x12-\n\rdocument_type\x18\x01 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\x05\"A\n\x1c\x46indPassengerTicketsResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\"f\n\x13\x43hangeTicketRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x13\n\x0bnew_trip_id\x18\x03 \x01(\t\x12\x13\n\x0bseat_number\x18\x04 \x01(\t\"\xad\x01\n\x14\x43hangeTicketResponse\x12$\n\nold_ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12$\n\nnew_ticket\x18\x02 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12\x1b\n\x13\x66\x61re_difference_fen\x18\x03 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"\xe1\x01\n\x0bHoldRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x13\n\x0bttl_seconds\x18\x07 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\x12-\n\npassengers\x18\t \x03(\x0b\x32\x19.keyun.v1.WalkInPassenger\"\xde\x01\n\x0fWalkInPassenger\x12-\n\rdocument_type\x18\x01 \x01(\x0e\x32\x16.keyun.v1.DocumentType\x12\x17\n\x0f\x64ocument_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12)\n\x0bticket_type\x18\x04 \x01(\x0e\x32\x14.keyun.v1.TicketType\x12\x11\n\tinsurance\x18\x05 \x01(\x08\x12\x12\n\nproof_type\x18\x06 \x01(\t\x12\x14\n\x0cproof_number\x18\x07 \x01(\t\x12\r\n\x05phone\x18\x08 \x01(\t\"\xd8\x02\n\x04Hold\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12!\n\tfrom_stop\x18\x03 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x1f\n\x07to_stop\x18\x04 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x10\n\x08\x66\x61re_fen\x18\x06 \x01(\x03\x12\x11\n\ttotal_fen\x18\x07 \x01(\x03\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07holders\x18\t \x03(\x0b\x32\x16.keyun.v1.TicketHolder\x12\'\n\x05\x66\x61res\x18\n \x03(\x0b\x32\x18.keyun.v1.FareComponents\x12-\n\rfree_children\x18\x0b \x03(\x0b\x32\x16.keyun.v1.TicketHolder\",\n\x0cHoldResponse\x12\x1c\n\x04hold\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Hold\"^\n\x0e\x43onfirmRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethod\"u\n\x0f\x43onfirmResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"5\n\x0eReleaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"\x11\n\x0fReleaseResponse\"\x88\x02\n\x0bSellRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\x12\x15\n\rpassenger_ids\x18\x08 \x03(\t\x12-\n\npassengers\x18\t \x03(\x0b\x32\x19.keyun.v1.WalkInPassenger\x12\'\n\npay_method\x18( \x01(\x0e\x32\x13.keyun.v1.PayMethodJ\x04\x08\x07\x10\x08R\x0bttl_seconds\"r\n\x0cSellResponse\x12!\n\x07tickets\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x11\n\ttotal_fen\x18\x02 \x01(\x03\x12,\n\rpaper_numbers\x18( \x03(\x0b\x32\x15.keyun.v1.PaperNumber\"6\n\rRefundRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\"2\n\x0eRefundResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\"%\n\x10GetTicketRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t\"5\n\x11GetTicketResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket2\xfa\x04\n\x05Sales\x12\x35\n\x04Hold\x12\x15.keyun.v1.HoldRequest\x1a\x16.keyun.v1.HoldResponse\x12>\n\x07\x43onfirm\x12\x18.keyun.v1.ConfirmRequest\x1a\x19.keyun.v1.ConfirmResponse\x12>\n\x07Release\x12\x18.keyun.v1.ReleaseRequest\x1a\x19.keyun.v1.ReleaseResponse\x12\x35\n\x04Sell\x12\x15.keyun.v1.SellRequest\x1a\x16.keyun.v1.SellResponse\x12;\n\x06Refund\x12\x17.keyun.v1.RefundRequest\x1a\x18.keyun.v1.RefundResponse\x12\x44\n\tGetTicket\x12\x1a.keyun.v1.GetTicketRequest\x1a\x1b.keyun.v1.GetTicketResponse\x12M\n\x0c\x43hangeTicket\x12\x1d.keyun.v1.ChangeTicketRequest\x1a\x1e.keyun.v1.ChangeTicketResponse\x12\x65\n\x14\x46indPassengerTickets\x12%.keyun.v1.FindPassengerTicketsRequest\x1a&.keyun.v1.FindPassengerTicketsResponse\x12J\n\x0bQuoteRefund\x12\x1c.keyun.v1.QuoteRefundRequest\x1a\x1d.keyun.v1.QuoteRefundResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.sales_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINDPASSENGERTICKETSREQUEST']._serialized_start=137
-  _globals['_FINDPASSENGERTICKETSREQUEST']._serialized_end=289
-  _globals['_FINDPASSENGERTICKETSRESPONSE']._serialized_start=291
-  _globals['_FINDPASSENGERTICKETSRESPONSE']._serialized_end=356
-  _globals['_CHANGETICKETREQUEST']._serialized_start=358
-  _globals['_CHANGETICKETREQUEST']._serialized_end=460
-  _globals['_CHANGETICKETRESPONSE']._serialized_start=463
-  _globals['_CHANGETICKETRESPONSE']._serialized_end=636
-  _globals['_HOLDREQUEST']._serialized_start=639
-  _globals['_HOLDREQUEST']._serialized_end=864
-  _globals['_WALKINPASSENGER']._serialized_start=867
-  _globals['_WALKINPASSENGER']._serialized_end=1089
-  _globals['_HOLD']._serialized_start=1092
-  _globals['_HOLD']._serialized_end=1436
-  _globals['_HOLDRESPONSE']._serialized_start=1438
-  _globals['_HOLDRESPONSE']._serialized_end=1482
-  _globals['_CONFIRMREQUEST']._serialized_start=1484
-  _globals['_CONFIRMREQUEST']._serialized_end=1578
-  _globals['_CONFIRMRESPONSE']._serialized_start=1580
-  _globals['_CONFIRMRESPONSE']._serialized_end=1697
-  _globals['_RELEASEREQUEST']._serialized_start=1699
-  _globals['_RELEASEREQUEST']._serialized_end=1752
-  _globals['_RELEASERESPONSE']._serialized_start=1754
-  _globals['_RELEASERESPONSE']._serialized_end=1771
-  _globals['_SELLREQUEST']._serialized_start=1774
-  _globals['_SELLREQUEST']._serialized_end=2038
-  _globals['_SELLRESPONSE']._serialized_start=2040
-  _globals['_SELLRESPONSE']._serialized_end=2154
-  _globals['_REFUNDREQUEST']._serialized_start=2156
-  _globals['_REFUNDREQUEST']._serialized_end=2210
-  _globals['_REFUNDRESPONSE']._serialized_start=2212
-  _globals['_REFUNDRESPONSE']._serialized_end=2262
-  _globals['_GETTICKETREQUEST']._serialized_start=2264
-  _globals['_GETTICKETREQUEST']._serialized_end=2301
-  _globals['_GETTICKETRESPONSE']._serialized_start=2303
-  _globals['_GETTICKETRESPONSE']._serialized_end=2356
-  _globals['_SALES']._serialized_start=2359
-  _globals['_SALES']._serialized_end=2917
+  _globals['_QUOTEREFUNDREQUEST']._serialized_start=136
+  _globals['_QUOTEREFUNDREQUEST']._serialized_end=175
+  _globals['_QUOTEREFUNDRESPONSE']._serialized_start=177
+  _globals['_QUOTEREFUNDRESPONSE']._serialized_end=254
+  _globals['_FINDPASSENGERTICKETSREQUEST']._serialized_start=257
+  _globals['_FINDPASSENGERTICKETSREQUEST']._serialized_end=409
+  _globals['_FINDPASSENGERTICKETSRESPONSE']._serialized_start=411
+  _globals['_FINDPASSENGERTICKETSRESPONSE']._serialized_end=476
+  _globals['_CHANGETICKETREQUEST']._serialized_start=478
+  _globals['_CHANGETICKETREQUEST']._serialized_end=580
+  _globals['_CHANGETICKETRESPONSE']._serialized_start=583
+  _globals['_CHANGETICKETRESPONSE']._serialized_end=756
+  _globals['_HOLDREQUEST']._serialized_start=759
+  _globals['_HOLDREQUEST']._serialized_end=984
+  _globals['_WALKINPASSENGER']._serialized_start=987
+  _globals['_WALKINPASSENGER']._serialized_end=1209
+  _globals['_HOLD']._serialized_start=1212
+  _globals['_HOLD']._serialized_end=1556
+  _globals['_HOLDRESPONSE']._serialized_start=1558
+  _globals['_HOLDRESPONSE']._serialized_end=1602
+  _globals['_CONFIRMREQUEST']._serialized_start=1604
+  _globals['_CONFIRMREQUEST']._serialized_end=1698
+  _globals['_CONFIRMRESPONSE']._serialized_start=1700
+  _globals['_CONFIRMRESPONSE']._serialized_end=1817
+  _globals['_RELEASEREQUEST']._serialized_start=1819
+  _globals['_RELEASEREQUEST']._serialized_end=1872
+  _globals['_RELEASERESPONSE']._serialized_start=1874
+  _globals['_RELEASERESPONSE']._serialized_end=1891
+  _globals['_SELLREQUEST']._serialized_start=1894
+  _globals['_SELLREQUEST']._serialized_end=2158
+  _globals['_SELLRESPONSE']._serialized_start=2160
+  _globals['_SELLRESPONSE']._serialized_end=2274
+  _globals['_REFUNDREQUEST']._serialized_start=2276
+  _globals['_REFUNDREQUEST']._serialized_end=2330
+  _globals['_REFUNDRESPONSE']._serialized_start=2332
+  _globals['_REFUNDRESPONSE']._serialized_end=2382
+  _globals['_GETTICKETREQUEST']._serialized_start=2384
+  _globals['_GETTICKETREQUEST']._serialized_end=2421
+  _globals['_GETTICKETRESPONSE']._serialized_start=2423
+  _globals['_GETTICKETRESPONSE']._serialized_end=2476
+  _globals['_SALES']._serialized_start=2479
+  _globals['_SALES']._serialized_end=3113
 # @@protoc_insertion_point(module_scope)

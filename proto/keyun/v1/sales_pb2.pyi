@@ -12,6 +12,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class QuoteRefundRequest(_message.Message):
+    __slots__ = ("ticket_id",)
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    def __init__(self, ticket_id: _Optional[str] = ...) -> None: ...
+
+class QuoteRefundResponse(_message.Message):
+    __slots__ = ("ticket_id", "fee_fen", "refund_fen")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    FEE_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FEN_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    fee_fen: int
+    refund_fen: int
+    def __init__(self, ticket_id: _Optional[str] = ..., fee_fen: _Optional[int] = ..., refund_fen: _Optional[int] = ...) -> None: ...
+
 class FindPassengerTicketsRequest(_message.Message):
     __slots__ = ("document_type", "document_number", "phone", "purpose", "page_size")
     DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]

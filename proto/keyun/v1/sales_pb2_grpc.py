@@ -76,6 +76,11 @@ class SalesStub:
                 request_serializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsResponse.FromString,
                 _registered_method=True)
+        self.QuoteRefund = channel.unary_unary(
+                '/keyun.v1.Sales/QuoteRefund',
+                request_serializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundResponse.FromString,
+                _registered_method=True)
 
 
 class SalesServicer:
@@ -141,6 +146,15 @@ class SalesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QuoteRefund(self, request, context):
+        """What Refund would keep and pay back were the ticket refunded now, by the trip owner's policy
+        (read-only: a counter shows the exact fee before the seller confirms).  Refused as Refund
+        would be (departed, boarded, refunded already...).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SalesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +197,11 @@ def add_SalesServicer_to_server(servicer, server):
                     servicer.FindPassengerTickets,
                     request_deserializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsResponse.SerializeToString,
+            ),
+            'QuoteRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteRefund,
+                    request_deserializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -403,6 +422,33 @@ class Sales:
             '/keyun.v1.Sales/FindPassengerTickets',
             keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsRequest.SerializeToString,
             keyun_dot_v1_dot_sales__pb2.FindPassengerTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuoteRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Sales/QuoteRefund',
+            keyun_dot_v1_dot_sales__pb2.QuoteRefundRequest.SerializeToString,
+            keyun_dot_v1_dot_sales__pb2.QuoteRefundResponse.FromString,
             options,
             channel_credentials,
             insecure,

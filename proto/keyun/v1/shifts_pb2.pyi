@@ -106,7 +106,7 @@ class Slip(_message.Message):
     def __init__(self, sold_count: _Optional[int] = ..., sold_fen: _Optional[int] = ..., refunded_count: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refund_fees_fen: _Optional[int] = ..., voided_count: _Optional[int] = ..., voided_fen: _Optional[int] = ..., reprinted_count: _Optional[int] = ..., methods: _Optional[_Iterable[_Union[MethodTotal, _Mapping]]] = ..., numbers_used: _Optional[_Iterable[str]] = ..., spoiled: _Optional[_Iterable[_Union[SpoiledNumber, _Mapping]]] = ..., unnumbered_ticket_ids: _Optional[_Iterable[str]] = ..., expected_cash_fen: _Optional[int] = ..., counted_cash_fen: _Optional[int] = ..., over_short_fen: _Optional[int] = ..., changed_count: _Optional[int] = ..., changed_fen: _Optional[int] = ...) -> None: ...
 
 class Shift(_message.Message):
-    __slots__ = ("shift_id", "account_id", "counter_id", "status", "opened_at", "closed_at", "numbers", "numbers_left", "next_number", "slip", "deposited_at", "deposited_by", "deposit_fen")
+    __slots__ = ("shift_id", "account_id", "counter_id", "status", "opened_at", "closed_at", "numbers", "numbers_left", "next_number", "slip", "deposited_at", "deposited_by", "deposit_fen", "running")
     SHIFT_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class Shift(_message.Message):
     DEPOSITED_AT_FIELD_NUMBER: _ClassVar[int]
     DEPOSITED_BY_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_FEN_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
     shift_id: str
     account_id: str
     counter_id: str
@@ -133,7 +134,8 @@ class Shift(_message.Message):
     deposited_at: _timestamp_pb2.Timestamp
     deposited_by: str
     deposit_fen: int
-    def __init__(self, shift_id: _Optional[str] = ..., account_id: _Optional[str] = ..., counter_id: _Optional[str] = ..., status: _Optional[_Union[ShiftStatus, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., numbers: _Optional[_Iterable[_Union[NumberUse, _Mapping]]] = ..., numbers_left: _Optional[int] = ..., next_number: _Optional[str] = ..., slip: _Optional[_Union[Slip, _Mapping]] = ..., deposited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deposited_by: _Optional[str] = ..., deposit_fen: _Optional[int] = ...) -> None: ...
+    running: Slip
+    def __init__(self, shift_id: _Optional[str] = ..., account_id: _Optional[str] = ..., counter_id: _Optional[str] = ..., status: _Optional[_Union[ShiftStatus, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., numbers: _Optional[_Iterable[_Union[NumberUse, _Mapping]]] = ..., numbers_left: _Optional[int] = ..., next_number: _Optional[str] = ..., slip: _Optional[_Union[Slip, _Mapping]] = ..., deposited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deposited_by: _Optional[str] = ..., deposit_fen: _Optional[int] = ..., running: _Optional[_Union[Slip, _Mapping]] = ...) -> None: ...
 
 class OpenShiftResponse(_message.Message):
     __slots__ = ("shift",)
