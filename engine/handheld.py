@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .commands import TicketRequest, blank, TripCommand, TripQuery, _seats, _segment, _trip_id, check_request_id
+from .commands import TicketRequest, TripCommand, TripQuery, _seats, _segment, _trip_id, blank, check_request_id
 from .events import AllotmentLent, AllotmentSettled, Holder, IssuedTicket, SettledSale, TicketsIssued, TripEvent
 from .fares import FareRules
 from .policy import Policy
@@ -145,6 +145,7 @@ class AllotmentView(Value, Reply):
     lent_at_ms: int
     settled_at_ms: int
     sales: tuple[SettledSale, ...]
+    rated_seats: int  # the vehicle's seats: on a small one no child fares apply
 
 
 class SettledLine(Value):
@@ -185,7 +186,9 @@ def lend(trip: Trip, command: LendAllotment, now: int, policy: Policy) -> tuple[
 
 
 def _unknown(allotment_id: str) -> Rejection:
-    return reject(Reason.UNKNOWN_ALLOTMENT, f"no allotment {allotment_id} lent to this device", allotment_id=allotment_id)
+    return reject(
+        Reason.UNKNOWN_ALLOTMENT, f"no allotment {allotment_id} lent to this device", allotment_id=allotment_id
+    )
 
 
 def settle(trip: Trip, command: SettleAllotment, now: int, policy: Policy) -> tuple[TripEvent, ...] | Rejection:
@@ -289,12 +292,11 @@ def allotment_view(trip: Trip, allotment: Allotment, policy: Policy) -> Allotmen
         allotment.lent_at_ms,
         allotment.settled_at_ms,
         allotment.sales,
+        len(trip.seat_labels),
     )
 
 
-def render_handheld(
-    state: ShardState, command: TripCommand, events: tuple[TripEvent, ...], policy: Policy
-) -> Reply:
+def render_handheld(state: ShardState, command: TripCommand, events: tuple[TripEvent, ...], policy: Policy) -> Reply:
     trip = state.trips[command.trip_id]
     if isinstance(command, LendAllotment):
         (lent,) = events
@@ -331,4 +333,3 @@ def answer_handheld(trip: Trip, query: GetAllotment, policy: Policy) -> Reply | 
     if allotment is None or (query.device and allotment.device != query.device):
         return _unknown(query.allotment_id)
     return allotment_view(trip, allotment, policy)
-

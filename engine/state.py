@@ -37,6 +37,7 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
+    SettledSale,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -48,7 +49,6 @@ from .events import (
     TripDeparted,
     TripEvent,
     TripScheduled,
-    SettledSale,
 )
 from .network import AISLE, TripSpec
 from .values import Value

@@ -72,7 +72,11 @@ def test_a_line_outside_the_allotment_or_sold_twice_refuses_the_settlement_and_c
         ((_line("s1", seat, A, C),), Reason.OUTSIDE_ALLOTMENT),  # a wider segment
         ((_line("s1", seat, B, C), _line("s2", seat, B, C)), Reason.ALLOTMENT_OVERSOLD),
     ]:
-        refused = desk.run(h.SettleAllotment(f"bad-{reason.name}-{len(lines)}-{lines[0].from_station}", TRIP, lent.allotment_id, DEVICE, lines))
+        refused = desk.run(
+            h.SettleAllotment(
+                f"bad-{reason.name}-{len(lines)}-{lines[0].from_station}", TRIP, lent.allotment_id, DEVICE, lines
+            )
+        )
         assert isinstance(refused, Rejection) and refused.reason is reason, refused
     assert desk.engine.state.trips[TRIP].allotments[lent.allotment_id].settled_at_ms == 0
     wrong_device = desk.run(h.SettleAllotment("x", TRIP, lent.allotment_id, "A000099", ()))
