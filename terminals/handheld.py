@@ -30,6 +30,7 @@ from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyun.engine.fares import FareRules
+from keyun.engine.reasons import Reason
 from keyun.v1 import common_pb2, handheld_pb2, sales_pb2
 
 from .client import KeyunClient, KeyunError
@@ -61,7 +62,8 @@ CREATE TABLE IF NOT EXISTS sales (
 
 def refusal(reason: str, message: str, **facts: str) -> KeyunError:
     """A refusal made on the device, shaped as the server's are (same reasons, exit code and JSON)."""
-    return KeyunError(grpc.StatusCode.FAILED_PRECONDITION, message, reason, 0, dict(facts))
+    status = grpc.StatusCode.INVALID_ARGUMENT if reason == "INVALID_FIELD" else grpc.StatusCode.FAILED_PRECONDITION
+    return KeyunError(status, message, reason, int(Reason[reason]), dict(facts))
 
 
 @dataclass(frozen=True)

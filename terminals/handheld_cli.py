@@ -99,7 +99,8 @@ def _sell(args) -> None:
         print(f"sold online: ticket {sale['ticket_id']} seat {sale['seat']} {sale['price_fen'] / 100:.2f} yuan")
     else:
         print(
-            f"sold offline from {sale['allotment_id']}: seat {sale['seat']} {sale['from_station']}->{sale['to_station']} "
+            f"sold offline from {sale['allotment_id']}: seat {sale['seat']} "
+            f"{sale['from_station']}->{sale['to_station']} "
             f"{sale['price_fen'] / 100:.2f} yuan (sale {sale['sale_id']}; settle when back online)"
         )
 

@@ -1,0 +1,155 @@
+"""The handheld (`keyun handheld`): a seat allotment lent to a device, sold from offline with the
+gateway really unreachable (a TCP relay cut), and settled through gRPC against a real server:
+tickets issued once per sale, unused seats back in the pool, bad lines refused; a restart keeps
+allotments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from keyun.app.cli import main
+from keyun.engine.identity import id_check_char
+from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.terminals.client import KeyunClient, KeyunError, walk_in
+from keyun.v1 import handheld_pb2
+
+from .conftest import CHINA, ServerThread, logged_in, schedule_trip
+from .test_counter_app import Relay
+
+
+def resident_id(age: int, serial: int) -> str:
+    born = dt.date(dt.datetime.now(CHINA).year - age, 3, 7)
+    first17 = f"130102{born:%Y%m%d}{serial:03d}"
+    return first17 + id_check_char(first17)
+
+
+class Handheld:
+    """`keyun handheld ...` run in this process, as the device account handheld1, through `target`."""
+
+    def __init__(self, target: str, store, capsys):
+        self.target, self.store, self.capsys = target, store, capsys
+
+    def __call__(self, *args: str, ok: bool = True):
+        code = main(
+            ["handheld", *args, "--server", self.target, "--user", "handheld1", "--store", str(self.store), "--json"]
+        )
+        out = self.capsys.readouterr().out
+        assert (code == 0) is ok, out
+        return json.loads(out)
+
+
+def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
+    trip = keyun.trip(dt.timedelta(days=2))
+    relay = Relay(keyun.target)
+    device = Handheld(relay.target, tmp_path / "handheld.sqlite", capsys)
+    try:
+        lent = device("lend", trip, "AAA", "DDD", "--seats", "4")
+        seats = lent["seat_numbers"]
+        assert len(seats) == 4 and lent["allotment_id"] == f"{trip}-A1"
+        # Nobody else can sell the lent seats.
+        with pytest.raises(KeyunError) as taken:
+            keyun.client.sell(trip, "AAA", "BBB", seat_numbers=(seats[0],))
+        assert taken.value.reason == "SEAT_TAKEN"
+
+        relay.cut_off()  # the gateway is unreachable from here on
+        sold = [
+            device("sell", trip, "BBB", "DDD", "--passenger", f"full,{resident_id(30 + k, k)},王{k}明")
+            for k in range(3)
+        ]
+        assert [s["online"] for s in sold] == [False] * 3
+        assert [s["price_fen"] for s in sold] == [3000] * 3  # BBB→DDD by the fare table lent with the allotment
+        assert len({s["seat"] for s in sold}) == 3
+        # A second leg of an allotted seat is still free: the fourth seat; then it is sold out.
+        fourth = device("sell", trip, "AAA", "DDD", "--passenger", f"full,{resident_id(50, 9)},李四")
+        assert fourth["seat"] not in {s["seat"] for s in sold}
+        refused = device("sell", trip, "BBB", "CCC", "--passenger", f"full,{resident_id(51, 8)},赵五", ok=False)
+        assert refused["error"]["reason"] == "NOT_ENOUGH_SEATS" and refused["error"]["reason_code"] == 3002
+        status = device("status")
+        assert status[0]["sold"] == 4 and status[0]["unsettled"] == 4
+    finally:
+        relay.restore()
+
+    # Back online: settle the first three sales only (the fourth stays in the journal).
+    with KeyunClient(relay.target) as hand:
+        hand.login("handheld1", DEMO_PASSWORD)
+        from keyun.terminals import handheld as hh
+
+        journal = hh.Journal(tmp_path / "handheld.sqlite")
+        rows = journal.sales(lent["allotment_id"])
+        by_seat = {row["seat"]: row for row in rows}
+        lines = [hh.sale_message(by_seat[s["seat"]]) for s in sold]
+        journal.close()
+
+        # A line outside the allotment is refused with a stable reason, and changes nothing.
+        outside = handheld_pb2.AllotmentSale()
+        outside.CopyFrom(lines[0])
+        outside.sale_id, outside.seat_number = "outside-1", next(str(n) for n in range(1, 13) if str(n) not in seats)
+        with pytest.raises(KeyunError) as wrong:
+            hand.settle_allotment(trip, lent["allotment_id"], [*lines, outside])
+        assert wrong.value.reason == "OUTSIDE_ALLOTMENT" and wrong.value.facts["field"] == "sales[3]"
+        assert not hand.allotment(trip, lent["allotment_id"]).HasField("settled_at")
+
+        settled = hand.settle_allotment(trip, lent["allotment_id"], lines)
+        assert settled.issued == 3 and settled.returned
+        assert sorted(settled.unused_seats) == sorted(set(seats) - {s["seat"] for s in sold})
+        for line, sale in zip(settled.lines, sold):
+            assert line.ticket.seat_number == sale["seat"] and line.ticket.price_fen == 3000
+            assert line.ticket.holder.name.startswith("王") and "*" in line.ticket.holder.name
+            assert not line.price_mismatch and not line.already_settled
+            assert line.ticket.credential.startswith("KY1")
+        # A retried settlement (a new request id) issues nothing twice.
+        again = hand.settle_allotment(trip, lent["allotment_id"], lines)
+        assert again.issued == 0 and all(line.already_settled for line in again.lines)
+        assert [line.ticket.ticket_id for line in again.lines] == [line.ticket.ticket_id for line in settled.lines]
+
+    # The unused seat, and the unsold leg AAA→BBB of a sold seat, are sellable again by others.
+    unused = settled.unused_seats[0]
+    keyun.client.sell(trip, "AAA", "DDD", seat_numbers=(unused,))
+    keyun.client.sell(trip, "AAA", "BBB", seat_numbers=(sold[0]["seat"],))
+    manifest = keyun.client.manifest(trip)
+    issued = {line.ticket.ticket_id for line in settled.lines}
+    assert issued <= {t.ticket_id for t in manifest.tickets}
+
+
+def test_a_handheld_sells_online_at_an_intermediate_stop_on_its_trips_only(keyun):
+    trip = keyun.trip(dt.timedelta(days=2))
+    with KeyunClient(keyun.target) as hand:
+        hand.login("handheld1", DEMO_PASSWORD)
+        sold = hand.sell(trip, "CCC", "DDD", passengers=(walk_in(resident_id(40, 21), "周六"),))
+        assert sold.tickets[0].from_stop.code == "CCC" and sold.tickets[0].holder.name == "周*"
+        with pytest.raises(KeyunError) as denied:  # a handheld lends nothing but to itself, and settles its own
+            hand.settle_allotment(trip, f"{trip}-A9", [])
+        assert denied.value.reason == "UNKNOWN_ALLOTMENT"
+    # A counter seller without a shift is no handheld: the Handheld service is refused.
+    with KeyunClient(keyun.target) as seller:
+        logged_in(seller, "seller")
+        with pytest.raises(KeyunError) as refused:
+            seller.lend_allotment(trip, "AAA", "DDD", seat_count=1)
+        assert refused.value.reason == "PERMISSION_DENIED"
+
+
+def test_a_restart_keeps_allotments(ray_session, tmp_path):
+    first = ServerThread(tmp_path, shards=2)
+    with logged_in(KeyunClient(first.target)) as admin:
+        trip = schedule_trip(admin, "HH", dt.timedelta(days=2))
+    with KeyunClient(first.target) as hand:
+        hand.login("handheld1", DEMO_PASSWORD)
+        lent = hand.lend_allotment(trip, "AAA", "CCC", seat_numbers=("1", "2"))
+    first.stop()
+
+    second = ServerThread(tmp_path, shards=2)
+    try:
+        with KeyunClient(second.target) as hand:
+            hand.login("handheld1", DEMO_PASSWORD)
+            assert hand.allotment(trip, lent.allotment_id).seat_numbers == ["1", "2"]
+            with pytest.raises(KeyunError) as taken:
+                hand.sell(trip, "BBB", "CCC", seat_numbers=("2",), passengers=(walk_in(resident_id(33, 5), "吴七"),))
+            assert taken.value.reason == "SEAT_TAKEN"
+            settled = hand.settle_allotment(trip, lent.allotment_id, [])
+            assert settled.issued == 0 and sorted(settled.unused_seats) == ["1", "2"]
+    finally:
+        second.stop()
