@@ -29,6 +29,7 @@ from keyun.v1 import (
     dispatch_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
+    handheld_pb2,
     handheld_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
@@ -84,6 +85,7 @@ SERVICE_NAMES = tuple(
         (orders_pb2, "Orders"),
         (devices_pb2, "Devices"),
         (shifts_pb2, "Shifts"),
+        (handheld_pb2, "Handheld"),
     )
 )
 
