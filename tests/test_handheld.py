@@ -14,16 +14,27 @@ from keyun.app.cli import main
 from keyun.engine.identity import id_check_char
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError, walk_in
-from keyun.v1 import handheld_pb2
+from keyun.v1 import audit_pb2, audit_pb2_grpc, handheld_pb2
 
 from .conftest import CHINA, ServerThread, logged_in, schedule_trip
 from .test_counter_app import Relay
+from .waiting import wait_until
 
 
 def resident_id(age: int, serial: int) -> str:
     born = dt.date(dt.datetime.now(CHINA).year - age, 3, 7)
     first17 = f"130102{born:%Y%m%d}{serial:03d}"
     return first17 + id_check_char(first17)
+
+
+def _logged_in(client: KeyunClient) -> bool | None:
+    try:
+        client.login("handheld1", DEMO_PASSWORD)
+    except KeyunError as error:
+        if error.reason:
+            raise
+        return None
+    return True
 
 
 class Handheld:
@@ -75,7 +86,8 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path
 
     # Back online: settle the first three sales only (the fourth stays in the journal).
     with KeyunClient(relay.target) as hand:
-        hand.login("handheld1", DEMO_PASSWORD)
+        # gRPC may still be backing off from the cut connection for a moment: log in once it reconnects.
+        wait_until(lambda: _logged_in(hand), 30, "the handheld back online")
         from keyun.terminals import handheld as hh
 
         journal = hh.Journal(tmp_path / "handheld.sqlite")
@@ -113,6 +125,20 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path
     manifest = keyun.client.manifest(trip)
     issued = {line.ticket.ticket_id for line in settled.lines}
     assert issued <= {t.ticket_id for t in manifest.tickets}
+
+    # Lending and settling are in the audit log, the refused settlement too.
+    def audited():
+        with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+            records = auditor.call(
+                audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(page_size=500)
+            ).records
+        actions = [(r.action, r.target, r.reason) for r in records if "Handheld/" in r.action]
+        return actions if len(actions) >= 4 else None
+
+    actions = wait_until(audited, 30, "the handheld's calls audited")
+    assert ("keyun.v1.Handheld/LendAllotment", trip, "") in actions
+    assert ("keyun.v1.Handheld/SettleAllotment", trip, "OUTSIDE_ALLOTMENT") in actions
+    assert actions.count(("keyun.v1.Handheld/SettleAllotment", trip, "")) == 2
 
 
 def test_a_handheld_sells_online_at_an_intermediate_stop_on_its_trips_only(keyun):
