@@ -179,3 +179,53 @@ def test_a_restart_keeps_allotments(ray_session, tmp_path):
             assert settled.issued == 0 and sorted(settled.unused_seats) == ["1", "2"]
     finally:
         second.stop()
+
+
+def _handheld_accounts(target: str, clock, scopes: dict[str, list[str]]) -> dict[str, KeyunClient]:
+    """New device accounts with the handheld role, each scoped to its stations, logged in (each
+    administrator logs in once: a TOTP code serves one login)."""
+    from keyun.v1 import accounts_pb2, staff_pb2
+
+    made = {}
+    with logged_in(KeyunClient(target), "sysadmin", clock=clock) as admin:
+        for login_name in scopes:
+            request = staff_pb2.CreateAccountRequest(
+                request_id=f"make-{login_name}", kind=accounts_pb2.ACCOUNT_KIND_DEVICE, login_name=login_name
+            )
+            made[login_name] = admin.call(admin.staff.CreateAccount, request)
+    with logged_in(KeyunClient(target), "secadmin", clock=clock) as security:
+        for login_name, stations in scopes.items():
+            request = staff_pb2.GrantRolesRequest(
+                request_id=f"grant-{login_name}",
+                account_id=made[login_name].account.account_id,
+                roles=["handheld_device"],
+                stations=stations,
+            )
+            security.call(security.staff.GrantRoles, request)
+    devices = {}
+    for login_name, reply in made.items():
+        devices[login_name] = KeyunClient(target)
+        devices[login_name].login(login_name, reply.device_secret)
+    return devices
+
+
+def test_a_handhelds_sale_is_scoped_to_the_trips_that_stop_at_its_stations(keyun):
+    trip = keyun.trip(dt.timedelta(days=2))  # AAA → BBB → CCC → DDD
+    devices = _handheld_accounts(keyun.target, keyun.clock, {"hh.ccc": ["CCC"], "hh.far": ["ZZZ"]})
+    on_route, elsewhere = devices["hh.ccc"], devices["hh.far"]
+    try:
+        # Scoped to CCC: it sells on the trip from any of its stops, BBB included, which a counter at CCC may not.
+        passenger = (walk_in(resident_id(44, 31), "郑八"),)
+        assert on_route.sell(trip, "BBB", "CCC", passengers=passenger).tickets[0].from_stop.code == "BBB"
+        assert on_route.lend_allotment(trip, "BBB", "DDD", seat_count=1).allotment_id == f"{trip}-A1"
+        # Scoped to a station the trip does not stop at: nothing on it.
+        for call in (
+            lambda: elsewhere.sell(trip, "CCC", "DDD", passengers=(walk_in(resident_id(45, 32), "钱九"),)),
+            lambda: elsewhere.lend_allotment(trip, "AAA", "DDD", seat_count=1),
+        ):
+            with pytest.raises(KeyunError) as denied:
+                call()
+            assert denied.value.reason == "PERMISSION_DENIED"
+    finally:
+        on_route.close()
+        elsewhere.close()
