@@ -74,17 +74,19 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path
         assert [s["online"] for s in sold] == [False] * 3
         assert [s["price_fen"] for s in sold] == [3000] * 3  # BBB→DDD by the fare table lent with the allotment
         assert len({s["seat"] for s in sold}) == 3
-        # A second leg of an allotted seat is still free: the fourth seat; then it is sold out.
-        fourth = device("sell", trip, "AAA", "DDD", "--passenger", f"full,{resident_id(50, 9)},李四")
-        assert fourth["seat"] not in {s["seat"] for s in sold}
-        refused = device("sell", trip, "BBB", "CCC", "--passenger", f"full,{resident_id(51, 8)},赵五", ok=False)
-        assert refused["error"]["reason"] == "NOT_ENOUGH_SEATS" and refused["error"]["reason_code"] == 3002
+        # Beyond the allotment, refused on the device: a seat-leg it sold, a seat it was not lent.
+        outside_seat = next(str(n) for n in range(1, 13) if str(n) not in seats)
+        for seat in (sold[0]["seat"], outside_seat):
+            refused = device(
+                "sell", trip, "BBB", "CCC", "--seat", seat, "--passenger", f"full,{resident_id(51, 8)},赵五", ok=False
+            )
+            assert refused["error"]["reason"] == "NOT_ENOUGH_SEATS" and refused["error"]["reason_code"] == 3002
         status = device("status")
-        assert status[0]["sold"] == 4 and status[0]["unsettled"] == 4
+        assert status[0]["sold"] == 3 and status[0]["unsettled"] == 3 and not status[0]["settled"]
     finally:
         relay.restore()
 
-    # Back online: settle the first three sales only (the fourth stays in the journal).
+    # Back online.
     with KeyunClient(relay.target) as hand:
         # gRPC may still be backing off from the cut connection for a moment: log in once it reconnects.
         wait_until(lambda: _logged_in(hand), 30, "the handheld back online")
@@ -95,28 +97,37 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path
         by_seat = {row["seat"]: row for row in rows}
         lines = [hh.sale_message(by_seat[s["seat"]]) for s in sold]
         journal.close()
+        assert all(line.passenger.name.startswith("王") for line in lines)  # kept until settled
 
         # A line outside the allotment is refused with a stable reason, and changes nothing.
         outside = handheld_pb2.AllotmentSale()
         outside.CopyFrom(lines[0])
-        outside.sale_id, outside.seat_number = "outside-1", next(str(n) for n in range(1, 13) if str(n) not in seats)
+        outside.sale_id, outside.seat_number = "outside-1", outside_seat
         with pytest.raises(KeyunError) as wrong:
             hand.settle_allotment(trip, lent["allotment_id"], [*lines, outside])
         assert wrong.value.reason == "OUTSIDE_ALLOTMENT" and wrong.value.facts["field"] == "sales[3]"
         assert not hand.allotment(trip, lent["allotment_id"]).HasField("settled_at")
 
-        settled = hand.settle_allotment(trip, lent["allotment_id"], lines)
-        assert settled.issued == 3 and settled.returned
+        # `keyun handheld settle` sends the journal's sales.
+        (settled_json,) = device("settle")
+        assert settled_json["issued"] == 3
+        settled = hand.settle_allotment(trip, lent["allotment_id"], lines)  # and a retry, with a new request id
+        assert settled.issued == 0 and settled.returned
         assert sorted(settled.unused_seats) == sorted(set(seats) - {s["seat"] for s in sold})
         for line, sale in zip(settled.lines, sold):
             assert line.ticket.seat_number == sale["seat"] and line.ticket.price_fen == 3000
             assert line.ticket.holder.name.startswith("王") and "*" in line.ticket.holder.name
-            assert not line.price_mismatch and not line.already_settled
+            assert not line.price_mismatch and line.already_settled
             assert line.ticket.credential.startswith("KY1")
-        # A retried settlement (a new request id) issues nothing twice.
-        again = hand.settle_allotment(trip, lent["allotment_id"], lines)
-        assert again.issued == 0 and all(line.already_settled for line in again.lines)
-        assert [line.ticket.ticket_id for line in again.lines] == [line.ticket.ticket_id for line in settled.lines]
+        assert [line["ticket"]["ticket_id"] for line in settled_json["lines"]] == [
+            line.ticket.ticket_id for line in settled.lines
+        ]  # the retry issued nothing twice
+        assert device("settle") == []  # nothing left to settle
+        status = device("status")
+        assert status[0]["settled"] and status[0]["unsettled"] == 0
+        journal = hh.Journal(tmp_path / "handheld.sqlite")
+        assert all(row["passenger"] is None for row in journal.sales(lent["allotment_id"]))  # erased once settled
+        journal.close()
 
     # The unused seat, and the unsold leg AAA→BBB of a sold seat, are sellable again by others.
     unused = settled.unused_seats[0]
@@ -127,15 +138,16 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path
     assert issued <= {t.ticket_id for t in manifest.tickets}
 
     # Lending and settling are in the audit log, the refused settlement too.
-    def audited():
-        with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+    with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+
+        def audited():
             records = auditor.call(
                 audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(page_size=500)
             ).records
-        actions = [(r.action, r.target, r.reason) for r in records if "Handheld/" in r.action]
-        return actions if len(actions) >= 4 else None
+            actions = [(r.action, r.target, r.reason) for r in records if "Handheld/" in r.action]
+            return actions if len(actions) >= 4 else None
 
-    actions = wait_until(audited, 30, "the handheld's calls audited")
+        actions = wait_until(audited, 30, "the handheld's calls audited")
     assert ("keyun.v1.Handheld/LendAllotment", trip, "") in actions
     assert ("keyun.v1.Handheld/SettleAllotment", trip, "OUTSIDE_ALLOTMENT") in actions
     assert actions.count(("keyun.v1.Handheld/SettleAllotment", trip, "")) == 2
