@@ -57,7 +57,13 @@ CREATE TABLE IF NOT EXISTS sales (
     passenger BLOB,                   -- the WalkInPassenger message; erased once settled
     ticket_id TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL            -- last_sync_ms: when the device last settled
+);
 """
+# What the device reports in its heartbeats (Devices/Heartbeat, docs/devices.md).
+VERSION = "keyun-handheld 1"
 
 
 def refusal(reason: str, message: str, **facts: str) -> KeyunError:
@@ -185,6 +191,19 @@ class Journal:
                 )
         self.keep(reply.allotment)
 
+    def synced(self, at_ms: int) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('last_sync_ms', ?)", (at_ms,))
+
+    def last_sync_ms(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'last_sync_ms'").fetchone()
+        return row[0] if row else 0
+
+    def queue(self) -> tuple[int, int]:
+        """How many sales wait to be settled, and when the oldest of them was made (0: none)."""
+        depth, oldest = self.db.execute("SELECT count(*), min(sold_at_ms) FROM sales WHERE ticket_id = ''").fetchone()
+        return depth, oldest or 0
+
 
 def _legs(allotment: handheld_pb2.Allotment, from_station: str, to_station: str) -> set[int] | None:
     """The legs (by stop index within the allotment) of a segment, or None if it is not within it."""
@@ -267,6 +286,7 @@ def lend(
 ) -> handheld_pb2.Allotment:
     allotment = client.lend_allotment(trip_id, from_station, to_station, **seats)
     journal.keep(allotment)
+    report(client, journal)
     return allotment
 
 
@@ -285,6 +305,7 @@ def sell(
         try:
             reply = client.sell(trip_id, from_station, to_station, (seat,) if seat else (), 0, None, (passenger,))
             ticket = reply.tickets[0]
+            report(client, journal)
             return {
                 "online": True,
                 "ticket_id": ticket.ticket_id,
@@ -318,7 +339,20 @@ def settle(client: KeyunClient, journal: Journal, allotment_id: str = "") -> lis
         reply = client.settle_allotment(allotment.trip_id, allotment.allotment_id, sales)
         journal.settled(reply)
         replies.append(reply)
+    journal.synced(int(time.time() * 1000))
+    report(client, journal)
     return replies
+
+
+def report(client: KeyunClient, journal: Journal) -> None:
+    """One heartbeat while the gateway answers: the unsettled sales are the device's offline
+    queue.  Best effort: a device the station has not registered is told so, and sells all the
+    same."""
+    depth, oldest = journal.queue()
+    try:
+        client.heartbeat(VERSION, depth, journal.last_sync_ms(), oldest)
+    except KeyunError:
+        pass  # a report, not the sale: DEVICE_NOT_REGISTERED, or the link gone again
 
 
 def status(journal: Journal) -> list[dict]:

@@ -27,6 +27,13 @@ def resident_id(age: int, serial: int) -> str:
     return first17 + id_check_char(first17)
 
 
+@pytest.fixture(scope="module")
+def sysadmin(keyun):
+    """The system administrator, logged in once for the module: a TOTP code serves one login."""
+    with logged_in(KeyunClient(keyun.target), "sysadmin", clock=keyun.clock) as admin:
+        yield admin
+
+
 def _logged_in(client: KeyunClient) -> bool | None:
     try:
         client.login("handheld1", DEMO_PASSWORD)
@@ -52,9 +59,12 @@ class Handheld:
         return json.loads(out)
 
 
-def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path, capsys, monkeypatch):
+def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, sysadmin, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
     trip = keyun.trip(dt.timedelta(days=2))
+    with KeyunClient(keyun.target) as hand:  # registered, the handheld reports its unsettled sales
+        hand.login("handheld1", DEMO_PASSWORD)
+        registered = sysadmin.register_device(3, "AAA", "bus-1", hand.account.account_id)
     relay = Relay(keyun.target)
     device = Handheld(relay.target, tmp_path / "handheld.sqlite", capsys)
     try:
@@ -125,6 +135,9 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, tmp_path
         assert device("settle") == []  # nothing left to settle
         status = device("status")
         assert status[0]["settled"] and status[0]["unsettled"] == 0
+        reported = sysadmin.device(registered.device_id)
+        assert reported.version == "keyun-handheld 1" and reported.queue_depth == 0
+        assert reported.HasField("last_sync")
         journal = hh.Journal(tmp_path / "handheld.sqlite")
         assert all(row["passenger"] is None for row in journal.sales(lent["allotment_id"]))  # erased once settled
         journal.close()
@@ -193,18 +206,17 @@ def test_a_restart_keeps_allotments(ray_session, tmp_path):
         second.stop()
 
 
-def _handheld_accounts(target: str, clock, scopes: dict[str, list[str]]) -> dict[str, KeyunClient]:
+def _handheld_accounts(admin: KeyunClient, target: str, clock, scopes: dict[str, list[str]]) -> dict[str, KeyunClient]:
     """New device accounts with the handheld role, each scoped to its stations, logged in (each
     administrator logs in once: a TOTP code serves one login)."""
     from keyun.v1 import accounts_pb2, staff_pb2
 
     made = {}
-    with logged_in(KeyunClient(target), "sysadmin", clock=clock) as admin:
-        for login_name in scopes:
-            request = staff_pb2.CreateAccountRequest(
-                request_id=f"make-{login_name}", kind=accounts_pb2.ACCOUNT_KIND_DEVICE, login_name=login_name
-            )
-            made[login_name] = admin.call(admin.staff.CreateAccount, request)
+    for login_name in scopes:
+        request = staff_pb2.CreateAccountRequest(
+            request_id=f"make-{login_name}", kind=accounts_pb2.ACCOUNT_KIND_DEVICE, login_name=login_name
+        )
+        made[login_name] = admin.call(admin.staff.CreateAccount, request)
     with logged_in(KeyunClient(target), "secadmin", clock=clock) as security:
         for login_name, stations in scopes.items():
             request = staff_pb2.GrantRolesRequest(
@@ -221,9 +233,9 @@ def _handheld_accounts(target: str, clock, scopes: dict[str, list[str]]) -> dict
     return devices
 
 
-def test_a_handhelds_sale_is_scoped_to_the_trips_that_stop_at_its_stations(keyun):
+def test_a_handhelds_sale_is_scoped_to_the_trips_that_stop_at_its_stations(keyun, sysadmin):
     trip = keyun.trip(dt.timedelta(days=2))  # AAA → BBB → CCC → DDD
-    devices = _handheld_accounts(keyun.target, keyun.clock, {"hh.ccc": ["CCC"], "hh.far": ["ZZZ"]})
+    devices = _handheld_accounts(sysadmin, keyun.target, keyun.clock, {"hh.ccc": ["CCC"], "hh.far": ["ZZZ"]})
     on_route, elsewhere = devices["hh.ccc"], devices["hh.far"]
     try:
         # Scoped to CCC: it sells on the trip from any of its stops, BBB included, which a counter at CCC may not.
