@@ -16,7 +16,7 @@ from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
 from keyun.sandboxes.payments import server as sandbox
-from keyun.terminals import admin_cli, devices_cli, dispatch_cli, orders_cli, passenger_cli, shifts_cli
+from keyun.terminals import admin_cli, devices_cli, dispatch_cli, handheld_cli, orders_cli, passenger_cli, shifts_cli
 from keyun.terminals import cli as terminal_cli
 
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     passenger_cli.add_verbs(verbs)
     dispatch_cli.add_verbs(verbs)
     devices_cli.add_verbs(verbs)
+    handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)

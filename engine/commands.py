@@ -131,21 +131,23 @@ def same_request(first: Any, retry: Any) -> bool:
     forms, which are the same for the same passengers, are compared with everything else."""
     if first == retry:
         return True
+    if type(first) is type(retry) and hasattr(first, "without_ciphers"):  # a handheld's settlement
+        return bool(first.without_ciphers() == retry.without_ciphers())
     if type(first) is not type(retry) or type(first) not in (PlaceHold, Sell):
         return False
     return bool(_without_ciphers(first) == _without_ciphers(retry))
 
 
-def _blank(holder: Holder) -> Holder:
+def blank(holder: Holder) -> Holder:
     return msgspec.structs.replace(holder, name_cipher=b"", document_cipher=b"", proof_cipher=b"", phone_cipher=b"")
 
 
 def _without_ciphers(command: PlaceHold | Sell) -> PlaceHold | Sell:
     tickets = tuple(
-        msgspec.structs.replace(t, free_child=_blank(t.free_child)) if t.free_child is not None else t
+        msgspec.structs.replace(t, free_child=blank(t.free_child)) if t.free_child is not None else t
         for t in command.tickets
     )
-    return msgspec.structs.replace(command, holders=tuple(_blank(h) for h in command.holders), tickets=tickets)
+    return msgspec.structs.replace(command, holders=tuple(blank(h) for h in command.holders), tickets=tickets)
 
 
 # Dates in requests are ISO dates (2026-11-25, or 20261125): longer text is refused unparsed.

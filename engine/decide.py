@@ -219,7 +219,9 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             return _clear_change(trip, command, now)
         case SettleMove():
             return _settle_move(trip, command, now)
-    raise AssertionError(f"unknown command {command!r}")
+    from .handheld import decide_handheld  # late: the handheld's rules build on this module's
+
+    return decide_handheld(trip, command, now, policy)
 
 
 def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:

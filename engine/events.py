@@ -332,3 +332,39 @@ class RefundSettled(Value, TripEvent):
     refund_no: str
     provider_refund_id: str
     at_ms: int
+
+
+# --- handheld seat allotments (engine/handheld.py, docs/handheld.md) --------------------------
+
+
+class AllotmentLent(Value, TripEvent):
+    """Seats of one segment lent to a handheld: taken from the pool like a hold that never
+    expires, which only the device may sell from (offline) and settle."""
+
+    trip_id: str
+    allotment_id: str
+    device: str  # the account it is lent to
+    seats: tuple[int, ...]
+    from_stop: int
+    to_stop: int
+    at_ms: int
+
+
+class SettledSale(Value):
+    """One offline sale of an allotment, settled: the device's sale id, the ticket issued for it,
+    what the device charged and when it sold."""
+
+    sale_id: str
+    ticket_id: str
+    charged_fen: int
+    sold_at_ms: int
+
+
+class AllotmentSettled(Value, TripEvent):
+    """An allotment settled: every seat-leg it held goes back to the pool, and the tickets of its
+    sales are issued by the TicketsIssued events journaled right after this one."""
+
+    trip_id: str
+    allotment_id: str
+    sales: tuple[SettledSale, ...]
+    at_ms: int

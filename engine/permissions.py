@@ -50,6 +50,9 @@ class Permission(Enum):
     SHIFT_READ = "shift_read"  # every seller's shifts and handover slips
     STOCK_MANAGE = "stock_manage"  # receive paper ticket stock and issue ranges of it to sellers
     DEPOSIT_CONFIRM = "deposit_confirm"  # confirm a closed shift's money was received (缴款)
+    # A handheld's sale (移动售票, docs/handheld.md): on the trips of its scope, from any of their
+    # stops, online (Sales/Sell) or from a seat allotment lent to it (the Handheld service).
+    HANDHELD_SELL = "handheld_sell"
 
 
 class Role(Enum):
@@ -81,7 +84,7 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
-    Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ}),
+    Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.HANDHELD_SELL}),
     Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE, P.DEVICE_MANAGE, P.DEVICE_READ}),
     Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT, P.ACCOUNT_UNLOCK}),
     Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),

@@ -110,6 +110,11 @@ class Reason(IntEnum):
     STOCK_OVERLAP = 5006  # a paper number is never received or issued twice
     UNKNOWN_STOCK = 5007
     VOID_NOT_ALLOWED = 5008  # outside the void window, another shift or counter, or not a plain counter sale
+    # 57xx: seat allotments lent to handhelds (engine/handheld.py, docs/handheld.md).
+    UNKNOWN_ALLOTMENT = 5701  # no such allotment, or it is lent to another device
+    OUTSIDE_ALLOTMENT = 5702  # a settled sale's seat or segment is not within the allotment
+    ALLOTMENT_OVERSOLD = 5703  # a settlement sells one seat-leg of the allotment twice
+    ALLOTMENT_SETTLED = 5704  # a new sale on an allotment already settled
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

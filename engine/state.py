@@ -15,6 +15,8 @@ from typing import Any, cast
 import msgspec
 
 from .events import (
+    AllotmentLent,
+    AllotmentSettled,
     ChangeAborted,
     ChangeBegun,
     ChangeCleared,
@@ -35,6 +37,7 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
+    SettledSale,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -108,6 +111,20 @@ class Revocation(Value):
     ticket_id: str
     why: str  # "refunded", "changed", "void" or "trip_cancelled"
     at_ms: int
+
+
+class Allotment(Value):
+    """Seats of one segment lent to a handheld device (engine/handheld.py): their seat-legs are
+    taken until the device settles, and then every one not sold goes back to the pool."""
+
+    allotment_id: str
+    device: str  # the account it is lent to: the only one that may settle it
+    seats: tuple[int, ...]
+    from_stop: int
+    to_stop: int
+    lent_at_ms: int
+    settled_at_ms: int = 0  # 0: still lent
+    sales: tuple[SettledSale, ...] = ()  # every settled sale, by the device's sale id
 
 
 class Ticket(Value):
@@ -219,6 +236,9 @@ class Trip:
     documents: dict[bytes, dict[str, int]] = field(default_factory=dict)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     revoked: list[Revocation] = field(default_factory=list)  # in the order they happened
+    # Seat allotments lent to handhelds, by id (engine/handheld.py); kept after they are settled,
+    # so a retried settle is told what it already issued.
+    allotments: dict[str, Allotment] = field(default_factory=dict)
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -431,6 +451,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
         case RefundSettled(trip_id, order_id, refund_no, provider_refund_id, at_ms):
             orders = state.trips[trip_id].orders
             _change(orders, order_id, settled=orders[order_id].settled + ((refund_no, provider_refund_id, at_ms),))
+        case AllotmentLent():
+            _lend(state.trips[event.trip_id], event)
+        case AllotmentSettled():
+            _settle_allotment(state.trips[event.trip_id], event)
         case _:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -472,6 +496,26 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
     if event.holders or event.fares:
         _index_documents(trip, event.hold_id, mask, event.holders, event.fares)
+
+
+def _lend(trip: Trip, event: AllotmentLent) -> None:
+    mask = legs_mask(event.from_stop, event.to_stop)
+    for seat in event.seats:
+        assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
+        trip.occupied[seat] |= mask
+    trip.allotments[event.allotment_id] = Allotment(
+        event.allotment_id, event.device, event.seats, event.from_stop, event.to_stop, event.at_ms
+    )
+
+
+def _settle_allotment(trip: Trip, event: AllotmentSettled) -> None:
+    """Give every seat-leg of the allotment back; the TicketsIssued events after this take the
+    sold ones again, as tickets."""
+    allotment = trip.allotments[event.allotment_id]
+    mask = legs_mask(allotment.from_stop, allotment.to_stop)
+    for seat in allotment.seats:
+        trip.occupied[seat] &= ~mask
+    _change(trip.allotments, event.allotment_id, settled_at_ms=event.at_ms, sales=allotment.sales + event.sales)
 
 
 def _drop_hold(trip: Trip, hold_id: str) -> Hold:
@@ -561,6 +605,7 @@ def check_invariants(state: ShardState) -> None:
         claimed = [0] * len(trip.seat_labels)
         claims = [(h.seats, h.from_stop, h.to_stop) for h in trip.holds.values()]
         claims += [((t.seat,), t.from_stop, t.to_stop) for t in trip.tickets.values() if t.status not in RELEASED]
+        claims += [(a.seats, a.from_stop, a.to_stop) for a in trip.allotments.values() if not a.settled_at_ms]
         for seats, from_stop, to_stop in claims:
             mask = legs_mask(from_stop, to_stop)
             for seat in seats:
@@ -602,6 +647,7 @@ class TripRecord(Value):
     delay_ms: int
     undone_moves: tuple[str, ...]
     revoked: tuple[Revocation, ...] = ()
+    allotments: tuple[Allotment, ...] = ()
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -620,6 +666,7 @@ def trip_record(trip: Trip) -> TripRecord:
         trip.delay_ms,
         tuple(sorted(trip.undone_moves)),
         tuple(trip.revoked),
+        tuple(trip.allotments.values()),
     )
 
 
@@ -652,6 +699,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         delay_ms,
         undone_moves,
         revoked,
+        allotments,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -667,6 +715,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     )
     trip.undone_moves = set(undone_moves)
     trip.revoked = list(revoked)
+    trip.allotments = {allotment.allotment_id: allotment for allotment in allotments}
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

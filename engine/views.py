@@ -466,7 +466,9 @@ def render(
             # following an order wants).
             trip = state.trips[command.trip_id]
             return order_view(trip, trip.orders[_order_id(command, events)], now, policy)
-    raise AssertionError(f"unknown command {command!r}")
+    from .handheld import render_handheld  # late: the handheld's views build on this module's
+
+    return render_handheld(state, command, events, policy)
 
 
 def _money(state: ShardState, start_ms: int, end_ms: int) -> Iterator[MoneyLine]:
@@ -596,7 +598,10 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
             return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
-    raise AssertionError(f"unknown query {query!r}")
+    from .handheld import GetAllotment, answer_handheld  # late: the handheld's views build on this module's
+
+    assert isinstance(query, GetAllotment), f"unknown query {query!r}"
+    return answer_handheld(trip, query, policy)
 
 
 def _boarding_trips(

@@ -474,6 +474,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
             await auth.record(principal, context, action, audit_target(request), refusal.reason.name)
             await abort(context, refusal)
+        if (
+            rule.permission not in principal.allowed
+            and rule.on_trip in principal.allowed
+            and await auth.in_scope(dataclasses.replace(rule, scope=Scope.TRIP), request, principal)
+        ):
+            return principal  # a handheld's sale on a trip of its scope (Rule.on_trip)
         if rule.permission not in principal.allowed and rule.own in principal.allowed:
             return dataclasses.replace(principal, own_only=True)  # scope is their own account
         if rule.permission not in principal.allowed or not await auth.in_scope(rule, request, principal):

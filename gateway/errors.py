@@ -126,6 +126,10 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.STOCK_OVERLAP: grpc.StatusCode.ALREADY_EXISTS,
     Reason.UNKNOWN_STOCK: grpc.StatusCode.NOT_FOUND,
     Reason.VOID_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.UNKNOWN_ALLOTMENT: grpc.StatusCode.NOT_FOUND,
+    Reason.OUTSIDE_ALLOTMENT: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.ALLOTMENT_OVERSOLD: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.ALLOTMENT_SETTLED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -22,6 +22,9 @@ class Rule:
     # Callers without `permission` but with this one may call the RPC for their own things only
     # (their passengers, holds and tickets): the handler narrows the command to their account.
     own: Permission | None = None
+    # Callers without `permission` but with this one may call the RPC on the trips of their scope
+    # (Scope.TRIP, whatever the rule's own scope): a handheld sells from any stop of its trips.
+    on_trip: Permission | None = None
 
 
 RULES: dict[str, Rule] = {
@@ -33,7 +36,8 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Sales/Hold": Rule(P.SELL, Scope.FROM_STATION, mutating=True, own=P.RESERVE),
     "/keyun.v1.Sales/Confirm": Rule(P.TAKE_CASH, Scope.TRIP, mutating=True),
     "/keyun.v1.Sales/Release": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
-    "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True),
+    # A handheld sells on board and at roadside stops: on the trips of its scope, from any stop.
+    "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True, on_trip=P.HANDHELD_SELL),
     "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
     "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
     # Read-only, for whoever may refund the ticket: the fee Refund would keep now.
@@ -105,6 +109,11 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Shifts/ReceiveStock": Rule(P.STOCK_MANAGE, mutating=True),
     "/keyun.v1.Shifts/IssueStock": Rule(P.STOCK_MANAGE, mutating=True),
     "/keyun.v1.Shifts/ListStock": Rule(P.STOCK_MANAGE),
+    # Handheld seat allotments (docs/handheld.md): lent to and settled by the calling device, on
+    # the trips of its scope; lending and settling are audited.
+    "/keyun.v1.Handheld/LendAllotment": Rule(P.HANDHELD_SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Handheld/SettleAllotment": Rule(P.HANDHELD_SELL, Scope.TRIP, mutating=True),
+    "/keyun.v1.Handheld/GetAllotment": Rule(P.HANDHELD_SELL, Scope.TRIP),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

@@ -29,6 +29,8 @@ from keyun.v1 import (
     dispatch_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
+    handheld_pb2,
+    handheld_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     sales_pb2,
@@ -47,6 +49,7 @@ from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
 from .device_services import DevicesService
 from .etickets import CredentialKeySource, Issuer
+from .handheld_services import HandheldService
 from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .network_loader import local_today
 from .order_services import CounterOnly, OrderDesk, OrdersService
@@ -82,6 +85,7 @@ SERVICE_NAMES = tuple(
         (orders_pb2, "Orders"),
         (devices_pb2, "Devices"),
         (shifts_pb2, "Shifts"),
+        (handheld_pb2, "Handheld"),
     )
 )
 
@@ -253,6 +257,7 @@ class KeyunServer:
         shifts_pb2_grpc.add_ShiftsServicer_to_server(
             ShiftsService(self.gateway.counter, self.gateway.utc_offset_min), services
         )
+        handheld_pb2_grpc.add_HandheldServicer_to_server(HandheldService(self.gateway), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

@@ -31,6 +31,8 @@ from keyun.v1 import (
     dispatch_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
+    handheld_pb2,
+    handheld_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     sales_pb2,
@@ -189,6 +191,7 @@ class KeyunClient:
         self.orders = orders_pb2_grpc.OrdersStub(self.channel)
         self.devices = devices_pb2_grpc.DevicesStub(self.channel)
         self.shifts = shifts_pb2_grpc.ShiftsStub(self.channel)
+        self.handheld = handheld_pb2_grpc.HandheldStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -322,6 +325,44 @@ class KeyunClient:
             pay_method=pay_method,
         )
         return self.call(self.sales.Sell, request)
+
+    # --- handheld seat allotments (docs/handheld.md) ----------------------------------------------
+
+    def lend_allotment(
+        self,
+        trip_id: str,
+        from_station: str,
+        to_station: str,
+        seat_numbers: tuple[str, ...] = (),
+        seat_count: int = 0,
+        request_id: str | None = None,
+    ) -> handheld_pb2.Allotment:
+        """Borrow seats of one segment for this device to sell from offline."""
+        request = handheld_pb2.LendAllotmentRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            from_station=from_station,
+            to_station=to_station,
+            seat_numbers=list(seat_numbers),
+            seat_count=seat_count,
+        )
+        return self.call(self.handheld.LendAllotment, request).allotment
+
+    def settle_allotment(
+        self,
+        trip_id: str,
+        allotment_id: str,
+        sales: list[handheld_pb2.AllotmentSale],
+        request_id: str | None = None,
+    ) -> handheld_pb2.SettleAllotmentResponse:
+        request = handheld_pb2.SettleAllotmentRequest(
+            request_id=request_id or new_request_id(), trip_id=trip_id, allotment_id=allotment_id, sales=sales
+        )
+        return self.call(self.handheld.SettleAllotment, request)
+
+    def allotment(self, trip_id: str, allotment_id: str) -> handheld_pb2.Allotment:
+        request = handheld_pb2.GetAllotmentRequest(trip_id=trip_id, allotment_id=allotment_id)
+        return self.call(self.handheld.GetAllotment, request).allotment
 
     def refund(self, ticket_id: str, request_id: str | None = None) -> Any:
         return self.call(

@@ -119,6 +119,7 @@ def _methods():
         diagnostics_pb2,
         dispatch_pb2,
         gate_pb2,
+        handheld_pb2,
         orders_pb2,
         sales_pb2,
         shifts_pb2,
@@ -128,7 +129,7 @@ def _methods():
     database = symbol_database.Default()
     methods = {}
     services = (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2)
-    for module in (*services, devices_pb2, shifts_pb2):
+    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (
@@ -179,6 +180,7 @@ def test_the_permission_matrix_every_rpc_for_every_role(station):
                 rule.permission is Permission.PUBLIC
                 or rule.permission in held
                 or (rule.own is not None and rule.own in held)
+                or (rule.on_trip is not None and rule.on_trip in held)
             )
             if allowed and code in (
                 grpc.StatusCode.PERMISSION_DENIED,
