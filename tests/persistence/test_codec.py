@@ -12,6 +12,7 @@ from keyun.actors.packed import PackedBatches, unpack_replies, unpack_several_re
 from keyun.engine import codec
 from keyun.engine import commands as c
 from keyun.engine import events as ev
+from keyun.engine import handheld as hh
 from keyun.engine import views as v
 from keyun.engine.decide import TripStatus
 from keyun.engine.network import Stop, TripSpec
@@ -136,6 +137,10 @@ def scenario():
     )
     run([c.ChangeTicket("sg3-change", made, new.tickets[0].ticket_id, saga="sg3")], NOW + 5465)
     run([c.SettleMove("sg3-settle", new.tickets[0].ticket_id, "sg3"), c.ListMoves(0, 10)], NOW + 5470)
+    # A handheld's allotment: lent, one seat sold from it offline, settled.
+    (lent,) = run([hh.LendAllotment("lend1", NEXT_DAY_TRIP, A, C, "A000042", seat_count=2)], NOW + 5475)
+    line = hh.SaleLine("hs1", lent.seats[0], A, B, lent.fares[0].full_fen, NOW + 5476)
+    run([hh.SettleAllotment("settle1", NEXT_DAY_TRIP, lent.allotment_id, "A000042", (line,))], NOW + 5480)
     # Orders: one paid, partly refunded and settled; one cancelled.
     paid, dropped = run(
         [
@@ -157,6 +162,7 @@ def scenario():
             c.SettleRefund("os1", paid.order_id, refunded.refunds[0].refund_no, "wx-r-1"),
             c.GetOrder(paid.order_id),
             c.ListOrders("A000001"),
+            c.QuoteRefund(f"{TRIP}-0002"),
         ],
         NOW + 5800,
     )
