@@ -92,6 +92,8 @@ Outcome = tuple[TripEvent, ...] | Rejection
 # The sweep walks the expiry index in order; entries of holds already confirmed or released are
 # skipped, and this bounds how many it may look at in one go.
 MAX_SWEEP_VISITS = 4096
+# An uploaded offline scan may carry a time a little ahead of the server's (the lane's clock).
+SCAN_CLOCK_SKEW_MS = 60_000
 # The same for archiving, whose walk passes trips kept back (a refund still owed) every batch.
 MAX_ARCHIVE_VISITS = 256
 
@@ -986,6 +988,10 @@ def _settle_refund(trip: Trip, command: SettleRefund, now: int) -> Outcome:
 
 
 def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome:
+    if command.scanned_at_ms > now + SCAN_CLOCK_SKEW_MS:
+        return reject(Reason.INVALID_FIELD, "scanned_at is in the future", field="scanned_at")
+    if command.scanned_at_ms:
+        now = command.scanned_at_ms  # an offline scan uploaded: decided as it was at the lane
     ticket = trip.tickets.get(command.ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)

@@ -690,7 +690,14 @@ class GateService(gate_pb2_grpc.GateServicer):
             except Rejected as rejected:
                 await abort(context, rejected.rejection)
         view = await self.gateway.ask(
-            context, lambda: cmd.CheckIn(request.request_id, ticket_id, request.gate_id), audited=True
+            context,
+            lambda: cmd.CheckIn(
+                request.request_id,
+                ticket_id,
+                request.gate_id,
+                request.scanned_at.ToMilliseconds() if request.HasField("scanned_at") else 0,
+            ),
+            audited=True,
         )
         return gate_pb2.CheckInResponse(ticket=self.gateway.ticket(view))
 

@@ -15,7 +15,7 @@ from keyun.common.network_file import parse_network_text
 from keyun.common.tls import TlsError
 from keyun.engine.reasons import Rejected
 
-from . import advice, printing, qr, sessions
+from . import advice, gate_lane, printing, qr, sessions
 from .client import DOCUMENT_TYPES, KeyunClient, KeyunError, walk_in
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -272,6 +272,26 @@ def add_gate(verbs) -> None:
     p.add_argument("credential", help="the scanned text (KY1...)")
     _common(p)
     p.set_defaults(run=_verify)
+
+    p = gate.add_parser("run", help="the program of one lane: scans in, pass or stop out, offline too")
+    p.add_argument("--gate", required=True, help="this lane's gate id, e.g. G1")
+    p.add_argument("--station", required=True, type=printing.station_code, help="the station it boards at")
+    p.add_argument("--journal", required=True, type=Path, help="directory of the lane's durable journal")
+    p.add_argument("--listen", help="HOST:PORT of a local socket: one scan a line, one JSON answer a line")
+    p.add_argument("--stdin", action="store_true", help="read scans from stdin (a scanner in keyboard mode)")
+    p.add_argument("--sync-every", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    p.add_argument(
+        "--require-document-match",
+        action="store_true",
+        help="real-name boarding: after a ticket, the holder's identity card must be scanned",
+    )
+    _common(p)
+    p.set_defaults(run=lambda a: gate_lane.run(a))
+
+    p = gate.add_parser("conflicts", help="offline passes the server refused on upload (from a lane's journal)")
+    p.add_argument("--journal", required=True, type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=lambda a: gate_lane.print_conflicts(a))
 
     p = gate.add_parser("manifest", help="every ticket of a trip")
     p.add_argument("trip_id", help=TRIP_HELP)

@@ -119,14 +119,16 @@ def open_channel(
     ca_file: Path | str | None = None,
     cert_file: Path | str | None = None,
     key_file: Path | str | None = None,
+    options: tuple[tuple[str, Any], ...] | None = None,
 ) -> grpc.Channel:
     """A TLS channel trusting the station CA in `ca_file` (presenting a device certificate when
-    given), or a plain-text one without it: servers only speak plain text on loopback."""
+    given), or a plain-text one without it: servers only speak plain text on loopback.  `options`:
+    gRPC channel options (a gate lane shortens the reconnect backoff)."""
     if ca_file is None:
         if cert_file is not None or key_file is not None:
             raise TlsError("a client certificate needs TLS: give the station CA (--ca or KEYUN_CA) too")
-        return grpc.insecure_channel(target)
-    return grpc.secure_channel(target, channel_credentials(ca_file, cert_file, key_file))
+        return grpc.insecure_channel(target, options=options)
+    return grpc.secure_channel(target, channel_credentials(ca_file, cert_file, key_file), options=options)
 
 
 class _CallDetails(grpc.ClientCallDetails):
@@ -357,11 +359,21 @@ class KeyunClient:
 
     # --- gate and dispatch ---------------------------------------------------------------------
 
-    def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None, credential: str = "") -> Any:
-        """Check a ticket in, named by its id or by a scanned boarding credential."""
+    def check_in(
+        self,
+        ticket_id: str,
+        gate_id: str,
+        request_id: str | None = None,
+        credential: str = "",
+        scanned_at_ms: int = 0,
+    ) -> Any:
+        """Check a ticket in, named by its id or by a scanned boarding credential; `scanned_at_ms`
+        for a scan a gate decided offline and uploads now."""
         request = gate_pb2.CheckInRequest(
             request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id, credential=credential
         )
+        if scanned_at_ms:
+            request.scanned_at.FromMilliseconds(scanned_at_ms)
         return self.call(self.gate.CheckIn, request).ticket
 
     def credential_keys(self) -> gate_pb2.GetCredentialKeysResponse:

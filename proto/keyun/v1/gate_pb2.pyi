@@ -11,16 +11,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CheckInRequest(_message.Message):
-    __slots__ = ("request_id", "ticket_id", "gate_id", "credential")
+    __slots__ = ("request_id", "ticket_id", "gate_id", "credential", "scanned_at")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     GATE_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_AT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     ticket_id: str
     gate_id: str
     credential: str
-    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+    scanned_at: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., credential: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CheckInResponse(_message.Message):
     __slots__ = ("ticket",)
