@@ -389,6 +389,7 @@ class Lane:
             "last_sync_ms": self.last_sync_ms,
             "queue_depth": len(self.journal.pending()),
             "tickets_known": len(self.state.entries),
+            "revoked": len(self.state.revoked),
             "conflicts": len(self.journal.conflicts()),
         }
 
@@ -404,8 +405,10 @@ def keep_fresh(lane: Lane, every_s: float, stopped: threading.Event) -> None:
     while not stopped.is_set():
         try:
             lane.sync()
-        except KeyunError:
+        except KeyunError as error:
             lane.online = False
+            if error.code == grpc.StatusCode.UNAUTHENTICATED:
+                lane.client.access_token = ""  # the session is gone (ended, or expired): log in again
         except Exception as error:  # noqa: BLE001 - a refresh must never end the lane
             print(f"gate {lane.gate_id}: refresh failed: {error!r}", file=sys.stderr, flush=True)
             lane.online = False
