@@ -38,8 +38,25 @@ class GateProcess:
     def __init__(self, gate_id: str, target: str, journal):
         self.journal = journal
         self.process = subprocess.Popen(
-            [KEYUN, "gate", "run", "--gate", gate_id, "--station", "SJZ", "--server", target, "--journal",
-             str(journal), "--listen", "127.0.0.1:0", "--sync-every", str(SYNC_S), "--user", "inspector"],
+            [
+                KEYUN,
+                "gate",
+                "run",
+                "--gate",
+                gate_id,
+                "--station",
+                "SJZ",
+                "--server",
+                target,
+                "--journal",
+                str(journal),
+                "--listen",
+                "127.0.0.1:0",
+                "--sync-every",
+                str(SYNC_S),
+                "--user",
+                "inspector",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -67,13 +84,15 @@ class GateProcess:
 
 
 def boarding_trip(client: KeyunClient) -> tuple[str, str]:
-    """A trip leaving SJZ in 15 to 55 minutes (the demo's shuttle leaves every 30): boarding is open
-    now and stays open for the test.  Returns the trip id and the next stop."""
+    """A trip boarding at SJZ now (the demo's shuttle leaves it every hour, boarding opens an hour
+    before), delayed when it would leave within the test.  Returns the trip id and the next stop."""
     now = time.time()
     for boarding in client.boarding_trips("SJZ").trips:
-        if 15 * 60 <= boarding.departs_at.seconds - now <= 55 * 60:
-            codes = [stop.code for stop in boarding.trip.stops]
-            return boarding.trip.trip_id, codes[codes.index("SJZ") + 1]
+        if 60 <= boarding.departs_at.seconds - now <= 60 * 60:
+            trip_id, codes = boarding.trip.trip_id, [stop.code for stop in boarding.trip.stops]
+            if boarding.departs_at.seconds - now < 20 * 60:
+                client.delay(trip_id, 30)  # announced before the gates fetch their copy
+            return trip_id, codes[codes.index("SJZ") + 1]
     raise AssertionError("no demo trip boarding at SJZ")
 
 
@@ -88,7 +107,9 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
         client.login("master", DEMO_PASSWORD)
         trip_id, to_stop = boarding_trip(client)
         a, b, c, d = client.sell(trip_id, "SJZ", to_stop, seat_count=4).tickets
-        e, f = client.sell(trip_id, "SJZ", to_stop, passengers=(walk_in(CARD_E, "吴小明"), walk_in(CARD_F, "李四"))).tickets
+        e, f = client.sell(
+            trip_id, "SJZ", to_stop, passengers=(walk_in(CARD_E, "吴小明"), walk_in(CARD_F, "李四"))
+        ).tickets
         g1, g2 = GateProcess("G1", target, tmp_path / "g1"), GateProcess("G2", target, tmp_path / "g2")
         gates += [g1, g2]
         for gate in gates:
@@ -145,11 +166,14 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
         # Offline check-ins carry the time of the scan at the lane, not of the upload.
         assert all(manifest[i].checked_in_at.ToMilliseconds() <= offline_until_ms for i in boarded)
         assert manifest[d.ticket_id].gate_id == "G2" and manifest[e.ticket_id].gate_id == "G1"
-        listed = subprocess.run(
-            [KEYUN, "gate", "conflicts", "--journal", str(tmp_path / "g1")], capture_output=True, text=True
-        ).stdout + subprocess.run(
-            [KEYUN, "gate", "conflicts", "--journal", str(tmp_path / "g2")], capture_output=True, text=True
-        ).stdout
+        listed = (
+            subprocess.run(
+                [KEYUN, "gate", "conflicts", "--journal", str(tmp_path / "g1")], capture_output=True, text=True
+            ).stdout
+            + subprocess.run(
+                [KEYUN, "gate", "conflicts", "--journal", str(tmp_path / "g2")], capture_output=True, text=True
+            ).stdout
+        )
         assert c.ticket_id in listed and "ALREADY_CHECKED_IN" in listed
     finally:
         for gate in gates:
