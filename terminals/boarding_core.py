@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyun.common import eticket
+from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason
 
 RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
@@ -84,7 +85,10 @@ class LocalState:
     cancelled_trips: set[str] = field(default_factory=set)
     revoked: set[str] = field(default_factory=set)  # ticket ids (WatchRevocations)
     used: dict[str, str] = field(default_factory=dict)  # ticket id -> gate that let it through
-    boarding_opens_s: int = 3600  # station policy: boarding opens this long before departure
+    # Station policy, as the server applies it (engine/policy.py): boarding opens this long before
+    # departure and closes this long after it.
+    boarding_opens_s: int = Policy().boarding_opens_ms // 1000
+    boarding_closes_s: int = Policy().boarding_closes_ms // 1000
     require_document_match: bool = False  # station policy: real-name boarding
 
     def mark_used(self, ticket_id: str, gate_id: str) -> None:
@@ -225,7 +229,7 @@ def local_checks(state: LocalState, entry: Entry, now_s: int) -> Decision:
     departs = _departs(state, entry)
     if now_s < departs - state.boarding_opens_s:
         return stop(Reason.NOT_YET_BOARDING, "boarding has not opened yet", entry)
-    if now_s > departs:
+    if now_s > departs + state.boarding_closes_s:
         return stop(Reason.BOARDING_CLOSED, f"boarding for trip {entry.trip_id} has closed", entry)
     if entry.ticket_id in state.used or entry.status == "checked_in":
         gate = state.used.get(entry.ticket_id, "")

@@ -613,6 +613,19 @@ def test_custom_boarding_window():
     desk.ok(desk.check_in(ticket.ticket_id), DEPARTS_MS)
 
 
+def test_an_uploaded_offline_scan_is_decided_at_its_scan_time(desk):
+    ticket, other = sold_ticket(desk), sold_ticket(desk, seat="1B")
+    scanned = DEPARTS_MS - 20 * MINUTE_MS
+    later = DEPARTS_MS + DAY_MS  # uploaded the next day: boarding closed long ago, but not at the scan
+    uploaded = c.CheckIn("scan-1", ticket.ticket_id, "G1", scanned_at_ms=scanned)
+    boarded = desk.ok(uploaded, later)
+    assert (boarded.checked_in_at_ms, boarded.gate_id) == (scanned, "G1")
+    assert desk.ok(uploaded, later) == boarded  # the same scan again: its first answer, nothing applied twice
+    desk.refused(c.CheckIn("scan-2", ticket.ticket_id, "G2", scanned_at_ms=scanned), Reason.ALREADY_CHECKED_IN)
+    future = c.CheckIn("scan-3", other.ticket_id, "G1", scanned_at_ms=later + 2 * MINUTE_MS)
+    desk.refused(future, Reason.INVALID_FIELD, now=later)
+
+
 def test_check_in_unknown_ticket(desk):
     desk.refused(desk.check_in(f"{TRIP}-0001"), Reason.UNKNOWN_TICKET, now=DEPARTS_MS - MINUTE_MS)
 
