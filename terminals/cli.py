@@ -247,6 +247,16 @@ def _verify(args: argparse.Namespace) -> None:
     )
 
 
+def _boarding_trips(args: argparse.Namespace) -> None:
+    reply = _client(args).boarding_trips(args.station)
+    lines = [
+        f"{time.strftime('%H:%M', time.localtime(t.departs_at.seconds))}  {t.trip.trip_id:<16} "
+        f"{' → '.join(stop.code for stop in t.trip.stops)}"
+        for t in reply.trips
+    ]
+    _emit(args, reply, "\n".join(lines) or f"no trips leave {args.station} in the next three hours")
+
+
 def add_gate(verbs) -> None:
     gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(
         dest="action", required=True
@@ -287,6 +297,11 @@ def add_gate(verbs) -> None:
     )
     _common(p)
     p.set_defaults(run=lambda a: gate_lane.run(a))
+
+    p = gate.add_parser("trips", help="the trips boarding at a station now (leaving in the next three hours)")
+    p.add_argument("station", type=printing.station_code)
+    _common(p)
+    p.set_defaults(run=_boarding_trips)
 
     p = gate.add_parser("conflicts", help="offline passes the server refused on upload (from a lane's journal)")
     p.add_argument("--journal", required=True, type=Path)
