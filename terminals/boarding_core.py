@@ -233,7 +233,11 @@ def local_checks(state: LocalState, entry: Entry, now_s: int) -> Decision:
         return stop(Reason.BOARDING_CLOSED, f"boarding for trip {entry.trip_id} has closed", entry)
     if entry.ticket_id in state.used or entry.status == "checked_in":
         gate = state.used.get(entry.ticket_id, "")
-        return stop(Reason.ALREADY_CHECKED_IN, f"ticket {entry.ticket_id} already checked in {gate}".rstrip(), entry)
+        return stop(
+            Reason.ALREADY_CHECKED_IN,
+            f"ticket {entry.ticket_id} already checked in" + (f" at gate {gate}" if gate else ""),
+            entry,
+        )
     return board(entry)
 
 

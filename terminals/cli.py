@@ -250,7 +250,7 @@ def _verify(args: argparse.Namespace) -> None:
 def _boarding_trips(args: argparse.Namespace) -> None:
     reply = _client(args).boarding_trips(args.station)
     lines = [
-        f"{time.strftime('%H:%M', time.localtime(t.departs_at.seconds))}  {t.trip.trip_id:<16} "
+        f"{printing.local(t.departs_at, fmt='%H:%M')}  {t.trip.trip_id:<16} "
         f"{' → '.join(stop.code for stop in t.trip.stops)}"
         for t in reply.trips
     ]

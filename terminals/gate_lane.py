@@ -36,6 +36,7 @@ from keyun.common import eticket
 from keyun.v1 import common_pb2, gate_pb2
 
 from . import boarding_core as core
+from . import printing
 from .client import KeyunClient, KeyunError, new_request_id, open_channel
 
 VERSION = "gate-1"
@@ -325,8 +326,10 @@ class Lane:
         kind = core.classify(text)
         found = core.identify(state, text, now_s)
         if isinstance(found, core.Decision):
-            if kind == core.ScanKind.TICKET_ID and self.online:  # a ticket the lane has not seen yet
+            if self.online and kind == core.ScanKind.TICKET_ID:  # a ticket the lane has not seen yet
                 return self._online(found, text, "", now_s)
+            if self.online and found.reason == "CREDENTIAL_UNKNOWN_KEY":  # a key newer than the copy
+                return self._online(found, "", text, now_s)
             return found, False
         if core.needs_document(state, found):
             checked = core.local_checks(state, found.entry, now_s)
@@ -402,17 +405,22 @@ def _reason(name: str) -> Any:
 
 def keep_fresh(lane: Lane, every_s: float, stopped: threading.Event) -> None:
     """The background refresh: sync, and after a failure try again on the next round."""
-    while not stopped.is_set():
-        try:
-            lane.sync()
-        except KeyunError as error:
-            lane.online = False
-            if error.code == grpc.StatusCode.UNAUTHENTICATED:
-                lane.client.access_token = ""  # the session is gone (ended, or expired): log in again
-        except Exception as error:  # noqa: BLE001 - a refresh must never end the lane
-            print(f"gate {lane.gate_id}: refresh failed: {error!r}", file=sys.stderr, flush=True)
-            lane.online = False
-        stopped.wait(every_s)
+    while not stopped.wait(every_s):
+        refresh_once(lane)
+
+
+def refresh_once(lane: Lane) -> None:
+    try:
+        lane.sync()
+    except KeyunError as error:
+        lane.online = False
+        if error.code == grpc.StatusCode.UNAUTHENTICATED:
+            lane.client.access_token = ""  # the session is gone (ended, or expired): log in again
+        if error.code not in UNREACHABLE:
+            print(f"gate {lane.gate_id}: refresh refused: {error}", file=sys.stderr, flush=True)
+    except Exception as error:  # noqa: BLE001 - a refresh must never end the lane
+        print(f"gate {lane.gate_id}: refresh failed: {error!r}", file=sys.stderr, flush=True)
+        lane.online = False
 
 
 def display_line(decision: core.Decision, online: bool = True) -> str:
@@ -492,6 +500,7 @@ def run(args: Any) -> None:
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    refresh_once(lane)  # the first scan finds the copy fresh, or the lane known offline
     threading.Thread(target=keep_fresh, args=(lane, args.sync_every, stopped), daemon=True).start()
     if args.listen:
         host, _, port = args.listen.rpartition(":")
@@ -520,5 +529,5 @@ def print_conflicts(args: Any) -> None:
     if not conflicts:
         print("no conflicts")
     for conflict in conflicts:
-        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(conflict["at_ms"] / 1000))
+        at = printing.local_ms(conflict["at_ms"])
         print(f"{at}  gate {conflict['gate_id']}  {conflict['ticket_id']}  {conflict['result'][len('conflict:') :]}")
