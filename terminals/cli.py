@@ -291,6 +291,9 @@ def add_gate(verbs) -> None:
     p.add_argument("--stdin", action="store_true", help="read scans from stdin (a scanner in keyboard mode)")
     p.add_argument("--sync-every", type=float, default=2.0, help="seconds between refreshes (default 2)")
     p.add_argument(
+        "--heartbeat-every", type=float, default=15.0, help="seconds between heartbeats of a registered device"
+    )
+    p.add_argument(
         "--require-document-match",
         action="store_true",
         help="real-name boarding: after a ticket, the holder's identity card must be scanned",

@@ -168,6 +168,8 @@ class Lane:
         self.online = True
         self.last_sync_ms = 0
         self.heartbeats = True  # until the registry says this account is no registered device
+        self.heartbeat_every_s = 15.0
+        self.last_heartbeat = 0.0
         self._load()
 
     # --- the local copy --------------------------------------------------------------------------
@@ -284,8 +286,9 @@ class Lane:
 
     def heartbeat(self) -> None:
         """Report queue depth and last sync to the device registry, when this is a registered device."""
-        if not self.heartbeats:
+        if not self.heartbeats or self.clock() - self.last_heartbeat < self.heartbeat_every_s:
             return
+        self.last_heartbeat = self.clock()
         try:
             self.client.heartbeat(
                 VERSION, len(self.journal.pending()), self.last_sync_ms, self.journal.oldest_pending_ms()
@@ -494,6 +497,7 @@ def run(args: Any) -> None:
     channel = open_channel(args.server, args.ca, args.cert, args.key, options=CHANNEL_OPTIONS)
     client = KeyunClient(args.server, deadline_s=args.deadline, attempts=1, channel=channel)
     lane = Lane(args.gate, args.station, Journal(args.journal), client, login, args.require_document_match)
+    lane.heartbeat_every_s = args.heartbeat_every
 
     def show(decision: core.Decision) -> None:
         print(display_line(decision, lane.online), flush=True)

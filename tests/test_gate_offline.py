@@ -19,8 +19,10 @@ import time
 
 import pytest
 
-from keyun.gateway.demo_accounts import DEMO_PASSWORD
+from keyun.gateway.credentials import totp_code
+from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from keyun.terminals.client import KeyunClient, walk_in
+from keyun.v1 import devices_pb2
 
 from .test_boarding_core import resident_id
 from .test_cli import KEYUN, START_TIMEOUT_S
@@ -35,28 +37,12 @@ SYNC_S = 0.3
 class GateProcess:
     """`keyun gate run` for one lane, answering scans on a local socket."""
 
-    def __init__(self, gate_id: str, target: str, journal):
+    def __init__(self, gate_id: str, target: str, journal, user: str = "inspector"):
         self.journal = journal
+        lane = ("--gate", gate_id, "--station", "SJZ", "--server", target, "--journal", str(journal))
+        often = ("--sync-every", str(SYNC_S), "--heartbeat-every", "0.5")
         self.process = subprocess.Popen(
-            [
-                KEYUN,
-                "gate",
-                "run",
-                "--gate",
-                gate_id,
-                "--station",
-                "SJZ",
-                "--server",
-                target,
-                "--journal",
-                str(journal),
-                "--listen",
-                "127.0.0.1:0",
-                "--sync-every",
-                str(SYNC_S),
-                "--user",
-                "inspector",
-            ],
+            [KEYUN, "gate", "run", *lane, "--listen", "127.0.0.1:0", *often, "--user", user],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -110,7 +96,14 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
         e, f = client.sell(
             trip_id, "SJZ", to_stop, passengers=(walk_in(CARD_E, "吴小明"), walk_in(CARD_F, "李四"))
         ).tickets
-        g1, g2 = GateProcess("G1", target, tmp_path / "g1"), GateProcess("G2", target, tmp_path / "g2")
+        # G1 runs as the registered gate device `gate1` (it reports heartbeats); G2 as an inspector.
+        admin = KeyunClient(target)
+        admin.login("sysadmin", DEMO_PASSWORD, totp_code(DEMO_TOTP_SECRET, int(time.time() * 1000)))
+        with KeyunClient(target) as device:
+            gate_account = device.login("gate1", DEMO_PASSWORD).account.account_id
+        registered = admin.register_device(devices_pb2.DEVICE_KIND_GATE, "SJZ", "G1", gate_account)
+        g1 = GateProcess("G1", target, tmp_path / "g1", user="gate1")
+        g2 = GateProcess("G2", target, tmp_path / "g2")
         gates += [g1, g2]
         for gate in gates:
             wait_until(lambda gate=gate: gate.status()["tickets_known"] >= 6, 60, f"{gate} has the boarding set")
@@ -157,6 +150,15 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
         wait_until(lambda: g2.status()["queue_depth"] == 0, 60, "the retried upload")
         assert uploads(g2).count(d.ticket_id) == 1
 
+        # The administrator's session outlived the kill; a new channel reaches the new server at once.
+        tokens, admin = (admin.access_token, admin.refresh_token), KeyunClient(target)
+        admin.access_token, admin.refresh_token = tokens
+        reported = wait_until(
+            lambda: (d := admin.device(registered.device_id)).last_sync.seconds and not d.queue_depth and d,
+            60,
+            "G1's heartbeat after the upload",
+        )
+        assert reported.last_sync.ToMilliseconds() > offline_until_ms
         with KeyunClient(target) as client:
             client.login("master", DEMO_PASSWORD)
             manifest = {t.ticket_id: t for t in client.manifest(trip_id).tickets}
