@@ -95,13 +95,13 @@ def online(scans: int, server: str, user: str, directory: Path) -> dict[str, flo
     return percentiles(samples)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=400)
     parser.add_argument("--server", help="a running `keyun serve --demo`, for the online figures")
     parser.add_argument("--user", default="inspector")
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     result: dict[str, object] = {
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
         "python": platform.python_version(),
@@ -114,7 +114,8 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
