@@ -768,6 +768,15 @@ class GetRevocations(Value, TripQuery):
             raise invalid("position", "must not be negative")
 
 
+class ListConflicts(Value, TripQuery):
+    """A trip's conflicts: uploaded offline scans that could not be applied (Gate/ListConflicts)."""
+
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+
+
 class ListStations(Value, TripQuery):
     trip_id: str = ""
 

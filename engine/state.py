@@ -34,6 +34,7 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
+    ScanConflicted,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -107,6 +108,18 @@ class Revocation(Value):
     ticket_id: str
     why: str  # "refunded", "changed", "void" or "trip_cancelled"
     at_ms: int
+
+
+class Conflict(Value):
+    """An uploaded offline scan that could not be applied (events.ScanConflicted), as kept."""
+
+    ticket_id: str
+    gate_id: str
+    scanned_at_ms: int
+    reason: str
+    first_gate_id: str
+    first_at_ms: int
+    at_ms: int  # when the upload reached the owner
 
 
 class Ticket(Value):
@@ -215,6 +228,7 @@ class Trip:
     documents: dict[bytes, dict[str, int]] = field(default_factory=dict)
     # Replies render the trip's unchanging parts over and over; views.py keeps them here, once.
     revoked: list[Revocation] = field(default_factory=list)  # in the order they happened
+    conflicts: list[Conflict] = field(default_factory=list)  # uploaded offline scans not applied, in order
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -347,6 +361,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 status=TicketStatus.CHECKED_IN,
                 checked_in_at_ms=at_ms,
                 gate_id=gate_id,
+            )
+        case ScanConflicted(trip_id, ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms):
+            state.trips[trip_id].conflicts.append(
+                Conflict(ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms)
             )
         case TripDeparted(trip_id, at_ms):
             state.trips[trip_id].departed_at_ms = at_ms
@@ -595,6 +613,7 @@ class TripRecord(Value):
     delay_ms: int
     undone_moves: tuple[str, ...]
     revoked: tuple[Revocation, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -613,6 +632,7 @@ def trip_record(trip: Trip) -> TripRecord:
         trip.delay_ms,
         tuple(sorted(trip.undone_moves)),
         tuple(trip.revoked),
+        tuple(trip.conflicts),
     )
 
 
@@ -645,6 +665,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         delay_ms,
         undone_moves,
         revoked,
+        conflicts,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -660,6 +681,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     )
     trip.undone_moves = set(undone_moves)
     trip.revoked = list(revoked)
+    trip.conflicts = list(conflicts)
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

@@ -33,6 +33,7 @@ from .commands import (
     GetTicket,
     GetTrip,
     ListBoardingTrips,
+    ListConflicts,
     ListMoney,
     ListMoves,
     ListOrders,
@@ -64,6 +65,7 @@ from .events import (
     OrderCreated,
     Payment,
     RefundPart,
+    ScanConflicted,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
@@ -73,6 +75,7 @@ from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import (
+    Conflict,
     Order,
     OrderStatus,
     Revocation,
@@ -184,6 +187,25 @@ class ManifestView(Value, Reply):
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
+
+
+class ConflictedScanView(Value, Reply):
+    """The reply to an uploaded offline scan that could not be applied: recorded as a conflict."""
+
+    trip_id: str
+    ticket_id: str
+    gate_id: str
+    scanned_at_ms: int
+    reason: str  # ALREADY_CHECKED_IN, ALREADY_REFUNDED or TICKET_CHANGED
+    first_gate_id: str
+    first_at_ms: int
+
+
+class ConflictsView(Value, Reply):
+    """A trip's conflicts: uploaded offline scans that could not be applied, in order."""
+
+    trip_id: str
+    conflicts: tuple[Conflict, ...]
 
 
 class RevocationsView(Value, Reply):
@@ -429,6 +451,16 @@ def render(
             return ticket_view(trip, then, now, policy, trip_status)
         case CheckIn():
             (checked,) = events
+            if isinstance(checked, ScanConflicted):
+                return ConflictedScanView(
+                    checked.trip_id,
+                    checked.ticket_id,
+                    checked.gate_id,
+                    checked.scanned_at_ms,
+                    checked.reason,
+                    checked.first_gate_id,
+                    checked.first_at_ms,
+                )
             assert isinstance(checked, TicketCheckedIn)
             trip = state.trips[command.trip_id]
             then = msgspec.structs.replace(
@@ -571,6 +603,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if ticket is None or (query.viewer and ticket.buyer != query.viewer):  # a passenger sees only their own
                 return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
             return ticket_view(trip, ticket, now, policy)
+        case ListConflicts():
+            return ConflictsView(trip.spec.trip_id, tuple(trip.conflicts))
         case GetRevocations(_, after):
             return RevocationsView(
                 trip.spec.trip_id, tuple(trip.revoked[after:]), len(trip.revoked), bool(trip.departed_at_ms)
