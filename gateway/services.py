@@ -31,7 +31,7 @@ from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_
 from keyun.engine.permissions import Permission
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
-from keyun.engine.views import TicketView
+from keyun.engine.views import ConflictedScanView, TicketView
 from keyun.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -667,6 +667,22 @@ class Rebooking:
         assert refused is None, f"a rebooking could not undo its own move: {refused!r}"
 
 
+def _scan_conflict(trip_id: str, conflict: Any, scanned_at_ms: int, recorded_at_ms: int = 0) -> gate_pb2.ScanConflict:
+    message = gate_pb2.ScanConflict(
+        trip_id=trip_id,
+        ticket_id=conflict.ticket_id,
+        gate_id=conflict.gate_id,
+        reason=conflict.reason,
+        first_gate_id=conflict.first_gate_id,
+    )
+    message.scanned_at.FromMilliseconds(scanned_at_ms)
+    if conflict.first_at_ms:
+        message.first_checked_in_at.FromMilliseconds(conflict.first_at_ms)
+    if recorded_at_ms:
+        message.recorded_at.FromMilliseconds(recorded_at_ms)
+    return message
+
+
 class GateService(gate_pb2_grpc.GateServicer):
     def __init__(self, gateway: Gateway, auth: Any = None):
         self.gateway = gateway
@@ -698,8 +714,17 @@ class GateService(gate_pb2_grpc.GateServicer):
                 request.scanned_at.ToMilliseconds() if request.HasField("scanned_at") else 0,
             ),
             audited=True,
+            from_reply=True,  # an upload that conflicts says so in its audit record
         )
+        if isinstance(view, ConflictedScanView):
+            return gate_pb2.CheckInResponse(conflict=_scan_conflict(view.trip_id, view, view.scanned_at_ms))
         return gate_pb2.CheckInResponse(ticket=self.gateway.ticket(view))
+
+    async def ListConflicts(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.ListConflicts(request.trip_id))
+        return gate_pb2.ListConflictsResponse(
+            conflicts=[_scan_conflict(view.trip_id, c, c.scanned_at_ms, c.at_ms) for c in view.conflicts]
+        )
 
     async def GetManifest(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetManifest(request.trip_id))

@@ -257,6 +257,19 @@ def _boarding_trips(args: argparse.Namespace) -> None:
     _emit(args, reply, "\n".join(lines) or f"no trips leave {args.station} in the next three hours")
 
 
+def _conflicts(args: argparse.Namespace) -> None:
+    if args.journal is not None:
+        gate_lane.print_conflicts(args)
+        return
+    if not args.trip_id:
+        raise SystemExit("keyun gate conflicts: name a trip, or a lane's --journal")
+    conflicts = _client(args).conflicts(args.trip_id)
+    if args.json:
+        print(json.dumps([printing.as_json(c) for c in conflicts], ensure_ascii=False, indent=2))
+        return
+    print("\n".join(gate_lane.conflict_line(c) for c in conflicts) or f"no conflicts on {args.trip_id}")
+
+
 def add_gate(verbs) -> None:
     gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(
         dest="action", required=True
@@ -306,10 +319,13 @@ def add_gate(verbs) -> None:
     _common(p)
     p.set_defaults(run=_boarding_trips)
 
-    p = gate.add_parser("conflicts", help="offline passes the server refused on upload (from a lane's journal)")
-    p.add_argument("--journal", required=True, type=Path)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(run=lambda a: gate_lane.print_conflicts(a))
+    p = gate.add_parser(
+        "conflicts", help="offline scans that could not be applied: a trip's (the server's report) or a lane's"
+    )
+    p.add_argument("trip_id", nargs="?", default="", help=TRIP_HELP)
+    p.add_argument("--journal", type=Path, help="instead of a trip: a lane's journal directory")
+    _common(p)
+    p.set_defaults(run=_conflicts)
 
     p = gate.add_parser("manifest", help="every ticket of a trip")
     p.add_argument("trip_id", help=TRIP_HELP)

@@ -376,6 +376,17 @@ class KeyunClient:
             request.scanned_at.FromMilliseconds(scanned_at_ms)
         return self.call(self.gate.CheckIn, request).ticket
 
+    def upload_scan(self, ticket_id: str, gate_id: str, scan_id: str, scanned_at_ms: int) -> gate_pb2.CheckInResponse:
+        """Upload a scan a gate decided offline: a check-in at its time, idempotent by the scan's id.
+        The reply has the ticket, or `conflict` when it could not be applied (kept by the server)."""
+        request = gate_pb2.CheckInRequest(request_id=scan_id, ticket_id=ticket_id, gate_id=gate_id)
+        request.scanned_at.FromMilliseconds(scanned_at_ms)
+        return self.call(self.gate.CheckIn, request)
+
+    def conflicts(self, trip_id: str) -> list[gate_pb2.ScanConflict]:
+        """A trip's conflicts: uploaded offline scans that could not be applied."""
+        return list(self.call(self.gate.ListConflicts, gate_pb2.ListConflictsRequest(trip_id=trip_id)).conflicts)
+
     def credential_keys(self) -> gate_pb2.GetCredentialKeysResponse:
         """The station's credential public keys and document-digest key, for offline verification."""
         return self.call(self.gate.GetCredentialKeys, gate_pb2.GetCredentialKeysRequest())

@@ -105,7 +105,7 @@ class Journal:
         """Offline passes the server does not have yet, in the order they were scanned."""
         with self.lock:
             return self.db.execute(
-                "select scan_id, at_ms, gate_id, ticket_id from scans where uploaded = 0 order by seq"
+                "select scan_id, at_ms, gate_id, ticket_id from scans where uploaded = 0 and passed = 1 order by seq"
             ).fetchall()
 
     def uploaded(self, scan_id: str, result: str) -> None:
@@ -274,11 +274,13 @@ class Lane:
         sent = 0
         for scan_id, at_ms, gate_id, ticket_id in self.journal.pending():
             try:
-                self.client.check_in(ticket_id, gate_id, request_id=scan_id, scanned_at_ms=at_ms)
-                result = "applied"
+                reply = self.client.upload_scan(ticket_id, gate_id, scan_id, at_ms)
+                conflict = reply.conflict
+                result = f"conflict:{conflict.reason}: kept by the server" if reply.HasField("conflict") else "applied"
             except KeyunError as error:
                 if error.code in UNREACHABLE:
                     raise
+                # Refused outright (an unknown ticket, say): kept here as a conflict, never dropped.
                 result = f"conflict:{error.reason or error.code.name}: {error.message}"
             self.journal.uploaded(scan_id, result)
             sent += 1
@@ -522,6 +524,17 @@ def run(args: Any) -> None:
         stopped.wait()
     except KeyboardInterrupt:
         pass
+
+
+def conflict_line(conflict: Any) -> str:
+    """One line of the server's report (a ScanConflict)."""
+    first = (
+        f" (checked in at gate {conflict.first_gate_id} {printing.local(conflict.first_checked_in_at, fmt='%H:%M:%S')})"
+    )
+    return (
+        f"{printing.local(conflict.scanned_at, fmt='%Y-%m-%d %H:%M:%S')}  gate {conflict.gate_id}  "
+        f"{conflict.ticket_id}  {conflict.reason}{first if conflict.first_gate_id else ''}"
+    )
 
 
 def print_conflicts(args: Any) -> None:

@@ -74,7 +74,7 @@ def boarding_trip(client: KeyunClient) -> tuple[str, str]:
     before), delayed when it would leave within the test.  Returns the trip id and the next stop."""
     now = time.time()
     for boarding in client.boarding_trips("SJZ").trips:
-        if 60 <= boarding.departs_at.seconds - now <= 60 * 60:
+        if 0 < boarding.departs_at.seconds - now <= 60 * 60:
             trip_id, codes = boarding.trip.trip_id, [stop.code for stop in boarding.trip.stops]
             if boarding.departs_at.seconds - now < 20 * 60:
                 client.delay(trip_id, 30)  # announced before the gates fetch their copy
@@ -146,7 +146,7 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
 
         # A retried upload (the lane lost its answer) applies nothing twice: the scan's id is remembered.
         with sqlite3.connect(g2.journal / "gate.sqlite3") as db:
-            db.execute("update scans set uploaded = 0 where ticket_id = ?", (d.ticket_id,))
+            db.execute("update scans set uploaded = 0 where ticket_id = ? and passed = 1", (d.ticket_id,))
         wait_until(lambda: g2.status()["queue_depth"] == 0, 60, "the retried upload")
         assert uploads(g2).count(d.ticket_id) == 1
 
@@ -168,6 +168,20 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
         # Offline check-ins carry the time of the scan at the lane, not of the upload.
         assert all(manifest[i].checked_in_at.ToMilliseconds() <= offline_until_ms for i in boarded)
         assert manifest[d.ticket_id].gate_id == "G2" and manifest[e.ticket_id].gate_id == "G1"
+        # The inspectors' report on the server: the second lane's scan of C, beside the check-in that stands.
+        listed_conflicts = client_conflicts(target, trip_id)
+        assert len(listed_conflicts) == 1, listed_conflicts
+        (reported_conflict,) = listed_conflicts
+        assert reported_conflict.ticket_id == c.ticket_id and reported_conflict.reason == "ALREADY_CHECKED_IN"
+        assert {reported_conflict.gate_id, reported_conflict.first_gate_id} == {"G1", "G2"}
+        assert reported_conflict.first_gate_id == manifest[c.ticket_id].gate_id
+        report = subprocess.run(
+            [KEYUN, "gate", "conflicts", trip_id, "--server", target, "--user", "inspector"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "KEYUN_PASSWORD": DEMO_PASSWORD},
+        )
+        assert c.ticket_id in report.stdout and "ALREADY_CHECKED_IN" in report.stdout, report.stderr
         listed = (
             subprocess.run(
                 [KEYUN, "gate", "conflicts", "--journal", str(tmp_path / "g1")], capture_output=True, text=True
@@ -181,6 +195,12 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
         for gate in gates:
             gate.stop()
         server.stop()
+
+
+def client_conflicts(target: str, trip_id: str) -> list:
+    with KeyunClient(target) as inspector:
+        inspector.login("inspector", DEMO_PASSWORD)
+        return inspector.conflicts(trip_id)
 
 
 def uploads(gate: GateProcess) -> list[str]:
