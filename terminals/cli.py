@@ -302,6 +302,9 @@ def add_gate(verbs) -> None:
     p.add_argument("--journal", required=True, type=Path, help="directory of the lane's durable journal")
     p.add_argument("--listen", help="HOST:PORT of a local socket: one scan a line, one JSON answer a line")
     p.add_argument("--stdin", action="store_true", help="read scans from stdin (a scanner in keyboard mode)")
+    p.add_argument(
+        "--plain", action="store_true", help="one line a scan on stdout, not the full-screen display (headless, tests)"
+    )
     p.add_argument("--sync-every", type=float, default=2.0, help="seconds between refreshes (default 2)")
     p.add_argument(
         "--heartbeat-every", type=float, default=15.0, help="seconds between heartbeats of a registered device"

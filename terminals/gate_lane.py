@@ -508,6 +508,9 @@ def run(args: Any) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     refresh_once(lane)  # the first scan finds the copy fresh, or the lane known offline
     threading.Thread(target=keep_fresh, args=(lane, args.sync_every, stopped), daemon=True).start()
+    if not (args.plain or args.stdin) and sys.stdout.isatty():
+        full_screen(lane, args, stopped)
+        return
     if args.listen:
         host, _, port = args.listen.rpartition(":")
         server = serve_socket(lane, host or "127.0.0.1", int(port), show)
@@ -535,6 +538,23 @@ def conflict_line(conflict: Any) -> str:
         f"{printing.local(conflict.scanned_at, fmt='%Y-%m-%d %H:%M:%S')}  gate {conflict.gate_id}  "
         f"{conflict.ticket_id}  {conflict.reason}{first if conflict.first_gate_id else ''}"
     )
+
+
+def full_screen(lane: Lane, args: Any, stopped: threading.Event) -> None:
+    """The Textual display, scans typed into it (a scanner in keyboard mode) or from the socket."""
+    import signal
+
+    from .gate_display import GateDisplay
+
+    app = GateDisplay(lane, f"Keyun gate {args.gate} · {args.station}")
+    if args.listen:
+        host, _, port = args.listen.rpartition(":")
+        serve_socket(lane, host or "127.0.0.1", int(port), app.shown)
+    signal.signal(signal.SIGTERM, lambda *_: app.exit())
+    try:
+        app.run()
+    finally:
+        stopped.set()
 
 
 def print_conflicts(args: Any) -> None:
