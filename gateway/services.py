@@ -29,6 +29,7 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.permissions import Permission
+from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
 from keyun.engine.views import ConflictedScanView, TicketView
@@ -113,6 +114,8 @@ class Gateway:
         # The station's field keys (the server sets them): walk-in passengers' documents are
         # encrypted and blind-indexed with them before a sale reaches its owner.
         self.keys: Any = None
+        # The station's policy (the server sets it): gates get its boarding rules.
+        self.policy = Policy()
 
     def credential(self, view: TicketView) -> str:
         """A ticket's boarding credential, "" if it may not board (or no issuer is set)."""
@@ -763,11 +766,17 @@ class GateService(gate_pb2_grpc.GateServicer):
             context, lambda: cmd.ListBoardingTrips(request.from_station, start_ms, end_ms), fan_out=True
         )
         found = sorted((pair for reply in replies for pair in reply.trips), key=lambda pair: (pair[0], pair[1].trip_id))
+        policy = self.gateway.policy
         return gate_pb2.ListBoardingTripsResponse(
             trips=[
                 gate_pb2.BoardingTrip(trip=convert.trip(view), departs_at=convert.timestamp(departs))
                 for departs, view in found
-            ]
+            ],
+            policy=gate_pb2.BoardingPolicy(
+                require_document_match=policy.require_document_match,
+                boarding_opens_minutes=policy.boarding_opens_ms // 60_000,
+                boarding_closes_minutes=policy.boarding_closes_ms // 60_000,
+            ),
         )
 
     async def GetBoardingSet(self, request, context):

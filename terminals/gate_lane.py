@@ -162,6 +162,7 @@ class Lane:
         self.clock = clock
         self.client = client  # one session; scans call with their own short deadline
         self.login = login  # when the lane started without the server, it logs in on the first sync
+        self.require_document_match = require_document_match  # the lane's own option
         self.state = core.LocalState(station=station, require_document_match=require_document_match)
         self.lock = threading.Lock()
         self.pending: core.Entry | None = None  # real-name boarding: the ticket awaiting its card
@@ -192,6 +193,10 @@ class Lane:
         state.trip_departs_s = dict(copy["departs"])
         state.cancelled_trips = set(copy["cancelled"])
         state.revoked = set(copy["revoked"])
+        policy = copy.get("policy")
+        if policy is not None:  # the station's rules; the lane's --require-document-match adds to them
+            state.require_document_match = self.require_document_match or policy["require_document_match"]
+            state.boarding_opens_s, state.boarding_closes_s = policy["opens_s"], policy["closes_s"]
         for entry in state.entries.values():
             if entry.status == "checked_in":
                 state.mark_used(entry.ticket_id, "")
@@ -203,7 +208,8 @@ class Lane:
         if not client.access_token:
             self.login(client)
         keys = client.credential_keys()
-        trips = client.boarding_trips(self.state.station).trips
+        listed = client.boarding_trips(self.state.station)
+        trips = listed.trips
         entries: list[dict[str, Any]] = []
         departs: dict[str, int] = {}
         cancelled: list[str] = []
@@ -221,6 +227,11 @@ class Lane:
             "departs": departs,
             "cancelled": cancelled,
             "revoked": sorted(revoked),
+            "policy": {
+                "require_document_match": listed.policy.require_document_match,
+                "opens_s": listed.policy.boarding_opens_minutes * 60,
+                "closes_s": listed.policy.boarding_closes_minutes * 60,
+            },
         }
         self.journal.save("copy", copy)
         with self.lock:

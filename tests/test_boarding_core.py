@@ -117,3 +117,17 @@ def test_real_name_boarding_asks_for_the_holders_card_and_matches_it():
 
 def test_an_unknown_ticket_id_is_stopped():
     assert core.decide(state(), "K101-20300101-T77", NOW).reason == "UNKNOWN_TICKET"
+
+
+def test_the_policy_file_turns_real_name_boarding_on():
+    from keyun.engine.policy import PolicyError, parse_policy
+
+    assert parse_policy({"boarding": {"require_document_match": True}}).require_document_match
+    assert not parse_policy({}).require_document_match
+    for bad in ({"boarding": {"require_document_match": "yes"}}, {"boarding": {"match": True}}, {"boarding": 1}):
+        try:
+            parse_policy(bad)
+        except PolicyError as error:
+            assert "boarding" in str(error)
+        else:
+            raise AssertionError(f"accepted {bad}")

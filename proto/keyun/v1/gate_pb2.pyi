@@ -209,7 +209,19 @@ class BoardingTrip(_message.Message):
     def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListBoardingTripsResponse(_message.Message):
-    __slots__ = ("trips",)
+    __slots__ = ("trips", "policy")
     TRIPS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
     trips: _containers.RepeatedCompositeFieldContainer[BoardingTrip]
-    def __init__(self, trips: _Optional[_Iterable[_Union[BoardingTrip, _Mapping]]] = ...) -> None: ...
+    policy: BoardingPolicy
+    def __init__(self, trips: _Optional[_Iterable[_Union[BoardingTrip, _Mapping]]] = ..., policy: _Optional[_Union[BoardingPolicy, _Mapping]] = ...) -> None: ...
+
+class BoardingPolicy(_message.Message):
+    __slots__ = ("require_document_match", "boarding_opens_minutes", "boarding_closes_minutes")
+    REQUIRE_DOCUMENT_MATCH_FIELD_NUMBER: _ClassVar[int]
+    BOARDING_OPENS_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    BOARDING_CLOSES_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    require_document_match: bool
+    boarding_opens_minutes: int
+    boarding_closes_minutes: int
+    def __init__(self, require_document_match: _Optional[bool] = ..., boarding_opens_minutes: _Optional[int] = ..., boarding_closes_minutes: _Optional[int] = ...) -> None: ...
