@@ -23,7 +23,6 @@ import socketserver
 import sqlite3
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -33,6 +32,7 @@ from typing import Any
 import grpc
 
 from keyun.common import eticket
+from keyun.common.clock import SYSTEM_CLOCK
 from keyun.v1 import common_pb2, gate_pb2
 
 from . import boarding_core as core
@@ -155,7 +155,7 @@ class Lane:
         client: KeyunClient,
         login: Callable[[KeyunClient], None],
         require_document_match: bool = False,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = lambda: SYSTEM_CLOCK.now_ms() / 1000,  # the server's time source (tests shift it)
     ):
         self.gate_id = gate_id
         self.journal = journal
