@@ -219,7 +219,8 @@ class Lane:
             if boarding.trip.status == common_pb2.TRIP_STATUS_CANCELLED:
                 cancelled.append(trip_id)
             entries += [self._entry(trip_id, departs[trip_id], e) for e in client.boarding_set(trip_id).entries]
-        revoked = self._revocations(client, list(departs))
+        revoked, cancelled_whole = self._revocations(client, list(departs))
+        cancelled = sorted(set(cancelled) | cancelled_whole)
         copy = {
             "keys": [(key.key_id, key.public_key.hex()) for key in keys.keys],
             "digest_key": keys.document_digest_key.hex(),
@@ -259,23 +260,24 @@ class Lane:
             )
         ) | {"document_digest": entry.document_digest.hex()}
 
-    def _revocations(self, client: KeyunClient, trip_ids: list[str]) -> set[str]:
-        """Every revocation of the trips, resumed from the last position kept (WatchRevocations'
-        first message is the catch-up; the live tail is read by the next refresh)."""
-        revoked = set(self.journal.load("copy", {}).get("revoked", [])) if trip_ids else set()
+    def _revocations(self, client: KeyunClient, trip_ids: list[str]) -> tuple[set[str], set[str]]:
+        """The revoked tickets, and the trips cancelled whole, resumed from the last position kept
+        (WatchRevocations' first message is the catch-up; what comes later, the next refresh reads)."""
+        kept = self.journal.load("copy", {})
+        revoked, cancelled = set(kept.get("revoked", [])), set(kept.get("cancelled", []))
         if not trip_ids:
-            return revoked
+            return revoked, cancelled
         position = self.journal.load("position", {"trips": [], "position": ""})
         if sorted(position["trips"]) != sorted(trip_ids):
             position = {"trips": trip_ids, "position": ""}  # other trips: watch them from the start
         for message in client.watch_revocations(trip_ids, position["position"], timeout_s=5.0):
             revoked |= {r.ticket_id for r in message.revocations if r.ticket_id}
-            self.state.cancelled_trips |= {r.trip_id for r in message.revocations if not r.ticket_id}
+            cancelled |= {r.trip_id for r in message.revocations if not r.ticket_id}
             position["position"] = message.position
             if message.caught_up:
                 break
         self.journal.save("position", position)
-        return revoked
+        return revoked, cancelled
 
     # --- upload -------------------------------------------------------------------------------
 
