@@ -22,7 +22,7 @@ import pytest
 from keyun.gateway.credentials import totp_code
 from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from keyun.terminals.client import KeyunClient, walk_in
-from keyun.v1 import devices_pb2
+from keyun.v1 import audit_pb2, audit_pb2_grpc, devices_pb2
 
 from .test_boarding_core import resident_id
 from .test_cli import KEYUN, START_TIMEOUT_S
@@ -182,6 +182,18 @@ def test_two_gates_keep_boarding_through_a_server_kill_and_upload_once(tmp_path)
             env={**os.environ, "KEYUN_PASSWORD": DEMO_PASSWORD},
         )
         assert c.ticket_id in report.stdout and "ALREADY_CHECKED_IN" in report.stdout, report.stderr
+        # ...and in the audit log, as the upload's record.
+        auditor = KeyunClient(target)
+        auditor.login("auditor", DEMO_PASSWORD, totp_code(DEMO_TOTP_SECRET, int(time.time() * 1000)))
+        records = audit_pb2_grpc.AuditStub(auditor.channel)
+        wanted = audit_pb2.ListRecordsRequest(action="keyun.v1.Gate/CheckIn", target=c.ticket_id)
+        wait_until(
+            lambda: any(
+                "conflict ALREADY_CHECKED_IN" in r.detail for r in auditor.call(records.ListRecords, wanted).records
+            ),
+            60,
+            "the conflict in the audit log",
+        )
         listed = (
             subprocess.run(
                 [KEYUN, "gate", "conflicts", "--journal", str(tmp_path / "g1")], capture_output=True, text=True
