@@ -32,7 +32,9 @@ CLIENT_START_S = 2.0  # spawning the client processes and logging in, before the
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--scenario", default="sell", choices=["echo", "owner-echo", "sell", "counter", "rush", "mixed", "gate", "refund"]
+        "--scenario",
+        default="sell",
+        choices=["echo", "owner-echo", "sell", "counter", "rush", "mixed", "gate", "refund"],
     )
     parser.add_argument(
         "--seconds", type=float, default=10.0, help="how long to sample (the scenario runs a little longer)"

@@ -429,11 +429,17 @@ class CheckIn(Value, _OfTicket, TripCommand):
     request_id: str
     ticket_id: str
     gate_id: str
+    # A gate's upload of a scan it decided offline: when it was scanned (epoch ms; 0: now).  The
+    # check-in is decided and recorded at that time, so a coach that has left since does not
+    # refuse a passenger who boarded it.
+    scanned_at_ms: int = 0
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
         _require("gate_id", self.gate_id, GATE_ID, MAX_GATE_ID_CHARS)
+        if self.scanned_at_ms < 0:
+            raise invalid("scanned_at", "scanned_at must be a time after 1970")
 
 
 class DepartTrip(Value, TripCommand):
@@ -777,6 +783,15 @@ class GetRevocations(Value, TripQuery):
         _trip_id(self.trip_id)
         if self.after < 0:
             raise invalid("position", "must not be negative")
+
+
+class ListConflicts(Value, TripQuery):
+    """A trip's conflicts: uploaded offline scans that could not be applied (Gate/ListConflicts)."""
+
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
 
 
 class ListStations(Value, TripQuery):

@@ -60,6 +60,7 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
+    ScanConflicted,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -95,6 +96,8 @@ Outcome = tuple[TripEvent, ...] | Rejection
 # The sweep walks the expiry index in order; entries of holds already confirmed or released are
 # skipped, and this bounds how many it may look at in one go.
 MAX_SWEEP_VISITS = 4096
+# An uploaded offline scan may carry a time a little ahead of the server's (the lane's clock).
+SCAN_CLOCK_SKEW_MS = 60_000
 # The same for archiving, whose walk passes trips kept back (a refund still owed) every batch.
 MAX_ARCHIVE_VISITS = 256
 
@@ -1004,6 +1007,14 @@ def _settle_refund(trip: Trip, command: SettleRefund, now: int) -> Outcome:
 
 
 def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome:
+    if command.scanned_at_ms > now + SCAN_CLOCK_SKEW_MS:
+        return reject(Reason.INVALID_FIELD, "scanned_at is in the future", field="scanned_at")
+    at = now
+    if command.scanned_at_ms:
+        now = command.scanned_at_ms  # an offline scan uploaded: decided as it was at the lane
+        conflict = _upload_conflict(trip, command, at)
+        if conflict is not None:
+            return conflict
     ticket = trip.tickets.get(command.ticket_id)
     if ticket is None:
         return reject(Reason.UNKNOWN_TICKET, f"no ticket {command.ticket_id}", ticket_id=command.ticket_id)
@@ -1032,6 +1043,34 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
         opens = trip.departs_at_ms(ticket.from_stop) - policy.boarding_opens_ms
         return reject(Reason.NOT_YET_BOARDING, "boarding has not opened yet", boarding_opens_at_ms=opens)
     return (TicketCheckedIn(trip.spec.trip_id, ticket.ticket_id, command.gate_id, now),)
+
+
+def _upload_conflict(trip: Trip, command: CheckIn, now: int) -> Outcome | None:
+    """An uploaded offline scan of a ticket checked in by another scan, or refunded, changed or
+    voided: recorded as a conflict (the lane let the passenger through), not refused and lost."""
+    ticket = trip.tickets.get(command.ticket_id)
+    if ticket is None:
+        return None
+    first_gate, first_at = "", 0
+    if ticket.status is TicketStatus.CHECKED_IN:
+        reason, first_gate, first_at = Reason.ALREADY_CHECKED_IN, ticket.gate_id, ticket.checked_in_at_ms
+    elif ticket.status is TicketStatus.REFUNDED:
+        reason = Reason.ALREADY_REFUNDED
+    elif ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
+        reason = Reason.TICKET_CHANGED
+    else:
+        return None
+    conflicted = ScanConflicted(
+        trip.spec.trip_id,
+        ticket.ticket_id,
+        command.gate_id,
+        command.scanned_at_ms,
+        reason.name,
+        first_gate,
+        first_at,
+        now,
+    )
+    return (conflicted,)
 
 
 def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:

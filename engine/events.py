@@ -161,6 +161,21 @@ class TicketCheckedIn(Value, TripEvent):
     at_ms: int
 
 
+class ScanConflicted(Value, TripEvent):
+    """A scan a gate let through offline, uploaded, that cannot be applied as a check-in: the ticket
+    was checked in by another scan already, or refunded, changed or voided before the scan.  Kept
+    in the trip's conflicts for the inspectors' report (Gate/ListConflicts); nothing is dropped."""
+
+    trip_id: str
+    ticket_id: str
+    gate_id: str
+    scanned_at_ms: int
+    reason: str  # ALREADY_CHECKED_IN, ALREADY_REFUNDED or TICKET_CHANGED
+    first_gate_id: str  # for ALREADY_CHECKED_IN: the gate of the check-in that stands, and its time
+    first_at_ms: int
+    at_ms: int
+
+
 class TicketChanged(Value, TripEvent):
     """The ticket moved to `new_ticket_id` on another trip (rebooking): its seat is free again."""
 

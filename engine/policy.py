@@ -40,6 +40,9 @@ class Policy(Value):
     )  # a trip leaves the owner's memory this long after its last stop
     fares: FareRules = FareRules()  # ticket types and fare components (the policy file's [fares])
     void_window_ms: int = 10 * MINUTE_MS  # a counter sale may be voided (废票) this long after it, in its shift
+    # Real-name boarding (the policy file's [boarding]): a gate lane asks for the holder's identity
+    # card after a ticket, and lets through only when it matches (terminals/boarding_core.py).
+    require_document_match: bool = False
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -70,7 +73,9 @@ POLICY_KEYS = {
     "accounts",
     "fares",
     "void_minutes",
+    "boarding",
 }
+BOARDING_KEYS = {"require_document_match"}
 ACCOUNT_KEYS = {
     "idle_session_minutes",
     "max_failed_logins",
@@ -124,9 +129,26 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
     void_ms = minutes("void_minutes", defaults.void_window_ms, 0)
     if void_ms > 60 * MINUTE_MS:
         problems.append("void_minutes: at most 60 (a void gives everything back, with no fee)")
+    document_match = _parse_boarding(doc.get("boarding", {}), problems)
     if problems:
         raise PolicyError(problems)
-    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, fares, void_ms)
+    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, fares, void_ms, document_match)
+
+
+def _parse_boarding(table: Any, problems: list[str]) -> bool:
+    """The `[boarding]` table: `require_document_match = true` for real-name boarding at the gates."""
+    if not isinstance(table, dict):
+        problems.append("boarding: must be a table")
+        return False
+    problems += [
+        f"boarding.{key}: unknown key (expected one of {', '.join(sorted(BOARDING_KEYS))})"
+        for key in sorted(set(table) - BOARDING_KEYS)
+    ]
+    value = table.get("require_document_match", False)
+    if type(value) is not bool:
+        problems.append("boarding.require_document_match: must be true or false")
+        return False
+    return value
 
 
 FARE_KEYS = {

@@ -115,6 +115,12 @@ class Reason(IntEnum):
     OUTSIDE_ALLOTMENT = 5702  # a settled sale's seat or segment is not within the allotment
     ALLOTMENT_OVERSOLD = 5703  # a settlement sells one seat-leg of the allotment twice
     ALLOTMENT_SETTLED = 5704  # a new sale on an allotment already settled
+    # 53xx: the gate program's own decisions (keyun.terminals.boarding_core, docs/boarding.md).
+    BOARDS_ELSEWHERE = 5301  # the ticket boards at another station than this gate's
+    INVALID_DOCUMENT = 5302  # a scanned resident ID number whose check digit is wrong
+    NO_TICKET_FOR_DOCUMENT = 5303  # no ticket boarding at this gate for the scanned identity document
+    DOCUMENT_REQUIRED = 5304  # real-name boarding: scan the passenger's identity card next
+    DOCUMENT_MISMATCH = 5305  # the scanned identity card is not the ticket holder's
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

@@ -22,12 +22,12 @@ from .commands import ArchiveTrips, SweepHolds, TripCommand, TripOwnerQuery, sam
 from .decide import TripStatus, archived, decide, segment_status
 from .events import TripArchived, TripEvent
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
-from .outbox import TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
+from .outbox import DETAIL_AT, TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
 from .reasons import TRANSIENT, Reason, Rejection, reject
 from .state import ShardState, TripRecord, check_invariants, evolve, restore_trip, trip_record
 from .values import Journaled, Outcome, Query, Reply, Several, Value
-from .views import OrderView, answer, render
+from .views import ConflictedScanView, OrderView, answer, render
 
 
 @final
@@ -88,7 +88,12 @@ class Changes:
 def complete_record(record: tuple[Any, ...], reply: Reply) -> tuple[Any, ...]:
     """A trip owner's call's audit record (AuditRecord values) completed from its reply, for calls
     sent Audited(from_reply=True): a new order is named as the target (only the owner knows its id)."""
-    return with_value(record, TARGET_AT, reply.order_id) if type(reply) is OrderView else record
+    if type(reply) is OrderView:
+        return with_value(record, TARGET_AT, reply.order_id)
+    if type(reply) is ConflictedScanView:  # an uploaded offline scan not applied: the log says so
+        first = f", first at gate {reply.first_gate_id}" if reply.first_gate_id else ""
+        return with_value(record, DETAIL_AT, f"conflict {reply.reason}: offline scan at gate {reply.gate_id}{first}")
+    return record
 
 
 class ShardEngine:

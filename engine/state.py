@@ -37,6 +37,7 @@ from .events import (
     RefundPart,
     RefundRequested,
     RefundSettled,
+    ScanConflicted,
     SettledSale,
     TicketChanged,
     TicketCheckedIn,
@@ -125,6 +126,18 @@ class Allotment(Value):
     lent_at_ms: int
     settled_at_ms: int = 0  # 0: still lent
     sales: tuple[SettledSale, ...] = ()  # every settled sale, by the device's sale id
+
+
+class Conflict(Value):
+    """An uploaded offline scan that could not be applied (events.ScanConflicted), as kept."""
+
+    ticket_id: str
+    gate_id: str
+    scanned_at_ms: int
+    reason: str
+    first_gate_id: str
+    first_at_ms: int
+    at_ms: int  # when the upload reached the owner
 
 
 class Ticket(Value):
@@ -239,6 +252,7 @@ class Trip:
     # Seat allotments lent to handhelds, by id (engine/handheld.py); kept after they are settled,
     # so a retried settle is told what it already issued.
     allotments: dict[str, Allotment] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)  # uploaded offline scans not applied, in order
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -372,6 +386,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 status=TicketStatus.CHECKED_IN,
                 checked_in_at_ms=at_ms,
                 gate_id=gate_id,
+            )
+        case ScanConflicted(trip_id, ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms):
+            state.trips[trip_id].conflicts.append(
+                Conflict(ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms)
             )
         case TripDeparted(trip_id, at_ms):
             state.trips[trip_id].departed_at_ms = at_ms
@@ -648,6 +666,7 @@ class TripRecord(Value):
     undone_moves: tuple[str, ...]
     revoked: tuple[Revocation, ...] = ()
     allotments: tuple[Allotment, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -667,6 +686,7 @@ def trip_record(trip: Trip) -> TripRecord:
         tuple(sorted(trip.undone_moves)),
         tuple(trip.revoked),
         tuple(trip.allotments.values()),
+        tuple(trip.conflicts),
     )
 
 
@@ -700,6 +720,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         undone_moves,
         revoked,
         allotments,
+        conflicts,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -716,6 +737,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.undone_moves = set(undone_moves)
     trip.revoked = list(revoked)
     trip.allotments = {allotment.allotment_id: allotment for allotment in allotments}
+    trip.conflicts = list(conflicts)
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

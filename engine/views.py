@@ -33,6 +33,7 @@ from .commands import (
     GetTicket,
     GetTrip,
     ListBoardingTrips,
+    ListConflicts,
     ListMoney,
     ListMoves,
     ListOrders,
@@ -66,6 +67,7 @@ from .events import (
     OrderCreated,
     Payment,
     RefundPart,
+    ScanConflicted,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
@@ -75,6 +77,7 @@ from .network import AISLE
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import (
+    Conflict,
     Order,
     OrderStatus,
     Revocation,
@@ -186,6 +189,25 @@ class ManifestView(Value, Reply):
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
+
+
+class ConflictedScanView(Value, Reply):
+    """The reply to an uploaded offline scan that could not be applied: recorded as a conflict."""
+
+    trip_id: str
+    ticket_id: str
+    gate_id: str
+    scanned_at_ms: int
+    reason: str  # ALREADY_CHECKED_IN, ALREADY_REFUNDED or TICKET_CHANGED
+    first_gate_id: str
+    first_at_ms: int
+
+
+class ConflictsView(Value, Reply):
+    """A trip's conflicts: uploaded offline scans that could not be applied, in order."""
+
+    trip_id: str
+    conflicts: tuple[Conflict, ...]
 
 
 class RevocationsView(Value, Reply):
@@ -439,6 +461,16 @@ def render(
             return ticket_view(trip, then, now, policy, trip_status)
         case CheckIn():
             (checked,) = events
+            if isinstance(checked, ScanConflicted):
+                return ConflictedScanView(
+                    checked.trip_id,
+                    checked.ticket_id,
+                    checked.gate_id,
+                    checked.scanned_at_ms,
+                    checked.reason,
+                    checked.first_gate_id,
+                    checked.first_at_ms,
+                )
             assert isinstance(checked, TicketCheckedIn)
             trip = state.trips[command.trip_id]
             then = msgspec.structs.replace(
@@ -591,6 +623,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if isinstance(refunded, Rejection):
                 return refunded
             return RefundQuoteView(ticket_id, refunded.fee_fen, refunded.refund_fen)
+        case ListConflicts():
+            return ConflictsView(trip.spec.trip_id, tuple(trip.conflicts))
         case GetRevocations(_, after):
             return RevocationsView(
                 trip.spec.trip_id, tuple(trip.revoked[after:]), len(trip.revoked), bool(trip.departed_at_ms)

@@ -130,6 +130,11 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.OUTSIDE_ALLOTMENT: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.ALLOTMENT_OVERSOLD: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.ALLOTMENT_SETTLED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.BOARDS_ELSEWHERE: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.INVALID_DOCUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.NO_TICKET_FOR_DOCUMENT: grpc.StatusCode.NOT_FOUND,
+    Reason.DOCUMENT_REQUIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.DOCUMENT_MISMATCH: grpc.StatusCode.PERMISSION_DENIED,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

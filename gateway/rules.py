@@ -56,6 +56,8 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Gate/GetBoardingSet": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
     # The scope of every trip named is checked by the handler (a watch names several).
     "/keyun.v1.Gate/WatchRevocations": Rule(P.CHECK_IN, Scope.TRIP),
+    # The inspectors' report: ticket ids, gates and times, no personal data.
+    "/keyun.v1.Gate/ListConflicts": Rule(P.CHECK_IN, Scope.TRIP),
     "/keyun.v1.Dispatch/LoadNetwork": Rule(P.NETWORK_LOAD, mutating=True),
     "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),

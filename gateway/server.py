@@ -180,6 +180,7 @@ class KeyunServer:
         if credential_keys is not None:  # boarding credentials (gateway/etickets.py)
             self.gateway.issuer = Issuer(credential_keys, policy or Policy(), utc_offset_min, clock)
             self.desk.document_digest = self.gateway.issuer.document_digest
+        self.gateway.policy = policy or Policy()
         self.gateway.keys = keyring  # walk-in passengers' documents, encrypted at the gateway (walk_in.py)
         self.gateway.counter = CounterDesk(self.gateway, self.accounts)
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)

@@ -29,9 +29,10 @@ from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.permissions import Permission
+from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
-from keyun.engine.views import TicketView
+from keyun.engine.views import ConflictedScanView, TicketView
 from keyun.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -115,6 +116,8 @@ class Gateway:
         self.keys: Any = None
         # Counter sellers' shifts and paper numbers (shift_services.CounterDesk; the server sets it).
         self.counter: Any = None
+        # The station's policy (the server sets it): gates get its boarding rules.
+        self.policy = Policy()
 
     def credential(self, view: TicketView) -> str:
         """A ticket's boarding credential, "" if it may not board (or no issuer is set)."""
@@ -695,6 +698,22 @@ class Rebooking:
         assert refused is None, f"a rebooking could not undo its own move: {refused!r}"
 
 
+def _scan_conflict(trip_id: str, conflict: Any, scanned_at_ms: int, recorded_at_ms: int = 0) -> gate_pb2.ScanConflict:
+    message = gate_pb2.ScanConflict(
+        trip_id=trip_id,
+        ticket_id=conflict.ticket_id,
+        gate_id=conflict.gate_id,
+        reason=conflict.reason,
+        first_gate_id=conflict.first_gate_id,
+    )
+    message.scanned_at.FromMilliseconds(scanned_at_ms)
+    if conflict.first_at_ms:
+        message.first_checked_in_at.FromMilliseconds(conflict.first_at_ms)
+    if recorded_at_ms:
+        message.recorded_at.FromMilliseconds(recorded_at_ms)
+    return message
+
+
 class GateService(gate_pb2_grpc.GateServicer):
     def __init__(self, gateway: Gateway, auth: Any = None):
         self.gateway = gateway
@@ -718,9 +737,25 @@ class GateService(gate_pb2_grpc.GateServicer):
             except Rejected as rejected:
                 await abort(context, rejected.rejection)
         view = await self.gateway.ask(
-            context, lambda: cmd.CheckIn(request.request_id, ticket_id, request.gate_id), audited=True
+            context,
+            lambda: cmd.CheckIn(
+                request.request_id,
+                ticket_id,
+                request.gate_id,
+                request.scanned_at.ToMilliseconds() if request.HasField("scanned_at") else 0,
+            ),
+            audited=True,
+            from_reply=True,  # an upload that conflicts says so in its audit record
         )
+        if isinstance(view, ConflictedScanView):
+            return gate_pb2.CheckInResponse(conflict=_scan_conflict(view.trip_id, view, view.scanned_at_ms))
         return gate_pb2.CheckInResponse(ticket=self.gateway.ticket(view))
+
+    async def ListConflicts(self, request, context):
+        view = await self.gateway.ask(context, lambda: cmd.ListConflicts(request.trip_id))
+        return gate_pb2.ListConflictsResponse(
+            conflicts=[_scan_conflict(view.trip_id, c, c.scanned_at_ms, c.at_ms) for c in view.conflicts]
+        )
 
     async def GetManifest(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.GetManifest(request.trip_id))
@@ -759,11 +794,17 @@ class GateService(gate_pb2_grpc.GateServicer):
             context, lambda: cmd.ListBoardingTrips(request.from_station, start_ms, end_ms), fan_out=True
         )
         found = sorted((pair for reply in replies for pair in reply.trips), key=lambda pair: (pair[0], pair[1].trip_id))
+        policy = self.gateway.policy
         return gate_pb2.ListBoardingTripsResponse(
             trips=[
                 gate_pb2.BoardingTrip(trip=convert.trip(view), departs_at=convert.timestamp(departs))
                 for departs, view in found
-            ]
+            ],
+            policy=gate_pb2.BoardingPolicy(
+                require_document_match=policy.require_document_match,
+                boarding_opens_minutes=policy.boarding_opens_ms // 60_000,
+                boarding_closes_minutes=policy.boarding_closes_ms // 60_000,
+            ),
         )
 
     async def GetBoardingSet(self, request, context):

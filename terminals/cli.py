@@ -15,7 +15,7 @@ from keyun.common.network_file import parse_network_text
 from keyun.common.tls import TlsError
 from keyun.engine.reasons import Rejected
 
-from . import advice, printing, qr, sessions
+from . import advice, gate_lane, printing, qr, sessions
 from .client import DOCUMENT_TYPES, KeyunClient, KeyunError, walk_in
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -247,6 +247,29 @@ def _verify(args: argparse.Namespace) -> None:
     )
 
 
+def _boarding_trips(args: argparse.Namespace) -> None:
+    reply = _client(args).boarding_trips(args.station)
+    lines = [
+        f"{printing.local(t.departs_at, fmt='%H:%M')}  {t.trip.trip_id:<16} "
+        f"{' → '.join(stop.code for stop in t.trip.stops)}"
+        for t in reply.trips
+    ]
+    _emit(args, reply, "\n".join(lines) or f"no trips leave {args.station} in the next three hours")
+
+
+def _conflicts(args: argparse.Namespace) -> None:
+    if args.journal is not None:
+        gate_lane.print_conflicts(args)
+        return
+    if not args.trip_id:
+        raise SystemExit("keyun gate conflicts: name a trip, or a lane's --journal")
+    conflicts = _client(args).conflicts(args.trip_id)
+    if args.json:
+        print(json.dumps([printing.as_json(c) for c in conflicts], ensure_ascii=False, indent=2))
+        return
+    print("\n".join(gate_lane.conflict_line(c) for c in conflicts) or f"no conflicts on {args.trip_id}")
+
+
 def add_gate(verbs) -> None:
     gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(
         dest="action", required=True
@@ -272,6 +295,40 @@ def add_gate(verbs) -> None:
     p.add_argument("credential", help="the scanned text (KY1...)")
     _common(p)
     p.set_defaults(run=_verify)
+
+    p = gate.add_parser("run", help="the program of one lane: scans in, pass or stop out, offline too")
+    p.add_argument("--gate", required=True, help="this lane's gate id, e.g. G1")
+    p.add_argument("--station", required=True, type=printing.station_code, help="the station it boards at")
+    p.add_argument("--journal", required=True, type=Path, help="directory of the lane's durable journal")
+    p.add_argument("--listen", help="HOST:PORT of a local socket: one scan a line, one JSON answer a line")
+    p.add_argument("--stdin", action="store_true", help="read scans from stdin (a scanner in keyboard mode)")
+    p.add_argument(
+        "--plain", action="store_true", help="one line a scan on stdout, not the full-screen display (headless, tests)"
+    )
+    p.add_argument("--sync-every", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    p.add_argument(
+        "--heartbeat-every", type=float, default=15.0, help="seconds between heartbeats of a registered device"
+    )
+    p.add_argument(
+        "--require-document-match",
+        action="store_true",
+        help="real-name boarding: after a ticket, the holder's identity card must be scanned",
+    )
+    _common(p)
+    p.set_defaults(run=lambda a: gate_lane.run(a))
+
+    p = gate.add_parser("trips", help="the trips boarding at a station now (leaving in the next three hours)")
+    p.add_argument("station", type=printing.station_code)
+    _common(p)
+    p.set_defaults(run=_boarding_trips)
+
+    p = gate.add_parser(
+        "conflicts", help="offline scans that could not be applied: a trip's (the server's report) or a lane's"
+    )
+    p.add_argument("trip_id", nargs="?", default="", help=TRIP_HELP)
+    p.add_argument("--journal", type=Path, help="instead of a trip: a lane's journal directory")
+    _common(p)
+    p.set_defaults(run=_conflicts)
 
     p = gate.add_parser("manifest", help="every ticket of a trip")
     p.add_argument("trip_id", help=TRIP_HELP)

@@ -123,14 +123,16 @@ def open_channel(
     ca_file: Path | str | None = None,
     cert_file: Path | str | None = None,
     key_file: Path | str | None = None,
+    options: tuple[tuple[str, Any], ...] | None = None,
 ) -> grpc.Channel:
     """A TLS channel trusting the station CA in `ca_file` (presenting a device certificate when
-    given), or a plain-text one without it: servers only speak plain text on loopback."""
+    given), or a plain-text one without it: servers only speak plain text on loopback.  `options`:
+    gRPC channel options (a gate lane shortens the reconnect backoff)."""
     if ca_file is None:
         if cert_file is not None or key_file is not None:
             raise TlsError("a client certificate needs TLS: give the station CA (--ca or KEYUN_CA) too")
-        return grpc.insecure_channel(target)
-    return grpc.secure_channel(target, channel_credentials(ca_file, cert_file, key_file))
+        return grpc.insecure_channel(target, options=options)
+    return grpc.secure_channel(target, channel_credentials(ca_file, cert_file, key_file), options=options)
 
 
 class _CallDetails(grpc.ClientCallDetails):
@@ -408,12 +410,33 @@ class KeyunClient:
 
     # --- gate and dispatch ---------------------------------------------------------------------
 
-    def check_in(self, ticket_id: str, gate_id: str, request_id: str | None = None, credential: str = "") -> Any:
-        """Check a ticket in, named by its id or by a scanned boarding credential."""
+    def check_in(
+        self,
+        ticket_id: str,
+        gate_id: str,
+        request_id: str | None = None,
+        credential: str = "",
+        scanned_at_ms: int = 0,
+    ) -> Any:
+        """Check a ticket in, named by its id or by a scanned boarding credential; `scanned_at_ms`
+        for a scan a gate decided offline and uploads now."""
         request = gate_pb2.CheckInRequest(
             request_id=request_id or new_request_id(), ticket_id=ticket_id, gate_id=gate_id, credential=credential
         )
+        if scanned_at_ms:
+            request.scanned_at.FromMilliseconds(scanned_at_ms)
         return self.call(self.gate.CheckIn, request).ticket
+
+    def upload_scan(self, ticket_id: str, gate_id: str, scan_id: str, scanned_at_ms: int) -> gate_pb2.CheckInResponse:
+        """Upload a scan a gate decided offline: a check-in at its time, idempotent by the scan's id.
+        The reply has the ticket, or `conflict` when it could not be applied (kept by the server)."""
+        request = gate_pb2.CheckInRequest(request_id=scan_id, ticket_id=ticket_id, gate_id=gate_id)
+        request.scanned_at.FromMilliseconds(scanned_at_ms)
+        return self.call(self.gate.CheckIn, request)
+
+    def conflicts(self, trip_id: str) -> list[gate_pb2.ScanConflict]:
+        """A trip's conflicts: uploaded offline scans that could not be applied."""
+        return list(self.call(self.gate.ListConflicts, gate_pb2.ListConflictsRequest(trip_id=trip_id)).conflicts)
 
     def credential_keys(self) -> gate_pb2.GetCredentialKeysResponse:
         """The station's credential public keys and document-digest key, for offline verification."""

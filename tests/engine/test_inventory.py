@@ -17,8 +17,9 @@ from keyun.engine.network import AISLE
 from keyun.engine.policy import Policy, RefundTier
 from keyun.engine.reasons import Reason, Rejected, Rejection
 from keyun.engine.shard import Entry, ShardEngine
-from keyun.engine.state import TicketStatus
+from keyun.engine.state import TicketStatus, state_of, trip_record
 from keyun.engine.views import (
+    ConflictedScanView,
     HoldView,
     ManifestView,
     OffersView,
@@ -611,6 +612,48 @@ def test_custom_boarding_window():
     ticket = sold_ticket(desk)
     desk.refused(desk.check_in(ticket.ticket_id), Reason.NOT_YET_BOARDING, now=DEPARTS_MS - 30 * MINUTE_MS)
     desk.ok(desk.check_in(ticket.ticket_id), DEPARTS_MS)
+
+
+def test_an_uploaded_offline_scan_is_decided_at_its_scan_time(desk):
+    ticket, other = sold_ticket(desk), sold_ticket(desk, seat="1B")
+    scanned = DEPARTS_MS - 20 * MINUTE_MS
+    later = DEPARTS_MS + DAY_MS  # uploaded the next day: boarding closed long ago, but not at the scan
+    uploaded = c.CheckIn("scan-1", ticket.ticket_id, "G1", scanned_at_ms=scanned)
+    boarded = desk.ok(uploaded, later)
+    assert (boarded.checked_in_at_ms, boarded.gate_id) == (scanned, "G1")
+    assert desk.ok(uploaded, later) == boarded  # the same scan again: its first answer, nothing applied twice
+    # The same ticket let through offline at another gate too: not refused and lost, a conflict kept.
+    second = desk.ok(c.CheckIn("scan-2", ticket.ticket_id, "G2", scanned_at_ms=scanned + 1000), later)
+    assert isinstance(second, ConflictedScanView)
+    assert (second.reason, second.gate_id, second.first_gate_id, second.first_at_ms) == (
+        "ALREADY_CHECKED_IN",
+        "G2",
+        "G1",
+        scanned,
+    )
+    (kept,) = desk.ok(c.ListConflicts(TRIP)).conflicts
+    assert (kept.ticket_id, kept.gate_id, kept.scanned_at_ms, kept.at_ms) == (
+        ticket.ticket_id,
+        "G2",
+        scanned + 1000,
+        later,
+    )
+    assert desk.engine.state.trips[TRIP].tickets[ticket.ticket_id].gate_id == "G1"  # the first check-in stands
+    # A check-in at the counter's gate (not an upload) is still refused as before.
+    desk.refused(c.CheckIn("scan-4", ticket.ticket_id, "G2"), Reason.ALREADY_CHECKED_IN)
+    future = c.CheckIn("scan-3", other.ticket_id, "G1", scanned_at_ms=later + 2 * MINUTE_MS)
+    desk.refused(future, Reason.INVALID_FIELD, now=later)
+
+
+def test_an_uploaded_scan_of_a_refunded_ticket_is_a_conflict_and_survives_a_snapshot(desk):
+    ticket = sold_ticket(desk)
+    desk.ok(desk.refund(ticket.ticket_id), DEPARTS_MS - 40 * MINUTE_MS)
+    conflict = desk.ok(
+        c.CheckIn("scan-r", ticket.ticket_id, "G1", scanned_at_ms=DEPARTS_MS - 30 * MINUTE_MS), DEPARTS_MS
+    )
+    assert conflict.reason == "ALREADY_REFUNDED"
+    record = trip_record(desk.engine.state.trips[TRIP])
+    assert [x.reason for x in state_of(record).trips[TRIP].conflicts] == ["ALREADY_REFUNDED"]
 
 
 def test_check_in_unknown_ticket(desk):

@@ -177,6 +177,8 @@ def scenario():
         NOW + 7000,
     )
     run([c.CheckIn("k1", f"{TRIP}-0002", "gate-1")], DEPARTS_MS - 30 * MINUTE_MS)
+    # A gate's offline scan of the same ticket, uploaded: a conflict (ScanConflicted, ConflictedScanView).
+    run([c.CheckIn("k1-up", f"{TRIP}-0002", "gate-2", DEPARTS_MS - 31 * MINUTE_MS)], DEPARTS_MS - 29 * MINUTE_MS)
     run([c.DepartTrip("d1", TRIP)], DEPARTS_MS)
     run(
         [
@@ -188,6 +190,7 @@ def scenario():
             c.GetManifest(TRIP),
             c.GetRevocations(TRIP),
             c.GetRevocations(PM_TRIP, 0),
+            c.ListConflicts(TRIP),
             c.ListBoardingTrips(A, NOW, NOW + 24 * 3600 * 1000),
             c.FindTickets(document_index=b"i" * 32),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),

@@ -11,22 +11,58 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CheckInRequest(_message.Message):
-    __slots__ = ("request_id", "ticket_id", "gate_id", "credential")
+    __slots__ = ("request_id", "ticket_id", "gate_id", "credential", "scanned_at")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     GATE_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_AT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     ticket_id: str
     gate_id: str
     credential: str
-    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+    scanned_at: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., credential: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CheckInResponse(_message.Message):
-    __slots__ = ("ticket",)
+    __slots__ = ("ticket", "conflict")
     TICKET_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_FIELD_NUMBER: _ClassVar[int]
     ticket: _common_pb2.Ticket
-    def __init__(self, ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ...) -> None: ...
+    conflict: ScanConflict
+    def __init__(self, ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., conflict: _Optional[_Union[ScanConflict, _Mapping]] = ...) -> None: ...
+
+class ScanConflict(_message.Message):
+    __slots__ = ("trip_id", "ticket_id", "gate_id", "scanned_at", "reason", "first_gate_id", "first_checked_in_at", "recorded_at")
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    GATE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_GATE_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CHECKED_IN_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    ticket_id: str
+    gate_id: str
+    scanned_at: _timestamp_pb2.Timestamp
+    reason: str
+    first_gate_id: str
+    first_checked_in_at: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    def __init__(self, trip_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., first_gate_id: _Optional[str] = ..., first_checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListConflictsRequest(_message.Message):
+    __slots__ = ("trip_id",)
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    def __init__(self, trip_id: _Optional[str] = ...) -> None: ...
+
+class ListConflictsResponse(_message.Message):
+    __slots__ = ("conflicts",)
+    CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    conflicts: _containers.RepeatedCompositeFieldContainer[ScanConflict]
+    def __init__(self, conflicts: _Optional[_Iterable[_Union[ScanConflict, _Mapping]]] = ...) -> None: ...
 
 class GetManifestRequest(_message.Message):
     __slots__ = ("trip_id", "page_size", "page_token")
@@ -173,7 +209,19 @@ class BoardingTrip(_message.Message):
     def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListBoardingTripsResponse(_message.Message):
-    __slots__ = ("trips",)
+    __slots__ = ("trips", "policy")
     TRIPS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
     trips: _containers.RepeatedCompositeFieldContainer[BoardingTrip]
-    def __init__(self, trips: _Optional[_Iterable[_Union[BoardingTrip, _Mapping]]] = ...) -> None: ...
+    policy: BoardingPolicy
+    def __init__(self, trips: _Optional[_Iterable[_Union[BoardingTrip, _Mapping]]] = ..., policy: _Optional[_Union[BoardingPolicy, _Mapping]] = ...) -> None: ...
+
+class BoardingPolicy(_message.Message):
+    __slots__ = ("require_document_match", "boarding_opens_minutes", "boarding_closes_minutes")
+    REQUIRE_DOCUMENT_MATCH_FIELD_NUMBER: _ClassVar[int]
+    BOARDING_OPENS_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    BOARDING_CLOSES_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    require_document_match: bool
+    boarding_opens_minutes: int
+    boarding_closes_minutes: int
+    def __init__(self, require_document_match: _Optional[bool] = ..., boarding_opens_minutes: _Optional[int] = ..., boarding_closes_minutes: _Optional[int] = ...) -> None: ...

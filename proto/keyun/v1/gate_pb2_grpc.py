@@ -65,6 +65,11 @@ class GateStub:
                 request_serializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsResponse.FromString,
                 _registered_method=True)
+        self.ListConflicts = channel.unary_unary(
+                '/keyun.v1.Gate/ListConflicts',
+                request_serializer=keyun_dot_v1_dot_gate__pb2.ListConflictsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_gate__pb2.ListConflictsResponse.FromString,
+                _registered_method=True)
 
 
 class GateServicer:
@@ -119,6 +124,14 @@ class GateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConflicts(self, request, context):
+        """The inspectors' report of a trip's conflicts: offline scans uploaded by gates that could not be
+        applied (the ticket let through at two gates, or after a refund).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +164,11 @@ def add_GateServicer_to_server(servicer, server):
                     servicer.WatchRevocations,
                     request_deserializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_gate__pb2.WatchRevocationsResponse.SerializeToString,
+            ),
+            'ListConflicts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConflicts,
+                    request_deserializer=keyun_dot_v1_dot_gate__pb2.ListConflictsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_gate__pb2.ListConflictsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -316,6 +334,33 @@ class Gate:
             '/keyun.v1.Gate/WatchRevocations',
             keyun_dot_v1_dot_gate__pb2.WatchRevocationsRequest.SerializeToString,
             keyun_dot_v1_dot_gate__pb2.WatchRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConflicts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Gate/ListConflicts',
+            keyun_dot_v1_dot_gate__pb2.ListConflictsRequest.SerializeToString,
+            keyun_dot_v1_dot_gate__pb2.ListConflictsResponse.FromString,
             options,
             channel_credentials,
             insecure,
