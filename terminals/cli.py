@@ -270,6 +270,31 @@ def _conflicts(args: argparse.Namespace) -> None:
     print("\n".join(gate_lane.conflict_line(c) for c in conflicts) or f"no conflicts on {args.trip_id}")
 
 
+def add_lane_arguments(
+    p: argparse.ArgumentParser, gate_help: str = "this lane's gate id, e.g. G1", gate_required: bool = True
+) -> None:
+    """The options of the lane program (terminals/gate_lane.py): `keyun gate run` and `keyun handheld
+    board` run the same program (a handheld's gate id may default to its device login)."""
+    p.add_argument("--gate", required=gate_required, default="", help=gate_help)
+    p.add_argument("--station", required=True, type=printing.station_code, help="the station it boards at")
+    p.add_argument("--journal", required=True, type=Path, help="directory of the lane's durable journal")
+    p.add_argument("--listen", help="HOST:PORT of a local socket: one scan a line, one JSON answer a line")
+    p.add_argument("--stdin", action="store_true", help="read scans from stdin (a scanner in keyboard mode)")
+    p.add_argument(
+        "--plain", action="store_true", help="one line a scan on stdout, not the full-screen display (headless, tests)"
+    )
+    p.add_argument("--sync-every", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    p.add_argument(
+        "--heartbeat-every", type=float, default=15.0, help="seconds between heartbeats of a registered device"
+    )
+    p.add_argument(
+        "--require-document-match",
+        action="store_true",
+        help="real-name boarding: after a ticket, the holder's identity card must be scanned",
+    )
+    _common(p)
+
+
 def add_gate(verbs) -> None:
     gate = verbs.add_parser("gate", help="boarding gate: check tickets in, trip manifest").add_subparsers(
         dest="action", required=True
@@ -297,24 +322,7 @@ def add_gate(verbs) -> None:
     p.set_defaults(run=_verify)
 
     p = gate.add_parser("run", help="the program of one lane: scans in, pass or stop out, offline too")
-    p.add_argument("--gate", required=True, help="this lane's gate id, e.g. G1")
-    p.add_argument("--station", required=True, type=printing.station_code, help="the station it boards at")
-    p.add_argument("--journal", required=True, type=Path, help="directory of the lane's durable journal")
-    p.add_argument("--listen", help="HOST:PORT of a local socket: one scan a line, one JSON answer a line")
-    p.add_argument("--stdin", action="store_true", help="read scans from stdin (a scanner in keyboard mode)")
-    p.add_argument(
-        "--plain", action="store_true", help="one line a scan on stdout, not the full-screen display (headless, tests)"
-    )
-    p.add_argument("--sync-every", type=float, default=2.0, help="seconds between refreshes (default 2)")
-    p.add_argument(
-        "--heartbeat-every", type=float, default=15.0, help="seconds between heartbeats of a registered device"
-    )
-    p.add_argument(
-        "--require-document-match",
-        action="store_true",
-        help="real-name boarding: after a ticket, the holder's identity card must be scanned",
-    )
-    _common(p)
+    add_lane_arguments(p)
     p.set_defaults(run=lambda a: gate_lane.run(a))
 
     p = gate.add_parser("trips", help="the trips boarding at a station now (leaving in the next three hours)")

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from . import handheld as hh
-from .cli import PASSENGER_HELP, TRIP_HELP, _client, _common, _seats, _walk_in
+from .cli import PASSENGER_HELP, TRIP_HELP, _client, _common, _seats, _walk_in, add_lane_arguments
 from .flows import table
 
 
@@ -43,9 +43,29 @@ def add_verbs(verbs) -> None:
     _options(p)
     p.set_defaults(run=_settle)
 
+    p = handheld.add_parser(
+        "board", help="check passengers in as a gate does (the lane program), offline too: platform, roadside, on board"
+    )
+    add_lane_arguments(
+        p, gate_help="this handheld's gate id (default H-<the --user login>)", gate_required=False
+    )
+    p.set_defaults(run=_board)
+
     p = handheld.add_parser("status", help="this device's allotments and the sales in its journal")
     _options(p)
     p.set_defaults(run=_status)
+
+
+def _board(args) -> None:
+    """The gate's lane program (terminals/gate_lane.py) as the handheld: the same offline copy, scan
+    journal and exactly-once uploads; scans are recorded with this device's gate id."""
+    from . import gate_lane
+
+    if not args.gate:
+        if not args.user:
+            raise SystemExit("keyun handheld board: give --gate, or --user for the default H-<login>")
+        args.gate = f"H-{args.user}"
+    gate_lane.run(args)
 
 
 def _options(p: argparse.ArgumentParser) -> None:
