@@ -164,16 +164,22 @@ class TicketCheckedIn(Value, TripEvent):
 class ScanConflicted(Value, TripEvent):
     """A scan a gate let through offline, uploaded, that cannot be applied as a check-in: the ticket
     was checked in by another scan already, or refunded, changed or voided before the scan.  Kept
-    in the trip's conflicts for the inspectors' report (Gate/ListConflicts); nothing is dropped."""
+    in the trip's conflicts for the inspectors' report (Gate/ListConflicts); nothing is dropped.
+
+    Also a handheld's offline sale settled to a document that already held a live ticket on an
+    overlapping segment (reason DOCUMENT_HAS_TICKET): `ticket_id` is the ticket the settlement
+    issued, `gate_id` the device, `scanned_at_ms` the time of the sale, `other_ticket_id` the
+    ticket the document held."""
 
     trip_id: str
     ticket_id: str
     gate_id: str
     scanned_at_ms: int
-    reason: str  # ALREADY_CHECKED_IN, ALREADY_REFUNDED or TICKET_CHANGED
+    reason: str  # ALREADY_CHECKED_IN, ALREADY_REFUNDED, TICKET_CHANGED or DOCUMENT_HAS_TICKET
     first_gate_id: str  # for ALREADY_CHECKED_IN: the gate of the check-in that stands, and its time
     first_at_ms: int
     at_ms: int
+    other_ticket_id: str = ""  # for DOCUMENT_HAS_TICKET: the ticket the document already held
 
 
 class TicketChanged(Value, TripEvent):
@@ -373,6 +379,10 @@ class SettledSale(Value):
     ticket_id: str
     charged_fen: int
     sold_at_ms: int
+    # The live ticket the passenger's document already held on an overlapping segment (the
+    # counter's one-ticket-per-document rule), "" if none: the sale is issued all the same (it
+    # happened), and the conflict reported (ScanConflicted, reason DOCUMENT_HAS_TICKET).
+    document_conflict: str = ""
 
 
 class AllotmentSettled(Value, TripEvent):

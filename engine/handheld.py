@@ -20,7 +20,16 @@ from __future__ import annotations
 import msgspec
 
 from .commands import TicketRequest, TripCommand, TripQuery, _seats, _segment, _trip_id, blank, check_request_id
-from .events import AllotmentLent, AllotmentSettled, Holder, IssuedTicket, SettledSale, TicketsIssued, TripEvent
+from .events import (
+    AllotmentLent,
+    AllotmentSettled,
+    Holder,
+    IssuedTicket,
+    ScanConflicted,
+    SettledSale,
+    TicketsIssued,
+    TripEvent,
+)
 from .fares import FareRules
 from .policy import Policy
 from .reasons import Reason, Rejection, element, first_repeat, invalid, reject
@@ -157,6 +166,8 @@ class SettledLine(Value):
     price_fen: int  # what the ticket costs by the fare rules
     charged_fen: int  # what the device charged
     already: bool  # settled by an earlier call: nothing issued now
+    document_conflict: str = ""  # the live ticket the passenger's document already held (DOCUMENT_HAS_TICKET)
+    document_masked: str = ""  # the passenger's document, masked, when there is a conflict
 
 
 class SettlementView(Value, Reply):
@@ -212,6 +223,8 @@ def settle(trip: Trip, command: SettleAllotment, now: int, policy: Policy) -> tu
     allotted = legs_mask(allotment.from_stop, allotment.to_stop)
     sales: list[SettledSale] = []
     issued: list[TicketsIssued] = []
+    conflicts: list[ScanConflicted] = []
+    settling: dict[bytes, list[tuple[str, int]]] = {}  # document -> this settlement's tickets and legs
     for index, line in new:
         where = element("sales", index)
         placed = _place(trip, allotment, line, where)
@@ -238,10 +251,49 @@ def settle(trip: Trip, command: SettleAllotment, now: int, policy: Policy) -> tu
         ticket_id = f"{trip.spec.trip_id}-{trip.tickets_issued + len(issued) + 1:04d}"
         request = line.ticket
         fare = policy.fares.fare(trip.fares[(i, j)], request.ticket_type, request.insured, request.free_child)
-        sales.append(SettledSale(line.sale_id, ticket_id, line.charged_fen, line.sold_at_ms))
+        other = _document_holds(trip, line.holder, mask, policy, settling)
+        if line.holder is not None and line.holder.document_index:
+            settling.setdefault(line.holder.document_index, []).append((ticket_id, mask))
+        sales.append(SettledSale(line.sale_id, ticket_id, line.charged_fen, line.sold_at_ms, other))
         ticket = IssuedTicket(ticket_id, seat, fare.total_fen, line.holder, fare)
         issued.append(TicketsIssued(trip.spec.trip_id, "", i, j, (ticket,), now, command.device))
-    return (AllotmentSettled(trip.spec.trip_id, allotment.allotment_id, tuple(sales), now), *issued)
+        if other:  # issued all the same, the sale happened; the inspectors' report says so
+            conflicts.append(
+                ScanConflicted(
+                    trip.spec.trip_id,
+                    ticket_id,
+                    command.device,
+                    line.sold_at_ms,
+                    Reason.DOCUMENT_HAS_TICKET.name,
+                    "",
+                    0,
+                    now,
+                    other,
+                )
+            )
+    return (AllotmentSettled(trip.spec.trip_id, allotment.allotment_id, tuple(sales), now), *issued, *conflicts)
+
+
+def _document_holds(
+    trip: Trip, holder: Holder | None, legs: int, policy: Policy, settling: dict[bytes, list[tuple[str, int]]]
+) -> str:
+    """The live ticket (or hold) the sale's document already holds, as the counter's
+    one_ticket_per_document reads it (decide._document_refusal): on the whole trip, or on a segment
+    sharing a leg with the sale's; "" when none or the rule is off.  The settlement's earlier lines
+    count too."""
+    from .decide import _live  # late: decide dispatches here
+
+    rule = policy.fares.one_ticket_per_document
+    if holder is None or not holder.document_index or rule == "off":
+        return ""
+    mask = legs if rule == "overlapping" else -1  # -1: every leg of the trip
+    for owner_id, held in trip.documents.get(holder.document_index, {}).items():
+        if held & mask and _live(trip, owner_id):
+            return owner_id
+    for ticket_id, held in settling.get(holder.document_index, []):
+        if held & mask:
+            return ticket_id
+    return ""
 
 
 def _place(trip: Trip, allotment: Allotment, line: SaleLine, where: str) -> tuple[int, tuple[int, int]] | Rejection:
@@ -311,6 +363,7 @@ def render_handheld(state: ShardState, command: TripCommand, events: tuple[TripE
     for line in command.sales:
         sale = by_id[line.sale_id]
         ticket = trip.tickets[sale.ticket_id]
+        masked = line.holder.document_masked if sale.document_conflict and line.holder is not None else ""
         lines.append(
             SettledLine(
                 sale.sale_id,
@@ -321,6 +374,8 @@ def render_handheld(state: ShardState, command: TripCommand, events: tuple[TripE
                 ticket.price_fen,
                 sale.charged_fen,
                 sale.sale_id not in now_settled,
+                sale.document_conflict,
+                masked,
             )
         )
     used = {trip.tickets[sale.ticket_id].seat for sale in allotment.sales}

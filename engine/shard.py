@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast, final
 from .commands import ArchiveTrips, SweepHolds, TripCommand, TripOwnerQuery, same_request
 from .decide import TripStatus, archived, decide, segment_status
 from .events import TripArchived, TripEvent
+from .handheld import SettlementView
 from .limits import IDEMPOTENCY_WINDOW, MAX_ARCHIVE, MAX_SWEEP
 from .outbox import DETAIL_AT, TARGET_AT, AuditBacklog, Audited, AuditNote, AuditOutbox, with_value
 from .policy import Policy
@@ -93,6 +94,14 @@ def complete_record(record: tuple[Any, ...], reply: Reply) -> tuple[Any, ...]:
     if type(reply) is ConflictedScanView:  # an uploaded offline scan not applied: the log says so
         first = f", first at gate {reply.first_gate_id}" if reply.first_gate_id else ""
         return with_value(record, DETAIL_AT, f"conflict {reply.reason}: offline scan at gate {reply.gate_id}{first}")
+    if type(reply) is SettlementView:  # offline sales issued to a document that held a ticket: the log says so
+        conflicts = [
+            f"sale {line.sale_id} ({line.ticket_id}, document {line.document_masked}) already held {line.document_conflict}"
+            for line in reply.lines
+            if line.document_conflict and not line.already
+        ]
+        if conflicts:
+            return with_value(record, DETAIL_AT, "conflict DOCUMENT_HAS_TICKET: " + "; ".join(conflicts))
     return record
 
 

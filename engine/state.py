@@ -138,6 +138,7 @@ class Conflict(Value):
     first_gate_id: str
     first_at_ms: int
     at_ms: int  # when the upload reached the owner
+    other_ticket_id: str = ""  # DOCUMENT_HAS_TICKET: the ticket the document already held
 
 
 class Ticket(Value):
@@ -387,9 +388,11 @@ def evolve(state: ShardState, event: TripEvent) -> None:
                 checked_in_at_ms=at_ms,
                 gate_id=gate_id,
             )
-        case ScanConflicted(trip_id, ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms):
+        case ScanConflicted(
+            trip_id, ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms, other_ticket_id
+        ):
             state.trips[trip_id].conflicts.append(
-                Conflict(ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms)
+                Conflict(ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms, other_ticket_id)
             )
         case TripDeparted(trip_id, at_ms):
             state.trips[trip_id].departed_at_ms = at_ms

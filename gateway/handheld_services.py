@@ -50,6 +50,7 @@ class HandheldService(handheld_pb2_grpc.HandheldServicer):
             context,
             lambda: hh.SettleAllotment(request.request_id, request.trip_id, request.allotment_id, device, lines),
             audited=True,
+            from_reply=True,  # a sale to a document that held a ticket says so in the audit record
         )
         tickets = {}
         for line in view.lines:  # the tickets as they stand now (a retry may find one refunded since)
@@ -63,6 +64,8 @@ class HandheldService(handheld_pb2_grpc.HandheldServicer):
                     charged_fen=line.charged_fen,
                     price_mismatch=line.charged_fen != line.price_fen,
                     already_settled=line.already,
+                    document_conflict=line.document_conflict,
+                    document_masked=line.document_masked,
                 )
                 for line in view.lines
             ],

@@ -705,6 +705,7 @@ def _scan_conflict(trip_id: str, conflict: Any, scanned_at_ms: int, recorded_at_
         gate_id=conflict.gate_id,
         reason=conflict.reason,
         first_gate_id=conflict.first_gate_id,
+        other_ticket_id=getattr(conflict, "other_ticket_id", ""),  # a settled sale's (ConflictedScanView has none)
     )
     message.scanned_at.FromMilliseconds(scanned_at_ms)
     if conflict.first_at_ms:

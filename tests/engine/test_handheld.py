@@ -6,9 +6,11 @@ from __future__ import annotations
 from keyun.engine import codec
 from keyun.engine import commands as c
 from keyun.engine import handheld as h
-from keyun.engine.events import Holder
+from keyun.engine.events import AllotmentSettled, Holder
+from keyun.engine.fares import FareRules
+from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejection
-from keyun.engine.shard import ShardEngine
+from keyun.engine.shard import Entry, ShardEngine
 from keyun.engine.state import TripRecord, trip_record
 
 from .conftest import TRIP, A, B, C, D, Desk, make_engine
@@ -92,3 +94,70 @@ def test_a_snapshot_keeps_allotments():
     assert restored.state.trips[TRIP].allotments == desk.engine.state.trips[TRIP].allotments
     assert restored.state.trips[TRIP].occupied == desk.engine.state.trips[TRIP].occupied
     assert lent.allotment_id in restored.state.trips[TRIP].allotments
+
+
+def _passenger(document: bytes) -> Holder:
+    return Holder("", "", "王*", "RESIDENT_ID", "1301**********1234", document_index=document)
+
+
+def test_a_settled_sale_to_a_document_that_holds_a_ticket_is_issued_and_reported():
+    """The counter's one-ticket-per-document rule: an offline sale already happened, so the owner
+    issues it, and records the conflict (the reply's line, the journal, the inspectors' report)."""
+    desk = Desk(make_engine())
+    (counter_ticket,) = desk.ok(
+        c.Sell("counter", TRIP, A, C, seat_numbers=("2A",), holders=(_passenger(b"doc-1"),))
+    ).tickets
+    lent = _lend(desk)
+    lines = (
+        h.SaleLine("s1", "1A", B, D, 2500, 7, _passenger(b"doc-1")),  # overlaps the counter's A-C on B-C
+        h.SaleLine("s2", "1B", C, D, 1500, 8, _passenger(b"doc-2")),
+        h.SaleLine("s3", "1C", B, D, 2500, 9, _passenger(b"doc-2")),  # overlaps s2 of this settlement
+        h.SaleLine("s4", "1D", C, D, 1500, 9, _passenger(b"doc-1")),  # after A-C: no overlap with the counter's
+    )
+    settled = desk.ok(h.SettleAllotment("settle-1", TRIP, lent.allotment_id, DEVICE, lines))
+    by_sale = {line.sale_id: line for line in settled.lines}
+    assert all(line.ticket_id for line in settled.lines)  # every sale issued, none dropped
+    assert by_sale["s1"].document_conflict == counter_ticket.ticket_id
+    assert by_sale["s1"].document_masked == "1301**********1234"
+    assert by_sale["s3"].document_conflict == by_sale["s2"].ticket_id
+    # s4 overlaps s1 (B-D) of this very settlement
+    assert by_sale["s4"].document_conflict == by_sale["s1"].ticket_id
+    assert not by_sale["s2"].document_conflict and not by_sale["s2"].document_masked
+
+    # Journaled with the settlement: the sale's conflict is in the AllotmentSettled event.
+    events = [event for entry in desk.last_entries if isinstance(entry, Entry) for event in entry.events]
+    (settled_event,) = [e for e in events if isinstance(e, AllotmentSettled)]
+    assert {s.sale_id: s.document_conflict for s in settled_event.sales}["s1"] == counter_ticket.ticket_id
+    conflicts = desk.ok(c.ListConflicts(TRIP)).conflicts
+    assert [(x.ticket_id, x.reason, x.gate_id, x.other_ticket_id, x.scanned_at_ms) for x in conflicts] == [
+        (by_sale["s1"].ticket_id, "DOCUMENT_HAS_TICKET", DEVICE, counter_ticket.ticket_id, 7),
+        (by_sale["s3"].ticket_id, "DOCUMENT_HAS_TICKET", DEVICE, by_sale["s2"].ticket_id, 9),
+        (by_sale["s4"].ticket_id, "DOCUMENT_HAS_TICKET", DEVICE, by_sale["s1"].ticket_id, 9),
+    ]
+    # A retry reports the same lines and records nothing twice.
+    again = desk.ok(h.SettleAllotment("settle-2", TRIP, lent.allotment_id, DEVICE, lines))
+    assert [line.document_conflict for line in again.lines] == [line.document_conflict for line in settled.lines]
+    assert len(desk.ok(c.ListConflicts(TRIP)).conflicts) == 3
+
+
+def test_no_conflict_when_the_station_allows_several_tickets_per_document_or_the_other_was_refunded():
+    desk = Desk(make_engine(policy=Policy(fares=FareRules(one_ticket_per_document="off"))))
+    desk.ok(c.Sell("counter", TRIP, A, C, seat_numbers=("2A",), holders=(_passenger(b"doc-1"),)))
+    lent = _lend(desk)
+    settled = desk.ok(
+        h.SettleAllotment(
+            "s", TRIP, lent.allotment_id, DEVICE, (h.SaleLine("s1", "1A", B, D, 2500, 7, _passenger(b"doc-1")),)
+        )
+    )
+    assert not settled.lines[0].document_conflict and not desk.ok(c.ListConflicts(TRIP)).conflicts
+
+    desk = Desk(make_engine())
+    (ticket,) = desk.ok(c.Sell("counter", TRIP, A, C, seat_numbers=("2A",), holders=(_passenger(b"doc-1"),))).tickets
+    desk.ok(c.Refund("refund", ticket.ticket_id))
+    lent = _lend(desk)
+    settled = desk.ok(
+        h.SettleAllotment(
+            "s", TRIP, lent.allotment_id, DEVICE, (h.SaleLine("s1", "1A", B, D, 2500, 7, _passenger(b"doc-1")),)
+        )
+    )
+    assert not settled.lines[0].document_conflict

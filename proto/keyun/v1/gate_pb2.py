@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13keyun/v1/gate.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"\x8c\x01\n\x0e\x43heckInRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x0f\n\x07gate_id\x18\x03 \x01(\t\x12\x12\n\ncredential\x18( \x01(\t\x12.\n\nscanned_at\x18) \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x0f\x43heckInResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12(\n\x08\x63onflict\x18\x02 \x01(\x0b\x32\x16.keyun.v1.ScanConflict\"\x84\x02\n\x0cScanConflict\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x0f\n\x07gate_id\x18\x03 \x01(\t\x12.\n\nscanned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x15\n\rfirst_gate_id\x18\x06 \x01(\t\x12\x37\n\x13\x66irst_checked_in_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x14ListConflictsRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\"B\n\x15ListConflictsResponse\x12)\n\tconflicts\x18\x01 \x03(\x0b\x32\x16.keyun.v1.ScanConflict\"L\n\x12GetManifestRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\xbd\x01\n\x13GetManifestResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12!\n\x07tickets\x18\x02 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x16\n\x0etickets_issued\x18\x04 \x01(\x05\x12\x1a\n\x12tickets_checked_in\x18\x05 \x01(\x05\x12\x18\n\x10tickets_refunded\x18\x06 \x01(\x05\"\x1a\n\x18GetCredentialKeysRequest\"\x93\x01\n\rCredentialKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x19GetCredentialKeysResponse\x12%\n\x04keys\x18\x01 \x03(\x0b\x32\x17.keyun.v1.CredentialKey\x12\x16\n\x0e\x63urrent_key_id\x18\x02 \x01(\t\x12\x16\n\x0e\x66ormat_version\x18\x03 \x01(\x05\x12\x1b\n\x13\x64ocument_digest_key\x18\x04 \x01(\x0c\"(\n\x15GetBoardingSetRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\"\x8a\x02\n\rBoardingEntry\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0bseat_number\x18\x02 \x01(\t\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.keyun.v1.TicketStatus\x12\x11\n\tfrom_stop\x18\x04 \x01(\t\x12\x0f\n\x07to_stop\x18\x05 \x01(\t\x12\x13\n\x0bholder_name\x18\x06 \x01(\t\x12\x17\n\x0f\x64ocument_digest\x18\x07 \x01(\x0c\x12\x13\n\x0bticket_type\x18\x08 \x01(\t\x12\x31\n\rchecked_in_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07gate_id\x18\n \x01(\t\"\x8f\x01\n\x16GetBoardingSetResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12(\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x17.keyun.v1.BoardingEntry\x12\x1b\n\x13revocation_position\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\t\"=\n\x17WatchRevocationsRequest\x12\x10\n\x08trip_ids\x18\x01 \x03(\t\x12\x10\n\x08position\x18\x02 \x01(\t\"p\n\nRevocation\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x18WatchRevocationsResponse\x12)\n\x0brevocations\x18\x01 \x03(\x0b\x32\x14.keyun.v1.Revocation\x12\x10\n\x08position\x18\x02 \x01(\t\x12\x11\n\tcaught_up\x18\x03 \x01(\x08\"\x8e\x01\n\x18ListBoardingTripsRequest\x12\x14\n\x0c\x66rom_station\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x0c\x42oardingTrip\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12.\n\ndeparts_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x19ListBoardingTripsResponse\x12%\n\x05trips\x18\x01 \x03(\x0b\x32\x16.keyun.v1.BoardingTrip\x12(\n\x06policy\x18\x02 \x01(\x0b\x32\x18.keyun.v1.BoardingPolicy\"q\n\x0e\x42oardingPolicy\x12\x1e\n\x16require_document_match\x18\x01 \x01(\x08\x12\x1e\n\x16\x62oarding_opens_minutes\x18\x02 \x01(\x05\x12\x1f\n\x17\x62oarding_closes_minutes\x18\x03 \x01(\x05\x32\xd2\x04\n\x04Gate\x12>\n\x07\x43heckIn\x12\x18.keyun.v1.CheckInRequest\x1a\x19.keyun.v1.CheckInResponse\x12J\n\x0bGetManifest\x12\x1c.keyun.v1.GetManifestRequest\x1a\x1d.keyun.v1.GetManifestResponse\x12\\\n\x11GetCredentialKeys\x12\".keyun.v1.GetCredentialKeysRequest\x1a#.keyun.v1.GetCredentialKeysResponse\x12\\\n\x11ListBoardingTrips\x12\".keyun.v1.ListBoardingTripsRequest\x1a#.keyun.v1.ListBoardingTripsResponse\x12S\n\x0eGetBoardingSet\x12\x1f.keyun.v1.GetBoardingSetRequest\x1a .keyun.v1.GetBoardingSetResponse\x12[\n\x10WatchRevocations\x12!.keyun.v1.WatchRevocationsRequest\x1a\".keyun.v1.WatchRevocationsResponse0\x01\x12P\n\rListConflicts\x12\x1e.keyun.v1.ListConflictsRequest\x1a\x1f.keyun.v1.ListConflictsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13keyun/v1/gate.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"\x8c\x01\n\x0e\x43heckInRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x0f\n\x07gate_id\x18\x03 \x01(\t\x12\x12\n\ncredential\x18( \x01(\t\x12.\n\nscanned_at\x18) \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x0f\x43heckInResponse\x12 \n\x06ticket\x18\x01 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12(\n\x08\x63onflict\x18\x02 \x01(\x0b\x32\x16.keyun.v1.ScanConflict\"\x9d\x02\n\x0cScanConflict\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x0f\n\x07gate_id\x18\x03 \x01(\t\x12.\n\nscanned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x15\n\rfirst_gate_id\x18\x06 \x01(\t\x12\x37\n\x13\x66irst_checked_in_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fother_ticket_id\x18\t \x01(\t\"\'\n\x14ListConflictsRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\"B\n\x15ListConflictsResponse\x12)\n\tconflicts\x18\x01 \x03(\x0b\x32\x16.keyun.v1.ScanConflict\"L\n\x12GetManifestRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\xbd\x01\n\x13GetManifestResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12!\n\x07tickets\x18\x02 \x03(\x0b\x32\x10.keyun.v1.Ticket\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x16\n\x0etickets_issued\x18\x04 \x01(\x05\x12\x1a\n\x12tickets_checked_in\x18\x05 \x01(\x05\x12\x18\n\x10tickets_refunded\x18\x06 \x01(\x05\"\x1a\n\x18GetCredentialKeysRequest\"\x93\x01\n\rCredentialKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x19GetCredentialKeysResponse\x12%\n\x04keys\x18\x01 \x03(\x0b\x32\x17.keyun.v1.CredentialKey\x12\x16\n\x0e\x63urrent_key_id\x18\x02 \x01(\t\x12\x16\n\x0e\x66ormat_version\x18\x03 \x01(\x05\x12\x1b\n\x13\x64ocument_digest_key\x18\x04 \x01(\x0c\"(\n\x15GetBoardingSetRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\"\x8a\x02\n\rBoardingEntry\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0bseat_number\x18\x02 \x01(\t\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.keyun.v1.TicketStatus\x12\x11\n\tfrom_stop\x18\x04 \x01(\t\x12\x0f\n\x07to_stop\x18\x05 \x01(\t\x12\x13\n\x0bholder_name\x18\x06 \x01(\t\x12\x17\n\x0f\x64ocument_digest\x18\x07 \x01(\x0c\x12\x13\n\x0bticket_type\x18\x08 \x01(\t\x12\x31\n\rchecked_in_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07gate_id\x18\n \x01(\t\"\x8f\x01\n\x16GetBoardingSetResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12(\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x17.keyun.v1.BoardingEntry\x12\x1b\n\x13revocation_position\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\t\"=\n\x17WatchRevocationsRequest\x12\x10\n\x08trip_ids\x18\x01 \x03(\t\x12\x10\n\x08position\x18\x02 \x01(\t\"p\n\nRevocation\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x18WatchRevocationsResponse\x12)\n\x0brevocations\x18\x01 \x03(\x0b\x32\x14.keyun.v1.Revocation\x12\x10\n\x08position\x18\x02 \x01(\t\x12\x11\n\tcaught_up\x18\x03 \x01(\x08\"\x8e\x01\n\x18ListBoardingTripsRequest\x12\x14\n\x0c\x66rom_station\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x0c\x42oardingTrip\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12.\n\ndeparts_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x19ListBoardingTripsResponse\x12%\n\x05trips\x18\x01 \x03(\x0b\x32\x16.keyun.v1.BoardingTrip\x12(\n\x06policy\x18\x02 \x01(\x0b\x32\x18.keyun.v1.BoardingPolicy\"q\n\x0e\x42oardingPolicy\x12\x1e\n\x16require_document_match\x18\x01 \x01(\x08\x12\x1e\n\x16\x62oarding_opens_minutes\x18\x02 \x01(\x05\x12\x1f\n\x17\x62oarding_closes_minutes\x18\x03 \x01(\x05\x32\xd2\x04\n\x04Gate\x12>\n\x07\x43heckIn\x12\x18.keyun.v1.CheckInRequest\x1a\x19.keyun.v1.CheckInResponse\x12J\n\x0bGetManifest\x12\x1c.keyun.v1.GetManifestRequest\x1a\x1d.keyun.v1.GetManifestResponse\x12\\\n\x11GetCredentialKeys\x12\".keyun.v1.GetCredentialKeysRequest\x1a#.keyun.v1.GetCredentialKeysResponse\x12\\\n\x11ListBoardingTrips\x12\".keyun.v1.ListBoardingTripsRequest\x1a#.keyun.v1.ListBoardingTripsResponse\x12S\n\x0eGetBoardingSet\x12\x1f.keyun.v1.GetBoardingSetRequest\x1a .keyun.v1.GetBoardingSetResponse\x12[\n\x10WatchRevocations\x12!.keyun.v1.WatchRevocationsRequest\x1a\".keyun.v1.WatchRevocationsResponse0\x01\x12P\n\rListConflicts\x12\x1e.keyun.v1.ListConflictsRequest\x1a\x1f.keyun.v1.ListConflictsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,41 +38,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKINRESPONSE']._serialized_start=232
   _globals['_CHECKINRESPONSE']._serialized_end=325
   _globals['_SCANCONFLICT']._serialized_start=328
-  _globals['_SCANCONFLICT']._serialized_end=588
-  _globals['_LISTCONFLICTSREQUEST']._serialized_start=590
-  _globals['_LISTCONFLICTSREQUEST']._serialized_end=629
-  _globals['_LISTCONFLICTSRESPONSE']._serialized_start=631
-  _globals['_LISTCONFLICTSRESPONSE']._serialized_end=697
-  _globals['_GETMANIFESTREQUEST']._serialized_start=699
-  _globals['_GETMANIFESTREQUEST']._serialized_end=775
-  _globals['_GETMANIFESTRESPONSE']._serialized_start=778
-  _globals['_GETMANIFESTRESPONSE']._serialized_end=967
-  _globals['_GETCREDENTIALKEYSREQUEST']._serialized_start=969
-  _globals['_GETCREDENTIALKEYSREQUEST']._serialized_end=995
-  _globals['_CREDENTIALKEY']._serialized_start=998
-  _globals['_CREDENTIALKEY']._serialized_end=1145
-  _globals['_GETCREDENTIALKEYSRESPONSE']._serialized_start=1148
-  _globals['_GETCREDENTIALKEYSRESPONSE']._serialized_end=1291
-  _globals['_GETBOARDINGSETREQUEST']._serialized_start=1293
-  _globals['_GETBOARDINGSETREQUEST']._serialized_end=1333
-  _globals['_BOARDINGENTRY']._serialized_start=1336
-  _globals['_BOARDINGENTRY']._serialized_end=1602
-  _globals['_GETBOARDINGSETRESPONSE']._serialized_start=1605
-  _globals['_GETBOARDINGSETRESPONSE']._serialized_end=1748
-  _globals['_WATCHREVOCATIONSREQUEST']._serialized_start=1750
-  _globals['_WATCHREVOCATIONSREQUEST']._serialized_end=1811
-  _globals['_REVOCATION']._serialized_start=1813
-  _globals['_REVOCATION']._serialized_end=1925
-  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_start=1927
-  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_end=2033
-  _globals['_LISTBOARDINGTRIPSREQUEST']._serialized_start=2036
-  _globals['_LISTBOARDINGTRIPSREQUEST']._serialized_end=2178
-  _globals['_BOARDINGTRIP']._serialized_start=2180
-  _globals['_BOARDINGTRIP']._serialized_end=2272
-  _globals['_LISTBOARDINGTRIPSRESPONSE']._serialized_start=2274
-  _globals['_LISTBOARDINGTRIPSRESPONSE']._serialized_end=2382
-  _globals['_BOARDINGPOLICY']._serialized_start=2384
-  _globals['_BOARDINGPOLICY']._serialized_end=2497
-  _globals['_GATE']._serialized_start=2500
-  _globals['_GATE']._serialized_end=3094
+  _globals['_SCANCONFLICT']._serialized_end=613
+  _globals['_LISTCONFLICTSREQUEST']._serialized_start=615
+  _globals['_LISTCONFLICTSREQUEST']._serialized_end=654
+  _globals['_LISTCONFLICTSRESPONSE']._serialized_start=656
+  _globals['_LISTCONFLICTSRESPONSE']._serialized_end=722
+  _globals['_GETMANIFESTREQUEST']._serialized_start=724
+  _globals['_GETMANIFESTREQUEST']._serialized_end=800
+  _globals['_GETMANIFESTRESPONSE']._serialized_start=803
+  _globals['_GETMANIFESTRESPONSE']._serialized_end=992
+  _globals['_GETCREDENTIALKEYSREQUEST']._serialized_start=994
+  _globals['_GETCREDENTIALKEYSREQUEST']._serialized_end=1020
+  _globals['_CREDENTIALKEY']._serialized_start=1023
+  _globals['_CREDENTIALKEY']._serialized_end=1170
+  _globals['_GETCREDENTIALKEYSRESPONSE']._serialized_start=1173
+  _globals['_GETCREDENTIALKEYSRESPONSE']._serialized_end=1316
+  _globals['_GETBOARDINGSETREQUEST']._serialized_start=1318
+  _globals['_GETBOARDINGSETREQUEST']._serialized_end=1358
+  _globals['_BOARDINGENTRY']._serialized_start=1361
+  _globals['_BOARDINGENTRY']._serialized_end=1627
+  _globals['_GETBOARDINGSETRESPONSE']._serialized_start=1630
+  _globals['_GETBOARDINGSETRESPONSE']._serialized_end=1773
+  _globals['_WATCHREVOCATIONSREQUEST']._serialized_start=1775
+  _globals['_WATCHREVOCATIONSREQUEST']._serialized_end=1836
+  _globals['_REVOCATION']._serialized_start=1838
+  _globals['_REVOCATION']._serialized_end=1950
+  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_start=1952
+  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_end=2058
+  _globals['_LISTBOARDINGTRIPSREQUEST']._serialized_start=2061
+  _globals['_LISTBOARDINGTRIPSREQUEST']._serialized_end=2203
+  _globals['_BOARDINGTRIP']._serialized_start=2205
+  _globals['_BOARDINGTRIP']._serialized_end=2297
+  _globals['_LISTBOARDINGTRIPSRESPONSE']._serialized_start=2299
+  _globals['_LISTBOARDINGTRIPSRESPONSE']._serialized_end=2407
+  _globals['_BOARDINGPOLICY']._serialized_start=2409
+  _globals['_BOARDINGPOLICY']._serialized_end=2522
+  _globals['_GATE']._serialized_start=2525
+  _globals['_GATE']._serialized_end=3119
 # @@protoc_insertion_point(module_scope)

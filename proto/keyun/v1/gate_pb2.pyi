@@ -33,7 +33,7 @@ class CheckInResponse(_message.Message):
     def __init__(self, ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., conflict: _Optional[_Union[ScanConflict, _Mapping]] = ...) -> None: ...
 
 class ScanConflict(_message.Message):
-    __slots__ = ("trip_id", "ticket_id", "gate_id", "scanned_at", "reason", "first_gate_id", "first_checked_in_at", "recorded_at")
+    __slots__ = ("trip_id", "ticket_id", "gate_id", "scanned_at", "reason", "first_gate_id", "first_checked_in_at", "recorded_at", "other_ticket_id")
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     GATE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class ScanConflict(_message.Message):
     FIRST_GATE_ID_FIELD_NUMBER: _ClassVar[int]
     FIRST_CHECKED_IN_AT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    OTHER_TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     trip_id: str
     ticket_id: str
     gate_id: str
@@ -50,7 +51,8 @@ class ScanConflict(_message.Message):
     first_gate_id: str
     first_checked_in_at: _timestamp_pb2.Timestamp
     recorded_at: _timestamp_pb2.Timestamp
-    def __init__(self, trip_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., first_gate_id: _Optional[str] = ..., first_checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    other_ticket_id: str
+    def __init__(self, trip_id: _Optional[str] = ..., ticket_id: _Optional[str] = ..., gate_id: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., first_gate_id: _Optional[str] = ..., first_checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., other_ticket_id: _Optional[str] = ...) -> None: ...
 
 class ListConflictsRequest(_message.Message):
     __slots__ = ("trip_id",)

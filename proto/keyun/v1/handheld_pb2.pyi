@@ -138,18 +138,22 @@ class SettleAllotmentRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., allotment_id: _Optional[str] = ..., sales: _Optional[_Iterable[_Union[AllotmentSale, _Mapping]]] = ...) -> None: ...
 
 class SettledLine(_message.Message):
-    __slots__ = ("sale_id", "ticket", "charged_fen", "price_mismatch", "already_settled")
+    __slots__ = ("sale_id", "ticket", "charged_fen", "price_mismatch", "already_settled", "document_conflict", "document_masked")
     SALE_ID_FIELD_NUMBER: _ClassVar[int]
     TICKET_FIELD_NUMBER: _ClassVar[int]
     CHARGED_FEN_FIELD_NUMBER: _ClassVar[int]
     PRICE_MISMATCH_FIELD_NUMBER: _ClassVar[int]
     ALREADY_SETTLED_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_CONFLICT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_MASKED_FIELD_NUMBER: _ClassVar[int]
     sale_id: str
     ticket: _common_pb2.Ticket
     charged_fen: int
     price_mismatch: bool
     already_settled: bool
-    def __init__(self, sale_id: _Optional[str] = ..., ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., charged_fen: _Optional[int] = ..., price_mismatch: _Optional[bool] = ..., already_settled: _Optional[bool] = ...) -> None: ...
+    document_conflict: str
+    document_masked: str
+    def __init__(self, sale_id: _Optional[str] = ..., ticket: _Optional[_Union[_common_pb2.Ticket, _Mapping]] = ..., charged_fen: _Optional[int] = ..., price_mismatch: _Optional[bool] = ..., already_settled: _Optional[bool] = ..., document_conflict: _Optional[str] = ..., document_masked: _Optional[str] = ...) -> None: ...
 
 class SettleAllotmentResponse(_message.Message):
     __slots__ = ("allotment", "lines", "unused_seats", "returned", "issued")
