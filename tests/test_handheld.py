@@ -253,3 +253,54 @@ def test_a_handhelds_sale_is_scoped_to_the_trips_that_stop_at_its_stations(keyun
     finally:
         on_route.close()
         elsewhere.close()
+
+
+def test_a_settled_sale_to_a_document_that_holds_a_ticket_is_issued_and_reported(keyun):
+    """The counter's one-ticket-per-document rule at settlement: the offline sale happened, so it is
+    issued; the line names the ticket the document held, the inspectors' report and the audit log
+    list the conflict."""
+    trip = keyun.trip(dt.timedelta(days=2))
+    document = resident_id(35, 61)
+    with KeyunClient(keyun.target) as hand:
+        hand.login("handheld1", DEMO_PASSWORD)
+        (held,) = hand.sell(trip, "AAA", "CCC", passengers=(walk_in(document, "钱七"),)).tickets
+        allotment = hand.lend_allotment(trip, "AAA", "DDD", seat_count=2)
+        sold_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        lines = []
+        for sale_id, seat, passenger in [
+            ("conflicted-1", allotment.seat_numbers[0], walk_in(document, "钱七")),
+            ("clean-1", allotment.seat_numbers[1], walk_in(resident_id(36, 62), "孙八")),
+        ]:
+            line = handheld_pb2.AllotmentSale(
+                sale_id=sale_id, seat_number=seat, from_station="BBB", to_station="DDD", charged_fen=3000
+            )
+            line.sold_at.FromDatetime(sold_at)
+            line.passenger.CopyFrom(passenger)
+            lines.append(line)
+        settled = hand.settle_allotment(trip, allotment.allotment_id, lines)
+        conflicted, clean = settled.lines
+        assert settled.issued == 2 and conflicted.ticket.ticket_id and clean.ticket.ticket_id
+        assert conflicted.document_conflict == held.ticket_id
+        assert "*" in conflicted.document_masked and document not in conflicted.document_masked
+        assert not clean.document_conflict and not clean.document_masked
+        again = hand.settle_allotment(trip, allotment.allotment_id, lines)  # a retry: the same answer
+        assert again.issued == 0 and again.lines[0].document_conflict == held.ticket_id
+
+    with KeyunClient(keyun.target) as inspector:
+        inspector.login("inspector", DEMO_PASSWORD)
+        (reported,) = inspector.conflicts(trip)
+    assert reported.reason == "DOCUMENT_HAS_TICKET" and reported.ticket_id == conflicted.ticket.ticket_id
+    assert reported.other_ticket_id == held.ticket_id and reported.gate_id == hand.account.account_id
+    assert reported.scanned_at.ToDatetime(dt.UTC) == sold_at.replace(microsecond=sold_at.microsecond // 1000 * 1000)
+
+    with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+
+        def audited():
+            records = auditor.call(
+                audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
+                audit_pb2.ListRecordsRequest(action="keyun.v1.Handheld/SettleAllotment", target=trip),
+            ).records
+            return [r.detail for r in records if "DOCUMENT_HAS_TICKET" in r.detail] or None
+
+        (detail, *_) = wait_until(audited, 30, "the settlement's conflict audited")
+    assert held.ticket_id in detail and conflicted.ticket.ticket_id in detail and document not in detail
