@@ -149,6 +149,7 @@ def allotment(view: hh.AllotmentView) -> handheld_pb2.Allotment:
             round_to_fen=rules.round_to_fen,
             rounding=rules.rounding,
             minimum_fare_fen=rules.minimum_fare_fen,
+            one_ticket_per_document=rules.one_ticket_per_document,
         ),
         lent_at=convert.timestamp(view.lent_at_ms),
         settled_at=convert.timestamp(view.settled_at_ms),

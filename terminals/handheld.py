@@ -141,8 +141,17 @@ class Journal:
     def sell(
         self, trip_id: str, from_station: str, to_station: str, passenger: sales_pb2.WalkInPassenger, seat: str = ""
     ) -> LocalSale:
-        """Sell one seat from a local allotment of the trip, or refuse: never a seat-leg twice."""
+        """Sell one seat from a local allotment of the trip, or refuse: never a seat-leg twice, nor a
+        second seat to one document on overlapping segments (the counter's one-ticket-per-document)."""
         with self.transaction():
+            held = self._document_holds(trip_id, from_station, to_station, passenger)
+            if held is not None:
+                raise refusal(
+                    "DOCUMENT_HAS_TICKET",
+                    f"this device sold document {_masked(passenger.document_number)} sale {held} on trip {trip_id} "
+                    "already, on an overlapping segment: a passenger sits in one seat at a time",
+                    sale_id=held,
+                )
             for allotment in self.allotments(trip_id, open_only=True):
                 chosen = _free_seat(allotment, self.sales(allotment.allotment_id), from_station, to_station, seat)
                 if chosen is None:
@@ -181,6 +190,29 @@ class Journal:
             trip_id=trip_id,
         )
 
+    def _document_holds(
+        self, trip_id: str, from_station: str, to_station: str, passenger: sales_pb2.WalkInPassenger
+    ) -> str | None:
+        """The sale id of an unsettled sale of this device, on the trip, to the same document on a
+        segment the station's rule says overlaps (allotment.fare_rules.one_ticket_per_document)."""
+        allotments = self.allotments(trip_id, open_only=True)
+        if not allotments or not passenger.document_number:
+            return None
+        rule = allotments[0].fare_rules.one_ticket_per_document or "overlapping"
+        if rule == "off":
+            return None
+        wanted = next((legs for a in allotments if (legs := _leg_codes(a, from_station, to_station))), set())
+        document = (passenger.document_type, passenger.document_number.strip().upper())
+        for allotment in allotments:
+            for row in self.sales(allotment.allotment_id, unsettled_only=True):
+                sold_to = sales_pb2.WalkInPassenger()
+                sold_to.ParseFromString(row["passenger"] or b"")
+                if (sold_to.document_type, sold_to.document_number.strip().upper()) != document:
+                    continue
+                if rule == "trip" or wanted & _leg_codes(allotment, row["from_station"], row["to_station"]):
+                    return str(row["sale_id"])
+        return None
+
     def settled(self, reply: handheld_pb2.SettleAllotmentResponse) -> None:
         """Record a settlement: each sale's ticket, the passenger's data erased, the allotment closed."""
         with self.transaction() as db:
@@ -212,6 +244,19 @@ def _legs(allotment: handheld_pb2.Allotment, from_station: str, to_station: str)
         return None
     i, j = stops.index(from_station), stops.index(to_station)
     return set(range(i, j)) if i < j else None
+
+
+def _leg_codes(allotment: handheld_pb2.Allotment, from_station: str, to_station: str) -> set[tuple[str, str]]:
+    """The legs of a segment as pairs of stop codes (the same on every allotment of the trip)."""
+    stops = list(allotment.stations)
+    legs = _legs(allotment, from_station, to_station) or set()
+    return {(stops[k], stops[k + 1]) for k in legs}
+
+
+def _masked(document_number: str) -> str:
+    """As replies mask a document: the first four and last four characters kept."""
+    text = document_number.strip()
+    return text[:4] + "*" * max(len(text) - 8, 0) + text[-4:] if len(text) > 8 else "*" * len(text)
 
 
 def _free_seat(

@@ -304,3 +304,27 @@ def test_a_settled_sale_to_a_document_that_holds_a_ticket_is_issued_and_reported
 
         (detail, *_) = wait_until(audited, 30, "the settlement's conflict audited")
     assert held.ticket_id in detail and conflicted.ticket.ticket_id in detail and document not in detail
+
+
+def test_the_device_refuses_a_second_offline_sale_to_one_document_on_an_overlapping_segment(
+    keyun, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
+    trip = keyun.trip(dt.timedelta(days=2))
+    device = Handheld(keyun.target, tmp_path / "handheld.sqlite", capsys)
+    lent = device("lend", trip, "AAA", "DDD", "--seats", "3")
+    assert lent["fare_rules"]["one_ticket_per_document"] == "overlapping"  # the station's rule, lent along
+    document = resident_id(44, 71)
+    first = device("sell", trip, "BBB", "DDD", "--offline", "--passenger", f"full,{document},郑九")
+    refused = device("sell", trip, "CCC", "DDD", "--offline", "--passenger", f"full,{document},郑九", ok=False)
+    assert refused["error"]["reason"] == "DOCUMENT_HAS_TICKET" and refused["error"]["sale_id"] == first["sale_id"]
+    assert document not in json.dumps(refused)
+    device("sell", trip, "AAA", "BBB", "--offline", "--passenger", f"full,{document},郑九")  # before it: fine
+    # A free child is not sold offline: it takes no seat, and rides with an adult's online sale.
+    child = device(
+        "sell", trip, "AAA", "BBB", "--offline", "--passenger", f"free_child,{resident_id(3, 72)},郑小", ok=False
+    )
+    assert child["error"]["reason"] == "INVALID_FIELD"
+    assert device("status")[0]["unsettled"] == 2
+    (settled,) = device("settle")
+    assert settled["issued"] == 2 and not any(line.get("document_conflict") for line in settled["lines"])

@@ -27,7 +27,7 @@ from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 from keyun.v1 import sales_pb2 as keyun_dot_v1_dot_sales__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/handheld.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\x1a\x14keyun/v1/sales.proto\"\x8f\x01\n\x14LendAllotmentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\"\xe5\x01\n\tFareRules\x12\x15\n\rchild_percent\x18\x01 \x01(\x05\x12\x1a\n\x12\x63oncession_percent\x18\x02 \x01(\x05\x12\x17\n\x0fstudent_percent\x18\x03 \x01(\x05\x12\x17\n\x0fservice_fee_fen\x18\x04 \x01(\x03\x12\x1a\n\x12\x66uel_surcharge_fen\x18\x05 \x01(\x03\x12\x15\n\rinsurance_fen\x18\x06 \x01(\x03\x12\x14\n\x0cround_to_fen\x18\x07 \x01(\x03\x12\x10\n\x08rounding\x18\x08 \x01(\t\x12\x18\n\x10minimum_fare_fen\x18\t \x01(\x03\"I\n\x0bSegmentFare\x12\x14\n\x0c\x66rom_station\x18\x01 \x01(\t\x12\x12\n\nto_station\x18\x02 \x01(\t\x12\x10\n\x08\x66ull_fen\x18\x03 \x01(\x03\"s\n\x0bSettledSale\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63harged_fen\x18\x03 \x01(\x03\x12+\n\x07sold_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfd\x02\n\tAllotment\x12\x14\n\x0c\x61llotment_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x04 \x01(\t\x12\x12\n\nto_station\x18\x05 \x01(\t\x12\x10\n\x08stations\x18\x06 \x03(\t\x12\x14\n\x0cseat_numbers\x18\x07 \x03(\t\x12$\n\x05\x66\x61res\x18\x08 \x03(\x0b\x32\x15.keyun.v1.SegmentFare\x12\'\n\nfare_rules\x18\t \x01(\x0b\x32\x13.keyun.v1.FareRules\x12+\n\x07lent_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nsettled_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05sales\x18\x0c \x03(\x0b\x32\x15.keyun.v1.SettledSale\x12\x15\n\rsmall_vehicle\x18\r \x01(\x08\"?\n\x15LendAllotmentResponse\x12&\n\tallotment\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Allotment\"\xcf\x01\n\rAllotmentSale\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12\x13\n\x0bseat_number\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x13\n\x0b\x63harged_fen\x18\x05 \x01(\x03\x12+\n\x07sold_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\tpassenger\x18\x07 \x01(\x0b\x32\x19.keyun.v1.WalkInPassenger\"{\n\x16SettleAllotmentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61llotment_id\x18\x03 \x01(\t\x12&\n\x05sales\x18\x04 \x03(\x0b\x32\x17.keyun.v1.AllotmentSale\"\xba\x01\n\x0bSettledLine\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12 \n\x06ticket\x18\x02 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12\x13\n\x0b\x63harged_fen\x18\x03 \x01(\x03\x12\x16\n\x0eprice_mismatch\x18\x04 \x01(\x08\x12\x17\n\x0f\x61lready_settled\x18\x05 \x01(\x08\x12\x19\n\x11\x64ocument_conflict\x18\x06 \x01(\t\x12\x17\n\x0f\x64ocument_masked\x18\x07 \x01(\t\"\x9f\x01\n\x17SettleAllotmentResponse\x12&\n\tallotment\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Allotment\x12$\n\x05lines\x18\x02 \x03(\x0b\x32\x15.keyun.v1.SettledLine\x12\x14\n\x0cunused_seats\x18\x03 \x03(\t\x12\x10\n\x08returned\x18\x04 \x01(\x08\x12\x0e\n\x06issued\x18\x05 \x01(\x05\"<\n\x13GetAllotmentRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61llotment_id\x18\x02 \x01(\t\">\n\x14GetAllotmentResponse\x12&\n\tallotment\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Allotment2\x83\x02\n\x08Handheld\x12P\n\rLendAllotment\x12\x1e.keyun.v1.LendAllotmentRequest\x1a\x1f.keyun.v1.LendAllotmentResponse\x12V\n\x0fSettleAllotment\x12 .keyun.v1.SettleAllotmentRequest\x1a!.keyun.v1.SettleAllotmentResponse\x12M\n\x0cGetAllotment\x12\x1d.keyun.v1.GetAllotmentRequest\x1a\x1e.keyun.v1.GetAllotmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/handheld.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\x1a\x14keyun/v1/sales.proto\"\x8f\x01\n\x14LendAllotmentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12\x12\n\nseat_count\x18\x06 \x01(\x05\"\x86\x02\n\tFareRules\x12\x15\n\rchild_percent\x18\x01 \x01(\x05\x12\x1a\n\x12\x63oncession_percent\x18\x02 \x01(\x05\x12\x17\n\x0fstudent_percent\x18\x03 \x01(\x05\x12\x17\n\x0fservice_fee_fen\x18\x04 \x01(\x03\x12\x1a\n\x12\x66uel_surcharge_fen\x18\x05 \x01(\x03\x12\x15\n\rinsurance_fen\x18\x06 \x01(\x03\x12\x14\n\x0cround_to_fen\x18\x07 \x01(\x03\x12\x10\n\x08rounding\x18\x08 \x01(\t\x12\x18\n\x10minimum_fare_fen\x18\t \x01(\x03\x12\x1f\n\x17one_ticket_per_document\x18\n \x01(\t\"I\n\x0bSegmentFare\x12\x14\n\x0c\x66rom_station\x18\x01 \x01(\t\x12\x12\n\nto_station\x18\x02 \x01(\t\x12\x10\n\x08\x66ull_fen\x18\x03 \x01(\x03\"s\n\x0bSettledSale\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63harged_fen\x18\x03 \x01(\x03\x12+\n\x07sold_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfd\x02\n\tAllotment\x12\x14\n\x0c\x61llotment_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x04 \x01(\t\x12\x12\n\nto_station\x18\x05 \x01(\t\x12\x10\n\x08stations\x18\x06 \x03(\t\x12\x14\n\x0cseat_numbers\x18\x07 \x03(\t\x12$\n\x05\x66\x61res\x18\x08 \x03(\x0b\x32\x15.keyun.v1.SegmentFare\x12\'\n\nfare_rules\x18\t \x01(\x0b\x32\x13.keyun.v1.FareRules\x12+\n\x07lent_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nsettled_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05sales\x18\x0c \x03(\x0b\x32\x15.keyun.v1.SettledSale\x12\x15\n\rsmall_vehicle\x18\r \x01(\x08\"?\n\x15LendAllotmentResponse\x12&\n\tallotment\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Allotment\"\xcf\x01\n\rAllotmentSale\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12\x13\n\x0bseat_number\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_station\x18\x03 \x01(\t\x12\x12\n\nto_station\x18\x04 \x01(\t\x12\x13\n\x0b\x63harged_fen\x18\x05 \x01(\x03\x12+\n\x07sold_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\tpassenger\x18\x07 \x01(\x0b\x32\x19.keyun.v1.WalkInPassenger\"{\n\x16SettleAllotmentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61llotment_id\x18\x03 \x01(\t\x12&\n\x05sales\x18\x04 \x03(\x0b\x32\x17.keyun.v1.AllotmentSale\"\xba\x01\n\x0bSettledLine\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12 \n\x06ticket\x18\x02 \x01(\x0b\x32\x10.keyun.v1.Ticket\x12\x13\n\x0b\x63harged_fen\x18\x03 \x01(\x03\x12\x16\n\x0eprice_mismatch\x18\x04 \x01(\x08\x12\x17\n\x0f\x61lready_settled\x18\x05 \x01(\x08\x12\x19\n\x11\x64ocument_conflict\x18\x06 \x01(\t\x12\x17\n\x0f\x64ocument_masked\x18\x07 \x01(\t\"\x9f\x01\n\x17SettleAllotmentResponse\x12&\n\tallotment\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Allotment\x12$\n\x05lines\x18\x02 \x03(\x0b\x32\x15.keyun.v1.SettledLine\x12\x14\n\x0cunused_seats\x18\x03 \x03(\t\x12\x10\n\x08returned\x18\x04 \x01(\x08\x12\x0e\n\x06issued\x18\x05 \x01(\x05\"<\n\x13GetAllotmentRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61llotment_id\x18\x02 \x01(\t\">\n\x14GetAllotmentResponse\x12&\n\tallotment\x18\x01 \x01(\x0b\x32\x13.keyun.v1.Allotment2\x83\x02\n\x08Handheld\x12P\n\rLendAllotment\x12\x1e.keyun.v1.LendAllotmentRequest\x1a\x1f.keyun.v1.LendAllotmentResponse\x12V\n\x0fSettleAllotment\x12 .keyun.v1.SettleAllotmentRequest\x1a!.keyun.v1.SettleAllotmentResponse\x12M\n\x0cGetAllotment\x12\x1d.keyun.v1.GetAllotmentRequest\x1a\x1e.keyun.v1.GetAllotmentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,27 +37,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LENDALLOTMENTREQUEST']._serialized_start=116
   _globals['_LENDALLOTMENTREQUEST']._serialized_end=259
   _globals['_FARERULES']._serialized_start=262
-  _globals['_FARERULES']._serialized_end=491
-  _globals['_SEGMENTFARE']._serialized_start=493
-  _globals['_SEGMENTFARE']._serialized_end=566
-  _globals['_SETTLEDSALE']._serialized_start=568
-  _globals['_SETTLEDSALE']._serialized_end=683
-  _globals['_ALLOTMENT']._serialized_start=686
-  _globals['_ALLOTMENT']._serialized_end=1067
-  _globals['_LENDALLOTMENTRESPONSE']._serialized_start=1069
-  _globals['_LENDALLOTMENTRESPONSE']._serialized_end=1132
-  _globals['_ALLOTMENTSALE']._serialized_start=1135
-  _globals['_ALLOTMENTSALE']._serialized_end=1342
-  _globals['_SETTLEALLOTMENTREQUEST']._serialized_start=1344
-  _globals['_SETTLEALLOTMENTREQUEST']._serialized_end=1467
-  _globals['_SETTLEDLINE']._serialized_start=1470
-  _globals['_SETTLEDLINE']._serialized_end=1656
-  _globals['_SETTLEALLOTMENTRESPONSE']._serialized_start=1659
-  _globals['_SETTLEALLOTMENTRESPONSE']._serialized_end=1818
-  _globals['_GETALLOTMENTREQUEST']._serialized_start=1820
-  _globals['_GETALLOTMENTREQUEST']._serialized_end=1880
-  _globals['_GETALLOTMENTRESPONSE']._serialized_start=1882
-  _globals['_GETALLOTMENTRESPONSE']._serialized_end=1944
-  _globals['_HANDHELD']._serialized_start=1947
-  _globals['_HANDHELD']._serialized_end=2206
+  _globals['_FARERULES']._serialized_end=524
+  _globals['_SEGMENTFARE']._serialized_start=526
+  _globals['_SEGMENTFARE']._serialized_end=599
+  _globals['_SETTLEDSALE']._serialized_start=601
+  _globals['_SETTLEDSALE']._serialized_end=716
+  _globals['_ALLOTMENT']._serialized_start=719
+  _globals['_ALLOTMENT']._serialized_end=1100
+  _globals['_LENDALLOTMENTRESPONSE']._serialized_start=1102
+  _globals['_LENDALLOTMENTRESPONSE']._serialized_end=1165
+  _globals['_ALLOTMENTSALE']._serialized_start=1168
+  _globals['_ALLOTMENTSALE']._serialized_end=1375
+  _globals['_SETTLEALLOTMENTREQUEST']._serialized_start=1377
+  _globals['_SETTLEALLOTMENTREQUEST']._serialized_end=1500
+  _globals['_SETTLEDLINE']._serialized_start=1503
+  _globals['_SETTLEDLINE']._serialized_end=1689
+  _globals['_SETTLEALLOTMENTRESPONSE']._serialized_start=1692
+  _globals['_SETTLEALLOTMENTRESPONSE']._serialized_end=1851
+  _globals['_GETALLOTMENTREQUEST']._serialized_start=1853
+  _globals['_GETALLOTMENTREQUEST']._serialized_end=1913
+  _globals['_GETALLOTMENTRESPONSE']._serialized_start=1915
+  _globals['_GETALLOTMENTRESPONSE']._serialized_end=1977
+  _globals['_HANDHELD']._serialized_start=1980
+  _globals['_HANDHELD']._serialized_end=2239
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ class LendAllotmentRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seat_count: _Optional[int] = ...) -> None: ...
 
 class FareRules(_message.Message):
-    __slots__ = ("child_percent", "concession_percent", "student_percent", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "round_to_fen", "rounding", "minimum_fare_fen")
+    __slots__ = ("child_percent", "concession_percent", "student_percent", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "round_to_fen", "rounding", "minimum_fare_fen", "one_ticket_per_document")
     CHILD_PERCENT_FIELD_NUMBER: _ClassVar[int]
     CONCESSION_PERCENT_FIELD_NUMBER: _ClassVar[int]
     STUDENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class FareRules(_message.Message):
     ROUND_TO_FEN_FIELD_NUMBER: _ClassVar[int]
     ROUNDING_FIELD_NUMBER: _ClassVar[int]
     MINIMUM_FARE_FEN_FIELD_NUMBER: _ClassVar[int]
+    ONE_TICKET_PER_DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     child_percent: int
     concession_percent: int
     student_percent: int
@@ -47,7 +48,8 @@ class FareRules(_message.Message):
     round_to_fen: int
     rounding: str
     minimum_fare_fen: int
-    def __init__(self, child_percent: _Optional[int] = ..., concession_percent: _Optional[int] = ..., student_percent: _Optional[int] = ..., service_fee_fen: _Optional[int] = ..., fuel_surcharge_fen: _Optional[int] = ..., insurance_fen: _Optional[int] = ..., round_to_fen: _Optional[int] = ..., rounding: _Optional[str] = ..., minimum_fare_fen: _Optional[int] = ...) -> None: ...
+    one_ticket_per_document: str
+    def __init__(self, child_percent: _Optional[int] = ..., concession_percent: _Optional[int] = ..., student_percent: _Optional[int] = ..., service_fee_fen: _Optional[int] = ..., fuel_surcharge_fen: _Optional[int] = ..., insurance_fen: _Optional[int] = ..., round_to_fen: _Optional[int] = ..., rounding: _Optional[str] = ..., minimum_fare_fen: _Optional[int] = ..., one_ticket_per_document: _Optional[str] = ...) -> None: ...
 
 class SegmentFare(_message.Message):
     __slots__ = ("from_station", "to_station", "full_fen")
