@@ -550,6 +550,7 @@ def conflict_line(conflict: Any) -> str:
     return (
         f"{printing.local(conflict.scanned_at, fmt='%Y-%m-%d %H:%M:%S')}  gate {conflict.gate_id}  "
         f"{conflict.ticket_id}  {conflict.reason}{first if conflict.first_gate_id else ''}"
+        + (f" (the document held {conflict.other_ticket_id})" if conflict.other_ticket_id else "")
     )
 
 
