@@ -137,10 +137,16 @@ def scenario():
     )
     run([c.ChangeTicket("sg3-change", made, new.tickets[0].ticket_id, saga="sg3")], NOW + 5465)
     run([c.SettleMove("sg3-settle", new.tickets[0].ticket_id, "sg3"), c.ListMoves(0, 10)], NOW + 5470)
-    # A handheld's allotment: lent, one seat sold from it offline, settled.
+    # A handheld's allotment: lent, two seats sold from it offline to one document, settled (the
+    # second sale is issued with a DOCUMENT_HAS_TICKET conflict).
     (lent,) = run([hh.LendAllotment("lend1", NEXT_DAY_TRIP, A, C, "A000042", seat_count=2)], NOW + 5475)
-    line = hh.SaleLine("hs1", lent.seats[0], A, B, lent.fares[0].full_fen, NOW + 5476)
-    run([hh.SettleAllotment("settle1", NEXT_DAY_TRIP, lent.allotment_id, "A000042", (line,))], NOW + 5480)
+    walk_in = ev.Holder("", "", "王*", "RESIDENT_ID", "1301**********1234", document_index=b"doc-hh")
+    lines = tuple(
+        hh.SaleLine(f"hs{n}", seat, A, B, lent.fares[0].full_fen, NOW + 5476, walk_in)
+        for n, seat in enumerate(lent.seats, 1)
+    )
+    (settled,) = run([hh.SettleAllotment("settle1", NEXT_DAY_TRIP, lent.allotment_id, "A000042", lines)], NOW + 5480)
+    assert settled.lines[1].document_conflict == settled.lines[0].ticket_id
     # Orders: one paid, partly refunded and settled; one cancelled.
     paid, dropped = run(
         [
