@@ -96,7 +96,8 @@ def complete_record(record: tuple[Any, ...], reply: Reply) -> tuple[Any, ...]:
         return with_value(record, DETAIL_AT, f"conflict {reply.reason}: offline scan at gate {reply.gate_id}{first}")
     if type(reply) is SettlementView:  # offline sales issued to a document that held a ticket: the log says so
         conflicts = [
-            f"sale {line.sale_id} ({line.ticket_id}, document {line.document_masked}) already held {line.document_conflict}"
+            f"sale {line.sale_id} ({line.ticket_id}, document {line.document_masked}) "
+            f"already held {line.document_conflict}"
             for line in reply.lines
             if line.document_conflict and not line.already
         ]

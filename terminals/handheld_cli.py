@@ -46,9 +46,7 @@ def add_verbs(verbs) -> None:
     p = handheld.add_parser(
         "board", help="check passengers in as a gate does (the lane program), offline too: platform, roadside, on board"
     )
-    add_lane_arguments(
-        p, gate_help="this handheld's gate id (default H-<the --user login>)", gate_required=False
-    )
+    add_lane_arguments(p, gate_help="this handheld's gate id (default H-<the --user login>)", gate_required=False)
     p.set_defaults(run=_board)
 
     p = handheld.add_parser("status", help="this device's allotments and the sales in its journal")
