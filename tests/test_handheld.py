@@ -34,6 +34,13 @@ def sysadmin(keyun):
         yield admin
 
 
+@pytest.fixture(scope="module")
+def auditor(keyun):
+    """The audit administrator, logged in once for the module, as `sysadmin`."""
+    with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as reader:
+        yield reader
+
+
 def _logged_in(client: KeyunClient) -> bool | None:
     try:
         client.login("handheld1", DEMO_PASSWORD)
@@ -59,7 +66,9 @@ class Handheld:
         return json.loads(out)
 
 
-def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, sysadmin, tmp_path, capsys, monkeypatch):
+def test_a_handheld_sells_offline_from_its_allotment_and_settles(
+    keyun, sysadmin, auditor, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
     trip = keyun.trip(dt.timedelta(days=2))
     with KeyunClient(keyun.target) as hand:  # registered, the handheld reports its unsettled sales
@@ -151,16 +160,14 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(keyun, sysadmin
     assert issued <= {t.ticket_id for t in manifest.tickets}
 
     # Lending and settling are in the audit log, the refused settlement too.
-    with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+    def audited():
+        records = auditor.call(
+            audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(page_size=500)
+        ).records
+        actions = [(r.action, r.target, r.reason) for r in records if "Handheld/" in r.action and r.target == trip]
+        return actions if len(actions) >= 4 else None
 
-        def audited():
-            records = auditor.call(
-                audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(page_size=500)
-            ).records
-            actions = [(r.action, r.target, r.reason) for r in records if "Handheld/" in r.action]
-            return actions if len(actions) >= 4 else None
-
-        actions = wait_until(audited, 30, "the handheld's calls audited")
+    actions = wait_until(audited, 30, "the handheld's calls audited")
     assert ("keyun.v1.Handheld/LendAllotment", trip, "") in actions
     assert ("keyun.v1.Handheld/SettleAllotment", trip, "OUTSIDE_ALLOTMENT") in actions
     assert actions.count(("keyun.v1.Handheld/SettleAllotment", trip, "")) == 2
@@ -255,7 +262,7 @@ def test_a_handhelds_sale_is_scoped_to_the_trips_that_stop_at_its_stations(keyun
         elsewhere.close()
 
 
-def test_a_settled_sale_to_a_document_that_holds_a_ticket_is_issued_and_reported(keyun):
+def test_a_settled_sale_to_a_document_that_holds_a_ticket_is_issued_and_reported(keyun, auditor):
     """The counter's one-ticket-per-document rule at settlement: the offline sale happened, so it is
     issued; the line names the ticket the document held, the inspectors' report and the audit log
     list the conflict."""
@@ -293,16 +300,14 @@ def test_a_settled_sale_to_a_document_that_holds_a_ticket_is_issued_and_reported
     assert reported.other_ticket_id == held.ticket_id and reported.gate_id == hand.account.account_id
     assert reported.scanned_at.ToDatetime(dt.UTC) == sold_at.replace(microsecond=sold_at.microsecond // 1000 * 1000)
 
-    with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+    def audited():
+        records = auditor.call(
+            audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
+            audit_pb2.ListRecordsRequest(action="keyun.v1.Handheld/SettleAllotment", target=trip),
+        ).records
+        return [r.detail for r in records if "DOCUMENT_HAS_TICKET" in r.detail] or None
 
-        def audited():
-            records = auditor.call(
-                audit_pb2_grpc.AuditStub(auditor.channel).ListRecords,
-                audit_pb2.ListRecordsRequest(action="keyun.v1.Handheld/SettleAllotment", target=trip),
-            ).records
-            return [r.detail for r in records if "DOCUMENT_HAS_TICKET" in r.detail] or None
-
-        (detail, *_) = wait_until(audited, 30, "the settlement's conflict audited")
+    (detail, *_) = wait_until(audited, 30, "the settlement's conflict audited")
     assert held.ticket_id in detail and conflicted.ticket.ticket_id in detail and document not in detail
 
 
