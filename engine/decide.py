@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from enum import Enum
 from heapq import heappop as _heappop
 from heapq import heappush as _heappush
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -280,10 +280,26 @@ def _pick_seats(
     return tuple(chosen)
 
 
-def _claim(
-    trip: Trip, command: PlaceHold | Sell, now: int, policy: Policy
+class SeatClaim(Protocol):
+    """What a hold, a sale and a handheld's allotment ask for: seats of one segment, named or any."""
+
+    @property
+    def from_station(self) -> str: ...
+
+    @property
+    def to_station(self) -> str: ...
+
+    @property
+    def seat_numbers(self) -> tuple[str, ...]: ...
+
+    @property
+    def seat_count(self) -> int: ...
+
+
+def claim(
+    trip: Trip, command: SeatClaim, now: int, policy: Policy
 ) -> tuple[tuple[int, int], tuple[int, ...]] | Rejection:
-    """The segment and seats a hold or sale would take, or why it cannot."""
+    """The segment and seats a hold, a sale or a handheld's allotment would take, or why it cannot."""
     segment = find_segment(trip, command.from_station, command.to_station)
     if isinstance(segment, Rejection):
         return segment
@@ -297,10 +313,10 @@ def _claim(
 def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Outcome:
     if command.for_move in trip.undone_moves:
         return _undone(command.for_move)
-    claim = _claim(trip, command, now, policy)
-    if isinstance(claim, Rejection):
-        return claim
-    (i, j), seats = claim
+    claimed = claim(trip, command, now, policy)
+    if isinstance(claimed, Rejection):
+        return claimed
+    (i, j), seats = claimed
     fares = _priced(trip, command, (i, j), len(seats), policy)
     if isinstance(fares, Rejection):
         return fares
@@ -348,10 +364,10 @@ def _tickets(
 
 
 def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
-    claim = _claim(trip, command, now, policy)
-    if isinstance(claim, Rejection):
-        return claim
-    (i, j), seats = claim
+    claimed = claim(trip, command, now, policy)
+    if isinstance(claimed, Rejection):
+        return claimed
+    (i, j), seats = claimed
     full_fen = trip.fares[(i, j)]
     fares = _priced(trip, command, (i, j), len(seats), policy)
     if isinstance(fares, Rejection):

@@ -181,17 +181,12 @@ class SettlementView(Value, Reply):
 
 
 def lend(trip: Trip, command: LendAllotment, now: int, policy: Policy) -> tuple[TripEvent, ...] | Rejection:
-    from .decide import _pick_seats, _sales_open, find_segment  # late: decide dispatches here
+    from .decide import claim  # late: decide dispatches here
 
-    segment = find_segment(trip, command.from_station, command.to_station)
-    if isinstance(segment, Rejection):
-        return segment
-    closed = _sales_open(trip, segment[0], now, policy)
-    if closed is not None:
-        return closed
-    seats = _pick_seats(trip, segment, command.seat_numbers, command.seat_count)
-    if isinstance(seats, Rejection):
-        return seats
+    claimed = claim(trip, command, now, policy)  # a segment's seats, as a hold or sale takes them
+    if isinstance(claimed, Rejection):
+        return claimed
+    segment, seats = claimed
     allotment_id = f"{trip.spec.trip_id}-A{len(trip.allotments) + 1}"
     return (AllotmentLent(trip.spec.trip_id, allotment_id, command.device, seats, segment[0], segment[1], now),)
 
