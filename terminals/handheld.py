@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS sales (
     to_station TEXT NOT NULL,
     charged_fen INTEGER NOT NULL,
     sold_at_ms INTEGER NOT NULL,
-    passenger BLOB,                   -- the WalkInPassenger message; erased once settled
+    passenger BLOB,                   -- the WalkInPassenger message, sealed (Journal.seal); erased once settled
     ticket_id TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS meta (
@@ -64,6 +65,28 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 # What the device reports in its heartbeats (Devices/Heartbeat, docs/devices.md).
 VERSION = "keyun-handheld 1"
+
+
+NONCE_BYTES = 12
+SEALED_PASSENGER = b"keyun handheld journal: passenger"  # the AEAD's associated data
+
+
+def _device_key(path: Path) -> bytes:
+    """The journal's key: made once, readable by the device's user only."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    key = AESGCM.generate_key(bit_length=256)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process of the device made it meanwhile
+        return path.read_bytes()
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(key)
+        file.flush()
+        os.fsync(file.fileno())
+    return key
 
 
 def refusal(reason: str, message: str, **facts: str) -> KeyunError:
@@ -94,6 +117,20 @@ class Journal:
         self.db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before it returns
         self.db.executescript(SCHEMA)
         os.chmod(path, 0o600)  # it holds passengers' names and documents until they are settled
+        # ...sealed with AES-256-GCM under a key of the device's own, kept beside it (0600): the
+        # journal alone, copied or backed up, shows no name or document number.
+        self.aead = AESGCM(_device_key(path.with_name(path.name + ".key")))
+
+    def seal(self, passenger: sales_pb2.WalkInPassenger) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self.aead.encrypt(nonce, passenger.SerializeToString(), SEALED_PASSENGER)
+
+    def passenger(self, row: sqlite3.Row) -> sales_pb2.WalkInPassenger:
+        """The sale's walk-in passenger, unsealed (an empty one once settled)."""
+        passenger = sales_pb2.WalkInPassenger()
+        if blob := row["passenger"]:
+            passenger.ParseFromString(self.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], SEALED_PASSENGER))
+        return passenger
 
     def close(self) -> None:
         self.db.close()
@@ -178,7 +215,7 @@ class Journal:
                         to_station,
                         price,
                         sale.sold_at_ms,
-                        passenger.SerializeToString(),
+                        self.seal(passenger),
                     ),
                 )
                 return sale
@@ -205,8 +242,7 @@ class Journal:
         document = (passenger.document_type, passenger.document_number.strip().upper())
         for allotment in allotments:
             for row in self.sales(allotment.allotment_id, unsettled_only=True):
-                sold_to = sales_pb2.WalkInPassenger()
-                sold_to.ParseFromString(row["passenger"] or b"")
+                sold_to = self.passenger(row)
                 if (sold_to.document_type, sold_to.document_number.strip().upper()) != document:
                     continue
                 if rule == "trip" or wanted & _leg_codes(allotment, row["from_station"], row["to_station"]):
@@ -307,11 +343,10 @@ def offline_price(
     return fare_rules(allotment).fare(full, ticket_type, passenger.insurance).total_fen
 
 
-def sale_message(row: sqlite3.Row) -> handheld_pb2.AllotmentSale:
+def sale_message(journal: Journal, row: sqlite3.Row) -> handheld_pb2.AllotmentSale:
     sold_at = Timestamp()
     sold_at.FromMilliseconds(row["sold_at_ms"])
-    passenger = sales_pb2.WalkInPassenger()
-    passenger.ParseFromString(row["passenger"] or b"")
+    passenger = journal.passenger(row)
     return handheld_pb2.AllotmentSale(
         sale_id=row["sale_id"],
         seat_number=row["seat"],
@@ -380,7 +415,7 @@ def settle(client: KeyunClient, journal: Journal, allotment_id: str = "") -> lis
     for allotment in journal.allotments(open_only=True):
         if allotment_id and allotment.allotment_id != allotment_id:
             continue
-        sales = [sale_message(row) for row in journal.sales(allotment.allotment_id, unsettled_only=True)]
+        sales = [sale_message(journal, row) for row in journal.sales(allotment.allotment_id, unsettled_only=True)]
         reply = client.settle_allotment(allotment.trip_id, allotment.allotment_id, sales)
         journal.settled(reply)
         replies.append(reply)

@@ -114,9 +114,12 @@ def test_a_handheld_sells_offline_from_its_allotment_and_settles(
         journal = hh.Journal(tmp_path / "handheld.sqlite")
         rows = journal.sales(lent["allotment_id"])
         by_seat = {row["seat"]: row for row in rows}
-        lines = [hh.sale_message(by_seat[s["seat"]]) for s in sold]
+        lines = [hh.sale_message(journal, by_seat[s["seat"]]) for s in sold]
         journal.close()
-        assert all(line.passenger.name.startswith("王") for line in lines)  # kept until settled
+        assert all(line.passenger.name.startswith("王") for line in lines)  # kept until settled...
+        stored = b"".join(path.read_bytes() for path in tmp_path.glob("handheld.sqlite*") if path.suffix != ".key")
+        numbers = [line.passenger.document_number.encode() for line in lines]
+        assert stored and not any(number in stored for number in numbers)  # ...sealed, never in clear
 
         # A line outside the allotment is refused with a stable reason, and changes nothing.
         outside = handheld_pb2.AllotmentSale()
