@@ -48,6 +48,7 @@ from keyun.v1 import (
 )
 
 from . import convert, etickets, walk_in
+from .pickup import PickUpDesk
 from .auth import CALLER
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
@@ -440,6 +441,7 @@ def _seat_request(request, seat_count: int) -> tuple:
 class SalesService(sales_pb2_grpc.SalesServicer):
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
+        self.pick_ups = PickUpDesk(gateway)
 
     async def Hold(self, request, context):
         buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
@@ -529,6 +531,11 @@ class SalesService(sales_pb2_grpc.SalesServicer):
             (t for reply in replies for t in reply.tickets), key=lambda t: (t.issued_at_ms, t.ticket_id), reverse=True
         )
         return sales_pb2.FindPassengerTicketsResponse(tickets=[self.gateway.ticket(t) for t in views[:size]])
+
+    async def PickUpTickets(self, request, context):
+        """取票: a kiosk's or counter's pick-up of tickets bought online (gateway/pickup.py)."""
+        tickets = await self.pick_ups.pick_up(context, request)
+        return sales_pb2.PickUpTicketsResponse(tickets=[self.gateway.ticket(t) for t in tickets])
 
 
 def _same_terms(fare: Any) -> tuple[cmd.TicketRequest, ...]:
