@@ -43,6 +43,8 @@ class WebSettings:
     devices: dict[str, DeviceLogin] = field(default_factory=dict)
     # The kiosk's screens go back to their start after this many seconds without input (kiosk.py).
     kiosk_idle_s: int = 60
+    # The kiosk's tickets screen calls print() on the tickets' PDF (off: headless browsers, tests).
+    kiosk_autoprint: bool = True
 
     @property
     def secure_cookies(self) -> bool:

@@ -62,6 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="a kiosk screen goes back to its start after this long without input (default 60)",
     )
+    p.add_argument(
+        "--kiosk-no-autoprint",
+        action="store_true",
+        help="the kiosk's tickets screen shows the tickets' PDF without calling print() (headless browsers)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
         if args.kiosk_idle < 1:
             raise ValueError("--kiosk-idle: at least 1 second")
         settings = WebSettings(
-            args.server, args.ca, args.host, args.port, args.cookie_key, devices, kiosk_idle_s=args.kiosk_idle
+            args.server, args.ca, args.host, args.port, args.cookie_key, devices,
+            kiosk_idle_s=args.kiosk_idle,
+            kiosk_autoprint=not args.kiosk_no_autoprint,
         )
         app = build_app(settings)
     except (OSError, ValueError) as error:

@@ -517,7 +517,8 @@ async def tickets_page(request: web.Request) -> web.Response:
     flow = await _flow(request)
     if not flow.tickets:
         raise web.HTTPSeeOther("/kiosk")
-    return _page(request, "tickets.html", tickets=flow.tickets, when=_when)
+    autoprint = getattr(request.app[SETTINGS], "kiosk_autoprint", True)
+    return _page(request, "tickets.html", tickets=flow.tickets, when=_when, autoprint=autoprint)
 
 
 async def tickets_pdf(request: web.Request) -> web.Response:

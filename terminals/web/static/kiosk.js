@@ -55,9 +55,10 @@
     source.addEventListener("failed", closed);
   }
 
-  // The tickets screen prints its PDF once it has loaded.
+  // The tickets screen prints its PDF once it has loaded (a kiosk's Chromium runs with
+  // --kiosk-printing: no dialog, the default printer), unless the station turned it off.
   var pdf = document.getElementById("ticket-pdf");
-  if (pdf) {
+  if (pdf && pdf.hasAttribute("data-autoprint")) {
     pdf.addEventListener("load", function () {
       try {
         pdf.contentWindow.print();
