@@ -154,4 +154,3 @@ class PickUpDesk:
             ticket_id=ticket.ticket_id,
             printed_at_ms=ticket.printed_at_ms,
         )
-

@@ -48,13 +48,13 @@ from keyun.v1 import (
 )
 
 from . import convert, etickets, walk_in
-from .pickup import PickUpDesk
 from .auth import CALLER
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .etickets import Issuer
 from .network_loader import load_network
 from .owners import OWNER_RESTART_WAIT_S, OwnerPool
+from .pickup import PickUpDesk
 from .rules import RULES
 from .shared_answers import SharedAnswers
 

@@ -210,7 +210,9 @@ def test_a_kiosk_sells_to_walk_in_passengers_through_a_wallet_order_then_they_pi
     kiosk = station.kiosk
     adult, child = resident_id(40), resident_id(9)
     # The counter's real-name rules hold at the kiosk: a child's age is checked...
-    too_old = refused(lambda: kiosk.hold(trip_id, "AAA", "CCC", passengers=(walk_in(resident_id(20), "成人", "child"),)))
+    too_old = refused(
+        lambda: kiosk.hold(trip_id, "AAA", "CCC", passengers=(walk_in(resident_id(20), "成人", "child"),))
+    )
     assert too_old.reason == "AGE_NOT_CHILD"
     hold = kiosk.hold(
         trip_id, "AAA", "CCC", passengers=(walk_in(adult, "王大明"), walk_in(child, "王小明", "child")), ttl_seconds=600

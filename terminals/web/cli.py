@@ -79,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
         if args.kiosk_idle < 1:
             raise ValueError("--kiosk-idle: at least 1 second")
         settings = WebSettings(
-            args.server, args.ca, args.host, args.port, args.cookie_key, devices,
+            args.server,
+            args.ca,
+            args.host,
+            args.port,
+            args.cookie_key,
+            devices,
             kiosk_idle_s=args.kiosk_idle,
             kiosk_autoprint=not args.kiosk_no_autoprint,
         )

@@ -137,8 +137,14 @@ MESSAGES = {
     "reason.INVALID_FIELD": ("填写有误，请检查。", "Something is filled in wrongly: please check."),
     "reason.MISSING_FIELD": ("请填写必填项。", "Please fill in what is required."),
     "reason.AGE_NOT_CHILD": ("儿童票限 6 至 14 周岁以下。", "A child ticket is for ages 6 to under 14."),
-    "reason.AGE_NOT_FREE_CHILD": ("免票儿童限 6 周岁以下，请购儿童票。", "A free child is under 6: buy a child ticket."),
-    "reason.FREE_CHILD_NEEDS_ADULT": ("免票儿童须由购全票的成人携带。", "A free child travels with a fare-paying adult."),
+    "reason.AGE_NOT_FREE_CHILD": (
+        "免票儿童限 6 周岁以下，请购儿童票。",
+        "A free child is under 6: buy a child ticket.",
+    ),
+    "reason.FREE_CHILD_NEEDS_ADULT": (
+        "免票儿童须由购全票的成人携带。",
+        "A free child travels with a fare-paying adult.",
+    ),
     "reason.NOT_ENOUGH_SEATS": ("余票不足。", "Not enough seats left."),
     "reason.SALES_CLOSED": ("该车次已停止售票。", "Sales for this coach have closed."),
 }
@@ -499,16 +505,16 @@ async def pick_up(request: web.Request) -> web.Response:
     pick = sales_pb2.PickUpTicketsRequest(
         request_id=secrets.token_hex(12),
         order_id=str(form.get("order", "")).strip().upper(),
-        document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{document_type}", 0) if document_type in DOCUMENT_TYPES else 0,
+        document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{document_type}", 0)
+        if document_type in DOCUMENT_TYPES
+        else 0,
         document_number=str(form.get("number", "")).strip(),
     )
     gw = gateway(request)
     try:
         reply = await gw.call(gw.sales.PickUpTickets, pick, await _tokens(request))
     except KeyunError as error:
-        return _page(
-            request, "pickup.html", status=409, document_types=DOCUMENT_TYPES, error=_refusal(request, error)
-        )
+        return _page(request, "pickup.html", status=409, document_types=DOCUMENT_TYPES, error=_refusal(request, error))
     flow.tickets = list(reply.tickets)
     raise web.HTTPSeeOther("/kiosk/tickets")
 
@@ -568,4 +574,3 @@ def _refusal(request: web.Request, error: KeyunError) -> Refusal:
 
 def _when(stamp: Any) -> str:
     return printing.local(stamp, fmt="%m-%d %H:%M").split(" (")[0]
-
