@@ -16,7 +16,6 @@ screen.  docs/kiosk.md describes the flows, the rules and the device's setup.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import logging
@@ -264,6 +263,7 @@ async def _flow(request: web.Request) -> Flow:
 def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     flows = request.app[FLOWS]
     context.setdefault("error", None)
+    context.setdefault("at_start", False)
     return render(
         request,
         f"kiosk/{template}",
@@ -285,7 +285,7 @@ async def start(request: web.Request) -> web.Response:
     flow = flows.drop(request)
     if flow is not None:
         await _abandon(request, flow)
-    response = _page(request, "start.html")
+    response = _page(request, "start.html", at_start=True)
     response.del_cookie(COOKIE, path="/kiosk")
     return response
 
@@ -442,8 +442,7 @@ async def pay_page(request: web.Request) -> web.Response:
     flow = await _flow(request)
     if flow.order is None:
         raise web.HTTPSeeOther("/kiosk/buy")
-    qr = segno.make_qr(flow.qr_text, error="m")
-    data_uri = "data:image/svg+xml;base64," + base64.b64encode(qr.svg_inline(scale=8).encode()).decode()
+    data_uri = segno.make_qr(flow.qr_text, error="m").svg_data_uri(scale=8, border=2)
     return _page(request, "pay.html", order=flow.order, qr=data_uri, yuan=printing.yuan, when=_when)
 
 

@@ -145,7 +145,8 @@ def test_a_kiosk_sells_to_walk_ins_paid_by_wallet_and_prints_the_tickets(kiosk_s
     page.wait_for_url(re.compile(r"/kiosk/buy/pay$"))
     assert "?" not in page.url  # nothing of the passengers in the address bar
     order_id = page.locator("#order-code").inner_text()
-    assert page.locator("img.kiosk-qr").get_attribute("src").startswith("data:image/svg+xml")
+    qr = page.locator("img.kiosk-qr")
+    assert qr.get_attribute("src").startswith("data:image/svg+xml") and qr.evaluate("img => img.naturalWidth") > 0
     screenshot(page, "kiosk-pay")
     pay_in_sandbox(sandbox, "alipay", order_id)
     page.wait_for_url(re.compile(r"/kiosk/tickets$"), timeout=WAIT_MS)
