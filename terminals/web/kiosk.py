@@ -16,6 +16,7 @@ screen.  docs/kiosk.md describes the flows, the rules and the device's setup.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -35,14 +36,12 @@ from keyun.terminals.client import KeyunError
 from keyun.v1 import catalog_pb2, common_pb2, orders_pb2, sales_pb2
 
 from . import i18n
-from .app import SETTINGS, Part, add_part, device_tokens, gateway, render
+from .app import GATEWAY, SETTINGS, Part, add_part, device_tokens, gateway, render
 from .session import get_session
 
 log = logging.getLogger("keyun.web.kiosk")
 
 COOKIE = "keyun_kiosk"
-# Without a setting, a kiosk goes back to its start screen after this long without input.
-DEFAULT_IDLE_S = 60
 # Paying takes a phone out of a pocket: the payment screen waits this many times longer.
 PAY_IDLE_FACTOR = 5
 # Walk-in passengers one purchase takes at a kiosk (a party at the counter takes more).
@@ -209,7 +208,8 @@ FLOWS = web.AppKey("kiosk_flows", Flows)
 
 
 def setup(app: web.Application) -> None:
-    app[FLOWS] = Flows(getattr(app[SETTINGS], "kiosk_idle_s", DEFAULT_IDLE_S))
+    app[FLOWS] = Flows(app[SETTINGS].kiosk_idle_s)
+    app.cleanup_ctx.append(_sweeping)
     add_part(app, Part("kiosk.name", "/kiosk", "kiosk.blurb"))
     app.router.add_get("/kiosk", start)
     app.router.add_post("/kiosk/reset", reset)
@@ -231,23 +231,39 @@ def setup(app: web.Application) -> None:
 # --- the flow's pages ------------------------------------------------------------------------
 
 
+async def _sweeping(app: web.Application):
+    """Drop idle flows every idle period, whether or not their screens ask for anything: a screen
+    that lost power or its network keeps nothing of its passenger here either."""
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(app[FLOWS].idle_s)
+            for flow in app[FLOWS].sweep():
+                await _abandon(app, flow)
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+
+
 async def _swept(request: web.Request) -> Flows:
     """The flows, after dropping the idle ones (cancelling their unpaid orders)."""
     flows = request.app[FLOWS]
     for flow in flows.sweep():
-        await _abandon(request, flow)
+        await _abandon(request.app, flow)
     return flows
 
 
-async def _abandon(request: web.Request, flow: Flow) -> None:
+async def _abandon(app: web.Application, flow: Flow) -> None:
     """A flow left before its order was paid: cancel the order, so its seats go back on sale (a
     payment arriving later is owed back whole by the trip owner)."""
-    if flow.order is None or flow.order.status != orders_pb2.ORDER_STATUS_PENDING_PAYMENT:
+    login = app[SETTINGS].devices.get("kiosk")
+    if login is None or flow.order is None or flow.order.status != orders_pb2.ORDER_STATUS_PENDING_PAYMENT:
         return
     try:
-        gw = gateway(request)
+        gw = app[GATEWAY]
         cancel = orders_pb2.CancelOrderRequest(request_id=f"{flow.order_request}-c", order_id=flow.order.order_id)
-        await gw.call(gw.orders.CancelOrder, cancel, await device_tokens(request, "kiosk"))
+        await gw.call(gw.orders.CancelOrder, cancel, await login.tokens(gw))
     except KeyunError as error:  # paid meanwhile, or expired: nothing to give back here
         log.info("an abandoned kiosk order was not cancelled: %s", error.reason or error.code.name)
 
@@ -284,7 +300,7 @@ async def start(request: web.Request) -> web.Response:
     flows = await _swept(request)
     flow = flows.drop(request)
     if flow is not None:
-        await _abandon(request, flow)
+        await _abandon(request.app, flow)
     response = _page(request, "start.html", at_start=True)
     response.del_cookie(COOKIE, path="/kiosk")
     return response
@@ -294,7 +310,7 @@ async def reset(request: web.Request) -> web.Response:
     """The idle timer's (or the Start over button's) reset: drop the flow, back to the start."""
     flow = request.app[FLOWS].drop(request)
     if flow is not None:
-        await _abandon(request, flow)
+        await _abandon(request.app, flow)
     response = web.HTTPSeeOther("/kiosk")
     response.del_cookie(COOKIE, path="/kiosk")
     raise response

@@ -209,3 +209,26 @@ def test_an_idle_kiosk_returns_to_its_start_and_keeps_nothing_of_the_passenger(k
     assert number not in page.content()
     page.go_back()  # the history holds nothing to go back to but the start
     assert number not in page.content()
+
+
+def test_a_passenger_who_leaves_before_paying_leaves_no_order_behind(kiosk_station, page):
+    server, sandbox, master, web, _ = kiosk_station
+    trip_id, schedule, date = trip(master)
+    page.goto(web.url + "/kiosk")
+    page.get_by_role("link", name=re.compile("^购票")).click()
+    page.get_by_label("到达站").select_option("BBB")
+    page.locator(f"input[name=date][value='{date}']").check()
+    page.get_by_role("button", name="查询车次").click()
+    page.get_by_role("button", name=re.compile(schedule)).click()
+    page.locator("#number1").fill(resident_id(50))
+    page.locator("#name1").fill("李四")
+    page.get_by_role("button", name="微信支付").click()
+    page.wait_for_url(re.compile(r"/kiosk/buy/pay$"))
+    order_id = page.locator("#order-code").inner_text()
+    page.get_by_role("button", name="返回首页").click()
+    page.wait_for_url(re.compile(r"/kiosk$"))
+    order = master.call(
+        orders_pb2_grpc.OrdersStub(master.channel).GetOrder, orders_pb2.GetOrderRequest(order_id=order_id)
+    )
+    assert order.order.status == orders_pb2.ORDER_STATUS_CANCELLED  # its seat is back on sale
+    assert master.seat_map(trip_id, "AAA", "BBB").seats_free == 12
