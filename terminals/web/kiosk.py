@@ -112,14 +112,14 @@ MESSAGES = {
         "本机未配置自助终端账号，请联系车站。",
         "This kiosk has no device account set up: please ask the station staff.",
     ),
-    "doc.RESIDENT_ID": ("居民身份证", "Resident ID"),
-    "doc.PASSPORT": ("护照", "Passport"),
-    "doc.HK_MACAU_PERMIT": ("港澳居民来往内地通行证", "HK/Macau permit"),
-    "doc.TAIWAN_PERMIT": ("台湾居民来往大陆通行证", "Taiwan permit"),
-    "doc.HMT_RESIDENCE_PERMIT": ("港澳台居民居住证", "HK/Macau/Taiwan residence permit"),
-    "type.FULL": ("全票", "Full fare"),
-    "type.CHILD": ("儿童票", "Child"),
-    "type.FREE_CHILD": ("免票儿童", "Free child (under 6)"),
+    "kiosk.doc.RESIDENT_ID": ("居民身份证", "Resident ID"),
+    "kiosk.doc.PASSPORT": ("护照", "Passport"),
+    "kiosk.doc.HK_MACAU_PERMIT": ("港澳居民来往内地通行证", "HK/Macau permit"),
+    "kiosk.doc.TAIWAN_PERMIT": ("台湾居民来往大陆通行证", "Taiwan permit"),
+    "kiosk.doc.HMT_RESIDENCE_PERMIT": ("港澳台居民居住证", "HK/Macau/Taiwan residence permit"),
+    "kiosk.type.FULL": ("全票", "Full fare"),
+    "kiosk.type.CHILD": ("儿童票", "Child"),
+    "kiosk.type.FREE_CHILD": ("免票儿童", "Free child (under 6)"),
     "reason.TICKET_ALREADY_PRINTED": (
         "该车票已取过，不能重复取票。遗失请到人工窗口补打。",
         "This ticket was picked up already. A lost ticket is reprinted at a counter.",
@@ -128,23 +128,23 @@ MESSAGES = {
         "没有可取的车票：请核对订单号和证件号码。",
         "No ticket to pick up: check the order code and the document number.",
     ),
-    "reason.DOCUMENT_HAS_TICKET": (
+    "kiosk.reason.DOCUMENT_HAS_TICKET": (
         "该证件在本车次已有车票。",
         "This document already has a ticket on this coach.",
     ),
-    "reason.INVALID_FIELD": ("填写有误，请检查。", "Something is filled in wrongly: please check."),
-    "reason.MISSING_FIELD": ("请填写必填项。", "Please fill in what is required."),
-    "reason.AGE_NOT_CHILD": ("儿童票限 6 至 14 周岁以下。", "A child ticket is for ages 6 to under 14."),
-    "reason.AGE_NOT_FREE_CHILD": (
+    "kiosk.reason.INVALID_FIELD": ("填写有误，请检查。", "Something is filled in wrongly: please check."),
+    "kiosk.reason.MISSING_FIELD": ("请填写必填项。", "Please fill in what is required."),
+    "kiosk.reason.AGE_NOT_CHILD": ("儿童票限 6 至 14 周岁以下。", "A child ticket is for ages 6 to under 14."),
+    "kiosk.reason.AGE_NOT_FREE_CHILD": (
         "免票儿童限 6 周岁以下，请购儿童票。",
         "A free child is under 6: buy a child ticket.",
     ),
-    "reason.FREE_CHILD_NEEDS_ADULT": (
+    "kiosk.reason.FREE_CHILD_NEEDS_ADULT": (
         "免票儿童须由购全票的成人携带。",
         "A free child travels with a fare-paying adult.",
     ),
-    "reason.NOT_ENOUGH_SEATS": ("余票不足。", "Not enough seats left."),
-    "reason.SALES_CLOSED": ("该车次已停止售票。", "Sales for this coach have closed."),
+    "kiosk.reason.NOT_ENOUGH_SEATS": ("余票不足。", "Not enough seats left."),
+    "kiosk.reason.SALES_CLOSED": ("该车次已停止售票。", "Sales for this coach have closed."),
 }
 i18n.register(MESSAGES)
 
@@ -583,8 +583,12 @@ class Refusal:
 
 
 def _refusal(request: web.Request, error: KeyunError) -> Refusal:
+    """A refusal for the screen: the kiosk's own words for it (kiosk.reason.CODE, which other
+    parts may word otherwise), else the site's (reason.CODE), else the gateway's message."""
     lang = get_session(request).lang
-    return Refusal(i18n.reason_text(error.reason, lang, error.message), error.reason, error.message)
+    own = f"kiosk.reason.{error.reason}"
+    text = i18n.translator(lang)(own) if own in MESSAGES else i18n.reason_text(error.reason, lang, error.message)
+    return Refusal(text, error.reason, error.message)
 
 
 def _when(stamp: Any) -> str:

@@ -220,7 +220,14 @@ def test_a_passenger_who_leaves_before_paying_leaves_no_order_behind(kiosk_stati
     page.locator(f"input[name=date][value='{date}']").check()
     page.get_by_role("button", name="查询车次").click()
     page.get_by_role("button", name=re.compile(schedule)).click()
-    page.locator("#number1").fill(resident_id(50))
+    # A mistyped document is refused on the screen, in the passenger's language, and holds nothing.
+    number = resident_id(50)
+    page.locator("#number1").fill(number[:-1] + ("0" if number[-1] != "0" else "1"))
+    page.locator("#name1").fill("李四")
+    page.get_by_role("button", name="微信支付").click()
+    assert "INVALID_FIELD" in page.get_by_role("alert").inner_text()
+    assert master.seat_map(trip_id, "AAA", "BBB").seats_free == 12
+    page.locator("#number1").fill(number)
     page.locator("#name1").fill("李四")
     page.get_by_role("button", name="微信支付").click()
     page.wait_for_url(re.compile(r"/kiosk/buy/pay$"))
