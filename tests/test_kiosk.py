@@ -251,3 +251,27 @@ def test_a_pick_up_request_is_checked_before_anything_is_asked(station):
         document_number="E12345678",
     )
     assert refused(lambda: station.kiosk.call(stub.PickUpTickets, bad_order)).reason == "INVALID_FIELD"
+
+
+def test_a_pick_up_survives_a_restart_and_its_retry_is_answered_the_same(ray_session, tmp_path):
+    """Printed is a fact in the trip owner's log: after a restart the ticket is still printed, a
+    second pick-up is still refused, and the kiosk's retry still gets its tickets."""
+    first = ServerThread(tmp_path / "data", shards=2)
+    number = resident_id(45)
+    with logged_in(KeyunClient(first.target, attempts=1)) as master:
+        trip_id = schedule_trip(master, "KSR", dt.timedelta(hours=6))
+        sold = master.sell(trip_id, "AAA", "BBB", passengers=(walk_in(number, "赵六"),))
+    with logged_in(KeyunClient(first.target, attempts=1), "kiosk1") as kiosk:
+        picked = kiosk.pick_up_tickets(number, request_id="restart-pick")
+    assert [t.ticket_id for t in picked] == [t.ticket_id for t in sold.tickets]
+    first.stop()
+
+    second = ServerThread(tmp_path / "data", shards=2)
+    try:
+        with logged_in(KeyunClient(second.target, attempts=1), "kiosk1") as kiosk:
+            again = kiosk.pick_up_tickets(number, request_id="restart-pick")
+            assert [(t.ticket_id, t.printed_at) for t in again] == [(t.ticket_id, t.printed_at) for t in picked]
+            assert refused(lambda: kiosk.pick_up_tickets(number)).reason == "TICKET_ALREADY_PRINTED"
+            assert printed(kiosk, sold.tickets[0].ticket_id)
+    finally:
+        second.stop()
