@@ -33,7 +33,7 @@ from aiohttp import web
 
 from keyun.terminals import printing, ticket_print
 from keyun.terminals.client import KeyunError
-from keyun.v1 import catalog_pb2, common_pb2, orders_pb2, sales_pb2
+from keyun.v1 import accounts_pb2, catalog_pb2, common_pb2, orders_pb2, sales_pb2
 
 from . import i18n
 from .app import GATEWAY, SETTINGS, Part, add_part, device_tokens, gateway, render
@@ -156,7 +156,8 @@ class Flow:
 
     flow_id: str
     seen: float
-    stations: list[tuple[str, str]] = field(default_factory=list)
+    origins: list[tuple[str, str]] = field(default_factory=list)  # where the kiosk sells from
+    stations: list[tuple[str, str]] = field(default_factory=list)  # where to
     offers: list[Any] = field(default_factory=list)  # catalog_pb2.TripOffer
     offer: Any = None
     passengers: list[Any] = field(default_factory=list)  # sales_pb2.WalkInPassenger, plain text
@@ -320,10 +321,16 @@ async def _tokens(request: web.Request):
     return await device_tokens(request, "kiosk")
 
 
-async def _stations(request: web.Request) -> list[tuple[str, str]]:
-    gw = gateway(request)
-    reply = await gw.call(gw.catalog.ListStations, catalog_pb2.ListStationsRequest(), await _tokens(request))
-    return [(s.code, s.name) for s in reply.stations]
+async def _stations(request: web.Request) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Where the kiosk sells from (its account's stations; every station for a kiosk of "*"), and
+    every station served, to travel to."""
+    gw, tokens = gateway(request), await _tokens(request)
+    reply = await gw.call(gw.catalog.ListStations, catalog_pb2.ListStationsRequest(), tokens)
+    served = [(s.code, s.name) for s in reply.stations]
+    profile = await gw.call(gw.accounts.GetProfile, accounts_pb2.GetProfileRequest(), tokens)
+    own = set(profile.account.stations)
+    origins = served if "*" in own else [(code, name) for code, name in served if code in own]
+    return origins or served, served
 
 
 def _dates() -> list[tuple[str, str]]:
@@ -334,8 +341,15 @@ def _dates() -> list[tuple[str, str]]:
 async def buy_form(request: web.Request) -> web.StreamResponse:
     flows = await _swept(request)
     flow = flows.current(request) or flows.start()
-    flow.stations = flow.stations or await _stations(request)
-    return _with_flow(_page(request, "buy.html", stations=flow.stations, dates=_dates(), error=None), flow)
+    if not flow.stations:
+        flow.origins, flow.stations = await _stations(request)
+    return _with_flow(_buy_page(request, flow), flow)
+
+
+def _buy_page(request: web.Request, flow: Flow, status: int = 200, error: Any = None) -> web.Response:
+    return _page(
+        request, "buy.html", status=status, origins=flow.origins, stations=flow.stations, dates=_dates(), error=error
+    )
 
 
 async def buy_search(request: web.Request) -> web.StreamResponse:
@@ -349,9 +363,7 @@ async def buy_search(request: web.Request) -> web.StreamResponse:
     try:
         reply = await gw.call(gw.catalog.SearchTrips, search, await _tokens(request))
     except KeyunError as error:
-        return _page(
-            request, "buy.html", status=400, stations=flow.stations, dates=_dates(), error=_refusal(request, error)
-        )
+        return _buy_page(request, flow, 400, _refusal(request, error))
     flow.offers = [o for o in reply.offers if o.status == common_pb2.TRIP_STATUS_ON_SALE and o.seats_free > 0]
     raise web.HTTPSeeOther("/kiosk/buy/trips")
 
