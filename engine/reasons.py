@@ -95,6 +95,7 @@ class Reason(IntEnum):
     SMS_CODE_ATTEMPTS = 4025  # too many wrong tries for this code: ask for a new one
     SMS_CODE_THROTTLED = 4026  # codes asked too often for this number or from this address (retry_at_ms)
     SMS_UNAVAILABLE = 4027  # the SMS provider did not take the message: try again shortly
+    SMS_NOT_CONFIGURED = 4028  # the station has no SMS provider: codes cannot be sent
     # 46xx: the device registry (engine/devices.py, docs/devices.md), numbered apart from the block above.
     DEVICE_DISABLED = 4601  # the station disabled this device: every call but its heartbeat is refused
     DEVICE_NOT_REGISTERED = 4602  # a heartbeat from an account or certificate no device is registered with

@@ -104,6 +104,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.SMS_CODE_ATTEMPTS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.SMS_CODE_THROTTLED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Reason.SMS_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    Reason.SMS_NOT_CONFIGURED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.SETUP_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.ACCOUNT_DISABLED: grpc.StatusCode.PERMISSION_DENIED,
     Reason.PASSENGER_EXISTS: grpc.StatusCode.ALREADY_EXISTS,

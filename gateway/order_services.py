@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import grpc
@@ -94,6 +94,8 @@ class OrderDesk:
         self.gateway = gateway
         self.payments = payments
         self.clock = clock  # a counter payment's paid_at
+        # Tells the buyer a refund was paid out (gateway/notices.py NoticeDesk; the server sets it).
+        self.notices: Any = None
 
     async def settle(self, context: grpc.aio.ServicerContext, order: OrderView) -> OrderView:
         async with provider_errors(context):
@@ -115,6 +117,8 @@ class OrderDesk:
             )
             assert not isinstance(settled, Rejection), f"the owner owes this refund, so it knows it: {settled!r}"
             order = settled
+            if self.notices is not None:
+                await self.notices.refund_paid(order, refund.refund_no, refund.amount_fen)
         return order
 
     async def record_payment(
