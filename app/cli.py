@@ -16,6 +16,7 @@ from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
 from keyun.sandboxes.payments import server as sandbox
+from keyun.sandboxes.sms import server as sms_sandbox
 from keyun.terminals import admin_cli, devices_cli, dispatch_cli, handheld_cli, orders_cli, passenger_cli, shifts_cli
 from keyun.terminals import cli as terminal_cli
 
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     devices_cli.add_verbs(verbs)
     handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)
+    sms_sandbox.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return keyring_cli.run(args)
     if args.verb == "totp":
         return show_totp(args)
+    if args.verb == "sandbox-sms":
+        return sms_sandbox.run(args)
     if args.verb == "sandbox-pay":
         return sandbox.run(args)
     if args.verb in {"backup", "restore", "upgrade", "wal", "audit"}:

@@ -1,0 +1,316 @@
+"""SMS codes and notices to passengers, through gRPC, with `keyun sandbox-sms` as a real process
+(issue 21): register and reset a password with a code read from the sandbox's messages; wrong,
+expired and reused codes; the rate limit; a delayed trip told to each ticket holder once; a
+failing provider retried until the failure is shown to staff; a restart that resends nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import urllib.request
+
+import grpc
+import pytest
+
+from keyun.terminals.client import KeyunClient, KeyunError, walk_in
+from keyun.v1 import accounts_pb2, common_pb2, notices_pb2
+
+from .conftest import ServerThread, logged_in, schedule_trip
+from .sms_sandbox import start_sms_sandbox, stop_sms_sandbox
+from .waiting import wait_until
+
+PASSWORD = "Sms-Passw0rd-1"
+RESET = accounts_pb2.SMS_CODE_PURPOSE_RESET_PASSWORD
+PHONES = (f"1390000{n:04d}" for n in itertools.count(1))
+WAIT_S = 20
+
+
+@pytest.fixture(scope="module")
+def sms(tmp_path_factory):
+    sandbox = start_sms_sandbox(tmp_path_factory.mktemp("sandbox-sms"))
+    yield sandbox
+    assert stop_sms_sandbox(sandbox) == 0
+
+
+@pytest.fixture(scope="module")
+def station(ray_session, tmp_path_factory, sms):
+    server = ServerThread(tmp_path_factory.mktemp("sms-data"), shards=1, sms_dir=sms.directory)
+    staff = logged_in(KeyunClient(server.target), clock=server.clock)
+    yield server, staff
+    staff.close()
+    server.stop()
+
+
+def refused(call) -> KeyunError:
+    with pytest.raises(KeyunError) as error:
+        call()
+    return error.value
+
+
+def registered(target: str, sms, phone: str) -> KeyunClient:
+    client = KeyunClient(target, attempts=1)
+    client.request_sms_code(phone)
+    client.register(phone, PASSWORD, sms_code=sms.code_for(phone))
+    client.login(phone, PASSWORD)
+    return client
+
+
+def test_a_passenger_registers_with_the_code_sent_to_their_phone(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    client = KeyunClient(server.target, attempts=1)
+    reply = client.request_sms_code(phone)
+    assert reply.expires_at.seconds > 0
+    code = sms.code_for(phone)
+    account = client.register(phone, PASSWORD, sms_code=code)
+    assert account.login_name == phone[:3] + "****" + phone[-4:]
+    assert client.login(phone, PASSWORD).account.account_id == account.account_id
+    assert phone in sms.page() and "SMS sandbox" in sms.page()  # the people's page lists it too
+    # The code is never in the server's log, nor the number in the clear.
+    log = server.log_text()
+    assert code not in log.replace(account.account_id, "") or f"验证码{code}" not in log
+    assert phone not in log
+
+
+def test_without_a_code_or_with_a_wrong_one_nothing_is_registered(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    client = KeyunClient(server.target, attempts=1)
+    missing = refused(lambda: client.register(phone, PASSWORD))
+    assert (missing.code, missing.reason, missing.facts.get("field")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MISSING_FIELD",
+        "sms_code",
+    )
+    never_sent = refused(lambda: client.register(phone, PASSWORD, sms_code="123456"))
+    assert never_sent.reason == "SMS_CODE_WRONG"
+    client.request_sms_code(phone)
+    code = sms.code_for(phone)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    assert refused(lambda: client.register(phone, PASSWORD, sms_code=wrong)).reason == "SMS_CODE_WRONG"
+    assert refused(lambda: client.register(phone, PASSWORD, sms_code="12ab")).reason == "SMS_CODE_WRONG"
+    assert refused(lambda: client.login(phone, PASSWORD)).reason == "BAD_CREDENTIALS"  # no account
+    # After the wrong tries the right code still works (fewer than five), once.
+    client.register(phone, PASSWORD, sms_code=code)
+    other = KeyunClient(server.target, attempts=1)
+    taken = refused(lambda: other.register(phone, PASSWORD, sms_code=code))
+    assert taken.reason == "ACCOUNT_EXISTS"
+
+
+def test_five_wrong_tries_spend_a_code(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    client = KeyunClient(server.target, attempts=1)
+    client.request_sms_code(phone)
+    code = sms.code_for(phone)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert refused(lambda: client.register(phone, PASSWORD, sms_code=wrong)).reason == "SMS_CODE_WRONG"
+    spent = refused(lambda: client.register(phone, PASSWORD, sms_code=code))
+    assert (spent.code, spent.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SMS_CODE_ATTEMPTS")
+    assert refused(lambda: client.login(phone, PASSWORD)).reason == "BAD_CREDENTIALS"
+
+
+def test_an_expired_code_is_refused(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    client = KeyunClient(server.target, attempts=1)
+    client.request_sms_code(phone)
+    code = sms.code_for(phone)
+    server.clock.advance(5 * 60_000 + 1)
+    expired = refused(lambda: client.register(phone, PASSWORD, sms_code=code))
+    assert (expired.code, expired.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SMS_CODE_EXPIRED")
+    assert refused(lambda: client.login(phone, PASSWORD)).reason == "BAD_CREDENTIALS"
+
+
+def test_codes_are_limited_per_number(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    client = KeyunClient(server.target, attempts=1)
+    client.request_sms_code(phone)
+    throttled = refused(lambda: client.request_sms_code(phone))
+    assert (throttled.code, throttled.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "SMS_CODE_THROTTLED")
+    assert int(throttled.facts["retry_at_ms"]) > server.clock.now_ms()
+    assert len(sms.messages_to(phone)) == 1
+    server.clock.advance(61_000)
+    client.request_sms_code(phone)  # a minute later, another
+    assert len(sms.messages_to(phone)) == 2
+    bad = refused(lambda: client.request_sms_code("12345"))
+    assert bad.code is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_password_is_reset_with_a_code_and_every_session_ends(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    passenger = registered(server.target, sms, phone)
+    server.clock.advance(61_000)  # past the per-number gap after the registration code
+    anonymous = KeyunClient(server.target, attempts=1)
+    anonymous.request_sms_code(phone, RESET)
+    code = sms.code_for(phone)
+    anonymous.reset_password(phone, code, "New-Passw0rd-2")
+    ended = refused(lambda: passenger.call(passenger.accounts.GetProfile, accounts_pb2.GetProfileRequest()))
+    assert ended.code is grpc.StatusCode.UNAUTHENTICATED
+    assert refused(lambda: anonymous.login(phone, PASSWORD)).reason == "BAD_CREDENTIALS"
+    assert anonymous.login(phone, "New-Passw0rd-2").account.login_name.endswith(phone[-4:])
+    reused = refused(lambda: anonymous.reset_password(phone, code, "Third-Passw0rd-3"))
+    assert reused.reason == "SMS_CODE_USED"
+    assert anonymous.login(phone, "New-Passw0rd-2")  # unchanged
+
+
+def test_a_reset_code_for_a_number_without_an_account_answers_the_same_and_sends_nothing(station, sms):
+    server, _ = station
+    phone = next(PHONES)
+    client = KeyunClient(server.target, attempts=1)
+    reply = client.request_sms_code(phone, RESET)
+    assert reply.expires_at.seconds > 0
+    assert sms.messages_to(phone) == []
+    assert refused(lambda: client.reset_password(phone, "123456", "New-Passw0rd-2")).reason == "SMS_CODE_WRONG"
+
+
+def _ticket_holders(server, staff, sms, trip_id: str):
+    """A passenger account holding tickets for a frequent passenger with a phone and one without,
+    and a walk-in passenger with a phone, all on `trip_id`; their phones and the passenger client."""
+    buyer_phone, traveller_phone, walk_in_phone = next(PHONES), next(PHONES), next(PHONES)
+    passenger = registered(server.target, sms, buyer_phone)
+    with_phone = passenger.call(
+        passenger.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id=f"pax-{trip_id}-1",
+            name="王通知",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number=f"E{trip_id[-8:]}1"[:10],
+            phone=traveller_phone,
+        ),
+    ).passenger.passenger_id
+    without_phone = passenger.call(
+        passenger.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id=f"pax-{trip_id}-2",
+            name="李通知",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number=f"E{trip_id[-8:]}2"[:10],
+        ),
+    ).passenger.passenger_id
+    hold = passenger.hold(trip_id, "AAA", "DDD", seat_count=2, passenger_ids=(with_phone, without_phone))
+    staff.confirm(hold.hold_id)
+    staff.sell(
+        trip_id,
+        "AAA",
+        "CCC",
+        seat_count=1,
+        passengers=(walk_in("110101199003071234", "赵步行", phone=walk_in_phone),),
+    )
+    return passenger, (buyer_phone, traveller_phone, walk_in_phone)
+
+
+def test_a_delay_is_told_to_every_ticket_holder_once_and_shown_to_the_buyer(station, sms):
+    server, staff = station
+    trip_id = schedule_trip(staff, "SMS1", dt.timedelta(hours=5))
+    passenger, phones = _ticket_holders(server, staff, sms, trip_id)
+    request_id = f"delay-{trip_id}"
+    staff.delay(trip_id, 30, request_id=request_id)
+    staff.delay(trip_id, 30, request_id=request_id)  # a retry: the same notice, not a second one
+
+    def told() -> bool:
+        return all(any("延误" in m["text"] for m in sms.messages_to(phone)) for phone in phones)
+
+    wait_until(told, WAIT_S, "every holder told of the delay")
+    for phone in phones:
+        assert len([m for m in sms.messages_to(phone) if "延误" in m["text"]]) == 1
+    mine = passenger.list_my_notices().notices
+    assert [n.kind for n in mine] == ["trip_delayed"]
+    assert mine[0].subject == trip_id and "延误" in mine[0].text
+    # The buyer sees the deliveries of their tickets (their own phone and their traveller's), masked.
+    shown = sorted(d.phone for d in mine[0].deliveries)
+    assert shown == sorted(p[:3] + "****" + p[-4:] for p in phones[:2])
+    assert all(d.status == notices_pb2.DELIVERY_STATUS_SENT for d in mine[0].deliveries)
+    everyone = [n for n in staff.list_notices().notices if n.subject == trip_id]
+    assert len(everyone) == 1 and len(everyone[0].deliveries) == 3
+    denied = refused(lambda: passenger.list_notices())
+    assert denied.code is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_failing_provider_is_retried_and_the_final_failure_is_shown_to_staff(station, sms):
+    server, staff = station
+    trip_id = schedule_trip(staff, "SMS2", dt.timedelta(hours=5))
+    phone = next(PHONES)
+    staff.sell(
+        trip_id, "AAA", "DDD", seat_count=1, passengers=(walk_in("110101199003071234", "钱失败", phone=phone),)
+    )
+    sms.control("/sandbox/fail-numbers", {"numbers": [phone]})
+    try:
+        staff.cancel(trip_id)
+
+        def failed():
+            server.clock.advance(20_000)  # past each back-off, instead of waiting it out
+            notices = staff.list_notices(failed_only=True).notices
+            return [n for n in notices if n.subject == trip_id]
+
+        notice = wait_until(failed, WAIT_S, "the delivery failed for good")[0]
+    finally:
+        sms.control("/sandbox/fail-numbers", {"numbers": []})
+    delivery = notice.deliveries[0]
+    assert (delivery.status, delivery.attempts, delivery.error) == (
+        notices_pb2.DELIVERY_STATUS_FAILED,
+        5,
+        "DELIVERY_FAILED",
+    )
+    assert delivery.phone == phone[:3] + "****" + phone[-4:]
+    assert len(sms.failures_to(phone)) == 5 and sms.messages_to(phone) == []
+    metrics_port = server.server.metrics.serve("127.0.0.1", 0)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    assert 'keyun_sms_total{outcome="failed",purpose="notice"} 1.0' in text
+    assert 'keyun_sms_total{outcome="retry",purpose="notice"} 4.0' in text
+
+
+def test_one_outage_is_retried_and_the_message_goes_once(station, sms):
+    server, staff = station
+    trip_id = schedule_trip(staff, "SMS3", dt.timedelta(hours=5))
+    phone = next(PHONES)
+    staff.sell(
+        trip_id, "AAA", "DDD", seat_count=1, passengers=(walk_in("110101199003071234", "孙重试", phone=phone),)
+    )
+    sms.control("/sandbox/fail-next", {"count": 1})
+    staff.delay(trip_id, 15)
+
+    def sent():
+        server.clock.advance(3_000)
+        return sms.messages_to(phone)
+
+    assert len(wait_until(sent, WAIT_S, "the retry went")) == 1
+    assert len(sms.failures_to(phone)) == 1
+
+
+def test_a_restarted_server_resends_nothing(ray_session, tmp_path, sms):
+    data_dir = tmp_path / "data"
+    server = ServerThread(data_dir, shards=1, sms_dir=sms.directory)
+    staff = logged_in(KeyunClient(server.target), clock=server.clock)
+    trip_id = schedule_trip(staff, "SMS4", dt.timedelta(hours=5))
+    phone = next(PHONES)
+    staff.sell(
+        trip_id, "AAA", "DDD", seat_count=1, passengers=(walk_in("110101199003071234", "周重启", phone=phone),)
+    )
+    staff.delay(trip_id, 10)
+    wait_until(lambda: sms.messages_to(phone), WAIT_S, "the first notice sent")
+    staff.close()
+    server.stop()
+    again = ServerThread(data_dir, shards=1, sms_dir=sms.directory)
+    try:
+        staff = logged_in(KeyunClient(again.target), clock=again.clock)
+        staff.delay(trip_id, 20)  # a second change: sent after the restart, and after anything due before it
+        wait_until(lambda: len(sms.messages_to(phone)) >= 2, WAIT_S, "the second notice sent")
+        texts = [m["idempotency_key"] for m in sms.messages_to(phone)]
+        assert len(texts) == 2 and len(set(texts)) == 2
+        notices = [n for n in staff.list_notices().notices if n.subject == trip_id]
+        assert [d.status for n in notices for d in n.deliveries] == [notices_pb2.DELIVERY_STATUS_SENT] * 2
+        staff.close()
+    finally:
+        again.stop()
+
+
+def test_register_needs_no_code_on_a_station_without_an_sms_provider(keyun):
+    phone = next(PHONES)
+    client = KeyunClient(keyun.target, attempts=1)
+    client.register(phone, PASSWORD)  # as before SMS codes existed
+    off = refused(lambda: client.request_sms_code(phone))
+    assert (off.code, off.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SMS_NOT_CONFIGURED")
