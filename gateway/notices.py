@@ -243,6 +243,14 @@ DELIVERY_STATUS_TO_PROTO = {
     nt.DeliveryStatus.SENT: notices_pb2.DELIVERY_STATUS_SENT,
     nt.DeliveryStatus.FAILED: notices_pb2.DELIVERY_STATUS_FAILED,
 }
+def kind_to_proto(kind: str) -> int:
+    """"trip_delayed" -> NOTICE_KIND_TRIP_DELAYED (UNSPECIFIED for a kind this release does not name)."""
+    try:
+        return notices_pb2.NoticeKind.Value("NOTICE_KIND_" + kind.upper())
+    except ValueError:
+        return notices_pb2.NOTICE_KIND_UNSPECIFIED
+
+
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 
@@ -279,7 +287,7 @@ class NoticesService(notices_pb2_grpc.NoticesServicer):
         keys = self.notices.keys
         return notices_pb2.Notice(
             notice_id=notice.notice_id,
-            kind=notice.kind,
+            kind=kind_to_proto(notice.kind),
             subject=notice.subject,
             text=notice.text,
             created_at=timestamp(notice.created_at_ms),

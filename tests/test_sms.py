@@ -224,7 +224,7 @@ def test_a_delay_is_told_to_every_ticket_holder_once_and_shown_to_the_buyer(stat
     for phone in phones:
         assert len([m for m in sms.messages_to(phone) if "延误" in m["text"]]) == 1
     mine = passenger.list_my_notices().notices
-    assert [n.kind for n in mine] == ["trip_delayed"]
+    assert [n.kind for n in mine] == [notices_pb2.NOTICE_KIND_TRIP_DELAYED]
     assert mine[0].subject == trip_id and "延误" in mine[0].text
     # The buyer sees the deliveries of their tickets (their own phone and their traveller's), masked.
     shown = sorted(d.phone for d in mine[0].deliveries)

@@ -10,12 +10,23 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NOTICE_KIND_UNSPECIFIED: _ClassVar[NoticeKind]
+    NOTICE_KIND_TRIP_DELAYED: _ClassVar[NoticeKind]
+    NOTICE_KIND_TRIP_CANCELLED: _ClassVar[NoticeKind]
+    NOTICE_KIND_REFUND_PAID: _ClassVar[NoticeKind]
+
 class DeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DELIVERY_STATUS_UNSPECIFIED: _ClassVar[DeliveryStatus]
     DELIVERY_STATUS_PENDING: _ClassVar[DeliveryStatus]
     DELIVERY_STATUS_SENT: _ClassVar[DeliveryStatus]
     DELIVERY_STATUS_FAILED: _ClassVar[DeliveryStatus]
+NOTICE_KIND_UNSPECIFIED: NoticeKind
+NOTICE_KIND_TRIP_DELAYED: NoticeKind
+NOTICE_KIND_TRIP_CANCELLED: NoticeKind
+NOTICE_KIND_REFUND_PAID: NoticeKind
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
 DELIVERY_STATUS_PENDING: DeliveryStatus
 DELIVERY_STATUS_SENT: DeliveryStatus
@@ -46,12 +57,12 @@ class Notice(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     notice_id: str
-    kind: str
+    kind: NoticeKind
     subject: str
     text: str
     created_at: _timestamp_pb2.Timestamp
     deliveries: _containers.RepeatedCompositeFieldContainer[NoticeDelivery]
-    def __init__(self, notice_id: _Optional[str] = ..., kind: _Optional[str] = ..., subject: _Optional[str] = ..., text: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deliveries: _Optional[_Iterable[_Union[NoticeDelivery, _Mapping]]] = ...) -> None: ...
+    def __init__(self, notice_id: _Optional[str] = ..., kind: _Optional[_Union[NoticeKind, str]] = ..., subject: _Optional[str] = ..., text: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deliveries: _Optional[_Iterable[_Union[NoticeDelivery, _Mapping]]] = ...) -> None: ...
 
 class ListMyNoticesRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
