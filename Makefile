@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/keyun serve --demo --sandbox-pay --data-dir $(DATA_DIR) --port $(PORT)
+	$(BIN)/keyun serve --demo --sandbox-pay --sandbox-sms --data-dir $(DATA_DIR) --port $(PORT)
 
 test: lint $(NODE_STAMP)
 	$(BIN)/python -m pytest

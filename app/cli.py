@@ -5,6 +5,7 @@ gateway TLS, the payment sandbox) and stay small clients."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -135,6 +136,19 @@ def add_serve(verbs) -> None:
         "--sandbox-pay",
         action="store_true",
         help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)",
+    )
+    p.add_argument(
+        "--sms-dir",
+        type=Path,
+        default=Path(os.environ["KEYUN_SMS_DIR"]) if os.environ.get("KEYUN_SMS_DIR") else None,
+        help="send SMS codes and notices through the provider described in DIR/sms.json (docs/notices.md; env "
+        "KEYUN_SMS_DIR); without one, notices are recorded but not sent and Register needs no code",
+    )
+    p.add_argument(
+        "--sandbox-sms",
+        action="store_true",
+        help="start `keyun sandbox-sms` beside the server and send text messages through it (demos; nothing reaches a "
+        "phone)",
     )
     p.add_argument(
         "--notify-port",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import urllib.request
 
 import grpc
@@ -320,3 +321,28 @@ def test_register_needs_no_code_on_a_station_without_an_sms_provider(keyun):
     client.register(phone, PASSWORD)  # as before SMS codes existed
     off = refused(lambda: client.request_sms_code(phone))
     assert (off.code, off.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SMS_NOT_CONFIGURED")
+
+
+def test_keyun_serve_starts_the_sms_sandbox_beside_it(tmp_path):
+    from .sms_sandbox import SmsSandbox
+    from .test_serve_start import Started, listening
+
+    data_dir = tmp_path / "data"
+    server = Started(
+        "serve", "--demo", "--sandbox-sms", "--port", "0", "--shards", "1", "--data-dir", str(data_dir),
+        ready="keyun listening on ",
+    )  # fmt: skip
+    try:
+        phone = next(PHONES)
+        client = KeyunClient(server.address, attempts=1)
+        client.request_sms_code(phone)
+        sms_dir = tmp_path / "data-sms"
+        port = int(json.loads((sms_dir / "sms.json").read_text())["base_url"].rsplit(":", 1)[1])
+        sandbox = SmsSandbox(None, sms_dir, port)  # type: ignore[arg-type]
+        client.register(phone, PASSWORD, sms_code=sandbox.code_for(phone))
+        client.close()
+        log = "".join(server.seen)
+        assert "SMS sandbox" in log and json.loads((sms_dir / "sms.json").read_text())["secret"] not in log
+    finally:
+        server.stop()
+    assert not listening(port)  # stopped with the server
