@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     orders_cli.add_verbs(verbs)
     shifts_cli.add_verbs(verbs)  # after orders_cli: it adds `finance deposit`
     passenger_cli.add_verbs(verbs)
+    passenger_cli.add_notices_verbs(verbs)
     dispatch_cli.add_verbs(verbs)
     devices_cli.add_verbs(verbs)
     handheld_cli.add_verbs(verbs)

@@ -346,3 +346,33 @@ def test_keyun_serve_starts_the_sms_sandbox_beside_it(tmp_path):
     finally:
         server.stop()
     assert not listening(port)  # stopped with the server
+
+
+def test_the_cli_registers_with_a_code_resets_the_password_and_lists_notices(station, sms, tmp_path):
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD
+
+    from .test_cli import keyun
+
+    server, staff = station
+    phone, target = next(PHONES), ("--server", server.target)
+    passenger = {"KEYUN_SESSION": str(tmp_path / "passenger.json"), "KEYUN_NEW_PASSWORD": PASSWORD}
+    keyun("passenger", "sms-code", phone, *target, env=passenger)
+    registered_line = keyun("passenger", "register", phone, "--sms-code", sms.code_for(phone), *target, env=passenger)
+    assert "registered" in registered_line.stdout
+    server.clock.advance(61_000)
+    keyun("passenger", "sms-code", phone, "--purpose", "reset", *target, env=passenger)
+    reset = {**passenger, "KEYUN_NEW_PASSWORD": "Cli-Reset-2026x"}
+    keyun("passenger", "reset-password", phone, "--sms-code", sms.code_for(phone), *target, env=reset)
+    assert KeyunClient(server.target, attempts=1).login(phone, "Cli-Reset-2026x")
+
+    trip_id = schedule_trip(staff, "SMS5", dt.timedelta(hours=5))
+    walker_phone = next(PHONES)
+    staff.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("吴命令", walker_phone),))
+    staff.delay(trip_id, 25)
+    wait_until(lambda: sms.messages_to(walker_phone), WAIT_S, "the notice sent")
+    dispatcher = {"KEYUN_USER": "dispatcher", "KEYUN_PASSWORD": DEMO_PASSWORD, "KEYUN_SESSION": str(tmp_path / "d.json")}
+    listed = json.loads(keyun("notices", "list", "--json", *target, env=dispatcher).stdout)
+    mine = [n for n in listed if n["subject"] == trip_id]
+    assert mine and mine[0]["deliveries"][0]["phone"] == walker_phone[:3] + "****" + walker_phone[-4:]
+    text = keyun("notices", "list", *target, env=dispatcher).stdout
+    assert trip_id in text and "trip delayed" in text and walker_phone not in text
