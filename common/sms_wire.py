@@ -69,7 +69,9 @@ def read_config(directory: Path) -> SmsConfig:
     path = directory / CONFIG_FILE
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        return SmsConfig(str(document["base_url"]).rstrip("/"), str(document["key_id"]), bytes.fromhex(document["secret"]))
+        return SmsConfig(
+            str(document["base_url"]).rstrip("/"), str(document["key_id"]), bytes.fromhex(document["secret"])
+        )
     except OSError as error:
         raise SmsConfigError(f"{path}: {error.strerror or error}") from None
     except (ValueError, KeyError, TypeError):

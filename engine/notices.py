@@ -360,12 +360,21 @@ def _record_delivery(book: NoticeBook, command: RecordDelivery, now_ms: int) -> 
     if command.sent:
         return (
             DeliveryRecorded(
-                command.notice_id, command.recipient, DeliveryStatus.SENT, attempts, 0, command.message_id[:64], "", now_ms
+                command.notice_id,
+                command.recipient,
+                DeliveryStatus.SENT,
+                attempts,
+                0,
+                command.message_id[:64],
+                "",
+                now_ms,
             ),
         )
     if command.final or attempts >= MAX_DELIVERY_ATTEMPTS:
         return (
-            DeliveryRecorded(command.notice_id, command.recipient, DeliveryStatus.FAILED, attempts, 0, "", error, now_ms),
+            DeliveryRecorded(
+                command.notice_id, command.recipient, DeliveryStatus.FAILED, attempts, 0, "", error, now_ms
+            ),
         )
     retry_at = now_ms + retry_delay_ms(attempts)
     return (
@@ -394,7 +403,10 @@ def evolve(book: NoticeBook, event: object) -> None:
                 subject,
                 text,
                 at_ms,
-                {d.recipient: Delivery(d.recipient, d.account_id, d.phone_cipher, next_at_ms=at_ms) for d in deliveries},
+                {
+                    d.recipient: Delivery(d.recipient, d.account_id, d.phone_cipher, next_at_ms=at_ms)
+                    for d in deliveries
+                },
             )
             if deliveries:
                 book.open_notices[notice_id] = len(deliveries)
@@ -445,7 +457,9 @@ def answer(book: NoticeBook, query: Query, now_ms: int) -> Reply | Rejection:
                 for delivery in notice.deliveries.values():
                     if delivery.status is DeliveryStatus.PENDING and delivery.next_at_ms <= now_ms:
                         due.append(
-                            DueDelivery(notice_id, delivery.recipient, notice.text, delivery.phone_cipher, delivery.attempts)
+                            DueDelivery(
+                                notice_id, delivery.recipient, notice.text, delivery.phone_cipher, delivery.attempts
+                            )
                         )
                         if len(due) >= limit:
                             return DueView(tuple(due))
@@ -471,7 +485,9 @@ def _page(book: NoticeBook, account_id: str, offset: int, page_size: int, failed
             continue
         if len(chosen) == page_size:
             return NoticesPage(tuple(chosen), offset + page_size)
-        chosen.append(Notice(notice.notice_id, notice.kind, notice.subject, notice.text, notice.created_at_ms, deliveries))
+        chosen.append(
+            Notice(notice.notice_id, notice.kind, notice.subject, notice.text, notice.created_at_ms, deliveries)
+        )
     return NoticesPage(tuple(chosen), 0)
 
 

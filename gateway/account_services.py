@@ -113,7 +113,8 @@ class AccountDesk:
         """Spend the number's code of this purpose, or abort with why not."""
         if not code:
             await abort(
-                context, reject(Reason.MISSING_FIELD, "sms_code is required: ask for one (RequestSmsCode)", field="sms_code")
+                context,
+                reject(Reason.MISSING_FIELD, "sms_code is required: ask for one (RequestSmsCode)", field="sms_code"),
             )
         if not SMS_CODE.fullmatch(code):
             await abort(context, nt.wrong_code())

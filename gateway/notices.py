@@ -243,8 +243,10 @@ DELIVERY_STATUS_TO_PROTO = {
     nt.DeliveryStatus.SENT: notices_pb2.DELIVERY_STATUS_SENT,
     nt.DeliveryStatus.FAILED: notices_pb2.DELIVERY_STATUS_FAILED,
 }
+
+
 def kind_to_proto(kind: str) -> int:
-    """"trip_delayed" -> NOTICE_KIND_TRIP_DELAYED (UNSPECIFIED for a kind this release does not name)."""
+    """ "trip_delayed" -> NOTICE_KIND_TRIP_DELAYED (UNSPECIFIED for a kind this release does not name)."""
     try:
         return notices_pb2.NoticeKind.Value("NOTICE_KIND_" + kind.upper())
     except ValueError:

@@ -521,9 +521,7 @@ class KeyunClient:
 
     def request_sms_code(self, phone: str, purpose: int = accounts_pb2.SMS_CODE_PURPOSE_REGISTER) -> Any:
         """A verification code by SMS (purpose: accounts_pb2.SMS_CODE_PURPOSE_*); the reply says until when."""
-        return self.call(
-            self.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose)
-        )
+        return self.call(self.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose))
 
     def reset_password(self, phone: str, sms_code: str, new_password: str, request_id: str | None = None) -> None:
         """A new password, proven by a RESET_PASSWORD code; every session of the account ends."""

@@ -241,9 +241,7 @@ def test_a_failing_provider_is_retried_and_the_final_failure_is_shown_to_staff(s
     server, staff = station
     trip_id = schedule_trip(staff, "SMS2", dt.timedelta(hours=5))
     phone = next(PHONES)
-    staff.sell(
-        trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("钱失败", phone),)
-    )
+    staff.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("钱失败", phone),))
     sms.control("/sandbox/fail-numbers", {"numbers": [phone]})
     try:
         staff.cancel(trip_id)
@@ -274,9 +272,7 @@ def test_one_outage_is_retried_and_the_message_goes_once(station, sms):
     server, staff = station
     trip_id = schedule_trip(staff, "SMS3", dt.timedelta(hours=5))
     phone = next(PHONES)
-    staff.sell(
-        trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("孙重试", phone),)
-    )
+    staff.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("孙重试", phone),))
     sms.control("/sandbox/fail-next", {"count": 1})
     staff.delay(trip_id, 15)
 
@@ -294,9 +290,7 @@ def test_a_restarted_server_resends_nothing(ray_session, tmp_path, sms):
     staff = logged_in(KeyunClient(server.target), clock=server.clock)
     trip_id = schedule_trip(staff, "SMS4", dt.timedelta(hours=5))
     phone = next(PHONES)
-    staff.sell(
-        trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("周重启", phone),)
-    )
+    staff.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("周重启", phone),))
     staff.delay(trip_id, 10)
     wait_until(lambda: sms.messages_to(phone), WAIT_S, "the first notice sent")
     staff.close()
@@ -370,7 +364,11 @@ def test_the_cli_registers_with_a_code_resets_the_password_and_lists_notices(sta
     staff.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("吴命令", walker_phone),))
     staff.delay(trip_id, 25)
     wait_until(lambda: sms.messages_to(walker_phone), WAIT_S, "the notice sent")
-    dispatcher = {"KEYUN_USER": "dispatcher", "KEYUN_PASSWORD": DEMO_PASSWORD, "KEYUN_SESSION": str(tmp_path / "d.json")}
+    dispatcher = {
+        "KEYUN_USER": "dispatcher",
+        "KEYUN_PASSWORD": DEMO_PASSWORD,
+        "KEYUN_SESSION": str(tmp_path / "d.json"),
+    }
     listed = json.loads(keyun("notices", "list", "--json", *target, env=dispatcher).stdout)
     mine = [n for n in listed if n["subject"] == trip_id]
     assert mine and mine[0]["deliveries"][0]["phone"] == walker_phone[:3] + "****" + walker_phone[-4:]

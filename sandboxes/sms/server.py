@@ -201,7 +201,7 @@ class SmsSandbox:
         try:
             count = int((await request.json())["count"])
         except (ValueError, KeyError, TypeError):
-            return _error(400, "BAD_REQUEST", "{\"count\": N}")
+            return _error(400, "BAD_REQUEST", '{"count": N}')
         self.fail_next = max(0, count)
         return web.json_response({"fail_next": self.fail_next})
 
@@ -209,7 +209,7 @@ class SmsSandbox:
         try:
             numbers = [str(n) for n in (await request.json())["numbers"]]
         except (ValueError, KeyError, TypeError):
-            return _error(400, "BAD_REQUEST", "{\"numbers\": [...]}")
+            return _error(400, "BAD_REQUEST", '{"numbers": [...]}')
         self.fail_numbers = set(numbers)
         return web.json_response({"fail_numbers": sorted(self.fail_numbers)})
 
@@ -236,11 +236,16 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; the control API has no authentication)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; the control API has no authentication)",
     )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free one)")
     parser.add_argument(
-        "--dir", type=Path, default=DEFAULT_DIR, help=f"where {CONFIG_FILE} (URL, key id, secret) is written (default {DEFAULT_DIR})"
+        "--dir",
+        type=Path,
+        default=DEFAULT_DIR,
+        help=f"where {CONFIG_FILE} (URL, key id, secret) is written (default {DEFAULT_DIR})",
     )
     parser.add_argument("--state", type=Path, help="keep the messages in this JSON file, so a restart remembers them")
     parser.add_argument(
@@ -250,7 +255,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_verbs(verbs) -> None:
     parser = verbs.add_parser(
-        "sandbox-sms", help="run the SMS sandbox (plays an SMS gateway; nothing reaches a phone)", description=DESCRIPTION
+        "sandbox-sms",
+        help="run the SMS sandbox (plays an SMS gateway; nothing reaches a phone)",
+        description=DESCRIPTION,
     )
     add_arguments(parser)
 

@@ -42,7 +42,9 @@ def test_codes_are_limited_per_phone_and_per_client():
     again = run(engine, nt.IssueSmsCode(REG, PHONE, CLIENT, HASH), T0 + 1000)
     assert reason(again) is Reason.SMS_CODE_THROTTLED and again.fact("retry_at_ms") == str(T0 + nt.PHONE_GAP_MS)
     for n in range(1, nt.PHONE_PER_HOUR):
-        assert not isinstance(run(engine, nt.IssueSmsCode(REG, PHONE, CLIENT, HASH), T0 + n * nt.PHONE_GAP_MS), Rejection)
+        assert not isinstance(
+            run(engine, nt.IssueSmsCode(REG, PHONE, CLIENT, HASH), T0 + n * nt.PHONE_GAP_MS), Rejection
+        )
     hourly = run(engine, nt.IssueSmsCode(REG, PHONE, CLIENT, HASH), T0 + 10 * nt.PHONE_GAP_MS)
     assert reason(hourly) is Reason.SMS_CODE_THROTTLED and hourly.fact("retry_at_ms") == str(T0 + nt.HOUR_MS)
     others = [f"{n:032x}" for n in range(1, nt.CLIENT_PER_HOUR + 2)]
