@@ -130,6 +130,7 @@ class Gateway:
         try:
             await self.notices.trip_changed(kind, trip, request_id)
         except (OwnerUnavailable, OwnerFailed) as error:
+            # A retry of the same request records it (the notice id comes from the request id).
             log.error("notice %s of trip %s not recorded: %s", kind, trip.trip_id, error)
 
     def credential(self, view: TicketView) -> str:

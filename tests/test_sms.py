@@ -374,3 +374,60 @@ def test_the_cli_registers_with_a_code_resets_the_password_and_lists_notices(sta
     assert mine and mine[0]["deliveries"][0]["phone"] == walker_phone[:3] + "****" + walker_phone[-4:]
     text = keyun("notices", "list", *target, env=dispatcher).stdout
     assert trip_id in text and "trip delayed" in text and walker_phone not in text
+
+
+def test_a_refund_paid_out_is_told_to_the_buyer(station, sms):
+    from keyun.v1 import orders_pb2
+
+    server, staff = station
+    trip_id = schedule_trip(staff, "SMS6", dt.timedelta(hours=5))
+    phone = next(PHONES)
+    passenger = registered(server.target, sms, phone)
+    traveller = passenger.call(
+        passenger.accounts.AddPassenger,
+        accounts_pb2.AddPassengerRequest(
+            request_id=f"pax-{trip_id}",
+            name="冯退款",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number=next(PASSPORTS),
+        ),
+    ).passenger.passenger_id
+    hold = passenger.hold(trip_id, "AAA", "DDD", seat_count=1, passenger_ids=(traveller,))
+    order = passenger.create_order(hold.hold_id, orders_pb2.PAY_METHOD_CASH).order
+    staff.pay_at_counter(order.order_id, orders_pb2.PAY_METHOD_CASH)
+    staff.refund_order(order.order_id)
+
+    def told():
+        return [m for m in sms.messages_to(phone) if "退款" in m["text"]]
+
+    assert len(wait_until(told, WAIT_S, "the buyer told of the refund")) == 1
+    assert order.order_id in told()[0]["text"]
+    mine = [n for n in passenger.list_my_notices().notices if n.kind == notices_pb2.NOTICE_KIND_REFUND_PAID]
+    assert [n.subject for n in mine] == [order.order_id]
+
+
+def test_the_sandbox_checks_signatures_and_sends_a_key_once(sms):
+    import asyncio
+
+    from keyun.common.sms_wire import SmsConfig, read_config
+    from keyun.gateway.sms import HttpSmsProvider, SmsFailed
+
+    phone = next(PHONES)
+
+    async def sends():
+        good = HttpSmsProvider(read_config(sms.directory))
+        forged = HttpSmsProvider(SmsConfig(good.config.base_url, good.config.key_id, b"not the secret"))
+        try:
+            first = await good.send(phone, "测试一", "key-once")
+            again = await good.send(phone, "测试一", "key-once")  # a resend after a crash: the same message
+            with pytest.raises(SmsFailed) as refused_send:
+                await forged.send(phone, "伪造", "key-forged")
+            return first, again, refused_send.value
+        finally:
+            await good.aclose()
+            await forged.aclose()
+
+    first, again, forged = asyncio.run(sends())
+    assert first == again
+    assert (forged.code, forged.retryable) == ("BAD_SIGNATURE", False)
+    assert [m["text"] for m in sms.messages_to(phone)] == ["测试一"]
