@@ -116,8 +116,7 @@ class AccountDesk:
                 context,
                 reject(Reason.MISSING_FIELD, "sms_code is required: ask for one (RequestSmsCode)", field="sms_code"),
             )
-        if not SMS_CODE.fullmatch(code):
-            await abort(context, nt.wrong_code())
+        await check_sms_code(context, code)
         await self.ask(
             context,
             nt.UseSmsCode(purpose, self.sms_phone_index(phone), self.sms_code_hash(purpose, phone, code)),
@@ -415,6 +414,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def Register(self, request, context):
         desk = self.desk
+        await check_sms_code(context, request.sms_code)  # well formed even where it is not needed
         try:
             phone = identity.normalize_phone(request.phone)
         except Rejected as rejected:
@@ -726,6 +726,11 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         )
         await self.desk.ask(context, command, audited=True)
         return accounts_pb2.RemovePassengerResponse()
+
+
+async def check_sms_code(context: grpc.aio.ServicerContext, code: str) -> None:
+    if code and not SMS_CODE.fullmatch(code):
+        await abort(context, invalid("sms_code", "six digits").rejection)
 
 
 def _client_address(context: grpc.aio.ServicerContext) -> str:
