@@ -72,6 +72,8 @@ class AccountRules(Value):
     # a last sync older than this is behind.
     device_offline_ms: int = dv.DEFAULT_OFFLINE_MS
     device_behind_ms: int = dv.DEFAULT_BEHIND_MS
+    # SMS codes asked from one client address in an hour (engine/notices.py).
+    sms_codes_per_client_hour: int = nt.CLIENT_PER_HOUR
 
     def backoff_ms(self, failures: int) -> int:
         return self.first_backoff_ms << (failures - 1) if failures > 0 else 0
@@ -741,7 +743,7 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
     if isinstance(command, sh.SHIFT_COMMANDS):
         return sh.decide(state.shifts, command, now_ms)
     if isinstance(command, nt.NOTICE_COMMANDS):
-        return nt.decide(state.notices, command, now_ms)
+        return nt.decide(state.notices, command, now_ms, rules.sms_codes_per_client_hour)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:

@@ -49,6 +49,7 @@ PHONE_GAP_MS = 60_000  # one code a minute per phone...
 PHONE_PER_HOUR = 5  # ...and this many an hour
 CLIENT_PER_HOUR = 20  # per client address, whatever the phones
 HOUR_MS = 3_600_000
+MAX_KEPT_TIMES = 10_000  # the highest per-client limit a policy may set (engine/policy.py)
 # Rate-limit and code records looked at for expiry per issue: bounded, as the idle-session sweep is.
 MAX_SWEEP = 16
 
@@ -284,7 +285,9 @@ def _recent(times: tuple[int, ...], now_ms: int) -> tuple[int, ...]:
     return tuple(t for t in times if now_ms - t < HOUR_MS)
 
 
-def throttle(book: NoticeBook, phone_index: str, client_index: str, now_ms: int) -> Rejection | None:
+def throttle(
+    book: NoticeBook, phone_index: str, client_index: str, now_ms: int, per_client: int = CLIENT_PER_HOUR
+) -> Rejection | None:
     """Why no code may be sent now, with the moment one may (retry_at_ms), or None."""
     phone = _recent(book.by_phone.get(phone_index, ()), now_ms)
     client = _recent(book.by_client.get(client_index, ()), now_ms)
@@ -299,19 +302,22 @@ def throttle(book: NoticeBook, phone_index: str, client_index: str, now_ms: int)
             "a code was sent to this number a moment ago: wait before asking again",
             retry_at_ms=retry_at,
         )
-    if len(client) >= CLIENT_PER_HOUR:
+    if len(client) >= per_client:
         return reject(
             Reason.SMS_CODE_THROTTLED,
             "too many codes asked from this address: wait before asking again",
-            retry_at_ms=client[-CLIENT_PER_HOUR] + HOUR_MS,
+            retry_at_ms=client[-per_client] + HOUR_MS,
         )
     return None
 
 
-def decide(book: NoticeBook, command: Command, now_ms: int) -> tuple[Any, ...] | Rejection:
+def decide(
+    book: NoticeBook, command: Command, now_ms: int, per_client: int = CLIENT_PER_HOUR
+) -> tuple[Any, ...] | Rejection:
+    """`per_client`: codes one client address may ask for in an hour (AccountRules)."""
     match command:
         case IssueSmsCode(purpose, phone_index, client_index, code_hash):
-            refusal = throttle(book, phone_index, client_index, now_ms)
+            refusal = throttle(book, phone_index, client_index, now_ms, per_client)
             if refusal is not None:
                 return refusal
             key = code_key(purpose, phone_index)
@@ -425,8 +431,9 @@ def evolve(book: NoticeBook, event: object) -> None:
 
 
 def _note(times_by: dict[str, tuple[int, ...]], index: str, at_ms: int) -> None:
+    """The issue times of the last hour: as many as the highest limit can look at."""
     times = _recent(times_by.pop(index, ()), at_ms)
-    times_by[index] = (*times, at_ms)[-max(PHONE_PER_HOUR, CLIENT_PER_HOUR) :]
+    times_by[index] = (*times, at_ms)[-MAX_KEPT_TIMES:]
 
 
 def _sweep(book: NoticeBook, now_ms: int) -> None:

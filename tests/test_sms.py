@@ -13,6 +13,7 @@ import urllib.request
 import grpc
 import pytest
 
+from keyun.engine.accounts import AccountRules
 from keyun.terminals.client import KeyunClient, KeyunError, walk_in
 from keyun.v1 import accounts_pb2, common_pb2, notices_pb2
 
@@ -40,7 +41,9 @@ def sms(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def station(ray_session, tmp_path_factory, sms):
-    server = ServerThread(tmp_path_factory.mktemp("sms-data"), shards=1, sms_dir=sms.directory)
+    # Every test asks from 127.0.0.1: the per-address limit (tests/engine/test_notices.py) is raised.
+    rules = AccountRules(sms_codes_per_client_hour=1000)
+    server = ServerThread(tmp_path_factory.mktemp("sms-data"), shards=1, sms_dir=sms.directory, account_rules=rules)
     staff = logged_in(KeyunClient(server.target), clock=server.clock)
     yield server, staff
     staff.close()

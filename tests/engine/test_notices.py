@@ -104,3 +104,19 @@ def test_codes_and_notices_replay_from_the_journal_through_the_codec():
     restored = ac.AccountsEngine()
     restored.restore(T0, codec.decode(codec.encode(engine.snapshot()), ac.AccountsSnapshot))
     assert restored.state.notices == engine.state.notices
+
+
+def test_a_station_raises_the_per_address_limit_in_its_policy():
+    import pytest
+
+    from keyun.engine.policy import PolicyError, parse_account_rules
+
+    rules = parse_account_rules({"accounts": {"sms_codes_per_client_hour": 2}})
+    assert parse_account_rules({}).sms_codes_per_client_hour == nt.CLIENT_PER_HOUR
+    with pytest.raises(PolicyError):
+        parse_account_rules({"accounts": {"sms_codes_per_client_hour": 0}})
+    engine = ac.AccountsEngine(rules)
+    for n in range(2):
+        assert not isinstance(run(engine, nt.IssueSmsCode(REG, f"{n + 1:032x}", CLIENT, HASH)), Rejection)
+    third = run(engine, nt.IssueSmsCode(REG, f"{3:032x}", CLIENT, HASH))
+    assert reason(third) is Reason.SMS_CODE_THROTTLED and third.fact("retry_at_ms") == str(T0 + nt.HOUR_MS)
