@@ -104,7 +104,7 @@ class NoticeDesk:
             return
         assert isinstance(manifest, ManifestView)
         live = [t for t in manifest.tickets if t.status not in RELEASED]
-        deliveries = await self._deliveries(self._ticket_phones(live))
+        deliveries = await self._deliveries(await self._ticket_phones(live))
         await self._record(f"{kind}:{trip.trip_id}:{request_id}", kind, trip.trip_id, text, deliveries)
 
     async def refund_paid(self, order: OrderView, refund_no: str, amount_fen: int) -> None:
@@ -112,41 +112,53 @@ class NoticeDesk:
         if not order.buyer:
             return  # sold at a counter without an account: the passenger had the money in hand
         text = REFUND_TEXT.format(order=order.order_id, yuan=f"{amount_fen / 100:.2f}")
-        deliveries = await self._deliveries(self._account_phones([order.buyer]))
+        deliveries = await self._deliveries(await self._account_phones([order.buyer]))
         await self._record(f"refund_paid:{refund_no}", "refund_paid", order.order_id, text, deliveries)
 
-    async def _ticket_phones(self, tickets: Iterable[TicketView]):
+    async def _ticket_phones(self, tickets: Iterable[TicketView]) -> list[tuple[str, str]]:
         """(account id, phone) for each ticket: the passenger's own phone if recorded, else the
-        buying account's."""
-        passengers: dict[str, dict[str, bytes]] = {}
+        buying account's.  The accounts are asked all at once (the owner's batcher joins the calls)."""
+        tickets = list(tickets)
+        travellers = {
+            t.holder.account_id
+            for t in tickets
+            if t.holder is not None and not t.holder.phone_cipher and t.holder.account_id and t.holder.passenger_id
+        }
+        passenger_phones = dict(zip(travellers, await asyncio.gather(*map(self._passenger_phones, travellers))))
+        found: list[tuple[str, str]] = []
+        fallback: list[str] = []
         for ticket in tickets:
-            holder, account_id = ticket.holder, ticket.buyer or (ticket.holder.account_id if ticket.holder else "")
+            holder = ticket.holder
+            account_id = ticket.buyer or (holder.account_id if holder is not None else "")
             if holder is not None and holder.phone_cipher:  # a walk-in passenger's, on the ticket
-                yield account_id, self.keys.decrypt(holder.phone_cipher, walk_in.PHONE_CONTEXT)
-                continue
-            if holder is not None and holder.account_id and holder.passenger_id:
-                if holder.account_id not in passengers:
-                    listed = await self.desk.accounts.submit(ac.ListPassengers(holder.account_id))
-                    records = {} if isinstance(listed, Rejection) else listed.passengers
-                    passengers[holder.account_id] = {p.passenger_id: p.phone_cipher for p in records}
-                cipher = passengers[holder.account_id].get(holder.passenger_id, b"")
-                if cipher:
-                    yield account_id, self.keys.decrypt(cipher, passenger_context("phone", holder.account_id))
-                    continue
-            if account_id:
-                async for found in self._account_phones([account_id]):
-                    yield found
+                found.append((account_id, self.keys.decrypt(holder.phone_cipher, walk_in.PHONE_CONTEXT)))
+            elif holder is not None and (phone := passenger_phones.get(holder.account_id, {}).get(holder.passenger_id)):
+                found.append((account_id, phone))
+            elif account_id:
+                fallback.append(account_id)
+        return found + await self._account_phones(fallback)
 
-    async def _account_phones(self, account_ids: Iterable[str]):
-        for account_id in account_ids:
-            view = await self.desk.accounts.submit(ac.GetAccount(account_id))
-            if not isinstance(view, Rejection) and view.phone_cipher:
-                yield account_id, self.keys.decrypt(view.phone_cipher, PHONE_CONTEXT)
+    async def _passenger_phones(self, account_id: str) -> dict[str, str]:
+        """The phones of an account's frequent passengers that have one, by passenger id."""
+        listed = await self.desk.accounts.submit(ac.ListPassengers(account_id))
+        if isinstance(listed, Rejection):
+            return {}
+        context = passenger_context("phone", account_id)
+        return {p.passenger_id: self.keys.decrypt(p.phone_cipher, context) for p in listed.passengers if p.phone_cipher}
 
-    async def _deliveries(self, phones) -> tuple[nt.NewDelivery, ...]:
+    async def _account_phones(self, account_ids: Iterable[str]) -> list[tuple[str, str]]:
+        unique = list(dict.fromkeys(account_ids))
+        views = await asyncio.gather(*(self.desk.accounts.submit(ac.GetAccount(a)) for a in unique))
+        return [
+            (account_id, self.keys.decrypt(view.phone_cipher, PHONE_CONTEXT))
+            for account_id, view in zip(unique, views)
+            if not isinstance(view, Rejection) and view.phone_cipher
+        ]
+
+    async def _deliveries(self, phones: Iterable[tuple[str, str]]) -> tuple[nt.NewDelivery, ...]:
         """One delivery per phone number, however many tickets it stands for."""
         chosen: dict[str, nt.NewDelivery] = {}
-        async for account_id, phone in phones:
+        for account_id, phone in phones:
             recipient = self.keys.blind_index(phone, RECIPIENT_CONTEXT).hex()[:32]
             if recipient not in chosen:
                 chosen[recipient] = nt.NewDelivery(
