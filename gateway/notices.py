@@ -84,6 +84,12 @@ class NoticeDesk:
             ["purpose", "outcome"],
             registry=registry,
         )
+        for purpose, outcome in (
+            ("code", "sent"),
+            ("code", "failed"),
+            *(("notice", o) for o in ("sent", "retry", "failed")),
+        ):
+            self.sms.labels(purpose=purpose, outcome=outcome)  # served at 0 from the start: alerts see them
 
     @property
     def keys(self):
