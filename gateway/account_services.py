@@ -518,6 +518,15 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
                 context,
                 reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"),
             )
+        fingerprint = desk.fingerprint("reset-password", phone)
+        # A retry of a reset that went through: its code is spent, so the first answer is given.
+        if (
+            await desk.recall(
+                context, request.request_id, fingerprint, request.new_password, lambda first: first.password_hash
+            )
+            is not None
+        ):
+            return accounts_pb2.ResetPasswordResponse()
         found = await desk.accounts.submit(ac.FindLogin(desk.phone_login_key(phone)))
         await desk.use_sms_code(context, nt.CodePurpose.RESET_PASSWORD, phone, request.sms_code)
         if isinstance(found, Rejection):  # no account: no code was sent, so none can match
@@ -526,7 +535,8 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         note_audit(target=account_id)
         new_hash = await desk.hash_password(request.new_password)
         # keep_session_id "": every session of the account ends.
-        await desk.ask(context, ac.ChangePassword(request.request_id, account_id, new_hash, ""), audited=True)
+        command = ac.ChangePassword(request.request_id, account_id, new_hash, "", fingerprint)
+        await desk.ask(context, command, audited=True)
         desk.auth.sessions.forget_account(account_id)
         return accounts_pb2.ResetPasswordResponse()
 

@@ -157,7 +157,10 @@ def test_a_password_is_reset_with_a_code_and_every_session_ends(station, sms):
     anonymous = KeyunClient(server.target, attempts=1)
     anonymous.request_sms_code(phone, RESET)
     code = sms.code_for(phone)
-    anonymous.reset_password(phone, code, "New-Passw0rd-2")
+    anonymous.reset_password(phone, code, "New-Passw0rd-2", request_id=f"reset-{phone}")
+    anonymous.reset_password(phone, code, "New-Passw0rd-2", request_id=f"reset-{phone}")  # a retry: the same answer
+    other = refused(lambda: anonymous.reset_password(phone, code, "Other-Passw0rd-3", request_id=f"reset-{phone}"))
+    assert other.reason == "REQUEST_ID_REUSED"
     ended = refused(lambda: passenger.call(passenger.accounts.GetProfile, accounts_pb2.GetProfileRequest()))
     assert ended.code is grpc.StatusCode.UNAUTHENTICATED
     assert refused(lambda: anonymous.login(phone, PASSWORD)).reason == "BAD_CREDENTIALS"
