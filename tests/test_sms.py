@@ -438,3 +438,35 @@ def test_the_sandbox_checks_signatures_and_sends_a_key_once(sms):
     assert first == again
     assert (forged.code, forged.retryable) == ("BAD_SIGNATURE", False)
     assert [m["text"] for m in sms.messages_to(phone)] == ["测试一"]
+
+
+def test_a_message_sent_but_not_recorded_before_a_restart_goes_once(ray_session, tmp_path, sms):
+    """The provider took the message, and the server stopped before it heard so (the sender's
+    record of it never made): after the restart the delivery is still due, is sent again with the
+    same idempotency key, and the provider answers with the first message, sending nothing."""
+    data_dir = tmp_path / "data"
+    server = ServerThread(data_dir, shards=1, sms_dir=sms.directory)
+    staff = logged_in(KeyunClient(server.target), clock=server.clock)
+    trip_id = schedule_trip(staff, "SMS7", dt.timedelta(hours=5))
+    phone = next(PHONES)
+    staff.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(walker("郑崩溃", phone),))
+    sms.control("/sandbox/delay-next", {"ms": 30_000})
+    staff.delay(trip_id, 10)
+    wait_until(lambda: sms.listing()["in_flight"] == 1, WAIT_S, "the provider took the message")
+    staff.close()
+    server.stop()  # the sender is stopped waiting for the answer: nothing recorded
+    again = ServerThread(data_dir, shards=1, sms_dir=sms.directory)
+    try:
+        staff = logged_in(KeyunClient(again.target), clock=again.clock)
+
+        def settled():
+            notices = [n for n in staff.list_notices().notices if n.subject == trip_id]
+            return notices and notices[0].deliveries[0].status == notices_pb2.DELIVERY_STATUS_SENT and notices[0]
+
+        notice = wait_until(settled, WAIT_S, "the delivery recorded after the restart")
+        (message,) = sms.messages_to(phone)
+        assert message["resends"] == 1 and notice.deliveries[0].message_id == message["message_id"]
+        assert notice.deliveries[0].attempts == 1
+        staff.close()
+    finally:
+        again.stop()

@@ -10,7 +10,9 @@ For people: `GET /messages` lists the messages "delivered", newest first (the ph
 For tests (JSON, no authentication: it listens on loopback): `GET /messages.json` the same list
 and the refused attempts; `POST /sandbox/fail-next` {"count": N} refuses the next N sends (503, as
 an operator outage); `POST /sandbox/fail-numbers` {"numbers": [...]} refuses every send to these
-numbers until cleared with an empty list.  `--fail-rate F` refuses that share of sends at random.
+numbers until cleared with an empty list; `POST /sandbox/delay-next` {"ms": N} takes the next message
+but answers it N ms late (a sender stopped meanwhile never hears it went).  `--fail-rate F` refuses
+that share of sends at random.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Message:
     text: str
     idempotency_key: str
     at_ms: int
+    resends: int = 0  # requests with this key after the first: answered with this message, nothing sent
 
 
 @dataclass
@@ -78,6 +81,9 @@ class SmsSandbox:
         self.state_path = state_path
         self.fail_rate = fail_rate
         self.fail_next = 0
+        self.delay_next_ms = 0
+        self.in_flight = 0  # sends received and not answered yet
+        self.stopping = asyncio.Event()
         self.fail_numbers: set[str] = set()
         self.messages: list[Message] = []
         self.by_key: dict[str, Message] = {}
@@ -103,6 +109,7 @@ class SmsSandbox:
         app.router.add_get("/messages.json", self.listing)
         app.router.add_post("/sandbox/fail-next", self.set_fail_next)
         app.router.add_post("/sandbox/fail-numbers", self.set_fail_numbers)
+        app.router.add_post("/sandbox/delay-next", self.set_delay_next)
         return app
 
     async def start(self, host: str, port: int) -> int:
@@ -113,6 +120,7 @@ class SmsSandbox:
         return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self.stopping.set()
         if self.runner is not None:
             await self.runner.cleanup()
 
@@ -136,6 +144,8 @@ class SmsSandbox:
             return _error(400, "BAD_KEY", f"idempotency_key: 1 to {MAX_KEY_CHARS} characters")
         sent = self.by_key.get(key)
         if sent is not None:  # the same message again: the first one's answer, nothing sent
+            sent.resends += 1
+            self._save()
             return web.json_response({"message_id": sent.message_id, "duplicate": True})
         why = self._failure(to)
         if why:
@@ -144,6 +154,15 @@ class SmsSandbox:
         message = Message("m" + secrets.token_hex(8), to, text, key, SYSTEM_CLOCK.now_ms())
         self._keep(message)
         self._save()
+        if self.delay_next_ms:  # a slow operator: the message is taken, the answer comes late
+            delay_ms, self.delay_next_ms = self.delay_next_ms, 0
+            self.in_flight += 1
+            try:  # ends early when the sandbox stops
+                await asyncio.wait_for(self.stopping.wait(), delay_ms / 1000)
+            except TimeoutError:
+                pass
+            finally:
+                self.in_flight -= 1
         return web.json_response({"message_id": message.message_id, "duplicate": False})
 
     def _authentication_refusal(self, request: web.Request, body: bytes) -> web.Response | None:
@@ -177,6 +196,7 @@ class SmsSandbox:
             {
                 "messages": [asdict(m) for m in reversed(self.messages)],
                 "failures": [asdict(f) for f in reversed(self.failures)],
+                "in_flight": self.in_flight,
             }
         )
 
@@ -204,6 +224,14 @@ class SmsSandbox:
             return _error(400, "BAD_REQUEST", '{"count": N}')
         self.fail_next = max(0, count)
         return web.json_response({"fail_next": self.fail_next})
+
+    async def set_delay_next(self, request: web.Request) -> web.Response:
+        try:
+            delay_ms = int((await request.json())["ms"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "BAD_REQUEST", '{"ms": N}')
+        self.delay_next_ms = min(max(0, delay_ms), 60_000)
+        return web.json_response({"delay_next_ms": self.delay_next_ms})
 
     async def set_fail_numbers(self, request: web.Request) -> web.Response:
         try:
