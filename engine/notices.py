@@ -205,10 +205,13 @@ class ListNotices(Value, Query):
     offset: int = 0
     page_size: int = 50
     failed_only: bool = False
+    subject: str = ""  # only notices about this trip or order
 
     def __post_init__(self) -> None:
         if self.offset < 0 or not 1 <= self.page_size <= 200:
             raise invalid("page_size", "1 to 200")
+        if len(self.subject) > 64:
+            raise invalid("subject", "a trip or order id")
 
 
 class SmsCodeIssued(Value, Event):
@@ -471,15 +474,18 @@ def answer(book: NoticeBook, query: Query, now_ms: int) -> Reply | Rejection:
                         if len(due) >= limit:
                             return DueView(tuple(due))
             return DueView(tuple(due))
-        case ListNotices(account_id, offset, page_size, failed_only):
-            return _page(book, account_id, offset, page_size, failed_only)
+        case ListNotices():
+            return _page(book, query)
     raise AssertionError(f"unknown query {query!r}")
 
 
-def _page(book: NoticeBook, account_id: str, offset: int, page_size: int, failed_only: bool) -> NoticesPage:
+def _page(book: NoticeBook, query: ListNotices) -> NoticesPage:
+    account_id, offset, page_size, failed_only = query.account_id, query.offset, query.page_size, query.failed_only
     chosen: list[Notice] = []
     skipped = 0
     for notice in reversed(book.notices.values()):
+        if query.subject and notice.subject != query.subject:
+            continue
         deliveries = notice.deliveries
         if account_id:
             deliveries = {r: d for r, d in deliveries.items() if d.account_id == account_id}

@@ -284,10 +284,12 @@ class NoticesService(notices_pb2_grpc.NoticesServicer):
         return notices_pb2.ListMyNoticesResponse(notices=page[0], next_page_token=page[1])
 
     async def ListNotices(self, request, context):
-        page = await self._page(context, request, "", request.failed_only)
+        page = await self._page(context, request, "", request.failed_only, request.subject)
         return notices_pb2.ListNoticesResponse(notices=page[0], next_page_token=page[1])
 
-    async def _page(self, context: grpc.aio.ServicerContext, request, account_id: str, failed_only: bool):
+    async def _page(
+        self, context: grpc.aio.ServicerContext, request, account_id: str, failed_only: bool, subject: str = ""
+    ):
         from keyun.engine.reasons import Reason, reject
 
         try:
@@ -300,7 +302,10 @@ class NoticesService(notices_pb2_grpc.NoticesServicer):
                 context,
                 reject(Reason.BAD_PAGE_TOKEN, f"page_token from an earlier answer; page_size 1 to {MAX_PAGE}"),
             )
-        reply = await self.notices.desk.ask(context, nt.ListNotices(account_id, offset, size, failed_only))
+        query = await self.notices.desk.build(
+            context, lambda: nt.ListNotices(account_id, offset, size, failed_only, subject)
+        )
+        reply = await self.notices.desk.ask(context, query)
         return [self._notice(n) for n in reply.notices], str(reply.next_offset) if reply.next_offset else ""
 
     def _notice(self, notice: nt.Notice) -> notices_pb2.Notice:

@@ -538,11 +538,16 @@ class KeyunClient:
             self.notices.ListMyNotices, notices_pb2.ListMyNoticesRequest(page_size=page_size, page_token=page_token)
         )
 
-    def list_notices(self, failed_only: bool = False, page_size: int = 0, page_token: str = "") -> Any:
-        """Every notice with each SMS delivery's status (station staff: NOTICE_READ)."""
+    def list_notices(
+        self, failed_only: bool = False, page_size: int = 0, page_token: str = "", subject: str = ""
+    ) -> Any:
+        """Every notice with each SMS delivery's status (station staff: NOTICE_READ); `subject`:
+        only those about this trip or order."""
         return self.call(
             self.notices.ListNotices,
-            notices_pb2.ListNoticesRequest(failed_only=failed_only, page_size=page_size, page_token=page_token),
+            notices_pb2.ListNoticesRequest(
+                failed_only=failed_only, page_size=page_size, page_token=page_token, subject=subject
+            ),
         )
 
     def add_passenger(

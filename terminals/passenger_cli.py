@@ -156,12 +156,13 @@ def add_notices_verbs(verbs) -> None:
     ).add_subparsers(dest="action", required=True)
     p = notices.add_parser("list", help="every notice, newest first, with each delivery's status (phones masked)")
     p.add_argument("--failed", action="store_true", help="only notices with a delivery that failed for good")
+    p.add_argument("--about", default="", metavar="TRIP_OR_ORDER", help="only notices about this trip or order")
     _common(p)
     p.set_defaults(run=_all_notices)
 
 
 def _all_notices(args: argparse.Namespace) -> None:
-    notices = _client(args).list_notices(failed_only=args.failed, page_size=200).notices
+    notices = _client(args).list_notices(failed_only=args.failed, page_size=200, subject=args.about).notices
     show(args, list(notices), table(NOTICE_COLUMNS, notice_rows(notices), empty="no notices"))
 
 

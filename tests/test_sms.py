@@ -237,7 +237,7 @@ def test_a_delay_is_told_to_every_ticket_holder_once_and_shown_to_the_buyer(stat
     shown = sorted(d.phone for d in mine[0].deliveries)
     assert shown == sorted(p[:3] + "****" + p[-4:] for p in phones[:2])
     assert all(d.status == notices_pb2.DELIVERY_STATUS_SENT for d in mine[0].deliveries)
-    everyone = [n for n in staff.list_notices().notices if n.subject == trip_id]
+    everyone = staff.list_notices(subject=trip_id).notices
     assert len(everyone) == 1 and len(everyone[0].deliveries) == 3
     denied = refused(lambda: passenger.list_notices())
     assert denied.code is grpc.StatusCode.PERMISSION_DENIED
@@ -380,7 +380,7 @@ def test_the_cli_registers_with_a_code_resets_the_password_and_lists_notices(sta
     listed = json.loads(keyun("notices", "list", "--json", *target, env=dispatcher).stdout)
     mine = [n for n in listed if n["subject"] == trip_id]
     assert mine and mine[0]["deliveries"][0]["phone"] == walker_phone[:3] + "****" + walker_phone[-4:]
-    text = keyun("notices", "list", *target, env=dispatcher).stdout
+    text = keyun("notices", "list", "--about", trip_id, *target, env=dispatcher).stdout
     assert trip_id in text and "trip delayed" in text and walker_phone not in text
 
 

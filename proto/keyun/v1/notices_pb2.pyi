@@ -81,14 +81,16 @@ class ListMyNoticesResponse(_message.Message):
     def __init__(self, notices: _Optional[_Iterable[_Union[Notice, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListNoticesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "failed_only")
+    __slots__ = ("page_size", "page_token", "failed_only", "subject")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FAILED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     failed_only: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., failed_only: _Optional[bool] = ...) -> None: ...
+    subject: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., failed_only: _Optional[bool] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class ListNoticesResponse(_message.Message):
     __slots__ = ("notices", "next_page_token")
