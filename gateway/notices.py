@@ -51,7 +51,7 @@ TRIP_CHANGE_TEXT: dict[str, str] = {
     "trip_delayed": SIGNATURE + "您{date}乘坐的{route}班次延误，新的发车时间为{time}。退票免收手续费。",
     "trip_cancelled": SIGNATURE + "您{date} {time}乘坐的{route}班次已取消，可全额退票或改签。",
 }
-REFUND_TEXT = SIGNATURE + "您的订单{order}退款{yuan}元已原路退回，请注意查收。"
+REFUND_TEXT = SIGNATURE + "您的订单{order}已退款{yuan}元，请注意查收。"
 CODE_TEXT = SIGNATURE + "验证码{code}，{minutes}分钟内有效，请勿告诉他人。"
 
 # The sender looks for deliveries due at least this often (sooner when a notice is recorded).
