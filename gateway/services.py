@@ -764,7 +764,7 @@ class GateService(gate_pb2_grpc.GateServicer):
                 request.request_id,
                 ticket_id,
                 request.gate_id,
-                request.scanned_at.ToMilliseconds() if request.HasField("scanned_at") else 0,
+                convert.millis(request, "scanned_at"),  # a bad Timestamp is INVALID_FIELD
             ),
             audited=True,
             from_reply=True,  # an upload that conflicts says so in its audit record
