@@ -56,6 +56,9 @@ class Permission(Enum):
     # Pick up tickets bought online (取票, docs/kiosk.md): print an order's or a document's paper
     # tickets once, marking them printed.  Kiosks and counter sellers; audited.
     TICKET_PICKUP = "ticket_pickup"
+    # Every notice to passengers with the status of each SMS delivery (docs/notices.md): the
+    # station follows up deliveries that failed.  Phone numbers come back masked.
+    NOTICE_READ = "notice_read"
 
 
 class Role(Enum):
@@ -85,7 +88,7 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.GATE_INSPECTOR: frozenset(
         {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
     ),
-    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ}),
+    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ, P.NOTICE_READ}),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ, P.TICKET_PICKUP}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),

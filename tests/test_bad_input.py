@@ -6,6 +6,7 @@ import datetime as dt
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 
 from keyun.terminals.client import KeyunError
 from keyun.v1 import catalog_pb2, dispatch_pb2, gate_pb2, sales_pb2
@@ -48,6 +49,12 @@ def cases(trip):
         yield "DepartTrip", dispatch_pb2.DepartTripRequest(request_id=GOOD_ID, trip_id=value)
         yield "CancelTrip", dispatch_pb2.CancelTripRequest(request_id=value, trip_id=trip_id)
         yield "LoadNetwork", dispatch_pb2.LoadNetworkRequest(request_id=value, network_toml="format = 1")
+    for nanos in (-29_334_306, 1_000_000_000):  # a scan time with nanos outside 0..999,999,999
+        bad_time = timestamp_pb2.Timestamp(seconds=1_800_000_000, nanos=nanos)
+        yield (
+            "CheckIn",
+            gate_pb2.CheckInRequest(request_id=GOOD_ID, ticket_id=ticket_id, gate_id="G1", scanned_at=bad_time),
+        )
     for value in BAD_STATIONS:
         yield "Sell", sales_pb2.SellRequest(**{**sell, "from_station": value})
         yield "Hold", sales_pb2.HoldRequest(**{**sell, "to_station": value})
