@@ -19,6 +19,8 @@ from keyun.v1 import (
     accounts_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    board_pb2,
+    board_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     devices_pb2,
@@ -44,6 +46,7 @@ from keyun.v1 import (
 from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
+from .board_services import BoardService
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
@@ -86,6 +89,7 @@ SERVICE_NAMES = tuple(
         (devices_pb2, "Devices"),
         (shifts_pb2, "Shifts"),
         (handheld_pb2, "Handheld"),
+        (board_pb2, "Board"),
     )
 )
 
@@ -259,6 +263,7 @@ class KeyunServer:
             ShiftsService(self.gateway.counter, self.gateway.utc_offset_min), services
         )
         handheld_pb2_grpc.add_HandheldServicer_to_server(HandheldService(self.gateway), services)
+        board_pb2_grpc.add_BoardServicer_to_server(BoardService(self.gateway, self.desk, self.clock), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))
