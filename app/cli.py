@@ -16,7 +16,16 @@ from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
 from keyun.sandboxes.payments import server as sandbox
-from keyun.terminals import admin_cli, devices_cli, dispatch_cli, handheld_cli, orders_cli, passenger_cli, shifts_cli
+from keyun.terminals import (
+    admin_cli,
+    board_cli,
+    devices_cli,
+    dispatch_cli,
+    handheld_cli,
+    orders_cli,
+    passenger_cli,
+    shifts_cli,
+)
 from keyun.terminals import cli as terminal_cli
 
 
@@ -36,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     shifts_cli.add_verbs(verbs)  # after orders_cli: it adds `finance deposit`
     passenger_cli.add_verbs(verbs)
     dispatch_cli.add_verbs(verbs)
+    board_cli.add_verbs(verbs)
     devices_cli.add_verbs(verbs)
     handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)

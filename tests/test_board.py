@@ -213,9 +213,7 @@ def test_who_may_watch_and_who_may_announce(keyun):
         for client in (passenger, board):
             first = next(client.watch_departures("AAA", timeout_s=20))
             assert first.snapshot
-        assert refused(lambda: next(anonymous.watch_departures("AAA", timeout_s=20))).code == (
-            grpc.StatusCode.UNAUTHENTICATED
-        )
+        assert refused(next, anonymous.watch_departures("AAA", timeout_s=20)).code == (grpc.StatusCode.UNAUTHENTICATED)
         ends = keyun.clock.now_ms() + 60_000
         for client in (passenger, board):
             error = refused(client.publish_announcement, NOTICE, "通知", ["AAA"], ends)
@@ -277,7 +275,7 @@ def test_bad_input_is_refused_and_changes_nothing(keyun):
         assert refused(dispatcher.withdraw_announcement, "bad").reason == "INVALID_FIELD"
         assert dispatcher.list_announcements(include_past=True) == before  # nothing changed
         for station, date, field_name in (("", "", "station"), ("A A", "", "station"), ("AAA", "2026-13-01", "date")):
-            error = refused(lambda: next(dispatcher.watch_departures(station, date, timeout_s=20)))
+            error = refused(next, dispatcher.watch_departures(station, date, timeout_s=20))
             assert (error.code, error.facts.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, field_name), station
     finally:
         dispatcher.close()

@@ -30,9 +30,10 @@ def test_in_effect_between_its_times_at_its_stations_until_withdrawn():
     first = run(engine, publish()).announcement
     later = run(engine, publish("p2", ("*",), T0 + HOUR, T0 + 2 * HOUR)).announcement
     assert (first.announcement_id, later.announcement_id) == ("N000001", "N000002")
-    shown = lambda station, at: [
-        a.announcement_id for a in run(engine, an.ListAnnouncements(station, at)).announcements
-    ]  # noqa: E731
+
+    def shown(station, at):
+        return [a.announcement_id for a in run(engine, an.ListAnnouncements(station, at)).announcements]
+
     assert shown("AAA", T0) == ["N000001"]
     assert shown("BBB", T0) == []
     assert shown("BBB", T0 + HOUR) == ["N000002"]  # every station; the first has ended
