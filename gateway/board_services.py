@@ -137,7 +137,7 @@ class DeparturesFeed:
         self.messages: dict[str, board_pb2.Departure] = {}
         self.announcements: tuple[an.Announcement, ...] = ()
         self.revision = 0
-        self.log: deque[tuple[int, board_pb2.DeparturesUpdate]] = deque(maxlen=UPDATE_LOG)
+        self.log: deque[tuple[int, board_pb2.WatchDeparturesResponse]] = deque(maxlen=UPDATE_LOG)
         self.answered = asyncio.Event()  # set once the first poll has answered
         self.changed = asyncio.Event()  # set (and replaced) whenever the revision grows
         self.watchers = 0
@@ -153,7 +153,7 @@ class DeparturesFeed:
         finally:
             self.watchers -= 1
 
-    def snapshot(self) -> tuple[int, board_pb2.DeparturesUpdate]:
+    def snapshot(self) -> tuple[int, board_pb2.WatchDeparturesResponse]:
         """The whole day as it is now, and the revision it is at."""
         update = self._update(snapshot=True)
         update.departures.extend(self.messages[trip_id] for trip_id in self._in_order())
@@ -161,7 +161,7 @@ class DeparturesFeed:
         update.announcements.extend(announcement_message(a) for a in self.announcements)
         return self.revision, update
 
-    def since(self, revision: int) -> list[board_pb2.DeparturesUpdate] | None:
+    def since(self, revision: int) -> list[board_pb2.WatchDeparturesResponse] | None:
         """The updates after `revision`, or None when the log no longer reaches back that far."""
         if revision == self.revision:
             return []
@@ -172,8 +172,8 @@ class DeparturesFeed:
     def _in_order(self) -> list[str]:
         return sorted(self.departures, key=lambda t: (self.departures[t].scheduled_ms, t))
 
-    def _update(self, snapshot: bool) -> board_pb2.DeparturesUpdate:
-        return board_pb2.DeparturesUpdate(
+    def _update(self, snapshot: bool) -> board_pb2.WatchDeparturesResponse:
+        return board_pb2.WatchDeparturesResponse(
             station=self.station, date=self.date, snapshot=snapshot, at=timestamp(self.clock.now_ms())
         )
 
@@ -277,7 +277,7 @@ class BoardService(board_pb2_grpc.BoardServicer):
         zone = dt.timezone(dt.timedelta(minutes=self.gateway.utc_offset_min))
         return dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, zone).date().isoformat()
 
-    async def WatchDepartures(self, request, context) -> AsyncIterator[board_pb2.DeparturesUpdate]:
+    async def WatchDepartures(self, request, context) -> AsyncIterator[board_pb2.WatchDeparturesResponse]:
         date = request.date or self._today()
         try:
             window = self.gateway.day_window_ms(date)

@@ -515,7 +515,7 @@ class KeyunClient:
 
     def watch_departures(
         self, station: str, date: str = "", timeout_s: float | None = None
-    ) -> Iterator[board_pb2.DeparturesUpdate]:
+    ) -> Iterator[board_pb2.WatchDeparturesResponse]:
         """The station's departures of the day (today by default): the whole day first, then the
         trips that changed and the announcements in effect, as they change."""
         request = board_pb2.WatchDeparturesRequest(station=station, date=date)

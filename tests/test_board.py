@@ -40,13 +40,13 @@ class Watch:
         except grpc.RpcError as error:
             self.updates.put((time.monotonic(), error))
 
-    def next(self, timeout_s: float = 10.0) -> tuple[float, board_pb2.DeparturesUpdate]:
+    def next(self, timeout_s: float = 10.0) -> tuple[float, board_pb2.WatchDeparturesResponse]:
         at, update = self.updates.get(timeout=timeout_s)
         if isinstance(update, grpc.RpcError):
             raise KeyunError.from_rpc(update)
         return at, update
 
-    def until(self, matches, timeout_s: float = 10.0) -> tuple[float, board_pb2.DeparturesUpdate]:
+    def until(self, matches, timeout_s: float = 10.0) -> tuple[float, board_pb2.WatchDeparturesResponse]:
         """The first update from now on that `matches`."""
         deadline = time.monotonic() + timeout_s
         while True:
@@ -59,7 +59,7 @@ class Watch:
         self.thread.join(timeout=10)
 
 
-def departure(update: board_pb2.DeparturesUpdate, trip_id: str) -> board_pb2.Departure | None:
+def departure(update: board_pb2.WatchDeparturesResponse, trip_id: str) -> board_pb2.Departure | None:
     return next((d for d in update.departures if d.trip_id == trip_id), None)
 
 

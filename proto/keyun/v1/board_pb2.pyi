@@ -107,7 +107,7 @@ class Announcement(_message.Message):
     withdrawn_at: _timestamp_pb2.Timestamp
     def __init__(self, announcement_id: _Optional[str] = ..., kind: _Optional[_Union[AnnouncementKind, str]] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stations: _Optional[_Iterable[str]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
-class DeparturesUpdate(_message.Message):
+class WatchDeparturesResponse(_message.Message):
     __slots__ = ("station", "date", "snapshot", "departures", "removed_trip_ids", "announcements_changed", "announcements", "at")
     STATION_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]

@@ -40,7 +40,7 @@ class BoardStub:
         self.WatchDepartures = channel.unary_stream(
                 '/keyun.v1.Board/WatchDepartures',
                 request_serializer=keyun_dot_v1_dot_board__pb2.WatchDeparturesRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_board__pb2.DeparturesUpdate.FromString,
+                response_deserializer=keyun_dot_v1_dot_board__pb2.WatchDeparturesResponse.FromString,
                 _registered_method=True)
         self.PublishAnnouncement = channel.unary_unary(
                 '/keyun.v1.Board/PublishAnnouncement',
@@ -104,7 +104,7 @@ def add_BoardServicer_to_server(servicer, server):
             'WatchDepartures': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchDepartures,
                     request_deserializer=keyun_dot_v1_dot_board__pb2.WatchDeparturesRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_board__pb2.DeparturesUpdate.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_board__pb2.WatchDeparturesResponse.SerializeToString,
             ),
             'PublishAnnouncement': grpc.unary_unary_rpc_method_handler(
                     servicer.PublishAnnouncement,
@@ -151,7 +151,7 @@ class Board:
             target,
             '/keyun.v1.Board/WatchDepartures',
             keyun_dot_v1_dot_board__pb2.WatchDeparturesRequest.SerializeToString,
-            keyun_dot_v1_dot_board__pb2.DeparturesUpdate.FromString,
+            keyun_dot_v1_dot_board__pb2.WatchDeparturesResponse.FromString,
             options,
             channel_credentials,
             insecure,
