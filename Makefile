@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 50051
+WEB_PORT ?= 8080
 # The Node client test and buf (tests/node/package.json, pinned by its package-lock.json).
 NODE_TESTS := tests/node
 NODE_STAMP := $(NODE_TESTS)/node_modules/.installed-stamp
 
-.PHONY: run test test-fast lint format proto bench clean
+.PHONY: run test test-fast lint format proto bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +19,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/keyun serve --demo --sandbox-pay --data-dir $(DATA_DIR) --port $(PORT)
+	$(BIN)/keyun serve --demo --sandbox-pay --data-dir $(DATA_DIR) --port $(PORT) --web $(WEB_PORT)
 
-test: lint $(NODE_STAMP)
+test: lint $(NODE_STAMP) browser
 	$(BIN)/python -m pytest
 
 # The engine's tests alone, in well under a minute: no Ray, no gRPC, no gateway, and
@@ -47,6 +48,20 @@ $(NODE_STAMP): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
 		npm ci --prefix $(NODE_TESTS) --ignore-scripts --no-audit --no-fund && touch $@; \
 	else \
 		echo "npm not found: the Node client test and buf lint/breaking will be skipped"; \
+	fi
+
+# Debian's Chromium for the browser tests (tests/web), and a Chinese font for the pages it renders:
+# Playwright drives /usr/bin/chromium and never downloads a browser.  Installed when missing and this is root with apt (a CI machine); otherwise
+# the browser tests skip and say so, except under CI=true, where they fail.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium and a Chinese font for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null; }; \
+	else \
+		echo "no /usr/bin/chromium (apt-get install chromium): the browser tests will skip"; \
 	fi
 
 # Regenerate proto/keyun/v1/*_pb2*.py after editing a .proto file.

@@ -27,6 +27,7 @@ from keyun.terminals import (
     shifts_cli,
 )
 from keyun.terminals import cli as terminal_cli
+from keyun.terminals.web import cli as web_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     devices_cli.add_verbs(verbs)
     handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)
+    web_cli.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return show_totp(args)
     if args.verb == "sandbox-pay":
         return sandbox.run(args)
+    if args.verb == "web":
+        return web_cli.run(args)
     if args.verb in {"backup", "restore", "upgrade", "wal", "audit"}:
         return persistence_cli.run(args)
     return terminal_cli.run(args)
@@ -136,6 +140,12 @@ def add_serve(verbs) -> None:
         "--payments-dir",
         type=Path,
         help="take wallet and card payments through the providers in DIR/merchant.json (docs/payments.md)",
+    )
+    p.add_argument(
+        "--web",
+        type=int,
+        metavar="PORT",
+        help="also serve the web pages (keyun web) on 127.0.0.1:PORT, stopped with the server",
     )
     p.add_argument(
         "--sandbox-pay",

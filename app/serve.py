@@ -163,6 +163,8 @@ async def _serve_with(args: argparse.Namespace) -> None:
         metrics_port = server.metrics.serve(args.host, args.metrics_port)
         print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
     workers = await _start_workers(args, port, getattr(server.orders.payments, "notify_base_url", ""))
+    if args.web is not None and not args.gateway_only:
+        workers.append(await _start_web(args, port))
     # Everything made so far (Ray, gRPC, the services, caches) lives as long as the process: keep it
     # out of the collector's scans, and collect young objects less often.  Under load the default
     # thresholds ran about 30 young collections a second and full ones of up to 90 ms.
@@ -215,6 +217,23 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
 
 # The sandbox makes RSA keys on its first start.
 SANDBOX_START_S = 60
+
+
+async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.Process:
+    """`keyun web` as a child process on port `args.web`, a client of this server on loopback (its
+    cookie key beside the data directory).  Stopped with the server, like the extra gateways."""
+    if args.tls is not None:
+        raise StartFailed("--web starts the pages on loopback only: with TLS, run `keyun web --ca CA` yourself")
+    cookie_key = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-web" / "cookie.key"
+    command = [sys.executable, "-m", "keyun.terminals.web.cli", "--server", f"127.0.0.1:{port}"]
+    command += ["--port", str(args.web), "--cookie-key", str(cookie_key)]
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
+    if not line.startswith("keyun web on "):
+        await process.wait()
+        raise StartFailed("keyun web did not start (its error is above)")
+    print(line.split(" (gateway")[0], flush=True)
+    return process
 
 
 async def _start_workers(
