@@ -200,3 +200,9 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# The parts import this module, so they are imported after it is complete.
+from . import board  # noqa: E402
+
+PARTS.append(board.setup)
