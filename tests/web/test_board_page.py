@@ -69,12 +69,15 @@ def test_gates_cancellations_boarding_and_announcements_show(keyun, board_web, p
     boarding = keyun.trip(today_in(30))
     gated = keyun.trip(today_in(200))
     cancelled = keyun.trip(today_in(240))
+    delayed = keyun.trip(today_in(120))
+    keyun.client.delay(delayed, 25)
     page.goto(board_web.url + "/board?station=AAA")
     row(page, boarding, status="boarding")
     keyun.client.assign_gate(gated, "A3")
     row(page, gated, gate="A3")
     keyun.client.cancel(cancelled)
     row(page, cancelled, status="cancelled")
+    row(page, delayed, delay="25")
     keyun.client.publish_announcement(
         board_pb2.ANNOUNCEMENT_KIND_WEATHER,
         "今日有雾，部分班次可能晚点，请留意广播",
