@@ -174,6 +174,7 @@ async def measure(web_url: str, web_pid: int, client: KeyunClient, trip_id: str,
         with_screens_mib = rss_mib(web_pid)
         asked = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, client.delay, trip_id, DELAY_MIN)
+        answered_s = time.monotonic() - asked
         await asyncio.wait_for(asyncio.gather(*(s.heard.wait() for s in screens)), ARRIVE_S)
         for task in tasks:
             task.cancel()
@@ -184,6 +185,7 @@ async def measure(web_url: str, web_pid: int, client: KeyunClient, trip_id: str,
         "web_rss_mib_idle": idle_mib,
         "web_rss_mib_with_clients": with_screens_mib,
         "web_rss_kib_per_client": round((with_screens_mib - idle_mib) * 1024 / clients, 1),
+        "delay_trip_call_ms": round(answered_s * 1000, 1),  # DelayTrip's own round trip, part of every figure below
         "delay_to_screen": percentiles([s.delayed_at - asked for s in screens]),
     }
 
