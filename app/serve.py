@@ -227,6 +227,8 @@ async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.
     cookie_key = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-web" / "cookie.key"
     command = [sys.executable, "-m", "keyun.terminals.web.cli", "--server", f"127.0.0.1:{port}"]
     command += ["--port", str(args.web), "--cookie-key", str(cookie_key)]
+    if args.demo:
+        command += _demo_devices(cookie_key.parent)
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
     if not line.startswith("keyun web on "):
@@ -234,6 +236,18 @@ async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.
         raise StartFailed("keyun web did not start (its error is above)")
     print(line.split(" (gateway")[0], flush=True)
     return process
+
+
+def _demo_devices(folder: Path) -> list[str]:
+    """With --demo, the pages' device logins are the demo's (the board screen as `board1`): their
+    password, which the README prints, in a 0600 file beside the cookie key."""
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD
+
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = folder / "demo-device.password"
+    secret.write_text(DEMO_PASSWORD)
+    secret.chmod(0o600)
+    return ["--device", "board", "board1", str(secret)]
 
 
 async def _start_workers(
