@@ -20,6 +20,7 @@ ON_TIME = board_pb2.DEPARTURE_STATUS_ON_TIME
 DELAYED = board_pb2.DEPARTURE_STATUS_DELAYED
 BOARDING = board_pb2.DEPARTURE_STATUS_BOARDING
 CANCELLED = board_pb2.DEPARTURE_STATUS_CANCELLED
+DEPARTED = board_pb2.DEPARTURE_STATUS_DEPARTED
 NOTICE = board_pb2.ANNOUNCEMENT_KIND_NOTICE
 WEATHER = board_pb2.ANNOUNCEMENT_KIND_WEATHER
 
@@ -101,10 +102,13 @@ def test_first_message_is_the_whole_day_then_a_delay_within_a_second(keyun, day_
         assert delayed.expected.ToMilliseconds() - delayed.scheduled.ToMilliseconds() == 25 * 60_000
 
         # A sale changes the free seats of every stop it covers, and nothing about a passenger shows.
-        keyun.client.sell(trip_id, "AAA", "CCC", seat_count=1)
+        (ticket,) = keyun.client.sell(trip_id, "AAA", "CCC", seat_count=1).tickets
         _, update = watch.until(lambda u: (d := departure(u, trip_id)) is not None and d.seats[1].seats_free == 11)
         sold = departure(update, trip_id)
         assert [(s.stop_code, s.seats_free) for s in sold.seats] == [("BBB", 11), ("CCC", 11), ("DDD", 11)]
+        assert "holder" not in str(sold) and ticket.ticket_id not in str(update)  # seats, never passengers
+        keyun.client.refund(ticket.ticket_id)  # a refund frees the seat on the board too
+        watch.until(lambda u: (d := departure(u, trip_id)) is not None and d.seats[1].seats_free == 12)
 
         # A gate assigned shows at once, and Trip messages carry it too.
         trip = keyun.client.assign_gate(trip_id, "A3")
@@ -126,8 +130,11 @@ def test_boarding_and_cancelled_trips_and_a_new_trip(keyun):
         if (dt.datetime.now(CHINA) + dt.timedelta(minutes=50)).date().isoformat() == date:
             _, update = watch.until(lambda u: departure(u, later) is not None)
             assert not update.snapshot
-        keyun.client.cancel(soon)
-        _, update = watch.until(lambda u: (d := departure(u, soon)) is not None and d.status == CANCELLED)
+        keyun.client.depart(soon)
+        watch.until(lambda u: (d := departure(u, soon)) is not None and d.status == DEPARTED)
+        keyun.client.cancel(later)
+        if (dt.datetime.now(CHINA) + dt.timedelta(minutes=50)).date().isoformat() == date:
+            watch.until(lambda u: (d := departure(u, later)) is not None and d.status == CANCELLED)
     finally:
         watch.close()
 

@@ -221,12 +221,16 @@ class StationFeed:
             try:
                 login = await self.login_of()
                 request = board_pb2.WatchDeparturesRequest(station=self.station)
+                received = False
                 async for update in self.gateway.stream(self.gateway.board.WatchDepartures, request, login):
                     self._status(True)
-                    wait_s = FIRST_RETRY_S
+                    wait_s, received = FIRST_RETRY_S, True
                     self.apply(update)
                     if not self.screens:
                         break
+                else:
+                    if received:
+                        continue  # the gateway ended a long stream (its watch limit): watch again at once
             except KeyunError as error:
                 log.warning("board %s: the departures stream ended: %s", self.station, error)
                 await self._after_refusal(error)
