@@ -227,8 +227,9 @@ async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.
     cookie_key = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-web" / "cookie.key"
     command = [sys.executable, "-m", "keyun.terminals.web.cli", "--server", f"127.0.0.1:{port}"]
     command += ["--port", str(args.web), "--cookie-key", str(cookie_key)]
-    if args.demo:
-        command += _demo_devices(cookie_key.parent)
+    if args.demo:  # the demo's kiosk screen logs in as the demo kiosk (docs/kiosk.md)
+        command += ["--device", "kiosk", "kiosk1", str(_demo_password_file(cookie_key.parent))]
+        command += ["--device", "board", "board1", str(_demo_password_file(cookie_key.parent))]  # docs/board.md
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
     if not line.startswith("keyun web on "):
@@ -238,16 +239,17 @@ async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.
     return process
 
 
-def _demo_devices(folder: Path) -> list[str]:
-    """With --demo, the pages' device logins are the demo's (the board screen as `board1`): their
-    password, which the README prints, in a 0600 file beside the cookie key."""
+def _demo_password_file(directory: Path) -> Path:
+    """The demo accounts' password (printed in the README) in a file of the owner's only, for the
+    web process's device logins."""
     from keyun.gateway.demo_accounts import DEMO_PASSWORD
 
-    folder.mkdir(parents=True, exist_ok=True)
-    secret = folder / "demo-device.password"
-    secret.write_text(DEMO_PASSWORD)
-    secret.chmod(0o600)
-    return ["--device", "board", "board1", str(secret)]
+    path = directory / "demo-device.password"
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(DEMO_PASSWORD)
+    return path
 
 
 async def _start_workers(

@@ -713,6 +713,51 @@ class SettleRefund(Value, _OfOrder, TripCommand):
         _require("provider_refund_id", self.provider_refund_id, PROVIDER_ID, MAX_PROVIDER_ID_CHARS)
 
 
+# --- picking up tickets bought online (取票, docs/kiosk.md) ----------------------------------
+
+# The keyed blind index of a document (gateway/walk_in.document_index): an HMAC-SHA256 digest.
+DOCUMENT_INDEX_BYTES = 32
+
+
+def _document_index(value: bytes) -> None:
+    if not value:
+        raise Rejected(reject(Reason.MISSING_FIELD, "document_number is required", field="document_number"))
+    if len(value) != DOCUMENT_INDEX_BYTES:
+        raise invalid("document_number", "not a document's blind index")
+
+
+class PickUpTickets(Value, TripCommand):
+    """取票 on one trip: mark the paper copies of tickets printed, so each prints once.  Either an
+    order's tickets (`order_id`: the document must be one of the order's passengers'), or the
+    tickets named (`ticket_ids`: each must be the document's own, found with FindPickUps).  Only
+    live tickets of coaches yet to leave are printed; a retry of the request is given the tickets
+    it printed again."""
+
+    request_id: str
+    trip_id: str
+    document_index: bytes
+    order_id: str = ""
+    ticket_ids: tuple[str, ...] = ()
+    by: str = ""  # the kiosk's or seller's account
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _trip_id(self.trip_id)
+        _document_index(self.document_index)
+        if bool(self.order_id) == bool(self.ticket_ids):
+            raise invalid("order_id", "name an order or the tickets, not both")
+        if self.order_id and order_trip(self.order_id) != self.trip_id:
+            raise invalid("order_id", f"{self.order_id} is not an order of trip {self.trip_id}")
+        if len(self.ticket_ids) > MAX_SEATS_PER_HOLD:
+            raise invalid("ticket_ids", f"at most {MAX_SEATS_PER_HOLD}")
+        for index, ticket_id in enumerate(self.ticket_ids):
+            if _split_id(element("ticket_ids", index), ticket_id, TICKET_SUFFIX) != self.trip_id:
+                raise invalid(element("ticket_ids", index), f"{ticket_id} is not a ticket of trip {self.trip_id}")
+        repeat = first_repeat(self.ticket_ids)
+        if repeat is not None:
+            raise invalid(element("ticket_ids", repeat), "a ticket is named twice")
+
+
 # --- queries --------------------------------------------------------------------------------
 
 
@@ -899,4 +944,15 @@ class FindTickets(Value, Query):
             raise invalid("page_size", "must be positive")
 
 
-TripOwnerQuery = TripQuery | ListOrders | ListMoney | FindTickets  # what a trip owner answers
+class FindPickUps(Value, Query):
+    """Every owner's live tickets, of coaches yet to leave, whose passenger has this document
+    (by its blind index), printed or not: what a pick-up by document alone may print (asked of all
+    owners, like a search)."""
+
+    document_index: bytes
+
+    def __post_init__(self) -> None:
+        _document_index(self.document_index)
+
+
+TripOwnerQuery = TripQuery | ListOrders | ListMoney | FindTickets | FindPickUps  # what a trip owner answers

@@ -24,6 +24,7 @@ from .commands import (
     CreateOrder,
     DelayTrip,
     DepartTrip,
+    PickUpTickets,
     PlaceHold,
     RecordPayment,
     Refund,
@@ -226,6 +227,10 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             return _clear_change(trip, command, now)
         case SettleMove():
             return _settle_move(trip, command, now)
+        case PickUpTickets():
+            from .pickup import pick_up  # late: the pick-up's rules build on this module's
+
+            return pick_up(trip, command, now, policy)
     from .handheld import decide_handheld  # late: the handheld's rules build on this module's
 
     return decide_handheld(trip, command, now, policy)

@@ -282,6 +282,17 @@ class TripArchived(Value, TripEvent):
     at_ms: int
 
 
+class TicketsPrinted(Value, TripEvent):
+    """取票: the paper copies of tickets bought online were printed, at a kiosk or a counter
+    (commands.PickUpTickets).  A ticket is picked up once; a counter reprints a lost one."""
+
+    trip_id: str
+    ticket_ids: tuple[str, ...]
+    by: str  # the kiosk's (or seller's) account
+    request_id: str  # the pick-up's: its retry is given the same tickets again
+    at_ms: int
+
+
 # --- orders ---------------------------------------------------------------------------------
 
 

@@ -53,6 +53,9 @@ class Permission(Enum):
     # A handheld's sale (移动售票, docs/handheld.md): on the trips of its scope, from any of their
     # stops, online (Sales/Sell) or from a seat allotment lent to it (the Handheld service).
     HANDHELD_SELL = "handheld_sell"
+    # Pick up tickets bought online (取票, docs/kiosk.md): print an order's or a document's paper
+    # tickets once, marking them printed.  Kiosks and counter sellers; audited.
+    TICKET_PICKUP = "ticket_pickup"
     # Publish and withdraw station announcements for the departure boards (engine/announcements.py,
     # docs/board.md): notices, weather warnings, road closures.
     ANNOUNCE = "announce"
@@ -81,20 +84,22 @@ class Role(Enum):
 P = Permission
 PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.PASSENGER: frozenset({P.SELF, P.RESERVE}),
-    Role.TICKET_SELLER: frozenset({P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.PASSENGER_TRACE}),
+    Role.TICKET_SELLER: frozenset(
+        {P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.PASSENGER_TRACE, P.TICKET_PICKUP}
+    ),
     Role.GATE_INSPECTOR: frozenset(
         {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
     ),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ, P.ANNOUNCE}),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
-    Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
+    Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ, P.TICKET_PICKUP}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.HANDHELD_SELL}),
     Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE, P.DEVICE_MANAGE, P.DEVICE_READ}),
     Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT, P.ACCOUNT_UNLOCK}),
     Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),
     Role.COUNTER_SELLER: frozenset(
-        {P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.SHIFT_WORK, P.PASSENGER_TRACE}
+        {P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.SHIFT_WORK, P.PASSENGER_TRACE, P.TICKET_PICKUP}
     ),
     Role.STOCK_KEEPER: frozenset({P.SELF, P.STOCK_MANAGE, P.SHIFT_READ}),
     Role.BOARD_DEVICE: frozenset({P.SELF}),  # Board/WatchDepartures asks only for a logged-in account

@@ -121,6 +121,9 @@ class Reason(IntEnum):
     NO_TICKET_FOR_DOCUMENT = 5303  # no ticket boarding at this gate for the scanned identity document
     DOCUMENT_REQUIRED = 5304  # real-name boarding: scan the passenger's identity card next
     DOCUMENT_MISMATCH = 5305  # the scanned identity card is not the ticket holder's
+    # 54xx: picking up tickets bought online (取票) at a kiosk or counter (docs/kiosk.md).
+    TICKET_ALREADY_PRINTED = 5401  # the ticket's paper copy was printed already: a counter reprints a lost one
+    NOTHING_TO_PICK_UP = 5402  # no live ticket of a coach yet to leave for this order code and document
     # 58xx: the departure board (engine/announcements.py, docs/board.md).
     UNKNOWN_ANNOUNCEMENT = 5801
 

@@ -44,6 +44,7 @@ from .events import (
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
+    TicketsPrinted,
     TicketVoided,
     TripArchived,
     TripCancelled,
@@ -168,6 +169,11 @@ class Ticket(Value):
     fare: Fare | None = None  # its components and type, when sold by ticket type (price_fen is their total)
     counter: CounterSale | None = None  # sold at a counter in a seller's shift
     refund_shift: str = ""  # refunded at a counter in this shift
+    # Picked up (取票, events.TicketsPrinted): when, by which kiosk or seller account, and by which
+    # request, whose retry is given the ticket again.  0: its paper copy was never picked up.
+    printed_at_ms: int = 0
+    printed_by: str = ""
+    printed_request: str = ""
 
     def moving(self) -> bool:
         """A rebooking holds this ticket: neither made nor cleared after an undo."""
@@ -478,6 +484,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
         case RefundSettled(trip_id, order_id, refund_no, provider_refund_id, at_ms):
             orders = state.trips[trip_id].orders
             _change(orders, order_id, settled=orders[order_id].settled + ((refund_no, provider_refund_id, at_ms),))
+        case TicketsPrinted(trip_id, ticket_ids, by, request_id, at_ms):
+            tickets = state.trips[trip_id].tickets
+            for ticket_id in ticket_ids:
+                _change(tickets, ticket_id, printed_at_ms=at_ms, printed_by=by, printed_request=request_id)
         case AllotmentLent():
             _lend(state.trips[event.trip_id], event)
         case AllotmentSettled():

@@ -26,6 +26,7 @@ from .commands import (
     CreateOrder,
     DelayTrip,
     DepartTrip,
+    FindPickUps,
     FindTickets,
     GetManifest,
     GetOrder,
@@ -40,6 +41,7 @@ from .commands import (
     ListMoves,
     ListOrders,
     ListStations,
+    PickUpTickets,
     Ping,
     PlaceHold,
     QuoteRefund,
@@ -176,6 +178,10 @@ class TicketView(Value, Reply):
     buyer: str = ""  # the passenger account that bought it, if one did (not shown to clients)
     order_id: str = ""
     fare: Fare | None = None  # its components and type; None: a full fare of price_fen
+    # Picked up (取票, engine/pickup.py): when, by which account, by which request (not shown to clients).
+    printed_at_ms: int = 0
+    printed_by: str = ""
+    printed_request: str = ""
 
 
 class TicketsView(Value, Reply):
@@ -371,6 +377,9 @@ def ticket_view(
         ticket.buyer,
         ticket.order_id,
         ticket.fare,
+        ticket.printed_at_ms,
+        ticket.printed_by,
+        ticket.printed_request,
     )
 
 
@@ -502,6 +511,10 @@ def render(
             # following an order wants).
             trip = state.trips[command.trip_id]
             return order_view(trip, trip.orders[_order_id(command, events)], now, policy)
+        case PickUpTickets():
+            from .pickup import picked_up  # late: the pick-up's rules build on this module's
+
+            return picked_up(state.trips[command.trip_id], command, now, policy)
     from .handheld import render_handheld  # late: the handheld's views build on this module's
 
     return render_handheld(state, command, events, policy)
@@ -603,6 +616,10 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return TicketsView(tuple(_passenger_tickets(state, document_index, phone_index, limit, now, policy)))
         case ShiftTickets(shift_id):
             return shift_tickets(state, shift_id)
+        case FindPickUps(document_index):
+            from .pickup import pick_ups  # late: the pick-up's rules build on this module's
+
+            return pick_ups(state, document_index, now, policy)
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [

@@ -111,6 +111,7 @@ def ticket(view: TicketView, credential: str = "") -> common_pb2.Ticket:
         credential=credential,
         fare=fare(view.fare, view.price_fen),
         free_child=holder(view.fare.free_child) if view.fare is not None and view.fare.free_child else None,
+        printed_at=timestamp(view.printed_at_ms),
     )
 
 

@@ -136,6 +136,8 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.NO_TICKET_FOR_DOCUMENT: grpc.StatusCode.NOT_FOUND,
     Reason.DOCUMENT_REQUIRED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.DOCUMENT_MISMATCH: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.TICKET_ALREADY_PRINTED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NOTHING_TO_PICK_UP: grpc.StatusCode.NOT_FOUND,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -45,6 +45,10 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
     # A look-up of personal data: recorded in the audit log with its purpose, like LookUpPassenger.
     "/keyun.v1.Sales/FindPassengerTickets": Rule(P.PASSENGER_TRACE, mutating=True),
+    # 取票 (docs/kiosk.md): kiosks and counter sellers print tickets bought online, once each.  The
+    # look-up is by a passenger's document, so it is audited; by document alone the handler keeps
+    # the tickets of trips in the caller's scope (nothing names a trip to check beforehand).
+    "/keyun.v1.Sales/PickUpTickets": Rule(P.TICKET_PICKUP, Scope.TRIP, mutating=True),
     "/keyun.v1.Gate/CheckIn": Rule(P.CHECK_IN, Scope.TRIP, mutating=True),
     "/keyun.v1.Gate/GetManifest": Rule(P.MANIFEST_READ, Scope.TRIP),
     # Hands out the document-digest key along with the public keys: audited, for gates only.

@@ -54,6 +54,7 @@ from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_aud
 from .etickets import Issuer
 from .network_loader import load_network
 from .owners import OWNER_RESTART_WAIT_S, OwnerPool
+from .pickup import PickUpDesk
 from .rules import RULES
 from .shared_answers import SharedAnswers
 
@@ -440,6 +441,7 @@ def _seat_request(request, seat_count: int) -> tuple:
 class SalesService(sales_pb2_grpc.SalesServicer):
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
+        self.pick_ups = PickUpDesk(gateway)
 
     async def Hold(self, request, context):
         buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
@@ -529,6 +531,11 @@ class SalesService(sales_pb2_grpc.SalesServicer):
             (t for reply in replies for t in reply.tickets), key=lambda t: (t.issued_at_ms, t.ticket_id), reverse=True
         )
         return sales_pb2.FindPassengerTicketsResponse(tickets=[self.gateway.ticket(t) for t in views[:size]])
+
+    async def PickUpTickets(self, request, context):
+        """取票: a kiosk's or counter's pick-up of tickets bought online (gateway/pickup.py)."""
+        tickets = await self.pick_ups.pick_up(context, request)
+        return sales_pb2.PickUpTicketsResponse(tickets=[self.gateway.ticket(t) for t in tickets])
 
 
 def _same_terms(fare: Any) -> tuple[cmd.TicketRequest, ...]:

@@ -196,6 +196,18 @@ def add_counter(verbs) -> None:
     _common(p)
     p.set_defaults(run=lambda a: _find(a))
 
+    p = counter.add_parser(
+        "pickup",
+        help="取票: the tickets bought online, by order code and a passenger's document or by the document alone; "
+        "each is marked printed and picked up once (needs ticket_pickup)",
+    )
+    p.add_argument("--order", default="", help="the order code; without it, the document's own tickets")
+    p.add_argument("--document", required=True, help="a passenger's document number (as printed on it)")
+    p.add_argument("--doc", default="RESIDENT_ID", choices=DOCUMENT_TYPES, type=str.upper, help="the document type")
+    p.add_argument("--request-id", help="a retry with the same id is given the same tickets again")
+    _common(p)
+    p.set_defaults(run=lambda a: _pick_up(a))
+
     p = counter.add_parser("refund", help="refund a ticket (fee by the station's schedule)")
     p.add_argument("ticket_id")
     p.add_argument("--request-id")
@@ -480,6 +492,14 @@ def _find(args) -> None:
         print(json.dumps([printing.as_json(t) for t in tickets], ensure_ascii=False, indent=2))
     else:
         print("\n".join(printing.ticket_text(t) for t in tickets) if tickets else "no tickets found")
+
+
+def _pick_up(args) -> None:
+    tickets = _client(args).pick_up_tickets(args.document, args.doc, args.order, args.request_id)
+    if args.json:
+        print(json.dumps([printing.as_json(t) for t in tickets], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(printing.ticket_text(t) for t in tickets))
 
 
 def _manifest(args) -> None:

@@ -411,6 +411,23 @@ class KeyunClient:
         )
         return list(self.call(self.sales.FindPassengerTickets, request).tickets)
 
+    def pick_up_tickets(
+        self,
+        document_number: str,
+        document_type: str = "RESIDENT_ID",
+        order_id: str = "",
+        request_id: str | None = None,
+    ) -> list:
+        """取票: the tickets to print now, by order code and a passenger's document, or by the
+        document alone; each is marked printed, so a second pick-up is refused (TICKET_ALREADY_PRINTED)."""
+        request = sales_pb2.PickUpTicketsRequest(
+            request_id=request_id or new_request_id(),
+            order_id=order_id,
+            document_type=getattr(common_pb2, f"DOCUMENT_TYPE_{document_type.upper()}", 0),
+            document_number=document_number,
+        )
+        return list(self.call(self.sales.PickUpTickets, request).tickets)
+
     # --- gate and dispatch ---------------------------------------------------------------------
 
     def check_in(

@@ -228,7 +228,9 @@ def _qr_png(credential: str) -> io.BytesIO:
     return out
 
 
-def pdf_tickets(views: Sequence[TicketLayout], target: Path, cjk_font: Path | None = None) -> Path:
+def pdf_tickets(
+    views: Sequence[TicketLayout], target: Path, cjk_font: Path | None = None, title: str = "Keyun tickets"
+) -> Path:
     """Write one page per ticket to `target` (a PDF file).  With `cjk_font` (see find_cjk_font) the
     labels are Chinese and English and names print in full; without it Helvetica prints English
     labels and leaves out the characters it cannot show (station codes stay)."""
@@ -236,7 +238,7 @@ def pdf_tickets(views: Sequence[TicketLayout], target: Path, cjk_font: Path | No
 
     pdf = FPDF(orientation="L", unit="mm", format=PAGE_MM)
     pdf.set_auto_page_break(False)
-    pdf.set_title("Keyun tickets")
+    pdf.set_title(title)
     family, cjk = "Helvetica", False
     if cjk_font is not None:
         try:

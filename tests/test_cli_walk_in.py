@@ -47,6 +47,11 @@ def test_a_counter_sells_walk_in_passengers_by_ticket_type(demo_server):  # noqa
     assert "儿童票 child" in found and child not in found
     bad = keyun("counter", "sell", trip_id, "SJZ", "BD", "--passenger", f"infant,{infant},王小小", *server, ok=False)
     assert "TYPE,NUMBER,NAME" in bad.stderr
+    # 取票 at a counter: the child's ticket by their document alone, once.
+    picked = keyun("counter", "pickup", "--document", child, *server).stdout
+    assert "儿童票 child" in picked and child not in picked
+    twice = keyun("counter", "pickup", "--document", child, *server, ok=False)
+    assert "TICKET_ALREADY_PRINTED" in twice.stderr and child not in twice.stderr
 
 
 def test_serve_names_every_problem_of_a_bad_fares_table(tmp_path):

@@ -41,6 +41,10 @@ class WebSettings:
     cookie_key_file: Path = Path(".keyun-web/cookie.key")
     # Device logins of the web process itself (board, kiosk): part name -> its login.
     devices: dict[str, DeviceLogin] = field(default_factory=dict)
+    # The kiosk's screens go back to their start after this many seconds without input (kiosk.py).
+    kiosk_idle_s: int = 60
+    # The kiosk's tickets screen calls print() on the tickets' PDF (off: headless browsers, tests).
+    kiosk_autoprint: bool = True
 
     @property
     def secure_cookies(self) -> bool:
@@ -202,7 +206,8 @@ def _loopback(host: str) -> bool:
         return False
 
 
-# The parts import this module, so they are imported after it is complete.
-from . import board  # noqa: E402
+# The parts, one line each; imported last, as they build on this module.
+from . import board, kiosk  # noqa: E402
 
+PARTS.append(kiosk.setup)
 PARTS.append(board.setup)

@@ -55,6 +55,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="log the PART's pages (board, kiosk) in as the device account LOGIN, its password in PASSWORD_FILE "
         "(repeatable)",
     )
+    p.add_argument(
+        "--kiosk-idle",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="a kiosk screen goes back to its start after this long without input (default 60)",
+    )
+    p.add_argument(
+        "--kiosk-no-autoprint",
+        action="store_true",
+        help="the kiosk's tickets screen shows the tickets' PDF without calling print() (headless browsers)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +76,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         devices = {part: DeviceLogin(login, Path(file).read_text().strip()) for part, login, file in args.device}
-        settings = WebSettings(args.server, args.ca, args.host, args.port, args.cookie_key, devices)
+        if args.kiosk_idle < 1:
+            raise ValueError("--kiosk-idle: at least 1 second")
+        settings = WebSettings(
+            args.server,
+            args.ca,
+            args.host,
+            args.port,
+            args.cookie_key,
+            devices,
+            kiosk_idle_s=args.kiosk_idle,
+            kiosk_autoprint=not args.kiosk_no_autoprint,
+        )
         app = build_app(settings)
     except (OSError, ValueError) as error:
         print(f"keyun web: {error}", file=sys.stderr)

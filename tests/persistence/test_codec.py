@@ -147,6 +147,20 @@ def scenario():
     )
     (settled,) = run([hh.SettleAllotment("settle1", NEXT_DAY_TRIP, lent.allotment_id, "A000042", lines)], NOW + 5480)
     assert settled.lines[1].document_conflict == settled.lines[0].ticket_id
+    # 取票: a walk-in's ticket found by their document, picked up (TicketsPrinted), and a second
+    # pick-up refused (TICKET_ALREADY_PRINTED).
+    document = b"k" * c.DOCUMENT_INDEX_BYTES
+    kiosk_walk_in = ev.Holder("", "", "李*", "PASSPORT", "E******78", document_index=document)
+    (walked,) = run([c.Sell("s-kiosk", NEXT_DAY_TRIP, A, B, seat_count=1, holders=(kiosk_walk_in,))], NOW + 5481)
+    picked = (walked.tickets[0].ticket_id,)
+    run(
+        [
+            c.FindPickUps(document),
+            c.PickUpTickets("pk1", NEXT_DAY_TRIP, document, ticket_ids=picked, by="A000006"),
+            c.PickUpTickets("pk2", NEXT_DAY_TRIP, document, ticket_ids=picked, by="A000006"),
+        ],
+        NOW + 5482,
+    )
     # Orders: one paid, partly refunded and settled; one cancelled.
     paid, dropped = run(
         [

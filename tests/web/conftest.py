@@ -62,7 +62,9 @@ def web(keyun, tmp_path_factory) -> Iterator[WebProcess]:
     process.stop()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, this thread has an event loop,
+# and a later test's asyncio.run would fail.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         if os.environ.get("CI"):

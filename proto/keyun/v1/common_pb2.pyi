@@ -103,7 +103,7 @@ class Trip(_message.Message):
     def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ..., gate: _Optional[str] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to", "credential", "fare", "free_child")
+    __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to", "credential", "fare", "free_child", "printed_at")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_FIELD_NUMBER: _ClassVar[int]
     FROM_STOP_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +123,7 @@ class Ticket(_message.Message):
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     FARE_FIELD_NUMBER: _ClassVar[int]
     FREE_CHILD_FIELD_NUMBER: _ClassVar[int]
+    PRINTED_AT_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     trip: Trip
     from_stop: Stop
@@ -142,7 +143,8 @@ class Ticket(_message.Message):
     credential: str
     fare: FareComponents
     free_child: TicketHolder
-    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ..., changed_from: _Optional[str] = ..., changed_to: _Optional[str] = ..., credential: _Optional[str] = ..., fare: _Optional[_Union[FareComponents, _Mapping]] = ..., free_child: _Optional[_Union[TicketHolder, _Mapping]] = ...) -> None: ...
+    printed_at: _timestamp_pb2.Timestamp
+    def __init__(self, ticket_id: _Optional[str] = ..., trip: _Optional[_Union[Trip, _Mapping]] = ..., from_stop: _Optional[_Union[Stop, _Mapping]] = ..., to_stop: _Optional[_Union[Stop, _Mapping]] = ..., seat_number: _Optional[str] = ..., price_fen: _Optional[int] = ..., status: _Optional[_Union[TicketStatus, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checked_in_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gate_id: _Optional[str] = ..., refund_fee_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., holder: _Optional[_Union[TicketHolder, _Mapping]] = ..., changed_from: _Optional[str] = ..., changed_to: _Optional[str] = ..., credential: _Optional[str] = ..., fare: _Optional[_Union[FareComponents, _Mapping]] = ..., free_child: _Optional[_Union[TicketHolder, _Mapping]] = ..., printed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FareComponents(_message.Message):
     __slots__ = ("ticket_type", "base_fen", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "total_fen")

@@ -81,6 +81,11 @@ class SalesStub:
                 request_serializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundResponse.FromString,
                 _registered_method=True)
+        self.PickUpTickets = channel.unary_unary(
+                '/keyun.v1.Sales/PickUpTickets',
+                request_serializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsResponse.FromString,
+                _registered_method=True)
 
 
 class SalesServicer:
@@ -155,6 +160,18 @@ class SalesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PickUpTickets(self, request, context):
+        """取票 (JT/T 979 part 11): the paper tickets of tickets bought online, for a kiosk (or a counter
+        seller) to print, each marked printed so that it prints once.  By the order's code and one of
+        its passengers' documents (every live ticket of the order), or by a document alone (that
+        document's own live tickets, on trips of the caller's stations).  Only tickets of coaches yet
+        to leave.  A second pick-up is refused TICKET_ALREADY_PRINTED (a counter reprints a lost
+        ticket); a retry with the same request_id is given the same tickets.  Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SalesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +219,11 @@ def add_SalesServicer_to_server(servicer, server):
                     servicer.QuoteRefund,
                     request_deserializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_sales__pb2.QuoteRefundResponse.SerializeToString,
+            ),
+            'PickUpTickets': grpc.unary_unary_rpc_method_handler(
+                    servicer.PickUpTickets,
+                    request_deserializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -449,6 +471,33 @@ class Sales:
             '/keyun.v1.Sales/QuoteRefund',
             keyun_dot_v1_dot_sales__pb2.QuoteRefundRequest.SerializeToString,
             keyun_dot_v1_dot_sales__pb2.QuoteRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PickUpTickets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Sales/PickUpTickets',
+            keyun_dot_v1_dot_sales__pb2.PickUpTicketsRequest.SerializeToString,
+            keyun_dot_v1_dot_sales__pb2.PickUpTicketsResponse.FromString,
             options,
             channel_credentials,
             insecure,
