@@ -18,7 +18,16 @@ from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
 from keyun.sandboxes.payments import server as sandbox
 from keyun.sandboxes.sms import server as sms_sandbox
-from keyun.terminals import admin_cli, devices_cli, dispatch_cli, handheld_cli, orders_cli, passenger_cli, shifts_cli
+from keyun.terminals import (
+    admin_cli,
+    board_cli,
+    devices_cli,
+    dispatch_cli,
+    handheld_cli,
+    orders_cli,
+    passenger_cli,
+    shifts_cli,
+)
 from keyun.terminals import cli as terminal_cli
 from keyun.terminals.web import cli as web_cli
 
@@ -40,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     passenger_cli.add_verbs(verbs)
     passenger_cli.add_notices_verbs(verbs)
     dispatch_cli.add_verbs(verbs)
+    board_cli.add_verbs(verbs)
     devices_cli.add_verbs(verbs)
     handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)

@@ -262,6 +262,7 @@ async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.
     command += ["--port", str(args.web), "--cookie-key", str(cookie_key)]
     if args.demo:  # the demo's kiosk screen logs in as the demo kiosk (docs/kiosk.md)
         command += ["--device", "kiosk", "kiosk1", str(_demo_password_file(cookie_key.parent))]
+        command += ["--device", "board", "board1", str(_demo_password_file(cookie_key.parent))]  # docs/board.md
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
     if not line.startswith("keyun web on "):

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from . import announcements as an
 from . import devices as dv
 from . import notices as nt
 from . import shifts as sh
@@ -30,7 +31,7 @@ from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
 from .limits import IDEMPOTENCY_WINDOW, MAX_PAGE_SIZE
 from .outbox import ACTOR_AT, DETAIL_AT, DEVICE_AT, ROLE_AT, TARGET_AT, Audited, AuditNote, AuditOutbox, with_value
-from .permissions import ADMIN_ROLES, ROLE_BY_NAME, Role
+from .permissions import ADMIN_ROLES, DEVICE_ROLES, ROLE_BY_NAME, Role
 from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, quote, reject
 from .values import Command, Event, Journaled, Query, Reply, Several, Value
 
@@ -152,6 +153,8 @@ class AccountsState(Value, frozen=False):
     shifts: sh.ShiftBook = msgspec.field(default_factory=sh.ShiftBook)
     # SMS verification codes and notices to passengers (engine/notices.py), hosted here: one owner, one log.
     notices: nt.NoticeBook = msgspec.field(default_factory=nt.NoticeBook)
+    # Station announcements for the departure board (engine/announcements.py), hosted here too.
+    announcements: an.AnnouncementBook = msgspec.field(default_factory=an.AnnouncementBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -744,6 +747,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return sh.decide(state.shifts, command, now_ms)
     if isinstance(command, nt.NOTICE_COMMANDS):
         return nt.decide(state.notices, command, now_ms, rules.sms_codes_per_client_hour)
+    if isinstance(command, an.ANNOUNCEMENT_COMMANDS):
+        return an.decide(state.announcements, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -993,11 +998,10 @@ def _grant(
         return account
     kinds_allowed = {
         AccountKind.PASSENGER: {Role.PASSENGER.value},
-        AccountKind.DEVICE: {Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value},
+        AccountKind.DEVICE: {role.value for role in DEVICE_ROLES},
     }.get(
         account.kind,
-        {r.value for r in Role}
-        - {Role.PASSENGER.value, Role.KIOSK_DEVICE.value, Role.GATE_DEVICE.value, Role.HANDHELD_DEVICE.value},
+        {r.value for r in Role} - {Role.PASSENGER.value} - {role.value for role in DEVICE_ROLES},
     )
     wrong = [role for role in roles if role not in kinds_allowed]
     if wrong:
@@ -1034,6 +1038,9 @@ def evolve(state: AccountsState, event: object) -> None:
         return
     if isinstance(event, nt.NOTICE_EVENTS):
         nt.evolve(state.notices, event)
+        return
+    if isinstance(event, an.ANNOUNCEMENT_EVENTS):
+        an.evolve(state.announcements, event)
         return
     match event:
         case AccountCreated(account_id, new, at_ms):
@@ -1151,6 +1158,8 @@ def answer(
         return sh.answer(state.shifts, query, now_ms)
     if isinstance(query, nt.NOTICE_QUERIES):
         return nt.answer(state.notices, query, now_ms)
+    if isinstance(query, an.ANNOUNCEMENT_QUERIES):
+        return an.answer(state.announcements, query, now_ms)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1211,6 +1220,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return sh.render(state.shifts, command, events)
     if isinstance(command, nt.NOTICE_COMMANDS):
         return nt.render(state.notices, command, events)
+    if isinstance(command, an.ANNOUNCEMENT_COMMANDS):
+        return an.render(state.announcements, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])

@@ -480,6 +480,26 @@ class DelayTrip(Value, TripCommand):
             raise invalid("delay_minutes", f"must be 1..{MAX_DELAY_MIN}")
 
 
+# A gate or bay as painted in the hall: "3", "A12", "B-2", "东3".  Short enough for a board's column.
+GATE_NAME_CHARS = 8
+
+
+class AssignGate(Value, TripCommand):
+    """Dispatch names the gate or bay a trip boards at (检票口 / 发车位); "" takes it back."""
+
+    request_id: str
+    trip_id: str
+    gate: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _trip_id(self.trip_id)
+        if len(self.gate) > GATE_NAME_CHARS:
+            raise invalid("gate", f"at most {GATE_NAME_CHARS} characters")
+        if self.gate and (not self.gate.strip() or not all(ch.isalnum() or ch in "-_." for ch in self.gate)):
+            raise invalid("gate", "letters, digits, '-', '_' or '.' (a gate or bay as painted: 3, A12, B-2)")
+
+
 class SweepHolds(Value, TripCommand):
     """Release holds whose time is up.  Issued by the owner itself, so it has no request id."""
 
@@ -828,6 +848,22 @@ class GetRevocations(Value, TripQuery):
         _trip_id(self.trip_id)
         if self.after < 0:
             raise invalid("position", "must not be negative")
+
+
+class ListDepartures(Value, TripQuery):
+    """Every trip leaving `station` (not its last stop) with a timetable time in [start_ms, end_ms),
+    asked of every owner: what a departure board shows (Board/WatchDepartures).  Delayed trips are
+    chosen by their timetable time, so a late coach stays on the day it was due."""
+
+    station: str
+    start_ms: int
+    end_ms: int
+    trip_id: str = ""
+
+    def __post_init__(self) -> None:
+        _station("station", self.station)
+        if not 0 < self.end_ms - self.start_ms <= MAX_BOARDING_WINDOW_MS:
+            raise invalid("date", "a window after its start, by at most two days")
 
 
 class ListConflicts(Value, TripQuery):

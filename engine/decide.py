@@ -13,6 +13,7 @@ import msgspec
 from .commands import (
     AbortChange,
     ArchiveTrips,
+    AssignGate,
     BeginChange,
     CancelOrder,
     CancelTrip,
@@ -45,6 +46,7 @@ from .events import (
     ChangeBegun,
     ChangeCleared,
     Fare,
+    GateAssigned,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -197,6 +199,8 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             return _cancel(trip, now, policy)
         case DelayTrip():
             return _delay(trip, command, now, policy)
+        case AssignGate():
+            return _assign_gate(trip, command, now, policy)
         case CreateOrder():
             return _create_order(trip, command, now)
         case RecordPayment():
@@ -1127,6 +1131,17 @@ def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:
             field="delay_minutes",
         )
     return (TripDelayed(trip.spec.trip_id, delay_ms, now),)
+
+
+def _assign_gate(trip: Trip, command: AssignGate, now: int, policy: Policy) -> Outcome:
+    """A gate may change until the coach has left; naming the same gate again changes nothing."""
+    if trip.cancelled_at_ms:
+        return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
+    if trip.departed_at_ms or segment_status(trip, 0, now, policy) is TripStatus.DEPARTED:
+        return reject(Reason.TRIP_DEPARTED, f"trip {trip.spec.trip_id} has left")
+    if command.gate == trip.gate:
+        return ()
+    return (GateAssigned(trip.spec.trip_id, command.gate, trip.gate, now),)
 
 
 def _sweep(state: ShardState, now: int, limit: int) -> Outcome:

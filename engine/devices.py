@@ -50,6 +50,7 @@ class DeviceKind(Enum):
     KIOSK = "kiosk"
     HANDHELD = "handheld"
     COUNTER = "counter"
+    BOARD = "board"  # a departure board in the hall (docs/board.md)
 
 
 class DeviceState(Enum):

@@ -259,6 +259,16 @@ class TripDelayed(Value, TripEvent):
     at_ms: int
 
 
+class GateAssigned(Value, TripEvent):
+    """Dispatch named the gate or bay the trip boards at ("" took it back).  The departure board
+    shows it, and passengers holding tickets are told of a change (docs/board.md)."""
+
+    trip_id: str
+    gate: str
+    previous: str  # the gate it replaced, "" for none
+    at_ms: int
+
+
 class TripCancelled(Value, TripEvent):
     trip_id: str
     at_ms: int

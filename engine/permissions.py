@@ -59,6 +59,9 @@ class Permission(Enum):
     # Every notice to passengers with the status of each SMS delivery (docs/notices.md): the
     # station follows up deliveries that failed.  Phone numbers come back masked.
     NOTICE_READ = "notice_read"
+    # Publish and withdraw station announcements for the departure boards (engine/announcements.py,
+    # docs/board.md): notices, weather warnings, road closures.
+    ANNOUNCE = "announce"
 
 
 class Role(Enum):
@@ -77,6 +80,8 @@ class Role(Enum):
     # ticket_seller (a duty manager, a sales office without paper stock) sells without shifts.
     COUNTER_SELLER = "counter_seller"
     STOCK_KEEPER = "stock_keeper"
+    # A departure board's device account (信息发布屏): logs in and watches departures, nothing more.
+    BOARD_DEVICE = "board_device"
 
 
 P = Permission
@@ -88,7 +93,9 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.GATE_INSPECTOR: frozenset(
         {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
     ),
-    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ, P.NOTICE_READ}),
+    Role.DISPATCHER: frozenset(
+        {P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ, P.NOTICE_READ, P.ANNOUNCE}
+    ),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ, P.TICKET_PICKUP}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
@@ -100,11 +107,12 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
         {P.SELF, P.SELL, P.TAKE_CASH, P.REFUND, P.TICKET_READ, P.SHIFT_WORK, P.PASSENGER_TRACE, P.TICKET_PICKUP}
     ),
     Role.STOCK_KEEPER: frozenset({P.SELF, P.STOCK_MANAGE, P.SHIFT_READ}),
+    Role.BOARD_DEVICE: frozenset({P.SELF}),  # Board/WatchDepartures asks only for a logged-in account
 }
 assert set(PERMISSIONS_OF) == set(Role), "every role has its permissions"
 
 ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
-DEVICE_ROLES = frozenset({Role.KIOSK_DEVICE, Role.GATE_DEVICE, Role.HANDHELD_DEVICE})
+DEVICE_ROLES = frozenset({Role.KIOSK_DEVICE, Role.GATE_DEVICE, Role.HANDHELD_DEVICE, Role.BOARD_DEVICE})
 STAFF_ROLES = frozenset(Role) - DEVICE_ROLES - {Role.PASSENGER}
 
 # Accounts scoped to stations or operators use "*" for all of them.

@@ -132,6 +132,8 @@ class Reason(IntEnum):
     # 54xx: picking up tickets bought online (取票) at a kiosk or counter (docs/kiosk.md).
     TICKET_ALREADY_PRINTED = 5401  # the ticket's paper copy was printed already: a counter reprints a lost one
     NOTHING_TO_PICK_UP = 5402  # no live ticket of a coach yet to leave for this order code and document
+    # 58xx: the departure board (engine/announcements.py, docs/board.md).
+    UNKNOWN_ANNOUNCEMENT = 5801
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

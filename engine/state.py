@@ -22,6 +22,7 @@ from .events import (
     ChangeCleared,
     CounterSale,
     Fare,
+    GateAssigned,
     Holder,
     HoldExpired,
     HoldPlaced,
@@ -260,6 +261,7 @@ class Trip:
     # so a retried settle is told what it already issued.
     allotments: dict[str, Allotment] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)  # uploaded offline scans not applied, in order
+    gate: str = ""  # the gate or bay it boards at (Dispatch/AssignGate), "" until one is named
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -409,6 +411,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             trip = state.trips[trip_id]
             trip.delay_ms = delay_ms
             trip.view_cache.clear()  # stop times changed
+        case GateAssigned(trip_id, gate, _, _):
+            trip = state.trips[trip_id]
+            trip.gate = gate
+            trip.view_cache.clear()  # trip views show the gate
         case OrderCreated(
             trip_id,
             order_id,
@@ -680,6 +686,7 @@ class TripRecord(Value):
     revoked: tuple[Revocation, ...] = ()
     allotments: tuple[Allotment, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    gate: str = ""
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -700,6 +707,7 @@ def trip_record(trip: Trip) -> TripRecord:
         tuple(trip.revoked),
         tuple(trip.allotments.values()),
         tuple(trip.conflicts),
+        trip.gate,
     )
 
 
@@ -734,6 +742,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         revoked,
         allotments,
         conflicts,
+        gate,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -751,6 +760,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.revoked = list(revoked)
     trip.allotments = {allotment.allotment_id: allotment for allotment in allotments}
     trip.conflicts = list(conflicts)
+    trip.gate = gate
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

@@ -15,6 +15,7 @@ import msgspec
 from .commands import (
     AbortChange,
     ArchiveTrips,
+    AssignGate,
     BeginChange,
     CancelOrder,
     CancelTrip,
@@ -35,6 +36,7 @@ from .commands import (
     GetTrip,
     ListBoardingTrips,
     ListConflicts,
+    ListDepartures,
     ListMoney,
     ListMoves,
     ListOrders,
@@ -112,6 +114,7 @@ class TripView(Value, Reply):
     status: TripStatus
     seats_total: int
     operator_id: str = ""  # for operator-scoped staff; not shown to passengers
+    gate: str = ""  # the gate or bay it boards at (Dispatch/AssignGate), "" until named
 
 
 class OfferView(Value):
@@ -344,6 +347,7 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             status=status,
             seats_total=len(trip.seat_labels),
             operator_id=spec.operator_id,
+            gate=trip.gate,
         )
     return view
 
@@ -491,7 +495,7 @@ def render(
             return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)
-        case DepartTrip() | CancelTrip() | DelayTrip():
+        case DepartTrip() | CancelTrip() | DelayTrip() | AssignGate():
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
             return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))
@@ -595,6 +599,10 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return OffersView(tuple(_offers(state, query, now, policy)), known)
         case ListBoardingTrips(station, start_ms, end_ms):
             return BoardingTripsView(tuple(_boarding_trips(state, station, start_ms, end_ms, now, policy)))
+        case ListDepartures():
+            from .board import departures  # late: the board's views build on this module's
+
+            return departures(state, query, now, policy)
         case ListStations():
             stops = {stop.code: stop.name for trip in state.trips.values() for stop in trip.spec.stops}
             return StationsView(tuple(sorted(stops.items())))

@@ -85,6 +85,7 @@ def _trip(view: TripView) -> common_pb2.Trip:
         stops=[stop(s) for s in view.stops],
         status=TRIP_STATUS[view.status],
         seats_total=view.seats_total,
+        gate=view.gate,
     )
 
 

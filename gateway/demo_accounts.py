@@ -57,6 +57,8 @@ LATER_DEMO_ACCOUNTS = (
     # A counter seller works in shifts with paper ticket stock the stock keeper issues (docs/shifts.md).
     DemoAccount("counter1", "窗口售票员 1", (Role.COUNTER_SELLER.value,)),
     DemoAccount("stock", "票据管理员 Demo", (Role.STOCK_KEEPER.value,)),
+    # A departure board in the hall (docs/board.md): watches departures, nothing more.
+    DemoAccount("board1", "信息发布屏 1", (Role.BOARD_DEVICE.value,), ac.AccountKind.DEVICE),
 )
 FIRST_DEMO_ACCOUNTS = DEMO_ACCOUNTS
 DEMO_ACCOUNTS = FIRST_DEMO_ACCOUNTS + LATER_DEMO_ACCOUNTS

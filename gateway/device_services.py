@@ -60,7 +60,7 @@ def _kind(value: int, field_name: str = "kind", required: bool = True) -> dv.Dev
         raise Rejected(
             reject(
                 Reason.MISSING_FIELD if value == devices_pb2.DEVICE_KIND_UNSPECIFIED else Reason.INVALID_FIELD,
-                f"{field_name}: GATE, KIOSK, HANDHELD or COUNTER",
+                f"{field_name}: GATE, KIOSK, HANDHELD, COUNTER or BOARD",
                 field=field_name,
             )
         )

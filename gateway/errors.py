@@ -119,6 +119,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.DEVICE_NOT_REGISTERED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.DEVICE_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
     Reason.UNKNOWN_DEVICE: grpc.StatusCode.NOT_FOUND,
+    Reason.UNKNOWN_ANNOUNCEMENT: grpc.StatusCode.NOT_FOUND,
     Reason.CREDENTIAL_MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.CREDENTIAL_BAD_SIGNATURE: grpc.StatusCode.PERMISSION_DENIED,
     Reason.CREDENTIAL_UNKNOWN_KEY: grpc.StatusCode.PERMISSION_DENIED,

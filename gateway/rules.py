@@ -66,6 +66,15 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Dispatch/DepartTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/DelayTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/AssignGate": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    # The departure board (docs/board.md): public information (times, gates, free seats; never a
+    # passenger), but only for a logged-in account: a board device's, or any staff or passenger's.
+    "/keyun.v1.Board/WatchDepartures": Rule(P.SELF),
+    "/keyun.v1.Board/ListAnnouncements": Rule(P.SELF),
+    # Station announcements: staff with `announce` (dispatchers), for the stations of their scope
+    # (the handler checks every station named); audited.
+    "/keyun.v1.Board/PublishAnnouncement": Rule(P.ANNOUNCE, mutating=True),
+    "/keyun.v1.Board/WithdrawAnnouncement": Rule(P.ANNOUNCE, mutating=True),
     "/keyun.v1.Accounts/Register": Rule(P.PUBLIC, mutating=True),
     "/keyun.v1.Accounts/Login": Rule(P.PUBLIC, mutating=True),
     "/keyun.v1.Accounts/Refresh": Rule(P.PUBLIC, mutating=True),

@@ -19,6 +19,8 @@ from keyun.v1 import (
     accounts_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    board_pb2,
+    board_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     devices_pb2,
@@ -46,6 +48,7 @@ from keyun.v1 import (
 from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
+from .board_services import BoardService
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
@@ -91,6 +94,7 @@ SERVICE_NAMES = tuple(
         (shifts_pb2, "Shifts"),
         (handheld_pb2, "Handheld"),
         (notices_pb2, "Notices"),
+        (board_pb2, "Board"),
     )
 )
 
@@ -273,6 +277,7 @@ class KeyunServer:
         )
         handheld_pb2_grpc.add_HandheldServicer_to_server(HandheldService(self.gateway), services)
         notices_pb2_grpc.add_NoticesServicer_to_server(NoticesService(self.notices), services)
+        board_pb2_grpc.add_BoardServicer_to_server(BoardService(self.gateway, self.desk, self.clock), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

@@ -988,6 +988,12 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         await self.gateway.notify_trip_changed("trip_delayed", view, request.request_id)
         return dispatch_pb2.DelayTripResponse(trip=convert.trip(view))
 
+    async def AssignGate(self, request, context):
+        view = await self.gateway.ask(
+            context, lambda: cmd.AssignGate(request.request_id, request.trip_id, request.gate), audited=True
+        )
+        return dispatch_pb2.AssignGateResponse(trip=convert.trip(view))
+
 
 # Echo answers are bounded like any other message.
 MAX_ECHO_BYTES = 64 * 1024

@@ -22,6 +22,8 @@ from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
     audit_pb2,
+    board_pb2,
+    board_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     common_pb2,
@@ -197,6 +199,7 @@ class KeyunClient:
         self.shifts = shifts_pb2_grpc.ShiftsStub(self.channel)
         self.handheld = handheld_pb2_grpc.HandheldStub(self.channel)
         self.notices = notices_pb2_grpc.NoticesStub(self.channel)
+        self.board = board_pb2_grpc.BoardStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -520,6 +523,55 @@ class KeyunClient:
                 request_id=request_id or new_request_id(), trip_id=trip_id, delay_minutes=delay_minutes
             ),
         ).trip
+
+    def assign_gate(self, trip_id: str, gate: str, request_id: str | None = None) -> Any:
+        """Name the gate or bay a trip boards at ("" takes it back); returns the trip."""
+        return self.call(
+            self.dispatch.AssignGate,
+            dispatch_pb2.AssignGateRequest(request_id=request_id or new_request_id(), trip_id=trip_id, gate=gate),
+        ).trip
+
+    # --- the departure board (docs/board.md) ---------------------------------------------------
+
+    def watch_departures(
+        self, station: str, date: str = "", timeout_s: float | None = None
+    ) -> Iterator[board_pb2.WatchDeparturesResponse]:
+        """The station's departures of the day (today by default): the whole day first, then the
+        trips that changed and the announcements in effect, as they change."""
+        request = board_pb2.WatchDeparturesRequest(station=station, date=date)
+        try:
+            yield from self.board.WatchDepartures(request, timeout=timeout_s)
+        except grpc.RpcError as rpc_error:
+            raise KeyunError.from_rpc(rpc_error) from None
+
+    def publish_announcement(
+        self,
+        kind: int,
+        text_zh: str,
+        stations: list[str],
+        ends_at_ms: int,
+        text_en: str = "",
+        starts_at_ms: int = 0,
+        request_id: str | None = None,
+    ) -> board_pb2.Announcement:
+        """Publish a station announcement (board_pb2.ANNOUNCEMENT_KIND_*); starts now unless given."""
+        request = board_pb2.PublishAnnouncementRequest(
+            request_id=request_id or new_request_id(), kind=kind, text_zh=text_zh, text_en=text_en, stations=stations
+        )
+        request.ends_at.FromMilliseconds(ends_at_ms)
+        if starts_at_ms:
+            request.starts_at.FromMilliseconds(starts_at_ms)
+        return self.call(self.board.PublishAnnouncement, request).announcement
+
+    def list_announcements(self, station: str = "", include_past: bool = False) -> list[board_pb2.Announcement]:
+        request = board_pb2.ListAnnouncementsRequest(station=station, include_past=include_past)
+        return list(self.call(self.board.ListAnnouncements, request).announcements)
+
+    def withdraw_announcement(self, announcement_id: str, request_id: str | None = None) -> board_pb2.Announcement:
+        request = board_pb2.WithdrawAnnouncementRequest(
+            request_id=request_id or new_request_id(), announcement_id=announcement_id
+        )
+        return self.call(self.board.WithdrawAnnouncement, request).announcement
 
     # --- passengers' accounts ------------------------------------------------------------------
 

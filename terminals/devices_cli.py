@@ -17,7 +17,7 @@ from keyun.v1 import devices_pb2
 from .cli import _client, _common
 from .flows import name, show, table
 
-KINDS = {"gate": 1, "kiosk": 2, "handheld": 3, "counter": 4}
+KINDS = {"gate": 1, "kiosk": 2, "handheld": 3, "counter": 4, "board": 5}
 STATES = {"online": 1, "offline": 2, "behind": 3, "disabled": 4}
 assert all(devices_pb2.DeviceKind.Name(n) == f"DEVICE_KIND_{k.upper()}" for k, n in KINDS.items())
 assert all(devices_pb2.DeviceState.Name(n) == f"DEVICE_STATE_{s.upper()}" for s, n in STATES.items())

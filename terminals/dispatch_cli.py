@@ -32,4 +32,15 @@ def add_verbs(verbs) -> None:
     _common(p)
     p.set_defaults(run=lambda a: show(a, t := _client(a).cancel(a.trip_id, a.request_id), trip_line(t)))
 
+    p = dispatch.add_parser("gate", help="name the gate or bay a trip boards at (an empty GATE takes it back)")
+    p.add_argument("trip_id")
+    p.add_argument("gate", help='as painted in the hall: "3", "A12", "B-2"; "" takes it back')
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(
+        run=lambda a: show(
+            a, t := _client(a).assign_gate(a.trip_id, a.gate, a.request_id), f"{trip_line(t)}  gate {t.gate or '-'}"
+        )
+    )
+
     p = add_network_load(dispatch)  # the same verb as `keyun network load`

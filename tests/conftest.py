@@ -131,7 +131,9 @@ class ServerThread:
         clock: Clock | None = None,
         demo_network: bool = False,
         sms_dir=None,
+        port: int = 0,
     ):
+        """`port`: 0 picks a free one; a restarted server may take its predecessor's again."""
         from keyun.app.server import create_server
         from keyun.common.platform import install_event_loop_policy
         from keyun.gateway.credentials import FAST_TEST_PARAMS
@@ -158,7 +160,7 @@ class ServerThread:
             sms_dir=sms_dir,
         )
         self.data_dir = data_dir
-        self.port = self.run(self.server.start("127.0.0.1", 0))
+        self.port = self.run(self.server.start("127.0.0.1", port))
         self.target = f"127.0.0.1:{self.port}"
 
     def log_text(self) -> str:

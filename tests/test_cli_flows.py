@@ -174,3 +174,31 @@ def test_dispatch_delays_cancels_departs_and_loads(station, keyun, tmp_path):
     network.write_text(network_with_schedule("F6", dt.datetime(2026, 1, 1, 9), "mini12"), encoding="utf-8")
     loaded = keyun("dispatch", "load", str(network), "--days", "2", "--json")
     assert loaded["trips_created"] == 2
+
+
+def test_dispatch_names_a_gate_and_staff_announce(station, keyun):
+    _, _, master = station
+    trip = schedule_trip(master, "F7", dt.timedelta(days=1))
+    assert "gate A3" in keyun("dispatch", "gate", trip, "A3", user="dispatcher")
+    assert keyun("dispatch", "gate", trip, "A 3", "--json", ok=False)["error"]["reason"] == "INVALID_FIELD"
+    published = keyun(
+        "announce",
+        "publish",
+        "今日有雾",
+        "--en",
+        "Fog",
+        "--kind",
+        "weather",
+        "--stations",
+        "AAA",
+        "--json",
+        user="dispatcher",
+    )
+    announcement_id = published["announcement_id"]
+    assert announcement_id in keyun("announce", "list", "--station", "AAA", user="dispatcher")
+    assert "今日有雾" in keyun("announce", "list", "--station", "AAA", user="dispatcher")
+    refused = keyun("announce", "publish", "通知", "--json", user="seller", ok=False)
+    assert refused["error"]["reason"] == "PERMISSION_DENIED"
+    assert "withdrawn" in keyun("announce", "withdraw", announcement_id, user="dispatcher")
+    assert announcement_id not in keyun("announce", "list", "--station", "AAA", user="dispatcher")
+    assert announcement_id in keyun("announce", "list", "--all", user="dispatcher")

@@ -123,7 +123,7 @@ def test_register_heartbeat_offline_behind_metrics_disable_and_enable(station):
     samples = scrape(station.metrics_port)
     assert value(samples["keyun_devices"], "keyun_devices", kind="gate", state="behind") == 1
     assert value(samples["keyun_devices"], "keyun_devices", state="online") == 0
-    assert len(samples["keyun_devices"]) == 16  # every kind by every state, zeros too
+    assert len(samples["keyun_devices"]) == 20  # every kind (gate, kiosk, handheld, counter, board) by every state
     age = value(
         samples["keyun_device_oldest_unsynced_scan_age_seconds"], "keyun_device_oldest_unsynced_scan_age_seconds"
     )

@@ -114,6 +114,7 @@ def _methods():
     from keyun.v1 import accounts_pb2 as a
     from keyun.v1 import audit_pb2 as au
     from keyun.v1 import (
+        board_pb2,
         catalog_pb2,
         devices_pb2,
         diagnostics_pb2,
@@ -130,7 +131,7 @@ def _methods():
     database = symbol_database.Default()
     methods = {}
     services = (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2)
-    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2):
+    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (

@@ -207,6 +207,7 @@ def _loopback(host: str) -> bool:
 
 
 # The parts, one line each; imported last, as they build on this module.
-from . import kiosk  # noqa: E402
+from . import board, kiosk  # noqa: E402
 
 PARTS.append(kiosk.setup)
+PARTS.append(board.setup)

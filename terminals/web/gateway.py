@@ -19,6 +19,7 @@ from keyun.terminals.client import FIRST_BACKOFF_S, RETRYABLE, KeyunError
 from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
+    board_pb2_grpc,
     catalog_pb2_grpc,
     devices_pb2_grpc,
     dispatch_pb2_grpc,
@@ -56,6 +57,7 @@ class WebGateway:
         self.gate = gate_pb2_grpc.GateStub(self.channel)
         self.devices = devices_pb2_grpc.DevicesStub(self.channel)
         self.notices = notices_pb2_grpc.NoticesStub(self.channel)  # ListMyNotices for the passenger site
+        self.board = board_pb2_grpc.BoardStub(self.channel)
 
     async def close(self) -> None:
         await self.channel.close()

@@ -186,7 +186,15 @@ def scenario():
         ],
         NOW + 5800,
     )
-    run([c.Refund("rf1", f"{TRIP}-0001"), c.CancelTrip("x1", PM_TRIP), c.DelayTrip("dl1", TRIP, 10)], NOW + 6000)
+    run(
+        [
+            c.Refund("rf1", f"{TRIP}-0001"),
+            c.CancelTrip("x1", PM_TRIP),
+            c.DelayTrip("dl1", TRIP, 10),
+            c.AssignGate("gt1", TRIP, "A3"),  # GateAssigned
+        ],
+        NOW + 6000,
+    )
     run(
         [
             c.Sell("bad1", PM_TRIP, A, B, seat_count=1),  # TRIP_CANCELLED
@@ -212,6 +220,7 @@ def scenario():
             c.GetRevocations(PM_TRIP, 0),
             c.ListConflicts(TRIP),
             c.ListBoardingTrips(A, NOW, NOW + 24 * 3600 * 1000),
+            c.ListDepartures(A, NOW, NOW + 24 * 3600 * 1000),  # engine.board.DeparturesView
             c.FindTickets(document_index=b"i" * 32),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
             c.ListStations(),

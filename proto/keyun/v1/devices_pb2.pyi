@@ -17,6 +17,7 @@ class DeviceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEVICE_KIND_KIOSK: _ClassVar[DeviceKind]
     DEVICE_KIND_HANDHELD: _ClassVar[DeviceKind]
     DEVICE_KIND_COUNTER: _ClassVar[DeviceKind]
+    DEVICE_KIND_BOARD: _ClassVar[DeviceKind]
 
 class DeviceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -30,6 +31,7 @@ DEVICE_KIND_GATE: DeviceKind
 DEVICE_KIND_KIOSK: DeviceKind
 DEVICE_KIND_HANDHELD: DeviceKind
 DEVICE_KIND_COUNTER: DeviceKind
+DEVICE_KIND_BOARD: DeviceKind
 DEVICE_STATE_UNSPECIFIED: DeviceState
 DEVICE_STATE_ONLINE: DeviceState
 DEVICE_STATE_OFFLINE: DeviceState

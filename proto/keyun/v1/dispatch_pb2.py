@@ -25,29 +25,33 @@ _sym_db = _symbol_database.Default()
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/dispatch.proto\x12\x08keyun.v1\x1a\x15keyun/v1/common.proto\"N\n\x10\x44\x65layTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x15\n\rdelay_minutes\x18\x03 \x01(\x05\"1\n\x11\x44\x65layTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"`\n\x12LoadNetworkRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_toml\x18\x02 \x01(\t\x12\x12\n\nfirst_date\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x04 \x01(\x05\"j\n\x13LoadNetworkResponse\x12\x15\n\rtrips_created\x18\x01 \x01(\x05\x12\x17\n\x0ftrips_unchanged\x18\x02 \x01(\x05\x12\x10\n\x08stations\x18\x03 \x01(\x05\x12\x11\n\tschedules\x18\x04 \x01(\x05\"8\n\x11\x44\x65partTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x44\x65partTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"8\n\x11\x43\x61ncelTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x43\x61ncelTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip2\xae\x02\n\x08\x44ispatch\x12J\n\x0bLoadNetwork\x12\x1c.keyun.v1.LoadNetworkRequest\x1a\x1d.keyun.v1.LoadNetworkResponse\x12G\n\nDepartTrip\x12\x1b.keyun.v1.DepartTripRequest\x1a\x1c.keyun.v1.DepartTripResponse\x12G\n\nCancelTrip\x12\x1b.keyun.v1.CancelTripRequest\x1a\x1c.keyun.v1.CancelTripResponse\x12\x44\n\tDelayTrip\x12\x1a.keyun.v1.DelayTripRequest\x1a\x1b.keyun.v1.DelayTripResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/dispatch.proto\x12\x08keyun.v1\x1a\x15keyun/v1/common.proto\"F\n\x11\x41ssignGateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04gate\x18\x03 \x01(\t\"2\n\x12\x41ssignGateResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"N\n\x10\x44\x65layTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x15\n\rdelay_minutes\x18\x03 \x01(\x05\"1\n\x11\x44\x65layTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"`\n\x12LoadNetworkRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_toml\x18\x02 \x01(\t\x12\x12\n\nfirst_date\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x04 \x01(\x05\"j\n\x13LoadNetworkResponse\x12\x15\n\rtrips_created\x18\x01 \x01(\x05\x12\x17\n\x0ftrips_unchanged\x18\x02 \x01(\x05\x12\x10\n\x08stations\x18\x03 \x01(\x05\x12\x11\n\tschedules\x18\x04 \x01(\x05\"8\n\x11\x44\x65partTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x44\x65partTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"8\n\x11\x43\x61ncelTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x43\x61ncelTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip2\xf7\x02\n\x08\x44ispatch\x12J\n\x0bLoadNetwork\x12\x1c.keyun.v1.LoadNetworkRequest\x1a\x1d.keyun.v1.LoadNetworkResponse\x12G\n\nDepartTrip\x12\x1b.keyun.v1.DepartTripRequest\x1a\x1c.keyun.v1.DepartTripResponse\x12G\n\nCancelTrip\x12\x1b.keyun.v1.CancelTripRequest\x1a\x1c.keyun.v1.CancelTripResponse\x12\x44\n\tDelayTrip\x12\x1a.keyun.v1.DelayTripRequest\x1a\x1b.keyun.v1.DelayTripResponse\x12G\n\nAssignGate\x12\x1b.keyun.v1.AssignGateRequest\x1a\x1c.keyun.v1.AssignGateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.dispatch_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELAYTRIPREQUEST']._serialized_start=60
-  _globals['_DELAYTRIPREQUEST']._serialized_end=138
-  _globals['_DELAYTRIPRESPONSE']._serialized_start=140
-  _globals['_DELAYTRIPRESPONSE']._serialized_end=189
-  _globals['_LOADNETWORKREQUEST']._serialized_start=191
-  _globals['_LOADNETWORKREQUEST']._serialized_end=287
-  _globals['_LOADNETWORKRESPONSE']._serialized_start=289
-  _globals['_LOADNETWORKRESPONSE']._serialized_end=395
-  _globals['_DEPARTTRIPREQUEST']._serialized_start=397
-  _globals['_DEPARTTRIPREQUEST']._serialized_end=453
-  _globals['_DEPARTTRIPRESPONSE']._serialized_start=455
-  _globals['_DEPARTTRIPRESPONSE']._serialized_end=505
-  _globals['_CANCELTRIPREQUEST']._serialized_start=507
-  _globals['_CANCELTRIPREQUEST']._serialized_end=563
-  _globals['_CANCELTRIPRESPONSE']._serialized_start=565
-  _globals['_CANCELTRIPRESPONSE']._serialized_end=615
-  _globals['_DISPATCH']._serialized_start=618
-  _globals['_DISPATCH']._serialized_end=920
+  _globals['_ASSIGNGATEREQUEST']._serialized_start=60
+  _globals['_ASSIGNGATEREQUEST']._serialized_end=130
+  _globals['_ASSIGNGATERESPONSE']._serialized_start=132
+  _globals['_ASSIGNGATERESPONSE']._serialized_end=182
+  _globals['_DELAYTRIPREQUEST']._serialized_start=184
+  _globals['_DELAYTRIPREQUEST']._serialized_end=262
+  _globals['_DELAYTRIPRESPONSE']._serialized_start=264
+  _globals['_DELAYTRIPRESPONSE']._serialized_end=313
+  _globals['_LOADNETWORKREQUEST']._serialized_start=315
+  _globals['_LOADNETWORKREQUEST']._serialized_end=411
+  _globals['_LOADNETWORKRESPONSE']._serialized_start=413
+  _globals['_LOADNETWORKRESPONSE']._serialized_end=519
+  _globals['_DEPARTTRIPREQUEST']._serialized_start=521
+  _globals['_DEPARTTRIPREQUEST']._serialized_end=577
+  _globals['_DEPARTTRIPRESPONSE']._serialized_start=579
+  _globals['_DEPARTTRIPRESPONSE']._serialized_end=629
+  _globals['_CANCELTRIPREQUEST']._serialized_start=631
+  _globals['_CANCELTRIPREQUEST']._serialized_end=687
+  _globals['_CANCELTRIPRESPONSE']._serialized_start=689
+  _globals['_CANCELTRIPRESPONSE']._serialized_end=739
+  _globals['_DISPATCH']._serialized_start=742
+  _globals['_DISPATCH']._serialized_end=1117
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AssignGateRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "gate")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    gate: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., gate: _Optional[str] = ...) -> None: ...
+
+class AssignGateResponse(_message.Message):
+    __slots__ = ("trip",)
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
+
 class DelayTripRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "delay_minutes")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

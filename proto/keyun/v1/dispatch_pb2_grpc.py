@@ -55,6 +55,11 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripResponse.FromString,
                 _registered_method=True)
+        self.AssignGate = channel.unary_unary(
+                '/keyun.v1.Dispatch/AssignGate',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServicer:
@@ -92,6 +97,14 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignGate(self, request, context):
+        """Name the gate or bay (检票口 / 发车位) a trip boards at; an empty gate takes it back.  Until
+        the coach leaves; boards show it at once, and ticket holders are told of a change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +127,11 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.DelayTrip,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.DelayTripResponse.SerializeToString,
+            ),
+            'AssignGate': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignGate,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +243,33 @@ class Dispatch:
             '/keyun.v1.Dispatch/DelayTrip',
             keyun_dot_v1_dot_dispatch__pb2.DelayTripRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.DelayTripResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignGate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/AssignGate',
+            keyun_dot_v1_dot_dispatch__pb2.AssignGateRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.AssignGateResponse.FromString,
             options,
             channel_credentials,
             insecure,
