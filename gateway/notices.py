@@ -50,6 +50,7 @@ SIGNATURE = "【客运站】"
 TRIP_CHANGE_TEXT: dict[str, str] = {
     "trip_delayed": SIGNATURE + "您{date}乘坐的{route}班次延误，新的发车时间为{time}。退票免收手续费。",
     "trip_cancelled": SIGNATURE + "您{date} {time}乘坐的{route}班次已取消，可全额退票或改签。",
+    "trip_gate_changed": SIGNATURE + "您{date} {time}乘坐的{route}班次检票口为{gate}，请到该检票口候车。",
 }
 REFUND_TEXT = SIGNATURE + "您的订单{order}已退款{yuan}元，请注意查收。"
 CODE_TEXT = SIGNATURE + "验证码{code}，{minutes}分钟内有效，请勿告诉他人。"
@@ -102,7 +103,7 @@ class NoticeDesk:
         first = trip.stops[0]
         local = dt.datetime.fromtimestamp(first.departs_at_ms / 1000, CHINA)
         text = TRIP_CHANGE_TEXT[kind].format(
-            route=trip.route_name, date=local.strftime("%m月%d日"), time=local.strftime("%H:%M")
+            route=trip.route_name, date=local.strftime("%m月%d日"), time=local.strftime("%H:%M"), gate=trip.gate
         )
         manifest = await self.trips(cmd.GetManifest(trip.trip_id))
         if isinstance(manifest, Rejection):

@@ -992,6 +992,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         view = await self.gateway.ask(
             context, lambda: cmd.AssignGate(request.request_id, request.trip_id, request.gate), audited=True
         )
+        await self.gateway.notify_trip_changed("trip_gate_changed", view, request.request_id)
         return dispatch_pb2.AssignGateResponse(trip=convert.trip(view))
 
 

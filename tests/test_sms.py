@@ -245,6 +245,23 @@ def test_a_delay_is_told_to_every_ticket_holder_once_and_shown_to_the_buyer(stat
     assert not [p for p in phones if p in log] and mine[0].text not in log
 
 
+def test_a_gate_change_is_told_to_every_ticket_holder_once(station, sms):
+    server, staff = station
+    trip_id = schedule_trip(staff, "SMS6", dt.timedelta(hours=5))
+    passenger, phones = _ticket_holders(server, staff, sms, trip_id)
+    staff.assign_gate(trip_id, "B7", request_id=f"gate-{trip_id}")
+    staff.assign_gate(trip_id, "B7", request_id=f"gate-{trip_id}")  # a retry: no second notice
+
+    def told() -> bool:
+        return all(any("B7" in m["text"] for m in sms.messages_to(phone)) for phone in phones)
+
+    wait_until(told, WAIT_S, "every holder told of the gate")
+    for phone in phones:
+        assert len([m for m in sms.messages_to(phone) if "B7" in m["text"]]) == 1
+    kinds = [n.kind for n in passenger.list_my_notices().notices if n.subject == trip_id]
+    assert kinds == [notices_pb2.NOTICE_KIND_TRIP_GATE_CHANGED]
+
+
 def test_a_failing_provider_is_retried_and_the_final_failure_is_shown_to_staff(station, sms):
     server, staff = station
     trip_id = schedule_trip(staff, "SMS2", dt.timedelta(hours=5))

@@ -16,6 +16,7 @@ class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTICE_KIND_TRIP_DELAYED: _ClassVar[NoticeKind]
     NOTICE_KIND_TRIP_CANCELLED: _ClassVar[NoticeKind]
     NOTICE_KIND_REFUND_PAID: _ClassVar[NoticeKind]
+    NOTICE_KIND_TRIP_GATE_CHANGED: _ClassVar[NoticeKind]
 
 class DeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ NOTICE_KIND_UNSPECIFIED: NoticeKind
 NOTICE_KIND_TRIP_DELAYED: NoticeKind
 NOTICE_KIND_TRIP_CANCELLED: NoticeKind
 NOTICE_KIND_REFUND_PAID: NoticeKind
+NOTICE_KIND_TRIP_GATE_CHANGED: NoticeKind
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
 DELIVERY_STATUS_PENDING: DeliveryStatus
 DELIVERY_STATUS_SENT: DeliveryStatus
