@@ -200,3 +200,9 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# The parts, imported last: each builds on this module's helpers.  One line per part.
+from . import site  # noqa: E402
+
+PARTS.append(site.setup)
