@@ -164,8 +164,10 @@ async def get_order(request: web.Request, session: Session, order_id: str) -> or
     return (await gw.call(gw.orders.GetOrder, orders_pb2.GetOrderRequest(order_id=order_id), session)).order
 
 
-def see_other(path: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(path)
+def see_other(path: str) -> web.Response:
+    """A redirect after a POST, returned rather than raised: the session middleware seals the
+    session into the cookie only on a response the handler returns."""
+    return web.Response(status=303, headers={"Location": path})
 
 
 # ---- account -------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ async def register(request: web.Request) -> web.Response:
     except KeyunError as error:
         return page(request, "register.html", status=400, error=refusal(request, error), phone=phone)
     get_session(request).login(reply.access_token, reply.refresh_token, mask_phone(phone))
-    raise see_other("/site/passengers")
+    return see_other("/site/passengers")
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -227,7 +229,7 @@ async def login(request: web.Request) -> web.Response:
         status = 429 if error.reason in ("LOGIN_THROTTLED", "TOO_MANY_LOGIN_ATTEMPTS") else 401
         return page(request, "login.html", status=status, error=refusal(request, error), phone=phone)
     get_session(request).login(reply.access_token, reply.refresh_token, mask_phone(phone))
-    raise see_other("/site")
+    return see_other("/site")
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -239,7 +241,7 @@ async def logout(request: web.Request) -> web.Response:
         except KeyunError:
             pass  # an expired or revoked session: forgetting the cookie's tokens is all that is left
     session.clear()
-    raise see_other("/site")
+    return see_other("/site")
 
 
 async def passengers(request: web.Request) -> web.Response:
@@ -276,7 +278,7 @@ async def add_passenger(request: web.Request) -> web.Response:
             error=refusal(request, error),
             name=data.get("name", ""),
         )
-    raise see_other("/site/passengers")
+    return see_other("/site/passengers")
 
 
 async def remove_passenger(request: web.Request) -> web.Response:
@@ -290,7 +292,7 @@ async def remove_passenger(request: web.Request) -> web.Response:
         ),
         session,
     )
-    raise see_other("/site/passengers")
+    return see_other("/site/passengers")
 
 
 # ---- search, seats, hold, order --------------------------------------------------------------
@@ -396,7 +398,7 @@ async def create_order(request: web.Request) -> web.Response:
     hold_id = data.get("hold_id", "")
     if data.get("action") == "release":
         await gw.call(gw.sales.Release, sales_pb2.ReleaseRequest(request_id=uuid.uuid4().hex, hold_id=hold_id), session)
-        raise see_other("/site")
+        return see_other("/site")
     try:
         created = await gw.call(
             gw.orders.CreateOrder,
@@ -412,7 +414,7 @@ async def create_order(request: web.Request) -> web.Response:
         await gw.call(gw.sales.Release, sales_pb2.ReleaseRequest(request_id=uuid.uuid4().hex, hold_id=hold_id), session)
         raise
     if data.get("redirect") == "yes":
-        raise see_other(created.pay_url)
+        return see_other(created.pay_url)
     return page(
         request, "pay.html", order=created.order, pay_url=created.pay_url, qr=qr_svg(created.qr_text or created.pay_url)
     )
@@ -490,7 +492,7 @@ async def refund(request: web.Request) -> web.Response:
         ),
         session,
     )
-    raise see_other(f"/site/orders/{order_id}")
+    return see_other(f"/site/orders/{order_id}")
 
 
 def _ticket(order: orders_pb2.Order, ticket_id: str) -> common_pb2.Ticket:

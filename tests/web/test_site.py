@@ -1,0 +1,221 @@
+"""The passenger site in Debian's Chromium: a real server taking wallet payments through the real
+`keyun sandbox-pay` process, and `keyun web` in front of it.  A passenger signs up, adds two
+frequent passengers, picks two seats on the seat map, pays in the wallet sandbox, sees the e-ticket
+QR codes and refunds one ticket with the fee shown first; the order is in the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from keyun.terminals.client import KeyunClient
+from keyun.terminals.web.limits import AddressLimiter
+
+from ..conftest import CHINA, ServerThread, logged_in, schedule_trip
+from ..payments.conftest import SandboxProcess, start_sandbox, stop_sandbox
+from .conftest import WebProcess, screenshot, start_web
+
+PASSWORD = "Site-Passw0rd"
+PHONES = (f"1391234{n:04d}" for n in itertools.count(1))
+# Paying goes sandbox → signed notification → the order's owner → WatchOrder → the page.
+PAID_TIMEOUT_MS = 20_000
+
+
+@dataclass
+class Station:
+    server: ServerThread
+    sandbox: SandboxProcess
+    web: WebProcess
+    trip_id: str
+    date: str
+
+
+@pytest.fixture(scope="module")
+def station(ray_session, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("site")
+    # Its own thread: the sandbox's start runs an event loop, and Playwright's owns this thread's.
+    with ThreadPoolExecutor(1) as thread:
+        sandbox = thread.submit(start_sandbox, directory / "pay-keys", directory / "pay-state.json").result()
+    server = ServerThread(directory / "data", shards=2, payments_dir=sandbox.keys_dir)
+    master = logged_in(KeyunClient(server.target), clock=server.clock)
+    departs_in = dt.timedelta(days=1)
+    trip_id = schedule_trip(master, "S1", departs_in)
+    web = start_web(server.target, directory / "cookie.key")
+    yield Station(server, sandbox, web, trip_id, (dt.datetime.now(CHINA) + departs_in).date().isoformat())
+    web.stop()
+    master.close()
+    server.stop()
+    stop_sandbox(sandbox)
+
+
+def register(page, station: Station) -> str:
+    phone = next(PHONES)
+    page.goto(station.web.url + "/site/register")
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
+    page.get_by_label("再次输入密码").fill(PASSWORD)
+    page.get_by_role("button", name="注册").click()
+    page.wait_for_url("**/site/passengers")
+    return phone
+
+
+def add_passenger(page, name: str, passport: str) -> None:
+    page.get_by_label("姓名").fill(name)
+    page.get_by_label("证件类型").select_option("passport")
+    page.get_by_label("证件号码").fill(passport)
+    page.get_by_role("button", name="添加乘车人").click()
+    page.wait_for_url("**/site/passengers")
+
+
+def tab_to(page, element_id: str, limit: int = 60) -> None:
+    """Press Tab until the element has the focus: the keyboard's way there, no mouse."""
+    for _ in range(limit):
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds_one(station, page):
+    register(page, station)
+    add_passenger(page, "王小明", "E11112222")
+    add_passenger(page, "李小红", "E33334444")
+    rows = page.locator("tr.passenger-row")
+    assert rows.count() == 2
+    content = page.content()
+    assert "E11112222" not in content and "E33334444" not in content  # masked, never echoed
+    screenshot(page, "site-passengers")
+
+    # Search: stations from ListStations, the trip's fare and free seats.
+    page.goto(station.web.url + "/site")
+    page.get_by_label("出发站").select_option("AAA")
+    page.get_by_label("到达站").select_option("DDD")
+    page.get_by_label("乘车日期").fill(station.date)
+    page.get_by_role("button", name="查询").click()
+    offer = page.locator("li.offer", has_text=station.trip_id)
+    assert "¥40.00" in offer.inner_text() and "12" in offer.inner_text()
+    screenshot(page, "site-search")
+    offer.get_by_role("link", name=re.compile("选座购票")).click()
+
+    # The seat map by keyboard: Tab to a seat and Space chooses it.
+    page.locator("h1").click()
+    tab_to(page, "seat-4")
+    page.keyboard.press("Space")
+    tab_to(page, "seat-5")
+    page.keyboard.press("Space")
+    assert page.locator("#seat-4").is_checked() and page.locator("#seat-5").is_checked()
+    page.get_by_label("王**").check()
+    page.get_by_label("李**").check()
+    screenshot(page, "site-seats")
+    page.get_by_role("button", name="锁定座位").click()
+
+    # The hold: fare components per seat, and the wallet.
+    fares = page.locator("table.fares")
+    assert "王" in fares.inner_text() and "¥80.00" in fares.locator(".total").inner_text()
+    screenshot(page, "site-hold")
+    page.get_by_label("微信支付（扫码）").check()
+    page.get_by_role("button", name="提交订单并支付").click()
+
+    # The pay page: a QR code and the wallet's pay page; the sandbox's Pay button pays it.
+    assert page.locator(".qr img").get_attribute("src").startswith("data:image/svg+xml")
+    screenshot(page, "site-pay")
+    pay_url = page.locator("#pay-link").get_attribute("href")
+    assert pay_url.startswith(station.sandbox.base_url)
+    wallet = page.context.new_page()
+    wallet.goto(pay_url)
+    wallet.get_by_role("button", name="Pay").click()
+    wallet.close()
+
+    # The WatchOrder stream, relayed by SSE, opens the ticketed order with its e-tickets.
+    page.wait_for_url(re.compile(r".*/site/orders/[^/]+$"), timeout=PAID_TIMEOUT_MS)
+    assert page.locator("#status").inner_text() == "已出票"
+    codes = page.locator("img.eticket")
+    assert codes.count() == 2
+    assert all(codes.nth(i).get_attribute("src").startswith("data:image/svg+xml") for i in range(2))
+    order_url = page.url
+    order_id = order_url.rsplit("/", 1)[1]
+    screenshot(page, "site-order")
+
+    # Refund one ticket: the fee first, then the confirm step.
+    page.locator("li.ticket").first.get_by_role("button", name=re.compile("退票")).click()
+    fee = page.locator("#refund-fee").inner_text()
+    back = page.locator("#refund-back").inner_text()
+    assert fee.startswith("¥") and back.startswith("¥")
+    screenshot(page, "site-refund")
+    page.get_by_role("button", name="确认退票").click()
+    page.wait_for_url(order_url)
+    assert page.locator("#status").inner_text() == "部分退票"
+    assert page.locator("img.eticket").count() == 1
+    refunds = page.locator("table", has_text="退票手续费").inner_text()
+    assert fee in refunds and back in refunds
+
+    # The history lists the order.
+    page.get_by_role("link", name="我的订单").click()
+    row = page.locator("tr", has_text=order_id)
+    assert "部分退票" in row.inner_text()
+    screenshot(page, "site-orders")
+
+
+def test_a_wrong_password_is_refused_with_its_reason(station, page):
+    phone = register(page, station)
+    page.get_by_role("button", name="退出").click()
+    page.goto(station.web.url + "/site/login")
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_label("密码").fill("not-the-password-1")
+    page.get_by_role("button", name="登录").click()
+    alert = page.get_by_role("alert")
+    assert "手机号或密码错误" in alert.inner_text()
+    assert page.get_by_label("密码").input_value() == ""  # never echoed back
+    screenshot(page, "site-login-refused")
+
+
+def test_login_works_with_the_keyboard_alone(station, page):
+    phone = register(page, station)
+    page.get_by_role("button", name="退出").click()
+    page.goto(station.web.url + "/site/login?lang=en")
+    tab_to(page, "phone")
+    page.keyboard.type(phone)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/site")
+    assert page.get_by_role("button", name="Log out").is_visible()
+    assert phone not in page.content()  # the header shows the number masked
+    assert phone[:3] + "****" + phone[-4:] in page.content()
+
+
+def test_every_input_on_the_site_forms_has_a_label(station, page):
+    register(page, station)
+    for path in ("/site/register", "/site/login", "/site/passengers", "/site"):
+        page.goto(station.web.url + path)
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select')]
+                 .filter(e => !(e.labels && e.labels.length)).map(e => e.name)"""
+        )
+        assert unlabelled == [], (path, unlabelled)
+
+
+def test_a_post_without_the_csrf_token_is_refused(station):
+    request = urllib.request.Request(
+        station.web.url + "/site/login", data=b"phone=13900000000&password=x", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 403
+
+
+def test_sign_up_and_login_attempts_are_limited_per_address():
+    now = [0.0]
+    limiter = AddressLimiter(3, 60.0, clock=lambda: now[0])
+    assert [limiter.retry_after("10.0.0.1") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.retry_after("10.0.0.1") == 60.0
+    assert limiter.retry_after("10.0.0.2") == 0.0  # another address is its own
+    now[0] = 60.0
+    assert limiter.retry_after("10.0.0.1") == 0.0
