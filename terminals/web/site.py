@@ -145,6 +145,11 @@ def qr_svg(text: str) -> str:
     return segno.make(text, error="m").svg_data_uri(scale=4, border=2)
 
 
+def _station_day(stamp) -> str:
+    """The Beijing date of a protobuf Timestamp, as SearchTrips takes it."""
+    return stamp.ToDatetime(tzinfo=dt.timezone.utc).astimezone(CHINA).date().isoformat()
+
+
 def today() -> str:
     return dt.datetime.now(CHINA).date().isoformat()
 
@@ -507,7 +512,7 @@ async def change_choice(request: web.Request) -> web.Response:
     session = passenger(request)
     order = await get_order(request, session, request.match_info["order_id"])
     ticket = _ticket(order, request.match_info["ticket_id"])
-    date = request.query.get("date", "") or printing.local(ticket.from_stop.departs_at, fmt="%Y-%m-%d")
+    date = request.query.get("date", "") or _station_day(ticket.from_stop.departs_at)
     gw = gateway(request)
     reply = await gw.call(
         gw.catalog.SearchTrips,

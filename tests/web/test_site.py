@@ -18,7 +18,7 @@ import pytest
 from keyun.terminals.client import KeyunClient
 from keyun.terminals.web.limits import AddressLimiter
 
-from ..conftest import CHINA, ServerThread, logged_in, schedule_trip
+from ..conftest import CHINA, STATIONS, ServerThread, logged_in, network_with_schedule
 from ..payments.conftest import SandboxProcess, start_sandbox, stop_sandbox
 from .conftest import WebProcess, screenshot, start_web
 
@@ -35,6 +35,7 @@ class Station:
     web: WebProcess
     trip_id: str
     date: str
+    later_trip_id: str  # the same line two hours later: a rebooking's new trip
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +46,13 @@ def station(ray_session, tmp_path_factory):
         sandbox = thread.submit(start_sandbox, directory / "pay-keys", directory / "pay-state.json").result()
     server = ServerThread(directory / "data", shards=2, payments_dir=sandbox.keys_dir)
     master = logged_in(KeyunClient(server.target), clock=server.clock)
-    departs_in = dt.timedelta(days=1)
-    trip_id = schedule_trip(master, "S1", departs_in)
+    # Tomorrow (Beijing), at 10:00 and at 12:00: one network with both coaches.
+    day = dt.datetime.now(CHINA).date() + dt.timedelta(days=1)
+    network = network_with_schedule("S1", dt.datetime.combine(day, dt.time(10)), "mini12")
+    network += network_with_schedule("S2", dt.datetime.combine(day, dt.time(12)), "mini12").removeprefix(STATIONS)
+    master.load_network(network, day.isoformat(), 1)
     web = start_web(server.target, directory / "cookie.key")
-    yield Station(server, sandbox, web, trip_id, (dt.datetime.now(CHINA) + departs_in).date().isoformat())
+    yield Station(server, sandbox, web, f"S1-{day:%Y%m%d}", day.isoformat(), f"S2-{day:%Y%m%d}")
     web.stop()
     master.close()
     server.stop()
@@ -83,7 +87,7 @@ def tab_to(page, element_id: str, limit: int = 60) -> None:
     raise AssertionError(f"Tab never reached #{element_id}")
 
 
-def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds_one(station, page):
+def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds_one(station, browser, page):
     register(page, station)
     add_passenger(page, "王小明", "E11112222")
     add_passenger(page, "李小红", "E33334444")
@@ -128,14 +132,17 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
     screenshot(page, "site-pay")
     pay_url = page.locator("#pay-link").get_attribute("href")
     assert pay_url.startswith(station.sandbox.base_url)
-    wallet = page.context.new_page()
-    wallet.goto(pay_url)
-    wallet.get_by_role("button", name="Pay").click()
-    wallet.close()
+    # The wallet is another device: its own browser context, as a phone scanning the code.
+    wallet = browser.new_context()
+    wallet_page = wallet.new_page()
+    wallet_page.goto(pay_url)
+    wallet_page.get_by_role("button", name="Pay").click()
+    wallet_page.wait_for_load_state()
 
     # The WatchOrder stream, relayed by SSE, opens the ticketed order with its e-tickets.
     page.wait_for_url(re.compile(r".*/site/orders/[^/]+$"), timeout=PAID_TIMEOUT_MS)
     assert page.locator("#status").inner_text() == "已出票"
+    wallet.close()
     codes = page.locator("img.eticket")
     assert codes.count() == 2
     assert all(codes.nth(i).get_attribute("src").startswith("data:image/svg+xml") for i in range(2))
@@ -161,6 +168,18 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
     row = page.locator("tr", has_text=order_id)
     assert "部分退票" in row.inner_text()
     screenshot(page, "site-orders")
+
+    # Rebook the other ticket onto the later coach: the fare difference first, then the change.
+    page.goto(order_url)
+    page.locator("li.ticket", has=page.locator("img.eticket")).get_by_role("link", name=re.compile("改签")).click()
+    later = page.locator("li.offer", has_text=station.later_trip_id)
+    later.get_by_role("button", name=re.compile("改签到此车次")).click()
+    assert page.locator("#change-difference").inner_text() == "¥0.00"  # the same fare
+    page.get_by_label("新座位（可选）").select_option("7")
+    screenshot(page, "site-change")
+    page.get_by_role("button", name="确认改签").click()
+    assert page.locator("h1").inner_text() == "改签成功"
+    assert station.later_trip_id in page.locator("main").inner_text()
 
 
 def test_a_wrong_password_is_refused_with_its_reason(station, page):
