@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/keyun serve --demo --sandbox-pay --data-dir $(DATA_DIR) --port $(PORT) --web $(WEB_PORT)
+	$(BIN)/keyun serve --demo --sandbox-pay --sandbox-sms --data-dir $(DATA_DIR) --port $(PORT) --web $(WEB_PORT)
 
 test: lint $(NODE_STAMP) browser
 	$(BIN)/python -m pytest

@@ -5,6 +5,7 @@ gateway TLS, the payment sandbox) and stay small clients."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
 from keyun.sandboxes.payments import server as sandbox
+from keyun.sandboxes.sms import server as sms_sandbox
 from keyun.terminals import admin_cli, devices_cli, dispatch_cli, handheld_cli, orders_cli, passenger_cli, shifts_cli
 from keyun.terminals import cli as terminal_cli
 from keyun.terminals.web import cli as web_cli
@@ -36,10 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     orders_cli.add_verbs(verbs)
     shifts_cli.add_verbs(verbs)  # after orders_cli: it adds `finance deposit`
     passenger_cli.add_verbs(verbs)
+    passenger_cli.add_notices_verbs(verbs)
     dispatch_cli.add_verbs(verbs)
     devices_cli.add_verbs(verbs)
     handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)
+    sms_sandbox.add_verbs(verbs)
     web_cli.add_verbs(verbs)
     add_totp(verbs)
     args = parser.parse_args(argv)
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return keyring_cli.run(args)
     if args.verb == "totp":
         return show_totp(args)
+    if args.verb == "sandbox-sms":
+        return sms_sandbox.run(args)
     if args.verb == "sandbox-pay":
         return sandbox.run(args)
     if args.verb == "web":
@@ -141,6 +147,19 @@ def add_serve(verbs) -> None:
         "--sandbox-pay",
         action="store_true",
         help="start `keyun sandbox-pay` beside the server and take payments through it (demos; no real money)",
+    )
+    p.add_argument(
+        "--sms-dir",
+        type=Path,
+        default=Path(os.environ["KEYUN_SMS_DIR"]) if os.environ.get("KEYUN_SMS_DIR") else None,
+        help="send SMS codes and notices through the provider described in DIR/sms.json (docs/notices.md; env "
+        "KEYUN_SMS_DIR); without one, notices are recorded but not sent and Register needs no code",
+    )
+    p.add_argument(
+        "--sandbox-sms",
+        action="store_true",
+        help="start `keyun sandbox-sms` beside the server and send text messages through it (demos; nothing reaches a "
+        "phone)",
     )
     p.add_argument(
         "--notify-port",

@@ -19,6 +19,7 @@ from keyun.actors.ray_runtime import RayExposed, cluster_address, start_ray
 from keyun.common.clock import CHINA, SYSTEM_CLOCK, TEST_SHIFT_ENV, test_shift_ms
 from keyun.common.gc_pauses import observe_collections
 from keyun.common.platform import SHARED_PORTS, install_event_loop_policy, on_stop_signals, port_in_use
+from keyun.common.sms_wire import SmsConfigError
 from keyun.engine.accounts import AccountRules
 from keyun.engine.policy import Policy, PolicyError, parse_account_rules, parse_policy
 from keyun.gateway import tls
@@ -106,12 +107,15 @@ class StartFailed(Exception):
 
 async def _serve(args: argparse.Namespace) -> None:
     pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
+    sms_process = None
     try:
+        sms_process = await _start_sandbox_sms(args) if args.sandbox_sms and not args.gateway_only else None
         await _serve_with(args)
-    finally:  # also when the start fails: never leave the sandbox running on its own
-        if pay_process is not None and pay_process.returncode is None:
-            pay_process.terminate()
-            await pay_process.wait()
+    finally:  # also when the start fails: never leave a sandbox running on its own
+        for process in (pay_process, sms_process):
+            if process is not None and process.returncode is None:
+                process.terminate()
+                await process.wait()
 
 
 async def _serve_with(args: argparse.Namespace) -> None:
@@ -133,12 +137,13 @@ async def _serve_with(args: argparse.Namespace) -> None:
             key_dir=args.key_dir,
             demo_accounts=args.demo,
             demo_network=args.demo,
+            sms_dir=args.sms_dir,
             account_rules=args.account_rules,
             payments_dir=args.payments_dir,
             search_cache_s=args.search_cache_ms / 1000,
             connection_limits=args.connection_limits,
         )
-    except (layout.DataDirError, KeyringError) as error:
+    except (layout.DataDirError, KeyringError, SmsConfigError) as error:
         raise StartFailed(error) from None
     server.notify_port, server.notify_url = args.notify_port, args.notify_url
     server.receive_notifications = not args.gateway_only
@@ -219,6 +224,34 @@ async def _start_sandbox_pay(args: argparse.Namespace) -> asyncio.subprocess.Pro
 SANDBOX_START_S = 60
 
 
+async def _start_sandbox_sms(args: argparse.Namespace) -> asyncio.subprocess.Process:
+    """`keyun sandbox-sms` as a child process, its account file beside the data directory; codes
+    and notices go through it.  Waits until it listens."""
+    sms_dir = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-sms"
+    command = [
+        sys.executable,
+        "-m",
+        "keyun.sandboxes.sms.server",
+        "--port",
+        "0",
+        "--dir",
+        str(sms_dir),
+        "--state",
+        str(sms_dir / "state.json"),
+    ]
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
+    if not line.startswith("sandbox-sms listening on "):
+        await process.wait()
+        raise StartFailed("the SMS sandbox did not start (its error is above)")
+    args.sms_dir = sms_dir
+    log.warning(
+        "text messages through the SMS sandbox (nothing reaches a phone); read them at http://%s/messages",
+        line.removeprefix("sandbox-sms listening on "),
+    )
+    return process
+
+
 async def _start_web(args: argparse.Namespace, port: int) -> asyncio.subprocess.Process:
     """`keyun web` as a child process on port `args.web`, a client of this server on loopback (its
     cookie key beside the data directory).  Stopped with the server, like the extra gateways."""
@@ -277,6 +310,8 @@ async def _start_workers(
             command += ["--key-dir", str(args.key_dir)]
         if args.payments_dir:  # the same providers; their notifications come to this process
             command += ["--payments-dir", str(args.payments_dir), "--notify-url", payments_url]
+        if args.sms_dir:  # the same SMS provider: codes are sent by whichever process takes the call
+            command += ["--sms-dir", str(args.sms_dir)]
         if args.metrics_port:
             command += ["--metrics-port", str(args.metrics_port + n)]
         if args.tls is not None:  # the same certificates, already made: workers never make their own

@@ -80,6 +80,7 @@ def create_server(
     connection_limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
     clock: Clock = SYSTEM_CLOCK,
     demo_network: bool = False,
+    sms_dir: Path | None = None,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -118,4 +119,5 @@ def create_server(
         credential_keys,
         policy,
         account_rules=account_rules,
+        sms_dir=sms_dir,
     )

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from . import devices as dv
+from . import notices as nt
 from . import shifts as sh
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
@@ -71,6 +72,8 @@ class AccountRules(Value):
     # a last sync older than this is behind.
     device_offline_ms: int = dv.DEFAULT_OFFLINE_MS
     device_behind_ms: int = dv.DEFAULT_BEHIND_MS
+    # SMS codes asked from one client address in an hour (engine/notices.py).
+    sms_codes_per_client_hour: int = nt.CLIENT_PER_HOUR
 
     def backoff_ms(self, failures: int) -> int:
         return self.first_backoff_ms << (failures - 1) if failures > 0 else 0
@@ -147,6 +150,8 @@ class AccountsState(Value, frozen=False):
     devices: dv.DeviceRegistry = msgspec.field(default_factory=dv.DeviceRegistry)
     # Seller shifts and paper ticket stock (engine/shifts.py), hosted here: one owner, one log.
     shifts: sh.ShiftBook = msgspec.field(default_factory=sh.ShiftBook)
+    # SMS verification codes and notices to passengers (engine/notices.py), hosted here: one owner, one log.
+    notices: nt.NoticeBook = msgspec.field(default_factory=nt.NoticeBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -737,6 +742,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return _decide_device(state, command, now_ms)
     if isinstance(command, sh.SHIFT_COMMANDS):
         return sh.decide(state.shifts, command, now_ms)
+    if isinstance(command, nt.NOTICE_COMMANDS):
+        return nt.decide(state.notices, command, now_ms, rules.sms_codes_per_client_hour)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -1025,6 +1032,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, sh.SHIFT_EVENTS):
         sh.evolve(state.shifts, event)
         return
+    if isinstance(event, nt.NOTICE_EVENTS):
+        nt.evolve(state.notices, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1139,6 +1149,8 @@ def answer(
         return dv.answer(state.devices, query, now_ms, rules.device_limits())
     if isinstance(query, sh.SHIFT_QUERIES):
         return sh.answer(state.shifts, query, now_ms)
+    if isinstance(query, nt.NOTICE_QUERIES):
+        return nt.answer(state.notices, query, now_ms)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1197,6 +1209,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return dv.render(state.devices, command, events)
     if isinstance(command, sh.SHIFT_COMMANDS):
         return sh.render(state.shifts, command, events)
+    if isinstance(command, nt.NOTICE_COMMANDS):
+        return nt.render(state.notices, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])

@@ -53,6 +53,9 @@ class Permission(Enum):
     # A handheld's sale (移动售票, docs/handheld.md): on the trips of its scope, from any of their
     # stops, online (Sales/Sell) or from a seat allotment lent to it (the Handheld service).
     HANDHELD_SELL = "handheld_sell"
+    # Every notice to passengers with the status of each SMS delivery (docs/notices.md): the
+    # station follows up deliveries that failed.  Phone numbers come back masked.
+    NOTICE_READ = "notice_read"
 
 
 class Role(Enum):
@@ -80,7 +83,7 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.GATE_INSPECTOR: frozenset(
         {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
     ),
-    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ}),
+    Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ, P.NOTICE_READ}),
     Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),

@@ -82,6 +82,7 @@ ACCOUNT_KEYS = {
     "lockout_minutes",
     "device_offline_seconds",
     "device_behind_seconds",
+    "sms_codes_per_client_hour",
 }
 MAX_POLICY_MINUTES = 24 * 60
 
@@ -251,6 +252,7 @@ def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     lockout_minutes = 15
     device_offline_seconds = 90   # no heartbeat for this long: the device is offline (docs/devices.md)
     device_behind_seconds = 300   # a last sync older than this: the device is behind
+    sms_codes_per_client_hour = 20   # SMS codes asked from one client address an hour (docs/notices.md)
     """
     table = doc.get("accounts", {})
     if not isinstance(table, dict):
@@ -275,6 +277,8 @@ def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     lockout = whole("lockout_minutes", defaults.lockout_ms // MINUTE_MS, 1, 24 * 60)
     offline = whole("device_offline_seconds", defaults.device_offline_ms // 1000, 10, 24 * 3600)
     behind = whole("device_behind_seconds", defaults.device_behind_ms // 1000, 10, 7 * 24 * 3600)
+    # A campus or a carrier's NAT puts many phones behind one address: allow more, never none.
+    per_client = whole("sms_codes_per_client_hour", defaults.sms_codes_per_client_hour, 1, 10_000)
     if problems:
         raise PolicyError(problems)
     return AccountRules(
@@ -283,6 +287,7 @@ def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
         lockout * MINUTE_MS,
         device_offline_ms=offline * 1000,
         device_behind_ms=behind * 1000,
+        sms_codes_per_client_hour=per_client,
     )
 
 

@@ -88,6 +88,14 @@ class Reason(IntEnum):
     LOGIN_ATTEMPT_EXPIRED = 4018  # the password check took so long that its reservation was counted as a failure
     CASH_NOT_ACCEPTED = 4020  # money in hand (Sell, Confirm, cash) from a kiosk with no cash acceptor declared
     TOTP_CODE_REUSED = 4021  # the right TOTP code, used for a login already: wait for the next one (not a failure)
+    # SMS verification codes (engine/notices.py, docs/notices.md).
+    SMS_CODE_WRONG = 4022  # not the code sent (or none was sent for this number and purpose)
+    SMS_CODE_EXPIRED = 4023  # past its five minutes: ask for a new one
+    SMS_CODE_USED = 4024  # a code is good once
+    SMS_CODE_ATTEMPTS = 4025  # too many wrong tries for this code: ask for a new one
+    SMS_CODE_THROTTLED = 4026  # codes asked too often for this number or from this address (retry_at_ms)
+    SMS_UNAVAILABLE = 4027  # the SMS provider did not take the message: try again shortly
+    SMS_NOT_CONFIGURED = 4028  # the station has no SMS provider: codes cannot be sent
     # 46xx: the device registry (engine/devices.py, docs/devices.md), numbered apart from the block above.
     DEVICE_DISABLED = 4601  # the station disabled this device: every call but its heartbeat is refused
     DEVICE_NOT_REGISTERED = 4602  # a heartbeat from an account or certificate no device is registered with

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from prometheus_client import Counter
 
 from keyun.engine import accounts as ac
 from keyun.engine import identity
+from keyun.engine import notices as nt
 from keyun.engine.audit import OK, AuditRecord
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -35,6 +37,14 @@ from .errors import Refused, abort, note_audit, owner_errors, recorded_by_owner,
 from .owners import Batcher, call_owner
 
 PHONE_CONTEXT = "account.phone"
+SMS_PHONE_CONTEXT = "sms.phone"
+SMS_CODE_CONTEXT = "sms.code"
+SMS_CLIENT_CONTEXT = "sms.client"
+SMS_CODE = re.compile(r"[0-9]{6}")
+PURPOSE_OF = {
+    accounts_pb2.SMS_CODE_PURPOSE_REGISTER: nt.CodePurpose.REGISTER,
+    accounts_pb2.SMS_CODE_PURPOSE_RESET_PASSWORD: nt.CodePurpose.RESET_PASSWORD,
+}
 # Login and Refresh answer with the same fields in messages of their own.
 Tokens = TypeVar("Tokens", accounts_pb2.LoginResponse, accounts_pb2.RefreshResponse)
 # Like the phone, a display name is encrypted before the account id exists, so its context names no account.
@@ -84,6 +94,34 @@ class AccountDesk:
         # The keyed digest of a holder's document that tickets carry for gates (gateway.etickets.Issuer);
         # the server sets it.
         self.document_digest: Callable[[str, str], bytes] | None = None
+        # Notices and SMS codes (gateway/notices.py NoticeDesk); the server sets it.  Its provider
+        # is None when the station has no SMS provider: then Register needs no code.
+        self.notices: Any = None
+
+    @property
+    def sms_enabled(self) -> bool:
+        return self.notices is not None and self.notices.provider is not None
+
+    def sms_phone_index(self, phone: str) -> str:
+        return self.secrets.keyring.blind_index(phone, SMS_PHONE_CONTEXT).hex()[:32]
+
+    def sms_code_hash(self, purpose: nt.CodePurpose, phone: str, code: str) -> bytes:
+        """Codes are kept only as this keyed digest, bound to their purpose and number."""
+        return self.secrets.keyring.blind_index(f"{purpose.value}\x1f{phone}\x1f{code}", SMS_CODE_CONTEXT)
+
+    async def use_sms_code(self, context, purpose: nt.CodePurpose, phone: str, code: str) -> None:
+        """Spend the number's code of this purpose, or abort with why not."""
+        if not code:
+            await abort(
+                context,
+                reject(Reason.MISSING_FIELD, "sms_code is required: ask for one (RequestSmsCode)", field="sms_code"),
+            )
+        await check_sms_code(context, code)
+        await self.ask(
+            context,
+            nt.UseSmsCode(purpose, self.sms_phone_index(phone), self.sms_code_hash(purpose, phone, code)),
+            audited=True,
+        )
 
     def count_password_check(self, account: str) -> None:
         if self.password_checks is not None:
@@ -376,6 +414,7 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
 
     async def Register(self, request, context):
         desk = self.desk
+        await check_sms_code(context, request.sms_code)  # well formed even where it is not needed
         try:
             phone = identity.normalize_phone(request.phone)
         except Rejected as rejected:
@@ -404,6 +443,14 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         view = await desk.recall(
             context, command.request_id, fingerprint, request.password, lambda first: first.account.password_hash
         )
+        if view is None and desk.sms_enabled:
+            # A taken number is said before the code is spent, so the passenger keeps it.
+            if not isinstance(await desk.accounts.submit(ac.FindLogin(command.account.login_key)), Rejection):
+                await abort(
+                    context,
+                    reject(Reason.ACCOUNT_EXISTS, "an account with this login already exists", field="phone"),
+                )
+            await desk.use_sms_code(context, nt.CodePurpose.REGISTER, phone, request.sms_code)
         if view is None:
             # Hash only once the request is known to be well formed: hashing is the expensive part.
             new = command.account
@@ -421,6 +468,67 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
             )
         note_audit(target=view.account_id)
         return accounts_pb2.RegisterResponse(account=desk.account(view, view.account_id))
+
+    async def RequestSmsCode(self, request, context):
+        desk = self.desk
+        if not desk.sms_enabled:
+            await abort(
+                context,
+                reject(Reason.SMS_NOT_CONFIGURED, "this station sends no text messages: register without a code"),
+            )
+        try:
+            phone = identity.normalize_phone(request.phone)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        purpose = PURPOSE_OF.get(request.purpose)
+        if purpose is None:
+            await abort(context, invalid("purpose", "REGISTER or RESET_PASSWORD").rejection)
+        code = f"{secrets.randbelow(10**nt.CODE_DIGITS):0{nt.CODE_DIGITS}d}"
+        client = desk.secrets.keyring.blind_index(_client_address(context), SMS_CLIENT_CONTEXT).hex()[:32]
+        issued = await desk.ask(
+            context,
+            nt.IssueSmsCode(purpose, desk.sms_phone_index(phone), client, desk.sms_code_hash(purpose, phone, code)),
+            audited=True,
+        )
+        # A reset code goes only to a number with an account, and the answer is the same either way.
+        send = purpose is nt.CodePurpose.REGISTER or not isinstance(
+            await desk.accounts.submit(ac.FindLogin(desk.phone_login_key(phone))), Rejection
+        )
+        if send and not await desk.notices.send_code(phone, code):
+            await abort(
+                context, reject(Reason.SMS_UNAVAILABLE, "the text message could not be sent: try again in a minute")
+            )
+        return accounts_pb2.RequestSmsCodeResponse(expires_at=timestamp(issued.expires_at_ms))
+
+    async def ResetPassword(self, request, context):
+        desk = self.desk
+        if not desk.sms_enabled:
+            await abort(
+                context,
+                reject(Reason.SMS_NOT_CONFIGURED, "this station sends no text messages: ask the station to reset it"),
+            )
+        try:
+            phone = identity.normalize_phone(request.phone)
+            ac.check_request_id(request.request_id)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        weak = identity.check_password(request.new_password)
+        if weak is not None:
+            await abort(
+                context,
+                reject(Reason.WEAK_PASSWORD, weak.message.replace("password", "new_password", 1), field="new_password"),
+            )
+        found = await desk.accounts.submit(ac.FindLogin(desk.phone_login_key(phone)))
+        await desk.use_sms_code(context, nt.CodePurpose.RESET_PASSWORD, phone, request.sms_code)
+        if isinstance(found, Rejection):  # no account: no code was sent, so none can match
+            await abort(context, nt.wrong_code())
+        account_id = found.account.account_id
+        note_audit(target=account_id)
+        new_hash = await desk.hash_password(request.new_password)
+        # keep_session_id "": every session of the account ends.
+        await desk.ask(context, ac.ChangePassword(request.request_id, account_id, new_hash, ""), audited=True)
+        desk.auth.sessions.forget_account(account_id)
+        return accounts_pb2.ResetPasswordResponse()
 
     async def Login(self, request, context):
         desk = self.desk
@@ -618,6 +726,17 @@ class AccountsService(accounts_pb2_grpc.AccountsServicer):
         )
         await self.desk.ask(context, command, audited=True)
         return accounts_pb2.RemovePassengerResponse()
+
+
+async def check_sms_code(context: grpc.aio.ServicerContext, code: str) -> None:
+    if code and not SMS_CODE.fullmatch(code):
+        await abort(context, invalid("sms_code", "six digits").rejection)
+
+
+def _client_address(context: grpc.aio.ServicerContext) -> str:
+    """The caller's address without its port ("ipv4:10.0.0.5:51234" -> "ipv4:10.0.0.5")."""
+    peer = context.peer() or ""
+    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
 
 
 async def _login_key_of(desk: AccountDesk, view: ac.AccountView) -> str:

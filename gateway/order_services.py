@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-from typing import Protocol
+import logging
+from typing import Any, Protocol
 
 import aiohttp
 import grpc
@@ -38,9 +39,12 @@ from .errors import (
     recorded_by_owner,
     with_audit_record,
 )
+from .owners import OwnerFailed, OwnerUnavailable
 from .payments.base import PAY, REFUND, ProviderError, ProviderRefused
 from .payments.card import TERMINAL_ID
 from .services import Gateway, paged
+
+log = logging.getLogger("keyun.gateway")
 
 # WatchOrder asks the order's owner this often; a status change reaches the watcher within it.
 WATCH_POLL_S = 0.5
@@ -94,6 +98,8 @@ class OrderDesk:
         self.gateway = gateway
         self.payments = payments
         self.clock = clock  # a counter payment's paid_at
+        # Tells the buyer a refund was paid out (gateway/notices.py NoticeDesk; the server sets it).
+        self.notices: Any = None
 
     async def settle(self, context: grpc.aio.ServicerContext, order: OrderView) -> OrderView:
         async with provider_errors(context):
@@ -115,7 +121,18 @@ class OrderDesk:
             )
             assert not isinstance(settled, Rejection), f"the owner owes this refund, so it knows it: {settled!r}"
             order = settled
+            await self._tell_refund_paid(order, refund.refund_no, refund.amount_fen)
         return order
+
+    async def _tell_refund_paid(self, order: OrderView, refund_no: str, amount_fen: int) -> None:
+        """The buyer's notice (gateway/notices.py).  The refund is paid and recorded already, so a
+        notice that cannot be recorded (its owner restarting) is logged, not refused."""
+        if self.notices is None:
+            return
+        try:
+            await self.notices.refund_paid(order, refund_no, amount_fen)
+        except (OwnerUnavailable, OwnerFailed) as error:
+            log.error("notice of refund %s not recorded: %s", refund_no, error)
 
     async def record_payment(
         self, method: PayMethod, order_id: str, provider_txn_id: str, amount_fen: int, paid_at_ms: int

@@ -31,6 +31,8 @@ from keyun.v1 import (
     gate_pb2_grpc,
     handheld_pb2,
     handheld_pb2_grpc,
+    notices_pb2,
+    notices_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     sales_pb2,
@@ -52,6 +54,7 @@ from .etickets import CredentialKeySource, Issuer
 from .handheld_services import HandheldService
 from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector
 from .network_loader import local_today
+from .notices import NoticeDesk, NoticesService
 from .order_services import CounterOnly, OrderDesk, OrdersService
 from .owners import (
     Overloaded,
@@ -67,6 +70,7 @@ from .reflection import add_reflection
 from .services import CatalogService, DiagnosticsService, DispatchService, GateService, Gateway, SalesService
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .shift_services import CounterDesk, ShiftsService
+from .sms import HttpSmsProvider
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 
 log = logging.getLogger("keyun.gateway")
@@ -86,6 +90,7 @@ SERVICE_NAMES = tuple(
         (devices_pb2, "Devices"),
         (shifts_pb2, "Shifts"),
         (handheld_pb2, "Handheld"),
+        (notices_pb2, "Notices"),
     )
 )
 
@@ -146,6 +151,7 @@ class KeyunServer:
         credential_keys: CredentialKeySource | None = None,
         policy: Policy | None = None,
         account_rules: ac.AccountRules | None = None,
+        sms_dir: Path | None = None,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
         with each batch."""
@@ -186,6 +192,13 @@ class KeyunServer:
         self.orders = OrderDesk(self.gateway, CounterOnly(), clock)
         self.gateway.settle_order = self.orders.settle
         self.gateway.sessions = self.auth.sessions
+        # SMS codes and notices to passengers (gateway/notices.py); without an SMS provider notices
+        # are still recorded (and listed), and Register needs no code.
+        provider = HttpSmsProvider.from_dir(sms_dir, clock) if sms_dir is not None else None
+        self.notices = NoticeDesk(self.desk, pool.submit, provider, metrics.registry, clock, utc_offset_min)
+        self.desk.notices = self.notices
+        self.gateway.notices = self.notices
+        self.orders.notices = self.notices
         self.payments_dir = payments_dir  # wallets and the card acquirer, started with the server
         self.notify_port = 0  # where providers send notifications; 0 picks a free port
         self.notify_url = ""  # how providers reach it (a proxy's https URL); default http://HOST:PORT
@@ -259,6 +272,7 @@ class KeyunServer:
             ShiftsService(self.gateway.counter, self.gateway.utc_offset_min), services
         )
         handheld_pb2_grpc.add_HandheldServicer_to_server(HandheldService(self.gateway), services)
+        notices_pb2_grpc.add_NoticesServicer_to_server(NoticesService(self.notices), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))
@@ -285,6 +299,7 @@ class KeyunServer:
         if self.payments_dir is not None:
             await self.start_payments(host, self.notify_port)
         if primary:
+            self.notices.start()  # one sender, in the first process: a delivery is tried by one sender at a time
             sealed = await seal_display_names(self.desk)
             if sealed:
                 log.warning("encrypted %d display names stored in the clear by an earlier version", sealed)
@@ -397,6 +412,7 @@ class KeyunServer:
             if task is not None:
                 task.cancel()
         self.health_watch = self.move_sweep = self.demo_rolling = None
+        await self.notices.stop()
         if self.server is not None:
             await self.server.stop(grace_s)
             self.server = None

@@ -32,7 +32,7 @@ from keyun.engine.permissions import Permission
 from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejected, Rejection, at_path, element, invalid, reject
 from keyun.engine.state import TicketStatus
-from keyun.engine.views import ConflictedScanView, TicketView
+from keyun.engine.views import ConflictedScanView, TicketView, TripView
 from keyun.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -53,7 +53,7 @@ from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .etickets import Issuer
 from .network_loader import load_network
-from .owners import OWNER_RESTART_WAIT_S, OwnerPool
+from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailable
 from .rules import RULES
 from .shared_answers import SharedAnswers
 
@@ -118,6 +118,20 @@ class Gateway:
         self.counter: Any = None
         # The station's policy (the server sets it): gates get its boarding rules.
         self.policy = Policy()
+        # Notices to passengers (gateway/notices.py NoticeDesk; the server sets it): a trip change
+        # is told to its ticket holders.
+        self.notices: Any = None
+
+    async def notify_trip_changed(self, kind: str, trip: TripView, request_id: str) -> None:
+        """Tell the trip's ticket holders (gateway/notices.py TRIP_CHANGE_TEXT names the kinds).
+        The change is applied already: a notice that cannot be recorded is logged, not refused."""
+        if self.notices is None:
+            return
+        try:
+            await self.notices.trip_changed(kind, trip, request_id)
+        except (OwnerUnavailable, OwnerFailed) as error:
+            # A retry of the same request records it (the notice id comes from the request id).
+            log.error("notice %s of trip %s not recorded: %s", kind, trip.trip_id, error)
 
     def credential(self, view: TicketView) -> str:
         """A ticket's boarding credential, "" if it may not board (or no issuer is set)."""
@@ -957,12 +971,14 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         view = await self.gateway.ask(
             context, lambda: cmd.CancelTrip(request.request_id, request.trip_id), audited=True
         )
+        await self.gateway.notify_trip_changed("trip_cancelled", view, request.request_id)
         return dispatch_pb2.CancelTripResponse(trip=convert.trip(view))
 
     async def DelayTrip(self, request, context):
         view = await self.gateway.ask(
             context, lambda: cmd.DelayTrip(request.request_id, request.trip_id, request.delay_minutes), audited=True
         )
+        await self.gateway.notify_trip_changed("trip_delayed", view, request.request_id)
         return dispatch_pb2.DelayTripResponse(trip=convert.trip(view))
 
 

@@ -33,6 +33,8 @@ from keyun.v1 import (
     gate_pb2_grpc,
     handheld_pb2,
     handheld_pb2_grpc,
+    notices_pb2,
+    notices_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     sales_pb2,
@@ -194,6 +196,7 @@ class KeyunClient:
         self.devices = devices_pb2_grpc.DevicesStub(self.channel)
         self.shifts = shifts_pb2_grpc.ShiftsStub(self.channel)
         self.handheld = handheld_pb2_grpc.HandheldStub(self.channel)
+        self.notices = notices_pb2_grpc.NoticesStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -504,12 +507,43 @@ class KeyunClient:
     # --- passengers' accounts ------------------------------------------------------------------
 
     def register(
-        self, phone: str, password: str, display_name: str = "", request_id: str | None = None
+        self, phone: str, password: str, display_name: str = "", request_id: str | None = None, sms_code: str = ""
     ) -> accounts_pb2.Account:
+        """`sms_code`: the REGISTER code from `request_sms_code`, when the station sends text messages."""
         request = accounts_pb2.RegisterRequest(
-            request_id=request_id or new_request_id(), phone=phone, password=password, display_name=display_name
+            request_id=request_id or new_request_id(),
+            phone=phone,
+            password=password,
+            display_name=display_name,
+            sms_code=sms_code,
         )
         return self.call(self.accounts.Register, request).account
+
+    def request_sms_code(self, phone: str, purpose: int = accounts_pb2.SMS_CODE_PURPOSE_REGISTER) -> Any:
+        """A verification code by SMS (purpose: accounts_pb2.SMS_CODE_PURPOSE_*); the reply says until when."""
+        return self.call(self.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose))
+
+    def reset_password(self, phone: str, sms_code: str, new_password: str, request_id: str | None = None) -> None:
+        """A new password, proven by a RESET_PASSWORD code; every session of the account ends."""
+        self.call(
+            self.accounts.ResetPassword,
+            accounts_pb2.ResetPasswordRequest(
+                request_id=request_id or new_request_id(), phone=phone, sms_code=sms_code, new_password=new_password
+            ),
+        )
+
+    def list_my_notices(self, page_size: int = 0, page_token: str = "") -> Any:
+        """The caller's notices (trips delayed or cancelled, refunds paid), newest first."""
+        return self.call(
+            self.notices.ListMyNotices, notices_pb2.ListMyNoticesRequest(page_size=page_size, page_token=page_token)
+        )
+
+    def list_notices(self, failed_only: bool = False, page_size: int = 0, page_token: str = "") -> Any:
+        """Every notice with each SMS delivery's status (station staff: NOTICE_READ)."""
+        return self.call(
+            self.notices.ListNotices,
+            notices_pb2.ListNoticesRequest(failed_only=failed_only, page_size=page_size, page_token=page_token),
+        )
 
     def add_passenger(
         self,

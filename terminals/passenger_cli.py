@@ -8,7 +8,7 @@ import getpass
 import json
 import os
 
-from keyun.v1 import common_pb2, orders_pb2
+from keyun.v1 import accounts_pb2, common_pb2, notices_pb2, orders_pb2
 
 from . import printing
 from .cli import DEFAULT_SERVER, _client, _common, _login
@@ -27,9 +27,33 @@ def add_verbs(verbs) -> None:
     )
     p.add_argument("phone", help="mobile number, e.g. 13800138000; it is the login name")
     p.add_argument("--display-name", default="")
+    p.add_argument(
+        "--sms-code", default="", help="the code texted by `keyun passenger sms-code PHONE` (stations that send SMS)"
+    )
     p.add_argument("--request-id")
     _common(p)
     p.set_defaults(run=_register)
+
+    p = passenger.add_parser("sms-code", help="text a six-digit verification code to a phone (to register or reset)")
+    p.add_argument("phone")
+    p.add_argument("--purpose", choices=sorted(PURPOSES), default="register", help="default register")
+    _common(p)
+    p.set_defaults(run=_sms_code)
+
+    p = passenger.add_parser(
+        "reset-password",
+        help="a new password with a code texted by `keyun passenger sms-code PHONE --purpose reset` (password from env "
+        "KEYUN_NEW_PASSWORD); every session of the account ends",
+    )
+    p.add_argument("phone")
+    p.add_argument("--sms-code", required=True)
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=_reset_password)
+
+    p = passenger.add_parser("notices", help="your notices: trips delayed or cancelled, refunds paid, newest first")
+    _common(p)
+    p.set_defaults(run=_my_notices)
 
     p = passenger.add_parser(
         "login", help="log in by phone number and keep the session for the following commands (as `keyun login`)"
@@ -75,13 +99,70 @@ def add_verbs(verbs) -> None:
 def _register(args: argparse.Namespace) -> None:
     password = os.environ.get("KEYUN_NEW_PASSWORD") or getpass.getpass(f"new password for {args.phone}: ")
     client = KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
-    account = client.register(args.phone, password, args.display_name, args.request_id)
+    account = client.register(args.phone, password, args.display_name, args.request_id, args.sms_code)
     server = "" if args.server == DEFAULT_SERVER else f" --server {args.server}"
     show(
         args,
         account,
         f"registered {account.login_name} ({account.account_id}); log in with: keyun login {args.phone}{server}",
     )
+
+
+PURPOSES = {
+    "register": accounts_pb2.SMS_CODE_PURPOSE_REGISTER,
+    "reset": accounts_pb2.SMS_CODE_PURPOSE_RESET_PASSWORD,
+}
+
+
+def _anonymous(args: argparse.Namespace) -> KeyunClient:
+    return KeyunClient(args.server, deadline_s=args.deadline, ca_file=args.ca, cert_file=args.cert, key_file=args.key)
+
+
+def _sms_code(args: argparse.Namespace) -> None:
+    reply = _anonymous(args).request_sms_code(args.phone, PURPOSES[args.purpose])
+    show(args, reply, f"a code is on its way to the phone; it works until {printing.local(reply.expires_at)}")
+
+
+def _reset_password(args: argparse.Namespace) -> None:
+    password = os.environ.get("KEYUN_NEW_PASSWORD") or getpass.getpass(f"new password for {args.phone}: ")
+    _anonymous(args).reset_password(args.phone, args.sms_code, password, args.request_id)
+    print(json.dumps({"reset": True}) if args.json else f"password reset; log in with: keyun login {args.phone}")
+
+
+def notice_rows(notices) -> list[tuple[str, ...]]:
+    return [
+        (
+            printing.local(n.created_at),
+            name(notices_pb2.NoticeKind, n.kind),
+            n.subject,
+            ", ".join(f"{d.phone} {name(notices_pb2.DeliveryStatus, d.status)}" for d in n.deliveries) or "-",
+            n.text,
+        )
+        for n in notices
+    ]
+
+
+NOTICE_COLUMNS = ("at", "kind", "about", "deliveries", "text")
+
+
+def _my_notices(args: argparse.Namespace) -> None:
+    notices = _client(args).list_my_notices(page_size=100).notices
+    show(args, list(notices), table(NOTICE_COLUMNS, notice_rows(notices), empty="no notices"))
+
+
+def add_notices_verbs(verbs) -> None:
+    notices = verbs.add_parser(
+        "notices", help="notices to passengers and their SMS deliveries (station staff)"
+    ).add_subparsers(dest="action", required=True)
+    p = notices.add_parser("list", help="every notice, newest first, with each delivery's status (phones masked)")
+    p.add_argument("--failed", action="store_true", help="only notices with a delivery that failed for good")
+    _common(p)
+    p.set_defaults(run=_all_notices)
+
+
+def _all_notices(args: argparse.Namespace) -> None:
+    notices = _client(args).list_notices(failed_only=args.failed, page_size=200).notices
+    show(args, list(notices), table(NOTICE_COLUMNS, notice_rows(notices), empty="no notices"))
 
 
 def _add(args: argparse.Namespace) -> None:

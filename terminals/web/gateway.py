@@ -23,6 +23,7 @@ from keyun.v1 import (
     devices_pb2_grpc,
     dispatch_pb2_grpc,
     gate_pb2_grpc,
+    notices_pb2_grpc,
     orders_pb2_grpc,
     sales_pb2_grpc,
 )
@@ -54,6 +55,7 @@ class WebGateway:
         self.dispatch = dispatch_pb2_grpc.DispatchStub(self.channel)
         self.gate = gate_pb2_grpc.GateStub(self.channel)
         self.devices = devices_pb2_grpc.DevicesStub(self.channel)
+        self.notices = notices_pb2_grpc.NoticesStub(self.channel)  # ListMyNotices for the passenger site
 
     async def close(self) -> None:
         await self.channel.close()

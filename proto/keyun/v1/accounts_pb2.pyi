@@ -11,16 +11,55 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SmsCodePurpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SMS_CODE_PURPOSE_UNSPECIFIED: _ClassVar[SmsCodePurpose]
+    SMS_CODE_PURPOSE_REGISTER: _ClassVar[SmsCodePurpose]
+    SMS_CODE_PURPOSE_RESET_PASSWORD: _ClassVar[SmsCodePurpose]
+
 class AccountKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ACCOUNT_KIND_UNSPECIFIED: _ClassVar[AccountKind]
     ACCOUNT_KIND_PASSENGER: _ClassVar[AccountKind]
     ACCOUNT_KIND_STAFF: _ClassVar[AccountKind]
     ACCOUNT_KIND_DEVICE: _ClassVar[AccountKind]
+SMS_CODE_PURPOSE_UNSPECIFIED: SmsCodePurpose
+SMS_CODE_PURPOSE_REGISTER: SmsCodePurpose
+SMS_CODE_PURPOSE_RESET_PASSWORD: SmsCodePurpose
 ACCOUNT_KIND_UNSPECIFIED: AccountKind
 ACCOUNT_KIND_PASSENGER: AccountKind
 ACCOUNT_KIND_STAFF: AccountKind
 ACCOUNT_KIND_DEVICE: AccountKind
+
+class RequestSmsCodeRequest(_message.Message):
+    __slots__ = ("phone", "purpose")
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    phone: str
+    purpose: SmsCodePurpose
+    def __init__(self, phone: _Optional[str] = ..., purpose: _Optional[_Union[SmsCodePurpose, str]] = ...) -> None: ...
+
+class RequestSmsCodeResponse(_message.Message):
+    __slots__ = ("expires_at",)
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ResetPasswordRequest(_message.Message):
+    __slots__ = ("request_id", "phone", "sms_code", "new_password")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    SMS_CODE_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    phone: str
+    sms_code: str
+    new_password: str
+    def __init__(self, request_id: _Optional[str] = ..., phone: _Optional[str] = ..., sms_code: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ResetPasswordResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class Account(_message.Message):
     __slots__ = ("account_id", "kind", "login_name", "display_name", "roles", "stations", "operators", "disabled", "created_at", "second_factor", "cash_acceptor")
@@ -49,16 +88,18 @@ class Account(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., login_name: _Optional[str] = ..., display_name: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., stations: _Optional[_Iterable[str]] = ..., operators: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., second_factor: _Optional[bool] = ..., cash_acceptor: _Optional[bool] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("request_id", "phone", "password", "display_name")
+    __slots__ = ("request_id", "phone", "password", "display_name", "sms_code")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PHONE_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SMS_CODE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     phone: str
     password: str
     display_name: str
-    def __init__(self, request_id: _Optional[str] = ..., phone: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+    sms_code: str
+    def __init__(self, request_id: _Optional[str] = ..., phone: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ..., sms_code: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("account",)

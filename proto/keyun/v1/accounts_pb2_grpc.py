@@ -89,6 +89,16 @@ class AccountsStub:
                 request_serializer=keyun_dot_v1_dot_accounts__pb2.RemovePassengerRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_accounts__pb2.RemovePassengerResponse.FromString,
                 _registered_method=True)
+        self.RequestSmsCode = channel.unary_unary(
+                '/keyun.v1.Accounts/RequestSmsCode',
+                request_serializer=keyun_dot_v1_dot_accounts__pb2.RequestSmsCodeRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_accounts__pb2.RequestSmsCodeResponse.FromString,
+                _registered_method=True)
+        self.ResetPassword = channel.unary_unary(
+                '/keyun.v1.Accounts/ResetPassword',
+                request_serializer=keyun_dot_v1_dot_accounts__pb2.ResetPasswordRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_accounts__pb2.ResetPasswordResponse.FromString,
+                _registered_method=True)
 
 
 class AccountsServicer:
@@ -164,6 +174,25 @@ class AccountsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestSmsCode(self, request, context):
+        """A six-digit verification code by SMS to `phone`, for Register or ResetPassword
+        (docs/notices.md): good for five minutes, once, with five tries.  Limited per number and per
+        client address (SMS_CODE_THROTTLED, RESOURCE_EXHAUSTED, with retry_at_ms).  For
+        RESET_PASSWORD the answer is the same whether or not the number has an account.  Refused
+        with FAILED_PRECONDITION when the station has no SMS provider configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetPassword(self, request, context):
+        """A new password for the account of `phone`, proven by a RESET_PASSWORD code; every session of
+        the account ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +245,16 @@ def add_AccountsServicer_to_server(servicer, server):
                     servicer.RemovePassenger,
                     request_deserializer=keyun_dot_v1_dot_accounts__pb2.RemovePassengerRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_accounts__pb2.RemovePassengerResponse.SerializeToString,
+            ),
+            'RequestSmsCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestSmsCode,
+                    request_deserializer=keyun_dot_v1_dot_accounts__pb2.RequestSmsCodeRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_accounts__pb2.RequestSmsCodeResponse.SerializeToString,
+            ),
+            'ResetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetPassword,
+                    request_deserializer=keyun_dot_v1_dot_accounts__pb2.ResetPasswordRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_accounts__pb2.ResetPasswordResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -493,6 +532,60 @@ class Accounts:
             '/keyun.v1.Accounts/RemovePassenger',
             keyun_dot_v1_dot_accounts__pb2.RemovePassengerRequest.SerializeToString,
             keyun_dot_v1_dot_accounts__pb2.RemovePassengerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestSmsCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Accounts/RequestSmsCode',
+            keyun_dot_v1_dot_accounts__pb2.RequestSmsCodeRequest.SerializeToString,
+            keyun_dot_v1_dot_accounts__pb2.RequestSmsCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Accounts/ResetPassword',
+            keyun_dot_v1_dot_accounts__pb2.ResetPasswordRequest.SerializeToString,
+            keyun_dot_v1_dot_accounts__pb2.ResetPasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,
