@@ -19,7 +19,7 @@ from aiohttp import web
 
 from keyun.terminals import printing
 from keyun.terminals.client import KeyunError
-from keyun.v1 import accounts_pb2, catalog_pb2, common_pb2, orders_pb2, sales_pb2
+from keyun.v1 import accounts_pb2, catalog_pb2, common_pb2, notices_pb2, orders_pb2, sales_pb2
 
 from . import i18n
 from .app import Part, add_part, gateway, render
@@ -31,8 +31,9 @@ i18n.register(MESSAGES)
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 ORDERS_PAGE = 10
-# Sign-up and login POSTs from one client address, per minute, before the web process itself
-# refuses (the gateway limits logins per account as well; this stops one address hammering it).
+# Sign-up, SMS code, password reset and login POSTs from one client address, per minute, before
+# the web process itself refuses (the gateway limits logins per account and codes per number and
+# address as well; this stops one address hammering it).
 SIGN_IN_LIMIT = 20
 SIGN_IN_WINDOW_S = 60.0
 DOCUMENT_TYPES = {
@@ -57,6 +58,9 @@ def setup(app: web.Application) -> None:
     routes.add_get("/site", index)
     routes.add_get("/site/register", register_form)
     routes.add_post("/site/register", register)
+    routes.add_get("/site/reset", reset_form)
+    routes.add_post("/site/reset", reset)
+    routes.add_get("/site/notices", notices)
     routes.add_get("/site/login", login_form)
     routes.add_post("/site/login", login)
     routes.add_post("/site/logout", logout)
@@ -84,6 +88,7 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
     """A site page, with the formatting helpers every site template uses.  Each page gets a fresh
     request id for its forms, so a form sent twice (a double click, a reload) is applied once."""
     context.setdefault("error", "")
+    context.setdefault("notice", "")
     return render(
         request,
         f"site/{template}",
@@ -183,20 +188,22 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def register_form(request: web.Request) -> web.Response:
-    return page(request, "register.html", error="", phone="")
+    return page(request, "register.html", phone="", sent="")
 
 
 async def register(request: web.Request) -> web.Response:
+    """Sign up: "send code" asks the gateway for an SMS code to the number (Accounts.RequestSmsCode);
+    "sign up" registers with the code and logs in."""
     data = await form(request)
     phone = data.get("phone", "")
     if wait_s := request.app[LIMITER].retry_after(request.remote or ""):
-        return too_many(request, "register.html", wait_s, phone=phone)
+        return too_many(request, "register.html", wait_s, phone=phone, sent="")
+    if data.get("action") == "code":
+        return await _send_code(request, "register.html", phone, accounts_pb2.SMS_CODE_PURPOSE_REGISTER)
     _ = i18n.translator(get_session(request).lang)
     if data.get("password", "") != data.get("password2", ""):
-        return page(request, "register.html", status=400, error=_("site.passwords_differ"), phone=phone)
+        return page(request, "register.html", status=400, error=_("site.passwords_differ"), phone=phone, sent="")
     gw = gateway(request)
-    # SMS code: the gateway's Register.sms_code and Accounts.RequestSmsCode are not on this branch
-    # yet (branch h21-sms); the form's code field is wired once they land (see docs/site.md).
     try:
         await gw.call(
             gw.accounts.Register,
@@ -205,19 +212,63 @@ async def register(request: web.Request) -> web.Response:
                 phone=phone,
                 password=data.get("password", ""),
                 display_name=data.get("display_name", ""),
+                sms_code=data.get("sms_code", ""),
             ),
         )
         reply = await gw.call(
             gw.accounts.Login, accounts_pb2.LoginRequest(login_name=phone, password=data.get("password", ""))
         )
     except KeyunError as error:
-        return page(request, "register.html", status=400, error=refusal(request, error), phone=phone)
+        return page(request, "register.html", status=400, error=refusal(request, error), phone=phone, sent="")
     get_session(request).login(reply.access_token, reply.refresh_token, mask_phone(phone))
     return see_other("/site/passengers")
 
 
+async def _send_code(request: web.Request, template: str, phone: str, purpose: int) -> web.Response:
+    """An SMS code to `phone`; the same form again, saying until when the code works."""
+    gw = gateway(request)
+    try:
+        reply = await gw.call(gw.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose))
+    except KeyunError as error:
+        status = 429 if error.retry_after_s else 400
+        return page(request, template, status=status, error=refusal(request, error), phone=phone, sent="")
+    return page(request, template, phone=phone, sent=printing.local(reply.expires_at, fmt="%H:%M"))
+
+
+async def reset_form(request: web.Request) -> web.Response:
+    return page(request, "reset.html", phone="", sent="")
+
+
+async def reset(request: web.Request) -> web.Response:
+    """A forgotten password: an SMS code to the account's number, then a new password
+    (Accounts.ResetPassword; every session of the account ends)."""
+    data = await form(request)
+    phone = data.get("phone", "")
+    if wait_s := request.app[LIMITER].retry_after(request.remote or ""):
+        return too_many(request, "reset.html", wait_s, phone=phone, sent="")
+    if data.get("action") == "code":
+        return await _send_code(request, "reset.html", phone, accounts_pb2.SMS_CODE_PURPOSE_RESET_PASSWORD)
+    _ = i18n.translator(get_session(request).lang)
+    if data.get("password", "") != data.get("password2", ""):
+        return page(request, "reset.html", status=400, error=_("site.passwords_differ"), phone=phone, sent="")
+    gw = gateway(request)
+    try:
+        await gw.call(
+            gw.accounts.ResetPassword,
+            accounts_pb2.ResetPasswordRequest(
+                request_id=data.get("request_id") or uuid.uuid4().hex,
+                phone=phone,
+                sms_code=data.get("sms_code", ""),
+                new_password=data.get("password", ""),
+            ),
+        )
+    except KeyunError as error:
+        return page(request, "reset.html", status=400, error=refusal(request, error), phone=phone, sent="")
+    return page(request, "login.html", phone=phone, notice=_("site.reset.done"))
+
+
 async def login_form(request: web.Request) -> web.Response:
-    return page(request, "login.html", error="", phone="")
+    return page(request, "login.html", phone="")
 
 
 async def login(request: web.Request) -> web.Response:
@@ -437,6 +488,19 @@ async def orders(request: web.Request) -> web.Response:
         session,
     )
     return page(request, "orders.html", orders=reply.orders, next_page=reply.next_page_token)
+
+
+async def notices(request: web.Request) -> web.Response:
+    """What the station told the passenger (a delay, a cancellation, a refund paid): the same
+    notices it sent by SMS (Notices.ListMyNotices)."""
+    session = passenger(request)
+    gw = gateway(request)
+    reply = await gw.call(
+        gw.notices.ListMyNotices,
+        notices_pb2.ListMyNoticesRequest(page_size=ORDERS_PAGE, page_token=request.query.get("page", "")),
+        session,
+    )
+    return page(request, "notices.html", notices=reply.notices, next_page=reply.next_page_token)
 
 
 async def order_detail(request: web.Request) -> web.Response:

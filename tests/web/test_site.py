@@ -15,11 +15,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from keyun.engine.accounts import AccountRules
 from keyun.terminals.client import KeyunClient
 from keyun.terminals.web.limits import AddressLimiter
 
 from ..conftest import CHINA, STATIONS, ServerThread, logged_in, network_with_schedule
 from ..payments.conftest import SandboxProcess, start_sandbox, stop_sandbox
+from ..sms_sandbox import SmsSandbox, start_sms_sandbox, stop_sms_sandbox
+from ..waiting import wait_until
 from .conftest import WebProcess, screenshot, start_web
 
 PASSWORD = "Site-Passw0rd"
@@ -32,6 +35,7 @@ PAID_TIMEOUT_MS = 20_000
 class Station:
     server: ServerThread
     sandbox: SandboxProcess
+    sms: SmsSandbox
     web: WebProcess
     trip_id: str
     date: str
@@ -44,7 +48,12 @@ def station(ray_session, tmp_path_factory):
     # Its own thread: the sandbox's start runs an event loop, and Playwright's owns this thread's.
     with ThreadPoolExecutor(1) as thread:
         sandbox = thread.submit(start_sandbox, directory / "pay-keys", directory / "pay-state.json").result()
-    server = ServerThread(directory / "data", shards=2, payments_dir=sandbox.keys_dir)
+    sms = start_sms_sandbox(directory / "sandbox-sms")
+    # Every test asks for its codes from 127.0.0.1: the per-address limit is raised.
+    rules = AccountRules(sms_codes_per_client_hour=1000)
+    server = ServerThread(
+        directory / "data", shards=2, payments_dir=sandbox.keys_dir, sms_dir=sms.directory, account_rules=rules
+    )
     master = logged_in(KeyunClient(server.target), clock=server.clock)
     # Tomorrow (Beijing), at 10:00 and at 12:00: one network with both coaches.
     day = dt.datetime.now(CHINA).date() + dt.timedelta(days=1)
@@ -52,17 +61,24 @@ def station(ray_session, tmp_path_factory):
     network += network_with_schedule("S2", dt.datetime.combine(day, dt.time(12)), "mini12").removeprefix(STATIONS)
     master.load_network(network, day.isoformat(), 1)
     web = start_web(server.target, directory / "cookie.key")
-    yield Station(server, sandbox, web, f"S1-{day:%Y%m%d}", day.isoformat(), f"S2-{day:%Y%m%d}")
+    yield Station(server, sandbox, sms, web, f"S1-{day:%Y%m%d}", day.isoformat(), f"S2-{day:%Y%m%d}")
     web.stop()
     master.close()
     server.stop()
     stop_sandbox(sandbox)
+    stop_sms_sandbox(sms)
 
 
-def register(page, station: Station) -> str:
+def register(page, station: Station, screenshot_as: str = "") -> str:
+    """Sign up on the site with the SMS code the sandbox delivered to the number."""
     phone = next(PHONES)
     page.goto(station.web.url + "/site/register")
     page.get_by_label("手机号码").fill(phone)
+    page.get_by_role("button", name="获取短信验证码").click()
+    assert "验证码已发送" in page.get_by_role("status").inner_text()
+    page.get_by_label("短信验证码").fill(station.sms.code_for(phone))
+    if screenshot_as:
+        screenshot(page, screenshot_as)
     page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_label("再次输入密码").fill(PASSWORD)
     page.get_by_role("button", name="注册").click()
@@ -88,7 +104,7 @@ def tab_to(page, element_id: str, limit: int = 60) -> None:
 
 
 def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds_one(station, browser, page):
-    register(page, station)
+    register(page, station, screenshot_as="site-register")
     add_passenger(page, "王小明", "E11112222")
     add_passenger(page, "李小红", "E33334444")
     rows = page.locator("tr.passenger-row")
@@ -163,6 +179,14 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
     refunds = page.locator("table", has_text="退票手续费").inner_text()
     assert fee in refunds and back in refunds
 
+    # The refund paid back is told by SMS and on the site's notices.
+    def refund_notice():
+        page.goto(station.web.url + "/site/notices")
+        return order_id in page.locator("main").inner_text()
+
+    wait_until(refund_notice, 20, "the refund's notice on the site")
+    screenshot(page, "site-notices")
+
     # The history lists the order.
     page.get_by_role("link", name="我的订单").click()
     row = page.locator("tr", has_text=order_id)
@@ -193,6 +217,32 @@ def test_a_wrong_password_is_refused_with_its_reason(station, page):
     assert "手机号或密码错误" in alert.inner_text()
     assert page.get_by_label("密码").input_value() == ""  # never echoed back
     screenshot(page, "site-login-refused")
+
+
+def test_a_forgotten_password_is_reset_with_an_sms_code(station, page):
+    phone = register(page, station)
+    page.get_by_role("button", name="退出").click()
+    page.goto(station.web.url + "/site/login")
+    page.get_by_role("link", name="忘记密码？").click()
+    station.server.clock.advance(61_000)  # past the per-number gap after the sign-up code
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_role("button", name="获取短信验证码").click()
+    # The second text to the number (the first had the sign-up code).
+    wait_until(lambda: len(station.sms.messages_to(phone)) >= 2, 10, "the reset code's text")
+    code = station.sms.code_for(phone)
+    page.get_by_label("短信验证码").fill("000000" if code != "000000" else "111111")
+    page.get_by_label("新密码").fill("Another-Passw0rd")
+    page.get_by_label("再次输入密码").fill("Another-Passw0rd")
+    page.get_by_role("button", name="重设密码").click()
+    assert "验证码不正确" in page.get_by_role("alert").inner_text()  # a wrong code changes nothing
+    page.get_by_label("短信验证码").fill(code)
+    page.get_by_label("新密码").fill("Another-Passw0rd")
+    page.get_by_label("再次输入密码").fill("Another-Passw0rd")
+    page.get_by_role("button", name="重设密码").click()
+    assert "密码已重设" in page.get_by_role("status").inner_text()
+    page.get_by_label("密码").fill("Another-Passw0rd")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/site")
 
 
 def test_login_works_with_the_keyboard_alone(station, page):
