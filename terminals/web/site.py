@@ -79,9 +79,33 @@ def setup(app: web.Application) -> None:
     routes.add_get("/site/change/{order_id}/{ticket_id}", change_choice)
     routes.add_post("/site/change/quote", change_quote)
     routes.add_post("/site/change", change)
+    # A POST's page asked for again by GET (the language switch, a reload after a restart): the
+    # page the step started from, rather than 405.
+    for path, start in POST_ONLY_PAGES.items():
+        routes.add_get(path, _start_again(start))
 
 
 # ---- helpers -------------------------------------------------------------------------------
+
+
+POST_ONLY_PAGES = {
+    "/site/hold": "/site",
+    "/site/order": "/site/orders",
+    "/site/refund/quote": "/site/orders",
+    "/site/refund": "/site/orders",
+    "/site/change/quote": "/site/orders",
+    "/site/change": "/site/orders",
+    "/site/passengers/add": "/site/passengers",
+    "/site/passengers/remove": "/site/passengers",
+    "/site/logout": "/site",
+}
+
+
+def _start_again(path: str):
+    async def handler(request: web.Request) -> web.Response:
+        return see_other(path + (f"?lang={request.query['lang']}" if "lang" in request.query else ""))
+
+    return handler
 
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -152,7 +176,7 @@ def qr_svg(text: str) -> str:
 
 def _station_day(stamp) -> str:
     """The Beijing date of a protobuf Timestamp, as SearchTrips takes it."""
-    return stamp.ToDatetime(tzinfo=dt.timezone.utc).astimezone(CHINA).date().isoformat()
+    return stamp.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA).date().isoformat()
 
 
 def today() -> str:
@@ -228,7 +252,9 @@ async def _send_code(request: web.Request, template: str, phone: str, purpose: i
     """An SMS code to `phone`; the same form again, saying until when the code works."""
     gw = gateway(request)
     try:
-        reply = await gw.call(gw.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose))
+        reply = await gw.call(
+            gw.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose)
+        )
     except KeyunError as error:
         status = 429 if error.retry_after_s else 400
         return page(request, template, status=status, error=refusal(request, error), phone=phone, sent="")
@@ -302,9 +328,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def passengers(request: web.Request) -> web.Response:
     session = passenger(request)
-    return page(
-        request, "passengers.html", passengers=await frequent_passengers(request, session), error="", name=""
-    )
+    return page(request, "passengers.html", passengers=await frequent_passengers(request, session), error="", name="")
 
 
 async def add_passenger(request: web.Request) -> web.Response:
@@ -557,7 +581,9 @@ async def refund(request: web.Request) -> web.Response:
     await gw.call(
         gw.orders.RefundOrder,
         orders_pb2.RefundOrderRequest(
-            request_id=data.get("request_id") or uuid.uuid4().hex, order_id=order_id, ticket_ids=[data.get("ticket_id", "")]
+            request_id=data.get("request_id") or uuid.uuid4().hex,
+            order_id=order_id,
+            ticket_ids=[data.get("ticket_id", "")],
         ),
         session,
     )

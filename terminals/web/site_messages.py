@@ -4,7 +4,10 @@ from __future__ import annotations
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "site.part": ("网上购票", "Buy tickets online"),
-    "site.blurb": ("查询车次、选座、扫码支付、电子客票、退改签。", "Search, pick seats, pay by wallet, e-tickets, refunds."),
+    "site.blurb": (
+        "查询车次、选座、扫码支付、电子客票、退改签。",
+        "Search, pick seats, pay by wallet, e-tickets, refunds.",
+    ),
     "site.title": ("网上购票", "Online tickets"),
     "site.nav.search": ("查询车次", "Search"),
     "site.nav.orders": ("我的订单", "My orders"),
