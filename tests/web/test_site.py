@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from keyun.engine.accounts import AccountRules
+from keyun.engine.identity import id_check_char
 from keyun.terminals.client import KeyunClient
 from keyun.terminals.web.limits import AddressLimiter
 
@@ -107,6 +108,12 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
     register(page, station, screenshot_as="site-register")
     add_passenger(page, "王小明", "E11112222")
     add_passenger(page, "李小红", "E33334444")
+    # A refused document number is never put back into the page.
+    wrong_id = "11010119900307123" + ("X" if id_check_char("11010119900307123") != "X" else "0")
+    page.get_by_label("姓名").fill("赵错号")
+    page.get_by_label("证件号码").fill(wrong_id)
+    page.get_by_role("button", name="添加乘车人").click()
+    assert page.get_by_role("alert").is_visible() and wrong_id not in page.content()
     rows = page.locator("tr.passenger-row")
     assert rows.count() == 2
     content = page.content()
