@@ -10,6 +10,7 @@ POSTs, and no page echoes one back: the gateway masks what it returns.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -152,9 +153,21 @@ def refusal(request: web.Request, error: KeyunError) -> str:
     """A gateway refusal in the page's language, with how long to wait when it says."""
     lang = get_session(request).lang
     text = i18n.reason_text(error.reason, lang, error.message)
-    if error.retry_after_s:
-        text += " " + i18n.translator(lang)("site.retry_after", seconds=max(1, round(error.retry_after_s)))
+    if wait_s := retry_after_s(error):
+        text += " " + i18n.translator(lang)("site.retry_after", seconds=max(1, round(wait_s)))
     return text
+
+
+def retry_after_s(error: KeyunError) -> float:
+    """How long the gateway says to wait: its RetryInfo, or the refusal's `retry_at_ms` fact (a
+    login's back-off, an SMS code's gap); 0 when it says nothing."""
+    if error.retry_after_s:
+        return error.retry_after_s
+    try:
+        retry_at_ms = int(error.facts.get("retry_at_ms", "0"))
+    except ValueError:
+        return 0.0
+    return max(0.0, retry_at_ms / 1000 - time.time()) if retry_at_ms else 0.0
 
 
 def too_many(request: web.Request, template: str, wait_s: float, **context: Any) -> web.Response:
@@ -256,7 +269,7 @@ async def _send_code(request: web.Request, template: str, phone: str, purpose: i
             gw.accounts.RequestSmsCode, accounts_pb2.RequestSmsCodeRequest(phone=phone, purpose=purpose)
         )
     except KeyunError as error:
-        status = 429 if error.retry_after_s else 400
+        status = 429 if retry_after_s(error) else 400
         return page(request, template, status=status, error=refusal(request, error), phone=phone, sent="")
     return page(request, template, phone=phone, sent=printing.local(reply.expires_at, fmt="%H:%M"))
 

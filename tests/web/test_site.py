@@ -51,7 +51,8 @@ def station(ray_session, tmp_path_factory):
         sandbox = thread.submit(start_sandbox, directory / "pay-keys", directory / "pay-state.json").result()
     sms = start_sms_sandbox(directory / "sandbox-sms")
     # Every test asks for its codes from 127.0.0.1: the per-address limit is raised.
-    rules = AccountRules(sms_codes_per_client_hour=1000)
+    # A long back-off after a failed login, so that the second try is refused for certain.
+    rules = AccountRules(sms_codes_per_client_hour=1000, first_backoff_ms=30_000)
     server = ServerThread(
         directory / "data", shards=2, payments_dir=sandbox.keys_dir, sms_dir=sms.directory, account_rules=rules
     )
@@ -213,7 +214,7 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
     assert station.later_trip_id in page.locator("main").inner_text()
 
 
-def test_a_wrong_password_is_refused_with_its_reason(station, page):
+def test_a_wrong_password_is_refused_with_its_reason_and_a_retry_is_held_back(station, page):
     phone = register(page, station)
     page.get_by_role("button", name="退出").click()
     page.goto(station.web.url + "/site/login")
@@ -224,6 +225,11 @@ def test_a_wrong_password_is_refused_with_its_reason(station, page):
     assert "手机号或密码错误" in alert.inner_text()
     assert page.get_by_label("密码").input_value() == ""  # never echoed back
     screenshot(page, "site-login-refused")
+    # Again at once: the gateway's back-off, shown with when to try again.
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    refused = page.get_by_role("alert").inner_text()
+    assert "登录失败次数过多" in refused and re.search(r"请在 \d+ 秒后再试", refused)
 
 
 def test_a_forgotten_password_is_reset_with_an_sms_code(station, page):
