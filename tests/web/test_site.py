@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 import urllib.error
 import urllib.request
@@ -212,6 +213,32 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
     page.get_by_role("button", name="确认改签").click()
     assert page.locator("h1").inner_text() == "改签成功"
     assert station.later_trip_id in page.locator("main").inner_text()
+
+
+def test_without_javascript_the_order_page_reloads_itself_until_ticketed(station, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    register(page, station)
+    add_passenger(page, "孙无脚本", "E55556666")
+    page.goto(f"{station.web.url}/site/trip/{station.trip_id}?from=AAA&to=BBB")
+    page.get_by_label("孙**").check()
+    page.get_by_role("button", name="锁定座位").click()
+    page.get_by_role("button", name="提交订单并支付").click()
+    page.get_by_role("link", name="查看订单").click()
+    assert page.locator("#status").inner_text() == "待支付"
+    order_id = page.url.rsplit("/", 1)[1]
+    # The wallet pays (the sandbox's control API does what its Pay button does).
+    request = urllib.request.Request(
+        station.sandbox.base_url + "/sandbox/pay",
+        data=json.dumps({"provider": "wepay", "merchant_order_no": order_id}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    expect(page.locator("#status")).to_have_text("已出票", timeout=PAID_TIMEOUT_MS)
+    assert page.locator("img.eticket").count() == 1
+    context.close()
 
 
 def test_a_wrong_password_is_refused_with_its_reason_and_a_retry_is_held_back(station, page):
