@@ -807,6 +807,7 @@ class QuoteRefund(Value, _OfTicket, TripQuery):
     rule Refund applies, answered without changing anything (a counter shows it before confirming)."""
 
     ticket_id: str
+    viewer: str = ""  # set when a passenger asks: only their own tickets exist for them
 
     def __post_init__(self) -> None:
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)

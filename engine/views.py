@@ -642,7 +642,10 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if ticket is None or (query.viewer and ticket.buyer != query.viewer):  # a passenger sees only their own
                 return reject(Reason.UNKNOWN_TICKET, f"no ticket {query.ticket_id}", ticket_id=query.ticket_id)
             return ticket_view(trip, ticket, now, policy)
-        case QuoteRefund(ticket_id):
+        case QuoteRefund(ticket_id, viewer):
+            ticket = trip.tickets.get(ticket_id)
+            if ticket is None or (viewer and ticket.buyer != viewer):  # a passenger quotes only their own
+                return reject(Reason.UNKNOWN_TICKET, f"no ticket {ticket_id}", ticket_id=ticket_id)
             # Refund's own rule at `now`: a quote can never differ from the refund made at once.
             refunded = refund_ticket(trip, ticket_id, now, policy)
             if isinstance(refunded, Rejection):

@@ -40,8 +40,9 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Sales/Sell": Rule(P.TAKE_CASH, Scope.FROM_STATION, mutating=True, on_trip=P.HANDHELD_SELL),
     "/keyun.v1.Sales/Refund": Rule(P.REFUND, Scope.TRIP, mutating=True),
     "/keyun.v1.Sales/GetTicket": Rule(P.TICKET_READ, Scope.TRIP, own=P.RESERVE),
-    # Read-only, for whoever may refund the ticket: the fee Refund would keep now.
-    "/keyun.v1.Sales/QuoteRefund": Rule(P.REFUND, Scope.TRIP),
+    # Read-only, for whoever may refund the ticket (a passenger their own, as RefundOrder): the fee
+    # a refund would keep now.
+    "/keyun.v1.Sales/QuoteRefund": Rule(P.REFUND, Scope.TRIP, own=P.RESERVE),
     "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
     # A look-up of personal data: recorded in the audit log with its purpose, like LookUpPassenger.
     "/keyun.v1.Sales/FindPassengerTickets": Rule(P.PASSENGER_TRACE, mutating=True),

@@ -524,7 +524,7 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.GetTicketResponse(ticket=self.gateway.ticket(view))
 
     async def QuoteRefund(self, request, context):
-        view = await self.gateway.ask(context, lambda: cmd.QuoteRefund(request.ticket_id))
+        view = await self.gateway.ask(context, lambda: cmd.QuoteRefund(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.QuoteRefundResponse(ticket_id=view.ticket_id, fee_fen=view.fee_fen, refund_fen=view.refund_fen)
 
     async def FindPassengerTickets(self, request, context):

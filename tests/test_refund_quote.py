@@ -51,3 +51,15 @@ def test_a_quote_needs_the_refund_permission_and_a_known_ticket(keyun):
     with logged_in(KeyunClient(keyun.target), "inspector", clock=keyun.clock) as inspector:
         error = refused(lambda: inspector.quote_refund(ticket.ticket_id))
         assert error.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_passenger_is_quoted_only_for_their_own_tickets(keyun):
+    # Their own tickets are quoted in the site's browser test (tests/web/test_site.py).
+    trip = keyun.trip(dt.timedelta(days=3))
+    (ticket,) = keyun.client.sell(trip, "AAA", "BBB", seat_numbers=("2",)).tickets
+    passenger = KeyunClient(keyun.target)
+    passenger.register("13600001111", "Quote-Passw0rd")
+    passenger.login("13600001111", "Quote-Passw0rd")
+    error = refused(lambda: passenger.quote_refund(ticket.ticket_id))
+    assert (error.code, error.reason) == (grpc.StatusCode.NOT_FOUND, "UNKNOWN_TICKET")
+    passenger.close()

@@ -207,7 +207,8 @@ def _loopback(host: str) -> bool:
 
 
 # The parts, one line each; imported last, as they build on this module.
-from . import board, kiosk  # noqa: E402
+from . import board, kiosk, site  # noqa: E402
 
+PARTS.append(site.setup)
 PARTS.append(kiosk.setup)
 PARTS.append(board.setup)
