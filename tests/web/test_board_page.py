@@ -1,20 +1,24 @@
 """The departure board's page (/board, docs/board.md) in Debian's Chromium against a real server
-and `keyun web` logged in as the board device: live delays, gates, announcements, and recovery
-after the Keyun server restarts."""
+(with `keyun sandbox-sms` as its SMS provider) and `keyun web` logged in as the board device: live
+delays told to the delayed passengers too, gates, announcements, and recovery after the Keyun
+server restarts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from keyun.terminals.client import KeyunClient
+from keyun.terminals.client import KeyunClient, walk_in
 from keyun.v1 import board_pb2
 
-from ..conftest import CHINA, ServerThread, logged_in, schedule_trip
+from ..conftest import CHINA, Keyun, ServerThread, logged_in, schedule_trip
+from ..sms_sandbox import start_sms_sandbox, stop_sms_sandbox
+from ..waiting import wait_until
 from .conftest import screenshot, start_web
 
 
@@ -41,6 +45,23 @@ def board_device_args(tmp_path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def sms(tmp_path_factory):
+    sandbox = start_sms_sandbox(tmp_path_factory.mktemp("sandbox-sms"))
+    yield sandbox
+    assert stop_sms_sandbox(sandbox) == 0
+
+
+@pytest.fixture(scope="module")
+def keyun(ray_session, tmp_path_factory, sms):
+    """This module's server sends its notices through the SMS sandbox."""
+    server = ServerThread(tmp_path_factory.mktemp("data"), shards=2, sms_dir=sms.directory)
+    client = logged_in(KeyunClient(server.target), clock=server.clock)
+    yield Keyun(server, client, itertools.count(1))
+    client.close()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def board_web(keyun, tmp_path_factory):
     folder = tmp_path_factory.mktemp("board-web")
     process = start_web(keyun.target, folder / "cookie.key", *board_device_args(folder))
@@ -53,8 +74,11 @@ def row(page, trip_id: str, **attributes: str):
     return page.wait_for_selector(selector, state="attached", timeout=15_000)
 
 
-def test_the_board_shows_a_delay_within_two_seconds(keyun, board_web, page):
+def test_the_board_shows_a_delay_within_two_seconds_and_the_passengers_get_an_sms(keyun, sms, board_web, page):
     trip_id = keyun.trip(today_in(150))
+    phone = "13912345678"
+    passenger = walk_in("E12345678", "周延误", document_type="PASSPORT", phone=phone)
+    keyun.client.sell(trip_id, "AAA", "DDD", seat_count=1, passengers=(passenger,))
     page.goto(board_web.url + "/board?station=AAA")
     row(page, trip_id, delay="0")
     asked = time.monotonic()
@@ -63,6 +87,8 @@ def test_the_board_shows_a_delay_within_two_seconds(keyun, board_web, page):
     assert time.monotonic() - asked < 2.0
     shown = page.locator(f'tr[data-trip="{trip_id}"]')
     assert "晚点" in shown.inner_text() or shown.get_attribute("data-status") == "boarding"
+    told = wait_until(lambda: [m for m in sms.messages_to(phone) if "延误" in m["text"]], 20, "the SMS of the delay")
+    assert len(told) == 1
 
 
 def test_gates_cancellations_boarding_and_announcements_show(keyun, board_web, page):
