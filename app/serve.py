@@ -168,8 +168,8 @@ async def _serve_with(args: argparse.Namespace) -> None:
         metrics_port = server.metrics.serve(args.host, args.metrics_port)
         print(f"keyun metrics on http://{args.host}:{metrics_port}/metrics", flush=True)
     workers = await _start_workers(args, port, getattr(server.orders.payments, "notify_base_url", ""))
-    if args.web is not None and not args.gateway_only:
-        workers.append(await _start_web(args, port))
+    # The web pages: a child process stopped with the server, as the extra gateways are.
+    children = [await _start_web(args, port)] if args.web is not None and not args.gateway_only else []
     # Everything made so far (Ray, gRPC, the services, caches) lives as long as the process: keep it
     # out of the collector's scans, and collect young objects less often.  Under load the default
     # thresholds ran about 30 young collections a second and full ones of up to 90 ms.
@@ -185,9 +185,9 @@ async def _serve_with(args: argparse.Namespace) -> None:
     )
     await stop.wait()
     log.info("stopping")
-    for worker in workers:
-        worker.terminate()
-    await asyncio.gather(*(worker.wait() for worker in workers))
+    for child in [*workers, *children]:
+        child.terminate()
+    await asyncio.gather(*(child.wait() for child in [*workers, *children]))
     await server.stop()
 
 

@@ -1,6 +1,6 @@
 """The README runs as written: its ```sh blocks marked `<!-- readme-test -->` (the quick start, the
 demo accounts and paying as a passenger), in order, as one bash session against a fresh
-`keyun serve --demo --sandbox-pay`, with the venv's `keyun` on the path and only `KEYUN_SERVER`
+`keyun serve` as `make run` starts it (sandboxes and web pages too), with the venv's `keyun` on the path and only `KEYUN_SERVER`
 pointing it at the test's port; then docs/payments.md's Python example. A command that fails
 stops the session; a line ending in `# refused: REASON` must be refused, with that reason; any
 other refusal fails the test.
@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,9 @@ def shifted_env(request):
 @pytest.fixture
 def demo_server(tmp_path, shifted_env):
     process = subprocess.Popen(
-        [str(BIN / "keyun"), "serve", "--demo", "--sandbox-pay", "--port", "0", "--data-dir", str(tmp_path / "data")],
+        # As `make run` starts it, on free ports.
+        [str(BIN / "keyun"), "serve", "--demo", "--sandbox-pay", "--sandbox-sms", "--web", "0"]
+        + ["--port", "0", "--data-dir", str(tmp_path / "data")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -95,6 +98,11 @@ def demo_server(tmp_path, shifted_env):
     # The server says it runs at the moved time, loudly.
     shifted = dt.datetime.fromtimestamp((SYSTEM_CLOCK.now_ms() + int(shifted_env[TEST_SHIFT_ENV])) / 1000, CHINA)
     assert any(f"it reads {shifted:%Y-%m-%d %H}:" in seen_line for seen_line in seen), "".join(seen)
+    # The web pages it prints the address of answer, the board logged in as the demo's board device.
+    (web,) = [seen_line.split()[-1] for seen_line in seen if seen_line.startswith("keyun web on ")]
+    for page in ("", "site", "kiosk", "board?station=SJZ"):
+        with urllib.request.urlopen(web + page, timeout=10) as reply:
+            assert reply.status == 200, page
     yield line.split()[-1]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
