@@ -440,14 +440,18 @@ def run_scenario(
     trip_ids: list[str],
     date: str,
     tickets: list[str],
+    seed: int = 0,
 ) -> Result:
+    """`seed`: the first client process's random seed (the next ones count on from it).  A run that
+    measures a scenario twice gives each its own, or the second counter would name the first's
+    documents again, and be refused."""
     results = multiprocessing.get_context("spawn").Queue()
     per_process = max(1, concurrency // processes)
     metadata = access_metadata(target)
     workers = [
         multiprocessing.get_context("spawn").Process(
             target=_client_process,
-            args=((target, name, per_process, seconds, trip_ids, date, n, tickets[n::processes], metadata), results),
+            args=((target, name, per_process, seconds, trip_ids, date, seed + n, tickets[n::processes], metadata), results),
         )
         for n in range(processes)
     ]
@@ -598,6 +602,7 @@ def main() -> None:
                         trip_ids,
                         date,
                         stock.get(name, []),
+                        seed=1000 * len(results),
                     )
                 )
         finally:
