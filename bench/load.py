@@ -451,7 +451,10 @@ def run_scenario(
     workers = [
         multiprocessing.get_context("spawn").Process(
             target=_client_process,
-            args=((target, name, per_process, seconds, trip_ids, date, seed + n, tickets[n::processes], metadata), results),
+            args=(
+                (target, name, per_process, seconds, trip_ids, date, seed + n, tickets[n::processes], metadata),
+                results,
+            ),
         )
         for n in range(processes)
     ]
