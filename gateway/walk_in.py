@@ -253,7 +253,7 @@ def _holder(keys: StationKeys, w: WalkIn, digest: Digest | None) -> Holder:
         identity.mask_name(w.name),
         kind,
         identity.mask_document(w.number),
-        keys.blind_index(f"{kind}:{w.number}", DOCUMENT_INDEX_CONTEXT),  # document_index, inlined
+        document_index(keys, w.kind, w.number),  # the one definition: every channel's index must match
         keys.encrypt(w.name, NAME_CONTEXT),
         keys.encrypt(w.number, DOCUMENT_CONTEXT),
         w.proof_type,
