@@ -364,20 +364,19 @@ class Sell(Value, TripCommand):
     counter: CounterSale | None = None  # a counter seller's sale: the shift it counts in
 
     def __post_init__(self) -> None:
-        if (
-            not self.holders
-            and not self.tickets
-            and _common_claim(
-                self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
-            )
+        # The common claim (good ids and stations, "any N seats") checked in one go, a walk-in
+        # sale's included; anything else field by field, naming the field at fault.  Then the
+        # passengers and ticket types, when the sale names any.
+        if not _common_claim(
+            self.request_id, self.trip_id, self.from_station, self.to_station, self.seat_numbers, self.seat_count
         ):
-            return
-        check_request_id(self.request_id)
-        _trip_id(self.trip_id)
-        _segment(self.from_station, self.to_station)
-        _seats(self.seat_numbers, self.seat_count)
-        _holders(self.holders, self.seat_numbers, self.seat_count)
-        _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
+            check_request_id(self.request_id)
+            _trip_id(self.trip_id)
+            _segment(self.from_station, self.to_station)
+            _seats(self.seat_numbers, self.seat_count)
+        if self.holders or self.tickets:
+            _holders(self.holders, self.seat_numbers, self.seat_count)
+            _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
 
 
 class ConfirmHold(Value, _OfHold, TripCommand):

@@ -76,7 +76,7 @@ from .events import (
     TripEvent,
     TripScheduled,
 )
-from .fares import CHILD_TYPES, TicketType, free_child_limit
+from .fares import CHILD_TYPES, ONLY_FULL, TicketType, free_child_limit
 from .policy import Policy
 from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
@@ -427,7 +427,7 @@ def _type_refusal(trip: Trip, requests: tuple[TicketRequest, ...], policy: Polic
     rules = policy.fares
     types = {r.ticket_type for r in requests}
     free_children = sum(1 for r in requests if r.free_child is not None)
-    if types == {TicketType.FULL.value} and not free_children:
+    if types == ONLY_FULL and not free_children:
         return None
     rated = len(trip.seat_labels)
     if (types & CHILD_TYPES or free_children) and rated <= rules.small_vehicle_seats:

@@ -43,6 +43,8 @@ ADULT_TYPES = frozenset({TicketType.FULL.value, TicketType.CONCESSION.value, Tic
 # holder is named by it.
 IDENTIFIED_TYPES = frozenset({TicketType.CHILD.value, TicketType.FREE_CHILD.value, TicketType.CONCESSION.value})
 CHILD_TYPES = frozenset({TicketType.CHILD.value, TicketType.FREE_CHILD.value})
+FULL = TicketType.FULL.value
+ONLY_FULL = frozenset({FULL})  # the ticket types of a sale of full fares only
 
 # A ticket's components that a refund can give back (insurance is always given back in full).
 COMPONENTS = ("base", "service_fee", "fuel_surcharge")
@@ -83,6 +85,8 @@ class FareRules(Value):
         return bool(self.service_fee_fen or self.fuel_surcharge_fen)
 
     def percent(self, ticket_type: str) -> int:
+        if ticket_type == FULL:  # most seats: no enum look-up (an enum's .value is a property)
+            return 100
         if ticket_type == TicketType.CHILD.value:
             return self.child_percent
         if ticket_type == TicketType.CONCESSION.value:

@@ -45,6 +45,9 @@ PHONE_CONTEXT = "walk-in.phone"
 # The blind index of passengers' phone numbers, walk-in and frequent alike (FindPassengerTickets).
 PHONE_INDEX_CONTEXT = "passenger.phone"
 MAX_PROOF_TYPE_CHARS = 20
+# Ticket types' values, read once: an enum member's .value is a property, and each sale compares
+# every passenger's type several times.
+CHILD, FREE_CHILD, CONCESSION = TicketType.CHILD.value, TicketType.FREE_CHILD.value, TicketType.CONCESSION.value
 PROOF_NUMBER = re.compile(r"[A-Z0-9-]{4,32}")
 
 
@@ -101,7 +104,7 @@ def _one(index: int, p: Any) -> WalkIn:
                 field=f"{where}.document_type",
             )
         )
-    if ticket_type == TicketType.FREE_CHILD.value and p.insurance:
+    if ticket_type == FREE_CHILD and p.insurance:
         raise invalid(f"{where}.insurance", "a free child rides on an adult's ticket: no insurance is sold for them")
     proof_type, proof_number = _proof(where, ticket_type, p.proof_type, p.proof_number)
     try:
@@ -113,7 +116,7 @@ def _one(index: int, p: Any) -> WalkIn:
 
 def _proof(where: str, ticket_type: str, proof_type: str, proof_number: str) -> tuple[str, str]:
     """A concession's proving document, which it must have; other types take none."""
-    if ticket_type != TicketType.CONCESSION.value:
+    if ticket_type != CONCESSION:
         if proof_type or proof_number:
             raise invalid(f"{where}.proof_type", "only a concession ticket records a proving document")
         return "", ""
@@ -177,20 +180,20 @@ def trace_key(keys: StationKeys, request: Any) -> tuple[bytes, bytes, str]:
 
 
 def needs_travel_date(walk_ins: list[WalkIn]) -> bool:
-    return any(w.ticket_type in (TicketType.CHILD.value, TicketType.FREE_CHILD.value) for w in walk_ins)
+    return any(w.ticket_type in (CHILD, FREE_CHILD) for w in walk_ins)
 
 
 def check_ages(walk_ins: list[WalkIn], travel_date: dt.date) -> None:
     """A child is 6 to under 14, a free child under 6, on the travel date (the station's date of the
     coach leaving the passenger's stop), by the resident ID's birth date."""
     for w in walk_ins:
-        if w.ticket_type not in (TicketType.CHILD.value, TicketType.FREE_CHILD.value):
+        if w.ticket_type not in (CHILD, FREE_CHILD):
             continue
         age = age_on(w.number[6:14], travel_date.year, travel_date.month, travel_date.day)
         where = element("passengers", w.index)
         if age < 0:
             raise invalid(f"{where}.document_number", f"the passenger is born after the travel date {travel_date}")
-        if w.ticket_type == TicketType.CHILD.value and not CHILD_FROM_AGE <= age < CHILD_UNTIL_AGE:
+        if w.ticket_type == CHILD and not CHILD_FROM_AGE <= age < CHILD_UNTIL_AGE:
             raise Rejected(
                 reject(
                     Reason.AGE_NOT_CHILD,
@@ -200,7 +203,7 @@ def check_ages(walk_ins: list[WalkIn], travel_date: dt.date) -> None:
                     age=age,
                 )
             )
-        if w.ticket_type == TicketType.FREE_CHILD.value and age >= CHILD_FROM_AGE:
+        if w.ticket_type == FREE_CHILD and age >= CHILD_FROM_AGE:
             raise Rejected(
                 reject(
                     Reason.AGE_NOT_FREE_CHILD,
@@ -214,16 +217,16 @@ def check_ages(walk_ins: list[WalkIn], travel_date: dt.date) -> None:
 
 def seats_of(walk_ins: list[WalkIn]) -> int:
     """How many seats the passengers take: all but the free children."""
-    return sum(1 for w in walk_ins if w.ticket_type != TicketType.FREE_CHILD.value)
+    return sum(1 for w in walk_ins if w.ticket_type != FREE_CHILD)
 
 
 def seal(keys: StationKeys, walk_ins: list[WalkIn], digest: Digest | None = None) -> Sealed:
     """Holders and ticket requests, one per seat; each free child rides with the next fare-paying
     adult of the sale (in the request's order) who has none.  `digest` gives each holder the keyed
     digest of their document that a gate matches a scanned identity card with (gateway/etickets.py)."""
-    seated = [w for w in walk_ins if w.ticket_type != TicketType.FREE_CHILD.value]
+    seated = [w for w in walk_ins if w.ticket_type != FREE_CHILD]
     adults = [k for k, w in enumerate(seated) if w.ticket_type in ADULT_TYPES]
-    free_children = [w for w in walk_ins if w.ticket_type == TicketType.FREE_CHILD.value]
+    free_children = [w for w in walk_ins if w.ticket_type == FREE_CHILD]
     if len(free_children) > len(adults):
         extra = free_children[len(adults)]
         raise Rejected(
@@ -243,13 +246,14 @@ def seal(keys: StationKeys, walk_ins: list[WalkIn], digest: Digest | None = None
 
 
 def _holder(keys: StationKeys, w: WalkIn, digest: Digest | None) -> Holder:
+    kind = w.kind.name  # an enum's name is a property: read once
     return Holder(
         "",
         "",
         identity.mask_name(w.name),
-        w.kind.name,
+        kind,
         identity.mask_document(w.number),
-        document_index(keys, w.kind, w.number),
+        document_index(keys, w.kind, w.number),  # the one definition: every channel's index must match
         keys.encrypt(w.name, NAME_CONTEXT),
         keys.encrypt(w.number, DOCUMENT_CONTEXT),
         w.proof_type,
@@ -257,7 +261,7 @@ def _holder(keys: StationKeys, w: WalkIn, digest: Digest | None) -> Holder:
         keys.encrypt(w.proof_number, PROOF_CONTEXT) if w.proof_number else b"",
         phone_index(keys, w.phone) if w.phone else b"",
         keys.encrypt(w.phone, PHONE_CONTEXT) if w.phone else b"",
-        digest(w.kind.name, w.number) if digest is not None else b"",
+        digest(kind, w.number) if digest is not None else b"",
     )
 
 
