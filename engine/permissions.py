@@ -53,6 +53,9 @@ class Permission(Enum):
     # A handheld's sale (移动售票, docs/handheld.md): on the trips of its scope, from any of their
     # stops, online (Sales/Sell) or from a seat allotment lent to it (the Handheld service).
     HANDHELD_SELL = "handheld_sell"
+    # Reports (统计) from the reporting store: sales by route, channel, seller...; no personal data
+    # (passengers are pseudonyms there), but every seller's and counter's figures.
+    REPORT_READ = "report_read"
 
 
 class Role(Enum):
@@ -81,7 +84,9 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
         {P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.PERSONAL_DATA_READ, P.PASSENGER_TRACE}
     ),
     Role.DISPATCHER: frozenset({P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ}),
-    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
+    Role.FINANCE: frozenset(
+        {P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM, P.REPORT_READ}
+    ),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.HANDHELD_SELL}),

@@ -121,6 +121,8 @@ class Reason(IntEnum):
     NO_TICKET_FOR_DOCUMENT = 5303  # no ticket boarding at this gate for the scanned identity document
     DOCUMENT_REQUIRED = 5304  # real-name boarding: scan the passenger's identity card next
     DOCUMENT_MISMATCH = 5305  # the scanned identity card is not the ticket holder's
+    # 58xx: reports (docs/reporting.md).
+    REPORTS_OFF = 5801  # the server runs without the report projector (keyun serve --no-reports)
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

@@ -135,6 +135,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.NO_TICKET_FOR_DOCUMENT: grpc.StatusCode.NOT_FOUND,
     Reason.DOCUMENT_REQUIRED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.DOCUMENT_MISMATCH: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.REPORTS_OFF: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 
