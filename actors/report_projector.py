@@ -19,7 +19,7 @@ import ray
 from prometheus_client.core import GaugeMetricFamily
 
 from keyun.persistence.keyring import Keyring
-from keyun.persistence.reports import ProjectedRecordLost, ReportStore, SalesQuery
+from keyun.persistence.reports import ProjectedRecordLost, ReportStore, ReportStoreError, SalesQuery
 
 log = logging.getLogger("keyun.reports")
 
@@ -27,9 +27,24 @@ log = logging.getLogger("keyun.reports")
 POLL_S = 0.2
 
 
+# A projector that died a moment ago (killed, restarted by Ray) may still hold the store's lock.
+WAIT_FOR_LOCK_S = 30.0
+
+
+def open_store(data_dir: Path, keyring: Keyring) -> ReportStore:
+    deadline = time.monotonic() + WAIT_FOR_LOCK_S
+    while True:
+        try:
+            return ReportStore(data_dir, keyring)
+        except ReportStoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 class ReportProjector:
     def __init__(self, data_dir: str, key_dir: str, poll_s: float = POLL_S):
-        self.store = ReportStore(Path(data_dir), Keyring.open(Path(key_dir)))
+        self.store = open_store(Path(data_dir), Keyring.open(Path(key_dir)))
         self.poll_s = poll_s
         self.lock = threading.Lock()  # one DuckDB transaction at a time: projecting, or a report
         self.caught_up_at = time.monotonic()

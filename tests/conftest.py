@@ -130,6 +130,7 @@ class ServerThread:
         instance=None,
         clock: Clock | None = None,
         demo_network: bool = False,
+        reports: bool = False,
     ):
         from keyun.app.server import create_server
         from keyun.common.platform import install_event_loop_policy
@@ -154,6 +155,7 @@ class ServerThread:
             payments_dir=payments_dir,
             clock=self.clock,
             demo_network=demo_network,
+            reports=reports,
         )
         self.data_dir = data_dir
         self.port = self.run(self.server.start("127.0.0.1", 0))
