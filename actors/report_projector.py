@@ -47,7 +47,9 @@ class ReportProjector:
         self.store = open_store(Path(data_dir), Keyring.open(Path(key_dir)))
         self.poll_s = poll_s
         self.lock = threading.Lock()  # one DuckDB transaction at a time: projecting, or a report
-        self.caught_up_at = time.monotonic()
+        # When the last complete pass began: everything written before then is projected, so the
+        # oldest record not projected yet is at most this old.
+        self.fresh_at = time.monotonic()
         self.behind: dict[str, int] = {}
         self.failure = ""
         self.stopping = threading.Event()
@@ -70,18 +72,21 @@ class ReportProjector:
             self.stopping.wait(self.poll_s)
 
     def _poll(self) -> None:
+        started = time.monotonic()
         with self.lock:
             self.store.catch_up()
             self.behind = self.store.behind()
-        if not any(self.behind.values()):
-            self.caught_up_at = time.monotonic()
+        self.fresh_at = started if any(self.behind.values()) else time.monotonic()
 
     def ready(self) -> dict:
         return {"pid": os.getpid()}
 
     def behind_seconds(self) -> float:
-        """How long since the projector last had every record on disk projected."""
-        return 0.0 if not any(self.behind.values()) else time.monotonic() - self.caught_up_at
+        """At most how old the oldest record not projected yet is: since the last complete pass
+        began (0 while nothing is behind)."""
+        if not any(self.behind.values()) and time.monotonic() - self.fresh_at < 2 * self.poll_s + 1:
+            return 0.0
+        return time.monotonic() - self.fresh_at
 
     def status(self) -> dict:
         with self.lock:
@@ -108,7 +113,8 @@ class ReportProjector:
         for owner, behind in sorted(self.behind.items()):
             records.add_metric([owner], behind)
         seconds = GaugeMetricFamily(
-            "keyun_report_lag_seconds", "Seconds since the report projector last had every owner's log projected"
+            "keyun_report_lag_seconds",
+            "At most how old the oldest log record the report projector has not projected is (0 when caught up)",
         )
         seconds.add_metric([], self.behind_seconds())
         failing = GaugeMetricFamily("keyun_report_failing", "1 while the report projector's last attempt failed")

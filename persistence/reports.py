@@ -156,41 +156,55 @@ def owner_segments(owner_dir: Path) -> list[Path]:
     return [by_name[name] for name in sorted(by_name)]
 
 
-def read_records(path: Path, start: int = len(MAGIC)) -> Iterator[tuple[int, LogRecord]]:
-    """(end offset, record) of each whole, checksummed record of a segment from `start`; stops at
-    the first incomplete one (an owner may be writing it)."""
+def _tail(path: Path, start: int) -> tuple[int, bytes] | None:
+    """The bytes of a segment from `start` (at least past its header), read without the part
+    before it: a poll reads only what was appended since.  None for a segment gone or not begun."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            head = file.read(len(MAGIC))
+            if len(head) < len(MAGIC):
+                return None
+            if head != MAGIC:
+                raise WalCorruption(path, 0, "not a Keyun log segment of this format")
+            offset = max(start, len(MAGIC))
+            file.seek(offset)
+            return offset, file.read()
     except FileNotFoundError:
-        return
-    if len(data) < len(MAGIC):
-        return
-    if data[: len(MAGIC)] != MAGIC:
-        raise WalCorruption(path, 0, "not a Keyun log segment of this format")
-    offset = max(start, len(MAGIC))
+        return None
+
+
+def _frames(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(start, end, checksum) of each whole frame of `data`; stops at the first incomplete one
+    (an owner may be writing it)."""
+    offset = 0
     while offset + FRAME.size <= len(data):
         length, checksum = FRAME.unpack_from(data, offset)
         end = offset + FRAME.size + length
         if length == 0 or length > MAX_RECORD_BYTES or end > len(data):
             return
-        payload = data[offset + FRAME.size : end]
-        if zlib.crc32(payload) != checksum:
-            return
-        lsn, now_ms, entries = decode_payload(payload)
-        yield end, LogRecord(lsn, checksum, now_ms, entries)
+        yield offset + FRAME.size, end, checksum
         offset = end
 
 
-def last_lsn_on_disk(owner_dir: Path) -> int:
-    """The LSN of the newest whole record in an owner's log (0 for none): its last segment's last."""
-    paths = owner_segments(owner_dir)
-    for path in reversed(paths):
-        last = 0
-        for _, record in read_records(path):
-            last = record.lsn
-        if last:
-            return last
-    return 0
+def read_records(path: Path, start: int = len(MAGIC)) -> Iterator[tuple[int, LogRecord]]:
+    """(end offset in the file, record) of each whole, checksummed record of a segment from
+    `start`; stops at the first incomplete one."""
+    tail = _tail(path, start)
+    if tail is None:
+        return
+    base, data = tail
+    for begin, end, checksum in _frames(data):
+        payload = data[begin:end]
+        if zlib.crc32(payload) != checksum:
+            return
+        lsn, now_ms, entries = decode_payload(payload)
+        yield base + end, LogRecord(lsn, checksum, now_ms, entries)
+
+
+def count_records(path: Path, start: int = len(MAGIC)) -> int:
+    """Whole records of a segment from `start`, counted by their frames without decoding them."""
+    tail = _tail(path, start)
+    return 0 if tail is None else sum(1 for _ in _frames(tail[1]))
 
 
 # --- turning events into rows -------------------------------------------------------------------
@@ -523,11 +537,20 @@ class ReportStore:
         return done
 
     def behind(self) -> dict[str, int]:
-        """Records each owner has on disk that are not projected yet (reads each log's last segment)."""
+        """Records each owner has on disk that are not projected yet: counted from where reading
+        stopped, by their frames (what was appended since, not the whole log)."""
         result = {}
         for owner, directory in owner_directories(self.data_dir):
             position = self.positions.get(owner, OwnerPosition(owner))
-            result[owner] = max(0, last_lsn_on_disk(directory) - position.lsn)
+            paths = owner_segments(directory)
+            if position.segment is None or not _same_segment_exists(position.segment, paths):
+                position.segment, position.offset = self._locate(position, paths)
+            if position.segment is None:
+                result[owner] = 0
+                continue
+            later = [p for p in paths if p.name > position.segment.name]
+            current = _current_path(position.segment, directory)
+            result[owner] = count_records(current, position.offset) + sum(count_records(p) for p in later)
         return result
 
     def _read_run(self, position: OwnerPosition, directory: Path, limit: int) -> list[tuple[Path, int, LogRecord]]:
@@ -573,21 +596,26 @@ class ReportStore:
         )
 
     def _locate(self, position: OwnerPosition, paths: list[Path]) -> tuple[Path | None, int]:
-        """The segment holding the record after the position, checking the projected record's
-        checksum on the way (a power cut may have lost it from the log: then rebuild)."""
+        """Where reading goes on after the position: the segment and the offset just past the
+        projected record, whose checksum is checked on the way (a power cut may have lost it from
+        the log: then rebuild).  Past a gap, the offset of the first record after it."""
         if not paths:
             return None, 0
+        if not position.lsn:
+            return paths[0], len(MAGIC)
         firsts = [int(p.stem) for p in paths]
-        index = max((n for n, first in enumerate(firsts) if first <= max(position.lsn, 1)), default=0)
-        if position.lsn:
-            for n in range(index, len(paths)):
-                for _end, record in read_records(paths[n]):
-                    if record.lsn == position.lsn and record.crc != position.crc:
+        index = max((n for n, first in enumerate(firsts) if first <= position.lsn), default=0)
+        for path in paths[index:]:
+            previous_end = len(MAGIC)
+            for end, record in read_records(path):
+                if record.lsn == position.lsn:
+                    if record.crc != position.crc:
                         raise ProjectedRecordLost(position.owner, position.lsn)
-                    if record.lsn >= position.lsn:
-                        break
-                break
-        return paths[index], len(MAGIC)
+                    return path, end
+                if record.lsn > position.lsn:
+                    return path, previous_end
+                previous_end = end
+        return paths[-1], len(MAGIC)  # every record on disk is older: reading skips them
 
     def _commit(self, position: OwnerPosition, run: list[tuple[Path, int, LogRecord]]) -> int:
         rows = Rows()

@@ -85,7 +85,10 @@ def caught_up(client: KeyunClient) -> bool:
 
 
 def report_equals(client: KeyunClient, expected: dict[str, int]) -> None:
-    wait_until(lambda: caught_up(client) and whole_day(client) == expected, 30, "the report matches the tickets")
+    try:
+        wait_until(lambda: caught_up(client) and whole_day(client) == expected, 30, "the report matches the tickets")
+    except AssertionError:
+        raise AssertionError((client.projection_status(), whole_day(client), expected)) from None
 
 
 @pytest.fixture(scope="module")
