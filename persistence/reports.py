@@ -650,12 +650,12 @@ class ReportStore:
         return rows.events
 
     def _apply(self, rows: Rows) -> None:
-        _insert(self.db, "trips", rows.trips, 11)
-        _insert(self.db, "tickets", [tuple(r) for r in rows.tickets.values()], len(TICKET_COLUMNS))
-        _insert(self.db, "orders", [tuple(r) for r in rows.orders.values()], len(ORDER_COLUMNS))
-        _insert(self.db, "payments", rows.payments, 5)
-        _insert(self.db, "refunds", rows.refunds, 9)
-        _insert(self.db, "shifts", rows.shifts, 4)
+        _insert(self.db, "trips", rows.trips)
+        _insert(self.db, "tickets", [tuple(r) for r in rows.tickets.values()])
+        _insert(self.db, "orders", [tuple(r) for r in rows.orders.values()])
+        _insert(self.db, "payments", rows.payments)
+        _insert(self.db, "refunds", rows.refunds)
+        _insert(self.db, "shifts", rows.shifts)
         for sql, params in rows.updates:
             self.db.execute(sql, list(params))
         for sql, params in rows.ticket_updates:
@@ -726,26 +726,27 @@ def _sql_path(path: Path) -> str:
     return str(path.resolve()).replace("'", "''")
 
 
-def _insert(db: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], width: int, chunk: int = 500) -> None:
-    """Insert rows with multi-row VALUES statements (DuckDB's executemany is slow row by row)."""
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        placeholders = ",".join(["(" + ",".join(["?"] * width) + ")"] * len(part))
-        columns = ""
-        if table == "trips":
-            columns = (
-                "(trip_id, schedule_id, route_id, route_name, operator_id, operator_name, vehicle_name, "
-                "departs_at_ms, service_date, seats, stops)"
-            )
-        elif table == "tickets":
-            columns = "(" + ", ".join(TICKET_COLUMNS) + ")"
-        elif table == "orders":
-            columns = "(" + ", ".join(ORDER_COLUMNS) + ")"
-        elif table == "refunds":
-            columns = "(refund_no, order_id, method, provider_txn_id, tickets, amount_fen, fee_fen, requested_ms, why)"
-        elif table == "shifts":
-            columns = "(shift_id, seller, counter_id, opened_ms)"
-        db.execute(f"INSERT INTO {table} {columns} VALUES {placeholders}", [v for row in part for v in row])
+INSERTED_COLUMNS = {
+    "trips": "trip_id schedule_id route_id route_name operator_id operator_name vehicle_name departs_at_ms "
+    "service_date seats stops".split(),
+    "tickets": TICKET_COLUMNS,
+    "orders": ORDER_COLUMNS,
+    "payments": "order_id provider_txn_id method amount_fen paid_ms".split(),
+    "refunds": "refund_no order_id method provider_txn_id tickets amount_fen fee_fen requested_ms why".split(),
+    "shifts": "shift_id seller counter_id opened_ms".split(),
+}
+
+
+def _insert(db: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert rows as one statement of column lists unnested side by side: DuckDB binds a list
+    parameter at once, where executemany or multi-row VALUES bind value by value (projecting
+    16,000 sales took 34 s that way, against about 1 s so)."""
+    if not rows:
+        return
+    columns = INSERTED_COLUMNS[table]
+    values = {f"c{n}": list(column) for n, column in enumerate(zip(*rows))}
+    unnested = ", ".join(f"unnest($c{n})" for n in range(len(columns)))
+    db.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {unnested}", values)
 
 
 # --- the sales report ---------------------------------------------------------------------------
