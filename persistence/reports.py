@@ -227,12 +227,18 @@ class Rows:
 
 
 class Projection:
-    """Folds journal entries into Rows.  Trip specs seen in this run are kept for stop codes."""
+    """Folds journal entries into Rows.  `stops`: each trip's stop codes, kept by the store across
+    runs (a sale names its stops by index); `stops_of` looks a trip up in the store otherwise."""
 
-    def __init__(self, pseudonym: Callable[[str], str], stops_of: Callable[[str], tuple[str, ...]]):
+    def __init__(
+        self,
+        pseudonym: Callable[[str], str],
+        stops_of: Callable[[str], tuple[str, ...]],
+        stops: dict[str, tuple[str, ...]],
+    ):
         self.pseudonym = pseudonym
         self.stops_of = stops_of
-        self.stops: dict[str, tuple[str, ...]] = {}
+        self.stops = stops
 
     def record(self, record: LogRecord, rows: Rows) -> None:
         last: list[tuple[str, str]] = []  # rows the previous entry made: ("ticket"|"order", id)
@@ -494,6 +500,7 @@ class ReportStore:
             self.db.execute(SCHEMA)
         self.keyring = keyring
         self.positions = self._load_positions()
+        self.stops: dict[str, tuple[str, ...]] = {}  # trip id -> stop codes (Projection)
 
     def close(self) -> None:
         self.db.close()
@@ -510,8 +517,12 @@ class ReportStore:
         return {row[0]: OwnerPosition(*row) for row in rows}
 
     def _stops_of(self, trip_id: str) -> tuple[str, ...]:
+        """A trip's stop codes from the store, remembered: one query per trip, not per sale."""
         row = self.db.execute("SELECT stops FROM trips WHERE trip_id = ?", [trip_id]).fetchone()
-        return tuple(row[0].split(",")) if row and row[0] else ()
+        codes = tuple(row[0].split(",")) if row and row[0] else ()
+        if codes:
+            self.stops[trip_id] = codes
+        return codes
 
     # -- projecting ------------------------------------------------------------------------
 
@@ -619,7 +630,7 @@ class ReportStore:
 
     def _commit(self, position: OwnerPosition, run: list[tuple[Path, int, LogRecord]]) -> int:
         rows = Rows()
-        projection = Projection(self.pseudonym, self._stops_of)
+        projection = Projection(self.pseudonym, self._stops_of, self.stops)
         for _, _, record in run:
             projection.record(record, rows)
         last_path, last_end, last = run[-1]
@@ -668,6 +679,7 @@ class ReportStore:
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("COMMIT")
         self.positions = {}
+        self.stops = {}
         return self.catch_up(progress=progress)
 
     def export(self, target: Path) -> list[Path]:

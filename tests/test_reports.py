@@ -166,6 +166,22 @@ def test_bad_report_requests_are_refused_and_passengers_may_not_read_reports(sta
     # server stops, in test_a_rebuild_gives_the_same_totals_and_exports_parquet).
 
 
+def test_keyun_report_prints_the_sales_as_csv_and_the_status(station, capsys, monkeypatch):
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD
+
+    monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
+    server = ["--server", station["server"].target, "--user", "finance"]
+    assert keyun_main(["report", "sales", "--by", "route", "--by", "channel", "--format", "csv", *server]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.startswith("route,channel,tickets,passengers,revenue_fen,")
+    assert [line.split(",")[:2] for line in lines] == [["LINE", "counter"]]
+    day = whole_day(station["client"])
+    assert int(lines[0].split(",")[2]) == day["tickets"]
+    assert keyun_main(["report", "status", *server]) == 0
+    out = capsys.readouterr().out
+    assert "shards/0000" in out and "accounts" in out
+
+
 def test_the_lag_is_a_metric(station):
     server = station["server"].server
     port = server.metrics.serve("127.0.0.1", 0)
