@@ -946,3 +946,12 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_reports_on_a_server_without_them_are_refused_with_a_reason(station):
+    """This server runs without the report projector (keyun serve --no-reports): finance may ask,
+    and is told why there is no answer (docs/reporting.md)."""
+    with pytest.raises(KeyunError) as refused:
+        station.client("finance").projection_status()
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "REPORTS_OFF")
+    assert "--no-reports" in refused.value.message
