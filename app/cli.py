@@ -26,6 +26,7 @@ from keyun.terminals import (
     handheld_cli,
     orders_cli,
     passenger_cli,
+    report_cli,
     shifts_cli,
 )
 from keyun.terminals import cli as terminal_cli
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     sms_sandbox.add_verbs(verbs)
     web_cli.add_verbs(verbs)
     add_totp(verbs)
+    add_report(verbs)
     args = parser.parse_args(argv)
     if args.verb == "serve":
         # A busy port fails at once, before Ray and the gateway load (for this verb only).
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return sandbox.run(args)
     if args.verb == "web":
         return web_cli.run(args)
-    if args.verb in {"backup", "restore", "upgrade", "wal", "audit"}:
+    if args.verb in {"backup", "restore", "upgrade", "wal", "audit"} or (
+        args.verb == "report" and args.action in persistence_cli.REPORT_ACTIONS
+    ):
         return persistence_cli.run(args)
     return terminal_cli.run(args)
 
@@ -117,6 +121,13 @@ def add_serve(verbs) -> None:
         "--demo",
         action="store_true",
         help="demo accounts, and the Hebei demo network scheduled for today and the next 6 days, every day",
+    )
+    p.add_argument(
+        "--no-reports",
+        dest="reports",
+        action="store_false",
+        help="run without the report projector (docs/reporting.md): no Reports service; it catches up at the next "
+        "start with reports",
     )
     p.add_argument(
         "--search-cache-ms",
@@ -209,6 +220,15 @@ def add_serve(verbs) -> None:
         default=CONNECTION_AGE_MS,
         help=f"close every connection at this age, after its calls finish (default {CONNECTION_AGE_MS})",
     )
+
+
+def add_report(verbs) -> None:
+    """`keyun report`: sales and status from a running server; rebuild and export of a stopped
+    server's reporting store (docs/reporting.md)."""
+    report = verbs.add_parser("report", help="reports (统计): sales, projector status, rebuild, Parquet export")
+    actions = report.add_subparsers(dest="action", required=True)
+    report_cli.add_actions(actions)
+    persistence_cli.add_report_actions(actions)
 
 
 def add_totp(verbs) -> None:

@@ -142,6 +142,7 @@ async def _serve_with(args: argparse.Namespace) -> None:
             payments_dir=args.payments_dir,
             search_cache_s=args.search_cache_ms / 1000,
             connection_limits=args.connection_limits,
+            reports=args.reports,
         )
     except (layout.DataDirError, KeyringError, SmsConfigError) as error:
         raise StartFailed(error) from None

@@ -81,11 +81,13 @@ def create_server(
     clock: Clock = SYSTEM_CLOCK,
     demo_network: bool = False,
     sms_dir: Path | None = None,
+    reports: bool = False,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
     live in `key_dir` (default: beside the data directory), created on first use; a data directory
-    holding data without its keys is refused (check_keys)."""
+    holding data without its keys is refused (check_keys).  With `reports`, the report projector
+    runs beside the owners (docs/reporting.md; `keyun serve` starts it unless --no-reports)."""
     layout.prepare(data_dir, shards)
     keyring = open_keyring(key_dir or default_key_dir(data_dir), data_dir)
     # Boarding-credential keys, apart from the token-signing key; made on the first start with them.
@@ -102,6 +104,7 @@ def create_server(
         metrics,
         owner_resource,
         clock,
+        keyring.key_dir if reports else None,
     )
     return KeyunServer(
         owners,

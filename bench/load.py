@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -145,7 +146,7 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, workers: int, own_session: bool = True, shards: int | None = None
+    data_dir: Path, workers: int, own_session: bool = True, shards: int | None = None, reports: bool = True
 ) -> tuple[subprocess.Popen, str]:
     """Start `keyun serve --demo` and wait until it listens.
 
@@ -154,6 +155,7 @@ def start_server(
     thread by thread, which gives the higher echo ceiling here.  `own_session=False` keeps the
     server in the client's session (its own process group still, so it stops as a whole); see
     BENCHMARKS.md for what that changes.  `shards`: trip owners (default: keyun serve's own).
+    `reports`: with the report projector (keyun serve's default), else --no-reports.
     """
     port = free_port()
     keyun = str(Path(sys.executable).parent / "keyun")
@@ -171,6 +173,7 @@ def start_server(
             "--log-level",
             "WARNING",
             *(["--shards", str(shards)] if shards else []),
+            *([] if reports else ["--no-reports"]),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -195,6 +198,48 @@ def stop_server(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
         else:
             process.kill()
+
+
+class LagSampler:
+    """The report projector's lag during a scenario (docs/reporting.md): ProjectionStatus twice a
+    second from a thread of its own; the most records behind and seconds behind seen, and how long
+    it took to catch up after the scenario ended."""
+
+    def __init__(self, target: str):
+        self.client = logged_in_client(target)
+        self.max_records = 0
+        self.max_seconds = 0.0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _behind(self) -> tuple[int, float]:
+        status = self.client.projection_status()
+        return sum(owner.behind for owner in status.owners), status.behind_seconds
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.5):
+            records, seconds = self._behind()
+            self.max_records, self.max_seconds = max(self.max_records, records), max(self.max_seconds, seconds)
+
+    def __enter__(self) -> LagSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+        ended = time.monotonic()
+        while self._behind()[0] and time.monotonic() - ended < 120:
+            time.sleep(0.1)
+        self.catch_up_s = time.monotonic() - ended
+        self.client.close()
+
+    def summary(self) -> dict:
+        return {
+            "max_records_behind": self.max_records,
+            "max_seconds_behind": round(self.max_seconds, 2),
+            "caught_up_after_s": round(self.catch_up_s, 2),
+        }
 
 
 def logged_in_client(target: str):
@@ -562,6 +607,13 @@ def main() -> None:
         help="start the server in this session, so the kernel schedules its threads and the client's as equals (see "
         "BENCHMARKS.md)",
     )
+    parser.add_argument(
+        "--no-reports",
+        dest="reports",
+        action="store_false",
+        help="start the server without the report projector (keyun serve --no-reports); with it (the default), "
+        "its lag is sampled during each scenario",
+    )
     parser.add_argument("--target", help="an already running Keyun (it must not hold the bench trips yet)")
     parser.add_argument("--ca", type=Path, help="the station CA (ca.pem) of a TLS --target (default: env KEYUN_CA)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -578,12 +630,15 @@ def main() -> None:
         process, target = (
             (None, args.target)
             if args.target
-            else start_server(data_dir, args.workers, own_session=not args.share_session, shards=args.shards)
+            else start_server(
+                data_dir, args.workers, own_session=not args.share_session, shards=args.shards, reports=args.reports
+            )
         )
         shards = None if args.target else recorded_shards(data_dir)
         try:
             trip_ids, date = prepare(target)
             results = []
+            lags: dict[str, dict] = {}
             stock = {
                 name: boarding_stock(target, f"{name[0].upper()}S", args.stock)
                 for name in names
@@ -595,19 +650,23 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
-                results.append(
-                    run_scenario(
-                        name,
-                        target,
-                        args.concurrency,
-                        args.processes,
-                        args.seconds,
-                        trip_ids,
-                        date,
-                        stock.get(name, []),
-                        seed=1000 * len(results),
+                sampling = LagSampler(target) if args.reports and not args.target else contextlib.nullcontext()
+                with sampling:
+                    results.append(
+                        run_scenario(
+                            name,
+                            target,
+                            args.concurrency,
+                            args.processes,
+                            args.seconds,
+                            trip_ids,
+                            date,
+                            stock.get(name, []),
+                            seed=1000 * len(results),
+                        )
                     )
-                )
+                if isinstance(sampling, LagSampler):
+                    lags[name] = sampling.summary()
         finally:
             if process is not None:
                 stop_server(process)
@@ -615,6 +674,11 @@ def main() -> None:
     for r in results:
         r.ratio_to_echo = r.throughput / echo.throughput if echo.throughput else 0.0
     print(table(results))
+    for name, lag in lags.items():
+        print(
+            f"report projector, {name}: at most {lag['max_records_behind']} log records and "
+            f"{lag['max_seconds_behind']} s behind; caught up {lag['caught_up_after_s']} s after the load stopped"
+        )
     for warning in filter(None, (stock_warning(r, args.seconds, args.stock) for r in results)):
         print(f"warning: {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -627,6 +691,8 @@ def main() -> None:
         "gateway_workers": args.workers,
         "shards": shards,
         "server_session": "shared" if args.share_session else "own",
+        "reports": args.reports and not args.target,
+        "report_lag": lags,
         "results": [asdict(r) for r in results],
     }
     (args.out / f"load-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -62,6 +62,9 @@ class Permission(Enum):
     # Publish and withdraw station announcements for the departure boards (engine/announcements.py,
     # docs/board.md): notices, weather warnings, road closures.
     ANNOUNCE = "announce"
+    # Reports (统计) from the reporting store: sales by route, channel, seller...; no personal data
+    # (passengers are pseudonyms there), but every seller's and counter's figures.
+    REPORT_READ = "report_read"
 
 
 class Role(Enum):
@@ -96,7 +99,9 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.DISPATCHER: frozenset(
         {P.SELF, P.DISPATCH, P.MANIFEST_READ, P.NETWORK_LOAD, P.DEVICE_READ, P.NOTICE_READ, P.ANNOUNCE}
     ),
-    Role.FINANCE: frozenset({P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM}),
+    Role.FINANCE: frozenset(
+        {P.SELF, P.TICKET_READ, P.MANIFEST_READ, P.SETTLEMENT, P.SHIFT_READ, P.DEPOSIT_CONFIRM, P.REPORT_READ}
+    ),
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ, P.TICKET_PICKUP}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.HANDHELD_SELL}),

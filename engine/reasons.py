@@ -134,6 +134,8 @@ class Reason(IntEnum):
     NOTHING_TO_PICK_UP = 5402  # no live ticket of a coach yet to leave for this order code and document
     # 58xx: the departure board (engine/announcements.py, docs/board.md).
     UNKNOWN_ANNOUNCEMENT = 5801
+    # 59xx: reports (docs/reporting.md).
+    REPORTS_OFF = 5901  # the server runs without the report projector (keyun serve --no-reports)
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

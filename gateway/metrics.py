@@ -135,6 +135,26 @@ class OwnerCollector:
         yield from merged.values()
 
 
+class ReportCollector:
+    """The report projector's own metrics at each scrape (its lag: docs/reporting.md), and whether it
+    answered (keyun_report_up)."""
+
+    def __init__(self, projector):
+        self.projector = projector
+
+    def describe(self) -> list:
+        return []  # collected fresh on every scrape
+
+    def collect(self) -> Iterator[Metric]:
+        (families,) = scrape_metrics([self.projector], OWNER_SCRAPE_TIMEOUT_S)
+        yield GaugeMetricFamily(
+            "keyun_report_up",
+            "1 if the report projector answered the metrics scrape",
+            value=0 if families is None else 1,
+        )
+        yield from families or ()
+
+
 class DeviceCollector:
     """The device registry at each scrape (docs/devices.md): devices by kind and state, and the age
     of the oldest scan a device holds unsynced, as the accounts owner computes them at this

@@ -28,6 +28,7 @@ from keyun.actors.account_shard import RemoteAccountShard
 from keyun.actors.audit_log import audit_actor, audit_actor_name
 from keyun.actors.packed import pack, unpack_replies, unpack_several_replies
 from keyun.actors.ray_runtime import RAY_NAMESPACE
+from keyun.actors.report_projector import RemoteReportProjector
 from keyun.actors.trip_shard import RemoteTripShard
 from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import codec
@@ -330,13 +331,31 @@ def device_summary(accounts_actor: Any, now_ms: int, timeout_s: float) -> dict |
         return None
 
 
+def report_projector(
+    instance: str, data_dir: Path, key_dir: Path, detached: bool = False, owner_resource: str | None = None
+) -> Any:
+    """The report projector of `data_dir` (actors/report_projector.py): found by name, or started.
+    It runs where the owners' data directory is, as they do."""
+    return RemoteReportProjector.options(name=f"{instance}-reports", **owner_options(detached, owner_resource)).remote(
+        str(data_dir.resolve()), str(key_dir.resolve())
+    )
+
+
+async def ask_reports(projector: Any, method: str, *args: Any) -> Any:
+    """A call to the report projector, awaited without blocking the event loop (its DuckDB query
+    runs in its own process); its death is reported as an owner's is."""
+    return await call_owner(getattr(projector, method).remote(*args))
+
+
 @dataclass
 class Owners:
-    """Every owner actor of a station: trip shards, accounts, audit log."""
+    """Every owner actor of a station: trip shards, accounts, audit log; and the report projector
+    reading their logs, None when reports are off."""
 
     pool: OwnerPool
     accounts: Any
     audit: Any
+    reports: Any = None
 
     @classmethod
     def start(
@@ -351,8 +370,10 @@ class Owners:
         metrics: GatewayMetrics | None = None,
         owner_resource: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        reports_key_dir: Path | None = None,
     ) -> Owners:
-        """Find or start the owners of `data_dir`.
+        """Find or start the owners of `data_dir`, and its report projector with `reports_key_dir`
+        (the station's keys: it makes the passengers' pseudonyms with them).
 
         The trip and accounts owners send their audit records to the audit owner.
         """
@@ -361,10 +382,15 @@ class Owners:
             instance, shards, policy, data_dir, check_invariants, detached, metrics, owner_resource, audit_name, clock
         )
         accounts = accounts_owner(instance, data_dir, account_rules, detached, owner_resource, audit_name)
-        return cls(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource))
+        reports = (
+            report_projector(instance, data_dir, reports_key_dir, detached, owner_resource)
+            if reports_key_dir is not None
+            else None
+        )
+        return cls(pool, accounts, audit_actor(instance, data_dir, detached, owner_resource), reports)
 
     def all_actors(self) -> list:
-        return [*self.pool.actors, self.accounts, self.audit]
+        return [*self.pool.actors, self.accounts, self.audit, *([self.reports] if self.reports is not None else [])]
 
     async def audit_flushed(self) -> None:
         """Wait until the audit owner has the records the trip and accounts owners journaled."""

@@ -134,6 +134,9 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Handheld/LendAllotment": Rule(P.HANDHELD_SELL, Scope.TRIP, mutating=True),
     "/keyun.v1.Handheld/SettleAllotment": Rule(P.HANDHELD_SELL, Scope.TRIP, mutating=True),
     "/keyun.v1.Handheld/GetAllotment": Rule(P.HANDHELD_SELL, Scope.TRIP),
+    # Reports (docs/reporting.md): finance and the station's managers (who hold the finance role).
+    "/keyun.v1.Reports/SalesReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

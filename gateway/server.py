@@ -37,6 +37,8 @@ from keyun.v1 import (
     notices_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
     shifts_pb2,
@@ -55,7 +57,7 @@ from .demo_network import keep_demo_rolling, load_demo_window
 from .device_services import DevicesService
 from .etickets import CredentialKeySource, Issuer
 from .handheld_services import HandheldService
-from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector
+from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector, ReportCollector
 from .network_loader import local_today
 from .notices import NoticeDesk, NoticesService
 from .order_services import CounterOnly, OrderDesk, OrdersService
@@ -70,6 +72,7 @@ from .owners import (
 )
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
 from .reflection import add_reflection
+from .report_services import ReportsService
 from .services import CatalogService, DiagnosticsService, DispatchService, GateService, Gateway, SalesService
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .shift_services import CounterDesk, ShiftsService
@@ -95,6 +98,7 @@ SERVICE_NAMES = tuple(
         (handheld_pb2, "Handheld"),
         (notices_pb2, "Notices"),
         (board_pb2, "Board"),
+        (reports_pb2, "Reports"),
     )
 )
 
@@ -175,6 +179,8 @@ class KeyunServer:
         metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.account_rules = account_rules or ac.AccountRules()  # the accounts owner's: device thresholds
         metrics.registry.register(DeviceCollector(owners.accounts, clock))
+        if owners.reports is not None:
+            metrics.registry.register(ReportCollector(owners.reports))
         self.audit = audit_batcher(owners.audit, metrics, clock)
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         trips = TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id)))
@@ -278,6 +284,9 @@ class KeyunServer:
         handheld_pb2_grpc.add_HandheldServicer_to_server(HandheldService(self.gateway), services)
         notices_pb2_grpc.add_NoticesServicer_to_server(NoticesService(self.notices), services)
         board_pb2_grpc.add_BoardServicer_to_server(BoardService(self.gateway, self.desk, self.clock), services)
+        reports_pb2_grpc.add_ReportsServicer_to_server(
+            ReportsService(self.owners.reports, self.gateway.utc_offset_min), services
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

@@ -15,8 +15,9 @@ import lmdb
 
 from keyun.engine.audit import HASH_BYTES, TEXT_FIELDS, AuditRecord
 
-from . import admin, legacy, upgrade
+from . import admin, layout, legacy, upgrade
 from .audit_store import MAX_AUDIT_PAGE, AuditLogDamaged
+from .keyring import Keyring, KeyringError
 from .wal import WalCorruption
 
 # `keyun audit verify` prints a progress line this often while it walks a long log.
@@ -96,9 +97,77 @@ def add_audit_verbs(verbs) -> None:
     p.set_defaults(run=_audit_tail)
 
 
+# `keyun report` actions run here, on a data directory, rather than asked of a server.
+REPORT_ACTIONS = {"rebuild", "export"}
+REBUILD_PROGRESS_EVERY_S = 1.0
+
+
+def add_report_actions(report) -> None:
+    p = report.add_parser(
+        "rebuild", help="project every owner's whole log into the reporting store again (stop Keyun first)"
+    )
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--key-dir", type=Path, help="the station's keys (default: DATA_DIR-keys beside it)")
+    p.set_defaults(run=_rebuild)
+    p = report.add_parser("export", help="write the reporting store's tables as Parquet files (stop Keyun first)")
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--to", type=Path, required=True, help="a directory for the .parquet files")
+    p.set_defaults(run=_export)
+
+
+def _rebuild(args) -> None:
+    from .reports import ReportStore, store_path  # DuckDB loads for these verbs only
+
+    keyring = Keyring.open(args.key_dir or layout.default_key_dir(args.data_dir))
+    store = ReportStore(args.data_dir, keyring)
+    started = last = time.monotonic()
+
+    def progress(owner: str, lsn: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= REBUILD_PROGRESS_EVERY_S:
+            last = time.monotonic()
+            print(f"rebuilding: {owner} at record {lsn}", flush=True)
+
+    try:
+        done = store.rebuild(progress)
+        gaps = sum(p.gaps for p in store.positions.values())
+    finally:
+        store.close()
+    missing = f"; {gaps} records were retired before they could be projected (see docs/reporting.md)" if gaps else ""
+    print(
+        f"rebuilt {store_path(args.data_dir)}: {done.records} log records, {done.events} events "
+        f"in {time.monotonic() - started:.1f} s{missing}"
+    )
+
+
+def _export(args) -> None:
+    from .reports import ReportStore, ReportStoreError, store_path
+
+    if not store_path(args.data_dir).exists():
+        raise ReportStoreError(
+            f"{args.data_dir} has no reporting store yet (start keyun serve, or keyun report rebuild)"
+        )
+    store = ReportStore(args.data_dir, None, read_only=True)
+    try:
+        written = store.export(args.to)
+    finally:
+        store.close()
+    print(f"exported {len(written)} tables to {args.to}: " + ", ".join(p.name for p in written))
+
+
+class _NoReports(Exception):
+    pass
+
+
 def run(args: argparse.Namespace) -> int:
+    reports_error: type[Exception] = _NoReports
+    if args.verb == "report":
+        from .reports import ReportStoreError as reports_error
     try:
         return args.run(args) or 0
+    except (reports_error, KeyringError) as error:
+        print(f"keyun {args.verb}: {error}", file=sys.stderr)
+        return 1
     except (admin.AdminError, upgrade.UpgradeError, legacy.LegacyDataError, WalCorruption) as error:
         print(f"keyun {args.verb}: {error}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ snapshot, never half of one.
 Layout of the directory:
     owner.lock      held while an owner process uses the directory
     wal/            log segments (see wal.py)
+    wal-archive/    segments retired after a snapshot, kept for the reports (docs/reporting.md)
     snapshot.bin    crc32 (u32 LE) | [lsn, now_ms, AccountsSnapshot] (engine/codec.py)
 """
 
@@ -26,7 +27,7 @@ from keyun.engine import codec
 from keyun.engine.accounts import AccountsSnapshot
 
 from .lock import DirectoryLock
-from .wal import WalCorruption, WriteAheadLog, copy_segments
+from .wal import ARCHIVE_DIR, WalCorruption, WriteAheadLog, copy_segments
 
 SNAPSHOT_FILE = "snapshot.bin"
 # The small owner is the accounts owner: its snapshot is the accounts engine's.
@@ -54,7 +55,7 @@ class SmallStore:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.lock = DirectoryLock(directory, wait_for_lock_s)
-        self.wal = WriteAheadLog(directory / "wal")
+        self.wal = WriteAheadLog(directory / "wal", archive=directory / ARCHIVE_DIR)
         self.last_lsn = 0
         self.snapshot_lsn = 0
         self.snapshot_at = time.monotonic()
@@ -93,9 +94,14 @@ class SmallStore:
 
     def compact(self, engine: SmallEngine) -> None:
         """Snapshot and delete the whole log before it, the segment being written included: for
-        records that must not stay on disk (display names logged as text before they were encrypted)."""
+        records that must not stay on disk (display names logged as text before they were encrypted):
+        the archived segments too (the reports then count a gap in this log, docs/reporting.md)."""
         self.wal.next_segment()
-        self.snapshot(engine)
+        write_snapshot(self.directory, self.last_lsn, engine.last_now, engine.snapshot())
+        self.snapshot_lsn = self.last_lsn
+        self.snapshot_at = time.monotonic()
+        self.wal.retire(self.snapshot_lsn, delete=True)
+        self.wal.purge_archive()
 
     def close(self) -> None:
         self.wal.close()

@@ -3,6 +3,7 @@
 Layout of one owner's directory:
     owner.lock      held while an owner process uses the directory
     wal/            log segments (see wal.py)
+    wal-archive/    segments retired after a snapshot, kept for the reports (docs/reporting.md)
     snapshot/       LMDB environment (see snapshot.py)
 """
 
@@ -22,7 +23,7 @@ from keyun.engine.state import check_invariants, record_buyers
 from . import metrics
 from .lock import DirectoryLock
 from .snapshot import SnapshotStore
-from .wal import WriteAheadLog, copy_segments
+from .wal import ARCHIVE_DIR, WriteAheadLog, copy_segments
 
 log = logging.getLogger("keyun.persistence")
 
@@ -51,7 +52,7 @@ class OwnerStore:
     def __init__(self, directory: Path, wait_for_lock_s: float = 30.0):
         self.directory = directory
         self.lock = DirectoryLock(directory, wait_for_lock_s)
-        self.wal = WriteAheadLog(directory / "wal")
+        self.wal = WriteAheadLog(directory / "wal", archive=directory / ARCHIVE_DIR)
         self.snapshots = SnapshotStore(directory / "snapshot")
         self.last_lsn = 0
         self.snapshot_lsn = 0

@@ -35,6 +35,9 @@ decode_payload = codec.decoder(tuple[int, int, tuple[codec.union(Journaled), ...
 # reasonable steps.
 SEGMENT_BYTES = 64 * 1024 * 1024
 
+# Beside an owner's wal/: the segments it retired (WriteAheadLog.archive).
+ARCHIVE_DIR = "wal-archive"
+
 # One batch of MAX_BATCH commands encodes to well under a megabyte; anything claiming more than
 # this is a corrupt length field, not a record.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
@@ -127,9 +130,13 @@ def _frame_problem(data: bytes, offset: int) -> tuple[str | None, int]:
 
 
 class WriteAheadLog:
-    def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES):
+    def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES, archive: Path | None = None):
+        """`archive`: where retired segments go instead of being deleted (the reports projector
+        reads them there, and `keyun report rebuild` reads every record ever written; see
+        docs/reporting.md).  Recovery never reads it."""
         self.directory = directory
         self.segment_bytes = segment_bytes
+        self.archive = archive
         self.next_lsn = 1
         self.fd: int | None = None
         self.size = 0
@@ -205,17 +212,39 @@ class WriteAheadLog:
         if self.size > len(MAGIC):
             self._start_segment()
 
-    def retire(self, upto_lsn: int) -> int:
-        """Delete segments whose records are all at or below `upto_lsn` (a snapshot covers them)."""
+    def retire(self, upto_lsn: int, delete: bool = False) -> int:
+        """Retire segments whose records are all at or below `upto_lsn` (a snapshot covers them):
+        move them to the archive (a rename: no copy, no wait), or delete them without one or
+        with `delete`."""
         paths = segments(self.directory)
         retired = 0
+        keep = self.archive is not None and not delete
+        if keep:
+            self.archive.mkdir(parents=True, exist_ok=True)
         for path, following in zip(paths, paths[1:]):
             if int(following.stem) - 1 <= upto_lsn:
-                path.unlink()
+                if keep:
+                    os.replace(path, self.archive / path.name)
+                else:
+                    path.unlink()
                 retired += 1
         if retired:
             fsync_directory(self.directory)
+            if keep:
+                fsync_directory(self.archive)
         return retired
+
+    def purge_archive(self) -> int:
+        """Delete every archived segment (records that must not stay on disk); return how many."""
+        if self.archive is None or not self.archive.is_dir():
+            return 0
+        purged = 0
+        for path in segments(self.archive):
+            path.unlink()
+            purged += 1
+        if purged:
+            fsync_directory(self.archive)
+        return purged
 
     def close(self) -> None:
         if self.fd is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ from keyun.v1 import (
     notices_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
     sales_pb2,
     sales_pb2_grpc,
     shifts_pb2,
@@ -200,6 +202,7 @@ class KeyunClient:
         self.handheld = handheld_pb2_grpc.HandheldStub(self.channel)
         self.notices = notices_pb2_grpc.NoticesStub(self.channel)
         self.board = board_pb2_grpc.BoardStub(self.channel)
+        self.reports = reports_pb2_grpc.ReportsStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -746,6 +749,29 @@ class KeyunClient:
         return self.call(self.devices.Heartbeat, request)
 
     # --- counter shifts and paper ticket stock (docs/shifts.md) ---------------------------------
+
+    # --- reports (docs/reporting.md) ---
+
+    def sales_report(
+        self, group_by: Sequence[str], from_date: str, to_date: str, page_size: int = 0, page_token: str = ""
+    ) -> reports_pb2.SalesReportResponse:
+        request = reports_pb2.SalesReportRequest(
+            group_by=list(group_by), from_date=from_date, to_date=to_date, page_size=page_size, page_token=page_token
+        )
+        return self.call(self.reports.SalesReport, request)
+
+    def sales_report_lines(self, group_by: Sequence[str], from_date: str, to_date: str) -> list[reports_pb2.SalesLine]:
+        """Every line of the sales report, page after page."""
+        lines, token = [], ""
+        while True:
+            page = self.sales_report(group_by, from_date, to_date, 1000, token)
+            lines.extend(page.lines)
+            token = page.next_page_token
+            if not token:
+                return lines
+
+    def projection_status(self) -> reports_pb2.ProjectionStatusResponse:
+        return self.call(self.reports.ProjectionStatus, reports_pb2.ProjectionStatusRequest())
 
     def open_shift(self, counter_id: str, request_id: str | None = None) -> shifts_pb2.Shift:
         request = shifts_pb2.OpenShiftRequest(request_id=request_id or new_request_id(), counter_id=counter_id)

@@ -132,6 +132,7 @@ class ServerThread:
         demo_network: bool = False,
         sms_dir=None,
         port: int = 0,
+        reports: bool = False,
     ):
         """`port`: 0 picks a free one; a restarted server may take its predecessor's again."""
         from keyun.app.server import create_server
@@ -158,6 +159,7 @@ class ServerThread:
             clock=self.clock,
             demo_network=demo_network,
             sms_dir=sms_dir,
+            reports=reports,
         )
         self.data_dir = data_dir
         self.port = self.run(self.server.start("127.0.0.1", port))

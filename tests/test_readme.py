@@ -1,9 +1,9 @@
 """The README runs as written: its ```sh blocks marked `<!-- readme-test -->` (the quick start, the
 demo accounts and paying as a passenger), in order, as one bash session against a fresh
-`keyun serve` as `make run` starts it (sandboxes and web pages too), with the venv's `keyun` on the path and only `KEYUN_SERVER`
-pointing it at the test's port; then docs/payments.md's Python example. A command that fails
-stops the session; a line ending in `# refused: REASON` must be refused, with that reason; any
-other refusal fails the test.
+`keyun serve` as `make run` starts it (sandboxes and web pages too), with the venv's `keyun` on
+the path and only `KEYUN_SERVER` pointing it at the test's port; then docs/payments.md's Python
+example. A command that fails stops the session; a line ending in `# refused: REASON` must be
+refused, with that reason; any other refusal fails the test.
 
 It runs twice, at two dates and hours of the Beijing day, one of them late in the evening when
 today's coaches have gone: the server and every `keyun` command see the same moved clock through

@@ -123,6 +123,7 @@ def _methods():
         handheld_pb2,
         notices_pb2,
         orders_pb2,
+        reports_pb2,
         sales_pb2,
         shifts_pb2,
     )
@@ -131,7 +132,7 @@ def _methods():
     database = symbol_database.Default()
     methods = {}
     services = (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2)
-    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2):
+    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2, reports_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (
@@ -947,3 +948,12 @@ def test_sm4_keys_and_idle_sessions_end_on_the_server(ray_session, tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_reports_on_a_server_without_them_are_refused_with_a_reason(station):
+    """This server runs without the report projector (keyun serve --no-reports): finance may ask,
+    and is told why there is no answer (docs/reporting.md)."""
+    with pytest.raises(KeyunError) as refused:
+        station.client("finance").projection_status()
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "REPORTS_OFF")
+    assert "--no-reports" in refused.value.message

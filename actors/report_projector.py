@@ -1,0 +1,126 @@
+"""ReportProjector: the Ray actor that keeps the reporting store (persistence/reports.py) up to date.
+
+A process of its own, apart from the owners and the gateway: it reads the owners' log files as
+they are written and never calls an owner, so a sale never waits for it (docs/reporting.md).  A
+thread of its own polls the logs every POLL_S and projects what is new; the gateway's calls
+(status, sales report, metrics) run on the actor's own thread meanwhile, each on a cursor of the
+one DuckDB connection.  Ray restarts it if it dies; it goes on from its durable positions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import ray
+from prometheus_client.core import GaugeMetricFamily
+
+from keyun.persistence.keyring import Keyring
+from keyun.persistence.reports import ProjectedRecordLost, ReportStore, ReportStoreError, SalesQuery
+
+log = logging.getLogger("keyun.reports")
+
+# How often the projector looks for new records: the lag it adds when the station is quiet.
+POLL_S = 0.2
+
+
+# A projector that died a moment ago (killed, restarted by Ray) may still hold the store's lock.
+WAIT_FOR_LOCK_S = 30.0
+
+
+def open_store(data_dir: Path, keyring: Keyring) -> ReportStore:
+    deadline = time.monotonic() + WAIT_FOR_LOCK_S
+    while True:
+        try:
+            return ReportStore(data_dir, keyring)
+        except ReportStoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class ReportProjector:
+    def __init__(self, data_dir: str, key_dir: str, poll_s: float = POLL_S):
+        self.store = open_store(Path(data_dir), Keyring.open(Path(key_dir)))
+        self.poll_s = poll_s
+        self.lock = threading.Lock()  # one DuckDB transaction at a time: projecting, or a report
+        # When the last complete pass began: everything written before then is projected, so the
+        # oldest record not projected yet is at most this old.
+        self.fresh_at = time.monotonic()
+        self.behind: dict[str, int] = {}
+        self.failure = ""
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="report-projector", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._poll()
+                self.failure = ""
+            except ProjectedRecordLost as lost:
+                log.error("%s: rebuilding the reports", lost)
+                with self.lock:
+                    self.store.rebuild()
+            except Exception as error:  # a damaged log: keep trying, and say so in status and lag
+                if str(error) != self.failure:
+                    log.exception("the report projector failed; retrying")
+                self.failure = str(error)
+            self.stopping.wait(self.poll_s)
+
+    def _poll(self) -> None:
+        started = time.monotonic()
+        with self.lock:
+            self.store.catch_up()
+            self.behind = self.store.behind()
+        self.fresh_at = started if any(self.behind.values()) else time.monotonic()
+
+    def ready(self) -> dict:
+        return {"pid": os.getpid()}
+
+    def behind_seconds(self) -> float:
+        """At most how old the oldest record not projected yet is: since the last complete pass
+        began (0 while nothing is behind)."""
+        if not any(self.behind.values()) and time.monotonic() - self.fresh_at < 2 * self.poll_s + 1:
+            return 0.0
+        return time.monotonic() - self.fresh_at
+
+    def status(self) -> dict:
+        with self.lock:
+            owners = self.store.status()
+        return {"owners": owners, "behind_seconds": self.behind_seconds(), "failure": self.failure}
+
+    def sales(self, group_by: tuple[str, ...], from_ms: int, to_ms: int, offset: int, limit: int) -> tuple:
+        with self.lock:
+            return self.store.sales(SalesQuery(tuple(group_by), from_ms, to_ms, offset, limit))
+
+    def wait_caught_up(self) -> dict:
+        """Project everything on disk now (tests and `keyun report status --wait`): what is behind after."""
+        with self.lock:
+            self.store.catch_up()
+            self.behind = self.store.behind()
+        return self.behind
+
+    def metrics(self) -> list:
+        records = GaugeMetricFamily(
+            "keyun_report_lag_records",
+            "Log records on disk the report projector has not projected yet",
+            labels=["owner"],
+        )
+        for owner, behind in sorted(self.behind.items()):
+            records.add_metric([owner], behind)
+        seconds = GaugeMetricFamily(
+            "keyun_report_lag_seconds",
+            "At most how old the oldest log record the report projector has not projected is (0 when caught up)",
+        )
+        seconds.add_metric([], self.behind_seconds())
+        failing = GaugeMetricFamily("keyun_report_failing", "1 while the report projector's last attempt failed")
+        failing.add_metric([], 1 if self.failure else 0)
+        return [records, seconds, failing]
+
+
+# num_cpus=0 as the owners: it must never wait for a CPU slot; Ray restarts it if it dies.
+RemoteReportProjector = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(ReportProjector)

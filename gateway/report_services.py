@@ -1,0 +1,115 @@
+"""The Reports service: the sales report and the projector's status, asked of the report projector.
+
+The gateway holds no DuckDB connection: the projector (actors/report_projector.py) runs the query
+in its own process, and the gateway awaits the answer without blocking its event loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import grpc
+
+from keyun.engine.reasons import Reason, reject
+from keyun.v1 import reports_pb2, reports_pb2_grpc
+
+from .errors import abort
+from .owners import ask_reports
+
+GROUPS = ("day", "route", "trip", "operator", "seller", "device", "channel", "ticket_type", "service_date")
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+MAX_DAYS = 366 * 3  # a report spans at most three years
+
+
+class ReportsService(reports_pb2_grpc.ReportsServicer):
+    def __init__(self, projector: Any, utc_offset_min: int = 8 * 60):
+        """`projector`: the report projector's handle, None when reports are off."""
+        self.projector = projector
+        self.utc_offset_min = utc_offset_min
+
+    async def _projector(self, context: grpc.aio.ServicerContext) -> Any:
+        if self.projector is None:
+            await abort(
+                context,
+                reject(Reason.REPORTS_OFF, "this server runs without reports: start keyun serve without --no-reports"),
+            )
+        return self.projector
+
+    async def SalesReport(self, request, context):
+        projector = await self._projector(context)
+        group_by = tuple(request.group_by)
+        for n, name in enumerate(group_by):
+            if name not in GROUPS:
+                await abort(
+                    context,
+                    reject(
+                        Reason.INVALID_FIELD,
+                        f"group_by[{n}]: {name[:40]!r} is not one of {', '.join(GROUPS)}",
+                        field=f"group_by[{n}]",
+                    ),
+                )
+        if len(set(group_by)) != len(group_by):
+            await abort(context, reject(Reason.INVALID_FIELD, "group_by: a group is named twice", field="group_by"))
+        first = await self._date(context, "from_date", request.from_date)
+        last = await self._date(context, "to_date", request.to_date)
+        if last < first or (last - first).days > MAX_DAYS:
+            await abort(
+                context,
+                reject(
+                    Reason.INVALID_FIELD,
+                    f"to_date must be on or after from_date, at most {MAX_DAYS} days later",
+                    field="to_date",
+                ),
+            )
+        if not 0 <= request.page_size <= MAX_PAGE:
+            await abort(context, reject(Reason.INVALID_FIELD, f"page_size: 0..{MAX_PAGE}", field="page_size"))
+        offset = await self._offset(context, request.page_token)
+        limit = request.page_size or DEFAULT_PAGE
+        rows, total = await ask_reports(
+            projector, "sales", group_by, self._ms(first), self._ms(last + dt.timedelta(days=1)), offset, limit
+        )
+        lines = [
+            reports_pb2.SalesLine(
+                group=[row["group"][name] for name in group_by],
+                **{key: value for key, value in row.items() if key != "group"},
+            )
+            for row in rows
+        ]
+        following = offset + len(lines)
+        return reports_pb2.SalesReportResponse(
+            lines=lines, next_page_token=str(following) if following < total else "", total_lines=total
+        )
+
+    async def ProjectionStatus(self, request, context):
+        projector = await self._projector(context)
+        status = await ask_reports(projector, "status")
+        return reports_pb2.ProjectionStatusResponse(
+            owners=[reports_pb2.OwnerPosition(**owner) for owner in status["owners"]],
+            behind_seconds=status["behind_seconds"],
+            failure=status["failure"][:500],
+        )
+
+    async def _date(self, context: grpc.aio.ServicerContext, name: str, text: str) -> dt.date:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            await abort(
+                context, reject(Reason.INVALID_FIELD, f"{name}: {text[:40]!r} is not a date YYYY-MM-DD", field=name)
+            )
+            raise AssertionError("abort raises") from None
+
+    async def _offset(self, context: grpc.aio.ServicerContext, token: str) -> int:
+        if not token:
+            return 0
+        if not token.isdigit() or len(token) > 9:
+            await abort(
+                context, reject(Reason.BAD_PAGE_TOKEN, "page_token is not one this server gave", field="page_token")
+            )
+        return int(token)
+
+    def _ms(self, day: dt.date) -> int:
+        """Local midnight of `day` (the station's time) in epoch milliseconds."""
+        zone = dt.timezone(dt.timedelta(minutes=self.utc_offset_min))
+        return int(dt.datetime.combine(day, dt.time(), zone).timestamp() * 1000)
