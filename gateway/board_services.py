@@ -366,14 +366,14 @@ class BoardService(board_pb2_grpc.BoardServicer):
                 )
             if not request.HasField("ends_at"):
                 raise Rejected(reject(Reason.MISSING_FIELD, "ends_at: when it leaves the boards", field="ends_at"))
-            starts_ms = request.starts_at.ToMilliseconds() if request.HasField("starts_at") else self.clock.now_ms()
+            starts_ms = convert.millis(request, "starts_at", self.clock.now_ms())
             return an.PublishAnnouncement(
                 request.request_id,
                 kind,
                 request.text_zh,
                 request.text_en,
                 starts_ms,
-                request.ends_at.ToMilliseconds(),
+                convert.millis(request, "ends_at"),
                 tuple(request.stations),
                 principal.account_id,
             )
