@@ -165,7 +165,10 @@ def test_bad_input_is_refused_with_stable_reasons(station):
     ):
         error = refused(lambda: client.quote_change(ticket_id, new_trip_id))  # noqa: B023 (called at once)
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT, (ticket_id, new_trip_id)
-        assert error.reason in ("MISSING_FIELD", "INVALID_FIELD") and error.facts.get("field") == field, (error.reason, error.facts)
+        assert error.reason in ("MISSING_FIELD", "INVALID_FIELD") and error.facts.get("field") == field, (
+            error.reason,
+            error.facts,
+        )
     error = refused(lambda: client.quote_change(ticket.ticket_id, old_trip, "x" * 100))
     assert (error.code, error.facts.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, "seat_number")
 
