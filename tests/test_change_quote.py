@@ -188,3 +188,26 @@ def test_a_passenger_is_quoted_only_for_their_own_tickets_and_others_need_the_se
     with logged_in(KeyunClient(station.server.target), "inspector", clock=station.server.clock) as inspector:
         error = refused(lambda: inspector.quote_change(ticket.ticket_id, new_trip))
         assert error.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("target", ["same", "cheaper"])
+def test_an_ordered_ticket_gets_back_exactly_the_quoted_difference(station, target):
+    """The order of a ticket rebooked onto a trip of the same fare gets nothing back, and onto a
+    cheaper one exactly the quoted difference: the new ticket is priced with the station's fees
+    and the insurance, as the old one was, never at the segment's bare fare."""
+    from keyun.v1 import orders_pb2
+
+    client = station.client
+    old_trip, travel = station.trip(12)
+    new_trip, _ = station.trip(13, FEN_PER_KM[target])
+    hold = client.hold(old_trip, "AAA", "CCC", passengers=(walk_in(resident_id(travel, 35), "李四", insurance=True),))
+    order = client.create_order(hold.hold_id, orders_pb2.PAY_METHOD_CASH).order
+    (ticket,) = client.pay_at_counter(order.order_id, orders_pb2.PAY_METHOD_CASH).tickets
+    quote = client.quote_change(ticket.ticket_id, new_trip)
+    assert quote.new_fare.insurance_fen == 300 and quote.new_fare.service_fee_fen == 100
+
+    moved = client.change_ticket(ticket.ticket_id, new_trip)
+    assert moved.fare_difference_fen == quote.fare_difference_fen
+    refunds = client.order(order.order_id).refunds
+    assert sum(r.amount_fen for r in refunds) == -quote.fare_difference_fen
+    assert bool(refunds) == (target == "cheaper")
