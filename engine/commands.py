@@ -812,6 +812,43 @@ class QuoteRefund(Value, _OfTicket, TripQuery):
         _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
 
 
+class CheckChange(Value, _OfTicket, TripQuery):
+    """A rebooking's quote (Sales/QuoteChange), at the old ticket's owner: BeginChange's own checks
+    of a move to `new_trip_id`, marking nothing; answered with the ticket as it stands."""
+
+    ticket_id: str
+    new_trip_id: str
+    new_route_id: str  # the new trip's route, read from its owner: both trips must run one route
+    viewer: str = ""  # set when a passenger asks: only their own tickets exist for them
+
+    def __post_init__(self) -> None:
+        _split_id("ticket_id", self.ticket_id, TICKET_SUFFIX)
+        _trip_id(self.new_trip_id, "new_trip_id")
+        if len(self.new_route_id) > MAX_ID_CHARS:
+            raise invalid("new_route_id", f"longer than {MAX_ID_CHARS} characters")
+
+
+class QuoteHold(Value, TripQuery):
+    """The hold PlaceHold would place now, by its own checks and fares, placing nothing: what a
+    rebooking's new ticket would cost (Sales/QuoteChange), answered as an unplaced HoldView."""
+
+    trip_id: str
+    from_station: str
+    to_station: str
+    seat_numbers: tuple[str, ...] = ()
+    seat_count: int = 0
+    buyer: str = ""
+    holders: tuple[Holder, ...] = ()
+    tickets: tuple[TicketRequest, ...] = ()
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+        _segment(self.from_station, self.to_station)
+        _seats(self.seat_numbers, self.seat_count)
+        _holders(self.holders, self.seat_numbers, self.seat_count)
+        _ticket_requests(self.tickets, self.holders, self.seat_numbers, self.seat_count)
+
+
 class GetManifest(Value, TripQuery):
     trip_id: str
 

@@ -26,6 +26,7 @@ from .commands import (
     DepartTrip,
     PickUpTickets,
     PlaceHold,
+    QuoteHold,
     RecordPayment,
     Refund,
     RefundOrder,
@@ -319,16 +320,26 @@ def claim(
     return seats if isinstance(seats, Rejection) else (segment, seats)
 
 
-def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Outcome:
-    if command.for_move in trip.undone_moves:
-        return _undone(command.for_move)
+def hold_terms(
+    trip: Trip, command: PlaceHold | QuoteHold, now: int, policy: Policy
+) -> tuple[tuple[int, int], tuple[int, ...], tuple[Fare, ...]] | Rejection:
+    """The segment, seats and fares a hold would take now, or why it cannot: what PlaceHold places,
+    and what its quote (QuoteHold, a rebooking's price) answers without placing it."""
     claimed = claim(trip, command, now, policy)
     if isinstance(claimed, Rejection):
         return claimed
-    (i, j), seats = claimed
-    fares = _priced(trip, command, (i, j), len(seats), policy)
-    if isinstance(fares, Rejection):
-        return fares
+    segment, seats = claimed
+    fares = _priced(trip, command, segment, len(seats), policy)
+    return fares if isinstance(fares, Rejection) else (segment, seats, fares)
+
+
+def _place_hold(trip: Trip, command: PlaceHold, now: int, policy: Policy) -> Outcome:
+    if command.for_move in trip.undone_moves:
+        return _undone(command.for_move)
+    terms = hold_terms(trip, command, now, policy)
+    if isinstance(terms, Rejection):
+        return terms
+    (i, j), seats, fares = terms
     hold_id = f"{trip.spec.trip_id}-H{trip.holds_placed + 1}"
     ttl_ms = command.ttl_ms or policy.hold_ttl_ms
     return (
@@ -399,7 +410,7 @@ def _sell(trip: Trip, command: Sell, now: int, policy: Policy) -> Outcome:
 
 
 def _priced(
-    trip: Trip, command: PlaceHold | Sell, segment: tuple[int, int], seats: int, policy: Policy
+    trip: Trip, command: PlaceHold | Sell | QuoteHold, segment: tuple[int, int], seats: int, policy: Policy
 ) -> tuple[Fare, ...] | Rejection:
     """The fares of a hold's or sale's seats, or why the station's rules refuse them: () when
     every seat is a plain full fare with nothing added, as sales were before ticket types."""
@@ -646,7 +657,7 @@ def _changed(ticket: Ticket) -> Rejection:
 # --- rebooking (改签) -------------------------------------------------------------------------
 
 
-def _own_ticket(trip: Trip, ticket_id: str, buyer: str) -> Ticket | Rejection:
+def own_ticket(trip: Trip, ticket_id: str, buyer: str) -> Ticket | Rejection:
     """The ticket, unless it does not exist or (for a passenger) is someone else's."""
     ticket = trip.tickets.get(ticket_id)
     if ticket is None or (buyer and ticket.buyer != buyer):
@@ -701,26 +712,35 @@ def _undone(saga: str) -> Rejection:
 
 
 def _begin_change(trip: Trip, command: BeginChange, now: int, policy: Policy) -> Outcome:
-    ticket = _own_ticket(trip, command.ticket_id, command.buyer)
+    ticket = own_ticket(trip, command.ticket_id, command.buyer)
     if isinstance(ticket, Rejection):
         return ticket
     if ticket.move is not None and ticket.move.saga == command.saga:
         return ()  # this saga's move began already
-    refusal = held_by_move(trip, ticket, now)
-    if refusal is not None:
-        return refusal
-    refusal = _move_refusal(trip, ticket, command) or change_refusal(trip, ticket, now, policy)
+    refusal = move_refusal(trip, ticket, command.new_trip_id, command.new_route_id, now, policy)
     if refusal is not None:
         return refusal
     return (ChangeBegun(trip.spec.trip_id, ticket.ticket_id, command.saga, command.new_trip_id, now),)
 
 
-def _move_refusal(trip: Trip, ticket: Ticket, command: BeginChange) -> Rejection | None:
+def move_refusal(
+    trip: Trip, ticket: Ticket, new_trip_id: str, new_route_id: str, now: int, policy: Policy
+) -> Rejection | None:
+    """Why the ticket may not begin a move to `new_trip_id` now, if it may not: BeginChange's
+    checks, which its quote (CheckChange) makes too."""
+    return (
+        held_by_move(trip, ticket, now)
+        or _move_refusal(trip, ticket, new_trip_id, new_route_id)
+        or change_refusal(trip, ticket, now, policy)
+    )
+
+
+def _move_refusal(trip: Trip, ticket: Ticket, new_trip_id: str, new_route_id: str) -> Rejection | None:
     """Why the ticket may not move to the trip asked for, as the client first hears it."""
-    if command.new_trip_id == trip.spec.trip_id:
+    if new_trip_id == trip.spec.trip_id:
         why = "the new trip is the ticket's own trip"
-    elif command.new_route_id != trip.spec.route_id:
-        why = f"trip {command.new_trip_id} runs route {command.new_route_id}, not the ticket's {trip.spec.route_id}"
+    elif new_route_id != trip.spec.route_id:
+        why = f"trip {new_trip_id} runs route {new_route_id}, not the ticket's {trip.spec.route_id}"
     elif ticket.changed_from:
         why = f"ticket {ticket.ticket_id} was rebooked already; a ticket is changed once"
     elif ticket.status is not TicketStatus.ISSUED and not ticket.changed_to:
@@ -731,7 +751,7 @@ def _move_refusal(trip: Trip, ticket: Ticket, command: BeginChange) -> Rejection
 
 
 def _abort_change(trip: Trip, command: AbortChange, now: int) -> Outcome:
-    ticket = _own_ticket(trip, command.ticket_id, "")
+    ticket = own_ticket(trip, command.ticket_id, "")
     if isinstance(ticket, Rejection):
         return ticket
     move = ticket.move
@@ -757,7 +777,7 @@ def _undo_move(trip: Trip, command: UndoMove, now: int) -> Outcome:
 
 
 def _clear_change(trip: Trip, command: ClearChange, now: int) -> Outcome:
-    ticket = _own_ticket(trip, command.ticket_id, "")
+    ticket = own_ticket(trip, command.ticket_id, "")
     if isinstance(ticket, Rejection):
         return ticket
     move = ticket.move
@@ -769,7 +789,7 @@ def _clear_change(trip: Trip, command: ClearChange, now: int) -> Outcome:
 
 
 def _settle_move(trip: Trip, command: SettleMove, now: int) -> Outcome:
-    ticket = _own_ticket(trip, command.ticket_id, "")
+    ticket = own_ticket(trip, command.ticket_id, "")
     if isinstance(ticket, Rejection):
         return ticket
     if ticket.for_move != command.saga:
@@ -786,7 +806,7 @@ def _settle_move(trip: Trip, command: SettleMove, now: int) -> Outcome:
 
 
 def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) -> Outcome:
-    ticket = _own_ticket(trip, command.ticket_id, command.buyer)
+    ticket = own_ticket(trip, command.ticket_id, command.buyer)
     if isinstance(ticket, Rejection):
         return ticket
     if ticket.status is TicketStatus.CHANGED and ticket.changed_to == command.new_ticket_id:

@@ -20,6 +20,7 @@ from .commands import (
     CancelOrder,
     CancelTrip,
     ChangeTicket,
+    CheckChange,
     CheckIn,
     ClearChange,
     ConfirmHold,
@@ -44,6 +45,7 @@ from .commands import (
     PickUpTickets,
     Ping,
     PlaceHold,
+    QuoteHold,
     QuoteRefund,
     RecordPayment,
     Refund,
@@ -62,7 +64,17 @@ from .commands import (
     order_trip,
 )
 from .counter_sales import ShiftTickets, VoidSale, shift_tickets
-from .decide import TripStatus, find_order, find_segment, find_trip, refund_ticket, segment_status
+from .decide import (
+    TripStatus,
+    find_order,
+    find_segment,
+    find_trip,
+    hold_terms,
+    move_refusal,
+    own_ticket,
+    refund_ticket,
+    segment_status,
+)
 from .events import (
     Fare,
     Holder,
@@ -651,6 +663,15 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             if isinstance(refunded, Rejection):
                 return refunded
             return RefundQuoteView(ticket_id, refunded.fee_fen, refunded.refund_fen)
+        case CheckChange(ticket_id, new_trip_id, new_route_id, viewer):
+            # BeginChange's own checks at `now`: the quote is refused as the rebooking would be.
+            ticket = own_ticket(trip, ticket_id, viewer)
+            if isinstance(ticket, Rejection):
+                return ticket
+            refusal = move_refusal(trip, ticket, new_trip_id, new_route_id, now, policy)
+            return refusal if refusal is not None else ticket_view(trip, ticket, now, policy)
+        case QuoteHold():
+            return _unplaced_hold(trip, query, now, policy)
         case ListConflicts():
             return ConflictsView(trip.spec.trip_id, tuple(trip.conflicts))
         case GetRevocations(_, after):
@@ -664,6 +685,26 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
 
     assert isinstance(query, GetAllotment), f"unknown query {query!r}"
     return answer_handheld(trip, query, policy)
+
+
+def _unplaced_hold(trip: Trip, query: QuoteHold, now: int, policy: Policy) -> HoldView | Rejection:
+    """The hold PlaceHold would place now, by its own terms (hold_terms), with no id and no
+    expiry: nothing is placed."""
+    terms = hold_terms(trip, query, now, policy)
+    if isinstance(terms, Rejection):
+        return terms
+    (i, j), seats, fares = terms
+    return HoldView(
+        "",
+        trip.spec.trip_id,
+        stop_view(trip, i),
+        stop_view(trip, j),
+        tuple([trip.seat_labels[seat] for seat in seats]),
+        trip.fares[(i, j)],
+        0,
+        query.holders,
+        fares,
+    )
 
 
 def _boarding_trips(

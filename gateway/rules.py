@@ -44,6 +44,9 @@ RULES: dict[str, Rule] = {
     # a refund would keep now.
     "/keyun.v1.Sales/QuoteRefund": Rule(P.REFUND, Scope.TRIP, own=P.RESERVE),
     "/keyun.v1.Sales/ChangeTicket": Rule(P.SELL, Scope.TRIP, mutating=True, own=P.RESERVE),
+    # Read-only, for whoever may rebook the ticket, on the same terms (a passenger their own): what
+    # ChangeTicket would charge now.
+    "/keyun.v1.Sales/QuoteChange": Rule(P.SELL, Scope.TRIP, own=P.RESERVE),
     # A look-up of personal data: recorded in the audit log with its purpose, like LookUpPassenger.
     "/keyun.v1.Sales/FindPassengerTickets": Rule(P.PASSENGER_TRACE, mutating=True),
     # 取票 (docs/kiosk.md): kiosks and counter sellers print tickets bought online, once each.  The

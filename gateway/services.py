@@ -523,6 +523,21 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         view = await self.gateway.ask(context, lambda: cmd.GetTicket(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.GetTicketResponse(ticket=self.gateway.ticket(view))
 
+    async def QuoteChange(self, request, context):
+        """What ChangeTicket would charge now, and its refusal if it would refuse: changes nothing."""
+        old, hold = await Rebooking(self.gateway, context, request).quote()
+        new_price = new_ticket_price(hold)
+        return sales_pb2.QuoteChangeResponse(
+            ticket_id=old.ticket_id,
+            new_trip_id=hold.trip_id,
+            old_price_fen=old.price_fen,
+            old_fare=convert.fare(old.fare, old.price_fen),
+            new_price_fen=new_price,
+            new_fare=convert.fare(hold.fares[0] if hold.fares else None, new_price),
+            fare_difference_fen=new_price - old.price_fen,
+            fee_fen=0,  # a ticket is rebooked once, free of charge: only the fares' difference changes hands
+        )
+
     async def QuoteRefund(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.QuoteRefund(request.ticket_id, self.gateway.own_account()))
         return sales_pb2.QuoteRefundResponse(ticket_id=view.ticket_id, fee_fen=view.fee_fen, refund_fen=view.refund_fen)
@@ -552,6 +567,40 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         return sales_pb2.PickUpTicketsResponse(tickets=[self.gateway.ticket(t) for t in tickets])
 
 
+def new_ticket_price(hold: Any) -> int:
+    """The price of the ticket a rebooking's one-seat hold becomes (ConfirmHold issues it at its
+    fare's total): what ChangeTicket charges, and what QuoteChange quotes."""
+    return hold.total_fen
+
+
+def new_seat_terms(old: TicketView, new_trip_id: str, seat_number: str) -> dict[str, Any]:
+    """What a rebooking asks of the new trip: one seat of the old ticket's segment (the one named,
+    or any), for whoever bought the old ticket, of its type with its insurance and free child."""
+    seats = (seat_number,) if seat_number else ()
+    return {
+        "trip_id": new_trip_id,
+        "from_station": old.from_stop.code,
+        "to_station": old.to_stop.code,
+        "seat_numbers": seats,
+        "seat_count": 0 if seats else 1,
+        "buyer": old.buyer,
+        "holders": (old.holder,) if old.holder is not None else (),  # the new ticket belongs to the old one's buyer
+        "tickets": _same_terms(old.fare),
+    }
+
+
+def dearer_refusal(own: str, new_trip_id: str, difference_fen: int) -> Rejection | None:
+    """Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)
+    would otherwise issue the dearer ticket for the cheaper fare."""
+    if difference_fen <= 0 or not (own or Permission.TAKE_CASH not in CALLER.get().allowed):
+        return None
+    return reject(
+        Reason.CHANGE_NOT_ALLOWED,
+        f"trip {new_trip_id} costs {difference_fen} fen more: change at a counter, which collects the difference",
+        field="new_trip_id",
+    )
+
+
 def _same_terms(fare: Any) -> tuple[cmd.TicketRequest, ...]:
     """A rebooked ticket's type, insurance and free child, for its new ticket; () for a ticket sold
     before ticket types (a full fare)."""
@@ -567,6 +616,12 @@ REBOOKING_PATHS = {"seat_numbers[0]": "seat_number"}
 # after a readable prefix of the request id; 40 + 1 + 12 + 7 (the longest step suffix) <= 64.
 SAGA_DIGEST_CHARS = 12
 SAGA_PREFIX_CHARS = 40
+
+
+def _at_request_path(refusal: Rejection) -> Rejection:
+    """A step's refusal, naming the request's field where the step's stands for one."""
+    field = refusal.fact("field")
+    return at_path(refusal, REBOOKING_PATHS[field]) if field in REBOOKING_PATHS else refusal
 
 
 def saga_id(request_id: str, ticket_id: str) -> str:
@@ -602,17 +657,45 @@ class Rebooking:
 
     def __init__(self, gateway: Gateway, context: grpc.aio.ServicerContext, request: Any):
         self.gateway, self.context, self.request = gateway, context, request
-        self.step = saga_id(request.request_id, request.ticket_id)
+        # A quote (QuoteChange) has no request id: it runs no step.
+        self.step = saga_id(getattr(request, "request_id", ""), request.ticket_id)
         self.paper_numbers: list = []  # a counter seller's change: the new ticket's paper number
+
+    async def quote(self) -> tuple[Any, Any]:
+        """The old ticket and the hold the rebooking would place, by the same checks and the same
+        pricing as run()'s, asked of both owners as queries: refused as run() would be refused
+        before it changed anything, and changing nothing (Sales/QuoteChange)."""
+        gateway, request, own = self.gateway, self.request, self.gateway.own_account()
+        await self._check_seat()
+        await gateway.counter.sale(self.context, 0, 1)  # a counter seller changes tickets in an open shift
+        new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
+        old = await gateway.ask(
+            self.context, lambda: cmd.CheckChange(request.ticket_id, new_trip.trip_id, new_trip.route_id, own)
+        )
+        query = cmd.QuoteHold(**new_seat_terms(old, new_trip.trip_id, request.seat_number))  # valid: checked above
+        async with owner_errors(self.context):
+            hold = await gateway.pool.submit(query)
+        if isinstance(hold, Rejection):
+            await abort(self.context, _at_request_path(hold))  # a seat refused as ChangeTicket's is
+        refusal = dearer_refusal(own, new_trip.trip_id, new_ticket_price(hold) - old.price_fen)
+        if refusal is not None:
+            await abort(self.context, refusal)
+        return old, hold
+
+    async def _check_seat(self) -> None:
+        try:
+            if self.request.seat_number:  # checked here: the hold on the new trip would name it seat_numbers[0]
+                cmd.check_seat_number("seat_number", self.request.seat_number)
+        except Rejected as rejected:
+            await abort(self.context, rejected.rejection)
 
     async def run(self) -> tuple[Any, Any]:
         gateway, request, own = self.gateway, self.request, self.gateway.own_account()
         try:
             cmd.check_request_id(request.request_id)
-            if request.seat_number:  # checked here: the hold on the new trip would name it seat_numbers[0]
-                cmd.check_seat_number("seat_number", request.seat_number)
         except Rejected as rejected:
             await abort(self.context, rejected.rejection)
+        await self._check_seat()
         # A counter seller changes tickets only in an open shift: the difference counts there.
         counter = await gateway.counter.sale(self.context, 0, 1)
         new_trip = await gateway.ask(self.context, lambda: cmd.GetTrip(request.new_trip_id))
@@ -628,36 +711,15 @@ class Rebooking:
                 own,
             ),
         )
-        seats = (request.seat_number,) if request.seat_number else ()
-        holders = (old.holder,) if old.holder is not None else ()
-        hold = await self._do(
-            "hold",
-            lambda: cmd.PlaceHold(
-                f"{self.step}-hold",
-                new_trip.trip_id,
-                old.from_stop.code,
-                old.to_stop.code,
-                seat_numbers=seats,
-                seat_count=0 if seats else 1,
-                buyer=old.buyer,
-                holders=holders,  # the new ticket belongs to whoever bought the old one
-                for_move=self.step,
-                tickets=_same_terms(old.fare),  # ...and is of its type, with its insurance and free child
-            ),
-        )
-        # Whoever cannot collect the difference in hand (a passenger, a kiosk without a cash acceptor)
-        # would otherwise issue the dearer ticket for the cheaper fare.
-        if (own or Permission.TAKE_CASH not in CALLER.get().allowed) and hold.fare_fen > old.price_fen:
+        terms = new_seat_terms(old, new_trip.trip_id, request.seat_number)
+        hold = await self._do("hold", lambda: cmd.PlaceHold(f"{self.step}-hold", **terms, for_move=self.step))
+        # The new ticket's price, its fare's total (not the segment's full fare: a child's ticket
+        # stays a child's, with its insurance and the station's fees).
+        new_price = new_ticket_price(hold)
+        dearer = dearer_refusal(own, new_trip.trip_id, new_price - old.price_fen)
+        if dearer is not None:
             await self._undo()
-            await abort(
-                self.context,
-                reject(
-                    Reason.CHANGE_NOT_ALLOWED,
-                    f"trip {new_trip.trip_id} costs {hold.fare_fen - old.price_fen} fen more: change at a counter, "
-                    "which collects the difference",
-                    field="new_trip_id",
-                ),
-            )
+            await abort(self.context, dearer)
         issued = await self._do(
             "issue",
             lambda: cmd.ConfirmHold(
@@ -668,9 +730,7 @@ class Rebooking:
         # The step that makes the change: the old ticket's owner journals the call's audit record with it.
         changed = await self._do(
             "change",
-            lambda: cmd.ChangeTicket(
-                f"{self.step}-change", old.ticket_id, new.ticket_id, own, hold.fare_fen, self.step
-            ),
+            lambda: cmd.ChangeTicket(f"{self.step}-change", old.ticket_id, new.ticket_id, own, new_price, self.step),
             audited=True,
         )
         # The move is made: the new ticket stops pending it, before the client hears of it.
@@ -696,8 +756,7 @@ class Rebooking:
         reply = await self._step(name, submit)
         if isinstance(reply, Rejection):
             await self._undo()
-            field = reply.fact("field")
-            await abort(self.context, at_path(reply, REBOOKING_PATHS[field]) if field in REBOOKING_PATHS else reply)
+            await abort(self.context, _at_request_path(reply))
         return reply
 
     async def _step(self, name: str, run: Callable[[], Awaitable[Any]]) -> Any:

@@ -399,6 +399,11 @@ class KeyunClient:
         )
         return self.call(self.sales.ChangeTicket, request)
 
+    def quote_change(self, ticket_id: str, new_trip_id: str, seat_number: str = "") -> sales_pb2.QuoteChangeResponse:
+        """What change_ticket would charge now: the new ticket's price and the fare difference (read-only)."""
+        request = sales_pb2.QuoteChangeRequest(ticket_id=ticket_id, new_trip_id=new_trip_id, seat_number=seat_number)
+        return self.call(self.sales.QuoteChange, request)
+
     def find_passenger_tickets(
         self,
         purpose: str,

@@ -628,28 +628,24 @@ async def change_choice(request: web.Request) -> web.Response:
 
 
 async def change_quote(request: web.Request) -> web.Response:
-    """What a rebooking costs, before the passenger confirms: the new fare against the old price."""
+    """What a rebooking costs, before the passenger confirms: the exact difference the trip owners
+    would apply (Sales.QuoteChange), or the page of its refusal."""
     session = passenger(request)
     data = await form(request)
     order = await get_order(request, session, data.get("order_id", ""))
     ticket = _ticket(order, data.get("ticket_id", ""))
     gw = gateway(request)
-    seat_map = await gw.call(
+    new_trip_id = data.get("new_trip_id", "")
+    quote = await gw.call(
+        gw.sales.QuoteChange, sales_pb2.QuoteChangeRequest(ticket_id=ticket.ticket_id, new_trip_id=new_trip_id), session
+    )
+    seat_map = await gw.call(  # the new coach's free seats, to pick one
         gw.catalog.GetSeatMap,
         catalog_pb2.GetSeatMapRequest(
-            trip_id=data.get("new_trip_id", ""), from_station=ticket.from_stop.code, to_station=ticket.to_stop.code
+            trip_id=new_trip_id, from_station=ticket.from_stop.code, to_station=ticket.to_stop.code
         ),
     )
-    return page(
-        request,
-        "change_confirm.html",
-        order=order,
-        ticket=ticket,
-        seat_map=seat_map,
-        # The new ticket keeps the old one's type and extras, so the base fares' difference is
-        # what changes hands; the reply after the change states it exactly.
-        difference=seat_map.fare_fen - (ticket.fare.base_fen or ticket.price_fen),
-    )
+    return page(request, "change_confirm.html", order=order, ticket=ticket, seat_map=seat_map, quote=quote)
 
 
 async def change(request: web.Request) -> web.Response:

@@ -183,6 +183,8 @@ def scenario():
             c.GetOrder(paid.order_id),
             c.ListOrders("A000001"),
             c.QuoteRefund(f"{TRIP}-0002"),
+            c.CheckChange(f"{TRIP}-0002", NEXT_DAY_TRIP, route),  # a rebooking's quote: its checks...
+            c.QuoteHold(NEXT_DAY_TRIP, A, B, seat_count=1),  # ...and its new ticket's price (an unplaced HoldView)
         ],
         NOW + 5800,
     )

@@ -204,14 +204,26 @@ def test_a_passenger_buys_two_seats_pays_by_wallet_sees_the_qr_codes_and_refunds
 
     # Rebook the other ticket onto the later coach: the fare difference first, then the change.
     page.goto(order_url)
-    page.locator("li.ticket", has=page.locator("img.eticket")).get_by_role("link", name=re.compile("改签")).click()
+    rebook = page.locator("li.ticket", has=page.locator("img.eticket")).get_by_role("link", name=re.compile("改签"))
+    change_url = station.web.url + rebook.get_attribute("href")
+    rebook.click()
     later = page.locator("li.offer", has_text=station.later_trip_id)
     later.get_by_role("button", name=re.compile("改签到此车次")).click()
-    assert page.locator("#change-difference").inner_text() == "¥0.00"  # the same fare
+    # The exact difference (Sales.QuoteChange), not an estimate: the one the change then applies.
+    quoted = page.locator("#change-difference").inner_text()
+    assert quoted == "¥0.00"  # the same fare
+    assert page.locator("#change-old-price").inner_text() == page.locator("#change-new-price").inner_text()
     page.get_by_label("新座位（可选）").select_option("7")
     screenshot(page, "site-change")
     page.get_by_role("button", name="确认改签").click()
     assert page.locator("h1").inner_text() == "改签成功"
+    assert page.locator("#changed-difference").inner_text() == f"实际差额：{quoted}"
+    # Rebooked once: a second rebooking of the old ticket is refused on the quote's page already.
+    page.goto(change_url)
+    page.locator("li.offer", has_text=station.later_trip_id).get_by_role(
+        "button", name=re.compile("改签到此车次")
+    ).click()
+    assert "TICKET_CHANGED" in page.get_by_role("alert").inner_text()
     assert station.later_trip_id in page.locator("main").inner_text()
 
 

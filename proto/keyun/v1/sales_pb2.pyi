@@ -12,6 +12,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class QuoteChangeRequest(_message.Message):
+    __slots__ = ("ticket_id", "new_trip_id", "seat_number")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    new_trip_id: str
+    seat_number: str
+    def __init__(self, ticket_id: _Optional[str] = ..., new_trip_id: _Optional[str] = ..., seat_number: _Optional[str] = ...) -> None: ...
+
+class QuoteChangeResponse(_message.Message):
+    __slots__ = ("ticket_id", "new_trip_id", "old_price_fen", "old_fare", "new_price_fen", "new_fare", "fare_difference_fen", "fee_fen")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    OLD_FARE_FIELD_NUMBER: _ClassVar[int]
+    NEW_PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    NEW_FARE_FIELD_NUMBER: _ClassVar[int]
+    FARE_DIFFERENCE_FEN_FIELD_NUMBER: _ClassVar[int]
+    FEE_FEN_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    new_trip_id: str
+    old_price_fen: int
+    old_fare: _common_pb2.FareComponents
+    new_price_fen: int
+    new_fare: _common_pb2.FareComponents
+    fare_difference_fen: int
+    fee_fen: int
+    def __init__(self, ticket_id: _Optional[str] = ..., new_trip_id: _Optional[str] = ..., old_price_fen: _Optional[int] = ..., old_fare: _Optional[_Union[_common_pb2.FareComponents, _Mapping]] = ..., new_price_fen: _Optional[int] = ..., new_fare: _Optional[_Union[_common_pb2.FareComponents, _Mapping]] = ..., fare_difference_fen: _Optional[int] = ..., fee_fen: _Optional[int] = ...) -> None: ...
+
 class PickUpTicketsRequest(_message.Message):
     __slots__ = ("request_id", "order_id", "document_type", "document_number")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

@@ -86,6 +86,11 @@ class SalesStub:
                 request_serializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsResponse.FromString,
                 _registered_method=True)
+        self.QuoteChange = channel.unary_unary(
+                '/keyun.v1.Sales/QuoteChange',
+                request_serializer=keyun_dot_v1_dot_sales__pb2.QuoteChangeRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_sales__pb2.QuoteChangeResponse.FromString,
+                _registered_method=True)
 
 
 class SalesServicer:
@@ -172,6 +177,19 @@ class SalesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QuoteChange(self, request, context):
+        """What ChangeTicket would charge were the ticket rebooked onto new_trip_id now: the new
+        ticket's price and components, priced by the new trip's owner exactly as the rebooking prices
+        it (same segment and ticket type, insurance and free child), against the old ticket's price.
+        Read-only (no request_id): a passenger or a counter sees the exact difference before
+        confirming.  Refused as ChangeTicket would be before it changed anything (not the caller's
+        ticket, changed once already, another route, sales closed, no seat free, a dearer trip for a
+        passenger...).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SalesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -224,6 +242,11 @@ def add_SalesServicer_to_server(servicer, server):
                     servicer.PickUpTickets,
                     request_deserializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_sales__pb2.PickUpTicketsResponse.SerializeToString,
+            ),
+            'QuoteChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteChange,
+                    request_deserializer=keyun_dot_v1_dot_sales__pb2.QuoteChangeRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_sales__pb2.QuoteChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -498,6 +521,33 @@ class Sales:
             '/keyun.v1.Sales/PickUpTickets',
             keyun_dot_v1_dot_sales__pb2.PickUpTicketsRequest.SerializeToString,
             keyun_dot_v1_dot_sales__pb2.PickUpTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuoteChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Sales/QuoteChange',
+            keyun_dot_v1_dot_sales__pb2.QuoteChangeRequest.SerializeToString,
+            keyun_dot_v1_dot_sales__pb2.QuoteChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,
