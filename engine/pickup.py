@@ -44,8 +44,9 @@ def nothing_to_pick_up(why: str) -> Rejection:
     return reject(Reason.NOTHING_TO_PICK_UP, why)
 
 
-def already_printed(ticket: Ticket) -> Rejection:
-    """The ticket named masked, as printed on it: the kiosk tells the passenger which one."""
+def already_printed(ticket: Ticket | TicketView) -> Rejection:
+    """The ticket named masked, as printed on it: the kiosk tells the passenger which one.  The
+    trip owner refuses with it, and so does the gateway for a pick-up that spans trips."""
     who = f" ({ticket.holder.name_masked} {ticket.holder.document_masked})" if ticket.holder is not None else ""
     return reject(
         Reason.TICKET_ALREADY_PRINTED,

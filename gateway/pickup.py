@@ -24,6 +24,7 @@ from keyun.engine import commands as cmd
 from keyun.engine import identity
 from keyun.engine.limits import MAX_SEATS_PER_HOLD
 from keyun.engine.permissions import in_scope
+from keyun.engine.pickup import already_printed
 from keyun.engine.reasons import Reason, Rejected, Rejection, reject
 from keyun.engine.views import TicketView
 
@@ -103,7 +104,7 @@ class PickUpDesk:
         printed = await self._print(context, request_id, index, principal, printing)
         if printed:
             return printed
-        refusal = next((self._already(t) for t in found if t.printed_at_ms), None)
+        refusal = next((already_printed(t) for t in found if t.printed_at_ms), None)
         await abort(
             context,
             refusal
@@ -144,13 +145,3 @@ class PickUpDesk:
                 await abort(context, reply)
             printed.extend(reply.tickets)
         return sorted(printed, key=lambda t: (t.from_stop.departs_at_ms, t.ticket_id))
-
-    @staticmethod
-    def _already(ticket: TicketView) -> Rejection:
-        who = f" ({ticket.holder.name_masked} {ticket.holder.document_masked})" if ticket.holder is not None else ""
-        return reject(
-            Reason.TICKET_ALREADY_PRINTED,
-            f"ticket {ticket.ticket_id}{who} was picked up already: a lost paper ticket is reprinted at a counter",
-            ticket_id=ticket.ticket_id,
-            printed_at_ms=ticket.printed_at_ms,
-        )

@@ -7,8 +7,11 @@ import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from .waiting import wait_until
 
@@ -84,3 +87,11 @@ def stop_sms_sandbox(sandbox: SmsSandbox) -> int:
     sandbox.process.stdout.close()
     sandbox.process.stderr.close()
     return code
+
+
+@pytest.fixture(scope="module", name="sms")
+def sms_fixture(tmp_path_factory) -> Iterator[SmsSandbox]:
+    """`sms`: `keyun sandbox-sms` for a test module that imports this fixture."""
+    sandbox = start_sms_sandbox(tmp_path_factory.mktemp("sandbox-sms"))
+    yield sandbox
+    assert stop_sms_sandbox(sandbox) == 0

@@ -18,7 +18,7 @@ from keyun.terminals.client import KeyunClient, KeyunError, walk_in
 from keyun.v1 import accounts_pb2, common_pb2, notices_pb2
 
 from .conftest import ServerThread, logged_in, schedule_trip
-from .sms_sandbox import start_sms_sandbox, stop_sms_sandbox
+from .sms_sandbox import sms_fixture  # noqa: F401 (the `sms` fixture)
 from .waiting import wait_until
 
 PASSWORD = "Sms-Passw0rd-1"
@@ -30,13 +30,6 @@ PASSPORTS = (f"E{n:08d}" for n in itertools.count(21_000_001))
 
 def walker(name: str, phone: str):
     return walk_in(next(PASSPORTS), name, document_type="PASSPORT", phone=phone)
-
-
-@pytest.fixture(scope="module")
-def sms(tmp_path_factory):
-    sandbox = start_sms_sandbox(tmp_path_factory.mktemp("sandbox-sms"))
-    yield sandbox
-    assert stop_sms_sandbox(sandbox) == 0
 
 
 @pytest.fixture(scope="module")

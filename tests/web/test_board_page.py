@@ -17,7 +17,7 @@ from keyun.terminals.client import KeyunClient, walk_in
 from keyun.v1 import board_pb2
 
 from ..conftest import CHINA, Keyun, ServerThread, logged_in, schedule_trip
-from ..sms_sandbox import start_sms_sandbox, stop_sms_sandbox
+from ..sms_sandbox import sms_fixture  # noqa: F401 (the `sms` fixture)
 from ..waiting import wait_until
 from .conftest import screenshot, start_web
 
@@ -42,13 +42,6 @@ def board_device_args(tmp_path) -> list[str]:
     secret.write_text(DEMO_PASSWORD)
     secret.chmod(0o600)
     return ["--device", "board", "board1", str(secret)]
-
-
-@pytest.fixture(scope="module")
-def sms(tmp_path_factory):
-    sandbox = start_sms_sandbox(tmp_path_factory.mktemp("sandbox-sms"))
-    yield sandbox
-    assert stop_sms_sandbox(sandbox) == 0
 
 
 @pytest.fixture(scope="module")
