@@ -45,6 +45,9 @@ class WebSettings:
     kiosk_idle_s: int = 60
     # The kiosk's tickets screen calls print() on the tickets' PDF (off: headless browsers, tests).
     kiosk_autoprint: bool = True
+    # Who may use the kiosk's pages besides loopback: they act with the kiosk device's login (a
+    # pick-up marks tickets printed), so only the kiosk's own screen may reach them.
+    kiosk_clients: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def secure_cookies(self) -> bool:
@@ -99,7 +102,7 @@ SECURITY_HEADERS = {
 
 
 def build_app(settings: WebSettings) -> web.Application:
-    app = web.Application(middlewares=[session_middleware(settings.secure_cookies), error_middleware])
+    app = web.Application(middlewares=[kiosk_guard, session_middleware(settings.secure_cookies), error_middleware])
     app[SETTINGS] = settings
     app[SESSION_KEY] = Sealer(load_key(settings.cookie_key_file))
     app[PARTS_KEY] = []
@@ -187,6 +190,25 @@ async def error_middleware(request: web.Request, handler):
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return error_page(request, 500, i18n.translator(request["session"].lang)("error.internal"))
+
+
+def kiosk_client(remote: str | None, allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    """Whether a client at `remote` may use the kiosk's pages: loopback, or an allowed network."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    return address.is_loopback or any(address in network for network in allowed)
+
+
+@web.middleware
+async def kiosk_guard(request: web.Request, handler):
+    """The kiosk's pages answer only its own screen (keyun web --kiosk-clients for others)."""
+    if request.path == "/kiosk" or request.path.startswith("/kiosk/"):
+        if not kiosk_client(request.remote, request.app[SETTINGS].kiosk_clients):
+            log.warning("kiosk pages refused to %s (not in --kiosk-clients)", request.remote)
+            raise web.HTTPForbidden(text="The kiosk's pages are served to the kiosk's own screen only.")
+    return await handler(request)
 
 
 async def home(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import sys
@@ -63,6 +64,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a kiosk screen goes back to its start after this long without input (default 60)",
     )
     p.add_argument(
+        "--kiosk-clients",
+        type=ipaddress.ip_network,
+        action="append",
+        default=[],
+        metavar="NETWORK",
+        help="besides loopback, the address or network (CIDR) of the kiosk's screen (repeatable); the kiosk's "
+        "pages act with the kiosk's device login, so nobody else may reach them",
+    )
+    p.add_argument(
         "--kiosk-no-autoprint",
         action="store_true",
         help="the kiosk's tickets screen shows the tickets' PDF without calling print() (headless browsers)",
@@ -87,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             devices,
             kiosk_idle_s=args.kiosk_idle,
             kiosk_autoprint=not args.kiosk_no_autoprint,
+            kiosk_clients=tuple(args.kiosk_clients),
         )
         app = build_app(settings)
     except (OSError, ValueError) as error:

@@ -81,3 +81,14 @@ def test_the_web_gateway_client_reports_refusals_with_their_reason(keyun):
     with ThreadPoolExecutor(1) as thread, pytest.raises(KeyunError) as refused:
         thread.submit(asyncio.run, login_with_a_wrong_password()).result()
     assert refused.value.reason and refused.value.reason_code
+
+
+def test_the_kiosk_pages_answer_loopback_and_the_kiosk_networks_only():
+    import ipaddress
+
+    from keyun.terminals.web.app import kiosk_client
+
+    hall = (ipaddress.ip_network("10.20.0.0/24"),)
+    assert kiosk_client("127.0.0.1", ()) and kiosk_client("::1", ())
+    assert not kiosk_client("10.20.0.7", ()) and kiosk_client("10.20.0.7", hall)
+    assert not kiosk_client("10.20.1.7", hall) and not kiosk_client("", hall) and not kiosk_client(None, hall)
