@@ -240,7 +240,7 @@ def test_a_delay_is_told_to_every_ticket_holder_once_and_shown_to_the_buyer(stat
 
 def test_a_gate_change_is_told_to_every_ticket_holder_once(station, sms):
     server, staff = station
-    trip_id = schedule_trip(staff, "SMS6", dt.timedelta(hours=5))
+    trip_id = schedule_trip(staff, "SMS8", dt.timedelta(hours=5))
     passenger, phones = _ticket_holders(server, staff, sms, trip_id)
     staff.assign_gate(trip_id, "B7", request_id=f"gate-{trip_id}")
     staff.assign_gate(trip_id, "B7", request_id=f"gate-{trip_id}")  # a retry: no second notice
