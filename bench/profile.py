@@ -122,8 +122,8 @@ def _sample(py_spy: str, pid: int, seconds: float, raw: Path, native: bool = Fal
             str(SAMPLES_PER_S),
             "--format",
             "raw",
-            "--nonblocking",
-            *(["--native"] if native else []),
+            # native frames need the process paused while its stack is read
+            *(["--native"] if native else ["--nonblocking"]),
             "--output",
             str(raw),
         ],
