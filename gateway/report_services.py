@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from keyun.engine.reasons import Reason, reject
-from keyun.v1 import reports_pb2, reports_pb2_grpc
+from keyun.v1 import orders_pb2, reports_pb2, reports_pb2_grpc, shifts_pb2
 
 from .convert import timestamp
 from .errors import abort
@@ -179,5 +179,13 @@ def _next_token(offset: int, count: int, total: int) -> str:
 def _totals(totals: dict[str, int], methods: dict[str, dict[str, int]]) -> reports_pb2.ShiftTotals:
     return reports_pb2.ShiftTotals(
         **totals,
-        methods=[reports_pb2.ShiftMethodTotal(method=name, **by) for name, by in sorted(methods.items())],
+        methods=[shifts_pb2.MethodTotal(method=_pay_method(name), **by) for name, by in sorted(methods.items())],
     )
+
+
+def _pay_method(name: str) -> int:
+    """A pay method's enum value by its engine name (cash, card, wepay, alipay)."""
+    try:
+        return orders_pb2.PayMethod.Value(f"PAY_METHOD_{name.upper()}")
+    except ValueError:
+        return orders_pb2.PAY_METHOD_UNSPECIFIED

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keyun.v1 import shifts_pb2 as _shifts_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -212,24 +213,8 @@ class ShiftTotals(_message.Message):
     changed_count: int
     changed_fen: int
     net_fen: int
-    methods: _containers.RepeatedCompositeFieldContainer[ShiftMethodTotal]
-    def __init__(self, sold_count: _Optional[int] = ..., sold_fen: _Optional[int] = ..., refunded_count: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refund_fees_fen: _Optional[int] = ..., voided_count: _Optional[int] = ..., voided_fen: _Optional[int] = ..., changed_count: _Optional[int] = ..., changed_fen: _Optional[int] = ..., net_fen: _Optional[int] = ..., methods: _Optional[_Iterable[_Union[ShiftMethodTotal, _Mapping]]] = ...) -> None: ...
-
-class ShiftMethodTotal(_message.Message):
-    __slots__ = ("method", "sold_fen", "voided_fen", "refunded_fen", "changed_fen", "net_fen")
-    METHOD_FIELD_NUMBER: _ClassVar[int]
-    SOLD_FEN_FIELD_NUMBER: _ClassVar[int]
-    VOIDED_FEN_FIELD_NUMBER: _ClassVar[int]
-    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
-    CHANGED_FEN_FIELD_NUMBER: _ClassVar[int]
-    NET_FEN_FIELD_NUMBER: _ClassVar[int]
-    method: str
-    sold_fen: int
-    voided_fen: int
-    refunded_fen: int
-    changed_fen: int
-    net_fen: int
-    def __init__(self, method: _Optional[str] = ..., sold_fen: _Optional[int] = ..., voided_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., changed_fen: _Optional[int] = ..., net_fen: _Optional[int] = ...) -> None: ...
+    methods: _containers.RepeatedCompositeFieldContainer[_shifts_pb2.MethodTotal]
+    def __init__(self, sold_count: _Optional[int] = ..., sold_fen: _Optional[int] = ..., refunded_count: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., refund_fees_fen: _Optional[int] = ..., voided_count: _Optional[int] = ..., voided_fen: _Optional[int] = ..., changed_count: _Optional[int] = ..., changed_fen: _Optional[int] = ..., net_fen: _Optional[int] = ..., methods: _Optional[_Iterable[_Union[_shifts_pb2.MethodTotal, _Mapping]]] = ...) -> None: ...
 
 class ShiftLine(_message.Message):
     __slots__ = ("shift_id", "seller", "counter_id", "opened_at", "closed_at", "slip", "tickets", "reconciled", "differences", "difference_fen")
