@@ -9,10 +9,12 @@ import datetime as dt
 import json
 import tomllib
 
+import duckdb
 import grpc
 import pytest
 
 from keyun.app.cli import main as keyun_main
+from keyun.persistence.reports import ReportStore, store_path
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import common_pb2, orders_pb2
 
@@ -243,3 +245,39 @@ def test_bad_load_and_shift_requests_are_refused(station):
             with pytest.raises(KeyunError) as refused:
                 call()
             assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_store_of_the_older_layout_is_projected_again(tmp_path):
+    """A store made before the distances and the slips' totals were kept lacks their columns: it
+    is emptied on opening, so that the projector reads every log again and fills them."""
+    path = store_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as old:
+        old.execute(
+            "CREATE TABLE positions (owner VARCHAR PRIMARY KEY, lsn BIGINT NOT NULL, crc BIGINT NOT NULL, "
+            "records BIGINT NOT NULL, events BIGINT NOT NULL, gaps BIGINT NOT NULL, updated_ms BIGINT NOT NULL)"
+        )
+        old.execute("INSERT INTO positions VALUES ('shards/0000', 41, 7, 41, 90, 0, 0)")
+        old.execute("CREATE TABLE trips (trip_id VARCHAR PRIMARY KEY, stops VARCHAR)")
+    store = ReportStore(tmp_path, None)
+    try:
+        assert store.positions == {}  # every log is read again from its start
+        columns = {
+            row[0]
+            for row in store.db.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips'"
+            ).fetchall()
+        }
+        assert "stop_km" in columns
+    finally:
+        store.close()
+    store = ReportStore(tmp_path, None)  # the current layout is kept as it is
+    try:
+        store.db.execute("INSERT INTO positions VALUES ('accounts', 3, 1, 3, 3, 0, 0)")
+    finally:
+        store.close()
+    store = ReportStore(tmp_path, None)
+    try:
+        assert set(store.positions) == {"accounts"}
+    finally:
+        store.close()
