@@ -34,11 +34,17 @@ def today() -> str:
 
 @pytest.fixture(scope="module")
 def station(ray_session, tmp_path_factory):
-    server = ServerThread(tmp_path_factory.mktemp("load-data"), shards=2, reports=True)
-    client = logged_in(KeyunClient(server.target), clock=server.clock)
-    yield {"server": server, "client": client}
-    client.close()
-    server.stop()
+    data_dir = tmp_path_factory.mktemp("load-data")
+    state = {"data_dir": data_dir}
+    state["server"], state["client"] = start(data_dir)
+    yield state
+    state["client"].close()
+    state["server"].stop()
+
+
+def start(data_dir) -> tuple[ServerThread, KeyunClient]:
+    server = ServerThread(data_dir, shards=2, reports=True)
+    return server, logged_in(KeyunClient(server.target), clock=server.clock)
 
 
 def caught_up(client: KeyunClient) -> bool:
@@ -222,6 +228,25 @@ def test_keyun_report_load_and_shifts(station, capsys, monkeypatch):
     assert shifts and all(shift["reconciled"] for shift in shifts)
     assert keyun_main(["report", "shifts", *server]) == 0
     assert "slip_net_fen" in capsys.readouterr().out
+
+
+def test_a_rebuild_from_the_logs_gives_the_same_load_and_shift_reports(station):
+    client = station["client"]
+    wait_until(lambda: caught_up(client), 30, "the projector caught up")
+    before = (load_lines(client, ("trip",)), [as_dict(line) for line in client.shift_report_lines(today(), today())])
+    assert before[0] and before[1]
+    client.close()
+    station["server"].stop()
+    try:
+        # The projector's process may take a moment to go; until then the store is in use.
+        rebuild = ["report", "rebuild", "--data-dir", str(station["data_dir"])]
+        wait_until(lambda: keyun_main(rebuild) == 0, 30, "the rebuild ran")
+    finally:
+        station["server"], station["client"] = start(station["data_dir"])
+    client = station["client"]
+    wait_until(lambda: caught_up(client), 30, "the projector caught up")
+    after = (load_lines(client, ("trip",)), [as_dict(line) for line in client.shift_report_lines(today(), today())])
+    assert after == before
 
 
 def test_bad_load_and_shift_requests_are_refused(station):
