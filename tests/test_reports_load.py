@@ -223,9 +223,12 @@ def test_keyun_report_load_and_shifts(station, capsys, monkeypatch):
     assert keyun_main(["report", "load", "--by", "trip", "--format", "json", *server]) == 0
     trips = json.loads(capsys.readouterr().out)
     assert all(len(trip["legs"]) == 3 for trip in trips)
+    assert keyun_main(["report", "load", "--by", "trip", *server]) == 0
+    out = capsys.readouterr().out
+    assert f"LDF1-{today().replace('-', '')}: on board by leg" in out
     assert keyun_main(["report", "shifts", "--format", "json", *server]) == 0
     shifts = json.loads(capsys.readouterr().out)
-    assert shifts and all(shift["reconciled"] for shift in shifts)
+    assert all(shift["reconciled"] and "slip_sold_fen" in shift for shift in shifts)
     assert keyun_main(["report", "shifts", *server]) == 0
     assert "slip_net_fen" in capsys.readouterr().out
 
