@@ -12,11 +12,13 @@ from typing import Any
 import grpc
 
 from keyun.engine.reasons import Reason, reject
-from keyun.v1 import reports_pb2, reports_pb2_grpc
+from keyun.v1 import orders_pb2, reports_pb2, reports_pb2_grpc, shifts_pb2
 
+from .convert import timestamp
 from .errors import abort
 from .owners import ask_reports
 
+LOAD_GROUPS = ("trip", "route", "operator", "day")  # persistence/load_reports.LOAD_GROUPS
 GROUPS = ("day", "route", "trip", "operator", "seller", "device", "channel", "ticket_type", "service_date")
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -39,34 +41,9 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
 
     async def SalesReport(self, request, context):
         projector = await self._projector(context)
-        group_by = tuple(request.group_by)
-        for n, name in enumerate(group_by):
-            if name not in GROUPS:
-                await abort(
-                    context,
-                    reject(
-                        Reason.INVALID_FIELD,
-                        f"group_by[{n}]: {name[:40]!r} is not one of {', '.join(GROUPS)}",
-                        field=f"group_by[{n}]",
-                    ),
-                )
-        if len(set(group_by)) != len(group_by):
-            await abort(context, reject(Reason.INVALID_FIELD, "group_by: a group is named twice", field="group_by"))
-        first = await self._date(context, "from_date", request.from_date)
-        last = await self._date(context, "to_date", request.to_date)
-        if last < first or (last - first).days > MAX_DAYS:
-            await abort(
-                context,
-                reject(
-                    Reason.INVALID_FIELD,
-                    f"to_date must be on or after from_date, at most {MAX_DAYS} days later",
-                    field="to_date",
-                ),
-            )
-        if not 0 <= request.page_size <= MAX_PAGE:
-            await abort(context, reject(Reason.INVALID_FIELD, f"page_size: 0..{MAX_PAGE}", field="page_size"))
-        offset = await self._offset(context, request.page_token)
-        limit = request.page_size or DEFAULT_PAGE
+        group_by = await self._groups(context, request.group_by, GROUPS)
+        first, last = await self._period(context, request.from_date, request.to_date)
+        offset, limit = await self._page(context, request.page_size, request.page_token)
         rows, total = await ask_reports(
             projector, "sales", group_by, self._ms(first), self._ms(last + dt.timedelta(days=1)), offset, limit
         )
@@ -77,9 +54,8 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
             )
             for row in rows
         ]
-        following = offset + len(lines)
         return reports_pb2.SalesReportResponse(
-            lines=lines, next_page_token=str(following) if following < total else "", total_lines=total
+            lines=lines, next_page_token=_next_token(offset, len(lines), total), total_lines=total
         )
 
     async def ProjectionStatus(self, request, context):
@@ -90,6 +66,86 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
             behind_seconds=status["behind_seconds"],
             failure=status["failure"][:500],
         )
+
+    async def LoadReport(self, request, context):
+        projector = await self._projector(context)
+        group_by = await self._groups(context, request.group_by, LOAD_GROUPS)
+        first, last = await self._period(context, request.from_date, request.to_date)
+        offset, limit = await self._page(context, request.page_size, request.page_token)
+        rows, total = await ask_reports(projector, "load", group_by, first.isoformat(), last.isoformat(), offset, limit)
+        lines = [
+            reports_pb2.LoadLine(
+                group=[row["group"][name] for name in group_by],
+                legs=[reports_pb2.LegLoad(**leg) for leg in row["legs"]],
+                **{key: value for key, value in row.items() if key not in ("group", "legs")},
+            )
+            for row in rows
+        ]
+        return reports_pb2.LoadReportResponse(
+            lines=lines, next_page_token=_next_token(offset, len(lines), total), total_lines=total
+        )
+
+    async def ShiftReport(self, request, context):
+        projector = await self._projector(context)
+        first, last = await self._period(context, request.from_date, request.to_date)
+        offset, limit = await self._page(context, request.page_size, request.page_token)
+        rows, total = await ask_reports(
+            projector, "shifts", self._ms(first), self._ms(last + dt.timedelta(days=1)), offset, limit
+        )
+        lines = [
+            reports_pb2.ShiftLine(
+                shift_id=row["shift_id"],
+                seller=row["seller"],
+                counter_id=row["counter_id"],
+                opened_at=timestamp(row["opened_ms"]),
+                closed_at=timestamp(row["closed_ms"]),
+                slip=_totals(row["slip"], row["slip_methods"]),
+                tickets=_totals(row["tickets"], row["ticket_methods"]),
+                reconciled=row["reconciled"],
+                differences=row["differences"],
+                difference_fen=row["difference_fen"],
+            )
+            for row in rows
+        ]
+        return reports_pb2.ShiftReportResponse(
+            lines=lines, next_page_token=_next_token(offset, len(lines), total), total_lines=total
+        )
+
+    async def _groups(self, context: grpc.aio.ServicerContext, names: Any, known: tuple[str, ...]) -> tuple[str, ...]:
+        group_by = tuple(names)
+        for n, name in enumerate(group_by):
+            if name not in known:
+                await abort(
+                    context,
+                    reject(
+                        Reason.INVALID_FIELD,
+                        f"group_by[{n}]: {name[:40]!r} is not one of {', '.join(known)}",
+                        field=f"group_by[{n}]",
+                    ),
+                )
+        if len(set(group_by)) != len(group_by):
+            await abort(context, reject(Reason.INVALID_FIELD, "group_by: a group is named twice", field="group_by"))
+        return group_by
+
+    async def _period(self, context: grpc.aio.ServicerContext, from_date: str, to_date: str) -> tuple[dt.date, dt.date]:
+        first = await self._date(context, "from_date", from_date)
+        last = await self._date(context, "to_date", to_date)
+        if last < first or (last - first).days > MAX_DAYS:
+            await abort(
+                context,
+                reject(
+                    Reason.INVALID_FIELD,
+                    f"to_date must be on or after from_date, at most {MAX_DAYS} days later",
+                    field="to_date",
+                ),
+            )
+        return first, last
+
+    async def _page(self, context: grpc.aio.ServicerContext, page_size: int, token: str) -> tuple[int, int]:
+        """(offset, limit) of the page asked for."""
+        if not 0 <= page_size <= MAX_PAGE:
+            await abort(context, reject(Reason.INVALID_FIELD, f"page_size: 0..{MAX_PAGE}", field="page_size"))
+        return await self._offset(context, token), page_size or DEFAULT_PAGE
 
     async def _date(self, context: grpc.aio.ServicerContext, name: str, text: str) -> dt.date:
         try:
@@ -113,3 +169,23 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
         """Local midnight of `day` (the station's time) in epoch milliseconds."""
         zone = dt.timezone(dt.timedelta(minutes=self.utc_offset_min))
         return int(dt.datetime.combine(day, dt.time(), zone).timestamp() * 1000)
+
+
+def _next_token(offset: int, count: int, total: int) -> str:
+    following = offset + count
+    return str(following) if following < total else ""
+
+
+def _totals(totals: dict[str, int], methods: dict[str, dict[str, int]]) -> reports_pb2.ShiftTotals:
+    return reports_pb2.ShiftTotals(
+        **totals,
+        methods=[shifts_pb2.MethodTotal(method=_pay_method(name), **by) for name, by in sorted(methods.items())],
+    )
+
+
+def _pay_method(name: str) -> int:
+    """A pay method's enum value by its engine name (cash, card, wepay, alipay)."""
+    try:
+        return orders_pb2.PayMethod.Value(f"PAY_METHOD_{name.upper()}")
+    except ValueError:
+        return orders_pb2.PAY_METHOD_UNSPECIFIED

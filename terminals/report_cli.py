@@ -1,4 +1,4 @@
-"""`keyun report sales|status`: reports asked of a running server (docs/reporting.md).
+"""`keyun report sales|load|shifts|status`: reports asked of a running server (docs/reporting.md).
 `keyun report rebuild|export` work on a stopped server's data directory (persistence/cli.py)."""
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from .flows import table
 CHINA = dt.timezone(dt.timedelta(hours=8))
 GROUPS = ("day", "route", "trip", "operator", "seller", "device", "channel", "ticket_type", "service_date")
 MEASURES = [field.name for field in reports_pb2.SalesLine.DESCRIPTOR.fields if field.name != "group"]
+LOAD_GROUPS = ("trip", "route", "operator", "day")
+LOAD_MEASURES = [f.name for f in reports_pb2.LoadLine.DESCRIPTOR.fields if f.name not in ("group", "legs")]
+SHIFT_TOTALS = [f.name for f in reports_pb2.ShiftTotals.DESCRIPTOR.fields if f.name != "methods"]
 
 
 def add_actions(report) -> None:
@@ -37,6 +40,23 @@ def add_actions(report) -> None:
     _common(p)
     p.set_defaults(run=_sales)
 
+    p = report.add_parser(
+        "load", help="load factor of the trips departing in a period, with passengers on board by leg"
+    )
+    p.add_argument("--by", action="append", choices=LOAD_GROUPS, default=[], help="group by this (repeatable)")
+    p.add_argument("--from", dest="from_date", default=today, help="first departure day YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last departure day, inclusive (default: --from)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _common(p)
+    p.set_defaults(run=_load)
+
+    p = report.add_parser("shifts", help="closed counter shifts: each slip reconciled against its tickets")
+    p.add_argument("--from", dest="from_date", default=today, help="first day shifts closed YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last day, inclusive (default: --from)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _common(p)
+    p.set_defaults(run=_shifts)
+
     p = report.add_parser("status", help="the report projector's position and lag per owner")
     _common(p)
     p.set_defaults(run=_status)
@@ -46,6 +66,64 @@ def _sales(args: argparse.Namespace) -> None:
     lines = _client(args).sales_report_lines(args.by, args.from_date, args.to_date or args.from_date)
     headers = [*args.by, *MEASURES]
     rows = [[*line.group, *(getattr(line, m) for m in MEASURES)] for line in lines]
+    _print(args, headers, rows, "no sales in the period")
+
+
+def _load(args: argparse.Namespace) -> None:
+    lines = _client(args).load_report_lines(args.by, args.from_date, args.to_date or args.from_date)
+    headers = [*args.by, *LOAD_MEASURES]
+    rows = [[*line.group, *(_rounded(getattr(line, m)) for m in LOAD_MEASURES)] for line in lines]
+    fmt = "json" if args.json else args.format
+    if fmt == "json":  # with each trip's legs
+        value = [dict(zip(headers, row)) | {"legs": [_leg(leg) for leg in line.legs]} for line, row in zip(lines, rows)]
+        print(json.dumps(value, ensure_ascii=False, indent=2))
+        return
+    _print(args, headers, rows, "no trips departing in the period")
+    if fmt == "table":
+        for line in lines:
+            if line.legs:
+                legs = [(leg.from_station, leg.to_station, leg.km, leg.on_board, leg.checked_in) for leg in line.legs]
+                print(f"\n{line.group[args.by.index('trip')]}: on board by leg")
+                print(table(("from", "to", "km", "on_board", "checked_in"), legs))
+
+
+def _leg(leg) -> dict:
+    return {f.name: getattr(leg, f.name) for f in leg.DESCRIPTOR.fields}
+
+
+def _rounded(value):
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _shifts(args: argparse.Namespace) -> None:
+    lines = _client(args).shift_report_lines(args.from_date, args.to_date or args.from_date)
+    headers = ["shift_id", "seller", "counter_id", "reconciled", "difference_fen"]
+    headers += [f"slip_{t}" for t in SHIFT_TOTALS] + [f"tickets_{t}" for t in SHIFT_TOTALS] + ["differences"]
+    rows = [
+        [
+            line.shift_id,
+            line.seller,
+            line.counter_id,
+            line.reconciled,
+            line.difference_fen,
+            *(getattr(line.slip, t) for t in SHIFT_TOTALS),
+            *(getattr(line.tickets, t) for t in SHIFT_TOTALS),
+            " ".join(line.differences),
+        ]
+        for line in lines
+    ]
+    if (args.format == "table") and not args.json:  # the table: the totals that matter, side by side
+        brief = [
+            [*row[:5], line.slip.net_fen, line.tickets.net_fen, " ".join(line.differences)]
+            for line, row in zip(lines, rows)
+        ]
+        short = [*headers[:5], "slip_net_fen", "tickets_net_fen", "differences"]
+        print(table(short, brief, empty="no shift closed in the period"))
+        return
+    _print(args, headers, rows, "no shift closed in the period")
+
+
+def _print(args: argparse.Namespace, headers: list[str], rows: list[list], empty: str) -> None:
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2))
@@ -56,7 +134,7 @@ def _sales(args: argparse.Namespace) -> None:
         writer.writerows(rows)
         sys.stdout.write(out.getvalue())
     else:
-        print(table(headers, rows, empty="no sales in the period"))
+        print(table(headers, rows, empty=empty))
 
 
 def _status(args: argparse.Namespace) -> None:

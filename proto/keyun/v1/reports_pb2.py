@@ -22,27 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keyun.v1 import shifts_pb2 as keyun_dot_v1_dot_shifts__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyun/v1/reports.proto\x12\x08keyun.v1\"q\n\x12SalesReportRequest\x12\x10\n\x08group_by\x18\x01 \x03(\t\x12\x11\n\tfrom_date\x18\x02 \x01(\t\x12\x0f\n\x07to_date\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"\xdd\x02\n\tSalesLine\x12\r\n\x05group\x18\x01 \x03(\t\x12\x0f\n\x07tickets\x18\x02 \x01(\x03\x12\x12\n\npassengers\x18\x03 \x01(\x03\x12\x13\n\x0brevenue_fen\x18\x04 \x01(\x03\x12\x10\n\x08\x62\x61se_fen\x18\x05 \x01(\x03\x12\x17\n\x0fservice_fee_fen\x18\x06 \x01(\x03\x12\x1a\n\x12\x66uel_surcharge_fen\x18\x07 \x01(\x03\x12\x15\n\rinsurance_fen\x18\x08 \x01(\x03\x12\x0f\n\x07refunds\x18\t \x01(\x03\x12\x12\n\nrefund_fen\x18\n \x01(\x03\x12\x16\n\x0erefund_fee_fen\x18\x0b \x01(\x03\x12\x0f\n\x07\x63hanges\x18\x0c \x01(\x03\x12\x13\n\x0b\x63hanged_fen\x18\r \x01(\x03\x12\r\n\x05voids\x18\x0e \x01(\x03\x12\x12\n\nvoided_fen\x18\x0f \x01(\x03\x12\x12\n\nchecked_in\x18\x10 \x01(\x03\x12\x0f\n\x07net_fen\x18\x11 \x01(\x03\"g\n\x13SalesReportResponse\x12\"\n\x05lines\x18\x01 \x03(\x0b\x32\x13.keyun.v1.SalesLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_lines\x18\x03 \x01(\x03\"\x19\n\x17ProjectionStatusRequest\"j\n\rOwnerPosition\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x0b\n\x03lsn\x18\x02 \x01(\x03\x12\x0f\n\x07records\x18\x03 \x01(\x03\x12\x0e\n\x06\x65vents\x18\x04 \x01(\x03\x12\x0c\n\x04gaps\x18\x05 \x01(\x03\x12\x0e\n\x06\x62\x65hind\x18\x06 \x01(\x03\"l\n\x18ProjectionStatusResponse\x12\'\n\x06owners\x18\x01 \x03(\x0b\x32\x17.keyun.v1.OwnerPosition\x12\x16\n\x0e\x62\x65hind_seconds\x18\x02 \x01(\x01\x12\x0f\n\x07\x66\x61ilure\x18\x03 \x01(\t2\xb0\x01\n\x07Reports\x12J\n\x0bSalesReport\x12\x1c.keyun.v1.SalesReportRequest\x1a\x1d.keyun.v1.SalesReportResponse\x12Y\n\x10ProjectionStatus\x12!.keyun.v1.ProjectionStatusRequest\x1a\".keyun.v1.ProjectionStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyun/v1/reports.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/shifts.proto\"q\n\x12SalesReportRequest\x12\x10\n\x08group_by\x18\x01 \x03(\t\x12\x11\n\tfrom_date\x18\x02 \x01(\t\x12\x0f\n\x07to_date\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"\x9a\x03\n\tSalesLine\x12\r\n\x05group\x18\x01 \x03(\t\x12\x0f\n\x07tickets\x18\x02 \x01(\x03\x12\x12\n\npassengers\x18\x03 \x01(\x03\x12\x13\n\x0brevenue_fen\x18\x04 \x01(\x03\x12\x10\n\x08\x62\x61se_fen\x18\x05 \x01(\x03\x12\x17\n\x0fservice_fee_fen\x18\x06 \x01(\x03\x12\x1a\n\x12\x66uel_surcharge_fen\x18\x07 \x01(\x03\x12\x15\n\rinsurance_fen\x18\x08 \x01(\x03\x12\x0f\n\x07refunds\x18\t \x01(\x03\x12\x12\n\nrefund_fen\x18\n \x01(\x03\x12\x16\n\x0erefund_fee_fen\x18\x0b \x01(\x03\x12\x0f\n\x07\x63hanges\x18\x0c \x01(\x03\x12\x13\n\x0b\x63hanged_fen\x18\r \x01(\x03\x12\r\n\x05voids\x18\x0e \x01(\x03\x12\x12\n\nvoided_fen\x18\x0f \x01(\x03\x12\x12\n\nchecked_in\x18\x10 \x01(\x03\x12\x0f\n\x07net_fen\x18\x11 \x01(\x03\x12\x14\n\x0cpassenger_km\x18\x12 \x01(\x03\x12\x10\n\x08no_shows\x18\x13 \x01(\x03\x12\x13\n\x0bno_show_fen\x18\x14 \x01(\x03\"g\n\x13SalesReportResponse\x12\"\n\x05lines\x18\x01 \x03(\x0b\x32\x13.keyun.v1.SalesLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_lines\x18\x03 \x01(\x03\"\x19\n\x17ProjectionStatusRequest\"j\n\rOwnerPosition\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x0b\n\x03lsn\x18\x02 \x01(\x03\x12\x0f\n\x07records\x18\x03 \x01(\x03\x12\x0e\n\x06\x65vents\x18\x04 \x01(\x03\x12\x0c\n\x04gaps\x18\x05 \x01(\x03\x12\x0e\n\x06\x62\x65hind\x18\x06 \x01(\x03\"l\n\x18ProjectionStatusResponse\x12\'\n\x06owners\x18\x01 \x03(\x0b\x32\x17.keyun.v1.OwnerPosition\x12\x16\n\x0e\x62\x65hind_seconds\x18\x02 \x01(\x01\x12\x0f\n\x07\x66\x61ilure\x18\x03 \x01(\t\"p\n\x11LoadReportRequest\x12\x10\n\x08group_by\x18\x01 \x03(\t\x12\x11\n\tfrom_date\x18\x02 \x01(\t\x12\x0f\n\x07to_date\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"e\n\x07LegLoad\x12\x14\n\x0c\x66rom_station\x18\x01 \x01(\t\x12\x12\n\nto_station\x18\x02 \x01(\t\x12\n\n\x02km\x18\x03 \x01(\x03\x12\x10\n\x08on_board\x18\x04 \x01(\x03\x12\x12\n\nchecked_in\x18\x05 \x01(\x03\"\xaf\x02\n\x08LoadLine\x12\r\n\x05group\x18\x01 \x03(\t\x12\r\n\x05trips\x18\x02 \x01(\x03\x12\r\n\x05seats\x18\x03 \x01(\x03\x12\x0f\n\x07tickets\x18\x04 \x01(\x03\x12\x12\n\nchecked_in\x18\x05 \x01(\x03\x12\x10\n\x08no_shows\x18\x06 \x01(\x03\x12\x13\n\x0bno_show_fen\x18\x07 \x01(\x03\x12\x15\n\rpeak_on_board\x18\x08 \x01(\x03\x12\x17\n\x0fseat_km_offered\x18\t \x01(\x03\x12\x14\n\x0cseat_km_sold\x18\n \x01(\x03\x12\x14\n\x0cpassenger_km\x18\x0b \x01(\x03\x12\x13\n\x0bload_factor\x18\x0c \x01(\x01\x12\x18\n\x10tickets_per_seat\x18\r \x01(\x01\x12\x1f\n\x04legs\x18\x0e \x03(\x0b\x32\x11.keyun.v1.LegLoad\"e\n\x12LoadReportResponse\x12!\n\x05lines\x18\x01 \x03(\x0b\x32\x12.keyun.v1.LoadLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_lines\x18\x03 \x01(\x03\"_\n\x12ShiftReportRequest\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\x89\x02\n\x0bShiftTotals\x12\x12\n\nsold_count\x18\x01 \x01(\x03\x12\x10\n\x08sold_fen\x18\x02 \x01(\x03\x12\x16\n\x0erefunded_count\x18\x03 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x04 \x01(\x03\x12\x17\n\x0frefund_fees_fen\x18\x05 \x01(\x03\x12\x14\n\x0cvoided_count\x18\x06 \x01(\x03\x12\x12\n\nvoided_fen\x18\x07 \x01(\x03\x12\x15\n\rchanged_count\x18\x08 \x01(\x03\x12\x13\n\x0b\x63hanged_fen\x18\t \x01(\x03\x12\x0f\n\x07net_fen\x18\n \x01(\x03\x12&\n\x07methods\x18\x0b \x03(\x0b\x32\x15.keyun.v1.MethodTotal\"\xad\x02\n\tShiftLine\x12\x10\n\x08shift_id\x18\x01 \x01(\t\x12\x0e\n\x06seller\x18\x02 \x01(\t\x12\x12\n\ncounter_id\x18\x03 \x01(\t\x12-\n\topened_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tclosed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04slip\x18\x06 \x01(\x0b\x32\x15.keyun.v1.ShiftTotals\x12&\n\x07tickets\x18\x07 \x01(\x0b\x32\x15.keyun.v1.ShiftTotals\x12\x12\n\nreconciled\x18\x08 \x01(\x08\x12\x13\n\x0b\x64ifferences\x18\t \x03(\t\x12\x16\n\x0e\x64ifference_fen\x18\n \x01(\x03\"g\n\x13ShiftReportResponse\x12\"\n\x05lines\x18\x01 \x03(\x0b\x32\x13.keyun.v1.ShiftLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_lines\x18\x03 \x01(\x03\x32\xc5\x02\n\x07Reports\x12J\n\x0bSalesReport\x12\x1c.keyun.v1.SalesReportRequest\x1a\x1d.keyun.v1.SalesReportResponse\x12Y\n\x10ProjectionStatus\x12!.keyun.v1.ProjectionStatusRequest\x1a\".keyun.v1.ProjectionStatusResponse\x12G\n\nLoadReport\x12\x1b.keyun.v1.LoadReportRequest\x1a\x1c.keyun.v1.LoadReportResponse\x12J\n\x0bShiftReport\x12\x1c.keyun.v1.ShiftReportRequest\x1a\x1d.keyun.v1.ShiftReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.reports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SALESREPORTREQUEST']._serialized_start=36
-  _globals['_SALESREPORTREQUEST']._serialized_end=149
-  _globals['_SALESLINE']._serialized_start=152
-  _globals['_SALESLINE']._serialized_end=501
-  _globals['_SALESREPORTRESPONSE']._serialized_start=503
-  _globals['_SALESREPORTRESPONSE']._serialized_end=606
-  _globals['_PROJECTIONSTATUSREQUEST']._serialized_start=608
-  _globals['_PROJECTIONSTATUSREQUEST']._serialized_end=633
-  _globals['_OWNERPOSITION']._serialized_start=635
-  _globals['_OWNERPOSITION']._serialized_end=741
-  _globals['_PROJECTIONSTATUSRESPONSE']._serialized_start=743
-  _globals['_PROJECTIONSTATUSRESPONSE']._serialized_end=851
-  _globals['_REPORTS']._serialized_start=854
-  _globals['_REPORTS']._serialized_end=1030
+  _globals['_SALESREPORTREQUEST']._serialized_start=92
+  _globals['_SALESREPORTREQUEST']._serialized_end=205
+  _globals['_SALESLINE']._serialized_start=208
+  _globals['_SALESLINE']._serialized_end=618
+  _globals['_SALESREPORTRESPONSE']._serialized_start=620
+  _globals['_SALESREPORTRESPONSE']._serialized_end=723
+  _globals['_PROJECTIONSTATUSREQUEST']._serialized_start=725
+  _globals['_PROJECTIONSTATUSREQUEST']._serialized_end=750
+  _globals['_OWNERPOSITION']._serialized_start=752
+  _globals['_OWNERPOSITION']._serialized_end=858
+  _globals['_PROJECTIONSTATUSRESPONSE']._serialized_start=860
+  _globals['_PROJECTIONSTATUSRESPONSE']._serialized_end=968
+  _globals['_LOADREPORTREQUEST']._serialized_start=970
+  _globals['_LOADREPORTREQUEST']._serialized_end=1082
+  _globals['_LEGLOAD']._serialized_start=1084
+  _globals['_LEGLOAD']._serialized_end=1185
+  _globals['_LOADLINE']._serialized_start=1188
+  _globals['_LOADLINE']._serialized_end=1491
+  _globals['_LOADREPORTRESPONSE']._serialized_start=1493
+  _globals['_LOADREPORTRESPONSE']._serialized_end=1594
+  _globals['_SHIFTREPORTREQUEST']._serialized_start=1596
+  _globals['_SHIFTREPORTREQUEST']._serialized_end=1691
+  _globals['_SHIFTTOTALS']._serialized_start=1694
+  _globals['_SHIFTTOTALS']._serialized_end=1959
+  _globals['_SHIFTLINE']._serialized_start=1962
+  _globals['_SHIFTLINE']._serialized_end=2263
+  _globals['_SHIFTREPORTRESPONSE']._serialized_start=2265
+  _globals['_SHIFTREPORTRESPONSE']._serialized_end=2368
+  _globals['_REPORTS']._serialized_start=2371
+  _globals['_REPORTS']._serialized_end=2696
 # @@protoc_insertion_point(module_scope)

@@ -46,6 +46,16 @@ class ReportsStub:
                 request_serializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusResponse.FromString,
                 _registered_method=True)
+        self.LoadReport = channel.unary_unary(
+                '/keyun.v1.Reports/LoadReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.LoadReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.LoadReportResponse.FromString,
+                _registered_method=True)
+        self.ShiftReport = channel.unary_unary(
+                '/keyun.v1.Reports/ShiftReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.FromString,
+                _registered_method=True)
 
 
 class ReportsServicer:
@@ -68,6 +78,22 @@ class ReportsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LoadReport(self, request, context):
+        """Load factor (客座率) of the trips departing in a period: seats, live tickets, passengers on
+        board by leg, seat-km offered and sold, check-ins and no-shows.  Per trip, or rolled up.  Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShiftReport(self, request, context):
+        """Closed counter shifts: each handover slip's totals beside the same totals recomputed from
+        the tickets of the shift, reconciled to the fen.  Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +106,16 @@ def add_ReportsServicer_to_server(servicer, server):
                     servicer.ProjectionStatus,
                     request_deserializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusResponse.SerializeToString,
+            ),
+            'LoadReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.LoadReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.LoadReportResponse.SerializeToString,
+            ),
+            'ShiftReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShiftReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +174,60 @@ class Reports:
             '/keyun.v1.Reports/ProjectionStatus',
             keyun_dot_v1_dot_reports__pb2.ProjectionStatusRequest.SerializeToString,
             keyun_dot_v1_dot_reports__pb2.ProjectionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/LoadReport',
+            keyun_dot_v1_dot_reports__pb2.LoadReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.LoadReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShiftReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/ShiftReport',
+            keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
