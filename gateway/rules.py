@@ -140,6 +140,8 @@ RULES: dict[str, Rule] = {
     # Reports (docs/reporting.md): finance and the station's managers (who hold the finance role).
     "/keyun.v1.Reports/SalesReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/FunnelReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/BehaviourReport": Rule(P.REPORT_READ),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.
