@@ -267,7 +267,8 @@ class Projection:
             row = table.get(key)
             if row is None:
                 continue
-            method = {"ticket": row[columns.index("pay_method")], "order": row[columns.index("method")]}.get(kind) or ""
+            method_column = {"ticket": "pay_method", "order": "method"}.get(kind)
+            method = (row[columns.index(method_column)] if method_column else "") or ""
             staff = "passenger" not in role.split(",")
             row[columns.index("channel")] = channel_of(role, method)
             row[columns.index("seller")] = actor if staff else ""
