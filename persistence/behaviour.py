@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import duckdb
 
-from keyun.engine.channels import CHANNELS
-
 FUNNEL_KINDS = ("searched", "seat_map")
 FUNNEL_COLUMNS = (
     "at_ms kind channel session from_station to_station travel_date trip_id results sold_out sample_rate".split()
@@ -223,7 +221,3 @@ def _repeat(db: duckdb.DuckDBPyConnection, from_ms: int, to_ms: int, offset_ms: 
         [from_ms, to_ms],
     ).fetchall()
     return [{"month": m, "trips": int(n), "passengers": int(count)} for m, n, count in rows]
-
-
-def known_channel(channel: str) -> bool:
-    return channel in CHANNELS
