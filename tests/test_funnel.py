@@ -118,6 +118,20 @@ def test_the_funnel_counts_what_a_passenger_did(station):
         raise AssertionError((master.funnel_report(today(), today()), master.projection_status(), expected)) from None
     assert master.funnel_report(today(), today()).sample_rate == 1.0
 
+    # A hold that expires unused is abandoned too: the owner's HoldExpired, counted exactly.
+    master.hold(open_trip, "AAA", "BBB", seat_count=1, ttl_seconds=1)
+    station["server"].clock.advance_s(2)
+
+    def expired() -> bool:
+        master.trip(open_trip)  # a call to the trip's owner, which sweeps expired holds meanwhile
+        lines = master.funnel_report(today(), today(), "counter").lines  # the duty manager sells at counters
+        return bool(lines) and (lines[0].held, lines[0].abandoned) == (1, 1)
+
+    try:
+        wait_until(expired, 30, "the expired hold counts as abandoned")
+    except AssertionError:
+        raise AssertionError(master.funnel_report(today(), today())) from None
+
     behaviour = master.behaviour_report(today(), today())
     demand = {(p.from_station, p.to_station): p for p in behaviour.od_demand}
     aaa_ddd = demand[("AAA", "DDD")]
@@ -157,7 +171,7 @@ def refused(call) -> KeyunError:
     return caught.value
 
 
-def test_bad_inputs_are_refused_with_reasons(station):
+def test_bad_inputs_are_refused_with_reasons(station, capsys):
     master, passenger = station["master"], station["passenger"]
     day = today()
     earlier = (dt.datetime.now(CHINA).date() - dt.timedelta(days=1)).isoformat()
@@ -168,6 +182,9 @@ def test_bad_inputs_are_refused_with_reasons(station):
     assert refused(lambda: master.behaviour_report(day, too_long)).reason == "BEHAVIOUR_BAD_PERIOD"
     assert refused(lambda: master.behaviour_report(day, day, ["tea_leaves"])).reason == "BEHAVIOUR_UNKNOWN_SECTION"
     assert refused(lambda: passenger.funnel_report(day, day)).reason == "PERMISSION_DENIED"
+    with pytest.raises(SystemExit):
+        keyun_main(["serve", "--funnel-sample", "1.5"])
+    assert "--funnel-sample: 1.5 is not within 0..1" in capsys.readouterr().err
 
 
 def test_a_flood_past_the_queue_is_dropped_and_counted_without_failing_calls(station):
@@ -217,7 +234,7 @@ def test_the_stream_holds_no_personal_data_in_clear(station):
         holds = db.execute("SELECT * FROM holds").fetchall()
     finally:
         db.close()
-    assert len(funnel) >= 5 + 3 and len(holds) == 2
+    assert len(funnel) >= 5 + 3 and len(holds) == 3
     text = " ".join(str(row) for row in [*funnel, *holds])
     for secret in (station["account_id"], PHONE, *NAMES, *DOCUMENTS, *station["pids"]):
         assert secret not in text, secret
