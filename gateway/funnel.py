@@ -152,7 +152,10 @@ class FunnelRecorder:
             except TimeoutError:
                 pass
             self.wake.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # never let the recorder stop for good: the next round tries again
+                log.exception("funnel: a batch could not be prepared")
 
     async def flush(self) -> int:
         """Send everything queued now, in batches; return the events sent."""
