@@ -109,6 +109,19 @@ class ReportProjector:
         with self.lock:
             return self.store.shifts(ShiftQuery(from_ms, to_ms, offset, limit))
 
+    def record_funnel(self, batch: list[tuple], max_rows: int) -> int:
+        """The gateway's funnel events (gateway/funnel.py), appended to the bounded stream."""
+        with self.lock:
+            return self.store.record_funnel(batch, max_rows)
+
+    def funnel(self, from_ms: int, to_ms: int, offset_ms: int, channel: str) -> list[dict]:
+        with self.lock:
+            return self.store.funnel(from_ms, to_ms, offset_ms, channel)
+
+    def behaviour(self, from_ms: int, to_ms: int, offset_ms: int, sections: tuple[str, ...]) -> dict:
+        with self.lock:
+            return self.store.behaviour(from_ms, to_ms, offset_ms, tuple(sections))
+
     def wait_caught_up(self) -> dict:
         """Project everything on disk now (tests and `keyun report status --wait`): what is behind after."""
         with self.lock:

@@ -153,6 +153,14 @@ def add_serve(verbs) -> None:
         "start with reports",
     )
     p.add_argument(
+        "--funnel-sample",
+        type=_sample_rate,
+        default=1.0,
+        metavar="0..1",
+        help="the share of sessions whose searches and seat-map views are recorded for behaviour analysis "
+        "(docs/reporting.md); default 1.0 (every one, as a station's load allows); 0 records none",
+    )
+    p.add_argument(
         "--search-cache-ms",
         type=int,
         default=int(SEARCH_CACHE_S * 1000),
@@ -285,3 +293,14 @@ CPUS_PER_SHARD = 4
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _sample_rate(text: str) -> float:
+    """`--funnel-sample`: a share of sessions, 0..1."""
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1") from None
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not within 0..1")
+    return rate

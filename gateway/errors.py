@@ -146,6 +146,9 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.TICKET_ALREADY_PRINTED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NOTHING_TO_PICK_UP: grpc.StatusCode.NOT_FOUND,
     Reason.REPORTS_OFF: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.BEHAVIOUR_BAD_PERIOD: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.BEHAVIOUR_UNKNOWN_SECTION: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.BEHAVIOUR_UNKNOWN_CHANNEL: grpc.StatusCode.INVALID_ARGUMENT,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from keyun.engine.channels import CHANNELS
 from keyun.engine.reasons import Reason, reject
 from keyun.v1 import orders_pb2, reports_pb2, reports_pb2_grpc, shifts_pb2
 
@@ -23,13 +24,16 @@ GROUPS = ("day", "route", "trip", "operator", "seller", "device", "channel", "ti
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_DAYS = 366 * 3  # a report spans at most three years
+MAX_BEHAVIOUR_DAYS = 366  # funnel and behaviour reports: at most a year
+SECTIONS = ("lead_time", "heat_map", "od_demand", "refund_change", "repeat")
 
 
 class ReportsService(reports_pb2_grpc.ReportsServicer):
-    def __init__(self, projector: Any, utc_offset_min: int = 8 * 60):
+    def __init__(self, projector: Any, utc_offset_min: int = 8 * 60, funnel_sample: float = 1.0):
         """`projector`: the report projector's handle, None when reports are off."""
         self.projector = projector
         self.utc_offset_min = utc_offset_min
+        self.funnel_sample = funnel_sample
 
     async def _projector(self, context: grpc.aio.ServicerContext) -> Any:
         if self.projector is None:
@@ -146,6 +150,62 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
         if not 0 <= page_size <= MAX_PAGE:
             await abort(context, reject(Reason.INVALID_FIELD, f"page_size: 0..{MAX_PAGE}", field="page_size"))
         return await self._offset(context, token), page_size or DEFAULT_PAGE
+
+    async def FunnelReport(self, request, context):
+        projector = await self._projector(context)
+        start_ms, end_ms = await self._behaviour_period(context, request.from_date, request.to_date)
+        if request.channel and request.channel not in CHANNELS:
+            await abort(
+                context,
+                reject(
+                    Reason.BEHAVIOUR_UNKNOWN_CHANNEL,
+                    f"channel: {request.channel[:40]!r} is not one of {', '.join(CHANNELS)}",
+                    field="channel",
+                ),
+            )
+        rows = await ask_reports(projector, "funnel", start_ms, end_ms, self.utc_offset_min * 60_000, request.channel)
+        lines = [reports_pb2.FunnelLine(seat_maps=row.pop("seat_map"), **row) for row in rows]
+        return reports_pb2.FunnelReportResponse(lines=lines, sample_rate=self.funnel_sample)
+
+    async def BehaviourReport(self, request, context):
+        projector = await self._projector(context)
+        start_ms, end_ms = await self._behaviour_period(context, request.from_date, request.to_date)
+        sections = tuple(request.sections)
+        for n, name in enumerate(sections):
+            if name not in SECTIONS:
+                await abort(
+                    context,
+                    reject(
+                        Reason.BEHAVIOUR_UNKNOWN_SECTION,
+                        f"sections[{n}]: {name[:40]!r} is not one of {', '.join(SECTIONS)}",
+                        field=f"sections[{n}]",
+                    ),
+                )
+        answer = await ask_reports(projector, "behaviour", start_ms, end_ms, self.utc_offset_min * 60_000, sections)
+        return reports_pb2.BehaviourReportResponse(
+            lead_time=[reports_pb2.LeadTimeBucket(**row) for row in answer.get("lead_time", ())],
+            heat_map=[reports_pb2.HeatCell(**row) for row in answer.get("heat_map", ())],
+            od_demand=[reports_pb2.OdDemand(**row) for row in answer.get("od_demand", ())],
+            refund_change=[reports_pb2.RefundChangeRate(**row) for row in answer.get("refund_change", ())],
+            repeat=[reports_pb2.RepeatTravellers(**row) for row in answer.get("repeat", ())],
+        )
+
+    async def _behaviour_period(
+        self, context: grpc.aio.ServicerContext, from_date: str, to_date: str
+    ) -> tuple[int, int]:
+        """[start, end) in epoch ms of the local days from_date..to_date, inclusive."""
+        first = await self._date(context, "from_date", from_date)
+        last = await self._date(context, "to_date", to_date)
+        if last < first or (last - first).days >= MAX_BEHAVIOUR_DAYS:
+            await abort(
+                context,
+                reject(
+                    Reason.BEHAVIOUR_BAD_PERIOD,
+                    f"to_date must be on or after from_date, and the period at most {MAX_BEHAVIOUR_DAYS} days",
+                    field="to_date",
+                ),
+            )
+        return self._ms(first), self._ms(last + dt.timedelta(days=1))
 
     async def _date(self, context: grpc.aio.ServicerContext, name: str, text: str) -> dt.date:
         try:

@@ -142,6 +142,8 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/LoadReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/ShiftReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/FunnelReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/BehaviourReport": Rule(P.REPORT_READ),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

@@ -30,6 +30,7 @@ from typing import Any
 import duckdb
 
 from keyun.engine import events as ev
+from keyun.engine.channels import PSEUDONYM_CONTEXT, WALLET_METHODS, channel_of  # noqa: F401  (re-exported)
 from keyun.engine.outbox import AuditNote
 from keyun.engine.shifts import ShiftClosed, ShiftOpened
 
@@ -42,7 +43,6 @@ log = logging.getLogger("keyun.reports")
 STORE_DIR = "reports"
 STORE_FILE = "reports.duckdb"
 
-PSEUDONYM_CONTEXT = "keyun.reports.pseudonym"
 # A run of records committed in one transaction: bounded, so a long catch-up commits as it goes.
 MAX_RECORDS_PER_COMMIT = 2_000
 DAY_MS = 86_400_000
@@ -50,7 +50,6 @@ DAY_MS = 86_400_000
 # The audit record of a call follows its entry in the same log record (engine/outbox.py): these
 # actions' records say who sold, refunded, voided or checked in, and on which device.
 ATTRIBUTED_ACTIONS = ("keyun.v1.Sales/", "keyun.v1.Orders/", "keyun.v1.Shifts/", "keyun.v1.Handheld/", "keyun.v1.Gate/")
-WALLET_METHODS = ("wepay", "alipay")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (
@@ -105,16 +104,27 @@ CREATE TABLE IF NOT EXISTS shift_methods (
     changed_fen BIGINT, net_fen BIGINT
 );
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS holds (
+    hold_id VARCHAR PRIMARY KEY, trip_id VARCHAR, seats INTEGER, placed_ms BIGINT, buyer VARCHAR,
+    channel VARCHAR, seller VARCHAR, device VARCHAR, for_move VARCHAR,
+    order_id VARCHAR, released_ms BIGINT, expired_ms BIGINT
+);
+CREATE TABLE IF NOT EXISTS funnel_events (  -- from the gateway, not the logs (persistence/behaviour.py)
+    at_ms BIGINT, kind VARCHAR, channel VARCHAR, session VARCHAR, from_station VARCHAR, to_station VARCHAR,
+    travel_date VARCHAR, trip_id VARCHAR, results INTEGER, sold_out BOOLEAN, sample_rate DOUBLE
+);
 CREATE OR REPLACE VIEW ticket_states AS
     SELECT *, CASE WHEN voided_ms IS NOT NULL THEN 'voided' WHEN changed_ms IS NOT NULL THEN 'changed'
                    WHEN refunded_ms IS NOT NULL THEN 'refunded' WHEN checked_in_ms IS NOT NULL THEN 'checked_in'
                    ELSE 'sold' END AS state
     FROM tickets;
 """
-TABLES = ("positions", "trips", "tickets", "orders", "payments", "refunds", "shifts", "shift_methods")
+TABLES = ("positions", "trips", "tickets", "orders", "payments", "refunds", "shifts", "shift_methods", "holds")
 # The store's layout.  A store of an older layout is emptied and projected again from the logs
-# when it is opened (2: stop distances, ticket km, the slips' totals).
-SCHEMA_VERSION = "2"
+# when it is opened (2: stop distances, ticket km, the slips' totals; 3: holds).
+SCHEMA_VERSION = "3"
+# Tables made from the owners' logs are emptied by a rebuild; these are not in the logs and are kept.
+KEPT_TABLES = ("funnel_events",)
 TICKET_COLUMNS = (
     "ticket_id trip_id from_stop to_stop from_station to_station seat ticket_type price_fen base_fen service_fee_fen "
     "fuel_surcharge_fen insurance_fen free_children sold_ms channel seller device shift_id pay_method hold_id "
@@ -136,20 +146,6 @@ def owner_directories(data_dir: Path) -> list[tuple[str, Path]]:
     if (data_dir / "accounts").is_dir():
         owners.append(("accounts", data_dir / "accounts"))
     return owners
-
-
-def channel_of(roles: str, method: str = "") -> str:
-    """Where a sale was made, from the seller's roles (an audit record's comma-joined `role`)."""
-    names = set(roles.split(","))
-    if "kiosk_device" in names:
-        return "kiosk"
-    if "handheld_device" in names:
-        return "handheld"
-    if names & {"counter_seller", "ticket_seller"}:
-        return "counter"
-    if "passenger" in names:
-        return "wallet" if method in WALLET_METHODS else "web"
-    return "other" if roles else ""
 
 
 # --- reading the logs ---------------------------------------------------------------------------
@@ -239,6 +235,7 @@ class Rows:
     refunds: list[tuple] = field(default_factory=list)
     shifts: list[tuple] = field(default_factory=list)
     shift_methods: list[tuple] = field(default_factory=list)
+    holds: dict[str, list] = field(default_factory=dict)
     events: int = 0
 
 
@@ -259,9 +256,11 @@ class Projection:
         self.pseudonym = pseudonym
         self.stops_of = stops_of
         self.stops = stops
+        self.now_ms = 0  # the time of the record being folded
 
     def record(self, record: LogRecord, rows: Rows) -> None:
-        last: list[tuple[str, str]] = []  # rows the previous entry made: ("ticket"|"order", id)
+        last: list[tuple[str, str]] = []  # rows the previous entry made: ("ticket"|"order"|"hold", id)
+        self.now_ms = record.now_ms  # a hold's events carry no time of their own: the record's
         for entry in record.entries:
             if type(entry) is AuditNote:
                 self._attribute(entry.record, last, rows)
@@ -280,11 +279,16 @@ class Projection:
         if outcome != "OK" or not action.startswith(ATTRIBUTED_ACTIONS):
             return
         for kind, key in made:
-            row = rows.tickets.get(key) if kind == "ticket" else rows.orders.get(key)
+            table, columns = {
+                "ticket": (rows.tickets, TICKET_COLUMNS),
+                "order": (rows.orders, ORDER_COLUMNS),
+                "hold": (rows.holds, HOLD_COLUMNS),
+            }[kind]
+            row = table.get(key)
             if row is None:
                 continue
-            columns = TICKET_COLUMNS if kind == "ticket" else ORDER_COLUMNS
-            method = row[columns.index("pay_method" if kind == "ticket" else "method")] or ""
+            method_column = {"ticket": "pay_method", "order": "method"}.get(kind)
+            method = (row[columns.index(method_column)] if method_column else "") or ""
             staff = "passenger" not in role.split(",")
             row[columns.index("channel")] = channel_of(role, method)
             row[columns.index("seller")] = actor if staff else ""
@@ -314,6 +318,8 @@ class Projection:
             )
         elif kind is ev.TicketsIssued:
             self._issued(event, rows, made)
+        elif kind in (ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired):
+            self._hold_event(event, rows, made)
         elif kind is ev.TicketRefunded:
             rows.ticket_updates.append(
                 (
@@ -392,9 +398,23 @@ class Projection:
             if event.changed_from:
                 rows.ticket_updates.append((INHERIT_SALE, (ticket.ticket_id,)))
 
+    def _hold_event(self, event: Any, rows: Rows, made: list[tuple[str, str]]) -> None:
+        """Holds, for the booking funnel (persistence/behaviour.py): placed, by whom (the audit
+        record, as for tickets), and whether they ended in an order or expired."""
+        kind = type(event)
+        if kind is ev.HoldPlaced:
+            buyer = self.pseudonym(f"account:{event.buyer}") if event.buyer else ""
+            row = [event.hold_id, event.trip_id, len(event.seats), self.now_ms, buyer, "", "", "", event.for_move]
+            rows.holds[event.hold_id] = row
+            made.append(("hold", event.hold_id))
+        else:
+            column = "released_ms" if kind is ev.HoldReleased else "expired_ms"
+            rows.updates.append((f"UPDATE holds SET {column} = ? WHERE hold_id = ?", (self.now_ms, event.hold_id)))
+
     def _order_event(self, event: Any, rows: Rows, made: list[tuple[str, str]]) -> None:
         kind = type(event)
         if kind is ev.OrderCreated:
+            rows.updates.append(("UPDATE holds SET order_id = ? WHERE hold_id = ?", (event.order_id, event.hold_id)))
             rows.orders[event.order_id] = [
                 event.order_id,
                 event.trip_id,
@@ -489,6 +509,7 @@ INHERIT_SALE = (
     "FROM tickets old WHERE tickets.ticket_id = ? AND old.ticket_id = tickets.changed_from AND tickets.channel = ''"
 )
 ORDER_COLUMNS = "order_id trip_id method amount_fen created_ms buyer shift_id channel seller device".split()
+HOLD_COLUMNS = "hold_id trip_id seats placed_ms buyer channel seller device for_move".split()
 
 
 def segment_km(stop_km: tuple[int, ...], from_stop: int, to_stop: int) -> int | None:
@@ -746,6 +767,7 @@ class ReportStore:
         _insert(self.db, "refunds", rows.refunds)
         _insert(self.db, "shifts", rows.shifts)
         _insert(self.db, "shift_methods", rows.shift_methods)
+        _insert(self.db, "holds", [tuple(r) for r in rows.holds.values()])
         for sql, params in rows.updates:
             self.db.execute(sql, list(params))
         for sql, params in rows.ticket_updates:
@@ -765,7 +787,7 @@ class ReportStore:
         """Every table as a Parquet file in `target`; return the files written."""
         target.mkdir(parents=True, exist_ok=True)
         written = []
-        for table in TABLES:
+        for table in (*TABLES, *KEPT_TABLES):
             path = target / f"{table}.parquet"
             self.db.execute(f"COPY {table} TO '{_sql_path(path)}' (FORMAT parquet)")
             written.append(path)
@@ -798,6 +820,22 @@ class ReportStore:
     def shifts(self, query: ShiftQuery) -> tuple[list[dict], int]:
         """One page of closed shifts reconciled against their tickets, and their count."""
         return shift_report(self.db, query)
+
+    def record_funnel(self, batch: list[tuple], max_rows: int) -> int:
+        """Append the gateway's funnel events (persistence/behaviour.py); return rows pruned."""
+        from .behaviour import record_funnel
+
+        return record_funnel(self.db, batch, max_rows)
+
+    def funnel(self, from_ms: int, to_ms: int, offset_ms: int, channel: str) -> list[dict]:
+        from .behaviour import funnel_report
+
+        return funnel_report(self.db, from_ms, to_ms, offset_ms, channel)
+
+    def behaviour(self, from_ms: int, to_ms: int, offset_ms: int, sections: tuple[str, ...]) -> dict:
+        from .behaviour import behaviour_report
+
+        return behaviour_report(self.db, from_ms, to_ms, offset_ms, sections)
 
 
 class ProjectedRecordLost(Exception):
@@ -834,6 +872,7 @@ INSERTED_COLUMNS = {
     "refunds": "refund_no order_id method provider_txn_id tickets amount_fen fee_fen requested_ms why".split(),
     "shifts": "shift_id seller counter_id opened_ms".split(),
     "shift_methods": "shift_id method sold_fen voided_fen refunded_fen changed_fen net_fen".split(),
+    "holds": HOLD_COLUMNS,
 }
 
 

@@ -802,6 +802,16 @@ class KeyunClient:
         """Every closed shift of the period, page after page."""
         return _every_line(lambda token: self.shift_report(from_date, to_date, 1000, token))
 
+    def funnel_report(self, from_date: str, to_date: str, channel: str = "") -> reports_pb2.FunnelReportResponse:
+        request = reports_pb2.FunnelReportRequest(from_date=from_date, to_date=to_date, channel=channel)
+        return self.call(self.reports.FunnelReport, request)
+
+    def behaviour_report(
+        self, from_date: str, to_date: str, sections: Sequence[str] = ()
+    ) -> reports_pb2.BehaviourReportResponse:
+        request = reports_pb2.BehaviourReportRequest(from_date=from_date, to_date=to_date, sections=list(sections))
+        return self.call(self.reports.BehaviourReport, request)
+
     def open_shift(self, counter_id: str, request_id: str | None = None) -> shifts_pb2.Shift:
         request = shifts_pb2.OpenShiftRequest(request_id=request_id or new_request_id(), counter_id=counter_id)
         return self.call(self.shifts.OpenShift, request).shift

@@ -1,4 +1,4 @@
-"""`keyun report sales|load|shifts|status`: reports asked of a running server (docs/reporting.md).
+"""`keyun report sales|load|shifts|funnel|behaviour|status`: reports asked of a running server (docs/reporting.md).
 `keyun report rebuild|export` work on a stopped server's data directory (persistence/cli.py)."""
 
 from __future__ import annotations
@@ -17,6 +17,15 @@ from .flows import table
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 GROUPS = ("day", "route", "trip", "operator", "seller", "device", "channel", "ticket_type", "service_date")
+CHANNELS = ("kiosk", "handheld", "counter", "wallet", "web", "other")
+SECTION_ROWS = {
+    "lead_time": reports_pb2.LeadTimeBucket,
+    "heat_map": reports_pb2.HeatCell,
+    "od_demand": reports_pb2.OdDemand,
+    "refund_change": reports_pb2.RefundChangeRate,
+    "repeat": reports_pb2.RepeatTravellers,
+}
+SECTIONS = tuple(SECTION_ROWS)
 MEASURES = [field.name for field in reports_pb2.SalesLine.DESCRIPTOR.fields if field.name != "group"]
 LOAD_GROUPS = ("trip", "route", "operator", "day")
 LOAD_MEASURES = [f.name for f in reports_pb2.LoadLine.DESCRIPTOR.fields if f.name not in ("group", "legs")]
@@ -60,6 +69,26 @@ def add_actions(report) -> None:
     p = report.add_parser("status", help="the report projector's position and lag per owner")
     _common(p)
     p.set_defaults(run=_status)
+
+    p = report.add_parser("funnel", help="the booking funnel by day and channel: searched to paid, with drop-off")
+    p.add_argument("--from", dest="from_date", default=today, help="first local day YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last local day, inclusive (default: --from)")
+    p.add_argument("--channel", default="", choices=("", *CHANNELS), help="only this channel")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _common(p)
+    p.set_defaults(run=_funnel)
+
+    p = report.add_parser(
+        "behaviour", help="lead times, sales heat map, unmet demand by OD pair, refund/change rates, repeat travellers"
+    )
+    p.add_argument("--from", dest="from_date", default=today, help="first local day YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last local day, inclusive (default: --from)")
+    p.add_argument(
+        "--section", action="append", choices=SECTIONS, default=[], help="only this section (repeat); default all"
+    )
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="csv: one --section")
+    _common(p)
+    p.set_defaults(run=_behaviour)
 
 
 def _sales(args: argparse.Namespace) -> None:
@@ -152,3 +181,50 @@ def _status(args: argparse.Namespace) -> None:
     print(f"behind for {status.behind_seconds:.1f} s" if status.behind_seconds else "caught up")
     if status.failure:
         print(f"failing: {status.failure}")
+
+
+def _print(fmt: str, headers: list[str], rows: list[list], empty: str) -> None:
+    if fmt == "json":
+        print(json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    else:
+        print(table(headers, rows, empty=empty))
+
+
+def _fields(message) -> list[str]:
+    return [field.name for field in message.DESCRIPTOR.fields]
+
+
+def _funnel(args: argparse.Namespace) -> None:
+    reply = _client(args).funnel_report(args.from_date, args.to_date or args.from_date, args.channel)
+    headers = _fields(reports_pb2.FunnelLine)
+    rows = [[getattr(line, name) for name in headers] for line in reply.lines]
+    fmt = "json" if args.json else args.format
+    _print(fmt, headers, rows, "no funnel events in the period")
+    if fmt == "table" and reply.sample_rate < 1:
+        print(f"searches and seat maps sampled at {reply.sample_rate:g} and scaled back")
+
+
+def _behaviour(args: argparse.Namespace) -> None:
+    fmt = "json" if args.json else args.format
+    if fmt == "csv" and len(args.section) != 1:
+        raise SystemExit("keyun report behaviour --format csv: name exactly one --section")
+    reply = _client(args).behaviour_report(args.from_date, args.to_date or args.from_date, args.section)
+    sections = args.section or list(SECTIONS)
+    if fmt == "json":
+        value = {
+            name: [{f: getattr(row, f) for f in _fields(row)} for row in getattr(reply, name)] for name in sections
+        }
+        print(json.dumps(value, ensure_ascii=False, indent=2))
+        return
+    for name in sections:
+        rows = list(getattr(reply, name))
+        headers = _fields(SECTION_ROWS[name])
+        if fmt == "table":
+            print(f"{name}:")
+        _print(fmt, headers, [[getattr(row, h) for h in headers] for row in rows], "nothing in the period")

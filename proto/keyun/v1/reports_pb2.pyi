@@ -249,3 +249,135 @@ class ShiftReportResponse(_message.Message):
     next_page_token: str
     total_lines: int
     def __init__(self, lines: _Optional[_Iterable[_Union[ShiftLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_lines: _Optional[int] = ...) -> None: ...
+
+class FunnelReportRequest(_message.Message):
+    __slots__ = ("from_date", "to_date", "channel")
+    FROM_DATE_FIELD_NUMBER: _ClassVar[int]
+    TO_DATE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    from_date: str
+    to_date: str
+    channel: str
+    def __init__(self, from_date: _Optional[str] = ..., to_date: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class FunnelLine(_message.Message):
+    __slots__ = ("day", "channel", "searched", "seat_maps", "held", "ordered", "paid", "abandoned", "seat_map_drop_pct", "held_drop_pct", "ordered_drop_pct", "paid_drop_pct")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SEARCHED_FIELD_NUMBER: _ClassVar[int]
+    SEAT_MAPS_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    ORDERED_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    ABANDONED_FIELD_NUMBER: _ClassVar[int]
+    SEAT_MAP_DROP_PCT_FIELD_NUMBER: _ClassVar[int]
+    HELD_DROP_PCT_FIELD_NUMBER: _ClassVar[int]
+    ORDERED_DROP_PCT_FIELD_NUMBER: _ClassVar[int]
+    PAID_DROP_PCT_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    channel: str
+    searched: int
+    seat_maps: int
+    held: int
+    ordered: int
+    paid: int
+    abandoned: int
+    seat_map_drop_pct: float
+    held_drop_pct: float
+    ordered_drop_pct: float
+    paid_drop_pct: float
+    def __init__(self, day: _Optional[str] = ..., channel: _Optional[str] = ..., searched: _Optional[int] = ..., seat_maps: _Optional[int] = ..., held: _Optional[int] = ..., ordered: _Optional[int] = ..., paid: _Optional[int] = ..., abandoned: _Optional[int] = ..., seat_map_drop_pct: _Optional[float] = ..., held_drop_pct: _Optional[float] = ..., ordered_drop_pct: _Optional[float] = ..., paid_drop_pct: _Optional[float] = ...) -> None: ...
+
+class FunnelReportResponse(_message.Message):
+    __slots__ = ("lines", "sample_rate")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[FunnelLine]
+    sample_rate: float
+    def __init__(self, lines: _Optional[_Iterable[_Union[FunnelLine, _Mapping]]] = ..., sample_rate: _Optional[float] = ...) -> None: ...
+
+class BehaviourReportRequest(_message.Message):
+    __slots__ = ("from_date", "to_date", "sections")
+    FROM_DATE_FIELD_NUMBER: _ClassVar[int]
+    TO_DATE_FIELD_NUMBER: _ClassVar[int]
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    from_date: str
+    to_date: str
+    sections: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, from_date: _Optional[str] = ..., to_date: _Optional[str] = ..., sections: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LeadTimeBucket(_message.Message):
+    __slots__ = ("bucket", "tickets")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    tickets: int
+    def __init__(self, bucket: _Optional[str] = ..., tickets: _Optional[int] = ...) -> None: ...
+
+class HeatCell(_message.Message):
+    __slots__ = ("day_of_week", "hour", "tickets")
+    DAY_OF_WEEK_FIELD_NUMBER: _ClassVar[int]
+    HOUR_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    day_of_week: int
+    hour: int
+    tickets: int
+    def __init__(self, day_of_week: _Optional[int] = ..., hour: _Optional[int] = ..., tickets: _Optional[int] = ...) -> None: ...
+
+class OdDemand(_message.Message):
+    __slots__ = ("from_station", "to_station", "searches", "no_results", "sold_out", "unmet", "tickets")
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    SEARCHES_FIELD_NUMBER: _ClassVar[int]
+    NO_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    SOLD_OUT_FIELD_NUMBER: _ClassVar[int]
+    UNMET_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    from_station: str
+    to_station: str
+    searches: int
+    no_results: int
+    sold_out: int
+    unmet: int
+    tickets: int
+    def __init__(self, from_station: _Optional[str] = ..., to_station: _Optional[str] = ..., searches: _Optional[int] = ..., no_results: _Optional[int] = ..., sold_out: _Optional[int] = ..., unmet: _Optional[int] = ..., tickets: _Optional[int] = ...) -> None: ...
+
+class RefundChangeRate(_message.Message):
+    __slots__ = ("bucket", "tickets", "refunds", "changes", "refund_pct", "change_pct")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    REFUND_PCT_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_PCT_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    tickets: int
+    refunds: int
+    changes: int
+    refund_pct: float
+    change_pct: float
+    def __init__(self, bucket: _Optional[str] = ..., tickets: _Optional[int] = ..., refunds: _Optional[int] = ..., changes: _Optional[int] = ..., refund_pct: _Optional[float] = ..., change_pct: _Optional[float] = ...) -> None: ...
+
+class RepeatTravellers(_message.Message):
+    __slots__ = ("month", "trips", "passengers")
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    TRIPS_FIELD_NUMBER: _ClassVar[int]
+    PASSENGERS_FIELD_NUMBER: _ClassVar[int]
+    month: str
+    trips: int
+    passengers: int
+    def __init__(self, month: _Optional[str] = ..., trips: _Optional[int] = ..., passengers: _Optional[int] = ...) -> None: ...
+
+class BehaviourReportResponse(_message.Message):
+    __slots__ = ("lead_time", "heat_map", "od_demand", "refund_change", "repeat")
+    LEAD_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEAT_MAP_FIELD_NUMBER: _ClassVar[int]
+    OD_DEMAND_FIELD_NUMBER: _ClassVar[int]
+    REFUND_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_FIELD_NUMBER: _ClassVar[int]
+    lead_time: _containers.RepeatedCompositeFieldContainer[LeadTimeBucket]
+    heat_map: _containers.RepeatedCompositeFieldContainer[HeatCell]
+    od_demand: _containers.RepeatedCompositeFieldContainer[OdDemand]
+    refund_change: _containers.RepeatedCompositeFieldContainer[RefundChangeRate]
+    repeat: _containers.RepeatedCompositeFieldContainer[RepeatTravellers]
+    def __init__(self, lead_time: _Optional[_Iterable[_Union[LeadTimeBucket, _Mapping]]] = ..., heat_map: _Optional[_Iterable[_Union[HeatCell, _Mapping]]] = ..., od_demand: _Optional[_Iterable[_Union[OdDemand, _Mapping]]] = ..., refund_change: _Optional[_Iterable[_Union[RefundChangeRate, _Mapping]]] = ..., repeat: _Optional[_Iterable[_Union[RepeatTravellers, _Mapping]]] = ...) -> None: ...

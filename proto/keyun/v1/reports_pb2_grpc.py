@@ -56,6 +56,16 @@ class ReportsStub:
                 request_serializer=keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.FromString,
                 _registered_method=True)
+        self.FunnelReport = channel.unary_unary(
+                '/keyun.v1.Reports/FunnelReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.FunnelReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.FunnelReportResponse.FromString,
+                _registered_method=True)
+        self.BehaviourReport = channel.unary_unary(
+                '/keyun.v1.Reports/BehaviourReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.FromString,
+                _registered_method=True)
 
 
 class ReportsServicer:
@@ -94,6 +104,24 @@ class ReportsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FunnelReport(self, request, context):
+        """The booking funnel by local day and channel: searched -> seat map -> held -> ordered -> paid,
+        with drop-off, and the holds and orders abandoned.  Searches and seat maps are the gateway's
+        sampled events (scaled back by their rate); the later steps are the owners' events, exact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BehaviourReport(self, request, context):
+        """Passenger behaviour: booking lead time, a time-of-day x day-of-week heat map of sales, popular
+        origin-destination pairs with unmet demand, refund and change rates by lead time, repeat
+        travellers (pseudonymous).  Every chart's numbers are in the reply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +144,16 @@ def add_ReportsServicer_to_server(servicer, server):
                     servicer.ShiftReport,
                     request_deserializer=keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.SerializeToString,
+            ),
+            'FunnelReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunnelReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.FunnelReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.FunnelReportResponse.SerializeToString,
+            ),
+            'BehaviourReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.BehaviourReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +266,60 @@ class Reports:
             '/keyun.v1.Reports/ShiftReport',
             keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.SerializeToString,
             keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunnelReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/FunnelReport',
+            keyun_dot_v1_dot_reports__pb2.FunnelReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.FunnelReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BehaviourReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/BehaviourReport',
+            keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
