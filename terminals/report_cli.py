@@ -95,19 +95,19 @@ def _sales(args: argparse.Namespace) -> None:
     lines = _client(args).sales_report_lines(args.by, args.from_date, args.to_date or args.from_date)
     headers = [*args.by, *MEASURES]
     rows = [[*line.group, *(getattr(line, m) for m in MEASURES)] for line in lines]
-    _print(args, headers, rows, "no sales in the period")
+    _print(_format(args), headers, rows, "no sales in the period")
 
 
 def _load(args: argparse.Namespace) -> None:
     lines = _client(args).load_report_lines(args.by, args.from_date, args.to_date or args.from_date)
     headers = [*args.by, *LOAD_MEASURES]
     rows = [[*line.group, *(_rounded(getattr(line, m)) for m in LOAD_MEASURES)] for line in lines]
-    fmt = "json" if args.json else args.format
+    fmt = _format(args)
     if fmt == "json":  # with each trip's legs
         value = [dict(zip(headers, row)) | {"legs": [_leg(leg) for leg in line.legs]} for line, row in zip(lines, rows)]
         print(json.dumps(value, ensure_ascii=False, indent=2))
         return
-    _print(args, headers, rows, "no trips departing in the period")
+    _print(_format(args), headers, rows, "no trips departing in the period")
     if fmt == "table":
         for line in lines:
             if line.legs:
@@ -149,21 +149,7 @@ def _shifts(args: argparse.Namespace) -> None:
         short = [*headers[:5], "slip_net_fen", "tickets_net_fen", "differences"]
         print(table(short, brief, empty="no shift closed in the period"))
         return
-    _print(args, headers, rows, "no shift closed in the period")
-
-
-def _print(args: argparse.Namespace, headers: list[str], rows: list[list], empty: str) -> None:
-    fmt = "json" if args.json else args.format
-    if fmt == "json":
-        print(json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
-        sys.stdout.write(out.getvalue())
-    else:
-        print(table(headers, rows, empty=empty))
+    _print(_format(args), headers, rows, "no shift closed in the period")
 
 
 def _status(args: argparse.Namespace) -> None:
@@ -196,6 +182,10 @@ def _print(fmt: str, headers: list[str], rows: list[list], empty: str) -> None:
         print(table(headers, rows, empty=empty))
 
 
+def _format(args: argparse.Namespace) -> str:
+    return "json" if args.json else args.format
+
+
 def _fields(message) -> list[str]:
     return [field.name for field in message.DESCRIPTOR.fields]
 
@@ -204,14 +194,14 @@ def _funnel(args: argparse.Namespace) -> None:
     reply = _client(args).funnel_report(args.from_date, args.to_date or args.from_date, args.channel)
     headers = _fields(reports_pb2.FunnelLine)
     rows = [[getattr(line, name) for name in headers] for line in reply.lines]
-    fmt = "json" if args.json else args.format
+    fmt = _format(args)
     _print(fmt, headers, rows, "no funnel events in the period")
     if fmt == "table" and reply.sample_rate < 1:
         print(f"searches and seat maps sampled at {reply.sample_rate:g} and scaled back")
 
 
 def _behaviour(args: argparse.Namespace) -> None:
-    fmt = "json" if args.json else args.format
+    fmt = _format(args)
     if fmt == "csv" and len(args.section) != 1:
         raise SystemExit("keyun report behaviour --format csv: name exactly one --section")
     reply = _client(args).behaviour_report(args.from_date, args.to_date or args.from_date, args.section)
