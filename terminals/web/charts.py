@@ -138,9 +138,7 @@ def _category_labels(labels: Sequence[str], x_of: Callable[[int], float]) -> lis
         short = label if len(label) <= 16 else label[:15] + "…"
         rotate = f' transform="rotate(-30 {x:.1f} {y})"' if slant else ""
         anchor = "end" if slant else "middle"
-        parts.append(
-            f'<text x="{x:.1f}" y="{y}" text-anchor="{anchor}" font-size="12"{rotate}>{escape(short)}</text>'
-        )
+        parts.append(f'<text x="{x:.1f}" y="{y}" text-anchor="{anchor}" font-size="12"{rotate}>{escape(short)}</text>')
     parts.append("</g>")
     return parts
 
@@ -299,7 +297,9 @@ def heat_map(
     for c, column in enumerate(columns):
         if c % every == 0:
             x = left + c * cell_w + cell_w / 2
-            parts.append(f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" font-size="12">{escape(column)}</text>')
+            parts.append(
+                f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" font-size="12">{escape(column)}</text>'
+            )
     parts.append("</g>")
     # The scale: light is none, dark is the most.
     parts.append('<g class="scale">')

@@ -26,7 +26,9 @@ def test_nice_ticks_are_round_and_cover_the_values():
 
 
 def test_a_line_chart_has_a_point_per_value_a_title_a_desc_and_a_legend():
-    svg = line_chart("营业额", "by day", ["12-01", "12-02", "12-03"], [Series("a", (1, 2, 3)), Series("b", (0, None, 5))])
+    svg = line_chart(
+        "营业额", "by day", ["12-01", "12-02", "12-03"], [Series("a", (1, 2, 3)), Series("b", (0, None, 5))]
+    )
     root = parsed(svg)
     assert root.get("role") == "img"
     title, desc = root.find(f"{SVG}title"), root.find(f"{SVG}desc")
