@@ -179,6 +179,11 @@ def _csv_query(request: web.Request) -> Callable[[str], str]:
     return link
 
 
+def see_other(path: str) -> web.Response:
+    """A redirect returned, not raised: the session middleware then keeps the session's changes."""
+    return web.Response(status=303, headers={"Location": path})
+
+
 async def logout_by_get(request: web.Request) -> web.Response:
     """The logout form's address asked for by GET (the language switch after a logout): no logout,
     since a GET never changes anything; the start page instead."""
@@ -251,7 +256,7 @@ async def login(request: web.Request) -> web.Response:
     get_session(request).login(
         reply.access_token, reply.refresh_token, reply.account.display_name or reply.account.login_name, PART
     )
-    raise web.HTTPSeeOther(after)
+    return see_other(after)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -263,7 +268,7 @@ async def logout(request: web.Request) -> web.Response:
         except KeyunError:
             pass  # an expired or revoked session: forgetting the cookie's tokens is all that is left
         session.clear()
-    raise web.HTTPSeeOther("/reports/login")
+    return see_other("/reports/login")
 
 
 # ---- asking the gateway ------------------------------------------------------------------------
