@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#6a3d9a", "#4d4d4d")
 WIDTH, HEIGHT = 720, 360
 # Room around the plot for the axis labels (left), the category labels (bottom) and the legend (top).
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 40, 64
+LEFT, RIGHT, TOP, BOTTOM = 72, 32, 40, 64
 _IDS = count(1)
 # A CSV cell starting with one of these is a formula to a spreadsheet: it is quoted as text.
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
@@ -167,11 +167,12 @@ def line_chart(
     numbers = _numbers(series)
     ticks = nice_ticks(min(numbers, default=0), max(numbers, default=0))
     y_of = _scale(ticks[0], ticks[-1])
-    plot = WIDTH - LEFT - RIGHT
+    inset = 16  # the first and last points clear of the axis and the edge
+    plot = WIDTH - LEFT - RIGHT - 2 * inset
     step = plot / max(1, len(labels) - 1) if len(labels) > 1 else 0
 
     def x_of(index: int) -> float:
-        return LEFT + (index * step if len(labels) > 1 else plot / 2)
+        return LEFT + inset + (index * step if len(labels) > 1 else plot / 2)
 
     parts, _ = _open("line", title, desc)
     parts += _value_axis(ticks, y_of, fmt) + _category_labels(labels, x_of)

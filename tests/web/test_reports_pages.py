@@ -154,6 +154,10 @@ def test_a_finance_user_sees_the_sales_report_totals_and_charts(station, page):
     assert not page.locator("button[data-print]").is_visible()
     assert page.locator("#figure-by_day svg.chart").is_visible()
     page.emulate_media(media="screen")
+    # What the browser's "save as PDF" makes of it: A4 pages, every chart within the page's width.
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 2
+    assert b"/MediaBox [0 0 595" in pdf  # A4: 595 x 842 points
 
     # English on request.
     page.goto(web.url + "/reports/sales?lang=en")
