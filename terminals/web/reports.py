@@ -18,6 +18,7 @@ decorator adds the page, its CSV downloads (PATH.csv?figure=NAME) and its card o
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,7 +124,7 @@ def staff(request: web.Request) -> Session:
     """The session of a staff member logged in to the report pages; anyone else goes to the login."""
     session = get_session(request)
     if not (session.logged_in and session.part == PART):
-        raise web.HTTPSeeOther("/reports/login?next=" + request.path_qs.replace("&", "%26"))
+        raise web.HTTPSeeOther("/reports/login?next=" + urllib.parse.quote(request.path_qs, safe="/"))
     return session
 
 

@@ -165,6 +165,18 @@ def test_a_finance_user_sees_the_sales_report_totals_and_charts(station, page):
     assert page.locator("#totals tbody tr th").first.inner_text() == "Tickets"
 
 
+def test_a_bad_period_is_said_and_the_last_week_shown(station, page):
+    log_in(page, station.web, "finance", start="/reports/sales?from=2026-13-01&by=channel")
+    page.wait_for_url(re.compile(r".*/reports/sales\?from=2026-13-01&by=channel$"))  # back where it started
+    assert page.locator("main p.error").inner_text() == "日期格式应为 YYYY-MM-DD，已显示最近一周。"
+    assert page.locator("#from").input_value() == week()[0]
+    assert page.locator("#figure-by_channel rect.bar").count() == 3  # one channel: revenue, refunds, net
+    page.goto(station.web.url + f"/reports/sales?from={week()[1]}&to={week()[0]}")
+    assert "结束日期早于开始日期" in page.locator("main p.error").inner_text()
+    missing = page.request.get(station.web.url + "/reports/sales.csv?figure=nothing")
+    assert missing.status == 404
+
+
 def test_the_status_page_shows_where_the_projector_is(station, page):
     log_in(page, station.web, "finance")
     page.goto(station.web.url + "/reports/status")
