@@ -165,6 +165,7 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
         status=status,
         pages=REPORT_PAGES,
         csv_query=_csv_query(request),
+        printed_at=dt.datetime.now(CHINA).strftime("%Y-%m-%d %H:%M (UTC+8)"),
         **context,
     )
 

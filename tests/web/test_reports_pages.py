@@ -25,7 +25,7 @@ from keyun.v1 import reports_pb2
 
 from ..conftest import CHINA, ServerThread, logged_in, schedule_trip
 from ..waiting import wait_until
-from .conftest import WebProcess, screenshot, start_web
+from .conftest import SCREENSHOTS, WebProcess, screenshot, start_web
 
 BOARDING = dt.timedelta(minutes=40)
 SERIALS = itertools.count(101)
@@ -152,7 +152,12 @@ def test_a_finance_user_sees_the_sales_report_totals_and_charts(station, page):
     page.emulate_media(media="print")
     assert not page.locator("header.top").is_visible()
     assert not page.locator("button[data-print]").is_visible()
+    assert page.locator(".print-only").inner_text().startswith("打印时间: ")
     assert page.locator("#figure-by_day svg.chart").is_visible()
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    page.screenshot(path=str(SCREENSHOTS / "reports-sales-print.png"))
+    page.set_viewport_size(viewport)
     page.emulate_media(media="screen")
     # What the browser's "save as PDF" makes of it: A4 pages, every chart within the page's width.
     pdf = page.pdf(format="A4", print_background=True)
