@@ -208,17 +208,17 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return page(request, "reports/login.html", login_name="", next=_next(request.query.get("next", "")), totp=False)
+    return page(request, "reports/login.html", login_name="", next=next_page(request.query.get("next", "")), totp=False)
 
 
-def _next(path: str) -> str:
+def next_page(path: str) -> str:
     """Where to go after the login: only a report page of this site (never another site)."""
     return path if path.startswith("/reports") and not path.startswith("//") else "/reports"
 
 
 async def login(request: web.Request) -> web.Response:
     data = {key: str(value).strip() for key, value in (await request.post()).items()}
-    login_name, after = data.get("login_name", ""), _next(data.get("next", ""))
+    login_name, after = data.get("login_name", ""), next_page(data.get("next", ""))
     _ = i18n.translator(get_session(request).lang)
     form = {"login_name": login_name, "next": after, "totp": bool(data.get("totp_code"))}
     if wait_s := request.app[LIMITER].retry_after(request.remote or ""):
@@ -276,29 +276,30 @@ async def logout(request: web.Request) -> web.Response:
 # ---- asking the gateway ------------------------------------------------------------------------
 
 
+async def every_line(
+    request: web.Request, session: Session, method: Callable[..., Any], message: Any, field: str = "lines"
+) -> list[Any]:
+    """Every line of a paged Reports call, page after page (at most MAX_LINES): `message` is its
+    request, with page_size and page_token; each reply has `field` and next_page_token."""
+    gw = gateway(request)
+    lines: list[Any] = []
+    message.page_size = 1000
+    while True:
+        reply = await gw.call(method, message, session)
+        lines.extend(getattr(reply, field))
+        message.page_token = reply.next_page_token
+        if not reply.next_page_token or len(lines) >= MAX_LINES:
+            return lines
+
+
 async def sales_lines(
     request: web.Request, session: Session, group_by: Sequence[str], first: dt.date, last: dt.date
 ) -> list[reports_pb2.SalesLine]:
-    """Every line of Reports.SalesReport for the period, page after page."""
-    gw = gateway(request)
-    lines: list[reports_pb2.SalesLine] = []
-    token = ""
-    while True:
-        reply = await gw.call(
-            gw.reports.SalesReport,
-            reports_pb2.SalesReportRequest(
-                group_by=list(group_by),
-                from_date=first.isoformat(),
-                to_date=last.isoformat(),
-                page_size=1000,
-                page_token=token,
-            ),
-            session,
-        )
-        lines.extend(reply.lines)
-        token = reply.next_page_token
-        if not token or len(lines) >= MAX_LINES:
-            return lines
+    """Every line of Reports.SalesReport for the period, grouped by `group_by`."""
+    query = reports_pb2.SalesReportRequest(
+        group_by=list(group_by), from_date=first.isoformat(), to_date=last.isoformat()
+    )
+    return await every_line(request, session, gateway(request).reports.SalesReport, query)
 
 
 def today() -> dt.date:

@@ -21,6 +21,8 @@ from keyun.gateway.credentials import totp_code
 from keyun.gateway.demo_accounts import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from keyun.terminals.client import KeyunClient, walk_in
 from keyun.terminals.printing import yuan
+from keyun.terminals.web.app import PARTS  # first: the parts (reports among them) build on it
+from keyun.terminals.web.reports import may_read_reports, next_page
 from keyun.v1 import reports_pb2
 
 from ..conftest import CHINA, ServerThread, logged_in, schedule_trip
@@ -217,6 +219,15 @@ def test_a_wrong_password_is_said_plainly(station, page):
     page.fill("#password", "not-the-password")
     page.click("form.login button[type=submit]")
     assert page.locator("#form-error").inner_text() == "登录名、密码或验证码不正确。"
+
+
+def test_who_may_read_reports_and_where_a_login_may_lead():
+    assert len(PARTS) >= 4
+    assert may_read_reports(["finance"]) and may_read_reports(["ticket_seller", "finance"])
+    assert not may_read_reports(["ticket_seller"]) and not may_read_reports(["a_role_of_a_later_release"])
+    assert next_page("/reports/sales?by=trip") == "/reports/sales?by=trip"
+    for elsewhere in ("https://evil.example/", "//evil.example/reports", "/site/orders", ""):
+        assert next_page(elsewhere) == "/reports"
 
 
 def test_a_post_without_the_csrf_token_is_refused(station):
