@@ -16,6 +16,7 @@ from keyun.gateway.connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_M
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.persistence import cli as persistence_cli
 from keyun.persistence import keyring_cli
+from keyun.sandboxes.authority import server as authority_sandbox
 from keyun.sandboxes.payments import server as sandbox
 from keyun.sandboxes.sms import server as sms_sandbox
 from keyun.terminals import (
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     handheld_cli.add_verbs(verbs)
     sandbox.add_verbs(verbs)
     sms_sandbox.add_verbs(verbs)
+    authority_sandbox.add_verbs(verbs)
     web_cli.add_verbs(verbs)
     add_totp(verbs)
     add_report(verbs)
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return show_totp(args)
     if args.verb == "sandbox-sms":
         return sms_sandbox.run(args)
+    if args.verb == "sandbox-authority":
+        return authority_sandbox.run(args)
     if args.verb == "sandbox-pay":
         return sandbox.run(args)
     if args.verb == "web":
@@ -181,6 +185,24 @@ def add_serve(verbs) -> None:
         action="store_true",
         help="start `keyun sandbox-sms` beside the server and send text messages through it (demos; nothing reaches a "
         "phone)",
+    )
+    p.add_argument(
+        "--authority-url",
+        default=os.environ.get("KEYUN_AUTHORITY_URL", ""),
+        help="upload ticketing data to the transport authority's platform at this URL (docs/authority.md; env "
+        "KEYUN_AUTHORITY_URL); needs --authority-key-file and reports",
+    )
+    p.add_argument(
+        "--authority-key-file",
+        type=Path,
+        default=Path(os.environ["KEYUN_AUTHORITY_KEY_FILE"]) if os.environ.get("KEYUN_AUTHORITY_KEY_FILE") else None,
+        help="the station's id and shared key for the platform, a JSON file of the owner's only (env "
+        "KEYUN_AUTHORITY_KEY_FILE; the key is never logged)",
+    )
+    p.add_argument(
+        "--sandbox-authority",
+        action="store_true",
+        help="start `keyun sandbox-authority` beside the server and upload to it (demos; nothing reaches an authority)",
     )
     p.add_argument(
         "--notify-port",

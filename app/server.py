@@ -82,6 +82,7 @@ def create_server(
     demo_network: bool = False,
     sms_dir: Path | None = None,
     reports: bool = False,
+    authority: tuple[str, Path] | None = None,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -105,6 +106,7 @@ def create_server(
         owner_resource,
         clock,
         keyring.key_dir if reports else None,
+        authority=authority if reports else None,
     )
     return KeyunServer(
         owners,

@@ -136,6 +136,8 @@ class Reason(IntEnum):
     UNKNOWN_ANNOUNCEMENT = 5801
     # 59xx: reports (docs/reporting.md).
     REPORTS_OFF = 5901  # the server runs without the report projector (keyun serve --no-reports)
+    # 5950-5969: uploads to the transport authority (docs/authority.md).
+    UPLOADS_OFF = 5950  # the server does not upload (no --authority-url, or reports off)
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

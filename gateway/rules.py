@@ -140,6 +140,11 @@ RULES: dict[str, Rule] = {
     # Reports (docs/reporting.md): finance and the station's managers (who hold the finance role).
     "/keyun.v1.Reports/SalesReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
+    # Uploads to the transport authority (docs/authority.md): the same readers; a resend or a
+    # reconciliation staff start is audited.
+    "/keyun.v1.Uploads/UploadStatus": Rule(P.REPORT_READ),
+    "/keyun.v1.Uploads/ResendUploads": Rule(P.REPORT_READ, mutating=True),
+    "/keyun.v1.Uploads/ReconcileUploads": Rule(P.REPORT_READ, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.
