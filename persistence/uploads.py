@@ -307,7 +307,8 @@ class Outbox:
         """Batches waiting whose next try is due, oldest first."""
         rows = self.db.execute(
             "SELECT batch_id, kind, category, records, body FROM upload_batches "
-            "WHERE acked_ms IS NULL AND next_try_ms <= ? ORDER BY created_ms, kind, batch_id",
+            "WHERE acked_ms IS NULL AND next_try_ms <= ? ORDER BY created_ms, "
+            "list_position(['master', 'trips', 'transactions', 'daily'], category), batch_id",
             [now_ms],
         ).fetchall()
         return [Batch(row[0], row[1], row[2], row[3], row[4].encode()) for row in rows]

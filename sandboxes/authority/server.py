@@ -372,7 +372,13 @@ class AuthoritySandbox:
             record_ids = [str(r) for r in (await request.json())["record_ids"]]
         except (ValueError, KeyError, TypeError):
             return _error(400, "BAD_REQUEST", '{"record_ids": [...]}')
-        forgotten = [r for r in record_ids if self.records.pop(r, None) is not None]
+        forgotten = []
+        for record_id in record_ids:
+            record = self.records.pop(record_id, None)
+            if record is not None:  # as if its batch had never brought it
+                forgotten.append(record_id)
+                if record.get("batch_id") in self.batches:
+                    self.batches[record["batch_id"]]["new_records"] -= 1
         self._save()
         return web.json_response({"forgotten": forgotten})
 
