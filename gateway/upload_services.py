@@ -51,7 +51,6 @@ class UploadsService(uploads_pb2_grpc.UploadsServicer):
             waiting=[
                 uploads_pb2.WaitingBatch(
                     batch_id=b["batch_id"],
-                    kind=b["kind"],
                     category=b["category"],
                     records=b["records"],
                     attempts=b["attempts"],

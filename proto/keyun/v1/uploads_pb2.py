@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyun/v1/uploads.proto\x12\x08keyun.v1\"\x15\n\x13UploadStatusRequest\"\xa9\x01\n\x0cWaitingBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0f\n\x07records\x18\x04 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x13\n\x0b\x61ge_seconds\x18\x07 \x01(\x01\x12\x1b\n\x13next_try_in_seconds\x18\x08 \x01(\x01\"V\n\x0eReconciliation\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x12\n\nchecked_ms\x18\x02 \x01(\x03\x12\r\n\x05match\x18\x03 \x01(\x08\x12\x13\n\x0b\x64ifferences\x18\x04 \x01(\t\"\xee\x02\n\x14UploadStatusResponse\x12\x14\n\x0cplatform_url\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x14\n\x0clast_ping_ms\x18\x04 \x01(\x03\x12\x12\n\nlast_error\x18\x05 \x01(\t\x12\x17\n\x0fwaiting_batches\x18\x06 \x01(\x05\x12\x17\n\x0fwaiting_records\x18\x07 \x01(\x03\x12\x1e\n\x16oldest_waiting_seconds\x18\x08 \x01(\x01\x12\x15\n\racked_batches\x18\t \x01(\x03\x12\x15\n\racked_records\x18\n \x01(\x03\x12\x13\n\x0blast_ack_ms\x18\x0b \x01(\x03\x12\'\n\x07waiting\x18\x0c \x03(\x0b\x32\x16.keyun.v1.WaitingBatch\x12\x31\n\x0freconciliations\x18\r \x03(\x0b\x32\x18.keyun.v1.Reconciliation\"$\n\x14ResendUploadsRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\"J\n\x15ResendUploadsResponse\x12\x18\n\x10queued_batch_ids\x18\x01 \x03(\t\x12\x17\n\x0fwaiting_batches\x18\x02 \x01(\x05\"\'\n\x17ReconcileUploadsRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\"\xf0\x01\n\x11TransactionTotals\x12\x37\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\'.keyun.v1.TransactionTotals.CountsEntry\x12@\n\x0b\x61mounts_fen\x18\x02 \x03(\x0b\x32+.keyun.v1.TransactionTotals.AmountsFenEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x31\n\x0f\x41mountsFenEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xcb\x01\n\x18ReconcileUploadsResponse\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x11\n\treachable\x18\x02 \x01(\x08\x12\r\n\x05match\x18\x03 \x01(\x08\x12,\n\x07station\x18\x04 \x01(\x0b\x32\x1b.keyun.v1.TransactionTotals\x12-\n\x08platform\x18\x05 \x01(\x0b\x32\x1b.keyun.v1.TransactionTotals\x12\x13\n\x0b\x64ifferences\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t2\x85\x02\n\x07Uploads\x12M\n\x0cUploadStatus\x12\x1d.keyun.v1.UploadStatusRequest\x1a\x1e.keyun.v1.UploadStatusResponse\x12P\n\rResendUploads\x12\x1e.keyun.v1.ResendUploadsRequest\x1a\x1f.keyun.v1.ResendUploadsResponse\x12Y\n\x10ReconcileUploads\x12!.keyun.v1.ReconcileUploadsRequest\x1a\".keyun.v1.ReconcileUploadsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyun/v1/uploads.proto\x12\x08keyun.v1\"\x15\n\x13UploadStatusRequest\"\x9b\x01\n\x0cWaitingBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x12\n\nlast_error\x18\x05 \x01(\t\x12\x13\n\x0b\x61ge_seconds\x18\x06 \x01(\x01\x12\x1b\n\x13next_try_in_seconds\x18\x07 \x01(\x01\"V\n\x0eReconciliation\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x12\n\nchecked_ms\x18\x02 \x01(\x03\x12\r\n\x05match\x18\x03 \x01(\x08\x12\x13\n\x0b\x64ifferences\x18\x04 \x01(\t\"\xee\x02\n\x14UploadStatusResponse\x12\x14\n\x0cplatform_url\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x14\n\x0clast_ping_ms\x18\x04 \x01(\x03\x12\x12\n\nlast_error\x18\x05 \x01(\t\x12\x17\n\x0fwaiting_batches\x18\x06 \x01(\x05\x12\x17\n\x0fwaiting_records\x18\x07 \x01(\x03\x12\x1e\n\x16oldest_waiting_seconds\x18\x08 \x01(\x01\x12\x15\n\racked_batches\x18\t \x01(\x03\x12\x15\n\racked_records\x18\n \x01(\x03\x12\x13\n\x0blast_ack_ms\x18\x0b \x01(\x03\x12\'\n\x07waiting\x18\x0c \x03(\x0b\x32\x16.keyun.v1.WaitingBatch\x12\x31\n\x0freconciliations\x18\r \x03(\x0b\x32\x18.keyun.v1.Reconciliation\"$\n\x14ResendUploadsRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\"J\n\x15ResendUploadsResponse\x12\x18\n\x10queued_batch_ids\x18\x01 \x03(\t\x12\x17\n\x0fwaiting_batches\x18\x02 \x01(\x05\"\'\n\x17ReconcileUploadsRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\"\xf0\x01\n\x11TransactionTotals\x12\x37\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\'.keyun.v1.TransactionTotals.CountsEntry\x12@\n\x0b\x61mounts_fen\x18\x02 \x03(\x0b\x32+.keyun.v1.TransactionTotals.AmountsFenEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x31\n\x0f\x41mountsFenEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xcb\x01\n\x18ReconcileUploadsResponse\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x11\n\treachable\x18\x02 \x01(\x08\x12\r\n\x05match\x18\x03 \x01(\x08\x12,\n\x07station\x18\x04 \x01(\x0b\x32\x1b.keyun.v1.TransactionTotals\x12-\n\x08platform\x18\x05 \x01(\x0b\x32\x1b.keyun.v1.TransactionTotals\x12\x13\n\x0b\x64ifferences\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t2\x85\x02\n\x07Uploads\x12M\n\x0cUploadStatus\x12\x1d.keyun.v1.UploadStatusRequest\x1a\x1e.keyun.v1.UploadStatusResponse\x12P\n\rResendUploads\x12\x1e.keyun.v1.ResendUploadsRequest\x1a\x1f.keyun.v1.ResendUploadsResponse\x12Y\n\x10ReconcileUploads\x12!.keyun.v1.ReconcileUploadsRequest\x1a\".keyun.v1.ReconcileUploadsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,25 +38,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADSTATUSREQUEST']._serialized_start=36
   _globals['_UPLOADSTATUSREQUEST']._serialized_end=57
   _globals['_WAITINGBATCH']._serialized_start=60
-  _globals['_WAITINGBATCH']._serialized_end=229
-  _globals['_RECONCILIATION']._serialized_start=231
-  _globals['_RECONCILIATION']._serialized_end=317
-  _globals['_UPLOADSTATUSRESPONSE']._serialized_start=320
-  _globals['_UPLOADSTATUSRESPONSE']._serialized_end=686
-  _globals['_RESENDUPLOADSREQUEST']._serialized_start=688
-  _globals['_RESENDUPLOADSREQUEST']._serialized_end=724
-  _globals['_RESENDUPLOADSRESPONSE']._serialized_start=726
-  _globals['_RESENDUPLOADSRESPONSE']._serialized_end=800
-  _globals['_RECONCILEUPLOADSREQUEST']._serialized_start=802
-  _globals['_RECONCILEUPLOADSREQUEST']._serialized_end=841
-  _globals['_TRANSACTIONTOTALS']._serialized_start=844
-  _globals['_TRANSACTIONTOTALS']._serialized_end=1084
-  _globals['_TRANSACTIONTOTALS_COUNTSENTRY']._serialized_start=988
-  _globals['_TRANSACTIONTOTALS_COUNTSENTRY']._serialized_end=1033
-  _globals['_TRANSACTIONTOTALS_AMOUNTSFENENTRY']._serialized_start=1035
-  _globals['_TRANSACTIONTOTALS_AMOUNTSFENENTRY']._serialized_end=1084
-  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_start=1087
-  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_end=1290
-  _globals['_UPLOADS']._serialized_start=1293
-  _globals['_UPLOADS']._serialized_end=1554
+  _globals['_WAITINGBATCH']._serialized_end=215
+  _globals['_RECONCILIATION']._serialized_start=217
+  _globals['_RECONCILIATION']._serialized_end=303
+  _globals['_UPLOADSTATUSRESPONSE']._serialized_start=306
+  _globals['_UPLOADSTATUSRESPONSE']._serialized_end=672
+  _globals['_RESENDUPLOADSREQUEST']._serialized_start=674
+  _globals['_RESENDUPLOADSREQUEST']._serialized_end=710
+  _globals['_RESENDUPLOADSRESPONSE']._serialized_start=712
+  _globals['_RESENDUPLOADSRESPONSE']._serialized_end=786
+  _globals['_RECONCILEUPLOADSREQUEST']._serialized_start=788
+  _globals['_RECONCILEUPLOADSREQUEST']._serialized_end=827
+  _globals['_TRANSACTIONTOTALS']._serialized_start=830
+  _globals['_TRANSACTIONTOTALS']._serialized_end=1070
+  _globals['_TRANSACTIONTOTALS_COUNTSENTRY']._serialized_start=974
+  _globals['_TRANSACTIONTOTALS_COUNTSENTRY']._serialized_end=1019
+  _globals['_TRANSACTIONTOTALS_AMOUNTSFENENTRY']._serialized_start=1021
+  _globals['_TRANSACTIONTOTALS_AMOUNTSFENENTRY']._serialized_end=1070
+  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_start=1073
+  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_end=1276
+  _globals['_UPLOADS']._serialized_start=1279
+  _globals['_UPLOADS']._serialized_end=1540
 # @@protoc_insertion_point(module_scope)

@@ -11,9 +11,8 @@ class UploadStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WaitingBatch(_message.Message):
-    __slots__ = ("batch_id", "kind", "category", "records", "attempts", "last_error", "age_seconds", "next_try_in_seconds")
+    __slots__ = ("batch_id", "category", "records", "attempts", "last_error", "age_seconds", "next_try_in_seconds")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
-    KIND_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
@@ -21,14 +20,13 @@ class WaitingBatch(_message.Message):
     AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     NEXT_TRY_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
-    kind: str
     category: str
     records: int
     attempts: int
     last_error: str
     age_seconds: float
     next_try_in_seconds: float
-    def __init__(self, batch_id: _Optional[str] = ..., kind: _Optional[str] = ..., category: _Optional[str] = ..., records: _Optional[int] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., age_seconds: _Optional[float] = ..., next_try_in_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, batch_id: _Optional[str] = ..., category: _Optional[str] = ..., records: _Optional[int] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., age_seconds: _Optional[float] = ..., next_try_in_seconds: _Optional[float] = ...) -> None: ...
 
 class Reconciliation(_message.Message):
     __slots__ = ("date", "checked_ms", "match", "differences")
