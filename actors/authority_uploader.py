@@ -57,9 +57,12 @@ def backoff_s(attempts: int) -> float:
 
 class AuthorityUploader:
     def __init__(self, store: Any, lock: threading.Lock, url: str, key_file: str):
-        """`store`: the projector's ReportStore (its `db`); `lock`: the projector's lock around it."""
+        """`store`: the projector's ReportStore (its `db`, its `positions`); `lock`: the projector's
+        lock around it."""
         self.config: AuthorityConfig = read_config(Path(key_file), url)
+        self.store = store
         self.lock = lock
+        self.batched_at: tuple = ()  # the projector's positions when batches were last made
         with lock:
             self.outbox = Outbox(store.db, self.config.station_id)
         self.sending = threading.Lock()  # one sender at a time: the thread, or a staff-asked reconcile
@@ -94,9 +97,14 @@ class AuthorityUploader:
             self.ping()
         today = local_date(now_ms())
         with self.lock:
-            self.outbox.make_batches(now_ms())
-            for day in self.outbox.days_without_file(today):
-                self.outbox.queue_daily_file(day, now_ms())
+            # Batching reads the store's tables: only after the projector committed something new,
+            # or a day ended (its file is due).
+            positions = (today, *sorted((owner, p.lsn) for owner, p in self.store.positions.items()))
+            if positions != self.batched_at:
+                self.outbox.make_batches(now_ms())
+                for day in self.outbox.days_without_file(today):
+                    self.outbox.queue_daily_file(day, now_ms())
+                self.batched_at = positions
         self.send_due()
         with self.lock:
             days = self.outbox.days_to_reconcile(today)

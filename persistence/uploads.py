@@ -142,35 +142,44 @@ def master_records(db: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return records
 
 
-def trip_records(db: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Each trip scheduled, and its departure (发车) or cancellation once it happens."""
-    records: list[dict[str, Any]] = []
-    columns = ", ".join(f"CAST({name} AS VARCHAR)" if name == "service_date" else name for name in TRIP_FIELDS)
-    for row in db.execute(f"SELECT {columns} FROM trips ORDER BY departs_at_ms, trip_id").fetchall():
-        trip = dict(zip(TRIP_FIELDS, row, strict=True))
-        stops = (trip.pop("stops") or "").split(",")
-        departed, cancelled, delay = trip.pop("departed_ms"), trip.pop("cancelled_ms"), trip.pop("delay_ms")
-        records.append({"record_id": f"trip:{trip['trip_id']}", "type": "trip", **trip, "stops": stops})
-        if departed is not None:
-            records.append(
-                {
-                    "record_id": f"departure:{trip['trip_id']}",
-                    "type": "departure",
-                    "trip_id": trip["trip_id"],
-                    "at_ms": departed,
-                    "delay_ms": delay or 0,
-                }
-            )
-        if cancelled is not None:
-            records.append(
-                {
-                    "record_id": f"cancellation:{trip['trip_id']}",
-                    "type": "cancellation",
-                    "trip_id": trip["trip_id"],
-                    "at_ms": cancelled,
-                }
-            )
-    return records
+# Each trip scheduled, and its departure (发车) or cancellation once it happens: one row each, with
+# its record id, so what was sent is left out in SQL (a station has many trips).
+TRIP_EVENTS = (
+    "SELECT 'trip:' || trip_id AS record_id, 'trip' AS type, NULL AS at_ms, * FROM trips "
+    "UNION ALL SELECT 'departure:' || trip_id, 'departure', departed_ms, * FROM trips WHERE departed_ms IS NOT NULL "
+    "UNION ALL SELECT 'cancellation:' || trip_id, 'cancellation', cancelled_ms, * FROM trips "
+    "WHERE cancelled_ms IS NOT NULL"
+)
+
+
+def unsent_trip_records(db: duckdb.DuckDBPyConnection, limit: int) -> list[dict[str, Any]]:
+    columns = ", ".join(f"CAST(t.{name} AS VARCHAR)" if name == "service_date" else f"t.{name}" for name in TRIP_FIELDS)
+    rows = db.execute(
+        f"SELECT t.record_id, t.type, t.at_ms, {columns} FROM ({TRIP_EVENTS}) t "
+        "ANTI JOIN upload_records u ON t.record_id = u.record_id "
+        "ORDER BY t.departs_at_ms, t.trip_id, t.type DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [_trip_record(row) for row in rows]
+
+
+def _trip_record(row: tuple) -> dict[str, Any]:
+    record_id, kind, at_ms, *values = row
+    trip = dict(zip(TRIP_FIELDS, values, strict=True))
+    if kind == "departure":
+        return {
+            "record_id": record_id,
+            "type": kind,
+            "trip_id": trip["trip_id"],
+            "at_ms": at_ms,
+            "delay_ms": trip["delay_ms"] or 0,
+        }
+    if kind == "cancellation":
+        return {"record_id": record_id, "type": kind, "trip_id": trip["trip_id"], "at_ms": at_ms}
+    for name in ("departed_ms", "cancelled_ms", "delay_ms"):  # sent as records of their own
+        trip.pop(name)
+    trip["stops"] = (trip["stops"] or "").split(",")
+    return {"record_id": record_id, "type": kind, **trip}
 
 
 @dataclass(frozen=True)
@@ -221,7 +230,7 @@ class Outbox:
             if category == "master":
                 records = self._unsent(master_records(self.db))[:limit]
             elif category == "trips":
-                records = self._unsent(trip_records(self.db))[:limit]
+                records = unsent_trip_records(self.db, limit)
             else:
                 records = self._unsent_transactions(limit)
             if records:
