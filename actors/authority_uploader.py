@@ -109,7 +109,11 @@ class AuthorityUploader:
         with self.lock:
             days = self.outbox.days_to_reconcile(today)
         for day in days:
-            self.reconcile(day)
+            try:
+                self.reconcile(day)
+            except PlatformError as error:  # tried again at the next pass
+                self.last_error = f"reconciliation of {day}: {error}"
+                break
         self._refresh()
 
     def _refresh(self) -> None:

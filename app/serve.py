@@ -87,6 +87,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"keyun serve: {error}", file=sys.stderr)
         return 2
+    try:  # the platform's key file, before Ray starts (with --sandbox-authority, once it runs)
+        _authority(args) if not args.sandbox_authority else None
+    except AuthorityConfigError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     try:  # before anything is made (keys, the Ray token, TLS certificates, the data directory)
         check_keys(args.data_dir, args.key_dir or default_key_dir(args.data_dir))
     except KeyringError as error:

@@ -247,3 +247,36 @@ def test_keyun_report_upload_and_who_may_ask(station, capsys, monkeypatch):
     with pytest.raises(KeyunError) as refused:
         station["client"].reconcile_uploads("yesterday")
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")
+    # The shared key is in no log: not the server's, not the projector's process's.
+    secret = read_config(station["sandbox"].key_file).secret.hex()
+    assert secret not in station["server"].log_text()
+
+
+def test_keyun_serve_refuses_a_bad_authority_setting_before_starting(tmp_path, capsys):
+    data = ["--data-dir", str(tmp_path / "data"), "--port", "0"]
+    assert keyun_main(["serve", *data, "--authority-url", "http://127.0.0.1:1/"]) == 2
+    assert "--authority-key-file" in capsys.readouterr().err
+    key_file = tmp_path / "authority.json"
+    key_file.write_text('{"station_id": "S1", "secret": "00"}')
+    assert (
+        keyun_main(["serve", *data, "--authority-url", "http://127.0.0.1:1/", "--authority-key-file", str(key_file)])
+        == 2
+    )
+    assert "shorter than 16 bytes" in capsys.readouterr().err
+    key_file.write_text(json.dumps({"station_id": "S1", "secret": "ab" * 32}))
+    assert (
+        keyun_main(
+            [
+                "serve",
+                *data,
+                "--no-reports",
+                "--authority-url",
+                "http://127.0.0.1:1/",
+                "--authority-key-file",
+                str(key_file),
+            ]
+        )
+        == 2
+    )
+    assert "--no-reports" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # refused before anything was made
