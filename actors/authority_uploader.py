@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import time
 import urllib.error
@@ -60,6 +61,8 @@ class AuthorityUploader:
         """`store`: the projector's ReportStore (its `db`, its `positions`); `lock`: the projector's
         lock around it."""
         self.config: AuthorityConfig = read_config(Path(key_file), url)
+        # https: the platform's certificate is checked against the system's CAs, or the one named.
+        self.tls = ssl.create_default_context(cafile=self.config.ca_file or None)
         self.store = store
         self.lock = lock
         self.batched_at: tuple = ()  # the projector's positions when batches were last made
@@ -166,7 +169,7 @@ class AuthorityUploader:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=self.tls) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as error:
             try:

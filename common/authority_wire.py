@@ -8,8 +8,9 @@ refuses a wrong signature, a timestamp more than MAX_SKEW_MS from its clock, and
 seen inside that window (a replayed request).  Inside the window a replay would still be harmless:
 batches are idempotent by batch id.
 
-The account file (`authority.json`, mode 0600) names the platform's base URL, the station's id and
-the shared key (hex).  The key is never logged and never shown in a repr.
+The account file (`authority.json`, mode 0600) names the platform's base URL, the station's id,
+the shared key (hex) and, for https to a platform with a private CA, that CA's certificate file.
+The key is never logged and never shown in a repr.
 """
 
 from __future__ import annotations
@@ -72,9 +73,13 @@ class AuthorityConfig:
     base_url: str
     station_id: str
     secret: bytes
+    ca_file: str = ""  # for https: the CA that signed the platform's certificate (default: the system's)
 
     def __repr__(self) -> str:
-        return f"AuthorityConfig(base_url={self.base_url!r}, station_id={self.station_id!r}, secret=<hidden>)"
+        return (
+            f"AuthorityConfig(base_url={self.base_url!r}, station_id={self.station_id!r}, ca_file={self.ca_file!r}, "
+            "secret=<hidden>)"
+        )
 
 
 class AuthorityConfigError(Exception):
@@ -85,6 +90,8 @@ def write_config(directory: Path, config: AuthorityConfig) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CONFIG_FILE
     document = {"base_url": config.base_url, "station_id": config.station_id, "secret": config.secret.hex()}
+    if config.ca_file:
+        document["ca_file"] = config.ca_file
     write_atomically(path, json.dumps(document, indent=2).encode(), CONFIG_MODE)
     return path
 
@@ -95,7 +102,9 @@ def read_config(path: Path, base_url: str = "") -> AuthorityConfig:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         url = (base_url or str(document.get("base_url", ""))).rstrip("/")
-        config = AuthorityConfig(url, str(document["station_id"]), bytes.fromhex(document["secret"]))
+        config = AuthorityConfig(
+            url, str(document["station_id"]), bytes.fromhex(document["secret"]), str(document.get("ca_file", ""))
+        )
     except OSError as error:
         raise AuthorityConfigError(f"{path}: {error.strerror or error}") from None
     except (ValueError, KeyError, TypeError, AttributeError):

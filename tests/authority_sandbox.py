@@ -47,9 +47,9 @@ class AuthoritySandbox:
             return response.read().decode()
 
 
-def start_authority_sandbox(directory: Path) -> AuthoritySandbox:
+def start_authority_sandbox(directory: Path, *extra: str) -> AuthoritySandbox:
     command = [sys.executable, "-m", "keyun.app.cli", "sandbox-authority", "--port", "0", "--dir", str(directory)]
-    command += ["--state", str(directory / "state.json")]
+    command += ["--state", str(directory / "state.json"), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline().strip()  # printed once it listens, or it exits
     if not line.startswith(PREFIX):

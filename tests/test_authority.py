@@ -280,3 +280,37 @@ def test_keyun_serve_refuses_a_bad_authority_setting_before_starting(tmp_path, c
     )
     assert "--no-reports" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+def test_https_to_the_platform_trusts_the_named_ca_and_nothing_else(tmp_path):
+    """The sandbox over https with a private CA: the uploader (on a real, empty reporting store)
+    passes its connectivity test with the CA named in the key file, and fails it without."""
+    import threading
+
+    from keyun.actors.authority_uploader import AuthorityUploader
+    from keyun.gateway.tls import init_station_certs
+    from keyun.persistence.reports import ReportStore
+
+    certs = init_station_certs(tmp_path / "certs", "platform", ["127.0.0.1"])
+    tls = ["--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key), "--tls-ca", str(certs.ca_cert)]
+    sandbox = start_authority_sandbox(tmp_path / "sandbox", *tls)
+    store = ReportStore(tmp_path / "data", None)
+    lock = threading.Lock()  # the store's one connection: one user at a time, as in the projector
+    uploaders = []
+    try:
+        trusted = read_config(sandbox.key_file)
+        assert trusted.base_url.startswith("https://") and trusted.ca_file == str(certs.ca_cert.resolve())
+        uploaders.append(AuthorityUploader(store, lock, "", str(sandbox.key_file)))
+        wait_until(lambda: uploaders[0].connected, 30, "the connectivity test passed over https")
+        untrusting = tmp_path / "no-ca.json"
+        document = json.loads(sandbox.key_file.read_text()) | {"ca_file": ""}
+        untrusting.write_text(json.dumps(document))
+        uploaders.append(AuthorityUploader(store, lock, "", str(untrusting)))
+        wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in uploaders[1].last_error, 30, "an untrusted certificate")
+        assert not uploaders[1].connected
+    finally:
+        for uploader in uploaders:
+            uploader.stop()
+            uploader.thread.join(timeout=30)
+        store.close()
+        assert stop_authority_sandbox(sandbox) == 0

@@ -27,6 +27,7 @@ import hashlib
 import html
 import json
 import secrets
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -113,10 +114,10 @@ class AuthoritySandbox:
         app.router.add_post("/sandbox/forget", self.forget)
         return app
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
         self.runner = web.AppRunner(self.app(), access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
+        site = web.TCPSite(self.runner, host, port, ssl_context=tls)
         await site.start()
         return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -387,14 +388,15 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def account_for(directory: Path, host: str, port: int, station_id: str) -> AuthorityConfig:
-    """The account Keyun uses: the key kept from an earlier start, the URL of this one."""
-    url = f"http://{host}:{port}"
+def account_for(directory: Path, host: str, port: int, station_id: str, ca_file: str = "") -> AuthorityConfig:
+    """The account Keyun uses: the key kept from an earlier start, the URL of this one (https with
+    a certificate, and the CA Keyun is to trust for it)."""
+    url = f"{'https' if ca_file else 'http'}://{host}:{port}"
     try:
         kept = read_config(directory / CONFIG_FILE, url)
-        return AuthorityConfig(url, station_id or kept.station_id, kept.secret)
+        return AuthorityConfig(url, station_id or kept.station_id, kept.secret, ca_file)
     except AuthorityConfigError:
-        return AuthorityConfig(url, station_id or "keyun-station", secrets.token_bytes(32))
+        return AuthorityConfig(url, station_id or "keyun-station", secrets.token_bytes(32), ca_file)
 
 
 DESCRIPTION = (
@@ -420,6 +422,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--station-id", default="", help="the station's id on the platform (default keyun-station)")
     parser.add_argument("--state", type=Path, help="keep what was received in this JSON file, across restarts")
+    parser.add_argument("--tls-cert", type=Path, help="serve https with this certificate (PEM; with --tls-key)")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    parser.add_argument(
+        "--tls-ca", type=Path, help="the CA that signed --tls-cert: written to authority.json for Keyun to trust"
+    )
 
 
 def add_verbs(verbs) -> None:
@@ -432,6 +439,13 @@ def add_verbs(verbs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.tls_cert, args.tls_key, args.tls_ca) != (None, None, None) and None in (
+        args.tls_cert,
+        args.tls_key,
+        args.tls_ca,
+    ):
+        print("keyun sandbox-authority: https needs --tls-cert, --tls-key and --tls-ca together", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except OSError as error:
@@ -440,6 +454,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"keyun sandbox-authority: {error.strerror or error}", file=sys.stderr)
         return 1
+    except ssl.SSLError as error:
+        print(f"keyun sandbox-authority: TLS: {error}", file=sys.stderr)
+        return 2
     except (ValueError, KeyError) as error:
         print(f"keyun sandbox-authority: {args.state}: not a sandbox state file ({error})", file=sys.stderr)
         return 1
@@ -449,9 +466,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sandbox = AuthoritySandbox(account_for(args.dir, args.host, args.port, args.station_id), args.state)
-    port = await sandbox.start(args.host, args.port)
-    sandbox.config = account_for(args.dir, args.host, port, args.station_id)
+    tls = None
+    ca_file = ""
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        ca_file = str(args.tls_ca.resolve())
+    sandbox = AuthoritySandbox(account_for(args.dir, args.host, args.port, args.station_id, ca_file), args.state)
+    port = await sandbox.start(args.host, args.port, tls)
+    sandbox.config = account_for(args.dir, args.host, port, args.station_id, ca_file)
     write_config(args.dir, sandbox.config)
     stop = asyncio.Event()
     on_stop_signals(asyncio.get_running_loop(), stop.set)
