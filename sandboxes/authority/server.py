@@ -8,7 +8,8 @@ key, a timestamp and a nonce; a bad signature, a stale timestamp or a reused non
 connectivity test and the daily reconciliation.  It is idempotent: a batch id seen before is
 acknowledged again and counted once, and each record counts once by its record id.  On start it
 writes the account Keyun uses (base URL, station id, shared key) to DIR/authority.json; the key is
-made on the first start and kept.
+made on the first start and kept.  It speaks http, or https with --tls-cert, --tls-key and --tls-ca
+(the CA goes into authority.json for Keyun to trust).
 
 For people: `GET /received` shows what it received.  For tests (JSON, no authentication: it
 listens on loopback): `GET /received.json`; `POST /sandbox/fail` {"count": N} answers the next N
