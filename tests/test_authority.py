@@ -108,11 +108,13 @@ def test_sales_refunds_changes_and_check_ins_arrive_exactly_once(station):
     client.refund(sale.tickets[0].ticket_id)
     changed = client.change_ticket(sale.tickets[1].ticket_id, later)
     client.check_in(sale.tickets[2].ticket_id, "G1")
+    client.depart(first)  # the coach leaves: a departure record (发车)
     station["tickets"] |= {t.ticket_id for t in sale.tickets} | {changed.new_ticket.ticket_id}
+    wait_until(lambda: f"departure:{first}" in station["sandbox"].record_ids(), 60, "the departure was sent")
     received = arrived_exactly_once(station)
     kinds = {r["type"] for r in received["records"]}
     # Master data and trips went too, before the movements that refer to them.
-    assert {"operator", "route", "vehicle", "schedule", "station", "trip"} <= kinds
+    assert {"operator", "route", "vehicle", "schedule", "station", "trip", "departure"} <= kinds
     assert {"sale", "refund", "change", "checkin"} <= kinds
     categories = [b["category"] for b in received["batches"]]
     assert categories.index("master") < categories.index("transactions")
