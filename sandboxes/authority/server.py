@@ -15,8 +15,9 @@ For people: `GET /received` shows what it received.  For tests (JSON, no authent
 listens on loopback): `GET /received.json`; `POST /sandbox/fail` {"count": N} answers the next N
 uploads 503; `POST /sandbox/down` {"down": true|false} answers every upload 503 until brought up;
 `POST /sandbox/delay-next` {"ms": N} takes the next upload but answers N ms late (the sender's
-timeout); `POST /sandbox/forget` {"record_ids": [...]} drops records it had (a platform that lost
-data, for a reconciliation mismatch).
+timeout); `POST /sandbox/forget` {"record_ids": [...]} drops records it had (a platform that
+lost data, for a reconciliation mismatch).  `--fail-rate F` answers that share of uploads 503 at
+random.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import errno
 import hashlib
 import html
 import json
+import random
 import secrets
 import ssl
 import sys
@@ -69,8 +71,9 @@ def local_date(at_ms: int) -> str:
 
 
 class AuthoritySandbox:
-    def __init__(self, config: AuthorityConfig, state_path: Path | None):
+    def __init__(self, config: AuthorityConfig, state_path: Path | None, fail_rate: float = 0.0):
         self.config = config
+        self.fail_rate = fail_rate
         self.state_path = state_path
         # What is kept (and saved): batches by id, records by id, files by id, reconciliations.
         self.batches: dict[str, dict] = {}
@@ -176,6 +179,8 @@ class AuthoritySandbox:
         if self.fail_next > 0:
             self.fail_next -= 1
             return "the platform failed (sandbox fail)"
+        if self.fail_rate and random.random() < self.fail_rate:
+            return "the platform failed (sandbox --fail-rate)"
         return ""
 
     async def _late(self) -> None:
@@ -423,6 +428,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--station-id", default="", help="the station's id on the platform (default keyun-station)")
     parser.add_argument("--state", type=Path, help="keep what was received in this JSON file, across restarts")
+    parser.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        help="answer this share of uploads (0..1) 503 at random, to show retries",
+    )
     parser.add_argument("--tls-cert", type=Path, help="serve https with this certificate (PEM; with --tls-key)")
     parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     parser.add_argument(
@@ -440,6 +451,9 @@ def add_verbs(verbs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.fail_rate <= 1.0:
+        print("keyun sandbox-authority: --fail-rate must be between 0 and 1", file=sys.stderr)
+        return 2
     if (args.tls_cert, args.tls_key, args.tls_ca) != (None, None, None) and None in (
         args.tls_cert,
         args.tls_key,
@@ -473,7 +487,9 @@ async def _serve(args: argparse.Namespace) -> None:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
         ca_file = str(args.tls_ca.resolve())
-    sandbox = AuthoritySandbox(account_for(args.dir, args.host, args.port, args.station_id, ca_file), args.state)
+    sandbox = AuthoritySandbox(
+        account_for(args.dir, args.host, args.port, args.station_id, ca_file), args.state, args.fail_rate
+    )
     port = await sandbox.start(args.host, args.port, tls)
     sandbox.config = account_for(args.dir, args.host, port, args.station_id, ca_file)
     write_config(args.dir, sandbox.config)
