@@ -23,6 +23,8 @@ from keyun.persistence.keyring import Keyring
 from keyun.persistence.load_reports import LoadQuery, ShiftQuery
 from keyun.persistence.reports import ProjectedRecordLost, ReportStore, ReportStoreError, SalesQuery
 
+from .authority_uploader import AuthorityUploader
+
 log = logging.getLogger("keyun.reports")
 
 # How often the projector looks for new records: the lag it adds when the station is quiet.
@@ -45,10 +47,13 @@ def open_store(data_dir: Path, keyring: Keyring) -> ReportStore:
 
 
 class ReportProjector:
-    def __init__(self, data_dir: str, key_dir: str, poll_s: float = POLL_S):
+    def __init__(self, data_dir: str, key_dir: str, poll_s: float = POLL_S, authority: tuple[str, str] | None = None):
+        """`authority`: (platform URL, key file) to upload to the transport authority from this
+        process (actors/authority_uploader.py, docs/authority.md); None: no uploads."""
         self.store = open_store(Path(data_dir), Keyring.open(Path(key_dir)))
         self.poll_s = poll_s
-        self.lock = threading.Lock()  # one DuckDB transaction at a time: projecting, or a report
+        self.lock = threading.Lock()  # one DuckDB transaction at a time: projecting, uploading, or a report
+        self.uploader = AuthorityUploader(self.store, self.lock, *authority) if authority is not None else None
         # When the last complete pass began: everything written before then is projected, so the
         # oldest record not projected yet is at most this old.
         self.fresh_at = time.monotonic()
@@ -144,7 +149,37 @@ class ReportProjector:
         seconds.add_metric([], self.behind_seconds())
         failing = GaugeMetricFamily("keyun_report_failing", "1 while the report projector's last attempt failed")
         failing.add_metric([], 1 if self.failure else 0)
-        return [records, seconds, failing]
+        return [records, seconds, failing, *self._upload_metrics()]
+
+    def _upload_metrics(self) -> list:
+        if self.uploader is None:
+            return []
+        oldest = GaugeMetricFamily(
+            "keyun_authority_upload_oldest_waiting_seconds",
+            "Age of the oldest upload batch the transport authority has not acknowledged (0: none waiting)",
+        )
+        oldest.add_metric([], self.uploader.oldest_waiting_s())
+        connected = GaugeMetricFamily(
+            "keyun_authority_connected", "1 if the last connectivity test with the transport authority passed"
+        )
+        connected.add_metric([], 1 if self.uploader.connected else 0)
+        mismatches = GaugeMetricFamily(
+            "keyun_authority_reconciliation_mismatches",
+            "Days whose latest reconciliation with the transport authority did not match",
+        )
+        mismatches.add_metric([], self.uploader.mismatched_days)
+        return [oldest, connected, mismatches]
+
+    # -- uploads to the transport authority (None from each when uploads are off) ----------------
+
+    def upload_status(self) -> dict | None:
+        return None if self.uploader is None else self.uploader.status()
+
+    def upload_resend(self, day: str) -> dict | None:
+        return None if self.uploader is None else self.uploader.resend(day)
+
+    def upload_reconcile(self, day: str) -> dict | None:
+        return None if self.uploader is None else self.uploader.reconcile_now(day)
 
 
 # num_cpus=0 as the owners: it must never wait for a CPU slot; Ray restarts it if it dies.

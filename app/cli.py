@@ -44,6 +44,7 @@ VERBS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("handheld",): ("keyun.terminals.handheld_cli:add_verbs",),
     ("sandbox-pay",): ("keyun.sandboxes.payments.server:add_verbs",),
     ("sandbox-sms",): ("keyun.sandboxes.sms.server:add_verbs",),
+    ("sandbox-authority",): ("keyun.sandboxes.authority.server:add_verbs",),
     ("web",): ("keyun.terminals.web.cli:add_verbs",),
     ("totp",): ("keyun.app.cli:add_totp",),
     ("report",): ("keyun.app.cli:add_report",),
@@ -101,6 +102,7 @@ RUNNERS = {
     "certs": "keyun.gateway.tls:run",
     "keys": "keyun.persistence.keyring_cli:run",
     "sandbox-sms": "keyun.sandboxes.sms.server:run",
+    "sandbox-authority": "keyun.sandboxes.authority.server:run",
     "sandbox-pay": "keyun.sandboxes.payments.server:run",
     "web": "keyun.terminals.web.cli:run",
 }
@@ -212,6 +214,24 @@ def add_serve(verbs) -> None:
         action="store_true",
         help="start `keyun sandbox-sms` beside the server and send text messages through it (demos; nothing reaches a "
         "phone)",
+    )
+    p.add_argument(
+        "--authority-url",
+        default=os.environ.get("KEYUN_AUTHORITY_URL", ""),
+        help="upload ticketing data to the transport authority's platform at this URL (docs/authority.md; env "
+        "KEYUN_AUTHORITY_URL); needs --authority-key-file and reports",
+    )
+    p.add_argument(
+        "--authority-key-file",
+        type=Path,
+        default=Path(os.environ["KEYUN_AUTHORITY_KEY_FILE"]) if os.environ.get("KEYUN_AUTHORITY_KEY_FILE") else None,
+        help="the station's id and shared key for the platform, a JSON file of the owner's only (env "
+        "KEYUN_AUTHORITY_KEY_FILE; the key is never logged)",
+    )
+    p.add_argument(
+        "--sandbox-authority",
+        action="store_true",
+        help="start `keyun sandbox-authority` beside the server and upload to it (demos; nothing reaches an authority)",
     )
     p.add_argument(
         "--notify-port",

@@ -16,6 +16,9 @@ import tomllib
 from pathlib import Path
 
 from keyun.actors.ray_runtime import RayExposed, cluster_address, start_ray
+from keyun.common.authority_wire import CONFIG_FILE as AUTHORITY_CONFIG_FILE
+from keyun.common.authority_wire import AuthorityConfigError
+from keyun.common.authority_wire import read_config as read_authority_config
 from keyun.common.clock import CHINA, SYSTEM_CLOCK, TEST_SHIFT_ENV, test_shift_ms
 from keyun.common.gc_pauses import observe_collections
 from keyun.common.platform import SHARED_PORTS, install_event_loop_policy, on_stop_signals, port_in_use
@@ -84,6 +87,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"keyun serve: {error}", file=sys.stderr)
         return 2
+    try:  # the platform's key file, before Ray starts (with --sandbox-authority, once it runs)
+        _authority(args) if not args.sandbox_authority else None
+    except AuthorityConfigError as error:
+        print(f"keyun serve: {error}", file=sys.stderr)
+        return 2
     try:  # before anything is made (keys, the Ray token, TLS certificates, the data directory)
         check_keys(args.data_dir, args.key_dir or default_key_dir(args.data_dir))
     except KeyringError as error:
@@ -107,12 +115,14 @@ class StartFailed(Exception):
 
 async def _serve(args: argparse.Namespace) -> None:
     pay_process = await _start_sandbox_pay(args) if args.sandbox_pay and not args.gateway_only else None
-    sms_process = None
+    sms_process = authority_process = None
     try:
         sms_process = await _start_sandbox_sms(args) if args.sandbox_sms and not args.gateway_only else None
+        if args.sandbox_authority and not args.gateway_only:
+            authority_process = await _start_sandbox_authority(args)
         await _serve_with(args)
     finally:  # also when the start fails: never leave a sandbox running on its own
-        for process in (pay_process, sms_process):
+        for process in (pay_process, sms_process, authority_process):
             if process is not None and process.returncode is None:
                 process.terminate()
                 await process.wait()
@@ -144,8 +154,9 @@ async def _serve_with(args: argparse.Namespace) -> None:
             connection_limits=args.connection_limits,
             reports=args.reports,
             funnel_sample=args.funnel_sample,
+            authority=_authority(args),
         )
-    except (layout.DataDirError, KeyringError, SmsConfigError) as error:
+    except (layout.DataDirError, KeyringError, SmsConfigError, AuthorityConfigError) as error:
         raise StartFailed(error) from None
     server.notify_port, server.notify_url = args.notify_port, args.notify_url
     server.receive_notifications = not args.gateway_only
@@ -250,6 +261,49 @@ async def _start_sandbox_sms(args: argparse.Namespace) -> asyncio.subprocess.Pro
     log.warning(
         "text messages through the SMS sandbox (nothing reaches a phone); read them at http://%s/messages",
         line.removeprefix("sandbox-sms listening on "),
+    )
+    return process
+
+
+def _authority(args: argparse.Namespace) -> tuple[str, Path] | None:
+    """The platform to upload to (URL, key file), checked here so a bad file fails the start in one
+    line; None without --authority-url.  The gateway-only workers never upload."""
+    if args.gateway_only or not (args.authority_url or args.authority_key_file):
+        return None
+    if not args.reports:
+        raise AuthorityConfigError("uploads to the authority are made from the reports: drop --no-reports")
+    if args.authority_key_file is None:
+        raise AuthorityConfigError("--authority-url needs --authority-key-file (the station id and shared key)")
+    config = read_authority_config(args.authority_key_file, args.authority_url)
+    log.info("uploading to the transport authority at %s as %s", config.base_url, config.station_id)
+    return config.base_url, args.authority_key_file
+
+
+async def _start_sandbox_authority(args: argparse.Namespace) -> asyncio.subprocess.Process:
+    """`keyun sandbox-authority` as a child process, its account file beside the data directory;
+    uploads go to it.  Waits until it listens."""
+    directory = args.data_dir.resolve().parent / f"{args.data_dir.resolve().name}-authority"
+    command = [
+        sys.executable,
+        "-m",
+        "keyun.sandboxes.authority.server",
+        "--port",
+        "0",
+        "--dir",
+        str(directory),
+        "--state",
+        str(directory / "state.json"),
+    ]
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    line = (await asyncio.wait_for(process.stdout.readline(), SANDBOX_START_S)).decode().strip()
+    if not line.startswith("sandbox-authority listening on "):
+        await process.wait()
+        raise StartFailed("the transport authority sandbox did not start (its error is above)")
+    args.authority_key_file = directory / AUTHORITY_CONFIG_FILE
+    args.authority_url = ""  # the URL in its file
+    log.warning(
+        "uploads to the transport authority sandbox (nothing reaches an authority); see them at http://%s/received",
+        line.removeprefix("sandbox-authority listening on "),
     )
     return process
 

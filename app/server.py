@@ -83,6 +83,7 @@ def create_server(
     sms_dir: Path | None = None,
     reports: bool = False,
     funnel_sample: float = 1.0,
+    authority: tuple[str, Path] | None = None,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -106,6 +107,7 @@ def create_server(
         owner_resource,
         clock,
         keyring.key_dir if reports else None,
+        authority=authority if reports else None,
     )
     return KeyunServer(
         owners,

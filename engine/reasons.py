@@ -140,6 +140,8 @@ class Reason(IntEnum):
     BEHAVIOUR_BAD_PERIOD = 5940  # a funnel or behaviour report's period is reversed or longer than allowed
     BEHAVIOUR_UNKNOWN_SECTION = 5941  # BehaviourReport asked for a section it does not have
     BEHAVIOUR_UNKNOWN_CHANNEL = 5942  # a funnel report filtered by a channel that is none of the known ones
+    # 5950-5969: uploads to the transport authority (docs/authority.md).
+    UPLOADS_OFF = 5950  # the server does not upload (no --authority-url, or reports off)
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

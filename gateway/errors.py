@@ -149,6 +149,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.BEHAVIOUR_BAD_PERIOD: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.BEHAVIOUR_UNKNOWN_SECTION: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.BEHAVIOUR_UNKNOWN_CHANNEL: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.UPLOADS_OFF: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

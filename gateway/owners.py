@@ -332,12 +332,21 @@ def device_summary(accounts_actor: Any, now_ms: int, timeout_s: float) -> dict |
 
 
 def report_projector(
-    instance: str, data_dir: Path, key_dir: Path, detached: bool = False, owner_resource: str | None = None
+    instance: str,
+    data_dir: Path,
+    key_dir: Path,
+    detached: bool = False,
+    owner_resource: str | None = None,
+    authority: tuple[str, Path] | None = None,
 ) -> Any:
     """The report projector of `data_dir` (actors/report_projector.py): found by name, or started.
-    It runs where the owners' data directory is, as they do."""
+    It runs where the owners' data directory is, as they do.  With `authority` (the platform's URL
+    and the key file), it also uploads to the transport authority (docs/authority.md): the key
+    file's path crosses to it, never the key."""
     return RemoteReportProjector.options(name=f"{instance}-reports", **owner_options(detached, owner_resource)).remote(
-        str(data_dir.resolve()), str(key_dir.resolve())
+        str(data_dir.resolve()),
+        str(key_dir.resolve()),
+        authority=(authority[0], str(authority[1].resolve())) if authority is not None else None,
     )
 
 
@@ -371,6 +380,7 @@ class Owners:
         owner_resource: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
         reports_key_dir: Path | None = None,
+        authority: tuple[str, Path] | None = None,
     ) -> Owners:
         """Find or start the owners of `data_dir`, and its report projector with `reports_key_dir`
         (the station's keys: it makes the passengers' pseudonyms with them).
@@ -383,7 +393,7 @@ class Owners:
         )
         accounts = accounts_owner(instance, data_dir, account_rules, detached, owner_resource, audit_name)
         reports = (
-            report_projector(instance, data_dir, reports_key_dir, detached, owner_resource)
+            report_projector(instance, data_dir, reports_key_dir, detached, owner_resource, authority)
             if reports_key_dir is not None
             else None
         )

@@ -144,6 +144,11 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Reports/ShiftReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/FunnelReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/BehaviourReport": Rule(P.REPORT_READ),
+    # Uploads to the transport authority (docs/authority.md): the same readers; a resend or a
+    # reconciliation staff start is audited.
+    "/keyun.v1.Uploads/UploadStatus": Rule(P.REPORT_READ),
+    "/keyun.v1.Uploads/ResendUploads": Rule(P.REPORT_READ, mutating=True),
+    "/keyun.v1.Uploads/ReconcileUploads": Rule(P.REPORT_READ, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

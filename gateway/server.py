@@ -46,6 +46,8 @@ from keyun.v1 import (
     shifts_pb2_grpc,
     staff_pb2,
     staff_pb2_grpc,
+    uploads_pb2,
+    uploads_pb2_grpc,
 )
 
 from . import credentials
@@ -81,6 +83,7 @@ from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .shift_services import CounterDesk, ShiftsService
 from .sms import HttpSmsProvider
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
+from .upload_services import UploadsService
 
 log = logging.getLogger("keyun.gateway")
 
@@ -102,6 +105,7 @@ SERVICE_NAMES = tuple(
         (notices_pb2, "Notices"),
         (board_pb2, "Board"),
         (reports_pb2, "Reports"),
+        (uploads_pb2, "Uploads"),
     )
 )
 
@@ -313,6 +317,7 @@ class KeyunServer:
         reports_pb2_grpc.add_ReportsServicer_to_server(
             ReportsService(self.owners.reports, self.gateway.utc_offset_min, self.funnel.sample_rate), services
         )
+        uploads_pb2_grpc.add_UploadsServicer_to_server(UploadsService(self.owners.reports), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

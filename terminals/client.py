@@ -46,6 +46,8 @@ from keyun.v1 import (
     shifts_pb2,
     shifts_pb2_grpc,
     staff_pb2_grpc,
+    uploads_pb2,
+    uploads_pb2_grpc,
 )
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
@@ -203,6 +205,7 @@ class KeyunClient:
         self.notices = notices_pb2_grpc.NoticesStub(self.channel)
         self.board = board_pb2_grpc.BoardStub(self.channel)
         self.reports = reports_pb2_grpc.ReportsStub(self.channel)
+        self.uploads = uploads_pb2_grpc.UploadsStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -811,6 +814,16 @@ class KeyunClient:
     ) -> reports_pb2.BehaviourReportResponse:
         request = reports_pb2.BehaviourReportRequest(from_date=from_date, to_date=to_date, sections=list(sections))
         return self.call(self.reports.BehaviourReport, request)
+
+    def upload_status(self) -> uploads_pb2.UploadStatusResponse:
+        """Uploads to the transport authority: what waits, what was acknowledged (docs/authority.md)."""
+        return self.call(self.uploads.UploadStatus, uploads_pb2.UploadStatusRequest())
+
+    def resend_uploads(self, date: str = "") -> uploads_pb2.ResendUploadsResponse:
+        return self.call(self.uploads.ResendUploads, uploads_pb2.ResendUploadsRequest(date=date))
+
+    def reconcile_uploads(self, date: str) -> uploads_pb2.ReconcileUploadsResponse:
+        return self.call(self.uploads.ReconcileUploads, uploads_pb2.ReconcileUploadsRequest(date=date))
 
     def open_shift(self, counter_id: str, request_id: str | None = None) -> shifts_pb2.Shift:
         request = shifts_pb2.OpenShiftRequest(request_id=request_id or new_request_id(), counter_id=counter_id)

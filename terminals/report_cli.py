@@ -69,6 +69,26 @@ def add_actions(report) -> None:
     p = report.add_parser("status", help="the report projector's position and lag per owner")
     _common(p)
     p.set_defaults(run=_status)
+    add_upload_actions(report, today)
+
+
+def add_upload_actions(report, today: str) -> None:
+    """`report upload status|resend|reconcile`: uploads to the transport authority (docs/authority.md)."""
+    upload = report.add_parser(
+        "upload", help="uploads to the transport authority (数据上报): status, resend, reconcile"
+    )
+    actions = upload.add_subparsers(dest="upload_action", required=True)
+    p = actions.add_parser("status", help="what waits for the platform, what it acknowledged, reconciliations")
+    _common(p)
+    p.set_defaults(run=_upload_status)
+    p = actions.add_parser("resend", help="retry what waits now; with --date, send that day's transactions again")
+    p.add_argument("--date", default="", help="local day YYYY-MM-DD to send again (after a reconciliation mismatch)")
+    _common(p)
+    p.set_defaults(run=_upload_resend)
+    p = actions.add_parser("reconcile", help="send what waits and the day's file, then compare counts and amounts")
+    p.add_argument("--date", default=today, help="local day YYYY-MM-DD (default today)")
+    _common(p)
+    p.set_defaults(run=_upload_reconcile)
 
     p = report.add_parser("funnel", help="the booking funnel by day and channel: searched to paid, with drop-off")
     p.add_argument("--from", dest="from_date", default=today, help="first local day YYYY-MM-DD (default today)")
@@ -218,3 +238,54 @@ def _behaviour(args: argparse.Namespace) -> None:
         if fmt == "table":
             print(f"{name}:")
         _print(fmt, headers, [[getattr(row, h) for h in headers] for row in rows], "nothing in the period")
+
+
+def _upload_status(args: argparse.Namespace) -> None:
+    from google.protobuf.json_format import MessageToDict
+
+    status = _client(args).upload_status()
+    if args.json:
+        print(json.dumps(MessageToDict(status, preserving_proto_field_name=True), ensure_ascii=False, indent=2))
+        return
+    print(
+        f"platform {status.platform_url} as {status.station_id}: {'connected' if status.connected else 'NOT connected'}"
+    )
+    print(f"acknowledged: {status.acked_batches} batches, {status.acked_records} records")
+    if status.waiting_batches:
+        print(
+            f"WAITING: {status.waiting_batches} batches, {status.waiting_records} records, the oldest for "
+            f"{status.oldest_waiting_seconds:.0f} s"
+        )
+        rows = [
+            (b.batch_id, b.category, b.records, b.attempts, f"{b.age_seconds:.0f}", b.last_error)
+            for b in status.waiting
+        ]
+        print(table(("batch", "category", "records", "attempts", "age s", "last error"), rows))
+    else:
+        print("nothing waiting")
+    if status.last_error:
+        print(f"last error: {status.last_error}")
+    for r in status.reconciliations:
+        print(f"reconciled {r.date}: {'match' if r.match else 'MISMATCH ' + r.differences}")
+
+
+def _upload_resend(args: argparse.Namespace) -> None:
+    answer = _client(args).resend_uploads(args.date)
+    if args.json:
+        print(json.dumps({"queued": list(answer.queued_batch_ids), "waiting": answer.waiting_batches}))
+        return
+    print(f"{len(answer.queued_batch_ids)} batches queued again; {answer.waiting_batches} waiting, retried now")
+
+
+def _upload_reconcile(args: argparse.Namespace) -> None:
+    answer = _client(args).reconcile_uploads(args.date)
+    if args.json:
+        from google.protobuf.json_format import MessageToDict
+
+        print(json.dumps(MessageToDict(answer, preserving_proto_field_name=True), ensure_ascii=False, indent=2))
+    elif not answer.reachable:
+        print(f"{answer.date}: the platform did not answer: {answer.error}")
+    elif answer.match:
+        print(f"{answer.date}: match ({dict(answer.station.counts)})")
+    else:
+        print(f"{answer.date}: MISMATCH {answer.differences}; keyun report upload resend --date {answer.date}")

@@ -133,6 +133,7 @@ class ServerThread:
         sms_dir=None,
         port: int = 0,
         reports: bool = False,
+        authority=None,
     ):
         """`port`: 0 picks a free one; a restarted server may take its predecessor's again."""
         from keyun.app.server import create_server
@@ -160,6 +161,7 @@ class ServerThread:
             demo_network=demo_network,
             sms_dir=sms_dir,
             reports=reports,
+            authority=authority,
         )
         self.data_dir = data_dir
         self.port = self.run(self.server.start("127.0.0.1", port))

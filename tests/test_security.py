@@ -126,13 +126,14 @@ def _methods():
         reports_pb2,
         sales_pb2,
         shifts_pb2,
+        uploads_pb2,
     )
     from keyun.v1 import staff_pb2 as st
 
     database = symbol_database.Default()
     methods = {}
     services = (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2)
-    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2, reports_pb2):
+    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2, reports_pb2, uploads_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (
@@ -957,3 +958,8 @@ def test_reports_on_a_server_without_them_are_refused_with_a_reason(station):
         station.client("finance").projection_status()
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "REPORTS_OFF")
     assert "--no-reports" in refused.value.message
+    # Nor does it upload to the transport authority (docs/authority.md).
+    with pytest.raises(KeyunError) as refused:
+        station.client("finance").upload_status()
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "UPLOADS_OFF")
+    assert "--authority-url" in refused.value.message
