@@ -13,10 +13,10 @@ from keyun.engine import seat_plan as sp
 from keyun.engine.policy import MINUTE_MS
 from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
-from keyun.engine.state import check_invariants, legs_mask
+from keyun.engine.state import check_invariants
 from keyun.engine.views import TicketsView
 
-from .conftest import A, B, C, D, DEPARTS_MS, NOW, STOPS, TRIP, Desk, make_engine, trip_specs
+from .conftest import DEPARTS_MS, NOW, STOPS, TRIP, A, B, C, D, Desk, make_engine, trip_specs
 
 C_DEPARTS = DEPARTS_MS + 120 * MINUTE_MS
 
