@@ -90,6 +90,8 @@ def test_a_quota_holds_seats_for_its_stop_until_release_and_survives_a_restart(r
 
         # At the release time the two unsold kept seats go back to the general pool.
         clock.advance(c_departs_ms - 120 * MINUTE_MS - clock.now_ms())
+        client.close()
+        client = logged_in(KeyunClient(second.target), clock=clock)  # the session ended meanwhile
         assert client.seat_plan(trip_id).quotas[0].released
         assert offer_free(client, trip_id, "AAA", "DDD", date) == 2
         late = client.sell(trip_id, "AAA", "DDD", seat_count=2)
