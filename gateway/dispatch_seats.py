@@ -58,8 +58,8 @@ def block(request: Any) -> sp.BlockSeats:
     return sp.BlockSeats(request.request_id, request.trip_id, tuple(request.seat_numbers), BLOCK_REASON[request.reason])
 
 
-def plan_response(view: sp.SeatPlanView) -> dispatch_pb2.SeatPlanResponse:
-    return dispatch_pb2.SeatPlanResponse(
+def plan(view: sp.SeatPlanView) -> dispatch_pb2.SeatPlan:
+    return dispatch_pb2.SeatPlan(
         trip=convert.trip(view.trip),
         quotas=[
             dispatch_pb2.SeatQuota(

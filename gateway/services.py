@@ -1060,7 +1060,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
 
     async def SetSeatQuota(self, request, context):
         view = await self.gateway.ask(context, lambda: dispatch_seats.set_quota(request), audited=True)
-        return dispatch_seats.plan_response(view)
+        return dispatch_pb2.SetSeatQuotaResponse(plan=dispatch_seats.plan(view))
 
     async def ClearSeatQuota(self, request, context):
         view = await self.gateway.ask(
@@ -1068,11 +1068,11 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
             lambda: seat_plan.ClearSeatQuota(request.request_id, request.trip_id, request.stop),
             audited=True,
         )
-        return dispatch_seats.plan_response(view)
+        return dispatch_pb2.ClearSeatQuotaResponse(plan=dispatch_seats.plan(view))
 
     async def BlockSeats(self, request, context):
         view = await self.gateway.ask(context, lambda: dispatch_seats.block(request), audited=True)
-        return dispatch_seats.plan_response(view)
+        return dispatch_pb2.BlockSeatsResponse(plan=dispatch_seats.plan(view))
 
     async def UnblockSeats(self, request, context):
         view = await self.gateway.ask(
@@ -1080,7 +1080,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
             lambda: seat_plan.UnblockSeats(request.request_id, request.trip_id, tuple(request.seat_numbers)),
             audited=True,
         )
-        return dispatch_seats.plan_response(view)
+        return dispatch_pb2.UnblockSeatsResponse(plan=dispatch_seats.plan(view))
 
     async def _in_scope(self, trip_id: str) -> bool:
         if self.auth is None:
@@ -1090,11 +1090,11 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
 
     async def GetSeatPlan(self, request, context):
         view = await self.gateway.ask(context, lambda: seat_plan.GetSeatPlan(request.trip_id))
-        return dispatch_seats.plan_response(view)
+        return dispatch_pb2.GetSeatPlanResponse(plan=dispatch_seats.plan(view))
 
     async def AddExtraRun(self, request, context):
         view = await dispatch_seats.add_extra_run(self.gateway, context, request, self._in_scope)
-        return dispatch_seats.plan_response(view)
+        return dispatch_pb2.AddExtraRunResponse(plan=dispatch_seats.plan(view))
 
 
 # Echo answers are bounded like any other message.

@@ -551,7 +551,7 @@ class KeyunClient:
         release_before_minutes: int = 0,
         shared: bool = False,
         request_id: str | None = None,
-    ) -> dispatch_pb2.SeatPlanResponse:
+    ) -> dispatch_pb2.SeatPlan:
         """Keep seats for passengers boarding at `stop` (配载) until the release time."""
         request = dispatch_pb2.SetSeatQuotaRequest(
             request_id=request_id or new_request_id(),
@@ -564,17 +564,17 @@ class KeyunClient:
         )
         if release_at_ms:
             request.release_at.FromMilliseconds(release_at_ms)
-        return self.call(self.dispatch.SetSeatQuota, request)
+        return self.call(self.dispatch.SetSeatQuota, request).plan
 
-    def clear_seat_quota(self, trip_id: str, stop: str, request_id: str | None = None) -> dispatch_pb2.SeatPlanResponse:
+    def clear_seat_quota(self, trip_id: str, stop: str, request_id: str | None = None) -> dispatch_pb2.SeatPlan:
         return self.call(
             self.dispatch.ClearSeatQuota,
             dispatch_pb2.ClearSeatQuotaRequest(request_id=request_id or new_request_id(), trip_id=trip_id, stop=stop),
-        )
+        ).plan
 
     def block_seats(
         self, trip_id: str, seat_numbers: Sequence[str], reason: str = "other", request_id: str | None = None
-    ) -> dispatch_pb2.SeatPlanResponse:
+    ) -> dispatch_pb2.SeatPlan:
         """Take seats out of sale: reason crew, broken or other."""
         return self.call(
             self.dispatch.BlockSeats,
@@ -584,20 +584,20 @@ class KeyunClient:
                 seat_numbers=list(seat_numbers),
                 reason=dispatch_pb2.BlockReason.Value(f"BLOCK_REASON_{reason.upper()}"),
             ),
-        )
+        ).plan
 
     def unblock_seats(
         self, trip_id: str, seat_numbers: Sequence[str], request_id: str | None = None
-    ) -> dispatch_pb2.SeatPlanResponse:
+    ) -> dispatch_pb2.SeatPlan:
         return self.call(
             self.dispatch.UnblockSeats,
             dispatch_pb2.UnblockSeatsRequest(
                 request_id=request_id or new_request_id(), trip_id=trip_id, seat_numbers=list(seat_numbers)
             ),
-        )
+        ).plan
 
-    def seat_plan(self, trip_id: str) -> dispatch_pb2.SeatPlanResponse:
-        return self.call(self.dispatch.GetSeatPlan, dispatch_pb2.GetSeatPlanRequest(trip_id=trip_id))
+    def seat_plan(self, trip_id: str) -> dispatch_pb2.SeatPlan:
+        return self.call(self.dispatch.GetSeatPlan, dispatch_pb2.GetSeatPlanRequest(trip_id=trip_id)).plan
 
     def add_extra_run(
         self,
@@ -608,7 +608,7 @@ class KeyunClient:
         seats: int = 0,
         gate: str = "",
         request_id: str | None = None,
-    ) -> dispatch_pb2.SeatPlanResponse:
+    ) -> dispatch_pb2.SeatPlan:
         """Add an extra run (加班) on the route of `trip_id` or of `schedule_id`; returns it."""
         request = dispatch_pb2.AddExtraRunRequest(
             request_id=request_id or new_request_id(),
@@ -619,7 +619,7 @@ class KeyunClient:
             gate=gate,
         )
         request.departs_at.FromMilliseconds(departs_at_ms)
-        return self.call(self.dispatch.AddExtraRun, request)
+        return self.call(self.dispatch.AddExtraRun, request).plan
 
     # --- the departure board (docs/board.md) ---------------------------------------------------
 

@@ -195,3 +195,30 @@ def test_an_extra_run_sells_at_once_and_shows_in_search_and_on_the_board(keyun):
     # Named by its schedule: the schedule's trip of that day is copied.
     by_schedule = client.add_extra_run(departs_ms + 10 * MINUTE_MS, schedule_id=source.schedule_id)
     assert by_schedule.extra_of == trip_id and by_schedule.trip.seats_total == 12
+
+
+def test_the_dispatch_verbs(keyun, capsys, monkeypatch, tmp_path):
+    """`keyun dispatch quota|block|unblock|extra-run` through the command's own entry point."""
+    from keyun.app.cli import main
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD
+
+    monkeypatch.setenv("KEYUN_SESSION", str(tmp_path / "session.json"))
+    monkeypatch.setenv("KEYUN_USER", "master")
+    monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
+
+    def run(*args: str, ok: bool = True) -> str:
+        code = main([*args, "--server", keyun.target])
+        out, err = capsys.readouterr()
+        assert (code == 0) == ok, out + err
+        return out
+
+    trip_id = keyun.trip(dt.timedelta(hours=7))
+    shown = run("dispatch", "quota", trip_id, "CCC", "--seats", "3", "--release-before", "30")
+    assert "quota CCC:" in shown and "(3 unsold)" in shown
+    assert "blocked 7 (crew)" in run("dispatch", "block", trip_id, "7", "--reason", "crew")
+    assert "blocked" not in run("dispatch", "unblock", trip_id, "7")
+    assert "quota CCC" not in run("dispatch", "quota", trip_id, "CCC", "--clear")
+    departs = dt.datetime.now(CHINA) + dt.timedelta(hours=8)
+    added = run("dispatch", "extra-run", "--trip", trip_id, f"{departs:%Y-%m-%dT%H:%M}", "--seats", "45", "--gate", "2")
+    assert f"extra run of {trip_id}" in added
+    assert "SEAT_NOT_BLOCKED" in run("dispatch", "unblock", trip_id, "7", ok=False)

@@ -208,7 +208,7 @@ class BlockedSeat(_message.Message):
     reason: BlockReason
     def __init__(self, seat_number: _Optional[str] = ..., reason: _Optional[_Union[BlockReason, str]] = ...) -> None: ...
 
-class SeatPlanResponse(_message.Message):
+class SeatPlan(_message.Message):
     __slots__ = ("trip", "quotas", "blocked", "extra_of")
     TRIP_FIELD_NUMBER: _ClassVar[int]
     QUOTAS_FIELD_NUMBER: _ClassVar[int]
@@ -219,3 +219,39 @@ class SeatPlanResponse(_message.Message):
     blocked: _containers.RepeatedCompositeFieldContainer[BlockedSeat]
     extra_of: str
     def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., quotas: _Optional[_Iterable[_Union[SeatQuota, _Mapping]]] = ..., blocked: _Optional[_Iterable[_Union[BlockedSeat, _Mapping]]] = ..., extra_of: _Optional[str] = ...) -> None: ...
+
+class SetSeatQuotaResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class ClearSeatQuotaResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class BlockSeatsResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class UnblockSeatsResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class GetSeatPlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class AddExtraRunResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...

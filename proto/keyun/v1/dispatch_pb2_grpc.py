@@ -63,32 +63,32 @@ class DispatchStub:
         self.SetSeatQuota = channel.unary_unary(
                 '/keyun.v1.Dispatch/SetSeatQuota',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaResponse.FromString,
                 _registered_method=True)
         self.ClearSeatQuota = channel.unary_unary(
                 '/keyun.v1.Dispatch/ClearSeatQuota',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaResponse.FromString,
                 _registered_method=True)
         self.BlockSeats = channel.unary_unary(
                 '/keyun.v1.Dispatch/BlockSeats',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsResponse.FromString,
                 _registered_method=True)
         self.UnblockSeats = channel.unary_unary(
                 '/keyun.v1.Dispatch/UnblockSeats',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsResponse.FromString,
                 _registered_method=True)
         self.GetSeatPlan = channel.unary_unary(
                 '/keyun.v1.Dispatch/GetSeatPlan',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanResponse.FromString,
                 _registered_method=True)
         self.AddExtraRun = channel.unary_unary(
                 '/keyun.v1.Dispatch/AddExtraRun',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.SerializeToString,
-                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.FromString,
                 _registered_method=True)
 
 
@@ -213,32 +213,32 @@ def add_DispatchServicer_to_server(servicer, server):
             'SetSeatQuota': grpc.unary_unary_rpc_method_handler(
                     servicer.SetSeatQuota,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaResponse.SerializeToString,
             ),
             'ClearSeatQuota': grpc.unary_unary_rpc_method_handler(
                     servicer.ClearSeatQuota,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaResponse.SerializeToString,
             ),
             'BlockSeats': grpc.unary_unary_rpc_method_handler(
                     servicer.BlockSeats,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsResponse.SerializeToString,
             ),
             'UnblockSeats': grpc.unary_unary_rpc_method_handler(
                     servicer.UnblockSeats,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsResponse.SerializeToString,
             ),
             'GetSeatPlan': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSeatPlan,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanResponse.SerializeToString,
             ),
             'AddExtraRun': grpc.unary_unary_rpc_method_handler(
                     servicer.AddExtraRun,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.FromString,
-                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.SerializeToString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -403,7 +403,7 @@ class Dispatch:
             target,
             '/keyun.v1.Dispatch/SetSeatQuota',
             keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaRequest.SerializeToString,
-            keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+            keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -430,7 +430,7 @@ class Dispatch:
             target,
             '/keyun.v1.Dispatch/ClearSeatQuota',
             keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaRequest.SerializeToString,
-            keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+            keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -457,7 +457,7 @@ class Dispatch:
             target,
             '/keyun.v1.Dispatch/BlockSeats',
             keyun_dot_v1_dot_dispatch__pb2.BlockSeatsRequest.SerializeToString,
-            keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+            keyun_dot_v1_dot_dispatch__pb2.BlockSeatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -484,7 +484,7 @@ class Dispatch:
             target,
             '/keyun.v1.Dispatch/UnblockSeats',
             keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsRequest.SerializeToString,
-            keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+            keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -511,7 +511,7 @@ class Dispatch:
             target,
             '/keyun.v1.Dispatch/GetSeatPlan',
             keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanRequest.SerializeToString,
-            keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+            keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -538,7 +538,7 @@ class Dispatch:
             target,
             '/keyun.v1.Dispatch/AddExtraRun',
             keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.SerializeToString,
-            keyun_dot_v1_dot_dispatch__pb2.SeatPlanResponse.FromString,
+            keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
