@@ -210,7 +210,7 @@ def test_the_dispatch_verbs(keyun, capsys, monkeypatch, tmp_path):
         code = main([*args, "--server", keyun.target])
         out, err = capsys.readouterr()
         assert (code == 0) == ok, out + err
-        return out
+        return out if ok else err  # a refusal is told on stderr
 
     trip_id = keyun.trip(dt.timedelta(hours=7))
     shown = run("dispatch", "quota", trip_id, "CCC", "--seats", "3", "--release-before", "30")
