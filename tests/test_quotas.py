@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import dispatch_pb2
+from keyun.v1 import audit_pb2, audit_pb2_grpc, dispatch_pb2
 
 from .conftest import CHINA, ServerThread, logged_in, schedule_trip
 from .waiting import wait_until
@@ -153,6 +153,15 @@ def test_blocked_seats_and_refusals(keyun):
         error = refused(call)
         assert (error.reason, error.facts.get("field")) == (reason, field_name), error
     assert client.seat_plan(trip_id) == before
+
+    # Every change, and every refusal, is in the audit log.
+    with logged_in(KeyunClient(keyun.target), "auditor", clock=keyun.clock) as auditor:
+        records = auditor.call(
+            audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(page_size=500)
+        ).records
+    actions = {(r.action.rsplit("/", 1)[1], r.reason or audit_pb2.AuditOutcome.Name(r.outcome)) for r in records}
+    assert {("BlockSeats", "AUDIT_OUTCOME_OK"), ("UnblockSeats", "AUDIT_OUTCOME_OK")} <= actions, actions
+    assert {("BlockSeats", "SEAT_IN_USE"), ("SetSeatQuota", "QUOTA_TOO_LARGE")} <= actions, actions
 
     # A dispatcher's permission: a passenger may neither set quotas nor add runs.
     from keyun.gateway.demo_accounts import DEMO_PASSENGER_PHONE, DEMO_PASSWORD
