@@ -34,7 +34,7 @@ from .policy import Policy
 from .quotas import NEVER, release_at_ms
 from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, reject
 from .seats import choose_seats
-from .state import ShardState, Trip, legs_mask
+from .state import RELEASED, ShardState, Trip, legs_mask
 from .values import Reply, Value
 from .views import TripView, trip_view
 
@@ -296,7 +296,7 @@ def _seats_named(trip: Trip, labels: tuple[str, ...]) -> tuple[int, ...] | Rejec
 def _on_seat(trip: Trip, seat: int, legs: int) -> str:
     """What is on a seat's legs: a live ticket, a hold or a handheld's allotment, by id."""
     for ticket in trip.tickets.values():
-        if ticket.seat == seat and ticket.status.value in ("issued", "checked_in"):
+        if ticket.seat == seat and ticket.status not in RELEASED:
             if legs_mask(ticket.from_stop, ticket.to_stop) & legs:
                 return f"ticket {ticket.ticket_id}"
     for hold in trip.holds.values():

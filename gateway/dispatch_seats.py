@@ -37,6 +37,8 @@ BLOCK_REASON_PB = {"crew": dispatch_pb2.BLOCK_REASON_CREW, "broken": dispatch_pb
 # How far from the departure's date a schedule's trip is looked for, to copy its route from.
 SOURCE_SEARCH_DAYS = 7
 MAX_VEHICLE_NAME_CHARS = 40
+DAY_MS = 24 * 3600 * 1000
+MAX_EXTRA_RUN_AHEAD_MS = 60 * DAY_MS  # an extra run answers a crowd now, not next season's timetable
 
 
 def set_quota(request: Any) -> sp.SetSeatQuota:
@@ -83,7 +85,7 @@ def plan(view: sp.SeatPlanView) -> dispatch_pb2.SeatPlan:
     )
 
 
-def check_extra_run(request: Any) -> int:
+def check_extra_run(request: Any, now_ms: int) -> int:
     """The extra run's departure (epoch ms), once its request's own fields are checked."""
     cmd.check_request_id(request.request_id)
     if bool(request.trip_id) == bool(request.schedule_id):
@@ -93,6 +95,8 @@ def check_extra_run(request: Any) -> int:
     departs = convert.millis(request, "departs_at", None)
     if departs is None:
         raise Rejected(reject(Reason.MISSING_FIELD, "departs_at is required", field="departs_at"))
+    if not now_ms < departs <= now_ms + MAX_EXTRA_RUN_AHEAD_MS:
+        raise invalid("departs_at", f"must be after now and within {MAX_EXTRA_RUN_AHEAD_MS // DAY_MS} days")
     if not 0 <= request.seats <= MAX_SEATS_PER_TRIP:
         raise invalid("seats", f"must be 0..{MAX_SEATS_PER_TRIP}")
     if len(request.vehicle_name) > MAX_VEHICLE_NAME_CHARS:
@@ -141,7 +145,7 @@ async def add_extra_run(
     gateway: Gateway, context: Any, request: Any, in_scope: Callable[[str], Awaitable[bool]]
 ) -> sp.SeatPlanView:
     try:
-        departs = check_extra_run(request)
+        departs = check_extra_run(request, gateway.clock.now_ms())
     except Rejected as rejected:
         await abort(context, rejected.rejection)
     async with owner_errors(context):

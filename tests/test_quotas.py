@@ -121,6 +121,7 @@ def test_blocked_seats_and_refusals(keyun):
 
     # Bad inputs: a clear reason and field, and nothing changed.
     before = client.seat_plan(trip_id)
+    soon = keyun.clock.now_ms() + 60 * MINUTE_MS
     cases = [
         (lambda: client.set_seat_quota(trip_id, "DDD", seat_count=1), "BAD_SEGMENT", "stop"),
         (lambda: client.set_seat_quota(trip_id, "CCC"), "MISSING_FIELD", "seat_count"),
@@ -145,9 +146,10 @@ def test_blocked_seats_and_refusals(keyun):
         (lambda: client.clear_seat_quota(trip_id, "BBB"), "NO_QUOTA", None),
         (lambda: client.block_seats(trip_id, []), "MISSING_FIELD", "seat_numbers"),
         (lambda: client.block_seats("NOPE-20200101", ["1"]), "UNKNOWN_TRIP", None),
-        (lambda: client.add_extra_run(keyun.clock.now_ms()), "INVALID_FIELD", "trip_id"),
-        (lambda: client.add_extra_run(keyun.clock.now_ms(), schedule_id="ZZ9"), "NO_SOURCE_TRIP", "schedule_id"),
-        (lambda: client.add_extra_run(keyun.clock.now_ms(), trip_id=trip_id, seats=99), "INVALID_FIELD", "seats"),
+        (lambda: client.add_extra_run(soon), "INVALID_FIELD", "trip_id"),
+        (lambda: client.add_extra_run(soon, schedule_id="ZZ9"), "NO_SOURCE_TRIP", "schedule_id"),
+        (lambda: client.add_extra_run(soon, trip_id=trip_id, seats=99), "INVALID_FIELD", "seats"),
+        (lambda: client.add_extra_run(keyun.clock.now_ms() - 1, trip_id=trip_id), "INVALID_FIELD", "departs_at"),
     ]
     for call, reason, field_name in cases:
         error = refused(call)
@@ -170,7 +172,7 @@ def test_blocked_seats_and_refusals(keyun):
     try:
         passenger.login(DEMO_PASSENGER_PHONE, DEMO_PASSWORD)
         assert refused(passenger.set_seat_quota, trip_id, "CCC", seat_count=1).reason == "PERMISSION_DENIED"
-        assert refused(passenger.add_extra_run, keyun.clock.now_ms(), trip_id=trip_id).reason == "PERMISSION_DENIED"
+        assert refused(passenger.add_extra_run, soon, trip_id=trip_id).reason == "PERMISSION_DENIED"
     finally:
         passenger.close()
 
