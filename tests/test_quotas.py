@@ -13,6 +13,7 @@ from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import audit_pb2, audit_pb2_grpc, dispatch_pb2
 
 from .conftest import CHINA, ServerThread, logged_in, schedule_trip
+from .test_board import Watch, departure
 from .waiting import wait_until
 
 MINUTE_MS = 60_000
@@ -61,8 +62,8 @@ def test_a_quota_holds_seats_for_its_stop_until_release_and_survives_a_restart(r
         assert not free_seats(client, trip_id, "AAA", "DDD") & (kept | {"12"})
         assert free_seats(client, trip_id, "CCC", "DDD") >= kept
         board = next(client.watch_departures("AAA", date, timeout_s=30))
-        (departure,) = [d for d in board.departures if d.trip_id == trip_id]
-        assert {s.stop_code: s.seats_free for s in departure.seats}["DDD"] == 7
+        row = departure(board, trip_id)
+        assert {s.stop_code: s.seats_free for s in row.seats}["DDD"] == 7
 
         # AAA sells the 7 it may, and no more; a kept seat named from AAA is refused by reason.
         from_a = client.sell(trip_id, "AAA", "DDD", seat_count=7)
@@ -183,6 +184,8 @@ def test_an_extra_run_sells_at_once_and_shows_in_search_and_on_the_board(keyun):
     source = client.trip(trip_id)
     departs_ms = source.stops[0].departs_at.ToMilliseconds() + 30 * MINUTE_MS
     date = dt.datetime.fromtimestamp(departs_ms / 1000, CHINA).date().isoformat()
+    watch = Watch(client, "AAA", date)  # a hall screen already showing the day
+    watch.next(30)
     run = client.add_extra_run(
         departs_ms, trip_id=trip_id, vehicle_name="45座加班车", seats=45, gate="9", request_id="extra-1"
     )
@@ -200,9 +203,12 @@ def test_an_extra_run_sells_at_once_and_shows_in_search_and_on_the_board(keyun):
     sold = client.sell(extra_id, "BBB", "DDD", seat_count=2)
     assert len(sold.tickets) == 2
     wait_until(lambda: offer_free(client, extra_id, "AAA", "DDD", date) == 43, 30, "the extra run in search")
-    board = next(client.watch_departures("AAA", date, timeout_s=30))
-    (departure,) = [d for d in board.departures if d.trip_id == extra_id]
-    assert departure.gate == "9" and departure.seats_total == 45
+    try:
+        _, update = watch.until(lambda u: departure(u, extra_id) is not None, 30)
+    finally:
+        watch.close()
+    shown = departure(update, extra_id)
+    assert shown.gate == "9" and shown.seats_total == 45
     # Named by its schedule: the schedule's trip of that day is copied.
     by_schedule = client.add_extra_run(departs_ms + 10 * MINUTE_MS, schedule_id=source.schedule_id)
     assert by_schedule.extra_of == trip_id and by_schedule.trip.seats_total == 12
