@@ -48,6 +48,30 @@ def test_a_quota_keeps_seats_for_its_stop_until_release():
     assert seats_of(late) <= kept
 
 
+def test_a_delay_moves_a_relative_release_and_not_an_absolute_one():
+    desk = Desk(make_engine())
+    relative = desk.ok(sp.SetSeatQuota(desk.rid(), TRIP, C, seat_numbers=("1A",), release_before_min=240))
+    absolute_at = C_DEPARTS - 240 * MINUTE_MS
+    desk.ok(sp.SetSeatQuota(desk.rid(), TRIP, B, seat_numbers=("1B",), release_at_ms=absolute_at))
+    assert relative.quotas[0].release_at_ms == absolute_at
+    desk.ok(c.DelayTrip(desk.rid(), TRIP, 30))
+    (kept_b, kept_c) = desk.ok(sp.GetSeatPlan(TRIP)).quotas
+    assert kept_b.release_at_ms == absolute_at and kept_c.release_at_ms == absolute_at + 30 * MINUTE_MS
+    desk.refused(desk.sell(A, D, seats=("1A",)), Reason.SEAT_RESERVED, now=absolute_at)
+    desk.ok(desk.sell(A, D, seats=("1B",)), now=absolute_at)
+
+
+def test_handheld_allotments_respect_quotas_and_blocks():
+    from keyun.engine.handheld import LendAllotment
+
+    desk = Desk(make_engine())
+    desk.ok(sp.SetSeatQuota(desk.rid(), TRIP, C, seat_count=10))
+    desk.ok(sp.BlockSeats(desk.rid(), TRIP, ("3E",)))
+    desk.refused(LendAllotment(desk.rid(), TRIP, A, D, "A000009", seat_count=3), Reason.NOT_ENOUGH_SEATS)
+    lent = desk.ok(LendAllotment(desk.rid(), TRIP, A, D, "A000009", seat_count=2))
+    assert desk.refused(sp.BlockSeats(desk.rid(), TRIP, (lent.seats[0],)), Reason.SEAT_IN_USE)
+
+
 def test_shared_quota_serves_later_stops_and_not_earlier():
     desk = Desk(make_engine())
     desk.ok(sp.SetSeatQuota(desk.rid(), TRIP, B, seat_numbers=("1A", "1B"), shared=True))
