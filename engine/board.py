@@ -10,10 +10,11 @@ free seats to each later stop.  No passenger data: a board is public.
 
 from __future__ import annotations
 
+from . import quotas
 from .commands import ListDepartures
 from .decide import TripStatus, segment_status
 from .policy import Policy
-from .state import ShardState, Trip, legs_mask, seats_free
+from .state import ShardState, Trip
 from .values import Reply, Value
 from .views import TripView, trip_view
 
@@ -39,7 +40,7 @@ class DeparturesView(Value, Reply):
 def departure(trip: Trip, stop: int, now: int, policy: Policy) -> DepartureView:
     status = segment_status(trip, stop, now, policy)
     later = range(stop + 1, len(trip.spec.stops))
-    free = tuple((trip.spec.stops[j].code, seats_free(trip, legs_mask(stop, j))) for j in later)
+    free = tuple((trip.spec.stops[j].code, quotas.free_for(trip, stop, j, now)) for j in later)
     return DepartureView(
         trip=trip_view(trip, now, policy),
         stop=stop,

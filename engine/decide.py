@@ -10,6 +10,7 @@ from typing import Any, Protocol, cast
 
 import msgspec
 
+from . import quotas
 from .commands import (
     AbortChange,
     ArchiveTrips,
@@ -165,6 +166,9 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
         trip = state.trips.get(command.trip_id)
         if trip is not None:  # else find_trip below says why
             return sale(trip, command, now, policy)
+    schedules = _SCHEDULES.get(type(command))
+    if schedules is not None:
+        return schedules(state, command, now, policy)
     match command:
         case ScheduleTrip():
             return _schedule(state, command)
@@ -233,6 +237,11 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             from .pickup import pick_up  # late: the pick-up's rules build on this module's
 
             return pick_up(trip, command, now, policy)
+    from .seat_plan import decide_plan  # late: the seat plan's rules build on this module's
+
+    planned = decide_plan(trip, command, now, policy)
+    if planned is not None:
+        return planned
     from .handheld import decide_handheld  # late: the handheld's rules build on this module's
 
     return decide_handheld(trip, command, now, policy)
@@ -275,9 +284,11 @@ def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejecti
 
 
 def _pick_seats(
-    trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, ...], seat_count: int
+    trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, ...], seat_count: int, now: int = 0
 ) -> tuple[int, ...] | Rejection:
     mask = legs_mask(*segment)
+    if trip.quotas or trip.blocked:  # dispatch keeps or blocks seats (engine/quotas.py)
+        return _pick_planned_seats(trip, segment, seat_numbers, seat_count, now)
     if not seat_numbers:
         seats = choose_seats(trip, mask, seat_count)
         if seats is None:
@@ -290,6 +301,42 @@ def _pick_seats(
         if seat is None:
             return reject(
                 Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field=element("seat_numbers", index), seat=label
+            )
+        if trip.occupied[seat] & mask:
+            return reject(Reason.SEAT_TAKEN, f"seat {label} is taken on this segment", seat=label)
+        chosen.append(seat)
+    return tuple(chosen)
+
+
+def _pick_planned_seats(
+    trip: Trip, segment: tuple[int, int], seat_numbers: tuple[str, ...], seat_count: int, now: int
+) -> tuple[int, ...] | Rejection:
+    """_pick_seats on a trip with quotas or blocked seats: a quota serving the boarding stop gives
+    its seats first; seats kept for another stop and blocked seats are refused by name."""
+    mask = legs_mask(*segment)
+    if not seat_numbers:
+        seats = quotas.quota_seats_first(trip, segment[0], mask, seat_count, now)
+        if seats is None:
+            free = quotas.free_for(trip, *segment, now)
+            return reject(Reason.NOT_ENOUGH_SEATS, f"only {free} seats free on this segment", seats_free=free)
+        return seats
+    bars = quotas.barred(trip, segment[0], now)
+    chosen: list[int] = []
+    for index, label in enumerate(seat_numbers):
+        seat = trip.seat_index.get(label)
+        if seat is None:
+            return reject(
+                Reason.UNKNOWN_SEAT, f"no seat {label} on this coach", field=element("seat_numbers", index), seat=label
+            )
+        if seat in trip.blocked:
+            return reject(Reason.SEAT_BLOCKED, f"seat {label} is blocked ({trip.blocked[seat]})", seat=label)
+        if bars.get(seat, 0) & mask:
+            stop = next(q.stop for q in trip.quotas.values() if seat in q.seats)
+            return reject(
+                Reason.SEAT_RESERVED,
+                f"seat {label} is kept for passengers boarding at {trip.spec.stops[stop].code}",
+                seat=label,
+                stop=trip.spec.stops[stop].code,
             )
         if trip.occupied[seat] & mask:
             return reject(Reason.SEAT_TAKEN, f"seat {label} is taken on this segment", seat=label)
@@ -323,7 +370,7 @@ def claim(
     closed = _sales_open(trip, segment[0], now, policy)
     if closed is not None:
         return closed
-    seats = _pick_seats(trip, segment, command.seat_numbers, command.seat_count)
+    seats = _pick_seats(trip, segment, command.seat_numbers, command.seat_count, now)
     return seats if isinstance(seats, Rejection) else (segment, seats)
 
 
@@ -584,6 +631,10 @@ def _confirm(trip: Trip, command: ConfirmHold, now: int, policy: Policy) -> Outc
         ),
     )
 
+
+# Commands that make a trip, decided before any trip is looked up: engine/seat_plan.py adds its
+# extra run (AddExtraRun) when it is imported (engine/shard.py imports it).
+_SCHEDULES: dict[type, Callable[[ShardState, Any, int, Policy], Outcome]] = {}
 
 _SALES: dict[type, Callable[[Trip, Any, int, Policy], Outcome]] = {
     PlaceHold: _place_hold,
@@ -960,7 +1011,8 @@ def _ticket_order(trip: Trip, order: Order, now: int, policy: Policy) -> tuple[T
     hold = trip.holds.get(order.hold_id)
     if hold is None:
         mask = legs_mask(order.from_stop, order.to_stop)
-        if any(trip.occupied[seat] & mask for seat in order.seats):
+        occupied = quotas.sellable(trip, order.from_stop, now)  # its seats may be kept for a stop by now
+        if any(occupied[seat] & mask for seat in order.seats):
             return None
         segment = (order.from_stop, order.to_stop)
         if _document_refusal(trip, order.holders, _free_children(order.fares), policy, segment) is not None:

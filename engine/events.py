@@ -414,3 +414,49 @@ class AllotmentSettled(Value, TripEvent):
     allotment_id: str
     sales: tuple[SettledSale, ...]
     at_ms: int
+
+
+# --- seat quotas for stops (配载), blocked seats and extra runs (engine/seat_plan.py, docs/dispatch.md)
+
+
+class SeatQuotaSet(Value, TripEvent):
+    """Dispatch kept `seats` for passengers boarding at stop `stop`: sales boarding elsewhere may
+    not take their legs from that stop on until the release time.  Replaces the stop's quota."""
+
+    trip_id: str
+    stop: int
+    seats: tuple[int, ...]
+    release_at_ms: int = 0  # an absolute release time, 0 for none
+    release_before_min: int = 0  # or this many minutes before the stop's departure (a delay moves it), 0 for none
+    shared: bool = False  # later stops may sell them too
+    at_ms: int = 0
+
+
+class SeatQuotaCleared(Value, TripEvent):
+    trip_id: str
+    stop: int
+    at_ms: int = 0
+
+
+class SeatsBlocked(Value, TripEvent):
+    """Seats taken out of sale on every leg: for the crew, broken, or another reason."""
+
+    trip_id: str
+    seats: tuple[int, ...]
+    reason: str = "other"  # crew, broken or other
+    at_ms: int = 0
+
+
+class SeatsUnblocked(Value, TripEvent):
+    trip_id: str
+    seats: tuple[int, ...]
+    at_ms: int = 0
+
+
+class ExtraRunAdded(Value, TripEvent):
+    """The trip just scheduled (TripScheduled in the same entry) is an extra run (加班) on the route
+    of `source_trip_id`, added by dispatch."""
+
+    trip_id: str
+    source_trip_id: str
+    at_ms: int = 0

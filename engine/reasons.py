@@ -142,6 +142,16 @@ class Reason(IntEnum):
     BEHAVIOUR_UNKNOWN_CHANNEL = 5942  # a funnel report filtered by a channel that is none of the known ones
     # 5950-5969: uploads to the transport authority (docs/authority.md).
     UPLOADS_OFF = 5950  # the server does not upload (no --authority-url, or reports off)
+    # 6030-6059: seat quotas for stops (配载), blocked seats and extra runs (engine/seat_plan.py, docs/dispatch.md).
+    SEAT_BLOCKED = 6030  # the seat is blocked by dispatch (crew, broken): it is neither sold nor held
+    SEAT_RESERVED = 6031  # the seat is kept for passengers boarding at another stop until its quota's release
+    SEAT_IN_USE = 6032  # a live ticket, hold or allotment is on the seat: it cannot be blocked or put in a quota
+    SEAT_IN_QUOTA = 6033  # the seat is in a quota already (another stop's, or blocked seats asked into a quota)
+    QUOTA_TOO_LARGE = 6034  # fewer seats are free from the quota's stop on than the quota asks for
+    NO_QUOTA = 6035  # the trip has no quota for that stop
+    SEAT_NOT_BLOCKED = 6036  # unblocking a seat that is not blocked
+    RELEASE_PASSED = 6037  # a quota's release time is already past, or after the stop's departure
+    NO_SOURCE_TRIP = 6038  # an extra run names a schedule with no trip near that date to copy the route from
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

@@ -7,9 +7,10 @@ from typing import cast
 from .state import Trip
 
 
-def choose_seats(trip: Trip, mask: int, count: int) -> tuple[int, ...] | None:
-    """Seat indices free on every leg of `mask`, adjacent when possible; None if too few are free."""
-    occupied = trip.occupied
+def choose_seats(trip: Trip, mask: int, count: int, occupied: list[int] | None = None) -> tuple[int, ...] | None:
+    """Seat indices free on every leg of `mask`, adjacent when possible; None if too few are free.
+    `occupied` replaces the trip's own when a sale may not take some seats (engine/quotas.py)."""
+    occupied = trip.occupied if occupied is None else occupied
     if count == 1:  # the common case: the first free seat from the front (seat indices follow the layout)
         for seat, bits in enumerate(occupied):  # a plain loop: a generator costs more than the few seats it looks at
             if not bits & mask:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast, final
 
+from . import seat_plan  # noqa: F401  registers the seat plan's extra run (engine/decide._SCHEDULES)
 from .commands import ArchiveTrips, SweepHolds, TripCommand, TripOwnerQuery, same_request
 from .decide import TripStatus, archived, decide, segment_status
 from .events import TripArchived, TripEvent

@@ -21,6 +21,7 @@ from .events import (
     ChangeBegun,
     ChangeCleared,
     CounterSale,
+    ExtraRunAdded,
     Fare,
     GateAssigned,
     Holder,
@@ -39,6 +40,10 @@ from .events import (
     RefundRequested,
     RefundSettled,
     ScanConflicted,
+    SeatQuotaCleared,
+    SeatQuotaSet,
+    SeatsBlocked,
+    SeatsUnblocked,
     SettledSale,
     TicketChanged,
     TicketCheckedIn,
@@ -128,6 +133,18 @@ class Allotment(Value):
     lent_at_ms: int
     settled_at_ms: int = 0  # 0: still lent
     sales: tuple[SettledSale, ...] = ()  # every settled sale, by the device's sale id
+
+
+class SeatQuota(Value):
+    """Seats kept for passengers boarding at one stop (配载, events.SeatQuotaSet): until the release
+    time, a sale boarding elsewhere may not take their legs from that stop on (engine/seat_plan.py)."""
+
+    stop: int
+    seats: tuple[int, ...]
+    release_at_ms: int = 0  # absolute, 0 for none
+    release_before_min: int = 0  # minutes before the stop's departure (with any delay), 0 for none
+    shared: bool = False  # stops after `stop` may sell them too
+    set_at_ms: int = 0
 
 
 class Conflict(Value):
@@ -262,6 +279,12 @@ class Trip:
     allotments: dict[str, Allotment] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)  # uploaded offline scans not applied, in order
     gate: str = ""  # the gate or bay it boards at (Dispatch/AssignGate), "" until one is named
+    # Seat quotas by boarding stop (engine/seat_plan.py).  Their seats are not in `occupied`: a
+    # quota bars sales by the clock, so each sale works out what it may take.
+    quotas: dict[int, SeatQuota] = field(default_factory=dict)
+    # Blocked seats -> why (crew, broken, other): every leg of each is in `occupied`.
+    blocked: dict[int, str] = field(default_factory=dict)
+    extra_of: str = ""  # an extra run (加班): the trip whose route it was added on
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -492,6 +515,8 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             _lend(state.trips[event.trip_id], event)
         case AllotmentSettled():
             _settle_allotment(state.trips[event.trip_id], event)
+        case SeatQuotaSet() | SeatQuotaCleared() | SeatsBlocked() | SeatsUnblocked() | ExtraRunAdded():
+            _plan_seats(state.trips[event.trip_id], event)
         case _:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -533,6 +558,31 @@ def _place_hold(state: ShardState, event: HoldPlaced) -> None:
     heapq.heappush(state.expiry, (event.expires_at_ms, event.trip_id, event.hold_id))
     if event.holders or event.fares:
         _index_documents(trip, event.hold_id, mask, event.holders, event.fares)
+
+
+def _plan_seats(
+    trip: Trip, event: SeatQuotaSet | SeatQuotaCleared | SeatsBlocked | SeatsUnblocked | ExtraRunAdded
+) -> None:
+    """Dispatch's seat plan: quotas for stops, blocked seats, and the extra-run mark."""
+    all_legs = legs_mask(0, len(trip.spec.stops) - 1)
+    match event:
+        case SeatQuotaSet():
+            trip.quotas[event.stop] = SeatQuota(
+                event.stop, event.seats, event.release_at_ms, event.release_before_min, event.shared, event.at_ms
+            )
+        case SeatQuotaCleared():
+            trip.quotas.pop(event.stop, None)
+        case SeatsBlocked():
+            for seat in event.seats:
+                assert trip.occupied[seat] == 0, "a seat is blocked only when nothing is on it"
+                trip.occupied[seat] = all_legs
+                trip.blocked[seat] = event.reason
+        case SeatsUnblocked():
+            for seat in event.seats:
+                del trip.blocked[seat]
+                trip.occupied[seat] = 0
+        case ExtraRunAdded():
+            trip.extra_of = event.source_trip_id
 
 
 def _lend(trip: Trip, event: AllotmentLent) -> None:
@@ -643,6 +693,7 @@ def check_invariants(state: ShardState) -> None:
         claims = [(h.seats, h.from_stop, h.to_stop) for h in trip.holds.values()]
         claims += [((t.seat,), t.from_stop, t.to_stop) for t in trip.tickets.values() if t.status not in RELEASED]
         claims += [(a.seats, a.from_stop, a.to_stop) for a in trip.allotments.values() if not a.settled_at_ms]
+        claims += [((seat,), 0, len(trip.spec.stops) - 1) for seat in trip.blocked]
         for seats, from_stop, to_stop in claims:
             mask = legs_mask(from_stop, to_stop)
             for seat in seats:
@@ -650,6 +701,7 @@ def check_invariants(state: ShardState) -> None:
                 claimed[seat] |= mask
         assert claimed == trip.occupied, f"{trip.spec.trip_id}: occupancy does not match holds and tickets"
         assert trip.holds_placed >= len(trip.holds) and trip.tickets_issued == len(trip.tickets)
+        _check_quotas(trip)
         for order in trip.orders.values():
             paid = sum(p.amount_fen for p in order.payments)
             assert sum(r.amount_fen for r in order.refunds) <= paid, f"{order.order_id}: refunds exceed payments"
@@ -660,6 +712,41 @@ def check_invariants(state: ShardState) -> None:
                 assert status in RELEASED, f"{revocation.ticket_id}: revoked, but {status.value}"
             else:
                 assert trip.cancelled_at_ms, f"{trip.spec.trip_id}: revoked whole, but not cancelled"
+
+
+def _check_quotas(trip: Trip) -> None:
+    """Quota seats are neither blocked nor in two quotas; held + sold + blocked + kept for a
+    quota stays within the coach on every leg; and a ticket boarding at a stop a quota does not
+    serve took a quota seat's reserved legs only after its release time."""
+    in_quota: dict[int, SeatQuota] = {}
+    for quota in trip.quotas.values():
+        for seat in quota.seats:
+            assert seat not in trip.blocked, f"{trip.spec.trip_id}: seat {seat} is blocked and in a quota"
+            assert seat not in in_quota, f"{trip.spec.trip_id}: seat {seat} is in two quotas"
+            in_quota[seat] = quota
+    last = len(trip.spec.stops) - 1
+    for leg in range(last):
+        bit = 1 << leg
+        taken = sum(1 for bits in trip.occupied if bits & bit)
+        kept = sum(1 for seat, quota in in_quota.items() if quota.stop <= leg and not trip.occupied[seat] & bit)
+        assert taken + kept <= len(trip.seat_labels), f"{trip.spec.trip_id}: leg {leg} is oversold"
+    for ticket in trip.tickets.values():
+        quota = in_quota.get(ticket.seat)
+        if quota is None or ticket.status in RELEASED or ticket.from_stop == quota.stop:
+            continue
+        if quota.shared and ticket.from_stop > quota.stop:
+            continue
+        if not legs_mask(ticket.from_stop, ticket.to_stop) & legs_mask(quota.stop, last):
+            continue
+        if ticket.issued_at_ms < quota.set_at_ms:
+            continue  # sold before the quota was set: a quota is set only on seats free from its stop
+        # The earliest the quota can have released its seats: a delay only makes it later.
+        earliest = quota.release_at_ms or (
+            trip.timetable_ms[quota.stop] - quota.release_before_min * 60_000 if quota.release_before_min else 0
+        )
+        assert earliest and ticket.issued_at_ms >= earliest, (
+            f"{trip.spec.trip_id}: ticket {ticket.ticket_id} took a seat kept for stop {quota.stop} before its release"
+        )
 
 
 class TripRecord(Value):
@@ -687,6 +774,9 @@ class TripRecord(Value):
     allotments: tuple[Allotment, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     gate: str = ""
+    quotas: tuple[SeatQuota, ...] = ()
+    blocked: tuple[tuple[int, str], ...] = ()
+    extra_of: str = ""
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -708,6 +798,9 @@ def trip_record(trip: Trip) -> TripRecord:
         tuple(trip.allotments.values()),
         tuple(trip.conflicts),
         trip.gate,
+        tuple(trip.quotas.values()),
+        tuple(sorted(trip.blocked.items())),
+        trip.extra_of,
     )
 
 
@@ -743,6 +836,9 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         allotments,
         conflicts,
         gate,
+        quotas,
+        blocked,
+        extra_of,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -761,6 +857,9 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.allotments = {allotment.allotment_id: allotment for allotment in allotments}
     trip.conflicts = list(conflicts)
     trip.gate = gate
+    trip.quotas = {quota.stop: quota for quota in quotas}
+    trip.blocked = dict(blocked)
+    trip.extra_of = extra_of
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

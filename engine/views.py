@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
+from . import quotas
 from .commands import (
     AbortChange,
     ArchiveTrips,
@@ -103,7 +104,6 @@ from .state import (
     Trip,
     TripRecord,
     legs_mask,
-    seats_free,
     state_of,
 )
 from .values import Reply, Value
@@ -527,6 +527,11 @@ def render(
             from .pickup import picked_up  # late: the pick-up's rules build on this module's
 
             return picked_up(state.trips[command.trip_id], command, now, policy)
+    from .seat_plan import render_plan  # late: the seat plan's views build on this module's
+
+    planned = render_plan(state, command, now, policy)
+    if planned is not None:
+        return planned
     from .handheld import render_handheld  # late: the handheld's views build on this module's
 
     return render_handheld(state, command, events, policy)
@@ -681,6 +686,11 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
             return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
+    from .seat_plan import answer_plan  # late: the seat plan's views build on this module's
+
+    plan = answer_plan(trip, query, now, policy)
+    if plan is not None:
+        return plan
     from .handheld import GetAllotment, answer_handheld  # late: the handheld's views build on this module's
 
     assert isinstance(query, GetAllotment), f"unknown query {query!r}"
@@ -779,7 +789,7 @@ def _offers(state: ShardState, query: SearchTrips, now: int, policy: Policy) -> 
             from_stop=stop_view(trip, i),
             to_stop=stop_view(trip, j),
             fare_fen=trip.fares[(i, j)],
-            seats_free=seats_free(trip, legs_mask(i, j)),
+            seats_free=quotas.free_for(trip, i, j, now),
             status=segment_status(trip, i, now, policy),
         )
         for _, _, trip, i, j in matches
@@ -794,11 +804,10 @@ def _seat_map(trip: Trip, query: GetSeatMap, now: int, policy: Policy) -> SeatMa
     if isinstance(segment, Rejection):
         return segment
     mask = legs_mask(*segment)
+    occupied = quotas.sellable(trip, segment[0], now)  # seats kept for another stop show taken
     rows = tuple(
         tuple(
-            SeatView(AISLE, False)
-            if label == AISLE
-            else SeatView(label, trip.occupied[trip.seat_index[label]] & mask == 0)
+            SeatView(AISLE, False) if label == AISLE else SeatView(label, occupied[trip.seat_index[label]] & mask == 0)
             for label in row
         )
         for row in trip.spec.rows

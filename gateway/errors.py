@@ -150,6 +150,15 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.BEHAVIOUR_UNKNOWN_SECTION: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.BEHAVIOUR_UNKNOWN_CHANNEL: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.UPLOADS_OFF: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SEAT_BLOCKED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SEAT_RESERVED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SEAT_IN_USE: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SEAT_IN_QUOTA: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.QUOTA_TOO_LARGE: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.NO_QUOTA: grpc.StatusCode.NOT_FOUND,
+    Reason.SEAT_NOT_BLOCKED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.RELEASE_PASSED: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.NO_SOURCE_TRIP: grpc.StatusCode.NOT_FOUND,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

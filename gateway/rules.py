@@ -71,6 +71,14 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Dispatch/CancelTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/DelayTrip": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/AssignGate": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    # Seat quotas for stops, blocked seats and extra runs (docs/dispatch.md).  An extra run named
+    # by its schedule alone is scoped by the trip it copies (gateway/dispatch_seats.py).
+    "/keyun.v1.Dispatch/SetSeatQuota": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/ClearSeatQuota": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/BlockSeats": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/UnblockSeats": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/GetSeatPlan": Rule(P.DISPATCH, Scope.TRIP),
+    "/keyun.v1.Dispatch/AddExtraRun": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     # The departure board (docs/board.md): public information (times, gates, free seats; never a
     # passenger), but only for a logged-in account: a board device's, or any staff or passenger's.
     "/keyun.v1.Board/WatchDepartures": Rule(P.SELF),

@@ -25,6 +25,7 @@ import msgspec
 from keyun.common import eticket
 from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import commands as cmd
+from keyun.engine import seat_plan
 from keyun.engine.accounts import check_passenger_id
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
@@ -47,7 +48,7 @@ from keyun.v1 import (
     sales_pb2_grpc,
 )
 
-from . import convert, etickets, walk_in
+from . import convert, dispatch_seats, etickets, walk_in
 from .auth import CALLER
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
@@ -1014,8 +1015,9 @@ def boarding_entry(view: TicketView) -> gate_pb2.BoardingEntry:
 
 
 class DispatchService(dispatch_pb2_grpc.DispatchServicer):
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Gateway, auth: Any = None):
         self.gateway = gateway
+        self.auth = auth  # checks the scope of the trip an extra run named by its schedule copies
 
     async def LoadNetwork(self, request, context):
         try:
@@ -1058,6 +1060,46 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         )
         await self.gateway.notify_trip_changed("trip_gate_changed", view, request.request_id)
         return dispatch_pb2.AssignGateResponse(trip=convert.trip(view))
+
+    # Seat quotas for stops, blocked seats and extra runs (gateway/dispatch_seats.py, docs/dispatch.md).
+
+    async def SetSeatQuota(self, request, context):
+        view = await self.gateway.ask(context, lambda: dispatch_seats.set_quota(request), audited=True)
+        return dispatch_pb2.SetSeatQuotaResponse(plan=dispatch_seats.plan(view))
+
+    async def ClearSeatQuota(self, request, context):
+        view = await self.gateway.ask(
+            context,
+            lambda: seat_plan.ClearSeatQuota(request.request_id, request.trip_id, request.stop),
+            audited=True,
+        )
+        return dispatch_pb2.ClearSeatQuotaResponse(plan=dispatch_seats.plan(view))
+
+    async def BlockSeats(self, request, context):
+        view = await self.gateway.ask(context, lambda: dispatch_seats.block(request), audited=True)
+        return dispatch_pb2.BlockSeatsResponse(plan=dispatch_seats.plan(view))
+
+    async def UnblockSeats(self, request, context):
+        view = await self.gateway.ask(
+            context,
+            lambda: seat_plan.UnblockSeats(request.request_id, request.trip_id, tuple(request.seat_numbers)),
+            audited=True,
+        )
+        return dispatch_pb2.UnblockSeatsResponse(plan=dispatch_seats.plan(view))
+
+    async def _in_scope(self, trip_id: str) -> bool:
+        if self.auth is None:
+            return True
+        rule = RULES["/keyun.v1.Dispatch/AddExtraRun"]
+        return bool(await self.auth.in_scope(rule, _TripNamed(trip_id), CALLER.get()))
+
+    async def GetSeatPlan(self, request, context):
+        view = await self.gateway.ask(context, lambda: seat_plan.GetSeatPlan(request.trip_id))
+        return dispatch_pb2.GetSeatPlanResponse(plan=dispatch_seats.plan(view))
+
+    async def AddExtraRun(self, request, context):
+        view = await dispatch_seats.add_extra_run(self.gateway, context, request, self._in_scope)
+        return dispatch_pb2.AddExtraRunResponse(plan=dispatch_seats.plan(view))
 
 
 # Echo answers are bounded like any other message.

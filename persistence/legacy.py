@@ -40,8 +40,9 @@ MARK_CODE = 0
 # The trailing fields of a trip record that older records lack: orders, orders_placed, delay_ms,
 # undone_moves, revoked, allotments, conflicts, gate (nine fields before orders, eleven before delays,
 # twelve before undos, thirteen before revocations, fourteen before handheld allotments, fifteen
-# before uploaded scans' conflicts, sixteen before gates).
-TRIP_RECORD_LATER_FIELDS = ((), 0, 0, (), (), (), (), "")
+# before uploaded scans' conflicts, sixteen before gates, seventeen before seat quotas, blocked
+# seats and extra runs).
+TRIP_RECORD_LATER_FIELDS = ((), 0, 0, (), (), (), (), "", (), (), "")
 # A trip owner's LMDB snapshot: named databases, and the keys of its meta database.
 META, TRIPS, REQUESTS, ARCHIVE = b"meta", b"trips", b"requests", b"archive"
 POSITION, AUDIT_OUTBOX = b"position", b"audit_outbox"

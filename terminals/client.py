@@ -542,6 +542,88 @@ class KeyunClient:
             dispatch_pb2.AssignGateRequest(request_id=request_id or new_request_id(), trip_id=trip_id, gate=gate),
         ).trip
 
+    # --- seat quotas for stops, blocked seats and extra runs (docs/dispatch.md) -----------------
+
+    def set_seat_quota(
+        self,
+        trip_id: str,
+        stop: str,
+        seat_count: int = 0,
+        seat_numbers: Sequence[str] = (),
+        release_at_ms: int = 0,
+        release_before_minutes: int = 0,
+        shared: bool = False,
+        request_id: str | None = None,
+    ) -> dispatch_pb2.SeatPlan:
+        """Keep seats for passengers boarding at `stop` (配载) until the release time."""
+        request = dispatch_pb2.SetSeatQuotaRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            stop=stop,
+            seat_count=seat_count,
+            seat_numbers=list(seat_numbers),
+            release_before_minutes=release_before_minutes,
+            shared=shared,
+        )
+        if release_at_ms:
+            request.release_at.FromMilliseconds(release_at_ms)
+        return self.call(self.dispatch.SetSeatQuota, request).plan
+
+    def clear_seat_quota(self, trip_id: str, stop: str, request_id: str | None = None) -> dispatch_pb2.SeatPlan:
+        return self.call(
+            self.dispatch.ClearSeatQuota,
+            dispatch_pb2.ClearSeatQuotaRequest(request_id=request_id or new_request_id(), trip_id=trip_id, stop=stop),
+        ).plan
+
+    def block_seats(
+        self, trip_id: str, seat_numbers: Sequence[str], reason: str = "other", request_id: str | None = None
+    ) -> dispatch_pb2.SeatPlan:
+        """Take seats out of sale: reason crew, broken or other."""
+        return self.call(
+            self.dispatch.BlockSeats,
+            dispatch_pb2.BlockSeatsRequest(
+                request_id=request_id or new_request_id(),
+                trip_id=trip_id,
+                seat_numbers=list(seat_numbers),
+                reason=dispatch_pb2.BlockReason.Value(f"BLOCK_REASON_{reason.upper()}"),
+            ),
+        ).plan
+
+    def unblock_seats(
+        self, trip_id: str, seat_numbers: Sequence[str], request_id: str | None = None
+    ) -> dispatch_pb2.SeatPlan:
+        return self.call(
+            self.dispatch.UnblockSeats,
+            dispatch_pb2.UnblockSeatsRequest(
+                request_id=request_id or new_request_id(), trip_id=trip_id, seat_numbers=list(seat_numbers)
+            ),
+        ).plan
+
+    def seat_plan(self, trip_id: str) -> dispatch_pb2.SeatPlan:
+        return self.call(self.dispatch.GetSeatPlan, dispatch_pb2.GetSeatPlanRequest(trip_id=trip_id)).plan
+
+    def add_extra_run(
+        self,
+        departs_at_ms: int,
+        trip_id: str = "",
+        schedule_id: str = "",
+        vehicle_name: str = "",
+        seats: int = 0,
+        gate: str = "",
+        request_id: str | None = None,
+    ) -> dispatch_pb2.SeatPlan:
+        """Add an extra run (加班) on the route of `trip_id` or of `schedule_id`; returns it."""
+        request = dispatch_pb2.AddExtraRunRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            schedule_id=schedule_id,
+            vehicle_name=vehicle_name,
+            seats=seats,
+            gate=gate,
+        )
+        request.departs_at.FromMilliseconds(departs_at_ms)
+        return self.call(self.dispatch.AddExtraRun, request).plan
+
     # --- the departure board (docs/board.md) ---------------------------------------------------
 
     def watch_departures(

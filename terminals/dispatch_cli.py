@@ -1,9 +1,18 @@
-"""`keyun dispatch`: the life of a trip (depart, delay, cancel) and loading the timetable."""
+"""`keyun dispatch`: the life of a trip (depart, delay, cancel), seat quotas for stops, blocked
+seats, extra runs, and loading the timetable."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+
+from keyun.v1 import dispatch_pb2
+
+from . import printing
 from .cli import _client, _common, add_network_load
 from .flows import show, trip_line
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def add_verbs(verbs) -> None:
@@ -44,3 +53,114 @@ def add_verbs(verbs) -> None:
     )
 
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
+
+    _add_seat_plan_verbs(dispatch)
+
+
+def _when_ms(text: str) -> int:
+    """An ISO 8601 time ("2026-12-09T14:30", Beijing time unless it names an offset) in epoch ms."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-12-09T14:30") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    return int(moment.timestamp() * 1000)
+
+
+def plan_text(plan) -> str:
+    """A trip's seat plan: its quotas by stop and its blocked seats."""
+    lines = [trip_line(plan.trip) + (f"  extra run of {plan.extra_of}" if plan.extra_of else "")]
+    for quota in plan.quotas:
+        if quota.HasField("release_at"):
+            release = (
+                f"released {printing.local(quota.release_at)}"
+                if quota.released
+                else (f"until {printing.local(quota.release_at)}")
+            )
+        else:
+            release = "until the coach leaves"
+        shared = ", shared with later stops" if quota.shared else ""
+        lines.append(
+            f"quota {quota.stop}: {','.join(quota.seat_numbers)} ({quota.seats_unsold} unsold) {release}{shared}"
+        )
+    for seat in plan.blocked:
+        lines.append(f"blocked {seat.seat_number} ({_block_reason(seat.reason)})")
+    return "\n".join(lines)
+
+
+def _block_reason(value: int) -> str:
+    return dispatch_pb2.BlockReason.Name(value).removeprefix("BLOCK_REASON_").lower()
+
+
+def _add_seat_plan_verbs(dispatch) -> None:
+    p = dispatch.add_parser(
+        "quota",
+        help="keep seats for passengers boarding at a stop (配载) until a release time; --clear gives them back",
+    )
+    p.add_argument("trip_id")
+    p.add_argument("stop", nargs="?", default="", help="the boarding stop's station code (none: show the plan)")
+    p.add_argument("--seats", type=int, default=0, help="how many seats (the server picks them)")
+    p.add_argument("--seat", action="append", default=[], dest="seat_numbers", help="a seat to keep (repeatable)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--release-before", type=int, default=0, metavar="MIN", help="minutes before the stop's departure"
+    )
+    group.add_argument("--release-at", type=_when_ms, default=0, metavar="TIME", help="a time, Beijing unless offset")
+    p.add_argument("--shared", action="store_true", help="later stops may sell them too")
+    p.add_argument("--clear", action="store_true", help="give the stop's quota back to the general pool")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=_quota)
+
+    p = dispatch.add_parser("block", help="take seats out of sale (crew, broken, other)")
+    p.add_argument("trip_id")
+    p.add_argument("seats", nargs="+")
+    p.add_argument("--reason", choices=("crew", "broken", "other"), default="other")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(
+        run=lambda a: show(a, r := _client(a).block_seats(a.trip_id, a.seats, a.reason, a.request_id), plan_text(r))
+    )
+
+    p = dispatch.add_parser("unblock", help="put blocked seats back on sale")
+    p.add_argument("trip_id")
+    p.add_argument("seats", nargs="+")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=lambda a: show(a, r := _client(a).unblock_seats(a.trip_id, a.seats, a.request_id), plan_text(r)))
+
+    p = dispatch.add_parser(
+        "extra-run", help="add an extra run (加班) on a trip's or schedule's route, on sale at once"
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--trip", default="", help="the trip to copy the route, fares and coach from")
+    source.add_argument("--schedule", default="", help="or its schedule (its trip nearest the date is copied)")
+    p.add_argument("departs", type=_when_ms, help="departure, e.g. 2026-12-09T14:30 (Beijing unless offset)")
+    p.add_argument("--vehicle", default="", help="the coach's name (default: the copied one's)")
+    p.add_argument("--seats", type=int, default=0, help="its seats, standard layout (default: the copied coach)")
+    p.add_argument("--gate", default="")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(
+        run=lambda a: show(
+            a,
+            r := _client(a).add_extra_run(
+                a.departs, a.trip, a.schedule, a.vehicle, a.seats, a.gate, request_id=a.request_id
+            ),
+            plan_text(r),
+        )
+    )
+
+
+def _quota(a) -> None:
+    client = _client(a)
+    if not a.stop:
+        reply = client.seat_plan(a.trip_id)
+    elif a.clear:
+        reply = client.clear_seat_quota(a.trip_id, a.stop, a.request_id)
+    else:
+        reply = client.set_seat_quota(
+            a.trip_id, a.stop, a.seats, a.seat_numbers, a.release_at, a.release_before, a.shared, a.request_id
+        )
+    show(a, reply, plan_text(reply))

@@ -13,6 +13,7 @@ from keyun.engine import codec
 from keyun.engine import commands as c
 from keyun.engine import events as ev
 from keyun.engine import handheld as hh
+from keyun.engine import seat_plan as sp
 from keyun.engine import views as v
 from keyun.engine.decide import TripStatus
 from keyun.engine.network import Stop, TripSpec
@@ -187,6 +188,22 @@ def scenario():
             c.QuoteHold(NEXT_DAY_TRIP, A, B, seat_count=1),  # ...and its new ticket's price (an unplaced HoldView)
         ],
         NOW + 5800,
+    )
+    # Dispatch's seat plan on the next day's trip (engine/seat_plan.py): quotas, blocks, an extra run.
+    extra = msgspec.structs.replace(engine.state.trips[NEXT_DAY_TRIP].spec, trip_id="S1-X1")
+    run(
+        [
+            sp.SetSeatQuota("q1", NEXT_DAY_TRIP, C, seat_count=2, release_before_min=30),
+            sp.ClearSeatQuota("q2", NEXT_DAY_TRIP, C),
+            sp.SetSeatQuota("q3", NEXT_DAY_TRIP, B, seat_count=1, shared=True),
+            sp.BlockSeats("bk1", NEXT_DAY_TRIP, ("3D",), "crew"),
+            sp.UnblockSeats("bk2", NEXT_DAY_TRIP, ("3D",)),
+            sp.BlockSeats("bk3", NEXT_DAY_TRIP, ("3D",), "broken"),
+            sp.AddExtraRun("x9", extra, NEXT_DAY_TRIP, "5"),
+            sp.GetSeatPlan(NEXT_DAY_TRIP),
+            sp.GetTripSpec("S1-X1"),
+        ],
+        NOW + 5900,
     )
     run(
         [

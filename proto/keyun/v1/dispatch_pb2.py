@@ -22,36 +22,69 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/dispatch.proto\x12\x08keyun.v1\x1a\x15keyun/v1/common.proto\"F\n\x11\x41ssignGateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04gate\x18\x03 \x01(\t\"2\n\x12\x41ssignGateResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"N\n\x10\x44\x65layTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x15\n\rdelay_minutes\x18\x03 \x01(\x05\"1\n\x11\x44\x65layTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"`\n\x12LoadNetworkRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_toml\x18\x02 \x01(\t\x12\x12\n\nfirst_date\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x04 \x01(\x05\"j\n\x13LoadNetworkResponse\x12\x15\n\rtrips_created\x18\x01 \x01(\x05\x12\x17\n\x0ftrips_unchanged\x18\x02 \x01(\x05\x12\x10\n\x08stations\x18\x03 \x01(\x05\x12\x11\n\tschedules\x18\x04 \x01(\x05\"8\n\x11\x44\x65partTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x44\x65partTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"8\n\x11\x43\x61ncelTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x43\x61ncelTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip2\xf7\x02\n\x08\x44ispatch\x12J\n\x0bLoadNetwork\x12\x1c.keyun.v1.LoadNetworkRequest\x1a\x1d.keyun.v1.LoadNetworkResponse\x12G\n\nDepartTrip\x12\x1b.keyun.v1.DepartTripRequest\x1a\x1c.keyun.v1.DepartTripResponse\x12G\n\nCancelTrip\x12\x1b.keyun.v1.CancelTripRequest\x1a\x1c.keyun.v1.CancelTripResponse\x12\x44\n\tDelayTrip\x12\x1a.keyun.v1.DelayTripRequest\x1a\x1b.keyun.v1.DelayTripResponse\x12G\n\nAssignGate\x12\x1b.keyun.v1.AssignGateRequest\x1a\x1c.keyun.v1.AssignGateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/dispatch.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"F\n\x11\x41ssignGateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04gate\x18\x03 \x01(\t\"2\n\x12\x41ssignGateResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"N\n\x10\x44\x65layTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x15\n\rdelay_minutes\x18\x03 \x01(\x05\"1\n\x11\x44\x65layTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"`\n\x12LoadNetworkRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_toml\x18\x02 \x01(\t\x12\x12\n\nfirst_date\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x04 \x01(\x05\"j\n\x13LoadNetworkResponse\x12\x15\n\rtrips_created\x18\x01 \x01(\x05\x12\x17\n\x0ftrips_unchanged\x18\x02 \x01(\x05\x12\x10\n\x08stations\x18\x03 \x01(\x05\x12\x11\n\tschedules\x18\x04 \x01(\x05\"8\n\x11\x44\x65partTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x44\x65partTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"8\n\x11\x43\x61ncelTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x43\x61ncelTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"\xd2\x01\n\x13SetSeatQuotaRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04stop\x18\x03 \x01(\t\x12\x12\n\nseat_count\x18\x04 \x01(\x05\x12\x14\n\x0cseat_numbers\x18\x05 \x03(\t\x12.\n\nrelease_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16release_before_minutes\x18\x07 \x01(\x05\x12\x0e\n\x06shared\x18\x08 \x01(\x08\"J\n\x15\x43learSeatQuotaRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04stop\x18\x03 \x01(\t\"u\n\x11\x42lockSeatsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x03 \x03(\t\x12%\n\x06reason\x18\x04 \x01(\x0e\x32\x15.keyun.v1.BlockReason\"P\n\x13UnblockSeatsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x03 \x03(\t\"%\n\x12GetSeatPlanRequest\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\"\xb1\x01\n\x12\x41\x64\x64\x45xtraRunRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x13\n\x0bschedule_id\x18\x03 \x01(\t\x12.\n\ndeparts_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cvehicle_name\x18\x05 \x01(\t\x12\r\n\x05seats\x18\x06 \x01(\x05\x12\x0c\n\x04gate\x18\x07 \x01(\t\"\xb7\x01\n\tSeatQuota\x12\x0c\n\x04stop\x18\x01 \x01(\t\x12\x14\n\x0cseat_numbers\x18\x02 \x03(\t\x12\x14\n\x0cseats_unsold\x18\x03 \x01(\x05\x12.\n\nrelease_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16release_before_minutes\x18\x05 \x01(\x05\x12\x0e\n\x06shared\x18\x06 \x01(\x08\x12\x10\n\x08released\x18\x07 \x01(\x08\"I\n\x0b\x42lockedSeat\x12\x13\n\x0bseat_number\x18\x01 \x01(\t\x12%\n\x06reason\x18\x02 \x01(\x0e\x32\x15.keyun.v1.BlockReason\"\x87\x01\n\x08SeatPlan\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\x12#\n\x06quotas\x18\x02 \x03(\x0b\x32\x13.keyun.v1.SeatQuota\x12&\n\x07\x62locked\x18\x03 \x03(\x0b\x32\x15.keyun.v1.BlockedSeat\x12\x10\n\x08\x65xtra_of\x18\x04 \x01(\t\"8\n\x14SetSeatQuotaResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.keyun.v1.SeatPlan\":\n\x16\x43learSeatQuotaResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.keyun.v1.SeatPlan\"6\n\x12\x42lockSeatsResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.keyun.v1.SeatPlan\"8\n\x14UnblockSeatsResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.keyun.v1.SeatPlan\"7\n\x13GetSeatPlanResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.keyun.v1.SeatPlan\"7\n\x13\x41\x64\x64\x45xtraRunResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.keyun.v1.SeatPlan*s\n\x0b\x42lockReason\x12\x1c\n\x18\x42LOCK_REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42LOCK_REASON_CREW\x10\x01\x12\x17\n\x13\x42LOCK_REASON_BROKEN\x10\x02\x12\x16\n\x12\x42LOCK_REASON_OTHER\x10\x03\x32\xcb\x06\n\x08\x44ispatch\x12J\n\x0bLoadNetwork\x12\x1c.keyun.v1.LoadNetworkRequest\x1a\x1d.keyun.v1.LoadNetworkResponse\x12G\n\nDepartTrip\x12\x1b.keyun.v1.DepartTripRequest\x1a\x1c.keyun.v1.DepartTripResponse\x12G\n\nCancelTrip\x12\x1b.keyun.v1.CancelTripRequest\x1a\x1c.keyun.v1.CancelTripResponse\x12\x44\n\tDelayTrip\x12\x1a.keyun.v1.DelayTripRequest\x1a\x1b.keyun.v1.DelayTripResponse\x12G\n\nAssignGate\x12\x1b.keyun.v1.AssignGateRequest\x1a\x1c.keyun.v1.AssignGateResponse\x12M\n\x0cSetSeatQuota\x12\x1d.keyun.v1.SetSeatQuotaRequest\x1a\x1e.keyun.v1.SetSeatQuotaResponse\x12S\n\x0e\x43learSeatQuota\x12\x1f.keyun.v1.ClearSeatQuotaRequest\x1a .keyun.v1.ClearSeatQuotaResponse\x12G\n\nBlockSeats\x12\x1b.keyun.v1.BlockSeatsRequest\x1a\x1c.keyun.v1.BlockSeatsResponse\x12M\n\x0cUnblockSeats\x12\x1d.keyun.v1.UnblockSeatsRequest\x1a\x1e.keyun.v1.UnblockSeatsResponse\x12J\n\x0bGetSeatPlan\x12\x1c.keyun.v1.GetSeatPlanRequest\x1a\x1d.keyun.v1.GetSeatPlanResponse\x12J\n\x0b\x41\x64\x64\x45xtraRun\x12\x1c.keyun.v1.AddExtraRunRequest\x1a\x1d.keyun.v1.AddExtraRunResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.dispatch_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASSIGNGATEREQUEST']._serialized_start=60
-  _globals['_ASSIGNGATEREQUEST']._serialized_end=130
-  _globals['_ASSIGNGATERESPONSE']._serialized_start=132
-  _globals['_ASSIGNGATERESPONSE']._serialized_end=182
-  _globals['_DELAYTRIPREQUEST']._serialized_start=184
-  _globals['_DELAYTRIPREQUEST']._serialized_end=262
-  _globals['_DELAYTRIPRESPONSE']._serialized_start=264
-  _globals['_DELAYTRIPRESPONSE']._serialized_end=313
-  _globals['_LOADNETWORKREQUEST']._serialized_start=315
-  _globals['_LOADNETWORKREQUEST']._serialized_end=411
-  _globals['_LOADNETWORKRESPONSE']._serialized_start=413
-  _globals['_LOADNETWORKRESPONSE']._serialized_end=519
-  _globals['_DEPARTTRIPREQUEST']._serialized_start=521
-  _globals['_DEPARTTRIPREQUEST']._serialized_end=577
-  _globals['_DEPARTTRIPRESPONSE']._serialized_start=579
-  _globals['_DEPARTTRIPRESPONSE']._serialized_end=629
-  _globals['_CANCELTRIPREQUEST']._serialized_start=631
-  _globals['_CANCELTRIPREQUEST']._serialized_end=687
-  _globals['_CANCELTRIPRESPONSE']._serialized_start=689
-  _globals['_CANCELTRIPRESPONSE']._serialized_end=739
-  _globals['_DISPATCH']._serialized_start=742
-  _globals['_DISPATCH']._serialized_end=1117
+  _globals['_BLOCKREASON']._serialized_start=2228
+  _globals['_BLOCKREASON']._serialized_end=2343
+  _globals['_ASSIGNGATEREQUEST']._serialized_start=93
+  _globals['_ASSIGNGATEREQUEST']._serialized_end=163
+  _globals['_ASSIGNGATERESPONSE']._serialized_start=165
+  _globals['_ASSIGNGATERESPONSE']._serialized_end=215
+  _globals['_DELAYTRIPREQUEST']._serialized_start=217
+  _globals['_DELAYTRIPREQUEST']._serialized_end=295
+  _globals['_DELAYTRIPRESPONSE']._serialized_start=297
+  _globals['_DELAYTRIPRESPONSE']._serialized_end=346
+  _globals['_LOADNETWORKREQUEST']._serialized_start=348
+  _globals['_LOADNETWORKREQUEST']._serialized_end=444
+  _globals['_LOADNETWORKRESPONSE']._serialized_start=446
+  _globals['_LOADNETWORKRESPONSE']._serialized_end=552
+  _globals['_DEPARTTRIPREQUEST']._serialized_start=554
+  _globals['_DEPARTTRIPREQUEST']._serialized_end=610
+  _globals['_DEPARTTRIPRESPONSE']._serialized_start=612
+  _globals['_DEPARTTRIPRESPONSE']._serialized_end=662
+  _globals['_CANCELTRIPREQUEST']._serialized_start=664
+  _globals['_CANCELTRIPREQUEST']._serialized_end=720
+  _globals['_CANCELTRIPRESPONSE']._serialized_start=722
+  _globals['_CANCELTRIPRESPONSE']._serialized_end=772
+  _globals['_SETSEATQUOTAREQUEST']._serialized_start=775
+  _globals['_SETSEATQUOTAREQUEST']._serialized_end=985
+  _globals['_CLEARSEATQUOTAREQUEST']._serialized_start=987
+  _globals['_CLEARSEATQUOTAREQUEST']._serialized_end=1061
+  _globals['_BLOCKSEATSREQUEST']._serialized_start=1063
+  _globals['_BLOCKSEATSREQUEST']._serialized_end=1180
+  _globals['_UNBLOCKSEATSREQUEST']._serialized_start=1182
+  _globals['_UNBLOCKSEATSREQUEST']._serialized_end=1262
+  _globals['_GETSEATPLANREQUEST']._serialized_start=1264
+  _globals['_GETSEATPLANREQUEST']._serialized_end=1301
+  _globals['_ADDEXTRARUNREQUEST']._serialized_start=1304
+  _globals['_ADDEXTRARUNREQUEST']._serialized_end=1481
+  _globals['_SEATQUOTA']._serialized_start=1484
+  _globals['_SEATQUOTA']._serialized_end=1667
+  _globals['_BLOCKEDSEAT']._serialized_start=1669
+  _globals['_BLOCKEDSEAT']._serialized_end=1742
+  _globals['_SEATPLAN']._serialized_start=1745
+  _globals['_SEATPLAN']._serialized_end=1880
+  _globals['_SETSEATQUOTARESPONSE']._serialized_start=1882
+  _globals['_SETSEATQUOTARESPONSE']._serialized_end=1938
+  _globals['_CLEARSEATQUOTARESPONSE']._serialized_start=1940
+  _globals['_CLEARSEATQUOTARESPONSE']._serialized_end=1998
+  _globals['_BLOCKSEATSRESPONSE']._serialized_start=2000
+  _globals['_BLOCKSEATSRESPONSE']._serialized_end=2054
+  _globals['_UNBLOCKSEATSRESPONSE']._serialized_start=2056
+  _globals['_UNBLOCKSEATSRESPONSE']._serialized_end=2112
+  _globals['_GETSEATPLANRESPONSE']._serialized_start=2114
+  _globals['_GETSEATPLANRESPONSE']._serialized_end=2169
+  _globals['_ADDEXTRARUNRESPONSE']._serialized_start=2171
+  _globals['_ADDEXTRARUNRESPONSE']._serialized_end=2226
+  _globals['_DISPATCH']._serialized_start=2346
+  _globals['_DISPATCH']._serialized_end=3189
 # @@protoc_insertion_point(module_scope)

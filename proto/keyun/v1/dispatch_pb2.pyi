@@ -1,10 +1,26 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keyun.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class BlockReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BLOCK_REASON_UNSPECIFIED: _ClassVar[BlockReason]
+    BLOCK_REASON_CREW: _ClassVar[BlockReason]
+    BLOCK_REASON_BROKEN: _ClassVar[BlockReason]
+    BLOCK_REASON_OTHER: _ClassVar[BlockReason]
+BLOCK_REASON_UNSPECIFIED: BlockReason
+BLOCK_REASON_CREW: BlockReason
+BLOCK_REASON_BROKEN: BlockReason
+BLOCK_REASON_OTHER: BlockReason
 
 class AssignGateRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "gate")
@@ -89,3 +105,153 @@ class CancelTripResponse(_message.Message):
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
     def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
+
+class SetSeatQuotaRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "stop", "seat_count", "seat_numbers", "release_at", "release_before_minutes", "shared")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_AT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_BEFORE_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    stop: str
+    seat_count: int
+    seat_numbers: _containers.RepeatedScalarFieldContainer[str]
+    release_at: _timestamp_pb2.Timestamp
+    release_before_minutes: int
+    shared: bool
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., stop: _Optional[str] = ..., seat_count: _Optional[int] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., release_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_before_minutes: _Optional[int] = ..., shared: _Optional[bool] = ...) -> None: ...
+
+class ClearSeatQuotaRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "stop")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    stop: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., stop: _Optional[str] = ...) -> None: ...
+
+class BlockSeatsRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "seat_numbers", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    seat_numbers: _containers.RepeatedScalarFieldContainer[str]
+    reason: BlockReason
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., reason: _Optional[_Union[BlockReason, str]] = ...) -> None: ...
+
+class UnblockSeatsRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "seat_numbers")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    seat_numbers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetSeatPlanRequest(_message.Message):
+    __slots__ = ("trip_id",)
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    def __init__(self, trip_id: _Optional[str] = ...) -> None: ...
+
+class AddExtraRunRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "schedule_id", "departs_at", "vehicle_name", "seats", "gate")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEATS_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    schedule_id: str
+    departs_at: _timestamp_pb2.Timestamp
+    vehicle_name: str
+    seats: int
+    gate: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., vehicle_name: _Optional[str] = ..., seats: _Optional[int] = ..., gate: _Optional[str] = ...) -> None: ...
+
+class SeatQuota(_message.Message):
+    __slots__ = ("stop", "seat_numbers", "seats_unsold", "release_at", "release_before_minutes", "shared", "released")
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    SEAT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    SEATS_UNSOLD_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_AT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_BEFORE_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    stop: str
+    seat_numbers: _containers.RepeatedScalarFieldContainer[str]
+    seats_unsold: int
+    release_at: _timestamp_pb2.Timestamp
+    release_before_minutes: int
+    shared: bool
+    released: bool
+    def __init__(self, stop: _Optional[str] = ..., seat_numbers: _Optional[_Iterable[str]] = ..., seats_unsold: _Optional[int] = ..., release_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_before_minutes: _Optional[int] = ..., shared: _Optional[bool] = ..., released: _Optional[bool] = ...) -> None: ...
+
+class BlockedSeat(_message.Message):
+    __slots__ = ("seat_number", "reason")
+    SEAT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    seat_number: str
+    reason: BlockReason
+    def __init__(self, seat_number: _Optional[str] = ..., reason: _Optional[_Union[BlockReason, str]] = ...) -> None: ...
+
+class SeatPlan(_message.Message):
+    __slots__ = ("trip", "quotas", "blocked", "extra_of")
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    QUOTAS_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_OF_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    quotas: _containers.RepeatedCompositeFieldContainer[SeatQuota]
+    blocked: _containers.RepeatedCompositeFieldContainer[BlockedSeat]
+    extra_of: str
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., quotas: _Optional[_Iterable[_Union[SeatQuota, _Mapping]]] = ..., blocked: _Optional[_Iterable[_Union[BlockedSeat, _Mapping]]] = ..., extra_of: _Optional[str] = ...) -> None: ...
+
+class SetSeatQuotaResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class ClearSeatQuotaResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class BlockSeatsResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class UnblockSeatsResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class GetSeatPlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...
+
+class AddExtraRunResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: SeatPlan
+    def __init__(self, plan: _Optional[_Union[SeatPlan, _Mapping]] = ...) -> None: ...

@@ -60,6 +60,36 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateResponse.FromString,
                 _registered_method=True)
+        self.SetSeatQuota = channel.unary_unary(
+                '/keyun.v1.Dispatch/SetSeatQuota',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaResponse.FromString,
+                _registered_method=True)
+        self.ClearSeatQuota = channel.unary_unary(
+                '/keyun.v1.Dispatch/ClearSeatQuota',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaResponse.FromString,
+                _registered_method=True)
+        self.BlockSeats = channel.unary_unary(
+                '/keyun.v1.Dispatch/BlockSeats',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsResponse.FromString,
+                _registered_method=True)
+        self.UnblockSeats = channel.unary_unary(
+                '/keyun.v1.Dispatch/UnblockSeats',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsResponse.FromString,
+                _registered_method=True)
+        self.GetSeatPlan = channel.unary_unary(
+                '/keyun.v1.Dispatch/GetSeatPlan',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanResponse.FromString,
+                _registered_method=True)
+        self.AddExtraRun = channel.unary_unary(
+                '/keyun.v1.Dispatch/AddExtraRun',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServicer:
@@ -105,6 +135,53 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetSeatQuota(self, request, context):
+        """Keep seats for passengers boarding at one stop (配载): until the release time, sales boarding
+        at other stops cannot take them from that stop on; sales boarding there take them first.
+        Replaces the stop's quota.  Refused with SEAT_IN_USE, SEAT_BLOCKED, SEAT_IN_QUOTA,
+        QUOTA_TOO_LARGE or RELEASE_PASSED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearSeatQuota(self, request, context):
+        """Give a stop's quota back to the general pool at once; NO_QUOTA if it has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlockSeats(self, request, context):
+        """Take seats out of sale on every leg (crew, broken, other); SEAT_IN_USE names the ticket, hold
+        or allotment on a seat that is not free.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnblockSeats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSeatPlan(self, request, context):
+        """A trip's quotas and blocked seats.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddExtraRun(self, request, context):
+        """Add an extra run (加班) on the route of an existing trip or schedule: a new trip, on sale at
+        once, in search and on the departure board.  Its id is derived from the request id, so a retry
+        answers the same trip.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +209,36 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.AssignGate,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.AssignGateResponse.SerializeToString,
+            ),
+            'SetSeatQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSeatQuota,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaResponse.SerializeToString,
+            ),
+            'ClearSeatQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearSeatQuota,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaResponse.SerializeToString,
+            ),
+            'BlockSeats': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockSeats,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.BlockSeatsResponse.SerializeToString,
+            ),
+            'UnblockSeats': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnblockSeats,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsResponse.SerializeToString,
+            ),
+            'GetSeatPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSeatPlan,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanResponse.SerializeToString,
+            ),
+            'AddExtraRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddExtraRun,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -270,6 +377,168 @@ class Dispatch:
             '/keyun.v1.Dispatch/AssignGate',
             keyun_dot_v1_dot_dispatch__pb2.AssignGateRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.AssignGateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSeatQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/SetSeatQuota',
+            keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.SetSeatQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearSeatQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/ClearSeatQuota',
+            keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.ClearSeatQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlockSeats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/BlockSeats',
+            keyun_dot_v1_dot_dispatch__pb2.BlockSeatsRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.BlockSeatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnblockSeats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/UnblockSeats',
+            keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.UnblockSeatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSeatPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/GetSeatPlan',
+            keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.GetSeatPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddExtraRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/AddExtraRun',
+            keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
