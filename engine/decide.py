@@ -245,10 +245,33 @@ def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:
         return (TripScheduled(command.spec),)
     if existing.spec == command.spec:
         return ()
+    if command.replace_unsold:
+        if untouched(existing):
+            return (TripScheduled(command.spec),)  # evolve starts the trip afresh, on the new terms
+        return reject(
+            Reason.TRIP_HAS_SALES,
+            f"trip {command.spec.trip_id} has sales (or was cancelled, delayed or departed) and keeps its terms",
+            trip_id=command.spec.trip_id,
+        )
     return reject(
         Reason.TRIP_CONFLICT,
         f"trip {command.spec.trip_id} exists with a different definition",
         trip_id=command.spec.trip_id,
+    )
+
+
+def untouched(trip: Trip) -> bool:
+    """Nothing was ever sold, held, ordered or done on the trip: a new definition may replace it."""
+    return not (
+        trip.tickets
+        or trip.holds
+        or trip.orders
+        or trip.holds_placed
+        or trip.tickets_issued
+        or trip.cancelled_at_ms
+        or trip.departed_at_ms
+        or trip.delay_ms
+        or trip.gate
     )
 
 

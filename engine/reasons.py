@@ -136,6 +136,11 @@ class Reason(IntEnum):
     UNKNOWN_ANNOUNCEMENT = 5801
     # 59xx: reports (docs/reporting.md).
     REPORTS_OFF = 5901  # the server runs without the report projector (keyun serve --no-reports)
+    # 606x: timetables that roll by themselves: calendars, advance-sale days, effective dates (docs/network-file.md).
+    BAD_CALENDAR = 6060  # a network file whose only problems are in schedules' calendars
+    BAD_ADVANCE_DAYS = 6061  # a network file whose only problems are schedules' advance_days
+    BAD_EFFECTIVE_DATE = 6062  # effective_from is not a date, or is before the server's today
+    TRIP_HAS_SALES = 6063  # a trip with tickets, holds or orders keeps its terms: a new definition is not put on it
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

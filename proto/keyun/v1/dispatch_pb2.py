@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/dispatch.proto\x12\x08keyun.v1\x1a\x15keyun/v1/common.proto\"F\n\x11\x41ssignGateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04gate\x18\x03 \x01(\t\"2\n\x12\x41ssignGateResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"N\n\x10\x44\x65layTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x15\n\rdelay_minutes\x18\x03 \x01(\x05\"1\n\x11\x44\x65layTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"`\n\x12LoadNetworkRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_toml\x18\x02 \x01(\t\x12\x12\n\nfirst_date\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x04 \x01(\x05\"j\n\x13LoadNetworkResponse\x12\x15\n\rtrips_created\x18\x01 \x01(\x05\x12\x17\n\x0ftrips_unchanged\x18\x02 \x01(\x05\x12\x10\n\x08stations\x18\x03 \x01(\x05\x12\x11\n\tschedules\x18\x04 \x01(\x05\"8\n\x11\x44\x65partTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x44\x65partTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"8\n\x11\x43\x61ncelTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x43\x61ncelTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip2\xf7\x02\n\x08\x44ispatch\x12J\n\x0bLoadNetwork\x12\x1c.keyun.v1.LoadNetworkRequest\x1a\x1d.keyun.v1.LoadNetworkResponse\x12G\n\nDepartTrip\x12\x1b.keyun.v1.DepartTripRequest\x1a\x1c.keyun.v1.DepartTripResponse\x12G\n\nCancelTrip\x12\x1b.keyun.v1.CancelTripRequest\x1a\x1c.keyun.v1.CancelTripResponse\x12\x44\n\tDelayTrip\x12\x1a.keyun.v1.DelayTripRequest\x1a\x1b.keyun.v1.DelayTripResponse\x12G\n\nAssignGate\x12\x1b.keyun.v1.AssignGateRequest\x1a\x1c.keyun.v1.AssignGateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17keyun/v1/dispatch.proto\x12\x08keyun.v1\x1a\x15keyun/v1/common.proto\"F\n\x11\x41ssignGateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x0c\n\x04gate\x18\x03 \x01(\t\"2\n\x12\x41ssignGateResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"N\n\x10\x44\x65layTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\x12\x15\n\rdelay_minutes\x18\x03 \x01(\x05\"1\n\x11\x44\x65layTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"x\n\x12LoadNetworkRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_toml\x18\x02 \x01(\t\x12\x12\n\nfirst_date\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x04 \x01(\x05\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\t\"\xca\x01\n\x13LoadNetworkResponse\x12\x15\n\rtrips_created\x18\x01 \x01(\x05\x12\x17\n\x0ftrips_unchanged\x18\x02 \x01(\x05\x12\x10\n\x08stations\x18\x03 \x01(\x05\x12\x11\n\tschedules\x18\x04 \x01(\x05\x12\x16\n\x0etrips_replaced\x18\x05 \x01(\x05\x12\x17\n\x0ftrips_left_sold\x18\x06 \x03(\t\x12\x15\n\rtrips_retired\x18\x07 \x03(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x08 \x01(\t\"8\n\x11\x44\x65partTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x44\x65partTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"8\n\x11\x43\x61ncelTripRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07trip_id\x18\x02 \x01(\t\"2\n\x12\x43\x61ncelTripResponse\x12\x1c\n\x04trip\x18\x01 \x01(\x0b\x32\x0e.keyun.v1.Trip\"B\n\x12\x44iffNetworkRequest\x12\x14\n\x0cnetwork_toml\x18\x01 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x02 \x01(\t\"5\n\x0eScheduleChange\x12\x13\n\x0bschedule_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\"A\n\rStationRename\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08old_name\x18\x02 \x01(\t\x12\x10\n\x08new_name\x18\x03 \x01(\t\"\xdd\x02\n\x13\x44iffNetworkResponse\x12\x17\n\x0fschedules_added\x18\x01 \x03(\t\x12\x19\n\x11schedules_removed\x18\x02 \x03(\t\x12\x33\n\x11schedules_changed\x18\x03 \x03(\x0b\x32\x18.keyun.v1.ScheduleChange\x12\x31\n\x10stations_renamed\x18\x04 \x03(\x0b\x32\x17.keyun.v1.StationRename\x12\x17\n\x0ftrips_to_create\x18\x05 \x03(\t\x12\x18\n\x10trips_to_replace\x18\x06 \x03(\t\x12\x17\n\x0ftrips_left_sold\x18\x07 \x03(\t\x12\x17\n\x0ftrips_to_retire\x18\x08 \x03(\t\x12\x17\n\x0ftrips_unchanged\x18\t \x01(\x05\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\n \x01(\t\x12\x14\n\x0cnothing_kept\x18\x0b \x01(\x08\x32\xc3\x03\n\x08\x44ispatch\x12J\n\x0bLoadNetwork\x12\x1c.keyun.v1.LoadNetworkRequest\x1a\x1d.keyun.v1.LoadNetworkResponse\x12G\n\nDepartTrip\x12\x1b.keyun.v1.DepartTripRequest\x1a\x1c.keyun.v1.DepartTripResponse\x12G\n\nCancelTrip\x12\x1b.keyun.v1.CancelTripRequest\x1a\x1c.keyun.v1.CancelTripResponse\x12\x44\n\tDelayTrip\x12\x1a.keyun.v1.DelayTripRequest\x1a\x1b.keyun.v1.DelayTripResponse\x12G\n\nAssignGate\x12\x1b.keyun.v1.AssignGateRequest\x1a\x1c.keyun.v1.AssignGateResponse\x12J\n\x0b\x44iffNetwork\x12\x1c.keyun.v1.DiffNetworkRequest\x1a\x1d.keyun.v1.DiffNetworkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,17 +41,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELAYTRIPRESPONSE']._serialized_start=264
   _globals['_DELAYTRIPRESPONSE']._serialized_end=313
   _globals['_LOADNETWORKREQUEST']._serialized_start=315
-  _globals['_LOADNETWORKREQUEST']._serialized_end=411
-  _globals['_LOADNETWORKRESPONSE']._serialized_start=413
-  _globals['_LOADNETWORKRESPONSE']._serialized_end=519
-  _globals['_DEPARTTRIPREQUEST']._serialized_start=521
-  _globals['_DEPARTTRIPREQUEST']._serialized_end=577
-  _globals['_DEPARTTRIPRESPONSE']._serialized_start=579
-  _globals['_DEPARTTRIPRESPONSE']._serialized_end=629
-  _globals['_CANCELTRIPREQUEST']._serialized_start=631
-  _globals['_CANCELTRIPREQUEST']._serialized_end=687
-  _globals['_CANCELTRIPRESPONSE']._serialized_start=689
-  _globals['_CANCELTRIPRESPONSE']._serialized_end=739
-  _globals['_DISPATCH']._serialized_start=742
-  _globals['_DISPATCH']._serialized_end=1117
+  _globals['_LOADNETWORKREQUEST']._serialized_end=435
+  _globals['_LOADNETWORKRESPONSE']._serialized_start=438
+  _globals['_LOADNETWORKRESPONSE']._serialized_end=640
+  _globals['_DEPARTTRIPREQUEST']._serialized_start=642
+  _globals['_DEPARTTRIPREQUEST']._serialized_end=698
+  _globals['_DEPARTTRIPRESPONSE']._serialized_start=700
+  _globals['_DEPARTTRIPRESPONSE']._serialized_end=750
+  _globals['_CANCELTRIPREQUEST']._serialized_start=752
+  _globals['_CANCELTRIPREQUEST']._serialized_end=808
+  _globals['_CANCELTRIPRESPONSE']._serialized_start=810
+  _globals['_CANCELTRIPRESPONSE']._serialized_end=860
+  _globals['_DIFFNETWORKREQUEST']._serialized_start=862
+  _globals['_DIFFNETWORKREQUEST']._serialized_end=928
+  _globals['_SCHEDULECHANGE']._serialized_start=930
+  _globals['_SCHEDULECHANGE']._serialized_end=983
+  _globals['_STATIONRENAME']._serialized_start=985
+  _globals['_STATIONRENAME']._serialized_end=1050
+  _globals['_DIFFNETWORKRESPONSE']._serialized_start=1053
+  _globals['_DIFFNETWORKRESPONSE']._serialized_end=1402
+  _globals['_DISPATCH']._serialized_start=1405
+  _globals['_DISPATCH']._serialized_end=1856
 # @@protoc_insertion_point(module_scope)
