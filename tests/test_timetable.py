@@ -115,7 +115,9 @@ def scheduled(client: KeyunClient, trip: str) -> bool:
 
 
 def fare(client: KeyunClient, n: int, schedule: str = "TTFARE") -> int:
-    offers = [o for o in client.search("TTA", "TTB", day(n).isoformat()).offers if o.trip.trip_id == trip_id(schedule, n)]
+    offers = [
+        o for o in client.search("TTA", "TTB", day(n).isoformat()).offers if o.trip.trip_id == trip_id(schedule, n)
+    ]
     assert offers, trip_id(schedule, n)
     return offers[0].fare_fen
 
