@@ -176,8 +176,10 @@ class KeyunServer:
         self.demo_network = demo_network  # the demo's trips, scheduled for the advance-sale window every day
         self.setup_token: str | None = None
         self.gateway = Gateway(pool, utc_offset_min, clock=clock)
-        self.timetable_metrics = TimetableMetrics(metrics.registry)
         self.accounts = accounts_batcher(owners.accounts, metrics, clock)
+        self.timetable_metrics = TimetableMetrics(metrics.registry)
+        # The kept network: every process loads and diffs with it; the first one rolls it daily.
+        self.gateway.timetable = Timetable(self.gateway, self.accounts, self.timetable_metrics)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.account_rules = account_rules or ac.AccountRules()  # the accounts owner's: device thresholds
         metrics.registry.register(DeviceCollector(owners.accounts, clock))
@@ -320,9 +322,8 @@ class KeyunServer:
             if sealed:
                 log.warning("encrypted %d display names stored in the clear by an earlier version", sealed)
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
-            # Every station's kept network rolls each day (gateway/timetable.py); the demo's too,
-            # loaded first at every start.
-            self.gateway.timetable = Timetable(self.gateway, self.accounts, self.timetable_metrics)
+            # Every station's kept network rolls each day (gateway/timetable.py), in this process
+            # only; the demo's too, loaded first at every start.
             rolled = None
             if self.demo_network:
                 rolled = local_today(self.gateway.utc_offset_min, self.clock.now_ms())
