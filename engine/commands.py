@@ -458,6 +458,9 @@ class DepartTrip(Value, TripCommand):
 class CancelTrip(Value, TripCommand):
     request_id: str
     trip_id: str
+    # A network load retiring a schedule's trip (gateway/timetable.py): only if nothing was ever
+    # sold, held or done on it, else TRIP_HAS_SALES.
+    only_unsold: bool = False
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

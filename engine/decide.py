@@ -197,6 +197,12 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
         case DepartTrip():
             return _depart(trip, now, policy)
         case CancelTrip():
+            if command.only_unsold and not untouched(trip):
+                return reject(
+                    Reason.TRIP_HAS_SALES,
+                    f"trip {trip.spec.trip_id} has sales and is not retired",
+                    trip_id=trip.spec.trip_id,
+                )
             return _cancel(trip, now, policy)
         case DelayTrip():
             return _delay(trip, command, now, policy)

@@ -256,7 +256,9 @@ class TripComparison(Value, Reply):
     """What ScheduleTrip(spec, replace_unsold=True) would do now (CompareTrip)."""
 
     trip_id: str
-    verdict: str  # "new", "same", "replace" (unsold, another definition), "sold" (keeps its terms), "archived"
+    # "new"; "same" (that definition, nothing done on it) or "same_used" (sold, held, cancelled...);
+    # "replace" (another definition, nothing done on it) or "sold" (another, and it keeps it); "archived".
+    verdict: str
 
 
 class ReleasedView(Value, Reply):
@@ -847,7 +849,7 @@ def _compare(state: ShardState, spec: TripSpec) -> TripComparison:
     if existing is None:
         verdict = "new"
     elif existing.spec == spec:
-        verdict = "same"
+        verdict = "same" if untouched(existing) else "same_used"
     else:
         verdict = "replace" if untouched(existing) else "sold"
     return TripComparison(spec.trip_id, verdict)

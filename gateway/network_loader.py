@@ -92,8 +92,6 @@ async def load_network(
             effective.isoformat(),
         )
     first_day = parse_date("first_date", first_date) if first_date else today
-    if timetable is not None:
-        await timetable.keep(text, today, account_id)
     try:
         specs = expand(network, first_day, days or DEFAULT_DAYS, today)
     except OverflowError:  # the last day would fall after 9999-12-31
@@ -102,6 +100,8 @@ async def load_network(
         ) from None
     except NetworkError as error:
         raise invalid("days", "; ".join(p.removeprefix("days: ") for p in error.problems)) from None
+    if timetable is not None:  # only a load that is not refused outright becomes the kept network
+        await timetable.keep(text, today, account_id)
     replies = []
     for first in range(0, len(specs), TRIPS_IN_FLIGHT):
         chunk = specs[first : first + TRIPS_IN_FLIGHT]

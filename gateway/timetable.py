@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from keyun.common.network_file import parse_network_text
 from keyun.engine import commands as cmd
 from keyun.engine import timetable as tt
+from keyun.engine.limits import MAX_TRIPS_PER_LOAD
 from keyun.engine.network import Network, Schedule, TripSpec, window
-from keyun.engine.reasons import Reason, Rejected, Rejection, reject
+from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 from keyun.engine.views import TripComparison
 
 from .owners import Overloaded, OwnerFailed, OwnerUnavailable
@@ -170,6 +171,8 @@ class Timetable:
         else:
             plan.added, plan.nothing_kept = [s.schedule_id for s in network.schedules], True
         specs = window(network, today, effective_from)
+        if len(specs) > MAX_TRIPS_PER_LOAD:
+            raise invalid("network_toml", f"its schedules' windows make more than {MAX_TRIPS_PER_LOAD} trips")
         verdicts = await _compare_all(self.gateway, specs)
         for spec, verdict in zip(specs, verdicts, strict=True):
             if verdict == "new":
@@ -180,16 +183,21 @@ class Timetable:
                 plan.sold.append(spec.trip_id)
             else:
                 plan.unchanged += 1
-        for day, version in _by_date(versions, today):
-            if day < effective_from:
-                continue
-            dropped = [s for s in version.schedules if s.schedule_id in plan.removed]
-            gone = [s for s in _on(version, today, day) if s.schedule_id in {d.schedule_id for d in dropped}]
-            for spec, verdict in zip(gone, await _compare_all(self.gateway, gone), strict=True):
-                if verdict in ("same", "replace"):
-                    plan.retire.append(spec.trip_id)
-                elif verdict == "sold":
-                    plan.sold.append(spec.trip_id)
+        # The old version's trips from that date that the new one does not make (a schedule
+        # dropped, or its calendar or window no longer covering the date) are retired.
+        making = {spec.trip_id for spec in specs}
+        gone = [
+            spec
+            for day, version in _by_date(versions, today)
+            if day >= effective_from
+            for spec in _on(version, today, day)
+            if spec.trip_id not in making
+        ]
+        for spec, verdict in zip(gone, await _compare_all(self.gateway, gone), strict=True):
+            if verdict in ("same", "replace"):
+                plan.retire.append(spec.trip_id)
+            elif verdict in ("same_used", "sold"):
+                plan.sold.append(spec.trip_id)
         return plan
 
     async def apply(self, request_id: str, plan: Plan) -> Plan:
@@ -207,7 +215,7 @@ class Timetable:
                 (done.create if spec in plan.create else done.replace).append(spec)
             else:
                 done.unchanged += 1
-        cancels = [cmd.CancelTrip(_part_id(request_id, "retire-" + t), t) for t in plan.retire]
+        cancels = [cmd.CancelTrip(_part_id(request_id, "retire-" + t), t, only_unsold=True) for t in plan.retire]
         for trip_id, reply in zip(plan.retire, await _submit_all(self.gateway, cancels), strict=True):
             (done.sold if isinstance(reply, Rejection) else done.retire).append(trip_id)
         done.sold += plan.sold

@@ -14,6 +14,7 @@ from keyun.common.clock import ManualClock
 from keyun.gateway.timetable import DATE_CHECK_S
 from keyun.terminals.cli import diff_lines
 from keyun.terminals.client import KeyunClient, KeyunError
+from keyun.v1 import common_pb2
 
 from .conftest import CHINA, ServerThread, logged_in
 from .waiting import wait_until
@@ -167,6 +168,7 @@ def test_calendars_windows_the_daily_roll_and_effective_dates(ray_session, tmp_p
         (ticket,) = seller.sell(trip_id("TTFARE", 3), "TTA", "TTB", seat_count=1).tickets
         assert ticket.price_fen >= 3000
         sold_price = ticket.price_fen
+        seller.sell(trip_id("TTGONE", 5), "TTA", "TTB", seat_count=1)  # a dropped schedule's sold trip
 
         # The diff of a new fare, a dropped schedule and a renamed station from day 3.
         new = network(fen_per_km=50, station_name="乙站新", gone=False)
@@ -175,7 +177,7 @@ def test_calendars_windows_the_daily_roll_and_effective_dates(ray_session, tmp_p
         changed = {c.schedule_id: list(c.fields) for c in diff.schedules_changed}
         assert changed["TTFARE"] == ["fares"]  # the renamed station is listed on its own, below
         assert [(r.code, r.old_name, r.new_name) for r in diff.stations_renamed] == [("TTB", "乙站", "乙站新")]
-        assert trip_id("TTFARE", 3) in diff.trips_left_sold
+        assert set(diff.trips_left_sold) == {trip_id("TTFARE", 3), trip_id("TTGONE", 5)}
         assert trip_id("TTFARE", 4) in diff.trips_to_replace
         assert trip_id("TTGONE", 4) in diff.trips_to_retire and trip_id("TTGONE", 2) not in diff.trips_to_retire
         assert any("schedule removed: TTGONE" in line for line in diff_lines(diff))
@@ -184,14 +186,18 @@ def test_calendars_windows_the_daily_roll_and_effective_dates(ray_session, tmp_p
 
         # The load from day 3: unsold trips take the new terms, the sold one keeps its own.
         loaded = client.load_network(new, effective_from=day(3).isoformat())
-        assert list(loaded.trips_left_sold) == [trip_id("TTFARE", 3)]
+        assert set(loaded.trips_left_sold) == {trip_id("TTFARE", 3), trip_id("TTGONE", 5)}
+        assert trip_id("TTGONE", 5) not in loaded.trips_retired
         assert loaded.trips_replaced >= 4 and trip_id("TTGONE", 4) in loaded.trips_retired
         clock.advance(60_000)  # past the cached search answers
         assert fare(client, 2) == 3000 and fare(client, 3) == 3000 and fare(client, 4) == 5000
         assert client.trip(trip_id("TTFARE", 4)).stops[1].name == "乙站新"
         assert client.trip(trip_id("TTFARE", 2)).stops[1].name == "乙站"
         assert seller.ticket(ticket.ticket_id).price_fen == sold_price
-        assert client.trip(trip_id("TTGONE", 2)).status != client.trip(trip_id("TTGONE", 4)).status
+        cancelled = common_pb2.TRIP_STATUS_CANCELLED
+        assert client.trip(trip_id("TTGONE", 4)).status == cancelled  # unsold, from the date: retired
+        assert client.trip(trip_id("TTGONE", 2)).status != cancelled  # before the date: runs
+        assert client.trip(trip_id("TTGONE", 5)).status != cancelled  # sold: runs
         seller.close()
         client.close()
     finally:
