@@ -509,13 +509,14 @@ def window(network: Network, today: dt.date, first_day: dt.date | None = None) -
     states `advance_days`) and calendar: what the daily roll makes sure exist.  `first_day` leaves
     out the dates before it."""
     longest = max((s.window_days for s in network.schedules), default=0)
-    specs = []
-    for d in range(longest):
-        day = today + dt.timedelta(days=d)
-        if first_day is not None and day < first_day:
-            continue
-        specs += [_trip(network, s, day) for s in network.schedules if d < s.window_days and s.calendar.runs_on(day)]
-    return specs
+    days = (today + dt.timedelta(days=d) for d in range(longest))
+    return [spec for day in days if first_day is None or day >= first_day for spec in day_trips(network, today, day)]
+
+
+def day_trips(network: Network, today: dt.date, day: dt.date) -> list[TripSpec]:
+    """The trips of `day` that are on sale from `today`: by calendar, within each schedule's window."""
+    ahead = (day - today).days
+    return [_trip(network, s, day) for s in network.schedules if 0 <= ahead < s.window_days and s.calendar.runs_on(day)]
 
 
 def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:

@@ -24,7 +24,7 @@ from keyun.common.network_file import parse_network_text
 from keyun.engine import commands as cmd
 from keyun.engine import timetable as tt
 from keyun.engine.limits import MAX_TRIPS_PER_LOAD
-from keyun.engine.network import Network, Schedule, TripSpec, window
+from keyun.engine.network import Network, Schedule, TripSpec, day_trips, window
 from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
 from keyun.engine.views import TripComparison
 
@@ -235,7 +235,7 @@ def _by_date(versions: list[tuple[dt.date, Network]], today: dt.date) -> list[tu
 
 
 def _on(network: Network, today: dt.date, day: dt.date) -> list[TripSpec]:
-    return [spec for spec in window(network, today, day) if spec.trip_id.endswith(f"-{day:%Y%m%d}")]
+    return day_trips(network, today, day)
 
 
 def _compare_networks(old: Network, new: Network, plan: Plan) -> None:
