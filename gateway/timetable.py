@@ -94,13 +94,11 @@ class Timetable:
     async def versions(self) -> list[tuple[dt.date, Network]]:
         """The kept network's versions, each with the date it is in force from, oldest first."""
         view = await self.accounts.submit(tt.GetKeptNetwork())
-        return [(dt.date.fromordinal(v.effective_from), self._parse(v.text)) for v in view.versions]
-
-    def _parse(self, text: str) -> Network:
-        key = hashlib.sha256(text.encode()).hexdigest()
-        if key not in self._parsed:
-            self._parsed[key] = parse_network_text(text)
-        return self._parsed[key]
+        parsed = {
+            _digest(v.text): self._parsed.get(_digest(v.text)) or parse_network_text(v.text) for v in view.versions
+        }
+        self._parsed = parsed  # only the versions kept now: a dropped one is not held on to
+        return [(dt.date.fromordinal(v.effective_from), parsed[_digest(v.text)]) for v in view.versions]
 
     async def keep(self, text: str, effective_from: dt.date, account_id: str) -> None:
         today = self.today()
@@ -153,6 +151,11 @@ class Timetable:
                 except (OwnerUnavailable, Overloaded, OwnerFailed, Rejected) as error:
                     self.metrics.failures.inc()
                     log.warning("timetable roll from %s failed (%r); trying again in %.0f s", today, error, RETRY_S)
+                    await asyncio.sleep(RETRY_S)
+                    continue
+                except Exception:  # a bug: logged with its traceback, and the roll goes on trying
+                    self.metrics.failures.inc()
+                    log.exception("timetable roll from %s failed; trying again in %.0f s", today, RETRY_S)
                     await asyncio.sleep(RETRY_S)
                     continue
             await asyncio.sleep(DATE_CHECK_S)
@@ -220,6 +223,10 @@ class Timetable:
             (done.sold if isinstance(reply, Rejection) else done.retire).append(trip_id)
         done.sold += plan.sold
         return done
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _in_force(versions: list[tuple[dt.date, Network]], day: dt.date) -> Network | None:
