@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from keyun.engine.limits import MAX_NETWORK_FILE_BYTES
-from keyun.engine.network import Network, NetworkError, parse_network
+from keyun.engine.network import ADVANCE_PROBLEM, CALENDAR_PROBLEM, Network, NetworkError, parse_network
 from keyun.engine.reasons import Reason, Rejected, reject
 
 MAX_PROBLEMS_SHOWN = 20
@@ -23,12 +23,23 @@ def parse_network_text(text: str) -> Network:
         raise _bad_network(error.problems) from None
 
 
+def _reason(problems: list[str]) -> Reason:
+    """BAD_CALENDAR or BAD_ADVANCE_DAYS when every problem is about that one field of schedules, so
+    a client can tell a timetable's dates from a broken file; BAD_NETWORK otherwise."""
+    paths = [problem.partition(": ")[0] for problem in problems]
+    if paths and all(path.startswith("schedules[") and CALENDAR_PROBLEM in path for path in paths):
+        return Reason.BAD_CALENDAR
+    if paths and all(path.startswith("schedules[") and path.endswith(ADVANCE_PROBLEM) for path in paths):
+        return Reason.BAD_ADVANCE_DAYS
+    return Reason.BAD_NETWORK
+
+
 def _bad_network(problems: list[str]) -> Rejected:
     shown = problems[:MAX_PROBLEMS_SHOWN]
     more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
     return Rejected(
         reject(
-            Reason.BAD_NETWORK,
+            _reason(problems),
             "bad network file: " + "; ".join(shown) + more,
             field="network_toml",
             problems=len(problems),

@@ -303,6 +303,9 @@ class _OfOrder:
 class ScheduleTrip(Value, TripCommand):
     request_id: str
     spec: TripSpec
+    # A network load effective from a date (gateway/timetable.py): a trip already there with another
+    # definition takes the new one if nothing was sold, held or ordered on it (else TRIP_HAS_SALES).
+    replace_unsold: bool = False
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -455,6 +458,9 @@ class DepartTrip(Value, TripCommand):
 class CancelTrip(Value, TripCommand):
     request_id: str
     trip_id: str
+    # A network load retiring a schedule's trip (gateway/timetable.py): only if nothing was ever
+    # sold, held or done on it, else TRIP_HAS_SALES.
+    only_unsold: bool = False
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -781,6 +787,19 @@ class GetTrip(Value, TripQuery):
 
     def __post_init__(self) -> None:
         _trip_id(self.trip_id)
+
+
+class CompareTrip(Value, TripQuery):
+    """What a network load would do to this trip (a dry run of ScheduleTrip with replace_unsold)."""
+
+    spec: TripSpec
+
+    def __post_init__(self) -> None:
+        _trip_id(self.spec.trip_id)
+
+    @property
+    def trip_id(self) -> str:
+        return self.spec.trip_id
 
 
 class GetSeatMap(Value, TripQuery):

@@ -202,6 +202,12 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
         case DepartTrip():
             return _depart(trip, now, policy)
         case CancelTrip():
+            if command.only_unsold and not untouched(trip):
+                return reject(
+                    Reason.TRIP_HAS_SALES,
+                    f"trip {trip.spec.trip_id} has sales and is not retired",
+                    trip_id=trip.spec.trip_id,
+                )
             return _cancel(trip, now, policy)
         case DelayTrip():
             return _delay(trip, command, now, policy)
@@ -255,6 +261,14 @@ def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:
         return (TripScheduled(command.spec),)
     if existing.spec == command.spec or _same_but_distances(existing.spec, command.spec):
         return ()
+    if command.replace_unsold:
+        if untouched(existing):
+            return (TripScheduled(command.spec),)  # evolve starts the trip afresh, on the new terms
+        return reject(
+            Reason.TRIP_HAS_SALES,
+            f"trip {command.spec.trip_id} has sales (or was cancelled, delayed or departed) and keeps its terms",
+            trip_id=command.spec.trip_id,
+        )
     return reject(
         Reason.TRIP_CONFLICT,
         f"trip {command.spec.trip_id} exists with a different definition",
@@ -266,6 +280,23 @@ def _same_but_distances(existing: TripSpec, loaded: TripSpec) -> bool:
     """A trip scheduled before specs carried stop distances, loaded again from the same network
     file: the same trip (its distances stay unknown), not a conflict."""
     return not existing.stop_km and existing == msgspec.structs.replace(loaded, stop_km=())
+
+
+def untouched(trip: Trip) -> bool:
+    """Nothing was ever sold, held, ordered or done on the trip: a new definition may replace it."""
+    return not (
+        trip.tickets
+        or trip.holds
+        or trip.orders
+        or trip.holds_placed
+        or trip.tickets_issued
+        or trip.cancelled_at_ms
+        or trip.departed_at_ms
+        or trip.delay_ms
+        or trip.gate
+        or trip.quotas
+        or trip.blocked
+    )
 
 
 def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejection | None:

@@ -39,8 +39,20 @@ KEYS = {
     "routes": frozenset({"id", "name", "fen_per_km", "stops", "fares", "student_fares"}),
     "stops": frozenset({"station", "minutes", "km"}),
     "fares": frozenset({"from", "to", "fen"}),
-    "schedules": frozenset({"id", "route", "operator", "vehicle", "departs", "student_fares"}),
+    "schedules": frozenset(
+        {"id", "route", "operator", "vehicle", "departs", "student_fares", "calendar", "advance_days"}
+    ),
+    "calendar": frozenset({"days", "weekdays", "from", "until", "except", "also"}),
 }
+# The advance-sale window of a schedule that does not state its own: today and the next six days.
+DEFAULT_ADVANCE_DAYS = 7
+MAX_ADVANCE_DAYS = 60
+MAX_CALENDAR_DATES = 366  # dates listed in one calendar's `except` or `also`
+CALENDAR_DAYS = ("daily", "odd", "even")
+# Problems about a schedule's calendar or advance-sale days start with one of these paths' ends, so
+# a file refused only for them gets its own reason code (common/network_file.py).
+CALENDAR_PROBLEM = ".calendar"
+ADVANCE_PROBLEM = ".advance_days"
 
 
 class Stop(Value):
@@ -73,6 +85,34 @@ class TripSpec(Value):
         return tuple(label for row in self.rows for label in row if label != AISLE)
 
 
+class Calendar(Value):
+    """The dates a schedule runs on (开行日历).  Dates are proleptic ordinals (date.toordinal()),
+    0 for an open end.  `also` wins over everything, then `except`, then the range, then `days`
+    and `weekdays` (both must allow the date)."""
+
+    days: str = "daily"  # "daily", "odd" or "even" days of the month
+    weekdays: tuple[int, ...] = ()  # ISO weekdays 1 (Monday) .. 7 (Sunday); empty: every weekday
+    first: int = 0  # `from`: the first date it runs
+    last: int = 0  # `until`: the last date it runs
+    except_days: tuple[int, ...] = ()  # dates it does not run
+    also_days: tuple[int, ...] = ()  # dates it runs anyway
+
+    def runs_on(self, day: dt.date) -> bool:
+        ordinal = day.toordinal()
+        if ordinal in self.also_days:
+            return True
+        if ordinal in self.except_days:
+            return False
+        if (self.first and ordinal < self.first) or (self.last and ordinal > self.last):
+            return False
+        if self.days != "daily" and day.day % 2 != (1 if self.days == "odd" else 0):
+            return False
+        return not self.weekdays or day.isoweekday() in self.weekdays
+
+
+DAILY = Calendar()
+
+
 class Schedule(Value):
     schedule_id: str
     route_id: str
@@ -80,6 +120,18 @@ class Schedule(Value):
     vehicle_id: str
     departs_min: int  # minutes after local midnight
     student_fares: bool = False  # sells student tickets (学生票); off unless the network file says so
+    calendar: Calendar = DAILY
+    advance_days: int = 0  # days on sale from today (today counts); 0: not stated, DEFAULT_ADVANCE_DAYS
+
+    @property
+    def window_days(self) -> int:
+        return self.advance_days or DEFAULT_ADVANCE_DAYS
+
+    def runs_on(self, day: dt.date, today: dt.date | None = None) -> bool:
+        """Runs on `day` by its calendar, and (given `today`) `day` is within its advance-sale window."""
+        if not self.calendar.runs_on(day):
+            return False
+        return today is None or (day - today).days < self.window_days
 
 
 class Route(Value):
@@ -367,8 +419,66 @@ def _parse_schedules(
         departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
         route = routes.get(route_id)
         student_fares = _flag(r, table, where, "student_fares", route.student_fares if route is not None else False)
-        schedules[schedule_id] = Schedule(schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares)
+        calendar = _parse_calendar(r, where, table.get("calendar", {}))
+        advance_days = r.integer(table, where, "advance_days", 1, MAX_ADVANCE_DAYS) if "advance_days" in table else 0
+        schedules[schedule_id] = Schedule(
+            schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares, calendar, advance_days
+        )
     return tuple(schedules.values())
+
+
+def _parse_calendar(r: _Reader, where: str, table: object) -> Calendar:
+    """`calendar = { days = "odd", weekdays = [1, 5], from = 2026-12-01, until = ..., except = [...], also = [...] }`"""
+    at = f"{where}.calendar"
+    if not isinstance(table, dict):
+        r.problem(at, 'must be a table like { days = "odd", weekdays = [1, 2, 3, 4, 5] }')
+        return DAILY
+    r.known_keys(table, at, KEYS["calendar"])
+    days = table.get("days", "daily")
+    if days not in CALENDAR_DAYS:
+        r.problem(f"{at}.days", f"{quote(days)} is not one of {', '.join(CALENDAR_DAYS)}")
+        days = "daily"
+    weekdays = table.get("weekdays", [])
+    if (
+        not isinstance(weekdays, list)
+        or not all(type(w) is int and 1 <= w <= 7 for w in weekdays)
+        or len(set(weekdays)) != len(weekdays)
+    ):
+        r.problem(f"{at}.weekdays", "must be an array of distinct ISO weekdays 1 (Monday) .. 7 (Sunday)")
+        weekdays = []
+    elif "weekdays" in table and not weekdays:
+        r.problem(f"{at}.weekdays", "is empty: the schedule would never run (leave it out for every weekday)")
+    first = _calendar_date(r, f"{at}.from", table["from"]) if "from" in table else 0
+    last = _calendar_date(r, f"{at}.until", table["until"]) if "until" in table else 0
+    if first and last and last < first:
+        r.problem(f"{at}.until", "is before from")
+    except_days = _calendar_dates(r, f"{at}.except", table.get("except", []))
+    also_days = _calendar_dates(r, f"{at}.also", table.get("also", []))
+    both = sorted(set(except_days) & set(also_days))
+    if both:
+        r.problem(f"{at}.also", f"{dt.date.fromordinal(both[0])} is in except too")
+    return Calendar(days, tuple(sorted(weekdays)), first, last, except_days, also_days)
+
+
+def _calendar_date(r: _Reader, where: str, value: object) -> int:
+    """A TOML local date (2026-12-01) or a string "2026-12-01"."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d\d-\d\d", value) else value
+        except ValueError:
+            pass
+    if type(value) is not dt.date:
+        r.problem(where, f"{quote(str(value))} is not a date like 2026-12-01")
+        return 0
+    return value.toordinal()
+
+
+def _calendar_dates(r: _Reader, where: str, values: object) -> tuple[int, ...]:
+    if not isinstance(values, list) or len(values) > MAX_CALENDAR_DATES:
+        r.problem(where, f"must be an array of at most {MAX_CALENDAR_DATES} dates")
+        return ()
+    ordinals = [_calendar_date(r, f"{where}[{k}]", value) for k, value in enumerate(values)]
+    return tuple(sorted({o for o in ordinals if o}))
 
 
 def _flag(r: _Reader, table: Table, where: str, key: str, default: bool) -> bool:
@@ -379,17 +489,37 @@ def _flag(r: _Reader, table: Table, where: str, key: str, default: bool) -> bool
     return value
 
 
-def expand(network: Network, first_day: dt.date, days: int) -> list[TripSpec]:
-    """The trips the network's daily schedules make on `days` consecutive local dates."""
+def expand(network: Network, first_day: dt.date, days: int, today: dt.date | None = None) -> list[TripSpec]:
+    """The trips the network's schedules make on `days` consecutive local dates, by each schedule's
+    calendar; given `today`, only within the advance-sale window of the schedules that state
+    `advance_days` (a load asked for further ahead leaves those dates to the daily roll)."""
     if not 1 <= days <= MAX_LOAD_DAYS:
         raise NetworkError([f"days: {days} is outside 1..{MAX_LOAD_DAYS}"])
     if len(network.schedules) * days > MAX_TRIPS_PER_LOAD:
         raise NetworkError([f"schedules x days makes more than {MAX_TRIPS_PER_LOAD} trips"])
-    return [
-        _trip(network, schedule, first_day + dt.timedelta(days=d))
-        for d in range(days)
-        for schedule in network.schedules
-    ]
+    specs = []
+    for d in range(days):
+        day = first_day + dt.timedelta(days=d)
+        for schedule in network.schedules:
+            stated = today if schedule.advance_days else None
+            if schedule.runs_on(day, stated):
+                specs.append(_trip(network, schedule, day))
+    return specs
+
+
+def window(network: Network, today: dt.date, first_day: dt.date | None = None) -> list[TripSpec]:
+    """The trips on sale from `today` by every schedule's own window (DEFAULT_ADVANCE_DAYS unless it
+    states `advance_days`) and calendar: what the daily roll makes sure exist.  `first_day` leaves
+    out the dates before it."""
+    longest = max((s.window_days for s in network.schedules), default=0)
+    days = (today + dt.timedelta(days=d) for d in range(longest))
+    return [spec for day in days if first_day is None or day >= first_day for spec in day_trips(network, today, day)]
+
+
+def day_trips(network: Network, today: dt.date, day: dt.date) -> list[TripSpec]:
+    """The trips of `day` that are on sale from `today`: by calendar, within each schedule's window."""
+    ahead = (day - today).days
+    return [_trip(network, s, day) for s in network.schedules if 0 <= ahead < s.window_days and s.calendar.runs_on(day)]
 
 
 def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:

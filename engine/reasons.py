@@ -152,6 +152,11 @@ class Reason(IntEnum):
     SEAT_NOT_BLOCKED = 6036  # unblocking a seat that is not blocked
     RELEASE_PASSED = 6037  # a quota's release time is already past, or after the stop's departure
     NO_SOURCE_TRIP = 6038  # an extra run names a schedule with no trip near that date to copy the route from
+    # 606x: timetables that roll by themselves: calendars, advance-sale days, effective dates (docs/network-file.md).
+    BAD_CALENDAR = 6060  # a network file whose only problems are in schedules' calendars
+    BAD_ADVANCE_DAYS = 6061  # a network file whose only problems are schedules' advance_days
+    BAD_EFFECTIVE_DATE = 6062  # effective_from is not a date, or is before the server's today
+    TRIP_HAS_SALES = 6063  # a trip with tickets, holds or orders keeps its terms: a new definition is not put on it
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

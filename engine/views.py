@@ -24,6 +24,7 @@ from .commands import (
     CheckChange,
     CheckIn,
     ClearChange,
+    CompareTrip,
     ConfirmHold,
     CreateOrder,
     DelayTrip,
@@ -90,7 +91,7 @@ from .events import (
     TicketsIssued,
     TripEvent,
 )
-from .network import AISLE
+from .network import AISLE, TripSpec
 from .policy import Policy
 from .reasons import Reason, Rejection, reject
 from .state import (
@@ -249,6 +250,15 @@ class BoardingTripsView(Value, Reply):
 class ScheduledView(Value, Reply):
     trip_id: str
     created: bool  # False: the same trip was already scheduled
+
+
+class TripComparison(Value, Reply):
+    """What ScheduleTrip(spec, replace_unsold=True) would do now (CompareTrip)."""
+
+    trip_id: str
+    # "new"; "same" (that definition, nothing done on it) or "same_used" (sold, held, cancelled...);
+    # "replace" (another definition, nothing done on it) or "sold" (another, and it keeps it); "archived".
+    verdict: str
 
 
 class ReleasedView(Value, Reply):
@@ -637,6 +647,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             from .pickup import pick_ups  # late: the pick-up's rules build on this module's
 
             return pick_ups(state, document_index, now, policy)
+        case CompareTrip(spec):
+            return _compare(state, spec)
         case ListOrders(buyer):
             ids = state.orders_by_buyer.get(buyer, ())
             views = [
@@ -835,3 +847,18 @@ def answer_archived(
     the trip's last record (engine.state.TripRecord), with the same checks as for a trip held (a
     passenger sees only their own)."""
     return answer(state_of(record), query, now, policy)
+
+
+def _compare(state: ShardState, spec: TripSpec) -> TripComparison:
+    from .decide import untouched  # late: decide builds on this module
+
+    if spec.trip_id in state.archived:
+        return TripComparison(spec.trip_id, "archived")
+    existing = state.trips.get(spec.trip_id)
+    if existing is None:
+        verdict = "new"
+    elif existing.spec == spec:
+        verdict = "same" if untouched(existing) else "same_used"
+    else:
+        verdict = "replace" if untouched(existing) else "sold"
+    return TripComparison(spec.trip_id, verdict)

@@ -1,10 +1,10 @@
 """The Hebei demo network of `keyun serve --demo`, kept on sale: its trips for the advance-sale window
 (today and the next DEMO_DAYS - 1 days, Beijing time by the server's clock) are scheduled at every
-start, and again whenever the local date changes while the server runs."""
+start; the load keeps it as the station's network, so the daily roll (gateway/timetable.py) adds
+each new day's trips while the server runs, as for any station."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from keyun.engine.reasons import Rejected
 
-from .network_loader import load_network, local_today
-from .owners import Overloaded, OwnerFailed, OwnerUnavailable
+from .network_loader import load_network
 
 if TYPE_CHECKING:
     from .services import Gateway
@@ -23,10 +22,6 @@ log = logging.getLogger(__name__)
 
 DEMO_NETWORK = "demo/hebei.toml"
 DEMO_DAYS = 7  # the advance-sale window: today and the next six days
-# How often the running server looks at the date; a load only happens when it changed.
-DATE_CHECK_S = 1.0
-# After a load that failed (an owner down), the next try.
-RETRY_S = 30.0
 
 
 def demo_network_text() -> str:
@@ -53,19 +48,3 @@ async def load_demo_window(gateway: Gateway, today: dt.date) -> None:
         result.stations,
         result.schedules,
     )
-
-
-async def keep_demo_rolling(gateway: Gateway, loaded: dt.date) -> None:
-    """Run forever: once the local date is past `loaded`, schedule the new window."""
-    while True:
-        await asyncio.sleep(DATE_CHECK_S)
-        today = local_today(gateway.utc_offset_min, gateway.clock.now_ms())
-        if today == loaded:
-            continue
-        try:
-            await load_demo_window(gateway, today)
-        except (OwnerUnavailable, Overloaded, OwnerFailed) as error:
-            log.warning("demo network from %s: not scheduled (%r); trying again in %.0f s", today, error, RETRY_S)
-            await asyncio.sleep(RETRY_S)
-            continue
-        loaded = today

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 from keyun.common.network_file import MAX_PROBLEMS_SHOWN, parse_network_text
 from keyun.engine.commands import ScheduleTrip, check_request_id, parse_date
-from keyun.engine.network import NetworkError, expand
-from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, reject
+from keyun.engine.network import Network, NetworkError, expand
+from keyun.engine.reasons import Reason, Rejected, Rejection, invalid, quote, reject
+
+from .timetable import bad_effective_date, local_today
 
 if TYPE_CHECKING:
     from .services import Gateway
@@ -29,31 +31,77 @@ class LoadResult:
     unchanged: int
     stations: int
     schedules: int
+    replaced: int = 0  # effective_from: unsold trips that took the new terms
+    left_sold: tuple[str, ...] = ()  # effective_from: trips with sales, left on their old terms
+    retired: tuple[str, ...] = ()  # effective_from: unsold trips of dropped schedules, cancelled
+    effective_from: str = ""
 
 
-def local_today(utc_offset_min: int, now_ms: int) -> dt.date:
-    return dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone(dt.timedelta(minutes=utc_offset_min))).date()
+def effective_date(gateway: Gateway, effective_from: str) -> dt.date | None:
+    """The load's `effective_from`, checked: a date, today or later (None when not given)."""
+    if not effective_from:
+        return None
+    try:
+        day = dt.date.fromisoformat(effective_from)
+    except ValueError:
+        raise bad_effective_date(f"{quote(effective_from)} is not a date like 2026-11-25") from None
+    today = local_today(gateway.utc_offset_min, gateway.clock.now_ms())
+    if day < today:
+        raise bad_effective_date(f"{day} is before today ({today}): trips of past dates keep their terms")
+    return day
 
 
-async def load_network(gateway: Gateway, request_id: str, text: str, first_date: str, days: int) -> LoadResult:
-    """Schedule the file's trips for `days` days from `first_date` (default: today, 7 days)."""
-    check_request_id(request_id)
+def parse_for_server(gateway: Gateway, text: str) -> Network:
     network = parse_network_text(text)
     if network.utc_offset_min != gateway.utc_offset_min:
         raise invalid("network_toml", f"utc_offset differs from the server's ({gateway.utc_offset_min} minutes)")
-    first_day = (
-        parse_date("first_date", first_date)
-        if first_date
-        else local_today(network.utc_offset_min, gateway.clock.now_ms())
-    )
+    return network
+
+
+async def load_network(
+    gateway: Gateway,
+    request_id: str,
+    text: str,
+    first_date: str,
+    days: int,
+    effective_from: str = "",
+    account_id: str = "",
+) -> LoadResult:
+    """Keep the file as the station's network (from `effective_from`, default today) and schedule
+    its trips: for `days` days from `first_date` (default: today, 7 days); with `effective_from`,
+    its window from that date, replacing unsold trips' terms (gateway/timetable.py)."""
+    check_request_id(request_id)
+    network = parse_for_server(gateway, text)
+    today = local_today(network.utc_offset_min, gateway.clock.now_ms())
+    effective = effective_date(gateway, effective_from)
+    timetable = gateway.timetable
+    if effective is not None:
+        if timetable is None:
+            raise bad_effective_date("this server keeps no timetable")
+        plan = await timetable.plan(network, effective)
+        await timetable.keep(text, effective, account_id)
+        done = await timetable.apply(request_id, plan)
+        return LoadResult(
+            len(done.create),
+            done.unchanged,
+            len(network.stations),
+            len(network.schedules),
+            len(done.replace),
+            tuple(done.sold),
+            tuple(done.retire),
+            effective.isoformat(),
+        )
+    first_day = parse_date("first_date", first_date) if first_date else today
     try:
-        specs = expand(network, first_day, days or DEFAULT_DAYS)
+        specs = expand(network, first_day, days or DEFAULT_DAYS, today)
     except OverflowError:  # the last day would fall after 9999-12-31
         raise invalid(
             "first_date", f"{first_day} plus {days or DEFAULT_DAYS} days is past the last date there is"
         ) from None
     except NetworkError as error:
         raise invalid("days", "; ".join(p.removeprefix("days: ") for p in error.problems)) from None
+    if timetable is not None:  # only a load that is not refused outright becomes the kept network
+        await timetable.keep(text, today, account_id)
     replies = []
     for first in range(0, len(specs), TRIPS_IN_FLIGHT):
         chunk = specs[first : first + TRIPS_IN_FLIGHT]

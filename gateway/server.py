@@ -56,7 +56,7 @@ from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .board_services import BoardService
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
-from .demo_network import keep_demo_rolling, load_demo_window
+from .demo_network import load_demo_window
 from .device_services import DevicesService
 from .etickets import CredentialKeySource, Issuer
 from .funnel import FunnelRecorder
@@ -82,6 +82,7 @@ from .services import CatalogService, DiagnosticsService, DispatchService, GateS
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .shift_services import CounterDesk, ShiftsService
 from .sms import HttpSmsProvider
+from .timetable import Timetable, TimetableMetrics
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 from .upload_services import UploadsService
 
@@ -184,6 +185,9 @@ class KeyunServer:
         self.setup_token: str | None = None
         self.gateway = Gateway(pool, utc_offset_min, clock=clock)
         self.accounts = accounts_batcher(owners.accounts, metrics, clock)
+        self.timetable_metrics = TimetableMetrics(metrics.registry)
+        # The kept network: every process loads and diffs with it; the first one rolls it daily.
+        self.gateway.timetable = Timetable(self.gateway, self.accounts, self.timetable_metrics)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.account_rules = account_rules or ac.AccountRules()  # the accounts owner's: device thresholds
         metrics.registry.register(DeviceCollector(owners.accounts, clock))
@@ -349,10 +353,13 @@ class KeyunServer:
             if sealed:
                 log.warning("encrypted %d display names stored in the clear by an earlier version", sealed)
             await (create_demo_accounts(self.desk) if self.demo_accounts else self._offer_setup())
+            # Every station's kept network rolls each day (gateway/timetable.py), in this process
+            # only; the demo's too, loaded first at every start.
+            rolled = None
             if self.demo_network:
-                today = local_today(self.gateway.utc_offset_min, self.clock.now_ms())
-                await load_demo_window(self.gateway, today)
-                self.demo_rolling = asyncio.create_task(keep_demo_rolling(self.gateway, today))
+                rolled = local_today(self.gateway.utc_offset_min, self.clock.now_ms())
+                await load_demo_window(self.gateway, rolled)
+            self.demo_rolling = asyncio.create_task(self.gateway.timetable.keep_rolling(rolled))
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
         self.move_sweep = asyncio.create_task(self._sweep_moves())

@@ -49,11 +49,11 @@ from keyun.v1 import (
 )
 
 from . import convert, dispatch_seats, etickets, walk_in
-from .auth import CALLER
+from .auth import CALLER, caller
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .etickets import Issuer
-from .network_loader import load_network
+from .network_loader import effective_date, load_network, local_today, parse_for_server
 from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailable
 from .pickup import PickUpDesk
 from .rules import RULES
@@ -123,6 +123,8 @@ class Gateway:
         # Notices to passengers (gateway/notices.py NoticeDesk; the server sets it): a trip change
         # is told to its ticket holders.
         self.notices: Any = None
+        # The kept network and its daily roll (gateway/timetable.py; the server sets it).
+        self.timetable: Any = None
 
     async def notify_trip_changed(self, kind: str, trip: TripView, request_id: str) -> None:
         """Tell the trip's ticket holders (gateway/notices.py TRIP_CHANGE_TEXT names the kinds).
@@ -1023,7 +1025,13 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         try:
             async with owner_errors(context):
                 result = await load_network(
-                    self.gateway, request.request_id, request.network_toml, request.first_date, request.days
+                    self.gateway,
+                    request.request_id,
+                    request.network_toml,
+                    request.first_date,
+                    request.days,
+                    request.effective_from,
+                    caller().account_id,
                 )
         except Rejected as rejected:
             await abort(context, rejected.rejection)
@@ -1032,6 +1040,35 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
             trips_unchanged=result.unchanged,
             stations=result.stations,
             schedules=result.schedules,
+            trips_replaced=result.replaced,
+            trips_left_sold=result.left_sold,
+            trips_retired=result.retired,
+            effective_from=result.effective_from,
+        )
+
+    async def DiffNetwork(self, request, context):
+        try:
+            async with owner_errors(context):
+                network = parse_for_server(self.gateway, request.network_toml)
+                today = local_today(self.gateway.utc_offset_min, self.gateway.clock.now_ms())
+                effective = effective_date(self.gateway, request.effective_from) or today
+                plan = await self.gateway.timetable.plan(network, effective)
+        except Rejected as rejected:
+            await abort(context, rejected.rejection)
+        return dispatch_pb2.DiffNetworkResponse(
+            schedules_added=plan.added,
+            schedules_removed=plan.removed,
+            schedules_changed=[dispatch_pb2.ScheduleChange(schedule_id=s, fields=f) for s, f in plan.changed],
+            stations_renamed=[
+                dispatch_pb2.StationRename(code=code, old_name=old, new_name=new) for code, old, new in plan.renamed
+            ],
+            trips_to_create=[s.trip_id for s in plan.create],
+            trips_to_replace=[s.trip_id for s in plan.replace],
+            trips_left_sold=plan.sold,
+            trips_to_retire=plan.retire,
+            trips_unchanged=plan.unchanged,
+            effective_from=effective.isoformat(),
+            nothing_kept=plan.nothing_kept,
         )
 
     async def DepartTrip(self, request, context):

@@ -366,6 +366,7 @@ def add_network(verbs) -> None:
     p.set_defaults(run=lambda a: _check(a))
 
     add_network_load(network)
+    add_network_diff(network)
 
 
 def add_network_load(network) -> argparse.ArgumentParser:
@@ -378,9 +379,30 @@ def add_network_load(network) -> argparse.ArgumentParser:
         help=f"the first day: {printing.DATE_HELP} (default: the network's today)",
     )
     p.add_argument("--days", type=int, default=7, help="days of trips to schedule (default 7)")
+    p.add_argument(
+        "--from",
+        dest="effective_from",
+        type=printing.station_date,
+        help=f"the file's terms apply from this day on: {printing.DATE_HELP} (unsold trips take them)",
+    )
     p.add_argument("--request-id")
     _common(p)
     p.set_defaults(run=lambda a: _load(a))
+    return p
+
+
+def add_network_diff(network) -> argparse.ArgumentParser:
+    """`diff`: what loading a file would change against the network the server keeps."""
+    p = network.add_parser("diff", help="show what loading a network file would change, without changing anything")
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--from",
+        dest="effective_from",
+        type=printing.station_date,
+        help=f"the day the load would take effect: {printing.DATE_HELP} (default today)",
+    )
+    _common(p)
+    p.set_defaults(run=lambda a: _diff(a))
     return p
 
 
@@ -543,10 +565,47 @@ def _load(args) -> None:
         text = args.file.read_text(encoding="utf-8")
     except OSError as error:
         raise SystemExit(f"{args.file}: {error.strerror}") from None
-    response = _client(args).load_network(text, args.first_date or "", args.days, args.request_id)
-    _emit(
-        args,
-        response,
-        f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} "
-        f"schedules, {response.stations} stations)",
+    effective_from = getattr(args, "effective_from", None) or ""
+    response = _client(args).load_network(
+        text, args.first_date or "", args.days, args.request_id, effective_from=effective_from
     )
+    lines = [
+        f"{response.trips_created} trips scheduled, {response.trips_unchanged} already there ({response.schedules} "
+        f"schedules, {response.stations} stations)"
+    ]
+    if response.effective_from:
+        lines.append(f"from {response.effective_from}: {response.trips_replaced} unsold trips took the new terms")
+        if response.trips_retired:
+            lines.append(f"cancelled (schedule dropped, nothing sold): {', '.join(response.trips_retired)}")
+        if response.trips_left_sold:
+            lines.append(f"left on their old terms (sold): {', '.join(response.trips_left_sold)}")
+    _emit(args, response, "\n".join(lines))
+
+
+def _diff(args) -> None:
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SystemExit(f"{args.file}: {error.strerror}") from None
+    response = _client(args).diff_network(text, args.effective_from or "")
+    _emit(args, response, "\n".join(diff_lines(response)))
+
+
+def diff_lines(response) -> list[str]:
+    """`keyun network diff`'s report, one change a line."""
+    lines = [f"against the network kept by the server, from {response.effective_from}:"]
+    if response.nothing_kept:
+        lines.append("  the server keeps no network yet")
+    lines += [f"  schedule added: {s}" for s in response.schedules_added]
+    lines += [f"  schedule removed: {s}" for s in response.schedules_removed]
+    lines += [f"  schedule changed: {c.schedule_id} ({', '.join(c.fields)})" for c in response.schedules_changed]
+    lines += [f"  station renamed: {r.code} {r.old_name} -> {r.new_name}" for r in response.stations_renamed]
+    for label, trips in (
+        ("trips to create", response.trips_to_create),
+        ("trips to replace (unsold)", response.trips_to_replace),
+        ("trips to cancel (schedule removed, unsold)", response.trips_to_retire),
+        ("trips left on their old terms (sold)", response.trips_left_sold),
+    ):
+        lines.append(f"  {label}: {len(trips)}" + (f": {', '.join(trips)}" if trips else ""))
+    lines.append(f"  trips unchanged: {response.trips_unchanged}")
+    return lines

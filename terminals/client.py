@@ -508,12 +508,25 @@ class KeyunClient:
         )
 
     def load_network(
-        self, network_toml: str, first_date: str = "", days: int = 0, request_id: str | None = None
+        self,
+        network_toml: str,
+        first_date: str = "",
+        days: int = 0,
+        request_id: str | None = None,
+        effective_from: str = "",
     ) -> dispatch_pb2.LoadNetworkResponse:
         request = dispatch_pb2.LoadNetworkRequest(
-            request_id=request_id or new_request_id(), network_toml=network_toml, first_date=first_date, days=days
+            request_id=request_id or new_request_id(),
+            network_toml=network_toml,
+            first_date=first_date,
+            days=days,
+            effective_from=effective_from,
         )
         return self.call(self.dispatch.LoadNetwork, request)
+
+    def diff_network(self, network_toml: str, effective_from: str = "") -> dispatch_pb2.DiffNetworkResponse:
+        request = dispatch_pb2.DiffNetworkRequest(network_toml=network_toml, effective_from=effective_from)
+        return self.call(self.dispatch.DiffNetwork, request)
 
     def depart(self, trip_id: str, request_id: str | None = None) -> Any:
         return self.call(

@@ -345,3 +345,19 @@ def test_workers_share_one_port_and_the_owners(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
+
+
+def test_network_diff_shows_a_changed_fare_and_changes_nothing(demo_server, tmp_path):
+    """`keyun network diff` against the demo network the server keeps: the same file changes
+    nothing; a dearer route changes its schedules' fares, and the trips would take them."""
+    server = ("--server", demo_server)
+    dispatcher = {"KEYUN_USER": "dispatcher", "KEYUN_PASSWORD": DEMO_PASSWORD}
+    same = keyun("network", "diff", str(DEMO), *server, env=dispatcher).stdout
+    assert "schedule changed" not in same and "trips to replace (unsold): 0" in same
+    dearer = tmp_path / "dearer.toml"
+    dearer.write_text(DEMO.read_text(encoding="utf-8").replace("fen_per_km = 30", "fen_per_km = 45", 1))
+    tomorrow = (dt.datetime.now(CHINA).date() + dt.timedelta(days=1)).isoformat()
+    diff = keyun("network", "diff", str(dearer), "--from", tomorrow, *server, env=dispatcher).stdout
+    assert f"from {tomorrow}" in diff and "(fares)" in diff and "trips to replace (unsold): 0" not in diff
+    # Nothing changed: the same diff again.
+    assert keyun("network", "diff", str(dearer), "--from", tomorrow, *server, env=dispatcher).stdout == diff

@@ -230,6 +230,7 @@ def scenario():
     run(
         [
             c.GetTrip(TRIP),
+            c.CompareTrip(schedule_batch()[0].spec),  # what a network load would do (TripComparison)
             c.GetSeatMap(TRIP, A, D),
             c.GetTicket(f"{TRIP}-0001"),
             c.GetTicket(f"{TRIP}-0002"),
@@ -530,3 +531,35 @@ def test_the_accounts_owner_s_sms_codes_and_notices_round_trip():
         assert members(kind, nt) <= found, (kind.__name__, members(kind, nt) - found)
     restored = codec.decode(codec.encode(engine.snapshot()), ac.AccountsSnapshot)
     assert restored.state.notices == engine.state.notices
+
+
+def test_the_accounts_owner_s_kept_network_round_trips():
+    """Every value of engine/timetable.py, made by the accounts owner, journaled and snapshotted,
+    round-trips; a load from a later date keeps both versions, a load from today drops the old."""
+    from keyun.engine import accounts as ac
+    from keyun.engine import timetable as tt
+
+    engine, seen = ac.AccountsEngine(), []
+    today = 740_000
+    items = [
+        tt.KeepNetwork("k1", "format = 1 # v1", today, today, "A000001"),
+        tt.KeepNetwork("k2", "format = 1 # v1", today, today, "A000001"),  # the same: nothing kept
+        tt.KeepNetwork("k3", "format = 1 # v2", today + 5, today, "A000001"),
+        tt.GetKeptNetwork(),
+    ]
+    for n, item in enumerate(items):
+        replies, entries = engine.execute([round_trip(item, codec.union(Call))], NOW + n)
+        seen += [*replies, *entries]
+    for value in seen:
+        round_trip(value)
+    found: set[type] = set()
+    walk([items, seen], found)
+    for kind in (Command, Query, Event, Reply):
+        assert members(kind, tt) <= found, (kind.__name__, members(kind, tt) - found)
+    assert [v.effective_from for v in engine.state.timetable.versions] == [today, today + 5]
+    engine.execute([tt.KeepNetwork("k4", "format = 1 # v3", today + 1, today + 1, "")], NOW + 9)
+    assert [v.text for v in engine.state.timetable.versions] == ["format = 1 # v3"]
+    restored = codec.decode(codec.encode(engine.snapshot()), ac.AccountsSnapshot)
+    assert restored.state.timetable == engine.state.timetable
+    with pytest.raises(Rejected):
+        tt.KeepNetwork("k5", "format = 1", today, today + 1, "")  # effective before today

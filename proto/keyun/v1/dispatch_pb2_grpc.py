@@ -90,6 +90,11 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.FromString,
                 _registered_method=True)
+        self.DiffNetwork = channel.unary_unary(
+                '/keyun.v1.Dispatch/DiffNetwork',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServicer:
@@ -182,6 +187,15 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiffNetwork(self, request, context):
+        """What loading a network file would change against the network the server keeps (schedules,
+        station names, and the trips of the window it would create, replace, retire or leave because
+        sold), without changing anything.  Permission network_load.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -239,6 +253,11 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.AddExtraRun,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.SerializeToString,
+            ),
+            'DiffNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffNetwork,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -539,6 +558,33 @@ class Dispatch:
             '/keyun.v1.Dispatch/AddExtraRun',
             keyun_dot_v1_dot_dispatch__pb2.AddExtraRunRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.AddExtraRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/DiffNetwork',
+            keyun_dot_v1_dot_dispatch__pb2.DiffNetworkRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.DiffNetworkResponse.FromString,
             options,
             channel_credentials,
             insecure,
