@@ -455,6 +455,7 @@ class DepartTrip(Value, TripCommand):
 class CancelTrip(Value, TripCommand):
     request_id: str
     trip_id: str
+    missed: bool = False  # 脱班: the coach did not come (Dispatch/MarkMissed); else cancelled by plan
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -528,6 +529,7 @@ class BeginChange(Value, _OfTicket, TripCommand):
     new_trip_id: str
     new_route_id: str  # the new trip's route, read from its owner: both trips must run one route
     buyer: str = ""  # set when a passenger rebooks: only their own ticket
+    station: bool = False  # a station-initiated move (并班): allowed off a cancelled trip, and again
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -547,6 +549,7 @@ class ChangeTicket(Value, _OfTicket, TripCommand):
     buyer: str = ""  # set when a passenger rebooks: only their own ticket
     new_price_fen: int = -1  # the new ticket's price: a cheaper one refunds the difference (-1: not given)
     saga: str = ""  # the saga that began the move (BeginChange): only it may finish it
+    reason: str = ""  # why the station moved it ("merged"); "": the passenger's own rebooking
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

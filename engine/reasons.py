@@ -137,6 +137,9 @@ class Reason(IntEnum):
     # 59xx: reports (docs/reporting.md).
     REPORTS_OFF = 5901  # the server runs without the report projector (keyun serve --no-reports)
 
+    # 6080-6099: merged runs (并班), vehicle changes, missed runs (脱班)
+    MERGE_NOT_ALLOWED = 6080  # the two trips cannot be merged: the same trip, another route, or the target closed
+
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so
 # a retry with the same request id is decided afresh once the reason has passed.  Remembering them

@@ -146,6 +146,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.TICKET_ALREADY_PRINTED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.NOTHING_TO_PICK_UP: grpc.StatusCode.NOT_FOUND,
     Reason.REPORTS_OFF: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.MERGE_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

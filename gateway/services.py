@@ -52,6 +52,7 @@ from .auth import CALLER
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .etickets import Issuer
+from .merge_runs import TripMerge, mark_missed
 from .network_loader import load_network
 from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailable
 from .pickup import PickUpDesk
@@ -1053,6 +1054,15 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         )
         await self.gateway.notify_trip_changed("trip_gate_changed", view, request.request_id)
         return dispatch_pb2.AssignGateResponse(trip=convert.trip(view))
+
+    async def MergeTrips(self, request, context):
+        """并班 (gateway/merge_runs.py): every live ticket of the trip moves to the other."""
+        return await TripMerge(self.gateway, context, request).run()
+
+    async def MarkMissed(self, request, context):
+        """脱班: the coach did not come (gateway/merge_runs.py mark_missed)."""
+        view = await mark_missed(self.gateway, context, request)
+        return dispatch_pb2.MarkMissedResponse(trip=convert.trip(view))
 
 
 # Echo answers are bounded like any other message.

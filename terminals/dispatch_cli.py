@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .cli import _client, _common, add_network_load
-from .flows import show, trip_line
+from .flows import show, table, trip_line
 
 
 def add_verbs(verbs) -> None:
@@ -43,4 +43,42 @@ def add_verbs(verbs) -> None:
         )
     )
 
+    p = dispatch.add_parser(
+        "merge", help="并班: move every live ticket of TRIP_ID onto INTO_TRIP_ID (same route); TRIP_ID stops selling"
+    )
+    p.add_argument("trip_id")
+    p.add_argument("into_trip_id")
+    p.add_argument("--request-id", help="repeat the same id to continue an interrupted merge")
+    _common(p)
+    p.set_defaults(
+        run=lambda a: show(a, r := _client(a).merge_trips(a.trip_id, a.into_trip_id, a.request_id), merge_text(r))
+    )
+
+    p = dispatch.add_parser(
+        "missed", help="脱班: the coach did not come: no more sales or boarding; refunds free; then merge or refund"
+    )
+    p.add_argument("trip_id")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=lambda a: show(a, t := _client(a).mark_missed(a.trip_id, a.request_id), trip_line(t)))
+
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
+
+
+def merge_text(reply) -> str:
+    """What a merge did: the tickets moved (old seat -> new seat) and those left, with why."""
+    moved = table(
+        ("ticket", "segment", "seat", "new ticket", "new seat"),
+        [
+            (m.old_ticket_id, f"{m.from_station}-{m.to_station}", m.old_seat, m.new_ticket_id, m.new_seat)
+            for m in reply.moved
+        ],
+    )
+    lines = [f"{trip_line(reply.trip)}  merged into {reply.into_trip.trip_id}", f"moved {len(reply.moved)}:", moved]
+    if reply.not_moved:
+        left = table(
+            ("ticket", "segment", "seat", "reason", "why"),
+            [(u.ticket_id, f"{u.from_station}-{u.to_station}", u.seat, u.reason, u.message) for u in reply.not_moved],
+        )
+        lines += [f"NOT moved {len(reply.not_moved)} (still on {reply.trip.trip_id}; refunds are free):", left]
+    return "\n".join(lines)
