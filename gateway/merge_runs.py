@@ -125,6 +125,9 @@ class TripMerge:
             result.not_moved.append(_unmoved(ticket, issued))
             return
         new = issued.tickets[0]
+        fault = self.gateway.saga_faults.pop("merge-change", None)  # tests: the owner gone mid-merge
+        if fault is not None:
+            raise fault
         changed = await pool.submit(
             cmd.ChangeTicket(f"{saga}-change", ticket.ticket_id, new.ticket_id, "", -1, saga, reason=MERGED)
         )

@@ -208,3 +208,34 @@ def test_bad_merges_are_refused_and_change_nothing(keyun):
             call()
         assert denied.value.reason == "PERMISSION_DENIED"
     seller.close()
+
+
+def test_a_merge_cut_off_by_a_crash_is_finished_by_its_retry_after_a_restart(ray_session, tmp_path):
+    """The owner is gone after a ticket's new seat was issued and before the old ticket was given
+    up; the server restarts (events replayed); the retry with the same request id finishes the
+    merge, and every passenger holds exactly one seat."""
+    from keyun.gateway.owners import OwnerUnavailable
+
+    from .conftest import ServerThread
+
+    first = ServerThread(tmp_path, shards=2)
+    client = logged_in(KeyunClient(first.target, attempts=1), clock=first.clock)
+    old_trip, new_trip = two_trips(client)
+    sold = {t.ticket_id for t in client.sell(old_trip, "AAA", "CCC", seat_numbers=("4", "8")).tickets}
+    first.server.gateway.saga_faults["merge-change"] = OwnerUnavailable("cut off before the change")
+    with pytest.raises(KeyunError) as cut:
+        client.merge_trips(old_trip, new_trip, "merge-crash-1")
+    assert cut.value.code.name == "UNAVAILABLE", cut.value
+    client.close()
+    first.stop()
+
+    second = ServerThread(tmp_path, shards=2)
+    try:
+        client = logged_in(KeyunClient(second.target), clock=second.clock)
+        merged = client.merge_trips(old_trip, new_trip, "merge-crash-1")
+        assert sorted(m.old_ticket_id for m in merged.moved) == sorted(sold)
+        assert sorted(m.new_seat for m in merged.moved) == ["4", "8"]
+        audit(client, sold, old_trip, new_trip)
+        client.close()
+    finally:
+        second.stop()
