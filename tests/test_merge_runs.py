@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections import defaultdict
 
 import pytest
 
