@@ -132,7 +132,7 @@ class NoticeDesk:
         )
         deliveries = await self._deliveries(await self._ticket_phones([new_ticket]))
         notice_id = f"ticket_moved:{new_ticket.ticket_id}:{request_id}"
-        await self._record(notice_id, "ticket_moved", new_ticket.ticket_id, text, deliveries)
+        await self._record(notice_id, "ticket_moved", new_ticket.trip.trip_id, text, deliveries)
 
     async def refund_paid(self, order: OrderView, refund_no: str, amount_fen: int) -> None:
         """Tell the buyer of the order that a refund was paid out."""

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import common_pb2, sales_pb2
+from keyun.v1 import common_pb2, notices_pb2, sales_pb2
 
 from .conftest import logged_in, schedule_trip
 from .test_rebooking import on_shard
@@ -178,6 +178,12 @@ def test_a_missed_run_stops_selling_refunds_in_full_and_merges(keyun):
     merged = client.merge_trips(missed_trip, other_trip, "missed-merge-1")
     assert [(m.old_ticket_id, m.new_seat) for m in merged.moved] == [(second.ticket_id, "3")]
     audit(client, {second.ticket_id}, missed_trip, other_trip)
+    # Passengers were told: the missed run's holders, then the moved ticket's holder.
+    missed_notices = client.list_notices(subject=missed_trip).notices
+    assert [n.kind for n in missed_notices] == [notices_pb2.NOTICE_KIND_TRIP_MISSED]
+    moved_notices = client.list_notices(subject=other_trip).notices
+    assert [n.kind for n in moved_notices] == [notices_pb2.NOTICE_KIND_TICKET_MOVED]
+    assert merged.moved[0].new_ticket_id in moved_notices[0].text
 
 
 def test_bad_merges_are_refused_and_change_nothing(keyun):
