@@ -244,3 +244,27 @@ def test_a_merge_cut_off_by_a_crash_is_finished_by_its_retry_after_a_restart(ray
         client.close()
     finally:
         second.stop()
+
+
+def test_the_dispatcher_merges_and_marks_missed_from_the_cli(keyun, capsys, monkeypatch, tmp_path):
+    from keyun.app.cli import main
+    from keyun.gateway.demo_accounts import DEMO_PASSWORD
+
+    client = keyun.client
+    old_trip, new_trip = two_trips(client)
+    missed_trip, _ = two_trips(client)
+    sold = client.sell(old_trip, "AAA", "BBB", seat_numbers=("9",)).tickets[0]
+    monkeypatch.setenv("KEYUN_SESSION", str(tmp_path / "session.json"))
+    monkeypatch.setenv("KEYUN_USER", "dispatcher")
+    monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
+
+    def run(*args: str) -> str:
+        code = main([*args, "--server", keyun.server.target])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        return out
+
+    out = run("dispatch", "merge", old_trip, new_trip, "--request-id", "cli-merge-1")
+    assert f"merged into {new_trip}" in out and "moved 1:" in out and sold.ticket_id in out
+    assert "cancelled" in run("dispatch", "missed", missed_trip)
+    assert get_ticket(client, sold.ticket_id).status == common_pb2.TICKET_STATUS_CHANGED
