@@ -461,6 +461,7 @@ class CancelTrip(Value, TripCommand):
     # A network load retiring a schedule's trip (gateway/timetable.py): only if nothing was ever
     # sold, held or done on it, else TRIP_HAS_SALES.
     only_unsold: bool = False
+    missed: bool = False  # 脱班: the coach did not come (Dispatch/MarkMissed); else cancelled by plan
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -534,6 +535,7 @@ class BeginChange(Value, _OfTicket, TripCommand):
     new_trip_id: str
     new_route_id: str  # the new trip's route, read from its owner: both trips must run one route
     buyer: str = ""  # set when a passenger rebooks: only their own ticket
+    station: bool = False  # a station-initiated move (并班): allowed off a cancelled trip, and again
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
@@ -553,6 +555,7 @@ class ChangeTicket(Value, _OfTicket, TripCommand):
     buyer: str = ""  # set when a passenger rebooks: only their own ticket
     new_price_fen: int = -1  # the new ticket's price: a cheaper one refunds the difference (-1: not given)
     saga: str = ""  # the saga that began the move (BeginChange): only it may finish it
+    reason: str = ""  # why the station moved it ("merged"); "": the passenger's own rebooking
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)

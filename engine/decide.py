@@ -208,7 +208,7 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
                     f"trip {trip.spec.trip_id} has sales and is not retired",
                     trip_id=trip.spec.trip_id,
                 )
-            return _cancel(trip, now, policy)
+            return _cancel(trip, now, policy, command.missed)
         case DelayTrip():
             return _delay(trip, command, now, policy)
         case AssignGate():
@@ -806,7 +806,11 @@ def _begin_change(trip: Trip, command: BeginChange, now: int, policy: Policy) ->
         return ticket
     if ticket.move is not None and ticket.move.saga == command.saga:
         return ()  # this saga's move began already
-    refusal = move_refusal(trip, ticket, command.new_trip_id, command.new_route_id, now, policy)
+    refusal = (
+        station_move_refusal(trip, ticket, command.new_trip_id, command.new_route_id, now)
+        if command.station
+        else move_refusal(trip, ticket, command.new_trip_id, command.new_route_id, now, policy)
+    )
     if refusal is not None:
         return refusal
     return (ChangeBegun(trip.spec.trip_id, ticket.ticket_id, command.saga, command.new_trip_id, now),)
@@ -822,6 +826,26 @@ def move_refusal(
         or _move_refusal(trip, ticket, new_trip_id, new_route_id)
         or change_refusal(trip, ticket, now, policy)
     )
+
+
+def station_move_refusal(trip: Trip, ticket: Ticket, new_trip_id: str, new_route_id: str, now: int) -> Rejection | None:
+    """Why the station may not move the ticket (并班, Dispatch/MergeTrips), if it may not.  Unlike a
+    passenger's rebooking, the station moves a ticket off a cancelled or missed trip, and a ticket
+    rebooked once already: the passenger chose neither.  A boarded, refunded or moved ticket stays."""
+    held = held_by_move(trip, ticket, now)
+    if held is not None:
+        return held
+    if new_trip_id == trip.spec.trip_id or new_route_id != trip.spec.route_id:
+        return _move_refusal(trip, ticket, new_trip_id, new_route_id)
+    if ticket.status is TicketStatus.CHECKED_IN:
+        return reject(Reason.TICKET_CHECKED_IN, f"ticket {ticket.ticket_id} has boarded")
+    if ticket.status is TicketStatus.REFUNDED:
+        return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded")
+    if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
+        return _changed(ticket)
+    if trip.departed_at_ms:
+        return reject(Reason.CHANGE_NOT_ALLOWED, f"trip {trip.spec.trip_id} has left: its tickets stay")
+    return None
 
 
 def _move_refusal(trip: Trip, ticket: Ticket, new_trip_id: str, new_route_id: str) -> Rejection | None:
@@ -902,6 +926,8 @@ def _change_ticket(trip: Trip, command: ChangeTicket, now: int, policy: Policy) 
         return ()  # done already: a retry of the same move
     if command.saga and (ticket.move is None or ticket.move.saga != command.saga or ticket.move.aborted):
         return _undone(command.saga)
+    if command.reason:  # the station's move (并班): begun by its saga, checked then; no difference paid
+        return (TicketChanged(trip.spec.trip_id, ticket.ticket_id, command.new_ticket_id, now, command.reason),)
     refusal = change_refusal(trip, ticket, now, policy)
     if refusal is not None:
         return refusal
@@ -1219,10 +1245,10 @@ def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
     return () if trip.departed_at_ms else (TripDeparted(trip.spec.trip_id, now),)
 
 
-def _cancel(trip: Trip, now: int, policy: Policy) -> Outcome:
+def _cancel(trip: Trip, now: int, policy: Policy, missed: bool = False) -> Outcome:
     if trip.departed_at_ms or segment_status(trip, 0, now, policy) is TripStatus.DEPARTED:
         return reject(Reason.TRIP_DEPARTED, f"trip {trip.spec.trip_id} has left and cannot be cancelled")
-    return () if trip.cancelled_at_ms else (TripCancelled(trip.spec.trip_id, now),)
+    return () if trip.cancelled_at_ms else (TripCancelled(trip.spec.trip_id, now, missed),)
 
 
 def _delay(trip: Trip, command: DelayTrip, now: int, policy: Policy) -> Outcome:

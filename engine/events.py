@@ -189,6 +189,7 @@ class TicketChanged(Value, TripEvent):
     ticket_id: str
     new_ticket_id: str
     at_ms: int
+    reason: str = ""  # a station-initiated move's reason ("merged"); "": the passenger's rebooking
 
 
 class TicketVoided(Value, TripEvent):
@@ -272,6 +273,7 @@ class GateAssigned(Value, TripEvent):
 class TripCancelled(Value, TripEvent):
     trip_id: str
     at_ms: int
+    missed: bool = False  # 脱班: the coach did not come (Dispatch/MarkMissed)
 
 
 class TripArchived(Value, TripEvent):

@@ -158,6 +158,9 @@ class Reason(IntEnum):
     BAD_EFFECTIVE_DATE = 6062  # effective_from is not a date, or is before the server's today
     TRIP_HAS_SALES = 6063  # a trip with tickets, holds or orders keeps its terms: a new definition is not put on it
 
+    # 6080-6099: merged runs (并班), vehicle changes, missed runs (脱班)
+    MERGE_NOT_ALLOWED = 6080  # the two trips cannot be merged: the same trip, another route, or the target closed
+
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so
 # a retry with the same request id is decided afresh once the reason has passed.  Remembering them

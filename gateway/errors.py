@@ -163,6 +163,7 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.SEAT_NOT_BLOCKED: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.RELEASE_PASSED: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.NO_SOURCE_TRIP: grpc.StatusCode.NOT_FOUND,
+    Reason.MERGE_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -51,7 +51,11 @@ TRIP_CHANGE_TEXT: dict[str, str] = {
     "trip_delayed": SIGNATURE + "您{date}乘坐的{route}班次延误，新的发车时间为{time}。退票免收手续费。",
     "trip_cancelled": SIGNATURE + "您{date} {time}乘坐的{route}班次已取消，可全额退票或改签。",
     "trip_gate_changed": SIGNATURE + "您{date} {time}乘坐的{route}班次检票口为{gate}，请到该检票口候车。",
+    "trip_missed": SIGNATURE + "您{date} {time}乘坐的{route}班次脱班，车站将为您安排改乘，或可全额退票。",
 }
+# A ticket the station moved to another trip (并班, Dispatch/MergeTrips): one notice per ticket.
+TICKET_MOVED_TEXT = SIGNATURE + "您{date} {old_time}乘坐的{route}班次已并入{time}班次，座位号{seat}，车票{ticket}。"
+
 REFUND_TEXT = SIGNATURE + "您的订单{order}已退款{yuan}元，请注意查收。"
 CODE_TEXT = SIGNATURE + "验证码{code}，{minutes}分钟内有效，请勿告诉他人。"
 
@@ -113,6 +117,22 @@ class NoticeDesk:
         live = [t for t in manifest.tickets if t.status not in RELEASED]
         deliveries = await self._deliveries(await self._ticket_phones(live))
         await self._record(f"{kind}:{trip.trip_id}:{request_id}", kind, trip.trip_id, text, deliveries)
+
+    async def ticket_moved(self, old_trip: TripView, new_ticket: TicketView, request_id: str) -> None:
+        """Tell the holder of a ticket the station moved (并班) where they now travel."""
+        old_local = dt.datetime.fromtimestamp(old_trip.stops[0].departs_at_ms / 1000, CHINA)
+        local = dt.datetime.fromtimestamp(new_ticket.from_stop.departs_at_ms / 1000, CHINA)
+        text = TICKET_MOVED_TEXT.format(
+            route=old_trip.route_name,
+            date=local.strftime("%m月%d日"),
+            old_time=old_local.strftime("%H:%M"),
+            time=local.strftime("%H:%M"),
+            seat=new_ticket.seat_label,
+            ticket=new_ticket.ticket_id,
+        )
+        deliveries = await self._deliveries(await self._ticket_phones([new_ticket]))
+        notice_id = f"ticket_moved:{new_ticket.ticket_id}:{request_id}"
+        await self._record(notice_id, "ticket_moved", new_ticket.trip.trip_id, text, deliveries)
 
     async def refund_paid(self, order: OrderView, refund_no: str, amount_fen: int) -> None:
         """Tell the buyer of the order that a refund was paid out."""

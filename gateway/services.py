@@ -53,6 +53,7 @@ from .auth import CALLER, caller
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
 from .etickets import Issuer
+from .merge_runs import TripMerge, mark_missed
 from .network_loader import effective_date, load_network, local_today, parse_for_server
 from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailable
 from .pickup import PickUpDesk
@@ -1137,6 +1138,15 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
     async def AddExtraRun(self, request, context):
         view = await dispatch_seats.add_extra_run(self.gateway, context, request, self._in_scope)
         return dispatch_pb2.AddExtraRunResponse(plan=dispatch_seats.plan(view))
+
+    async def MergeTrips(self, request, context):
+        """并班 (gateway/merge_runs.py): every live ticket of the trip moves to the other."""
+        return await TripMerge(self.gateway, context, request).run()
+
+    async def MarkMissed(self, request, context):
+        """脱班: the coach did not come (gateway/merge_runs.py mark_missed)."""
+        view = await mark_missed(self.gateway, context, request)
+        return dispatch_pb2.MarkMissedResponse(trip=convert.trip(view))
 
 
 # Echo answers are bounded like any other message.

@@ -637,6 +637,23 @@ class KeyunClient:
         request.departs_at.FromMilliseconds(departs_at_ms)
         return self.call(self.dispatch.AddExtraRun, request).plan
 
+    def merge_trips(
+        self, trip_id: str, into_trip_id: str, request_id: str | None = None
+    ) -> dispatch_pb2.MergeTripsResponse:
+        """并班: move every live ticket of `trip_id` onto `into_trip_id`; a retry with the same
+        request id continues an interrupted merge."""
+        request = dispatch_pb2.MergeTripsRequest(
+            request_id=request_id or new_request_id(), trip_id=trip_id, into_trip_id=into_trip_id
+        )
+        return self.call(self.dispatch.MergeTrips, request)
+
+    def mark_missed(self, trip_id: str, request_id: str | None = None) -> Any:
+        """脱班: the coach did not come; returns the trip (cancelled, refunds free)."""
+        return self.call(
+            self.dispatch.MarkMissed,
+            dispatch_pb2.MarkMissedRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
+        ).trip
+
     # --- the departure board (docs/board.md) ---------------------------------------------------
 
     def watch_departures(

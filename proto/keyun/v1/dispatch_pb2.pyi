@@ -317,3 +317,71 @@ class DiffNetworkResponse(_message.Message):
     effective_from: str
     nothing_kept: bool
     def __init__(self, schedules_added: _Optional[_Iterable[str]] = ..., schedules_removed: _Optional[_Iterable[str]] = ..., schedules_changed: _Optional[_Iterable[_Union[ScheduleChange, _Mapping]]] = ..., stations_renamed: _Optional[_Iterable[_Union[StationRename, _Mapping]]] = ..., trips_to_create: _Optional[_Iterable[str]] = ..., trips_to_replace: _Optional[_Iterable[str]] = ..., trips_left_sold: _Optional[_Iterable[str]] = ..., trips_to_retire: _Optional[_Iterable[str]] = ..., trips_unchanged: _Optional[int] = ..., effective_from: _Optional[str] = ..., nothing_kept: _Optional[bool] = ...) -> None: ...
+
+class MergeTripsRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "into_trip_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    INTO_TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    into_trip_id: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., into_trip_id: _Optional[str] = ...) -> None: ...
+
+class MergedTicket(_message.Message):
+    __slots__ = ("old_ticket_id", "new_ticket_id", "old_seat", "new_seat", "from_station", "to_station")
+    OLD_TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_SEAT_FIELD_NUMBER: _ClassVar[int]
+    NEW_SEAT_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    old_ticket_id: str
+    new_ticket_id: str
+    old_seat: str
+    new_seat: str
+    from_station: str
+    to_station: str
+    def __init__(self, old_ticket_id: _Optional[str] = ..., new_ticket_id: _Optional[str] = ..., old_seat: _Optional[str] = ..., new_seat: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
+
+class UnmovedTicket(_message.Message):
+    __slots__ = ("ticket_id", "seat", "reason", "message", "from_station", "to_station")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    seat: str
+    reason: str
+    message: str
+    from_station: str
+    to_station: str
+    def __init__(self, ticket_id: _Optional[str] = ..., seat: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
+
+class MergeTripsResponse(_message.Message):
+    __slots__ = ("trip", "into_trip", "moved", "not_moved")
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    INTO_TRIP_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    NOT_MOVED_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    into_trip: _common_pb2.Trip
+    moved: _containers.RepeatedCompositeFieldContainer[MergedTicket]
+    not_moved: _containers.RepeatedCompositeFieldContainer[UnmovedTicket]
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., into_trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., moved: _Optional[_Iterable[_Union[MergedTicket, _Mapping]]] = ..., not_moved: _Optional[_Iterable[_Union[UnmovedTicket, _Mapping]]] = ...) -> None: ...
+
+class MarkMissedRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ...) -> None: ...
+
+class MarkMissedResponse(_message.Message):
+    __slots__ = ("trip",)
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...

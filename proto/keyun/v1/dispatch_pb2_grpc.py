@@ -95,6 +95,16 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkResponse.FromString,
                 _registered_method=True)
+        self.MergeTrips = channel.unary_unary(
+                '/keyun.v1.Dispatch/MergeTrips',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.MergeTripsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.MergeTripsResponse.FromString,
+                _registered_method=True)
+        self.MarkMissed = channel.unary_unary(
+                '/keyun.v1.Dispatch/MarkMissed',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServicer:
@@ -196,6 +206,27 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MergeTrips(self, request, context):
+        """并班: move every live ticket of `trip_id` onto `into_trip_id` (same route), same segment,
+        the same seat number where it is free there, else any free seat; the passenger pays no fee
+        and gets no difference.  `trip_id` is cancelled for sale first, so nothing new sells on it.
+        Each ticket moves by the rebooking saga (never lost, never doubled); a retry with the same
+        request id continues where a crash stopped.  Tickets that do not fit stay on `trip_id` (a
+        cancelled trip: refunded in full) and are listed in `not_moved`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkMissed(self, request, context):
+        """脱班: the coach did not come.  The trip is cancelled as missed: no more sales or boarding,
+        refunds cost nothing; its passengers are told, and staff move them with MergeTrips or
+        refund them in full (Sales/Refund).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -258,6 +289,16 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.DiffNetwork,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.DiffNetworkResponse.SerializeToString,
+            ),
+            'MergeTrips': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeTrips,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.MergeTripsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.MergeTripsResponse.SerializeToString,
+            ),
+            'MarkMissed': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkMissed,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -585,6 +626,60 @@ class Dispatch:
             '/keyun.v1.Dispatch/DiffNetwork',
             keyun_dot_v1_dot_dispatch__pb2.DiffNetworkRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.DiffNetworkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeTrips(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/MergeTrips',
+            keyun_dot_v1_dot_dispatch__pb2.MergeTripsRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.MergeTripsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkMissed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/MarkMissed',
+            keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.FromString,
             options,
             channel_credentials,
             insecure,

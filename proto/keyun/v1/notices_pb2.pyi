@@ -17,6 +17,8 @@ class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTICE_KIND_TRIP_CANCELLED: _ClassVar[NoticeKind]
     NOTICE_KIND_REFUND_PAID: _ClassVar[NoticeKind]
     NOTICE_KIND_TRIP_GATE_CHANGED: _ClassVar[NoticeKind]
+    NOTICE_KIND_TRIP_MISSED: _ClassVar[NoticeKind]
+    NOTICE_KIND_TICKET_MOVED: _ClassVar[NoticeKind]
 
 class DeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -29,6 +31,8 @@ NOTICE_KIND_TRIP_DELAYED: NoticeKind
 NOTICE_KIND_TRIP_CANCELLED: NoticeKind
 NOTICE_KIND_REFUND_PAID: NoticeKind
 NOTICE_KIND_TRIP_GATE_CHANGED: NoticeKind
+NOTICE_KIND_TRIP_MISSED: NoticeKind
+NOTICE_KIND_TICKET_MOVED: NoticeKind
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
 DELIVERY_STATUS_PENDING: DeliveryStatus
 DELIVERY_STATUS_SENT: DeliveryStatus
