@@ -25,6 +25,7 @@ import msgspec
 
 from . import announcements as an
 from . import devices as dv
+from . import fleet as fl
 from . import notices as nt
 from . import shifts as sh
 from .audit import MAX_ROLE_CHARS, fit
@@ -155,6 +156,8 @@ class AccountsState(Value, frozen=False):
     notices: nt.NoticeBook = msgspec.field(default_factory=nt.NoticeBook)
     # Station announcements for the departure board (engine/announcements.py), hosted here too.
     announcements: an.AnnouncementBook = msgspec.field(default_factory=an.AnnouncementBook)
+    # Vehicles, drivers and report-ins (engine/fleet.py), hosted here: one owner sees every assignment.
+    fleet: fl.FleetBook = msgspec.field(default_factory=fl.FleetBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,6 +752,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return nt.decide(state.notices, command, now_ms, rules.sms_codes_per_client_hour)
     if isinstance(command, an.ANNOUNCEMENT_COMMANDS):
         return an.decide(state.announcements, command, now_ms)
+    if isinstance(command, fl.FLEET_COMMANDS):
+        return fl.decide(state.fleet, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -1042,6 +1047,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, an.ANNOUNCEMENT_EVENTS):
         an.evolve(state.announcements, event)
         return
+    if isinstance(event, fl.FLEET_EVENTS):
+        fl.evolve(state.fleet, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1160,6 +1168,8 @@ def answer(
         return nt.answer(state.notices, query, now_ms)
     if isinstance(query, an.ANNOUNCEMENT_QUERIES):
         return an.answer(state.announcements, query, now_ms)
+    if isinstance(query, fl.FLEET_QUERIES):
+        return fl.answer(state.fleet, query)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1222,6 +1232,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return nt.render(state.notices, command, events)
     if isinstance(command, an.ANNOUNCEMENT_COMMANDS):
         return an.render(state.announcements, command, events)
+    if isinstance(command, fl.FLEET_COMMANDS):
+        return fl.render(state.fleet, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])

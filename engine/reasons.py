@@ -136,6 +136,19 @@ class Reason(IntEnum):
     UNKNOWN_ANNOUNCEMENT = 5801
     # 59xx: reports (docs/reporting.md).
     REPORTS_OFF = 5901  # the server runs without the report projector (keyun serve --no-reports)
+    # 60xx: vehicles, drivers, report-in and the safety check (engine/fleet.py, docs/dispatch.md).
+    UNKNOWN_VEHICLE = 6000
+    UNKNOWN_DRIVER = 6001
+    VEHICLE_RETIRED = 6002
+    DRIVER_RETIRED = 6003
+    PLATE_TAKEN = 6004  # another vehicle in service has this plate
+    CERTIFICATE_EXPIRED = 6005  # the vehicle's permit, inspection or insurance has expired on the travel date
+    QUALIFICATION_EXPIRED = 6006  # the driver's qualification certificate (从业资格证) has expired then
+    TOO_FEW_RATED_SEATS = 6007  # the vehicle has fewer rated seats than the trip has sold
+    VEHICLE_BUSY = 6008  # the vehicle runs an overlapping trip
+    DRIVER_BUSY = 6009  # the driver drives an overlapping trip
+    SAFETY_CHECK_PENDING = 6010  # check-in waits for the trip's safety check (安检) to pass
+    SAFETY_CHECK_FAILED = 6011  # the trip's last safety check failed: check-in stays closed
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

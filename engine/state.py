@@ -53,6 +53,7 @@ from .events import (
     TripEvent,
     TripScheduled,
 )
+from .crew import Crew, CrewRecorded, SafetyCheck, SafetyChecked
 from .network import AISLE, TripSpec
 from .values import Value
 
@@ -262,6 +263,8 @@ class Trip:
     allotments: dict[str, Allotment] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)  # uploaded offline scans not applied, in order
     gate: str = ""  # the gate or bay it boards at (Dispatch/AssignGate), "" until one is named
+    crew: Crew | None = None  # the vehicle and driver reported in (Fleet/ReportIn), None until then
+    safety: SafetyCheck | None = None  # the last safety check (Fleet/RecordSafetyCheck), None until one
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -415,6 +418,14 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             trip = state.trips[trip_id]
             trip.gate = gate
             trip.view_cache.clear()  # trip views show the gate
+        case CrewRecorded(trip_id, vehicle_id, plate, driver_id, at_ms):
+            trip = state.trips[trip_id]
+            trip.crew = Crew(vehicle_id, plate, driver_id, at_ms)
+            trip.view_cache.clear()  # trip views show the plate
+        case SafetyChecked(trip_id, passed, items, inspector, note, at_ms):
+            trip = state.trips[trip_id]
+            trip.safety = SafetyCheck(passed, items, inspector, note, at_ms)
+            trip.view_cache.clear()  # trip views show whether it passed
         case OrderCreated(
             trip_id,
             order_id,
@@ -687,6 +698,8 @@ class TripRecord(Value):
     allotments: tuple[Allotment, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     gate: str = ""
+    crew: Crew | None = None
+    safety: SafetyCheck | None = None
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -708,6 +721,8 @@ def trip_record(trip: Trip) -> TripRecord:
         tuple(trip.allotments.values()),
         tuple(trip.conflicts),
         trip.gate,
+        trip.crew,
+        trip.safety,
     )
 
 
@@ -743,6 +758,8 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         allotments,
         conflicts,
         gate,
+        crew,
+        safety,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -761,6 +778,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.allotments = {allotment.allotment_id: allotment for allotment in allotments}
     trip.conflicts = list(conflicts)
     trip.gate = gate
+    trip.crew, trip.safety = crew, safety
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

@@ -140,6 +140,20 @@ RULES: dict[str, Rule] = {
     # Reports (docs/reporting.md): finance and the station's managers (who hold the finance role).
     "/keyun.v1.Reports/SalesReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
+    # Vehicles, drivers, report-in and the safety check (gateway/fleet_services.py): dispatchers'.
+    # Drivers are listed masked, so reading them is not a look-up of personal data.
+    "/keyun.v1.Fleet/AddVehicle": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/UpdateVehicle": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/RetireVehicle": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/GetVehicle": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/ListVehicles": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/AddDriver": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/UpdateDriver": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/RetireDriver": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/GetDriver": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/ListDrivers": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/ReportIn": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Fleet/RecordSafetyCheck": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

@@ -29,6 +29,8 @@ from keyun.v1 import (
     diagnostics_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
     handheld_pb2,
@@ -51,6 +53,7 @@ from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .board_services import BoardService
+from .fleet_services import FleetService
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
@@ -99,6 +102,7 @@ SERVICE_NAMES = tuple(
         (notices_pb2, "Notices"),
         (board_pb2, "Board"),
         (reports_pb2, "Reports"),
+        (fleet_pb2, "Fleet"),
     )
 )
 
@@ -287,6 +291,7 @@ class KeyunServer:
         reports_pb2_grpc.add_ReportsServicer_to_server(
             ReportsService(self.owners.reports, self.gateway.utc_offset_min), services
         )
+        fleet_pb2_grpc.add_FleetServicer_to_server(FleetService(self.gateway, self.desk), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))
