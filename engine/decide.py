@@ -42,6 +42,7 @@ from .commands import (
     VoidTicket,
 )
 from .counter_sales import VoidSale, void_sale
+from .crew import CrewRecorded, RecordCrew, RecordSafetyCheck, SafetyChecked
 from .events import (
     ChangeAborted,
     ChangeBegun,
@@ -78,7 +79,6 @@ from .events import (
     TripScheduled,
 )
 from .fares import CHILD_TYPES, ONLY_FULL, TicketType, free_child_limit
-from .crew import CrewRecorded, RecordCrew, RecordSafetyCheck, SafetyChecked
 from .policy import Policy
 from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
@@ -1137,9 +1137,7 @@ def _record_safety_check(trip: Trip, command: RecordSafetyCheck, now: int) -> Ou
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
     if trip.departed_at_ms:
         return reject(Reason.TRIP_DEPARTED, f"trip {trip.spec.trip_id} has left")
-    return (
-        SafetyChecked(trip.spec.trip_id, command.passed, command.items, command.inspector, command.note, now),
-    )
+    return (SafetyChecked(trip.spec.trip_id, command.passed, command.items, command.inspector, command.note, now),)
 
 
 def _upload_conflict(trip: Trip, command: CheckIn, now: int) -> Outcome | None:

@@ -134,7 +134,9 @@ class DriverFields(Value):
             raise invalid("licence_class", "A1, A2, A3, B1, B2 or C1")
         if not self.qualification_cipher:
             raise Rejected(
-                reject(Reason.MISSING_FIELD, "qualification_number: the 从业资格证 number", field="qualification_number")
+                reject(
+                    Reason.MISSING_FIELD, "qualification_number: the 从业资格证 number", field="qualification_number"
+                )
             )
         check_date("qualification_expires", self.qualification_expires)
 
@@ -383,9 +385,7 @@ def _driver(book: FleetBook, driver_id: str) -> Driver | Rejection:
 def _plate_taken(book: FleetBook, plate: str, other_than: str = "") -> Rejection | None:
     for vehicle in book.vehicles.values():
         if vehicle.fields.plate == plate and not vehicle.retired_at_ms and vehicle.vehicle_id != other_than:
-            return reject(
-                Reason.PLATE_TAKEN, f"plate {plate} is vehicle {vehicle.vehicle_id} already", field="plate"
-            )
+            return reject(Reason.PLATE_TAKEN, f"plate {plate} is vehicle {vehicle.vehicle_id} already", field="plate")
     return None
 
 

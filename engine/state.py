@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import msgspec
 
+from .crew import Crew, CrewRecorded, SafetyCheck, SafetyChecked
 from .events import (
     AllotmentLent,
     AllotmentSettled,
@@ -53,7 +54,6 @@ from .events import (
     TripEvent,
     TripScheduled,
 )
-from .crew import Crew, CrewRecorded, SafetyCheck, SafetyChecked
 from .network import AISLE, TripSpec
 from .values import Value
 

@@ -53,12 +53,12 @@ from . import credentials
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .board_services import BoardService
-from .fleet_services import FleetService
 from .connection_limits import DEFAULT_CONNECTION_LIMITS, ConnectionLimits
 from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
 from .device_services import DevicesService
 from .etickets import CredentialKeySource, Issuer
+from .fleet_services import FleetService
 from .handheld_services import HandheldService
 from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector, ReportCollector
 from .network_loader import local_today

@@ -96,7 +96,10 @@ def test_vehicles_and_drivers_are_kept_checked_masked_and_only_for_dispatch(stat
         for bad, field in (
             (vehicle("ABC123"), "plate"),
             (vehicle("京A10003", seats=0), "rated_seats"),
-            (fleet_pb2.VehicleInput(**{**_fields(vehicle("京A10003")), "permit_expires": "2026-13-01"}), "permit_expires"),
+            (
+                fleet_pb2.VehicleInput(**{**_fields(vehicle("京A10003")), "permit_expires": "2026-13-01"}),
+                "permit_expires",
+            ),
         ):
             error = refused(client.add_vehicle, bad)
             assert (error.reason, error.facts.get("field")) == ("INVALID_FIELD", field)
@@ -113,9 +116,10 @@ def test_vehicles_and_drivers_are_kept_checked_masked_and_only_for_dispatch(stat
         assert refused(client.add_driver, fleet_pb2.DriverInput(**{**_fields(driver()), "name": ""})).reason == (
             "MISSING_FIELD"
         )
-        assert refused(client.add_driver, fleet_pb2.DriverInput(**{**_fields(driver()), "phone": "12"})).facts.get(
-            "field"
-        ) == "phone"
+        assert (
+            refused(client.add_driver, fleet_pb2.DriverInput(**{**_fields(driver()), "phone": "12"})).facts.get("field")
+            == "phone"
+        )
 
     # Sellers keep no fleet: every Fleet call is dispatch's.
     with logged_in(KeyunClient(server.target), "seller", clock=server.clock) as seller:
