@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import fleet_cli
 from .cli import _client, _common, add_network_load
 from .flows import show, trip_line
 
@@ -44,3 +45,5 @@ def add_verbs(verbs) -> None:
     )
 
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
+
+    fleet_cli.add_verbs(dispatch)  # vehicle, driver, report-in, safety-check (docs/dispatch.md)

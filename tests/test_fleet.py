@@ -6,11 +6,14 @@ personal data encrypted at rest and masked in replies."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
+from keyun.app.cli import main
 from keyun.engine.policy import Policy, PolicyError, parse_policy
+from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import fleet_pb2
 
@@ -232,3 +235,47 @@ def test_the_policy_file_turns_the_safety_check_on():
         parse_policy({"dispatch": {"require_safety_check": "yes"}})
     with pytest.raises(PolicyError, match="dispatch.gates"):
         parse_policy({"dispatch": {"gates": 3}})
+
+
+def test_the_dispatch_verbs_keep_coaches_and_drivers_and_report_them_in(station, capsys, monkeypatch, tmp_path):
+    server = station
+    monkeypatch.setenv("KEYUN_SESSION", str(tmp_path / "session.json"))
+    monkeypatch.setenv("KEYUN_USER", "dispatcher")
+    monkeypatch.setenv("KEYUN_PASSWORD", DEMO_PASSWORD)
+
+    def keyun(*args: str, ok: bool = True):
+        code = main([*args, "--server", server.target])
+        out, err = capsys.readouterr()
+        assert (code == 0) == ok, out + err
+        return json.loads(out) if "--json" in args else out
+
+    with logged_in(KeyunClient(server.target), clock=server.clock) as master:
+        trip = schedule_trip(master, "FLC1", dt.timedelta(hours=3))
+    dates = [f"--{kind}-expires={day(200)}" for kind in ("permit", "inspection", "insurance")]
+    coach = keyun("dispatch", "vehicle", "add", "沪C30001", "--operator", "TESTOP", "--seats", "45", *dates, "--json")
+    assert coach["details"]["plate"] == "沪C30001"
+    updated = keyun("dispatch", "vehicle", "update", coach["vehicle_id"], "--seats", "40", "--json")
+    assert updated["details"]["rated_seats"] == 40 and updated["details"]["plate"] == "沪C30001"
+    assert "沪C30001" in keyun("dispatch", "vehicle", "list")
+    added = keyun(
+        "dispatch",
+        "driver",
+        "add",
+        "--name",
+        "孙八",
+        "--licence-class",
+        "A1",
+        "--qualification-number",
+        "QC77778888",
+        f"--qualification-expires={day(100)}",
+        "--json",
+    )
+    listed = keyun("dispatch", "driver", "list")
+    assert added["driver_id"] in listed and "孙*" in listed and "孙八" not in listed and "QC77778888" not in listed
+    reported = keyun("dispatch", "report-in", trip, coach["vehicle_id"], added["driver_id"])
+    assert "沪C30001" in reported
+    checked = keyun("dispatch", "safety-check", trip, "--item", "brakes=ok", "--item", "tyres=fail:worn", "--json")
+    assert checked["safety_check"] == "failed"
+    assert "passed" in keyun("dispatch", "safety-check", trip, "--item", "brakes=ok", "--item", "tyres=ok")
+    refused = keyun("dispatch", "vehicle", "show", "V999999", "--json", ok=False)
+    assert refused["error"]["reason"] == "UNKNOWN_VEHICLE"
