@@ -1295,6 +1295,10 @@ def complete_record(record: tuple[Any, ...], reply: object) -> tuple[Any, ...]:
         return with_value(record, TARGET_AT, reply.account_id)
     if isinstance(reply, PassengersView) and reply.passengers:
         return with_value(record, TARGET_AT, reply.passengers[0].passenger_id)
+    if isinstance(reply, fl.VehicleView):  # a new vehicle or driver (engine/fleet.py), likewise
+        return with_value(record, TARGET_AT, reply.vehicle.vehicle_id)
+    if isinstance(reply, fl.DriverView):
+        return with_value(record, TARGET_AT, reply.driver.driver_id)
     if isinstance(reply, FailureCounted) and reply.locked_until_ms:
         return with_value(
             record, DETAIL_AT, f"locked out until {reply.locked_until_ms} (epoch ms) after repeated failures"

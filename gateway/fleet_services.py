@@ -19,13 +19,14 @@ from keyun.engine import commands as cmd
 from keyun.engine import crew as cr
 from keyun.engine import fleet as fl
 from keyun.engine import identity
+from keyun.engine.decide import TripStatus
 from keyun.engine.reasons import Reason, Rejected, invalid, reject
 from keyun.v1 import fleet_pb2, fleet_pb2_grpc
 
 from . import convert, walk_in
 from .account_services import AccountDesk, _page, _token
 from .auth import caller
-from .errors import note_audit
+from .errors import abort, note_audit
 from .services import Gateway
 
 # Ciphers of drivers' data are bound to their field: moved to another field, they do not decrypt.
@@ -125,8 +126,8 @@ class FleetService(fleet_pb2_grpc.FleetServicer):
             return fl.AddVehicle(request.request_id, vehicle_fields(request.vehicle))
 
         command = await self.desk.build(context, build)
-        view = await self.desk.ask(context, command, audited=True)
-        note_audit(target=view.vehicle.vehicle_id, detail=f"plate {command.fields.plate}")
+        note_audit(detail=f"plate {command.fields.plate}")
+        view = await self.desk.ask(context, command, audited=True, from_reply=True)  # the record names the new id
         return fleet_pb2.AddVehicleResponse(vehicle=vehicle_message(view.vehicle))
 
     async def UpdateVehicle(self, request, context):
@@ -169,8 +170,7 @@ class FleetService(fleet_pb2_grpc.FleetServicer):
             return fl.AddDriver(request.request_id, driver_fields(self.keys, request.driver))
 
         command = await self.desk.build(context, build)
-        view = await self.desk.ask(context, command, audited=True)
-        note_audit(target=view.driver.driver_id)
+        view = await self.desk.ask(context, command, audited=True, from_reply=True)  # the record names the new id
         return fleet_pb2.AddDriverResponse(driver=driver_message(view.driver))
 
     async def UpdateDriver(self, request, context):
@@ -217,6 +217,12 @@ class FleetService(fleet_pb2_grpc.FleetServicer):
 
         await self.desk.build(context, check_ids)
         trip = await self.gateway.ask(context, lambda: cmd.GetTrip(request.trip_id))
+        # Refused before the accounts owner records anything: an assignment to a trip that will
+        # not run would keep its coach and driver from others for nothing.
+        if trip.status is TripStatus.CANCELLED:
+            await abort(context, reject(Reason.TRIP_CANCELLED, f"trip {trip.trip_id} is cancelled"))
+        if trip.status is TripStatus.DEPARTED:
+            await abort(context, reject(Reason.TRIP_DEPARTED, f"trip {trip.trip_id} has left"))
         first, last = trip.stops[0], trip.stops[-1]
         seat_map = await self.gateway.ask(context, lambda: cmd.GetSeatMap(trip.trip_id, first.code, last.code))
         travel_date = walk_in.travel_date(trip.stops, first.code, self.gateway.utc_offset_min)

@@ -15,7 +15,7 @@ from keyun.app.cli import main
 from keyun.engine.policy import Policy, PolicyError, parse_policy
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import fleet_pb2
+from keyun.v1 import audit_pb2, audit_pb2_grpc, fleet_pb2
 
 from .conftest import CHINA, ServerThread, logged_in, schedule_trip
 
@@ -186,6 +186,9 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
         assert refused(client.report_in, first, "V1", wang.driver_id).reason == "INVALID_FIELD"
         assert refused(client.report_in, "NOPE-20260101", coach.vehicle_id, wang.driver_id).reason == "UNKNOWN_TRIP"
         assert refused(client.report_in, first, "V999999", wang.driver_id).reason == "UNKNOWN_VEHICLE"
+        cancelled = schedule_trip(client, "FL4", dt.timedelta(hours=8))
+        client.cancel(cancelled)
+        assert refused(client.report_in, cancelled, coach.vehicle_id, other.driver_id).reason == "TRIP_CANCELLED"
 
         # Check-in waits for the safety check; a failed check keeps it closed; a passed one opens it.
         ticket = client.sell(first, "AAA", "DDD", seat_count=1).tickets[0]
@@ -204,6 +207,17 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
 
     with logged_in(KeyunClient(server.target), "seller", clock=server.clock) as seller:
         assert refused(seller.record_safety_check, first, True, CHECK_ITEMS).reason == "PERMISSION_DENIED"
+
+    # Audited, refusals too, and no record holds the driver's data.
+    with logged_in(KeyunClient(server.target), "auditor", clock=server.clock) as auditor:
+        records = auditor.call(
+            audit_pb2_grpc.AuditStub(auditor.channel).ListRecords, audit_pb2.ListRecordsRequest(page_size=500)
+        ).records
+    report_ins = [r for r in records if r.action == "keyun.v1.Fleet/ReportIn" and r.target == first]
+    assert len(report_ins) >= 4  # two refused, two accepted
+    assert [r for r in records if r.action == "keyun.v1.Fleet/RecordSafetyCheck" and r.target == first]
+    assert [r for r in records if r.action == "keyun.v1.Fleet/AddDriver" and r.target == wang.driver_id]
+    assert not [r for r in records if any(secret in str(r) for secret in (NAME, QUALIFICATION, PHONE))]
 
     # Restarted, the station still knows its coaches, drivers, assignments and checks.
     server.stop()
