@@ -261,6 +261,27 @@ class AssignCrew(Value, Command):
             raise invalid("trip_id", "the trip's times are out of order")
 
 
+class ReleaseCrew(Value, Command):
+    """The trip will not run (it was cancelled): its coach and driver are free for others."""
+
+    request_id: str
+    trip_id: str
+
+    def __post_init__(self) -> None:
+        _request(self.request_id)
+
+
+class OverlappingTrips(Value, Query):
+    """The trips other than `trip_id` on which this vehicle or driver is reported in between
+    `starts_ms` and `ends_ms`: report-in looks at them first, and frees those cancelled since."""
+
+    trip_id: str
+    vehicle_id: str
+    driver_id: str
+    starts_ms: int
+    ends_ms: int
+
+
 class GetVehicle(Value, Query):
     vehicle_id: str
 
@@ -329,6 +350,15 @@ class CrewAssigned(Value, Event):
     assignment: Assignment
 
 
+class CrewReleased(Value, Event):
+    trip_id: str
+    at_ms: int
+
+
+class TripIds(Value, Reply):
+    trip_ids: tuple[str, ...]
+
+
 class VehicleView(Value, Reply):
     vehicle: Vehicle
 
@@ -351,8 +381,17 @@ class AssignmentView(Value, Reply):
     assignment: Assignment | None
 
 
-FLEET_COMMANDS = (AddVehicle, UpdateVehicle, RetireVehicle, AddDriver, UpdateDriver, RetireDriver, AssignCrew)
-FLEET_QUERIES = (GetVehicle, ListVehicles, GetDriver, ListDrivers, GetAssignment)
+FLEET_COMMANDS = (
+    AddVehicle,
+    UpdateVehicle,
+    RetireVehicle,
+    AddDriver,
+    UpdateDriver,
+    RetireDriver,
+    AssignCrew,
+    ReleaseCrew,
+)
+FLEET_QUERIES = (GetVehicle, ListVehicles, GetDriver, ListDrivers, GetAssignment, OverlappingTrips)
 FLEET_EVENTS = (
     VehicleAdded,
     VehicleUpdated,
@@ -361,6 +400,7 @@ FLEET_EVENTS = (
     DriverUpdated,
     DriverRetired,
     CrewAssigned,
+    CrewReleased,
 )
 
 
@@ -423,6 +463,8 @@ def decide(book: FleetBook, command: Command, now_ms: int) -> tuple[Event, ...] 
             return () if driver.retired_at_ms else (DriverRetired(driver_id, now_ms),)
         case AssignCrew():
             return _assign(book, command, now_ms)
+        case ReleaseCrew(_, trip_id):
+            return (CrewReleased(trip_id, now_ms),) if trip_id in book.assignments else ()
     raise AssertionError(f"not a fleet command: {command!r}")
 
 
@@ -511,6 +553,8 @@ def evolve(book: FleetBook, event: Event) -> None:
             book.drivers[driver_id] = msgspec.structs.replace(book.drivers[driver_id], retired_at_ms=at_ms)
         case CrewAssigned(assignment):
             book.assignments[assignment.trip_id] = assignment
+        case CrewReleased(trip_id, _):
+            del book.assignments[trip_id]
 
 
 def render(book: FleetBook, command: Command, events: tuple[Event, ...]) -> Any:
@@ -525,6 +569,8 @@ def render(book: FleetBook, command: Command, events: tuple[Event, ...]) -> Any:
             return DriverView(book.drivers[driver_id])
         case AssignCrew(_, trip_id):
             return AssignmentView(book.assignments[trip_id])
+        case ReleaseCrew(_, trip_id):
+            return AssignmentView(None)
     raise AssertionError(f"not a fleet command: {command!r}")
 
 
@@ -546,4 +592,16 @@ def answer(book: FleetBook, query: Query) -> Reply | Rejection:
             return DriversPage(tuple(drivers[offset : offset + page_size]), offset + page_size if more else 0)
         case GetAssignment(trip_id):
             return AssignmentView(book.assignments.get(trip_id))
+        case OverlappingTrips(trip_id, vehicle_id, driver_id, starts_ms, ends_ms):
+            return TripIds(
+                tuple(
+                    sorted(
+                        a.trip_id
+                        for a in book.assignments.values()
+                        if a.trip_id != trip_id
+                        and (a.vehicle_id == vehicle_id or a.driver_id == driver_id)
+                        and a.overlaps(starts_ms, ends_ms)
+                    )
+                )
+            )
     raise AssertionError(f"not a fleet query: {query!r}")

@@ -13,6 +13,7 @@ a call cut off between the two steps completes when it is sent again.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from keyun.engine import commands as cmd
@@ -241,6 +242,7 @@ class FleetService(fleet_pb2_grpc.FleetServicer):
                 principal.account_id,
             ),
         )
+        await self._free_cancelled(context, command)
         note_audit(target=trip.trip_id, detail=f"vehicle {request.vehicle_id} driver {request.driver_id}")
         assigned = (await self.desk.ask(context, command, audited=True)).assignment
         view = await self.gateway.ask(
@@ -256,6 +258,22 @@ class FleetService(fleet_pb2_grpc.FleetServicer):
             driver_id=assigned.driver_id,
             travel_date=assigned.travel_date,
         )
+
+    async def _free_cancelled(self, context, command: fl.AssignCrew) -> None:
+        """Trips cancelled since their report-in keep their coach and driver from no one: the
+        assignments in the way of this one whose trips are cancelled are released first."""
+        overlapping = await self.desk.ask(
+            context,
+            fl.OverlappingTrips(
+                command.trip_id, command.vehicle_id, command.driver_id, command.starts_ms, command.ends_ms
+            ),
+        )
+        for trip_id in overlapping.trip_ids:
+            other = await self.gateway.ask(context, lambda trip_id=trip_id: cmd.GetTrip(trip_id))
+            if other.status is TripStatus.CANCELLED:
+                # Its own request id, the same on a retry of this report-in.
+                digest = hashlib.sha256(f"{command.request_id}\x1f{trip_id}".encode()).hexdigest()[:32]
+                await self.desk.ask(context, fl.ReleaseCrew(f"free:{digest}", trip_id), audited=False)
 
     async def RecordSafetyCheck(self, request, context):
         principal = caller()

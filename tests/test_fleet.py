@@ -152,6 +152,7 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
         wang = client.add_driver(driver(departs_in=soon))
         lapsed = client.add_driver(driver("赵六", "QC99990000", days=-1, departs_in=soon))
         other = client.add_driver(driver("钱七", "QC55556666", departs_in=soon))
+        lapsed_free = client.add_driver(driver("周九", "QC12121212", departs_in=soon))
 
         # Certificates are checked on the travel date: expired the day before is refused...
         expired = refused(client.report_in, first, uninsured.vehicle_id, wang.driver_id)
@@ -189,6 +190,13 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
         cancelled = schedule_trip(client, "FL4", dt.timedelta(hours=8))
         client.cancel(cancelled)
         assert refused(client.report_in, cancelled, coach.vehicle_id, other.driver_id).reason == "TRIP_CANCELLED"
+        # A trip cancelled after its report-in frees its coach and driver for another.
+        dropped = schedule_trip(client, "FL5", dt.timedelta(hours=12))
+        replacement = schedule_trip(client, "FL6", dt.timedelta(hours=12, minutes=30))
+        client.report_in(dropped, small.vehicle_id, lapsed_free.driver_id)
+        assert refused(client.report_in, replacement, small.vehicle_id, other.driver_id).reason == "VEHICLE_BUSY"
+        client.cancel(dropped)
+        assert client.report_in(replacement, small.vehicle_id, lapsed_free.driver_id).plate == "京B20004"
 
         # Check-in waits for the safety check; a failed check keeps it closed; a passed one opens it.
         ticket = client.sell(first, "AAA", "DDD", seat_count=1).tickets[0]

@@ -127,3 +127,12 @@ def test_a_trip_records_its_crew_and_check_in_waits_for_a_passed_safety_check():
     again.restore(boarding, [record], [])
     trip = again.state.trips[TRIP]
     assert (trip.crew.plate, trip.safety.passed) == ("京A12345", True)
+
+
+def test_a_released_trip_frees_its_coach_and_driver(engine):
+    run(engine, assign("a1", "T1-20270115", T0, T0 + 2 * HOUR))
+    overlapping = run(engine, fl.OverlappingTrips("T2-20270115", "V000002", "D000001", T0 + HOUR, T0 + 3 * HOUR))
+    assert overlapping.trip_ids == ("T1-20270115",)
+    assert run(engine, fl.ReleaseCrew("f1", "T1-20270115")).assignment is None
+    assert run(engine, fl.ReleaseCrew("f2", "T1-20270115")).assignment is None  # nothing left to release
+    assert not isinstance(run(engine, assign("a2", "T2-20270115", T0 + HOUR, T0 + 3 * HOUR)), Rejection)
