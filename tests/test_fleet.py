@@ -212,6 +212,8 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
         assert client.record_safety_check(first, True, CHECK_ITEMS).safety_check == "passed"
         checked = client.check_in(ticket.ticket_id, "G1")
         assert checked.trip.plate == "京B20001"
+        manifest = client.manifest(first)
+        assert (manifest.trip.plate, manifest.trip.safety_check) == ("京B20001", "passed")
 
     with logged_in(KeyunClient(server.target), "seller", clock=server.clock) as seller:
         assert refused(seller.record_safety_check, first, True, CHECK_ITEMS).reason == "PERMISSION_DENIED"
