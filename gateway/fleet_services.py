@@ -70,7 +70,7 @@ def driver_message(driver: fl.Driver) -> fleet_pb2.Driver:
 
 def vehicle_fields(message: fleet_pb2.VehicleInput) -> fl.VehicleFields:
     return fl.VehicleFields(
-        message.plate.strip().upper() if message.plate.isascii() else message.plate.strip(),
+        message.plate.strip().upper(),  # 京a12345 is 京A12345: a province's character has no case
         message.operator_id,
         message.rated_seats,
         message.seat_layout,
