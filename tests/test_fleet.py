@@ -149,6 +149,7 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
         uninsured = client.add_vehicle(vehicle("京B20002", insurance_days=-1, departs_in=soon))
         last_day = client.add_vehicle(vehicle("京B20003", insurance_days=0, departs_in=soon))
         small = client.add_vehicle(vehicle("京B20004", seats=2, departs_in=soon))
+        spare = client.add_vehicle(vehicle("京B20005", departs_in=soon))
         wang = client.add_driver(driver(departs_in=soon))
         lapsed = client.add_driver(driver("赵六", "QC99990000", days=-1, departs_in=soon))
         other = client.add_driver(driver("钱七", "QC55556666", departs_in=soon))
@@ -172,17 +173,20 @@ def test_report_in_and_the_safety_check_gate_check_in_and_survive_a_restart(ray_
         assert client.trip(first).plate == "京B20001"
 
         # Neither the driver nor the coach may be on two trips at once, whichever shard owns them.
-        busy = refused(client.report_in, overlapping, last_day.vehicle_id, wang.driver_id)
+        busy = refused(client.report_in, overlapping, small.vehicle_id, wang.driver_id)
         assert (busy.reason, busy.reason_code, busy.facts["trip_id"]) == ("DRIVER_BUSY", 6009, first)
         coach_busy = refused(client.report_in, overlapping, coach.vehicle_id, other.driver_id)
         assert (coach_busy.reason, coach_busy.reason_code) == ("VEHICLE_BUSY", 6008)
-        assert client.report_in(later, coach.vehicle_id, wang.driver_id).plate == "京B20001"
+        assert client.report_in(later, coach.vehicle_id, wang.driver_id, request_id="fleet-later-1").plate == "京B20001"
+        # A retry with the same request id gets the same answer, whichever step it was cut off in.
+        again = client.report_in(later, coach.vehicle_id, wang.driver_id, request_id="fleet-later-1")
+        assert (again.plate, again.travel_date) == ("京B20001", day(0, dt.timedelta(hours=5)))
 
         # A coach with fewer rated seats than the trip has sold is refused (no remapping here).
         client.sell(overlapping, "AAA", "DDD", seat_count=3)
         too_small = refused(client.report_in, overlapping, small.vehicle_id, other.driver_id)
         assert (too_small.reason, too_small.reason_code) == ("TOO_FEW_RATED_SEATS", 6007)
-        assert client.report_in(overlapping, last_day.vehicle_id, other.driver_id).plate == "京B20003"
+        assert client.report_in(overlapping, spare.vehicle_id, other.driver_id).plate == "京B20005"
 
         assert refused(client.report_in, first, "V1", wang.driver_id).reason == "INVALID_FIELD"
         assert refused(client.report_in, "NOPE-20260101", coach.vehicle_id, wang.driver_id).reason == "UNKNOWN_TRIP"
