@@ -25,6 +25,7 @@ import msgspec
 
 from . import announcements as an
 from . import devices as dv
+from . import fleet as fl
 from . import notices as nt
 from . import shifts as sh
 from . import timetable as tt
@@ -158,6 +159,8 @@ class AccountsState(Value, frozen=False):
     announcements: an.AnnouncementBook = msgspec.field(default_factory=an.AnnouncementBook)
     # The network the timetable rolls on (engine/timetable.py), hosted here too.
     timetable: tt.TimetableBook = msgspec.field(default_factory=tt.TimetableBook)
+    # Vehicles, drivers and report-ins (engine/fleet.py), hosted here: one owner sees every assignment.
+    fleet: fl.FleetBook = msgspec.field(default_factory=fl.FleetBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -754,6 +757,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return an.decide(state.announcements, command, now_ms)
     if isinstance(command, tt.TIMETABLE_COMMANDS):
         return tt.decide(state.timetable, command, now_ms)
+    if isinstance(command, fl.FLEET_COMMANDS):
+        return fl.decide(state.fleet, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -1050,6 +1055,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, tt.TIMETABLE_EVENTS):
         tt.evolve(state.timetable, event)
         return
+    if isinstance(event, fl.FLEET_EVENTS):
+        fl.evolve(state.fleet, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1170,6 +1178,8 @@ def answer(
         return an.answer(state.announcements, query, now_ms)
     if isinstance(query, tt.TIMETABLE_QUERIES):
         return tt.answer(state.timetable, query)
+    if isinstance(query, fl.FLEET_QUERIES):
+        return fl.answer(state.fleet, query)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1234,6 +1244,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return an.render(state.announcements, command, events)
     if isinstance(command, tt.TIMETABLE_COMMANDS):
         return tt.render(state.timetable, command, events)
+    if isinstance(command, fl.FLEET_COMMANDS):
+        return fl.render(state.fleet, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])
@@ -1295,6 +1307,10 @@ def complete_record(record: tuple[Any, ...], reply: object) -> tuple[Any, ...]:
         return with_value(record, TARGET_AT, reply.account_id)
     if isinstance(reply, PassengersView) and reply.passengers:
         return with_value(record, TARGET_AT, reply.passengers[0].passenger_id)
+    if isinstance(reply, fl.VehicleView):  # a new vehicle or driver (engine/fleet.py), likewise
+        return with_value(record, TARGET_AT, reply.vehicle.vehicle_id)
+    if isinstance(reply, fl.DriverView):
+        return with_value(record, TARGET_AT, reply.driver.driver_id)
     if isinstance(reply, FailureCounted) and reply.locked_until_ms:
         return with_value(
             record, DETAIL_AT, f"locked out until {reply.locked_until_ms} (epoch ms) after repeated failures"

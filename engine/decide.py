@@ -43,6 +43,7 @@ from .commands import (
     VoidTicket,
 )
 from .counter_sales import VoidSale, void_sale
+from .crew import CrewRecorded, RecordCrew, RecordSafetyCheck, SafetyChecked
 from .events import (
     ChangeAborted,
     ChangeBegun,
@@ -239,6 +240,10 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
             return _clear_change(trip, command, now)
         case SettleMove():
             return _settle_move(trip, command, now)
+        case RecordCrew():
+            return _record_crew(trip, command, now)
+        case RecordSafetyCheck():
+            return _record_safety_check(trip, command, now)
         case PickUpTickets():
             from .pickup import pick_up  # late: the pick-up's rules build on this module's
 
@@ -1203,7 +1208,52 @@ def _check_in(trip: Trip, command: CheckIn, now: int, policy: Policy) -> Outcome
     if status is TripStatus.ON_SALE:
         opens = trip.departs_at_ms(ticket.from_stop) - policy.boarding_opens_ms
         return reject(Reason.NOT_YET_BOARDING, "boarding has not opened yet", boarding_opens_at_ms=opens)
+    if policy.require_safety_check and not command.scanned_at_ms:
+        # An uploaded offline scan is not refused: the lane let the passenger through already.
+        unsafe = _safety_refusal(trip)
+        if unsafe is not None:
+            return unsafe
     return (TicketCheckedIn(trip.spec.trip_id, ticket.ticket_id, command.gate_id, now),)
+
+
+def _safety_refusal(trip: Trip) -> Rejection | None:
+    """Check-in waits for the trip's safety check (安检) to pass; its last check decides."""
+    if trip.safety is None:
+        return reject(
+            Reason.SAFETY_CHECK_PENDING,
+            f"trip {trip.spec.trip_id}: check-in opens after the coach's safety check has passed",
+            trip_id=trip.spec.trip_id,
+        )
+    if not trip.safety.passed:
+        return reject(
+            Reason.SAFETY_CHECK_FAILED,
+            f"trip {trip.spec.trip_id}: the coach failed its safety check; check-in opens after a check passes",
+            trip_id=trip.spec.trip_id,
+        )
+    return None
+
+
+def _record_crew(trip: Trip, command: RecordCrew, now: int) -> Outcome:
+    """The crew the accounts owner assigned; the same crew again changes nothing."""
+    if trip.cancelled_at_ms:
+        return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
+    crew = trip.crew
+    if crew is not None and (crew.vehicle_id, crew.driver_id, crew.plate) == (
+        command.vehicle_id,
+        command.driver_id,
+        command.plate,
+    ):
+        return ()
+    return (CrewRecorded(trip.spec.trip_id, command.vehicle_id, command.plate, command.driver_id, now),)
+
+
+def _record_safety_check(trip: Trip, command: RecordSafetyCheck, now: int) -> Outcome:
+    """A check of a coach yet to leave; a later check replaces the earlier as the one that counts."""
+    if trip.cancelled_at_ms:
+        return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
+    if trip.departed_at_ms:
+        return reject(Reason.TRIP_DEPARTED, f"trip {trip.spec.trip_id} has left")
+    return (SafetyChecked(trip.spec.trip_id, command.passed, command.items, command.inspector, command.note, now),)
 
 
 def _upload_conflict(trip: Trip, command: CheckIn, now: int) -> Outcome | None:

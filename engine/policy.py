@@ -43,6 +43,9 @@ class Policy(Value):
     # Real-name boarding (the policy file's [boarding]): a gate lane asks for the holder's identity
     # card after a ticket, and lets through only when it matches (terminals/boarding_core.py).
     require_document_match: bool = False
+    # The safety check (安检, the policy file's [dispatch]): check-in for a trip opens only after its
+    # safety check has passed (Fleet/RecordSafetyCheck); a failed check keeps it closed.
+    require_safety_check: bool = False
 
     def __post_init__(self) -> None:
         tiers = [tier.min_ms_before for tier in self.refund_tiers]
@@ -74,7 +77,9 @@ POLICY_KEYS = {
     "fares",
     "void_minutes",
     "boarding",
+    "dispatch",
 }
+DISPATCH_KEYS = {"require_safety_check"}
 BOARDING_KEYS = {"require_document_match"}
 ACCOUNT_KEYS = {
     "idle_session_minutes",
@@ -131,9 +136,38 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
     if void_ms > 60 * MINUTE_MS:
         problems.append("void_minutes: at most 60 (a void gives everything back, with no fee)")
     document_match = _parse_boarding(doc.get("boarding", {}), problems)
+    safety_check = _parse_dispatch(doc.get("dispatch", {}), problems)
     if problems:
         raise PolicyError(problems)
-    return Policy(hold_ms, opens_ms, closes_ms, sales_ms, tiers, archive_days * DAY_MS, fares, void_ms, document_match)
+    return Policy(
+        hold_ms,
+        opens_ms,
+        closes_ms,
+        sales_ms,
+        tiers,
+        archive_days * DAY_MS,
+        fares,
+        void_ms,
+        document_match,
+        safety_check,
+    )
+
+
+def _parse_dispatch(table: Any, problems: list[str]) -> bool:
+    """The `[dispatch]` table: `require_safety_check = true` opens check-in only after the trip's
+    safety check (安检) has passed."""
+    if not isinstance(table, dict):
+        problems.append("dispatch: must be a table")
+        return False
+    problems += [
+        f"dispatch.{key}: unknown key (expected one of {', '.join(sorted(DISPATCH_KEYS))})"
+        for key in sorted(set(table) - DISPATCH_KEYS)
+    ]
+    value = table.get("require_safety_check", False)
+    if type(value) is not bool:
+        problems.append("dispatch.require_safety_check: must be true or false")
+        return False
+    return value
 
 
 def _parse_boarding(table: Any, problems: list[str]) -> bool:

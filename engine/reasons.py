@@ -160,6 +160,19 @@ class Reason(IntEnum):
 
     # 6080-6099: merged runs (并班), vehicle changes, missed runs (脱班)
     MERGE_NOT_ALLOWED = 6080  # the two trips cannot be merged: the same trip, another route, or the target closed
+    # 60xx: vehicles, drivers, report-in and the safety check (engine/fleet.py, docs/dispatch.md).
+    UNKNOWN_VEHICLE = 6000
+    UNKNOWN_DRIVER = 6001
+    VEHICLE_RETIRED = 6002
+    DRIVER_RETIRED = 6003
+    PLATE_TAKEN = 6004  # another vehicle in service has this plate
+    CERTIFICATE_EXPIRED = 6005  # the vehicle's permit, inspection or insurance has expired on the travel date
+    QUALIFICATION_EXPIRED = 6006  # the driver's qualification certificate (从业资格证) has expired then
+    TOO_FEW_RATED_SEATS = 6007  # the vehicle has fewer rated seats than the trip has sold
+    VEHICLE_BUSY = 6008  # the vehicle runs an overlapping trip
+    DRIVER_BUSY = 6009  # the driver drives an overlapping trip
+    SAFETY_CHECK_PENDING = 6010  # check-in waits for the trip's safety check (安检) to pass
+    SAFETY_CHECK_FAILED = 6011  # the trip's last safety check failed: check-in stays closed
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import msgspec
 
+from .crew import Crew, CrewRecorded, SafetyCheck, SafetyChecked
 from .events import (
     AllotmentLent,
     AllotmentSettled,
@@ -285,6 +286,8 @@ class Trip:
     # Blocked seats -> why (crew, broken, other): every leg of each is in `occupied`.
     blocked: dict[int, str] = field(default_factory=dict)
     extra_of: str = ""  # an extra run (加班): the trip whose route it was added on
+    crew: Crew | None = None  # the vehicle and driver reported in (Fleet/ReportIn), None until then
+    safety: SafetyCheck | None = None  # the last safety check (Fleet/RecordSafetyCheck), None until one
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -438,6 +441,14 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             trip = state.trips[trip_id]
             trip.gate = gate
             trip.view_cache.clear()  # trip views show the gate
+        case CrewRecorded(trip_id, vehicle_id, plate, driver_id, at_ms):
+            trip = state.trips[trip_id]
+            trip.crew = Crew(vehicle_id, plate, driver_id, at_ms)
+            trip.view_cache.clear()  # trip views show the plate
+        case SafetyChecked(trip_id, passed, items, inspector, note, at_ms):
+            trip = state.trips[trip_id]
+            trip.safety = SafetyCheck(passed, items, inspector, note, at_ms)
+            trip.view_cache.clear()  # trip views show whether it passed
         case OrderCreated(
             trip_id,
             order_id,
@@ -777,6 +788,8 @@ class TripRecord(Value):
     quotas: tuple[SeatQuota, ...] = ()
     blocked: tuple[tuple[int, str], ...] = ()
     extra_of: str = ""
+    crew: Crew | None = None
+    safety: SafetyCheck | None = None
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -801,6 +814,8 @@ def trip_record(trip: Trip) -> TripRecord:
         tuple(trip.quotas.values()),
         tuple(sorted(trip.blocked.items())),
         trip.extra_of,
+        trip.crew,
+        trip.safety,
     )
 
 
@@ -839,6 +854,8 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         quotas,
         blocked,
         extra_of,
+        crew,
+        safety,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -860,6 +877,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.quotas = {quota.stop: quota for quota in quotas}
     trip.blocked = dict(blocked)
     trip.extra_of = extra_of
+    trip.crew, trip.safety = crew, safety
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

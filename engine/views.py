@@ -66,6 +66,7 @@ from .commands import (
     order_trip,
 )
 from .counter_sales import ShiftTickets, VoidSale, shift_tickets
+from .crew import RecordCrew, RecordSafetyCheck
 from .decide import (
     TripStatus,
     find_order,
@@ -128,6 +129,12 @@ class TripView(Value, Reply):
     seats_total: int
     operator_id: str = ""  # for operator-scoped staff; not shown to passengers
     gate: str = ""  # the gate or bay it boards at (Dispatch/AssignGate), "" until named
+    # The crew reported in (Fleet/ReportIn), "" until then; the driver by id only (their name is
+    # personal data, kept by the accounts owner, encrypted).
+    vehicle_id: str = ""
+    plate: str = ""
+    driver_id: str = ""
+    safety_check: str = ""  # the last safety check: "passed", "failed", or "" for none yet
 
 
 class OfferView(Value):
@@ -370,6 +377,10 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             seats_total=len(trip.seat_labels),
             operator_id=spec.operator_id,
             gate=trip.gate,
+            vehicle_id=trip.crew.vehicle_id if trip.crew else "",
+            plate=trip.crew.plate if trip.crew else "",
+            driver_id=trip.crew.driver_id if trip.crew else "",
+            safety_check=("passed" if trip.safety.passed else "failed") if trip.safety else "",
         )
     return view
 
@@ -517,7 +528,7 @@ def render(
             return ticket_view(trip, then, now, policy, trip_status)
         case ReleaseHold():
             return ReleasedView(command.hold_id)
-        case DepartTrip() | CancelTrip() | DelayTrip() | AssignGate():
+        case DepartTrip() | CancelTrip() | DelayTrip() | AssignGate() | RecordCrew() | RecordSafetyCheck():
             return trip_view(state.trips[command.trip_id], now, policy, trip_status)
         case SweepHolds():
             return SweptView(tuple(event.hold_id for event in events if isinstance(event, HoldExpired)))

@@ -86,6 +86,8 @@ def _trip(view: TripView) -> common_pb2.Trip:
         status=TRIP_STATUS[view.status],
         seats_total=view.seats_total,
         gate=view.gate,
+        plate=view.plate,
+        safety_check=view.safety_check,
     )
 
 

@@ -164,6 +164,18 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.RELEASE_PASSED: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.NO_SOURCE_TRIP: grpc.StatusCode.NOT_FOUND,
     Reason.MERGE_NOT_ALLOWED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.UNKNOWN_VEHICLE: grpc.StatusCode.NOT_FOUND,
+    Reason.UNKNOWN_DRIVER: grpc.StatusCode.NOT_FOUND,
+    Reason.VEHICLE_RETIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.DRIVER_RETIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.PLATE_TAKEN: grpc.StatusCode.ALREADY_EXISTS,
+    Reason.CERTIFICATE_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.QUALIFICATION_EXPIRED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.TOO_FEW_RATED_SEATS: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.VEHICLE_BUSY: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.DRIVER_BUSY: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SAFETY_CHECK_PENDING: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SAFETY_CHECK_FAILED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

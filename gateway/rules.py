@@ -160,6 +160,20 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Uploads/UploadStatus": Rule(P.REPORT_READ),
     "/keyun.v1.Uploads/ResendUploads": Rule(P.REPORT_READ, mutating=True),
     "/keyun.v1.Uploads/ReconcileUploads": Rule(P.REPORT_READ, mutating=True),
+    # Vehicles, drivers, report-in and the safety check (gateway/fleet_services.py): dispatchers'.
+    # Drivers are listed masked, so reading them is not a look-up of personal data.
+    "/keyun.v1.Fleet/AddVehicle": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/UpdateVehicle": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/RetireVehicle": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/GetVehicle": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/ListVehicles": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/AddDriver": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/UpdateDriver": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/RetireDriver": Rule(P.DISPATCH, mutating=True),
+    "/keyun.v1.Fleet/GetDriver": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/ListDrivers": Rule(P.DISPATCH),
+    "/keyun.v1.Fleet/ReportIn": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Fleet/RecordSafetyCheck": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

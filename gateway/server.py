@@ -30,6 +30,8 @@ from keyun.v1 import (
     diagnostics_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
     handheld_pb2,
@@ -59,6 +61,7 @@ from .demo_accounts import create_demo_accounts
 from .demo_network import load_demo_window
 from .device_services import DevicesService
 from .etickets import CredentialKeySource, Issuer
+from .fleet_services import FleetService
 from .funnel import FunnelRecorder
 from .handheld_services import HandheldService
 from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector, ReportCollector
@@ -107,6 +110,7 @@ SERVICE_NAMES = tuple(
         (board_pb2, "Board"),
         (reports_pb2, "Reports"),
         (uploads_pb2, "Uploads"),
+        (fleet_pb2, "Fleet"),
     )
 )
 
@@ -322,6 +326,7 @@ class KeyunServer:
             ReportsService(self.owners.reports, self.gateway.utc_offset_min, self.funnel.sample_rate), services
         )
         uploads_pb2_grpc.add_UploadsServicer_to_server(UploadsService(self.owners.reports), services)
+        fleet_pb2_grpc.add_FleetServicer_to_server(FleetService(self.gateway, self.desk), services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

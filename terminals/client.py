@@ -31,6 +31,8 @@ from keyun.v1 import (
     devices_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
     gate_pb2,
     gate_pb2_grpc,
     handheld_pb2,
@@ -206,6 +208,7 @@ class KeyunClient:
         self.board = board_pb2_grpc.BoardStub(self.channel)
         self.reports = reports_pb2_grpc.ReportsStub(self.channel)
         self.uploads = uploads_pb2_grpc.UploadsStub(self.channel)
+        self.fleet = fleet_pb2_grpc.FleetStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -1011,3 +1014,85 @@ def _every_line(page_of: Callable[[str], Any]) -> list[Any]:
         token = page.next_page_token
         if not token:
             return lines
+    # -- vehicles, drivers, report-in and the safety check (Fleet, docs/dispatch.md) -------------
+
+    def add_vehicle(self, vehicle: fleet_pb2.VehicleInput, request_id: str | None = None) -> fleet_pb2.Vehicle:
+        request = fleet_pb2.AddVehicleRequest(request_id=request_id or new_request_id(), vehicle=vehicle)
+        return self.call(self.fleet.AddVehicle, request).vehicle
+
+    def update_vehicle(
+        self, vehicle_id: str, vehicle: fleet_pb2.VehicleInput, request_id: str | None = None
+    ) -> fleet_pb2.Vehicle:
+        request = fleet_pb2.UpdateVehicleRequest(
+            request_id=request_id or new_request_id(), vehicle_id=vehicle_id, vehicle=vehicle
+        )
+        return self.call(self.fleet.UpdateVehicle, request).vehicle
+
+    def retire_vehicle(self, vehicle_id: str, request_id: str | None = None) -> fleet_pb2.Vehicle:
+        request = fleet_pb2.RetireVehicleRequest(request_id=request_id or new_request_id(), vehicle_id=vehicle_id)
+        return self.call(self.fleet.RetireVehicle, request).vehicle
+
+    def vehicle(self, vehicle_id: str) -> fleet_pb2.Vehicle:
+        return self.call(self.fleet.GetVehicle, fleet_pb2.GetVehicleRequest(vehicle_id=vehicle_id)).vehicle
+
+    def vehicles_page(
+        self, page_size: int = 0, page_token: str = "", include_retired: bool = False
+    ) -> fleet_pb2.ListVehiclesResponse:
+        request = fleet_pb2.ListVehiclesRequest(
+            page_size=page_size, page_token=page_token, include_retired=include_retired
+        )
+        return self.call(self.fleet.ListVehicles, request)
+
+    def add_driver(self, driver: fleet_pb2.DriverInput, request_id: str | None = None) -> fleet_pb2.Driver:
+        request = fleet_pb2.AddDriverRequest(request_id=request_id or new_request_id(), driver=driver)
+        return self.call(self.fleet.AddDriver, request).driver
+
+    def update_driver(
+        self, driver_id: str, driver: fleet_pb2.DriverInput, request_id: str | None = None
+    ) -> fleet_pb2.Driver:
+        request = fleet_pb2.UpdateDriverRequest(
+            request_id=request_id or new_request_id(), driver_id=driver_id, driver=driver
+        )
+        return self.call(self.fleet.UpdateDriver, request).driver
+
+    def retire_driver(self, driver_id: str, request_id: str | None = None) -> fleet_pb2.Driver:
+        request = fleet_pb2.RetireDriverRequest(request_id=request_id or new_request_id(), driver_id=driver_id)
+        return self.call(self.fleet.RetireDriver, request).driver
+
+    def driver(self, driver_id: str) -> fleet_pb2.Driver:
+        return self.call(self.fleet.GetDriver, fleet_pb2.GetDriverRequest(driver_id=driver_id)).driver
+
+    def drivers_page(
+        self, page_size: int = 0, page_token: str = "", include_retired: bool = False
+    ) -> fleet_pb2.ListDriversResponse:
+        request = fleet_pb2.ListDriversRequest(
+            page_size=page_size, page_token=page_token, include_retired=include_retired
+        )
+        return self.call(self.fleet.ListDrivers, request)
+
+    def report_in(
+        self, trip_id: str, vehicle_id: str, driver_id: str, request_id: str | None = None
+    ) -> fleet_pb2.ReportInResponse:
+        """报班: assign a vehicle and driver to a trip."""
+        request = fleet_pb2.ReportInRequest(
+            request_id=request_id or new_request_id(), trip_id=trip_id, vehicle_id=vehicle_id, driver_id=driver_id
+        )
+        return self.call(self.fleet.ReportIn, request)
+
+    def record_safety_check(
+        self,
+        trip_id: str,
+        passed: bool,
+        items: Sequence[tuple[str, bool, str]],
+        note: str = "",
+        request_id: str | None = None,
+    ) -> Any:
+        """安检: the coach's safety check, item by item (name, passed, note); returns the trip."""
+        request = fleet_pb2.RecordSafetyCheckRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            passed=passed,
+            items=[fleet_pb2.SafetyCheckItem(name=n, passed=ok, note=text) for n, ok, text in items],
+            note=note,
+        )
+        return self.call(self.fleet.RecordSafetyCheck, request).trip

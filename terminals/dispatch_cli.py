@@ -8,7 +8,7 @@ import datetime as dt
 
 from keyun.v1 import dispatch_pb2
 
-from . import printing
+from . import fleet_cli, printing
 from .cli import _client, _common, add_network_load
 from .flows import show, table, trip_line
 
@@ -202,3 +202,4 @@ def merge_text(reply) -> str:
         )
         lines += [f"NOT moved {len(reply.not_moved)} (still on {reply.trip.trip_id}; refunds are free):", left]
     return "\n".join(lines)
+    fleet_cli.add_verbs(dispatch)  # vehicle, driver, report-in, safety-check (docs/dispatch.md)

@@ -119,6 +119,7 @@ def _methods():
         devices_pb2,
         diagnostics_pb2,
         dispatch_pb2,
+        fleet_pb2,
         gate_pb2,
         handheld_pb2,
         notices_pb2,
@@ -133,7 +134,8 @@ def _methods():
     database = symbol_database.Default()
     methods = {}
     services = (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2)
-    for module in (*services, devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2, reports_pb2, uploads_pb2):
+    modules = (devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2, reports_pb2, uploads_pb2, fleet_pb2)
+    for module in (*services, *modules):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 methods[f"/{service.full_name}/{method.name}"] = (
