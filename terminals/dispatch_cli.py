@@ -74,6 +74,7 @@ def add_verbs(verbs) -> None:
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
 
     _add_seat_plan_verbs(dispatch)
+    fleet_cli.add_verbs(dispatch)  # vehicle, driver, report-in, safety-check (docs/dispatch.md)
 
 
 def _when_ms(text: str) -> int:
@@ -202,4 +203,3 @@ def merge_text(reply) -> str:
         )
         lines += [f"NOT moved {len(reply.not_moved)} (still on {reply.trip.trip_id}; refunds are free):", left]
     return "\n".join(lines)
-    fleet_cli.add_verbs(dispatch)  # vehicle, driver, report-in, safety-check (docs/dispatch.md)
