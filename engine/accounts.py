@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from . import announcements as an
+from . import settlement as st
 from . import devices as dv
 from . import notices as nt
 from . import shifts as sh
@@ -155,6 +156,8 @@ class AccountsState(Value, frozen=False):
     notices: nt.NoticeBook = msgspec.field(default_factory=nt.NoticeBook)
     # Station announcements for the departure board (engine/announcements.py), hosted here too.
     announcements: an.AnnouncementBook = msgspec.field(default_factory=an.AnnouncementBook)
+    # Operator settlement contracts, locked periods and adjustments (engine/settlement.py), hosted here too.
+    settlement: st.SettlementBook = msgspec.field(default_factory=st.SettlementBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,6 +752,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return nt.decide(state.notices, command, now_ms, rules.sms_codes_per_client_hour)
     if isinstance(command, an.ANNOUNCEMENT_COMMANDS):
         return an.decide(state.announcements, command, now_ms)
+    if isinstance(command, st.SETTLEMENT_COMMANDS):
+        return st.decide(state.settlement, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -1042,6 +1047,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, an.ANNOUNCEMENT_EVENTS):
         an.evolve(state.announcements, event)
         return
+    if isinstance(event, st.SETTLEMENT_EVENTS):
+        st.evolve(state.settlement, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1160,6 +1168,8 @@ def answer(
         return nt.answer(state.notices, query, now_ms)
     if isinstance(query, an.ANNOUNCEMENT_QUERIES):
         return an.answer(state.announcements, query, now_ms)
+    if isinstance(query, st.SETTLEMENT_QUERIES):
+        return st.answer(state.settlement, query, now_ms)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1222,6 +1232,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return nt.render(state.notices, command, events)
     if isinstance(command, an.ANNOUNCEMENT_COMMANDS):
         return an.render(state.announcements, command, events)
+    if isinstance(command, st.SETTLEMENT_COMMANDS):
+        return st.render(state.settlement, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])
