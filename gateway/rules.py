@@ -140,6 +140,14 @@ RULES: dict[str, Rule] = {
     # Reports (docs/reporting.md): finance and the station's managers (who hold the finance role).
     "/keyun.v1.Reports/SalesReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
+    # Operator settlement (docs/settlement.md): finance (settlement).  Contracts, locks and
+    # adjustments are journaled in the accounts owner's log with their audit records.
+    "/keyun.v1.Reports/SetContract": Rule(P.SETTLEMENT, mutating=True),
+    "/keyun.v1.Reports/ListContracts": Rule(P.SETTLEMENT),
+    "/keyun.v1.Reports/SettlementSheet": Rule(P.SETTLEMENT),
+    "/keyun.v1.Reports/SettlementLines": Rule(P.SETTLEMENT),
+    "/keyun.v1.Reports/LockSettlement": Rule(P.SETTLEMENT, mutating=True),
+    "/keyun.v1.Reports/AddAdjustment": Rule(P.SETTLEMENT, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

@@ -285,7 +285,7 @@ class KeyunServer:
         notices_pb2_grpc.add_NoticesServicer_to_server(NoticesService(self.notices), services)
         board_pb2_grpc.add_BoardServicer_to_server(BoardService(self.gateway, self.desk, self.clock), services)
         reports_pb2_grpc.add_ReportsServicer_to_server(
-            ReportsService(self.owners.reports, self.gateway.utc_offset_min), services
+            ReportsService(self.owners.reports, self.gateway.utc_offset_min, self.desk, self.clock), services
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.

@@ -30,9 +30,11 @@ from typing import Any
 import duckdb
 
 from keyun.engine import events as ev
+from keyun.engine import settlement as st
 from keyun.engine.outbox import AuditNote
 from keyun.engine.shifts import ShiftClosed, ShiftOpened
 
+from . import settlement
 from .keyring import Keyring
 from .wal import ARCHIVE_DIR, FRAME, MAGIC, MAX_RECORD_BYTES, WalCorruption, decode_payload, segments
 
@@ -99,7 +101,7 @@ CREATE OR REPLACE VIEW ticket_states AS
                    ELSE 'sold' END AS state
     FROM tickets;
 """
-TABLES = ("positions", "trips", "tickets", "orders", "payments", "refunds", "shifts")
+TABLES = ("positions", "trips", "tickets", "orders", "payments", "refunds", "shifts", *settlement.TABLES)
 TICKET_COLUMNS = (
     "ticket_id trip_id from_stop to_stop from_station to_station seat ticket_type price_fen base_fen service_fee_fen "
     "fuel_surcharge_fen insurance_fen free_children sold_ms channel seller device shift_id pay_method hold_id "
@@ -428,6 +430,8 @@ class Projection:
             rows.updates.append(
                 ("UPDATE shifts SET closed_ms = ? WHERE shift_id = ?", (event.slip.closed_at_ms, event.shift_id))
             )
+        elif kind in st.SETTLEMENT_EVENTS:  # contracts, locks, adjustments (persistence/settlement.py)
+            settlement.project(event, rows.updates)
 
 
 # A rebooking's new ticket is issued by the saga, whose calls carry no audit record: it counts in
@@ -498,6 +502,7 @@ class ReportStore:
         if not read_only:
             os.chmod(path, 0o600)
             self.db.execute(SCHEMA)
+            self.db.execute(settlement.SCHEMA)
         self.keyring = keyring
         self.positions = self._load_positions()
         self.stops: dict[str, tuple[str, ...]] = {}  # trip id -> stop codes (Projection)
@@ -707,6 +712,14 @@ class ReportStore:
             }
             for owner, position in sorted(self.positions.items())
         ]
+
+    def settlement_sheet(self, operator_id: str, from_date: str, to_date: str, as_of_ms: int | None) -> dict:
+        return settlement.sheet(self.db, operator_id, from_date, to_date, as_of_ms)
+
+    def settlement_lines(
+        self, operator_id: str, from_date: str, to_date: str, offset: int, limit: int
+    ) -> tuple[list[dict], int]:
+        return settlement.lines_page(self.db, operator_id, from_date, to_date, offset, limit)
 
     def sales(self, query: SalesQuery) -> tuple[list[dict], int]:
         """One page of the sales report and the total number of groups."""
