@@ -146,9 +146,8 @@ def refused(call) -> KeyunError:
 @pytest.fixture(scope="module")
 def station(ray_session, tmp_path_factory):
     """A day of sales on two operators' trips; what the test knows about them."""
-    server = ServerThread(
-        tmp_path_factory.mktemp("settlement"), shards=2, reports=True, policy=parse_policy({"fares": FARES})
-    )
+    data_dir = tmp_path_factory.mktemp("settlement")
+    server = ServerThread(data_dir, shards=2, reports=True, policy=parse_policy({"fares": FARES}))
     master = logged_in(KeyunClient(server.target), clock=server.clock)
     finance = logged_in(KeyunClient(server.target), "finance", clock=server.clock)
     now = dt.datetime.now(CHINA)
@@ -158,12 +157,13 @@ def station(ray_session, tmp_path_factory):
     master.load_network(network(departs), day.isoformat(), (last - day).days + 1)
     trip = {name: f"{name}-{at:%Y%m%d}" for name, at in departs.items()}
     state = {"server": server, "master": master, "finance": finance, "day": day, "last": last, "trip": trip}
+    state["data_dir"] = data_dir
     state["period"] = (day.isoformat(), last.isoformat())
     state["operator_of"] = {trip[name]: operator for name, operator in OPERATORS.items()}
     yield state
-    finance.close()
-    master.close()
-    server.stop()
+    state["finance"].close()
+    state["master"].close()
+    state["server"].stop()
 
 
 def sell_the_day(station) -> set[str]:
@@ -259,6 +259,8 @@ def test_the_sheet_reconciles_to_the_fen_and_its_lines_trace_to_the_tickets(stat
         )  # fmt: skip
         assert t.revenue_fen - kept == t.payable_fen
         assert t.base_fen + t.service_fee_fen + t.fuel_surcharge_fen + t.insurance_fen == t.revenue_fen
+        assert t.insurance_held_fen and t.refund_fee_fen and t.refund_retained_fen  # the non-refundable 站务费
+        assert bool(t.station_service_fee_fen) is not TERMS[operator]["operator_keeps_service_fee"]
         # The lines are exactly the operator's tickets, each with its own figures.
         traced = finance.all_settlement_lines(operator, *period)
         assert {line.ticket_id: figures(line.figures) for line in traced} == lines
@@ -412,3 +414,20 @@ def test_keyun_report_settlement_and_contract(station, capsys, monkeypatch):
 def finance_lock_of(station, operator: str) -> reports_pb2.SettlementLockInfo:
     (lock,) = station["finance"].contracts(operator).locks
     return lock
+
+
+def test_contracts_locks_and_adjustments_survive_a_restart(station):
+    """They are events in the accounts owner's log: replayed by the owner, projected again."""
+    finance = station["finance"]
+    period = station["period"]
+    before = finance.settlement_sheet("TESTOP", *period)
+    terms = finance.contracts()
+    station["finance"].close()
+    station["master"].close()
+    station["server"].stop()
+    server = ServerThread(station["data_dir"], shards=2, reports=True, policy=parse_policy({"fares": FARES}))
+    station["server"] = server
+    station["master"] = logged_in(KeyunClient(server.target), clock=server.clock)
+    station["finance"] = finance = logged_in(KeyunClient(server.target), "finance", clock=server.clock)
+    assert finance.contracts() == terms
+    assert finance.settlement_sheet("TESTOP", *period) == before
