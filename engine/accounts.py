@@ -24,9 +24,9 @@ from typing import Any
 import msgspec
 
 from . import announcements as an
-from . import settlement as st
 from . import devices as dv
 from . import notices as nt
+from . import settlement as st
 from . import shifts as sh
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id

@@ -285,7 +285,9 @@ def decide(book: SettlementBook, command: Command, now_ms: int) -> tuple[Event, 
 def evolve(book: SettlementBook, event: Event) -> None:
     match event:
         case ContractSet(contract):
-            kept = [c for c in book.contracts.get(contract.operator_id, ()) if c.effective_from != contract.effective_from]
+            kept = [
+                c for c in book.contracts.get(contract.operator_id, ()) if c.effective_from != contract.effective_from
+            ]
             book.contracts[contract.operator_id] = tuple(sorted([*kept, contract], key=lambda c: c.effective_from))
         case SettlementLocked(lock):
             book.locks[lock.lock_id] = lock

@@ -296,7 +296,9 @@ def _adjustments(
     tickets that changed), then the manual ones, oldest first."""
     found = []
     then = {line["ticket_id"]: line for line in ticket_lines(db, terms, from_date, to_date, lock["as_of_ms"])}
-    changed = sorted(line["ticket_id"] for line in lines if then.get(line["ticket_id"], {}).get("figures") != line["figures"])
+    changed = sorted(
+        line["ticket_id"] for line in lines if then.get(line["ticket_id"], {}).get("figures") != line["figures"]
+    )
     late = _minus(_sum(lines), lock["totals"])
     if changed or any(late.values()):
         found.append(

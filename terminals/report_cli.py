@@ -228,7 +228,14 @@ def _settlement_lines(args: argparse.Namespace) -> None:
     lines = _client(args).all_settlement_lines(args.operator, args.from_date, args.to_date or args.from_date)
     headers = ["ticket_id", "trip_id", "service_date", "state", "ticket_type", *FIGURES]
     rows = [
-        [line.ticket_id, line.trip_id, line.service_date, line.state, line.ticket_type, *_figures(line.figures).values()]
+        [
+            line.ticket_id,
+            line.trip_id,
+            line.service_date,
+            line.state,
+            line.ticket_type,
+            *_figures(line.figures).values(),
+        ]
         for line in lines
     ]
     _print(rows, headers, "json" if args.json else args.format, "no tickets in the period")
@@ -236,7 +243,8 @@ def _settlement_lines(args: argparse.Namespace) -> None:
 
 def _settlement_lock(args: argparse.Namespace) -> None:
     lock = _client(args).lock_settlement(args.operator, args.from_date, args.to_date or args.from_date)
-    print(f"locked {lock.lock_id}: {lock.operator_id} {lock.from_date}..{lock.to_date}, payable {yuan(lock.amount_payable_fen)}")
+    period = f"{lock.from_date}..{lock.to_date}"
+    print(f"locked {lock.lock_id}: {lock.operator_id} {period}, payable {yuan(lock.amount_payable_fen)}")
 
 
 def _settlement_adjust(args: argparse.Namespace) -> None:

@@ -389,10 +389,45 @@ def test_keyun_report_settlement_and_contract(station, capsys, monkeypatch):
     server = ["--server", station["server"].target, "--user", "finance"]
     period = station["period"]
     sheet = station["finance"].settlement_sheet("OTHEROP", *period)
-    assert keyun_main(["report", "settlement", "show", "--operator", "OTHEROP", "--from", period[0], "--to", period[1], "--format", "csv", *server]) == 0
+    assert (
+        keyun_main(
+            [
+                "report",
+                "settlement",
+                "show",
+                "--operator",
+                "OTHEROP",
+                "--from",
+                period[0],
+                "--to",
+                period[1],
+                "--format",
+                "csv",
+                *server,
+            ]
+        )
+        == 0
+    )
     rows = [line.split(",") for line in capsys.readouterr().out.splitlines()]
     assert rows[0] == ["line", "sign", "fen"] and rows[-1] == ["amount payable", "=", str(sheet.amount_payable_fen)]
-    assert keyun_main(["report", "settlement", "lines", "--operator", "OTHEROP", "--from", period[0], "--to", period[1], "--json", *server]) == 0
+    assert (
+        keyun_main(
+            [
+                "report",
+                "settlement",
+                "lines",
+                "--operator",
+                "OTHEROP",
+                "--from",
+                period[0],
+                "--to",
+                period[1],
+                "--json",
+                *server,
+            ]
+        )
+        == 0
+    )
     import json
 
     lines = json.loads(capsys.readouterr().out)
@@ -406,7 +441,12 @@ def test_keyun_report_settlement_and_contract(station, capsys, monkeypatch):
     assert (saved.agency_fee_bp, saved.refund_fee_station_bp, saved.deductions[0].fen) == (750, 5000, 1234)
     assert keyun_main(["report", "contract", "show", *server]) == 0
     assert "CLIOP" in capsys.readouterr().out
-    assert keyun_main(["report", "settlement", "lock", "--operator", "OTHEROP", "--from", period[0], "--to", period[1], *server]) == 0
+    assert (
+        keyun_main(
+            ["report", "settlement", "lock", "--operator", "OTHEROP", "--from", period[0], "--to", period[1], *server]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("locked L")
     assert finance_lock_of(station, "OTHEROP").amount_payable_fen == sheet.amount_payable_fen
 
