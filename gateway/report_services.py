@@ -155,7 +155,9 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
         await self._no_contract(context, answer)
         lines = [
             reports_pb2.SettlementTicketLine(
-                **{k: v for k, v in line.items() if k != "figures"}, figures=figures_message(line["figures"])
+                **{k: v for k, v in line.items() if k not in ("figures", "state")},
+                state=enum_value("SETTLEMENT_TICKET_STATE_", line["state"]),
+                figures=figures_message(line["figures"]),
             )
             for line in answer["lines"]
         ]
@@ -248,6 +250,12 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
         return int(dt.datetime.combine(day, dt.time(), zone).timestamp() * 1000)
 
 
+def enum_value(prefix: str, name: str) -> Any:
+    """The proto enum value for the store's name of it (persistence/settlement.py): no_show ->
+    SETTLEMENT_TICKET_STATE_NO_SHOW."""
+    return getattr(reports_pb2, prefix + name.upper())
+
+
 def contract_message(c: st.Contract) -> reports_pb2.OperatorContract:
     return reports_pb2.OperatorContract(
         operator_id=c.operator_id,
@@ -283,7 +291,7 @@ def lock_message(lock: st.SettlementLock) -> reports_pb2.SettlementLockInfo:
 
 def manual_adjustment(a: st.Adjustment) -> reports_pb2.SettlementAdjustment:
     return reports_pb2.SettlementAdjustment(
-        kind="manual",
+        kind=reports_pb2.SETTLEMENT_ADJUSTMENT_KIND_MANUAL,
         adjustment_id=a.adjustment_id,
         reason=a.reason,
         amount_fen=a.amount_fen,
@@ -315,7 +323,9 @@ def sheet_message(sheet: dict) -> reports_pb2.SettlementSheetResponse:
         ),
         adjustments=[
             reports_pb2.SettlementAdjustment(
-                **{k: v for k, v in a.items() if k != "figures"}, figures=figures_message(a["figures"])
+                **{k: v for k, v in a.items() if k not in ("figures", "kind")},
+                kind=enum_value("SETTLEMENT_ADJUSTMENT_KIND_", a["kind"]),
+                figures=figures_message(a["figures"]),
             )
             for a in sheet["adjustments"]
         ],

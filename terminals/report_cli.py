@@ -187,6 +187,10 @@ def _print(rows: list, headers: list[str], fmt: str, empty: str) -> None:
         print(table(headers, rows, empty=empty))
 
 
+def kind_name(kind: int) -> str:
+    return reports_pb2.SettlementAdjustmentKind.Name(kind).removeprefix("SETTLEMENT_ADJUSTMENT_KIND_").lower()
+
+
 def _figures(message) -> dict[str, int]:
     return {name: getattr(message, name) for name in FIGURES}
 
@@ -204,7 +208,12 @@ def _settlement_show(args: argparse.Namespace) -> None:
             "deductions_fen": sheet.deductions_fen,
             "lock_id": sheet.lock.lock_id,
             "adjustments": [
-                {"kind": a.kind, "reason": a.reason, "amount_fen": a.amount_fen, "ticket_ids": list(a.ticket_ids)}
+                {
+                    "kind": kind_name(a.kind),
+                    "reason": a.reason,
+                    "amount_fen": a.amount_fen,
+                    "ticket_ids": list(a.ticket_ids),
+                }
                 for a in sheet.adjustments
             ],
             "adjustments_fen": sheet.adjustments_fen,
@@ -214,7 +223,7 @@ def _settlement_show(args: argparse.Namespace) -> None:
         return
     rows = [[label, sign, getattr(sheet.totals, name)] for name, sign, label in SHEET_LINES]
     rows += [[f"deduction: {d.name}", "-", d.fen] for d in sheet.deductions]
-    rows += [[f"adjustment ({a.kind}): {a.reason}", "+", a.amount_fen] for a in sheet.adjustments]
+    rows += [[f"adjustment ({kind_name(a.kind)}): {a.reason}", "+", a.amount_fen] for a in sheet.adjustments]
     rows.append(["amount payable", "=", sheet.amount_payable_fen])
     if fmt == "table":
         rows = [[label, sign, yuan(fen)] for label, sign, fen in rows]

@@ -264,6 +264,8 @@ def test_the_sheet_reconciles_to_the_fen_and_its_lines_trace_to_the_tickets(stat
         # The lines are exactly the operator's tickets, each with its own figures.
         traced = finance.all_settlement_lines(operator, *period)
         assert {line.ticket_id: figures(line.figures) for line in traced} == lines
+        no_shows = [line.ticket_id for line in traced if line.state == reports_pb2.SETTLEMENT_TICKET_STATE_NO_SHOW]
+        assert len(no_shows) == sum(f["no_shows"] for f in lines.values())
         page = finance.settlement_lines(operator, *period, page_size=2)
         assert len(page.lines) == 2 and page.total_lines == len(lines) and page.next_page_token
     # The sheet's totals equal the sales report's for the same tickets (sold, refunded today).
@@ -300,7 +302,7 @@ def test_a_locked_period_is_frozen_and_a_late_refund_shows_as_an_adjustment(stat
     sheet = finance.settlement_sheet("TESTOP", *period)
     assert figures(sheet.totals) == figures(before.totals) and sheet.lock.lock_id == lock.lock_id
     (adjustment,) = sheet.adjustments
-    assert adjustment.kind == "late" and list(adjustment.ticket_ids) == [late]
+    assert adjustment.kind == reports_pb2.SETTLEMENT_ADJUSTMENT_KIND_LATE and list(adjustment.ticket_ids) == [late]
     now = expected_sheets(station, station["tickets"])["TESTOP"]
     assert figures(adjustment.figures) == {
         name: total(now.values())[name] - getattr(before.totals, name) for name in FIGURES
@@ -310,7 +312,10 @@ def test_a_locked_period_is_frozen_and_a_late_refund_shows_as_an_adjustment(stat
     # A manual adjustment adds to it, never edits the locked figures.
     manual = finance.add_adjustment(lock.lock_id, "短款更正", -500)
     sheet = finance.settlement_sheet("TESTOP", *period)
-    assert [a.kind for a in sheet.adjustments] == ["late", "manual"]
+    assert [a.kind for a in sheet.adjustments] == [
+        reports_pb2.SETTLEMENT_ADJUSTMENT_KIND_LATE,
+        reports_pb2.SETTLEMENT_ADJUSTMENT_KIND_MANUAL,
+    ]
     assert sheet.adjustments[1].adjustment_id == manual.adjustment_id and sheet.adjustments[1].reason == "短款更正"
     assert sheet.amount_payable_fen == lock.amount_payable_fen + adjustment.amount_fen - 500
     assert figures(sheet.totals) == figures(lock.totals)

@@ -1,10 +1,37 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SettlementTicketState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SETTLEMENT_TICKET_STATE_UNSPECIFIED: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_SOLD: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_CHECKED_IN: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_NO_SHOW: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_REFUNDED: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_CHANGED: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_VOIDED: _ClassVar[SettlementTicketState]
+
+class SettlementAdjustmentKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SETTLEMENT_ADJUSTMENT_KIND_UNSPECIFIED: _ClassVar[SettlementAdjustmentKind]
+    SETTLEMENT_ADJUSTMENT_KIND_LATE: _ClassVar[SettlementAdjustmentKind]
+    SETTLEMENT_ADJUSTMENT_KIND_MANUAL: _ClassVar[SettlementAdjustmentKind]
+SETTLEMENT_TICKET_STATE_UNSPECIFIED: SettlementTicketState
+SETTLEMENT_TICKET_STATE_SOLD: SettlementTicketState
+SETTLEMENT_TICKET_STATE_CHECKED_IN: SettlementTicketState
+SETTLEMENT_TICKET_STATE_NO_SHOW: SettlementTicketState
+SETTLEMENT_TICKET_STATE_REFUNDED: SettlementTicketState
+SETTLEMENT_TICKET_STATE_CHANGED: SettlementTicketState
+SETTLEMENT_TICKET_STATE_VOIDED: SettlementTicketState
+SETTLEMENT_ADJUSTMENT_KIND_UNSPECIFIED: SettlementAdjustmentKind
+SETTLEMENT_ADJUSTMENT_KIND_LATE: SettlementAdjustmentKind
+SETTLEMENT_ADJUSTMENT_KIND_MANUAL: SettlementAdjustmentKind
 
 class SalesReportRequest(_message.Message):
     __slots__ = ("group_by", "from_date", "to_date", "page_size", "page_token")
@@ -189,10 +216,10 @@ class SettlementTicketLine(_message.Message):
     ticket_id: str
     trip_id: str
     service_date: str
-    state: str
+    state: SettlementTicketState
     ticket_type: str
     figures: SettlementFigures
-    def __init__(self, ticket_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., service_date: _Optional[str] = ..., state: _Optional[str] = ..., ticket_type: _Optional[str] = ..., figures: _Optional[_Union[SettlementFigures, _Mapping]] = ...) -> None: ...
+    def __init__(self, ticket_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., service_date: _Optional[str] = ..., state: _Optional[_Union[SettlementTicketState, str]] = ..., ticket_type: _Optional[str] = ..., figures: _Optional[_Union[SettlementFigures, _Mapping]] = ...) -> None: ...
 
 class SettlementAdjustment(_message.Message):
     __slots__ = ("kind", "adjustment_id", "reason", "amount_fen", "ticket_ids", "figures", "added_by", "added_at_ms", "lock_id")
@@ -205,7 +232,7 @@ class SettlementAdjustment(_message.Message):
     ADDED_BY_FIELD_NUMBER: _ClassVar[int]
     ADDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     LOCK_ID_FIELD_NUMBER: _ClassVar[int]
-    kind: str
+    kind: SettlementAdjustmentKind
     adjustment_id: str
     reason: str
     amount_fen: int
@@ -214,7 +241,7 @@ class SettlementAdjustment(_message.Message):
     added_by: str
     added_at_ms: int
     lock_id: str
-    def __init__(self, kind: _Optional[str] = ..., adjustment_id: _Optional[str] = ..., reason: _Optional[str] = ..., amount_fen: _Optional[int] = ..., ticket_ids: _Optional[_Iterable[str]] = ..., figures: _Optional[_Union[SettlementFigures, _Mapping]] = ..., added_by: _Optional[str] = ..., added_at_ms: _Optional[int] = ..., lock_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, kind: _Optional[_Union[SettlementAdjustmentKind, str]] = ..., adjustment_id: _Optional[str] = ..., reason: _Optional[str] = ..., amount_fen: _Optional[int] = ..., ticket_ids: _Optional[_Iterable[str]] = ..., figures: _Optional[_Union[SettlementFigures, _Mapping]] = ..., added_by: _Optional[str] = ..., added_at_ms: _Optional[int] = ..., lock_id: _Optional[str] = ...) -> None: ...
 
 class SettlementLockInfo(_message.Message):
     __slots__ = ("lock_id", "operator_id", "from_date", "to_date", "as_of_ms", "totals", "deductions_fen", "amount_payable_fen", "locked_by", "locked_at_ms")
