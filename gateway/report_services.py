@@ -13,8 +13,9 @@ from typing import Any
 import grpc
 
 from keyun.common.clock import SYSTEM_CLOCK, Clock
+from keyun.engine import accounts as ac
 from keyun.engine import settlement as st
-from keyun.engine.reasons import Reason, reject
+from keyun.engine.reasons import Reason, Rejection, reject
 from keyun.v1 import reports_pb2, reports_pb2_grpc
 
 from .auth import caller
@@ -170,27 +171,42 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
     async def LockSettlement(self, request, context):
         projector = await self._projector(context)
         principal = caller()
-        operator_id, first, last = request.operator_id, request.from_date, request.to_date
+        operator_id, first_day, last_day = request.operator_id, request.from_date, request.to_date
         await self.desk.build(
             context,
-            lambda: st.LockSettlement(request.request_id, operator_id, first, last, 0, (), 0, 0, principal.account_id),
+            lambda: st.LockSettlement(
+                request.request_id, operator_id, first_day, last_day, 0, (), 0, 0, principal.account_id
+            ),
         )
+        # A retry of a lock that was made (its reply lost) is answered the same: its sheet would be
+        # taken at another time, and the owner would see another request under the same id.
+        remembered = await self.desk.ask(context, ac.Recall(request.request_id, b""))
+        if isinstance(remembered, ac.Remembered):
+            first = remembered.command
+            if isinstance(first, st.LockSettlement) and (first.operator_id, first.from_date, first.to_date) == (
+                operator_id,
+                first_day,
+                last_day,
+            ):
+                if isinstance(remembered.reply, Rejection):
+                    await abort(context, remembered.reply)
+                return reports_pb2.LockSettlementResponse(lock=lock_message(remembered.reply.locks[0]))
         # The sheet as the tickets' movements up to now make it: the projector first projects
         # everything on disk, so every movement acknowledged before now is counted.
         as_of_ms = self.clock.now_ms()
-        sheet = await self._sheet(context, projector, operator_id, first, last, as_of_ms)
+        sheet = await self._sheet(context, projector, operator_id, first_day, last_day, as_of_ms)
         command = st.LockSettlement(
             request.request_id,
             operator_id,
-            first,
-            last,
+            first_day,
+            last_day,
             as_of_ms,
             tuple(sheet["totals"].items()),
             sheet["deductions_fen"],
             sheet["amount_payable_fen"],
             principal.account_id,
         )
-        note_audit(target=operator_id, detail=f"{first}..{last}: payable {sheet['amount_payable_fen']} fen")
+        note_audit(target=operator_id, detail=f"{first_day}..{last_day}: payable {sheet['amount_payable_fen']} fen")
         terms = await self.desk.ask(context, command, audited=True)
         return reports_pb2.LockSettlementResponse(lock=lock_message(terms.locks[0]))
 
