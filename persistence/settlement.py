@@ -48,12 +48,12 @@ FIGURES = (
     "tickets revenue_fen base_fen service_fee_fen fuel_surcharge_fen insurance_fen refunds refund_fen "
     "refund_fee_fen refund_fee_station_fen refund_fee_operator_fen refund_retained_fen changes changed_fen "
     "voids voided_fen station_service_fee_fen insurance_held_fen agency_fee_fen no_shows no_show_fen "
-    "no_show_station_fen payable_fen"
+    "no_show_station_fen payable_fen trip_cancelled trip_cancelled_fen"
 ).split()
 # What the station keeps, or passes on, out of the revenue: payable is the revenue less these.
 KEPT = (
     "refund_fen changed_fen voided_fen station_service_fee_fen insurance_held_fen agency_fee_fen "
-    "refund_fee_station_fen refund_retained_fen no_show_station_fen"
+    "refund_fee_station_fen refund_retained_fen no_show_station_fen trip_cancelled_fen"
 ).split()
 
 
@@ -143,7 +143,8 @@ class Terms:
 TICKET_SQL = """
     SELECT t.ticket_id, t.trip_id, CAST(r.service_date AS VARCHAR), t.ticket_type, t.price_fen, t.base_fen,
         t.service_fee_fen, t.fuel_surcharge_fen, t.insurance_fen, t.sold_ms, t.refunded_ms, t.refund_fen,
-        t.refund_fee_fen, t.changed_ms, t.voided_ms, t.checked_in_ms, r.departed_ms
+        t.refund_fee_fen, t.changed_ms, t.voided_ms, t.checked_in_ms, r.departed_ms,
+        r.cancelled_ms
     FROM tickets t JOIN trips r ON r.trip_id = t.trip_id
     WHERE r.operator_id = ? AND r.service_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
     ORDER BY t.ticket_id
@@ -169,7 +170,7 @@ def ticket_line(row: tuple, terms: Terms, as_of_ms: int | None = None) -> dict |
     """One ticket's share of every figure, as its movements up to `as_of_ms` (None: all) make it;
     None for a ticket not sold by then."""
     (ticket_id, trip_id, service_date, ticket_type, price, base, service_fee, fuel, insurance, sold_ms) = row[:10]
-    refunded_ms, refund_fen, refund_fee_fen, changed_ms, voided_ms, checked_in_ms, departed_ms = row[10:]
+    refunded_ms, refund_fen, refund_fee_fen, changed_ms, voided_ms, checked_in_ms, departed_ms, cancelled_ms = row[10:]
     if not _happened(sold_ms, as_of_ms):
         return None
     f = dict.fromkeys(FIGURES, 0)
@@ -200,6 +201,9 @@ def ticket_line(row: tuple, terms: Terms, as_of_ms: int | None = None) -> dict |
             # Components a refund gives no part of back (the policy's `refundable`) stay with the station.
             refund_retained_fen=price - (refund_fen or 0) - fee,
         )
+    elif _happened(cancelled_ms, as_of_ms) and not _happened(checked_in_ms, as_of_ms):
+        state = "trip_cancelled"  # the coach did not run: the price waits for the passenger's refund
+        f.update(trip_cancelled=1, trip_cancelled_fen=price)
     else:
         transport = base + fuel
         f.update(

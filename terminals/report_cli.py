@@ -98,6 +98,7 @@ SHEET_LINES = (
     ("refund_fee_station_fen", "-", "refund fees, station's share"),
     ("refund_retained_fen", "-", "refunds' non-refundable parts"),
     ("no_show_station_fen", "-", "no-shows (漏乘), station's share"),
+    ("trip_cancelled_fen", "-", "cancelled trips, held for refunds"),
     ("payable_fen", "=", "payable for the tickets"),
 )
 

@@ -31,8 +31,14 @@ FARES = {
 }
 SERIALS = itertools.count(500)
 # SA and SB leave in five hours; SC inside the boarding window, so that dispatch can send it off.
-DEPARTS_IN = {"SA": dt.timedelta(hours=5), "SB": dt.timedelta(hours=5), "SC": dt.timedelta(minutes=30)}
-OPERATORS = {"SA": "TESTOP", "SB": "OTHEROP", "SC": "TESTOP"}
+# SD, OTHEROP's, is cancelled with a ticket sold on it.
+DEPARTS_IN = {
+    "SA": dt.timedelta(hours=5),
+    "SB": dt.timedelta(hours=5),
+    "SC": dt.timedelta(minutes=30),
+    "SD": dt.timedelta(hours=5),
+}
+OPERATORS = {"SA": "TESTOP", "SB": "OTHEROP", "SC": "TESTOP", "SD": "OTHEROP"}
 FIGURES = [field.name for field in reports_pb2.SettlementFigures.DESCRIPTOR.fields]
 
 
@@ -78,7 +84,7 @@ def half_up(amount: int, basis_points: int) -> int:
     return int((Decimal(amount) * basis_points / 10_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def expected_line(ticket, operator: str, departed: bool) -> dict[str, int]:
+def expected_line(ticket, operator: str, departed: bool, cancelled: bool) -> dict[str, int]:
     """One ticket's figures, from GetTicket and the contract (docs/settlement.md)."""
     terms = TERMS[operator]
     f = dict.fromkeys(FIGURES, 0)
@@ -109,6 +115,9 @@ def expected_line(ticket, operator: str, departed: bool) -> dict[str, int]:
             refund_retained_fen=ticket.price_fen - ticket.refunded_fen - ticket.refund_fee_fen,
         )
         payable = ticket.refund_fee_fen - station
+    elif cancelled:
+        f.update(trip_cancelled=1, trip_cancelled_fen=ticket.price_fen)
+        payable = 0
     else:
         agency = half_up(transport, terms["agency"])
         keeps = terms["operator_keeps_service_fee"]
@@ -195,7 +204,9 @@ def sell_the_day(station) -> set[str]:
         counter_sale = seller.sell(trip["SB"], "AAA", "DDD", seat_count=2).tickets
         seller.void_ticket(counter_sale[0].ticket_id)
     master.depart(trip["SC"])  # its tickets, never checked in, are no-shows (漏乘)
-    sold = (*on_a, *anonymous_a, *on_b, *anonymous_b, *on_c, *counter_sale)
+    on_d = master.sell(trip["SD"], "AAA", "DDD", seat_count=1).tickets
+    master.cancel(trip["SD"])  # its ticket's price waits for its refund
+    sold = (*on_a, *anonymous_a, *on_b, *anonymous_b, *on_c, *counter_sale, *on_d)
     return {t.ticket_id for t in sold} | {changed.new_ticket.ticket_id}
 
 
@@ -228,12 +239,13 @@ def set_contracts(finance, day: dt.date) -> None:
 def expected_sheets(station, ticket_ids: set[str]) -> dict[str, dict[str, dict[str, int]]]:
     """Per operator: ticket id -> its figures, from GetTicket."""
     master = station["master"]
-    departed = {station["trip"]["SC"]}
+    departed, cancelled = {station["trip"]["SC"]}, {station["trip"]["SD"]}
     by_operator: dict[str, dict[str, dict[str, int]]] = {"TESTOP": {}, "OTHEROP": {}}
     for ticket_id in sorted(ticket_ids):
         ticket = master.ticket(ticket_id)
         operator = station["operator_of"][ticket.trip.trip_id]
-        by_operator[operator][ticket_id] = expected_line(ticket, operator, ticket.trip.trip_id in departed)
+        trip_id = ticket.trip.trip_id
+        by_operator[operator][ticket_id] = expected_line(ticket, operator, trip_id in departed, trip_id in cancelled)
     return by_operator
 
 
@@ -244,6 +256,7 @@ def test_the_sheet_reconciles_to_the_fen_and_its_lines_trace_to_the_tickets(stat
     expected = expected_sheets(station, station["tickets"])
     assert sum(1 for f in expected["TESTOP"].values() if f["no_shows"]) == 3  # two sold on SC, one changed onto it
     assert sum(f["refunds"] for lines in expected.values() for f in lines.values()) == 2
+    assert sum(f["trip_cancelled"] for f in expected["OTHEROP"].values()) == 1
     period = station["period"]
     for operator, lines in expected.items():
         sheet = finance.settlement_sheet(operator, *period)
@@ -257,6 +270,7 @@ def test_the_sheet_reconciles_to_the_fen_and_its_lines_trace_to_the_tickets(stat
         kept = (
             t.refund_fen + t.changed_fen + t.voided_fen + t.station_service_fee_fen + t.insurance_held_fen
             + t.agency_fee_fen + t.refund_fee_station_fen + t.refund_retained_fen + t.no_show_station_fen
+            + t.trip_cancelled_fen
         )  # fmt: skip
         assert t.revenue_fen - kept == t.payable_fen
         assert t.base_fen + t.service_fee_fen + t.fuel_surcharge_fen + t.insurance_fen == t.revenue_fen

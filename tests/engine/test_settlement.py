@@ -111,11 +111,11 @@ TERMS = Terms("OP1", "2026-12-01", 833, False, 5000, 3000, (), "", 0)
 def row(**moves):
     """A ticket as the store holds it: price 4600 = base 4000 + service 100 + fuel 200 + insurance 300."""
     values = dict(refunded_ms=None, refund_fen=None, refund_fee_fen=None, changed_ms=None, voided_ms=None)
-    values.update(checked_in_ms=None, departed_ms=None)
+    values.update(checked_in_ms=None, departed_ms=None, cancelled_ms=None)
     values.update(moves)
     head = ("T1", "TRIP", "2026-12-08", "full", 4600, 4000, 100, 200, 300, 10)
     return head + tuple(values[k] for k in ("refunded_ms", "refund_fen", "refund_fee_fen", "changed_ms",
-                                            "voided_ms", "checked_in_ms", "departed_ms"))  # fmt: skip
+                                            "voided_ms", "checked_in_ms", "departed_ms", "cancelled_ms"))  # fmt: skip
 
 
 def test_each_ticket_pays_its_share_rounded_half_up():
@@ -130,6 +130,9 @@ def test_each_ticket_pays_its_share_rounded_half_up():
     assert (refunded["refund_fee_station_fen"], refunded["refund_fee_operator_fen"]) == (213, 212)
     assert refunded["refund_retained_fen"] == 100 and refunded["payable_fen"] == 212
     assert ticket_line(row(voided_ms=15), TERMS)["figures"]["payable_fen"] == 0
+    cancelled = ticket_line(row(cancelled_ms=25), TERMS)
+    assert cancelled["state"] == "trip_cancelled" and cancelled["figures"]["trip_cancelled_fen"] == 4600
+    assert cancelled["figures"]["payable_fen"] == 0
     # As of a time before its refund, the ticket still stands; before its sale, it is not there.
     assert ticket_line(row(refunded_ms=30, refund_fen=4075, refund_fee_fen=425), TERMS, 29)["state"] == "sold"
     assert ticket_line(row(), TERMS, 9) is None

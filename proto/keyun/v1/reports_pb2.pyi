@@ -16,6 +16,7 @@ class SettlementTicketState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SETTLEMENT_TICKET_STATE_REFUNDED: _ClassVar[SettlementTicketState]
     SETTLEMENT_TICKET_STATE_CHANGED: _ClassVar[SettlementTicketState]
     SETTLEMENT_TICKET_STATE_VOIDED: _ClassVar[SettlementTicketState]
+    SETTLEMENT_TICKET_STATE_TRIP_CANCELLED: _ClassVar[SettlementTicketState]
 
 class SettlementAdjustmentKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -29,6 +30,7 @@ SETTLEMENT_TICKET_STATE_NO_SHOW: SettlementTicketState
 SETTLEMENT_TICKET_STATE_REFUNDED: SettlementTicketState
 SETTLEMENT_TICKET_STATE_CHANGED: SettlementTicketState
 SETTLEMENT_TICKET_STATE_VOIDED: SettlementTicketState
+SETTLEMENT_TICKET_STATE_TRIP_CANCELLED: SettlementTicketState
 SETTLEMENT_ADJUSTMENT_KIND_UNSPECIFIED: SettlementAdjustmentKind
 SETTLEMENT_ADJUSTMENT_KIND_LATE: SettlementAdjustmentKind
 SETTLEMENT_ADJUSTMENT_KIND_MANUAL: SettlementAdjustmentKind
@@ -156,7 +158,7 @@ class OperatorContract(_message.Message):
     def __init__(self, operator_id: _Optional[str] = ..., effective_from: _Optional[str] = ..., agency_fee_bp: _Optional[int] = ..., operator_keeps_service_fee: _Optional[bool] = ..., refund_fee_station_bp: _Optional[int] = ..., no_show_station_bp: _Optional[int] = ..., deductions: _Optional[_Iterable[_Union[Deduction, _Mapping]]] = ..., set_by: _Optional[str] = ..., set_at_ms: _Optional[int] = ...) -> None: ...
 
 class SettlementFigures(_message.Message):
-    __slots__ = ("tickets", "revenue_fen", "base_fen", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "refunds", "refund_fen", "refund_fee_fen", "refund_fee_station_fen", "refund_fee_operator_fen", "refund_retained_fen", "changes", "changed_fen", "voids", "voided_fen", "station_service_fee_fen", "insurance_held_fen", "agency_fee_fen", "no_shows", "no_show_fen", "no_show_station_fen", "payable_fen")
+    __slots__ = ("tickets", "revenue_fen", "base_fen", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "refunds", "refund_fen", "refund_fee_fen", "refund_fee_station_fen", "refund_fee_operator_fen", "refund_retained_fen", "changes", "changed_fen", "voids", "voided_fen", "station_service_fee_fen", "insurance_held_fen", "agency_fee_fen", "no_shows", "no_show_fen", "no_show_station_fen", "payable_fen", "trip_cancelled", "trip_cancelled_fen")
     TICKETS_FIELD_NUMBER: _ClassVar[int]
     REVENUE_FEN_FIELD_NUMBER: _ClassVar[int]
     BASE_FEN_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +182,8 @@ class SettlementFigures(_message.Message):
     NO_SHOW_FEN_FIELD_NUMBER: _ClassVar[int]
     NO_SHOW_STATION_FEN_FIELD_NUMBER: _ClassVar[int]
     PAYABLE_FEN_FIELD_NUMBER: _ClassVar[int]
+    TRIP_CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    TRIP_CANCELLED_FEN_FIELD_NUMBER: _ClassVar[int]
     tickets: int
     revenue_fen: int
     base_fen: int
@@ -203,7 +207,9 @@ class SettlementFigures(_message.Message):
     no_show_fen: int
     no_show_station_fen: int
     payable_fen: int
-    def __init__(self, tickets: _Optional[int] = ..., revenue_fen: _Optional[int] = ..., base_fen: _Optional[int] = ..., service_fee_fen: _Optional[int] = ..., fuel_surcharge_fen: _Optional[int] = ..., insurance_fen: _Optional[int] = ..., refunds: _Optional[int] = ..., refund_fen: _Optional[int] = ..., refund_fee_fen: _Optional[int] = ..., refund_fee_station_fen: _Optional[int] = ..., refund_fee_operator_fen: _Optional[int] = ..., refund_retained_fen: _Optional[int] = ..., changes: _Optional[int] = ..., changed_fen: _Optional[int] = ..., voids: _Optional[int] = ..., voided_fen: _Optional[int] = ..., station_service_fee_fen: _Optional[int] = ..., insurance_held_fen: _Optional[int] = ..., agency_fee_fen: _Optional[int] = ..., no_shows: _Optional[int] = ..., no_show_fen: _Optional[int] = ..., no_show_station_fen: _Optional[int] = ..., payable_fen: _Optional[int] = ...) -> None: ...
+    trip_cancelled: int
+    trip_cancelled_fen: int
+    def __init__(self, tickets: _Optional[int] = ..., revenue_fen: _Optional[int] = ..., base_fen: _Optional[int] = ..., service_fee_fen: _Optional[int] = ..., fuel_surcharge_fen: _Optional[int] = ..., insurance_fen: _Optional[int] = ..., refunds: _Optional[int] = ..., refund_fen: _Optional[int] = ..., refund_fee_fen: _Optional[int] = ..., refund_fee_station_fen: _Optional[int] = ..., refund_fee_operator_fen: _Optional[int] = ..., refund_retained_fen: _Optional[int] = ..., changes: _Optional[int] = ..., changed_fen: _Optional[int] = ..., voids: _Optional[int] = ..., voided_fen: _Optional[int] = ..., station_service_fee_fen: _Optional[int] = ..., insurance_held_fen: _Optional[int] = ..., agency_fee_fen: _Optional[int] = ..., no_shows: _Optional[int] = ..., no_show_fen: _Optional[int] = ..., no_show_station_fen: _Optional[int] = ..., payable_fen: _Optional[int] = ..., trip_cancelled: _Optional[int] = ..., trip_cancelled_fen: _Optional[int] = ...) -> None: ...
 
 class SettlementTicketLine(_message.Message):
     __slots__ = ("ticket_id", "trip_id", "service_date", "state", "ticket_type", "figures")
