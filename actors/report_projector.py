@@ -9,6 +9,7 @@ one DuckDB connection.  Ray restarts it if it dies; it goes on from its durable 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -19,6 +20,7 @@ import ray
 from prometheus_client.core import GaugeMetricFamily
 
 from keyun.persistence.keyring import Keyring
+from keyun.persistence.load_reports import LoadQuery, ShiftQuery
 from keyun.persistence.reports import ProjectedRecordLost, ReportStore, ReportStoreError, SalesQuery
 from keyun.persistence.settlement import NoContract
 
@@ -97,6 +99,29 @@ class ReportProjector:
     def sales(self, group_by: tuple[str, ...], from_ms: int, to_ms: int, offset: int, limit: int) -> tuple:
         with self.lock:
             return self.store.sales(SalesQuery(tuple(group_by), from_ms, to_ms, offset, limit))
+
+    def load(self, group_by: tuple[str, ...], first_day: str, last_day: str, offset: int, limit: int) -> tuple:
+        """The load report of the trips departing on local days first..last (YYYY-MM-DD)."""
+        days = dt.date.fromisoformat(first_day), dt.date.fromisoformat(last_day)
+        with self.lock:
+            return self.store.load(LoadQuery(tuple(group_by), *days, offset, limit))
+
+    def shifts(self, from_ms: int, to_ms: int, offset: int, limit: int) -> tuple:
+        with self.lock:
+            return self.store.shifts(ShiftQuery(from_ms, to_ms, offset, limit))
+
+    def record_funnel(self, batch: list[tuple], max_rows: int) -> int:
+        """The gateway's funnel events (gateway/funnel.py), appended to the bounded stream."""
+        with self.lock:
+            return self.store.record_funnel(batch, max_rows)
+
+    def funnel(self, from_ms: int, to_ms: int, offset_ms: int, channel: str) -> list[dict]:
+        with self.lock:
+            return self.store.funnel(from_ms, to_ms, offset_ms, channel)
+
+    def behaviour(self, from_ms: int, to_ms: int, offset_ms: int, sections: tuple[str, ...]) -> dict:
+        with self.lock:
+            return self.store.behaviour(from_ms, to_ms, offset_ms, tuple(sections))
 
     def settlement_sheet(self, operator_id: str, from_date: str, to_date: str, as_of_ms: int | None) -> dict:
         """An operator's settlement sheet (persistence/settlement.py), after projecting everything on

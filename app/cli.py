@@ -5,61 +5,74 @@ gateway TLS, the payment sandbox) and stay small clients."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
 
 from keyun.common.clock import SYSTEM_CLOCK
-from keyun.common.platform import port_in_use
-from keyun.gateway import credentials, tls
-from keyun.gateway.connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS
-from keyun.gateway.shared_answers import SEARCH_CACHE_S
-from keyun.persistence import cli as persistence_cli
-from keyun.persistence import keyring_cli
-from keyun.sandboxes.payments import server as sandbox
-from keyun.sandboxes.sms import server as sms_sandbox
-from keyun.terminals import (
-    admin_cli,
-    board_cli,
-    devices_cli,
-    dispatch_cli,
-    handheld_cli,
-    orders_cli,
-    passenger_cli,
-    report_cli,
-    shifts_cli,
-)
-from keyun.terminals import cli as terminal_cli
-from keyun.terminals.web import cli as web_cli
+
+# Which module defines each verb's arguments (and runs it): a command imports only its own verb's
+# module, so `keyun order pay …` does not load aiohttp, the sandboxes, argon2 and the web pages
+# first (it started in a third of the time).  `keyun --help`, or a verb not listed, loads them all.
+# Each entry is "module:function", called with the sub-parsers; tests/test_cli_verbs.py checks that
+# this table names every verb the full parser has, and no other.
+VERBS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("serve",): ("keyun.app.cli:add_serve",),
+    ("counter", "gate", "network", "login", "logout"): (
+        "keyun.terminals.cli:add_counter",
+        "keyun.terminals.cli:add_gate",
+        "keyun.terminals.cli:add_network",
+        "keyun.terminals.cli:add_session",
+    ),
+    ("archive", "audit", "backup", "restore", "upgrade", "wal"): ("keyun.persistence.cli:add_verbs",),
+    ("certs",): ("keyun.gateway.tls:add_verbs",),
+    ("keys",): ("keyun.persistence.keyring_cli:add_verbs",),
+    ("setup", "staff"): ("keyun.terminals.admin_cli:add_verbs",),
+    # shifts_cli adds `finance deposit` to orders_cli's `keyun finance`
+    ("finance", "order", "shift", "stock"): (
+        "keyun.terminals.orders_cli:add_verbs",
+        "keyun.terminals.shifts_cli:add_verbs",
+    ),
+    ("passenger", "notices"): (
+        "keyun.terminals.passenger_cli:add_verbs",
+        "keyun.terminals.passenger_cli:add_notices_verbs",
+    ),
+    ("dispatch",): ("keyun.terminals.dispatch_cli:add_verbs",),
+    ("announce",): ("keyun.terminals.board_cli:add_verbs",),
+    ("device",): ("keyun.terminals.devices_cli:add_verbs",),
+    ("handheld",): ("keyun.terminals.handheld_cli:add_verbs",),
+    ("sandbox-pay",): ("keyun.sandboxes.payments.server:add_verbs",),
+    ("sandbox-sms",): ("keyun.sandboxes.sms.server:add_verbs",),
+    ("web",): ("keyun.terminals.web.cli:add_verbs",),
+    ("totp",): ("keyun.app.cli:add_totp",),
+    ("report",): ("keyun.app.cli:add_report",),
+}
+
+
+def add_verbs(verbs, verb: str | None) -> None:
+    """The sub-parsers of `verb`'s group, or of every verb when it is None or unknown."""
+    groups = [adders for names, adders in VERBS.items() if verb in names] or list(VERBS.values())
+    for adders in groups:
+        for adder in adders:
+            module, function = adder.split(":")
+            getattr(importlib.import_module(module), function)(verbs)
+
+
+def first_verb(argv: list[str]) -> str | None:
+    """The verb a command line names (`keyun` takes no option before it), or None."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="keyun", description="Keyun: ticketing for intercity bus stations.")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    add_serve(verbs)
-    terminal_cli.add_counter(verbs)
-    terminal_cli.add_gate(verbs)
-    terminal_cli.add_network(verbs)
-    terminal_cli.add_session(verbs)
-    persistence_cli.add_verbs(verbs)
-    tls.add_verbs(verbs)
-    keyring_cli.add_verbs(verbs)
-    admin_cli.add_verbs(verbs)
-    orders_cli.add_verbs(verbs)
-    shifts_cli.add_verbs(verbs)  # after orders_cli: it adds `finance deposit`
-    passenger_cli.add_verbs(verbs)
-    passenger_cli.add_notices_verbs(verbs)
-    dispatch_cli.add_verbs(verbs)
-    board_cli.add_verbs(verbs)
-    devices_cli.add_verbs(verbs)
-    handheld_cli.add_verbs(verbs)
-    sandbox.add_verbs(verbs)
-    sms_sandbox.add_verbs(verbs)
-    web_cli.add_verbs(verbs)
-    add_totp(verbs)
-    add_report(verbs)
+    add_verbs(verbs, first_verb(argv))
     args = parser.parse_args(argv)
     if args.verb == "serve":
+        from keyun.common.platform import port_in_use
+
         # A busy port fails at once, before Ray and the gateway load (for this verb only).
         if not args.gateway_only and (busy := port_in_use(args.host, args.port)):
             print(f"keyun serve: {busy}", file=sys.stderr)
@@ -67,26 +80,36 @@ def main(argv: list[str] | None = None) -> int:
         from . import serve
 
         return serve.serve(args)
-    if args.verb == "certs":
-        return tls.run(args)
-    if args.verb == "keys":
-        return keyring_cli.run(args)
     if args.verb == "totp":
         return show_totp(args)
-    if args.verb == "sandbox-sms":
-        return sms_sandbox.run(args)
-    if args.verb == "sandbox-pay":
-        return sandbox.run(args)
-    if args.verb == "web":
-        return web_cli.run(args)
+    if args.verb in RUNNERS:
+        module, function = RUNNERS[args.verb].split(":")
+        return getattr(importlib.import_module(module), function)(args)
+    from keyun.persistence import cli as persistence_cli
+
     if args.verb in {"backup", "restore", "upgrade", "wal", "audit"} or (
         args.verb == "report" and args.action in persistence_cli.REPORT_ACTIONS
     ):
         return persistence_cli.run(args)
+    from keyun.terminals import cli as terminal_cli
+
     return terminal_cli.run(args)
 
 
+# Verbs run by their own module's `run` (the rest are terminal verbs: keyun.terminals.cli.run).
+RUNNERS = {
+    "certs": "keyun.gateway.tls:run",
+    "keys": "keyun.persistence.keyring_cli:run",
+    "sandbox-sms": "keyun.sandboxes.sms.server:run",
+    "sandbox-pay": "keyun.sandboxes.payments.server:run",
+    "web": "keyun.terminals.web.cli:run",
+}
+
+
 def add_serve(verbs) -> None:
+    from keyun.gateway.connection_limits import CONNECTION_AGE_MS, CONNECTION_IDLE_MS, HANDSHAKE_TIMEOUT_MS
+    from keyun.gateway.shared_answers import SEARCH_CACHE_S
+
     p = verbs.add_parser("serve", help="start the gateway and the trip owners (an embedded Ray unless --ray-address)")
     p.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="where this station's data lives (default ./data)"
@@ -128,6 +151,14 @@ def add_serve(verbs) -> None:
         action="store_false",
         help="run without the report projector (docs/reporting.md): no Reports service; it catches up at the next "
         "start with reports",
+    )
+    p.add_argument(
+        "--funnel-sample",
+        type=_sample_rate,
+        default=1.0,
+        metavar="0..1",
+        help="the share of sessions whose searches and seat-map views are recorded for behaviour analysis "
+        "(docs/reporting.md); default 1.0 (every one, as a station's load allows); 0 records none",
     )
     p.add_argument(
         "--search-cache-ms",
@@ -227,6 +258,9 @@ def add_report(verbs) -> None:
     server's reporting store (docs/reporting.md)."""
     report = verbs.add_parser("report", help="reports (统计): sales, projector status, rebuild, Parquet export")
     actions = report.add_subparsers(dest="action", required=True)
+    from keyun.persistence import cli as persistence_cli
+    from keyun.terminals import report_cli
+
     report_cli.add_actions(actions)
     persistence_cli.add_report_actions(actions)
 
@@ -239,6 +273,8 @@ def add_totp(verbs) -> None:
 
 
 def show_totp(args: argparse.Namespace) -> int:
+    from keyun.gateway import credentials
+
     try:
         print(credentials.totp_code(args.secret, SYSTEM_CLOCK.now_ms()))
     except ValueError as error:
@@ -257,3 +293,14 @@ CPUS_PER_SHARD = 4
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _sample_rate(text: str) -> float:
+    """`--funnel-sample`: a share of sessions, 0..1."""
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1") from None
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not within 0..1")
+    return rate

@@ -143,6 +143,7 @@ async def _serve_with(args: argparse.Namespace) -> None:
             search_cache_s=args.search_cache_ms / 1000,
             connection_limits=args.connection_limits,
             reports=args.reports,
+            funnel_sample=args.funnel_sample,
         )
     except (layout.DataDirError, KeyringError, SmsConfigError) as error:
         raise StartFailed(error) from None
@@ -316,6 +317,8 @@ async def _start_workers(
             args.log_level,
             "--search-cache-ms",
             str(args.search_cache_ms),
+            "--funnel-sample",
+            str(args.funnel_sample),
             "--handshake-timeout-ms",
             str(args.handshake_timeout_ms),
             "--connection-idle-ms",

@@ -82,6 +82,7 @@ def create_server(
     demo_network: bool = False,
     sms_dir: Path | None = None,
     reports: bool = False,
+    funnel_sample: float = 1.0,
 ) -> KeyunServer:
     """Owners for `data_dir` (checked and prepared for `shards`) behind a new server; with
     `tls`, it serves TLS from those certificates, else plain text on loopback only.  Keys
@@ -123,4 +124,5 @@ def create_server(
         policy,
         account_rules=account_rules,
         sms_dir=sms_dir,
+        funnel_sample=funnel_sample,
     )

@@ -27,6 +27,8 @@ from .flame import read_stacks, top_functions, write_flame
 
 SAMPLES_PER_S = 200
 CLIENT_START_S = 2.0  # spawning the client processes and logging in, before their warm-up starts
+# --process: the gateway, or the Ray actor class whose worker process to sample
+PROCESSES = {"gateway": "", "trips": "TripShard", "accounts": "AccountShard", "audit": "AuditLog"}
 
 
 def main() -> None:
@@ -42,6 +44,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--stock", type=int, default=load.STOCK, help="tickets sold beforehand for gate and refund")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--process",
+        default="gateway",
+        choices=sorted(PROCESSES),
+        help="which process to sample: the gateway, or one of the Ray actors' worker processes",
+    )
+    parser.add_argument("--native", action="store_true", help="also sample native (C/C++) frames (py-spy --native)")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -54,11 +63,12 @@ def main() -> None:
         try:
             trip_ids, date = load.prepare(target)
             tickets = load.boarding_stock(target, "PS", args.stock) if args.scenario in ("gate", "refund") else []
-            sampler = threading.Thread(target=_sample, args=(py_spy, server.pid, args.seconds, raw))
+            pid = server.pid if args.process == "gateway" else actor_pid(PROCESSES[args.process])
+            sampler = threading.Thread(target=_sample, args=(py_spy, pid, args.seconds, raw, args.native))
             sampler.start()
             print(
-                f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the gateway (pid "
-                f"{server.pid}) for {args.seconds:.0f} s ...",
+                f"running {args.scenario}: {args.concurrency} concurrent calls; sampling the {args.process} (pid "
+                f"{pid}) for {args.seconds:.0f} s ...",
                 file=sys.stderr,
                 flush=True,
             )
@@ -76,15 +86,29 @@ def main() -> None:
     if not stacks:
         raise SystemExit(f"py-spy recorded nothing (see {raw}); is ptrace allowed here?")
     total, rows = top_functions(stacks)
-    print(f"\n{'inclusive':>9} {'self':>6}  function ({total} samples of the gateway's threads)")
+    print(f"\n{'inclusive':>9} {'self':>6}  function ({total} samples of the {args.process}'s threads)")
     for name, own, inclusive in rows:
         print(f"{100 * inclusive / total:>8.1f}% {100 * own / total:>5.1f}%  {name}")
     chart = raw.with_suffix(".svg")
-    write_flame(chart, stacks, f"keyun gateway during {args.scenario}, {result.throughput:.0f} calls/s")
+    write_flame(chart, stacks, f"keyun {args.process} during {args.scenario}, {result.throughput:.0f} calls/s")
     print(f"\nwrote {raw} and {chart}", file=sys.stderr)
 
 
-def _sample(py_spy: str, pid: int, seconds: float, raw: Path) -> None:
+def actor_pid(actor_class: str) -> int:
+    """The pid of the Ray worker process running an actor of this class (Ray titles it `ray::Class`)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith(f"ray::{actor_class}"):
+            return int(entry.name)
+    raise SystemExit(f"no Ray worker runs a {actor_class} here")
+
+
+def _sample(py_spy: str, pid: int, seconds: float, raw: Path, native: bool = False) -> None:
     time.sleep(CLIENT_START_S + load.WARMUP_S)  # sample the steady state, not the start
     subprocess.run(
         [
@@ -98,7 +122,8 @@ def _sample(py_spy: str, pid: int, seconds: float, raw: Path) -> None:
             str(SAMPLES_PER_S),
             "--format",
             "raw",
-            "--nonblocking",
+            # native frames need the process paused while its stack is read
+            *(["--native"] if native else ["--nonblocking"]),
             "--output",
             str(raw),
         ],

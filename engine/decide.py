@@ -78,6 +78,7 @@ from .events import (
     TripScheduled,
 )
 from .fares import CHILD_TYPES, ONLY_FULL, TicketType, free_child_limit
+from .network import TripSpec
 from .policy import Policy
 from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
@@ -243,13 +244,19 @@ def _schedule(state: ShardState, command: ScheduleTrip) -> Outcome:
     existing = state.trips.get(command.spec.trip_id)
     if existing is None:
         return (TripScheduled(command.spec),)
-    if existing.spec == command.spec:
+    if existing.spec == command.spec or _same_but_distances(existing.spec, command.spec):
         return ()
     return reject(
         Reason.TRIP_CONFLICT,
         f"trip {command.spec.trip_id} exists with a different definition",
         trip_id=command.spec.trip_id,
     )
+
+
+def _same_but_distances(existing: TripSpec, loaded: TripSpec) -> bool:
+    """A trip scheduled before specs carried stop distances, loaded again from the same network
+    file: the same trip (its distances stay unknown), not a conflict."""
+    return not existing.stop_km and existing == msgspec.structs.replace(loaded, stop_km=())
 
 
 def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejection | None:

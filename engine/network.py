@@ -64,6 +64,9 @@ class TripSpec(Value):
     rows: tuple[tuple[str, ...], ...]  # seat labels by row, AISLE between groups
     fares: tuple[tuple[int, int, int], ...]  # (from stop index, to stop index, fen) for every i < j
     student_fares: bool = False  # the schedule sells student tickets (学生票)
+    # Each stop's distance from the first, in km (the network file's `km`), for passenger-km
+    # (docs/reporting.md).  Empty for trips scheduled before distances were recorded.
+    stop_km: tuple[int, ...] = ()
 
     @property
     def seat_labels(self) -> tuple[str, ...]:
@@ -407,4 +410,5 @@ def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
         rows=rows,
         fares=tuple((i, j, fen) for (i, j), fen in sorted(route.fares.items())),
         student_fares=schedule.student_fares,
+        stop_km=tuple(km for _, _, km in route.stops),
     )

@@ -136,6 +136,10 @@ class Reason(IntEnum):
     UNKNOWN_ANNOUNCEMENT = 5801
     # 59xx: reports (docs/reporting.md).
     REPORTS_OFF = 5901  # the server runs without the report projector (keyun serve --no-reports)
+    # 594x: behaviour analysis (docs/reporting.md "Behaviour analysis").
+    BEHAVIOUR_BAD_PERIOD = 5940  # a funnel or behaviour report's period is reversed or longer than allowed
+    BEHAVIOUR_UNKNOWN_SECTION = 5941  # BehaviourReport asked for a section it does not have
+    BEHAVIOUR_UNKNOWN_CHANNEL = 5942  # a funnel report filtered by a channel that is none of the known ones
     # 5920-5939: operator settlement (engine/settlement.py, docs/settlement.md).
     SETTLEMENT_NO_CONTRACT = 5920  # no contract of the operator is in effect on the period's first day
     SETTLEMENT_PERIOD_LOCKED = 5921  # a contract change would reach into a locked period

@@ -140,6 +140,10 @@ RULES: dict[str, Rule] = {
     # Reports (docs/reporting.md): finance and the station's managers (who hold the finance role).
     "/keyun.v1.Reports/SalesReport": Rule(P.REPORT_READ),
     "/keyun.v1.Reports/ProjectionStatus": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/LoadReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/ShiftReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/FunnelReport": Rule(P.REPORT_READ),
+    "/keyun.v1.Reports/BehaviourReport": Rule(P.REPORT_READ),
     # Operator settlement (docs/settlement.md): finance (settlement).  Contracts, locks and
     # adjustments are journaled in the accounts owner's log with their audit records.
     "/keyun.v1.Reports/SetContract": Rule(P.SETTLEMENT, mutating=True),

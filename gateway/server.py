@@ -14,6 +14,7 @@ from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import accounts as ac
 from keyun.engine import commands as cmd
 from keyun.engine.policy import Policy
+from keyun.engine.reasons import Rejection
 from keyun.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
@@ -56,6 +57,7 @@ from .demo_accounts import create_demo_accounts
 from .demo_network import keep_demo_rolling, load_demo_window
 from .device_services import DevicesService
 from .etickets import CredentialKeySource, Issuer
+from .funnel import FunnelRecorder
 from .handheld_services import HandheldService
 from .metrics import DeviceCollector, GatewayMetrics, MetricsInterceptor, OwnerCollector, ReportCollector
 from .network_loader import local_today
@@ -68,6 +70,7 @@ from .owners import (
     OwnerUnavailable,
     ShardCountMismatch,
     accounts_batcher,
+    ask_reports,
     audit_batcher,
 )
 from .payment_desk import NotificationDesk, ProviderDesk, receiver_for
@@ -160,6 +163,7 @@ class KeyunServer:
         policy: Policy | None = None,
         account_rules: ac.AccountRules | None = None,
         sms_dir: Path | None = None,
+        funnel_sample: float = 1.0,
     ):
         """Every part that reads time reads `clock` (keyun.common.clock); the owners get its time
         with each batch."""
@@ -185,6 +189,15 @@ class KeyunServer:
         signer = credentials.TokenSigner(keyring.signing_key, keyring.verify_key)
         trips = TripDirectory(lambda trip_id: pool.submit(cmd.GetTrip(trip_id)))
         self.auth = Auth(signer, SessionCache(self.accounts.submit, clock), trips, self.audit.submit, clock)
+        # Searches and seat maps for behaviour analysis, sent to the report projector (gateway/funnel.py).
+        self.funnel = FunnelRecorder(
+            self._send_funnel if owners.reports is not None else None,
+            keyring.blind_index,
+            self._who,
+            metrics.registry,
+            funnel_sample,
+            clock,
+        )
         self.auth.client_certs = tls is not None and tls.require_client_cert
         self.desk = AccountDesk(
             self.accounts,
@@ -221,6 +234,17 @@ class KeyunServer:
         self.health_watch: asyncio.Task | None = None
         self.move_sweep: asyncio.Task | None = None
         self.demo_rolling: asyncio.Task | None = None
+
+    async def _send_funnel(self, batch: list[tuple], max_rows: int) -> None:
+        await ask_reports(self.owners.reports, "record_funnel", batch, max_rows)
+
+    async def _who(self, token: str) -> tuple[str, str] | None:
+        """The account id and roles behind an access token (for the funnel recorder), or None."""
+        claims = self.auth.claims(token, self.clock.now_ms())
+        if isinstance(claims, Rejection) or claims.kind != credentials.ACCESS:
+            return None
+        account = await self.auth.sessions.account(claims.session_id)
+        return None if account is None else (account.account_id, ",".join(account.roles))
 
     async def start_payments(self, host: str, notify_port: int = 0) -> int:
         """Connect the providers of `payments_dir` and listen for their notifications; return the
@@ -268,7 +292,9 @@ class KeyunServer:
             interceptors=[MetricsInterceptor(self.metrics), AuthInterceptor(self.auth)], options=options
         )
         services = GenericHandlersOnly(server)
-        catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(self.gateway, self.searches), services)
+        catalog_pb2_grpc.add_CatalogServicer_to_server(
+            CatalogService(self.gateway, self.searches, self.funnel), services
+        )
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), services)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway, self.auth), services)
         dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway), services)
@@ -285,7 +311,10 @@ class KeyunServer:
         notices_pb2_grpc.add_NoticesServicer_to_server(NoticesService(self.notices), services)
         board_pb2_grpc.add_BoardServicer_to_server(BoardService(self.gateway, self.desk, self.clock), services)
         reports_pb2_grpc.add_ReportsServicer_to_server(
-            ReportsService(self.owners.reports, self.gateway.utc_offset_min, self.desk, self.clock), services
+            ReportsService(
+                self.owners.reports, self.gateway.utc_offset_min, self.funnel.sample_rate, self.desk, self.clock
+            ),
+            services,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
@@ -325,6 +354,7 @@ class KeyunServer:
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
         self.move_sweep = asyncio.create_task(self._sweep_moves())
+        self.funnel.start()
         shards = len(self.pool.actors)
         log.info(
             "Keyun serving on %s:%d with %d trip %s", host, self.port, shards, "shard" if shards == 1 else "shards"
@@ -426,6 +456,7 @@ class KeyunServer:
             if task is not None:
                 task.cancel()
         self.health_watch = self.move_sweep = self.demo_rolling = None
+        await self.funnel.stop()
         await self.notices.stop()
         if self.server is not None:
             await self.server.stop(grace_s)

@@ -387,9 +387,10 @@ async def paged(context: grpc.aio.ServicerContext, items: list, request: Any, qu
 
 
 class CatalogService(catalog_pb2_grpc.CatalogServicer):
-    def __init__(self, gateway: Gateway, searches: SharedAnswers | None = None):
+    def __init__(self, gateway: Gateway, searches: SharedAnswers | None = None, funnel: Any = None):
         self.gateway = gateway
         self.searches = searches or SharedAnswers(0)  # not shared unless the server says so
+        self.funnel = funnel  # gateway/funnel.py: searches and seat maps for behaviour analysis
 
     async def SearchTrips(self, request, context):
         try:
@@ -406,6 +407,8 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
             answer = await self.searches.answer((query, window), lambda: self._search(query, window))
         if isinstance(answer, Rejection):
             await abort(context, answer)
+        if self.funnel is not None:
+            self.funnel.searched(context, request, answer.offers)
         return answer
 
     async def _search(self, query: cmd.SearchTrips, window: PageWindow) -> catalog_pb2.SearchTripsResponse | Rejection:
@@ -431,6 +434,8 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
         view = await self.gateway.ask(
             context, lambda: cmd.GetSeatMap(request.trip_id, request.from_station, request.to_station)
         )
+        if self.funnel is not None:
+            self.funnel.seat_map(context, request)
         return convert.seat_map(view)
 
     async def ListStations(self, request, context):

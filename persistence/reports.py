@@ -31,11 +31,13 @@ import duckdb
 
 from keyun.engine import events as ev
 from keyun.engine import settlement as st
+from keyun.engine.channels import PSEUDONYM_CONTEXT, WALLET_METHODS, channel_of  # noqa: F401  (re-exported)
 from keyun.engine.outbox import AuditNote
 from keyun.engine.shifts import ShiftClosed, ShiftOpened
 
 from . import settlement
 from .keyring import Keyring
+from .load_reports import LoadQuery, ShiftQuery, load_report, shift_report
 from .wal import ARCHIVE_DIR, FRAME, MAGIC, MAX_RECORD_BYTES, WalCorruption, decode_payload, segments
 
 log = logging.getLogger("keyun.reports")
@@ -43,7 +45,6 @@ log = logging.getLogger("keyun.reports")
 STORE_DIR = "reports"
 STORE_FILE = "reports.duckdb"
 
-PSEUDONYM_CONTEXT = "keyun.reports.pseudonym"
 # A run of records committed in one transaction: bounded, so a long catch-up commits as it goes.
 MAX_RECORDS_PER_COMMIT = 2_000
 DAY_MS = 86_400_000
@@ -51,7 +52,6 @@ DAY_MS = 86_400_000
 # The audit record of a call follows its entry in the same log record (engine/outbox.py): these
 # actions' records say who sold, refunded, voided or checked in, and on which device.
 ATTRIBUTED_ACTIONS = ("keyun.v1.Sales/", "keyun.v1.Orders/", "keyun.v1.Shifts/", "keyun.v1.Handheld/", "keyun.v1.Gate/")
-WALLET_METHODS = ("wepay", "alipay")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (
@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS trips (
     trip_id VARCHAR PRIMARY KEY, schedule_id VARCHAR, route_id VARCHAR, route_name VARCHAR,
     operator_id VARCHAR, operator_name VARCHAR, vehicle_name VARCHAR,
     departs_at_ms BIGINT, service_date DATE, seats INTEGER, stops VARCHAR,
-    departed_ms BIGINT, cancelled_ms BIGINT, delay_ms BIGINT
+    departed_ms BIGINT, cancelled_ms BIGINT, delay_ms BIGINT,
+    stop_km VARCHAR                 -- each stop's km from the first, comma-separated ('' unknown)
 );
 CREATE TABLE IF NOT EXISTS tickets (
     ticket_id VARCHAR PRIMARY KEY, trip_id VARCHAR, from_stop INTEGER, to_stop INTEGER,
@@ -78,7 +79,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     passenger VARCHAR, buyer VARCHAR, changed_from VARCHAR,
     refunded_ms BIGINT, refund_fen BIGINT, refund_fee_fen BIGINT, refund_shift_id VARCHAR,
     changed_ms BIGINT, changed_to VARCHAR, voided_ms BIGINT, void_shift_id VARCHAR,
-    checked_in_ms BIGINT, gate_id VARCHAR
+    checked_in_ms BIGINT, gate_id VARCHAR,
+    km INTEGER                      -- the distance of the ticket's segment (NULL: the trip's unknown)
 );
 CREATE TABLE IF NOT EXISTS orders (
     order_id VARCHAR PRIMARY KEY, trip_id VARCHAR, method VARCHAR, amount_fen BIGINT, created_ms BIGINT,
@@ -93,7 +95,25 @@ CREATE TABLE IF NOT EXISTS refunds (
     tickets INTEGER, amount_fen BIGINT, fee_fen BIGINT, requested_ms BIGINT, why VARCHAR, settled_ms BIGINT
 );
 CREATE TABLE IF NOT EXISTS shifts (
-    shift_id VARCHAR PRIMARY KEY, seller VARCHAR, counter_id VARCHAR, opened_ms BIGINT, closed_ms BIGINT
+    shift_id VARCHAR PRIMARY KEY, seller VARCHAR, counter_id VARCHAR, opened_ms BIGINT, closed_ms BIGINT,
+    -- the handover slip's totals, as the accounts owner recorded them at close (ShiftClosed)
+    sold_count INTEGER, sold_fen BIGINT, refunded_count INTEGER, refunded_fen BIGINT, refund_fees_fen BIGINT,
+    voided_count INTEGER, voided_fen BIGINT, changed_count INTEGER, changed_fen BIGINT,
+    expected_cash_fen BIGINT, counted_cash_fen BIGINT
+);
+CREATE TABLE IF NOT EXISTS shift_methods (
+    shift_id VARCHAR, method VARCHAR, sold_fen BIGINT, voided_fen BIGINT, refunded_fen BIGINT,
+    changed_fen BIGINT, net_fen BIGINT
+);
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS holds (
+    hold_id VARCHAR PRIMARY KEY, trip_id VARCHAR, seats INTEGER, placed_ms BIGINT, buyer VARCHAR,
+    channel VARCHAR, seller VARCHAR, device VARCHAR, for_move VARCHAR,
+    order_id VARCHAR, released_ms BIGINT, expired_ms BIGINT
+);
+CREATE TABLE IF NOT EXISTS funnel_events (  -- from the gateway, not the logs (persistence/behaviour.py)
+    at_ms BIGINT, kind VARCHAR, channel VARCHAR, session VARCHAR, from_station VARCHAR, to_station VARCHAR,
+    travel_date VARCHAR, trip_id VARCHAR, results INTEGER, sold_out BOOLEAN, sample_rate DOUBLE
 );
 CREATE OR REPLACE VIEW ticket_states AS
     SELECT *, CASE WHEN voided_ms IS NOT NULL THEN 'voided' WHEN changed_ms IS NOT NULL THEN 'changed'
@@ -101,11 +121,27 @@ CREATE OR REPLACE VIEW ticket_states AS
                    ELSE 'sold' END AS state
     FROM tickets;
 """
-TABLES = ("positions", "trips", "tickets", "orders", "payments", "refunds", "shifts", *settlement.TABLES)
+TABLES = (
+    "positions",
+    "trips",
+    "tickets",
+    "orders",
+    "payments",
+    "refunds",
+    "shifts",
+    "shift_methods",
+    "holds",
+    *settlement.TABLES,
+)
+# The store's layout.  A store of an older layout is emptied and projected again from the logs
+# when it is opened (2: stop distances, ticket km, the slips' totals; 3: holds).
+SCHEMA_VERSION = "3"
+# Tables made from the owners' logs are emptied by a rebuild; these are not in the logs and are kept.
+KEPT_TABLES = ("funnel_events",)
 TICKET_COLUMNS = (
     "ticket_id trip_id from_stop to_stop from_station to_station seat ticket_type price_fen base_fen service_fee_fen "
     "fuel_surcharge_fen insurance_fen free_children sold_ms channel seller device shift_id pay_method hold_id "
-    "order_id passenger buyer changed_from"
+    "order_id passenger buyer changed_from km"
 ).split()
 
 
@@ -123,20 +159,6 @@ def owner_directories(data_dir: Path) -> list[tuple[str, Path]]:
     if (data_dir / "accounts").is_dir():
         owners.append(("accounts", data_dir / "accounts"))
     return owners
-
-
-def channel_of(roles: str, method: str = "") -> str:
-    """Where a sale was made, from the seller's roles (an audit record's comma-joined `role`)."""
-    names = set(roles.split(","))
-    if "kiosk_device" in names:
-        return "kiosk"
-    if "handheld_device" in names:
-        return "handheld"
-    if names & {"counter_seller", "ticket_seller"}:
-        return "counter"
-    if "passenger" in names:
-        return "wallet" if method in WALLET_METHODS else "web"
-    return "other" if roles else ""
 
 
 # --- reading the logs ---------------------------------------------------------------------------
@@ -225,25 +247,33 @@ class Rows:
     payments: list[tuple] = field(default_factory=list)
     refunds: list[tuple] = field(default_factory=list)
     shifts: list[tuple] = field(default_factory=list)
+    shift_methods: list[tuple] = field(default_factory=list)
+    holds: dict[str, list] = field(default_factory=dict)
     events: int = 0
 
 
+# A trip's stop codes and each stop's km from the first (empty when the trip's spec had none).
+TripStops = tuple[tuple[str, ...], tuple[int, ...]]
+
+
 class Projection:
-    """Folds journal entries into Rows.  `stops`: each trip's stop codes, kept by the store across
-    runs (a sale names its stops by index); `stops_of` looks a trip up in the store otherwise."""
+    """Folds journal entries into Rows.  `stops`: each trip's stop codes and km, kept by the store
+    across runs (a sale names its stops by index); `stops_of` looks a trip up in the store otherwise."""
 
     def __init__(
         self,
         pseudonym: Callable[[str], str],
-        stops_of: Callable[[str], tuple[str, ...]],
-        stops: dict[str, tuple[str, ...]],
+        stops_of: Callable[[str], TripStops],
+        stops: dict[str, TripStops],
     ):
         self.pseudonym = pseudonym
         self.stops_of = stops_of
         self.stops = stops
+        self.now_ms = 0  # the time of the record being folded
 
     def record(self, record: LogRecord, rows: Rows) -> None:
-        last: list[tuple[str, str]] = []  # rows the previous entry made: ("ticket"|"order", id)
+        last: list[tuple[str, str]] = []  # rows the previous entry made: ("ticket"|"order"|"hold", id)
+        self.now_ms = record.now_ms  # a hold's events carry no time of their own: the record's
         for entry in record.entries:
             if type(entry) is AuditNote:
                 self._attribute(entry.record, last, rows)
@@ -262,11 +292,16 @@ class Projection:
         if outcome != "OK" or not action.startswith(ATTRIBUTED_ACTIONS):
             return
         for kind, key in made:
-            row = rows.tickets.get(key) if kind == "ticket" else rows.orders.get(key)
+            table, columns = {
+                "ticket": (rows.tickets, TICKET_COLUMNS),
+                "order": (rows.orders, ORDER_COLUMNS),
+                "hold": (rows.holds, HOLD_COLUMNS),
+            }[kind]
+            row = table.get(key)
             if row is None:
                 continue
-            columns = TICKET_COLUMNS if kind == "ticket" else ORDER_COLUMNS
-            method = row[columns.index("pay_method" if kind == "ticket" else "method")] or ""
+            method_column = {"ticket": "pay_method", "order": "method"}.get(kind)
+            method = (row[columns.index(method_column)] if method_column else "") or ""
             staff = "passenger" not in role.split(",")
             row[columns.index("channel")] = channel_of(role, method)
             row[columns.index("seller")] = actor if staff else ""
@@ -277,7 +312,7 @@ class Projection:
         if kind is ev.TripScheduled:
             spec = event.spec
             codes = tuple(stop.code for stop in spec.stops)
-            self.stops[spec.trip_id] = codes
+            self.stops[spec.trip_id] = (codes, spec.stop_km)
             rows.trips.append(
                 (
                     spec.trip_id,
@@ -291,10 +326,13 @@ class Projection:
                     local_date(spec.departs_at_ms),
                     len(spec.seat_labels),
                     ",".join(codes),
+                    ",".join(str(km) for km in spec.stop_km),
                 )
             )
         elif kind is ev.TicketsIssued:
             self._issued(event, rows, made)
+        elif kind in (ev.HoldPlaced, ev.HoldReleased, ev.HoldExpired):
+            self._hold_event(event, rows, made)
         elif kind is ev.TicketRefunded:
             rows.ticket_updates.append(
                 (
@@ -334,7 +372,8 @@ class Projection:
             self._order_event(event, rows, made)
 
     def _issued(self, event: ev.TicketsIssued, rows: Rows, made: list[tuple[str, str]]) -> None:
-        stops = self.stops.get(event.trip_id) or self.stops_of(event.trip_id)
+        stops, stop_km = self.stops.get(event.trip_id) or self.stops_of(event.trip_id)
+        km = segment_km(stop_km, event.from_stop, event.to_stop)
         counter = event.counter
         for ticket in event.tickets:
             fare = ticket.fare
@@ -365,15 +404,30 @@ class Projection:
                 self.pseudonym(passenger_key(holder, event.buyer)),
                 self.pseudonym(f"account:{event.buyer}") if event.buyer else "",
                 event.changed_from,
+                km,
             ]
             rows.tickets[ticket.ticket_id] = row
             made.append(("ticket", ticket.ticket_id))
             if event.changed_from:
                 rows.ticket_updates.append((INHERIT_SALE, (ticket.ticket_id,)))
 
+    def _hold_event(self, event: Any, rows: Rows, made: list[tuple[str, str]]) -> None:
+        """Holds, for the booking funnel (persistence/behaviour.py): placed, by whom (the audit
+        record, as for tickets), and whether they ended in an order or expired."""
+        kind = type(event)
+        if kind is ev.HoldPlaced:
+            buyer = self.pseudonym(f"account:{event.buyer}") if event.buyer else ""
+            row = [event.hold_id, event.trip_id, len(event.seats), self.now_ms, buyer, "", "", "", event.for_move]
+            rows.holds[event.hold_id] = row
+            made.append(("hold", event.hold_id))
+        else:
+            column = "released_ms" if kind is ev.HoldReleased else "expired_ms"
+            rows.updates.append((f"UPDATE holds SET {column} = ? WHERE hold_id = ?", (self.now_ms, event.hold_id)))
+
     def _order_event(self, event: Any, rows: Rows, made: list[tuple[str, str]]) -> None:
         kind = type(event)
         if kind is ev.OrderCreated:
+            rows.updates.append(("UPDATE holds SET order_id = ? WHERE hold_id = ?", (event.order_id, event.hold_id)))
             rows.orders[event.order_id] = [
                 event.order_id,
                 event.trip_id,
@@ -427,11 +481,39 @@ class Projection:
         elif kind is ShiftOpened:
             rows.shifts.append((event.shift_id, event.account_id, event.counter_id, event.at_ms))
         elif kind is ShiftClosed:
-            rows.updates.append(
-                ("UPDATE shifts SET closed_ms = ? WHERE shift_id = ?", (event.slip.closed_at_ms, event.shift_id))
-            )
+            self._shift_closed(event, rows)
         elif kind in st.SETTLEMENT_EVENTS:  # contracts, locks, adjustments (persistence/settlement.py)
             settlement.project(event, rows.updates)
+
+    def _shift_closed(self, event: ShiftClosed, rows: Rows) -> None:
+        """The slip's totals, kept to reconcile against the tickets (the shift report)."""
+        slip = event.slip
+        rows.updates.append(
+            (
+                "UPDATE shifts SET closed_ms = ?, sold_count = ?, sold_fen = ?, refunded_count = ?, refunded_fen = ?, "
+                "refund_fees_fen = ?, voided_count = ?, voided_fen = ?, changed_count = ?, changed_fen = ?, "
+                "expected_cash_fen = ?, counted_cash_fen = ? WHERE shift_id = ?",
+                (
+                    slip.closed_at_ms,
+                    slip.sold_count,
+                    slip.sold_fen,
+                    slip.refunded_count,
+                    slip.refunded_fen,
+                    slip.refund_fees_fen,
+                    slip.voided_count,
+                    slip.voided_fen,
+                    slip.changed_count,
+                    slip.changed_fen,
+                    slip.expected_cash_fen,
+                    slip.counted_cash_fen,
+                    event.shift_id,
+                ),
+            )
+        )
+        for m in slip.methods:
+            rows.shift_methods.append(
+                (event.shift_id, m.method, m.sold_fen, m.voided_fen, m.refunded_fen, m.changed_fen, m.net_fen)
+            )
 
 
 # A rebooking's new ticket is issued by the saga, whose calls carry no audit record: it counts in
@@ -442,6 +524,14 @@ INHERIT_SALE = (
     "FROM tickets old WHERE tickets.ticket_id = ? AND old.ticket_id = tickets.changed_from AND tickets.channel = ''"
 )
 ORDER_COLUMNS = "order_id trip_id method amount_fen created_ms buyer shift_id channel seller device".split()
+HOLD_COLUMNS = "hold_id trip_id seats placed_ms buyer channel seller device for_move".split()
+
+
+def segment_km(stop_km: tuple[int, ...], from_stop: int, to_stop: int) -> int | None:
+    """The km between two stops of a trip; None when its spec carried no distances."""
+    if not 0 <= from_stop < to_stop < len(stop_km):
+        return None
+    return stop_km[to_stop] - stop_km[from_stop]
 
 
 def passenger_key(holder: ev.Holder | None, buyer: str) -> str:
@@ -501,11 +591,13 @@ class ReportStore:
             ) from None
         if not read_only:
             os.chmod(path, 0o600)
+            self._upgrade()
             self.db.execute(SCHEMA)
             self.db.execute(settlement.SCHEMA)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [SCHEMA_VERSION])
         self.keyring = keyring
         self.positions = self._load_positions()
-        self.stops: dict[str, tuple[str, ...]] = {}  # trip id -> stop codes (Projection)
+        self.stops: dict[str, TripStops] = {}  # trip id -> stop codes and km (Projection)
 
     def close(self) -> None:
         self.db.close()
@@ -517,17 +609,35 @@ class ReportStore:
             raise ReportStoreError("the station's keys are needed to project passengers as pseudonyms")
         return self.keyring.blind_index(key, PSEUDONYM_CONTEXT)[:12].hex()
 
+    def _upgrade(self) -> None:
+        """A store of an older layout lacks columns its rows could not fill: drop its tables, so
+        that the projector reads every log again from the start (as `keyun report rebuild`)."""
+        tables = {row[0] for row in self.db.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "positions" not in tables:
+            return  # a new store
+        version = None
+        if "meta" in tables:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = row[0] if row else None
+        if version == SCHEMA_VERSION:
+            return
+        log.warning("reports: the store's layout is older (%s): projecting every log again", version or "1")
+        self.db.execute("DROP VIEW IF EXISTS ticket_states")
+        for table in (*TABLES, "meta"):
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+
     def _load_positions(self) -> dict[str, OwnerPosition]:
         rows = self.db.execute("SELECT owner, lsn, crc, records, events, gaps FROM positions").fetchall()
         return {row[0]: OwnerPosition(*row) for row in rows}
 
-    def _stops_of(self, trip_id: str) -> tuple[str, ...]:
-        """A trip's stop codes from the store, remembered: one query per trip, not per sale."""
-        row = self.db.execute("SELECT stops FROM trips WHERE trip_id = ?", [trip_id]).fetchone()
+    def _stops_of(self, trip_id: str) -> TripStops:
+        """A trip's stop codes and km from the store, remembered: one query per trip, not per sale."""
+        row = self.db.execute("SELECT stops, stop_km FROM trips WHERE trip_id = ?", [trip_id]).fetchone()
         codes = tuple(row[0].split(",")) if row and row[0] else ()
+        kms = tuple(int(km) for km in row[1].split(",")) if row and row[1] else ()
         if codes:
-            self.stops[trip_id] = codes
-        return codes
+            self.stops[trip_id] = (codes, kms)
+        return codes, kms
 
     # -- projecting ------------------------------------------------------------------------
 
@@ -672,6 +782,8 @@ class ReportStore:
         _insert(self.db, "payments", rows.payments)
         _insert(self.db, "refunds", rows.refunds)
         _insert(self.db, "shifts", rows.shifts)
+        _insert(self.db, "shift_methods", rows.shift_methods)
+        _insert(self.db, "holds", [tuple(r) for r in rows.holds.values()])
         for sql, params in rows.updates:
             self.db.execute(sql, list(params))
         for sql, params in rows.ticket_updates:
@@ -691,7 +803,7 @@ class ReportStore:
         """Every table as a Parquet file in `target`; return the files written."""
         target.mkdir(parents=True, exist_ok=True)
         written = []
-        for table in TABLES:
+        for table in (*TABLES, *KEPT_TABLES):
             path = target / f"{table}.parquet"
             self.db.execute(f"COPY {table} TO '{_sql_path(path)}' (FORMAT parquet)")
             written.append(path)
@@ -725,6 +837,30 @@ class ReportStore:
         """One page of the sales report and the total number of groups."""
         return sales_report(self.db, query)
 
+    def load(self, query: LoadQuery) -> tuple[list[dict], int]:
+        """One page of the load report and its number of lines (persistence/load_reports.py)."""
+        return load_report(self.db, query)
+
+    def shifts(self, query: ShiftQuery) -> tuple[list[dict], int]:
+        """One page of closed shifts reconciled against their tickets, and their count."""
+        return shift_report(self.db, query)
+
+    def record_funnel(self, batch: list[tuple], max_rows: int) -> int:
+        """Append the gateway's funnel events (persistence/behaviour.py); return rows pruned."""
+        from .behaviour import record_funnel
+
+        return record_funnel(self.db, batch, max_rows)
+
+    def funnel(self, from_ms: int, to_ms: int, offset_ms: int, channel: str) -> list[dict]:
+        from .behaviour import funnel_report
+
+        return funnel_report(self.db, from_ms, to_ms, offset_ms, channel)
+
+    def behaviour(self, from_ms: int, to_ms: int, offset_ms: int, sections: tuple[str, ...]) -> dict:
+        from .behaviour import behaviour_report
+
+        return behaviour_report(self.db, from_ms, to_ms, offset_ms, sections)
+
 
 class ProjectedRecordLost(Exception):
     def __init__(self, owner: str, lsn: int):
@@ -753,12 +889,14 @@ def _sql_path(path: Path) -> str:
 
 INSERTED_COLUMNS = {
     "trips": "trip_id schedule_id route_id route_name operator_id operator_name vehicle_name departs_at_ms "
-    "service_date seats stops".split(),
+    "service_date seats stops stop_km".split(),
     "tickets": TICKET_COLUMNS,
     "orders": ORDER_COLUMNS,
     "payments": "order_id provider_txn_id method amount_fen paid_ms".split(),
     "refunds": "refund_no order_id method provider_txn_id tickets amount_fen fee_fen requested_ms why".split(),
     "shifts": "shift_id seller counter_id opened_ms".split(),
+    "shift_methods": "shift_id method sold_fen voided_fen refunded_fen changed_fen net_fen".split(),
+    "holds": HOLD_COLUMNS,
 }
 
 
@@ -804,6 +942,9 @@ MEASURES = (
     "voided_fen",
     "checked_in",
     "net_fen",
+    "passenger_km",
+    "no_shows",
+    "no_show_fen",
 )
 
 
@@ -834,6 +975,12 @@ def sales_report(db: duckdb.DuckDBPyConnection, query: SalesQuery) -> tuple[list
             ("check_in", "checked_in_ms"),
         )
     )
+    # A no-show (漏乘): a ticket still only sold when its trip departed, counted at the departure.
+    movements += (
+        " UNION ALL SELECT t.*, 'no_show' AS kind, r.departed_ms AS at_ms FROM tickets t JOIN trips r "
+        "ON r.trip_id = t.trip_id WHERE r.departed_ms IS NOT NULL AND t.voided_ms IS NULL AND t.changed_ms IS NULL "
+        "AND t.refunded_ms IS NULL AND t.checked_in_ms IS NULL"
+    )
     sql = f"""
         WITH m AS ({movements}),
         g AS (
@@ -852,7 +999,10 @@ def sales_report(db: duckdb.DuckDBPyConnection, query: SalesQuery) -> tuple[list
                 coalesce(sum(price_fen) FILTER (WHERE kind = 'change'), 0) AS changed_fen,
                 count(*) FILTER (WHERE kind = 'void') AS voids,
                 coalesce(sum(price_fen) FILTER (WHERE kind = 'void'), 0) AS voided_fen,
-                count(*) FILTER (WHERE kind = 'check_in') AS checked_in
+                count(*) FILTER (WHERE kind = 'check_in') AS checked_in,
+                coalesce(sum(coalesce(km, 0) * (1 + free_children)) FILTER (WHERE kind = 'sale'), 0) AS passenger_km,
+                count(*) FILTER (WHERE kind = 'no_show') AS no_shows,
+                coalesce(sum(price_fen) FILTER (WHERE kind = 'no_show'), 0) AS no_show_fen
             FROM m LEFT JOIN trips r ON r.trip_id = m.trip_id
             WHERE m.at_ms >= ? AND m.at_ms < ?
             GROUP BY {group_sql}
@@ -860,14 +1010,12 @@ def sales_report(db: duckdb.DuckDBPyConnection, query: SalesQuery) -> tuple[list
         SELECT *, revenue_fen - refund_fen - changed_fen - voided_fen AS net_fen, count(*) OVER () AS total
         FROM g ORDER BY {group_sql} LIMIT ? OFFSET ?
     """
-    result = db.execute(sql, [query.from_ms, query.to_ms, query.limit, query.offset]).fetchall()
-    names = [f"k{n}" for n in range(max(1, len(keys)))]
+    cursor = db.execute(sql, [query.from_ms, query.to_ms, query.limit, query.offset])
+    columns = [column[0] for column in cursor.description]
     rows, total = [], 0
-    for row in result:
-        keyed = dict(zip(names + list(MEASURES[:-1]), row[: len(names) + len(MEASURES) - 1]))
+    for row in cursor.fetchall():
+        keyed = dict(zip(columns, row))
         group = {name: str(keyed[f"k{n}"]) for n, name in enumerate(query.group_by)}
-        measures = {m: int(keyed[m]) for m in MEASURES[:-1]}
-        measures["net_fen"] = int(row[len(names) + len(MEASURES) - 1])
-        rows.append({"group": group, **measures})
-        total = int(row[-1])
+        rows.append({"group": group, **{m: int(keyed[m]) for m in MEASURES}})
+        total = int(keyed["total"])
     return rows, total  # a page past the last group has no rows, and says 0

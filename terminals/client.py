@@ -778,6 +778,40 @@ class KeyunClient:
     def projection_status(self) -> reports_pb2.ProjectionStatusResponse:
         return self.call(self.reports.ProjectionStatus, reports_pb2.ProjectionStatusRequest())
 
+    def load_report(
+        self, group_by: Sequence[str], from_date: str, to_date: str, page_size: int = 0, page_token: str = ""
+    ) -> reports_pb2.LoadReportResponse:
+        request = reports_pb2.LoadReportRequest(
+            group_by=list(group_by), from_date=from_date, to_date=to_date, page_size=page_size, page_token=page_token
+        )
+        return self.call(self.reports.LoadReport, request)
+
+    def load_report_lines(self, group_by: Sequence[str], from_date: str, to_date: str) -> list[reports_pb2.LoadLine]:
+        """Every line of the load report, page after page."""
+        return _every_line(lambda token: self.load_report(group_by, from_date, to_date, 1000, token))
+
+    def shift_report(
+        self, from_date: str, to_date: str, page_size: int = 0, page_token: str = ""
+    ) -> reports_pb2.ShiftReportResponse:
+        request = reports_pb2.ShiftReportRequest(
+            from_date=from_date, to_date=to_date, page_size=page_size, page_token=page_token
+        )
+        return self.call(self.reports.ShiftReport, request)
+
+    def shift_report_lines(self, from_date: str, to_date: str) -> list[reports_pb2.ShiftLine]:
+        """Every closed shift of the period, page after page."""
+        return _every_line(lambda token: self.shift_report(from_date, to_date, 1000, token))
+
+    def funnel_report(self, from_date: str, to_date: str, channel: str = "") -> reports_pb2.FunnelReportResponse:
+        request = reports_pb2.FunnelReportRequest(from_date=from_date, to_date=to_date, channel=channel)
+        return self.call(self.reports.FunnelReport, request)
+
+    def behaviour_report(
+        self, from_date: str, to_date: str, sections: Sequence[str] = ()
+    ) -> reports_pb2.BehaviourReportResponse:
+        request = reports_pb2.BehaviourReportRequest(from_date=from_date, to_date=to_date, sections=list(sections))
+        return self.call(self.reports.BehaviourReport, request)
+
     # --- operator settlement (docs/settlement.md) ---
 
     def set_contract(
@@ -891,3 +925,15 @@ class KeyunClient:
     def stock_page(self, page_size: int = 0, page_token: str = "") -> shifts_pb2.StockPage:
         request = shifts_pb2.ListStockRequest(page_size=page_size, page_token=page_token)
         return self.call(self.shifts.ListStock, request).stock
+
+
+def _every_line(page_of: Callable[[str], Any]) -> list[Any]:
+    """The lines of every page of a paged report: `page_of(token)` asks for one."""
+    lines: list[Any] = []
+    token = ""
+    while True:
+        page = page_of(token)
+        lines.extend(page.lines)
+        token = page.next_page_token
+        if not token:
+            return lines

@@ -1,6 +1,6 @@
-"""`keyun report sales|status|settlement|contract`: reports asked of a running server
-(docs/reporting.md, docs/settlement.md).  `keyun report rebuild|export` work on a stopped
-server's data directory (persistence/cli.py)."""
+"""`keyun report sales|load|shifts|funnel|behaviour|status|settlement|contract`: reports asked of a
+running server (docs/reporting.md, docs/settlement.md).  `keyun report rebuild|export` work on a
+stopped server's data directory (persistence/cli.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,19 @@ from .flows import table
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 GROUPS = ("day", "route", "trip", "operator", "seller", "device", "channel", "ticket_type", "service_date")
+CHANNELS = ("kiosk", "handheld", "counter", "wallet", "web", "other")
+SECTION_ROWS = {
+    "lead_time": reports_pb2.LeadTimeBucket,
+    "heat_map": reports_pb2.HeatCell,
+    "od_demand": reports_pb2.OdDemand,
+    "refund_change": reports_pb2.RefundChangeRate,
+    "repeat": reports_pb2.RepeatTravellers,
+}
+SECTIONS = tuple(SECTION_ROWS)
 MEASURES = [field.name for field in reports_pb2.SalesLine.DESCRIPTOR.fields if field.name != "group"]
+LOAD_GROUPS = ("trip", "route", "operator", "day")
+LOAD_MEASURES = [f.name for f in reports_pb2.LoadLine.DESCRIPTOR.fields if f.name not in ("group", "legs")]
+SHIFT_TOTALS = [f.name for f in reports_pb2.ShiftTotals.DESCRIPTOR.fields if f.name != "methods"]
 
 
 def add_actions(report) -> None:
@@ -39,27 +51,108 @@ def add_actions(report) -> None:
     _common(p)
     p.set_defaults(run=_sales)
 
+    p = report.add_parser(
+        "load", help="load factor of the trips departing in a period, with passengers on board by leg"
+    )
+    p.add_argument("--by", action="append", choices=LOAD_GROUPS, default=[], help="group by this (repeatable)")
+    p.add_argument("--from", dest="from_date", default=today, help="first departure day YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last departure day, inclusive (default: --from)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _common(p)
+    p.set_defaults(run=_load)
+
+    p = report.add_parser("shifts", help="closed counter shifts: each slip reconciled against its tickets")
+    p.add_argument("--from", dest="from_date", default=today, help="first day shifts closed YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last day, inclusive (default: --from)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _common(p)
+    p.set_defaults(run=_shifts)
+
     p = report.add_parser("status", help="the report projector's position and lag per owner")
     _common(p)
     p.set_defaults(run=_status)
     add_settlement_actions(report, today)
+
+    p = report.add_parser("funnel", help="the booking funnel by day and channel: searched to paid, with drop-off")
+    p.add_argument("--from", dest="from_date", default=today, help="first local day YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last local day, inclusive (default: --from)")
+    p.add_argument("--channel", default="", choices=("", *CHANNELS), help="only this channel")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _common(p)
+    p.set_defaults(run=_funnel)
+
+    p = report.add_parser(
+        "behaviour", help="lead times, sales heat map, unmet demand by OD pair, refund/change rates, repeat travellers"
+    )
+    p.add_argument("--from", dest="from_date", default=today, help="first local day YYYY-MM-DD (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last local day, inclusive (default: --from)")
+    p.add_argument(
+        "--section", action="append", choices=SECTIONS, default=[], help="only this section (repeat); default all"
+    )
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="csv: one --section")
+    _common(p)
+    p.set_defaults(run=_behaviour)
 
 
 def _sales(args: argparse.Namespace) -> None:
     lines = _client(args).sales_report_lines(args.by, args.from_date, args.to_date or args.from_date)
     headers = [*args.by, *MEASURES]
     rows = [[*line.group, *(getattr(line, m) for m in MEASURES)] for line in lines]
-    fmt = "json" if args.json else args.format
-    if fmt == "json":
-        print(json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
-        sys.stdout.write(out.getvalue())
-    else:
-        print(table(headers, rows, empty="no sales in the period"))
+    _print(_format(args), headers, rows, "no sales in the period")
+
+
+def _load(args: argparse.Namespace) -> None:
+    lines = _client(args).load_report_lines(args.by, args.from_date, args.to_date or args.from_date)
+    headers = [*args.by, *LOAD_MEASURES]
+    rows = [[*line.group, *(_rounded(getattr(line, m)) for m in LOAD_MEASURES)] for line in lines]
+    fmt = _format(args)
+    if fmt == "json":  # with each trip's legs
+        value = [dict(zip(headers, row)) | {"legs": [_leg(leg) for leg in line.legs]} for line, row in zip(lines, rows)]
+        print(json.dumps(value, ensure_ascii=False, indent=2))
+        return
+    _print(_format(args), headers, rows, "no trips departing in the period")
+    if fmt == "table":
+        for line in lines:
+            if line.legs:
+                legs = [(leg.from_station, leg.to_station, leg.km, leg.on_board, leg.checked_in) for leg in line.legs]
+                print(f"\n{line.group[args.by.index('trip')]}: on board by leg")
+                print(table(("from", "to", "km", "on_board", "checked_in"), legs))
+
+
+def _leg(leg) -> dict:
+    return {f.name: getattr(leg, f.name) for f in leg.DESCRIPTOR.fields}
+
+
+def _rounded(value):
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _shifts(args: argparse.Namespace) -> None:
+    lines = _client(args).shift_report_lines(args.from_date, args.to_date or args.from_date)
+    headers = ["shift_id", "seller", "counter_id", "reconciled", "difference_fen"]
+    headers += [f"slip_{t}" for t in SHIFT_TOTALS] + [f"tickets_{t}" for t in SHIFT_TOTALS] + ["differences"]
+    rows = [
+        [
+            line.shift_id,
+            line.seller,
+            line.counter_id,
+            line.reconciled,
+            line.difference_fen,
+            *(getattr(line.slip, t) for t in SHIFT_TOTALS),
+            *(getattr(line.tickets, t) for t in SHIFT_TOTALS),
+            " ".join(line.differences),
+        ]
+        for line in lines
+    ]
+    if (args.format == "table") and not args.json:  # the table: the totals that matter, side by side
+        brief = [
+            [*row[:5], line.slip.net_fen, line.tickets.net_fen, " ".join(line.differences)]
+            for line, row in zip(lines, rows)
+        ]
+        short = [*headers[:5], "slip_net_fen", "tickets_net_fen", "differences"]
+        print(table(short, brief, empty="no shift closed in the period"))
+        return
+    _print(_format(args), headers, rows, "no shift closed in the period")
 
 
 def _status(args: argparse.Namespace) -> None:
@@ -175,7 +268,7 @@ def yuan(fen: int) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
-def _print(rows: list, headers: list[str], fmt: str, empty: str) -> None:
+def _print(fmt: str, headers: list[str], rows: list[list], empty: str) -> None:
     if fmt == "json":
         print(json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2))
     elif fmt == "csv":
@@ -186,6 +279,44 @@ def _print(rows: list, headers: list[str], fmt: str, empty: str) -> None:
         sys.stdout.write(out.getvalue())
     else:
         print(table(headers, rows, empty=empty))
+
+
+def _format(args: argparse.Namespace) -> str:
+    return "json" if args.json else args.format
+
+
+def _fields(message) -> list[str]:
+    return [field.name for field in message.DESCRIPTOR.fields]
+
+
+def _funnel(args: argparse.Namespace) -> None:
+    reply = _client(args).funnel_report(args.from_date, args.to_date or args.from_date, args.channel)
+    headers = _fields(reports_pb2.FunnelLine)
+    rows = [[getattr(line, name) for name in headers] for line in reply.lines]
+    fmt = _format(args)
+    _print(fmt, headers, rows, "no funnel events in the period")
+    if fmt == "table" and reply.sample_rate < 1:
+        print(f"searches and seat maps sampled at {reply.sample_rate:g} and scaled back")
+
+
+def _behaviour(args: argparse.Namespace) -> None:
+    fmt = _format(args)
+    if fmt == "csv" and len(args.section) != 1:
+        raise SystemExit("keyun report behaviour --format csv: name exactly one --section")
+    reply = _client(args).behaviour_report(args.from_date, args.to_date or args.from_date, args.section)
+    sections = args.section or list(SECTIONS)
+    if fmt == "json":
+        value = {
+            name: [{f: getattr(row, f) for f in _fields(row)} for row in getattr(reply, name)] for name in sections
+        }
+        print(json.dumps(value, ensure_ascii=False, indent=2))
+        return
+    for name in sections:
+        rows = list(getattr(reply, name))
+        headers = _fields(SECTION_ROWS[name])
+        if fmt == "table":
+            print(f"{name}:")
+        _print(fmt, headers, [[getattr(row, h) for h in headers] for row in rows], "nothing in the period")
 
 
 def kind_name(kind: int) -> str:
@@ -231,7 +362,7 @@ def _settlement_show(args: argparse.Namespace) -> None:
         state = f"locked ({sheet.lock.lock_id})" if sheet.lock.lock_id else "open"
         c = sheet.contract
         print(f"{sheet.operator_id} {sheet.from_date}..{sheet.to_date}, {state}; contract from {c.effective_from}")
-    _print(rows, ["line", "sign", "fen" if fmt == "csv" else "yuan"], fmt, "")
+    _print(fmt, ["line", "sign", "fen" if fmt == "csv" else "yuan"], rows, "")
 
 
 def _settlement_lines(args: argparse.Namespace) -> None:
@@ -248,7 +379,7 @@ def _settlement_lines(args: argparse.Namespace) -> None:
         ]
         for line in lines
     ]
-    _print(rows, headers, "json" if args.json else args.format, "no tickets in the period")
+    _print("json" if args.json else args.format, headers, rows, "no tickets in the period")
 
 
 def _settlement_lock(args: argparse.Namespace) -> None:

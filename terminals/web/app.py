@@ -229,8 +229,9 @@ def _loopback(host: str) -> bool:
 
 
 # The parts, one line each; imported last, as they build on this module.
-from . import board, kiosk, site  # noqa: E402
+from . import board, kiosk, reports, site  # noqa: E402
 
 PARTS.append(site.setup)
 PARTS.append(kiosk.setup)
 PARTS.append(board.setup)
+PARTS.append(reports.setup)

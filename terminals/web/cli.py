@@ -22,7 +22,8 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 
 def add_verbs(verbs) -> None:
     p = verbs.add_parser(
-        "web", help="serve the departure board, the passenger site and the kiosk pages (a client of the gateway)"
+        "web",
+        help="serve the departure board, the passenger site, the kiosk and the report pages (a client of the gateway)",
     )
     add_arguments(p)
 

@@ -26,6 +26,7 @@ from keyun.v1 import (
     gate_pb2_grpc,
     notices_pb2_grpc,
     orders_pb2_grpc,
+    reports_pb2_grpc,
     sales_pb2_grpc,
 )
 
@@ -58,6 +59,7 @@ class WebGateway:
         self.devices = devices_pb2_grpc.DevicesStub(self.channel)
         self.notices = notices_pb2_grpc.NoticesStub(self.channel)  # ListMyNotices for the passenger site
         self.board = board_pb2_grpc.BoardStub(self.channel)
+        self.reports = reports_pb2_grpc.ReportsStub(self.channel)  # the report pages (reports.py)
 
     async def close(self) -> None:
         await self.channel.close()

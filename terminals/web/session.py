@@ -39,14 +39,17 @@ class Session:
     # Shown in the page header: the account's masked login name or display name.
     who: str = ""
     changed: bool = False
+    # Which part's login the tokens are: "" for the passenger site, "reports" for a staff login
+    # to the report pages (reports.py), which checks it before it shows a number.
+    part: str = ""
 
     def keep(self, access: str, refresh: str) -> None:
         """New tokens from a login or a refresh (the gateway's Tokens protocol)."""
         self.access, self.refresh, self.changed = access, refresh, True
 
-    def login(self, access: str, refresh: str, who: str) -> None:
+    def login(self, access: str, refresh: str, who: str, part: str = "") -> None:
         self.keep(access, refresh)
-        self.who = who
+        self.who, self.part = who, part
         # A new CSRF token at every login: one learnt before it is worth nothing after.
         self.csrf = secrets.token_urlsafe(24)
 
@@ -60,13 +63,13 @@ class Session:
         return bool(self.access)
 
     def to_json(self) -> bytes:
-        fields = {"a": self.access, "r": self.refresh, "c": self.csrf, "l": self.lang, "w": self.who}
+        fields = {"a": self.access, "r": self.refresh, "c": self.csrf, "l": self.lang, "w": self.who, "p": self.part}
         return json.dumps(fields, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Session:
         fields = json.loads(raw)
-        return cls(fields["a"], fields["r"], fields["c"], fields["l"], fields["w"])
+        return cls(fields["a"], fields["r"], fields["c"], fields["l"], fields["w"], part=fields.get("p", ""))
 
 
 class Sealer:

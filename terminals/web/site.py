@@ -139,7 +139,7 @@ def _document_key(document_type: int) -> str:
 def passenger(request: web.Request) -> Session:
     """The logged-in passenger's session; a visitor who is not logged in goes to the login page."""
     session = get_session(request)
-    if not session.logged_in:
+    if not session.logged_in or session.part:  # a staff login to the report pages is no passenger's
         raise web.HTTPSeeOther("/site/login")
     return session
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from keyun.engine.limits import MAX_LOAD_DAYS, MAX_SEATS_PER_TRIP, MAX_STOPS_PER_ROUTE
 from keyun.engine.network import AISLE, NetworkError, default_fare, expand, parse_network, standard_rows
 
-from .conftest import DAY, DEPARTS_MS, FARE, HOUR_MS, A, B, C, D, network_doc
+from .conftest import DAY, DAY_MS, DEPARTS_MS, FARE, HOUR_MS, A, B, C, D, network_doc
 
 HEBEI = Path(__file__).resolve().parents[2] / "gateway" / "demo" / "hebei.toml"
 
@@ -450,3 +450,37 @@ def test_malformed_documents_raise_network_error_only(changes):
         assert error.problems and all(": " in p for p in error.problems)
         return
     expand(network, DAY, 1)  # whatever parses must expand
+
+
+def test_trips_carry_each_stops_km_for_passenger_km():
+    network = parse_network(network_doc())
+    first = expand(network, DAY, 1)[0]
+    route = network.routes[first.route_id]
+    assert first.stop_km == tuple(km for _, _, km in route.stops)
+    assert first.stop_km[0] == 0 and list(first.stop_km) == sorted(first.stop_km)
+
+
+def test_a_trip_scheduled_before_specs_had_km_decodes_and_is_loaded_again_without_conflict():
+    import msgspec
+
+    from keyun.engine import codec
+    from keyun.engine import commands as c
+    from keyun.engine import events as ev
+    from keyun.engine.reasons import Rejection
+    from keyun.engine.shard import ShardEngine
+
+    spec = expand(parse_network(network_doc()), DAY, 1)[0]
+    # An old log's TripScheduled: the spec's array lacks the last field.
+    encoded = msgspec.msgpack.decode(codec.encode(ev.TripScheduled(spec)))
+    encoded[1] = encoded[1][:-1]
+    old = codec.decode(msgspec.msgpack.encode(encoded), ev.Event)
+    assert old.spec.stop_km == () and msgspec.structs.replace(old.spec, stop_km=spec.stop_km) == spec
+    engine = ShardEngine()
+    now = DEPARTS_MS - 10 * DAY_MS
+    engine.execute([c.ScheduleTrip("before", old.spec)], now)
+    # The same network file loaded again, now with km: the same trip, not TRIP_CONFLICT.
+    (reply,), _ = engine.execute([c.ScheduleTrip("again", spec)], now)
+    assert not isinstance(reply, Rejection)
+    # A real difference still conflicts.
+    (refused,), _ = engine.execute([c.ScheduleTrip("moved", msgspec.structs.replace(spec, departs_at_ms=now))], now)
+    assert isinstance(refused, Rejection) and refused.reason.name == "TRIP_CONFLICT"

@@ -46,6 +46,26 @@ class ReportsStub:
                 request_serializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusResponse.FromString,
                 _registered_method=True)
+        self.LoadReport = channel.unary_unary(
+                '/keyun.v1.Reports/LoadReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.LoadReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.LoadReportResponse.FromString,
+                _registered_method=True)
+        self.ShiftReport = channel.unary_unary(
+                '/keyun.v1.Reports/ShiftReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.FromString,
+                _registered_method=True)
+        self.FunnelReport = channel.unary_unary(
+                '/keyun.v1.Reports/FunnelReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.FunnelReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.FunnelReportResponse.FromString,
+                _registered_method=True)
+        self.BehaviourReport = channel.unary_unary(
+                '/keyun.v1.Reports/BehaviourReport',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.FromString,
+                _registered_method=True)
         self.SetContract = channel.unary_unary(
                 '/keyun.v1.Reports/SetContract',
                 request_serializer=keyun_dot_v1_dot_reports__pb2.SetContractRequest.SerializeToString,
@@ -93,6 +113,40 @@ class ReportsServicer:
 
     def ProjectionStatus(self, request, context):
         """Where the projector is in each owner's log, and how far behind.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadReport(self, request, context):
+        """Load factor (客座率) of the trips departing in a period: seats, live tickets, passengers on
+        board by leg, seat-km offered and sold, check-ins and no-shows.  Per trip, or rolled up.  Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShiftReport(self, request, context):
+        """Closed counter shifts: each handover slip's totals beside the same totals recomputed from
+        the tickets of the shift, reconciled to the fen.  Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FunnelReport(self, request, context):
+        """The booking funnel by local day and channel: searched -> seat map -> held -> ordered -> paid,
+        with drop-off, and the holds and orders abandoned.  Searches and seat maps are the gateway's
+        sampled events (scaled back by their rate); the later steps are the owners' events, exact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BehaviourReport(self, request, context):
+        """Passenger behaviour: booking lead time, a time-of-day x day-of-week heat map of sales, popular
+        origin-destination pairs with unmet demand, refund and change rates by lead time, repeat
+        travellers (pseudonymous).  Every chart's numbers are in the reply.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -155,6 +209,26 @@ def add_ReportsServicer_to_server(servicer, server):
                     servicer.ProjectionStatus,
                     request_deserializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_reports__pb2.ProjectionStatusResponse.SerializeToString,
+            ),
+            'LoadReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.LoadReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.LoadReportResponse.SerializeToString,
+            ),
+            'ShiftReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShiftReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.SerializeToString,
+            ),
+            'FunnelReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.FunnelReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.FunnelReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.FunnelReportResponse.SerializeToString,
+            ),
+            'BehaviourReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.BehaviourReport,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.SerializeToString,
             ),
             'SetContract': grpc.unary_unary_rpc_method_handler(
                     servicer.SetContract,
@@ -243,6 +317,114 @@ class Reports:
             '/keyun.v1.Reports/ProjectionStatus',
             keyun_dot_v1_dot_reports__pb2.ProjectionStatusRequest.SerializeToString,
             keyun_dot_v1_dot_reports__pb2.ProjectionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/LoadReport',
+            keyun_dot_v1_dot_reports__pb2.LoadReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.LoadReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShiftReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/ShiftReport',
+            keyun_dot_v1_dot_reports__pb2.ShiftReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.ShiftReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FunnelReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/FunnelReport',
+            keyun_dot_v1_dot_reports__pb2.FunnelReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.FunnelReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BehaviourReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/BehaviourReport',
+            keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
