@@ -461,6 +461,11 @@ def test_keyun_report_settlement_and_contract(station, capsys, monkeypatch):
     assert "agency fee 7.5 %" in capsys.readouterr().out
     (saved,) = station["finance"].contracts("CLIOP").contracts
     assert (saved.agency_fee_bp, saved.refund_fee_station_bp, saved.deductions[0].fen) == (750, 5000, 1234)
+    show = ["report", "settlement", "show", "--operator", "OTHEROP", "--from", period[0], "--to", period[1]]
+    assert keyun_main([*show, *server]) == 0  # a table, in yuan
+    printed = capsys.readouterr().out
+    payable = sheet.amount_payable_fen
+    assert "agency fee (客运代理费)" in printed and f"{payable // 100}.{payable % 100:02d}" in printed
     assert keyun_main(["report", "contract", "show", *server]) == 0
     assert "CLIOP" in capsys.readouterr().out
     assert (
