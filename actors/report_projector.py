@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from keyun.persistence.keyring import Keyring
 from keyun.persistence.load_reports import LoadQuery, ShiftQuery
 from keyun.persistence.reports import ProjectedRecordLost, ReportStore, ReportStoreError, SalesQuery
+from keyun.persistence.settlement import NoContract
 
 from .authority_uploader import AuthorityUploader
 
@@ -126,6 +127,26 @@ class ReportProjector:
     def behaviour(self, from_ms: int, to_ms: int, offset_ms: int, sections: tuple[str, ...]) -> dict:
         with self.lock:
             return self.store.behaviour(from_ms, to_ms, offset_ms, tuple(sections))
+
+    def settlement_sheet(self, operator_id: str, from_date: str, to_date: str, as_of_ms: int | None) -> dict:
+        """An operator's settlement sheet (persistence/settlement.py), after projecting everything on
+        disk: a contract, lock or sale the caller was just told of is in it.  {"no_contract": why}
+        when the operator has no contract for the period."""
+        with self.lock:
+            self.store.catch_up()
+            try:
+                return self.store.settlement_sheet(operator_id, from_date, to_date, as_of_ms)
+            except NoContract as missing:
+                return {"no_contract": str(missing)}
+
+    def settlement_lines(self, operator_id: str, from_date: str, to_date: str, offset: int, limit: int) -> dict:
+        with self.lock:
+            self.store.catch_up()
+            try:
+                lines, total = self.store.settlement_lines(operator_id, from_date, to_date, offset, limit)
+            except NoContract as missing:
+                return {"no_contract": str(missing)}
+        return {"lines": lines, "total": total}
 
     def wait_caught_up(self) -> dict:
         """Project everything on disk now (tests and `keyun report status --wait`): what is behind after."""

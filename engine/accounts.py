@@ -27,6 +27,7 @@ from . import announcements as an
 from . import devices as dv
 from . import fleet as fl
 from . import notices as nt
+from . import settlement as st
 from . import shifts as sh
 from . import timetable as tt
 from .audit import MAX_ROLE_CHARS, fit
@@ -161,6 +162,8 @@ class AccountsState(Value, frozen=False):
     timetable: tt.TimetableBook = msgspec.field(default_factory=tt.TimetableBook)
     # Vehicles, drivers and report-ins (engine/fleet.py), hosted here: one owner sees every assignment.
     fleet: fl.FleetBook = msgspec.field(default_factory=fl.FleetBook)
+    # Operator settlement contracts, locked periods and adjustments (engine/settlement.py), hosted here too.
+    settlement: st.SettlementBook = msgspec.field(default_factory=st.SettlementBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,6 +762,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return tt.decide(state.timetable, command, now_ms)
     if isinstance(command, fl.FLEET_COMMANDS):
         return fl.decide(state.fleet, command, now_ms)
+    if isinstance(command, st.SETTLEMENT_COMMANDS):
+        return st.decide(state.settlement, command, now_ms)
     match command:
         case CreateAccount(_, new):
             if new.login_key in state.by_login:
@@ -1058,6 +1063,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, fl.FLEET_EVENTS):
         fl.evolve(state.fleet, event)
         return
+    if isinstance(event, st.SETTLEMENT_EVENTS):
+        st.evolve(state.settlement, event)
+        return
     match event:
         case AccountCreated(account_id, new, at_ms):
             state.accounts[account_id] = Account(
@@ -1180,6 +1188,8 @@ def answer(
         return tt.answer(state.timetable, query)
     if isinstance(query, fl.FLEET_QUERIES):
         return fl.answer(state.fleet, query)
+    if isinstance(query, st.SETTLEMENT_QUERIES):
+        return st.answer(state.settlement, query, now_ms)
     match query:
         case FindLogin(login_key):
             account_id = state.by_login.get(login_key)
@@ -1246,6 +1256,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return tt.render(state.timetable, command, events)
     if isinstance(command, fl.FLEET_COMMANDS):
         return fl.render(state.fleet, command, events)
+    if isinstance(command, st.SETTLEMENT_COMMANDS):
+        return st.render(state.settlement, command, events)
     match command:
         case CreateAccount():
             return view(state.accounts[events[0].account_id])

@@ -173,6 +173,12 @@ class Reason(IntEnum):
     DRIVER_BUSY = 6009  # the driver drives an overlapping trip
     SAFETY_CHECK_PENDING = 6010  # check-in waits for the trip's safety check (安检) to pass
     SAFETY_CHECK_FAILED = 6011  # the trip's last safety check failed: check-in stays closed
+    # 5920-5939: operator settlement (engine/settlement.py, docs/settlement.md).
+    SETTLEMENT_NO_CONTRACT = 5920  # no contract of the operator is in effect on the period's first day
+    SETTLEMENT_PERIOD_LOCKED = 5921  # a contract change would reach into a locked period
+    SETTLEMENT_LOCK_OVERLAPS = 5922  # the period overlaps one of the operator's locked periods
+    SETTLEMENT_ALREADY_LOCKED = 5923  # the very period is locked already
+    SETTLEMENT_UNKNOWN_LOCK = 5924  # no such settlement lock
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

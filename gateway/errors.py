@@ -176,6 +176,11 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.DRIVER_BUSY: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.SAFETY_CHECK_PENDING: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.SAFETY_CHECK_FAILED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SETTLEMENT_NO_CONTRACT: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SETTLEMENT_PERIOD_LOCKED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SETTLEMENT_LOCK_OVERLAPS: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.SETTLEMENT_ALREADY_LOCKED: grpc.StatusCode.ALREADY_EXISTS,
+    Reason.SETTLEMENT_UNKNOWN_LOCK: grpc.StatusCode.NOT_FOUND,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

@@ -1,4 +1,5 @@
-"""The Reports service: the sales report and the projector's status, asked of the report projector.
+"""The Reports service: the sales report, the projector's status and operator settlement, asked of
+the report projector (settlement's contracts, locks and adjustments are the accounts owner's).
 
 The gateway holds no DuckDB connection: the projector (actors/report_projector.py) runs the query
 in its own process, and the gateway awaits the answer without blocking its event loop.
@@ -11,12 +12,16 @@ from typing import Any
 
 import grpc
 
+from keyun.common.clock import SYSTEM_CLOCK, Clock
+from keyun.engine import accounts as ac
+from keyun.engine import settlement as st
 from keyun.engine.channels import CHANNELS
-from keyun.engine.reasons import Reason, reject
+from keyun.engine.reasons import Reason, Rejection, reject
 from keyun.v1 import orders_pb2, reports_pb2, reports_pb2_grpc, shifts_pb2
 
+from .auth import caller
 from .convert import timestamp
-from .errors import abort
+from .errors import abort, note_audit
 from .owners import ask_reports
 
 LOAD_GROUPS = ("trip", "route", "operator", "day")  # persistence/load_reports.LOAD_GROUPS
@@ -29,11 +34,21 @@ SECTIONS = ("lead_time", "heat_map", "od_demand", "refund_change", "repeat")
 
 
 class ReportsService(reports_pb2_grpc.ReportsServicer):
-    def __init__(self, projector: Any, utc_offset_min: int = 8 * 60, funnel_sample: float = 1.0):
-        """`projector`: the report projector's handle, None when reports are off."""
+    def __init__(
+        self,
+        projector: Any,
+        utc_offset_min: int = 8 * 60,
+        funnel_sample: float = 1.0,
+        desk: Any = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
+        """`projector`: the report projector's handle, None when reports are off; `desk`: the
+        accounts owner's (gateway.account_services.AccountDesk), for settlement."""
         self.projector = projector
         self.utc_offset_min = utc_offset_min
         self.funnel_sample = funnel_sample
+        self.desk = desk
+        self.clock = clock
 
     async def _projector(self, context: grpc.aio.ServicerContext) -> Any:
         if self.projector is None:
@@ -207,6 +222,151 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
             )
         return self._ms(first), self._ms(last + dt.timedelta(days=1))
 
+    # --- operator settlement (docs/settlement.md) ---------------------------------------------
+
+    async def SetContract(self, request, context):
+        principal = caller()
+        c = request.contract
+
+        def build() -> st.SetContract:
+            contract = st.Contract(
+                c.operator_id,
+                c.effective_from,
+                c.agency_fee_bp,
+                c.operator_keeps_service_fee,
+                c.refund_fee_station_bp,
+                c.no_show_station_bp,
+                tuple(st.Deduction(d.name, d.fen) for d in c.deductions),
+                principal.account_id,
+            )
+            return st.SetContract(request.request_id, contract)
+
+        command = await self.desk.build(context, build, within="contract")
+        note_audit(target=c.operator_id, detail=f"from {c.effective_from}, agency fee {c.agency_fee_bp} bp")
+        terms = await self.desk.ask(context, command, audited=True)
+        return reports_pb2.SetContractResponse(contract=contract_message(terms.contracts[0]))
+
+    async def ListContracts(self, request, context):
+        query = await self.desk.build(context, lambda: st.GetSettlementTerms(request.operator_id))
+        terms = await self.desk.ask(context, query)
+        return reports_pb2.ListContractsResponse(
+            contracts=[contract_message(c) for c in terms.contracts],
+            locks=[lock_message(lock) for lock in terms.locks],
+            adjustments=[manual_adjustment(a) for a in terms.adjustments],
+        )
+
+    async def SettlementSheet(self, request, context):
+        projector = await self._projector(context)
+        await self._settlement_period(context, request.operator_id, request.from_date, request.to_date)
+        sheet = await self._sheet(context, projector, request.operator_id, request.from_date, request.to_date)
+        return sheet_message(sheet)
+
+    async def SettlementLines(self, request, context):
+        projector = await self._projector(context)
+        await self._settlement_period(context, request.operator_id, request.from_date, request.to_date)
+        if not 0 <= request.page_size <= MAX_PAGE:
+            await abort(context, reject(Reason.INVALID_FIELD, f"page_size: 0..{MAX_PAGE}", field="page_size"))
+        offset = await self._offset(context, request.page_token)
+        answer = await ask_reports(
+            projector,
+            "settlement_lines",
+            request.operator_id,
+            request.from_date,
+            request.to_date,
+            offset,
+            request.page_size or DEFAULT_PAGE,
+        )
+        await self._no_contract(context, answer)
+        lines = [
+            reports_pb2.SettlementTicketLine(
+                **{k: v for k, v in line.items() if k not in ("figures", "state")},
+                state=enum_value("SETTLEMENT_TICKET_STATE_", line["state"]),
+                figures=figures_message(line["figures"]),
+            )
+            for line in answer["lines"]
+        ]
+        following = offset + len(lines)
+        total = answer["total"]
+        return reports_pb2.SettlementLinesResponse(
+            lines=lines, next_page_token=str(following) if following < total else "", total_lines=total
+        )
+
+    async def LockSettlement(self, request, context):
+        projector = await self._projector(context)
+        principal = caller()
+        operator_id, first_day, last_day = request.operator_id, request.from_date, request.to_date
+        await self.desk.build(
+            context,
+            lambda: st.LockSettlement(
+                request.request_id, operator_id, first_day, last_day, 0, (), 0, 0, principal.account_id
+            ),
+        )
+        # A retry of a lock that was made (its reply lost) is answered the same: its sheet would be
+        # taken at another time, and the owner would see another request under the same id.
+        remembered = await self.desk.ask(context, ac.Recall(request.request_id, b""))
+        if isinstance(remembered, ac.Remembered):
+            first = remembered.command
+            if isinstance(first, st.LockSettlement) and (first.operator_id, first.from_date, first.to_date) == (
+                operator_id,
+                first_day,
+                last_day,
+            ):
+                if isinstance(remembered.reply, Rejection):
+                    await abort(context, remembered.reply)
+                return reports_pb2.LockSettlementResponse(lock=lock_message(remembered.reply.locks[0]))
+        # The sheet as the tickets' movements up to now make it: the projector first projects
+        # everything on disk, so every movement acknowledged before now is counted.
+        as_of_ms = self.clock.now_ms()
+        sheet = await self._sheet(context, projector, operator_id, first_day, last_day, as_of_ms)
+        command = st.LockSettlement(
+            request.request_id,
+            operator_id,
+            first_day,
+            last_day,
+            as_of_ms,
+            tuple(sheet["totals"].items()),
+            sheet["deductions_fen"],
+            sheet["amount_payable_fen"],
+            principal.account_id,
+        )
+        note_audit(target=operator_id, detail=f"{first_day}..{last_day}: payable {sheet['amount_payable_fen']} fen")
+        terms = await self.desk.ask(context, command, audited=True)
+        return reports_pb2.LockSettlementResponse(lock=lock_message(terms.locks[0]))
+
+    async def AddAdjustment(self, request, context):
+        principal = caller()
+        command = await self.desk.build(
+            context,
+            lambda: st.AddAdjustment(
+                request.request_id, request.lock_id, request.reason, request.amount_fen, principal.account_id
+            ),
+        )
+        note_audit(target=request.lock_id, detail=f"{request.amount_fen} fen")
+        terms = await self.desk.ask(context, command, audited=True)
+        return reports_pb2.AddAdjustmentResponse(adjustment=manual_adjustment(terms.adjustments[0]))
+
+    async def _settlement_period(
+        self, context: grpc.aio.ServicerContext, operator_id: str, first: str, last: str
+    ) -> None:
+        await self.desk.build(context, lambda: (st.check_operator(operator_id), st.check_period(first, last)))
+
+    async def _sheet(
+        self,
+        context: grpc.aio.ServicerContext,
+        projector: Any,
+        operator_id: str,
+        first: str,
+        last: str,
+        as_of_ms: int | None = None,
+    ) -> dict:
+        sheet = await ask_reports(projector, "settlement_sheet", operator_id, first, last, as_of_ms)
+        await self._no_contract(context, sheet)
+        return sheet
+
+    async def _no_contract(self, context: grpc.aio.ServicerContext, answer: dict) -> None:
+        if "no_contract" in answer:
+            await abort(context, reject(Reason.SETTLEMENT_NO_CONTRACT, answer["no_contract"]))
+
     async def _date(self, context: grpc.aio.ServicerContext, name: str, text: str) -> dt.date:
         try:
             return dt.date.fromisoformat(text)
@@ -249,3 +409,87 @@ def _pay_method(name: str) -> int:
         return orders_pb2.PayMethod.Value(f"PAY_METHOD_{name.upper()}")
     except ValueError:
         return orders_pb2.PAY_METHOD_UNSPECIFIED
+
+
+def enum_value(prefix: str, name: str) -> Any:
+    """The proto enum value for the store's name of it (persistence/settlement.py): no_show ->
+    SETTLEMENT_TICKET_STATE_NO_SHOW."""
+    return getattr(reports_pb2, prefix + name.upper())
+
+
+def contract_message(c: st.Contract) -> reports_pb2.OperatorContract:
+    return reports_pb2.OperatorContract(
+        operator_id=c.operator_id,
+        effective_from=c.effective_from,
+        agency_fee_bp=c.agency_fee_bp,
+        operator_keeps_service_fee=c.operator_keeps_service_fee,
+        refund_fee_station_bp=c.refund_fee_station_bp,
+        no_show_station_bp=c.no_show_station_bp,
+        deductions=[reports_pb2.Deduction(name=d.name, fen=d.fen) for d in c.deductions],
+        set_by=c.set_by,
+        set_at_ms=c.set_at_ms,
+    )
+
+
+def figures_message(figures: dict[str, int] | None) -> reports_pb2.SettlementFigures | None:
+    return None if figures is None else reports_pb2.SettlementFigures(**figures)
+
+
+def lock_message(lock: st.SettlementLock) -> reports_pb2.SettlementLockInfo:
+    return reports_pb2.SettlementLockInfo(
+        lock_id=lock.lock_id,
+        operator_id=lock.operator_id,
+        from_date=lock.from_date,
+        to_date=lock.to_date,
+        as_of_ms=lock.as_of_ms,
+        totals=figures_message(dict(lock.totals)),
+        deductions_fen=lock.deductions_fen,
+        amount_payable_fen=lock.amount_payable_fen,
+        locked_by=lock.locked_by,
+        locked_at_ms=lock.locked_at_ms,
+    )
+
+
+def manual_adjustment(a: st.Adjustment) -> reports_pb2.SettlementAdjustment:
+    return reports_pb2.SettlementAdjustment(
+        kind=reports_pb2.SETTLEMENT_ADJUSTMENT_KIND_MANUAL,
+        adjustment_id=a.adjustment_id,
+        reason=a.reason,
+        amount_fen=a.amount_fen,
+        added_by=a.added_by,
+        added_at_ms=a.added_at_ms,
+        lock_id=a.lock_id,
+    )
+
+
+def sheet_message(sheet: dict) -> reports_pb2.SettlementSheetResponse:
+    """The projector's sheet (persistence/settlement.sheet) as its reply."""
+    c = sheet["contract"]
+    lock = sheet["lock"]
+    return reports_pb2.SettlementSheetResponse(
+        operator_id=sheet["operator_id"],
+        from_date=sheet["from_date"],
+        to_date=sheet["to_date"],
+        contract=reports_pb2.OperatorContract(
+            **{k: v for k, v in c.items() if k != "deductions"},
+            deductions=[reports_pb2.Deduction(name=name, fen=fen) for name, fen in c["deductions"]],
+        ),
+        totals=figures_message(sheet["totals"]),
+        deductions=[reports_pb2.Deduction(name=name, fen=fen) for name, fen in sheet["deductions"]],
+        deductions_fen=sheet["deductions_fen"],
+        lock=None
+        if lock is None
+        else reports_pb2.SettlementLockInfo(
+            **{k: v for k, v in lock.items() if k != "totals"}, totals=figures_message(lock["totals"])
+        ),
+        adjustments=[
+            reports_pb2.SettlementAdjustment(
+                **{k: v for k, v in a.items() if k not in ("figures", "kind")},
+                kind=enum_value("SETTLEMENT_ADJUSTMENT_KIND_", a["kind"]),
+                figures=figures_message(a["figures"]),
+            )
+            for a in sheet["adjustments"]
+        ],
+        adjustments_fen=sheet["adjustments_fen"],
+        amount_payable_fen=sheet["amount_payable_fen"],
+    )

@@ -174,6 +174,14 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Fleet/ListDrivers": Rule(P.DISPATCH),
     "/keyun.v1.Fleet/ReportIn": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Fleet/RecordSafetyCheck": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    # Operator settlement (docs/settlement.md): finance (settlement).  Contracts, locks and
+    # adjustments are journaled in the accounts owner's log with their audit records.
+    "/keyun.v1.Reports/SetContract": Rule(P.SETTLEMENT, mutating=True),
+    "/keyun.v1.Reports/ListContracts": Rule(P.SETTLEMENT),
+    "/keyun.v1.Reports/SettlementSheet": Rule(P.SETTLEMENT),
+    "/keyun.v1.Reports/SettlementLines": Rule(P.SETTLEMENT),
+    "/keyun.v1.Reports/LockSettlement": Rule(P.SETTLEMENT, mutating=True),
+    "/keyun.v1.Reports/AddAdjustment": Rule(P.SETTLEMENT, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

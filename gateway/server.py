@@ -323,7 +323,10 @@ class KeyunServer:
         notices_pb2_grpc.add_NoticesServicer_to_server(NoticesService(self.notices), services)
         board_pb2_grpc.add_BoardServicer_to_server(BoardService(self.gateway, self.desk, self.clock), services)
         reports_pb2_grpc.add_ReportsServicer_to_server(
-            ReportsService(self.owners.reports, self.gateway.utc_offset_min, self.funnel.sample_rate), services
+            ReportsService(
+                self.owners.reports, self.gateway.utc_offset_min, self.funnel.sample_rate, self.desk, self.clock
+            ),
+            services,
         )
         uploads_pb2_grpc.add_UploadsServicer_to_server(UploadsService(self.owners.reports), services)
         fleet_pb2_grpc.add_FleetServicer_to_server(FleetService(self.gateway, self.desk), services)

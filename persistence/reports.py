@@ -30,10 +30,12 @@ from typing import Any
 import duckdb
 
 from keyun.engine import events as ev
+from keyun.engine import settlement as st
 from keyun.engine.channels import PSEUDONYM_CONTEXT, WALLET_METHODS, channel_of  # noqa: F401  (re-exported)
 from keyun.engine.outbox import AuditNote
 from keyun.engine.shifts import ShiftClosed, ShiftOpened
 
+from . import settlement
 from .keyring import Keyring
 from .load_reports import LoadQuery, ShiftQuery, load_report, shift_report
 from .wal import ARCHIVE_DIR, FRAME, MAGIC, MAX_RECORD_BYTES, WalCorruption, decode_payload, segments
@@ -119,7 +121,18 @@ CREATE OR REPLACE VIEW ticket_states AS
                    ELSE 'sold' END AS state
     FROM tickets;
 """
-TABLES = ("positions", "trips", "tickets", "orders", "payments", "refunds", "shifts", "shift_methods", "holds")
+TABLES = (
+    "positions",
+    "trips",
+    "tickets",
+    "orders",
+    "payments",
+    "refunds",
+    "shifts",
+    "shift_methods",
+    "holds",
+    *settlement.TABLES,
+)
 # The store's layout.  A store of an older layout is emptied and projected again from the logs
 # when it is opened (2: stop distances, ticket km, the slips' totals; 3: holds).
 SCHEMA_VERSION = "3"
@@ -469,6 +482,8 @@ class Projection:
             rows.shifts.append((event.shift_id, event.account_id, event.counter_id, event.at_ms))
         elif kind is ShiftClosed:
             self._shift_closed(event, rows)
+        elif kind in st.SETTLEMENT_EVENTS:  # contracts, locks, adjustments (persistence/settlement.py)
+            settlement.project(event, rows.updates)
 
     def _shift_closed(self, event: ShiftClosed, rows: Rows) -> None:
         """The slip's totals, kept to reconcile against the tickets (the shift report)."""
@@ -578,6 +593,7 @@ class ReportStore:
             os.chmod(path, 0o600)
             self._upgrade()
             self.db.execute(SCHEMA)
+            self.db.execute(settlement.SCHEMA)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [SCHEMA_VERSION])
         self.keyring = keyring
         self.positions = self._load_positions()
@@ -808,6 +824,14 @@ class ReportStore:
             }
             for owner, position in sorted(self.positions.items())
         ]
+
+    def settlement_sheet(self, operator_id: str, from_date: str, to_date: str, as_of_ms: int | None) -> dict:
+        return settlement.sheet(self.db, operator_id, from_date, to_date, as_of_ms)
+
+    def settlement_lines(
+        self, operator_id: str, from_date: str, to_date: str, offset: int, limit: int
+    ) -> tuple[list[dict], int]:
+        return settlement.lines_page(self.db, operator_id, from_date, to_date, offset, limit)
 
     def sales(self, query: SalesQuery) -> tuple[list[dict], int]:
         """One page of the sales report and the total number of groups."""

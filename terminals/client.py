@@ -940,6 +940,57 @@ class KeyunClient:
     def reconcile_uploads(self, date: str) -> uploads_pb2.ReconcileUploadsResponse:
         return self.call(self.uploads.ReconcileUploads, uploads_pb2.ReconcileUploadsRequest(date=date))
 
+    # --- operator settlement (docs/settlement.md) ---
+
+    def set_contract(
+        self, contract: reports_pb2.OperatorContract, request_id: str | None = None
+    ) -> reports_pb2.OperatorContract:
+        request = reports_pb2.SetContractRequest(request_id=request_id or new_request_id(), contract=contract)
+        return self.call(self.reports.SetContract, request).contract
+
+    def contracts(self, operator_id: str = "") -> reports_pb2.ListContractsResponse:
+        return self.call(self.reports.ListContracts, reports_pb2.ListContractsRequest(operator_id=operator_id))
+
+    def settlement_sheet(self, operator_id: str, from_date: str, to_date: str) -> reports_pb2.SettlementSheetResponse:
+        request = reports_pb2.SettlementSheetRequest(operator_id=operator_id, from_date=from_date, to_date=to_date)
+        return self.call(self.reports.SettlementSheet, request)
+
+    def settlement_lines(
+        self, operator_id: str, from_date: str, to_date: str, page_size: int = 0, page_token: str = ""
+    ) -> reports_pb2.SettlementLinesResponse:
+        request = reports_pb2.SettlementLinesRequest(
+            operator_id=operator_id, from_date=from_date, to_date=to_date, page_size=page_size, page_token=page_token
+        )
+        return self.call(self.reports.SettlementLines, request)
+
+    def all_settlement_lines(
+        self, operator_id: str, from_date: str, to_date: str
+    ) -> list[reports_pb2.SettlementTicketLine]:
+        """Every ticket line of a settlement sheet, page after page."""
+        lines, token = [], ""
+        while True:
+            page = self.settlement_lines(operator_id, from_date, to_date, 1000, token)
+            lines.extend(page.lines)
+            token = page.next_page_token
+            if not token:
+                return lines
+
+    def lock_settlement(
+        self, operator_id: str, from_date: str, to_date: str, request_id: str | None = None
+    ) -> reports_pb2.SettlementLockInfo:
+        request = reports_pb2.LockSettlementRequest(
+            request_id=request_id or new_request_id(), operator_id=operator_id, from_date=from_date, to_date=to_date
+        )
+        return self.call(self.reports.LockSettlement, request).lock
+
+    def add_adjustment(
+        self, lock_id: str, reason: str, amount_fen: int, request_id: str | None = None
+    ) -> reports_pb2.SettlementAdjustment:
+        request = reports_pb2.AddAdjustmentRequest(
+            request_id=request_id or new_request_id(), lock_id=lock_id, reason=reason, amount_fen=amount_fen
+        )
+        return self.call(self.reports.AddAdjustment, request).adjustment
+
     def open_shift(self, counter_id: str, request_id: str | None = None) -> shifts_pb2.Shift:
         request = shifts_pb2.OpenShiftRequest(request_id=request_id or new_request_id(), counter_id=counter_id)
         return self.call(self.shifts.OpenShift, request).shift

@@ -1,5 +1,6 @@
-"""`keyun report sales|load|shifts|funnel|behaviour|status`: reports asked of a running server (docs/reporting.md).
-`keyun report rebuild|export` work on a stopped server's data directory (persistence/cli.py)."""
+"""`keyun report sales|load|shifts|funnel|behaviour|status|settlement|contract`: reports asked of a
+running server (docs/reporting.md, docs/settlement.md).  `keyun report rebuild|export` work on a
+stopped server's data directory (persistence/cli.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 import io
 import json
 import sys
+from decimal import Decimal, InvalidOperation
 
 from keyun.v1 import reports_pb2
 
@@ -70,6 +72,7 @@ def add_actions(report) -> None:
     _common(p)
     p.set_defaults(run=_status)
     add_upload_actions(report, today)
+    add_settlement_actions(report, today)
 
 
 def add_upload_actions(report, today: str) -> None:
@@ -189,6 +192,102 @@ def _status(args: argparse.Namespace) -> None:
         print(f"failing: {status.failure}")
 
 
+# --- operator settlement (docs/settlement.md) -------------------------------------------------
+
+FIGURES = [field.name for field in reports_pb2.SettlementFigures.DESCRIPTOR.fields]
+# The sheet's lines in reading order: (figure, sign in the amount payable, label).
+SHEET_LINES = (
+    ("revenue_fen", "+", "ticket revenue"),
+    ("base_fen", " ", "  base fare"),
+    ("service_fee_fen", " ", "  station service fee (站务费)"),
+    ("fuel_surcharge_fen", " ", "  fuel surcharge"),
+    ("insurance_fen", " ", "  insurance (乘意险)"),
+    ("refund_fen", "-", "refunds paid back"),
+    ("changed_fen", "-", "changed away (改签)"),
+    ("voided_fen", "-", "voided (废票)"),
+    ("station_service_fee_fen", "-", "station service fee kept"),
+    ("insurance_held_fen", "-", "insurance, to the insurer"),
+    ("agency_fee_fen", "-", "agency fee (客运代理费)"),
+    ("refund_fee_station_fen", "-", "refund fees, station's share"),
+    ("refund_retained_fen", "-", "refunds' non-refundable parts"),
+    ("no_show_station_fen", "-", "no-shows (漏乘), station's share"),
+    ("trip_cancelled_fen", "-", "cancelled trips, held for refunds"),
+    ("payable_fen", "=", "payable for the tickets"),
+)
+
+
+def add_settlement_actions(report, today: str) -> None:
+    """`report settlement show|lines|lock|adjust` and `report contract set|show`."""
+    settlement = report.add_parser("settlement", help="operator settlement (结算): sheet, ticket lines, lock, adjust")
+    verbs = settlement.add_subparsers(dest="settlement_action", required=True)
+    for name, run, helptext in (
+        ("show", _settlement_show, "an operator's settlement sheet for a period"),
+        ("lines", _settlement_lines, "the sheet's tickets, each with its share of every figure"),
+        ("lock", _settlement_lock, "close and lock the period (its totals are never edited after)"),
+    ):
+        p = verbs.add_parser(name, help=helptext)
+        _period_arguments(p, today)
+        if name != "lock":
+            p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        _common(p)
+        p.set_defaults(run=run)
+    p = verbs.add_parser("adjust", help="a manual adjustment to a locked period")
+    p.add_argument("--lock", required=True, dest="lock_id", help="the lock's id (L000001)")
+    p.add_argument("--amount", required=True, help="yuan, e.g. -12.50 (+ pays the operator more)")
+    p.add_argument("--reason", required=True)
+    _common(p)
+    p.set_defaults(run=_settlement_adjust)
+
+    contract = report.add_parser("contract", help="operator settlement contracts: set, show")
+    verbs = contract.add_subparsers(dest="contract_action", required=True)
+    p = verbs.add_parser("set", help="set an operator's contract from a date on")
+    p.add_argument("--operator", required=True)
+    p.add_argument("--from", dest="effective_from", default=today, help="effective from this local day (default today)")
+    p.add_argument("--agency-fee", required=True, help="percent of the transport fare, e.g. 8.5")
+    p.add_argument(
+        "--operator-keeps-service-fee", action="store_true", help="the operator, not the station, gets the 站务费"
+    )
+    p.add_argument("--refund-fees", default="station", help="station, operator, or the station's percent (e.g. 50)")
+    p.add_argument("--no-shows", default="operator", help="station, operator, or the station's percent")
+    p.add_argument("--deduction", action="append", default=[], help="NAME=YUAN, deducted once per period (repeat)")
+    _common(p)
+    p.set_defaults(run=_contract_set)
+    p = verbs.add_parser("show", help="contracts, locks and adjustments")
+    p.add_argument("--operator", default="", help="one operator's (default: every operator's)")
+    _common(p)
+    p.set_defaults(run=_contract_show)
+
+
+def _period_arguments(p: argparse.ArgumentParser, today: str) -> None:
+    p.add_argument("--operator", required=True, help="the operator's id")
+    p.add_argument("--from", dest="from_date", default=today, help="first trip departure day (default today)")
+    p.add_argument("--to", dest="to_date", default=None, help="last departure day, inclusive (default: --from)")
+
+
+def fen_of(yuan: str, what: str) -> int:
+    """Yuan as written (12.5, -3) in fen, exactly."""
+    try:
+        fen = Decimal(yuan) * 100
+    except InvalidOperation:
+        raise SystemExit(f"{what}: {yuan!r} is not an amount in yuan") from None
+    if fen != fen.to_integral_value():
+        raise SystemExit(f"{what}: {yuan!r} has more than two decimals")
+    return int(fen)
+
+
+def basis_points(text: str, what: str) -> int:
+    """station / operator / a percent, as the station's share in basis points."""
+    named = {"station": 10_000, "operator": 0}
+    if text in named:
+        return named[text]
+    return fen_of(text.rstrip("%"), what)  # a percent with two decimals is basis points as yuan is fen
+
+
+def yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
 def _print(fmt: str, headers: list[str], rows: list[list], empty: str) -> None:
     if fmt == "json":
         print(json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2))
@@ -289,3 +388,125 @@ def _upload_reconcile(args: argparse.Namespace) -> None:
         print(f"{answer.date}: match ({dict(answer.station.counts)})")
     else:
         print(f"{answer.date}: MISMATCH {answer.differences}; keyun report upload resend --date {answer.date}")
+
+
+def kind_name(kind: int) -> str:
+    return reports_pb2.SettlementAdjustmentKind.Name(kind).removeprefix("SETTLEMENT_ADJUSTMENT_KIND_").lower()
+
+
+def _figures(message) -> dict[str, int]:
+    return {name: getattr(message, name) for name in FIGURES}
+
+
+def _settlement_show(args: argparse.Namespace) -> None:
+    sheet = _client(args).settlement_sheet(args.operator, args.from_date, args.to_date or args.from_date)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        value = {
+            "operator_id": sheet.operator_id,
+            "from_date": sheet.from_date,
+            "to_date": sheet.to_date,
+            "totals": _figures(sheet.totals),
+            "deductions": {d.name: d.fen for d in sheet.deductions},
+            "deductions_fen": sheet.deductions_fen,
+            "lock_id": sheet.lock.lock_id,
+            "adjustments": [
+                {
+                    "kind": kind_name(a.kind),
+                    "reason": a.reason,
+                    "amount_fen": a.amount_fen,
+                    "ticket_ids": list(a.ticket_ids),
+                }
+                for a in sheet.adjustments
+            ],
+            "adjustments_fen": sheet.adjustments_fen,
+            "amount_payable_fen": sheet.amount_payable_fen,
+        }
+        print(json.dumps(value, ensure_ascii=False, indent=2))
+        return
+    rows = [[label, sign, getattr(sheet.totals, name)] for name, sign, label in SHEET_LINES]
+    rows += [[f"deduction: {d.name}", "-", d.fen] for d in sheet.deductions]
+    rows += [[f"adjustment ({kind_name(a.kind)}): {a.reason}", "+", a.amount_fen] for a in sheet.adjustments]
+    rows.append(["amount payable", "=", sheet.amount_payable_fen])
+    if fmt == "table":
+        rows = [[label, sign, yuan(fen)] for label, sign, fen in rows]
+        state = f"locked ({sheet.lock.lock_id})" if sheet.lock.lock_id else "open"
+        c = sheet.contract
+        print(f"{sheet.operator_id} {sheet.from_date}..{sheet.to_date}, {state}; contract from {c.effective_from}")
+    _print(fmt, ["line", "sign", "fen" if fmt == "csv" else "yuan"], rows, "")
+
+
+def _settlement_lines(args: argparse.Namespace) -> None:
+    lines = _client(args).all_settlement_lines(args.operator, args.from_date, args.to_date or args.from_date)
+    headers = ["ticket_id", "trip_id", "service_date", "state", "ticket_type", *FIGURES]
+    rows = [
+        [
+            line.ticket_id,
+            line.trip_id,
+            line.service_date,
+            line.state,
+            line.ticket_type,
+            *_figures(line.figures).values(),
+        ]
+        for line in lines
+    ]
+    _print("json" if args.json else args.format, headers, rows, "no tickets in the period")
+
+
+def _settlement_lock(args: argparse.Namespace) -> None:
+    lock = _client(args).lock_settlement(args.operator, args.from_date, args.to_date or args.from_date)
+    period = f"{lock.from_date}..{lock.to_date}"
+    print(f"locked {lock.lock_id}: {lock.operator_id} {period}, payable {yuan(lock.amount_payable_fen)}")
+
+
+def _settlement_adjust(args: argparse.Namespace) -> None:
+    adjustment = _client(args).add_adjustment(args.lock_id, args.reason, fen_of(args.amount, "--amount"))
+    print(f"adjustment {adjustment.adjustment_id} to {adjustment.lock_id}: {yuan(adjustment.amount_fen)}")
+
+
+def _contract_set(args: argparse.Namespace) -> None:
+    deductions = []
+    for text in args.deduction:
+        name, _, amount = text.partition("=")
+        deductions.append(reports_pb2.Deduction(name=name, fen=fen_of(amount, f"--deduction {name}")))
+    contract = reports_pb2.OperatorContract(
+        operator_id=args.operator,
+        effective_from=args.effective_from,
+        agency_fee_bp=basis_points(args.agency_fee, "--agency-fee"),
+        operator_keeps_service_fee=args.operator_keeps_service_fee,
+        refund_fee_station_bp=basis_points(args.refund_fees, "--refund-fees"),
+        no_show_station_bp=basis_points(args.no_shows, "--no-shows"),
+        deductions=deductions,
+    )
+    saved = _client(args).set_contract(contract)
+    print(f"contract of {saved.operator_id} from {saved.effective_from}: agency fee {saved.agency_fee_bp / 100:g} %")
+
+
+def _contract_show(args: argparse.Namespace) -> None:
+    found = _client(args).contracts(args.operator)
+    headers = ["operator", "from", "agency_fee_bp", "service_fee_to", "refund_fee_station_bp", "no_show_station_bp"]
+    headers.append("deductions")
+    rows = [
+        [
+            c.operator_id,
+            c.effective_from,
+            c.agency_fee_bp,
+            "operator" if c.operator_keeps_service_fee else "station",
+            c.refund_fee_station_bp,
+            c.no_show_station_bp,
+            "; ".join(f"{d.name} {yuan(d.fen)}" for d in c.deductions),
+        ]
+        for c in found.contracts
+    ]
+    if args.json:
+        locks = [
+            {"lock_id": k.lock_id, "operator_id": k.operator_id, "from_date": k.from_date, "to_date": k.to_date}
+            for k in found.locks
+        ]
+        print(json.dumps({"contracts": [dict(zip(headers, row)) for row in rows], "locks": locks}, ensure_ascii=False))
+        return
+    print(table(headers, rows, empty="no contracts"))
+    for k in found.locks:
+        print(f"locked {k.lock_id}: {k.operator_id} {k.from_date}..{k.to_date}, payable {yuan(k.amount_payable_fen)}")
+    for a in found.adjustments:
+        print(f"adjustment {a.adjustment_id} to {a.lock_id}: {yuan(a.amount_fen)} ({a.reason})")

@@ -66,6 +66,36 @@ class ReportsStub:
                 request_serializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.FromString,
                 _registered_method=True)
+        self.SetContract = channel.unary_unary(
+                '/keyun.v1.Reports/SetContract',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.SetContractRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.SetContractResponse.FromString,
+                _registered_method=True)
+        self.ListContracts = channel.unary_unary(
+                '/keyun.v1.Reports/ListContracts',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.ListContractsRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.ListContractsResponse.FromString,
+                _registered_method=True)
+        self.SettlementSheet = channel.unary_unary(
+                '/keyun.v1.Reports/SettlementSheet',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.SettlementSheetRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.SettlementSheetResponse.FromString,
+                _registered_method=True)
+        self.SettlementLines = channel.unary_unary(
+                '/keyun.v1.Reports/SettlementLines',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.SettlementLinesRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.SettlementLinesResponse.FromString,
+                _registered_method=True)
+        self.LockSettlement = channel.unary_unary(
+                '/keyun.v1.Reports/LockSettlement',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.LockSettlementRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.LockSettlementResponse.FromString,
+                _registered_method=True)
+        self.AddAdjustment = channel.unary_unary(
+                '/keyun.v1.Reports/AddAdjustment',
+                request_serializer=keyun_dot_v1_dot_reports__pb2.AddAdjustmentRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_reports__pb2.AddAdjustmentResponse.FromString,
+                _registered_method=True)
 
 
 class ReportsServicer:
@@ -122,6 +152,51 @@ class ReportsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetContract(self, request, context):
+        """Operator settlement (结算, docs/settlement.md), for finance (permission settlement).
+        Set an operator's contract from a date on (journaled and audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListContracts(self, request, context):
+        """An operator's contracts (every operator's with operator_id ""), its locks and adjustments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettlementSheet(self, request, context):
+        """An operator's settlement sheet for a period of trip departure days: revenue, what the station
+        keeps, refunds, changes, voids, no-shows, deductions and the amount payable.  A locked
+        period shows its frozen totals and, apart, its adjustments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettlementLines(self, request, context):
+        """The sheet's tickets, each with its share of every figure.  Paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LockSettlement(self, request, context):
+        """Close and lock an operator's period: its totals are recorded and never edited (audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddAdjustment(self, request, context):
+        """A manual adjustment to a locked period (audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -154,6 +229,36 @@ def add_ReportsServicer_to_server(servicer, server):
                     servicer.BehaviourReport,
                     request_deserializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.SerializeToString,
+            ),
+            'SetContract': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetContract,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.SetContractRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.SetContractResponse.SerializeToString,
+            ),
+            'ListContracts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContracts,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.ListContractsRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.ListContractsResponse.SerializeToString,
+            ),
+            'SettlementSheet': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettlementSheet,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.SettlementSheetRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.SettlementSheetResponse.SerializeToString,
+            ),
+            'SettlementLines': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettlementLines,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.SettlementLinesRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.SettlementLinesResponse.SerializeToString,
+            ),
+            'LockSettlement': grpc.unary_unary_rpc_method_handler(
+                    servicer.LockSettlement,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.LockSettlementRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.LockSettlementResponse.SerializeToString,
+            ),
+            'AddAdjustment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAdjustment,
+                    request_deserializer=keyun_dot_v1_dot_reports__pb2.AddAdjustmentRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_reports__pb2.AddAdjustmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -320,6 +425,168 @@ class Reports:
             '/keyun.v1.Reports/BehaviourReport',
             keyun_dot_v1_dot_reports__pb2.BehaviourReportRequest.SerializeToString,
             keyun_dot_v1_dot_reports__pb2.BehaviourReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetContract(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/SetContract',
+            keyun_dot_v1_dot_reports__pb2.SetContractRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.SetContractResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListContracts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/ListContracts',
+            keyun_dot_v1_dot_reports__pb2.ListContractsRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.ListContractsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettlementSheet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/SettlementSheet',
+            keyun_dot_v1_dot_reports__pb2.SettlementSheetRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.SettlementSheetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettlementLines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/SettlementLines',
+            keyun_dot_v1_dot_reports__pb2.SettlementLinesRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.SettlementLinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LockSettlement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/LockSettlement',
+            keyun_dot_v1_dot_reports__pb2.LockSettlementRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.LockSettlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddAdjustment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Reports/AddAdjustment',
+            keyun_dot_v1_dot_reports__pb2.AddAdjustmentRequest.SerializeToString,
+            keyun_dot_v1_dot_reports__pb2.AddAdjustmentResponse.FromString,
             options,
             channel_credentials,
             insecure,
