@@ -1054,17 +1054,6 @@ class KeyunClient:
         request = shifts_pb2.ListStockRequest(page_size=page_size, page_token=page_token)
         return self.call(self.shifts.ListStock, request).stock
 
-
-def _every_line(page_of: Callable[[str], Any]) -> list[Any]:
-    """The lines of every page of a paged report: `page_of(token)` asks for one."""
-    lines: list[Any] = []
-    token = ""
-    while True:
-        page = page_of(token)
-        lines.extend(page.lines)
-        token = page.next_page_token
-        if not token:
-            return lines
     # -- vehicles, drivers, report-in and the safety check (Fleet, docs/dispatch.md) -------------
 
     def add_vehicle(self, vehicle: fleet_pb2.VehicleInput, request_id: str | None = None) -> fleet_pb2.Vehicle:
@@ -1147,3 +1136,15 @@ def _every_line(page_of: Callable[[str], Any]) -> list[Any]:
             note=note,
         )
         return self.call(self.fleet.RecordSafetyCheck, request).trip
+
+
+def _every_line(page_of: Callable[[str], Any]) -> list[Any]:
+    """The lines of every page of a paged report: `page_of(token)` asks for one."""
+    lines: list[Any] = []
+    token = ""
+    while True:
+        page = page_of(token)
+        lines.extend(page.lines)
+        token = page.next_page_token
+        if not token:
+            return lines
