@@ -23,6 +23,8 @@ from .session import Session
 
 # The funnel's steps, in order, and the drop-off each step after the first has (reports.proto).
 FUNNEL_STEPS = ("searched", "seat_maps", "held", "ordered", "paid")
+# The reply's drop-off after each step but the first (searched -> seat map, seat map -> held, ...).
+FUNNEL_DROPS = ("seat_map_drop_pct", "held_drop_pct", "ordered_drop_pct", "paid_drop_pct")
 FUNNEL_CHANNELS = ("kiosk", "handheld", "counter", "wallet", "web", "other")
 # Origin-destination pairs drawn as bars at most (the table has all the reply's, up to 50).
 OD_BARS = 12
@@ -242,7 +244,7 @@ def _funnel_by_channel(_, lines: Sequence[reports_pb2.FunnelLine]) -> Figure:
     ]
     title = _("reports.funnel.chart")
     chart = bar_chart(title, _("reports.funnel.chart.desc"), [_channel_name(_, c) for c in channels], series)
-    drops = [f"{later}_drop_pct" for later in FUNNEL_STEPS[1:]]
+    drops = FUNNEL_DROPS
     headers = (
         _("reports.group.channel"),
         *(_(f"reports.funnel.{step}") for step in (*FUNNEL_STEPS, "abandoned")),
@@ -275,7 +277,7 @@ def _funnel_by_day(_, days: list[str], lines: Sequence[reports_pb2.FunnelLine]) 
     ]
     title = _("reports.funnel.by_day")
     chart = line_chart(title, _("reports.funnel.by_day.desc"), [d[5:] for d in days], series)
-    drops = [f"{later}_drop_pct" for later in FUNNEL_STEPS[1:]]
+    drops = FUNNEL_DROPS
     headers = (
         _("reports.group.day"),
         _("reports.group.channel"),
