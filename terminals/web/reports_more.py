@@ -60,9 +60,9 @@ async def load(request: web.Request, session: Session) -> ReportContent:
     chosen = request.query.get("trip", "")
     if chosen not in trips:
         chosen = trips[0] if trips else ""
-    figures = [_load_by(_, "route", await lines(("route",))), _load_by(_, "trip", by_trip)]
-    if chosen:
-        figures.append(_legs(_, chosen, next(line for line in by_trip if line.group[0] == chosen)))
+    # The chosen trip's legs first: with the trips beside them on a wide screen.
+    figures = [_legs(_, chosen, next(line for line in by_trip if line.group[0] == chosen))] if chosen else []
+    figures += [_load_by(_, "trip", by_trip), _load_by(_, "route", await lines(("route",)))]
     return ReportContent(figures, {"period": span, "trips": trips, "chosen": chosen})
 
 

@@ -15,6 +15,7 @@ from keyun.terminals.client import KeyunClient
 from keyun.terminals.printing import yuan
 from keyun.terminals.web.app import PARTS  # noqa: F401  (first: the parts build on it)
 from keyun.terminals.web.reports_more import FUNNEL_STEPS, OD_BARS, drop_pct, funnel_sums
+from keyun.v1 import accounts_pb2, common_pb2, orders_pb2, sales_pb2
 
 from ..conftest import CHINA, ServerThread, logged_in, schedule_trip
 from ..waiting import wait_until
@@ -22,6 +23,7 @@ from .conftest import WebProcess, screenshot, start_web
 from .test_reports_pages import caught_up, log_in
 
 BOARDING = dt.timedelta(minutes=30)  # inside the first stop's check-in window, and departable
+PHONE, PASSWORD = "13099881122", "Pages-Passw0rd"
 
 
 @dataclass
@@ -40,6 +42,10 @@ class Station:
 
 def counter_searched(client: KeyunClient, day: str) -> int:
     return sum(line.searched for line in client.funnel_report(day, day, "counter").lines)
+
+
+def web_searched(client: KeyunClient, day: str) -> int:
+    return sum(line.searched for line in client.funnel_report(day, day, "web").lines)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,8 @@ def station(ray_session, tmp_path_factory):
     client.search("AAA", "CCC", day.date().isoformat())
     client.search("AAA", "DDD", (day + dt.timedelta(days=9)).date().isoformat())  # no trip that day
     client.seat_map(later, "AAA", "CCC")
+    client.hold(later, "AAA", "BBB", seat_count=1)  # a counter hold left to lapse
+    book_on_the_web(client, KeyunClient(server.target), later, day.date().isoformat())
     with logged_in(KeyunClient(server.target), "stock", clock=server.clock) as stock:
         batch = stock.receive_stock("00000001", "00000099", batch_code="RMB1").batches[0]
         stock.issue_stock(batch.batch_id, "counter1", "00000001", "00000010")
@@ -74,12 +82,37 @@ def station(ray_session, tmp_path_factory):
     today = dt.datetime.now(CHINA).date()
     first, last = today.isoformat(), (today + dt.timedelta(days=1)).isoformat()
     wait_until(lambda: caught_up(client), 60, "the report projector caught up with the sales")
-    wait_until(lambda: counter_searched(client, first) >= 2, 60, "the funnel recorded the searches")
+    wait_until(lambda: counter_searched(client, first) >= 2, 60, "the funnel recorded the counter's searches")
+    wait_until(lambda: web_searched(client, first) == 3, 60, "the funnel recorded the passenger's searches")
     web = start_web(server.target, directory / "cookie.key")
     yield Station(server, client, web, trip, first, last)
     web.stop()
     client.close()
     server.stop()
+
+
+def book_on_the_web(counter: KeyunClient, passenger: KeyunClient, trip_id: str, day: str) -> None:
+    """A passenger's funnel on the web: searches, a seat map, a hold and an order, paid at a counter."""
+    register = accounts_pb2.RegisterRequest(request_id="reg-pages", phone=PHONE, password=PASSWORD)
+    passenger.call(passenger.accounts.Register, register)
+    passenger.login(PHONE, PASSWORD)
+    add = accounts_pb2.AddPassengerRequest(
+        request_id="add-pages",
+        name="钱乘客",
+        document_type=common_pb2.DOCUMENT_TYPE_RESIDENT_ID,
+        document_number="11010519491231002X",
+    )
+    pid = passenger.call(passenger.accounts.AddPassenger, add).passenger.passenger_id
+    for _ in range(3):
+        passenger.search("AAA", "CCC", day)
+    passenger.seat_map(trip_id, "AAA", "CCC")
+    hold = sales_pb2.HoldRequest(
+        request_id="h-pages", trip_id=trip_id, from_station="AAA", to_station="CCC", seat_count=1, passenger_ids=[pid]
+    )
+    held = passenger.call(passenger.sales.Hold, hold).hold
+    order = passenger.create_order(held.hold_id, orders_pb2.PAY_METHOD_CASH).order
+    counter.pay_at_counter(order.order_id, orders_pb2.PAY_METHOD_CASH)
+    passenger.close()
 
 
 def table(page, figure: str) -> list[list[str]]:
@@ -168,7 +201,13 @@ def test_the_funnel_page_shows_each_channels_steps_and_drops(station, page):
     show(page, station, "/reports/funnel")
     reply = station.client.funnel_report(station.first, station.last)
     sums = funnel_sums(reply.lines)
-    assert sums["counter"]["searched"] >= 2 and sums["counter"]["seat_maps"] >= 1
+    assert sums["counter"]["searched"] >= 2 and sums["counter"]["held"] >= 1
+    assert (sums["web"]["searched"], sums["web"]["seat_maps"], sums["web"]["held"], sums["web"]["ordered"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
     rows = table(page, "by_channel")
     assert len(rows) == len(sums)
     for row, (channel, steps) in zip(rows, sums.items(), strict=True):
