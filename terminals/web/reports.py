@@ -366,6 +366,9 @@ TOTALS = (
     ("voided_fen", True),
     ("checked_in", False),
     ("net_fen", True),
+    ("passenger_km", False),
+    ("no_shows", False),
+    ("no_show_fen", True),
 )
 
 
