@@ -259,6 +259,13 @@ def test_the_index_lists_the_pages_and_a_ticket_seller_is_refused(station, page)
     assert {"/reports/load", "/reports/shifts", "/reports/funnel", "/reports/behaviour"} <= set(cards)
     page.goto(station.web.url + "/reports/behaviour?lang=en")
     assert page.locator("#figure-lead_time svg title").first.text_content() == "Lead time"
+    # A period with nothing in it: every page still draws, and says so where it matters.
+    empty = (dt.datetime.now(CHINA).date() - dt.timedelta(days=400)).isoformat()
+    for path in ("/reports/load", "/reports/shifts", "/reports/funnel", "/reports/behaviour"):
+        page.goto(f"{station.web.url}{path}?from={empty}&to={empty}&lang=zh")
+        assert page.locator("h1").count() == 1 and not page.locator("main p.error").count(), path
+        assert page.locator("figure.report-figure").count() >= 1, path
+    assert page.locator("#figure-heat_map rect.cell").count() == 7 * 24
     seller = page.context.browser.new_context(locale="zh-CN").new_page()
     log_in(seller, station.web, "seller", start="/reports/funnel")
     assert seller.locator("h1").inner_text() == "没有报表权限"
