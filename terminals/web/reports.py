@@ -510,3 +510,7 @@ async def status(request: web.Request, session: Session) -> ReportContent:
     rows = tuple((o.owner, o.lsn, o.records, o.events, o.behind, o.gaps) for o in owners)
     figure = Figure("owners", title, chart, Table(headers, rows))
     return ReportContent([figure], {"behind_seconds": reply.behind_seconds, "failure": reply.failure})
+
+
+# The pages for loads, shifts, the funnel and behaviour, after these two (their module uses this one's).
+from . import reports_more  # noqa: E402, F401
