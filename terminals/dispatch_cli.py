@@ -16,9 +16,17 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def add_verbs(verbs) -> None:
-    dispatch = verbs.add_parser(
-        "dispatch", help="dispatch: a trip departs, is delayed or cancelled; load the timetable"
-    ).add_subparsers(dest="action", required=True)
+    console = verbs.add_parser(
+        "dispatch",
+        help="dispatch: with no verb the full-screen console; or depart, delay, cancel, quotas, load the timetable",
+        description="With no verb: the dispatch console, a full-screen application for dispatchers "
+        "(docs/dispatch.md).  The verbs do one thing each from the command line.",
+    )
+    _common(console)
+    console.add_argument("--station", default="", help="the station whose departures are shown (default: yours)")
+    console.add_argument("--date", default="today", help="today, tomorrow, +N or YYYY-MM-DD (default today)")
+    console.set_defaults(run=_console)
+    dispatch = console.add_subparsers(dest="action")
 
     p = dispatch.add_parser("depart", help="the coach has left its first stop: boarding there closes")
     p.add_argument("trip_id")
@@ -75,6 +83,12 @@ def add_verbs(verbs) -> None:
 
     _add_seat_plan_verbs(dispatch)
     fleet_cli.add_verbs(dispatch)  # vehicle, driver, report-in, safety-check (docs/dispatch.md)
+
+
+def _console(args) -> None:
+    from .dispatch_console import run  # Textual is loaded only for the console
+
+    run(args)
 
 
 def _when_ms(text: str) -> int:
