@@ -449,7 +449,8 @@ class ConsoleScreen(Screen):
         if not trip_id:
             return
         route = self.rows[trip_id].trip.route_id
-        others = [(t, " ".join(r.cells()[:4])) for t, r in self.rows.items() if t != trip_id and r.trip.route_id == route]
+        same_route = [r for t, r in self.rows.items() if t != trip_id and r.trip.route_id == route]
+        others = [(r.trip_id, " ".join(r.cells()[:4])) for r in same_route]
         if not others:
             self.say(f"merge: no other trip on {trip_id}'s route this day", error=True)
             return
@@ -543,7 +544,7 @@ class ConsoleScreen(Screen):
 
 
 def parse_quota(text: str) -> tuple[str, int, int, bool]:
-    """"CCC 4 30 shared" -> (stop, seats, minutes before release, shared)."""
+    """ "CCC 4 30 shared" -> (stop, seats, minutes before release, shared)."""
     words = text.split()
     shared = bool(words) and words[-1].lower() == "shared"
     if shared:
@@ -602,7 +603,5 @@ class DispatchConsole(App):
 
 def run(args: argparse.Namespace) -> int:
     """`keyun dispatch` with no verb."""
-    DispatchConsole(
-        args.server, args.station, args.date, args.deadline, args.ca, args.cert, args.key
-    ).run()
+    DispatchConsole(args.server, args.station, args.date, args.deadline, args.ca, args.cert, args.key).run()
     return 0

@@ -23,7 +23,7 @@ import grpc
 from keyun.v1 import board_pb2, common_pb2, dispatch_pb2, fleet_pb2
 
 from .client import RETRYABLE, KeyunClient, KeyunError
-from .counter_desk import DEFAULT_PATIENCE_S, Pending, RETRY_PAUSE_S
+from .counter_desk import DEFAULT_PATIENCE_S, RETRY_PAUSE_S, Pending
 
 T = TypeVar("T")
 Notify = Callable[[str], None]
@@ -57,7 +57,7 @@ class Row:
     def state(self) -> str:
         state = STATES.get(self.departure.status, "?")
         if self.departure.delay_minutes and state != "delayed":
-            state += " (delayed)"
+            state += ", delayed"
         if self.departure.delay_minutes:
             state += f" +{self.departure.delay_minutes}m"
         return state
