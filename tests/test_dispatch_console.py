@@ -143,6 +143,10 @@ def test_a_dispatcher_reports_in_checks_keeps_seats_adds_a_run_delays_and_depart
             assert "delayed +15m" in console.rows[trip].state()
             first_stop = keyun.client.trip(trip).stops[0].departs_at.ToDatetime(dt.UTC)
             assert abs(first_stop - departs.astimezone(dt.UTC) - dt.timedelta(minutes=15)) < dt.timedelta(minutes=1)
+            # A change made elsewhere (another dispatcher's gate) comes in on the board's live feed.
+            keyun.client.assign_gate(trip, "B2")
+            await _settled(app, pilot, "the live gate", lambda: console.rows[trip].departure.gate == "B2")
+
             shot = Path(app.save_screenshot("dispatch-console.svg", str(tmp_path)))
             assert trip in shot.read_text(encoding="utf-8")
 
