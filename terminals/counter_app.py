@@ -90,7 +90,7 @@ class LoginScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(classes="dialog"):
-            yield Static("Keyun counter 售票 — log in")
+            yield Static(f"{self.app.TITLE} — log in")  # the counter's, or the dispatch console's
             yield Input(placeholder="login name", id="login_name")
             yield Input(placeholder="password", password=True, id="password")
             yield Input(placeholder="TOTP code (accounts with a second factor only)", id="totp")

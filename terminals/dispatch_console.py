@@ -250,29 +250,34 @@ class ConsoleScreen(Screen):
         self.stop_live()
         call = self.live = self.desk.watch(self.station, self.date)
 
+        station, date = self.station, self.date
+
         def follow() -> None:
             try:
                 for message in call:
-                    if not message.snapshot and not self.busy:
-                        self.app.call_from_thread(self.refresh_quietly)
+                    if not message.snapshot:  # the first one is the day, read already
+                        self._update_rows(station, date, message)
             except Exception:  # cancelled, or the server went away: F5 reads the day again
                 return
 
         self.run_worker(follow, thread=True, exit_on_error=False, group="live")
 
-    def refresh_quietly(self) -> None:
-        station, date = self.station, self.date
-        self.run_worker(
-            lambda: self._quiet_load(station, date), thread=True, exit_on_error=False, group="rpc", exclusive=False
-        )
-
-    def _quiet_load(self, station: str, date: str) -> None:
+    def _update_rows(self, station: str, date: str, message) -> None:
+        """In the live feed's thread: read again only the trips that changed, then show them."""
         try:
-            rows = self.desk.day(station, date, lambda _: None)
+            changed = [self.desk.row(departure, lambda _: None) for departure in message.departures]
         except KeyunError:
-            return
-        if (station, date) == (self.station, self.date):
-            self.app.call_from_thread(self.show_day, rows, self.messages[-1] if self.messages else "")
+            return  # the next change, or F5, reads them again
+        removed = set(message.removed_trip_ids)
+        self.app.call_from_thread(self._merge_rows, station, date, changed, removed)
+
+    def _merge_rows(self, station: str, date: str, changed: list[Row], removed: set[str]) -> None:
+        if (station, date) != (self.station, self.date):
+            return  # the dispatcher has moved to another day meanwhile
+        rows = {trip_id: row for trip_id, row in self.rows.items() if trip_id not in removed}
+        rows.update({row.trip_id: row for row in changed})
+        by_time = sorted(rows.values(), key=lambda row: row.departure.expected.ToMilliseconds())
+        self.show_day(by_time, self.messages[-1] if self.messages else "")
 
     def stop_live(self) -> None:
         if self.live is not None:
