@@ -184,3 +184,57 @@ def test_a_quota_is_typed_as_stop_seats_minutes_and_shared():
     assert parse_quota("CCC 4") == ("CCC", 4, 0, False)
     with pytest.raises(ValueError):
         parse_quota("CCC four")
+
+
+def test_a_dispatcher_blocks_releases_merges_marks_missed_and_cancels(keyun):
+    # Three coaches tomorrow morning on one route, half an hour apart.
+    now = dt.datetime.now(CHINA)
+    tomorrow = (now + dt.timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    first, second, third = (keyun.trip(tomorrow + dt.timedelta(minutes=30 * n) - now) for n in range(3))
+    app = DispatchConsole(keyun.target, station="AAA", date=_date(first))
+
+    async def choose(pilot, console: ConsoleScreen, trip_id: str) -> None:
+        await pilot.click("#trips", offset=(3, 1 + list(console.rows).index(trip_id)))
+        await pilot.pause()
+        assert console.selected_trip_id() == trip_id
+
+    async def day():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*"dispatcher", "enter", *DEMO_PASSWORD, "enter")
+            await _settled(app, pilot, "the console", lambda: isinstance(app.screen, ConsoleScreen))
+            console: ConsoleScreen = app.screen  # type: ignore[assignment]
+            await _settled(app, pilot, "the trips", lambda: {first, second, third} <= set(console.rows))
+
+            # Seats 1 and 2 kept for the crew; a quota for BBB set, then released.
+            await choose(pilot, console, first)
+            await pilot.press("b", *"1 2 crew", "enter")
+            await _settled(app, pilot, "the blocked seats", lambda: "blocked 2" in console.rows[first].quotas())
+            assert sorted(s.seat_number for s in keyun.client.seat_plan(first).blocked) == ["1", "2"]
+            await pilot.press("q", *"BBB 2", "enter")
+            await _settled(app, pilot, "the quota", lambda: "BBB:2" in console.rows[first].quotas())
+            await pilot.press("u", *"BBB", "enter")
+            await _settled(app, pilot, "the release", lambda: "BBB" not in console.rows[first].quotas())
+            assert not keyun.client.seat_plan(first).quotas
+
+            # A bad answer changes nothing and says why.
+            await pilot.press("l", *"soon", "enter")
+            await _settled(app, pilot, "the complaint", lambda: "not a number" in console.messages[-1])
+
+            # Merge the first into the second: picked from the route's other trips, asked first.
+            await pilot.press("m")
+            await _pick(app, pilot, second)
+            await _settled(app, pilot, "the question", lambda: isinstance(app.screen, Confirm))
+            await pilot.press("enter")
+            await _settled(app, pilot, "the merge", lambda: "0 moved" in console.messages[-1])
+            assert keyun.client.trip(first).status == common_pb2.TRIP_STATUS_CANCELLED
+
+            # The second is missed, the third cancelled: each asked first.
+            for trip_id, key in ((second, "x"), (third, "c")):
+                await choose(pilot, console, trip_id)
+                await pilot.press(key)
+                await _settled(app, pilot, "the question", lambda: isinstance(app.screen, Confirm))
+                await pilot.press("y")
+                await _settled(app, pilot, "the change", lambda t=trip_id: console.rows[t].state() == "cancelled")
+                assert keyun.client.trip(trip_id).status == common_pb2.TRIP_STATUS_CANCELLED
+
+    asyncio.run(day())
