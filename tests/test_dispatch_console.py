@@ -1,8 +1,8 @@
 """The dispatch console (terminals/dispatch_console.py) driven with Textual's Pilot against a real
 server: a dispatcher's morning on one trip (report-in refused for an expired certificate, then
 accepted; the safety check; a seat quota for a stop; an extra run; a delay; the departure), each
-checked through gRPC afterwards; and a change that could not reach the server keeping its request
-id for the retry."""
+checked through gRPC afterwards; blocked seats, a quota released, a merge, a missed run and a
+cancellation; and a change that could not reach the server keeping its request id for the retry."""
 
 from __future__ import annotations
 
