@@ -22,7 +22,7 @@ from keyun.v1 import common_pb2, fleet_pb2
 from .conftest import CHINA
 from .waiting import wait_until_async
 
-SIZE = (160, 40)
+SIZE = (180, 36)
 
 
 def _date(trip_id: str) -> str:
