@@ -24,7 +24,9 @@ def add_verbs(verbs) -> None:
     )
     _common(console)
     console.add_argument("--station", default="", help="the station whose departures are shown (default: yours)")
-    console.add_argument("--date", default="today", help="today, tomorrow, +N or YYYY-MM-DD (default today)")
+    console.add_argument(
+        "--date", type=printing.station_date, default="today", help="today, tomorrow, +N or YYYY-MM-DD (default today)"
+    )
     console.set_defaults(run=_console)
     dispatch = console.add_subparsers(dest="action")
 

@@ -28,7 +28,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, DataTable, Footer, Header, Label, OptionList, Static
 
-from . import printing
+from . import printing, ticket_print
 from .client import RETRYABLE, KeyunClient, KeyunError
 from .counter_app import LoginScreen
 from .counter_widgets import Ask, Confirm
@@ -55,7 +55,8 @@ def explain(error: KeyunError) -> str:
             "the same request id is sent, so nothing happens twice"
         )
     code = f" {error.reason_code}" if error.reason_code else ""
-    return f"refused {error.reason or error.code.name}{code}: {error.message}"
+    facts = " (" + ", ".join(f"{k} {v}" for k, v in sorted(error.facts.items())) + ")" if error.facts else ""
+    return ticket_print.mask_documents(f"refused {error.reason or error.code.name}{code}: {error.message}{facts}")
 
 
 class Pick(ModalScreen[str]):

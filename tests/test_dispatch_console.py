@@ -105,6 +105,7 @@ def test_a_dispatcher_reports_in_checks_keeps_seats_adds_a_run_delays_and_depart
             await _pick(app, pilot, driver.driver_id)
             await _settled(app, pilot, "the refusal", lambda: "refused" in console.messages[-1])
             assert "CERTIFICATE_EXPIRED 6005" in console.messages[-1], console.messages
+            assert "certificate insurance" in console.messages[-1]  # the facts, as the server gave them
             assert keyun.client.trip(trip).plate == ""
 
             # Then with a valid one: accepted, and the plate shows in the list.
