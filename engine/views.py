@@ -87,6 +87,7 @@ from .events import (
     Payment,
     RefundPart,
     ScanConflicted,
+    StaffOnBoard,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
@@ -135,6 +136,11 @@ class TripView(Value, Reply):
     plate: str = ""
     driver_id: str = ""
     safety_check: str = ""  # the last safety check: "passed", "failed", or "" for none yet
+    # Recorded at departure (Dispatch/DepartTrip): when, the crew on board besides the driver
+    # (names masked), and the note; for the trip sheet (engine/trip_sheet.py).
+    departed_at_ms: int = 0
+    staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
 
 
 class OfferView(Value):
@@ -381,6 +387,9 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             plate=trip.crew.plate if trip.crew else "",
             driver_id=trip.crew.driver_id if trip.crew else "",
             safety_check=("passed" if trip.safety.passed else "failed") if trip.safety else "",
+            departed_at_ms=trip.departed_at_ms,
+            staff=trip.departure_staff,
+            departure_note=trip.departure_note,
         )
     return view
 
