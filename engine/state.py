@@ -436,7 +436,6 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             trip = state.trips[trip_id]
             trip.departed_at_ms = at_ms
             trip.departure_staff, trip.departure_note = staff, note
-            trip.view_cache.clear()  # its view shows the departure
         case TripCancelled(trip_id, at_ms):
             state.trips[trip_id].cancelled_at_ms = at_ms
             state.trips[trip_id].revoked.append(Revocation("", "trip_cancelled", at_ms))

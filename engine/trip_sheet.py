@@ -133,6 +133,9 @@ class TripSheet(Value):
     segments: tuple[SegmentSheet, ...]  # with tickets, in stop order
     boardings: tuple[BoardingSheet, ...]  # stops where sold tickets board, in stop order
     totals: SheetCounts
+    departed_at_ms: int  # 0: not departed
+    staff: tuple[StaffOnBoard, ...]  # on board besides the driver, names masked
+    note: str
 
 
 def sheet_number(trip_id: str) -> str:
@@ -153,7 +156,16 @@ def trip_sheet(manifest: ManifestView) -> TripSheet:
     segments = tuple(
         SegmentSheet(trip.stops[i], trip.stops[j], counts) for (i, j), counts in sorted(by_segment.items())
     )
-    return TripSheet(sheet_number(trip.trip_id), trip, segments, _boardings(trip, segments), totals)
+    return TripSheet(
+        sheet_number(trip.trip_id),
+        trip,
+        segments,
+        _boardings(trip, segments),
+        totals,
+        manifest.departed_at_ms,
+        manifest.staff,
+        manifest.departure_note,
+    )
 
 
 def _boardings(trip: TripView, segments: tuple[SegmentSheet, ...]) -> tuple[BoardingSheet, ...]:

@@ -136,11 +136,6 @@ class TripView(Value, Reply):
     plate: str = ""
     driver_id: str = ""
     safety_check: str = ""  # the last safety check: "passed", "failed", or "" for none yet
-    # Recorded at departure (Dispatch/DepartTrip): when, the crew on board besides the driver
-    # (names masked), and the note; for the trip sheet (engine/trip_sheet.py).
-    departed_at_ms: int = 0
-    staff: tuple[StaffOnBoard, ...] = ()
-    departure_note: str = ""
 
 
 class OfferView(Value):
@@ -221,6 +216,11 @@ class TicketsView(Value, Reply):
 class ManifestView(Value, Reply):
     trip: TripView
     tickets: tuple[TicketView, ...]  # every ticket ever issued, refunded ones included, by seat
+    # Recorded at departure (Dispatch/DepartTrip): when (0: not yet), the crew on board besides
+    # the driver (names masked), and the note; for the trip sheet (engine/trip_sheet.py).
+    departed_at_ms: int = 0
+    staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
@@ -387,9 +387,6 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             plate=trip.crew.plate if trip.crew else "",
             driver_id=trip.crew.driver_id if trip.crew else "",
             safety_check=("passed" if trip.safety.passed else "failed") if trip.safety else "",
-            departed_at_ms=trip.departed_at_ms,
-            staff=trip.departure_staff,
-            departure_note=trip.departure_note,
         )
     return view
 
@@ -717,7 +714,13 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             )
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
-            return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
+            return ManifestView(
+                trip_view(trip, now, policy),
+                tuple(ticket_view(trip, t, now, policy) for t in tickets),
+                trip.departed_at_ms,
+                trip.departure_staff,
+                trip.departure_note,
+            )
     from .seat_plan import answer_plan  # late: the seat plan's views build on this module's
 
     plan = answer_plan(trip, query, now, policy)

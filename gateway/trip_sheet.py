@@ -30,7 +30,7 @@ def depart_command(request: dispatch_pb2.DepartTripRequest) -> cmd.DepartTrip:
 
 async def get_trip_sheet(gateway: Any, desk: Any, context: grpc.aio.ServicerContext, trip_id: str):
     manifest: ManifestView = await gateway.ask(context, lambda: cmd.GetManifest(trip_id))
-    if not manifest.trip.departed_at_ms:
+    if not manifest.departed_at_ms:
         await abort(
             context,
             reject(
@@ -72,13 +72,13 @@ def sheet_message(sheet: TripSheet, driver_name: str, manifest: ManifestView) ->
     return dispatch_pb2.TripSheet(
         sheet_number=sheet.sheet_number,
         trip=convert.trip(trip),
-        departed_at=convert.timestamp(trip.departed_at_ms),
+        departed_at=convert.timestamp(sheet.departed_at_ms),
         plate=trip.plate,
         vehicle_id=trip.vehicle_id,
         driver_id=trip.driver_id,
         driver_masked_name=driver_name,
-        staff=[dispatch_pb2.StaffOnBoard(name=person.name, role=person.role) for person in trip.staff],
-        note=trip.departure_note,
+        staff=[dispatch_pb2.StaffOnBoard(name=person.name, role=person.role) for person in sheet.staff],
+        note=sheet.note,
         segments=[
             dispatch_pb2.TripSheetSegment(
                 from_stop=convert.stop(s.from_stop), to_stop=convert.stop(s.to_stop), counts=counts_message(s.counts)
