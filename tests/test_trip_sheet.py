@@ -72,6 +72,7 @@ def test_departure_makes_a_trip_sheet_equal_to_the_manifest(ray_session, tmp_pat
     server = ServerThread(data_dir, shards=2, policy=parse_policy({"fares": FARES}))
     with logged_in(KeyunClient(server.target), clock=server.clock) as client:
         trip = schedule_trip(client, "TS1", SOON, vehicle="coach45")
+        empty = schedule_trip(client, "TS2", SOON)  # departed from the CLI below, with no tickets
         travel = (dt.datetime.now(CHINA) + SOON).date()
         coach = client.add_vehicle(vehicle(PLATE, departs_in=SOON))
         wang = client.add_driver(driver("王建国", "QC31415926", departs_in=SOON))
@@ -182,6 +183,12 @@ def test_departure_makes_a_trip_sheet_equal_to_the_manifest(ray_session, tmp_pat
     assert data.startswith(b"%PDF-")
     text = pdf_text(data)
     assert f"LD-{trip}" in text and "A31415" in text  # Helvetica without a Chinese font drops 冀
+
+    # Departure from the CLI names the crew; an empty trip's sheet has no segments and zero totals.
+    assert "departed" in keyun("dispatch", "depart", empty, "--staff", "赵六:security", "--note", "空车")
+    bare = json.loads(keyun("dispatch", "trip-sheet", empty, "--json"))
+    assert bare["staff"] == [{"name": "赵*", "role": "security"}] and bare["note"] == "空车"
+    assert not bare.get("segments") and not bare.get("totals", {}).get("tickets_sold")
 
     # Restarted, the sheet is the same: departure's crew and note are in the trip's log.
     server.stop()
