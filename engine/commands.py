@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .events import CounterSale, Holder
+from .events import CounterSale, Holder, StaffOnBoard
 from .fares import ADULT_TYPES, IDENTIFIED_TYPES, SEAT_TYPES
 from .limits import (
     MAX_ARCHIVE,
@@ -449,10 +449,15 @@ class DepartTrip(Value, TripCommand):
 
     request_id: str
     trip_id: str
+    staff: tuple[StaffOnBoard, ...] = ()  # the crew on board besides the driver, names masked
+    note: str = ""  # for the trip sheet
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
+        from .trip_sheet import check_departure  # late: it builds on this module's values
+
+        check_departure(self.staff, self.note)
 
 
 class CancelTrip(Value, TripCommand):

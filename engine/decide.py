@@ -201,7 +201,7 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
         case CheckIn():
             return _check_in(trip, command, now, policy)
         case DepartTrip():
-            return _depart(trip, now, policy)
+            return _depart(trip, command, now, policy)
         case CancelTrip():
             if command.only_unsold and not untouched(trip):
                 return reject(
@@ -1284,7 +1284,7 @@ def _upload_conflict(trip: Trip, command: CheckIn, now: int) -> Outcome | None:
     return (conflicted,)
 
 
-def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
+def _depart(trip: Trip, command: DepartTrip, now: int, policy: Policy) -> Outcome:
     if trip.cancelled_at_ms:
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
     if segment_status(trip, 0, now, policy) is TripStatus.ON_SALE:
@@ -1292,7 +1292,9 @@ def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
         return reject(
             Reason.NOT_YET_BOARDING, "a coach cannot leave before boarding has opened", boarding_opens_at_ms=opens
         )
-    return () if trip.departed_at_ms else (TripDeparted(trip.spec.trip_id, now),)
+    if trip.departed_at_ms:
+        return ()
+    return (TripDeparted(trip.spec.trip_id, now, command.staff, command.note),)
 
 
 def _cancel(trip: Trip, now: int, policy: Policy, missed: bool = False) -> Outcome:

@@ -249,9 +249,19 @@ class MoveUndone(Value, TripEvent):
     at_ms: int
 
 
+class StaffOnBoard(Value):
+    """One of the crew on board besides the driver, for the trip sheet (engine/trip_sheet.py).
+    The name is kept masked (李*): the gateway masks it before the command is made."""
+
+    name: str
+    role: str  # engine.trip_sheet.STAFF_ROLES
+
+
 class TripDeparted(Value, TripEvent):
     trip_id: str
     at_ms: int
+    staff: tuple[StaffOnBoard, ...] = ()  # the crew on board besides the driver
+    note: str = ""  # for the trip sheet
 
 
 class TripDelayed(Value, TripEvent):

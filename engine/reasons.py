@@ -173,6 +173,8 @@ class Reason(IntEnum):
     DRIVER_BUSY = 6009  # the driver drives an overlapping trip
     SAFETY_CHECK_PENDING = 6010  # check-in waits for the trip's safety check (安检) to pass
     SAFETY_CHECK_FAILED = 6011  # the trip's last safety check failed: check-in stays closed
+    # 6100-6119: departure and the trip sheet (engine/trip_sheet.py, docs/dispatch.md).
+    TRIP_NOT_DEPARTED = 6100  # a trip sheet is made at departure: the trip has not departed
     # 5920-5939: operator settlement (engine/settlement.py, docs/settlement.md).
     SETTLEMENT_NO_CONTRACT = 5920  # no contract of the operator is in effect on the period's first day
     SETTLEMENT_PERIOD_LOCKED = 5921  # a contract change would reach into a locked period

@@ -46,6 +46,7 @@ from .events import (
     SeatsBlocked,
     SeatsUnblocked,
     SettledSale,
+    StaffOnBoard,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -288,6 +289,9 @@ class Trip:
     extra_of: str = ""  # an extra run (加班): the trip whose route it was added on
     crew: Crew | None = None  # the vehicle and driver reported in (Fleet/ReportIn), None until then
     safety: SafetyCheck | None = None  # the last safety check (Fleet/RecordSafetyCheck), None until one
+    # Recorded at departure (Dispatch/DepartTrip) for the trip sheet (engine/trip_sheet.py).
+    departure_staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -428,8 +432,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             state.trips[trip_id].conflicts.append(
                 Conflict(ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms, other_ticket_id)
             )
-        case TripDeparted(trip_id, at_ms):
-            state.trips[trip_id].departed_at_ms = at_ms
+        case TripDeparted(trip_id, at_ms, staff, note):
+            trip = state.trips[trip_id]
+            trip.departed_at_ms = at_ms
+            trip.departure_staff, trip.departure_note = staff, note
         case TripCancelled(trip_id, at_ms):
             state.trips[trip_id].cancelled_at_ms = at_ms
             state.trips[trip_id].revoked.append(Revocation("", "trip_cancelled", at_ms))
@@ -790,6 +796,8 @@ class TripRecord(Value):
     extra_of: str = ""
     crew: Crew | None = None
     safety: SafetyCheck | None = None
+    departure_staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -816,6 +824,8 @@ def trip_record(trip: Trip) -> TripRecord:
         trip.extra_of,
         trip.crew,
         trip.safety,
+        trip.departure_staff,
+        trip.departure_note,
     )
 
 
@@ -856,6 +866,8 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         extra_of,
         crew,
         safety,
+        departure_staff,
+        departure_note,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -878,6 +890,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.blocked = dict(blocked)
     trip.extra_of = extra_of
     trip.crew, trip.safety = crew, safety
+    trip.departure_staff, trip.departure_note = departure_staff, departure_note
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

@@ -87,6 +87,7 @@ from .events import (
     Payment,
     RefundPart,
     ScanConflicted,
+    StaffOnBoard,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
@@ -215,6 +216,11 @@ class TicketsView(Value, Reply):
 class ManifestView(Value, Reply):
     trip: TripView
     tickets: tuple[TicketView, ...]  # every ticket ever issued, refunded ones included, by seat
+    # Recorded at departure (Dispatch/DepartTrip): when (0: not yet), the crew on board besides
+    # the driver (names masked), and the note; for the trip sheet (engine/trip_sheet.py).
+    departed_at_ms: int = 0
+    staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
@@ -708,7 +714,13 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             )
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
-            return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
+            return ManifestView(
+                trip_view(trip, now, policy),
+                tuple(ticket_view(trip, t, now, policy) for t in tickets),
+                trip.departed_at_ms,
+                trip.departure_staff,
+                trip.departure_note,
+            )
     from .seat_plan import answer_plan  # late: the seat plan's views build on this module's
 
     plan = answer_plan(trip, query, now, policy)

@@ -309,7 +309,7 @@ class KeyunServer:
         )
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), services)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway, self.auth), services)
-        dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway, self.auth), services)
+        dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway, self.auth, self.desk), services)
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(self.gateway), services)
         accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), services)
         staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), services)

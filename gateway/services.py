@@ -48,7 +48,7 @@ from keyun.v1 import (
     sales_pb2_grpc,
 )
 
-from . import convert, dispatch_seats, etickets, walk_in
+from . import convert, dispatch_seats, etickets, trip_sheet, walk_in
 from .auth import CALLER, caller
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
@@ -1018,9 +1018,10 @@ def boarding_entry(view: TicketView) -> gate_pb2.BoardingEntry:
 
 
 class DispatchService(dispatch_pb2_grpc.DispatchServicer):
-    def __init__(self, gateway: Gateway, auth: Any = None):
+    def __init__(self, gateway: Gateway, auth: Any = None, desk: Any = None):
         self.gateway = gateway
         self.auth = auth  # checks the scope of the trip an extra run named by its schedule copies
+        self.desk = desk  # the accounts owner's desk: drivers' masked names for the trip sheet
 
     async def LoadNetwork(self, request, context):
         try:
@@ -1073,9 +1074,8 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         )
 
     async def DepartTrip(self, request, context):
-        view = await self.gateway.ask(
-            context, lambda: cmd.DepartTrip(request.request_id, request.trip_id), audited=True
-        )
+        # With the crew on board and a note for the trip sheet (gateway/trip_sheet.py).
+        view = await self.gateway.ask(context, lambda: trip_sheet.depart_command(request), audited=True)
         return dispatch_pb2.DepartTripResponse(trip=convert.trip(view))
 
     async def CancelTrip(self, request, context):
@@ -1147,6 +1147,10 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         """脱班: the coach did not come (gateway/merge_runs.py mark_missed)."""
         view = await mark_missed(self.gateway, context, request)
         return dispatch_pb2.MarkMissedResponse(trip=convert.trip(view))
+
+    async def GetTripSheet(self, request, context):
+        """路单 (gateway/trip_sheet.py): the departed trip's coach, crew, passengers and revenue."""
+        return await trip_sheet.get_trip_sheet(self.gateway, self.desk, context, request.trip_id)
 
 
 # Echo answers are bounded like any other message.

@@ -531,11 +531,21 @@ class KeyunClient:
         request = dispatch_pb2.DiffNetworkRequest(network_toml=network_toml, effective_from=effective_from)
         return self.call(self.dispatch.DiffNetwork, request)
 
-    def depart(self, trip_id: str, request_id: str | None = None) -> Any:
-        return self.call(
-            self.dispatch.DepartTrip,
-            dispatch_pb2.DepartTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
-        ).trip
+    def depart(
+        self,
+        trip_id: str,
+        request_id: str | None = None,
+        staff: Sequence[tuple[str, str]] = (),
+        note: str = "",
+    ) -> Any:
+        """The coach has left; `staff`: (name, role) of the crew on board besides the driver."""
+        request = dispatch_pb2.DepartTripRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            staff=[dispatch_pb2.StaffOnBoard(name=name, role=role) for name, role in staff],
+            note=note,
+        )
+        return self.call(self.dispatch.DepartTrip, request).trip
 
     def cancel(self, trip_id: str, request_id: str | None = None) -> Any:
         return self.call(
@@ -656,6 +666,10 @@ class KeyunClient:
             self.dispatch.MarkMissed,
             dispatch_pb2.MarkMissedRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
         ).trip
+
+    def trip_sheet(self, trip_id: str) -> dispatch_pb2.TripSheet:
+        """路单: the departed trip's coach, crew, passengers and revenue by segment."""
+        return self.call(self.dispatch.GetTripSheet, dispatch_pb2.GetTripSheetRequest(trip_id=trip_id)).sheet
 
     # --- the departure board (docs/board.md) ---------------------------------------------------
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 
 from keyun.v1 import dispatch_pb2
 
-from . import fleet_cli, printing
+from . import fleet_cli, printing, trip_sheet_print
 from .cli import _client, _common, add_network_load
 from .flows import show, table, trip_line
 
@@ -22,9 +23,27 @@ def add_verbs(verbs) -> None:
 
     p = dispatch.add_parser("depart", help="the coach has left its first stop: boarding there closes")
     p.add_argument("trip_id")
+    p.add_argument(
+        "--staff",
+        action="append",
+        default=[],
+        type=_staff,
+        metavar="NAME:ROLE",
+        help="one of the crew on board besides the driver (repeatable); ROLE: conductor, attendant, security, "
+        "relief_driver, other",
+    )
+    p.add_argument("--note", default="", help="a note for the trip sheet")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=lambda a: show(a, t := _client(a).depart(a.trip_id, a.request_id), trip_line(t)))
+    p.set_defaults(
+        run=lambda a: show(a, t := _client(a).depart(a.trip_id, a.request_id, a.staff, a.note), trip_line(t))
+    )
+
+    p = dispatch.add_parser("trip-sheet", help="路单: a departed trip's coach, crew, passengers and revenue by segment")
+    p.add_argument("trip_id")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="write the sheet as a PDF to FILE")
+    _common(p)
+    p.set_defaults(run=_trip_sheet)
 
     p = dispatch.add_parser(
         "delay", help="put departure back: the total delay from the timetable (it only grows); refunds become free"
@@ -75,6 +94,23 @@ def add_verbs(verbs) -> None:
 
     _add_seat_plan_verbs(dispatch)
     fleet_cli.add_verbs(dispatch)  # vehicle, driver, report-in, safety-check (docs/dispatch.md)
+
+
+def _staff(text: str) -> tuple[str, str]:
+    """NAME:ROLE as (name, role); the server checks both."""
+    name, colon, role = text.rpartition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME:ROLE, e.g. 王芳:conductor")
+    return name, role
+
+
+def _trip_sheet(args) -> None:
+    sheet = _client(args).trip_sheet(args.trip_id)
+    if args.pdf:
+        trip_sheet_print.write_pdf(sheet, args.pdf)
+        show(args, sheet, f"trip sheet {sheet.sheet_number} written to {args.pdf}")
+    else:
+        show(args, sheet, trip_sheet_print.sheet_text(sheet))
 
 
 def _when_ms(text: str) -> int:
