@@ -1,0 +1,414 @@
+"""Issue 22's acceptance test: a small station day on a real server with its report projector,
+uploading to a real `keyun sandbox-authority` process (docs/reporting.md, "How this is tested").
+
+The day: counter sales of several ticket types (walk-in adults with insurance, children, a free
+child, anonymous seats), refunds, a rebooking, a seller's shift with a void, check-ins, and a
+departure that leaves no-shows.  Mid-day the report projector is killed, the platform refuses
+uploads for a while, and the whole server is stopped and started again.  At the end:
+
+- the sales report (whole day; by route, channel and ticket type), the load report (per trip) and
+  the shift report equal what this test recomputes itself from the tickets as GetTicket and the
+  manifests show them, and from its own record of what it did;
+- the settlement sheet equals, to the fen, the sheet worked out here from the tickets and the
+  contract, and agrees with the sales report;
+- the platform received every sale, refund, change, void and check-in exactly once, with its
+  amount, and the day's reconciliation matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import tomllib
+from collections import defaultdict
+
+import pytest
+import ray
+
+from keyun.engine.policy import parse_policy
+from keyun.terminals.client import KeyunClient, walk_in
+from keyun.v1 import common_pb2, reports_pb2
+
+from .authority_sandbox import start_authority_sandbox, stop_authority_sandbox
+from .conftest import CHINA, STATIONS, ServerThread, logged_in, schedule_trip
+from .test_authority import arrived_exactly_once, expected_records
+from .test_reports_load import as_dict, expected_load, load_lines
+from .test_settlement import FARES, FIGURES, contract, expected_line, figures, resident_id, total
+from .waiting import wait_until
+
+BOARDING = dt.timedelta(minutes=30)  # inside the check-in window, so that dispatch can send it off
+KM = {stop["station"]: stop["km"] for stop in tomllib.loads(STATIONS)["routes"][0]["stops"]}
+COMPONENTS = ("base_fen", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen")
+SOLD = common_pb2.TICKET_STATUS_ISSUED
+LIVE = (SOLD, common_pb2.TICKET_STATUS_CHECKED_IN)
+# TESTOP's contract for the day: the terms test_settlement's expected_line works out a line with.
+DEDUCTIONS = (("站台租金", 5000), ("清洁费", 1234))
+
+
+def today() -> str:
+    return dt.datetime.now(CHINA).date().isoformat()
+
+
+def start(data_dir, sandbox) -> tuple[ServerThread, KeyunClient]:
+    server = ServerThread(
+        data_dir,
+        shards=2,
+        reports=True,
+        authority=("", sandbox.key_file),
+        policy=parse_policy({"fares": FARES}),
+    )
+    return server, logged_in(KeyunClient(server.target), clock=server.clock)
+
+
+def caught_up(client: KeyunClient) -> bool:
+    status = client.projection_status()
+    return bool(status.owners) and not status.failure and all(owner.behind == 0 for owner in status.owners)
+
+
+def ticket_type(ticket) -> str:
+    return common_pb2.TicketType.Name(ticket.fare.ticket_type).removeprefix("TICKET_TYPE_").lower()
+
+
+# --- what the reports should say, recomputed from the tickets as the API shows them ---
+
+
+def expected_sales(tickets: list, departed: set[str]) -> dict[str, int]:
+    """A sales line's measures for these tickets (all sold today), from GetTicket."""
+
+    def of(status: int) -> list:
+        return [t for t in tickets if t.status == status]
+
+    refunded, changed, voided = (
+        of(common_pb2.TICKET_STATUS_REFUNDED),
+        of(common_pb2.TICKET_STATUS_CHANGED),
+        of(common_pb2.TICKET_STATUS_VOID),
+    )
+    absent = [t for t in of(SOLD) if t.trip.trip_id in departed]  # 漏乘: never checked in, coach gone
+    line = {
+        "tickets": len(tickets),
+        "passengers": len(tickets) + sum(1 for t in tickets if t.HasField("free_child") and t.free_child.name_masked),
+        "revenue_fen": sum(t.price_fen for t in tickets),
+        **{name: sum(getattr(t.fare, name) for t in tickets) for name in COMPONENTS},
+        "refunds": len(refunded),
+        "refund_fen": sum(t.refunded_fen for t in refunded),
+        "refund_fee_fen": sum(t.refund_fee_fen for t in refunded),
+        "changes": len(changed),
+        "changed_fen": sum(t.price_fen for t in changed),
+        "voids": len(voided),
+        "voided_fen": sum(t.price_fen for t in voided),
+        "checked_in": sum(1 for t in tickets if t.checked_in_at.seconds),
+        "passenger_km": sum(
+            (KM[t.to_stop.code] - KM[t.from_stop.code]) * (2 if t.HasField("free_child") else 1) for t in tickets
+        ),
+        "no_shows": len(absent),
+        "no_show_fen": sum(t.price_fen for t in absent),
+    }
+    line["net_fen"] = line["revenue_fen"] - line["refund_fen"] - line["changed_fen"] - line["voided_fen"]
+    return line
+
+
+def sales_lines(client: KeyunClient, group_by: tuple[str, ...]) -> dict[tuple[str, ...], dict[str, int]]:
+    lines = client.sales_report_lines(group_by, today(), today())
+    return {tuple(line.group): as_dict(line) for line in lines}
+
+
+def expected_sales_by(tickets: list, departed: set[str], key) -> dict[tuple[str, ...], dict[str, int]]:
+    groups = defaultdict(list)
+    for ticket in tickets:
+        groups[key(ticket)].append(ticket)
+    return {group: expected_sales(members, departed) for group, members in groups.items()}
+
+
+def expected_shift(tickets: list) -> dict[str, int]:
+    """A counter shift's totals from its tickets (no rebooking in it: changes are the master's)."""
+    refunded = [t for t in tickets if t.status == common_pb2.TICKET_STATUS_REFUNDED]
+    voided = [t for t in tickets if t.status == common_pb2.TICKET_STATUS_VOID]
+    return {
+        "sold_count": len(tickets),
+        "sold_fen": sum(t.price_fen for t in tickets),
+        "refunded_count": len(refunded),
+        "refunded_fen": sum(t.refunded_fen for t in refunded),
+        "refund_fees_fen": sum(t.refund_fee_fen for t in refunded),
+        "voided_count": len(voided),
+        "voided_fen": sum(t.price_fen for t in voided),
+        "changed_count": 0,
+        "changed_fen": 0,
+    }
+
+
+def report_snapshot(client: KeyunClient) -> dict:
+    """Every report's lines for today, once the projector has read every log."""
+    wait_until(lambda: caught_up(client), 60, "the projector caught up")
+    return {
+        "sales": sales_lines(client, ()),
+        "by_type": sales_lines(client, ("route", "channel", "ticket_type")),
+        "load": load_lines(client, ("trip",)),
+        "shifts": [as_dict(line) for line in client.shift_report_lines(today(), today())],
+    }
+
+
+# --- the day ---
+
+
+@pytest.fixture(scope="module")
+def day(ray_session, tmp_path_factory):
+    """Runs the station's day (with a projector kill, an upload failure window and a server
+    restart in it) and returns what the test did: tickets sold, the shift's tickets, the trips
+    that departed, the report totals seen before each disruption."""
+    sandbox = start_authority_sandbox(tmp_path_factory.mktemp("day-authority"))
+    data_dir = tmp_path_factory.mktemp("day-data")
+    server, client = start(data_dir, sandbox)
+    state = {"server": server, "client": client, "sandbox": sandbox, "data_dir": data_dir}
+    state |= {"tickets": set(), "shift_tickets": set(), "departed": set(), "snapshots": []}
+    try:
+        morning(state)
+        state["snapshots"].append(("before the projector was killed", report_snapshot(state["client"])))
+        projector_killed_while_selling(state)
+        uploads_failing_while_selling(state)
+        state["snapshots"].append(("before the server restart", report_snapshot(state["client"])))
+        restart(state)
+        state["snapshots"].append(("after the server restart", report_snapshot(state["client"])))
+        afternoon(state)
+        yield state
+    finally:
+        state["client"].close()
+        state["server"].stop()
+        assert stop_authority_sandbox(sandbox) == 0
+
+
+def morning(state: dict) -> None:
+    client, server = state["client"], state["server"]
+    travel = dt.datetime.now(CHINA).date()
+    first = schedule_trip(client, "DAY1", BOARDING)  # leaves in half an hour: departs today
+    later = schedule_trip(client, "DAY2", BOARDING + dt.timedelta(hours=2), vehicle="coach45")
+    state["trips"] = [first, later]
+    family = client.sell(
+        first,
+        "AAA",
+        "DDD",
+        passengers=(
+            walk_in(resident_id(travel, 35), "张三", insurance=True),
+            walk_in(resident_id(travel, 9), "张小三", "child", insurance=True),
+            walk_in(resident_id(travel, 4), "张小小", "free_child"),
+        ),
+    ).tickets
+    anonymous = client.sell(first, "AAA", "CCC", seat_numbers=("5", "6", "7")).tickets
+    short = client.sell(first, "BBB", "DDD", seat_numbers=("8",)).tickets
+    child = client.sell(later, "AAA", "BBB", passengers=(walk_in(resident_id(travel, 12), "李小四", "child"),))
+    client.refund(family[1].ticket_id)  # the insured child: the fee, the non-refundable service fee kept
+    client.refund(anonymous[0].ticket_id)
+    changed = client.change_ticket(anonymous[1].ticket_id, later)  # a rebooking onto the later coach
+    client.check_in(family[0].ticket_id, "G1")
+    client.check_in(short[0].ticket_id, "G1")
+    state["tickets"] |= {t.ticket_id for t in (*family, *anonymous, *short, *child.tickets)}
+    state["tickets"].add(changed.new_ticket.ticket_id)
+    # A counter seller's shift: sales, a refund and a void (废票), closed with the cash counted.
+    with logged_in(KeyunClient(server.target), "stock", clock=server.clock) as stock:
+        batch = stock.receive_stock("00000001", "00000099", batch_code="DAY").batches[0]
+        stock.issue_stock(batch.batch_id, "counter1", "00000001", "00000030")
+    with logged_in(KeyunClient(server.target), "counter1", clock=server.clock) as seller:
+        state["shift_id"] = seller.open_shift("W05").shift_id
+        sold = seller.sell(first, "AAA", "BBB", seat_numbers=("9", "10", "11")).tickets
+        sold += seller.sell(later, "CCC", "DDD", passengers=(walk_in(resident_id(travel, 50), "王五"),)).tickets
+        seller.refund(sold[0].ticket_id)
+        seller.void_ticket(sold[1].ticket_id)
+        slip = seller.close_shift(counted_cash_fen=0).slip
+    state["slip"] = slip
+    state["shift_tickets"] = {t.ticket_id for t in sold}
+    state["tickets"] |= state["shift_tickets"]
+
+
+def projector_killed_while_selling(state: dict) -> None:
+    """ray.kill of the projector while sales go on (as tests/test_reports.py does)."""
+    client, later = state["client"], state["trips"][1]
+    sold: list[str] = []
+    selling = threading.Thread(
+        target=lambda: sold.extend(
+            client.sell(later, "AAA", "DDD", seat_count=1).tickets[0].ticket_id for _ in range(12)
+        )
+    )
+    selling.start()
+    projector = state["server"].server.owners.reports
+    old = ray.get(projector.ready.remote())["pid"]
+    wait_until(lambda: len(sold) >= 3, 30, "some sales went through")
+    ray.kill(projector, no_restart=False)  # Ray starts it again; it goes on from its positions
+    selling.join()
+    wait_until(lambda: _pid(projector) not in (None, old), 60, "the projector restarted")
+    client.refund(sold[-1])
+    state["tickets"] |= set(sold)
+
+
+def _pid(projector) -> int | None:
+    try:
+        return ray.get(projector.ready.remote(), timeout=30)["pid"]
+    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+        return None
+
+
+def uploads_failing_while_selling(state: dict) -> None:
+    """The platform answers the next uploads with errors; the sales go on meanwhile."""
+    client, sandbox, later = state["client"], state["sandbox"], state["trips"][1]
+    sandbox.control("/sandbox/fail", {"count": 3})
+    sold = [t.ticket_id for t in client.sell(later, "BBB", "CCC", seat_count=2).tickets]
+    client.refund(sold[0])
+    state["tickets"] |= set(sold)
+    wait_until(lambda: sandbox.received()["failures"], 60, "the platform refused an upload")
+
+
+def restart(state: dict) -> None:
+    """The whole server stopped and started again on its data, the platform down meanwhile."""
+    state["sandbox"].control("/sandbox/down", {"down": True})
+    try:
+        state["client"].close()
+        state["server"].stop()
+        state["server"], state["client"] = start(state["data_dir"], state["sandbox"])
+    finally:
+        state["sandbox"].control("/sandbox/down", {"down": False})
+
+
+def afternoon(state: dict) -> None:
+    client = state["client"]
+    first, later = state["trips"]
+    late = client.sell(later, "AAA", "CCC", seat_count=2).tickets
+    client.check_in(late[0].ticket_id, "G2")
+    state["tickets"] |= {t.ticket_id for t in late}
+    client.depart(first)  # its sold tickets never checked in are no-shows (漏乘)
+    state["departed"].add(first)
+
+
+# --- the checks ---
+
+
+def test_the_day_was_what_the_test_meant(day):
+    tickets = [day["client"].ticket(ticket_id) for ticket_id in day["tickets"]]
+    statuses = [t.status for t in tickets]
+    assert statuses.count(common_pb2.TICKET_STATUS_REFUNDED) == 5
+    assert statuses.count(common_pb2.TICKET_STATUS_CHANGED) == statuses.count(common_pb2.TICKET_STATUS_VOID) == 1
+    assert sum(1 for t in tickets if t.checked_in_at.seconds) == 3
+    assert {ticket_type(t) for t in tickets} == {"full", "child"}
+    assert sum(1 for t in tickets if t.HasField("free_child")) == 1
+    no_shows = [t for t in tickets if t.status == SOLD and t.trip.trip_id in day["departed"]]
+    assert len(no_shows) == 2  # seat 7 (AAA→CCC) and the shift's seat 11
+    # Every total seen before a disruption is still every total after it, once nothing moved.
+    (_, before_restart), (_, after_restart) = day["snapshots"][1:]
+    assert before_restart == after_restart
+
+
+def test_the_sales_report_equals_the_tickets(day):
+    client = day["client"]
+    tickets = [client.ticket(ticket_id) for ticket_id in sorted(day["tickets"])]
+    whole = expected_sales(tickets, day["departed"])
+    by_type = expected_sales_by(tickets, day["departed"], lambda t: ("LINE", "counter", ticket_type(t)))
+    # Exact figures, worked out by hand from the policy's fares: 30 fen a km, the station's fees.
+    assert whole["tickets"] == len(day["tickets"]) == 28 and whole["passengers"] == 29
+    snapshot = report_snapshot(client)
+    assert snapshot["sales"] == {(): whole}, (snapshot["sales"], whole)
+    assert snapshot["by_type"] == by_type, (snapshot["by_type"], by_type)
+    # The lines add up to the day.
+    for name in whole:
+        assert sum(line[name] for line in snapshot["by_type"].values()) == whole[name], name
+
+
+def test_the_load_report_equals_the_manifests_and_tickets(day):
+    client = day["client"]
+    tickets = [client.ticket(ticket_id) for ticket_id in day["tickets"]]
+    expected = {
+        (trip,): expected_load(
+            client, trip, [t.ticket_id for t in tickets if t.trip.trip_id == trip], trip in day["departed"]
+        )
+        for trip in day["trips"]
+    }
+    # The manifest lists exactly the tickets this test holds as live on each trip.
+    for trip in day["trips"]:
+        listed = {t.ticket_id for t in manifest_tickets(client, trip) if t.status in LIVE}
+        assert listed == {t.ticket_id for t in tickets if t.trip.trip_id == trip and t.status in LIVE}, trip
+    assert report_snapshot(client)["load"] == expected
+
+
+def manifest_tickets(client: KeyunClient, trip_id: str) -> list:
+    tickets, token = [], ""
+    while True:
+        page = client.manifest(trip_id, page_token=token)
+        tickets.extend(page.tickets)
+        token = page.next_page_token
+        if not token:
+            return tickets
+
+
+def test_the_shift_report_equals_the_slip_and_the_shifts_tickets(day):
+    client = day["client"]
+    tickets = [client.ticket(ticket_id) for ticket_id in day["shift_tickets"]]
+    expected = expected_shift(tickets)
+    (line,) = [line for line in report_snapshot(client)["shifts"] if line["shift_id"] == day["shift_id"]]
+    assert line["reconciled"] and not line["differences"] and line["difference_fen"] == 0
+    assert {name: line["tickets"][name] for name in expected} == expected
+    assert {name: line["slip"][name] for name in expected} == expected
+    assert line["slip"] == as_dict(day["slip"])
+
+
+def test_the_settlement_sheet_reconciles_to_the_fen(day):
+    client = day["client"]
+    finance = logged_in(KeyunClient(day["server"].target), "finance", clock=day["server"].clock)
+    try:
+        # The period: the trips' departure days (one day, or two across midnight).
+        dates = sorted(f"{trip[-8:-4]}-{trip[-4:-2]}-{trip[-2:]}" for trip in day["trips"])
+        period = (dates[0], dates[-1])
+        finance.set_contract(
+            contract(
+                "TESTOP",
+                dt.date.fromisoformat(period[0]) - dt.timedelta(days=30),
+                833,
+                refund_fee_station_bp=5000,
+                no_show_station_bp=3000,
+                deductions=DEDUCTIONS,
+            )
+        )
+        lines = {
+            ticket_id: expected_line(client.ticket(ticket_id), "TESTOP", trip in day["departed"], False)
+            for ticket_id, trip in ((i, client.ticket(i).trip.trip_id) for i in day["tickets"])
+        }
+        wait_until(lambda: caught_up(client), 60, "the projector caught up")
+        sheet = finance.settlement_sheet("TESTOP", *period)
+        assert figures(sheet.totals) == total(lines.values())
+        deductions = sum(fen for _, fen in DEDUCTIONS)
+        assert sheet.amount_payable_fen == total(lines.values())["payable_fen"] - deductions
+        traced = finance.all_settlement_lines("TESTOP", *period)
+        assert {line.ticket_id: figures(line.figures) for line in traced} == lines
+        # Revenue less what the station keeps or passes on is what the operator gets.
+        t = sheet.totals
+        kept = (
+            t.refund_fen + t.changed_fen + t.voided_fen + t.station_service_fee_fen + t.insurance_held_fen
+            + t.agency_fee_fen + t.refund_fee_station_fen + t.refund_retained_fen + t.no_show_station_fen
+            + t.trip_cancelled_fen
+        )  # fmt: skip
+        assert t.revenue_fen - kept == t.payable_fen
+        # The sheet and the sales report count the same money.
+        whole = expected_sales([client.ticket(i) for i in day["tickets"]], day["departed"])
+        (sales,) = sales_lines(client, ()).values()
+        assert sales == whole
+        for name in ("tickets", "revenue_fen", *COMPONENTS, "refunds", "refund_fen", "refund_fee_fen"):
+            assert getattr(t, name) == sales[name], name
+        for name in ("changes", "changed_fen", "voids", "voided_fen", "no_shows"):
+            assert getattr(t, name) == sales[name], name
+        assert t.no_show_fen == sum(
+            lines[i]["no_show_fen"] for i in lines if lines[i]["no_shows"]
+        )  # transport fare of the no-shows
+        assert set(FIGURES) == set(lines[next(iter(lines))])
+    finally:
+        finance.close()
+
+
+def test_the_platform_received_every_sale_once_and_the_day_reconciles(day):
+    client = day["client"]
+    received = arrived_exactly_once(day, timeout_s=90)
+    assert received["failures"], "the failure window happened"
+    sales = sorted(r["record_id"] for r in received["records"] if r["type"] == "sale")
+    assert sales == sorted(f"sale:{ticket_id}" for ticket_id in day["tickets"])
+    expected = expected_records(client, day["tickets"])
+    answer = client.reconcile_uploads(today())
+    assert answer.reachable and answer.match, answer
+    assert answer.station.counts["sale"] == len(day["tickets"])
+    for kind in ("sale", "refund", "change", "void"):
+        assert answer.station.amounts_fen[kind] == sum(v for r, v in expected.items() if r.startswith(f"{kind}:"))
+    assert dict(answer.platform.counts) == dict(answer.station.counts)
+    assert dict(answer.platform.amounts_fen) == dict(answer.station.amounts_fen)
