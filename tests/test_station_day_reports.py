@@ -27,7 +27,7 @@ import ray
 
 from keyun.engine.policy import parse_policy
 from keyun.terminals.client import KeyunClient, walk_in
-from keyun.v1 import common_pb2, reports_pb2
+from keyun.v1 import common_pb2
 
 from .authority_sandbox import start_authority_sandbox, stop_authority_sandbox
 from .conftest import CHINA, STATIONS, ServerThread, logged_in, schedule_trip
@@ -86,7 +86,7 @@ def expected_sales(tickets: list, departed: set[str]) -> dict[str, int]:
     absent = [t for t in of(SOLD) if t.trip.trip_id in departed]  # 漏乘: never checked in, coach gone
     line = {
         "tickets": len(tickets),
-        "passengers": len(tickets) + sum(1 for t in tickets if t.HasField("free_child") and t.free_child.name_masked),
+        "passengers": len(tickets) + sum(1 for t in tickets if t.HasField("free_child")),
         "revenue_fen": sum(t.price_fen for t in tickets),
         **{name: sum(getattr(t.fare, name) for t in tickets) for name in COMPONENTS},
         "refunds": len(refunded),
@@ -160,20 +160,32 @@ def day(ray_session, tmp_path_factory):
     server, client = start(data_dir, sandbox)
     state = {"server": server, "client": client, "sandbox": sandbox, "data_dir": data_dir}
     state |= {"tickets": set(), "shift_tickets": set(), "departed": set(), "snapshots": []}
+    # The test's own record of what it did to the tickets, to hold GetTicket's statuses against.
+    state["did"] = {"refunded": set(), "changed": set(), "voided": set(), "checked_in": set()}
     try:
         morning(state)
-        state["snapshots"].append(("before the projector was killed", report_snapshot(state["client"])))
+        checkpoint(state, "before the projector was killed")
         projector_killed_while_selling(state)
         uploads_failing_while_selling(state)
-        state["snapshots"].append(("before the server restart", report_snapshot(state["client"])))
+        checkpoint(state, "before the server restart")
         restart(state)
-        state["snapshots"].append(("after the server restart", report_snapshot(state["client"])))
+        checkpoint(state, "after the server restart")
         afternoon(state)
         yield state
     finally:
         state["client"].close()
         state["server"].stop()
         assert stop_authority_sandbox(sandbox) == 0
+
+
+def checkpoint(state: dict, label: str) -> None:
+    """Every report's lines now; the day's sales so far must equal the tickets sold so far."""
+    client = state["client"]
+    snapshot = report_snapshot(client)
+    tickets = [client.ticket(ticket_id) for ticket_id in sorted(state["tickets"])]
+    expected = {(): expected_sales(tickets, state["departed"])}
+    assert snapshot["sales"] == expected, (label, snapshot["sales"], expected)
+    state["snapshots"].append((label, snapshot))
 
 
 def morning(state: dict) -> None:
@@ -195,11 +207,15 @@ def morning(state: dict) -> None:
     anonymous = client.sell(first, "AAA", "CCC", seat_numbers=("5", "6", "7")).tickets
     short = client.sell(first, "BBB", "DDD", seat_numbers=("8",)).tickets
     child = client.sell(later, "AAA", "BBB", passengers=(walk_in(resident_id(travel, 12), "李小四", "child"),))
-    client.refund(family[1].ticket_id)  # the insured child: the fee, the non-refundable service fee kept
-    client.refund(anonymous[0].ticket_id)
+    did = state["did"]
+    for refunded in (family[1], anonymous[0]):  # the insured child: insurance back, the service fee kept
+        client.refund(refunded.ticket_id)
+        did["refunded"].add(refunded.ticket_id)
     changed = client.change_ticket(anonymous[1].ticket_id, later)  # a rebooking onto the later coach
-    client.check_in(family[0].ticket_id, "G1")
-    client.check_in(short[0].ticket_id, "G1")
+    did["changed"].add(anonymous[1].ticket_id)
+    for boarding in (family[0], anonymous[2]):
+        client.check_in(boarding.ticket_id, "G1")
+        did["checked_in"].add(boarding.ticket_id)
     state["tickets"] |= {t.ticket_id for t in (*family, *anonymous, *short, *child.tickets)}
     state["tickets"].add(changed.new_ticket.ticket_id)
     # A counter seller's shift: sales, a refund and a void (废票), closed with the cash counted.
@@ -208,10 +224,12 @@ def morning(state: dict) -> None:
         stock.issue_stock(batch.batch_id, "counter1", "00000001", "00000030")
     with logged_in(KeyunClient(server.target), "counter1", clock=server.clock) as seller:
         state["shift_id"] = seller.open_shift("W05").shift_id
-        sold = seller.sell(first, "AAA", "BBB", seat_numbers=("9", "10", "11")).tickets
+        sold = list(seller.sell(first, "AAA", "BBB", seat_numbers=("9", "10", "11")).tickets)
         sold += seller.sell(later, "CCC", "DDD", passengers=(walk_in(resident_id(travel, 50), "王五"),)).tickets
         seller.refund(sold[0].ticket_id)
         seller.void_ticket(sold[1].ticket_id)
+        did["refunded"].add(sold[0].ticket_id)
+        did["voided"].add(sold[1].ticket_id)
         slip = seller.close_shift(counted_cash_fen=0).slip
     state["slip"] = slip
     state["shift_tickets"] = {t.ticket_id for t in sold}
@@ -235,6 +253,7 @@ def projector_killed_while_selling(state: dict) -> None:
     selling.join()
     wait_until(lambda: _pid(projector) not in (None, old), 60, "the projector restarted")
     client.refund(sold[-1])
+    state["did"]["refunded"].add(sold[-1])
     state["tickets"] |= set(sold)
 
 
@@ -251,6 +270,7 @@ def uploads_failing_while_selling(state: dict) -> None:
     sandbox.control("/sandbox/fail", {"count": 3})
     sold = [t.ticket_id for t in client.sell(later, "BBB", "CCC", seat_count=2).tickets]
     client.refund(sold[0])
+    state["did"]["refunded"].add(sold[0])
     state["tickets"] |= set(sold)
     wait_until(lambda: sandbox.received()["failures"], 60, "the platform refused an upload")
 
@@ -269,8 +289,9 @@ def restart(state: dict) -> None:
 def afternoon(state: dict) -> None:
     client = state["client"]
     first, later = state["trips"]
-    late = client.sell(later, "AAA", "CCC", seat_count=2).tickets
+    late = client.sell(first, "AAA", "DDD", seat_count=2).tickets
     client.check_in(late[0].ticket_id, "G2")
+    state["did"]["checked_in"].add(late[0].ticket_id)
     state["tickets"] |= {t.ticket_id for t in late}
     client.depart(first)  # its sold tickets never checked in are no-shows (漏乘)
     state["departed"].add(first)
@@ -281,15 +302,25 @@ def afternoon(state: dict) -> None:
 
 def test_the_day_was_what_the_test_meant(day):
     tickets = [day["client"].ticket(ticket_id) for ticket_id in day["tickets"]]
-    statuses = [t.status for t in tickets]
-    assert statuses.count(common_pb2.TICKET_STATUS_REFUNDED) == 5
-    assert statuses.count(common_pb2.TICKET_STATUS_CHANGED) == statuses.count(common_pb2.TICKET_STATUS_VOID) == 1
-    assert sum(1 for t in tickets if t.checked_in_at.seconds) == 3
+    did = day["did"]
+
+    def whose(status: int) -> set[str]:
+        return {t.ticket_id for t in tickets if t.status == status}
+
+    # The server holds the tickets as this test left them.
+    assert whose(common_pb2.TICKET_STATUS_REFUNDED) == did["refunded"] and len(did["refunded"]) == 5
+    assert whose(common_pb2.TICKET_STATUS_CHANGED) == did["changed"] and len(did["changed"]) == 1
+    assert whose(common_pb2.TICKET_STATUS_VOID) == did["voided"] and len(did["voided"]) == 1
+    assert {t.ticket_id for t in tickets if t.checked_in_at.seconds} == did["checked_in"]
+    assert len(did["checked_in"]) == 3
     assert {ticket_type(t) for t in tickets} == {"full", "child"}
     assert sum(1 for t in tickets if t.HasField("free_child")) == 1
     no_shows = [t for t in tickets if t.status == SOLD and t.trip.trip_id in day["departed"]]
-    assert len(no_shows) == 2  # seat 7 (AAA→CCC) and the shift's seat 11
-    # Every total seen before a disruption is still every total after it, once nothing moved.
+    assert len(no_shows) == 3  # seat 8 (BBB→DDD), the shift's seat 11 and an afternoon sale
+    # Every total seen before the restart is still every total after it (nothing moved between);
+    # at each checkpoint the day's sales equalled the tickets sold so far (day's fixture).
+    labels = [label for label, _ in day["snapshots"]]
+    assert labels == ["before the projector was killed", "before the server restart", "after the server restart"]
     (_, before_restart), (_, after_restart) = day["snapshots"][1:]
     assert before_restart == after_restart
 
@@ -299,8 +330,25 @@ def test_the_sales_report_equals_the_tickets(day):
     tickets = [client.ticket(ticket_id) for ticket_id in sorted(day["tickets"])]
     whole = expected_sales(tickets, day["departed"])
     by_type = expected_sales_by(tickets, day["departed"], lambda t: ("LINE", "counter", ticket_type(t)))
-    # Exact figures, worked out by hand from the policy's fares: 30 fen a km, the station's fees.
+    # Exact figures, worked out by hand from the network (30 fen a km, rounded to yuan; AAA→DDD
+    # 40 yuan) and the policy's fares (a 1 yuan service fee, a 2 yuan fuel surcharge, 3 yuan
+    # insurance; children half the base): 14 tickets AAA→DDD at 43 yuan and an insured one at 46,
+    # an insured child AAA→DDD at 26, four AAA→CCC and one BBB→DDD at 33, six AAA→BBB, BBB→CCC
+    # or CCC→DDD at 18, a child AAA→BBB at 10.50.
     assert whole["tickets"] == len(day["tickets"]) == 28 and whole["passengers"] == 29
+    assert whole["revenue_fen"] == 14 * 4300 + 4600 + 2600 + 5 * 3300 + 6 * 1800 + 1050 == 95_750
+    # Refunds: the fee is 20 % of the refundable base and fuel surcharge under two hours before
+    # departure (DAY1), 10 % further off (DAY2); insurance comes back whole, the service fee not:
+    # the child 22.00 - 4.40 + 3.00, AAA→CCC 32.00 - 6.40, AAA→BBB 17.00 - 3.40 on DAY1;
+    # AAA→DDD 42.00 - 4.20 and BBB→CCC 17.00 - 1.70 on DAY2.
+    assert (whole["refund_fen"], whole["refund_fee_fen"]) == (
+        2060 + 2560 + 1360 + 3780 + 1530,
+        440 + 640 + 340 + 420 + 170,
+    )
+    assert (whole["changed_fen"], whole["voided_fen"]) == (3300, 1800)
+    assert (whole["no_shows"], whole["no_show_fen"]) == (3, 3300 + 1800 + 4300)  # BBB→DDD, AAA→BBB, AAA→DDD
+    assert whole["net_fen"] == 95_750 - 11_290 - 3300 - 1800 == 79_360
+    assert whole["passenger_km"] == 16 * 150 + 150 + 5 * 100 + 7 * 50  # a free child rides AAA→DDD
     snapshot = report_snapshot(client)
     assert snapshot["sales"] == {(): whole}, (snapshot["sales"], whole)
     assert snapshot["by_type"] == by_type, (snapshot["by_type"], by_type)
@@ -343,7 +391,10 @@ def test_the_shift_report_equals_the_slip_and_the_shifts_tickets(day):
     assert line["reconciled"] and not line["differences"] and line["difference_fen"] == 0
     assert {name: line["tickets"][name] for name in expected} == expected
     assert {name: line["slip"][name] for name in expected} == expected
-    assert line["slip"] == as_dict(day["slip"])
+    # As the slip printed at the close said, method by method.
+    printed = as_dict(day["slip"])
+    assert {name: printed[name] for name in expected} == expected
+    assert line["slip"]["methods"] == printed["methods"]
 
 
 def test_the_settlement_sheet_reconciles_to_the_fen(day):
@@ -363,9 +414,13 @@ def test_the_settlement_sheet_reconciles_to_the_fen(day):
                 deductions=DEDUCTIONS,
             )
         )
+        tickets = [client.ticket(ticket_id) for ticket_id in day["tickets"]]
+        # expected_line's `departed`: the coach left without this ticket's passenger (漏乘).
         lines = {
-            ticket_id: expected_line(client.ticket(ticket_id), "TESTOP", trip in day["departed"], False)
-            for ticket_id, trip in ((i, client.ticket(i).trip.trip_id) for i in day["tickets"])
+            t.ticket_id: expected_line(
+                t, "TESTOP", t.trip.trip_id in day["departed"] and not t.checked_in_at.seconds, False
+            )
+            for t in tickets
         }
         wait_until(lambda: caught_up(client), 60, "the projector caught up")
         sheet = finance.settlement_sheet("TESTOP", *period)
