@@ -27,11 +27,13 @@ import ray
 
 from keyun.engine.policy import parse_policy
 from keyun.terminals.client import KeyunClient, walk_in
-from keyun.v1 import common_pb2
+from keyun.v1 import accounts_pb2, common_pb2, orders_pb2, sales_pb2
 
 from .authority_sandbox import start_authority_sandbox, stop_authority_sandbox
 from .conftest import CHINA, STATIONS, ServerThread, logged_in, schedule_trip
+from .payments.conftest import start_sandbox, stop_sandbox
 from .test_authority import arrived_exactly_once, expected_records
+from .test_payments import control
 from .test_reports_load import as_dict, expected_load, load_lines
 from .test_settlement import FARES, FIGURES, contract, expected_line, figures, resident_id, total
 from .waiting import wait_until
@@ -49,12 +51,13 @@ def today() -> str:
     return dt.datetime.now(CHINA).date().isoformat()
 
 
-def start(data_dir, sandbox) -> tuple[ServerThread, KeyunClient]:
+def start(state: dict) -> tuple[ServerThread, KeyunClient]:
     server = ServerThread(
-        data_dir,
+        state["data_dir"],
         shards=2,
         reports=True,
-        authority=("", sandbox.key_file),
+        authority=("", state["sandbox"].key_file),
+        payments_dir=state["pay"].keys_dir,
         policy=parse_policy({"fares": FARES}),
     )
     return server, logged_in(KeyunClient(server.target), clock=server.clock)
@@ -156,9 +159,10 @@ def day(ray_session, tmp_path_factory):
     restart in it) and returns what the test did: tickets sold, the shift's tickets, the trips
     that departed, the report totals seen before each disruption."""
     sandbox = start_authority_sandbox(tmp_path_factory.mktemp("day-authority"))
-    data_dir = tmp_path_factory.mktemp("day-data")
-    server, client = start(data_dir, sandbox)
-    state = {"server": server, "client": client, "sandbox": sandbox, "data_dir": data_dir}
+    payments = tmp_path_factory.mktemp("day-pay")
+    pay = start_sandbox(payments / "keys", payments / "state.json")
+    state = {"sandbox": sandbox, "pay": pay, "data_dir": tmp_path_factory.mktemp("day-data")}
+    state["server"], state["client"] = start(state)
     state |= {"tickets": set(), "shift_tickets": set(), "departed": set(), "snapshots": []}
     # The test's own record of what it did to the tickets, to hold GetTicket's statuses against.
     state["did"] = {"refunded": set(), "changed": set(), "voided": set(), "checked_in": set()}
@@ -176,6 +180,7 @@ def day(ray_session, tmp_path_factory):
         state["client"].close()
         state["server"].stop()
         assert stop_authority_sandbox(sandbox) == 0
+        assert stop_sandbox(pay) == 0
 
 
 def checkpoint(state: dict, label: str) -> None:
@@ -217,6 +222,8 @@ def morning(state: dict) -> None:
         did["checked_in"].add(boarding.ticket_id)
     state["tickets"] |= {t.ticket_id for t in (*family, *anonymous, *short, *child.tickets)}
     state["tickets"].add(changed.new_ticket.ticket_id)
+    state["wallet"] = {online_order(state, later)}
+    state["tickets"] |= state["wallet"]
     # A counter seller's shift: sales, a refund and a void (废票), closed with the cash counted.
     with logged_in(KeyunClient(server.target), "stock", clock=server.clock) as stock:
         batch = stock.receive_stock("00000001", "00000099", batch_code="DAY").batches[0]
@@ -233,6 +240,40 @@ def morning(state: dict) -> None:
     state["slip"] = slip
     state["shift_tickets"] = {t.ticket_id for t in sold}
     state["tickets"] |= state["shift_tickets"]
+
+
+def online_order(state: dict, trip_id: str) -> str:
+    """A passenger's order, held online and paid by wallet through the payment sandbox (channel
+    `wallet` in the reports); its ticket's id."""
+    from keyun.gateway.demo_accounts import DEMO_PASSENGER_PHONE, DEMO_PASSWORD
+
+    with KeyunClient(state["server"].target) as passenger:
+        passenger.login(DEMO_PASSENGER_PHONE, DEMO_PASSWORD)
+        added = accounts_pb2.AddPassengerRequest(
+            request_id="day-passenger",
+            name="钱包客",
+            document_type=common_pb2.DOCUMENT_TYPE_PASSPORT,
+            document_number="E12345678",
+        )
+        passenger_id = passenger.call(passenger.accounts.AddPassenger, added).passenger.passenger_id
+        held = sales_pb2.HoldRequest(
+            request_id="day-hold",
+            trip_id=trip_id,
+            from_station="AAA",
+            to_station="CCC",
+            seat_count=1,
+            passenger_ids=[passenger_id],
+        )
+        hold = passenger.call(passenger.sales.Hold, held).hold
+        order_id = passenger.create_order(hold.hold_id, orders_pb2.PAY_METHOD_WEPAY).order.order_id
+        control(state["pay"], "/sandbox/pay", {"provider": "wepay", "merchant_order_no": order_id})
+        order = wait_until(
+            lambda: (o := passenger.order(order_id)).status == orders_pb2.ORDER_STATUS_TICKETED and o,
+            30,
+            "the wallet's payment ticketed the order",
+        )
+    (ticket,) = order.tickets
+    return ticket.ticket_id
 
 
 def projector_killed_while_selling(state: dict) -> None:
@@ -280,7 +321,7 @@ def restart(state: dict) -> None:
     try:
         state["client"].close()
         state["server"].stop()
-        state["server"], state["client"] = start(state["data_dir"], state["sandbox"])
+        state["server"], state["client"] = start(state)
     finally:
         state["sandbox"].control("/sandbox/down", {"down": False})
 
@@ -330,14 +371,16 @@ def test_the_sales_report_equals_the_tickets(day):
     client = day["client"]
     tickets = [client.ticket(ticket_id) for ticket_id in sorted(day["tickets"])]
     whole = expected_sales(tickets, day["departed"])
-    by_type = expected_sales_by(tickets, day["departed"], lambda t: ("LINE", "counter", ticket_type(t)))
+    channel = {ticket_id: "wallet" if ticket_id in day["wallet"] else "counter" for ticket_id in day["tickets"]}
+    by_type = expected_sales_by(tickets, day["departed"], lambda t: ("LINE", channel[t.ticket_id], ticket_type(t)))
+    assert set(by_type) == {("LINE", "counter", "full"), ("LINE", "counter", "child"), ("LINE", "wallet", "full")}
     # Exact figures, worked out by hand from the network (30 fen a km, rounded to yuan; AAA→DDD
     # 40 yuan) and the policy's fares (a 1 yuan service fee, a 2 yuan fuel surcharge, 3 yuan
     # insurance; children half the base): 14 tickets AAA→DDD at 43 yuan and an insured one at 46,
-    # an insured child AAA→DDD at 26, four AAA→CCC and one BBB→DDD at 33, six AAA→BBB, BBB→CCC
-    # or CCC→DDD at 18, a child AAA→BBB at 10.50.
-    assert whole["tickets"] == len(day["tickets"]) == 28 and whole["passengers"] == 29
-    assert whole["revenue_fen"] == 14 * 4300 + 4600 + 2600 + 5 * 3300 + 6 * 1800 + 1050 == 95_750
+    # an insured child AAA→DDD at 26, five AAA→CCC (one the wallet's) and one BBB→DDD at 33, six
+    # AAA→BBB, BBB→CCC or CCC→DDD at 18, a child AAA→BBB at 10.50.
+    assert whole["tickets"] == len(day["tickets"]) == 29 and whole["passengers"] == 30
+    assert whole["revenue_fen"] == 14 * 4300 + 4600 + 2600 + 6 * 3300 + 6 * 1800 + 1050 == 99_050
     # Refunds: the fee is 20 % of the refundable base and fuel surcharge under two hours before
     # departure (DAY1), 10 % further off (DAY2); insurance comes back whole, the service fee not:
     # the child 22.00 - 4.40 + 3.00, AAA→CCC 32.00 - 6.40, AAA→BBB 17.00 - 3.40 on DAY1;
@@ -348,14 +391,22 @@ def test_the_sales_report_equals_the_tickets(day):
     )
     assert (whole["changed_fen"], whole["voided_fen"]) == (3300, 1800)
     assert (whole["no_shows"], whole["no_show_fen"]) == (3, 3300 + 1800 + 4300)  # BBB→DDD, AAA→BBB, AAA→DDD
-    assert whole["net_fen"] == 95_750 - 11_290 - 3300 - 1800 == 79_360
-    assert whole["passenger_km"] == 16 * 150 + 150 + 5 * 100 + 7 * 50  # a free child rides AAA→DDD
+    assert whole["net_fen"] == 99_050 - 11_290 - 3300 - 1800 == 82_660
+    assert whole["passenger_km"] == 16 * 150 + 150 + 6 * 100 + 7 * 50  # a free child rides AAA→DDD
     snapshot = report_snapshot(client)
     assert snapshot["sales"] == {(): whole}, (snapshot["sales"], whole)
     assert snapshot["by_type"] == by_type, (snapshot["by_type"], by_type)
     # The lines add up to the day.
     for name in whole:
         assert sum(line[name] for line in snapshot["by_type"].values()) == whole[name], name
+    # Each dimension on its own.
+    for dimension, key in (
+        ("route", lambda t: ("LINE",)),
+        ("channel", lambda t: (channel[t.ticket_id],)),
+        ("ticket_type", lambda t: (ticket_type(t),)),
+        ("trip", lambda t: (t.trip.trip_id,)),
+    ):
+        assert sales_lines(client, (dimension,)) == expected_sales_by(tickets, day["departed"], key), dimension
 
 
 def test_the_load_report_equals_the_manifests_and_tickets(day):
