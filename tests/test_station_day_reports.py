@@ -273,6 +273,7 @@ def online_order(state: dict, trip_id: str) -> str:
             "the wallet's payment ticketed the order",
         )
     (ticket,) = order.tickets
+    state["order_id"] = order_id
     return ticket.ticket_id
 
 
@@ -328,6 +329,14 @@ def restart(state: dict) -> None:
 
 def afternoon(state: dict) -> None:
     client = state["client"]
+    # The passenger refunds the wallet order: the money goes back through the wallet.
+    from keyun.gateway.demo_accounts import DEMO_PASSENGER_PHONE, DEMO_PASSWORD
+
+    with KeyunClient(state["server"].target) as passenger:
+        passenger.login(DEMO_PASSENGER_PHONE, DEMO_PASSWORD)
+        refunded = passenger.refund_order(state["order_id"])
+    assert refunded.status == orders_pb2.ORDER_STATUS_REFUNDED, refunded
+    state["did"]["refunded"] |= state["wallet"]
     first, later = state["trips"]
     late = client.sell(first, "AAA", "DDD", seat_count=2).tickets
     client.check_in(late[0].ticket_id, "G2")
@@ -348,7 +357,7 @@ def test_the_day_was_what_the_test_meant(day):
         return {t.ticket_id for t in tickets if t.status == status}
 
     # The server holds the tickets as this test left them.
-    assert whose(common_pb2.TICKET_STATUS_REFUNDED) == did["refunded"] and len(did["refunded"]) == 5
+    assert whose(common_pb2.TICKET_STATUS_REFUNDED) == did["refunded"] and len(did["refunded"]) == 6
     assert whose(common_pb2.TICKET_STATUS_CHANGED) == did["changed"] and len(did["changed"]) == 1
     assert whose(common_pb2.TICKET_STATUS_VOID) == did["voided"] and len(did["voided"]) == 1
     assert {t.ticket_id for t in tickets if t.checked_in_at.seconds} == did["checked_in"]
@@ -384,14 +393,14 @@ def test_the_sales_report_equals_the_tickets(day):
     # Refunds: the fee is 20 % of the refundable base and fuel surcharge under two hours before
     # departure (DAY1), 10 % further off (DAY2); insurance comes back whole, the service fee not:
     # the child 22.00 - 4.40 + 3.00, AAA→CCC 32.00 - 6.40, AAA→BBB 17.00 - 3.40 on DAY1;
-    # AAA→DDD 42.00 - 4.20 and BBB→CCC 17.00 - 1.70 on DAY2.
+    # AAA→DDD 42.00 - 4.20, BBB→CCC 17.00 - 1.70 and the wallet's AAA→CCC 32.00 - 3.20 on DAY2.
     assert (whole["refund_fen"], whole["refund_fee_fen"]) == (
-        2060 + 2560 + 1360 + 3780 + 1530,
-        440 + 640 + 340 + 420 + 170,
+        2060 + 2560 + 1360 + 3780 + 1530 + 2880,
+        440 + 640 + 340 + 420 + 170 + 320,
     )
     assert (whole["changed_fen"], whole["voided_fen"]) == (3300, 1800)
     assert (whole["no_shows"], whole["no_show_fen"]) == (3, 3300 + 1800 + 4300)  # BBB→DDD, AAA→BBB, AAA→DDD
-    assert whole["net_fen"] == 99_050 - 11_290 - 3300 - 1800 == 82_660
+    assert whole["net_fen"] == 99_050 - 14_170 - 3300 - 1800 == 79_780
     assert whole["passenger_km"] == 16 * 150 + 150 + 6 * 100 + 7 * 50  # a free child rides AAA→DDD
     snapshot = report_snapshot(client)
     assert snapshot["sales"] == {(): whole}, (snapshot["sales"], whole)
