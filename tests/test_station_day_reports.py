@@ -122,20 +122,24 @@ def expected_sales_by(tickets: list, departed: set[str], key) -> dict[tuple[str,
     return {group: expected_sales(members, departed) for group, members in groups.items()}
 
 
-def expected_shift(tickets: list) -> dict[str, int]:
-    """A counter shift's totals from its tickets (no rebooking in it: changes are the master's)."""
-    refunded = [t for t in tickets if t.status == common_pb2.TICKET_STATUS_REFUNDED]
-    voided = [t for t in tickets if t.status == common_pb2.TICKET_STATUS_VOID]
+def expected_shift(client: KeyunClient, shift: dict[str, list[str]]) -> dict[str, int]:
+    """A counter shift's totals from what the seller did in it (the test's record) and the tickets
+    as GetTicket shows them: its sales, the refunds it paid out (whoever sold the ticket), the
+    voids of its sales, its rebookings by their fare difference."""
+    sold = [client.ticket(ticket_id) for ticket_id in shift["sold"]]
+    refunded = [client.ticket(ticket_id) for ticket_id in shift["refunded"]]
+    voided = [client.ticket(ticket_id) for ticket_id in shift["voided"]]
+    changes = [(client.ticket(old), client.ticket(new)) for old, new in shift["changed"]]
     return {
-        "sold_count": len(tickets),
-        "sold_fen": sum(t.price_fen for t in tickets),
+        "sold_count": len(sold),
+        "sold_fen": sum(t.price_fen for t in sold),
         "refunded_count": len(refunded),
         "refunded_fen": sum(t.refunded_fen for t in refunded),
         "refund_fees_fen": sum(t.refund_fee_fen for t in refunded),
         "voided_count": len(voided),
         "voided_fen": sum(t.price_fen for t in voided),
-        "changed_count": 0,
-        "changed_fen": 0,
+        "changed_count": len(changes),
+        "changed_fen": sum(new.price_fen - old.price_fen for old, new in changes),
     }
 
 
@@ -163,7 +167,7 @@ def day(ray_session, tmp_path_factory):
     pay = start_sandbox(payments / "keys", payments / "state.json")
     state = {"sandbox": sandbox, "pay": pay, "data_dir": tmp_path_factory.mktemp("day-data")}
     state["server"], state["client"] = start(state)
-    state |= {"tickets": set(), "shift_tickets": set(), "departed": set(), "snapshots": []}
+    state |= {"tickets": set(), "departed": set(), "snapshots": []}
     # The test's own record of what it did to the tickets, to hold GetTicket's statuses against.
     state["did"] = {"refunded": set(), "changed": set(), "voided": set(), "checked_in": set()}
     try:
@@ -212,19 +216,16 @@ def morning(state: dict) -> None:
     short = client.sell(first, "BBB", "DDD", seat_numbers=("8",)).tickets
     child = client.sell(later, "AAA", "BBB", passengers=(walk_in(resident_id(travel, 12), "李小四", "child"),))
     did = state["did"]
-    for refunded in (family[1], anonymous[0]):  # the insured child: insurance back, the service fee kept
-        client.refund(refunded.ticket_id)
-        did["refunded"].add(refunded.ticket_id)
-    changed = client.change_ticket(anonymous[1].ticket_id, later)  # a rebooking onto the later coach
-    did["changed"].add(anonymous[1].ticket_id)
+    client.refund(family[1].ticket_id)  # the insured child: insurance back, the service fee kept
+    did["refunded"].add(family[1].ticket_id)
     for boarding in (family[0], anonymous[2]):
         client.check_in(boarding.ticket_id, "G1")
         did["checked_in"].add(boarding.ticket_id)
     state["tickets"] |= {t.ticket_id for t in (*family, *anonymous, *short, *child.tickets)}
-    state["tickets"].add(changed.new_ticket.ticket_id)
     state["wallet"] = {online_order(state, later)}
     state["tickets"] |= state["wallet"]
-    # A counter seller's shift: sales, a refund and a void (废票), closed with the cash counted.
+    # A counter seller's shift: sales, refunds (of its own sale and of the master's), a void (废票)
+    # and a rebooking of the master's sale, closed with the cash counted.
     with logged_in(KeyunClient(server.target), "stock", clock=server.clock) as stock:
         batch = stock.receive_stock("00000001", "00000099", batch_code="DAY").batches[0]
         stock.issue_stock(batch.batch_id, "counter1", "00000001", "00000030")
@@ -232,14 +233,22 @@ def morning(state: dict) -> None:
         state["shift_id"] = seller.open_shift("W05").shift_id
         sold = list(seller.sell(first, "AAA", "BBB", seat_numbers=("9", "10", "11")).tickets)
         sold += seller.sell(later, "CCC", "DDD", passengers=(walk_in(resident_id(travel, 50), "王五"),)).tickets
-        seller.refund(sold[0].ticket_id)
+        for refunded in (sold[0], anonymous[0]):
+            seller.refund(refunded.ticket_id)
         seller.void_ticket(sold[1].ticket_id)
-        did["refunded"].add(sold[0].ticket_id)
-        did["voided"].add(sold[1].ticket_id)
+        changed = seller.change_ticket(anonymous[1].ticket_id, later)  # a rebooking onto the later coach
         slip = seller.close_shift(counted_cash_fen=0).slip
     state["slip"] = slip
-    state["shift_tickets"] = {t.ticket_id for t in sold}
-    state["tickets"] |= state["shift_tickets"]
+    state["shift"] = {
+        "sold": [t.ticket_id for t in sold],
+        "refunded": [sold[0].ticket_id, anonymous[0].ticket_id],
+        "voided": [sold[1].ticket_id],
+        "changed": [(anonymous[1].ticket_id, changed.new_ticket.ticket_id)],
+    }
+    did["refunded"] |= set(state["shift"]["refunded"])
+    did["voided"].add(sold[1].ticket_id)
+    did["changed"].add(anonymous[1].ticket_id)
+    state["tickets"] |= {t.ticket_id for t in sold} | {changed.new_ticket.ticket_id}
 
 
 def online_order(state: dict, trip_id: str) -> str:
@@ -446,8 +455,11 @@ def manifest_tickets(client: KeyunClient, trip_id: str) -> list:
 
 def test_the_shift_report_equals_the_slip_and_the_shifts_tickets(day):
     client = day["client"]
-    tickets = [client.ticket(ticket_id) for ticket_id in day["shift_tickets"]]
-    expected = expected_shift(tickets)
+    expected = expected_shift(client, day["shift"])
+    # By hand: four sales at 18 yuan; refunds of AAA→BBB (17.00 - 3.40) and of the master's
+    # AAA→CCC (32.00 - 6.40); a void; a rebooking at the same fare.
+    assert (expected["sold_fen"], expected["refunded_fen"], expected["refund_fees_fen"]) == (7200, 3920, 980)
+    assert (expected["voided_fen"], expected["changed_count"], expected["changed_fen"]) == (1800, 1, 0)
     (line,) = [line for line in report_snapshot(client)["shifts"] if line["shift_id"] == day["shift_id"]]
     assert line["reconciled"] and not line["differences"] and line["difference_fen"] == 0
     assert {name: line["tickets"][name] for name in expected} == expected
