@@ -27,7 +27,7 @@ import ray
 
 from keyun.engine.policy import parse_policy
 from keyun.terminals.client import KeyunClient, walk_in
-from keyun.v1 import accounts_pb2, common_pb2, orders_pb2, sales_pb2
+from keyun.v1 import accounts_pb2, common_pb2, orders_pb2, reports_pb2, sales_pb2
 
 from .authority_sandbox import start_authority_sandbox, stop_authority_sandbox
 from .conftest import CHINA, STATIONS, ServerThread, logged_in, schedule_trip
@@ -183,8 +183,7 @@ def day(ray_session, tmp_path_factory):
     finally:
         state["client"].close()
         state["server"].stop()
-        assert stop_authority_sandbox(sandbox) == 0
-        assert stop_sandbox(pay) == 0
+        assert (stop_authority_sandbox(sandbox), stop_sandbox(pay)) == (0, 0)
 
 
 def checkpoint(state: dict, label: str) -> None:
@@ -502,6 +501,10 @@ def test_the_settlement_sheet_reconciles_to_the_fen(day):
         assert sheet.amount_payable_fen == total(lines.values())["payable_fen"] - deductions
         traced = finance.all_settlement_lines("TESTOP", *period)
         assert {line.ticket_id: figures(line.figures) for line in traced} == lines
+        # Each line's state is what this test did to its ticket.
+        assert {line.ticket_id: line.state for line in traced} == {
+            ticket_id: settlement_state(day, ticket_id) for ticket_id in day["tickets"]
+        }
         # Revenue less what the station keeps or passes on is what the operator gets.
         t = sheet.totals
         kept = (
@@ -526,12 +529,26 @@ def test_the_settlement_sheet_reconciles_to_the_fen(day):
         finance.close()
 
 
+def settlement_state(day: dict, ticket_id: str) -> int:
+    """A ticket's state on the sheet, from the test's own record of what it did."""
+    did, states = day["did"], reports_pb2.SettlementTicketState
+    for done, state in (("voided", "VOIDED"), ("changed", "CHANGED"), ("refunded", "REFUNDED")):
+        if ticket_id in did[done]:
+            return states.Value(f"SETTLEMENT_TICKET_STATE_{state}")
+    if ticket_id in did["checked_in"]:
+        return reports_pb2.SETTLEMENT_TICKET_STATE_CHECKED_IN
+    if ticket_id.rsplit("-", 1)[0] in day["departed"]:
+        return reports_pb2.SETTLEMENT_TICKET_STATE_NO_SHOW
+    return reports_pb2.SETTLEMENT_TICKET_STATE_SOLD
+
+
 def test_the_platform_received_every_sale_once_and_the_day_reconciles(day):
     client = day["client"]
     received = arrived_exactly_once(day, timeout_s=90)
     assert received["failures"], "the failure window happened"
     sales = sorted(r["record_id"] for r in received["records"] if r["type"] == "sale")
     assert sales == sorted(f"sale:{ticket_id}" for ticket_id in day["tickets"])
+    assert {f"departure:{trip}" for trip in day["departed"]} <= {r["record_id"] for r in received["records"]}
     expected = expected_records(client, day["tickets"])
     answer = client.reconcile_uploads(today())
     assert answer.reachable and answer.match, answer
