@@ -185,6 +185,14 @@ def _backup(args) -> None:
         f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, "
         f"{len(summary['files'])} files)"
     )
+    print(f"archived log segments: {summary['archive_bytes']} bytes")
+    store = summary["reports"]
+    if store is None:
+        print("reporting store: none yet")
+    elif store["copied"]:
+        print(f"reporting store: copied ({store['bytes']} bytes, by the {store['by']})")
+    else:
+        print(f"reporting store: not copied: {store['why']}")
 
 
 def _restore(args) -> None:
@@ -194,6 +202,7 @@ def _restore(args) -> None:
     verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
     key_dir, missing = admin.restored_key_dir(args.source, args.data_dir, args.key_dir)
     print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}")
+    print(f"reporting store: {admin.restored_reports(args.data_dir)}")
     if missing:
         print(f"first: {missing}")
     serve = [
