@@ -135,6 +135,7 @@ class TripView(Value, Reply):
     plate: str = ""
     driver_id: str = ""
     safety_check: str = ""  # the last safety check: "passed", "failed", or "" for none yet
+    flow_max_wait_min: int = 0  # a departure-when-full coach (流水班): its maximum wait; 0 otherwise
 
 
 class OfferView(Value):
@@ -381,6 +382,7 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             plate=trip.crew.plate if trip.crew else "",
             driver_id=trip.crew.driver_id if trip.crew else "",
             safety_check=("passed" if trip.safety.passed else "failed") if trip.safety else "",
+            flow_max_wait_min=spec.flow_max_wait_min,
         )
     return view
 

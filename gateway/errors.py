@@ -181,6 +181,8 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.SETTLEMENT_LOCK_OVERLAPS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.SETTLEMENT_ALREADY_LOCKED: grpc.StatusCode.ALREADY_EXISTS,
     Reason.SETTLEMENT_UNKNOWN_LOCK: grpc.StatusCode.NOT_FOUND,
+    Reason.BAD_FLOW: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.FLOW_LINE_FULL: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 
