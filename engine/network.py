@@ -448,10 +448,10 @@ def _parse_schedules(
             if value and value not in known:
                 r.problem(f"{where}.{key}", f"unknown {key} {quote(value)}")
         flow = _parse_flow(r, where, table["flow"]) if "flow" in table else None
-        if flow is not None:
+        if "flow" in table:
             if "departs" in table:
                 r.problem(f"{where}.flow", "a departure-when-full schedule has no fixed time: leave out departs")
-            departs_min = flow.last_min  # sales stay open until the line's last coach may leave
+            departs_min = flow.last_min if flow else 0  # sales stay open until the line's last coach may leave
         else:
             departs_min = _clock(r, f"{where}.departs", table.get("departs"))
         route = routes.get(route_id)

@@ -10,9 +10,11 @@ import itertools
 
 import pytest
 
+from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import common_pb2
 
+from .clocks import OffsetClock
 from .conftest import CHINA, STATIONS, ServerThread, logged_in
 
 LIVE = (common_pb2.TICKET_STATUS_ISSUED, common_pb2.TICKET_STATUS_CHECKED_IN)
@@ -55,6 +57,13 @@ def load_line(client: KeyunClient) -> str:
     return schedule_id
 
 
+def line_offers(station: dict, schedule_id: str) -> list[tuple[str, int]]:
+    """The search's offers of the line (coach, free seats): a fresh answer, past the shared ones."""
+    station["server"].clock.advance_s(SEARCH_CACHE_S + 1)
+    offers = station["client"].search("AAA", "DDD", line_day().isoformat()).offers
+    return [(o.trip.trip_id, o.seats_free) for o in offers if o.trip.schedule_id == schedule_id]
+
+
 def seat_legs_once(client: KeyunClient, trip_ids: list[str]) -> None:
     """No seat-leg of any coach is held by two live tickets."""
     for trip_id in trip_ids:
@@ -73,7 +82,7 @@ def seat_legs_once(client: KeyunClient, trip_ids: list[str]) -> None:
 @pytest.fixture(scope="module")
 def station(ray_session, tmp_path_factory):
     data = tmp_path_factory.mktemp("flow")
-    server = ServerThread(data, shards=2)
+    server = ServerThread(data, shards=2, clock=OffsetClock())
     now = {"server": server, "client": logged_in(KeyunClient(server.target), clock=server.clock), "data": data}
     yield now  # the restart test replaces the server and its client
     now["client"].close()
@@ -85,9 +94,7 @@ def test_a_line_runs_three_coaches(station):
     line = load_line(client)
     first = coach(line, 1)
     assert client.trip(first).flow_max_wait_minutes == 30
-    offers = client.search("AAA", "DDD", line_day().isoformat()).offers
-    mine = [o for o in offers if o.trip.schedule_id == line]
-    assert [o.trip.trip_id for o in mine] == [first] and mine[0].seats_free == SEATS
+    assert line_offers(station, line) == [(first, SEATS)]
 
     # Sales name the line's first coach; each lands on the coach loading then.
     sold: dict[str, list] = {}
@@ -96,8 +103,7 @@ def test_a_line_runs_three_coaches(station):
         sold.setdefault(ticket.trip.trip_id, []).append(ticket)
     assert [len(sold[coach(line, k)]) for k in (1, 2, 3)] == [SEATS, SEATS, SEATS - 1]
     # Coaches 1 and 2 are full but wait to leave; the line shows coach 3, with its one free seat.
-    mine = [o for o in client.search("AAA", "DDD", line_day().isoformat()).offers if o.trip.schedule_id == line]
-    assert [(o.trip.trip_id, o.seats_free) for o in mine] == [(coach(line, 3), 1)]
+    assert line_offers(station, line) == [(coach(line, 3), 1)]
 
     # A party of two does not fit coach 3's last seat: it goes on to coach 4.
     party = client.sell(coach(line, 3), "AAA", "DDD", seat_count=2).tickets
@@ -114,7 +120,8 @@ def test_a_line_runs_three_coaches(station):
     no_show = sold[coach(line, 1)][0]
     boarded = client.check_in(no_show.ticket_id, "G1")
     assert boarded.trip.trip_id == coach(line, 3)
-    assert boarded.status == common_pb2.TICKET_STATUS_CHECKED_IN and boarded.changed_from == no_show.ticket_id
+    assert boarded.status == common_pb2.TICKET_STATUS_CHECKED_IN
+    assert client.ticket(boarded.ticket_id).changed_from == no_show.ticket_id
     old = client.ticket(no_show.ticket_id)
     assert old.status == common_pb2.TICKET_STATUS_CHANGED and old.changed_to == boarded.ticket_id
     # Scanning the old ticket again is a second scan of the boarded one: refused, nothing moves.
@@ -176,10 +183,9 @@ def test_a_restart_keeps_the_open_coach(station):
         client.sell(coach(line, 1), "AAA", "DDD", seat_count=1)
     client.close()
     station["server"].stop()
-    station["server"] = server = ServerThread(station["data"], shards=2)
+    station["server"] = server = ServerThread(station["data"], shards=2, clock=OffsetClock())
     station["client"] = restarted = logged_in(KeyunClient(server.target), clock=server.clock)
-    mine = [o for o in restarted.search("AAA", "DDD", line_day().isoformat()).offers if o.trip.schedule_id == line]
-    assert [(o.trip.trip_id, o.seats_free) for o in mine] == [(coach(line, 2), SEATS - 1)]
+    assert line_offers(station, line) == [(coach(line, 2), SEATS - 1)]
     ticket = restarted.sell(coach(line, 1), "AAA", "DDD", seat_count=1).tickets[0]
     assert ticket.trip.trip_id == coach(line, 2)
     seat_legs_once(restarted, [coach(line, 1), coach(line, 2)])
