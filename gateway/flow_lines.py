@@ -17,6 +17,7 @@ restart loses nothing (the open coach is the lowest-numbered one still loading w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -30,8 +31,10 @@ from keyun.engine.network import MAX_FLOW_COACHES, flow_coach, flow_coach_id_of
 from keyun.engine.reasons import Reason, Rejection, reject
 from keyun.engine.views import OfferView, TicketView, TripView
 
-from .errors import abort
+from .errors import abort, owner_errors
 from .merge_runs import MergeResult, TripMerge
+
+log = logging.getLogger("keyun.gateway")
 
 if TYPE_CHECKING:
     import grpc
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 ROLL_ON = frozenset({Reason.NOT_ENOUGH_SEATS, Reason.SALES_CLOSED, Reason.TRIP_DEPARTED})
 GONE = (TripStatus.DEPARTED, TripStatus.CANCELLED)
 MOVED = "flow"  # why a no-show's ticket was moved, journaled with its TicketChanged event
+MAX_DUE_PER_SWEEP = 100  # coaches one owner reports per sweep; the rest wait for the next
+FLOW_SWEEP_S = 5.0  # how often the gateway departs coaches past their maximum wait
 
 
 def is_coach(trip_id: str) -> bool:
@@ -109,15 +114,27 @@ async def _rolls_on(
 
 async def open_next(gateway: Gateway, context: grpc.aio.ServicerContext, trip_id: str) -> str:
     """Open the coach after `trip_id` (if it is not open already); return its trip id."""
+    async with owner_errors(context):
+        opened = await _open_after(gateway, trip_id)
+    if isinstance(opened, Rejection):
+        await abort(context, opened)
+    return opened
+
+
+async def _open_after(gateway: Gateway, trip_id: str) -> str | Rejection:
+    """The coach after `trip_id`, scheduled with its spec under the next number (nothing changes
+    if it is there already: the same ScheduleTrip, or TRIP_CONFLICT for a coach changed since)."""
     number = flow_number(trip_id) + 1
     if number > MAX_FLOW_COACHES:
-        await abort(context, reject(Reason.FLOW_LINE_FULL, f"the line runs at most {MAX_FLOW_COACHES} coaches a day"))
-    found: sp.TripSpecView = await gateway.ask(context, lambda: sp.GetTripSpec(trip_id))
+        return reject(Reason.FLOW_LINE_FULL, f"the line runs at most {MAX_FLOW_COACHES} coaches a day")
+    found = await gateway.pool.submit(sp.GetTripSpec(trip_id))
+    if isinstance(found, Rejection):
+        return found
     new_id = flow_coach_id_of(trip_id, number)
     spec = msgspec.structs.replace(found.spec, trip_id=new_id)
-    opened = await _reply(gateway, context, lambda: cmd.ScheduleTrip(f"flow-open.{new_id}", spec), audited=False)
+    opened = await gateway.pool.submit(cmd.ScheduleTrip(f"flow-open.{new_id}", spec))
     if isinstance(opened, Rejection) and opened.reason is not Reason.TRIP_CONFLICT:
-        await abort(context, opened)  # TRIP_CONFLICT: the coach is there already, on other terms
+        return opened
     return new_id
 
 
@@ -137,6 +154,28 @@ async def departed(gateway: Gateway, context: grpc.aio.ServicerContext, trip: Tr
     if is_coach(trip.trip_id) and flow_number(trip.trip_id) < MAX_FLOW_COACHES:
         if gateway.clock.now_ms() < trip.stops[0].departs_at_ms:
             await open_next(gateway, context, trip.trip_id)
+
+
+async def depart_due(gateway: Gateway) -> list[str]:
+    """The flow sweep: depart every coach loading longer than its maximum wait since its first sale,
+    and open the next; the departed coaches' ids.  Each departure's request id derives from the
+    coach, so a sweep cut off and run again departs nothing twice."""
+    replies = await gateway.pool.ask_all(cmd.ListFlowCoachesDue(MAX_DUE_PER_SWEEP))
+    departed = []
+    for reply in replies:
+        if isinstance(reply, Rejection):
+            continue
+        for trip_id in reply.trip_ids:
+            done = await gateway.pool.submit(cmd.DepartTrip(f"flow-wait.{trip_id}", trip_id))
+            if isinstance(done, Rejection):
+                log.warning("flow sweep: coach %s did not depart: %s", trip_id, done.message)
+                continue
+            departed.append(trip_id)
+            if gateway.clock.now_ms() < done.stops[0].departs_at_ms:
+                opened = await _open_after(gateway, trip_id)
+                if isinstance(opened, Rejection):
+                    log.warning("flow sweep: no coach after %s: %s", trip_id, opened.message)
+    return departed
 
 
 def one_offer_per_line(offers: Iterable[OfferView]) -> list[OfferView]:

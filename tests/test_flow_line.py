@@ -10,12 +10,14 @@ import itertools
 
 import pytest
 
+from keyun.gateway.flow_lines import FLOW_SWEEP_S
 from keyun.gateway.shared_answers import SEARCH_CACHE_S
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import common_pb2
 
 from .clocks import OffsetClock
 from .conftest import CHINA, STATIONS, ServerThread, logged_in
+from .waiting import wait_until
 
 LIVE = (common_pb2.TICKET_STATUS_ISSUED, common_pb2.TICKET_STATUS_CHECKED_IN)
 TAGS = itertools.count(1)
@@ -173,6 +175,23 @@ def test_a_flow_schedule_has_no_fixed_time(station):
     with pytest.raises(KeyunError) as refused:
         client.load_network(text, line_day().isoformat(), 1)
     assert refused.value.reason == "BAD_FLOW" and "leave out departs" in refused.value.message
+
+
+def test_a_coach_departs_at_its_maximum_wait(station):
+    """The server's flow sweep departs a coach its maximum wait after its first sale, and the next opens."""
+    client = station["client"]
+    line = load_line(client)
+    client.sell(coach(line, 1), "AAA", "DDD", seat_count=1)
+    station["server"].clock.advance(29 * 60_000)  # not yet: the wait is 30 minutes
+    assert client.trip(coach(line, 1)).status != common_pb2.TRIP_STATUS_DEPARTED
+    station["server"].clock.advance(2 * 60_000)
+    wait_until(
+        lambda: client.trip(coach(line, 1)).status == common_pb2.TRIP_STATUS_DEPARTED,
+        4 * FLOW_SWEEP_S,
+        "the coach departed at its maximum wait",
+    )
+    assert line_offers(station, line) == [(coach(line, 2), SEATS)]
+    assert client.sell(coach(line, 1), "AAA", "DDD", seat_count=1).tickets[0].trip.trip_id == coach(line, 2)
 
 
 def test_a_restart_keeps_the_open_coach(station):
