@@ -183,6 +183,7 @@ def test_a_coach_departs_at_its_maximum_wait(station):
     line = load_line(client)
     client.sell(coach(line, 1), "AAA", "DDD", seat_count=1)
     station["server"].clock.advance(29 * 60_000)  # not yet: the wait is 30 minutes
+    logged_in(client, clock=station["server"].clock)  # the session idled out meanwhile
     assert client.trip(coach(line, 1)).status != common_pb2.TRIP_STATUS_DEPARTED
     station["server"].clock.advance(2 * 60_000)
     wait_until(
