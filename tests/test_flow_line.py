@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -175,6 +177,23 @@ def test_a_flow_schedule_has_no_fixed_time(station):
     with pytest.raises(KeyunError) as refused:
         client.load_network(text, line_day().isoformat(), 1)
     assert refused.value.reason == "BAD_FLOW" and "leave out departs" in refused.value.message
+
+
+def test_concurrent_sales_fill_coach_after_coach_and_never_sell_a_seat_twice(station):
+    client = station["client"]
+    line = load_line(client)
+    sales = 3 * SEATS
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        sold = list(
+            pool.map(lambda _: client.sell(coach(line, 1), "AAA", "DDD", seat_count=1).tickets[0], range(sales))
+        )
+    by_coach = Counter(t.trip.trip_id for t in sold)
+    assert sum(by_coach.values()) == sales and len({t.ticket_id for t in sold}) == sales
+    # Each coach holds at most its seats; every one before the last is full.
+    numbers = sorted(int(trip_id.rpartition("F")[2]) for trip_id in by_coach)
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert all(by_coach[coach(line, n)] == SEATS for n in numbers[:-1]) and by_coach[coach(line, numbers[-1])] <= SEATS
+    seat_legs_once(client, [coach(line, n) for n in numbers])
 
 
 def test_a_coach_departs_at_its_maximum_wait(station):
