@@ -17,6 +17,7 @@ restart loses nothing (the open coach is the lowest-numbered one still loading w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
@@ -27,6 +28,7 @@ import msgspec
 from keyun.engine import commands as cmd
 from keyun.engine import seat_plan as sp
 from keyun.engine.decide import TripStatus
+from keyun.engine.limits import MAX_REQUEST_ID_CHARS
 from keyun.engine.network import MAX_FLOW_COACHES, flow_coach, flow_coach_id_of
 from keyun.engine.reasons import Reason, Rejection, reject
 from keyun.engine.views import OfferView, TicketView, TripView
@@ -82,7 +84,17 @@ async def sell(
         if reply.reason not in ROLL_ON or not await _rolls_on(gateway, context, trip_id, reply, seat_count):
             await abort(context, reply)
         trip_id = await open_next(gateway, context, trip_id)
-        attempt_id = f"{request_id}.F{flow_number(trip_id):02d}"
+        attempt_id = coach_request_id(request_id, flow_number(trip_id))
+
+
+def coach_request_id(request_id: str, number: int) -> str:
+    """The request id of a sale's attempt on coach `number`: the client's with `.Fnn`, its end
+    replaced by a digest of it when that would be too long (so two long ids stay apart)."""
+    suffix = f".F{number:02d}"
+    if len(request_id) + len(suffix) <= MAX_REQUEST_ID_CHARS:
+        return request_id + suffix
+    digest = hashlib.sha256(request_id.encode()).hexdigest()[:12]
+    return f"{request_id[: MAX_REQUEST_ID_CHARS - len(suffix) - 13]}.{digest}{suffix}"
 
 
 async def _attempt(
