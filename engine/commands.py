@@ -979,6 +979,18 @@ class ListMoney(Value, Query):
             raise invalid("date", "an empty time window")
 
 
+class ListFlowCoachesDue(Value, TripQuery):
+    """Departure-when-full coaches (流水班) loading longer than their maximum wait since their
+    first sale, not departed nor cancelled: what the gateway's flow sweep departs (docs/dispatch.md)."""
+
+    limit: int
+    trip_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.limit <= 0:
+            raise invalid("limit", "must be positive")
+
+
 class ListMoves(Value, TripQuery):
     """Rebookings this owner's tickets are marked for that are older than `older_than_ms` by the
     owner's clock, or aborted and not cleared, and new tickets pending a move issued that long

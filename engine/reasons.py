@@ -181,6 +181,9 @@ class Reason(IntEnum):
     SETTLEMENT_LOCK_OVERLAPS = 5922  # the period overlaps one of the operator's locked periods
     SETTLEMENT_ALREADY_LOCKED = 5923  # the very period is locked already
     SETTLEMENT_UNKNOWN_LOCK = 5924  # no such settlement lock
+    # 6120-6139: departure-when-full lines (流水班, docs/dispatch.md "Departure-when-full lines").
+    BAD_FLOW = 6120  # a network file whose only problems are in schedules' flow tables
+    FLOW_LINE_FULL = 6121  # every coach the line may run that day is full or gone
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

@@ -40,6 +40,7 @@ from .commands import (
     ListBoardingTrips,
     ListConflicts,
     ListDepartures,
+    ListFlowCoachesDue,
     ListMoney,
     ListMoves,
     ListOrders,
@@ -136,6 +137,7 @@ class TripView(Value, Reply):
     plate: str = ""
     driver_id: str = ""
     safety_check: str = ""  # the last safety check: "passed", "failed", or "" for none yet
+    flow_max_wait_min: int = 0  # a departure-when-full coach (流水班): its maximum wait; 0 otherwise
 
 
 class OfferView(Value):
@@ -346,6 +348,10 @@ class StationsView(Value, Reply):
     stations: tuple[tuple[str, str], ...]  # (code, name)
 
 
+class FlowCoachesView(Value, Reply):
+    trip_ids: tuple[str, ...]
+
+
 class MovesView(Value, Reply):
     """Rebookings whose saga looks interrupted (ListMoves): what the gateway needs to undo each."""
 
@@ -387,6 +393,7 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             plate=trip.crew.plate if trip.crew else "",
             driver_id=trip.crew.driver_id if trip.crew else "",
             safety_check=("passed" if trip.safety.passed else "failed") if trip.safety else "",
+            flow_max_wait_min=spec.flow_max_wait_min,
         )
     return view
 
@@ -634,6 +641,20 @@ def _as_issued(ticket: Ticket) -> Ticket:
     )
 
 
+def _flow_coaches_due(state: ShardState, now: int, limit: int) -> list[str]:
+    """Flow coaches whose first sale is at least their maximum wait ago, still loading."""
+    due = []
+    for trip in state.trips.values():
+        wait_ms = trip.spec.flow_max_wait_min * 60_000
+        if not wait_ms or trip.departed_at_ms or trip.cancelled_at_ms or not trip.tickets:
+            continue
+        if min(ticket.issued_at_ms for ticket in trip.tickets.values()) + wait_ms <= now:
+            due.append(trip.spec.trip_id)
+            if len(due) >= limit:
+                break
+    return due
+
+
 def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -> Reply | Rejection:
     """The reply to a read-only query."""
     match query:
@@ -654,6 +675,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return MoneyView(tuple(_money(state, start_ms, end_ms)))
         case Ping():
             return PongView()
+        case ListFlowCoachesDue(limit):
+            return FlowCoachesView(tuple(_flow_coaches_due(state, now, limit)))
         case ListMoves(older_than_ms, limit):
             return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
         case FindTickets(document_index, phone_index, limit):

@@ -182,6 +182,8 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.SETTLEMENT_ALREADY_LOCKED: grpc.StatusCode.ALREADY_EXISTS,
     Reason.SETTLEMENT_UNKNOWN_LOCK: grpc.StatusCode.NOT_FOUND,
     Reason.TRIP_NOT_DEPARTED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.BAD_FLOW: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.FLOW_LINE_FULL: grpc.StatusCode.FAILED_PRECONDITION,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 
