@@ -59,6 +59,7 @@ from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailab
 from .pickup import PickUpDesk
 from .rules import RULES
 from .shared_answers import SharedAnswers
+from .vehicle_change import change_vehicle
 
 log = logging.getLogger("keyun.gateway")
 
@@ -1147,6 +1148,10 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         """脱班: the coach did not come (gateway/merge_runs.py mark_missed)."""
         view = await mark_missed(self.gateway, context, request)
         return dispatch_pb2.MarkMissedResponse(trip=convert.trip(view))
+
+    async def ChangeVehicle(self, request, context):
+        """换车 (gateway/vehicle_change.py): a coach with fewer or more of the layout's seats."""
+        return await change_vehicle(self.gateway, context, request)
 
 
 # Echo answers are bounded like any other message.

@@ -17,10 +17,19 @@ class BlockReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOCK_REASON_CREW: _ClassVar[BlockReason]
     BLOCK_REASON_BROKEN: _ClassVar[BlockReason]
     BLOCK_REASON_OTHER: _ClassVar[BlockReason]
+
+class UnfitChoice(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UNFIT_CHOICE_UNSPECIFIED: _ClassVar[UnfitChoice]
+    UNFIT_CHOICE_REFUND: _ClassVar[UnfitChoice]
+    UNFIT_CHOICE_MOVE: _ClassVar[UnfitChoice]
 BLOCK_REASON_UNSPECIFIED: BlockReason
 BLOCK_REASON_CREW: BlockReason
 BLOCK_REASON_BROKEN: BlockReason
 BLOCK_REASON_OTHER: BlockReason
+UNFIT_CHOICE_UNSPECIFIED: UnfitChoice
+UNFIT_CHOICE_REFUND: UnfitChoice
+UNFIT_CHOICE_MOVE: UnfitChoice
 
 class AssignGateRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "gate")
@@ -385,3 +394,63 @@ class MarkMissedResponse(_message.Message):
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
     def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
+
+class ChangeVehicleRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "seat_count", "vehicle_name", "choice", "into_trip_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    INTO_TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    seat_count: int
+    vehicle_name: str
+    choice: UnfitChoice
+    into_trip_id: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., seat_count: _Optional[int] = ..., vehicle_name: _Optional[str] = ..., choice: _Optional[_Union[UnfitChoice, str]] = ..., into_trip_id: _Optional[str] = ...) -> None: ...
+
+class ReseatedTicket(_message.Message):
+    __slots__ = ("ticket_id", "old_seat", "new_seat", "from_station", "to_station")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_SEAT_FIELD_NUMBER: _ClassVar[int]
+    NEW_SEAT_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    old_seat: str
+    new_seat: str
+    from_station: str
+    to_station: str
+    def __init__(self, ticket_id: _Optional[str] = ..., old_seat: _Optional[str] = ..., new_seat: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
+
+class RefundedTicket(_message.Message):
+    __slots__ = ("ticket_id", "seat", "refund_fen", "order_id", "from_station", "to_station")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    seat: str
+    refund_fen: int
+    order_id: str
+    from_station: str
+    to_station: str
+    def __init__(self, ticket_id: _Optional[str] = ..., seat: _Optional[str] = ..., refund_fen: _Optional[int] = ..., order_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
+
+class ChangeVehicleResponse(_message.Message):
+    __slots__ = ("trip", "seat_count", "reseated", "refunded", "moved")
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESEATED_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    seat_count: int
+    reseated: _containers.RepeatedCompositeFieldContainer[ReseatedTicket]
+    refunded: _containers.RepeatedCompositeFieldContainer[RefundedTicket]
+    moved: _containers.RepeatedCompositeFieldContainer[MergedTicket]
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., seat_count: _Optional[int] = ..., reseated: _Optional[_Iterable[_Union[ReseatedTicket, _Mapping]]] = ..., refunded: _Optional[_Iterable[_Union[RefundedTicket, _Mapping]]] = ..., moved: _Optional[_Iterable[_Union[MergedTicket, _Mapping]]] = ...) -> None: ...
