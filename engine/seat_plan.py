@@ -40,7 +40,7 @@ from .policy import Policy
 from .quotas import NEVER, release_at_ms
 from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, reject
 from .seats import choose_seats
-from .state import RELEASED, ShardState, Ticket, Trip, legs_mask
+from .state import NO_SUCH_SEAT, RELEASED, ShardState, Ticket, Trip, legs_mask
 from .values import Reply, Value
 from .views import TicketView, TripView, ticket_view, trip_view
 
@@ -313,9 +313,11 @@ def decide_plan(trip: Trip, command: TripCommand, now: int, policy: Policy) -> O
             if isinstance(seats, Rejection):
                 return seats
             for seat in seats:
+                label = trip.seat_labels[seat]
                 if seat not in trip.blocked:
-                    label = trip.seat_labels[seat]
                     return reject(Reason.SEAT_NOT_BLOCKED, f"seat {label} is not blocked", seat=label)
+                if trip.blocked[seat] == NO_SUCH_SEAT:  # only a larger coach gives it back
+                    return reject(Reason.SEAT_BLOCKED, f"the coach has no seat {label}: change the vehicle", seat=label)
             return (SeatsUnblocked(trip.spec.trip_id, seats, now),)
         case ChangeVehicle():
             return _change_vehicle(trip, command, now, policy)

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import common_pb2
+from keyun.v1 import common_pb2, dispatch_pb2
 
 from .conftest import logged_in, schedule_trip
 from .test_merge_runs import LIVE, audit, seat_legs_once, tickets
@@ -80,7 +80,12 @@ def test_a_smaller_coach_lists_who_does_not_fit_then_refunds_them_and_reseats_th
     assert all(int(after[t].seat_number) <= 8 for t in live)
     seat_legs_once(client, trip_id)
     # The seats the coach lacks are not sold; the 8 it has are full on AAA-BBB.
-    assert sorted(b.seat for b in client.seat_plan(trip_id).blocked) == ["10", "11", "12", "9"]
+    plan = client.seat_plan(trip_id)
+    assert sorted(b.seat_number for b in plan.blocked) == ["10", "11", "12", "9"]
+    assert {b.reason for b in plan.blocked} == {dispatch_pb2.BLOCK_REASON_VEHICLE}
+    with pytest.raises(KeyunError) as kept:  # only a larger coach gives them back
+        client.unblock_seats(trip_id, ("9",))
+    assert kept.value.reason == "SEAT_BLOCKED"
     with pytest.raises(KeyunError) as full:
         client.sell(trip_id, "AAA", "BBB", seat_count=1)
     assert full.value.reason == "NOT_ENOUGH_SEATS"

@@ -17,6 +17,7 @@ class BlockReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOCK_REASON_CREW: _ClassVar[BlockReason]
     BLOCK_REASON_BROKEN: _ClassVar[BlockReason]
     BLOCK_REASON_OTHER: _ClassVar[BlockReason]
+    BLOCK_REASON_VEHICLE: _ClassVar[BlockReason]
 
 class UnfitChoice(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ BLOCK_REASON_UNSPECIFIED: BlockReason
 BLOCK_REASON_CREW: BlockReason
 BLOCK_REASON_BROKEN: BlockReason
 BLOCK_REASON_OTHER: BlockReason
+BLOCK_REASON_VEHICLE: BlockReason
 UNFIT_CHOICE_UNSPECIFIED: UnfitChoice
 UNFIT_CHOICE_REFUND: UnfitChoice
 UNFIT_CHOICE_MOVE: UnfitChoice
