@@ -14,6 +14,7 @@ still what it would decide: one event, journaled, replayed on restart.  Tickets 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import grpc
@@ -27,6 +28,9 @@ from keyun.v1 import dispatch_pb2
 from . import convert
 from .errors import abort, owner_errors
 from .merge_runs import MergeResult, TripMerge, merge_refusal
+from .owners import OwnerFailed, OwnerUnavailable
+
+log = logging.getLogger("keyun.gateway")
 
 # How many times a change is planned again when a sale comes between its plan and the change.
 PLAN_ATTEMPTS = 3
@@ -69,6 +73,7 @@ async def change_vehicle(gateway: Any, context: grpc.aio.ServicerContext, reques
         plan = await _plan(gateway, context, request)
     made = await _change(gateway, context, request, plan)
     await _pay_back_orders(gateway, context, made)
+    await _tell(gateway, made, request.request_id)
     return dispatch_pb2.ChangeVehicleResponse(
         trip=convert.trip(made.trip),
         seat_count=made.seat_count,
@@ -149,3 +154,22 @@ async def _pay_back_orders(gateway: Any, context: grpc.aio.ServicerContext, made
         order = await gateway.ask(context, lambda order_id=order_id: cmd.GetOrder(order_id))
         if settle is not None:
             await settle(context, order)
+
+
+async def _tell(gateway: Any, made: VehicleChangeView, request_id: str) -> None:
+    """Journal a notice to each reseated or refunded ticket's holder; the change stands if one
+    cannot be recorded (a retry of the same request records it: its id comes from the request id)."""
+    notices = gateway.notices
+    if notices is None or not (made.reseated or made.unfit):
+        return
+    try:
+        if made.reseated:
+            manifest = await gateway.pool.submit(cmd.GetManifest(made.trip.trip_id))
+            now = {t.ticket_id: t for t in manifest.tickets} if not isinstance(manifest, Rejection) else {}
+            for reseat in made.reseated:
+                if reseat.ticket_id in now:
+                    await notices.ticket_reseated(now[reseat.ticket_id], reseat.old_seat, request_id)
+        for ticket in made.unfit:
+            await notices.ticket_unseated(ticket, request_id)
+    except (OwnerUnavailable, OwnerFailed) as error:
+        log.error("notices of vehicle change on %s not all recorded: %s", made.trip.trip_id, error)

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from keyun.terminals.client import KeyunClient, KeyunError
-from keyun.v1 import common_pb2, dispatch_pb2
+from keyun.v1 import common_pb2, dispatch_pb2, notices_pb2
 
 from .conftest import logged_in, schedule_trip
 from .test_merge_runs import LIVE, audit, seat_legs_once, tickets
@@ -92,6 +92,11 @@ def test_a_smaller_coach_lists_who_does_not_fit_then_refunds_them_and_reseats_th
     with pytest.raises(KeyunError) as lacking:
         client.sell(trip_id, "CCC", "DDD", seat_numbers=("9",))
     assert lacking.value.reason == "SEAT_BLOCKED"
+    # Each passenger reseated or refunded is told (docs/notices.md).
+    told = {n.kind: n.text for n in client.list_notices(subject=trip_id).notices if by_seat["11"] in n.text}
+    assert "座位号由11改为7" in told[notices_pb2.NOTICE_KIND_TICKET_RESEATED]
+    unseated = [n for n in client.list_notices(subject=trip_id).notices if by_seat["9"] in n.text]
+    assert [n.kind for n in unseated] == [notices_pb2.NOTICE_KIND_TICKET_UNSEATED]
     # A retry with the same request id answers the same and changes nothing more.
     again = client.change_vehicle(trip_id, 8, "refund", vehicle_name="金龙 8座", request_id="vc-refund-1")
     assert sorted(r.ticket_id for r in again.refunded) == sorted(r.ticket_id for r in changed.refunded)
