@@ -199,3 +199,22 @@ def test_the_dispatcher_changes_the_vehicle_from_the_cli(keyun, capsys, monkeypa
     assert main(["dispatch", "change-vehicle", trip_id, "8", "--refund", *target]) == 0
     out = capsys.readouterr().out
     assert "now 8 seats" in out and by_seat["10"] in out and "refunded in full 2" in out
+
+
+def test_a_ticket_paid_through_an_order_is_refunded_the_way_it_was_paid(keyun):
+    from keyun.v1 import orders_pb2
+
+    client = keyun.client
+    trip_id = a_trip(client)
+    client.sell(trip_id, "AAA", "DDD", seat_numbers=tuple(str(n) for n in range(1, 9)))
+    hold = client.hold(trip_id, "AAA", "DDD", seat_numbers=("12",))
+    order = client.create_order(hold.hold_id, orders_pb2.PAY_METHOD_CASH).order
+    (ticket,) = client.pay_at_counter(order.order_id, orders_pb2.PAY_METHOD_CASH).tickets
+    changed = client.change_vehicle(trip_id, 8, "refund")
+    assert [(r.ticket_id, r.order_id, r.refund_fen) for r in changed.refunded] == [
+        (ticket.ticket_id, order.order_id, ticket.price_fen)
+    ]
+    (refund,) = client.order(order.order_id).refunds
+    assert (list(refund.ticket_ids), refund.amount_fen, refund.fee_fen) == ([ticket.ticket_id], ticket.price_fen, 0)
+    assert refund.provider_refund_id  # paid back (the cashier's cash), as any order refund is
+    seat_legs_once(client, trip_id)
