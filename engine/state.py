@@ -605,7 +605,8 @@ NO_SUCH_SEAT = "vehicle"
 
 def _change_vehicle(trip: Trip, event: VehicleChanged) -> None:
     """Move the reseated tickets, then block the seats beyond the new coach's count (nothing is
-    left on them) and give back those within it that a smaller coach had blocked."""
+    left on them) and give back those within it that a smaller coach had blocked.  The seats
+    blocked "vehicle" are thus exactly those beyond the count: the trip's seats are the rest."""
     for ticket_id, _, seat in event.reseated:
         ticket = trip.tickets[ticket_id]
         mask = legs_mask(ticket.from_stop, ticket.to_stop)
@@ -615,9 +616,11 @@ def _change_vehicle(trip: Trip, event: VehicleChanged) -> None:
         _change(trip.tickets, ticket_id, seat=seat)
     all_legs = legs_mask(0, len(trip.spec.stops) - 1)
     for seat in range(len(trip.seat_labels)):
-        if seat >= event.seat_count and seat not in trip.blocked:
-            assert trip.occupied[seat] == 0, "a seat the coach lacks is blocked only when nothing is on it"
-            trip.occupied[seat] = all_legs
+        if seat >= event.seat_count:
+            # A seat blocked already (crew, broken) was the old coach's: now it is not there at all.
+            if seat not in trip.blocked:
+                assert trip.occupied[seat] == 0, "a seat the coach lacks is blocked only when nothing is on it"
+                trip.occupied[seat] = all_legs
             trip.blocked[seat] = NO_SUCH_SEAT
         elif seat < event.seat_count and trip.blocked.get(seat) == NO_SUCH_SEAT:
             del trip.blocked[seat]

@@ -146,6 +146,18 @@ def test_holds_and_bad_inputs_are_refused_and_change_nothing(keyun):
     assert hold.hold_id in held.value.message
     assert manifest_state(client, trip_id) == before
     assert not client.seat_plan(trip_id).blocked
+    # Once the hold is released the change goes through; a broken seat of the old coach beyond
+    # the new count is simply not there, and a larger coach gives every seat back.
+    client.release(hold.hold_id)
+    client.block_seats(trip_id, ("12",), "broken")
+    smaller = client.change_vehicle(trip_id, 8)
+    assert smaller.trip.seats_total == 8 and not smaller.reseated and not smaller.refunded
+    plan = client.seat_plan(trip_id)
+    assert sorted(b.seat_number for b in plan.blocked) == ["10", "11", "12", "9"]
+    assert {b.reason for b in plan.blocked} == {dispatch_pb2.BLOCK_REASON_VEHICLE}
+    assert client.change_vehicle(trip_id, 12).trip.seats_total == 12
+    assert not client.seat_plan(trip_id).blocked
+    assert manifest_state(client, trip_id) == before
     # A seller may not change a trip's coach.
     seller = logged_in(KeyunClient(keyun.server.target), "seller", clock=keyun.server.clock)
     try:
