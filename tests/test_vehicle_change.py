@@ -230,3 +230,34 @@ def test_a_ticket_paid_through_an_order_is_refunded_the_way_it_was_paid(keyun):
     assert (list(refund.ticket_ids), refund.amount_fen, refund.fee_fen) == ([ticket.ticket_id], ticket.price_fen, 0)
     assert refund.provider_refund_id  # paid back (the cashier's cash), as any order refund is
     seat_legs_once(client, trip_id)
+
+
+def test_the_load_report_counts_the_new_coach_seats(ray_session, tmp_path):
+    """The report projector follows the change: the trip's seats are the new coach's, and its
+    tickets are the live ones (the refunded left out)."""
+    from .conftest import ServerThread
+    from .test_reports_load import caught_up
+    from .waiting import wait_until
+
+    server = ServerThread(tmp_path, shards=2, reports=True)
+    client = logged_in(KeyunClient(server.target), clock=server.clock)
+    try:
+        trip_id = a_trip(client)
+        sell_most(client, trip_id)
+        client.change_vehicle(trip_id, 8, "refund")
+        first_stop = client.manifest(trip_id, page_size=1).trip.stops[0]
+        day = dt.datetime.fromtimestamp(first_stop.departs_at.seconds, CHINA)
+        date = day.date().isoformat()
+
+        def line():
+            lines = {tuple(x.group): x for x in client.load_report_lines(("trip",), date, date)}
+            return lines.get((trip_id,))
+
+        def counted() -> bool:
+            found = caught_up(client) and line()
+            return bool(found) and (found.seats, found.tickets) == (8, 9)  # 11 sold, 2 refunded
+
+        wait_until(counted, 30, "the load report counts the new coach")
+    finally:
+        client.close()
+        server.stop()
