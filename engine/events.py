@@ -465,6 +465,19 @@ class SeatsUnblocked(Value, TripEvent):
     at_ms: int = 0
 
 
+class VehicleChanged(Value, TripEvent):
+    """Another coach runs the trip (Dispatch/ChangeVehicle): it has the layout's first
+    `seat_count` seats.  The seats beyond are blocked ("vehicle") and the tickets on them moved as
+    `reseated` says (ticket id, old seat index, new seat index); seats within that were blocked "vehicle"
+    by an earlier, smaller coach come back into sale."""
+
+    trip_id: str
+    seat_count: int
+    reseated: tuple[tuple[str, int, int], ...] = ()
+    vehicle_name: str = ""
+    at_ms: int = 0
+
+
 class ExtraRunAdded(Value, TripEvent):
     """The trip just scheduled (TripScheduled in the same entry) is an extra run (加班) on the route
     of `source_trip_id`, added by dispatch."""

@@ -59,6 +59,7 @@ from .events import (
     TripDeparted,
     TripEvent,
     TripScheduled,
+    VehicleChanged,
 )
 from .network import AISLE, TripSpec
 from .values import Value
@@ -534,6 +535,8 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             _settle_allotment(state.trips[event.trip_id], event)
         case SeatQuotaSet() | SeatQuotaCleared() | SeatsBlocked() | SeatsUnblocked() | ExtraRunAdded():
             _plan_seats(state.trips[event.trip_id], event)
+        case VehicleChanged():
+            _change_vehicle(state.trips[event.trip_id], event)
         case _:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -600,6 +603,40 @@ def _plan_seats(
                 trip.occupied[seat] = 0
         case ExtraRunAdded():
             trip.extra_of = event.source_trip_id
+
+
+# Why a seat the coach does not have is blocked (VehicleChanged).
+NO_SUCH_SEAT = "vehicle"
+
+
+def _change_vehicle(trip: Trip, event: VehicleChanged) -> None:
+    """Move the reseated tickets, then block the seats beyond the new coach's count (nothing is
+    left on them) and give back those within it that a smaller coach had blocked.  The seats
+    blocked "vehicle" are thus exactly those beyond the count: the trip's seats are the rest."""
+    for ticket_id, _, seat in event.reseated:
+        ticket = trip.tickets[ticket_id]
+        mask = legs_mask(ticket.from_stop, ticket.to_stop)
+        assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
+        trip.occupied[ticket.seat] &= ~mask
+        trip.occupied[seat] |= mask
+        _change(trip.tickets, ticket_id, seat=seat)
+    all_legs = legs_mask(0, len(trip.spec.stops) - 1)
+    for seat in range(len(trip.seat_labels)):
+        if seat >= event.seat_count:
+            # A seat blocked already (crew, broken) was the old coach's: now it is not there at all.
+            if seat not in trip.blocked:
+                assert trip.occupied[seat] == 0, "a seat the coach lacks is blocked only when nothing is on it"
+                trip.occupied[seat] = all_legs
+            trip.blocked[seat] = NO_SUCH_SEAT
+        elif seat < event.seat_count and trip.blocked.get(seat) == NO_SUCH_SEAT:
+            del trip.blocked[seat]
+            trip.occupied[seat] = 0
+    trip.view_cache.clear()  # trip views show the seats the coach has
+
+
+def vehicle_lacks(trip: Trip) -> int:
+    """How many of the layout's seats the coach running the trip does not have."""
+    return sum(1 for why in trip.blocked.values() if why == NO_SUCH_SEAT)
 
 
 def _lend(trip: Trip, event: AllotmentLent) -> None:

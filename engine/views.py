@@ -109,6 +109,7 @@ from .state import (
     TripRecord,
     legs_mask,
     state_of,
+    vehicle_lacks,
 )
 from .values import Reply, Value
 
@@ -386,7 +387,7 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             vehicle_name=spec.vehicle_name,
             stops=stop_views(trip),
             status=status,
-            seats_total=len(trip.seat_labels),
+            seats_total=len(trip.seat_labels) - vehicle_lacks(trip),  # the coach running it (VehicleChanged)
             operator_id=spec.operator_id,
             gate=trip.gate,
             vehicle_id=trip.crew.vehicle_id if trip.crew else "",

@@ -60,6 +60,7 @@ from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailab
 from .pickup import PickUpDesk
 from .rules import RULES
 from .shared_answers import SharedAnswers
+from .vehicle_change import change_vehicle
 
 log = logging.getLogger("keyun.gateway")
 
@@ -1173,6 +1174,9 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
     async def GetTripSheet(self, request, context):
         """路单 (gateway/trip_sheet.py): the departed trip's coach, crew, passengers and revenue."""
         return await trip_sheet.get_trip_sheet(self.gateway, self.desk, context, request.trip_id)
+    async def ChangeVehicle(self, request, context):
+        """换车 (gateway/vehicle_change.py): a coach with fewer or more of the layout's seats."""
+        return await change_vehicle(self.gateway, context, request)
 
 
 # Echo answers are bounded like any other message.

@@ -90,6 +90,20 @@ def add_verbs(verbs) -> None:
     _common(p)
     p.set_defaults(run=lambda a: show(a, t := _client(a).mark_missed(a.trip_id, a.request_id), trip_line(t)))
 
+    p = dispatch.add_parser(
+        "change-vehicle",
+        help="换车: another coach with the layout's first SEATS seats; tickets on seats it lacks are reseated",
+    )
+    p.add_argument("trip_id")
+    p.add_argument("seats", type=int, help="the new coach's seats, 1..the trip's layout")
+    p.add_argument("--vehicle-name", default="", help="its name or model, for the record")
+    unfit = p.add_mutually_exclusive_group()
+    unfit.add_argument("--refund", action="store_true", help="refund the tickets with no seat in full")
+    unfit.add_argument("--move-to", metavar="TRIP_ID", default="", help="move the tickets with no seat to this trip")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=_change_vehicle)
+
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
 
     _add_seat_plan_verbs(dispatch)
@@ -238,4 +252,27 @@ def merge_text(reply) -> str:
             [(u.ticket_id, f"{u.from_station}-{u.to_station}", u.seat, u.reason, u.message) for u in reply.not_moved],
         )
         lines += [f"NOT moved {len(reply.not_moved)} (still on {reply.trip.trip_id}; refunds are free):", left]
+    return "\n".join(lines)
+
+
+def _change_vehicle(a: argparse.Namespace) -> None:
+    choice = "refund" if a.refund else "move" if a.move_to else ""
+    reply = _client(a).change_vehicle(a.trip_id, a.seats, choice, a.move_to, a.vehicle_name, a.request_id)
+    show(a, reply, vehicle_text(reply))
+
+
+def vehicle_text(reply) -> str:
+    """What a vehicle change did: tickets reseated, refunded, moved."""
+    lines = [f"{trip_line(reply.trip)}  now {reply.seat_count} seats"]
+    rows = [(r.ticket_id, f"{r.from_station}-{r.to_station}", r.old_seat, r.new_seat) for r in reply.reseated]
+    lines += [f"reseated {len(rows)}:", table(("ticket", "segment", "seat", "new seat"), rows)]
+    if reply.refunded:
+        rows = [
+            (r.ticket_id, f"{r.from_station}-{r.to_station}", r.seat, f"{r.refund_fen / 100:.2f}")
+            for r in reply.refunded
+        ]
+        lines += [f"refunded in full {len(rows)}:", table(("ticket", "segment", "seat", "refund"), rows)]
+    if reply.moved:
+        rows = [(m.old_ticket_id, f"{m.from_station}-{m.to_station}", m.new_ticket_id, m.new_seat) for m in reply.moved]
+        lines += [f"moved {len(rows)}:", table(("ticket", "segment", "new ticket", "new seat"), rows)]
     return "\n".join(lines)
