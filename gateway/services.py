@@ -1174,6 +1174,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
     async def GetTripSheet(self, request, context):
         """路单 (gateway/trip_sheet.py): the departed trip's coach, crew, passengers and revenue."""
         return await trip_sheet.get_trip_sheet(self.gateway, self.desk, context, request.trip_id)
+
     async def ChangeVehicle(self, request, context):
         """换车 (gateway/vehicle_change.py): a coach with fewer or more of the layout's seats."""
         return await change_vehicle(self.gateway, context, request)

@@ -670,6 +670,7 @@ class KeyunClient:
     def trip_sheet(self, trip_id: str) -> dispatch_pb2.TripSheet:
         """路单: the departed trip's coach, crew, passengers and revenue by segment."""
         return self.call(self.dispatch.GetTripSheet, dispatch_pb2.GetTripSheetRequest(trip_id=trip_id)).sheet
+
     def change_vehicle(
         self,
         trip_id: str,

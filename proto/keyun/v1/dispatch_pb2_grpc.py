@@ -105,6 +105,11 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.FromString,
                 _registered_method=True)
+        self.GetTripSheet = channel.unary_unary(
+                '/keyun.v1.Dispatch/GetTripSheet',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetResponse.FromString,
+                _registered_method=True)
         self.ChangeVehicle = channel.unary_unary(
                 '/keyun.v1.Dispatch/ChangeVehicle',
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleRequest.SerializeToString,
@@ -232,6 +237,15 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTripSheet(self, request, context):
+        """The trip sheet (路单) of a departed trip (docs/dispatch.md "The trip sheet"): its coach and
+        crew, and its passengers and revenue by segment and by boarding stop, from the same tickets
+        as Gate/GetManifest, so its totals equal the manifest's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ChangeVehicle(self, request, context):
         """Vehicle change (换车): another coach with the trip layout's first `seat_count` seats runs
         the trip.  Tickets on the seats it lacks are moved to free seats (their seat number changes);
@@ -316,6 +330,11 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.MarkMissed,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.SerializeToString,
+            ),
+            'GetTripSheet': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTripSheet,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetResponse.SerializeToString,
             ),
             'ChangeVehicle': grpc.unary_unary_rpc_method_handler(
                     servicer.ChangeVehicle,
@@ -702,6 +721,33 @@ class Dispatch:
             '/keyun.v1.Dispatch/MarkMissed',
             keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTripSheet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/GetTripSheet',
+            keyun_dot_v1_dot_dispatch__pb2.GetTripSheetRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.GetTripSheetResponse.FromString,
             options,
             channel_credentials,
             insecure,
