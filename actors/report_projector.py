@@ -19,6 +19,7 @@ from pathlib import Path
 import ray
 from prometheus_client.core import GaugeMetricFamily
 
+from keyun.persistence import report_backup
 from keyun.persistence.keyring import Keyring
 from keyun.persistence.load_reports import LoadQuery, ShiftQuery
 from keyun.persistence.reports import ProjectedRecordLost, ReportStore, ReportStoreError, SalesQuery
@@ -82,6 +83,7 @@ class ReportProjector:
     def _poll(self) -> None:
         started = time.monotonic()
         with self.lock:
+            report_backup.answer_request(self.store)  # `keyun backup` asked for a copy of the store
             self.store.catch_up()
             self.behind = self.store.behind()
         self.fresh_at = started if any(self.behind.values()) else time.monotonic()
@@ -151,6 +153,7 @@ class ReportProjector:
     def wait_caught_up(self) -> dict:
         """Project everything on disk now (tests and `keyun report status --wait`): what is behind after."""
         with self.lock:
+            report_backup.answer_request(self.store)  # `keyun backup` asked for a copy of the store
             self.store.catch_up()
             self.behind = self.store.behind()
         return self.behind

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from keyun.engine.limits import MAX_NETWORK_FILE_BYTES
-from keyun.engine.network import ADVANCE_PROBLEM, CALENDAR_PROBLEM, Network, NetworkError, parse_network
+from keyun.engine.network import ADVANCE_PROBLEM, CALENDAR_PROBLEM, FLOW_PROBLEM, Network, NetworkError, parse_network
 from keyun.engine.reasons import Reason, Rejected, reject
 
 MAX_PROBLEMS_SHOWN = 20
@@ -31,6 +31,8 @@ def _reason(problems: list[str]) -> Reason:
         return Reason.BAD_CALENDAR
     if paths and all(path.startswith("schedules[") and path.endswith(ADVANCE_PROBLEM) for path in paths):
         return Reason.BAD_ADVANCE_DAYS
+    if paths and all(path.startswith("schedules[") and FLOW_PROBLEM in path for path in paths):
+        return Reason.BAD_FLOW
     return Reason.BAD_NETWORK
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .events import CounterSale, Holder
+from .events import CounterSale, Holder, StaffOnBoard
 from .fares import ADULT_TYPES, IDENTIFIED_TYPES, SEAT_TYPES
 from .limits import (
     MAX_ARCHIVE,
@@ -449,10 +449,15 @@ class DepartTrip(Value, TripCommand):
 
     request_id: str
     trip_id: str
+    staff: tuple[StaffOnBoard, ...] = ()  # the crew on board besides the driver, names masked
+    note: str = ""  # for the trip sheet
 
     def __post_init__(self) -> None:
         check_request_id(self.request_id)
         _trip_id(self.trip_id)
+        from .trip_sheet import check_departure  # late: it builds on this module's values
+
+        check_departure(self.staff, self.note)
 
 
 class CancelTrip(Value, TripCommand):
@@ -972,6 +977,18 @@ class ListMoney(Value, Query):
     def __post_init__(self) -> None:
         if not 0 <= self.start_ms < self.end_ms:
             raise invalid("date", "an empty time window")
+
+
+class ListFlowCoachesDue(Value, TripQuery):
+    """Departure-when-full coaches (流水班) loading longer than their maximum wait since their
+    first sale, not departed nor cancelled: what the gateway's flow sweep departs (docs/dispatch.md)."""
+
+    limit: int
+    trip_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.limit <= 0:
+            raise invalid("limit", "must be positive")
 
 
 class ListMoves(Value, TripQuery):

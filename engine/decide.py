@@ -80,7 +80,7 @@ from .events import (
     TripScheduled,
 )
 from .fares import CHILD_TYPES, ONLY_FULL, TicketType, free_child_limit
-from .network import TripSpec
+from .network import TripSpec, flow_coach
 from .policy import Policy
 from .reasons import Reason, Rejection, element, reject
 from .seats import choose_seats
@@ -127,6 +127,10 @@ def segment_status(trip: Trip, from_stop: int, now: int, policy: Policy) -> Trip
         return TripStatus.CANCELLED
     if (from_stop == 0 and trip.departed_at_ms) or now > departs + policy.boarding_closes_ms:
         return TripStatus.DEPARTED
+    if trip.spec.flow_max_wait_min:
+        # A departure-when-full coach (流水班) boards as it sells, and is gone from every stop once
+        # dispatch departs it: it keeps no timetable to tell a later stop's time by.
+        return TripStatus.DEPARTED if trip.departed_at_ms else TripStatus.CHECKING_IN
     if now >= departs - policy.boarding_opens_ms:
         return TripStatus.CHECKING_IN
     return TripStatus.ON_SALE
@@ -201,7 +205,7 @@ def decide(state: ShardState, command: TripCommand, now: int, policy: Policy) ->
         case CheckIn():
             return _check_in(trip, command, now, policy)
         case DepartTrip():
-            return _depart(trip, now, policy)
+            return _depart(trip, command, now, policy)
         case CancelTrip():
             if command.only_unsold and not untouched(trip):
                 return reject(
@@ -310,7 +314,9 @@ def _sales_open(trip: Trip, from_stop: int, now: int, policy: Policy) -> Rejecti
     if trip.cancelled_at_ms:
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
     departs = trip.departs_at_ms(from_stop)
-    departed = (from_stop == 0 and trip.departed_at_ms) or now > departs + policy.boarding_closes_ms
+    departed = ((from_stop == 0 or trip.spec.flow_max_wait_min) and trip.departed_at_ms) or (
+        now > departs + policy.boarding_closes_ms
+    )
     if departed or now >= departs - policy.sales_close_ms:
         return reject(
             Reason.SALES_CLOSED,
@@ -848,9 +854,16 @@ def station_move_refusal(trip: Trip, ticket: Ticket, new_trip_id: str, new_route
         return reject(Reason.ALREADY_REFUNDED, f"ticket {ticket.ticket_id} was refunded")
     if ticket.status in (TicketStatus.CHANGED, TicketStatus.VOID):
         return _changed(ticket)
-    if trip.departed_at_ms:
+    if trip.departed_at_ms and not _same_flow_line(trip.spec.trip_id, new_trip_id):
         return reject(Reason.CHANGE_NOT_ALLOWED, f"trip {trip.spec.trip_id} has left: its tickets stay")
     return None
+
+
+def _same_flow_line(trip_id: str, new_trip_id: str) -> bool:
+    """Two coaches of one departure-when-full line's day (流水班): a ticket of the coach that left
+    without its passenger is good for the next coach with room (docs/dispatch.md)."""
+    coach, other = flow_coach(trip_id), flow_coach(new_trip_id)
+    return coach is not None and other is not None and coach[0] == other[0]
 
 
 def _move_refusal(trip: Trip, ticket: Ticket, new_trip_id: str, new_route_id: str) -> Rejection | None:
@@ -1284,7 +1297,7 @@ def _upload_conflict(trip: Trip, command: CheckIn, now: int) -> Outcome | None:
     return (conflicted,)
 
 
-def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
+def _depart(trip: Trip, command: DepartTrip, now: int, policy: Policy) -> Outcome:
     if trip.cancelled_at_ms:
         return reject(Reason.TRIP_CANCELLED, f"trip {trip.spec.trip_id} is cancelled")
     if segment_status(trip, 0, now, policy) is TripStatus.ON_SALE:
@@ -1292,7 +1305,9 @@ def _depart(trip: Trip, now: int, policy: Policy) -> Outcome:
         return reject(
             Reason.NOT_YET_BOARDING, "a coach cannot leave before boarding has opened", boarding_opens_at_ms=opens
         )
-    return () if trip.departed_at_ms else (TripDeparted(trip.spec.trip_id, now),)
+    if trip.departed_at_ms:
+        return ()
+    return (TripDeparted(trip.spec.trip_id, now, command.staff, command.note),)
 
 
 def _cancel(trip: Trip, now: int, policy: Policy, missed: bool = False) -> Outcome:

@@ -249,9 +249,19 @@ class MoveUndone(Value, TripEvent):
     at_ms: int
 
 
+class StaffOnBoard(Value):
+    """One of the crew on board besides the driver, for the trip sheet (engine/trip_sheet.py).
+    The name is kept masked (李*): the gateway masks it before the command is made."""
+
+    name: str
+    role: str  # engine.trip_sheet.STAFF_ROLES
+
+
 class TripDeparted(Value, TripEvent):
     trip_id: str
     at_ms: int
+    staff: tuple[StaffOnBoard, ...] = ()  # the crew on board besides the driver
+    note: str = ""  # for the trip sheet
 
 
 class TripDelayed(Value, TripEvent):
@@ -452,6 +462,19 @@ class SeatsBlocked(Value, TripEvent):
 class SeatsUnblocked(Value, TripEvent):
     trip_id: str
     seats: tuple[int, ...]
+    at_ms: int = 0
+
+
+class VehicleChanged(Value, TripEvent):
+    """Another coach runs the trip (Dispatch/ChangeVehicle): it has the layout's first
+    `seat_count` seats.  The seats beyond are blocked ("vehicle") and the tickets on them moved as
+    `reseated` says (ticket id, old seat index, new seat index); seats within that were blocked "vehicle"
+    by an earlier, smaller coach come back into sale."""
+
+    trip_id: str
+    seat_count: int
+    reseated: tuple[tuple[str, int, int], ...] = ()
+    vehicle_name: str = ""
     at_ms: int = 0
 
 

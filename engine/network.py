@@ -40,8 +40,9 @@ KEYS = {
     "stops": frozenset({"station", "minutes", "km"}),
     "fares": frozenset({"from", "to", "fen"}),
     "schedules": frozenset(
-        {"id", "route", "operator", "vehicle", "departs", "student_fares", "calendar", "advance_days"}
+        {"id", "route", "operator", "vehicle", "departs", "student_fares", "calendar", "advance_days", "flow"}
     ),
+    "flow": frozenset({"max_wait_minutes", "first", "last"}),
     "calendar": frozenset({"days", "weekdays", "from", "until", "except", "also"}),
 }
 # The advance-sale window of a schedule that does not state its own: today and the next six days.
@@ -53,6 +54,12 @@ CALENDAR_DAYS = ("daily", "odd", "even")
 # a file refused only for them gets its own reason code (common/network_file.py).
 CALENDAR_PROBLEM = ".calendar"
 ADVANCE_PROBLEM = ".advance_days"
+FLOW_PROBLEM = ".flow"
+# A departure-when-full line (流水班, docs/dispatch.md): its coaches are trips with ids
+# SCHEDULE-YYYYMMDD-Fnn, made one at a time as the one before fills or leaves.
+MAX_FLOW_WAIT_MIN = 12 * 60
+MAX_FLOW_COACHES = 99
+FLOW_COACH_ID = re.compile(r"([A-Z0-9]{2,12}-\d{8})-F(\d{2})")
 
 
 class Stop(Value):
@@ -79,6 +86,9 @@ class TripSpec(Value):
     # Each stop's distance from the first, in km (the network file's `km`), for passenger-km
     # (docs/reporting.md).  Empty for trips scheduled before distances were recorded.
     stop_km: tuple[int, ...] = ()
+    # A coach of a departure-when-full line (流水班): it leaves when full or this many minutes after
+    # its first sale; 0 for a trip with a fixed time.  Its departs_at_ms is the line's last time.
+    flow_max_wait_min: int = 0
 
     @property
     def seat_labels(self) -> tuple[str, ...]:
@@ -113,6 +123,30 @@ class Calendar(Value):
 DAILY = Calendar()
 
 
+class Flow(Value):
+    """A departure-when-full line's day: coaches load from `first_min` to `last_min` (minutes after
+    local midnight), and one leaves when full or `max_wait_min` after its first sale."""
+
+    max_wait_min: int
+    first_min: int
+    last_min: int
+
+
+def flow_coach_id(schedule_id: str, day: dt.date, number: int) -> str:
+    return f"{schedule_id}-{day:%Y%m%d}-F{number:02d}"
+
+
+def flow_coach(trip_id: str) -> tuple[str, int] | None:
+    """(the line's day id SCHEDULE-YYYYMMDD, the coach's number) of a flow coach's trip id, else None."""
+    match = FLOW_COACH_ID.fullmatch(trip_id)
+    return (match[1], int(match[2])) if match else None
+
+
+def flow_coach_id_of(trip_id: str, number: int) -> str:
+    """The id of coach `number` of the same line and day as the flow coach `trip_id`."""
+    return f"{trip_id.rpartition('-')[0]}-F{number:02d}"
+
+
 class Schedule(Value):
     schedule_id: str
     route_id: str
@@ -122,6 +156,7 @@ class Schedule(Value):
     student_fares: bool = False  # sells student tickets (学生票); off unless the network file says so
     calendar: Calendar = DAILY
     advance_days: int = 0  # days on sale from today (today counts); 0: not stated, DEFAULT_ADVANCE_DAYS
+    flow: Flow | None = None  # a departure-when-full line (流水班): no fixed time, departs_min is its last
 
     @property
     def window_days(self) -> int:
@@ -412,19 +447,44 @@ def _parse_schedules(
         ):
             if value and value not in known:
                 r.problem(f"{where}.{key}", f"unknown {key} {quote(value)}")
-        departs = table.get("departs")
-        match = CLOCK.fullmatch(departs) if isinstance(departs, str) else None
-        if match is None:
-            r.problem(f"{where}.departs", f"{quote(departs)} is not a time like 07:30")
-        departs_min = int(match[1]) * 60 + int(match[2]) if match else 0
+        flow = _parse_flow(r, where, table["flow"]) if "flow" in table else None
+        if "flow" in table:
+            if "departs" in table:
+                r.problem(f"{where}.flow", "a departure-when-full schedule has no fixed time: leave out departs")
+            departs_min = flow.last_min if flow else 0  # sales stay open until the line's last coach may leave
+        else:
+            departs_min = _clock(r, f"{where}.departs", table.get("departs"))
         route = routes.get(route_id)
         student_fares = _flag(r, table, where, "student_fares", route.student_fares if route is not None else False)
         calendar = _parse_calendar(r, where, table.get("calendar", {}))
         advance_days = r.integer(table, where, "advance_days", 1, MAX_ADVANCE_DAYS) if "advance_days" in table else 0
         schedules[schedule_id] = Schedule(
-            schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares, calendar, advance_days
+            schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares, calendar, advance_days, flow
         )
     return tuple(schedules.values())
+
+
+def _clock(r: _Reader, where: str, value: object) -> int:
+    match = CLOCK.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        r.problem(where, f"{quote(value)} is not a time like 07:30")
+        return 0
+    return int(match[1]) * 60 + int(match[2])
+
+
+def _parse_flow(r: _Reader, where: str, table: object) -> Flow | None:
+    """`flow = { max_wait_minutes = 30, first = "06:00", last = "20:00" }`"""
+    at = f"{where}.flow"
+    if not isinstance(table, dict):
+        r.problem(at, 'must be a table like { max_wait_minutes = 30, first = "06:00", last = "20:00" }')
+        return None
+    r.known_keys(table, at, KEYS["flow"])
+    wait = r.integer(table, at, "max_wait_minutes", 1, MAX_FLOW_WAIT_MIN)
+    first = _clock(r, f"{at}.first", table.get("first"))
+    last = _clock(r, f"{at}.last", table.get("last"))
+    if last <= first:
+        r.problem(f"{at}.last", "must be after first")
+    return Flow(wait, first, last)
 
 
 def _parse_calendar(r: _Reader, where: str, table: object) -> Calendar:
@@ -527,8 +587,10 @@ def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
     vehicle_name, rows = network.vehicles[schedule.vehicle_id]
     midnight_utc = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     departs_at = midnight_utc + dt.timedelta(minutes=schedule.departs_min - network.utc_offset_min)
+    flow = schedule.flow
     return TripSpec(
-        trip_id=f"{schedule.schedule_id}-{day:%Y%m%d}",
+        # A flow line's day starts with its first coach; the next ones are made as it fills or leaves.
+        trip_id=flow_coach_id(schedule.schedule_id, day, 1) if flow else f"{schedule.schedule_id}-{day:%Y%m%d}",
         schedule_id=schedule.schedule_id,
         route_id=route.route_id,
         route_name=route.name,
@@ -541,4 +603,5 @@ def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
         fares=tuple((i, j, fen) for (i, j), fen in sorted(route.fares.items())),
         student_fares=schedule.student_fares,
         stop_km=tuple(km for _, _, km in route.stops),
+        flow_max_wait_min=flow.max_wait_min if flow else 0,
     )

@@ -160,6 +160,11 @@ class Reason(IntEnum):
 
     # 6080-6099: merged runs (并班), vehicle changes, missed runs (脱班)
     MERGE_NOT_ALLOWED = 6080  # the two trips cannot be merged: the same trip, another route, or the target closed
+    # 6140-6159: vehicle changes (Dispatch/ChangeVehicle, engine/seat_plan.py, docs/dispatch.md).
+    VEHICLE_LAYOUT_TOO_SMALL = 6140  # the new coach has more seats than the trip's seat layout names
+    VEHICLE_SEATS_HELD = 6141  # a hold or a handheld's allotment is on a seat the new coach lacks
+    VEHICLE_TOO_SMALL = 6142  # tickets have no seat in the new coach, and no choice was made for them
+    VEHICLE_PLAN_CHANGED = 6143  # a sale or refund came between the plan and the change: plan again
     # 60xx: vehicles, drivers, report-in and the safety check (engine/fleet.py, docs/dispatch.md).
     UNKNOWN_VEHICLE = 6000
     UNKNOWN_DRIVER = 6001
@@ -173,18 +178,25 @@ class Reason(IntEnum):
     DRIVER_BUSY = 6009  # the driver drives an overlapping trip
     SAFETY_CHECK_PENDING = 6010  # check-in waits for the trip's safety check (安检) to pass
     SAFETY_CHECK_FAILED = 6011  # the trip's last safety check failed: check-in stays closed
+    # 6100-6119: departure and the trip sheet (engine/trip_sheet.py, docs/dispatch.md).
+    TRIP_NOT_DEPARTED = 6100  # a trip sheet is made at departure: the trip has not departed
     # 5920-5939: operator settlement (engine/settlement.py, docs/settlement.md).
     SETTLEMENT_NO_CONTRACT = 5920  # no contract of the operator is in effect on the period's first day
     SETTLEMENT_PERIOD_LOCKED = 5921  # a contract change would reach into a locked period
     SETTLEMENT_LOCK_OVERLAPS = 5922  # the period overlaps one of the operator's locked periods
     SETTLEMENT_ALREADY_LOCKED = 5923  # the very period is locked already
     SETTLEMENT_UNKNOWN_LOCK = 5924  # no such settlement lock
+    # 6120-6139: departure-when-full lines (流水班, docs/dispatch.md "Departure-when-full lines").
+    BAD_FLOW = 6120  # a network file whose only problems are in schedules' flow tables
+    FLOW_LINE_FULL = 6121  # every coach the line may run that day is full or gone
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so
 # a retry with the same request id is decided afresh once the reason has passed.  Remembering them
 # would turn a refund that waited for a rebooking into a refund refused for good.
-TRANSIENT = frozenset({Reason.CHANGE_IN_PROGRESS})
+# A vehicle change refused for what is on the trip now (engine/seat_plan.py) is decided afresh
+# when sent again, with a choice for the tickets that do not fit or with a new plan.
+TRANSIENT = frozenset({Reason.CHANGE_IN_PROGRESS, Reason.VEHICLE_TOO_SMALL, Reason.VEHICLE_PLAN_CHANGED})
 
 
 class Rejection(Value, Reply, Outcome):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from .commands import (
     GATE_NAME_CHARS,
     TripCommand,
@@ -21,12 +23,16 @@ from .decide import _SCHEDULES, TripStatus, _sales_open, archived, segment_statu
 from .events import (
     ExtraRunAdded,
     GateAssigned,
+    RefundPart,
+    RefundRequested,
     SeatQuotaCleared,
     SeatQuotaSet,
     SeatsBlocked,
     SeatsUnblocked,
+    TicketRefunded,
     TripEvent,
     TripScheduled,
+    VehicleChanged,
 )
 from .limits import MAX_SEATS_PER_TRIP
 from .network import SEAT_LABEL, STATION_CODE, TripSpec
@@ -34,9 +40,9 @@ from .policy import Policy
 from .quotas import NEVER, release_at_ms
 from .reasons import Reason, Rejected, Rejection, element, first_repeat, invalid, reject
 from .seats import choose_seats
-from .state import RELEASED, ShardState, Trip, legs_mask
+from .state import NO_SUCH_SEAT, RELEASED, ShardState, Ticket, Trip, legs_mask
 from .values import Reply, Value
-from .views import TripView, trip_view
+from .views import TicketView, TripView, ticket_view, trip_view
 
 BLOCK_REASONS = ("crew", "broken", "other")
 MAX_RELEASE_BEFORE_MIN = 24 * 60
@@ -170,6 +176,52 @@ class GetTripSpec(Value, TripQuery):
         _trip_id(self.trip_id)
 
 
+MAX_VEHICLE_NAME_CHARS = 40
+
+
+def _check_vehicle(seat_count: int, vehicle_name: str) -> None:
+    if not 0 < seat_count <= MAX_SEATS_PER_TRIP:
+        if seat_count == 0:
+            raise Rejected(reject(Reason.MISSING_FIELD, "seat_count is required", field="seat_count"))
+        raise invalid("seat_count", f"must be 1..{MAX_SEATS_PER_TRIP}")
+    if len(vehicle_name) > MAX_VEHICLE_NAME_CHARS or any(not ch.isprintable() for ch in vehicle_name):
+        raise invalid("vehicle_name", f"at most {MAX_VEHICLE_NAME_CHARS} printable characters")
+
+
+class ChangeVehicle(Value, TripCommand):
+    """Another coach runs the trip: the layout's first `seat_count` seats (docs/dispatch.md).
+    The gateway asks PlanVehicleChange first and sends its plan back: `reseated` and `refund`
+    must be what the owner would decide now, else VEHICLE_PLAN_CHANGED (a sale came between)."""
+
+    request_id: str
+    trip_id: str
+    seat_count: int
+    vehicle_name: str = ""
+    reseated: tuple[tuple[str, int, int], ...] = ()  # (ticket id, old seat, new seat), as planned
+    refund: tuple[str, ...] = ()  # the tickets that do not fit, refunded in full; empty: refuse if any
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        _trip_id(self.trip_id)
+        _check_vehicle(self.seat_count, self.vehicle_name)
+
+    def without_ciphers(self) -> ChangeVehicle:
+        """What a retry must repeat (commands.same_request): not the plan, which is the owner's
+        own answer and differs once the change is made."""
+        return msgspec.structs.replace(self, reseated=(), refund=())
+
+
+class PlanVehicleChange(Value, TripQuery):
+    """What ChangeVehicle would do now: who moves to which seat, who does not fit."""
+
+    trip_id: str
+    seat_count: int
+
+    def __post_init__(self) -> None:
+        _trip_id(self.trip_id)
+        _check_vehicle(self.seat_count, "")
+
+
 # --- replies ----------------------------------------------------------------------------------
 
 
@@ -198,6 +250,24 @@ class SeatPlanView(Value, Reply):
 class TripSpecView(Value, Reply):
     spec: TripSpec
     extra_of: str = ""
+
+
+class Reseat(Value):
+    ticket_id: str
+    old_seat: str
+    new_seat: str
+    from_station: str
+    to_station: str
+
+
+class VehicleChangeView(Value, Reply):
+    """A vehicle change planned (PlanVehicleChange) or made (ChangeVehicle's reply)."""
+
+    trip: TripView
+    seat_count: int
+    reseated: tuple[Reseat, ...]
+    unfit: tuple[TicketView, ...]  # planned: no seat for them; made: refunded in full
+    moves: tuple[tuple[str, int, int], ...] = ()  # `reseated` as (ticket id, old, new seat index), to send back
 
 
 def seat_plan_view(trip: Trip, now: int, policy: Policy) -> SeatPlanView:
@@ -243,10 +313,14 @@ def decide_plan(trip: Trip, command: TripCommand, now: int, policy: Policy) -> O
             if isinstance(seats, Rejection):
                 return seats
             for seat in seats:
+                label = trip.seat_labels[seat]
                 if seat not in trip.blocked:
-                    label = trip.seat_labels[seat]
                     return reject(Reason.SEAT_NOT_BLOCKED, f"seat {label} is not blocked", seat=label)
+                if trip.blocked[seat] == NO_SUCH_SEAT:  # only a larger coach gives it back
+                    return reject(Reason.SEAT_BLOCKED, f"the coach has no seat {label}: change the vehicle", seat=label)
             return (SeatsUnblocked(trip.spec.trip_id, seats, now),)
+        case ChangeVehicle():
+            return _change_vehicle(trip, command, now, policy)
     return None
 
 
@@ -407,6 +481,126 @@ def _block(trip: Trip, command: BlockSeats, now: int, policy: Policy) -> Outcome
     return (SeatsBlocked(trip.spec.trip_id, seats, command.reason, now),)
 
 
+# --- vehicle change ---------------------------------------------------------------------------
+
+
+Moves = tuple[tuple[str, int, int], ...]
+
+
+def plan_vehicle(trip: Trip, seat_count: int) -> tuple[Moves, tuple[Ticket, ...]] | Rejection:
+    """Who moves to which seat of a coach with the layout's first `seat_count` seats, and who does
+    not fit.  Holds, handheld allotments and quotas on the seats it lacks refuse the change: they
+    are short-lived or dispatch's own, so they are released first rather than moved."""
+    if seat_count > len(trip.seat_labels):
+        return reject(
+            Reason.VEHICLE_LAYOUT_TOO_SMALL,
+            f"trip {trip.spec.trip_id}'s seat layout has {len(trip.seat_labels)} seats, not {seat_count}",
+            field="seat_count",
+            layout_seats=str(len(trip.seat_labels)),
+        )
+    for hold in trip.holds.values():
+        if any(seat >= seat_count for seat in hold.seats):
+            return _held_seat(f"hold {hold.hold_id}")
+    for allotment in trip.allotments.values():
+        if not allotment.settled_at_ms and any(seat >= seat_count for seat in allotment.seats):
+            return _held_seat(f"allotment {allotment.allotment_id}")
+    for quota in trip.quotas.values():
+        if any(seat >= seat_count for seat in quota.seats):
+            code = trip.spec.stops[quota.stop].code
+            return reject(
+                Reason.SEAT_IN_QUOTA, f"the quota for {code} keeps seats the coach lacks: clear it first", stop=code
+            )
+    lost = sorted(
+        (t for t in trip.tickets.values() if t.seat >= seat_count and t.status not in RELEASED),
+        key=lambda t: (t.from_stop, t.to_stop, t.ticket_id),
+    )
+    kept = {seat for quota in trip.quotas.values() for seat in quota.seats}  # not ours to give
+    taken = list(trip.occupied)
+    moves, unfit = [], []
+    for ticket in lost:
+        if ticket.moving():
+            return reject(
+                Reason.CHANGE_IN_PROGRESS, f"ticket {ticket.ticket_id} is being moved", ticket_id=ticket.ticket_id
+            )
+        mask = legs_mask(ticket.from_stop, ticket.to_stop)
+        free = next((s for s in range(seat_count) if s not in kept and not taken[s] & mask), None)
+        if free is None:
+            unfit.append(ticket)
+            continue
+        taken[free] |= mask
+        moves.append((ticket.ticket_id, ticket.seat, free))
+    return tuple(moves), tuple(unfit)
+
+
+def _held_seat(what: str) -> Rejection:
+    return reject(Reason.VEHICLE_SEATS_HELD, f"{what} is on a seat the coach lacks: release it first", held_by=what)
+
+
+def _change_vehicle(trip: Trip, command: ChangeVehicle, now: int, policy: Policy) -> Outcome:
+    closed = _open(trip, now, policy)
+    if closed is not None:
+        return closed
+    plan = plan_vehicle(trip, command.seat_count)
+    if isinstance(plan, Rejection):
+        return plan
+    moves, unfit = plan
+    unfit_ids = tuple(t.ticket_id for t in unfit)
+    if unfit and not command.refund:
+        return reject(
+            Reason.VEHICLE_TOO_SMALL,
+            f"{len(unfit)} tickets have no seat in a coach of {command.seat_count}: {', '.join(unfit_ids)}",
+            field="choice",
+            unfit=",".join(unfit_ids),
+        )
+    if moves != command.reseated or unfit_ids != command.refund:
+        return reject(Reason.VEHICLE_PLAN_CHANGED, f"trip {trip.spec.trip_id} changed since the plan: plan again")
+    trip_id = trip.spec.trip_id
+    return (
+        *_refund_in_full(trip, unfit, now),
+        VehicleChanged(trip_id, command.seat_count, moves, command.vehicle_name, now),
+    )
+
+
+def _refund_in_full(trip: Trip, tickets: tuple[Ticket, ...], now: int) -> tuple[TripEvent, ...]:
+    """The station's refund of tickets it has no seat for: everything back, no fee.  Money paid
+    through an order goes back the way it came (one refund per order, paid out by the gateway);
+    a counter ticket's refund is owed to its holder at a counter."""
+    events: list[TripEvent] = [TicketRefunded(trip.spec.trip_id, t.ticket_id, 0, t.price_fen, now) for t in tickets]
+    by_order: dict[str, list[Ticket]] = {}
+    for ticket in tickets:
+        if ticket.order_id:
+            by_order.setdefault(ticket.order_id, []).append(ticket)
+    for order_id, paid in sorted(by_order.items()):
+        order = trip.orders[order_id]
+        payment = next(p for p in order.payments if p.provider_txn_id == order.paid_by)
+        part = RefundPart(
+            f"{order_id}-R{len(order.refunds) + 1}",
+            payment.method,
+            payment.provider_txn_id,
+            tuple(t.ticket_id for t in paid),
+            sum(t.price_fen for t in paid),
+            0,
+            now,
+            "refund requested",
+        )
+        events.append(RefundRequested(trip.spec.trip_id, order_id, part))
+    return tuple(events)
+
+
+def vehicle_change_view(
+    trip: Trip, seat_count: int, moves: Moves, unfit: tuple[Ticket, ...], now: int, policy: Policy
+) -> VehicleChangeView:
+    labels, stops = trip.seat_labels, trip.spec.stops
+    reseated = []
+    for ticket_id, old, new in moves:
+        ticket = trip.tickets[ticket_id]
+        reseated.append(
+            Reseat(ticket_id, labels[old], labels[new], stops[ticket.from_stop].code, stops[ticket.to_stop].code)
+        )
+    unfit_views = tuple(ticket_view(trip, t, now, policy) for t in unfit)
+    return VehicleChangeView(trip_view(trip, now, policy), seat_count, tuple(reseated), unfit_views, moves)
+
+
 # --- replies and queries ------------------------------------------------------------------------
 
 
@@ -414,6 +608,10 @@ def render_plan(state: ShardState, command: TripCommand, now: int, policy: Polic
     """The reply to a seat-plan command (the plan as it stands), or None if `command` is not one."""
     if isinstance(command, SetSeatQuota | ClearSeatQuota | BlockSeats | UnblockSeats | AddExtraRun):
         return seat_plan_view(state.trips[command.trip_id], now, policy)
+    if isinstance(command, ChangeVehicle):
+        trip = state.trips[command.trip_id]
+        refunded = tuple(trip.tickets[ticket_id] for ticket_id in command.refund)
+        return vehicle_change_view(trip, command.seat_count, command.reseated, refunded, now, policy)
     return None
 
 
@@ -423,4 +621,9 @@ def answer_plan(trip: Trip, query: Any, now: int, policy: Policy) -> Reply | Non
             return seat_plan_view(trip, now, policy)
         case GetTripSpec():
             return TripSpecView(trip.spec, trip.extra_of)
+        case PlanVehicleChange():
+            plan = plan_vehicle(trip, query.seat_count)
+            if isinstance(plan, Rejection):
+                return plan
+            return vehicle_change_view(trip, query.seat_count, *plan, now, policy)
     return None

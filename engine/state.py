@@ -46,6 +46,7 @@ from .events import (
     SeatsBlocked,
     SeatsUnblocked,
     SettledSale,
+    StaffOnBoard,
     TicketChanged,
     TicketCheckedIn,
     TicketRefunded,
@@ -58,6 +59,7 @@ from .events import (
     TripDeparted,
     TripEvent,
     TripScheduled,
+    VehicleChanged,
 )
 from .network import AISLE, TripSpec
 from .values import Value
@@ -288,6 +290,9 @@ class Trip:
     extra_of: str = ""  # an extra run (加班): the trip whose route it was added on
     crew: Crew | None = None  # the vehicle and driver reported in (Fleet/ReportIn), None until then
     safety: SafetyCheck | None = None  # the last safety check (Fleet/RecordSafetyCheck), None until one
+    # Recorded at departure (Dispatch/DepartTrip) for the trip sheet (engine/trip_sheet.py).
+    departure_staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
     view_cache: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -428,8 +433,10 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             state.trips[trip_id].conflicts.append(
                 Conflict(ticket_id, gate_id, scanned_at_ms, reason, first_gate_id, first_at_ms, at_ms, other_ticket_id)
             )
-        case TripDeparted(trip_id, at_ms):
-            state.trips[trip_id].departed_at_ms = at_ms
+        case TripDeparted(trip_id, at_ms, staff, note):
+            trip = state.trips[trip_id]
+            trip.departed_at_ms = at_ms
+            trip.departure_staff, trip.departure_note = staff, note
         case TripCancelled(trip_id, at_ms):
             state.trips[trip_id].cancelled_at_ms = at_ms
             state.trips[trip_id].revoked.append(Revocation("", "trip_cancelled", at_ms))
@@ -528,6 +535,8 @@ def evolve(state: ShardState, event: TripEvent) -> None:
             _settle_allotment(state.trips[event.trip_id], event)
         case SeatQuotaSet() | SeatQuotaCleared() | SeatsBlocked() | SeatsUnblocked() | ExtraRunAdded():
             _plan_seats(state.trips[event.trip_id], event)
+        case VehicleChanged():
+            _change_vehicle(state.trips[event.trip_id], event)
         case _:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -594,6 +603,40 @@ def _plan_seats(
                 trip.occupied[seat] = 0
         case ExtraRunAdded():
             trip.extra_of = event.source_trip_id
+
+
+# Why a seat the coach does not have is blocked (VehicleChanged).
+NO_SUCH_SEAT = "vehicle"
+
+
+def _change_vehicle(trip: Trip, event: VehicleChanged) -> None:
+    """Move the reseated tickets, then block the seats beyond the new coach's count (nothing is
+    left on them) and give back those within it that a smaller coach had blocked.  The seats
+    blocked "vehicle" are thus exactly those beyond the count: the trip's seats are the rest."""
+    for ticket_id, _, seat in event.reseated:
+        ticket = trip.tickets[ticket_id]
+        mask = legs_mask(ticket.from_stop, ticket.to_stop)
+        assert trip.occupied[seat] & mask == 0, "a seat-leg is never held or sold twice"
+        trip.occupied[ticket.seat] &= ~mask
+        trip.occupied[seat] |= mask
+        _change(trip.tickets, ticket_id, seat=seat)
+    all_legs = legs_mask(0, len(trip.spec.stops) - 1)
+    for seat in range(len(trip.seat_labels)):
+        if seat >= event.seat_count:
+            # A seat blocked already (crew, broken) was the old coach's: now it is not there at all.
+            if seat not in trip.blocked:
+                assert trip.occupied[seat] == 0, "a seat the coach lacks is blocked only when nothing is on it"
+                trip.occupied[seat] = all_legs
+            trip.blocked[seat] = NO_SUCH_SEAT
+        elif seat < event.seat_count and trip.blocked.get(seat) == NO_SUCH_SEAT:
+            del trip.blocked[seat]
+            trip.occupied[seat] = 0
+    trip.view_cache.clear()  # trip views show the seats the coach has
+
+
+def vehicle_lacks(trip: Trip) -> int:
+    """How many of the layout's seats the coach running the trip does not have."""
+    return sum(1 for why in trip.blocked.values() if why == NO_SUCH_SEAT)
 
 
 def _lend(trip: Trip, event: AllotmentLent) -> None:
@@ -790,6 +833,8 @@ class TripRecord(Value):
     extra_of: str = ""
     crew: Crew | None = None
     safety: SafetyCheck | None = None
+    departure_staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
 
 
 def trip_record(trip: Trip) -> TripRecord:
@@ -816,6 +861,8 @@ def trip_record(trip: Trip) -> TripRecord:
         trip.extra_of,
         trip.crew,
         trip.safety,
+        trip.departure_staff,
+        trip.departure_note,
     )
 
 
@@ -856,6 +903,8 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
         extra_of,
         crew,
         safety,
+        departure_staff,
+        departure_note,
     ) = msgspec.structs.astuple(record)
     trip = Trip.new(spec)
     trip.occupied = list(occupied)
@@ -878,6 +927,7 @@ def restore_trip(state: ShardState, record: TripRecord) -> None:
     trip.blocked = dict(blocked)
     trip.extra_of = extra_of
     trip.crew, trip.safety = crew, safety
+    trip.departure_staff, trip.departure_note = departure_staff, departure_note
     state.moving.update(
         (ticket.ticket_id, spec.trip_id) for ticket in tickets if ticket.moving() or ticket.pending_move()
     )

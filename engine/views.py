@@ -40,6 +40,7 @@ from .commands import (
     ListBoardingTrips,
     ListConflicts,
     ListDepartures,
+    ListFlowCoachesDue,
     ListMoney,
     ListMoves,
     ListOrders,
@@ -87,6 +88,7 @@ from .events import (
     Payment,
     RefundPart,
     ScanConflicted,
+    StaffOnBoard,
     TicketCheckedIn,
     TicketRefunded,
     TicketsIssued,
@@ -107,6 +109,7 @@ from .state import (
     TripRecord,
     legs_mask,
     state_of,
+    vehicle_lacks,
 )
 from .values import Reply, Value
 
@@ -135,6 +138,7 @@ class TripView(Value, Reply):
     plate: str = ""
     driver_id: str = ""
     safety_check: str = ""  # the last safety check: "passed", "failed", or "" for none yet
+    flow_max_wait_min: int = 0  # a departure-when-full coach (流水班): its maximum wait; 0 otherwise
 
 
 class OfferView(Value):
@@ -215,6 +219,11 @@ class TicketsView(Value, Reply):
 class ManifestView(Value, Reply):
     trip: TripView
     tickets: tuple[TicketView, ...]  # every ticket ever issued, refunded ones included, by seat
+    # Recorded at departure (Dispatch/DepartTrip): when (0: not yet), the crew on board besides
+    # the driver (names masked), and the note; for the trip sheet (engine/trip_sheet.py).
+    departed_at_ms: int = 0
+    staff: tuple[StaffOnBoard, ...] = ()
+    departure_note: str = ""
 
     def count(self, status: TicketStatus) -> int:
         return sum(1 for ticket in self.tickets if ticket.status is status)
@@ -340,6 +349,10 @@ class StationsView(Value, Reply):
     stations: tuple[tuple[str, str], ...]  # (code, name)
 
 
+class FlowCoachesView(Value, Reply):
+    trip_ids: tuple[str, ...]
+
+
 class MovesView(Value, Reply):
     """Rebookings whose saga looks interrupted (ListMoves): what the gateway needs to undo each."""
 
@@ -374,13 +387,14 @@ def trip_view(trip: Trip, now: int, policy: Policy, status: TripStatus | None = 
             vehicle_name=spec.vehicle_name,
             stops=stop_views(trip),
             status=status,
-            seats_total=len(trip.seat_labels),
+            seats_total=len(trip.seat_labels) - vehicle_lacks(trip),  # the coach running it (VehicleChanged)
             operator_id=spec.operator_id,
             gate=trip.gate,
             vehicle_id=trip.crew.vehicle_id if trip.crew else "",
             plate=trip.crew.plate if trip.crew else "",
             driver_id=trip.crew.driver_id if trip.crew else "",
             safety_check=("passed" if trip.safety.passed else "failed") if trip.safety else "",
+            flow_max_wait_min=spec.flow_max_wait_min,
         )
     return view
 
@@ -628,6 +642,20 @@ def _as_issued(ticket: Ticket) -> Ticket:
     )
 
 
+def _flow_coaches_due(state: ShardState, now: int, limit: int) -> list[str]:
+    """Flow coaches whose first sale is at least their maximum wait ago, still loading."""
+    due = []
+    for trip in state.trips.values():
+        wait_ms = trip.spec.flow_max_wait_min * 60_000
+        if not wait_ms or trip.departed_at_ms or trip.cancelled_at_ms or not trip.tickets:
+            continue
+        if min(ticket.issued_at_ms for ticket in trip.tickets.values()) + wait_ms <= now:
+            due.append(trip.spec.trip_id)
+            if len(due) >= limit:
+                break
+    return due
+
+
 def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -> Reply | Rejection:
     """The reply to a read-only query."""
     match query:
@@ -648,6 +676,8 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             return MoneyView(tuple(_money(state, start_ms, end_ms)))
         case Ping():
             return PongView()
+        case ListFlowCoachesDue(limit):
+            return FlowCoachesView(tuple(_flow_coaches_due(state, now, limit)))
         case ListMoves(older_than_ms, limit):
             return MovesView(tuple(_interrupted_moves(state, now - older_than_ms, limit)))
         case FindTickets(document_index, phone_index, limit):
@@ -708,7 +738,13 @@ def answer(state: ShardState, query: TripOwnerQuery, now: int, policy: Policy) -
             )
         case GetManifest():
             tickets = sorted(trip.tickets.values(), key=lambda t: (t.seat, t.from_stop, t.ticket_id))
-            return ManifestView(trip_view(trip, now, policy), tuple(ticket_view(trip, t, now, policy) for t in tickets))
+            return ManifestView(
+                trip_view(trip, now, policy),
+                tuple(ticket_view(trip, t, now, policy) for t in tickets),
+                trip.departed_at_ms,
+                trip.departure_staff,
+                trip.departure_note,
+            )
     from .seat_plan import answer_plan  # late: the seat plan's views build on this module's
 
     plan = answer_plan(trip, query, now, policy)

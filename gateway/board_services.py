@@ -97,6 +97,7 @@ def departure_message(view: DepartureView) -> board_pb2.Departure:
             board_pb2.SeatsToStop(stop_code=code, stop_name=names[code], seats_free=n) for code, n in view.free_seats
         ],
         seats_total=trip.seats_total,
+        plate=trip.plate,
     )
 
 

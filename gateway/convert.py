@@ -88,6 +88,7 @@ def _trip(view: TripView) -> common_pb2.Trip:
         gate=view.gate,
         plate=view.plate,
         safety_check=view.safety_check,
+        flow_max_wait_minutes=view.flow_max_wait_min,
     )
 
 

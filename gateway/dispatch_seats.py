@@ -33,7 +33,11 @@ BLOCK_REASON = {
     dispatch_pb2.BLOCK_REASON_OTHER: "other",
     dispatch_pb2.BLOCK_REASON_UNSPECIFIED: "other",
 }
-BLOCK_REASON_PB = {"crew": dispatch_pb2.BLOCK_REASON_CREW, "broken": dispatch_pb2.BLOCK_REASON_BROKEN}
+BLOCK_REASON_PB = {
+    "crew": dispatch_pb2.BLOCK_REASON_CREW,
+    "broken": dispatch_pb2.BLOCK_REASON_BROKEN,
+    "vehicle": dispatch_pb2.BLOCK_REASON_VEHICLE,  # a seat the coach lacks (gateway/vehicle_change.py)
+}
 # How far from the departure's date a schedule's trip is looked for, to copy its route from.
 SOURCE_SEARCH_DAYS = 7
 MAX_VEHICLE_NAME_CHARS = 40

@@ -181,6 +181,13 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.SETTLEMENT_LOCK_OVERLAPS: grpc.StatusCode.FAILED_PRECONDITION,
     Reason.SETTLEMENT_ALREADY_LOCKED: grpc.StatusCode.ALREADY_EXISTS,
     Reason.SETTLEMENT_UNKNOWN_LOCK: grpc.StatusCode.NOT_FOUND,
+    Reason.TRIP_NOT_DEPARTED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.BAD_FLOW: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.FLOW_LINE_FULL: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.VEHICLE_LAYOUT_TOO_SMALL: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.VEHICLE_SEATS_HELD: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.VEHICLE_TOO_SMALL: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.VEHICLE_PLAN_CHANGED: grpc.StatusCode.ABORTED,
 }
 assert set(STATUS_OF) == set(Reason), "every reason maps to a status"
 

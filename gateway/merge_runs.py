@@ -59,6 +59,8 @@ def _unmoved(ticket: TicketView, refusal: Rejection) -> dispatch_pb2.UnmovedTick
 class TripMerge:
     """One MergeTrips call: checks, stops sales on the trip given up, then moves its tickets."""
 
+    change_reason = MERGED  # journaled with each move (gateway/flow_lines.py moves a no-show's ticket)
+
     def __init__(self, gateway: Any, context: grpc.aio.ServicerContext, request: Any):
         from .services import saga_id  # late: services imports this module
 
@@ -129,7 +131,7 @@ class TripMerge:
         if fault is not None:
             raise fault
         changed = await pool.submit(
-            cmd.ChangeTicket(f"{saga}-change", ticket.ticket_id, new.ticket_id, "", -1, saga, reason=MERGED)
+            cmd.ChangeTicket(f"{saga}-change", ticket.ticket_id, new.ticket_id, "", -1, saga, reason=self.change_reason)
         )
         if isinstance(changed, Rejection):
             await self._undo(ticket, saga, into.trip_id)

@@ -56,6 +56,15 @@ TRIP_CHANGE_TEXT: dict[str, str] = {
 # A ticket the station moved to another trip (并班, Dispatch/MergeTrips): one notice per ticket.
 TICKET_MOVED_TEXT = SIGNATURE + "您{date} {old_time}乘坐的{route}班次已并入{time}班次，座位号{seat}，车票{ticket}。"
 
+# A vehicle change (换车, Dispatch/ChangeVehicle): a ticket given another seat, or refunded in full
+# because the smaller coach has no seat for it.  One notice per ticket.
+TICKET_RESEATED_TEXT = (
+    SIGNATURE + "您{date} {time}乘坐的{route}班次已换车，座位号由{old_seat}改为{seat}，车票{ticket}。"
+)
+TICKET_UNSEATED_TEXT = (
+    SIGNATURE + "您{date} {time}乘坐的{route}班次已换乘小型车辆，无法保留您的座位，车票{ticket}已全额退款{yuan}元。"
+)
+
 REFUND_TEXT = SIGNATURE + "您的订单{order}已退款{yuan}元，请注意查收。"
 CODE_TEXT = SIGNATURE + "验证码{code}，{minutes}分钟内有效，请勿告诉他人。"
 
@@ -133,6 +142,35 @@ class NoticeDesk:
         deliveries = await self._deliveries(await self._ticket_phones([new_ticket]))
         notice_id = f"ticket_moved:{new_ticket.ticket_id}:{request_id}"
         await self._record(notice_id, "ticket_moved", new_ticket.trip.trip_id, text, deliveries)
+
+    async def ticket_reseated(self, ticket: TicketView, old_seat: str, request_id: str) -> None:
+        """Tell the holder of a ticket a vehicle change gave another seat its new seat number."""
+        local = dt.datetime.fromtimestamp(ticket.from_stop.departs_at_ms / 1000, CHINA)
+        text = TICKET_RESEATED_TEXT.format(
+            route=ticket.trip.route_name,
+            date=local.strftime("%m月%d日"),
+            time=local.strftime("%H:%M"),
+            old_seat=old_seat,
+            seat=ticket.seat_label,
+            ticket=ticket.ticket_id,
+        )
+        deliveries = await self._deliveries(await self._ticket_phones([ticket]))
+        notice_id = f"ticket_reseated:{ticket.ticket_id}:{request_id}"
+        await self._record(notice_id, "ticket_reseated", ticket.trip.trip_id, text, deliveries)
+
+    async def ticket_unseated(self, ticket: TicketView, request_id: str) -> None:
+        """Tell the holder of a ticket a smaller coach had no seat for that it was refunded in full."""
+        local = dt.datetime.fromtimestamp(ticket.from_stop.departs_at_ms / 1000, CHINA)
+        text = TICKET_UNSEATED_TEXT.format(
+            route=ticket.trip.route_name,
+            date=local.strftime("%m月%d日"),
+            time=local.strftime("%H:%M"),
+            ticket=ticket.ticket_id,
+            yuan=f"{ticket.refunded_fen / 100:.2f}",
+        )
+        deliveries = await self._deliveries(await self._ticket_phones([ticket]))
+        notice_id = f"ticket_unseated:{ticket.ticket_id}:{request_id}"
+        await self._record(notice_id, "ticket_unseated", ticket.trip.trip_id, text, deliveries)
 
     async def refund_paid(self, order: OrderView, refund_no: str, amount_fen: int) -> None:
         """Tell the buyer of the order that a refund was paid out."""

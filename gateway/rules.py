@@ -82,6 +82,8 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Dispatch/DiffNetwork": Rule(P.NETWORK_LOAD),
     "/keyun.v1.Dispatch/MergeTrips": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     "/keyun.v1.Dispatch/MarkMissed": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
+    "/keyun.v1.Dispatch/GetTripSheet": Rule(P.DISPATCH, Scope.TRIP),
+    "/keyun.v1.Dispatch/ChangeVehicle": Rule(P.DISPATCH, Scope.TRIP, mutating=True),
     # The departure board (docs/board.md): public information (times, gates, free seats; never a
     # passenger), but only for a logged-in account: a board device's, or any staff or passenger's.
     "/keyun.v1.Board/WatchDepartures": Rule(P.SELF),

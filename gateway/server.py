@@ -52,7 +52,7 @@ from keyun.v1 import (
     uploads_pb2_grpc,
 )
 
-from . import credentials
+from . import credentials, flow_lines
 from .account_services import AccountDesk, AccountsService, AuditService, Secrets, StaffService, seal_display_names
 from .auth import Auth, AuthInterceptor, SessionCache, TripDirectory
 from .board_services import BoardService
@@ -245,6 +245,7 @@ class KeyunServer:
         self.serving = health_pb2.HealthCheckResponse.UNKNOWN
         self.health_watch: asyncio.Task | None = None
         self.move_sweep: asyncio.Task | None = None
+        self.flow_sweep: asyncio.Task | None = None  # departs flow coaches at their maximum wait
         self.demo_rolling: asyncio.Task | None = None
 
     async def _send_funnel(self, batch: list[tuple], max_rows: int) -> None:
@@ -309,7 +310,7 @@ class KeyunServer:
         )
         sales_pb2_grpc.add_SalesServicer_to_server(SalesService(self.gateway), services)
         gate_pb2_grpc.add_GateServicer_to_server(GateService(self.gateway, self.auth), services)
-        dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway, self.auth), services)
+        dispatch_pb2_grpc.add_DispatchServicer_to_server(DispatchService(self.gateway, self.auth, self.desk), services)
         diagnostics_pb2_grpc.add_DiagnosticsServicer_to_server(DiagnosticsService(self.gateway), services)
         accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsService(self.desk), services)
         staff_pb2_grpc.add_StaffServicer_to_server(StaffService(self.desk), services)
@@ -371,6 +372,7 @@ class KeyunServer:
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self.health_watch = asyncio.create_task(self._watch_health())
         self.move_sweep = asyncio.create_task(self._sweep_moves())
+        self.flow_sweep = asyncio.create_task(self._sweep_flow_lines())
         self.funnel.start()
         shards = len(self.pool.actors)
         log.info(
@@ -468,11 +470,24 @@ class KeyunServer:
             if swept:
                 log.warning("finished or undid %d rebookings whose saga was interrupted", swept)
 
+    async def _sweep_flow_lines(self) -> None:
+        """Depart departure-when-full coaches at their maximum wait (gateway/flow_lines.py) now and
+        then; an owner that cannot answer now is asked again at the next sweep."""
+        while True:
+            await asyncio.sleep(flow_lines.FLOW_SWEEP_S)
+            try:
+                departed = await flow_lines.depart_due(self.gateway)
+            except (OwnerUnavailable, Overloaded, OwnerFailed) as error:
+                log.warning("departing flow coaches: an owner did not answer (%r); trying again", error)
+                continue
+            if departed:
+                log.info("departed %d flow coaches at their maximum wait: %s", len(departed), ", ".join(departed))
+
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        for task in (self.health_watch, self.move_sweep, self.demo_rolling):
+        for task in (self.health_watch, self.move_sweep, self.demo_rolling, self.flow_sweep):
             if task is not None:
                 task.cancel()
-        self.health_watch = self.move_sweep = self.demo_rolling = None
+        self.health_watch = self.move_sweep = self.demo_rolling = self.flow_sweep = None
         await self.funnel.stop()
         await self.notices.stop()
         if self.server is not None:

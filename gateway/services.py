@@ -27,6 +27,7 @@ from keyun.common.clock import SYSTEM_CLOCK, Clock
 from keyun.engine import commands as cmd
 from keyun.engine import seat_plan
 from keyun.engine.accounts import check_passenger_id
+from keyun.engine.decide import TripStatus
 from keyun.engine.events import Holder
 from keyun.engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEATS_PER_HOLD
 from keyun.engine.permissions import Permission
@@ -48,7 +49,7 @@ from keyun.v1 import (
     sales_pb2_grpc,
 )
 
-from . import convert, dispatch_seats, etickets, walk_in
+from . import convert, dispatch_seats, etickets, flow_lines, trip_sheet, walk_in
 from .auth import CALLER, caller
 from .connection_limits import MAX_WATCH_S
 from .errors import abort, note_audit, owner_errors, recorded_by_owner, with_audit_record
@@ -59,6 +60,7 @@ from .owners import OWNER_RESTART_WAIT_S, OwnerFailed, OwnerPool, OwnerUnavailab
 from .pickup import PickUpDesk
 from .rules import RULES
 from .shared_answers import SharedAnswers
+from .vehicle_change import change_vehicle
 
 log = logging.getLogger("keyun.gateway")
 
@@ -425,7 +427,8 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
             if not any(code in reply.stations_known for reply in replies):
                 return reject(Reason.UNKNOWN_STATION, f"no trip serves station {code}", field=field_name, station=code)
         offers = sorted(
-            (o for reply in replies for o in reply.offers), key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id)
+            flow_lines.one_offer_per_line(o for reply in replies for o in reply.offers),
+            key=lambda o: (o.from_stop.departs_at_ms, o.trip.trip_id),
         )
         offers, next_token = window.cut(offers)
         return catalog_pb2.SearchTripsResponse(offers=[convert.offer(o) for o in offers], next_page_token=next_token)
@@ -468,14 +471,20 @@ class SalesService(sales_pb2_grpc.SalesServicer):
 
     async def Hold(self, request, context):
         buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
-        view = await self.gateway.ask(
-            context,
-            lambda: cmd.PlaceHold(
-                *_seat_request(request, seats), request.ttl_seconds * 1000, buyer, holders, "", tickets
-            ),
-            audited=True,
-        )
+
+        def hold(trip_id: str, request_id: str) -> cmd.PlaceHold:
+            fields = (request_id, trip_id, *_seat_request(request, seats)[2:])
+            return cmd.PlaceHold(*fields, request.ttl_seconds * 1000, buyer, holders, "", tickets)
+
+        view = await self._on_trip(context, request, seats, hold)
         return sales_pb2.HoldResponse(hold=convert.hold(view))
+
+    async def _on_trip(self, context, request, seats: int, build: Callable[[str, str], Any]) -> Any:
+        """A hold or sale on the trip asked for; on a departure-when-full line's coach without seat
+        numbers, on the next coach with room when that one is full or gone (gateway/flow_lines.py)."""
+        if flow_lines.is_coach(request.trip_id) and not request.seat_numbers:
+            return await flow_lines.sell(self.gateway, context, request.trip_id, request.request_id, seats, build)
+        return await self.gateway.ask(context, lambda: build(request.trip_id, request.request_id), audited=True)
 
     async def Confirm(self, request, context):
         counter = await self.gateway.counter.sale(context, request.pay_method, 1)
@@ -501,11 +510,12 @@ class SalesService(sales_pb2_grpc.SalesServicer):
         buyer, holders, tickets, seats = await self.gateway.sale_passengers(context, request)
         # A counter seller sells only in an open shift, with paper numbers left (docs/shifts.md).
         counter = await self.gateway.counter.sale(context, request.pay_method, len(request.seat_numbers) or seats)
-        view = await self.gateway.ask(
-            context,
-            lambda: cmd.Sell(*_seat_request(request, seats), buyer, holders, tickets, counter),
-            audited=True,
-        )
+
+        def sell(trip_id: str, request_id: str) -> cmd.Sell:
+            fields = (request_id, trip_id, *_seat_request(request, seats)[2:])
+            return cmd.Sell(*fields, buyer, holders, tickets, counter)
+
+        view = await self._on_trip(context, request, seats, sell)
         numbers = await self.gateway.counter.numbers(context, counter, request.request_id, view.tickets)
         return sales_pb2.SellResponse(
             tickets=[self.gateway.ticket(t) for t in view.tickets], total_fen=view.total_fen, paper_numbers=numbers
@@ -826,6 +836,8 @@ class GateService(gate_pb2_grpc.GateServicer):
                 ticket_id = self.issuer.verify(request.credential, self.gateway.clock.now_ms()).ticket_id
             except Rejected as rejected:
                 await abort(context, rejected.rejection)
+        if flow_lines.is_coach(flow_lines.ticket_trip(ticket_id)) and not request.HasField("scanned_at"):
+            ticket_id = await self._flow_ticket(context, request, ticket_id)
         view = await self.gateway.ask(
             context,
             lambda: cmd.CheckIn(
@@ -840,6 +852,16 @@ class GateService(gate_pb2_grpc.GateServicer):
         if isinstance(view, ConflictedScanView):
             return gate_pb2.CheckInResponse(conflict=_scan_conflict(view.trip_id, view, view.scanned_at_ms))
         return gate_pb2.CheckInResponse(ticket=self.gateway.ticket(view))
+
+    async def _flow_ticket(self, context, request, ticket_id: str) -> str:
+        """The ticket that boards for a flow coach's ticket: itself, unless its coach left without
+        it (a no-show), when it is moved to the line's open coach first (gateway/flow_lines.py)."""
+        ticket = await self.gateway.ask(context, lambda: cmd.GetTicket(ticket_id))
+        if ticket.status is TicketStatus.CHANGED and flow_lines.is_coach(flow_lines.ticket_trip(ticket.changed_to)):
+            return str(ticket.changed_to)  # moved by an earlier scan: the new ticket boards
+        if ticket.status is not TicketStatus.ISSUED or ticket.trip.status is not TripStatus.DEPARTED:
+            return ticket_id
+        return await flow_lines.board_no_show(self.gateway, context, ticket_id)
 
     async def ListConflicts(self, request, context):
         view = await self.gateway.ask(context, lambda: cmd.ListConflicts(request.trip_id))
@@ -1018,9 +1040,10 @@ def boarding_entry(view: TicketView) -> gate_pb2.BoardingEntry:
 
 
 class DispatchService(dispatch_pb2_grpc.DispatchServicer):
-    def __init__(self, gateway: Gateway, auth: Any = None):
+    def __init__(self, gateway: Gateway, auth: Any = None, desk: Any = None):
         self.gateway = gateway
         self.auth = auth  # checks the scope of the trip an extra run named by its schedule copies
+        self.desk = desk  # the accounts owner's desk: drivers' masked names for the trip sheet
 
     async def LoadNetwork(self, request, context):
         try:
@@ -1073,9 +1096,9 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         )
 
     async def DepartTrip(self, request, context):
-        view = await self.gateway.ask(
-            context, lambda: cmd.DepartTrip(request.request_id, request.trip_id), audited=True
-        )
+        # With the crew on board and a note for the trip sheet (gateway/trip_sheet.py).
+        view = await self.gateway.ask(context, lambda: trip_sheet.depart_command(request), audited=True)
+        await flow_lines.departed(self.gateway, context, view)  # a flow line's next coach opens
         return dispatch_pb2.DepartTripResponse(trip=convert.trip(view))
 
     async def CancelTrip(self, request, context):
@@ -1147,6 +1170,14 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         """脱班: the coach did not come (gateway/merge_runs.py mark_missed)."""
         view = await mark_missed(self.gateway, context, request)
         return dispatch_pb2.MarkMissedResponse(trip=convert.trip(view))
+
+    async def GetTripSheet(self, request, context):
+        """路单 (gateway/trip_sheet.py): the departed trip's coach, crew, passengers and revenue."""
+        return await trip_sheet.get_trip_sheet(self.gateway, self.desk, context, request.trip_id)
+
+    async def ChangeVehicle(self, request, context):
+        """换车 (gateway/vehicle_change.py): a coach with fewer or more of the layout's seats."""
+        return await change_vehicle(self.gateway, context, request)
 
 
 # Echo answers are bounded like any other message.

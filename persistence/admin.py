@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import msgspec
 
 from keyun.engine.accounts import AccountsEngine
@@ -45,11 +46,13 @@ from .layout import (
 )
 from .lock import is_locked
 from .progress import Progress
+from .report_backup import backup_store
+from .reports import store_path
 from .small_store import SmallStore, backup_small_owner, snapshot_position
 from .snapshot import SnapshotStore
 from .store import OwnerStore, backup_owner
 from .upgrade import upgrade
-from .wal import WalCorruption, scan, segments
+from .wal import ARCHIVE_DIR, WalCorruption, copy_segments, scan, segments
 
 BACKUP_MANIFEST = "backup.json"
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -98,12 +101,20 @@ def backup(data_dir: Path, target: Path) -> dict:
         raise AdminError(f"{target} is not empty")
     shards = shard_directories(data_dir)
     progress = Progress("backup", len(shards), " shards")
-    copied = 0
+    # The reporting store first: its positions then never pass the copied logs, so that after a
+    # restore the projector goes on from them (a store copied after the logs could have counted
+    # records the copy lacks, and would be rebuilt).
+    reports = backup_store(data_dir, target / store_path(data_dir).relative_to(data_dir))
+    copied = reports.get("bytes", 0) if reports else 0
+    archived = 0
     for shard in shards:
         copied += backup_owner(shard, target / "shards" / shard.name)
+        archived += _backup_archive(shard, target / "shards" / shard.name)
         progress.advance(note=f"{copied / 1e6:.1f} MB")
     if (data_dir / ACCOUNTS_DIR).exists():
         copied += backup_small_owner(data_dir / ACCOUNTS_DIR, target / ACCOUNTS_DIR)
+        archived += _backup_archive(data_dir / ACCOUNTS_DIR, target / ACCOUNTS_DIR)
+    copied += archived
     audit = _backup_audit(data_dir / AUDIT_DIR, target / AUDIT_DIR)
     if audit is not None:
         copied += audit.pop("bytes")
@@ -115,11 +126,22 @@ def backup(data_dir: Path, target: Path) -> dict:
         "shards": manifest["shards"],
         "bytes": copied,
         "audit": audit,
+        "archive_bytes": archived,
+        "reports": reports,
         "files": files,
     }
     (target / BACKUP_MANIFEST).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     progress.finish(note=f"{copied / 1e6:.1f} MB, {len(files)} files")
     return summary
+
+
+def _backup_archive(owner: Path, target: Path) -> int:
+    """Copy an owner's archived log segments (wal-archive/, kept for the reports), after its live log
+    and snapshot: a segment retired while those were copied is then in the copy too.  Archived
+    segments are never written again, so a plain copy is consistent; return the bytes copied."""
+    if not (owner / ARCHIVE_DIR).is_dir():
+        return 0
+    return copy_segments(owner / ARCHIVE_DIR, target / ARCHIVE_DIR)
 
 
 def _backup_audit(source: Path, target: Path) -> dict | None:
@@ -185,6 +207,19 @@ def restore(source: Path, data_dir: Path) -> list[dict]:
     if summary.get("audit"):
         _verify_restored_audit(data_dir, summary["audit"])
     return reports
+
+
+def restored_reports(data_dir: Path) -> str:
+    """What the restored data directory's reports start from, said for the operator."""
+    path = store_path(data_dir)
+    if not path.exists():
+        return "not in the backup: the report projector builds it from the logs at the first start"
+    db = duckdb.connect(str(path), read_only=True)
+    try:
+        owners, records = db.execute("SELECT count(*), coalesce(sum(records), 0) FROM positions").fetchone()
+    finally:
+        db.close()
+    return f"restored, {records} log records of {owners} owners projected; the projector goes on from there"
 
 
 def restored_key_dir(source: Path, data_dir: Path, key_dir: Path | None = None) -> tuple[Path, str]:

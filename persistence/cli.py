@@ -98,7 +98,7 @@ def add_audit_verbs(verbs) -> None:
 
 
 # `keyun report` actions run here, on a data directory, rather than asked of a server.
-REPORT_ACTIONS = {"rebuild", "export"}
+REPORT_ACTIONS = {"rebuild", "export", "prune-archive"}
 REBUILD_PROGRESS_EVERY_S = 1.0
 
 
@@ -113,6 +113,46 @@ def add_report_actions(report) -> None:
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--to", type=Path, required=True, help="a directory for the .parquet files")
     p.set_defaults(run=_export)
+    p = report.add_parser(
+        "prune-archive",
+        help="delete archived log segments the reports no longer need (projected, and settled or past --before; "
+        "stop Keyun first)",
+    )
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument(
+        "--before",
+        type=_local_date,
+        help="retention: trips departing before this local date (YYYY-MM-DD), and accounts records written "
+        "before it, may go even unlocked",
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
+    p.set_defaults(run=_prune_archive)
+
+
+def _local_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _prune_archive(args) -> None:
+    from .report_archive import prune
+    from .reports import ReportStoreError, store_path
+
+    if not store_path(args.data_dir).exists():
+        raise ReportStoreError(f"{args.data_dir} has no reporting store: nothing is known to be projected")
+    verdicts = prune(args.data_dir, args.before, args.dry_run)
+    for v in verdicts:
+        action = ("would delete" if args.dry_run else "deleted") if v.delete else "kept"
+        where = v.path.relative_to(args.data_dir)
+        print(f"{action} {where} (records {v.first_lsn}..{v.last_lsn}, {v.bytes} bytes): {v.why}")
+    gone = [v for v in verdicts if v.delete]
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{verb} {len(gone)} archived segments ({sum(v.bytes for v in gone)} bytes), "
+        f"kept {len(verdicts) - len(gone)} ({sum(v.bytes for v in verdicts if not v.delete)} bytes)"
+    )
 
 
 def _rebuild(args) -> None:
@@ -185,6 +225,14 @@ def _backup(args) -> None:
         f"backup of {summary['shards']} shards{audit} written to {args.to} ({summary['bytes']} bytes, "
         f"{len(summary['files'])} files)"
     )
+    print(f"archived log segments: {summary['archive_bytes']} bytes")
+    store = summary["reports"]
+    if store is None:
+        print("reporting store: none yet")
+    elif store["copied"]:
+        print(f"reporting store: copied ({store['bytes']} bytes, by the {store['by']})")
+    else:
+        print(f"reporting store: not copied: {store['why']}")
 
 
 def _restore(args) -> None:
@@ -194,6 +242,7 @@ def _restore(args) -> None:
     verified = f", audit log verified up to record {audit['head_seq']}" if audit else ""
     key_dir, missing = admin.restored_key_dir(args.source, args.data_dir, args.key_dir)
     print(f"restored {len(reports)} shards into {args.data_dir}: {trips} trips{verified}")
+    print(f"reporting store: {admin.restored_reports(args.data_dir)}")
     if missing:
         print(f"first: {missing}")
     serve = [

@@ -41,8 +41,10 @@ MARK_CODE = 0
 # undone_moves, revoked, allotments, conflicts, gate (nine fields before orders, eleven before delays,
 # twelve before undos, thirteen before revocations, fourteen before handheld allotments, fifteen
 # before uploaded scans' conflicts, sixteen before gates, seventeen before seat quotas, blocked
-# seats and extra runs).
-TRIP_RECORD_LATER_FIELDS = ((), 0, 0, (), (), (), (), "", (), (), "")
+# seats and extra runs, twenty before the crew reported in and the safety check, twenty-two
+# before the staff on board and the note of a departure).  Every field
+# added at the end of TripRecord needs its default here too, or older records are read askew.
+TRIP_RECORD_LATER_FIELDS = ((), 0, 0, (), (), (), (), "", (), (), "", None, None, (), "")
 # A trip owner's LMDB snapshot: named databases, and the keys of its meta database.
 META, TRIPS, REQUESTS, ARCHIVE = b"meta", b"trips", b"requests", b"archive"
 POSITION, AUDIT_OUTBOX = b"position", b"audit_outbox"

@@ -368,6 +368,14 @@ class Projection:
             rows.updates.append((f"UPDATE trips SET {column} = ? WHERE trip_id = ?", (event.at_ms, event.trip_id)))
         elif kind is ev.TripDelayed:
             rows.updates.append(("UPDATE trips SET delay_ms = ? WHERE trip_id = ?", (event.delay_ms, event.trip_id)))
+        elif kind is ev.VehicleChanged:  # another coach (Dispatch/ChangeVehicle): its seats, the tickets' new ones
+            rows.updates.append(("UPDATE trips SET seats = ? WHERE trip_id = ?", (event.seat_count, event.trip_id)))
+            if event.vehicle_name:
+                rows.updates.append(
+                    ("UPDATE trips SET vehicle_name = ? WHERE trip_id = ?", (event.vehicle_name, event.trip_id))
+                )
+            for ticket_id, _, seat in event.reseated:
+                rows.ticket_updates.append(("UPDATE tickets SET seat = ? WHERE ticket_id = ?", (seat, ticket_id)))
         else:
             self._order_event(event, rows, made)
 

@@ -531,11 +531,21 @@ class KeyunClient:
         request = dispatch_pb2.DiffNetworkRequest(network_toml=network_toml, effective_from=effective_from)
         return self.call(self.dispatch.DiffNetwork, request)
 
-    def depart(self, trip_id: str, request_id: str | None = None) -> Any:
-        return self.call(
-            self.dispatch.DepartTrip,
-            dispatch_pb2.DepartTripRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
-        ).trip
+    def depart(
+        self,
+        trip_id: str,
+        request_id: str | None = None,
+        staff: Sequence[tuple[str, str]] = (),
+        note: str = "",
+    ) -> Any:
+        """The coach has left; `staff`: (name, role) of the crew on board besides the driver."""
+        request = dispatch_pb2.DepartTripRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            staff=[dispatch_pb2.StaffOnBoard(name=name, role=role) for name, role in staff],
+            note=note,
+        )
+        return self.call(self.dispatch.DepartTrip, request).trip
 
     def cancel(self, trip_id: str, request_id: str | None = None) -> Any:
         return self.call(
@@ -656,6 +666,36 @@ class KeyunClient:
             self.dispatch.MarkMissed,
             dispatch_pb2.MarkMissedRequest(request_id=request_id or new_request_id(), trip_id=trip_id),
         ).trip
+
+    def trip_sheet(self, trip_id: str) -> dispatch_pb2.TripSheet:
+        """路单: the departed trip's coach, crew, passengers and revenue by segment."""
+        return self.call(self.dispatch.GetTripSheet, dispatch_pb2.GetTripSheetRequest(trip_id=trip_id)).sheet
+
+    def change_vehicle(
+        self,
+        trip_id: str,
+        seat_count: int,
+        choice: str = "",
+        into_trip_id: str = "",
+        vehicle_name: str = "",
+        request_id: str | None = None,
+    ) -> dispatch_pb2.ChangeVehicleResponse:
+        """换车: a coach with the layout's first `seat_count` seats.  `choice` for the tickets with
+        no seat: "" (refuse, listing them), "refund" (in full) or "move" (to `into_trip_id`)."""
+        choices = {
+            "": dispatch_pb2.UNFIT_CHOICE_UNSPECIFIED,
+            "refund": dispatch_pb2.UNFIT_CHOICE_REFUND,
+            "move": dispatch_pb2.UNFIT_CHOICE_MOVE,
+        }
+        request = dispatch_pb2.ChangeVehicleRequest(
+            request_id=request_id or new_request_id(),
+            trip_id=trip_id,
+            seat_count=seat_count,
+            vehicle_name=vehicle_name,
+            choice=choices[choice],
+            into_trip_id=into_trip_id,
+        )
+        return self.call(self.dispatch.ChangeVehicle, request)
 
     # --- the departure board (docs/board.md) ---------------------------------------------------
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 
 from keyun.v1 import dispatch_pb2
 
-from . import fleet_cli, printing
+from . import fleet_cli, printing, trip_sheet_print
 from .cli import _client, _common, add_network_load
 from .flows import show, table, trip_line
 
@@ -32,9 +33,27 @@ def add_verbs(verbs) -> None:
 
     p = dispatch.add_parser("depart", help="the coach has left its first stop: boarding there closes")
     p.add_argument("trip_id")
+    p.add_argument(
+        "--staff",
+        action="append",
+        default=[],
+        type=_staff,
+        metavar="NAME:ROLE",
+        help="one of the crew on board besides the driver (repeatable); ROLE: conductor, attendant, security, "
+        "relief_driver, other",
+    )
+    p.add_argument("--note", default="", help="a note for the trip sheet")
     p.add_argument("--request-id")
     _common(p)
-    p.set_defaults(run=lambda a: show(a, t := _client(a).depart(a.trip_id, a.request_id), trip_line(t)))
+    p.set_defaults(
+        run=lambda a: show(a, t := _client(a).depart(a.trip_id, a.request_id, a.staff, a.note), trip_line(t))
+    )
+
+    p = dispatch.add_parser("trip-sheet", help="路单: a departed trip's coach, crew, passengers and revenue by segment")
+    p.add_argument("trip_id")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="write the sheet as a PDF to FILE")
+    _common(p)
+    p.set_defaults(run=_trip_sheet)
 
     p = dispatch.add_parser(
         "delay", help="put departure back: the total delay from the timetable (it only grows); refunds become free"
@@ -81,6 +100,20 @@ def add_verbs(verbs) -> None:
     _common(p)
     p.set_defaults(run=lambda a: show(a, t := _client(a).mark_missed(a.trip_id, a.request_id), trip_line(t)))
 
+    p = dispatch.add_parser(
+        "change-vehicle",
+        help="换车: another coach with the layout's first SEATS seats; tickets on seats it lacks are reseated",
+    )
+    p.add_argument("trip_id")
+    p.add_argument("seats", type=int, help="the new coach's seats, 1..the trip's layout")
+    p.add_argument("--vehicle-name", default="", help="its name or model, for the record")
+    unfit = p.add_mutually_exclusive_group()
+    unfit.add_argument("--refund", action="store_true", help="refund the tickets with no seat in full")
+    unfit.add_argument("--move-to", metavar="TRIP_ID", default="", help="move the tickets with no seat to this trip")
+    p.add_argument("--request-id")
+    _common(p)
+    p.set_defaults(run=_change_vehicle)
+
     p = add_network_load(dispatch)  # the same verb as `keyun network load`
 
     _add_seat_plan_verbs(dispatch)
@@ -91,6 +124,23 @@ def _console(args) -> None:
     from .dispatch_console import run  # Textual is loaded only for the console
 
     run(args)
+
+
+def _staff(text: str) -> tuple[str, str]:
+    """NAME:ROLE as (name, role); the server checks both."""
+    name, colon, role = text.rpartition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME:ROLE, e.g. 王芳:conductor")
+    return name, role
+
+
+def _trip_sheet(args) -> None:
+    sheet = _client(args).trip_sheet(args.trip_id)
+    if args.pdf:
+        trip_sheet_print.write_pdf(sheet, args.pdf)
+        show(args, sheet, f"trip sheet {sheet.sheet_number} written to {args.pdf}")
+    else:
+        show(args, sheet, trip_sheet_print.sheet_text(sheet))
 
 
 def _when_ms(text: str) -> int:
@@ -218,4 +268,27 @@ def merge_text(reply) -> str:
             [(u.ticket_id, f"{u.from_station}-{u.to_station}", u.seat, u.reason, u.message) for u in reply.not_moved],
         )
         lines += [f"NOT moved {len(reply.not_moved)} (still on {reply.trip.trip_id}; refunds are free):", left]
+    return "\n".join(lines)
+
+
+def _change_vehicle(a: argparse.Namespace) -> None:
+    choice = "refund" if a.refund else "move" if a.move_to else ""
+    reply = _client(a).change_vehicle(a.trip_id, a.seats, choice, a.move_to, a.vehicle_name, a.request_id)
+    show(a, reply, vehicle_text(reply))
+
+
+def vehicle_text(reply) -> str:
+    """What a vehicle change did: tickets reseated, refunded, moved."""
+    lines = [f"{trip_line(reply.trip)}  now {reply.seat_count} seats"]
+    rows = [(r.ticket_id, f"{r.from_station}-{r.to_station}", r.old_seat, r.new_seat) for r in reply.reseated]
+    lines += [f"reseated {len(rows)}:", table(("ticket", "segment", "seat", "new seat"), rows)]
+    if reply.refunded:
+        rows = [
+            (r.ticket_id, f"{r.from_station}-{r.to_station}", r.seat, f"{r.refund_fen / 100:.2f}")
+            for r in reply.refunded
+        ]
+        lines += [f"refunded in full {len(rows)}:", table(("ticket", "segment", "seat", "refund"), rows)]
+    if reply.moved:
+        rows = [(m.old_ticket_id, f"{m.from_station}-{m.to_station}", m.new_ticket_id, m.new_seat) for m in reply.moved]
+        lines += [f"moved {len(rows)}:", table(("ticket", "segment", "new ticket", "new seat"), rows)]
     return "\n".join(lines)

@@ -47,8 +47,19 @@ def cases(trip):
         yield "GetManifest", gate_pb2.GetManifestRequest(trip_id=value)
         yield "GetTrip", catalog_pb2.GetTripRequest(trip_id=value)
         yield "DepartTrip", dispatch_pb2.DepartTripRequest(request_id=GOOD_ID, trip_id=value)
+        yield "GetTripSheet", dispatch_pb2.GetTripSheetRequest(trip_id=value)
         yield "CancelTrip", dispatch_pb2.CancelTripRequest(request_id=value, trip_id=trip_id)
         yield "LoadNetwork", dispatch_pb2.LoadNetworkRequest(request_id=value, network_toml="format = 1")
+    depart = dict(request_id=GOOD_ID, trip_id=trip_id)
+    for staff, note in (
+        ([dispatch_pb2.StaffOnBoard(name="王芳", role="captain")], ""),
+        ([dispatch_pb2.StaffOnBoard(name="  ", role="conductor")], ""),
+        ([dispatch_pb2.StaffOnBoard(name="王\x00芳", role="conductor")], ""),
+        ([dispatch_pb2.StaffOnBoard(name="王芳", role="conductor")] * 9, ""),
+        ([], "x" * 201),
+        ([], "bad\nnote"),
+    ):
+        yield "DepartTrip", dispatch_pb2.DepartTripRequest(**depart, staff=staff, note=note)
     for nanos in (-29_334_306, 1_000_000_000):  # a scan time with nanos outside 0..999,999,999
         bad_time = timestamp_pb2.Timestamp(seconds=1_800_000_000, nanos=nanos)
         yield (
@@ -101,6 +112,7 @@ STUB_OF = {
     "SearchTrips": "catalog",
     "GetSeatMap": "catalog",
     "DepartTrip": "dispatch",
+    "GetTripSheet": "dispatch",
     "CancelTrip": "dispatch",
     "LoadNetwork": "dispatch",
 }

@@ -50,7 +50,7 @@ def expected_totals(client: KeyunClient, ticket_ids: set[str]) -> dict[str, int]
     refunded = by_status[common_pb2.TICKET_STATUS_REFUNDED]
     totals = {
         "tickets": len(tickets),
-        "passengers": len(tickets) + sum(1 for t in tickets if t.HasField("free_child") and t.free_child.name_masked),
+        "passengers": len(tickets) + sum(1 for t in tickets if t.HasField("free_child")),
         "revenue_fen": sum(t.price_fen for t in tickets),
         **{name: sum(getattr(t.fare, name) for t in tickets) for name in COMPONENTS},
         "refunds": len(refunded),

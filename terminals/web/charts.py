@@ -325,3 +325,48 @@ def _check(labels: Sequence[str], series: Sequence[Series]) -> None:
     for one in series:
         if len(one.values) != len(labels):
             raise ValueError(f"series {one.name!r} has {len(one.values)} values for {len(labels)} categories")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One bar of a waterfall: a total (drawn from zero) or a change (drawn from the running total)."""
+
+    label: str
+    value: float
+    total: bool = False
+
+
+# A waterfall's colours: totals blue, what adds green, what takes away vermilion (Okabe-Ito).
+WATERFALL_COLOURS = {"total": PALETTE[0], "up": PALETTE[2], "down": PALETTE[1]}
+
+
+def waterfall_chart(title: str, desc: str, steps: Sequence[Step], fmt: Callable[[float], str] = plain_number) -> Markup:
+    """A waterfall: each change floats from the running total before it to the one after, and a
+    total stands on zero (and becomes the running total), so that the bars read as a sum."""
+    running, spans = 0.0, []
+    for step in steps:
+        low, high = (0.0, step.value) if step.total else (running, running + step.value)
+        running = step.value if step.total else running + step.value
+        spans.append((low, high))
+    ends = [end for span in spans for end in span]
+    ticks = nice_ticks(min(ends, default=0), max(ends, default=0))
+    y_of = _scale(ticks[0], ticks[-1])
+    band = (WIDTH - LEFT - RIGHT) / max(1, len(steps))
+    gap = band * 0.2
+
+    def x_of(index: int) -> float:
+        return LEFT + band * index + band / 2
+
+    parts, _ = _open("bar waterfall", title, desc)
+    parts += _value_axis(ticks, y_of, fmt) + _category_labels([step.label for step in steps], x_of)
+    parts.append('<g class="series">')
+    for index, (step, (low, high)) in enumerate(zip(steps, spans, strict=True)):
+        kind = "total" if step.total else ("up" if step.value > 0 else "down")
+        y_top, y_bottom = sorted((y_of(low), y_of(high)))
+        parts.append(
+            f'<rect class="bar {kind}" x="{LEFT + band * index + gap / 2:.1f}" y="{y_top:.1f}" '
+            f'width="{max(band - gap - 1, 1):.1f}" height="{max(y_bottom - y_top, 1):.1f}" '
+            f'fill="{WATERFALL_COLOURS[kind]}"><title>{escape(step.label)}: {escape(fmt(step.value))}</title></rect>'
+        )
+    parts += ["</g>", "</svg>"]
+    return Markup("\n".join(parts))

@@ -513,4 +513,4 @@ async def status(request: web.Request, session: Session) -> ReportContent:
 
 
 # The pages for loads, shifts, the funnel and behaviour, after these two (their module uses this one's).
-from . import reports_more  # noqa: E402, F401
+from . import reports_more, reports_settlement  # noqa: E402, F401

@@ -180,3 +180,63 @@ def test_random_plans_never_oversell_a_leg(steps):
     for leg in range(3):
         taken = sum(1 for bits in trip.occupied if bits & (1 << leg))
         assert taken <= len(trip.seat_labels)
+
+
+# --- vehicle change (换车) -------------------------------------------------------------------------
+
+
+def _change(desk: Desk, seats: int, refund: bool):
+    """Plan, then change as planned (what gateway/vehicle_change.py does)."""
+    plan = desk.ok(sp.PlanVehicleChange(TRIP, seats))
+    unfit = tuple(t.ticket_id for t in plan.unfit) if refund else ()
+    return plan, desk.run(sp.ChangeVehicle(desk.rid(), TRIP, seats, "", plan.moves, unfit))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sales=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 3), st.integers(1, 13)), min_size=1, max_size=20),
+    seats=st.integers(1, 13),
+)
+def test_a_smaller_coach_loses_nobody_and_sells_no_seat_leg_twice(sales, seats):
+    """Random sales, then a coach with fewer seats: every sold ticket is on a seat the coach has
+    (the same segment) or refunded in full; no seat-leg twice (check_invariants runs after every
+    batch); the trip restored from its snapshot record is the same; a larger coach gives back."""
+    from keyun.engine.state import state_of, trip_record
+
+    desk = Desk(make_engine())
+    for frm, to, count in sales:
+        if frm < to:
+            desk.run(desk.sell(STOPS[frm], STOPS[to], count=min(count, 4)))
+    sold = dict(desk.engine.state.trips[TRIP].tickets)
+    plan, refused = _change(desk, seats, refund=False)
+    if plan.unfit:
+        assert isinstance(refused, Rejection) and refused.reason is Reason.VEHICLE_TOO_SMALL
+        assert set(refused.fact("unfit").split(",")) == {t.ticket_id for t in plan.unfit}
+        assert desk.engine.state.trips[TRIP].tickets == sold  # nothing changed
+        plan, changed = _change(desk, seats, refund=True)
+    else:
+        changed = refused
+    assert not isinstance(changed, Rejection), changed
+    trip = desk.engine.state.trips[TRIP]
+    unfit = {t.ticket_id for t in plan.unfit}
+    for ticket_id, before in sold.items():
+        after = trip.tickets[ticket_id]
+        assert (after.from_stop, after.to_stop) == (before.from_stop, before.to_stop)
+        if ticket_id in unfit:
+            assert (after.refund_fee_fen, after.refunded_fen) == (0, before.price_fen)
+        else:
+            assert after.status == before.status and after.seat < seats
+    assert changed.trip.seats_total == seats
+    assert state_of(trip_record(trip)).trips[TRIP].occupied == trip.occupied
+    check_invariants(desk.engine.state)
+    _, larger = _change(desk, 13, refund=False)
+    assert larger.trip.seats_total == 13 and not desk.engine.state.trips[TRIP].blocked
+
+
+def test_a_sale_between_plan_and_change_is_refused_as_a_changed_plan():
+    desk = Desk(make_engine())
+    desk.ok(desk.sell(A, D, seats=("3E",)))  # the back row's last seat
+    plan = desk.ok(sp.PlanVehicleChange(TRIP, 12))
+    assert [r.old_seat for r in plan.reseated] == ["3E"]
+    desk.ok(desk.sell(A, D, seats=(plan.reseated[0].new_seat,)))  # the seat it was to get
+    desk.refused(sp.ChangeVehicle(desk.rid(), TRIP, 12, "", plan.moves, ()), Reason.VEHICLE_PLAN_CHANGED)

@@ -207,3 +207,14 @@ def test_a_backup_of_the_old_release_is_restored_upgraded_and_serves(ray_session
     assert not (old / "restored" / upgrade.KEPT).exists()  # the backup itself is the format-1 copy
     assert format1_records(old / "backup") == current_records(old / "restored")
     serves_everything_sold(old / "restored", old / "data-keys", expected(old))
+
+
+def test_every_later_trip_record_field_has_its_default_for_older_records():
+    """A field added at the end of TripRecord needs its default in TRIP_RECORD_LATER_FIELDS (format 1
+    wrote nine fields; the upgrade fills the rest from the end of that tuple)."""
+    from keyun.engine.state import TripRecord
+    from keyun.persistence.legacy import TRIP_RECORD_LATER_FIELDS
+
+    assert len(TRIP_RECORD_LATER_FIELDS) == len(TripRecord.__struct_fields__) - 9
+    defaults = TripRecord.__struct_defaults__  # the fields with defaults are the last ones
+    assert TRIP_RECORD_LATER_FIELDS[-len(defaults) :] == defaults

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from keyun.terminals.web.charts import Series, Table, bar_chart, heat_map, line_chart, nice_ticks
+from keyun.terminals.web.charts import Series, Step, Table, bar_chart, heat_map, line_chart, nice_ticks, waterfall_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -96,3 +96,16 @@ def test_chart_ids_are_unique_on_a_page():
     first, second = (line_chart("t", "d", ["a"], [Series("s", (1,))]) for _ in range(2))
     ids = re.findall(r'<title id="([^"]+)"', first + second)
     assert len(set(ids)) == 2
+
+
+def test_a_waterfall_floats_each_change_from_the_running_total():
+    steps = [Step("票款", 100, total=True), Step("退票", -30), Step("调整", 10), Step("应付", 80, total=True)]
+    root = parsed(waterfall_chart("结算", "waterfall", steps))
+    bars = root.findall(f".//{SVG}rect[@class]")
+    bars = [bar for bar in bars if bar.get("class", "").startswith("bar")]
+    assert [bar.get("class") for bar in bars] == ["bar total", "bar down", "bar up", "bar total"]
+    top = {i: float(bar.get("y")) for i, bar in enumerate(bars)}
+    bottom = {i: float(bar.get("y")) + float(bar.get("height")) for i, bar in enumerate(bars)}
+    # The refund hangs from the revenue's top down to 70; the adjustment rises from 70 to the total's top.
+    assert top[1] == pytest.approx(top[0]) and bottom[1] == pytest.approx(bottom[2])
+    assert top[2] == pytest.approx(top[3]) and bottom[0] == pytest.approx(bottom[3])

@@ -26,39 +26,39 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keyun.v1 import common_pb2 as keyun_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/board.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"7\n\x16WatchDeparturesRequest\x12\x0f\n\x07station\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"G\n\x0bSeatsToStop\x12\x11\n\tstop_code\x18\x01 \x01(\t\x12\x11\n\tstop_name\x18\x02 \x01(\t\x12\x12\n\nseats_free\x18\x03 \x01(\x05\"\x88\x03\n\tDeparture\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x13\n\x0bschedule_id\x18\x02 \x01(\t\x12\x12\n\nroute_name\x18\x03 \x01(\t\x12\x15\n\roperator_name\x18\x04 \x01(\t\x12\x1d\n\x05stops\x18\x05 \x03(\x0b\x32\x0e.keyun.v1.Stop\x12#\n\x0b\x64\x65stination\x18\x06 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.keyun.v1.DepartureStatus\x12-\n\tscheduled\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65xpected\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdelay_minutes\x18\n \x01(\x05\x12\x0c\n\x04gate\x18\x0b \x01(\t\x12$\n\x05seats\x18\x0c \x03(\x0b\x32\x15.keyun.v1.SeatsToStop\x12\x13\n\x0bseats_total\x18\r \x01(\x05\"\xc5\x02\n\x0c\x41nnouncement\x12\x17\n\x0f\x61nnouncement_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.keyun.v1.AnnouncementKind\x12\x0f\n\x07text_zh\x18\x03 \x01(\t\x12\x0f\n\x07text_en\x18\x04 \x01(\t\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08stations\x18\x07 \x03(\t\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cwithdrawn_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x02\n\x17WatchDeparturesResponse\x12\x0f\n\x07station\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\x10\n\x08snapshot\x18\x03 \x01(\x08\x12\'\n\ndepartures\x18\x04 \x03(\x0b\x32\x13.keyun.v1.Departure\x12\x18\n\x10removed_trip_ids\x18\x05 \x03(\t\x12\x1d\n\x15\x61nnouncements_changed\x18\x06 \x01(\x08\x12-\n\rannouncements\x18\x07 \x03(\x0b\x32\x16.keyun.v1.Announcement\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xea\x01\n\x1aPublishAnnouncementRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.keyun.v1.AnnouncementKind\x12\x0f\n\x07text_zh\x18\x03 \x01(\t\x12\x0f\n\x07text_en\x18\x04 \x01(\t\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08stations\x18\x07 \x03(\t\"K\n\x1bPublishAnnouncementResponse\x12,\n\x0c\x61nnouncement\x18\x01 \x01(\x0b\x32\x16.keyun.v1.Announcement\"A\n\x18ListAnnouncementsRequest\x12\x0f\n\x07station\x18\x01 \x01(\t\x12\x14\n\x0cinclude_past\x18\x02 \x01(\x08\"J\n\x19ListAnnouncementsResponse\x12-\n\rannouncements\x18\x01 \x03(\x0b\x32\x16.keyun.v1.Announcement\"J\n\x1bWithdrawAnnouncementRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61nnouncement_id\x18\x02 \x01(\t\"L\n\x1cWithdrawAnnouncementResponse\x12,\n\x0c\x61nnouncement\x18\x01 \x01(\x0b\x32\x16.keyun.v1.Announcement*\xcd\x01\n\x0f\x44\x65partureStatus\x12 \n\x1c\x44\x45PARTURE_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x45PARTURE_STATUS_ON_TIME\x10\x01\x12\x1c\n\x18\x44\x45PARTURE_STATUS_DELAYED\x10\x02\x12\x1d\n\x19\x44\x45PARTURE_STATUS_BOARDING\x10\x03\x12\x1d\n\x19\x44\x45PARTURE_STATUS_DEPARTED\x10\x04\x12\x1e\n\x1a\x44\x45PARTURE_STATUS_CANCELLED\x10\x05*\x96\x01\n\x10\x41nnouncementKind\x12!\n\x1d\x41NNOUNCEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41NNOUNCEMENT_KIND_NOTICE\x10\x01\x12\x1d\n\x19\x41NNOUNCEMENT_KIND_WEATHER\x10\x02\x12\"\n\x1e\x41NNOUNCEMENT_KIND_ROAD_CLOSURE\x10\x03\x32\x8a\x03\n\x05\x42oard\x12X\n\x0fWatchDepartures\x12 .keyun.v1.WatchDeparturesRequest\x1a!.keyun.v1.WatchDeparturesResponse0\x01\x12\x62\n\x13PublishAnnouncement\x12$.keyun.v1.PublishAnnouncementRequest\x1a%.keyun.v1.PublishAnnouncementResponse\x12\\\n\x11ListAnnouncements\x12\".keyun.v1.ListAnnouncementsRequest\x1a#.keyun.v1.ListAnnouncementsResponse\x12\x65\n\x14WithdrawAnnouncement\x12%.keyun.v1.WithdrawAnnouncementRequest\x1a&.keyun.v1.WithdrawAnnouncementResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14keyun/v1/board.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keyun/v1/common.proto\"7\n\x16WatchDeparturesRequest\x12\x0f\n\x07station\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"G\n\x0bSeatsToStop\x12\x11\n\tstop_code\x18\x01 \x01(\t\x12\x11\n\tstop_name\x18\x02 \x01(\t\x12\x12\n\nseats_free\x18\x03 \x01(\x05\"\x97\x03\n\tDeparture\x12\x0f\n\x07trip_id\x18\x01 \x01(\t\x12\x13\n\x0bschedule_id\x18\x02 \x01(\t\x12\x12\n\nroute_name\x18\x03 \x01(\t\x12\x15\n\roperator_name\x18\x04 \x01(\t\x12\x1d\n\x05stops\x18\x05 \x03(\x0b\x32\x0e.keyun.v1.Stop\x12#\n\x0b\x64\x65stination\x18\x06 \x01(\x0b\x32\x0e.keyun.v1.Stop\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.keyun.v1.DepartureStatus\x12-\n\tscheduled\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65xpected\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdelay_minutes\x18\n \x01(\x05\x12\x0c\n\x04gate\x18\x0b \x01(\t\x12$\n\x05seats\x18\x0c \x03(\x0b\x32\x15.keyun.v1.SeatsToStop\x12\x13\n\x0bseats_total\x18\r \x01(\x05\x12\r\n\x05plate\x18\x0e \x01(\t\"\xc5\x02\n\x0c\x41nnouncement\x12\x17\n\x0f\x61nnouncement_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.keyun.v1.AnnouncementKind\x12\x0f\n\x07text_zh\x18\x03 \x01(\t\x12\x0f\n\x07text_en\x18\x04 \x01(\t\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08stations\x18\x07 \x03(\t\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cwithdrawn_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x02\n\x17WatchDeparturesResponse\x12\x0f\n\x07station\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\x10\n\x08snapshot\x18\x03 \x01(\x08\x12\'\n\ndepartures\x18\x04 \x03(\x0b\x32\x13.keyun.v1.Departure\x12\x18\n\x10removed_trip_ids\x18\x05 \x03(\t\x12\x1d\n\x15\x61nnouncements_changed\x18\x06 \x01(\x08\x12-\n\rannouncements\x18\x07 \x03(\x0b\x32\x16.keyun.v1.Announcement\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xea\x01\n\x1aPublishAnnouncementRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.keyun.v1.AnnouncementKind\x12\x0f\n\x07text_zh\x18\x03 \x01(\t\x12\x0f\n\x07text_en\x18\x04 \x01(\t\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08stations\x18\x07 \x03(\t\"K\n\x1bPublishAnnouncementResponse\x12,\n\x0c\x61nnouncement\x18\x01 \x01(\x0b\x32\x16.keyun.v1.Announcement\"A\n\x18ListAnnouncementsRequest\x12\x0f\n\x07station\x18\x01 \x01(\t\x12\x14\n\x0cinclude_past\x18\x02 \x01(\x08\"J\n\x19ListAnnouncementsResponse\x12-\n\rannouncements\x18\x01 \x03(\x0b\x32\x16.keyun.v1.Announcement\"J\n\x1bWithdrawAnnouncementRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61nnouncement_id\x18\x02 \x01(\t\"L\n\x1cWithdrawAnnouncementResponse\x12,\n\x0c\x61nnouncement\x18\x01 \x01(\x0b\x32\x16.keyun.v1.Announcement*\xcd\x01\n\x0f\x44\x65partureStatus\x12 \n\x1c\x44\x45PARTURE_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x45PARTURE_STATUS_ON_TIME\x10\x01\x12\x1c\n\x18\x44\x45PARTURE_STATUS_DELAYED\x10\x02\x12\x1d\n\x19\x44\x45PARTURE_STATUS_BOARDING\x10\x03\x12\x1d\n\x19\x44\x45PARTURE_STATUS_DEPARTED\x10\x04\x12\x1e\n\x1a\x44\x45PARTURE_STATUS_CANCELLED\x10\x05*\x96\x01\n\x10\x41nnouncementKind\x12!\n\x1d\x41NNOUNCEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41NNOUNCEMENT_KIND_NOTICE\x10\x01\x12\x1d\n\x19\x41NNOUNCEMENT_KIND_WEATHER\x10\x02\x12\"\n\x1e\x41NNOUNCEMENT_KIND_ROAD_CLOSURE\x10\x03\x32\x8a\x03\n\x05\x42oard\x12X\n\x0fWatchDepartures\x12 .keyun.v1.WatchDeparturesRequest\x1a!.keyun.v1.WatchDeparturesResponse0\x01\x12\x62\n\x13PublishAnnouncement\x12$.keyun.v1.PublishAnnouncementRequest\x1a%.keyun.v1.PublishAnnouncementResponse\x12\\\n\x11ListAnnouncements\x12\".keyun.v1.ListAnnouncementsRequest\x1a#.keyun.v1.ListAnnouncementsResponse\x12\x65\n\x14WithdrawAnnouncement\x12%.keyun.v1.WithdrawAnnouncementRequest\x1a&.keyun.v1.WithdrawAnnouncementResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.board_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEPARTURESTATUS']._serialized_start=1817
-  _globals['_DEPARTURESTATUS']._serialized_end=2022
-  _globals['_ANNOUNCEMENTKIND']._serialized_start=2025
-  _globals['_ANNOUNCEMENTKIND']._serialized_end=2175
+  _globals['_DEPARTURESTATUS']._serialized_start=1832
+  _globals['_DEPARTURESTATUS']._serialized_end=2037
+  _globals['_ANNOUNCEMENTKIND']._serialized_start=2040
+  _globals['_ANNOUNCEMENTKIND']._serialized_end=2190
   _globals['_WATCHDEPARTURESREQUEST']._serialized_start=90
   _globals['_WATCHDEPARTURESREQUEST']._serialized_end=145
   _globals['_SEATSTOSTOP']._serialized_start=147
   _globals['_SEATSTOSTOP']._serialized_end=218
   _globals['_DEPARTURE']._serialized_start=221
-  _globals['_DEPARTURE']._serialized_end=613
-  _globals['_ANNOUNCEMENT']._serialized_start=616
-  _globals['_ANNOUNCEMENT']._serialized_end=941
-  _globals['_WATCHDEPARTURESRESPONSE']._serialized_start=944
-  _globals['_WATCHDEPARTURESRESPONSE']._serialized_end=1203
-  _globals['_PUBLISHANNOUNCEMENTREQUEST']._serialized_start=1206
-  _globals['_PUBLISHANNOUNCEMENTREQUEST']._serialized_end=1440
-  _globals['_PUBLISHANNOUNCEMENTRESPONSE']._serialized_start=1442
-  _globals['_PUBLISHANNOUNCEMENTRESPONSE']._serialized_end=1517
-  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_start=1519
-  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_end=1584
-  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_start=1586
-  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_end=1660
-  _globals['_WITHDRAWANNOUNCEMENTREQUEST']._serialized_start=1662
-  _globals['_WITHDRAWANNOUNCEMENTREQUEST']._serialized_end=1736
-  _globals['_WITHDRAWANNOUNCEMENTRESPONSE']._serialized_start=1738
-  _globals['_WITHDRAWANNOUNCEMENTRESPONSE']._serialized_end=1814
-  _globals['_BOARD']._serialized_start=2178
-  _globals['_BOARD']._serialized_end=2572
+  _globals['_DEPARTURE']._serialized_end=628
+  _globals['_ANNOUNCEMENT']._serialized_start=631
+  _globals['_ANNOUNCEMENT']._serialized_end=956
+  _globals['_WATCHDEPARTURESRESPONSE']._serialized_start=959
+  _globals['_WATCHDEPARTURESRESPONSE']._serialized_end=1218
+  _globals['_PUBLISHANNOUNCEMENTREQUEST']._serialized_start=1221
+  _globals['_PUBLISHANNOUNCEMENTREQUEST']._serialized_end=1455
+  _globals['_PUBLISHANNOUNCEMENTRESPONSE']._serialized_start=1457
+  _globals['_PUBLISHANNOUNCEMENTRESPONSE']._serialized_end=1532
+  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_start=1534
+  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_end=1599
+  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_start=1601
+  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_end=1675
+  _globals['_WITHDRAWANNOUNCEMENTREQUEST']._serialized_start=1677
+  _globals['_WITHDRAWANNOUNCEMENTREQUEST']._serialized_end=1751
+  _globals['_WITHDRAWANNOUNCEMENTRESPONSE']._serialized_start=1753
+  _globals['_WITHDRAWANNOUNCEMENTRESPONSE']._serialized_end=1829
+  _globals['_BOARD']._serialized_start=2193
+  _globals['_BOARD']._serialized_end=2587
 # @@protoc_insertion_point(module_scope)

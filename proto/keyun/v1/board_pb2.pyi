@@ -56,7 +56,7 @@ class SeatsToStop(_message.Message):
     def __init__(self, stop_code: _Optional[str] = ..., stop_name: _Optional[str] = ..., seats_free: _Optional[int] = ...) -> None: ...
 
 class Departure(_message.Message):
-    __slots__ = ("trip_id", "schedule_id", "route_name", "operator_name", "stops", "destination", "status", "scheduled", "expected", "delay_minutes", "gate", "seats", "seats_total")
+    __slots__ = ("trip_id", "schedule_id", "route_name", "operator_name", "stops", "destination", "status", "scheduled", "expected", "delay_minutes", "gate", "seats", "seats_total", "plate")
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class Departure(_message.Message):
     GATE_FIELD_NUMBER: _ClassVar[int]
     SEATS_FIELD_NUMBER: _ClassVar[int]
     SEATS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
     trip_id: str
     schedule_id: str
     route_name: str
@@ -83,7 +84,8 @@ class Departure(_message.Message):
     gate: str
     seats: _containers.RepeatedCompositeFieldContainer[SeatsToStop]
     seats_total: int
-    def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[_common_pb2.Stop, _Mapping]]] = ..., destination: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., status: _Optional[_Union[DepartureStatus, str]] = ..., scheduled: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expected: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delay_minutes: _Optional[int] = ..., gate: _Optional[str] = ..., seats: _Optional[_Iterable[_Union[SeatsToStop, _Mapping]]] = ..., seats_total: _Optional[int] = ...) -> None: ...
+    plate: str
+    def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[_common_pb2.Stop, _Mapping]]] = ..., destination: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., status: _Optional[_Union[DepartureStatus, str]] = ..., scheduled: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expected: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delay_minutes: _Optional[int] = ..., gate: _Optional[str] = ..., seats: _Optional[_Iterable[_Union[SeatsToStop, _Mapping]]] = ..., seats_total: _Optional[int] = ..., plate: _Optional[str] = ...) -> None: ...
 
 class Announcement(_message.Message):
     __slots__ = ("announcement_id", "kind", "text_zh", "text_en", "starts_at", "ends_at", "stations", "published_at", "withdrawn_at")

@@ -79,7 +79,7 @@ class Stop(_message.Message):
     def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., departs_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Trip(_message.Message):
-    __slots__ = ("trip_id", "schedule_id", "route_id", "route_name", "operator_name", "vehicle_name", "stops", "status", "seats_total", "gate", "plate", "safety_check")
+    __slots__ = ("trip_id", "schedule_id", "route_id", "route_name", "operator_name", "vehicle_name", "stops", "status", "seats_total", "gate", "plate", "safety_check", "flow_max_wait_minutes")
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class Trip(_message.Message):
     GATE_FIELD_NUMBER: _ClassVar[int]
     PLATE_FIELD_NUMBER: _ClassVar[int]
     SAFETY_CHECK_FIELD_NUMBER: _ClassVar[int]
+    FLOW_MAX_WAIT_MINUTES_FIELD_NUMBER: _ClassVar[int]
     trip_id: str
     schedule_id: str
     route_id: str
@@ -104,7 +105,8 @@ class Trip(_message.Message):
     gate: str
     plate: str
     safety_check: str
-    def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ..., gate: _Optional[str] = ..., plate: _Optional[str] = ..., safety_check: _Optional[str] = ...) -> None: ...
+    flow_max_wait_minutes: int
+    def __init__(self, trip_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., operator_name: _Optional[str] = ..., vehicle_name: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[Stop, _Mapping]]] = ..., status: _Optional[_Union[TripStatus, str]] = ..., seats_total: _Optional[int] = ..., gate: _Optional[str] = ..., plate: _Optional[str] = ..., safety_check: _Optional[str] = ..., flow_max_wait_minutes: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
     __slots__ = ("ticket_id", "trip", "from_stop", "to_stop", "seat_number", "price_fen", "status", "issued_at", "checked_in_at", "gate_id", "refund_fee_fen", "refunded_fen", "refunded_at", "holder", "changed_from", "changed_to", "credential", "fare", "free_child", "printed_at")

@@ -17,10 +17,21 @@ class BlockReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOCK_REASON_CREW: _ClassVar[BlockReason]
     BLOCK_REASON_BROKEN: _ClassVar[BlockReason]
     BLOCK_REASON_OTHER: _ClassVar[BlockReason]
+    BLOCK_REASON_VEHICLE: _ClassVar[BlockReason]
+
+class UnfitChoice(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UNFIT_CHOICE_UNSPECIFIED: _ClassVar[UnfitChoice]
+    UNFIT_CHOICE_REFUND: _ClassVar[UnfitChoice]
+    UNFIT_CHOICE_MOVE: _ClassVar[UnfitChoice]
 BLOCK_REASON_UNSPECIFIED: BlockReason
 BLOCK_REASON_CREW: BlockReason
 BLOCK_REASON_BROKEN: BlockReason
 BLOCK_REASON_OTHER: BlockReason
+BLOCK_REASON_VEHICLE: BlockReason
+UNFIT_CHOICE_UNSPECIFIED: UnfitChoice
+UNFIT_CHOICE_REFUND: UnfitChoice
+UNFIT_CHOICE_MOVE: UnfitChoice
 
 class AssignGateRequest(_message.Message):
     __slots__ = ("request_id", "trip_id", "gate")
@@ -89,12 +100,16 @@ class LoadNetworkResponse(_message.Message):
     def __init__(self, trips_created: _Optional[int] = ..., trips_unchanged: _Optional[int] = ..., stations: _Optional[int] = ..., schedules: _Optional[int] = ..., trips_replaced: _Optional[int] = ..., trips_left_sold: _Optional[_Iterable[str]] = ..., trips_retired: _Optional[_Iterable[str]] = ..., effective_from: _Optional[str] = ...) -> None: ...
 
 class DepartTripRequest(_message.Message):
-    __slots__ = ("request_id", "trip_id")
+    __slots__ = ("request_id", "trip_id", "staff", "note")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    STAFF_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     trip_id: str
-    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ...) -> None: ...
+    staff: _containers.RepeatedCompositeFieldContainer[StaffOnBoard]
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., staff: _Optional[_Iterable[_Union[StaffOnBoard, _Mapping]]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class DepartTripResponse(_message.Message):
     __slots__ = ("trip",)
@@ -385,3 +400,167 @@ class MarkMissedResponse(_message.Message):
     TRIP_FIELD_NUMBER: _ClassVar[int]
     trip: _common_pb2.Trip
     def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ...) -> None: ...
+
+class StaffOnBoard(_message.Message):
+    __slots__ = ("name", "role")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    role: str
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
+class GetTripSheetRequest(_message.Message):
+    __slots__ = ("trip_id",)
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    def __init__(self, trip_id: _Optional[str] = ...) -> None: ...
+
+class TripSheetCounts(_message.Message):
+    __slots__ = ("tickets_sold", "checked_in", "no_shows", "free_children", "base_fen", "service_fee_fen", "fuel_surcharge_fen", "insurance_fen", "total_fen", "refunded", "changed", "void")
+    TICKETS_SOLD_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_IN_FIELD_NUMBER: _ClassVar[int]
+    NO_SHOWS_FIELD_NUMBER: _ClassVar[int]
+    FREE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEN_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FEE_FEN_FIELD_NUMBER: _ClassVar[int]
+    FUEL_SURCHARGE_FEN_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_FEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    VOID_FIELD_NUMBER: _ClassVar[int]
+    tickets_sold: int
+    checked_in: int
+    no_shows: int
+    free_children: int
+    base_fen: int
+    service_fee_fen: int
+    fuel_surcharge_fen: int
+    insurance_fen: int
+    total_fen: int
+    refunded: int
+    changed: int
+    void: int
+    def __init__(self, tickets_sold: _Optional[int] = ..., checked_in: _Optional[int] = ..., no_shows: _Optional[int] = ..., free_children: _Optional[int] = ..., base_fen: _Optional[int] = ..., service_fee_fen: _Optional[int] = ..., fuel_surcharge_fen: _Optional[int] = ..., insurance_fen: _Optional[int] = ..., total_fen: _Optional[int] = ..., refunded: _Optional[int] = ..., changed: _Optional[int] = ..., void: _Optional[int] = ...) -> None: ...
+
+class TripSheetSegment(_message.Message):
+    __slots__ = ("from_stop", "to_stop", "counts")
+    FROM_STOP_FIELD_NUMBER: _ClassVar[int]
+    TO_STOP_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    from_stop: _common_pb2.Stop
+    to_stop: _common_pb2.Stop
+    counts: TripSheetCounts
+    def __init__(self, from_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., to_stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., counts: _Optional[_Union[TripSheetCounts, _Mapping]] = ...) -> None: ...
+
+class TripSheetBoarding(_message.Message):
+    __slots__ = ("stop", "passengers", "checked_in", "free_children")
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    PASSENGERS_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_IN_FIELD_NUMBER: _ClassVar[int]
+    FREE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    stop: _common_pb2.Stop
+    passengers: int
+    checked_in: int
+    free_children: int
+    def __init__(self, stop: _Optional[_Union[_common_pb2.Stop, _Mapping]] = ..., passengers: _Optional[int] = ..., checked_in: _Optional[int] = ..., free_children: _Optional[int] = ...) -> None: ...
+
+class TripSheet(_message.Message):
+    __slots__ = ("sheet_number", "trip", "departed_at", "plate", "vehicle_id", "driver_id", "driver_masked_name", "staff", "note", "segments", "boardings", "totals", "tickets_issued", "tickets_checked_in", "tickets_refunded")
+    SHEET_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    DEPARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_MASKED_NAME_FIELD_NUMBER: _ClassVar[int]
+    STAFF_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    BOARDINGS_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_ISSUED_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_CHECKED_IN_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    sheet_number: str
+    trip: _common_pb2.Trip
+    departed_at: _timestamp_pb2.Timestamp
+    plate: str
+    vehicle_id: str
+    driver_id: str
+    driver_masked_name: str
+    staff: _containers.RepeatedCompositeFieldContainer[StaffOnBoard]
+    note: str
+    segments: _containers.RepeatedCompositeFieldContainer[TripSheetSegment]
+    boardings: _containers.RepeatedCompositeFieldContainer[TripSheetBoarding]
+    totals: TripSheetCounts
+    tickets_issued: int
+    tickets_checked_in: int
+    tickets_refunded: int
+    def __init__(self, sheet_number: _Optional[str] = ..., trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., departed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., driver_masked_name: _Optional[str] = ..., staff: _Optional[_Iterable[_Union[StaffOnBoard, _Mapping]]] = ..., note: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[TripSheetSegment, _Mapping]]] = ..., boardings: _Optional[_Iterable[_Union[TripSheetBoarding, _Mapping]]] = ..., totals: _Optional[_Union[TripSheetCounts, _Mapping]] = ..., tickets_issued: _Optional[int] = ..., tickets_checked_in: _Optional[int] = ..., tickets_refunded: _Optional[int] = ...) -> None: ...
+
+class GetTripSheetResponse(_message.Message):
+    __slots__ = ("sheet",)
+    SHEET_FIELD_NUMBER: _ClassVar[int]
+    sheet: TripSheet
+    def __init__(self, sheet: _Optional[_Union[TripSheet, _Mapping]] = ...) -> None: ...
+
+class ChangeVehicleRequest(_message.Message):
+    __slots__ = ("request_id", "trip_id", "seat_count", "vehicle_name", "choice", "into_trip_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    INTO_TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    trip_id: str
+    seat_count: int
+    vehicle_name: str
+    choice: UnfitChoice
+    into_trip_id: str
+    def __init__(self, request_id: _Optional[str] = ..., trip_id: _Optional[str] = ..., seat_count: _Optional[int] = ..., vehicle_name: _Optional[str] = ..., choice: _Optional[_Union[UnfitChoice, str]] = ..., into_trip_id: _Optional[str] = ...) -> None: ...
+
+class ReseatedTicket(_message.Message):
+    __slots__ = ("ticket_id", "old_seat", "new_seat", "from_station", "to_station")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_SEAT_FIELD_NUMBER: _ClassVar[int]
+    NEW_SEAT_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    old_seat: str
+    new_seat: str
+    from_station: str
+    to_station: str
+    def __init__(self, ticket_id: _Optional[str] = ..., old_seat: _Optional[str] = ..., new_seat: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
+
+class RefundedTicket(_message.Message):
+    __slots__ = ("ticket_id", "seat", "refund_fen", "order_id", "from_station", "to_station")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATION_FIELD_NUMBER: _ClassVar[int]
+    TO_STATION_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    seat: str
+    refund_fen: int
+    order_id: str
+    from_station: str
+    to_station: str
+    def __init__(self, ticket_id: _Optional[str] = ..., seat: _Optional[str] = ..., refund_fen: _Optional[int] = ..., order_id: _Optional[str] = ..., from_station: _Optional[str] = ..., to_station: _Optional[str] = ...) -> None: ...
+
+class ChangeVehicleResponse(_message.Message):
+    __slots__ = ("trip", "seat_count", "reseated", "refunded", "moved")
+    TRIP_FIELD_NUMBER: _ClassVar[int]
+    SEAT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESEATED_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    trip: _common_pb2.Trip
+    seat_count: int
+    reseated: _containers.RepeatedCompositeFieldContainer[ReseatedTicket]
+    refunded: _containers.RepeatedCompositeFieldContainer[RefundedTicket]
+    moved: _containers.RepeatedCompositeFieldContainer[MergedTicket]
+    def __init__(self, trip: _Optional[_Union[_common_pb2.Trip, _Mapping]] = ..., seat_count: _Optional[int] = ..., reseated: _Optional[_Iterable[_Union[ReseatedTicket, _Mapping]]] = ..., refunded: _Optional[_Iterable[_Union[RefundedTicket, _Mapping]]] = ..., moved: _Optional[_Iterable[_Union[MergedTicket, _Mapping]]] = ...) -> None: ...

@@ -105,6 +105,16 @@ class DispatchStub:
                 request_serializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.SerializeToString,
                 response_deserializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.FromString,
                 _registered_method=True)
+        self.GetTripSheet = channel.unary_unary(
+                '/keyun.v1.Dispatch/GetTripSheet',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetResponse.FromString,
+                _registered_method=True)
+        self.ChangeVehicle = channel.unary_unary(
+                '/keyun.v1.Dispatch/ChangeVehicle',
+                request_serializer=keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleRequest.SerializeToString,
+                response_deserializer=keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServicer:
@@ -227,6 +237,27 @@ class DispatchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTripSheet(self, request, context):
+        """The trip sheet (路单) of a departed trip (docs/dispatch.md "The trip sheet"): its coach and
+        crew, and its passengers and revenue by segment and by boarding stop, from the same tickets
+        as Gate/GetManifest, so its totals equal the manifest's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeVehicle(self, request, context):
+        """Vehicle change (换车): another coach with the trip layout's first `seat_count` seats runs
+        the trip.  Tickets on the seats it lacks are moved to free seats (their seat number changes);
+        those with no seat are listed and, without a `choice`, the change is refused
+        (VEHICLE_TOO_SMALL, nothing changed).  With REFUND they are refunded in full; with MOVE they
+        move to `into_trip_id` by the merge's saga first.  A larger coach (up to the layout) gives
+        back the seats a smaller one had taken away.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +330,16 @@ def add_DispatchServicer_to_server(servicer, server):
                     servicer.MarkMissed,
                     request_deserializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.FromString,
                     response_serializer=keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.SerializeToString,
+            ),
+            'GetTripSheet': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTripSheet,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.GetTripSheetResponse.SerializeToString,
+            ),
+            'ChangeVehicle': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeVehicle,
+                    request_deserializer=keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleRequest.FromString,
+                    response_serializer=keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -680,6 +721,60 @@ class Dispatch:
             '/keyun.v1.Dispatch/MarkMissed',
             keyun_dot_v1_dot_dispatch__pb2.MarkMissedRequest.SerializeToString,
             keyun_dot_v1_dot_dispatch__pb2.MarkMissedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTripSheet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/GetTripSheet',
+            keyun_dot_v1_dot_dispatch__pb2.GetTripSheetRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.GetTripSheetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeVehicle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyun.v1.Dispatch/ChangeVehicle',
+            keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleRequest.SerializeToString,
+            keyun_dot_v1_dot_dispatch__pb2.ChangeVehicleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyun/v1/notices.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n\x0eNoticeDelivery\x12\r\n\x05phone\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.keyun.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmessage_id\x18\x06 \x01(\t\"\xbc\x01\n\x06Notice\x12\x11\n\tnotice_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.keyun.v1.NoticeKind\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\ndeliveries\x18\x06 \x03(\x0b\x32\x18.keyun.v1.NoticeDelivery\"=\n\x14ListMyNoticesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x15ListMyNoticesResponse\x12!\n\x07notices\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Notice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x12ListNoticesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61iled_only\x18\x03 \x01(\x08\x12\x0f\n\x07subject\x18\x04 \x01(\t\"Q\n\x13ListNoticesResponse\x12!\n\x07notices\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Notice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xe2\x01\n\nNoticeKind\x12\x1b\n\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18NOTICE_KIND_TRIP_DELAYED\x10\x01\x12\x1e\n\x1aNOTICE_KIND_TRIP_CANCELLED\x10\x02\x12\x1b\n\x17NOTICE_KIND_REFUND_PAID\x10\x03\x12!\n\x1dNOTICE_KIND_TRIP_GATE_CHANGED\x10\x04\x12\x1b\n\x17NOTICE_KIND_TRIP_MISSED\x10P\x12\x1c\n\x18NOTICE_KIND_TICKET_MOVED\x10Q*\x84\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xa7\x01\n\x07Notices\x12P\n\rListMyNotices\x12\x1e.keyun.v1.ListMyNoticesRequest\x1a\x1f.keyun.v1.ListMyNoticesResponse\x12J\n\x0bListNotices\x12\x1c.keyun.v1.ListNoticesRequest\x1a\x1d.keyun.v1.ListNoticesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyun/v1/notices.proto\x12\x08keyun.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n\x0eNoticeDelivery\x12\r\n\x05phone\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.keyun.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmessage_id\x18\x06 \x01(\t\"\xbc\x01\n\x06Notice\x12\x11\n\tnotice_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.keyun.v1.NoticeKind\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\ndeliveries\x18\x06 \x03(\x0b\x32\x18.keyun.v1.NoticeDelivery\"=\n\x14ListMyNoticesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x15ListMyNoticesResponse\x12!\n\x07notices\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Notice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x12ListNoticesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61iled_only\x18\x03 \x01(\x08\x12\x0f\n\x07subject\x18\x04 \x01(\t\"Q\n\x13ListNoticesResponse\x12!\n\x07notices\x18\x01 \x03(\x0b\x32\x10.keyun.v1.Notice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xa4\x02\n\nNoticeKind\x12\x1b\n\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18NOTICE_KIND_TRIP_DELAYED\x10\x01\x12\x1e\n\x1aNOTICE_KIND_TRIP_CANCELLED\x10\x02\x12\x1b\n\x17NOTICE_KIND_REFUND_PAID\x10\x03\x12!\n\x1dNOTICE_KIND_TRIP_GATE_CHANGED\x10\x04\x12\x1b\n\x17NOTICE_KIND_TRIP_MISSED\x10P\x12\x1c\n\x18NOTICE_KIND_TICKET_MOVED\x10Q\x12\x1f\n\x1bNOTICE_KIND_TICKET_RESEATED\x10R\x12\x1f\n\x1bNOTICE_KIND_TICKET_UNSEATED\x10S*\x84\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xa7\x01\n\x07Notices\x12P\n\rListMyNotices\x12\x1e.keyun.v1.ListMyNoticesRequest\x1a\x1f.keyun.v1.ListMyNoticesResponse\x12J\n\x0bListNotices\x12\x1c.keyun.v1.ListNoticesRequest\x1a\x1d.keyun.v1.ListNoticesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyun.v1.notices_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NOTICEKIND']._serialized_start=768
-  _globals['_NOTICEKIND']._serialized_end=994
-  _globals['_DELIVERYSTATUS']._serialized_start=997
-  _globals['_DELIVERYSTATUS']._serialized_end=1129
+  _globals['_NOTICEKIND']._serialized_end=1060
+  _globals['_DELIVERYSTATUS']._serialized_start=1063
+  _globals['_DELIVERYSTATUS']._serialized_end=1195
   _globals['_NOTICEDELIVERY']._serialized_start=70
   _globals['_NOTICEDELIVERY']._serialized_end=244
   _globals['_NOTICE']._serialized_start=247
@@ -48,6 +48,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTNOTICESREQUEST']._serialized_end=682
   _globals['_LISTNOTICESRESPONSE']._serialized_start=684
   _globals['_LISTNOTICESRESPONSE']._serialized_end=765
-  _globals['_NOTICES']._serialized_start=1132
-  _globals['_NOTICES']._serialized_end=1299
+  _globals['_NOTICES']._serialized_start=1198
+  _globals['_NOTICES']._serialized_end=1365
 # @@protoc_insertion_point(module_scope)

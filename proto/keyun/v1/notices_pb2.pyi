@@ -19,6 +19,8 @@ class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTICE_KIND_TRIP_GATE_CHANGED: _ClassVar[NoticeKind]
     NOTICE_KIND_TRIP_MISSED: _ClassVar[NoticeKind]
     NOTICE_KIND_TICKET_MOVED: _ClassVar[NoticeKind]
+    NOTICE_KIND_TICKET_RESEATED: _ClassVar[NoticeKind]
+    NOTICE_KIND_TICKET_UNSEATED: _ClassVar[NoticeKind]
 
 class DeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -33,6 +35,8 @@ NOTICE_KIND_REFUND_PAID: NoticeKind
 NOTICE_KIND_TRIP_GATE_CHANGED: NoticeKind
 NOTICE_KIND_TRIP_MISSED: NoticeKind
 NOTICE_KIND_TICKET_MOVED: NoticeKind
+NOTICE_KIND_TICKET_RESEATED: NoticeKind
+NOTICE_KIND_TICKET_UNSEATED: NoticeKind
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
 DELIVERY_STATUS_PENDING: DeliveryStatus
 DELIVERY_STATUS_SENT: DeliveryStatus
