@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from pathlib import Path
 
 from keyun.v1 import dispatch_pb2
@@ -27,6 +28,12 @@ def add_verbs(verbs) -> None:
     console.add_argument("--station", default="", help="the station whose departures are shown (default: yours)")
     console.add_argument(
         "--date", type=printing.station_date, default="today", help="today, tomorrow, +N or YYYY-MM-DD (default today)"
+    )
+    console.add_argument(
+        "--print-dir",
+        type=Path,
+        default=Path(os.environ.get("KEYUN_PRINT_DIR") or Path.home() / "keyun-trip-sheets"),
+        help="where the console writes trip sheet PDFs (env KEYUN_PRINT_DIR; default ~/keyun-trip-sheets)",
     )
     console.set_defaults(run=_console)
     dispatch = console.add_subparsers(dest="action")

@@ -134,6 +134,7 @@ class ConsoleScreen(Screen):
         Binding("c", "cancel_trip", "Cancel"),
         Binding("x", "missed", "Missed"),
         Binding("p", "depart", "Depart"),
+        Binding("s", "trip_sheet", "Trip sheet"),
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
@@ -537,6 +538,16 @@ class ConsoleScreen(Screen):
                 lambda t: "departed",
             )
 
+    def action_trip_sheet(self) -> None:
+        trip_id = self._trip("trip sheet")
+        if trip_id:
+            folder = self.app.print_dir  # type: ignore[attr-defined]
+            self.background(
+                f"trip sheet of {trip_id}",
+                lambda: self.desk.trip_sheet(trip_id, folder, self.tell_from_thread),
+                lambda done: self.say(f"trip sheet {done[0].sheet_number} written to {done[1]}"),
+            )
+
     def confirm(self, question: str, what: str, job: Callable[[], Any], said: Callable[[Any], str]) -> None:
         """A destructive change: asked first (Enter/y or Escape/n)."""
 
@@ -577,8 +588,10 @@ class DispatchConsole(App):
         cert_file: Path | None = None,
         key_file: Path | None = None,
         patience_s: float | None = None,
+        print_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self.print_dir = print_dir or Path.home() / "keyun-trip-sheets"  # where trip sheet PDFs go
         self.client = KeyunClient(
             target, deadline_s=deadline_s, ca_file=ca_file, cert_file=cert_file, key_file=key_file
         )
@@ -609,5 +622,7 @@ class DispatchConsole(App):
 
 def run(args: argparse.Namespace) -> int:
     """`keyun dispatch` with no verb."""
-    DispatchConsole(args.server, args.station, args.date, args.deadline, args.ca, args.cert, args.key).run()
+    DispatchConsole(
+        args.server, args.station, args.date, args.deadline, args.ca, args.cert, args.key, print_dir=args.print_dir
+    ).run()
     return 0

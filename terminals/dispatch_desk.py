@@ -16,12 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
 from keyun.v1 import board_pb2, common_pb2, dispatch_pb2, fleet_pb2
 
+from . import trip_sheet_print
 from .client import RETRYABLE, KeyunClient, KeyunError
 from .counter_desk import DEFAULT_PATIENCE_S, RETRY_PAUSE_S, Pending
 
@@ -234,6 +236,12 @@ class DispatchDesk:
 
     def mark_missed(self, trip_id: str, notify: Notify):
         return self.change(("missed", trip_id), notify, lambda rid: self.client.mark_missed(trip_id, rid))
+
+    def trip_sheet(self, trip_id: str, folder: Path, notify: Notify) -> tuple[Any, Path]:
+        """路单: the departed trip's sheet from the server, written as a PDF in `folder`."""
+        sheet = self.patiently(lambda: self.client.trip_sheet(trip_id), notify)
+        folder.mkdir(parents=True, exist_ok=True)
+        return sheet, trip_sheet_print.write_pdf(sheet, folder / f"trip-sheet-{trip_id}.pdf")
 
     def depart(self, trip_id: str, notify: Notify):
         return self.change(("depart", trip_id), notify, lambda rid: self.client.depart(trip_id, rid))

@@ -88,7 +88,7 @@ def test_a_dispatcher_reports_in_checks_keeps_seats_adds_a_run_delays_and_depart
     extra_at = departs + dt.timedelta(minutes=10)
     if extra_at.date() != travel:
         extra_at = departs - dt.timedelta(minutes=10)
-    app = DispatchConsole(keyun.target, station="AAA", date=date)
+    app = DispatchConsole(keyun.target, station="AAA", date=date, print_dir=tmp_path / "sheets")
 
     async def morning():
         async with app.run_test(size=SIZE) as pilot:
@@ -163,6 +163,12 @@ def test_a_dispatcher_reports_in_checks_keeps_seats_adds_a_run_delays_and_depart
             await _settled(app, pilot, "the departure", lambda: "departed" in console.messages[-1])
             assert keyun.client.trip(trip).status == common_pb2.TRIP_STATUS_DEPARTED, console.messages
             assert console.rows[trip].state().startswith("departed"), console.rows[trip]
+
+            # The trip sheet (路单) the driver carries, as a PDF.
+            await pilot.press("s")
+            await _settled(app, pilot, "the trip sheet", lambda: "trip sheet LD-" in console.messages[-1])
+            pdf = tmp_path / "sheets" / f"trip-sheet-{trip}.pdf"
+            assert pdf.read_bytes().startswith(b"%PDF") and f"LD-{trip}" in console.messages[-1]
 
     asyncio.run(morning())  # docs/screenshots/dispatch-console.svg is the screenshot it saves
 
