@@ -202,6 +202,8 @@ def scenario():
             sp.AddExtraRun("x9", extra, NEXT_DAY_TRIP, "5"),
             sp.GetSeatPlan(NEXT_DAY_TRIP),
             sp.GetTripSpec("S1-X1"),
+            sp.PlanVehicleChange("S1-X1", 4),  # a smaller coach for the extra run (VehicleChangePlan)
+            sp.ChangeVehicle("cv1", "S1-X1", 4, "mini4"),  # VehicleChanged
         ],
         NOW + 5900,
     )
@@ -241,6 +243,7 @@ def scenario():
             c.ListConflicts(TRIP),
             c.ListBoardingTrips(A, NOW, NOW + 24 * 3600 * 1000),
             c.ListDepartures(A, NOW, NOW + 24 * 3600 * 1000),  # engine.board.DeparturesView
+            c.ListFlowCoachesDue(10),  # departure-when-full coaches past their wait (FlowCoachesView)
             c.FindTickets(document_index=b"i" * 32),
             c.SearchTrips(A, D, NOW, NOW + 10 * 24 * 3600 * 1000),
             c.ListStations(),
