@@ -152,12 +152,12 @@ def test_a_dispatcher_reports_in_checks_keeps_seats_adds_a_run_delays_and_depart
             assert trip in shot.read_text(encoding="utf-8")
 
             # Departure asks first: Escape leaves the trip as it is, then Enter confirms.
-            await pilot.press("p")
+            await pilot.press("p", "enter")  # no crew besides the driver, no note
             await _settled(app, pilot, "the question", lambda: isinstance(app.screen, Confirm))
             await pilot.press("escape")
             await _settled(app, pilot, "not departed", lambda: "not done" in console.messages[-1])
             assert keyun.client.trip(trip).status == common_pb2.TRIP_STATUS_CHECKING_IN
-            await pilot.press("p")
+            await pilot.press("p", *"王五:conductor / 满员", "enter")
             await _settled(app, pilot, "the question", lambda: isinstance(app.screen, Confirm))
             await pilot.press("enter")
             await _settled(app, pilot, "the departure", lambda: "departed" in console.messages[-1])
