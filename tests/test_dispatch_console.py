@@ -15,7 +15,7 @@ import pytest
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.terminals.counter_widgets import Confirm
-from keyun.terminals.dispatch_console import ConsoleScreen, DispatchConsole, Pick, SafetyCheck, parse_quota
+from keyun.terminals.dispatch_console import ConsoleScreen, DispatchConsole, Pick, SafetyCheck, parse_crew, parse_quota
 from keyun.terminals.dispatch_desk import DispatchDesk
 from keyun.v1 import common_pb2, fleet_pb2
 
@@ -191,6 +191,16 @@ def test_a_quota_is_typed_as_stop_seats_minutes_and_shared():
     assert parse_quota("CCC 4") == ("CCC", 4, 0, False)
     with pytest.raises(ValueError):
         parse_quota("CCC four")
+
+
+def test_the_crew_at_departure_is_typed_as_name_role_and_a_note():
+    assert parse_crew("王芳:conductor, 李四:security / 满载准点") == (
+        (("王芳", "conductor"), ("李四", "security")),
+        "满载准点",
+    )
+    assert parse_crew("") == ((), "")
+    with pytest.raises(ValueError):
+        parse_crew("王芳 / late")
 
 
 def test_a_dispatcher_blocks_releases_merges_marks_missed_and_cancels(keyun):
