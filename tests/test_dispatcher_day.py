@@ -6,7 +6,7 @@ them) and departs with the crew on board; the trip sheet's totals equal the mani
 gRPC: a quota holds seats for stop CCC until its release time (the server's clock moves), an extra
 run sells at once, a merge under concurrent sales neither loses nor doubles a passenger (seat-leg
 audit), and a departure-when-full line runs three coaches, shown in the console as "departs when
-full".
+full".  Last, the console moves the passenger a smaller coach has no seat for onto another trip.
 
 The helpers are the per-feature tests' (imported, not copied)."""
 
@@ -28,7 +28,7 @@ from keyun.terminals.dispatch_desk import DispatchDesk
 from keyun.v1 import common_pb2
 
 from .clocks import OffsetClock
-from .conftest import ServerThread, logged_in, schedule_trip
+from .conftest import CHINA, ServerThread, logged_in, schedule_trip
 from .test_dispatch_console import SIZE, _date, _pick, _settled, _vehicle
 from .test_fleet import driver
 from .test_flow_line import SEATS, coach, line_day, line_offers, load_line
@@ -204,3 +204,34 @@ def test_a_departure_when_full_line_runs_three_coaches_shown_as_departs_when_ful
     assert "departs when full" in rows[coach(line, 4)].state()
     assert rows[coach(line, 4)].cells()[0] == "when full" and "流水" in rows[coach(line, 4)].cells()[1]
     assert rows[coach(line, 1)].state().startswith("departed")
+
+
+def test_the_console_moves_who_does_not_fit_a_smaller_coach_to_another_trip(station):
+    client: KeyunClient = station["client"]
+    now = dt.datetime.now(CHINA)
+    tomorrow = (now + dt.timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    small, roomy = (schedule_trip(client, f"DAY{next(TAGS)}", tomorrow + dt.timedelta(hours=n) - now) for n in (0, 1))
+    client.sell(small, "AAA", "DDD", seat_numbers=tuple(str(n) for n in range(1, 9)))
+    (unseated,) = client.sell(small, "AAA", "DDD", seat_numbers=("9",)).tickets
+    app = DispatchConsole(station["server"].target, station="AAA", date=tomorrow.date().isoformat())
+
+    async def change():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*"dispatcher", "enter", *DEMO_PASSWORD, "enter")
+            await _settled(app, pilot, "the console", lambda: isinstance(app.screen, ConsoleScreen))
+            console: ConsoleScreen = app.screen  # type: ignore[assignment]
+            await _settled(app, pilot, "the day's trips", lambda: {small, roomy} <= set(console.rows))
+            await pilot.click("#trips", offset=(3, 1 + list(console.rows).index(small)))
+            await _settled(app, pilot, "the trip chosen", lambda: console.selected_trip_id() == small)
+            await pilot.press("v", "8", "enter")
+            await _settled(app, pilot, "who does not fit", lambda: isinstance(app.screen, Pick))
+            assert console.unfit == [unseated.ticket_id]
+            await _pick(app, pilot, f"move {roomy}")
+            await _settled(app, pilot, "the move", lambda: "1 moved" in console.messages[-1])
+
+    asyncio.run(change())
+    moved = client.ticket(unseated.ticket_id)
+    assert moved.status == common_pb2.TICKET_STATUS_CHANGED
+    assert client.ticket(moved.changed_to).trip.trip_id == roomy
+    assert client.trip(small).seats_total == 8
+    audit(client, {t.ticket_id for t in client.manifest(small, page_size=50).tickets}, small, roomy)
