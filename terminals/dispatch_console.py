@@ -35,6 +35,7 @@ from .counter_widgets import Ask, Confirm
 from .dispatch_desk import CHINA, COLUMNS, SAFETY_ITEMS, DispatchDesk, Row
 
 T = TypeVar("T")
+CREW_ROLES = ("conductor", "attendant", "security", "relief_driver", "other")  # engine/trip_sheet.STAFF_ROLES
 
 CSS = """
 .dialog { width: 80; height: auto; max-height: 90%; border: thick $accent; padding: 1 2; background: $panel; }
@@ -133,6 +134,7 @@ class ConsoleScreen(Screen):
         Binding("g", "gate", "Gate"),
         Binding("c", "cancel_trip", "Cancel"),
         Binding("x", "missed", "Missed"),
+        Binding("v", "change_vehicle", "Vehicle"),
         Binding("p", "depart", "Depart"),
         Binding("s", "trip_sheet", "Trip sheet"),
         Binding("ctrl+q", "app.quit", "Quit"),
@@ -146,6 +148,7 @@ class ConsoleScreen(Screen):
         self.busy = ""  # the change being made, so a second key press waits
         self.messages: list[str] = []
         self.live: Any = None  # the board's live feed, while one is followed
+        self.unfit: list[str] = []  # the tickets the last smaller coach had no seat for
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -528,15 +531,96 @@ class ConsoleScreen(Screen):
                 lambda t: "marked missed: merge its passengers (m on another trip) or refund them",
             )
 
+    def action_change_vehicle(self) -> None:
+        trip_id = self._trip("vehicle change")
+        if not trip_id:
+            return
+
+        def given(text: str | None) -> None:
+            if not text:
+                return
+            words = text.split(maxsplit=1)
+            if not words[0].isdigit():
+                self.say(f"vehicle change: {text!r}: give SEATS [vehicle name], e.g. 8 金龙8座", error=True)
+                return
+            seats, name = int(words[0]), (words[1] if len(words) > 1 else "")
+            self._change_vehicle(trip_id, seats, name, "", "")
+
+        self.app.push_screen(
+            Ask(f"Vehicle change 换车 on {trip_id}: SEATS [vehicle name]", "e.g. 8 金龙8座 (the layout's first seats)"),
+            given,
+        )
+
+    def _change_vehicle(self, trip_id: str, seats: int, name: str, choice: str, into: str) -> None:
+        """Without a choice first: when passengers do not fit, the refusal lists them and the
+        dispatcher then chooses to refund them in full or move them to another trip."""
+        what = f"vehicle change {trip_id} to {seats} seats"
+
+        def job() -> Any:
+            try:
+                return self.desk.change_vehicle(trip_id, seats, choice, into, name, self.tell_from_thread)
+            except KeyunError as error:
+                if choice or error.reason != "VEHICLE_TOO_SMALL":
+                    raise
+                return error  # who does not fit: asked about below
+
+        def done(reply: Any) -> None:
+            if isinstance(reply, KeyunError):
+                self._choose_for_unfit(trip_id, seats, name, reply)
+                return
+            self.load_day(
+                f"{what}: {reply.trip.seats_total} seats, {len(reply.reseated)} reseated, "
+                f"{len(reply.refunded)} refunded, {len(reply.moved)} moved"
+            )
+
+        self.background(what, job, done, changes=True)
+
+    def _choose_for_unfit(self, trip_id: str, seats: int, name: str, refusal: KeyunError) -> None:
+        self.unfit = [t for t in refusal.facts.get("unfit", "").split(",") if t]
+        self.say(explain(refusal), error=True)  # the list of who does not fit, from the server
+        route = self.rows[trip_id].trip.route_id if trip_id in self.rows else ""
+        others = [t for t, r in self.rows.items() if t != trip_id and r.trip.route_id == route]
+        choices = [("refund", f"refund the {len(self.unfit)} in full")]
+        choices += [(f"move {t}", f"move them to {t}") for t in others]
+
+        def chosen(answer: str | None) -> None:
+            if not answer:
+                self.say(f"vehicle change {trip_id}: not done; nothing changed")
+                return
+            choice, _, into = answer.partition(" ")
+            self._change_vehicle(trip_id, seats, name, choice, into)
+
+        listed = ", ".join(self.unfit)
+        self.app.push_screen(
+            Pick(f"A coach of {seats} has no seat for {len(self.unfit)} ticket(s): {listed}. Then:", choices), chosen
+        )
+
     def action_depart(self) -> None:
         trip_id = self._trip("depart")
-        if trip_id:
+        if not trip_id:
+            return
+
+        def given(text: str | None) -> None:
+            try:
+                staff, note = parse_crew(text or "")
+            except ValueError as error:
+                self.say(str(error), error=True)
+                return
+            crew = f" with {len(staff)} staff on board" if staff else ""
             self.confirm(
-                f"Depart {trip_id} 发车? Boarding at the first stop closes.",
+                f"Depart {trip_id} 发车{crew}? Boarding at the first stop closes.",
                 f"depart {trip_id}",
-                lambda: self.desk.depart(trip_id, self.tell_from_thread),
+                lambda: self.desk.depart(trip_id, self.tell_from_thread, staff, note),
                 lambda t: "departed",
             )
+
+        self.app.push_screen(
+            Ask(
+                f"Depart {trip_id}: crew on board besides the driver, and a note",
+                "NAME:ROLE ... / note (roles: conductor attendant security relief_driver other; or Enter)",
+            ),
+            given,
+        )
 
     def action_trip_sheet(self) -> None:
         trip_id = self._trip("trip sheet")
@@ -570,6 +654,18 @@ def parse_quota(text: str) -> tuple[str, int, int, bool]:
         raise ValueError(f"quota: {text!r}: give STOP SEATS [MINUTES] [shared], e.g. CCC 4 30")
     before = int(words[2]) if len(words) == 3 else 0
     return printing.station_code(words[0]), int(words[1]), before, shared
+
+
+def parse_crew(text: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """ "王五:conductor 李六:security / 满员" -> (((name, role), ...), note)."""
+    crew, _, note = text.partition("/")
+    staff = []
+    for word in crew.replace(",", " ").split():
+        name, colon, role = word.partition(":")
+        if not colon or not name or not role:
+            raise ValueError(f"depart: {word!r}: give each of the crew as NAME:ROLE, e.g. 王五:conductor")
+        staff.append((name, role))
+    return tuple(staff), note.strip()
 
 
 class DispatchConsole(App):

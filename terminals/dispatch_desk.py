@@ -56,8 +56,16 @@ class Row:
     def trip_id(self) -> str:
         return self.departure.trip_id
 
+    def flow(self) -> bool:
+        """A coach of a departure-when-full line (流水班): no fixed time, it leaves when full or at
+        its maximum wait."""
+        return self.trip.flow_max_wait_minutes > 0
+
     def state(self) -> str:
         state = STATES.get(self.departure.status, "?")
+        if self.flow() and state in ("on sale", "boarding"):
+            # The open coach of the line: its board time is only the line's last time.
+            state = f"open, departs when full (max wait {self.trip.flow_max_wait_minutes}m)"
         if self.departure.delay_minutes and state != "delayed":
             state += ", delayed"
         if self.departure.delay_minutes:
@@ -80,8 +88,10 @@ class Row:
         """The row's cells, in COLUMNS' order."""
         expected = dt.datetime.fromtimestamp(self.departure.expected.ToMilliseconds() / 1000, CHINA)
         extra = " 加班" if self.plan is not None and self.plan.extra_of else ""
+        if self.flow():
+            extra += " 流水"
         return (
-            f"{expected:%H:%M}",
+            "when full" if self.flow() else f"{expected:%H:%M}",
             self.trip_id + extra,
             self.departure.destination.code,
             self.state(),
@@ -243,8 +253,25 @@ class DispatchDesk:
         folder.mkdir(parents=True, exist_ok=True)
         return sheet, trip_sheet_print.write_pdf(sheet, folder / f"trip-sheet-{trip_id}.pdf")
 
-    def depart(self, trip_id: str, notify: Notify):
-        return self.change(("depart", trip_id), notify, lambda rid: self.client.depart(trip_id, rid))
+    def change_vehicle(
+        self, trip_id: str, seat_count: int, choice: str, into_trip_id: str, vehicle_name: str, notify: Notify
+    ):
+        """换车: `choice` "" (refused with the list of tickets that do not fit), "refund" or "move"."""
+        return self.change(
+            ("change-vehicle", trip_id, seat_count, choice, into_trip_id, vehicle_name),
+            notify,
+            lambda rid: self.client.change_vehicle(
+                trip_id, seat_count, choice, into_trip_id=into_trip_id, vehicle_name=vehicle_name, request_id=rid
+            ),
+        )
+
+    def depart(self, trip_id: str, notify: Notify, staff: tuple[tuple[str, str], ...] = (), note: str = ""):
+        """发车, with the crew on board besides the driver (name, role) and a note."""
+        return self.change(
+            ("depart", trip_id, staff, note),
+            notify,
+            lambda rid: self.client.depart(trip_id, rid, staff=staff, note=note),
+        )
 
 
 def _as_keyun_error(error: Exception) -> Exception:

@@ -15,7 +15,7 @@ import pytest
 from keyun.gateway.demo_accounts import DEMO_PASSWORD
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.terminals.counter_widgets import Confirm
-from keyun.terminals.dispatch_console import ConsoleScreen, DispatchConsole, Pick, SafetyCheck, parse_quota
+from keyun.terminals.dispatch_console import ConsoleScreen, DispatchConsole, Pick, SafetyCheck, parse_crew, parse_quota
 from keyun.terminals.dispatch_desk import DispatchDesk
 from keyun.v1 import common_pb2, fleet_pb2
 
@@ -152,12 +152,12 @@ def test_a_dispatcher_reports_in_checks_keeps_seats_adds_a_run_delays_and_depart
             assert trip in shot.read_text(encoding="utf-8")
 
             # Departure asks first: Escape leaves the trip as it is, then Enter confirms.
-            await pilot.press("p")
+            await pilot.press("p", "enter")  # no crew besides the driver, no note
             await _settled(app, pilot, "the question", lambda: isinstance(app.screen, Confirm))
             await pilot.press("escape")
             await _settled(app, pilot, "not departed", lambda: "not done" in console.messages[-1])
             assert keyun.client.trip(trip).status == common_pb2.TRIP_STATUS_CHECKING_IN
-            await pilot.press("p")
+            await pilot.press("p", *"王五:conductor / 满员", "enter")
             await _settled(app, pilot, "the question", lambda: isinstance(app.screen, Confirm))
             await pilot.press("enter")
             await _settled(app, pilot, "the departure", lambda: "departed" in console.messages[-1])
@@ -191,6 +191,16 @@ def test_a_quota_is_typed_as_stop_seats_minutes_and_shared():
     assert parse_quota("CCC 4") == ("CCC", 4, 0, False)
     with pytest.raises(ValueError):
         parse_quota("CCC four")
+
+
+def test_the_crew_at_departure_is_typed_as_name_role_and_a_note():
+    assert parse_crew("王芳:conductor, 李四:security / 满载准点") == (
+        (("王芳", "conductor"), ("李四", "security")),
+        "满载准点",
+    )
+    assert parse_crew("") == ((), "")
+    with pytest.raises(ValueError):
+        parse_crew("王芳 / late")
 
 
 def test_a_dispatcher_blocks_releases_merges_marks_missed_and_cancels(keyun):
