@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/keyun serve --demo --sandbox-pay --sandbox-sms --data-dir $(DATA_DIR) --port $(PORT) --web $(WEB_PORT)
 
+# Two test processes by default; each takes whole test files, since a file's tests share one
+# server and may rely on their order.  TEST_WORKERS=0 runs them in this process, one by one.
+TEST_WORKERS ?= 2
 test: lint $(NODE_STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The engine's tests alone, in well under a minute: no Ray, no gRPC, no gateway, and
 # tests/engine/server_free.py makes any import of them fail.
