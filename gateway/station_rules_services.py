@@ -30,6 +30,8 @@ START_ONLY_TABLES = ("accounts",)
 def parse_rules_text(text: str) -> Policy:
     """The policy file's rules, or Rejected with BAD_STATION_RULES naming every problem (its first
     field in `field`, all of them in `problems`), as `keyun serve --policy` would refuse the file."""
+    if len(text.encode()) > sr.MAX_RULES_TEXT_BYTES:  # before parsing it
+        raise invalid("toml_text", f"a policy file of 1 to {sr.MAX_RULES_TEXT_BYTES} bytes")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -127,7 +129,9 @@ class StationRulesService(policy_pb2_grpc.StationRulesServicer):
         view = await self.desk.ask(context, command, audited=True)
         async with owner_errors(context):
             await self.pool.send_station_rules(view)
-        scheduled = next(c for c in view.changes if c.effective_at_ms == command.effective_at_ms)
+        # A retry answered from the owner's window may find the change replaced by a later one since.
+        scheduled = next((c for c in view.changes if c.effective_at_ms == command.effective_at_ms), None)
         return policy_pb2.ScheduleStationRulesResponse(
-            scheduled=change_message(scheduled), rules=rules_message(self.gateway.policy, view, now_ms)
+            scheduled=change_message(scheduled) if scheduled is not None else None,
+            rules=rules_message(self.gateway.policy, view, now_ms),
         )
