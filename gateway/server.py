@@ -87,7 +87,7 @@ from .services import CatalogService, DiagnosticsService, DispatchService, GateS
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .shift_services import CounterDesk, ShiftsService
 from .sms import HttpSmsProvider
-from .station_rules_services import StationRulesService
+from .station_rules_services import StationRulesService, rules_in_force
 from .timetable import Timetable, TimetableMetrics
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 from .upload_services import UploadsService
@@ -196,6 +196,7 @@ class KeyunServer:
         self.timetable_metrics = TimetableMetrics(metrics.registry)
         # The kept network: every process loads and diffs with it; the first one rolls it daily.
         self.gateway.timetable = Timetable(self.gateway, self.accounts, self.timetable_metrics)
+        self.gateway.rules_in_force = rules_in_force(self.gateway, self.accounts)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.account_rules = account_rules or ac.AccountRules()  # the accounts owner's: device thresholds
         metrics.registry.register(DeviceCollector(owners.accounts, clock))

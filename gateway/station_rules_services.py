@@ -11,6 +11,7 @@ again, answered from the accounts owner's idempotency window.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Awaitable, Callable
 
 from keyun.engine import station_rules as sr
 from keyun.engine.policy import DAY_MS, MINUTE_MS, Policy, PolicyError, fares_toml, parse_policy, policy_toml
@@ -94,6 +95,17 @@ def rules_message(base: Policy, view: sr.StationRulesView, now_ms: int) -> polic
         in_force=change_message(in_force[-1]) if in_force else base_message(base),
         scheduled=[change_message(change) for change in view.changes if change.effective_at_ms > now_ms],
     )
+
+
+def rules_in_force(gateway: Gateway, accounts) -> Callable[[], Awaitable[Policy]]:
+    """What the gateway asks for the rules in force now (the gates' boarding rules): read from the
+    accounts owner at each call, so every gateway of the station sees a change at its time."""
+
+    async def now() -> Policy:
+        view = await accounts.submit(sr.GetStationRules())
+        return sr.policy_at(gateway.policy, view.changes, gateway.clock.now_ms())
+
+    return now
 
 
 class StationRulesService(policy_pb2_grpc.StationRulesServicer):

@@ -26,6 +26,7 @@ from .waiting import wait_until
 MINUTE_MS = 60_000
 NEW_RULES = """
 hold_minutes = 3
+boarding_opens_minutes = 45
 refund_tiers = [
     { hours_before = 2, fee_percent = 5, min_fee_fen = 0 },
     { hours_before = 0, fee_percent = 20, min_fee_fen = 100 },
@@ -97,6 +98,7 @@ def test_a_scheduled_change_takes_effect_at_its_time_and_survives_a_restart(ray_
         assert [s.toml_text for s in admin.get_station_rules().scheduled] == [NEW_RULES]
         low, high = hold_lifetime_ms(master, clock, trip)
         assert low <= 10 * MINUTE_MS <= high
+        assert master.boarding_trips("AAA").policy.boarding_opens_minutes == 60  # what gates board by
         first, second = master.sell(trip, "AAA", "DDD", seat_count=2).tickets
         refunded = master.refund(first.ticket_id)
         assert refunded.refund_fee_fen == Policy().refund_fee_fen(first.price_fen, 24 * 60 * MINUTE_MS)
@@ -105,6 +107,7 @@ def test_a_scheduled_change_takes_effect_at_its_time_and_survives_a_restart(ray_
         clock.advance(MINUTE_MS + 1000)
         low, high = hold_lifetime_ms(master, clock, trip)
         assert low <= 3 * MINUTE_MS <= high
+        assert master.boarding_trips("AAA").policy.boarding_opens_minutes == 45
         new_policy = parse_policy(tomllib.loads(NEW_RULES))
         fee = new_policy.refund_fee_fen(second.price_fen, 24 * 60 * MINUTE_MS)
         assert master.quote_refund(second.ticket_id).fee_fen == fee
