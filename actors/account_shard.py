@@ -17,6 +17,8 @@ import ray
 from keyun.common.clock import SYSTEM_CLOCK
 from keyun.engine import devices
 from keyun.engine.accounts import AccountEntry, AccountRules, AccountsEngine, SealDisplayNames
+from keyun.engine.station_rules import GetStationRules, StationRulesView
+from keyun.engine.station_rules import answer as answer_station_rules
 from keyun.persistence.small_store import SmallStore
 
 from . import metrics
@@ -57,6 +59,10 @@ class AccountShard(PackedBatches, SendsAuditRecords):
             log.exception("the accounts owner failed applying a batch; restarting from disk")
             os._exit(1)
         return replies
+
+    def station_rules(self) -> StationRulesView:
+        """The station rules scheduled at runtime, for a trip owner that starts (actors/trip_shard.py)."""
+        return answer_station_rules(self.engine.state.station_rules, GetStationRules())
 
     def metrics(self) -> list:
         """This owner's metric families, for the gateway's /metrics: its audit outbox and its

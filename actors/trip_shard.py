@@ -31,12 +31,14 @@ from keyun.engine.policy import Policy
 from keyun.engine.reasons import Reason, Rejection
 from keyun.engine.shard import ShardEngine
 from keyun.engine.state import record_buyers
+from keyun.engine.station_rules import ScheduledRules, StationRulesView, policy_at
 from keyun.engine.views import ARCHIVE_READS, OrdersView, answer_archived, orders_view
 from keyun.persistence.store import OwnerStore
 
 from . import metrics
 from .audit_forwarder import AUDIT_GROUP, SendsAuditRecords
 from .packed import PackedBatches
+from .ray_runtime import RAY_NAMESPACE
 
 log = logging.getLogger("keyun.owner")
 
@@ -74,11 +76,19 @@ class TripShard(PackedBatches, SendsAuditRecords):
         check_invariants: bool = False,
         audit_name: str | None = None,
         shards: int = 0,
+        accounts_name: str | None = None,
     ):
         """`audit_name`: the audit owner's Ray name, for the audit records of calls the gateway
         sends as engine.outbox.Audited (without one, nothing is sent on).  `shards`: the pool's
-        size, which ready() reports so a gateway started with another --shards can tell."""
+        size, which ready() reports so a gateway started with another --shards can tell.
+        `accounts_name`: the accounts owner's Ray name, which keeps the station rules scheduled at
+        runtime (engine/station_rules.py); `policy` is the base they change."""
         self.shard_no, self.shards = shard_no, shards
+        self.base_policy, self.accounts_name = policy, accounts_name
+        # The station rules scheduled at runtime, read from the accounts owner before the first
+        # batch (None: not read yet) and sent again by the gateway after each change.
+        self.rule_changes: tuple[ScheduledRules, ...] | None = None if accounts_name else ()
+        self.rules_version = -1
         self.engine = ShardEngine(policy, check=check_invariants)
         self.store = OwnerStore(shard_directory(Path(data_dir), shard_no))
         report = self.store.recover(self.engine, progress=self._progress)  # also freezes what it rebuilt
@@ -108,7 +118,9 @@ class TripShard(PackedBatches, SendsAuditRecords):
         metrics.BATCH_COMMANDS.observe(len(batch))
         try:
             self.take_delivered(self.engine.audit_outbox)
-            replies, entries = self.engine.execute(batch, SYSTEM_CLOCK.now_ms() if now_ms is None else now_ms)
+            now = SYSTEM_CLOCK.now_ms() if now_ms is None else now_ms
+            self._rules_in_force(max(now, self.engine.last_now))
+            replies, entries = self.engine.execute(batch, now)
             answer_from_archive(self.engine, self.store, batch, replies)
             self.store.commit(self.engine.last_now, entries)
             self.forward(entries, self.engine.last_now)
@@ -122,6 +134,25 @@ class TripShard(PackedBatches, SendsAuditRecords):
             log.exception("shard %d failed applying a batch; restarting from disk", self.shard_no)
             os._exit(1)
         return replies
+
+    def _rules_in_force(self, now_ms: int) -> None:
+        """Decide this batch by the station rules in force at its time: the base policy, or the
+        latest change scheduled from before it.  The schedule is the accounts owner's, read once
+        after a start (a restart included) and sent again by the gateway after every change, so
+        no change reaches its time unknown here (a change must be scheduled for later than now)."""
+        if self.rule_changes is None:
+            accounts = ray.get_actor(self.accounts_name, namespace=RAY_NAMESPACE)
+            view = ray.get(accounts.station_rules.remote(), timeout=RULES_READ_TIMEOUT_S)
+            self.station_rules(view)
+        assert self.rule_changes is not None
+        self.engine.policy = policy_at(self.base_policy, self.rule_changes, now_ms)
+
+    def station_rules(self, view: StationRulesView) -> int:
+        """The station rules scheduled at runtime, from the gateway after a change: the newest
+        list wins (two gateways' pushes may arrive out of order).  Returns the version kept."""
+        if view.version > self.rules_version:
+            self.rule_changes, self.rules_version = tuple(view.changes), view.version
+        return self.rules_version
 
     def ready(self) -> dict:
         """Answered once recovery is done (calls queue behind __init__)."""
@@ -142,6 +173,11 @@ class TripShard(PackedBatches, SendsAuditRecords):
         """Take a snapshot now (used before a backup and by operators); return the LSN it covers."""
         self.store.snapshot(self.engine)
         return self.store.snapshot_lsn
+
+
+# How long a trip owner waits for the accounts owner's schedule of station rules after a start; if
+# it is not there by then, the owner restarts and asks again (it may not decide by unknown rules).
+RULES_READ_TIMEOUT_S = 120
 
 
 def answer_from_archive(engine: ShardEngine, store: OwnerStore, batch: list, replies: list) -> None:

@@ -48,6 +48,7 @@ VERBS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("web",): ("keyun.terminals.web.cli:add_verbs",),
     ("totp",): ("keyun.app.cli:add_totp",),
     ("report",): ("keyun.app.cli:add_report",),
+    ("admin",): ("keyun.terminals.rules_cli:add_verbs",),
 }
 
 

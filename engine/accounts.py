@@ -29,6 +29,7 @@ from . import fleet as fl
 from . import notices as nt
 from . import settlement as st
 from . import shifts as sh
+from . import station_rules as sr
 from . import timetable as tt
 from .audit import MAX_ROLE_CHARS, fit
 from .commands import check_request_id
@@ -164,6 +165,8 @@ class AccountsState(Value, frozen=False):
     fleet: fl.FleetBook = msgspec.field(default_factory=fl.FleetBook)
     # Operator settlement contracts, locked periods and adjustments (engine/settlement.py), hosted here too.
     settlement: st.SettlementBook = msgspec.field(default_factory=st.SettlementBook)
+    # Station rules scheduled at runtime (engine/station_rules.py), hosted here: station-wide.
+    station_rules: sr.StationRulesBook = msgspec.field(default_factory=sr.StationRulesBook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -760,6 +763,8 @@ def decide(state: AccountsState, command: Command, now_ms: int, rules: AccountRu
         return an.decide(state.announcements, command, now_ms)
     if isinstance(command, tt.TIMETABLE_COMMANDS):
         return tt.decide(state.timetable, command, now_ms)
+    if isinstance(command, sr.STATION_RULES_COMMANDS):
+        return sr.decide(state.station_rules, command, now_ms)
     if isinstance(command, fl.FLEET_COMMANDS):
         return fl.decide(state.fleet, command, now_ms)
     if isinstance(command, st.SETTLEMENT_COMMANDS):
@@ -1060,6 +1065,9 @@ def evolve(state: AccountsState, event: object) -> None:
     if isinstance(event, tt.TIMETABLE_EVENTS):
         tt.evolve(state.timetable, event)
         return
+    if isinstance(event, sr.STATION_RULES_EVENTS):
+        sr.evolve(state.station_rules, event)
+        return
     if isinstance(event, fl.FLEET_EVENTS):
         fl.evolve(state.fleet, event)
         return
@@ -1186,6 +1194,8 @@ def answer(
         return an.answer(state.announcements, query, now_ms)
     if isinstance(query, tt.TIMETABLE_QUERIES):
         return tt.answer(state.timetable, query)
+    if isinstance(query, sr.STATION_RULES_QUERIES):
+        return sr.answer(state.station_rules, query)
     if isinstance(query, fl.FLEET_QUERIES):
         return fl.answer(state.fleet, query)
     if isinstance(query, st.SETTLEMENT_QUERIES):
@@ -1254,6 +1264,8 @@ def render(state: AccountsState, command: object, events: tuple[Any, ...]) -> An
         return an.render(state.announcements, command, events)
     if isinstance(command, tt.TIMETABLE_COMMANDS):
         return tt.render(state.timetable, command, events)
+    if isinstance(command, sr.STATION_RULES_COMMANDS):
+        return sr.render(state.station_rules, command, events)
     if isinstance(command, fl.FLEET_COMMANDS):
         return fl.render(state.fleet, command, events)
     if isinstance(command, st.SETTLEMENT_COMMANDS):

@@ -65,6 +65,8 @@ class Permission(Enum):
     # Reports (统计) from the reporting store: sales by route, channel, seller...; no personal data
     # (passengers are pseudonyms there), but every seller's and counter's figures.
     REPORT_READ = "report_read"
+    # Read and schedule the station rules (the policy file) at runtime (engine/station_rules.py).
+    POLICY_MANAGE = "policy_manage"
 
 
 class Role(Enum):
@@ -105,7 +107,7 @@ PERMISSIONS_OF: dict[Role, frozenset[Permission]] = {
     Role.KIOSK_DEVICE: frozenset({P.SELF, P.SELL, P.TICKET_READ, P.TICKET_PICKUP}),
     Role.GATE_DEVICE: frozenset({P.SELF, P.CHECK_IN}),
     Role.HANDHELD_DEVICE: frozenset({P.SELF, P.CHECK_IN, P.MANIFEST_READ, P.TICKET_READ, P.HANDHELD_SELL}),
-    Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE, P.DEVICE_MANAGE, P.DEVICE_READ}),
+    Role.SYSTEM_ADMIN: frozenset({P.SELF, P.STAFF_MANAGE, P.DEVICE_MANAGE, P.DEVICE_READ, P.POLICY_MANAGE}),
     Role.SECURITY_ADMIN: frozenset({P.SELF, P.ROLE_GRANT, P.ACCOUNT_UNLOCK}),
     Role.AUDIT_ADMIN: frozenset({P.SELF, P.AUDIT_READ}),
     Role.COUNTER_SELLER: frozenset(

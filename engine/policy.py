@@ -7,12 +7,14 @@ coach leaves costs 10 % of the fare but at least 0.5 yuan, within two hours 20 %
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .accounts import AccountRules
 from .fares import COMPONENTS, DOCUMENT_RULES, ROUND_STEPS_FEN, ROUNDINGS, FareRules
 from .limits import DEFAULT_HOLD_TTL_MS
 from .values import Value
+
+if TYPE_CHECKING:  # the accounts owner hosts the station rules scheduled at runtime, which are Policies
+    from .accounts import AccountRules
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -288,6 +290,8 @@ def parse_account_rules(doc: dict[str, Any]) -> AccountRules:
     device_behind_seconds = 300   # a last sync older than this: the device is behind
     sms_codes_per_client_hour = 20   # SMS codes asked from one client address an hour (docs/notices.md)
     """
+    from .accounts import AccountRules  # here: engine/accounts.py imports this module's Policy
+
     table = doc.get("accounts", {})
     if not isinstance(table, dict):
         raise PolicyError(["accounts: must be a table"])
@@ -347,3 +351,45 @@ def _parse_tiers(value: object, problems: list[str]) -> tuple[RefundTier, ...]:
     if [t.min_ms_before for t in tiers] != sorted({t.min_ms_before for t in tiers}, reverse=True):
         problems.append("refund_tiers: hours_before must fall from one tier to the next")
     return tuple(tiers)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return str(value)
+
+
+def _number(value: float) -> str:
+    """A whole number without a decimal point, else as few decimals as it needs."""
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def fares_toml(fares: FareRules) -> str:
+    """The `[fares]` table that parse_fares reads back as `fares`."""
+    return "".join(f"{key} = {_toml_value(getattr(fares, key))}\n" for key in sorted(FARE_KEYS))
+
+
+def policy_toml(policy: Policy) -> str:
+    """A policy file that parse_policy reads back as `policy` (the `[accounts]` table aside, which
+    is not a Policy's): how the station rules in force are shown (StationRules/GetStationRules)."""
+    tiers = ",\n".join(
+        f"    {{ hours_before = {_number(tier.min_ms_before / HOUR_MS)}, "
+        f"fee_percent = {_number(tier.fee_basis_points / 100)}, min_fee_fen = {tier.min_fee_fen} }}"
+        for tier in policy.refund_tiers
+    )
+    return (
+        f"hold_minutes = {policy.hold_ttl_ms // MINUTE_MS}\n"
+        f"boarding_opens_minutes = {policy.boarding_opens_ms // MINUTE_MS}\n"
+        f"boarding_closes_minutes = {policy.boarding_closes_ms // MINUTE_MS}\n"
+        f"sales_close_minutes = {policy.sales_close_ms // MINUTE_MS}\n"
+        f"refund_tiers = [\n{tiers},\n]\n"
+        f"archive_after_days = {policy.archive_after_ms // DAY_MS}\n"
+        f"void_minutes = {policy.void_window_ms // MINUTE_MS}\n"
+        f"\n[boarding]\nrequire_document_match = {_toml_value(policy.require_document_match)}\n"
+        f"\n[dispatch]\nrequire_safety_check = {_toml_value(policy.require_safety_check)}\n"
+        f"\n[fares]\n{fares_toml(policy.fares)}"
+    )

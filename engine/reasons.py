@@ -189,6 +189,9 @@ class Reason(IntEnum):
     # 6120-6139: departure-when-full lines (流水班, docs/dispatch.md "Departure-when-full lines").
     BAD_FLOW = 6120  # a network file whose only problems are in schedules' flow tables
     FLOW_LINE_FULL = 6121  # every coach the line may run that day is full or gone
+    # 6160-6179: station rules changed at runtime (engine/station_rules.py, docs/operations.md).
+    BAD_STATION_RULES = 6160  # a scheduled policy file that is not valid TOML or breaks a rule (per field)
+    STATION_RULES_IN_PAST = 6161  # new station rules must take effect later than now
 
 
 # Refusals that say "not now" rather than "no": the owner neither journals nor remembers them, so

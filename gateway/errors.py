@@ -45,6 +45,8 @@ STATUS_OF: dict[Reason, grpc.StatusCode] = {
     Reason.DUPLICATE_SEAT: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.BAD_PAGE_TOKEN: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.BAD_NETWORK: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.BAD_STATION_RULES: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.STATION_RULES_IN_PAST: grpc.StatusCode.INVALID_ARGUMENT,
     Reason.UNKNOWN_TRIP: grpc.StatusCode.NOT_FOUND,
     Reason.UNKNOWN_HOLD: grpc.StatusCode.NOT_FOUND,
     Reason.UNKNOWN_TICKET: grpc.StatusCode.NOT_FOUND,

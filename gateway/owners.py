@@ -199,9 +199,13 @@ def accounts_owner(
     audit_name: str | None = None,
 ) -> Any:
     """`audit_name`: the audit owner the accounts owner sends the audit records it journals to."""
-    return RemoteAccountShard.options(name=f"{instance}-accounts", **owner_options(detached, owner_resource)).remote(
+    return RemoteAccountShard.options(name=accounts_name(instance), **owner_options(detached, owner_resource)).remote(
         str(data_dir.resolve()), rules, audit_name
     )
+
+
+def accounts_name(instance: str) -> str:
+    return f"{instance}-accounts"
 
 
 def trip_owner_name(instance: str, shard_no: int) -> str:
@@ -246,7 +250,8 @@ class OwnerPool:
         audit_name: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ):
-        """`audit_name`: the audit owner the trip owners send the audit records they journal to.
+        """`audit_name`: the audit owner the trip owners send the audit records they journal to;
+        they read the station rules scheduled at runtime from the accounts owner (accounts_name).
         Raises ShardCountMismatch, before creating any owner, if owners of another pool size
         already run under these names."""
         found = running_pool_size(instance)
@@ -255,7 +260,7 @@ class OwnerPool:
         options = owner_options(detached, owner_resource)
         self.actors = [
             RemoteTripShard.options(name=trip_owner_name(instance, n), **options).remote(
-                n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards
+                n, policy, str(data_dir.resolve()), check_invariants, audit_name, shards, accounts_name(instance)
             )
             for n in range(shards)
         ]
@@ -273,6 +278,10 @@ class OwnerPool:
 
     async def snapshot(self) -> list[int]:
         return list(await asyncio.gather(*(actor.snapshot.remote() for actor in self.actors)))
+
+    async def send_station_rules(self, view: Any) -> None:
+        """Every trip owner gets the station rules scheduled at runtime (engine/station_rules.py)."""
+        await call_owner(asyncio.gather(*(actor.station_rules.remote(view) for actor in self.actors)))
 
     def owner_of(self, trip_id: str) -> Batcher:
         return self.batchers[shard_of(trip_id, len(self.batchers))]

@@ -184,6 +184,10 @@ RULES: dict[str, Rule] = {
     "/keyun.v1.Reports/SettlementLines": Rule(P.SETTLEMENT),
     "/keyun.v1.Reports/LockSettlement": Rule(P.SETTLEMENT, mutating=True),
     "/keyun.v1.Reports/AddAdjustment": Rule(P.SETTLEMENT, mutating=True),
+    # Station rules at runtime (docs/operations.md "Changing the station rules"): the system
+    # administrator's; a change is journaled by the accounts owner with its audit record.
+    "/keyun.v1.StationRules/GetStationRules": Rule(P.POLICY_MANAGE),
+    "/keyun.v1.StationRules/ScheduleStationRules": Rule(P.POLICY_MANAGE, mutating=True),
 }
 
 # Health checks and reflection carry no data and load balancers call them without credentials.

@@ -40,6 +40,8 @@ from keyun.v1 import (
     notices_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    policy_pb2,
+    policy_pb2_grpc,
     reports_pb2,
     reports_pb2_grpc,
     sales_pb2,
@@ -85,6 +87,7 @@ from .services import CatalogService, DiagnosticsService, DispatchService, GateS
 from .shared_answers import SEARCH_CACHE_S, SharedAnswers
 from .shift_services import CounterDesk, ShiftsService
 from .sms import HttpSmsProvider
+from .station_rules_services import StationRulesService, rules_in_force
 from .timetable import Timetable, TimetableMetrics
 from .tls import CA_CERT, CA_KEY, TlsConfig, TlsError, is_loopback, server_credentials
 from .upload_services import UploadsService
@@ -111,6 +114,7 @@ SERVICE_NAMES = tuple(
         (reports_pb2, "Reports"),
         (uploads_pb2, "Uploads"),
         (fleet_pb2, "Fleet"),
+        (policy_pb2, "StationRules"),
     )
 )
 
@@ -192,6 +196,7 @@ class KeyunServer:
         self.timetable_metrics = TimetableMetrics(metrics.registry)
         # The kept network: every process loads and diffs with it; the first one rolls it daily.
         self.gateway.timetable = Timetable(self.gateway, self.accounts, self.timetable_metrics)
+        self.gateway.rules_in_force = rules_in_force(self.gateway, self.accounts)
         metrics.registry.register(OwnerCollector(pool, self.accounts))
         self.account_rules = account_rules or ac.AccountRules()  # the accounts owner's: device thresholds
         metrics.registry.register(DeviceCollector(owners.accounts, clock))
@@ -331,6 +336,9 @@ class KeyunServer:
         )
         uploads_pb2_grpc.add_UploadsServicer_to_server(UploadsService(self.owners.reports), services)
         fleet_pb2_grpc.add_FleetServicer_to_server(FleetService(self.gateway, self.desk), services)
+        policy_pb2_grpc.add_StationRulesServicer_to_server(
+            StationRulesService(self.gateway, self.desk, self.owners.pool), services
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, services)
         # As reflection.enable_server_reflection does for an asyncio server, through `services`.
         add_reflection(services, (*SERVICE_NAMES, health.SERVICE_NAME))

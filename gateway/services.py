@@ -128,6 +128,9 @@ class Gateway:
         self.notices: Any = None
         # The kept network and its daily roll (gateway/timetable.py; the server sets it).
         self.timetable: Any = None
+        # The station rules in force now, with the changes scheduled at runtime (the server sets
+        # it: gateway/station_rules_services.py); without it, `policy`.
+        self.rules_in_force: Callable[[], Awaitable[Policy]] | None = None
 
     async def notify_trip_changed(self, kind: str, trip: TripView, request_id: str) -> None:
         """Tell the trip's ticket holders (gateway/notices.py TRIP_CHANGE_TEXT names the kinds).
@@ -906,7 +909,8 @@ class GateService(gate_pb2_grpc.GateServicer):
             context, lambda: cmd.ListBoardingTrips(request.from_station, start_ms, end_ms), fan_out=True
         )
         found = sorted((pair for reply in replies for pair in reply.trips), key=lambda pair: (pair[0], pair[1].trip_id))
-        policy = self.gateway.policy
+        async with owner_errors(context):
+            policy = await self.gateway.rules_in_force() if self.gateway.rules_in_force else self.gateway.policy
         return gate_pb2.ListBoardingTripsResponse(
             trips=[
                 gate_pb2.BoardingTrip(trip=convert.trip(view), departs_at=convert.timestamp(departs))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -41,6 +42,8 @@ from keyun.v1 import (
     notices_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    policy_pb2,
+    policy_pb2_grpc,
     reports_pb2,
     reports_pb2_grpc,
     sales_pb2,
@@ -209,6 +212,7 @@ class KeyunClient:
         self.reports = reports_pb2_grpc.ReportsStub(self.channel)
         self.uploads = uploads_pb2_grpc.UploadsStub(self.channel)
         self.fleet = fleet_pb2_grpc.FleetStub(self.channel)
+        self.station_rules = policy_pb2_grpc.StationRulesStub(self.channel)
 
     def close(self) -> None:
         self.raw_channel.close()
@@ -1176,6 +1180,21 @@ class KeyunClient:
             note=note,
         )
         return self.call(self.fleet.RecordSafetyCheck, request).trip
+
+    # -- station rules at runtime (StationRules, docs/operations.md) -----------------------------
+
+    def get_station_rules(self) -> Any:
+        """The station rules in force now and the changes scheduled after them."""
+        return self.call(self.station_rules.GetStationRules, policy_pb2.GetStationRulesRequest())
+
+    def schedule_station_rules(self, toml_text: str, effective_at_ms: int, request_id: str | None = None) -> Any:
+        """Schedule a policy file's rules from `effective_at_ms` (system administrator)."""
+        effective_at = Timestamp()
+        effective_at.FromMilliseconds(effective_at_ms)
+        request = policy_pb2.ScheduleStationRulesRequest(
+            request_id=request_id or new_request_id(), toml_text=toml_text, effective_at=effective_at
+        )
+        return self.call(self.station_rules.ScheduleStationRules, request)
 
 
 def _every_line(page_of: Callable[[str], Any]) -> list[Any]:

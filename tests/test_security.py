@@ -124,6 +124,7 @@ def _methods():
         handheld_pb2,
         notices_pb2,
         orders_pb2,
+        policy_pb2,
         reports_pb2,
         sales_pb2,
         shifts_pb2,
@@ -135,6 +136,7 @@ def _methods():
     methods = {}
     services = (catalog_pb2, sales_pb2, gate_pb2, dispatch_pb2, diagnostics_pb2, a, st, au, orders_pb2)
     modules = (devices_pb2, shifts_pb2, handheld_pb2, notices_pb2, board_pb2, reports_pb2, uploads_pb2, fleet_pb2)
+    modules += (policy_pb2,)
     for module in (*services, *modules):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:

@@ -69,3 +69,18 @@ def test_archive_after_days_is_read_and_checked():
     for bad in (30, 3651, "62", 62.5, True):
         with pytest.raises(PolicyError, match=r"archive_after_days: must be a whole number of days in 31\.\.3650"):
             parse_policy({"archive_after_days": bad})
+
+
+def test_policy_toml_reads_back_as_the_same_rules():
+    import tomllib
+
+    from keyun.engine.policy import parse_policy, policy_toml
+
+    custom = parse_policy(
+        tomllib.loads(
+            "hold_minutes = 4\nrefund_tiers = [{ hours_before = 1.5, fee_percent = 12.5, min_fee_fen = 30 }]\n"
+            '[fares]\nrounding = "up"\nround_to_fen = 10\n[boarding]\nrequire_document_match = true\n'
+        )
+    )
+    for policy in (Policy(), custom):
+        assert parse_policy(tomllib.loads(policy_toml(policy))) == policy
