@@ -137,7 +137,33 @@ class Refund:
     by_order: str = ""  # the order that paid the money back, when the ticket was bought through one
 
 
-class CounterDesk:
+class PatientDesk:
+    """What a workstation's desk (the counter's, the dispatch console's) does when the server is
+    briefly away: try the same call again, with the same request id, for `patience_s`."""
+
+    patience_s: float
+    closing: threading.Event  # set when the application quits: stop waiting for the server
+
+    def patiently(self, attempt: Callable[[], T], notify: Notify) -> T:
+        """Run `attempt` until it is answered, or the server has been unreachable for `patience_s`."""
+        give_up_at = time.monotonic() + self.patience_s
+        tries = 0
+        while True:
+            try:
+                result = attempt()
+            except KeyunError as error:
+                if error.code not in RETRYABLE or time.monotonic() >= give_up_at or self.closing.is_set():
+                    raise
+                tries += 1
+                notify(f"server not reached ({error.code.name}): trying again with the same request id ({tries})")
+                self.closing.wait(error.retry_after_s or RETRY_PAUSE_S)
+                continue
+            if tries:
+                notify("server reached again: the request went through once")
+            return result
+
+
+class CounterDesk(PatientDesk):
     """One seller's session at a counter, over a logged-in KeyunClient."""
 
     def __init__(
@@ -209,24 +235,6 @@ class CounterDesk:
         return self.patiently(lambda: self.client.quote_refund(ticket_id), notify)
 
     # --- retries ---------------------------------------------------------------------------------
-
-    def patiently(self, attempt: Callable[[], T], notify: Notify) -> T:
-        """Run `attempt` until it is answered, or the server has been unreachable for `patience_s`."""
-        give_up_at = time.monotonic() + self.patience_s
-        tries = 0
-        while True:
-            try:
-                result = attempt()
-            except KeyunError as error:
-                if error.code not in RETRYABLE or time.monotonic() >= give_up_at or self.closing.is_set():
-                    raise
-                tries += 1
-                notify(f"server not reached ({error.code.name}): trying again with the same request id ({tries})")
-                self.closing.wait(error.retry_after_s or RETRY_PAUSE_S)
-                continue
-            if tries:
-                notify("server reached again: the request went through once")
-            return result
 
     def _run(self, key: tuple, notify: Notify, steps: Callable[[Pending], T]) -> T:
         """Run an operation's steps with the ids it kept from an earlier try; forget them once it is

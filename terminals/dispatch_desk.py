@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from keyun.v1 import board_pb2, common_pb2, dispatch_pb2, fleet_pb2
 
 from . import trip_sheet_print
 from .client import RETRYABLE, KeyunClient, KeyunError
-from .counter_desk import DEFAULT_PATIENCE_S, RETRY_PAUSE_S, Pending
+from .counter_desk import DEFAULT_PATIENCE_S, PatientDesk, Pending
 
 T = TypeVar("T")
 Notify = Callable[[str], None]
@@ -106,7 +105,7 @@ class Row:
 COLUMNS = ("leaves", "trip", "to", "state", "taken/free", "gate", "plate", "safety", "quotas")
 
 
-class DispatchDesk:
+class DispatchDesk(PatientDesk):
     """One dispatcher's session over a logged-in KeyunClient."""
 
     def __init__(self, client: KeyunClient, patience_s: float = DEFAULT_PATIENCE_S):
@@ -116,24 +115,6 @@ class DispatchDesk:
         self.closing = threading.Event()  # set when the console quits: stop waiting for the server
 
     # --- retries (as counter_desk.CounterDesk) ---------------------------------------------------
-
-    def patiently(self, attempt: Callable[[], T], notify: Notify) -> T:
-        """Run `attempt` until it is answered, or the server has been unreachable for `patience_s`."""
-        give_up_at = time.monotonic() + self.patience_s
-        tries = 0
-        while True:
-            try:
-                result = attempt()
-            except KeyunError as error:
-                if error.code not in RETRYABLE or time.monotonic() >= give_up_at or self.closing.is_set():
-                    raise
-                tries += 1
-                notify(f"server not reached ({error.code.name}): trying again with the same request id ({tries})")
-                self.closing.wait(error.retry_after_s or RETRY_PAUSE_S)
-                continue
-            if tries:
-                notify("server reached again: the request went through once")
-            return result
 
     def change(self, key: tuple, notify: Notify, call: Callable[[str], T]) -> T:
         """A change with the request id it kept from an earlier try that did not reach the server
