@@ -302,7 +302,7 @@ def untouched(trip: Trip) -> bool:
         or trip.cancelled_at_ms
         or trip.departed_at_ms
         or trip.delay_ms
-        or trip.gate
+        or trip.gate != trip.spec.gate  # a gate dispatch named, not the timetable's
         or trip.quotas
         or trip.blocked
     )

@@ -26,6 +26,8 @@ ROUTE_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,23}")
 SCHEDULE_ID = re.compile(r"[A-Z0-9]{2,12}")
 SEAT_LABEL = re.compile(r"[A-Za-z0-9]{1,4}")
 CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# A gate or bay as painted in the hall (the same rule as Dispatch/AssignGate's): 3, A12, B-2.
+GATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,7}")
 UTC_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
 AISLE = ""
 MAX_NAME_CHARS = 40
@@ -40,7 +42,7 @@ KEYS = {
     "stops": frozenset({"station", "minutes", "km"}),
     "fares": frozenset({"from", "to", "fen"}),
     "schedules": frozenset(
-        {"id", "route", "operator", "vehicle", "departs", "student_fares", "calendar", "advance_days", "flow"}
+        {"id", "route", "operator", "vehicle", "departs", "student_fares", "calendar", "advance_days", "flow", "gate"}
     ),
     "flow": frozenset({"max_wait_minutes", "first", "last"}),
     "calendar": frozenset({"days", "weekdays", "from", "until", "except", "also"}),
@@ -89,6 +91,9 @@ class TripSpec(Value):
     # A coach of a departure-when-full line (流水班): it leaves when full or this many minutes after
     # its first sale; 0 for a trip with a fixed time.  Its departs_at_ms is the line's last time.
     flow_max_wait_min: int = 0
+    # The gate or bay of the schedule (the network file's `gate`): the trip boards there until
+    # dispatch names another (Trip.gate).
+    gate: str = ""
 
     @property
     def seat_labels(self) -> tuple[str, ...]:
@@ -157,6 +162,7 @@ class Schedule(Value):
     calendar: Calendar = DAILY
     advance_days: int = 0  # days on sale from today (today counts); 0: not stated, DEFAULT_ADVANCE_DAYS
     flow: Flow | None = None  # a departure-when-full line (流水班): no fixed time, departs_min is its last
+    gate: str = ""  # the gate or bay its trips board at unless dispatch names another (Dispatch/AssignGate)
 
     @property
     def window_days(self) -> int:
@@ -458,8 +464,18 @@ def _parse_schedules(
         student_fares = _flag(r, table, where, "student_fares", route.student_fares if route is not None else False)
         calendar = _parse_calendar(r, where, table.get("calendar", {}))
         advance_days = r.integer(table, where, "advance_days", 1, MAX_ADVANCE_DAYS) if "advance_days" in table else 0
+        gate = r.string(table, where, "gate", GATE) if "gate" in table else ""
         schedules[schedule_id] = Schedule(
-            schedule_id, route_id, operator_id, vehicle_id, departs_min, student_fares, calendar, advance_days, flow
+            schedule_id,
+            route_id,
+            operator_id,
+            vehicle_id,
+            departs_min,
+            student_fares,
+            calendar,
+            advance_days,
+            flow,
+            gate,
         )
     return tuple(schedules.values())
 
@@ -604,4 +620,5 @@ def _trip(network: Network, schedule: Schedule, day: dt.date) -> TripSpec:
         student_fares=schedule.student_fares,
         stop_km=tuple(km for _, _, km in route.stops),
         flow_max_wait_min=flow.max_wait_min if flow else 0,
+        gate=schedule.gate,
     )

@@ -307,6 +307,7 @@ class Trip:
             seat_rows=seat_rows,
             occupied=[0] * len(labels),
             timetable_ms=tuple(spec.departs_at_ms + stop.offset_min * 60_000 for stop in spec.stops),
+            gate=spec.gate,  # the schedule's gate, until dispatch names another
         )
 
     def departs_at_ms(self, stop: int) -> int:

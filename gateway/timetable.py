@@ -41,7 +41,16 @@ DATE_CHECK_S = 1.0
 RETRY_S = 30.0
 # Trips asked or scheduled at a time: far below an owner's queue bound.
 IN_FLIGHT = 1000
-SCHEDULE_FIELDS = ("route_id", "operator_id", "vehicle_id", "departs_min", "student_fares", "calendar", "advance_days")
+SCHEDULE_FIELDS = (
+    "route_id",
+    "operator_id",
+    "vehicle_id",
+    "departs_min",
+    "student_fares",
+    "calendar",
+    "advance_days",
+    "gate",
+)
 
 
 class TimetableMetrics:

@@ -14,7 +14,7 @@ import pytest
 from keyun.terminals.client import KeyunClient, KeyunError
 from keyun.v1 import audit_pb2, audit_pb2_grpc, board_pb2
 
-from .conftest import CHINA, ServerThread, logged_in, schedule_trip
+from .conftest import CHINA, ServerThread, logged_in, network_with_schedule, schedule_trip
 
 ON_TIME = board_pb2.DEPARTURE_STATUS_ON_TIME
 DELAYED = board_pb2.DEPARTURE_STATUS_DELAYED
@@ -308,3 +308,27 @@ def test_gates_and_announcements_survive_a_restart(ray_session, tmp_path):
         client.close()
     finally:
         second.stop()
+
+
+def test_a_schedule_s_gate_is_its_trips_gate_until_dispatch_names_another(keyun):
+    """The network file's `gate` on a schedule: every trip made from it boards there (on the board
+    too), dispatch may name another, and a file with a bad gate is refused naming it."""
+    departs = dt.datetime.now(CHINA) + dt.timedelta(hours=5)
+    network = network_with_schedule("GATED", departs, "mini12") + 'gate = "B7"\n'
+    keyun.client.load_network(network, departs.date().isoformat(), 1)
+    trip_id = f"GATED-{departs:%Y%m%d}"
+    assert keyun.client.trip(trip_id).gate == "B7"
+    watch = Watch(keyun.client, "AAA", departs.date().isoformat())
+    try:
+        _, first = watch.next()
+    finally:
+        watch.close()
+    assert [d.gate for d in first.departures if d.trip_id == trip_id] == ["B7"]
+    assert keyun.client.assign_gate(trip_id, "C1").gate == "C1"  # dispatch's word wins
+    keyun.client.load_network(network, departs.date().isoformat(), 1)  # loading it again leaves the trip
+    assert keyun.client.trip(trip_id).gate == "C1"
+    error = refused(
+        keyun.client.load_network, network.replace('gate = "B7"', 'gate = "B 7"'), departs.date().isoformat(), 1
+    )
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "BAD_NETWORK")
+    assert "schedules[0].gate" in error.message
