@@ -1166,8 +1166,22 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
         view = await dispatch_seats.add_extra_run(self.gateway, context, request, self._in_scope)
         return dispatch_pb2.AddExtraRunResponse(plan=dispatch_seats.plan(view))
 
+    async def _refuse_target_out_of_scope(self, context, into_trip_id: str) -> None:
+        """The interceptor checked the trip given up (`trip_id`); the trip its passengers move to
+        must be within the caller's stations as well."""
+        if into_trip_id and not await self._in_scope(into_trip_id):
+            await abort(
+                context,
+                reject(
+                    Reason.PERMISSION_DENIED,
+                    f"trip {into_trip_id[:40]} is outside your scope",
+                    field="into_trip_id",
+                ),
+            )
+
     async def MergeTrips(self, request, context):
         """并班 (gateway/merge_runs.py): every live ticket of the trip moves to the other."""
+        await self._refuse_target_out_of_scope(context, request.into_trip_id)
         return await TripMerge(self.gateway, context, request).run()
 
     async def MarkMissed(self, request, context):
@@ -1181,6 +1195,7 @@ class DispatchService(dispatch_pb2_grpc.DispatchServicer):
 
     async def ChangeVehicle(self, request, context):
         """换车 (gateway/vehicle_change.py): a coach with fewer or more of the layout's seats."""
+        await self._refuse_target_out_of_scope(context, request.into_trip_id)
         return await change_vehicle(self.gateway, context, request)
 
 
