@@ -161,7 +161,7 @@ def test_a_wallet_order_is_paid_on_the_sandbox_and_finance_reconciles_it(station
 
 def test_dispatch_delays_cancels_departs_and_loads(station, keyun, tmp_path):
     _, _, master = station
-    later = schedule_trip(master, "F6", dt.timedelta(days=1))
+    later = schedule_trip(master, "F9", dt.timedelta(days=1))
     delayed = keyun("dispatch", "delay", later, "30", "--json")
     assert delayed["trip_id"] == later
     assert "cancelled" in keyun("dispatch", "cancel", later)
