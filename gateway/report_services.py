@@ -146,15 +146,23 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
             await abort(context, reject(Reason.INVALID_FIELD, "group_by: a group is named twice", field="group_by"))
         return group_by
 
-    async def _period(self, context: grpc.aio.ServicerContext, from_date: str, to_date: str) -> tuple[dt.date, dt.date]:
+    async def _period(
+        self,
+        context: grpc.aio.ServicerContext,
+        from_date: str,
+        to_date: str,
+        longest_days: int = MAX_DAYS + 1,
+        reason: Reason = Reason.INVALID_FIELD,
+    ) -> tuple[dt.date, dt.date]:
+        """The local days from_date..to_date, inclusive, at most `longest_days` of them."""
         first = await self._date(context, "from_date", from_date)
         last = await self._date(context, "to_date", to_date)
-        if last < first or (last - first).days > MAX_DAYS:
+        if last < first or (last - first).days >= longest_days:
             await abort(
                 context,
                 reject(
-                    Reason.INVALID_FIELD,
-                    f"to_date must be on or after from_date, at most {MAX_DAYS} days later",
+                    reason,
+                    f"to_date must be on or after from_date, and the period at most {longest_days} days",
                     field="to_date",
                 ),
             )
@@ -209,17 +217,7 @@ class ReportsService(reports_pb2_grpc.ReportsServicer):
         self, context: grpc.aio.ServicerContext, from_date: str, to_date: str
     ) -> tuple[int, int]:
         """[start, end) in epoch ms of the local days from_date..to_date, inclusive."""
-        first = await self._date(context, "from_date", from_date)
-        last = await self._date(context, "to_date", to_date)
-        if last < first or (last - first).days >= MAX_BEHAVIOUR_DAYS:
-            await abort(
-                context,
-                reject(
-                    Reason.BEHAVIOUR_BAD_PERIOD,
-                    f"to_date must be on or after from_date, and the period at most {MAX_BEHAVIOUR_DAYS} days",
-                    field="to_date",
-                ),
-            )
+        first, last = await self._period(context, from_date, to_date, MAX_BEHAVIOUR_DAYS, Reason.BEHAVIOUR_BAD_PERIOD)
         return self._ms(first), self._ms(last + dt.timedelta(days=1))
 
     # --- operator settlement (docs/settlement.md) ---------------------------------------------
